@@ -1,0 +1,395 @@
+//! The engine: sessions (clients), databases and server state, driven by the host.
+//!
+//! ```text
+//! let mut eng = Engine::new(Config::default(), seed);
+//! let id = eng.connect(now, ConnInfo::default());
+//! eng.feed(now, id, b"PING\r\n");        // parse + execute every complete request
+//! eng.drain_output(id, &mut out);         // "+PONG\r\n"
+//! eng.should_close(id);                   // after QUIT or a protocol error, once flushed
+//! eng.tick(now);                          // active expiry, idle timeouts: bounded work
+//! eng.next_deadline();                    // when the host should call tick again
+//! eng.poll_event();                       // things the host must act on (close a client)
+//! ```
+//! Nothing here reads a clock, touches a socket or spawns a thread.
+
+use crate::command::dispatch;
+use crate::config::Config;
+use crate::keyspace::Db;
+use crate::resp::request::Args;
+use crate::resp::{Decoded, ReplyWriter, RequestDecoder};
+use crate::rng::Rng;
+use crate::time::UnixMillis;
+use std::collections::VecDeque;
+
+/// The host's handle on a client (a slot in the engine's slab; reused after disconnect).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientId(pub usize);
+
+/// What the host knows about a connection.
+#[derive(Clone, Debug, Default)]
+pub struct ConnInfo {
+    /// Peer address as "ip:port" (CLIENT LIST's addr).
+    pub addr: String,
+    /// Local address as "ip:port" (laddr).
+    pub laddr: String,
+}
+
+/// Facts only the host knows, for INFO.
+#[derive(Clone, Debug, Default)]
+pub struct HostInfo {
+    pub process_id: u32,
+    pub tcp_port: u16,
+    pub executable: String,
+    pub config_file: String,
+    pub os: String,
+    pub arch_bits: u32,
+    pub multiplexing_api: String,
+    /// Bytes allocated, if the host counts them (native: a counting allocator).
+    pub used_memory: Option<fn() -> usize>,
+    /// Resident set size, if the host can read it.
+    pub used_memory_rss: Option<fn() -> usize>,
+}
+
+/// Something the host must act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Close this client's connection now (idle timeout, CLIENT KILL ...), then `disconnect`.
+    Close(ClientId),
+    /// Output became pending for a client other than the one being fed.
+    Output(ClientId),
+}
+
+pub struct Client {
+    /// CLIENT ID: unique for the server's life, unlike the slab slot.
+    pub id: u64,
+    pub db: usize,
+    pub resp3: bool,
+    pub name: Option<Vec<u8>>,
+    pub lib_name: Option<Vec<u8>>,
+    pub lib_ver: Option<Vec<u8>>,
+    pub info: ConnInfo,
+    pub created: UnixMillis,
+    pub last_interaction: UnixMillis,
+    /// Reply, then close (QUIT, protocol error): further input is ignored.
+    pub close_after_reply: bool,
+    /// Close without waiting for output (idle timeout, query buffer limit).
+    pub close_asap: bool,
+    pub out: Vec<u8>,
+    inbuf: Vec<u8>,
+    decoder: RequestDecoder,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub commands_processed: u64,
+    pub connections_received: u64,
+    pub error_replies: u64,
+    pub unknown_commands: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub expired_keys_active: u64,
+}
+
+/// Everything but the clients: what commands act on.
+pub struct Server {
+    pub dbs: Vec<Db>,
+    pub config: Config,
+    pub stats: Stats,
+    pub rng: Rng,
+    pub host: HostInfo,
+    pub start_time: UnixMillis,
+    pub next_client_id: u64,
+    pub events: VecDeque<Event>,
+    last_tick: UnixMillis,
+}
+
+pub struct Engine {
+    srv: Server,
+    clients: slab::Slab<Client>,
+}
+
+/// Rehash work per database per tick (buckets).
+const REHASH_BUCKETS_PER_TICK: usize = 10_000;
+/// Active-expiry samples per database per tick.
+const EXPIRE_SAMPLES_PER_TICK: usize = 4_000;
+
+impl Engine {
+    pub fn new(config: Config, seed: u64) -> Engine {
+        let mut rng = Rng::new(seed);
+        let dbs = (0..config.databases.max(1))
+            .map(|_| Db::new(rng.next_u64()))
+            .collect();
+        Engine {
+            srv: Server {
+                dbs,
+                config,
+                stats: Stats::default(),
+                rng,
+                host: HostInfo::default(),
+                start_time: UnixMillis(0),
+                next_client_id: 1,
+                events: VecDeque::new(),
+                last_tick: UnixMillis(0),
+            },
+            clients: slab::Slab::new(),
+        }
+    }
+
+    /// Records when the server started (for INFO's uptime) and host facts.
+    pub fn set_host_info(&mut self, now: UnixMillis, host: HostInfo) {
+        self.srv.start_time = now;
+        self.srv.last_tick = now;
+        self.srv.host = host;
+    }
+
+    pub fn server(&self) -> &Server {
+        &self.srv
+    }
+
+    pub fn server_mut(&mut self) -> &mut Server {
+        &mut self.srv
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.srv.config
+    }
+
+    pub fn client(&self, id: ClientId) -> Option<&Client> {
+        self.clients.get(id.0)
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub fn connect(&mut self, now: UnixMillis, info: ConnInfo) -> ClientId {
+        self.srv.stats.connections_received += 1;
+        let id = self.srv.next_client_id;
+        self.srv.next_client_id += 1;
+        let mut decoder = RequestDecoder::new();
+        decoder.max_bulk_len = self.srv.config.proto_max_bulk_len;
+        ClientId(self.clients.insert(Client {
+            id,
+            db: 0,
+            resp3: false,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            info,
+            created: now,
+            last_interaction: now,
+            close_after_reply: false,
+            close_asap: false,
+            out: Vec::new(),
+            inbuf: Vec::new(),
+            decoder,
+        }))
+    }
+
+    pub fn disconnect(&mut self, id: ClientId) {
+        if self.clients.contains(id.0) {
+            self.clients.remove(id.0);
+        }
+    }
+
+    /// Appends bytes from the client and executes every complete request in them.
+    pub fn feed(&mut self, now: UnixMillis, id: ClientId, bytes: &[u8]) {
+        let Some(c) = self.clients.get_mut(id.0) else {
+            return;
+        };
+        if c.close_after_reply || c.close_asap {
+            return;
+        }
+        c.last_interaction = now;
+        self.srv.stats.net_input_bytes += bytes.len() as u64;
+        let mut inbuf = std::mem::take(&mut c.inbuf);
+        let mut decoder = std::mem::take(&mut c.decoder);
+        inbuf.extend_from_slice(bytes);
+        let mut pos = 0;
+        loop {
+            match decoder.decode(&inbuf[pos..]) {
+                Ok(Decoded::Request { consumed }) => {
+                    let base = &inbuf[pos..];
+                    let args: smallvec::SmallVec<[&[u8]; 8]> = match decoder.args() {
+                        Args::Ranges(r) => r.iter().map(|r| &base[r.clone()]).collect(),
+                        Args::Owned(o) => o.iter().map(|v| v.as_slice()).collect(),
+                    };
+                    dispatch(now, &mut self.srv, &mut self.clients, id, &args);
+                    pos += consumed;
+                    match self.clients.get(id.0) {
+                        None => return,
+                        Some(c) if c.close_after_reply || c.close_asap => break,
+                        Some(_) => {}
+                    }
+                }
+                Ok(Decoded::Empty { consumed }) => pos += consumed,
+                Ok(Decoded::Incomplete) => break,
+                Err(e) => {
+                    let c = &mut self.clients[id.0];
+                    let msg = format!("Protocol error: {e}");
+                    let mut w = ReplyWriter::new(&mut c.out, c.resp3);
+                    w.error(format!("ERR {msg}").as_bytes());
+                    c.close_after_reply = true;
+                    pos = inbuf.len();
+                    break;
+                }
+            }
+        }
+        inbuf.drain(..pos);
+        let c = &mut self.clients[id.0];
+        if inbuf.len() > self.srv.config.client_query_buffer_limit {
+            // Redis closes such a client without a reply ("reached max query buffer length").
+            c.close_asap = true;
+            inbuf = Vec::new();
+        } else if inbuf.is_empty() && inbuf.capacity() > 64 * 1024 {
+            inbuf = Vec::new();
+        }
+        c.inbuf = inbuf;
+        c.decoder = decoder;
+    }
+
+    /// The bytes waiting to be sent to the client.
+    pub fn output(&self, id: ClientId) -> &[u8] {
+        self.clients.get(id.0).map_or(&[], |c| &c.out)
+    }
+
+    /// Marks `n` bytes of `output` as sent.
+    pub fn consume_output(&mut self, id: ClientId, n: usize) {
+        if let Some(c) = self.clients.get_mut(id.0) {
+            self.srv.stats.net_output_bytes += n as u64;
+            if n >= c.out.len() {
+                c.out.clear();
+                if c.out.capacity() > 1024 * 1024 {
+                    c.out = Vec::new();
+                }
+            } else {
+                c.out.drain(..n);
+            }
+        }
+    }
+
+    /// Moves all pending output into `out`.
+    pub fn drain_output(&mut self, id: ClientId, out: &mut Vec<u8>) {
+        if let Some(c) = self.clients.get_mut(id.0) {
+            self.srv.stats.net_output_bytes += c.out.len() as u64;
+            out.append(&mut c.out);
+        }
+    }
+
+    pub fn has_output(&self, id: ClientId) -> bool {
+        self.clients.get(id.0).is_some_and(|c| !c.out.is_empty())
+    }
+
+    /// True once the connection should be closed: after QUIT or a protocol error (when its
+    /// reply has been sent), or at once after a timeout or limit.
+    pub fn should_close(&self, id: ClientId) -> bool {
+        self.clients
+            .get(id.0)
+            .is_none_or(|c| c.close_asap || (c.close_after_reply && c.out.is_empty()))
+    }
+
+    /// Periodic work (Redis's serverCron at `hz`): idle timeouts, active expiry, rehashing.
+    /// Bounded per call.
+    pub fn tick(&mut self, now: UnixMillis) {
+        self.srv.last_tick = now;
+        let timeout = self.srv.config.timeout_secs;
+        if timeout > 0 {
+            for (slot, c) in self.clients.iter_mut() {
+                if !c.close_asap && now.0.saturating_sub(c.last_interaction.0) > timeout * 1000 {
+                    c.close_asap = true;
+                    self.srv.events.push_back(Event::Close(ClientId(slot)));
+                }
+            }
+        }
+        let Server {
+            dbs, rng, stats, ..
+        } = &mut self.srv;
+        for db in dbs.iter_mut() {
+            stats.expired_keys_active += db.active_expire(now, rng, EXPIRE_SAMPLES_PER_TICK) as u64;
+            db.rehash_tick(REHASH_BUCKETS_PER_TICK);
+        }
+    }
+
+    /// When `tick` should next run, if anything is waiting for it.
+    pub fn next_deadline(&self) -> Option<UnixMillis> {
+        let busy = self.srv.config.timeout_secs > 0 && !self.clients.is_empty()
+            || self
+                .srv
+                .dbs
+                .iter()
+                .any(|db| !db.expires.is_empty() || db.keys.is_rehashing());
+        let period = 1000 / u64::from(self.srv.config.hz.clamp(1, 500));
+        busy.then(|| self.srv.last_tick.saturating_add(period))
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.srv.events.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(eng: &mut Engine, id: ClientId, input: &[u8]) -> Vec<u8> {
+        eng.feed(UnixMillis(1000), id, input);
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        out
+    }
+
+    #[test]
+    fn quit_and_protocol_errors_close() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        assert_eq!(run(&mut eng, id, b"QUIT\r\nPING\r\n"), b"+OK\r\n");
+        assert!(eng.should_close(id));
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        assert_eq!(
+            run(&mut eng, id, b"*1\r\n$4\r\nquit\r\n*x\r\n"),
+            b"+OK\r\n".to_vec()
+        );
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        assert_eq!(
+            run(&mut eng, id, b"*1\r\nfoo\r\n"),
+            b"-ERR Protocol error: expected '$', got 'f'\r\n".to_vec()
+        );
+        assert!(eng.should_close(id));
+    }
+
+    #[test]
+    fn unknown_command_and_arity_errors() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        assert_eq!(
+            run(&mut eng, id, b"foo a b\r\n"),
+            b"-ERR unknown command 'foo', with args beginning with: 'a' 'b' \r\n".to_vec()
+        );
+        assert_eq!(
+            run(&mut eng, id, b"GET\r\n"),
+            b"-ERR wrong number of arguments for 'get' command\r\n".to_vec()
+        );
+        assert_eq!(
+            run(&mut eng, id, b"client nope\r\n"),
+            b"-ERR unknown subcommand 'nope'. Try CLIENT HELP.\r\n".to_vec()
+        );
+        assert_eq!(
+            run(&mut eng, id, b"client\r\n"),
+            b"-ERR wrong number of arguments for 'client' command\r\n".to_vec()
+        );
+        assert!(!eng.should_close(id));
+    }
+
+    #[test]
+    fn idle_timeout_emits_close() {
+        let mut cfg = Config::default();
+        cfg.timeout_secs = 1;
+        let mut eng = Engine::new(cfg, 1);
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        eng.tick(UnixMillis(1000));
+        assert_eq!(eng.poll_event(), None);
+        eng.tick(UnixMillis(1001));
+        assert_eq!(eng.poll_event(), Some(Event::Close(id)));
+        assert!(eng.should_close(id));
+    }
+}

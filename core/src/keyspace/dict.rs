@@ -1,0 +1,514 @@
+//! `Dict`: Redis's incrementally rehashing hash table (dict.c), the curriculum's progressive
+//! rehashing. Two power-of-two tables of chained buckets; while a resize is under way every
+//! operation moves one bucket (and `rehash_steps` lets the host's tick move more), so no
+//! single command pays for a whole resize. `scan` is Redis's reverse-binary cursor, which
+//! returns every entry present for a whole scan even across resizes.
+
+use super::super::types::CompactBytes;
+use crate::rng::Rng;
+use std::hash::BuildHasher;
+
+const INITIAL_SIZE: usize = 4;
+/// Redis's dict_force_resize_ratio: grow even when resizing is discouraged past this load.
+const MIN_FILL_PERCENT: usize = 10;
+
+struct Node<V> {
+    key: CompactBytes,
+    value: V,
+    next: Option<Box<Node<V>>>,
+}
+
+struct Table<V> {
+    buckets: Vec<Option<Box<Node<V>>>>,
+    used: usize,
+}
+
+impl<V> Table<V> {
+    fn empty() -> Table<V> {
+        Table {
+            buckets: Vec::new(),
+            used: 0,
+        }
+    }
+    fn with_size(n: usize) -> Table<V> {
+        let mut buckets = Vec::with_capacity(n);
+        buckets.resize_with(n, || None);
+        Table { buckets, used: 0 }
+    }
+    fn mask(&self) -> u64 {
+        (self.buckets.len() as u64).wrapping_sub(1)
+    }
+}
+
+impl<V> Drop for Table<V> {
+    // Unlink chains iteratively so a long chain cannot overflow the stack.
+    fn drop(&mut self) {
+        for bucket in self.buckets.iter_mut() {
+            let mut cur = bucket.take();
+            while let Some(mut node) = cur {
+                cur = node.next.take();
+            }
+        }
+    }
+}
+
+pub struct Dict<V> {
+    tables: [Table<V>; 2],
+    /// The next bucket of table 0 to move into table 1, while rehashing.
+    rehash_idx: Option<usize>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl<V> Dict<V> {
+    pub fn new(seed: u64) -> Dict<V> {
+        Dict {
+            tables: [Table::empty(), Table::empty()],
+            rehash_idx: None,
+            hasher: foldhash::fast::FixedState::with_seed(seed),
+        }
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.tables[0].used + self.tables[1].used
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn is_rehashing(&self) -> bool {
+        self.rehash_idx.is_some()
+    }
+
+    /// Bucket slots allocated (both tables), for memory figures and tests.
+    pub fn slots(&self) -> usize {
+        self.tables[0].buckets.len() + self.tables[1].buckets.len()
+    }
+
+    /// Moves up to `n` buckets to the new table, visiting at most 10·n empty ones (Redis's
+    /// dictRehash). Returns true while rehashing remains to be done.
+    pub fn rehash_steps(&mut self, n: usize) -> bool {
+        let Some(mut idx) = self.rehash_idx else {
+            return false;
+        };
+        let mut empty_visits = n * 10;
+        let mut moved = 0;
+        while moved < n && self.tables[0].used > 0 {
+            while self.tables[0].buckets[idx].is_none() {
+                idx += 1;
+                empty_visits -= 1;
+                if empty_visits == 0 {
+                    self.rehash_idx = Some(idx);
+                    return true;
+                }
+            }
+            let mut chain = self.tables[0].buckets[idx].take();
+            while let Some(mut node) = chain {
+                chain = node.next.take();
+                let h = self.hash(&node.key);
+                let t1 = &mut self.tables[1];
+                let slot = (h & t1.mask()) as usize;
+                node.next = t1.buckets[slot].take();
+                t1.buckets[slot] = Some(node);
+                t1.used += 1;
+                self.tables[0].used -= 1;
+            }
+            idx += 1;
+            moved += 1;
+        }
+        if self.tables[0].used == 0 {
+            self.tables[0] = std::mem::replace(&mut self.tables[1], Table::empty());
+            self.rehash_idx = None;
+            return false;
+        }
+        self.rehash_idx = Some(idx);
+        true
+    }
+
+    fn rehash_step(&mut self) {
+        if self.rehash_idx.is_some() {
+            self.rehash_steps(1);
+        }
+    }
+
+    fn start_resize(&mut self, size: usize) {
+        let size = size.max(INITIAL_SIZE).next_power_of_two();
+        if self.is_rehashing() || size == self.tables[0].buckets.len() {
+            return;
+        }
+        if self.tables[0].buckets.is_empty() {
+            self.tables[0] = Table::with_size(size);
+            return;
+        }
+        self.tables[1] = Table::with_size(size);
+        self.rehash_idx = Some(0);
+    }
+
+    fn expand_if_needed(&mut self) {
+        if self.is_rehashing() {
+            return;
+        }
+        let t0 = &self.tables[0];
+        if t0.buckets.is_empty() {
+            self.start_resize(INITIAL_SIZE);
+        } else if t0.used >= t0.buckets.len() {
+            self.start_resize(t0.used + 1);
+        }
+    }
+
+    /// Halves memory after mass deletion, as Redis's cron does (htNeedsResize). Returns true
+    /// if a shrink was started.
+    pub fn shrink_if_needed(&mut self) -> bool {
+        if self.is_rehashing() {
+            return false;
+        }
+        let size = self.tables[0].buckets.len();
+        let used = self.tables[0].used;
+        if size > INITIAL_SIZE && used * 100 / size < MIN_FILL_PERCENT {
+            self.start_resize(used);
+            return self.is_rehashing();
+        }
+        false
+    }
+
+    fn find_in(&self, key: &[u8], h: u64) -> Option<&Node<V>> {
+        for t in 0..2 {
+            let table = &self.tables[t];
+            if !table.buckets.is_empty() {
+                let mut cur = table.buckets[(h & table.mask()) as usize].as_deref();
+                while let Some(node) = cur {
+                    if node.key.as_bytes() == key {
+                        return Some(node);
+                    }
+                    cur = node.next.as_deref();
+                }
+            }
+            if !self.is_rehashing() {
+                break;
+            }
+        }
+        None
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<&V> {
+        if self.is_empty() {
+            return None;
+        }
+        self.find_in(key, self.hash(key)).map(|n| &n.value)
+    }
+
+    pub fn get_key_value(&self, key: &[u8]) -> Option<(&CompactBytes, &V)> {
+        if self.is_empty() {
+            return None;
+        }
+        self.find_in(key, self.hash(key))
+            .map(|n| (&n.key, &n.value))
+    }
+
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
+        if self.is_empty() {
+            return None;
+        }
+        self.rehash_step();
+        let h = self.hash(key);
+        // Find the node's position immutably, then walk to it mutably (a returned mutable
+        // borrow inside a loop is beyond today's borrow checker).
+        let (t, depth) = (0..2).find_map(|t| {
+            let table = &self.tables[t];
+            if table.buckets.is_empty() || (t == 1 && !self.is_rehashing()) {
+                return None;
+            }
+            let mut cur = table.buckets[(h & table.mask()) as usize].as_deref();
+            let mut depth = 0;
+            while let Some(node) = cur {
+                if node.key.as_bytes() == key {
+                    return Some((t, depth));
+                }
+                depth += 1;
+                cur = node.next.as_deref();
+            }
+            None
+        })?;
+        let table = &mut self.tables[t];
+        let slot = (h & table.mask()) as usize;
+        let mut node = table.buckets[slot].as_deref_mut()?;
+        for _ in 0..depth {
+            node = node.next.as_deref_mut()?;
+        }
+        Some(&mut node.value)
+    }
+
+    /// Inserts or replaces; returns the old value.
+    pub fn insert(&mut self, key: &[u8], value: V) -> Option<V> {
+        if let Some(slot) = self.get_mut(key) {
+            return Some(std::mem::replace(slot, value));
+        }
+        self.insert_new(CompactBytes::new(key), value);
+        None
+    }
+
+    /// Inserts a key known to be absent.
+    pub fn insert_new(&mut self, key: CompactBytes, value: V) {
+        self.rehash_step();
+        self.expand_if_needed();
+        let h = self.hash(&key);
+        let t = if self.is_rehashing() { 1 } else { 0 };
+        let table = &mut self.tables[t];
+        let slot = (h & table.mask()) as usize;
+        let next = table.buckets[slot].take();
+        table.buckets[slot] = Some(Box::new(Node { key, value, next }));
+        table.used += 1;
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<(CompactBytes, V)> {
+        if self.is_empty() {
+            return None;
+        }
+        self.rehash_step();
+        let h = self.hash(key);
+        let rehashing = self.is_rehashing();
+        for t in 0..2 {
+            let table = &mut self.tables[t];
+            if !table.buckets.is_empty() {
+                let slot = (h & table.mask()) as usize;
+                let mut cur = &mut table.buckets[slot];
+                while cur.as_ref().is_some_and(|n| n.key.as_bytes() != key) {
+                    cur = &mut cur.as_mut().expect("checked").next;
+                }
+                if let Some(mut node) = cur.take() {
+                    *cur = node.next.take();
+                    table.used -= 1;
+                    let Node { key, value, .. } = *node;
+                    return Some((key, value));
+                }
+            }
+            if !rehashing {
+                break;
+            }
+        }
+        None
+    }
+
+    /// Empties the dict, returning the old contents (so a host can free them elsewhere).
+    pub fn take(&mut self) -> Dict<V> {
+        let seed_hasher = self.hasher.clone();
+        let old = std::mem::replace(
+            self,
+            Dict {
+                tables: [Table::empty(), Table::empty()],
+                rehash_idx: None,
+                hasher: seed_hasher,
+            },
+        );
+        old
+    }
+
+    /// A random entry, like dictGetRandomKey: a random non-empty bucket, then a random node
+    /// of its chain.
+    pub fn random_entry(&mut self, rng: &mut Rng) -> Option<(&CompactBytes, &V)> {
+        if self.is_empty() {
+            return None;
+        }
+        self.rehash_step();
+        let (t, slot) = match self.rehash_idx {
+            Some(ri) => {
+                let s0 = self.tables[0].buckets.len();
+                let s1 = self.tables[1].buckets.len();
+                loop {
+                    // Buckets of table 0 below rehash_idx are empty: skip them.
+                    let h = ri + rng.below((s0 + s1 - ri) as u64) as usize;
+                    let (t, slot) = if h >= s0 { (1, h - s0) } else { (0, h) };
+                    if self.tables[t].buckets[slot].is_some() {
+                        break (t, slot);
+                    }
+                }
+            }
+            None => {
+                let mask = self.tables[0].mask();
+                loop {
+                    let slot = (rng.next_u64() & mask) as usize;
+                    if self.tables[0].buckets[slot].is_some() {
+                        break (0, slot);
+                    }
+                }
+            }
+        };
+        let head = self.tables[t].buckets[slot].as_deref();
+        let mut len = 0;
+        let mut cur = head;
+        while let Some(n) = cur {
+            len += 1;
+            cur = n.next.as_deref();
+        }
+        let mut pick = rng.below(len) as usize;
+        let mut cur = head;
+        while let Some(n) = cur {
+            if pick == 0 {
+                return Some((&n.key, &n.value));
+            }
+            pick -= 1;
+            cur = n.next.as_deref();
+        }
+        None
+    }
+
+    fn visit_bucket(table: &Table<V>, slot: u64, f: &mut impl FnMut(&CompactBytes, &V)) {
+        let mut cur = table.buckets[(slot & table.mask()) as usize].as_deref();
+        while let Some(n) = cur {
+            f(&n.key, &n.value);
+            cur = n.next.as_deref();
+        }
+    }
+
+    /// Redis's dictScan: visits the bucket(s) at `cursor`, returns the next cursor (0 = done).
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&CompactBytes, &V)) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        let mut v = cursor;
+        if !self.is_rehashing() {
+            let t0 = &self.tables[0];
+            let m0 = t0.mask();
+            Self::visit_bucket(t0, v & m0, &mut f);
+            v |= !m0;
+            v = v.reverse_bits().wrapping_add(1).reverse_bits();
+        } else {
+            let (mut small, mut big) = (&self.tables[0], &self.tables[1]);
+            if small.buckets.len() > big.buckets.len() {
+                std::mem::swap(&mut small, &mut big);
+            }
+            let (m0, m1) = (small.mask(), big.mask());
+            Self::visit_bucket(small, v & m0, &mut f);
+            loop {
+                Self::visit_bucket(big, v & m1, &mut f);
+                v |= !m1;
+                v = v.reverse_bits().wrapping_add(1).reverse_bits();
+                if v & (m0 ^ m1) == 0 {
+                    break;
+                }
+            }
+        }
+        v
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&CompactBytes, &V)> {
+        self.tables.iter().flat_map(|t| {
+            t.buckets.iter().flat_map(|b| {
+                let mut cur = b.as_deref();
+                std::iter::from_fn(move || {
+                    let n = cur?;
+                    cur = n.next.as_deref();
+                    Some((&n.key, &n.value))
+                })
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+    use proptest::prelude::*;
+    use std::collections::{HashMap, HashSet};
+
+    #[test]
+    fn grows_incrementally() {
+        let mut d = Dict::new(1);
+        let mut max_rehashing_len = 0;
+        for i in 0..10_000u32 {
+            d.insert(&i.to_be_bytes(), i);
+            if d.is_rehashing() {
+                max_rehashing_len = max_rehashing_len.max(d.len());
+            }
+        }
+        assert!(max_rehashing_len > 0, "a resize was spread over operations");
+        for i in 0..10_000u32 {
+            assert_eq!(d.get(&i.to_be_bytes()), Some(&i));
+        }
+        while d.rehash_steps(100) {}
+        assert_eq!(d.slots(), 16384);
+        for i in 0..9_990u32 {
+            assert_eq!(d.remove(&i.to_be_bytes()).map(|(_, v)| v), Some(i));
+        }
+        assert!(d.shrink_if_needed());
+        while d.rehash_steps(100) {}
+        assert_eq!(d.slots(), 16);
+        assert_eq!(d.len(), 10);
+    }
+
+    /// Every key present for the whole scan is returned, even when the table grows or
+    /// shrinks between cursor calls.
+    fn scan_guarantee(initial: u32, churn: Vec<(bool, u32)>) {
+        let mut d = Dict::new(9);
+        for i in 0..initial {
+            d.insert(&i.to_be_bytes(), ());
+        }
+        let stable: HashSet<u32> = (0..initial).filter(|i| i % 3 == 0).collect();
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut churn = churn.into_iter();
+        loop {
+            cursor = d.scan(cursor, |k, _| {
+                seen.insert(u32::from_be_bytes(k.as_bytes().try_into().unwrap()));
+            });
+            // Mutate between calls, but never touch the stable keys.
+            for _ in 0..5 {
+                if let Some((add, n)) = churn.next() {
+                    let k = if n % 3 == 0 { n + 1 } else { n };
+                    if add {
+                        d.insert(&(k + 1_000_000).to_be_bytes(), ());
+                    } else if k < initial {
+                        d.remove(&k.to_be_bytes());
+                    }
+                    d.shrink_if_needed();
+                }
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert!(stable.is_subset(&seen));
+    }
+
+    proptest! {
+        #[test]
+        fn scan_returns_all_stable_keys(initial in 0u32..600, churn in proptest::collection::vec((any::<bool>(), 0u32..2000), 0..400)) {
+            scan_guarantee(initial, churn);
+        }
+
+        #[test]
+        fn behaves_like_a_hashmap(ops in proptest::collection::vec((0u8..4, 0u16..300), 0..2000)) {
+            let mut d = Dict::new(3);
+            let mut model = HashMap::new();
+            let mut rng = Rng::new(5);
+            for (op, k) in ops {
+                let key = k.to_le_bytes();
+                match op {
+                    0 => prop_assert_eq!(d.insert(&key, k), model.insert(k, k)),
+                    1 => prop_assert_eq!(d.remove(&key).map(|(_, v)| v), model.remove(&k)),
+                    2 => prop_assert_eq!(d.get(&key), model.get(&k)),
+                    _ => {
+                        d.shrink_if_needed();
+                        if let Some((kk, v)) = d.random_entry(&mut rng) {
+                            prop_assert_eq!(model.get(v), Some(v));
+                            prop_assert_eq!(kk.as_bytes(), &v.to_le_bytes()[..]);
+                        } else {
+                            prop_assert!(model.is_empty());
+                        }
+                    }
+                }
+                prop_assert_eq!(d.len(), model.len());
+            }
+            prop_assert_eq!(d.iter().count(), model.len());
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The keyspace: a database is a `Dict` of keys to values plus a `Dict` of keys to their
+//! expiry time (ms), like Redis's `db->dict` and `db->expires`. Reads expire lazily; the
+//! engine's tick runs the active expiry cycle with a bounded budget.
+
+pub mod dict;
+
+pub use dict::Dict;
+
+use crate::rng::Rng;
+use crate::time::UnixMillis;
+use crate::types::{CompactBytes, Value};
+
+/// Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP.
+const EXPIRE_SAMPLE: usize = 20;
+/// Keep sampling while more than this percentage of a sample was expired.
+const EXPIRE_ACCEPTABLE_STALE: usize = 10;
+
+pub struct Db {
+    pub keys: Dict<Value>,
+    pub expires: Dict<u64>,
+    /// Keys removed because their TTL passed (INFO's expired_keys).
+    pub expired_count: u64,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+impl Db {
+    pub fn new(seed: u64) -> Db {
+        Db {
+            keys: Dict::new(seed),
+            expires: Dict::new(seed ^ 0x5bd1_e995),
+            expired_count: 0,
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The key's expiry time in ms, if it has one.
+    pub fn expire_at(&self, key: &[u8]) -> Option<u64> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        self.expires.get(key).copied()
+    }
+
+    /// Deletes the key if its TTL has passed; true if it did (Redis's expireIfNeeded).
+    pub fn expire_if_needed(&mut self, key: &[u8], now: UnixMillis) -> bool {
+        match self.expire_at(key) {
+            Some(at) if at <= now.0 => {
+                self.remove(key);
+                self.expired_count += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The live value of `key` (lazily expiring it), without touching hit/miss stats.
+    pub fn get(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
+        self.expire_if_needed(key, now);
+        self.keys.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Value> {
+        self.expire_if_needed(key, now);
+        self.keys.get_mut(key)
+    }
+
+    /// Redis's lookupKeyRead: like `get`, counting keyspace hits and misses.
+    pub fn lookup_read(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
+        self.expire_if_needed(key, now);
+        match self.keys.get(key) {
+            Some(v) => {
+                self.hits += 1;
+                Some(v)
+            }
+            None => {
+                self.misses += 1;
+                None
+            }
+        }
+    }
+
+    pub fn contains(&mut self, key: &[u8], now: UnixMillis) -> bool {
+        self.get(key, now).is_some()
+    }
+
+    /// Redis's setKey: stores `value`, dropping any TTL unless `keep_ttl`. Returns the old
+    /// value (for the host to free, possibly elsewhere).
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> Option<Value> {
+        if !keep_ttl {
+            self.persist(key);
+        }
+        self.keys.insert(key, value)
+    }
+
+    /// Adds a key the caller knows is absent (after a lookup).
+    pub fn insert_new(&mut self, key: &[u8], value: Value) {
+        self.keys.insert_new(CompactBytes::new(key), value);
+    }
+
+    /// Deletes the key and its TTL; returns the value.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        let (_, v) = self.keys.remove(key)?;
+        if !self.expires.is_empty() {
+            self.expires.remove(key);
+        }
+        Some(v)
+    }
+
+    /// Sets an absolute expiry time on an existing key.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: u64) {
+        if let Some(slot) = self.expires.get_mut(key) {
+            *slot = at_ms;
+        } else {
+            self.expires.insert_new(CompactBytes::new(key), at_ms);
+        }
+    }
+
+    /// Removes the TTL; true if there was one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        !self.expires.is_empty() && self.expires.remove(key).is_some()
+    }
+
+    /// Removes everything, returning the old contents for the host to free.
+    pub fn flush(&mut self) -> Dict<Value> {
+        self.expires.take();
+        self.keys.take()
+    }
+
+    /// Redis's dbRandomKey: a random live key, expiring the dead ones it meets. Gives up
+    /// (returning any key) after many tries when all keys have TTLs, as Redis does.
+    pub fn random_key(&mut self, rng: &mut Rng, now: UnixMillis) -> Option<Vec<u8>> {
+        let all_volatile = self.keys.len() == self.expires.len();
+        let mut tries = 0;
+        loop {
+            let key = self.keys.random_entry(rng)?.0.to_vec();
+            match self.expire_at(&key) {
+                Some(at) if at <= now.0 => {
+                    tries += 1;
+                    if all_volatile && tries > 100 {
+                        return Some(key);
+                    }
+                    self.remove(&key);
+                    self.expired_count += 1;
+                }
+                _ => return Some(key),
+            }
+        }
+    }
+
+    /// One bounded round of Redis's active expiry cycle: sample keys with a TTL and delete the
+    /// dead, repeating while more than 10% of a sample was dead, at most `budget` samples.
+    /// Returns how many keys it expired.
+    pub fn active_expire(&mut self, now: UnixMillis, rng: &mut Rng, budget: usize) -> usize {
+        let mut expired = 0;
+        let mut sampled = 0;
+        while sampled < budget && !self.expires.is_empty() {
+            let mut dead = Vec::new();
+            let n = EXPIRE_SAMPLE.min(self.expires.len());
+            for _ in 0..n {
+                if let Some((k, at)) = self.expires.random_entry(rng) {
+                    if *at <= now.0 {
+                        dead.push(k.to_vec());
+                    }
+                }
+            }
+            sampled += n;
+            dead.sort_unstable();
+            dead.dedup();
+            for k in &dead {
+                self.remove(k);
+            }
+            expired += dead.len();
+            self.expired_count += dead.len() as u64;
+            if dead.len() * 100 <= n * EXPIRE_ACCEPTABLE_STALE {
+                break;
+            }
+        }
+        expired
+    }
+
+    /// Background housekeeping for the tables: advance resizes, start shrinks.
+    pub fn rehash_tick(&mut self, buckets: usize) {
+        self.keys.shrink_if_needed();
+        self.expires.shrink_if_needed();
+        self.keys.rehash_steps(buckets);
+        self.expires.rehash_steps(buckets);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lazy_and_active_expiry() {
+        let mut db = Db::new(1);
+        let mut rng = Rng::new(1);
+        for i in 0..1000u32 {
+            db.set(&i.to_be_bytes(), Value::Int(i as i64), false);
+            if i % 2 == 0 {
+                db.set_expire(&i.to_be_bytes(), 100);
+            }
+        }
+        assert!(db.get(&0u32.to_be_bytes(), UnixMillis(99)).is_some());
+        assert!(db.get(&0u32.to_be_bytes(), UnixMillis(100)).is_none());
+        assert_eq!(db.expired_count, 1);
+        let mut total = 1;
+        for _ in 0..100 {
+            total += db.active_expire(UnixMillis(100), &mut rng, 200);
+        }
+        assert_eq!(total, 500);
+        assert_eq!(db.len(), 500);
+        assert!(db.expires.is_empty());
+    }
+
+    #[test]
+    fn set_clears_ttl_unless_kept() {
+        let mut db = Db::new(1);
+        db.set(b"k", Value::Int(1), false);
+        db.set_expire(b"k", 50);
+        db.set(b"k", Value::Int(2), true);
+        assert_eq!(db.expire_at(b"k"), Some(50));
+        db.set(b"k", Value::Int(3), false);
+        assert_eq!(db.expire_at(b"k"), None);
+    }
+}

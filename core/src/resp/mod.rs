@@ -1,0 +1,8 @@
+//! RESP, both directions: requests in (multibulk and inline), replies out (RESP2 and RESP3),
+//! and a reply decoder for tests, tools and the playground.
+
+pub mod reply;
+pub mod request;
+
+pub use reply::{decode_reply, format_double_g17, Reply, ReplyWriter};
+pub use request::{parse_i64, split_args, Decoded, ProtocolError, RequestDecoder};

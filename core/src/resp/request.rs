@@ -1,0 +1,475 @@
+//! The request decoder: Redis's `processMultibulkBuffer` and `processInlineBuffer`, incremental.
+//!
+//! The decoder is handed the bytes of the current request (from its first byte on) each time
+//! more arrive, and remembers how far it got, so no byte is scanned twice however a pipelined
+//! stream is split. Limits and error texts are Redis's; the caller replies
+//! `-ERR Protocol error: <text>` and closes the connection.
+
+use memchr::memchr;
+use std::ops::Range;
+
+/// Redis's PROTO_INLINE_MAX_SIZE: the longest inline request and the longest `*`/`$` header line.
+pub const PROTO_INLINE_MAX_SIZE: usize = 64 * 1024;
+/// Redis rejects multibulk counts above INT_MAX.
+const MAX_MULTIBULK_LEN: i64 = i32::MAX as i64;
+
+/// Why a request stream is invalid; `Display` is the text after "Protocol error: ".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtocolError {
+    TooBigInline,
+    UnbalancedQuotes,
+    TooBigMbulkCount,
+    InvalidMultibulkLength,
+    UnauthenticatedMultibulkLength,
+    TooBigBulkCount,
+    ExpectedDollar(u8),
+    InvalidBulkLength,
+    UnauthenticatedBulkLength,
+}
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProtocolError::TooBigInline => f.write_str("too big inline request"),
+            ProtocolError::UnbalancedQuotes => f.write_str("unbalanced quotes in request"),
+            ProtocolError::TooBigMbulkCount => f.write_str("too big mbulk count string"),
+            ProtocolError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
+            ProtocolError::UnauthenticatedMultibulkLength => {
+                f.write_str("unauthenticated multibulk length")
+            }
+            ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
+            // Redis prints the byte with %c; the reply path maps CR and LF to spaces.
+            ProtocolError::ExpectedDollar(b) => {
+                write!(f, "expected '$', got '{}'", char::from(*b))
+            }
+            ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
+            ProtocolError::UnauthenticatedBulkLength => f.write_str("unauthenticated bulk length"),
+        }
+    }
+}
+
+/// What one call to [`RequestDecoder::decode`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// A whole request of `consumed` bytes; its arguments are in [`RequestDecoder::args`].
+    Request { consumed: usize },
+    /// `consumed` bytes that hold no command (an empty inline line, `*0`, `*-1`): skip them.
+    Empty { consumed: usize },
+    /// More bytes are needed.
+    Incomplete,
+}
+
+/// The arguments of the last decoded request.
+pub enum Args<'a> {
+    /// Multibulk: ranges into the buffer given to `decode`.
+    Ranges(&'a [Range<usize>]),
+    /// Inline: unquoted copies.
+    Owned(&'a [Vec<u8>]),
+}
+
+#[derive(Debug, Default)]
+pub struct RequestDecoder {
+    /// Arguments still to read of the current multibulk request; 0 when between requests.
+    remaining: usize,
+    /// Where the next unread header or bulk starts, relative to the request's first byte.
+    pos: usize,
+    /// The length of the bulk being waited for, once its `$` line is read.
+    bulk_len: Option<usize>,
+    ranges: Vec<Range<usize>>,
+    inline: Vec<Vec<u8>>,
+    is_inline: bool,
+    /// Redis's `proto-max-bulk-len`.
+    pub max_bulk_len: u64,
+    /// Redis refuses long headers from clients that must still authenticate.
+    pub unauthenticated: bool,
+}
+
+impl RequestDecoder {
+    pub fn new() -> RequestDecoder {
+        RequestDecoder {
+            max_bulk_len: 512 * 1024 * 1024,
+            ..Default::default()
+        }
+    }
+
+    /// True while part of a request has been read and the rest is awaited.
+    pub fn in_progress(&self) -> bool {
+        self.remaining > 0
+    }
+
+    pub fn args(&self) -> Args<'_> {
+        if self.is_inline {
+            Args::Owned(&self.inline)
+        } else {
+            Args::Ranges(&self.ranges)
+        }
+    }
+
+    /// Decodes the request at the start of `buf`. After `Incomplete`, call again with the same
+    /// bytes plus more; after anything else, call with the bytes that follow `consumed`.
+    pub fn decode(&mut self, buf: &[u8]) -> Result<Decoded, ProtocolError> {
+        if self.remaining == 0 {
+            match buf.first() {
+                None => return Ok(Decoded::Incomplete),
+                Some(b'*') => {}
+                Some(_) => return self.decode_inline(buf),
+            }
+            self.is_inline = false;
+            self.ranges.clear();
+            let Some(cr) = memchr(b'\r', &buf[1..]).map(|i| i + 1) else {
+                if buf.len() > PROTO_INLINE_MAX_SIZE {
+                    return Err(ProtocolError::TooBigMbulkCount);
+                }
+                return Ok(Decoded::Incomplete);
+            };
+            // Redis wants the byte after '\r' to be present but does not check it is '\n'.
+            if cr + 1 >= buf.len() {
+                return Ok(Decoded::Incomplete);
+            }
+            let count = match parse_i64(&buf[1..cr]) {
+                Some(n) if n <= MAX_MULTIBULK_LEN => n,
+                _ => return Err(ProtocolError::InvalidMultibulkLength),
+            };
+            if count > 10 && self.unauthenticated {
+                return Err(ProtocolError::UnauthenticatedMultibulkLength);
+            }
+            if count <= 0 {
+                return Ok(Decoded::Empty { consumed: cr + 2 });
+            }
+            self.remaining = count as usize;
+            self.pos = cr + 2;
+            self.bulk_len = None;
+            // A hostile count must not allocate: grow as arguments actually arrive.
+            self.ranges.reserve(self.remaining.min(1024));
+        }
+        while self.remaining > 0 {
+            let len = match self.bulk_len {
+                Some(len) => len,
+                None => {
+                    let rest = &buf[self.pos.min(buf.len())..];
+                    let Some(cr) = memchr(b'\r', rest) else {
+                        if rest.len() > PROTO_INLINE_MAX_SIZE {
+                            self.remaining = 0;
+                            return Err(ProtocolError::TooBigBulkCount);
+                        }
+                        return Ok(Decoded::Incomplete);
+                    };
+                    if cr + 1 >= rest.len() {
+                        return Ok(Decoded::Incomplete);
+                    }
+                    if rest[0] != b'$' {
+                        self.remaining = 0;
+                        return Err(ProtocolError::ExpectedDollar(rest[0]));
+                    }
+                    let len = match parse_i64(&rest[1..cr]) {
+                        Some(n) if n >= 0 && (n as u64) <= self.max_bulk_len => n as usize,
+                        _ => {
+                            self.remaining = 0;
+                            return Err(ProtocolError::InvalidBulkLength);
+                        }
+                    };
+                    if len > 10 && self.unauthenticated {
+                        self.remaining = 0;
+                        return Err(ProtocolError::UnauthenticatedBulkLength);
+                    }
+                    self.pos += cr + 2;
+                    self.bulk_len = Some(len);
+                    len
+                }
+            };
+            // The bulk and the two bytes after it (Redis skips them without looking).
+            if buf.len() < self.pos + len + 2 {
+                return Ok(Decoded::Incomplete);
+            }
+            self.ranges.push(self.pos..self.pos + len);
+            self.pos += len + 2;
+            self.bulk_len = None;
+            self.remaining -= 1;
+        }
+        Ok(Decoded::Request { consumed: self.pos })
+    }
+
+    fn decode_inline(&mut self, buf: &[u8]) -> Result<Decoded, ProtocolError> {
+        let Some(nl) = memchr(b'\n', buf) else {
+            if buf.len() > PROTO_INLINE_MAX_SIZE {
+                return Err(ProtocolError::TooBigInline);
+            }
+            return Ok(Decoded::Incomplete);
+        };
+        let line_end = if nl > 0 && buf[nl - 1] == b'\r' {
+            nl - 1
+        } else {
+            nl
+        };
+        self.is_inline = true;
+        self.inline.clear();
+        if !split_args(&buf[..line_end], &mut self.inline) {
+            return Err(ProtocolError::UnbalancedQuotes);
+        }
+        if self.inline.is_empty() {
+            return Ok(Decoded::Empty { consumed: nl + 1 });
+        }
+        Ok(Decoded::Request { consumed: nl + 1 })
+    }
+}
+
+/// Redis's `string2ll`: an optional '-', digits without leading zeros, within i64.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s {
+        [] => return None,
+        [b'0'] => return Some(0),
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, s),
+    };
+    match digits.first() {
+        Some(b'1'..=b'9') => {}
+        _ => return None,
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else if v > i64::MAX as u64 {
+        None
+    } else {
+        Some(v as i64)
+    }
+}
+
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// Redis's `sdssplitargs`, the inline-command and redis-cli argument splitter: blanks separate
+/// arguments, "double quotes" take \xHH, \n, \r, \t, \b, \a and \<any> escapes, 'single quotes'
+/// take only \'. A closing quote must be followed by a blank or the end. As in C, a NUL byte
+/// ends the line. Returns false for unbalanced quotes.
+pub fn split_args(line: &[u8], out: &mut Vec<Vec<u8>>) -> bool {
+    let line = match memchr(0, line) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
+    let at = |i: usize| line.get(i).copied().unwrap_or(0);
+    let mut p = 0;
+    loop {
+        while p < line.len() && is_c_space(line[p]) {
+            p += 1;
+        }
+        if p >= line.len() {
+            return true;
+        }
+        let (mut inq, mut insq) = (false, false);
+        let mut current = Vec::new();
+        loop {
+            let c = at(p);
+            if inq {
+                if c == b'\\' && at(p + 1) == b'x' {
+                    if let (Some(h), Some(l)) = (hex_val(at(p + 2)), hex_val(at(p + 3))) {
+                        current.push(h * 16 + l);
+                        p += 4;
+                        continue;
+                    }
+                }
+                if c == b'\\' && at(p + 1) != 0 {
+                    p += 1;
+                    current.push(match at(p) {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 0x08,
+                        b'a' => 0x07,
+                        other => other,
+                    });
+                } else if c == b'"' {
+                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
+                        return false;
+                    }
+                    p += 1;
+                    break;
+                } else if c == 0 {
+                    return false;
+                } else {
+                    current.push(c);
+                }
+            } else if insq {
+                if c == b'\\' && at(p + 1) == b'\'' {
+                    p += 1;
+                    current.push(b'\'');
+                } else if c == b'\'' {
+                    if at(p + 1) != 0 && !is_c_space(at(p + 1)) {
+                        return false;
+                    }
+                    p += 1;
+                    break;
+                } else if c == 0 {
+                    return false;
+                } else {
+                    current.push(c);
+                }
+            } else {
+                match c {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
+                        if c != 0 {
+                            p += 1;
+                        }
+                        break;
+                    }
+                    b'"' => inq = true,
+                    b'\'' => insq = true,
+                    _ => current.push(c),
+                }
+            }
+            p += 1;
+        }
+        out.push(current);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args_of(d: &RequestDecoder, buf: &[u8]) -> Vec<Vec<u8>> {
+        match d.args() {
+            Args::Ranges(r) => r.iter().map(|r| buf[r.clone()].to_vec()).collect(),
+            Args::Owned(o) => o.to_vec(),
+        }
+    }
+
+    /// Feeds `stream` split at `split`, returning every request's arguments or the error.
+    fn decode_all(stream: &[u8], splits: &[usize]) -> (Vec<Vec<Vec<u8>>>, Option<ProtocolError>) {
+        let mut d = RequestDecoder::new();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut out = Vec::new();
+        let mut last = 0;
+        let mut cuts: Vec<usize> = splits.to_vec();
+        cuts.push(stream.len());
+        for cut in cuts {
+            pending.extend_from_slice(&stream[last..cut]);
+            last = cut;
+            loop {
+                match d.decode(&pending) {
+                    Ok(Decoded::Request { consumed }) => {
+                        out.push(args_of(&d, &pending));
+                        pending.drain(..consumed);
+                    }
+                    Ok(Decoded::Empty { consumed }) => {
+                        pending.drain(..consumed);
+                    }
+                    Ok(Decoded::Incomplete) => break,
+                    Err(e) => return (out, Some(e)),
+                }
+            }
+        }
+        (out, None)
+    }
+
+    fn v(items: &[&str]) -> Vec<Vec<u8>> {
+        items.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn pipeline_split_at_every_byte() {
+        let stream = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhe\r\no\r\nPING\r\n*0\r\n*1\r\n$4\r\nPING\r\nset a \"b c\"\n";
+        let want = vec![
+            v(&["SET", "k", "he\r\no"]),
+            v(&["PING"]),
+            v(&["PING"]),
+            v(&["set", "a", "b c"]),
+        ];
+        assert_eq!(decode_all(stream, &[]), (want.clone(), None));
+        for i in 0..stream.len() {
+            assert_eq!(
+                decode_all(stream, &[i]),
+                (want.clone(), None),
+                "split at {i}"
+            );
+        }
+        let every: Vec<usize> = (1..stream.len()).collect();
+        assert_eq!(decode_all(stream, &every), (want, None));
+    }
+
+    #[test]
+    fn protocol_errors() {
+        let e = |s: &[u8]| decode_all(s, &[]).1;
+        assert_eq!(e(b"*abc\r\n"), Some(ProtocolError::InvalidMultibulkLength));
+        assert_eq!(
+            e(b"*999999999999\r\n"),
+            Some(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            e(b"*1\r\n$600000000\r\n"),
+            Some(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(e(b"*1\r\n$-1\r\n"), Some(ProtocolError::InvalidBulkLength));
+        assert_eq!(
+            e(b"*1\r\n:1\r\n"),
+            Some(ProtocolError::ExpectedDollar(b':'))
+        );
+        assert_eq!(e(b"set \"a\n"), Some(ProtocolError::UnbalancedQuotes));
+        assert_eq!(e(&vec![b'a'; 70_000]), Some(ProtocolError::TooBigInline));
+        let mut big = b"*1\r\n".to_vec();
+        big.extend(vec![b'1'; 70_000]);
+        assert_eq!(e(&big), Some(ProtocolError::TooBigBulkCount));
+        let mut big = b"*".to_vec();
+        big.extend(vec![b'1'; 70_000]);
+        assert_eq!(e(&big), Some(ProtocolError::TooBigMbulkCount));
+        // Below the limits, these only wait for more bytes.
+        assert_eq!(decode_all(&vec![b'a'; 60_000], &[]), (vec![], None));
+    }
+
+    #[test]
+    fn a_huge_count_allocates_nothing_up_front() {
+        let mut d = RequestDecoder::new();
+        assert_eq!(d.decode(b"*2147483647\r\n").unwrap(), Decoded::Incomplete);
+        assert!(d.ranges.capacity() <= 1024);
+    }
+
+    #[test]
+    fn split_args_matches_sdssplitargs() {
+        let split = |s: &str| {
+            let mut out = Vec::new();
+            split_args(s.as_bytes(), &mut out).then_some(out)
+        };
+        assert_eq!(split("  a  b\tc "), Some(v(&["a", "b", "c"])));
+        assert_eq!(split(r#""a\x41\n" 'it\'s'"#), Some(v(&["aA\n", "it's"])));
+        assert_eq!(split(r#"a"b c"d"#), None);
+        assert_eq!(split(r#"x"b c""#), Some(v(&["xb c"])));
+        assert_eq!(split(r#""unterminated"#), None);
+        assert_eq!(split(r#"'a'b"#), None);
+        assert_eq!(split(r#""\z\"""#), Some(v(&["z\""])));
+        assert_eq!(split(""), Some(vec![]));
+    }
+
+    #[test]
+    fn parse_i64_is_strict() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"-0",
+            b"9223372036854775808",
+        ] {
+            assert_eq!(parse_i64(bad), None, "{:?}", bad);
+        }
+    }
+}
