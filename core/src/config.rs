@@ -31,3 +31,48 @@ impl Default for Config {
         }
     }
 }
+
+impl Config {
+    /// Sets one parameter by its Redis name (CONFIG SET, redis.conf, `--name value` flags).
+    /// The error is Redis's reason text. (Skeleton: only the typed fields so far.)
+    pub fn set(&mut self, name: &str, value: &[u8]) -> Result<(), String> {
+        let text = String::from_utf8_lossy(value).into_owned();
+        let int = || {
+            text.parse::<u64>()
+                .map_err(|_| "argument couldn't be parsed into an integer".to_string())
+        };
+        match name.to_ascii_lowercase().as_str() {
+            "port" => self.port = int()? as u16,
+            "bind" => self.bind = text.clone(),
+            "databases" => self.databases = int()? as usize,
+            "hz" => self.hz = int()? as u32,
+            "timeout" => self.timeout_secs = int()?,
+            other => {
+                self.other.insert(other.to_string(), text);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a redis.conf text (one `name value...` directive per line, `#` comments).
+    pub fn load_conf(&mut self, text: &str) -> Result<(), String> {
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut args = Vec::new();
+            if !crate::resp::split_args(line.as_bytes(), &mut args) || args.len() < 2 {
+                return Err(format!(
+                    "line {}: Bad directive or wrong number of arguments",
+                    i + 1
+                ));
+            }
+            let name = String::from_utf8_lossy(&args[0]).into_owned();
+            let value = args[1..].join(&b' ');
+            self.set(&name, &value)
+                .map_err(|e| format!("line {}: {e}", i + 1))?;
+        }
+        Ok(())
+    }
+}

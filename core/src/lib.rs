@@ -13,6 +13,7 @@ pub mod command;
 pub mod config;
 pub mod engine;
 pub mod glob;
+pub mod golden;
 pub mod keyspace;
 pub mod resp;
 pub mod rng;

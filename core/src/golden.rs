@@ -1,0 +1,263 @@
+//! Golden RESP transcripts (testdata/golden/**/*.resp): the one source of truth for
+//! behaviour. One parser and one runner; the drivers differ (the Engine in-process, a socket to
+//! oxidis-server, a socket to Debian's redis-server, the wasm build).
+//!
+//! ```text
+//! # A comment.
+//! > SET k "hello world"      a request, split as redis-cli splits (quotes, \xHH escapes),
+//! +OK                         sent as a RESP multibulk; then the expected reply, as the
+//! > GET k                     raw RESP lines (CRLF removed), e.g. `$11` then `hello world`
+//! $11
+//! hello world
+//! @advance 101                advance the clock (a real server: sleep that long)
+//! @raw "*1\r\n$4\r\nPING\r\n"  send these bytes as they are (double-quoted escapes)
+//! +PONG
+//! @closed                     the server has closed the connection
+//! [c2] > GET k                run on another client (c1 is the default)
+//! ```
+//! A reply's extent is found by decoding it, so its lines compare one for one; trailing empty
+//! lines are ignored on both sides (an empty bulk's last line is empty).
+
+use crate::resp::{decode_reply, split_args};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Send `bytes` as client `client` (0-based) and expect `expect` (lines) back.
+    Send {
+        client: usize,
+        bytes: Vec<u8>,
+        expect: Vec<String>,
+        line: usize,
+        shown: String,
+    },
+    Advance(u64),
+    /// The server must have closed this client's connection.
+    Closed {
+        client: usize,
+        line: usize,
+    },
+}
+
+/// Encodes arguments as a RESP multibulk request.
+pub fn encode_request(args: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn client_prefix(line: &str) -> (usize, &str) {
+    if let Some(rest) = line.strip_prefix("[c") {
+        if let Some((n, tail)) = rest.split_once(']') {
+            if let Ok(n) = n.parse::<usize>() {
+                return (n.saturating_sub(1), tail.trim_start());
+            }
+        }
+    }
+    (0, line)
+}
+
+pub fn parse(text: &str) -> Result<Vec<Step>, String> {
+    let mut steps = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let lineno = i + 1;
+        let (client, line) = client_prefix(raw);
+        if raw.starts_with('#') {
+            continue;
+        }
+        if let Some(cmd) = line.strip_prefix("> ") {
+            let mut args = Vec::new();
+            if !split_args(cmd.as_bytes(), &mut args) || args.is_empty() {
+                return Err(format!("line {lineno}: cannot split {cmd:?}"));
+            }
+            steps.push(Step::Send {
+                client,
+                bytes: encode_request(&args),
+                expect: Vec::new(),
+                line: lineno,
+                shown: cmd.to_string(),
+            });
+        } else if let Some(raw_bytes) = line.strip_prefix("@raw ") {
+            let mut args = Vec::new();
+            if !split_args(raw_bytes.as_bytes(), &mut args) || args.len() != 1 {
+                return Err(format!("line {lineno}: @raw takes one quoted string"));
+            }
+            steps.push(Step::Send {
+                client,
+                bytes: args.pop().unwrap_or_default(),
+                expect: Vec::new(),
+                line: lineno,
+                shown: raw_bytes.to_string(),
+            });
+        } else if let Some(ms) = line.strip_prefix("@advance ") {
+            let ms = ms
+                .trim()
+                .parse()
+                .map_err(|_| format!("line {lineno}: bad @advance"))?;
+            steps.push(Step::Advance(ms));
+        } else if line.trim_end() == "@closed" {
+            steps.push(Step::Closed {
+                client,
+                line: lineno,
+            });
+        } else if line.starts_with('@') {
+            return Err(format!("line {lineno}: unknown directive {line:?}"));
+        } else {
+            match steps.last_mut() {
+                Some(Step::Send { expect, .. }) => expect.push(raw.to_string()),
+                _ if raw.trim().is_empty() => {}
+                _ => {
+                    return Err(format!(
+                        "line {lineno}: reply line with no request before it"
+                    ))
+                }
+            }
+        }
+    }
+    for s in &mut steps {
+        if let Step::Send { expect, .. } = s {
+            while expect.last().is_some_and(|l| l.is_empty()) {
+                expect.pop();
+            }
+        }
+    }
+    Ok(steps)
+}
+
+/// Splits reply bytes into the lines a transcript shows.
+pub fn reply_lines(bytes: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    lines
+}
+
+/// Splits a byte stream into whole replies; the remainder is returned as an error if it does
+/// not decode.
+pub fn split_replies(mut bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        match decode_reply(bytes)? {
+            Some((_, n)) => {
+                out.push(bytes[..n].to_vec());
+                bytes = &bytes[n..];
+            }
+            None => {
+                return Err(format!(
+                    "incomplete reply {:?}",
+                    String::from_utf8_lossy(bytes)
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How a transcript reaches a server.
+pub trait Driver {
+    /// Sends `bytes` as client `client` and returns every reply byte the server sends back for
+    /// them (waiting until the replies are complete: as many as `expect_replies`, or none
+    /// expected and a short quiet period).
+    fn send(
+        &mut self,
+        client: usize,
+        bytes: &[u8],
+        expect_replies: usize,
+    ) -> Result<Vec<u8>, String>;
+    fn advance(&mut self, ms: u64);
+    fn is_closed(&mut self, client: usize) -> bool;
+}
+
+/// Counts the replies `expect` holds (it is RESP, split at CRLF).
+pub fn count_expected_replies(expect: &[String]) -> Result<usize, String> {
+    let mut joined = expect.join("\r\n").into_bytes();
+    if !joined.is_empty() {
+        joined.extend_from_slice(b"\r\n");
+    }
+    // An empty bulk at the end lost its empty line to trimming: put CRLFs back until it decodes.
+    for _ in 0..4 {
+        if let Ok(v) = split_replies(&joined) {
+            return Ok(v.len());
+        }
+        joined.extend_from_slice(b"\r\n");
+    }
+    Err(format!("expected reply does not decode: {expect:?}"))
+}
+
+/// Runs a transcript; returns the mismatches, each as a readable message.
+pub fn run(name: &str, steps: &[Step], driver: &mut dyn Driver) -> Vec<String> {
+    let mut failures = Vec::new();
+    for step in steps {
+        match step {
+            Step::Advance(ms) => driver.advance(*ms),
+            Step::Closed { client, line } => {
+                if !driver.is_closed(*client) {
+                    failures.push(format!(
+                        "{name}:{line}: connection was expected to be closed"
+                    ));
+                }
+            }
+            Step::Send {
+                client,
+                bytes,
+                expect,
+                line,
+                shown,
+            } => {
+                let n = match count_expected_replies(expect) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        failures.push(format!("{name}:{line}: {e}"));
+                        continue;
+                    }
+                };
+                match driver.send(*client, bytes, n) {
+                    Ok(got) => {
+                        let got = reply_lines(&got);
+                        if &got != expect {
+                            failures.push(format!(
+                                "{name}:{line}: > {shown}\n  expected {expect:?}\n  got      {got:?}"
+                            ));
+                        }
+                    }
+                    Err(e) => failures.push(format!("{name}:{line}: > {shown}: {e}")),
+                }
+            }
+        }
+    }
+    failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_format() {
+        let t = "# c\n> SET k \"a b\"\n+OK\n\n> GET k\n$3\na b\n@advance 5\n[c2] > GET e\n$0\n\n@raw \"PING\\r\\n\"\n+PONG\n@closed\n";
+        let steps = parse(t).unwrap();
+        assert_eq!(steps.len(), 6);
+        match &steps[0] {
+            Step::Send { bytes, expect, .. } => {
+                assert_eq!(bytes, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\na b\r\n");
+                assert_eq!(expect, &["+OK"]);
+            }
+            s => panic!("{s:?}"),
+        }
+        assert_eq!(steps[2], Step::Advance(5));
+        match &steps[3] {
+            Step::Send { client, expect, .. } => {
+                assert_eq!(*client, 1);
+                assert_eq!(expect, &["$0"]);
+                assert_eq!(count_expected_replies(expect), Ok(1));
+            }
+            s => panic!("{s:?}"),
+        }
+        assert_eq!(reply_lines(b"$0\r\n\r\n"), vec!["$0"]);
+    }
+}

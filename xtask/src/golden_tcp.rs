@@ -1,0 +1,159 @@
+//! The golden-transcript driver over TCP: replays testdata/golden on any server address
+//! (oxidis-server, or Debian's redis-server to prove the transcripts are Redis's behaviour).
+
+use oxidis_core::golden::{self, Driver};
+use oxidis_core::resp::decode_reply;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub struct TcpDriver {
+    addr: String,
+    conns: Vec<Option<TcpStream>>,
+}
+
+impl TcpDriver {
+    pub fn new(addr: &str) -> TcpDriver {
+        TcpDriver {
+            addr: addr.to_string(),
+            conns: Vec::new(),
+        }
+    }
+
+    fn conn(&mut self, n: usize) -> Result<&mut TcpStream, String> {
+        while self.conns.len() <= n {
+            self.conns.push(None);
+        }
+        if self.conns[n].is_none() {
+            let s = TcpStream::connect(&self.addr)
+                .map_err(|e| format!("connect {}: {e}", self.addr))?;
+            s.set_nodelay(true).ok();
+            self.conns[n] = Some(s);
+        }
+        Ok(self.conns[n].as_mut().expect("just set"))
+    }
+}
+
+/// Reads until `n` whole replies have arrived (or, for n = 0, a short quiet period passes).
+fn read_replies(s: &mut TcpStream, n: usize) -> Result<Vec<u8>, String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        let mut pos = 0;
+        let mut whole = 0;
+        while let Ok(Some((_, used))) = decode_reply(&buf[pos..]) {
+            pos += used;
+            whole += 1;
+        }
+        if n > 0 && whole >= n && pos == buf.len() {
+            return Ok(buf);
+        }
+        let wait = if n == 0 {
+            Duration::from_millis(200)
+        } else {
+            deadline.saturating_duration_since(Instant::now())
+        };
+        if wait.is_zero() {
+            return Err(format!(
+                "timed out waiting for {n} replies, got {:?}",
+                String::from_utf8_lossy(&buf)
+            ));
+        }
+        s.set_read_timeout(Some(wait)).ok();
+        match s.read(&mut chunk) {
+            Ok(0) => return Ok(buf),
+            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if n == 0 {
+                    return Ok(buf);
+                }
+            }
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+}
+
+impl Driver for TcpDriver {
+    fn send(&mut self, client: usize, bytes: &[u8], expect: usize) -> Result<Vec<u8>, String> {
+        let s = self.conn(client)?;
+        s.write_all(bytes).map_err(|e| format!("write: {e}"))?;
+        read_replies(s, expect)
+    }
+
+    fn advance(&mut self, ms: u64) {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+
+    fn is_closed(&mut self, client: usize) -> bool {
+        let Ok(s) = self.conn(client) else {
+            return true;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        let mut b = [0u8; 1];
+        matches!(s.read(&mut b), Ok(0))
+            || matches!(s.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
+    }
+}
+
+pub fn transcript_files(root: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "resp") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, &mut out);
+    out.sort();
+    out
+}
+
+/// Replays every transcript (whose path contains `filter`) on `addr`, each on fresh
+/// connections after FLUSHALL. Returns (transcripts run, failure messages).
+pub fn run_against(addr: &str, root: &Path, filter: &str) -> (usize, Vec<String>) {
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for f in transcript_files(root) {
+        let name = f.strip_prefix(root).unwrap_or(&f).display().to_string();
+        if !name.contains(filter) {
+            continue;
+        }
+        let text = match std::fs::read_to_string(&f) {
+            Ok(t) => t,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let steps = match golden::parse(&text) {
+            Ok(s) => s,
+            Err(e) => {
+                failures.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let mut reset = TcpDriver::new(addr);
+        if let Err(e) = reset.send(0, b"*1\r\n$8\r\nFLUSHALL\r\n", 1) {
+            failures.push(format!("{name}: FLUSHALL: {e}"));
+            continue;
+        }
+        let mut d = TcpDriver::new(addr);
+        failures.extend(golden::run(&name, &steps, &mut d));
+        ran += 1;
+    }
+    (ran, failures)
+}
