@@ -382,8 +382,10 @@ mod tests {
 
     #[test]
     fn idle_timeout_emits_close() {
-        let mut cfg = Config::default();
-        cfg.timeout_secs = 1;
+        let cfg = Config {
+            timeout_secs: 1,
+            ..Config::default()
+        };
         let mut eng = Engine::new(cfg, 1);
         let id = eng.connect(UnixMillis(0), ConnInfo::default());
         eng.tick(UnixMillis(1000));

@@ -300,15 +300,14 @@ impl<V> Dict<V> {
     /// Empties the dict, returning the old contents (so a host can free them elsewhere).
     pub fn take(&mut self) -> Dict<V> {
         let seed_hasher = self.hasher.clone();
-        let old = std::mem::replace(
+        std::mem::replace(
             self,
             Dict {
                 tables: [Table::empty(), Table::empty()],
                 rehash_idx: None,
                 hasher: seed_hasher,
             },
-        );
-        old
+        )
     }
 
     /// A random entry, like dictGetRandomKey: a random non-empty bucket, then a random node

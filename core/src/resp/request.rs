@@ -116,7 +116,8 @@ impl RequestDecoder {
             }
             self.is_inline = false;
             self.ranges.clear();
-            let Some(cr) = memchr(b'\r', &buf[1..]).map(|i| i + 1) else {
+            let window = &buf[1..buf.len().min(PROTO_INLINE_MAX_SIZE + 1)];
+            let Some(cr) = memchr(b'\r', window).map(|i| i + 1) else {
                 if buf.len() > PROTO_INLINE_MAX_SIZE {
                     return Err(ProtocolError::TooBigMbulkCount);
                 }
@@ -147,7 +148,9 @@ impl RequestDecoder {
                 Some(len) => len,
                 None => {
                     let rest = &buf[self.pos.min(buf.len())..];
-                    let Some(cr) = memchr(b'\r', rest) else {
+                    let Some(cr) =
+                        memchr(b'\r', &rest[..rest.len().min(PROTO_INLINE_MAX_SIZE + 1)])
+                    else {
                         if rest.len() > PROTO_INLINE_MAX_SIZE {
                             self.remaining = 0;
                             return Err(ProtocolError::TooBigBulkCount);
@@ -190,7 +193,10 @@ impl RequestDecoder {
     }
 
     fn decode_inline(&mut self, buf: &[u8]) -> Result<Decoded, ProtocolError> {
-        let Some(nl) = memchr(b'\n', buf) else {
+        // Redis checks the limit whenever a read leaves no newline in the buffer; reads are
+        // chunked, so in effect any inline line longer than the limit is refused. Checking the
+        // line itself makes that independent of how the host chunks its reads.
+        let Some(nl) = memchr(b'\n', &buf[..buf.len().min(PROTO_INLINE_MAX_SIZE + 1)]) else {
             if buf.len() > PROTO_INLINE_MAX_SIZE {
                 return Err(ProtocolError::TooBigInline);
             }
@@ -421,6 +427,9 @@ mod tests {
         );
         assert_eq!(e(b"set \"a\n"), Some(ProtocolError::UnbalancedQuotes));
         assert_eq!(e(&vec![b'a'; 70_000]), Some(ProtocolError::TooBigInline));
+        let mut long_line = vec![b'a'; 2 * 1024 * 1024];
+        long_line.extend_from_slice(b"\r\n");
+        assert_eq!(e(&long_line), Some(ProtocolError::TooBigInline));
         let mut big = b"*1\r\n".to_vec();
         big.extend(vec![b'1'; 70_000]);
         assert_eq!(e(&big), Some(ProtocolError::TooBigBulkCount));
@@ -452,6 +461,35 @@ mod tests {
         assert_eq!(split(r#"'a'b"#), None);
         assert_eq!(split(r#""\z\"""#), Some(v(&["z\""])));
         assert_eq!(split(""), Some(vec![]));
+    }
+
+    proptest::proptest! {
+        /// Any bytes, split anywhere: no panic, and the same requests as when sent whole.
+        #[test]
+        fn any_split_decodes_the_same(
+            stream in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            cuts in proptest::collection::vec(0usize..300, 0..6),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().filter(|&c| c <= stream.len()).collect();
+            cuts.sort_unstable();
+            proptest::prop_assert_eq!(decode_all(&stream, &cuts), decode_all(&stream, &[]));
+        }
+
+        /// Well-formed multibulk requests round-trip through any split.
+        #[test]
+        fn multibulk_round_trips(
+            args in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20), 1..6),
+            cut in 0usize..200,
+        ) {
+            let mut stream = format!("*{}\r\n", args.len()).into_bytes();
+            for a in &args {
+                stream.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                stream.extend_from_slice(a);
+                stream.extend_from_slice(b"\r\n");
+            }
+            let cut = cut.min(stream.len());
+            proptest::prop_assert_eq!(decode_all(&stream, &[cut]), (vec![args], None));
+        }
     }
 
     #[test]
