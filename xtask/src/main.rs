@@ -3,7 +3,7 @@
 //!     cargo xtask run [-- SERVER ARGS]        build oxidis-server (release) and run it
 //!     cargo xtask test [SUITE FILTER...]      install what is missing, run every test suite
 //!     cargo xtask golden --against ADDR [FILTER]   replay testdata/golden on any server
-//!     cargo xtask commands                    the supported commands, as markdown (README)
+//!     cargo xtask commands [--readme]         the supported commands, as markdown (or into README.md)
 
 mod golden_tcp;
 mod servers;
@@ -20,7 +20,8 @@ const USAGE: &str = "usage:
   cargo xtask run [-- SERVER ARGS]             build oxidis-server (release) and run it
   cargo xtask test [SUITE FILTER...]           install what is missing, run every test suite
   cargo xtask golden --against HOST:PORT [FILTER]   replay testdata/golden on a server
-  cargo xtask commands                         print the supported commands as markdown";
+  cargo xtask commands [--readme]              print the supported commands as markdown
+                                               (--readme: rewrite README.md's list)";
 
 pub fn repo_root() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -56,6 +57,15 @@ fn main() -> ExitCode {
         Some("run") => run_server(&args[1..]),
         Some("test") => test_all::run(&args[1..]),
         Some("golden") => golden(&args[1..]),
+        Some("commands") if args.get(1).is_some_and(|a| a == "--readme") => {
+            match write_readme_commands() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Some("commands") => {
             print!("{}", commands_markdown());
             ExitCode::SUCCESS
@@ -194,6 +204,25 @@ fn commands_markdown() -> String {
     out
 }
 
+const README_BEGIN: &str = "<!-- commands:begin -->\n";
+const README_END: &str = "<!-- commands:end -->";
+
+/// README.md with the block between the markers replaced by `list`; None without markers.
+fn readme_with_commands(readme: &str, list: &str) -> Option<String> {
+    let start = readme.find(README_BEGIN)? + README_BEGIN.len();
+    let end = start + readme[start..].find(README_END)?;
+    Some(format!("{}{list}{}", &readme[..start], &readme[end..]))
+}
+
+/// cargo xtask commands --readme: rewrites README.md's command list from the table.
+fn write_readme_commands() -> Result<(), String> {
+    let path = repo_root().join("README.md");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let new = readme_with_commands(&text, &commands_markdown())
+        .ok_or_else(|| format!("{}: no {README_BEGIN:?} ... {README_END:?}", path.display()))?;
+    std::fs::write(&path, new).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +237,26 @@ mod tests {
             ("127.0.0.1".to_string(), 1)
         );
         assert_eq!(a(&["--bind", "::1"]), ("::1".to_string(), 6379));
+    }
+
+    #[test]
+    fn readme_lists_the_commands_of_the_table() {
+        let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+        let fresh = readme_with_commands(&readme, &commands_markdown()).expect("markers");
+        assert!(
+            readme == fresh,
+            "README.md's command list is stale: run `cargo xtask commands --readme`"
+        );
+    }
+
+    #[test]
+    fn readme_block_is_replaced_between_the_markers() {
+        let r = "a\n<!-- commands:begin -->\nold\n<!-- commands:end -->\nb\n";
+        assert_eq!(
+            readme_with_commands(r, "new\n").unwrap(),
+            "a\n<!-- commands:begin -->\nnew\n<!-- commands:end -->\nb\n"
+        );
+        assert_eq!(readme_with_commands("no markers", "x"), None);
     }
 
     #[test]

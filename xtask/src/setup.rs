@@ -56,17 +56,20 @@ fn is_root() -> bool {
     output(cmd).is_some_and(|s| s.trim() == "0")
 }
 
-/// `prog args` as root: directly when we are root, else through sudo (which fails cleanly
-/// without a terminal if it needs a password, as in CI).
+/// `prog args` as root with DEBIAN_FRONTEND=noninteractive: directly when we are root, else
+/// through sudo (which fails cleanly without a terminal if it needs a password, as in CI).
+/// Through `env`, because sudo resets the environment.
 fn as_root(prog: &str, args: &[&str]) -> Command {
     let mut cmd = if is_root() {
-        Command::new(prog)
+        let mut c = Command::new(prog);
+        c.env("DEBIAN_FRONTEND", "noninteractive");
+        c
     } else {
         let mut c = Command::new("sudo");
-        c.arg(prog);
+        c.args(["env", "DEBIAN_FRONTEND=noninteractive", prog]);
         c
     };
-    cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+    cmd.args(args);
     cmd
 }
 
