@@ -15,6 +15,7 @@
 use crate::servers::{self, Server};
 use crate::setup;
 use crate::suite::{run_status, run_streaming, summary, CargoTestCounts, Suite};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -92,10 +93,7 @@ pub fn run(filters: &[String]) -> ExitCode {
     let mut ctx = Ctx::default();
     for (i, (name, f)) in chosen.iter().enumerate() {
         println!("\n==> [{}/{}] {name}", i + 1, chosen.len());
-        let t = Instant::now();
-        let mut s = f(&mut ctx, name);
-        s.name = name.to_string();
-        s.elapsed = t.elapsed();
+        let s = run_suite(&mut ctx, name, *f);
         println!("{}", s.report());
         results.push(s);
     }
@@ -109,6 +107,24 @@ pub fn run(filters: &[String]) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Runs one suite, timing it. A panicking suite (a bug in its harness) is one failure, not the
+/// end of the run; its servers are stopped by their guards while the panic unwinds.
+fn run_suite(ctx: &mut Ctx, name: &str, f: SuiteFn) -> Suite {
+    let t = Instant::now();
+    let run = std::panic::catch_unwind(AssertUnwindSafe(|| f(ctx, name)));
+    let mut s = run.unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        Suite::error(name, format!("the suite panicked: {msg}"))
+    });
+    s.name = name.to_string();
+    s.elapsed = t.elapsed();
+    s
 }
 
 fn rustfmt(_: &mut Ctx, name: &str) -> Suite {
@@ -213,6 +229,13 @@ pub fn against_both<T: Into<Suite>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panicking_suite_is_one_failure() {
+        let s = run_suite(&mut Ctx::default(), "boom", |_, _| panic!("harness bug"));
+        assert_eq!((s.name.as_str(), s.passed, s.failed), ("boom", 0, 1));
+        assert!(s.details[0].contains("harness bug"), "{:?}", s.details);
+    }
 
     #[test]
     fn suite_names_are_unique() {
