@@ -125,35 +125,40 @@ pub fn transcript_files(root: &Path) -> Vec<PathBuf> {
 /// Replays every transcript (whose path contains `filter`) on `addr`, each on fresh
 /// connections after FLUSHALL. Returns (transcripts run, failure messages).
 pub fn run_against(addr: &str, root: &Path, filter: &str) -> (usize, Vec<String>) {
-    let mut failures = Vec::new();
-    let mut ran = 0;
+    let results = run_each(addr, root, filter);
+    let ran = results.len();
+    let failures = results.into_iter().flat_map(|(_, f)| f).collect();
+    (ran, failures)
+}
+
+/// Like `run_against`, but one entry per transcript: (its name, its failure messages), so
+/// callers can count transcripts that passed and failed.
+pub fn run_each(addr: &str, root: &Path, filter: &str) -> Vec<(String, Vec<String>)> {
+    let mut results = Vec::new();
     for f in transcript_files(root) {
         let name = f.strip_prefix(root).unwrap_or(&f).display().to_string();
         if !name.contains(filter) {
             continue;
         }
-        let text = match std::fs::read_to_string(&f) {
-            Ok(t) => t,
-            Err(e) => {
-                failures.push(format!("{name}: {e}"));
-                continue;
-            }
-        };
-        let steps = match golden::parse(&text) {
-            Ok(s) => s,
-            Err(e) => {
-                failures.push(format!("{name}: {e}"));
-                continue;
-            }
-        };
-        let mut reset = TcpDriver::new(addr);
-        if let Err(e) = reset.send(0, b"*1\r\n$8\r\nFLUSHALL\r\n", 1) {
-            failures.push(format!("{name}: FLUSHALL: {e}"));
-            continue;
-        }
-        let mut d = TcpDriver::new(addr);
-        failures.extend(golden::run(&name, &steps, &mut d));
-        ran += 1;
+        let failures = run_one(addr, &f, &name);
+        results.push((name, failures));
     }
-    (ran, failures)
+    results
+}
+
+fn run_one(addr: &str, file: &Path, name: &str) -> Vec<String> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => return vec![format!("{name}: {e}")],
+    };
+    let steps = match golden::parse(&text) {
+        Ok(s) => s,
+        Err(e) => return vec![format!("{name}: {e}")],
+    };
+    let mut reset = TcpDriver::new(addr);
+    if let Err(e) = reset.send(0, b"*1\r\n$8\r\nFLUSHALL\r\n", 1) {
+        return vec![format!("{name}: FLUSHALL: {e}")];
+    }
+    let mut d = TcpDriver::new(addr);
+    golden::run(name, &steps, &mut d)
 }

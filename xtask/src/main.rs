@@ -1,45 +1,271 @@
-//! `cargo xtask <task>`: the project's commands (run, test, golden, ...).
+//! `cargo xtask <task>`: the project's commands.
+//!
+//!     cargo xtask run [-- SERVER ARGS]        build oxidis-server (release) and run it
+//!     cargo xtask test [SUITE FILTER...]      install what is missing, run every test suite
+//!     cargo xtask golden --against ADDR [FILTER]   replay testdata/golden on any server
+//!     cargo xtask commands [--readme]         the supported commands, as markdown (or into README.md)
 
 mod golden_tcp;
+mod servers;
+mod setup;
+mod suite;
+mod test_all;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
+use std::time::Instant;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+const USAGE: &str = "usage:
+  cargo xtask run [-- SERVER ARGS]             build oxidis-server (release) and run it
+  cargo xtask test [SUITE FILTER...]           install what is missing, run every test suite
+  cargo xtask golden --against HOST:PORT [FILTER]   replay testdata/golden on a server
+  cargo xtask commands [--readme]              print the supported commands as markdown
+                                               (--readme: rewrite README.md's list)";
+
+pub fn repo_root() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    dir.parent().map(PathBuf::from).unwrap_or(dir)
+}
+
+/// Cargo's target directory (CARGO_TARGET_DIR if set, else target/ in the repo).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => repo_root().join(d),
+        None => repo_root().join("target"),
+    }
+}
+
+/// The cargo to run: the one on PATH (rustup's proxy, which also finds `cargo fmt` and
+/// `cargo clippy`), else the one that runs us.
+pub fn cargo() -> PathBuf {
+    setup::which("cargo")
+        .or_else(|| std::env::var_os("CARGO").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("cargo"))
+}
+
+/// `cargo` run from the repository root.
+pub fn cargo_cmd() -> Command {
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(repo_root());
+    cmd
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("golden") => {
-            // cargo xtask golden --against HOST:PORT [FILTER]
-            let addr = match (args.get(1).map(String::as_str), args.get(2)) {
-                (Some("--against"), Some(a)) => a.clone(),
-                _ => {
-                    eprintln!("usage: cargo xtask golden --against HOST:PORT [FILTER]");
-                    return ExitCode::from(2);
+        Some("run") => run_server(&args[1..]),
+        Some("test") => test_all::run(&args[1..]),
+        Some("golden") => golden(&args[1..]),
+        Some("commands") if args.get(1).is_some_and(|a| a == "--readme") => {
+            match write_readme_commands() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
                 }
-            };
-            let filter = args.get(3).cloned().unwrap_or_default();
-            let root = repo_root().join("testdata/golden");
-            let (ran, failures) = golden_tcp::run_against(&addr, &root, &filter);
-            for f in &failures {
-                eprintln!("{f}");
             }
-            println!(
-                "golden against {addr}: {ran} transcripts, {} failures",
-                failures.len()
-            );
-            if failures.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+        }
+        Some("commands") => {
+            print!("{}", commands_markdown());
+            ExitCode::SUCCESS
         }
         _ => {
-            eprintln!("usage: cargo xtask golden --against HOST:PORT [FILTER]");
+            eprintln!("{USAGE}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// cargo xtask golden --against HOST:PORT [FILTER]
+fn golden(args: &[String]) -> ExitCode {
+    let addr = match (args.first().map(String::as_str), args.get(1)) {
+        (Some("--against"), Some(a)) => a.clone(),
+        _ => {
+            eprintln!("usage: cargo xtask golden --against HOST:PORT [FILTER]");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = args.get(2).cloned().unwrap_or_default();
+    let root = repo_root().join("testdata/golden");
+    let (ran, failures) = golden_tcp::run_against(&addr, &root, &filter);
+    for f in &failures {
+        eprintln!("{f}");
+    }
+    println!(
+        "golden against {addr}: {ran} transcripts, {} failures",
+        failures.len()
+    );
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The address the server will listen on, read from its arguments (redis-server's flag names;
+/// the server's defaults otherwise).
+fn listen_addr(args: &[String]) -> (String, u16) {
+    let mut host = "127.0.0.1".to_string();
+    let mut port = 6379;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.trim_start_matches('-') {
+            "port" => {
+                if let Some(p) = it.next().and_then(|p| p.parse().ok()) {
+                    port = p;
+                }
+            }
+            "bind" => {
+                if let Some(h) = it.next() {
+                    host = h.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+    if host == "0.0.0.0" || host == "*" {
+        host = "127.0.0.1".to_string();
+    }
+    (host, port)
+}
+
+/// cargo xtask run [-- SERVER ARGS]: builds the release server and runs it in the foreground.
+fn run_server(args: &[String]) -> ExitCode {
+    let args: Vec<String> = args.iter().skip_while(|a| *a == "--").cloned().collect();
+    let mut build = cargo_cmd();
+    build.args(["build", "--release", "-p", "oxidis-server"]);
+    if let Err(e) = suite::run_status(build) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
+    let bin = servers::oxidis_bin("release");
+    let mut child = match Command::new(&bin).args(&args).spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot start {}: {e}", bin.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let (host, port) = listen_addr(&args);
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let deadline = Instant::now() + servers::START_DEADLINE;
+    let up = servers::wait_for_accept(&addr, deadline, || match child.try_wait() {
+        Ok(Some(status)) => Err(format!("oxidis-server exited ({status})")),
+        Ok(None) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    });
+    match up {
+        Ok(()) => {
+            println!("oxidis-server is listening on {addr}  (try: redis-cli -h {host} -p {port})");
+            println!("press Ctrl-C to stop it");
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            let _ = child.kill();
+            let _ = child.wait();
+            return ExitCode::FAILURE;
+        }
+    }
+    match child.wait() {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        Ok(s) => {
+            eprintln!("oxidis-server exited ({s})");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The supported commands as a markdown list, one line per group, from the command table.
+fn commands_markdown() -> String {
+    let mut groups: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for c in oxidis_core::command::all_commands() {
+        // Containers (CLIENT, CONFIG, COMMAND) are listed through their subcommands.
+        if c.handler.is_none() {
+            continue;
+        }
+        let shown = c.name.replace('|', " ").to_ascii_uppercase();
+        groups.entry(c.group).or_default().push(shown);
+    }
+    let mut out = String::new();
+    for (group, mut names) in groups {
+        names.sort();
+        let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        out.push_str(&format!("- **{group}**: {}\n", names.join(", ")));
+    }
+    out
+}
+
+const README_BEGIN: &str = "<!-- commands:begin -->\n";
+const README_END: &str = "<!-- commands:end -->";
+
+/// README.md with the block between the markers replaced by `list`; None without markers.
+fn readme_with_commands(readme: &str, list: &str) -> Option<String> {
+    let start = readme.find(README_BEGIN)? + README_BEGIN.len();
+    let end = start + readme[start..].find(README_END)?;
+    Some(format!("{}{list}{}", &readme[..start], &readme[end..]))
+}
+
+/// cargo xtask commands --readme: rewrites README.md's command list from the table.
+fn write_readme_commands() -> Result<(), String> {
+    let path = repo_root().join("README.md");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let new = readme_with_commands(&text, &commands_markdown())
+        .ok_or_else(|| format!("{}: no {README_BEGIN:?} ... {README_END:?}", path.display()))?;
+    std::fs::write(&path, new).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addr_reads_redis_style_flags() {
+        let a = |v: &[&str]| listen_addr(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(a(&[]), ("127.0.0.1".to_string(), 6379));
+        assert_eq!(a(&["--port", "7000"]), ("127.0.0.1".to_string(), 7000));
+        assert_eq!(
+            a(&["--bind", "0.0.0.0", "--port", "1"]),
+            ("127.0.0.1".to_string(), 1)
+        );
+        assert_eq!(a(&["--bind", "::1"]), ("::1".to_string(), 6379));
+    }
+
+    #[test]
+    fn readme_lists_the_commands_of_the_table() {
+        let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+        let fresh = readme_with_commands(&readme, &commands_markdown()).expect("markers");
+        assert!(
+            readme == fresh,
+            "README.md's command list is stale: run `cargo xtask commands --readme`"
+        );
+    }
+
+    #[test]
+    fn readme_block_is_replaced_between_the_markers() {
+        let r = "a\n<!-- commands:begin -->\nold\n<!-- commands:end -->\nb\n";
+        assert_eq!(
+            readme_with_commands(r, "new\n").unwrap(),
+            "a\n<!-- commands:begin -->\nnew\n<!-- commands:end -->\nb\n"
+        );
+        assert_eq!(readme_with_commands("no markers", "x"), None);
+    }
+
+    #[test]
+    fn commands_markdown_lists_groups_and_subcommands() {
+        let md = commands_markdown();
+        assert!(md.contains("- **string**: "), "{md}");
+        assert!(md.contains("`GET`"), "{md}");
+        assert!(md.contains("`CLIENT ID`"), "{md}");
+        // A container without a handler of its own is not listed bare.
+        assert!(!md.contains("`CLIENT`,"), "{md}");
     }
 }

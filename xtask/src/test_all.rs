@@ -1,0 +1,247 @@
+//! `cargo xtask test [FILTER...]`: every test, in one command, on a fresh Debian machine.
+//!
+//! Installs what it lacks (setup.rs), then runs the suites below in order. Each suite prints its
+//! own result; the end is a summary table and the line `N passed, M failed`, where N and M count
+//! individual tests and checks (cargo's tests, golden transcripts, ...). The exit code is non-zero
+//! if anything failed. With FILTERs, only suites whose name contains one of them run.
+//!
+//! Build budget (2 cores, well under 30 minutes): clippy only type-checks; `cargo test` builds the
+//! workspace once in the dev profile; the golden-vs-oxidis suite and the suites after it reuse the
+//! dev-profile oxidis-server that `cargo test` already compiled (`cargo build -p oxidis-server`
+//! then only links the binary, as all its dependencies are shared with the test build). A
+//! release build (thin LTO) would cost several more minutes and test the same behaviour; the
+//! debug binary also has overflow checks on, so it catches more.
+
+use crate::servers::{self, Server};
+use crate::setup;
+use crate::suite::{run_status, run_streaming, summary, CargoTestCounts, Suite};
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// State shared by the suites of one run.
+#[derive(Default)]
+pub struct Ctx {
+    /// The dev-profile oxidis-server, built once on first use.
+    oxidis: Option<Result<PathBuf, String>>,
+}
+
+impl Ctx {
+    /// The oxidis-server binary every server-based suite uses (see the module comment).
+    pub fn oxidis_bin(&mut self) -> Result<PathBuf, String> {
+        self.oxidis
+            .get_or_insert_with(|| {
+                let mut cmd = crate::cargo_cmd();
+                cmd.args(["build", "-p", "oxidis-server"]);
+                run_status(cmd).map(|()| servers::oxidis_bin("debug"))
+            })
+            .clone()
+    }
+
+    /// A fresh oxidis-server on a free port (stopped when the guard drops).
+    pub fn start_oxidis(&mut self) -> Result<Server, String> {
+        let bin = self.oxidis_bin()?;
+        servers::start_oxidis(&bin)
+    }
+}
+
+type SuiteFn = fn(&mut Ctx, &str) -> Suite;
+
+/// Every suite, in the order they run: (name, what runs it).
+const SUITES: &[(&str, SuiteFn)] = &[
+    ("rustfmt", rustfmt),
+    ("clippy", clippy),
+    ("wasm32 build (oxidis-core)", wasm_build),
+    ("cargo test --workspace", cargo_test),
+    ("golden vs redis-server", golden_redis),
+    ("golden vs oxidis-server", golden_oxidis),
+    // ---- Suites that talk to both servers go here. ----
+    // Each gets a fresh redis-server and oxidis-server on free ports (stopped afterwards, even
+    // on failure) through `against_both`, which takes any
+    //     fn(oxidis_addr: &str, redis_addr: &str) -> Result<T, String>  where T: Into<Suite>
+    // (a module may return `crate::suite::Suite` itself, or its own summary type with a
+    // `From<Summary> for Suite`). For example, once xtask/src/difftest.rs and clients.rs exist:
+    //     ("differential vs redis-server", |ctx, name| against_both(ctx, name, crate::difftest::run)),
+    //     ("real clients", |ctx, name| against_both(ctx, name, crate::clients::run)),
+];
+
+pub fn run(filters: &[String]) -> ExitCode {
+    let started = Instant::now();
+    let mut results = Vec::new();
+    let problems = setup::ensure_prerequisites();
+    if !problems.is_empty() {
+        let mut s = Suite::new("setup");
+        for p in problems {
+            s.fail(p);
+        }
+        s.elapsed = started.elapsed();
+        println!("{}", s.report());
+        results.push(s);
+    }
+    let chosen: Vec<&(&str, SuiteFn)> = SUITES
+        .iter()
+        .filter(|(name, _)| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str())))
+        .collect();
+    if chosen.is_empty() {
+        eprintln!("no suite matches {filters:?}; suites are:");
+        for (name, _) in SUITES {
+            eprintln!("  {name}");
+        }
+        return ExitCode::from(2);
+    }
+    let mut ctx = Ctx::default();
+    for (i, (name, f)) in chosen.iter().enumerate() {
+        println!("\n==> [{}/{}] {name}", i + 1, chosen.len());
+        let s = run_suite(&mut ctx, name, *f);
+        println!("{}", s.report());
+        results.push(s);
+    }
+    println!(
+        "\n==> summary ({:.0}s in all)\n{}",
+        started.elapsed().as_secs_f64(),
+        summary(&results)
+    );
+    if results.iter().all(Suite::ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs one suite, timing it. A panicking suite (a bug in its harness) is one failure, not the
+/// end of the run; its servers are stopped by their guards while the panic unwinds.
+fn run_suite(ctx: &mut Ctx, name: &str, f: SuiteFn) -> Suite {
+    let t = Instant::now();
+    let run = std::panic::catch_unwind(AssertUnwindSafe(|| f(ctx, name)));
+    let mut s = run.unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("(no message)");
+        Suite::error(name, format!("the suite panicked: {msg}"))
+    });
+    s.name = name.to_string();
+    s.elapsed = t.elapsed();
+    s
+}
+
+fn rustfmt(_: &mut Ctx, name: &str) -> Suite {
+    let mut cmd = crate::cargo_cmd();
+    cmd.args(["fmt", "--all", "--", "--check"]);
+    Suite::check(
+        name,
+        run_status(cmd).map_err(|e| format!("{e} (run `cargo fmt --all`)")),
+    )
+}
+
+fn clippy(_: &mut Ctx, name: &str) -> Suite {
+    let mut cmd = crate::cargo_cmd();
+    cmd.args(["clippy", "--all-targets", "--", "-D", "warnings"]);
+    Suite::check(name, run_status(cmd))
+}
+
+fn wasm_build(_: &mut Ctx, name: &str) -> Suite {
+    let mut cmd = crate::cargo_cmd();
+    cmd.args(["build", "-p", "oxidis-core", "--target", setup::WASM_TARGET]);
+    Suite::check(name, run_status(cmd))
+}
+
+/// Rust unit tests, golden transcripts on the engine, native integration tests. Counts come
+/// from cargo's "test result:" lines; `--no-fail-fast` so one failing binary does not hide
+/// the counts of the others.
+fn cargo_test(_: &mut Ctx, name: &str) -> Suite {
+    let mut cmd = crate::cargo_cmd();
+    cmd.args(["test", "--workspace", "--no-fail-fast"]);
+    let mut counts = CargoTestCounts::default();
+    let status = run_streaming(cmd, |line| counts.line(line));
+    let mut s = Suite::new(name);
+    s.passed = counts.passed;
+    s.failed = counts.failed;
+    s.details = counts.failed_tests;
+    if let Err(e) = status {
+        if s.failed == 0 {
+            // Nothing failed by name: a build error or a test binary that crashed.
+            s.fail(format!(
+                "{e}: a build error or a crashed test binary (see above)"
+            ));
+        }
+    }
+    s
+}
+
+/// Replays testdata/golden on a server, one passed/failed count per transcript.
+fn golden_on(name: &str, server: Result<Server, String>) -> Suite {
+    let server = match server {
+        Ok(s) => s,
+        Err(e) => return Suite::error(name, e),
+    };
+    let root = crate::repo_root().join("testdata/golden");
+    let mut s = Suite::new(name);
+    for (transcript, failures) in crate::golden_tcp::run_each(&server.addr(), &root, "") {
+        if failures.is_empty() {
+            s.passed += 1;
+            println!("    ok     {transcript}");
+        } else {
+            println!("    FAILED {transcript}");
+            s.fail(failures.join("\n"));
+        }
+    }
+    if s.passed + s.failed == 0 {
+        s.fail(format!("no transcripts under {}", root.display()));
+    }
+    s
+}
+
+fn golden_redis(_: &mut Ctx, name: &str) -> Suite {
+    golden_on(name, servers::start_redis())
+}
+
+fn golden_oxidis(ctx: &mut Ctx, name: &str) -> Suite {
+    golden_on(name, ctx.start_oxidis())
+}
+
+/// Runs `f(oxidis_addr, redis_addr)` against a fresh oxidis-server and redis-server, stopping
+/// both afterwards whatever happens. An `Err` counts as one failure.
+#[allow(dead_code)] // Used once the differential and client suites are wired in (SUITES).
+pub fn against_both<T: Into<Suite>>(
+    ctx: &mut Ctx,
+    name: &str,
+    f: fn(&str, &str) -> Result<T, String>,
+) -> Suite {
+    let redis = match servers::start_redis() {
+        Ok(s) => s,
+        Err(e) => return Suite::error(name, e),
+    };
+    let oxidis = match ctx.start_oxidis() {
+        Ok(s) => s,
+        Err(e) => return Suite::error(name, e),
+    };
+    let result = f(&oxidis.addr(), &redis.addr());
+    drop((oxidis, redis));
+    match result {
+        Ok(t) => t.into(),
+        Err(e) => Suite::error(name, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_suite_is_one_failure() {
+        let s = run_suite(&mut Ctx::default(), "boom", |_, _| panic!("harness bug"));
+        assert_eq!((s.name.as_str(), s.passed, s.failed), ("boom", 0, 1));
+        assert!(s.details[0].contains("harness bug"), "{:?}", s.details);
+    }
+
+    #[test]
+    fn suite_names_are_unique() {
+        let mut names: Vec<&str> = SUITES.iter().map(|(n, _)| *n).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), SUITES.len());
+    }
+}
