@@ -53,12 +53,7 @@ fn expire_generic(
 ) -> Result<(), CmdError> {
     let flags = parse_expire_flags(&args[3..])?;
     let mut when = super::parse_int(args[2])?;
-    let invalid = || {
-        CmdError::err(format!(
-            "invalid expire time in '{}' command",
-            ctx.cmd.name
-        ))
-    };
+    let invalid = || CmdError::err(format!("invalid expire time in '{}' command", ctx.cmd.name));
     // Negative times are allowed (they delete); only overflow is an error.
     if seconds {
         when = when.checked_mul(1000).ok_or_else(invalid)?;
@@ -74,7 +69,9 @@ fn expire_generic(
     }
     if flags != 0 {
         // No TTL counts as an infinite one.
-        let current = db.expire_at(key).map(|at| i64::try_from(at).unwrap_or(i64::MAX));
+        let current = db
+            .expire_at(key)
+            .map(|at| i64::try_from(at).unwrap_or(i64::MAX));
         let refused = (flags & EXPIRE_NX != 0 && current.is_some())
             || (flags & EXPIRE_XX != 0 && current.is_none())
             || (flags & EXPIRE_GT != 0 && current.is_none_or(|c| when <= c))
@@ -122,7 +119,12 @@ pub fn pexpireat(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// TTL / PTTL / EXPIRETIME / PEXPIRETIME (Redis's ttlGenericCommand): -2 for a missing key, -1
 /// without a TTL; seconds are rounded as Redis does, (ms + 500) / 1000.
-fn ttl_generic(ctx: &mut Ctx, args: &[&[u8]], millis: bool, absolute: bool) -> Result<(), CmdError> {
+fn ttl_generic(
+    ctx: &mut Ctx,
+    args: &[&[u8]],
+    millis: bool,
+    absolute: bool,
+) -> Result<(), CmdError> {
     let now = ctx.now;
     let db = ctx.db();
     let reply = if db.lookup_read(args[1], now).is_none() {
@@ -179,4 +181,115 @@ pub fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let removed = db.get(args[1], now).is_some() && db.persist(args[1]);
     ctx.out().int(i64::from(removed));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::golden::encode_request;
+    use crate::resp::{decode_reply, Reply};
+    use crate::types::Value;
+    use crate::{ClientId, Config, ConnInfo, Engine, UnixMillis};
+
+    const T0: u64 = 1_700_000_000_000;
+
+    struct T {
+        eng: Engine,
+        id: ClientId,
+        now: u64,
+    }
+
+    impl T {
+        fn new() -> T {
+            let mut eng = Engine::new(Config::default(), 3);
+            let id = eng.connect(UnixMillis(T0), ConnInfo::default());
+            eng.server_mut().dbs[0].set(b"k", Value::Int(1), false);
+            T { eng, id, now: T0 }
+        }
+
+        fn cmd(&mut self, args: &[&str]) -> Reply {
+            let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+            self.eng
+                .feed(UnixMillis(self.now), self.id, &encode_request(&args));
+            let mut out = Vec::new();
+            self.eng.drain_output(self.id, &mut out);
+            decode_reply(&out).expect("valid").expect("whole").0
+        }
+
+        fn int(&mut self, args: &[&str]) -> i64 {
+            match self.cmd(args) {
+                Reply::Int(n) => n,
+                r => panic!("{args:?}: {r:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ttl_counts_down_and_rounds_half_up() {
+        let mut t = T::new();
+        assert_eq!(t.int(&["PEXPIRE", "k", "1500"]), 1);
+        assert_eq!(t.int(&["PTTL", "k"]), 1500);
+        assert_eq!(t.int(&["TTL", "k"]), 2);
+        t.now += 1;
+        assert_eq!(t.int(&["PTTL", "k"]), 1499);
+        assert_eq!(t.int(&["TTL", "k"]), 1);
+        t.now += 999;
+        assert_eq!(t.int(&["PTTL", "k"]), 500);
+        assert_eq!(t.int(&["TTL", "k"]), 1);
+        t.now += 1;
+        assert_eq!(t.int(&["PTTL", "k"]), 499);
+        assert_eq!(t.int(&["TTL", "k"]), 0);
+        assert_eq!(t.int(&["PEXPIRETIME", "k"]), (T0 + 1500) as i64);
+        assert_eq!(t.int(&["EXPIRETIME", "k"]), (T0 + 1500 + 500) as i64 / 1000);
+        t.now = T0 + 1500;
+        assert_eq!(t.int(&["PTTL", "k"]), -2);
+    }
+
+    #[test]
+    fn a_time_equal_to_now_deletes() {
+        let mut t = T::new();
+        assert_eq!(t.int(&["PEXPIREAT", "k", &T0.to_string()]), 1);
+        assert_eq!(t.int(&["EXISTS", "k"]), 0);
+        let mut t = T::new();
+        assert_eq!(t.int(&["PEXPIREAT", "k", &(T0 + 1).to_string()]), 1);
+        assert_eq!(t.int(&["PTTL", "k"]), 1);
+    }
+
+    #[test]
+    fn overflow_boundary_depends_on_now() {
+        let mut t = T::new();
+        let max = i64::MAX - T0 as i64;
+        assert_eq!(
+            t.cmd(&["PEXPIRE", "k", &(max + 1).to_string()]),
+            Reply::Error("ERR invalid expire time in 'pexpire' command".into())
+        );
+        assert_eq!(t.int(&["PEXPIRE", "k", &max.to_string()]), 1);
+        assert_eq!(t.int(&["PEXPIRETIME", "k"]), i64::MAX);
+        assert_eq!(t.int(&["EXPIRETIME", "k"]), 9_223_372_036_854_776);
+        assert_eq!(t.int(&["PTTL", "k"]), max);
+        let secs = max / 1000;
+        assert_eq!(t.int(&["EXPIRE", "k", &secs.to_string()]), 1);
+        assert_eq!(
+            t.cmd(&["EXPIRE", "k", &(secs + 1).to_string()]),
+            Reply::Error("ERR invalid expire time in 'expire' command".into())
+        );
+    }
+
+    #[test]
+    fn lt_with_a_past_time_deletes_a_volatile_key() {
+        let mut t = T::new();
+        assert_eq!(t.int(&["EXPIRE", "k", "100"]), 1);
+        assert_eq!(t.int(&["EXPIRE", "k", "-1", "GT"]), 0);
+        assert_eq!(t.int(&["EXPIRE", "k", "-1", "LT"]), 1);
+        assert_eq!(t.int(&["EXISTS", "k"]), 0);
+    }
+
+    #[test]
+    fn expire_on_an_expired_key_is_a_miss() {
+        let mut t = T::new();
+        assert_eq!(t.int(&["PEXPIRE", "k", "10"]), 1);
+        t.now += 10;
+        assert_eq!(t.int(&["EXPIRE", "k", "100"]), 0);
+        assert_eq!(t.int(&["PERSIST", "k"]), 0);
+        assert_eq!(t.eng.server().dbs[0].expired_count, 1);
+    }
 }
