@@ -1,51 +1,606 @@
-//! The keys command group.
+//! The generic keyspace commands (Redis's db.c): DEL, UNLINK, EXISTS, TYPE, KEYS, SCAN, RENAME,
+//! RENAMENX, COPY, MOVE, RANDOMKEY, TOUCH.
+//!
+//! Lookups follow Redis's flavours: "read" lookups (EXISTS, TYPE, TOUCH, COPY's source, SCAN's
+//! TYPE filter) count keyspace hits/misses, "write" lookups do not; both expire lazily.
 
-use super::{CmdError, Ctx};
+use super::{is, CmdError, Ctx};
+use crate::glob::glob_match;
+use crate::keyspace::Db;
+use crate::time::UnixMillis;
 
-pub fn copy(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// Redis's shared.sameobjecterr.
+fn same_object() -> CmdError {
+    CmdError::err("source and destination objects are the same")
 }
 
-pub fn del(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+fn db_out_of_range() -> CmdError {
+    CmdError::err("DB index is out of range")
 }
 
-pub fn exists(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// Redis's `getIntFromObjectOrReply` (a C int) followed by `selectDb`'s range check.
+fn parse_db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
+    let n = super::parse_int(arg)?;
+    let n = i32::try_from(n).map_err(|_| {
+        CmdError::err("value is out of range, value must between -2147483648 and 2147483647")
+    })?;
+    usize::try_from(n)
+        .ok()
+        .filter(|&i| i < ctx.srv.dbs.len())
+        .ok_or_else(db_out_of_range)
 }
 
-pub fn keys(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// DEL key [key ...] and UNLINK: the number of keys removed (repeats count once).
+fn del_generic(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let now = ctx.now;
+    let db = ctx.db();
+    let mut deleted = 0;
+    for key in &args[1..] {
+        db.expire_if_needed(key, now);
+        if db.remove(key).is_some() {
+            deleted += 1;
+        }
+    }
+    ctx.out().int(deleted);
+    Ok(())
 }
 
-pub fn move_(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// DEL key [key ...]
+pub fn del(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    del_generic(ctx, args)
 }
 
-pub fn randomkey(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// UNLINK key [key ...] — DEL, with the freeing left to the host (same semantics here).
+pub fn unlink(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    del_generic(ctx, args)
 }
 
-pub fn rename(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// EXISTS key [key ...] — repeated keys are counted each time.
+pub fn exists(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let now = ctx.now;
+    let db = ctx.db();
+    let count = args[1..]
+        .iter()
+        .filter(|k| db.lookup_read(k, now).is_some())
+        .count();
+    ctx.out().int(count as i64);
+    Ok(())
 }
 
-pub fn renamenx(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// TOUCH key [key ...] — the number of keys that exist (a read lookup each).
+pub fn touch(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    exists(ctx, args)
 }
 
-pub fn scan(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// The name TYPE reports for a read lookup of `key` ("none" if missing).
+fn type_name(db: &mut Db, key: &[u8], now: UnixMillis) -> &'static str {
+    db.lookup_read(key, now).map_or("none", |v| v.type_name())
 }
 
-pub fn touch(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// TYPE key
+pub fn type_(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let now = ctx.now;
+    let name = type_name(ctx.db(), args[1], now);
+    ctx.out().simple(name);
+    Ok(())
 }
 
-pub fn type_(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// KEYS pattern — expired keys are skipped but, as in Redis, not deleted.
+pub fn keys(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let now = ctx.now.0;
+    let pattern = args[1];
+    let all = pattern == b"*";
+    let i = ctx.client_ref().db;
+    let db = &ctx.srv.dbs[i];
+    let c = &mut ctx.clients[ctx.id.0];
+    let mut w = crate::resp::ReplyWriter::new(&mut c.out, c.resp3);
+    let found: Vec<&[u8]> = db
+        .keys
+        .iter()
+        .map(|(k, _)| k.as_bytes())
+        .filter(|k| all || glob_match(pattern, k, false))
+        .filter(|k| db.expire_at(k).is_none_or(|at| at > now))
+        .collect();
+    w.array_len(found.len());
+    for k in found {
+        w.bulk(k);
+    }
+    Ok(())
 }
 
-pub fn unlink(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// Redis's `parseScanCursorOrReply`: C's strtoul on the argument as a C string (so it stops
+/// at a NUL byte), refusing a leading space, trailing garbage and overflow. strtoul's quirks
+/// carry over: a leading '+' or '-' is accepted ("-1" wraps to 2^64-1) and an empty string
+/// is cursor 0.
+pub fn parse_scan_cursor(arg: &[u8]) -> Option<u64> {
+    let s = arg.split(|&b| b == 0).next().unwrap_or(&[]);
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    if s.first().is_some_and(|&b| is_space(b)) {
+        return None;
+    }
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    if len == 0 {
+        // No conversion: strtoul leaves the end pointer at the start.
+        return if s.is_empty() { Some(0) } else { None };
+    }
+    if len != digits.len() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+///
+/// Redis 7.0's scanGenericCommand: parse options in order (a later MATCH/TYPE wins; every
+/// COUNT is validated), collect keys with `dictScan` until `count` keys or `count*10` extra
+/// calls, then filter by pattern, by type (a read lookup: expired keys read as "none"), and
+/// drop (and delete) expired keys. The reply is [cursor, keys], the cursor a bulk string.
+pub fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut cursor = parse_scan_cursor(args[1]).ok_or(CmdError::err("invalid cursor"))?;
+    let mut count: i64 = 10;
+    let mut pattern: Option<&[u8]> = None;
+    let mut type_filter: Option<&[u8]> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let more = args.len() - i;
+        if is(args[i], "count") && more >= 2 {
+            count = super::parse_int(args[i + 1])?;
+            if count < 1 {
+                return Err(CmdError::Syntax);
+            }
+            i += 2;
+        } else if is(args[i], "match") && more >= 2 {
+            // A lone '*' disables matching altogether.
+            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
+            i += 2;
+        } else if is(args[i], "type") && more >= 2 {
+            // Compared as a C string: it ends at a NUL byte.
+            let t = args[i + 1];
+            type_filter = Some(t.split(|&b| b == 0).next().unwrap_or(&[]));
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+
+    let now = ctx.now;
+    let db = ctx.db();
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    let mut max_iterations = count.saturating_mul(10);
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    loop {
+        cursor = db
+            .keys
+            .scan(cursor, |k, _| found.push(k.as_bytes().to_vec()));
+        if cursor == 0 || max_iterations == 0 {
+            break;
+        }
+        max_iterations -= 1;
+        if found.len() >= count {
+            break;
+        }
+    }
+    found.retain(|k| {
+        if pattern.is_some_and(|p| !glob_match(p, k, false)) {
+            return false;
+        }
+        if let Some(t) = type_filter {
+            if !type_name(db, k, now).as_bytes().eq_ignore_ascii_case(t) {
+                return false;
+            }
+        }
+        !db.expire_if_needed(k, now)
+    });
+
+    let mut w = ctx.out();
+    w.array_len(2);
+    // Redis replies with addReplyBulkLongLong on the unsigned cursor.
+    w.bulk_i64(cursor as i64);
+    w.array_len(found.len());
+    for k in &found {
+        w.bulk(k);
+    }
+    Ok(())
+}
+
+/// RENAME / RENAMENX: moves the value and its TTL; renaming a key onto itself is a no-op that
+/// still requires the key to exist.
+fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<(), CmdError> {
+    let (src, dst) = (args[1], args[2]);
+    let now = ctx.now;
+    let db = ctx.db();
+    if db.get(src, now).is_none() {
+        return Err(CmdError::NoSuchKey);
+    }
+    let reply = |ctx: &mut Ctx, done: bool| {
+        if nx {
+            ctx.out().int(i64::from(done));
+        } else {
+            ctx.out().ok();
+        }
+    };
+    if src == dst {
+        reply(ctx, false);
+        return Ok(());
+    }
+    if db.get(dst, now).is_some() {
+        if nx {
+            reply(ctx, false);
+            return Ok(());
+        }
+        db.remove(dst);
+    }
+    let expire = db.expire_at(src);
+    if let Some(value) = db.remove(src) {
+        db.insert_new(dst, value);
+        if let Some(at) = expire {
+            db.set_expire(dst, at);
+        }
+    }
+    reply(ctx, true);
+    Ok(())
+}
+
+/// RENAME key newkey
+pub fn rename(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    rename_generic(ctx, args, false)
+}
+
+/// RENAMENX key newkey
+pub fn renamenx(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    rename_generic(ctx, args, true)
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]
+pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let src_db = ctx.client_ref().db;
+    let mut dst_db = src_db;
+    let mut replace = false;
+    let mut j = 3;
+    while j < args.len() {
+        let additional = args.len() - j - 1;
+        if is(args[j], "replace") {
+            replace = true;
+        } else if is(args[j], "db") && additional >= 1 {
+            dst_db = parse_db_index(ctx, args[j + 1])?;
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let (key, newkey) = (args[1], args[2]);
+    if src_db == dst_db && key == newkey {
+        return Err(same_object());
+    }
+    let now = ctx.now;
+    let Some(value) = ctx.srv.dbs[src_db].lookup_read(key, now).cloned() else {
+        ctx.out().int(0);
+        return Ok(());
+    };
+    let expire = ctx.srv.dbs[src_db].expire_at(key);
+    let dst = &mut ctx.srv.dbs[dst_db];
+    if dst.get(newkey, now).is_some() {
+        if !replace {
+            ctx.out().int(0);
+            return Ok(());
+        }
+        dst.remove(newkey);
+    }
+    dst.insert_new(newkey, value);
+    if let Some(at) = expire {
+        dst.set_expire(newkey, at);
+    }
+    ctx.out().int(1);
+    Ok(())
+}
+
+/// MOVE key db
+pub fn move_(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let src_db = ctx.client_ref().db;
+    let dst_db = parse_db_index(ctx, args[2])?;
+    if src_db == dst_db {
+        return Err(same_object());
+    }
+    let key = args[1];
+    let now = ctx.now;
+    if ctx.srv.dbs[src_db].get(key, now).is_none() || ctx.srv.dbs[dst_db].get(key, now).is_some() {
+        ctx.out().int(0);
+        return Ok(());
+    }
+    let src = &mut ctx.srv.dbs[src_db];
+    let expire = src.expire_at(key);
+    let moved = src.remove(key);
+    let dst = &mut ctx.srv.dbs[dst_db];
+    if let Some(value) = moved {
+        dst.insert_new(key, value);
+        if let Some(at) = expire {
+            dst.set_expire(key, at);
+        }
+    }
+    ctx.out().int(1);
+    Ok(())
+}
+
+/// RANDOMKEY — a random live key, or nil when the database is empty.
+pub fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    let now = ctx.now;
+    let i = ctx.client_ref().db;
+    let key = ctx.srv.dbs[i].random_key(&mut ctx.srv.rng, now);
+    match key {
+        Some(k) => ctx.out().bulk(&k),
+        None => ctx.out().nil(),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::golden::encode_request;
+    use crate::resp::{decode_reply, Reply};
+    use crate::types::Value;
+    use crate::{ClientId, Config, ConnInfo, Engine};
+    use std::collections::HashSet;
+
+    const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
+
+    struct T {
+        eng: Engine,
+        id: ClientId,
+    }
+
+    impl T {
+        fn new() -> T {
+            let mut eng = Engine::new(Config::default(), 7);
+            let id = eng.connect(NOW, ConnInfo::default());
+            T { eng, id }
+        }
+
+        fn db(&mut self) -> &mut Db {
+            &mut self.eng.server_mut().dbs[0]
+        }
+
+        fn cmd(&mut self, args: &[&[u8]]) -> Reply {
+            let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+            self.eng.feed(NOW, self.id, &encode_request(&args));
+            let mut out = Vec::new();
+            self.eng.drain_output(self.id, &mut out);
+            let (reply, used) = decode_reply(&out).expect("valid").expect("whole");
+            assert_eq!(used, out.len(), "one reply");
+            reply
+        }
+
+        /// One SCAN call: (next cursor, keys).
+        fn scan(&mut self, cursor: u64, extra: &[&[u8]]) -> (u64, Vec<Vec<u8>>) {
+            let c = cursor.to_string();
+            let mut args: Vec<&[u8]> = vec![b"SCAN", c.as_bytes()];
+            args.extend_from_slice(extra);
+            let Reply::Array(parts) = self.cmd(&args) else {
+                panic!("SCAN replies with an array")
+            };
+            let [Reply::Bulk(cur), Reply::Array(keys)] = &parts[..] else {
+                panic!("[cursor, keys]")
+            };
+            let cur: i64 = std::str::from_utf8(cur).unwrap().parse().unwrap();
+            let keys = keys
+                .iter()
+                .map(|k| match k {
+                    Reply::Bulk(b) => b.clone(),
+                    _ => panic!("bulk keys"),
+                })
+                .collect();
+            (cur as u64, keys)
+        }
+    }
+
+    #[test]
+    fn cursor_parsing_is_strtoul() {
+        assert_eq!(parse_scan_cursor(b"0"), Some(0));
+        assert_eq!(parse_scan_cursor(b""), Some(0));
+        assert_eq!(parse_scan_cursor(b"+12"), Some(12));
+        assert_eq!(parse_scan_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_scan_cursor(b"-18446744073709551615"), Some(1));
+        assert_eq!(parse_scan_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_scan_cursor(b"18446744073709551616"), None);
+        assert_eq!(parse_scan_cursor(b"7\x00junk"), Some(7));
+        assert_eq!(parse_scan_cursor(b"\x00junk"), Some(0));
+        for bad in [
+            &b" 1"[..],
+            b"1 ",
+            b"+",
+            b"-",
+            b"0x1",
+            b"1.0",
+            b"\t1",
+            b"+-1",
+        ] {
+            assert_eq!(parse_scan_cursor(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn scan_returns_every_key_across_resizes() {
+        let mut t = T::new();
+        for i in 0..2000u32 {
+            t.db()
+                .set(format!("stable:{i}").as_bytes(), Value::Int(1), false);
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut calls = 0;
+        let mut extra = 0u32;
+        loop {
+            let (next, keys) = t.scan(cursor, &[b"COUNT", b"7"]);
+            seen.extend(keys);
+            calls += 1;
+            // Grow, then shrink, the table between calls.
+            if calls < 100 {
+                for _ in 0..50 {
+                    t.db()
+                        .set(format!("churn:{extra}").as_bytes(), Value::Int(1), false);
+                    extra += 1;
+                }
+            } else {
+                for i in 0..extra {
+                    t.db().remove(format!("churn:{i}").as_bytes());
+                }
+                t.db().keys.shrink_if_needed();
+            }
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+            assert!(calls < 100_000, "the scan terminates");
+        }
+        for i in 0..2000u32 {
+            assert!(
+                seen.contains(format!("stable:{i}").as_bytes()),
+                "stable:{i}"
+            );
+        }
+    }
+
+    #[test]
+    fn scan_match_and_type_filter_after_collecting() {
+        let mut t = T::new();
+        for i in 0..100u32 {
+            t.db().set(format!("k{i}").as_bytes(), Value::Int(1), false);
+        }
+        let mut found = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let (next, keys) = t.scan(cursor, &[b"MATCH", b"k1?", b"TYPE", b"String"]);
+            found.extend(keys);
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        found.sort();
+        let want: Vec<Vec<u8>> = (10..20).map(|i| format!("k{i}").into_bytes()).collect();
+        assert_eq!(found, want);
+        // COUNT bounds the work: a sparse table (1024 buckets, 10 keys) takes many calls,
+        // as each one visits at most COUNT*10+1 buckets.
+        let mut t = T::new();
+        for i in 0..1000u32 {
+            t.db().set(format!("k{i}").as_bytes(), Value::Int(1), false);
+        }
+        while t.db().keys.rehash_steps(1000) {}
+        for i in 10..1000u32 {
+            t.db().remove(format!("k{i}").as_bytes());
+        }
+        assert_eq!(t.db().keys.slots(), 1024);
+        let (mut cursor, mut calls, mut total) = (0, 0, 0);
+        loop {
+            let (next, keys) = t.scan(cursor, &[b"COUNT", b"1"]);
+            total += keys.len();
+            calls += 1;
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(total, 10);
+        assert!(calls >= 1024 / 11, "{calls} calls");
+    }
+
+    #[test]
+    fn scan_drops_and_deletes_expired_keys() {
+        let mut t = T::new();
+        t.db().set(b"live", Value::Int(1), false);
+        t.db().set(b"dead", Value::Int(1), false);
+        t.db().set_expire(b"dead", NOW.0);
+        let (cursor, keys) = t.scan(0, &[]);
+        assert_eq!((cursor, keys), (0, vec![b"live".to_vec()]));
+        assert_eq!(t.db().len(), 1);
+        assert_eq!(t.db().expired_count, 1);
+    }
+
+    #[test]
+    fn scan_type_none_lists_expired_keys_like_redis() {
+        // Redis's TYPE filter looks the key up (deleting it if expired, so it reads as
+        // "none"); the expiry filter then finds nothing to expire and keeps it.
+        let mut t = T::new();
+        t.db().set(b"live", Value::Int(1), false);
+        t.db().set(b"dead", Value::Int(1), false);
+        t.db().set_expire(b"dead", NOW.0 - 1);
+        let (_, keys) = t.scan(0, &[b"TYPE", b"none"]);
+        assert_eq!(keys, vec![b"dead".to_vec()]);
+        assert_eq!(t.db().len(), 1);
+    }
+
+    #[test]
+    fn keys_skips_expired_keys_without_deleting_them() {
+        let mut t = T::new();
+        t.db().set(b"a1", Value::Int(1), false);
+        t.db().set(b"a2", Value::Int(1), false);
+        t.db().set(b"b", Value::Int(1), false);
+        t.db().set_expire(b"a2", NOW.0);
+        let Reply::Array(keys) = t.cmd(&[b"KEYS", b"a*"]) else {
+            panic!()
+        };
+        assert_eq!(keys, vec![Reply::Bulk(b"a1".to_vec())]);
+        let Reply::Array(all) = t.cmd(&[b"KEYS", b"*"]) else {
+            panic!()
+        };
+        assert_eq!(all.len(), 2);
+        assert_eq!(t.db().len(), 3);
+    }
+
+    #[test]
+    fn randomkey_reaches_every_key() {
+        let mut t = T::new();
+        for i in 0..20u32 {
+            t.db().set(format!("k{i}").as_bytes(), Value::Int(1), false);
+        }
+        let mut seen = HashSet::new();
+        for _ in 0..2000 {
+            match t.cmd(&[b"RANDOMKEY"]) {
+                Reply::Bulk(k) => {
+                    seen.insert(k);
+                }
+                r => panic!("{r:?}"),
+            }
+        }
+        assert_eq!(seen.len(), 20);
+    }
+
+    #[test]
+    fn ttl_travels_exactly_with_rename_copy_move() {
+        let mut t = T::new();
+        t.db().set(b"a", Value::Int(1), false);
+        t.db().set_expire(b"a", NOW.0 + 12_345);
+        assert_eq!(t.cmd(&[b"RENAME", b"a", b"b"]), Reply::Simple("OK".into()));
+        assert_eq!(t.db().expire_at(b"b"), Some(NOW.0 + 12_345));
+        assert_eq!(t.db().expire_at(b"a"), None);
+        assert_eq!(t.cmd(&[b"COPY", b"b", b"c", b"DB", b"3"]), Reply::Int(1));
+        assert_eq!(t.eng.server().dbs[3].expire_at(b"c"), Some(NOW.0 + 12_345));
+        assert_eq!(t.cmd(&[b"MOVE", b"b", b"5"]), Reply::Int(1));
+        assert_eq!(t.eng.server().dbs[5].expire_at(b"b"), Some(NOW.0 + 12_345));
+        assert!(t.db().is_empty());
+        assert!(t.db().expires.is_empty());
+        assert_eq!(t.eng.server().dbs[5].keys.get(b"b"), Some(&Value::Int(1)));
+    }
+
+    #[test]
+    fn read_lookups_count_hits_and_misses() {
+        let mut t = T::new();
+        t.db().set(b"a", Value::Int(1), false);
+        t.cmd(&[b"EXISTS", b"a", b"a", b"x"]);
+        t.cmd(&[b"TYPE", b"a"]);
+        t.cmd(&[b"TOUCH", b"y"]);
+        t.cmd(&[b"DEL", b"z"]);
+        t.cmd(&[b"RENAME", b"a", b"b"]);
+        assert_eq!((t.db().hits, t.db().misses), (3, 2));
+    }
 }
