@@ -1,5 +1,7 @@
 //! `cargo xtask <task>`: the project's commands (run, test, golden, ...).
 
+mod clients;
+mod difftest;
 mod golden_tcp;
 
 use std::path::PathBuf;
@@ -37,6 +39,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+        Some("difftest") => difftest::cli(&args[1..]),
+        Some("clients") => clients::cli(&args[1..]),
         _ => {
             eprintln!("usage: cargo xtask golden --against HOST:PORT [FILTER]");
             ExitCode::from(2)
