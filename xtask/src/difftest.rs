@@ -246,7 +246,7 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
         }
     }
     report.info.push(format!(
-        "difftest: seed {} , {} commands in batches of {}",
+        "difftest: seed {}, {} commands in batches of {}",
         opts.seed, opts.count, opts.batch
     ));
     Ok(report)
@@ -338,7 +338,7 @@ fn exchange(s: &mut TcpStream, req: &[u8], n: usize) -> Result<(Vec<u8>, Vec<usi
 }
 
 fn read_n(s: &mut TcpStream, n: usize) -> Result<(Vec<u8>, Vec<usize>), String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(15);
     let mut buf = Vec::new();
     let mut ends = Vec::with_capacity(n);
     let mut pos = 0;
