@@ -5,6 +5,8 @@
 //!     cargo xtask golden --against ADDR [FILTER]   replay testdata/golden on any server
 //!     cargo xtask commands [--readme]         the supported commands, as markdown (or into README.md)
 
+mod clients;
+mod difftest;
 mod golden_tcp;
 mod servers;
 mod setup;
@@ -70,6 +72,8 @@ fn main() -> ExitCode {
             print!("{}", commands_markdown());
             ExitCode::SUCCESS
         }
+        Some("difftest") => difftest::cli(&args[1..]),
+        Some("clients") => clients::cli(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)

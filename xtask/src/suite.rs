@@ -12,7 +12,22 @@ pub struct Suite {
     pub passed: usize,
     pub failed: usize,
     pub details: Vec<String>,
+    /// Figures worth printing with the result (benchmark numbers, settings).
+    pub info: Vec<String>,
     pub elapsed: Duration,
+}
+
+impl From<crate::difftest::Report> for Suite {
+    fn from(r: crate::difftest::Report) -> Suite {
+        Suite {
+            name: r.suite,
+            passed: r.passed,
+            failed: r.failed,
+            details: r.failures,
+            info: r.info,
+            elapsed: Duration::ZERO,
+        }
+    }
 }
 
 impl Suite {
@@ -58,6 +73,10 @@ impl Suite {
             self.failed,
             self.elapsed.as_secs_f64()
         );
+        for line in &self.info {
+            out.push_str("\n    ");
+            out.push_str(line);
+        }
         for d in &self.details {
             for (i, line) in d.lines().enumerate() {
                 out.push_str(if i == 0 {

@@ -56,14 +56,16 @@ const SUITES: &[(&str, SuiteFn)] = &[
     ("cargo test --workspace", cargo_test),
     ("golden vs redis-server", golden_redis),
     ("golden vs oxidis-server", golden_oxidis),
-    // ---- Suites that talk to both servers go here. ----
-    // Each gets a fresh redis-server and oxidis-server on free ports (stopped afterwards, even
-    // on failure) through `against_both`, which takes any
-    //     fn(oxidis_addr: &str, redis_addr: &str) -> Result<T, String>  where T: Into<Suite>
-    // (a module may return `crate::suite::Suite` itself, or its own summary type with a
-    // `From<Summary> for Suite`). For example, once xtask/src/difftest.rs and clients.rs exist:
-    //     ("differential vs redis-server", |ctx, name| against_both(ctx, name, crate::difftest::run)),
-    //     ("real clients", |ctx, name| against_both(ctx, name, crate::clients::run)),
+    // Suites that talk to both servers: each gets a fresh redis-server and oxidis-server on
+    // free ports (stopped afterwards, even on failure) through `against_both`.
+    ("differential vs redis-server", |ctx, name| {
+        against_both(ctx, name, |o, r| {
+            crate::difftest::run(o, r, &crate::difftest::Options::default())
+        })
+    }),
+    ("real clients (redis-cli, redis-benchmark)", |ctx, name| {
+        against_both(ctx, name, crate::clients::run)
+    }),
 ];
 
 pub fn run(filters: &[String]) -> ExitCode {
@@ -204,7 +206,6 @@ fn golden_oxidis(ctx: &mut Ctx, name: &str) -> Suite {
 
 /// Runs `f(oxidis_addr, redis_addr)` against a fresh oxidis-server and redis-server, stopping
 /// both afterwards whatever happens. An `Err` counts as one failure.
-#[allow(dead_code)] // Used once the differential and client suites are wired in (SUITES).
 pub fn against_both<T: Into<Suite>>(
     ctx: &mut Ctx,
     name: &str,

@@ -1,0 +1,1519 @@
+//! The differential test: one seeded random stream of Redis 7.0 commands, sent to oxidis-server
+//! and to Debian's redis-server, every reply compared byte for byte.
+//!
+//! `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N]`
+//!
+//! How the stream stays deterministic although the two servers run at slightly different times:
+//! - Relative TTLs (EX, PX, EXPIRE, SETEX ...) are drawn from "buckets" 100 s apart
+//!   (1,000,000 s + k * 100 s), and a bucket is never used twice in a run. Two relative TTLs
+//!   therefore never land within the clock drift between the servers, so NX/XX/GT/LT
+//!   comparisons have the same outcome on both, and no key set with a relative TTL expires
+//!   during the run.
+//! - Absolute times are either far in the future (after 2096) or in the past (the key is
+//!   deleted at once), never near "now". Invalid and overflowing times are included: they
+//!   give errors on both sides whatever the clock says.
+//! - TTL/PTTL/EXPIRETIME/PEXPIRETIME replies are compared with a tolerance when both are
+//!   non-negative integers: 2 for the seconds commands, 2000 for the milliseconds ones. Bucket
+//!   spacing (100 s) is far larger, so a wrong TTL is still caught.
+//! - KEYS replies are compared as multisets (sorted). SCAN and RANDOMKEY are not generated.
+//!
+//! After a batch with a mismatch both servers are resynchronised (FLUSHALL, SELECT 0) so one
+//! bug does not turn the rest of the run into noise; every later mismatch is a new one. The
+//! generator never looks at replies, so `--seed S --count N` reproduces a run exactly.
+//!
+//! With the environment variable `DIFFTEST_DUMP` set, every command and the reference reply
+//! are printed to stderr (to see what the stream covers).
+
+use oxidis_core::resp::{decode_reply, Reply};
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// What a suite returns to the orchestrator.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub suite: String,
+    pub passed: usize,
+    pub failed: usize,
+    /// One readable entry per failure (the first `max_details` only for the difftest).
+    pub failures: Vec<String>,
+    /// Informational lines (figures, settings) to print with the result.
+    pub info: Vec<String>,
+}
+
+impl Report {
+    fn new(suite: &str) -> Report {
+        Report {
+            suite: suite.to_string(),
+            ..Default::default()
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub seed: u64,
+    /// Number of random commands.
+    pub count: usize,
+    /// Commands per pipelined batch.
+    pub batch: usize,
+    /// Also create lists/sets/hashes/zsets on the pool keys, so string commands meet
+    /// WRONGTYPE. Off until Oxidis has those types.
+    pub other_types: bool,
+    /// How many mismatches are described in full (all are counted).
+    pub max_details: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            seed: 1,
+            count: 20_000,
+            batch: 250,
+            other_types: false,
+            max_details: 30,
+        }
+    }
+}
+
+/// `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] [--other-types]`
+pub fn cli(args: &[String]) -> ExitCode {
+    let usage = "usage: cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] \
+                 [--batch N] [--other-types]";
+    let mut opts = Options::default();
+    let (mut oxidis, mut redis) = (None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let num = |it: &mut std::slice::Iter<String>| -> Option<u64> {
+            it.next().and_then(|v| v.parse().ok())
+        };
+        match a.as_str() {
+            "--oxidis" => oxidis = it.next().cloned(),
+            "--redis" => redis = it.next().cloned(),
+            "--seed" => match num(&mut it) {
+                Some(n) => opts.seed = n,
+                None => return bad(usage),
+            },
+            "--count" => match num(&mut it) {
+                Some(n) => opts.count = n as usize,
+                None => return bad(usage),
+            },
+            "--batch" => match num(&mut it) {
+                Some(n) if n > 0 => opts.batch = n as usize,
+                _ => return bad(usage),
+            },
+            "--other-types" => opts.other_types = true,
+            _ => return bad(usage),
+        }
+    }
+    let (Some(oxidis), Some(redis)) = (oxidis, redis) else {
+        return bad(usage);
+    };
+    let started = Instant::now();
+    match run(&oxidis, &redis, &opts) {
+        Ok(report) => {
+            for f in &report.failures {
+                eprintln!("{f}\n");
+            }
+            for i in &report.info {
+                println!("{i}");
+            }
+            println!(
+                "{} seed={} ({:.2?}): {} passed, {} failed",
+                report.suite,
+                opts.seed,
+                started.elapsed(),
+                report.passed,
+                report.failed
+            );
+            if report.failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("difftest: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bad(usage: &str) -> ExitCode {
+    eprintln!("{usage}");
+    ExitCode::from(2)
+}
+
+/// Runs the differential test. `Err` is for setup problems (cannot connect, FLUSHALL refused,
+/// the reference server misbehaving); mismatches and a dying Oxidis are failures in the report.
+pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> {
+    let mut report = Report::new("difftest");
+    let mut ox = connect(oxidis)?;
+    let mut rs = connect(redis)?;
+    let reset = encode_all(&[
+        vec![b"FLUSHALL".to_vec()],
+        vec![b"SELECT".to_vec(), b"0".to_vec()],
+    ]);
+    let expect_reset = b"+OK\r\n+OK\r\n";
+    for (name, conn) in [("oxidis", &mut ox), ("redis", &mut rs)] {
+        let (buf, _) = exchange(conn, &reset, 2).map_err(|e| format!("{name}: {e}"))?;
+        if buf != expect_reset {
+            return Err(format!(
+                "{name}: FLUSHALL/SELECT 0 replied {}",
+                show_bytes(&buf, 200)
+            ));
+        }
+    }
+    let mut gen = Gen::new(opts.seed, opts.other_types);
+    let mut done = 0usize;
+    while done < opts.count {
+        let n = opts.batch.min(opts.count - done);
+        let cmds: Vec<Cmd> = (0..n).map(|_| gen.next()).collect();
+        let req = encode_all(&cmds);
+        let (ro, rr) = std::thread::scope(|s| {
+            let h = s.spawn(|| exchange(&mut ox, &req, n));
+            let rr = exchange(&mut rs, &req, n);
+            (
+                h.join().unwrap_or_else(|_| Err("reader panicked".into())),
+                rr,
+            )
+        });
+        let (rbuf, rends) = rr.map_err(|e| format!("redis (reference): {e}"))?;
+        let (obuf, oends) = match ro {
+            Ok(x) => x,
+            Err(e) => {
+                report.failed += 1;
+                report.failures.push(format!(
+                    "seed={} batch starting at command #{done}: oxidis failed: {e}\n  \
+                     first command of the batch: {}\n  run stopped here",
+                    opts.seed,
+                    show_cmd_max(&cmds[0], 40)
+                ));
+                return Ok(report);
+            }
+        };
+        let mut batch_failed = false;
+        let (mut op, mut rp) = (0, 0);
+        for (i, cmd) in cmds.iter().enumerate() {
+            let (a, b) = (&obuf[op..oends[i]], &rbuf[rp..rends[i]]);
+            op = oends[i];
+            rp = rends[i];
+            if std::env::var_os("DIFFTEST_DUMP").is_some() {
+                eprintln!("> {}\n{}", show_cmd(cmd), show_bytes(b, 300));
+            }
+            if replies_match(cmd, a, b) {
+                report.passed += 1;
+                continue;
+            }
+            report.failed += 1;
+            batch_failed = true;
+            if report.failures.len() < opts.max_details {
+                let idx = done + i;
+                let mut d = format!(
+                    "MISMATCH seed={} command #{idx} (reproduce: --seed {} --count {})\n  > {}\n  \
+                     oxidis: {}\n  redis:  {}",
+                    opts.seed,
+                    opts.seed,
+                    idx + 1,
+                    show_cmd_max(cmd, 300),
+                    show_bytes(a, 400),
+                    show_bytes(b, 400)
+                );
+                let from = i.saturating_sub(4);
+                if from < i {
+                    d.push_str("\n  preceded in the batch by:");
+                    for c in &cmds[from..i] {
+                        d.push_str("\n    > ");
+                        d.push_str(&show_cmd_max(c, 40));
+                    }
+                }
+                report.failures.push(d);
+            }
+        }
+        done += n;
+        if batch_failed && done < opts.count {
+            for (name, conn) in [("oxidis", &mut ox), ("redis", &mut rs)] {
+                match exchange(conn, &reset, 2) {
+                    Ok((buf, _)) if buf == expect_reset => {}
+                    Ok((buf, _)) => {
+                        return Err(format!("{name}: resync replied {}", show_bytes(&buf, 200)))
+                    }
+                    Err(e) => return Err(format!("{name}: resync: {e}")),
+                }
+            }
+        }
+    }
+    report.info.push(format!(
+        "difftest: seed {}, {} commands in batches of {}",
+        opts.seed, opts.count, opts.batch
+    ));
+    Ok(report)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Comparison
+
+/// True when the two raw replies to `cmd` count as equal: byte for byte, except KEYS (a
+/// multiset) and the TTL family (a tolerance, see the module docs).
+pub fn replies_match(cmd: &[Vec<u8>], a: &[u8], b: &[u8]) -> bool {
+    if a == b {
+        return true;
+    }
+    let name = cmd
+        .first()
+        .map(|n| n.to_ascii_lowercase())
+        .unwrap_or_default();
+    let (Ok(Some((ra, _))), Ok(Some((rb, _)))) = (decode_reply(a), decode_reply(b)) else {
+        return false;
+    };
+    match name.as_slice() {
+        b"keys" => match (ra, rb) {
+            (Reply::Array(mut x), Reply::Array(mut y)) => {
+                let key = |r: &Reply| match r {
+                    Reply::Bulk(b) => b.clone(),
+                    other => format!("{other:?}").into_bytes(),
+                };
+                x.sort_by_key(key);
+                y.sort_by_key(key);
+                x == y
+            }
+            _ => false,
+        },
+        b"ttl" | b"expiretime" => within(&ra, &rb, 2),
+        b"pttl" | b"pexpiretime" => within(&ra, &rb, 2000),
+        _ => false,
+    }
+}
+
+fn within(a: &Reply, b: &Reply, tol: i64) -> bool {
+    match (a, b) {
+        (Reply::Int(x), Reply::Int(y)) if *x >= 0 && *y >= 0 => x.abs_diff(*y) <= tol as u64,
+        _ => false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire
+
+fn connect(addr: &str) -> Result<TcpStream, String> {
+    let s = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    s.set_nodelay(true).ok();
+    Ok(s)
+}
+
+pub type Cmd = Vec<Vec<u8>>;
+
+fn encode_all(cmds: &[Cmd]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for c in cmds {
+        out.extend_from_slice(format!("*{}\r\n", c.len()).as_bytes());
+        for a in c {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out
+}
+
+/// Writes `req` (from a second thread, so a server that answers before it has read
+/// everything cannot deadlock us) and reads exactly `n` replies. Returns the bytes and the end
+/// offset of each reply.
+fn exchange(s: &mut TcpStream, req: &[u8], n: usize) -> Result<(Vec<u8>, Vec<usize>), String> {
+    let mut w = s.try_clone().map_err(|e| format!("clone: {e}"))?;
+    std::thread::scope(|sc| {
+        let writer = sc.spawn(move || w.write_all(req));
+        let r = read_n(s, n);
+        let wr = writer
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("writer panicked")));
+        match (r, wr) {
+            (Ok(x), Ok(())) => Ok(x),
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(format!("write: {e}")),
+        }
+    })
+}
+
+fn read_n(s: &mut TcpStream, n: usize) -> Result<(Vec<u8>, Vec<usize>), String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut buf = Vec::new();
+    let mut ends = Vec::with_capacity(n);
+    let mut pos = 0;
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        while ends.len() < n {
+            match decode_reply(&buf[pos..]) {
+                Ok(Some((_, used))) => {
+                    pos += used;
+                    ends.push(pos);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(format!(
+                        "malformed reply after {} of {n} replies: {e}: {}",
+                        ends.len(),
+                        show_bytes(&buf[pos..], 200)
+                    ))
+                }
+            }
+        }
+        if ends.len() == n {
+            if pos != buf.len() {
+                return Err(format!(
+                    "unexpected bytes after the {n} replies: {}",
+                    show_bytes(&buf[pos..], 200)
+                ));
+            }
+            return Ok((buf, ends));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "timed out after {} of {n} replies (pending: {})",
+                ends.len(),
+                show_bytes(&buf[pos..], 200)
+            ));
+        }
+        s.set_read_timeout(Some(left)).ok();
+        match s.read(&mut chunk) {
+            Ok(0) => {
+                return Err(format!(
+                    "connection closed after {} of {n} replies",
+                    ends.len()
+                ))
+            }
+            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+}
+
+/// A command in the golden-transcript / redis-cli syntax (quoted, `\xHH` escapes).
+pub fn show_cmd(cmd: &[Vec<u8>]) -> String {
+    show_cmd_max(cmd, usize::MAX)
+}
+
+/// Like [`show_cmd`], arguments longer than `max` bytes cut (for context lines).
+fn show_cmd_max(cmd: &[Vec<u8>], max: usize) -> String {
+    let mut s = String::new();
+    for (i, a) in cmd.iter().enumerate() {
+        if a.len() > max {
+            if i > 0 {
+                s.push(' ');
+            }
+            s.push_str(&format!("\"{}\"...({} bytes)", escape(&a[..max]), a.len()));
+            continue;
+        }
+        if i > 0 {
+            s.push(' ');
+        }
+        let plain = !a.is_empty()
+            && a.iter()
+                .all(|&c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\');
+        if plain {
+            s.push_str(&String::from_utf8_lossy(a));
+        } else {
+            s.push('"');
+            s.push_str(&escape(a));
+            s.push('"');
+        }
+    }
+    s
+}
+
+/// Raw reply bytes, escaped, cut at `max` characters.
+pub fn show_bytes(b: &[u8], max: usize) -> String {
+    let s = escape(b);
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}... ({} bytes)", &s[..cut], b.len())
+    } else {
+        s
+    }
+}
+
+fn escape(b: &[u8]) -> String {
+    let mut s = String::new();
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------------
+// The generator
+
+/// splitmix64: tiny, fast, and the same sequence everywhere.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform-ish in 0..n (the modulo bias does not matter here).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+    fn chance(&mut self, pct: u64) -> bool {
+        self.below(100) < pct
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len() as u64) as usize]
+    }
+}
+
+/// The key pool: small so commands collide. Includes the empty key, binary bytes and glob
+/// metacharacters. "la"/"lb" are LCS-safe (see [`Gen::lcs`]).
+const KEYS: &[&[u8]] = &[
+    b"k1",
+    b"k2",
+    b"k3",
+    b"ka",
+    b"kb",
+    b"k*",
+    b"k[1]",
+    b"{u}1",
+    b"bin\0k\r\n",
+    b"",
+    b"la",
+    b"lb",
+];
+
+/// Keys LCS may read. Their values stay short: they are never APPENDed to, never the
+/// destination of RENAME/COPY, and SETRANGE offsets are small, so LCS's O(n*m) table stays
+/// small. "lc" never exists.
+const LCS_KEYS: &[&[u8]] = &[b"la", b"lb", b"lc"];
+
+const MISSING_KEYS: &[&[u8]] = &[b"nokey", b"k4", b"K1"];
+
+const PATTERNS: &[&[u8]] = &[
+    b"*",
+    b"k*",
+    b"k?",
+    b"?",
+    b"??",
+    b"k[1-2]",
+    b"k[2-1]",
+    b"k[^1]",
+    b"k[a-c]",
+    b"[kl]*",
+    b"[a-c]*",
+    b"*\0*",
+    b"\\k1",
+    b"k\\*",
+    b"k\\[1]",
+    b"k[\\]]",
+    b"{u}*",
+    b"\\{u\\}?",
+    b"[",
+    b"k[",
+    b"k[1",
+    b"*[",
+    b"k[a-",
+    b"",
+    b"K*",
+    b"*\\",
+    b"l[ab]",
+    b"*1",
+    b"*k*",
+    b"bin*",
+    b"*\r\n",
+    b"[^k]*",
+    b"[!k]*",
+];
+
+const INTS: &[&str] = &[
+    "0",
+    "1",
+    "-1",
+    "2",
+    "5",
+    "-5",
+    "10",
+    "100",
+    "-100",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "9223372036854775806",
+    "-9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "4611686018427387904",
+    "007",
+    "+1",
+    " 1",
+    "1 ",
+    "0x10",
+    "1.0",
+    "1e3",
+    "",
+    "abc",
+    "-0",
+    "12345678901234567890",
+];
+
+const FLOATS: &[&str] = &[
+    "0",
+    "1",
+    "-1",
+    "1.5",
+    "0.1",
+    "-0.1",
+    "3.0e3",
+    "1e308",
+    "-1e308",
+    "1e-300",
+    "5e-324",
+    "inf",
+    "-inf",
+    "+inf",
+    "INF",
+    "Infinity",
+    "nan",
+    "NaN",
+    "-nan",
+    "0x1p3",
+    "0x10",
+    "0X1.8P1",
+    ".5",
+    "5.",
+    "-0",
+    "+2",
+    " 1",
+    "1 ",
+    "1e",
+    "",
+    "abc",
+    "1.5e",
+    "9223372036854775807",
+    "123456789012345678901234567890",
+    "3.14159265358979323846",
+    "1e400",
+];
+
+/// True for a SET with an EXAT/PXAT already past (whether or not the rest is valid).
+fn sets_past_expiry(c: &[Vec<u8>]) -> bool {
+    c.len() > 1
+        && c[0].eq_ignore_ascii_case(b"SET")
+        && c.windows(2).any(|w| {
+            (w[0].eq_ignore_ascii_case(b"EXAT") && is_past(&w[1], 2_000_000_000))
+                || (w[0].eq_ignore_ascii_case(b"PXAT") && is_past(&w[1], 2_000_000_000_000))
+        })
+}
+
+/// True when `t` is a positive integer below `limit` (an absolute time already past).
+fn is_past(t: &[u8], limit: i64) -> bool {
+    std::str::from_utf8(t)
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .is_some_and(|v| v > 0 && v < limit)
+}
+
+pub struct Gen {
+    rng: Rng,
+    used_buckets: HashSet<u64>,
+    other_types: bool,
+    /// A command that must come next (see [`Gen::set`]).
+    pending: Option<Cmd>,
+}
+
+impl Gen {
+    pub fn new(seed: u64, other_types: bool) -> Gen {
+        Gen {
+            rng: Rng::new(seed),
+            used_buckets: HashSet::new(),
+            other_types,
+            pending: None,
+        }
+    }
+
+    /// A command name or option with Redis-irrelevant but byte-visible casing.
+    fn word(&mut self, s: &str) -> Vec<u8> {
+        match self.rng.below(10) {
+            0 => s.to_ascii_lowercase().into_bytes(),
+            1 => s
+                .bytes()
+                .map(|c| {
+                    if self.rng.chance(50) {
+                        c.to_ascii_lowercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect(),
+            _ => s.as_bytes().to_vec(),
+        }
+    }
+
+    fn key(&mut self) -> Vec<u8> {
+        if self.rng.chance(6) {
+            self.rng.pick(MISSING_KEYS).to_vec()
+        } else {
+            self.rng.pick(KEYS).to_vec()
+        }
+    }
+
+    /// A key that may receive a value of any length (not LCS-safe).
+    fn big_key(&mut self) -> Vec<u8> {
+        loop {
+            let k = self.key();
+            if !LCS_KEYS.contains(&k.as_slice()) {
+                return k;
+            }
+        }
+    }
+
+    fn value(&mut self) -> Vec<u8> {
+        match self.rng.below(20) {
+            0 => Vec::new(),
+            1..=3 => self
+                .rng
+                .pick(&["v", "hello", "foo bar", "ohmytext", "mynewtext", "x", "ab"])
+                .as_bytes()
+                .to_vec(),
+            4..=8 => self.rng.pick(INTS).as_bytes().to_vec(),
+            9 => (self.rng.below(2001) as i64 - 1000)
+                .to_string()
+                .into_bytes(),
+            10 => (self.rng.next_u64() as i64).to_string().into_bytes(),
+            11 | 12 => self.rng.pick(FLOATS).as_bytes().to_vec(),
+            13 => self
+                .rng
+                .pick(&[
+                    &b"\0"[..],
+                    b"a\0b",
+                    b"\r\n",
+                    b"x\r\ny",
+                    b"\r\n\r\n",
+                    b"$3\r\nfoo",
+                    b"*1\r\n",
+                    b"\xff\xfe",
+                    b"\xc3\xa9t\xc3\xa9",
+                ])
+                .to_vec(),
+            14 | 15 => {
+                let n = self.rng.below(17);
+                (0..n).map(|_| self.rng.below(256) as u8).collect()
+            }
+            16 => {
+                let n = 50 + self.rng.below(950) as usize;
+                let c = *self.rng.pick(b"xyzab");
+                vec![c; n]
+            }
+            _ => format!("val{}", self.rng.below(100)).into_bytes(),
+        }
+    }
+
+    fn int_arg(&mut self) -> Vec<u8> {
+        if self.rng.chance(30) {
+            (self.rng.below(201) as i64 - 100).to_string().into_bytes()
+        } else {
+            self.rng.pick(INTS).as_bytes().to_vec()
+        }
+    }
+
+    fn float_arg(&mut self) -> Vec<u8> {
+        if self.rng.chance(20) {
+            format!(
+                "{}.{}",
+                self.rng.below(2001) as i64 - 1000,
+                self.rng.below(1000)
+            )
+            .into_bytes()
+        } else if self.rng.chance(15) {
+            self.rng.pick(INTS).as_bytes().to_vec()
+        } else {
+            self.rng.pick(FLOATS).as_bytes().to_vec()
+        }
+    }
+
+    /// A relative TTL in seconds that no earlier relative TTL of this run is within 100 s of.
+    fn rel_secs(&mut self) -> u64 {
+        loop {
+            let k = self.rng.below(1 << 20);
+            // Past half a million buckets the run is huge; accept repeats rather than spin.
+            if self.used_buckets.insert(k) || self.used_buckets.len() > 500_000 {
+                return 1_000_000 + k * 100;
+            }
+        }
+    }
+
+    fn bad_time(&mut self) -> Vec<u8> {
+        self.rng
+            .pick(&[
+                "0",
+                "-1",
+                "-100",
+                "abc",
+                "",
+                "1.5",
+                "9223372036854775807",
+                "-9223372036854775808",
+                "9223372036854775808",
+                "9223372036854776",
+                "9223372036854775",
+                " 5",
+            ])
+            .as_bytes()
+            .to_vec()
+    }
+
+    /// Seconds for EX / EXPIRE / SETEX: a fresh bucket, or an invalid / non-positive value.
+    fn rel_secs_arg(&mut self) -> Vec<u8> {
+        if self.rng.chance(80) {
+            self.rel_secs().to_string().into_bytes()
+        } else {
+            self.bad_time()
+        }
+    }
+
+    fn rel_ms_arg(&mut self) -> Vec<u8> {
+        if self.rng.chance(80) {
+            (self.rel_secs() * 1000 + self.rng.below(1000))
+                .to_string()
+                .into_bytes()
+        } else {
+            self.bad_time()
+        }
+    }
+
+    /// Absolute seconds: far future (after 2096), past, or invalid.
+    fn abs_secs_arg(&mut self) -> Vec<u8> {
+        match self.rng.below(10) {
+            0..=4 => (4_000_000_000 + self.rng.below(1_000_000_000))
+                .to_string()
+                .into_bytes(),
+            5..=7 => (1 + self.rng.below(1_600_000_000)).to_string().into_bytes(),
+            _ => self.bad_time(),
+        }
+    }
+
+    fn abs_ms_arg(&mut self) -> Vec<u8> {
+        match self.rng.below(10) {
+            0..=4 => (4_000_000_000_000 + self.rng.below(1_000_000_000_000))
+                .to_string()
+                .into_bytes(),
+            5..=7 => (1 + self.rng.below(1_600_000_000_000))
+                .to_string()
+                .into_bytes(),
+            _ => self.bad_time(),
+        }
+    }
+
+    fn db_arg(&mut self) -> Vec<u8> {
+        match self.rng.below(20) {
+            0..=11 => b"0".to_vec(),
+            12..=15 => b"1".to_vec(),
+            16 => b"2".to_vec(),
+            17 => b"15".to_vec(),
+            _ => self
+                .rng
+                .pick(&["16", "-1", "abc", "1.0", "", "9223372036854775808"])
+                .as_bytes()
+                .to_vec(),
+        }
+    }
+
+    fn keys_n(&mut self, c: &mut Cmd, min: u64, max: u64) {
+        let n = min + self.rng.below(max - min + 1);
+        for _ in 0..n {
+            let k = self.key();
+            c.push(k);
+        }
+    }
+
+    /// The next command of the stream.
+    pub fn next(&mut self) -> Cmd {
+        if let Some(c) = self.pending.take() {
+            return c;
+        }
+        let mut c = self.base();
+        // Wrong arity and stray arguments on about 4% of commands.
+        if self.rng.chance(4) {
+            if c.len() > 1 && self.rng.chance(60) {
+                let keep = 1 + self.rng.below(c.len() as u64 - 1) as usize;
+                c.truncate(keep);
+            } else {
+                let v = self.value();
+                c.push(v);
+            }
+        }
+        // Redis 7.0's SET keeps a key whose EXAT/PXAT is already past until it is looked up
+        // or active expiry samples it, so DBSIZE would depend on timing: look it up at once.
+        if sets_past_expiry(&c) {
+            self.pending = Some(vec![b"EXISTS".to_vec(), c[1].clone()]);
+        }
+        c
+    }
+
+    fn base(&mut self) -> Cmd {
+        // Weights in per mille, roughly: strings 55%, keys 22%, expire 16%, other 7%.
+        let r = self.rng.below(1000);
+        match r {
+            0..=79 => self.set(),
+            80..=139 => vec![self.word("GET"), self.key()],
+            140..=159 => vec![self.word("GETSET"), self.key(), self.value()],
+            160..=179 => vec![self.word("GETDEL"), self.key()],
+            180..=209 => self.getex(),
+            210..=229 => vec![self.word("SETNX"), self.key(), self.value()],
+            230..=244 => vec![
+                self.word("SETEX"),
+                self.key(),
+                self.rel_secs_arg(),
+                self.value(),
+            ],
+            245..=259 => vec![
+                self.word("PSETEX"),
+                self.key(),
+                self.rel_ms_arg(),
+                self.value(),
+            ],
+            260..=284 => self.mset("MSET"),
+            285..=299 => self.mset("MSETNX"),
+            300..=319 => {
+                let mut c = vec![self.word("MGET")];
+                self.keys_n(&mut c, 1, 5);
+                c
+            }
+            320..=339 => vec![self.word("APPEND"), self.big_key(), self.value()],
+            340..=354 => vec![self.word("STRLEN"), self.key()],
+            355..=384 => vec![self.word("INCR"), self.key()],
+            385..=399 => vec![self.word("DECR"), self.key()],
+            400..=419 => vec![self.word("INCRBY"), self.key(), self.int_arg()],
+            420..=434 => vec![self.word("DECRBY"), self.key(), self.int_arg()],
+            435..=464 => vec![self.word("INCRBYFLOAT"), self.key(), self.float_arg()],
+            465..=479 => self.setrange(),
+            480..=499 => self.getrange("GETRANGE"),
+            500..=509 => self.getrange("SUBSTR"),
+            510..=529 => self.lcs(),
+            530..=559 => {
+                let name = if self.rng.chance(50) { "DEL" } else { "UNLINK" };
+                let mut c = vec![self.word(name)];
+                self.keys_n(&mut c, 1, 4);
+                c
+            }
+            560..=584 => {
+                let mut c = vec![self.word("EXISTS")];
+                self.keys_n(&mut c, 1, 4);
+                c
+            }
+            585..=599 => vec![self.word("TYPE"), self.key()],
+            600..=629 => vec![self.word("KEYS"), self.rng.pick(PATTERNS).to_vec()],
+            630..=649 => {
+                let name = if self.rng.chance(60) {
+                    "RENAME"
+                } else {
+                    "RENAMENX"
+                };
+                vec![self.word(name), self.key(), self.big_key()]
+            }
+            650..=669 => self.copy(),
+            670..=684 => vec![self.word("MOVE"), self.key(), self.db_arg()],
+            685..=694 => {
+                let mut c = vec![self.word("TOUCH")];
+                self.keys_n(&mut c, 1, 3);
+                c
+            }
+            695..=709 => vec![self.word("DBSIZE")],
+            710..=719 => vec![self.word("SELECT"), self.db_arg()],
+            720..=769 => self.expire(),
+            770..=789 => vec![self.word("TTL"), self.key()],
+            790..=809 => vec![self.word("PTTL"), self.key()],
+            810..=824 => vec![self.word("EXPIRETIME"), self.key()],
+            825..=839 => vec![self.word("PEXPIRETIME"), self.key()],
+            840..=859 => vec![self.word("PERSIST"), self.key()],
+            860..=889 => {
+                if self.rng.chance(70) {
+                    let mut c = vec![self.word("PING")];
+                    if self.rng.chance(50) {
+                        c.push(self.value());
+                    }
+                    c
+                } else {
+                    vec![self.word("ECHO"), self.value()]
+                }
+            }
+            890..=919 => self.unknown(),
+            920..=949 if self.other_types => self.other_type(),
+            _ => self.set(),
+        }
+    }
+
+    /// SET with random option lists, valid or not (duplicates, conflicts, missing values).
+    fn set(&mut self) -> Cmd {
+        let mut c = vec![self.word("SET"), self.key(), self.value()];
+        let n = *self.rng.pick(&[0, 0, 0, 1, 1, 1, 2, 2, 3, 4]);
+        for _ in 0..n {
+            match self.rng.below(14) {
+                0 => c.push(self.word("NX")),
+                1 => c.push(self.word("XX")),
+                2 | 3 => c.push(self.word("GET")),
+                4 => c.push(self.word("KEEPTTL")),
+                5 | 6 => {
+                    c.push(self.word("EX"));
+                    c.push(self.rel_secs_arg());
+                }
+                7 | 8 => {
+                    c.push(self.word("PX"));
+                    c.push(self.rel_ms_arg());
+                }
+                9 => {
+                    c.push(self.word("EXAT"));
+                    c.push(self.abs_secs_arg());
+                }
+                10 => {
+                    c.push(self.word("PXAT"));
+                    c.push(self.abs_ms_arg());
+                }
+                11 => c.push(
+                    self.rng
+                        .pick(&["FOO", "EXX", "", "PERSIST", "NXX"])
+                        .as_bytes()
+                        .to_vec(),
+                ),
+                // An option that wants a value, maybe with none after it.
+                _ => {
+                    let o = *self.rng.pick(&["EX", "PX", "EXAT", "PXAT"]);
+                    c.push(self.word(o));
+                }
+            }
+        }
+        c
+    }
+
+    fn getex(&mut self) -> Cmd {
+        let mut c = vec![self.word("GETEX"), self.key()];
+        let n = *self.rng.pick(&[0, 1, 1, 1, 1, 2]);
+        for _ in 0..n {
+            match self.rng.below(7) {
+                0 => {
+                    c.push(self.word("EX"));
+                    c.push(self.rel_secs_arg());
+                }
+                1 => {
+                    c.push(self.word("PX"));
+                    c.push(self.rel_ms_arg());
+                }
+                2 => {
+                    c.push(self.word("EXAT"));
+                    c.push(self.abs_secs_arg());
+                }
+                3 => {
+                    c.push(self.word("PXAT"));
+                    c.push(self.abs_ms_arg());
+                }
+                4 => c.push(self.word("PERSIST")),
+                5 => c.push(self.rng.pick(&["KEEPTTL", "NX", "FOO"]).as_bytes().to_vec()),
+                _ => c.push(self.word("EX")),
+            }
+        }
+        c
+    }
+
+    fn mset(&mut self, name: &str) -> Cmd {
+        let mut c = vec![self.word(name)];
+        let pairs = 1 + self.rng.below(4);
+        for _ in 0..pairs {
+            let (k, v) = (self.key(), self.value());
+            c.push(k);
+            c.push(v);
+        }
+        c
+    }
+
+    fn setrange(&mut self) -> Cmd {
+        let off: Vec<u8> = match self.rng.below(10) {
+            0..=6 => self.rng.below(70).to_string().into_bytes(),
+            _ => self
+                .rng
+                .pick(&["-1", "abc", "536870912", "4294967296", "1.5", ""])
+                .as_bytes()
+                .to_vec(),
+        };
+        let mut v = self.value();
+        if v.len() > 100 {
+            v.truncate(100);
+        }
+        vec![self.word("SETRANGE"), self.key(), off, v]
+    }
+
+    fn getrange(&mut self, name: &str) -> Cmd {
+        let idx = |g: &mut Gen| -> Vec<u8> {
+            if g.rng.chance(75) {
+                (g.rng.below(41) as i64 - 20).to_string().into_bytes()
+            } else {
+                g.int_arg()
+            }
+        };
+        let (s, e) = (idx(self), idx(self));
+        vec![self.word(name), self.key(), s, e]
+    }
+
+    /// LCS only on LCS-safe keys (short values), with random option lists.
+    fn lcs(&mut self) -> Cmd {
+        let mut c = vec![
+            self.word("LCS"),
+            self.rng.pick(LCS_KEYS).to_vec(),
+            self.rng.pick(LCS_KEYS).to_vec(),
+        ];
+        let n = *self.rng.pick(&[0, 1, 1, 2, 2, 3]);
+        for _ in 0..n {
+            match self.rng.below(6) {
+                0 => c.push(self.word("LEN")),
+                1 | 2 => c.push(self.word("IDX")),
+                3 => {
+                    c.push(self.word("MINMATCHLEN"));
+                    let v = self.rng.pick(&["0", "1", "2", "4", "-1", "abc"]);
+                    c.push(v.as_bytes().to_vec());
+                }
+                4 => c.push(self.word("WITHMATCHLEN")),
+                _ => c.push(self.rng.pick(&["FOO", "MINMATCHLEN"]).as_bytes().to_vec()),
+            }
+        }
+        c
+    }
+
+    fn copy(&mut self) -> Cmd {
+        let mut c = vec![self.word("COPY"), self.key(), self.big_key()];
+        let n = *self.rng.pick(&[0, 0, 1, 1, 2, 3]);
+        for _ in 0..n {
+            match self.rng.below(5) {
+                0 | 1 => {
+                    c.push(self.word("DB"));
+                    c.push(self.db_arg());
+                }
+                2 | 3 => c.push(self.word("REPLACE")),
+                _ => c.push(self.rng.pick(&["FOO", "DB"]).as_bytes().to_vec()),
+            }
+        }
+        c
+    }
+
+    fn expire(&mut self) -> Cmd {
+        let (name, time) = match self.rng.below(4) {
+            0 => ("EXPIRE", self.rel_secs_arg()),
+            1 => ("PEXPIRE", self.rel_ms_arg()),
+            2 => ("EXPIREAT", self.abs_secs_arg()),
+            _ => ("PEXPIREAT", self.abs_ms_arg()),
+        };
+        let mut c = vec![self.word(name), self.key(), time];
+        let n = *self.rng.pick(&[0, 0, 1, 1, 1, 1, 2]);
+        for _ in 0..n {
+            let o = *self
+                .rng
+                .pick(&["NX", "XX", "GT", "LT", "NX", "XX", "GT", "LT", "FOO"]);
+            c.push(self.word(o));
+        }
+        c
+    }
+
+    fn unknown(&mut self) -> Cmd {
+        let name: Vec<u8> = self
+            .rng
+            .pick::<&[u8]>(&[
+                &b"FOO"[..],
+                b"GETT",
+                b"SETX",
+                b"xyzzy",
+                b"",
+                b"GET\0X",
+                b"get\r\nx",
+                b"\xff",
+                b"CLIENTS",
+                b"EXPIRES",
+                b"a b",
+            ])
+            .to_vec();
+        let mut c = vec![name];
+        let n = self.rng.below(4);
+        for _ in 0..n {
+            let v = self.value();
+            c.push(v);
+        }
+        c
+    }
+
+    /// The hook for other types: creates non-string values on pool keys so string commands
+    /// meet WRONGTYPE. Only with `Options::other_types`.
+    fn other_type(&mut self) -> Cmd {
+        let k = self.key();
+        let v = self.value();
+        match self.rng.below(5) {
+            0 => vec![self.word("LPUSH"), k, v],
+            1 => vec![self.word("RPUSH"), k, v],
+            2 => vec![self.word("SADD"), k, v],
+            3 => vec![self.word("HSET"), k, b"f".to_vec(), v],
+            _ => vec![self.word("ZADD"), k, b"1".to_vec(), v],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn cmd(s: &[&str]) -> Cmd {
+        s.iter().map(|a| a.as_bytes().to_vec()).collect()
+    }
+
+    #[test]
+    fn exact_replies_must_match_byte_for_byte() {
+        let c = cmd(&["GET", "k"]);
+        assert!(replies_match(&c, b"$1\r\nv\r\n", b"$1\r\nv\r\n"));
+        assert!(!replies_match(&c, b"$1\r\nv\r\n", b"$1\r\nw\r\n"));
+        assert!(!replies_match(&c, b"$-1\r\n", b"*-1\r\n"));
+        // An error text differing in one letter is a mismatch.
+        assert!(!replies_match(
+            &cmd(&["INCR", "k"]),
+            b"-ERR value is not an integer or out of range\r\n",
+            b"-ERR value is not an integer or out of rang\r\n"
+        ));
+        // A simple string is not a bulk string.
+        assert!(!replies_match(&c, b"+OK\r\n", b"$2\r\nOK\r\n"));
+    }
+
+    #[test]
+    fn keys_is_a_multiset() {
+        let c = cmd(&["keys", "*"]);
+        let a = b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\na\r\n";
+        let b = b"*3\r\n$1\r\nb\r\n$1\r\na\r\n$1\r\na\r\n";
+        assert!(replies_match(&c, a, b));
+        let dup = b"*3\r\n$1\r\nb\r\n$1\r\nb\r\n$1\r\na\r\n";
+        assert!(!replies_match(&c, a, dup));
+        let short = b"*2\r\n$1\r\nb\r\n$1\r\na\r\n";
+        assert!(!replies_match(&c, a, short));
+        // Not for other commands.
+        assert!(!replies_match(&cmd(&["MGET", "a", "b"]), a, b));
+    }
+
+    #[test]
+    fn ttl_family_has_a_tolerance_only_for_real_ttls() {
+        assert!(replies_match(
+            &cmd(&["TTL", "k"]),
+            b":1000\r\n",
+            b":999\r\n"
+        ));
+        assert!(replies_match(
+            &cmd(&["ttl", "k"]),
+            b":1000\r\n",
+            b":1002\r\n"
+        ));
+        assert!(!replies_match(
+            &cmd(&["TTL", "k"]),
+            b":1000\r\n",
+            b":1003\r\n"
+        ));
+        assert!(!replies_match(&cmd(&["TTL", "k"]), b":-1\r\n", b":-2\r\n"));
+        assert!(!replies_match(&cmd(&["TTL", "k"]), b":0\r\n", b":-1\r\n"));
+        assert!(replies_match(
+            &cmd(&["PTTL", "k"]),
+            b":100000\r\n",
+            b":98500\r\n"
+        ));
+        assert!(!replies_match(
+            &cmd(&["PTTL", "k"]),
+            b":100000\r\n",
+            b":97000\r\n"
+        ));
+        assert!(replies_match(
+            &cmd(&["PEXPIRETIME", "k"]),
+            b":5000\r\n",
+            b":5001\r\n"
+        ));
+        assert!(!replies_match(
+            &cmd(&["GET", "k"]),
+            b":1000\r\n",
+            b":999\r\n"
+        ));
+        assert!(!replies_match(
+            &cmd(&["TTL", "k"]),
+            b":1000\r\n",
+            b"$3\r\n999\r\n"
+        ));
+    }
+
+    #[test]
+    fn generator_is_deterministic_and_covers_the_commands() {
+        let a: Vec<Cmd> = {
+            let mut g = Gen::new(7, false);
+            (0..5000).map(|_| g.next()).collect()
+        };
+        let b: Vec<Cmd> = {
+            let mut g = Gen::new(7, false);
+            (0..5000).map(|_| g.next()).collect()
+        };
+        assert_eq!(a, b);
+        let c: Vec<Cmd> = {
+            let mut g = Gen::new(8, false);
+            (0..5000).map(|_| g.next()).collect()
+        };
+        assert_ne!(a, c);
+        let names: HashSet<Vec<u8>> = a.iter().map(|c| c[0].to_ascii_uppercase()).collect();
+        for n in [
+            "SET",
+            "GET",
+            "GETSET",
+            "GETDEL",
+            "GETEX",
+            "SETNX",
+            "SETEX",
+            "PSETEX",
+            "MSET",
+            "MSETNX",
+            "MGET",
+            "APPEND",
+            "STRLEN",
+            "INCR",
+            "DECR",
+            "INCRBY",
+            "DECRBY",
+            "INCRBYFLOAT",
+            "SETRANGE",
+            "GETRANGE",
+            "SUBSTR",
+            "LCS",
+            "DEL",
+            "UNLINK",
+            "EXISTS",
+            "TYPE",
+            "KEYS",
+            "RENAME",
+            "RENAMENX",
+            "COPY",
+            "MOVE",
+            "TOUCH",
+            "DBSIZE",
+            "SELECT",
+            "EXPIRE",
+            "PEXPIRE",
+            "EXPIREAT",
+            "PEXPIREAT",
+            "TTL",
+            "PTTL",
+            "EXPIRETIME",
+            "PEXPIRETIME",
+            "PERSIST",
+            "PING",
+            "ECHO",
+            "FOO",
+        ] {
+            assert!(names.contains(n.as_bytes()), "{n} never generated");
+        }
+        // Odd casing happens.
+        assert!(a.iter().any(|c| c[0] == b"set"));
+        // No other types unless asked for.
+        assert!(!names.contains(&b"LPUSH"[..]));
+        let mut g = Gen::new(7, true);
+        assert!((0..5000).any(|_| g.next()[0].eq_ignore_ascii_case(b"LPUSH")));
+    }
+
+    #[test]
+    fn lcs_keys_never_grow_without_bound() {
+        let mut g = Gen::new(3, false);
+        for _ in 0..50_000 {
+            let c = g.next();
+            let name = c[0].to_ascii_uppercase();
+            let touches_lcs = |i: usize| c.get(i).is_some_and(|k| LCS_KEYS.contains(&&k[..]));
+            match name.as_slice() {
+                b"APPEND" => assert!(!touches_lcs(1), "{}", show_cmd(&c)),
+                b"RENAME" | b"RENAMENX" | b"COPY" => {
+                    assert!(!touches_lcs(2), "{}", show_cmd(&c))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn set_with_a_past_time_is_followed_by_a_lookup() {
+        let mut g = Gen::new(4, false);
+        let mut seen = 0;
+        let mut prev: Option<Cmd> = None;
+        for _ in 0..50_000 {
+            let c = g.next();
+            if let Some(p) = prev.take() {
+                assert_eq!(
+                    c,
+                    vec![b"EXISTS".to_vec(), p[1].clone()],
+                    "after {}",
+                    show_cmd(&p)
+                );
+                seen += 1;
+            }
+            // Independent of the generator's bookkeeping: scan the final command.
+            let past = c[0].eq_ignore_ascii_case(b"SET")
+                && c.windows(2).any(|w| {
+                    let t = std::str::from_utf8(&w[1])
+                        .ok()
+                        .and_then(|t| t.parse::<i64>().ok());
+                    let lim = if w[0].eq_ignore_ascii_case(b"EXAT") {
+                        2_000_000_000
+                    } else if w[0].eq_ignore_ascii_case(b"PXAT") {
+                        2_000_000_000_000
+                    } else {
+                        0
+                    };
+                    t.is_some_and(|t| t > 0 && t < lim)
+                });
+            if past {
+                prev = Some(c);
+            }
+        }
+        assert!(seen > 10);
+    }
+
+    #[test]
+    fn relative_ttls_are_never_reused() {
+        let mut g = Gen::new(11, false);
+        let mut seen = HashSet::new();
+        for _ in 0..20_000 {
+            assert!(seen.insert(g.rel_secs() / 100));
+        }
+    }
+
+    #[test]
+    fn show_cmd_round_trips_through_split_args() {
+        let c: Cmd = vec![
+            b"SET".to_vec(),
+            b"bin\0k\r\n".to_vec(),
+            b"".to_vec(),
+            b"a \"q\" \\ \xff".to_vec(),
+        ];
+        let s = show_cmd(&c);
+        let mut out = Vec::new();
+        assert!(oxidis_core::resp::split_args(s.as_bytes(), &mut out));
+        assert_eq!(out, c);
+    }
+
+    /// A fake server: answers every request with `answer(args)`.
+    fn fake_server(answer: fn(&[Vec<u8>]) -> Vec<u8>) -> String {
+        use oxidis_core::resp::request::{Args, Decoded, RequestDecoder};
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { return };
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    let mut dec = RequestDecoder::new();
+                    loop {
+                        let mut out = Vec::new();
+                        loop {
+                            match dec.decode(&buf) {
+                                Ok(Decoded::Request { consumed }) => {
+                                    let args: Vec<Vec<u8>> = match dec.args() {
+                                        Args::Ranges(r) => {
+                                            r.iter().map(|r| buf[r.clone()].to_vec()).collect()
+                                        }
+                                        Args::Owned(o) => o.to_vec(),
+                                    };
+                                    out.extend(answer(&args));
+                                    buf.drain(..consumed);
+                                }
+                                Ok(Decoded::Empty { consumed }) => {
+                                    buf.drain(..consumed);
+                                }
+                                Ok(Decoded::Incomplete) => break,
+                                Err(_) => return,
+                            }
+                        }
+                        if s.write_all(&out).is_err() {
+                            return;
+                        }
+                        match s.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    /// Echoes the upper-cased command name back; "OK" for the resync commands.
+    fn honest(args: &[Vec<u8>]) -> Vec<u8> {
+        let name = args[0].to_ascii_uppercase();
+        if name == b"FLUSHALL" || name == b"SELECT" {
+            return b"+OK\r\n".to_vec();
+        }
+        let mut r = format!("${}\r\n", name.len()).into_bytes();
+        r.extend(&name);
+        r.extend(b"\r\n");
+        r
+    }
+
+    /// Like `honest`, but gets INCRBYFLOAT wrong.
+    fn buggy(args: &[Vec<u8>]) -> Vec<u8> {
+        if args[0].eq_ignore_ascii_case(b"INCRBYFLOAT") {
+            return b"-ERR oops\r\n".to_vec();
+        }
+        honest(args)
+    }
+
+    #[test]
+    fn end_to_end_with_fake_servers() {
+        let a = fake_server(honest);
+        let b = fake_server(honest);
+        let bad = fake_server(buggy);
+        let opts = Options {
+            seed: 5,
+            count: 3000,
+            batch: 97,
+            ..Options::default()
+        };
+        let r = run(&a, &b, &opts).unwrap();
+        assert_eq!((r.passed, r.failed), (3000, 0), "{:?}", r.failures);
+
+        let r = run(&bad, &b, &opts).unwrap();
+        let expected = {
+            let mut g = Gen::new(5, false);
+            (0..3000)
+                .filter(|_| g.next()[0].eq_ignore_ascii_case(b"INCRBYFLOAT"))
+                .count()
+        };
+        assert!(expected > 0);
+        assert_eq!(r.failed, expected);
+        assert_eq!(r.passed, 3000 - expected);
+        assert!(
+            r.failures[0].contains("oxidis: -ERR oops\\r\\n"),
+            "{}",
+            r.failures[0]
+        );
+        assert!(r.failures[0].contains("--seed 5"), "{}", r.failures[0]);
+    }
+}
