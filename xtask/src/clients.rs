@@ -9,11 +9,11 @@
 
 use crate::difftest::Report;
 use std::ffi::OsStr;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
+use std::net::TcpStream;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Commands run one-shot with redis-cli, in order, on a flushed server. Chosen to cover each
@@ -104,9 +104,9 @@ pub fn cli(args: &[String]) -> ExitCode {
     let mut temp = None;
     let redis = match redis {
         Some(r) => r,
-        None => match TempRedis::start() {
+        None => match crate::servers::start_redis() {
             Ok(t) => {
-                let addr = t.addr.clone();
+                let addr = t.addr();
                 temp = Some(t);
                 addr
             }
@@ -525,63 +525,6 @@ fn cut(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{:?}... ({} bytes)", &s[..end], s.len())
-}
-
-/// A redis-server on a free loopback port for manual runs without --redis; stopped (by its
-/// PID) on drop.
-struct TempRedis {
-    addr: String,
-    child: Child,
-    dir: PathBuf,
-}
-
-impl TempRedis {
-    fn start() -> Result<TempRedis, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("free port: {e}"))?
-            .port();
-        let dir = std::env::temp_dir().join(format!("oxidis-clients-redis-{port}"));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("{dir:?}: {e}"))?;
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("redis-server: {e}"))?;
-        let t = TempRedis {
-            addr: format!("127.0.0.1:{port}"),
-            child,
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(mut s) = TcpStream::connect(&t.addr) {
-                let mut buf = [0u8; 7];
-                if s.write_all(b"PING\r\n").is_ok()
-                    && s.read_exact(&mut buf).is_ok()
-                    && &buf == b"+PONG\r\n"
-                {
-                    return Ok(t);
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("redis-server on {} did not start", t.addr));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for TempRedis {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-        std::fs::remove_dir_all(&self.dir).ok();
-    }
 }
 
 #[cfg(test)]

@@ -464,26 +464,22 @@ fn escape(b: &[u8]) -> String {
 // ---------------------------------------------------------------------------------------------
 // The generator
 
-/// splitmix64: tiny, fast, and the same sequence everywhere.
-pub struct Rng(u64);
+/// The engine's seeded PRNG, with the generator's conveniences.
+pub struct Rng(oxidis_core::rng::Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed)
+        Rng(oxidis_core::rng::Rng::new(seed))
     }
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
-    /// Uniform-ish in 0..n (the modulo bias does not matter here).
+    /// Uniform in 0..n (0 when n is 0).
     pub fn below(&mut self, n: u64) -> u64 {
         if n == 0 {
             0
         } else {
-            self.next_u64() % n
+            self.0.below(n)
         }
     }
     fn chance(&mut self, pct: u64) -> bool {
