@@ -110,12 +110,7 @@ fn parse_extended<'a>(
 /// Redis's `getExpireMillisecondsOrReply`: the absolute expiry time in ms. Non-positive values
 /// and overflow (seconds * 1000, or relative + now) are "invalid expire time in '<cmd>' command".
 fn expire_at_ms(ctx: &Ctx, arg: &[u8], flags: u16) -> Result<u64, CmdError> {
-    let invalid = || {
-        CmdError::err(format!(
-            "invalid expire time in '{}' command",
-            ctx.cmd.name
-        ))
-    };
+    let invalid = || CmdError::err(format!("invalid expire time in '{}' command", ctx.cmd.name));
     let mut ms = parse_int(arg)?;
     let seconds = flags & (EX | EXAT) != 0;
     if ms <= 0 || (seconds && ms > i64::MAX / 1000) {
@@ -295,7 +290,10 @@ pub fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     out.array_len(args.len() - 1);
     let mut buf = itoa::Buffer::new();
     for key in &args[1..] {
-        match db.lookup_read(key, now).and_then(|v| v.string_bytes(&mut buf)) {
+        match db
+            .lookup_read(key, now)
+            .and_then(|v| v.string_bytes(&mut buf))
+        {
             Some(b) => out.bulk(b),
             None => out.nil(),
         }
@@ -304,7 +302,7 @@ pub fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 }
 
 fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<(), CmdError> {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::err(format!(
             "wrong number of arguments for '{}' command",
             ctx.cmd.name
@@ -453,7 +451,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
     };
     let incr = LongDouble::parse(args[2]).ok_or(CmdError::NotFloat)?;
-    let sum = cur.add(incr);
+    let sum = cur + incr;
     if !sum.is_finite() {
         return Err(CmdError::err("increment would produce NaN or Infinity"));
     }
@@ -508,8 +506,16 @@ fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
         return None;
     }
     let len_i = len as i64;
-    let mut start = if start < 0 { len_i.saturating_add(start) } else { start };
-    let mut end = if end < 0 { len_i.saturating_add(end) } else { end };
+    let mut start = if start < 0 {
+        len_i.saturating_add(start)
+    } else {
+        start
+    };
+    let mut end = if end < 0 {
+        len_i.saturating_add(end)
+    } else {
+        end
+    };
     start = start.max(0);
     end = end.max(0);
     if end >= len_i {
@@ -563,9 +569,10 @@ pub fn lcs(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         let mut get = |key: &[u8]| -> Result<Vec<u8>, CmdError> {
             match db.lookup_read(key, now) {
                 None => Ok(Vec::new()),
-                Some(v) => v.string_bytes(&mut itoa::Buffer::new()).map(<[u8]>::to_vec).ok_or_else(
-                    || CmdError::err("The specified keys must contain string values"),
-                ),
+                Some(v) => v
+                    .string_bytes(&mut itoa::Buffer::new())
+                    .map(<[u8]>::to_vec)
+                    .ok_or_else(|| CmdError::err("The specified keys must contain string values")),
             }
         };
         let a = get(args[1]);
@@ -711,7 +718,12 @@ mod tests {
 
     fn lcs_bytes(a: &str, b: &str, o: LcsOpts, resp3: bool) -> String {
         let mut v = Vec::new();
-        lcs_reply(&mut ReplyWriter::new(&mut v, resp3), a.as_bytes(), b.as_bytes(), o);
+        lcs_reply(
+            &mut ReplyWriter::new(&mut v, resp3),
+            a.as_bytes(),
+            b.as_bytes(),
+            o,
+        );
         String::from_utf8(v).unwrap()
     }
 

@@ -87,7 +87,7 @@ impl LongDouble {
     }
 
     /// IEEE addition, rounding to nearest even.
-    pub fn add(self, other: LongDouble) -> LongDouble {
+    pub fn sum(self, other: LongDouble) -> LongDouble {
         use Class::*;
         let nan = LongDouble {
             neg: false,
@@ -191,6 +191,13 @@ impl LongDouble {
         } else {
             digits
         }
+    }
+}
+
+impl std::ops::Add for LongDouble {
+    type Output = LongDouble;
+    fn add(self, other: LongDouble) -> LongDouble {
+        self.sum(other)
     }
 }
 
@@ -532,7 +539,7 @@ impl Big {
             }
         }
         if limbs > 0 {
-            self.0.splice(0..0, std::iter::repeat(0).take(limbs));
+            self.0.splice(0..0, std::iter::repeat_n(0, limbs));
         }
     }
 
@@ -551,7 +558,11 @@ impl Big {
             lost |= self.0[0] & ((1u32 << r) - 1) != 0;
             let n = self.0.len();
             for i in 0..n {
-                let hi = if i + 1 < n { self.0[i + 1] << (32 - r) } else { 0 };
+                let hi = if i + 1 < n {
+                    self.0[i + 1] << (32 - r)
+                } else {
+                    0
+                };
                 self.0[i] = (self.0[i] >> r) | hi;
             }
         }
@@ -635,7 +646,7 @@ mod tests {
         ) else {
             return "ERR float".into();
         };
-        let r = x.add(y);
+        let r = x + y;
         if !r.is_finite() {
             return "ERR nan/inf".into();
         }
@@ -664,7 +675,11 @@ mod tests {
             ("10.50", "0.1", "10.6"),
             ("10.6", "5.0e3", "5010.60000000000000009"),
             ("0", "0.000003814697265625", "0.00000381469726562"),
-            ("0.00000381469726562", "0.000003814697265625", "0.00000762939453125"),
+            (
+                "0.00000381469726562",
+                "0.000003814697265625",
+                "0.00000762939453125",
+            ),
             ("2", "0x1p3", "10"),
             ("1", "1", "2"),
         ];
@@ -676,14 +691,43 @@ mod tests {
     #[test]
     fn string2ld_refusals() {
         for bad in [
-            "", " 1", "1 ", "1e", "0x", "0x1p", "nan", "-nan", "nan(1)", "1e5000", "-1e5000",
-            "1e-5000", "0x1p-16446", "1.2.3", ".", "e5", "+", "infin", "1\x002",
+            "",
+            " 1",
+            "1 ",
+            "1e",
+            "0x",
+            "0x1p",
+            "nan",
+            "-nan",
+            "nan(1)",
+            "1e5000",
+            "-1e5000",
+            "1e-5000",
+            "0x1p-16446",
+            "1.2.3",
+            ".",
+            "e5",
+            "+",
+            "infin",
+            "1\x002",
         ] {
             assert!(LongDouble::parse(bad.as_bytes()).is_none(), "{bad:?}");
         }
         for good in [
-            "0", "-0", "+1", ".5", "5.", "1e5", "1E+5", "0x1p-16445", "0X1.8P1", "0x.8", "inf",
-            "-Infinity", "0e99999999999999999999", "1e-4950",
+            "0",
+            "-0",
+            "+1",
+            ".5",
+            "5.",
+            "1e5",
+            "1E+5",
+            "0x1p-16445",
+            "0X1.8P1",
+            "0x.8",
+            "inf",
+            "-Infinity",
+            "0e99999999999999999999",
+            "1e-4950",
         ] {
             assert!(LongDouble::parse(good.as_bytes()).is_some(), "{good:?}");
         }
@@ -716,6 +760,11 @@ mod tests {
             }
         }
         assert!(n > 2000);
-        assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
+        assert!(
+            bad.is_empty(),
+            "{} mismatches:\n{}",
+            bad.len(),
+            bad.join("\n")
+        );
     }
 }
