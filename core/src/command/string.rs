@@ -30,6 +30,15 @@ fn str_of<'a>(v: &'a Value, buf: &'a mut itoa::Buffer) -> Result<&'a [u8], CmdEr
     v.string_bytes(buf).ok_or(CmdError::WrongType)
 }
 
+/// Moves a string value's bytes out (no copy for a heap string), leaving an empty string the
+/// caller then overwrites; WRONGTYPE leaves other values untouched.
+fn take_bytes(v: &mut Value) -> Result<Vec<u8>, CmdError> {
+    if let Value::Str(s) = v {
+        return Ok(std::mem::replace(s, CompactBytes::new(b"")).into_vec());
+    }
+    Ok(str_of(v, &mut itoa::Buffer::new())?.to_vec())
+}
+
 /// Replies with a string value as a bulk string; WRONGTYPE (nothing written) for other types.
 fn reply_string(out: &mut ReplyWriter, v: &Value) -> Result<(), CmdError> {
     let mut buf = itoa::Buffer::new();
@@ -356,8 +365,7 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             tail.len()
         }
         Some(v) => {
-            let mut buf = itoa::Buffer::new();
-            let mut s = str_of(v, &mut buf)?.to_vec();
+            let mut s = take_bytes(v)?;
             s.extend_from_slice(tail);
             let n = s.len();
             *v = Value::Str(CompactBytes::from_vec(s));
@@ -484,17 +492,24 @@ pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     check_string_length(ctx, offset as u64, value.len() as u64)?;
     let offset = offset as usize;
     let (db, mut out) = db_out(ctx);
-    let mut s = match db.get(key, now) {
-        Some(v) => str_of(v, &mut itoa::Buffer::new())?.to_vec(),
-        None => Vec::new(),
-    };
     let end = offset + value.len();
-    if s.len() < end {
-        s.resize(end, 0);
-    }
-    s[offset..end].copy_from_slice(value);
-    let n = s.len();
-    db.set(key, Value::Str(CompactBytes::from_vec(s)), true);
+    let patch = |mut s: Vec<u8>| {
+        if s.len() < end {
+            s.resize(end, 0);
+        }
+        s[offset..end].copy_from_slice(value);
+        Value::Str(CompactBytes::from_vec(s))
+    };
+    let n = match db.get_mut(key, now) {
+        Some(v) => {
+            *v = patch(take_bytes(v)?);
+            str_of(v, &mut itoa::Buffer::new())?.len()
+        }
+        None => {
+            db.insert_new(key, patch(Vec::new()));
+            end
+        }
+    };
     out.int(n as i64);
     Ok(())
 }
@@ -747,6 +762,56 @@ mod tests {
         assert_eq!(
             lcs_bytes("", "abc", idx, true),
             "%2\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n"
+        );
+    }
+
+    fn run(eng: &mut crate::Engine, id: crate::ClientId, args: &[&str]) -> String {
+        let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        eng.feed(UNIX_NOW, id, &crate::golden::encode_request(&args));
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    const UNIX_NOW: crate::UnixMillis = crate::UnixMillis(1_700_000_000_000);
+
+    #[test]
+    fn encodings_and_size_limit() {
+        let cfg = crate::Config {
+            proto_max_bulk_len: 20,
+            ..Default::default()
+        };
+        let mut eng = crate::Engine::new(cfg, 1);
+        let id = eng.connect(UNIX_NOW, Default::default());
+        let value = |eng: &crate::Engine| eng.server().dbs[0].keys.get(&b"k"[..]).cloned();
+        assert_eq!(run(&mut eng, id, &["SET", "k", "41"]), "+OK\r\n");
+        assert_eq!(run(&mut eng, id, &["INCR", "k"]), ":42\r\n");
+        assert_eq!(value(&eng), Some(Value::Int(42)));
+        // APPEND and INCRBYFLOAT build strings (Redis: raw/embstr, not int).
+        assert_eq!(run(&mut eng, id, &["APPEND", "k", "0"]), ":3\r\n");
+        assert_eq!(value(&eng), Some(Value::Str(CompactBytes::new(b"420"))));
+        assert_eq!(
+            run(&mut eng, id, &["INCRBYFLOAT", "k", "1"]),
+            "$3\r\n421\r\n"
+        );
+        assert_eq!(value(&eng), Some(Value::Str(CompactBytes::new(b"421"))));
+        let too_big = "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n";
+        assert_eq!(
+            run(&mut eng, id, &["APPEND", "k", "123456789012345678"]),
+            too_big
+        );
+        assert_eq!(
+            run(&mut eng, id, &["APPEND", "k", "12345678901234567"]),
+            ":20\r\n"
+        );
+        assert_eq!(run(&mut eng, id, &["SETRANGE", "k", "20", "x"]), too_big);
+        assert_eq!(run(&mut eng, id, &["SETRANGE", "k", "19", "x"]), ":20\r\n");
+        assert_eq!(run(&mut eng, id, &["SETRANGE", "n", "19", "xy"]), too_big);
+        assert_eq!(run(&mut eng, id, &["SETRANGE", "n", "100", ""]), ":0\r\n");
+        // 21 * 1 cells of 4 bytes > 20.
+        assert_eq!(
+            run(&mut eng, id, &["LCS", "k", "n"]),
+            "-ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len\r\n"
         );
     }
 }
