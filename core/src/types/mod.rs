@@ -1,6 +1,7 @@
 //! Data structures only: the values keys hold. No RESP and no command semantics here.
 
 pub mod bytes;
+pub mod longdouble;
 
 pub use bytes::CompactBytes;
 
