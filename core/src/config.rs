@@ -49,11 +49,12 @@ enum Special {
 }
 
 type StrCheck = fn(&[u8]) -> Result<(), &'static str>;
+type BoolCheck = fn(bool) -> Result<(), &'static str>;
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
     Bool {
-        check: Option<fn(bool) -> Result<(), &'static str>>,
+        check: Option<BoolCheck>,
     },
     /// `unsigned`: Redis's unsigned types (uint, unsigned long long, size_t) compare the value
     /// reinterpreted as unsigned; the others compare it signed.
@@ -1163,7 +1164,7 @@ impl Config {
     /// CONFIG SET name value [name value ...]: all or nothing, with Redis 7.0's checks and
     /// texts. `local`: the client is on a loopback address (for enable-protected-configs local).
     pub fn config_set(&mut self, args: &[&[u8]], local: bool) -> Result<(), SetError> {
-        if args.len() % 2 != 0 {
+        if !args.len().is_multiple_of(2) {
             return Err(SetError::Syntax);
         }
         let mut chosen: Vec<(Entry, &[u8])> = Vec::new();
@@ -1300,7 +1301,7 @@ impl Config {
                     args
                 };
                 const INVALID: &str = "Invalid save parameters";
-                if args.len() % 2 != 0 {
+                if !args.len().is_multiple_of(2) {
                     return Err(INVALID.into());
                 }
                 let mut pairs = Vec::new();
@@ -1325,7 +1326,7 @@ impl Config {
                 Ok(all.join(" ").into_bytes())
             }
             Special::ClientOutputBufferLimit => {
-                if args.len() % 4 != 0 {
+                if !args.len().is_multiple_of(4) {
                     return Err("Wrong number of arguments in buffer limit configuration.".into());
                 }
                 let cur = String::from_utf8_lossy(&self.values[i]).into_owned();
