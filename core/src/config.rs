@@ -1438,6 +1438,12 @@ impl Config {
     /// "*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at
     /// line N\n>>> 'line'\nreason".
     pub fn load_conf(&mut self, text: &str) -> Result<(), String> {
+        let result = self.load_conf_lines(text);
+        self.save_loaded = false;
+        result
+    }
+
+    fn load_conf_lines(&mut self, text: &str) -> Result<(), String> {
         for (n, raw) in text.split('\n').enumerate() {
             let line = raw.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
             if line.is_empty() || line.starts_with('#') {
@@ -1489,7 +1495,6 @@ impl Config {
             };
             return Err(fail(reason));
         }
-        self.save_loaded = false;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@
 use super::connection::reply_help;
 use super::{all_commands, flags, is, lookup, table, CmdError, CommandSpec, Ctx};
 use crate::config::REDIS_VERSION;
-use crate::resp::{decode_reply, ReplyWriter};
+use crate::resp::{decode_reply, Reply, ReplyWriter};
 
 /// Writes RESP3 bytes from the table (tips, key specs, doc fields) in the client's protocol.
 fn reply_resp3(out: &mut ReplyWriter, mut bytes: &[u8], count: usize) {
@@ -54,7 +54,12 @@ fn command_info_reply(out: &mut ReplyWriter, c: &CommandSpec) {
     c.acl_categories.iter().for_each(|n| out.simple(n));
     reply_resp3(out, c.tips_resp3, 1);
     reply_resp3(out, c.key_specs_resp3, 1);
-    out.array_len(c.subcommands.len());
+    // Redis: an empty *set* when there are no subcommands, else an array.
+    if c.subcommands.is_empty() {
+        out.set_len(0);
+    } else {
+        out.array_len(c.subcommands.len());
+    }
     for s in c.subcommands {
         command_info_reply(out, s);
     }
@@ -81,7 +86,20 @@ fn command_docs_reply(out: &mut ReplyWriter, c: &CommandSpec) {
         out.bulk(b"complexity");
         out.bulk(c.complexity.as_bytes());
     }
-    reply_resp3(out, c.doc_extra_resp3, 2 * c.doc_extra_count);
+    // The table holds the field names as simple strings; Redis sends bulk strings.
+    let mut extra = c.doc_extra_resp3;
+    for i in 0..2 * c.doc_extra_count {
+        match decode_reply(extra) {
+            Ok(Some((r, n))) => {
+                match r {
+                    Reply::Simple(k) if i % 2 == 0 => out.bulk(&k),
+                    r => out.reply(&r),
+                }
+                extra = &extra[n..];
+            }
+            _ => out.nil(),
+        }
+    }
     if !c.subcommands.is_empty() {
         out.bulk(b"subcommands");
         out.map_len(c.subcommands.len());
@@ -778,7 +796,8 @@ mod tests {
         assert!(every.contains("# Commandstats\r\n") && every.contains("# Latencystats\r\n"));
         // RESP3: a verbatim string.
         run(&mut eng, id, "HELLO 3");
-        assert!(raw(&mut eng, id, "INFO cluster").ends_with(b"=34\r\ntxt:# Cluster\r\ncluster_enabled:0\r\n\r\n"));
+        assert!(raw(&mut eng, id, "INFO cluster")
+            .ends_with(b"=34\r\ntxt:# Cluster\r\ncluster_enabled:0\r\n\r\n"));
     }
 
     /// Containers hold subcommands in Redis's hash order; compare order-insensitively.
