@@ -1789,4 +1789,26 @@ mod tests {
         assert_eq!(memtoull(b"-1"), None);
         assert_eq!(memtoull(b"18446744073709551615kb"), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn config_set_never_panics(
+            pairs in proptest::collection::vec(
+                (0..PARAMS.len(), proptest::collection::vec(proptest::num::u8::ANY, 0..24)),
+                1..4,
+            ),
+            text in "[ -~\n]{0,80}",
+        ) {
+            let mut c = Config::default();
+            let args: Vec<&[u8]> = pairs
+                .iter()
+                .flat_map(|(i, v)| [PARAMS[*i].name.as_bytes(), v.as_slice()])
+                .collect();
+            let _ = c.config_set(&args, false);
+            let _ = c.load_conf(&text);
+            for p in PARAMS {
+                proptest::prop_assert!(c.get(p.name).is_some());
+            }
+        }
+    }
 }

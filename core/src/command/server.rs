@@ -516,7 +516,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     0.0
                 };
                 kv!(s, "mem_fragmentation_ratio:{frag:.2}");
-                kv!(s, "mem_fragmentation_bytes:{}", rss as i64 - used as i64);
+                kv!(
+                    s,
+                    "mem_fragmentation_bytes:{}",
+                    i128::from(rss) - i128::from(used)
+                );
                 kv!(s, "mem_not_counted_for_evict:0");
                 kv!(s, "mem_replication_backlog:0");
                 kv!(s, "mem_total_replication_buffers:0");
