@@ -45,7 +45,9 @@ EXTRA_DOCS = {"client": {"client|setinfo": (b"%", [
             (b"%", [(_s("name"), _s("libver")), (_s("type"), _s("string")), (_s("token"), _s("LIB-VER"))]),
         ]))])]))])}}
 
-# Containers whose bare name (with no subcommand) is itself a command in Redis.
+# Containers whose bare name (with no subcommand) is itself a command in Redis: their handler
+# serves the bare call (COMMAND lists every command's info).
+BARE_CONTAINERS = {"command": "server"}
 RUST_KEYWORDS = {"type", "move", "ref", "fn", "loop", "match", "where", "use"}
 
 FLAG_BITS = [
@@ -226,7 +228,7 @@ def main():
             subdocs.update(EXTRA_DOCS.get(p, {}))
             rows = "".join(row(subinfo[s], subdocs[s], wanted[s], s, "&[]") for s in sorted(subs))
             subtables.append(f"static {const}: &[CommandSpec] = &[\n{rows}];\n\n")
-            top.append(row(info, docs[p], None, p, const))
+            top.append(row(info, docs[p], BARE_CONTAINERS.get(p), p, const))
         else:
             top.append(row(info, docs[p], wanted[p], p, "&[]"))
     out.extend(subtables)

@@ -14,6 +14,7 @@
 //! +PONG
 //! @closed                     the server has closed the connection
 //! [c2] > GET k                run on another client (c1 is the default)
+//! :*                          (as a reply line) any integer: for ids such as HELLO's
 //! ```
 //! A reply's extent is found by decoding it, so its lines compare one for one; trailing empty
 //! lines are ignored on both sides (an empty bulk's last line is empty).
@@ -175,7 +176,11 @@ pub trait Driver {
 
 /// Counts the replies `expect` holds (it is RESP, split at CRLF).
 pub fn count_expected_replies(expect: &[String]) -> Result<usize, String> {
-    let mut joined = expect.join("\r\n").into_bytes();
+    let concrete: Vec<&str> = expect
+        .iter()
+        .map(|l| if l == ":*" { ":0" } else { l.as_str() })
+        .collect();
+    let mut joined = concrete.join("\r\n").into_bytes();
     if !joined.is_empty() {
         joined.extend_from_slice(b"\r\n");
     }
@@ -219,7 +224,15 @@ pub fn run(name: &str, steps: &[Step], driver: &mut dyn Driver) -> Vec<String> {
                 match driver.send(*client, bytes, n) {
                     Ok(got) => {
                         let got = reply_lines(&got);
-                        if &got != expect {
+                        let same = got.len() == expect.len()
+                            && got.iter().zip(expect).all(|(g, e)| {
+                                g == e
+                                    || (e == ":*"
+                                        && g.strip_prefix(':')
+                                            .and_then(|n| n.parse::<i64>().ok())
+                                            .is_some())
+                            });
+                        if !same {
                             failures.push(format!(
                                 "{name}:{line}: > {shown}\n  expected {expect:?}\n  got      {got:?}"
                             ));
@@ -259,5 +272,22 @@ mod tests {
             s => panic!("{s:?}"),
         }
         assert_eq!(reply_lines(b"$0\r\n\r\n"), vec!["$0"]);
+    }
+
+    #[test]
+    fn integer_wildcard_line() {
+        struct Fixed(&'static [u8]);
+        impl Driver for Fixed {
+            fn send(&mut self, _: usize, _: &[u8], _: usize) -> Result<Vec<u8>, String> {
+                Ok(self.0.to_vec())
+            }
+            fn advance(&mut self, _: u64) {}
+            fn is_closed(&mut self, _: usize) -> bool {
+                false
+            }
+        }
+        let steps = parse("> CLIENT ID\n:*\n").unwrap();
+        assert!(run("t", &steps, &mut Fixed(b":42\r\n")).is_empty());
+        assert_eq!(run("t", &steps, &mut Fixed(b"$2\r\n42\r\n")).len(), 1);
     }
 }

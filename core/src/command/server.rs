@@ -1,59 +1,912 @@
-//! The server command group.
+//! The server command group: COMMAND, CONFIG, INFO, DBSIZE, FLUSHDB / FLUSHALL and TIME.
+//!
+//! COMMAND INFO / DOCS render from the generated table. Where Redis lists commands or
+//! subcommands it walks a dict (its own hash order); Oxidis lists them in table order, so
+//! containers may order their children differently from Redis. CONFIG GET lists pattern
+//! matches sorted by name for the same reason.
 
-use super::{CmdError, Ctx};
+use super::connection::reply_help;
+use super::{all_commands, flags, is, lookup, table, CmdError, CommandSpec, Ctx};
+use crate::config::REDIS_VERSION;
+use crate::resp::{decode_reply, Reply, ReplyWriter};
 
-pub fn command_count(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// Writes RESP3 bytes from the table (tips, key specs, doc fields) in the client's protocol.
+fn reply_resp3(out: &mut ReplyWriter, mut bytes: &[u8], count: usize) {
+    for _ in 0..count {
+        match decode_reply(bytes) {
+            Ok(Some((r, n))) => {
+                out.reply(&r);
+                bytes = &bytes[n..];
+            }
+            // The table is generated from Redis's own replies; a bad row is a generator bug.
+            _ => out.nil(),
+        }
+    }
 }
 
-pub fn command_docs(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// Redis's lookupCommandBySds: "name" or "container|sub", any case.
+fn lookup_full(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut parts = name.split(|&c| c == b'|');
+    let base = lookup(parts.next()?)?;
+    match (parts.next(), parts.next()) {
+        (None, _) => Some(base),
+        (Some(sub), None) => base.subcommand(sub),
+        _ => None,
+    }
 }
 
-pub fn command_help(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+fn command_info_reply(out: &mut ReplyWriter, c: &CommandSpec) {
+    out.array_len(10);
+    out.bulk(c.name.as_bytes());
+    out.int(c.arity.into());
+    let names: Vec<&str> = flags::NAMES
+        .iter()
+        .enumerate()
+        .filter(|(bit, _)| c.flags & (1 << bit) != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set_len(names.len());
+    names.iter().for_each(|n| out.simple(n));
+    out.int(c.first_key.into());
+    out.int(c.last_key.into());
+    out.int(c.key_step.into());
+    out.set_len(c.acl_categories.len());
+    c.acl_categories.iter().for_each(|n| out.simple(n));
+    reply_resp3(out, c.tips_resp3, 1);
+    reply_resp3(out, c.key_specs_resp3, 1);
+    // Redis: an empty *set* when there are no subcommands, else an array.
+    if c.subcommands.is_empty() {
+        out.set_len(0);
+    } else {
+        out.array_len(c.subcommands.len());
+    }
+    for s in c.subcommands {
+        command_info_reply(out, s);
+    }
 }
 
-pub fn command_info(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+fn command_docs_reply(out: &mut ReplyWriter, c: &CommandSpec) {
+    let present = |s: &str| usize::from(!s.is_empty());
+    let len = 1
+        + present(c.summary)
+        + present(c.since)
+        + present(c.complexity)
+        + c.doc_extra_count
+        + usize::from(!c.subcommands.is_empty());
+    out.map_len(len);
+    for (k, v) in [("summary", c.summary), ("since", c.since)] {
+        if !v.is_empty() {
+            out.bulk(k.as_bytes());
+            out.bulk(v.as_bytes());
+        }
+    }
+    out.bulk(b"group");
+    out.bulk(c.group.as_bytes());
+    if !c.complexity.is_empty() {
+        out.bulk(b"complexity");
+        out.bulk(c.complexity.as_bytes());
+    }
+    // The table holds the field names as simple strings; Redis sends bulk strings.
+    let mut extra = c.doc_extra_resp3;
+    for i in 0..2 * c.doc_extra_count {
+        match decode_reply(extra) {
+            Ok(Some((r, n))) => {
+                match r {
+                    Reply::Simple(k) if i % 2 == 0 => out.bulk(&k),
+                    r => out.reply(&r),
+                }
+                extra = &extra[n..];
+            }
+            _ => out.nil(),
+        }
+    }
+    if !c.subcommands.is_empty() {
+        out.bulk(b"subcommands");
+        out.map_len(c.subcommands.len());
+        for s in c.subcommands {
+            out.bulk(s.name.as_bytes());
+            command_docs_reply(out, s);
+        }
+    }
 }
 
-pub fn command_list(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+fn all_command_info(out: &mut ReplyWriter) {
+    out.array_len(table::COMMANDS.len());
+    for c in table::COMMANDS {
+        command_info_reply(out, c);
+    }
 }
 
-pub fn config_get(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// COMMAND (bare: every command's info)
+pub fn command(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    all_command_info(&mut ctx.out());
+    Ok(())
 }
 
-pub fn config_help(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// COMMAND INFO [command-name ...] (none: every command)
+pub fn command_info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut out = ctx.out();
+    if args.len() == 2 {
+        all_command_info(&mut out);
+        return Ok(());
+    }
+    out.array_len(args.len() - 2);
+    for name in &args[2..] {
+        match lookup_full(name) {
+            Some(c) => command_info_reply(&mut out, c),
+            None => out.nil(),
+        }
+    }
+    Ok(())
 }
 
-pub fn config_resetstat(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// COMMAND DOCS [command-name ...]
+pub fn command_docs(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut out = ctx.out();
+    if args.len() == 2 {
+        out.map_len(table::COMMANDS.len());
+        for c in table::COMMANDS {
+            out.bulk(c.name.as_bytes());
+            command_docs_reply(&mut out, c);
+        }
+        return Ok(());
+    }
+    let found: Vec<&CommandSpec> = args[2..].iter().filter_map(|n| lookup_full(n)).collect();
+    out.map_len(found.len());
+    for c in found {
+        out.bulk(c.name.as_bytes());
+        command_docs_reply(&mut out, c);
+    }
+    Ok(())
 }
 
-pub fn config_set(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// COMMAND COUNT
+pub fn command_count(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    ctx.out().int(table::COMMANDS.len() as i64);
+    Ok(())
 }
 
-pub fn dbsize(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// COMMAND LIST [FILTERBY <MODULE module-name | ACLCAT category | PATTERN pattern>]
+pub fn command_list(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    enum Filter<'a> {
+        All,
+        Module,
+        AclCat(&'a [u8]),
+        Pattern(&'a [u8]),
+    }
+    let filter = match args.len() {
+        2 => Filter::All,
+        5 if is(args[2], "FILTERBY") => {
+            if is(args[3], "MODULE") {
+                Filter::Module
+            } else if is(args[3], "ACLCAT") {
+                Filter::AclCat(args[4])
+            } else if is(args[3], "PATTERN") {
+                Filter::Pattern(args[4])
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    let names: Vec<&str> = all_commands()
+        .filter(|c| match filter {
+            Filter::All => true,
+            // Oxidis has no modules.
+            Filter::Module => false,
+            Filter::AclCat(cat) => c.acl_categories.iter().any(|a| {
+                a.strip_prefix('@')
+                    .is_some_and(|a| a.as_bytes().eq_ignore_ascii_case(cat))
+            }),
+            Filter::Pattern(p) => crate::glob::glob_match(p, c.name.as_bytes(), true),
+        })
+        .map(|c| c.name)
+        .collect();
+    let mut out = ctx.out();
+    out.array_len(names.len());
+    names.iter().for_each(|n| out.bulk(n.as_bytes()));
+    Ok(())
 }
 
-pub fn flushall(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+const COMMAND_HELP: &[&str] = &[
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// COMMAND HELP
+pub fn command_help(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    reply_help(ctx, COMMAND_HELP);
+    Ok(())
 }
 
-pub fn flushdb(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// CONFIG GET parameter [parameter ...]
+pub fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let pairs = ctx.srv.config.get_matching(&args[2..]);
+    let mut out = ctx.out();
+    out.map_len(pairs.len());
+    for (k, v) in pairs {
+        out.bulk(&k);
+        out.bulk(&v);
+    }
+    Ok(())
 }
 
-pub fn info(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// A loopback client (for `enable-protected-configs local`).
+fn is_local(addr: &str) -> bool {
+    addr.is_empty()
+        || addr.starts_with("127.")
+        || addr.starts_with("[::1]")
+        || addr.starts_with("::1")
 }
 
-pub fn time(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// CONFIG SET parameter value [parameter value ...]
+pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let local = is_local(&ctx.client_ref().info.addr);
+    ctx.srv
+        .config
+        .config_set(&args[2..], local)
+        .map_err(|e| CmdError::Msg(e.text()))?;
+    ctx.out().ok();
+    Ok(())
+}
+
+/// CONFIG RESETSTAT
+pub fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    ctx.srv.stats = Default::default();
+    for db in &mut ctx.srv.dbs {
+        db.expired_count = 0;
+        db.hits = 0;
+        db.misses = 0;
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+const CONFIG_HELP: &[&str] = &[
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// CONFIG HELP
+pub fn config_help(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    reply_help(ctx, CONFIG_HELP);
+    Ok(())
+}
+
+/// DBSIZE
+pub fn dbsize(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    let n = ctx.db().len() as i64;
+    ctx.out().int(n);
+    Ok(())
+}
+
+/// Redis's getFlushCommandFlags: no argument, SYNC or ASYNC (both free at once here).
+fn flush_mode(args: &[&[u8]]) -> Result<(), CmdError> {
+    match args {
+        [_] => Ok(()),
+        [_, m] if is(m, "SYNC") || is(m, "ASYNC") => Ok(()),
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+/// FLUSHDB [ASYNC|SYNC]
+pub fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    flush_mode(args)?;
+    drop(ctx.db().flush());
+    ctx.out().ok();
+    Ok(())
+}
+
+/// FLUSHALL [ASYNC|SYNC]
+pub fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    flush_mode(args)?;
+    for db in &mut ctx.srv.dbs {
+        drop(db.flush());
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+/// TIME
+pub fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    let ms = ctx.now.as_millis();
+    let mut out = ctx.out();
+    out.array_len(2);
+    out.bulk_i64((ms / 1000) as i64);
+    out.bulk_i64(((ms % 1000) * 1000) as i64);
+    Ok(())
+}
+
+/// Redis's bytesToHuman.
+fn bytes_to_human(n: u64) -> String {
+    const K: f64 = 1024.0;
+    let d = n as f64;
+    let units = [
+        (1u64 << 10, 1.0, "B"),
+        (1u64 << 20, K, "K"),
+        (1u64 << 30, K * K, "M"),
+        (1u64 << 40, K * K * K, "G"),
+        (1u64 << 50, K * K * K * K, "T"),
+        (1u64 << 60, K * K * K * K * K, "P"),
+    ];
+    for (limit, div, unit) in units {
+        if n < limit {
+            return if unit == "B" {
+                format!("{n}B")
+            } else {
+                format!("{:.2}{unit}", d / div)
+            };
+        }
+    }
+    format!("{n}B")
+}
+
+/// INFO's sections in Redis's order; `true` for those in `INFO` / `INFO default`.
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("latencystats", false),
+    ("cluster", true),
+    ("keyspace", true),
+];
+
+/// A 40-hex-digit id that is stable for the server's life (run_id, master_replid).
+fn hex_id(seed: u64) -> String {
+    let mut x = seed;
+    let mut s = String::with_capacity(40);
+    while s.len() < 40 {
+        // splitmix64
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        s.push_str(&format!("{z:016x}"));
+    }
+    s.truncate(40);
+    s
+}
+
+/// The INFO text for the chosen sections (genRedisInfoString).
+pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
+    use std::fmt::Write;
+    let srv = &*ctx.srv;
+    let cfg = &srv.config;
+    let host = &srv.host;
+    let now = ctx.now.as_millis();
+    let uptime = now.saturating_sub(srv.start_time.as_millis()) / 1000;
+    let used = host.used_memory.map_or(0, |f| f() as u64);
+    let rss = host.used_memory_rss.map_or(0, |f| f() as u64);
+    let seed = srv.start_time.as_millis() ^ (u64::from(host.process_id) << 32);
+    let mut s = String::new();
+    let mut first = true;
+    let mut section = |s: &mut String, name: &str| {
+        if !first {
+            s.push_str("\r\n");
+        }
+        first = false;
+        let _ = write!(s, "# {name}\r\n");
+    };
+    macro_rules! kv {
+        ($s:expr, $($arg:tt)*) => {{
+            let _ = write!($s, $($arg)*);
+            $s.push_str("\r\n");
+        }};
+    }
+    for (i, (name, _)) in SECTIONS.iter().enumerate() {
+        if !wanted[i] {
+            continue;
+        }
+        match *name {
+            "server" => {
+                section(&mut s, "Server");
+                kv!(s, "redis_version:{REDIS_VERSION}");
+                kv!(s, "oxidis_version:{}", env!("CARGO_PKG_VERSION"));
+                kv!(s, "redis_git_sha1:00000000");
+                kv!(s, "redis_git_dirty:0");
+                kv!(s, "redis_build_id:0");
+                kv!(s, "redis_mode:standalone");
+                kv!(s, "os:{}", host.os);
+                kv!(s, "arch_bits:{}", host.arch_bits);
+                kv!(s, "monotonic_clock:host");
+                kv!(s, "multiplexing_api:{}", host.multiplexing_api);
+                kv!(s, "atomicvar_api:none");
+                kv!(s, "gcc_version:0.0.0");
+                kv!(s, "process_id:{}", host.process_id);
+                kv!(s, "process_supervised:no");
+                kv!(s, "run_id:{}", hex_id(seed));
+                let port = if host.tcp_port != 0 {
+                    host.tcp_port
+                } else {
+                    cfg.port
+                };
+                kv!(s, "tcp_port:{port}");
+                kv!(s, "server_time_usec:{}", now.saturating_mul(1000));
+                kv!(s, "uptime_in_seconds:{uptime}");
+                kv!(s, "uptime_in_days:{}", uptime / 86400);
+                kv!(s, "hz:{}", cfg.hz);
+                kv!(s, "configured_hz:{}", cfg.hz);
+                kv!(s, "lru_clock:{}", (now / 1000) & ((1 << 24) - 1));
+                kv!(s, "executable:{}", host.executable);
+                kv!(s, "config_file:{}", host.config_file);
+                kv!(s, "io_threads_active:0");
+            }
+            "clients" => {
+                section(&mut s, "Clients");
+                kv!(s, "connected_clients:{}", ctx.clients.len());
+                kv!(s, "cluster_connections:0");
+                kv!(s, "maxclients:{}", cfg.maxclients);
+                kv!(s, "client_recent_max_input_buffer:0");
+                kv!(s, "client_recent_max_output_buffer:0");
+                kv!(s, "blocked_clients:0");
+                kv!(s, "tracking_clients:0");
+                kv!(s, "clients_in_timeout_table:0");
+            }
+            "memory" => {
+                section(&mut s, "Memory");
+                kv!(s, "used_memory:{used}");
+                kv!(s, "used_memory_human:{}", bytes_to_human(used));
+                kv!(s, "used_memory_rss:{rss}");
+                kv!(s, "used_memory_rss_human:{}", bytes_to_human(rss));
+                kv!(s, "used_memory_peak:{used}");
+                kv!(s, "used_memory_peak_human:{}", bytes_to_human(used));
+                kv!(s, "used_memory_peak_perc:100.00%");
+                kv!(s, "used_memory_overhead:0");
+                kv!(s, "used_memory_startup:0");
+                kv!(s, "used_memory_dataset:{used}");
+                kv!(s, "used_memory_dataset_perc:100.00%");
+                kv!(s, "total_system_memory:0");
+                kv!(s, "total_system_memory_human:0B");
+                kv!(s, "used_memory_lua:0");
+                kv!(s, "used_memory_vm_eval:0");
+                kv!(s, "used_memory_lua_human:0B");
+                kv!(s, "used_memory_scripts_eval:0");
+                kv!(s, "number_of_cached_scripts:0");
+                kv!(s, "number_of_functions:0");
+                kv!(s, "number_of_libraries:0");
+                kv!(s, "used_memory_vm_functions:0");
+                kv!(s, "used_memory_vm_total:0");
+                kv!(s, "used_memory_vm_total_human:0B");
+                kv!(s, "used_memory_functions:0");
+                kv!(s, "used_memory_scripts:0");
+                kv!(s, "used_memory_scripts_human:0B");
+                kv!(s, "maxmemory:{}", cfg.maxmemory);
+                kv!(s, "maxmemory_human:{}", bytes_to_human(cfg.maxmemory));
+                let policy = cfg.get("maxmemory-policy").unwrap_or_default();
+                kv!(s, "maxmemory_policy:{}", String::from_utf8_lossy(&policy));
+                let frag = if used > 0 {
+                    rss as f64 / used as f64
+                } else {
+                    0.0
+                };
+                kv!(s, "mem_fragmentation_ratio:{frag:.2}");
+                kv!(
+                    s,
+                    "mem_fragmentation_bytes:{}",
+                    i128::from(rss) - i128::from(used)
+                );
+                kv!(s, "mem_not_counted_for_evict:0");
+                kv!(s, "mem_replication_backlog:0");
+                kv!(s, "mem_total_replication_buffers:0");
+                kv!(s, "mem_clients_slaves:0");
+                kv!(s, "mem_clients_normal:0");
+                kv!(s, "mem_cluster_links:0");
+                kv!(s, "mem_aof_buffer:0");
+                kv!(s, "mem_allocator:libc");
+                kv!(s, "active_defrag_running:0");
+                kv!(s, "lazyfree_pending_objects:0");
+                kv!(s, "lazyfreed_objects:0");
+            }
+            "persistence" => {
+                section(&mut s, "Persistence");
+                for f in [
+                    "loading:0",
+                    "async_loading:0",
+                    "current_cow_peak:0",
+                    "current_cow_size:0",
+                    "current_cow_size_age:0",
+                    "current_fork_perc:0.00",
+                    "current_save_keys_processed:0",
+                    "current_save_keys_total:0",
+                    "rdb_changes_since_last_save:0",
+                    "rdb_bgsave_in_progress:0",
+                ] {
+                    kv!(s, "{f}");
+                }
+                kv!(s, "rdb_last_save_time:{}", srv.start_time.as_secs());
+                for f in [
+                    "rdb_last_bgsave_status:ok",
+                    "rdb_last_bgsave_time_sec:-1",
+                    "rdb_current_bgsave_time_sec:-1",
+                    "rdb_saves:0",
+                    "rdb_last_cow_size:0",
+                    "rdb_last_load_keys_expired:0",
+                    "rdb_last_load_keys_loaded:0",
+                    "aof_enabled:0",
+                    "aof_rewrite_in_progress:0",
+                    "aof_rewrite_scheduled:0",
+                    "aof_last_rewrite_time_sec:-1",
+                    "aof_current_rewrite_time_sec:-1",
+                    "aof_last_bgrewrite_status:ok",
+                    "aof_rewrites:0",
+                    "aof_rewrites_consecutive_failures:0",
+                    "aof_last_write_status:ok",
+                    "aof_last_cow_size:0",
+                    "module_fork_in_progress:0",
+                    "module_fork_last_cow_size:0",
+                ] {
+                    kv!(s, "{f}");
+                }
+            }
+            "stats" => {
+                let st = &srv.stats;
+                let (hits, misses, expired) = srv.dbs.iter().fold((0, 0, 0), |a, d| {
+                    (a.0 + d.hits, a.1 + d.misses, a.2 + d.expired_count)
+                });
+                section(&mut s, "Stats");
+                kv!(s, "total_connections_received:{}", st.connections_received);
+                kv!(s, "total_commands_processed:{}", st.commands_processed);
+                kv!(s, "instantaneous_ops_per_sec:0");
+                kv!(s, "total_net_input_bytes:{}", st.net_input_bytes);
+                kv!(s, "total_net_output_bytes:{}", st.net_output_bytes);
+                kv!(s, "total_net_repl_input_bytes:0");
+                kv!(s, "total_net_repl_output_bytes:0");
+                kv!(s, "instantaneous_input_kbps:0.00");
+                kv!(s, "instantaneous_output_kbps:0.00");
+                kv!(s, "instantaneous_input_repl_kbps:0.00");
+                kv!(s, "instantaneous_output_repl_kbps:0.00");
+                kv!(s, "rejected_connections:0");
+                kv!(s, "sync_full:0");
+                kv!(s, "sync_partial_ok:0");
+                kv!(s, "sync_partial_err:0");
+                kv!(s, "expired_keys:{}", expired.max(st.expired_keys_active));
+                kv!(s, "expired_stale_perc:0.00");
+                kv!(s, "expired_time_cap_reached_count:0");
+                kv!(s, "expire_cycle_cpu_milliseconds:0");
+                kv!(s, "evicted_keys:0");
+                kv!(s, "evicted_clients:0");
+                kv!(s, "total_eviction_exceeded_time:0");
+                kv!(s, "current_eviction_exceeded_time:0");
+                kv!(s, "keyspace_hits:{hits}");
+                kv!(s, "keyspace_misses:{misses}");
+                for f in [
+                    "pubsub_channels:0",
+                    "pubsub_patterns:0",
+                    "pubsubshard_channels:0",
+                    "latest_fork_usec:0",
+                    "total_forks:0",
+                    "migrate_cached_sockets:0",
+                    "slave_expires_tracked_keys:0",
+                    "active_defrag_hits:0",
+                    "active_defrag_misses:0",
+                    "active_defrag_key_hits:0",
+                    "active_defrag_key_misses:0",
+                    "total_active_defrag_time:0",
+                    "current_active_defrag_time:0",
+                    "tracking_total_keys:0",
+                    "tracking_total_items:0",
+                    "tracking_total_prefixes:0",
+                    "unexpected_error_replies:0",
+                ] {
+                    kv!(s, "{f}");
+                }
+                kv!(s, "total_error_replies:{}", st.error_replies);
+                kv!(s, "dump_payload_sanitizations:0");
+                kv!(s, "total_reads_processed:0");
+                kv!(s, "total_writes_processed:0");
+                kv!(s, "io_threaded_reads_processed:0");
+                kv!(s, "io_threaded_writes_processed:0");
+                kv!(s, "reply_buffer_shrinks:0");
+                kv!(s, "reply_buffer_expands:0");
+            }
+            "replication" => {
+                section(&mut s, "Replication");
+                kv!(s, "role:master");
+                kv!(s, "connected_slaves:0");
+                kv!(s, "master_failover_state:no-failover");
+                kv!(s, "master_replid:{}", hex_id(!seed));
+                kv!(s, "master_replid2:{}", "0".repeat(40));
+                kv!(s, "master_repl_offset:0");
+                kv!(s, "second_repl_offset:-1");
+                kv!(s, "repl_backlog_active:0");
+                let backlog = cfg.get("repl-backlog-size").unwrap_or_default();
+                kv!(s, "repl_backlog_size:{}", String::from_utf8_lossy(&backlog));
+                kv!(s, "repl_backlog_first_byte_offset:0");
+                kv!(s, "repl_backlog_histlen:0");
+            }
+            "cpu" => {
+                section(&mut s, "CPU");
+                for f in [
+                    "used_cpu_sys",
+                    "used_cpu_user",
+                    "used_cpu_sys_children",
+                    "used_cpu_user_children",
+                    "used_cpu_sys_main_thread",
+                    "used_cpu_user_main_thread",
+                ] {
+                    kv!(s, "{f}:0.000000");
+                }
+            }
+            "modules" => section(&mut s, "Modules"),
+            "commandstats" => section(&mut s, "Commandstats"),
+            "errorstats" => section(&mut s, "Errorstats"),
+            "latencystats" => section(&mut s, "Latencystats"),
+            "cluster" => {
+                section(&mut s, "Cluster");
+                kv!(s, "cluster_enabled:0");
+            }
+            "keyspace" => {
+                section(&mut s, "Keyspace");
+                for (i, db) in srv.dbs.iter().enumerate() {
+                    if !db.is_empty() {
+                        kv!(
+                            s,
+                            "db{i}:keys={},expires={},avg_ttl=0",
+                            db.len(),
+                            db.expires.len()
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    s
+}
+
+/// INFO [section [section ...]]
+pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut wanted = vec![false; SECTIONS.len()];
+    if args.len() == 1 {
+        for (w, (_, default)) in wanted.iter_mut().zip(SECTIONS) {
+            *w = *default;
+        }
+    }
+    for a in &args[1..] {
+        for (w, (name, default)) in wanted.iter_mut().zip(SECTIONS) {
+            // "all" is every section but the modules' own; "everything" adds those (none).
+            if is(a, "all") || is(a, "everything") || (is(a, "default") && *default) || is(a, name)
+            {
+                *w = true;
+            }
+        }
+    }
+    let text = info_string(ctx, &wanted);
+    ctx.out().verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::resp::{decode_reply, Reply};
+    use crate::{Config, ConnInfo, Engine, HostInfo, UnixMillis};
+
+    fn raw(eng: &mut Engine, id: crate::ClientId, cmd: &str) -> Vec<u8> {
+        let mut args = Vec::new();
+        assert!(crate::resp::split_args(cmd.as_bytes(), &mut args));
+        eng.feed(
+            UnixMillis(1_700_000_123_456),
+            id,
+            &crate::golden::encode_request(&args),
+        );
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        out
+    }
+
+    fn run(eng: &mut Engine, id: crate::ClientId, cmd: &str) -> Reply {
+        let out = raw(eng, id, cmd);
+        let (r, n) = decode_reply(&out).unwrap().unwrap();
+        assert_eq!(n, out.len());
+        r
+    }
+
+    fn text(r: Reply) -> String {
+        match r {
+            Reply::Bulk(b) | Reply::Verbatim(_, b) => String::from_utf8(b).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn time_uses_the_host_clock() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        assert_eq!(
+            run(&mut eng, id, "TIME"),
+            Reply::Array(vec![Reply::bulk(b"1700000123"), Reply::bulk(b"456000")])
+        );
+    }
+
+    #[test]
+    fn info_sections() {
+        let mut eng = Engine::new(Config::default(), 1);
+        eng.set_host_info(
+            UnixMillis(1_700_000_000_000),
+            HostInfo {
+                process_id: 42,
+                used_memory: Some(|| 2048),
+                ..Default::default()
+            },
+        );
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        eng.server_mut().dbs[0].insert_new(b"k", crate::types::Value::string(b"v"));
+        let all = text(run(&mut eng, id, "INFO"));
+        let heads: Vec<&str> = all.lines().filter(|l| l.starts_with('#')).collect();
+        assert_eq!(
+            heads,
+            [
+                "# Server",
+                "# Clients",
+                "# Memory",
+                "# Persistence",
+                "# Stats",
+                "# Replication",
+                "# CPU",
+                "# Modules",
+                "# Errorstats",
+                "# Cluster",
+                "# Keyspace"
+            ]
+        );
+        assert!(all.starts_with("# Server\r\nredis_version:7.0.15\r\noxidis_version:"));
+        assert!(all.contains("\r\nprocess_id:42\r\n"));
+        assert!(all.contains("\r\nuptime_in_seconds:123\r\n"));
+        assert!(all.contains("\r\nused_memory:2048\r\nused_memory_human:2.00K\r\n"));
+        assert!(all.contains("\r\n\r\n# Clients\r\nconnected_clients:1\r\n"));
+        assert!(all.ends_with("# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n"));
+        assert!(all.split("\r\n").all(|l| !l.contains('\n')));
+        let two = text(run(&mut eng, id, "INFO keyspace CPU"));
+        assert!(two.starts_with("# CPU\r\n"));
+        assert!(two.contains("\r\n\r\n# Keyspace\r\n"));
+        assert_eq!(text(run(&mut eng, id, "INFO nosuch")), "");
+        let every = text(run(&mut eng, id, "INFO everything"));
+        assert!(every.contains("# Commandstats\r\n") && every.contains("# Latencystats\r\n"));
+        // RESP3: a verbatim string.
+        run(&mut eng, id, "HELLO 3");
+        assert!(raw(&mut eng, id, "INFO cluster")
+            .ends_with(b"=34\r\ntxt:# Cluster\r\ncluster_enabled:0\r\n\r\n"));
+    }
+
+    /// Containers hold subcommands in Redis's hash order; compare order-insensitively.
+    fn normalize(r: Reply) -> Reply {
+        match r {
+            Reply::Array(mut v) | Reply::Set(mut v) => {
+                v = v.into_iter().map(normalize).collect();
+                v.sort_by_key(|x| format!("{x:?}"));
+                Reply::Array(v)
+            }
+            Reply::Map(mut v) => {
+                v = v
+                    .into_iter()
+                    .map(|(k, x)| (normalize(k), normalize(x)))
+                    .collect();
+                v.sort_by_key(|x| format!("{x:?}"));
+                Reply::Map(v)
+            }
+            other => other,
+        }
+    }
+
+    /// Recorded from redis-server 7.0.15: `COMMAND INFO get client` in RESP2.
+    const INFO_GET_RESP2: &[u8] = b"*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n$12\r\nbegin_search\r\n*4\r\n$4\r\ntype\r\n$5\r\nindex\r\n$4\r\nspec\r\n*2\r\n$5\r\nindex\r\n:1\r\n$9\r\nfind_keys\r\n*4\r\n$4\r\ntype\r\n$5\r\nrange\r\n$4\r\nspec\r\n*6\r\n$7\r\nlastkey\r\n:0\r\n$7\r\nkeystep\r\n:1\r\n$5\r\nlimit\r\n:0\r\n*0\r\n";
+
+    #[test]
+    fn command_info_matches_redis() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        let out = raw(&mut eng, id, "COMMAND INFO get nosuch");
+        let mut want = b"*2\r\n".to_vec();
+        want.extend_from_slice(INFO_GET_RESP2);
+        want.extend_from_slice(b"$-1\r\n");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&want)
+        );
+        // RESP3: sets and maps, and a null.
+        run(&mut eng, id, "HELLO 3");
+        let out = raw(&mut eng, id, "COMMAND INFO GET nosuch");
+        assert!(out.starts_with(b"*2\r\n*10\r\n$3\r\nget\r\n:2\r\n~2\r\n+readonly\r\n+fast\r\n"));
+        assert!(out.ends_with(b"_\r\n"));
+        // Subcommands: every child present, whatever the order.
+        let Reply::Array(v) = run(&mut eng, id, "COMMAND INFO config") else {
+            panic!()
+        };
+        let Reply::Array(info) = &v[0] else { panic!() };
+        let Reply::Array(subs) = normalize(info[9].clone()) else {
+            panic!()
+        };
+        assert_eq!(subs.len(), 4);
+        assert_eq!(
+            run(&mut eng, id, "COMMAND COUNT"),
+            Reply::Int(crate::command::table::COMMANDS.len() as i64)
+        );
+    }
+
+    #[test]
+    fn command_docs_and_list() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        let Reply::Array(v) = run(&mut eng, id, "COMMAND DOCS get nosuch config|get") else {
+            panic!()
+        };
+        assert_eq!(v.len(), 4);
+        assert_eq!(v[0], Reply::bulk(b"get"));
+        assert_eq!(v[2], Reply::bulk(b"config|get"));
+        let Reply::Array(get) = &v[1] else { panic!() };
+        assert_eq!(
+            get[..4],
+            [
+                Reply::bulk(b"summary"),
+                Reply::bulk(b"Get the value of a key"),
+                Reply::bulk(b"since"),
+                Reply::bulk(b"1.0.0")
+            ]
+        );
+        run(&mut eng, id, "HELLO 3");
+        let Reply::Map(m) = run(&mut eng, id, "COMMAND DOCS client") else {
+            panic!()
+        };
+        let Reply::Map(doc) = &m[0].1 else { panic!() };
+        assert_eq!(doc.last().unwrap().0, Reply::bulk(b"subcommands"));
+        let Reply::Array(names) = run(&mut eng, id, "COMMAND LIST FILTERBY PATTERN client|setname")
+        else {
+            panic!()
+        };
+        assert_eq!(names, [Reply::bulk(b"client|setname")]);
+        let Reply::Array(names) = run(&mut eng, id, "COMMAND LIST") else {
+            panic!()
+        };
+        assert_eq!(names.len(), crate::command::all_commands().count());
+        let Reply::Array(names) = run(&mut eng, id, "COMMAND LIST FILTERBY aclcat CONNECTION")
+        else {
+            panic!()
+        };
+        assert!(names.contains(&Reply::bulk(b"ping")));
+        assert!(!names.contains(&Reply::bulk(b"get")));
+        assert_eq!(
+            run(&mut eng, id, "COMMAND LIST FILTERBY module x"),
+            Reply::Array(vec![])
+        );
+        assert_eq!(
+            run(&mut eng, id, "COMMAND LIST FILTERBY foo x"),
+            Reply::error("ERR syntax error")
+        );
+    }
 }

@@ -335,7 +335,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         key_specs_resp3: b"~0\r\n",
         doc_extra_count: 0,
         doc_extra_resp3: b"",
-        handler: None,
+        handler: Some(server::command),
         subcommands: COMMAND_SUBCOMMANDS,
     },
     CommandSpec {
