@@ -382,10 +382,8 @@ mod tests {
 
     #[test]
     fn idle_timeout_emits_close() {
-        let cfg = Config {
-            timeout_secs: 1,
-            ..Config::default()
-        };
+        let mut cfg = Config::default();
+        cfg.set("timeout", b"1").expect("valid");
         let mut eng = Engine::new(cfg, 1);
         let id = eng.connect(UnixMillis(0), ConnInfo::default());
         eng.tick(UnixMillis(1000));

@@ -776,11 +776,11 @@ mod tests {
     const UNIX_NOW: crate::UnixMillis = crate::UnixMillis(1_700_000_000_000);
 
     #[test]
+    #[allow(clippy::field_reassign_with_default)]
     fn encodings_and_size_limit() {
-        let cfg = crate::Config {
-            proto_max_bulk_len: 20,
-            ..Default::default()
-        };
+        // Below CONFIG SET's 1mb floor, so set the field directly.
+        let mut cfg = crate::Config::default();
+        cfg.proto_max_bulk_len = 20;
         let mut eng = crate::Engine::new(cfg, 1);
         let id = eng.connect(UNIX_NOW, Default::default());
         let value = |eng: &crate::Engine| eng.server().dbs[0].keys.get(&b"k"[..]).cloned();
