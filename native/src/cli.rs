@@ -198,9 +198,18 @@ mod tests {
 
     #[test]
     fn save_and_name_value_in_one_argument() {
-        assert_eq!(run(&["--save", "--port", "1"]).options, "save \"\"\nport \"1\" ");
-        assert_eq!(run(&["--port", "1", "--save"]).options, "port \"1\" \nsave \"\"");
-        assert_eq!(run(&["--port 6380", "--x", "1"]).options, "port 6380 \nx \"1\" ");
+        assert_eq!(
+            run(&["--save", "--port", "1"]).options,
+            "save \"\"\nport \"1\" "
+        );
+        assert_eq!(
+            run(&["--port", "1", "--save"]).options,
+            "port \"1\" \nsave \"\""
+        );
+        assert_eq!(
+            run(&["--port 6380", "--x", "1"]).options,
+            "port 6380 \nx \"1\" "
+        );
         // After a bare name, a `--word` is its value.
         assert_eq!(run(&["--x", "--y"]).options, "x \"--y\" ");
     }

@@ -397,7 +397,8 @@ impl Server {
                 return;
             }
         }
-        if conn.writable != !all_sent {
+        let want_writable = !all_sent;
+        if conn.writable != want_writable {
             let interest = if all_sent {
                 Interest::READABLE
             } else {
@@ -412,7 +413,7 @@ impl Server {
                 self.close(slot);
                 return;
             }
-            conn.writable = !all_sent;
+            conn.writable = want_writable;
         }
     }
 
