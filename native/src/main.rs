@@ -81,6 +81,10 @@ fn main() -> ExitCode {
         log::warning("Configuration loaded");
     }
     log::set_master();
+    // As Redis's initServer: a closed terminal does not stop the server (SIGPIPE is already
+    // ignored by Rust's runtime).
+    // SAFETY: installing SIG_IGN has no preconditions.
+    unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
     raise_open_files_limit();
 
     let port = config.port;

@@ -433,3 +433,56 @@ impl Server {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_words() {
+        assert_eq!(
+            bind_addr("*", 7).unwrap(),
+            "0.0.0.0:7".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            bind_addr("::*", 7).unwrap(),
+            "[::]:7".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            bind_addr("::1", 7).unwrap(),
+            "[::1]:7".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            bind_addr("127.0.0.1", 7).unwrap(),
+            "127.0.0.1:7".parse::<SocketAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn optional_unavailable_address_is_skipped() {
+        // 192.0.2.1 (TEST-NET-1) is not on this host: optional, it is skipped; then nothing
+        // listens. Required, it aborts with Redis's two warning lines.
+        assert!(matches!(
+            open_listeners("-192.0.2.1", 1),
+            Err(StartError::NoListeners)
+        ));
+        match open_listeners("192.0.2.1", 1) {
+            Err(StartError::Listen(lines)) => {
+                assert_eq!(
+                    lines,
+                    [
+                        "Warning: Could not create server TCP listening socket 192.0.2.1:1: bind: Cannot assign requested address",
+                        "Failed listening on port 1 (TCP), aborting."
+                    ]
+                );
+            }
+            _ => panic!("expected a listen error"),
+        }
+    }
+
+    #[test]
+    fn error_text_drops_the_os_error_number() {
+        let e = io::Error::from_raw_os_error(libc::EADDRINUSE);
+        assert_eq!(err_text(&e), "Address already in use");
+    }
+}
