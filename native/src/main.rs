@@ -1,1 +1,228 @@
-fn main() {}
+//! oxidis-server: the native shell over `oxidis_core::Engine`. Command line and config as
+//! redis-server's (cli.rs), log lines in Redis's format (log.rs), one mio event loop
+//! (server.rs, conn.rs), a counting allocator for INFO's used_memory (alloc.rs).
+//!
+//! Everything about Redis semantics lives in the core; this crate only moves bytes, keeps
+//! time and reports host facts.
+
+mod alloc;
+mod cli;
+mod conn;
+mod log;
+mod server;
+
+use oxidis_core::{Config, Engine, HostInfo};
+use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOC: alloc::Counting = alloc::Counting;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const REDIS_VERSION: &str = "7.0.15";
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    let prog = argv.first().map_or("oxidis-server", String::as_str);
+    let run = match cli::parse(argv.get(1..).unwrap_or_default()) {
+        cli::Cli::Version => {
+            println!("Oxidis server v={VERSION} (redis {REDIS_VERSION} compatible)");
+            return ExitCode::SUCCESS;
+        }
+        cli::Cli::Help => {
+            // Like redis-server: usage on stderr, exit code 1.
+            eprint!("{}", cli::usage(prog));
+            return ExitCode::FAILURE;
+        }
+        cli::Cli::Run(run) => run,
+    };
+
+    let config_file = run.config_file.as_deref().map(absolute_path);
+    let file_text = match &config_file {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(e) => {
+                log::warning(&format!(
+                    "Fatal error, can't open config file '{path}': {}",
+                    strerror(&e)
+                ));
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let stdin_text = if run.config_from_stdin {
+        log::warning("Reading config from stdin");
+        let mut s = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut s);
+        Some(String::from_utf8_lossy(&s).into_owned())
+    } else {
+        None
+    };
+    let text = cli::config_text(file_text.as_deref(), stdin_text.as_deref(), &run.options);
+    let mut config = Config::default();
+    if let Err(e) = config.load_conf(&text) {
+        eprint!(
+            "{}",
+            cli::fatal_config_error(&text, &e, &format!("Oxidis {VERSION}"))
+        );
+        return ExitCode::FAILURE;
+    }
+
+    let pid = std::process::id();
+    log::warning("oO0OoO0OoO0Oo Oxidis is starting oO0OoO0OoO0Oo");
+    log::warning(&format!(
+        "Oxidis version={VERSION}, redis_version={REDIS_VERSION}, bits=64, pid={pid}, just started"
+    ));
+    if argv.len() == 1 {
+        log::warning(&format!(
+            "Warning: no config file specified, using the default config. In order to specify a config file use {prog} /path/to/redis.conf"
+        ));
+    } else {
+        log::warning("Configuration loaded");
+    }
+    log::set_master();
+    // As Redis's initServer: a closed terminal does not stop the server (SIGPIPE is already
+    // ignored by Rust's runtime).
+    // SAFETY: installing SIG_IGN has no preconditions.
+    unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
+    raise_open_files_limit();
+
+    let port = config.port;
+    let bind = config.bind.clone();
+    let mut eng = Engine::new(config, seed());
+    eng.set_host_info(
+        server::now(),
+        HostInfo {
+            process_id: pid,
+            tcp_port: port,
+            executable: absolute_path(prog),
+            config_file: config_file.unwrap_or_default(),
+            os: os_name(),
+            arch_bits: 64,
+            multiplexing_api: "epoll".into(),
+            used_memory: Some(alloc::allocated),
+            used_memory_rss: Some(alloc::rss),
+        },
+    );
+    let mut srv = match server::Server::new(eng, &bind, port) {
+        Ok(s) => s,
+        Err(server::StartError::NoListeners) => {
+            log::warning("Configured to not listen anywhere, exiting.");
+            return ExitCode::FAILURE;
+        }
+        Err(server::StartError::Listen(lines)) => {
+            for l in lines {
+                log::warning(&l);
+            }
+            return ExitCode::FAILURE;
+        }
+        Err(server::StartError::Io(e)) => {
+            log::warning(&format!("Failed creating the event loop: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    log::notice(&format!("Running mode=standalone, port={port}."));
+    log::notice("Server initialized");
+    log::notice("Ready to accept connections");
+
+    let code = match srv.run() {
+        Ok(signal) => {
+            log::warning(&format!("Received {signal} scheduling shutdown..."));
+            log::warning("User requested shutdown...");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            log::warning(&format!("Event loop failed: {}", strerror(&e)));
+            ExitCode::FAILURE
+        }
+    };
+    srv.close_all();
+    debug_assert_eq!(srv.engine().client_count(), 0);
+    log::warning("Oxidis is now ready to exit, bye bye...");
+    code
+}
+
+/// Redis's getAbsolutePath: relative paths are taken from the working directory.
+fn absolute_path(p: &str) -> String {
+    if p.starts_with('/') {
+        return p.to_string();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => cwd.join(p).display().to_string(),
+        Err(_) => p.to_string(),
+    }
+}
+
+fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Redis's adjustOpenFilesLimit, simplified: raise the soft RLIMIT_NOFILE to the hard limit so
+/// thousands of clients fit.
+fn raise_open_files_limit() {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write `rl`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return;
+    }
+    let old = rl.rlim_cur;
+    // An unlimited hard limit is refused for NOFILE; 1M is more than enough.
+    let target = rl.rlim_max.min(1 << 20);
+    if old >= target {
+        return;
+    }
+    rl.rlim_cur = target;
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) } == 0 {
+        log::notice(&format!(
+            "Increased maximum number of open files to {target} (it was originally set to {old})."
+        ));
+    } else {
+        log::warning(&format!(
+            "Your current 'ulimit -n' of {old} could not be raised to {target}."
+        ));
+    }
+}
+
+/// The engine's seed: from the kernel's CSPRNG, else pid and time.
+fn seed() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most b.len() bytes into b.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n == 8 {
+        return u64::from_le_bytes(b);
+    }
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    t ^ (u64::from(std::process::id()) << 32)
+}
+
+/// INFO's `os`: uname's sysname, release and machine, as Redis prints them.
+fn os_name() -> String {
+    // SAFETY: uname fills the struct; all-zero is a valid initial value.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return String::new();
+    }
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    format!(
+        "{} {} {}",
+        field(&u.sysname),
+        field(&u.release),
+        field(&u.machine)
+    )
+}

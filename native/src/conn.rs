@@ -1,0 +1,61 @@
+//! One client connection: its socket, the engine's id for it, and the bytes taken from the
+//! engine that the socket has not accepted yet.
+
+use mio::net::TcpStream;
+use oxidis_core::{ClientId, Engine};
+use std::io::{self, Write};
+
+/// Output buffers bigger than this are freed once sent rather than kept for reuse.
+const KEEP_BUFFER: usize = 1 << 20;
+
+pub struct Conn {
+    pub stream: TcpStream,
+    pub id: ClientId,
+    /// Output taken from the engine; `out[sent..]` is still to be written.
+    out: Vec<u8>,
+    sent: usize,
+    /// WRITABLE interest is registered (only while output is pending).
+    pub writable: bool,
+    /// Queued to read again: the read budget ran out before the socket would block.
+    pub read_again: bool,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream, id: ClientId) -> Conn {
+        Conn {
+            stream,
+            id,
+            out: Vec::new(),
+            sent: 0,
+            writable: false,
+            read_again: false,
+        }
+    }
+
+    /// Writes the engine's output until all of it is sent (`Ok(true)`) or the socket would
+    /// block (`Ok(false)`). The output is moved out of the engine once and written from an
+    /// offset, so a slow reader of a big reply costs O(size), not a memmove per partial write.
+    pub fn flush(&mut self, eng: &mut Engine) -> io::Result<bool> {
+        loop {
+            if self.sent == self.out.len() {
+                self.sent = 0;
+                self.out.clear();
+                if self.out.capacity() > KEEP_BUFFER {
+                    self.out = Vec::new();
+                }
+                if !eng.has_output(self.id) {
+                    return Ok(true);
+                }
+                eng.drain_output(self.id, &mut self.out);
+                continue;
+            }
+            match self.stream.write(&self.out[self.sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}

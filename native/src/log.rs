@@ -1,0 +1,75 @@
+//! Log lines in Redis's format, to stderr: `pid:R DD Mon YYYY HH:MM:SS.mmm L message`, where R is
+//! the role ('C' until the server is initialised, as in Redis, then 'M') and L the level
+//! ('.' debug, '-' verbose, '*' notice, '#' warning).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+static ROLE: AtomicU8 = AtomicU8::new(b'C');
+
+/// From now on log lines say 'M' (master), as Redis's do once the server is initialised.
+pub fn set_master() {
+    ROLE.store(b'M', Relaxed);
+}
+
+pub fn notice(msg: &str) {
+    log('*', msg);
+}
+
+pub fn warning(msg: &str) {
+    log('#', msg);
+}
+
+fn log(level: char, msg: &str) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let line = format!(
+        "{}:{} {} {} {}\n",
+        std::process::id(),
+        ROLE.load(Relaxed) as char,
+        timestamp(now.as_secs() as i64, now.subsec_millis()),
+        level,
+        msg
+    );
+    // One write per line so concurrent writers do not interleave; errors are ignored, as Redis does.
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `%d %b %Y %H:%M:%S.mmm` in local time.
+fn timestamp(secs: i64, millis: u32) -> String {
+    // SAFETY: localtime_r writes only into `tm`; an all-zero tm is a valid value.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    let t = secs as libc::time_t;
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if !ok {
+        return format!("@{secs}.{millis:03}");
+    }
+    format!(
+        "{:02} {} {} {:02}:{:02}:{:02}.{:03}",
+        tm.tm_mday,
+        MONTHS.get(tm.tm_mon as usize).copied().unwrap_or("???"),
+        tm.tm_year + 1900,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        millis
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn timestamp_shape() {
+        let s = super::timestamp(1_700_000_000, 7);
+        // "14 Nov 2023 22:13:20.007" in UTC; the hour depends on the local zone.
+        assert_eq!(s.len(), "14 Nov 2023 22:13:20.007".len(), "{s}");
+        assert!(s.ends_with(".007"), "{s}");
+        assert!(s.contains(" Nov 2023 ") || s.contains(" 2023 "), "{s}");
+    }
+}

@@ -1,0 +1,488 @@
+//! The event loop: one thread, mio (epoll), edge-triggered.
+//!
+//! - Accept until WouldBlock; TCP_NODELAY; the engine gets a client per connection, and the
+//!   connection's token is the engine's slot (`CONN_BASE + ClientId.0`), so engine events map
+//!   straight to sockets.
+//! - Read until WouldBlock (up to a budget per turn, for fairness), feeding each chunk to the
+//!   engine, which executes every complete request; then write the output once, until done or
+//!   WouldBlock. WRITABLE interest is registered only while output is pending.
+//! - Close when the engine says so (after QUIT or a protocol error once the reply is flushed; at
+//!   once for idle timeouts), on EOF or on a socket error; `disconnect` frees the client.
+//! - The poll timeout comes from `next_deadline`; `tick` runs when it is due.
+//! - SIGINT/SIGTERM arrive through self-pipes and end the loop.
+
+use crate::conn::Conn;
+use crate::log;
+use mio::net::{TcpListener, TcpStream, UnixStream};
+use mio::{Events, Interest, Poll, Token};
+use oxidis_core::{ClientId, ConnInfo, Engine, Event, UnixMillis};
+use std::io::{self, Read};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const SIGNAL_BASE: usize = 0;
+const LISTENER_BASE: usize = 8;
+const CONN_BASE: usize = 64;
+/// Redis's CONFIG_BINDADDR_MAX.
+const MAX_LISTENERS: usize = CONN_BASE - LISTENER_BASE;
+/// Redis's PROTO_IOBUF_LEN.
+const READ_CHUNK: usize = 16 * 1024;
+/// Reads per connection per turn before others get theirs (then it is read again next turn).
+const READ_BUDGET: usize = 64;
+/// Redis's default tcp-backlog.
+const BACKLOG: i32 = 511;
+/// After accept fails (EMFILE ...), try again this soon, since edge-triggered epoll will not
+/// report the still-pending connections again.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+const SIGNALS: [(i32, &str); 2] = [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")];
+
+pub fn now() -> UnixMillis {
+    UnixMillis(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    )
+}
+
+/// Why starting failed; main logs it and exits 1.
+pub enum StartError {
+    /// Redis's "Configured to not listen anywhere, exiting."
+    NoListeners,
+    /// A listening socket failed: the warning lines to log.
+    Listen(Vec<String>),
+    Io(String),
+}
+
+pub struct Server {
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    signals: Vec<UnixStream>,
+    conns: Vec<Option<Conn>>,
+    eng: Engine,
+    read_again: Vec<usize>,
+    accept_retry: bool,
+    buf: Vec<u8>,
+}
+
+/// `strerror`-style text of an io::Error (without Rust's " (os error N)").
+fn err_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn listen_on(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        // Like Redis's anetV6Only: `bind * ::*` must be able to take the same port twice.
+        s.set_only_v6(true)?;
+    }
+    s.set_reuse_address(true)?;
+    s.bind(&addr.into())?;
+    s.listen(BACKLOG)?;
+    s.set_nonblocking(true)?;
+    Ok(s.into())
+}
+
+/// Redis's `bind` words: `*` is every IPv4 address, `::*` every IPv6 one, a leading `-` makes
+/// an address optional (skipped if it is not available here).
+fn bind_addr(word: &str, port: u16) -> io::Result<SocketAddr> {
+    let host = match word {
+        "*" => "0.0.0.0",
+        "::*" => "::",
+        w => w,
+    };
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EADDRNOTAVAIL))
+}
+
+fn open_listeners(bind: &str, port: u16) -> Result<Vec<TcpListener>, StartError> {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    for word in bind.split_ascii_whitespace() {
+        let (optional, word) = match word.strip_prefix('-') {
+            Some(w) => (true, w),
+            None => (false, word),
+        };
+        let res = bind_addr(word, port).and_then(listen_on);
+        match res {
+            Ok(l) => {
+                if out.len() == MAX_LISTENERS {
+                    return Err(StartError::Listen(vec![format!(
+                        "Too many bind addresses specified (at most {MAX_LISTENERS})."
+                    )]));
+                }
+                out.push(TcpListener::from_std(l));
+            }
+            Err(e) => {
+                warnings.push(format!(
+                    "Warning: Could not create server TCP listening socket {word}:{port}: bind: {}",
+                    err_text(&e)
+                ));
+                let unavailable = matches!(
+                    e.raw_os_error(),
+                    Some(libc::EADDRNOTAVAIL | libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT)
+                );
+                if optional && unavailable {
+                    continue;
+                }
+                warnings.push(format!("Failed listening on port {port} (TCP), aborting."));
+                return Err(StartError::Listen(warnings));
+            }
+        }
+    }
+    for w in &warnings {
+        log::warning(w);
+    }
+    if out.is_empty() {
+        return Err(StartError::NoListeners);
+    }
+    Ok(out)
+}
+
+impl Server {
+    /// Binds every address in `bind` on `port` and installs the signal pipes.
+    pub fn new(eng: Engine, bind: &str, port: u16) -> Result<Server, StartError> {
+        if port == 0 {
+            // Redis: port 0 means no TCP listener; without a unix socket nothing listens.
+            return Err(StartError::NoListeners);
+        }
+        let io = |e: io::Error| StartError::Io(err_text(&e));
+        let mut listeners = open_listeners(bind, port)?;
+        let poll = Poll::new().map_err(io)?;
+        for (i, l) in listeners.iter_mut().enumerate() {
+            poll.registry()
+                .register(l, Token(LISTENER_BASE + i), Interest::READABLE)
+                .map_err(io)?;
+        }
+        let mut signals = Vec::new();
+        for (i, (sig, _)) in SIGNALS.iter().enumerate() {
+            let (rx, tx) = std::os::unix::net::UnixStream::pair().map_err(io)?;
+            rx.set_nonblocking(true).map_err(io)?;
+            signal_hook::low_level::pipe::register(*sig, tx).map_err(io)?;
+            let mut rx = UnixStream::from_std(rx);
+            poll.registry()
+                .register(&mut rx, Token(SIGNAL_BASE + i), Interest::READABLE)
+                .map_err(io)?;
+            signals.push(rx);
+        }
+        Ok(Server {
+            poll,
+            listeners,
+            signals,
+            conns: Vec::new(),
+            eng,
+            read_again: Vec::new(),
+            accept_retry: false,
+            buf: vec![0; READ_CHUNK],
+        })
+    }
+
+    /// Runs until SIGINT or SIGTERM; returns the signal's name.
+    pub fn run(&mut self) -> io::Result<&'static str> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let now = now();
+            if self.eng.next_deadline().is_some_and(|d| d <= now) {
+                self.eng.tick(now);
+                self.handle_engine_events();
+            }
+            let mut timeout = self
+                .eng
+                .next_deadline()
+                .map(|d| Duration::from_millis(d.0.saturating_sub(now.0)));
+            if self.accept_retry {
+                timeout = Some(timeout.map_or(ACCEPT_RETRY, |t| t.min(ACCEPT_RETRY)));
+            }
+            if !self.read_again.is_empty() {
+                timeout = Some(Duration::ZERO);
+            }
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let now = crate::server::now();
+            let mut stop = None;
+            for ev in events.iter() {
+                let t = ev.token().0;
+                if t >= CONN_BASE {
+                    let slot = t - CONN_BASE;
+                    if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                        self.read_conn(slot, now);
+                    }
+                    if ev.is_writable() {
+                        self.write_conn(slot);
+                    }
+                } else if t >= LISTENER_BASE {
+                    self.accept(t - LISTENER_BASE, now);
+                } else if let Some(name) = self.drain_signal(t - SIGNAL_BASE) {
+                    stop = Some(name);
+                }
+            }
+            if self.accept_retry {
+                self.accept_retry = false;
+                for i in 0..self.listeners.len() {
+                    self.accept(i, now);
+                }
+            }
+            for slot in std::mem::take(&mut self.read_again) {
+                let again = self
+                    .conns
+                    .get_mut(slot)
+                    .and_then(Option::as_mut)
+                    .is_some_and(|c| std::mem::take(&mut c.read_again));
+                if again {
+                    self.read_conn(slot, now);
+                }
+            }
+            self.handle_engine_events();
+            if let Some(name) = stop {
+                return Ok(name);
+            }
+        }
+    }
+
+    /// Closes the listeners and every connection (shutdown).
+    pub fn close_all(&mut self) {
+        for mut l in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        for slot in 0..self.conns.len() {
+            self.close(slot);
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.eng
+    }
+
+    fn drain_signal(&mut self, i: usize) -> Option<&'static str> {
+        let rx = self.signals.get_mut(i)?;
+        let mut got = false;
+        let mut b = [0u8; 64];
+        loop {
+            match rx.read(&mut b) {
+                Ok(0) => break,
+                Ok(_) => got = true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        got.then(|| SIGNALS[i].1)
+    }
+
+    fn accept(&mut self, i: usize, now: UnixMillis) {
+        loop {
+            let Some(listener) = self.listeners.get(i) else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => self.add_conn(stream, peer, now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(e) => {
+                    log::warning(&format!("Accepting client connection: {}", err_text(&e)));
+                    self.accept_retry = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn add_conn(&mut self, mut stream: TcpStream, peer: SocketAddr, now: UnixMillis) {
+        let _ = stream.set_nodelay(true);
+        let laddr = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let id = self.eng.connect(
+            now,
+            ConnInfo {
+                addr: peer.to_string(),
+                laddr,
+            },
+        );
+        // Registering reports the socket's current readiness, so bytes that arrived before
+        // this point are not missed.
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, Token(CONN_BASE + id.0), Interest::READABLE)
+            .is_err()
+        {
+            self.eng.disconnect(id);
+            return;
+        }
+        if self.conns.len() <= id.0 {
+            self.conns.resize_with(id.0 + 1, || None);
+        }
+        self.conns[id.0] = Some(Conn::new(stream, id));
+    }
+
+    fn read_conn(&mut self, slot: usize, now: UnixMillis) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let id = conn.id;
+        let mut reads = 0;
+        loop {
+            if self.eng.should_close(id) {
+                // QUIT or a protocol error: further input is ignored; flush and close below.
+                break;
+            }
+            match conn.stream.read(&mut self.buf) {
+                Ok(0) => {
+                    // EOF. Send what is already owed (as Redis writes before its next read),
+                    // then close.
+                    let _ = conn.flush(&mut self.eng);
+                    self.close(slot);
+                    return;
+                }
+                Ok(n) => {
+                    self.eng.feed(now, id, &self.buf[..n]);
+                    reads += 1;
+                    if reads == READ_BUDGET {
+                        if !conn.read_again {
+                            conn.read_again = true;
+                            self.read_again.push(slot);
+                        }
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.close(slot);
+                    return;
+                }
+            }
+        }
+        self.write_conn(slot);
+    }
+
+    /// Writes pending output, then closes the connection if the engine is done with it, else
+    /// keeps WRITABLE interest exactly while output is pending.
+    fn write_conn(&mut self, slot: usize) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let all_sent = match conn.flush(&mut self.eng) {
+            Ok(all) => all,
+            Err(_) => {
+                self.close(slot);
+                return;
+            }
+        };
+        if self.eng.should_close(conn.id) {
+            // close_asap (timeout, CLIENT KILL, limits) closes at once; after QUIT or a
+            // protocol error the reply goes out first.
+            let asap = self.eng.client(conn.id).is_none_or(|c| c.close_asap);
+            if asap || all_sent {
+                self.close(slot);
+                return;
+            }
+        }
+        let want_writable = !all_sent;
+        if conn.writable != want_writable {
+            let interest = if all_sent {
+                Interest::READABLE
+            } else {
+                Interest::READABLE | Interest::WRITABLE
+            };
+            if self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, Token(CONN_BASE + slot), interest)
+                .is_err()
+            {
+                self.close(slot);
+                return;
+            }
+            conn.writable = want_writable;
+        }
+    }
+
+    fn close(&mut self, slot: usize) {
+        if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            self.eng.disconnect(conn.id);
+        }
+    }
+
+    fn handle_engine_events(&mut self) {
+        while let Some(ev) = self.eng.poll_event() {
+            match ev {
+                Event::Close(ClientId(slot)) => self.close(slot),
+                Event::Output(ClientId(slot)) => self.write_conn(slot),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_words() {
+        assert_eq!(
+            bind_addr("*", 7).unwrap(),
+            "0.0.0.0:7".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            bind_addr("::*", 7).unwrap(),
+            "[::]:7".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            bind_addr("::1", 7).unwrap(),
+            "[::1]:7".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            bind_addr("127.0.0.1", 7).unwrap(),
+            "127.0.0.1:7".parse::<SocketAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn optional_unavailable_address_is_skipped() {
+        // 192.0.2.1 (TEST-NET-1) is not on this host: optional, it is skipped; then nothing
+        // listens. Required, it aborts with Redis's two warning lines.
+        assert!(matches!(
+            open_listeners("-192.0.2.1", 1),
+            Err(StartError::NoListeners)
+        ));
+        match open_listeners("192.0.2.1", 1) {
+            Err(StartError::Listen(lines)) => {
+                assert_eq!(
+                    lines,
+                    [
+                        "Warning: Could not create server TCP listening socket 192.0.2.1:1: bind: Cannot assign requested address",
+                        "Failed listening on port 1 (TCP), aborting."
+                    ]
+                );
+            }
+            _ => panic!("expected a listen error"),
+        }
+    }
+
+    #[test]
+    fn error_text_drops_the_os_error_number() {
+        let e = io::Error::from_raw_os_error(libc::EADDRINUSE);
+        assert_eq!(err_text(&e), "Address already in use");
+    }
+}

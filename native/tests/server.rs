@@ -1,0 +1,304 @@
+//! Integration tests over real sockets against the oxidis-server binary.
+//! Expected texts were taken from Debian's redis-server 7.0.15 fed the same bytes.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn ping_and_echo() {
+    let srv = start(&[]);
+    let mut s = srv.connect();
+    s.write_all(b"PING\r\n").unwrap();
+    assert_eq!(read_n(&mut s, 7), b"+PONG\r\n");
+    s.write_all(&cmd(&[b"ECHO", b"hello world"])).unwrap();
+    assert_eq!(read_n(&mut s, 18), b"$11\r\nhello world\r\n");
+    s.write_all(&cmd(&[b"ECHO", b""])).unwrap();
+    assert_eq!(read_n(&mut s, 6), b"$0\r\n\r\n");
+}
+
+#[test]
+fn pipeline_of_10k_pings_in_one_write() {
+    let srv = start(&[]);
+    let mut s = srv.connect();
+    let n = 10_000;
+    s.write_all(&b"*1\r\n$4\r\nPING\r\n".repeat(n)).unwrap();
+    let got = read_n(&mut s, 7 * n);
+    assert!(got.chunks(7).all(|c| c == b"+PONG\r\n"));
+    assert_ping(&mut s);
+}
+
+#[test]
+fn request_sent_byte_by_byte() {
+    let srv = start(&[]);
+    let mut s = srv.connect();
+    let req = [cmd(&[b"ECHO", b"abc"]), b"PING\r\n".to_vec()].concat();
+    for b in &req {
+        s.write_all(std::slice::from_ref(b)).unwrap();
+        s.flush().unwrap();
+    }
+    assert_eq!(read_n(&mut s, 9 + 7), b"$3\r\nabc\r\n+PONG\r\n");
+}
+
+#[test]
+fn big_reply_to_a_slow_reader_while_others_are_served() {
+    let srv = start(&[]);
+    let size = 50 << 20;
+    let value: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut big = srv.connect();
+    big.write_all(&cmd(&[b"ECHO", &value])).unwrap();
+    let header = format!("${size}\r\n").into_bytes();
+    let total = header.len() + size + 2;
+
+    // Read the first megabytes slowly, so the server meets a full socket buffer many times;
+    // meanwhile another client is served.
+    let mut other = srv.connect();
+    let mut got = Vec::with_capacity(total);
+    let mut chunk = vec![0u8; 64 * 1024];
+    while got.len() < 4 << 20 {
+        let n = big.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed early");
+        got.extend_from_slice(&chunk[..n]);
+        assert_ping(&mut other);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    while got.len() < total {
+        let n = big.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed early");
+        got.extend_from_slice(&chunk[..n]);
+    }
+    assert_eq!(got.len(), total);
+    assert_eq!(&got[..header.len()], &header[..]);
+    assert!(got[header.len()..header.len() + size] == value[..]);
+    assert_eq!(&got[total - 2..], b"\r\n");
+    assert_ping(&mut big);
+}
+
+/// Bytes that break the protocol get Redis's error and the connection closes, while another
+/// client keeps being served.
+fn protocol_error(input: &[u8], expected: &[u8]) {
+    let srv = start(&[]);
+    let mut bystander = srv.connect();
+    assert_ping(&mut bystander);
+    let mut bad = srv.connect();
+    write_lossy(&mut bad, input);
+    let (got, closed) = read_to_close(&mut bad, Duration::from_secs(20));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(expected)
+    );
+    assert!(closed, "the connection stayed open");
+    assert_ping(&mut bystander);
+}
+
+#[test]
+fn garbage_bytes() {
+    protocol_error(
+        b"*1\r\nfoo\r\n\x00\xff\x01",
+        b"-ERR Protocol error: expected '$', got 'f'\r\n",
+    );
+}
+
+#[test]
+fn huge_multibulk_length() {
+    protocol_error(
+        b"*999999999999\r\n",
+        b"-ERR Protocol error: invalid multibulk length\r\n",
+    );
+}
+
+#[test]
+fn bulk_length_over_512mb() {
+    protocol_error(
+        b"*1\r\n$600000000\r\n",
+        b"-ERR Protocol error: invalid bulk length\r\n",
+    );
+}
+
+#[test]
+fn two_megabyte_inline_line() {
+    let mut line = vec![b'a'; 2 << 20];
+    line.extend_from_slice(b"\r\n");
+    protocol_error(&line, b"-ERR Protocol error: too big inline request\r\n");
+}
+
+#[test]
+fn quit_replies_ok_then_closes() {
+    let srv = start(&[]);
+    let mut s = srv.connect();
+    s.write_all(b"PING\r\nQUIT\r\nPING\r\n").unwrap();
+    let (got, closed) = read_to_close(&mut s, Duration::from_secs(20));
+    assert_eq!(got, b"+PONG\r\n+OK\r\n");
+    assert!(closed);
+}
+
+#[test]
+fn idle_client_is_closed_after_timeout() {
+    let srv = start(&["--timeout", "1"]);
+    let mut idle = srv.connect();
+    assert_ping(&mut idle);
+    // Wait for the close with a deadline well past the timeout (no timing assertion).
+    let (got, closed) = read_to_close(&mut idle, Duration::from_secs(30));
+    assert!(got.is_empty());
+    assert!(closed, "idle client was not closed");
+    // The server still accepts and serves new clients.
+    let mut fresh = srv.connect();
+    assert_ping(&mut fresh);
+}
+
+#[test]
+fn sigterm_exits_zero() {
+    let mut srv = start(&[]);
+    let mut s = srv.connect();
+    assert_ping(&mut s);
+    let status = srv.terminate();
+    assert_eq!(status.code(), Some(0));
+    let (_, closed) = read_to_close(&mut s, Duration::from_secs(10));
+    assert!(closed);
+    assert!(TcpStream::connect(srv.addr()).is_err());
+}
+
+fn start_fails(args: &[&str]) -> String {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_exit(&mut child, Duration::from_secs(10));
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{args:?}: {err}");
+    err
+}
+
+#[test]
+fn bad_value_fails_to_start() {
+    let port = free_port().to_string();
+    let err = start_fails(&["--bind", "127.0.0.1", "--timeout", "soon", "--port", &port]);
+    assert!(err.contains("*** FATAL CONFIG FILE ERROR (Oxidis"), "{err}");
+    assert!(
+        err.contains("Reading the configuration file, at line 3\n>>> 'timeout \"soon\"'\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_option_fails_to_start() {
+    let port = free_port().to_string();
+    let err = start_fails(&["--port", &port, "--no-such-option", "1"]);
+    assert!(
+        err.contains(
+            "at line 3\n>>> 'no-such-option \"1\"'\nBad directive or wrong number of arguments\n"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn port_zero_listens_nowhere() {
+    let err = start_fails(&["--port", "0"]);
+    assert!(
+        err.contains("Configured to not listen anywhere, exiting."),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_config_file() {
+    let err = start_fails(&["/nonexistent/oxidis.conf"]);
+    assert!(
+        err.contains("Fatal error, can't open config file '/nonexistent/oxidis.conf'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn version_flag() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "Oxidis server v={} (redis 7.0.15 compatible)\n",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
+
+#[test]
+fn config_file_and_options() {
+    let dir = std::env::temp_dir().join(format!("oxidis-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("oxidis.conf");
+    // The file says port 1 and bind on a dead address; the command line wins, as in Redis.
+    std::fs::write(&conf, "# a comment\nbind 192.0.2.1\nport 1\ntimeout 0\n").unwrap();
+    let conf = conf.display().to_string();
+    let mut srv = None;
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = Command::new(BIN)
+            .args([&conf, "--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                srv = Some(Server { child, port });
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if srv.is_some() {
+            break;
+        }
+    }
+    let srv = srv.expect("server with a config file did not start");
+    let mut s = srv.connect();
+    assert_ping(&mut s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ipv4_and_ipv6_on_one_port() {
+    // `-::1` is optional, as in Redis's default `bind * -::*`: skipped where IPv6 is missing.
+    let srv = start(&["--bind", "127.0.0.1", "-::1"]);
+    assert_ping(&mut srv.connect());
+    if let Ok(mut s6) = TcpStream::connect(("::1", srv.port)) {
+        assert_ping(&mut s6);
+    }
+}
+
+#[test]
+fn two_thousand_concurrent_clients() {
+    let srv = start(&[]);
+    let n = 2000;
+    let mut conns: Vec<TcpStream> = (0..n).map(|_| srv.connect()).collect();
+    for s in &mut conns {
+        s.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();
+    }
+    for s in &mut conns {
+        assert_eq!(read_n(s, 7), b"+PONG\r\n");
+    }
+    // All still open and served.
+    for s in conns.iter_mut().step_by(97) {
+        assert_ping(s);
+    }
+}
