@@ -159,13 +159,7 @@ pub fn log_dir() -> PathBuf {
 pub fn start_redis() -> Result<Server, String> {
     let port = free_port()?;
     let mut cmd = Command::new("redis-server");
-    cmd.args(["--port", &port.to_string()])
-        .args(["--bind", "127.0.0.1"])
-        .args(["--save", ""])
-        .args(["--appendonly", "no"])
-        .args(["--daemonize", "no"])
-        // A throwaway working directory so nothing lands in the repo even if a test sends SAVE.
-        .args(["--dir", &std::env::temp_dir().display().to_string()]);
+    cmd.args(server_args(port));
     Server::spawn(
         "redis-server",
         cmd,
@@ -174,22 +168,34 @@ pub fn start_redis() -> Result<Server, String> {
     )
 }
 
-/// The command line that makes oxidis-server listen on 127.0.0.1:`port` (redis-server's flag
-/// names). Kept in one place so a change to the server's flags is a change here only.
-pub fn oxidis_args(port: u16) -> Vec<String> {
-    vec![
-        "--bind".into(),
-        "127.0.0.1".into(),
-        "--port".into(),
-        port.to_string(),
+/// The command line both servers get (redis-server's flag names, which oxidis-server shares),
+/// so differential suites compare like with like: loopback on `port`, no persistence, and a
+/// throwaway working directory so nothing lands in the repo even if a test sends SAVE.
+pub fn server_args(port: u16) -> Vec<String> {
+    [
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--dir",
+        &std::env::temp_dir().display().to_string(),
     ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// oxidis-server (the binary at `bin`) on a free loopback port.
 pub fn start_oxidis(bin: &Path) -> Result<Server, String> {
     let port = free_port()?;
     let mut cmd = Command::new(bin);
-    cmd.args(oxidis_args(port));
+    cmd.args(server_args(port));
     Server::spawn(
         "oxidis-server",
         cmd,

@@ -294,7 +294,11 @@ pub fn dispatch(
                 let mut msg = b"ERR unknown subcommand '".to_vec();
                 msg.extend_from_slice(truncated(args[1], 128));
                 msg.extend_from_slice(b"'. Try ");
-                msg.extend(args[0].iter().map(u8::to_ascii_uppercase));
+                msg.extend(
+                    truncated(args[0], usize::MAX)
+                        .iter()
+                        .map(u8::to_ascii_uppercase),
+                );
                 msg.extend_from_slice(b" HELP.");
                 reject(srv, clients, msg);
                 return;
@@ -322,8 +326,10 @@ pub fn dispatch(
     }
 }
 
+/// What C's `%.<max>s` prints of an argument: up to `max` bytes, stopping at a NUL.
 fn truncated(b: &[u8], max: usize) -> &[u8] {
-    &b[..b.len().min(max)]
+    let end = memchr::memchr(0, b).unwrap_or(b.len()).min(max);
+    &b[..end]
 }
 
 /// Redis 7.0's text: "unknown command 'x', with args beginning with: 'a' 'b' ".
