@@ -63,7 +63,77 @@ const ONESHOT: &[&[&str]] = &[
     &["MGET"],
     &["SET", "neg", "-1"],
     &["GET", "neg"],
+    &["GETSET", "n", "7"],
+    &["SETNX", "n", "8"],
+    &["SETNX", "fresh", "8"],
+    &["SETEX", "tmp", "100", "v"],
+    &["PSETEX", "tmp2", "100000", "v"],
+    &["SETEX", "tmp", "0", "v"],
+    &["TTL", "tmp"],
+    &["GETEX", "tmp", "PERSIST"],
+    &["TTL", "tmp"],
+    &["MSETNX", "x1", "1", "x2", "2"],
+    &["MSETNX", "x1", "1", "x3", "3"],
+    &["DECRBY", "n", "3"],
+    &["SUBSTR", "bin", "0", "2"],
+    &["SET", "l1", "ohmytext"],
+    &["SET", "l2", "mynewtext"],
+    &["LCS", "l1", "l2"],
+    &["LCS", "l1", "l2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"],
+    &["UNLINK", "x1", "x2", "nosuch"],
+    &["RENAME", "x3", "x4"],
+    &["RENAMENX", "x4", "n"],
+    &["RENAME", "nosuch", "x"],
+    &["COPY", "x4", "x5"],
+    &["COPY", "x4", "x5"],
+    &["MOVE", "x5", "1"],
+    &["MOVE", "x5", "99"],
+    &["TOUCH", "x4", "nosuch"],
+    &["EXPIRE", "x4", "1000", "NX"],
+    &["PEXPIRE", "x4", "5000000", "GT"],
+    &["EXPIRE", "x4", "10", "NX", "XX"],
+    &["PEXPIREAT", "x4", "4000000000000"],
+    &["PEXPIRETIME", "x4"],
+    &["PTTL", "fresh"],
+    &["PTTL", "nosuch"],
+    &["SCAN", "0", "MATCH", "x4", "COUNT", "1000"],
+    &["SCAN", "abc"],
+    &["SELECT", "1"],
+    &["SELECT", "16"],
+    &["CLIENT", "GETNAME"],
+    &["CLIENT", "SETNAME", "has space"],
+    &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+    &["CONFIG", "GET", "maxmemory-policy"],
+    &["CONFIG", "SET", "maxmemory-policy", "noeviction"],
+    &["CONFIG", "SET", "hz", "abc"],
+    &["COMMAND", "INFO", "get", "nosuch"],
+    &["COMMAND", "DOCS", "get"],
+    &["HELLO", "4"],
+    &["TYPE", "x4"],
+    &["FLUSHDB"],
+    &["SET", "only", "1"],
+    &["RANDOMKEY"],
     &["DBSIZE"],
+];
+
+/// Commands run in one redis-cli session, read from its standard input (as a person's typed
+/// commands would be): connection state such as SELECT and CLIENT SETNAME carries over.
+const SCRIPT: &[&[&str]] = &[
+    &["SET", "a", "b c"],
+    &["SELECT", "1"],
+    &["GET", "a"],
+    &["SET", "a", "in db 1"],
+    &["SELECT", "0"],
+    &["GET", "a"],
+    &["MOVE", "a", "1"],
+    &["CLIENT", "SETNAME", "script"],
+    &["CLIENT", "GETNAME"],
+    &["SET", "q", "quote\"d\nline"],
+    &["GET", "q"],
+    &["INCRBYFLOAT", "f", "10.5"],
+    &["INCRBYFLOAT", "f", "0.1"],
+    &["FOO", "bar"],
+    &["PING"],
 ];
 
 /// The redis-cli renderings compared: tty-style (`(integer) 1`, `(nil)`, `(error) ERR ...`,
@@ -157,6 +227,7 @@ pub fn run(oxidis: &str, redis: &str) -> Result<Report, String> {
         TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
     }
     oneshot(&mut r, oxidis, redis)?;
+    script(&mut r, oxidis, redis)?;
     config_info(&mut r, oxidis, redis)?;
     pipe(&mut r, oxidis, redis)?;
     benchmark(&mut r, oxidis, redis)?;
@@ -230,6 +301,63 @@ fn oneshot(r: &mut Report, oxidis: &str, redis: &str) -> Result<(), String> {
             i += 1;
         }
     }
+    Ok(())
+}
+
+/// One argument as a redis-cli input line writes it: double-quoted with escapes.
+fn quote_arg(a: &str) -> String {
+    let mut q = String::from("\"");
+    for b in a.bytes() {
+        match b {
+            b'"' => q.push_str("\\\""),
+            b'\\' => q.push_str("\\\\"),
+            b'\n' => q.push_str("\\n"),
+            b'\r' => q.push_str("\\r"),
+            b'\t' => q.push_str("\\t"),
+            0x20..=0x7e => q.push(b as char),
+            _ => q.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    q.push('"');
+    q
+}
+
+fn script(r: &mut Report, oxidis: &str, redis: &str) -> Result<(), String> {
+    let text: String = SCRIPT
+        .iter()
+        .map(|cmd| {
+            cmd.iter()
+                .map(|a| quote_arg(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+                + "\n"
+        })
+        .collect();
+    let path = std::env::temp_dir().join(format!("oxidis-cli-script-{}.txt", std::process::id()));
+    std::fs::write(&path, text).map_err(|e| format!("{path:?}: {e}"))?;
+    for (mode, flag) in MODES {
+        let mut outs = Vec::new();
+        for addr in [oxidis, redis] {
+            redis_cli(addr, &[], &["FLUSHALL"])?;
+            let flags: Vec<&str> = flag.iter().copied().collect();
+            let out = run_cmd(
+                cli_command(addr, &flags, &[]).stdin(open(&path)?),
+                Duration::from_secs(30),
+            )?;
+            outs.push(output_text(&out));
+        }
+        let (a, b) = (&outs[0], &outs[1]);
+        // The control must have run the whole script in one session.
+        if !b.contains("10.6") || !b.contains("script") {
+            return Err(format!(
+                "redis-cli script control output is unexpected: {b:?}"
+            ));
+        }
+        check(r, a == b, || {
+            format!("redis-cli ({mode}) script on stdin: output differs\n  oxidis: {a:?}\n  redis:  {b:?}")
+        });
+    }
+    std::fs::remove_file(&path).ok();
     Ok(())
 }
 
