@@ -21,6 +21,18 @@ IMPLEMENTED = {
     "string": "set get getset getdel getex setnx setex psetex mset msetnx mget append strlen incr decr "
               "incrby decrby incrbyfloat setrange getrange substr lcs",
     "keys": "del unlink exists type keys scan rename renamenx copy move randomkey touch",
+    "object": "object|encoding object|freq object|refcount object|help",
+    "sort": "sort sort_ro",
+    "list": "lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos lmove "
+            "rpoplpush lmpop",
+    "hash": "hset hsetnx hget hmget hmset hdel hlen hexists hgetall hkeys hvals hincrby hincrbyfloat "
+            "hstrlen hrandfield hscan",
+    "set": "sadd srem sismember smismember scard smembers spop srandmember smove sinter sintercard "
+           "sunion sdiff sinterstore sunionstore sdiffstore sscan",
+    "zset": "zadd zincrby zrem zscore zmscore zcard zcount zlexcount zrank zrevrank zrange zrangestore "
+            "zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange zpopmin zpopmax zmpop "
+            "zrandmember zremrangebyrank zremrangebyscore zremrangebylex zunionstore zinterstore "
+            "zdiffstore zunion zinter zdiff zintercard zscan",
     "expire": "expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist",
 }
 # CLIENT SETINFO is Redis 7.2's, but clients (redis-py, node-redis) send it on connect: Oxidis
@@ -213,7 +225,7 @@ def main():
         "//! 7.0 (COMMAND INFO and COMMAND DOCS), so names, arities, flags, key positions and docs\n"
         "//! are Redis's own. Dispatch, COMMAND and the playground's autocomplete all read it.\n"
         "//! Do not edit by hand: change IMPLEMENTED in the script and rerun it.\n\n"
-        "use super::{connection, expire, flags, keys, server, string, CommandSpec};\n\n"
+        "use super::{\n    connection, expire, flags, hash, keys, list, object, server, set, sort, string, zset, CommandSpec,\n};\n\n"
     ]
     subtables = []
     top = []

@@ -99,6 +99,8 @@ pub struct Server {
     pub host: HostInfo,
     pub start_time: UnixMillis,
     pub next_client_id: u64,
+    /// Changes since the last save (Redis's server.dirty).
+    pub dirty: u64,
     pub events: VecDeque<Event>,
     last_tick: UnixMillis,
 }
@@ -128,6 +130,7 @@ impl Engine {
                 host: HostInfo::default(),
                 start_time: UnixMillis(0),
                 next_client_id: 1,
+                dirty: 0,
                 events: VecDeque::new(),
                 last_tick: UnixMillis(0),
             },

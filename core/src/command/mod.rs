@@ -8,10 +8,16 @@
 
 pub mod connection;
 pub mod expire;
+pub mod hash;
 pub mod keys;
+pub mod list;
+pub mod object;
 pub mod server;
+pub mod set;
+pub mod sort;
 pub mod string;
 pub mod table;
+pub mod zset;
 
 use crate::engine::{Client, ClientId, Server};
 use crate::keyspace::Db;
@@ -251,6 +257,12 @@ impl<'e> Ctx<'e> {
     pub fn db(&mut self) -> &mut Db {
         let i = self.clients[self.id.0].db;
         &mut self.srv.dbs[i]
+    }
+
+    /// Redis's signalModifiedKey + server.dirty++: call after every change to a key of the
+    /// current database (WATCH, keyspace notifications and save rules hang off this).
+    pub fn key_modified(&mut self, _key: &[u8]) {
+        self.srv.dirty += 1;
     }
 
     /// Replies with a Redis error (used for errors that do not abort the handler's flow).

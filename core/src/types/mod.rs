@@ -1,9 +1,17 @@
 //! Data structures only: the values keys hold. No RESP and no command semantics here.
 
 pub mod bytes;
+pub mod hash;
+pub mod list;
 pub mod longdouble;
+pub mod set;
+pub mod zset;
 
 pub use bytes::CompactBytes;
+pub use hash::Hash;
+pub use list::List;
+pub use set::Set;
+pub use zset::ZSet;
 
 /// What a key holds.
 #[derive(Clone, Debug, PartialEq)]
@@ -11,6 +19,11 @@ pub enum Value {
     /// A string, kept as Redis's "int" encoding when it is a canonical i64 (INCR works in place).
     Int(i64),
     Str(CompactBytes),
+    // Collections are boxed so a `Value` stays 24 bytes (memory per key is a headline figure).
+    List(Box<List>),
+    Hash(Box<Hash>),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -37,6 +50,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -49,11 +66,32 @@ impl Value {
         match self {
             Value::Int(n) => Some(buf.format(*n).as_bytes()),
             Value::Str(s) => Some(s.as_bytes()),
+            _ => None,
         }
     }
 
     /// How many elements the value has, for lazy-free decisions (strings count as one).
     pub fn element_count(&self) -> usize {
-        1
+        match self {
+            Value::Int(_) | Value::Str(_) => 1,
+            Value::List(l) => l.len(),
+            Value::Hash(h) => h.len(),
+            Value::Set(s) => s.len(),
+            Value::ZSet(z) => z.len(),
+        }
+    }
+
+    /// The name OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            // Redis's embstr limit; APPEND/SETRANGE results are "raw" in Redis even when short.
+            Value::Str(s) if s.len() <= 44 => "embstr",
+            Value::Str(_) => "raw",
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
+        }
     }
 }
