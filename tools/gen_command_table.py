@@ -21,7 +21,7 @@ IMPLEMENTED = {
     "string": "set get getset getdel getex setnx setex psetex mset msetnx mget append strlen incr decr "
               "incrby decrby incrbyfloat setrange getrange substr lcs",
     "keys": "del unlink exists type keys scan rename renamenx copy move randomkey touch",
-    "object": "object|encoding object|freq object|refcount object|help",
+    "object": "object|encoding object|refcount object|help",
     "sort": "sort sort_ro",
     "list": "lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos lmove "
             "rpoplpush lmpop",

@@ -162,3 +162,43 @@ fn run_one(addr: &str, file: &Path, name: &str) -> Vec<String> {
     let mut d = TcpDriver::new(addr);
     golden::run(name, &steps, &mut d)
 }
+
+/// Writes a transcript's expected replies from a real server: reads `file`, sends every
+/// request to `addr` (after FLUSHALL), and returns the text with each request followed by
+/// the server's reply lines (replacing any it had). Directives and comments are kept;
+/// `@advance` sleeps. This records Redis's behaviour instead of anybody's guess of it.
+pub fn record(addr: &str, text: &str) -> Result<String, String> {
+    let mut reset = TcpDriver::new(addr);
+    reset.send(0, b"*1\r\n$8\r\nFLUSHALL\r\n", 1)?;
+    let mut d = TcpDriver::new(addr);
+    let mut out = String::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        let steps = golden::parse(line).map_err(|e| format!("{line:?}: {e}"))?;
+        out.push_str(line);
+        out.push('\n');
+        match steps.first() {
+            Some(golden::Step::Send { client, bytes, .. }) => {
+                // Drop the reply lines recorded before, if any: they are rewritten.
+                while lines.peek().is_some_and(|l| {
+                    !(l.starts_with('>')
+                        || l.starts_with('@')
+                        || l.starts_with('#')
+                        || l.starts_with('[')
+                        || l.is_empty())
+                }) {
+                    lines.next();
+                }
+                let closes = lines.peek().is_some_and(|l| l.trim_end() == "@closed");
+                let reply = d.send(*client, bytes, if closes { 0 } else { 1 })?;
+                for l in golden::reply_lines(&reply) {
+                    out.push_str(&l);
+                    out.push('\n');
+                }
+            }
+            Some(golden::Step::Advance(ms)) => d.advance(*ms),
+            _ => {}
+        }
+    }
+    Ok(out)
+}

@@ -83,10 +83,27 @@ fn main() -> ExitCode {
 
 /// cargo xtask golden --against HOST:PORT [FILTER]
 fn golden(args: &[String]) -> ExitCode {
+    const USAGE: &str = "usage: cargo xtask golden --against HOST:PORT [FILTER]\n       cargo xtask golden --record HOST:PORT FILE.resp   (fills in the server's replies)";
     let addr = match (args.first().map(String::as_str), args.get(1)) {
         (Some("--against"), Some(a)) => a.clone(),
+        (Some("--record"), Some(a)) if args.len() == 3 => {
+            let path = PathBuf::from(&args[2]);
+            let result = std::fs::read_to_string(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))
+                .and_then(|text| golden_tcp::record(a, &text))
+                .and_then(|t| {
+                    std::fs::write(&path, t).map_err(|e| format!("{}: {e}", path.display()))
+                });
+            return match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("golden --record: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         _ => {
-            eprintln!("usage: cargo xtask golden --against HOST:PORT [FILTER]");
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
