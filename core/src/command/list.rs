@@ -154,6 +154,9 @@ pub fn pop(
     Ok(Some(out))
 }
 
+/// What `mpop` popped: (index into the keys, elements in pop order).
+pub type KeyElements = (usize, Vec<Vec<u8>>);
+
 /// Redis's `mpopGenericCommand` minus the reply: pops up to `count` elements from the first
 /// key holding a non-empty list. Missing keys are skipped; a key of another type met before
 /// that is WRONGTYPE. Returns (index into `keys`, elements popped).
@@ -163,7 +166,7 @@ pub fn mpop(
     now: UnixMillis,
     end: End,
     count: usize,
-) -> Result<Option<(usize, Vec<Vec<u8>>)>, CmdError> {
+) -> Result<Option<KeyElements>, CmdError> {
     for (i, key) in keys.iter().enumerate() {
         if let Some(elems) = pop(db, key, now, end, count)? {
             if !elems.is_empty() {

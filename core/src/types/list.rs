@@ -791,7 +791,7 @@ mod tests {
         l.push_back(b"x");
         l.push_back(&vec![b'y'; CHUNK_BYTES * 2]);
         l.push_back(b"z");
-        l.push_front(&vec![b'w'; 200]);
+        l.push_front(&[b'w'; 200]);
         check(&l);
         assert_eq!(l.len(), 4);
         assert_eq!(l.get(2).map(|e| e.len()), Some(CHUNK_BYTES * 2));
