@@ -282,24 +282,24 @@ fn pop_generic(ctx: &mut Ctx, args: &[&[u8]], end: End) -> Result<(), CmdError> 
         Some(n) => pop(db, key, now, end, usize::try_from(n).unwrap_or(usize::MAX))?,
         None => pop(db, key, now, end, 1)?,
     };
-    match (popped, count) {
-        (None, None) => out.nil(),
-        (None, Some(_)) => out.nil_array(),
-        (Some(elems), None) => match elems.first() {
-            Some(e) => out.bulk(e),
+    let Some(elems) = popped else {
+        match count {
             None => out.nil(),
-        },
-        (Some(elems), Some(_)) => {
-            out.array_len(elems.len());
-            for e in &elems {
-                out.bulk(e);
-            }
-            if elems.is_empty() {
-                return Ok(());
-            }
+            Some(_) => out.nil_array(),
         }
+        return Ok(());
+    };
+    if count.is_some() {
+        out.array_len(elems.len());
+        for e in &elems {
+            out.bulk(e);
+        }
+    } else if let Some(e) = elems.first() {
+        out.bulk(e);
     }
-    ctx.key_modified(key);
+    if !elems.is_empty() {
+        ctx.key_modified(key);
+    }
     Ok(())
 }
 
@@ -633,6 +633,70 @@ pub fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs `cmd` on a fresh client and returns (reply, change in server.dirty).
+    fn run(eng: &mut crate::Engine, cmd: &str) -> (String, u64) {
+        use crate::engine::ConnInfo;
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        let args: Vec<Vec<u8>> = cmd.split(' ').map(|a| a.as_bytes().to_vec()).collect();
+        let before = eng.server().dirty;
+        eng.feed(UnixMillis(0), id, &crate::golden::encode_request(&args));
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        eng.disconnect(id);
+        (
+            String::from_utf8_lossy(&out).into_owned(),
+            eng.server().dirty - before,
+        )
+    }
+
+    /// Which commands count as changing the key (WATCH and save rules hang off this): only
+    /// real changes, except LTRIM, which Redis always signals on an existing list.
+    #[test]
+    fn modifications_are_signalled_like_redis() {
+        let mut eng = crate::Engine::new(crate::Config::default(), 7);
+        let cases = [
+            ("RPUSH l a b c", true),
+            ("LPUSHX nokey a", false),
+            ("LPOP nokey", false),
+            ("LPOP nokey 2", false),
+            ("LPOP l 0", false),
+            ("LPOP l 1", true),
+            ("LREM l 0 zz", false),
+            ("LINSERT l BEFORE zz x", false),
+            ("LINSERT l BEFORE b x", true),
+            ("LSET l 0 y", true),
+            ("LTRIM l 0 -1", true),
+            ("LTRIM nokey 0 -1", false),
+            ("LMOVE nokey l LEFT LEFT", false),
+            ("LMOVE l l LEFT LEFT", true),
+            ("LMPOP 1 nokey LEFT", false),
+            ("LMPOP 1 l LEFT", true),
+            ("LRANGE l 0 -1", false),
+        ];
+        for (cmd, modifies) in cases {
+            let (reply, dirty) = run(&mut eng, cmd);
+            assert_eq!(dirty > 0, modifies, "{cmd} -> {reply}");
+        }
+    }
+
+    /// LLEN/LINDEX/LRANGE/LPOS count keyspace hits and misses; write commands do not.
+    #[test]
+    fn reads_count_hits_and_misses() {
+        let mut eng = crate::Engine::new(crate::Config::default(), 7);
+        run(&mut eng, "RPUSH l a");
+        run(&mut eng, "LPOP nokey");
+        let stats = |e: &crate::Engine| (e.server().dbs[0].hits, e.server().dbs[0].misses);
+        assert_eq!(stats(&eng), (0, 0));
+        for cmd in ["LLEN l", "LINDEX l 0", "LRANGE l 0 -1", "LPOS l a"] {
+            run(&mut eng, cmd);
+        }
+        assert_eq!(stats(&eng), (4, 0));
+        for cmd in ["LLEN x", "LINDEX x 0", "LRANGE x 0 -1", "LPOS x a"] {
+            run(&mut eng, cmd);
+        }
+        assert_eq!(stats(&eng), (4, 4));
+    }
 
     #[test]
     fn clamp_range_matches_redis() {
