@@ -20,10 +20,7 @@ fn limits(ctx: &Ctx) -> Limits {
 }
 
 /// Redis's lookupKeyRead + checkType, with the caller's reply writer borrowed alongside.
-fn read<'c>(
-    ctx: &'c mut Ctx,
-    key: &[u8],
-) -> Result<(Option<&'c Hash>, ReplyWriter<'c>), CmdError> {
+fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<(Option<&'c Hash>, ReplyWriter<'c>), CmdError> {
     let now = ctx.now;
     let c = &mut ctx.clients[ctx.id.0];
     let h = match ctx.srv.dbs[c.db].lookup_read(key, now) {
@@ -145,9 +142,12 @@ fn hset_generic(ctx: &mut Ctx, args: &[&[u8]], ok_reply: bool) -> Result<(), Cmd
 pub fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let (field, value) = (args[2], args[3]);
     let set = write(ctx, args[1], true, |h, lim, rng| {
-        // Redis converts for long arguments even when the field exists.
-        h.prepare(&args[2..4], lim, rng);
-        let set = !h.contains(field) && h.set(field, value, lim, rng);
+        // Redis 7.0 checks for long arguments only once it knows it will add the field.
+        let set = !h.contains(field);
+        if set {
+            h.prepare(&args[2..4], lim, rng);
+            h.set(field, value, lim, rng);
+        }
         Ok(Wrote {
             result: set,
             changed: set,
@@ -405,8 +405,8 @@ pub fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// A listpack-encoded hash comes back whole with cursor 0, whatever the cursor and COUNT (as
 /// in Redis). For a table, COUNT counts fields and values alike, as Redis's list does.
 pub fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let mut cursor = super::keys::parse_scan_cursor(args[2])
-        .ok_or_else(|| CmdError::err("invalid cursor"))?;
+    let mut cursor =
+        super::keys::parse_scan_cursor(args[2]).ok_or_else(|| CmdError::err("invalid cursor"))?;
     let (h, mut w) = read(ctx, args[1])?;
     let Some(h) = h else {
         // Redis's shared.emptyscan.
@@ -466,4 +466,246 @@ pub fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         w.bulk(v);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::golden::encode_request;
+    use crate::resp::{decode_reply, Reply};
+    use crate::time::UnixMillis;
+    use crate::types::Value;
+    use crate::{ClientId, Config, ConnInfo, Engine};
+    use std::collections::{HashMap, HashSet};
+
+    const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
+
+    struct T {
+        eng: Engine,
+        id: ClientId,
+    }
+
+    impl T {
+        fn new() -> T {
+            let mut eng = Engine::new(Config::default(), 11);
+            let id = eng.connect(NOW, ConnInfo::default());
+            T { eng, id }
+        }
+
+        fn cmd(&mut self, args: &[&str]) -> Reply {
+            let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+            self.eng.feed(NOW, self.id, &encode_request(&args));
+            let mut out = Vec::new();
+            self.eng.drain_output(self.id, &mut out);
+            let (reply, used) = decode_reply(&out).expect("valid").expect("whole");
+            assert_eq!(used, out.len(), "one reply");
+            reply
+        }
+
+        fn encoding(&mut self, key: &str) -> &'static str {
+            match self.eng.server_mut().dbs[0].keys.get(key.as_bytes()) {
+                Some(Value::Hash(h)) => h.encoding(),
+                other => panic!("not a hash: {other:?}"),
+            }
+        }
+
+        /// A hash of `n` fields fN -> vN.
+        fn fill(&mut self, key: &str, n: usize) {
+            let mut args = vec!["HSET".to_string(), key.to_string()];
+            for i in 0..n {
+                args.push(format!("f{i}"));
+                args.push(format!("v{i}"));
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            assert_eq!(self.cmd(&refs), Reply::Int(n as i64));
+        }
+    }
+
+    fn bulk(r: &Reply) -> String {
+        match r {
+            Reply::Bulk(b) => String::from_utf8(b.clone()).unwrap(),
+            other => panic!("not a bulk: {other:?}"),
+        }
+    }
+
+    fn array(r: Reply) -> Vec<Reply> {
+        match r {
+            Reply::Array(a) => a,
+            other => panic!("not an array: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn encodings_follow_the_config() {
+        let mut t = T::new();
+        // Redis 7.0's default hash-max-listpack-entries is 512.
+        t.fill("small", 512);
+        assert_eq!(t.encoding("small"), "listpack");
+        t.fill("big", 513);
+        assert_eq!(t.encoding("big"), "hashtable");
+        t.cmd(&["HSET", "v", "a", &"x".repeat(64)]);
+        assert_eq!(t.encoding("v"), "listpack");
+        t.cmd(&["HSET", "v", "b", &"x".repeat(65)]);
+        assert_eq!(t.encoding("v"), "hashtable");
+        t.cmd(&["HDEL", "v", "b"]);
+        assert_eq!(t.encoding("v"), "hashtable", "one way");
+        t.cmd(&["CONFIG", "SET", "hash-max-listpack-entries", "2"]);
+        t.fill("c", 2);
+        assert_eq!(t.encoding("c"), "listpack");
+        t.cmd(&["HINCRBY", "c", "new", "1"]);
+        assert_eq!(t.encoding("c"), "hashtable");
+        t.cmd(&["CONFIG", "SET", "hash-max-listpack-value", "3"]);
+        t.cmd(&["HSET", "d", "a", "1"]);
+        t.cmd(&["HINCRBYFLOAT", "d", "a", "0.5"]);
+        assert_eq!(t.encoding("d"), "listpack");
+        t.cmd(&["HINCRBYFLOAT", "d", "a", "0.25"]);
+        assert_eq!(t.encoding("d"), "hashtable", "1.75 is 4 bytes");
+        t.cmd(&["HSET", "e", "a", "1"]);
+        assert_eq!(t.cmd(&["HSETNX", "e", "a", "long"]), Reply::Int(0));
+        assert_eq!(
+            t.encoding("e"),
+            "listpack",
+            "HSETNX on an existing field converts nothing"
+        );
+        assert_eq!(t.cmd(&["HSETNX", "e", "b", "long"]), Reply::Int(1));
+        assert_eq!(t.encoding("e"), "hashtable");
+    }
+
+    #[test]
+    fn hrandfield_negative_count_repeats_and_covers() {
+        let mut t = T::new();
+        t.fill("lp", 5);
+        t.fill("ht", 200);
+        for key in ["lp", "ht"] {
+            let n = if key == "lp" { 5 } else { 200 };
+            let picks = array(t.cmd(&["HRANDFIELD", key, "-3000"]));
+            assert_eq!(picks.len(), 3000);
+            let mut counts: HashMap<String, usize> = HashMap::new();
+            for p in &picks {
+                *counts.entry(bulk(p)).or_default() += 1;
+            }
+            assert_eq!(counts.len(), n, "every field comes up ({key})");
+            let with = array(t.cmd(&["HRANDFIELD", key, "-50", "WITHVALUES"]));
+            assert_eq!(with.len(), 100);
+            for pair in with.chunks(2) {
+                assert_eq!(bulk(&pair[1]), bulk(&pair[0]).replace('f', "v"));
+            }
+        }
+    }
+
+    #[test]
+    fn hrandfield_positive_count_is_unique() {
+        let mut t = T::new();
+        t.fill("lp", 10);
+        t.fill("ht", 300);
+        for (key, n) in [("lp", 10), ("ht", 300)] {
+            for count in [1, 2, 9, n / 3 + 1, n - 1, n, n + 5] {
+                let picks = array(t.cmd(&["HRANDFIELD", key, &count.to_string()]));
+                let names: Vec<String> = picks.iter().map(bulk).collect();
+                assert_eq!(names.len(), count.min(n));
+                assert_eq!(names.iter().collect::<HashSet<_>>().len(), names.len());
+                if key == "lp" {
+                    // Listpack order, as Redis's lpRandomPairsUnique gives.
+                    let idx: Vec<usize> = names.iter().map(|s| s[1..].parse().unwrap()).collect();
+                    assert!(idx.windows(2).all(|w| w[0] < w[1]), "{idx:?}");
+                }
+            }
+        }
+        // Single picks come out uniformly enough.
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for _ in 0..5000 {
+            *counts
+                .entry(bulk(&t.cmd(&["HRANDFIELD", "lp"])))
+                .or_default() += 1;
+        }
+        assert_eq!(counts.len(), 10);
+        assert!(
+            counts.values().all(|&c| (350..650).contains(&c)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn hrandfield_resp3_pairs_on_a_table() {
+        let mut t = T::new();
+        t.fill("ht", 200);
+        t.cmd(&["HELLO", "3"]);
+        for count in ["-7", "7", "150", "500"] {
+            let pairs = array(t.cmd(&["HRANDFIELD", "ht", count, "WITHVALUES"]));
+            let want = count.parse::<i64>().unwrap().unsigned_abs().min(200) as usize;
+            assert_eq!(pairs.len(), want);
+            for p in pairs {
+                let p = array(p);
+                assert_eq!(p.len(), 2);
+                assert_eq!(bulk(&p[1]), bulk(&p[0]).replace('f', "v"));
+            }
+        }
+    }
+
+    #[test]
+    fn hscan_iterates_a_table_with_count_and_match() {
+        let mut t = T::new();
+        t.fill("ht", 1000);
+        let mut seen = HashSet::new();
+        let mut cursor = "0".to_string();
+        let mut calls = 0;
+        loop {
+            let mut parts = array(t.cmd(&["HSCAN", "ht", &cursor, "COUNT", "20"]));
+            let items = array(parts.pop().unwrap());
+            cursor = bulk(&parts[0]);
+            assert_eq!(items.len() % 2, 0);
+            for pair in items.chunks(2) {
+                let f = bulk(&pair[0]);
+                if f.starts_with('f') {
+                    assert_eq!(bulk(&pair[1]), f.replace('f', "v"));
+                }
+                seen.insert(f);
+            }
+            calls += 1;
+            // Between calls, churn other fields (the scan guarantee holds for the rest).
+            t.cmd(&["HSET", "ht", &format!("extra{calls}"), "x"]);
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert!(calls > 10, "COUNT 20 takes many calls: {calls}");
+        assert!((0..1000).all(|i| seen.contains(&format!("f{i}"))));
+        let mut matched = Vec::new();
+        let mut cursor = "0".to_string();
+        loop {
+            let mut parts = array(t.cmd(&["HSCAN", "ht", &cursor, "MATCH", "f99*"]));
+            let items = array(parts.pop().unwrap());
+            cursor = bulk(&parts[0]);
+            matched.extend(items.chunks(2).map(|p| bulk(&p[0])));
+            if cursor == "0" {
+                break;
+            }
+        }
+        matched.sort();
+        assert_eq!(
+            matched,
+            vec![
+                "f99", "f990", "f991", "f992", "f993", "f994", "f995", "f996", "f997", "f998",
+                "f999"
+            ]
+        );
+    }
+
+    #[test]
+    fn emptied_hashes_are_deleted_and_changes_counted() {
+        let mut t = T::new();
+        t.fill("h", 3);
+        let dirty = t.eng.server_mut().dirty;
+        t.cmd(&["HDEL", "h", "nope"]);
+        t.cmd(&["HSETNX", "h", "f0", "x"]);
+        assert_eq!(t.eng.server_mut().dirty, dirty, "no change, no dirty");
+        t.cmd(&["HDEL", "h", "f0", "f1", "f2", "f3"]);
+        assert_eq!(t.eng.server_mut().dirty, dirty + 1);
+        assert!(t.eng.server_mut().dbs[0].keys.get(b"h").is_none());
+        // Failed writes on a missing key leave nothing behind.
+        assert!(matches!(
+            t.cmd(&["HINCRBYFLOAT", "k", "f", "inf"]),
+            Reply::Error(_)
+        ));
+        assert!(t.eng.server_mut().dbs[0].keys.get(b"k").is_none());
+    }
 }

@@ -23,7 +23,8 @@ use std::ops::Range;
 /// Redis's LISTPACK_MAX_SAFETY_SIZE: a listpack that would grow past this converts.
 const LISTPACK_MAX_SAFETY_SIZE: usize = 1 << 30;
 
-/// The encoding thresholds (Redis's hash-max-listpack-entries / hash-max-listpack-value).
+/// The encoding thresholds (hash-max-listpack-entries / hash-max-listpack-value; Redis 7.0
+/// defaults to 512 and 64).
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_entries: u64,
@@ -33,7 +34,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_entries: 128,
+            max_entries: 512,
             max_value: 64,
         }
     }
@@ -428,9 +429,7 @@ impl Hash {
                 }
                 0
             }
-            Repr::Table(t) => t
-                .dict
-                .scan(cursor, |k, v| f(k.as_bytes(), v.as_bytes())),
+            Repr::Table(t) => t.dict.scan(cursor, |k, v| f(k.as_bytes(), v.as_bytes())),
         }
     }
 
@@ -697,7 +696,8 @@ mod tests {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            (0u8..40, proptest::collection::vec(any::<u8>(), 0..12)).prop_map(|(f, v)| Op::Set(f, v)),
+            (0u8..40, proptest::collection::vec(any::<u8>(), 0..12))
+                .prop_map(|(f, v)| Op::Set(f, v)),
             (0u8..40).prop_map(Op::Remove),
             (0u8..40).prop_map(Op::Get),
         ]
