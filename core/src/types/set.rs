@@ -46,7 +46,7 @@ impl Member<'_> {
         }
     }
 
-    pub fn to_owned(self) -> OwnedMember {
+    pub fn to_owned_member(self) -> OwnedMember {
         match self {
             Member::Int(n) => OwnedMember::Int(n),
             Member::Bytes(b) => OwnedMember::Bytes(CompactBytes::new(b)),
@@ -350,7 +350,10 @@ impl Set {
         match as_int(member) {
             Some(n) if self.is_intset() => self.add_int(n, max_intset, rng),
             _ => {
-                let t = self.table_mut(rng);
+                self.ensure_table(rng);
+                let Repr::Table(t) = &mut self.repr else {
+                    return false;
+                };
                 if t.dict.contains_key(member) {
                     return false;
                 }
@@ -376,13 +379,13 @@ impl Set {
             return false;
         }
         if i.len() as u64 > max_intset.min(INTSET_HARD_MAX) {
-            self.table_mut(rng);
+            self.ensure_table(rng);
         }
         true
     }
 
-    /// The hash table, converting an intset first (setTypeConvert).
-    fn table_mut(&mut self, rng: &mut Rng) -> &mut Table {
+    /// Converts an intset to a hash table (setTypeConvert); a no-op for a table.
+    fn ensure_table(&mut self, rng: &mut Rng) {
         if let Repr::Ints(ints) = &self.repr {
             let seed = rng.next_u64();
             let mut dict = Dict::new(seed);
@@ -393,10 +396,6 @@ impl Set {
                 }
             }
             self.repr = Repr::Table(Table { dict, seed });
-        }
-        match &mut self.repr {
-            Repr::Table(t) => t,
-            Repr::Ints(_) => unreachable!("converted above"),
         }
     }
 
