@@ -145,6 +145,10 @@ impl ZSet {
     pub fn from_sorted(pairs: Vec<(CompactBytes, f64)>, lim: &Limits) -> ZSet {
         let max_len = pairs.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
         if lim.fits_listpack(pairs.len(), max_len) {
+            let pairs = pairs
+                .into_iter()
+                .map(|(m, s)| (m, listpack_score(s)))
+                .collect();
             return ZSet {
                 repr: Repr::Listpack(pairs),
             };
@@ -258,6 +262,7 @@ impl ZSet {
     pub fn insert(&mut self, member: &[u8], score: f64, lim: &Limits) -> bool {
         debug_assert!(!score.is_nan());
         if let Repr::Listpack(v) = &mut self.repr {
+            let score = listpack_score(score);
             if let Some(i) = v.iter().position(|(m, _)| m.as_bytes() == member) {
                 if v[i].1 != score {
                     let (m, _) = v.remove(i);
@@ -388,6 +393,15 @@ impl ZSet {
                 Ok(())
             }
         }
+    }
+}
+
+/// The score a listpack keeps: Redis stores it as text (d2string), which prints -0 as "0".
+fn listpack_score(score: f64) -> f64 {
+    if score == 0.0 {
+        0.0
+    } else {
+        score
     }
 }
 
