@@ -310,6 +310,8 @@ impl ZSet {
             Repr::Skiplist { dict, tree, .. } => {
                 let (_, s) = dict.remove(member)?;
                 tree.remove(s, member);
+                // Redis's zsetDel shrinks the table as soon as it is mostly empty.
+                dict.shrink_if_needed();
                 Some(s)
             }
         }
@@ -343,6 +345,7 @@ impl ZSet {
                     tree.remove(s, &m);
                     dict.remove(&m);
                 }
+                dict.shrink_if_needed();
             }
         }
         end - start
