@@ -150,7 +150,8 @@ pub fn strtod(s: &[u8]) -> (f64, usize, bool) {
     let text = std::str::from_utf8(&rest[..j]).unwrap_or("0");
     // Rust's parser is correctly rounded like glibc's; a trailing '.' is fine for it.
     let v: f64 = text.parse().unwrap_or(0.0);
-    let erange = v.is_infinite() || (v == 0.0 && nonzero) || (v != 0.0 && v.abs() < f64::MIN_POSITIVE);
+    let erange =
+        v.is_infinite() || (v == 0.0 && nonzero) || (v != 0.0 && v.abs() < f64::MIN_POSITIVE);
     (sign(v), i + j, erange)
 }
 
@@ -591,8 +592,10 @@ pub fn zrevrank(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 fn zrank_generic(ctx: &mut Ctx, args: &[&[u8]], rev: bool) -> Result<(), CmdError> {
     let now = ctx.now;
-    let rank = read_zset(ctx.db(), args[1], now)?
-        .and_then(|z| z.rank(args[2]).map(|r| if rev { z.len() - 1 - r } else { r }));
+    let rank = read_zset(ctx.db(), args[1], now)?.and_then(|z| {
+        z.rank(args[2])
+            .map(|r| if rev { z.len() - 1 - r } else { r })
+    });
     let mut out = ctx.out();
     match rank {
         Some(r) => out.int(r as i64),
@@ -1047,8 +1050,7 @@ pub fn zrandmember(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
                 "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
             ));
         }
-        let withscores = if args.len() > 4 || (args.len() == 4 && !opt_is(args[3], "withscores"))
-        {
+        let withscores = if args.len() > 4 || (args.len() == 4 && !opt_is(args[3], "withscores")) {
             return Err(CmdError::Syntax);
         } else {
             args.len() == 4
@@ -1308,10 +1310,7 @@ fn zsetop_generic(
                 *w = string2d(args[j]).ok_or(CmdError::err("weight value is not a float"))?;
                 j += 1;
             }
-        } else if op != SetOp::Diff
-            && !cardinality_only
-            && remaining >= 2
-            && opt_is(a, "aggregate")
+        } else if op != SetOp::Diff && !cardinality_only && remaining >= 2 && opt_is(a, "aggregate")
         {
             let v = args[j + 1];
             agg = if opt_is(v, "sum") {
@@ -1451,7 +1450,11 @@ fn listpack_score_text(v: f64) -> String {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let lim = (i64::MAX / 2) as f64;
     if (-lim..=lim).contains(&v) && v.fract() == 0.0 {
@@ -1608,10 +1611,220 @@ mod tests {
         assert_eq!(listpack_score_text(1.0), "1");
         assert_eq!(listpack_score_text(-0.0), "-0");
         assert_eq!(listpack_score_text(1e17), "100000000000000000");
-        assert_eq!(listpack_score_text(4611686018427387904.0), "4611686018427387904");
-        assert_eq!(listpack_score_text(9223372036854775808.0), "9.2233720368547758e+18");
+        assert_eq!(
+            listpack_score_text(4611686018427387904.0),
+            "4611686018427387904"
+        );
+        assert_eq!(
+            listpack_score_text(9223372036854775808.0),
+            "9.2233720368547758e+18"
+        );
         assert_eq!(listpack_score_text(0.1), "0.10000000000000001");
         assert_eq!(listpack_score_text(f64::NEG_INFINITY), "-inf");
+    }
+
+    mod engine {
+        use crate::golden::encode_request;
+        use crate::resp::{decode_reply, Reply};
+        use crate::time::UnixMillis;
+        use crate::types::Value;
+        use crate::{ClientId, Config, ConnInfo, Engine};
+        use std::collections::{HashMap, HashSet};
+
+        const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
+
+        struct T {
+            eng: Engine,
+            id: ClientId,
+        }
+
+        impl T {
+            fn new() -> T {
+                let mut eng = Engine::new(Config::default(), 11);
+                let id = eng.connect(NOW, ConnInfo::default());
+                T { eng, id }
+            }
+
+            fn cmd(&mut self, args: &[&str]) -> Reply {
+                let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+                self.eng.feed(NOW, self.id, &encode_request(&args));
+                let mut out = Vec::new();
+                self.eng.drain_output(self.id, &mut out);
+                let (reply, used) = decode_reply(&out).expect("valid").expect("whole");
+                assert_eq!(used, out.len(), "one reply");
+                reply
+            }
+
+            fn bulks(&mut self, args: &[&str]) -> Vec<String> {
+                let Reply::Array(items) = self.cmd(args) else {
+                    panic!("array expected")
+                };
+                items
+                    .into_iter()
+                    .map(|r| match r {
+                        Reply::Bulk(b) => String::from_utf8(b).unwrap(),
+                        other => panic!("bulk expected, got {other:?}"),
+                    })
+                    .collect()
+            }
+
+            /// A zset `k` of members m0..m{n-1} with score i.
+            fn fill(&mut self, k: &str, n: usize) {
+                let mut args = vec!["ZADD".to_string(), k.to_string()];
+                for i in 0..n {
+                    args.push(i.to_string());
+                    args.push(format!("m{i}"));
+                }
+                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                assert_eq!(self.cmd(&refs), Reply::Int(n as i64));
+            }
+
+            fn encoding(&mut self, k: &str) -> &'static str {
+                match self.eng.server_mut().dbs[0].keys.get(k.as_bytes()) {
+                    Some(Value::ZSet(z)) => z.encoding(),
+                    _ => "none",
+                }
+            }
+        }
+
+        #[test]
+        fn randmember_positive_count_is_unique_and_covers_the_set() {
+            for (n, count) in [(10, 3), (10, 9), (200, 5), (200, 150)] {
+                let mut t = T::new();
+                t.fill("z", n);
+                let mut seen = HashSet::new();
+                for _ in 0..1000 {
+                    let got = t.bulks(&["ZRANDMEMBER", "z", &count.to_string()]);
+                    assert_eq!(got.len(), count);
+                    let uniq: HashSet<_> = got.iter().cloned().collect();
+                    assert_eq!(uniq.len(), count, "distinct members");
+                    seen.extend(uniq);
+                }
+                assert_eq!(seen.len(), n, "every member comes up");
+            }
+        }
+
+        #[test]
+        fn randmember_negative_count_repeats_with_a_fair_spread() {
+            for n in [5, 300] {
+                let mut t = T::new();
+                t.fill("z", n);
+                let got = t.bulks(&["ZRANDMEMBER", "z", "-6000", "WITHSCORES"]);
+                assert_eq!(got.len(), 12000);
+                let mut hist: HashMap<String, usize> = HashMap::new();
+                for pair in got.chunks(2) {
+                    // Each member comes with its own score.
+                    assert_eq!(pair[0], format!("m{}", pair[1]));
+                    *hist.entry(pair[0].clone()).or_default() += 1;
+                }
+                if n == 5 {
+                    assert_eq!(hist.len(), 5);
+                    // 1200 expected per member; a fair die is never this far off.
+                    assert!(hist.values().all(|&c| (900..1500).contains(&c)), "{hist:?}");
+                } else {
+                    assert!(hist.values().any(|&c| c > 1), "repeats happen");
+                }
+            }
+        }
+
+        #[test]
+        fn randmember_single_is_a_member() {
+            let mut t = T::new();
+            t.fill("z", 300);
+            let mut seen = HashSet::new();
+            for _ in 0..2000 {
+                let Reply::Bulk(m) = t.cmd(&["ZRANDMEMBER", "z"]) else {
+                    panic!("bulk")
+                };
+                seen.insert(m);
+            }
+            assert!(seen.len() > 250, "spread over the set: {}", seen.len());
+        }
+
+        #[test]
+        fn zscan_returns_every_member_of_a_skiplist_across_changes() {
+            let mut t = T::new();
+            t.fill("z", 1000);
+            assert_eq!(t.encoding("z"), "skiplist");
+            let mut seen = HashSet::new();
+            let mut cursor = "0".to_string();
+            let mut calls = 0;
+            loop {
+                let Reply::Array(parts) = t.cmd(&["ZSCAN", "z", &cursor, "COUNT", "20"]) else {
+                    panic!("array")
+                };
+                let [Reply::Bulk(cur), Reply::Array(items)] = &parts[..] else {
+                    panic!("[cursor, items]")
+                };
+                for pair in items.chunks(2) {
+                    let (Reply::Bulk(m), Reply::Bulk(s)) = (&pair[0], &pair[1]) else {
+                        panic!("bulks")
+                    };
+                    let m = String::from_utf8(m.clone()).unwrap();
+                    assert_eq!(format!("m{}", String::from_utf8_lossy(s)), m);
+                    seen.insert(m);
+                }
+                // Grow the set while scanning: the table resizes under the cursor.
+                if calls == 3 {
+                    let mut args = vec!["ZADD".to_string(), "z".to_string()];
+                    for i in 1000..3000 {
+                        args.push(i.to_string());
+                        args.push(format!("m{i}"));
+                    }
+                    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+                    t.cmd(&refs);
+                }
+                calls += 1;
+                cursor = String::from_utf8(cur.clone()).unwrap();
+                if cursor == "0" {
+                    break;
+                }
+                assert!(calls < 10_000);
+            }
+            for i in 0..1000 {
+                assert!(seen.contains(&format!("m{i}")), "m{i} present all along");
+            }
+        }
+
+        #[test]
+        fn conversion_thresholds_and_one_way() {
+            let mut t = T::new();
+            t.fill("z", 128);
+            assert_eq!(t.encoding("z"), "listpack");
+            t.cmd(&["ZADD", "z", "1", "extra"]);
+            assert_eq!(t.encoding("z"), "skiplist");
+            t.cmd(&["ZREMRANGEBYRANK", "z", "0", "-2"]);
+            assert_eq!(t.encoding("z"), "skiplist");
+            let long = "x".repeat(65);
+            t.cmd(&["ZADD", "y", "1", &"x".repeat(64)]);
+            assert_eq!(t.encoding("y"), "listpack");
+            t.cmd(&["ZADD", "y", "1", &long]);
+            assert_eq!(t.encoding("y"), "skiplist");
+            // Stored results are encoded by their size.
+            t.cmd(&["ZRANGESTORE", "d", "z", "0", "-1"]);
+            assert_eq!(t.encoding("d"), "listpack");
+            t.fill("big", 200);
+            t.cmd(&["ZUNIONSTORE", "u", "1", "big"]);
+            assert_eq!(t.encoding("u"), "skiplist");
+            // d holds z's last member, m127.
+            assert_eq!(t.cmd(&["ZINTERSTORE", "u", "2", "big", "d"]), Reply::Int(1));
+            assert_eq!(t.encoding("u"), "listpack");
+            assert_eq!(t.cmd(&["ZINTERSTORE", "u", "2", "big", "y"]), Reply::Int(0));
+            assert_eq!(t.encoding("u"), "none");
+            t.cmd(&["ZRANGESTORE", "u", "big", "0", "9"]);
+            assert_eq!(t.encoding("u"), "listpack");
+            // Ranges agree across encodings.
+            let a = t.bulks(&["ZRANGE", "big", "10", "20", "WITHSCORES"]);
+            let b = t.bulks(&["ZRANGE", "u", "0", "-1", "WITHSCORES"]);
+            assert_eq!(a.len(), 22);
+            assert_eq!(b.len(), 20);
+            assert_eq!(
+                t.bulks(&["ZRANGE", "big", "195", "+inf", "BYSCORE"]).len(),
+                5
+            );
+            assert_eq!(t.cmd(&["ZRANK", "big", "m150"]), Reply::Int(150));
+            assert_eq!(t.cmd(&["ZREVRANK", "big", "m150"]), Reply::Int(49));
+        }
     }
 
     #[test]

@@ -170,7 +170,8 @@ impl OsTree {
         }
         let less = {
             let (nw, n) = (self.node(new), self.node(t));
-            cmp_entry(nw.score, nw.member.as_bytes(), n.score, n.member.as_bytes()) == Ordering::Less
+            cmp_entry(nw.score, nw.member.as_bytes(), n.score, n.member.as_bytes())
+                == Ordering::Less
         };
         let (l, r) = (self.node(t).left, self.node(t).right);
         if less {

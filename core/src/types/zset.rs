@@ -286,7 +286,9 @@ impl ZSet {
                 if *cur != score {
                     let old = *cur;
                     *cur = score;
-                    let m = tree.remove(old, member).unwrap_or_else(|| CompactBytes::new(member));
+                    let m = tree
+                        .remove(old, member)
+                        .unwrap_or_else(|| CompactBytes::new(member));
                     tree.insert(m, score);
                 }
                 false
@@ -544,11 +546,16 @@ mod tests {
         z.insert(b"123456", 1.0, &l);
         assert_eq!(z.encoding(), "skiplist");
         assert_eq!(ZSet::for_first_member(6, &l).encoding(), "skiplist");
-        let off = Limits { max_entries: 0, ..l };
+        let off = Limits {
+            max_entries: 0,
+            ..l
+        };
         assert_eq!(ZSet::for_first_member(1, &off).encoding(), "skiplist");
 
         let pairs = |n: usize| -> Vec<(CompactBytes, f64)> {
-            (0..n).map(|i| (CompactBytes::new(&[b'a' + i as u8]), 0.0)).collect()
+            (0..n)
+                .map(|i| (CompactBytes::new(&[b'a' + i as u8]), 0.0))
+                .collect()
         };
         assert_eq!(ZSet::from_sorted(pairs(3), &l).encoding(), "listpack");
         assert_eq!(ZSet::from_sorted(pairs(4), &l).encoding(), "skiplist");
