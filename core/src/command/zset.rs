@@ -1077,6 +1077,8 @@ pub fn zrandmember(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
+const MAX_RANDOM_REPEATS: usize = i32::MAX as usize;
+
 /// Redis's zrandmemberWithCountCommand. Only the choices differ from Redis (our PRNG); the
 /// cases and reply shapes are the same, including "count >= size" returning the whole set
 /// in reverse rank order (Redis 7.0 iterates zsets from the tail).
@@ -1093,7 +1095,12 @@ fn zrandmember_count(ctx: &mut Ctx, key: &[u8], l: i64, withscores: bool) -> Res
     };
     let size = z.len();
     let uniq = l >= 0;
-    let count = l.unsigned_abs() as usize;
+    let count = usize::try_from(l.unsigned_abs()).unwrap_or(usize::MAX);
+    // Deliberate deviation: Redis would try to build a reply of 2^63 members (and run out of
+    // memory); an engine that must never hang refuses repeats past 2^31.
+    if !uniq && count > MAX_RANDOM_REPEATS {
+        return Err(CmdError::err("value is out of range"));
+    }
     if count == 0 {
         out.array_len(0);
         return Ok(());
@@ -1686,6 +1693,131 @@ mod tests {
                 }
             }
         }
+
+        proptest::proptest! {
+            #![proptest_config(proptest::test_runner::Config::with_cases(48))]
+            /// Random zset commands over a small vocabulary never panic, always produce one
+            /// well-formed reply, and leave every sorted set consistent and non-empty.
+            #[test]
+            fn random_commands_keep_sets_consistent(
+                cmds in proptest::collection::vec(
+                    (0usize..CMDS.len(), proptest::collection::vec(0usize..TOKENS.len(), 0..9)),
+                    1..60,
+                ),
+                small in proptest::bool::ANY,
+            ) {
+                let mut t = T::new();
+                if small {
+                    t.cmd(&["CONFIG", "SET", "zset-max-listpack-entries", "3"]);
+                }
+                t.cmd(&["SET", "str", "x"]);
+                for (c, toks) in cmds {
+                    let mut args: Vec<&str> = CMDS[c].split(' ').collect();
+                    args.extend(toks.iter().map(|&i| TOKENS[i]));
+                    t.cmd(&args);
+                    let db = &t.eng.server_mut().dbs[0];
+                    for (k, v) in db.keys.iter() {
+                        if let Value::ZSet(z) = v {
+                            proptest::prop_assert!(!z.is_empty(), "{:?} kept empty", k.as_bytes());
+                            z.check().map_err(proptest::test_runner::TestCaseError::fail)?;
+                        }
+                    }
+                }
+            }
+        }
+
+        const CMDS: &[&str] = &[
+            "ZADD a",
+            "ZADD b",
+            "ZADD a NX",
+            "ZADD a XX CH",
+            "ZADD a GT INCR",
+            "ZINCRBY a",
+            "ZREM a",
+            "ZRANGE a",
+            "ZRANGE b",
+            "ZRANGESTORE c a",
+            "ZRANGESTORE a b",
+            "ZRANGEBYSCORE a",
+            "ZREVRANGEBYSCORE a",
+            "ZRANGEBYLEX a",
+            "ZREVRANGEBYLEX a",
+            "ZREVRANGE a",
+            "ZCOUNT a",
+            "ZLEXCOUNT a",
+            "ZREMRANGEBYRANK a",
+            "ZREMRANGEBYSCORE a",
+            "ZREMRANGEBYLEX a",
+            "ZPOPMIN a",
+            "ZPOPMAX b",
+            "ZMPOP",
+            "ZRANDMEMBER a",
+            "ZUNION",
+            "ZINTER",
+            "ZDIFF",
+            "ZUNIONSTORE c",
+            "ZINTERSTORE a",
+            "ZDIFFSTORE b",
+            "ZINTERCARD",
+            "ZSCAN a",
+            "ZSCORE a",
+            "ZMSCORE a",
+            "ZRANK a",
+            "ZREVRANK b",
+            "ZCARD a",
+        ];
+
+        const TOKENS: &[&str] = &[
+            "0",
+            "1",
+            "2",
+            "-1",
+            "-2",
+            "3",
+            "1.5",
+            "(1",
+            "(2",
+            "-inf",
+            "+inf",
+            "inf",
+            "nan",
+            "a",
+            "b",
+            "c",
+            "str",
+            "x",
+            "y",
+            "[a",
+            "(b",
+            "-",
+            "+",
+            "[",
+            "LIMIT",
+            "WITHSCORES",
+            "REV",
+            "BYSCORE",
+            "BYLEX",
+            "WEIGHTS",
+            "AGGREGATE",
+            "MIN",
+            "MAX",
+            "SUM",
+            "COUNT",
+            "MATCH",
+            "*",
+            "NX",
+            "XX",
+            "GT",
+            "LT",
+            "CH",
+            "INCR",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "",
+            "1e308",
+            "-1e308",
+            "0x10",
+        ];
 
         #[test]
         fn randmember_positive_count_is_unique_and_covers_the_set() {
