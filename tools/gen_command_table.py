@@ -15,9 +15,18 @@ import sys
 # command -> module (core/src/command/<module>.rs). Subcommands as "parent|sub".
 IMPLEMENTED = {
     "connection": "ping echo select quit hello client|id client|setname client|getname client|setinfo "
-                  "client|help",
+                  "client|help auth reset client|list client|info client|kill client|pause client|unpause "
+                  "client|reply client|no-evict client|tracking client|caching client|getredir "
+                  "client|trackinginfo",
+    "tx": "multi exec discard watch unwatch",
+    "pubsub": "subscribe unsubscribe psubscribe punsubscribe publish pubsub|channels pubsub|numsub "
+              "pubsub|numpat pubsub|shardchannels pubsub|shardnumsub pubsub|help ssubscribe spublish "
+              "sunsubscribe",
+    "blocking": "blpop brpop blmove brpoplpush blmpop bzpopmin bzpopmax bzmpop client|unblock",
+    "persistence": "save bgsave bgrewriteaof lastsave shutdown dump restore debug",
     "server": "command|count command|info command|docs command|list command|help "
-              "info dbsize flushdb flushall time config|get config|set config|resetstat config|help",
+              "info dbsize flushdb flushall time config|get config|set config|resetstat config|help "
+              "swapdb wait",
     "string": "set get getset getdel getex setnx setex psetex mset msetnx mget append strlen incr decr "
               "incrby decrby incrbyfloat setrange getrange substr lcs",
     "keys": "del unlink exists type keys scan rename renamenx copy move randomkey touch",
@@ -225,7 +234,7 @@ def main():
         "//! 7.0 (COMMAND INFO and COMMAND DOCS), so names, arities, flags, key positions and docs\n"
         "//! are Redis's own. Dispatch, COMMAND and the playground's autocomplete all read it.\n"
         "//! Do not edit by hand: change IMPLEMENTED in the script and rerun it.\n\n"
-        "use super::{\n    connection, expire, flags, hash, keys, list, object, server, set, sort, string, zset, CommandSpec,\n};\n\n"
+        "use super::{\n    blocking, connection, expire, flags, hash, keys, list, object, persistence, pubsub, server, set, sort, string, tx, zset, CommandSpec,\n};\n\n"
     ]
     subtables = []
     top = []

@@ -269,6 +269,58 @@ pub fn client_help(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
+pub fn client_caching(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
+pub fn client_getredir(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
+pub fn client_info(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
+pub fn client_kill(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
+pub fn client_list(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
+pub fn client_no_evict(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
+pub fn client_pause(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
+pub fn client_reply(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
+pub fn client_tracking(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
+pub fn client_trackinginfo(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
+pub fn client_unpause(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
+pub fn auth(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
+pub fn reset(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::resp::{decode_reply, Reply};

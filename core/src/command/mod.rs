@@ -6,17 +6,21 @@
 //! through `ctx.out()`, straight into the client's output buffer (no intermediate `Reply`
 //! allocation on the hot path); an `Err` is written by dispatch.
 
+pub mod blocking;
 pub mod connection;
 pub mod expire;
 pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod object;
+pub mod persistence;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;
 pub mod string;
 pub mod table;
+pub mod tx;
 pub mod zset;
 
 use crate::engine::{Client, ClientId, Server};

@@ -712,6 +712,14 @@ pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
+pub fn swapdb(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
+pub fn wait(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    Err(CmdError::err("not implemented yet"))
+}
+
 #[cfg(test)]
 mod tests {
     use crate::resp::{decode_reply, Reply};
