@@ -409,50 +409,25 @@ pub fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         super::keys::parse_scan_cursor(args[2]).ok_or_else(|| CmdError::err("invalid cursor"))?;
     let (h, mut w) = read(ctx, args[1])?;
     let Some(h) = h else {
-        // Redis's shared.emptyscan.
-        w.array_len(2);
-        w.bulk(b"0");
-        w.array_len(0);
+        super::keys::reply_empty_scan(&mut w);
         return Ok(());
     };
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let more = args.len() - i;
-        if is(args[i], "count") && more >= 2 {
-            count = parse_int(args[i + 1])?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-            i += 2;
-        } else if is(args[i], "match") && more >= 2 {
-            // A lone '*' disables matching.
-            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    let super::keys::ScanOptions { count, pattern, .. } =
+        super::keys::ScanOptions::parse(&args[3..], false)?;
     let mut found: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut take = |f: &[u8], v: &[u8]| found.push((f.to_vec(), v.to_vec()));
     if h.scans_whole() {
         cursor = h.scan(cursor, &mut take);
     } else {
-        let count = usize::try_from(count).unwrap_or(usize::MAX);
-        let mut max_iterations = count.saturating_mul(10);
-        let mut items = 0usize;
-        loop {
-            cursor = h.scan(cursor, |f, v| {
+        cursor = super::keys::scan_buckets(cursor, count, |c| {
+            let mut items = 0;
+            let next = h.scan(c, |f, v| {
                 take(f, v);
                 // Redis's list holds fields and values alike.
                 items += 2;
             });
-            if cursor == 0 || max_iterations == 0 || items >= count {
-                break;
-            }
-            max_iterations -= 1;
-        }
+            (next, items)
+        });
     }
     if let Some(p) = pattern {
         found.retain(|(f, _)| glob_match(p, f, false));

@@ -112,6 +112,75 @@ pub fn keys(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// at a NUL byte), refusing a leading space, trailing garbage and overflow. strtoul's quirks
 /// carry over: a leading '+' or '-' is accepted ("-1" wraps to 2^64-1) and an empty string
 /// is cursor 0.
+/// The options of SCAN, SSCAN, HSCAN and ZSCAN (Redis's scanGenericCommand): COUNT (≥ 1),
+/// MATCH (a lone `*` disables matching) and, for SCAN only, TYPE (compared as a C string).
+pub struct ScanOptions<'a> {
+    pub count: usize,
+    pub pattern: Option<&'a [u8]>,
+    pub type_filter: Option<&'a [u8]>,
+}
+
+impl<'a> ScanOptions<'a> {
+    /// Parses the arguments after the cursor.
+    pub fn parse(opts: &[&'a [u8]], allow_type: bool) -> Result<ScanOptions<'a>, CmdError> {
+        let mut o = ScanOptions {
+            count: 10,
+            pattern: None,
+            type_filter: None,
+        };
+        let mut i = 0;
+        while i + 1 < opts.len() {
+            let (name, value) = (opts[i], opts[i + 1]);
+            if is(name, "count") {
+                let n = super::parse_int(value)?;
+                if n < 1 {
+                    return Err(CmdError::Syntax);
+                }
+                o.count = usize::try_from(n).unwrap_or(usize::MAX);
+            } else if is(name, "match") {
+                o.pattern = Some(value).filter(|p| *p != b"*");
+            } else if allow_type && is(name, "type") {
+                o.type_filter = Some(value.split(|&b| b == 0).next().unwrap_or(&[]));
+            } else {
+                return Err(CmdError::Syntax);
+            }
+            i += 2;
+        }
+        if i < opts.len() {
+            return Err(CmdError::Syntax);
+        }
+        Ok(o)
+    }
+}
+
+/// Redis's scan loop: visit buckets from `cursor` until the table is done, `count` items are
+/// gathered, or count×10 buckets were visited. `step` visits one cursor position and returns
+/// the next cursor and how many items it gathered. Returns the cursor to hand back.
+pub fn scan_buckets(
+    mut cursor: u64,
+    count: usize,
+    mut step: impl FnMut(u64) -> (u64, usize),
+) -> u64 {
+    let mut max_iterations = count.saturating_mul(10);
+    let mut items = 0usize;
+    loop {
+        let (next, gathered) = step(cursor);
+        cursor = next;
+        items = items.saturating_add(gathered);
+        if cursor == 0 || max_iterations == 0 || items >= count {
+            return cursor;
+        }
+        max_iterations -= 1;
+    }
+}
+
+/// Redis's shared.emptyscan: cursor 0 and no elements.
+pub fn reply_empty_scan(w: &mut crate::resp::ReplyWriter) {
+    w.array_len(2);
+    w.bulk(b"0");
+    w.array_len(0);
+}
+
 pub fn parse_scan_cursor(arg: &[u8]) -> Option<u64> {
     let s = arg.split(|&b| b == 0).next().unwrap_or(&[]);
     let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
@@ -146,49 +215,19 @@ pub fn parse_scan_cursor(arg: &[u8]) -> Option<u64> {
 /// drop (and delete) expired keys. The reply is [cursor, keys], the cursor a bulk string.
 pub fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut cursor = parse_scan_cursor(args[1]).ok_or(CmdError::err("invalid cursor"))?;
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_filter: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let more = args.len() - i;
-        if is(args[i], "count") && more >= 2 {
-            count = super::parse_int(args[i + 1])?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-            i += 2;
-        } else if is(args[i], "match") && more >= 2 {
-            // A lone '*' disables matching altogether.
-            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
-            i += 2;
-        } else if is(args[i], "type") && more >= 2 {
-            // Compared as a C string: it ends at a NUL byte.
-            let t = args[i + 1];
-            type_filter = Some(t.split(|&b| b == 0).next().unwrap_or(&[]));
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-
+    let ScanOptions {
+        count,
+        pattern,
+        type_filter,
+    } = ScanOptions::parse(&args[2..], true)?;
     let now = ctx.now;
     let db = ctx.db();
-    let count = usize::try_from(count).unwrap_or(usize::MAX);
-    let mut max_iterations = count.saturating_mul(10);
     let mut found: Vec<Vec<u8>> = Vec::new();
-    loop {
-        cursor = db
-            .keys
-            .scan(cursor, |k, _| found.push(k.as_bytes().to_vec()));
-        if cursor == 0 || max_iterations == 0 {
-            break;
-        }
-        max_iterations -= 1;
-        if found.len() >= count {
-            break;
-        }
-    }
+    cursor = scan_buckets(cursor, count, |c| {
+        let before = found.len();
+        let next = db.keys.scan(c, |k, _| found.push(k.as_bytes().to_vec()));
+        (next, found.len() - before)
+    });
     found.retain(|k| {
         if pattern.is_some_and(|p| !glob_match(p, k, false)) {
             return false;

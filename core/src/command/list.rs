@@ -25,18 +25,11 @@ fn db_out<'a>(ctx: &'a mut Ctx) -> (&'a mut Db, ReplyWriter<'a>) {
     (db, ReplyWriter::new(&mut c.out, c.resp3))
 }
 
-/// Redis compares option words with `strcasecmp` on the C string, so an argument counts only
-/// up to its first NUL byte ("LEFT\0junk" is LEFT).
-fn opt_is(arg: &[u8], word: &str) -> bool {
-    let end = memchr::memchr(0, arg).unwrap_or(arg.len());
-    is(&arg[..end], word)
-}
-
 /// Redis's `getListPositionFromObjectOrReply`: LEFT or RIGHT, else a syntax error.
 pub fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
-    if opt_is(arg, "right") {
+    if is(arg, "right") {
         Ok(End::Right)
-    } else if opt_is(arg, "left") {
+    } else if is(arg, "left") {
         Ok(End::Left)
     } else {
         Err(CmdError::Syntax)
@@ -354,9 +347,9 @@ pub fn lset(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// LINSERT key BEFORE|AFTER pivot element: the new length, -1 when the pivot is absent, 0
 /// when the key is.
 pub fn linsert(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let after = if opt_is(args[2], "after") {
+    let after = if is(args[2], "after") {
         true
-    } else if opt_is(args[2], "before") {
+    } else if is(args[2], "before") {
         false
     } else {
         return Err(CmdError::Syntax);
@@ -478,7 +471,7 @@ pub fn lpos(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut j = 3;
     while j < args.len() {
         let more = j + 1 < args.len();
-        if opt_is(args[j], "RANK") && more {
+        if is(args[j], "RANK") && more {
             j += 1;
             rank = parse_int(args[j])?;
             if rank == 0 {
@@ -487,10 +480,10 @@ pub fn lpos(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
                      or use negative to start from the end of the list",
                 ));
             }
-        } else if opt_is(args[j], "COUNT") && more {
+        } else if is(args[j], "COUNT") && more {
             j += 1;
             count = parse_range(args[j], 0, "COUNT can't be negative")?;
-        } else if opt_is(args[j], "MAXLEN") && more {
+        } else if is(args[j], "MAXLEN") && more {
             j += 1;
             maxlen = parse_range(args[j], 0, "MAXLEN can't be negative")?;
         } else {
@@ -602,7 +595,7 @@ pub fn parse_mpop<'a>(
     let mut count: i64 = -1;
     let mut j = where_idx + 1;
     while j < args.len() {
-        if count == -1 && opt_is(args[j], "COUNT") && j + 1 < args.len() {
+        if count == -1 && is(args[j], "COUNT") && j + 1 < args.len() {
             j += 1;
             count = parse_range(args[j], 1, "count should be greater than 0")?;
         } else {

@@ -228,9 +228,16 @@ pub fn parse_int(arg: &[u8]) -> Result<i64, CmdError> {
     parse_i64(arg).ok_or(CmdError::NotInteger)
 }
 
-/// Case-insensitive comparison of an argument with an option name.
+/// Compares an argument with an option name as Redis does, with `strcasecmp` on the C
+/// string: case-insensitive, and the argument counts only up to its first NUL byte
+/// ("NX\0junk" is NX).
 pub fn is(arg: &[u8], word: &str) -> bool {
-    arg.eq_ignore_ascii_case(word.as_bytes())
+    c_str(arg).eq_ignore_ascii_case(word.as_bytes())
+}
+
+/// The bytes C string functions see (`%s`, `strcmp`, `strtod`): up to the first NUL.
+pub fn c_str(b: &[u8]) -> &[u8] {
+    &b[..memchr::memchr(0, b).unwrap_or(b.len())]
 }
 
 /// What a handler can reach: the server state, every client, and which one is calling.
@@ -344,8 +351,8 @@ pub fn dispatch(
 
 /// What C's `%.<max>s` prints of an argument: up to `max` bytes, stopping at a NUL.
 fn truncated(b: &[u8], max: usize) -> &[u8] {
-    let end = memchr::memchr(0, b).unwrap_or(b.len()).min(max);
-    &b[..end]
+    let b = c_str(b);
+    &b[..b.len().min(max)]
 }
 
 /// Redis 7.0's text: "unknown command 'x', with args beginning with: 'a' 'b' ".

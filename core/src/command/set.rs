@@ -652,51 +652,24 @@ pub fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut cursor =
         super::keys::parse_scan_cursor(args[2]).ok_or(CmdError::err("invalid cursor"))?;
     if read_set(ctx, args[1])?.is_none() {
-        let mut w = ctx.out();
-        w.array_len(2);
-        w.bulk(b"0");
-        w.array_len(0);
+        super::keys::reply_empty_scan(&mut ctx.out());
         return Ok(());
     }
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let more = args.len() - i;
-        if is(args[i], "count") && more >= 2 {
-            count = parse_int(args[i + 1])?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-            i += 2;
-        } else if is(args[i], "match") && more >= 2 {
-            // A lone '*' disables matching altogether.
-            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    let super::keys::ScanOptions { count, pattern, .. } =
+        super::keys::ScanOptions::parse(&args[3..], false)?;
     let Some(Value::Set(set)) = ctx.db().keys.get(args[1]) else {
         return Err(CmdError::WrongType);
     };
-    let count = usize::try_from(count).unwrap_or(usize::MAX);
     let mut found: Vec<Vec<u8>> = Vec::new();
     if set.is_intset() {
         found = set.members();
         cursor = 0;
     } else {
-        let mut max_iterations = count.saturating_mul(10);
-        loop {
-            cursor = set.scan(cursor, |m| found.push(m.to_vec())).unwrap_or(0);
-            if cursor == 0 || max_iterations == 0 {
-                break;
-            }
-            max_iterations -= 1;
-            if found.len() >= count {
-                break;
-            }
-        }
+        cursor = super::keys::scan_buckets(cursor, count, |c| {
+            let before = found.len();
+            let next = set.scan(c, |m| found.push(m.to_vec())).unwrap_or(0);
+            (next, found.len() - before)
+        });
     }
     if let Some(p) = pattern {
         found.retain(|m| glob_match(p, m, false));

@@ -2,7 +2,7 @@
 //! lexicographically, optionally by external keys (`BY weight_*`, `BY h_*->field`), fetch
 //! external keys (`GET obj_*`, `GET #`), page with LIMIT, and STORE the result as a list.
 
-use super::{is, parse_int, CmdError, Ctx};
+use super::{c_str, is, parse_int, CmdError, Ctx};
 use crate::keyspace::Db;
 use crate::time::UnixMillis;
 use crate::types::{List, Value};
@@ -61,11 +61,6 @@ fn parse_options<'a>(args: &[&'a [u8]], readonly: bool) -> Result<SortOptions<'a
         j += 1;
     }
     Ok(o)
-}
-
-/// The bytes C string functions see: up to the first NUL.
-fn c_str(b: &[u8]) -> &[u8] {
-    &b[..memchr::memchr(0, b).unwrap_or(b.len())]
 }
 
 /// Redis's lookupKeyByPattern: `#` is the element itself; the first `*` is replaced by the

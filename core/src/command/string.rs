@@ -18,13 +18,6 @@ fn db_out<'a>(ctx: &'a mut Ctx) -> (&'a mut Db, ReplyWriter<'a>) {
     (db, ReplyWriter::new(&mut c.out, c.resp3))
 }
 
-/// Redis compares options with `strcasecmp` on the C string, so an argument counts only up to
-/// its first NUL byte ("NX\0junk" is NX).
-fn opt_is(arg: &[u8], word: &str) -> bool {
-    let end = memchr::memchr(0, arg).unwrap_or(arg.len());
-    is(&arg[..end], word)
-}
-
 /// A string value's bytes (an int is formatted into `buf`), or WRONGTYPE.
 fn str_of<'a>(v: &'a Value, buf: &'a mut itoa::Buffer) -> Result<&'a [u8], CmdError> {
     v.string_bytes(buf).ok_or(CmdError::WrongType)
@@ -82,23 +75,23 @@ fn parse_extended<'a>(
         let opt = args[j];
         let next = args.get(j + 1).copied();
         // For each option, the flags it cannot be combined with.
-        let (flag, conflicts, takes_value) = if for_set && opt_is(opt, "NX") {
+        let (flag, conflicts, takes_value) = if for_set && is(opt, "NX") {
             (NX, XX, false)
-        } else if for_set && opt_is(opt, "XX") {
+        } else if for_set && is(opt, "XX") {
             (XX, NX, false)
-        } else if for_set && opt_is(opt, "GET") {
+        } else if for_set && is(opt, "GET") {
             (GET, 0, false)
-        } else if for_set && opt_is(opt, "KEEPTTL") {
+        } else if for_set && is(opt, "KEEPTTL") {
             (KEEPTTL, PERSIST | ANY_EXPIRE, false)
-        } else if !for_set && opt_is(opt, "PERSIST") {
+        } else if !for_set && is(opt, "PERSIST") {
             (PERSIST, ANY_EXPIRE | KEEPTTL, false)
-        } else if opt_is(opt, "EX") {
+        } else if is(opt, "EX") {
             (EX, KEEPTTL | PERSIST | (ANY_EXPIRE & !EX), true)
-        } else if opt_is(opt, "PX") {
+        } else if is(opt, "PX") {
             (PX, KEEPTTL | PERSIST | (ANY_EXPIRE & !PX), true)
-        } else if opt_is(opt, "EXAT") {
+        } else if is(opt, "EXAT") {
             (EXAT, KEEPTTL | PERSIST | (ANY_EXPIRE & !EXAT), true)
-        } else if opt_is(opt, "PXAT") {
+        } else if is(opt, "PXAT") {
             (PXAT, KEEPTTL | PERSIST | (ANY_EXPIRE & !PXAT), true)
         } else {
             return Err(CmdError::Syntax);
@@ -598,13 +591,13 @@ pub fn lcs(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut j = 3;
     while j < args.len() {
         let opt = args[j];
-        if opt_is(opt, "IDX") {
+        if is(opt, "IDX") {
             o.idx = true;
-        } else if opt_is(opt, "LEN") {
+        } else if is(opt, "LEN") {
             o.len = true;
-        } else if opt_is(opt, "WITHMATCHLEN") {
+        } else if is(opt, "WITHMATCHLEN") {
             o.with_match_len = true;
-        } else if opt_is(opt, "MINMATCHLEN") && j + 1 < args.len() {
+        } else if is(opt, "MINMATCHLEN") && j + 1 < args.len() {
             o.min_match_len = parse_int(args[j + 1])?.max(0) as u64;
             j += 1;
         } else {

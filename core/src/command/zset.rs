@@ -8,7 +8,7 @@
 //! argument, no leading space, no overflow, no NaN) and ranges with `zslParseRange` (plain
 //! strtod on the C string, '(' for exclusive).
 
-use super::{is, parse_int, CmdError, Ctx};
+use super::{c_str, is, parse_int, CmdError, Ctx};
 use crate::glob::glob_match;
 use crate::keyspace::Db;
 use crate::resp::ReplyWriter;
@@ -21,18 +21,6 @@ fn db_out<'a>(ctx: &'a mut Ctx) -> (&'a mut Db, ReplyWriter<'a>) {
     let c = &mut ctx.clients[ctx.id.0];
     let db = &mut ctx.srv.dbs[c.db];
     (db, ReplyWriter::new(&mut c.out, c.resp3))
-}
-
-/// Redis compares options with `strcasecmp` on the C string, so an argument counts only up to
-/// its first NUL byte.
-fn opt_is(arg: &[u8], word: &str) -> bool {
-    is(cstr(arg), word)
-}
-
-/// The argument as C sees it: up to its first NUL.
-fn cstr(arg: &[u8]) -> &[u8] {
-    let end = memchr::memchr(0, arg).unwrap_or(arg.len());
-    &arg[..end]
 }
 
 fn limits(ctx: &mut Ctx) -> Limits {
@@ -273,7 +261,7 @@ impl ScoreRange {
 
 /// One end of zslParseRange: strtod on the C string, '(' makes it exclusive.
 fn parse_score_bound(arg: &[u8]) -> Option<(f64, bool)> {
-    let s = cstr(arg);
+    let s = c_str(arg);
     let (ex, body) = match s.first() {
         Some(b'(') => (true, &s[1..]),
         _ => (false, s),
@@ -404,17 +392,17 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], mut incr: bool) -> Result<(), Cmd
     let mut idx = 2;
     while idx < args.len() {
         let o = args[idx];
-        if opt_is(o, "nx") {
+        if is(o, "nx") {
             nx = true;
-        } else if opt_is(o, "xx") {
+        } else if is(o, "xx") {
             xx = true;
-        } else if opt_is(o, "ch") {
+        } else if is(o, "ch") {
             ch = true;
-        } else if opt_is(o, "incr") {
+        } else if is(o, "incr") {
             incr = true;
-        } else if opt_is(o, "gt") {
+        } else if is(o, "gt") {
             gt = true;
-        } else if opt_is(o, "lt") {
+        } else if is(o, "lt") {
             lt = true;
         } else {
             break;
@@ -733,17 +721,17 @@ fn zrange_generic(
     while j < args.len() {
         let leftargs = args.len() - j - 1;
         let a = args[j];
-        if store.is_none() && opt_is(a, "withscores") {
+        if store.is_none() && is(a, "withscores") {
             withscores = true;
-        } else if opt_is(a, "limit") && leftargs >= 2 {
+        } else if is(a, "limit") && leftargs >= 2 {
             offset = parse_int(args[j + 1])?;
             limit = parse_int(args[j + 2])?;
             j += 2;
-        } else if direction == Direction::Auto && opt_is(a, "rev") {
+        } else if direction == Direction::Auto && is(a, "rev") {
             direction = Direction::Reverse;
-        } else if rangetype == RangeType::Auto && opt_is(a, "bylex") {
+        } else if rangetype == RangeType::Auto && is(a, "bylex") {
             rangetype = RangeType::Lex;
-        } else if rangetype == RangeType::Auto && opt_is(a, "byscore") {
+        } else if rangetype == RangeType::Auto && is(a, "byscore") {
             rangetype = RangeType::Score;
         } else {
             return Err(CmdError::Syntax);
@@ -945,9 +933,9 @@ pub fn parse_zmpop<'a>(
     if where_idx >= args.len() {
         return Err(CmdError::Syntax);
     }
-    let max = if opt_is(args[where_idx], "min") {
+    let max = if is(args[where_idx], "min") {
         false
-    } else if opt_is(args[where_idx], "max") {
+    } else if is(args[where_idx], "max") {
         true
     } else {
         return Err(CmdError::Syntax);
@@ -956,7 +944,7 @@ pub fn parse_zmpop<'a>(
     let mut j = where_idx + 1;
     while j < args.len() {
         let more = args.len() - 1 - j;
-        if count == -1 && opt_is(args[j], "count") && more > 0 {
+        if count == -1 && is(args[j], "count") && more > 0 {
             j += 1;
             count = parse_positive(args[j], "count should be greater than 0", 1)?;
         } else {
@@ -1050,7 +1038,7 @@ pub fn zrandmember(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
                 "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
             ));
         }
-        let withscores = if args.len() > 4 || (args.len() == 4 && !opt_is(args[3], "withscores")) {
+        let withscores = if args.len() > 4 || (args.len() == 4 && !is(args[3], "withscores")) {
             return Err(CmdError::Syntax);
         } else {
             args.len() == 4
@@ -1311,29 +1299,28 @@ fn zsetop_generic(
     while j < args.len() {
         let remaining = args.len() - j;
         let a = args[j];
-        if op != SetOp::Diff && !cardinality_only && remaining > setnum && opt_is(a, "weights") {
+        if op != SetOp::Diff && !cardinality_only && remaining > setnum && is(a, "weights") {
             j += 1;
             for w in weights.iter_mut() {
                 *w = string2d(args[j]).ok_or(CmdError::err("weight value is not a float"))?;
                 j += 1;
             }
-        } else if op != SetOp::Diff && !cardinality_only && remaining >= 2 && opt_is(a, "aggregate")
-        {
+        } else if op != SetOp::Diff && !cardinality_only && remaining >= 2 && is(a, "aggregate") {
             let v = args[j + 1];
-            agg = if opt_is(v, "sum") {
+            agg = if is(v, "sum") {
                 Aggregate::Sum
-            } else if opt_is(v, "min") {
+            } else if is(v, "min") {
                 Aggregate::Min
-            } else if opt_is(v, "max") {
+            } else if is(v, "max") {
                 Aggregate::Max
             } else {
                 return Err(CmdError::Syntax);
             };
             j += 2;
-        } else if dst.is_none() && !cardinality_only && opt_is(a, "withscores") {
+        } else if dst.is_none() && !cardinality_only && is(a, "withscores") {
             withscores = true;
             j += 1;
-        } else if cardinality_only && remaining >= 2 && opt_is(a, "limit") {
+        } else if cardinality_only && remaining >= 2 && is(a, "limit") {
             limit = parse_positive(args[j + 1], "LIMIT can't be negative", 0)?;
             j += 2;
         } else {
@@ -1480,49 +1467,24 @@ pub fn zscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let (db, mut out) = db_out(ctx);
     let Some(z) = read_zset(db, args[1], now)? else {
-        out.array_len(2);
-        out.bulk(b"0");
-        out.array_len(0);
+        super::keys::reply_empty_scan(&mut out);
         return Ok(());
     };
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let more = args.len() - i;
-        if opt_is(args[i], "count") && more >= 2 {
-            count = parse_int(args[i + 1])?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-            i += 2;
-        } else if opt_is(args[i], "match") && more >= 2 {
-            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    let super::keys::ScanOptions { count, pattern, .. } =
+        super::keys::ScanOptions::parse(&args[3..], false)?;
     let mut found: Vec<(Vec<u8>, String)> = Vec::new();
     if z.is_listpack() {
         z.scan(0, |m, s| found.push((m.to_vec(), listpack_score_text(s))));
         cursor = 0;
     } else {
-        let count = usize::try_from(count).unwrap_or(usize::MAX);
-        let mut max_iterations = count.saturating_mul(10);
-        loop {
-            cursor = z.scan(cursor, |m, s| {
+        cursor = super::keys::scan_buckets(cursor, count, |c| {
+            let before = found.len();
+            let next = z.scan(c, |m, s| {
                 found.push((m.to_vec(), crate::resp::format_double_g17(s)))
             });
-            if cursor == 0 || max_iterations == 0 {
-                break;
-            }
-            max_iterations -= 1;
             // Redis counts the list of members and scores: two entries per member.
-            if found.len().saturating_mul(2) >= count {
-                break;
-            }
-        }
+            (next, (found.len() - before) * 2)
+        });
     }
     if let Some(p) = pattern {
         found.retain(|(m, _)| glob_match(p, m, false));
