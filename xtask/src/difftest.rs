@@ -1,7 +1,14 @@
 //! The differential test: one seeded random stream of Redis 7.0 commands, sent to oxidis-server
-//! and to Debian's redis-server, every reply compared byte for byte.
+//! and to Debian's redis-server, every reply compared byte for byte (or by a documented rule
+//! where Redis's own reply is not deterministic).
 //!
-//! `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N]`
+//! `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] [--strings-only]`
+//!
+//! The stream mixes string/keyspace/expiry commands (about 45%) with lists, hashes, sets and
+//! sorted sets (about 55%, see `difftest/coll.rs`), all on one small shared key pool so
+//! WRONGTYPE collisions are frequent. Occasional bulk commands with hundreds of arguments push
+//! collections past every encoding threshold (129 hash fields / zset members, 513 intset
+//! members, elements longer than 64 bytes).
 //!
 //! How the stream stays deterministic although the two servers run at slightly different times:
 //! - Relative TTLs (EX, PX, EXPIRE, SETEX ...) are drawn from "buckets" 100 s apart
@@ -15,17 +22,39 @@
 //! - TTL/PTTL/EXPIRETIME/PEXPIRETIME replies are compared with a tolerance when both are
 //!   non-negative integers: 2 for the seconds commands, 2000 for the milliseconds ones. Bucket
 //!   spacing (100 s) is far larger, so a wrong TTL is still caught.
-//! - KEYS replies are compared as multisets (sorted). SCAN and RANDOMKEY are not generated.
 //!
-//! After a batch with a mismatch both servers are resynchronised (FLUSHALL, SELECT 0) so one
-//! bug does not turn the rest of the run into noise; every later mismatch is a new one. The
-//! generator never looks at replies, so `--seed S --count N` reproduces a run exactly.
+//! Where Redis's reply order is not deterministic, each generated command carries a [`Check`]:
+//! - KEYS, SMEMBERS, SINTER/SUNION/SDIFF, HKEYS/HVALS: compared as multisets; HGETALL as a
+//!   multiset of (field, value) pairs. When the command directly follows `OBJECT ENCODING key`
+//!   and Redis reports a compact encoding (listpack, intset), the order must match exactly.
+//! - SCAN/HSCAN/SSCAN/ZSCAN always start at cursor 0 and are iterated to the end on each server
+//!   separately (cursors differ); the sets of returned elements are compared.
+//! - SRANDMEMBER, HRANDFIELD, ZRANDMEMBER and SPOP directly follow a command listing the whole
+//!   collection (SMEMBERS, HGETALL, ZRANGE 0 -1 WITHSCORES) and are checked for shape, length,
+//!   membership and (positive counts) distinctness. An SPOP that may leave a random subset is
+//!   followed by SCARD and DEL, so both servers hold the same data again.
+//! - OBJECT ENCODING: string encodings (int/embstr/raw) depend on allocation details, so any
+//!   string encoding matches any other; collection encodings must match exactly.
+//! - Lex-range commands (ZRANGEBYLEX, ZLEXCOUNT, ... BYLEX) only run on two dedicated keys whose
+//!   zsets always have equal scores: on a skiplist with mixed scores Redis's answer depends on
+//!   its random node levels.
+//! - SORT never combines ALPHA with a BY pattern (ties would be ordered by the sort algorithm);
+//!   SORT ... BY nosort without STORE (set order) is compared as a multiset, without LIMIT.
+//!   ALPHA compares with strcoll(): run redis-server in a C or C.UTF-8 locale.
+//!
+//! Commands that form a group (a reference listing and the command checked against it) are
+//! never split across pipelined batches. After a batch with a mismatch both servers are
+//! resynchronised (FLUSHALL, SELECT 0) so one bug does not turn the rest of the run into noise;
+//! every later mismatch is a new one. The generator never looks at replies, so
+//! `--seed S --count N` reproduces a run exactly.
 //!
 //! With the environment variable `DIFFTEST_DUMP` set, every command and the reference reply
 //! are printed to stderr (to see what the stream covers).
 
+mod coll;
+
 use oxidis_core::resp::{decode_reply, Reply};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
@@ -59,9 +88,9 @@ pub struct Options {
     pub count: usize,
     /// Commands per pipelined batch.
     pub batch: usize,
-    /// Also create lists/sets/hashes/zsets on the pool keys, so string commands meet
-    /// WRONGTYPE. Off until Oxidis has those types.
-    pub other_types: bool,
+    /// Mix list/hash/set/zset commands (and TYPE, OBJECT ENCODING, SORT, SCAN) into the
+    /// stream. Off: the strings/keyspace/expiry stream alone.
+    pub collections: bool,
     /// How many mismatches are described in full (all are counted).
     pub max_details: usize,
 }
@@ -70,18 +99,18 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             seed: 1,
-            count: 20_000,
+            count: 60_000,
             batch: 250,
-            other_types: false,
+            collections: true,
             max_details: 30,
         }
     }
 }
 
-/// `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] [--other-types]`
+/// `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] [--strings-only]`
 pub fn cli(args: &[String]) -> ExitCode {
     let usage = "usage: cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] \
-                 [--batch N] [--other-types]";
+                 [--batch N] [--strings-only]";
     let mut opts = Options::default();
     let (mut oxidis, mut redis) = (None, None);
     let mut it = args.iter();
@@ -104,7 +133,7 @@ pub fn cli(args: &[String]) -> ExitCode {
                 Some(n) if n > 0 => opts.batch = n as usize,
                 _ => return bad(usage),
             },
-            "--other-types" => opts.other_types = true,
+            "--strings-only" => opts.collections = false,
             _ => return bad(usage),
         }
     }
@@ -166,12 +195,31 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
             ));
         }
     }
-    let mut gen = Gen::new(opts.seed, opts.other_types);
+    let dump = std::env::var_os("DIFFTEST_DUMP").is_some();
+    let mut gen = Gen::new(opts.seed, opts.collections);
+    let mut groups: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut done = 0usize;
     while done < opts.count {
-        let n = opts.batch.min(opts.count - done);
-        let cmds: Vec<Cmd> = (0..n).map(|_| gen.next()).collect();
-        let req = encode_all(&cmds);
+        let target = opts.batch.min(opts.count - done);
+        // A batch never splits a group, and ends after a SCAN-family command (continued below).
+        let mut items: Vec<Item> = Vec::with_capacity(target + 4);
+        while done + items.len() < opts.count {
+            if items.len() >= target && !gen.in_group() {
+                break;
+            }
+            let it = gen.next_item();
+            let scan = matches!(it.check, Check::Scan { .. });
+            items.push(it);
+            if scan {
+                break;
+            }
+        }
+        let n = items.len();
+        for it in &items {
+            *groups.entry(command_group(&it.cmd)).or_default() += 1;
+        }
+        let cmds: Vec<&Cmd> = items.iter().map(|i| &i.cmd).collect();
+        let req = encode_refs(&cmds);
         let (ro, rr) = std::thread::scope(|s| {
             let h = s.spawn(|| exchange(&mut ox, &req, n));
             let rr = exchange(&mut rs, &req, n);
@@ -189,24 +237,50 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
                     "seed={} batch starting at command #{done}: oxidis failed: {e}\n  \
                      first command of the batch: {}\n  run stopped here",
                     opts.seed,
-                    show_cmd_max(&cmds[0], 40)
+                    show_cmd_max(&items[0].cmd, 40)
                 ));
                 return Ok(report);
             }
         };
+        let oreplies = split_replies(&obuf, &oends);
+        let rreplies = split_replies(&rbuf, &rends);
         let mut batch_failed = false;
-        let (mut op, mut rp) = (0, 0);
-        for (i, cmd) in cmds.iter().enumerate() {
-            let (a, b) = (&obuf[op..oends[i]], &rbuf[rp..rends[i]]);
-            op = oends[i];
-            rp = rends[i];
-            if std::env::var_os("DIFFTEST_DUMP").is_some() {
-                eprintln!("> {}\n{}", show_cmd(cmd), show_bytes(b, 300));
+        for (i, item) in items.iter().enumerate() {
+            let (a, b) = (oreplies[i], rreplies[i]);
+            if dump {
+                eprintln!("> {}\n{}", show_cmd(&item.cmd), show_bytes(b, 300));
             }
-            if replies_match(cmd, a, b) {
+            let verdict = match item.check {
+                Check::Scan { cursor_at, pairs } => {
+                    match scan_verdict(&mut ox, &mut rs, item, cursor_at, pairs, a, b) {
+                        Ok(v) => v,
+                        Err(ScanError::Oxidis(e)) => {
+                            report.failed += 1;
+                            report.failures.push(format!(
+                                "seed={} command #{}: oxidis failed while continuing {}: {e}\n  \
+                                 run stopped here",
+                                opts.seed,
+                                done + i,
+                                show_cmd_max(&item.cmd, 40)
+                            ));
+                            return Ok(report);
+                        }
+                        Err(ScanError::Redis(e)) => return Err(format!("redis (reference): {e}")),
+                    }
+                }
+                _ => {
+                    let prev = |r: &[&[u8]]| i.checked_sub(1).map(|p| r[p].to_vec());
+                    if item_matches(item, a, b, prev(&oreplies).as_deref(), prev(&rreplies).as_deref()) {
+                        None
+                    } else {
+                        Some(String::new())
+                    }
+                }
+            };
+            let Some(extra) = verdict else {
                 report.passed += 1;
                 continue;
-            }
+            };
             report.failed += 1;
             batch_failed = true;
             if report.failures.len() < opts.max_details {
@@ -217,16 +291,20 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
                     opts.seed,
                     opts.seed,
                     idx + 1,
-                    show_cmd_max(cmd, 300),
+                    show_cmd_max(&item.cmd, 300),
                     show_bytes(a, 400),
                     show_bytes(b, 400)
                 );
+                if !extra.is_empty() {
+                    d.push_str("\n  ");
+                    d.push_str(&extra);
+                }
                 let from = i.saturating_sub(4);
                 if from < i {
                     d.push_str("\n  preceded in the batch by:");
-                    for c in &cmds[from..i] {
+                    for it in &items[from..i] {
                         d.push_str("\n    > ");
-                        d.push_str(&show_cmd_max(c, 40));
+                        d.push_str(&show_cmd_max(&it.cmd, 40));
                     }
                 }
                 report.failures.push(d);
@@ -246,14 +324,105 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
         }
     }
     report.info.push(format!(
-        "difftest: seed {}, {} commands in batches of {}",
-        opts.seed, opts.count, opts.batch
+        "difftest: seed {}, {} commands in batches of up to {}",
+        opts.seed, done, opts.batch
     ));
+    let mix: Vec<String> = groups.iter().map(|(g, n)| format!("{g} {n}")).collect();
+    report
+        .info
+        .push(format!("difftest: commands by group: {}", mix.join(", ")));
     Ok(report)
+}
+
+/// The command-table group of a generated command ("string", "list", "sorted_set", ...), or
+/// "unknown".
+fn command_group(cmd: &[Vec<u8>]) -> &'static str {
+    let Some(name) = cmd.first() else {
+        return "unknown";
+    };
+    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+    oxidis_core::command::all_commands()
+        .find(|c| c.name == name)
+        .map(|c| c.group)
+        .unwrap_or("unknown")
+}
+
+fn split_replies<'a>(buf: &'a [u8], ends: &[usize]) -> Vec<&'a [u8]> {
+    let mut out = Vec::with_capacity(ends.len());
+    let mut start = 0;
+    for &e in ends {
+        out.push(&buf[start..e]);
+        start = e;
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
 // Comparison
+
+/// How the replies to one generated command are compared (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Check {
+    /// Byte for byte (plus the name-based rules of [`replies_match`]: KEYS, the TTL family).
+    Exact,
+    /// An array compared as a multiset of its elements.
+    Multiset,
+    /// A flat array of pairs compared as a multiset of pairs (HGETALL).
+    PairMultiset,
+    /// The previous command is `OBJECT ENCODING key`: exact when Redis answered a compact
+    /// encoding (listpack, intset: ordered), else a multiset (of pairs when `pairs`).
+    OrderIfCompact { pairs: bool },
+    /// A random pick from the collection the previous command listed in full (flat pairs when
+    /// `ref_pairs`); the reply holds pairs when `pairs`, distinct entries when `distinct`.
+    Sample {
+        ref_pairs: bool,
+        pairs: bool,
+        distinct: bool,
+    },
+    /// OBJECT ENCODING: string encodings are interchangeable.
+    Encoding,
+    /// A SCAN-family command at cursor 0 (argument `cursor_at`), iterated to the end on each
+    /// server; the returned elements (pairs when `pairs`) are compared as sets.
+    Scan { cursor_at: usize, pairs: bool },
+}
+
+/// One generated command and how its replies are checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub cmd: Cmd,
+    pub check: Check,
+    /// Whether the generator may add or cut arguments (wrong-arity variants): not for members
+    /// of a group, nor for commands whose check relies on their exact form.
+    mutable: bool,
+}
+
+impl Item {
+    fn exact(cmd: Cmd) -> Item {
+        Item::with(cmd, Check::Exact)
+    }
+
+    /// A standalone command; mutable when its check does not depend on the exact form.
+    fn with(cmd: Cmd, check: Check) -> Item {
+        let mutable = matches!(
+            check,
+            Check::Exact | Check::Multiset | Check::PairMultiset | Check::Encoding
+        );
+        Item {
+            cmd,
+            check,
+            mutable,
+        }
+    }
+
+    /// A command that must be sent exactly as generated.
+    fn fixed(cmd: Cmd, check: Check) -> Item {
+        Item {
+            cmd,
+            check,
+            mutable: false,
+        }
+    }
+}
 
 /// True when the two raw replies to `cmd` count as equal: byte for byte, except KEYS (a
 /// multiset) and the TTL family (a tolerance, see the module docs).
@@ -265,24 +434,148 @@ pub fn replies_match(cmd: &[Vec<u8>], a: &[u8], b: &[u8]) -> bool {
         .first()
         .map(|n| n.to_ascii_lowercase())
         .unwrap_or_default();
-    let (Ok(Some((ra, _))), Ok(Some((rb, _)))) = (decode_reply(a), decode_reply(b)) else {
+    let (Some(ra), Some(rb)) = (decode_one(a), decode_one(b)) else {
         return false;
     };
     match name.as_slice() {
-        b"keys" => match (ra, rb) {
-            (Reply::Array(mut x), Reply::Array(mut y)) => {
-                let key = |r: &Reply| match r {
-                    Reply::Bulk(b) => b.clone(),
-                    other => format!("{other:?}").into_bytes(),
-                };
-                x.sort_by_key(key);
-                y.sort_by_key(key);
-                x == y
-            }
-            _ => false,
-        },
+        b"keys" => multiset_eq(&ra, &rb, false),
         b"ttl" | b"expiretime" => within(&ra, &rb, 2),
         b"pttl" | b"pexpiretime" => within(&ra, &rb, 2000),
+        _ => false,
+    }
+}
+
+/// Compares the replies `a` (oxidis) and `b` (redis) to `item`; `prev_a`/`prev_b` are the
+/// replies to the command before it in the same batch (the reference of the contextual checks).
+pub fn item_matches(
+    item: &Item,
+    a: &[u8],
+    b: &[u8],
+    prev_a: Option<&[u8]>,
+    prev_b: Option<&[u8]>,
+) -> bool {
+    if replies_match(&item.cmd, a, b) {
+        return true;
+    }
+    let (Some(ra), Some(rb)) = (decode_one(a), decode_one(b)) else {
+        return false;
+    };
+    match item.check {
+        Check::Exact | Check::Scan { .. } => false,
+        Check::Multiset => multiset_eq(&ra, &rb, false),
+        Check::PairMultiset => multiset_eq(&ra, &rb, true),
+        Check::OrderIfCompact { pairs } => {
+            let compact = prev_b
+                .and_then(decode_one)
+                .is_some_and(|r| matches!(&r, Reply::Bulk(e) if e == b"listpack" || e == b"intset"));
+            !compact && multiset_eq(&ra, &rb, pairs)
+        }
+        Check::Sample {
+            ref_pairs,
+            pairs,
+            distinct,
+        } => {
+            let (Some(pa), Some(pb)) = (prev_a.and_then(decode_one), prev_b.and_then(decode_one))
+            else {
+                return false;
+            };
+            let same_shape = match (&ra, &rb) {
+                (Reply::Bulk(_), Reply::Bulk(_)) => true,
+                (Reply::Array(x), Reply::Array(y)) => x.len() == y.len(),
+                _ => false,
+            };
+            same_shape
+                && valid_sample(&ra, &pa, ref_pairs, pairs, distinct)
+                && valid_sample(&rb, &pb, ref_pairs, pairs, distinct)
+        }
+        Check::Encoding => {
+            let string_enc = |r: &Reply| {
+                matches!(r, Reply::Bulk(e) if e == b"int" || e == b"embstr" || e == b"raw")
+            };
+            string_enc(&ra) && string_enc(&rb)
+        }
+    }
+}
+
+/// The single reply in `raw`, if it decodes completely.
+fn decode_one(raw: &[u8]) -> Option<Reply> {
+    match decode_reply(raw) {
+        Ok(Some((r, used))) if used == raw.len() => Some(r),
+        _ => None,
+    }
+}
+
+/// A sortable identity for one reply element: a bulk string's bytes, else its debug form.
+fn elem_key(r: &Reply) -> Vec<u8> {
+    match r {
+        Reply::Bulk(b) => {
+            let mut k = Vec::with_capacity(b.len() + 1);
+            k.push(b'$');
+            k.extend_from_slice(b);
+            k
+        }
+        other => format!("?{other:?}").into_bytes(),
+    }
+}
+
+/// The elements of an array reply as sortable keys, pairs joined when `pairs` (None: not an
+/// array, or an odd length for pairs).
+fn elem_keys(r: &Reply, pairs: bool) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    let Reply::Array(v) = r else {
+        return None;
+    };
+    if pairs {
+        if v.len() % 2 != 0 {
+            return None;
+        }
+        Some(
+            v.chunks(2)
+                .map(|p| (elem_key(&p[0]), elem_key(&p[1])))
+                .collect(),
+        )
+    } else {
+        Some(v.iter().map(|e| (elem_key(e), Vec::new())).collect())
+    }
+}
+
+/// Two array replies with the same elements (pairs when `pairs`), in any order, with the
+/// same multiplicities.
+pub fn multiset_eq(a: &Reply, b: &Reply, pairs: bool) -> bool {
+    match (elem_keys(a, pairs), elem_keys(b, pairs)) {
+        (Some(mut x), Some(mut y)) => {
+            x.sort();
+            y.sort();
+            x == y
+        }
+        _ => false,
+    }
+}
+
+/// Whether `r` is a possible random pick from the collection listed by `reference` (flat
+/// (member, score/value) pairs when `ref_pairs`): a single bulk member, or an array of members
+/// (of pairs when `pairs`) all in the collection, without repeats when `distinct`.
+pub fn valid_sample(r: &Reply, reference: &Reply, ref_pairs: bool, pairs: bool, distinct: bool) -> bool {
+    let Some(all) = elem_keys(reference, ref_pairs) else {
+        return false;
+    };
+    let members: HashSet<&Vec<u8>> = all.iter().map(|(m, _)| m).collect();
+    match r {
+        Reply::Bulk(_) => members.contains(&elem_key(r)),
+        Reply::Array(_) => {
+            let Some(picked) = elem_keys(r, pairs) else {
+                return false;
+            };
+            let full: HashSet<&(Vec<u8>, Vec<u8>)> = all.iter().collect();
+            let mut seen = HashSet::new();
+            picked.iter().all(|p| {
+                let known = if pairs && ref_pairs {
+                    full.contains(p)
+                } else {
+                    members.contains(&p.0)
+                };
+                known && (!distinct || seen.insert(&p.0))
+            })
+        }
         _ => false,
     }
 }
@@ -292,6 +585,137 @@ fn within(a: &Reply, b: &Reply, tol: i64) -> bool {
         (Reply::Int(x), Reply::Int(y)) if *x >= 0 && *y >= 0 => x.abs_diff(*y) <= tol as u64,
         _ => false,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SCAN families: full iterations
+
+enum ScanError {
+    Oxidis(String),
+    Redis(String),
+}
+
+/// The elements a full SCAN iteration returned, as a set (SCAN may repeat an element).
+type ScanSet = BTreeSet<(Vec<u8>, Vec<u8>)>;
+
+/// Runs the rest of a SCAN-family iteration on both servers and compares the element sets.
+/// `Ok(None)` when they agree, `Ok(Some(detail))` on a mismatch.
+fn scan_verdict(
+    ox: &mut TcpStream,
+    rs: &mut TcpStream,
+    item: &Item,
+    cursor_at: usize,
+    pairs: bool,
+    a: &[u8],
+    b: &[u8],
+) -> Result<Option<String>, ScanError> {
+    let (ra, rb) = (decode_one(a), decode_one(b));
+    let shaped = |r: &Option<Reply>| r.as_ref().and_then(|r| scan_page(r, pairs)).is_some();
+    if !shaped(&ra) || !shaped(&rb) {
+        // Errors (WRONGTYPE, bad cursor or option) must be the same error.
+        return Ok(if a == b {
+            None
+        } else {
+            Some(String::new())
+        });
+    }
+    let first_a = ra.as_ref().and_then(|r| scan_page(r, pairs));
+    let first_b = rb.as_ref().and_then(|r| scan_page(r, pairs));
+    let (Some(first_a), Some(first_b)) = (first_a, first_b) else {
+        return Ok(Some(String::new()));
+    };
+    let sa = match scan_rest(ox, &item.cmd, cursor_at, pairs, first_a) {
+        Ok(Ok(s)) => s,
+        Ok(Err(bad)) => return Ok(Some(format!("oxidis, later in the iteration: {bad}"))),
+        Err(e) => return Err(ScanError::Oxidis(e)),
+    };
+    let sb = match scan_rest(rs, &item.cmd, cursor_at, pairs, first_b) {
+        Ok(Ok(s)) => s,
+        Ok(Err(bad)) => {
+            return Err(ScanError::Redis(format!(
+                "{}: later in the iteration: {bad}",
+                show_cmd_max(&item.cmd, 40)
+            )))
+        }
+        Err(e) => return Err(ScanError::Redis(e)),
+    };
+    Ok(scan_sets_differ(&sa, &sb))
+}
+
+/// `None` when the two full iterations returned the same elements, else a description.
+fn scan_sets_differ(sa: &ScanSet, sb: &ScanSet) -> Option<String> {
+    if sa == sb {
+        return None;
+    }
+    let show = |s: Vec<&(Vec<u8>, Vec<u8>)>| -> String {
+        let shown: Vec<String> = s
+            .iter()
+            .take(5)
+            .map(|(k, v)| {
+                let k = show_bytes(k.get(1..).unwrap_or_default(), 60);
+                if v.is_empty() {
+                    k
+                } else {
+                    format!("{k}={}", show_bytes(v.get(1..).unwrap_or_default(), 60))
+                }
+            })
+            .collect();
+        format!("{} [{}]", s.len(), shown.join(", "))
+    };
+    Some(format!(
+        "full iteration: {} elements on oxidis, {} on redis; only on oxidis: {}; only on redis: {}",
+        sa.len(),
+        sb.len(),
+        show(sa.difference(sb).collect()),
+        show(sb.difference(sa).collect())
+    ))
+}
+
+/// A SCAN reply's next cursor and elements (pairs when `pairs`).
+fn scan_page(r: &Reply, pairs: bool) -> Option<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+    let Reply::Array(v) = r else {
+        return None;
+    };
+    match v.as_slice() {
+        [Reply::Bulk(cursor), elems] => Some((cursor.clone(), elem_keys(elems, pairs)?)),
+        _ => None,
+    }
+}
+
+/// Continues an iteration from its first page until the cursor is 0. Outer `Err`: I/O;
+/// inner `Err`: a malformed page or an endless iteration.
+#[allow(clippy::type_complexity)]
+fn scan_rest(
+    conn: &mut TcpStream,
+    cmd: &Cmd,
+    cursor_at: usize,
+    pairs: bool,
+    first: (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>),
+) -> Result<Result<ScanSet, String>, String> {
+    let (mut cursor, elems) = first;
+    let mut set: ScanSet = elems.into_iter().collect();
+    let mut calls = 1;
+    while cursor != b"0" {
+        calls += 1;
+        if calls > 100_000 {
+            return Ok(Err("no end after 100000 calls".into()));
+        }
+        let mut next = cmd.clone();
+        if let Some(c) = next.get_mut(cursor_at) {
+            *c = cursor.clone();
+        }
+        let (buf, _) = exchange(conn, &encode_all(&[next]), 1)?;
+        let Some((c, elems)) = decode_one(&buf).and_then(|r| scan_page(&r, pairs)) else {
+            return Ok(Err(format!(
+                "cursor {} replied {}",
+                show_bytes(&cursor, 30),
+                show_bytes(&buf, 200)
+            )));
+        };
+        set.extend(elems);
+        cursor = c;
+    }
+    Ok(Ok(set))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,10 +730,15 @@ fn connect(addr: &str) -> Result<TcpStream, String> {
 pub type Cmd = Vec<Vec<u8>>;
 
 fn encode_all(cmds: &[Cmd]) -> Vec<u8> {
+    let refs: Vec<&Cmd> = cmds.iter().collect();
+    encode_refs(&refs)
+}
+
+fn encode_refs(cmds: &[&Cmd]) -> Vec<u8> {
     let mut out = Vec::new();
     for c in cmds {
         out.extend_from_slice(format!("*{}\r\n", c.len()).as_bytes());
-        for a in c {
+        for a in c.iter() {
             out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
             out.extend_from_slice(a);
             out.extend_from_slice(b"\r\n");
@@ -317,7 +746,6 @@ fn encode_all(cmds: &[Cmd]) -> Vec<u8> {
     }
     out
 }
-
 /// Writes `req` (from a second thread, so a server that answers before it has read
 /// everything cannot deadlock us) and reads exactly `n` replies. Returns the bytes and the end
 /// offset of each reply.
@@ -640,19 +1068,25 @@ fn is_past(t: &[u8], limit: i64) -> bool {
 pub struct Gen {
     rng: Rng,
     used_buckets: HashSet<u64>,
-    other_types: bool,
-    /// A command that must come next (see [`Gen::set`]).
-    pending: Option<Cmd>,
+    collections: bool,
+    /// Commands that must come next: the rest of a group, or the lookup after a SET with a
+    /// past expiry time (see [`Gen::next_item`]).
+    pending: VecDeque<Item>,
 }
 
 impl Gen {
-    pub fn new(seed: u64, other_types: bool) -> Gen {
+    pub fn new(seed: u64, collections: bool) -> Gen {
         Gen {
             rng: Rng::new(seed),
             used_buckets: HashSet::new(),
-            other_types,
-            pending: None,
+            collections,
+            pending: VecDeque::new(),
         }
+    }
+
+    /// True while the rest of a group is still to come (a batch must not end here).
+    pub fn in_group(&self) -> bool {
+        !self.pending.is_empty()
     }
 
     /// A command name or option with Redis-irrelevant but byte-visible casing.
@@ -850,14 +1284,25 @@ impl Gen {
         }
     }
 
-    /// The next command of the stream.
+    /// The next command of the stream (tests: the commands alone).
+    #[cfg(test)]
     pub fn next(&mut self) -> Cmd {
-        if let Some(c) = self.pending.take() {
-            return c;
+        self.next_item().cmd
+    }
+
+    /// The next command of the stream, with how its replies are compared.
+    pub fn next_item(&mut self) -> Item {
+        if let Some(it) = self.pending.pop_front() {
+            return it;
         }
-        let mut c = self.base();
-        // Wrong arity and stray arguments on about 4% of commands.
-        if self.rng.chance(4) {
+        let mut it = if self.collections && self.rng.chance(55) {
+            self.collection()
+        } else {
+            Item::exact(self.base())
+        };
+        // Wrong arity and stray arguments on about 4% of the commands that allow it.
+        if it.mutable && self.pending.is_empty() && self.rng.chance(4) {
+            let c = &mut it.cmd;
             if c.len() > 1 && self.rng.chance(60) {
                 let keep = 1 + self.rng.below(c.len() as u64 - 1) as usize;
                 c.truncate(keep);
@@ -868,12 +1313,14 @@ impl Gen {
         }
         // Redis 7.0's SET keeps a key whose EXAT/PXAT is already past until it is looked up
         // or active expiry samples it, so DBSIZE would depend on timing: look it up at once.
-        if sets_past_expiry(&c) {
-            self.pending = Some(vec![b"EXISTS".to_vec(), c[1].clone()]);
+        if sets_past_expiry(&it.cmd) {
+            let lookup = vec![b"EXISTS".to_vec(), it.cmd[1].clone()];
+            self.pending.push_back(Item::fixed(lookup, Check::Exact));
         }
-        c
+        it
     }
 
+    /// A string, keyspace, expiry or connection command.
     fn base(&mut self) -> Cmd {
         // Weights in per mille, roughly: strings 55%, keys 22%, expire 16%, other 7%.
         let r = self.rng.below(1000);
@@ -962,7 +1409,6 @@ impl Gen {
                 }
             }
             890..=919 => self.unknown(),
-            920..=949 if self.other_types => self.other_type(),
             _ => self.set(),
         }
     }
@@ -1159,20 +1605,6 @@ impl Gen {
             c.push(v);
         }
         c
-    }
-
-    /// The hook for other types: creates non-string values on pool keys so string commands
-    /// meet WRONGTYPE. Only with `Options::other_types`.
-    fn other_type(&mut self) -> Cmd {
-        let k = self.key();
-        let v = self.value();
-        match self.rng.below(5) {
-            0 => vec![self.word("LPUSH"), k, v],
-            1 => vec![self.word("RPUSH"), k, v],
-            2 => vec![self.word("SADD"), k, v],
-            3 => vec![self.word("HSET"), k, b"f".to_vec(), v],
-            _ => vec![self.word("ZADD"), k, b"1".to_vec(), v],
-        }
     }
 }
 
