@@ -5,11 +5,19 @@
 
 use super::{Check, Cmd, Gen, Item, KEYS, MISSING_KEYS, PATTERNS};
 
-/// The keys each type uses most often; other pool keys give WRONGTYPE collisions.
-const LIST_HOME: &[&[u8]] = &[b"k1", b"ka", b"bin\0k\r\n"];
-const HASH_HOME: &[&[u8]] = &[b"k2", b"kb", b"k[1]"];
-const SET_HOME: &[&[u8]] = &[b"k3", b"k*", b""];
-const ZSET_HOME: &[&[u8]] = &[b"{u}1", b"la", b"lb"];
+/// The keys each type uses most often: two of its own (the string stream rarely writes them)
+/// and one of the shared pool. Other pool keys and other types' keys give WRONGTYPE collisions.
+const LIST_HOME: &[&[u8]] = &[b"list1", b"list:\x002", b"k1"];
+const HASH_HOME: &[&[u8]] = &[b"hash1", b"hash 2", b"k2"];
+const SET_HOME: &[&[u8]] = &[b"set1", b"set{2}", b"k3"];
+const ZSET_HOME: &[&[u8]] = &[b"zset1", b"zset*2", b"{u}1"];
+const HOMES: &[&[&[u8]]] = &[LIST_HOME, HASH_HOME, SET_HOME, ZSET_HOME];
+
+/// Any type's home key.
+pub(super) fn home_key(rng: &mut super::Rng) -> &'static [u8] {
+    let home: &'static [&'static [u8]] = *rng.pick(HOMES);
+    *rng.pick(home)
+}
 
 /// Zsets whose scores are always 0: the only keys lex-range commands read. Nothing ever adds a
 /// non-zero score here: ZADD uses score 0, they are never a store destination, and the string
@@ -145,9 +153,20 @@ impl Gen {
             Kind::ZSet => ZSET_HOME,
         };
         match self.rng.below(100) {
-            0..=64 => self.rng.pick(home).to_vec(),
-            65..=94 => self.rng.pick(KEYS).to_vec(),
+            0..=79 => self.rng.pick(home).to_vec(),
+            80..=91 => self.rng.pick(KEYS).to_vec(),
+            92..=94 => home_key(&mut self.rng).to_vec(),
             _ => self.rng.pick(MISSING_KEYS).to_vec(),
+        }
+    }
+
+    /// The destination of a *STORE command: half the time a shared pool key, so the results
+    /// (often empty, which deletes the destination) do not wipe out the home keys too often.
+    fn store_key(&mut self, kind: Kind) -> Vec<u8> {
+        if self.rng.chance(50) {
+            self.rng.pick(KEYS).to_vec()
+        } else {
+            self.tkey(kind)
         }
     }
 
@@ -169,17 +188,19 @@ impl Gen {
     fn member(&mut self) -> Vec<u8> {
         match self.rng.below(100) {
             0..=29 => self.rng.below(31).to_string().into_bytes(),
-            30..=37 => b(self.rng.pick(INT_MEMBERS)),
-            38..=60 => b(self.rng.pick(WORDS)),
-            61..=70 => format!("m{}", self.rng.below(60)).into_bytes(),
+            30..=35 => b(self.rng.pick(INT_MEMBERS)),
+            36..=55 => b(self.rng.pick(WORDS)),
+            56..=65 => format!("m{}", self.rng.below(60)).into_bytes(),
+            // The bulk commands' members.
+            66..=70 => format!("member:{}", self.rng.below(300)).into_bytes(),
             71..=73 => Vec::new(),
-            74..=79 => self.rng.pick(BIN_MEMBERS).to_vec(),
-            80..=84 => {
+            74..=78 => self.rng.pick(BIN_MEMBERS).to_vec(),
+            79..=82 => {
                 // Random bytes without NUL (see BIN_MEMBERS).
                 let n = 1 + self.rng.below(16);
                 (0..n).map(|_| 1 + self.rng.below(255) as u8).collect()
             }
-            85..=90 => self.long_member(),
+            83..=88 => self.long_member(),
             _ => b(self.rng.pick(FLOAT_MEMBERS)),
         }
     }
@@ -201,8 +222,8 @@ impl Gen {
 
     fn field(&mut self) -> Vec<u8> {
         match self.rng.below(10) {
-            0..=2 => b(self.rng.pick(&["f", "f1", "f2", "f3", "n1", "n2"])),
-            3 | 4 => format!("field:{}", self.rng.below(200)).into_bytes(),
+            0..=3 => b(self.rng.pick(&["f", "f1", "f2", "f3", "n1", "n2"])),
+            4..=6 => format!("field:{}", self.rng.below(300)).into_bytes(),
             _ => self.member(),
         }
     }
@@ -279,6 +300,77 @@ impl Gen {
                 v
             }
             _ => b(self.rng.pick(&["a", "", "[", "(", "-a", "+a", "x", "]a"])),
+        }
+    }
+
+    /// Two score bounds, usually min <= max (swapped when `rev`, as the REV forms take them).
+    fn score_range(&mut self, rev: bool) -> (Vec<u8>, Vec<u8>) {
+        if self.rng.chance(25) {
+            return (self.score_bound(), self.score_bound());
+        }
+        let mut x = self.rng.below(61) as f64 - 30.0;
+        let mut y = self.rng.below(61) as f64 - 30.0;
+        if self.rng.chance(20) {
+            x += 0.5;
+        }
+        if x > y {
+            std::mem::swap(&mut x, &mut y);
+        }
+        let mut lo = if self.rng.chance(25) {
+            format!("({x}").into_bytes()
+        } else {
+            x.to_string().into_bytes()
+        };
+        let mut hi = if self.rng.chance(25) {
+            format!("({y}").into_bytes()
+        } else {
+            y.to_string().into_bytes()
+        };
+        if self.rng.chance(12) {
+            lo = b("-inf");
+        }
+        if self.rng.chance(12) {
+            hi = b(self.rng.pick(&["+inf", "inf"]));
+        }
+        if rev {
+            (hi, lo)
+        } else {
+            (lo, hi)
+        }
+    }
+
+    /// Two lex bounds, usually min <= max (swapped when `rev`).
+    fn lex_range(&mut self, rev: bool) -> (Vec<u8>, Vec<u8>) {
+        if self.rng.chance(25) {
+            return (self.lex_bound(), self.lex_bound());
+        }
+        let (mut x, mut y) = (self.lex_member(), self.lex_member());
+        if x > y {
+            std::mem::swap(&mut x, &mut y);
+        }
+        let deco = |g: &mut Gen, v: Vec<u8>, open: &str| -> Vec<u8> {
+            if g.rng.chance(12) {
+                return b(open);
+            }
+            let mut o = if g.rng.chance(40) { b("(") } else { b("[") };
+            o.extend(v);
+            o
+        };
+        let lo = deco(self, x, "-");
+        let hi = deco(self, y, "+");
+        if rev {
+            (hi, lo)
+        } else {
+            (lo, hi)
+        }
+    }
+
+    /// A member likely to be in a collection: small integers and the bulk commands' members.
+    fn probe_member(&mut self) -> Vec<u8> {
+        match self.rng.below(4) {
+            0 => self.rng.below(31).to_string().into_bytes(),
+            1 => format!("member:{}", self.rng.below(300)).into_bytes(),
+            _ => self.member(),
         }
     }
 
@@ -473,7 +565,7 @@ impl Gen {
     }
 
     fn lpos(&mut self, k: Vec<u8>) -> Cmd {
-        let mut c = vec![self.word("LPOS"), k, self.member()];
+        let mut c = vec![self.word("LPOS"), k, self.probe_member()];
         let n = *self.rng.pick(&[0, 0, 1, 1, 2, 3]);
         for _ in 0..n {
             match self.rng.below(7) {
@@ -689,7 +781,7 @@ impl Gen {
                 self.members(&mut c, 1, 3);
                 c
             }
-            22..=26 => vec![self.word("SISMEMBER"), k, self.member()],
+            22..=26 => vec![self.word("SISMEMBER"), k, self.probe_member()],
             27..=30 => {
                 let mut c = vec![self.word("SMISMEMBER"), k];
                 self.members(&mut c, 1, 4);
@@ -714,7 +806,8 @@ impl Gen {
             }
             69..=76 => {
                 let name = *self.rng.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"]);
-                let mut c = vec![self.word(name), self.tkey(Kind::Set), k];
+                let dst = self.store_key(Kind::Set);
+                let mut c = vec![self.word(name), dst, k];
                 let n = self.rng.below(3);
                 for _ in 0..n {
                     c.push(self.tkey(Kind::Set));
@@ -829,22 +922,21 @@ impl Gen {
                 self.members(&mut c, 1, 3);
                 c
             }
-            27..=30 => vec![self.word("ZSCORE"), self.zread_key(), self.member()],
+            27..=30 => vec![self.word("ZSCORE"), self.zread_key(), self.probe_member()],
             31..=33 => {
                 let mut c = vec![self.word("ZMSCORE"), self.zread_key()];
                 self.members(&mut c, 1, 4);
                 c
             }
             34..=36 => vec![self.word("ZCARD"), self.zread_key()],
-            37..=40 => vec![
-                self.word("ZCOUNT"),
-                self.zread_key(),
-                self.score_bound(),
-                self.score_bound(),
-            ],
+            37..=40 => {
+                let k = self.zread_key();
+                let (min, max) = self.score_range(false);
+                vec![self.word("ZCOUNT"), k, min, max]
+            }
             41..=44 => {
                 let name = *self.rng.pick(&["ZRANK", "ZREVRANK"]);
-                vec![self.word(name), self.zread_key(), self.member()]
+                vec![self.word(name), self.zread_key(), self.probe_member()]
             }
             45..=52 => self.zrange(false),
             53..=55 => self.zrange(true),
@@ -855,12 +947,9 @@ impl Gen {
                 } else {
                     "ZRANGEBYSCORE"
                 };
-                let mut c = vec![
-                    self.word(name),
-                    self.zread_key(),
-                    self.score_bound(),
-                    self.score_bound(),
-                ];
+                let k = self.zread_key();
+                let (min, max) = self.score_range(rev);
+                let mut c = vec![self.word(name), k, min, max];
                 self.zrange_tail(&mut c, true, true);
                 c
             }
@@ -909,12 +998,9 @@ impl Gen {
                         self.lidx(),
                     ]
                 } else {
-                    vec![
-                        self.word("ZREMRANGEBYSCORE"),
-                        self.zread_key(),
-                        self.score_bound(),
-                        self.score_bound(),
-                    ]
+                    let k = self.zread_key();
+                    let (min, max) = self.score_range(false);
+                    vec![self.word("ZREMRANGEBYSCORE"), k, min, max]
                 }
             }
             82..=87 => self.zalgebra(true),
@@ -933,6 +1019,7 @@ impl Gen {
                 return self.scan_cmd("ZSCAN", k, true);
             }
             97 => return self.threshold_probe(Kind::ZSet),
+            98 if self.rng.chance(50) => return self.nan_probe(),
             _ => {
                 let k = if self.rng.chance(20) {
                     self.lex_key()
@@ -943,6 +1030,42 @@ impl Gen {
             }
         };
         Item::exact(c)
+    }
+
+    /// Scores that add up to NaN: inf + -inf through ZINCRBY and ZADD INCR (an error, the
+    /// score unchanged), and through ZUNIONSTORE's SUM (Redis stores 0).
+    fn nan_probe(&mut self) -> Item {
+        let k = self.tkey(Kind::ZSet);
+        let m = self.probe_member();
+        let (inf, ninf) = if self.rng.chance(50) {
+            ("inf", "-inf")
+        } else {
+            ("-inf", "+inf")
+        };
+        let dst = self.store_key(Kind::ZSet);
+        let mut items = vec![
+            vec![self.word("ZADD"), k.clone(), b(inf), m.clone()],
+            vec![self.word("ZINCRBY"), k.clone(), b(ninf), m.clone()],
+            vec![self.word("ZADD"), k.clone(), self.word("INCR"), b(ninf), m.clone()],
+            vec![self.word("ZSCORE"), k.clone(), m.clone()],
+        ];
+        let name = *self.rng.pick(&["ZUNIONSTORE", "ZINTERSTORE"]);
+        items.push(vec![
+            self.word(name),
+            dst.clone(),
+            b("2"),
+            k.clone(),
+            k,
+            self.word("WEIGHTS"),
+            b("1"),
+            b("-1"),
+        ]);
+        items.push(vec![self.word("ZSCORE"), dst, m]);
+        let items = items
+            .into_iter()
+            .map(|c| Item::fixed(c, Check::Exact))
+            .collect();
+        self.group(items)
     }
 
     /// ZADD with random (valid, conflicting or misplaced) options and score/member pairs.
@@ -987,19 +1110,15 @@ impl Gen {
     /// ZRANGE (or ZRANGESTORE when `store`) by rank, score or lex, with REV/LIMIT/WITHSCORES.
     fn zrange(&mut self, store: bool) -> Cmd {
         let mode = self.rng.below(10);
-        let (src, min, max, by) = match mode {
-            0..=3 => (self.zread_key(), self.lidx(), self.lidx(), None),
-            4..=7 => (
-                self.zread_key(),
-                self.score_bound(),
-                self.score_bound(),
-                Some("BYSCORE"),
-            ),
-            _ => (self.lex_key(), self.lex_bound(), self.lex_bound(), Some("BYLEX")),
+        let rev = self.rng.chance(30);
+        let (src, (min, max), by) = match mode {
+            0..=3 => (self.zread_key(), (self.lidx(), self.lidx()), None),
+            4..=7 => (self.zread_key(), self.score_range(rev), Some("BYSCORE")),
+            _ => (self.lex_key(), self.lex_range(rev), Some("BYLEX")),
         };
         let mut c = if store {
             // Never into a lex key (it could get non-zero scores).
-            vec![self.word("ZRANGESTORE"), self.tkey(Kind::ZSet), src, min, max]
+            vec![self.word("ZRANGESTORE"), self.store_key(Kind::ZSet), src, min, max]
         } else {
             vec![self.word("ZRANGE"), src, min, max]
         };
@@ -1009,7 +1128,7 @@ impl Gen {
         } else if self.rng.chance(3) {
             opts.push(vec![self.word("BYLEX")]);
         }
-        if self.rng.chance(30) {
+        if rev {
             opts.push(vec![self.word("REV")]);
         }
         if self.rng.chance(if by.is_some() { 30 } else { 5 }) {
@@ -1049,33 +1168,26 @@ impl Gen {
     fn lex_cmd(&mut self) -> Cmd {
         let k = self.lex_key();
         match self.rng.below(4) {
-            0 => vec![self.word("ZLEXCOUNT"), k, self.lex_bound(), self.lex_bound()],
+            0 => {
+                let (min, max) = self.lex_range(false);
+                vec![self.word("ZLEXCOUNT"), k, min, max]
+            }
             1 => {
-                let mut c = vec![
-                    self.word("ZRANGEBYLEX"),
-                    k,
-                    self.lex_bound(),
-                    self.lex_bound(),
-                ];
+                let (min, max) = self.lex_range(false);
+                let mut c = vec![self.word("ZRANGEBYLEX"), k, min, max];
                 self.zrange_tail(&mut c, false, true);
                 c
             }
             2 => {
-                let mut c = vec![
-                    self.word("ZREVRANGEBYLEX"),
-                    k,
-                    self.lex_bound(),
-                    self.lex_bound(),
-                ];
+                let (max, min) = self.lex_range(true);
+                let mut c = vec![self.word("ZREVRANGEBYLEX"), k, max, min];
                 self.zrange_tail(&mut c, false, true);
                 c
             }
-            _ => vec![
-                self.word("ZREMRANGEBYLEX"),
-                k,
-                self.lex_bound(),
-                self.lex_bound(),
-            ],
+            _ => {
+                let (min, max) = self.lex_range(false);
+                vec![self.word("ZREMRANGEBYLEX"), k, min, max]
+            }
         }
     }
 
@@ -1085,7 +1197,7 @@ impl Gen {
         let op = *self.rng.pick(&["UNION", "INTER", "DIFF"]);
         let mut c = if store {
             let name = format!("Z{op}STORE");
-            vec![self.word(&name), self.tkey(Kind::ZSet)]
+            vec![self.word(&name), self.store_key(Kind::ZSet)]
         } else {
             let name = format!("Z{op}");
             vec![self.word(&name)]
@@ -1140,7 +1252,34 @@ impl Gen {
                 it.mutable = true;
                 it
             }
-            45..=79 => self.sort_cmd(),
+            45..=74 => self.sort_cmd(),
+            75..=81 => {
+                // Whole collections moving around (never into a lex key).
+                let home: &'static [&'static [u8]] = *self.rng.pick(HOMES);
+                let src = self.rng.pick(home).to_vec();
+                let dst = if self.rng.chance(80) {
+                    self.rng.pick(home).to_vec()
+                } else {
+                    home_key(&mut self.rng).to_vec()
+                };
+                let c = match self.rng.below(5) {
+                    0 => vec![self.word("RENAME"), src, dst],
+                    1 => vec![self.word("RENAMENX"), src, dst],
+                    2 | 3 => {
+                        let mut c = vec![self.word("COPY"), src, dst];
+                        if self.rng.chance(50) {
+                            c.push(self.word("REPLACE"));
+                        }
+                        if self.rng.chance(20) {
+                            c.push(self.word("DB"));
+                            c.push(b("1"));
+                        }
+                        c
+                    }
+                    _ => vec![self.word("MOVE"), src, b(self.rng.pick(&["1", "2"]))],
+                };
+                Item::exact(c)
+            }
             _ => {
                 let mut c = vec![self.word("SCAN"), self.cursor()];
                 if self.rng.chance(40) {
@@ -1180,8 +1319,9 @@ impl Gen {
     }
 
     fn scan_count(&mut self) -> Vec<u8> {
+        // Small counts on big hash tables cost a round trip per few elements: keep them rare.
         if self.rng.chance(90) {
-            b(self.rng.pick(&["1", "2", "5", "10", "100", "1000"]))
+            b(self.rng.pick(&["1", "3", "20", "20", "100", "100", "1000", "1000"]))
         } else {
             b(self.rng.pick(&["0", "-1", "abc"]))
         }
@@ -1264,7 +1404,7 @@ impl Gen {
             opts.push(vec![self.word("ALPHA")]);
         }
         if store {
-            let dst = self.tkey(Kind::List);
+            let dst = self.store_key(Kind::List);
             opts.push(vec![self.word("STORE"), dst]);
         }
         for i in (1..opts.len()).rev() {
