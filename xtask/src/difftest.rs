@@ -272,7 +272,13 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
                 }
                 _ => {
                     let prev = |r: &[&[u8]]| i.checked_sub(1).map(|p| r[p].to_vec());
-                    if item_matches(item, a, b, prev(&oreplies).as_deref(), prev(&rreplies).as_deref()) {
+                    if item_matches(
+                        item,
+                        a,
+                        b,
+                        prev(&oreplies).as_deref(),
+                        prev(&rreplies).as_deref(),
+                    ) {
                         None
                     } else {
                         Some(String::new())
@@ -496,9 +502,9 @@ pub fn item_matches(
         Check::Multiset => multiset_eq(&ra, &rb, false),
         Check::PairMultiset => multiset_eq(&ra, &rb, true),
         Check::OrderIfCompact { pairs } => {
-            let compact = prev_b
-                .and_then(decode_one)
-                .is_some_and(|r| matches!(&r, Reply::Bulk(e) if e == b"listpack" || e == b"intset"));
+            let compact = prev_b.and_then(decode_one).is_some_and(
+                |r| matches!(&r, Reply::Bulk(e) if e == b"listpack" || e == b"intset"),
+            );
             !compact && multiset_eq(&ra, &rb, pairs)
         }
         Check::Sample {
@@ -520,9 +526,7 @@ pub fn item_matches(
                 && valid_sample(&rb, &pb, ref_pairs, pairs, distinct)
         }
         Check::Encoding => {
-            let string_enc = |r: &Reply| {
-                matches!(r, Reply::Bulk(e) if e == b"int" || e == b"embstr" || e == b"raw")
-            };
+            let string_enc = |r: &Reply| matches!(r, Reply::Bulk(e) if e == b"int" || e == b"embstr" || e == b"raw");
             string_enc(&ra) && string_enc(&rb)
         }
     }
@@ -585,7 +589,13 @@ pub fn multiset_eq(a: &Reply, b: &Reply, pairs: bool) -> bool {
 /// Whether `r` is a possible random pick from the collection listed by `reference` (flat
 /// (member, score/value) pairs when `ref_pairs`): a single bulk member, or an array of members
 /// (of pairs when `pairs`) all in the collection, without repeats when `distinct`.
-pub fn valid_sample(r: &Reply, reference: &Reply, ref_pairs: bool, pairs: bool, distinct: bool) -> bool {
+pub fn valid_sample(
+    r: &Reply,
+    reference: &Reply,
+    ref_pairs: bool,
+    pairs: bool,
+    distinct: bool,
+) -> bool {
     let Some(all) = elem_keys(reference, ref_pairs) else {
         return false;
     };
@@ -629,6 +639,9 @@ enum ScanError {
 /// The elements a full SCAN iteration returned, as a set (SCAN may repeat an element).
 type ScanSet = BTreeSet<(Vec<u8>, Vec<u8>)>;
 
+/// One SCAN reply: the next cursor and the elements (keys, or (field, value) pairs).
+type ScanPage = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
+
 /// Runs the rest of a SCAN-family iteration on both servers and compares the element sets.
 /// `Ok(None)` when they agree, `Ok(Some(detail))` on a mismatch.
 fn scan_verdict(
@@ -644,11 +657,7 @@ fn scan_verdict(
     let shaped = |r: &Option<Reply>| r.as_ref().and_then(|r| scan_page(r, pairs)).is_some();
     if !shaped(&ra) || !shaped(&rb) {
         // Errors (WRONGTYPE, bad cursor or option) must be the same error.
-        return Ok(if a == b {
-            None
-        } else {
-            Some(String::new())
-        });
+        return Ok(if a == b { None } else { Some(String::new()) });
     }
     let first_a = ra.as_ref().and_then(|r| scan_page(r, pairs));
     let first_b = rb.as_ref().and_then(|r| scan_page(r, pairs));
@@ -712,7 +721,7 @@ fn scan_sets_differ(sa: &ScanSet, sb: &ScanSet) -> Option<String> {
 }
 
 /// A SCAN reply's next cursor and elements (pairs when `pairs`).
-fn scan_page(r: &Reply, pairs: bool) -> Option<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+fn scan_page(r: &Reply, pairs: bool) -> Option<ScanPage> {
     let Reply::Array(v) = r else {
         return None;
     };
@@ -724,13 +733,12 @@ fn scan_page(r: &Reply, pairs: bool) -> Option<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>
 
 /// Continues an iteration from its first page until the cursor is 0. Outer `Err`: I/O;
 /// inner `Err`: a malformed page or an endless iteration.
-#[allow(clippy::type_complexity)]
 fn scan_rest(
     conn: &mut TcpStream,
     cmd: &Cmd,
     cursor_at: usize,
     pairs: bool,
-    first: (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>),
+    first: ScanPage,
 ) -> Result<Result<ScanSet, String>, String> {
     let (mut cursor, elems) = first;
     let mut set: ScanSet = elems.into_iter().collect();
@@ -1109,6 +1117,8 @@ pub struct Gen {
     rng: Rng,
     used_buckets: HashSet<u64>,
     collections: bool,
+    /// How many commands came from the strings/keyspace/expiry generator.
+    pub strings_made: usize,
     /// Commands that must come next: the rest of a group, or the lookup after a SET with a
     /// past expiry time (see [`Gen::next_item`]).
     pending: VecDeque<Item>,
@@ -1120,6 +1130,7 @@ impl Gen {
             rng: Rng::new(seed),
             used_buckets: HashSet::new(),
             collections,
+            strings_made: 0,
             pending: VecDeque::new(),
         }
     }
@@ -1342,6 +1353,7 @@ impl Gen {
         let mut it = if self.collections && self.rng.chance(55) {
             self.collection()
         } else {
+            self.strings_made += 1;
             Item::exact(self.base())
         };
         // Wrong arity and stray arguments on about 4% of the commands that allow it.
@@ -1655,6 +1667,7 @@ impl Gen {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
     use std::net::TcpListener;
 
     fn cmd(s: &[&str]) -> Cmd {
@@ -1810,6 +1823,521 @@ mod tests {
         assert!(!names.contains(&b"LPUSH"[..]));
         let mut g = Gen::new(7, true);
         assert!((0..5000).any(|_| g.next()[0].eq_ignore_ascii_case(b"LPUSH")));
+    }
+
+    /// The default run's stream (seed 1).
+    fn default_stream() -> (Vec<Item>, Gen) {
+        let opts = Options::default();
+        let mut g = Gen::new(opts.seed, opts.collections);
+        let items = (0..opts.count).map(|_| g.next_item()).collect();
+        (items, g)
+    }
+
+    fn upper(c: &Cmd) -> String {
+        String::from_utf8_lossy(&c[0]).to_ascii_uppercase()
+    }
+
+    #[test]
+    fn default_stream_is_big_mixed_and_covers_every_collection_command() {
+        let (items, g) = default_stream();
+        assert!(items.len() >= 50_000);
+        assert!(g.strings_made >= 20_000, "{}", g.strings_made);
+        let mut names: HashMap<String, usize> = HashMap::new();
+        for it in &items {
+            *names.entry(upper(&it.cmd)).or_default() += 1;
+        }
+        let all = "LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LLEN LRANGE LINDEX LSET LINSERT LREM LTRIM \
+            LPOS LMOVE RPOPLPUSH LMPOP HSET HSETNX HGET HMGET HMSET HDEL HLEN HEXISTS HGETALL HKEYS \
+            HVALS HINCRBY HINCRBYFLOAT HSTRLEN HRANDFIELD HSCAN SADD SREM SISMEMBER SMISMEMBER SCARD \
+            SMEMBERS SPOP SRANDMEMBER SMOVE SINTER SINTERCARD SUNION SDIFF SINTERSTORE SUNIONSTORE \
+            SDIFFSTORE SSCAN ZADD ZINCRBY ZREM ZSCORE ZMSCORE ZCARD ZCOUNT ZLEXCOUNT ZRANK ZREVRANK \
+            ZRANGE ZRANGESTORE ZRANGEBYSCORE ZREVRANGEBYSCORE ZRANGEBYLEX ZREVRANGEBYLEX ZREVRANGE \
+            ZPOPMIN ZPOPMAX ZMPOP ZRANDMEMBER ZREMRANGEBYRANK ZREMRANGEBYSCORE ZREMRANGEBYLEX \
+            ZUNIONSTORE ZINTERSTORE ZDIFFSTORE ZUNION ZINTER ZDIFF ZINTERCARD ZSCAN TYPE SORT SORT_RO \
+            OBJECT SCAN SET GET INCRBYFLOAT EXPIRE KEYS";
+        for n in all.split_whitespace() {
+            assert!(
+                names.get(n).copied().unwrap_or(0) >= 20,
+                "{n}: {:?}",
+                names.get(n)
+            );
+        }
+        // Options of the option-rich commands.
+        let has = |name: &str, opt: &str| {
+            items.iter().any(|it| {
+                upper(&it.cmd) == name
+                    && it.cmd[1..]
+                        .iter()
+                        .any(|a| a.eq_ignore_ascii_case(opt.as_bytes()))
+            })
+        };
+        for opt in ["NX", "XX", "GT", "LT", "CH", "INCR"] {
+            assert!(has("ZADD", opt), "ZADD {opt}");
+        }
+        for opt in ["BYSCORE", "BYLEX", "REV", "LIMIT", "WITHSCORES"] {
+            assert!(has("ZRANGE", opt), "ZRANGE {opt}");
+        }
+        for opt in ["RANK", "COUNT", "MAXLEN"] {
+            assert!(has("LPOS", opt), "LPOS {opt}");
+        }
+        for opt in ["WEIGHTS", "AGGREGATE", "WITHSCORES"] {
+            assert!(has("ZUNION", opt), "ZUNION {opt}");
+        }
+        for opt in ["BY", "GET", "LIMIT", "ASC", "DESC", "ALPHA", "STORE"] {
+            assert!(has("SORT", opt), "SORT {opt}");
+        }
+        for opt in ["MATCH", "COUNT", "TYPE"] {
+            assert!(has("SCAN", opt), "SCAN {opt}");
+        }
+        assert!(has("HRANDFIELD", "WITHVALUES") && has("ZRANDMEMBER", "WITHSCORES"));
+        assert!(has("OBJECT", "ENCODING"));
+    }
+
+    #[test]
+    fn bulk_commands_cross_every_encoding_threshold() {
+        let (items, _) = default_stream();
+        let args = |name: &str| -> usize {
+            items
+                .iter()
+                .filter(|it| upper(&it.cmd) == name)
+                .map(|it| it.cmd.len().saturating_sub(2))
+                .max()
+                .unwrap_or(0)
+        };
+        assert!(args("HSET") / 2 >= 129, "HSET {}", args("HSET"));
+        assert!(args("ZADD") / 2 >= 129, "ZADD {}", args("ZADD"));
+        assert!(args("RPUSH").max(args("LPUSH")) >= 129);
+        let big_intset = items.iter().any(|it| {
+            upper(&it.cmd) == "SADD"
+                && it.cmd.len() >= 513 + 2
+                && it.cmd[2..].iter().all(|m| parse_i64(m).is_some())
+        });
+        assert!(big_intset);
+        let long = |n: &str| {
+            items
+                .iter()
+                .any(|it| upper(&it.cmd) == n && it.cmd.iter().skip(2).any(|a| a.len() > 64))
+        };
+        for n in ["HSET", "SADD", "ZADD", "RPUSH"] {
+            assert!(long(n), "{n} never gets an element over 64 bytes");
+        }
+    }
+
+    fn parse_i64(b: &[u8]) -> Option<i64> {
+        std::str::from_utf8(b).ok()?.parse().ok()
+    }
+
+    #[test]
+    fn lex_keys_only_ever_hold_equal_scores() {
+        let (items, _) = default_stream();
+        let lex = |a: &[u8]| a.starts_with(b"zlex");
+        let mut lex_reads = 0;
+        for it in &items {
+            let c = &it.cmd;
+            let name = upper(c);
+            let shown = show_cmd(c);
+            match name.as_str() {
+                "ZADD" if c.len() > 1 && lex(&c[1]) => {
+                    let mut i = 2;
+                    while i < c.len() && parse_i64(&c[i]).is_none() {
+                        i += 1;
+                    }
+                    for pair in c[i..].chunks(2) {
+                        assert_eq!(pair[0], b"0", "{shown}");
+                    }
+                }
+                "ZINCRBY" | "ZUNIONSTORE" | "ZINTERSTORE" | "ZDIFFSTORE" | "ZRANGESTORE"
+                | "SINTERSTORE" | "SUNIONSTORE" | "SDIFFSTORE" | "SMOVE" | "LMOVE"
+                | "RPOPLPUSH" => {
+                    let dst = if matches!(name.as_str(), "SMOVE" | "LMOVE" | "RPOPLPUSH") {
+                        2
+                    } else {
+                        1
+                    };
+                    assert!(!c.get(dst).is_some_and(|k| lex(k)), "{shown}");
+                }
+                "RENAME" | "RENAMENX" | "COPY" => {
+                    assert!(!c.get(2).is_some_and(|k| lex(k)), "{shown}")
+                }
+                "SORT" | "SORT_RO" => {
+                    for w in c.windows(2) {
+                        if w[0].eq_ignore_ascii_case(b"STORE") {
+                            assert!(!lex(&w[1]), "{shown}");
+                        }
+                    }
+                }
+                _ => {}
+            }
+            let lexy = name.contains("LEX") || c.iter().any(|a| a.eq_ignore_ascii_case(b"BYLEX"));
+            if lexy && c.len() > 1 {
+                let src = if name == "ZRANGESTORE" { 2 } else { 1 };
+                if name != "ZRANGE" || c.iter().any(|a| a.eq_ignore_ascii_case(b"BYLEX")) {
+                    if lex(&c[src]) {
+                        lex_reads += 1;
+                    } else {
+                        // Only the rank form with a stray BYLEX (an error whatever the data).
+                        assert!(name == "ZRANGE" || name == "ZRANGESTORE", "{shown}");
+                        assert!(
+                            c.get(src + 1).is_some_and(|a| parse_i64(a).is_some()),
+                            "{shown}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(lex_reads > 100, "{lex_reads}");
+    }
+
+    #[test]
+    fn random_commands_follow_a_listing_of_their_key() {
+        let (items, _) = default_stream();
+        let mut spops = 0;
+        for (i, it) in items.iter().enumerate() {
+            let name = upper(&it.cmd);
+            if !matches!(
+                name.as_str(),
+                "SRANDMEMBER" | "HRANDFIELD" | "ZRANDMEMBER" | "SPOP"
+            ) {
+                continue;
+            }
+            let shown = show_cmd(&it.cmd);
+            assert!(!it.mutable, "{shown}");
+            if name == "SPOP" && it.cmd.get(2).is_some_and(|c| c == b"100000") {
+                assert_eq!(it.check, Check::Multiset);
+                continue;
+            }
+            assert!(matches!(it.check, Check::Sample { .. }), "{shown}");
+            let prev = &items[i - 1].cmd;
+            assert_eq!(prev[1], it.cmd[1], "{shown} after {}", show_cmd(prev));
+            let listing = upper(prev);
+            assert!(
+                matches!(listing.as_str(), "SMEMBERS" | "HGETALL" | "ZRANGE"),
+                "{shown} after {}",
+                show_cmd(prev)
+            );
+            if name == "SPOP" {
+                // A random part may be gone: SCARD, then both servers drop the key.
+                spops += 1;
+                assert_eq!(upper(&items[i + 1].cmd), "SCARD");
+                assert_eq!(upper(&items[i + 2].cmd), "DEL");
+                assert_eq!(items[i + 2].cmd[1], it.cmd[1]);
+            }
+        }
+        assert!(spops > 20);
+    }
+
+    #[test]
+    fn sort_never_leaves_order_to_the_sort_algorithm() {
+        let (items, _) = default_stream();
+        let mut seen = 0;
+        for it in items.iter().filter(|it| upper(&it.cmd).starts_with("SORT")) {
+            let c = &it.cmd;
+            let by = c
+                .windows(2)
+                .find(|w| w[0].eq_ignore_ascii_case(b"BY"))
+                .map(|w| w[1].clone());
+            let alpha = c.iter().any(|a| a.eq_ignore_ascii_case(b"ALPHA"));
+            let store = c.iter().any(|a| a.eq_ignore_ascii_case(b"STORE"));
+            let limit = c.iter().any(|a| a.eq_ignore_ascii_case(b"LIMIT"));
+            if let Some(p) = by {
+                let star = p.contains(&b'*');
+                assert!(!(alpha && star), "{}", show_cmd(c));
+                if !star && !store {
+                    seen += 1;
+                    assert!(!limit, "{}", show_cmd(c));
+                    assert_eq!(it.check, Check::Multiset, "{}", show_cmd(c));
+                }
+            }
+        }
+        assert!(seen > 5);
+    }
+
+    #[test]
+    fn scans_start_at_zero_and_stand_alone() {
+        let (items, _) = default_stream();
+        let mut n = 0;
+        for it in &items {
+            if let Check::Scan { cursor_at, .. } = it.check {
+                n += 1;
+                let name = upper(&it.cmd);
+                assert_eq!(cursor_at, if name == "SCAN" { 1 } else { 2 });
+                let cur = &it.cmd[cursor_at];
+                assert!(
+                    cur == b"0" || parse_i64(cur).is_none(),
+                    "{}",
+                    show_cmd(&it.cmd)
+                );
+                assert!(!it.mutable);
+            }
+        }
+        assert!(n > 300, "{n}");
+    }
+
+    fn arr(xs: &[&str]) -> Reply {
+        Reply::Array(
+            xs.iter()
+                .map(|x| Reply::Bulk(x.as_bytes().to_vec()))
+                .collect(),
+        )
+    }
+
+    fn raw(xs: &[&str]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", xs.len()).into_bytes();
+        for x in xs {
+            out.extend(format!("${}\r\n{x}\r\n", x.len()).into_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn multisets_ignore_order_but_not_multiplicity() {
+        assert!(multiset_eq(
+            &arr(&["a", "b", "a"]),
+            &arr(&["b", "a", "a"]),
+            false
+        ));
+        assert!(!multiset_eq(
+            &arr(&["a", "b", "a"]),
+            &arr(&["b", "b", "a"]),
+            false
+        ));
+        assert!(!multiset_eq(
+            &arr(&["a", "b"]),
+            &arr(&["a", "b", "b"]),
+            false
+        ));
+        assert!(multiset_eq(&arr(&[]), &arr(&[]), false));
+        // A bulk string is not an integer with the same digits.
+        let ints = Reply::Array(vec![Reply::Int(1)]);
+        assert!(!multiset_eq(&arr(&["1"]), &ints, false));
+        // Not arrays: never equal as multisets.
+        assert!(!multiset_eq(&Reply::Nil, &Reply::Nil, false));
+    }
+
+    #[test]
+    fn pair_multisets_keep_pairs_together() {
+        let a = arr(&["f1", "v1", "f2", "v2"]);
+        assert!(multiset_eq(&a, &arr(&["f2", "v2", "f1", "v1"]), true));
+        // Same elements, pairs broken up.
+        assert!(!multiset_eq(&a, &arr(&["f1", "v2", "f2", "v1"]), true));
+        assert!(!multiset_eq(&a, &arr(&["v1", "f1", "v2", "f2"]), true));
+        // ... which a plain multiset would accept.
+        assert!(multiset_eq(&a, &arr(&["f1", "v2", "f2", "v1"]), false));
+        // Odd lengths are not pair lists.
+        assert!(!multiset_eq(&arr(&["a"]), &arr(&["a"]), true));
+    }
+
+    fn item(cmd_: &[&str], check: Check) -> Item {
+        Item::fixed(cmd(cmd_), check)
+    }
+
+    #[test]
+    fn contextual_checks_use_the_previous_reply() {
+        let smembers = item(&["SMEMBERS", "s"], Check::OrderIfCompact { pairs: false });
+        let (x, y) = (raw(&["1", "2", "3"]), raw(&["3", "1", "2"]));
+        let intset = b"$6\r\nintset\r\n".as_slice();
+        let table = b"$9\r\nhashtable\r\n".as_slice();
+        // A compact encoding has one order; a hash table any.
+        assert!(!item_matches(&smembers, &x, &y, Some(intset), Some(intset)));
+        assert!(item_matches(&smembers, &x, &y, Some(table), Some(table)));
+        assert!(item_matches(&smembers, &x, &y, None, None));
+        assert!(!item_matches(&smembers, &x, &raw(&["1", "2"]), None, None));
+
+        let hgetall = item(&["HGETALL", "h"], Check::OrderIfCompact { pairs: true });
+        let lp = b"$8\r\nlistpack\r\n".as_slice();
+        let (h1, h2) = (raw(&["a", "1", "b", "2"]), raw(&["b", "2", "a", "1"]));
+        assert!(!item_matches(&hgetall, &h1, &h2, Some(lp), Some(lp)));
+        assert!(item_matches(&hgetall, &h1, &h2, Some(table), Some(table)));
+        assert!(!item_matches(
+            &hgetall,
+            &h1,
+            &raw(&["b", "1", "a", "2"]),
+            Some(table),
+            Some(table)
+        ));
+    }
+
+    #[test]
+    fn random_picks_are_checked_for_shape_membership_and_repeats() {
+        let set = raw(&["a", "b", "c"]);
+        let pick = |distinct| {
+            item(
+                &["SRANDMEMBER", "s", "2"],
+                Check::Sample {
+                    ref_pairs: false,
+                    pairs: false,
+                    distinct,
+                },
+            )
+        };
+        let m = |it: &Item, a: &[&str], b: &[&str]| {
+            item_matches(it, &raw(a), &raw(b), Some(&set), Some(&set))
+        };
+        assert!(m(&pick(true), &["a", "b"], &["c", "a"]));
+        assert!(!m(&pick(true), &["a", "a"], &["c", "a"]));
+        assert!(m(&pick(false), &["a", "a"], &["c", "a"]));
+        assert!(!m(&pick(false), &["a", "z"], &["c", "a"]));
+        assert!(!m(&pick(false), &["a"], &["c", "a"]));
+        // The single-member form.
+        let one = item(
+            &["SPOP", "s"],
+            Check::Sample {
+                ref_pairs: false,
+                pairs: false,
+                distinct: false,
+            },
+        );
+        let bulk = |s: &str| format!("${}\r\n{s}\r\n", s.len()).into_bytes();
+        assert!(item_matches(
+            &one,
+            &bulk("a"),
+            &bulk("c"),
+            Some(&set),
+            Some(&set)
+        ));
+        assert!(!item_matches(
+            &one,
+            &bulk("q"),
+            &bulk("c"),
+            Some(&set),
+            Some(&set)
+        ));
+        assert!(!item_matches(
+            &one,
+            b"$-1\r\n",
+            &bulk("c"),
+            Some(&set),
+            Some(&set)
+        ));
+        // Each server against its own listing.
+        assert!(!item_matches(
+            &one,
+            &bulk("a"),
+            &bulk("c"),
+            Some(&raw(&["c"])),
+            Some(&set)
+        ));
+        // Pairs: the (member, score) pair must be in the listing.
+        let z = raw(&["a", "1", "b", "2"]);
+        let zr = item(
+            &["ZRANDMEMBER", "z", "-3", "WITHSCORES"],
+            Check::Sample {
+                ref_pairs: true,
+                pairs: true,
+                distinct: false,
+            },
+        );
+        let zm = |a: &[&str], b: &[&str]| item_matches(&zr, &raw(a), &raw(b), Some(&z), Some(&z));
+        assert!(zm(
+            &["a", "1", "a", "1", "b", "2"],
+            &["b", "2", "b", "2", "b", "2"]
+        ));
+        assert!(!zm(
+            &["a", "2", "a", "1", "b", "2"],
+            &["b", "2", "b", "2", "b", "2"]
+        ));
+        // Fields only (HRANDFIELD without WITHVALUES) against a field/value listing.
+        let hr = item(
+            &["HRANDFIELD", "h", "2"],
+            Check::Sample {
+                ref_pairs: true,
+                pairs: false,
+                distinct: true,
+            },
+        );
+        assert!(item_matches(
+            &hr,
+            &raw(&["a", "b"]),
+            &raw(&["b", "a"]),
+            Some(&z),
+            Some(&z)
+        ));
+        assert!(!item_matches(
+            &hr,
+            &raw(&["a", "1"]),
+            &raw(&["b", "a"]),
+            Some(&z),
+            Some(&z)
+        ));
+    }
+
+    #[test]
+    fn string_encodings_are_interchangeable_collection_encodings_are_not() {
+        let enc = item(&["OBJECT", "ENCODING", "k"], Check::Encoding);
+        let b = |s: &str| format!("${}\r\n{s}\r\n", s.len()).into_bytes();
+        assert!(item_matches(&enc, &b("embstr"), &b("raw"), None, None));
+        assert!(item_matches(&enc, &b("int"), &b("embstr"), None, None));
+        assert!(!item_matches(
+            &enc,
+            &b("listpack"),
+            &b("hashtable"),
+            None,
+            None
+        ));
+        assert!(!item_matches(
+            &enc,
+            &b("embstr"),
+            &b("listpack"),
+            None,
+            None
+        ));
+        assert!(!item_matches(&enc, &b("raw"), b"$-1\r\n", None, None));
+    }
+
+    #[test]
+    fn scan_pages_and_full_iterations() {
+        let page = Reply::Array(vec![
+            Reply::Bulk(b"17".to_vec()),
+            arr(&["f", "v", "g", "w"]),
+        ]);
+        let (cursor, elems) = scan_page(&page, true).unwrap();
+        assert_eq!(cursor, b"17");
+        assert_eq!(elems.len(), 2);
+        assert!(scan_page(&page, false).is_some());
+        assert!(scan_page(&arr(&["0"]), false).is_none());
+        let odd = Reply::Array(vec![Reply::Bulk(b"0".to_vec()), arr(&["f"])]);
+        assert!(scan_page(&odd, true).is_none());
+        let set = |xs: &[(&str, &str)]| -> ScanSet {
+            xs.iter()
+                .map(|(k, v)| {
+                    (
+                        elem_key(&Reply::Bulk(k.as_bytes().to_vec())),
+                        v.as_bytes().to_vec(),
+                    )
+                })
+                .collect()
+        };
+        let a = set(&[("a", ""), ("b", "")]);
+        assert_eq!(scan_sets_differ(&a, &set(&[("b", ""), ("a", "")])), None);
+        let d = scan_sets_differ(&a, &set(&[("a", "")])).unwrap();
+        assert!(d.contains("only on oxidis: 1 [b]"), "{d}");
+    }
+
+    #[test]
+    fn groups_are_not_mutated_and_end_in_one_batch() {
+        // Whatever the batch size, the runner keeps a group together: run the fake servers
+        // with a batch of 1, where every group must extend the batch.
+        let a = fake_server(honest);
+        let b = fake_server(honest);
+        let opts = Options {
+            seed: 9,
+            count: 2000,
+            batch: 1,
+            ..Options::default()
+        };
+        let r = run(&a, &b, &opts).unwrap();
+        assert_eq!((r.passed, r.failed), (2000, 0), "{:?}", r.failures);
+        let mut g = Gen::new(9, true);
+        let mut in_group = 0;
+        for _ in 0..20_000 {
+            let grouped = g.in_group();
+            let it = g.next_item();
+            if grouped {
+                in_group += 1;
+                assert!(!it.mutable, "{}", show_cmd(&it.cmd));
+            }
+        }
+        assert!(in_group > 500);
     }
 
     #[test]
@@ -1973,7 +2501,7 @@ mod tests {
 
         let r = run(&bad, &b, &opts).unwrap();
         let expected = {
-            let mut g = Gen::new(5, false);
+            let mut g = Gen::new(5, true);
             (0..3000)
                 .filter(|_| g.next()[0].eq_ignore_ascii_case(b"INCRBYFLOAT"))
                 .count()
