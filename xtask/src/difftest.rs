@@ -533,7 +533,7 @@ pub fn item_matches(
 }
 
 /// The single reply in `raw`, if it decodes completely.
-fn decode_one(raw: &[u8]) -> Option<Reply> {
+pub(crate) fn decode_one(raw: &[u8]) -> Option<Reply> {
     match decode_reply(raw) {
         Ok(Some((r, used))) if used == raw.len() => Some(r),
         _ => None,
@@ -769,7 +769,7 @@ fn scan_rest(
 // ---------------------------------------------------------------------------------------------
 // Wire
 
-fn connect(addr: &str) -> Result<TcpStream, String> {
+pub(crate) fn connect(addr: &str) -> Result<TcpStream, String> {
     let s = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
     s.set_nodelay(true).ok();
     Ok(s)
@@ -777,7 +777,7 @@ fn connect(addr: &str) -> Result<TcpStream, String> {
 
 pub type Cmd = Vec<Vec<u8>>;
 
-fn encode_all(cmds: &[Cmd]) -> Vec<u8> {
+pub(crate) fn encode_all(cmds: &[Cmd]) -> Vec<u8> {
     let refs: Vec<&Cmd> = cmds.iter().collect();
     encode_refs(&refs)
 }
@@ -797,7 +797,11 @@ fn encode_refs(cmds: &[&Cmd]) -> Vec<u8> {
 /// Writes `req` (from a second thread, so a server that answers before it has read
 /// everything cannot deadlock us) and reads exactly `n` replies. Returns the bytes and the end
 /// offset of each reply.
-fn exchange(s: &mut TcpStream, req: &[u8], n: usize) -> Result<(Vec<u8>, Vec<usize>), String> {
+pub(crate) fn exchange(
+    s: &mut TcpStream,
+    req: &[u8],
+    n: usize,
+) -> Result<(Vec<u8>, Vec<usize>), String> {
     let mut w = s.try_clone().map_err(|e| format!("clone: {e}"))?;
     std::thread::scope(|sc| {
         let writer = sc.spawn(move || w.write_all(req));
