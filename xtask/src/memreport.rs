@@ -25,7 +25,7 @@ const PIPELINE: usize = 200;
 /// One data set: `commands` commands made by `command(i, scale)`, then a check that must
 /// reply the integer `expect`.
 struct DataSet {
-    name: &'static str,
+    name: String,
     commands: usize,
     command: fn(usize) -> Cmd,
     check: &'static [&'static str],
@@ -78,41 +78,52 @@ fn small_hash(i: usize) -> Cmd {
     c
 }
 
+/// 1000000 -> "1M", 100000 -> "100k".
+fn count(n: usize) -> String {
+    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
+        format!("{}M", n / 1_000_000)
+    } else if n >= 1000 && n.is_multiple_of(1000) {
+        format!("{}k", n / 1000)
+    } else {
+        n.to_string()
+    }
+}
+
 /// The data sets at full size divided by `div`.
 fn data_sets(div: usize) -> Vec<DataSet> {
     let big = 1_000_000 / div;
     let small = 100_000 / div;
     vec![
         DataSet {
-            name: "hash, 1M fields",
+            name: format!("hash, {} fields", count(big)),
             commands: big / PER,
             command: big_hash,
             check: &["HLEN", "big:hash"],
             expect: big as i64,
         },
         DataSet {
-            name: "set, 1M members",
+            name: format!("set, {} members", count(big)),
             commands: big / PER,
             command: big_set,
             check: &["SCARD", "big:set"],
             expect: big as i64,
         },
         DataSet {
-            name: "zset, 1M members",
+            name: format!("zset, {} members", count(big)),
             commands: big / PER,
             command: big_zset,
             check: &["ZCARD", "big:zset"],
             expect: big as i64,
         },
         DataSet {
-            name: "list, 1M elements",
+            name: format!("list, {} elements", count(big)),
             commands: big / PER,
             command: big_list,
             check: &["LLEN", "big:list"],
             expect: big as i64,
         },
         DataSet {
-            name: "100k hashes x 10 fields",
+            name: format!("{} hashes x 10 fields", count(small)),
             commands: small,
             command: small_hash,
             check: &["DBSIZE"],
@@ -226,11 +237,12 @@ fn load_and_measure(addr: &str, pid: u32, ds: &DataSet) -> Result<Usage, String>
     match ask(&mut conn, ds.check)? {
         Reply::Int(n) if n == ds.expect && errors == 0 => {}
         other => {
-            let mut why = format!(
-                "{} replied {other:?}, not {}",
-                ds.check.join(" "),
-                ds.expect
-            );
+            let got = match other {
+                Reply::Int(n) => n.to_string(),
+                Reply::Error(e) => format!("-{}", String::from_utf8_lossy(&e)),
+                other => format!("{other:?}"),
+            };
+            let mut why = format!("{} replied {got}, not {}", ds.check.join(" "), ds.expect);
             if let Some(e) = first_error {
                 why.push_str(&format!("; {errors} load errors, first: {e}"));
             }
@@ -310,7 +322,10 @@ pub fn cli(args: &[String]) -> ExitCode {
     let mut notes = Vec::new();
     // The empty servers first: the fixed cost every row includes.
     for ds in std::iter::once(None).chain(data_sets(div).into_iter().map(Some)) {
-        let name = ds.as_ref().map_or("empty server (baseline)", |d| d.name);
+        let name = ds
+            .as_ref()
+            .map_or("empty server (baseline)", |d| d.name.as_str())
+            .to_string();
         let t = Instant::now();
         let measured = (|| -> Result<(Usage, Usage), String> {
             let rs = Proc::start("redis-server", &redis)?;
@@ -354,7 +369,7 @@ pub fn cli(args: &[String]) -> ExitCode {
                     }
                 }
                 eprintln!("  {name}: measured in {:.1?}", t.elapsed());
-                rows.push((name.to_string(), rs, ox));
+                rows.push((name, rs, ox));
             }
             Err(e) => {
                 eprintln!("memreport: {name}: {e}");
@@ -433,6 +448,9 @@ mod tests {
         assert_eq!(big_zset(0)[2..4], [b"0".to_vec(), b"member:0".to_vec()]);
         assert_eq!(small_hash(7)[1], b"hash:7");
         assert_eq!(data_sets(10)[0].expect, 100_000);
+        assert_eq!(data_sets(10)[0].name, "hash, 100k fields");
+        assert_eq!(data_sets(1)[4].name, "100k hashes x 10 fields");
+        assert_eq!(count(12345), "12345");
     }
 
     #[test]
