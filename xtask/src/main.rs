@@ -4,10 +4,12 @@
 //!     cargo xtask test [SUITE FILTER...]      install what is missing, run every test suite
 //!     cargo xtask golden --against ADDR [FILTER]   replay testdata/golden on any server
 //!     cargo xtask commands [--readme]         the supported commands, as markdown (or into README.md)
+//!     cargo xtask memreport [--quick]         memory for big data sets, Oxidis vs Redis (markdown)
 
 mod clients;
 mod difftest;
 mod golden_tcp;
+mod memreport;
 mod servers;
 mod setup;
 mod suite;
@@ -23,7 +25,8 @@ const USAGE: &str = "usage:
   cargo xtask test [SUITE FILTER...]           install what is missing, run every test suite
   cargo xtask golden --against HOST:PORT [FILTER]   replay testdata/golden on a server
   cargo xtask commands [--readme]              print the supported commands as markdown
-                                               (--readme: rewrite README.md's list)";
+                                               (--readme: rewrite README.md's list)
+  cargo xtask memreport [--quick]              memory per data set, Oxidis vs Redis";
 
 pub fn repo_root() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         }
         Some("difftest") => difftest::cli(&args[1..]),
         Some("clients") => clients::cli(&args[1..]),
+        Some("memreport") => memreport::cli(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)

@@ -1,0 +1,475 @@
+//! `cargo xtask memreport [--quick]`: how much memory Oxidis and Redis need for the same data.
+//!
+//! Builds the release oxidis-server, then for each data set starts a fresh redis-server and a
+//! fresh oxidis-server (same flags, see `servers::server_args`), loads the data set into both
+//! (pipelined multi-element commands, both servers at once), checks it arrived (HLEN, SCARD,
+//! ... or DBSIZE), and reads each server's resident set size (VmRSS in /proc/PID/status) and
+//! INFO memory's `used_memory`. Prints one markdown table with the ratios (Oxidis / Redis).
+//!
+//! Data sets (elements like Redis's own benchmarks use: "field:123456", "value:123456",
+//! "member:123456", scores i as float): one hash with 1M fields, one set with 1M members, one
+//! zset with 1M members, one list with 1M elements, 100k hashes of 10 fields. `--quick` divides
+//! every size by 10 (a smoke run).
+
+use crate::difftest::{connect, decode_one, encode_all, exchange, show_bytes, Cmd};
+use crate::servers;
+use oxidis_core::resp::Reply;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+/// Commands per pipelined write.
+const PIPELINE: usize = 200;
+
+/// One data set: `commands` commands made by `command(i, scale)`, then a check that must
+/// reply the integer `expect`.
+struct DataSet {
+    name: String,
+    commands: usize,
+    command: fn(usize) -> Cmd,
+    check: &'static [&'static str],
+    expect: i64,
+}
+
+fn s(x: impl Into<String>) -> Vec<u8> {
+    x.into().into_bytes()
+}
+
+/// 100 elements per command for the big collections.
+const PER: usize = 100;
+
+fn big_hash(i: usize) -> Cmd {
+    let mut c = vec![s("HSET"), s("big:hash")];
+    for j in i * PER..(i + 1) * PER {
+        c.push(s(format!("field:{j}")));
+        c.push(s(format!("value:{j}")));
+    }
+    c
+}
+
+fn big_set(i: usize) -> Cmd {
+    let mut c = vec![s("SADD"), s("big:set")];
+    c.extend((i * PER..(i + 1) * PER).map(|j| s(format!("member:{j}"))));
+    c
+}
+
+fn big_zset(i: usize) -> Cmd {
+    let mut c = vec![s("ZADD"), s("big:zset")];
+    for j in i * PER..(i + 1) * PER {
+        c.push(s(format!("{j}")));
+        c.push(s(format!("member:{j}")));
+    }
+    c
+}
+
+fn big_list(i: usize) -> Cmd {
+    let mut c = vec![s("RPUSH"), s("big:list")];
+    c.extend((i * PER..(i + 1) * PER).map(|j| s(format!("member:{j}"))));
+    c
+}
+
+fn small_hash(i: usize) -> Cmd {
+    let mut c = vec![s("HSET"), s(format!("hash:{i}"))];
+    for j in 0..10 {
+        c.push(s(format!("field:{j}")));
+        c.push(s(format!("value:{i}")));
+    }
+    c
+}
+
+/// 1000000 -> "1M", 100000 -> "100k".
+fn count(n: usize) -> String {
+    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
+        format!("{}M", n / 1_000_000)
+    } else if n >= 1000 && n.is_multiple_of(1000) {
+        format!("{}k", n / 1000)
+    } else {
+        n.to_string()
+    }
+}
+
+/// The data sets at full size divided by `div`.
+fn data_sets(div: usize) -> Vec<DataSet> {
+    let big = 1_000_000 / div;
+    let small = 100_000 / div;
+    vec![
+        DataSet {
+            name: format!("hash, {} fields", count(big)),
+            commands: big / PER,
+            command: big_hash,
+            check: &["HLEN", "big:hash"],
+            expect: big as i64,
+        },
+        DataSet {
+            name: format!("set, {} members", count(big)),
+            commands: big / PER,
+            command: big_set,
+            check: &["SCARD", "big:set"],
+            expect: big as i64,
+        },
+        DataSet {
+            name: format!("zset, {} members", count(big)),
+            commands: big / PER,
+            command: big_zset,
+            check: &["ZCARD", "big:zset"],
+            expect: big as i64,
+        },
+        DataSet {
+            name: format!("list, {} elements", count(big)),
+            commands: big / PER,
+            command: big_list,
+            check: &["LLEN", "big:list"],
+            expect: big as i64,
+        },
+        DataSet {
+            name: format!("{} hashes x 10 fields", count(small)),
+            commands: small,
+            command: small_hash,
+            check: &["DBSIZE"],
+            expect: small as i64,
+        },
+    ]
+}
+
+/// A server process started by this report (stopped, by PID, on drop).
+struct Proc {
+    child: Child,
+    addr: String,
+}
+
+impl Proc {
+    fn start(name: &str, program: &Path) -> Result<Proc, String> {
+        let port = servers::free_port()?;
+        let mut child = Command::new(program)
+            .args(servers::server_args(port))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {name} ({}): {e}", program.display()))?;
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + servers::START_DEADLINE;
+        let up = servers::wait_for_accept(&addr, deadline, || match child.try_wait() {
+            Ok(Some(st)) => Err(format!("{name} exited at start ({st})")),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        });
+        let p = Proc { child, addr };
+        up.map(|()| p)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// What one server used for one data set.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Usage {
+    rss: Option<u64>,
+    used_memory: Option<u64>,
+    /// Why the data set did not load completely (the figures are then not comparable).
+    problem: Option<String>,
+}
+
+/// VmRSS from a /proc/PID/status text, in bytes.
+fn parse_vmrss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let mut words = line["VmRSS:".len()..].split_whitespace();
+    let n: u64 = words.next()?.parse().ok()?;
+    match words.next() {
+        Some("kB") | None => n.checked_mul(1024),
+        _ => None,
+    }
+}
+
+fn rss_of(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_vmrss(&text)
+}
+
+/// `used_memory` from an INFO reply's text.
+fn parse_used_memory(info: &str) -> Option<u64> {
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Sends one command and returns its decoded reply.
+fn ask(conn: &mut TcpStream, cmd: &[&str]) -> Result<Reply, String> {
+    let c: Cmd = cmd.iter().map(|a| s(*a)).collect();
+    let (buf, _) = exchange(conn, &encode_all(&[c]), 1)?;
+    decode_one(&buf).ok_or_else(|| format!("undecodable reply {}", show_bytes(&buf, 100)))
+}
+
+/// Loads `ds` into the server at `addr` and measures it. `Err` only when the server cannot
+/// be talked to at all.
+fn load_and_measure(addr: &str, pid: u32, ds: &DataSet) -> Result<Usage, String> {
+    let mut conn = connect(addr)?;
+    let mut errors = 0usize;
+    let mut first_error = None;
+    let mut i = 0;
+    while i < ds.commands {
+        let n = PIPELINE.min(ds.commands - i);
+        let cmds: Vec<Cmd> = (i..i + n).map(ds.command).collect();
+        let (buf, ends) = exchange(&mut conn, &encode_all(&cmds), n)?;
+        let mut start = 0;
+        for e in ends {
+            if buf.get(start) == Some(&b'-') {
+                errors += 1;
+                first_error.get_or_insert_with(|| show_bytes(&buf[start..e], 80));
+            }
+            start = e;
+        }
+        i += n;
+    }
+    let mut usage = Usage::default();
+    match ask(&mut conn, ds.check)? {
+        Reply::Int(n) if n == ds.expect && errors == 0 => {}
+        other => {
+            let got = match other {
+                Reply::Int(n) => n.to_string(),
+                Reply::Error(e) => format!("-{}", String::from_utf8_lossy(&e)),
+                other => format!("{other:?}"),
+            };
+            let mut why = format!("{} replied {got}, not {}", ds.check.join(" "), ds.expect);
+            if let Some(e) = first_error {
+                why.push_str(&format!("; {errors} load errors, first: {e}"));
+            }
+            usage.problem = Some(why);
+        }
+    }
+    usage.used_memory = match ask(&mut conn, &["INFO", "memory"])? {
+        Reply::Bulk(b) | Reply::Verbatim(_, b) => parse_used_memory(&String::from_utf8_lossy(&b)),
+        _ => None,
+    };
+    usage.rss = rss_of(pid);
+    Ok(usage)
+}
+
+/// Bytes as MB with one decimal (1 MB = 2^20 bytes), or "n/a".
+fn mb(b: Option<u64>) -> String {
+    match b {
+        Some(b) => format!("{:.1} MB", b as f64 / (1 << 20) as f64),
+        None => "n/a".to_string(),
+    }
+}
+
+/// Oxidis / Redis, as "0.85x", or "n/a".
+fn ratio(ox: Option<u64>, rs: Option<u64>) -> String {
+    match (ox, rs) {
+        (Some(o), Some(r)) if r > 0 => format!("{:.2}x", o as f64 / r as f64),
+        _ => "n/a".to_string(),
+    }
+}
+
+/// One markdown row per data set; a data set that did not load on a server is marked.
+fn table(rows: &[(String, Usage, Usage)]) -> String {
+    let mut out = String::from(
+        "| data set | Redis RSS | Oxidis RSS | RSS Oxidis/Redis | Redis used_memory \
+         | Oxidis used_memory | used_memory Oxidis/Redis |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (name, rs, ox) in rows {
+        let mark = |u: &Usage| if u.problem.is_some() { " (!)" } else { "" };
+        out.push_str(&format!(
+            "| {name} | {}{} | {}{} | {} | {} | {} | {} |\n",
+            mb(rs.rss),
+            mark(rs),
+            mb(ox.rss),
+            mark(ox),
+            ratio(ox.rss, rs.rss),
+            mb(rs.used_memory),
+            mb(ox.used_memory),
+            ratio(ox.used_memory, rs.used_memory),
+        ));
+    }
+    out
+}
+
+/// `cargo xtask memreport [--quick]`
+pub fn cli(args: &[String]) -> ExitCode {
+    let div = match args {
+        [] => 1,
+        [q] if q == "--quick" => 10,
+        _ => {
+            eprintln!("usage: cargo xtask memreport [--quick]");
+            return ExitCode::from(2);
+        }
+    };
+    let started = Instant::now();
+    let mut build = crate::cargo_cmd();
+    build.args(["build", "--release", "-p", "oxidis-server"]);
+    if let Err(e) = crate::suite::run_status(build) {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
+    }
+    let oxidis = servers::oxidis_bin("release");
+    let redis = crate::setup::which("redis-server")
+        .unwrap_or_else(|| std::path::PathBuf::from("redis-server"));
+    let built = started.elapsed();
+    let mut rows = Vec::new();
+    let mut notes = Vec::new();
+    // The empty servers first: the fixed cost every row includes.
+    for ds in std::iter::once(None).chain(data_sets(div).into_iter().map(Some)) {
+        let name = ds
+            .as_ref()
+            .map_or("empty server (baseline)", |d| d.name.as_str())
+            .to_string();
+        let t = Instant::now();
+        let measured = (|| -> Result<(Usage, Usage), String> {
+            let rs = Proc::start("redis-server", &redis)?;
+            let ox = Proc::start("oxidis-server", &oxidis)?;
+            let Some(ds) = &ds else {
+                // Give both a moment to finish starting up (allocations after accept()).
+                std::thread::sleep(Duration::from_millis(200));
+                let empty = |p: &Proc| -> Result<Usage, String> {
+                    let mut c = connect(&p.addr)?;
+                    let used = match ask(&mut c, &["INFO", "memory"])? {
+                        Reply::Bulk(b) => parse_used_memory(&String::from_utf8_lossy(&b)),
+                        _ => None,
+                    };
+                    Ok(Usage {
+                        rss: rss_of(p.pid()),
+                        used_memory: used,
+                        problem: None,
+                    })
+                };
+                return Ok((empty(&rs)?, empty(&ox)?));
+            };
+            std::thread::scope(|sc| {
+                let h = sc.spawn(|| load_and_measure(&ox.addr, ox.pid(), ds));
+                let r = load_and_measure(&rs.addr, rs.pid(), ds)
+                    .map_err(|e| format!("redis-server: {e}"));
+                let o = h
+                    .join()
+                    .unwrap_or_else(|_| Err("loader panicked".into()))
+                    .unwrap_or_else(|e| Usage {
+                        problem: Some(format!("oxidis-server: {e}")),
+                        ..Usage::default()
+                    });
+                Ok((r?, o))
+            })
+        })();
+        match measured {
+            Ok((rs, ox)) => {
+                for (who, u) in [("Redis", &rs), ("Oxidis", &ox)] {
+                    if let Some(p) = &u.problem {
+                        notes.push(format!("(!) {name}, {who}: {p}"));
+                    }
+                }
+                eprintln!("  {name}: measured in {:.1?}", t.elapsed());
+                rows.push((name, rs, ox));
+            }
+            Err(e) => {
+                eprintln!("memreport: {name}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    println!(
+        "\n## Memory: Oxidis vs Redis {}\n",
+        if div == 1 {
+            ""
+        } else {
+            "(--quick: sizes / 10)"
+        }
+    );
+    print!("{}", table(&rows));
+    println!(
+        "\nRSS: VmRSS of the server process after loading; used_memory: INFO memory. Each data \
+         set on fresh servers; ratios are Oxidis / Redis (below 1 = Oxidis smaller)."
+    );
+    for n in &notes {
+        println!("{n}");
+    }
+    println!(
+        "\nmemreport: {:.0?} in all ({:.0?} building oxidis-server)",
+        started.elapsed(),
+        built
+    );
+    ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vmrss_is_read_in_bytes() {
+        let status = "Name:\tredis-server\nVmPeak:\t  99999 kB\nVmRSS:\t   12345 kB\nThreads:\t5\n";
+        assert_eq!(parse_vmrss(status), Some(12345 * 1024));
+        assert_eq!(parse_vmrss("Name: x\n"), None);
+        assert_eq!(parse_vmrss("VmRSS: lots kB\n"), None);
+        assert_eq!(parse_vmrss("VmRSS: 5 MB\n"), None);
+    }
+
+    #[test]
+    fn used_memory_is_read_from_info() {
+        let info = "# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\n";
+        assert_eq!(parse_used_memory(info), Some(1 << 20));
+        assert_eq!(parse_used_memory("# Memory\r\nused_memory_rss:5\r\n"), None);
+    }
+
+    #[test]
+    fn own_rss_is_readable() {
+        let rss = rss_of(std::process::id()).expect("/proc/self/status");
+        assert!(rss > 0);
+    }
+
+    #[test]
+    fn data_sets_have_the_announced_sizes() {
+        for ds in data_sets(1) {
+            let elems: usize = (0..ds.commands)
+                .map(|i| {
+                    let c = (ds.command)(i);
+                    let per = if matches!(&c[0][..], b"HSET" | b"ZADD") {
+                        2
+                    } else {
+                        1
+                    };
+                    (c.len() - 2) / per
+                })
+                .sum();
+            // 1M elements each (100k hashes x 10 fields too).
+            assert_eq!(elems, 1_000_000, "{}", ds.name);
+        }
+        assert_eq!(big_hash(3)[2], b"field:300");
+        assert_eq!(big_zset(0)[2..4], [b"0".to_vec(), b"member:0".to_vec()]);
+        assert_eq!(small_hash(7)[1], b"hash:7");
+        assert_eq!(data_sets(10)[0].expect, 100_000);
+        assert_eq!(data_sets(10)[0].name, "hash, 100k fields");
+        assert_eq!(data_sets(1)[4].name, "100k hashes x 10 fields");
+        assert_eq!(count(12345), "12345");
+    }
+
+    #[test]
+    fn table_shows_ratios_and_marks_failed_loads() {
+        let rs = Usage {
+            rss: Some(100 << 20),
+            used_memory: Some(80 << 20),
+            problem: None,
+        };
+        let ox = Usage {
+            rss: Some(50 << 20),
+            used_memory: None,
+            problem: Some("HLEN replied Error".into()),
+        };
+        let t = table(&[("hash".into(), rs, ox)]);
+        assert!(
+            t.contains("| hash | 100.0 MB | 50.0 MB (!) | 0.50x | 80.0 MB | n/a | n/a |"),
+            "{t}"
+        );
+        assert_eq!(t.lines().count(), 3);
+    }
+}
