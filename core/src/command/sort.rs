@@ -5,6 +5,7 @@
 use super::{c_str, is, parse_int, CmdError, Ctx};
 use crate::keyspace::Db;
 use crate::time::UnixMillis;
+use crate::types::float::strtod;
 use crate::types::{List, Value};
 use std::cmp::Ordering;
 
@@ -92,32 +93,11 @@ fn lookup_by_pattern(db: &mut Db, now: UnixMillis, pattern: &[u8], elem: &[u8]) 
 }
 
 /// C's strtod as SORT uses it: leading blanks allowed, the whole (NUL-terminated) text must be
-/// consumed, and overflow, underflow and NaN are refused.
+/// consumed, and ERANGE (overflow, underflow) and NaN are refused.
 fn sort_score(text: &[u8]) -> Option<f64> {
     let t = c_str(text);
-    let start = t
-        .iter()
-        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
-        .unwrap_or(t.len());
-    let s = std::str::from_utf8(&t[start..]).ok()?;
-    if s.is_empty() {
-        // strtod("") consumes nothing, so eptr is at the terminator: Redis accepts it as 0.
-        return (start == t.len()).then_some(0.0);
-    }
-    let v: f64 = s.parse().ok()?;
-    let lower = s.trim_start_matches(['+', '-']).to_ascii_lowercase();
-    let literal_inf = lower == "inf" || lower == "infinity";
-    let nonzero_digits = s
-        .bytes()
-        .take_while(|c| !matches!(c, b'e' | b'E'))
-        .any(|c| matches!(c, b'1'..=b'9'));
-    if v.is_nan()
-        || (v.is_infinite() && !literal_inf)
-        || (nonzero_digits && (v == 0.0 || v.is_subnormal()))
-    {
-        return None;
-    }
-    Some(v)
+    let (v, used, erange) = strtod(t);
+    (used == t.len() && !erange && !v.is_nan()).then_some(v)
 }
 
 struct Item {
@@ -140,7 +120,13 @@ pub fn sort_ro(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> Result<(), CmdError> {
     let mut o = parse_options(args, readonly)?;
     let now = ctx.now;
+    let seed = ctx.srv.rng.next_u64();
     let db = ctx.db();
+    // Redis converts a sorted set to the skiplist encoding for SORT, for good (OBJECT ENCODING
+    // shows it afterwards).
+    if let Some(Value::ZSet(z)) = db.get_mut(args[1], now) {
+        z.convert_to_skiplist(seed);
+    }
     // Load the elements, in the collection's own order.
     let (elems, is_set): (Vec<Vec<u8>>, bool) = match db.lookup_read(args[1], now) {
         None => (Vec::new(), false),
@@ -288,6 +274,8 @@ mod tests {
         assert_eq!(sort_score(b"1.5"), Some(1.5));
         assert_eq!(sort_score(b"  -2"), Some(-2.0));
         assert_eq!(sort_score(b""), Some(0.0));
+        assert_eq!(sort_score(b"\r\n"), None);
+        assert_eq!(sort_score(b" "), None);
         assert_eq!(sort_score(b"inf"), Some(f64::INFINITY));
         assert_eq!(sort_score(b"12\0junk"), Some(12.0));
         assert_eq!(sort_score(b"1e400"), None);
@@ -295,5 +283,6 @@ mod tests {
         assert_eq!(sort_score(b"nan"), None);
         assert_eq!(sort_score(b"1x"), None);
         assert_eq!(sort_score(b"0.0"), Some(0.0));
+        assert_eq!(sort_score(b"0x10"), Some(16.0));
     }
 }

@@ -80,8 +80,14 @@ impl<'a> ReplyWriter<'a> {
         self.out.extend_from_slice(b"\r\n");
     }
 
-    /// An error line; CR and LF become spaces so the reply stays one line, as Redis ensures.
+    /// An error line, made one line as Redis's addReplyErrorFormat does: CR and LF at the end
+    /// are trimmed, the others become spaces.
     pub fn error(&mut self, msg: &[u8]) {
+        let end = msg
+            .iter()
+            .rposition(|&b| b != b'\r' && b != b'\n')
+            .map_or(0, |i| i + 1);
+        let msg = &msg[..end];
         self.out.push(b'-');
         self.out.extend(
             msg.iter()

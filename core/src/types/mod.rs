@@ -1,6 +1,7 @@
 //! Data structures only: the values keys hold. No RESP and no command semantics here.
 
 pub mod bytes;
+pub mod float;
 pub mod hash;
 pub mod list;
 pub mod longdouble;

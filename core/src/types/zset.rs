@@ -243,7 +243,8 @@ impl ZSet {
         }
     }
 
-    fn convert_to_skiplist(&mut self, seed: u64) {
+    /// Converts a listpack to the skiplist encoding (one-way), as Redis's zsetConvert does.
+    pub fn convert_to_skiplist(&mut self, seed: u64) {
         if let Repr::Listpack(v) = &mut self.repr {
             let v = std::mem::take(v);
             let mut dict = Dict::new(seed);
