@@ -130,6 +130,17 @@ pub fn read_to_close(s: &mut TcpStream, limit: Duration) -> (Vec<u8>, bool) {
     }
 }
 
+/// One read, retried when a signal interrupts it (std's `read` does not retry EINTR).
+pub fn read_some(s: &mut TcpStream, buf: &mut [u8]) -> usize {
+    loop {
+        match s.read(buf) {
+            Ok(n) => return n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
 /// Writes all of `bytes`, ignoring a peer that closes early (it may reject the input midway).
 pub fn write_lossy(s: &mut TcpStream, bytes: &[u8]) {
     let _ = s.write_all(bytes);
