@@ -170,8 +170,12 @@ pub fn start_redis() -> Result<Server, String> {
 
 /// The command line both servers get (redis-server's flag names, which oxidis-server shares),
 /// so differential suites compare like with like: loopback on `port`, no persistence, and a
-/// throwaway working directory so nothing lands in the repo even if a test sends SAVE.
+/// fresh, empty working directory of its own (so nothing lands in the repo if a test sends
+/// SAVE, and no stray dump.rdb from elsewhere is loaded at start).
 pub fn server_args(port: u16) -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!("oxidis-xtask-{}-{port}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::create_dir_all(&dir);
     [
         "--port",
         &port.to_string(),
@@ -184,7 +188,7 @@ pub fn server_args(port: u16) -> Vec<String> {
         "--daemonize",
         "no",
         "--dir",
-        &std::env::temp_dir().display().to_string(),
+        &dir.display().to_string(),
     ]
     .iter()
     .map(|s| s.to_string())
