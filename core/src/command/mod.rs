@@ -325,9 +325,20 @@ fn process_command(
     id: ClientId,
     args: &[&[u8]],
 ) -> Dispatched {
-    // rejectCommand: the error reply, and a MULTI in progress is doomed.
-    let reject = |srv: &mut Server, clients: &mut slab::Slab<Client>, msg: Vec<u8>| {
+    // rejectCommand: the error reply, and a MULTI in progress is doomed. A refused EXEC
+    // discards the transaction and says why (execCommandAbort).
+    let reject = |srv: &mut Server,
+                  clients: &mut slab::Slab<Client>,
+                  cmd: Option<&CommandSpec>,
+                  mut msg: Vec<u8>| {
         srv.stats.error_replies += 1;
+        if cmd.is_some_and(|c| c.name == "exec") {
+            tx::discard_transaction(srv, clients, id.0);
+            let why = msg.strip_prefix(b"ERR ").unwrap_or(&msg);
+            let mut m = b"EXECABORT Transaction discarded because of: ".to_vec();
+            m.extend_from_slice(why);
+            msg = m;
+        }
         let c = &mut clients[id.0];
         tx::flag_transaction(c);
         ReplyWriter::new(&mut c.out, c.resp3).error(&msg);
@@ -343,7 +354,7 @@ fn process_command(
     }
     let Some(mut cmd) = lookup(args[0]) else {
         srv.stats.unknown_commands += 1;
-        return reject(srv, clients, unknown_command_error(args));
+        return reject(srv, clients, None, unknown_command_error(args));
     };
     if !cmd.subcommands.is_empty() && args.len() >= 2 {
         match cmd.subcommand(args[1]) {
@@ -358,22 +369,28 @@ fn process_command(
                         .map(u8::to_ascii_uppercase),
                 );
                 msg.extend_from_slice(b" HELP.");
-                return reject(srv, clients, msg);
+                return reject(srv, clients, Some(cmd), msg);
             }
         }
     }
     if !cmd.arity_ok(args.len()) {
         let msg = format!("ERR wrong number of arguments for '{}' command", cmd.name);
-        return reject(srv, clients, msg.into_bytes());
+        return reject(srv, clients, Some(cmd), msg.into_bytes());
     }
     if connection::auth_required(srv, &clients[id.0]) && !cmd.has(flags::NO_AUTH) {
-        return reject(srv, clients, b"NOAUTH Authentication required.".to_vec());
+        return reject(
+            srv,
+            clients,
+            Some(cmd),
+            b"NOAUTH Authentication required.".to_vec(),
+        );
     }
     let in_multi = clients[id.0].tx.active;
     if in_multi && cmd.has(flags::NO_MULTI) {
         return reject(
             srv,
             clients,
+            Some(cmd),
             b"ERR Command not allowed inside a transaction".to_vec(),
         );
     }
