@@ -96,7 +96,7 @@ pub fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     if auth_required(ctx.srv, ctx.client_ref()) {
         return Err(CmdError::Msg(
-            b"NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".to_vec(),
+            b"NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".to_vec(),
         ));
     }
     if let Some(name) = name {
