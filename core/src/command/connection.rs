@@ -875,4 +875,202 @@ mod tests {
         );
         assert_eq!(run(&mut eng, id, "CLIENT GETNAME"), Reply::Nil);
     }
+
+    fn text(r: Reply) -> String {
+        match r {
+            Reply::Bulk(b) => String::from_utf8(b).unwrap(),
+            Reply::Verbatim(_, b) => String::from_utf8(b).unwrap(),
+            r => panic!("{r:?}"),
+        }
+    }
+
+    fn info(addr: &str) -> ConnInfo {
+        ConnInfo {
+            addr: addr.into(),
+            laddr: "127.0.0.1:6379".into(),
+        }
+    }
+
+    #[test]
+    fn client_list_line_format() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let a = eng.connect(UnixMillis(0), info("10.0.0.1:5000"));
+        let b = eng.connect(UnixMillis(0), info("10.0.0.2:6000"));
+        run(&mut eng, b, "CLIENT SETNAME bee");
+        run(&mut eng, b, "SELECT 2");
+        run(&mut eng, b, "MULTI");
+        run(&mut eng, b, "PING");
+        let list = text(run(&mut eng, a, "CLIENT LIST"));
+        let lines: Vec<&str> = list.split_terminator('\n').collect();
+        assert_eq!(lines.len(), 2, "{list}");
+        let keys = |l: &str| -> Vec<String> {
+            l.split(' ')
+                .map(|kv| kv.split('=').next().unwrap().to_string())
+                .collect()
+        };
+        // Redis 7.0.15's fields, in order.
+        assert_eq!(
+            keys(lines[0]).join(" "),
+            "id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free \
+             argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp"
+        );
+        assert!(lines[0].starts_with("id=1 addr=10.0.0.1:5000 laddr=127.0.0.1:6379 fd=0 name= age=1 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 "), "{}", lines[0]);
+        assert!(lines[0].contains(" argv-mem=10 "), "{}", lines[0]);
+        assert!(lines[0].ends_with(" cmd=client|list user=default redir=-1 resp=2"));
+        assert!(lines[1].starts_with("id=2 addr=10.0.0.2:6000 "));
+        assert!(lines[1].contains(" name=bee "));
+        assert!(lines[1].contains(" flags=x db=2 "));
+        assert!(lines[1].contains(" multi=1 "));
+        assert!(lines[1].contains(" argv-mem=0 "));
+        assert!(lines[1].contains(" cmd=multi "));
+        // INFO is the caller's line; LIST ID picks clients in the order asked.
+        let me = text(run(&mut eng, a, "CLIENT INFO"));
+        assert!(me.starts_with("id=1 ") && me.ends_with(" resp=2\n"), "{me}");
+        assert!(me.contains(" cmd=client|info "));
+        let both = text(run(&mut eng, a, "CLIENT LIST ID 2 1 77"));
+        assert!(both.starts_with("id=2 ") && both.contains("\nid=1 "));
+        assert_eq!(text(run(&mut eng, a, "CLIENT LIST TYPE pubsub")), "");
+        assert_eq!(
+            text(run(&mut eng, a, "CLIENT LIST TYPE normal"))
+                .lines()
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn client_kill_asks_the_host_to_close() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let a = eng.connect(UnixMillis(0), info("10.0.0.1:5000"));
+        let b = eng.connect(UnixMillis(0), info("10.0.0.2:6000"));
+        assert_eq!(
+            run(&mut eng, a, "CLIENT KILL 10.0.0.2:6000"),
+            Reply::simple("OK")
+        );
+        assert_eq!(eng.poll_event(), Some(crate::Event::Close(b)));
+        assert!(eng.should_close(b));
+        // A killed client is gone from CLIENT LIST at once.
+        assert_eq!(text(run(&mut eng, a, "CLIENT LIST")).lines().count(), 1);
+        // Old form on oneself: the reply, then close.
+        assert_eq!(
+            run(&mut eng, a, "CLIENT KILL 10.0.0.1:5000"),
+            Reply::simple("OK")
+        );
+        assert!(eng.should_close(a));
+        assert_eq!(eng.poll_event(), None);
+        eng.disconnect(a);
+        eng.disconnect(b);
+        let c = eng.connect(UnixMillis(0), info("10.0.0.3:1"));
+        let d = eng.connect(UnixMillis(0), info("10.0.0.3:2"));
+        assert_eq!(
+            run(&mut eng, c, "CLIENT KILL LADDR 127.0.0.1:6379"),
+            Reply::Int(1)
+        );
+        assert_eq!(eng.poll_event(), Some(crate::Event::Close(d)));
+    }
+
+    #[test]
+    fn client_pause_holds_commands_until_it_ends() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let a = eng.connect(UnixMillis(0), ConnInfo::default());
+        let b = eng.connect(UnixMillis(0), ConnInfo::default());
+        let t0 = UnixMillis(1000);
+        eng.tick(t0);
+        let feed = |eng: &mut Engine, id, now, cmd: &str| {
+            let mut args = Vec::new();
+            assert!(crate::resp::split_args(cmd.as_bytes(), &mut args));
+            eng.feed(now, id, &crate::golden::encode_request(&args));
+            let mut out = Vec::new();
+            eng.drain_output(id, &mut out);
+            out
+        };
+        assert_eq!(feed(&mut eng, a, t0, "CLIENT PAUSE 500 WRITE"), b"+OK\r\n");
+        assert_eq!(eng.next_deadline(), Some(UnixMillis(1500)));
+        // Reads go on; a write waits, and so does everything after it.
+        assert_eq!(feed(&mut eng, b, t0, "GET k"), b"$-1\r\n");
+        assert_eq!(feed(&mut eng, b, t0, "SET k v"), b"");
+        assert_eq!(feed(&mut eng, b, t0, "GET k"), b"");
+        // A transaction with a write waits at EXEC.
+        assert_eq!(feed(&mut eng, a, t0, "MULTI"), b"+OK\r\n");
+        assert_eq!(feed(&mut eng, a, t0, "INCR n"), b"");
+        eng.tick(UnixMillis(1499));
+        assert_eq!(eng.poll_event(), None);
+        eng.tick(UnixMillis(1500));
+        let mut woke = Vec::new();
+        while let Some(e) = eng.poll_event() {
+            woke.push(e);
+        }
+        assert_eq!(woke, vec![crate::Event::Output(a), crate::Event::Output(b)]);
+        let mut out = Vec::new();
+        eng.drain_output(b, &mut out);
+        assert_eq!(out, b"+OK\r\n$1\r\nv\r\n");
+        out.clear();
+        eng.drain_output(a, &mut out);
+        assert_eq!(out, b"+QUEUED\r\n");
+        // ALL holds reads too; UNPAUSE lets them through at the next tick.
+        assert_eq!(feed(&mut eng, a, t0, "DISCARD"), b"+OK\r\n");
+        assert_eq!(
+            feed(&mut eng, a, UnixMillis(2000), "CLIENT PAUSE 100000"),
+            b"+OK\r\n"
+        );
+        assert_eq!(feed(&mut eng, b, UnixMillis(2000), "GET k"), b"");
+        // The pausing client is paused as well (Redis 7.0 exempts only replicas).
+        assert_eq!(feed(&mut eng, a, UnixMillis(2000), "CLIENT UNPAUSE"), b"");
+        eng.server_mut().pause = None;
+        assert_eq!(eng.next_deadline().map(|d| d.0 <= 2000), Some(true));
+        eng.tick(UnixMillis(2001));
+        let mut out = Vec::new();
+        eng.drain_output(b, &mut out);
+        assert_eq!(out, b"$1\r\nv\r\n");
+    }
+
+    #[test]
+    fn client_reply_skip_and_off() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let a = eng.connect(UnixMillis(0), ConnInfo::default());
+        let mut out = Vec::new();
+        eng.feed(
+            UnixMillis(0),
+            a,
+            b"CLIENT REPLY SKIP\r\nPING\r\nPING x\r\nCLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY SKIP\r\nPING\r\nCLIENT REPLY ON\r\n",
+        );
+        eng.drain_output(a, &mut out);
+        assert_eq!(out, b"$1\r\nx\r\n+OK\r\n");
+    }
+
+    #[test]
+    fn unauthenticated_decoder_limits_follow_auth() {
+        let mut cfg = Config::default();
+        cfg.set("requirepass", b"pw").expect("valid");
+        let mut eng = Engine::new(cfg, 1);
+        let a = eng.connect(UnixMillis(0), ConnInfo::default());
+        assert_eq!(
+            run(&mut eng, a, "PING"),
+            Reply::error("NOAUTH Authentication required.")
+        );
+        assert_eq!(run(&mut eng, a, "AUTH pw"), Reply::simple("OK"));
+        // Authenticated: long headers are fine again, in the same feed as AUTH too.
+        let mut req = b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*12\r\n$4\r\nMSET".to_vec();
+        for i in 0..11 {
+            req.extend_from_slice(format!("\r\n$1\r\n{}", i % 10).as_bytes());
+        }
+        req.extend_from_slice(b"\r\n");
+        eng.feed(UnixMillis(0), a, &req);
+        let mut out = Vec::new();
+        eng.drain_output(a, &mut out);
+        assert_eq!(
+            out,
+            b"+OK\r\n-ERR wrong number of arguments for 'mset' command\r\n"
+        );
+        assert!(!eng.should_close(a));
+        assert_eq!(run(&mut eng, a, "RESET"), Reply::simple("RESET"));
+        eng.feed(UnixMillis(0), a, b"*11\r\n");
+        let mut out = Vec::new();
+        eng.drain_output(a, &mut out);
+        assert_eq!(
+            out,
+            b"-ERR Protocol error: unauthenticated multibulk length\r\n"
+        );
+        assert!(eng.should_close(a));
+    }
 }

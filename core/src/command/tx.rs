@@ -211,10 +211,7 @@ pub fn touch_all_in_db(
     }
     let keys: Vec<Vec<u8>> = srv.watched.db(emptied).keys().cloned().collect();
     let expired_in = |srv: &Server, db: usize, key: &[u8]| {
-        srv.dbs[db]
-            .expires
-            .get(key)
-            .is_some_and(|&at| at <= now.0)
+        srv.dbs[db].expires.get(key).is_some_and(|&at| at <= now.0)
     };
     for key in keys {
         let in_emptied = srv.dbs[emptied].keys.contains_key(&key);
@@ -284,11 +281,7 @@ fn watched_key_expired(srv: &Server, slot: usize, c: &Client, now: UnixMillis) -
             .and_then(|m| m.get(key))
             .and_then(|l| l.iter().find(|w| w.slot == slot))
             .is_some_and(|w| w.expired);
-        !was_expired
-            && srv.dbs[*db]
-                .expires
-                .get(key)
-                .is_some_and(|&at| at <= now.0)
+        !was_expired && srv.dbs[*db].expires.get(key).is_some_and(|&at| at <= now.0)
     })
 }
 
@@ -397,4 +390,220 @@ pub fn unwatch(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
 /// Writes the reply for a command queued inside MULTI.
 pub fn reply_queued(out: &mut ReplyWriter<'_>) {
     out.simple("QUEUED");
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::resp::{decode_reply, Reply};
+    use crate::{ClientId, Config, ConnInfo, Engine, UnixMillis};
+
+    struct T {
+        eng: Engine,
+        now: UnixMillis,
+    }
+
+    impl T {
+        fn new() -> T {
+            T {
+                eng: Engine::new(Config::default(), 7),
+                now: UnixMillis(1_000_000),
+            }
+        }
+
+        fn client(&mut self) -> ClientId {
+            self.eng.connect(self.now, ConnInfo::default())
+        }
+
+        fn run(&mut self, id: ClientId, cmd: &str) -> Reply {
+            let mut args = Vec::new();
+            assert!(crate::resp::split_args(cmd.as_bytes(), &mut args));
+            self.eng
+                .feed(self.now, id, &crate::golden::encode_request(&args));
+            let mut out = Vec::new();
+            self.eng.drain_output(id, &mut out);
+            let (r, n) = decode_reply(&out).unwrap().unwrap();
+            assert_eq!(n, out.len(), "one reply to {cmd}");
+            r
+        }
+
+        fn exec_aborted(&mut self, id: ClientId) -> bool {
+            assert_eq!(self.run(id, "MULTI"), Reply::simple("OK"));
+            assert_eq!(self.run(id, "PING"), Reply::simple("QUEUED"));
+            match self.run(id, "EXEC") {
+                Reply::NilArray => true,
+                Reply::Array(_) => false,
+                r => panic!("{r:?}"),
+            }
+        }
+
+        fn watchers(&self, key: &[u8]) -> usize {
+            self.eng.server().watched.watchers(0, key)
+        }
+    }
+
+    #[test]
+    fn exec_runs_the_queue_through_dispatch() {
+        let mut t = T::new();
+        let a = t.client();
+        let before = t.eng.server().stats.commands_processed;
+        t.run(a, "MULTI");
+        t.run(a, "SET k 1");
+        t.run(a, "INCR k");
+        assert_eq!(
+            t.run(a, "EXEC"),
+            Reply::Array(vec![Reply::simple("OK"), Reply::Int(2)])
+        );
+        // MULTI, SET, INCR and EXEC: the queued commands count once, when they run.
+        assert_eq!(t.eng.server().stats.commands_processed - before, 4);
+        assert_eq!(t.eng.server().dirty, 2);
+    }
+
+    #[test]
+    fn watch_index_is_cleaned_up() {
+        let mut t = T::new();
+        let (a, b) = (t.client(), t.client());
+        t.run(a, "WATCH k k2");
+        t.run(b, "WATCH k");
+        assert_eq!(t.watchers(b"k"), 2);
+        // Watching twice is once.
+        t.run(a, "WATCH k");
+        assert_eq!(t.watchers(b"k"), 2);
+        t.run(a, "UNWATCH");
+        assert_eq!(t.watchers(b"k"), 1);
+        assert_eq!(t.watchers(b"k2"), 0);
+        t.eng.disconnect(b);
+        assert!(!t.eng.server().watched.any_in(0));
+        assert!(!t.eng.server().dbs[0].log_expired);
+        // A dirty client stops watching at once (nothing more can change its fate).
+        let c = t.client();
+        t.run(a, "WATCH k other");
+        t.run(c, "SET k 1");
+        assert!(!t.eng.server().watched.any_in(0));
+        assert!(t.exec_aborted(a));
+        // EXEC and DISCARD unwatch.
+        t.run(a, "WATCH k");
+        t.run(a, "MULTI");
+        t.run(a, "DISCARD");
+        assert!(!t.eng.server().watched.any_in(0));
+    }
+
+    #[test]
+    fn a_slot_reused_after_disconnect_does_not_inherit_watches() {
+        let mut t = T::new();
+        let a = t.client();
+        let w = t.client();
+        t.run(w, "WATCH k");
+        t.eng.disconnect(w);
+        let fresh = t.client();
+        assert_eq!(fresh, w, "the slab reuses the slot");
+        t.run(a, "SET k 1");
+        assert!(!t.exec_aborted(fresh));
+    }
+
+    #[test]
+    fn active_expiry_of_a_watched_key_aborts() {
+        let mut t = T::new();
+        let (a, b) = (t.client(), t.client());
+        t.run(a, "SET k v PX 100");
+        t.run(a, "WATCH k");
+        t.now = t.now.saturating_add(200);
+        // The active cycle deletes it before anyone looks.
+        for _ in 0..50 {
+            t.eng.tick(t.now);
+        }
+        assert_eq!(t.eng.server().dbs[0].len(), 0);
+        // Recreating it afterwards cannot hide the change.
+        t.run(b, "SET k v2");
+        assert!(t.exec_aborted(a));
+    }
+
+    #[test]
+    fn lazily_expired_watched_key_then_recreated_aborts() {
+        let mut t = T::new();
+        let (a, b) = (t.client(), t.client());
+        t.run(a, "SET k v PX 100");
+        t.run(a, "WATCH k");
+        t.now = t.now.saturating_add(200);
+        // GET deletes it lazily (a touch); nothing in the db remembers it.
+        assert_eq!(t.run(b, "GET k"), Reply::Nil);
+        assert!(t.exec_aborted(a));
+    }
+
+    #[test]
+    fn key_already_expired_when_watched() {
+        let mut t = T::new();
+        let (a, b) = (t.client(), t.client());
+        t.run(a, "SET k v PX 100");
+        t.now = t.now.saturating_add(200);
+        t.run(a, "WATCH k");
+        // Its lazy deletion is no logical change...
+        assert_eq!(t.run(b, "GET k"), Reply::Nil);
+        assert!(!t.exec_aborted(a));
+        // ... but creating it after the deletion is.
+        t.run(a, "SET k v PX 100");
+        t.now = t.now.saturating_add(200);
+        t.run(a, "WATCH k");
+        t.run(b, "GET k");
+        t.run(b, "SET k new");
+        assert!(t.exec_aborted(a));
+    }
+
+    #[test]
+    fn overwriting_an_expired_watched_key() {
+        // a watched k when it had already expired, b while it was live. SET looks the key
+        // up first, which deletes it (no change for a, a change for b), then creates it (a
+        // change for both).
+        let mut t = T::new();
+        let (a, b, c) = (t.client(), t.client(), t.client());
+        t.run(c, "SET k v PX 100");
+        t.run(b, "WATCH k");
+        t.now = t.now.saturating_add(200);
+        t.run(a, "WATCH k");
+        t.run(c, "SET k w");
+        assert!(t.exec_aborted(a));
+        assert!(t.exec_aborted(b));
+    }
+
+    #[test]
+    fn flush_and_swapdb_touch_only_existing_keys() {
+        let mut t = T::new();
+        let (a, b) = (t.client(), t.client());
+        t.run(a, "WATCH missing");
+        t.run(b, "FLUSHALL");
+        assert!(!t.exec_aborted(a));
+        t.run(b, "SELECT 1");
+        t.run(b, "SET k 1");
+        t.run(a, "WATCH k");
+        t.run(b, "SWAPDB 0 1");
+        assert!(t.exec_aborted(a));
+        assert_eq!(t.run(a, "GET k"), Reply::bulk(b"1"));
+        // The watch stays with database 0 after the swap.
+        t.run(a, "WATCH k");
+        t.run(b, "SELECT 0");
+        t.run(b, "SET k 2");
+        assert!(t.exec_aborted(a));
+    }
+
+    #[test]
+    fn errors_while_queueing_discard_the_queue() {
+        let mut t = T::new();
+        let a = t.client();
+        t.run(a, "MULTI");
+        t.run(a, "NOPE");
+        t.run(a, "SET k v");
+        assert!(t.eng.client(a).unwrap().tx.queue.is_empty());
+        assert!(t.run(a, "EXEC").is_error());
+        assert!(!t.eng.client(a).unwrap().tx.active);
+        assert_eq!(t.run(a, "EXISTS k"), Reply::Int(0));
+    }
+
+    #[test]
+    fn deny_blocking_flag_is_set_only_during_exec() {
+        let mut t = T::new();
+        let a = t.client();
+        t.run(a, "MULTI");
+        t.run(a, "PING");
+        t.run(a, "EXEC");
+        assert!(!t.eng.client(a).unwrap().tx.in_exec);
+    }
 }
