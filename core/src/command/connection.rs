@@ -922,7 +922,10 @@ mod tests {
         assert!(lines[1].contains(" flags=x db=2 "));
         assert!(lines[1].contains(" multi=1 "));
         assert!(lines[1].contains(" argv-mem=0 "));
-        assert!(lines[1].contains(" cmd=multi "));
+        assert!(
+            lines[1].contains(" cmd=ping "),
+            "queued commands are the last command too"
+        );
         // INFO is the caller's line; LIST ID picks clients in the order asked.
         let me = text(run(&mut eng, a, "CLIENT INFO"));
         assert!(me.starts_with("id=1 ") && me.ends_with(" resp=2\n"), "{me}");

@@ -352,6 +352,8 @@ fn process_command(
         c.close_after_reply = true;
         return Dispatched::Done;
     }
+    // processCommand sets lastcmd before any check (NULL when the lookup fails).
+    clients[id.0].last_cmd = "NULL";
     let Some(mut cmd) = lookup(args[0]) else {
         srv.stats.unknown_commands += 1;
         return reject(srv, clients, None, unknown_command_error(args));
@@ -373,6 +375,7 @@ fn process_command(
             }
         }
     }
+    clients[id.0].last_cmd = cmd.name;
     if !cmd.arity_ok(args.len()) {
         let msg = format!("ERR wrong number of arguments for '{}' command", cmd.name);
         return reject(srv, clients, Some(cmd), msg.into_bytes());
@@ -420,7 +423,6 @@ pub fn call(
     args: &[&[u8]],
 ) {
     srv.stats.commands_processed += 1;
-    clients[id.0].last_cmd = cmd.name;
     let Some(handler) = cmd.handler else {
         // A container called bare: its arity (-2) has already refused it.
         return;
