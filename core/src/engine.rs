@@ -244,8 +244,12 @@ impl Engine {
         c.last_interaction = now;
         self.srv.stats.net_input_bytes += bytes.len() as u64;
         if c.postponed {
-            // Held by CLIENT PAUSE: keep the bytes until the pause ends.
+            // Held by CLIENT PAUSE: keep the bytes until the pause ends (within the limit).
             c.inbuf.extend_from_slice(bytes);
+            if c.inbuf.len() > self.srv.config.client_query_buffer_limit {
+                c.close_asap = true;
+                c.inbuf = Vec::new();
+            }
             return;
         }
         let mut inbuf = std::mem::take(&mut c.inbuf);
