@@ -12,7 +12,7 @@
 //! ```
 //! Nothing here reads a clock, touches a socket or spawns a thread.
 
-use crate::command::dispatch;
+use crate::command::{dispatch, Dispatched};
 use crate::config::Config;
 use crate::keyspace::Db;
 use crate::resp::request::Args;
@@ -75,8 +75,31 @@ pub struct Client {
     /// Close without waiting for output (idle timeout, query buffer limit).
     pub close_asap: bool,
     pub out: Vec<u8>,
+    /// MULTI queue, transaction flags and WATCHed keys (tx.rs).
+    pub tx: crate::command::tx::MultiState,
+    /// False while the client must still AUTH (requirepass set when it connected, or RESET).
+    pub authenticated: bool,
+    /// CLIENT REPLY ON|OFF|SKIP state.
+    pub reply: crate::command::connection::ReplyMode,
+    /// CLIENT NO-EVICT (a flag only: Oxidis does not evict clients).
+    pub no_evict: bool,
+    /// The last command run (CLIENT LIST's cmd=).
+    pub last_cmd: &'static str,
+    /// Held by CLIENT PAUSE: its next request waits, unconsumed, in the input buffer.
+    pub postponed: bool,
     inbuf: Vec<u8>,
     decoder: RequestDecoder,
+}
+
+impl Client {
+    /// Bytes received but not yet executed (CLIENT LIST's qbuf).
+    pub fn query_buffer_len(&self) -> usize {
+        self.inbuf.len()
+    }
+
+    pub fn query_buffer_capacity(&self) -> usize {
+        self.inbuf.capacity()
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -102,6 +125,10 @@ pub struct Server {
     /// Changes since the last save (Redis's server.dirty).
     pub dirty: u64,
     pub events: VecDeque<Event>,
+    /// Who WATCHes which key (tx.rs).
+    pub watched: crate::command::tx::WatchIndex,
+    /// CLIENT PAUSE in force, if any.
+    pub pause: Option<crate::command::connection::Pause>,
     last_tick: UnixMillis,
 }
 
@@ -132,6 +159,8 @@ impl Engine {
                 next_client_id: 1,
                 dirty: 0,
                 events: VecDeque::new(),
+                watched: Default::default(),
+                pause: None,
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -171,6 +200,8 @@ impl Engine {
         self.srv.next_client_id += 1;
         let mut decoder = RequestDecoder::new();
         decoder.max_bulk_len = self.srv.config.proto_max_bulk_len;
+        // Redis's clientSetDefaultAuth: authenticated unless the default user has a password.
+        let authenticated = self.srv.config.requirepass.is_none();
         ClientId(self.clients.insert(Client {
             id,
             db: 0,
@@ -184,6 +215,12 @@ impl Engine {
             close_after_reply: false,
             close_asap: false,
             out: Vec::new(),
+            tx: Default::default(),
+            authenticated,
+            reply: Default::default(),
+            no_evict: false,
+            last_cmd: "NULL",
+            postponed: false,
             inbuf: Vec::new(),
             decoder,
         }))
@@ -191,6 +228,7 @@ impl Engine {
 
     pub fn disconnect(&mut self, id: ClientId) {
         if self.clients.contains(id.0) {
+            crate::command::tx::client_gone(&mut self.srv, &mut self.clients, id.0);
             self.clients.remove(id.0);
         }
     }
@@ -205,11 +243,23 @@ impl Engine {
         }
         c.last_interaction = now;
         self.srv.stats.net_input_bytes += bytes.len() as u64;
+        if c.postponed {
+            // Held by CLIENT PAUSE: keep the bytes until the pause ends (within the limit).
+            c.inbuf.extend_from_slice(bytes);
+            if c.inbuf.len() > self.srv.config.client_query_buffer_limit {
+                c.close_asap = true;
+                c.inbuf = Vec::new();
+            }
+            return;
+        }
         let mut inbuf = std::mem::take(&mut c.inbuf);
         let mut decoder = std::mem::take(&mut c.decoder);
         inbuf.extend_from_slice(bytes);
         let mut pos = 0;
         loop {
+            // Redis refuses big headers while the client must still authenticate.
+            decoder.unauthenticated =
+                crate::command::connection::auth_required(&self.srv, &self.clients[id.0]);
             match decoder.decode(&inbuf[pos..]) {
                 Ok(Decoded::Request { consumed }) => {
                     let base = &inbuf[pos..];
@@ -217,7 +267,11 @@ impl Engine {
                         Args::Ranges(r) => r.iter().map(|r| &base[r.clone()]).collect(),
                         Args::Owned(o) => o.iter().map(|v| v.as_slice()).collect(),
                     };
-                    dispatch(now, &mut self.srv, &mut self.clients, id, &args);
+                    if dispatch(now, &mut self.srv, &mut self.clients, id, &args)
+                        == Dispatched::Postponed
+                    {
+                        break;
+                    }
                     pos += consumed;
                     match self.clients.get(id.0) {
                         None => return,
@@ -311,6 +365,34 @@ impl Engine {
             stats.expired_keys_active += db.active_expire(now, rng, EXPIRE_SAMPLES_PER_TICK) as u64;
             db.rehash_tick(REHASH_BUCKETS_PER_TICK);
         }
+        crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
+        self.resume_postponed(now);
+    }
+
+    /// Runs the requests CLIENT PAUSE held back once the pause is over (or lifted), and tells
+    /// the host their clients have output.
+    fn resume_postponed(&mut self, now: UnixMillis) {
+        if let Some(p) = &self.srv.pause {
+            if p.end.0 > now.0 {
+                return;
+            }
+            self.srv.pause = None;
+        }
+        let held: Vec<usize> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.postponed)
+            .map(|(slot, _)| slot)
+            .collect();
+        for slot in held {
+            if let Some(c) = self.clients.get_mut(slot) {
+                c.postponed = false;
+            }
+            self.feed(now, ClientId(slot), &[]);
+            if self.has_output(ClientId(slot)) {
+                self.srv.events.push_back(Event::Output(ClientId(slot)));
+            }
+        }
     }
 
     /// When `tick` should next run, if anything is waiting for it.
@@ -322,7 +404,17 @@ impl Engine {
                 .iter()
                 .any(|db| !db.expires.is_empty() || db.keys.is_rehashing());
         let period = 1000 / u64::from(self.srv.config.hz.clamp(1, 500));
-        busy.then(|| self.srv.last_tick.saturating_add(period))
+        let cron = busy.then(|| self.srv.last_tick.saturating_add(period));
+        // A pause ends at its deadline; postponed clients held by a lifted pause run at once.
+        let pause = match &self.srv.pause {
+            Some(p) => Some(p.end),
+            None if self.clients.iter().any(|(_, c)| c.postponed) => Some(self.srv.last_tick),
+            None => None,
+        };
+        match (cron, pause) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {

@@ -15,11 +15,14 @@
 //! @closed                     the server has closed the connection
 //! [c2] > GET k                run on another client (c1 is the default)
 //! :*                          (as a reply line) any integer: for ids such as HELLO's
+//! :*c2id                      any integer, remembered as c2id ...
+//! > CLIENT KILL ID ${c2id}     ... for a later request to use
 //! ```
 //! A reply's extent is found by decoding it, so its lines compare one for one; trailing empty
 //! lines are ignored on both sides (an empty bulk's last line is empty).
 
 use crate::resp::{decode_reply, split_args};
+use std::collections::HashMap;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
@@ -30,6 +33,9 @@ pub enum Step {
         expect: Vec<String>,
         line: usize,
         shown: String,
+        /// Set when the request uses `${name}` captures: re-split at run time once they are
+        /// substituted (`bytes` is then the unsubstituted encoding).
+        template: Option<String>,
     },
     Advance(u64),
     /// The server must have closed this client's connection.
@@ -80,6 +86,7 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
                 expect: Vec::new(),
                 line: lineno,
                 shown: cmd.to_string(),
+                template: cmd.contains("${").then(|| cmd.to_string()),
             });
         } else if let Some(raw_bytes) = line.strip_prefix("@raw ") {
             let mut args = Vec::new();
@@ -92,6 +99,7 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
                 expect: Vec::new(),
                 line: lineno,
                 shown: raw_bytes.to_string(),
+                template: None,
             });
         } else if let Some(ms) = line.strip_prefix("@advance ") {
             let ms = ms
@@ -178,7 +186,13 @@ pub trait Driver {
 pub fn count_expected_replies(expect: &[String]) -> Result<usize, String> {
     let concrete: Vec<&str> = expect
         .iter()
-        .map(|l| if l == ":*" { ":0" } else { l.as_str() })
+        .map(|l| {
+            if capture_name(l).is_some() {
+                ":0"
+            } else {
+                l.as_str()
+            }
+        })
         .collect();
     let mut joined = concrete.join("\r\n").into_bytes();
     if !joined.is_empty() {
@@ -194,9 +208,43 @@ pub fn count_expected_replies(expect: &[String]) -> Result<usize, String> {
     Err(format!("expected reply does not decode: {expect:?}"))
 }
 
+/// For a reply line `:*` (Some("")) or `:*name` (Some("name")): any integer, captured as name.
+pub fn capture_name(line: &str) -> Option<&str> {
+    let n = line.strip_prefix(":*")?;
+    n.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        .then_some(n)
+}
+
+/// Replaces `${name}` with the captured integers; None if one is unknown.
+pub fn substitute(template: &str, vars: &HashMap<String, i64>) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find('}')? + i;
+        out.push_str(&vars.get(&rest[i + 2..end])?.to_string());
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// Encodes a request line after substituting captures.
+pub fn encode_template(template: &str, vars: &HashMap<String, i64>) -> Result<Vec<u8>, String> {
+    let text =
+        substitute(template, vars).ok_or_else(|| format!("unknown capture in {template:?}"))?;
+    let mut args = Vec::new();
+    if !split_args(text.as_bytes(), &mut args) || args.is_empty() {
+        return Err(format!("cannot split {text:?}"));
+    }
+    Ok(encode_request(&args))
+}
+
 /// Runs a transcript; returns the mismatches, each as a readable message.
 pub fn run(name: &str, steps: &[Step], driver: &mut dyn Driver) -> Vec<String> {
     let mut failures = Vec::new();
+    let mut vars = HashMap::new();
     for step in steps {
         match step {
             Step::Advance(ms) => driver.advance(*ms),
@@ -213,7 +261,18 @@ pub fn run(name: &str, steps: &[Step], driver: &mut dyn Driver) -> Vec<String> {
                 expect,
                 line,
                 shown,
+                template,
             } => {
+                let bytes = match template {
+                    None => bytes.clone(),
+                    Some(t) => match encode_template(t, &vars) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            failures.push(format!("{name}:{line}: {e}"));
+                            continue;
+                        }
+                    },
+                };
                 let n = match count_expected_replies(expect) {
                     Ok(n) => n,
                     Err(e) => {
@@ -221,16 +280,23 @@ pub fn run(name: &str, steps: &[Step], driver: &mut dyn Driver) -> Vec<String> {
                         continue;
                     }
                 };
-                match driver.send(*client, bytes, n) {
+                match driver.send(*client, &bytes, n) {
                     Ok(got) => {
                         let got = reply_lines(&got);
                         let same = got.len() == expect.len()
                             && got.iter().zip(expect).all(|(g, e)| {
                                 g == e
-                                    || (e == ":*"
-                                        && g.strip_prefix(':')
-                                            .and_then(|n| n.parse::<i64>().ok())
-                                            .is_some())
+                                    || capture_name(e).is_some_and(|var| {
+                                        let Some(v) =
+                                            g.strip_prefix(':').and_then(|n| n.parse().ok())
+                                        else {
+                                            return false;
+                                        };
+                                        if !var.is_empty() {
+                                            vars.insert(var.to_string(), v);
+                                        }
+                                        true
+                                    })
                             });
                         if !same {
                             failures.push(format!(
@@ -289,5 +355,30 @@ mod tests {
         let steps = parse("> CLIENT ID\n:*\n").unwrap();
         assert!(run("t", &steps, &mut Fixed(b":42\r\n")).is_empty());
         assert_eq!(run("t", &steps, &mut Fixed(b"$2\r\n42\r\n")).len(), 1);
+    }
+
+    #[test]
+    fn captures_feed_later_requests() {
+        struct Echo(Vec<Vec<u8>>);
+        impl Driver for Echo {
+            fn send(&mut self, _: usize, b: &[u8], _: usize) -> Result<Vec<u8>, String> {
+                self.0.push(b.to_vec());
+                Ok(b":7\r\n".to_vec())
+            }
+            fn advance(&mut self, _: u64) {}
+            fn is_closed(&mut self, _: usize) -> bool {
+                false
+            }
+        }
+        let steps = parse("> CLIENT ID\n:*me\n> CLIENT KILL ID ${me}\n:7\n").unwrap();
+        let mut d = Echo(Vec::new());
+        assert!(run("t", &steps, &mut d).is_empty());
+        assert_eq!(
+            d.0[1],
+            b"*4\r\n$6\r\nCLIENT\r\n$4\r\nKILL\r\n$2\r\nID\r\n$1\r\n7\r\n"
+        );
+        // An unknown capture is a failure, not a panic.
+        let steps = parse("> GET ${nope}\n$-1\n").unwrap();
+        assert_eq!(run("t", &steps, &mut Echo(Vec::new())).len(), 1);
     }
 }

@@ -172,14 +172,22 @@ pub fn record(addr: &str, text: &str) -> Result<String, String> {
     reset.send(0, b"*1\r\n$8\r\nFLUSHALL\r\n", 1)?;
     let mut d = TcpDriver::new(addr);
     let mut out = String::new();
+    let mut vars = std::collections::HashMap::new();
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
         let steps = golden::parse(line).map_err(|e| format!("{line:?}: {e}"))?;
         out.push_str(line);
         out.push('\n');
         match steps.first() {
-            Some(golden::Step::Send { client, bytes, .. }) => {
-                // Drop the reply lines recorded before, if any: they are rewritten.
+            Some(golden::Step::Send {
+                client,
+                bytes,
+                template,
+                ..
+            }) => {
+                // Drop the reply lines recorded before, if any: they are rewritten, except
+                // `:*` wildcards and `:*name` captures, which stay in place.
+                let mut old = Vec::new();
                 while lines.peek().is_some_and(|l| {
                     !(l.starts_with('>')
                         || l.starts_with('@')
@@ -187,12 +195,29 @@ pub fn record(addr: &str, text: &str) -> Result<String, String> {
                         || l.starts_with('[')
                         || l.is_empty())
                 }) {
-                    lines.next();
+                    old.extend(lines.next());
                 }
+                let bytes = match template {
+                    Some(t) => golden::encode_template(t, &vars)?,
+                    None => bytes.clone(),
+                };
                 let closes = lines.peek().is_some_and(|l| l.trim_end() == "@closed");
-                let reply = d.send(*client, bytes, if closes { 0 } else { 1 })?;
-                for l in golden::reply_lines(&reply) {
-                    out.push_str(&l);
+                let reply = match d.send(*client, &bytes, if closes { 0 } else { 1 }) {
+                    Ok(r) => r,
+                    // A command the server does not answer (CLIENT REPLY OFF ...).
+                    Err(e) if e.starts_with("timed out") && e.ends_with("got \"\"") => Vec::new(),
+                    Err(e) => return Err(e),
+                };
+                for (i, l) in golden::reply_lines(&reply).into_iter().enumerate() {
+                    let kept = old.get(i).and_then(|o| {
+                        let var = golden::capture_name(o)?;
+                        let v: i64 = l.strip_prefix(':')?.parse().ok()?;
+                        if !var.is_empty() {
+                            vars.insert(var.to_string(), v);
+                        }
+                        Some(o.to_string())
+                    });
+                    out.push_str(kept.as_deref().unwrap_or(&l));
                     out.push('\n');
                 }
             }

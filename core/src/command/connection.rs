@@ -1,8 +1,10 @@
 //! The connection command group: PING, ECHO, SELECT, QUIT, HELLO and CLIENT's
 //! per-connection subcommands (Redis's networking.c / server.c).
 
-use super::{is, parse_int, CmdError, Ctx};
+use super::{flags, is, parse_int, CmdError, CommandSpec, Ctx};
 use crate::config::REDIS_VERSION;
+use crate::engine::{Client, ClientId, Event, Server};
+use crate::time::UnixMillis;
 
 /// PING [message]
 pub fn ping(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
@@ -90,20 +92,12 @@ pub fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
     }
     if let Some((user, pass)) = auth {
-        // Without ACLs there is one user, "default": no password needed unless
-        // requirepass is set (Redis's nopass default user accepts any password).
-        let ok = user == b"default"
-            && ctx
-                .srv
-                .config
-                .requirepass
-                .as_deref()
-                .is_none_or(|p| p == pass);
-        if !ok {
-            return Err(CmdError::Msg(
-                b"WRONGPASS invalid username-password pair or user is disabled.".to_vec(),
-            ));
-        }
+        authenticate(ctx, user, pass)?;
+    }
+    if auth_required(ctx.srv, ctx.client_ref()) {
+        return Err(CmdError::Msg(
+            b"NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".to_vec(),
+        ));
     }
     if let Some(name) = name {
         if !valid_client_name(name) {
@@ -269,56 +263,526 @@ pub fn client_help(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
+/// CLIENT REPLY state (Redis's CLIENT_REPLY_OFF / _SKIP / _SKIP_NEXT flags).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplyMode {
+    pub off: bool,
+    /// Drop the replies of the command being run.
+    pub skip: bool,
+    /// Set by CLIENT REPLY SKIP: becomes `skip` for the next command.
+    pub skip_next: bool,
+}
+
+/// A CLIENT PAUSE in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pause {
+    pub end: UnixMillis,
+    /// ALL (every command waits) rather than WRITE (only commands that may write).
+    pub all: bool,
+}
+
+/// Redis's authRequired: the default user has a password and this client has not given it.
+pub fn auth_required(srv: &Server, c: &Client) -> bool {
+    srv.config.requirepass.is_some() && !c.authenticated
+}
+
+/// After a top-level request (Redis's prepareClientToWrite refusing, then resetClient): drop
+/// what the request wrote if replies are off or skipped, and move SKIP along.
+pub fn after_command(c: &mut Client, out_start: usize) {
+    if (c.reply.off || c.reply.skip) && c.out.len() >= out_start {
+        c.out.truncate(out_start);
+    }
+    c.reply.skip = std::mem::take(&mut c.reply.skip_next);
+}
+
+/// True while CLIENT PAUSE holds this command back (processCommand's pause check: ALL holds
+/// everything, WRITE what may write, EXEC included when its queue may).
+pub fn must_postpone(srv: &Server, c: &Client, cmd: &CommandSpec, now: UnixMillis) -> bool {
+    let Some(p) = &srv.pause else {
+        return false;
+    };
+    if p.end.0 <= now.0 {
+        return false;
+    }
+    let may_write = flags::WRITE | flags::MAY_REPLICATE;
+    p.all || cmd.has(may_write) || (cmd.name == "exec" && c.tx.queued_flags & may_write != 0)
+}
+
+/// Pub/sub subscription counts (sub, psub, ssub) for CLIENT LIST and TYPE pubsub.
+/// INTEGRATOR: wire to the pub/sub state once it exists.
+fn pubsub_counts(_c: &Client) -> (usize, usize, usize) {
+    (0, 0, 0)
+}
+
+fn is_pubsub(c: &Client) -> bool {
+    let (a, b, s) = pubsub_counts(c);
+    a + b + s > 0
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Replica,
+    Pubsub,
+    Master,
+}
+
+/// Redis's getClientTypeByName.
+fn client_type_by_name(name: &[u8]) -> Result<ClientType, CmdError> {
+    if is(name, "normal") {
+        Ok(ClientType::Normal)
+    } else if is(name, "slave") || is(name, "replica") {
+        Ok(ClientType::Replica)
+    } else if is(name, "pubsub") {
+        Ok(ClientType::Pubsub)
+    } else if is(name, "master") {
+        Ok(ClientType::Master)
+    } else {
+        let mut m = b"ERR Unknown client type '".to_vec();
+        m.extend_from_slice(name);
+        m.push(b'\'');
+        Err(CmdError::Msg(m))
+    }
+}
+
+fn client_type(c: &Client) -> ClientType {
+    if is_pubsub(c) {
+        ClientType::Pubsub
+    } else {
+        ClientType::Normal
+    }
+}
+
+/// Redis 7.0's catClientInfoString: one CLIENT LIST line (without the newline). `argv_mem`
+/// is the size of the arguments being executed (only the calling client has any).
+fn client_info_line(out: &mut Vec<u8>, slot: usize, c: &Client, now: UnixMillis, argv_mem: usize) {
+    use std::io::Write;
+    let mut flags = String::new();
+    if is_pubsub(c) {
+        flags.push('P');
+    }
+    if c.tx.active {
+        flags.push('x');
+    }
+    if c.tx.dirty_cas {
+        flags.push('d');
+    }
+    if c.close_after_reply {
+        flags.push('c');
+    }
+    if c.close_asap {
+        flags.push('A');
+    }
+    if c.no_evict {
+        flags.push('e');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let (sub, psub, ssub) = pubsub_counts(c);
+    let qbuf = c.query_buffer_len();
+    let qbuf_cap = c.query_buffer_capacity().max(qbuf);
+    let multi_mem = c.tx.queued_bytes
+        + c.tx.watched.len() * 56
+        + c.tx.queue.capacity() * std::mem::size_of::<super::tx::Queued>();
+    // Redis's output is a 16 KB buffer, then a list of blocks.
+    let obl = c.out.len().min(16 * 1024);
+    let omem = c.out.len() - obl;
+    let oll = omem.div_ceil(16 * 1024);
+    let tot_mem = qbuf_cap + argv_mem + multi_mem + c.out.capacity() + 1024;
+    let age = now.0.saturating_sub(c.created.0) / 1000;
+    let idle = now.0.saturating_sub(c.last_interaction.0) / 1000;
+    let _ = write!(
+        out,
+        "id={} addr={} laddr={} fd={} name=",
+        c.id, c.info.addr, c.info.laddr, slot
+    );
+    if let Some(n) = &c.name {
+        out.extend_from_slice(n);
+    }
+    let _ = write!(
+        out,
+        " age={age} idle={idle} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} \
+         multi={} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem={multi_mem} \
+         rbs={qbuf_cap} rbp={qbuf_cap} obl={obl} oll={oll} omem={omem} tot-mem={tot_mem} \
+         events=r cmd={} user=default redir=-1 resp={}",
+        c.db,
+        c.tx.list_count(),
+        qbuf_cap - qbuf,
+        c.last_cmd,
+        if c.resp3 { 3 } else { 2 },
+    );
+}
+
+fn argv_mem(args: &[&[u8]]) -> usize {
+    args.iter().map(|a| a.len()).sum()
+}
+
+/// Live clients in creation order (Redis's server.clients): killed ones are gone already.
+fn clients_in_order(ctx: &Ctx) -> Vec<usize> {
+    let mut v: Vec<(u64, usize)> = ctx
+        .clients
+        .iter()
+        .filter(|(_, c)| !c.close_asap)
+        .map(|(slot, c)| (c.id, slot))
+        .collect();
+    v.sort_unstable();
+    v.into_iter().map(|(_, slot)| slot).collect()
+}
+
+/// CLIENT LIST [TYPE NORMAL|MASTER|REPLICA|PUBSUB] [ID client-id [client-id ...]]
+pub fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut only_type = None;
+    let mut ids = None;
+    if args.len() == 4 && is(args[2], "type") {
+        only_type = Some(client_type_by_name(args[3])?);
+    } else if args.len() > 3 && is(args[2], "id") {
+        let mut v = Vec::new();
+        for a in &args[3..] {
+            v.push(super::parse_i64(a).ok_or_else(|| CmdError::err("Invalid client ID"))?);
+        }
+        ids = Some(v);
+    } else if args.len() != 2 {
+        return Err(CmdError::Syntax);
+    }
+    let me = ctx.id.0;
+    let mem = argv_mem(args);
+    let mut text = Vec::new();
+    let order = clients_in_order(ctx);
+    let line = |slot: usize, text: &mut Vec<u8>| {
+        let c = &ctx.clients[slot];
+        client_info_line(text, slot, c, ctx.now, if slot == me { mem } else { 0 });
+        text.push(b'\n');
+    };
+    match ids {
+        Some(ids) => {
+            // In the order asked for, as Redis does.
+            for id in ids {
+                if let Some(&slot) = order
+                    .iter()
+                    .find(|&&s| i64::try_from(ctx.clients[s].id).is_ok_and(|x| x == id))
+                {
+                    line(slot, &mut text);
+                }
+            }
+        }
+        None => {
+            for &slot in &order {
+                if only_type.is_none_or(|t| client_type(&ctx.clients[slot]) == t) {
+                    line(slot, &mut text);
+                }
+            }
+        }
+    }
+    ctx.out().verbatim("txt", &text);
+    Ok(())
+}
+
+/// CLIENT INFO
+pub fn client_info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut text = Vec::new();
+    client_info_line(
+        &mut text,
+        ctx.id.0,
+        ctx.client_ref(),
+        ctx.now,
+        argv_mem(args),
+    );
+    text.push(b'\n');
+    ctx.out().verbatim("txt", &text);
+    Ok(())
+}
+
+/// CLIENT KILL ip:port | CLIENT KILL [ID id] [TYPE type] [USER name] [ADDR ip:port]
+/// [LADDR ip:port] [SKIPME yes|no] ...
+pub fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut addr: Option<&[u8]> = None;
+    let mut laddr: Option<&[u8]> = None;
+    let mut ctype = None;
+    let mut id: Option<u64> = None;
+    let mut skipme = true;
+    let old_form = args.len() == 3;
+    if old_form {
+        addr = Some(args[2]);
+        // With the old form a client may kill itself.
+        skipme = false;
+    } else {
+        let mut i = 2;
+        while i < args.len() {
+            let (opt, val) = match args.get(i + 1) {
+                Some(v) => (args[i], *v),
+                None => return Err(CmdError::Syntax),
+            };
+            if is(opt, "id") {
+                let n = super::parse_i64(val)
+                    .filter(|&n| n >= 1)
+                    .ok_or_else(|| CmdError::err("client-id should be greater than 0"))?;
+                id = Some(n as u64);
+            } else if is(opt, "type") {
+                ctype = Some(client_type_by_name(val)?);
+            } else if is(opt, "addr") {
+                addr = Some(val);
+            } else if is(opt, "laddr") {
+                laddr = Some(val);
+            } else if is(opt, "user") {
+                // Without ACLs the only user is "default", and every client is it.
+                if val != b"default" {
+                    let mut m = b"ERR No such user '".to_vec();
+                    m.extend_from_slice(val);
+                    m.push(b'\'');
+                    return Err(CmdError::Msg(m));
+                }
+            } else if is(opt, "skipme") {
+                skipme = if is(val, "yes") {
+                    true
+                } else if is(val, "no") {
+                    false
+                } else {
+                    return Err(CmdError::Syntax);
+                };
+            } else {
+                return Err(CmdError::Syntax);
+            }
+            i += 2;
+        }
+    }
+    let me = ctx.id.0;
+    let mut killed = 0i64;
+    let mut close_me = false;
+    for slot in clients_in_order(ctx) {
+        let c = &ctx.clients[slot];
+        let matches = addr.is_none_or(|a| c.info.addr.as_bytes() == a)
+            && laddr.is_none_or(|a| c.info.laddr.as_bytes() == a)
+            && ctype.is_none_or(|t| client_type(c) == t)
+            && id.is_none_or(|i| c.id == i)
+            && !(slot == me && skipme);
+        if !matches {
+            continue;
+        }
+        if slot == me {
+            close_me = true;
+        } else {
+            ctx.clients[slot].close_asap = true;
+            ctx.srv.events.push_back(Event::Close(ClientId(slot)));
+        }
+        killed += 1;
+    }
+    if old_form {
+        if killed == 0 {
+            return Err(CmdError::err("No such client"));
+        }
+        ctx.out().ok();
+    } else {
+        ctx.out().int(killed);
+    }
+    if close_me {
+        ctx.client().close_after_reply = true;
+    }
+    Ok(())
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]
+pub fn client_pause(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    if args.len() > 4 {
+        let mut m = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+        m.extend_from_slice(super::truncated(args[1], 128));
+        m.extend_from_slice(b"'. Try CLIENT HELP.");
+        return Err(CmdError::Msg(m));
+    }
+    let mut all = true;
+    if let Some(mode) = args.get(3) {
+        if is(mode, "write") {
+            all = false;
+        } else if !is(mode, "all") {
+            return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL"));
+        }
+    }
+    let ms = super::parse_i64(args[2])
+        .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    let end = if ms > 0 {
+        let end = (ctx.now.0 as i64)
+            .checked_add(ms)
+            .ok_or_else(|| CmdError::err("timeout is out of range"))?;
+        UnixMillis(end as u64)
+    } else {
+        UnixMillis(0)
+    };
+    // A new pause only extends the old one, and never turns ALL into WRITE.
+    let p = match ctx.srv.pause {
+        Some(old) => Pause {
+            end: if end.0 > old.end.0 { end } else { old.end },
+            all: old.all || all,
+        },
+        None => Pause { end, all },
+    };
+    ctx.srv.pause = Some(p);
+    ctx.out().ok();
+    Ok(())
+}
+
+/// CLIENT UNPAUSE: held clients run at the engine's next tick (next_deadline says now).
+pub fn client_unpause(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    ctx.srv.pause = None;
+    ctx.out().ok();
+    Ok(())
+}
+
+/// CLIENT REPLY ON|OFF|SKIP
+pub fn client_reply(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let r = &mut ctx.client().reply;
+    if is(args[2], "on") {
+        r.off = false;
+        r.skip = false;
+        ctx.out().ok();
+    } else if is(args[2], "off") {
+        r.off = true;
+    } else if is(args[2], "skip") {
+        if !r.off {
+            r.skip_next = true;
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(())
+}
+
+/// CLIENT NO-EVICT ON|OFF (a flag: Oxidis never evicts clients for memory).
+pub fn client_no_evict(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let on = if is(args[2], "on") {
+        true
+    } else if is(args[2], "off") {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    ctx.client().no_evict = on;
+    ctx.out().ok();
+    Ok(())
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]:
+/// server-assisted client-side caching is not implemented; OFF (the state every client is
+/// in) is accepted with Redis's option checks.
+pub fn client_tracking(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        let a = args[j];
+        if (is(a, "redirect") || is(a, "prefix")) && more {
+            j += 1;
+        } else if !(is(a, "bcast") || is(a, "optin") || is(a, "optout") || is(a, "noloop")) {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    if is(args[2], "on") {
+        return Err(CmdError::err("CLIENT TRACKING is not supported by Oxidis"));
+    }
+    if !is(args[2], "off") {
+        return Err(CmdError::Syntax);
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+/// CLIENT CACHING YES|NO: only valid with tracking on, which Oxidis never is.
 pub fn client_caching(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+    Err(CmdError::err(
+        "CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+    ))
 }
 
-pub fn client_getredir(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// CLIENT GETREDIR: -1, tracking being off.
+pub fn client_getredir(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    ctx.out().int(-1);
+    Ok(())
 }
 
-pub fn client_info(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// CLIENT TRACKINGINFO: what Redis says for a client with tracking off.
+pub fn client_trackinginfo(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut out = ctx.out();
+    out.map_len(3);
+    out.bulk(b"flags");
+    out.set_len(1);
+    out.bulk(b"off");
+    out.bulk(b"redirect");
+    out.int(-1);
+    out.bulk(b"prefixes");
+    out.array_len(0);
+    Ok(())
 }
 
-pub fn client_kill(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// AUTH [username] password
+pub fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    if args.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    let (user, pass) = if args.len() == 2 {
+        if ctx.srv.config.requirepass.is_none() {
+            return Err(CmdError::err(
+                "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            ));
+        }
+        (&b"default"[..], args[1])
+    } else {
+        (args[1], args[2])
+    };
+    authenticate(ctx, user, pass)?;
+    ctx.out().ok();
+    Ok(())
 }
 
-pub fn client_list(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// Redis's ACLAuthenticateUser with the one user there is without ACLs: "default", with
+/// requirepass as its password (none: any password will do). A failure keeps the old state.
+fn authenticate(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> Result<(), CmdError> {
+    let ok = user == b"default"
+        && ctx
+            .srv
+            .config
+            .requirepass
+            .as_deref()
+            .is_none_or(|p| constant_time_eq(p, pass));
+    if !ok {
+        return Err(CmdError::Msg(
+            b"WRONGPASS invalid username-password pair or user is disabled.".to_vec(),
+        ));
+    }
+    ctx.client().authenticated = true;
+    Ok(())
 }
 
-pub fn client_no_evict(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// Compares without an early exit (Redis compares password hashes with time_independent_strcmp).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
+    }
+    diff == 0
 }
 
-pub fn client_pause(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// Redis's clearClientConnectionState: what RESET puts back.
+/// INTEGRATOR: pub/sub must also unsubscribe the client from everything here.
+fn clear_connection_state(ctx: &mut Ctx) {
+    let slot = ctx.id.0;
+    super::tx::discard_transaction(ctx.srv, ctx.clients, slot);
+    let c = &mut ctx.clients[slot];
+    c.db = 0;
+    c.resp3 = false;
+    // clientSetDefaultAuth: authenticated only if the default user needs no password.
+    c.authenticated = ctx.srv.config.requirepass.is_none();
+    c.name = None;
+    c.reply.off = false;
+    c.reply.skip_next = false;
 }
 
-pub fn client_reply(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
-}
-
-pub fn client_tracking(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
-}
-
-pub fn client_trackinginfo(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
-}
-
-pub fn client_unpause(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
-}
-
-pub fn auth(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
-}
-
-pub fn reset(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// RESET
+pub fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    clear_connection_state(ctx);
+    ctx.out().simple("RESET");
+    Ok(())
 }
 
 #[cfg(test)]
@@ -410,5 +874,206 @@ mod tests {
             Reply::simple("OK")
         );
         assert_eq!(run(&mut eng, id, "CLIENT GETNAME"), Reply::Nil);
+    }
+
+    fn text(r: Reply) -> String {
+        match r {
+            Reply::Bulk(b) => String::from_utf8(b).unwrap(),
+            Reply::Verbatim(_, b) => String::from_utf8(b).unwrap(),
+            r => panic!("{r:?}"),
+        }
+    }
+
+    fn info(addr: &str) -> ConnInfo {
+        ConnInfo {
+            addr: addr.into(),
+            laddr: "127.0.0.1:6379".into(),
+        }
+    }
+
+    #[test]
+    fn client_list_line_format() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let a = eng.connect(UnixMillis(0), info("10.0.0.1:5000"));
+        let b = eng.connect(UnixMillis(0), info("10.0.0.2:6000"));
+        run(&mut eng, b, "CLIENT SETNAME bee");
+        run(&mut eng, b, "SELECT 2");
+        run(&mut eng, b, "MULTI");
+        run(&mut eng, b, "PING");
+        let list = text(run(&mut eng, a, "CLIENT LIST"));
+        let lines: Vec<&str> = list.split_terminator('\n').collect();
+        assert_eq!(lines.len(), 2, "{list}");
+        let keys = |l: &str| -> Vec<String> {
+            l.split(' ')
+                .map(|kv| kv.split('=').next().unwrap().to_string())
+                .collect()
+        };
+        // Redis 7.0.15's fields, in order.
+        assert_eq!(
+            keys(lines[0]).join(" "),
+            "id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free \
+             argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp"
+        );
+        assert!(lines[0].starts_with("id=1 addr=10.0.0.1:5000 laddr=127.0.0.1:6379 fd=0 name= age=1 idle=0 flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 "), "{}", lines[0]);
+        assert!(lines[0].contains(" argv-mem=10 "), "{}", lines[0]);
+        assert!(lines[0].ends_with(" cmd=client|list user=default redir=-1 resp=2"));
+        assert!(lines[1].starts_with("id=2 addr=10.0.0.2:6000 "));
+        assert!(lines[1].contains(" name=bee "));
+        assert!(lines[1].contains(" flags=x db=2 "));
+        assert!(lines[1].contains(" multi=1 "));
+        assert!(lines[1].contains(" argv-mem=0 "));
+        assert!(
+            lines[1].contains(" cmd=ping "),
+            "queued commands are the last command too"
+        );
+        // INFO is the caller's line; LIST ID picks clients in the order asked.
+        let me = text(run(&mut eng, a, "CLIENT INFO"));
+        assert!(me.starts_with("id=1 ") && me.ends_with(" resp=2\n"), "{me}");
+        assert!(me.contains(" cmd=client|info "));
+        let both = text(run(&mut eng, a, "CLIENT LIST ID 2 1 77"));
+        assert!(both.starts_with("id=2 ") && both.contains("\nid=1 "));
+        assert_eq!(text(run(&mut eng, a, "CLIENT LIST TYPE pubsub")), "");
+        assert_eq!(
+            text(run(&mut eng, a, "CLIENT LIST TYPE normal"))
+                .lines()
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn client_kill_asks_the_host_to_close() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let a = eng.connect(UnixMillis(0), info("10.0.0.1:5000"));
+        let b = eng.connect(UnixMillis(0), info("10.0.0.2:6000"));
+        assert_eq!(
+            run(&mut eng, a, "CLIENT KILL 10.0.0.2:6000"),
+            Reply::simple("OK")
+        );
+        assert_eq!(eng.poll_event(), Some(crate::Event::Close(b)));
+        assert!(eng.should_close(b));
+        // A killed client is gone from CLIENT LIST at once.
+        assert_eq!(text(run(&mut eng, a, "CLIENT LIST")).lines().count(), 1);
+        // Old form on oneself: the reply, then close.
+        assert_eq!(
+            run(&mut eng, a, "CLIENT KILL 10.0.0.1:5000"),
+            Reply::simple("OK")
+        );
+        assert!(eng.should_close(a));
+        assert_eq!(eng.poll_event(), None);
+        eng.disconnect(a);
+        eng.disconnect(b);
+        let c = eng.connect(UnixMillis(0), info("10.0.0.3:1"));
+        let d = eng.connect(UnixMillis(0), info("10.0.0.3:2"));
+        assert_eq!(
+            run(&mut eng, c, "CLIENT KILL LADDR 127.0.0.1:6379"),
+            Reply::Int(1)
+        );
+        assert_eq!(eng.poll_event(), Some(crate::Event::Close(d)));
+    }
+
+    #[test]
+    fn client_pause_holds_commands_until_it_ends() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let a = eng.connect(UnixMillis(0), ConnInfo::default());
+        let b = eng.connect(UnixMillis(0), ConnInfo::default());
+        let t0 = UnixMillis(1000);
+        eng.tick(t0);
+        let feed = |eng: &mut Engine, id, now, cmd: &str| {
+            let mut args = Vec::new();
+            assert!(crate::resp::split_args(cmd.as_bytes(), &mut args));
+            eng.feed(now, id, &crate::golden::encode_request(&args));
+            let mut out = Vec::new();
+            eng.drain_output(id, &mut out);
+            out
+        };
+        assert_eq!(feed(&mut eng, a, t0, "CLIENT PAUSE 500 WRITE"), b"+OK\r\n");
+        assert_eq!(eng.next_deadline(), Some(UnixMillis(1500)));
+        // Reads go on; a write waits, and so does everything after it.
+        assert_eq!(feed(&mut eng, b, t0, "GET k"), b"$-1\r\n");
+        assert_eq!(feed(&mut eng, b, t0, "SET k v"), b"");
+        assert_eq!(feed(&mut eng, b, t0, "GET k"), b"");
+        // A transaction with a write waits at EXEC.
+        assert_eq!(feed(&mut eng, a, t0, "MULTI"), b"+OK\r\n");
+        assert_eq!(feed(&mut eng, a, t0, "INCR n"), b"");
+        eng.tick(UnixMillis(1499));
+        assert_eq!(eng.poll_event(), None);
+        eng.tick(UnixMillis(1500));
+        let mut woke = Vec::new();
+        while let Some(e) = eng.poll_event() {
+            woke.push(e);
+        }
+        assert_eq!(woke, vec![crate::Event::Output(a), crate::Event::Output(b)]);
+        let mut out = Vec::new();
+        eng.drain_output(b, &mut out);
+        assert_eq!(out, b"+OK\r\n$1\r\nv\r\n");
+        out.clear();
+        eng.drain_output(a, &mut out);
+        assert_eq!(out, b"+QUEUED\r\n");
+        // ALL holds reads too; UNPAUSE lets them through at the next tick.
+        assert_eq!(feed(&mut eng, a, t0, "DISCARD"), b"+OK\r\n");
+        assert_eq!(
+            feed(&mut eng, a, UnixMillis(2000), "CLIENT PAUSE 100000"),
+            b"+OK\r\n"
+        );
+        assert_eq!(feed(&mut eng, b, UnixMillis(2000), "GET k"), b"");
+        // The pausing client is paused as well (Redis 7.0 exempts only replicas).
+        assert_eq!(feed(&mut eng, a, UnixMillis(2000), "CLIENT UNPAUSE"), b"");
+        eng.server_mut().pause = None;
+        assert_eq!(eng.next_deadline().map(|d| d.0 <= 2000), Some(true));
+        eng.tick(UnixMillis(2001));
+        let mut out = Vec::new();
+        eng.drain_output(b, &mut out);
+        assert_eq!(out, b"$1\r\nv\r\n");
+    }
+
+    #[test]
+    fn client_reply_skip_and_off() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let a = eng.connect(UnixMillis(0), ConnInfo::default());
+        let mut out = Vec::new();
+        eng.feed(
+            UnixMillis(0),
+            a,
+            b"CLIENT REPLY SKIP\r\nPING\r\nPING x\r\nCLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY SKIP\r\nPING\r\nCLIENT REPLY ON\r\n",
+        );
+        eng.drain_output(a, &mut out);
+        assert_eq!(out, b"$1\r\nx\r\n+OK\r\n");
+    }
+
+    #[test]
+    fn unauthenticated_decoder_limits_follow_auth() {
+        let mut cfg = Config::default();
+        cfg.set("requirepass", b"pw").expect("valid");
+        let mut eng = Engine::new(cfg, 1);
+        let a = eng.connect(UnixMillis(0), ConnInfo::default());
+        assert_eq!(
+            run(&mut eng, a, "PING"),
+            Reply::error("NOAUTH Authentication required.")
+        );
+        assert_eq!(run(&mut eng, a, "AUTH pw"), Reply::simple("OK"));
+        // Authenticated: long headers are fine again, in the same feed as AUTH too.
+        let mut req = b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*12\r\n$4\r\nMSET".to_vec();
+        for i in 0..11 {
+            req.extend_from_slice(format!("\r\n$1\r\n{}", i % 10).as_bytes());
+        }
+        req.extend_from_slice(b"\r\n");
+        eng.feed(UnixMillis(0), a, &req);
+        let mut out = Vec::new();
+        eng.drain_output(a, &mut out);
+        assert_eq!(
+            out,
+            b"+OK\r\n-ERR wrong number of arguments for 'mset' command\r\n"
+        );
+        assert!(!eng.should_close(a));
+        assert_eq!(run(&mut eng, a, "RESET"), Reply::simple("RESET"));
+        eng.feed(UnixMillis(0), a, b"*11\r\n");
+        let mut out = Vec::new();
+        eng.drain_output(a, &mut out);
+        assert_eq!(
+            out,
+            b"-ERR Protocol error: unauthenticated multibulk length\r\n"
+        );
+        assert!(eng.should_close(a));
     }
 }

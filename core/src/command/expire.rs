@@ -87,6 +87,7 @@ fn expire_generic(
             db.remove(key);
         }
     }
+    ctx.key_modified(key);
     ctx.out().int(1);
     Ok(())
 }
@@ -179,6 +180,9 @@ pub fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let db = ctx.db();
     let removed = db.get(args[1], now).is_some() && db.persist(args[1]);
+    if removed {
+        ctx.key_modified(args[1]);
+    }
     ctx.out().int(i64::from(removed));
     Ok(())
 }

@@ -33,12 +33,13 @@ fn parse_db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
 /// DEL key [key ...] and UNLINK: the number of keys removed (repeats count once).
 fn del_generic(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let db = ctx.db();
     let mut deleted = 0;
     for key in &args[1..] {
+        let db = ctx.db();
         db.expire_if_needed(key, now);
         if db.remove(key).is_some() {
             deleted += 1;
+            ctx.key_modified(key);
         }
     }
     ctx.out().int(deleted);
@@ -285,6 +286,9 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<(), CmdErro
             db.set_expire(dst, at);
         }
     }
+    ctx.key_modified(src);
+    let cur = ctx.client_ref().db;
+    ctx.key_modified_in(cur, dst);
     reply(ctx, true);
     Ok(())
 }
@@ -339,6 +343,8 @@ pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if let Some(at) = expire {
         dst.set_expire(newkey, at);
     }
+    ctx.srv.dirty += 1;
+    ctx.key_modified_in(dst_db, newkey);
     ctx.out().int(1);
     Ok(())
 }
@@ -366,6 +372,8 @@ pub fn move_(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             dst.set_expire(key, at);
         }
     }
+    ctx.key_modified(key);
+    ctx.key_modified_in(dst_db, key);
     ctx.out().int(1);
     Ok(())
 }

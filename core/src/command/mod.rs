@@ -272,8 +272,20 @@ impl<'e> Ctx<'e> {
 
     /// Redis's signalModifiedKey + server.dirty++: call after every change to a key of the
     /// current database (WATCH, keyspace notifications and save rules hang off this).
-    pub fn key_modified(&mut self, _key: &[u8]) {
+    pub fn key_modified(&mut self, key: &[u8]) {
         self.srv.dirty += 1;
+        let db = self.clients[self.id.0].db;
+        self.key_modified_in(db, key);
+    }
+
+    /// Redis's signalModifiedKey for a key of any database (MOVE, SWAPDB, COPY ... DB):
+    /// touches its watchers. Does not count a change (`key_modified` does).
+    pub fn key_modified_in(&mut self, db: usize, key: &[u8]) {
+        if self.srv.watched.any_in(db) {
+            // Expiry deletions that happened in this command come first, as in Redis.
+            tx::drain_expired(self.srv, self.clients);
+            tx::touch_key(self.srv, self.clients, db, key, None);
+        }
     }
 
     /// Replies with a Redis error (used for errors that do not abort the handler's flow).
@@ -284,31 +296,74 @@ impl<'e> Ctx<'e> {
     }
 }
 
-/// Runs one request on behalf of client `id`: Redis's processCommand + call.
+/// What became of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatched {
+    /// Executed, queued or refused: the request is consumed.
+    Done,
+    /// Postponed by CLIENT PAUSE: leave it unconsumed and retry when the pause ends.
+    Postponed,
+}
+
+/// Runs one request on behalf of client `id`: Redis's processCommand (lookup, arity, auth,
+/// MULTI rules, pause, then queue or call) plus the reply-mode bookkeeping of resetClient.
 pub fn dispatch(
     now: UnixMillis,
     srv: &mut Server,
     clients: &mut slab::Slab<Client>,
     id: ClientId,
     args: &[&[u8]],
-) {
-    srv.stats.commands_processed += 1;
-    let reject = |srv: &mut Server, clients: &mut slab::Slab<Client>, msg: Vec<u8>| {
+) -> Dispatched {
+    let out_start = clients[id.0].out.len();
+    let r = process_command(now, srv, clients, id, args);
+    if r == Dispatched::Done {
+        if let Some(c) = clients.get_mut(id.0) {
+            connection::after_command(c, out_start);
+        }
+    }
+    tx::drain_expired(srv, clients);
+    r
+}
+
+fn process_command(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    id: ClientId,
+    args: &[&[u8]],
+) -> Dispatched {
+    // rejectCommand: the error reply, and a MULTI in progress is doomed. A refused EXEC
+    // discards the transaction and says why (execCommandAbort).
+    let reject = |srv: &mut Server,
+                  clients: &mut slab::Slab<Client>,
+                  cmd: Option<&CommandSpec>,
+                  mut msg: Vec<u8>| {
         srv.stats.error_replies += 1;
+        if cmd.is_some_and(|c| c.name == "exec") {
+            tx::discard_transaction(srv, clients, id.0);
+            let why = msg.strip_prefix(b"ERR ").unwrap_or(&msg);
+            let mut m = b"EXECABORT Transaction discarded because of: ".to_vec();
+            m.extend_from_slice(why);
+            msg = m;
+        }
         let c = &mut clients[id.0];
+        tx::flag_transaction(c);
         ReplyWriter::new(&mut c.out, c.resp3).error(&msg);
+        Dispatched::Done
     };
     // Redis 7.0 answers QUIT before any lookup, whatever its arguments.
     if is(args[0], "quit") {
+        srv.stats.commands_processed += 1;
         let c = &mut clients[id.0];
         ReplyWriter::new(&mut c.out, c.resp3).ok();
         c.close_after_reply = true;
-        return;
+        return Dispatched::Done;
     }
+    // processCommand sets lastcmd before any check (NULL when the lookup fails).
+    clients[id.0].last_cmd = "NULL";
     let Some(mut cmd) = lookup(args[0]) else {
         srv.stats.unknown_commands += 1;
-        reject(srv, clients, unknown_command_error(args));
-        return;
+        return reject(srv, clients, None, unknown_command_error(args));
     };
     if !cmd.subcommands.is_empty() && args.len() >= 2 {
         match cmd.subcommand(args[1]) {
@@ -323,16 +378,58 @@ pub fn dispatch(
                         .map(u8::to_ascii_uppercase),
                 );
                 msg.extend_from_slice(b" HELP.");
-                reject(srv, clients, msg);
-                return;
+                return reject(srv, clients, Some(cmd), msg);
             }
         }
     }
+    clients[id.0].last_cmd = cmd.name;
     if !cmd.arity_ok(args.len()) {
         let msg = format!("ERR wrong number of arguments for '{}' command", cmd.name);
-        reject(srv, clients, msg.into_bytes());
-        return;
+        return reject(srv, clients, Some(cmd), msg.into_bytes());
     }
+    if connection::auth_required(srv, &clients[id.0]) && !cmd.has(flags::NO_AUTH) {
+        return reject(
+            srv,
+            clients,
+            Some(cmd),
+            b"NOAUTH Authentication required.".to_vec(),
+        );
+    }
+    let in_multi = clients[id.0].tx.active;
+    if in_multi && cmd.has(flags::NO_MULTI) {
+        return reject(
+            srv,
+            clients,
+            Some(cmd),
+            b"ERR Command not allowed inside a transaction".to_vec(),
+        );
+    }
+    if connection::must_postpone(srv, &clients[id.0], cmd, now) {
+        clients[id.0].postponed = true;
+        return Dispatched::Postponed;
+    }
+    clients[id.0].postponed = false;
+    if in_multi && tx::queues(cmd) {
+        let c = &mut clients[id.0];
+        tx::queue_command(c, cmd, args);
+        tx::reply_queued(&mut ReplyWriter::new(&mut c.out, c.resp3));
+        return Dispatched::Done;
+    }
+    call(now, srv, clients, id, cmd, args);
+    Dispatched::Done
+}
+
+/// Redis's call(): runs a looked-up, checked command (a top-level one, or one queued in
+/// MULTI, from EXEC) and counts it.
+pub fn call(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    id: ClientId,
+    cmd: &'static CommandSpec,
+    args: &[&[u8]],
+) {
+    srv.stats.commands_processed += 1;
     let Some(handler) = cmd.handler else {
         // A container called bare: its arity (-2) has already refused it.
         return;
@@ -345,12 +442,14 @@ pub fn dispatch(
         cmd,
     };
     if let Err(e) = handler(&mut ctx, args) {
-        ctx.error(&e);
+        if ctx.clients.contains(id.0) {
+            ctx.error(&e);
+        }
     }
 }
 
 /// What C's `%.<max>s` prints of an argument: up to `max` bytes, stopping at a NUL.
-fn truncated(b: &[u8], max: usize) -> &[u8] {
+pub(crate) fn truncated(b: &[u8], max: usize) -> &[u8] {
     let b = c_str(b);
     &b[..b.len().min(max)]
 }

@@ -320,6 +320,8 @@ fn flush_mode(args: &[&[u8]]) -> Result<(), CmdError> {
 /// FLUSHDB [ASYNC|SYNC]
 pub fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     flush_mode(args)?;
+    let (db, now) = (ctx.client_ref().db, ctx.now);
+    super::tx::touch_all_in_db(ctx.srv, ctx.clients, db, None, now);
     drop(ctx.db().flush());
     ctx.out().ok();
     Ok(())
@@ -328,6 +330,9 @@ pub fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// FLUSHALL [ASYNC|SYNC]
 pub fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     flush_mode(args)?;
+    for db in 0..ctx.srv.dbs.len() {
+        super::tx::touch_all_in_db(ctx.srv, ctx.clients, db, None, ctx.now);
+    }
     for db in &mut ctx.srv.dbs {
         drop(db.flush());
     }
@@ -712,12 +717,52 @@ pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-pub fn swapdb(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// SWAPDB index1 index2: swaps the contents (keys and TTLs) of two databases; what clients
+/// watch (or, later, block on) stays with the database number, as in Redis.
+pub fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    // getIntFromObjectOrReply with a custom message: non-integers and values outside int.
+    let index = |a: &[u8], msg: &str| {
+        super::parse_i64(a)
+            .and_then(|v| i32::try_from(v).ok())
+            .ok_or_else(|| CmdError::err(msg))
+    };
+    let a = index(args[1], "invalid first DB index")?;
+    let b = index(args[2], "invalid second DB index")?;
+    let n = ctx.srv.dbs.len();
+    let (Ok(a), Ok(b)) = (usize::try_from(a), usize::try_from(b)) else {
+        return Err(CmdError::err("DB index is out of range"));
+    };
+    if a >= n || b >= n {
+        return Err(CmdError::err("DB index is out of range"));
+    }
+    if a != b {
+        let now = ctx.now;
+        super::tx::touch_all_in_db(ctx.srv, ctx.clients, a, Some(b), now);
+        super::tx::touch_all_in_db(ctx.srv, ctx.clients, b, Some(a), now);
+        let (lo, hi) = (a.min(b), a.max(b));
+        let (left, right) = ctx.srv.dbs.split_at_mut(hi);
+        let (x, y) = (&mut left[lo], &mut right[0]);
+        std::mem::swap(&mut x.keys, &mut y.keys);
+        std::mem::swap(&mut x.expires, &mut y.expires);
+        // INTEGRATOR: blocked clients must be rescanned here (scanDatabaseForReadyKeys).
+    }
+    ctx.srv.dirty += 1;
+    ctx.out().ok();
+    Ok(())
 }
 
-pub fn wait(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// WAIT numreplicas timeout: there are no replicas, so 0 acknowledged them.
+/// Redis blocks until `timeout` when more than 0 replicas are asked for; Oxidis answers at
+/// once (nothing could ever acknowledge).
+pub fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    super::parse_int(args[1])?;
+    let ms = super::parse_i64(args[2])
+        .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    ctx.out().int(0);
+    Ok(())
 }
 
 #[cfg(test)]

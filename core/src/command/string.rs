@@ -180,6 +180,9 @@ fn set_generic(
         (None, SetReplies::OkNil, true) => out.nil(),
         (None, SetReplies::OneZero, abort) => out.int(!abort as i64),
     }
+    if !abort {
+        ctx.key_modified(key);
+    }
     Ok(())
 }
 
@@ -227,6 +230,7 @@ pub fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         None => out.nil(),
     }
     db.set(args[1], Value::string(args[2]), false);
+    ctx.key_modified(args[1]);
     Ok(())
 }
 
@@ -239,8 +243,12 @@ pub fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             reply_string(&mut out, v)?;
             db.remove(args[1]);
         }
-        None => out.nil(),
+        None => {
+            out.nil();
+            return Ok(());
+        }
     }
+    ctx.key_modified(args[1]);
     Ok(())
 }
 
@@ -271,16 +279,21 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if let Some(v) = db.get(key, now) {
         reply_string(&mut out, v)?;
     }
-    match when {
+    let changed = match when {
         // An absolute time already past deletes the key (checkAlreadyExpired).
         Some(at) if flags & (EXAT | PXAT) != 0 && at <= now.as_millis() => {
             db.remove(key);
+            true
         }
-        Some(at) => db.set_expire(key, at),
-        None if flags & PERSIST != 0 => {
-            db.persist(key);
+        Some(at) => {
+            db.set_expire(key, at);
+            true
         }
-        None => {}
+        None if flags & PERSIST != 0 => db.persist(key),
+        None => false,
+    };
+    if changed {
+        ctx.key_modified(key);
     }
     Ok(())
 }
@@ -324,6 +337,9 @@ fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<(), CmdError>
     } else {
         out.ok();
     }
+    for kv in args[1..].chunks(2) {
+        ctx.key_modified(kv[0]);
+    }
     Ok(())
 }
 
@@ -366,6 +382,7 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
     };
     out.int(total as i64);
+    ctx.key_modified(key);
     Ok(())
 }
 
@@ -406,6 +423,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], incr: i64) -> Result<(), CmdError> {
         }
     };
     out.int(new);
+    ctx.key_modified(key);
     Ok(())
 }
 
@@ -459,6 +477,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let text = sum.to_human_string();
     db.set(key, Value::Str(CompactBytes::new(text.as_bytes())), true);
     out.bulk(text.as_bytes());
+    ctx.key_modified(key);
     Ok(())
 }
 
@@ -504,6 +523,7 @@ pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
     };
     out.int(n as i64);
+    ctx.key_modified(key);
     Ok(())
 }
 

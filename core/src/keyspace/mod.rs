@@ -22,6 +22,11 @@ pub struct Db {
     pub expired_count: u64,
     pub hits: u64,
     pub misses: u64,
+    /// Set while some client WATCHes a key of this database: expiry then logs the keys it
+    /// deletes in `expired_log`, for the engine to touch their watchers (Redis calls
+    /// signalModifiedKey when it deletes an expired key).
+    pub log_expired: bool,
+    pub expired_log: Vec<Vec<u8>>,
 }
 
 impl Db {
@@ -32,6 +37,8 @@ impl Db {
             expired_count: 0,
             hits: 0,
             misses: 0,
+            log_expired: false,
+            expired_log: Vec::new(),
         }
     }
 
@@ -57,9 +64,16 @@ impl Db {
             Some(at) if at <= now.0 => {
                 self.remove(key);
                 self.expired_count += 1;
+                self.note_expired(key);
                 true
             }
             _ => false,
+        }
+    }
+
+    fn note_expired(&mut self, key: &[u8]) {
+        if self.log_expired {
+            self.expired_log.push(key.to_vec());
         }
     }
 
@@ -151,6 +165,7 @@ impl Db {
                     }
                     self.remove(&key);
                     self.expired_count += 1;
+                    self.note_expired(&key);
                 }
                 _ => return Some(key),
             }
@@ -178,6 +193,7 @@ impl Db {
             dead.dedup();
             for k in &dead {
                 self.remove(k);
+                self.note_expired(k);
             }
             expired += dead.len();
             self.expired_count += dead.len() as u64;

@@ -171,7 +171,7 @@ impl RequestDecoder {
                             return Err(ProtocolError::InvalidBulkLength);
                         }
                     };
-                    if len > 10 && self.unauthenticated {
+                    if len > 16384 && self.unauthenticated {
                         self.remaining = 0;
                         return Err(ProtocolError::UnauthenticatedBulkLength);
                     }
