@@ -57,6 +57,8 @@ pub enum Event {
     Close(ClientId),
     /// Output became pending for a client other than the one being fed.
     Output(ClientId),
+    /// SHUTDOWN succeeded (the snapshot, if any, is written): the host exits.
+    Shutdown,
 }
 
 pub struct Client {
@@ -102,12 +104,21 @@ pub struct Server {
     /// Changes since the last save (Redis's server.dirty).
     pub dirty: u64,
     pub events: VecDeque<Event>,
+    /// RDB/AOF state, host hooks and the propagated-effects stream (rdb/persist.rs).
+    pub persist: crate::rdb::persist::Persist,
     last_tick: UnixMillis,
 }
 
+impl Server {
+    /// The time of the latest tick (INFO's running-time fields).
+    pub fn last_tick_ms(&self) -> u64 {
+        self.last_tick.0
+    }
+}
+
 pub struct Engine {
-    srv: Server,
-    clients: slab::Slab<Client>,
+    pub(crate) srv: Server,
+    pub(crate) clients: slab::Slab<Client>,
 }
 
 /// Rehash work per database per tick (buckets).
@@ -132,6 +143,7 @@ impl Engine {
                 next_client_id: 1,
                 dirty: 0,
                 events: VecDeque::new(),
+                persist: Default::default(),
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -142,6 +154,7 @@ impl Engine {
     pub fn set_host_info(&mut self, now: UnixMillis, host: HostInfo) {
         self.srv.start_time = now;
         self.srv.last_tick = now;
+        self.srv.persist.lastsave = now.as_secs();
         self.srv.host = host;
     }
 
@@ -311,6 +324,7 @@ impl Engine {
             stats.expired_keys_active += db.active_expire(now, rng, EXPIRE_SAMPLES_PER_TICK) as u64;
             db.rehash_tick(REHASH_BUCKETS_PER_TICK);
         }
+        crate::command::persistence::cron(&mut self.srv, now);
     }
 
     /// When `tick` should next run, if anything is waiting for it.
@@ -320,7 +334,8 @@ impl Engine {
                 .srv
                 .dbs
                 .iter()
-                .any(|db| !db.expires.is_empty() || db.keys.is_rehashing());
+                .any(|db| !db.expires.is_empty() || db.keys.is_rehashing())
+            || crate::command::persistence::wants_tick(&self.srv);
         let period = 1000 / u64::from(self.srv.config.hz.clamp(1, 500));
         busy.then(|| self.srv.last_tick.saturating_add(period))
     }

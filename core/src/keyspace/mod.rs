@@ -22,6 +22,13 @@ pub struct Db {
     pub expired_count: u64,
     pub hits: u64,
     pub misses: u64,
+    /// Changes made through this Db's mutating methods (set, insert_new, remove, set_expire,
+    /// persist, flush, get_mut): dispatch counts a write command's changes from it when the
+    /// handler did not call `key_modified` itself.
+    pub mutations: u64,
+    /// Keys deleted by expiry, kept while the server propagates effects (AOF), so they can
+    /// be propagated as DEL.
+    pub expired_log: Option<Vec<Vec<u8>>>,
 }
 
 impl Db {
@@ -32,6 +39,8 @@ impl Db {
             expired_count: 0,
             hits: 0,
             misses: 0,
+            mutations: 0,
+            expired_log: None,
         }
     }
 
@@ -55,8 +64,7 @@ impl Db {
     pub fn expire_if_needed(&mut self, key: &[u8], now: UnixMillis) -> bool {
         match self.expire_at(key) {
             Some(at) if at <= now.0 => {
-                self.remove(key);
-                self.expired_count += 1;
+                self.remove_expired(key);
                 true
             }
             _ => false,
@@ -71,7 +79,21 @@ impl Db {
 
     pub fn get_mut(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Value> {
         self.expire_if_needed(key, now);
+        self.mutations += 1;
         self.keys.get_mut(key)
+    }
+
+    /// Deletes a key whose TTL passed (not a change a save rule counts, as in Redis).
+    fn remove_expired(&mut self, key: &[u8]) {
+        if self.keys.remove(key).is_some() {
+            if !self.expires.is_empty() {
+                self.expires.remove(key);
+            }
+            self.expired_count += 1;
+            if let Some(log) = &mut self.expired_log {
+                log.push(key.to_vec());
+            }
+        }
     }
 
     /// Redis's lookupKeyRead: like `get`, counting keyspace hits and misses.
@@ -96,20 +118,23 @@ impl Db {
     /// Redis's setKey: stores `value`, dropping any TTL unless `keep_ttl`. Returns the old
     /// value (for the host to free, possibly elsewhere).
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> Option<Value> {
-        if !keep_ttl {
-            self.persist(key);
+        if !keep_ttl && !self.expires.is_empty() {
+            self.expires.remove(key);
         }
+        self.mutations += 1;
         self.keys.insert(key, value)
     }
 
     /// Adds a key the caller knows is absent (after a lookup).
     pub fn insert_new(&mut self, key: &[u8], value: Value) {
+        self.mutations += 1;
         self.keys.insert_new(CompactBytes::new(key), value);
     }
 
     /// Deletes the key and its TTL; returns the value.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let (_, v) = self.keys.remove(key)?;
+        self.mutations += 1;
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
@@ -118,6 +143,7 @@ impl Db {
 
     /// Sets an absolute expiry time on an existing key.
     pub fn set_expire(&mut self, key: &[u8], at_ms: u64) {
+        self.mutations += 1;
         if let Some(slot) = self.expires.get_mut(key) {
             *slot = at_ms;
         } else {
@@ -127,11 +153,14 @@ impl Db {
 
     /// Removes the TTL; true if there was one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
-        !self.expires.is_empty() && self.expires.remove(key).is_some()
+        let removed = !self.expires.is_empty() && self.expires.remove(key).is_some();
+        self.mutations += u64::from(removed);
+        removed
     }
 
     /// Removes everything, returning the old contents for the host to free.
     pub fn flush(&mut self) -> Dict<Value> {
+        self.mutations += self.keys.len() as u64;
         self.expires.take();
         self.keys.take()
     }
@@ -149,8 +178,7 @@ impl Db {
                     if all_volatile && tries > 100 {
                         return Some(key);
                     }
-                    self.remove(&key);
-                    self.expired_count += 1;
+                    self.remove_expired(&key);
                 }
                 _ => return Some(key),
             }
@@ -177,10 +205,9 @@ impl Db {
             dead.sort_unstable();
             dead.dedup();
             for k in &dead {
-                self.remove(k);
+                self.remove_expired(k);
             }
             expired += dead.len();
-            self.expired_count += dead.len() as u64;
             if dead.len() * 100 <= n * EXPIRE_ACCEPTABLE_STALE {
                 break;
             }

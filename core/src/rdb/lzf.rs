@@ -231,7 +231,9 @@ mod tests {
         assert!(c.len() < 20, "{}", c.len());
         assert_eq!(decompress(&c, input.len()).unwrap(), input);
         // Incompressible input does not fit in len - 4.
-        let noise: Vec<u8> = (0..100u32).map(|i| (i.wrapping_mul(2654435761u32) >> 13) as u8).collect();
+        let noise: Vec<u8> = (0..100u32)
+            .map(|i| (i.wrapping_mul(2654435761u32) >> 13) as u8)
+            .collect();
         assert!(z.compress(&noise, noise.len() - 4).is_none());
     }
 

@@ -16,8 +16,10 @@
 //! DUMP payloads are the same value encoding + the 2-byte RDB version + the CRC-64.
 
 pub mod crc64;
+pub mod engine_api;
 pub mod lzf;
 pub mod packed;
+pub mod persist;
 
 use crate::config::Config;
 use crate::keyspace::Db;
@@ -286,7 +288,9 @@ impl<W: Write> Encoder<W> {
                     self.len(s.len() as u64)?;
                     for m in s.iter() {
                         match m {
-                            Member::Int(n) => self.string(itoa::Buffer::new().format(n).as_bytes())?,
+                            Member::Int(n) => {
+                                self.string(itoa::Buffer::new().format(n).as_bytes())?
+                            }
                             Member::Bytes(b) => self.string(b)?,
                         }
                     }
@@ -669,7 +673,10 @@ impl<'a> Decoder<'a> {
             2 => match c {
                 0x80 => {
                     let b = self.take(4)?;
-                    Ok((u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])), false))
+                    Ok((
+                        u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                        false,
+                    ))
                 }
                 0x81 => {
                     let b = self.take(8)?;
@@ -756,7 +763,7 @@ impl<'a> Decoder<'a> {
     fn skip_module_value(&mut self) -> DResult<()> {
         loop {
             match self.len()? {
-                0 => return Ok(()),        // EOF
+                0 => return Ok(()),         // EOF
                 1 | 2 => drop(self.len()?), // SINT, UINT
                 3 => drop(self.string_double()?),
                 4 => drop(self.binary_double()?),
@@ -781,7 +788,11 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn build_hash(&mut self, pairs: Vec<(Vec<u8>, Vec<u8>)>, table: bool) -> DResult<Option<Value>> {
+    fn build_hash(
+        &mut self,
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+        table: bool,
+    ) -> DResult<Option<Value>> {
         if pairs.is_empty() {
             return Ok(None);
         }
@@ -907,7 +918,9 @@ impl<'a> Decoder<'a> {
                                 l.push_back(&it.into_bytes());
                             }
                         }
-                        c => return Err(format!("Quicklist integrity check failed: container {c}")),
+                        c => {
+                            return Err(format!("Quicklist integrity check failed: container {c}"))
+                        }
                     }
                 }
                 Ok((!l.is_empty()).then(|| Value::List(Box::new(l))))
@@ -995,4 +1008,4 @@ impl<'a> Decoder<'a> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -477,12 +477,19 @@ mod tests {
         let mut w = ListpackWriter::new();
         w.push(b"a");
         w.push(b"1");
-        assert_eq!(w.finish(), [12, 0, 0, 0, 2, 0, 0x81, b'a', 2, 0x01, 1, 0xff]);
+        assert_eq!(
+            w.finish(),
+            [12, 0, 0, 0, 2, 0, 0x81, b'a', 2, 0x01, 1, 0xff]
+        );
     }
 
     #[test]
     fn intset_round_trip() {
-        for vals in [vec![1i64, 2, 3], vec![-70000, 5], vec![i64::MIN, 0, i64::MAX]] {
+        for vals in [
+            vec![1i64, 2, 3],
+            vec![-70000, 5],
+            vec![i64::MIN, 0, i64::MAX],
+        ] {
             assert_eq!(intset_values(&intset_blob(&vals)).unwrap(), vals);
         }
         assert!(intset_values(&[2, 0, 0, 0, 1, 0, 0, 0]).is_err());

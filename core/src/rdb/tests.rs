@@ -1,8 +1,8 @@
 use super::*;
 use crate::engine::{ConnInfo, Engine};
+use crate::rng::Rng;
 use crate::time::UnixMillis;
 use proptest::prelude::{any, prop_assert_eq, prop_oneof, proptest, ProptestConfig, Strategy};
-use crate::rng::Rng;
 use std::collections::BTreeMap;
 
 fn hex(s: &str) -> Vec<u8> {
@@ -32,10 +32,7 @@ pub fn canon(v: &Value) -> (String, Vec<Vec<u8>>) {
         Value::Int(n) => vec![n.to_string().into_bytes()],
         Value::Str(s) => vec![s.as_bytes().to_vec()],
         Value::List(l) => l.iter().map(<[u8]>::to_vec).collect(),
-        Value::Hash(h) => h
-            .iter()
-            .map(|(f, v)| [f, b"=", v].concat())
-            .collect(),
+        Value::Hash(h) => h.iter().map(|(f, v)| [f, b"=", v].concat()).collect(),
         Value::Set(s) => s.members(),
         Value::ZSet(z) => z
             .iter()
@@ -145,7 +142,12 @@ fn restore_refuses_bad_payloads() {
         Err(PayloadError::VersionOrChecksum)
     );
     // A valid frame around garbage is a format error, never a panic.
-    for body in [&[0x00, 0x3f][..], &[0x12, 0x01, 0x02, 0x03, 1, 2, 3], &[0x0f], &[0x07]] {
+    for body in [
+        &[0x00, 0x3f][..],
+        &[0x12, 0x01, 0x02, 0x03, 1, 2, 3],
+        &[0x0f],
+        &[0x07],
+    ] {
         let mut p = body.to_vec();
         p.extend_from_slice(&10u16.to_le_bytes());
         let crc = crc64::crc64(0, &p);
@@ -167,7 +169,10 @@ fn loads_redis_7_0_snapshot() {
     let snap = snapshot(&dbs);
     let get = |k: &[u8]| snap.get(&(0, k.to_vec())).unwrap().clone();
     assert_eq!(get(b"str").0 .1, vec![b"hello".to_vec()]);
-    assert_eq!(get(b"bin\x00key\xff").0 .1, vec![b"\x01\x02\x00\xfe".to_vec()]);
+    assert_eq!(
+        get(b"bin\x00key\xff").0 .1,
+        vec![b"\x01\x02\x00\xfe".to_vec()]
+    );
     assert_eq!(get(b"ttl2").1, Some(4102444800000));
     assert_eq!(get(b"bighash").2, "hashtable");
     assert_eq!(get(b"bigiset").2, "hashtable");
@@ -295,7 +300,10 @@ fn loads_older_encodings() {
     assert_eq!(items("q"), strs(&["x", "y", "1"]));
     assert_eq!(items("ol"), strs(&["only"]));
     assert_eq!(items("z").len(), 2);
-    assert_eq!(items("oz")[1], [b"b=".as_slice(), &f64::INFINITY.to_bits().to_le_bytes()].concat());
+    assert_eq!(
+        items("oz")[1],
+        [b"b=".as_slice(), &f64::INFINITY.to_bits().to_le_bytes()].concat()
+    );
     assert_eq!(
         s.get(&(0, b"oz".to_vec())).unwrap().1,
         Some(2_000_000_000_000)
@@ -326,25 +334,41 @@ fn arb_cmd() -> impl Strategy<Value = Vec<Vec<u8>>> {
     let k = (0u8..12).prop_map(|i| format!("k{i}").into_bytes());
     prop_oneof![
         (k.clone(), arb_bytes()).prop_map(|(k, v)| vec![b"SET".to_vec(), k, v]),
-        (k.clone(), proptest::collection::vec(arb_bytes(), 1..40))
-            .prop_map(|(k, v)| [vec![b"RPUSH".to_vec(), k], v].concat()),
-        (k.clone(), proptest::collection::vec((arb_bytes(), arb_bytes()), 1..20)).prop_map(
-            |(k, v)| [vec![b"HSET".to_vec(), k], v.into_iter().flat_map(|(a, b)| [a, b]).collect()]
-                .concat()
-        ),
-        (k.clone(), proptest::collection::vec(arb_bytes(), 1..40))
-            .prop_map(|(k, v)| [vec![b"SADD".to_vec(), k], v].concat()),
-        (k.clone(), proptest::collection::vec((-1e6f64..1e6, arb_bytes()), 1..40)).prop_map(
-            |(k, v)| [
+        (k.clone(), proptest::collection::vec(arb_bytes(), 1..40)).prop_map(|(k, v)| [
+            vec![b"RPUSH".to_vec(), k],
+            v
+        ]
+        .concat()),
+        (
+            k.clone(),
+            proptest::collection::vec((arb_bytes(), arb_bytes()), 1..20)
+        )
+            .prop_map(|(k, v)| [
+                vec![b"HSET".to_vec(), k],
+                v.into_iter().flat_map(|(a, b)| [a, b]).collect()
+            ]
+            .concat()),
+        (k.clone(), proptest::collection::vec(arb_bytes(), 1..40)).prop_map(|(k, v)| [
+            vec![b"SADD".to_vec(), k],
+            v
+        ]
+        .concat()),
+        (
+            k.clone(),
+            proptest::collection::vec((-1e6f64..1e6, arb_bytes()), 1..40)
+        )
+            .prop_map(|(k, v)| [
                 vec![b"ZADD".to_vec(), k],
                 v.into_iter()
                     .flat_map(|(s, m)| [format!("{s}").into_bytes(), m])
                     .collect()
             ]
-            .concat()
-        ),
-        (k.clone(), 2000u64..9_000_000_000_000)
-            .prop_map(|(k, t)| vec![b"PEXPIREAT".to_vec(), k, t.to_string().into_bytes()]),
+            .concat()),
+        (k.clone(), 2000u64..9_000_000_000_000).prop_map(|(k, t)| vec![
+            b"PEXPIREAT".to_vec(),
+            k,
+            t.to_string().into_bytes()
+        ]),
         (0u8..3).prop_map(|d| vec![b"SELECT".to_vec(), d.to_string().into_bytes()]),
     ]
 }
