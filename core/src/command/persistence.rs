@@ -203,12 +203,14 @@ pub fn start_rewrite(srv: &mut Server, now: UnixMillis) -> Result<(), String> {
     let mut opts = save_options(srv, now);
     opts.aof_base = true;
     srv.persist.aof_rewrite_scheduled = false;
+    let mut pending = Vec::new();
+    srv.persist.take(&mut pending);
     let Server { dbs, persist, .. } = srv;
     let host = persist
         .host
         .as_mut()
         .ok_or_else(|| "no persistence in this host".to_string())?;
-    match host.bgrewriteaof(dbs, &opts) {
+    match host.bgrewriteaof(dbs, &opts, &pending) {
         Ok(()) => {
             srv.persist.aof_rewrite_in_progress = true;
             srv.persist.aof_rewrite_started_ms = now.0;
