@@ -141,7 +141,9 @@ impl Aof {
         match self.fsync_policy {
             Fsync::Always => self.fsync(),
             Fsync::EverySec if self.unsynced => {
-                let due = self.last_fsync.is_none_or(|t| t.elapsed().as_millis() >= 1000);
+                let due = self
+                    .last_fsync
+                    .is_none_or(|t| t.elapsed().as_millis() >= 1000);
                 if due {
                     self.fsync()
                 } else {
@@ -173,7 +175,11 @@ impl Aof {
         fs::rename(tmp, self.dir.join(&name))?;
         let old_base = self.base.replace(name.clone());
         self.base_seq = seq;
-        let keep = if self.enabled { self.incrs.last().cloned() } else { None };
+        let keep = if self.enabled {
+            self.incrs.last().cloned()
+        } else {
+            None
+        };
         let old_incrs: Vec<(u64, String)> = std::mem::take(&mut self.incrs)
             .into_iter()
             .filter(|i| Some(i) != keep.as_ref())
@@ -255,19 +261,22 @@ pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Res
             eng.persist_mut().loading = true;
             let started = Instant::now();
             if let Some((seq, f)) = &base {
-                let bytes = fs::read(dir.join(f))
-                    .map_err(|e| format!("Can't open the append-only file {f}: {}", err_text(&e)))?;
+                let bytes = fs::read(dir.join(f)).map_err(|e| {
+                    format!("Can't open the append-only file {f}: {}", err_text(&e))
+                })?;
                 let mut rest: &[u8] = &bytes;
                 if bytes.starts_with(b"REDIS") {
-                    let n = eng
-                        .load_aof_preamble(&bytes)
-                        .map_err(|e| format!("Bad file format reading the append only file {f}: {e}"))?;
+                    let n = eng.load_aof_preamble(&bytes).map_err(|e| {
+                        format!("Bad file format reading the append only file {f}: {e}")
+                    })?;
                     rest = &bytes[n..];
                 }
                 if !rest.is_empty() {
                     let r = eng.replay_aof(now, rest).map_err(|e| format!("{e} {f}"))?;
                     if r.truncated {
-                        return Err(format!("Unexpected end of file reading the append only file {f}"));
+                        return Err(format!(
+                            "Unexpected end of file reading the append only file {f}"
+                        ));
                     }
                 }
                 aof.base = Some(f.clone());
@@ -281,7 +290,10 @@ pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Res
                     Ok(b) => b,
                     Err(e) if e.kind() == io::ErrorKind::NotFound && i + 1 == n => Vec::new(),
                     Err(e) => {
-                        return Err(format!("Can't open the append-only file {f}: {}", err_text(&e)))
+                        return Err(format!(
+                            "Can't open the append-only file {f}: {}",
+                            err_text(&e)
+                        ))
                     }
                 };
                 let r = eng.replay_aof(now, &bytes).map_err(|e| {
@@ -325,7 +337,9 @@ pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Res
                         .create(true)
                         .append(true)
                         .open(dir.join(f))
-                        .map_err(|e| format!("Can't open the append-only file {f}: {}", err_text(&e)))?;
+                        .map_err(|e| {
+                            format!("Can't open the append-only file {f}: {}", err_text(&e))
+                        })?;
                     aof.file = Some(file);
                 }
                 None => aof.open_new_incr().map_err(|e| err_text(&e))?,
@@ -336,7 +350,8 @@ pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Res
             fs::create_dir_all(&dir)
                 .map_err(|e| format!("Can't create the AOF directory: {}", err_text(&e)))?;
             let base = format!("{name}.1.base.rdb");
-            let mut opts = oxidis_core::rdb::SaveOptions::from_config(eng.config(), now.as_secs(), 0);
+            let mut opts =
+                oxidis_core::rdb::SaveOptions::from_config(eng.config(), now.as_secs(), 0);
             opts.aof_base = true;
             let tmp = dir.join(format!("temp-{base}"));
             crate::persistence::write_rdb_atomically(

@@ -12,10 +12,10 @@
 
 use crate::aof::Aof;
 use crate::log;
+use oxidis_core::keyspace::Db;
 use oxidis_core::rdb::persist::PersistHost;
 use oxidis_core::rdb::{self, SaveOptions};
 use oxidis_core::{Engine, UnixMillis};
-use oxidis_core::keyspace::Db;
 use std::cell::RefCell;
 use std::fs::{self, File};
 use std::io::{self, BufWriter};
@@ -72,7 +72,11 @@ pub fn write_rdb_atomically(
         f.sync_all()?;
         fs::rename(tmp, dst)?;
         if let Some(dir) = dst.parent() {
-            fsync_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })?;
+            fsync_dir(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            })?;
         }
         Ok(())
     })();
@@ -209,7 +213,10 @@ impl PersistHost for Host {
                 Ok(())
             }
             Err(e) => {
-                let msg = format!("Can't rewrite append only file in background: fork: {}", err_text(&e));
+                let msg = format!(
+                    "Can't rewrite append only file in background: fork: {}",
+                    err_text(&e)
+                );
                 log::warning(&msg);
                 Err(msg)
             }
@@ -223,7 +230,10 @@ impl PersistHost for Host {
 
     fn prepare_shutdown(&mut self) -> Result<(), String> {
         let mut st = self.shared.borrow_mut();
-        for child in [st.rdb_child.take(), st.aof_child.take()].into_iter().flatten() {
+        for child in [st.rdb_child.take(), st.aof_child.take()]
+            .into_iter()
+            .flatten()
+        {
             // SAFETY: killing and reaping our own child.
             unsafe {
                 libc::kill(child.pid, libc::SIGKILL);
@@ -365,7 +375,8 @@ pub fn init(eng: &mut Engine, dir_explicit: bool) -> Result<Shared, String> {
         .set("dir", cwd.display().to_string().as_bytes());
     let dbfilename =
         String::from_utf8_lossy(&eng.config().get("dbfilename").unwrap_or_default()).into_owned();
-    let text = |n: &str| String::from_utf8_lossy(&eng.config().get(n).unwrap_or_default()).into_owned();
+    let text =
+        |n: &str| String::from_utf8_lossy(&eng.config().get(n).unwrap_or_default()).into_owned();
     let shared: Shared = Rc::new(RefCell::new(State {
         dir: cwd,
         dbfilename,
@@ -382,7 +393,8 @@ pub fn init(eng: &mut Engine, dir_explicit: bool) -> Result<Shared, String> {
 /// Follows CONFIG SET dir / dbfilename / appendonly / appendfsync between batches.
 pub fn sync_config(shared: &Shared, eng: &mut Engine) {
     let cfg = eng.config();
-    let dir = PathBuf::from(String::from_utf8_lossy(&cfg.get("dir").unwrap_or_default()).into_owned());
+    let dir =
+        PathBuf::from(String::from_utf8_lossy(&cfg.get("dir").unwrap_or_default()).into_owned());
     let dbf = String::from_utf8_lossy(&cfg.get("dbfilename").unwrap_or_default()).into_owned();
     let aof_on = cfg.get("appendonly").as_deref() == Some(b"yes");
     let fsync = crate::aof::Fsync::from_config(cfg);

@@ -8,6 +8,7 @@
 mod clients;
 mod difftest;
 mod golden_tcp;
+mod persistence;
 mod servers;
 mod setup;
 mod suite;

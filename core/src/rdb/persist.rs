@@ -24,8 +24,12 @@ pub trait PersistHost {
     /// completion with `Engine::aof_rewrite_done`.
     /// `pending`: effects propagated before this point and not yet taken by the host; they
     /// belong to the old AOF (the new base already contains them).
-    fn bgrewriteaof(&mut self, dbs: &[Db], opts: &SaveOptions, pending: &[u8])
-        -> Result<(), String>;
+    fn bgrewriteaof(
+        &mut self,
+        dbs: &[Db],
+        opts: &SaveOptions,
+        pending: &[u8],
+    ) -> Result<(), String>;
     /// DEBUG RELOAD: the bytes of the RDB file on disk.
     fn read_rdb(&mut self) -> Result<Vec<u8>, String>;
     /// SHUTDOWN / SIGTERM: stop a running child and drop its temp file; flush and fsync the
