@@ -207,7 +207,10 @@ fn err_text(e: &io::Error) -> String {
 }
 
 /// The manifest's (base, incrs).
-fn parse_manifest(text: &str) -> Result<(Option<(u64, String)>, Vec<(u64, String)>), String> {
+/// (sequence, file name) of one AOF file.
+type AofFile = (u64, String);
+
+fn parse_manifest(text: &str) -> Result<(Option<AofFile>, Vec<AofFile>), String> {
     let mut base = None;
     let mut incrs = Vec::new();
     for line in text.lines() {

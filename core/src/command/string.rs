@@ -297,10 +297,8 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             let at = at.to_string();
             ctx.propagate(&[b"PEXPIREAT", key, at.as_bytes()]);
         }
-        None if flags & PERSIST != 0 => {
-            if db.persist(key) {
-                ctx.propagate(&[b"PERSIST", key]);
-            }
+        None if flags & PERSIST != 0 && db.persist(key) => {
+            ctx.propagate(&[b"PERSIST", key]);
         }
         None => {}
     }

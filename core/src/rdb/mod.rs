@@ -523,10 +523,6 @@ pub fn decode(
     d.pos = 9;
     let mut db = 0usize;
     let mut expire: Option<u64> = None;
-    let ctx = |e: String, key: &Option<Vec<u8>>| match key {
-        Some(k) => format!("{e} (key '{}')", String::from_utf8_lossy(k)),
-        None => e,
-    };
     loop {
         let t = d.u8()?;
         match t {
@@ -579,9 +575,9 @@ pub fn decode(
             }
             t => {
                 let key = d.string()?;
-                let keyref = Some(key);
-                let v = d.object(t).map_err(|e| ctx(e, &keyref))?;
-                let key = keyref.unwrap_or_default();
+                let v = d
+                    .object(t)
+                    .map_err(|e| format!("{e} (key '{}')", String::from_utf8_lossy(&key)))?;
                 let exp = expire.take();
                 let Some(value) = v else {
                     continue; // empty collection: Redis skips it too
@@ -850,7 +846,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn elems_to_pairs(elems: Vec<Elem>) -> DResult<Vec<(Vec<u8>, Vec<u8>)>> {
-        if elems.len() % 2 != 0 {
+        if !elems.len().is_multiple_of(2) {
             return Err("odd number of elements in a field/value blob".into());
         }
         let mut out = Vec::with_capacity(elems.len() / 2);

@@ -63,7 +63,7 @@ fn snapshot(dbs: &[Db]) -> Snapshot {
 fn load(bytes: &[u8]) -> (Vec<Db>, LoadInfo) {
     let cfg = Config::default();
     let mut rng = Rng::new(3);
-    let mut dbs: Vec<Db> = (0..16).map(|i| Db::new(i)).collect();
+    let mut dbs: Vec<Db> = (0..16).map(Db::new).collect();
     let info = decode(bytes, &cfg, &mut rng, None, |k| {
         dbs[k.db].insert_new(&k.key, k.value);
         if let Some(at) = k.expire_ms {
