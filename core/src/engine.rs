@@ -57,6 +57,8 @@ pub enum Event {
     Close(ClientId),
     /// Output became pending for a client other than the one being fed.
     Output(ClientId),
+    /// SHUTDOWN succeeded (the snapshot, if any, is written): the host exits.
+    Shutdown,
 }
 
 pub struct Client {
@@ -129,12 +131,21 @@ pub struct Server {
     pub watched: crate::command::tx::WatchIndex,
     /// CLIENT PAUSE in force, if any.
     pub pause: Option<crate::command::connection::Pause>,
+    /// RDB/AOF state, host hooks and the propagated-effects stream (rdb/persist.rs).
+    pub persist: crate::rdb::persist::Persist,
     last_tick: UnixMillis,
 }
 
+impl Server {
+    /// The time of the latest tick (INFO's running-time fields).
+    pub fn last_tick_ms(&self) -> u64 {
+        self.last_tick.0
+    }
+}
+
 pub struct Engine {
-    srv: Server,
-    clients: slab::Slab<Client>,
+    pub(crate) srv: Server,
+    pub(crate) clients: slab::Slab<Client>,
 }
 
 /// Rehash work per database per tick (buckets).
@@ -161,6 +172,7 @@ impl Engine {
                 events: VecDeque::new(),
                 watched: Default::default(),
                 pause: None,
+                persist: Default::default(),
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -171,6 +183,7 @@ impl Engine {
     pub fn set_host_info(&mut self, now: UnixMillis, host: HostInfo) {
         self.srv.start_time = now;
         self.srv.last_tick = now;
+        self.srv.persist.lastsave = now.as_secs();
         self.srv.host = host;
     }
 
@@ -366,6 +379,7 @@ impl Engine {
             db.rehash_tick(REHASH_BUCKETS_PER_TICK);
         }
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
+        crate::command::persistence::cron(&mut self.srv, now);
         self.resume_postponed(now);
     }
 
@@ -402,7 +416,8 @@ impl Engine {
                 .srv
                 .dbs
                 .iter()
-                .any(|db| !db.expires.is_empty() || db.keys.is_rehashing());
+                .any(|db| !db.expires.is_empty() || db.keys.is_rehashing())
+            || crate::command::persistence::wants_tick(&self.srv);
         let period = 1000 / u64::from(self.srv.config.hz.clamp(1, 500));
         let cron = busy.then(|| self.srv.last_tick.saturating_add(period));
         // A pause ends at its deadline; postponed clients held by a lifted pause run at once.

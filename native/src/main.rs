@@ -6,9 +6,11 @@
 //! time and reports host facts.
 
 mod alloc;
+mod aof;
 mod cli;
 mod conn;
 mod log;
+mod persistence;
 mod server;
 
 use oxidis_core::{Config, Engine, HostInfo};
@@ -104,6 +106,19 @@ fn main() -> ExitCode {
             used_memory_rss: Some(alloc::rss),
         },
     );
+    // `dir` given explicitly: chdir there, as Redis does; either way CONFIG GET dir then
+    // reports the absolute working directory.
+    let dir_explicit = text.lines().any(|l| {
+        let l = l.trim_start().to_ascii_lowercase();
+        l.starts_with("dir ") || l.starts_with("dir\t")
+    });
+    let persist = match persistence::init(&mut eng, dir_explicit) {
+        Ok(p) => p,
+        Err(e) => {
+            log::warning(&e);
+            return ExitCode::FAILURE;
+        }
+    };
     let mut srv = match server::Server::new(eng, &bind, port) {
         Ok(s) => s,
         Err(server::StartError::NoListeners) => {
@@ -123,9 +138,18 @@ fn main() -> ExitCode {
     };
     log::notice(&format!("Running mode=standalone, port={port}."));
     log::notice("Server initialized");
+    if let Err(e) = persistence::load_at_startup(&persist, srv.engine_mut(), server::now()) {
+        log::warning(&e);
+        return ExitCode::FAILURE;
+    }
+    srv.set_persistence(persist);
     log::notice("Ready to accept connections");
 
     let code = match srv.run() {
+        Ok("SHUTDOWN") => {
+            log::warning("User requested shutdown...");
+            ExitCode::SUCCESS
+        }
         Ok(signal) => {
             log::warning(&format!("Received {signal} scheduling shutdown..."));
             log::warning("User requested shutdown...");

@@ -63,6 +63,9 @@ pub struct Server {
     read_again: Vec<usize>,
     accept_retry: bool,
     buf: Vec<u8>,
+    /// Persistence state shared with the engine's host hooks (persistence.rs, aof.rs).
+    persist: Option<crate::persistence::Shared>,
+    aof_buf: Vec<u8>,
 }
 
 /// `strerror`-style text of an io::Error (without Rust's " (os error N)").
@@ -184,7 +187,22 @@ impl Server {
             read_again: Vec::new(),
             accept_retry: false,
             buf: vec![0; READ_CHUNK],
+            persist: None,
+            aof_buf: Vec::new(),
         })
+    }
+
+    /// Installs the persistence state (RDB/AOF files, children).
+    pub fn set_persistence(&mut self, shared: crate::persistence::Shared) {
+        self.persist = Some(shared);
+    }
+
+    /// After the engine ran commands: append their effects to the AOF (fsync per policy)
+    /// before any reply is written.
+    fn after_batch(&mut self) {
+        if let Some(p) = &self.persist {
+            crate::aof::flush(p, &mut self.eng, &mut self.aof_buf);
+        }
     }
 
     /// Runs until SIGINT or SIGTERM; returns the signal's name.
@@ -192,9 +210,17 @@ impl Server {
         let mut events = Events::with_capacity(1024);
         loop {
             let now = now();
+            if let Some(p) = &self.persist {
+                if crate::persistence::has_child(p) {
+                    crate::persistence::check_children(p, &mut self.eng, now);
+                }
+            }
             if self.eng.next_deadline().is_some_and(|d| d <= now) {
                 self.eng.tick(now);
                 self.handle_engine_events();
+            }
+            if self.eng.persist().shutdown {
+                return Ok("SHUTDOWN");
             }
             let mut timeout = self
                 .eng
@@ -205,6 +231,13 @@ impl Server {
             }
             if !self.read_again.is_empty() {
                 timeout = Some(Duration::ZERO);
+            }
+            if let Some(p) = &self.persist {
+                // Children are polled and everysec fsyncs done at least this often.
+                if crate::persistence::has_child(p) || crate::aof::fsync_pending(p) {
+                    let cap = Duration::from_millis(100);
+                    timeout = Some(timeout.map_or(cap, |t| t.min(cap)));
+                }
             }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -247,8 +280,22 @@ impl Server {
                 }
             }
             self.handle_engine_events();
+            if let Some(p) = &self.persist {
+                crate::persistence::sync_config(p, &mut self.eng);
+                crate::aof::flush(p, &mut self.eng, &mut self.aof_buf);
+            }
+            if self.eng.persist().shutdown {
+                return Ok("SHUTDOWN");
+            }
             if let Some(name) = stop {
-                return Ok(name);
+                // As Redis's prepareForShutdown: save if save points are set; if that
+                // fails, keep running.
+                match self.eng.prepare_shutdown(crate::server::now()) {
+                    Ok(()) => return Ok(name),
+                    Err(_) => log::warning(
+                        "Errors trying to shut down the server. Check the logs for more information.",
+                    ),
+                }
             }
         }
     }
@@ -265,6 +312,10 @@ impl Server {
 
     pub fn engine(&self) -> &Engine {
         &self.eng
+    }
+
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.eng
     }
 
     fn drain_signal(&mut self, i: usize) -> Option<&'static str> {
@@ -372,6 +423,7 @@ impl Server {
                 }
             }
         }
+        self.after_batch();
         self.write_conn(slot);
     }
 
@@ -425,10 +477,13 @@ impl Server {
     }
 
     fn handle_engine_events(&mut self) {
+        self.after_batch();
         while let Some(ev) = self.eng.poll_event() {
             match ev {
                 Event::Close(ClientId(slot)) => self.close(slot),
                 Event::Output(ClientId(slot)) => self.write_conn(slot),
+                // Seen through `persist().shutdown` by the loop.
+                Event::Shutdown => {}
             }
         }
     }

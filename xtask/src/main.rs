@@ -10,6 +10,7 @@ mod clients;
 mod difftest;
 mod golden_tcp;
 mod memreport;
+mod persistence;
 mod servers;
 mod setup;
 mod suite;

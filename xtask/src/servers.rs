@@ -103,6 +103,25 @@ impl Server {
         self.port
     }
 
+    /// The child's process id (crash tests SIGKILL it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit by itself (SHUTDOWN), up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// "127.0.0.1:PORT"
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port())

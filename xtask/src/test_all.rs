@@ -66,6 +66,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
     ("real clients (redis-cli, redis-benchmark)", |ctx, name| {
         against_both(ctx, name, crate::clients::run)
     }),
+    (
+        "persistence (RDB/AOF interop, crash)",
+        crate::persistence::run,
+    ),
 ];
 
 pub fn run(filters: &[String]) -> ExitCode {

@@ -82,9 +82,16 @@ fn expire_generic(
         }
     }
     match u64::try_from(when) {
-        Ok(at) if at > now.0 => db.set_expire(key, at),
+        Ok(at) if at > now.0 => {
+            db.set_expire(key, at);
+            // EXPIRE/PEXPIRE/EXPIREAT propagate as PEXPIREAT (time-independent replay).
+            let at = at.to_string();
+            ctx.propagate(&[b"PEXPIREAT", key, at.as_bytes()]);
+        }
         _ => {
             db.remove(key);
+            let lazy = ctx.srv.config.get("lazyfree-lazy-expire").as_deref() == Some(b"yes");
+            ctx.propagate(&[if lazy { b"UNLINK" } else { b"DEL" }, key]);
         }
     }
     ctx.key_modified(key);

@@ -307,6 +307,8 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         })
     })?
     .unwrap_or_default();
+    // Propagated as HSET of the result, so replay does not redo float arithmetic.
+    ctx.propagate(&[b"HSET", args[1], field, text.as_bytes()]);
     ctx.out().bulk(text.as_bytes());
     Ok(())
 }

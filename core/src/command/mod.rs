@@ -288,6 +288,21 @@ impl<'e> Ctx<'e> {
         }
     }
 
+    /// Redis's alsoPropagate with the command replaced: what the AOF records instead of the
+    /// command as executed (EXPIRE -> PEXPIREAT, SPOP -> SREM ...). Call once per command to
+    /// record, in the current database; a handler that calls it replaces the default.
+    pub fn propagate(&mut self, args: &[&[u8]]) {
+        if self.srv.persist.propagate {
+            let db = self.clients[self.id.0].db;
+            let cmd = args.iter().map(|a| a.to_vec()).collect();
+            self.srv
+                .persist
+                .rewrite
+                .get_or_insert_with(Vec::new)
+                .push((db, cmd));
+        }
+    }
+
     /// Replies with a Redis error (used for errors that do not abort the handler's flow).
     pub fn error(&mut self, e: &CmdError) {
         self.srv.stats.error_replies += 1;
@@ -441,11 +456,15 @@ pub fn call(
         id,
         cmd,
     };
-    if let Err(e) = handler(&mut ctx, args) {
+    let before = persistence::before_command(ctx.srv, ctx.clients[id.0].db);
+    let result = handler(&mut ctx, args);
+    let ok = result.is_ok();
+    if let Err(e) = result {
         if ctx.clients.contains(id.0) {
             ctx.error(&e);
         }
     }
+    persistence::after_command(&mut ctx, args, before, ok);
 }
 
 /// What C's `%.<max>s` prints of an argument: up to `max` bytes, stopping at a NUL.

@@ -1,35 +1,659 @@
-//! The persistence command group.
+//! The persistence command group (SAVE BGSAVE BGREWRITEAOF LASTSAVE SHUTDOWN DUMP RESTORE
+//! DEBUG), the save rules and auto-rewrite of Redis's serverCron, and the propagation hook
+//! dispatch calls around every command (Redis's call() + alsoPropagate).
+//!
+//! Files, fork and fsync are the host's (`rdb::persist::PersistHost`); everything about *when*
+//! and *what* is here, so every shell behaves alike.
 
-use super::{CmdError, Ctx};
+use super::{is, parse_int, CmdError, Ctx};
+use crate::engine::{Event, Server};
+use crate::rdb::{self, persist::save_params, PayloadError, SaveOptions};
+use crate::time::UnixMillis;
+use crate::types::Value;
 
-pub fn bgrewriteaof(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+// ---------------------------------------------------------------- propagation
+
+/// What dispatch remembers before running a command.
+pub struct Before {
+    dirty: u64,
+    db: usize,
 }
 
-pub fn bgsave(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+pub fn before_command(srv: &mut Server, db: usize) -> Before {
+    srv.persist.rewrite = None;
+    Before {
+        dirty: srv.dirty,
+        db,
+    }
 }
 
-pub fn debug(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// After a command: counts its changes into `dirty` when its handler did not (string and
+/// keyspace commands change keys through `Db` methods, which count them), then propagates
+/// expired-key deletions and the command's effects.
+pub fn after_command(ctx: &mut Ctx, args: &[&[u8]], before: Before, ok: bool) {
+    let srv = &mut *ctx.srv;
+    let write = ctx.cmd.has(super::flags::WRITE);
+    // Every write handler counts its changes with key_modified (Redis's signalModifiedKey
+    // sites), so `dirty` moved exactly when something changed.
+    let _ = ok;
+    if !srv.persist.propagate {
+        return;
+    }
+    // Expiry deletions in this command are propagated before its own effects.
+    super::tx::drain_expired(ctx.srv, ctx.clients);
+    let srv = &mut *ctx.srv;
+    match srv.persist.rewrite.take() {
+        Some(cmds) => {
+            for (db, cmd) in cmds {
+                let refs: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+                srv.persist.emit(db, &refs);
+            }
+        }
+        None if write && srv.dirty != before.dirty => srv.persist.emit(before.db, args),
+        None => {}
+    }
 }
 
-pub fn dump(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// Keys deleted by lazy or active expiry in `db` are propagated as DEL (UNLINK with
+/// lazyfree-lazy-expire), as Redis's deleteExpiredKeyAndPropagate does. Called by
+/// `tx::drain_expired`, the one reader of the databases' expiry logs.
+pub(crate) fn propagate_expired(srv: &mut Server, db: usize, keys: &[Vec<u8>]) {
+    if !srv.persist.propagate || keys.is_empty() {
+        return;
+    }
+    let lazy = srv.config.get("lazyfree-lazy-expire").as_deref() == Some(b"yes");
+    let name: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
+    for k in keys {
+        srv.persist.emit(db, &[name, k]);
+    }
 }
 
-pub fn lastsave(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// Starts or stops collecting propagated effects (the host's AOF is on or off).
+pub fn set_propagation(srv: &mut Server, on: bool) {
+    srv.persist.set_propagate(on);
+    super::tx::sync_expiry_logging(srv);
 }
 
-pub fn restore(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+// ---------------------------------------------------------------- cron
+
+/// Whether the host should keep ticking for persistence (save rules, children, schedules).
+pub fn wants_tick(srv: &Server) -> bool {
+    let p = &srv.persist;
+    p.host.is_some()
+        && (srv.dirty > 0 || p.child_active() || p.bgsave_scheduled || p.aof_rewrite_scheduled)
 }
 
-pub fn save(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+/// Redis's CONFIG_BGSAVE_RETRY_DELAY: after a failed BGSAVE, save rules wait this long.
+const BGSAVE_RETRY_DELAY: u64 = 5;
+
+/// serverCron's persistence part: scheduled children, save rules, auto AOF rewrite.
+pub fn cron(srv: &mut Server, now: UnixMillis) {
+    if srv.persist.host.is_none() || srv.persist.child_active() {
+        return;
+    }
+    let secs = now.as_secs();
+    if srv.persist.aof_rewrite_scheduled {
+        let _ = start_rewrite(srv, now);
+        return;
+    }
+    if srv.persist.bgsave_scheduled {
+        srv.persist.bgsave_scheduled = false;
+        let _ = start_bgsave(srv, now);
+        return;
+    }
+    for (period, changes) in save_params(&srv.config) {
+        let due = srv.dirty >= changes && secs.saturating_sub(srv.persist.lastsave) > period;
+        let may_retry = srv.persist.last_bgsave_ok
+            || secs.saturating_sub(srv.persist.last_bgsave_try) > BGSAVE_RETRY_DELAY;
+        if due && may_retry && srv.dirty > 0 {
+            let _ = start_bgsave(srv, now);
+            return;
+        }
+    }
+    if srv.persist.aof_enabled {
+        let perc: u64 = cfg_num(srv, "auto-aof-rewrite-percentage");
+        let min: u64 = cfg_num(srv, "auto-aof-rewrite-min-size");
+        let cur = srv.persist.aof_current_size;
+        if perc > 0 && cur > min {
+            let base = srv.persist.aof_base_size.max(1);
+            let growth = (cur * 100 / base).saturating_sub(100);
+            if growth >= perc {
+                let _ = start_rewrite(srv, now);
+            }
+        }
+    }
 }
 
-pub fn shutdown(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err("not implemented yet"))
+fn cfg_num(srv: &Server, name: &str) -> u64 {
+    let v = srv.config.get(name).unwrap_or_default();
+    crate::config::memtoull(&v).unwrap_or(0)
+}
+
+// ---------------------------------------------------------------- saving
+
+pub fn save_options(srv: &Server, now: UnixMillis) -> SaveOptions {
+    let used = srv.host.used_memory.map_or(0, |f| f() as u64);
+    SaveOptions::from_config(&srv.config, now.as_secs(), used)
+}
+
+/// rdbSave through the host: on success the dirty counter restarts.
+pub fn save_now(srv: &mut Server, now: UnixMillis) -> Result<(), String> {
+    let opts = save_options(srv, now);
+    let Server { dbs, persist, .. } = srv;
+    let host = persist
+        .host
+        .as_mut()
+        .ok_or_else(|| "no persistence in this host".to_string())?;
+    host.save(dbs, &opts)?;
+    srv.dirty = 0;
+    srv.persist.lastsave = now.as_secs();
+    srv.persist.last_bgsave_ok = true;
+    srv.persist.rdb_saves += 1;
+    Ok(())
+}
+
+pub fn start_bgsave(srv: &mut Server, now: UnixMillis) -> Result<(), String> {
+    let opts = save_options(srv, now);
+    srv.persist.last_bgsave_try = now.as_secs();
+    let Server { dbs, persist, .. } = srv;
+    let host = persist
+        .host
+        .as_mut()
+        .ok_or_else(|| "no persistence in this host".to_string())?;
+    match host.bgsave(dbs, &opts) {
+        Ok(()) => {
+            srv.persist.bgsave_in_progress = true;
+            srv.persist.bgsave_started_ms = now.0;
+            srv.persist.dirty_at_bgsave = srv.dirty;
+            Ok(())
+        }
+        Err(e) => {
+            srv.persist.last_bgsave_ok = false;
+            Err(e)
+        }
+    }
+}
+
+pub fn start_rewrite(srv: &mut Server, now: UnixMillis) -> Result<(), String> {
+    let mut opts = save_options(srv, now);
+    opts.aof_base = true;
+    srv.persist.aof_rewrite_scheduled = false;
+    let mut pending = Vec::new();
+    srv.persist.take(&mut pending);
+    let Server { dbs, persist, .. } = srv;
+    let host = persist
+        .host
+        .as_mut()
+        .ok_or_else(|| "no persistence in this host".to_string())?;
+    match host.bgrewriteaof(dbs, &opts, &pending) {
+        Ok(()) => {
+            srv.persist.aof_rewrite_in_progress = true;
+            srv.persist.aof_rewrite_started_ms = now.0;
+            Ok(())
+        }
+        Err(e) => {
+            srv.persist.aof_last_rewrite_ok = false;
+            Err(e)
+        }
+    }
+}
+
+/// The host's report that the BGSAVE child ended.
+pub fn bgsave_done(srv: &mut Server, now: UnixMillis, ok: bool) {
+    let p = &mut srv.persist;
+    p.bgsave_in_progress = false;
+    p.last_bgsave_secs = (now.0.saturating_sub(p.bgsave_started_ms) / 1000) as i64;
+    if ok {
+        srv.dirty = srv.dirty.saturating_sub(p.dirty_at_bgsave);
+        p.lastsave = now.as_secs();
+        p.last_bgsave_ok = true;
+        p.rdb_saves += 1;
+    } else {
+        p.last_bgsave_ok = false;
+    }
+}
+
+/// The host's report that the AOF rewrite child ended (and its files are in place).
+pub fn aof_rewrite_done(srv: &mut Server, now: UnixMillis, ok: bool) {
+    let p = &mut srv.persist;
+    p.aof_rewrite_in_progress = false;
+    p.aof_last_rewrite_secs = (now.0.saturating_sub(p.aof_rewrite_started_ms) / 1000) as i64;
+    p.aof_last_rewrite_ok = ok;
+    if ok {
+        p.aof_rewrites += 1;
+    }
+}
+
+pub const SHUTDOWN_NOSAVE: u8 = 1;
+pub const SHUTDOWN_SAVE: u8 = 2;
+pub const SHUTDOWN_FORCE: u8 = 4;
+
+/// Redis's prepareForShutdown + finishShutdown (no replicas): stop children, flush the AOF,
+/// save if save points are configured (or SAVE) unless NOSAVE. Err when it must not exit.
+pub fn prepare_shutdown(srv: &mut Server, now: UnixMillis, flags: u8) -> Result<(), String> {
+    let force = flags & SHUTDOWN_FORCE != 0;
+    if let Some(host) = srv.persist.host.as_mut() {
+        if let Err(e) = host.prepare_shutdown() {
+            if !force {
+                return Err(e);
+            }
+        }
+        srv.persist.bgsave_in_progress = false;
+        srv.persist.aof_rewrite_in_progress = false;
+        let want_save = (flags & SHUTDOWN_SAVE != 0)
+            || (flags & SHUTDOWN_NOSAVE == 0 && !save_params(&srv.config).is_empty());
+        if want_save {
+            if let Err(e) = save_now(srv, now) {
+                if !force {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    srv.persist.shutdown = true;
+    srv.events.push_back(Event::Shutdown);
+    Ok(())
+}
+
+// ---------------------------------------------------------------- commands
+
+/// SAVE
+pub fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    if ctx.srv.persist.bgsave_in_progress {
+        return Err(CmdError::err("Background save already in progress"));
+    }
+    if ctx.srv.persist.host.is_none() {
+        return Err(CmdError::err(
+            "SAVE is not available: this server has no storage",
+        ));
+    }
+    match save_now(ctx.srv, ctx.now) {
+        Ok(()) => {
+            ctx.out().ok();
+            Ok(())
+        }
+        Err(_) => Err(CmdError::Msg(b"ERR".to_vec())),
+    }
+}
+
+/// BGSAVE [SCHEDULE]
+pub fn bgsave(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut schedule = false;
+    if args.len() > 1 {
+        if args.len() == 2 && is(args[1], "schedule") {
+            schedule = true;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let p = &ctx.srv.persist;
+    if p.bgsave_in_progress {
+        return Err(CmdError::err("Background save already in progress"));
+    }
+    if p.host.is_none() {
+        return Err(CmdError::err(
+            "BGSAVE is not available: this server has no storage",
+        ));
+    }
+    if p.child_active() {
+        if !schedule {
+            return Err(CmdError::err(
+                "Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+            ));
+        }
+        ctx.srv.persist.bgsave_scheduled = true;
+        ctx.out().simple("Background saving scheduled");
+        return Ok(());
+    }
+    match start_bgsave(ctx.srv, ctx.now) {
+        Ok(()) => {
+            ctx.out().simple("Background saving started");
+            Ok(())
+        }
+        Err(_) => Err(CmdError::Msg(b"ERR".to_vec())),
+    }
+}
+
+/// BGREWRITEAOF
+pub fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    let p = &ctx.srv.persist;
+    if p.aof_rewrite_in_progress {
+        return Err(CmdError::err(
+            "Background append only file rewriting already in progress",
+        ));
+    }
+    if p.host.is_none() {
+        return Err(CmdError::err(
+            "BGREWRITEAOF is not available: this server has no storage",
+        ));
+    }
+    if p.child_active() {
+        ctx.srv.persist.aof_rewrite_scheduled = true;
+        ctx.out()
+            .simple("Background append only file rewriting scheduled");
+        return Ok(());
+    }
+    match start_rewrite(ctx.srv, ctx.now) {
+        Ok(()) => {
+            ctx.out()
+                .simple("Background append only file rewriting started");
+            Ok(())
+        }
+        Err(_) => Err(CmdError::err(
+            "Can't execute an AOF background rewriting. Please check the server logs for more information.",
+        )),
+    }
+}
+
+/// LASTSAVE
+pub fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    let t = ctx.srv.persist.lastsave as i64;
+    ctx.out().int(t);
+    Ok(())
+}
+
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
+pub fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut flags = 0u8;
+    let mut other = false;
+    let mut abort = false;
+    for a in &args[1..] {
+        if is(a, "nosave") {
+            flags |= SHUTDOWN_NOSAVE;
+        } else if is(a, "save") {
+            flags |= SHUTDOWN_SAVE;
+        } else if is(a, "now") {
+            other = true;
+        } else if is(a, "force") {
+            flags |= SHUTDOWN_FORCE;
+        } else if is(a, "abort") {
+            abort = true;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if (abort && (flags != 0 || other))
+        || (flags & SHUTDOWN_NOSAVE != 0 && flags & SHUTDOWN_SAVE != 0)
+    {
+        return Err(CmdError::Syntax);
+    }
+    if abort {
+        // Without replicas to wait for, a shutdown is never in progress.
+        return Err(CmdError::err("No shutdown in progress."));
+    }
+    match prepare_shutdown(ctx.srv, ctx.now, flags) {
+        // No reply: the connection closes as the server exits.
+        Ok(()) => Ok(()),
+        Err(_) => Err(CmdError::err("Errors trying to SHUTDOWN. Check logs.")),
+    }
+}
+
+/// DUMP key
+pub fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let now = ctx.now;
+    let i = ctx.client_ref().db;
+    let payload = match ctx.srv.dbs[i].lookup_read(args[1], now) {
+        None => None,
+        Some(v) => Some(rdb::dump_payload(v, &ctx.srv.config)),
+    };
+    match payload {
+        None => ctx.out().nil(),
+        Some(p) => ctx.out().bulk(&p),
+    }
+    Ok(())
+}
+
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
+pub fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut replace = false;
+    let mut absttl = false;
+    let mut idle = false;
+    let mut freq = false;
+    let mut j = 4;
+    while j < args.len() {
+        let more = args.len() - j - 1;
+        let a = args[j];
+        if is(a, "replace") {
+            replace = true;
+        } else if is(a, "absttl") {
+            absttl = true;
+        } else if is(a, "idletime") && more >= 1 && !freq {
+            let v = parse_int(args[j + 1])?;
+            if v < 0 {
+                return Err(CmdError::err("Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = true;
+            j += 1;
+        } else if is(a, "freq") && more >= 1 && !idle {
+            let v = parse_int(args[j + 1])?;
+            if !(0..=255).contains(&v) {
+                return Err(CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"));
+            }
+            freq = true;
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let key = args[1];
+    let now = ctx.now;
+    if !replace && ctx.db().get(key, now).is_some() {
+        return Err(CmdError::Msg(
+            b"BUSYKEY Target key name already exists.".to_vec(),
+        ));
+    }
+    let mut ttl = parse_int(args[2])?;
+    if ttl < 0 {
+        return Err(CmdError::err("Invalid TTL value, must be >= 0"));
+    }
+    let Server { config, rng, .. } = &mut *ctx.srv;
+    let value = match rdb::restore_payload(args[3], config, rng) {
+        Ok(v) => v,
+        Err(PayloadError::VersionOrChecksum) => {
+            return Err(CmdError::err("DUMP payload version or checksum are wrong"))
+        }
+        Err(PayloadError::BadFormat) => return Err(CmdError::err("Bad data format")),
+    };
+    let deleted = replace && ctx.db().remove(key).is_some();
+    if ttl != 0 && !absttl {
+        ttl = ttl.saturating_add(i64::try_from(now.0).unwrap_or(i64::MAX));
+    }
+    if ttl != 0 && ttl as u64 <= now.0 {
+        // Already expired: nothing is created (an old key was replaced by nothing).
+        if deleted {
+            let lazy = ctx.srv.config.get("lazyfree-lazy-server-del").as_deref() == Some(b"yes");
+            ctx.propagate(&[if lazy { b"UNLINK" } else { b"DEL" }, key]);
+            ctx.key_modified(key);
+        }
+        ctx.out().ok();
+        return Ok(());
+    }
+    let db = ctx.db();
+    db.insert_new(key, value);
+    if ttl != 0 {
+        db.set_expire(key, ttl as u64);
+        if !absttl {
+            let mut cmd: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+            cmd[2] = ttl.to_string().into_bytes();
+            cmd.push(b"ABSTTL".to_vec());
+            let refs: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+            ctx.propagate(&refs);
+        }
+    }
+    ctx.key_modified(key);
+    ctx.out().ok();
+    Ok(())
+}
+
+const DEBUG_HELP: &[&str] = &[
+    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "OBJECT <key>",
+    "    Show low level info about `key` and associated value.",
+    "RELOAD [option ...]",
+    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+    "    * MERGE: conflicting keys will be loaded from RDB.",
+    "    * NOFLUSH: the existing database will not be removed before load, but",
+    "      conflicting keys will generate an exception and kill the server.",
+    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+    "    Examples:",
+    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+    "      the database.",
+    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+    "      existing RDB file.",
+    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+    "      file to the database.",
+    "HELP",
+    "    Print this help.",
+];
+
+fn debug_allowed(ctx: &Ctx) -> bool {
+    match ctx.srv.config.get("enable-debug-command").as_deref() {
+        Some(b"yes") => true,
+        Some(b"local") => {
+            let a = &ctx.client_ref().info.addr;
+            a.is_empty() || a.starts_with("127.") || a.starts_with("[::1]")
+        }
+        _ => false,
+    }
+}
+
+/// DEBUG <subcommand> ... (OBJECT, RELOAD, HELP)
+pub fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    if !debug_allowed(ctx) {
+        return Err(CmdError::err(
+            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        ));
+    }
+    let sub = args[1];
+    if is(sub, "help") && args.len() == 2 {
+        super::connection::reply_help(ctx, DEBUG_HELP);
+        return Ok(());
+    }
+    if is(sub, "reload") {
+        return debug_reload(ctx, &args[2..]);
+    }
+    if is(sub, "object") && args.len() == 3 {
+        let now = ctx.now;
+        let cfg = ctx.srv.config.clone();
+        let Some(v) = ctx.db().get(args[2], now) else {
+            return Err(CmdError::NoSuchKey);
+        };
+        let len = rdb::dump_payload(v, &cfg).len().saturating_sub(11);
+        let text = format!(
+            "Value at:0x0 refcount:1 encoding:{} serializedlength:{len} lru:0 lru_seconds_idle:0",
+            v.encoding()
+        );
+        ctx.out().simple(&text);
+        return Ok(());
+    }
+    let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+    msg.extend_from_slice(&sub[..sub.len().min(128)]);
+    msg.extend_from_slice(b"'. Try DEBUG HELP.");
+    Err(CmdError::Msg(msg))
+}
+
+fn debug_reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
+    let (mut merge, mut flush, mut save) = (false, true, true);
+    for o in opts {
+        if is(o, "merge") {
+            merge = true;
+        } else if is(o, "noflush") {
+            flush = false;
+        } else if is(o, "nosave") {
+            save = false;
+        } else {
+            return Err(CmdError::err(
+                "DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    let now = ctx.now;
+    let bytes = if ctx.srv.persist.host.is_some() {
+        if save && save_now(ctx.srv, now).is_err() {
+            return Err(CmdError::Msg(b"ERR".to_vec()));
+        }
+        let host = ctx.srv.persist.host.as_mut();
+        match host.map(|h| h.read_rdb()) {
+            Some(Ok(b)) => b,
+            _ => {
+                return Err(CmdError::err(
+                    "Error trying to load the RDB dump, check server logs.",
+                ))
+            }
+        }
+    } else {
+        // No storage: the round trip happens in memory.
+        let opts = save_options(ctx.srv, now);
+        rdb::encode_to_vec(&ctx.srv.dbs, &opts)
+    };
+    if load_snapshot(ctx.srv, &bytes, now, flush, merge).is_err() {
+        return Err(CmdError::err(
+            "Error trying to load the RDB dump, check server logs.",
+        ));
+    }
+    ctx.out().ok();
+    Ok(())
+}
+
+/// Loads an RDB into the server: decoded fully first (an error leaves the data untouched),
+/// then applied. `flush` empties every database first; without `merge` a key that already
+/// exists is an error (Redis would abort), with it the file's value wins.
+pub fn load_snapshot(
+    srv: &mut Server,
+    bytes: &[u8],
+    now: UnixMillis,
+    flush: bool,
+    merge: bool,
+) -> Result<rdb::LoadInfo, String> {
+    let mut keys: Vec<rdb::LoadedKey> = Vec::new();
+    let Server { config, rng, .. } = &mut *srv;
+    let info = rdb::decode(bytes, config, rng, Some(now.0), |k| keys.push(k))?;
+    apply_loaded(srv, keys, flush, merge)?;
+    srv.persist.last_load_keys_loaded = info.keys_loaded;
+    srv.persist.last_load_keys_expired = info.keys_expired;
+    Ok(info)
+}
+
+pub fn apply_loaded(
+    srv: &mut Server,
+    keys: Vec<rdb::LoadedKey>,
+    flush: bool,
+    merge: bool,
+) -> Result<(), String> {
+    if !flush && !merge {
+        for k in &keys {
+            if srv
+                .dbs
+                .get(k.db)
+                .is_some_and(|d| d.keys.contains_key(&k.key))
+            {
+                return Err(format!(
+                    "Duplicate key '{}' found in RDB file",
+                    String::from_utf8_lossy(&k.key)
+                ));
+            }
+        }
+    }
+    if flush {
+        for db in &mut srv.dbs {
+            db.flush();
+        }
+    }
+    for k in keys {
+        let Some(db) = srv.dbs.get_mut(k.db) else {
+            continue;
+        };
+        db.remove(&k.key);
+        db.insert_new(&k.key, k.value);
+        if let Some(at) = k.expire_ms {
+            db.set_expire(&k.key, at);
+        }
+    }
+    Ok(())
+}
+
+/// A value's DUMP payload (for hosts and tests).
+pub fn dump_value(v: &Value, srv: &Server) -> Vec<u8> {
+    rdb::dump_payload(v, &srv.config)
 }

@@ -540,8 +540,19 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
             }
             "persistence" => {
                 section(&mut s, "Persistence");
+                let p = &srv.persist;
+                let now_ms = srv.last_tick_ms();
+                let b = |v: bool| u8::from(v);
+                let status = |ok: bool| if ok { "ok" } else { "err" };
+                let running = |on: bool, since: u64| {
+                    if on {
+                        (now_ms.saturating_sub(since) / 1000) as i64
+                    } else {
+                        -1
+                    }
+                };
+                kv!(s, "loading:{}", b(p.loading));
                 for f in [
-                    "loading:0",
                     "async_loading:0",
                     "current_cow_peak:0",
                     "current_cow_size:0",
@@ -549,34 +560,54 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     "current_fork_perc:0.00",
                     "current_save_keys_processed:0",
                     "current_save_keys_total:0",
-                    "rdb_changes_since_last_save:0",
-                    "rdb_bgsave_in_progress:0",
                 ] {
                     kv!(s, "{f}");
                 }
-                kv!(s, "rdb_last_save_time:{}", srv.start_time.as_secs());
-                for f in [
-                    "rdb_last_bgsave_status:ok",
-                    "rdb_last_bgsave_time_sec:-1",
-                    "rdb_current_bgsave_time_sec:-1",
-                    "rdb_saves:0",
-                    "rdb_last_cow_size:0",
-                    "rdb_last_load_keys_expired:0",
-                    "rdb_last_load_keys_loaded:0",
-                    "aof_enabled:0",
-                    "aof_rewrite_in_progress:0",
-                    "aof_rewrite_scheduled:0",
-                    "aof_last_rewrite_time_sec:-1",
-                    "aof_current_rewrite_time_sec:-1",
-                    "aof_last_bgrewrite_status:ok",
-                    "aof_rewrites:0",
-                    "aof_rewrites_consecutive_failures:0",
-                    "aof_last_write_status:ok",
-                    "aof_last_cow_size:0",
-                    "module_fork_in_progress:0",
-                    "module_fork_last_cow_size:0",
-                ] {
-                    kv!(s, "{f}");
+                kv!(s, "rdb_changes_since_last_save:{}", srv.dirty);
+                kv!(s, "rdb_bgsave_in_progress:{}", b(p.bgsave_in_progress));
+                kv!(s, "rdb_last_save_time:{}", p.lastsave);
+                kv!(s, "rdb_last_bgsave_status:{}", status(p.last_bgsave_ok));
+                kv!(s, "rdb_last_bgsave_time_sec:{}", p.last_bgsave_secs);
+                kv!(
+                    s,
+                    "rdb_current_bgsave_time_sec:{}",
+                    running(p.bgsave_in_progress, p.bgsave_started_ms)
+                );
+                kv!(s, "rdb_saves:{}", p.rdb_saves);
+                kv!(s, "rdb_last_cow_size:0");
+                kv!(s, "rdb_last_load_keys_expired:{}", p.last_load_keys_expired);
+                kv!(s, "rdb_last_load_keys_loaded:{}", p.last_load_keys_loaded);
+                kv!(s, "aof_enabled:{}", b(p.aof_enabled));
+                kv!(
+                    s,
+                    "aof_rewrite_in_progress:{}",
+                    b(p.aof_rewrite_in_progress)
+                );
+                kv!(s, "aof_rewrite_scheduled:{}", b(p.aof_rewrite_scheduled));
+                kv!(s, "aof_last_rewrite_time_sec:{}", p.aof_last_rewrite_secs);
+                kv!(
+                    s,
+                    "aof_current_rewrite_time_sec:{}",
+                    running(p.aof_rewrite_in_progress, p.aof_rewrite_started_ms)
+                );
+                kv!(
+                    s,
+                    "aof_last_bgrewrite_status:{}",
+                    status(p.aof_last_rewrite_ok)
+                );
+                kv!(s, "aof_rewrites:{}", p.aof_rewrites);
+                kv!(s, "aof_rewrites_consecutive_failures:0");
+                kv!(s, "aof_last_write_status:{}", status(p.aof_last_write_ok));
+                kv!(s, "aof_last_cow_size:0");
+                kv!(s, "module_fork_in_progress:0");
+                kv!(s, "module_fork_last_cow_size:0");
+                if p.aof_enabled {
+                    kv!(s, "aof_current_size:{}", p.aof_current_size);
+                    kv!(s, "aof_base_size:{}", p.aof_base_size);
+                    kv!(s, "aof_pending_rewrite:{}", b(p.aof_rewrite_scheduled));
+                    kv!(s, "aof_buffer_length:0");
+                    kv!(s, "aof_pending_bio_fsync:0");
+                    kv!(s, "aof_delayed_fsync:0");
                 }
             }
             "stats" => {

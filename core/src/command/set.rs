@@ -215,6 +215,11 @@ pub fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         db.remove(key);
     }
     ctx.key_modified(key);
+    if let Some(m) = &popped {
+        // Propagated as SREM: replay must remove this member, not a random one.
+        m.as_member()
+            .with_bytes(|b| ctx.propagate(&[b"SREM", key, b]));
+    }
     match popped {
         Some(m) => write_member(&mut ctx.out(), m.as_member()),
         None => ctx.out().nil(),
@@ -245,8 +250,10 @@ fn spop_with_count(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         sunion_diff_generic(ctx, &args[1..2], None, SetOp::Union)?;
         ctx.db().remove(key);
         ctx.key_modified(key);
+        ctx.propagate(&[b"DEL", key]);
         return Ok(());
     }
+    let ctx_propagating = ctx.srv.persist.propagate;
     let (db, rng, max) = parts(ctx);
     let Some(Value::Set(set)) = db.keys.get_mut(key) else {
         return Err(CmdError::WrongType);
@@ -254,11 +261,16 @@ fn spop_with_count(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut buf = Vec::new();
     let mut w = ReplyWriter::new(&mut buf, false);
     let remaining = size - count;
+    // What the AOF records: SREM of the members actually popped.
+    let mut popped: Option<Vec<Vec<u8>>> = ctx_propagating.then(Vec::new);
     if remaining * SPOP_MOVE_STRATEGY_MUL > count {
         // CASE 2: pop `count` random members one by one.
         for _ in 0..count {
             if let Some(m) = set.pop_random(rng) {
                 write_member(&mut w, m.as_member());
+                if let Some(p) = &mut popped {
+                    p.push(m.as_member().to_vec());
+                }
             }
         }
     } else {
@@ -277,12 +289,20 @@ fn spop_with_count(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
         for m in set.iter() {
             write_member(&mut w, m);
+            if let Some(p) = &mut popped {
+                p.push(m.to_vec());
+            }
         }
         if let Some(k) = kept {
             **set = k;
         }
     }
     ctx.key_modified(key);
+    for chunk in popped.unwrap_or_default().chunks(1024) {
+        let mut cmd: Vec<&[u8]> = vec![b"SREM", key];
+        cmd.extend(chunk.iter().map(Vec::as_slice));
+        ctx.propagate(&cmd);
+    }
     let mut w = ctx.out();
     w.set_len(count as usize);
     w.out.extend_from_slice(&buf);

@@ -154,7 +154,7 @@ fn set_generic(
         Some(e) => Some(expire_at_ms(ctx, e, flags)?),
         None => None,
     };
-    let (db, mut out) = db_out(ctx);
+    let (db, _) = db_out(ctx);
     // With GET the reply is the old value (or nil), whatever NX/XX decide.
     let mut old: Option<Option<Vec<u8>>> = None;
     if flags & GET != 0 {
@@ -173,6 +173,14 @@ fn set_generic(
             db.set_expire(key, at);
         }
     }
+    if !abort && flags & PXAT == 0 {
+        if let Some(at) = when {
+            // Propagated as SET key value PXAT <absolute ms>, replayable at any time.
+            let at = at.to_string();
+            ctx.propagate(&[b"SET", key, val, b"PXAT", at.as_bytes()]);
+        }
+    }
+    let (_, mut out) = db_out(ctx);
     match (old, replies, abort) {
         (Some(Some(v)), _, _) => out.bulk(&v),
         (Some(None), _, _) => out.nil(),
@@ -283,13 +291,19 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         // An absolute time already past deletes the key (checkAlreadyExpired).
         Some(at) if flags & (EXAT | PXAT) != 0 && at <= now.as_millis() => {
             db.remove(key);
+            ctx.propagate(&[b"DEL", key]);
             true
         }
         Some(at) => {
             db.set_expire(key, at);
+            let at = at.to_string();
+            ctx.propagate(&[b"PEXPIREAT", key, at.as_bytes()]);
             true
         }
-        None if flags & PERSIST != 0 => db.persist(key),
+        None if flags & PERSIST != 0 && db.persist(key) => {
+            ctx.propagate(&[b"PERSIST", key]);
+            true
+        }
         None => false,
     };
     if changed {
@@ -478,6 +492,8 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     db.set(key, Value::Str(CompactBytes::new(text.as_bytes())), true);
     out.bulk(text.as_bytes());
     ctx.key_modified(key);
+    // Propagated as SET ... KEEPTTL of the result (float formatting may differ elsewhere).
+    ctx.propagate(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     Ok(())
 }
 

@@ -249,25 +249,30 @@ pub fn touch_all_in_db(
     }
 }
 
-/// Touches the watched keys that expiry deleted since the last call (lazily in a lookup or in
-/// the active cycle). Expiry deletes through `Db`, which cannot reach the clients, so it logs
-/// the keys while someone watches its database and this drains the log.
+/// Handles the keys expiry deleted since the last call (lazily in a lookup or in the active
+/// cycle): propagates them as DEL (AOF) and touches their watchers. Expiry deletes through
+/// `Db`, which cannot reach the clients, so it logs the keys while someone needs them and this
+/// is the one place that drains the log.
 pub fn drain_expired(srv: &mut Server, clients: &mut slab::Slab<Client>) {
     for db in 0..srv.dbs.len() {
         if srv.dbs[db].expired_log.is_empty() {
             continue;
         }
-        for key in std::mem::take(&mut srv.dbs[db].expired_log) {
+        let keys = std::mem::take(&mut srv.dbs[db].expired_log);
+        super::persistence::propagate_expired(srv, db, &keys);
+        for key in keys {
             // The key was just deleted: it was absent right after the change.
             touch_key(srv, clients, db, &key, Some(false));
         }
     }
 }
 
-/// Keeps `Db::log_expired` on exactly while some client watches a key of that database.
-fn sync_expiry_logging(srv: &mut Server) {
+/// Keeps `Db::log_expired` on exactly while someone needs expiry deletions reported: a client
+/// watching a key of that database, or effects propagated to the AOF.
+pub(crate) fn sync_expiry_logging(srv: &mut Server) {
+    let propagating = srv.persist.propagate;
     for (i, db) in srv.dbs.iter_mut().enumerate() {
-        db.log_expired = srv.watched.any_in(i);
+        db.log_expired = propagating || srv.watched.any_in(i);
     }
 }
 
@@ -333,13 +338,17 @@ pub fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     let queue = std::mem::take(&mut ctx.client().tx.queue);
     ctx.client().tx.in_exec = true;
     ctx.out().array_len(queue.len());
+    // The transaction's effects reach the AOF wrapped in MULTI/EXEC, as Redis propagates them.
+    ctx.srv.persist.begin_multi();
     for q in &queue {
         let args: smallvec::SmallVec<[&[u8]; 8]> = q.args.iter().map(Vec::as_slice).collect();
         call(ctx.now, ctx.srv, ctx.clients, ctx.id, q.cmd, &args);
         if !ctx.clients.contains(ctx.id.0) {
+            ctx.srv.persist.end_multi();
             return Ok(());
         }
     }
+    ctx.srv.persist.end_multi();
     ctx.client().tx.in_exec = false;
     // The queue ran: leave MULTI (the commands may have watched nothing: WATCH is refused).
     discard_transaction(ctx.srv, ctx.clients, ctx.id.0);

@@ -22,9 +22,9 @@ pub struct Db {
     pub expired_count: u64,
     pub hits: u64,
     pub misses: u64,
-    /// Set while some client WATCHes a key of this database: expiry then logs the keys it
-    /// deletes in `expired_log`, for the engine to touch their watchers (Redis calls
-    /// signalModifiedKey when it deletes an expired key).
+    /// Set while expiry deletions must be reported (a client WATCHes a key of this database,
+    /// or effects are propagated to the AOF): expiry then logs the keys it deletes in
+    /// `expired_log`, for the engine to touch watchers and propagate DELs.
     pub log_expired: bool,
     pub expired_log: Vec<Vec<u8>>,
 }
@@ -62,18 +62,10 @@ impl Db {
     pub fn expire_if_needed(&mut self, key: &[u8], now: UnixMillis) -> bool {
         match self.expire_at(key) {
             Some(at) if at <= now.0 => {
-                self.remove(key);
-                self.expired_count += 1;
-                self.note_expired(key);
+                self.remove_expired(key);
                 true
             }
             _ => false,
-        }
-    }
-
-    fn note_expired(&mut self, key: &[u8]) {
-        if self.log_expired {
-            self.expired_log.push(key.to_vec());
         }
     }
 
@@ -86,6 +78,19 @@ impl Db {
     pub fn get_mut(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Value> {
         self.expire_if_needed(key, now);
         self.keys.get_mut(key)
+    }
+
+    /// Deletes a key whose TTL passed (not a change a save rule counts, as in Redis).
+    fn remove_expired(&mut self, key: &[u8]) {
+        if self.keys.remove(key).is_some() {
+            if !self.expires.is_empty() {
+                self.expires.remove(key);
+            }
+            self.expired_count += 1;
+            if self.log_expired {
+                self.expired_log.push(key.to_vec());
+            }
+        }
     }
 
     /// Redis's lookupKeyRead: like `get`, counting keyspace hits and misses.
@@ -110,8 +115,8 @@ impl Db {
     /// Redis's setKey: stores `value`, dropping any TTL unless `keep_ttl`. Returns the old
     /// value (for the host to free, possibly elsewhere).
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> Option<Value> {
-        if !keep_ttl {
-            self.persist(key);
+        if !keep_ttl && !self.expires.is_empty() {
+            self.expires.remove(key);
         }
         self.keys.insert(key, value)
     }
@@ -163,9 +168,7 @@ impl Db {
                     if all_volatile && tries > 100 {
                         return Some(key);
                     }
-                    self.remove(&key);
-                    self.expired_count += 1;
-                    self.note_expired(&key);
+                    self.remove_expired(&key);
                 }
                 _ => return Some(key),
             }
@@ -192,11 +195,9 @@ impl Db {
             dead.sort_unstable();
             dead.dedup();
             for k in &dead {
-                self.remove(k);
-                self.note_expired(k);
+                self.remove_expired(k);
             }
             expired += dead.len();
-            self.expired_count += dead.len() as u64;
             if dead.len() * 100 <= n * EXPIRE_ACCEPTABLE_STALE {
                 break;
             }

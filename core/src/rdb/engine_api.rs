@@ -1,0 +1,329 @@
+//! The Engine's persistence API for hosts: snapshots as RDB bytes (native files, the wasm
+//! playground's download/upload), AOF replay, the propagated-effects stream, and the reports
+//! hosts make when background work ends.
+
+use super::persist::{Persist, PersistHost};
+use super::{LoadInfo, LoadedKey};
+use crate::command::{dispatch, persistence};
+use crate::engine::{ConnInfo, Engine};
+use crate::resp::request::Args;
+use crate::resp::{Decoded, RequestDecoder};
+use crate::time::UnixMillis;
+
+/// What replaying an AOF found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AofReplay {
+    pub commands: u64,
+    /// Bytes of complete commands (outside an unfinished MULTI): where a torn file would be
+    /// truncated.
+    pub valid_len: usize,
+    /// The input ended inside a command or a MULTI block.
+    pub truncated: bool,
+}
+
+impl Engine {
+    /// Installs the host's persistence hooks (files, fork).
+    pub fn set_persist_host(&mut self, host: Box<dyn PersistHost>) {
+        self.srv.persist.host = Some(host);
+    }
+
+    pub fn persist(&self) -> &Persist {
+        &self.srv.persist
+    }
+
+    pub fn persist_mut(&mut self) -> &mut Persist {
+        &mut self.srv.persist
+    }
+
+    /// Changes since the last save.
+    pub fn dirty(&self) -> u64 {
+        self.srv.dirty
+    }
+
+    /// The whole dataset as an RDB file (what SAVE writes).
+    pub fn export_rdb(&self, now: UnixMillis) -> Vec<u8> {
+        let opts = persistence::save_options(&self.srv, now);
+        super::encode_to_vec(&self.srv.dbs, &opts)
+    }
+
+    /// Replaces the dataset with an RDB file's contents (keys already expired at `now` are
+    /// dropped, as Redis does when loading). On error nothing changes.
+    pub fn import_rdb(&mut self, bytes: &[u8], now: UnixMillis) -> Result<LoadInfo, String> {
+        let info = persistence::load_snapshot(&mut self.srv, bytes, now, true, false)?;
+        Ok(info)
+    }
+
+    /// Loads the RDB at the start of an AOF base file (expired keys kept: the AOF's DELs
+    /// follow). Returns how many bytes it occupied.
+    pub fn load_aof_preamble(&mut self, bytes: &[u8]) -> Result<usize, String> {
+        let mut keys: Vec<LoadedKey> = Vec::new();
+        let srv = &mut self.srv;
+        let info = super::decode(bytes, &srv.config, &mut srv.rng, None, |k| keys.push(k))?;
+        persistence::apply_loaded(srv, keys, false, true)?;
+        Ok(info.consumed)
+    }
+
+    /// Replays AOF commands (RESP multibulk) as a fake client would. Stops at the first
+    /// incomplete command or unfinished MULTI (see `AofReplay::truncated`); a malformed
+    /// command is an error.
+    pub fn replay_aof(&mut self, now: UnixMillis, bytes: &[u8]) -> Result<AofReplay, String> {
+        let was = self.srv.persist.propagate;
+        self.srv.persist.propagate = false;
+        self.srv.persist.loading = true;
+        let stats = self.srv.stats.clone();
+        let id = self.connect(now, ConnInfo::default());
+        let mut decoder = RequestDecoder::new();
+        decoder.max_bulk_len = self.srv.config.proto_max_bulk_len;
+        let mut pos = 0;
+        let mut res = AofReplay::default();
+        let mut in_multi = false;
+        let mut err = None;
+        while pos < bytes.len() {
+            if bytes[pos] != b'*' {
+                err = Some(format!(
+                    "Bad file format reading the append only file (offset {pos})"
+                ));
+                break;
+            }
+            match decoder.decode(&bytes[pos..]) {
+                Ok(Decoded::Request { consumed }) => {
+                    let base = &bytes[pos..];
+                    let args: Vec<&[u8]> = match decoder.args() {
+                        Args::Ranges(r) => r.iter().map(|r| &base[r.clone()]).collect(),
+                        Args::Owned(o) => o.iter().map(|v| v.as_slice()).collect(),
+                    };
+                    if let Some(first) = args.first() {
+                        if first.eq_ignore_ascii_case(b"multi") {
+                            in_multi = true;
+                        } else if first.eq_ignore_ascii_case(b"exec") {
+                            in_multi = false;
+                        }
+                    }
+                    dispatch(now, &mut self.srv, &mut self.clients, id, &args);
+                    if let Some(c) = self.clients.get_mut(id.0) {
+                        c.out.clear();
+                        c.close_after_reply = false;
+                    }
+                    res.commands += 1;
+                    pos += consumed;
+                    if !in_multi {
+                        res.valid_len = pos;
+                    }
+                }
+                Ok(Decoded::Empty { consumed }) => pos += consumed,
+                Ok(Decoded::Incomplete) => break,
+                Err(e) => {
+                    err = Some(format!(
+                        "Bad file format reading the append only file (offset {pos}): {e}"
+                    ));
+                    break;
+                }
+            }
+        }
+        if in_multi && err.is_none() {
+            // Revert an incomplete MULTI/EXEC transaction: it was never executed.
+            if let Some(c) = self.clients.get_mut(id.0) {
+                c.out.clear();
+            }
+            dispatch(now, &mut self.srv, &mut self.clients, id, &[b"DISCARD"]);
+        }
+        res.truncated = err.is_none() && (pos < bytes.len() || in_multi);
+        self.disconnect(id);
+        self.srv.stats = stats;
+        self.srv.persist.loading = false;
+        self.srv.persist.propagate = was;
+        match err {
+            Some(e) => Err(e),
+            None => Ok(res),
+        }
+    }
+
+    /// Starts or stops collecting the propagated-effects stream (AOF on/off).
+    pub fn set_propagation(&mut self, on: bool) {
+        persistence::set_propagation(&mut self.srv, on);
+    }
+
+    /// Moves the propagated commands (RESP, with SELECTs) into `out`.
+    pub fn take_propagated(&mut self, out: &mut Vec<u8>) {
+        self.srv.persist.take(out);
+    }
+
+    /// The next propagated command starts with SELECT (a new AOF file begins).
+    pub fn reset_propagated_db(&mut self) {
+        self.srv.persist.reset_selected_db();
+    }
+
+    /// The host's BGSAVE child ended.
+    pub fn bgsave_done(&mut self, now: UnixMillis, ok: bool) {
+        persistence::bgsave_done(&mut self.srv, now, ok);
+    }
+
+    /// The host's AOF rewrite ended.
+    pub fn aof_rewrite_done(&mut self, now: UnixMillis, ok: bool) {
+        persistence::aof_rewrite_done(&mut self.srv, now, ok);
+    }
+
+    /// SIGTERM/SIGINT: Redis's prepareForShutdown(SHUTDOWN_NOFLAGS): save if save points
+    /// are configured. Err: the server should keep running (Redis does so when the save
+    /// fails).
+    pub fn prepare_shutdown(&mut self, now: UnixMillis) -> Result<(), String> {
+        persistence::prepare_shutdown(&mut self.srv, now, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::engine::{ConnInfo, Engine};
+    use crate::time::UnixMillis;
+
+    fn cmd(args: &[&str]) -> Vec<u8> {
+        let mut r = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            r.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        r
+    }
+
+    fn run(eng: &mut Engine, now: u64, args: &[&str]) -> String {
+        let id = eng.connect(UnixMillis(now), ConnInfo::default());
+        eng.feed(UnixMillis(now), id, &cmd(args));
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        eng.disconnect(id);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[test]
+    fn propagation_rewrites_relative_times_and_replays_identically() {
+        let mut eng = Engine::new(Config::default(), 1);
+        eng.set_propagation(true);
+        let t = 1_000_000;
+        for c in [
+            &["SET", "a", "1"][..],
+            &["SET", "b", "x", "EX", "100"],
+            &["SETEX", "c", "100", "v"],
+            &["EXPIRE", "a", "50"],
+            &["INCRBYFLOAT", "f", "1.5"],
+            &["SADD", "s", "1", "2", "3"],
+            &["SPOP", "s"],
+            &["GETEX", "c", "PX", "5000"],
+            &["SET", "gone", "1", "PX", "10"],
+            &["DEL", "nothing"],
+            &["SELECT", "2"],
+            &["HINCRBYFLOAT", "h", "f", "0.25"],
+        ] {
+            run(&mut eng, t, c);
+        }
+        // A read after expiry deletes lazily: propagated as DEL.
+        run(&mut eng, t + 20, &["GET", "gone"]);
+        let mut aof = Vec::new();
+        eng.take_propagated(&mut aof);
+        let text = String::from_utf8_lossy(&aof).into_owned();
+        assert!(text.contains("PXAT\r\n$7\r\n1100000"), "{text}");
+        assert!(
+            text.contains("PEXPIREAT\r\n$1\r\na\r\n$7\r\n1050000"),
+            "{text}"
+        );
+        assert!(text.contains("KEEPTTL"), "{text}");
+        assert!(text.contains("SREM"), "{text}");
+        assert!(
+            !text.contains("SPOP") && !text.contains("EXPIRE\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("$3\r\nDEL\r\n$4\r\ngone"), "{text}");
+        assert!(!text.contains("nothing"), "{text}");
+        // Replaying the stream elsewhere, later, gives the same data.
+        let mut other = Engine::new(Config::default(), 2);
+        let r = other.replay_aof(UnixMillis(t + 20), &aof).unwrap();
+        assert!(!r.truncated);
+        assert_eq!(r.valid_len, aof.len());
+        let a = eng.export_rdb(UnixMillis(0));
+        let b = other.export_rdb(UnixMillis(0));
+        let mut ka = Vec::new();
+        let mut kb = Vec::new();
+        let cfg = Config::default();
+        let mut rng = crate::rng::Rng::new(1);
+        super::super::decode(&a, &cfg, &mut rng, None, |k| {
+            ka.push((
+                k.db,
+                k.key,
+                super::super::tests::canon(&k.value),
+                k.expire_ms,
+            ))
+        })
+        .unwrap();
+        super::super::decode(&b, &cfg, &mut rng, None, |k| {
+            kb.push((
+                k.db,
+                k.key,
+                super::super::tests::canon(&k.value),
+                k.expire_ms,
+            ))
+        })
+        .unwrap();
+        ka.sort();
+        kb.sort();
+        assert_eq!(ka, kb);
+        assert!(ka.len() >= 5);
+    }
+
+    #[test]
+    fn truncated_aof_is_detected() {
+        let mut aof = cmd(&["SET", "a", "1"]);
+        aof.extend_from_slice(&cmd(&["SET", "b", "2"]));
+        let good = aof.len();
+        aof.extend_from_slice(&cmd(&["SET", "c", "3"])[..7]);
+        let mut eng = Engine::new(Config::default(), 1);
+        let r = eng.replay_aof(UnixMillis(1), &aof).unwrap();
+        assert!(r.truncated);
+        assert_eq!(r.valid_len, good);
+        assert_eq!(r.commands, 2);
+        assert!(Engine::new(Config::default(), 1)
+            .replay_aof(UnixMillis(1), b"SET a b\r\n")
+            .is_err());
+    }
+
+    #[test]
+    fn dirty_counts_writes() {
+        let mut eng = Engine::new(Config::default(), 1);
+        run(&mut eng, 1, &["SET", "a", "1"]);
+        assert_eq!(eng.dirty(), 1);
+        run(&mut eng, 1, &["MSET", "a", "1", "b", "2"]);
+        assert_eq!(eng.dirty(), 3);
+        run(&mut eng, 1, &["GET", "a"]);
+        run(&mut eng, 1, &["DEL", "zz"]);
+        assert_eq!(eng.dirty(), 3);
+        run(&mut eng, 1, &["DEL", "a", "b"]);
+        assert_eq!(eng.dirty(), 5);
+        run(&mut eng, 1, &["RPUSH", "l", "x"]);
+        assert_eq!(eng.dirty(), 6);
+    }
+
+    #[test]
+    fn import_export_round_trip_and_debug_reload() {
+        let mut eng = Engine::new(Config::default(), 1);
+        run(&mut eng, 1, &["RPUSH", "l", "a", "b"]);
+        run(&mut eng, 1, &["SET", "k", "v"]);
+        let bytes = eng.export_rdb(UnixMillis(1));
+        let mut other = Engine::new(Config::default(), 9);
+        let info = other.import_rdb(&bytes, UnixMillis(1)).unwrap();
+        assert_eq!(info.keys_loaded, 2);
+        assert_eq!(
+            run(&mut other, 1, &["LRANGE", "l", "0", "-1"]),
+            "*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+        );
+        assert!(other.import_rdb(b"garbage", UnixMillis(1)).is_err());
+        assert_eq!(run(&mut other, 1, &["GET", "k"]), "$1\r\nv\r\n");
+        let mut cfg = Config::default();
+        cfg.set("enable-debug-command", b"yes").unwrap();
+        let mut eng = Engine::new(cfg, 1);
+        run(&mut eng, 1, &["SET", "k", "v"]);
+        assert_eq!(run(&mut eng, 1, &["DEBUG", "RELOAD"]), "+OK\r\n");
+        assert_eq!(run(&mut eng, 1, &["GET", "k"]), "$1\r\nv\r\n");
+        assert_eq!(
+            run(&mut eng, 1, &["DEBUG", "RELOAD", "x"]),
+            "-ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.\r\n"
+        );
+    }
+}

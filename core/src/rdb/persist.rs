@@ -1,0 +1,196 @@
+//! Persistence state the engine keeps (Redis's server.dirty / lastsave / child status / AOF
+//! status fields), the host hooks that do the I/O, and command propagation (Redis's
+//! `alsoPropagate`): the stream of effects a host appends to its AOF.
+//!
+//! The core decides *what* and *when* (save rules, SHUTDOWN semantics, which commands are
+//! propagated and how they are rewritten to be replayable); the host only writes files, forks,
+//! and reports back (`Engine::bgsave_done`, `Engine::aof_rewrite_done`).
+
+use super::SaveOptions;
+use crate::config::Config;
+use crate::keyspace::Db;
+
+/// What the host does for the core; the native shell implements it with files and fork().
+/// A host without storage (the wasm playground) installs none, and the commands that need
+/// one reply with an error.
+pub trait PersistHost {
+    /// SAVE, SHUTDOWN, DEBUG RELOAD: write the snapshot to `dbfilename` in `dir`, atomically,
+    /// before returning.
+    fn save(&mut self, dbs: &[Db], opts: &SaveOptions) -> Result<(), String>;
+    /// BGSAVE and the save rules: start writing a point-in-time snapshot without blocking;
+    /// report completion with `Engine::bgsave_done`.
+    fn bgsave(&mut self, dbs: &[Db], opts: &SaveOptions) -> Result<(), String>;
+    /// BGREWRITEAOF and auto-rewrite: start writing a new AOF base from this snapshot; report
+    /// completion with `Engine::aof_rewrite_done`.
+    /// `pending`: effects propagated before this point and not yet taken by the host; they
+    /// belong to the old AOF (the new base already contains them).
+    fn bgrewriteaof(
+        &mut self,
+        dbs: &[Db],
+        opts: &SaveOptions,
+        pending: &[u8],
+    ) -> Result<(), String>;
+    /// DEBUG RELOAD: the bytes of the RDB file on disk.
+    fn read_rdb(&mut self) -> Result<Vec<u8>, String>;
+    /// SHUTDOWN / SIGTERM: stop a running child and drop its temp file; flush and fsync the
+    /// AOF.
+    fn prepare_shutdown(&mut self) -> Result<(), String>;
+}
+
+/// The persistence fields of the server (INFO persistence reads them).
+pub struct Persist {
+    pub host: Option<Box<dyn PersistHost>>,
+    /// LASTSAVE: the last successful save (seconds).
+    pub lastsave: u64,
+    pub last_bgsave_try: u64,
+    pub last_bgsave_ok: bool,
+    pub bgsave_in_progress: bool,
+    pub bgsave_scheduled: bool,
+    pub bgsave_started_ms: u64,
+    pub last_bgsave_secs: i64,
+    /// `dirty` when the running BGSAVE forked (subtracted when it succeeds).
+    pub dirty_at_bgsave: u64,
+    pub rdb_saves: u64,
+    pub aof_enabled: bool,
+    pub aof_rewrite_in_progress: bool,
+    pub aof_rewrite_scheduled: bool,
+    pub aof_rewrite_started_ms: u64,
+    pub aof_last_rewrite_secs: i64,
+    pub aof_last_rewrite_ok: bool,
+    pub aof_rewrites: u64,
+    pub aof_last_write_ok: bool,
+    /// Sizes the host reports, for INFO and auto-aof-rewrite.
+    pub aof_current_size: u64,
+    pub aof_base_size: u64,
+    pub loading: bool,
+    pub last_load_keys_loaded: u64,
+    pub last_load_keys_expired: u64,
+    /// Propagation is collected only while a host consumes it (AOF on).
+    pub propagate: bool,
+    stream: Vec<u8>,
+    selected_db: Option<usize>,
+    /// Set by `Ctx::propagate` during a command: replaces the command as executed.
+    pub(crate) rewrite: Option<Vec<(usize, Vec<Vec<u8>>)>>,
+    /// Inside MULTI/EXEC (or a script): wrap what is propagated in MULTI ... EXEC.
+    multi: bool,
+    multi_emitted: bool,
+    /// SHUTDOWN succeeded: the host exits.
+    pub shutdown: bool,
+}
+
+impl Default for Persist {
+    fn default() -> Self {
+        Persist {
+            host: None,
+            lastsave: 0,
+            last_bgsave_try: 0,
+            last_bgsave_ok: true,
+            bgsave_in_progress: false,
+            bgsave_scheduled: false,
+            bgsave_started_ms: 0,
+            last_bgsave_secs: -1,
+            dirty_at_bgsave: 0,
+            rdb_saves: 0,
+            aof_enabled: false,
+            aof_rewrite_in_progress: false,
+            aof_rewrite_scheduled: false,
+            aof_rewrite_started_ms: 0,
+            aof_last_rewrite_secs: -1,
+            aof_last_rewrite_ok: true,
+            aof_rewrites: 0,
+            aof_last_write_ok: true,
+            aof_current_size: 0,
+            aof_base_size: 0,
+            loading: false,
+            last_load_keys_loaded: 0,
+            last_load_keys_expired: 0,
+            propagate: false,
+            stream: Vec::new(),
+            selected_db: None,
+            rewrite: None,
+            multi: false,
+            multi_emitted: false,
+            shutdown: false,
+        }
+    }
+}
+
+fn resp_command(out: &mut Vec<u8>, args: &[&[u8]]) {
+    let mut b = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(b.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        out.push(b'$');
+        out.extend_from_slice(b.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+impl Persist {
+    pub fn child_active(&self) -> bool {
+        self.bgsave_in_progress || self.aof_rewrite_in_progress
+    }
+
+    /// Appends one command executed in `db` to the propagated stream (SELECT first when the
+    /// database changes, MULTI first inside a transaction).
+    pub fn emit(&mut self, db: usize, args: &[&[u8]]) {
+        if !self.propagate {
+            return;
+        }
+        if self.multi && !self.multi_emitted {
+            self.multi_emitted = true;
+            resp_command(&mut self.stream, &[b"MULTI"]);
+        }
+        if self.selected_db != Some(db) {
+            let mut b = itoa::Buffer::new();
+            resp_command(&mut self.stream, &[b"SELECT", b.format(db).as_bytes()]);
+            self.selected_db = Some(db);
+        }
+        resp_command(&mut self.stream, args);
+    }
+
+    /// Starts wrapping propagated commands in MULTI/EXEC (EXEC, scripts).
+    pub fn begin_multi(&mut self) {
+        self.multi = true;
+        self.multi_emitted = false;
+    }
+
+    /// Ends the wrap: EXEC is emitted if anything was.
+    pub fn end_multi(&mut self) {
+        if self.multi && self.multi_emitted {
+            resp_command(&mut self.stream, &[b"EXEC"]);
+        }
+        self.multi = false;
+        self.multi_emitted = false;
+    }
+
+    /// Moves the propagated stream (RESP) into `out`.
+    pub fn take(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.stream);
+    }
+
+    /// Turns propagation on or off; a new stream starts with SELECT again (an AOF file).
+    pub fn set_propagate(&mut self, on: bool) {
+        self.propagate = on;
+        self.selected_db = None;
+        self.stream.clear();
+    }
+
+    /// Forget the selected database, so the next command re-selects (a new AOF file).
+    pub fn reset_selected_db(&mut self) {
+        self.selected_db = None;
+    }
+}
+
+/// The `save` parameter as (seconds, changes) pairs.
+pub fn save_params(cfg: &Config) -> Vec<(u64, u64)> {
+    let text = cfg.get("save").unwrap_or_default();
+    let words: Vec<u64> = String::from_utf8_lossy(&text)
+        .split_ascii_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    words.chunks_exact(2).map(|c| (c[0], c[1])).collect()
+}

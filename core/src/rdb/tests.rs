@@ -1,0 +1,409 @@
+use super::*;
+use crate::engine::{ConnInfo, Engine};
+use crate::rng::Rng;
+use crate::time::UnixMillis;
+use proptest::prelude::{any, prop_assert_eq, prop_oneof, proptest, ProptestConfig, Strategy};
+use std::collections::BTreeMap;
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn engine_with(cmds: &[&str]) -> Engine {
+    let mut eng = Engine::new(Config::default(), 7);
+    let id = eng.connect(UnixMillis(1000), ConnInfo::default());
+    for c in cmds {
+        let mut line = c.as_bytes().to_vec();
+        line.extend_from_slice(b"\r\n");
+        eng.feed(UnixMillis(1000), id, &line);
+    }
+    let mut out = Vec::new();
+    eng.drain_output(id, &mut out);
+    assert!(!out.contains(&b'-'), "{}", String::from_utf8_lossy(&out));
+    eng
+}
+
+/// A canonical, encoding-independent rendering of a value.
+pub fn canon(v: &Value) -> (String, Vec<Vec<u8>>) {
+    let mut items: Vec<Vec<u8>> = match v {
+        Value::Int(n) => vec![n.to_string().into_bytes()],
+        Value::Str(s) => vec![s.as_bytes().to_vec()],
+        Value::List(l) => l.iter().map(<[u8]>::to_vec).collect(),
+        Value::Hash(h) => h.iter().map(|(f, v)| [f, b"=", v].concat()).collect(),
+        Value::Set(s) => s.members(),
+        Value::ZSet(z) => z
+            .iter()
+            .map(|(m, s)| [m, b"=", &s.to_bits().to_le_bytes()].concat())
+            .collect(),
+    };
+    if matches!(v, Value::Hash(_) | Value::Set(_)) {
+        items.sort();
+    }
+    (v.type_name().to_string(), items)
+}
+
+type Snapshot = BTreeMap<(usize, Vec<u8>), ((String, Vec<Vec<u8>>), Option<u64>, &'static str)>;
+
+fn snapshot(dbs: &[Db]) -> Snapshot {
+    let mut m = BTreeMap::new();
+    for (i, db) in dbs.iter().enumerate() {
+        for (k, v) in db.keys.iter() {
+            m.insert(
+                (i, k.as_bytes().to_vec()),
+                (canon(v), db.expire_at(k.as_bytes()), v.encoding()),
+            );
+        }
+    }
+    m
+}
+
+fn load(bytes: &[u8]) -> (Vec<Db>, LoadInfo) {
+    let cfg = Config::default();
+    let mut rng = Rng::new(3);
+    let mut dbs: Vec<Db> = (0..16).map(Db::new).collect();
+    let info = decode(bytes, &cfg, &mut rng, None, |k| {
+        dbs[k.db].insert_new(&k.key, k.value);
+        if let Some(at) = k.expire_ms {
+            dbs[k.db].set_expire(&k.key, at);
+        }
+    })
+    .unwrap();
+    (dbs, info)
+}
+
+#[test]
+fn dump_payloads_match_redis_byte_for_byte() {
+    let eng = engine_with(&[
+        "SET str hello",
+        "SET int 12345",
+        "SET bigint 9223372036854775807",
+        "SET long aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "HSET hash f1 v1 f2 2 f3 x",
+        "SADD iset 1 2 3 -5 100000",
+        "ZADD zset 1 a 2.5 b -inf c 3 d",
+        &format!("HSET longval f {}", "y".repeat(100)),
+        &format!("ZADD longzm 1 {}", "z".repeat(100)),
+        "SET neg -42",
+        "RPUSH list a b 1 2 -3 \"longer element here\"",
+    ]);
+    // DUMP on Redis 7.0.15 of the same keys.
+    let expected = [
+        ("str", "000568656c6c6f0a006372df766534200a"),
+        ("int", "00c139300a009d94ea2793fc08b9"),
+        ("bigint", "0013393232333337323033363835343737353830370a003a657e9481e85f22"),
+        ("long", "00c3094046016161e039000161610a0084de5889eb96baa3"),
+        ("hash", "101c1c0000000600826631038276310382663203020182663303817802ff0a00a9290fe0dd46cbe0"),
+        ("iset", "0b1c0400000005000000fbffffff010000000200000003000000a08601000a00d365f8d8af8752ac"),
+        ("zset", "1122220000000800816302842d696e6605816102010181620283322e35048164020301ff0a00ce94c19e1c687cfa"),
+        ("longval", "04010166c3094064017979e057000179790a0082f8268ffe40bcdb"),
+        ("longzm", "0501c3094064017a7ae05700017a7a000000000000f03f0a005bc6d78ec98ca7f9"),
+        ("neg", "00c0d60a00bcf2d2acd2eebeaa"),
+        ("list", "1201022929000000060081610281620201010201dffd02936c6f6e67657220656c656d656e74206865726514ff0a00b3d73a2adbe6a259"),
+    ];
+    let cfg = Config::default();
+    for (key, want) in expected {
+        let v = eng.server().dbs[0].keys.get(key.as_bytes()).unwrap();
+        let got = dump_payload(v, &cfg);
+        assert_eq!(got, hex(want), "DUMP {key}");
+        // And it restores to the same value.
+        let mut rng = Rng::new(1);
+        let back = restore_payload(&got, &cfg, &mut rng).unwrap();
+        assert_eq!(canon(&back), canon(v));
+        assert_eq!(back.encoding(), v.encoding(), "{key}");
+    }
+}
+
+#[test]
+fn restore_refuses_bad_payloads() {
+    let cfg = Config::default();
+    let mut rng = Rng::new(1);
+    let good = hex("000568656c6c6f0a006372df766534200a");
+    assert!(restore_payload(&good, &cfg, &mut rng).is_ok());
+    let mut bad_crc = good.clone();
+    bad_crc[3] ^= 1;
+    assert_eq!(
+        restore_payload(&bad_crc, &cfg, &mut rng),
+        Err(PayloadError::VersionOrChecksum)
+    );
+    assert_eq!(
+        restore_payload(b"short", &cfg, &mut rng),
+        Err(PayloadError::VersionOrChecksum)
+    );
+    // Version 11 (Redis 7.2) is refused even with a valid checksum.
+    let mut v11 = good[..good.len() - 10].to_vec();
+    v11.extend_from_slice(&11u16.to_le_bytes());
+    let crc = crc64::crc64(0, &v11);
+    v11.extend_from_slice(&crc.to_le_bytes());
+    assert_eq!(
+        restore_payload(&v11, &cfg, &mut rng),
+        Err(PayloadError::VersionOrChecksum)
+    );
+    // A valid frame around garbage is a format error, never a panic.
+    for body in [
+        &[0x00, 0x3f][..],
+        &[0x12, 0x01, 0x02, 0x03, 1, 2, 3],
+        &[0x0f],
+        &[0x07],
+    ] {
+        let mut p = body.to_vec();
+        p.extend_from_slice(&10u16.to_le_bytes());
+        let crc = crc64::crc64(0, &p);
+        p.extend_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            restore_payload(&p, &cfg, &mut rng),
+            Err(PayloadError::BadFormat)
+        );
+    }
+}
+
+#[test]
+fn loads_redis_7_0_snapshot() {
+    let bytes = include_bytes!("../../../testdata/rdb/redis-7.0.15-types.rdb");
+    let (dbs, info) = load(bytes);
+    assert_eq!(info.keys_loaded, 21);
+    assert_eq!(info.consumed, bytes.len());
+    assert_eq!(dbs[3].len(), 1);
+    let snap = snapshot(&dbs);
+    let get = |k: &[u8]| snap.get(&(0, k.to_vec())).unwrap().clone();
+    assert_eq!(get(b"str").0 .1, vec![b"hello".to_vec()]);
+    assert_eq!(
+        get(b"bin\x00key\xff").0 .1,
+        vec![b"\x01\x02\x00\xfe".to_vec()]
+    );
+    assert_eq!(get(b"ttl2").1, Some(4102444800000));
+    assert_eq!(get(b"bighash").2, "hashtable");
+    assert_eq!(get(b"bigiset").2, "hashtable");
+    assert_eq!(get(b"iset").2, "intset");
+    assert_eq!(get(b"bigzset").2, "skiplist");
+    assert_eq!(get(b"zset").2, "listpack");
+    assert_eq!(get(b"biglist").0 .1.len(), 3000);
+    assert_eq!(get(b"biglist").0 .1[2999], b"element-2999".to_vec());
+    assert_eq!(get(b"bigzset").0 .1.len(), 200);
+    // Re-encoding and loading again gives the same contents and encodings.
+    let again = encode_to_vec(&dbs, &SaveOptions::default());
+    let (dbs2, _) = load(&again);
+    assert_eq!(snapshot(&dbs2), snap);
+    // A corrupted byte is caught by the checksum; a truncated file is an error, not a panic.
+    let mut bad = bytes.to_vec();
+    bad[100] ^= 0x55;
+    let cfg = Config::default();
+    let mut rng = Rng::new(1);
+    assert!(decode(&bad, &cfg, &mut rng, None, |_| {}).is_err());
+    for cut in (0..bytes.len()).step_by(97) {
+        assert!(decode(&bytes[..cut], &cfg, &mut rng, None, |_| {}).is_err());
+    }
+}
+
+#[test]
+fn rejects_what_it_cannot_load() {
+    let cfg = Config::default();
+    let mut rng = Rng::new(1);
+    let e = decode(b"REDIS0011\xff", &cfg, &mut rng, None, |_| {}).unwrap_err();
+    assert_eq!(e, "Can't handle RDB format version 11");
+    let e = decode(b"REDIS0010\x0f\x01k", &cfg, &mut rng, None, |_| {}).unwrap_err();
+    assert!(e.contains("stream"), "{e}");
+    let e = decode(b"REDIS0010\x07\x01k", &cfg, &mut rng, None, |_| {}).unwrap_err();
+    assert!(e.contains("module"), "{e}");
+    let e = decode(b"REDIS0010\xf5\x01x", &cfg, &mut rng, None, |_| {}).unwrap_err();
+    assert!(e.contains("Functions"), "{e}");
+    assert!(decode(b"NOTREDIS0", &cfg, &mut rng, None, |_| {}).is_err());
+}
+
+/// A ziplist with these entries (Redis < 7.0 small encodings).
+fn ziplist(items: &[&[u8]]) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut prev = 0usize;
+    for it in items {
+        let start = body.len();
+        if prev < 254 {
+            body.push(prev as u8);
+        } else {
+            body.push(254);
+            body.extend_from_slice(&(prev as u32).to_le_bytes());
+        }
+        match crate::resp::parse_i64(it) {
+            Some(v) if (0..=12).contains(&v) => body.push(0xf1 + v as u8),
+            Some(v) if i16::try_from(v).is_ok() => {
+                body.push(0xc0);
+                body.extend_from_slice(&(v as i16).to_le_bytes());
+            }
+            Some(v) => {
+                body.push(0xe0);
+                body.extend_from_slice(&v.to_le_bytes());
+            }
+            None => {
+                assert!(it.len() < 64);
+                body.push(it.len() as u8);
+                body.extend_from_slice(it);
+            }
+        }
+        prev = body.len() - start;
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&((body.len() + 11) as u32).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(items.len() as u16).to_le_bytes());
+    out.extend_from_slice(&body);
+    out.push(0xff);
+    out
+}
+
+#[test]
+fn loads_older_encodings() {
+    let zl = ziplist(&[b"a", b"7", b"-300", b"5000000000"]);
+    let zh = ziplist(&[b"f", b"v", b"n", b"12"]);
+    let zz = ziplist(&[b"m", b"1.5", b"n", b"-inf"]);
+    let zipmap = [2u8, 1, b'f', 1, 0, b'v', 1, b'g', 2, 0, b'w', b'x', 0xff];
+    let mut e = Encoder::new(Vec::new(), &SaveOptions::default());
+    e.raw(b"REDIS0009").unwrap();
+    let kv = |e: &mut Encoder<Vec<u8>>, t: u8, k: &str, blob: &[u8]| {
+        e.raw(&[t]).unwrap();
+        e.string(k.as_bytes()).unwrap();
+        e.string(blob).unwrap();
+    };
+    kv(&mut e, TYPE_LIST_ZIPLIST, "l", &zl);
+    kv(&mut e, TYPE_HASH_ZIPLIST, "h", &zh);
+    kv(&mut e, TYPE_ZSET_ZIPLIST, "z", &zz);
+    kv(&mut e, TYPE_HASH_ZIPMAP, "zm", &zipmap);
+    // Quicklist 1: two ziplist nodes.
+    e.raw(&[TYPE_LIST_QUICKLIST]).unwrap();
+    e.string(b"q").unwrap();
+    e.len(2).unwrap();
+    e.string(&ziplist(&[b"x", b"y"])).unwrap();
+    e.string(&ziplist(&[b"1"])).unwrap();
+    // Old ZSET with string doubles, old linked list, EXPIRETIME in seconds.
+    e.raw(&[OP_EXPIRETIME]).unwrap();
+    e.raw(&2_000_000_000u32.to_le_bytes()).unwrap();
+    e.raw(&[TYPE_ZSET]).unwrap();
+    e.string(b"oz").unwrap();
+    e.len(2).unwrap();
+    e.string(b"a").unwrap();
+    e.raw(&[3, b'2', b'.', b'5']).unwrap();
+    e.string(b"b").unwrap();
+    e.raw(&[254]).unwrap();
+    e.raw(&[TYPE_LIST]).unwrap();
+    e.string(b"ol").unwrap();
+    e.len(1).unwrap();
+    e.string(b"only").unwrap();
+    let bytes = e.finish().unwrap();
+    let (dbs, info) = load(&bytes);
+    assert_eq!(info.keys_loaded, 7);
+    let s = snapshot(&dbs);
+    let items = |k: &str| s.get(&(0, k.as_bytes().to_vec())).unwrap().0 .1.clone();
+    let strs = |v: &[&str]| v.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>();
+    assert_eq!(items("l"), strs(&["a", "7", "-300", "5000000000"]));
+    assert_eq!(items("h"), strs(&["f=v", "n=12"]));
+    assert_eq!(items("zm"), strs(&["f=v", "g=wx"]));
+    assert_eq!(items("q"), strs(&["x", "y", "1"]));
+    assert_eq!(items("ol"), strs(&["only"]));
+    assert_eq!(items("z").len(), 2);
+    assert_eq!(
+        items("oz")[1],
+        [b"b=".as_slice(), &f64::INFINITY.to_bits().to_le_bytes()].concat()
+    );
+    assert_eq!(
+        s.get(&(0, b"oz".to_vec())).unwrap().1,
+        Some(2_000_000_000_000)
+    );
+}
+
+#[test]
+fn expired_keys_are_skipped_when_asked() {
+    let eng = engine_with(&["SET a 1", "SET b 2", "PEXPIREAT b 5000"]);
+    let bytes = encode_to_vec(&eng.server().dbs, &SaveOptions::default());
+    let cfg = Config::default();
+    let mut rng = Rng::new(1);
+    let mut n = 0;
+    let info = decode(&bytes, &cfg, &mut rng, Some(6000), |_| n += 1).unwrap();
+    assert_eq!((n, info.keys_loaded, info.keys_expired), (1, 1, 1));
+}
+
+fn arb_bytes() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..30),
+        (-100000i64..100000).prop_map(|n| n.to_string().into_bytes()),
+        any::<i64>().prop_map(|n| n.to_string().into_bytes()),
+        (1usize..300).prop_map(|n| b"ab".repeat(n)),
+    ]
+}
+
+fn arb_cmd() -> impl Strategy<Value = Vec<Vec<u8>>> {
+    let k = (0u8..12).prop_map(|i| format!("k{i}").into_bytes());
+    prop_oneof![
+        (k.clone(), arb_bytes()).prop_map(|(k, v)| vec![b"SET".to_vec(), k, v]),
+        (k.clone(), proptest::collection::vec(arb_bytes(), 1..40)).prop_map(|(k, v)| [
+            vec![b"RPUSH".to_vec(), k],
+            v
+        ]
+        .concat()),
+        (
+            k.clone(),
+            proptest::collection::vec((arb_bytes(), arb_bytes()), 1..20)
+        )
+            .prop_map(|(k, v)| [
+                vec![b"HSET".to_vec(), k],
+                v.into_iter().flat_map(|(a, b)| [a, b]).collect()
+            ]
+            .concat()),
+        (k.clone(), proptest::collection::vec(arb_bytes(), 1..40)).prop_map(|(k, v)| [
+            vec![b"SADD".to_vec(), k],
+            v
+        ]
+        .concat()),
+        (
+            k.clone(),
+            proptest::collection::vec((-1e6f64..1e6, arb_bytes()), 1..40)
+        )
+            .prop_map(|(k, v)| [
+                vec![b"ZADD".to_vec(), k],
+                v.into_iter()
+                    .flat_map(|(s, m)| [format!("{s}").into_bytes(), m])
+                    .collect()
+            ]
+            .concat()),
+        (k.clone(), 2000u64..9_000_000_000_000).prop_map(|(k, t)| vec![
+            b"PEXPIREAT".to_vec(),
+            k,
+            t.to_string().into_bytes()
+        ]),
+        (0u8..3).prop_map(|d| vec![b"SELECT".to_vec(), d.to_string().into_bytes()]),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn random_keyspaces_round_trip(
+        cmds in proptest::collection::vec(arb_cmd(), 1..60),
+        compression in any::<bool>(),
+    ) {
+        let mut eng = Engine::new(Config::default(), 5);
+        let id = eng.connect(UnixMillis(1000), ConnInfo::default());
+        for c in &cmds {
+            let mut req = format!("*{}\r\n", c.len()).into_bytes();
+            for a in c {
+                req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                req.extend_from_slice(a);
+                req.extend_from_slice(b"\r\n");
+            }
+            eng.feed(UnixMillis(1000), id, &req);
+        }
+        let opts = SaveOptions { compression, ..SaveOptions::default() };
+        let bytes = encode_to_vec(&eng.server().dbs, &opts);
+        let (dbs, _) = load(&bytes);
+        prop_assert_eq!(snapshot(&dbs), snapshot(&eng.server().dbs));
+        // Every value also survives DUMP/RESTORE.
+        let cfg = Config::default();
+        let mut rng = Rng::new(9);
+        for db in &eng.server().dbs {
+            for (_, v) in db.keys.iter() {
+                let p = dump_payload(v, &cfg);
+                let back = restore_payload(&p, &cfg, &mut rng).unwrap();
+                prop_assert_eq!(canon(&back), canon(v));
+            }
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! The append-only file in Redis 7.0's multi-part layout: `<dir>/<appenddirname>/` holds a
+//! base file (an RDB, `aof-use-rdb-preamble`), incremental files of RESP commands, and the
+//! manifest `<appendfilename>.manifest` naming them:
+//!
+//! ```text
+//! file appendonly.aof.1.base.rdb seq 1 type b
+//! file appendonly.aof.1.incr.aof seq 1 type i
+//! ```
+//!
+//! The core produces the commands to append (`Engine::take_propagated`); this file writes
+//! them with the `appendfsync` policy. BGREWRITEAOF opens a new incr file first, forks a
+//! child that writes the new base, and on success installs base + manifest and deletes what
+//! they replace (so no rewrite buffer is needed: Redis 7.0's design).
+
+use crate::log;
+use crate::persistence::{fsync_dir, Shared};
+use oxidis_core::{Config, Engine, UnixMillis};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fsync {
+    Always,
+    EverySec,
+    No,
+}
+
+impl Fsync {
+    pub fn from_config(cfg: &Config) -> Fsync {
+        match cfg.get("appendfsync").as_deref() {
+            Some(b"always") => Fsync::Always,
+            Some(b"no") => Fsync::No,
+            _ => Fsync::EverySec,
+        }
+    }
+}
+
+pub struct Aof {
+    pub dir: PathBuf,
+    pub name: String,
+    /// Appending (appendonly yes) or only rewriting on demand.
+    pub enabled: bool,
+    pub base_seq: u64,
+    pub base: Option<String>,
+    pub incrs: Vec<(u64, String)>,
+    file: Option<File>,
+    pub fsync_policy: Fsync,
+    last_fsync: Option<Instant>,
+    unsynced: bool,
+    pub base_size: u64,
+    pub incr_size: u64,
+}
+
+fn manifest_line(file: &str, seq: u64, kind: char) -> String {
+    format!("file {file} seq {seq} type {kind}\n")
+}
+
+impl Aof {
+    pub fn new(dir: PathBuf, name: String) -> Aof {
+        Aof {
+            dir,
+            name,
+            enabled: false,
+            base_seq: 0,
+            base: None,
+            incrs: Vec::new(),
+            file: None,
+            fsync_policy: Fsync::EverySec,
+            last_fsync: None,
+            unsynced: false,
+            base_size: 0,
+            incr_size: 0,
+        }
+    }
+
+    fn manifest_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.manifest", self.name))
+    }
+
+    /// Writes the manifest atomically (temp file, fsync, rename, fsync of the directory).
+    pub fn persist_manifest(&self) -> io::Result<()> {
+        let mut text = String::new();
+        if let Some(b) = &self.base {
+            text.push_str(&manifest_line(b, self.base_seq, 'b'));
+        }
+        for (seq, f) in &self.incrs {
+            text.push_str(&manifest_line(f, *seq, 'i'));
+        }
+        let tmp = self.dir.join(format!("temp-{}.manifest", self.name));
+        let mut f = File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, self.manifest_path())?;
+        fsync_dir(&self.dir)
+    }
+
+    /// Opens a new incr file for appending and records it in the manifest.
+    fn open_new_incr(&mut self) -> io::Result<()> {
+        let seq = self.incrs.last().map_or(1, |(s, _)| s + 1);
+        let name = format!("{}.{seq}.incr.aof", self.name);
+        let f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(&name))?;
+        self.incrs.push((seq, name));
+        self.persist_manifest()?;
+        self.file = Some(f);
+        self.incr_size = 0;
+        Ok(())
+    }
+
+    /// Appends propagated commands (dropped while no incr file is open: the base a pending
+    /// rewrite writes will contain them).
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if let Some(f) = self.file.as_mut() {
+            f.write_all(bytes)?;
+            self.incr_size += bytes.len() as u64;
+            self.unsynced = true;
+        }
+        Ok(())
+    }
+
+    pub fn fsync(&mut self) -> io::Result<()> {
+        if let Some(f) = self.file.as_mut() {
+            if self.unsynced {
+                f.sync_data()?;
+                self.unsynced = false;
+            }
+        }
+        self.last_fsync = Some(Instant::now());
+        Ok(())
+    }
+
+    /// The appendfsync policy after a write: always -> now; everysec -> if a second passed.
+    pub fn maybe_fsync(&mut self) -> io::Result<()> {
+        match self.fsync_policy {
+            Fsync::Always => self.fsync(),
+            Fsync::EverySec if self.unsynced => {
+                let due = self
+                    .last_fsync
+                    .is_none_or(|t| t.elapsed().as_millis() >= 1000);
+                if due {
+                    self.fsync()
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether an everysec fsync is still owed (the loop wakes up for it).
+    pub fn fsync_pending(&self) -> bool {
+        self.unsynced && self.fsync_policy == Fsync::EverySec
+    }
+
+    /// BGREWRITEAOF, in the parent before the fork: new writes go to a new incr file.
+    pub fn start_rewrite(&mut self) -> io::Result<()> {
+        fs::create_dir_all(&self.dir)?;
+        if self.enabled {
+            self.fsync()?;
+            self.open_new_incr()?;
+        }
+        Ok(())
+    }
+
+    /// The child wrote `tmp`: it becomes base `seq`; older incr files go.
+    pub fn finish_rewrite(&mut self, tmp: &Path, seq: u64) -> io::Result<()> {
+        let name = format!("{}.{seq}.base.rdb", self.name);
+        fs::rename(tmp, self.dir.join(&name))?;
+        let old_base = self.base.replace(name.clone());
+        self.base_seq = seq;
+        let keep = if self.enabled {
+            self.incrs.last().cloned()
+        } else {
+            None
+        };
+        let old_incrs: Vec<(u64, String)> = std::mem::take(&mut self.incrs)
+            .into_iter()
+            .filter(|i| Some(i) != keep.as_ref())
+            .collect();
+        self.incrs.extend(keep);
+        self.persist_manifest()?;
+        for f in old_base
+            .into_iter()
+            .filter(|b| *b != name)
+            .chain(old_incrs.into_iter().map(|(_, f)| f))
+        {
+            let _ = fs::remove_file(self.dir.join(f));
+        }
+        self.base_size = fs::metadata(self.dir.join(&name)).map_or(0, |m| m.len());
+        Ok(())
+    }
+}
+
+fn err_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// The manifest's (base, incrs).
+/// (sequence, file name) of one AOF file.
+type AofFile = (u64, String);
+
+fn parse_manifest(text: &str) -> Result<(Option<AofFile>, Vec<AofFile>), String> {
+    let mut base = None;
+    let mut incrs = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let w: Vec<&str> = line.split_ascii_whitespace().collect();
+        let mut file = None;
+        let mut seq = None;
+        let mut kind = None;
+        for kv in w.chunks(2) {
+            if let [k, v] = kv {
+                match *k {
+                    "file" => file = Some(v.to_string()),
+                    "seq" => seq = v.parse::<u64>().ok(),
+                    "type" => kind = Some(v.to_string()),
+                    _ => {}
+                }
+            }
+        }
+        let (Some(file), Some(seq), Some(kind)) = (file, seq, kind) else {
+            return Err(format!("Invalid AOF manifest line: {line}"));
+        };
+        match kind.as_str() {
+            "b" => base = Some((seq, file)),
+            "i" => incrs.push((seq, file)),
+            "h" => {}
+            _ => return Err(format!("Unknown AOF file type in manifest: {line}")),
+        }
+    }
+    incrs.sort();
+    Ok((base, incrs))
+}
+
+/// Startup with appendonly yes: load base + incr files (aof-load-truncated decides about a
+/// torn last command), or create a fresh AOF set.
+pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Result<(), String> {
+    let (dir, name) = {
+        let st = shared.borrow();
+        (st.dir.join(&st.aof_dirname), st.aof_name.clone())
+    };
+    let mut aof = Aof::new(dir.clone(), name.clone());
+    aof.enabled = true;
+    aof.fsync_policy = Fsync::from_config(eng.config());
+    let manifest = dir.join(format!("{name}.manifest"));
+    let truncated_ok = eng.config().get("aof-load-truncated").as_deref() != Some(b"no");
+    match fs::read_to_string(&manifest) {
+        Ok(text) => {
+            let (base, incrs) = parse_manifest(&text)?;
+            eng.persist_mut().loading = true;
+            let started = Instant::now();
+            if let Some((seq, f)) = &base {
+                let bytes = fs::read(dir.join(f)).map_err(|e| {
+                    format!("Can't open the append-only file {f}: {}", err_text(&e))
+                })?;
+                let mut rest: &[u8] = &bytes;
+                if bytes.starts_with(b"REDIS") {
+                    let n = eng.load_aof_preamble(&bytes).map_err(|e| {
+                        format!("Bad file format reading the append only file {f}: {e}")
+                    })?;
+                    rest = &bytes[n..];
+                }
+                if !rest.is_empty() {
+                    let r = eng.replay_aof(now, rest).map_err(|e| format!("{e} {f}"))?;
+                    if r.truncated {
+                        return Err(format!(
+                            "Unexpected end of file reading the append only file {f}"
+                        ));
+                    }
+                }
+                aof.base = Some(f.clone());
+                aof.base_seq = *seq;
+                aof.base_size = bytes.len() as u64;
+            }
+            let n = incrs.len();
+            for (i, (seq, f)) in incrs.iter().enumerate() {
+                let path = dir.join(f);
+                let bytes = match fs::read(&path) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound && i + 1 == n => Vec::new(),
+                    Err(e) => {
+                        return Err(format!(
+                            "Can't open the append-only file {f}: {}",
+                            err_text(&e)
+                        ))
+                    }
+                };
+                let r = eng.replay_aof(now, &bytes).map_err(|e| {
+                    format!("{e} {f}: make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>")
+                })?;
+                if r.truncated {
+                    if i + 1 != n || !truncated_ok {
+                        return Err(format!(
+                            "Unexpected end of file reading the append only file {f}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
+                        ));
+                    }
+                    log::warning(&format!(
+                        "!!! Warning: short read while loading the AOF file {f}!!!"
+                    ));
+                    log::warning(&format!(
+                        "!!! Truncating the AOF {f} at offset {} !!!",
+                        r.valid_len
+                    ));
+                    let file = OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map_err(|e| err_text(&e))?;
+                    file.set_len(r.valid_len as u64).map_err(|e| err_text(&e))?;
+                    file.sync_all().map_err(|e| err_text(&e))?;
+                    log::warning("AOF loaded anyway because aof-load-truncated is enabled");
+                }
+                aof.incrs.push((*seq, f.clone()));
+                if i + 1 == n {
+                    aof.incr_size = r.valid_len.min(bytes.len()) as u64;
+                }
+            }
+            eng.persist_mut().loading = false;
+            log::notice(&format!(
+                "DB loaded from append only file: {:.3} seconds",
+                started.elapsed().as_secs_f64()
+            ));
+            // Append to the last incr file (a new one if there is none).
+            match aof.incrs.last() {
+                Some((_, f)) => {
+                    let file = OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(dir.join(f))
+                        .map_err(|e| {
+                            format!("Can't open the append-only file {f}: {}", err_text(&e))
+                        })?;
+                    aof.file = Some(file);
+                }
+                None => aof.open_new_incr().map_err(|e| err_text(&e))?,
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // A fresh AOF: base from the current (empty) dataset, then an empty incr file.
+            fs::create_dir_all(&dir)
+                .map_err(|e| format!("Can't create the AOF directory: {}", err_text(&e)))?;
+            let base = format!("{name}.1.base.rdb");
+            let mut opts =
+                oxidis_core::rdb::SaveOptions::from_config(eng.config(), now.as_secs(), 0);
+            opts.aof_base = true;
+            let tmp = dir.join(format!("temp-{base}"));
+            crate::persistence::write_rdb_atomically(
+                &eng.server().dbs,
+                &opts,
+                &tmp,
+                &dir.join(&base),
+            )
+            .map_err(|e| format!("Can't write the AOF base: {}", err_text(&e)))?;
+            aof.base_size = fs::metadata(dir.join(&base)).map_or(0, |m| m.len());
+            aof.base = Some(base);
+            aof.base_seq = 1;
+            aof.open_new_incr().map_err(|e| err_text(&e))?;
+            log::notice("Creating AOF base file and incr file on server start");
+        }
+        Err(e) => return Err(format!("Can't read the AOF manifest: {}", err_text(&e))),
+    }
+    let p = eng.persist_mut();
+    p.aof_enabled = true;
+    p.aof_base_size = aof.base_size;
+    p.aof_current_size = aof.base_size + aof.incr_size;
+    shared.borrow_mut().aof = Some(aof);
+    eng.set_propagation(true);
+    Ok(())
+}
+
+/// CONFIG SET appendonly yes: propagate from now on and rewrite a base in the background
+/// (the new incr file opens when the rewrite forks).
+pub fn start_at_runtime(shared: &Shared, eng: &mut Engine) {
+    let mut st = shared.borrow_mut();
+    let (dir, name) = (st.dir.join(&st.aof_dirname), st.aof_name.clone());
+    let aof = st.aof.get_or_insert_with(|| Aof::new(dir, name));
+    aof.enabled = true;
+    aof.fsync_policy = Fsync::from_config(eng.config());
+    drop(st);
+    eng.set_propagation(true);
+    let p = eng.persist_mut();
+    p.aof_enabled = true;
+    p.aof_rewrite_scheduled = true;
+}
+
+/// CONFIG SET appendonly no.
+pub fn stop(shared: &Shared, eng: &mut Engine) {
+    if let Some(mut aof) = shared.borrow_mut().aof.take() {
+        let _ = aof.fsync();
+    }
+    eng.set_propagation(false);
+    eng.persist_mut().aof_enabled = false;
+}
+
+/// After a batch: append what the engine propagated and apply the fsync policy. With
+/// appendfsync always this runs before any reply of the batch is written.
+pub fn flush(shared: &Shared, eng: &mut Engine, buf: &mut Vec<u8>) {
+    if !eng.persist().aof_enabled {
+        return;
+    }
+    buf.clear();
+    eng.take_propagated(buf);
+    let mut st = shared.borrow_mut();
+    let Some(aof) = st.aof.as_mut() else {
+        return;
+    };
+    let res = aof.write(buf).and_then(|()| aof.maybe_fsync());
+    let written = buf.len() as u64;
+    let size = aof.base_size + aof.incr_size;
+    drop(st);
+    let p = eng.persist_mut();
+    match res {
+        Ok(()) => {
+            p.aof_last_write_ok = true;
+            p.aof_current_size = size;
+        }
+        Err(e) => {
+            if p.aof_last_write_ok {
+                log::warning(&format!(
+                    "Error writing to the AOF file: {} ({written} bytes)",
+                    err_text(&e)
+                ));
+            }
+            p.aof_last_write_ok = false;
+        }
+    }
+}
+
+/// Whether an everysec fsync is owed.
+pub fn fsync_pending(shared: &Shared) -> bool {
+    shared.borrow().aof.as_ref().is_some_and(Aof::fsync_pending)
+}

@@ -1,0 +1,421 @@
+//! The native shell's persistence: RDB files (SAVE, BGSAVE by fork, load at startup), and the
+//! AOF (aof.rs). Redis semantics (when to save, what to log in the AOF) come from the core;
+//! this file only writes, renames, fsyncs and forks.
+//!
+//! BGSAVE and BGREWRITEAOF fork() the process, as Redis does: the child sees a copy-on-write
+//! image of the dataset frozen at the fork and writes it while the parent keeps serving. fork
+//! is the right tool here because the event loop is single-threaded (no locks can be held by
+//! another thread at the fork) and glibc's fork keeps malloc usable in the child; the cost is
+//! the page-table copy at fork time (a few ms per GB) and copied pages for keys written
+//! during the save. A copy-on-write scheme inside the engine would avoid the page-table copy
+//! but touch every data structure; fork needs none of that.
+
+use crate::aof::Aof;
+use crate::log;
+use oxidis_core::keyspace::Db;
+use oxidis_core::rdb::persist::PersistHost;
+use oxidis_core::rdb::{self, SaveOptions};
+use oxidis_core::{Engine, UnixMillis};
+use std::cell::RefCell;
+use std::fs::{self, File};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// A running child process.
+pub struct Child {
+    pub pid: libc::pid_t,
+    pub tmp: PathBuf,
+}
+
+/// State shared by the engine's host hooks and the event loop.
+#[derive(Default)]
+pub struct State {
+    pub dir: PathBuf,
+    pub dbfilename: String,
+    /// appenddirname and appendfilename.
+    pub aof_dirname: String,
+    pub aof_name: String,
+    pub rdb_child: Option<Child>,
+    pub aof_child: Option<Child>,
+    pub aof: Option<Aof>,
+    /// BGREWRITEAOF's bookkeeping: the base sequence the child is writing.
+    pub rewrite_base_seq: u64,
+}
+
+pub type Shared = Rc<RefCell<State>>;
+
+fn err_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// fsync of a directory, so a rename in it is durable.
+pub fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Writes the snapshot to `tmp`, fsyncs it and renames it over `dst` (then fsyncs the dir).
+pub fn write_rdb_atomically(
+    dbs: &[Db],
+    opts: &SaveOptions,
+    tmp: &Path,
+    dst: &Path,
+) -> io::Result<()> {
+    let res = (|| {
+        let f = File::create(tmp)?;
+        let w = rdb::encode(BufWriter::with_capacity(1 << 16, f), dbs, opts)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        fs::rename(tmp, dst)?;
+        if let Some(dir) = dst.parent() {
+            fsync_dir(if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            })?;
+        }
+        Ok(())
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(tmp);
+    }
+    res
+}
+
+/// fork(): Ok(0) in the child, Ok(pid) in the parent.
+fn fork() -> io::Result<libc::pid_t> {
+    // SAFETY: the process is single-threaded; the child only writes a file and _exits.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(pid)
+    }
+}
+
+fn child_exit(ok: bool) -> ! {
+    // SAFETY: _exit skips destructors and atexit handlers the parent still owns.
+    unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+}
+
+/// The PersistHost the engine calls.
+pub struct Host {
+    pub shared: Shared,
+}
+
+impl State {
+    pub fn rdb_path(&self) -> PathBuf {
+        self.dir.join(&self.dbfilename)
+    }
+}
+
+impl PersistHost for Host {
+    fn save(&mut self, dbs: &[Db], opts: &SaveOptions) -> Result<(), String> {
+        let st = self.shared.borrow();
+        let tmp = st.dir.join(format!("temp-{}.rdb", std::process::id()));
+        let dst = st.rdb_path();
+        match write_rdb_atomically(dbs, opts, &tmp, &dst) {
+            Ok(()) => {
+                log::notice("DB saved on disk");
+                Ok(())
+            }
+            Err(e) => {
+                let msg = format!("Failed saving the DB: {}", err_text(&e));
+                log::warning(&msg);
+                Err(msg)
+            }
+        }
+    }
+
+    fn bgsave(&mut self, dbs: &[Db], opts: &SaveOptions) -> Result<(), String> {
+        let mut st = self.shared.borrow_mut();
+        if st.rdb_child.is_some() {
+            return Err("Background save already in progress".into());
+        }
+        let dst = st.rdb_path();
+        let dir = st.dir.clone();
+        match fork() {
+            Ok(0) => {
+                let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
+                let ok = write_rdb_atomically(dbs, opts, &tmp, &dst).is_ok();
+                child_exit(ok);
+            }
+            Ok(pid) => {
+                log::notice(&format!("Background saving started by pid {pid}"));
+                st.rdb_child = Some(Child {
+                    pid,
+                    tmp: dir.join(format!("temp-{pid}.rdb")),
+                });
+                Ok(())
+            }
+            Err(e) => {
+                let msg = format!("Can't save in background: fork: {}", err_text(&e));
+                log::warning(&msg);
+                Err(msg)
+            }
+        }
+    }
+
+    fn bgrewriteaof(
+        &mut self,
+        dbs: &[Db],
+        opts: &SaveOptions,
+        pending: &[u8],
+    ) -> Result<(), String> {
+        let mut st = self.shared.borrow_mut();
+        if st.aof_child.is_some() {
+            return Err("rewrite already in progress".into());
+        }
+        let aofdir;
+        let base_seq;
+        {
+            let (dir, name) = (st.dir.join(&st.aof_dirname), st.aof_name.clone());
+            let aof = st.aof.get_or_insert_with(|| Aof::new(dir, name));
+            if let Err(e) = aof.write(pending).and_then(|()| aof.fsync()) {
+                let m = format!("Error writing the AOF before a rewrite: {}", err_text(&e));
+                log::warning(&m);
+                return Err(m);
+            }
+            // New writes go to a fresh incr file from now on; the child's base covers
+            // everything before it.
+            aof.start_rewrite().map_err(|e| {
+                let m = format!("Can't rotate the AOF for a rewrite: {}", err_text(&e));
+                log::warning(&m);
+                m
+            })?;
+            aofdir = aof.dir.clone();
+            base_seq = aof.base_seq + 1;
+        }
+        match fork() {
+            Ok(0) => {
+                let tmp = aofdir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+                let res = (|| -> io::Result<()> {
+                    let f = File::create(&tmp)?;
+                    let w = rdb::encode(BufWriter::with_capacity(1 << 16, f), dbs, opts)?;
+                    let f = w.into_inner().map_err(|e| e.into_error())?;
+                    f.sync_all()
+                })();
+                child_exit(res.is_ok());
+            }
+            Ok(pid) => {
+                log::notice(&format!(
+                    "Background append only file rewriting started by pid {pid}"
+                ));
+                st.rewrite_base_seq = base_seq;
+                st.aof_child = Some(Child {
+                    pid,
+                    tmp: aofdir.join(format!("temp-rewriteaof-bg-{pid}.aof")),
+                });
+                Ok(())
+            }
+            Err(e) => {
+                let msg = format!(
+                    "Can't rewrite append only file in background: fork: {}",
+                    err_text(&e)
+                );
+                log::warning(&msg);
+                Err(msg)
+            }
+        }
+    }
+
+    fn read_rdb(&mut self) -> Result<Vec<u8>, String> {
+        let p = self.shared.borrow().rdb_path();
+        fs::read(&p).map_err(|e| format!("{}: {}", p.display(), err_text(&e)))
+    }
+
+    fn prepare_shutdown(&mut self) -> Result<(), String> {
+        let mut st = self.shared.borrow_mut();
+        for child in [st.rdb_child.take(), st.aof_child.take()]
+            .into_iter()
+            .flatten()
+        {
+            // SAFETY: killing and reaping our own child.
+            unsafe {
+                libc::kill(child.pid, libc::SIGKILL);
+                libc::waitpid(child.pid, std::ptr::null_mut(), 0);
+            }
+            let _ = fs::remove_file(&child.tmp);
+        }
+        if let Some(aof) = st.aof.as_mut() {
+            aof.fsync().map_err(|e| {
+                let m = format!("Error flushing the AOF at shutdown: {}", err_text(&e));
+                log::warning(&m);
+                m
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Reaps finished children and tells the engine. Cheap (waitpid WNOHANG); called every turn
+/// of the loop while a child runs.
+pub fn check_children(shared: &Shared, eng: &mut Engine, now: UnixMillis) {
+    let mut st = shared.borrow_mut();
+    if let Some(c) = &st.rdb_child {
+        if let Some(ok) = reap(c.pid) {
+            let tmp = c.tmp.clone();
+            st.rdb_child = None;
+            if ok {
+                log::notice("Background saving terminated with success");
+            } else {
+                let _ = fs::remove_file(tmp);
+                log::warning("Background saving error");
+            }
+            eng.bgsave_done(now, ok);
+        }
+    }
+    if let Some(c) = &st.aof_child {
+        if let Some(ok) = reap(c.pid) {
+            let tmp = c.tmp.clone();
+            st.aof_child = None;
+            let seq = st.rewrite_base_seq;
+            let ok = ok
+                && match st.aof.as_mut().map(|a| a.finish_rewrite(&tmp, seq)) {
+                    Some(Ok(())) => true,
+                    Some(Err(e)) => {
+                        log::warning(&format!(
+                            "Error trying to install the rewritten AOF: {}",
+                            err_text(&e)
+                        ));
+                        false
+                    }
+                    None => false,
+                };
+            let _ = fs::remove_file(&tmp);
+            if ok {
+                log::notice("Background AOF rewrite terminated with success");
+                if let Some(a) = &st.aof {
+                    let p = eng.persist_mut();
+                    p.aof_base_size = a.base_size;
+                    p.aof_current_size = a.base_size + a.incr_size;
+                }
+            } else {
+                log::warning("Background AOF rewrite failed");
+            }
+            eng.aof_rewrite_done(now, ok);
+        }
+    }
+}
+
+/// Some(success) once the child has exited.
+fn reap(pid: libc::pid_t) -> Option<bool> {
+    let mut status = 0;
+    // SAFETY: waitpid on our own child with a valid status pointer.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    if r == pid {
+        Some(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0)
+    } else if r < 0 {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Whether a child is running (the loop polls more often then).
+pub fn has_child(shared: &Shared) -> bool {
+    let st = shared.borrow();
+    st.rdb_child.is_some() || st.aof_child.is_some()
+}
+
+/// Startup: load the AOF (appendonly yes) or the RDB file. Err: exit with this message.
+pub fn load_at_startup(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Result<(), String> {
+    let aof_on = eng.config().get("appendonly").as_deref() == Some(b"yes");
+    if aof_on {
+        return crate::aof::load_or_create(shared, eng, now);
+    }
+    let path = shared.borrow().rdb_path();
+    match fs::read(&path) {
+        Ok(bytes) => {
+            let started = std::time::Instant::now();
+            eng.persist_mut().loading = true;
+            let res = eng.import_rdb(&bytes, now);
+            eng.persist_mut().loading = false;
+            match res {
+                Ok(info) => {
+                    log::notice(&format!(
+                        "DB loaded from disk: {:.3} seconds",
+                        started.elapsed().as_secs_f64()
+                    ));
+                    if info.keys_expired > 0 {
+                        log::notice(&format!(
+                            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+                            info.keys_loaded, info.keys_expired
+                        ));
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(format!("Fatal error loading the DB: {e}. Exiting.")),
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!(
+            "Fatal error loading the DB: {}. Exiting.",
+            err_text(&e)
+        )),
+    }
+}
+
+/// Resolves `dir` (Redis chdirs into it; CONFIG GET dir then shows the absolute path).
+pub fn init(eng: &mut Engine, dir_explicit: bool) -> Result<Shared, String> {
+    let cfg = eng.config();
+    let dir_cfg = String::from_utf8_lossy(&cfg.get("dir").unwrap_or_default()).into_owned();
+    if dir_explicit {
+        std::env::set_current_dir(&dir_cfg)
+            .map_err(|e| format!("Can't chdir to '{dir_cfg}': {}", err_text(&e)))?;
+    }
+    let cwd = std::env::current_dir().map_err(|e| err_text(&e))?;
+    let _ = eng
+        .server_mut()
+        .config
+        .set("dir", cwd.display().to_string().as_bytes());
+    let dbfilename =
+        String::from_utf8_lossy(&eng.config().get("dbfilename").unwrap_or_default()).into_owned();
+    let text =
+        |n: &str| String::from_utf8_lossy(&eng.config().get(n).unwrap_or_default()).into_owned();
+    let shared: Shared = Rc::new(RefCell::new(State {
+        dir: cwd,
+        dbfilename,
+        aof_dirname: text("appenddirname"),
+        aof_name: text("appendfilename"),
+        ..State::default()
+    }));
+    eng.set_persist_host(Box::new(Host {
+        shared: shared.clone(),
+    }));
+    Ok(shared)
+}
+
+/// Follows CONFIG SET dir / dbfilename / appendonly / appendfsync between batches.
+pub fn sync_config(shared: &Shared, eng: &mut Engine) {
+    let cfg = eng.config();
+    let dir =
+        PathBuf::from(String::from_utf8_lossy(&cfg.get("dir").unwrap_or_default()).into_owned());
+    let dbf = String::from_utf8_lossy(&cfg.get("dbfilename").unwrap_or_default()).into_owned();
+    let aof_on = cfg.get("appendonly").as_deref() == Some(b"yes");
+    let fsync = crate::aof::Fsync::from_config(cfg);
+    {
+        let mut st = shared.borrow_mut();
+        if st.dir != dir {
+            st.dir = dir;
+        }
+        if st.dbfilename != dbf {
+            st.dbfilename = dbf;
+        }
+        if let Some(a) = st.aof.as_mut() {
+            a.fsync_policy = fsync;
+        }
+    }
+    let was = eng.persist().aof_enabled;
+    if aof_on != was {
+        if aof_on {
+            crate::aof::start_at_runtime(shared, eng);
+        } else {
+            crate::aof::stop(shared, eng);
+        }
+    }
+}

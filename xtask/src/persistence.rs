@@ -1,0 +1,622 @@
+//! `cargo xtask test persistence`: RDB/AOF interoperability and durability against Debian's
+//! redis-server, on real files.
+//!
+//! - redis-server's RDB (every type, small and large encodings, TTLs, binary keys, several
+//!   databases) loads into oxidis-server with identical contents, and oxidis-server's RDB
+//!   loads into redis-server with identical contents; `redis-check-rdb` accepts Oxidis's file.
+//! - DUMP payloads restore on the other server in both directions.
+//! - Crash: acknowledged writes with `appendfsync always` survive SIGKILL at a random moment.
+//! - A torn last AOF command loads with `aof-load-truncated yes` and refuses with `no`.
+//! - BGSAVE of 1M keys: a probing client's worst PING latency is reported (not asserted).
+
+use crate::servers::{self, Server};
+use crate::suite::Suite;
+use oxidis_core::resp::{decode_reply, Reply};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A minimal blocking RESP client.
+struct Client {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl Client {
+    fn connect(addr: &str) -> Result<Client, String> {
+        let s = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
+        let _ = s.set_nodelay(true);
+        Ok(Client { s, buf: Vec::new() })
+    }
+
+    fn read_reply(&mut self) -> Result<Reply, String> {
+        loop {
+            if let Some((r, n)) = decode_reply(&self.buf)? {
+                self.buf.drain(..n);
+                return Ok(r);
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.s.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
+            if n == 0 {
+                return Err("connection closed".into());
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn cmd(&mut self, args: &[&[u8]]) -> Result<Reply, String> {
+        self.s
+            .write_all(&encode(args))
+            .map_err(|e| format!("write: {e}"))?;
+        self.read_reply()
+    }
+
+    fn cmds(&mut self, args: &[&str]) -> Result<Reply, String> {
+        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+        self.cmd(&a)
+    }
+
+    /// Sends many commands pipelined; errors in replies are returned.
+    fn pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) -> Result<(), String> {
+        for chunk in cmds.chunks(1000) {
+            let mut out = Vec::new();
+            for c in chunk {
+                let refs: Vec<&[u8]> = c.iter().map(Vec::as_slice).collect();
+                out.extend_from_slice(&encode(&refs));
+            }
+            self.s.write_all(&out).map_err(|e| format!("write: {e}"))?;
+            for c in chunk {
+                if let Reply::Error(e) = self.read_reply()? {
+                    return Err(format!(
+                        "{} -> {}",
+                        String::from_utf8_lossy(&c[0]),
+                        String::from_utf8_lossy(&e)
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn bytes(r: &Reply) -> Vec<u8> {
+    match r {
+        Reply::Bulk(b) | Reply::Simple(b) => b.clone(),
+        Reply::Int(n) => n.to_string().into_bytes(),
+        _ => Vec::new(),
+    }
+}
+
+fn items(r: Reply) -> Vec<Vec<u8>> {
+    match r {
+        Reply::Array(v) | Reply::Set(v) => v.iter().map(bytes).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn s(v: &str) -> Vec<u8> {
+    v.as_bytes().to_vec()
+}
+
+/// The dataset both directions use: every type in small and large encodings, TTLs, binary
+/// keys and values, databases 0, 1 and 9.
+fn dataset() -> Vec<Vec<Vec<u8>>> {
+    let mut c: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut add = |v: Vec<Vec<u8>>| c.push(v);
+    add(vec![s("SELECT"), s("0")]);
+    add(vec![s("SET"), s("str"), s("hello")]);
+    add(vec![s("SET"), s("int"), s("12345")]);
+    add(vec![s("SET"), s("bigint"), s("-9223372036854775808")]);
+    add(vec![s("SET"), s("long"), "abc".repeat(200).into_bytes()]);
+    add(vec![
+        s("SET"),
+        b"bin\x00\xff\r\nkey".to_vec(),
+        b"\x00\x01\x02\xfe\xff".to_vec(),
+    ]);
+    add(vec![s("SET"), s("ttl"), s("v"), s("PX"), s("86400000")]);
+    add(vec![s("SET"), s("empty"), s("")]);
+    add(vec![
+        s("RPUSH"),
+        s("list"),
+        s("a"),
+        s("1"),
+        s("-2"),
+        s("x y z"),
+    ]);
+    let mut big = vec![s("RPUSH"), s("biglist")];
+    big.extend((0..5000).map(|i| format!("element-{i}").into_bytes()));
+    add(big);
+    add(vec![s("HSET"), s("hash"), s("f1"), s("v1"), s("n"), s("7")]);
+    let mut h = vec![s("HSET"), s("bighash")];
+    for i in 0..700 {
+        h.push(format!("field:{i}").into_bytes());
+        h.push(format!("value:{i}").into_bytes());
+    }
+    add(h);
+    add(vec![
+        s("HSET"),
+        s("longhash"),
+        s("f"),
+        "v".repeat(100).into_bytes(),
+    ]);
+    add(vec![
+        s("SADD"),
+        s("iset"),
+        s("1"),
+        s("-70000"),
+        s("5000000000"),
+    ]);
+    add(vec![s("SADD"), s("set"), s("a"), s("b"), b"\x00".to_vec()]);
+    let mut bs = vec![s("SADD"), s("bigiset")];
+    bs.extend((0..600).map(|i| (i * 3).to_string().into_bytes()));
+    add(bs);
+    add(vec![
+        s("ZADD"),
+        s("zset"),
+        s("1"),
+        s("a"),
+        s("2.5"),
+        s("b"),
+        s("-inf"),
+        s("c"),
+        s("1e300"),
+        s("d"),
+    ]);
+    let mut z = vec![s("ZADD"), s("bigzset")];
+    for i in 0..300 {
+        z.push(format!("{}", f64::from(i) * 0.37 - 20.0).into_bytes());
+        z.push(format!("m{i}").into_bytes());
+    }
+    add(z);
+    add(vec![
+        s("ZADD"),
+        s("longzset"),
+        s("3"),
+        "z".repeat(100).into_bytes(),
+    ]);
+    add(vec![s("EXPIRE"), s("bighash"), s("100000")]);
+    add(vec![s("SELECT"), s("1")]);
+    add(vec![s("SET"), s("db1key"), s("one")]);
+    add(vec![s("RPUSH"), s("db1list"), s("q")]);
+    add(vec![s("SELECT"), s("9")]);
+    add(vec![s("SET"), s("db9key"), s("nine")]);
+    add(vec![s("PEXPIREAT"), s("db9key"), s("4102444800000")]);
+    add(vec![s("SELECT"), s("0")]);
+    c
+}
+
+/// A canonical listing of a server's whole contents: per db, per key, TYPE, whether it has a
+/// TTL (and the TTL rounded to minutes), and the contents (sets and hashes sorted).
+fn full_dump(addr: &str) -> Result<BTreeMap<(u8, Vec<u8>), String>, String> {
+    let mut c = Client::connect(addr)?;
+    let mut out = BTreeMap::new();
+    for db in 0..16u8 {
+        c.cmds(&["SELECT", &db.to_string()])?;
+        let keys = items(c.cmds(&["KEYS", "*"])?);
+        for k in keys {
+            let t = bytes(&c.cmd(&[b"TYPE", &k])?);
+            let pttl = match c.cmd(&[b"PTTL", &k])? {
+                Reply::Int(n) if n >= 0 => format!("ttl~{}", (n + 30_000) / 60_000),
+                Reply::Int(n) => format!("ttl{n}"),
+                r => format!("{r:?}"),
+            };
+            let mut content: Vec<Vec<u8>> = match t.as_slice() {
+                b"string" => vec![bytes(&c.cmd(&[b"GET", &k])?)],
+                b"list" => items(c.cmd(&[b"LRANGE", &k, b"0", b"-1"])?),
+                b"set" => items(c.cmd(&[b"SMEMBERS", &k])?),
+                b"hash" => {
+                    let v = items(c.cmd(&[b"HGETALL", &k])?);
+                    v.chunks(2).map(|p| p.concat()).collect()
+                }
+                b"zset" => items(c.cmd(&[b"ZRANGE", &k, b"0", b"-1", b"WITHSCORES"])?),
+                _ => vec![],
+            };
+            if matches!(t.as_slice(), b"set" | b"hash") {
+                content.sort();
+            }
+            let enc = bytes(&c.cmd(&[b"OBJECT", b"ENCODING", &k])?);
+            out.insert(
+                (db, k),
+                format!(
+                    "{} {} {} {:?}",
+                    String::from_utf8_lossy(&t),
+                    String::from_utf8_lossy(&enc),
+                    pttl,
+                    content
+                ),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn compare(
+    name: &str,
+    a: &BTreeMap<(u8, Vec<u8>), String>,
+    b: &BTreeMap<(u8, Vec<u8>), String>,
+) -> Result<(), String> {
+    if a.len() != b.len() {
+        return Err(format!("{name}: {} keys vs {} keys", a.len(), b.len()));
+    }
+    for (k, v) in a {
+        match b.get(k) {
+            Some(w) if w == v => {}
+            Some(w) => {
+                return Err(format!(
+                    "{name}: db{} key {:?} differs:\n  {}\n  {}",
+                    k.0,
+                    String::from_utf8_lossy(&k.1),
+                    v.chars().take(300).collect::<String>(),
+                    w.chars().take(300).collect::<String>()
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "{name}: key {:?} missing",
+                    String::from_utf8_lossy(&k.1)
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fresh_dir(name: &str) -> Result<PathBuf, String> {
+    let d = servers::log_dir().join("persistence").join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+    Ok(d)
+}
+
+fn start(bin: &Path, dir: &Path, extra: &[&str], tag: &str) -> Result<Server, String> {
+    let port = servers::free_port()?;
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--daemonize",
+        "no",
+    ])
+    .args([
+        "--dir",
+        &dir.display().to_string(),
+        "--enable-debug-command",
+        "yes",
+    ])
+    .args(extra);
+    let log = servers::log_dir().join(format!("persistence-{tag}-{port}.log"));
+    Server::spawn(&format!("{} ({tag})", bin.display()), cmd, port, &log)
+}
+
+fn redis_bin() -> PathBuf {
+    PathBuf::from("redis-server")
+}
+
+fn shutdown(srv: &mut Server, how: &str) -> Result<(), String> {
+    let mut c = Client::connect(&srv.addr())?;
+    let _ = c.cmds(&["SHUTDOWN", how]);
+    srv.wait_exit(Duration::from_secs(30))
+        .ok_or_else(|| "server did not exit after SHUTDOWN".to_string())
+        .map(|_| ())
+}
+
+/// redis-server writes, oxidis-server reads; then the reverse, with redis-check-rdb.
+fn rdb_interop(ox: &Path) -> Result<(), String> {
+    let data = dataset();
+    // Redis -> Oxidis.
+    let rdir = fresh_dir("redis-to-oxidis")?;
+    let mut r = start(
+        &redis_bin(),
+        &rdir,
+        &["--save", "", "--appendonly", "no"],
+        "redis",
+    )?;
+    Client::connect(&r.addr())?.pipeline(&data)?;
+    let want = full_dump(&r.addr())?;
+    shutdown(&mut r, "SAVE")?;
+    let mut o = start(ox, &rdir, &["--save", "", "--appendonly", "no"], "oxidis")?;
+    let got = full_dump(&o.addr())?;
+    compare("redis RDB loaded by oxidis", &want, &got)?;
+    shutdown(&mut o, "NOSAVE")?;
+    // Oxidis -> Redis.
+    let odir = fresh_dir("oxidis-to-redis")?;
+    let mut o = start(ox, &odir, &["--save", "", "--appendonly", "no"], "oxidis")?;
+    Client::connect(&o.addr())?.pipeline(&data)?;
+    let want2 = full_dump(&o.addr())?;
+    compare("oxidis contents vs redis contents", &want, &want2)?;
+    shutdown(&mut o, "SAVE")?;
+    let check = Command::new("redis-check-rdb")
+        .arg(odir.join("dump.rdb"))
+        .output()
+        .map_err(|e| format!("redis-check-rdb: {e}"))?;
+    let text = String::from_utf8_lossy(&check.stdout).into_owned();
+    if !check.status.success() || !text.contains("RDB looks OK") {
+        return Err(format!("redis-check-rdb refused Oxidis's file:\n{text}"));
+    }
+    let mut r = start(
+        &redis_bin(),
+        &odir,
+        &["--save", "", "--appendonly", "no"],
+        "redis",
+    )?;
+    let got2 = full_dump(&r.addr())?;
+    compare("oxidis RDB loaded by redis", &want2, &got2)?;
+    shutdown(&mut r, "NOSAVE")?;
+    Ok(())
+}
+
+/// DUMP on one server, RESTORE on the other, for every key, both ways.
+fn dump_restore(ox: &Path) -> Result<(), String> {
+    let data = dataset();
+    let d1 = fresh_dir("dump-a")?;
+    let d2 = fresh_dir("dump-b")?;
+    let r = start(
+        &redis_bin(),
+        &d1,
+        &["--save", "", "--appendonly", "no"],
+        "redis",
+    )?;
+    let o = start(ox, &d2, &["--save", "", "--appendonly", "no"], "oxidis")?;
+    let mut rc = Client::connect(&r.addr())?;
+    let mut oc = Client::connect(&o.addr())?;
+    rc.pipeline(&data)?;
+    oc.pipeline(&data)?;
+    transfer(&mut rc, &mut oc, "redis->oxidis", b"r2o:")?;
+    transfer(&mut oc, &mut rc, "oxidis->redis", b"o2r:")?;
+    // Both servers now hold the originals plus the same restored copies.
+    compare(
+        "after DUMP/RESTORE both ways",
+        &full_dump(&r.addr())?,
+        &full_dump(&o.addr())?,
+    )
+}
+
+fn transfer(from: &mut Client, to: &mut Client, label: &str, prefix: &[u8]) -> Result<(), String> {
+    from.cmds(&["SELECT", "0"])?;
+    to.cmds(&["SELECT", "0"])?;
+    for k in items(from.cmds(&["KEYS", "*"])?) {
+        let payload = bytes(&from.cmd(&[b"DUMP", &k])?);
+        let mut nk = prefix.to_vec();
+        nk.extend_from_slice(&k);
+        match to.cmd(&[b"RESTORE", &nk, b"0", &payload])? {
+            Reply::Simple(ok) if ok == b"OK" => {}
+            r => {
+                return Err(format!(
+                    "{label}: RESTORE of {:?} failed: {r:?}",
+                    String::from_utf8_lossy(&k)
+                ))
+            }
+        }
+        // The restored value dumps back to a payload the source accepts too.
+        let back = bytes(&to.cmd(&[b"DUMP", &nk])?);
+        match from.cmd(&[b"RESTORE", &nk, b"0", &back, b"REPLACE"])? {
+            Reply::Simple(ok) if ok == b"OK" => {}
+            r => {
+                return Err(format!(
+                    "{label}: round trip of {:?}: {r:?}",
+                    String::from_utf8_lossy(&k)
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writers with appendfsync always; SIGKILL at a random moment; every acknowledged write
+/// must be there after restart.
+fn crash(ox: &Path, seed: u64) -> Result<String, String> {
+    let dir = fresh_dir("crash")?;
+    let args = [
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let srv = start(ox, &dir, &args, "crash")?;
+    let addr = srv.addr();
+    let pid = srv.pid();
+    let kill_after = Duration::from_millis(300 + seed % 700);
+    let writer = std::thread::spawn(move || -> Result<u64, String> {
+        let mut c = Client::connect(&addr)?;
+        let mut acked = 0u64;
+        for i in 0..200_000u64 {
+            let k = format!("key:{i}");
+            let r = match c.cmds(&["SET", &k, &i.to_string()]) {
+                Ok(r) => r,
+                Err(_) => break, // killed
+            };
+            if !matches!(r, Reply::Simple(_)) {
+                return Err(format!("SET {k}: {r:?}"));
+            }
+            match c.cmds(&["INCR", "counter"]) {
+                Ok(Reply::Int(_)) => acked = i + 1,
+                _ => break,
+            }
+        }
+        Ok(acked)
+    });
+    std::thread::sleep(kill_after);
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
+    let acked = writer.join().map_err(|_| "writer panicked".to_string())??;
+    drop(srv);
+    let srv = start(ox, &dir, &args, "crash-restart")?;
+    let mut c = Client::connect(&srv.addr())?;
+    let counter = match c.cmds(&["GET", "counter"])? {
+        Reply::Bulk(b) => String::from_utf8_lossy(&b).parse::<u64>().unwrap_or(0),
+        _ => 0,
+    };
+    if counter < acked {
+        return Err(format!(
+            "lost acknowledged writes: counter {counter} < acked {acked}"
+        ));
+    }
+    for i in (0..acked)
+        .step_by(((acked / 500).max(1)) as usize)
+        .chain(acked.checked_sub(1))
+    {
+        let k = format!("key:{i}");
+        if bytes(&c.cmds(&["GET", &k])?) != i.to_string().into_bytes() {
+            return Err(format!("acknowledged SET {k} missing after SIGKILL"));
+        }
+    }
+    Ok(format!(
+        "crash: SIGKILL after {} ms, {acked} acknowledged INCR+SET pairs, all present (counter {counter})",
+        kill_after.as_millis()
+    ))
+}
+
+/// A torn last command: loads with aof-load-truncated yes, refuses with no.
+fn truncated(ox: &Path) -> Result<(), String> {
+    let dir = fresh_dir("truncated")?;
+    let base = [
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let mut srv = start(ox, &dir, &base, "trunc")?;
+    let mut c = Client::connect(&srv.addr())?;
+    for i in 0..100 {
+        c.cmds(&["RPUSH", "l", &i.to_string()])?;
+    }
+    shutdown(&mut srv, "NOSAVE")?;
+    let incr = std::fs::read_dir(dir.join("appendonlydir"))
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".incr.aof"))
+        .ok_or("no incr file")?;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&incr)
+        .map_err(|e| e.to_string())?;
+    f.write_all(b"*3\r\n$5\r\nRPUSH\r\n$1\r\nl\r\n$3\r\n10")
+        .map_err(|e| e.to_string())?;
+    drop(f);
+    // With `no`: the server refuses to start, naming the problem.
+    let port = servers::free_port()?;
+    let out = Command::new(ox)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
+        .arg(&dir)
+        .args(base)
+        .args(["--aof-load-truncated", "no"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let log =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    if out.status.success() || !log.contains("Unexpected end of file") {
+        return Err(format!(
+            "aof-load-truncated no: expected a refusal, got {:?}:\n{log}",
+            out.status
+        ));
+    }
+    // With `yes`: loads the 100 complete commands.
+    let srv = start(ox, &dir, &base, "trunc-yes")?;
+    let mut c = Client::connect(&srv.addr())?;
+    match c.cmds(&["LLEN", "l"])? {
+        Reply::Int(100) => Ok(()),
+        r => Err(format!("after truncated load LLEN l = {r:?}, want 100")),
+    }
+}
+
+/// BGSAVE of 1M keys while a client PINGs: the worst latency, reported.
+fn bgsave_latency(ox: &Path) -> Result<String, String> {
+    let dir = fresh_dir("bgsave")?;
+    let srv = start(ox, &dir, &["--save", "", "--appendonly", "no"], "bgsave")?;
+    let mut c = Client::connect(&srv.addr())?;
+    let mut batch = Vec::new();
+    for i in 0..1_000_000u32 {
+        batch.push(vec![
+            s("SET"),
+            format!("key:{i}").into_bytes(),
+            format!("value:{i}").into_bytes(),
+        ]);
+        if batch.len() == 10_000 {
+            c.pipeline(&batch)?;
+            batch.clear();
+        }
+    }
+    let mut probe = Client::connect(&srv.addr())?;
+    let t0 = Instant::now();
+    c.cmds(&["BGSAVE"])?;
+    let mut worst = Duration::ZERO;
+    let mut pings = 0;
+    loop {
+        let t = Instant::now();
+        probe.cmds(&["PING"])?;
+        worst = worst.max(t.elapsed());
+        pings += 1;
+        if pings % 50 == 0 {
+            let info = bytes(&probe.cmds(&["INFO", "persistence"])?);
+            if String::from_utf8_lossy(&info).contains("rdb_bgsave_in_progress:0") {
+                break;
+            }
+        }
+        if t0.elapsed() > Duration::from_secs(120) {
+            return Err("BGSAVE did not finish in 120 s".into());
+        }
+    }
+    let size = std::fs::metadata(dir.join("dump.rdb")).map_or(0, |m| m.len());
+    Ok(format!(
+        "bgsave: 1M keys, {:.2} s, {size} bytes, {pings} PINGs meanwhile, worst PING latency {:.2} ms (debug build)",
+        t0.elapsed().as_secs_f64(),
+        worst.as_secs_f64() * 1000.0
+    ))
+}
+
+pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
+    let ox = match ctx.oxidis_bin() {
+        Ok(b) => b,
+        Err(e) => return Suite::error(name, e),
+    };
+    let mut s = Suite::new(name);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(7, |d| d.as_nanos() as u64);
+    let checks: Vec<(&str, Result<Option<String>, String>)> = vec![
+        (
+            "rdb interop both ways + redis-check-rdb",
+            rdb_interop(&ox).map(|()| None),
+        ),
+        ("DUMP/RESTORE both ways", dump_restore(&ox).map(|()| None)),
+        ("crash with appendfsync always", crash(&ox, seed).map(Some)),
+        ("truncated AOF", truncated(&ox).map(|()| None)),
+        ("BGSAVE latency", bgsave_latency(&ox).map(Some)),
+    ];
+    for (what, r) in checks {
+        match r {
+            Ok(info) => {
+                println!("    ok     {what}");
+                s.passed += 1;
+                s.info.extend(info);
+            }
+            Err(e) => {
+                println!("    FAILED {what}");
+                s.fail(format!("{what}: {e}"));
+            }
+        }
+    }
+    s
+}
