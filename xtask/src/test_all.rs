@@ -66,6 +66,7 @@ const SUITES: &[(&str, SuiteFn)] = &[
     ("real clients (redis-cli, redis-benchmark)", |ctx, name| {
         against_both(ctx, name, crate::clients::run)
     }),
+    ("wasm package (node --test, golden, chromium)", crate::wasm::suite),
 ];
 
 pub fn run(filters: &[String]) -> ExitCode {

@@ -64,6 +64,28 @@ impl Kind {
         }
     }
 
+    /// The type byte (None for inline requests and unknown bytes).
+    pub fn byte(self) -> Option<u8> {
+        Some(match self {
+            Kind::SimpleString => b'+',
+            Kind::Error => b'-',
+            Kind::Integer => b':',
+            Kind::BulkString => b'$',
+            Kind::Array => b'*',
+            Kind::Null => b'_',
+            Kind::Boolean => b'#',
+            Kind::Double => b',',
+            Kind::BigNumber => b'(',
+            Kind::BulkError => b'!',
+            Kind::VerbatimString => b'=',
+            Kind::Map => b'%',
+            Kind::Set => b'~',
+            Kind::Attribute => b'|',
+            Kind::Push => b'>',
+            Kind::Inline | Kind::Unknown => return None,
+        })
+    }
+
     /// A short lowercase name ("bulk-string", "push" ...), for display.
     pub fn name(self) -> &'static str {
         match self {
@@ -492,6 +514,14 @@ mod tests {
         let v = annotate(&many);
         assert_eq!(v.len(), MAX_NODES + 1);
         assert!(matches!(v.last().unwrap().status, Status::Invalid(_)));
+    }
+
+    #[test]
+    fn kind_bytes_round_trip() {
+        for b in b"+-:$*_#,(!=%~|>" {
+            assert_eq!(Kind::from_byte(*b).byte(), Some(*b));
+        }
+        assert_eq!(Kind::from_byte(b'P').byte(), None);
     }
 
     #[test]
