@@ -9,13 +9,13 @@
 //! are validated, allocations for request bytes use `try_reserve`, and the wrapper checks
 //! argument types before they get here.
 
+use js_sys::{Array, Function, Map, Object, Reflect, Uint8Array};
 use oxidis_core::command::{all_commands, flags};
 use oxidis_core::engine::ConnInfo;
 use oxidis_core::golden;
 use oxidis_core::resp::annotate::{annotate, Node, Status};
 use oxidis_core::resp::{decode_reply, Reply};
 use oxidis_core::{ClientId, Config, Engine, Event, UnixMillis};
-use js_sys::{Array, Function, Map, Object, Reflect, Uint8Array};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use wasm_bindgen::prelude::*;
@@ -120,9 +120,11 @@ fn reply_value(r: &Reply, mode: Binary) -> JsValue {
         Reply::Int(n) => int_value(*n),
         Reply::Bulk(b) => bytes_value(b, mode),
         Reply::Nil | Reply::NilArray => JsValue::NULL,
-        Reply::Array(items) | Reply::Push(items) => {
-            items.iter().map(|i| reply_value(i, mode)).collect::<Array>().into()
-        }
+        Reply::Array(items) | Reply::Push(items) => items
+            .iter()
+            .map(|i| reply_value(i, mode))
+            .collect::<Array>()
+            .into(),
         Reply::Set(items) => {
             let set = js_sys::Set::new(&JsValue::UNDEFINED);
             for i in items {
@@ -285,7 +287,9 @@ impl RawEngine {
             ));
         }
         if !(ms.is_finite() && ms >= 0.0) {
-            return Err(range_error("oxidis: advance(ms) takes a non-negative number"));
+            return Err(range_error(
+                "oxidis: advance(ms) takes a non-negative number",
+            ));
         }
         self.now = self.now.saturating_add(ms as u64);
         self.run_due();
@@ -301,7 +305,9 @@ impl RawEngine {
             ));
         }
         if !(ms.is_finite() && ms >= 0.0) {
-            return Err(range_error("oxidis: setTime(ms) takes a non-negative number"));
+            return Err(range_error(
+                "oxidis: setTime(ms) takes a non-negative number",
+            ));
         }
         self.now = ms as u64;
         self.run_due();
@@ -653,7 +659,9 @@ fn doc_value(r: &Reply) -> JsValue {
             }
             o.into()
         }
-        Reply::Array(items) | Reply::Set(items) => items.iter().map(doc_value).collect::<Array>().into(),
+        Reply::Array(items) | Reply::Set(items) => {
+            items.iter().map(doc_value).collect::<Array>().into()
+        }
         other => reply_value(other, Binary::Lossy),
     }
 }
@@ -674,7 +682,11 @@ pub fn commands() -> Array {
         set(&o, "firstKey", &JsValue::from_f64(c.first_key.into()));
         set(&o, "lastKey", &JsValue::from_f64(c.last_key.into()));
         set(&o, "keyStep", &JsValue::from_f64(c.key_step.into()));
-        set(&o, "aclCategories", &str_array(c.acl_categories.iter().copied()).into());
+        set(
+            &o,
+            "aclCategories",
+            &str_array(c.acl_categories.iter().copied()).into(),
+        );
         set(&o, "group", &JsValue::from_str(c.group));
         set(&o, "summary", &JsValue::from_str(c.summary));
         set(&o, "since", &JsValue::from_str(c.since));
@@ -726,7 +738,11 @@ fn node_value(n: &Node) -> JsValue {
     if let Some(p) = n.payload {
         set(&o, "payload", &range(p));
     }
-    let crlf: Array = n.crlf.iter().map(|&c| JsValue::from_f64(c as f64)).collect();
+    let crlf: Array = n
+        .crlf
+        .iter()
+        .map(|&c| JsValue::from_f64(c as f64))
+        .collect();
     set(&o, "crlf", &crlf.into());
     let children: Array = n.children.iter().map(node_value).collect();
     set(&o, "children", &children.into());
@@ -772,7 +788,9 @@ impl golden::Driver for JsDriver {
     }
 
     fn advance(&mut self, ms: u64) {
-        let _ = self.advance.call1(&JsValue::NULL, &JsValue::from_f64(ms as f64));
+        let _ = self
+            .advance
+            .call1(&JsValue::NULL, &JsValue::from_f64(ms as f64));
     }
 
     fn is_closed(&mut self, client: usize) -> bool {

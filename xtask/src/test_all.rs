@@ -66,7 +66,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
     ("real clients (redis-cli, redis-benchmark)", |ctx, name| {
         against_both(ctx, name, crate::clients::run)
     }),
-    ("wasm package (node --test, golden, chromium)", crate::wasm::suite),
+    (
+        "wasm package (node --test, golden, chromium)",
+        crate::wasm::suite,
+    ),
 ];
 
 pub fn run(filters: &[String]) -> ExitCode {

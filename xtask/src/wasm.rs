@@ -64,7 +64,13 @@ fn ensure_wasm_bindgen(version: &str) -> Result<PathBuf, String> {
     println!("    installing wasm-bindgen-cli {version} (cargo install, a few minutes, once)");
     // Without --locked: with it a pinned transitive crate is missing from the registry.
     let mut cmd = Command::new(crate::cargo());
-    cmd.args(["install", "wasm-bindgen-cli", "--version", version, "--force"]);
+    cmd.args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        version,
+        "--force",
+    ]);
     run_status(cmd)?;
     let p = which("wasm-bindgen")
         .or_else(|| {
@@ -147,7 +153,10 @@ pub fn build() -> Result<(), String> {
         .map_err(|e| format!("copy README.md: {e}"))?;
     let manifest = std::fs::read_to_string(js.join("package.json"))
         .map_err(|e| format!("web/js/package.json: {e}"))?
-        .replace("\"0.0.0-workspace\"", &format!("\"{}\"", env!("CARGO_PKG_VERSION")));
+        .replace(
+            "\"0.0.0-workspace\"",
+            &format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+        );
     std::fs::write(pkg.join("package.json"), manifest).map_err(|e| e.to_string())?;
     let (raw, gz) = wasm_sizes()?;
     println!(
@@ -183,12 +192,14 @@ fn ensure_node_modules() -> Result<(), String> {
     if !fresh {
         println!("    npm ci (web/node_modules)");
         let mut cmd = Command::new("npm");
-        cmd.args(["ci", "--no-audit", "--no-fund"]).current_dir(&web);
+        cmd.args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&web);
         run_status(cmd)?;
     }
     let link = web.join("node_modules/oxidis");
     if std::fs::symlink_metadata(&link).is_err() {
-        std::os::unix::fs::symlink("../pkg", &link).map_err(|e| format!("{}: {e}", link.display()))?;
+        std::os::unix::fs::symlink("../pkg", &link)
+            .map_err(|e| format!("{}: {e}", link.display()))?;
     }
     Ok(())
 }
@@ -215,7 +226,12 @@ fn ensure_chromium() -> Result<(), String> {
         c
     };
     run_status(apt(&["update"]))?;
-    run_status(apt(&["install", "-y", "--no-install-recommends", "chromium"]))?;
+    run_status(apt(&[
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "chromium",
+    ]))?;
     if Path::new("/usr/bin/chromium").exists() {
         Ok(())
     } else {
@@ -238,9 +254,15 @@ impl NodeCounts {
             .strip_prefix("ℹ ")
             .or_else(|| t.strip_prefix("# "))
             .unwrap_or("");
-        if let Some(n) = t.strip_prefix("pass ").and_then(|n| n.trim().parse::<usize>().ok()) {
+        if let Some(n) = t
+            .strip_prefix("pass ")
+            .and_then(|n| n.trim().parse::<usize>().ok())
+        {
             self.passed += n;
-        } else if let Some(n) = t.strip_prefix("fail ").and_then(|n| n.trim().parse::<usize>().ok()) {
+        } else if let Some(n) = t
+            .strip_prefix("fail ")
+            .and_then(|n| n.trim().parse::<usize>().ok())
+        {
             self.failed += n;
         } else if let Some(name) = line.trim_start().strip_prefix("✖ ") {
             if !name.starts_with("failing tests") {
