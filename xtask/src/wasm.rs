@@ -265,7 +265,7 @@ impl NodeCounts {
         {
             self.failed += n;
         } else if let Some(name) = line.trim_start().strip_prefix("✖ ") {
-            if !name.starts_with("failing tests") {
+            if !name.starts_with("failing tests") && !self.failures.iter().any(|f| f == name) {
                 self.failures.push(name.to_string());
             }
         }
@@ -358,6 +358,7 @@ mod tests {
             "ℹ pass 2",
             "ℹ fail 1",
             "✖ failing tests:",
+            "✖ pub/sub (3ms)",
         ] {
             c.line(l);
         }
