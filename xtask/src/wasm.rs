@@ -140,9 +140,16 @@ pub fn build() -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&pkg);
     std::fs::create_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
     let mut cmd = Command::new(&bindgen);
-    cmd.args(["--target", "web", "--out-name", "oxidis_wasm", "--out-dir"])
-        .arg(&pkg)
-        .arg(&wasm);
+    cmd.args([
+        "--target",
+        "web",
+        "--remove-name-section",
+        "--out-name",
+        "oxidis_wasm",
+        "--out-dir",
+    ])
+    .arg(&pkg)
+    .arg(&wasm);
     run_status(cmd)?;
 
     let js = web_dir().join("js");
