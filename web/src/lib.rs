@@ -1,2 +1,829 @@
-//! wasm-bindgen bindings over the oxidis-core Engine (see the wasm issue).
-pub use oxidis_core::Engine;
+//! wasm-bindgen bindings over the oxidis-core [`Engine`]: the low-level half of the npm package.
+//!
+//! JavaScript apps use the hand-written wrapper in `web/js/` (`Engine`, `Client`, `Redis`),
+//! which calls the `RawEngine` exported here. This layer only translates: JS values to
+//! request bytes, reply bytes to JS values, engine events to a queue the wrapper drains, and
+//! the clock (virtual, or `Date.now()`). Redis semantics live in oxidis-core.
+//!
+//! Nothing here may panic (a panic is a trap on wasm32 that leaves the engine unusable): inputs
+//! are validated, allocations for request bytes use `try_reserve`, and the wrapper checks
+//! argument types before they get here.
+
+use js_sys::{Array, Function, Map, Object, Reflect, Uint8Array};
+use oxidis_core::command::{all_commands, flags};
+use oxidis_core::engine::ConnInfo;
+use oxidis_core::golden;
+use oxidis_core::resp::annotate::{annotate, Node, Status};
+use oxidis_core::resp::{decode_reply, Reply};
+use oxidis_core::{ClientId, Config, Engine, Event, UnixMillis};
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// Largest request the bindings accept in one call (Redis's proto-max-bulk-len is 512 MB for
+/// one argument; the query buffer limit is 1 GB).
+const MAX_REQUEST_BYTES: usize = 1024 * 1024 * 1024;
+
+thread_local! {
+    /// The wrapper's `ReplyError` constructor (see `set_reply_error_factory`).
+    static ERROR_FACTORY: RefCell<Option<Function>> = const { RefCell::new(None) };
+    /// The last panic's message, for the wrapper's "engine crashed" error.
+    static LAST_PANIC: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Installs the panic hook (records the message; a panic is a bug) once the module loads.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        LAST_PANIC.with(|p| *p.borrow_mut() = info.to_string());
+    }));
+}
+
+/// The message of the panic that trapped the engine, if any.
+#[wasm_bindgen(js_name = lastPanic)]
+pub fn last_panic() -> String {
+    LAST_PANIC.with(|p| p.borrow().clone())
+}
+
+/// `f(message)` builds the JS error thrown for a Redis error reply (the wrapper's ReplyError).
+#[wasm_bindgen(js_name = setReplyErrorFactory)]
+pub fn set_reply_error_factory(f: Function) {
+    ERROR_FACTORY.with(|e| *e.borrow_mut() = Some(f));
+}
+
+fn reply_error(msg: &[u8]) -> JsValue {
+    let text = String::from_utf8_lossy(msg);
+    ERROR_FACTORY.with(|f| match &*f.borrow() {
+        Some(f) => f
+            .call1(&JsValue::NULL, &JsValue::from_str(&text))
+            .unwrap_or_else(|e| e),
+        None => js_sys::Error::new(&text).into(),
+    })
+}
+
+fn type_error(msg: &str) -> JsValue {
+    js_sys::TypeError::new(msg).into()
+}
+
+fn range_error(msg: &str) -> JsValue {
+    js_sys::RangeError::new(msg).into()
+}
+
+/// How bulk strings become JS values.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Binary {
+    /// Always a string (invalid UTF-8 becomes U+FFFD, as TextDecoder does).
+    Lossy,
+    /// A string if valid UTF-8, else a Uint8Array.
+    Auto,
+    /// Always a Uint8Array.
+    Bytes,
+}
+
+impl Binary {
+    fn from_u8(m: u8) -> Binary {
+        match m {
+            1 => Binary::Auto,
+            2 => Binary::Bytes,
+            _ => Binary::Lossy,
+        }
+    }
+}
+
+fn bytes_value(b: &[u8], mode: Binary) -> JsValue {
+    match mode {
+        Binary::Bytes => Uint8Array::from(b).into(),
+        Binary::Auto => match std::str::from_utf8(b) {
+            Ok(s) => JsValue::from_str(s),
+            Err(_) => Uint8Array::from(b).into(),
+        },
+        Binary::Lossy => JsValue::from_str(&String::from_utf8_lossy(b)),
+    }
+}
+
+/// Numbers beyond 2^53 become BigInt, so no integer reply silently loses precision.
+fn int_value(n: i64) -> JsValue {
+    const SAFE: i64 = (1 << 53) - 1;
+    if (-SAFE..=SAFE).contains(&n) {
+        JsValue::from_f64(n as f64)
+    } else {
+        js_sys::BigInt::from(n).into()
+    }
+}
+
+/// A decoded reply as a JS value. Errors nested in arrays (EXEC) are ReplyError objects.
+fn reply_value(r: &Reply, mode: Binary) -> JsValue {
+    match r {
+        Reply::Simple(s) => JsValue::from_str(&String::from_utf8_lossy(s)),
+        Reply::Error(e) => reply_error(e),
+        Reply::Int(n) => int_value(*n),
+        Reply::Bulk(b) => bytes_value(b, mode),
+        Reply::Nil | Reply::NilArray => JsValue::NULL,
+        Reply::Array(items) | Reply::Push(items) => items
+            .iter()
+            .map(|i| reply_value(i, mode))
+            .collect::<Array>()
+            .into(),
+        Reply::Set(items) => {
+            let set = js_sys::Set::new(&JsValue::UNDEFINED);
+            for i in items {
+                set.add(&reply_value(i, mode));
+            }
+            set.into()
+        }
+        Reply::Map(pairs) => {
+            let map = Map::new();
+            for (k, v) in pairs {
+                map.set(&reply_value(k, mode), &reply_value(v, mode));
+            }
+            map.into()
+        }
+        Reply::Double(d) => JsValue::from_f64(*d),
+        Reply::Bool(b) => JsValue::from_bool(*b),
+        Reply::Verbatim(_, t) => bytes_value(t, mode),
+        Reply::BigNumber(n) => {
+            let text = String::from_utf8_lossy(n);
+            js_sys::BigInt::new(&JsValue::from_str(&text))
+                .map(JsValue::from)
+                .unwrap_or_else(|_| JsValue::from_str(&text))
+        }
+    }
+}
+
+/// Splits output bytes into decoded replies (the engine writes whole replies).
+fn frames(out: &[u8]) -> Vec<Reply> {
+    let mut v = Vec::new();
+    let mut pos = 0;
+    while pos < out.len() {
+        match decode_reply(&out[pos..]) {
+            Ok(Some((r, n))) if n > 0 => {
+                v.push(r);
+                pos += n;
+            }
+            _ => break,
+        }
+    }
+    v
+}
+
+/// Appends one argument as a RESP bulk string, without aborting on allocation failure.
+fn push_bulk(req: &mut Vec<u8>, arg: &[u8]) -> Result<(), JsValue> {
+    let mut len = itoa::Buffer::new();
+    let len = len.format(arg.len());
+    req.try_reserve(arg.len() + len.len() + 5)
+        .map_err(|_| range_error("oxidis: out of memory building the request"))?;
+    req.push(b'$');
+    req.extend_from_slice(len.as_bytes());
+    req.extend_from_slice(b"\r\n");
+    req.extend_from_slice(arg);
+    req.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+fn multibulk_header(req: &mut Vec<u8>, n: usize) {
+    req.push(b'*');
+    req.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    req.extend_from_slice(b"\r\n");
+}
+
+/// Event kinds in the queue the wrapper drains (`nextEvent`).
+const EV_OUTPUT: u32 = 1;
+const EV_CLOSE: u32 = 2;
+
+/// One engine with its clients, its clock and its event queue.
+#[wasm_bindgen]
+pub struct RawEngine {
+    eng: Engine,
+    manual: bool,
+    /// The manual clock; with the real clock, the last time used (kept monotonic).
+    now: u64,
+    handles: HashMap<u32, ClientId>,
+    by_slot: HashMap<usize, u32>,
+    next_handle: u32,
+    /// Frames that belong to a client but were not the reply of its call (pushes, the second
+    /// confirmation of SUBSCRIBE a b ...), delivered through the event queue.
+    /// Raw bytes, so `send` still returns exactly what the server wrote.
+    stash: HashMap<u32, Vec<u8>>,
+    events: VecDeque<(u32, u32)>,
+    req: Vec<u8>,
+    out: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl RawEngine {
+    /// `config` holds (name, value) pairs for CONFIG SET-style parameters.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        seed: f64,
+        manual: bool,
+        start: f64,
+        config: Vec<String>,
+    ) -> Result<RawEngine, JsValue> {
+        let mut cfg = Config::default();
+        for pair in config.chunks(2) {
+            if let [name, value] = pair {
+                cfg.set(name, value.as_bytes())
+                    .map_err(|e| range_error(&format!("oxidis: config {name}: {e}")))?;
+            }
+        }
+        let seed = if seed.is_finite() && seed >= 0.0 {
+            seed as u64
+        } else {
+            return Err(range_error("oxidis: seed must be a non-negative number"));
+        };
+        let now = if manual {
+            if !(start.is_finite() && start >= 0.0) {
+                return Err(range_error("oxidis: time must be a non-negative number"));
+            }
+            start as u64
+        } else {
+            js_sys::Date::now() as u64
+        };
+        let mut eng = Engine::new(cfg, seed);
+        eng.set_host_info(
+            UnixMillis(now),
+            oxidis_core::HostInfo {
+                os: "WebAssembly".into(),
+                arch_bits: 32,
+                multiplexing_api: "wasm".into(),
+                ..Default::default()
+            },
+        );
+        Ok(RawEngine {
+            eng,
+            manual,
+            now,
+            handles: HashMap::new(),
+            by_slot: HashMap::new(),
+            next_handle: 1,
+            stash: HashMap::new(),
+            events: VecDeque::new(),
+            req: Vec::new(),
+            out: Vec::new(),
+        })
+    }
+
+    /// The engine's current time (ms since the epoch).
+    pub fn now(&mut self) -> f64 {
+        self.clock().0 as f64
+    }
+
+    fn clock(&mut self) -> UnixMillis {
+        if !self.manual {
+            let t = js_sys::Date::now();
+            if t.is_finite() && t >= 0.0 {
+                self.now = self.now.max(t as u64);
+            }
+        }
+        UnixMillis(self.now)
+    }
+
+    /// Moves the manual clock forward and runs the periodic work due by then.
+    pub fn advance(&mut self, ms: f64) -> Result<(), JsValue> {
+        if !self.manual {
+            return Err(type_error(
+                "oxidis: advance() needs an engine created with clock: 'manual'",
+            ));
+        }
+        if !(ms.is_finite() && ms >= 0.0) {
+            return Err(range_error(
+                "oxidis: advance(ms) takes a non-negative number",
+            ));
+        }
+        self.now = self.now.saturating_add(ms as u64);
+        self.run_due();
+        Ok(())
+    }
+
+    /// Sets the manual clock (it may go backwards, like a wall clock can).
+    #[wasm_bindgen(js_name = setTime)]
+    pub fn set_time(&mut self, ms: f64) -> Result<(), JsValue> {
+        if !self.manual {
+            return Err(type_error(
+                "oxidis: setTime() needs an engine created with clock: 'manual'",
+            ));
+        }
+        if !(ms.is_finite() && ms >= 0.0) {
+            return Err(range_error(
+                "oxidis: setTime(ms) takes a non-negative number",
+            ));
+        }
+        self.now = ms as u64;
+        self.run_due();
+        Ok(())
+    }
+
+    /// Runs the periodic work (active expiry, timeouts) if it is due.
+    pub fn tick(&mut self) {
+        self.run_due();
+    }
+
+    fn run_due(&mut self) {
+        let now = self.clock();
+        // One tick at the new time handles everything due by then (bounded work per call);
+        // a few more if the engine asks again at once, never a loop per elapsed period.
+        for _ in 0..4 {
+            self.eng.tick(now);
+            match self.eng.next_deadline() {
+                Some(d) if d <= now => continue,
+                _ => break,
+            }
+        }
+        self.collect_events();
+    }
+
+    /// When `tick` should run next (ms since the epoch), or -1.
+    #[wasm_bindgen(js_name = nextDeadline)]
+    pub fn next_deadline(&self) -> f64 {
+        self.eng.next_deadline().map_or(-1.0, |d| d.0 as f64)
+    }
+
+    pub fn connect(&mut self) -> u32 {
+        let now = self.clock();
+        let id = self.eng.connect(
+            now,
+            ConnInfo {
+                addr: "wasm:0".into(),
+                laddr: "wasm:0".into(),
+            },
+        );
+        let h = self.next_handle;
+        self.next_handle = self.next_handle.wrapping_add(1).max(1);
+        self.handles.insert(h, id);
+        self.by_slot.insert(id.0, h);
+        h
+    }
+
+    pub fn disconnect(&mut self, h: u32) {
+        if let Some(id) = self.handles.remove(&h) {
+            self.by_slot.remove(&id.0);
+            self.stash.remove(&h);
+            self.eng.disconnect(id);
+            self.collect_events();
+        }
+    }
+
+    fn id(&self, h: u32) -> Result<ClientId, JsValue> {
+        self.handles
+            .get(&h)
+            .copied()
+            .ok_or_else(|| type_error("oxidis: this client is closed"))
+    }
+
+    /// Moves the engine's events into the queue, as (kind, handle).
+    fn collect_events(&mut self) {
+        while let Some(ev) = self.eng.poll_event() {
+            let (kind, id) = match ev {
+                Event::Output(id) => (EV_OUTPUT, id),
+                Event::Close(id) => (EV_CLOSE, id),
+                // An embedded engine has no process to stop; SHUTDOWN's reply says what it did.
+                Event::Shutdown => continue,
+            };
+            if let Some(&h) = self.by_slot.get(&id.0) {
+                self.events.push_back((kind, h));
+            }
+        }
+    }
+
+    /// The next event as `kind * 2^32 + handle` (kind 1: output for that client, 2: the
+    /// engine closed it), or -1.
+    #[wasm_bindgen(js_name = nextEvent)]
+    pub fn next_event(&mut self) -> f64 {
+        self.collect_events();
+        match self.events.pop_front() {
+            Some((k, h)) => k as f64 * 4294967296.0 + h as f64,
+            None => -1.0,
+        }
+    }
+
+    #[wasm_bindgen(js_name = hasEvents)]
+    pub fn has_events(&mut self) -> bool {
+        self.collect_events();
+        !self.events.is_empty()
+    }
+
+    fn feed(&mut self, id: ClientId) {
+        let now = self.clock();
+        let req = std::mem::take(&mut self.req);
+        self.eng.feed(now, id, &req);
+        self.req = req;
+        self.req.clear();
+        if self.req.capacity() > 1 << 20 {
+            self.req = Vec::new();
+        }
+    }
+
+    /// Runs one command whose arguments are the strings in `joined`, cut at the UTF-16 lengths
+    /// in `lens` (the wrapper's fast path: one string crosses the boundary, not one per arg).
+    #[wasm_bindgen(js_name = callStrings)]
+    pub fn call_strings(
+        &mut self,
+        h: u32,
+        joined: &str,
+        lens: &[u32],
+        mode: u8,
+    ) -> Result<JsValue, JsValue> {
+        let id = self.id(h)?;
+        if lens.is_empty() {
+            return Err(type_error("oxidis: call() needs at least a command name"));
+        }
+        let mut req = std::mem::take(&mut self.req);
+        req.clear();
+        multibulk_header(&mut req, lens.len());
+        let mut rest = joined;
+        for &units in lens {
+            // Find the byte offset after `units` UTF-16 code units.
+            let mut seen = 0usize;
+            let mut cut = rest.len();
+            for (i, c) in rest.char_indices() {
+                if seen >= units as usize {
+                    cut = i;
+                    break;
+                }
+                seen += c.len_utf16();
+            }
+            if seen < units as usize {
+                self.req = req;
+                return Err(range_error("oxidis: argument lengths do not match"));
+            }
+            let (arg, tail) = rest.split_at(cut);
+            if let Err(e) = push_bulk(&mut req, arg.as_bytes()) {
+                self.req = Vec::new();
+                return Err(e);
+            }
+            rest = tail;
+        }
+        self.req = req;
+        self.run_call(h, id, Binary::from_u8(mode))
+    }
+
+    /// Runs one command; `args` holds strings and Uint8Arrays (the wrapper converts the rest).
+    #[wasm_bindgen(js_name = callArgs)]
+    pub fn call_args(&mut self, h: u32, args: Array, mode: u8) -> Result<JsValue, JsValue> {
+        let id = self.id(h)?;
+        let n = args.length() as usize;
+        if n == 0 {
+            return Err(type_error("oxidis: call() needs at least a command name"));
+        }
+        let mut req = std::mem::take(&mut self.req);
+        req.clear();
+        multibulk_header(&mut req, n);
+        for (i, v) in args.iter().enumerate() {
+            let pushed = if let Some(s) = v.as_string() {
+                push_bulk(&mut req, s.as_bytes())
+            } else if let Some(b) = v.dyn_ref::<Uint8Array>() {
+                push_bulk(&mut req, &b.to_vec())
+            } else {
+                Err(type_error(&format!(
+                    "oxidis: argument {} must be a string or a Uint8Array",
+                    i + 1
+                )))
+            };
+            if let Err(e) = pushed {
+                self.req = Vec::new();
+                return Err(e);
+            }
+            if req.len() > MAX_REQUEST_BYTES {
+                self.req = Vec::new();
+                return Err(range_error("oxidis: request larger than 1 GB"));
+            }
+        }
+        self.req = req;
+        self.run_call(h, id, Binary::from_u8(mode))
+    }
+
+    /// Feeds the request in `self.req`; returns the reply (`undefined` if the client blocked),
+    /// throws it if it is an error. Other frames go to the stash and the event queue.
+    fn run_call(&mut self, h: u32, id: ClientId, mode: Binary) -> Result<JsValue, JsValue> {
+        // Output that was waiting (pushes nobody took yet) is not this call's reply.
+        if self.eng.has_output(id) {
+            let stash = self.stash.entry(h).or_default();
+            self.eng.drain_output(id, stash);
+        }
+        self.feed(id);
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        self.eng.drain_output(id, &mut out);
+        self.collect_events();
+        if self.eng.should_close(id) {
+            self.events.push_back((EV_CLOSE, h));
+        }
+        // The reply is the first frame that is not a RESP3 push (a push before it is a message
+        // for this client, e.g. it published to its own channel); if all are pushes (RESP3
+        // SUBSCRIBE), the first. Other frames wait in the stash, as raw bytes.
+        let mut reply = None;
+        let mut first_push = None;
+        let mut pos = 0;
+        while pos < out.len() {
+            match decode_reply(&out[pos..]) {
+                Ok(Some((r, n))) if n > 0 => {
+                    if reply.is_none() && !matches!(r, Reply::Push(_)) {
+                        reply = Some((r, pos, n));
+                    } else if first_push.is_none() {
+                        first_push = Some((r, pos, n));
+                    }
+                    pos += n;
+                }
+                _ => break,
+            }
+        }
+        let reply = reply.or(first_push);
+        let result = match &reply {
+            None => Ok(JsValue::UNDEFINED),
+            Some((Reply::Error(e), _, _)) => Err(reply_error(e)),
+            Some((r, _, _)) => Ok(reply_value(r, mode)),
+        };
+        let (at, n) = reply.map_or((0, 0), |(_, at, n)| (at, n));
+        if out.len() > n {
+            let stash = self.stash.entry(h).or_default();
+            stash.extend_from_slice(&out[..at]);
+            stash.extend_from_slice(&out[at + n..]);
+            self.events.push_back((EV_OUTPUT, h));
+        }
+        self.out = out;
+        result
+    }
+
+    /// Frames waiting for a client (pushes, a blocked command's reply), as JS values; errors
+    /// are ReplyError objects, not thrown.
+    #[wasm_bindgen(js_name = takeFrames)]
+    pub fn take_frames(&mut self, h: u32, mode: u8) -> Array {
+        let mode = Binary::from_u8(mode);
+        let mut all = self.stash.remove(&h).unwrap_or_default();
+        if let Some(&id) = self.handles.get(&h) {
+            self.eng.drain_output(id, &mut all);
+        }
+        frames(&all).iter().map(|r| reply_value(r, mode)).collect()
+    }
+
+    /// Sends raw bytes as the client; returns every byte the engine wrote back (replies exactly
+    /// as a server would send them, including pushes and protocol errors).
+    pub fn send(&mut self, h: u32, bytes: &[u8]) -> Result<Vec<u8>, JsValue> {
+        let id = self.id(h)?;
+        let now = self.clock();
+        if !bytes.is_empty() {
+            self.eng.feed(now, id, bytes);
+        }
+        let mut out = self.stash.remove(&h).unwrap_or_default();
+        self.eng.drain_output(id, &mut out);
+        self.collect_events();
+        if self.eng.should_close(id) {
+            self.events.push_back((EV_CLOSE, h));
+        }
+        Ok(out)
+    }
+
+    /// The raw bytes waiting for a client (what `send` would return before its own replies).
+    #[wasm_bindgen(js_name = takeOutput)]
+    pub fn take_output(&mut self, h: u32) -> Vec<u8> {
+        self.send(h, &[]).unwrap_or_default()
+    }
+
+    /// True once the engine has closed the client (QUIT, protocol error, CLIENT KILL ...).
+    #[wasm_bindgen(js_name = isClosed)]
+    pub fn is_closed(&self, h: u32) -> bool {
+        self.handles
+            .get(&h)
+            .is_none_or(|&id| self.eng.should_close(id))
+    }
+
+    /// Keys of database `db` matching the glob `pattern`, at most `limit`, each as
+    /// `{ key, type, ttl }` (ttl in ms, -1 without one). Keys past their TTL are left out.
+    pub fn keys(&mut self, db: u32, pattern: &str, limit: u32, mode: u8) -> Result<Array, JsValue> {
+        let now = self.clock().0;
+        let mode = Binary::from_u8(mode);
+        let dbs = &self.eng.server().dbs;
+        let Some(d) = dbs.get(db as usize) else {
+            return Err(range_error(&format!(
+                "oxidis: database {db} does not exist (0..{})",
+                dbs.len()
+            )));
+        };
+        let out = Array::new();
+        for (k, v) in d.keys.iter() {
+            if out.length() >= limit {
+                break;
+            }
+            let key = k.as_bytes();
+            let ttl = match d.expire_at(key) {
+                Some(at) if at <= now => continue,
+                Some(at) => (at - now) as f64,
+                None => -1.0,
+            };
+            if pattern != "*" && !oxidis_core::glob::glob_match(pattern.as_bytes(), key, false) {
+                continue;
+            }
+            let o = Object::new();
+            set(&o, "key", &bytes_value(key, mode));
+            set(&o, "type", &JsValue::from_str(v.type_name()));
+            set(&o, "ttl", &JsValue::from_f64(ttl));
+            out.push(&o);
+        }
+        Ok(out)
+    }
+
+    /// Number of keys in database `db` (including ones past their TTL not yet removed).
+    #[wasm_bindgen(js_name = dbSize)]
+    pub fn db_size(&self, db: u32) -> f64 {
+        self.eng
+            .server()
+            .dbs
+            .get(db as usize)
+            .map_or(0.0, |d| d.len() as f64)
+    }
+
+    #[wasm_bindgen(js_name = clientCount)]
+    pub fn client_count(&self) -> u32 {
+        self.eng.client_count() as u32
+    }
+}
+
+fn set(o: &Object, k: &str, v: &JsValue) {
+    let _ = Reflect::set(o, &JsValue::from_str(k), v);
+}
+
+fn str_array<'a>(items: impl IntoIterator<Item = &'a str>) -> Array {
+    items.into_iter().map(JsValue::from_str).collect()
+}
+
+/// Converts COMMAND DOCS's RESP3 pairs (maps become plain objects) to JS.
+fn doc_value(r: &Reply) -> JsValue {
+    match r {
+        Reply::Map(pairs) => {
+            let o = Object::new();
+            for (k, v) in pairs {
+                let key = match k {
+                    Reply::Simple(s) | Reply::Bulk(s) => String::from_utf8_lossy(s).into_owned(),
+                    _ => continue,
+                };
+                set(&o, &key, &doc_value(v));
+            }
+            o.into()
+        }
+        Reply::Array(items) | Reply::Set(items) => {
+            items.iter().map(doc_value).collect::<Array>().into()
+        }
+        other => reply_value(other, Binary::Lossy),
+    }
+}
+
+/// The command table (oxidis_core::command::all_commands): one object per command and
+/// subcommand, with Redis's metadata and COMMAND DOCS's extra fields (arguments, history ...).
+#[wasm_bindgen]
+pub fn commands() -> Array {
+    let out = Array::new();
+    for c in all_commands() {
+        let o = Object::new();
+        set(&o, "name", &JsValue::from_str(c.name));
+        set(&o, "arity", &JsValue::from_f64(c.arity.into()));
+        let fl = (0..flags::NAMES.len())
+            .filter(|&b| c.flags & (1 << b) != 0)
+            .map(|b| flags::NAMES[b]);
+        set(&o, "flags", &str_array(fl).into());
+        set(&o, "firstKey", &JsValue::from_f64(c.first_key.into()));
+        set(&o, "lastKey", &JsValue::from_f64(c.last_key.into()));
+        set(&o, "keyStep", &JsValue::from_f64(c.key_step.into()));
+        set(
+            &o,
+            "aclCategories",
+            &str_array(c.acl_categories.iter().copied()).into(),
+        );
+        set(&o, "group", &JsValue::from_str(c.group));
+        set(&o, "summary", &JsValue::from_str(c.summary));
+        set(&o, "since", &JsValue::from_str(c.since));
+        set(&o, "complexity", &JsValue::from_str(c.complexity));
+        set(&o, "container", &JsValue::from_bool(c.handler.is_none()));
+        let subs = str_array(c.subcommands.iter().map(|s| s.name));
+        set(&o, "subcommands", &subs.into());
+        // doc_extra_resp3 is `doc_extra_count` key/value pairs.
+        let docs = Object::new();
+        let mut pos = 0;
+        let bytes = c.doc_extra_resp3;
+        for _ in 0..c.doc_extra_count {
+            let Ok(Some((k, n))) = decode_reply(bytes.get(pos..).unwrap_or_default()) else {
+                break;
+            };
+            pos += n;
+            let Ok(Some((v, n))) = decode_reply(bytes.get(pos..).unwrap_or_default()) else {
+                break;
+            };
+            pos += n;
+            if let Reply::Simple(k) | Reply::Bulk(k) = k {
+                set(&docs, &String::from_utf8_lossy(&k), &doc_value(&v));
+            }
+        }
+        set(&o, "docs", &docs.into());
+        out.push(&o);
+    }
+    out
+}
+
+fn node_value(n: &Node) -> JsValue {
+    let o = Object::new();
+    set(&o, "type", &JsValue::from_str(n.kind.name()));
+    if let Some(t) = n.kind.byte() {
+        set(&o, "typeByte", &JsValue::from_str(&(t as char).to_string()));
+    }
+    set(&o, "start", &JsValue::from_f64(n.start as f64));
+    set(&o, "end", &JsValue::from_f64(n.end as f64));
+    if let Some(l) = n.length {
+        set(&o, "length", &JsValue::from_f64(l as f64));
+    }
+    let range = |(a, b): (usize, usize)| -> JsValue {
+        let r = Object::new();
+        set(&r, "start", &JsValue::from_f64(a as f64));
+        set(&r, "end", &JsValue::from_f64(b as f64));
+        r.into()
+    };
+    set(&o, "line", &range(n.line));
+    if let Some(p) = n.payload {
+        set(&o, "payload", &range(p));
+    }
+    let crlf: Array = n
+        .crlf
+        .iter()
+        .map(|&c| JsValue::from_f64(c as f64))
+        .collect();
+    set(&o, "crlf", &crlf.into());
+    let children: Array = n.children.iter().map(node_value).collect();
+    set(&o, "children", &children.into());
+    let (status, error) = match &n.status {
+        Status::Complete => ("complete", None),
+        Status::Incomplete => ("incomplete", None),
+        Status::Invalid(m) => ("invalid", Some(m.as_str())),
+    };
+    set(&o, "status", &JsValue::from_str(status));
+    if let Some(e) = error {
+        set(&o, "error", &JsValue::from_str(e));
+    }
+    o.into()
+}
+
+/// The annotated RESP tree of `bytes` (oxidis_core::resp::annotate): one node per frame.
+#[wasm_bindgen(js_name = decodeAnnotated)]
+pub fn decode_annotated(bytes: &[u8]) -> Array {
+    annotate(bytes).iter().map(node_value).collect()
+}
+
+/// A golden-transcript driver whose methods are JS callbacks (the wrapper's Engine/Client).
+struct JsDriver {
+    send: Function,
+    advance: Function,
+    is_closed: Function,
+}
+
+impl golden::Driver for JsDriver {
+    fn send(&mut self, client: usize, bytes: &[u8], n: usize) -> Result<Vec<u8>, String> {
+        let r = self
+            .send
+            .call3(
+                &JsValue::NULL,
+                &JsValue::from_f64(client as f64),
+                &Uint8Array::from(bytes).into(),
+                &JsValue::from_f64(n as f64),
+            )
+            .map_err(|e| format!("send threw: {e:?}"))?;
+        r.dyn_into::<Uint8Array>()
+            .map(|a| a.to_vec())
+            .map_err(|_| "send must return a Uint8Array".to_string())
+    }
+
+    fn advance(&mut self, ms: u64) {
+        let _ = self
+            .advance
+            .call1(&JsValue::NULL, &JsValue::from_f64(ms as f64));
+    }
+
+    fn is_closed(&mut self, client: usize) -> bool {
+        self.is_closed
+            .call1(&JsValue::NULL, &JsValue::from_f64(client as f64))
+            .is_ok_and(|v| v.is_truthy())
+    }
+}
+
+/// Runs a golden transcript (oxidis_core::golden, the one runner) through JS callbacks:
+/// `send(client, bytes, expectedReplies) -> Uint8Array`, `advance(ms)`, `isClosed(client)`.
+/// Returns the failures (empty when the transcript passes).
+#[wasm_bindgen(js_name = runGolden)]
+pub fn run_golden(
+    name: &str,
+    text: &str,
+    send: Function,
+    advance: Function,
+    is_closed: Function,
+) -> Array {
+    let steps = match golden::parse(text) {
+        Ok(s) => s,
+        Err(e) => return str_array([format!("{name}: {e}").as_str()]),
+    };
+    let mut d = JsDriver {
+        send,
+        advance,
+        is_closed,
+    };
+    golden::run(name, &steps, &mut d)
+        .iter()
+        .map(|s| JsValue::from_str(s))
+        .collect()
+}

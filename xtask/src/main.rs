@@ -5,6 +5,8 @@
 //!     cargo xtask golden --against ADDR [FILTER]   replay testdata/golden on any server
 //!     cargo xtask commands [--readme]         the supported commands, as markdown (or into README.md)
 //!     cargo xtask memreport [--quick]         memory for big data sets, Oxidis vs Redis (markdown)
+//!     cargo xtask wasm                        build the npm package into web/pkg
+//!     cargo xtask bench-wasm                  the wasm package's benchmark (vs ioredis-mock)
 
 mod clients;
 mod difftest;
@@ -15,6 +17,7 @@ mod servers;
 mod setup;
 mod suite;
 mod test_all;
+mod wasm;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,7 +30,9 @@ const USAGE: &str = "usage:
   cargo xtask golden --against HOST:PORT [FILTER]   replay testdata/golden on a server
   cargo xtask commands [--readme]              print the supported commands as markdown
                                                (--readme: rewrite README.md's list)
-  cargo xtask memreport [--quick]              memory per data set, Oxidis vs Redis";
+  cargo xtask memreport [--quick]              memory per data set, Oxidis vs Redis
+  cargo xtask wasm                             build the npm package (web/pkg)
+  cargo xtask bench-wasm                       ops/s of the wasm package vs ioredis-mock";
 
 pub fn repo_root() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -79,6 +84,8 @@ fn main() -> ExitCode {
         Some("difftest") => difftest::cli(&args[1..]),
         Some("clients") => clients::cli(&args[1..]),
         Some("memreport") => memreport::cli(&args[1..]),
+        Some("wasm") => wasm::cli(&args[1..]),
+        Some("bench-wasm") => wasm::bench_cli(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)

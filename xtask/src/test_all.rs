@@ -70,6 +70,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
         "persistence (RDB/AOF interop, crash)",
         crate::persistence::run,
     ),
+    (
+        "wasm package (node --test, golden, chromium)",
+        crate::wasm::suite,
+    ),
 ];
 
 pub fn run(filters: &[String]) -> ExitCode {

@@ -1,6 +1,7 @@
 //! RESP, both directions: requests in (multibulk and inline), replies out (RESP2 and RESP3),
 //! and a reply decoder for tests, tools and the playground.
 
+pub mod annotate;
 pub mod reply;
 pub mod request;
 

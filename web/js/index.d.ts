@@ -1,0 +1,241 @@
+// Type declarations for the oxidis package (hand-written: wasm-bindgen's are for ./raw).
+
+/** An argument: strings are sent as UTF-8, numbers and bigints as their decimal text. */
+export type Arg = string | number | bigint | Uint8Array | ArrayBuffer;
+
+/**
+ * A reply as a JS value: simple and bulk strings are strings (Uint8Array for non-UTF-8 bulk
+ * strings with `binary: true`, always with `binary: 'always'` or callBuffer), integers numbers
+ * (bigint beyond 2^53), RESP3 doubles numbers, nulls null, arrays arrays, RESP3 maps Map,
+ * RESP3 sets Set, booleans booleans, big numbers bigint. Errors inside arrays (EXEC) are
+ * ReplyError objects; a top-level error reply is thrown.
+ */
+export type Reply =
+  | string
+  | number
+  | bigint
+  | boolean
+  | null
+  | Uint8Array
+  | ReplyError
+  | Reply[]
+  | Map<Reply, Reply>
+  | Set<Reply>;
+
+/** How bulk strings come back: false: strings (lossy for non-UTF-8), true: Uint8Array where not UTF-8, 'always': Uint8Array. */
+export type BinaryMode = boolean | 'always';
+
+export interface EngineOptions {
+  /** Seeds the engine's PRNG (SPOP, RANDOMKEY, expiry sampling ...): same seed, same choices. Default: random. */
+  seed?: number | bigint;
+  /** Number of databases (SELECT 0..n-1). Default 16. */
+  databases?: number;
+  /** 'real' (default): Date.now() and timers. 'manual': time moves only with advance()/setTime(). */
+  clock?: 'real' | 'manual';
+  /** Manual clock: the start time in ms since the epoch. Default: Date.now(). */
+  time?: number;
+  /** Default binary mode of this engine's clients. */
+  binary?: BinaryMode;
+  /** Configuration parameters as CONFIG SET takes them, e.g. { 'hash-max-listpack-entries': 64 }. */
+  config?: Record<string, string | number>;
+}
+
+export interface ClientOptions {
+  binary?: BinaryMode;
+}
+
+export interface KeyInfo {
+  key: string | Uint8Array;
+  /** TYPE's answer: 'string' | 'list' | 'hash' | 'set' | 'zset'. */
+  type: string;
+  /** Milliseconds to live, -1 without a TTL. */
+  ttl: number;
+}
+
+export interface KeysOptions {
+  db?: number;
+  /** A glob pattern, as KEYS takes. Default '*'. */
+  pattern?: string;
+  /** At most this many keys. Default 10000. */
+  limit?: number;
+  /** Default true: keys that are not UTF-8 as Uint8Array. */
+  binary?: BinaryMode;
+}
+
+/** A Redis error reply; `message` is Redis's exact text ("ERR ...", "WRONGTYPE ..."). */
+export class ReplyError extends Error {
+  name: 'ReplyError';
+  /** Set by the Redis facade: the command that failed. */
+  command?: { name: string; args: Arg[] };
+}
+
+/** The engine or client cannot be used: freed, closed, or crashed on a bug. */
+export class EngineError extends Error {
+  name: 'EngineError';
+}
+
+export class Engine {
+  constructor(options?: EngineOptions);
+  /** Opens a client (a connection). Many clients share one engine's data. */
+  connect(options?: ClientOptions): Client;
+  /** The engine's clock, ms since the epoch. */
+  now(): number;
+  /** Manual clock: moves time forward and runs what is due (expiry, blocking timeouts). */
+  advance(ms: number): void;
+  /** Manual clock: sets the time (ms since the epoch). */
+  setTime(ms: number): void;
+  /** Runs the periodic work now (the real clock does it on a timer). */
+  tick(): void;
+  /** When the periodic work is next due (ms since the epoch), or null. */
+  nextDeadline(): number | null;
+  /** Keys with their type and TTL (keys past their TTL are left out). */
+  keys(options?: KeysOptions): KeyInfo[];
+  /** Number of keys in a database. */
+  dbSize(db?: number): number;
+  readonly clientCount: number;
+  /** Releases the engine; every later use of it or its clients throws EngineError. */
+  free(): void;
+  readonly freed: boolean;
+}
+
+export class Client implements AsyncIterable<Reply> {
+  /**
+   * Runs a command: `client.call('SET', 'k', 'v')`. Throws ReplyError for an error reply and
+   * TypeError/RangeError for bad arguments. A command that blocks (BLPOP on an empty list)
+   * returns a Promise of its reply, as do calls made while the client is blocked.
+   */
+  call(...args: Arg[]): Reply | Promise<Reply>;
+  /** Like call(), with every bulk string as a Uint8Array. */
+  callBuffer(...args: Arg[]): Reply | Promise<Reply>;
+  /** Like call(), always a Promise (rejected with ReplyError on an error reply). */
+  callAsync(...args: Arg[]): Promise<Reply>;
+  /** Raw protocol: bytes in (RESP or inline), the exact bytes the server writes back. */
+  send(bytes: Uint8Array | string): Uint8Array;
+  /** Calls `fn` for every push (pub/sub message ...) that arrives outside this client's calls. Returns an unsubscribe function. */
+  onPush(fn: (frame: Reply) => void): () => void;
+  /** The pushes as an async iterator. */
+  pushes(): AsyncIterableIterator<Reply>;
+  [Symbol.asyncIterator](): AsyncIterableIterator<Reply>;
+  /** True after close(), QUIT, a protocol error, CLIENT KILL or engine.free(). */
+  readonly closed: boolean;
+  close(): void;
+}
+
+/** One command of the table (oxidis_core::command::all_commands), with Redis's metadata. */
+export interface CommandInfo {
+  /** Lowercase; a subcommand's is "parent|sub". */
+  name: string;
+  /** N: exactly N arguments (name included); -N: at least N. */
+  arity: number;
+  flags: string[];
+  firstKey: number;
+  lastKey: number;
+  keyStep: number;
+  aclCategories: string[];
+  group: string;
+  summary: string;
+  since: string;
+  complexity: string;
+  /** True for containers (CLIENT, CONFIG ...) whose subcommands do the work. */
+  container: boolean;
+  subcommands: string[];
+  /** COMMAND DOCS's other fields: arguments (name, type, token, flags ...), history ... */
+  docs: { arguments?: any[]; history?: any[]; [k: string]: any };
+}
+
+export function commands(): CommandInfo[];
+
+export interface RespNode {
+  type:
+    | 'simple-string' | 'error' | 'integer' | 'bulk-string' | 'array' | 'null' | 'boolean'
+    | 'double' | 'big-number' | 'bulk-error' | 'verbatim-string' | 'map' | 'set'
+    | 'attribute' | 'push' | 'inline' | 'unknown';
+  /** The type byte ('+', '$', '*' ...), absent for inline and unknown. */
+  typeByte?: string;
+  /** Offset of the first byte; offset just past the node. */
+  start: number;
+  end: number;
+  /** Declared length (bytes for bulk types, elements or pairs for aggregates; -1 for RESP2 nulls). */
+  length?: number;
+  /** The header line after the type byte. */
+  line: { start: number; end: number };
+  /** The value's bytes: the line for simple types, the body for bulk types. */
+  payload?: { start: number; end: number };
+  /** Offsets of this node's own CRLFs (of the '\r'). */
+  crlf: number[];
+  children: RespNode[];
+  status: 'complete' | 'incomplete' | 'invalid';
+  error?: string;
+}
+
+/** The annotated RESP tree of a buffer: one node per frame; stops at the first incomplete or invalid one. */
+export function decodeAnnotated(bytes: Uint8Array | string): RespNode[];
+
+/** Runs a golden transcript (testdata/golden format) on a fresh manual-clock engine; returns the failures. */
+export function runGolden(name: string, text: string, options?: { time?: number; seed?: number }): string[];
+
+type Callback<T> = (err: Error | null, result?: T) => void;
+
+export interface RedisOptions {
+  /** The engine to use; by default instances with the same host/port share one. */
+  engine?: Engine;
+  host?: string;
+  port?: number;
+  db?: number;
+  name?: string;
+  engineOptions?: EngineOptions;
+}
+
+/**
+ * A promise-based client with ioredis's calling conventions over an Engine. Every command of
+ * the table is a method (lowercase, as in ioredis), with a `*Buffer` variant.
+ */
+export class Redis {
+  constructor(options?: RedisOptions);
+  constructor(port: number, host?: string, options?: RedisOptions);
+  readonly engine: Engine;
+  /** The underlying Client. */
+  readonly connection: Client;
+  status: 'wait' | 'ready' | 'end';
+  call(command: string, ...args: any[]): Promise<any>;
+  sendCommand(command: string, ...args: any[]): Promise<any>;
+  get(key: Arg, cb?: Callback<string | null>): Promise<string | null>;
+  set(key: Arg, value: Arg, ...args: any[]): Promise<'OK' | string | null>;
+  del(...keys: any[]): Promise<number>;
+  incr(key: Arg, cb?: Callback<number>): Promise<number>;
+  hgetall(key: Arg, cb?: Callback<Record<string, string>>): Promise<Record<string, string>>;
+  hset(key: Arg, ...args: any[]): Promise<number>;
+  subscribe(...channels: any[]): Promise<number>;
+  psubscribe(...patterns: any[]): Promise<number>;
+  ssubscribe(...channels: any[]): Promise<number>;
+  unsubscribe(...channels: any[]): Promise<number>;
+  punsubscribe(...patterns: any[]): Promise<number>;
+  pipeline(commands?: any[][]): Pipeline;
+  multi(commands?: any[][]): Pipeline;
+  duplicate(override?: RedisOptions): Redis;
+  quit(cb?: Callback<'OK'>): Promise<'OK'>;
+  disconnect(): void;
+  connect(): Promise<void>;
+  on(event: 'message', fn: (channel: string, message: string) => void): this;
+  on(event: 'pmessage', fn: (pattern: string, channel: string, message: string) => void): this;
+  on(event: 'smessage', fn: (channel: string, message: string) => void): this;
+  on(event: 'connect' | 'ready' | 'close' | 'end', fn: () => void): this;
+  on(event: string, fn: (...args: any[]) => void): this;
+  once(event: string, fn: (...args: any[]) => void): this;
+  off(event: string, fn: (...args: any[]) => void): this;
+  removeListener(event: string, fn: (...args: any[]) => void): this;
+  removeAllListeners(event?: string): this;
+  emit(event: string, ...args: any[]): boolean;
+  [command: string]: any;
+}
+
+/** Commands queued by pipeline() or multi(); each command method returns the pipeline. */
+export class Pipeline {
+  readonly length: number;
+  call(command: string, ...args: any[]): this;
+  /** [[error, result], ...]; for multi(), null if WATCH aborted the transaction. */
+  exec(cb?: Callback<Array<[Error | null, any]> | null>): Promise<Array<[Error | null, any]> | null>;
+  [command: string]: any;
+}
+
+export default Redis;

@@ -1,0 +1,386 @@
+// A promise-based client with ioredis's calling conventions over an in-process Engine, so an
+// app's tests can swap `new IORedis()` for `new Redis()`. Differences are listed in README.md.
+
+import { Engine, EngineError, ReplyError, commands } from './engine.js';
+
+/** A tiny EventEmitter (Node's is not in browsers). */
+class Emitter {
+  #ev = new Map();
+  on(name, fn) {
+    if (!this.#ev.has(name)) this.#ev.set(name, []);
+    this.#ev.get(name).push(fn);
+    return this;
+  }
+  addListener(name, fn) {
+    return this.on(name, fn);
+  }
+  once(name, fn) {
+    const w = (...a) => {
+      this.off(name, w);
+      fn.apply(this, a);
+    };
+    w.listener = fn;
+    return this.on(name, w);
+  }
+  off(name, fn) {
+    const l = this.#ev.get(name);
+    if (l) {
+      const i = l.findIndex((x) => x === fn || x.listener === fn);
+      if (i >= 0) l.splice(i, 1);
+    }
+    return this;
+  }
+  removeListener(name, fn) {
+    return this.off(name, fn);
+  }
+  removeAllListeners(name) {
+    if (name === undefined) this.#ev.clear();
+    else this.#ev.delete(name);
+    return this;
+  }
+  listenerCount(name) {
+    return this.#ev.get(name)?.length ?? 0;
+  }
+  emit(name, ...args) {
+    const l = this.#ev.get(name);
+    if (!l || l.length === 0) {
+      if (name === 'error') throw args[0];
+      return false;
+    }
+    for (const fn of [...l]) fn.apply(this, args);
+    return true;
+  }
+}
+
+/** Engines shared by `new Redis()` instances, by host:port, as ioredis clients share a server. */
+const shared = new Map();
+
+/** ioredis flattens array arguments; these commands also take an object or Map of pairs. */
+const PAIRS = new Set(['hset', 'hmset', 'mset', 'msetnx']);
+
+function flatten(name, args, out = []) {
+  for (const a of args) {
+    if (Array.isArray(a)) flatten(name, a, out);
+    else if (PAIRS.has(name) && a instanceof Map) for (const [k, v] of a) out.push(k, v);
+    else if (
+      PAIRS.has(name) &&
+      a !== null &&
+      typeof a === 'object' &&
+      !(a instanceof Uint8Array) &&
+      !(a instanceof ArrayBuffer)
+    )
+      for (const k of Object.keys(a)) out.push(k, a[k]);
+    else out.push(a);
+  }
+  return out;
+}
+
+/** ioredis's reply transformers. */
+function transform(name, reply) {
+  if (name !== 'hgetall') return reply;
+  if (Array.isArray(reply)) {
+    const o = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) o[reply[i]] = reply[i + 1];
+    return o;
+  }
+  if (reply instanceof Map) return Object.fromEntries(reply);
+  return reply;
+}
+
+/** Splits a trailing node-style callback off the arguments. */
+function splitCallback(args) {
+  if (args.length > 0 && typeof args[args.length - 1] === 'function') {
+    return [args.slice(0, -1), args[args.length - 1]];
+  }
+  return [args, null];
+}
+
+function withCallback(promise, cb) {
+  if (cb) promise.then((r) => cb(null, r), (e) => cb(e));
+  return promise;
+}
+
+function annotate(err, name, args) {
+  if (err instanceof ReplyError && !err.command) err.command = { name, args };
+  return err;
+}
+
+export class Redis extends Emitter {
+  #client;
+  #options;
+  #subs = 0;
+  status = 'wait';
+
+  /**
+   * Options: engine (an Engine to share), host/port (instances with the same ones share an
+   * engine, like clients of one server), db, name (CLIENT SETNAME), engineOptions.
+   */
+  constructor(portOrOptions, hostOrOptions, maybeOptions) {
+    super();
+    let options = {};
+    if (typeof portOrOptions === 'object' && portOrOptions !== null) options = portOrOptions;
+    else {
+      if (typeof portOrOptions === 'number') options.port = portOrOptions;
+      else if (typeof portOrOptions === 'string') options.url = portOrOptions;
+      if (typeof hostOrOptions === 'object' && hostOrOptions !== null) Object.assign(options, hostOrOptions);
+      else if (typeof hostOrOptions === 'string') options.host = hostOrOptions;
+      if (typeof maybeOptions === 'object' && maybeOptions !== null) Object.assign(options, maybeOptions);
+    }
+    this.#options = options;
+    let engine = options.engine;
+    if (!engine) {
+      const key = options.url ?? `${options.host ?? 'localhost'}:${options.port ?? 6379}`;
+      engine = shared.get(key);
+      if (!engine || engine.freed) {
+        engine = new Engine(options.engineOptions ?? {});
+        shared.set(key, engine);
+      }
+    }
+    if (!(engine instanceof Engine)) throw new TypeError('oxidis: options.engine must be an Engine');
+    this.engine = engine;
+    this.#client = engine.connect({ binary: false });
+    this.#client.onPush((frame) => this.#push(frame));
+    if (options.db) this.#client.call('SELECT', options.db);
+    if (options.name) this.#client.call('CLIENT', 'SETNAME', options.name);
+    this.status = 'ready';
+    queueMicrotask(() => {
+      if (this.status === 'ready') {
+        this.emit('connect');
+        this.emit('ready');
+      }
+    });
+  }
+
+  /** The underlying Client (call, send ...). (`redis.client(...)` is the CLIENT command.) */
+  get connection() {
+    return this.#client;
+  }
+
+  get options() {
+    return { ...this.#options };
+  }
+
+  #push(frame) {
+    if (!Array.isArray(frame)) return;
+    const [kind, a, b, c] = frame;
+    switch (kind) {
+      case 'message':
+        this.emit('message', a, b);
+        break;
+      case 'pmessage':
+        this.emit('pmessage', a, b, c);
+        break;
+      case 'smessage':
+        this.emit('smessage', a, b);
+        break;
+      case 'subscribe':
+      case 'psubscribe':
+      case 'ssubscribe':
+      case 'unsubscribe':
+      case 'punsubscribe':
+      case 'sunsubscribe':
+        if (typeof b === 'number') this.#subs = b;
+        break;
+      default:
+        this.emit('push', frame);
+    }
+  }
+
+  /** Runs any command: `redis.call('SET', 'k', 'v')`. */
+  call(command, ...args) {
+    const [rest, cb] = splitCallback(args);
+    return withCallback(this.#run(String(command).toLowerCase(), command, rest, false), cb);
+  }
+
+  sendCommand(command, ...args) {
+    return this.call(command, ...args);
+  }
+
+  #run(name, command, args, buffer) {
+    let flat;
+    try {
+      flat = flatten(name, args);
+      const c = this.#client;
+      const r = buffer ? c.callBuffer(command, ...flat) : c.call(command, ...flat);
+      if (r instanceof Promise) return r.then((v) => transform(name, v), (e) => Promise.reject(annotate(e, name, flat)));
+      return Promise.resolve(transform(name, r));
+    } catch (e) {
+      return Promise.reject(annotate(e, name, flat ?? args));
+    }
+  }
+
+  async #subscribe(command, args) {
+    const [names, cb] = splitCallback(args);
+    const p = this.#run(command.toLowerCase(), command, names, false).then((r) => {
+      const n = Array.isArray(r) && typeof r[2] === 'number' ? r[2] : 0;
+      return Math.max(n, this.#subs);
+    });
+    return withCallback(p, cb);
+  }
+
+  subscribe(...args) {
+    return this.#subscribe('SUBSCRIBE', args);
+  }
+
+  psubscribe(...args) {
+    return this.#subscribe('PSUBSCRIBE', args);
+  }
+
+  ssubscribe(...args) {
+    return this.#subscribe('SSUBSCRIBE', args);
+  }
+
+  unsubscribe(...args) {
+    return this.#subscribe('UNSUBSCRIBE', args);
+  }
+
+  punsubscribe(...args) {
+    return this.#subscribe('PUNSUBSCRIBE', args);
+  }
+
+  /** A pipeline: queue commands, then `exec()` resolves to [[err, result], ...]. */
+  pipeline(commands) {
+    const p = new Pipeline(this, false);
+    if (commands) for (const [cmd, ...args] of commands) p.call(cmd, ...args);
+    return p;
+  }
+
+  /** A transaction (MULTI ... EXEC): `exec()` resolves to [[err, result], ...], or null if WATCH aborted it. */
+  multi(commands) {
+    const p = new Pipeline(this, true);
+    if (commands) for (const [cmd, ...args] of commands) p.call(cmd, ...args);
+    return p;
+  }
+
+  /** A new Redis on the same engine (shares the data, not the connection). */
+  duplicate(override = {}) {
+    return new Redis({ ...this.#options, ...override, engine: this.engine });
+  }
+
+  async quit(cb) {
+    let r = 'OK';
+    try {
+      r = await this.#run('quit', 'QUIT', [], false);
+    } finally {
+      this.disconnect();
+    }
+    if (cb) cb(null, r);
+    return r;
+  }
+
+  disconnect() {
+    if (this.status === 'end') return;
+    this.#client.close();
+    this.status = 'end';
+    this.emit('close');
+    this.emit('end');
+  }
+
+  connect() {
+    return Promise.resolve();
+  }
+
+  _exec(name, command, args, buffer) {
+    return this.#run(name, command, args, buffer);
+  }
+}
+
+/** Queued commands of `redis.pipeline()` / `redis.multi()`. */
+export class Pipeline {
+  #redis;
+  #multi;
+  #queue = [];
+
+  constructor(redis, multi) {
+    this.#redis = redis;
+    this.#multi = multi;
+  }
+
+  get length() {
+    return this.#queue.length;
+  }
+
+  call(command, ...args) {
+    this.#queue.push([String(command).toLowerCase(), command, args, false]);
+    return this;
+  }
+
+  _add(name, command, args, buffer) {
+    this.#queue.push([name, command, args, buffer]);
+    return this;
+  }
+
+  async exec(cb) {
+    const queue = this.#queue.splice(0);
+    const r = this.#redis;
+    let result;
+    if (!this.#multi) {
+      result = [];
+      for (const [name, command, args, buffer] of queue) {
+        try {
+          result.push([null, await r._exec(name, command, args, buffer)]);
+        } catch (e) {
+          result.push([e, null]);
+        }
+      }
+    } else {
+      await r._exec('multi', 'MULTI', [], false);
+      const queued = [];
+      for (const [name, command, args, buffer] of queue) {
+        try {
+          await r._exec(name, command, args, buffer);
+          queued.push(null);
+        } catch (e) {
+          queued.push(e);
+        }
+      }
+      let replies;
+      try {
+        replies = await r._exec('exec', 'EXEC', [], false);
+      } catch (e) {
+        // EXECABORT: the errors of the commands that could not be queued come along.
+        e.previousErrors = queued.filter((x) => x);
+        if (cb) cb(e);
+        throw e;
+      }
+      if (replies === null) result = null;
+      else
+        result = replies.map((v, i) =>
+          v instanceof ReplyError ? [v, null] : [null, transform(queue[i]?.[0], v)],
+        );
+    }
+    if (cb) cb(null, result);
+    return result;
+  }
+}
+
+// One method per command of the table (lowercase, as ioredis names them), and the *Buffer
+// variants that return Uint8Arrays for bulk strings.
+for (const c of commands()) {
+  if (c.name.includes('|')) continue;
+  const name = c.name;
+  const upper = name.toUpperCase();
+  const own = Object.prototype.hasOwnProperty;
+  if (!own.call(Redis.prototype, name)) {
+    Redis.prototype[name] = function (...args) {
+      const [rest, cb] = splitCallback(args);
+      return withCallback(this._exec(name, upper, rest, false), cb);
+    };
+  }
+  if (!own.call(Redis.prototype, name + 'Buffer')) {
+    Redis.prototype[name + 'Buffer'] = function (...args) {
+      const [rest, cb] = splitCallback(args);
+      return withCallback(this._exec(name, upper, rest, true), cb);
+    };
+  }
+  if (!own.call(Pipeline.prototype, name)) {
+    Pipeline.prototype[name] = function (...args) {
+      return this._add(name, upper, args, false);
+    };
+    Pipeline.prototype[name + 'Buffer'] = function (...args) {
+      return this._add(name, upper, args, true);
+    };
+  }
+}
+
+export { EngineError, ReplyError };

@@ -1,0 +1,379 @@
+//! `cargo xtask wasm`: builds the npm package (web/pkg), and the test suite that runs it in Node
+//! and headless Chromium. `cargo xtask bench-wasm`: web/bench.mjs.
+//!
+//! The package is: the release-wasm build of oxidis-wasm, wasm-bindgen's `--target web` glue, the
+//! hand-written API in web/js (JS + index.d.ts), web/README.md and a package.json.
+//!
+//! wasm-bindgen: the CLI of the exact version in Cargo.lock (installed with `cargo install`
+//! when `wasm-bindgen --version` differs), rather than the `wasm-bindgen-cli-support` crate as
+//! a library of xtask. The library would keep the version in the lock by itself, but it brings
+//! ~150 crates (walrus, ...) into xtask: every `cargo xtask` build, `clippy --all-targets` and
+//! `cargo test --workspace` would compile them on a 2-core machine, for a step only this task
+//! needs. The CLI is installed once (2-4 minutes) and kept; the version check makes reruns free.
+
+use crate::setup::which;
+use crate::suite::{run_status, run_streaming, Suite};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// The package's files that are copied from web/js as they are.
+const JS_FILES: &[&str] = &["index.js", "engine.js", "redis.js", "index.d.ts"];
+
+fn web_dir() -> PathBuf {
+    crate::repo_root().join("web")
+}
+
+pub fn pkg_dir() -> PathBuf {
+    web_dir().join("pkg")
+}
+
+/// The wasm-bindgen version pinned in Cargo.lock.
+pub fn locked_wasm_bindgen_version(lock: &str) -> Option<String> {
+    let mut lines = lock.lines();
+    while let Some(l) = lines.next() {
+        if l.trim() == "name = \"wasm-bindgen\"" {
+            let v = lines.next()?.trim();
+            return v
+                .strip_prefix("version = \"")
+                .and_then(|v| v.strip_suffix('"'))
+                .map(str::to_string);
+        }
+    }
+    None
+}
+
+fn installed_version(prog: &Path) -> Option<String> {
+    let out = Command::new(prog).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "wasm-bindgen 0.2.130"
+    text.split_whitespace().nth(1).map(str::to_string)
+}
+
+/// The wasm-bindgen CLI of `version`, installing it if needed.
+fn ensure_wasm_bindgen(version: &str) -> Result<PathBuf, String> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|h| h.join("bin/wasm-bindgen"));
+    let found = which("wasm-bindgen").or(cargo_bin.filter(|p| p.exists()));
+    if let Some(p) = &found {
+        if installed_version(p).as_deref() == Some(version) {
+            return Ok(p.clone());
+        }
+    }
+    println!("    installing wasm-bindgen-cli {version} (cargo install, a few minutes, once)");
+    // Without --locked: with it a pinned transitive crate is missing from the registry.
+    let mut cmd = Command::new(crate::cargo());
+    cmd.args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        version,
+        "--force",
+    ]);
+    run_status(cmd)?;
+    let p = which("wasm-bindgen")
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/wasm-bindgen"))
+        })
+        .ok_or("wasm-bindgen not found after cargo install")?;
+    match installed_version(&p) {
+        Some(v) if v == version => Ok(p),
+        v => Err(format!("{} is {v:?}, expected {version}", p.display())),
+    }
+}
+
+fn ensure_target() -> Result<(), String> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    match out {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).contains(crate::setup::WASM_TARGET) => Ok(()),
+        Ok(_) => {
+            let mut cmd = Command::new("rustup");
+            cmd.args(["target", "add", crate::setup::WASM_TARGET]);
+            run_status(cmd)
+        }
+        // No rustup: the toolchain may have the target anyway; cargo will say if not.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Sizes of the package's .wasm: (raw, gzip -9).
+pub fn wasm_sizes() -> Result<(u64, u64), String> {
+    let wasm = pkg_dir().join("oxidis_wasm_bg.wasm");
+    let raw = std::fs::metadata(&wasm)
+        .map_err(|e| format!("{}: {e}", wasm.display()))?
+        .len();
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(&wasm)
+        .output()
+        .map_err(|e| format!("gzip: {e}"))?;
+    Ok((raw, out.stdout.len() as u64))
+}
+
+/// Builds web/pkg.
+pub fn build() -> Result<(), String> {
+    ensure_target()?;
+    let lock = std::fs::read_to_string(crate::repo_root().join("Cargo.lock"))
+        .map_err(|e| format!("Cargo.lock: {e}"))?;
+    let version = locked_wasm_bindgen_version(&lock).ok_or("no wasm-bindgen in Cargo.lock")?;
+    let bindgen = ensure_wasm_bindgen(&version)?;
+
+    let mut cmd = crate::cargo_cmd();
+    cmd.args([
+        "build",
+        "--profile",
+        "release-wasm",
+        "--target",
+        crate::setup::WASM_TARGET,
+        "-p",
+        "oxidis-wasm",
+    ]);
+    run_status(cmd)?;
+    let wasm = crate::target_dir()
+        .join(crate::setup::WASM_TARGET)
+        .join("release-wasm/oxidis_wasm.wasm");
+
+    let pkg = pkg_dir();
+    let _ = std::fs::remove_dir_all(&pkg);
+    std::fs::create_dir_all(&pkg).map_err(|e| format!("{}: {e}", pkg.display()))?;
+    let mut cmd = Command::new(&bindgen);
+    cmd.args([
+        "--target",
+        "web",
+        "--remove-name-section",
+        "--out-name",
+        "oxidis_wasm",
+        "--out-dir",
+    ])
+    .arg(&pkg)
+    .arg(&wasm);
+    run_status(cmd)?;
+
+    let js = web_dir().join("js");
+    for f in JS_FILES {
+        std::fs::copy(js.join(f), pkg.join(f)).map_err(|e| format!("copy {f}: {e}"))?;
+    }
+    std::fs::copy(web_dir().join("README.md"), pkg.join("README.md"))
+        .map_err(|e| format!("copy README.md: {e}"))?;
+    let manifest = std::fs::read_to_string(js.join("package.json"))
+        .map_err(|e| format!("web/js/package.json: {e}"))?
+        .replace(
+            "\"0.0.0-workspace\"",
+            &format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+        );
+    std::fs::write(pkg.join("package.json"), manifest).map_err(|e| e.to_string())?;
+    let (raw, gz) = wasm_sizes()?;
+    println!(
+        "web/pkg built: oxidis_wasm_bg.wasm {raw} bytes, {gz} bytes gzipped (wasm-bindgen {version})"
+    );
+    Ok(())
+}
+
+pub fn cli(_args: &[String]) -> ExitCode {
+    match build() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask wasm: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// npm packages for the tests and the benchmark, into web/node_modules (from the committed
+/// package-lock.json; skipped when node_modules is newer than the lock), plus the `oxidis` link
+/// so tests import the package by name.
+fn ensure_node_modules() -> Result<(), String> {
+    let web = web_dir();
+    let lock = web.join("package-lock.json");
+    let stamp = web.join("node_modules/.package-lock.json");
+    let fresh = match (std::fs::metadata(&lock), std::fs::metadata(&stamp)) {
+        (Ok(l), Ok(s)) => match (l.modified(), s.modified()) {
+            (Ok(l), Ok(s)) => s >= l,
+            _ => false,
+        },
+        _ => false,
+    };
+    if !fresh {
+        println!("    npm ci (web/node_modules)");
+        let mut cmd = Command::new("npm");
+        cmd.args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&web);
+        run_status(cmd)?;
+    }
+    let link = web.join("node_modules/oxidis");
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink("../pkg", &link)
+            .map_err(|e| format!("{}: {e}", link.display()))?;
+    }
+    Ok(())
+}
+
+/// Debian's chromium, for the browser smoke test.
+fn ensure_chromium() -> Result<(), String> {
+    if Path::new("/usr/bin/chromium").exists() {
+        return Ok(());
+    }
+    println!("    installing chromium (apt-get)");
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let apt = |args: &[&str]| {
+        let mut c = if root {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.args(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+            c
+        };
+        c.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+        c
+    };
+    run_status(apt(&["update"]))?;
+    run_status(apt(&[
+        "install",
+        "-y",
+        "--no-install-recommends",
+        "chromium",
+    ]))?;
+    if Path::new("/usr/bin/chromium").exists() {
+        Ok(())
+    } else {
+        Err("/usr/bin/chromium missing after apt-get install chromium".into())
+    }
+}
+
+/// Counts node's test runner summary ("ℹ pass 12" with the spec reporter, "# pass 12" with tap).
+#[derive(Default, Debug, PartialEq)]
+pub struct NodeCounts {
+    pub passed: usize,
+    pub failed: usize,
+    pub failures: Vec<String>,
+}
+
+impl NodeCounts {
+    pub fn line(&mut self, line: &str) {
+        let t = line.trim_start();
+        let t = t
+            .strip_prefix("ℹ ")
+            .or_else(|| t.strip_prefix("# "))
+            .unwrap_or("");
+        if let Some(n) = t
+            .strip_prefix("pass ")
+            .and_then(|n| n.trim().parse::<usize>().ok())
+        {
+            self.passed += n;
+        } else if let Some(n) = t
+            .strip_prefix("fail ")
+            .and_then(|n| n.trim().parse::<usize>().ok())
+        {
+            self.failed += n;
+        } else if let Some(name) = line.trim_start().strip_prefix("✖ ") {
+            if !name.starts_with("failing tests") && !self.failures.iter().any(|f| f == name) {
+                self.failures.push(name.to_string());
+            }
+        }
+    }
+}
+
+/// The suite: build the package, install what the tests need, run `node --test web/tests`.
+pub fn suite(_: &mut crate::test_all::Ctx, name: &str) -> Suite {
+    if let Err(e) = build() {
+        return Suite::error(name, format!("building web/pkg: {e}"));
+    }
+    let mut s = Suite::new(name);
+    if let Ok((raw, gz)) = wasm_sizes() {
+        s.info
+            .push(format!("oxidis_wasm_bg.wasm: {raw} bytes, {gz} gzipped"));
+    }
+    if let Err(e) = ensure_node_modules() {
+        return Suite::error(name, format!("npm: {e}"));
+    }
+    if let Err(e) = ensure_chromium() {
+        s.fail(format!("chromium: {e} (the browser test will fail)"));
+    }
+    let mut cmd = Command::new("node");
+    cmd.args(["--test", "--test-reporter=spec", "tests/"])
+        .current_dir(web_dir());
+    let mut counts = NodeCounts::default();
+    let status = run_streaming(cmd, |l| counts.line(l));
+    s.passed += counts.passed;
+    s.failed += counts.failed;
+    s.details.extend(counts.failures);
+    if let Err(e) = status {
+        if counts.failed == 0 {
+            s.fail(format!("{e}: node --test failed without a failing test"));
+        }
+    }
+    if s.passed + s.failed == 0 {
+        s.fail("node --test ran no test");
+    }
+    s
+}
+
+/// `cargo xtask bench-wasm`: builds the package, then runs web/bench.mjs.
+pub fn bench_cli(args: &[String]) -> ExitCode {
+    let r = build().and_then(|()| ensure_node_modules()).and_then(|()| {
+        let mut cmd = Command::new("node");
+        cmd.arg("bench.mjs").args(args).current_dir(web_dir());
+        run_status(cmd)
+    });
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask bench-wasm: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_locked_version() {
+        let lock = "[[package]]\nname = \"wasm-bindgen-macro\"\nversion = \"9\"\n\n[[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n";
+        assert_eq!(
+            locked_wasm_bindgen_version(lock).as_deref(),
+            Some("0.2.130")
+        );
+        assert_eq!(locked_wasm_bindgen_version("nothing"), None);
+    }
+
+    #[test]
+    fn the_workspace_pins_the_locked_version() {
+        let lock = std::fs::read_to_string(crate::repo_root().join("Cargo.lock")).unwrap();
+        let manifest = std::fs::read_to_string(web_dir().join("Cargo.toml")).unwrap();
+        let v = locked_wasm_bindgen_version(&lock).expect("wasm-bindgen locked");
+        assert!(
+            manifest.contains(&format!("wasm-bindgen = \"={v}\"")),
+            "web/Cargo.toml must pin wasm-bindgen = \"={v}\""
+        );
+    }
+
+    #[test]
+    fn counts_node_test_summaries() {
+        let mut c = NodeCounts::default();
+        for l in [
+            "✔ set and get (1.2ms)",
+            "✖ pub/sub (3ms)",
+            "ℹ tests 3",
+            "ℹ pass 2",
+            "ℹ fail 1",
+            "✖ failing tests:",
+            "✖ pub/sub (3ms)",
+        ] {
+            c.line(l);
+        }
+        assert_eq!((c.passed, c.failed), (2, 1));
+        assert_eq!(c.failures, vec!["pub/sub (3ms)".to_string()]);
+        let mut t = NodeCounts::default();
+        t.line("# pass 5");
+        t.line("# fail 0");
+        assert_eq!((t.passed, t.failed), (5, 0));
+    }
+}
