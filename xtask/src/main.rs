@@ -3,8 +3,10 @@
 //!     cargo xtask run [-- SERVER ARGS]        build oxidis-server (release) and run it
 //!     cargo xtask test [SUITE FILTER...]      install what is missing, run every test suite
 //!     cargo xtask golden --against ADDR [FILTER]   replay testdata/golden on any server
+//!     cargo xtask bench [--quick] ...          oxidis vs redis-server, side by side (bench.rs)
 //!     cargo xtask commands [--readme]         the supported commands, as markdown (or into README.md)
 
+mod bench;
 mod clients;
 mod difftest;
 mod golden_tcp;
@@ -22,6 +24,9 @@ const USAGE: &str = "usage:
   cargo xtask run [-- SERVER ARGS]             build oxidis-server (release) and run it
   cargo xtask test [SUITE FILTER...]           install what is missing, run every test suite
   cargo xtask golden --against HOST:PORT [FILTER]   replay testdata/golden on a server
+  cargo xtask bench [--quick] [--rounds N] [--only SECTIONS] [--docs]
+                                               oxidis vs redis-server: throughput, memory,
+                                               latency under growth, lazy free
   cargo xtask commands [--readme]              print the supported commands as markdown
                                                (--readme: rewrite README.md's list)";
 
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
         }
         Some("difftest") => difftest::cli(&args[1..]),
         Some("clients") => clients::cli(&args[1..]),
+        Some("bench") => bench::cli(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)

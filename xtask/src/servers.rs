@@ -103,6 +103,11 @@ impl Server {
         self.port
     }
 
+    /// The server's process id (for reading its RSS from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// "127.0.0.1:PORT"
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port())

@@ -66,6 +66,12 @@ const SUITES: &[(&str, SuiteFn)] = &[
     ("real clients (redis-cli, redis-benchmark)", |ctx, name| {
         against_both(ctx, name, crate::clients::run)
     }),
+    ("bench --quick (smoke)", |ctx, name| {
+        match ctx.oxidis_bin() {
+            Ok(bin) => crate::bench::quick_suite(&bin),
+            Err(e) => Suite::error(name, e),
+        }
+    }),
 ];
 
 pub fn run(filters: &[String]) -> ExitCode {
