@@ -48,6 +48,12 @@ pub struct HostInfo {
     pub used_memory: Option<fn() -> usize>,
     /// Resident set size, if the host can read it.
     pub used_memory_rss: Option<fn() -> usize>,
+    /// The host takes big dropped values with `Engine::take_lazyfree` and frees them on a
+    /// worker thread (native). False: everything is freed inline (wasm). See lazyfree.rs.
+    pub frees_lazily: bool,
+    /// INFO's lazyfree_pending_objects / lazyfreed_objects, counted by the host's worker.
+    pub lazyfree_pending: Option<fn() -> usize>,
+    pub lazyfreed: Option<fn() -> usize>,
 }
 
 /// Something the host must act on.
@@ -102,6 +108,8 @@ pub struct Server {
     /// Changes since the last save (Redis's server.dirty).
     pub dirty: u64,
     pub events: VecDeque<Event>,
+    /// Big values waiting for the host to free them elsewhere (lazyfree.rs).
+    pub lazyfree: Vec<crate::lazyfree::Garbage>,
     last_tick: UnixMillis,
 }
 
@@ -132,6 +140,7 @@ impl Engine {
                 next_client_id: 1,
                 dirty: 0,
                 events: VecDeque::new(),
+                lazyfree: Vec::new(),
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -249,6 +258,7 @@ impl Engine {
         }
         c.inbuf = inbuf;
         c.decoder = decoder;
+        self.srv.collect_pending_free();
     }
 
     /// The bytes waiting to be sent to the client.
@@ -311,6 +321,17 @@ impl Engine {
             stats.expired_keys_active += db.active_expire(now, rng, EXPIRE_SAMPLES_PER_TICK) as u64;
             db.rehash_tick(REHASH_BUCKETS_PER_TICK);
         }
+        self.srv.collect_pending_free();
+    }
+
+    /// The big values waiting to be freed on the host's worker (only ever non-empty when
+    /// `HostInfo::frees_lazily`); the host drops them wherever it likes.
+    pub fn take_lazyfree(&mut self) -> Vec<crate::lazyfree::Garbage> {
+        std::mem::take(&mut self.srv.lazyfree)
+    }
+
+    pub fn has_lazyfree(&self) -> bool {
+        !self.srv.lazyfree.is_empty()
     }
 
     /// When `tick` should next run, if anything is waiting for it.

@@ -10,6 +10,7 @@
 //!   once for idle timeouts), on EOF or on a socket error; `disconnect` frees the client.
 //! - The poll timeout comes from `next_deadline`; `tick` runs when it is due.
 //! - SIGINT/SIGTERM arrive through self-pipes and end the loop.
+//! - Big values the engine dropped lazily go to the lazy-free worker after every turn.
 
 use crate::conn::Conn;
 use crate::log;
@@ -63,6 +64,7 @@ pub struct Server {
     read_again: Vec<usize>,
     accept_retry: bool,
     buf: Vec<u8>,
+    lazyfree: crate::lazyfree::Worker,
 }
 
 /// `strerror`-style text of an io::Error (without Rust's " (os error N)").
@@ -184,6 +186,7 @@ impl Server {
             read_again: Vec::new(),
             accept_retry: false,
             buf: vec![0; READ_CHUNK],
+            lazyfree: crate::lazyfree::Worker::start(),
         })
     }
 
@@ -429,6 +432,11 @@ impl Server {
             match ev {
                 Event::Close(ClientId(slot)) => self.close(slot),
                 Event::Output(ClientId(slot)) => self.write_conn(slot),
+            }
+        }
+        if self.eng.has_lazyfree() {
+            for g in self.eng.take_lazyfree() {
+                self.lazyfree.free(g);
             }
         }
     }

@@ -640,8 +640,8 @@ fn memory(
             let server = start(si)?;
             let t = Target::of(&server);
             let pid = t.pid.ok_or("no pid")?;
-            // Let the server settle (connection buffers of the start probe freed).
-            Conn::connect(&t.addr)?.cmd(&[b"PING"])?;
+            // A dump.rdb in the shared working directory may have been loaded: start empty.
+            Conn::connect(&t.addr)?.cmd(&[b"FLUSHALL"])?;
             let before = rss_of(pid)?;
             let took = ds.load(&t.addr, sizes)?;
             let mut c = Conn::connect(&t.addr)?;
@@ -784,6 +784,7 @@ fn growth(
         ));
         let server = start(si)?;
         let addr = server.addr();
+        Conn::connect(&addr)?.cmd(&[b"FLUSHALL"])?;
         let (stop, h) = start_probe(&addr, &[b"SET", b"probe:key", b"probe:value:0001"]);
         let loaded = load(&addr, sizes.growth_keys, 1000, |i, buf| {
             let k = key16("key:", i);
@@ -912,6 +913,15 @@ struct Log {
 }
 
 impl Log {
+    /// Appends a finished section to the report and prints it at once (so a later failure
+    /// does not lose it).
+    fn section(&mut self, md: &mut String, text: &str) {
+        md.push_str(text);
+        if !self.quiet {
+            print!("{text}");
+        }
+    }
+
     fn progress(&mut self, msg: &str) {
         if !self.quiet {
             eprintln!("[{:6.1}s] {msg}", self.t.elapsed().as_secs_f64());
@@ -940,24 +950,25 @@ fn run_sections(
     };
     let mut md = String::new();
     let mut svg = None;
-    let _ = writeln!(
-        md,
-        "# Oxidis vs redis-server {}\n\n{} logical CPUs; redis-benchmark shares them with the server it measures.\n",
+    let head = format!(
+        "# Oxidis vs redis-server {}\n\n{} logical CPUs; redis-benchmark shares them with the server it measures.\n\n",
         redis_version(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    log.section(&mut md, &head);
     if sections.contains(&"throughput") {
         let a = start(0)?;
         let b = start(1)?;
         let targets = [Target::of(&a), Target::of(&b)];
         let t = throughput(&targets, sizes, &mut log)?;
-        let _ = writeln!(
-            md,
-            "## Throughput\n\nredis-benchmark -c 50 -r 100000 -n {}/{} (-P 1/-P 16; LRANGE_100 a quarter), median of {} rounds alternating A B / B A.\n",
-            sizes.requests[0], sizes.requests[1], sizes.rounds
+        let text = format!(
+            "## Throughput\n\nredis-benchmark -c 50 -r 100000 -n {}/{} (-P 1/-P 16; LRANGE_100 a quarter), median of {} rounds alternating A B / B A.\n\n{}\n",
+            sizes.requests[0],
+            sizes.requests[1],
+            sizes.rounds,
+            throughput_table(&t, names)
         );
-        md.push_str(&throughput_table(&t, names));
-        md.push('\n');
+        log.section(&mut md, &text);
         svg = Some(throughput_svg(
             &t,
             "Oxidis vs redis-server 7.0: redis-benchmark throughput ratio",
@@ -965,23 +976,20 @@ fn run_sections(
     }
     if sections.contains(&"memory") {
         let rows = memory(start, names, sizes, &mut log)?;
-        md.push_str("## Memory\n\nEach data set loaded into a fresh server of each kind, pipelined (1000 commands per batch).\n\n");
-        md.push_str(&memory_table(&rows, names));
-        md.push('\n');
+        let text = format!("## Memory\n\nEach data set loaded into a fresh server of each kind, pipelined (1000 commands per batch).\n\n{}\n", memory_table(&rows, names));
+        log.section(&mut md, &text);
     }
     if sections.contains(&"growth") {
         let rows = growth(start, names, sizes, &mut log)?;
-        md.push_str("## Latency under growth\n\nA probing client times `SET probe:key ...` (one at a time, 200 µs apart) while a loader pipelines SETs of new keys (1000 per batch) from 0 keys.\n\n");
-        md.push_str(&growth_table(&rows, names, sizes.growth_keys));
-        md.push('\n');
+        let text = format!("## Latency under growth\n\nA probing client times `SET probe:key ...` (one at a time, 200 µs apart) while a loader pipelines SETs of new keys (1000 per batch) from 0 keys.\n\n{}\n", growth_table(&rows, names, sizes.growth_keys));
+        log.section(&mut md, &text);
     }
     if sections.contains(&"lazyfree") {
         let a = start(0)?;
         let b = start(1)?;
         let rows = lazyfree([&a.addr(), &b.addr()], sizes, &mut log)?;
-        md.push_str("## Lazy free\n\nA big set deleted three ways; a second client PINGs (200 µs apart) throughout and reports its longest round trip.\n\n");
-        md.push_str(&lazyfree_table(&rows, names, sizes.big_set));
-        md.push('\n');
+        let text = format!("## Lazy free\n\nA big set deleted three ways; a second client PINGs (200 µs apart) throughout and reports its longest round trip.\n\n{}\n", lazyfree_table(&rows, names, sizes.big_set));
+        log.section(&mut md, &text);
     }
     Ok(Report { markdown: md, svg })
 }
@@ -1094,8 +1102,9 @@ fn cli_inner(args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let md_path = dir.join("bench.md");
     let mut md = report.markdown;
-    let _ = writeln!(md, "Total bench time: {:.0} s.", t.elapsed().as_secs_f64());
-    print!("{md}");
+    let total = format!("Total bench time: {:.0} s.\n", t.elapsed().as_secs_f64());
+    print!("{total}");
+    md.push_str(&total);
     write(&md_path, &md)?;
     eprintln!("wrote {}", md_path.display());
     if let Some(svg) = report.svg {

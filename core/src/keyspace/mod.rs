@@ -6,6 +6,7 @@ pub mod dict;
 
 pub use dict::Dict;
 
+use crate::lazyfree::{is_big, FreeReason};
 use crate::rng::Rng;
 use crate::time::UnixMillis;
 use crate::types::{CompactBytes, Value};
@@ -22,6 +23,9 @@ pub struct Db {
     pub expired_count: u64,
     pub hits: u64,
     pub misses: u64,
+    /// Big values this database dropped itself (expired, overwritten), for the engine to free
+    /// lazily or not according to their option (`Server::collect_pending_free`).
+    pub pending_free: Vec<(FreeReason, Value)>,
 }
 
 impl Db {
@@ -32,6 +36,7 @@ impl Db {
             expired_count: 0,
             hits: 0,
             misses: 0,
+            pending_free: Vec::new(),
         }
     }
 
@@ -55,7 +60,7 @@ impl Db {
     pub fn expire_if_needed(&mut self, key: &[u8], now: UnixMillis) -> bool {
         match self.expire_at(key) {
             Some(at) if at <= now.0 => {
-                self.remove(key);
+                self.delete(key, FreeReason::Expire);
                 self.expired_count += 1;
                 true
             }
@@ -93,13 +98,34 @@ impl Db {
         self.get(key, now).is_some()
     }
 
-    /// Redis's setKey: stores `value`, dropping any TTL unless `keep_ttl`. Returns the old
-    /// value (for the host to free, possibly elsewhere).
-    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> Option<Value> {
+    /// Redis's setKey: stores `value`, dropping any TTL unless `keep_ttl`. A big old value
+    /// is freed under lazyfree-lazy-server-del.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
         if !keep_ttl {
             self.persist(key);
         }
-        self.keys.insert(key, value)
+        if let Some(old) = self.keys.insert(key, value) {
+            self.discard(FreeReason::ServerDel, old);
+        }
+    }
+
+    /// Drops a value this database removed: big ones are set aside for the engine, which frees
+    /// them according to `reason`'s lazyfree option; small ones go at once.
+    pub fn discard(&mut self, reason: FreeReason, v: Value) {
+        if is_big(&v) {
+            self.pending_free.push((reason, v));
+        }
+    }
+
+    /// Deletes the key and its TTL, freeing the value as `reason` says; true if it existed.
+    pub fn delete(&mut self, key: &[u8], reason: FreeReason) -> bool {
+        match self.remove(key) {
+            Some(v) => {
+                self.discard(reason, v);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Adds a key the caller knows is absent (after a lookup).
@@ -136,6 +162,11 @@ impl Db {
         self.keys.take()
     }
 
+    /// Removes everything, returning the old keys and expiry tables (for FLUSH* ASYNC).
+    pub fn flush_all(&mut self) -> (Dict<Value>, Dict<u64>) {
+        (self.keys.take(), self.expires.take())
+    }
+
     /// Redis's dbRandomKey: a random live key, expiring the dead ones it meets. Gives up
     /// (returning any key) after many tries when all keys have TTLs, as Redis does.
     pub fn random_key(&mut self, rng: &mut Rng, now: UnixMillis) -> Option<Vec<u8>> {
@@ -149,7 +180,7 @@ impl Db {
                     if all_volatile && tries > 100 {
                         return Some(key);
                     }
-                    self.remove(&key);
+                    self.delete(&key, FreeReason::Expire);
                     self.expired_count += 1;
                 }
                 _ => return Some(key),
@@ -177,7 +208,7 @@ impl Db {
             dead.sort_unstable();
             dead.dedup();
             for k in &dead {
-                self.remove(k);
+                self.delete(k, FreeReason::Expire);
             }
             expired += dead.len();
             self.expired_count += dead.len() as u64;
