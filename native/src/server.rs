@@ -29,7 +29,9 @@ const MAX_LISTENERS: usize = CONN_BASE - LISTENER_BASE;
 /// Redis's PROTO_IOBUF_LEN.
 const READ_CHUNK: usize = 16 * 1024;
 /// Reads per connection per turn before others get theirs (then it is read again next turn).
-const READ_BUDGET: usize = 64;
+/// One 16 KB read, as Redis does: a pipelining loader must not make a lone client wait behind
+/// a megabyte of its commands (measured: 64 reads per turn gave 20-60 ms probe stalls).
+const READ_BUDGET: usize = 1;
 /// Redis's default tcp-backlog.
 const BACKLOG: i32 = 511;
 /// After accept fails (EMFILE ...), try again this soon, since edge-triggered epoll will not
