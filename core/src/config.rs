@@ -858,6 +858,12 @@ pub struct Config {
     pub list_compress_depth: i64,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
+    /// `lazyfree-lazy-*`: which implicit frees go to the host's background worker.
+    pub lazyfree_lazy_eviction: bool,
+    pub lazyfree_lazy_expire: bool,
+    pub lazyfree_lazy_server_del: bool,
+    pub lazyfree_lazy_user_del: bool,
+    pub lazyfree_lazy_user_flush: bool,
     /// Every parameter's CONFIG GET text, indexed like [`PARAMS`] (typed fields win).
     values: Vec<Vec<u8>>,
     /// Whether a config file has set `save` yet (file `save` lines accumulate).
@@ -887,6 +893,11 @@ impl Default for Config {
             list_compress_depth: 0,
             slowlog_log_slower_than: 0,
             slowlog_max_len: 0,
+            lazyfree_lazy_eviction: false,
+            lazyfree_lazy_expire: false,
+            lazyfree_lazy_server_del: false,
+            lazyfree_lazy_user_del: false,
+            lazyfree_lazy_user_flush: false,
             values: vec![Vec::new(); PARAMS.len()],
             save_loaded: false,
         };
@@ -1105,6 +1116,11 @@ impl Config {
             "list-compress-depth" => self.list_compress_depth = int(),
             "slowlog-log-slower-than" => self.slowlog_log_slower_than = int(),
             "slowlog-max-len" => self.slowlog_max_len = uint(),
+            "lazyfree-lazy-eviction" => self.lazyfree_lazy_eviction = v == b"yes",
+            "lazyfree-lazy-expire" => self.lazyfree_lazy_expire = v == b"yes",
+            "lazyfree-lazy-server-del" => self.lazyfree_lazy_server_del = v == b"yes",
+            "lazyfree-lazy-user-del" => self.lazyfree_lazy_user_del = v == b"yes",
+            "lazyfree-lazy-user-flush" => self.lazyfree_lazy_user_flush = v == b"yes",
             _ => {}
         }
     }

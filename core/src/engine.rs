@@ -48,6 +48,12 @@ pub struct HostInfo {
     pub used_memory: Option<fn() -> usize>,
     /// Resident set size, if the host can read it.
     pub used_memory_rss: Option<fn() -> usize>,
+    /// The host takes big dropped values with `Engine::take_lazyfree` and frees them on a
+    /// worker thread (native). False: everything is freed inline (wasm). See lazyfree.rs.
+    pub frees_lazily: bool,
+    /// INFO's lazyfree_pending_objects / lazyfreed_objects, counted by the host's worker.
+    pub lazyfree_pending: Option<fn() -> usize>,
+    pub lazyfreed: Option<fn() -> usize>,
 }
 
 /// Something the host must act on.
@@ -133,6 +139,8 @@ pub struct Server {
     pub pause: Option<crate::command::connection::Pause>,
     /// RDB/AOF state, host hooks and the propagated-effects stream (rdb/persist.rs).
     pub persist: crate::rdb::persist::Persist,
+    /// Big values waiting for the host to free them elsewhere (lazyfree.rs).
+    pub lazyfree: Vec<crate::lazyfree::Garbage>,
     last_tick: UnixMillis,
 }
 
@@ -148,8 +156,9 @@ pub struct Engine {
     pub(crate) clients: slab::Slab<Client>,
 }
 
-/// Rehash work per database per tick (buckets).
-const REHASH_BUCKETS_PER_TICK: usize = 10_000;
+/// Rehash work per database per tick (buckets): about 0.1-0.3 ms on a big table, like Redis's
+/// 1 ms budget in incrementallyRehash (each command moves a bucket too).
+const REHASH_BUCKETS_PER_TICK: usize = 1_000;
 /// Active-expiry samples per database per tick.
 const EXPIRE_SAMPLES_PER_TICK: usize = 4_000;
 
@@ -173,6 +182,7 @@ impl Engine {
                 watched: Default::default(),
                 pause: None,
                 persist: Default::default(),
+                lazyfree: Vec::new(),
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -316,6 +326,7 @@ impl Engine {
         }
         c.inbuf = inbuf;
         c.decoder = decoder;
+        self.srv.collect_pending_free();
     }
 
     /// The bytes waiting to be sent to the client.
@@ -381,6 +392,17 @@ impl Engine {
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
         crate::command::persistence::cron(&mut self.srv, now);
         self.resume_postponed(now);
+        self.srv.collect_pending_free();
+    }
+
+    /// The big values waiting to be freed on the host's worker (only ever non-empty when
+    /// `HostInfo::frees_lazily`); the host drops them wherever it likes.
+    pub fn take_lazyfree(&mut self) -> Vec<crate::lazyfree::Garbage> {
+        std::mem::take(&mut self.srv.lazyfree)
+    }
+
+    pub fn has_lazyfree(&self) -> bool {
+        !self.srv.lazyfree.is_empty()
     }
 
     /// Runs the requests CLIENT PAUSE held back once the pause is over (or lifted), and tells

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod glob;
 pub mod golden;
 pub mod keyspace;
+pub mod lazyfree;
 pub mod rdb;
 pub mod resp;
 pub mod rng;

@@ -1,6 +1,7 @@
 //! oxidis-server: the native shell over `oxidis_core::Engine`. Command line and config as
 //! redis-server's (cli.rs), log lines in Redis's format (log.rs), one mio event loop
-//! (server.rs, conn.rs), a counting allocator for INFO's used_memory (alloc.rs).
+//! (server.rs, conn.rs), a counting allocator for INFO's used_memory (alloc.rs), and the
+//! lazy-free worker thread (lazyfree.rs).
 //!
 //! Everything about Redis semantics lives in the core; this crate only moves bytes, keeps
 //! time and reports host facts.
@@ -9,6 +10,7 @@ mod alloc;
 mod aof;
 mod cli;
 mod conn;
+mod lazyfree;
 mod log;
 mod persistence;
 mod server;
@@ -104,6 +106,9 @@ fn main() -> ExitCode {
             multiplexing_api: "epoll".into(),
             used_memory: Some(alloc::allocated),
             used_memory_rss: Some(alloc::rss),
+            frees_lazily: true,
+            lazyfree_pending: Some(lazyfree::pending),
+            lazyfreed: Some(lazyfree::freed),
         },
     );
     // `dir` given explicitly: chdir there, as Redis does; either way CONFIG GET dir then

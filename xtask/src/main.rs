@@ -3,11 +3,13 @@
 //!     cargo xtask run [-- SERVER ARGS]        build oxidis-server (release) and run it
 //!     cargo xtask test [SUITE FILTER...]      install what is missing, run every test suite
 //!     cargo xtask golden --against ADDR [FILTER]   replay testdata/golden on any server
+//!     cargo xtask bench [--quick] ...          oxidis vs redis-server, side by side (bench.rs)
 //!     cargo xtask commands [--readme]         the supported commands, as markdown (or into README.md)
 //!     cargo xtask memreport [--quick]         memory for big data sets, Oxidis vs Redis (markdown)
 //!     cargo xtask wasm                        build the npm package into web/pkg
 //!     cargo xtask bench-wasm                  the wasm package's benchmark (vs ioredis-mock)
 
+mod bench;
 mod clients;
 mod difftest;
 mod golden_tcp;
@@ -28,6 +30,9 @@ const USAGE: &str = "usage:
   cargo xtask run [-- SERVER ARGS]             build oxidis-server (release) and run it
   cargo xtask test [SUITE FILTER...]           install what is missing, run every test suite
   cargo xtask golden --against HOST:PORT [FILTER]   replay testdata/golden on a server
+  cargo xtask bench [--quick] [--rounds N] [--only SECTIONS] [--docs]
+                                               oxidis vs redis-server: throughput, memory,
+                                               latency under growth, lazy free
   cargo xtask commands [--readme]              print the supported commands as markdown
                                                (--readme: rewrite README.md's list)
   cargo xtask memreport [--quick]              memory per data set, Oxidis vs Redis
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
         Some("memreport") => memreport::cli(&args[1..]),
         Some("wasm") => wasm::cli(&args[1..]),
         Some("bench-wasm") => wasm::bench_cli(&args[1..]),
+        Some("bench") => bench::cli(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)

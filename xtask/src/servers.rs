@@ -103,7 +103,7 @@ impl Server {
         self.port
     }
 
-    /// The child's process id (crash tests SIGKILL it).
+    /// The process id (crash tests SIGKILL it; the bench reads its RSS from /proc).
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

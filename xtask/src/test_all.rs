@@ -74,6 +74,12 @@ const SUITES: &[(&str, SuiteFn)] = &[
         "wasm package (node --test, golden, chromium)",
         crate::wasm::suite,
     ),
+    ("bench --quick (smoke)", |ctx, name| {
+        match ctx.oxidis_bin() {
+            Ok(bin) => crate::bench::quick_suite(&bin),
+            Err(e) => Suite::error(name, e),
+        }
+    }),
 ];
 
 pub fn run(filters: &[String]) -> ExitCode {

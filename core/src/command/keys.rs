@@ -7,6 +7,7 @@
 use super::{is, CmdError, Ctx};
 use crate::glob::glob_match;
 use crate::keyspace::Db;
+use crate::lazyfree::FreeReason;
 use crate::time::UnixMillis;
 
 /// Redis's shared.sameobjecterr.
@@ -30,15 +31,17 @@ fn parse_db_index(ctx: &Ctx, arg: &[u8]) -> Result<usize, CmdError> {
         .ok_or_else(db_out_of_range)
 }
 
-/// DEL key [key ...] and UNLINK: the number of keys removed (repeats count once).
-fn del_generic(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+/// DEL key [key ...] and UNLINK: the number of keys removed (repeats count once). Big values
+/// go to the host's lazy-free worker for UNLINK, and for DEL under lazyfree-lazy-user-del.
+fn del_generic(ctx: &mut Ctx, args: &[&[u8]], reason: FreeReason) -> Result<(), CmdError> {
     let now = ctx.now;
     let mut deleted = 0;
     for key in &args[1..] {
         let db = ctx.db();
         db.expire_if_needed(key, now);
-        if db.remove(key).is_some() {
+        if let Some(v) = db.remove(key) {
             deleted += 1;
+            ctx.srv.free_value(v, reason);
             ctx.key_modified(key);
         }
     }
@@ -48,12 +51,12 @@ fn del_generic(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// DEL key [key ...]
 pub fn del(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    del_generic(ctx, args)
+    del_generic(ctx, args, FreeReason::UserDel)
 }
 
-/// UNLINK key [key ...] — DEL, with the freeing left to the host (same semantics here).
+/// UNLINK key [key ...] — DEL, with the freeing of big values left to the host's worker.
 pub fn unlink(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    del_generic(ctx, args)
+    del_generic(ctx, args, FreeReason::Always)
 }
 
 /// EXISTS key [key ...] — repeated keys are counted each time.
@@ -277,7 +280,7 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<(), CmdErro
             reply(ctx, false);
             return Ok(());
         }
-        db.remove(dst);
+        db.delete(dst, FreeReason::ServerDel);
     }
     let expire = db.expire_at(src);
     if let Some(value) = db.remove(src) {

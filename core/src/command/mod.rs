@@ -150,12 +150,20 @@ impl CommandSpec {
     }
 }
 
-fn command_index() -> &'static HashMap<&'static str, &'static CommandSpec> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
-    INDEX.get_or_init(|| table::COMMANDS.iter().map(|c| (c.name, c)).collect())
+type Index = HashMap<&'static [u8], &'static CommandSpec, foldhash::fast::FixedState>;
+
+fn command_index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        table::COMMANDS
+            .iter()
+            .map(|c| (c.name.as_bytes(), c))
+            .collect()
+    })
 }
 
-/// Looks a top-level command up by name, case-insensitively.
+/// Looks a top-level command up by name, case-insensitively (a fast non-cryptographic hash of
+/// the lowercased bytes: this runs once per request).
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {
@@ -164,9 +172,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     let lower = &mut buf[..name.len()];
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    command_index()
-        .get(std::str::from_utf8(lower).ok()?)
-        .copied()
+    command_index().get(&*lower).copied()
 }
 
 /// Every command and subcommand, parents before their children.

@@ -308,33 +308,37 @@ pub fn dbsize(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// Redis's getFlushCommandFlags: no argument, SYNC or ASYNC (both free at once here).
-fn flush_mode(args: &[&[u8]]) -> Result<(), CmdError> {
+/// Redis's getFlushCommandFlags: true for a lazy flush (ASYNC, or no mode and
+/// lazyfree-lazy-user-flush).
+fn flush_mode(ctx: &Ctx, args: &[&[u8]]) -> Result<bool, CmdError> {
     match args {
-        [_] => Ok(()),
-        [_, m] if is(m, "SYNC") || is(m, "ASYNC") => Ok(()),
+        [_] => Ok(ctx.srv.config.lazyfree_lazy_user_flush),
+        [_, m] if is(m, "SYNC") => Ok(false),
+        [_, m] if is(m, "ASYNC") => Ok(true),
         _ => Err(CmdError::Syntax),
     }
 }
 
 /// FLUSHDB [ASYNC|SYNC]
 pub fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    flush_mode(args)?;
+    let lazy = flush_mode(ctx, args)?;
     let (db, now) = (ctx.client_ref().db, ctx.now);
     super::tx::touch_all_in_db(ctx.srv, ctx.clients, db, None, now);
-    drop(ctx.db().flush());
+    let (keys, expires) = ctx.db().flush_all();
+    ctx.srv.free_db(keys, expires, lazy);
     ctx.out().ok();
     Ok(())
 }
 
 /// FLUSHALL [ASYNC|SYNC]
 pub fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    flush_mode(args)?;
+    let lazy = flush_mode(ctx, args)?;
     for db in 0..ctx.srv.dbs.len() {
         super::tx::touch_all_in_db(ctx.srv, ctx.clients, db, None, ctx.now);
     }
-    for db in &mut ctx.srv.dbs {
-        drop(db.flush());
+    for i in 0..ctx.srv.dbs.len() {
+        let (keys, expires) = ctx.srv.dbs[i].flush_all();
+        ctx.srv.free_db(keys, expires, lazy);
     }
     ctx.out().ok();
     Ok(())
@@ -535,8 +539,13 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "mem_aof_buffer:0");
                 kv!(s, "mem_allocator:libc");
                 kv!(s, "active_defrag_running:0");
-                kv!(s, "lazyfree_pending_objects:0");
-                kv!(s, "lazyfreed_objects:0");
+                let count = |f: Option<fn() -> usize>| f.map_or(0, |f| f());
+                kv!(
+                    s,
+                    "lazyfree_pending_objects:{}",
+                    count(srv.host.lazyfree_pending)
+                );
+                kv!(s, "lazyfreed_objects:{}", count(srv.host.lazyfreed));
             }
             "persistence" => {
                 section(&mut s, "Persistence");

@@ -31,12 +31,36 @@ impl<V> Table<V> {
         }
     }
     fn with_size(n: usize) -> Table<V> {
-        let mut buckets = Vec::with_capacity(n);
-        buckets.resize_with(n, || None);
-        Table { buckets, used: 0 }
+        Table {
+            buckets: zeroed_buckets(n),
+            used: 0,
+        }
     }
     fn mask(&self) -> u64 {
         (self.buckets.len() as u64).wrapping_sub(1)
+    }
+}
+
+/// `n` empty buckets in zeroed memory. A big table comes from calloc, whose fresh pages the OS
+/// maps lazily, so starting a resize to 16M buckets costs nothing up front (writing 128 MB of
+/// `None`s would stall the server for tens of ms); the incremental rehash touches the pages a
+/// few at a time.
+fn zeroed_buckets<V>(n: usize) -> Vec<Option<Box<Node<V>>>> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let layout = std::alloc::Layout::array::<Option<Box<Node<V>>>>(n)
+        .unwrap_or_else(|_| panic!("hash table of {n} buckets is too big"));
+    // SAFETY: `Option<Box<T>>` is guaranteed to represent `None` as the null pointer, i.e. all
+    // zero bits (the documented null-pointer optimization), so zeroed memory holds `n` valid
+    // `None`s. The block comes from the global allocator with exactly the layout
+    // `Vec<Option<Box<Node<V>>>>` of capacity `n` uses, so the Vec may own and free it.
+    unsafe {
+        let p = std::alloc::alloc_zeroed(layout).cast::<Option<Box<Node<V>>>>();
+        if p.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        Vec::from_raw_parts(p, n, n)
     }
 }
 
@@ -219,6 +243,13 @@ impl<V> Dict<V> {
         }
         self.rehash_step();
         let h = self.hash(key);
+        self.find_mut(key, h)
+    }
+
+    fn find_mut(&mut self, key: &[u8], h: u64) -> Option<&mut V> {
+        if self.is_empty() {
+            return None;
+        }
         // Find the node's position immutably, then walk to it mutably (a returned mutable
         // borrow inside a loop is beyond today's borrow checker).
         let (t, depth) = (0..2).find_map(|t| {
@@ -246,12 +277,15 @@ impl<V> Dict<V> {
         Some(&mut node.value)
     }
 
-    /// Inserts or replaces; returns the old value.
+    /// Inserts or replaces; returns the old value. Hashes the key once.
     pub fn insert(&mut self, key: &[u8], value: V) -> Option<V> {
-        if let Some(slot) = self.get_mut(key) {
+        self.rehash_step();
+        let h = self.hash(key);
+        if let Some(slot) = self.find_mut(key, h) {
             return Some(std::mem::replace(slot, value));
         }
-        self.insert_new(CompactBytes::new(key), value);
+        self.expand_if_needed();
+        self.insert_hashed(CompactBytes::new(key), value, h);
         None
     }
 
@@ -260,6 +294,10 @@ impl<V> Dict<V> {
         self.rehash_step();
         self.expand_if_needed();
         let h = self.hash(&key);
+        self.insert_hashed(key, value, h);
+    }
+
+    fn insert_hashed(&mut self, key: CompactBytes, value: V, h: u64) {
         let t = if self.is_rehashing() { 1 } else { 0 };
         let table = &mut self.tables[t];
         let slot = (h & table.mask()) as usize;

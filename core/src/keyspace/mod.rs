@@ -6,6 +6,7 @@ pub mod dict;
 
 pub use dict::Dict;
 
+use crate::lazyfree::{is_big, FreeReason};
 use crate::rng::Rng;
 use crate::time::UnixMillis;
 use crate::types::{CompactBytes, Value};
@@ -27,6 +28,9 @@ pub struct Db {
     /// `expired_log`, for the engine to touch watchers and propagate DELs.
     pub log_expired: bool,
     pub expired_log: Vec<Vec<u8>>,
+    /// Big values this database dropped itself (expired, overwritten), for the engine to free
+    /// lazily or not according to their option (`Server::collect_pending_free`).
+    pub pending_free: Vec<(FreeReason, Value)>,
 }
 
 impl Db {
@@ -39,6 +43,7 @@ impl Db {
             misses: 0,
             log_expired: false,
             expired_log: Vec::new(),
+            pending_free: Vec::new(),
         }
     }
 
@@ -82,10 +87,7 @@ impl Db {
 
     /// Deletes a key whose TTL passed (not a change a save rule counts, as in Redis).
     fn remove_expired(&mut self, key: &[u8]) {
-        if self.keys.remove(key).is_some() {
-            if !self.expires.is_empty() {
-                self.expires.remove(key);
-            }
+        if self.delete(key, FreeReason::Expire) {
             self.expired_count += 1;
             if self.log_expired {
                 self.expired_log.push(key.to_vec());
@@ -112,13 +114,34 @@ impl Db {
         self.get(key, now).is_some()
     }
 
-    /// Redis's setKey: stores `value`, dropping any TTL unless `keep_ttl`. Returns the old
-    /// value (for the host to free, possibly elsewhere).
-    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> Option<Value> {
-        if !keep_ttl && !self.expires.is_empty() {
-            self.expires.remove(key);
+    /// Redis's setKey: stores `value`, dropping any TTL unless `keep_ttl`. A big old value
+    /// is freed under lazyfree-lazy-server-del.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        if !keep_ttl {
+            self.persist(key);
         }
-        self.keys.insert(key, value)
+        if let Some(old) = self.keys.insert(key, value) {
+            self.discard(FreeReason::ServerDel, old);
+        }
+    }
+
+    /// Drops a value this database removed: big ones are set aside for the engine, which frees
+    /// them according to `reason`'s lazyfree option; small ones go at once.
+    pub fn discard(&mut self, reason: FreeReason, v: Value) {
+        if is_big(&v) {
+            self.pending_free.push((reason, v));
+        }
+    }
+
+    /// Deletes the key and its TTL, freeing the value as `reason` says; true if it existed.
+    pub fn delete(&mut self, key: &[u8], reason: FreeReason) -> bool {
+        match self.remove(key) {
+            Some(v) => {
+                self.discard(reason, v);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Adds a key the caller knows is absent (after a lookup).
@@ -153,6 +176,11 @@ impl Db {
     pub fn flush(&mut self) -> Dict<Value> {
         self.expires.take();
         self.keys.take()
+    }
+
+    /// Removes everything, returning the old keys and expiry tables (for FLUSH* ASYNC).
+    pub fn flush_all(&mut self) -> (Dict<Value>, Dict<u64>) {
+        (self.keys.take(), self.expires.take())
     }
 
     /// Redis's dbRandomKey: a random live key, expiring the dead ones it meets. Gives up

@@ -1,0 +1,1194 @@
+//! `cargo xtask bench [--quick] [--rounds N] [--only SECTIONS] [--docs]`: Oxidis against Debian's
+//! redis-server, side by side, in one run, as ratios (this machine is shared and noisy, so
+//! absolute figures alone mean little).
+//!
+//! Sections (all by default; `--only throughput,memory,growth,lazyfree` picks some):
+//! - **throughput**: redis-benchmark with identical flags on both servers (50 clients, `-r
+//!   100000`, `-P 1` and `-P 16`), alternating A B / B A per round, at least 3 rounds; the
+//!   median requests/s per test per server, the ratio, and the median p50/p99 latency from
+//!   redis-benchmark 7.0's `--csv` output.
+//! - **memory**: RSS (from /proc) and bytes per key after loading 1M small string keys, 1M keys
+//!   with TTLs and 100k small hashes, loaded the same way (pipelined) into fresh servers.
+//! - **growth**: the round trip of a probing SET (max, p99.9) while a pipelined loader grows the
+//!   keyspace from 0 to 10M keys: what the incrementally rehashing table is for.
+//! - **lazyfree**: DEL vs UNLINK of a 1M-element set (reply time), with a PING prober on a
+//!   second connection reporting the longest stall it saw.
+//!
+//! Results go to stdout and bench-results/bench.md (git-ignored), the throughput chart to
+//! bench-results/throughput.svg (`--docs` also copies it to docs/bench-throughput.svg, which the
+//! README shows). `--quick` (a few thousand requests, small data sets, one round) is what CI
+//! runs, against the dev-profile server, checking only that everything completes without errors.
+//!
+//! redis-benchmark runs on the same two cores as the server it measures, so at `-P 16` it is
+//! often the bottleneck: the -P 16 figures understate both servers, and their ratio tends to 1.
+
+use crate::servers::{self, Server};
+use crate::suite::{run_status, Suite};
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// redis-benchmark's test names, in the order they run.
+pub const TESTS: [&str; 11] = [
+    "ping_mbulk",
+    "set",
+    "get",
+    "incr",
+    "lpush",
+    "rpop",
+    "sadd",
+    "hset",
+    "zadd",
+    "lrange_100",
+    "mset",
+];
+
+const PIPELINES: [u32; 2] = [1, 16];
+const SECTIONS: [&str; 4] = ["throughput", "memory", "growth", "lazyfree"];
+
+/// Sizes of one run: the full bench, or the CI smoke version.
+#[derive(Clone, Debug)]
+pub struct Sizes {
+    pub rounds: usize,
+    /// redis-benchmark -n at -P 1 and -P 16 (LRANGE_100 runs a quarter of it).
+    pub requests: [u64; 2],
+    pub string_keys: usize,
+    pub hashes: usize,
+    pub growth_keys: usize,
+    pub big_set: usize,
+}
+
+impl Sizes {
+    pub fn full() -> Sizes {
+        Sizes {
+            rounds: 3,
+            requests: [100_000, 400_000],
+            string_keys: 1_000_000,
+            hashes: 100_000,
+            growth_keys: 10_000_000,
+            big_set: 1_000_000,
+        }
+    }
+
+    pub fn quick() -> Sizes {
+        Sizes {
+            rounds: 1,
+            requests: [2_000, 5_000],
+            string_keys: 10_000,
+            hashes: 1_000,
+            growth_keys: 50_000,
+            big_set: 10_000,
+        }
+    }
+}
+
+/// One server under test.
+pub struct Target<'a> {
+    pub addr: String,
+    /// For RSS; None when only an address is known.
+    pub pid: Option<u32>,
+    _guard: Option<&'a Server>,
+}
+
+impl<'a> Target<'a> {
+    fn of(s: &'a Server) -> Target<'a> {
+        Target {
+            addr: s.addr(),
+            pid: Some(s.pid()),
+            _guard: Some(s),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small blocking RESP client (the loaders and probes need exact control of pipelining).
+
+/// A reply, as much as the bench needs of it.
+#[derive(Debug, PartialEq)]
+pub enum Resp {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Option<Vec<Resp>>),
+}
+
+pub struct Conn {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+    line: Vec<u8>,
+}
+
+/// Appends `args` as a RESP multibulk request.
+pub fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
+    let _ = write!(out, "*{}\r\n", args.len());
+    for a in args {
+        let _ = write!(out, "${}\r\n", a.len());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+impl Conn {
+    pub fn connect(addr: &str) -> Result<Conn, String> {
+        let s = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        let _ = s.set_nodelay(true);
+        let w = s.try_clone().map_err(|e| e.to_string())?;
+        Ok(Conn {
+            r: BufReader::with_capacity(64 * 1024, s),
+            w,
+            line: Vec::new(),
+        })
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.w.write_all(bytes).map_err(|e| format!("write: {e}"))
+    }
+
+    fn read_line(&mut self) -> Result<(), String> {
+        self.line.clear();
+        let n = self
+            .r
+            .read_until(b'\n', &mut self.line)
+            .map_err(|e| format!("read: {e}"))?;
+        if n < 3 || !self.line.ends_with(b"\r\n") {
+            return Err(format!(
+                "connection closed or bad reply line {:?}",
+                String::from_utf8_lossy(&self.line)
+            ));
+        }
+        self.line.truncate(n - 2);
+        Ok(())
+    }
+
+    fn line_int(&self) -> Result<i64, String> {
+        std::str::from_utf8(&self.line[1..])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("bad reply {:?}", String::from_utf8_lossy(&self.line)))
+    }
+
+    pub fn read(&mut self) -> Result<Resp, String> {
+        self.read_line()?;
+        let text = || String::from_utf8_lossy(&self.line[1..]).into_owned();
+        Ok(match self.line[0] {
+            b'+' => Resp::Simple(text()),
+            b'-' => Resp::Error(text()),
+            b':' => Resp::Int(self.line_int()?),
+            b'$' => {
+                let n = self.line_int()?;
+                if n < 0 {
+                    Resp::Bulk(None)
+                } else {
+                    let mut b = vec![0; n as usize + 2];
+                    self.r
+                        .read_exact(&mut b)
+                        .map_err(|e| format!("read: {e}"))?;
+                    b.truncate(n as usize);
+                    Resp::Bulk(Some(b))
+                }
+            }
+            b'*' => {
+                let n = self.line_int()?;
+                if n < 0 {
+                    Resp::Array(None)
+                } else {
+                    let mut items = Vec::with_capacity(n.min(1024) as usize);
+                    for _ in 0..n {
+                        items.push(self.read()?);
+                    }
+                    Resp::Array(Some(items))
+                }
+            }
+            _ => return Err(format!("bad reply type {:?}", text())),
+        })
+    }
+
+    /// Reads `n` replies, failing on the first error reply.
+    pub fn read_ok(&mut self, n: usize) -> Result<(), String> {
+        for _ in 0..n {
+            if let Resp::Error(e) = self.read()? {
+                return Err(format!("error reply: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn cmd(&mut self, args: &[&[u8]]) -> Result<Resp, String> {
+        let mut buf = Vec::new();
+        encode(&mut buf, args);
+        self.send(&buf)?;
+        match self.read()? {
+            Resp::Error(e) => Err(format!(
+                "{}: error reply: {e}",
+                String::from_utf8_lossy(args[0])
+            )),
+            r => Ok(r),
+        }
+    }
+
+    /// One INFO field as text.
+    pub fn info_field(&mut self, section: &str, field: &str) -> Result<String, String> {
+        let Resp::Bulk(Some(text)) = self.cmd(&[b"INFO", section.as_bytes()])? else {
+            return Err("INFO: not a bulk reply".into());
+        };
+        let text = String::from_utf8_lossy(&text).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+            .ok_or_else(|| format!("INFO {section} has no {field}"))
+    }
+}
+
+/// Sends `n` commands made by `make(i, buf)` in pipelined batches of `batch`, keeping one batch
+/// in flight while the previous one's replies are read. Returns the elapsed time.
+pub fn load(
+    addr: &str,
+    n: usize,
+    batch: usize,
+    mut make: impl FnMut(usize, &mut Vec<u8>),
+) -> Result<Duration, String> {
+    let mut c = Conn::connect(addr)?;
+    let t = Instant::now();
+    let mut buf = Vec::new();
+    let mut sent = 0;
+    let mut in_flight = 0;
+    while sent < n || in_flight > 0 {
+        let k = batch.min(n - sent);
+        if k > 0 {
+            buf.clear();
+            for i in sent..sent + k {
+                make(i, &mut buf);
+            }
+            c.send(&buf)?;
+            sent += k;
+        }
+        if in_flight > 0 {
+            c.read_ok(in_flight)?;
+        }
+        in_flight = k;
+    }
+    Ok(t.elapsed())
+}
+
+/// "key:000000000042": 16 bytes.
+fn key16(prefix: &str, i: usize) -> String {
+    format!("{prefix}{:0w$}", i, w = 16 - prefix.len())
+}
+
+/// Resident set size of a process, from /proc/PID/status (VmRSS).
+pub fn rss_of(pid: u32) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| format!("{path}: no VmRSS"))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// The `q`-quantile (0..=1) of sorted values.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Throughput: redis-benchmark.
+
+/// One redis-benchmark result row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    pub rps: f64,
+    pub p50: f64,
+    pub p99: f64,
+}
+
+/// The row for `test` in redis-benchmark's `--csv` output (LRANGE_100 also prints the LPUSH it
+/// needs first; rows are matched on their first word).
+pub fn parse_csv(csv: &str, test: &str) -> Option<Row> {
+    let want = test.to_ascii_uppercase();
+    let mut lines = csv.lines().filter(|l| l.starts_with('"'));
+    let header: Vec<String> = lines.next()?.split(',').map(unquote).collect();
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let (rps, p50, p99) = (col("rps")?, col("p50_latency_ms")?, col("p99_latency_ms")?);
+    for l in lines {
+        let f: Vec<String> = l.split(',').map(unquote).collect();
+        if f.first()?.split(' ').next() == Some(want.as_str()) {
+            let num = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok());
+            return Some(Row {
+                rps: num(rps)?,
+                p50: num(p50)?,
+                p99: num(p99)?,
+            });
+        }
+    }
+    None
+}
+
+fn unquote(s: &str) -> String {
+    s.trim().trim_matches('"').to_string()
+}
+
+/// Runs one redis-benchmark test against `addr`.
+fn redis_benchmark(addr: &str, test: &str, pipeline: u32, n: u64) -> Result<Row, String> {
+    let (host, port) = addr.rsplit_once(':').ok_or("bad address")?;
+    let out = Command::new("redis-benchmark")
+        .args(["-h", host, "-p", port, "-c", "50", "-r", "100000", "--csv"])
+        .args([
+            "-P",
+            &pipeline.to_string(),
+            "-n",
+            &n.to_string(),
+            "-t",
+            test,
+        ])
+        .output()
+        .map_err(|e| format!("redis-benchmark: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(format!(
+            "redis-benchmark -t {test} -P {pipeline} on {addr}: {}\n{stderr}",
+            out.status
+        ));
+    }
+    // redis-benchmark prints server errors ("Error from server: ...") but exits 0.
+    if let Some(l) = stderr
+        .lines()
+        .chain(stdout.lines())
+        .find(|l| l.contains("rror"))
+    {
+        return Err(format!("redis-benchmark -t {test} on {addr}: {l}"));
+    }
+    parse_csv(&stdout, test)
+        .ok_or_else(|| format!("redis-benchmark -t {test} on {addr}: no CSV row in {stdout:?}"))
+}
+
+/// Medians per (pipeline index, test index, server index).
+pub struct Throughput {
+    pub rows: Vec<Vec<[Row; 2]>>,
+}
+
+fn throughput(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<Throughput, String> {
+    let mut rows = Vec::new();
+    for (pi, &p) in PIPELINES.iter().enumerate() {
+        // samples[test][server] = rows of each round
+        let mut samples: Vec<[Vec<Row>; 2]> = vec![[Vec::new(), Vec::new()]; TESTS.len()];
+        for round in 0..sizes.rounds {
+            log.progress(&format!(
+                "throughput -P {p}: round {}/{}",
+                round + 1,
+                sizes.rounds
+            ));
+            for (ti, test) in TESTS.iter().enumerate() {
+                let n = if *test == "lrange_100" {
+                    (sizes.requests[pi] / 4).max(1000)
+                } else {
+                    sizes.requests[pi]
+                };
+                // A B on even rounds, B A on odd ones: neither server always goes first.
+                let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+                for si in order {
+                    Conn::connect(&targets[si].addr)?.cmd(&[b"FLUSHALL"])?;
+                    let r = redis_benchmark(&targets[si].addr, test, p, n)?;
+                    samples[ti][si].push(r);
+                }
+            }
+        }
+        let med = |v: &[Row]| {
+            let pick = |f: fn(&Row) -> f64| median(&mut v.iter().map(f).collect::<Vec<_>>());
+            Row {
+                rps: pick(|r| r.rps),
+                p50: pick(|r| r.p50),
+                p99: pick(|r| r.p99),
+            }
+        };
+        rows.push(
+            samples
+                .iter()
+                .map(|s| [med(&s[0]), med(&s[1])])
+                .collect::<Vec<_>>(),
+        );
+    }
+    Ok(Throughput { rows })
+}
+
+fn throughput_table(t: &Throughput, names: [&str; 2]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| test | -P | {a} req/s | {b} req/s | ratio {a}/{b} | {a} p50 / p99 ms | {b} p50 / p99 ms |",
+        a = names[0],
+        b = names[1]
+    );
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
+    for (pi, p) in PIPELINES.iter().enumerate() {
+        for (ti, test) in TESTS.iter().enumerate() {
+            let [o, r] = &t.rows[pi][ti];
+            let _ = writeln!(
+                s,
+                "| {} | {p} | {:.0} | {:.0} | **{:.2}** | {:.3} / {:.3} | {:.3} / {:.3} |",
+                test.to_ascii_uppercase(),
+                o.rps,
+                r.rps,
+                o.rps / r.rps,
+                o.p50,
+                o.p99,
+                r.p50,
+                r.p99
+            );
+        }
+    }
+    s
+}
+
+/// A grouped bar chart of the ratios (hand-written SVG: no plotting dependency to build).
+pub fn throughput_svg(t: &Throughput, title: &str) -> String {
+    let (w, row_h, left, top) = (760.0, 16.0, 120.0, 50.0);
+    let h = top + TESTS.len() as f64 * (2.0 * row_h + 10.0) + 50.0;
+    let max_ratio = t
+        .rows
+        .iter()
+        .flatten()
+        .map(|[o, r]| o.rps / r.rps)
+        .filter(|x| x.is_finite())
+        .fold(2.0f64, f64::max)
+        .ceil();
+    let plot_w = w - left - 30.0;
+    let x = |ratio: f64| left + plot_w * (ratio / max_ratio).clamp(0.0, 1.0);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#,
+        w / 2.0,
+        xml_escape(title)
+    );
+    let colors = ["#4e79a7", "#f28e2b"];
+    for (pi, p) in PIPELINES.iter().enumerate() {
+        let lx = left + pi as f64 * 150.0;
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx}" y="30" width="12" height="12" fill="{}"/><text x="{}" y="40">-P {p}</text>"#,
+            colors[pi],
+            lx + 16.0
+        );
+    }
+    let bottom = h - 40.0;
+    for tick in 0..=(max_ratio * 2.0) as usize {
+        let r = tick as f64 / 2.0;
+        let xx = x(r);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#ddd"/><text x="{xx}" y="{}" text-anchor="middle">{r:.1}×</text>"##,
+            bottom + 15.0
+        );
+    }
+    for (ratio, label) in [
+        (1.0, "1.0× (target at -P 1)"),
+        (1.3, "1.3× (target at -P 16)"),
+    ] {
+        let xx = x(ratio);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#c00" stroke-dasharray="4 3"/>"##
+        );
+        let _ = writeln!(
+            s,
+            r##"<text x="{}" y="{}" fill="#c00" font-size="10">{label}</text>"##,
+            xx + 3.0,
+            bottom + 28.0 + if ratio > 1.1 { 0.0 } else { -0.0 }
+        );
+    }
+    for (ti, test) in TESTS.iter().enumerate() {
+        let y0 = top + ti as f64 * (2.0 * row_h + 10.0);
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
+            left - 6.0,
+            y0 + row_h + 4.0,
+            test.to_ascii_uppercase()
+        );
+        for (pi, color) in colors.iter().enumerate() {
+            let [o, r] = &t.rows[pi][ti];
+            let ratio = o.rps / r.rps;
+            let y = y0 + pi as f64 * row_h;
+            let _ = writeln!(
+                s,
+                r#"<rect x="{left}" y="{y}" width="{:.1}" height="{}" fill="{}"/><text x="{:.1}" y="{}" font-size="10">{ratio:.2}</text>"#,
+                (x(ratio) - left).max(0.0),
+                row_h - 2.0,
+                color,
+                x(ratio) + 3.0,
+                y + row_h - 5.0
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">requests/s, Oxidis ÷ redis-server 7.0 (median of rounds; higher is better)</text>"#,
+        left + plot_w / 2.0,
+        h - 4.0
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory.
+
+#[derive(Clone, Copy, Debug)]
+enum Dataset {
+    Strings,
+    StringsTtl,
+    Hashes,
+}
+
+impl Dataset {
+    fn label(self, sizes: &Sizes) -> String {
+        match self {
+            Dataset::Strings => format!("{} string keys (16 B key, 16 B value)", sizes.string_keys),
+            Dataset::StringsTtl => {
+                format!("{} string keys with TTLs (EX 3600)", sizes.string_keys)
+            }
+            Dataset::Hashes => format!("{} hashes of 10 fields", sizes.hashes),
+        }
+    }
+
+    fn keys(self, sizes: &Sizes) -> usize {
+        match self {
+            Dataset::Strings | Dataset::StringsTtl => sizes.string_keys,
+            Dataset::Hashes => sizes.hashes,
+        }
+    }
+
+    fn load(self, addr: &str, sizes: &Sizes) -> Result<Duration, String> {
+        let n = self.keys(sizes);
+        load(addr, n, 1000, |i, buf| {
+            let k = key16("key:", i);
+            let v = key16("val:", i);
+            match self {
+                Dataset::Strings => encode(buf, &[b"SET", k.as_bytes(), v.as_bytes()]),
+                Dataset::StringsTtl => {
+                    encode(buf, &[b"SET", k.as_bytes(), v.as_bytes(), b"EX", b"3600"])
+                }
+                Dataset::Hashes => {
+                    let fields: Vec<(String, String)> = (0..10)
+                        .map(|f| (format!("field:{f}"), format!("value:{:06}", i % 1_000_000)))
+                        .collect();
+                    let mut args: Vec<&[u8]> = vec![b"HSET", k.as_bytes()];
+                    for (f, v) in &fields {
+                        args.push(f.as_bytes());
+                        args.push(v.as_bytes());
+                    }
+                    encode(buf, &args);
+                }
+            }
+        })
+    }
+}
+
+pub struct MemRow {
+    pub label: String,
+    pub keys: usize,
+    /// Per server: (RSS before, RSS after, used_memory after, load time)
+    pub figures: [(u64, u64, u64, Duration); 2],
+}
+
+fn memory(
+    start: &dyn Fn(usize) -> Result<Server, String>,
+    names: [&'static str; 2],
+    sizes: &Sizes,
+    log: &mut Log,
+) -> Result<Vec<MemRow>, String> {
+    let mut rows = Vec::new();
+    for ds in [Dataset::Strings, Dataset::StringsTtl, Dataset::Hashes] {
+        let mut figures = [(0, 0, 0, Duration::ZERO); 2];
+        for (si, name) in names.iter().enumerate() {
+            log.progress(&format!("memory: {} on {name}", ds.label(sizes)));
+            let server = start(si)?;
+            let t = Target::of(&server);
+            let pid = t.pid.ok_or("no pid")?;
+            // A dump.rdb in the shared working directory may have been loaded: start empty.
+            Conn::connect(&t.addr)?.cmd(&[b"FLUSHALL"])?;
+            let before = rss_of(pid)?;
+            let took = ds.load(&t.addr, sizes)?;
+            let mut c = Conn::connect(&t.addr)?;
+            let Resp::Int(n) = c.cmd(&[b"DBSIZE"])? else {
+                return Err("DBSIZE: not an integer".into());
+            };
+            if n as usize != ds.keys(sizes) {
+                return Err(format!(
+                    "{name}: DBSIZE {n} after loading {}",
+                    ds.keys(sizes)
+                ));
+            }
+            let used: u64 = c
+                .info_field("memory", "used_memory")?
+                .trim()
+                .parse()
+                .map_err(|_| "used_memory: not a number")?;
+            let after = rss_of(pid)?;
+            figures[si] = (before, after, used, took);
+        }
+        rows.push(MemRow {
+            label: ds.label(sizes),
+            keys: ds.keys(sizes),
+            figures,
+        });
+    }
+    Ok(rows)
+}
+
+fn mb(b: u64) -> f64 {
+    b as f64 / (1024.0 * 1024.0)
+}
+
+fn memory_table(rows: &[MemRow], names: [&str; 2]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| data set | {a} RSS MB | {b} RSS MB | RSS ratio {a}/{b} | {a} B/key | {b} B/key | {a} used_memory MB | {b} used_memory MB |",
+        a = names[0],
+        b = names[1]
+    );
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for r in rows {
+        let [o, d] = &r.figures;
+        let per_key =
+            |f: &(u64, u64, u64, Duration)| f.1.saturating_sub(f.0) as f64 / r.keys.max(1) as f64;
+        let _ = writeln!(
+            s,
+            "| {} | {:.1} | {:.1} | **{:.2}** | {:.1} | {:.1} | {:.1} | {:.1} |",
+            r.label,
+            mb(o.1),
+            mb(d.1),
+            o.1 as f64 / d.1 as f64,
+            per_key(o),
+            per_key(d),
+            mb(o.2),
+            mb(d.2)
+        );
+    }
+    s.push_str("\nB/key = (RSS after loading − RSS of the fresh server) ÷ keys.\n");
+    s
+}
+
+// ---------------------------------------------------------------------------------------------
+// Latency under growth.
+
+/// Round trips of a probing client, in ms, sorted, plus how long the run took.
+pub struct Probe {
+    pub rtts: Vec<f64>,
+}
+
+impl Probe {
+    pub fn max(&self) -> f64 {
+        self.rtts.last().copied().unwrap_or(f64::NAN)
+    }
+    pub fn q(&self, q: f64) -> f64 {
+        quantile(&self.rtts, q)
+    }
+}
+
+/// Runs `cmd` in a loop on its own connection until `stop`, timing each round trip.
+fn probe_loop(addr: String, cmd: Vec<Vec<u8>>, stop: Arc<AtomicBool>) -> Result<Probe, String> {
+    let mut c = Conn::connect(&addr)?;
+    let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+    let mut req = Vec::new();
+    encode(&mut req, &args);
+    let mut rtts = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let t = Instant::now();
+        c.send(&req)?;
+        c.read_ok(1)?;
+        rtts.push(t.elapsed().as_secs_f64() * 1000.0);
+        // A short pause so the prober does not take a whole core from the loader and server.
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    rtts.sort_by(f64::total_cmp);
+    Ok(Probe { rtts })
+}
+
+fn start_probe(
+    addr: &str,
+    cmd: &[&[u8]],
+) -> (
+    Arc<AtomicBool>,
+    std::thread::JoinHandle<Result<Probe, String>>,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (a, c, s) = (
+        addr.to_string(),
+        cmd.iter().map(|x| x.to_vec()).collect(),
+        stop.clone(),
+    );
+    (stop, std::thread::spawn(move || probe_loop(a, c, s)))
+}
+
+fn finish_probe(
+    stop: Arc<AtomicBool>,
+    h: std::thread::JoinHandle<Result<Probe, String>>,
+) -> Result<Probe, String> {
+    stop.store(true, Ordering::Relaxed);
+    h.join().map_err(|_| "probe thread panicked".to_string())?
+}
+
+pub struct GrowthRow {
+    pub load: Duration,
+    pub probe: Probe,
+}
+
+fn growth(
+    start: &dyn Fn(usize) -> Result<Server, String>,
+    names: [&'static str; 2],
+    sizes: &Sizes,
+    log: &mut Log,
+) -> Result<[GrowthRow; 2], String> {
+    let mut out = Vec::new();
+    for (si, name) in names.iter().enumerate() {
+        log.progress(&format!(
+            "growth: {name} from 0 to {} keys",
+            sizes.growth_keys
+        ));
+        let server = start(si)?;
+        let addr = server.addr();
+        Conn::connect(&addr)?.cmd(&[b"FLUSHALL"])?;
+        let (stop, h) = start_probe(&addr, &[b"SET", b"probe:key", b"probe:value:0001"]);
+        let loaded = load(&addr, sizes.growth_keys, 1000, |i, buf| {
+            let k = key16("key:", i);
+            let v = key16("val:", i);
+            encode(buf, &[b"SET", k.as_bytes(), v.as_bytes()]);
+        });
+        let probe = finish_probe(stop, h)?;
+        let load = loaded?;
+        out.push(GrowthRow { load, probe });
+        drop(server);
+    }
+    let b = out.pop().ok_or("no result")?;
+    let a = out.pop().ok_or("no result")?;
+    Ok([a, b])
+}
+
+fn growth_table(rows: &[GrowthRow; 2], names: [&str; 2], keys: usize) -> String {
+    let mut s = String::new();
+    s.push_str("| server | keys loaded | load time s | loader keys/s | probes | probe p50 ms | p99 ms | p99.9 ms | max ms | probes > 2 ms |\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (r, name) in rows.iter().zip(names) {
+        let secs = r.load.as_secs_f64();
+        let _ = writeln!(
+            s,
+            "| {name} | {keys} | {secs:.1} | {:.0} | {} | {:.3} | {:.3} | {:.3} | **{:.3}** | {} |",
+            keys as f64 / secs,
+            r.probe.rtts.len(),
+            r.probe.q(0.5),
+            r.probe.q(0.99),
+            r.probe.q(0.999),
+            r.probe.max(),
+            r.probe.rtts.iter().filter(|&&t| t > 2.0).count()
+        );
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lazy free.
+
+pub struct LazyRow {
+    /// (reply time ms, prober's max ms) for DEL, UNLINK, FLUSHALL ASYNC.
+    pub del: (f64, f64),
+    pub unlink: (f64, f64),
+    pub flush_async: (f64, f64),
+}
+
+fn fill_big_set(addr: &str, n: usize) -> Result<(), String> {
+    let per = 100;
+    load(addr, n.div_ceil(per), 100, |i, buf| {
+        let members: Vec<String> = (i * per..((i + 1) * per).min(n))
+            .map(|m| format!("member:{m}"))
+            .collect();
+        let mut args: Vec<&[u8]> = vec![b"SADD", b"bigset"];
+        args.extend(members.iter().map(|m| m.as_bytes()));
+        encode(buf, &args);
+    })?;
+    let mut c = Conn::connect(addr)?;
+    match c.cmd(&[b"SCARD", b"bigset"])? {
+        Resp::Int(k) if k as usize == n => Ok(()),
+        r => Err(format!("SCARD bigset: {r:?}, expected {n}")),
+    }
+}
+
+/// Times `cmd` (its reply) while a PING prober runs; returns (reply ms, prober max ms).
+fn timed_with_probe(addr: &str, cmd: &[&[u8]]) -> Result<(f64, f64), String> {
+    let mut c = Conn::connect(addr)?;
+    let (stop, h) = start_probe(addr, &[b"PING"]);
+    std::thread::sleep(Duration::from_millis(50));
+    let t = Instant::now();
+    c.cmd(cmd)?;
+    let took = t.elapsed().as_secs_f64() * 1000.0;
+    // Long enough for a background free of the whole set to finish and be felt.
+    std::thread::sleep(Duration::from_millis(300));
+    let p = finish_probe(stop, h)?;
+    Ok((took, p.max()))
+}
+
+fn lazyfree(addrs: [&str; 2], sizes: &Sizes, log: &mut Log) -> Result<[LazyRow; 2], String> {
+    let mut out = Vec::new();
+    for addr in addrs {
+        log.progress(&format!("lazyfree: {}-member set on {addr}", sizes.big_set));
+        Conn::connect(addr)?.cmd(&[b"FLUSHALL"])?;
+        fill_big_set(addr, sizes.big_set)?;
+        let del = timed_with_probe(addr, &[b"DEL", b"bigset"])?;
+        fill_big_set(addr, sizes.big_set)?;
+        let unlink = timed_with_probe(addr, &[b"UNLINK", b"bigset"])?;
+        fill_big_set(addr, sizes.big_set)?;
+        let flush_async = timed_with_probe(addr, &[b"FLUSHALL", b"ASYNC"])?;
+        out.push(LazyRow {
+            del,
+            unlink,
+            flush_async,
+        });
+    }
+    let b = out.pop().ok_or("no result")?;
+    let a = out.pop().ok_or("no result")?;
+    Ok([a, b])
+}
+
+fn lazyfree_table(rows: &[LazyRow; 2], names: [&str; 2], n: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| server | DEL {n}-member set: reply ms | prober max ms | UNLINK: reply ms | prober max ms | FLUSHALL ASYNC: reply ms | prober max ms |"
+    );
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
+    for (r, name) in rows.iter().zip(names) {
+        let _ = writeln!(
+            s,
+            "| {name} | {:.3} | {:.3} | **{:.3}** | {:.3} | {:.3} | {:.3} |",
+            r.del.0, r.del.1, r.unlink.0, r.unlink.1, r.flush_async.0, r.flush_async.1
+        );
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver.
+
+/// Progress lines to stderr (stdout gets the tables).
+struct Log {
+    t: Instant,
+    quiet: bool,
+}
+
+impl Log {
+    /// Appends a finished section to the report and prints it at once (so a later failure
+    /// does not lose it).
+    fn section(&mut self, md: &mut String, text: &str) {
+        md.push_str(text);
+        if !self.quiet {
+            print!("{text}");
+        }
+    }
+
+    fn progress(&mut self, msg: &str) {
+        if !self.quiet {
+            eprintln!("[{:6.1}s] {msg}", self.t.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// Everything one run measured, as markdown.
+pub struct Report {
+    pub markdown: String,
+    pub svg: Option<String>,
+}
+
+/// Runs the chosen sections; `start(0)` starts a fresh oxidis-server, `start(1)` a fresh
+/// redis-server.
+fn run_sections(
+    start: &dyn Fn(usize) -> Result<Server, String>,
+    sizes: &Sizes,
+    sections: &[&str],
+    quiet: bool,
+) -> Result<Report, String> {
+    let names = ["oxidis", "redis"];
+    let mut log = Log {
+        t: Instant::now(),
+        quiet,
+    };
+    let mut md = String::new();
+    let mut svg = None;
+    let head = format!(
+        "# Oxidis vs redis-server {}\n\n{} logical CPUs; redis-benchmark shares them with the server it measures.\n\n",
+        redis_version(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    log.section(&mut md, &head);
+    if sections.contains(&"throughput") {
+        let a = start(0)?;
+        let b = start(1)?;
+        let targets = [Target::of(&a), Target::of(&b)];
+        let t = throughput(&targets, sizes, &mut log)?;
+        let text = format!(
+            "## Throughput\n\nredis-benchmark -c 50 -r 100000 -n {}/{} (-P 1/-P 16; LRANGE_100 a quarter), median of {} rounds alternating A B / B A.\n\n{}\n",
+            sizes.requests[0],
+            sizes.requests[1],
+            sizes.rounds,
+            throughput_table(&t, names)
+        );
+        log.section(&mut md, &text);
+        svg = Some(throughput_svg(
+            &t,
+            "Oxidis vs redis-server 7.0: redis-benchmark throughput ratio",
+        ));
+    }
+    if sections.contains(&"memory") {
+        let rows = memory(start, names, sizes, &mut log)?;
+        let text = format!("## Memory\n\nEach data set loaded into a fresh server of each kind, pipelined (1000 commands per batch).\n\n{}\n", memory_table(&rows, names));
+        log.section(&mut md, &text);
+    }
+    if sections.contains(&"growth") {
+        let rows = growth(start, names, sizes, &mut log)?;
+        let text = format!("## Latency under growth\n\nA probing client times `SET probe:key ...` (one at a time, 200 µs apart) while a loader pipelines SETs of new keys (1000 per batch) from 0 keys.\n\n{}\n", growth_table(&rows, names, sizes.growth_keys));
+        log.section(&mut md, &text);
+    }
+    if sections.contains(&"lazyfree") {
+        let a = start(0)?;
+        let b = start(1)?;
+        let rows = lazyfree([&a.addr(), &b.addr()], sizes, &mut log)?;
+        let text = format!("## Lazy free\n\nA big set deleted three ways; a second client PINGs (200 µs apart) throughout and reports its longest round trip.\n\n{}\n", lazyfree_table(&rows, names, sizes.big_set));
+        log.section(&mut md, &text);
+    }
+    Ok(Report { markdown: md, svg })
+}
+
+fn redis_version() -> String {
+    Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let s = String::from_utf8_lossy(&o.stdout).into_owned();
+            s.split_whitespace()
+                .find_map(|w| w.strip_prefix("v=").map(str::to_string))
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+/// The CI smoke run (`--quick` sizes, every section, against servers at `oxidis`/`redis`-style
+/// starters): passes when everything completes without an error.
+pub fn quick_suite(bin: &Path) -> Suite {
+    let name = "bench --quick (smoke)";
+    let bin = bin.to_path_buf();
+    let start = move |i: usize| {
+        if i == 0 {
+            servers::start_oxidis(&bin)
+        } else {
+            servers::start_redis()
+        }
+    };
+    let mut s = Suite::new(name);
+    match run_sections(&start, &Sizes::quick(), &SECTIONS, true) {
+        Ok(r) => {
+            s.passed = 1;
+            s.info = r
+                .markdown
+                .lines()
+                .filter(|l| l.starts_with('|'))
+                .map(str::to_string)
+                .collect();
+        }
+        Err(e) => s.fail(e),
+    }
+    s
+}
+
+pub fn cli(args: &[String]) -> ExitCode {
+    match cli_inner(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cli_inner(args: &[String]) -> Result<(), String> {
+    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,memory,growth,lazyfree] [--docs]";
+    let mut sizes = Sizes::full();
+    let mut sections: Vec<&str> = SECTIONS.to_vec();
+    let mut docs = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--quick" => {
+                let rounds = sizes.rounds.min(Sizes::quick().rounds.max(1));
+                sizes = Sizes {
+                    rounds,
+                    ..Sizes::quick()
+                };
+            }
+            "--rounds" => {
+                sizes.rounds = it
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n > 0)
+                    .ok_or(USAGE)?;
+            }
+            "--only" => {
+                let list = it.next().ok_or(USAGE)?;
+                sections = SECTIONS
+                    .iter()
+                    .copied()
+                    .filter(|s| list.split(',').any(|w| w == *s))
+                    .collect();
+                if sections.is_empty() {
+                    return Err(USAGE.into());
+                }
+            }
+            "--docs" => docs = true,
+            _ => return Err(USAGE.into()),
+        }
+    }
+    let mut build = crate::cargo_cmd();
+    build.args(["build", "--release", "-p", "oxidis-server"]);
+    run_status(build)?;
+    if crate::setup::which("redis-benchmark").is_none() {
+        return Err("redis-benchmark is not installed (apt-get install redis-tools)".into());
+    }
+    let bin = servers::oxidis_bin("release");
+    let start = |i: usize| {
+        if i == 0 {
+            servers::start_oxidis(&bin)
+        } else {
+            servers::start_redis()
+        }
+    };
+    let t = Instant::now();
+    let report = run_sections(&start, &sizes, &sections, false)?;
+    let dir = crate::repo_root().join("bench-results");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let md_path = dir.join("bench.md");
+    let mut md = report.markdown;
+    let total = format!("Total bench time: {:.0} s.\n", t.elapsed().as_secs_f64());
+    print!("{total}");
+    md.push_str(&total);
+    write(&md_path, &md)?;
+    eprintln!("wrote {}", md_path.display());
+    if let Some(svg) = report.svg {
+        let p = dir.join("throughput.svg");
+        write(&p, &svg)?;
+        eprintln!("wrote {}", p.display());
+        if docs {
+            let d: PathBuf = crate::repo_root().join("docs/bench-throughput.svg");
+            write(&d, &svg)?;
+            write(&crate::repo_root().join("docs/bench.md"), &md)?;
+            eprintln!("wrote {} and docs/bench.md", d.display());
+        }
+    }
+    Ok(())
+}
+
+fn write(p: &Path, text: &str) -> Result<(), String> {
+    if let Some(d) = p.parent() {
+        std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
+    std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_rows_are_matched_on_their_first_word() {
+        let csv = "\"test\",\"rps\",\"avg_latency_ms\",\"min_latency_ms\",\"p50_latency_ms\",\"p95_latency_ms\",\"p99_latency_ms\",\"max_latency_ms\"\n\
+            \"LPUSH (needed to benchmark LRANGE)\",\"74626.87\",\"0.448\",\"0.112\",\"0.447\",\"0.631\",\"0.679\",\"1.399\"\n\
+            \"LRANGE_100 (first 100 elements)\",\"52356.02\",\"0.608\",\"0.144\",\"0.599\",\"0.919\",\"1.007\",\"3.151\"\n";
+        assert_eq!(
+            parse_csv(csv, "lrange_100"),
+            Some(Row {
+                rps: 52356.02,
+                p50: 0.599,
+                p99: 1.007
+            })
+        );
+        assert_eq!(parse_csv(csv, "lpush").map(|r| r.rps), Some(74626.87));
+        assert_eq!(parse_csv(csv, "mset"), None);
+        assert_eq!(parse_csv("", "mset"), None);
+    }
+
+    #[test]
+    fn medians_and_quantiles() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&mut []).is_nan());
+        let v: Vec<f64> = (0..=1000).map(f64::from).collect();
+        assert_eq!(quantile(&v, 0.999), 999.0);
+        assert_eq!(quantile(&v, 1.0), 1000.0);
+    }
+
+    #[test]
+    fn keys_are_sixteen_bytes() {
+        assert_eq!(key16("key:", 42), "key:000000000042");
+        assert_eq!(key16("val:", 9_999_999).len(), 16);
+    }
+
+    #[test]
+    fn encode_is_multibulk() {
+        let mut b = Vec::new();
+        encode(&mut b, &[b"SET", b"k", b""]);
+        assert_eq!(b, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
+    }
+
+    #[test]
+    fn svg_has_a_bar_per_test_and_pipeline() {
+        let row = Row {
+            rps: 2.0,
+            p50: 0.1,
+            p99: 0.2,
+        };
+        let half = Row {
+            rps: 1.0,
+            ..row.clone()
+        };
+        let t = Throughput {
+            rows: vec![vec![[row.clone(), half.clone()]; TESTS.len()]; 2],
+        };
+        let svg = throughput_svg(&t, "t <x>");
+        assert_eq!(svg.matches("<rect x=").count(), 2 + 2 * TESTS.len());
+        assert!(svg.contains("t &lt;x&gt;"));
+        assert!(svg.contains(">2.00<"));
+    }
+}
