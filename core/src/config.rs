@@ -858,6 +858,9 @@ pub struct Config {
     pub list_compress_depth: i64,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: u64,
+    /// `client-output-buffer-limit` per class (normal, replica, pubsub): [hard bytes, soft
+    /// bytes, soft seconds]; 0 disables a limit.
+    pub client_obuf_limits: [[u64; 3]; 3],
     /// Every parameter's CONFIG GET text, indexed like [`PARAMS`] (typed fields win).
     values: Vec<Vec<u8>>,
     /// Whether a config file has set `save` yet (file `save` lines accumulate).
@@ -887,6 +890,7 @@ impl Default for Config {
             list_compress_depth: 0,
             slowlog_log_slower_than: 0,
             slowlog_max_len: 0,
+            client_obuf_limits: [[0; 3]; 3],
             values: vec![Vec::new(); PARAMS.len()],
             save_loaded: false,
         };
@@ -1105,6 +1109,17 @@ impl Config {
             "list-compress-depth" => self.list_compress_depth = int(),
             "slowlog-log-slower-than" => self.slowlog_log_slower_than = int(),
             "slowlog-max-len" => self.slowlog_max_len = uint(),
+            "client-output-buffer-limit" => {
+                // The stored text is canonical: "normal H S SECS slave H S SECS pubsub H S SECS".
+                let text = String::from_utf8_lossy(&v).into_owned();
+                let words: Vec<&str> = text.split_ascii_whitespace().collect();
+                for c in words.chunks(4) {
+                    if let (Some(class), [_, h, s, secs]) = (obuf_class(c[0].as_bytes()), c) {
+                        let p = |w: &str| w.parse::<u64>().unwrap_or(0);
+                        self.client_obuf_limits[class] = [p(h), p(s), p(secs)];
+                    }
+                }
+            }
             _ => {}
         }
     }

@@ -427,7 +427,13 @@ impl Server {
     fn handle_engine_events(&mut self) {
         while let Some(ev) = self.eng.poll_event() {
             match ev {
-                Event::Close(ClientId(slot)) => self.close(slot),
+                // The slot may have been closed and reused since the event was queued:
+                // close only a client the engine still wants closed.
+                Event::Close(id) => {
+                    if self.eng.should_close(id) {
+                        self.close(id.0)
+                    }
+                }
                 Event::Output(ClientId(slot)) => self.write_conn(slot),
             }
         }

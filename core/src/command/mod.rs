@@ -326,6 +326,14 @@ pub fn dispatch(
         reject(srv, clients, msg.into_bytes());
         return;
     }
+    // RESP2 subscribers may only (un)subscribe, PING, QUIT and RESET.
+    if let Some(msg) = pubsub::subscriber_mode_error(&clients[id.0], cmd) {
+        reject(srv, clients, msg);
+        return;
+    }
+    if cmd.name == "ping" && pubsub::subscriber_ping(&mut clients[id.0], args) {
+        return;
+    }
     let Some(handler) = cmd.handler else {
         // A container called bare: its arity (-2) has already refused it.
         return;

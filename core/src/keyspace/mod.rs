@@ -22,6 +22,11 @@ pub struct Db {
     pub expired_count: u64,
     pub hits: u64,
     pub misses: u64,
+    /// Keys some client is blocked on (BLPOP ...), kept by `command::blocking`: storing a
+    /// value under one of them queues it in `ready` (Redis's signalKeyAsReady from dbAdd).
+    pub blocking_keys: std::collections::HashSet<Vec<u8>>,
+    /// Blocked-on keys that received a value since the engine last served blocked clients.
+    pub ready_keys: Vec<Vec<u8>>,
 }
 
 impl Db {
@@ -32,6 +37,16 @@ impl Db {
             expired_count: 0,
             hits: 0,
             misses: 0,
+            blocking_keys: Default::default(),
+            ready_keys: Vec::new(),
+        }
+    }
+
+    /// Queues `key` for the blocked clients waiting on it, if any.
+    #[inline]
+    fn signal_ready(&mut self, key: &[u8]) {
+        if !self.blocking_keys.is_empty() && self.blocking_keys.contains(key) {
+            self.ready_keys.push(key.to_vec());
         }
     }
 
@@ -99,11 +114,13 @@ impl Db {
         if !keep_ttl {
             self.persist(key);
         }
+        self.signal_ready(key);
         self.keys.insert(key, value)
     }
 
     /// Adds a key the caller knows is absent (after a lookup).
     pub fn insert_new(&mut self, key: &[u8], value: Value) {
+        self.signal_ready(key);
         self.keys.insert_new(CompactBytes::new(key), value);
     }
 
