@@ -15,6 +15,13 @@
 //! @closed                     the server has closed the connection
 //! [c2] > GET k                run on another client (c1 is the default)
 //! :*                          (as a reply line) any integer: for ids such as HELLO's
+//! [c2] > BLPOP q 0            a request with no reply lines expects none (yet): the
+//! > LPUSH q a                 drivers wait a short quiet period on a real server
+//! :1
+//! [c2] @read                  the replies pending on c2 now (a woken BLPOP, a pubsub
+//! *2                          message), as the lines that follow; none when no lines follow
+//! $1
+//! q
 //! ```
 //! A reply's extent is found by decoding it, so its lines compare one for one; trailing empty
 //! lines are ignored on both sides (an empty bulk's last line is empty).
@@ -32,6 +39,13 @@ pub enum Step {
         shown: String,
     },
     Advance(u64),
+    /// Read what client `client` has been sent since (a reply that arrives later: a woken
+    /// blocking command, a published message) and expect `expect`.
+    Read {
+        client: usize,
+        expect: Vec<String>,
+        line: usize,
+    },
     /// The server must have closed this client's connection.
     Closed {
         client: usize,
@@ -99,6 +113,12 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
                 .parse()
                 .map_err(|_| format!("line {lineno}: bad @advance"))?;
             steps.push(Step::Advance(ms));
+        } else if line.trim_end() == "@read" {
+            steps.push(Step::Read {
+                client,
+                expect: Vec::new(),
+                line: lineno,
+            });
         } else if line.trim_end() == "@closed" {
             steps.push(Step::Closed {
                 client,
@@ -108,7 +128,9 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
             return Err(format!("line {lineno}: unknown directive {line:?}"));
         } else {
             match steps.last_mut() {
-                Some(Step::Send { expect, .. }) => expect.push(raw.to_string()),
+                Some(Step::Send { expect, .. } | Step::Read { expect, .. }) => {
+                    expect.push(raw.to_string())
+                }
                 _ if raw.trim().is_empty() => {}
                 _ => {
                     return Err(format!(
@@ -119,7 +141,7 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
         }
     }
     for s in &mut steps {
-        if let Step::Send { expect, .. } = s {
+        if let Step::Send { expect, .. } | Step::Read { expect, .. } = s {
             while expect.last().is_some_and(|l| l.is_empty()) {
                 expect.pop();
             }
@@ -172,6 +194,22 @@ pub trait Driver {
     ) -> Result<Vec<u8>, String>;
     fn advance(&mut self, ms: u64);
     fn is_closed(&mut self, client: usize) -> bool;
+    /// Returns what client `client` has been sent and not read yet, waiting (on a real
+    /// server) until `expect_replies` whole replies are there, or for none expected a short
+    /// quiet period.
+    fn read(&mut self, client: usize, expect_replies: usize) -> Result<Vec<u8>, String>;
+}
+
+/// Whether the reply lines match the expected ones (`:*` matches any integer).
+fn lines_match(got: &[String], expect: &[String]) -> bool {
+    got.len() == expect.len()
+        && got.iter().zip(expect).all(|(g, e)| {
+            g == e
+                || (e == ":*"
+                    && g.strip_prefix(':')
+                        .and_then(|n| n.parse::<i64>().ok())
+                        .is_some())
+        })
 }
 
 /// Counts the replies `expect` holds (it is RESP, split at CRLF).
@@ -207,6 +245,31 @@ pub fn run(name: &str, steps: &[Step], driver: &mut dyn Driver) -> Vec<String> {
                     ));
                 }
             }
+            Step::Read {
+                client,
+                expect,
+                line,
+            } => {
+                let n = match count_expected_replies(expect) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        failures.push(format!("{name}:{line}: {e}"));
+                        continue;
+                    }
+                };
+                match driver.read(*client, n) {
+                    Ok(got) => {
+                        let got = reply_lines(&got);
+                        if !lines_match(&got, expect) {
+                            failures.push(format!(
+                                "{name}:{line}: [c{}] @read\n  expected {expect:?}\n  got      {got:?}",
+                                client + 1
+                            ));
+                        }
+                    }
+                    Err(e) => failures.push(format!("{name}:{line}: @read: {e}")),
+                }
+            }
             Step::Send {
                 client,
                 bytes,
@@ -224,15 +287,7 @@ pub fn run(name: &str, steps: &[Step], driver: &mut dyn Driver) -> Vec<String> {
                 match driver.send(*client, bytes, n) {
                     Ok(got) => {
                         let got = reply_lines(&got);
-                        let same = got.len() == expect.len()
-                            && got.iter().zip(expect).all(|(g, e)| {
-                                g == e
-                                    || (e == ":*"
-                                        && g.strip_prefix(':')
-                                            .and_then(|n| n.parse::<i64>().ok())
-                                            .is_some())
-                            });
-                        if !same {
+                        if !lines_match(&got, expect) {
                             failures.push(format!(
                                 "{name}:{line}: > {shown}\n  expected {expect:?}\n  got      {got:?}"
                             ));
@@ -275,6 +330,42 @@ mod tests {
     }
 
     #[test]
+    fn read_steps_take_the_lines_after_them() {
+        let t = "[c2] > BLPOP q 0\n> LPUSH q a\n:1\n[c2] @read\n*2\n$1\nq\n$1\na\n[c3] @read\n> PING\n+PONG\n";
+        let steps = parse(t).unwrap();
+        assert_eq!(steps.len(), 5);
+        match &steps[0] {
+            Step::Send { client, expect, .. } => {
+                assert_eq!(*client, 1);
+                assert!(expect.is_empty());
+            }
+            s => panic!("{s:?}"),
+        }
+        assert_eq!(
+            steps[2],
+            Step::Read {
+                client: 1,
+                expect: vec![
+                    "*2".into(),
+                    "$1".into(),
+                    "q".into(),
+                    "$1".into(),
+                    "a".into()
+                ],
+                line: 4
+            }
+        );
+        assert_eq!(
+            steps[3],
+            Step::Read {
+                client: 2,
+                expect: vec![],
+                line: 10
+            }
+        );
+    }
+
+    #[test]
     fn integer_wildcard_line() {
         struct Fixed(&'static [u8]);
         impl Driver for Fixed {
@@ -284,6 +375,9 @@ mod tests {
             fn advance(&mut self, _: u64) {}
             fn is_closed(&mut self, _: usize) -> bool {
                 false
+            }
+            fn read(&mut self, _: usize, _: usize) -> Result<Vec<u8>, String> {
+                Ok(self.0.to_vec())
             }
         }
         let steps = parse("> CLIENT ID\n:*\n").unwrap();
