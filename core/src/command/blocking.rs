@@ -72,6 +72,11 @@ impl Blocking {
         self.timeouts.first().map(|&(d, _)| UnixMillis(d))
     }
 
+    /// Blocked clients with a timeout (INFO's clients_in_timeout_table).
+    pub fn in_timeout_table(&self) -> usize {
+        self.timeouts.len()
+    }
+
     /// How many clients are blocked (INFO's blocked_clients).
     pub fn blocked_clients(&self) -> usize {
         self.blocked_clients

@@ -30,6 +30,23 @@ pub struct PubSub {
     patterns: Vec<(Vec<u8>, Vec<usize>)>,
 }
 
+impl PubSub {
+    /// Channels with subscribers (INFO's pubsub_channels).
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Distinct patterns with subscribers (INFO's pubsub_patterns, PUBSUB NUMPAT).
+    pub fn pattern_count(&self) -> usize {
+        self.patterns.len()
+    }
+
+    /// Shard channels with subscribers (INFO's pubsubshard_channels).
+    pub fn shard_channel_count(&self) -> usize {
+        self.shard.len()
+    }
+}
+
 /// One client's subscriptions (Redis's c->pubsub_channels, pubsub_patterns,
 /// pubsubshard_channels) and its CLIENT_PUBSUB flag.
 #[derive(Debug, Default)]

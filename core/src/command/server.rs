@@ -474,9 +474,13 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "maxclients:{}", cfg.maxclients);
                 kv!(s, "client_recent_max_input_buffer:0");
                 kv!(s, "client_recent_max_output_buffer:0");
-                kv!(s, "blocked_clients:0");
+                kv!(s, "blocked_clients:{}", ctx.srv.blocking.blocked_clients());
                 kv!(s, "tracking_clients:0");
-                kv!(s, "clients_in_timeout_table:0");
+                kv!(
+                    s,
+                    "clients_in_timeout_table:{}",
+                    ctx.srv.blocking.in_timeout_table()
+                );
             }
             "memory" => {
                 section(&mut s, "Memory");
@@ -605,10 +609,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "current_eviction_exceeded_time:0");
                 kv!(s, "keyspace_hits:{hits}");
                 kv!(s, "keyspace_misses:{misses}");
+                let ps = &ctx.srv.pubsub;
+                kv!(s, "pubsub_channels:{}", ps.channel_count());
+                kv!(s, "pubsub_patterns:{}", ps.pattern_count());
+                kv!(s, "pubsubshard_channels:{}", ps.shard_channel_count());
                 for f in [
-                    "pubsub_channels:0",
-                    "pubsub_patterns:0",
-                    "pubsubshard_channels:0",
                     "latest_fork_usec:0",
                     "total_forks:0",
                     "migrate_cached_sockets:0",
