@@ -5,6 +5,7 @@
 //!     cargo xtask golden --against ADDR [FILTER]   replay testdata/golden on any server
 //!     cargo xtask commands [--readme]         the supported commands, as markdown (or into README.md)
 
+mod client_libs;
 mod clients;
 mod difftest;
 mod golden_tcp;

@@ -66,6 +66,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
     ("real clients (redis-cli, redis-benchmark)", |ctx, name| {
         against_both(ctx, name, crate::clients::run)
     }),
+    (
+        "client libraries (redis-py, ioredis)",
+        crate::client_libs::run,
+    ),
 ];
 
 pub fn run(filters: &[String]) -> ExitCode {

@@ -106,7 +106,9 @@ pub fn parse_timeout(now: UnixMillis, arg: &[u8]) -> Result<u64, CmdError> {
     }
     let ms = (v * 1000.0).ceil();
     // (long long) of an out-of-range value is LLONG_MIN on the platforms Redis ships for.
-    let tval = if (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_807e18).contains(&ms) {
+    // [-2^63, 2^63): what fits a long long.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    let tval = if (-LIMIT..LIMIT).contains(&ms) {
         ms as i64
     } else {
         i64::MIN
@@ -217,6 +219,10 @@ pub fn expire(now: UnixMillis, srv: &mut Server, clients: &mut slab::Slab<Client
 /// Redis's handleClientsBlockedOnKeys: serves clients blocked on keys that received values,
 /// until no key is ready (serving a BLMOVE can make its destination ready).
 pub fn handle_ready(now: UnixMillis, srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    // Keys are only queued while someone is blocked on them.
+    if srv.blocking.blocked_clients == 0 {
+        return;
+    }
     loop {
         let mut batch = Vec::new();
         for (i, db) in srv.dbs.iter_mut().enumerate() {
@@ -638,10 +644,28 @@ mod tests {
     }
 
     #[test]
+    fn the_idle_timeout_spares_blocked_and_subscribed_clients() {
+        let mut cfg = Config::default();
+        cfg.set("timeout", b"1").expect("valid");
+        let mut eng = Engine::new(cfg, 1);
+        let blocked = eng.connect(UnixMillis(0), ConnInfo::default());
+        let sub = eng.connect(UnixMillis(0), ConnInfo::default());
+        let idle = eng.connect(UnixMillis(0), ConnInfo::default());
+        run(&mut eng, blocked, 0, "BLPOP q 0");
+        run(&mut eng, sub, 0, "SUBSCRIBE ch");
+        eng.tick(UnixMillis(5000));
+        assert!(eng.should_close(idle));
+        assert!(!eng.should_close(blocked));
+        assert!(!eng.should_close(sub));
+    }
+
+    #[test]
     fn deny_blocking_answers_like_a_timeout() {
         let mut eng = Engine::new(Config::default(), 1);
         let a = eng.connect(UnixMillis(0), ConnInfo::default());
-        eng.client_mut(a).map(|c| c.deny_blocking = true);
+        if let Some(c) = eng.client_mut(a) {
+            c.deny_blocking = true;
+        }
         assert_eq!(run(&mut eng, a, 0, "BLPOP q 0"), "*-1 ");
         assert_eq!(run(&mut eng, a, 0, "BLMOVE q d LEFT LEFT 0"), "$-1 ");
         assert_eq!(run(&mut eng, a, 0, "BZMPOP 0 1 z MIN"), "*-1 ");
