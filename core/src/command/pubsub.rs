@@ -14,11 +14,12 @@
 //! those orders match.
 
 use super::{CmdError, CommandSpec, Ctx};
+use crate::config::Config;
 use crate::engine::{Client, ClientId, Event, Server};
 use crate::glob::glob_match;
 use crate::resp::ReplyWriter;
 use crate::time::UnixMillis;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// Server-side subscription tables (Redis's server.pubsub_channels, pubsub_patterns,
 /// pubsubshard_channels): subscriber slots in subscription order.
@@ -60,6 +61,11 @@ pub struct ClientSubs {
 }
 
 impl ClientSubs {
+    /// (channels, patterns, shard channels) subscribed: CLIENT LIST's sub=, psub=, ssub=.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.channels.len(), self.patterns.len(), self.shard.len())
+    }
+
     /// What SUBSCRIBE/PSUBSCRIBE confirmations count (Redis's clientSubscriptionsCount).
     fn count(&self) -> usize {
         self.channels.len() + self.patterns.len()
@@ -436,40 +442,59 @@ pub fn punsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// Writes one frame into a subscriber's buffer, tells the host, and enforces its buffer limit.
-fn deliver(
+/// What delivering to subscribers needs besides the clients: the limits and the event queue.
+struct Sink<'a> {
     now: UnixMillis,
-    srv: &mut Server,
-    clients: &mut slab::Slab<Client>,
+    config: &'a Config,
+    events: &'a mut VecDeque<Event>,
     caller: ClientId,
-    slot: usize,
-    write: impl FnOnce(&mut ReplyWriter),
-) {
-    let Some(c) = clients.get_mut(slot) else {
-        return;
-    };
-    if c.close_asap {
-        return;
+}
+
+impl Sink<'_> {
+    /// Writes one frame into a subscriber's buffer, tells the host, and enforces its buffer
+    /// limit.
+    fn deliver(
+        &mut self,
+        clients: &mut slab::Slab<Client>,
+        slot: usize,
+        write: impl FnOnce(&mut ReplyWriter),
+    ) {
+        let Some(c) = clients.get_mut(slot) else {
+            return;
+        };
+        if c.close_asap {
+            return;
+        }
+        let was_empty = c.out.is_empty();
+        write(&mut ReplyWriter::new(&mut c.out, c.resp3));
+        if was_empty && slot != self.caller.0 {
+            self.events.push_back(Event::Output(ClientId(slot)));
+        }
+        output_limit(self.now, self.config, self.events, c, slot);
     }
-    let was_empty = c.out.is_empty();
-    write(&mut ReplyWriter::new(&mut c.out, c.resp3));
-    if was_empty && slot != caller.0 {
-        srv.events.push_back(Event::Output(ClientId(slot)));
-    }
-    check_output_limit(now, srv, c, slot);
 }
 
 /// Redis's checkClientOutputBufferLimits + closeClientOnOutputBufferLimitReached: the bytes
 /// still to send (the engine's buffer plus what the host holds) against the client's class
 /// limits; the soft limit must hold for more than its seconds. A client past its limit is
-/// closed at once and its buffer freed. True when it was closed.
+/// closed at once (`Event::Close`) and its buffer freed. True when it was closed.
 pub fn check_output_limit(now: UnixMillis, srv: &mut Server, c: &mut Client, slot: usize) -> bool {
+    output_limit(now, &srv.config, &mut srv.events, c, slot)
+}
+
+fn output_limit(
+    now: UnixMillis,
+    config: &Config,
+    events: &mut VecDeque<Event>,
+    c: &mut Client,
+    slot: usize,
+) -> bool {
     if c.close_asap {
         return false;
     }
     // Replica class (1) does not exist here: normal (0) or pubsub (2).
     let class = if in_pubsub_mode(c) { 2 } else { 0 };
-    let [hard, soft, soft_secs] = srv.config.client_obuf_limits[class];
+    let [hard, soft, soft_secs] = config.client_obuf_limits[class];
     if hard == 0 && soft == 0 {
         return false;
     }
@@ -484,7 +509,7 @@ pub fn check_output_limit(now: UnixMillis, srv: &mut Server, c: &mut Client, slo
             }
             Some(since) => {
                 // Redis counts whole seconds of server.unixtime.
-                let elapsed = now.0 / 1000 - since.0 / 1000;
+                let elapsed = (now.0 / 1000).saturating_sub(since.0 / 1000);
                 if elapsed <= soft_secs {
                     soft_hit = false;
                 }
@@ -498,7 +523,7 @@ pub fn check_output_limit(now: UnixMillis, srv: &mut Server, c: &mut Client, slo
     }
     c.close_asap = true;
     c.out = Vec::new();
-    srv.events.push_back(Event::Close(ClientId(slot)));
+    events.push_back(Event::Close(ClientId(slot)));
     true
 }
 
@@ -513,10 +538,25 @@ fn publish_message(
     msg: &[u8],
     kind: Kind,
 ) -> usize {
+    let Server {
+        pubsub,
+        config,
+        events,
+        ..
+    } = srv;
+    let mut sink = Sink {
+        now,
+        config,
+        events,
+        caller,
+    };
     let mut receivers = 0;
-    let direct = table(&mut srv.pubsub, kind).get(channel).cloned();
-    for slot in direct.unwrap_or_default() {
-        deliver(now, srv, clients, caller, slot, |w| {
+    let direct = match kind {
+        Kind::Global => pubsub.channels.get(channel),
+        Kind::Shard => pubsub.shard.get(channel),
+    };
+    for &slot in direct.map_or(&[][..], Vec::as_slice) {
+        sink.deliver(clients, slot, |w| {
             w.push_len(3);
             w.bulk(kind.message_word());
             w.bulk(channel);
@@ -527,19 +567,15 @@ fn publish_message(
     if kind == Kind::Shard {
         return receivers;
     }
-    let matching: Vec<(Vec<u8>, Vec<usize>)> = srv
-        .pubsub
-        .patterns
-        .iter()
-        .filter(|(p, _)| glob_match(p, channel, false))
-        .cloned()
-        .collect();
-    for (pat, slots) in matching {
-        for slot in slots {
-            deliver(now, srv, clients, caller, slot, |w| {
+    for (pat, slots) in &pubsub.patterns {
+        if !glob_match(pat, channel, false) {
+            continue;
+        }
+        for &slot in slots {
+            sink.deliver(clients, slot, |w| {
                 w.push_len(4);
                 w.bulk(b"pmessage");
-                w.bulk(&pat);
+                w.bulk(pat);
                 w.bulk(channel);
                 w.bulk(msg);
             });
