@@ -170,7 +170,12 @@ fn unblock(srv: &mut Server, clients: &mut slab::Slab<Client>, slot: usize) -> O
     if let Some(w) = bl.waiting.get_mut(b.db) {
         for k in &b.keys {
             if let Some(q) = w.get_mut(k.as_slice()) {
-                q.retain(|&s| s != slot);
+                // Served clients come off the front: O(1) for the usual case.
+                if q.front() == Some(&slot) {
+                    q.pop_front();
+                } else {
+                    q.retain(|&s| s != slot);
+                }
                 if q.is_empty() {
                     w.remove(k.as_slice());
                     if let Some(db) = srv.dbs.get_mut(b.db) {
