@@ -864,6 +864,9 @@ pub struct Config {
     pub lazyfree_lazy_server_del: bool,
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
+    /// `client-output-buffer-limit` per class (normal, replica, pubsub): [hard bytes, soft
+    /// bytes, soft seconds]; 0 disables a limit.
+    pub client_obuf_limits: [[u64; 3]; 3],
     /// Every parameter's CONFIG GET text, indexed like [`PARAMS`] (typed fields win).
     values: Vec<Vec<u8>>,
     /// Whether a config file has set `save` yet (file `save` lines accumulate).
@@ -898,6 +901,7 @@ impl Default for Config {
             lazyfree_lazy_server_del: false,
             lazyfree_lazy_user_del: false,
             lazyfree_lazy_user_flush: false,
+            client_obuf_limits: [[0; 3]; 3],
             values: vec![Vec::new(); PARAMS.len()],
             save_loaded: false,
         };
@@ -1121,6 +1125,17 @@ impl Config {
             "lazyfree-lazy-server-del" => self.lazyfree_lazy_server_del = v == b"yes",
             "lazyfree-lazy-user-del" => self.lazyfree_lazy_user_del = v == b"yes",
             "lazyfree-lazy-user-flush" => self.lazyfree_lazy_user_flush = v == b"yes",
+            "client-output-buffer-limit" => {
+                // The stored text is canonical: "normal H S SECS slave H S SECS pubsub H S SECS".
+                let text = String::from_utf8_lossy(&v).into_owned();
+                let words: Vec<&str> = text.split_ascii_whitespace().collect();
+                for c in words.chunks(4) {
+                    if let (Some(class), [_, h, s, secs]) = (obuf_class(c[0].as_bytes()), c) {
+                        let p = |w: &str| w.parse::<u64>().unwrap_or(0);
+                        self.client_obuf_limits[class] = [p(h), p(s), p(secs)];
+                    }
+                }
+            }
             _ => {}
         }
     }

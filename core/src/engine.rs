@@ -95,6 +95,16 @@ pub struct Client {
     pub last_cmd: &'static str,
     /// Held by CLIENT PAUSE: its next request waits, unconsumed, in the input buffer.
     pub postponed: bool,
+    /// Output the host took but has not sent yet (`Engine::report_unsent`): counted against
+    /// the output buffer limits.
+    pub host_pending: usize,
+    /// When the output first stayed above the soft buffer limit (Redis's
+    /// obuf_soft_limit_reached_time).
+    pub obuf_soft_since: Option<UnixMillis>,
+    /// Subscriptions and pubsub mode (None: never subscribed).
+    pub subs: Option<Box<crate::command::pubsub::ClientSubs>>,
+    /// Set while blocked (BLPOP ...): input waits until it is unblocked.
+    pub blocked: Option<Box<crate::command::blocking::Blocked>>,
     inbuf: Vec<u8>,
     decoder: RequestDecoder,
 }
@@ -141,6 +151,8 @@ pub struct Server {
     pub persist: crate::rdb::persist::Persist,
     /// Big values waiting for the host to free them elsewhere (lazyfree.rs).
     pub lazyfree: Vec<crate::lazyfree::Garbage>,
+    pub pubsub: crate::command::pubsub::PubSub,
+    pub blocking: crate::command::blocking::Blocking,
     last_tick: UnixMillis,
 }
 
@@ -183,6 +195,8 @@ impl Engine {
                 pause: None,
                 persist: Default::default(),
                 lazyfree: Vec::new(),
+                pubsub: Default::default(),
+                blocking: Default::default(),
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -211,6 +225,10 @@ impl Engine {
 
     pub fn client(&self, id: ClientId) -> Option<&Client> {
         self.clients.get(id.0)
+    }
+
+    pub fn client_mut(&mut self, id: ClientId) -> Option<&mut Client> {
+        self.clients.get_mut(id.0)
     }
 
     pub fn client_count(&self) -> usize {
@@ -244,6 +262,10 @@ impl Engine {
             no_evict: false,
             last_cmd: "NULL",
             postponed: false,
+            host_pending: 0,
+            obuf_soft_since: None,
+            subs: None,
+            blocked: None,
             inbuf: Vec::new(),
             decoder,
         }))
@@ -252,6 +274,8 @@ impl Engine {
     pub fn disconnect(&mut self, id: ClientId) {
         if self.clients.contains(id.0) {
             crate::command::tx::client_gone(&mut self.srv, &mut self.clients, id.0);
+            crate::command::blocking::forget_client(&mut self.srv, &mut self.clients, id);
+            crate::command::pubsub::forget_client(&mut self.srv, &mut self.clients, id);
             self.clients.remove(id.0);
         }
     }
@@ -266,18 +290,58 @@ impl Engine {
         }
         c.last_interaction = now;
         self.srv.stats.net_input_bytes += bytes.len() as u64;
+        c.inbuf.extend_from_slice(bytes);
         if c.postponed {
             // Held by CLIENT PAUSE: keep the bytes until the pause ends (within the limit).
-            c.inbuf.extend_from_slice(bytes);
             if c.inbuf.len() > self.srv.config.client_query_buffer_limit {
                 c.close_asap = true;
                 c.inbuf = Vec::new();
             }
             return;
         }
+        self.process_input(now, id);
+        self.run_unblocked(now);
+        self.srv.collect_pending_free();
+    }
+
+    /// Runs the buffered input of clients that were unblocked (served, timed out, CLIENT
+    /// UNBLOCK): Redis's processUnblockedClients.
+    fn run_unblocked(&mut self, now: UnixMillis) {
+        while !self.srv.blocking.unblocked.is_empty() {
+            for id in std::mem::take(&mut self.srv.blocking.unblocked) {
+                let pending = self
+                    .clients
+                    .get(id.0)
+                    .is_some_and(|c| c.blocked.is_none() && !c.inbuf.is_empty());
+                if pending {
+                    self.process_input(now, id);
+                    if self.has_output(id) {
+                        self.srv.events.push_back(Event::Output(id));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Executes every complete request in the client's input buffer, stopping while it is
+    /// blocked or held by CLIENT PAUSE; after each one, serves clients blocked on keys it made
+    /// ready.
+    fn process_input(&mut self, now: UnixMillis, id: ClientId) {
+        let Some(c) = self.clients.get_mut(id.0) else {
+            return;
+        };
+        if c.blocked.is_some() {
+            // Redis keeps a blocked client's input for when it is unblocked, within the
+            // query buffer limit.
+            if c.inbuf.len() > self.srv.config.client_query_buffer_limit {
+                c.close_asap = true;
+                c.inbuf = Vec::new();
+                self.srv.events.push_back(Event::Close(id));
+            }
+            return;
+        }
         let mut inbuf = std::mem::take(&mut c.inbuf);
         let mut decoder = std::mem::take(&mut c.decoder);
-        inbuf.extend_from_slice(bytes);
         let mut pos = 0;
         loop {
             // Redis refuses big headers while the client must still authenticate.
@@ -296,10 +360,13 @@ impl Engine {
                         break;
                     }
                     pos += consumed;
-                    match self.clients.get(id.0) {
-                        None => return,
-                        Some(c) if c.close_after_reply || c.close_asap => break,
-                        Some(_) => {}
+                    crate::command::blocking::handle_ready(now, &mut self.srv, &mut self.clients);
+                    let Some(c) = self.clients.get_mut(id.0) else {
+                        return;
+                    };
+                    crate::command::pubsub::check_output_limit(now, &mut self.srv, c, id.0);
+                    if c.close_after_reply || c.close_asap || c.blocked.is_some() {
+                        break;
                     }
                 }
                 Ok(Decoded::Empty { consumed }) => pos += consumed,
@@ -326,7 +393,16 @@ impl Engine {
         }
         c.inbuf = inbuf;
         c.decoder = decoder;
-        self.srv.collect_pending_free();
+    }
+
+    /// The host reports how many bytes it has taken from `output` but not yet sent (its own
+    /// socket buffer), so the output buffer limits see the true pending size. A client past
+    /// its limit is closed (`Event::Close`).
+    pub fn report_unsent(&mut self, now: UnixMillis, id: ClientId, unsent: usize) {
+        if let Some(c) = self.clients.get_mut(id.0) {
+            c.host_pending = unsent;
+            crate::command::pubsub::check_output_limit(now, &mut self.srv, c, id.0);
+        }
     }
 
     /// The bytes waiting to be sent to the client.
@@ -376,12 +452,20 @@ impl Engine {
         let timeout = self.srv.config.timeout_secs;
         if timeout > 0 {
             for (slot, c) in self.clients.iter_mut() {
-                if !c.close_asap && now.0.saturating_sub(c.last_interaction.0) > timeout * 1000 {
+                // Redis's clientsCronHandleTimeout spares blocked clients (their own
+                // timeouts apply) and pubsub clients.
+                let exempt = c.blocked.is_some() || crate::command::pubsub::in_pubsub_mode(c);
+                if !c.close_asap
+                    && !exempt
+                    && now.0.saturating_sub(c.last_interaction.0) > timeout * 1000
+                {
                     c.close_asap = true;
                     self.srv.events.push_back(Event::Close(ClientId(slot)));
                 }
             }
         }
+        crate::command::blocking::expire(now, &mut self.srv, &mut self.clients);
+        self.run_unblocked(now);
         let Server {
             dbs, rng, stats, ..
         } = &mut self.srv;
@@ -448,10 +532,11 @@ impl Engine {
             None if self.clients.iter().any(|(_, c)| c.postponed) => Some(self.srv.last_tick),
             None => None,
         };
-        match (cron, pause) {
-            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-            (a, b) => a.or(b),
-        }
+        // A blocked client's timeout is served exactly when it falls due.
+        [cron, pause, self.srv.blocking.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {

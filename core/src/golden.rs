@@ -17,6 +17,13 @@
 //! :*                          (as a reply line) any integer: for ids such as HELLO's
 //! :*c2id                      any integer, remembered as c2id ...
 //! > CLIENT KILL ID ${c2id}     ... for a later request to use
+//! [c2] > BLPOP q 0            a request with no reply lines expects none (yet): the
+//! > LPUSH q a                 drivers wait a short quiet period on a real server
+//! :1
+//! [c2] @read                  the replies pending on c2 now (a woken BLPOP, a pubsub
+//! *2                          message), as the lines that follow; none when no lines follow
+//! $1
+//! q
 //! ```
 //! A reply's extent is found by decoding it, so its lines compare one for one; trailing empty
 //! lines are ignored on both sides (an empty bulk's last line is empty).
@@ -38,6 +45,13 @@ pub enum Step {
         template: Option<String>,
     },
     Advance(u64),
+    /// Read what client `client` has been sent since (a reply that arrives later: a woken
+    /// blocking command, a published message) and expect `expect`.
+    Read {
+        client: usize,
+        expect: Vec<String>,
+        line: usize,
+    },
     /// The server must have closed this client's connection.
     Closed {
         client: usize,
@@ -107,6 +121,12 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
                 .parse()
                 .map_err(|_| format!("line {lineno}: bad @advance"))?;
             steps.push(Step::Advance(ms));
+        } else if line.trim_end() == "@read" {
+            steps.push(Step::Read {
+                client,
+                expect: Vec::new(),
+                line: lineno,
+            });
         } else if line.trim_end() == "@closed" {
             steps.push(Step::Closed {
                 client,
@@ -116,7 +136,9 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
             return Err(format!("line {lineno}: unknown directive {line:?}"));
         } else {
             match steps.last_mut() {
-                Some(Step::Send { expect, .. }) => expect.push(raw.to_string()),
+                Some(Step::Send { expect, .. } | Step::Read { expect, .. }) => {
+                    expect.push(raw.to_string())
+                }
                 _ if raw.trim().is_empty() => {}
                 _ => {
                     return Err(format!(
@@ -127,7 +149,7 @@ pub fn parse(text: &str) -> Result<Vec<Step>, String> {
         }
     }
     for s in &mut steps {
-        if let Step::Send { expect, .. } = s {
+        if let Step::Send { expect, .. } | Step::Read { expect, .. } = s {
             while expect.last().is_some_and(|l| l.is_empty()) {
                 expect.pop();
             }
@@ -180,6 +202,34 @@ pub trait Driver {
     ) -> Result<Vec<u8>, String>;
     fn advance(&mut self, ms: u64);
     fn is_closed(&mut self, client: usize) -> bool;
+    /// Returns what client `client` has been sent and not read yet, waiting (on a real
+    /// server) until `expect_replies` whole replies are there, or for none expected a short
+    /// quiet period.
+    /// (The default refuses, so a driver written before `@read` existed fails such
+    /// transcripts loudly instead of skipping them.)
+    fn read(&mut self, client: usize, expect_replies: usize) -> Result<Vec<u8>, String> {
+        let _ = (client, expect_replies);
+        Err("this driver cannot @read".to_string())
+    }
+}
+
+/// Whether the reply lines match the expected ones (`:*` matches any integer).
+/// Compares reply lines with expected ones: equal, or an integer where `:*` / `:*name`
+/// stands (a named one is remembered in `vars` for later `${name}` substitutions).
+fn lines_match(got: &[String], expect: &[String], vars: &mut HashMap<String, i64>) -> bool {
+    got.len() == expect.len()
+        && got.iter().zip(expect).all(|(g, e)| {
+            g == e
+                || capture_name(e).is_some_and(|var| {
+                    let Some(v) = g.strip_prefix(':').and_then(|n| n.parse().ok()) else {
+                        return false;
+                    };
+                    if !var.is_empty() {
+                        vars.insert(var.to_string(), v);
+                    }
+                    true
+                })
+        })
 }
 
 /// Counts the replies `expect` holds (it is RESP, split at CRLF).
@@ -255,6 +305,31 @@ pub fn run(name: &str, steps: &[Step], driver: &mut dyn Driver) -> Vec<String> {
                     ));
                 }
             }
+            Step::Read {
+                client,
+                expect,
+                line,
+            } => {
+                let n = match count_expected_replies(expect) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        failures.push(format!("{name}:{line}: {e}"));
+                        continue;
+                    }
+                };
+                match driver.read(*client, n) {
+                    Ok(got) => {
+                        let got = reply_lines(&got);
+                        if !lines_match(&got, expect, &mut vars) {
+                            failures.push(format!(
+                                "{name}:{line}: [c{}] @read\n  expected {expect:?}\n  got      {got:?}",
+                                client + 1
+                            ));
+                        }
+                    }
+                    Err(e) => failures.push(format!("{name}:{line}: @read: {e}")),
+                }
+            }
             Step::Send {
                 client,
                 bytes,
@@ -283,22 +358,7 @@ pub fn run(name: &str, steps: &[Step], driver: &mut dyn Driver) -> Vec<String> {
                 match driver.send(*client, &bytes, n) {
                     Ok(got) => {
                         let got = reply_lines(&got);
-                        let same = got.len() == expect.len()
-                            && got.iter().zip(expect).all(|(g, e)| {
-                                g == e
-                                    || capture_name(e).is_some_and(|var| {
-                                        let Some(v) =
-                                            g.strip_prefix(':').and_then(|n| n.parse().ok())
-                                        else {
-                                            return false;
-                                        };
-                                        if !var.is_empty() {
-                                            vars.insert(var.to_string(), v);
-                                        }
-                                        true
-                                    })
-                            });
-                        if !same {
+                        if !lines_match(&got, expect, &mut vars) {
                             failures.push(format!(
                                 "{name}:{line}: > {shown}\n  expected {expect:?}\n  got      {got:?}"
                             ));
@@ -341,6 +401,42 @@ mod tests {
     }
 
     #[test]
+    fn read_steps_take_the_lines_after_them() {
+        let t = "[c2] > BLPOP q 0\n> LPUSH q a\n:1\n[c2] @read\n*2\n$1\nq\n$1\na\n[c3] @read\n> PING\n+PONG\n";
+        let steps = parse(t).unwrap();
+        assert_eq!(steps.len(), 5);
+        match &steps[0] {
+            Step::Send { client, expect, .. } => {
+                assert_eq!(*client, 1);
+                assert!(expect.is_empty());
+            }
+            s => panic!("{s:?}"),
+        }
+        assert_eq!(
+            steps[2],
+            Step::Read {
+                client: 1,
+                expect: vec![
+                    "*2".into(),
+                    "$1".into(),
+                    "q".into(),
+                    "$1".into(),
+                    "a".into()
+                ],
+                line: 4
+            }
+        );
+        assert_eq!(
+            steps[3],
+            Step::Read {
+                client: 2,
+                expect: vec![],
+                line: 10
+            }
+        );
+    }
+
+    #[test]
     fn integer_wildcard_line() {
         struct Fixed(&'static [u8]);
         impl Driver for Fixed {
@@ -350,6 +446,9 @@ mod tests {
             fn advance(&mut self, _: u64) {}
             fn is_closed(&mut self, _: usize) -> bool {
                 false
+            }
+            fn read(&mut self, _: usize, _: usize) -> Result<Vec<u8>, String> {
+                Ok(self.0.to_vec())
             }
         }
         let steps = parse("> CLIENT ID\n:*\n").unwrap();

@@ -24,6 +24,8 @@ impl Driver for EngineDriver {
     fn send(&mut self, client: usize, bytes: &[u8], _expect: usize) -> Result<Vec<u8>, String> {
         let id = self.client(client);
         self.eng.feed(self.now, id, bytes);
+        // Output for other clients stays in their buffers until an @read.
+        while self.eng.poll_event().is_some() {}
         let mut out = Vec::new();
         self.eng.drain_output(id, &mut out);
         Ok(out)
@@ -32,6 +34,14 @@ impl Driver for EngineDriver {
     fn advance(&mut self, ms: u64) {
         self.now = self.now.saturating_add(ms);
         self.eng.tick(self.now);
+        while self.eng.poll_event().is_some() {}
+    }
+
+    fn read(&mut self, client: usize, _expect: usize) -> Result<Vec<u8>, String> {
+        let id = self.client(client);
+        let mut out = Vec::new();
+        self.eng.drain_output(id, &mut out);
+        Ok(out)
     }
 
     fn is_closed(&mut self, client: usize) -> bool {

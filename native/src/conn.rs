@@ -36,6 +36,19 @@ impl Conn {
     /// block (`Ok(false)`). The output is moved out of the engine once and written from an
     /// offset, so a slow reader of a big reply costs O(size), not a memmove per partial write.
     pub fn flush(&mut self, eng: &mut Engine) -> io::Result<bool> {
+        let res = self.write_out(eng);
+        // The engine's output-buffer limits must see what is still queued here too.
+        let unsent = self.out.len() - self.sent;
+        if eng
+            .client(self.id)
+            .is_some_and(|c| c.host_pending != unsent)
+        {
+            eng.report_unsent(crate::server::now(), self.id, unsent);
+        }
+        res
+    }
+
+    fn write_out(&mut self, eng: &mut Engine) -> io::Result<bool> {
         loop {
             if self.sent == self.out.len() {
                 self.sent = 0;

@@ -495,7 +495,13 @@ impl Server {
         self.after_batch();
         while let Some(ev) = self.eng.poll_event() {
             match ev {
-                Event::Close(ClientId(slot)) => self.close(slot),
+                // The slot may have been closed and reused since the event was queued:
+                // close only a client the engine still wants closed.
+                Event::Close(id) => {
+                    if self.eng.should_close(id) {
+                        self.close(id.0)
+                    }
+                }
                 Event::Output(ClientId(slot)) => self.write_conn(slot),
                 // Seen through `persist().shutdown` by the loop.
                 Event::Shutdown => {}

@@ -80,6 +80,48 @@ fn read_replies(s: &mut TcpStream, n: usize) -> Result<Vec<u8>, String> {
     }
 }
 
+/// Reads whatever arrives: waits up to `first` for the first bytes, then until the bytes
+/// decode as whole replies and nothing more comes for `quiet` (recording: the number of
+/// replies is not known yet).
+fn read_quiet(s: &mut TcpStream, first: Duration, quiet: Duration) -> Result<Vec<u8>, String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        let wait = if buf.is_empty() { first } else { quiet };
+        s.set_read_timeout(Some(wait)).ok();
+        match s.read(&mut chunk) {
+            Ok(0) => return Ok(buf),
+            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if golden::split_replies(&buf).is_ok() || Instant::now() > deadline {
+                    return Ok(buf);
+                }
+            }
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+}
+
+impl TcpDriver {
+    /// Sends and reads like a recording must: without knowing how many replies come.
+    fn send_recording(&mut self, client: usize, bytes: &[u8]) -> Result<Vec<u8>, String> {
+        let s = self.conn(client)?;
+        s.write_all(bytes).map_err(|e| format!("write: {e}"))?;
+        read_quiet(s, Duration::from_millis(300), Duration::from_millis(50))
+    }
+
+    fn read_recording(&mut self, client: usize) -> Result<Vec<u8>, String> {
+        let s = self.conn(client)?;
+        read_quiet(s, Duration::from_millis(300), Duration::from_millis(50))
+    }
+}
+
 impl Driver for TcpDriver {
     fn send(&mut self, client: usize, bytes: &[u8], expect: usize) -> Result<Vec<u8>, String> {
         let s = self.conn(client)?;
@@ -89,6 +131,11 @@ impl Driver for TcpDriver {
 
     fn advance(&mut self, ms: u64) {
         std::thread::sleep(Duration::from_millis(ms));
+    }
+
+    fn read(&mut self, client: usize, expect: usize) -> Result<Vec<u8>, String> {
+        let s = self.conn(client)?;
+        read_replies(s, expect)
     }
 
     fn is_closed(&mut self, client: usize) -> bool {
@@ -166,7 +213,9 @@ fn run_one(addr: &str, file: &Path, name: &str) -> Vec<String> {
 /// Writes a transcript's expected replies from a real server: reads `file`, sends every
 /// request to `addr` (after FLUSHALL), and returns the text with each request followed by
 /// the server's reply lines (replacing any it had). Directives and comments are kept;
-/// `@advance` sleeps. This records Redis's behaviour instead of anybody's guess of it.
+/// `@advance` sleeps; `[cN] @read` records what arrived on that client meanwhile. A request
+/// whose reply does not come within 300 ms (a BLPOP that blocks) records none. This records
+/// Redis's behaviour instead of anybody's guess of it.
 pub fn record(addr: &str, text: &str) -> Result<String, String> {
     let mut reset = TcpDriver::new(addr);
     reset.send(0, b"*1\r\n$8\r\nFLUSHALL\r\n", 1)?;
@@ -178,6 +227,13 @@ pub fn record(addr: &str, text: &str) -> Result<String, String> {
         let steps = golden::parse(line).map_err(|e| format!("{line:?}: {e}"))?;
         out.push_str(line);
         out.push('\n');
+        let is_reply_line = |l: &&str| {
+            !(l.starts_with('>')
+                || l.starts_with('@')
+                || l.starts_with('#')
+                || l.starts_with('[')
+                || l.is_empty())
+        };
         match steps.first() {
             Some(golden::Step::Send {
                 client,
@@ -188,13 +244,7 @@ pub fn record(addr: &str, text: &str) -> Result<String, String> {
                 // Drop the reply lines recorded before, if any: they are rewritten, except
                 // `:*` wildcards and `:*name` captures, which stay in place.
                 let mut old = Vec::new();
-                while lines.peek().is_some_and(|l| {
-                    !(l.starts_with('>')
-                        || l.starts_with('@')
-                        || l.starts_with('#')
-                        || l.starts_with('[')
-                        || l.is_empty())
-                }) {
+                while lines.peek().is_some_and(is_reply_line) {
                     old.extend(lines.next());
                 }
                 let bytes = match template {
@@ -202,11 +252,12 @@ pub fn record(addr: &str, text: &str) -> Result<String, String> {
                     None => bytes.clone(),
                 };
                 let closes = lines.peek().is_some_and(|l| l.trim_end() == "@closed");
-                let reply = match d.send(*client, &bytes, if closes { 0 } else { 1 }) {
-                    Ok(r) => r,
-                    // A command the server does not answer (CLIENT REPLY OFF ...).
-                    Err(e) if e.starts_with("timed out") && e.ends_with("got \"\"") => Vec::new(),
-                    Err(e) => return Err(e),
+                // Whatever arrives: nothing for a request that blocks or is not answered
+                // (CLIENT REPLY OFF).
+                let reply = if closes {
+                    d.send(*client, &bytes, 0)?
+                } else {
+                    d.send_recording(*client, &bytes)?
                 };
                 for (i, l) in golden::reply_lines(&reply).into_iter().enumerate() {
                     let kept = old.get(i).and_then(|o| {
@@ -218,6 +269,16 @@ pub fn record(addr: &str, text: &str) -> Result<String, String> {
                         Some(o.to_string())
                     });
                     out.push_str(kept.as_deref().unwrap_or(&l));
+                    out.push('\n');
+                }
+            }
+            Some(golden::Step::Read { client, .. }) => {
+                while lines.peek().is_some_and(is_reply_line) {
+                    lines.next();
+                }
+                let reply = d.read_recording(*client)?;
+                for l in golden::reply_lines(&reply) {
+                    out.push_str(&l);
                     out.push('\n');
                 }
             }

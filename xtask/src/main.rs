@@ -10,6 +10,7 @@
 //!     cargo xtask bench-wasm                  the wasm package's benchmark (vs ioredis-mock)
 
 mod bench;
+mod client_libs;
 mod clients;
 mod difftest;
 mod golden_tcp;

@@ -80,6 +80,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
             Err(e) => Suite::error(name, e),
         }
     }),
+    (
+        "client libraries (redis-py, ioredis)",
+        crate::client_libs::run,
+    ),
 ];
 
 pub fn run(filters: &[String]) -> ExitCode {

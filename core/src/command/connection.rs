@@ -310,8 +310,8 @@ pub fn must_postpone(srv: &Server, c: &Client, cmd: &CommandSpec, now: UnixMilli
 
 /// Pub/sub subscription counts (sub, psub, ssub) for CLIENT LIST and TYPE pubsub.
 /// INTEGRATOR: wire to the pub/sub state once it exists.
-fn pubsub_counts(_c: &Client) -> (usize, usize, usize) {
-    (0, 0, 0)
+fn pubsub_counts(c: &Client) -> (usize, usize, usize) {
+    c.subs.as_ref().map_or((0, 0, 0), |s| s.counts())
 }
 
 fn is_pubsub(c: &Client) -> bool {
@@ -768,6 +768,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 fn clear_connection_state(ctx: &mut Ctx) {
     let slot = ctx.id.0;
     super::tx::discard_transaction(ctx.srv, ctx.clients, slot);
+    super::pubsub::forget_client(ctx.srv, ctx.clients, ctx.id);
+    super::blocking::forget_client(ctx.srv, ctx.clients, ctx.id);
     let c = &mut ctx.clients[slot];
     c.db = 0;
     c.resp3 = false;

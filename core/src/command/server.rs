@@ -483,9 +483,13 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "maxclients:{}", cfg.maxclients);
                 kv!(s, "client_recent_max_input_buffer:0");
                 kv!(s, "client_recent_max_output_buffer:0");
-                kv!(s, "blocked_clients:0");
+                kv!(s, "blocked_clients:{}", ctx.srv.blocking.blocked_clients());
                 kv!(s, "tracking_clients:0");
-                kv!(s, "clients_in_timeout_table:0");
+                kv!(
+                    s,
+                    "clients_in_timeout_table:{}",
+                    ctx.srv.blocking.in_timeout_table()
+                );
             }
             "memory" => {
                 section(&mut s, "Memory");
@@ -650,10 +654,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "current_eviction_exceeded_time:0");
                 kv!(s, "keyspace_hits:{hits}");
                 kv!(s, "keyspace_misses:{misses}");
+                let ps = &ctx.srv.pubsub;
+                kv!(s, "pubsub_channels:{}", ps.channel_count());
+                kv!(s, "pubsub_patterns:{}", ps.pattern_count());
+                kv!(s, "pubsubshard_channels:{}", ps.shard_channel_count());
                 for f in [
-                    "pubsub_channels:0",
-                    "pubsub_patterns:0",
-                    "pubsubshard_channels:0",
                     "latest_fork_usec:0",
                     "total_forks:0",
                     "migrate_cached_sockets:0",
@@ -784,7 +789,8 @@ pub fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         let (x, y) = (&mut left[lo], &mut right[0]);
         std::mem::swap(&mut x.keys, &mut y.keys);
         std::mem::swap(&mut x.expires, &mut y.expires);
-        // INTEGRATOR: blocked clients must be rescanned here (scanDatabaseForReadyKeys).
+        // Clients blocked on keys the swap brought in are served (scanDatabaseForReadyKeys).
+        super::blocking::databases_swapped(ctx.srv, a, b);
     }
     ctx.srv.dirty += 1;
     ctx.out().ok();

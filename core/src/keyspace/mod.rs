@@ -31,6 +31,11 @@ pub struct Db {
     /// Big values this database dropped itself (expired, overwritten), for the engine to free
     /// lazily or not according to their option (`Server::collect_pending_free`).
     pub pending_free: Vec<(FreeReason, Value)>,
+    /// Keys some client is blocked on (BLPOP ...), kept by `command::blocking`: storing a
+    /// value under one of them queues it in `ready` (Redis's signalKeyAsReady from dbAdd).
+    pub blocking_keys: std::collections::HashSet<Vec<u8>>,
+    /// Blocked-on keys that received a value since the engine last served blocked clients.
+    pub ready_keys: Vec<Vec<u8>>,
 }
 
 impl Db {
@@ -44,6 +49,16 @@ impl Db {
             log_expired: false,
             expired_log: Vec::new(),
             pending_free: Vec::new(),
+            blocking_keys: Default::default(),
+            ready_keys: Vec::new(),
+        }
+    }
+
+    /// Queues `key` for the blocked clients waiting on it, if any.
+    #[inline]
+    fn signal_ready(&mut self, key: &[u8]) {
+        if !self.blocking_keys.is_empty() && self.blocking_keys.contains(key) {
+            self.ready_keys.push(key.to_vec());
         }
     }
 
@@ -120,6 +135,7 @@ impl Db {
         if !keep_ttl {
             self.persist(key);
         }
+        self.signal_ready(key);
         if let Some(old) = self.keys.insert(key, value) {
             self.discard(FreeReason::ServerDel, old);
         }
@@ -146,6 +162,7 @@ impl Db {
 
     /// Adds a key the caller knows is absent (after a lookup).
     pub fn insert_new(&mut self, key: &[u8], value: Value) {
+        self.signal_ready(key);
         self.keys.insert_new(CompactBytes::new(key), value);
     }
 
