@@ -556,6 +556,8 @@ export function runGolden(name, text, options = {}) {
       (i, bytes) => client(i).send(bytes),
       (ms) => engine.advance(ms),
       (i) => client(i).closed,
+      // Pending output without new input: feeding nothing returns what arrived since.
+      (i) => client(i).send(new Uint8Array(0)),
     );
   } finally {
     engine.free();

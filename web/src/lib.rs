@@ -771,6 +771,7 @@ struct JsDriver {
     send: Function,
     advance: Function,
     is_closed: Function,
+    read: Function,
 }
 
 impl golden::Driver for JsDriver {
@@ -800,10 +801,21 @@ impl golden::Driver for JsDriver {
             .call1(&JsValue::NULL, &JsValue::from_f64(client as f64))
             .is_ok_and(|v| v.is_truthy())
     }
+
+    fn read(&mut self, client: usize, _n: usize) -> Result<Vec<u8>, String> {
+        let r = self
+            .read
+            .call1(&JsValue::NULL, &JsValue::from_f64(client as f64))
+            .map_err(|e| format!("read threw: {e:?}"))?;
+        r.dyn_into::<Uint8Array>()
+            .map(|a| a.to_vec())
+            .map_err(|_| "read must return a Uint8Array".to_string())
+    }
 }
 
 /// Runs a golden transcript (oxidis_core::golden, the one runner) through JS callbacks:
-/// `send(client, bytes, expectedReplies) -> Uint8Array`, `advance(ms)`, `isClosed(client)`.
+/// `send(client, bytes, expectedReplies) -> Uint8Array`, `advance(ms)`, `isClosed(client)`,
+/// `read(client) -> Uint8Array` (what the client has been sent since, for `@read`).
 /// Returns the failures (empty when the transcript passes).
 #[wasm_bindgen(js_name = runGolden)]
 pub fn run_golden(
@@ -812,6 +824,7 @@ pub fn run_golden(
     send: Function,
     advance: Function,
     is_closed: Function,
+    read: Function,
 ) -> Array {
     let steps = match golden::parse(text) {
         Ok(s) => s,
@@ -821,6 +834,7 @@ pub fn run_golden(
         send,
         advance,
         is_closed,
+        read,
     };
     golden::run(name, &steps, &mut d)
         .iter()
