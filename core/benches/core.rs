@@ -9,13 +9,7 @@ use oxidis_core::resp::{Decoded, RequestDecoder};
 use oxidis_core::{Config, ConnInfo, Engine, UnixMillis};
 
 fn multibulk(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+    oxidis_core::resp::encode_request(args)
 }
 
 /// 16 pipelined `SET key:NNNNNNNNNNNN xxx` requests, as redis-benchmark -P 16 sends them.

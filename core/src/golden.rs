@@ -59,16 +59,7 @@ pub enum Step {
     },
 }
 
-/// Encodes arguments as a RESP multibulk request.
-pub fn encode_request(args: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
+pub use crate::resp::encode_request;
 
 fn client_prefix(line: &str) -> (usize, &str) {
     if let Some(rest) = line.strip_prefix("[c") {

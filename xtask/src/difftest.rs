@@ -828,12 +828,7 @@ pub(crate) fn encode_all(cmds: &[Cmd]) -> Vec<u8> {
 fn encode_refs(cmds: &[&Cmd]) -> Vec<u8> {
     let mut out = Vec::new();
     for c in cmds {
-        out.extend_from_slice(format!("*{}\r\n", c.len()).as_bytes());
-        for a in c.iter() {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
+        oxidis_core::resp::append_request(&mut out, c);
     }
     out
 }

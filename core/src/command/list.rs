@@ -370,24 +370,6 @@ pub fn linsert(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// Redis's start/end normalisation for LRANGE and LTRIM: negative counts from the tail, then
-/// clamped. None for an empty range; else (first index, last index), both < `len`.
-fn clamp_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
-    let llen = len as i64;
-    let mut start = if start < 0 { llen + start } else { start };
-    let mut end = if end < 0 { llen + end } else { end };
-    if start < 0 {
-        start = 0;
-    }
-    if start > end || start >= llen {
-        return None;
-    }
-    if end >= llen {
-        end = llen - 1;
-    }
-    Some((start as usize, end as usize))
-}
-
 /// LRANGE key start stop
 pub fn lrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let start = parse_int(args[2])?;
@@ -398,7 +380,7 @@ pub fn lrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         out.array_len(0);
         return Ok(());
     };
-    match clamp_range(start, end, l.len()) {
+    match super::clamp_index_range(start, end, l.len()) {
         None => out.array_len(0),
         Some((s, e)) => {
             out.array_len(e - s + 1);
@@ -422,7 +404,7 @@ pub fn ltrim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         return Ok(());
     };
     let len = l.len();
-    let (ltrim, rtrim) = match clamp_range(start, end, len) {
+    let (ltrim, rtrim) = match super::clamp_index_range(start, end, len) {
         None => (len, 0),
         Some((s, e)) => (s, len - e - 1),
     };
@@ -693,13 +675,22 @@ mod tests {
 
     #[test]
     fn clamp_range_matches_redis() {
-        assert_eq!(clamp_range(0, -1, 3), Some((0, 2)));
-        assert_eq!(clamp_range(-100, 100, 3), Some((0, 2)));
-        assert_eq!(clamp_range(2, 1, 3), None);
-        assert_eq!(clamp_range(3, 5, 3), None);
-        assert_eq!(clamp_range(i64::MIN, i64::MAX, 3), Some((0, 2)));
-        assert_eq!(clamp_range(i64::MAX, i64::MIN, 3), None);
-        assert_eq!(clamp_range(0, -1, 0), None);
+        assert_eq!(crate::command::clamp_index_range(0, -1, 3), Some((0, 2)));
+        assert_eq!(
+            crate::command::clamp_index_range(-100, 100, 3),
+            Some((0, 2))
+        );
+        assert_eq!(crate::command::clamp_index_range(2, 1, 3), None);
+        assert_eq!(crate::command::clamp_index_range(3, 5, 3), None);
+        assert_eq!(
+            crate::command::clamp_index_range(i64::MIN, i64::MAX, 3),
+            Some((0, 2))
+        );
+        assert_eq!(
+            crate::command::clamp_index_range(i64::MAX, i64::MIN, 3),
+            None
+        );
+        assert_eq!(crate::command::clamp_index_range(0, -1, 0), None);
     }
 
     #[test]

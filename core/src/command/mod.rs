@@ -229,6 +229,31 @@ impl fmt::Display for CmdError {
     }
 }
 
+/// Redis's start/end normalisation for index ranges (LRANGE, LTRIM, ZRANGE by rank,
+/// ZREMRANGEBYRANK): negative indexes count from the tail, then both are clamped. None for an
+/// empty range; else (first, last), both < `len`.
+pub fn clamp_index_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let llen = len as i64;
+    let start = if start < 0 {
+        llen.saturating_add(start)
+    } else {
+        start
+    }
+    .max(0);
+    let mut end = if end < 0 {
+        llen.saturating_add(end)
+    } else {
+        end
+    };
+    if start > end || start >= llen {
+        return None;
+    }
+    if end >= llen {
+        end = llen - 1;
+    }
+    Some((start as usize, end as usize))
+}
+
 /// Redis's `getLongLongFromObjectOrReply`.
 pub fn parse_int(arg: &[u8]) -> Result<i64, CmdError> {
     parse_i64(arg).ok_or(CmdError::NotInteger)

@@ -183,23 +183,6 @@ fn lex_span(z: &ZSet, r: &LexRange) -> (usize, usize) {
     (lo, hi.max(lo))
 }
 
-/// Redis's rank sanitizing (ZRANGE, ZREMRANGEBYRANK): `start..=end` clamped, or None.
-fn rank_span(len: usize, start: i64, end: i64) -> Option<(usize, usize)> {
-    let llen = len as i64;
-    let mut start = if start < 0 { llen + start } else { start };
-    let mut end = if end < 0 { llen + end } else { end };
-    if start < 0 {
-        start = 0;
-    }
-    if start > end || start >= llen {
-        return None;
-    }
-    if end >= llen {
-        end = llen - 1;
-    }
-    Some((start as usize, end as usize))
-}
-
 // ---------------------------------------------------------------------------------------
 // ZADD / ZINCRBY
 
@@ -616,7 +599,7 @@ fn zrange_generic(
     } else if let Some(r) = &lex_range {
         range_selection(z, lex_span(z, r), rev, offset, limit)
     } else {
-        match rank_span(z.len(), ranks.0, ranks.1) {
+        match super::clamp_index_range(ranks.0, ranks.1, z.len()) {
             Some((s, e)) => (s, e - s + 1),
             None => (0, 0),
         }
@@ -698,7 +681,7 @@ fn zremrange_generic(ctx: &mut Ctx, args: &[&[u8]], rt: RangeType) -> Result<(),
         } else if let Some(r) = &lex_range {
             lex_span(z, r)
         } else {
-            rank_span(z.len(), ranks.0, ranks.1).map_or((0, 0), |(s, e)| (s, e + 1))
+            super::clamp_index_range(ranks.0, ranks.1, z.len()).map_or((0, 0), |(s, e)| (s, e + 1))
         };
         deleted = z.remove_rank_range(lo, hi);
         if z.is_empty() {
@@ -1704,11 +1687,17 @@ mod tests {
 
     #[test]
     fn rank_spans() {
-        assert_eq!(rank_span(5, 0, -1), Some((0, 4)));
-        assert_eq!(rank_span(5, -100, 100), Some((0, 4)));
-        assert_eq!(rank_span(5, 3, 2), None);
-        assert_eq!(rank_span(5, 5, 10), None);
-        assert_eq!(rank_span(5, i64::MIN, i64::MAX), Some((0, 4)));
-        assert_eq!(rank_span(0, 0, -1), None);
+        assert_eq!(crate::command::clamp_index_range(0, -1, 5), Some((0, 4)));
+        assert_eq!(
+            crate::command::clamp_index_range(-100, 100, 5),
+            Some((0, 4))
+        );
+        assert_eq!(crate::command::clamp_index_range(3, 2, 5), None);
+        assert_eq!(crate::command::clamp_index_range(5, 10, 5), None);
+        assert_eq!(
+            crate::command::clamp_index_range(i64::MIN, i64::MAX, 5),
+            Some((0, 4))
+        );
+        assert_eq!(crate::command::clamp_index_range(0, -1, 0), None);
     }
 }

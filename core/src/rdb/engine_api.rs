@@ -177,13 +177,7 @@ mod tests {
     use crate::engine::{ConnInfo, Engine};
     use crate::time::UnixMillis;
 
-    fn cmd(args: &[&str]) -> Vec<u8> {
-        let mut r = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            r.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-        }
-        r
-    }
+    use crate::resp::encode_request as cmd;
 
     fn run(eng: &mut Engine, now: u64, args: &[&str]) -> String {
         let id = eng.connect(UnixMillis(now), ConnInfo::default());

@@ -6,4 +6,6 @@ pub mod reply;
 pub mod request;
 
 pub use reply::{decode_reply, format_double_g17, Reply, ReplyWriter};
-pub use request::{parse_i64, split_args, Decoded, ProtocolError, RequestDecoder};
+pub use request::{
+    append_request, encode_request, parse_i64, split_args, Decoded, ProtocolError, RequestDecoder,
+};

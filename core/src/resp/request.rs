@@ -219,6 +219,28 @@ impl RequestDecoder {
     }
 }
 
+/// Encodes arguments as a RESP multibulk request (what clients send).
+pub fn encode_request<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
+    let mut out = Vec::new();
+    append_request(&mut out, args);
+    out
+}
+
+/// Appends one multibulk request to `out` (for pipelines).
+pub fn append_request<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
+    out.push(b'*');
+    out.extend_from_slice(itoa::Buffer::new().format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        let a = a.as_ref();
+        out.push(b'$');
+        out.extend_from_slice(itoa::Buffer::new().format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
 /// Redis's `string2ll`: an optional '-', digits without leading zeros, within i64.
 pub fn parse_i64(s: &[u8]) -> Option<i64> {
     let (neg, digits) = match s {

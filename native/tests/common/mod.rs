@@ -97,13 +97,7 @@ pub fn start(args: &[&str]) -> Server {
 
 /// Encodes a request as a RESP multibulk.
 pub fn cmd(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
+    oxidis_core::resp::encode_request(args)
 }
 
 /// Reads exactly `n` bytes.
