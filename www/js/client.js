@@ -213,8 +213,9 @@ export class ClientPanel {
     if (!p.bytes.length) return;
     this.rawInput.value = '';
     this.lastCmds = null;
+    const buffered = this.pendingRaw.length;
     this.pendingRaw = concat([this.pendingRaw, p.bytes]);
-    this.transmit(p.bytes, 'typed by hand');
+    this.transmit(p.bytes, buffered ? `typed by hand, continues the ${buffered} bytes the server has buffered` : 'typed by hand');
     this.trimPending();
     this.updateParser(false);
   }
