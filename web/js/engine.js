@@ -267,6 +267,21 @@ export class Engine {
     return this._run((r) => r.dbSize(db));
   }
 
+  /** The dataset as an RDB file (Uint8Array), as SAVE would write it now. */
+  exportRdb() {
+    return this._run((r) => r.exportRdb());
+  }
+
+  /**
+   * Replaces the dataset with the keys of an RDB file (keys already expired are dropped);
+   * returns how many keys were loaded. Throws RangeError (and changes nothing) for a bad file.
+   */
+  importRdb(bytes) {
+    if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('oxidis: importRdb() takes a Uint8Array');
+    return this._run((r) => r.importRdb(bytes));
+  }
+
   /** The number of open clients. */
   get clientCount() {
     return this._run((r) => r.clientCount());
@@ -536,6 +551,34 @@ export function decodeAnnotated(bytes) {
   if (typeof bytes === 'string') bytes = new TextEncoder().encode(bytes);
   if (!(bytes instanceof Uint8Array)) throw new TypeError('oxidis: decodeAnnotated() takes a Uint8Array (or a string)');
   return raw.decodeAnnotated(bytes);
+}
+
+const utf8 = (s) => (typeof s === 'string' ? new TextEncoder().encode(s) : s);
+
+/**
+ * Splits a command line as redis-cli does (Redis's sdssplitargs: "double quotes" with \n, \xHH
+ * ... escapes, 'single quotes'): an array of Uint8Array arguments, or null for unbalanced quotes.
+ */
+export function splitArgs(line) {
+  line = utf8(line);
+  if (!(line instanceof Uint8Array)) throw new TypeError('oxidis: splitArgs() takes a string or a Uint8Array');
+  return raw.splitArgs(line) ?? null;
+}
+
+/**
+ * Every complete reply in `bytes` rendered as redis-cli 7 prints it ("(integer) 1", "(nil)",
+ * numbered arrays, RESP3 maps ...): an array of { text, length } (length: bytes used).
+ */
+export function renderReplies(bytes) {
+  bytes = utf8(bytes);
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('oxidis: renderReplies() takes a Uint8Array (or a string)');
+  return raw.renderReplies(bytes).map(([text, length]) => ({ text, length }));
+}
+
+/** The first reply in `bytes` as redis-cli prints it (with its final newline), or null. */
+export function renderReply(bytes) {
+  const r = renderReplies(bytes);
+  return r.length ? r[0].text : null;
 }
 
 /**

@@ -93,6 +93,10 @@ export class Engine {
   /** Number of keys in a database. */
   dbSize(db?: number): number;
   readonly clientCount: number;
+  /** The dataset as an RDB file, as SAVE would write it now. */
+  exportRdb(): Uint8Array;
+  /** Replaces the dataset with an RDB file's keys (expired ones dropped); returns the number loaded. RangeError for a bad file (nothing changes). */
+  importRdb(bytes: Uint8Array | ArrayBuffer): number;
   /** Releases the engine; every later use of it or its clients throws EngineError. */
   free(): void;
   readonly freed: boolean;
@@ -170,6 +174,15 @@ export interface RespNode {
 
 /** The annotated RESP tree of a buffer: one node per frame; stops at the first incomplete or invalid one. */
 export function decodeAnnotated(bytes: Uint8Array | string): RespNode[];
+
+/** Splits a command line as redis-cli does (sdssplitargs: quotes, \xHH escapes); null for unbalanced quotes. */
+export function splitArgs(line: string | Uint8Array): Uint8Array[] | null;
+
+/** Every complete reply in `bytes` as redis-cli 7 prints it, with the bytes each used. */
+export function renderReplies(bytes: Uint8Array | string): { text: string; length: number }[];
+
+/** The first reply in `bytes` as redis-cli 7 prints it (ending with a newline), or null. */
+export function renderReply(bytes: Uint8Array | string): string | null;
 
 /** Runs a golden transcript (testdata/golden format) on a fresh manual-clock engine; returns the failures. */
 export function runGolden(name: string, text: string, options?: { time?: number; seed?: number }): string[];

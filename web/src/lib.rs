@@ -14,7 +14,8 @@ use oxidis_core::command::{all_commands, flags};
 use oxidis_core::engine::ConnInfo;
 use oxidis_core::golden;
 use oxidis_core::resp::annotate::{annotate, Node, Status};
-use oxidis_core::resp::{decode_reply, Reply};
+use oxidis_core::resp::render::render_replies;
+use oxidis_core::resp::{decode_reply, split_args, Reply};
 use oxidis_core::{ClientId, Config, Engine, Event, UnixMillis};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -637,6 +638,26 @@ impl RawEngine {
     pub fn client_count(&self) -> u32 {
         self.eng.client_count() as u32
     }
+
+    /// The dataset as an RDB file (what SAVE would write at this moment).
+    #[wasm_bindgen(js_name = exportRdb)]
+    pub fn export_rdb(&mut self) -> Vec<u8> {
+        let now = self.clock();
+        self.eng.export_rdb(now)
+    }
+
+    /// Replaces the dataset with an RDB file's keys (expired ones dropped); returns how many
+    /// keys were loaded. On error (not an RDB, corrupt) nothing changes.
+    #[wasm_bindgen(js_name = importRdb)]
+    pub fn import_rdb(&mut self, bytes: &[u8]) -> Result<f64, JsValue> {
+        let now = self.clock();
+        let info = self
+            .eng
+            .import_rdb(bytes, now)
+            .map_err(|e| range_error(&format!("oxidis: importRdb: {e}")))?;
+        self.collect_events();
+        Ok(info.keys_loaded as f64)
+    }
 }
 
 fn set(o: &Object, k: &str, v: &JsValue) {
@@ -764,6 +785,36 @@ fn node_value(n: &Node) -> JsValue {
 #[wasm_bindgen(js_name = decodeAnnotated)]
 pub fn decode_annotated(bytes: &[u8]) -> Array {
     annotate(bytes).iter().map(node_value).collect()
+}
+
+/// Splits a line into arguments as redis-cli and inline commands do (Redis's sdssplitargs:
+/// quotes, \xHH and other escapes), each as bytes; `undefined` for unbalanced quotes.
+#[wasm_bindgen(js_name = splitArgs)]
+pub fn split_args_js(line: &[u8]) -> Option<Array> {
+    let mut args = Vec::new();
+    if !split_args(line, &mut args) {
+        return None;
+    }
+    Some(
+        args.iter()
+            .map(|a| JsValue::from(Uint8Array::from(a.as_slice())))
+            .collect(),
+    )
+}
+
+/// Every complete reply in `bytes` as redis-cli shows it (oxidis_core::resp::render), each as
+/// `[text, byteLength]`; stops at the first incomplete or invalid frame.
+#[wasm_bindgen(js_name = renderReplies)]
+pub fn render_replies_js(bytes: &[u8]) -> Array {
+    render_replies(bytes)
+        .into_iter()
+        .map(|(text, n)| -> JsValue {
+            let pair = Array::new();
+            pair.push(&JsValue::from_str(&text));
+            pair.push(&JsValue::from_f64(n as f64));
+            pair.into()
+        })
+        .collect()
 }
 
 /// A golden-transcript driver whose methods are JS callbacks (the wrapper's Engine/Client).

@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: the project's commands.
 //!
-//!     cargo xtask run [-- SERVER ARGS]        build oxidis-server (release) and run it
+//!     cargo xtask run [--playground-port P] [-- SERVER ARGS]
+//!                                             build and run oxidis-server, and serve the playground
 //!     cargo xtask test [SUITE FILTER...]      install what is missing, run every test suite
 //!     cargo xtask golden --against ADDR [FILTER]   replay testdata/golden on any server
 //!     cargo xtask bench [--quick] ...          oxidis vs redis-server, side by side (bench.rs)
@@ -16,6 +17,7 @@ mod difftest;
 mod golden_tcp;
 mod memreport;
 mod persistence;
+mod playground;
 mod servers;
 mod setup;
 mod suite;
@@ -28,7 +30,9 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 const USAGE: &str = "usage:
-  cargo xtask run [-- SERVER ARGS]             build oxidis-server (release) and run it
+  cargo xtask run [--playground-port P] [-- SERVER ARGS]
+                                               build oxidis-server (release) and run it; build
+                                               the wasm package and serve the playground (www/)
   cargo xtask test [SUITE FILTER...]           install what is missing, run every test suite
   cargo xtask golden --against HOST:PORT [FILTER]   replay testdata/golden on a server
   cargo xtask bench [--quick] [--rounds N] [--only SECTIONS] [--docs]
@@ -172,7 +176,25 @@ fn listen_addr(args: &[String]) -> (String, u16) {
 
 /// cargo xtask run [-- SERVER ARGS]: builds the release server and runs it in the foreground.
 fn run_server(args: &[String]) -> ExitCode {
-    let args: Vec<String> = args.iter().skip_while(|a| *a == "--").cloned().collect();
+    // Our own flags come before the server's (`--` separates them).
+    let mut pg_port = playground::DEFAULT_PORT;
+    let mut rest = args;
+    if let [flag, p, tail @ ..] = rest {
+        if flag == "--playground-port" {
+            match p.parse() {
+                Ok(p) => pg_port = p,
+                Err(_) => {
+                    eprintln!("--playground-port takes a port number");
+                    return ExitCode::from(2);
+                }
+            }
+            rest = tail;
+        }
+    }
+    let args: Vec<String> = rest.iter().skip_while(|a| *a == "--").cloned().collect();
+    // The playground: the wasm package copied into www/, served over http. If it cannot be
+    // built (no wasm toolchain), the server still runs.
+    let playground = playground::prepare().and_then(|()| playground::serve(pg_port));
     let mut build = cargo_cmd();
     build.args(["build", "--release", "-p", "oxidis-server"]);
     if let Err(e) = suite::run_status(build) {
@@ -202,6 +224,12 @@ fn run_server(args: &[String]) -> ExitCode {
     match up {
         Ok(()) => {
             println!("oxidis-server is listening on {addr}  (try: redis-cli -h {host} -p {port})");
+            match &playground {
+                Ok(a) => println!(
+                    "the playground is at http://{a}/  (the engine runs in the page, in WebAssembly)"
+                ),
+                Err(e) => eprintln!("the playground is not served: {e}"),
+            }
             println!("press Ctrl-C to stop it");
         }
         Err(e) => {

@@ -74,6 +74,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
         "wasm package (node --test, golden, chromium)",
         crate::wasm::suite,
     ),
+    (
+        "playground (www/, Playwright in chromium)",
+        crate::playground::suite,
+    ),
     ("bench --quick (smoke)", |ctx, name| {
         match ctx.oxidis_bin() {
             Ok(bin) => crate::bench::quick_suite(&bin),

@@ -212,7 +212,7 @@ fn ensure_node_modules() -> Result<(), String> {
 }
 
 /// Debian's chromium, for the browser smoke test.
-fn ensure_chromium() -> Result<(), String> {
+pub fn ensure_chromium() -> Result<(), String> {
     if Path::new("/usr/bin/chromium").exists() {
         return Ok(());
     }

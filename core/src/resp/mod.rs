@@ -2,6 +2,7 @@
 //! and a reply decoder for tests, tools and the playground.
 
 pub mod annotate;
+pub mod render;
 pub mod reply;
 pub mod request;
 

@@ -1,0 +1,373 @@
+// One simulated client: a redis-cli-like console (or raw RESP input), its connection to the
+// in-page engine, and its wire. Requests are sent as the exact bytes redis-cli would write;
+// replies are the exact bytes the engine writes back, rendered by the engine's redis-cli
+// renderer.
+
+import { splitArgs, renderReplies } from '../pkg/index.js';
+import { concat, encodeRequest, parseEscapes, splitCommands, text, utf8 } from './bytes.js';
+import { hint, complete } from './commands.js';
+import { wireEntry, parserState } from './wire.js';
+
+const MAX_LOG = 300;
+const MAX_WIRE = 60;
+
+function el(tag, attrs = {}, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const k of kids) e.append(k);
+  return e;
+}
+
+export class ClientPanel {
+  /** `app`: { engine, changed(), pumpAll(), removeClient(panel) }; `saved`: persisted state. */
+  constructor(app, n, saved = {}) {
+    this.app = app;
+    this.n = n;
+    this.history = saved.history ?? [];
+    this.hpos = this.history.length;
+    this.log = [];
+    this.resp3 = false;
+    this.mode = 'console';
+    this.pendingRaw = new Uint8Array(0);
+    this.blocked = false;
+    this.connect();
+    this.build();
+    for (const e of saved.log ?? []) this.print(e.cls, e.text, false);
+    if ((saved.log ?? []).length) this.print('note', '— restored after reload: a new connection (RESP2, no subscriptions) —');
+  }
+
+  connect() {
+    this.conn = this.app.engine.connect();
+    this.closed = false;
+    this.resp3 = false;
+    this.blocked = false;
+    this.pendingRaw = new Uint8Array(0);
+  }
+
+  build() {
+    const id = `c${this.n}`;
+    this.root = el('section', { class: 'client', id: `client-${this.n}`, 'aria-labelledby': `${id}-title` });
+    this.title = el('h2', { id: `${id}-title`, text: `Client ${this.n}` });
+    this.protoBtn = el('button', { type: 'button', class: 'proto', 'aria-pressed': 'false', title: 'Switch protocol with HELLO 3 / HELLO 2', onclick: () => this.runInput(this.resp3 ? 'HELLO 2' : 'HELLO 3') }, 'RESP2');
+    this.modeBtn = el('button', { type: 'button', class: 'mode', 'aria-pressed': 'false', title: 'Type RESP bytes by hand', onclick: () => this.setMode(this.mode === 'raw' ? 'console' : 'raw') }, 'Raw RESP');
+    this.reconnectBtn = el('button', { type: 'button', class: 'reconnect', hidden: '', onclick: () => this.reconnect() }, 'Reconnect');
+    const tools = el('div', { class: 'tools' }, this.protoBtn, this.modeBtn, this.reconnectBtn);
+    if (this.n > 1) tools.append(el('button', { type: 'button', class: 'remove', 'aria-label': `Remove client ${this.n}`, onclick: () => this.app.removeClient(this) }, '✕'));
+    this.status = el('span', { class: 'status', role: 'status' });
+    const head = el('header', { class: 'client-head' }, this.title, this.status, tools);
+
+    this.out = el('div', { class: 'console', role: 'log', 'aria-label': `Client ${this.n} console`, 'aria-live': 'polite', tabindex: '0' });
+
+    // Console input.
+    this.input = el('input', { type: 'text', id: `${id}-input`, class: 'cmd', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', placeholder: 'SET greeting hello', 'aria-describedby': `${id}-hint` });
+    this.hint = el('div', { class: 'hint', id: `${id}-hint`, 'aria-live': 'polite' });
+    const prompt = el('label', { for: `${id}-input`, class: 'prompt', text: 'oxidis>' });
+    this.form = el('form', { class: 'input-row' }, prompt, this.input, el('button', { type: 'submit' }, 'Send'));
+    this.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const v = this.input.value;
+      if (!v.trim()) return;
+      this.input.value = '';
+      this.runInput(v);
+      this.updateHint();
+    });
+    this.input.addEventListener('keydown', (e) => this.onKey(e));
+    this.input.addEventListener('input', () => this.updateHint());
+    this.input.addEventListener('paste', (e) => {
+      const t = e.clipboardData?.getData('text') ?? '';
+      if (t.includes('\n')) {
+        // A multi-line paste is one pipelined write, as with `redis-cli < file`... but visible.
+        e.preventDefault();
+        this.runInput(this.input.value + t);
+        this.input.value = '';
+      }
+    });
+
+    // Raw input.
+    this.rawInput = el('input', { type: 'text', id: `${id}-raw`, class: 'raw', autocomplete: 'off', spellcheck: 'false', placeholder: '*1\\r\\n$4\\r\\nPING\\r\\n', 'aria-describedby': `${id}-parser` });
+    this.parser = el('div', { class: 'parser', id: `${id}-parser`, 'aria-live': 'polite' });
+    const rawLabel = el('label', { for: `${id}-raw`, class: 'prompt', text: 'bytes>' });
+    this.rawForm = el('form', { class: 'input-row raw-row', hidden: '' }, rawLabel, this.rawInput, el('button', { type: 'submit' }, 'Send bytes'));
+    this.rawForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.sendRaw(this.rawInput.value);
+    });
+    this.rawInput.addEventListener('input', () => this.updateParser(true));
+    this.rawHelp = el('p', { class: 'raw-help', hidden: '', text: 'Type RESP with escapes: \\r \\n \\t \\\\ \\xHH. Bytes are sent as typed (nothing is added); the server parses them incrementally.' });
+
+    this.explain = el('div', { class: 'explain', 'aria-live': 'polite', text: 'Hover or focus a part of the bytes (←/→ move) to see what it is.' });
+    this.wire = el('ol', { class: 'wire', 'aria-label': `Client ${this.n} wire` });
+    const wireBox = el('details', { class: 'wire-box', open: '' }, el('summary', { text: `Wire: client ${this.n} ⇄ server` }), el('div', { class: 'lane', 'aria-hidden': 'true' }, el('span', { text: 'client' }), el('span', { class: 'track' }, el('span', { class: 'packet' })), el('span', { text: 'server' })), this.explain, this.wire);
+
+    this.root.append(head, this.out, this.form, this.hint, this.rawHelp, this.rawForm, this.parser, wireBox);
+    this.parser.hidden = true;
+    this.updateHint();
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    const raw = mode === 'raw';
+    this.modeBtn.setAttribute('aria-pressed', String(raw));
+    this.form.hidden = raw;
+    this.hint.hidden = raw;
+    this.rawForm.hidden = !raw;
+    this.rawHelp.hidden = !raw;
+    this.parser.hidden = !raw;
+    this.updateParser(false);
+    (raw ? this.rawInput : this.input).focus();
+  }
+
+  onKey(e) {
+    if (e.key === 'ArrowUp' || e.key === 'ArrowDown') {
+      if (!this.history.length) return;
+      e.preventDefault();
+      this.hpos = Math.max(0, Math.min(this.history.length, this.hpos + (e.key === 'ArrowUp' ? -1 : 1)));
+      this.input.value = this.history[this.hpos] ?? '';
+      this.updateHint();
+    } else if (e.key === 'Tab' && !e.shiftKey) {
+      const v = this.input.value;
+      const m = /^\s*(\S+)$/.exec(v);
+      if (!m) return;
+      const c = complete(m[1]);
+      if (!c.length || c[0] === m[1].toUpperCase()) return;
+      e.preventDefault();
+      // Complete the longest common prefix (one match: the whole name and a space).
+      let p = c[0];
+      for (const x of c) while (!x.startsWith(p)) p = p.slice(0, -1);
+      this.input.value = c.length === 1 ? `${c[0]} ` : p.length > m[1].length ? p : c[0];
+      this.updateHint();
+    } else if (e.key === 'Escape') {
+      this.input.value = '';
+      this.updateHint();
+    }
+  }
+
+  updateHint() {
+    this.hint.textContent = hint(this.input.value).text;
+  }
+
+  print(cls, t, save = true) {
+    const line = el('pre', { class: `line ${cls}`, text: t });
+    this.out.append(line);
+    this.out.scrollTop = this.out.scrollHeight;
+    if (save) {
+      this.log.push({ cls, text: t });
+      if (this.log.length > MAX_LOG) this.log.splice(0, this.log.length - MAX_LOG);
+    } else {
+      this.log.push({ cls, text: t });
+    }
+    while (this.out.childElementCount > MAX_LOG) this.out.firstElementChild.remove();
+  }
+
+  setStatus() {
+    const s = [];
+    if (this.closed) s.push('closed');
+    else {
+      s.push(this.resp3 ? 'RESP3' : 'RESP2');
+      if (this.blocked) s.push('blocked, waiting for a reply');
+    }
+    this.status.textContent = s.join(' · ');
+    this.protoBtn.textContent = this.resp3 ? 'RESP3' : 'RESP2';
+    this.protoBtn.setAttribute('aria-pressed', String(this.resp3));
+    this.reconnectBtn.hidden = !this.closed;
+  }
+
+  /** Console input: one or more commands (';' or new lines): one write, replies in order. */
+  runInput(input, { fromLesson = false } = {}) {
+    const cmds = splitCommands(input);
+    if (!cmds.length) return;
+    const all = [];
+    for (const c of cmds) {
+      const args = splitArgs(c);
+      if (args === null) {
+        this.print('prompt', `oxidis> ${c}`);
+        this.print('error', 'Invalid argument(s)');
+        return;
+      }
+      if (args.length) all.push({ c, args });
+    }
+    if (!all.length) return;
+    if (!fromLesson || this.history[this.history.length - 1] !== input) {
+      if (this.history[this.history.length - 1] !== input) this.history.push(input);
+      if (this.history.length > 200) this.history.splice(0, this.history.length - 200);
+    }
+    this.hpos = this.history.length;
+    for (const { c } of all) this.print('prompt', `oxidis> ${c}`);
+    this.lastCmds = all.map(({ args }) => args.map((a) => text(a)));
+    const bytes = concat(all.map(({ args }) => encodeRequest(args)));
+    this.transmit(bytes, all.length > 1 ? `${all.length} commands pipelined` : '');
+  }
+
+  /** Raw mode: the bytes typed with escapes, sent as they are. */
+  sendRaw(value) {
+    const p = parseEscapes(value);
+    if (p.error) {
+      this.parser.textContent = `Cannot send: ${p.error}`;
+      return;
+    }
+    if (!p.bytes.length) return;
+    this.rawInput.value = '';
+    this.lastCmds = null;
+    const buffered = this.pendingRaw.length;
+    this.pendingRaw = concat([this.pendingRaw, p.bytes]);
+    this.transmit(p.bytes, buffered ? `typed by hand, continues the ${buffered} bytes the server has buffered` : 'typed by hand');
+    this.trimPending();
+    this.updateParser(false);
+  }
+
+  /** Drops the complete requests at the front of the raw bytes sent (the server ran them). */
+  trimPending() {
+    for (;;) {
+      const st = parserState(this.pendingRaw);
+      if (st.state !== 'complete') return;
+      const b = this.pendingRaw;
+      let end;
+      if (b[0] !== 42) end = b.indexOf(10) + 1;
+      else end = this.app.decode(b)[0].end;
+      this.pendingRaw = b.subarray(end);
+    }
+  }
+
+  updateParser(preview) {
+    if (this.mode !== 'raw') return;
+    if (this.closed) {
+      this.parser.dataset.state = 'closed';
+      this.parser.textContent = 'The server closed this connection (after a protocol error or QUIT). Reconnect to continue.';
+      return;
+    }
+    let bytes = this.pendingRaw;
+    let note = '';
+    if (preview) {
+      const p = parseEscapes(this.rawInput.value);
+      if (p.error) {
+        this.parser.dataset.state = 'invalid';
+        this.parser.textContent = `Typing: ${p.error}`;
+        return;
+      }
+      bytes = concat([bytes, p.bytes]);
+      note = p.bytes.length ? 'If sent now: ' : '';
+    }
+    const st = parserState(bytes);
+    this.parser.dataset.state = st.state;
+    this.parser.textContent = `Server parser — ${note}${st.text}${!preview && this.pendingRaw.length ? ` (${this.pendingRaw.length} bytes buffered)` : ''}`;
+  }
+
+  transmit(bytes, note) {
+    if (this.closed) {
+      this.print('error', 'Error: the connection is closed (Reconnect to open a new one)');
+      return;
+    }
+    this.addWire(bytes, 'out', note);
+    let reply;
+    try {
+      reply = this.conn.send(bytes);
+    } catch (e) {
+      this.print('error', `Error: ${e.message}`);
+      this.markClosed();
+      return;
+    }
+    this.receive(reply, '');
+    this.app.pumpAll(this);
+    this.app.changed();
+  }
+
+  /** Output from the server: on the wire, and rendered as redis-cli would in the console. */
+  receive(reply, note) {
+    if (reply.length) {
+      this.addWire(reply, 'in', note);
+      const rendered = renderReplies(reply);
+      let used = 0;
+      for (const r of rendered) {
+        const t = r.text.replace(/\n$/, '');
+        this.print(reply[used] === 45 || reply[used] === 33 ? 'error reply' : note ? 'push reply' : 'reply', t);
+        used += r.length;
+      }
+      this.trackProtocol(reply);
+      this.blocked = false;
+    } else if (this.lastCmds && !this.closed) {
+      this.blocked = true;
+      this.print('note', '(no reply yet: the server is holding this client, blocked)');
+    }
+    this.lastCmds = null;
+    let closed = false;
+    try {
+      closed = this.conn.closed;
+    } catch {
+      closed = true;
+    }
+    if (closed) this.markClosed();
+    this.setStatus();
+  }
+
+  /** HELLO's reply tells the client which protocol it now speaks (redis-cli tracks it too). */
+  trackProtocol(reply) {
+    if (!this.lastCmds) return;
+    const last = this.lastCmds.findLast((a) => a[0].toUpperCase() === 'HELLO' && a[1]);
+    if (!last) return;
+    if (reply[0] === 37 /* % */) this.resp3 = true;
+    else if (reply[0] === 42 /* * */ && last[1] === '2') this.resp3 = false;
+  }
+
+  markClosed() {
+    if (this.closed) return;
+    this.closed = true;
+    this.blocked = false;
+    this.print('error', 'Error: Server closed the connection');
+    this.setStatus();
+    this.updateParser(false);
+  }
+
+  reconnect() {
+    try {
+      this.conn.close();
+    } catch {}
+    this.connect();
+    this.print('note', '— new connection —');
+    this.setStatus();
+    this.updateParser(false);
+    this.app.changed();
+    (this.mode === 'raw' ? this.rawInput : this.input).focus();
+  }
+
+  /** Output that appeared for this client outside its own writes (pub/sub, a woken BLPOP). */
+  poll() {
+    if (this.closed) return;
+    let out;
+    try {
+      out = this.conn.send(new Uint8Array(0));
+    } catch {
+      this.markClosed();
+      return;
+    }
+    if (out.length) this.receive(out, this.blocked ? 'unblocked' : 'pushed by the server');
+  }
+
+  addWire(bytes, dir, note) {
+    const e = wireEntry(bytes, { dir, note, explain: (t) => (this.explain.textContent = t) });
+    this.wire.append(e);
+    while (this.wire.childElementCount > MAX_WIRE) this.wire.firstElementChild.remove();
+    e.scrollIntoView?.({ block: 'nearest' });
+    const lane = this.root.querySelector('.lane');
+    lane.classList.remove('to-server', 'to-client');
+    void lane.offsetWidth; // restart the animation
+    lane.classList.add(dir === 'out' ? 'to-server' : 'to-client');
+  }
+
+  saved() {
+    return { history: this.history, log: this.log.slice(-MAX_LOG) };
+  }
+
+  close() {
+    try {
+      this.conn.close();
+    } catch {}
+    this.root.remove();
+  }
+}
+
+export { utf8 };

@@ -1,0 +1,88 @@
+// The guided path. Each step is runnable in the page: a console command in a given client,
+// raw bytes, or a clock move. Progress is saved with the rest of the state.
+
+export const LESSONS = [
+  {
+    id: 'resp',
+    title: '1. RESP basics',
+    intro:
+      'Clients and Redis talk RESP: every request is an array (*) of bulk strings ($), each with its length, each line ended by \\r\\n. Watch the wire under the console.',
+    steps: [
+      { client: 1, cmd: 'SET greeting hello', text: '*3 says "an array of 3 elements"; $3 "a bulk string of 3 bytes" then SET. The server answers +OK: a simple string.' },
+      { client: 1, cmd: 'GET greeting', text: 'The value comes back as a bulk string: $5\\r\\nhello\\r\\n. Lengths first, so values are binary safe.' },
+      { client: 1, raw: '*1\\r\\n$4\\r\\nPING\\r\\n', text: 'Raw mode: the same bytes typed by hand. Try it yourself with the Raw RESP button.' },
+    ],
+  },
+  {
+    id: 'types',
+    title: '2. Types of replies',
+    intro: 'RESP2 has five reply types; RESP3 (HELLO 3) adds maps, sets, doubles, booleans, nulls and pushes.',
+    steps: [
+      { client: 1, cmd: 'INCR visits', text: 'An integer reply: the first byte is a colon (:1).' },
+      { client: 1, cmd: 'GET nosuchkey', text: 'A missing value is the null bulk string $-1 — redis-cli shows (nil).' },
+      { client: 1, cmd: 'RPUSH fruits apple banana cherry', text: 'Another integer: the new length of the list.' },
+      { client: 1, cmd: 'LRANGE fruits 0 -1', text: 'An array of bulk strings: redis-cli numbers the elements.' },
+      { client: 1, cmd: 'INCR fruits', text: 'An error reply starts with -: WRONGTYPE, because fruits holds a list.' },
+      { client: 1, cmd: 'HSET user:1 name Ada lang Rust; HELLO 3; HGETALL user:1', text: 'After HELLO 3 a hash comes back as a RESP3 map (%2), shown 1# name => Ada.' },
+      { client: 1, cmd: 'ZADD scores 1.5 ada; ZSCORE scores ada; HELLO 2; ZSCORE scores ada', text: 'A double: ,1.5 in RESP3, a bulk string "1.5" in RESP2.' },
+    ],
+  },
+  {
+    id: 'pipeline',
+    title: '3. Pipelining',
+    intro: 'A client may write several requests without waiting: the server answers them in order. One round trip instead of three.',
+    steps: [
+      { client: 1, cmd: 'SET counter 10; INCR counter; GET counter', text: 'Three requests in one write (see "3 frames in one write" on the wire), three replies back in one read.' },
+      { client: 1, raw: 'PING\\r\\nPING\\r\\n', text: 'Inline commands pipeline too: two lines in one write, two +PONG back.' },
+    ],
+  },
+  {
+    id: 'ttl',
+    title: '4. Time to live',
+    intro: 'Keys can expire. The clock here is simulated: pause it, step it, fast-forward it and watch the keyspace.',
+    steps: [
+      { client: 1, cmd: 'SET session abc EX 30', text: 'session lives 30 seconds: see its TTL in the keyspace panel.' },
+      { client: 1, cmd: 'TTL session', text: 'Seconds left.' },
+      { advance: 31_000, text: 'Fast-forward the clock 31 seconds: the key expires (active expiry removes it).' },
+      { client: 1, cmd: 'GET session', text: 'Gone: (nil).' },
+    ],
+  },
+  {
+    id: 'tx',
+    title: '5. Transactions',
+    intro: 'MULTI queues commands, EXEC runs them together. WATCH makes EXEC fail if another client changed a watched key.',
+    steps: [
+      { client: 1, cmd: 'MULTI; INCR balance; INCR balance; EXEC', text: 'Each queued command answers +QUEUED; EXEC returns all replies in one array.' },
+      { client: 1, cmd: 'WATCH balance', text: 'Client 1 watches balance...' },
+      { client: 2, cmd: 'SET balance 100', text: '...client 2 changes it...' },
+      { client: 1, cmd: 'MULTI; INCR balance; EXEC', text: '...so client 1\'s EXEC returns a null array: (nil). Nothing ran.' },
+    ],
+  },
+  {
+    id: 'pubsub',
+    title: '6. Pub/sub',
+    intro: 'A subscribed client receives messages pushed by the server whenever someone publishes.',
+    steps: [
+      { client: 2, cmd: 'SUBSCRIBE news', text: 'Client 2 subscribes: the confirmation is an array (a push in RESP3).' },
+      { client: 1, cmd: 'PUBLISH news hello', text: 'Client 1 publishes: it gets the number of receivers; client 2\'s wire shows the message arriving unasked.' },
+    ],
+  },
+  {
+    id: 'blocking',
+    title: '7. Blocking pops',
+    intro: 'BLPOP waits for data: the server holds the reply until another client pushes.',
+    steps: [
+      { client: 3, cmd: 'BLPOP jobs 0', text: 'Client 3 blocks: no reply yet.' },
+      { client: 1, cmd: 'LPUSH jobs job-1', text: 'Client 1 pushes: client 3 wakes up with ["jobs", "job-1"].' },
+    ],
+  },
+  {
+    id: 'errors',
+    title: '8. Protocol errors',
+    intro: 'A request the server cannot parse is a protocol error: Redis replies -ERR Protocol error and closes the connection.',
+    steps: [
+      { client: 1, raw: '*2\\r\\n$3\\r\\nGET\\r\\n', text: 'Half a request: the parser waits for element 2 of 2.' },
+      { client: 1, raw: 'x\\r\\n', text: 'Not a $: the server replies with a protocol error and closes the connection.' },
+    ],
+  },
+];

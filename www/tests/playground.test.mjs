@@ -1,0 +1,302 @@
+// The playground driven as a person would, in headless Chromium (Debian's, through
+// playwright-core): typing in consoles, reading the wire, raw bytes, several clients, the
+// clock, reloads. Every test fails on any console error or uncaught exception, and saves a
+// screenshot of what it ends on (target/playground-screenshots/, or $SCREENSHOTS).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { readFile, mkdir } from 'node:fs/promises';
+import { extname, normalize, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const shots = process.env.SCREENSHOTS ?? join(root, '..', 'target', 'playground-screenshots');
+const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
+
+let server;
+let browser;
+let base;
+
+before(async () => {
+  await mkdir(shots, { recursive: true });
+  server = createServer(async (req, res) => {
+    let path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    if (path.endsWith('/')) path += 'index.html';
+    if (path.includes('..') || path.startsWith('/node_modules') || path.startsWith('/tests')) {
+      res.writeHead(404).end();
+      return;
+    }
+    try {
+      const body = await readFile(join(root, path));
+      res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${server.address().port}/`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+/** A fresh browser context (empty localStorage) with the page loaded and console errors collected. */
+async function open(t, { viewport = { width: 1400, height: 1000 }, hash = '' } = {}) {
+  const context = await browser.newContext({ viewport, acceptDownloads: true });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e}`));
+  page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
+  page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
+  page.on('response', (r) => r.status() >= 400 && errors.push(`HTTP ${r.status()}: ${r.url()}`));
+  const started = Date.now();
+  await page.goto(base + hash);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
+  const readyMs = Date.now() - started;
+  const done = async (name) => {
+    await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+    assert.deepEqual(errors, [], 'the page logged errors');
+    await context.close();
+  };
+  t.after?.(() => context.close().catch(() => {}));
+  return { page, context, errors, done, readyMs };
+}
+
+/** Types a command in a client's console, as a person would, and presses Enter. */
+async function type(page, n, cmd) {
+  const input = page.locator(`#c${n}-input`);
+  await input.click();
+  await input.fill('');
+  await input.pressSequentially(cmd, { delay: 0 });
+  await input.press('Enter');
+}
+
+const consoleText = (page, n) => page.locator(`#client-${n} .console`).innerText();
+const wireBytes = (page, n, dir) => page.locator(`#client-${n} .wire-entry.${dir} [data-testid="wire-bytes"]`).allInnerTexts();
+const keyRow = (page, key) => page.locator(`#keys tbody tr[data-key="${key}"]`);
+
+test('SET and GET: the exact bytes on the wire, replies as redis-cli shows them', async (t) => {
+  const { page, done, readyMs } = await open(t);
+  assert.ok(readyMs < 5000, `ready after ${readyMs} ms`);
+  // The syntax hint comes from the command table.
+  await page.locator('#c1-input').pressSequentially('SET');
+  await assert.doesNotReject(page.waitForFunction(() => document.querySelector('#c1-hint').textContent.includes('SET key value')));
+  await page.locator('#c1-input').fill('');
+
+  await type(page, 1, 'SET greeting hello');
+  assert.deepEqual(await wireBytes(page, 1, 'out'), ['*3\\r\\n$3\\r\\nSET\\r\\n$8\\r\\ngreeting\\r\\n$5\\r\\nhello\\r\\n']);
+  assert.deepEqual(await wireBytes(page, 1, 'in'), ['+OK\\r\\n']);
+  await type(page, 1, 'GET greeting');
+  assert.deepEqual((await wireBytes(page, 1, 'out'))[1], '*2\\r\\n$3\\r\\nGET\\r\\n$8\\r\\ngreeting\\r\\n');
+  assert.deepEqual((await wireBytes(page, 1, 'in'))[1], '$5\\r\\nhello\\r\\n');
+  await type(page, 1, 'INCR n');
+  await type(page, 1, 'GET nosuch');
+  await type(page, 1, 'RPUSH l a "b c"');
+  await type(page, 1, 'LRANGE l 0 -1');
+  await type(page, 1, 'INCR greeting');
+  assert.equal(
+    await consoleText(page, 1),
+    [
+      'oxidis> SET greeting hello', 'OK',
+      'oxidis> GET greeting', '"hello"',
+      'oxidis> INCR n', '(integer) 1',
+      'oxidis> GET nosuch', '(nil)',
+      'oxidis> RPUSH l a "b c"', '(integer) 2',
+      'oxidis> LRANGE l 0 -1', '1) "a"\n2) "b c"',
+      'oxidis> INCR greeting', '(error) ERR value is not an integer or out of range',
+    ].join('\n'),
+  );
+  // Hovering a part of the bytes explains it; the decoded tree is beside the bytes.
+  await page.locator('#client-1 .wire-entry.out').first().locator('.part.type').first().hover();
+  assert.match(await page.locator('#client-1 .explain').innerText(), /'\*' type byte: array/);
+  await page.locator('#client-1 .wire-entry.out').first().locator('.part.len').nth(1).hover();
+  assert.match(await page.locator('#client-1 .explain').innerText(), /length prefix: 3 bytes of payload follow/);
+  assert.match(await page.locator('#client-1 .wire-entry.out .tree').first().innerText(), /array \(3\)\n.*bulk string "SET"/);
+  // Keyboard: the parts are reachable with Tab and ←/→.
+  await page.locator('#client-1 .wire-entry.in .part').first().focus();
+  await page.keyboard.press('ArrowRight');
+  assert.match(await page.locator('#client-1 .explain').innerText(), /payload/);
+  // History with ↑ and Tab completion.
+  await page.locator('#c1-input').press('ArrowUp');
+  assert.equal(await page.locator('#c1-input').inputValue(), 'INCR greeting');
+  await page.locator('#c1-input').fill('lran');
+  await page.locator('#c1-input').press('Tab');
+  assert.equal(await page.locator('#c1-input').inputValue(), 'LRANGE ');
+  // The keyspace shows the keys with type and a value preview.
+  assert.equal(await keyRow(page, 'greeting').locator('td.value').innerText(), '"hello"');
+  assert.equal(await keyRow(page, 'l').locator('td.type').innerText(), 'list');
+  await done('console-and-wire');
+});
+
+test('pipelining: several requests in one write, replies in order', async (t) => {
+  const { page, done } = await open(t);
+  await type(page, 1, 'SET a 1; INCR a; GET a');
+  assert.deepEqual(await wireBytes(page, 1, 'out'), ['*3\\r\\n$3\\r\\nSET\\r\\n$1\\r\\na\\r\\n$1\\r\\n1\\r\\n*2\\r\\n$4\\r\\nINCR\\r\\n$1\\r\\na\\r\\n*2\\r\\n$3\\r\\nGET\\r\\n$1\\r\\na\\r\\n']);
+  assert.deepEqual(await wireBytes(page, 1, 'in'), ['+OK\\r\\n:2\\r\\n$1\\r\\n2\\r\\n']);
+  assert.match(await page.locator('#client-1 .wire-entry.out .meta').innerText(), /3 frames in one write/);
+  assert.match(await consoleText(page, 1), /OK\n\(integer\) 2\n"2"$/);
+  // A RESP3 switch sends HELLO 3 on the wire; maps then render as redis-cli 7 shows them.
+  await page.locator('#client-1 button.proto').click();
+  assert.match((await wireBytes(page, 1, 'out'))[1], /^\*2\\r\\n\$5\\r\\nHELLO\\r\\n\$1\\r\\n3\\r\\n$/);
+  assert.equal(await page.locator('#client-1 button.proto').getAttribute('aria-pressed'), 'true');
+  await type(page, 1, 'HSET h f v');
+  await type(page, 1, 'HGETALL h');
+  assert.match(await consoleText(page, 1), /1# "f" => "v"$/);
+  assert.match((await wireBytes(page, 1, 'in')).at(-1), /^%1\\r\\n/);
+  await done('pipelining-resp3');
+});
+
+test('raw mode: the parser waits for bytes, then a protocol error closes the connection', async (t) => {
+  const { page, done } = await open(t);
+  await page.locator('#client-1 button.mode').click();
+  const raw = page.locator('#c1-raw');
+  await raw.pressSequentially('*2\\r\\n$3\\r\\nGET\\r\\n');
+  assert.match(await page.locator('#c1-parser').innerText(), /If sent now: Array of 2 elements: 1 read, waiting for element 2/);
+  await raw.press('Enter');
+  assert.match(await page.locator('#c1-parser').innerText(), /waiting for element 2.*\(13 bytes buffered\)/);
+  assert.deepEqual(await wireBytes(page, 1, 'in'), []);
+  await raw.pressSequentially('$5\\r\\nab');
+  assert.match(await page.locator('#c1-parser').innerText(), /Element 2 of 2: bulk string of 5 bytes, 2 received, waiting for 3 more/);
+  await raw.fill('x\\r\\n');
+  await raw.press('Enter');
+  assert.deepEqual(await wireBytes(page, 1, 'in'), ["-ERR Protocol error: expected '$', got 'x'\\r\\n"]);
+  assert.match(await consoleText(page, 1), /\(error\) ERR Protocol error: expected '\$', got 'x'\nError: Server closed the connection$/);
+  assert.match(await page.locator('#c1-parser').innerText(), /closed this connection/);
+  assert.equal(await page.locator('#client-1 .status').innerText(), 'closed');
+  // Reconnect, and a correct request typed by hand works.
+  await page.locator('#client-1 button.reconnect').click();
+  await raw.fill('*1\\r\\n$4\\r\\nPING\\r\\n');
+  await raw.press('Enter');
+  assert.equal((await wireBytes(page, 1, 'in')).at(-1), '+PONG\\r\\n');
+  assert.match(await page.locator('#c1-parser').innerText(), /Idle/);
+  await done('raw-mode');
+});
+
+test('pub/sub between two clients', async (t) => {
+  const { page, done } = await open(t);
+  await page.locator('#add-client').click();
+  await type(page, 2, 'SUBSCRIBE news');
+  assert.deepEqual(await wireBytes(page, 2, 'in'), ['*3\\r\\n$9\\r\\nsubscribe\\r\\n$4\\r\\nnews\\r\\n:1\\r\\n']);
+  await type(page, 1, 'PUBLISH news hello');
+  assert.match(await consoleText(page, 1), /\(integer\) 1$/);
+  assert.equal((await wireBytes(page, 2, 'in')).at(-1), '*3\\r\\n$7\\r\\nmessage\\r\\n$4\\r\\nnews\\r\\n$5\\r\\nhello\\r\\n');
+  assert.match(await consoleText(page, 2), /1\) "message"\n2\) "news"\n3\) "hello"$/);
+  await done('pubsub');
+});
+
+test('a WATCH conflict between two clients', async (t) => {
+  const { page, done } = await open(t);
+  await page.locator('#add-client').click();
+  await type(page, 1, 'WATCH balance');
+  await type(page, 2, 'SET balance 100');
+  await type(page, 1, 'MULTI; INCR balance; EXEC');
+  assert.match(await consoleText(page, 1), /OK\nQUEUED\n\(nil\)$/);
+  assert.equal((await wireBytes(page, 1, 'in')).at(-1), '+OK\\r\\n+QUEUED\\r\\n*-1\\r\\n');
+  await done('watch-conflict');
+});
+
+test("BLPOP woken by another client's LPUSH (three clients)", async (t) => {
+  const { page, done } = await open(t);
+  await page.locator('#add-client').click();
+  await page.locator('#add-client').click();
+  await type(page, 3, 'BLPOP jobs 0');
+  assert.deepEqual(await wireBytes(page, 3, 'in'), []);
+  assert.match(await page.locator('#client-3 .status').innerText(), /blocked/);
+  await type(page, 1, 'LPUSH jobs job-1');
+  assert.equal((await wireBytes(page, 3, 'in')).at(-1), '*2\\r\\n$4\\r\\njobs\\r\\n$5\\r\\njob-1\\r\\n');
+  assert.match(await consoleText(page, 3), /1\) "jobs"\n2\) "job-1"$/);
+  assert.doesNotMatch(await page.locator('#client-3 .status').innerText(), /blocked/);
+  await done('three-clients');
+});
+
+test('a key expires after a clock fast-forward', async (t) => {
+  const { page, done } = await open(t);
+  await page.locator('#clock-play').click(); // pause: time moves only with the buttons
+  await type(page, 1, 'SET session abc EX 30');
+  await type(page, 1, 'SET keep forever');
+  assert.equal(await keyRow(page, 'session').locator('td.ttl').innerText(), '30 s');
+  await page.locator('[data-advance="10000"]').click();
+  assert.equal(await keyRow(page, 'session').locator('td.ttl').innerText(), '20 s');
+  await page.screenshot({ path: join(shots, 'keyspace-before-expiry.png'), fullPage: true });
+  await page.locator('[data-advance="60000"]').click();
+  assert.equal(await keyRow(page, 'session').count(), 0);
+  assert.equal(await keyRow(page, 'keep').count(), 1);
+  await type(page, 1, 'GET session');
+  assert.match(await consoleText(page, 1), /\(nil\)$/);
+  await done('keyspace-after-expiry');
+});
+
+test('state survives a reload; a share link replays commands; reset clears', async (t) => {
+  const { page, done } = await open(t);
+  await type(page, 1, 'SET saved yes');
+  await type(page, 1, 'RPUSH list a b c');
+  await page.locator('#lesson-list button', { hasText: 'RESP basics' }).click();
+  await page.locator('#lesson .run').first().click();
+  assert.match(await page.locator('#lesson-progress').innerText(), /^1 of \d+ steps done$/);
+  await page.waitForFunction(() => JSON.parse(localStorage.getItem('oxidis-playground:v1') ?? '{}').lessons?.length === 1);
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await keyRow(page, 'saved').locator('td.value').innerText(), '"yes"');
+  assert.equal(await keyRow(page, 'list').locator('td.value').innerText(), '["a", "b", "c"]');
+  assert.match(await page.locator('#lesson-progress').innerText(), /^1 of/);
+  assert.match(await consoleText(page, 1), /oxidis> RPUSH list a b c\n\(integer\) 3/);
+  await page.locator('#c1-input').press('ArrowUp');
+  assert.equal(await page.locator('#c1-input').inputValue(), 'SET greeting hello');
+  await type(page, 1, 'GET saved');
+  assert.match(await consoleText(page, 1), /"yes"$/);
+  await page.screenshot({ path: join(shots, 'after-reload.png'), fullPage: true });
+
+  // Share: the link holds client 1's commands; opening it replays them on a fresh dataset.
+  await page.locator('#share').click();
+  const url = await page.locator('#share-url').inputValue();
+  assert.match(url, /#cmds=[A-Za-z0-9_-]+$/);
+  const other = await open(t, { hash: url.slice(url.indexOf('#')) });
+  assert.match(await consoleText(other.page, 1), /oxidis> GET saved\n"yes"$/);
+  assert.equal(await other.page.evaluate(() => location.hash), '');
+  await other.done('shared-link');
+
+  // Download the dataset as .rdb, reset, load it back.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#download').click()]);
+  const file = await download.path();
+  await page.locator('#reset').click();
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await keyRow(page, 'saved').count(), 0);
+  assert.equal(await page.locator('#client-1 .console').innerText(), '');
+  await page.locator('#load').setInputFiles(file);
+  await page.waitForSelector('#keys tbody tr[data-key="saved"]');
+  assert.equal(await keyRow(page, 'list').locator('td.type').innerText(), 'list');
+  await done('rdb-reload');
+});
+
+test('lessons run in the page; keyboard only; a phone-sized screen', async (t) => {
+  const { page, done } = await open(t, { viewport: { width: 390, height: 844 } });
+  // Keyboard only: Tab reaches the console input; typing and Enter run a command.
+  let reached = false;
+  for (let i = 0; i < 40 && !reached; i++) {
+    await page.keyboard.press('Tab');
+    reached = await page.evaluate(() => document.activeElement?.id === 'c1-input');
+  }
+  assert.ok(reached, 'Tab reaches the console input');
+  await page.keyboard.type('PING');
+  await page.keyboard.press('Enter');
+  assert.match(await consoleText(page, 1), /PONG$/);
+  // Lesson 3 (pipelining) by keyboard.
+  await page.locator('#lesson-list button', { hasText: 'Pipelining' }).focus();
+  await page.keyboard.press('Enter');
+  for (let i = 0; i < 2; i++) {
+    await page.locator('#lesson .run').nth(i).focus();
+    await page.keyboard.press('Enter');
+  }
+  assert.match(await page.locator('#lesson-list button', { hasText: 'Pipelining' }).getAttribute('class'), /done/);
+  assert.equal((await wireBytes(page, 1, 'in')).at(-1), '+PONG\\r\\n+PONG\\r\\n');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling on a phone (${overflow}px too wide)`);
+  await done('phone');
+});
