@@ -126,12 +126,7 @@ pub struct Conn {
 
 /// Appends `args` as a RESP multibulk request.
 pub fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
-    let _ = write!(out, "*{}\r\n", args.len());
-    for a in args {
-        let _ = write!(out, "${}\r\n", a.len());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    oxidis_core::resp::append_request(out, args);
 }
 
 impl Conn {
@@ -1130,6 +1125,13 @@ fn write(p: &Path, text: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rss_of_reads_this_process() {
+        let rss = rss_of(std::process::id()).expect("our own /proc status");
+        assert!(rss > 0);
+        assert!(rss_of(u32::MAX).is_err());
+    }
 
     #[test]
     fn csv_rows_are_matched_on_their_first_word() {

@@ -15,8 +15,7 @@ use crate::difftest::{connect, decode_one, encode_all, exchange, show_bytes, Cmd
 use crate::servers;
 use oxidis_core::resp::Reply;
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// Commands per pipelined write.
@@ -132,47 +131,6 @@ fn data_sets(div: usize) -> Vec<DataSet> {
     ]
 }
 
-/// A server process started by this report (stopped, by PID, on drop).
-struct Proc {
-    child: Child,
-    addr: String,
-}
-
-impl Proc {
-    fn start(name: &str, program: &Path) -> Result<Proc, String> {
-        let port = servers::free_port()?;
-        let mut child = Command::new(program)
-            .args(servers::server_args(port))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {name} ({}): {e}", program.display()))?;
-        let addr = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + servers::START_DEADLINE;
-        let up = servers::wait_for_accept(&addr, deadline, || match child.try_wait() {
-            Ok(Some(st)) => Err(format!("{name} exited at start ({st})")),
-            Ok(None) => Ok(()),
-            Err(e) => Err(e.to_string()),
-        });
-        let p = Proc { child, addr };
-        up.map(|()| p)
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
 /// What one server used for one data set.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Usage {
@@ -182,20 +140,8 @@ struct Usage {
     problem: Option<String>,
 }
 
-/// VmRSS from a /proc/PID/status text, in bytes.
-fn parse_vmrss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let mut words = line["VmRSS:".len()..].split_whitespace();
-    let n: u64 = words.next()?.parse().ok()?;
-    match words.next() {
-        Some("kB") | None => n.checked_mul(1024),
-        _ => None,
-    }
-}
-
 fn rss_of(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    parse_vmrss(&text)
+    crate::bench::rss_of(pid).ok()
 }
 
 /// `used_memory` from an INFO reply's text.
@@ -315,8 +261,6 @@ pub fn cli(args: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let oxidis = servers::oxidis_bin("release");
-    let redis = crate::setup::which("redis-server")
-        .unwrap_or_else(|| std::path::PathBuf::from("redis-server"));
     let built = started.elapsed();
     let mut rows = Vec::new();
     let mut notes = Vec::new();
@@ -328,13 +272,13 @@ pub fn cli(args: &[String]) -> ExitCode {
             .to_string();
         let t = Instant::now();
         let measured = (|| -> Result<(Usage, Usage), String> {
-            let rs = Proc::start("redis-server", &redis)?;
-            let ox = Proc::start("oxidis-server", &oxidis)?;
+            let rs = servers::start_redis()?;
+            let ox = servers::start_oxidis(&oxidis)?;
             let Some(ds) = &ds else {
                 // Give both a moment to finish starting up (allocations after accept()).
                 std::thread::sleep(Duration::from_millis(200));
-                let empty = |p: &Proc| -> Result<Usage, String> {
-                    let mut c = connect(&p.addr)?;
+                let empty = |p: &servers::Server| -> Result<Usage, String> {
+                    let mut c = connect(&p.addr())?;
                     let used = match ask(&mut c, &["INFO", "memory"])? {
                         Reply::Bulk(b) => parse_used_memory(&String::from_utf8_lossy(&b)),
                         _ => None,
@@ -348,8 +292,8 @@ pub fn cli(args: &[String]) -> ExitCode {
                 return Ok((empty(&rs)?, empty(&ox)?));
             };
             std::thread::scope(|sc| {
-                let h = sc.spawn(|| load_and_measure(&ox.addr, ox.pid(), ds));
-                let r = load_and_measure(&rs.addr, rs.pid(), ds)
+                let h = sc.spawn(|| load_and_measure(&ox.addr(), ox.pid(), ds));
+                let r = load_and_measure(&rs.addr(), rs.pid(), ds)
                     .map_err(|e| format!("redis-server: {e}"));
                 let o = h
                     .join()
@@ -404,15 +348,6 @@ pub fn cli(args: &[String]) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn vmrss_is_read_in_bytes() {
-        let status = "Name:\tredis-server\nVmPeak:\t  99999 kB\nVmRSS:\t   12345 kB\nThreads:\t5\n";
-        assert_eq!(parse_vmrss(status), Some(12345 * 1024));
-        assert_eq!(parse_vmrss("Name: x\n"), None);
-        assert_eq!(parse_vmrss("VmRSS: lots kB\n"), None);
-        assert_eq!(parse_vmrss("VmRSS: 5 MB\n"), None);
-    }
 
     #[test]
     fn used_memory_is_read_from_info() {
