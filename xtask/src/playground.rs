@@ -160,9 +160,6 @@ pub fn suite(_: &mut crate::test_all::Ctx, name: &str) -> Suite {
         return Suite::error(name, format!("npm: {e}"));
     }
     let mut s = Suite::new(name);
-    if let Err(e) = crate::wasm::ensure_chromium() {
-        s.fail(format!("chromium: {e} (the browser tests will fail)"));
-    }
     let shots = crate::target_dir().join("playground-screenshots");
     let mut cmd = Command::new("node");
     cmd.args(["--test", "--test-reporter=spec", "tests/"])

@@ -10,6 +10,10 @@ use std::process::{Command, Stdio};
 const APT_NEEDS: &[(&str, &str)] = &[
     ("redis-server", "redis-server"),
     ("redis-cli", "redis-tools"),
+    // The browser tests: the wasm package's and the playground's (Chromium through
+    // playwright-core, Firefox through puppeteer-core; neither may download its own browser).
+    ("chromium", "chromium"),
+    ("firefox-esr", "firefox-esr"),
 ];
 
 /// rustup components used by the suites: (probe cargo subcommand, component).

@@ -75,7 +75,7 @@ const SUITES: &[(&str, SuiteFn)] = &[
         crate::wasm::suite,
     ),
     (
-        "playground (www/, Playwright in chromium)",
+        "playground (www/, Chromium and Firefox)",
         crate::playground::suite,
     ),
     ("bench --quick (smoke)", |ctx, name| {

@@ -211,41 +211,6 @@ fn ensure_node_modules() -> Result<(), String> {
     Ok(())
 }
 
-/// Debian's chromium, for the browser smoke test.
-pub fn ensure_chromium() -> Result<(), String> {
-    if Path::new("/usr/bin/chromium").exists() {
-        return Ok(());
-    }
-    println!("    installing chromium (apt-get)");
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let apt = |args: &[&str]| {
-        let mut c = if root {
-            Command::new("apt-get")
-        } else {
-            let mut c = Command::new("sudo");
-            c.args(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
-            c
-        };
-        c.env("DEBIAN_FRONTEND", "noninteractive").args(args);
-        c
-    };
-    run_status(apt(&["update"]))?;
-    run_status(apt(&[
-        "install",
-        "-y",
-        "--no-install-recommends",
-        "chromium",
-    ]))?;
-    if Path::new("/usr/bin/chromium").exists() {
-        Ok(())
-    } else {
-        Err("/usr/bin/chromium missing after apt-get install chromium".into())
-    }
-}
-
 /// Counts node's test runner summary ("ℹ pass 12" with the spec reporter, "# pass 12" with tap).
 #[derive(Default, Debug, PartialEq)]
 pub struct NodeCounts {
@@ -291,9 +256,6 @@ pub fn suite(_: &mut crate::test_all::Ctx, name: &str) -> Suite {
     }
     if let Err(e) = ensure_node_modules() {
         return Suite::error(name, format!("npm: {e}"));
-    }
-    if let Err(e) = ensure_chromium() {
-        s.fail(format!("chromium: {e} (the browser test will fail)"));
     }
     let mut cmd = Command::new("node");
     cmd.args(["--test", "--test-reporter=spec", "tests/"])
