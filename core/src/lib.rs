@@ -19,6 +19,8 @@ pub mod lazyfree;
 pub mod rdb;
 pub mod resp;
 pub mod rng;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod time;
 pub mod types;
 

@@ -447,54 +447,20 @@ pub fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::golden::encode_request;
-    use crate::resp::{decode_reply, Reply};
-    use crate::time::UnixMillis;
-    use crate::types::Value;
-    use crate::{ClientId, Config, ConnInfo, Engine};
+    use crate::resp::Reply;
     use std::collections::{HashMap, HashSet};
 
-    const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
+    type T = crate::testing::Session;
 
-    struct T {
-        eng: Engine,
-        id: ClientId,
-    }
-
-    impl T {
-        fn new() -> T {
-            let mut eng = Engine::new(Config::default(), 11);
-            let id = eng.connect(NOW, ConnInfo::default());
-            T { eng, id }
+    /// A hash of `n` fields fN -> vN.
+    fn fill(t: &mut T, key: &str, n: usize) {
+        let mut args = vec!["HSET".to_string(), key.to_string()];
+        for i in 0..n {
+            args.push(format!("f{i}"));
+            args.push(format!("v{i}"));
         }
-
-        fn cmd(&mut self, args: &[&str]) -> Reply {
-            let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-            self.eng.feed(NOW, self.id, &encode_request(&args));
-            let mut out = Vec::new();
-            self.eng.drain_output(self.id, &mut out);
-            let (reply, used) = decode_reply(&out).expect("valid").expect("whole");
-            assert_eq!(used, out.len(), "one reply");
-            reply
-        }
-
-        fn encoding(&mut self, key: &str) -> &'static str {
-            match self.eng.server_mut().dbs[0].keys.get(key.as_bytes()) {
-                Some(Value::Hash(h)) => h.encoding(),
-                other => panic!("not a hash: {other:?}"),
-            }
-        }
-
-        /// A hash of `n` fields fN -> vN.
-        fn fill(&mut self, key: &str, n: usize) {
-            let mut args = vec!["HSET".to_string(), key.to_string()];
-            for i in 0..n {
-                args.push(format!("f{i}"));
-                args.push(format!("v{i}"));
-            }
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            assert_eq!(self.cmd(&refs), Reply::Int(n as i64));
-        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_eq!(t.cmd(&refs), Reply::Int(n as i64));
     }
 
     fn bulk(r: &Reply) -> String {
@@ -513,11 +479,11 @@ mod tests {
 
     #[test]
     fn encodings_follow_the_config() {
-        let mut t = T::new();
+        let mut t = T::new(11);
         // Redis 7.0's default hash-max-listpack-entries is 512.
-        t.fill("small", 512);
+        fill(&mut t, "small", 512);
         assert_eq!(t.encoding("small"), "listpack");
-        t.fill("big", 513);
+        fill(&mut t, "big", 513);
         assert_eq!(t.encoding("big"), "hashtable");
         t.cmd(&["HSET", "v", "a", &"x".repeat(64)]);
         assert_eq!(t.encoding("v"), "listpack");
@@ -526,7 +492,7 @@ mod tests {
         t.cmd(&["HDEL", "v", "b"]);
         assert_eq!(t.encoding("v"), "hashtable", "one way");
         t.cmd(&["CONFIG", "SET", "hash-max-listpack-entries", "2"]);
-        t.fill("c", 2);
+        fill(&mut t, "c", 2);
         assert_eq!(t.encoding("c"), "listpack");
         t.cmd(&["HINCRBY", "c", "new", "1"]);
         assert_eq!(t.encoding("c"), "hashtable");
@@ -549,9 +515,9 @@ mod tests {
 
     #[test]
     fn hrandfield_negative_count_repeats_and_covers() {
-        let mut t = T::new();
-        t.fill("lp", 5);
-        t.fill("ht", 200);
+        let mut t = T::new(11);
+        fill(&mut t, "lp", 5);
+        fill(&mut t, "ht", 200);
         for key in ["lp", "ht"] {
             let n = if key == "lp" { 5 } else { 200 };
             let picks = array(t.cmd(&["HRANDFIELD", key, "-3000"]));
@@ -571,9 +537,9 @@ mod tests {
 
     #[test]
     fn hrandfield_positive_count_is_unique() {
-        let mut t = T::new();
-        t.fill("lp", 10);
-        t.fill("ht", 300);
+        let mut t = T::new(11);
+        fill(&mut t, "lp", 10);
+        fill(&mut t, "ht", 300);
         for (key, n) in [("lp", 10), ("ht", 300)] {
             for count in [1, 2, 9, n / 3 + 1, n - 1, n, n + 5] {
                 let picks = array(t.cmd(&["HRANDFIELD", key, &count.to_string()]));
@@ -603,8 +569,8 @@ mod tests {
 
     #[test]
     fn hrandfield_resp3_pairs_on_a_table() {
-        let mut t = T::new();
-        t.fill("ht", 200);
+        let mut t = T::new(11);
+        fill(&mut t, "ht", 200);
         t.cmd(&["HELLO", "3"]);
         for count in ["-7", "7", "150", "500"] {
             let pairs = array(t.cmd(&["HRANDFIELD", "ht", count, "WITHVALUES"]));
@@ -620,8 +586,8 @@ mod tests {
 
     #[test]
     fn hscan_iterates_a_table_with_count_and_match() {
-        let mut t = T::new();
-        t.fill("ht", 1000);
+        let mut t = T::new(11);
+        fill(&mut t, "ht", 1000);
         let mut seen = HashSet::new();
         let mut cursor = "0".to_string();
         let mut calls = 0;
@@ -669,8 +635,8 @@ mod tests {
 
     #[test]
     fn emptied_hashes_are_deleted_and_changes_counted() {
-        let mut t = T::new();
-        t.fill("h", 3);
+        let mut t = T::new(11);
+        fill(&mut t, "h", 3);
         let dirty = t.eng.server_mut().dirty;
         t.cmd(&["HDEL", "h", "nope"]);
         t.cmd(&["HSETNX", "h", "f0", "x"]);

@@ -396,61 +396,34 @@ pub fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::golden::encode_request;
-    use crate::resp::{decode_reply, Reply};
+    use crate::resp::Reply;
     use crate::types::Value;
-    use crate::{ClientId, Config, ConnInfo, Engine};
     use std::collections::HashSet;
 
-    const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
+    use crate::testing::NOW;
 
-    struct T {
-        eng: Engine,
-        id: ClientId,
-    }
+    type T = crate::testing::Session;
 
-    impl T {
-        fn new() -> T {
-            let mut eng = Engine::new(Config::default(), 7);
-            let id = eng.connect(NOW, ConnInfo::default());
-            T { eng, id }
-        }
-
-        fn db(&mut self) -> &mut Db {
-            &mut self.eng.server_mut().dbs[0]
-        }
-
-        fn cmd(&mut self, args: &[&[u8]]) -> Reply {
-            let args: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
-            self.eng.feed(NOW, self.id, &encode_request(&args));
-            let mut out = Vec::new();
-            self.eng.drain_output(self.id, &mut out);
-            let (reply, used) = decode_reply(&out).expect("valid").expect("whole");
-            assert_eq!(used, out.len(), "one reply");
-            reply
-        }
-
-        /// One SCAN call: (next cursor, keys).
-        fn scan(&mut self, cursor: u64, extra: &[&[u8]]) -> (u64, Vec<Vec<u8>>) {
-            let c = cursor.to_string();
-            let mut args: Vec<&[u8]> = vec![b"SCAN", c.as_bytes()];
-            args.extend_from_slice(extra);
-            let Reply::Array(parts) = self.cmd(&args) else {
-                panic!("SCAN replies with an array")
-            };
-            let [Reply::Bulk(cur), Reply::Array(keys)] = &parts[..] else {
-                panic!("[cursor, keys]")
-            };
-            let cur: i64 = std::str::from_utf8(cur).unwrap().parse().unwrap();
-            let keys = keys
-                .iter()
-                .map(|k| match k {
-                    Reply::Bulk(b) => b.clone(),
-                    _ => panic!("bulk keys"),
-                })
-                .collect();
-            (cur as u64, keys)
-        }
+    /// One SCAN call: (next cursor, keys).
+    fn scan(t: &mut T, cursor: u64, extra: &[&[u8]]) -> (u64, Vec<Vec<u8>>) {
+        let c = cursor.to_string();
+        let mut args: Vec<&[u8]> = vec![b"SCAN", c.as_bytes()];
+        args.extend_from_slice(extra);
+        let Reply::Array(parts) = t.cmd(&args) else {
+            panic!("SCAN replies with an array")
+        };
+        let [Reply::Bulk(cur), Reply::Array(keys)] = &parts[..] else {
+            panic!("[cursor, keys]")
+        };
+        let cur: i64 = std::str::from_utf8(cur).unwrap().parse().unwrap();
+        let keys = keys
+            .iter()
+            .map(|k| match k {
+                Reply::Bulk(b) => b.clone(),
+                _ => panic!("bulk keys"),
+            })
+            .collect();
+        (cur as u64, keys)
     }
 
     #[test]
@@ -480,7 +453,7 @@ mod tests {
 
     #[test]
     fn scan_returns_every_key_across_resizes() {
-        let mut t = T::new();
+        let mut t = T::new(7);
         for i in 0..2000u32 {
             t.db()
                 .set(format!("stable:{i}").as_bytes(), Value::Int(1), false);
@@ -490,7 +463,7 @@ mod tests {
         let mut calls = 0;
         let mut extra = 0u32;
         loop {
-            let (next, keys) = t.scan(cursor, &[b"COUNT", b"7"]);
+            let (next, keys) = scan(&mut t, cursor, &[b"COUNT", b"7"]);
             seen.extend(keys);
             calls += 1;
             // Grow, then shrink, the table between calls.
@@ -522,14 +495,14 @@ mod tests {
 
     #[test]
     fn scan_match_and_type_filter_after_collecting() {
-        let mut t = T::new();
+        let mut t = T::new(7);
         for i in 0..100u32 {
             t.db().set(format!("k{i}").as_bytes(), Value::Int(1), false);
         }
         let mut found = Vec::new();
         let mut cursor = 0;
         loop {
-            let (next, keys) = t.scan(cursor, &[b"MATCH", b"k1?", b"TYPE", b"String"]);
+            let (next, keys) = scan(&mut t, cursor, &[b"MATCH", b"k1?", b"TYPE", b"String"]);
             found.extend(keys);
             cursor = next;
             if cursor == 0 {
@@ -541,7 +514,7 @@ mod tests {
         assert_eq!(found, want);
         // COUNT bounds the work: a sparse table (1024 buckets, 10 keys) takes many calls,
         // as each one visits at most COUNT*10+1 buckets.
-        let mut t = T::new();
+        let mut t = T::new(7);
         for i in 0..1000u32 {
             t.db().set(format!("k{i}").as_bytes(), Value::Int(1), false);
         }
@@ -552,7 +525,7 @@ mod tests {
         assert_eq!(t.db().keys.slots(), 1024);
         let (mut cursor, mut calls, mut total) = (0, 0, 0);
         loop {
-            let (next, keys) = t.scan(cursor, &[b"COUNT", b"1"]);
+            let (next, keys) = scan(&mut t, cursor, &[b"COUNT", b"1"]);
             total += keys.len();
             calls += 1;
             cursor = next;
@@ -566,11 +539,11 @@ mod tests {
 
     #[test]
     fn scan_drops_and_deletes_expired_keys() {
-        let mut t = T::new();
+        let mut t = T::new(7);
         t.db().set(b"live", Value::Int(1), false);
         t.db().set(b"dead", Value::Int(1), false);
         t.db().set_expire(b"dead", NOW.0);
-        let (cursor, keys) = t.scan(0, &[]);
+        let (cursor, keys) = scan(&mut t, 0, &[]);
         assert_eq!((cursor, keys), (0, vec![b"live".to_vec()]));
         assert_eq!(t.db().len(), 1);
         assert_eq!(t.db().expired_count, 1);
@@ -580,27 +553,27 @@ mod tests {
     fn scan_type_none_lists_expired_keys_like_redis() {
         // Redis's TYPE filter looks the key up (deleting it if expired, so it reads as
         // "none"); the expiry filter then finds nothing to expire and keeps it.
-        let mut t = T::new();
+        let mut t = T::new(7);
         t.db().set(b"live", Value::Int(1), false);
         t.db().set(b"dead", Value::Int(1), false);
         t.db().set_expire(b"dead", NOW.0 - 1);
-        let (_, keys) = t.scan(0, &[b"TYPE", b"none"]);
+        let (_, keys) = scan(&mut t, 0, &[b"TYPE", b"none"]);
         assert_eq!(keys, vec![b"dead".to_vec()]);
         assert_eq!(t.db().len(), 1);
     }
 
     #[test]
     fn keys_skips_expired_keys_without_deleting_them() {
-        let mut t = T::new();
+        let mut t = T::new(7);
         t.db().set(b"a1", Value::Int(1), false);
         t.db().set(b"a2", Value::Int(1), false);
         t.db().set(b"b", Value::Int(1), false);
         t.db().set_expire(b"a2", NOW.0);
-        let Reply::Array(keys) = t.cmd(&[b"KEYS", b"a*"]) else {
+        let Reply::Array(keys) = t.cmd::<&[u8]>(&[b"KEYS", b"a*"]) else {
             panic!()
         };
         assert_eq!(keys, vec![Reply::Bulk(b"a1".to_vec())]);
-        let Reply::Array(all) = t.cmd(&[b"KEYS", b"*"]) else {
+        let Reply::Array(all) = t.cmd::<&[u8]>(&[b"KEYS", b"*"]) else {
             panic!()
         };
         assert_eq!(all.len(), 2);
@@ -609,13 +582,13 @@ mod tests {
 
     #[test]
     fn randomkey_reaches_every_key() {
-        let mut t = T::new();
+        let mut t = T::new(7);
         for i in 0..20u32 {
             t.db().set(format!("k{i}").as_bytes(), Value::Int(1), false);
         }
         let mut seen = HashSet::new();
         for _ in 0..2000 {
-            match t.cmd(&[b"RANDOMKEY"]) {
+            match t.cmd::<&[u8]>(&[b"RANDOMKEY"]) {
                 Reply::Bulk(k) => {
                     seen.insert(k);
                 }
@@ -627,15 +600,21 @@ mod tests {
 
     #[test]
     fn ttl_travels_exactly_with_rename_copy_move() {
-        let mut t = T::new();
+        let mut t = T::new(7);
         t.db().set(b"a", Value::Int(1), false);
         t.db().set_expire(b"a", NOW.0 + 12_345);
-        assert_eq!(t.cmd(&[b"RENAME", b"a", b"b"]), Reply::Simple("OK".into()));
+        assert_eq!(
+            t.cmd::<&[u8]>(&[b"RENAME", b"a", b"b"]),
+            Reply::Simple("OK".into())
+        );
         assert_eq!(t.db().expire_at(b"b"), Some(NOW.0 + 12_345));
         assert_eq!(t.db().expire_at(b"a"), None);
-        assert_eq!(t.cmd(&[b"COPY", b"b", b"c", b"DB", b"3"]), Reply::Int(1));
+        assert_eq!(
+            t.cmd::<&[u8]>(&[b"COPY", b"b", b"c", b"DB", b"3"]),
+            Reply::Int(1)
+        );
         assert_eq!(t.eng.server().dbs[3].expire_at(b"c"), Some(NOW.0 + 12_345));
-        assert_eq!(t.cmd(&[b"MOVE", b"b", b"5"]), Reply::Int(1));
+        assert_eq!(t.cmd::<&[u8]>(&[b"MOVE", b"b", b"5"]), Reply::Int(1));
         assert_eq!(t.eng.server().dbs[5].expire_at(b"b"), Some(NOW.0 + 12_345));
         assert!(t.db().is_empty());
         assert!(t.db().expires.is_empty());
@@ -644,13 +623,13 @@ mod tests {
 
     #[test]
     fn read_lookups_count_hits_and_misses() {
-        let mut t = T::new();
+        let mut t = T::new(7);
         t.db().set(b"a", Value::Int(1), false);
-        t.cmd(&[b"EXISTS", b"a", b"a", b"x"]);
-        t.cmd(&[b"TYPE", b"a"]);
-        t.cmd(&[b"TOUCH", b"y"]);
-        t.cmd(&[b"DEL", b"z"]);
-        t.cmd(&[b"RENAME", b"a", b"b"]);
+        t.cmd::<&[u8]>(&[b"EXISTS", b"a", b"a", b"x"]);
+        t.cmd::<&[u8]>(&[b"TYPE", b"a"]);
+        t.cmd::<&[u8]>(&[b"TOUCH", b"y"]);
+        t.cmd::<&[u8]>(&[b"DEL", b"z"]);
+        t.cmd::<&[u8]>(&[b"RENAME", b"a", b"b"]);
         assert_eq!((t.db().hits, t.db().misses), (3, 2));
     }
 }

@@ -706,74 +706,14 @@ pub fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::golden::encode_request;
-    use crate::resp::{decode_reply, Reply};
-    use crate::time::UnixMillis;
-    use crate::types::Value;
-    use crate::{ClientId, Config, ConnInfo, Engine};
+    use crate::resp::Reply;
     use std::collections::{HashMap, HashSet};
 
-    const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
+    type T = crate::testing::Session;
 
-    struct T {
-        eng: Engine,
-        id: ClientId,
-    }
-
-    impl T {
-        fn new() -> T {
-            let mut eng = Engine::new(Config::default(), 7);
-            let id = eng.connect(NOW, ConnInfo::default());
-            T { eng, id }
-        }
-
-        fn raw(&mut self, args: &[&str]) -> Vec<u8> {
-            let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-            self.eng.feed(NOW, self.id, &encode_request(&args));
-            let mut out = Vec::new();
-            self.eng.drain_output(self.id, &mut out);
-            out
-        }
-
-        fn cmd(&mut self, args: &[&str]) -> Reply {
-            let out = self.raw(args);
-            let (reply, used) = decode_reply(&out).expect("valid").expect("whole");
-            assert_eq!(used, out.len(), "one reply");
-            reply
-        }
-
-        /// A reply's elements as strings (an array or a set of bulks).
-        fn strings(&mut self, args: &[&str]) -> Vec<String> {
-            match self.cmd(args) {
-                Reply::Array(items) | Reply::Set(items) => items
-                    .into_iter()
-                    .map(|r| match r {
-                        Reply::Bulk(b) => String::from_utf8(b).unwrap(),
-                        other => panic!("not a bulk: {other:?}"),
-                    })
-                    .collect(),
-                other => panic!("not an array: {other:?}"),
-            }
-        }
-
-        fn int(&mut self, args: &[&str]) -> i64 {
-            match self.cmd(args) {
-                Reply::Int(n) => n,
-                other => panic!("not an integer: {other:?}"),
-            }
-        }
-
-        fn encoding(&mut self, key: &str) -> &'static str {
-            match self.eng.server_mut().dbs[0].keys.get(key.as_bytes()) {
-                Some(Value::Set(s)) => s.encoding(),
-                other => panic!("not a set: {other:?}"),
-            }
-        }
-
-        fn fill(&mut self, key: &str, members: impl Iterator<Item = String>) {
-            for m in members {
-                self.int(&["SADD", key, &m]);
-            }
+    fn fill(t: &mut T, key: &str, members: impl Iterator<Item = String>) {
+        for m in members {
+            t.int(&["SADD", key, &m]);
         }
     }
 
@@ -786,7 +726,7 @@ mod tests {
         // (members, count): CASE 2 (few popped) and CASE 3 (most popped), on both encodings.
         for strings in [false, true] {
             for count in [3usize, 45, 49] {
-                let mut t = T::new();
+                let mut t = T::new(7);
                 let all: Vec<String> = (0..50)
                     .map(|i| {
                         if strings {
@@ -796,7 +736,7 @@ mod tests {
                         }
                     })
                     .collect();
-                t.fill("s", all.iter().cloned());
+                fill(&mut t, "s", all.iter().cloned());
                 let popped = t.strings(&["SPOP", "s", &count.to_string()]);
                 assert_eq!(popped.len(), count);
                 let popped: HashSet<String> = popped.into_iter().collect();
@@ -814,9 +754,9 @@ mod tests {
     fn spop_keep_remainder_strategy_rebuilds_a_small_set() {
         // Like Redis: popping 9 of 10 builds the survivor set anew, so a hash table holding
         // only integers becomes an intset again (OBJECT ENCODING says "intset" in Redis too).
-        let mut t = T::new();
+        let mut t = T::new(7);
         t.int(&["SADD", "s", "a"]);
-        t.fill("s", ints(1..11));
+        fill(&mut t, "s", ints(1..11));
         t.int(&["SREM", "s", "a"]);
         assert_eq!(t.encoding("s"), "hashtable");
         assert_eq!(t.strings(&["SPOP", "s", "9"]).len(), 9);
@@ -826,8 +766,8 @@ mod tests {
 
     #[test]
     fn spop_single_empties_and_deletes() {
-        let mut t = T::new();
-        t.fill("s", ints(0..20));
+        let mut t = T::new(7);
+        fill(&mut t, "s", ints(0..20));
         let mut seen = HashSet::new();
         for _ in 0..20 {
             let Reply::Bulk(b) = t.cmd(&["SPOP", "s"]) else {
@@ -841,7 +781,7 @@ mod tests {
     #[test]
     fn srandmember_counts() {
         for strings in [false, true] {
-            let mut t = T::new();
+            let mut t = T::new(7);
             let all: HashSet<String> = (0..40)
                 .map(|i| {
                     if strings {
@@ -851,7 +791,7 @@ mod tests {
                     }
                 })
                 .collect();
-            t.fill("s", all.iter().cloned());
+            fill(&mut t, "s", all.iter().cloned());
             // Positive counts: distinct members (CASE 3 for 30, CASE 4 for 5).
             for count in [1usize, 5, 30, 39] {
                 let got = t.strings(&["SRANDMEMBER", "s", &count.to_string()]);
@@ -873,8 +813,9 @@ mod tests {
     #[test]
     fn srandmember_reaches_every_member_roughly_evenly() {
         for strings in [false, true] {
-            let mut t = T::new();
-            t.fill(
+            let mut t = T::new(7);
+            fill(
+                &mut t,
                 "s",
                 (0..10).map(|i| {
                     if strings {
@@ -896,7 +837,7 @@ mod tests {
 
     #[test]
     fn srandmember_huge_negative_count_closes_the_client() {
-        let mut t = T::new();
+        let mut t = T::new(7);
         t.int(&["SADD", "s", "x"]);
         let out = t.raw(&["SRANDMEMBER", "s", "-9223372036854775807"]);
         assert!(out.starts_with(b"*9223372036854775807\r\n$1\r\nx\r\n"));
@@ -906,9 +847,9 @@ mod tests {
 
     #[test]
     fn sscan_visits_every_member_of_a_table() {
-        let mut t = T::new();
+        let mut t = T::new(7);
         let all: HashSet<String> = (0..1000).map(|i| format!("m{i}")).collect();
-        t.fill("s", all.iter().cloned());
+        fill(&mut t, "s", all.iter().cloned());
         let mut seen = HashSet::new();
         let mut cursor = "0".to_string();
         let mut calls = 0;
@@ -945,11 +886,11 @@ mod tests {
     fn sdiff_algorithm_choice_decides_the_encoding_like_redis() {
         // Checked on redis 7.0.15: algorithm 2 copies the 600-member first set (so the
         // result turns into a hash table), algorithm 1 only adds the survivors.
-        let mut t = T::new();
-        t.fill("first", ints(1..601));
-        t.fill("o1", ints(1..51));
-        t.fill("o2", ints(51..101));
-        t.fill("o3", ints(1..101));
+        let mut t = T::new(7);
+        fill(&mut t, "first", ints(1..601));
+        fill(&mut t, "o1", ints(1..51));
+        fill(&mut t, "o2", ints(51..101));
+        fill(&mut t, "o3", ints(1..101));
         assert_eq!(t.int(&["SDIFFSTORE", "d", "first", "o1", "o2"]), 500);
         assert_eq!(t.encoding("d"), "hashtable");
         assert_eq!(t.int(&["SDIFFSTORE", "d2", "first", "o3"]), 500);
@@ -962,25 +903,25 @@ mod tests {
 
     #[test]
     fn store_results_start_as_intsets() {
-        let mut t = T::new();
+        let mut t = T::new(7);
         t.int(&["SADD", "h", "a"]);
-        t.fill("h", ints(1..11));
+        fill(&mut t, "h", ints(1..11));
         t.int(&["SREM", "h", "a"]);
         assert_eq!(t.encoding("h"), "hashtable");
         assert_eq!(t.int(&["SINTERSTORE", "i", "h", "h"]), 10);
         assert_eq!(t.encoding("i"), "intset");
         assert_eq!(t.int(&["SUNIONSTORE", "u", "h"]), 10);
         assert_eq!(t.encoding("u"), "intset");
-        t.fill("big", ints(0..600));
+        fill(&mut t, "big", ints(0..600));
         assert_eq!(t.int(&["SUNIONSTORE", "u", "big"]), 600);
         assert_eq!(t.encoding("u"), "hashtable");
     }
 
     #[test]
     fn intset_limit_follows_config() {
-        let mut t = T::new();
+        let mut t = T::new(7);
         t.cmd(&["CONFIG", "SET", "set-max-intset-entries", "3"]);
-        t.fill("s", ints(0..3));
+        fill(&mut t, "s", ints(0..3));
         assert_eq!(t.encoding("s"), "intset");
         t.int(&["SADD", "s", "3"]);
         assert_eq!(t.encoding("s"), "hashtable");
@@ -990,8 +931,8 @@ mod tests {
 
     #[test]
     fn smove_between_encodings() {
-        let mut t = T::new();
-        t.fill("a", ints(0..5));
+        let mut t = T::new(7);
+        fill(&mut t, "a", ints(0..5));
         t.int(&["SADD", "b", "x"]);
         assert_eq!(t.int(&["SMOVE", "b", "a", "x"]), 1);
         assert_eq!(t.encoding("a"), "hashtable");

@@ -1357,67 +1357,21 @@ mod tests {
     }
 
     mod engine {
-        use crate::golden::encode_request;
-        use crate::resp::{decode_reply, Reply};
-        use crate::time::UnixMillis;
+        use crate::resp::Reply;
         use crate::types::Value;
-        use crate::{ClientId, Config, ConnInfo, Engine};
         use std::collections::{HashMap, HashSet};
 
-        const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
+        type T = crate::testing::Session;
 
-        struct T {
-            eng: Engine,
-            id: ClientId,
-        }
-
-        impl T {
-            fn new() -> T {
-                let mut eng = Engine::new(Config::default(), 11);
-                let id = eng.connect(NOW, ConnInfo::default());
-                T { eng, id }
+        /// A zset `k` of members m0..m{n-1} with score i.
+        fn fill(t: &mut T, k: &str, n: usize) {
+            let mut args = vec!["ZADD".to_string(), k.to_string()];
+            for i in 0..n {
+                args.push(i.to_string());
+                args.push(format!("m{i}"));
             }
-
-            fn cmd(&mut self, args: &[&str]) -> Reply {
-                let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-                self.eng.feed(NOW, self.id, &encode_request(&args));
-                let mut out = Vec::new();
-                self.eng.drain_output(self.id, &mut out);
-                let (reply, used) = decode_reply(&out).expect("valid").expect("whole");
-                assert_eq!(used, out.len(), "one reply");
-                reply
-            }
-
-            fn bulks(&mut self, args: &[&str]) -> Vec<String> {
-                let Reply::Array(items) = self.cmd(args) else {
-                    panic!("array expected")
-                };
-                items
-                    .into_iter()
-                    .map(|r| match r {
-                        Reply::Bulk(b) => String::from_utf8(b).unwrap(),
-                        other => panic!("bulk expected, got {other:?}"),
-                    })
-                    .collect()
-            }
-
-            /// A zset `k` of members m0..m{n-1} with score i.
-            fn fill(&mut self, k: &str, n: usize) {
-                let mut args = vec!["ZADD".to_string(), k.to_string()];
-                for i in 0..n {
-                    args.push(i.to_string());
-                    args.push(format!("m{i}"));
-                }
-                let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-                assert_eq!(self.cmd(&refs), Reply::Int(n as i64));
-            }
-
-            fn encoding(&mut self, k: &str) -> &'static str {
-                match self.eng.server_mut().dbs[0].keys.get(k.as_bytes()) {
-                    Some(Value::ZSet(z)) => z.encoding(),
-                    _ => "none",
-                }
-            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            assert_eq!(t.cmd(&refs), Reply::Int(n as i64));
         }
 
         proptest::proptest! {
@@ -1432,7 +1386,7 @@ mod tests {
                 ),
                 small in proptest::bool::ANY,
             ) {
-                let mut t = T::new();
+                let mut t = T::new(11);
                 if small {
                     t.cmd(&["CONFIG", "SET", "zset-max-listpack-entries", "3"]);
                 }
@@ -1548,11 +1502,11 @@ mod tests {
         #[test]
         fn randmember_positive_count_is_unique_and_covers_the_set() {
             for (n, count) in [(10, 3), (10, 9), (200, 5), (200, 150)] {
-                let mut t = T::new();
-                t.fill("z", n);
+                let mut t = T::new(11);
+                fill(&mut t, "z", n);
                 let mut seen = HashSet::new();
                 for _ in 0..1000 {
-                    let got = t.bulks(&["ZRANDMEMBER", "z", &count.to_string()]);
+                    let got = t.strings(&["ZRANDMEMBER", "z", &count.to_string()]);
                     assert_eq!(got.len(), count);
                     let uniq: HashSet<_> = got.iter().cloned().collect();
                     assert_eq!(uniq.len(), count, "distinct members");
@@ -1565,9 +1519,9 @@ mod tests {
         #[test]
         fn randmember_negative_count_repeats_with_a_fair_spread() {
             for n in [5, 300] {
-                let mut t = T::new();
-                t.fill("z", n);
-                let got = t.bulks(&["ZRANDMEMBER", "z", "-6000", "WITHSCORES"]);
+                let mut t = T::new(11);
+                fill(&mut t, "z", n);
+                let got = t.strings(&["ZRANDMEMBER", "z", "-6000", "WITHSCORES"]);
                 assert_eq!(got.len(), 12000);
                 let mut hist: HashMap<String, usize> = HashMap::new();
                 for pair in got.chunks(2) {
@@ -1587,8 +1541,8 @@ mod tests {
 
         #[test]
         fn randmember_single_is_a_member() {
-            let mut t = T::new();
-            t.fill("z", 300);
+            let mut t = T::new(11);
+            fill(&mut t, "z", 300);
             let mut seen = HashSet::new();
             for _ in 0..2000 {
                 let Reply::Bulk(m) = t.cmd(&["ZRANDMEMBER", "z"]) else {
@@ -1601,8 +1555,8 @@ mod tests {
 
         #[test]
         fn zscan_returns_every_member_of_a_skiplist_across_changes() {
-            let mut t = T::new();
-            t.fill("z", 1000);
+            let mut t = T::new(11);
+            fill(&mut t, "z", 1000);
             assert_eq!(t.encoding("z"), "skiplist");
             let mut seen = HashSet::new();
             let mut cursor = "0".to_string();
@@ -1646,8 +1600,8 @@ mod tests {
 
         #[test]
         fn conversion_thresholds_and_one_way() {
-            let mut t = T::new();
-            t.fill("z", 128);
+            let mut t = T::new(11);
+            fill(&mut t, "z", 128);
             assert_eq!(t.encoding("z"), "listpack");
             t.cmd(&["ZADD", "z", "1", "extra"]);
             assert_eq!(t.encoding("z"), "skiplist");
@@ -1661,7 +1615,7 @@ mod tests {
             // Stored results are encoded by their size.
             t.cmd(&["ZRANGESTORE", "d", "z", "0", "-1"]);
             assert_eq!(t.encoding("d"), "listpack");
-            t.fill("big", 200);
+            fill(&mut t, "big", 200);
             t.cmd(&["ZUNIONSTORE", "u", "1", "big"]);
             assert_eq!(t.encoding("u"), "skiplist");
             // d holds z's last member, m127.
@@ -1672,12 +1626,13 @@ mod tests {
             t.cmd(&["ZRANGESTORE", "u", "big", "0", "9"]);
             assert_eq!(t.encoding("u"), "listpack");
             // Ranges agree across encodings.
-            let a = t.bulks(&["ZRANGE", "big", "10", "20", "WITHSCORES"]);
-            let b = t.bulks(&["ZRANGE", "u", "0", "-1", "WITHSCORES"]);
+            let a = t.strings(&["ZRANGE", "big", "10", "20", "WITHSCORES"]);
+            let b = t.strings(&["ZRANGE", "u", "0", "-1", "WITHSCORES"]);
             assert_eq!(a.len(), 22);
             assert_eq!(b.len(), 20);
             assert_eq!(
-                t.bulks(&["ZRANGE", "big", "195", "+inf", "BYSCORE"]).len(),
+                t.strings(&["ZRANGE", "big", "195", "+inf", "BYSCORE"])
+                    .len(),
                 5
             );
             assert_eq!(t.cmd(&["ZRANK", "big", "m150"]), Reply::Int(150));
