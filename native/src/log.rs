@@ -7,6 +7,18 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 static ROLE: AtomicU8 = AtomicU8::new(b'C');
+/// `logfile`: where lines go instead of stderr, when set.
+static FILE: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> = std::sync::OnceLock::new();
+
+/// Sends log lines to `path` (appended), as Redis's `logfile`.
+pub fn to_file(path: &str) -> std::io::Result<()> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let _ = FILE.set(std::sync::Mutex::new(f));
+    Ok(())
+}
 
 /// From now on log lines say 'M' (master), as Redis's do once the server is initialised.
 pub fn set_master() {
@@ -34,7 +46,16 @@ fn log(level: char, msg: &str) {
         msg
     );
     // One write per line so concurrent writers do not interleave; errors are ignored, as Redis does.
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    match FILE.get() {
+        Some(f) => {
+            if let Ok(mut f) = f.lock() {
+                let _ = f.write_all(line.as_bytes());
+            }
+        }
+        None => {
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        }
+    }
 }
 
 const MONTHS: [&str; 12] = [

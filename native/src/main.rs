@@ -10,6 +10,7 @@ mod alloc;
 mod aof;
 mod cli;
 mod conn;
+mod daemon;
 mod lazyfree;
 mod log;
 mod persistence;
@@ -72,6 +73,32 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
+    let setting = |name: &str| {
+        config
+            .get(name)
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default()
+    };
+    let logfile = setting("logfile");
+    if !logfile.is_empty() {
+        if let Err(e) = log::to_file(&logfile) {
+            eprintln!("Can't open the log file: {}", strerror(&e));
+            return ExitCode::FAILURE;
+        }
+    }
+    let daemonized = setting("daemonize") == "yes";
+    if daemonized {
+        if let Err(e) = daemon::daemonize() {
+            log::warning(&format!("Can't daemonize: {}", strerror(&e)));
+            return ExitCode::FAILURE;
+        }
+    }
+    let pidfile = daemon::pidfile_path(&setting("pidfile"), daemonized);
+    if let Some(path) = &pidfile {
+        if daemon::write_pidfile(path).is_err() {
+            log::warning(&format!("Failed to write PID file: {path}"));
+        }
+    }
     let pid = std::process::id();
     log::warning("oO0OoO0OoO0Oo Oxidis is starting oO0OoO0OoO0Oo");
     log::warning(&format!(
@@ -167,6 +194,9 @@ fn main() -> ExitCode {
     };
     srv.close_all();
     debug_assert_eq!(srv.engine().client_count(), 0);
+    if let Some(path) = &pidfile {
+        let _ = std::fs::remove_file(path);
+    }
     log::warning("Oxidis is now ready to exit, bye bye...");
     code
 }

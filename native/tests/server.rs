@@ -302,3 +302,71 @@ fn two_thousand_concurrent_clients() {
         assert_ping(s);
     }
 }
+
+/// `--daemonize yes`: the launching process exits 0 at once, the server keeps running in the
+/// background with its pid in `pidfile` and its log in `logfile`, and removes the pid file when
+/// it shuts down.
+#[test]
+fn daemonize_writes_the_pidfile_and_logfile() {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("oxidis-daemon-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pidfile = dir.join("oxidis.pid");
+    let logfile = dir.join("oxidis.log");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_oxidis-server"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--daemonize",
+            "yes",
+        ])
+        .arg("--pidfile")
+        .arg(&pidfile)
+        .arg("--logfile")
+        .arg(&logfile)
+        .arg("--dir")
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the launcher exits 0");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut s = loop {
+        if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_ping(&mut s);
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    s.write_all(&cmd(&[b"SHUTDOWN", b"NOSAVE"])).unwrap();
+    let _ = read_to_close(&mut s, Duration::from_secs(10));
+    // Gone, or a zombie waiting for init to reap it.
+    let running = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|st| {
+            !st.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
+    };
+    while running(pid) {
+        assert!(
+            std::time::Instant::now() < deadline + Duration::from_secs(10),
+            "still running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!pidfile.exists(), "the pid file is removed at shutdown");
+    let log = std::fs::read_to_string(&logfile).unwrap();
+    assert!(log.contains("Ready to accept connections"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
