@@ -140,6 +140,9 @@ pub struct Server {
     pub host: HostInfo,
     pub start_time: UnixMillis,
     pub next_client_id: u64,
+    /// Some database logs expiry deletions (`Db::log_expired`): kept by
+    /// `tx::sync_expiry_logging` so the per-command drain is skipped when none does.
+    pub expiry_logging: bool,
     /// Changes since the last save (Redis's server.dirty).
     pub dirty: u64,
     pub events: VecDeque<Event>,
@@ -189,6 +192,7 @@ impl Engine {
                 host: HostInfo::default(),
                 start_time: UnixMillis(0),
                 next_client_id: 1,
+                expiry_logging: false,
                 dirty: 0,
                 events: VecDeque::new(),
                 watched: Default::default(),

@@ -198,14 +198,6 @@ impl Aof {
     }
 }
 
-fn err_text(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
-
 /// The manifest's (base, incrs).
 /// (sequence, file name) of one AOF file.
 type AofFile = (u64, String);
@@ -265,7 +257,10 @@ pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Res
             let started = Instant::now();
             if let Some((seq, f)) = &base {
                 let bytes = fs::read(dir.join(f)).map_err(|e| {
-                    format!("Can't open the append-only file {f}: {}", err_text(&e))
+                    format!(
+                        "Can't open the append-only file {f}: {}",
+                        crate::log::strerror(&e)
+                    )
                 })?;
                 let mut rest: &[u8] = &bytes;
                 if bytes.starts_with(b"REDIS") {
@@ -295,7 +290,7 @@ pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Res
                     Err(e) => {
                         return Err(format!(
                             "Can't open the append-only file {f}: {}",
-                            err_text(&e)
+                            crate::log::strerror(&e)
                         ))
                     }
                 };
@@ -318,9 +313,10 @@ pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Res
                     let file = OpenOptions::new()
                         .write(true)
                         .open(&path)
-                        .map_err(|e| err_text(&e))?;
-                    file.set_len(r.valid_len as u64).map_err(|e| err_text(&e))?;
-                    file.sync_all().map_err(|e| err_text(&e))?;
+                        .map_err(|e| crate::log::strerror(&e))?;
+                    file.set_len(r.valid_len as u64)
+                        .map_err(|e| crate::log::strerror(&e))?;
+                    file.sync_all().map_err(|e| crate::log::strerror(&e))?;
                     log::warning("AOF loaded anyway because aof-load-truncated is enabled");
                 }
                 aof.incrs.push((*seq, f.clone()));
@@ -341,17 +337,24 @@ pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Res
                         .append(true)
                         .open(dir.join(f))
                         .map_err(|e| {
-                            format!("Can't open the append-only file {f}: {}", err_text(&e))
+                            format!(
+                                "Can't open the append-only file {f}: {}",
+                                crate::log::strerror(&e)
+                            )
                         })?;
                     aof.file = Some(file);
                 }
-                None => aof.open_new_incr().map_err(|e| err_text(&e))?,
+                None => aof.open_new_incr().map_err(|e| crate::log::strerror(&e))?,
             }
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             // A fresh AOF: base from the current (empty) dataset, then an empty incr file.
-            fs::create_dir_all(&dir)
-                .map_err(|e| format!("Can't create the AOF directory: {}", err_text(&e)))?;
+            fs::create_dir_all(&dir).map_err(|e| {
+                format!(
+                    "Can't create the AOF directory: {}",
+                    crate::log::strerror(&e)
+                )
+            })?;
             let base = format!("{name}.1.base.rdb");
             let mut opts =
                 oxidis_core::rdb::SaveOptions::from_config(eng.config(), now.as_secs(), 0);
@@ -363,14 +366,19 @@ pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Res
                 &tmp,
                 &dir.join(&base),
             )
-            .map_err(|e| format!("Can't write the AOF base: {}", err_text(&e)))?;
+            .map_err(|e| format!("Can't write the AOF base: {}", crate::log::strerror(&e)))?;
             aof.base_size = fs::metadata(dir.join(&base)).map_or(0, |m| m.len());
             aof.base = Some(base);
             aof.base_seq = 1;
-            aof.open_new_incr().map_err(|e| err_text(&e))?;
+            aof.open_new_incr().map_err(|e| crate::log::strerror(&e))?;
             log::notice("Creating AOF base file and incr file on server start");
         }
-        Err(e) => return Err(format!("Can't read the AOF manifest: {}", err_text(&e))),
+        Err(e) => {
+            return Err(format!(
+                "Can't read the AOF manifest: {}",
+                crate::log::strerror(&e)
+            ))
+        }
     }
     let p = eng.persist_mut();
     p.aof_enabled = true;
@@ -431,7 +439,7 @@ pub fn flush(shared: &Shared, eng: &mut Engine, buf: &mut Vec<u8>) {
             if p.aof_last_write_ok {
                 log::warning(&format!(
                     "Error writing to the AOF file: {} ({written} bytes)",
-                    err_text(&e)
+                    crate::log::strerror(&e)
                 ));
             }
             p.aof_last_write_ok = false;

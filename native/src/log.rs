@@ -25,6 +25,15 @@ pub fn set_master() {
     ROLE.store(b'M', Relaxed);
 }
 
+/// An I/O error as C's strerror() words it (std adds " (os error N)"), for Redis-style messages.
+pub fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
 pub fn notice(msg: &str) {
     log('*', msg);
 }

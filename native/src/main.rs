@@ -48,7 +48,7 @@ fn main() -> ExitCode {
             Err(e) => {
                 log::warning(&format!(
                     "Fatal error, can't open config file '{path}': {}",
-                    strerror(&e)
+                    crate::log::strerror(&e)
                 ));
                 return ExitCode::FAILURE;
             }
@@ -82,14 +82,14 @@ fn main() -> ExitCode {
     let logfile = setting("logfile");
     if !logfile.is_empty() {
         if let Err(e) = log::to_file(&logfile) {
-            eprintln!("Can't open the log file: {}", strerror(&e));
+            eprintln!("Can't open the log file: {}", crate::log::strerror(&e));
             return ExitCode::FAILURE;
         }
     }
     let daemonized = setting("daemonize") == "yes";
     if daemonized {
         if let Err(e) = daemon::daemonize() {
-            log::warning(&format!("Can't daemonize: {}", strerror(&e)));
+            log::warning(&format!("Can't daemonize: {}", crate::log::strerror(&e)));
             return ExitCode::FAILURE;
         }
     }
@@ -188,7 +188,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            log::warning(&format!("Event loop failed: {}", strerror(&e)));
+            log::warning(&format!("Event loop failed: {}", crate::log::strerror(&e)));
             ExitCode::FAILURE
         }
     };
@@ -209,14 +209,6 @@ fn absolute_path(p: &str) -> String {
     match std::env::current_dir() {
         Ok(cwd) => cwd.join(p).display().to_string(),
         Err(_) => p.to_string(),
-    }
-}
-
-fn strerror(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }
 

@@ -45,14 +45,6 @@ pub struct State {
 
 pub type Shared = Rc<RefCell<State>>;
 
-fn err_text(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
-
 /// fsync of a directory, so a rename in it is durable.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -124,7 +116,7 @@ impl PersistHost for Host {
                 Ok(())
             }
             Err(e) => {
-                let msg = format!("Failed saving the DB: {}", err_text(&e));
+                let msg = format!("Failed saving the DB: {}", crate::log::strerror(&e));
                 log::warning(&msg);
                 Err(msg)
             }
@@ -153,7 +145,10 @@ impl PersistHost for Host {
                 Ok(())
             }
             Err(e) => {
-                let msg = format!("Can't save in background: fork: {}", err_text(&e));
+                let msg = format!(
+                    "Can't save in background: fork: {}",
+                    crate::log::strerror(&e)
+                );
                 log::warning(&msg);
                 Err(msg)
             }
@@ -176,14 +171,20 @@ impl PersistHost for Host {
             let (dir, name) = (st.dir.join(&st.aof_dirname), st.aof_name.clone());
             let aof = st.aof.get_or_insert_with(|| Aof::new(dir, name));
             if let Err(e) = aof.write(pending).and_then(|()| aof.fsync()) {
-                let m = format!("Error writing the AOF before a rewrite: {}", err_text(&e));
+                let m = format!(
+                    "Error writing the AOF before a rewrite: {}",
+                    crate::log::strerror(&e)
+                );
                 log::warning(&m);
                 return Err(m);
             }
             // New writes go to a fresh incr file from now on; the child's base covers
             // everything before it.
             aof.start_rewrite().map_err(|e| {
-                let m = format!("Can't rotate the AOF for a rewrite: {}", err_text(&e));
+                let m = format!(
+                    "Can't rotate the AOF for a rewrite: {}",
+                    crate::log::strerror(&e)
+                );
                 log::warning(&m);
                 m
             })?;
@@ -215,7 +216,7 @@ impl PersistHost for Host {
             Err(e) => {
                 let msg = format!(
                     "Can't rewrite append only file in background: fork: {}",
-                    err_text(&e)
+                    crate::log::strerror(&e)
                 );
                 log::warning(&msg);
                 Err(msg)
@@ -225,7 +226,7 @@ impl PersistHost for Host {
 
     fn read_rdb(&mut self) -> Result<Vec<u8>, String> {
         let p = self.shared.borrow().rdb_path();
-        fs::read(&p).map_err(|e| format!("{}: {}", p.display(), err_text(&e)))
+        fs::read(&p).map_err(|e| format!("{}: {}", p.display(), crate::log::strerror(&e)))
     }
 
     fn prepare_shutdown(&mut self) -> Result<(), String> {
@@ -243,7 +244,10 @@ impl PersistHost for Host {
         }
         if let Some(aof) = st.aof.as_mut() {
             aof.fsync().map_err(|e| {
-                let m = format!("Error flushing the AOF at shutdown: {}", err_text(&e));
+                let m = format!(
+                    "Error flushing the AOF at shutdown: {}",
+                    crate::log::strerror(&e)
+                );
                 log::warning(&m);
                 m
             })?;
@@ -280,7 +284,7 @@ pub fn check_children(shared: &Shared, eng: &mut Engine, now: UnixMillis) {
                     Some(Err(e)) => {
                         log::warning(&format!(
                             "Error trying to install the rewritten AOF: {}",
-                            err_text(&e)
+                            crate::log::strerror(&e)
                         ));
                         false
                     }
@@ -355,7 +359,7 @@ pub fn load_at_startup(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Re
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(format!(
             "Fatal error loading the DB: {}. Exiting.",
-            err_text(&e)
+            crate::log::strerror(&e)
         )),
     }
 }
@@ -366,9 +370,9 @@ pub fn init(eng: &mut Engine, dir_explicit: bool) -> Result<Shared, String> {
     let dir_cfg = String::from_utf8_lossy(&cfg.get("dir").unwrap_or_default()).into_owned();
     if dir_explicit {
         std::env::set_current_dir(&dir_cfg)
-            .map_err(|e| format!("Can't chdir to '{dir_cfg}': {}", err_text(&e)))?;
+            .map_err(|e| format!("Can't chdir to '{dir_cfg}': {}", crate::log::strerror(&e)))?;
     }
-    let cwd = std::env::current_dir().map_err(|e| err_text(&e))?;
+    let cwd = std::env::current_dir().map_err(|e| crate::log::strerror(&e))?;
     let _ = eng
         .server_mut()
         .config

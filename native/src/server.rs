@@ -72,15 +72,6 @@ pub struct Server {
     lazyfree: crate::lazyfree::Worker,
 }
 
-/// `strerror`-style text of an io::Error (without Rust's " (os error N)").
-fn err_text(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
-
 fn listen_on(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
@@ -133,7 +124,7 @@ fn open_listeners(bind: &str, port: u16) -> Result<Vec<TcpListener>, StartError>
             Err(e) => {
                 warnings.push(format!(
                     "Warning: Could not create server TCP listening socket {word}:{port}: bind: {}",
-                    err_text(&e)
+                    crate::log::strerror(&e)
                 ));
                 let unavailable = matches!(
                     e.raw_os_error(),
@@ -163,7 +154,7 @@ impl Server {
             // Redis: port 0 means no TCP listener; without a unix socket nothing listens.
             return Err(StartError::NoListeners);
         }
-        let io = |e: io::Error| StartError::Io(err_text(&e));
+        let io = |e: io::Error| StartError::Io(crate::log::strerror(&e));
         let mut listeners = open_listeners(bind, port)?;
         let poll = Poll::new().map_err(io)?;
         for (i, l) in listeners.iter_mut().enumerate() {
@@ -354,7 +345,10 @@ impl Server {
                         io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
                     ) => {}
                 Err(e) => {
-                    log::warning(&format!("Accepting client connection: {}", err_text(&e)));
+                    log::warning(&format!(
+                        "Accepting client connection: {}",
+                        crate::log::strerror(&e)
+                    ));
                     self.accept_retry = true;
                     return;
                 }
@@ -564,6 +558,6 @@ mod tests {
     #[test]
     fn error_text_drops_the_os_error_number() {
         let e = io::Error::from_raw_os_error(libc::EADDRINUSE);
-        assert_eq!(err_text(&e), "Address already in use");
+        assert_eq!(crate::log::strerror(&e), "Address already in use");
     }
 }

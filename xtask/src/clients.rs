@@ -189,32 +189,7 @@ pub fn cli(args: &[String]) -> ExitCode {
     let started = Instant::now();
     let result = run(&oxidis, &redis);
     drop(temp);
-    match result {
-        Ok(report) => {
-            for f in &report.failures {
-                eprintln!("{f}\n");
-            }
-            for i in &report.info {
-                println!("{i}");
-            }
-            println!(
-                "{} ({:.1?}): {} passed, {} failed",
-                report.suite,
-                started.elapsed(),
-                report.passed,
-                report.failed
-            );
-            if report.failed == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Err(e) => {
-            eprintln!("clients: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::difftest::finish_cli("clients", "", started, result)
 }
 
 /// Runs every client check on both servers. `Err` only when a client program cannot be run.

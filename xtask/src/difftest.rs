@@ -151,7 +151,19 @@ pub fn cli(args: &[String]) -> ExitCode {
         return bad(usage);
     };
     let started = Instant::now();
-    match run(&oxidis, &redis, &opts) {
+    let label = format!("seed={}", opts.seed);
+    finish_cli("difftest", &label, started, run(&oxidis, &redis, &opts))
+}
+
+/// Prints a manual run's failures, figures and closing line; the exit code says whether all
+/// passed (`cargo xtask difftest` / `cargo xtask clients`).
+pub(crate) fn finish_cli(
+    what: &str,
+    label: &str,
+    started: Instant,
+    result: Result<Report, String>,
+) -> ExitCode {
+    match result {
         Ok(report) => {
             for f in &report.failures {
                 eprintln!("{f}\n");
@@ -159,10 +171,10 @@ pub fn cli(args: &[String]) -> ExitCode {
             for i in &report.info {
                 println!("{i}");
             }
+            let name = [report.suite.as_str(), label].join(" ");
             println!(
-                "{} seed={} ({:.2?}): {} passed, {} failed",
-                report.suite,
-                opts.seed,
+                "{} ({:.2?}): {} passed, {} failed",
+                name.trim_end(),
                 started.elapsed(),
                 report.passed,
                 report.failed
@@ -174,7 +186,7 @@ pub fn cli(args: &[String]) -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("difftest: {e}");
+            eprintln!("{what}: {e}");
             ExitCode::FAILURE
         }
     }

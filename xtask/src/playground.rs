@@ -5,8 +5,7 @@
 //! The site is static (plain ES modules, no bundler), so any static server works; this one
 //! is a few dozen lines of std so `cargo xtask run` needs neither python nor node.
 
-use crate::suite::{run_status, run_streaming, Suite};
-use crate::wasm::NodeCounts;
+use crate::suite::{run_status, Suite};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
@@ -162,22 +161,8 @@ pub fn suite(_: &mut crate::test_all::Ctx, name: &str) -> Suite {
     let mut s = Suite::new(name);
     let shots = crate::target_dir().join("playground-screenshots");
     let mut cmd = Command::new("node");
-    cmd.args(["--test", "--test-reporter=spec", "tests/"])
-        .env("SCREENSHOTS", &shots)
-        .current_dir(www_dir());
-    let mut counts = NodeCounts::default();
-    let status = run_streaming(cmd, |l| counts.line(l));
-    s.passed += counts.passed;
-    s.failed += counts.failed;
-    s.details.extend(counts.failures);
-    if let Err(e) = status {
-        if counts.failed == 0 {
-            s.fail(format!("{e}: node --test failed without a failing test"));
-        }
-    }
-    if s.passed + s.failed == 0 {
-        s.fail("node --test ran no test");
-    }
+    cmd.env("SCREENSHOTS", &shots).current_dir(www_dir());
+    crate::wasm::run_node_tests(&mut s, cmd);
     s.info.push(format!("screenshots in {}", shots.display()));
     s
 }

@@ -258,8 +258,15 @@ pub fn suite(_: &mut crate::test_all::Ctx, name: &str) -> Suite {
         return Suite::error(name, format!("npm: {e}"));
     }
     let mut cmd = Command::new("node");
-    cmd.args(["--test", "--test-reporter=spec", "tests/"])
-        .current_dir(web_dir());
+    cmd.current_dir(web_dir());
+    run_node_tests(&mut s, cmd);
+    s
+}
+
+/// Runs `node --test tests/` with `cmd`'s directory and environment, counting each test into
+/// `s`; a failing run with no failing test, or a run with no test, is a failure too.
+pub fn run_node_tests(s: &mut Suite, mut cmd: Command) {
+    cmd.args(["--test", "--test-reporter=spec", "tests/"]);
     let mut counts = NodeCounts::default();
     let status = run_streaming(cmd, |l| counts.line(l));
     s.passed += counts.passed;
@@ -273,7 +280,6 @@ pub fn suite(_: &mut crate::test_all::Ctx, name: &str) -> Suite {
     if s.passed + s.failed == 0 {
         s.fail("node --test ran no test");
     }
-    s
 }
 
 /// `cargo xtask bench-wasm`: builds the package, then runs web/bench.mjs.

@@ -254,6 +254,10 @@ pub fn touch_all_in_db(
 /// `Db`, which cannot reach the clients, so it logs the keys while someone needs them and this
 /// is the one place that drains the log.
 pub fn drain_expired(srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    // The common case (nobody watches, no AOF) costs one test per command.
+    if !srv.expiry_logging {
+        return;
+    }
     for db in 0..srv.dbs.len() {
         if srv.dbs[db].expired_log.is_empty() {
             continue;
@@ -274,6 +278,7 @@ pub(crate) fn sync_expiry_logging(srv: &mut Server) {
     for (i, db) in srv.dbs.iter_mut().enumerate() {
         db.log_expired = propagating || srv.watched.any_in(i);
     }
+    srv.expiry_logging = srv.dbs.iter().any(|db| db.log_expired);
 }
 
 /// Redis's isWatchedKeyExpired: a watched key (live when watched) has expired since.

@@ -279,6 +279,19 @@ fn round_big(neg: bool, n: &Big, exp: i64) -> (LongDouble, bool) {
     round(neg, m, exp, sticky)
 }
 
+/// What follows the mantissa: nothing (0), or `marker` (either case) and an exponent that
+/// ends the text; None for anything else.
+fn exponent_suffix(rest: &[u8], marker: u8) -> Option<i64> {
+    let Some((&m, tail)) = rest.split_first() else {
+        return Some(0);
+    };
+    if m | 0x20 != marker {
+        return None;
+    }
+    let (e, used) = parse_exp(tail)?;
+    (used == tail.len()).then_some(e)
+}
+
 /// A decimal exponent ("e-12") with saturation: glibc treats huge exponents as over/underflow.
 fn parse_exp(s: &[u8]) -> Option<(i64, usize)> {
     let mut i = 0;
@@ -332,16 +345,7 @@ fn parse_decimal(neg: bool, s: &[u8]) -> Option<LongDouble> {
     if !seen_digit {
         return None;
     }
-    if i < s.len() {
-        if s[i] | 0x20 != b'e' {
-            return None;
-        }
-        let (e, used) = parse_exp(&s[i + 1..])?;
-        if i + 1 + used != s.len() {
-            return None;
-        }
-        exp10 += e;
-    }
+    exp10 += exponent_suffix(&s[i..], b'e')?;
     if digits.is_empty() {
         return Some(LongDouble {
             neg,
@@ -413,16 +417,7 @@ fn parse_hex(neg: bool, s: &[u8]) -> Option<LongDouble> {
     if !seen_digit {
         return None;
     }
-    if i < s.len() {
-        if s[i] | 0x20 != b'p' {
-            return None;
-        }
-        let (e, used) = parse_exp(&s[i + 1..])?;
-        if i + 1 + used != s.len() {
-            return None;
-        }
-        exp2 += e;
-    }
+    exp2 += exponent_suffix(&s[i..], b'p')?;
     if n.is_zero() {
         return Some(LongDouble {
             neg,
