@@ -10,7 +10,7 @@
 //! argument types before they get here.
 
 use js_sys::{Array, Function, Map, Object, Reflect, Uint8Array};
-use oxidis_core::command::{all_commands, flags};
+use oxidis_core::command::all_commands;
 use oxidis_core::engine::ConnInfo;
 use oxidis_core::golden;
 use oxidis_core::resp::annotate::{annotate, Node, Status};
@@ -698,10 +698,7 @@ pub fn commands() -> Array {
         let o = Object::new();
         set(&o, "name", &JsValue::from_str(c.name));
         set(&o, "arity", &JsValue::from_f64(c.arity.into()));
-        let fl = (0..flags::NAMES.len())
-            .filter(|&b| c.flags & (1 << b) != 0)
-            .map(|b| flags::NAMES[b]);
-        set(&o, "flags", &str_array(fl).into());
+        set(&o, "flags", &str_array(c.flag_names()).into());
         set(&o, "firstKey", &JsValue::from_f64(c.first_key.into()));
         set(&o, "lastKey", &JsValue::from_f64(c.last_key.into()));
         set(&o, "keyStep", &JsValue::from_f64(c.key_step.into()));
@@ -717,22 +714,9 @@ pub fn commands() -> Array {
         set(&o, "container", &JsValue::from_bool(c.handler.is_none()));
         let subs = str_array(c.subcommands.iter().map(|s| s.name));
         set(&o, "subcommands", &subs.into());
-        // doc_extra_resp3 is `doc_extra_count` key/value pairs.
         let docs = Object::new();
-        let mut pos = 0;
-        let bytes = c.doc_extra_resp3;
-        for _ in 0..c.doc_extra_count {
-            let Ok(Some((k, n))) = decode_reply(bytes.get(pos..).unwrap_or_default()) else {
-                break;
-            };
-            pos += n;
-            let Ok(Some((v, n))) = decode_reply(bytes.get(pos..).unwrap_or_default()) else {
-                break;
-            };
-            pos += n;
-            if let Reply::Simple(k) | Reply::Bulk(k) = k {
-                set(&docs, &String::from_utf8_lossy(&k), &doc_value(&v));
-            }
+        for (k, v) in c.doc_extra() {
+            set(&docs, &String::from_utf8_lossy(&k), &doc_value(&v));
         }
         set(&o, "docs", &docs.into());
         out.push(&o);

@@ -129,6 +129,36 @@ impl CommandSpec {
         self.flags & flag != 0
     }
 
+    /// The flags' names, in COMMAND INFO's order.
+    pub fn flag_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        flags::NAMES
+            .iter()
+            .enumerate()
+            .filter(|(bit, _)| self.flags & (1 << bit) != 0)
+            .map(|(_, n)| *n)
+    }
+
+    /// COMMAND DOCS's extra fields (arguments, history, doc_flags ...) as (name, value), decoded
+    /// from the table's RESP3.
+    pub fn doc_extra(&self) -> Vec<(Vec<u8>, crate::resp::Reply)> {
+        let mut rest = self.doc_extra_resp3;
+        let mut next = || {
+            let (r, n) = crate::resp::decode_reply(rest).ok()??;
+            rest = &rest[n..];
+            Some(r)
+        };
+        let mut out = Vec::with_capacity(self.doc_extra_count);
+        for _ in 0..self.doc_extra_count {
+            match (next(), next()) {
+                (Some(crate::resp::Reply::Simple(k) | crate::resp::Reply::Bulk(k)), Some(v)) => {
+                    out.push((k, v))
+                }
+                _ => break,
+            }
+        }
+        out
+    }
+
     /// The part after '|' for subcommands.
     pub fn short_name(&self) -> &'static str {
         self.name.rsplit('|').next().unwrap_or(self.name)

@@ -6,9 +6,9 @@
 //! matches sorted by name for the same reason.
 
 use super::connection::reply_help;
-use super::{all_commands, flags, is, lookup, table, CmdError, CommandSpec, Ctx};
+use super::{all_commands, is, lookup, table, CmdError, CommandSpec, Ctx};
 use crate::config::REDIS_VERSION;
-use crate::resp::{decode_reply, Reply, ReplyWriter};
+use crate::resp::{decode_reply, ReplyWriter};
 
 /// Writes RESP3 bytes from the table (tips, key specs, doc fields) in the client's protocol.
 fn reply_resp3(out: &mut ReplyWriter, mut bytes: &[u8], count: usize) {
@@ -39,12 +39,7 @@ fn command_info_reply(out: &mut ReplyWriter, c: &CommandSpec) {
     out.array_len(10);
     out.bulk(c.name.as_bytes());
     out.int(c.arity.into());
-    let names: Vec<&str> = flags::NAMES
-        .iter()
-        .enumerate()
-        .filter(|(bit, _)| c.flags & (1 << bit) != 0)
-        .map(|(_, n)| *n)
-        .collect();
+    let names: Vec<&str> = c.flag_names().collect();
     out.set_len(names.len());
     names.iter().for_each(|n| out.simple(n));
     out.int(c.first_key.into());
@@ -87,18 +82,9 @@ fn command_docs_reply(out: &mut ReplyWriter, c: &CommandSpec) {
         out.bulk(c.complexity.as_bytes());
     }
     // The table holds the field names as simple strings; Redis sends bulk strings.
-    let mut extra = c.doc_extra_resp3;
-    for i in 0..2 * c.doc_extra_count {
-        match decode_reply(extra) {
-            Ok(Some((r, n))) => {
-                match r {
-                    Reply::Simple(k) if i % 2 == 0 => out.bulk(&k),
-                    r => out.reply(&r),
-                }
-                extra = &extra[n..];
-            }
-            _ => out.nil(),
-        }
+    for (k, v) in c.doc_extra() {
+        out.bulk(&k);
+        out.reply(&v);
     }
     if !c.subcommands.is_empty() {
         out.bulk(b"subcommands");
