@@ -75,32 +75,14 @@ pub fn parse(args: &[String]) -> Cli {
                 handled_last_config_arg = true;
             }
         } else {
-            cat_repr(opts, a.as_bytes());
+            // Quoted as Redis's sdscatrepr, which the config parser's sdssplitargs reads back.
+            oxidis_core::resp::render::repr(a.as_bytes(), opts);
             opts.push(' ');
             handled_last_config_arg = true;
         }
         j += 1;
     }
     Cli::Run(run)
-}
-
-/// Redis's `sdscatrepr`: a double-quoted string that `sdssplitargs` reads back as `s`.
-pub fn cat_repr(out: &mut String, s: &[u8]) {
-    out.push('"');
-    for &b in s {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
 }
 
 /// The whole config text Redis parses (loadServerConfig): file, then stdin, then a newline

@@ -279,21 +279,11 @@ fn oneshot(r: &mut Report, oxidis: &str, redis: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// One argument as a redis-cli input line writes it: double-quoted with escapes.
+/// One argument as a redis-cli input line writes it: double-quoted with escapes
+/// (Redis's sdscatrepr, which sdssplitargs reads back).
 fn quote_arg(a: &str) -> String {
-    let mut q = String::from("\"");
-    for b in a.bytes() {
-        match b {
-            b'"' => q.push_str("\\\""),
-            b'\\' => q.push_str("\\\\"),
-            b'\n' => q.push_str("\\n"),
-            b'\r' => q.push_str("\\r"),
-            b'\t' => q.push_str("\\t"),
-            0x20..=0x7e => q.push(b as char),
-            _ => q.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    q.push('"');
+    let mut q = String::new();
+    oxidis_core::resp::render::repr(a.as_bytes(), &mut q);
     q
 }
 

@@ -391,17 +391,7 @@ fn bmove(
 ) -> Result<(), CmdError> {
     let now = ctx.now;
     match ctx.db().get(src, now) {
-        Some(Value::List(_)) => {
-            match list::lmove_generic(ctx.db(), src, dst, now, from, to)? {
-                Some(v) => {
-                    ctx.key_modified(dst);
-                    ctx.key_modified(src);
-                    ctx.out().bulk(&v);
-                }
-                None => ctx.out().nil(),
-            }
-            Ok(())
-        }
+        Some(Value::List(_)) => list::lmove_command(ctx, src, dst, from, to),
         Some(_) => Err(CmdError::WrongType),
         None => {
             let op = Op::Move {

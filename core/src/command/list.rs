@@ -531,7 +531,7 @@ pub fn lpos(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 }
 
 /// LMOVE / RPOPLPUSH: the moved element, or nil when the source is missing.
-fn lmove_command(
+pub(crate) fn lmove_command(
     ctx: &mut Ctx,
     src: &[u8],
     dst: &[u8],
