@@ -458,7 +458,7 @@ impl Engine {
             for (slot, c) in self.clients.iter_mut() {
                 // Redis's clientsCronHandleTimeout spares blocked clients (their own
                 // timeouts apply) and pubsub clients.
-                let exempt = c.blocked.is_some() || crate::command::pubsub::in_pubsub_mode(c);
+                let exempt = c.blocked.is_some() || crate::command::pubsub::is_pubsub(c);
                 if !c.close_asap
                     && !exempt
                     && now.0.saturating_sub(c.last_interaction.0) > timeout * 1000
