@@ -284,9 +284,7 @@ fn serve_key(
             id: ClientId(slot),
             cmd: b.cmd,
         };
-        if let Err(e) = serve_client(&mut ctx, key, &b.op) {
-            ctx.error(&e);
-        }
+        super::run_handler(&mut ctx, |ctx| serve_client(ctx, key, &b.op));
         finish(srv, slot);
     }
 }

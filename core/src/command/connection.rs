@@ -804,7 +804,7 @@ mod tests {
         let want = |proto| {
             Reply::Map(vec![
                 (b("server"), b("redis")),
-                (b("version"), b(REDIS_VERSION)),
+                (b("version"), b(crate::config::REDIS_VERSION)),
                 (b("proto"), Reply::Int(proto)),
                 (b("id"), Reply::Int(2)),
                 (b("mode"), b("standalone")),

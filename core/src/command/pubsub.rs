@@ -474,7 +474,13 @@ impl Sink<'_> {
             return;
         }
         let was_empty = c.out.is_empty();
+        // A push to a client whose command has not replied yet goes before that reply, and
+        // stays if the command then fails (run_handler discards only the reply).
+        let before_reply = c.out.len() == c.reply_start;
         write(&mut ReplyWriter::new(&mut c.out, c.resp3));
+        if before_reply {
+            c.reply_start = c.out.len();
+        }
         if was_empty && slot != self.caller.0 {
             self.events.push_back(Event::Output(ClientId(slot)));
         }
@@ -731,6 +737,26 @@ mod tests {
         let mut out = Vec::new();
         eng.drain_output(id, &mut out);
         String::from_utf8_lossy(&out).replace("\r\n", " ")
+    }
+
+    fn pushes_to_itself_then_fails(
+        ctx: &mut crate::command::Ctx,
+        _args: &[&[u8]],
+    ) -> Result<(), crate::command::CmdError> {
+        let (now, id) = (ctx.now, ctx.id);
+        super::publish_message(now, ctx.srv, ctx.clients, id, b"ch", b"hi", super::Kind::Global);
+        Err(crate::command::CmdError::NoSuchKey)
+    }
+
+    #[test]
+    fn a_push_to_the_caller_before_it_fails_is_kept() {
+        let mut s = crate::testing::Session::new(1);
+        s.raw(&["HELLO", "3"]);
+        s.raw(&["SUBSCRIBE", "ch"]);
+        assert_eq!(
+            String::from_utf8_lossy(&s.run_handler("x", pushes_to_itself_then_fails)),
+            ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n-ERR no such key\r\n"
+        );
     }
 
     #[test]
