@@ -29,6 +29,7 @@ use crate::engine::{Client, ClientId, Server};
 use crate::keyspace::Db;
 use crate::resp::{parse_i64, ReplyWriter};
 use crate::time::UnixMillis;
+use crate::types::Kind;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
@@ -255,6 +256,12 @@ impl CmdError {
     }
 }
 
+impl From<crate::keyspace::WrongType> for CmdError {
+    fn from(_: crate::keyspace::WrongType) -> CmdError {
+        CmdError::WrongType
+    }
+}
+
 impl fmt::Display for CmdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&String::from_utf8_lossy(self.text()))
@@ -325,6 +332,26 @@ impl<'e> Ctx<'e> {
     pub fn out(&mut self) -> ReplyWriter<'_> {
         let c = &mut self.clients[self.id.0];
         ReplyWriter::new(&mut c.out, c.resp3)
+    }
+
+    /// The calling client's database and reply writer, borrowed together (to write a value
+    /// into the reply without copying it).
+    pub fn db_out(&mut self) -> (&mut Db, ReplyWriter<'_>) {
+        let c = &mut self.clients[self.id.0];
+        (
+            &mut self.srv.dbs[c.db],
+            ReplyWriter::new(&mut c.out, c.resp3),
+        )
+    }
+
+    /// Redis's lookupKeyRead + checkType in the calling client's database (the `T` at `key`,
+    /// None when missing, WRONGTYPE for another type), with the reply writer borrowed
+    /// alongside so the value can go into the reply without a copy.
+    #[inline]
+    pub fn read<T: Kind>(&mut self, key: &[u8]) -> Result<(Option<&T>, ReplyWriter<'_>), CmdError> {
+        let now = self.now;
+        let (db, out) = self.db_out();
+        Ok((db.read(key, now)?, out))
     }
 
     /// The calling client's selected database.
@@ -667,7 +694,12 @@ mod tests {
     #[test]
     fn each_failing_command_in_exec_is_one_element() {
         let mut s = Session::new(1);
-        for req in [&["MULTI"][..], &["SET", "k", "v"], &["LPUSH", "k", "x"], &["GET", "k"]] {
+        for req in [
+            &["MULTI"][..],
+            &["SET", "k", "v"],
+            &["LPUSH", "k", "x"],
+            &["GET", "k"],
+        ] {
             s.raw(req);
         }
         let out = s.raw(&["EXEC"]);

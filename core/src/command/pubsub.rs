@@ -744,7 +744,15 @@ mod tests {
         _args: &[&[u8]],
     ) -> Result<(), crate::command::CmdError> {
         let (now, id) = (ctx.now, ctx.id);
-        super::publish_message(now, ctx.srv, ctx.clients, id, b"ch", b"hi", super::Kind::Global);
+        super::publish_message(
+            now,
+            ctx.srv,
+            ctx.clients,
+            id,
+            b"ch",
+            b"hi",
+            super::Kind::Global,
+        );
         Err(crate::command::CmdError::NoSuchKey)
     }
 
