@@ -386,11 +386,10 @@ pub fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// A listpack-encoded hash comes back whole with cursor 0, whatever the cursor and COUNT (as
 /// in Redis). For a table, COUNT counts fields and values alike, as Redis's list does.
 pub fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let mut cursor =
-        super::keys::parse_scan_cursor(args[2]).ok_or_else(|| CmdError::err("invalid cursor"))?;
+    let mut cursor = super::keys::scan_cursor(args[2])?;
     let (h, mut w) = ctx.read::<Hash>(args[1])?;
     let Some(h) = h else {
-        super::keys::reply_empty_scan(&mut w);
+        super::keys::reply_scan_head(&mut w, 0, 0);
         return Ok(());
     };
     let super::keys::ScanOptions { count, pattern, .. } =
@@ -413,10 +412,7 @@ pub fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if let Some(p) = pattern {
         found.retain(|(f, _)| glob_match(p, f, false));
     }
-    w.array_len(2);
-    // Redis replies with addReplyBulkLongLong on the unsigned cursor.
-    w.bulk_i64(cursor as i64);
-    w.array_len(found.len() * 2);
+    super::keys::reply_scan_head(&mut w, cursor, found.len() * 2);
     for (f, v) in &found {
         w.bulk(f);
         w.bulk(v);

@@ -647,10 +647,9 @@ fn sunion_diff_generic(
 /// Redis's scanGenericCommand on a set: the cursor is checked before the key, the options
 /// after it (TYPE is SCAN's only); an intset comes back whole with cursor 0.
 pub fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let mut cursor =
-        super::keys::parse_scan_cursor(args[2]).ok_or(CmdError::err("invalid cursor"))?;
+    let mut cursor = super::keys::scan_cursor(args[2])?;
     if ctx.read::<Set>(args[1])?.0.is_none() {
-        super::keys::reply_empty_scan(&mut ctx.out());
+        super::keys::reply_scan_head(&mut ctx.out(), 0, 0);
         return Ok(());
     }
     let super::keys::ScanOptions { count, pattern, .. } =
@@ -673,9 +672,7 @@ pub fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         found.retain(|m| glob_match(p, m, false));
     }
     let mut w = ctx.out();
-    w.array_len(2);
-    w.bulk_i64(cursor as i64);
-    w.array_len(found.len());
+    super::keys::reply_scan_head(&mut w, cursor, found.len());
     for m in &found {
         w.bulk(m);
     }
@@ -697,6 +694,15 @@ mod tests {
 
     fn ints(range: std::ops::Range<i64>) -> impl Iterator<Item = String> {
         range.map(|i| i.to_string())
+    }
+
+    /// A hash-table set holding only the integers 1..=10 (a non-integer member forces the
+    /// encoding and then goes).
+    fn hashtable_of_ints(t: &mut T, key: &str) {
+        t.int(&["SADD", key, "a"]);
+        fill(t, key, ints(1..11));
+        t.int(&["SREM", key, "a"]);
+        assert_eq!(t.encoding(key), "hashtable");
     }
 
     #[test]
@@ -733,10 +739,7 @@ mod tests {
         // Like Redis: popping 9 of 10 builds the survivor set anew, so a hash table holding
         // only integers becomes an intset again (OBJECT ENCODING says "intset" in Redis too).
         let mut t = T::new(7);
-        t.int(&["SADD", "s", "a"]);
-        fill(&mut t, "s", ints(1..11));
-        t.int(&["SREM", "s", "a"]);
-        assert_eq!(t.encoding("s"), "hashtable");
+        hashtable_of_ints(&mut t, "s");
         assert_eq!(t.strings(&["SPOP", "s", "9"]).len(), 9);
         assert_eq!(t.encoding("s"), "intset");
         assert_eq!(t.int(&["SCARD", "s"]), 1);
@@ -882,10 +885,7 @@ mod tests {
     #[test]
     fn store_results_start_as_intsets() {
         let mut t = T::new(7);
-        t.int(&["SADD", "h", "a"]);
-        fill(&mut t, "h", ints(1..11));
-        t.int(&["SREM", "h", "a"]);
-        assert_eq!(t.encoding("h"), "hashtable");
+        hashtable_of_ints(&mut t, "h");
         assert_eq!(t.int(&["SINTERSTORE", "i", "h", "h"]), 10);
         assert_eq!(t.encoding("i"), "intset");
         assert_eq!(t.int(&["SUNIONSTORE", "u", "h"]), 10);

@@ -1244,12 +1244,11 @@ fn listpack_score_text(v: f64) -> String {
 /// Redis parses the cursor, looks the key up, and only then parses the options (so a missing
 /// key answers an empty scan whatever follows). A listpack comes back whole with cursor 0.
 pub fn zscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let mut cursor =
-        super::keys::parse_scan_cursor(args[2]).ok_or(CmdError::err("invalid cursor"))?;
+    let mut cursor = super::keys::scan_cursor(args[2])?;
     let now = ctx.now;
     let (db, mut out) = ctx.db_out();
     let Some(z) = db.read::<ZSet>(args[1], now)? else {
-        super::keys::reply_empty_scan(&mut out);
+        super::keys::reply_scan_head(&mut out, 0, 0);
         return Ok(());
     };
     let super::keys::ScanOptions { count, pattern, .. } =
@@ -1271,9 +1270,7 @@ pub fn zscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if let Some(p) = pattern {
         found.retain(|(m, _)| glob_match(p, m, false));
     }
-    out.array_len(2);
-    out.bulk_i64(cursor as i64);
-    out.array_len(found.len() * 2);
+    super::keys::reply_scan_head(&mut out, cursor, found.len() * 2);
     for (m, s) in &found {
         out.bulk(m);
         out.bulk(s.as_bytes());

@@ -118,16 +118,13 @@ impl Db {
     /// Redis's lookupKeyRead: like `get`, counting keyspace hits and misses.
     pub fn lookup_read(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
         self.expire_if_needed(key, now);
-        match self.keys.get(key) {
-            Some(v) => {
-                self.hits += 1;
-                Some(v)
-            }
-            None => {
-                self.misses += 1;
-                None
-            }
-        }
+        let v = self.keys.get(key);
+        *if v.is_some() {
+            &mut self.hits
+        } else {
+            &mut self.misses
+        } += 1;
+        v
     }
 
     /// Redis's lookupKeyRead + checkType: the `T` at `key` (None when missing), counting a
@@ -148,16 +145,13 @@ impl Db {
         now: UnixMillis,
     ) -> Result<Option<&mut T>, WrongType> {
         self.expire_if_needed(key, now);
-        match self.keys.get_mut(key) {
-            Some(v) => {
-                self.hits += 1;
-                T::of_mut(v).map(Some).ok_or(WrongType)
-            }
-            None => {
-                self.misses += 1;
-                Ok(None)
-            }
-        }
+        let v = self.keys.get_mut(key);
+        *if v.is_some() {
+            &mut self.hits
+        } else {
+            &mut self.misses
+        } += 1;
+        v.map(|v| T::of_mut(v).ok_or(WrongType)).transpose()
     }
 
     /// Redis's lookupKeyWrite + checkType: the `T` at `key` to change (None when missing),
