@@ -80,6 +80,10 @@ fn dispatch(c: &mut Criterion) {
             multibulk(&[b"INCR", b"counter:000000001"]).repeat(16),
         ),
         (
+            "HSET x16",
+            multibulk(&[b"HSET", b"myhash", b"field", b"xxx"]).repeat(16),
+        ),
+        (
             "LPUSH+RPOP x8",
             [
                 multibulk(&[b"LPUSH", b"mylist", b"xxx"]),

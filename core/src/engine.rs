@@ -83,6 +83,10 @@ pub struct Client {
     /// Close without waiting for output (idle timeout, query buffer limit).
     pub close_asap: bool,
     pub out: Vec<u8>,
+    /// Where in `out` the reply of the command being run starts (see `command::run_handler`):
+    /// set before each handler, moved past pushes the command delivers to its own client
+    /// before replying.
+    pub(crate) reply_start: usize,
     /// MULTI queue, transaction flags and WATCHed keys (tx.rs).
     pub tx: crate::command::tx::MultiState,
     /// False while the client must still AUTH (requirepass set when it connected, or RESET).
@@ -235,6 +239,12 @@ impl Engine {
         self.clients.get_mut(id.0)
     }
 
+    /// The server and the clients at once, for tests that run a handler directly.
+    #[cfg(test)]
+    pub(crate) fn parts_mut(&mut self) -> (&mut Server, &mut slab::Slab<Client>) {
+        (&mut self.srv, &mut self.clients)
+    }
+
     pub fn client_count(&self) -> usize {
         self.clients.len()
     }
@@ -260,6 +270,7 @@ impl Engine {
             close_after_reply: false,
             close_asap: false,
             out: Vec::new(),
+            reply_start: 0,
             tx: Default::default(),
             authenticated,
             reply: Default::default(),
@@ -458,7 +469,7 @@ impl Engine {
             for (slot, c) in self.clients.iter_mut() {
                 // Redis's clientsCronHandleTimeout spares blocked clients (their own
                 // timeouts apply) and pubsub clients.
-                let exempt = c.blocked.is_some() || crate::command::pubsub::in_pubsub_mode(c);
+                let exempt = c.blocked.is_some() || crate::command::pubsub::is_pubsub(c);
                 if !c.close_asap
                     && !exempt
                     && now.0.saturating_sub(c.last_interaction.0) > timeout * 1000

@@ -1,6 +1,7 @@
 //! Test support shared by the command modules' unit tests: one engine with one client at a
 //! fixed time, and the few ways tests read its replies.
 
+use crate::command::{CmdError, CommandSpec, Ctx};
 use crate::keyspace::Db;
 use crate::resp::{decode_reply, encode_request, Reply};
 use crate::{ClientId, Config, ConnInfo, Engine, UnixMillis};
@@ -56,6 +57,42 @@ impl Session {
                 .collect(),
             other => panic!("array expected, got {other:?}"),
         }
+    }
+
+    /// Runs `handler` as the command `name` (one the table does not have: a deliberately
+    /// broken one, say) the way dispatch runs a command (call, then the CLIENT REPLY
+    /// bookkeeping) and returns every byte of output.
+    pub fn run_handler(
+        &mut self,
+        name: &'static str,
+        handler: fn(&mut Ctx, &[&[u8]]) -> Result<(), CmdError>,
+    ) -> Vec<u8> {
+        let spec: &'static CommandSpec = Box::leak(Box::new(CommandSpec {
+            name,
+            arity: -1,
+            flags: 0,
+            first_key: 0,
+            last_key: 0,
+            key_step: 0,
+            acl_categories: &[],
+            group: "test",
+            summary: "",
+            since: "",
+            complexity: "",
+            tips_resp3: b"",
+            key_specs_resp3: b"",
+            doc_extra_count: 0,
+            doc_extra_resp3: b"",
+            handler: Some(handler),
+            subcommands: &[],
+        }));
+        let (srv, clients) = self.eng.parts_mut();
+        let start = clients[self.id.0].out.len();
+        crate::command::call(NOW, srv, clients, self.id, spec, &[name.as_bytes()]);
+        crate::command::connection::after_command(&mut clients[self.id.0], start);
+        let mut out = Vec::new();
+        self.eng.drain_output(self.id, &mut out);
+        out
     }
 
     /// Database 0, for looking inside.

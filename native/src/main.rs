@@ -16,6 +16,7 @@ mod log;
 mod persistence;
 mod server;
 
+use oxidis_core::config::REDIS_VERSION;
 use oxidis_core::{Config, Engine, HostInfo};
 use std::process::ExitCode;
 
@@ -23,7 +24,6 @@ use std::process::ExitCode;
 static ALLOC: alloc::Counting = alloc::Counting;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-const REDIS_VERSION: &str = "7.0.15";
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().collect();

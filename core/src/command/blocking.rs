@@ -20,7 +20,7 @@ use super::list::{self, End};
 use super::{is, parse_int, zset, CmdError, CommandSpec, Ctx};
 use crate::engine::{Client, ClientId, Event, Server};
 use crate::time::UnixMillis;
-use crate::types::Value;
+use crate::types::{List, Value, ZSet};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 /// What a blocked client will do once one of its keys is ready.
@@ -284,9 +284,7 @@ fn serve_key(
             id: ClientId(slot),
             cmd: b.cmd,
         };
-        if let Err(e) = serve_client(&mut ctx, key, &b.op) {
-            ctx.error(&e);
-        }
+        super::run_handler(&mut ctx, |ctx| serve_client(ctx, key, &b.op));
         finish(srv, slot);
     }
 }
@@ -390,9 +388,8 @@ fn bmove(
     deadline: u64,
 ) -> Result<(), CmdError> {
     let now = ctx.now;
-    match ctx.db().get(src, now) {
-        Some(Value::List(_)) => list::lmove_command(ctx, src, dst, from, to),
-        Some(_) => Err(CmdError::WrongType),
+    match ctx.db().get_as::<List>(src, now)? {
+        Some(_) => list::lmove_command(ctx, src, dst, from, to),
         None => {
             let op = Op::Move {
                 dst: dst.to_vec(),
@@ -438,10 +435,8 @@ pub fn blmpop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 fn first_zset<'a>(ctx: &mut Ctx, keys: &[&'a [u8]]) -> Result<Option<&'a [u8]>, CmdError> {
     let now = ctx.now;
     for &k in keys {
-        match ctx.db().get(k, now) {
-            None => continue,
-            Some(Value::ZSet(_)) => return Ok(Some(k)),
-            Some(_) => return Err(CmdError::WrongType),
+        if ctx.db().get_as::<ZSet>(k, now)?.is_some() {
+            return Ok(Some(k));
         }
     }
     Ok(None)

@@ -308,17 +308,6 @@ pub fn must_postpone(srv: &Server, c: &Client, cmd: &CommandSpec, now: UnixMilli
     p.all || cmd.has(may_write) || (cmd.name == "exec" && c.tx.queued_flags & may_write != 0)
 }
 
-/// Pub/sub subscription counts (sub, psub, ssub) for CLIENT LIST and TYPE pubsub.
-/// INTEGRATOR: wire to the pub/sub state once it exists.
-fn pubsub_counts(c: &Client) -> (usize, usize, usize) {
-    c.subs.as_ref().map_or((0, 0, 0), |s| s.counts())
-}
-
-fn is_pubsub(c: &Client) -> bool {
-    let (a, b, s) = pubsub_counts(c);
-    a + b + s > 0
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum ClientType {
     Normal,
@@ -346,7 +335,7 @@ fn client_type_by_name(name: &[u8]) -> Result<ClientType, CmdError> {
 }
 
 fn client_type(c: &Client) -> ClientType {
-    if is_pubsub(c) {
+    if super::pubsub::is_pubsub(c) {
         ClientType::Pubsub
     } else {
         ClientType::Normal
@@ -358,7 +347,7 @@ fn client_type(c: &Client) -> ClientType {
 fn client_info_line(out: &mut Vec<u8>, slot: usize, c: &Client, now: UnixMillis, argv_mem: usize) {
     use std::io::Write;
     let mut flags = String::new();
-    if is_pubsub(c) {
+    if super::pubsub::is_pubsub(c) {
         flags.push('P');
     }
     if c.tx.active {
@@ -379,7 +368,7 @@ fn client_info_line(out: &mut Vec<u8>, slot: usize, c: &Client, now: UnixMillis,
     if flags.is_empty() {
         flags.push('N');
     }
-    let (sub, psub, ssub) = pubsub_counts(c);
+    let (sub, psub, ssub) = super::pubsub::subscription_counts(c);
     let qbuf = c.query_buffer_len();
     let qbuf_cap = c.query_buffer_capacity().max(qbuf);
     let multi_mem = c.tx.queued_bytes
@@ -763,8 +752,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-/// Redis's clearClientConnectionState: what RESET puts back.
-/// INTEGRATOR: pub/sub must also unsubscribe the client from everything here.
+/// Redis's clearClientConnectionState: what RESET puts back (subscriptions and blocking
+/// included).
 fn clear_connection_state(ctx: &mut Ctx) {
     let slot = ctx.id.0;
     super::tx::discard_transaction(ctx.srv, ctx.clients, slot);
@@ -815,7 +804,7 @@ mod tests {
         let want = |proto| {
             Reply::Map(vec![
                 (b("server"), b("redis")),
-                (b("version"), b("7.0.15")),
+                (b("version"), b(crate::config::REDIS_VERSION)),
                 (b("proto"), Reply::Int(proto)),
                 (b("id"), Reply::Int(2)),
                 (b("mode"), b("standalone")),

@@ -19,35 +19,15 @@ fn limits(ctx: &Ctx) -> Limits {
     }
 }
 
-/// Redis's lookupKeyRead + checkType, with the caller's reply writer borrowed alongside.
-fn read<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<(Option<&'c Hash>, ReplyWriter<'c>), CmdError> {
-    let now = ctx.now;
-    let c = &mut ctx.clients[ctx.id.0];
-    let h = match ctx.srv.dbs[c.db].lookup_read(key, now) {
-        None => None,
-        Some(Value::Hash(h)) => Some(&**h),
-        Some(_) => return Err(CmdError::WrongType),
-    };
-    Ok((h, ReplyWriter::new(&mut c.out, c.resp3)))
-}
-
-/// Like `read`, but the hash is mutable (random picks advance the table's rehashing).
+/// `Ctx::read` with the hash mutable (random picks advance the table's rehashing) and the
+/// server's RNG borrowed too.
 fn read_mut<'c>(
     ctx: &'c mut Ctx,
     key: &[u8],
 ) -> Result<(Option<&'c mut Hash>, &'c mut Rng, ReplyWriter<'c>), CmdError> {
     let now = ctx.now;
     let c = &mut ctx.clients[ctx.id.0];
-    let db = &mut ctx.srv.dbs[c.db];
-    // lookup_read counts the hit or miss; the second lookup borrows mutably.
-    let h = match db.lookup_read(key, now) {
-        None => None,
-        Some(Value::Hash(_)) => match db.keys.get_mut(key) {
-            Some(Value::Hash(h)) => Some(&mut **h),
-            _ => None,
-        },
-        Some(_) => return Err(CmdError::WrongType),
-    };
+    let h = ctx.srv.dbs[c.db].read_mut::<Hash>(key, now)?;
     Ok((h, &mut ctx.srv.rng, ReplyWriter::new(&mut c.out, c.resp3)))
 }
 
@@ -72,13 +52,12 @@ fn write<R>(
     let dbi = ctx.client_ref().db;
     let srv = &mut *ctx.srv;
     let db = &mut srv.dbs[dbi];
-    let (wrote, emptied) = match db.get_mut(key, now) {
-        Some(Value::Hash(h)) => {
+    let (wrote, emptied) = match db.write::<Hash>(key, now)? {
+        Some(h) => {
             let w = f(h, &lim, &mut srv.rng)?;
             let empty = h.is_empty();
             (w, empty)
         }
-        Some(_) => return Err(CmdError::WrongType),
         None if !create => return Ok(None),
         None => {
             let mut h = Hash::new();
@@ -160,7 +139,7 @@ pub fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// HGET key field
 pub fn hget(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let (h, mut w) = read(ctx, args[1])?;
+    let (h, mut w) = ctx.read::<Hash>(args[1])?;
     match h.and_then(|h| h.get(args[2])) {
         Some(v) => w.bulk(v),
         None => w.nil(),
@@ -170,7 +149,7 @@ pub fn hget(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// HMGET key field [field ...]
 pub fn hmget(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let (h, mut w) = read(ctx, args[1])?;
+    let (h, mut w) = ctx.read::<Hash>(args[1])?;
     w.array_len(args.len() - 2);
     for f in &args[2..] {
         match h.and_then(|h| h.get(f)) {
@@ -205,28 +184,28 @@ pub fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// HLEN key
 pub fn hlen(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let (h, mut w) = read(ctx, args[1])?;
+    let (h, mut w) = ctx.read::<Hash>(args[1])?;
     w.int(h.map_or(0, |h| h.len() as i64));
     Ok(())
 }
 
 /// HSTRLEN key field
 pub fn hstrlen(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let (h, mut w) = read(ctx, args[1])?;
+    let (h, mut w) = ctx.read::<Hash>(args[1])?;
     w.int(h.and_then(|h| h.get(args[2])).map_or(0, |v| v.len() as i64));
     Ok(())
 }
 
 /// HEXISTS key field
 pub fn hexists(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let (h, mut w) = read(ctx, args[1])?;
+    let (h, mut w) = ctx.read::<Hash>(args[1])?;
     w.int(i64::from(h.is_some_and(|h| h.contains(args[2]))));
     Ok(())
 }
 
 /// HGETALL key: a map in RESP3.
 pub fn hgetall(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let (h, mut w) = read(ctx, args[1])?;
+    let (h, mut w) = ctx.read::<Hash>(args[1])?;
     let Some(h) = h else {
         w.map_len(0);
         return Ok(());
@@ -241,7 +220,7 @@ pub fn hgetall(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// HKEYS key
 pub fn hkeys(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let (h, mut w) = read(ctx, args[1])?;
+    let (h, mut w) = ctx.read::<Hash>(args[1])?;
     w.array_len(h.map_or(0, Hash::len));
     for (f, _) in h.iter().flat_map(|h| h.iter()) {
         w.bulk(f);
@@ -251,7 +230,7 @@ pub fn hkeys(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// HVALS key
 pub fn hvals(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let (h, mut w) = read(ctx, args[1])?;
+    let (h, mut w) = ctx.read::<Hash>(args[1])?;
     w.array_len(h.map_or(0, Hash::len));
     for (_, v) in h.iter().flat_map(|h| h.iter()) {
         w.bulk(v);
@@ -407,11 +386,10 @@ pub fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// A listpack-encoded hash comes back whole with cursor 0, whatever the cursor and COUNT (as
 /// in Redis). For a table, COUNT counts fields and values alike, as Redis's list does.
 pub fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let mut cursor =
-        super::keys::parse_scan_cursor(args[2]).ok_or_else(|| CmdError::err("invalid cursor"))?;
-    let (h, mut w) = read(ctx, args[1])?;
+    let mut cursor = super::keys::scan_cursor(args[2])?;
+    let (h, mut w) = ctx.read::<Hash>(args[1])?;
     let Some(h) = h else {
-        super::keys::reply_empty_scan(&mut w);
+        super::keys::reply_scan_head(&mut w, 0, 0);
         return Ok(());
     };
     let super::keys::ScanOptions { count, pattern, .. } =
@@ -434,10 +412,7 @@ pub fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if let Some(p) = pattern {
         found.retain(|(f, _)| glob_match(p, f, false));
     }
-    w.array_len(2);
-    // Redis replies with addReplyBulkLongLong on the unsigned cursor.
-    w.bulk_i64(cursor as i64);
-    w.array_len(found.len() * 2);
+    super::keys::reply_scan_head(&mut w, cursor, found.len() * 2);
     for (f, v) in &found {
         w.bulk(f);
         w.bulk(v);

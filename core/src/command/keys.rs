@@ -178,11 +178,18 @@ pub fn scan_buckets(
     }
 }
 
-/// Redis's shared.emptyscan: cursor 0 and no elements.
-pub fn reply_empty_scan(w: &mut crate::resp::ReplyWriter) {
+/// Redis's parseScanCursorOrReply: the cursor argument, else "invalid cursor".
+pub fn scan_cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    parse_scan_cursor(arg).ok_or_else(|| CmdError::err("invalid cursor"))
+}
+
+/// The head of a SCAN-family reply, [cursor, array of `len`]; the caller writes the `len`
+/// elements. Redis replies with addReplyBulkLongLong on the unsigned cursor. (0, 0) is
+/// Redis's shared.emptyscan.
+pub fn reply_scan_head(w: &mut crate::resp::ReplyWriter, cursor: u64, len: usize) {
     w.array_len(2);
-    w.bulk(b"0");
-    w.array_len(0);
+    w.bulk_i64(cursor as i64);
+    w.array_len(len);
 }
 
 pub fn parse_scan_cursor(arg: &[u8]) -> Option<u64> {
@@ -218,7 +225,7 @@ pub fn parse_scan_cursor(arg: &[u8]) -> Option<u64> {
 /// calls, then filter by pattern, by type (a read lookup: expired keys read as "none"), and
 /// drop (and delete) expired keys. The reply is [cursor, keys], the cursor a bulk string.
 pub fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let mut cursor = parse_scan_cursor(args[1]).ok_or(CmdError::err("invalid cursor"))?;
+    let mut cursor = scan_cursor(args[1])?;
     let ScanOptions {
         count,
         pattern,
@@ -245,10 +252,7 @@ pub fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     });
 
     let mut w = ctx.out();
-    w.array_len(2);
-    // Redis replies with addReplyBulkLongLong on the unsigned cursor.
-    w.bulk_i64(cursor as i64);
-    w.array_len(found.len());
+    reply_scan_head(&mut w, cursor, found.len());
     for k in &found {
         w.bulk(k);
     }

@@ -18,13 +18,6 @@ pub enum End {
     Right,
 }
 
-/// The calling client's database and reply writer, borrowed together.
-fn db_out<'a>(ctx: &'a mut Ctx) -> (&'a mut Db, ReplyWriter<'a>) {
-    let c = &mut ctx.clients[ctx.id.0];
-    let db = &mut ctx.srv.dbs[c.db];
-    (db, ReplyWriter::new(&mut c.out, c.resp3))
-}
-
 /// Redis's `getListPositionFromObjectOrReply`: LEFT or RIGHT, else a syntax error.
 pub fn parse_end(arg: &[u8]) -> Result<End, CmdError> {
     if is(arg, "right") {
@@ -42,40 +35,6 @@ fn parse_range(arg: &[u8], min: i64, msg: &str) -> Result<i64, CmdError> {
     match parse_i64(arg) {
         Some(n) if n >= min => Ok(n),
         _ => Err(CmdError::err(msg)),
-    }
-}
-
-/// The list at `key` for a write command (no hit/miss stats, like lookupKeyWrite).
-fn list_mut<'a>(
-    db: &'a mut Db,
-    key: &[u8],
-    now: UnixMillis,
-) -> Result<Option<&'a mut List>, CmdError> {
-    match db.get_mut(key, now) {
-        None => Ok(None),
-        Some(Value::List(l)) => Ok(Some(l)),
-        Some(_) => Err(CmdError::WrongType),
-    }
-}
-
-/// The list at `key` for a read command (counts keyspace hits and misses, like lookupKeyRead).
-fn list_read<'a>(
-    db: &'a mut Db,
-    key: &[u8],
-    now: UnixMillis,
-) -> Result<Option<&'a List>, CmdError> {
-    match db.lookup_read(key, now) {
-        None => Ok(None),
-        Some(Value::List(l)) => Ok(Some(l)),
-        Some(_) => Err(CmdError::WrongType),
-    }
-}
-
-/// Whether the key holds something other than a list (a missing key is fine).
-fn check_list(db: &mut Db, key: &[u8], now: UnixMillis) -> Result<(), CmdError> {
-    match db.get(key, now) {
-        Some(v) if !matches!(v, Value::List(_)) => Err(CmdError::WrongType),
-        _ => Ok(()),
     }
 }
 
@@ -104,7 +63,7 @@ pub fn push(
     values: &[&[u8]],
     only_existing: bool,
 ) -> Result<usize, CmdError> {
-    if let Some(l) = list_mut(db, key, now)? {
+    if let Some(l) = db.write::<List>(key, now)? {
         for v in values {
             push_one(l, end, v);
         }
@@ -131,7 +90,7 @@ pub fn pop(
     end: End,
     count: usize,
 ) -> Result<Option<Vec<Vec<u8>>>, CmdError> {
-    let Some(l) = list_mut(db, key, now)? else {
+    let Some(l) = db.write::<List>(key, now)? else {
         return Ok(None);
     };
     let n = count.min(l.len());
@@ -182,7 +141,7 @@ pub fn lmove_generic(
     to: End,
 ) -> Result<Option<Vec<u8>>, CmdError> {
     if src == dst {
-        let Some(l) = list_mut(db, src, now)? else {
+        let Some(l) = db.write::<List>(src, now)? else {
             return Ok(None);
         };
         let Some(v) = pop_one(l, from) else {
@@ -191,10 +150,10 @@ pub fn lmove_generic(
         push_one(l, to, &v);
         return Ok(Some(v));
     }
-    if list_mut(db, src, now)?.is_none() {
+    if db.write::<List>(src, now)?.is_none() {
         return Ok(None);
     }
-    check_list(db, dst, now)?;
+    db.get_as::<List>(dst, now)?;
     let Some(v) = pop(db, src, now, from, 1)?.and_then(|mut e| e.pop()) else {
         return Ok(None);
     };
@@ -268,10 +227,10 @@ fn pop_generic(ctx: &mut Ctx, args: &[&[u8]], end: End) -> Result<(), CmdError> 
     };
     let now = ctx.now;
     let key = args[1];
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     let popped = match count {
         // Redis looks the key up (and checks its type) before the count-0 fast exit.
-        Some(0) => list_mut(db, key, now)?.map(|_| Vec::new()),
+        Some(0) => db.write::<List>(key, now)?.map(|_| Vec::new()),
         Some(n) => pop(db, key, now, end, usize::try_from(n).unwrap_or(usize::MAX))?,
         None => pop(db, key, now, end, 1)?,
     };
@@ -308,9 +267,8 @@ pub fn rpop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// LLEN key
 pub fn llen(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
-    let n = list_read(db, args[1], now)?.map_or(0, |l| l.len());
+    let (l, mut out) = ctx.read::<List>(args[1])?;
+    let n = l.map_or(0, |l| l.len());
     out.int(n as i64);
     Ok(())
 }
@@ -318,9 +276,8 @@ pub fn llen(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// LINDEX key index (the key is looked up before the index is parsed: a missing key answers
 /// nil whatever the index)
 pub fn lindex(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
-    let Some(l) = list_read(db, args[1], now)? else {
+    let (l, mut out) = ctx.read::<List>(args[1])?;
+    let Some(l) = l else {
         out.nil();
         return Ok(());
     };
@@ -335,7 +292,10 @@ pub fn lindex(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// LSET key index element
 pub fn lset(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let l = list_mut(ctx.db(), args[1], now)?.ok_or(CmdError::NoSuchKey)?;
+    let l = ctx
+        .db()
+        .write::<List>(args[1], now)?
+        .ok_or(CmdError::NoSuchKey)?;
     let index = parse_int(args[2])?;
     let i = l.resolve_index(index).ok_or(CmdError::OutOfRange)?;
     l.set(i, args[3]);
@@ -355,7 +315,7 @@ pub fn linsert(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         return Err(CmdError::Syntax);
     };
     let now = ctx.now;
-    let Some(l) = list_mut(ctx.db(), args[1], now)? else {
+    let Some(l) = ctx.db().write::<List>(args[1], now)? else {
         ctx.out().int(0);
         return Ok(());
     };
@@ -374,9 +334,8 @@ pub fn linsert(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 pub fn lrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let start = parse_int(args[2])?;
     let end = parse_int(args[3])?;
-    let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
-    let Some(l) = list_read(db, args[1], now)? else {
+    let (l, mut out) = ctx.read::<List>(args[1])?;
+    let Some(l) = l else {
         out.array_len(0);
         return Ok(());
     };
@@ -399,7 +358,7 @@ pub fn ltrim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let end = parse_int(args[3])?;
     let now = ctx.now;
     let db = ctx.db();
-    let Some(l) = list_mut(db, args[1], now)? else {
+    let Some(l) = db.write::<List>(args[1], now)? else {
         ctx.out().ok();
         return Ok(());
     };
@@ -423,7 +382,7 @@ pub fn lrem(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let count = parse_int(args[2])?;
     let now = ctx.now;
     let db = ctx.db();
-    let Some(l) = list_mut(db, args[1], now)? else {
+    let Some(l) = db.write::<List>(args[1], now)? else {
         ctx.out().int(0);
         return Ok(());
     };
@@ -477,9 +436,8 @@ pub fn lpos(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if from_tail {
         rank = rank.wrapping_neg();
     }
-    let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
-    let Some(l) = list_read(db, args[1], now)? else {
+    let (l, mut out) = ctx.read::<List>(args[1])?;
+    let Some(l) = l else {
         if count != -1 {
             out.array_len(0);
         } else {
@@ -594,7 +552,7 @@ pub fn parse_mpop<'a>(
 pub fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let (keys, end, count) = parse_mpop(args, 1)?;
     let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     match mpop(db, &keys, now, end, count)? {
         Some((i, elems)) => {
             write_key_elements(&mut out, keys[i], &elems);

@@ -4,7 +4,9 @@
 //! A handler's signature is `fn(&mut Ctx, &[&[u8]]) -> Result<(), CmdError>`: `args[0]` is the
 //! command name as sent. Handlers validate everything first and write their reply last,
 //! through `ctx.out()`, straight into the client's output buffer (no intermediate `Reply`
-//! allocation on the hot path); an `Err` is written by dispatch.
+//! allocation on the hot path); an `Err` is written by dispatch (`run_handler`), which first
+//! discards whatever part of a reply the handler wrote, so a command never answers twice
+//! (debug builds assert that no handler writes and then fails).
 
 pub mod blocking;
 pub mod connection;
@@ -27,6 +29,7 @@ use crate::engine::{Client, ClientId, Server};
 use crate::keyspace::Db;
 use crate::resp::{parse_i64, ReplyWriter};
 use crate::time::UnixMillis;
+use crate::types::Kind;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
@@ -253,6 +256,12 @@ impl CmdError {
     }
 }
 
+impl From<crate::keyspace::WrongType> for CmdError {
+    fn from(_: crate::keyspace::WrongType) -> CmdError {
+        CmdError::WrongType
+    }
+}
+
 impl fmt::Display for CmdError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&String::from_utf8_lossy(self.text()))
@@ -323,6 +332,26 @@ impl<'e> Ctx<'e> {
     pub fn out(&mut self) -> ReplyWriter<'_> {
         let c = &mut self.clients[self.id.0];
         ReplyWriter::new(&mut c.out, c.resp3)
+    }
+
+    /// The calling client's database and reply writer, borrowed together (to write a value
+    /// into the reply without copying it).
+    pub fn db_out(&mut self) -> (&mut Db, ReplyWriter<'_>) {
+        let c = &mut self.clients[self.id.0];
+        (
+            &mut self.srv.dbs[c.db],
+            ReplyWriter::new(&mut c.out, c.resp3),
+        )
+    }
+
+    /// Redis's lookupKeyRead + checkType in the calling client's database (the `T` at `key`,
+    /// None when missing, WRONGTYPE for another type), with the reply writer borrowed
+    /// alongside so the value can go into the reply without a copy.
+    #[inline]
+    pub fn read<T: Kind>(&mut self, key: &[u8]) -> Result<(Option<&T>, ReplyWriter<'_>), CmdError> {
+        let now = self.now;
+        let (db, out) = self.db_out();
+        Ok((db.read(key, now)?, out))
     }
 
     /// The calling client's selected database.
@@ -525,14 +554,51 @@ pub fn call(
         cmd,
     };
     let before = persistence::before_command(ctx.srv, ctx.clients[id.0].db);
-    let result = handler(&mut ctx, args);
-    let ok = result.is_ok();
-    if let Err(e) = result {
-        if ctx.clients.contains(id.0) {
-            ctx.error(&e);
-        }
-    }
+    let ok = run_handler(&mut ctx, |ctx| handler(ctx, args));
     persistence::after_command(&mut ctx, args, before, ok);
+}
+
+/// Runs a handler for `ctx.id` and answers its `Err`: the one place a command's error reply
+/// is written (a command called by EXEC, a blocked client being served). True if it succeeded.
+///
+/// The handler contract (validate, then reply) is kept by construction: on `Err`, whatever
+/// the handler wrote of its own reply is cut off before the error goes out, so the client
+/// never gets a partial reply followed by an error. What else is in the buffer stays: the
+/// replies before this command (pipelined requests, EXEC's header and earlier elements) lie
+/// before the mark, and pushes this command delivered to its own client before replying
+/// (RESP3 PUBLISH to a channel it subscribes) move the mark past themselves
+/// (`pubsub::Sink::deliver`). CLIENT REPLY OFF/SKIP is applied after this, by dispatch.
+/// Each call keeps its own mark, so EXEC's nested calls nest. Debug builds assert that no
+/// handler relies on the cut: it hides a bug (work done, then a failure).
+fn run_handler(ctx: &mut Ctx, handler: impl FnOnce(&mut Ctx) -> Result<(), CmdError>) -> bool {
+    let slot = ctx.id.0;
+    let c = &mut ctx.clients[slot];
+    let outer = std::mem::replace(&mut c.reply_start, c.out.len());
+    let result = handler(ctx);
+    // The handler may have closed its own client (CLIENT KILL): nothing to answer then.
+    let Some(c) = ctx.clients.get_mut(slot) else {
+        return result.is_ok();
+    };
+    let start = std::mem::replace(&mut c.reply_start, outer);
+    let Err(e) = result else {
+        return true;
+    };
+    let partial = discard_partial_reply(&mut c.out, start);
+    debug_assert!(
+        partial == 0,
+        "handler of '{}' wrote part of its reply ({partial} bytes) and then failed with {e}",
+        ctx.cmd.name
+    );
+    ctx.error(&e);
+    false
+}
+
+/// Cuts `out` back to `start`, where a failed command's reply began; returns how many bytes
+/// went (none when the buffer is already shorter: freed by the output buffer limit).
+fn discard_partial_reply(out: &mut Vec<u8>, start: usize) -> usize {
+    let partial = out.len().saturating_sub(start);
+    out.truncate(start.min(out.len()));
+    partial
 }
 
 /// What C's `%.<max>s` prints of an argument: up to `max` bytes, stopping at a NUL.
@@ -558,4 +624,94 @@ fn unknown_command_error(args: &[&[u8]]) -> Vec<u8> {
     msg.extend_from_slice(b"', with args beginning with: ");
     msg.extend_from_slice(&list);
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resp::{decode_reply, Reply};
+    use crate::testing::Session;
+
+    fn fails_cleanly(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+        Err(CmdError::NoSuchKey)
+    }
+
+    fn fails_after_writing(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+        let mut out = ctx.out();
+        out.array_len(2);
+        out.bulk(b"half");
+        Err(CmdError::Syntax)
+    }
+
+    #[test]
+    fn a_failing_handler_answers_with_its_error_after_earlier_replies() {
+        let mut s = Session::new(1);
+        // A reply already waiting in the buffer (a pipeline) is not the failed command's.
+        s.eng.feed(crate::testing::NOW, s.id, b"SET a 1\r\n");
+        assert_eq!(
+            s.run_handler("x", fails_cleanly),
+            b"+OK\r\n-ERR no such key\r\n"
+        );
+    }
+
+    #[test]
+    fn a_partial_reply_is_cut_before_the_error_goes_out() {
+        let mut out = b"+OK\r\n*2\r\n$4\r\nhalf\r\n".to_vec();
+        assert_eq!(discard_partial_reply(&mut out, 5), 14);
+        assert_eq!(out, b"+OK\r\n");
+        assert_eq!(discard_partial_reply(&mut out, 5), 0);
+        // A buffer the output limit already freed: nothing to cut.
+        let mut freed = Vec::new();
+        assert_eq!(discard_partial_reply(&mut freed, 5), 0);
+        assert!(freed.is_empty());
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "handler of 'broken' wrote part of its reply (14 bytes)")]
+    fn debug_builds_catch_a_handler_that_writes_then_fails() {
+        Session::new(1).run_handler("broken", fails_after_writing);
+    }
+
+    #[test]
+    #[cfg(not(debug_assertions))]
+    fn release_builds_send_only_the_error_of_a_handler_that_writes_then_fails() {
+        let mut s = Session::new(1);
+        assert_eq!(
+            s.run_handler("broken", fails_after_writing),
+            b"-ERR syntax error\r\n"
+        );
+    }
+
+    #[test]
+    fn client_reply_skip_drops_the_error_of_the_skipped_command() {
+        let mut s = Session::new(1);
+        assert_eq!(s.raw(&["CLIENT", "REPLY", "SKIP"]), b"");
+        assert_eq!(s.run_handler("x", fails_cleanly), b"");
+        assert_eq!(s.run_handler("x", fails_cleanly), b"-ERR no such key\r\n");
+    }
+
+    #[test]
+    fn each_failing_command_in_exec_is_one_element() {
+        let mut s = Session::new(1);
+        for req in [
+            &["MULTI"][..],
+            &["SET", "k", "v"],
+            &["LPUSH", "k", "x"],
+            &["GET", "k"],
+        ] {
+            s.raw(req);
+        }
+        let out = s.raw(&["EXEC"]);
+        let (reply, used) = decode_reply(&out).unwrap().unwrap();
+        assert_eq!(used, out.len(), "one reply");
+        assert_eq!(
+            reply,
+            Reply::Array(vec![
+                Reply::Simple(b"OK".to_vec()),
+                Reply::Error(CmdError::WrongType.text().to_vec()),
+                Reply::bulk(b"v"),
+            ])
+        );
+    }
 }

@@ -316,15 +316,22 @@ pub fn forget_client(srv: &mut Server, clients: &mut slab::Slab<Client>, id: Cli
     c.subs = None;
 }
 
-/// Whether the client is in pubsub mode (CLIENT_PUBSUB), e.g. for its buffer-limit class.
-pub fn in_pubsub_mode(c: &Client) -> bool {
+/// Whether the client is in pubsub mode (Redis's CLIENT_PUBSUB flag): the one test for its
+/// buffer-limit class, CLIENT LIST's P flag, CLIENT KILL TYPE pubsub and RESP2's subscriber
+/// restrictions.
+pub fn is_pubsub(c: &Client) -> bool {
     c.subs.as_ref().is_some_and(|s| s.mode)
+}
+
+/// (channels, patterns, shard channels) subscribed: CLIENT LIST's sub=, psub=, ssub=.
+pub fn subscription_counts(c: &Client) -> (usize, usize, usize) {
+    c.subs.as_ref().map_or((0, 0, 0), |s| s.counts())
 }
 
 /// Redis's processCommand check for RESP2 subscribers: only (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE,
 /// PING, QUIT and RESET. Returns the error to reply with when `cmd` is refused.
 pub fn subscriber_mode_error(c: &Client, cmd: &CommandSpec) -> Option<Vec<u8>> {
-    if c.resp3 || !in_pubsub_mode(c) {
+    if c.resp3 || !is_pubsub(c) {
         return None;
     }
     const ALLOWED: [&str; 9] = [
@@ -353,7 +360,7 @@ pub fn subscriber_mode_error(c: &Client, cmd: &CommandSpec) -> Option<Vec<u8>> {
 /// PING from a RESP2 subscriber replies ["pong", message or ""] (Redis's pingCommand). True
 /// when it did.
 pub fn subscriber_ping(c: &mut Client, args: &[&[u8]]) -> bool {
-    if c.resp3 || !in_pubsub_mode(c) || args.len() > 2 {
+    if c.resp3 || !is_pubsub(c) || args.len() > 2 {
         return false;
     }
     let mut w = ReplyWriter::new(&mut c.out, false);
@@ -467,7 +474,13 @@ impl Sink<'_> {
             return;
         }
         let was_empty = c.out.is_empty();
+        // A push to a client whose command has not replied yet goes before that reply, and
+        // stays if the command then fails (run_handler discards only the reply).
+        let before_reply = c.out.len() == c.reply_start;
         write(&mut ReplyWriter::new(&mut c.out, c.resp3));
+        if before_reply {
+            c.reply_start = c.out.len();
+        }
         if was_empty && slot != self.caller.0 {
             self.events.push_back(Event::Output(ClientId(slot)));
         }
@@ -494,7 +507,7 @@ fn output_limit(
         return false;
     }
     // Replica class (1) does not exist here: normal (0) or pubsub (2).
-    let class = if in_pubsub_mode(c) { 2 } else { 0 };
+    let class = if is_pubsub(c) { 2 } else { 0 };
     let [hard, soft, soft_secs] = config.client_obuf_limits[class];
     if hard == 0 && soft == 0 {
         return false;
@@ -724,6 +737,34 @@ mod tests {
         let mut out = Vec::new();
         eng.drain_output(id, &mut out);
         String::from_utf8_lossy(&out).replace("\r\n", " ")
+    }
+
+    fn pushes_to_itself_then_fails(
+        ctx: &mut crate::command::Ctx,
+        _args: &[&[u8]],
+    ) -> Result<(), crate::command::CmdError> {
+        let (now, id) = (ctx.now, ctx.id);
+        super::publish_message(
+            now,
+            ctx.srv,
+            ctx.clients,
+            id,
+            b"ch",
+            b"hi",
+            super::Kind::Global,
+        );
+        Err(crate::command::CmdError::NoSuchKey)
+    }
+
+    #[test]
+    fn a_push_to_the_caller_before_it_fails_is_kept() {
+        let mut s = crate::testing::Session::new(1);
+        s.raw(&["HELLO", "3"]);
+        s.raw(&["SUBSCRIBE", "ch"]);
+        assert_eq!(
+            String::from_utf8_lossy(&s.run_handler("x", pushes_to_itself_then_fails)),
+            ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n-ERR no such key\r\n"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::keyspace::{Db, Dict};
 use crate::resp::ReplyWriter;
 use crate::rng::Rng;
 use crate::types::set::Member;
-use crate::types::{Set, Value};
+use crate::types::{Kind, Set, Value};
 
 /// SPOP_MOVE_STRATEGY_MUL: when popping nearly everything, rebuild the remainder instead.
 const SPOP_MOVE_STRATEGY_MUL: u64 = 5;
@@ -49,24 +49,13 @@ fn write_member(w: &mut ReplyWriter, m: Member<'_>) {
     }
 }
 
-/// Redis's lookupKeyRead + checkType for a set.
-fn read_set<'a>(ctx: &'a mut Ctx, key: &[u8]) -> Result<Option<&'a Set>, CmdError> {
-    let now = ctx.now;
-    match ctx.db().lookup_read(key, now) {
-        None => Ok(None),
-        Some(Value::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(CmdError::WrongType),
-    }
-}
-
 /// SADD key member [member ...]
 pub fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let key = args[1];
     let now = ctx.now;
     let (db, rng, max) = parts(ctx);
-    let added = match db.get_mut(key, now) {
-        Some(Value::Set(s)) => args[2..].iter().filter(|m| s.add(m, max, rng)).count(),
-        Some(_) => return Err(CmdError::WrongType),
+    let added = match db.write::<Set>(key, now)? {
+        Some(s) => args[2..].iter().filter(|m| s.add(m, max, rng)).count(),
         None => {
             // setTypeCreate looks at the first member only.
             let mut s = Set::for_first_member(args[2], rng);
@@ -87,9 +76,9 @@ pub fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let key = args[1];
     let now = ctx.now;
     let db = ctx.db();
-    let (deleted, emptied) = match db.get_mut(key, now) {
+    let (deleted, emptied) = match db.write::<Set>(key, now)? {
         None => (0, false),
-        Some(Value::Set(s)) => {
+        Some(s) => {
             let mut deleted = 0;
             for m in &args[2..] {
                 if s.remove(m) {
@@ -101,7 +90,6 @@ pub fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             }
             (deleted, s.is_empty())
         }
-        Some(_) => return Err(CmdError::WrongType),
     };
     if emptied {
         db.remove(key);
@@ -119,15 +107,14 @@ pub fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let (db, rng, max) = parts(ctx);
     // Both are looked up (and lazily expired) first, as lookupKeyWrite does in Redis.
-    let src_kind = db.get(src, now).map(|v| matches!(v, Value::Set(_)));
-    let dst_kind = db.get(dst, now).map(|v| matches!(v, Value::Set(_)));
-    let Some(src_is_set) = src_kind else {
+    let src_found = db.get_as::<Set>(src, now).map(|s| s.is_some());
+    let dst_checked = db.get_as::<Set>(dst, now).map(|_| ());
+    if src_found == Ok(false) {
         ctx.out().int(0);
         return Ok(());
-    };
-    if !src_is_set || dst_kind == Some(false) {
-        return Err(CmdError::WrongType);
     }
+    src_found?;
+    dst_checked?;
     if src == dst {
         let found = matches!(db.keys.get(src), Some(Value::Set(s)) if s.contains(member));
         ctx.out().int(i64::from(found));
@@ -162,29 +149,25 @@ pub fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// SISMEMBER key member
 pub fn sismember(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let found = read_set(ctx, args[1])?.is_some_and(|s| s.contains(args[2]));
-    ctx.out().int(i64::from(found));
+    let (s, mut out) = ctx.read::<Set>(args[1])?;
+    out.int(i64::from(s.is_some_and(|s| s.contains(args[2]))));
     Ok(())
 }
 
 /// SMISMEMBER key member [member ...] — a missing key is an empty set.
 pub fn smismember(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let found: Vec<bool> = match read_set(ctx, args[1])? {
-        Some(s) => args[2..].iter().map(|m| s.contains(m)).collect(),
-        None => vec![false; args.len() - 2],
-    };
-    let mut w = ctx.out();
-    w.array_len(found.len());
-    for f in found {
-        w.int(i64::from(f));
+    let (s, mut w) = ctx.read::<Set>(args[1])?;
+    w.array_len(args.len() - 2);
+    for m in &args[2..] {
+        w.int(i64::from(s.is_some_and(|s| s.contains(m))));
     }
     Ok(())
 }
 
 /// SCARD key
 pub fn scard(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let n = read_set(ctx, args[1])?.map_or(0, Set::len);
-    ctx.out().int(n as i64);
+    let (s, mut out) = ctx.read::<Set>(args[1])?;
+    out.int(s.map_or(0, Set::len) as i64);
     Ok(())
 }
 
@@ -203,13 +186,12 @@ pub fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let key = args[1];
     let now = ctx.now;
     let (db, rng, _) = parts(ctx);
-    let (popped, emptied) = match db.get_mut(key, now) {
+    let (popped, emptied) = match db.write::<Set>(key, now)? {
         None => {
             ctx.out().nil();
             return Ok(());
         }
-        Some(Value::Set(s)) => (s.pop_random(rng), s.is_empty()),
-        Some(_) => return Err(CmdError::WrongType),
+        Some(s) => (s.pop_random(rng), s.is_empty()),
     };
     if emptied {
         db.remove(key);
@@ -233,13 +215,12 @@ fn spop_with_count(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let count = parse_int(args[2]).map_err(|_| out_of_range_positive())?;
     let count = u64::try_from(count).map_err(|_| out_of_range_positive())?;
     let now = ctx.now;
-    let size = match ctx.db().get(key, now) {
+    let size = match ctx.db().get_as::<Set>(key, now)? {
         None => {
             ctx.out().set_len(0);
             return Ok(());
         }
-        Some(Value::Set(s)) => s.len() as u64,
-        Some(_) => return Err(CmdError::WrongType),
+        Some(s) => s.len() as u64,
     };
     if count == 0 {
         ctx.out().set_len(0);
@@ -317,7 +298,7 @@ pub fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         _ => return Err(CmdError::Syntax),
     }
     let key = args[1];
-    if read_set(ctx, key)?.is_none() {
+    if ctx.read::<Set>(key)?.0.is_none() {
         ctx.out().nil();
         return Ok(());
     }
@@ -344,7 +325,7 @@ fn srandmember_with_count(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError>
         ));
     }
     let (count, uniq) = (l.unsigned_abs(), l >= 0);
-    let size = match read_set(ctx, key)? {
+    let size = match ctx.read::<Set>(key)?.0 {
         None => {
             ctx.out().array_len(0);
             return Ok(());
@@ -476,17 +457,14 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set) {
 /// the first one that is not a set. Returns which keys exist.
 fn lookup_sets(ctx: &mut Ctx, keys: &[&[u8]]) -> Result<Vec<bool>, CmdError> {
     keys.iter()
-        .map(|k| read_set(ctx, k).map(|s| s.is_some()))
+        .map(|k| ctx.read::<Set>(k).map(|(s, _)| s.is_some()))
         .collect()
 }
 
 /// The sets of `keys` (after `lookup_sets`); None for missing keys.
 fn sets_of<'a>(db: &'a Db, keys: &[&[u8]]) -> Vec<Option<&'a Set>> {
     keys.iter()
-        .map(|k| match db.keys.get(k) {
-            Some(Value::Set(s)) => Some(&**s),
-            _ => None,
-        })
+        .map(|k| db.keys.get(k).and_then(Set::of))
         .collect()
 }
 
@@ -669,10 +647,9 @@ fn sunion_diff_generic(
 /// Redis's scanGenericCommand on a set: the cursor is checked before the key, the options
 /// after it (TYPE is SCAN's only); an intset comes back whole with cursor 0.
 pub fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let mut cursor =
-        super::keys::parse_scan_cursor(args[2]).ok_or(CmdError::err("invalid cursor"))?;
-    if read_set(ctx, args[1])?.is_none() {
-        super::keys::reply_empty_scan(&mut ctx.out());
+    let mut cursor = super::keys::scan_cursor(args[2])?;
+    if ctx.read::<Set>(args[1])?.0.is_none() {
+        super::keys::reply_scan_head(&mut ctx.out(), 0, 0);
         return Ok(());
     }
     let super::keys::ScanOptions { count, pattern, .. } =
@@ -695,9 +672,7 @@ pub fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         found.retain(|m| glob_match(p, m, false));
     }
     let mut w = ctx.out();
-    w.array_len(2);
-    w.bulk_i64(cursor as i64);
-    w.array_len(found.len());
+    super::keys::reply_scan_head(&mut w, cursor, found.len());
     for m in &found {
         w.bulk(m);
     }
@@ -719,6 +694,15 @@ mod tests {
 
     fn ints(range: std::ops::Range<i64>) -> impl Iterator<Item = String> {
         range.map(|i| i.to_string())
+    }
+
+    /// A hash-table set holding only the integers 1..=10 (a non-integer member forces the
+    /// encoding and then goes).
+    fn hashtable_of_ints(t: &mut T, key: &str) {
+        t.int(&["SADD", key, "a"]);
+        fill(t, key, ints(1..11));
+        t.int(&["SREM", key, "a"]);
+        assert_eq!(t.encoding(key), "hashtable");
     }
 
     #[test]
@@ -755,10 +739,7 @@ mod tests {
         // Like Redis: popping 9 of 10 builds the survivor set anew, so a hash table holding
         // only integers becomes an intset again (OBJECT ENCODING says "intset" in Redis too).
         let mut t = T::new(7);
-        t.int(&["SADD", "s", "a"]);
-        fill(&mut t, "s", ints(1..11));
-        t.int(&["SREM", "s", "a"]);
-        assert_eq!(t.encoding("s"), "hashtable");
+        hashtable_of_ints(&mut t, "s");
         assert_eq!(t.strings(&["SPOP", "s", "9"]).len(), 9);
         assert_eq!(t.encoding("s"), "intset");
         assert_eq!(t.int(&["SCARD", "s"]), 1);
@@ -904,10 +885,7 @@ mod tests {
     #[test]
     fn store_results_start_as_intsets() {
         let mut t = T::new(7);
-        t.int(&["SADD", "h", "a"]);
-        fill(&mut t, "h", ints(1..11));
-        t.int(&["SREM", "h", "a"]);
-        assert_eq!(t.encoding("h"), "hashtable");
+        hashtable_of_ints(&mut t, "h");
         assert_eq!(t.int(&["SINTERSTORE", "i", "h", "h"]), 10);
         assert_eq!(t.encoding("i"), "intset");
         assert_eq!(t.int(&["SUNIONSTORE", "u", "h"]), 10);

@@ -6,17 +6,9 @@
 //! as `Str`, as Redis stores a raw/embstr string there.
 
 use super::{is, parse_int, CmdError, Ctx};
-use crate::keyspace::Db;
 use crate::resp::{parse_i64, ReplyWriter};
 use crate::types::longdouble::LongDouble;
 use crate::types::{CompactBytes, Value};
-
-/// The calling client's database and reply writer, borrowed together.
-fn db_out<'a>(ctx: &'a mut Ctx) -> (&'a mut Db, ReplyWriter<'a>) {
-    let c = &mut ctx.clients[ctx.id.0];
-    let db = &mut ctx.srv.dbs[c.db];
-    (db, ReplyWriter::new(&mut c.out, c.resp3))
-}
 
 /// A string value's bytes (an int is formatted into `buf`), or WRONGTYPE.
 fn str_of<'a>(v: &'a Value, buf: &'a mut itoa::Buffer) -> Result<&'a [u8], CmdError> {
@@ -154,7 +146,7 @@ fn set_generic(
         Some(e) => Some(expire_at_ms(ctx, e, flags)?),
         None => None,
     };
-    let (db, _) = db_out(ctx);
+    let (db, _) = ctx.db_out();
     // With GET the reply is the old value (or nil), whatever NX/XX decide.
     let mut old: Option<Option<Vec<u8>>> = None;
     if flags & GET != 0 {
@@ -180,7 +172,7 @@ fn set_generic(
             ctx.propagate(&[b"SET", key, val, b"PXAT", at.as_bytes()]);
         }
     }
-    let (_, mut out) = db_out(ctx);
+    let (_, mut out) = ctx.db_out();
     match (old, replies, abort) {
         (Some(Some(v)), _, _) => out.bulk(&v),
         (Some(None), _, _) => out.nil(),
@@ -219,7 +211,7 @@ pub fn psetex(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// GET key
 pub fn get(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     match db.lookup_read(args[1], now) {
         Some(v) => reply_string(&mut out, v),
         None => {
@@ -232,7 +224,7 @@ pub fn get(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// GETSET key value (replaces the value and drops any TTL)
 pub fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     match db.lookup_read(args[1], now) {
         Some(v) => reply_string(&mut out, v)?,
         None => out.nil(),
@@ -245,7 +237,7 @@ pub fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// GETDEL key
 pub fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     match db.lookup_read(args[1], now) {
         Some(v) => {
             reply_string(&mut out, v)?;
@@ -269,10 +261,10 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let key = args[1];
     {
-        let (db, _) = db_out(ctx);
+        let (db, _) = ctx.db_out();
         match db.lookup_read(key, now) {
             None => {
-                db_out(ctx).1.nil();
+                ctx.db_out().1.nil();
                 return Ok(());
             }
             Some(v) if !v.is_string() => return Err(CmdError::WrongType),
@@ -283,7 +275,7 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         Some(e) => Some(expire_at_ms(ctx, e, flags)?),
         None => None,
     };
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     if let Some(v) = db.get(key, now) {
         reply_string(&mut out, v)?;
     }
@@ -315,7 +307,7 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// MGET key [key ...] (keys of other types read as nil)
 pub fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     out.array_len(args.len() - 1);
     let mut buf = itoa::Buffer::new();
     for key in &args[1..] {
@@ -338,7 +330,7 @@ fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<(), CmdError>
         )));
     }
     let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     if nx && args[1..].chunks(2).any(|kv| db.contains(kv[0], now)) {
         out.int(0);
         return Ok(());
@@ -372,7 +364,7 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let (key, tail) = (args[1], args[2]);
     let cur_len = {
-        let (db, _) = db_out(ctx);
+        let (db, _) = ctx.db_out();
         match db.get(key, now) {
             None => None,
             Some(v) => Some(str_of(v, &mut itoa::Buffer::new())?.len()),
@@ -381,7 +373,7 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if let Some(len) = cur_len {
         check_string_length(ctx, len as u64, tail.len() as u64)?;
     }
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     let total = match db.get_mut(key, now) {
         None => {
             db.insert_new(key, Value::string(tail));
@@ -403,7 +395,7 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// STRLEN key
 pub fn strlen(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     let n = match db.lookup_read(args[1], now) {
         None => 0,
         Some(v) => str_of(v, &mut itoa::Buffer::new())?.len(),
@@ -416,7 +408,7 @@ pub fn strlen(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// updated in place; the TTL is kept.
 fn incr_by(ctx: &mut Ctx, key: &[u8], incr: i64) -> Result<(), CmdError> {
     let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     let new = match db.get_mut(key, now) {
         Some(Value::Int(n)) => {
             *n = n.checked_add(incr).ok_or(CmdError::Overflow)?;
@@ -474,7 +466,7 @@ pub fn decrby(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let key = args[1];
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     let cur = match db.get(key, now) {
         None => LongDouble::ZERO,
         Some(Value::Int(n)) => LongDouble::from_i64(*n),
@@ -506,7 +498,7 @@ pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         return Err(CmdError::err("offset is out of range"));
     }
     let cur_len = {
-        let (db, _) = db_out(ctx);
+        let (db, _) = ctx.db_out();
         match db.get(key, now) {
             None => None,
             Some(v) => Some(str_of(v, &mut itoa::Buffer::new())?.len()),
@@ -514,12 +506,12 @@ pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     };
     // Writing nothing answers the current length (0 for a missing key) without the size check.
     if value.is_empty() {
-        db_out(ctx).1.int(cur_len.unwrap_or(0) as i64);
+        ctx.db_out().1.int(cur_len.unwrap_or(0) as i64);
         return Ok(());
     }
     check_string_length(ctx, offset as u64, value.len() as u64)?;
     let offset = offset as usize;
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     let end = offset + value.len();
     let patch = |mut s: Vec<u8>| {
         if s.len() < end {
@@ -576,7 +568,7 @@ pub fn getrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let start = parse_int(args[2])?;
     let end = parse_int(args[3])?;
     let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     let Some(v) = db.lookup_read(args[1], now) else {
         out.bulk(b"");
         return Ok(());
@@ -609,7 +601,7 @@ pub fn lcs(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let max_alloc = ctx.srv.config.proto_max_bulk_len;
     let (a, b) = {
-        let (db, _) = db_out(ctx);
+        let (db, _) = ctx.db_out();
         let mut get = |key: &[u8]| -> Result<Vec<u8>, CmdError> {
             match db.lookup_read(key, now) {
                 None => Ok(Vec::new()),
@@ -652,7 +644,7 @@ pub fn lcs(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             "Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
         ));
     }
-    lcs_reply(&mut db_out(ctx).1, &a, &b, o);
+    lcs_reply(&mut ctx.db_out().1, &a, &b, o);
     Ok(())
 }
 

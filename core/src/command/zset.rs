@@ -10,7 +10,6 @@
 
 use super::{c_str, is, parse_int, CmdError, Ctx};
 use crate::glob::glob_match;
-use crate::keyspace::Db;
 use crate::resp::ReplyWriter;
 use crate::types::float::{string2d, strtod};
 use crate::types::zset::ostree::cmp_entry;
@@ -18,44 +17,12 @@ use crate::types::zset::{Limits, ZSet};
 use crate::types::{CompactBytes, Value};
 use std::collections::HashMap;
 
-fn db_out<'a>(ctx: &'a mut Ctx) -> (&'a mut Db, ReplyWriter<'a>) {
-    let c = &mut ctx.clients[ctx.id.0];
-    let db = &mut ctx.srv.dbs[c.db];
-    (db, ReplyWriter::new(&mut c.out, c.resp3))
-}
-
 fn limits(ctx: &mut Ctx) -> Limits {
     let cfg = &ctx.srv.config;
     Limits {
         max_entries: usize::try_from(cfg.zset_max_listpack_entries).unwrap_or(usize::MAX),
         max_value: usize::try_from(cfg.zset_max_listpack_value).unwrap_or(usize::MAX),
         seed: ctx.srv.rng.next_u64(),
-    }
-}
-
-/// Redis's lookupKeyRead + checkType for a sorted set.
-fn read_zset<'a>(
-    db: &'a mut Db,
-    key: &[u8],
-    now: crate::time::UnixMillis,
-) -> Result<Option<&'a ZSet>, CmdError> {
-    match db.lookup_read(key, now) {
-        None => Ok(None),
-        Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(CmdError::WrongType),
-    }
-}
-
-/// Redis's lookupKeyWrite + checkType for a sorted set.
-fn write_zset<'a>(
-    db: &'a mut Db,
-    key: &[u8],
-    now: crate::time::UnixMillis,
-) -> Result<Option<&'a mut ZSet>, CmdError> {
-    match db.get_mut(key, now) {
-        None => Ok(None),
-        Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(CmdError::WrongType),
     }
 }
 
@@ -249,13 +216,13 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], mut incr: bool) -> Result<(), Cmd
     let now = ctx.now;
     let lim = limits(ctx);
     let db = ctx.db();
-    let exists = write_zset(db, key, now)?.is_some();
+    let exists = db.write::<ZSet>(key, now)?.is_some();
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last = 0.0;
     let mut nan = false;
     if exists || !xx {
         let mut fresh = None;
-        let z: &mut ZSet = match write_zset(db, key, now)? {
+        let z: &mut ZSet = match db.write::<ZSet>(key, now)? {
             Some(z) => z,
             None => fresh.insert(ZSet::for_first_member(args[idx + 1].len(), &lim)),
         };
@@ -327,7 +294,7 @@ pub fn zrem(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let db = ctx.db();
     let mut deleted = 0;
-    if let Some(z) = write_zset(db, key, now)? {
+    if let Some(z) = db.write::<ZSet>(key, now)? {
         for m in &args[2..] {
             if z.remove(m).is_some() {
                 deleted += 1;
@@ -348,7 +315,7 @@ pub fn zrem(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// ZCARD key
 pub fn zcard(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let n = read_zset(ctx.db(), args[1], now)?.map_or(0, |z| z.len());
+    let n = ctx.db().read::<ZSet>(args[1], now)?.map_or(0, |z| z.len());
     ctx.out().int(n as i64);
     Ok(())
 }
@@ -356,7 +323,10 @@ pub fn zcard(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// ZSCORE key member
 pub fn zscore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let s = read_zset(ctx.db(), args[1], now)?.and_then(|z| z.score(args[2]));
+    let s = ctx
+        .db()
+        .read::<ZSet>(args[1], now)?
+        .and_then(|z| z.score(args[2]));
     let mut out = ctx.out();
     match s {
         Some(s) => out.double(s),
@@ -368,8 +338,8 @@ pub fn zscore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// ZMSCORE key member [member ...]
 pub fn zmscore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
-    let z = read_zset(db, args[1], now)?;
+    let (db, mut out) = ctx.db_out();
+    let z = db.read::<ZSet>(args[1], now)?;
     out.array_len(args.len() - 2);
     for m in &args[2..] {
         match z.and_then(|z| z.score(m)) {
@@ -392,7 +362,7 @@ pub fn zrevrank(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 fn zrank_generic(ctx: &mut Ctx, args: &[&[u8]], rev: bool) -> Result<(), CmdError> {
     let now = ctx.now;
-    let rank = read_zset(ctx.db(), args[1], now)?.and_then(|z| {
+    let rank = ctx.db().read::<ZSet>(args[1], now)?.and_then(|z| {
         z.rank(args[2])
             .map(|r| if rev { z.len() - 1 - r } else { r })
     });
@@ -408,7 +378,7 @@ fn zrank_generic(ctx: &mut Ctx, args: &[&[u8]], rev: bool) -> Result<(), CmdErro
 pub fn zcount(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let range = parse_score_range(args[2], args[3])?;
     let now = ctx.now;
-    let n = read_zset(ctx.db(), args[1], now)?.map_or(0, |z| {
+    let n = ctx.db().read::<ZSet>(args[1], now)?.map_or(0, |z| {
         let (lo, hi) = score_span(z, &range);
         hi - lo
     });
@@ -420,7 +390,7 @@ pub fn zcount(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 pub fn zlexcount(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let range = parse_lex_range(args[2], args[3])?;
     let now = ctx.now;
-    let n = read_zset(ctx.db(), args[1], now)?.map_or(0, |z| {
+    let n = ctx.db().read::<ZSet>(args[1], now)?.map_or(0, |z| {
         let (lo, hi) = lex_span(z, &range);
         hi - lo
     });
@@ -580,8 +550,8 @@ fn zrange_generic(
     }
 
     let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
-    let Some(z) = read_zset(db, key, now)? else {
+    let (db, mut out) = ctx.db_out();
+    let Some(z) = db.read::<ZSet>(key, now)? else {
         match store {
             Some(dst) => {
                 let existed = db.remove(dst).is_some();
@@ -675,7 +645,7 @@ fn zremrange_generic(ctx: &mut Ctx, args: &[&[u8]], rt: RangeType) -> Result<(),
     let now = ctx.now;
     let db = ctx.db();
     let mut deleted = 0;
-    if let Some(z) = write_zset(db, key, now)? {
+    if let Some(z) = db.write::<ZSet>(key, now)? {
         let (lo, hi) = if let Some(r) = &score_range {
             score_span(z, r)
         } else if let Some(r) = &lex_range {
@@ -784,10 +754,10 @@ pub fn zpop_generic(
     nil_when_empty: bool,
 ) -> Result<(), CmdError> {
     let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
+    let (db, mut out) = ctx.db_out();
     let mut found = None;
     for &k in keys {
-        if write_zset(db, k, now)?.is_some() {
+        if db.write::<ZSet>(k, now)?.is_some() {
             found = Some(k);
             break;
         }
@@ -865,7 +835,7 @@ pub fn zrandmember(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let db = &mut srv.dbs[ctx.clients[ctxid].db];
     let c = &mut ctx.clients[ctxid];
     let mut out = ReplyWriter::new(&mut c.out, c.resp3);
-    match read_zset(db, args[1], now)? {
+    match db.read::<ZSet>(args[1], now)? {
         None => out.nil(),
         Some(z) => {
             let r = srv.rng.below(z.len() as u64) as usize;
@@ -889,7 +859,7 @@ fn zrandmember_count(ctx: &mut Ctx, key: &[u8], l: i64, withscores: bool) -> Res
     let db = &mut srv.dbs[ctx.clients[ctxid].db];
     let c = &mut ctx.clients[ctxid];
     let mut out = ReplyWriter::new(&mut c.out, c.resp3);
-    let Some(z) = read_zset(db, key, now)? else {
+    let Some(z) = db.read::<ZSet>(key, now)? else {
         out.array_len(0);
         return Ok(());
     };
@@ -1274,12 +1244,11 @@ fn listpack_score_text(v: f64) -> String {
 /// Redis parses the cursor, looks the key up, and only then parses the options (so a missing
 /// key answers an empty scan whatever follows). A listpack comes back whole with cursor 0.
 pub fn zscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let mut cursor =
-        super::keys::parse_scan_cursor(args[2]).ok_or(CmdError::err("invalid cursor"))?;
+    let mut cursor = super::keys::scan_cursor(args[2])?;
     let now = ctx.now;
-    let (db, mut out) = db_out(ctx);
-    let Some(z) = read_zset(db, args[1], now)? else {
-        super::keys::reply_empty_scan(&mut out);
+    let (db, mut out) = ctx.db_out();
+    let Some(z) = db.read::<ZSet>(args[1], now)? else {
+        super::keys::reply_scan_head(&mut out, 0, 0);
         return Ok(());
     };
     let super::keys::ScanOptions { count, pattern, .. } =
@@ -1301,9 +1270,7 @@ pub fn zscan(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if let Some(p) = pattern {
         found.retain(|(m, _)| glob_match(p, m, false));
     }
-    out.array_len(2);
-    out.bulk_i64(cursor as i64);
-    out.array_len(found.len() * 2);
+    super::keys::reply_scan_head(&mut out, cursor, found.len() * 2);
     for (m, s) in &found {
         out.bulk(m);
         out.bulk(s.as_bytes());

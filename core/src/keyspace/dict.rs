@@ -9,7 +9,12 @@ use crate::rng::Rng;
 use std::hash::BuildHasher;
 
 const INITIAL_SIZE: usize = 4;
-/// Redis's dict_force_resize_ratio: grow even when resizing is discouraged past this load.
+/// Redis's HASHTABLE_MIN_FILL (htNeedsResize): a table of more than `INITIAL_SIZE` buckets
+/// whose entries fill less than this percentage of them is shrunk by `shrink_if_needed` to
+/// the smallest power of two that holds its entries, incrementally like any resize. Deleting
+/// never shrinks by itself: the keyspace asks from the engine's tick (Redis's cron
+/// tryResizeHashTables), hash, set and zset tables after removing members (as t_hash.c,
+/// t_set.c and t_zset.c do).
 const MIN_FILL_PERCENT: usize = 10;
 
 struct Node<V> {

@@ -9,12 +9,17 @@ pub use dict::Dict;
 use crate::lazyfree::{is_big, FreeReason};
 use crate::rng::Rng;
 use crate::time::UnixMillis;
-use crate::types::{CompactBytes, Value};
+use crate::types::{CompactBytes, Kind, Value};
 
 /// Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP.
 const EXPIRE_SAMPLE: usize = 20;
 /// Keep sampling while more than this percentage of a sample was expired.
 const EXPIRE_ACCEPTABLE_STALE: usize = 10;
+
+/// The key holds a value of another type than the command works on (Redis's checkType
+/// failing): the command answers WRONGTYPE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WrongType;
 
 pub struct Db {
     pub keys: Dict<Value>,
@@ -113,16 +118,66 @@ impl Db {
     /// Redis's lookupKeyRead: like `get`, counting keyspace hits and misses.
     pub fn lookup_read(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
         self.expire_if_needed(key, now);
-        match self.keys.get(key) {
-            Some(v) => {
-                self.hits += 1;
-                Some(v)
-            }
-            None => {
-                self.misses += 1;
-                None
-            }
-        }
+        let v = self.keys.get(key);
+        *if v.is_some() {
+            &mut self.hits
+        } else {
+            &mut self.misses
+        } += 1;
+        v
+    }
+
+    /// Redis's lookupKeyRead + checkType: the `T` at `key` (None when missing), counting a
+    /// hit or miss.
+    #[inline]
+    pub fn read<T: Kind>(&mut self, key: &[u8], now: UnixMillis) -> Result<Option<&T>, WrongType> {
+        self.lookup_read(key, now)
+            .map(|v| T::of(v).ok_or(WrongType))
+            .transpose()
+    }
+
+    /// `read`, mutable: for reads that change the structure (a random pick advances a table's
+    /// rehashing).
+    #[inline]
+    pub fn read_mut<T: Kind>(
+        &mut self,
+        key: &[u8],
+        now: UnixMillis,
+    ) -> Result<Option<&mut T>, WrongType> {
+        self.expire_if_needed(key, now);
+        let v = self.keys.get_mut(key);
+        *if v.is_some() {
+            &mut self.hits
+        } else {
+            &mut self.misses
+        } += 1;
+        v.map(|v| T::of_mut(v).ok_or(WrongType)).transpose()
+    }
+
+    /// Redis's lookupKeyWrite + checkType: the `T` at `key` to change (None when missing),
+    /// without touching the hit/miss stats.
+    #[inline]
+    pub fn write<T: Kind>(
+        &mut self,
+        key: &[u8],
+        now: UnixMillis,
+    ) -> Result<Option<&mut T>, WrongType> {
+        self.get_mut(key, now)
+            .map(|v| T::of_mut(v).ok_or(WrongType))
+            .transpose()
+    }
+
+    /// lookupKeyWrite + checkType for a look that changes nothing: the `T` at `key` (None
+    /// when missing, lazily expiring it), without touching the hit/miss stats.
+    #[inline]
+    pub fn get_as<T: Kind>(
+        &mut self,
+        key: &[u8],
+        now: UnixMillis,
+    ) -> Result<Option<&T>, WrongType> {
+        self.get(key, now)
+            .map(|v| T::of(v).ok_or(WrongType))
+            .transpose()
     }
 
     pub fn contains(&mut self, key: &[u8], now: UnixMillis) -> bool {

@@ -14,6 +14,40 @@ pub use list::List;
 pub use set::Set;
 pub use zset::ZSet;
 
+/// A collection type a key can hold, as found inside a `Value`: what Redis's checkType
+/// checks. `Db::read` / `Db::write` look a key up and check its type in one step with it.
+pub trait Kind: Sized {
+    fn of(v: &Value) -> Option<&Self>;
+    fn of_mut(v: &mut Value) -> Option<&mut Self>;
+}
+
+macro_rules! kind {
+    ($t:ident) => {
+        impl Kind for $t {
+            #[inline]
+            fn of(v: &Value) -> Option<&$t> {
+                match v {
+                    Value::$t(x) => Some(x),
+                    _ => None,
+                }
+            }
+
+            #[inline]
+            fn of_mut(v: &mut Value) -> Option<&mut $t> {
+                match v {
+                    Value::$t(x) => Some(x),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+kind!(List);
+kind!(Hash);
+kind!(Set);
+kind!(ZSet);
+
 /// What a key holds.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
