@@ -11,8 +11,9 @@
 //! protected mode), `dir` is whatever the host sets (core has no working directory), and
 //! `replicaof` only accepts `no one` (Oxidis does not replicate).
 
+use crate::cnum::parse_i64;
 use crate::glob::glob_match;
-use crate::resp::{parse_i64, split_args};
+use crate::resp::split_args;
 
 /// The Redis version Oxidis reports (HELLO, INFO, config-file errors) so clients feature-detect.
 pub const REDIS_VERSION: &str = "7.0.15";

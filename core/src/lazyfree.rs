@@ -16,7 +16,7 @@
 //!   code at all.
 
 use crate::engine::Server;
-use crate::keyspace::Dict;
+use crate::types::Dict;
 use crate::types::Value;
 
 /// Redis's LAZYFREE_THRESHOLD: values whose free effort is at most this are freed at once

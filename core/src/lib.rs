@@ -9,6 +9,7 @@
 //! - [`config`]: Redis's parameters
 //! - [`glob`]: Redis's pattern matching (KEYS, SCAN MATCH, CONFIG GET)
 
+mod cnum;
 pub mod command;
 pub mod config;
 pub mod engine;

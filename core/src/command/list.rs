@@ -6,8 +6,9 @@
 //! A list that becomes empty is deleted, as Redis never keeps empty lists.
 
 use super::{is, parse_int, CmdError, Ctx};
+use crate::cnum::parse_i64;
 use crate::keyspace::Db;
-use crate::resp::{parse_i64, ReplyWriter};
+use crate::resp::ReplyWriter;
 use crate::time::UnixMillis;
 use crate::types::{List, Value};
 

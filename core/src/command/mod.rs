@@ -23,9 +23,10 @@ pub mod table;
 pub mod tx;
 pub mod zset;
 
+use crate::cnum::parse_i64;
 use crate::engine::{Client, ClientId, Server};
 use crate::keyspace::Db;
-use crate::resp::{parse_i64, ReplyWriter};
+use crate::resp::ReplyWriter;
 use crate::time::UnixMillis;
 use std::collections::HashMap;
 use std::fmt;

@@ -8,10 +8,11 @@
 
 use super::{is, parse_int, CmdError, Ctx};
 use crate::glob::glob_match;
-use crate::keyspace::{Db, Dict};
+use crate::keyspace::Db;
 use crate::resp::ReplyWriter;
 use crate::rng::Rng;
 use crate::types::set::Member;
+use crate::types::Dict;
 use crate::types::{Set, Value};
 
 /// SPOP_MOVE_STRATEGY_MUL: when popping nearly everything, rebuild the remainder instead.

@@ -6,8 +6,9 @@
 //! as `Str`, as Redis stores a raw/embstr string there.
 
 use super::{is, parse_int, CmdError, Ctx};
+use crate::cnum::parse_i64;
 use crate::keyspace::Db;
-use crate::resp::{parse_i64, ReplyWriter};
+use crate::resp::ReplyWriter;
 use crate::types::longdouble::LongDouble;
 use crate::types::{CompactBytes, Value};
 

@@ -2,14 +2,10 @@
 //! expiry time (ms), like Redis's `db->dict` and `db->expires`. Reads expire lazily; the
 //! engine's tick runs the active expiry cycle with a bounded budget.
 
-pub mod dict;
-
-pub use dict::Dict;
-
 use crate::lazyfree::{is_big, FreeReason};
 use crate::rng::Rng;
 use crate::time::UnixMillis;
-use crate::types::{CompactBytes, Value};
+use crate::types::{CompactBytes, Dict, Value};
 
 /// Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP.
 const EXPIRE_SAMPLE: usize = 20;

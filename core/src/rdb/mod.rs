@@ -21,9 +21,9 @@ pub mod lzf;
 pub mod packed;
 pub mod persist;
 
+use crate::cnum::parse_i64;
 use crate::config::Config;
 use crate::keyspace::Db;
-use crate::resp::parse_i64;
 use crate::rng::Rng;
 use crate::types::{hash, set::Member, zset, Hash, List, Set, Value, ZSet};
 use packed::{Elem, ListpackWriter};
@@ -862,7 +862,7 @@ impl<'a> Decoder<'a> {
         pairs
             .into_iter()
             .map(|(m, s)| {
-                let (score, used, _) = crate::types::float::strtod(&s);
+                let (score, used, _) = crate::cnum::strtod(&s);
                 if used != s.len() || s.is_empty() {
                     return Err("bad zset score in blob".to_string());
                 }

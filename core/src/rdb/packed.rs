@@ -2,7 +2,7 @@
 //! files), intset. Encoders write exactly what Redis writes; decoders validate every length
 //! against the blob and return an error instead of reading out of bounds.
 
-use crate::resp::parse_i64;
+use crate::cnum::parse_i64;
 
 pub type Result<T> = std::result::Result<T, String>;
 

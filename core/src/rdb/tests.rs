@@ -224,7 +224,7 @@ fn ziplist(items: &[&[u8]]) -> Vec<u8> {
             body.push(254);
             body.extend_from_slice(&(prev as u32).to_le_bytes());
         }
-        match crate::resp::parse_i64(it) {
+        match crate::cnum::parse_i64(it) {
             Some(v) if (0..=12).contains(&v) => body.push(0xf1 + v as u8),
             Some(v) if i16::try_from(v).is_ok() => {
                 body.push(0xc0);

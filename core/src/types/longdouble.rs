@@ -8,6 +8,7 @@
 //! overflow, and an exact decimal expansion for printing. A tiny unsigned big integer (u32
 //! limbs) carries the exact intermediate values.
 
+use crate::cnum::is_c_space;
 use std::cmp::Ordering;
 
 /// Exponent of the least significant mantissa bit of the smallest subnormal (2^-16445).
@@ -199,10 +200,6 @@ impl std::ops::Add for LongDouble {
     fn add(self, other: LongDouble) -> LongDouble {
         self.sum(other)
     }
-}
-
-fn is_c_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
 /// Rounds `(m + e) * 2^exp` (0 < e < 1 when `sticky`) to a long double, nearest-even, with

@@ -1,7 +1,7 @@
 //! Data structures only: the values keys hold. No RESP and no command semantics here.
 
 pub mod bytes;
-pub mod float;
+pub mod dict;
 pub mod hash;
 pub mod list;
 pub mod longdouble;
@@ -9,6 +9,7 @@ pub mod set;
 pub mod zset;
 
 pub use bytes::CompactBytes;
+pub use dict::Dict;
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
@@ -31,7 +32,7 @@ impl Value {
     /// A string value from bytes, int-encoded when Redis would (canonical decimal within i64).
     pub fn string(b: &[u8]) -> Value {
         if b.len() <= 20 {
-            if let Some(n) = crate::resp::parse_i64(b) {
+            if let Some(n) = crate::cnum::parse_i64(b) {
                 return Value::Int(n);
             }
         }
@@ -40,7 +41,7 @@ impl Value {
 
     pub fn string_from_vec(v: Vec<u8>) -> Value {
         if v.len() <= 20 {
-            if let Some(n) = crate::resp::parse_i64(&v) {
+            if let Some(n) = crate::cnum::parse_i64(&v) {
                 return Value::Int(n);
             }
         }

@@ -13,9 +13,9 @@
 //! Interface other code relies on: `len`, `is_empty`, `contains(member)`, `members()` (owned
 //! bytes; intset members formatted as decimal), `encoding` ("intset" / "hashtable").
 
+use super::dict::Dict;
 use super::CompactBytes;
-use crate::keyspace::Dict;
-use crate::resp::parse_i64;
+use crate::cnum::parse_i64;
 use crate::rng::Rng;
 use std::fmt;
 

@@ -13,8 +13,8 @@
 #[path = "ostree.rs"]
 pub mod ostree;
 
+use super::dict::Dict;
 use super::CompactBytes;
-use crate::keyspace::Dict;
 use ostree::{cmp_entry, OsTree};
 use std::cmp::Ordering;
 use std::fmt;

@@ -4,7 +4,7 @@
 //! single command pays for a whole resize. `scan` is Redis's reverse-binary cursor, which
 //! returns every entry present for a whole scan even across resizes.
 
-use super::super::types::CompactBytes;
+use super::CompactBytes;
 use crate::rng::Rng;
 use std::hash::BuildHasher;
 
