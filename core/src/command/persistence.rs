@@ -180,6 +180,9 @@ pub fn start_rewrite(srv: &mut Server, now: UnixMillis) -> Result<(), String> {
     srv.persist.aof_rewrite_scheduled = false;
     let mut pending = Vec::new();
     srv.persist.take(&mut pending);
+    // The host starts a new incr file now, replayed by a fresh client in database 0: its
+    // first command must select again (Redis: aof_selected_db = -1 before the fork).
+    srv.persist.reset_selected_db();
     let Server { dbs, persist, .. } = srv;
     let host = persist
         .host
