@@ -4,8 +4,8 @@
 //! picture on a noisy machine (see xtask/src/bench.rs).
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use oxidis_core::internals::Dict;
 use oxidis_core::resp::{Decoded, RequestDecoder};
-use oxidis_core::types::Dict;
 use oxidis_core::{Config, ConnInfo, Engine, UnixMillis};
 
 fn multibulk(args: &[&[u8]]) -> Vec<u8> {

@@ -1,8 +1,8 @@
 //! C's number parsing as Redis relies on it, a leaf every layer may use (`resp`, `types`,
 //! `config`, `command`, `rdb`): C's `isspace`, Redis's `string2ll` ([`parse_i64`]), glibc's
 //! `strtod` (decimal and hex floats, inf/infinity/nan, ERANGE on overflow and underflow) and
-//! Redis's `string2d`, which wraps it. (`string2ld` is [`LongDouble::parse`](crate::types::longdouble::LongDouble::parse),
-//! beside the type it makes.)
+//! Redis's `string2d`, which wraps it. (`string2ld` is `LongDouble::parse`, beside its type in
+//! types/longdouble.rs.)
 
 /// C's `isspace` in the "C" locale: space, \t, \n, \v, \f, \r.
 pub fn is_c_space(c: u8) -> bool {

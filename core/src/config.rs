@@ -87,12 +87,6 @@ pub struct Param {
     pub default: &'static str,
 }
 
-impl Param {
-    pub fn is_immutable(&self) -> bool {
-        self.flags & IMMUTABLE != 0
-    }
-}
-
 const INT_MAX: i128 = i32::MAX as i128;
 const INT_MIN: i128 = i32::MIN as i128;
 const UINT_MAX: i128 = u32::MAX as i128;
@@ -765,7 +759,6 @@ pub mod notify {
     pub const EVICTED: u32 = 1 << 9;
     pub const STREAM: u32 = 1 << 10;
     pub const KEY_MISS: u32 = 1 << 11;
-    pub const LOADED: u32 = 1 << 12;
     pub const MODULE: u32 = 1 << 13;
     pub const NEW: u32 = 1 << 14;
     /// 'A': every class but key-miss, loaded and new.

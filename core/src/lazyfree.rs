@@ -36,8 +36,13 @@ pub enum FreeReason {
     Always,
 }
 
-/// What the host frees on its worker. `Send`, so it can cross to another thread.
-pub enum Garbage {
+/// What the host frees on its worker: opaque, the host only counts it and drops it. `Send`,
+/// so it can cross to another thread.
+pub struct Garbage(Kind);
+
+// The values are never read, only dropped: that is their use (on the host's thread).
+#[allow(dead_code)]
+enum Kind {
     Value(Value),
     /// A whole database (FLUSHDB/FLUSHALL ASYNC): its keys and its expiry table.
     Db(Dict<Value>, Dict<u64>),
@@ -47,9 +52,9 @@ impl Garbage {
     /// How many objects this is, for INFO's lazyfree_pending_objects / lazyfreed_objects
     /// (Redis counts one per value, and a flushed database's key count).
     pub fn objects(&self) -> usize {
-        match self {
-            Garbage::Value(_) => 1,
-            Garbage::Db(keys, _) => keys.len(),
+        match &self.0 {
+            Kind::Value(_) => 1,
+            Kind::Db(keys, _) => keys.len(),
         }
     }
 }
@@ -97,7 +102,7 @@ impl Server {
     /// lazily; here and now otherwise (Redis's dbAsyncDelete / freeObjAsync).
     pub fn free_value(&mut self, v: Value, reason: FreeReason) {
         if self.host.frees_lazily && self.lazy_for(reason) && is_big(&v) {
-            self.lazyfree.push(Garbage::Value(v));
+            self.lazyfree.push(Garbage(Kind::Value(v)));
         }
     }
 
@@ -105,7 +110,7 @@ impl Server {
     /// and lazyfree-lazy-user-flush) and the host frees lazily (Redis's emptyDbAsync).
     pub fn free_db(&mut self, keys: Dict<Value>, expires: Dict<u64>, lazy: bool) {
         if lazy && self.host.frees_lazily && !keys.is_empty() {
-            self.lazyfree.push(Garbage::Db(keys, expires));
+            self.lazyfree.push(Garbage(Kind::Db(keys, expires)));
         }
     }
 

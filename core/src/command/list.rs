@@ -616,7 +616,7 @@ mod tests {
         let id = eng.connect(UnixMillis(0), ConnInfo::default());
         let args: Vec<Vec<u8>> = cmd.split(' ').map(|a| a.as_bytes().to_vec()).collect();
         let before = eng.server().dirty;
-        eng.feed(UnixMillis(0), id, &crate::golden::encode_request(&args));
+        eng.feed(UnixMillis(0), id, &crate::resp::encode_request(&args));
         let mut out = Vec::new();
         eng.drain_output(id, &mut out);
         eng.disconnect(id);

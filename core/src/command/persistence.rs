@@ -9,7 +9,6 @@ use super::{is, parse_int, CmdError, Ctx};
 use crate::engine::{Event, Server};
 use crate::rdb::{self, persist::save_params, PayloadError, SaveOptions};
 use crate::time::UnixMillis;
-use crate::types::Value;
 
 // ---------------------------------------------------------------- propagation
 
@@ -654,9 +653,4 @@ pub fn apply_loaded(
         }
     }
     Ok(())
-}
-
-/// A value's DUMP payload (for hosts and tests).
-pub fn dump_value(v: &Value, srv: &Server) -> Vec<u8> {
-    rdb::dump_payload(v, &srv.config)
 }

@@ -6,8 +6,8 @@ use super::persist::{Persist, PersistHost};
 use super::{LoadInfo, LoadedKey};
 use crate::command::{dispatch, persistence};
 use crate::engine::{ConnInfo, Engine};
-use crate::resp::request::Args;
-use crate::resp::{Decoded, RequestDecoder};
+
+use crate::resp::{Args, Decoded, RequestDecoder};
 use crate::time::UnixMillis;
 
 /// What replaying an AOF found.
@@ -36,7 +36,8 @@ impl Engine {
     }
 
     /// Changes since the last save.
-    pub fn dirty(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn dirty(&self) -> u64 {
         self.srv.dirty
     }
 

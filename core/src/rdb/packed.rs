@@ -135,14 +135,6 @@ impl ListpackWriter {
         self.count += 1;
     }
 
-    pub fn push_int(&mut self, v: i64) {
-        let start = self.buf.len();
-        lp_int_entry(v, &mut self.buf);
-        let l = self.buf.len() - start;
-        push_backlen(&mut self.buf, l);
-        self.count += 1;
-    }
-
     /// Bytes the finished listpack will have.
     pub fn bytes(&self) -> usize {
         self.buf.len() + 1

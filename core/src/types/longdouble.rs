@@ -57,10 +57,6 @@ impl LongDouble {
         matches!(self.class, Class::Zero | Class::Finite { .. })
     }
 
-    pub fn is_nan(&self) -> bool {
-        self.class == Class::Nan
-    }
-
     /// Redis's `string2ld`: `strtold` on the whole string, refusing empty or over-long input,
     /// leading white space, trailing bytes, NaN, and results that overflow or underflow to zero.
     pub fn parse(s: &[u8]) -> Option<LongDouble> {
@@ -147,7 +143,7 @@ impl LongDouble {
 
     /// Redis's `ld2string(..., LD_STR_HUMAN)`: `"%.17Lf"`, trailing zeros (and a bare '.')
     /// removed, and "-0" written as "0". Infinities are written "inf"/"-inf"; NaN "nan".
-    pub fn to_human_string(&self) -> String {
+    pub fn to_human_string(self) -> String {
         let mant_exp = match self.class {
             Class::Nan => return "nan".into(),
             Class::Inf => return if self.neg { "-inf" } else { "inf" }.into(),

@@ -57,10 +57,6 @@ impl OsTree {
         self.size(self.root)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.root == NIL
-    }
-
     fn size(&self, t: u32) -> usize {
         if t == NIL {
             0
@@ -348,14 +344,6 @@ impl OsTree {
 
     pub fn iter(&self) -> Iter<'_> {
         self.iter_from(0, false)
-    }
-
-    pub fn first(&self) -> Option<(&[u8], f64)> {
-        self.select(0)
-    }
-
-    pub fn last(&self) -> Option<(&[u8], f64)> {
-        self.select(self.len().checked_sub(1)?)
     }
 
     /// Checks the ordering, AVL balance, heights and subtree sizes (for tests).
