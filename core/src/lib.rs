@@ -10,7 +10,7 @@
 //!   its decoder, redis-cli-style rendering (`resp::render`), byte-level annotation for the
 //!   playground (`resp::annotate`).
 //! - [`rdb`]: RDB snapshots for hosts that keep files: [`rdb::encode`], [`rdb::SaveOptions`],
-//!   the [`rdb::persist::PersistHost`] hooks (the `Engine`'s import/export/AOF methods are in
+//!   the [`rdb::PersistHost`] hooks (the `Engine`'s import/export/AOF methods are in
 //!   rdb/engine_api.rs).
 //! - [`golden`]: the golden-transcript parser and runner, shared by every driver.
 //! - [`all_commands`] / [`CommandSpec`]: the command table, read-only; [`glob_match`]; [`Rng`],

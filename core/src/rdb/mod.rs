@@ -19,9 +19,10 @@ mod crc64;
 mod engine_api;
 mod lzf;
 pub(crate) mod packed;
-pub mod persist;
+pub(crate) mod persist;
 
 pub use engine_api::AofReplay;
+pub use persist::PersistHost;
 
 use crate::cnum::parse_i64;
 use crate::config::Config;

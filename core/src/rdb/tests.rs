@@ -1,3 +1,7 @@
+//! The RDB codec's tests: DUMP payloads and a Redis 7.0 snapshot byte for byte, refusals of what
+//! Oxidis cannot hold, the older encodings, and random keyspaces round-tripping through
+//! encode and decode.
+
 use super::*;
 use crate::engine::{ConnInfo, Engine};
 use crate::rng::Rng;

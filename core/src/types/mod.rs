@@ -1,4 +1,6 @@
-//! Data structures only: the values keys hold. No RESP and no command semantics here.
+//! Data structures only: the values keys hold (`Value` and one file per type) and `Dict`, the
+//! incrementally rehashing hash table under both the collections and the keyspace. No RESP,
+//! no command semantics, no keyspace: only the leaf modules (cnum, rng) are used here.
 
 pub mod bytes;
 pub mod dict;
