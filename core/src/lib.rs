@@ -4,8 +4,11 @@
 //! # The public API (what native/, web/, xtask/ and core's tests and benches use)
 //!
 //! - [`Engine`] and what it is driven with: [`Config`], [`UnixMillis`], [`ClientId`],
-//!   [`ConnInfo`], [`HostInfo`], [`Event`]; [`Garbage`], the big values a host frees on its own
-//!   thread (`Engine::take_lazyfree`); [`Db`], opaque, what [`rdb::encode`] writes.
+//!   [`ConnInfo`], [`HostInfo`], [`Event`]; [`KeyView`], a key as `Engine::keys_matching`
+//!   shows it to a key browser; [`Garbage`], the big values a host frees on its own thread
+//!   (`Engine::take_lazyfree`); [`Db`], opaque, what [`rdb::encode`] writes. (For now
+//!   `Engine::{server, server_mut, client, persist, persist_mut}` still hand the native shell
+//!   the few fields it reads and writes directly.)
 //! - [`resp`]: the RESP codec: request decoding (multibulk, inline) and encoding, [`Reply`] and
 //!   its decoder, redis-cli-style rendering (`resp::render`), byte-level annotation for the
 //!   playground (`resp::annotate`).
@@ -15,6 +18,8 @@
 //! - [`golden`]: the golden-transcript parser and runner, shared by every driver.
 //! - [`all_commands`] / [`CommandSpec`]: the command table, read-only; [`glob_match`]; [`Rng`],
 //!   the seeded PRNG.
+//! - `internals` (feature `internals`, hidden): `Dict` and `ZSet` for core's own benches and
+//!   examples; not an API.
 //!
 //! # Crate-private modules
 //!
@@ -32,10 +37,12 @@
 //!
 //! # Boundaries (enforced by xtask/tests/tidy.rs)
 //!
-//! - The core does no I/O: no `std::{fs, net, thread, time}`, no clock, no mio, no
-//!   wasm-bindgen, nothing from native/ or web/.
-//! - `types` knows neither `resp`, `command` nor `keyspace`; `resp` knows neither `command`
-//!   nor `keyspace`; `cnum`, `glob`, `rng` and `time` are leaves (no `crate::` imports).
+//! - The core does no I/O: no `std::{fs, net, thread, time, process, env}`, no clock, no mio,
+//!   no wasm-bindgen, nothing from native/ or web/.
+//! - `cnum`, `glob`, `rng` and `time` are leaves: they use nothing of the crate.
+//! - `types` (data structures) and `resp` (the codec) use only the leaves: `types` knows
+//!   neither `resp`, `command` nor `keyspace`; `resp` knows neither `command` nor `keyspace`.
+//!   (`keyspace` holding `types::Value`s is the allowed direction.)
 //! - Every module starts with a `//!` doc saying what it owns.
 
 mod cnum;

@@ -4,7 +4,7 @@
 use crate::cnum::parse_i64;
 use memchr::memchr;
 
-/// One reply, as a value. Handlers usually write straight into a [`ReplyWriter`]; this type is
+/// One reply, as a value. Handlers usually write straight into a `ReplyWriter`; this type is
 /// for replies built up front, for queued replies and for decoding.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Reply {
