@@ -88,7 +88,7 @@ pub fn is_big(v: &Value) -> bool {
 
 impl Server {
     /// Whether drops for `reason` are lazy under the current configuration.
-    pub fn lazy_for(&self, reason: FreeReason) -> bool {
+    pub(crate) fn lazy_for(&self, reason: FreeReason) -> bool {
         let c = &self.config;
         match reason {
             FreeReason::Expire => c.lazyfree_lazy_expire,
@@ -100,7 +100,7 @@ impl Server {
 
     /// Drops `v`: on the host's worker if it is big, `reason` says lazy and the host frees
     /// lazily; here and now otherwise (Redis's dbAsyncDelete / freeObjAsync).
-    pub fn free_value(&mut self, v: Value, reason: FreeReason) {
+    pub(crate) fn free_value(&mut self, v: Value, reason: FreeReason) {
         if self.host.frees_lazily && self.lazy_for(reason) && is_big(&v) {
             self.lazyfree.push(Garbage(Kind::Value(v)));
         }
@@ -108,7 +108,7 @@ impl Server {
 
     /// Drops a flushed database: on the host's worker when `lazy` (FLUSH* ASYNC, or no mode
     /// and lazyfree-lazy-user-flush) and the host frees lazily (Redis's emptyDbAsync).
-    pub fn free_db(&mut self, keys: Dict<Value>, expires: Dict<u64>, lazy: bool) {
+    pub(crate) fn free_db(&mut self, keys: Dict<Value>, expires: Dict<u64>, lazy: bool) {
         if lazy && self.host.frees_lazily && !keys.is_empty() {
             self.lazyfree.push(Garbage(Kind::Db(keys, expires)));
         }
@@ -116,7 +116,7 @@ impl Server {
 
     /// Moves the big values the databases set aside (expired or overwritten) to the host's
     /// queue, or drops them, according to their options.
-    pub fn collect_pending_free(&mut self) {
+    pub(crate) fn collect_pending_free(&mut self) {
         for i in 0..self.dbs.len() {
             if self.dbs[i].pending_free.is_empty() {
                 continue;

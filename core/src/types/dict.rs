@@ -225,14 +225,6 @@ impl<V> Dict<V> {
         self.find_in(key, self.hash(key)).map(|n| &n.value)
     }
 
-    pub fn get_key_value(&self, key: &[u8]) -> Option<(&CompactBytes, &V)> {
-        if self.is_empty() {
-            return None;
-        }
-        self.find_in(key, self.hash(key))
-            .map(|n| (&n.key, &n.value))
-    }
-
     pub fn contains_key(&self, key: &[u8]) -> bool {
         self.get(key).is_some()
     }

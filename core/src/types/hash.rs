@@ -439,6 +439,7 @@ impl Hash {
     }
 
     /// Approximate heap bytes this hash owns (for memory figures).
+    #[cfg(test)]
     pub fn heap_size(&self) -> usize {
         match &self.0 {
             Repr::Listpack(lp) => lp.buf.len(),

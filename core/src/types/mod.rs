@@ -74,17 +74,6 @@ impl Value {
         }
     }
 
-    /// How many elements the value has, for lazy-free decisions (strings count as one).
-    pub fn element_count(&self) -> usize {
-        match self {
-            Value::Int(_) | Value::Str(_) => 1,
-            Value::List(l) => l.len(),
-            Value::Hash(h) => h.len(),
-            Value::Set(s) => s.len(),
-            Value::ZSet(z) => z.len(),
-        }
-    }
-
     /// The name OBJECT ENCODING reports.
     pub fn encoding(&self) -> &'static str {
         match self {

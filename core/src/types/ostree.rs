@@ -347,6 +347,7 @@ impl OsTree {
     }
 
     /// Checks the ordering, AVL balance, heights and subtree sizes (for tests).
+    #[cfg(test)]
     pub fn check(&self) -> Result<(), String> {
         fn walk(t: &OsTree, n: u32) -> Result<(usize, u8), String> {
             if n == NIL {
