@@ -596,6 +596,43 @@ mod tests {
     }
 
     #[test]
+    fn keys_matching_is_a_key_browser() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        let setup = b"SET user:1 a\r\nRPUSH user:2 x\r\nSET other b\r\nPEXPIRE user:1 500\r\n\
+                      SET gone c\r\nPEXPIRE gone 10\r\nSELECT 2\r\nSET k v\r\n";
+        assert_eq!(
+            run(&mut eng, id, setup),
+            b"+OK\r\n:1\r\n+OK\r\n:1\r\n+OK\r\n:1\r\n+OK\r\n+OK\r\n"
+        );
+        let now = UnixMillis(1100); // "gone" expired at 1010, user:1 expires at 1500
+        let mut seen = eng.keys_matching(now, 0, b"user:*", 10).unwrap();
+        seen.sort_by_key(|k| k.key);
+        let want = [
+            KeyView {
+                key: b"user:1",
+                type_name: "string",
+                ttl_ms: Some(400),
+            },
+            KeyView {
+                key: b"user:2",
+                type_name: "list",
+                ttl_ms: None,
+            },
+        ];
+        assert_eq!(seen, want);
+        assert_eq!(eng.keys_matching(now, 0, b"*", 10).unwrap().len(), 3);
+        assert_eq!(eng.keys_matching(now, 0, b"*", 1).unwrap().len(), 1);
+        assert_eq!(eng.keys_matching(now, 0, b"USER:*", 10).unwrap(), []);
+        // Nothing was expired by looking: DBSIZE still counts "gone".
+        assert_eq!(eng.db_size(0), Some(4));
+        assert_eq!(eng.db_size(2), Some(1));
+        assert_eq!(eng.db_count(), 16);
+        assert_eq!(eng.db_size(16), None);
+        assert!(eng.keys_matching(now, 16, b"*", 10).is_none());
+    }
+
+    #[test]
     fn quit_and_protocol_errors_close() {
         let mut eng = Engine::new(Config::default(), 1);
         let id = eng.connect(UnixMillis(0), ConnInfo::default());
