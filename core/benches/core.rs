@@ -4,7 +4,7 @@
 //! picture on a noisy machine (see xtask/src/bench.rs).
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use oxidis_core::keyspace::Dict;
+use oxidis_core::internals::Dict;
 use oxidis_core::resp::{Decoded, RequestDecoder};
 use oxidis_core::{Config, ConnInfo, Engine, UnixMillis};
 

@@ -9,7 +9,7 @@
 
 #![allow(clippy::disallowed_methods)]
 
-use oxidis_core::types::zset::{Limits, ZSet};
+use oxidis_core::internals::{Limits, ZSet};
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -11,8 +11,9 @@
 //! protected mode), `dir` is whatever the host sets (core has no working directory), and
 //! `replicaof` only accepts `no one` (Oxidis does not replicate).
 
+use crate::cnum::parse_i64;
 use crate::glob::glob_match;
-use crate::resp::{parse_i64, split_args};
+use crate::resp::split_args;
 
 /// The Redis version Oxidis reports (HELLO, INFO, config-file errors) so clients feature-detect.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -84,12 +85,6 @@ pub struct Param {
     flags: u8,
     kind: Kind,
     pub default: &'static str,
-}
-
-impl Param {
-    pub fn is_immutable(&self) -> bool {
-        self.flags & IMMUTABLE != 0
-    }
 }
 
 const INT_MAX: i128 = i32::MAX as i128;
@@ -764,7 +759,6 @@ pub mod notify {
     pub const EVICTED: u32 = 1 << 9;
     pub const STREAM: u32 = 1 << 10;
     pub const KEY_MISS: u32 = 1 << 11;
-    pub const LOADED: u32 = 1 << 12;
     pub const MODULE: u32 = 1 << 13;
     pub const NEW: u32 = 1 << 14;
     /// 'A': every class but key-miss, loaded and new.

@@ -15,8 +15,8 @@
 use crate::command::{dispatch, Dispatched};
 use crate::config::Config;
 use crate::keyspace::Db;
-use crate::resp::request::Args;
-use crate::resp::{Decoded, ReplyWriter, RequestDecoder};
+
+use crate::resp::{Args, Decoded, ReplyWriter, RequestDecoder};
 use crate::rng::Rng;
 use crate::time::UnixMillis;
 use std::collections::VecDeque;
@@ -67,59 +67,69 @@ pub enum Event {
     Shutdown,
 }
 
+/// One key as `Engine::keys_matching` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyView<'a> {
+    pub key: &'a [u8],
+    /// TYPE's answer: "string", "list", "hash", "set" or "zset".
+    pub type_name: &'static str,
+    /// Milliseconds left before it expires; None without a TTL.
+    pub ttl_ms: Option<u64>,
+}
+
 pub struct Client {
     /// CLIENT ID: unique for the server's life, unlike the slab slot.
-    pub id: u64,
-    pub db: usize,
-    pub resp3: bool,
-    pub name: Option<Vec<u8>>,
-    pub lib_name: Option<Vec<u8>>,
-    pub lib_ver: Option<Vec<u8>>,
-    pub info: ConnInfo,
-    pub created: UnixMillis,
-    pub last_interaction: UnixMillis,
+    pub(crate) id: u64,
+    pub(crate) db: usize,
+    pub(crate) resp3: bool,
+    pub(crate) name: Option<Vec<u8>>,
+    pub(crate) lib_name: Option<Vec<u8>>,
+    pub(crate) lib_ver: Option<Vec<u8>>,
+    pub(crate) info: ConnInfo,
+    pub(crate) created: UnixMillis,
+    pub(crate) last_interaction: UnixMillis,
     /// Reply, then close (QUIT, protocol error): further input is ignored.
-    pub close_after_reply: bool,
+    pub(crate) close_after_reply: bool,
     /// Close without waiting for output (idle timeout, query buffer limit).
     pub close_asap: bool,
-    pub out: Vec<u8>,
+    pub(crate) out: Vec<u8>,
     /// Where in `out` the reply of the command being run starts (see `command::run_handler`):
     /// set before each handler, moved past pushes the command delivers to its own client
     /// before replying.
     pub(crate) reply_start: usize,
     /// MULTI queue, transaction flags and WATCHed keys (tx.rs).
-    pub tx: crate::command::tx::MultiState,
+    pub(crate) tx: crate::command::tx::MultiState,
     /// False while the client must still AUTH (requirepass set when it connected, or RESET).
-    pub authenticated: bool,
+    pub(crate) authenticated: bool,
     /// CLIENT REPLY ON|OFF|SKIP state.
-    pub reply: crate::command::connection::ReplyMode,
+    pub(crate) reply: crate::command::connection::ReplyMode,
     /// CLIENT NO-EVICT (a flag only: Oxidis does not evict clients).
-    pub no_evict: bool,
+    pub(crate) no_evict: bool,
     /// The last command run (CLIENT LIST's cmd=).
-    pub last_cmd: &'static str,
+    pub(crate) last_cmd: &'static str,
     /// Held by CLIENT PAUSE: its next request waits, unconsumed, in the input buffer.
-    pub postponed: bool,
+    pub(crate) postponed: bool,
     /// Output the host took but has not sent yet (`Engine::report_unsent`): counted against
     /// the output buffer limits.
     pub host_pending: usize,
     /// When the output first stayed above the soft buffer limit (Redis's
     /// obuf_soft_limit_reached_time).
-    pub obuf_soft_since: Option<UnixMillis>,
+    pub(crate) obuf_soft_since: Option<UnixMillis>,
     /// Subscriptions and pubsub mode (None: never subscribed).
-    pub subs: Option<Box<crate::command::pubsub::ClientSubs>>,
+    pub(crate) subs: Option<Box<crate::command::pubsub::ClientSubs>>,
     /// Set while blocked (BLPOP ...): input waits until it is unblocked.
-    pub blocked: Option<Box<crate::command::blocking::Blocked>>,
+    pub(crate) blocked: Option<Box<crate::command::blocking::Blocked>>,
     inbuf: Vec<u8>,
     decoder: RequestDecoder,
 }
 
 impl Client {
     /// Bytes received but not yet executed (CLIENT LIST's qbuf).
-    pub fn query_buffer_len(&self) -> usize {
+    pub(crate) fn query_buffer_len(&self) -> usize {
         self.inbuf.len()
     }
 
-    pub fn query_buffer_capacity(&self) -> usize {
+    pub(crate) fn query_buffer_capacity(&self) -> usize {
         self.inbuf.capacity()
     }
 }
@@ -139,33 +149,33 @@ pub struct Stats {
 pub struct Server {
     pub dbs: Vec<Db>,
     pub config: Config,
-    pub stats: Stats,
-    pub rng: Rng,
-    pub host: HostInfo,
-    pub start_time: UnixMillis,
-    pub next_client_id: u64,
+    pub(crate) stats: Stats,
+    pub(crate) rng: Rng,
+    pub(crate) host: HostInfo,
+    pub(crate) start_time: UnixMillis,
+    pub(crate) next_client_id: u64,
     /// Some database logs expiry deletions (`Db::log_expired`): kept by
     /// `tx::sync_expiry_logging` so the per-command drain is skipped when none does.
-    pub expiry_logging: bool,
+    pub(crate) expiry_logging: bool,
     /// Changes since the last save (Redis's server.dirty).
-    pub dirty: u64,
-    pub events: VecDeque<Event>,
+    pub(crate) dirty: u64,
+    pub(crate) events: VecDeque<Event>,
     /// Who WATCHes which key (tx.rs).
-    pub watched: crate::command::tx::WatchIndex,
+    pub(crate) watched: crate::command::tx::WatchIndex,
     /// CLIENT PAUSE in force, if any.
-    pub pause: Option<crate::command::connection::Pause>,
+    pub(crate) pause: Option<crate::command::connection::Pause>,
     /// RDB/AOF state, host hooks and the propagated-effects stream (rdb/persist.rs).
-    pub persist: crate::rdb::persist::Persist,
+    pub(crate) persist: crate::rdb::persist::Persist,
     /// Big values waiting for the host to free them elsewhere (lazyfree.rs).
-    pub lazyfree: Vec<crate::lazyfree::Garbage>,
-    pub pubsub: crate::command::pubsub::PubSub,
-    pub blocking: crate::command::blocking::Blocking,
+    pub(crate) lazyfree: Vec<crate::lazyfree::Garbage>,
+    pub(crate) pubsub: crate::command::pubsub::PubSub,
+    pub(crate) blocking: crate::command::blocking::Blocking,
     last_tick: UnixMillis,
 }
 
 impl Server {
     /// The time of the latest tick (INFO's running-time fields).
-    pub fn last_tick_ms(&self) -> u64 {
+    pub(crate) fn last_tick_ms(&self) -> u64 {
         self.last_tick.0
     }
 }
@@ -235,7 +245,8 @@ impl Engine {
         self.clients.get(id.0)
     }
 
-    pub fn client_mut(&mut self, id: ClientId) -> Option<&mut Client> {
+    #[cfg(test)]
+    pub(crate) fn client_mut(&mut self, id: ClientId) -> Option<&mut Client> {
         self.clients.get_mut(id.0)
     }
 
@@ -247,6 +258,51 @@ impl Engine {
 
     pub fn client_count(&self) -> usize {
         self.clients.len()
+    }
+
+    /// Keys in database `db`, including ones past their TTL not removed yet (DBSIZE); None if
+    /// there is no such database.
+    pub fn db_size(&self, db: usize) -> Option<usize> {
+        self.srv.dbs.get(db).map(Db::len)
+    }
+
+    /// How many databases there are (`databases`).
+    pub fn db_count(&self) -> usize {
+        self.srv.dbs.len()
+    }
+
+    /// Up to `limit` keys of database `db` matching the glob `pattern` (case-sensitive, as
+    /// KEYS), in table order, leaving out keys past their TTL; for a host's key browser (the
+    /// playground). Nothing is touched or expired. None if there is no such database.
+    pub fn keys_matching(
+        &self,
+        now: UnixMillis,
+        db: usize,
+        pattern: &[u8],
+        limit: usize,
+    ) -> Option<Vec<KeyView<'_>>> {
+        let d = self.srv.dbs.get(db)?;
+        let all = pattern == b"*";
+        let mut out = Vec::new();
+        for (k, v) in d.keys.iter() {
+            if out.len() >= limit {
+                break;
+            }
+            let key = k.as_bytes();
+            let ttl_ms = match d.expire_at(key) {
+                Some(at) if at <= now.0 => continue,
+                Some(at) => Some(at - now.0),
+                None => None,
+            };
+            if all || crate::glob::glob_match(pattern, key, false) {
+                out.push(KeyView {
+                    key,
+                    type_name: v.type_name(),
+                    ttl_ms,
+                });
+            }
+        }
+        Some(out)
     }
 
     pub fn connect(&mut self, now: UnixMillis, info: ConnInfo) -> ClientId {
@@ -420,26 +476,6 @@ impl Engine {
         }
     }
 
-    /// The bytes waiting to be sent to the client.
-    pub fn output(&self, id: ClientId) -> &[u8] {
-        self.clients.get(id.0).map_or(&[], |c| &c.out)
-    }
-
-    /// Marks `n` bytes of `output` as sent.
-    pub fn consume_output(&mut self, id: ClientId, n: usize) {
-        if let Some(c) = self.clients.get_mut(id.0) {
-            self.srv.stats.net_output_bytes += n as u64;
-            if n >= c.out.len() {
-                c.out.clear();
-                if c.out.capacity() > 1024 * 1024 {
-                    c.out = Vec::new();
-                }
-            } else {
-                c.out.drain(..n);
-            }
-        }
-    }
-
     /// Moves all pending output into `out`.
     pub fn drain_output(&mut self, id: ClientId, out: &mut Vec<u8>) {
         if let Some(c) = self.clients.get_mut(id.0) {
@@ -568,6 +604,43 @@ mod tests {
         let mut out = Vec::new();
         eng.drain_output(id, &mut out);
         out
+    }
+
+    #[test]
+    fn keys_matching_is_a_key_browser() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        let setup = b"SET user:1 a\r\nRPUSH user:2 x\r\nSET other b\r\nPEXPIRE user:1 500\r\n\
+                      SET gone c\r\nPEXPIRE gone 10\r\nSELECT 2\r\nSET k v\r\n";
+        assert_eq!(
+            run(&mut eng, id, setup),
+            b"+OK\r\n:1\r\n+OK\r\n:1\r\n+OK\r\n:1\r\n+OK\r\n+OK\r\n"
+        );
+        let now = UnixMillis(1100); // "gone" expired at 1010, user:1 expires at 1500
+        let mut seen = eng.keys_matching(now, 0, b"user:*", 10).unwrap();
+        seen.sort_by_key(|k| k.key);
+        let want = [
+            KeyView {
+                key: b"user:1",
+                type_name: "string",
+                ttl_ms: Some(400),
+            },
+            KeyView {
+                key: b"user:2",
+                type_name: "list",
+                ttl_ms: None,
+            },
+        ];
+        assert_eq!(seen, want);
+        assert_eq!(eng.keys_matching(now, 0, b"*", 10).unwrap().len(), 3);
+        assert_eq!(eng.keys_matching(now, 0, b"*", 1).unwrap().len(), 1);
+        assert_eq!(eng.keys_matching(now, 0, b"USER:*", 10).unwrap(), []);
+        // Nothing was expired by looking: DBSIZE still counts "gone".
+        assert_eq!(eng.db_size(0), Some(4));
+        assert_eq!(eng.db_size(2), Some(1));
+        assert_eq!(eng.db_count(), 16);
+        assert_eq!(eng.db_size(16), None);
+        assert!(eng.keys_matching(now, 16, b"*", 10).is_none());
     }
 
     #[test]

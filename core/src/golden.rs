@@ -59,7 +59,7 @@ pub enum Step {
     },
 }
 
-pub use crate::resp::encode_request;
+use crate::resp::encode_request;
 
 fn client_prefix(line: &str) -> (usize, &str) {
     if let Some(rest) = line.strip_prefix("[c") {
@@ -224,7 +224,7 @@ fn lines_match(got: &[String], expect: &[String], vars: &mut HashMap<String, i64
 }
 
 /// Counts the replies `expect` holds (it is RESP, split at CRLF).
-pub fn count_expected_replies(expect: &[String]) -> Result<usize, String> {
+fn count_expected_replies(expect: &[String]) -> Result<usize, String> {
     let concrete: Vec<&str> = expect
         .iter()
         .map(|l| {
@@ -258,7 +258,7 @@ pub fn capture_name(line: &str) -> Option<&str> {
 }
 
 /// Replaces `${name}` with the captured integers; None if one is unknown.
-pub fn substitute(template: &str, vars: &HashMap<String, i64>) -> Option<String> {
+fn substitute(template: &str, vars: &HashMap<String, i64>) -> Option<String> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(i) = rest.find("${") {

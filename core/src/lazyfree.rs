@@ -16,7 +16,7 @@
 //!   code at all.
 
 use crate::engine::Server;
-use crate::keyspace::Dict;
+use crate::types::Dict;
 use crate::types::Value;
 
 /// Redis's LAZYFREE_THRESHOLD: values whose free effort is at most this are freed at once
@@ -36,8 +36,13 @@ pub enum FreeReason {
     Always,
 }
 
-/// What the host frees on its worker. `Send`, so it can cross to another thread.
-pub enum Garbage {
+/// What the host frees on its worker: opaque, the host only counts it and drops it. `Send`,
+/// so it can cross to another thread.
+pub struct Garbage(Kind);
+
+// The values are never read, only dropped: that is their use (on the host's thread).
+#[allow(dead_code)]
+enum Kind {
     Value(Value),
     /// A whole database (FLUSHDB/FLUSHALL ASYNC): its keys and its expiry table.
     Db(Dict<Value>, Dict<u64>),
@@ -47,9 +52,9 @@ impl Garbage {
     /// How many objects this is, for INFO's lazyfree_pending_objects / lazyfreed_objects
     /// (Redis counts one per value, and a flushed database's key count).
     pub fn objects(&self) -> usize {
-        match self {
-            Garbage::Value(_) => 1,
-            Garbage::Db(keys, _) => keys.len(),
+        match &self.0 {
+            Kind::Value(_) => 1,
+            Kind::Db(keys, _) => keys.len(),
         }
     }
 }
@@ -83,7 +88,7 @@ pub fn is_big(v: &Value) -> bool {
 
 impl Server {
     /// Whether drops for `reason` are lazy under the current configuration.
-    pub fn lazy_for(&self, reason: FreeReason) -> bool {
+    pub(crate) fn lazy_for(&self, reason: FreeReason) -> bool {
         let c = &self.config;
         match reason {
             FreeReason::Expire => c.lazyfree_lazy_expire,
@@ -95,23 +100,23 @@ impl Server {
 
     /// Drops `v`: on the host's worker if it is big, `reason` says lazy and the host frees
     /// lazily; here and now otherwise (Redis's dbAsyncDelete / freeObjAsync).
-    pub fn free_value(&mut self, v: Value, reason: FreeReason) {
+    pub(crate) fn free_value(&mut self, v: Value, reason: FreeReason) {
         if self.host.frees_lazily && self.lazy_for(reason) && is_big(&v) {
-            self.lazyfree.push(Garbage::Value(v));
+            self.lazyfree.push(Garbage(Kind::Value(v)));
         }
     }
 
     /// Drops a flushed database: on the host's worker when `lazy` (FLUSH* ASYNC, or no mode
     /// and lazyfree-lazy-user-flush) and the host frees lazily (Redis's emptyDbAsync).
-    pub fn free_db(&mut self, keys: Dict<Value>, expires: Dict<u64>, lazy: bool) {
+    pub(crate) fn free_db(&mut self, keys: Dict<Value>, expires: Dict<u64>, lazy: bool) {
         if lazy && self.host.frees_lazily && !keys.is_empty() {
-            self.lazyfree.push(Garbage::Db(keys, expires));
+            self.lazyfree.push(Garbage(Kind::Db(keys, expires)));
         }
     }
 
     /// Moves the big values the databases set aside (expired or overwritten) to the host's
     /// queue, or drops them, according to their options.
-    pub fn collect_pending_free(&mut self) {
+    pub(crate) fn collect_pending_free(&mut self) {
         for i in 0..self.dbs.len() {
             if self.dbs[i].pending_free.is_empty() {
                 continue;

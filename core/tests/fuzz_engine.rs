@@ -3,7 +3,7 @@
 //! the clock moving and ticks in between. A panic fails the test; nothing else is asserted
 //! about the replies (the golden and differential tests check those).
 
-use oxidis_core::command::all_commands;
+use oxidis_core::all_commands;
 use oxidis_core::resp::encode_request;
 use oxidis_core::{Config, ConnInfo, Engine, UnixMillis};
 use proptest::prelude::*;

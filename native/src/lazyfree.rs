@@ -1,12 +1,12 @@
 //! The lazy-free worker (Redis's BIO_LAZY_FREE thread): the engine sets big dropped values
-//! aside (UNLINK, FLUSH* ASYNC, the lazyfree-lazy-* options; see oxidis_core::lazyfree), the
+//! aside (UNLINK, FLUSH* ASYNC, the lazyfree-lazy-* options; see core/src/lazyfree.rs), the
 //! event loop takes them after every turn and sends them here, and this thread drops them, so
 //! freeing a million-member set never stalls the clients.
 //!
 //! Counters for INFO (lazyfree_pending_objects, lazyfreed_objects) are process-wide atomics,
 //! read by the engine through `HostInfo`'s function pointers.
 
-use oxidis_core::lazyfree::Garbage;
+use oxidis_core::Garbage;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::mpsc::{channel, Sender};
 use std::thread::JoinHandle;
@@ -82,14 +82,34 @@ impl Drop for Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use oxidis_core::types::Value;
+    use oxidis_core::resp::encode_request;
+    use oxidis_core::{Config, ConnInfo, Engine, HostInfo, UnixMillis};
 
     #[test]
     fn frees_everything_it_is_given() {
+        // Big sets UNLINKed by an engine whose host frees lazily: the engine's garbage.
+        let now = UnixMillis(1);
+        let mut eng = Engine::new(Config::default(), 1);
+        let host = HostInfo {
+            frees_lazily: true,
+            ..HostInfo::default()
+        };
+        eng.set_host_info(now, host);
+        let id = eng.connect(now, ConnInfo::default());
+        let members: Vec<String> = (0..100).map(|i| format!("m{i}")).collect();
+        for i in 0..10 {
+            let key = format!("k{i}");
+            let mut sadd = vec!["SADD", key.as_str()];
+            sadd.extend(members.iter().map(String::as_str));
+            eng.feed(now, id, &encode_request(&sadd));
+            eng.feed(now, id, &encode_request(&["UNLINK", key.as_str()]));
+        }
+        let garbage = eng.take_lazyfree();
+        assert_eq!(garbage.len(), 10);
         let before = freed();
         let w = Worker::start();
-        for i in 0..10 {
-            w.free(Garbage::Value(Value::Int(i)));
+        for g in garbage {
+            w.free(g);
         }
         drop(w); // joins after the queue is drained
         assert!(freed() >= before + 10);

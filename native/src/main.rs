@@ -16,7 +16,7 @@ mod log;
 mod persistence;
 mod server;
 
-use oxidis_core::config::REDIS_VERSION;
+use oxidis_core::REDIS_VERSION;
 use oxidis_core::{Config, Engine, HostInfo};
 use std::process::ExitCode;
 

@@ -12,9 +12,8 @@
 
 use crate::aof::Aof;
 use crate::log;
-use oxidis_core::keyspace::Db;
-use oxidis_core::rdb::persist::PersistHost;
-use oxidis_core::rdb::{self, SaveOptions};
+use oxidis_core::rdb::{self, PersistHost, SaveOptions};
+use oxidis_core::Db;
 use oxidis_core::{Engine, UnixMillis};
 use std::cell::RefCell;
 use std::fs::{self, File};

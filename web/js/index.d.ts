@@ -125,7 +125,7 @@ export class Client implements AsyncIterable<Reply> {
   close(): void;
 }
 
-/** One command of the table (oxidis_core::command::all_commands), with Redis's metadata. */
+/** One command of the table (oxidis_core::all_commands), with Redis's metadata. */
 export interface CommandInfo {
   /** Lowercase; a subcommand's is "parent|sub". */
   name: string;

@@ -10,13 +10,11 @@
 //! argument types before they get here.
 
 use js_sys::{Array, Function, Map, Object, Reflect, Uint8Array};
-use oxidis_core::command::all_commands;
-use oxidis_core::engine::ConnInfo;
 use oxidis_core::golden;
 use oxidis_core::resp::annotate::{annotate, Node, Status};
 use oxidis_core::resp::render::render_replies;
 use oxidis_core::resp::{decode_reply, split_args, Reply};
-use oxidis_core::{ClientId, Config, Engine, Event, UnixMillis};
+use oxidis_core::{all_commands, ClientId, Config, ConnInfo, Engine, Event, UnixMillis};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use wasm_bindgen::prelude::*;
@@ -592,32 +590,23 @@ impl RawEngine {
     /// Keys of database `db` matching the glob `pattern`, at most `limit`, each as
     /// `{ key, type, ttl }` (ttl in ms, -1 without one). Keys past their TTL are left out.
     pub fn keys(&mut self, db: u32, pattern: &str, limit: u32, mode: u8) -> Result<Array, JsValue> {
-        let now = self.clock().0;
+        let now = self.clock();
         let mode = Binary::from_u8(mode);
-        let dbs = &self.eng.server().dbs;
-        let Some(d) = dbs.get(db as usize) else {
+        let keys = self
+            .eng
+            .keys_matching(now, db as usize, pattern.as_bytes(), limit as usize);
+        let Some(keys) = keys else {
             return Err(range_error(&format!(
                 "oxidis: database {db} does not exist (0..{})",
-                dbs.len()
+                self.eng.db_count()
             )));
         };
         let out = Array::new();
-        for (k, v) in d.keys.iter() {
-            if out.length() >= limit {
-                break;
-            }
-            let key = k.as_bytes();
-            let ttl = match d.expire_at(key) {
-                Some(at) if at <= now => continue,
-                Some(at) => (at - now) as f64,
-                None => -1.0,
-            };
-            if pattern != "*" && !oxidis_core::glob::glob_match(pattern.as_bytes(), key, false) {
-                continue;
-            }
+        for k in keys {
             let o = Object::new();
-            set(&o, "key", &bytes_value(key, mode));
-            set(&o, "type", &JsValue::from_str(v.type_name()));
+            set(&o, "key", &bytes_value(k.key, mode));
+            set(&o, "type", &JsValue::from_str(k.type_name));
+            let ttl = k.ttl_ms.map_or(-1.0, |ms| ms as f64);
             set(&o, "ttl", &JsValue::from_f64(ttl));
             out.push(&o);
         }
@@ -627,11 +616,7 @@ impl RawEngine {
     /// Number of keys in database `db` (including ones past their TTL not yet removed).
     #[wasm_bindgen(js_name = dbSize)]
     pub fn db_size(&self, db: u32) -> f64 {
-        self.eng
-            .server()
-            .dbs
-            .get(db as usize)
-            .map_or(0.0, |d| d.len() as f64)
+        self.eng.db_size(db as usize).map_or(0.0, |n| n as f64)
     }
 
     #[wasm_bindgen(js_name = clientCount)]
@@ -689,7 +674,7 @@ fn doc_value(r: &Reply) -> JsValue {
     }
 }
 
-/// The command table (oxidis_core::command::all_commands): one object per command and
+/// The command table (oxidis_core::all_commands): one object per command and
 /// subcommand, with Redis's metadata and COMMAND DOCS's extra fields (arguments, history ...).
 #[wasm_bindgen]
 pub fn commands() -> Array {
@@ -711,7 +696,7 @@ pub fn commands() -> Array {
         set(&o, "summary", &JsValue::from_str(c.summary));
         set(&o, "since", &JsValue::from_str(c.since));
         set(&o, "complexity", &JsValue::from_str(c.complexity));
-        set(&o, "container", &JsValue::from_bool(c.handler.is_none()));
+        set(&o, "container", &JsValue::from_bool(c.is_container()));
         let subs = str_array(c.subcommands.iter().map(|s| s.name));
         set(&o, "subcommands", &subs.into());
         let docs = Object::new();

@@ -397,7 +397,7 @@ fn command_group(cmd: &[Vec<u8>]) -> &'static str {
         return "unknown";
     };
     let name = String::from_utf8_lossy(name).to_ascii_lowercase();
-    oxidis_core::command::all_commands()
+    oxidis_core::all_commands()
         .find(|c| c.name == name)
         .map(|c| c.group)
         .unwrap_or("unknown")
@@ -995,11 +995,11 @@ fn escape(b: &[u8]) -> String {
 // The generator
 
 /// The engine's seeded PRNG, with the generator's conveniences.
-pub struct Rng(oxidis_core::rng::Rng);
+pub struct Rng(oxidis_core::Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(oxidis_core::rng::Rng::new(seed))
+        Rng(oxidis_core::Rng::new(seed))
     }
     pub fn next_u64(&mut self) -> u64 {
         self.0.next_u64()
@@ -2474,7 +2474,7 @@ mod tests {
 
     /// A fake server: answers every request with `answer(args)`.
     fn fake_server(answer: fn(&[Vec<u8>]) -> Vec<u8>) -> String {
-        use oxidis_core::resp::request::{Args, Decoded, RequestDecoder};
+        use oxidis_core::resp::{Args, Decoded, RequestDecoder};
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = l.local_addr().unwrap().to_string();
         std::thread::spawn(move || {

@@ -255,9 +255,9 @@ fn run_server(args: &[String]) -> ExitCode {
 /// The supported commands as a markdown list, one line per group, from the command table.
 fn commands_markdown() -> String {
     let mut groups: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for c in oxidis_core::command::all_commands() {
+    for c in oxidis_core::all_commands() {
         // Containers (CLIENT, CONFIG, COMMAND) are listed through their subcommands.
-        if c.handler.is_none() {
+        if c.is_container() {
             continue;
         }
         let shown = c.name.replace('|', " ").to_ascii_uppercase();

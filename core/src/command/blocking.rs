@@ -93,14 +93,14 @@ pub fn parse_timeout(now: UnixMillis, arg: &[u8]) -> Result<u64, CmdError> {
         return Err(not_float());
     }
     // Integers are exact in C's long double; an f64 would round big ones.
-    if let Some(n) = crate::resp::parse_i64(arg) {
+    if let Some(n) = crate::cnum::parse_i64(arg) {
         return match n.checked_mul(1000) {
             Some(0) => Ok(0),
             Some(ms) if ms > 0 => Ok(now.0.saturating_add(ms as u64)),
             _ => Err(CmdError::err("timeout is negative")),
         };
     }
-    let (v, used, erange) = crate::types::float::strtod(arg);
+    let (v, used, erange) = crate::cnum::strtod(arg);
     if used != arg.len() || v.is_nan() || (erange && (v.is_infinite() || v == 0.0)) {
         return Err(not_float());
     }

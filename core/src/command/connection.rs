@@ -784,7 +784,7 @@ mod tests {
     fn run(eng: &mut Engine, id: crate::ClientId, cmd: &str) -> Reply {
         let mut args = Vec::new();
         assert!(crate::resp::split_args(cmd.as_bytes(), &mut args));
-        eng.feed(UnixMillis(1000), id, &crate::golden::encode_request(&args));
+        eng.feed(UnixMillis(1000), id, &crate::resp::encode_request(&args));
         let mut out = Vec::new();
         eng.drain_output(id, &mut out);
         let (r, n) = decode_reply(&out).unwrap().unwrap();
@@ -973,7 +973,7 @@ mod tests {
         let feed = |eng: &mut Engine, id, now, cmd: &str| {
             let mut args = Vec::new();
             assert!(crate::resp::split_args(cmd.as_bytes(), &mut args));
-            eng.feed(now, id, &crate::golden::encode_request(&args));
+            eng.feed(now, id, &crate::resp::encode_request(&args));
             let mut out = Vec::new();
             eng.drain_output(id, &mut out);
             out

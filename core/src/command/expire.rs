@@ -196,7 +196,7 @@ pub fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::golden::encode_request;
+    use crate::resp::encode_request;
     use crate::resp::{decode_reply, Reply};
     use crate::types::Value;
     use crate::{ClientId, Config, ConnInfo, Engine, UnixMillis};

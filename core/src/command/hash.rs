@@ -1,8 +1,9 @@
 //! The hash command group (Redis 7.0's t_hash.c).
 
 use super::{is, parse_int, CmdError, Ctx};
+use crate::cnum::parse_i64;
 use crate::glob::glob_match;
-use crate::resp::{parse_i64, ReplyWriter};
+use crate::resp::ReplyWriter;
 use crate::rng::Rng;
 use crate::types::hash::{Hash, Limits};
 use crate::types::longdouble::LongDouble;

@@ -6,8 +6,9 @@
 //! A list that becomes empty is deleted, as Redis never keeps empty lists.
 
 use super::{is, parse_int, CmdError, Ctx};
+use crate::cnum::parse_i64;
 use crate::keyspace::Db;
-use crate::resp::{parse_i64, ReplyWriter};
+use crate::resp::ReplyWriter;
 use crate::time::UnixMillis;
 use crate::types::{List, Value};
 
@@ -573,7 +574,7 @@ mod tests {
         let id = eng.connect(UnixMillis(0), ConnInfo::default());
         let args: Vec<Vec<u8>> = cmd.split(' ').map(|a| a.as_bytes().to_vec()).collect();
         let before = eng.server().dirty;
-        eng.feed(UnixMillis(0), id, &crate::golden::encode_request(&args));
+        eng.feed(UnixMillis(0), id, &crate::resp::encode_request(&args));
         let mut out = Vec::new();
         eng.drain_output(id, &mut out);
         eng.disconnect(id);

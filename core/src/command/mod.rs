@@ -25,9 +25,10 @@ pub mod table;
 pub mod tx;
 pub mod zset;
 
+use crate::cnum::parse_i64;
 use crate::engine::{Client, ClientId, Server};
 use crate::keyspace::Db;
-use crate::resp::{parse_i64, ReplyWriter};
+use crate::resp::ReplyWriter;
 use crate::time::UnixMillis;
 use crate::types::Kind;
 use std::collections::HashMap;
@@ -67,36 +68,36 @@ pub mod flags {
     pub const MODULE_GETCHANNELS: u32 = 1 << 26;
     pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 27;
 
-    /// Names as COMMAND INFO prints them, indexed by bit.
-    pub const NAMES: [&str; 28] = [
-        "write",
-        "readonly",
-        "denyoom",
-        "module",
-        "admin",
-        "pubsub",
-        "noscript",
-        "blocking",
-        "loading",
-        "stale",
-        "skip_monitor",
-        "skip_slowlog",
-        "asking",
-        "fast",
-        "no_auth",
-        "may_replicate",
-        "sentinel",
-        "only_sentinel",
-        "no_mandatory_keys",
-        "protected",
-        "module_getkeys",
-        "module_no_cluster",
-        "no_async_loading",
-        "no_multi",
-        "movablekeys",
-        "allow_busy",
-        "module_getchannels",
-        "touches_arbitrary_keys",
+    /// Every flag with its name, in COMMAND INFO's order.
+    pub const ALL: [(u32, &str); 28] = [
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (MODULE, "module"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (SENTINEL, "sentinel"),
+        (ONLY_SENTINEL, "only_sentinel"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (PROTECTED, "protected"),
+        (MODULE_GETKEYS, "module_getkeys"),
+        (MODULE_NO_CLUSTER, "module_no_cluster"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLEKEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+        (MODULE_GETCHANNELS, "module_getchannels"),
+        (TOUCHES_ARBITRARY_KEYS, "touches_arbitrary_keys"),
     ];
 }
 
@@ -106,7 +107,7 @@ pub struct CommandSpec {
     pub name: &'static str,
     /// Redis's arity: N means exactly N arguments (name included), -N at least N.
     pub arity: i32,
-    pub flags: u32,
+    pub(crate) flags: u32,
     pub first_key: i32,
     pub last_key: i32,
     pub key_step: i32,
@@ -116,28 +117,32 @@ pub struct CommandSpec {
     pub since: &'static str,
     pub complexity: &'static str,
     /// COMMAND INFO's tips and key specs, as Redis sends them in RESP3.
-    pub tips_resp3: &'static [u8],
-    pub key_specs_resp3: &'static [u8],
+    pub(crate) tips_resp3: &'static [u8],
+    pub(crate) key_specs_resp3: &'static [u8],
     /// COMMAND DOCS's fields beyond summary/since/group/complexity (arguments, history ...),
     /// as RESP3 key/value pairs.
-    pub doc_extra_count: usize,
-    pub doc_extra_resp3: &'static [u8],
+    pub(crate) doc_extra_count: usize,
+    pub(crate) doc_extra_resp3: &'static [u8],
     /// None for containers (CLIENT, CONFIG, COMMAND), whose subcommands have handlers.
-    pub handler: Option<Handler>,
+    pub(crate) handler: Option<Handler>,
     pub subcommands: &'static [CommandSpec],
 }
 
 impl CommandSpec {
-    pub fn has(&self, flag: u32) -> bool {
+    /// A container (CLIENT, CONFIG, COMMAND ...) has no handler of its own: its subcommands do.
+    pub fn is_container(&self) -> bool {
+        self.handler.is_none()
+    }
+
+    pub(crate) fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
     }
 
     /// The flags' names, in COMMAND INFO's order.
     pub fn flag_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        flags::NAMES
+        flags::ALL
             .iter()
-            .enumerate()
-            .filter(|(bit, _)| self.flags & (1 << bit) != 0)
+            .filter(|(bit, _)| self.flags & bit != 0)
             .map(|(_, n)| *n)
     }
 
@@ -163,11 +168,11 @@ impl CommandSpec {
     }
 
     /// The part after '|' for subcommands.
-    pub fn short_name(&self) -> &'static str {
+    pub(crate) fn short_name(&self) -> &'static str {
         self.name.rsplit('|').next().unwrap_or(self.name)
     }
 
-    pub fn arity_ok(&self, argc: usize) -> bool {
+    pub(crate) fn arity_ok(&self, argc: usize) -> bool {
         let argc = argc as i32;
         if self.arity >= 0 {
             argc == self.arity
@@ -176,7 +181,7 @@ impl CommandSpec {
         }
     }
 
-    pub fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+    pub(crate) fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         self.subcommands
             .iter()
             .find(|s| s.short_name().as_bytes().eq_ignore_ascii_case(name))

@@ -9,7 +9,6 @@ use super::{is, parse_int, CmdError, Ctx};
 use crate::engine::{Event, Server};
 use crate::rdb::{self, persist::save_params, PayloadError, SaveOptions};
 use crate::time::UnixMillis;
-use crate::types::Value;
 
 // ---------------------------------------------------------------- propagation
 
@@ -180,6 +179,9 @@ pub fn start_rewrite(srv: &mut Server, now: UnixMillis) -> Result<(), String> {
     srv.persist.aof_rewrite_scheduled = false;
     let mut pending = Vec::new();
     srv.persist.take(&mut pending);
+    // The host starts a new incr file now, replayed by a fresh client in database 0: its
+    // first command must select again (Redis: aof_selected_db = -1 before the fork).
+    srv.persist.reset_selected_db();
     let Server { dbs, persist, .. } = srv;
     let host = persist
         .host
@@ -651,9 +653,4 @@ pub fn apply_loaded(
         }
     }
     Ok(())
-}
-
-/// A value's DUMP payload (for hosts and tests).
-pub fn dump_value(v: &Value, srv: &Server) -> Vec<u8> {
-    rdb::dump_payload(v, &srv.config)
 }

@@ -808,7 +808,7 @@ mod tests {
         eng.feed(
             UnixMillis(1_700_000_123_456),
             id,
-            &crate::golden::encode_request(&args),
+            &crate::resp::encode_request(&args),
         );
         let mut out = Vec::new();
         eng.drain_output(id, &mut out);

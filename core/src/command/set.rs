@@ -8,11 +8,11 @@
 
 use super::{is, parse_int, CmdError, Ctx};
 use crate::glob::glob_match;
-use crate::keyspace::{Db, Dict};
+use crate::keyspace::Db;
 use crate::resp::ReplyWriter;
 use crate::rng::Rng;
 use crate::types::set::Member;
-use crate::types::{Kind, Set, Value};
+use crate::types::{Dict, Kind, Set, Value};
 
 /// SPOP_MOVE_STRATEGY_MUL: when popping nearly everything, rebuild the remainder instead.
 const SPOP_MOVE_STRATEGY_MUL: u64 = 5;

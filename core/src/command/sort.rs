@@ -3,9 +3,9 @@
 //! external keys (`GET obj_*`, `GET #`), page with LIMIT, and STORE the result as a list.
 
 use super::{c_str, is, parse_int, CmdError, Ctx};
+use crate::cnum::strtod;
 use crate::keyspace::Db;
 use crate::time::UnixMillis;
-use crate::types::float::strtod;
 use crate::types::{List, Value};
 use std::cmp::Ordering;
 

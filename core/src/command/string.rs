@@ -6,7 +6,8 @@
 //! as `Str`, as Redis stores a raw/embstr string there.
 
 use super::{is, parse_int, CmdError, Ctx};
-use crate::resp::{parse_i64, ReplyWriter};
+use crate::cnum::parse_i64;
+use crate::resp::ReplyWriter;
 use crate::types::longdouble::LongDouble;
 use crate::types::{CompactBytes, Value};
 
@@ -788,7 +789,7 @@ mod tests {
 
     fn run(eng: &mut crate::Engine, id: crate::ClientId, args: &[&str]) -> String {
         let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
-        eng.feed(UNIX_NOW, id, &crate::golden::encode_request(&args));
+        eng.feed(UNIX_NOW, id, &crate::resp::encode_request(&args));
         let mut out = Vec::new();
         eng.drain_output(id, &mut out);
         String::from_utf8_lossy(&out).into_owned()

@@ -84,6 +84,7 @@ impl WatchIndex {
     }
 
     /// How many clients watch `key` in `db`.
+    #[cfg(test)]
     pub fn watchers(&self, db: usize, key: &[u8]) -> usize {
         self.dbs
             .get(db)
@@ -432,7 +433,7 @@ mod tests {
             let mut args = Vec::new();
             assert!(crate::resp::split_args(cmd.as_bytes(), &mut args));
             self.eng
-                .feed(self.now, id, &crate::golden::encode_request(&args));
+                .feed(self.now, id, &crate::resp::encode_request(&args));
             let mut out = Vec::new();
             self.eng.drain_output(id, &mut out);
             let (r, n) = decode_reply(&out).unwrap().unwrap();

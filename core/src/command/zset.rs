@@ -9,9 +9,9 @@
 //! strtod on the C string, '(' for exclusive).
 
 use super::{c_str, is, parse_int, CmdError, Ctx};
+use crate::cnum::{string2d, strtod};
 use crate::glob::glob_match;
 use crate::resp::ReplyWriter;
-use crate::types::float::{string2d, strtod};
 use crate::types::zset::ostree::cmp_entry;
 use crate::types::zset::{Limits, ZSet};
 use crate::types::{CompactBytes, Value};

@@ -2,14 +2,10 @@
 //! expiry time (ms), like Redis's `db->dict` and `db->expires`. Reads expire lazily; the
 //! engine's tick runs the active expiry cycle with a bounded budget.
 
-pub mod dict;
-
-pub use dict::Dict;
-
 use crate::lazyfree::{is_big, FreeReason};
 use crate::rng::Rng;
 use crate::time::UnixMillis;
-use crate::types::{CompactBytes, Kind, Value};
+use crate::types::{CompactBytes, Dict, Kind, Value};
 
 /// Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP.
 const EXPIRE_SAMPLE: usize = 20;
@@ -22,29 +18,29 @@ const EXPIRE_ACCEPTABLE_STALE: usize = 10;
 pub struct WrongType;
 
 pub struct Db {
-    pub keys: Dict<Value>,
-    pub expires: Dict<u64>,
+    pub(crate) keys: Dict<Value>,
+    pub(crate) expires: Dict<u64>,
     /// Keys removed because their TTL passed (INFO's expired_keys).
-    pub expired_count: u64,
-    pub hits: u64,
-    pub misses: u64,
+    pub(crate) expired_count: u64,
+    pub(crate) hits: u64,
+    pub(crate) misses: u64,
     /// Set while expiry deletions must be reported (a client WATCHes a key of this database,
     /// or effects are propagated to the AOF): expiry then logs the keys it deletes in
     /// `expired_log`, for the engine to touch watchers and propagate DELs.
-    pub log_expired: bool,
-    pub expired_log: Vec<Vec<u8>>,
+    pub(crate) log_expired: bool,
+    pub(crate) expired_log: Vec<Vec<u8>>,
     /// Big values this database dropped itself (expired, overwritten), for the engine to free
     /// lazily or not according to their option (`Server::collect_pending_free`).
-    pub pending_free: Vec<(FreeReason, Value)>,
+    pub(crate) pending_free: Vec<(FreeReason, Value)>,
     /// Keys some client is blocked on (BLPOP ...), kept by `command::blocking`: storing a
     /// value under one of them queues it in `ready` (Redis's signalKeyAsReady from dbAdd).
-    pub blocking_keys: std::collections::HashSet<Vec<u8>>,
+    pub(crate) blocking_keys: std::collections::HashSet<Vec<u8>>,
     /// Blocked-on keys that received a value since the engine last served blocked clients.
-    pub ready_keys: Vec<Vec<u8>>,
+    pub(crate) ready_keys: Vec<Vec<u8>>,
 }
 
 impl Db {
-    pub fn new(seed: u64) -> Db {
+    pub(crate) fn new(seed: u64) -> Db {
         Db {
             keys: Dict::new(seed),
             expires: Dict::new(seed ^ 0x5bd1_e995),
@@ -67,16 +63,16 @@ impl Db {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.keys.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
 
     /// The key's expiry time in ms, if it has one.
-    pub fn expire_at(&self, key: &[u8]) -> Option<u64> {
+    pub(crate) fn expire_at(&self, key: &[u8]) -> Option<u64> {
         if self.expires.is_empty() {
             return None;
         }
@@ -84,7 +80,7 @@ impl Db {
     }
 
     /// Deletes the key if its TTL has passed; true if it did (Redis's expireIfNeeded).
-    pub fn expire_if_needed(&mut self, key: &[u8], now: UnixMillis) -> bool {
+    pub(crate) fn expire_if_needed(&mut self, key: &[u8], now: UnixMillis) -> bool {
         match self.expire_at(key) {
             Some(at) if at <= now.0 => {
                 self.remove_expired(key);
@@ -95,12 +91,12 @@ impl Db {
     }
 
     /// The live value of `key` (lazily expiring it), without touching hit/miss stats.
-    pub fn get(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
+    pub(crate) fn get(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
         self.expire_if_needed(key, now);
         self.keys.get(key)
     }
 
-    pub fn get_mut(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Value> {
+    pub(crate) fn get_mut(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Value> {
         self.expire_if_needed(key, now);
         self.keys.get_mut(key)
     }
@@ -116,7 +112,7 @@ impl Db {
     }
 
     /// Redis's lookupKeyRead: like `get`, counting keyspace hits and misses.
-    pub fn lookup_read(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
+    pub(crate) fn lookup_read(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
         self.expire_if_needed(key, now);
         let v = self.keys.get(key);
         *if v.is_some() {
@@ -180,13 +176,13 @@ impl Db {
             .transpose()
     }
 
-    pub fn contains(&mut self, key: &[u8], now: UnixMillis) -> bool {
+    pub(crate) fn contains(&mut self, key: &[u8], now: UnixMillis) -> bool {
         self.get(key, now).is_some()
     }
 
     /// Redis's setKey: stores `value`, dropping any TTL unless `keep_ttl`. A big old value
     /// is freed under lazyfree-lazy-server-del.
-    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+    pub(crate) fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
         if !keep_ttl {
             self.persist(key);
         }
@@ -198,14 +194,14 @@ impl Db {
 
     /// Drops a value this database removed: big ones are set aside for the engine, which frees
     /// them according to `reason`'s lazyfree option; small ones go at once.
-    pub fn discard(&mut self, reason: FreeReason, v: Value) {
+    pub(crate) fn discard(&mut self, reason: FreeReason, v: Value) {
         if is_big(&v) {
             self.pending_free.push((reason, v));
         }
     }
 
     /// Deletes the key and its TTL, freeing the value as `reason` says; true if it existed.
-    pub fn delete(&mut self, key: &[u8], reason: FreeReason) -> bool {
+    pub(crate) fn delete(&mut self, key: &[u8], reason: FreeReason) -> bool {
         match self.remove(key) {
             Some(v) => {
                 self.discard(reason, v);
@@ -216,13 +212,13 @@ impl Db {
     }
 
     /// Adds a key the caller knows is absent (after a lookup).
-    pub fn insert_new(&mut self, key: &[u8], value: Value) {
+    pub(crate) fn insert_new(&mut self, key: &[u8], value: Value) {
         self.signal_ready(key);
         self.keys.insert_new(CompactBytes::new(key), value);
     }
 
     /// Deletes the key and its TTL; returns the value.
-    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let (_, v) = self.keys.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.remove(key);
@@ -231,7 +227,7 @@ impl Db {
     }
 
     /// Sets an absolute expiry time on an existing key.
-    pub fn set_expire(&mut self, key: &[u8], at_ms: u64) {
+    pub(crate) fn set_expire(&mut self, key: &[u8], at_ms: u64) {
         if let Some(slot) = self.expires.get_mut(key) {
             *slot = at_ms;
         } else {
@@ -240,24 +236,24 @@ impl Db {
     }
 
     /// Removes the TTL; true if there was one.
-    pub fn persist(&mut self, key: &[u8]) -> bool {
+    pub(crate) fn persist(&mut self, key: &[u8]) -> bool {
         !self.expires.is_empty() && self.expires.remove(key).is_some()
     }
 
     /// Removes everything, returning the old contents for the host to free.
-    pub fn flush(&mut self) -> Dict<Value> {
+    pub(crate) fn flush(&mut self) -> Dict<Value> {
         self.expires.take();
         self.keys.take()
     }
 
     /// Removes everything, returning the old keys and expiry tables (for FLUSH* ASYNC).
-    pub fn flush_all(&mut self) -> (Dict<Value>, Dict<u64>) {
+    pub(crate) fn flush_all(&mut self) -> (Dict<Value>, Dict<u64>) {
         (self.keys.take(), self.expires.take())
     }
 
     /// Redis's dbRandomKey: a random live key, expiring the dead ones it meets. Gives up
     /// (returning any key) after many tries when all keys have TTLs, as Redis does.
-    pub fn random_key(&mut self, rng: &mut Rng, now: UnixMillis) -> Option<Vec<u8>> {
+    pub(crate) fn random_key(&mut self, rng: &mut Rng, now: UnixMillis) -> Option<Vec<u8>> {
         let all_volatile = self.keys.len() == self.expires.len();
         let mut tries = 0;
         loop {
@@ -278,7 +274,7 @@ impl Db {
     /// One bounded round of Redis's active expiry cycle: sample keys with a TTL and delete the
     /// dead, repeating while more than 10% of a sample was dead, at most `budget` samples.
     /// Returns how many keys it expired.
-    pub fn active_expire(&mut self, now: UnixMillis, rng: &mut Rng, budget: usize) -> usize {
+    pub(crate) fn active_expire(&mut self, now: UnixMillis, rng: &mut Rng, budget: usize) -> usize {
         let mut expired = 0;
         let mut sampled = 0;
         while sampled < budget && !self.expires.is_empty() {
@@ -306,7 +302,7 @@ impl Db {
     }
 
     /// Background housekeeping for the tables: advance resizes, start shrinks.
-    pub fn rehash_tick(&mut self, buckets: usize) {
+    pub(crate) fn rehash_tick(&mut self, buckets: usize) {
         self.keys.shrink_if_needed();
         self.expires.shrink_if_needed();
         self.keys.rehash_steps(buckets);

@@ -6,8 +6,8 @@ use super::persist::{Persist, PersistHost};
 use super::{LoadInfo, LoadedKey};
 use crate::command::{dispatch, persistence};
 use crate::engine::{ConnInfo, Engine};
-use crate::resp::request::Args;
-use crate::resp::{Decoded, RequestDecoder};
+
+use crate::resp::{Args, Decoded, RequestDecoder};
 use crate::time::UnixMillis;
 
 /// What replaying an AOF found.
@@ -36,7 +36,8 @@ impl Engine {
     }
 
     /// Changes since the last save.
-    pub fn dirty(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn dirty(&self) -> u64 {
         self.srv.dirty
     }
 
@@ -148,11 +149,6 @@ impl Engine {
         self.srv.persist.take(out);
     }
 
-    /// The next propagated command starts with SELECT (a new AOF file begins).
-    pub fn reset_propagated_db(&mut self) {
-        self.srv.persist.reset_selected_db();
-    }
-
     /// The host's BGSAVE child ended.
     pub fn bgsave_done(&mut self, now: UnixMillis, ok: bool) {
         persistence::bgsave_done(&mut self.srv, now, ok);
@@ -175,6 +171,7 @@ impl Engine {
 mod tests {
     use crate::config::Config;
     use crate::engine::{ConnInfo, Engine};
+    use crate::rdb::SaveOptions;
     use crate::time::UnixMillis;
 
     use crate::resp::encode_request as cmd;
@@ -260,6 +257,58 @@ mod tests {
         kb.sort();
         assert_eq!(ka, kb);
         assert!(ka.len() >= 5);
+    }
+
+    /// A host that accepts every request and keeps nothing.
+    struct NullHost;
+
+    impl crate::rdb::persist::PersistHost for NullHost {
+        fn save(&mut self, _: &[crate::keyspace::Db], _: &SaveOptions) -> Result<(), String> {
+            Ok(())
+        }
+        fn bgsave(&mut self, _: &[crate::keyspace::Db], _: &SaveOptions) -> Result<(), String> {
+            Ok(())
+        }
+        fn bgrewriteaof(
+            &mut self,
+            _: &[crate::keyspace::Db],
+            _: &SaveOptions,
+            _: &[u8],
+        ) -> Result<(), String> {
+            Ok(())
+        }
+        fn read_rdb(&mut self) -> Result<Vec<u8>, String> {
+            Err("none".into())
+        }
+        fn prepare_shutdown(&mut self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_aof_after_a_rewrite_starts_with_select() {
+        // The host starts a new incr file when the rewrite starts, and each file is replayed
+        // by a fresh client in database 0: its first command must say its database again.
+        let mut eng = Engine::new(Config::default(), 1);
+        eng.set_persist_host(Box::new(NullHost));
+        eng.set_propagation(true);
+        let id = eng.connect(UnixMillis(1), ConnInfo::default());
+        let mut out = Vec::new();
+        let mut aof = Vec::new();
+        for c in [&["SELECT", "3"][..], &["SET", "a", "1"], &["BGREWRITEAOF"]] {
+            eng.feed(UnixMillis(1), id, &cmd(c));
+        }
+        eng.drain_output(id, &mut out);
+        assert!(out.ends_with(b"+Background append only file rewriting started\r\n"));
+        // SELECT 3 and SET a went to the host with the rewrite (they end the old file).
+        eng.feed(UnixMillis(1), id, &cmd(&["SET", "b", "2"]));
+        eng.take_propagated(&mut aof);
+        let mut want = cmd(&["SELECT", "3"]);
+        want.extend(cmd(&["SET", "b", "2"]));
+        assert_eq!(
+            String::from_utf8_lossy(&aof),
+            String::from_utf8_lossy(&want)
+        );
     }
 
     #[test]

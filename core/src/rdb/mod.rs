@@ -15,57 +15,60 @@
 //!
 //! DUMP payloads are the same value encoding + the 2-byte RDB version + the CRC-64.
 
-pub mod crc64;
-pub mod engine_api;
-pub mod lzf;
-pub mod packed;
-pub mod persist;
+mod crc64;
+mod engine_api;
+mod lzf;
+pub(crate) mod packed;
+pub(crate) mod persist;
 
+pub use engine_api::AofReplay;
+pub use persist::PersistHost;
+
+use crate::cnum::parse_i64;
 use crate::config::Config;
 use crate::keyspace::Db;
-use crate::resp::parse_i64;
 use crate::rng::Rng;
 use crate::types::{hash, set::Member, zset, Hash, List, Set, Value, ZSet};
 use packed::{Elem, ListpackWriter};
 use std::io::{self, Write};
 
-pub const RDB_VERSION: u16 = 10;
+pub(crate) const RDB_VERSION: u16 = 10;
 
 // Value types (rdb.h).
-pub const TYPE_STRING: u8 = 0;
-pub const TYPE_LIST: u8 = 1;
-pub const TYPE_SET: u8 = 2;
-pub const TYPE_ZSET: u8 = 3;
-pub const TYPE_HASH: u8 = 4;
-pub const TYPE_ZSET_2: u8 = 5;
-pub const TYPE_MODULE_PRE_GA: u8 = 6;
-pub const TYPE_MODULE_2: u8 = 7;
-pub const TYPE_HASH_ZIPMAP: u8 = 9;
-pub const TYPE_LIST_ZIPLIST: u8 = 10;
-pub const TYPE_SET_INTSET: u8 = 11;
-pub const TYPE_ZSET_ZIPLIST: u8 = 12;
-pub const TYPE_HASH_ZIPLIST: u8 = 13;
-pub const TYPE_LIST_QUICKLIST: u8 = 14;
-pub const TYPE_STREAM_LISTPACKS: u8 = 15;
-pub const TYPE_HASH_LISTPACK: u8 = 16;
-pub const TYPE_ZSET_LISTPACK: u8 = 17;
-pub const TYPE_LIST_QUICKLIST_2: u8 = 18;
-pub const TYPE_STREAM_LISTPACKS_2: u8 = 19;
-pub const TYPE_SET_LISTPACK: u8 = 20;
-pub const TYPE_STREAM_LISTPACKS_3: u8 = 21;
+pub(crate) const TYPE_STRING: u8 = 0;
+pub(crate) const TYPE_LIST: u8 = 1;
+pub(crate) const TYPE_SET: u8 = 2;
+pub(crate) const TYPE_ZSET: u8 = 3;
+pub(crate) const TYPE_HASH: u8 = 4;
+pub(crate) const TYPE_ZSET_2: u8 = 5;
+pub(crate) const TYPE_MODULE_PRE_GA: u8 = 6;
+pub(crate) const TYPE_MODULE_2: u8 = 7;
+pub(crate) const TYPE_HASH_ZIPMAP: u8 = 9;
+pub(crate) const TYPE_LIST_ZIPLIST: u8 = 10;
+pub(crate) const TYPE_SET_INTSET: u8 = 11;
+pub(crate) const TYPE_ZSET_ZIPLIST: u8 = 12;
+pub(crate) const TYPE_HASH_ZIPLIST: u8 = 13;
+pub(crate) const TYPE_LIST_QUICKLIST: u8 = 14;
+pub(crate) const TYPE_STREAM_LISTPACKS: u8 = 15;
+pub(crate) const TYPE_HASH_LISTPACK: u8 = 16;
+pub(crate) const TYPE_ZSET_LISTPACK: u8 = 17;
+pub(crate) const TYPE_LIST_QUICKLIST_2: u8 = 18;
+pub(crate) const TYPE_STREAM_LISTPACKS_2: u8 = 19;
+pub(crate) const TYPE_SET_LISTPACK: u8 = 20;
+pub(crate) const TYPE_STREAM_LISTPACKS_3: u8 = 21;
 
 // Opcodes.
-pub const OP_FUNCTION2: u8 = 245;
-pub const OP_FUNCTION_PRE_GA: u8 = 246;
-pub const OP_MODULE_AUX: u8 = 247;
-pub const OP_IDLE: u8 = 248;
-pub const OP_FREQ: u8 = 249;
-pub const OP_AUX: u8 = 250;
-pub const OP_RESIZEDB: u8 = 251;
-pub const OP_EXPIRETIME_MS: u8 = 252;
-pub const OP_EXPIRETIME: u8 = 253;
-pub const OP_SELECTDB: u8 = 254;
-pub const OP_EOF: u8 = 255;
+pub(crate) const OP_FUNCTION2: u8 = 245;
+pub(crate) const OP_FUNCTION_PRE_GA: u8 = 246;
+pub(crate) const OP_MODULE_AUX: u8 = 247;
+pub(crate) const OP_IDLE: u8 = 248;
+pub(crate) const OP_FREQ: u8 = 249;
+pub(crate) const OP_AUX: u8 = 250;
+pub(crate) const OP_RESIZEDB: u8 = 251;
+pub(crate) const OP_EXPIRETIME_MS: u8 = 252;
+pub(crate) const OP_EXPIRETIME: u8 = 253;
+pub(crate) const OP_SELECTDB: u8 = 254;
+pub(crate) const OP_EOF: u8 = 255;
 
 const ENC_INT8: u8 = 0;
 const ENC_INT16: u8 = 1;
@@ -120,14 +123,13 @@ impl Default for SaveOptions {
 }
 
 /// Writes RDB data to `W`, keeping the running CRC-64.
-pub struct Encoder<W: Write> {
+pub(crate) struct Encoder<W: Write> {
     w: W,
     crc: u64,
     checksum: bool,
     compress: bool,
     fill: i64,
     lzf: lzf::Lzf,
-    written: u64,
 }
 
 /// Redis's rdbEncodeInteger: the 2/3/5-byte encodings for values that fit 8/16/32 bits.
@@ -169,19 +171,13 @@ impl<W: Write> Encoder<W> {
             compress: opts.compression,
             fill: opts.list_max_listpack_size,
             lzf: lzf::Lzf::new(),
-            written: 0,
         }
-    }
-
-    pub fn bytes_written(&self) -> u64 {
-        self.written
     }
 
     pub fn raw(&mut self, b: &[u8]) -> io::Result<()> {
         if self.checksum {
             self.crc = crc64::crc64(self.crc, b);
         }
-        self.written += b.len() as u64;
         self.w.write_all(b)
     }
 
@@ -389,7 +385,6 @@ impl<W: Write> Encoder<W> {
         self.raw(&[OP_EOF])?;
         let crc = if self.checksum { self.crc } else { 0 };
         self.w.write_all(&crc.to_le_bytes())?;
-        self.written += 8;
         Ok(self.w)
     }
 }
@@ -405,14 +400,14 @@ pub fn encode<W: Write>(w: W, dbs: &[Db], opts: &SaveOptions) -> io::Result<W> {
 }
 
 /// A whole snapshot as bytes.
-pub fn encode_to_vec(dbs: &[Db], opts: &SaveOptions) -> Vec<u8> {
+pub(crate) fn encode_to_vec(dbs: &[Db], opts: &SaveOptions) -> Vec<u8> {
     // Writing to a Vec cannot fail.
     encode(Vec::new(), dbs, opts).unwrap_or_default()
 }
 
 /// Redis's d2string (a listpack zset score): integers without a fraction in ±2^52 as
 /// integers, others "%.17g".
-pub fn d2string(v: f64) -> String {
+pub(crate) fn d2string(v: f64) -> String {
     if v.is_nan() {
         "nan".into()
     } else if v.is_infinite() {
@@ -427,7 +422,7 @@ pub fn d2string(v: f64) -> String {
 }
 
 /// DUMP's payload: the value, the RDB version (2 bytes LE), the CRC-64 of both (8 bytes LE).
-pub fn dump_payload(v: &Value, cfg: &Config) -> Vec<u8> {
+pub(crate) fn dump_payload(v: &Value, cfg: &Config) -> Vec<u8> {
     let opts = SaveOptions {
         checksum: false,
         ..SaveOptions::from_config(cfg, 0, 0)
@@ -445,7 +440,7 @@ pub fn dump_payload(v: &Value, cfg: &Config) -> Vec<u8> {
 
 /// Why RESTORE refused a payload.
 #[derive(Debug, PartialEq, Eq)]
-pub enum PayloadError {
+pub(crate) enum PayloadError {
     /// "DUMP payload version or checksum are wrong"
     VersionOrChecksum,
     /// "Bad data format" (also an empty collection).
@@ -453,7 +448,11 @@ pub enum PayloadError {
 }
 
 /// Redis's verifyDumpPayload + rdbLoadObjectType + rdbLoadObject.
-pub fn restore_payload(p: &[u8], cfg: &Config, rng: &mut Rng) -> Result<Value, PayloadError> {
+pub(crate) fn restore_payload(
+    p: &[u8],
+    cfg: &Config,
+    rng: &mut Rng,
+) -> Result<Value, PayloadError> {
     if p.len() < 10 {
         return Err(PayloadError::VersionOrChecksum);
     }
@@ -489,7 +488,7 @@ pub struct LoadInfo {
 }
 
 /// A loaded key, handed to the caller's sink.
-pub struct LoadedKey {
+pub(crate) struct LoadedKey {
     pub db: usize,
     pub key: Vec<u8>,
     pub value: Value,
@@ -498,7 +497,7 @@ pub struct LoadedKey {
 
 /// Decodes a whole RDB (magic to checksum). Keys whose expiry is before `skip_expired_before`
 /// are counted and dropped (Redis does so when loading as a master, not for an AOF preamble).
-pub fn decode(
+pub(crate) fn decode(
     bytes: &[u8],
     cfg: &Config,
     rng: &mut Rng,
@@ -617,7 +616,7 @@ pub fn decode(
 }
 
 /// Reads RDB values from a byte slice; every read is bounds-checked.
-pub struct Decoder<'a> {
+pub(crate) struct Decoder<'a> {
     b: &'a [u8],
     pub pos: usize,
     cfg: &'a Config,
@@ -862,7 +861,7 @@ impl<'a> Decoder<'a> {
         pairs
             .into_iter()
             .map(|(m, s)| {
-                let (score, used, _) = crate::types::float::strtod(&s);
+                let (score, used, _) = crate::cnum::strtod(&s);
                 if used != s.len() || s.is_empty() {
                     return Err("bad zset score in blob".to_string());
                 }

@@ -2,7 +2,7 @@
 //! files), intset. Encoders write exactly what Redis writes; decoders validate every length
 //! against the blob and return an error instead of reading out of bounds.
 
-use crate::resp::parse_i64;
+use crate::cnum::parse_i64;
 
 pub type Result<T> = std::result::Result<T, String>;
 
@@ -130,14 +130,6 @@ impl ListpackWriter {
     pub fn push(&mut self, s: &[u8]) {
         let start = self.buf.len();
         lp_entry(s, &mut self.buf);
-        let l = self.buf.len() - start;
-        push_backlen(&mut self.buf, l);
-        self.count += 1;
-    }
-
-    pub fn push_int(&mut self, v: i64) {
-        let start = self.buf.len();
-        lp_int_entry(v, &mut self.buf);
         let l = self.buf.len() - start;
         push_backlen(&mut self.buf, l);
         self.count += 1;

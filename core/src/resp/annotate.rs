@@ -9,7 +9,7 @@
 //! Hostile input is bounded: nesting deeper than [`MAX_DEPTH`] and more than [`MAX_NODES`]
 //! nodes are reported as invalid rather than followed, and declared lengths never allocate.
 
-use super::request::parse_i64;
+use crate::cnum::parse_i64;
 use memchr::memchr;
 
 /// Nesting deeper than this is reported as invalid (the decoder recurses).

@@ -3,10 +3,12 @@
 
 pub mod annotate;
 pub mod render;
-pub mod reply;
-pub mod request;
+pub(crate) mod reply;
+pub(crate) mod request;
 
-pub use reply::{decode_reply, format_double_g17, Reply, ReplyWriter};
+pub use reply::{decode_reply, Reply};
 pub use request::{
-    append_request, encode_request, parse_i64, split_args, Decoded, ProtocolError, RequestDecoder,
+    append_request, encode_request, split_args, Args, Decoded, ProtocolError, RequestDecoder,
 };
+
+pub(crate) use reply::{format_double_g17, ReplyWriter};

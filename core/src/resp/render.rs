@@ -16,7 +16,7 @@
 //! the console looks exactly like redis-cli.
 
 use super::annotate::{annotate, Kind, Node, Status};
-use super::request::parse_i64;
+use crate::cnum::parse_i64;
 
 /// Renders every complete reply in `buf`, each as redis-cli prints it (ending with '\n'),
 /// with the number of bytes it took. Stops at the first incomplete or invalid frame.

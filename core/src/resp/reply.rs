@@ -1,10 +1,10 @@
 //! Replies: the `Reply` value, the encoder that writes RESP2 or RESP3, and a decoder of reply
 //! bytes (for tests, tools and the playground). Only [`ReplyWriter`] knows RESP2 from RESP3.
 
-use super::request::parse_i64;
+use crate::cnum::parse_i64;
 use memchr::memchr;
 
-/// One reply, as a value. Handlers usually write straight into a [`ReplyWriter`]; this type is
+/// One reply, as a value. Handlers usually write straight into a `ReplyWriter`; this type is
 /// for replies built up front, for queued replies and for decoding.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Reply {

@@ -5,6 +5,7 @@
 //! stream is split. Limits and error texts are Redis's; the caller replies
 //! `-ERR Protocol error: <text>` and closes the connection.
 
+use crate::cnum::{is_c_space, parse_i64};
 use memchr::memchr;
 use std::ops::Range;
 
@@ -241,42 +242,6 @@ pub fn append_request<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
     }
 }
 
-/// Redis's `string2ll`: an optional '-', digits without leading zeros, within i64.
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
-    let (neg, digits) = match s {
-        [] => return None,
-        [b'0'] => return Some(0),
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    if neg {
-        if v > i64::MAX as u64 + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else if v > i64::MAX as u64 {
-        None
-    } else {
-        Some(v as i64)
-    }
-}
-
-fn is_c_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
-}
-
 fn hex_val(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
@@ -511,25 +476,6 @@ mod tests {
             }
             let cut = cut.min(stream.len());
             proptest::prop_assert_eq!(decode_all(&stream, &[cut]), (vec![args], None));
-        }
-    }
-
-    #[test]
-    fn parse_i64_is_strict() {
-        assert_eq!(parse_i64(b"0"), Some(0));
-        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        for bad in [
-            &b""[..],
-            b"-",
-            b"01",
-            b"+1",
-            b" 1",
-            b"1 ",
-            b"-0",
-            b"9223372036854775808",
-        ] {
-            assert_eq!(parse_i64(bad), None, "{:?}", bad);
         }
     }
 }

@@ -48,10 +48,6 @@ impl CompactBytes {
         self.as_bytes().len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     pub fn into_vec(self) -> Vec<u8> {
         match self.0 {
             Repr::Heap(b) => b.into_vec(),
@@ -60,6 +56,7 @@ impl CompactBytes {
     }
 
     /// Heap bytes this value owns beyond its own size (for memory accounting).
+    #[cfg(test)]
     pub fn heap_size(&self) -> usize {
         match &self.0 {
             Repr::Inline { .. } => 0,

@@ -14,8 +14,8 @@
 //! Interface other code relies on: `len`, `is_empty`, `get(field)`, `iter` (field, value),
 //! `encoding` ("listpack" / "hashtable").
 
+use super::dict::Dict;
 use super::CompactBytes;
-use crate::keyspace::Dict;
 use crate::rng::Rng;
 use std::fmt;
 use std::ops::Range;
@@ -439,6 +439,7 @@ impl Hash {
     }
 
     /// Approximate heap bytes this hash owns (for memory figures).
+    #[cfg(test)]
     pub fn heap_size(&self) -> usize {
         match &self.0 {
             Repr::Listpack(lp) => lp.buf.len(),

@@ -8,6 +8,7 @@
 //! overflow, and an exact decimal expansion for printing. A tiny unsigned big integer (u32
 //! limbs) carries the exact intermediate values.
 
+use crate::cnum::is_c_space;
 use std::cmp::Ordering;
 
 /// Exponent of the least significant mantissa bit of the smallest subnormal (2^-16445).
@@ -54,10 +55,6 @@ impl LongDouble {
 
     pub fn is_finite(&self) -> bool {
         matches!(self.class, Class::Zero | Class::Finite { .. })
-    }
-
-    pub fn is_nan(&self) -> bool {
-        self.class == Class::Nan
     }
 
     /// Redis's `string2ld`: `strtold` on the whole string, refusing empty or over-long input,
@@ -146,7 +143,7 @@ impl LongDouble {
 
     /// Redis's `ld2string(..., LD_STR_HUMAN)`: `"%.17Lf"`, trailing zeros (and a bare '.')
     /// removed, and "-0" written as "0". Infinities are written "inf"/"-inf"; NaN "nan".
-    pub fn to_human_string(&self) -> String {
+    pub fn to_human_string(self) -> String {
         let mant_exp = match self.class {
             Class::Nan => return "nan".into(),
             Class::Inf => return if self.neg { "-inf" } else { "inf" }.into(),
@@ -199,10 +196,6 @@ impl std::ops::Add for LongDouble {
     fn add(self, other: LongDouble) -> LongDouble {
         self.sum(other)
     }
-}
-
-fn is_c_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
 /// Rounds `(m + e) * 2^exp` (0 < e < 1 when `sticky`) to a long double, nearest-even, with

@@ -1,7 +1,9 @@
-//! Data structures only: the values keys hold. No RESP and no command semantics here.
+//! Data structures only: the values keys hold (`Value` and one file per type) and `Dict`, the
+//! incrementally rehashing hash table under both the collections and the keyspace. No RESP,
+//! no command semantics, no keyspace: only the leaf modules (cnum, rng) are used here.
 
 pub mod bytes;
-pub mod float;
+pub mod dict;
 pub mod hash;
 pub mod list;
 pub mod longdouble;
@@ -9,6 +11,7 @@ pub mod set;
 pub mod zset;
 
 pub use bytes::CompactBytes;
+pub use dict::Dict;
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
@@ -65,7 +68,7 @@ impl Value {
     /// A string value from bytes, int-encoded when Redis would (canonical decimal within i64).
     pub fn string(b: &[u8]) -> Value {
         if b.len() <= 20 {
-            if let Some(n) = crate::resp::parse_i64(b) {
+            if let Some(n) = crate::cnum::parse_i64(b) {
                 return Value::Int(n);
             }
         }
@@ -74,7 +77,7 @@ impl Value {
 
     pub fn string_from_vec(v: Vec<u8>) -> Value {
         if v.len() <= 20 {
-            if let Some(n) = crate::resp::parse_i64(&v) {
+            if let Some(n) = crate::cnum::parse_i64(&v) {
                 return Value::Int(n);
             }
         }
@@ -102,17 +105,6 @@ impl Value {
             Value::Int(n) => Some(buf.format(*n).as_bytes()),
             Value::Str(s) => Some(s.as_bytes()),
             _ => None,
-        }
-    }
-
-    /// How many elements the value has, for lazy-free decisions (strings count as one).
-    pub fn element_count(&self) -> usize {
-        match self {
-            Value::Int(_) | Value::Str(_) => 1,
-            Value::List(l) => l.len(),
-            Value::Hash(h) => h.len(),
-            Value::Set(s) => s.len(),
-            Value::ZSet(z) => z.len(),
         }
     }
 

@@ -57,10 +57,6 @@ impl OsTree {
         self.size(self.root)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.root == NIL
-    }
-
     fn size(&self, t: u32) -> usize {
         if t == NIL {
             0
@@ -350,15 +346,8 @@ impl OsTree {
         self.iter_from(0, false)
     }
 
-    pub fn first(&self) -> Option<(&[u8], f64)> {
-        self.select(0)
-    }
-
-    pub fn last(&self) -> Option<(&[u8], f64)> {
-        self.select(self.len().checked_sub(1)?)
-    }
-
     /// Checks the ordering, AVL balance, heights and subtree sizes (for tests).
+    #[cfg(test)]
     pub fn check(&self) -> Result<(), String> {
         fn walk(t: &OsTree, n: u32) -> Result<(usize, u8), String> {
             if n == NIL {

@@ -13,9 +13,9 @@
 //! Interface other code relies on: `len`, `is_empty`, `contains(member)`, `members()` (owned
 //! bytes; intset members formatted as decimal), `encoding` ("intset" / "hashtable").
 
+use super::dict::Dict;
 use super::CompactBytes;
-use crate::keyspace::Dict;
-use crate::resp::parse_i64;
+use crate::cnum::parse_i64;
 use crate::rng::Rng;
 use std::fmt;
 
@@ -43,13 +43,6 @@ impl Member<'_> {
         match self {
             Member::Int(n) => f(itoa::Buffer::new().format(n).as_bytes()),
             Member::Bytes(b) => f(b),
-        }
-    }
-
-    pub fn to_owned_member(self) -> OwnedMember {
-        match self {
-            Member::Int(n) => OwnedMember::Int(n),
-            Member::Bytes(b) => OwnedMember::Bytes(CompactBytes::new(b)),
         }
     }
 }
@@ -178,15 +171,6 @@ impl IntSet {
             }
         }
         Some(n)
-    }
-
-    /// Bytes of element storage allocated.
-    fn heap_bytes(&self) -> usize {
-        match self {
-            IntSet::I16(v) => v.capacity() * 2,
-            IntSet::I32(v) => v.capacity() * 4,
-            IntSet::I64(v) => v.capacity() * 8,
-        }
     }
 }
 
@@ -467,24 +451,11 @@ impl Set {
     }
 
     /// Lets a table's pending incremental rehash advance by `n` buckets (for hosts' ticks).
+    #[cfg(test)]
     pub fn rehash_steps(&mut self, n: usize) -> bool {
         match &mut self.repr {
             Repr::Ints(_) => false,
             Repr::Table(t) => t.dict.rehash_steps(n),
-        }
-    }
-
-    /// Bytes allocated for this set beyond `size_of::<Set>()` (approximate for a table:
-    /// nodes, bucket slots and out-of-line members; allocator overhead not counted).
-    pub fn heap_bytes(&self) -> usize {
-        match &self.repr {
-            Repr::Ints(i) => i.heap_bytes(),
-            Repr::Table(t) => {
-                // A node is the member, the () value and the chain pointer.
-                let node = std::mem::size_of::<CompactBytes>() + std::mem::size_of::<usize>();
-                let members: usize = t.dict.iter().map(|(k, _)| k.heap_size()).sum();
-                t.dict.len() * node + t.dict.slots() * std::mem::size_of::<usize>() + members
-            }
         }
     }
 }

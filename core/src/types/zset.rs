@@ -13,8 +13,8 @@
 #[path = "ostree.rs"]
 pub mod ostree;
 
+use super::dict::Dict;
 use super::CompactBytes;
-use crate::keyspace::Dict;
 use ostree::{cmp_entry, OsTree};
 use std::cmp::Ordering;
 use std::fmt;
@@ -366,14 +366,8 @@ impl ZSet {
         }
     }
 
-    /// Background housekeeping for the member table (no-op for a listpack).
-    pub fn rehash_steps(&mut self, n: usize) {
-        if let Repr::Skiplist { dict, .. } = &mut self.repr {
-            dict.rehash_steps(n);
-        }
-    }
-
     /// Checks that both halves of a skiplist agree and the tree is balanced (for tests).
+    #[cfg(test)]
     pub fn check(&self) -> Result<(), String> {
         match &self.repr {
             Repr::Listpack(v) => {

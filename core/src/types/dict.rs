@@ -4,7 +4,7 @@
 //! single command pays for a whole resize. `scan` is Redis's reverse-binary cursor, which
 //! returns every entry present for a whole scan even across resizes.
 
-use super::super::types::CompactBytes;
+use super::CompactBytes;
 use crate::rng::Rng;
 use std::hash::BuildHasher;
 
@@ -228,14 +228,6 @@ impl<V> Dict<V> {
             return None;
         }
         self.find_in(key, self.hash(key)).map(|n| &n.value)
-    }
-
-    pub fn get_key_value(&self, key: &[u8]) -> Option<(&CompactBytes, &V)> {
-        if self.is_empty() {
-            return None;
-        }
-        self.find_in(key, self.hash(key))
-            .map(|n| (&n.key, &n.value))
     }
 
     pub fn contains_key(&self, key: &[u8]) -> bool {

@@ -1,12 +1,51 @@
-//! C's number parsing as Redis relies on it: glibc's `strtod` (decimal and hex floats,
-//! inf/infinity/nan, ERANGE on overflow and underflow) and Redis's `string2d`, which wraps it.
+//! C's number parsing as Redis relies on it, a leaf every layer may use (`resp`, `types`,
+//! `config`, `command`, `rdb`): C's `isspace`, Redis's `string2ll` ([`parse_i64`]), glibc's
+//! `strtod` (decimal and hex floats, inf/infinity/nan, ERANGE on overflow and underflow) and
+//! Redis's `string2d`, which wraps it. (`string2ld` is `LongDouble::parse`, beside its type in
+//! types/longdouble.rs.)
+
+/// C's `isspace` in the "C" locale: space, \t, \n, \v, \f, \r.
+pub fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// Redis's `string2ll`: an optional '-', digits without leading zeros, within i64.
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    let (neg, digits) = match s {
+        [] => return None,
+        [b'0'] => return Some(0),
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, s),
+    };
+    match digits.first() {
+        Some(b'1'..=b'9') => {}
+        _ => return None,
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    if neg {
+        if v > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((v as i64).wrapping_neg())
+        }
+    } else if v > i64::MAX as u64 {
+        None
+    } else {
+        Some(v as i64)
+    }
+}
 
 /// C's strtod (glibc) over `s`: the value, how many bytes it took (0: no conversion), and
 /// whether it set ERANGE.
 pub fn strtod(s: &[u8]) -> (f64, usize, bool) {
-    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
     let mut i = 0;
-    while i < s.len() && is_space(s[i]) {
+    while i < s.len() && is_c_space(s[i]) {
         i += 1;
     }
     let mut neg = false;
@@ -163,7 +202,7 @@ fn parse_hex(s: &[u8]) -> Option<(f64, usize, bool)> {
 
 /// Redis's string2d (getDoubleFromObject): the whole argument must be a number.
 pub fn string2d(arg: &[u8]) -> Option<f64> {
-    if arg.is_empty() || matches!(arg[0], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+    if arg.is_empty() || is_c_space(arg[0]) {
         return None;
     }
     let (v, used, erange) = strtod(arg);
@@ -176,6 +215,31 @@ pub fn string2d(arg: &[u8]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_i64_is_strict() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"-0",
+            b"9223372036854775808",
+        ] {
+            assert_eq!(parse_i64(bad), None, "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn c_space_is_the_c_locale_set() {
+        let spaces: Vec<u8> = (0..=255u8).filter(|&c| is_c_space(c)).collect();
+        assert_eq!(spaces, b"\t\n\x0b\x0c\r ");
+    }
 
     #[test]
     fn strtod_like_glibc() {
