@@ -8,9 +8,9 @@
 //! redis-server is started on a free port).
 
 use crate::difftest::Report;
+use oxidis_testkit::Conn;
 use std::ffi::OsStr;
 use std::io::Read;
-use std::net::TcpStream;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Command, ExitCode, Output, Stdio};
@@ -199,7 +199,7 @@ pub fn run(oxidis: &str, redis: &str) -> Result<Report, String> {
         ..Default::default()
     };
     for addr in [oxidis, redis] {
-        TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        Conn::connect(addr)?;
     }
     oneshot(&mut r, oxidis, redis)?;
     script(&mut r, oxidis, redis)?;
@@ -391,14 +391,7 @@ fn pipe_payload(n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n * 48);
     for i in 0..n {
         let (k, v) = (format!("key:{i}"), format!("value:{i}"));
-        out.extend_from_slice(
-            format!(
-                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
-                k.len(),
-                v.len()
-            )
-            .as_bytes(),
-        );
+        oxidis_core::resp::append_request(&mut out, &["SET", &k, &v]);
     }
     out
 }

@@ -55,10 +55,11 @@
 
 mod coll;
 
+use oxidis_core::resp::render::repr;
 use oxidis_core::resp::{decode_reply, Reply};
+pub use oxidis_testkit::conn::show as show_bytes;
+use oxidis_testkit::Conn;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -209,7 +210,9 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
     ]);
     let expect_reset = b"+OK\r\n+OK\r\n";
     for (name, conn) in [("oxidis", &mut ox), ("redis", &mut rs)] {
-        let (buf, _) = exchange(conn, &reset, 2).map_err(|e| format!("{name}: {e}"))?;
+        let (buf, _) = conn
+            .exchange(&reset, 2)
+            .map_err(|e| format!("{name}: {e}"))?;
         if buf != expect_reset {
             return Err(format!(
                 "{name}: FLUSHALL/SELECT 0 replied {}",
@@ -246,8 +249,8 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
         let cmds: Vec<&Cmd> = items.iter().map(|i| &i.cmd).collect();
         let req = encode_refs(&cmds);
         let (ro, rr) = std::thread::scope(|s| {
-            let h = s.spawn(|| exchange(&mut ox, &req, n));
-            let rr = exchange(&mut rs, &req, n);
+            let h = s.spawn(|| ox.exchange(&req, n));
+            let rr = rs.exchange(&req, n);
             (
                 h.join().unwrap_or_else(|_| Err("reader panicked".into())),
                 rr,
@@ -354,7 +357,7 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
         done += n;
         if batch_failed && done < opts.count {
             for (name, conn) in [("oxidis", &mut ox), ("redis", &mut rs)] {
-                match exchange(conn, &reset, 2) {
+                match conn.exchange(&reset, 2) {
                     Ok((buf, _)) if buf == expect_reset => {}
                     Ok((buf, _)) => {
                         return Err(format!("{name}: resync replied {}", show_bytes(&buf, 200)))
@@ -700,8 +703,8 @@ type ScanPage = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
 /// Runs the rest of a SCAN-family iteration on both servers and compares the element sets.
 /// `Ok(None)` when they agree, `Ok(Some(detail))` on a mismatch.
 fn scan_verdict(
-    ox: &mut TcpStream,
-    rs: &mut TcpStream,
+    ox: &mut Conn,
+    rs: &mut Conn,
     item: &Item,
     cursor_at: usize,
     pairs: bool,
@@ -789,7 +792,7 @@ fn scan_page(r: &Reply, pairs: bool) -> Option<ScanPage> {
 /// Continues an iteration from its first page until the cursor is 0. Outer `Err`: I/O;
 /// inner `Err`: a malformed page or an endless iteration.
 fn scan_rest(
-    conn: &mut TcpStream,
+    conn: &mut Conn,
     cmd: &Cmd,
     cursor_at: usize,
     pairs: bool,
@@ -807,7 +810,7 @@ fn scan_rest(
         if let Some(c) = next.get_mut(cursor_at) {
             *c = cursor.clone();
         }
-        let (buf, _) = exchange(conn, &encode_all(&[next]), 1)?;
+        let (buf, _) = conn.exchange(&encode_all(&[next]), 1)?;
         let Some((c, elems)) = decode_one(&buf).and_then(|r| scan_page(&r, pairs)) else {
             return Ok(Err(format!(
                 "cursor {} replied {}",
@@ -824,10 +827,11 @@ fn scan_rest(
 // ---------------------------------------------------------------------------------------------
 // Wire
 
-pub(crate) fn connect(addr: &str) -> Result<TcpStream, String> {
-    let s = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-    s.set_nodelay(true).ok();
-    Ok(s)
+/// A connection to one of the servers (a batch's replies must come within 15 s).
+pub(crate) fn connect(addr: &str) -> Result<Conn, String> {
+    let mut c = Conn::connect(addr)?;
+    c.set_timeout(Duration::from_secs(15));
+    Ok(c)
 }
 
 pub type Cmd = Vec<Vec<u8>>;
@@ -844,89 +848,6 @@ fn encode_refs(cmds: &[&Cmd]) -> Vec<u8> {
     }
     out
 }
-/// Writes `req` (from a second thread, so a server that answers before it has read
-/// everything cannot deadlock us) and reads exactly `n` replies. Returns the bytes and the end
-/// offset of each reply.
-pub(crate) fn exchange(
-    s: &mut TcpStream,
-    req: &[u8],
-    n: usize,
-) -> Result<(Vec<u8>, Vec<usize>), String> {
-    let mut w = s.try_clone().map_err(|e| format!("clone: {e}"))?;
-    std::thread::scope(|sc| {
-        let writer = sc.spawn(move || w.write_all(req));
-        let r = read_n(s, n);
-        let wr = writer
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("writer panicked")));
-        match (r, wr) {
-            (Ok(x), Ok(())) => Ok(x),
-            (Err(e), _) => Err(e),
-            (Ok(_), Err(e)) => Err(format!("write: {e}")),
-        }
-    })
-}
-
-fn read_n(s: &mut TcpStream, n: usize) -> Result<(Vec<u8>, Vec<usize>), String> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut buf = Vec::new();
-    let mut ends = Vec::with_capacity(n);
-    let mut pos = 0;
-    let mut chunk = vec![0u8; 1 << 16];
-    loop {
-        while ends.len() < n {
-            match decode_reply(&buf[pos..]) {
-                Ok(Some((_, used))) => {
-                    pos += used;
-                    ends.push(pos);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(format!(
-                        "malformed reply after {} of {n} replies: {e}: {}",
-                        ends.len(),
-                        show_bytes(&buf[pos..], 200)
-                    ))
-                }
-            }
-        }
-        if ends.len() == n {
-            if pos != buf.len() {
-                return Err(format!(
-                    "unexpected bytes after the {n} replies: {}",
-                    show_bytes(&buf[pos..], 200)
-                ));
-            }
-            return Ok((buf, ends));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!(
-                "timed out after {} of {n} replies (pending: {})",
-                ends.len(),
-                show_bytes(&buf[pos..], 200)
-            ));
-        }
-        s.set_read_timeout(Some(left)).ok();
-        match s.read(&mut chunk) {
-            Ok(0) => {
-                return Err(format!(
-                    "connection closed after {} of {n} replies",
-                    ends.len()
-                ))
-            }
-            Ok(k) => buf.extend_from_slice(&chunk[..k]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => return Err(format!("read: {e}")),
-        }
-    }
-}
 
 /// A command in the golden-transcript / redis-cli syntax (quoted, `\xHH` escapes).
 pub fn show_cmd(cmd: &[Vec<u8>]) -> String {
@@ -937,15 +858,13 @@ pub fn show_cmd(cmd: &[Vec<u8>]) -> String {
 fn show_cmd_max(cmd: &[Vec<u8>], max: usize) -> String {
     let mut s = String::new();
     for (i, a) in cmd.iter().enumerate() {
-        if a.len() > max {
-            if i > 0 {
-                s.push(' ');
-            }
-            s.push_str(&format!("\"{}\"...({} bytes)", escape(&a[..max]), a.len()));
-            continue;
-        }
         if i > 0 {
             s.push(' ');
+        }
+        if a.len() > max {
+            repr(&a[..max], &mut s);
+            s.push_str(&format!("...({} bytes)", a.len()));
+            continue;
         }
         let plain = !a.is_empty()
             && a.iter()
@@ -953,39 +872,7 @@ fn show_cmd_max(cmd: &[Vec<u8>], max: usize) -> String {
         if plain {
             s.push_str(&String::from_utf8_lossy(a));
         } else {
-            s.push('"');
-            s.push_str(&escape(a));
-            s.push('"');
-        }
-    }
-    s
-}
-
-/// Raw reply bytes, escaped, cut at `max` characters.
-pub fn show_bytes(b: &[u8], max: usize) -> String {
-    let s = escape(b);
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        format!("{}... ({} bytes)", &s[..cut], b.len())
-    } else {
-        s
-    }
-}
-
-fn escape(b: &[u8]) -> String {
-    let mut s = String::new();
-    for &c in b {
-        match c {
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            0x20..=0x7e => s.push(c as char),
-            _ => s.push_str(&format!("\\x{c:02x}")),
+            repr(a, &mut s);
         }
     }
     s
@@ -1722,6 +1609,7 @@ impl Gen {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::io::{Read, Write};
     use std::net::TcpListener;
 
     fn cmd(s: &[&str]) -> Cmd {

@@ -201,9 +201,9 @@ fn golden_on(name: &str, server: Result<Server, String>) -> Suite {
         Ok(s) => s,
         Err(e) => return Suite::error(name, e),
     };
-    let root = crate::repo_root().join("testdata/golden");
+    let root = oxidis_testkit::transcripts::golden_dir();
     let mut s = Suite::new(name);
-    for (transcript, failures) in crate::golden_tcp::run_each(&server.addr(), &root, "") {
+    for (transcript, failures) in oxidis_testkit::golden_tcp::run_each(&server.addr(), &root, "") {
         if failures.is_empty() {
             s.passed += 1;
             println!("    ok     {transcript}");

@@ -258,9 +258,21 @@ pub fn suite(_: &mut crate::test_all::Ctx, name: &str) -> Suite {
         return Suite::error(name, format!("npm: {e}"));
     }
     let mut cmd = Command::new("node");
-    cmd.current_dir(web_dir());
+    cmd.current_dir(web_dir())
+        .env("GOLDEN_FILES", golden_files());
     run_node_tests(&mut s, cmd);
     s
+}
+
+/// The golden transcripts for web/tests/golden.test.mjs: testkit's walk of testdata/golden,
+/// one relative path per line.
+fn golden_files() -> String {
+    let all =
+        oxidis_testkit::transcripts::transcripts(&oxidis_testkit::transcripts::golden_dir(), "");
+    all.into_iter()
+        .map(|(name, _)| name)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Runs `node --test tests/` with `cmd`'s directory and environment, counting each test into
