@@ -15,7 +15,7 @@ use oxidis_core::engine::ConnInfo;
 use oxidis_core::golden;
 use oxidis_core::resp::annotate::{annotate, Node, Status};
 use oxidis_core::resp::render::render_replies;
-use oxidis_core::resp::{decode_reply, split_args, Reply};
+use oxidis_core::resp::{append_request_arg, append_request_len, decode_reply, split_args, Reply};
 use oxidis_core::{ClientId, Config, Engine, Event, UnixMillis};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -168,24 +168,13 @@ fn frames(out: &[u8]) -> Vec<Reply> {
     v
 }
 
-/// Appends one argument as a RESP bulk string, without aborting on allocation failure.
+/// Appends one argument as a RESP bulk string (core's encoder), without aborting on allocation
+/// failure.
 fn push_bulk(req: &mut Vec<u8>, arg: &[u8]) -> Result<(), JsValue> {
-    let mut len = itoa::Buffer::new();
-    let len = len.format(arg.len());
-    req.try_reserve(arg.len() + len.len() + 5)
+    req.try_reserve(arg.len() + 25)
         .map_err(|_| range_error("oxidis: out of memory building the request"))?;
-    req.push(b'$');
-    req.extend_from_slice(len.as_bytes());
-    req.extend_from_slice(b"\r\n");
-    req.extend_from_slice(arg);
-    req.extend_from_slice(b"\r\n");
+    append_request_arg(req, arg);
     Ok(())
-}
-
-fn multibulk_header(req: &mut Vec<u8>, n: usize) {
-    req.push(b'*');
-    req.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-    req.extend_from_slice(b"\r\n");
 }
 
 /// Event kinds in the queue the wrapper drains (`nextEvent`).
@@ -431,7 +420,7 @@ impl RawEngine {
         }
         let mut req = std::mem::take(&mut self.req);
         req.clear();
-        multibulk_header(&mut req, lens.len());
+        append_request_len(&mut req, lens.len());
         let mut rest = joined;
         for &units in lens {
             // Find the byte offset after `units` UTF-16 code units.
@@ -469,7 +458,7 @@ impl RawEngine {
         }
         let mut req = std::mem::take(&mut self.req);
         req.clear();
-        multibulk_header(&mut req, n);
+        append_request_len(&mut req, n);
         for (i, v) in args.iter().enumerate() {
             let pushed = if let Some(s) = v.as_string() {
                 push_bulk(&mut req, s.as_bytes())

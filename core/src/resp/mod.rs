@@ -8,5 +8,6 @@ pub mod request;
 
 pub use reply::{decode_reply, format_double_g17, Reply, ReplyWriter};
 pub use request::{
-    append_request, encode_request, parse_i64, split_args, Decoded, ProtocolError, RequestDecoder,
+    append_request, append_request_arg, append_request_len, encode_request, parse_i64, split_args,
+    Decoded, ProtocolError, RequestDecoder,
 };
