@@ -2023,11 +2023,15 @@ mod tests {
         )
     }
 
+    /// An array reply of bulk strings (the same bytes as a request of them).
     fn raw(xs: &[&str]) -> Vec<u8> {
-        let mut out = format!("*{}\r\n", xs.len()).into_bytes();
-        for x in xs {
-            out.extend(format!("${}\r\n{x}\r\n", x.len()).into_bytes());
-        }
+        oxidis_core::resp::encode_request(xs)
+    }
+
+    /// A bulk string reply.
+    fn bulk(s: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        oxidis_core::resp::ReplyWriter::new(&mut out, false).bulk(s.as_bytes());
         out
     }
 
@@ -2129,7 +2133,6 @@ mod tests {
                 distinct: false,
             },
         );
-        let bulk = |s: &str| format!("${}\r\n{s}\r\n", s.len()).into_bytes();
         assert!(item_matches(
             &one,
             &bulk("a"),
@@ -2206,24 +2209,35 @@ mod tests {
     #[test]
     fn string_encodings_are_interchangeable_collection_encodings_are_not() {
         let enc = item(&["OBJECT", "ENCODING", "k"], Check::Encoding);
-        let b = |s: &str| format!("${}\r\n{s}\r\n", s.len()).into_bytes();
-        assert!(item_matches(&enc, &b("embstr"), &b("raw"), None, None));
-        assert!(item_matches(&enc, &b("int"), &b("embstr"), None, None));
-        assert!(!item_matches(
+        assert!(item_matches(
             &enc,
-            &b("listpack"),
-            &b("hashtable"),
+            &bulk("embstr"),
+            &bulk("raw"),
+            None,
+            None
+        ));
+        assert!(item_matches(
+            &enc,
+            &bulk("int"),
+            &bulk("embstr"),
             None,
             None
         ));
         assert!(!item_matches(
             &enc,
-            &b("embstr"),
-            &b("listpack"),
+            &bulk("listpack"),
+            &bulk("hashtable"),
             None,
             None
         ));
-        assert!(!item_matches(&enc, &b("raw"), b"$-1\r\n", None, None));
+        assert!(!item_matches(
+            &enc,
+            &bulk("embstr"),
+            &bulk("listpack"),
+            None,
+            None
+        ));
+        assert!(!item_matches(&enc, &bulk("raw"), b"$-1\r\n", None, None));
     }
 
     #[test]
@@ -2413,10 +2427,7 @@ mod tests {
         if name == b"FLUSHALL" || name == b"SELECT" {
             return b"+OK\r\n".to_vec();
         }
-        let mut r = format!("${}\r\n", name.len()).into_bytes();
-        r.extend(&name);
-        r.extend(b"\r\n");
-        r
+        bulk(&String::from_utf8_lossy(&name))
     }
 
     /// Like `honest`, but gets INCRBYFLOAT wrong.
