@@ -131,7 +131,8 @@ pub fn serve(port: u16) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
-/// The suite: prepare the site, install playwright-core and chromium, run www/tests.
+/// The suite: prepare the site, install playwright-core, run www/tests (Chromium through
+/// playwright-core, Firefox through WebDriver BiDi).
 pub fn suite(_: &mut crate::test_all::Ctx, name: &str) -> Suite {
     if let Err(e) = prepare() {
         return Suite::error(name, format!("building the wasm package: {e}"));
@@ -142,7 +143,10 @@ pub fn suite(_: &mut crate::test_all::Ctx, name: &str) -> Suite {
     let mut s = Suite::new(name);
     let shots = crate::target_dir().join("playground-screenshots");
     let mut cmd = Command::new("node");
-    cmd.env("SCREENSHOTS", &shots).current_dir(www_dir());
+    // WebSocket for the Firefox test's WebDriver BiDi (built into Node from 22 on).
+    cmd.arg("--experimental-websocket")
+        .env("SCREENSHOTS", &shots)
+        .current_dir(www_dir());
     crate::wasm::run_node_tests(&mut s, cmd);
     s.info.push(format!("screenshots in {}", shots.display()));
     s

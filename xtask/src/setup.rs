@@ -11,7 +11,8 @@ const APT_NEEDS: &[(&str, &str)] = &[
     ("redis-server", "redis-server"),
     ("redis-cli", "redis-tools"),
     // The browser tests: the wasm package's and the playground's (Chromium through
-    // playwright-core, Firefox through puppeteer-core; neither may download its own browser).
+    // playwright-core, which may not download its own browser; Firefox through its own
+    // WebDriver BiDi server).
     ("chromium", "chromium"),
     ("firefox-esr", "firefox-esr"),
 ];
