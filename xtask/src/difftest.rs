@@ -55,6 +55,7 @@
 
 mod coll;
 
+use crate::suite::Suite;
 use oxidis_core::resp::render::repr;
 use oxidis_core::resp::{decode_reply, Reply};
 pub use oxidis_testkit::conn::show as show_bytes;
@@ -62,27 +63,6 @@ use oxidis_testkit::Conn;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-
-/// What a suite returns to the orchestrator.
-#[derive(Debug, Default)]
-pub struct Report {
-    pub suite: String,
-    pub passed: usize,
-    pub failed: usize,
-    /// One readable entry per failure (the first `max_details` only for the difftest).
-    pub failures: Vec<String>,
-    /// Informational lines (figures, settings) to print with the result.
-    pub info: Vec<String>,
-}
-
-impl Report {
-    fn new(suite: &str) -> Report {
-        Report {
-            suite: suite.to_string(),
-            ..Default::default()
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -162,17 +142,17 @@ pub(crate) fn finish_cli(
     what: &str,
     label: &str,
     started: Instant,
-    result: Result<Report, String>,
+    result: Result<Suite, String>,
 ) -> ExitCode {
     match result {
         Ok(report) => {
-            for f in &report.failures {
+            for f in &report.details {
                 eprintln!("{f}\n");
             }
             for i in &report.info {
                 println!("{i}");
             }
-            let name = [report.suite.as_str(), label].join(" ");
+            let name = [report.name.as_str(), label].join(" ");
             println!(
                 "{} ({:.2?}): {} passed, {} failed",
                 name.trim_end(),
@@ -200,8 +180,8 @@ fn bad(usage: &str) -> ExitCode {
 
 /// Runs the differential test. `Err` is for setup problems (cannot connect, FLUSHALL refused,
 /// the reference server misbehaving); mismatches and a dying Oxidis are failures in the report.
-pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> {
-    let mut report = Report::new("difftest");
+pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Suite, String> {
+    let mut report = Suite::new("difftest");
     let mut ox = connect(oxidis)?;
     let mut rs = connect(redis)?;
     let reset = encode_all(&[
@@ -261,7 +241,7 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
             Ok(x) => x,
             Err(e) => {
                 report.failed += 1;
-                report.failures.push(format!(
+                report.details.push(format!(
                     "seed={} batch starting at command #{done}: oxidis failed: {e}\n  \
                      first command of the batch: {}\n  run stopped here",
                     opts.seed,
@@ -291,7 +271,7 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
                         Ok(v) => v,
                         Err(ScanError::Oxidis(e)) => {
                             report.failed += 1;
-                            report.failures.push(format!(
+                            report.details.push(format!(
                                 "seed={} command #{}: oxidis failed while continuing {}: {e}\n  \
                                  run stopped here",
                                 opts.seed,
@@ -327,7 +307,7 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
             };
             report.failed += 1;
             batch_failed = true;
-            if report.failures.len() < opts.max_details {
+            if report.details.len() < opts.max_details {
                 let idx = done + i;
                 let mut d = format!(
                     "MISMATCH seed={} command #{idx} (reproduce: --seed {} --count {})\n  > {}\n  \
@@ -351,7 +331,7 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
                         d.push_str(&show_cmd_max(&it.cmd, 40));
                     }
                 }
-                report.failures.push(d);
+                report.details.push(d);
             }
         }
         done += n;
@@ -2282,7 +2262,7 @@ mod tests {
             ..Options::default()
         };
         let r = run(&a, &b, &opts).unwrap();
-        assert_eq!((r.passed, r.failed), (2000, 0), "{:?}", r.failures);
+        assert_eq!((r.passed, r.failed), (2000, 0), "{:?}", r.details);
         let mut g = Gen::new(9, true);
         let mut in_group = 0;
         for _ in 0..20_000 {
@@ -2450,7 +2430,7 @@ mod tests {
             ..Options::default()
         };
         let r = run(&a, &b, &opts).unwrap();
-        assert_eq!((r.passed, r.failed), (3000, 0), "{:?}", r.failures);
+        assert_eq!((r.passed, r.failed), (3000, 0), "{:?}", r.details);
 
         let r = run(&bad, &b, &opts).unwrap();
         let expected = {
@@ -2463,11 +2443,11 @@ mod tests {
         assert_eq!(r.failed, expected);
         assert_eq!(r.passed, 3000 - expected);
         assert!(
-            r.failures[0].contains("oxidis: -ERR oops\\r\\n"),
+            r.details[0].contains("oxidis: -ERR oops\\r\\n"),
             "{}",
-            r.failures[0]
+            r.details[0]
         );
-        assert!(r.failures[0].contains("--seed 5"), "{}", r.failures[0]);
+        assert!(r.details[0].contains("--seed 5"), "{}", r.details[0]);
 
         // Skipped commands are sent but neither passed nor failed.
         let skip = Options {
@@ -2479,7 +2459,7 @@ mod tests {
             (r.passed, r.failed),
             (3000 - expected, 0),
             "{:?}",
-            r.failures
+            r.details
         );
         assert!(
             r.info
