@@ -271,17 +271,8 @@ impl RawEngine {
 
     /// Moves the manual clock forward and runs the periodic work due by then.
     pub fn advance(&mut self, ms: f64) -> Result<(), JsValue> {
-        if !self.manual {
-            return Err(type_error(
-                "oxidis: advance() needs an engine created with clock: 'manual'",
-            ));
-        }
-        if !(ms.is_finite() && ms >= 0.0) {
-            return Err(range_error(
-                "oxidis: advance(ms) takes a non-negative number",
-            ));
-        }
-        self.now = self.now.saturating_add(ms as u64);
+        let ms = self.manual_ms("advance", ms)?;
+        self.now = self.now.saturating_add(ms);
         self.run_due();
         Ok(())
     }
@@ -289,19 +280,25 @@ impl RawEngine {
     /// Sets the manual clock (it may go backwards, like a wall clock can).
     #[wasm_bindgen(js_name = setTime)]
     pub fn set_time(&mut self, ms: f64) -> Result<(), JsValue> {
-        if !self.manual {
-            return Err(type_error(
-                "oxidis: setTime() needs an engine created with clock: 'manual'",
-            ));
-        }
-        if !(ms.is_finite() && ms >= 0.0) {
-            return Err(range_error(
-                "oxidis: setTime(ms) takes a non-negative number",
-            ));
-        }
-        self.now = ms as u64;
+        self.now = self.manual_ms("setTime", ms)?;
         self.run_due();
         Ok(())
+    }
+
+    /// `ms` for the manual-clock method `method`: a TypeError without a manual clock, a
+    /// RangeError unless `ms` is a non-negative number.
+    fn manual_ms(&self, method: &str, ms: f64) -> Result<u64, JsValue> {
+        if !self.manual {
+            return Err(type_error(&format!(
+                "oxidis: {method}() needs an engine created with clock: 'manual'"
+            )));
+        }
+        if !(ms.is_finite() && ms >= 0.0) {
+            return Err(range_error(&format!(
+                "oxidis: {method}(ms) takes a non-negative number"
+            )));
+        }
+        Ok(ms as u64)
     }
 
     /// Runs the periodic work (active expiry, timeouts) if it is due.

@@ -238,6 +238,18 @@ fn start(bin: &Path, dir: &Path, extra: &[&str], tag: &str) -> Result<Server, St
     })
 }
 
+/// Neither RDB save points nor the AOF.
+const NO_PERSISTENCE: &[&str] = &["--save", "", "--appendonly", "no"];
+/// The AOF with a write and fsync before every reply, no RDB save points.
+const AOF_ALWAYS: &[&str] = &[
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+];
+
 fn redis_bin() -> PathBuf {
     PathBuf::from("redis-server")
 }
@@ -255,22 +267,17 @@ fn rdb_interop(ox: &Path) -> Result<(), String> {
     let data = dataset();
     // Redis -> Oxidis.
     let rdir = fresh_dir("redis-to-oxidis")?;
-    let mut r = start(
-        &redis_bin(),
-        &rdir,
-        &["--save", "", "--appendonly", "no"],
-        "redis",
-    )?;
+    let mut r = start(&redis_bin(), &rdir, NO_PERSISTENCE, "redis")?;
     connect(&r.addr())?.pipeline_ok(&data)?;
     let want = full_dump(&r.addr())?;
     shutdown(&mut r, "SAVE")?;
-    let mut o = start(ox, &rdir, &["--save", "", "--appendonly", "no"], "oxidis")?;
+    let mut o = start(ox, &rdir, NO_PERSISTENCE, "oxidis")?;
     let got = full_dump(&o.addr())?;
     compare("redis RDB loaded by oxidis", &want, &got)?;
     shutdown(&mut o, "NOSAVE")?;
     // Oxidis -> Redis.
     let odir = fresh_dir("oxidis-to-redis")?;
-    let mut o = start(ox, &odir, &["--save", "", "--appendonly", "no"], "oxidis")?;
+    let mut o = start(ox, &odir, NO_PERSISTENCE, "oxidis")?;
     connect(&o.addr())?.pipeline_ok(&data)?;
     let want2 = full_dump(&o.addr())?;
     compare("oxidis contents vs redis contents", &want, &want2)?;
@@ -283,12 +290,7 @@ fn rdb_interop(ox: &Path) -> Result<(), String> {
     if !check.status.success() || !text.contains("RDB looks OK") {
         return Err(format!("redis-check-rdb refused Oxidis's file:\n{text}"));
     }
-    let mut r = start(
-        &redis_bin(),
-        &odir,
-        &["--save", "", "--appendonly", "no"],
-        "redis",
-    )?;
+    let mut r = start(&redis_bin(), &odir, NO_PERSISTENCE, "redis")?;
     let got2 = full_dump(&r.addr())?;
     compare("oxidis RDB loaded by redis", &want2, &got2)?;
     shutdown(&mut r, "NOSAVE")?;
@@ -300,13 +302,8 @@ fn dump_restore(ox: &Path) -> Result<(), String> {
     let data = dataset();
     let d1 = fresh_dir("dump-a")?;
     let d2 = fresh_dir("dump-b")?;
-    let r = start(
-        &redis_bin(),
-        &d1,
-        &["--save", "", "--appendonly", "no"],
-        "redis",
-    )?;
-    let o = start(ox, &d2, &["--save", "", "--appendonly", "no"], "oxidis")?;
+    let r = start(&redis_bin(), &d1, NO_PERSISTENCE, "redis")?;
+    let o = start(ox, &d2, NO_PERSISTENCE, "oxidis")?;
     let mut rc = connect(&r.addr())?;
     let mut oc = connect(&o.addr())?;
     rc.pipeline_ok(&data)?;
@@ -356,15 +353,8 @@ fn transfer(from: &mut Conn, to: &mut Conn, label: &str, prefix: &[u8]) -> Resul
 /// must be there after restart.
 fn crash(ox: &Path, seed: u64) -> Result<String, String> {
     let dir = fresh_dir("crash")?;
-    let args = [
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
-    let srv = start(ox, &dir, &args, "crash")?;
+
+    let srv = start(ox, &dir, AOF_ALWAYS, "crash")?;
     let addr = srv.addr();
     let pid = srv.pid();
     let kill_after = Duration::from_millis(300 + seed % 700);
@@ -393,7 +383,7 @@ fn crash(ox: &Path, seed: u64) -> Result<String, String> {
         .status();
     let acked = writer.join().map_err(|_| "writer panicked".to_string())??;
     drop(srv);
-    let srv = start(ox, &dir, &args, "crash-restart")?;
+    let srv = start(ox, &dir, AOF_ALWAYS, "crash-restart")?;
     let mut c = connect(&srv.addr())?;
     let counter = match c.call(&["GET", "counter"])? {
         Reply::Bulk(b) => String::from_utf8_lossy(&b).parse::<u64>().unwrap_or(0),
@@ -422,15 +412,8 @@ fn crash(ox: &Path, seed: u64) -> Result<String, String> {
 /// A torn last command: loads with aof-load-truncated yes, refuses with no.
 fn truncated(ox: &Path) -> Result<(), String> {
     let dir = fresh_dir("truncated")?;
-    let base = [
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
-    let mut srv = start(ox, &dir, &base, "trunc")?;
+
+    let mut srv = start(ox, &dir, AOF_ALWAYS, "trunc")?;
     let mut c = connect(&srv.addr())?;
     for i in 0..100 {
         c.call(&["RPUSH", "l", &i.to_string()])?;
@@ -454,7 +437,7 @@ fn truncated(ox: &Path) -> Result<(), String> {
     let out = Command::new(ox)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
         .arg(&dir)
-        .args(base)
+        .args(AOF_ALWAYS)
         .args(["--aof-load-truncated", "no"])
         .output()
         .map_err(|e| e.to_string())?;
@@ -467,7 +450,7 @@ fn truncated(ox: &Path) -> Result<(), String> {
         ));
     }
     // With `yes`: loads the 100 complete commands.
-    let srv = start(ox, &dir, &base, "trunc-yes")?;
+    let srv = start(ox, &dir, AOF_ALWAYS, "trunc-yes")?;
     let mut c = connect(&srv.addr())?;
     match c.call(&["LLEN", "l"])? {
         Reply::Int(100) => Ok(()),
@@ -478,7 +461,7 @@ fn truncated(ox: &Path) -> Result<(), String> {
 /// BGSAVE of 1M keys while a client PINGs: the worst latency, reported.
 fn bgsave_latency(ox: &Path) -> Result<String, String> {
     let dir = fresh_dir("bgsave")?;
-    let srv = start(ox, &dir, &["--save", "", "--appendonly", "no"], "bgsave")?;
+    let srv = start(ox, &dir, NO_PERSISTENCE, "bgsave")?;
     let mut c = connect(&srv.addr())?;
     let mut batch = Vec::new();
     for i in 0..1_000_000u32 {
