@@ -2,7 +2,6 @@
 
 use oxidis_core::golden::{self, Driver};
 use oxidis_core::{ClientId, Config, ConnInfo, Engine, UnixMillis};
-use std::path::{Path, PathBuf};
 
 struct EngineDriver {
     eng: Engine,
@@ -50,34 +49,17 @@ impl Driver for EngineDriver {
     }
 }
 
-fn transcripts(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            transcripts(&p, out);
-        } else if p.extension().is_some_and(|x| x == "resp") {
-            out.push(p);
-        }
-    }
-}
+// The one walk of testdata/golden (testkit's; core cannot depend on testkit, which depends on
+// core, so the file is included by path).
+#[path = "../../testkit/src/transcripts.rs"]
+mod transcripts;
 
 #[test]
 fn golden_transcripts_on_the_engine() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/golden");
-    let mut files = Vec::new();
-    transcripts(&root, &mut files);
-    files.sort();
     let filter = std::env::var("GOLDEN").unwrap_or_default();
     let mut failures = Vec::new();
     let mut ran = 0;
-    for f in &files {
-        let name = f.strip_prefix(&root).unwrap_or(f).display().to_string();
-        if !name.contains(&filter) {
-            continue;
-        }
+    for (name, f) in transcripts::transcripts(&transcripts::golden_dir(), &filter) {
         let text = std::fs::read_to_string(f).expect("read transcript");
         let steps = match golden::parse(&text) {
             Ok(s) => s,

@@ -13,7 +13,7 @@ use js_sys::{Array, Function, Map, Object, Reflect, Uint8Array};
 use oxidis_core::golden;
 use oxidis_core::resp::annotate::{annotate, Node, Status};
 use oxidis_core::resp::render::render_replies;
-use oxidis_core::resp::{decode_reply, split_args, Reply};
+use oxidis_core::resp::{append_request_arg, append_request_len, decode_reply, split_args, Reply};
 use oxidis_core::{all_commands, ClientId, Config, ConnInfo, Engine, Event, UnixMillis};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -166,24 +166,13 @@ fn frames(out: &[u8]) -> Vec<Reply> {
     v
 }
 
-/// Appends one argument as a RESP bulk string, without aborting on allocation failure.
+/// Appends one argument as a RESP bulk string (core's encoder), without aborting on allocation
+/// failure.
 fn push_bulk(req: &mut Vec<u8>, arg: &[u8]) -> Result<(), JsValue> {
-    let mut len = itoa::Buffer::new();
-    let len = len.format(arg.len());
-    req.try_reserve(arg.len() + len.len() + 5)
+    req.try_reserve(arg.len() + 25)
         .map_err(|_| range_error("oxidis: out of memory building the request"))?;
-    req.push(b'$');
-    req.extend_from_slice(len.as_bytes());
-    req.extend_from_slice(b"\r\n");
-    req.extend_from_slice(arg);
-    req.extend_from_slice(b"\r\n");
+    append_request_arg(req, arg);
     Ok(())
-}
-
-fn multibulk_header(req: &mut Vec<u8>, n: usize) {
-    req.push(b'*');
-    req.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-    req.extend_from_slice(b"\r\n");
 }
 
 /// Event kinds in the queue the wrapper drains (`nextEvent`).
@@ -280,17 +269,8 @@ impl RawEngine {
 
     /// Moves the manual clock forward and runs the periodic work due by then.
     pub fn advance(&mut self, ms: f64) -> Result<(), JsValue> {
-        if !self.manual {
-            return Err(type_error(
-                "oxidis: advance() needs an engine created with clock: 'manual'",
-            ));
-        }
-        if !(ms.is_finite() && ms >= 0.0) {
-            return Err(range_error(
-                "oxidis: advance(ms) takes a non-negative number",
-            ));
-        }
-        self.now = self.now.saturating_add(ms as u64);
+        let ms = self.manual_ms("advance", ms)?;
+        self.now = self.now.saturating_add(ms);
         self.run_due();
         Ok(())
     }
@@ -298,19 +278,25 @@ impl RawEngine {
     /// Sets the manual clock (it may go backwards, like a wall clock can).
     #[wasm_bindgen(js_name = setTime)]
     pub fn set_time(&mut self, ms: f64) -> Result<(), JsValue> {
-        if !self.manual {
-            return Err(type_error(
-                "oxidis: setTime() needs an engine created with clock: 'manual'",
-            ));
-        }
-        if !(ms.is_finite() && ms >= 0.0) {
-            return Err(range_error(
-                "oxidis: setTime(ms) takes a non-negative number",
-            ));
-        }
-        self.now = ms as u64;
+        self.now = self.manual_ms("setTime", ms)?;
         self.run_due();
         Ok(())
+    }
+
+    /// `ms` for the manual-clock method `method`: a TypeError without a manual clock, a
+    /// RangeError unless `ms` is a non-negative number.
+    fn manual_ms(&self, method: &str, ms: f64) -> Result<u64, JsValue> {
+        if !self.manual {
+            return Err(type_error(&format!(
+                "oxidis: {method}() needs an engine created with clock: 'manual'"
+            )));
+        }
+        if !(ms.is_finite() && ms >= 0.0) {
+            return Err(range_error(&format!(
+                "oxidis: {method}(ms) takes a non-negative number"
+            )));
+        }
+        Ok(ms as u64)
     }
 
     /// Runs the periodic work (active expiry, timeouts) if it is due.
@@ -429,7 +415,7 @@ impl RawEngine {
         }
         let mut req = std::mem::take(&mut self.req);
         req.clear();
-        multibulk_header(&mut req, lens.len());
+        append_request_len(&mut req, lens.len());
         let mut rest = joined;
         for &units in lens {
             // Find the byte offset after `units` UTF-16 code units.
@@ -467,7 +453,7 @@ impl RawEngine {
         }
         let mut req = std::mem::take(&mut self.req);
         req.clear();
-        multibulk_header(&mut req, n);
+        append_request_len(&mut req, n);
         for (i, v) in args.iter().enumerate() {
             let pushed = if let Some(s) = v.as_string() {
                 push_bulk(&mut req, s.as_bytes())

@@ -387,13 +387,7 @@ proptest! {
         let mut eng = Engine::new(Config::default(), 5);
         let id = eng.connect(UnixMillis(1000), ConnInfo::default());
         for c in &cmds {
-            let mut req = format!("*{}\r\n", c.len()).into_bytes();
-            for a in c {
-                req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-                req.extend_from_slice(a);
-                req.extend_from_slice(b"\r\n");
-            }
-            eng.feed(UnixMillis(1000), id, &req);
+            eng.feed(UnixMillis(1000), id, &crate::resp::encode_request(c));
         }
         let opts = SaveOptions { compression, ..SaveOptions::default() };
         let bytes = encode_to_vec(&eng.server().dbs, &opts);
