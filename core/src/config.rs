@@ -1711,6 +1711,126 @@ mod tests {
         assert_eq!(get(&c, "daemonize"), "yes");
     }
 
+    /// Parameters that cannot hold a value other than their default, and why.
+    const NO_OTHER_VALUE: &[(&str, &str)] = &[
+        (
+            "activedefrag",
+            "yes is refused: defragmentation needs Redis's own jemalloc (Debian's redis-server refuses it too)",
+        ),
+        (
+            "replicaof",
+            "Oxidis does not replicate: only `no one`, the default, is accepted",
+        ),
+    ];
+
+    /// Special parameters: a config-file value other than the default, and CONFIG GET's text.
+    const SPECIAL_VALUES: &[(&str, &str, &str)] = &[
+        ("save", "100 10 5 1", "100 10 5 1"),
+        (
+            "client-output-buffer-limit",
+            "normal 1mb 2mb 3",
+            "normal 1048576 2097152 3 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        ),
+        ("oom-score-adj-values", "1 2 3", "1 2 3"),
+        ("notify-keyspace-events", "KEA", "AKE"),
+        ("bind", "127.0.0.2 ::1", "127.0.0.2 ::1"),
+        ("latency-tracking-info-percentiles", "50 99.5", "50 99.5"),
+    ];
+
+    /// A valid value other than `p`'s default, derived from its declaration: (the config-file
+    /// value, what CONFIG GET then reports). None for the parameters in NO_OTHER_VALUE.
+    fn other_value(p: &Param) -> Option<(String, String)> {
+        if NO_OTHER_VALUE.iter().any(|(n, _)| *n == p.name) {
+            return None;
+        }
+        match p.kind {
+            Kind::Bool { .. } => {
+                let v = if p.default == "yes" { "no" } else { "yes" };
+                Some((v.into(), v.into()))
+            }
+            Kind::Num {
+                lo,
+                hi,
+                unsigned,
+                num,
+                cap,
+            } => {
+                let d = parse_numeric(p.default.as_bytes(), num).unwrap();
+                let fits = |v: i64| {
+                    check_bounds(v, lo, hi, unsigned, num).is_ok()
+                        && cap.is_none_or(|(a, b)| (a..=b).contains(&v))
+                };
+                let v = [d + 1, d - 1].into_iter().find(|v| fits(*v))?;
+                let text = String::from_utf8(num_show(&p.kind, v)).unwrap();
+                Some((text.clone(), text))
+            }
+            Kind::Enum { names, .. } => {
+                let d = enum_parse(&p.kind, &[p.default.as_bytes()]).unwrap();
+                let (n, _) = names
+                    .iter()
+                    .find(|(n, v)| *v != d && enum_name(names, *v) == *n)?;
+                Some((n.to_string(), n.to_string()))
+            }
+            Kind::Str { .. } => Some(("oxidis".into(), "oxidis".into())),
+            Kind::Special => SPECIAL_VALUES
+                .iter()
+                .find(|(n, _, _)| *n == p.name)
+                .map(|(_, v, shown)| (v.to_string(), shown.to_string())),
+        }
+    }
+
+    /// Every parameter, set by a redis.conf line to a value other than its default, reads back
+    /// through the engine's CONFIG GET as exactly that value: the declaration, conf parsing,
+    /// the typed field and CONFIG GET agree for all of them.
+    #[test]
+    fn every_parameter_round_trips_from_a_conf_file() {
+        use crate::engine::{ConnInfo, Engine};
+        use crate::resp::encode_request;
+        use crate::time::UnixMillis;
+        let mut text = String::new();
+        let mut expected = Vec::new();
+        for p in PARAMS {
+            match other_value(p) {
+                Some((value, shown)) => {
+                    assert_ne!(shown, p.default, "{}: not a different value", p.name);
+                    text.push_str(&format!("{} {value}\n", p.name));
+                    expected.push((p.name, shown));
+                }
+                None => assert!(
+                    NO_OTHER_VALUE.iter().any(|(n, _)| *n == p.name),
+                    "{}: no other value derived and none listed",
+                    p.name
+                ),
+            }
+        }
+        assert_eq!(expected.len() + NO_OTHER_VALUE.len(), PARAMS.len());
+        let mut cfg = Config::default();
+        cfg.load_conf(&text).unwrap();
+        let mut eng = Engine::new(cfg, 1);
+        let now = UnixMillis(1);
+        let id = eng.connect(now, ConnInfo::default());
+        let mut out = Vec::new();
+        // requirepass is among them.
+        eng.feed(now, id, &encode_request(&["AUTH", "oxidis"]));
+        eng.drain_output(id, &mut out);
+        assert_eq!(out, b"+OK\r\n");
+        for (name, shown) in expected {
+            out.clear();
+            eng.feed(now, id, &encode_request(&["CONFIG", "GET", name]));
+            eng.drain_output(id, &mut out);
+            let want = format!(
+                "*2\r\n${}\r\n{name}\r\n${}\r\n{shown}\r\n",
+                name.len(),
+                shown.len()
+            );
+            assert_eq!(String::from_utf8_lossy(&out), want, "{name}");
+        }
+        // The listed exceptions do refuse another value.
+        let mut c = Config::default();
+        assert!(c.set("activedefrag", b"yes").is_err());
+        assert!(c.set("replicaof", b"127.0.0.1 6380").is_err());
+    }
+
     #[test]
     fn memtoull_units() {
         assert_eq!(memtoull(b"1gb"), Some(1 << 30));
