@@ -65,6 +65,9 @@ pub enum Event {
     Output(ClientId),
     /// SHUTDOWN succeeded (the snapshot, if any, is written): the host exits.
     Shutdown,
+    /// CONFIG SET changed a parameter the host applies (`dir`, `dbfilename`, `appendonly`,
+    /// `appendfsync`): the host re-reads those typed fields of `Engine::config`.
+    ConfigChanged,
 }
 
 pub struct Client {
@@ -447,6 +450,17 @@ impl Engine {
         self.clients
             .get(id.0)
             .is_none_or(|c| c.close_asap || (c.close_after_reply && c.out.is_empty()))
+    }
+
+    /// True if the connection must close now, without sending pending output (timeout,
+    /// CLIENT KILL, output limits), or the client is gone.
+    pub fn closes_at_once(&self, id: ClientId) -> bool {
+        self.clients.get(id.0).is_none_or(|c| c.close_asap)
+    }
+
+    /// What the host last reported with `report_unsent` (None: no such client).
+    pub fn reported_unsent(&self, id: ClientId) -> Option<usize> {
+        self.clients.get(id.0).map(|c| c.host_pending)
     }
 
     /// Periodic work (Redis's serverCron at `hz`): idle timeouts, active expiry, rehashing.

@@ -247,10 +247,16 @@ fn is_local(addr: &str) -> bool {
 /// CONFIG SET parameter value [parameter value ...]
 pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let local = is_local(&ctx.client_ref().info.addr);
-    ctx.srv
+    let host_applies = ctx
+        .srv
         .config
         .config_set(&args[2..], local)
         .map_err(|e| CmdError::Msg(e.text()))?;
+    if host_applies {
+        ctx.srv
+            .events
+            .push_back(crate::engine::Event::ConfigChanged);
+    }
     ctx.out().ok();
     Ok(())
 }

@@ -164,8 +164,16 @@ fn set_generic(
             None => None,
         });
     }
-    let found = db.get(key, now).is_some();
-    let abort = (flags & NX != 0 && found) || (flags & XX != 0 && !found);
+    let abort = if flags & (NX | XX) == 0 {
+        // Nothing to decide: no lookup, the insert below is the one probe of the key table
+        // (a key whose TTL passed is still expired first, as a lookup would, for the stats,
+        // the expired-key log and the AOF).
+        db.expire_if_needed(key, now);
+        false
+    } else {
+        let found = db.get(key, now).is_some();
+        (flags & NX != 0 && found) || (flags & XX != 0 && !found)
+    };
     if !abort {
         db.set(key, Value::string(val), flags & KEEPTTL != 0);
         if let Some(at) = when {
