@@ -47,6 +47,10 @@ pub enum Num {
 }
 
 type StrCheck = fn(&[u8]) -> Result<(), &'static str>;
+/// Renders a parameter's field as CONFIG GET's text.
+type Show = fn(&Config, &Kind) -> Vec<u8>;
+/// Validates a parameter's arguments and stores its field.
+type Store = fn(&mut Config, &Kind, &[&[u8]]) -> Result<(), String>;
 type BoolCheck = fn(bool) -> Result<(), &'static str>;
 
 /// What a parameter's arguments must look like (config.c's typeInterface).
@@ -87,8 +91,8 @@ pub struct Param {
     flags: u8,
     kind: Kind,
     pub default: &'static str,
-    show: fn(&Config, &Kind) -> Vec<u8>,
-    store: fn(&mut Config, &Kind, &[&[u8]]) -> Result<(), String>,
+    show: Show,
+    store: Store,
 }
 
 impl Param {
