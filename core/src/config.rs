@@ -1836,6 +1836,29 @@ mod tests {
     }
 
     #[test]
+    fn config_set_of_a_host_parameter_queues_an_event() {
+        use crate::engine::{ConnInfo, Engine, Event};
+        use crate::resp::encode_request;
+        use crate::time::UnixMillis;
+        let mut eng = Engine::new(Config::default(), 1);
+        let now = UnixMillis(1);
+        let id = eng.connect(now, ConnInfo::default());
+        let mut out = Vec::new();
+        eng.feed(now, id, &encode_request(&["CONFIG", "SET", "hz", "20"]));
+        assert_eq!(eng.poll_event(), None);
+        eng.feed(
+            now,
+            id,
+            &encode_request(&["CONFIG", "SET", "hz", "30", "appendfsync", "always"]),
+        );
+        assert_eq!(eng.poll_event(), Some(Event::ConfigChanged));
+        assert_eq!(eng.poll_event(), None);
+        assert_eq!(eng.config().appendfsync, AppendFsync::Always);
+        eng.drain_output(id, &mut out);
+        assert_eq!(out, b"+OK\r\n+OK\r\n");
+    }
+
+    #[test]
     fn memtoull_units() {
         assert_eq!(memtoull(b"1gb"), Some(1 << 30));
         assert_eq!(memtoull(b"1GB"), Some(1 << 30));
