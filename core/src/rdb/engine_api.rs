@@ -2,7 +2,7 @@
 //! playground's download/upload), AOF replay, the propagated-effects stream, and the reports
 //! hosts make when background work ends.
 
-use super::persist::{Persist, PersistHost};
+use super::persist::PersistHost;
 use super::{LoadInfo, LoadedKey, SaveOptions};
 use crate::command::{dispatch, persistence};
 use crate::engine::{ConnInfo, Engine};
@@ -26,14 +26,6 @@ impl Engine {
     /// Installs the host's persistence hooks (files, fork).
     pub fn set_persist_host(&mut self, host: Box<dyn PersistHost>) {
         self.srv.persist.host = Some(host);
-    }
-
-    pub fn persist(&self) -> &Persist {
-        &self.srv.persist
-    }
-
-    pub fn persist_mut(&mut self) -> &mut Persist {
-        &mut self.srv.persist
     }
 
     /// The databases, for a host writing a snapshot itself (an AOF base at startup).
