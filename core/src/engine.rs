@@ -65,6 +65,9 @@ pub enum Event {
     Output(ClientId),
     /// SHUTDOWN succeeded (the snapshot, if any, is written): the host exits.
     Shutdown,
+    /// CONFIG SET changed a parameter the host applies (`dir`, `dbfilename`, `appendonly`,
+    /// `appendfsync`): the host re-reads those typed fields of `Engine::config`.
+    ConfigChanged,
 }
 
 /// One key as `Engine::keys_matching` shows it.
@@ -91,7 +94,7 @@ pub struct Client {
     /// Reply, then close (QUIT, protocol error): further input is ignored.
     pub(crate) close_after_reply: bool,
     /// Close without waiting for output (idle timeout, query buffer limit).
-    pub close_asap: bool,
+    pub(crate) close_asap: bool,
     pub(crate) out: Vec<u8>,
     /// Where in `out` the reply of the command being run starts (see `command::run_handler`):
     /// set before each handler, moved past pushes the command delivers to its own client
@@ -111,7 +114,7 @@ pub struct Client {
     pub(crate) postponed: bool,
     /// Output the host took but has not sent yet (`Engine::report_unsent`): counted against
     /// the output buffer limits.
-    pub host_pending: usize,
+    pub(crate) host_pending: usize,
     /// When the output first stayed above the soft buffer limit (Redis's
     /// obuf_soft_limit_reached_time).
     pub(crate) obuf_soft_since: Option<UnixMillis>,
@@ -136,19 +139,19 @@ impl Client {
 
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
-    pub commands_processed: u64,
-    pub connections_received: u64,
-    pub error_replies: u64,
-    pub unknown_commands: u64,
-    pub net_input_bytes: u64,
-    pub net_output_bytes: u64,
-    pub expired_keys_active: u64,
+    pub(crate) commands_processed: u64,
+    pub(crate) connections_received: u64,
+    pub(crate) error_replies: u64,
+    pub(crate) unknown_commands: u64,
+    pub(crate) net_input_bytes: u64,
+    pub(crate) net_output_bytes: u64,
+    pub(crate) expired_keys_active: u64,
 }
 
 /// Everything but the clients: what commands act on.
 pub struct Server {
-    pub dbs: Vec<Db>,
-    pub config: Config,
+    pub(crate) dbs: Vec<Db>,
+    pub(crate) config: Config,
     pub(crate) stats: Stats,
     pub(crate) rng: Rng,
     pub(crate) host: HostInfo,
@@ -229,19 +232,22 @@ impl Engine {
         self.srv.host = host;
     }
 
-    pub fn server(&self) -> &Server {
-        &self.srv
-    }
-
-    pub fn server_mut(&mut self) -> &mut Server {
-        &mut self.srv
-    }
-
     pub fn config(&self) -> &Config {
         &self.srv.config
     }
 
-    pub fn client(&self, id: ClientId) -> Option<&Client> {
+    #[cfg(test)]
+    pub(crate) fn server(&self) -> &Server {
+        &self.srv
+    }
+
+    #[cfg(test)]
+    pub(crate) fn server_mut(&mut self) -> &mut Server {
+        &mut self.srv
+    }
+
+    #[cfg(test)]
+    pub(crate) fn client(&self, id: ClientId) -> Option<&Client> {
         self.clients.get(id.0)
     }
 
@@ -494,6 +500,17 @@ impl Engine {
         self.clients
             .get(id.0)
             .is_none_or(|c| c.close_asap || (c.close_after_reply && c.out.is_empty()))
+    }
+
+    /// True if the connection must close now, without sending pending output (timeout,
+    /// CLIENT KILL, output limits), or the client is gone.
+    pub fn closes_at_once(&self, id: ClientId) -> bool {
+        self.clients.get(id.0).is_none_or(|c| c.close_asap)
+    }
+
+    /// What the host last reported with `report_unsent` (None: no such client).
+    pub fn reported_unsent(&self, id: ClientId) -> Option<usize> {
+        self.clients.get(id.0).map(|c| c.host_pending)
     }
 
     /// Periodic work (Redis's serverCron at `hz`): idle timeouts, active expiry, rehashing.

@@ -62,7 +62,7 @@ mod time;
 mod types;
 
 pub use command::{all_commands, CommandSpec};
-pub use config::{Config, REDIS_VERSION};
+pub use config::{AppendFsync, Config, REDIS_VERSION};
 pub use engine::{ClientId, ConnInfo, Engine, Event, HostInfo, KeyView};
 pub use glob::glob_match;
 pub use keyspace::Db;

@@ -18,6 +18,8 @@ pub struct Conn {
     pub writable: bool,
     /// Queued to read again: the read budget ran out before the socket would block.
     pub read_again: bool,
+    /// Queued to write at the end of the turn (after the AOF write).
+    pub write_queued: bool,
 }
 
 impl Conn {
@@ -29,6 +31,7 @@ impl Conn {
             sent: 0,
             writable: false,
             read_again: false,
+            write_queued: false,
         }
     }
 
@@ -39,10 +42,7 @@ impl Conn {
         let res = self.write_out(eng);
         // The engine's output-buffer limits must see what is still queued here too.
         let unsent = self.out.len() - self.sent;
-        if eng
-            .client(self.id)
-            .is_some_and(|c| c.host_pending != unsent)
-        {
+        if eng.reported_unsent(self.id).is_some_and(|n| n != unsent) {
             eng.report_unsent(crate::server::now(), self.id, unsent);
         }
         res

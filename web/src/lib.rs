@@ -362,8 +362,9 @@ impl RawEngine {
             let (kind, id) = match ev {
                 Event::Output(id) => (EV_OUTPUT, id),
                 Event::Close(id) => (EV_CLOSE, id),
-                // An embedded engine has no process to stop; SHUTDOWN's reply says what it did.
-                Event::Shutdown => continue,
+                // An embedded engine has no process to stop (SHUTDOWN's reply says what it did)
+                // and no files to apply dir/appendonly to.
+                Event::Shutdown | Event::ConfigChanged => continue,
             };
             if let Some(&h) = self.by_slot.get(&id.0) {
                 self.events.push_back((kind, h));

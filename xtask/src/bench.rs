@@ -2,11 +2,15 @@
 //! redis-server, side by side, in one run, as ratios (this machine is shared and noisy, so
 //! absolute figures alone mean little).
 //!
-//! Sections (all by default; `--only throughput,memory,growth,lazyfree` picks some):
+//! Sections (all by default; `--only throughput,aof,memory,growth,lazyfree` picks some):
 //! - **throughput**: redis-benchmark with identical flags on both servers (50 clients, `-r
 //!   100000`, `-P 1` and `-P 16`), alternating A B / B A per round, at least 3 rounds; the
 //!   median requests/s per test per server, the ratio, and the median p50/p99 latency from
 //!   redis-benchmark 7.0's `--csv` output.
+//! - **aof**: redis-benchmark SET (`-P 1`) with `appendonly yes` and `appendfsync always`
+//!   (switched on by CONFIG SET, once the rewrite that writes the AOF base is done): every
+//!   reply waits for an fsync, so this measures the group commit (one fsync per event-loop turn
+//!   for every client served in it), alternating A B / B A per round as above.
 //! - **memory**: RSS (from /proc) and bytes per key after loading 1M small string keys, 1M keys
 //!   with TTLs and 100k small hashes, loaded the same way (pipelined) into fresh servers.
 //! - **growth**: the round trip of a probing SET (max, p99.9) while a pipelined loader grows the
@@ -49,7 +53,7 @@ pub const TESTS: [&str; 11] = [
 ];
 
 const PIPELINES: [u32; 2] = [1, 16];
-const SECTIONS: [&str; 4] = ["throughput", "memory", "growth", "lazyfree"];
+const SECTIONS: [&str; 5] = ["throughput", "aof", "memory", "growth", "lazyfree"];
 
 /// Sizes of one run: the full bench, or the CI smoke version.
 #[derive(Clone, Debug)]
@@ -301,6 +305,73 @@ fn throughput(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<Thr
         );
     }
     Ok(Throughput { rows })
+}
+
+/// Switches a server to `appendonly yes` + `appendfsync always` and waits (deadline-bound)
+/// until the rewrite that writes the AOF base has finished.
+fn enable_aof_always(addr: &str) -> Result<(), String> {
+    let mut c = Conn::connect(addr)?;
+    c.call_ok(&["CONFIG", "SET", "appendfsync", "always"])?;
+    c.call_ok(&["CONFIG", "SET", "appendonly", "yes"])?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let field = |c: &mut Conn, f: &str| c.info_field("persistence", f);
+        let done = field(&mut c, "aof_enabled")? == "1"
+            && field(&mut c, "aof_rewrite_in_progress")? == "0"
+            && field(&mut c, "aof_rewrite_scheduled")? == "0";
+        if done {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{addr}: the AOF rewrite did not finish within 60 s"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SET at -P 1 under appendfsync always: the median row per server.
+fn aof_always(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<[Row; 2], String> {
+    for t in targets {
+        enable_aof_always(&t.addr)?;
+    }
+    let mut samples: [Vec<Row>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..sizes.rounds {
+        log.progress(&format!("aof always: round {}/{}", round + 1, sizes.rounds));
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for si in order {
+            let r = redis_benchmark(&targets[si].addr, "set", 1, sizes.requests[0])?;
+            samples[si].push(r);
+        }
+    }
+    let med = |v: &[Row]| {
+        let pick = |f: fn(&Row) -> f64| median(&mut v.iter().map(f).collect::<Vec<_>>());
+        Row {
+            rps: pick(|r| r.rps),
+            p50: pick(|r| r.p50),
+            p99: pick(|r| r.p99),
+        }
+    };
+    Ok([med(&samples[0]), med(&samples[1])])
+}
+
+fn aof_table(rows: &[Row; 2], names: [&str; 2]) -> String {
+    let [o, r] = rows;
+    format!(
+        "| test | -P | {a} req/s | {b} req/s | ratio {a}/{b} | {a} p50 / p99 ms | {b} p50 / p99 ms |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n\
+         | SET (appendfsync always) | 1 | {:.0} | {:.0} | **{:.2}** | {:.3} / {:.3} | {:.3} / {:.3} |\n",
+        o.rps,
+        r.rps,
+        o.rps / r.rps,
+        o.p50,
+        o.p99,
+        r.p50,
+        r.p99,
+        a = names[0],
+        b = names[1]
+    )
 }
 
 fn throughput_table(t: &Throughput, names: [&str; 2]) -> String {
@@ -849,6 +920,18 @@ fn run_sections(
             "Oxidis vs redis-server 7.0: redis-benchmark throughput ratio",
         ));
     }
+    if sections.contains(&"aof") {
+        let a = start(0)?;
+        let b = start(1)?;
+        let rows = aof_always(&[Target::of(&a), Target::of(&b)], sizes, &mut log)?;
+        let text = format!(
+            "## AOF, appendfsync always\n\nredis-benchmark -t set -c 50 -r 100000 -n {} -P 1 with appendonly yes and appendfsync always (each server in its own temporary dir), median of {} rounds alternating A B / B A.\n\n{}\n",
+            sizes.requests[0],
+            sizes.rounds,
+            aof_table(&rows, names)
+        );
+        log.section(&mut md, &text);
+    }
     if sections.contains(&"memory") {
         let rows = memory(start, names, sizes, &mut log)?;
         let text = format!("## Memory\n\nEach data set loaded into a fresh server of each kind, pipelined (1000 commands per batch).\n\n{}\n", memory_table(&rows, names));
@@ -921,7 +1004,7 @@ pub fn cli(args: &[String]) -> ExitCode {
 }
 
 fn cli_inner(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,memory,growth,lazyfree] [--docs]";
+    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,aof,memory,growth,lazyfree] [--docs]";
     let mut sizes = Sizes::full();
     let mut sections: Vec<&str> = SECTIONS.to_vec();
     let mut docs = false;

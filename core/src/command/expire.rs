@@ -90,7 +90,7 @@ fn expire_generic(
         }
         _ => {
             db.remove(key);
-            let lazy = ctx.srv.config.get("lazyfree-lazy-expire").as_deref() == Some(b"yes");
+            let lazy = ctx.srv.config.lazyfree_lazy_expire;
             ctx.propagate(&[if lazy { b"UNLINK" } else { b"DEL" }, key]);
         }
     }

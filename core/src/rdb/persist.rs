@@ -175,12 +175,11 @@ impl Persist {
     }
 }
 
-/// The `save` parameter as (seconds, changes) pairs.
-pub fn save_params(cfg: &Config) -> Vec<(u64, u64)> {
-    let text = cfg.get("save").unwrap_or_default();
-    let words: Vec<u64> = String::from_utf8_lossy(&text)
-        .split_ascii_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    words.chunks_exact(2).map(|c| (c[0], c[1])).collect()
+/// The `save` parameter as (seconds, changes) pairs (a negative int of changes, which
+/// Redis's `dirty >= changes` always meets, as 0).
+pub fn save_params(cfg: &Config) -> impl Iterator<Item = (u64, u64)> + '_ {
+    cfg.save
+        .0
+        .iter()
+        .map(|&(secs, changes)| (secs.max(0) as u64, changes.max(0) as u64))
 }
