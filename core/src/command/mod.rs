@@ -484,9 +484,6 @@ fn process_command(
     if let Some(msg) = pubsub::subscriber_mode_error(&clients[id.0], cmd) {
         return reject(srv, clients, Some(cmd), msg);
     }
-    if cmd.name == "ping" && pubsub::subscriber_ping(&mut clients[id.0], args) {
-        return Dispatched::Done;
-    }
     if connection::must_postpone(srv, &clients[id.0], cmd, now) {
         clients[id.0].postponed = true;
         return Dispatched::Postponed;
