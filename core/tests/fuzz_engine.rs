@@ -270,6 +270,9 @@ struct Model {
     subs: [BTreeSet<Vec<u8>>; 3],
     /// QUIT or a protocol error was answered: the server ignores the rest and closes.
     closing: bool,
+    /// The protocol before the request being matched: published messages waiting ahead of
+    /// its replies were written in it (RESET and HELLO change it for what follows).
+    msg_resp3: Option<bool>,
     /// The state can no longer be known (a silenced EXEC that WATCH may have aborted): the
     /// client is replaced at the end of the step.
     lost: bool,
@@ -421,6 +424,7 @@ impl Model {
             watching: false,
             subs: Default::default(),
             closing: false,
+            msg_resp3: Some(false),
             lost: false,
         }
     }
@@ -438,16 +442,19 @@ impl Model {
     ) -> Result<Option<(Reply, Vec<u8>)>, String> {
         loop {
             let rest = &self.out[*pos..];
-            let Some(n) = frame_len(rest, self.resp3)? else {
+            let Some(n) = frame_len(rest, None)? else {
                 return Ok(None);
             };
             let (r, used) = decode_reply(&rest[..n])?.ok_or("the decoder wants more bytes")?;
             if used != n {
                 return Err(format!("decoder took {used} bytes of a {n}-byte frame"));
             }
+            let message = is_message(&r, may_get_messages);
+            // Checked again in the protocol it was written in.
+            frame_len(rest, if message { self.msg_resp3 } else { self.resp3 })?;
             let bytes = rest[..n].to_vec();
             *pos += n;
-            if !is_message(&r, may_get_messages) {
+            if !message {
                 return Ok(Some((r, bytes)));
             }
         }
@@ -624,6 +631,7 @@ impl Model {
             return Ok(false);
         }
         let mut m = self.clone();
+        m.msg_resp3 = m.resp3;
         let mut pos = 0;
         let msgs_before = self.subscribed();
         let done = match &req {
@@ -859,6 +867,7 @@ impl Model {
             }
             .expect("looked up when queued");
             let before = m.subscribed();
+            m.msg_resp3 = m.resp3;
             let (wants, hello) = m.call_effects(spec, q, true);
             let msgs = before || m.subscribed();
             let was = m.resp3;
