@@ -270,8 +270,10 @@ struct Model {
     subs: [BTreeSet<Vec<u8>>; 3],
     /// QUIT or a protocol error was answered: the server ignores the rest and closes.
     closing: bool,
-    /// The protocol before the request being matched: published messages waiting ahead of
-    /// its replies were written in it (RESET and HELLO change it for what follows).
+    /// Since the last reply matched: whether the client was subscribed at some point, and the
+    /// protocol (None if it changed): published messages waiting ahead of the next reply were
+    /// written then (silenced requests may have run in between: RESET, HELLO, UNSUBSCRIBE).
+    msg_subscribed: bool,
     msg_resp3: Option<bool>,
     /// The state can no longer be known (a silenced EXEC that WATCH may have aborted): the
     /// client is replaced at the end of the step.
@@ -424,6 +426,7 @@ impl Model {
             watching: false,
             subs: Default::default(),
             closing: false,
+            msg_subscribed: false,
             msg_resp3: Some(false),
             lost: false,
         }
@@ -449,7 +452,7 @@ impl Model {
             if used != n {
                 return Err(format!("decoder took {used} bytes of a {n}-byte frame"));
             }
-            let message = is_message(&r, may_get_messages);
+            let message = is_message(&r, may_get_messages || self.msg_subscribed);
             // Checked again in the protocol it was written in.
             frame_len(rest, if message { self.msg_resp3 } else { self.resp3 })?;
             let bytes = rest[..n].to_vec();
@@ -631,7 +634,10 @@ impl Model {
             return Ok(false);
         }
         let mut m = self.clone();
-        m.msg_resp3 = m.resp3;
+        m.msg_subscribed |= m.subscribed();
+        if m.msg_resp3 != m.resp3 {
+            m.msg_resp3 = None;
+        }
         let mut pos = 0;
         let msgs_before = self.subscribed();
         let done = match &req {
@@ -651,6 +657,10 @@ impl Model {
         }
         m.queue.pop_front();
         m.out.drain(..pos);
+        if pos > 0 {
+            m.msg_subscribed = m.subscribed();
+            m.msg_resp3 = m.resp3;
+        }
         *self = m;
         Ok(true)
     }
@@ -828,21 +838,23 @@ impl Model {
             let line = &rest[..nl + 1];
             if matches!(line, b"*-1\r\n" | b"_\r\n") || !line.starts_with(b"*") {
                 // Not a header: a whole frame (a message, or the nil of an aborted EXEC).
-                let mut p = at;
-                let Some((r, _)) = self.next_reply(&mut p, msgs)? else {
+                let Some(n) = frame_len(rest, None)? else {
                     return Ok(false);
                 };
+                let (r, _) = decode_reply(&rest[..n])?.ok_or("the decoder wants more bytes")?;
+                if is_message(&r, msgs || self.msg_subscribed) {
+                    frame_len(rest, self.msg_resp3)?;
+                    at += n;
+                    continue;
+                }
+                frame_len(rest, self.resp3)?;
                 if r == Reply::Nil || r == Reply::NilArray {
                     if !watching {
                         return Err("EXEC answered nil without a WATCH".into());
                     }
                     finish(self);
-                    *pos = p;
+                    *pos = at + n;
                     return Ok(true);
-                }
-                if p > at && is_message(&r, msgs) {
-                    at = p;
-                    continue;
                 }
                 return Err(format!("EXEC answered {r:?}, not an array"));
             }
@@ -867,6 +879,8 @@ impl Model {
             }
             .expect("looked up when queued");
             let before = m.subscribed();
+            // Messages inside the array are written by the queued commands (a PUBLISH to a
+            // channel this client has just subscribed to), in the protocol of the moment.
             m.msg_resp3 = m.resp3;
             let (wants, hello) = m.call_effects(spec, q, true);
             let msgs = before || m.subscribed();
@@ -962,9 +976,11 @@ impl Harness {
                     .push(format!("c{} < {:?}", m.id, String::from_utf8_lossy(&out)));
             }
             m.out.extend(out);
-            while m.settle_one(&mut self.shutdowns).map_err(|e| {
-                format!("client {}: {e}\n  unanswered requests: {:?}", m.id, m.queue)
-            })? {}
+            while !m.lost
+                && m.settle_one(&mut self.shutdowns).map_err(|e| {
+                    format!("client {}: {e}\n  unanswered requests: {:?}", m.id, m.queue)
+                })?
+            {}
             let closed = self.eng.should_close(slot);
             if !closed && !m.lost {
                 continue;
@@ -1001,9 +1017,14 @@ impl Harness {
                 bytes.extend(encode_request(&["CLIENT", "UNBLOCK", &m.id.to_string()]));
             }
             self.eng.feed(UnixMillis(self.now), ctl, &bytes);
-            self.tick(2_000_000_000);
+            self.now += 2_000_000_000;
+            self.eng.tick(UnixMillis(self.now));
             let mut out = Vec::new();
             self.eng.drain_output(ctl, &mut out);
+            self.log.push(format!(
+                "ctl < {:?} after a tick of 2e9 ms",
+                String::from_utf8_lossy(&out)
+            ));
             self.settle()?;
             // Silenced requests leave the queue at once, run or not: one round at least.
             if self.clients.iter().all(|m| m.queue.is_empty()) {
