@@ -1011,7 +1011,10 @@ impl Harness {
     fn finish(&mut self) -> Result<(), String> {
         let ctl = self.eng.connect(UnixMillis(self.now), ConnInfo::default());
         self.next_id += 1;
-        for _ in 0..200 {
+        // Rounds while they make progress: a buffered request may block or pause again.
+        let mut stalled = 0;
+        while stalled < 3 {
+            let before: usize = self.clients.iter().map(|m| m.queue.len()).sum();
             let mut bytes = encode_request(&["CLIENT", "UNPAUSE"]);
             for m in &self.clients {
                 bytes.extend(encode_request(&["CLIENT", "UNBLOCK", &m.id.to_string()]));
@@ -1021,15 +1024,19 @@ impl Harness {
             self.eng.tick(UnixMillis(self.now));
             let mut out = Vec::new();
             self.eng.drain_output(ctl, &mut out);
-            self.log.push(format!(
-                "ctl < {:?} after a tick of 2e9 ms",
-                String::from_utf8_lossy(&out)
-            ));
+            if stalled == 0 {
+                self.log.push(format!(
+                    "ctl < {:?} (CLIENT UNPAUSE, CLIENT UNBLOCK each, a tick of 2e9 ms)",
+                    String::from_utf8_lossy(&out)
+                ));
+            }
             self.settle()?;
             // Silenced requests leave the queue at once, run or not: one round at least.
-            if self.clients.iter().all(|m| m.queue.is_empty()) {
+            let after: usize = self.clients.iter().map(|m| m.queue.len()).sum();
+            if after == 0 {
                 return Ok(());
             }
+            stalled = if after < before { 0 } else { stalled + 1 };
         }
         Err(format!(
             "requests never answered: {:?}",
