@@ -1,6 +1,6 @@
 use super::*;
 use crate::engine::{ConnInfo, Engine};
-use crate::resp::decode_reply;
+use crate::resp::{decode_reply, Reply};
 use crate::rng::Rng;
 use crate::time::UnixMillis;
 use proptest::prelude::{any, prop_assert_eq, prop_oneof, proptest, ProptestConfig, Strategy};
@@ -28,7 +28,9 @@ fn engine_with(cmds: &[&str]) -> Engine {
             .unwrap_or_else(|e| panic!("{c}: undecodable reply {e}"))
             .unwrap_or_else(|| panic!("{c}: incomplete reply {out:?}"));
         assert_eq!(used, out.len(), "{c}: more than one reply");
-        assert!(!reply.is_error(), "{c}: {reply:?}");
+        if let Reply::Error(e) = &reply {
+            panic!("{c}: -{}", String::from_utf8_lossy(e));
+        }
     }
     eng
 }
