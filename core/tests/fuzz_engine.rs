@@ -1051,7 +1051,11 @@ impl Harness {
 impl Harness {
     fn failure(&self, e: String) -> String {
         let from = self.log.len().saturating_sub(60);
-        format!("{e}\n--- the last steps:\n{}", self.log[from..].join("\n"))
+        format!(
+            "{e}\n--- the last steps ({} SHUTDOWNs succeeded in this case):\n{}",
+            self.shutdowns,
+            self.log[from..].join("\n")
+        )
     }
 }
 
