@@ -450,9 +450,13 @@ impl Engine {
                 Ok(Decoded::Incomplete) => break,
                 Err(e) => {
                     let c = &mut self.clients[id.0];
-                    let msg = format!("Protocol error: {e}");
-                    let mut w = ReplyWriter::new(&mut c.out, c.resp3);
-                    w.error(format!("ERR {msg}").as_bytes());
+                    // CLIENT REPLY OFF or SKIP silences this reply too, as every reply in
+                    // Redis (prepareClientToWrite).
+                    if !(c.reply.off || c.reply.skip) {
+                        let msg = format!("Protocol error: {e}");
+                        let mut w = ReplyWriter::new(&mut c.out, c.resp3);
+                        w.error(format!("ERR {msg}").as_bytes());
+                    }
                     c.close_after_reply = true;
                     pos = inbuf.len();
                     break;

@@ -144,7 +144,8 @@ pub fn record(addr: &str, text: &str) -> Result<String, String> {
         out.push_str(line);
         out.push('\n');
         let is_reply_line = |l: &&str| {
-            !(l.starts_with('>')
+            // "> " starts a request; ">3" is a RESP3 push's first line.
+            !(l.starts_with("> ")
                 || l.starts_with('@')
                 || l.starts_with('#')
                 || l.starts_with('[')

@@ -52,6 +52,18 @@ pub struct Blocked {
     deadline: u64,
     op: Op,
     cmd: &'static CommandSpec,
+    /// CLIENT REPLY OFF or SKIP was in force for the blocking command: its reply, when it
+    /// comes, is dropped (Redis does not reset a blocked client, so the flags still apply).
+    silenced: bool,
+}
+
+impl Blocked {
+    /// Drops what was written for this client since `start` if its reply is silenced.
+    fn settle_reply(&self, c: &mut Client, start: usize) {
+        if self.silenced {
+            c.out.truncate(start);
+        }
+    }
 }
 
 /// The server's blocking state (Redis's db->blocking_keys and server.clients_timeout_table).
@@ -159,6 +171,7 @@ fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline: u64, op: Op) {
         deadline,
         op,
         cmd: ctx.cmd,
+        silenced: ctx.clients[slot].reply.off || ctx.clients[slot].reply.skip,
     }));
 }
 
@@ -210,12 +223,14 @@ pub fn expire(now: UnixMillis, srv: &mut Server, clients: &mut slab::Slab<Client
         if d > now.0 {
             break;
         }
-        if unblock(srv, clients, slot).is_none() {
+        let Some(b) = unblock(srv, clients, slot) else {
             srv.blocking.timeouts.remove(&(d, slot));
             continue;
-        }
+        };
         if let Some(c) = clients.get_mut(slot) {
+            let start = c.out.len();
             crate::resp::ReplyWriter::new(&mut c.out, c.resp3).nil_array();
+            b.settle_reply(c, start);
         }
         finish(srv, slot);
     }
@@ -277,6 +292,7 @@ fn serve_key(
         let Some(b) = unblock(srv, clients, slot) else {
             return;
         };
+        let start = clients[slot].out.len();
         let mut ctx = Ctx {
             now,
             srv,
@@ -285,6 +301,7 @@ fn serve_key(
             cmd: b.cmd,
         };
         super::run_handler(&mut ctx, |ctx| serve_client(ctx, key, &b.op));
+        b.settle_reply(&mut clients[slot], start);
         finish(srv, slot);
     }
 }
@@ -504,13 +521,17 @@ pub fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         ctx.out().int(0);
         return Ok(());
     };
-    unblock(ctx.srv, ctx.clients, slot);
+    let b = unblock(ctx.srv, ctx.clients, slot);
     let c = &mut ctx.clients[slot];
+    let start = c.out.len();
     let mut w = crate::resp::ReplyWriter::new(&mut c.out, c.resp3);
     if error {
         w.error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
     } else {
         w.nil_array();
+    }
+    if let Some(b) = b {
+        b.settle_reply(c, start);
     }
     if error {
         ctx.srv.stats.error_replies += 1;

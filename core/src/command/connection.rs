@@ -14,6 +14,11 @@ pub fn ping(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             "wrong number of arguments for 'ping' command",
         ));
     }
+    // Redis's pingCommand: a RESP2 client in pubsub context gets ["pong", message], also when
+    // the PING runs inside EXEC after a queued SUBSCRIBE.
+    if super::pubsub::subscriber_ping(ctx.client(), args) {
+        return Ok(());
+    }
     let mut out = ctx.out();
     match args.get(1) {
         Some(msg) => out.bulk(msg),

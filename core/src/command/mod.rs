@@ -134,7 +134,7 @@ impl CommandSpec {
         self.handler.is_none()
     }
 
-    pub(crate) fn has(&self, flag: u32) -> bool {
+    pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
     }
 
@@ -172,7 +172,7 @@ impl CommandSpec {
         self.name.rsplit('|').next().unwrap_or(self.name)
     }
 
-    pub(crate) fn arity_ok(&self, argc: usize) -> bool {
+    pub fn arity_ok(&self, argc: usize) -> bool {
         let argc = argc as i32;
         if self.arity >= 0 {
             argc == self.arity
@@ -181,7 +181,7 @@ impl CommandSpec {
         }
     }
 
-    pub(crate) fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+    pub fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         self.subcommands
             .iter()
             .find(|s| s.short_name().as_bytes().eq_ignore_ascii_case(name))
@@ -517,9 +517,6 @@ fn process_command(
     // RESP2 subscribers may only (un)subscribe, PING, QUIT and RESET.
     if let Some(msg) = pubsub::subscriber_mode_error(&clients[id.0], cmd) {
         return reject(srv, clients, Some(cmd), msg);
-    }
-    if cmd.name == "ping" && pubsub::subscriber_ping(&mut clients[id.0], args) {
-        return Dispatched::Done;
     }
     if connection::must_postpone(srv, &clients[id.0], cmd, now) {
         clients[id.0].postponed = true;

@@ -264,6 +264,19 @@ mod tests {
         String::from_utf8_lossy(&out).into_owned()
     }
 
+    /// `run` for a request whose reply the test does not read: it must be one reply and not
+    /// an error.
+    fn ok(eng: &mut Engine, now: u64, args: &[&str]) {
+        let out = run(eng, now, args);
+        let (reply, used) = crate::resp::decode_reply(out.as_bytes())
+            .expect("decodable")
+            .expect("whole");
+        assert_eq!(used, out.len(), "{args:?}: one reply");
+        if let crate::resp::Reply::Error(e) = &reply {
+            panic!("{args:?}: -{}", String::from_utf8_lossy(e));
+        }
+    }
+
     #[test]
     fn propagation_rewrites_relative_times_and_replays_identically() {
         let mut eng = Engine::new(Config::default(), 1);
@@ -283,10 +296,10 @@ mod tests {
             &["SELECT", "2"],
             &["HINCRBYFLOAT", "h", "f", "0.25"],
         ] {
-            run(&mut eng, t, c);
+            ok(&mut eng, t, c);
         }
         // A read after expiry deletes lazily: propagated as DEL.
-        run(&mut eng, t + 20, &["GET", "gone"]);
+        ok(&mut eng, t + 20, &["GET", "gone"]);
         let mut aof = Vec::new();
         eng.take_propagated(&mut aof);
         let text = String::from_utf8_lossy(&aof).into_owned();
@@ -409,24 +422,24 @@ mod tests {
     #[test]
     fn dirty_counts_writes() {
         let mut eng = Engine::new(Config::default(), 1);
-        run(&mut eng, 1, &["SET", "a", "1"]);
+        ok(&mut eng, 1, &["SET", "a", "1"]);
         assert_eq!(eng.dirty(), 1);
-        run(&mut eng, 1, &["MSET", "a", "1", "b", "2"]);
+        ok(&mut eng, 1, &["MSET", "a", "1", "b", "2"]);
         assert_eq!(eng.dirty(), 3);
-        run(&mut eng, 1, &["GET", "a"]);
-        run(&mut eng, 1, &["DEL", "zz"]);
+        ok(&mut eng, 1, &["GET", "a"]);
+        ok(&mut eng, 1, &["DEL", "zz"]);
         assert_eq!(eng.dirty(), 3);
-        run(&mut eng, 1, &["DEL", "a", "b"]);
+        ok(&mut eng, 1, &["DEL", "a", "b"]);
         assert_eq!(eng.dirty(), 5);
-        run(&mut eng, 1, &["RPUSH", "l", "x"]);
+        ok(&mut eng, 1, &["RPUSH", "l", "x"]);
         assert_eq!(eng.dirty(), 6);
     }
 
     #[test]
     fn import_export_round_trip_and_debug_reload() {
         let mut eng = Engine::new(Config::default(), 1);
-        run(&mut eng, 1, &["RPUSH", "l", "a", "b"]);
-        run(&mut eng, 1, &["SET", "k", "v"]);
+        ok(&mut eng, 1, &["RPUSH", "l", "a", "b"]);
+        ok(&mut eng, 1, &["SET", "k", "v"]);
         let bytes = eng.export_rdb(UnixMillis(1));
         let mut other = Engine::new(Config::default(), 9);
         let info = other.import_rdb(&bytes, UnixMillis(1)).unwrap();
@@ -440,7 +453,7 @@ mod tests {
         let mut cfg = Config::default();
         cfg.set("enable-debug-command", b"yes").unwrap();
         let mut eng = Engine::new(cfg, 1);
-        run(&mut eng, 1, &["SET", "k", "v"]);
+        ok(&mut eng, 1, &["SET", "k", "v"]);
         assert_eq!(run(&mut eng, 1, &["DEBUG", "RELOAD"]), "+OK\r\n");
         assert_eq!(run(&mut eng, 1, &["GET", "k"]), "$1\r\nv\r\n");
         assert_eq!(

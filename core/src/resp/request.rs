@@ -490,3 +490,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props;
