@@ -21,9 +21,11 @@ use crate::rng::Rng;
 use crate::time::UnixMillis;
 use std::collections::VecDeque;
 
-/// The host's handle on a client (a slot in the engine's slab; reused after disconnect).
+/// The host's handle on a connected client: a slot in the engine's slab, reused after
+/// disconnect. Not Redis's CLIENT ID, which is `Client::client_id` (unique for the server's
+/// life).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ClientId(pub usize);
+pub struct ClientHandle(pub usize);
 
 /// What the host knows about a connection.
 #[derive(Clone, Debug, Default)]
@@ -60,9 +62,9 @@ pub struct HostInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// Close this client's connection now (idle timeout, CLIENT KILL ...), then `disconnect`.
-    Close(ClientId),
+    Close(ClientHandle),
     /// Output became pending for a client other than the one being fed.
-    Output(ClientId),
+    Output(ClientHandle),
     /// SHUTDOWN succeeded (the snapshot, if any, is written): the host exits.
     Shutdown,
     /// CONFIG SET changed a parameter the host applies (`dir`, `dbfilename`, `appendonly`,
@@ -82,7 +84,7 @@ pub struct KeyView<'a> {
 
 pub struct Client {
     /// CLIENT ID: unique for the server's life, unlike the slab slot.
-    pub(crate) id: u64,
+    pub(crate) client_id: u64,
     pub(crate) db: usize,
     pub(crate) resp3: bool,
     pub(crate) name: Option<Vec<u8>>,
@@ -247,12 +249,12 @@ impl Engine {
     }
 
     #[cfg(test)]
-    pub(crate) fn client(&self, id: ClientId) -> Option<&Client> {
+    pub(crate) fn client(&self, id: ClientHandle) -> Option<&Client> {
         self.clients.get(id.0)
     }
 
     #[cfg(test)]
-    pub(crate) fn client_mut(&mut self, id: ClientId) -> Option<&mut Client> {
+    pub(crate) fn client_mut(&mut self, id: ClientHandle) -> Option<&mut Client> {
         self.clients.get_mut(id.0)
     }
 
@@ -311,7 +313,7 @@ impl Engine {
         Some(out)
     }
 
-    pub fn connect(&mut self, now: UnixMillis, info: ConnInfo) -> ClientId {
+    pub fn connect(&mut self, now: UnixMillis, info: ConnInfo) -> ClientHandle {
         self.srv.stats.connections_received += 1;
         let id = self.srv.next_client_id;
         self.srv.next_client_id += 1;
@@ -319,8 +321,8 @@ impl Engine {
         decoder.max_bulk_len = self.srv.config.proto_max_bulk_len;
         // Redis's clientSetDefaultAuth: authenticated unless the default user has a password.
         let authenticated = self.srv.config.requirepass.is_none();
-        ClientId(self.clients.insert(Client {
-            id,
+        ClientHandle(self.clients.insert(Client {
+            client_id: id,
             db: 0,
             resp3: false,
             name: None,
@@ -348,7 +350,7 @@ impl Engine {
         }))
     }
 
-    pub fn disconnect(&mut self, id: ClientId) {
+    pub fn disconnect(&mut self, id: ClientHandle) {
         if self.clients.contains(id.0) {
             crate::command::tx::client_gone(&mut self.srv, &mut self.clients, id.0);
             crate::command::blocking::forget_client(&mut self.srv, &mut self.clients, id);
@@ -358,7 +360,7 @@ impl Engine {
     }
 
     /// Appends bytes from the client and executes every complete request in them.
-    pub fn feed(&mut self, now: UnixMillis, id: ClientId, bytes: &[u8]) {
+    pub fn feed(&mut self, now: UnixMillis, id: ClientHandle, bytes: &[u8]) {
         let Some(c) = self.clients.get_mut(id.0) else {
             return;
         };
@@ -403,7 +405,7 @@ impl Engine {
     /// Executes every complete request in the client's input buffer, stopping while it is
     /// blocked or held by CLIENT PAUSE; after each one, serves clients blocked on keys it made
     /// ready.
-    fn process_input(&mut self, now: UnixMillis, id: ClientId) {
+    fn process_input(&mut self, now: UnixMillis, id: ClientHandle) {
         let Some(c) = self.clients.get_mut(id.0) else {
             return;
         };
@@ -479,7 +481,7 @@ impl Engine {
     /// The host reports how many bytes it has taken from `output` but not yet sent (its own
     /// socket buffer), so the output buffer limits see the true pending size. A client past
     /// its limit is closed (`Event::Close`).
-    pub fn report_unsent(&mut self, now: UnixMillis, id: ClientId, unsent: usize) {
+    pub fn report_unsent(&mut self, now: UnixMillis, id: ClientHandle, unsent: usize) {
         if let Some(c) = self.clients.get_mut(id.0) {
             c.host_pending = unsent;
             crate::command::pubsub::check_output_limit(now, &mut self.srv, c, id.0);
@@ -487,20 +489,20 @@ impl Engine {
     }
 
     /// Moves all pending output into `out`.
-    pub fn drain_output(&mut self, id: ClientId, out: &mut Vec<u8>) {
+    pub fn drain_output(&mut self, id: ClientHandle, out: &mut Vec<u8>) {
         if let Some(c) = self.clients.get_mut(id.0) {
             self.srv.stats.net_output_bytes += c.out.len() as u64;
             out.append(&mut c.out);
         }
     }
 
-    pub fn has_output(&self, id: ClientId) -> bool {
+    pub fn has_output(&self, id: ClientHandle) -> bool {
         self.clients.get(id.0).is_some_and(|c| !c.out.is_empty())
     }
 
     /// True once the connection should be closed: after QUIT or a protocol error (when its
     /// reply has been sent), or at once after a timeout or limit.
-    pub fn should_close(&self, id: ClientId) -> bool {
+    pub fn should_close(&self, id: ClientHandle) -> bool {
         self.clients
             .get(id.0)
             .is_none_or(|c| c.close_asap || (c.close_after_reply && c.out.is_empty()))
@@ -508,12 +510,12 @@ impl Engine {
 
     /// True if the connection must close now, without sending pending output (timeout,
     /// CLIENT KILL, output limits), or the client is gone.
-    pub fn closes_at_once(&self, id: ClientId) -> bool {
+    pub fn closes_at_once(&self, id: ClientHandle) -> bool {
         self.clients.get(id.0).is_none_or(|c| c.close_asap)
     }
 
     /// What the host last reported with `report_unsent` (None: no such client).
-    pub fn reported_unsent(&self, id: ClientId) -> Option<usize> {
+    pub fn reported_unsent(&self, id: ClientHandle) -> Option<usize> {
         self.clients.get(id.0).map(|c| c.host_pending)
     }
 
@@ -532,7 +534,7 @@ impl Engine {
                     && now.0.saturating_sub(c.last_interaction.0) > timeout * 1000
                 {
                     c.close_asap = true;
-                    self.srv.events.push_back(Event::Close(ClientId(slot)));
+                    self.srv.events.push_back(Event::Close(ClientHandle(slot)));
                 }
             }
         }
@@ -580,9 +582,9 @@ impl Engine {
             if let Some(c) = self.clients.get_mut(slot) {
                 c.postponed = false;
             }
-            self.feed(now, ClientId(slot), &[]);
-            if self.has_output(ClientId(slot)) {
-                self.srv.events.push_back(Event::Output(ClientId(slot)));
+            self.feed(now, ClientHandle(slot), &[]);
+            if self.has_output(ClientHandle(slot)) {
+                self.srv.events.push_back(Event::Output(ClientHandle(slot)));
             }
         }
     }
@@ -620,7 +622,7 @@ impl Engine {
 mod tests {
     use super::*;
 
-    fn run(eng: &mut Engine, id: ClientId, input: &[u8]) -> Vec<u8> {
+    fn run(eng: &mut Engine, id: ClientHandle, input: &[u8]) -> Vec<u8> {
         eng.feed(UnixMillis(1000), id, input);
         let mut out = Vec::new();
         eng.drain_output(id, &mut out);

@@ -3,7 +3,7 @@
 //!
 //! # The public API (what native/, web/, xtask/ and core's tests and benches use)
 //!
-//! - [`Engine`] and what it is driven with: [`Config`], [`UnixMillis`], [`ClientId`],
+//! - [`Engine`] and what it is driven with: [`Config`], [`UnixMillis`], [`ClientHandle`],
 //!   [`ConnInfo`], [`HostInfo`], [`Event`]; [`KeyView`], a key as `Engine::keys_matching`
 //!   shows it to a key browser; [`Garbage`], the big values a host frees on its own thread
 //!   (`Engine::take_lazyfree`); [`Db`], opaque, what [`rdb::encode`] writes; [`AppendFsync`],
@@ -65,7 +65,7 @@ mod types;
 
 pub use command::{all_commands, flags, lookup, CommandSpec};
 pub use config::{AppendFsync, Config, REDIS_VERSION};
-pub use engine::{ClientId, ConnInfo, Engine, Event, HostInfo, KeyView};
+pub use engine::{ClientHandle, ConnInfo, Engine, Event, HostInfo, KeyView};
 pub use glob::glob_match;
 pub use keyspace::Db;
 pub use lazyfree::Garbage;

@@ -22,7 +22,8 @@
 
 use oxidis_core::resp::{decode_reply, encode_request, Reply};
 use oxidis_core::{
-    all_commands, flags, lookup, ClientId, CommandSpec, Config, ConnInfo, Engine, Event, UnixMillis,
+    all_commands, flags, lookup, ClientHandle, CommandSpec, Config, ConnInfo, Engine, Event,
+    UnixMillis,
 };
 use proptest::prelude::*;
 use std::collections::{BTreeSet, VecDeque};
@@ -256,7 +257,7 @@ struct Multi {
 /// yet matched, and the state that decides how many replies the next request gets.
 #[derive(Clone, Debug)]
 struct Model {
-    slot: ClientId,
+    slot: ClientHandle,
     /// CLIENT ID, for CLIENT KILL / UNBLOCK from the other client.
     id: u64,
     queue: VecDeque<Req>,
@@ -413,7 +414,7 @@ enum Route {
 }
 
 impl Model {
-    fn new(slot: ClientId, id: u64) -> Model {
+    fn new(slot: ClientHandle, id: u64) -> Model {
         Model {
             slot,
             id,

@@ -4,17 +4,17 @@
 
 use oxidis_core::golden::{self, Driver};
 use oxidis_core::resp::{Args, Decoded, RequestDecoder};
-use oxidis_core::{all_commands, ClientId, Config, ConnInfo, Engine, UnixMillis};
+use oxidis_core::{all_commands, ClientHandle, Config, ConnInfo, Engine, UnixMillis};
 use std::collections::BTreeSet;
 
 struct EngineDriver {
     eng: Engine,
     now: UnixMillis,
-    clients: Vec<ClientId>,
+    clients: Vec<ClientHandle>,
 }
 
 impl EngineDriver {
-    fn client(&mut self, n: usize) -> ClientId {
+    fn client(&mut self, n: usize) -> ClientHandle {
         while self.clients.len() <= n {
             let id = self.eng.connect(self.now, ConnInfo::default());
             self.clients.push(id);

@@ -2,7 +2,7 @@
 //! engine that the socket has not accepted yet.
 
 use mio::net::TcpStream;
-use oxidis_core::{ClientId, Engine};
+use oxidis_core::{ClientHandle, Engine};
 use std::io::{self, Write};
 
 /// Output buffers bigger than this are freed once sent rather than kept for reuse.
@@ -10,7 +10,7 @@ const KEEP_BUFFER: usize = 1 << 20;
 
 pub struct Conn {
     pub stream: TcpStream,
-    pub id: ClientId,
+    pub id: ClientHandle,
     /// Output taken from the engine; `out[sent..]` is still to be written.
     out: Vec<u8>,
     sent: usize,
@@ -23,7 +23,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, id: ClientId) -> Conn {
+    pub fn new(stream: TcpStream, id: ClientHandle) -> Conn {
         Conn {
             stream,
             id,

@@ -1,7 +1,7 @@
 //! The event loop: one thread, mio (epoll), edge-triggered.
 //!
 //! - Accept until WouldBlock; TCP_NODELAY; the engine gets a client per connection, and the
-//!   connection's token is the engine's slot (`CONN_BASE + ClientId.0`), so engine events map
+//!   connection's token is the engine's slot (`CONN_BASE + ClientHandle.0`), so engine events map
 //!   straight to sockets.
 //! - Read until a short read or WouldBlock (up to a budget per turn, for fairness), feeding
 //!   each chunk to the engine, which executes every complete request. Once every ready client
@@ -20,7 +20,7 @@ use crate::conn::Conn;
 use crate::log;
 use mio::net::{TcpListener, TcpStream, UnixStream};
 use mio::{Events, Interest, Poll, Token};
-use oxidis_core::{ClientId, ConnInfo, Engine, Event, UnixMillis};
+use oxidis_core::{ClientHandle, ConnInfo, Engine, Event, UnixMillis};
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -532,7 +532,7 @@ impl Server {
                     }
                 }
                 // The AOF write above covers what produced it.
-                Event::Output(ClientId(slot)) => self.write_conn(slot),
+                Event::Output(ClientHandle(slot)) => self.write_conn(slot),
                 // Seen through `shutdown_requested` by the loop.
                 Event::Shutdown => {}
                 Event::ConfigChanged => {

@@ -14,7 +14,7 @@ use oxidis_core::golden;
 use oxidis_core::resp::annotate::{annotate, Node, Status};
 use oxidis_core::resp::render::render_replies;
 use oxidis_core::resp::{append_request_arg, append_request_len, decode_reply, split_args, Reply};
-use oxidis_core::{all_commands, ClientId, Config, ConnInfo, Engine, Event, UnixMillis};
+use oxidis_core::{all_commands, ClientHandle, Config, ConnInfo, Engine, Event, UnixMillis};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use wasm_bindgen::prelude::*;
@@ -186,7 +186,7 @@ pub struct RawEngine {
     manual: bool,
     /// The manual clock; with the real clock, the last time used (kept monotonic).
     now: u64,
-    handles: HashMap<u32, ClientId>,
+    handles: HashMap<u32, ClientHandle>,
     by_slot: HashMap<usize, u32>,
     next_handle: u32,
     /// Frames that belong to a client but were not the reply of its call (pushes, the second
@@ -349,7 +349,7 @@ impl RawEngine {
         }
     }
 
-    fn id(&self, h: u32) -> Result<ClientId, JsValue> {
+    fn id(&self, h: u32) -> Result<ClientHandle, JsValue> {
         self.handles
             .get(&h)
             .copied()
@@ -389,7 +389,7 @@ impl RawEngine {
         !self.events.is_empty()
     }
 
-    fn feed(&mut self, id: ClientId) {
+    fn feed(&mut self, id: ClientHandle) {
         let now = self.clock();
         let req = std::mem::take(&mut self.req);
         self.eng.feed(now, id, &req);
@@ -481,7 +481,7 @@ impl RawEngine {
 
     /// Feeds the request in `self.req`; returns the reply (`undefined` if the client blocked),
     /// throws it if it is an error. Other frames go to the stash and the event queue.
-    fn run_call(&mut self, h: u32, id: ClientId, mode: Binary) -> Result<JsValue, JsValue> {
+    fn run_call(&mut self, h: u32, id: ClientHandle, mode: Binary) -> Result<JsValue, JsValue> {
         // Output that was waiting (pushes nobody took yet) is not this call's reply.
         if self.eng.has_output(id) {
             let stash = self.stash.entry(h).or_default();

@@ -18,7 +18,7 @@
 
 use super::list::{self, End};
 use super::{is, parse_int, zset, CmdError, CommandSpec, Ctx};
-use crate::engine::{Client, ClientId, Event, Server};
+use crate::engine::{Client, ClientHandle, Event, Server};
 use crate::time::UnixMillis;
 use crate::types::{List, Value, ZSet};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -74,7 +74,7 @@ pub struct Blocking {
     /// (deadline ms, slot) of clients blocked with a timeout.
     timeouts: BTreeSet<(u64, usize)>,
     /// Clients unblocked since the engine last looked: their buffered input runs next.
-    pub unblocked: Vec<ClientId>,
+    pub unblocked: Vec<ClientHandle>,
     blocked_clients: usize,
 }
 
@@ -145,7 +145,7 @@ fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline: u64, op: Op) {
         }
         return;
     }
-    let slot = ctx.id.0;
+    let slot = ctx.handle.0;
     let db = ctx.client_ref().db;
     let b = &mut ctx.srv.blocking;
     if b.waiting.len() <= db {
@@ -206,14 +206,14 @@ fn unblock(srv: &mut Server, clients: &mut slab::Slab<Client>, slot: usize) -> O
 }
 
 /// Unblocks a client that is going away (disconnect, CLIENT KILL, RESET): no reply.
-pub fn forget_client(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientId) {
+pub fn forget_client(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientHandle) {
     unblock(srv, clients, id.0);
 }
 
 /// Marks a client as unblocked with output for the host.
 fn finish(srv: &mut Server, slot: usize) {
-    srv.blocking.unblocked.push(ClientId(slot));
-    srv.events.push_back(Event::Output(ClientId(slot)));
+    srv.blocking.unblocked.push(ClientHandle(slot));
+    srv.events.push_back(Event::Output(ClientHandle(slot)));
 }
 
 /// Replies to every blocked client whose deadline is `now` or earlier with the timeout reply
@@ -297,7 +297,7 @@ fn serve_key(
             now,
             srv,
             clients,
-            id: ClientId(slot),
+            handle: ClientHandle(slot),
             cmd: b.cmd,
         };
         super::run_handler(&mut ctx, |ctx| serve_client(ctx, key, &b.op));
@@ -515,7 +515,7 @@ pub fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let target = ctx
         .clients
         .iter()
-        .find(|(_, c)| i64::try_from(c.id).is_ok_and(|cid| cid == id) && c.blocked.is_some())
+        .find(|(_, c)| i64::try_from(c.client_id).is_ok_and(|cid| cid == id) && c.blocked.is_some())
         .map(|(slot, _)| slot);
     let Some(slot) = target else {
         ctx.out().int(0);
@@ -572,12 +572,12 @@ mod tests {
         );
     }
 
-    fn run(eng: &mut Engine, id: ClientId, now: u64, cmd: &str) -> String {
+    fn run(eng: &mut Engine, id: ClientHandle, now: u64, cmd: &str) -> String {
         eng.feed(UnixMillis(now), id, format!("{cmd}\r\n").as_bytes());
         take(eng, id)
     }
 
-    fn take(eng: &mut Engine, id: ClientId) -> String {
+    fn take(eng: &mut Engine, id: ClientHandle) -> String {
         let mut out = Vec::new();
         eng.drain_output(id, &mut out);
         String::from_utf8_lossy(&out).replace("\r\n", " ")
@@ -586,7 +586,7 @@ mod tests {
     #[test]
     fn fifo_wakeups_deadlines_and_pipelined_input_after_unblocking() {
         let mut eng = Engine::new(Config::default(), 1);
-        let c: Vec<ClientId> = (0..4)
+        let c: Vec<ClientHandle> = (0..4)
             .map(|_| eng.connect(UnixMillis(0), ConnInfo::default()))
             .collect();
         assert_eq!(run(&mut eng, c[0], 10, "BLPOP q 0"), "");
@@ -633,8 +633,8 @@ mod tests {
         let a = eng.connect(UnixMillis(0), ConnInfo::default());
         let b = eng.connect(UnixMillis(0), ConnInfo::default());
         let p = eng.connect(UnixMillis(0), ConnInfo::default());
-        let ida = eng.client(a).map(|c| c.id).unwrap_or(0);
-        let idb = eng.client(b).map(|c| c.id).unwrap_or(0);
+        let ida = eng.client(a).map(|c| c.client_id).unwrap_or(0);
+        let idb = eng.client(b).map(|c| c.client_id).unwrap_or(0);
         run(&mut eng, a, 0, "BLPOP q 0");
         run(&mut eng, b, 0, "BLPOP q 0");
         assert_eq!(

@@ -96,7 +96,7 @@ pub fn keys(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let all = pattern == b"*";
     let i = ctx.client_ref().db;
     let db = &ctx.srv.dbs[i];
-    let c = &mut ctx.clients[ctx.id.0];
+    let c = &mut ctx.clients[ctx.handle.0];
     let mut w = crate::resp::ReplyWriter::new(&mut c.out, c.resp3);
     let found: Vec<&[u8]> = db
         .keys

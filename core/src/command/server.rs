@@ -806,7 +806,7 @@ mod tests {
     use crate::resp::{decode_reply, Reply};
     use crate::{Config, ConnInfo, Engine, HostInfo, UnixMillis};
 
-    fn raw(eng: &mut Engine, id: crate::ClientId, cmd: &str) -> Vec<u8> {
+    fn raw(eng: &mut Engine, id: crate::ClientHandle, cmd: &str) -> Vec<u8> {
         let mut args = Vec::new();
         assert!(crate::resp::split_args(cmd.as_bytes(), &mut args));
         eng.feed(
@@ -819,7 +819,7 @@ mod tests {
         out
     }
 
-    fn run(eng: &mut Engine, id: crate::ClientId, cmd: &str) -> Reply {
+    fn run(eng: &mut Engine, id: crate::ClientHandle, cmd: &str) -> Reply {
         let out = raw(eng, id, cmd);
         let (r, n) = decode_reply(&out).unwrap().unwrap();
         assert_eq!(n, out.len());

@@ -795,7 +795,7 @@ mod tests {
         );
     }
 
-    fn run(eng: &mut crate::Engine, id: crate::ClientId, args: &[&str]) -> String {
+    fn run(eng: &mut crate::Engine, id: crate::ClientHandle, args: &[&str]) -> String {
         let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
         eng.feed(UNIX_NOW, id, &crate::resp::encode_request(&args));
         let mut out = Vec::new();
