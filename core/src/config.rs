@@ -17,7 +17,7 @@
 //! protected mode), `dir` is whatever the host sets (core has no working directory), and
 //! `replicaof` only accepts `no one` (Oxidis does not replicate).
 
-use crate::cnum::parse_i64;
+use crate::cnum::{parse_i64, strtoll};
 use crate::glob::glob_match;
 use crate::resp::split_args;
 
@@ -600,8 +600,8 @@ impl SavePoints {
         }
         let mut points = Vec::new();
         for pair in args.chunks(2) {
-            let secs = c_strtoll(pair[0], 10).ok_or(INVALID)?;
-            let changes = c_strtoll(pair[1], 10).ok_or(INVALID)?;
+            let secs = strtoll(pair[0], 10).ok_or(INVALID)?;
+            let changes = strtoll(pair[1], 10).ok_or(INVALID)?;
             if secs < 1 || changes < 0 {
                 return Err(INVALID.into());
             }
@@ -640,7 +640,7 @@ impl ObufLimits {
             let bad = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
             let hard = memtoull(c[1]).ok_or(bad)?;
             let soft = memtoull(c[2]).ok_or(bad)?;
-            let secs = c_strtoll(c[3], 10).ok_or(bad)? as i32;
+            let secs = strtoll(c[3], 10).ok_or(bad)? as i32;
             if secs < 0 {
                 return Err(bad.into());
             }
@@ -671,7 +671,7 @@ impl OomScoreAdjValues {
         };
         let mut vals = [0; 3];
         for (slot, a) in vals.iter_mut().zip([a, b, c]) {
-            match c_strtoll(a, 10) {
+            match strtoll(a, 10) {
                 Some(v) if (-2000..=2000).contains(&v) => *slot = v,
                 _ => {
                     return Err(
@@ -739,7 +739,7 @@ impl ReplicaOf {
         if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
             return Ok(ReplicaOf);
         }
-        match c_strtoll(port, 10) {
+        match strtoll(port, 10) {
             Some(p) if (0..=65535).contains(&p) => {}
             _ => return Err("Invalid master port".into()),
         }
@@ -1175,41 +1175,6 @@ pub fn memtoull(s: &[u8]) -> Option<u64> {
     Some(val * mul)
 }
 
-/// C's strtoll(s, &end, base) == whole string: leading whitespace, a sign, digits (none is 0).
-/// Saturates on overflow as strtoll does; None if anything follows the digits.
-fn c_strtoll(s: &[u8], base: u32) -> Option<i64> {
-    let mut i = s
-        .iter()
-        .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
-        .count();
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let start = i;
-    let mut v: i128 = 0;
-    while let Some(d) = s.get(i).and_then(|&c| (c as char).to_digit(base)) {
-        v = (v * i128::from(base) + i128::from(d)).min(i128::from(u64::MAX));
-        i += 1;
-    }
-    if i == start {
-        // No digits: strtoll converts nothing and points end at the start of the string.
-        return s.is_empty().then_some(0);
-    }
-    if i != s.len() {
-        return None;
-    }
-    let v = if neg { -v } else { v };
-    Some(v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
-}
-
 /// C's "%f" then Redis's trimDoubleString (no trailing zeros or point).
 fn format_percentile(d: f64) -> String {
     let s = format!("{d:.6}");
@@ -1488,7 +1453,7 @@ fn parse_numeric(a: &[u8], num: Num) -> Result<i64, String> {
             Err("argument must be a memory or percent value".into())
         }
         Num::Octal => {
-            c_strtoll(a, 8).ok_or_else(|| "argument couldn't be parsed as an octal number".into())
+            strtoll(a, 8).ok_or_else(|| "argument couldn't be parsed as an octal number".into())
         }
         Num::Plain => {
             parse_i64(a).ok_or_else(|| "argument couldn't be parsed into an integer".into())

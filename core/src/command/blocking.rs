@@ -101,7 +101,7 @@ impl Blocking {
 /// Returns the absolute deadline in ms, 0 for none.
 pub fn parse_timeout(now: UnixMillis, arg: &[u8]) -> Result<u64, CmdError> {
     let not_float = || CmdError::err("timeout is not a float or out of range");
-    if arg.is_empty() || arg.len() >= 5 * 1024 || arg[0].is_ascii_whitespace() || arg[0] == 0x0b {
+    if arg.is_empty() || arg.len() >= 5 * 1024 || crate::cnum::is_c_space(arg[0]) {
         return Err(not_float());
     }
     // Integers are exact in C's long double; an f64 would round big ones.
