@@ -4,11 +4,13 @@
 //!   connection's token is the engine's slot (`CONN_BASE + ClientHandle.0`), so engine events map
 //!   straight to sockets.
 //! - Read until a short read or WouldBlock (up to a budget per turn, for fairness), feeding
-//!   each chunk to the engine, which executes every complete request. Once every ready client
-//!   has been served, the turn's effects go to the AOF with one write (and, with appendfsync
-//!   always, one fsync: group commit), and only then are the replies written, each until done
-//!   or WouldBlock (Redis's beforeSleep order: flushAppendOnlyFile, then
-//!   handleClientsWithPendingWrites). WRITABLE interest is registered only while output is
+//!   each chunk to the engine, which executes every complete request. A client's effects reach
+//!   the AOF before its replies are written, each until done or WouldBlock. Under appendfsync
+//!   always the replies wait until every ready client has been served: the turn's effects then
+//!   go to the AOF with one write and one fsync (group commit), and only then are the replies
+//!   written (Redis's beforeSleep order: flushAppendOnlyFile, then
+//!   handleClientsWithPendingWrites). Otherwise each client's replies go as soon as its effects
+//!   are written (no fsync to share). WRITABLE interest is registered only while output is
 //!   pending.
 //! - Close when the engine says so (after QUIT or a protocol error once the reply is flushed; at
 //!   once for idle timeouts), on EOF or on a socket error; `disconnect` frees the client.
@@ -20,7 +22,7 @@ use crate::conn::Conn;
 use crate::log;
 use mio::net::{TcpListener, TcpStream, UnixStream};
 use mio::{Events, Interest, Poll, Token};
-use oxidis_core::{ClientHandle, ConnInfo, Engine, Event, UnixMillis};
+use oxidis_core::{AppendFsync, ClientHandle, ConnInfo, Engine, Event, UnixMillis};
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -260,7 +262,7 @@ impl Server {
                         self.read_conn(slot, now, false);
                     }
                     if ev.is_writable() {
-                        self.queue_write(slot);
+                        self.send_replies(slot);
                     }
                 } else if t >= LISTENER_BASE {
                     self.accept(t - LISTENER_BASE, now);
@@ -445,7 +447,20 @@ impl Server {
             self.close(slot);
             return;
         }
-        self.queue_write(slot);
+        self.send_replies(slot);
+    }
+
+    /// Sends `slot`'s replies once their effects are in the AOF. Under `appendfsync always`
+    /// they wait for the end of the turn, so one fsync covers every client served in it (group
+    /// commit); otherwise the AOF write (no fsync) is cheap, so they go at once, which keeps
+    /// the latency of unpipelined clients low.
+    fn send_replies(&mut self, slot: usize) {
+        if self.eng.aof_enabled() && self.eng.config().appendfsync == AppendFsync::Always {
+            self.queue_write(slot);
+        } else {
+            self.after_batch();
+            self.write_conn(slot);
+        }
     }
 
     /// Writes `slot`'s replies at the end of the turn, after the AOF write.
