@@ -243,6 +243,10 @@ LUA_API void  (lua_concat) (lua_State *L, int n);
 LUA_API lua_Alloc (lua_getallocf) (lua_State *L, void **ud);
 LUA_API void lua_setallocf (lua_State *L, lua_Alloc f, void *ud);
 
+/* oxidis: Redis's readonly tables */
+LUA_API void (lua_enablereadonlytable) (lua_State *L, int idx, int enabled);
+LUA_API int (lua_isreadonlytable) (lua_State *L, int idx);
+
 
 
 /* 

@@ -142,7 +142,12 @@
 ** CHANGE that if ptrdiff_t is not adequate on your machine. (On most
 ** machines, ptrdiff_t gives a good choice between int or long.)
 */
+#if defined(__wasm32__)  /* oxidis: ILP32, a 64-bit lua_Integer as on x86_64 */
+#define LUA_INTEGER	long long
+#define LUA_USELONGLONG
+#else
 #define LUA_INTEGER	ptrdiff_t
+#endif
 
 
 /*
