@@ -25,6 +25,7 @@ tests!(
     ilp32_fixes_keep_64_bit_integers,
     hook_kills_an_infinite_loop,
     a_killed_script_cannot_pcall_its_way_out,
+    coroutines_inherit_the_hook,
     memory_limit_stops_growth,
     bytecode_is_refused_as_redis_does,
     readonly_tables_refuse_writes,
@@ -32,6 +33,7 @@ tests!(
     errors_and_pcall_as_lua_5_1,
     rust_panics_become_lua_errors,
     std_libs_are_the_ones_redis_loads,
+    long_string_keys_iterate_as_on_redis,
     stack_methods_match_the_c_api,
     factory_states_are_independent,
 );

@@ -10,52 +10,30 @@ use oxidis_lua::{LuaVm, LuaVmFactory};
 
 type Case = fn() -> Result<(), String>;
 
-/// Every check, by name.
-pub const CASES: &[(&str, Case)] = &[
-    (
-        "runs_chunks_and_formats_numbers",
-        runs_chunks_and_formats_numbers,
-    ),
-    (
-        "ilp32_fixes_keep_64_bit_integers",
-        ilp32_fixes_keep_64_bit_integers,
-    ),
-    ("hook_kills_an_infinite_loop", hook_kills_an_infinite_loop),
-    (
-        "a_killed_script_cannot_pcall_its_way_out",
-        a_killed_script_cannot_pcall_its_way_out,
-    ),
-    ("memory_limit_stops_growth", memory_limit_stops_growth),
-    (
-        "bytecode_is_refused_as_redis_does",
-        bytecode_is_refused_as_redis_does,
-    ),
-    (
-        "readonly_tables_refuse_writes",
-        readonly_tables_refuse_writes,
-    ),
-    (
-        "api_functions_reenter_the_host",
-        api_functions_reenter_the_host,
-    ),
-    ("errors_and_pcall_as_lua_5_1", errors_and_pcall_as_lua_5_1),
-    (
-        "rust_panics_become_lua_errors",
-        rust_panics_become_lua_errors,
-    ),
-    (
-        "std_libs_are_the_ones_redis_loads",
-        std_libs_are_the_ones_redis_loads,
-    ),
-    (
-        "stack_methods_match_the_c_api",
-        stack_methods_match_the_c_api,
-    ),
-    (
-        "factory_states_are_independent",
-        factory_states_are_independent,
-    ),
-];
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        /// Every check, by name.
+        pub const CASES: &[(&str, Case)] = &[$((stringify!($name), $name)),*];
+    };
+}
+
+cases!(
+    runs_chunks_and_formats_numbers,
+    ilp32_fixes_keep_64_bit_integers,
+    hook_kills_an_infinite_loop,
+    a_killed_script_cannot_pcall_its_way_out,
+    coroutines_inherit_the_hook,
+    memory_limit_stops_growth,
+    bytecode_is_refused_as_redis_does,
+    readonly_tables_refuse_writes,
+    api_functions_reenter_the_host,
+    errors_and_pcall_as_lua_5_1,
+    rust_panics_become_lua_errors,
+    std_libs_are_the_ones_redis_loads,
+    long_string_keys_iterate_as_on_redis,
+    stack_methods_match_the_c_api,
+    factory_states_are_independent,
+);
 
 const CALL: ApiFn = ApiFn(1);
 const PANIC: ApiFn = ApiFn(2);
@@ -354,6 +332,27 @@ fn a_killed_script_cannot_pcall_its_way_out() -> Result<(), String> {
         &mut h,
         "return 'next script runs'",
         Ok("next script runs"),
+    )
+}
+
+fn coroutines_inherit_the_hook() -> Result<(), String> {
+    let mut vm = vm();
+    let mut h = Host {
+        kill_after: Some(2),
+        ..Host::default()
+    };
+    vm.stack().set_hook(HookMode::EveryInstructions(1000));
+    // Lua 5.1 copies the hook into new threads, so a loop in a coroutine is killed too. The
+    // kill re-arms the line hook on the coroutine only (the thread the hook ran on), so the
+    // main thread goes on: redis-server 7.0.15 answers the same script's SCRIPT KILL with
+    // "resume: false table: 0x..." (its error object is a table, this host's a string).
+    expect(
+        &mut vm,
+        &mut h,
+        "local co = coroutine.create(function() while true do end end)\n\
+         local ok, e = coroutine.resume(co)\n\
+         return 'resume: ' .. tostring(ok) .. ' ' .. tostring(e)",
+        Ok("resume: false ERR Script killed by user with SCRIPT KILL..."),
     )
 }
 
@@ -658,6 +657,27 @@ fn std_libs_are_the_ones_redis_loads() -> Result<(), String> {
         &mut h,
         "local t={a=1,b=2,c=3,d={1,2,3},e='x',f=0.1,g=1e300,h=3.0} local o='' for k in pairs(t) do o=o..k end return o",
         Ok("ahcbedgf"),
+    )
+}
+
+fn long_string_keys_iterate_as_on_redis() -> Result<(), String> {
+    let (mut vm, mut h) = (vm(), Host::default());
+    // Both answers recorded on redis-server 7.0.15: Redis hashes every byte of a string
+    // (stock 5.1 skips bytes of strings of 32 bytes or more), which moves long keys in a
+    // table and so the order of pairs(), cjson.encode and RESP3 maps.
+    expect(
+        &mut vm,
+        &mut h,
+        "local t={} for i=1,12 do t[string.rep('k', 31+i) .. i .. string.rep('z', i)] = i end \
+         local o={} for k,v in pairs(t) do o[#o+1]=v end return table.concat(o, ',')",
+        Ok("3,9,4,2,11,12,8,1,6,7,5,10"),
+    )?;
+    expect(
+        &mut vm,
+        &mut h,
+        "local t={} for i=1,12 do t[string.rep('x', 40) .. string.char(64+i) .. string.rep('y', 40)] = i end \
+         local o={} for k,v in pairs(t) do o[#o+1]=v end return table.concat(o, ',')",
+        Ok("7,11,5,12,3,1,2,6,4,8,9,10"),
     )
 }
 
