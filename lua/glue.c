@@ -5,6 +5,7 @@
 #include "lua.h"
 #include "lauxlib.h"
 #include "lualib.h"
+#include "lstate.h" /* G(L)->GCthreshold, for oxl_gc_hold */
 
 /* Implemented in src/lib.rs. */
 extern int oxl_rust_api(lua_State *L, int fn_id); /* >= 0: results; < 0: raise the top */
@@ -80,4 +81,33 @@ void oxl_open_libs(lua_State *L) {
 
 void oxl_atpanic(lua_State *L) {
   lua_atpanic(L, oxl_rust_panic);
+}
+
+/* The collector runs only while Lua code runs inside load/pcall with no Rust frame on
+ * the stack: a __gc finalizer (newproxy is on Redis's allow-list) may raise, and a raise
+ * from a collection triggered by an allocation in host code would cross Rust frames, or
+ * with no pcall at all end in Lua's panic. Holding the threshold at its maximum keeps
+ * luaC_checkGC from stepping (as LUA_GCSTOP does); releasing restores the exact value, so
+ * the pacing of the collector is what it would have been. */
+size_t oxl_gc_hold(lua_State *L) {
+  global_State *g = G(L);
+  lu_mem t = g->GCthreshold;
+  g->GCthreshold = MAX_LUMEM;
+  return (size_t)t;
+}
+
+void oxl_gc_release(lua_State *L, size_t threshold) {
+  G(L)->GCthreshold = (lu_mem)threshold;
+}
+
+static int gc_collect(lua_State *L) {
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  return 0;
+}
+
+/* A full collection, protected: a finalizer's error is dropped (0 = none). */
+int oxl_gc_collect(lua_State *L) {
+  int status = lua_cpcall(L, gc_collect, NULL);
+  if (status != 0) lua_pop(L, 1);
+  return status;
 }

@@ -16,8 +16,6 @@ pub type LuaAlloc = unsafe extern "C" fn(
     nsize: usize,
 ) -> *mut c_void;
 
-pub const LUA_GCCOLLECT: c_int = 2;
-
 extern "C" {
     pub fn lua_newstate(f: LuaAlloc, ud: *mut c_void) -> *mut LuaState;
     pub fn lua_close(l: *mut LuaState);
@@ -52,7 +50,6 @@ extern "C" {
     pub fn lua_next(l: *mut LuaState, idx: c_int) -> c_int;
 
     pub fn lua_pcall(l: *mut LuaState, nargs: c_int, nresults: c_int, errfunc: c_int) -> c_int;
-    pub fn lua_gc(l: *mut LuaState, what: c_int, data: c_int) -> c_int;
 
     // Redis's readonly-table patch (vendor/PATCHES.md).
     pub fn lua_enablereadonlytable(l: *mut LuaState, idx: c_int, enabled: c_int);
@@ -74,4 +71,7 @@ extern "C" {
     pub fn oxl_setmetatable(l: *mut LuaState, idx: c_int) -> c_int;
     pub fn oxl_open_libs(l: *mut LuaState);
     pub fn oxl_atpanic(l: *mut LuaState);
+    pub fn oxl_gc_hold(l: *mut LuaState) -> usize;
+    pub fn oxl_gc_release(l: *mut LuaState, threshold: usize);
+    pub fn oxl_gc_collect(l: *mut LuaState) -> c_int;
 }

@@ -12,6 +12,9 @@
 //!   caught and becomes a Lua error (on wasm32 a panic aborts, as everywhere there).
 //! - the readonly-table and raising C functions are wrapped so that the interface's methods
 //!   report instead of raising (`raw_set` returns false on a readonly table).
+//! - the garbage collector steps only while Lua code runs inside `load`/`pcall` with no host
+//!   callback running (glue.c `oxl_gc_hold`): a `__gc` finalizer may raise, and that raise must
+//!   neither cross a Rust frame nor happen outside a protected call. `gc_collect` is protected.
 
 mod ffi;
 
@@ -33,6 +36,19 @@ struct Shared {
     enforce: bool,
     /// The host of the running `pcall`, lifetime erased: set only for its duration.
     host: Option<*mut (dyn ScriptHost + 'static)>,
+}
+
+/// Lua code runs: the limit applies and the collector may step again from the threshold
+/// `held` that [`leave_lua`] returned (see the crate doc).
+unsafe fn enter_lua(l: *mut LuaState, shared: *mut Shared, held: usize) {
+    (*shared).enforce = true;
+    ffi::oxl_gc_release(l, held);
+}
+
+/// Host code runs again: no limit, collector held; returns the collector's threshold.
+unsafe fn leave_lua(l: *mut LuaState, shared: *mut Shared) -> usize {
+    (*shared).enforce = false;
+    ffi::oxl_gc_hold(l)
 }
 
 /// Lua's allocations are aligned as malloc's.
@@ -92,10 +108,10 @@ unsafe fn call_host(
         ffi::lua_pushlstring(l, msg.as_ptr().cast(), msg.len());
         return -1;
     };
-    let enforce = std::mem::replace(&mut (*shared).enforce, false);
+    let held = leave_lua(l, shared);
     let mut stack = Stack { l };
     let r = catch_unwind(AssertUnwindSafe(|| f(&mut *host, &mut stack)));
-    (*shared).enforce = enforce;
+    enter_lua(l, shared, held);
     match r {
         Ok(ApiResult::Return(n)) => n,
         Ok(ApiResult::Raise) => -1,
@@ -262,6 +278,8 @@ impl LuaStack for Stack {
 pub struct LuaVm {
     stack: Stack,
     shared: *mut Shared,
+    /// The collector's threshold while host code holds it (`oxl_gc_hold`).
+    gc_held: usize,
 }
 
 impl LuaVm {
@@ -276,9 +294,11 @@ impl LuaVm {
         let l = unsafe { ffi::lua_newstate(lua_alloc, shared.cast()) };
         assert!(!l.is_null(), "lua_newstate: out of memory");
         unsafe { ffi::oxl_atpanic(l) };
+        let gc_held = unsafe { ffi::oxl_gc_hold(l) };
         LuaVm {
             stack: Stack { l },
             shared,
+            gc_held,
         }
     }
 
@@ -314,16 +334,13 @@ impl ScriptVm for LuaVm {
 
     fn load(&mut self, body: &[u8], chunk_name: &str) -> Result<(), Vec<u8>> {
         let name = CString::new(chunk_name.replace('\0', "")).expect("no NUL left");
-        self.shared().enforce = true;
+        let l = self.stack.l;
         let status = unsafe {
-            ffi::luaL_loadbuffer(
-                self.stack.l,
-                body.as_ptr().cast(),
-                body.len(),
-                name.as_ptr(),
-            )
+            enter_lua(l, self.shared, self.gc_held);
+            let status = ffi::luaL_loadbuffer(l, body.as_ptr().cast(), body.len(), name.as_ptr());
+            self.gc_held = leave_lua(l, self.shared);
+            status
         };
-        self.shared().enforce = false;
         if status == 0 {
             return Ok(());
         }
@@ -342,13 +359,15 @@ impl ScriptVm for LuaVm {
         let host: *mut (dyn ScriptHost + '_) = host;
         // SAFETY: the pointer is stored only until lua_pcall returns, inside this borrow.
         let host: *mut (dyn ScriptHost + 'static) = unsafe { std::mem::transmute(host) };
-        let s = self.shared();
-        let prev = s.host.replace(host);
-        s.enforce = true;
-        let status = unsafe { ffi::lua_pcall(self.stack.l, nargs, nresults, errfunc) };
-        let s = self.shared();
-        s.enforce = false;
-        s.host = prev;
+        let prev = self.shared().host.replace(host);
+        let l = self.stack.l;
+        let status = unsafe {
+            enter_lua(l, self.shared, self.gc_held);
+            let status = ffi::lua_pcall(l, nargs, nresults, errfunc);
+            self.gc_held = leave_lua(l, self.shared);
+            status
+        };
+        self.shared().host = prev;
         match status {
             0 => Ok(()),
             4 => Err(PcallError::Memory),
@@ -366,7 +385,14 @@ impl ScriptVm for LuaVm {
     }
 
     fn gc_collect(&mut self) {
-        unsafe { ffi::lua_gc(self.stack.l, ffi::LUA_GCCOLLECT, 0) };
+        // Protected (finalizers may raise; their errors are dropped). A full collection
+        // resets the threshold: hold the new one.
+        let l = self.stack.l;
+        unsafe {
+            ffi::oxl_gc_release(l, self.gc_held);
+            ffi::oxl_gc_collect(l);
+            self.gc_held = ffi::oxl_gc_hold(l);
+        }
     }
 }
 

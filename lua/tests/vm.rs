@@ -36,6 +36,7 @@ tests!(
     long_string_keys_iterate_as_on_redis,
     stack_methods_match_the_c_api,
     factory_states_are_independent,
+    finalizers_never_run_in_host_code,
 );
 
 #[test]

@@ -33,6 +33,7 @@ cases!(
     long_string_keys_iterate_as_on_redis,
     stack_methods_match_the_c_api,
     factory_states_are_independent,
+    finalizers_never_run_in_host_code,
 );
 
 const CALL: ApiFn = ApiFn(1);
@@ -71,6 +72,13 @@ impl ScriptHost for Host {
                         return ApiResult::Raise;
                     }
                     _ => {}
+                }
+                if line == b"alloc" {
+                    // Garbage made by the host: 1000 distinct strings.
+                    for i in 0..1000 {
+                        st.push_bytes(format!("host garbage {i:0>64}").as_bytes());
+                        st.pop(1);
+                    }
                 }
                 st.push_bytes(&[b"reply:".as_slice(), &line].concat());
                 self.calls.push(line);
@@ -769,4 +777,50 @@ fn factory_states_are_independent() -> Result<(), String> {
     let (ra, rb) = (shown(a.stack(), -1), shown(b.stack(), -1));
     ensure(ra == "in a" && rb == "nil", &format!("{ra:?} {rb:?}"))?;
     ensure(a.used_memory() > 1000, "used_memory counts the state")
+}
+
+fn finalizers_never_run_in_host_code() -> Result<(), String> {
+    let (mut vm, mut h) = (vm(), Host::default());
+    // newproxy is on Redis's allow-list, and 5.1 runs a userdata's __gc unprotected: its error
+    // goes to whatever triggered the collection. Host code must never be that.
+    let raising_gc =
+        "local p = newproxy(true) getmetatable(p).__gc = function() error('from __gc') end p = nil";
+    expect(
+        &mut vm,
+        &mut h,
+        &format!("{raising_gc} return 'ok'"),
+        Ok("ok"),
+    )?;
+    // The host makes garbage between scripts (as building KEYS and ARGV does): no collection
+    // step may run here (it would reach Lua's panic and abort the process).
+    let st = vm.stack();
+    for i in 0..100_000 {
+        st.push_bytes(format!("between scripts {i:0>64}").as_bytes());
+        st.pop(1);
+    }
+    // API functions that allocate a lot: the finalizer may run, but only in Lua code.
+    let got = eval(
+        &mut vm,
+        &mut h,
+        &format!("{raising_gc} for i = 1, 300 do call('alloc') end return 'done'"),
+    );
+    ensure(
+        got == Ok("done".to_string())
+            || got == Err("Runtime: user_script:1: from __gc".to_string()),
+        &format!("script with allocating calls: {got:?}"),
+    )?;
+    ensure(
+        h.calls.len() >= 100,
+        &format!("only {} calls", h.calls.len()),
+    )?;
+    // An explicit collection runs what is left protected, dropping the errors.
+    expect(
+        &mut vm,
+        &mut h,
+        &format!("{raising_gc} return 'ok'"),
+        Ok("ok"),
+    )?;
+    vm.gc_collect();
+    vm.gc_collect();
+    expect(&mut vm, &mut h, "return 'still fine'", Ok("still fine"))
 }
