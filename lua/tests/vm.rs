@@ -37,6 +37,7 @@ tests!(
     stack_methods_match_the_c_api,
     factory_states_are_independent,
     finalizers_never_run_in_host_code,
+    pattern_depth_is_capped,
 );
 
 #[test]

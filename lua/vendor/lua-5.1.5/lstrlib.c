@@ -173,6 +173,7 @@ typedef struct MatchState {
   const char *src_end;  /* end (`\0') of source string */
   lua_State *L;
   int level;  /* total number of captures (finished or unfinished) */
+  int matchdepth;  /* oxidis: calls of match() left (MAXCCALLS), as in Lua 5.2 */
   struct {
     const char *init;
     ptrdiff_t len;
@@ -363,7 +364,24 @@ static const char *match_capture (MatchState *ms, const char *s, int l) {
 }
 
 
+/* oxidis: match() recursed once per pattern item with no limit, so a long pattern
+ * overflowed the C stack (redis-server crashes on one of 200000 items; on wasm32 the
+ * engine's stack is exhausted near 5000). As Lua 5.2 does, at most MAXCCALLS nested
+ * calls, then the error "pattern too complex". */
+#define MAXCCALLS 200
+
+static const char *do_match (MatchState *ms, const char *s, const char *p);
+
 static const char *match (MatchState *ms, const char *s, const char *p) {
+  const char *res;
+  if (ms->matchdepth-- == 0)
+    luaL_error(ms->L, "pattern too complex");
+  res = do_match(ms, s, p);
+  ms->matchdepth++;
+  return res;
+}
+
+static const char *do_match (MatchState *ms, const char *s, const char *p) {
   init: /* using goto's to optimize tail recursion */
   switch (*p) {
     case '(': {  /* start capture */
@@ -520,6 +538,7 @@ static int str_find_aux (lua_State *L, int find) {
     do {
       const char *res;
       ms.level = 0;
+      ms.matchdepth = MAXCCALLS;  /* oxidis */
       if ((res=match(&ms, s1, p)) != NULL) {
         if (find) {
           lua_pushinteger(L, s1-s+1);  /* start */
@@ -560,6 +579,7 @@ static int gmatch_aux (lua_State *L) {
        src++) {
     const char *e;
     ms.level = 0;
+    ms.matchdepth = MAXCCALLS;  /* oxidis */
     if ((e = match(&ms, src, p)) != NULL) {
       lua_Integer newstart = e-s;
       if (e == src) newstart++;  /* empty match? go at least one position */
@@ -662,6 +682,7 @@ static int str_gsub (lua_State *L) {
   while (n < max_s) {
     const char *e;
     ms.level = 0;
+    ms.matchdepth = MAXCCALLS;  /* oxidis */
     e = match(&ms, src, p);
     if (e) {
       n++;
