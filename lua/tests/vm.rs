@@ -38,6 +38,7 @@ tests!(
     factory_states_are_independent,
     finalizers_never_run_in_host_code,
     pattern_depth_is_capped,
+    c_recursion_is_bounded_as_on_redis,
 );
 
 #[test]

@@ -35,6 +35,7 @@ cases!(
     factory_states_are_independent,
     finalizers_never_run_in_host_code,
     pattern_depth_is_capped,
+    c_recursion_is_bounded_as_on_redis,
 );
 
 const CALL: ApiFn = ApiFn(1);
@@ -851,4 +852,55 @@ fn pattern_depth_is_capped() -> Result<(), String> {
         Ok("a1bb22 key|123|abc"),
     )?;
     expect(&mut vm, &mut h, "return 'still fine'", Ok("still fine"))
+}
+
+fn c_recursion_is_bounded_as_on_redis() -> Result<(), String> {
+    let (mut vm, mut h) = (vm(), Host::default());
+    // Every answer recorded on redis-server 7.0.15: Lua's own limits (LUAI_MAXCCALLS 200
+    // nested C calls, 200 syntax levels) end each recursion with an error, here as there,
+    // before any stack runs out (natively or on wasm32).
+    for (src, want) in [
+        (
+            "local function f() return pcall(f) end return tostring(select(2, f()))",
+            "true",
+        ),
+        (
+            "local t = setmetatable({}, {__index = function(t, k) return t[k] end}) \
+             return select(2, pcall(function() return t.x end))",
+            "user_script:1: C stack overflow",
+        ),
+        (
+            "local function g(s) return (string.gsub(s, '.', g)) end return select(2, pcall(g, 'x'))",
+            "C stack overflow",
+        ),
+        (
+            "local t = setmetatable({}, {__tostring = function(t) return tostring(t) end}) \
+             return select(2, pcall(tostring, t))",
+            "C stack overflow",
+        ),
+        (
+            "local co co = function() return coroutine.wrap(co)() end \
+             local ok, e = pcall(co) return #e .. ' ' .. e:sub(-30)",
+            "3001 ser_script:1: C stack overflow",
+        ),
+        (
+            "return type(loadstring(string.rep('(', 300) .. '1' .. string.rep(')', 300)))",
+            "nil",
+        ),
+        (
+            "local s = 'return ' .. string.rep('{', 300) .. string.rep('}', 300) \
+             return select(2, loadstring(s))",
+            "[string \"return {{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{...\"]:1: \
+             chunk has too many syntax levels",
+        ),
+        ("local t = {} for i = 1, 300 do t = {t} end return #t", "1"),
+        (
+            "local function f(n) if n == 0 then return 0 end return 1 + select(2, pcall(f, n - 1)) end \
+             return f(180)",
+            "180",
+        ),
+    ] {
+        expect(&mut vm, &mut h, src, Ok(want))?;
+    }
+    Ok(())
 }
