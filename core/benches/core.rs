@@ -5,19 +5,15 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use oxidis_core::internals::Dict;
-use oxidis_core::resp::{Decoded, RequestDecoder};
+use oxidis_core::resp::{encode_request, Decoded, RequestDecoder};
 use oxidis_core::{Config, ConnInfo, Engine, UnixMillis};
-
-fn multibulk(args: &[&[u8]]) -> Vec<u8> {
-    oxidis_core::resp::encode_request(args)
-}
 
 /// 16 pipelined `SET key:NNNNNNNNNNNN xxx` requests, as redis-benchmark -P 16 sends them.
 fn set_pipeline(base: usize) -> Vec<u8> {
     let mut buf = Vec::new();
     for i in 0..16 {
         let key = format!("key:{:012}", base + i);
-        buf.extend(multibulk(&[b"SET", key.as_bytes(), b"xxx"]));
+        buf.extend(encode_request(&["SET", &key, "xxx"]));
     }
     buf
 }
@@ -69,25 +65,25 @@ fn dispatch(c: &mut Criterion) {
     let id = eng.connect(UnixMillis(0), ConnInfo::default());
     let mut out = Vec::new();
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("PING_MBULK x16", multibulk(&[b"PING"]).repeat(16)),
+        ("PING_MBULK x16", encode_request(&["PING"]).repeat(16)),
         ("SET x16", set_pipeline(0)),
         (
             "GET x16",
-            multibulk(&[b"GET", b"key:000000000003"]).repeat(16),
+            encode_request(&["GET", "key:000000000003"]).repeat(16),
         ),
         (
             "INCR x16",
-            multibulk(&[b"INCR", b"counter:000000001"]).repeat(16),
+            encode_request(&["INCR", "counter:000000001"]).repeat(16),
         ),
         (
             "HSET x16",
-            multibulk(&[b"HSET", b"myhash", b"field", b"xxx"]).repeat(16),
+            encode_request(&["HSET", "myhash", "field", "xxx"]).repeat(16),
         ),
         (
             "LPUSH+RPOP x8",
             [
-                multibulk(&[b"LPUSH", b"mylist", b"xxx"]),
-                multibulk(&[b"RPOP", b"mylist"]),
+                encode_request(&["LPUSH", "mylist", "xxx"]),
+                encode_request(&["RPOP", "mylist"]),
             ]
             .concat()
             .repeat(8),

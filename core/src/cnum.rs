@@ -212,6 +212,38 @@ pub fn string2d(arg: &[u8]) -> Option<f64> {
     Some(v)
 }
 
+/// C's strtoll(s, &end, base) == whole string: leading whitespace, a sign, digits (none is 0).
+/// Saturates on overflow as strtoll does; None if anything follows the digits.
+pub(crate) fn strtoll(s: &[u8], base: u32) -> Option<i64> {
+    let mut i = s.iter().take_while(|&&c| is_c_space(c)).count();
+    let neg = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let start = i;
+    let mut v: i128 = 0;
+    while let Some(d) = s.get(i).and_then(|&c| (c as char).to_digit(base)) {
+        v = (v * i128::from(base) + i128::from(d)).min(i128::from(u64::MAX));
+        i += 1;
+    }
+    if i == start {
+        // No digits: strtoll converts nothing and points end at the start of the string.
+        return s.is_empty().then_some(0);
+    }
+    if i != s.len() {
+        return None;
+    }
+    let v = if neg { -v } else { v };
+    Some(v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,17 +1,23 @@
 //! Server configuration: Redis 7.0's parameter registry (config.c's `static_configs`), CONFIG
 //! GET / CONFIG SET semantics and redis.conf parsing.
 //!
-//! Every parameter `CONFIG GET *` lists on redis-server 7.0.15 is in [`PARAMS`], with its type,
-//! bounds and default, so CONFIG SET validates with Redis's exact error texts. Each parameter's
-//! current value is kept as the text CONFIG GET reports. The parameters the engine reads on hot
-//! paths also live in typed fields (`port`, `hz`, `timeout_secs` ...), which are the source of
-//! truth for those names: CONFIG GET reads them, so tests may set them directly.
+//! Every parameter `CONFIG GET *` lists on redis-server 7.0.15 is declared once, in the
+//! `params!` table below: its name and alias, flags, kind (type, bounds, enum names, checks),
+//! default text, and the typed field of [`Config`] that holds it. From that one declaration
+//! come the struct, [`PARAMS`] (CONFIG GET and CONFIG SET walk it, and CONFIG REWRITE will),
+//! CONFIG SET's validation with Redis's exact error texts, and redis.conf parsing. The engine
+//! and the hosts read the typed fields (`config.hz`, `config.appendfsync` ...), never a
+//! parameter by name; CONFIG GET's text is rendered from the field.
+//!
+//! Where a parameter is applied: the engine reads its field when it needs it (so a CONFIG SET
+//! takes effect at the next read), except the parameters flagged `HOST`, which the host
+//! applies (files, sockets): CONFIG SET of one of them queues `Event::ConfigChanged`.
 //!
 //! Deliberate differences from Redis: `bind` defaults to `127.0.0.1` (Oxidis has no
 //! protected mode), `dir` is whatever the host sets (core has no working directory), and
 //! `replicaof` only accepts `no one` (Oxidis does not replicate).
 
-use crate::cnum::parse_i64;
+use crate::cnum::{parse_i64, strtoll};
 use crate::glob::glob_match;
 use crate::resp::split_args;
 
@@ -24,9 +30,13 @@ const PROTECTED: u8 = 2;
 const HIDDEN: u8 = 4;
 /// Takes several arguments: CONFIG SET splits its value on spaces.
 const MULTI_ARG: u8 = 8;
+/// In a config file, the parameter's later lines add to its first (Redis's `save`).
+const APPEND_LINES: u8 = 16;
+/// Applied by the host (files, sockets): CONFIG SET of it queues `Event::ConfigChanged`.
+const HOST: u8 = 32;
 
 #[derive(Clone, Copy, Debug)]
-enum Num {
+pub enum Num {
     /// string2ll only.
     Plain,
     /// memtoull ("1gb", "100mb", "5k"...).
@@ -37,33 +47,28 @@ enum Num {
     Octal,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Special {
-    Dir,
-    Save,
-    ClientOutputBufferLimit,
-    OomScoreAdjValues,
-    NotifyKeyspaceEvents,
-    Bind,
-    ReplicaOf,
-    LatencyPercentiles,
-}
-
 type StrCheck = fn(&[u8]) -> Result<(), &'static str>;
+/// Renders a parameter's field as CONFIG GET's text.
+type Show = fn(&Config, &Kind) -> Vec<u8>;
+/// Validates a parameter's arguments and stores its field.
+type Store = fn(&mut Config, &Kind, &[&[u8]]) -> Result<(), String>;
 type BoolCheck = fn(bool) -> Result<(), &'static str>;
 
+/// What a parameter's arguments must look like (config.c's typeInterface).
 #[derive(Clone, Copy, Debug)]
-enum Kind {
+pub enum Kind {
     Bool {
         check: Option<BoolCheck>,
     },
     /// `unsigned`: Redis's unsigned types (uint, unsigned long long, size_t) compare the value
-    /// reinterpreted as unsigned; the others compare it signed.
+    /// reinterpreted as unsigned; the others compare it signed. `cap`: accepted values outside
+    /// it are stored capped (updateHZ).
     Num {
         lo: i128,
         hi: i128,
         unsigned: bool,
         num: Num,
+        cap: Option<(i64, i64)>,
     },
     /// (name, value) pairs in Redis's order; `flags`: several names OR together.
     Enum {
@@ -73,11 +78,13 @@ enum Kind {
     Str {
         check: Option<StrCheck>,
     },
-    Special(Special),
+    /// Parsed by the field's own type (save, bind, client-output-buffer-limit ...).
+    Special,
 }
 
-/// One configuration parameter: Redis's name, alias, flags, type and default (as CONFIG GET
-/// reports it on a redis-server started without a config file).
+/// One configuration parameter: Redis's name, alias, flags, kind and default (as CONFIG GET
+/// reports it on a redis-server started without a config file), and how its typed field in
+/// [`Config`] is shown and stored.
 #[derive(Debug)]
 pub struct Param {
     pub name: &'static str,
@@ -85,6 +92,22 @@ pub struct Param {
     flags: u8,
     kind: Kind,
     pub default: &'static str,
+    show: Show,
+    store: Store,
+}
+
+impl Param {
+    /// The parameter's arguments from one value, as CONFIG SET splits it: multi-argument
+    /// parameters on every space (empty tokens kept, "" is no arguments).
+    fn split<'a>(&self, value: &'a [u8]) -> Vec<&'a [u8]> {
+        if self.flags & MULTI_ARG == 0 {
+            return vec![value];
+        }
+        if value.is_empty() {
+            return Vec::new();
+        }
+        value.split(|&c| c == b' ').collect()
+    }
 }
 
 const INT_MAX: i128 = i32::MAX as i128;
@@ -93,76 +116,139 @@ const UINT_MAX: i128 = u32::MAX as i128;
 const LONG_MAX: i128 = i64::MAX as i128;
 const ULLONG_MAX: i128 = u64::MAX as i128;
 
-const fn p(name: &'static str, flags: u8, kind: Kind, default: &'static str) -> Param {
-    Param {
-        name,
-        alias: None,
-        flags,
-        kind,
-        default,
-    }
-}
-
-const fn pa(
-    name: &'static str,
-    alias: &'static str,
-    flags: u8,
-    kind: Kind,
-    default: &'static str,
-) -> Param {
-    Param {
-        name,
-        alias: Some(alias),
-        flags,
-        kind,
-        default,
-    }
-}
-
 const BOOL: Kind = Kind::Bool { check: None };
 const STR: Kind = Kind::Str { check: None };
+const SPECIAL: Kind = Kind::Special;
 
-const fn int(lo: i128, hi: i128) -> Kind {
-    Kind::Num {
-        lo,
-        hi,
-        unsigned: false,
-        num: Num::Plain,
-    }
-}
-const fn uint(lo: i128, hi: i128) -> Kind {
-    Kind::Num {
-        lo,
-        hi,
-        unsigned: true,
-        num: Num::Plain,
-    }
-}
-const fn mem(lo: i128, hi: i128, unsigned: bool) -> Kind {
+const fn num(lo: i128, hi: i128, unsigned: bool, num: Num) -> Kind {
     Kind::Num {
         lo,
         hi,
         unsigned,
-        num: Num::Memory,
+        num,
+        cap: None,
     }
 }
+const fn int(lo: i128, hi: i128) -> Kind {
+    num(lo, hi, false, Num::Plain)
+}
+const fn uint(lo: i128, hi: i128) -> Kind {
+    num(lo, hi, true, Num::Plain)
+}
+const fn mem(lo: i128, hi: i128, unsigned: bool) -> Kind {
+    num(lo, hi, unsigned, Num::Memory)
+}
+/// `hz`: any int accepted, stored capped to 1..=500 (Redis's CONFIG_MIN_HZ, CONFIG_MAX_HZ).
+const HZ: Kind = Kind::Num {
+    lo: 0,
+    hi: INT_MAX,
+    unsigned: false,
+    num: Num::Plain,
+    cap: Some((1, 500)),
+};
 const fn enm(names: &'static [(&'static str, i32)]) -> Kind {
     Kind::Enum {
         names,
         flags: false,
     }
 }
+const fn str_check(check: StrCheck) -> Kind {
+    Kind::Str { check: Some(check) }
+}
 
-const MAXMEMORY_POLICY: &[(&str, i32)] = &[
-    ("volatile-lru", 0),
-    ("volatile-lfu", 1),
-    ("volatile-random", 2),
-    ("volatile-ttl", 3),
-    ("allkeys-lru", 4),
-    ("allkeys-lfu", 5),
-    ("allkeys-random", 6),
-    ("noeviction", 7),
-];
+/// An enum parameter the engine or a host reads: a Rust enum whose discriminants are the
+/// values of the parameter's name table (generated here, in Redis's order).
+macro_rules! config_enum {
+    ($(#[$m:meta])* pub enum $name:ident, $table:ident {
+        $($(#[$vm:meta])* $var:ident = $val:literal => $text:literal,)*
+    }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vm])* $var = $val,)*
+        }
+        const $table: &[(&str, i32)] = &[$(($text, $val)),*];
+        impl $name {
+            /// The name CONFIG GET reports.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$var => $text,)*
+                }
+            }
+        }
+        impl Field for $name {
+            fn parse(kind: &Kind, args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
+                match enum_parse(kind, args)? {
+                    $($val => Ok($name::$var),)*
+                    _ => Err(MISMATCH.into()),
+                }
+            }
+            fn show(&self, _kind: &Kind) -> Vec<u8> {
+                self.name().as_bytes().to_vec()
+            }
+        }
+    };
+}
+
+config_enum! {
+    /// `maxmemory-policy`.
+    pub enum MaxmemoryPolicy, MAXMEMORY_POLICY {
+        VolatileLru = 0 => "volatile-lru",
+        VolatileLfu = 1 => "volatile-lfu",
+        VolatileRandom = 2 => "volatile-random",
+        VolatileTtl = 3 => "volatile-ttl",
+        AllkeysLru = 4 => "allkeys-lru",
+        AllkeysLfu = 5 => "allkeys-lfu",
+        AllkeysRandom = 6 => "allkeys-random",
+        #[default]
+        Noeviction = 7 => "noeviction",
+    }
+}
+
+impl MaxmemoryPolicy {
+    /// An LRU or LFU policy: objects carry access metadata, so integers are not shared.
+    pub fn tracks_access(self) -> bool {
+        !matches!(
+            self,
+            MaxmemoryPolicy::VolatileRandom
+                | MaxmemoryPolicy::VolatileTtl
+                | MaxmemoryPolicy::AllkeysRandom
+                | MaxmemoryPolicy::Noeviction
+        )
+    }
+}
+
+config_enum! {
+    /// `appendfsync`: when the host fsyncs the AOF.
+    pub enum AppendFsync, APPENDFSYNC {
+        #[default]
+        EverySec = 0 => "everysec",
+        Always = 1 => "always",
+        No = 2 => "no",
+    }
+}
+
+config_enum! {
+    /// `enable-protected-configs`, `enable-debug-command`, `enable-module-command`.
+    pub enum ProtectedAction, PROTECTED_ACTION {
+        #[default]
+        No = 0 => "no",
+        Yes = 1 => "yes",
+        Local = 2 => "local",
+    }
+}
+
+impl ProtectedAction {
+    /// Whether a client on a loopback address (`local`) or elsewhere may proceed.
+    pub fn allows(self, local: bool) -> bool {
+        match self {
+            ProtectedAction::No => false,
+            ProtectedAction::Yes => true,
+            ProtectedAction::Local => local,
+        }
+    }
+}
+
 const SYSLOG_FACILITY: &[(&str, i32)] = &[
     ("user", 0),
     ("local0", 1),
@@ -176,14 +262,12 @@ const SYSLOG_FACILITY: &[(&str, i32)] = &[
 ];
 const LOGLEVEL: &[(&str, i32)] = &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3)];
 const SUPERVISED: &[(&str, i32)] = &[("upstart", 0), ("systemd", 1), ("auto", 2), ("no", 3)];
-const APPENDFSYNC: &[(&str, i32)] = &[("everysec", 0), ("always", 1), ("no", 2)];
 const DISKLESS_LOAD: &[(&str, i32)] = &[("disabled", 0), ("on-empty-db", 1), ("swapdb", 2)];
 const TLS_AUTH: &[(&str, i32)] = &[("no", 0), ("yes", 1), ("optional", 2)];
 /// "yes" and "relative" are one value: CONFIG GET reports the first name, "yes".
 const OOM_SCORE_ADJ: &[(&str, i32)] = &[("no", 0), ("yes", 1), ("relative", 1), ("absolute", 2)];
 const ACL_PUBSUB: &[(&str, i32)] = &[("allchannels", 1), ("resetchannels", 0)];
 const SANITIZE: &[(&str, i32)] = &[("no", 0), ("yes", 1), ("clients", 2)];
-const PROTECTED_ACTION: &[(&str, i32)] = &[("no", 0), ("yes", 1), ("local", 2)];
 const ENDPOINT: &[(&str, i32)] = &[("ip", 0), ("hostname", 1), ("unknown-endpoint", 2)];
 const PROPAGATION_ERROR: &[(&str, i32)] = &[("ignore", 0), ("panic", 1), ("panic-on-replicas", 2)];
 const SHUTDOWN_ON_SIG: &[(&str, i32)] = &[
@@ -289,427 +373,660 @@ fn check_proc_title(v: &[u8]) -> Result<(), &'static str> {
     }
 }
 
-const fn str_check(check: StrCheck) -> Kind {
-    Kind::Str { check: Some(check) }
+/// config.c's setConfigDirOption: chdir fails on an empty path (core has no working
+/// directory: the host resolves the path).
+fn check_dir(v: &[u8]) -> Result<(), &'static str> {
+    if v.is_empty() {
+        return Err("No such file or directory");
+    }
+    Ok(())
 }
 
-/// Redis 7.0.15's parameters, in config.c's order (CONFIG GET with a pattern lists them
-/// sorted by name; Redis's own order is its dict's, which varies per process).
-pub static PARAMS: &[Param] = &[
+/// A parameter whose kind disagrees with its field's type: a bug in the table, which the
+/// every-parameter test catches.
+const MISMATCH: &str = "internal error: the parameter's kind does not fit its field";
+
+/// How a typed field is set from a parameter's arguments (split as CONFIG SET does, and
+/// validated against `kind` with Redis's texts) and rendered as CONFIG GET's text. `cur` is
+/// the current value (client-output-buffer-limit changes only the classes it names).
+trait Field: Sized {
+    fn parse(kind: &Kind, args: &[&[u8]], cur: &Self) -> Result<Self, String>;
+    fn show(&self, kind: &Kind) -> Vec<u8>;
+}
+
+fn one<'a>(args: &[&'a [u8]]) -> Result<&'a [u8], String> {
+    match args {
+        [a] => Ok(a),
+        _ => Err("wrong number of arguments".into()),
+    }
+}
+
+impl Field for bool {
+    fn parse(kind: &Kind, args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
+        let Kind::Bool { check } = kind else {
+            return Err(MISMATCH.into());
+        };
+        let a = one(args)?;
+        let b = if a.eq_ignore_ascii_case(b"yes") {
+            true
+        } else if a.eq_ignore_ascii_case(b"no") {
+            false
+        } else {
+            return Err("argument must be 'yes' or 'no'".into());
+        };
+        if let Some(check) = check {
+            check(b)?;
+        }
+        Ok(b)
+    }
+    fn show(&self, _kind: &Kind) -> Vec<u8> {
+        let text: &[u8] = if *self { b"yes" } else { b"no" };
+        text.to_vec()
+    }
+}
+
+/// A numeric parameter's value as Redis's `long long` (memory values reinterpreted), checked
+/// against the bounds and capped.
+fn num_parse(kind: &Kind, args: &[&[u8]]) -> Result<i64, String> {
+    let Kind::Num {
+        lo,
+        hi,
+        unsigned,
+        num,
+        cap,
+    } = *kind
+    else {
+        return Err(MISMATCH.into());
+    };
+    let v = parse_numeric(one(args)?, num)?;
+    check_bounds(v, lo, hi, unsigned, num)?;
+    Ok(match cap {
+        Some((a, b)) => v.clamp(a, b),
+        None => v,
+    })
+}
+
+fn num_show(kind: &Kind, v: i64) -> Vec<u8> {
+    let num = match kind {
+        Kind::Num { num, .. } => *num,
+        _ => Num::Plain,
+    };
+    match num {
+        Num::MemoryPercent if v < 0 => format!("{}%", -i128::from(v)),
+        Num::Memory | Num::MemoryPercent => (v as u64).to_string(),
+        Num::Octal => format!("{:o}", v as u64),
+        Num::Plain => v.to_string(),
+    }
+    .into_bytes()
+}
+
+/// Numeric fields: the validated `long long` converted to the field's type (`from`) and back
+/// (`to`). Bounds make the conversions exact, except usize on 32-bit targets (saturates).
+macro_rules! num_field {
+    ($($t:ty: $from:expr, $to:expr;)*) => {$(
+        impl Field for $t {
+            fn parse(kind: &Kind, args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
+                num_parse(kind, args).map($from)
+            }
+            fn show(&self, kind: &Kind) -> Vec<u8> {
+                num_show(kind, $to(*self))
+            }
+        }
+    )*};
+}
+
+num_field! {
+    i64: |v| v, |v| v;
+    u64: |v| v as u64, |v| v as i64;
+    u32: |v| v as u32, i64::from;
+    u16: |v| v as u16, i64::from;
+    usize: |v| usize::try_from(v as u64).unwrap_or(usize::MAX), |v| v as u64 as i64;
+}
+
+impl Field for Vec<u8> {
+    fn parse(kind: &Kind, args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
+        let Kind::Str { check } = kind else {
+            return Err(MISMATCH.into());
+        };
+        let a = one(args)?;
+        if let Some(check) = check {
+            check(a)?;
+        }
+        // Redis keeps these as C strings: a NUL ends the value.
+        Ok(a.split(|&c| c == 0).next().unwrap_or_default().to_vec())
+    }
+    fn show(&self, _kind: &Kind) -> Vec<u8> {
+        self.clone()
+    }
+}
+
+/// A string parameter where empty means unset (requirepass).
+impl Field for Option<Vec<u8>> {
+    fn parse(kind: &Kind, args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
+        let v = Vec::<u8>::parse(kind, args, &Vec::new())?;
+        Ok((!v.is_empty()).then_some(v))
+    }
+    fn show(&self, _kind: &Kind) -> Vec<u8> {
+        self.clone().unwrap_or_default()
+    }
+}
+
+/// An enum parameter nothing reads yet: its value in the name table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Choice(pub i32);
+
+impl Field for Choice {
+    fn parse(kind: &Kind, args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
+        enum_parse(kind, args).map(Choice)
+    }
+    fn show(&self, kind: &Kind) -> Vec<u8> {
+        match kind {
+            Kind::Enum { names, .. } => enum_name(names, self.0).into_bytes(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// configEnumSet: one name (or several OR-ed, for flags) to its value.
+fn enum_parse(kind: &Kind, args: &[&[u8]]) -> Result<i32, String> {
+    let Kind::Enum { names, flags } = *kind else {
+        return Err(MISMATCH.into());
+    };
+    let err = || {
+        let list: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+        format!(
+            "argument(s) must be one of the following: {}",
+            list.join(", ")
+        )
+    };
+    if args.is_empty() || (!flags && args.len() != 1) {
+        return Err(err());
+    }
+    let mut val = 0;
+    for a in args {
+        let (_, v) = names
+            .iter()
+            .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(a))
+            .ok_or_else(err)?;
+        val |= v;
+    }
+    Ok(val)
+}
+
+/// configEnumGetName: an exact value match first, else the flags set, in table order.
+fn enum_name(names: &[(&str, i32)], val: i32) -> String {
+    if let Some((n, _)) = names.iter().find(|(_, v)| *v == val) {
+        return n.to_string();
+    }
+    let parts: Vec<&str> = names
+        .iter()
+        .filter(|(_, v)| *v != 0 && val & v == *v)
+        .map(|(n, _)| *n)
+        .collect();
+    parts.join(" ")
+}
+
+/// Fields of `Kind::Special` parameters: their type parses and renders them.
+macro_rules! special_field {
+    ($t:ty) => {
+        impl Field for $t {
+            fn parse(kind: &Kind, args: &[&[u8]], cur: &Self) -> Result<Self, String> {
+                match kind {
+                    Kind::Special => <$t>::parse_args(args, cur),
+                    _ => Err(MISMATCH.into()),
+                }
+            }
+            fn show(&self, _kind: &Kind) -> Vec<u8> {
+                self.render().into_bytes()
+            }
+        }
+    };
+}
+
+/// `save`: (seconds, changes) save points; Redis keeps changes in an int.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SavePoints(pub Vec<(i64, i32)>);
+
+impl SavePoints {
+    fn parse_args(args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
+        let args: &[&[u8]] = if args.len() == 1 && args[0].is_empty() {
+            &[]
+        } else {
+            args
+        };
+        const INVALID: &str = "Invalid save parameters";
+        if !args.len().is_multiple_of(2) {
+            return Err(INVALID.into());
+        }
+        let mut points = Vec::new();
+        for pair in args.chunks(2) {
+            let secs = strtoll(pair[0], 10).ok_or(INVALID)?;
+            let changes = strtoll(pair[1], 10).ok_or(INVALID)?;
+            if secs < 1 || changes < 0 {
+                return Err(INVALID.into());
+            }
+            points.push((secs, changes as i32));
+        }
+        Ok(SavePoints(points))
+    }
+    fn render(&self) -> String {
+        let words: Vec<String> = self.0.iter().map(|(s, c)| format!("{s} {c}")).collect();
+        words.join(" ")
+    }
+}
+special_field!(SavePoints);
+
+/// `client-output-buffer-limit` per class (normal, replica, pubsub): [hard bytes, soft
+/// bytes, soft seconds]; 0 disables a limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ObufLimits(pub [[u64; 3]; 3]);
+
+impl std::ops::Index<usize> for ObufLimits {
+    type Output = [u64; 3];
+    fn index(&self, class: usize) -> &[u64; 3] {
+        &self.0[class]
+    }
+}
+
+impl ObufLimits {
+    fn parse_args(args: &[&[u8]], cur: &Self) -> Result<Self, String> {
+        if !args.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let mut next = *cur;
+        for c in args.chunks(4) {
+            let class = obuf_class(c[0])
+                .ok_or("Invalid client class specified in buffer limit configuration.")?;
+            let bad = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+            let hard = memtoull(c[1]).ok_or(bad)?;
+            let soft = memtoull(c[2]).ok_or(bad)?;
+            let secs = strtoll(c[3], 10).ok_or(bad)? as i32;
+            if secs < 0 {
+                return Err(bad.into());
+            }
+            next.0[class] = [hard, soft, secs as u64];
+        }
+        Ok(next)
+    }
+    fn render(&self) -> String {
+        let names = ["normal", "slave", "pubsub"];
+        let parts: Vec<String> = names
+            .iter()
+            .zip(&self.0)
+            .map(|(n, l)| format!("{n} {} {} {}", l[0], l[1], l[2]))
+            .collect();
+        parts.join(" ")
+    }
+}
+special_field!(ObufLimits);
+
+/// `oom-score-adj-values`: for the master, replicas and background children.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OomScoreAdjValues(pub [i64; 3]);
+
+impl OomScoreAdjValues {
+    fn parse_args(args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
+        let [a, b, c] = args else {
+            return Err("wrong number of arguments".into());
+        };
+        let mut vals = [0; 3];
+        for (slot, a) in vals.iter_mut().zip([a, b, c]) {
+            match strtoll(a, 10) {
+                Some(v) if (-2000..=2000).contains(&v) => *slot = v,
+                _ => {
+                    return Err(
+                        "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                            .into(),
+                    )
+                }
+            }
+        }
+        Ok(OomScoreAdjValues(vals))
+    }
+    fn render(&self) -> String {
+        let [a, b, c] = self.0;
+        format!("{a} {b} {c}")
+    }
+}
+special_field!(OomScoreAdjValues);
+
+/// `notify-keyspace-events` as [`notify`] flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyspaceEvents(pub u32);
+
+impl KeyspaceEvents {
+    fn parse_args(args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
+        let flags = notify::parse(one(args)?)
+            .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+        Ok(KeyspaceEvents(flags))
+    }
+    fn render(&self) -> String {
+        notify::to_string(self.0)
+    }
+}
+special_field!(KeyspaceEvents);
+
+/// `bind`: the addresses to listen on, as written (`*`, `-::1` ...).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BindAddrs(pub Vec<Vec<u8>>);
+
+impl BindAddrs {
+    fn parse_args(args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
+        if args.len() > 16 {
+            return Err("Too many bind addresses specified.".into());
+        }
+        if args.len() == 1 && args[0].is_empty() {
+            return Ok(BindAddrs(Vec::new()));
+        }
+        Ok(BindAddrs(args.iter().map(|a| a.to_vec()).collect()))
+    }
+    /// The addresses, space-separated, as CONFIG GET reports them.
+    pub fn render(&self) -> String {
+        String::from_utf8_lossy(&self.0.join(&b' ')).into_owned()
+    }
+}
+special_field!(BindAddrs);
+
+/// `replicaof`: always "no one" (Oxidis does not replicate).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplicaOf;
+
+impl ReplicaOf {
+    fn parse_args(args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
+        let [host, port] = args else {
+            return Err("wrong number of arguments".into());
+        };
+        if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
+            return Ok(ReplicaOf);
+        }
+        match strtoll(port, 10) {
+            Some(p) if (0..=65535).contains(&p) => {}
+            _ => return Err("Invalid master port".into()),
+        }
+        Err("replication is not supported by Oxidis".into())
+    }
+    fn render(&self) -> String {
+        String::new()
+    }
+}
+special_field!(ReplicaOf);
+
+/// `latency-tracking-info-percentiles`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Percentiles(pub Vec<f64>);
+
+impl Percentiles {
+    fn parse_args(args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
+        if args.len() == 1 && args[0].is_empty() {
+            return Ok(Percentiles(Vec::new()));
+        }
+        let mut out = Vec::new();
+        for a in args {
+            let d = std::str::from_utf8(a)
+                .ok()
+                .filter(|s| !s.is_empty() && !s.starts_with(char::is_whitespace))
+                .and_then(|s| s.parse::<f64>().ok())
+                .filter(|d| !d.is_nan())
+                .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+            if !(0.0..=100.0).contains(&d) {
+                return Err(
+                    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                        .into(),
+                );
+            }
+            out.push(d);
+        }
+        Ok(Percentiles(out))
+    }
+    fn render(&self) -> String {
+        let parts: Vec<String> = self.0.iter().map(|d| format_percentile(*d)).collect();
+        parts.join(" ")
+    }
+}
+special_field!(Percentiles);
+
+/// The declaration: one line per parameter, `field: Type = "name" | "alias", flags, kind,
+/// "default";`. It generates [`Config`] (one public typed field each) and [`PARAMS`] (name,
+/// alias, flags, kind, default, and the field's show/store functions).
+macro_rules! params {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty = $name:literal $(| $alias:literal)?,
+        $flags:expr, $kind:expr, $default:literal;)*) => {
+        /// The server's configuration: one typed field per parameter of [`PARAMS`], declared
+        /// once in config.rs's `params!` table. Hosts and tests may set fields directly; CONFIG
+        /// GET renders them.
+        #[derive(Clone, Debug)]
+        pub struct Config {
+            $($(#[$doc])* pub $field: $ty,)*
+        }
+
+        /// Redis 7.0.15's parameters, in config.c's order (CONFIG GET with a pattern lists
+        /// them sorted by name; Redis's own order is its dict's, which varies per process).
+        pub static PARAMS: &[Param] = &[$(Param {
+            name: $name,
+            alias: params!(@alias $($alias)?),
+            flags: $flags,
+            kind: $kind,
+            default: $default,
+            show: |c: &Config, k: &Kind| <$ty as Field>::show(&c.$field, k),
+            store: |c: &mut Config, k: &Kind, args: &[&[u8]]| {
+                c.$field = <$ty as Field>::parse(k, args, &c.$field)?;
+                Ok(())
+            },
+        },)*];
+
+        impl Config {
+            /// Every field at its type's zero; `Default` then applies the declared defaults.
+            fn zeroed() -> Config {
+                Config {
+                    $($field: Default::default(),)*
+                }
+            }
+        }
+    };
+    (@alias) => { None };
+    (@alias $a:literal) => { Some($a) };
+}
+
+params! {
     // Bool configs
-    p("rdbchecksum", IMMUTABLE, BOOL, "yes"),
-    p("daemonize", IMMUTABLE, BOOL, "no"),
-    p("io-threads-do-reads", IMMUTABLE, BOOL, "no"),
-    p("always-show-logo", IMMUTABLE, BOOL, "no"),
-    p("protected-mode", 0, BOOL, "yes"),
-    p("rdbcompression", 0, BOOL, "yes"),
-    p("rdb-del-sync-files", 0, BOOL, "no"),
-    p("activerehashing", 0, BOOL, "yes"),
-    p("stop-writes-on-bgsave-error", 0, BOOL, "yes"),
-    p("set-proc-title", IMMUTABLE, BOOL, "yes"),
-    p("dynamic-hz", 0, BOOL, "yes"),
-    p("lazyfree-lazy-eviction", 0, BOOL, "no"),
-    p("lazyfree-lazy-expire", 0, BOOL, "no"),
-    p("lazyfree-lazy-server-del", 0, BOOL, "no"),
-    p("lazyfree-lazy-user-del", 0, BOOL, "no"),
-    p("lazyfree-lazy-user-flush", 0, BOOL, "no"),
-    p("repl-disable-tcp-nodelay", 0, BOOL, "no"),
-    p("repl-diskless-sync", 0, BOOL, "yes"),
-    p("aof-rewrite-incremental-fsync", 0, BOOL, "yes"),
-    p("no-appendfsync-on-rewrite", 0, BOOL, "no"),
-    p("cluster-require-full-coverage", 0, BOOL, "yes"),
-    p("rdb-save-incremental-fsync", 0, BOOL, "yes"),
-    p("aof-load-truncated", 0, BOOL, "yes"),
-    p("aof-use-rdb-preamble", 0, BOOL, "yes"),
-    p("aof-timestamp-enabled", 0, BOOL, "no"),
-    pa(
-        "cluster-replica-no-failover",
-        "cluster-slave-no-failover",
-        0,
-        BOOL,
-        "no",
-    ),
-    pa("replica-lazy-flush", "slave-lazy-flush", 0, BOOL, "no"),
-    pa(
-        "replica-serve-stale-data",
-        "slave-serve-stale-data",
-        0,
-        BOOL,
-        "yes",
-    ),
-    pa("replica-read-only", "slave-read-only", 0, BOOL, "yes"),
-    pa(
-        "replica-ignore-maxmemory",
-        "slave-ignore-maxmemory",
-        0,
-        BOOL,
-        "yes",
-    ),
-    p("jemalloc-bg-thread", 0, BOOL, "yes"),
-    p(
-        "activedefrag",
-        0,
-        Kind::Bool {
-            check: Some(check_active_defrag),
-        },
-        "no",
-    ),
-    p("syslog-enabled", IMMUTABLE, BOOL, "no"),
-    p("cluster-enabled", IMMUTABLE, BOOL, "no"),
-    p("appendonly", 0, BOOL, "no"),
-    p("cluster-allow-reads-when-down", 0, BOOL, "no"),
-    p("cluster-allow-pubsubshard-when-down", 0, BOOL, "yes"),
-    p("crash-log-enabled", 0, BOOL, "yes"),
-    p("crash-memcheck-enabled", 0, BOOL, "yes"),
-    p("use-exit-on-panic", HIDDEN, BOOL, "no"),
-    p("disable-thp", IMMUTABLE, BOOL, "yes"),
-    p("cluster-allow-replica-migration", 0, BOOL, "yes"),
-    p("replica-announced", 0, BOOL, "yes"),
-    p("latency-tracking", 0, BOOL, "yes"),
-    p("aof-disable-auto-gc", 0, BOOL, "no"),
-    p("replica-ignore-disk-write-errors", 0, BOOL, "no"),
+    rdbchecksum: bool = "rdbchecksum", IMMUTABLE, BOOL, "yes";
+    daemonize: bool = "daemonize", IMMUTABLE, BOOL, "no";
+    io_threads_do_reads: bool = "io-threads-do-reads", IMMUTABLE, BOOL, "no";
+    always_show_logo: bool = "always-show-logo", IMMUTABLE, BOOL, "no";
+    protected_mode: bool = "protected-mode", 0, BOOL, "yes";
+    rdbcompression: bool = "rdbcompression", 0, BOOL, "yes";
+    rdb_del_sync_files: bool = "rdb-del-sync-files", 0, BOOL, "no";
+    activerehashing: bool = "activerehashing", 0, BOOL, "yes";
+    stop_writes_on_bgsave_error: bool = "stop-writes-on-bgsave-error", 0, BOOL, "yes";
+    set_proc_title: bool = "set-proc-title", IMMUTABLE, BOOL, "yes";
+    dynamic_hz: bool = "dynamic-hz", 0, BOOL, "yes";
+    /// `lazyfree-lazy-*`: which implicit frees go to the host's background worker.
+    lazyfree_lazy_eviction: bool = "lazyfree-lazy-eviction", 0, BOOL, "no";
+    lazyfree_lazy_expire: bool = "lazyfree-lazy-expire", 0, BOOL, "no";
+    lazyfree_lazy_server_del: bool = "lazyfree-lazy-server-del", 0, BOOL, "no";
+    lazyfree_lazy_user_del: bool = "lazyfree-lazy-user-del", 0, BOOL, "no";
+    lazyfree_lazy_user_flush: bool = "lazyfree-lazy-user-flush", 0, BOOL, "no";
+    repl_disable_tcp_nodelay: bool = "repl-disable-tcp-nodelay", 0, BOOL, "no";
+    repl_diskless_sync: bool = "repl-diskless-sync", 0, BOOL, "yes";
+    aof_rewrite_incremental_fsync: bool = "aof-rewrite-incremental-fsync", 0, BOOL, "yes";
+    no_appendfsync_on_rewrite: bool = "no-appendfsync-on-rewrite", 0, BOOL, "no";
+    cluster_require_full_coverage: bool = "cluster-require-full-coverage", 0, BOOL, "yes";
+    rdb_save_incremental_fsync: bool = "rdb-save-incremental-fsync", 0, BOOL, "yes";
+    aof_load_truncated: bool = "aof-load-truncated", 0, BOOL, "yes";
+    aof_use_rdb_preamble: bool = "aof-use-rdb-preamble", 0, BOOL, "yes";
+    aof_timestamp_enabled: bool = "aof-timestamp-enabled", 0, BOOL, "no";
+    cluster_replica_no_failover: bool = "cluster-replica-no-failover" | "cluster-slave-no-failover", 0, BOOL, "no";
+    replica_lazy_flush: bool = "replica-lazy-flush" | "slave-lazy-flush", 0, BOOL, "no";
+    replica_serve_stale_data: bool = "replica-serve-stale-data" | "slave-serve-stale-data", 0, BOOL, "yes";
+    replica_read_only: bool = "replica-read-only" | "slave-read-only", 0, BOOL, "yes";
+    replica_ignore_maxmemory: bool = "replica-ignore-maxmemory" | "slave-ignore-maxmemory", 0, BOOL, "yes";
+    jemalloc_bg_thread: bool = "jemalloc-bg-thread", 0, BOOL, "yes";
+    activedefrag: bool = "activedefrag", 0, Kind::Bool { check: Some(check_active_defrag) }, "no";
+    syslog_enabled: bool = "syslog-enabled", IMMUTABLE, BOOL, "no";
+    cluster_enabled: bool = "cluster-enabled", IMMUTABLE, BOOL, "no";
+    appendonly: bool = "appendonly", HOST, BOOL, "no";
+    cluster_allow_reads_when_down: bool = "cluster-allow-reads-when-down", 0, BOOL, "no";
+    cluster_allow_pubsubshard_when_down: bool = "cluster-allow-pubsubshard-when-down", 0, BOOL, "yes";
+    crash_log_enabled: bool = "crash-log-enabled", 0, BOOL, "yes";
+    crash_memcheck_enabled: bool = "crash-memcheck-enabled", 0, BOOL, "yes";
+    use_exit_on_panic: bool = "use-exit-on-panic", HIDDEN, BOOL, "no";
+    disable_thp: bool = "disable-thp", IMMUTABLE, BOOL, "yes";
+    cluster_allow_replica_migration: bool = "cluster-allow-replica-migration", 0, BOOL, "yes";
+    replica_announced: bool = "replica-announced", 0, BOOL, "yes";
+    latency_tracking: bool = "latency-tracking", 0, BOOL, "yes";
+    aof_disable_auto_gc: bool = "aof-disable-auto-gc", 0, BOOL, "no";
+    replica_ignore_disk_write_errors: bool = "replica-ignore-disk-write-errors", 0, BOOL, "no";
     // String configs
-    p("aclfile", IMMUTABLE, STR, ""),
-    p("unixsocket", IMMUTABLE, STR, ""),
-    p("pidfile", IMMUTABLE, STR, ""),
-    pa("replica-announce-ip", "slave-announce-ip", 0, STR, ""),
-    p("masteruser", 0, STR, ""),
-    p("cluster-announce-ip", 0, STR, ""),
-    p("cluster-config-file", IMMUTABLE, STR, "nodes.conf"),
-    p(
-        "cluster-announce-hostname",
-        0,
-        str_check(check_hostname),
-        "",
-    ),
-    p("syslog-ident", IMMUTABLE, STR, "redis"),
-    p(
-        "dbfilename",
-        PROTECTED,
-        str_check(check_dbfilename),
-        "dump.rdb",
-    ),
-    p(
-        "appendfilename",
-        IMMUTABLE,
-        str_check(check_aof_filename),
-        "appendonly.aof",
-    ),
-    p(
-        "appenddirname",
-        IMMUTABLE,
-        str_check(check_aof_dirname),
-        "appendonlydir",
-    ),
-    p("server_cpulist", IMMUTABLE, STR, ""),
-    p("bio_cpulist", IMMUTABLE, STR, ""),
-    p("aof_rewrite_cpulist", IMMUTABLE, STR, ""),
-    p("bgsave_cpulist", IMMUTABLE, STR, ""),
-    p("ignore-warnings", 0, STR, ""),
-    p(
-        "proc-title-template",
-        0,
-        str_check(check_proc_title),
-        "{title} {listen-addr} {server-mode}",
-    ),
-    p("bind-source-addr", 0, STR, ""),
-    p("logfile", IMMUTABLE, STR, ""),
-    p("masterauth", 0, STR, ""),
-    p("requirepass", 0, STR, ""),
+    aclfile: Vec<u8> = "aclfile", IMMUTABLE, STR, "";
+    unixsocket: Vec<u8> = "unixsocket", IMMUTABLE, STR, "";
+    pidfile: Vec<u8> = "pidfile", IMMUTABLE, STR, "";
+    replica_announce_ip: Vec<u8> = "replica-announce-ip" | "slave-announce-ip", 0, STR, "";
+    masteruser: Vec<u8> = "masteruser", 0, STR, "";
+    cluster_announce_ip: Vec<u8> = "cluster-announce-ip", 0, STR, "";
+    cluster_config_file: Vec<u8> = "cluster-config-file", IMMUTABLE, STR, "nodes.conf";
+    cluster_announce_hostname: Vec<u8> = "cluster-announce-hostname", 0, str_check(check_hostname), "";
+    syslog_ident: Vec<u8> = "syslog-ident", IMMUTABLE, STR, "redis";
+    dbfilename: Vec<u8> = "dbfilename", PROTECTED | HOST, str_check(check_dbfilename), "dump.rdb";
+    appendfilename: Vec<u8> = "appendfilename", IMMUTABLE, str_check(check_aof_filename), "appendonly.aof";
+    appenddirname: Vec<u8> = "appenddirname", IMMUTABLE, str_check(check_aof_dirname), "appendonlydir";
+    server_cpulist: Vec<u8> = "server_cpulist", IMMUTABLE, STR, "";
+    bio_cpulist: Vec<u8> = "bio_cpulist", IMMUTABLE, STR, "";
+    aof_rewrite_cpulist: Vec<u8> = "aof_rewrite_cpulist", IMMUTABLE, STR, "";
+    bgsave_cpulist: Vec<u8> = "bgsave_cpulist", IMMUTABLE, STR, "";
+    ignore_warnings: Vec<u8> = "ignore-warnings", 0, STR, "";
+    proc_title_template: Vec<u8> = "proc-title-template", 0, str_check(check_proc_title), "{title} {listen-addr} {server-mode}";
+    bind_source_addr: Vec<u8> = "bind-source-addr", 0, STR, "";
+    logfile: Vec<u8> = "logfile", IMMUTABLE, STR, "";
+    masterauth: Vec<u8> = "masterauth", 0, STR, "";
+    /// `requirepass` (None when empty).
+    requirepass: Option<Vec<u8>> = "requirepass", 0, STR, "";
     // Enum configs
-    p("supervised", IMMUTABLE, enm(SUPERVISED), "no"),
-    p("syslog-facility", IMMUTABLE, enm(SYSLOG_FACILITY), "local0"),
-    p("repl-diskless-load", 0, enm(DISKLESS_LOAD), "disabled"),
-    p("loglevel", 0, enm(LOGLEVEL), "notice"),
-    p("maxmemory-policy", 0, enm(MAXMEMORY_POLICY), "noeviction"),
-    p("appendfsync", 0, enm(APPENDFSYNC), "everysec"),
-    p("oom-score-adj", 0, enm(OOM_SCORE_ADJ), "no"),
-    p("acl-pubsub-default", 0, enm(ACL_PUBSUB), "resetchannels"),
-    p("sanitize-dump-payload", 0, enm(SANITIZE), "no"),
-    p(
-        "enable-protected-configs",
-        IMMUTABLE,
-        enm(PROTECTED_ACTION),
-        "no",
-    ),
-    p(
-        "enable-debug-command",
-        IMMUTABLE,
-        enm(PROTECTED_ACTION),
-        "no",
-    ),
-    p(
-        "enable-module-command",
-        IMMUTABLE,
-        enm(PROTECTED_ACTION),
-        "no",
-    ),
-    p("cluster-preferred-endpoint-type", 0, enm(ENDPOINT), "ip"),
-    p(
-        "propagation-error-behavior",
-        0,
-        enm(PROPAGATION_ERROR),
-        "ignore",
-    ),
-    p("shutdown-on-sigint", MULTI_ARG, SHUTDOWN_KIND, "default"),
-    p("shutdown-on-sigterm", MULTI_ARG, SHUTDOWN_KIND, "default"),
+    supervised: Choice = "supervised", IMMUTABLE, enm(SUPERVISED), "no";
+    syslog_facility: Choice = "syslog-facility", IMMUTABLE, enm(SYSLOG_FACILITY), "local0";
+    repl_diskless_load: Choice = "repl-diskless-load", 0, enm(DISKLESS_LOAD), "disabled";
+    loglevel: Choice = "loglevel", 0, enm(LOGLEVEL), "notice";
+    maxmemory_policy: MaxmemoryPolicy = "maxmemory-policy", 0, enm(MAXMEMORY_POLICY), "noeviction";
+    /// When the host fsyncs the AOF.
+    appendfsync: AppendFsync = "appendfsync", HOST, enm(APPENDFSYNC), "everysec";
+    oom_score_adj: Choice = "oom-score-adj", 0, enm(OOM_SCORE_ADJ), "no";
+    acl_pubsub_default: Choice = "acl-pubsub-default", 0, enm(ACL_PUBSUB), "resetchannels";
+    sanitize_dump_payload: Choice = "sanitize-dump-payload", 0, enm(SANITIZE), "no";
+    enable_protected_configs: ProtectedAction = "enable-protected-configs", IMMUTABLE, enm(PROTECTED_ACTION), "no";
+    enable_debug_command: ProtectedAction = "enable-debug-command", IMMUTABLE, enm(PROTECTED_ACTION), "no";
+    enable_module_command: ProtectedAction = "enable-module-command", IMMUTABLE, enm(PROTECTED_ACTION), "no";
+    cluster_preferred_endpoint_type: Choice = "cluster-preferred-endpoint-type", 0, enm(ENDPOINT), "ip";
+    propagation_error_behavior: Choice = "propagation-error-behavior", 0, enm(PROPAGATION_ERROR), "ignore";
+    shutdown_on_sigint: Choice = "shutdown-on-sigint", MULTI_ARG, SHUTDOWN_KIND, "default";
+    shutdown_on_sigterm: Choice = "shutdown-on-sigterm", MULTI_ARG, SHUTDOWN_KIND, "default";
     // Integer configs
-    p("databases", IMMUTABLE, int(1, INT_MAX), "16"),
-    p("port", 0, int(0, 65535), "6379"),
-    p("io-threads", IMMUTABLE, int(1, 128), "1"),
-    p("auto-aof-rewrite-percentage", 0, int(0, INT_MAX), "100"),
-    pa(
-        "cluster-replica-validity-factor",
-        "cluster-slave-validity-factor",
-        0,
-        int(0, INT_MAX),
-        "10",
-    ),
-    pa(
-        "list-max-listpack-size",
-        "list-max-ziplist-size",
-        0,
-        int(INT_MIN, INT_MAX),
-        "-2",
-    ),
-    p("tcp-keepalive", 0, int(0, INT_MAX), "300"),
-    p("cluster-migration-barrier", 0, int(0, INT_MAX), "1"),
-    p("active-defrag-cycle-min", 0, int(1, 99), "1"),
-    p("active-defrag-cycle-max", 0, int(1, 99), "25"),
-    p("active-defrag-threshold-lower", 0, int(0, 1000), "10"),
-    p("active-defrag-threshold-upper", 0, int(0, 1000), "100"),
-    p("lfu-log-factor", 0, int(0, INT_MAX), "10"),
-    p("lfu-decay-time", 0, int(0, INT_MAX), "1"),
-    pa(
-        "replica-priority",
-        "slave-priority",
-        0,
-        int(0, INT_MAX),
-        "100",
-    ),
-    p("repl-diskless-sync-delay", 0, int(0, INT_MAX), "5"),
-    p("maxmemory-samples", 0, int(1, INT_MAX), "5"),
-    p("maxmemory-eviction-tenacity", 0, int(0, 100), "10"),
-    p("timeout", 0, int(0, INT_MAX), "0"),
-    pa(
-        "replica-announce-port",
-        "slave-announce-port",
-        0,
-        int(0, 65535),
-        "0",
-    ),
-    p("tcp-backlog", IMMUTABLE, int(0, INT_MAX), "511"),
-    p("cluster-port", IMMUTABLE, int(0, 65535), "0"),
-    p("cluster-announce-bus-port", 0, int(0, 65535), "0"),
-    p("cluster-announce-port", 0, int(0, 65535), "0"),
-    p("cluster-announce-tls-port", 0, int(0, 65535), "0"),
-    p("repl-timeout", 0, int(1, INT_MAX), "60"),
-    pa(
-        "repl-ping-replica-period",
-        "repl-ping-slave-period",
-        0,
-        int(1, INT_MAX),
-        "10",
-    ),
-    p("list-compress-depth", 0, int(0, INT_MAX), "0"),
-    p("rdb-key-save-delay", HIDDEN, int(INT_MIN, INT_MAX), "0"),
-    p("key-load-delay", HIDDEN, int(INT_MIN, INT_MAX), "0"),
-    p("active-expire-effort", 0, int(1, 10), "1"),
-    p("hz", 0, int(0, INT_MAX), "10"),
-    pa(
-        "min-replicas-to-write",
-        "min-slaves-to-write",
-        0,
-        int(0, INT_MAX),
-        "0",
-    ),
-    pa(
-        "min-replicas-max-lag",
-        "min-slaves-max-lag",
-        0,
-        int(0, INT_MAX),
-        "10",
-    ),
-    p("watchdog-period", HIDDEN, int(0, INT_MAX), "0"),
-    p("shutdown-timeout", 0, int(0, INT_MAX), "10"),
-    p("repl-diskless-sync-max-replicas", 0, int(0, INT_MAX), "0"),
+    databases: usize = "databases", IMMUTABLE, int(1, INT_MAX), "16";
+    /// `port`: the TCP port (0: none).
+    port: u16 = "port", 0, int(0, 65535), "6379";
+    io_threads: i64 = "io-threads", IMMUTABLE, int(1, 128), "1";
+    auto_aof_rewrite_percentage: u64 = "auto-aof-rewrite-percentage", 0, int(0, INT_MAX), "100";
+    cluster_replica_validity_factor: i64 = "cluster-replica-validity-factor" | "cluster-slave-validity-factor", 0, int(0, INT_MAX), "10";
+    list_max_listpack_size: i64 = "list-max-listpack-size" | "list-max-ziplist-size", 0, int(INT_MIN, INT_MAX), "-2";
+    tcp_keepalive: i64 = "tcp-keepalive", 0, int(0, INT_MAX), "300";
+    cluster_migration_barrier: i64 = "cluster-migration-barrier", 0, int(0, INT_MAX), "1";
+    active_defrag_cycle_min: i64 = "active-defrag-cycle-min", 0, int(1, 99), "1";
+    active_defrag_cycle_max: i64 = "active-defrag-cycle-max", 0, int(1, 99), "25";
+    active_defrag_threshold_lower: i64 = "active-defrag-threshold-lower", 0, int(0, 1000), "10";
+    active_defrag_threshold_upper: i64 = "active-defrag-threshold-upper", 0, int(0, 1000), "100";
+    lfu_log_factor: i64 = "lfu-log-factor", 0, int(0, INT_MAX), "10";
+    lfu_decay_time: i64 = "lfu-decay-time", 0, int(0, INT_MAX), "1";
+    replica_priority: i64 = "replica-priority" | "slave-priority", 0, int(0, INT_MAX), "100";
+    repl_diskless_sync_delay: i64 = "repl-diskless-sync-delay", 0, int(0, INT_MAX), "5";
+    maxmemory_samples: i64 = "maxmemory-samples", 0, int(1, INT_MAX), "5";
+    maxmemory_eviction_tenacity: i64 = "maxmemory-eviction-tenacity", 0, int(0, 100), "10";
+    /// `timeout`: close a client idle this many seconds (0 = never).
+    timeout_secs: u64 = "timeout", 0, int(0, INT_MAX), "0";
+    replica_announce_port: i64 = "replica-announce-port" | "slave-announce-port", 0, int(0, 65535), "0";
+    tcp_backlog: i64 = "tcp-backlog", IMMUTABLE, int(0, INT_MAX), "511";
+    cluster_port: i64 = "cluster-port", IMMUTABLE, int(0, 65535), "0";
+    cluster_announce_bus_port: i64 = "cluster-announce-bus-port", 0, int(0, 65535), "0";
+    cluster_announce_port: i64 = "cluster-announce-port", 0, int(0, 65535), "0";
+    cluster_announce_tls_port: i64 = "cluster-announce-tls-port", 0, int(0, 65535), "0";
+    repl_timeout: i64 = "repl-timeout", 0, int(1, INT_MAX), "60";
+    repl_ping_replica_period: i64 = "repl-ping-replica-period" | "repl-ping-slave-period", 0, int(1, INT_MAX), "10";
+    list_compress_depth: i64 = "list-compress-depth", 0, int(0, INT_MAX), "0";
+    rdb_key_save_delay: i64 = "rdb-key-save-delay", HIDDEN, int(INT_MIN, INT_MAX), "0";
+    key_load_delay: i64 = "key-load-delay", HIDDEN, int(INT_MIN, INT_MAX), "0";
+    active_expire_effort: i64 = "active-expire-effort", 0, int(1, 10), "1";
+    /// `hz`, capped to 1..=500 as Redis's updateHZ does.
+    hz: u32 = "hz", 0, HZ, "10";
+    min_replicas_to_write: i64 = "min-replicas-to-write" | "min-slaves-to-write", 0, int(0, INT_MAX), "0";
+    min_replicas_max_lag: i64 = "min-replicas-max-lag" | "min-slaves-max-lag", 0, int(0, INT_MAX), "10";
+    watchdog_period: i64 = "watchdog-period", HIDDEN, int(0, INT_MAX), "0";
+    shutdown_timeout: i64 = "shutdown-timeout", 0, int(0, INT_MAX), "10";
+    repl_diskless_sync_max_replicas: i64 = "repl-diskless-sync-max-replicas", 0, int(0, INT_MAX), "0";
     // Unsigned int configs
-    p("maxclients", 0, uint(1, UINT_MAX), "10000"),
-    p(
-        "unixsocketperm",
-        IMMUTABLE,
-        Kind::Num {
-            lo: 0,
-            hi: 0o777,
-            unsigned: true,
-            num: Num::Octal,
-        },
-        "0",
-    ),
-    p("socket-mark-id", IMMUTABLE, uint(0, UINT_MAX), "0"),
+    maxclients: u64 = "maxclients", 0, uint(1, UINT_MAX), "10000";
+    unixsocketperm: i64 = "unixsocketperm", IMMUTABLE, num(0, 0o777, true, Num::Octal), "0";
+    socket_mark_id: i64 = "socket-mark-id", IMMUTABLE, uint(0, UINT_MAX), "0";
     // Unsigned long configs (Redis checks these bounds signed)
-    p("active-defrag-max-scan-fields", 0, int(1, LONG_MAX), "1000"),
-    p("slowlog-max-len", 0, int(0, LONG_MAX), "128"),
-    p("acllog-max-len", 0, int(0, LONG_MAX), "128"),
+    active_defrag_max_scan_fields: i64 = "active-defrag-max-scan-fields", 0, int(1, LONG_MAX), "1000";
+    slowlog_max_len: u64 = "slowlog-max-len", 0, int(0, LONG_MAX), "128";
+    acllog_max_len: i64 = "acllog-max-len", 0, int(0, LONG_MAX), "128";
     // Long long configs
-    pa(
-        "busy-reply-threshold",
-        "lua-time-limit",
-        0,
-        int(0, LONG_MAX),
-        "5000",
-    ),
-    p("cluster-node-timeout", 0, int(0, LONG_MAX), "15000"),
-    p("slowlog-log-slower-than", 0, int(-1, LONG_MAX), "10000"),
-    p("latency-monitor-threshold", 0, int(0, LONG_MAX), "0"),
-    p(
-        "proto-max-bulk-len",
-        0,
-        mem(1024 * 1024, LONG_MAX, false),
-        "536870912",
-    ),
-    p("stream-node-max-entries", 0, int(0, LONG_MAX), "100"),
-    p("repl-backlog-size", 0, mem(1, LONG_MAX, false), "1048576"),
+    busy_reply_threshold: i64 = "busy-reply-threshold" | "lua-time-limit", 0, int(0, LONG_MAX), "5000";
+    cluster_node_timeout: i64 = "cluster-node-timeout", 0, int(0, LONG_MAX), "15000";
+    slowlog_log_slower_than: i64 = "slowlog-log-slower-than", 0, int(-1, LONG_MAX), "10000";
+    latency_monitor_threshold: i64 = "latency-monitor-threshold", 0, int(0, LONG_MAX), "0";
+    proto_max_bulk_len: u64 = "proto-max-bulk-len", 0, mem(1024 * 1024, LONG_MAX, false), "536870912";
+    stream_node_max_entries: i64 = "stream-node-max-entries", 0, int(0, LONG_MAX), "100";
+    repl_backlog_size: u64 = "repl-backlog-size", 0, mem(1, LONG_MAX, false), "1048576";
     // Unsigned long long configs
-    p("maxmemory", 0, mem(0, ULLONG_MAX, true), "0"),
-    p(
-        "cluster-link-sendbuf-limit",
-        0,
-        mem(0, ULLONG_MAX, true),
-        "0",
-    ),
+    maxmemory: u64 = "maxmemory", 0, mem(0, ULLONG_MAX, true), "0";
+    cluster_link_sendbuf_limit: i64 = "cluster-link-sendbuf-limit", 0, mem(0, ULLONG_MAX, true), "0";
     // size_t configs
-    pa(
-        "hash-max-listpack-entries",
-        "hash-max-ziplist-entries",
-        0,
-        uint(0, LONG_MAX),
-        "512",
-    ),
-    p("set-max-intset-entries", 0, uint(0, LONG_MAX), "512"),
-    pa(
-        "zset-max-listpack-entries",
-        "zset-max-ziplist-entries",
-        0,
-        uint(0, LONG_MAX),
-        "128",
-    ),
-    p(
-        "active-defrag-ignore-bytes",
-        0,
-        mem(1, LONG_MAX, true),
-        "104857600",
-    ),
-    pa(
-        "hash-max-listpack-value",
-        "hash-max-ziplist-value",
-        0,
-        mem(0, LONG_MAX, true),
-        "64",
-    ),
-    p("stream-node-max-bytes", 0, mem(0, LONG_MAX, true), "4096"),
-    pa(
-        "zset-max-listpack-value",
-        "zset-max-ziplist-value",
-        0,
-        mem(0, LONG_MAX, true),
-        "64",
-    ),
-    p("hll-sparse-max-bytes", 0, mem(0, LONG_MAX, true), "3000"),
-    p("tracking-table-max-keys", 0, uint(0, LONG_MAX), "1000000"),
-    p(
-        "client-query-buffer-limit",
-        0,
-        mem(1024 * 1024, LONG_MAX, true),
-        "1073741824",
-    ),
-    p(
-        "maxmemory-clients",
-        0,
-        Kind::Num {
-            lo: -100,
-            hi: LONG_MAX,
-            unsigned: false,
-            num: Num::MemoryPercent,
-        },
-        "0",
-    ),
+    hash_max_listpack_entries: u64 = "hash-max-listpack-entries" | "hash-max-ziplist-entries", 0, uint(0, LONG_MAX), "512";
+    set_max_intset_entries: u64 = "set-max-intset-entries", 0, uint(0, LONG_MAX), "512";
+    zset_max_listpack_entries: u64 = "zset-max-listpack-entries" | "zset-max-ziplist-entries", 0, uint(0, LONG_MAX), "128";
+    active_defrag_ignore_bytes: i64 = "active-defrag-ignore-bytes", 0, mem(1, LONG_MAX, true), "104857600";
+    hash_max_listpack_value: u64 = "hash-max-listpack-value" | "hash-max-ziplist-value", 0, mem(0, LONG_MAX, true), "64";
+    stream_node_max_bytes: i64 = "stream-node-max-bytes", 0, mem(0, LONG_MAX, true), "4096";
+    zset_max_listpack_value: u64 = "zset-max-listpack-value" | "zset-max-ziplist-value", 0, mem(0, LONG_MAX, true), "64";
+    hll_sparse_max_bytes: i64 = "hll-sparse-max-bytes", 0, mem(0, LONG_MAX, true), "3000";
+    tracking_table_max_keys: i64 = "tracking-table-max-keys", 0, uint(0, LONG_MAX), "1000000";
+    client_query_buffer_limit: usize = "client-query-buffer-limit", 0, mem(1024 * 1024, LONG_MAX, true), "1073741824";
+    maxmemory_clients: i64 = "maxmemory-clients", 0, num(-100, LONG_MAX, false, Num::MemoryPercent), "0";
     // Other numeric configs
-    p("repl-backlog-ttl", 0, int(0, LONG_MAX), "3600"),
-    p(
-        "auto-aof-rewrite-min-size",
-        0,
-        mem(0, LONG_MAX, false),
-        "67108864",
-    ),
-    p(
-        "loading-process-events-interval-bytes",
-        HIDDEN,
-        int(1024, INT_MAX),
-        "2097152",
-    ),
+    repl_backlog_ttl: i64 = "repl-backlog-ttl", 0, int(0, LONG_MAX), "3600";
+    auto_aof_rewrite_min_size: u64 = "auto-aof-rewrite-min-size", 0, mem(0, LONG_MAX, false), "67108864";
+    loading_process_events_interval_bytes: i64 = "loading-process-events-interval-bytes", HIDDEN, int(1024, INT_MAX), "2097152";
     // TLS configs (Debian's build has TLS)
-    p("tls-port", 0, int(0, 65535), "0"),
-    p("tls-session-cache-size", 0, int(0, INT_MAX), "20480"),
-    p("tls-session-cache-timeout", 0, int(0, INT_MAX), "300"),
-    p("tls-cluster", 0, BOOL, "no"),
-    p("tls-replication", 0, BOOL, "no"),
-    p("tls-auth-clients", 0, enm(TLS_AUTH), "yes"),
-    p("tls-prefer-server-ciphers", 0, BOOL, "no"),
-    p("tls-session-caching", 0, BOOL, "yes"),
-    p("tls-cert-file", 0, STR, ""),
-    p("tls-key-file", 0, STR, ""),
-    p("tls-key-file-pass", 0, STR, ""),
-    p("tls-client-cert-file", 0, STR, ""),
-    p("tls-client-key-file", 0, STR, ""),
-    p("tls-client-key-file-pass", 0, STR, ""),
-    p("tls-dh-params-file", 0, STR, ""),
-    p("tls-ca-cert-file", 0, STR, ""),
-    p("tls-ca-cert-dir", 0, STR, ""),
-    p("tls-protocols", 0, STR, ""),
-    p("tls-ciphers", 0, STR, ""),
-    p("tls-ciphersuites", 0, STR, ""),
+    tls_port: i64 = "tls-port", 0, int(0, 65535), "0";
+    tls_session_cache_size: i64 = "tls-session-cache-size", 0, int(0, INT_MAX), "20480";
+    tls_session_cache_timeout: i64 = "tls-session-cache-timeout", 0, int(0, INT_MAX), "300";
+    tls_cluster: bool = "tls-cluster", 0, BOOL, "no";
+    tls_replication: bool = "tls-replication", 0, BOOL, "no";
+    tls_auth_clients: Choice = "tls-auth-clients", 0, enm(TLS_AUTH), "yes";
+    tls_prefer_server_ciphers: bool = "tls-prefer-server-ciphers", 0, BOOL, "no";
+    tls_session_caching: bool = "tls-session-caching", 0, BOOL, "yes";
+    tls_cert_file: Vec<u8> = "tls-cert-file", 0, STR, "";
+    tls_key_file: Vec<u8> = "tls-key-file", 0, STR, "";
+    tls_key_file_pass: Vec<u8> = "tls-key-file-pass", 0, STR, "";
+    tls_client_cert_file: Vec<u8> = "tls-client-cert-file", 0, STR, "";
+    tls_client_key_file: Vec<u8> = "tls-client-key-file", 0, STR, "";
+    tls_client_key_file_pass: Vec<u8> = "tls-client-key-file-pass", 0, STR, "";
+    tls_dh_params_file: Vec<u8> = "tls-dh-params-file", 0, STR, "";
+    tls_ca_cert_file: Vec<u8> = "tls-ca-cert-file", 0, STR, "";
+    tls_ca_cert_dir: Vec<u8> = "tls-ca-cert-dir", 0, STR, "";
+    tls_protocols: Vec<u8> = "tls-protocols", 0, STR, "";
+    tls_ciphers: Vec<u8> = "tls-ciphers", 0, STR, "";
+    tls_ciphersuites: Vec<u8> = "tls-ciphersuites", 0, STR, "";
     // Special configs
-    p("dir", PROTECTED, Kind::Special(Special::Dir), "/"),
-    p(
-        "save",
-        MULTI_ARG,
-        Kind::Special(Special::Save),
-        "3600 1 300 100 60 10000",
-    ),
-    p(
-        "client-output-buffer-limit",
-        MULTI_ARG,
-        Kind::Special(Special::ClientOutputBufferLimit),
-        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-    ),
-    p(
-        "oom-score-adj-values",
-        MULTI_ARG,
-        Kind::Special(Special::OomScoreAdjValues),
-        "0 200 800",
-    ),
-    p(
-        "notify-keyspace-events",
-        0,
-        Kind::Special(Special::NotifyKeyspaceEvents),
-        "",
-    ),
-    p("bind", MULTI_ARG, Kind::Special(Special::Bind), "127.0.0.1"),
-    pa(
-        "replicaof",
-        "slaveof",
-        IMMUTABLE | MULTI_ARG,
-        Kind::Special(Special::ReplicaOf),
-        "",
-    ),
-    p(
-        "latency-tracking-info-percentiles",
-        MULTI_ARG,
-        Kind::Special(Special::LatencyPercentiles),
-        "50 99 99.9",
-    ),
-];
+    dir: Vec<u8> = "dir", PROTECTED | HOST, str_check(check_dir), "/";
+    /// The save points (`save ""`: none).
+    save: SavePoints = "save", MULTI_ARG | APPEND_LINES, SPECIAL, "3600 1 300 100 60 10000";
+    client_obuf_limits: ObufLimits = "client-output-buffer-limit", MULTI_ARG, SPECIAL, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+    oom_score_adj_values: OomScoreAdjValues = "oom-score-adj-values", MULTI_ARG, SPECIAL, "0 200 800";
+    notify_keyspace_events: KeyspaceEvents = "notify-keyspace-events", 0, SPECIAL, "";
+    bind: BindAddrs = "bind", MULTI_ARG, SPECIAL, "127.0.0.1";
+    replicaof: ReplicaOf = "replicaof" | "slaveof", IMMUTABLE | MULTI_ARG, SPECIAL, "";
+    latency_tracking_info_percentiles: Percentiles = "latency-tracking-info-percentiles", MULTI_ARG, SPECIAL, "50 99 99.9";
+
+}
 
 /// One registered name: a parameter under its name or its alias (Redis registers both; the
 /// alias errors and CONFIG GET lines say the alias).
@@ -824,96 +1141,6 @@ pub mod notify {
     }
 }
 
-/// The server's configuration.
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub port: u16,
-    /// `bind`: the addresses, space-separated, as CONFIG GET reports them.
-    pub bind: String,
-    pub databases: usize,
-    /// `hz`, clamped to 1..=500 as Redis's updateHZ does.
-    pub hz: u32,
-    /// `timeout`: close a client idle this many seconds (0 = never).
-    pub timeout_secs: u64,
-    pub proto_max_bulk_len: u64,
-    pub client_query_buffer_limit: usize,
-    /// `requirepass` (None when empty).
-    pub requirepass: Option<Vec<u8>>,
-    pub maxclients: u64,
-    pub maxmemory: u64,
-    /// `notify-keyspace-events` as [`notify`] flags.
-    pub notify_keyspace_events: u32,
-    pub hash_max_listpack_entries: u64,
-    pub hash_max_listpack_value: u64,
-    pub set_max_intset_entries: u64,
-    pub zset_max_listpack_entries: u64,
-    pub zset_max_listpack_value: u64,
-    pub list_max_listpack_size: i64,
-    pub list_compress_depth: i64,
-    pub slowlog_log_slower_than: i64,
-    pub slowlog_max_len: u64,
-    /// `lazyfree-lazy-*`: which implicit frees go to the host's background worker.
-    pub lazyfree_lazy_eviction: bool,
-    pub lazyfree_lazy_expire: bool,
-    pub lazyfree_lazy_server_del: bool,
-    pub lazyfree_lazy_user_del: bool,
-    pub lazyfree_lazy_user_flush: bool,
-    /// `client-output-buffer-limit` per class (normal, replica, pubsub): [hard bytes, soft
-    /// bytes, soft seconds]; 0 disables a limit.
-    pub client_obuf_limits: [[u64; 3]; 3],
-    /// Every parameter's CONFIG GET text, indexed like [`PARAMS`] (typed fields win).
-    values: Vec<Vec<u8>>,
-    /// Whether a config file has set `save` yet (file `save` lines accumulate).
-    save_loaded: bool,
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        let mut c = Config {
-            port: 6379,
-            bind: String::new(),
-            databases: 16,
-            hz: 10,
-            timeout_secs: 0,
-            proto_max_bulk_len: 0,
-            client_query_buffer_limit: 0,
-            requirepass: None,
-            maxclients: 0,
-            maxmemory: 0,
-            notify_keyspace_events: 0,
-            hash_max_listpack_entries: 0,
-            hash_max_listpack_value: 0,
-            set_max_intset_entries: 0,
-            zset_max_listpack_entries: 0,
-            zset_max_listpack_value: 0,
-            list_max_listpack_size: 0,
-            list_compress_depth: 0,
-            slowlog_log_slower_than: 0,
-            slowlog_max_len: 0,
-            lazyfree_lazy_eviction: false,
-            lazyfree_lazy_expire: false,
-            lazyfree_lazy_server_del: false,
-            lazyfree_lazy_user_del: false,
-            lazyfree_lazy_user_flush: false,
-            client_obuf_limits: [[0; 3]; 3],
-            values: vec![Vec::new(); PARAMS.len()],
-            save_loaded: false,
-        };
-        for (i, p) in PARAMS.iter().enumerate() {
-            if matches!(p.kind, Kind::Special(Special::ReplicaOf)) {
-                continue; // "" is its default: no master.
-            }
-            let args = c.split_value(i, p.default.as_bytes());
-            let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-            // The defaults are Redis's own texts: they always parse.
-            if let Err(e) = c.set_args(i, &refs) {
-                debug_assert!(false, "default of {}: {e}", p.name);
-            }
-        }
-        c
-    }
-}
-
 /// Redis's memtoull: digits then an optional unit (b, k, kb, m, mb, g, gb; any case).
 /// strtoull's quirks kept: empty digits are 0, overflowing digits saturate.
 pub fn memtoull(s: &[u8]) -> Option<u64> {
@@ -946,41 +1173,6 @@ pub fn memtoull(s: &[u8]) -> Option<u64> {
         return None;
     }
     Some(val * mul)
-}
-
-/// C's strtoll(s, &end, base) == whole string: leading whitespace, a sign, digits (none is 0).
-/// Saturates on overflow as strtoll does; None if anything follows the digits.
-fn c_strtoll(s: &[u8], base: u32) -> Option<i64> {
-    let mut i = s
-        .iter()
-        .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
-        .count();
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let start = i;
-    let mut v: i128 = 0;
-    while let Some(d) = s.get(i).and_then(|&c| (c as char).to_digit(base)) {
-        v = (v * i128::from(base) + i128::from(d)).min(i128::from(u64::MAX));
-        i += 1;
-    }
-    if i == start {
-        // No digits: strtoll converts nothing and points end at the start of the string.
-        return s.is_empty().then_some(0);
-    }
-    if i != s.len() {
-        return None;
-    }
-    let v = if neg { -v } else { v };
-    Some(v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
 }
 
 /// C's "%f" then Redis's trimDoubleString (no trailing zeros or point).
@@ -1041,6 +1233,22 @@ fn has_glob(p: &[u8]) -> bool {
     p.iter().any(|c| matches!(c, b'[' | b'*' | b'?'))
 }
 
+impl Default for Config {
+    fn default() -> Config {
+        let mut c = Config::zeroed();
+        for (i, p) in PARAMS.iter().enumerate() {
+            if (p.show)(&c, &p.kind) == p.default.as_bytes() {
+                continue; // The zero is the default (and "" is no replicaof, which no args set).
+            }
+            // The defaults are Redis's own texts: they always parse.
+            if let Err(e) = c.set_args(i, &p.split(p.default.as_bytes())) {
+                debug_assert!(false, "default of {}: {e}", p.name);
+            }
+        }
+        c
+    }
+}
+
 impl Config {
     /// The registered name `name` exists (name or alias, any case).
     pub fn exists(name: &str) -> bool {
@@ -1053,85 +1261,8 @@ impl Config {
     }
 
     fn value(&self, i: usize) -> Vec<u8> {
-        let n = |v: &dyn std::fmt::Display| v.to_string().into_bytes();
-        match PARAMS[i].name {
-            "port" => n(&self.port),
-            "bind" => self.bind.clone().into_bytes(),
-            "databases" => n(&self.databases),
-            "hz" => n(&self.hz),
-            "timeout" => n(&self.timeout_secs),
-            "proto-max-bulk-len" => n(&self.proto_max_bulk_len),
-            "client-query-buffer-limit" => n(&self.client_query_buffer_limit),
-            "requirepass" => self.requirepass.clone().unwrap_or_default(),
-            "maxclients" => n(&self.maxclients),
-            "maxmemory" => n(&self.maxmemory),
-            "notify-keyspace-events" => notify::to_string(self.notify_keyspace_events).into_bytes(),
-            "hash-max-listpack-entries" => n(&self.hash_max_listpack_entries),
-            "hash-max-listpack-value" => n(&self.hash_max_listpack_value),
-            "set-max-intset-entries" => n(&self.set_max_intset_entries),
-            "zset-max-listpack-entries" => n(&self.zset_max_listpack_entries),
-            "zset-max-listpack-value" => n(&self.zset_max_listpack_value),
-            "list-max-listpack-size" => n(&self.list_max_listpack_size),
-            "list-compress-depth" => n(&self.list_compress_depth),
-            "slowlog-log-slower-than" => n(&self.slowlog_log_slower_than),
-            "slowlog-max-len" => n(&self.slowlog_max_len),
-            _ => self.values[i].clone(),
-        }
-    }
-
-    /// Keeps the typed field of parameter `i` equal to its canonical text.
-    fn sync_typed(&mut self, i: usize) {
-        let v = self.values[i].clone();
-        let int = || parse_i64(&v).unwrap_or(0);
-        let uint = || {
-            std::str::from_utf8(&v)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        match PARAMS[i].name {
-            "port" => self.port = int().clamp(0, 65535) as u16,
-            "bind" => self.bind = String::from_utf8_lossy(&v).into_owned(),
-            "databases" => self.databases = int().max(1) as usize,
-            "hz" => self.hz = int().clamp(0, u32::MAX as i64) as u32,
-            "timeout" => self.timeout_secs = int().max(0) as u64,
-            "proto-max-bulk-len" => self.proto_max_bulk_len = uint(),
-            "client-query-buffer-limit" => {
-                self.client_query_buffer_limit = usize::try_from(uint()).unwrap_or(usize::MAX)
-            }
-            "requirepass" => self.requirepass = (!v.is_empty()).then_some(v),
-            "maxclients" => self.maxclients = uint(),
-            "maxmemory" => self.maxmemory = uint(),
-            "notify-keyspace-events" => {
-                self.notify_keyspace_events = notify::parse(&v).unwrap_or(0)
-            }
-            "hash-max-listpack-entries" => self.hash_max_listpack_entries = uint(),
-            "hash-max-listpack-value" => self.hash_max_listpack_value = uint(),
-            "set-max-intset-entries" => self.set_max_intset_entries = uint(),
-            "zset-max-listpack-entries" => self.zset_max_listpack_entries = uint(),
-            "zset-max-listpack-value" => self.zset_max_listpack_value = uint(),
-            "list-max-listpack-size" => self.list_max_listpack_size = int(),
-            "list-compress-depth" => self.list_compress_depth = int(),
-            "slowlog-log-slower-than" => self.slowlog_log_slower_than = int(),
-            "slowlog-max-len" => self.slowlog_max_len = uint(),
-            "lazyfree-lazy-eviction" => self.lazyfree_lazy_eviction = v == b"yes",
-            "lazyfree-lazy-expire" => self.lazyfree_lazy_expire = v == b"yes",
-            "lazyfree-lazy-server-del" => self.lazyfree_lazy_server_del = v == b"yes",
-            "lazyfree-lazy-user-del" => self.lazyfree_lazy_user_del = v == b"yes",
-            "lazyfree-lazy-user-flush" => self.lazyfree_lazy_user_flush = v == b"yes",
-            "client-output-buffer-limit" => {
-                // The stored text is canonical: "normal H S SECS slave H S SECS pubsub H S SECS".
-                let text = String::from_utf8_lossy(&v).into_owned();
-                let words: Vec<&str> = text.split_ascii_whitespace().collect();
-                for c in words.chunks(4) {
-                    if let (Some(class), [_, h, s, secs]) = (obuf_class(c[0].as_bytes()), c) {
-                        let p = |w: &str| w.parse::<u64>().unwrap_or(0);
-                        self.client_obuf_limits[class] = [p(h), p(s), p(secs)];
-                    }
-                }
-            }
-            _ => {}
-        }
+        let p = &PARAMS[i];
+        (p.show)(self, &p.kind)
     }
 
     /// CONFIG GET: the (name, value) pairs matching any of `patterns`, without duplicates.
@@ -1164,41 +1295,24 @@ impl Config {
         out
     }
 
-    /// Splits a single value into a parameter's arguments as CONFIG SET does: multi-argument
-    /// parameters on every space (empty tokens kept, "" is no arguments).
-    fn split_value(&self, i: usize, value: &[u8]) -> Vec<Vec<u8>> {
-        if PARAMS[i].flags & MULTI_ARG == 0 {
-            return vec![value.to_vec()];
-        }
-        if value.is_empty() {
-            return Vec::new();
-        }
-        value.split(|&c| c == b' ').map(<[u8]>::to_vec).collect()
-    }
-
     /// Sets one parameter by name from a single value (CONFIG SET's splitting), without the
     /// immutability checks: for `--name value` flags and hosts. Errors are Redis's reasons.
     pub fn set(&mut self, name: &str, value: &[u8]) -> Result<(), String> {
         let e = lookup(name.as_bytes())
             .ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
-        let args = self.split_value(e.param, value);
-        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        self.set_args(e.param, &refs)
+        self.set_args(e.param, &PARAMS[e.param].split(value))
     }
 
     /// CONFIG SET name value [name value ...]: all or nothing, with Redis 7.0's checks and
     /// texts. `local`: the client is on a loopback address (for enable-protected-configs local).
-    pub fn config_set(&mut self, args: &[&[u8]], local: bool) -> Result<(), SetError> {
+    /// Ok(true): a parameter the host applies was set (see `Event::ConfigChanged`).
+    pub fn config_set(&mut self, args: &[&[u8]], local: bool) -> Result<bool, SetError> {
         if !args.len().is_multiple_of(2) {
             return Err(SetError::Syntax);
         }
         let mut chosen: Vec<(Entry, &[u8])> = Vec::new();
         let mut first_err: Option<SetError> = None;
-        let protected_ok = match self.values[param_index("enable-protected-configs")].as_slice() {
-            b"yes" => true,
-            b"local" => local,
-            _ => false,
-        };
+        let protected_ok = self.enable_protected_configs.allows(local);
         for pair in args.chunks(2) {
             let (name, value) = (pair[0], pair[1]);
             let Some(e) = lookup(name) else {
@@ -1233,228 +1347,22 @@ impl Config {
             return Err(err);
         }
         let mut next = self.clone();
+        let mut host = false;
         for (e, value) in chosen {
-            let parts = next.split_value(e.param, value);
-            let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-            next.set_args(e.param, &refs)
+            let p = &PARAMS[e.param];
+            next.set_args(e.param, &p.split(value))
                 .map_err(|why| SetError::Failed(e.name.as_bytes().to_vec(), why))?;
+            host |= p.flags & HOST != 0;
         }
         *self = next;
-        Ok(())
+        Ok(host)
     }
 
-    /// Sets parameter `i` from its arguments (config.c's interface.set); on success stores the
-    /// canonical text and updates the typed field.
+    /// Sets parameter `i` from its arguments (config.c's interface.set): validates them and
+    /// stores the typed field.
     fn set_args(&mut self, i: usize, args: &[&[u8]]) -> Result<(), String> {
-        let param = &PARAMS[i];
-        let one = || -> Result<&[u8], String> {
-            match args {
-                [a] => Ok(a),
-                _ => Err("wrong number of arguments".into()),
-            }
-        };
-        let text: Vec<u8> = match param.kind {
-            Kind::Bool { check } => {
-                let a = one()?;
-                let b = if a.eq_ignore_ascii_case(b"yes") {
-                    true
-                } else if a.eq_ignore_ascii_case(b"no") {
-                    false
-                } else {
-                    return Err("argument must be 'yes' or 'no'".into());
-                };
-                if let Some(check) = check {
-                    check(b)?;
-                }
-                if b {
-                    b"yes".to_vec()
-                } else {
-                    b"no".to_vec()
-                }
-            }
-            Kind::Str { check } => {
-                let a = one()?;
-                if let Some(check) = check {
-                    check(a)?;
-                }
-                // Redis keeps these as C strings: a NUL ends the value.
-                a.split(|&c| c == 0).next().unwrap_or_default().to_vec()
-            }
-            Kind::Enum { names, flags } => enum_value(names, flags, args)?,
-            Kind::Num {
-                lo,
-                hi,
-                unsigned,
-                num,
-            } => {
-                let v = parse_numeric(one()?, num)?;
-                check_bounds(v, lo, hi, unsigned, num)?;
-                let v = if param.name == "hz" {
-                    // updateHZ: out-of-range values are accepted but capped.
-                    v.clamp(1, 500)
-                } else {
-                    v
-                };
-                match num {
-                    Num::MemoryPercent if v < 0 => format!("{}%", -i128::from(v)).into_bytes(),
-                    Num::Memory | Num::MemoryPercent => (v as u64).to_string().into_bytes(),
-                    Num::Octal => format!("{:o}", v as u64).into_bytes(),
-                    Num::Plain => v.to_string().into_bytes(),
-                }
-            }
-            Kind::Special(sp) => self.set_special(i, sp, args)?,
-        };
-        self.values[i] = text;
-        self.sync_typed(i);
-        Ok(())
-    }
-
-    fn set_special(&mut self, i: usize, sp: Special, args: &[&[u8]]) -> Result<Vec<u8>, String> {
-        let wrong = || "wrong number of arguments".to_string();
-        match sp {
-            Special::Dir => {
-                let [a] = args else { return Err(wrong()) };
-                if a.is_empty() {
-                    return Err("No such file or directory".into());
-                }
-                Ok(a.to_vec())
-            }
-            Special::Save => {
-                let args: &[&[u8]] = if args.len() == 1 && args[0].is_empty() {
-                    &[]
-                } else {
-                    args
-                };
-                const INVALID: &str = "Invalid save parameters";
-                if !args.len().is_multiple_of(2) {
-                    return Err(INVALID.into());
-                }
-                let mut pairs = Vec::new();
-                for pair in args.chunks(2) {
-                    let secs = c_strtoll(pair[0], 10).ok_or(INVALID)?;
-                    let changes = c_strtoll(pair[1], 10).ok_or(INVALID)?;
-                    if secs < 1 || changes < 0 {
-                        return Err(INVALID.into());
-                    }
-                    // Redis keeps changes in an int.
-                    pairs.push(format!("{} {}", secs, changes as i32));
-                }
-                let mut all = Vec::new();
-                if self.save_loaded {
-                    // A config file's later `save` lines add to the first.
-                    let cur = &self.values[i];
-                    if !cur.is_empty() {
-                        all.push(String::from_utf8_lossy(cur).into_owned());
-                    }
-                }
-                all.extend(pairs);
-                Ok(all.join(" ").into_bytes())
-            }
-            Special::ClientOutputBufferLimit => {
-                if !args.len().is_multiple_of(4) {
-                    return Err("Wrong number of arguments in buffer limit configuration.".into());
-                }
-                let cur = String::from_utf8_lossy(&self.values[i]).into_owned();
-                let mut limits: Vec<[String; 3]> = cur
-                    .split(' ')
-                    .collect::<Vec<_>>()
-                    .chunks(4)
-                    .map(|c| {
-                        [
-                            c.get(1).unwrap_or(&"0").to_string(),
-                            c.get(2).unwrap_or(&"0").to_string(),
-                            c.get(3).unwrap_or(&"0").to_string(),
-                        ]
-                    })
-                    .collect();
-                limits.resize(3, ["0".into(), "0".into(), "0".into()]);
-                let mut next = limits.clone();
-                for c in args.chunks(4) {
-                    let class = obuf_class(c[0])
-                        .ok_or("Invalid client class specified in buffer limit configuration.")?;
-                    let bad = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
-                    let hard = memtoull(c[1]).ok_or(bad)?;
-                    let soft = memtoull(c[2]).ok_or(bad)?;
-                    let secs = c_strtoll(c[3], 10).ok_or(bad)? as i32;
-                    if secs < 0 {
-                        return Err(bad.into());
-                    }
-                    next[class] = [hard.to_string(), soft.to_string(), secs.to_string()];
-                }
-                let names = ["normal", "slave", "pubsub"];
-                Ok(names
-                    .iter()
-                    .zip(&next)
-                    .map(|(n, l)| format!("{n} {} {} {}", l[0], l[1], l[2]))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    .into_bytes())
-            }
-            Special::OomScoreAdjValues => {
-                if args.len() != 3 {
-                    return Err(wrong());
-                }
-                let mut vals = Vec::new();
-                for a in args {
-                    match c_strtoll(a, 10) {
-                        Some(v) if (-2000..=2000).contains(&v) => vals.push(v.to_string()),
-                        _ => {
-                            return Err("Invalid oom-score-adj-values, elements must be between -2000 and 2000.".into())
-                        }
-                    }
-                }
-                Ok(vals.join(" ").into_bytes())
-            }
-            Special::NotifyKeyspaceEvents => {
-                let [a] = args else { return Err(wrong()) };
-                let flags = notify::parse(a)
-                    .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
-                Ok(notify::to_string(flags).into_bytes())
-            }
-            Special::Bind => {
-                if args.len() > 16 {
-                    return Err("Too many bind addresses specified.".into());
-                }
-                let args: &[&[u8]] = if args.len() == 1 && args[0].is_empty() {
-                    &[]
-                } else {
-                    args
-                };
-                Ok(args.join(&b' '))
-            }
-            Special::ReplicaOf => {
-                let [host, port] = args else {
-                    return Err(wrong());
-                };
-                if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
-                    return Ok(Vec::new());
-                }
-                match c_strtoll(port, 10) {
-                    Some(p) if (0..=65535).contains(&p) => {}
-                    _ => return Err("Invalid master port".into()),
-                }
-                Err("replication is not supported by Oxidis".into())
-            }
-            Special::LatencyPercentiles => {
-                if args.len() == 1 && args[0].is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut out = Vec::new();
-                for a in args {
-                    let d = std::str::from_utf8(a)
-                        .ok()
-                        .filter(|s| !s.is_empty() && !s.starts_with(char::is_whitespace))
-                        .and_then(|s| s.parse::<f64>().ok())
-                        .filter(|d| !d.is_nan())
-                        .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
-                    if !(0.0..=100.0).contains(&d) {
-                        return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
-                    }
-                    out.push(format_percentile(d));
-                }
-                Ok(out.join(" ").into_bytes())
-            }
-        }
+        let p = &PARAMS[i];
+        (p.store)(self, &p.kind, args)
     }
 
     /// Applies a redis.conf text (loadServerConfigFromString): one directive per line,
@@ -1463,12 +1371,8 @@ impl Config {
     /// "*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at
     /// line N\n>>> 'line'\nreason".
     pub fn load_conf(&mut self, text: &str) -> Result<(), String> {
-        let result = self.load_conf_lines(text);
-        self.save_loaded = false;
-        result
-    }
-
-    fn load_conf_lines(&mut self, text: &str) -> Result<(), String> {
+        // Parameters whose later lines add to the first (`save`) and that were seen already.
+        let mut appending: Vec<usize> = Vec::new();
         for (n, raw) in text.split('\n').enumerate() {
             let line = raw.trim_matches(|c| matches!(c, ' ' | '\t' | '\r' | '\n'));
             if line.is_empty() || line.starts_with('#') {
@@ -1489,14 +1393,21 @@ impl Config {
             }
             let name = args[0].to_ascii_lowercase();
             if let Some(e) = lookup(&name) {
-                if PARAMS[e.param].flags & MULTI_ARG == 0 && args.len() != 2 {
+                let p = &PARAMS[e.param];
+                if p.flags & MULTI_ARG == 0 && args.len() != 2 {
                     return Err(fail("wrong number of arguments"));
                 }
-                let refs: Vec<&[u8]> = args[1..].iter().map(Vec::as_slice).collect();
-                let is_save = PARAMS[e.param].name == "save";
-                if is_save && !self.save_loaded {
-                    self.values[e.param].clear();
-                    self.save_loaded = true;
+                let mut refs: Vec<&[u8]> = args[1..].iter().map(Vec::as_slice).collect();
+                let cur;
+                if p.flags & APPEND_LINES != 0 {
+                    if appending.contains(&e.param) {
+                        cur = self.value(e.param);
+                        let mut all = p.split(&cur);
+                        all.append(&mut refs);
+                        refs = all;
+                    } else {
+                        appending.push(e.param);
+                    }
                 }
                 self.set_args(e.param, &refs).map_err(|r| fail(&r))?;
                 continue;
@@ -1524,45 +1435,6 @@ impl Config {
     }
 }
 
-fn param_index(name: &str) -> usize {
-    PARAMS.iter().position(|p| p.name == name).unwrap_or(0)
-}
-
-fn enum_value(
-    names: &'static [(&'static str, i32)],
-    flags: bool,
-    args: &[&[u8]],
-) -> Result<Vec<u8>, String> {
-    let err = || {
-        let list: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
-        format!(
-            "argument(s) must be one of the following: {}",
-            list.join(", ")
-        )
-    };
-    if args.is_empty() || (!flags && args.len() != 1) {
-        return Err(err());
-    }
-    let mut val = 0;
-    for a in args {
-        let (_, v) = names
-            .iter()
-            .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(a))
-            .ok_or_else(err)?;
-        val |= v;
-    }
-    // configEnumGetName: an exact value match first, else the flags set, in table order.
-    if let Some((n, _)) = names.iter().find(|(_, v)| *v == val) {
-        return Ok(n.as_bytes().to_vec());
-    }
-    let parts: Vec<&str> = names
-        .iter()
-        .filter(|(_, v)| *v != 0 && val & v == *v)
-        .map(|(n, _)| *n)
-        .collect();
-    Ok(parts.join(" ").into_bytes())
-}
-
 /// numericParseString: the value as Redis's `long long` (memory values reinterpreted).
 fn parse_numeric(a: &[u8], num: Num) -> Result<i64, String> {
     match num {
@@ -1581,7 +1453,7 @@ fn parse_numeric(a: &[u8], num: Num) -> Result<i64, String> {
             Err("argument must be a memory or percent value".into())
         }
         Num::Octal => {
-            c_strtoll(a, 8).ok_or_else(|| "argument couldn't be parsed as an octal number".into())
+            strtoll(a, 8).ok_or_else(|| "argument couldn't be parsed as an octal number".into())
         }
         Num::Plain => {
             parse_i64(a).ok_or_else(|| "argument couldn't be parsed into an integer".into())
@@ -1802,6 +1674,149 @@ mod tests {
         // Immutable parameters can be set from a file.
         c.load_conf("daemonize yes").unwrap();
         assert_eq!(get(&c, "daemonize"), "yes");
+    }
+
+    /// Parameters that cannot hold a value other than their default, and why.
+    const NO_OTHER_VALUE: &[(&str, &str)] = &[
+        (
+            "activedefrag",
+            "yes is refused: defragmentation needs Redis's own jemalloc (Debian's redis-server refuses it too)",
+        ),
+        (
+            "replicaof",
+            "Oxidis does not replicate: only `no one`, the default, is accepted",
+        ),
+    ];
+
+    /// Special parameters: a config-file value other than the default, and CONFIG GET's text.
+    const SPECIAL_VALUES: &[(&str, &str, &str)] = &[
+        ("save", "100 10 5 1", "100 10 5 1"),
+        (
+            "client-output-buffer-limit",
+            "normal 1mb 2mb 3",
+            "normal 1048576 2097152 3 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        ),
+        ("oom-score-adj-values", "1 2 3", "1 2 3"),
+        ("notify-keyspace-events", "KEA", "AKE"),
+        ("bind", "127.0.0.2 ::1", "127.0.0.2 ::1"),
+        ("latency-tracking-info-percentiles", "50 99.5", "50 99.5"),
+    ];
+
+    /// A valid value other than `p`'s default, derived from its declaration: (the config-file
+    /// value, what CONFIG GET then reports). None for the parameters in NO_OTHER_VALUE.
+    fn other_value(p: &Param) -> Option<(String, String)> {
+        if NO_OTHER_VALUE.iter().any(|(n, _)| *n == p.name) {
+            return None;
+        }
+        match p.kind {
+            Kind::Bool { .. } => {
+                let v = if p.default == "yes" { "no" } else { "yes" };
+                Some((v.into(), v.into()))
+            }
+            Kind::Num {
+                lo,
+                hi,
+                unsigned,
+                num,
+                cap,
+            } => {
+                let d = parse_numeric(p.default.as_bytes(), num).unwrap();
+                let fits = |v: i64| {
+                    check_bounds(v, lo, hi, unsigned, num).is_ok()
+                        && cap.is_none_or(|(a, b)| (a..=b).contains(&v))
+                };
+                let v = [d + 1, d - 1].into_iter().find(|v| fits(*v))?;
+                let text = String::from_utf8(num_show(&p.kind, v)).unwrap();
+                Some((text.clone(), text))
+            }
+            Kind::Enum { names, .. } => {
+                let d = enum_parse(&p.kind, &[p.default.as_bytes()]).unwrap();
+                let (n, _) = names
+                    .iter()
+                    .find(|(n, v)| *v != d && enum_name(names, *v) == *n)?;
+                Some((n.to_string(), n.to_string()))
+            }
+            Kind::Str { .. } => Some(("oxidis".into(), "oxidis".into())),
+            Kind::Special => SPECIAL_VALUES
+                .iter()
+                .find(|(n, _, _)| *n == p.name)
+                .map(|(_, v, shown)| (v.to_string(), shown.to_string())),
+        }
+    }
+
+    /// Every parameter, set by a redis.conf line to a value other than its default, reads back
+    /// through the engine's CONFIG GET as exactly that value: the declaration, conf parsing,
+    /// the typed field and CONFIG GET agree for all of them.
+    #[test]
+    fn every_parameter_round_trips_from_a_conf_file() {
+        use crate::engine::{ConnInfo, Engine};
+        use crate::resp::encode_request;
+        use crate::time::UnixMillis;
+        let mut text = String::new();
+        let mut expected = Vec::new();
+        for p in PARAMS {
+            match other_value(p) {
+                Some((value, shown)) => {
+                    assert_ne!(shown, p.default, "{}: not a different value", p.name);
+                    text.push_str(&format!("{} {value}\n", p.name));
+                    expected.push((p.name, shown));
+                }
+                None => assert!(
+                    NO_OTHER_VALUE.iter().any(|(n, _)| *n == p.name),
+                    "{}: no other value derived and none listed",
+                    p.name
+                ),
+            }
+        }
+        assert_eq!(expected.len() + NO_OTHER_VALUE.len(), PARAMS.len());
+        let mut cfg = Config::default();
+        cfg.load_conf(&text).unwrap();
+        let mut eng = Engine::new(cfg, 1);
+        let now = UnixMillis(1);
+        let id = eng.connect(now, ConnInfo::default());
+        let mut out = Vec::new();
+        // requirepass is among them.
+        eng.feed(now, id, &encode_request(&["AUTH", "oxidis"]));
+        eng.drain_output(id, &mut out);
+        assert_eq!(out, b"+OK\r\n");
+        for (name, shown) in expected {
+            out.clear();
+            eng.feed(now, id, &encode_request(&["CONFIG", "GET", name]));
+            eng.drain_output(id, &mut out);
+            let want = format!(
+                "*2\r\n${}\r\n{name}\r\n${}\r\n{shown}\r\n",
+                name.len(),
+                shown.len()
+            );
+            assert_eq!(String::from_utf8_lossy(&out), want, "{name}");
+        }
+        // The listed exceptions do refuse another value.
+        let mut c = Config::default();
+        assert!(c.set("activedefrag", b"yes").is_err());
+        assert!(c.set("replicaof", b"127.0.0.1 6380").is_err());
+    }
+
+    #[test]
+    fn config_set_of_a_host_parameter_queues_an_event() {
+        use crate::engine::{ConnInfo, Engine, Event};
+        use crate::resp::encode_request;
+        use crate::time::UnixMillis;
+        let mut eng = Engine::new(Config::default(), 1);
+        let now = UnixMillis(1);
+        let id = eng.connect(now, ConnInfo::default());
+        let mut out = Vec::new();
+        eng.feed(now, id, &encode_request(&["CONFIG", "SET", "hz", "20"]));
+        assert_eq!(eng.poll_event(), None);
+        eng.feed(
+            now,
+            id,
+            &encode_request(&["CONFIG", "SET", "hz", "30", "appendfsync", "always"]),
+        );
+        assert_eq!(eng.poll_event(), Some(Event::ConfigChanged));
+        assert_eq!(eng.poll_event(), None);
+        assert_eq!(eng.config().appendfsync, AppendFsync::Always);
+        eng.drain_output(id, &mut out);
+        assert_eq!(out, b"+OK\r\n+OK\r\n");
     }
 
     #[test]

@@ -21,9 +21,11 @@ use crate::rng::Rng;
 use crate::time::UnixMillis;
 use std::collections::VecDeque;
 
-/// The host's handle on a client (a slot in the engine's slab; reused after disconnect).
+/// The host's handle on a connected client: a slot in the engine's slab, reused after
+/// disconnect. Not Redis's CLIENT ID, which is `Client::client_id` (unique for the server's
+/// life).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ClientId(pub usize);
+pub struct ClientHandle(pub usize);
 
 /// What the host knows about a connection.
 #[derive(Clone, Debug, Default)]
@@ -60,11 +62,14 @@ pub struct HostInfo {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// Close this client's connection now (idle timeout, CLIENT KILL ...), then `disconnect`.
-    Close(ClientId),
+    Close(ClientHandle),
     /// Output became pending for a client other than the one being fed.
-    Output(ClientId),
+    Output(ClientHandle),
     /// SHUTDOWN succeeded (the snapshot, if any, is written): the host exits.
     Shutdown,
+    /// CONFIG SET changed a parameter the host applies (`dir`, `dbfilename`, `appendonly`,
+    /// `appendfsync`): the host re-reads those typed fields of `Engine::config`.
+    ConfigChanged,
 }
 
 /// One key as `Engine::keys_matching` shows it.
@@ -79,7 +84,7 @@ pub struct KeyView<'a> {
 
 pub struct Client {
     /// CLIENT ID: unique for the server's life, unlike the slab slot.
-    pub(crate) id: u64,
+    pub(crate) client_id: u64,
     pub(crate) db: usize,
     pub(crate) resp3: bool,
     pub(crate) name: Option<Vec<u8>>,
@@ -91,7 +96,7 @@ pub struct Client {
     /// Reply, then close (QUIT, protocol error): further input is ignored.
     pub(crate) close_after_reply: bool,
     /// Close without waiting for output (idle timeout, query buffer limit).
-    pub close_asap: bool,
+    pub(crate) close_asap: bool,
     pub(crate) out: Vec<u8>,
     /// Where in `out` the reply of the command being run starts (see `command::run_handler`):
     /// set before each handler, moved past pushes the command delivers to its own client
@@ -111,7 +116,7 @@ pub struct Client {
     pub(crate) postponed: bool,
     /// Output the host took but has not sent yet (`Engine::report_unsent`): counted against
     /// the output buffer limits.
-    pub host_pending: usize,
+    pub(crate) host_pending: usize,
     /// When the output first stayed above the soft buffer limit (Redis's
     /// obuf_soft_limit_reached_time).
     pub(crate) obuf_soft_since: Option<UnixMillis>,
@@ -136,19 +141,19 @@ impl Client {
 
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
-    pub commands_processed: u64,
-    pub connections_received: u64,
-    pub error_replies: u64,
-    pub unknown_commands: u64,
-    pub net_input_bytes: u64,
-    pub net_output_bytes: u64,
-    pub expired_keys_active: u64,
+    pub(crate) commands_processed: u64,
+    pub(crate) connections_received: u64,
+    pub(crate) error_replies: u64,
+    pub(crate) unknown_commands: u64,
+    pub(crate) net_input_bytes: u64,
+    pub(crate) net_output_bytes: u64,
+    pub(crate) expired_keys_active: u64,
 }
 
 /// Everything but the clients: what commands act on.
 pub struct Server {
-    pub dbs: Vec<Db>,
-    pub config: Config,
+    pub(crate) dbs: Vec<Db>,
+    pub(crate) config: Config,
     pub(crate) stats: Stats,
     pub(crate) rng: Rng,
     pub(crate) host: HostInfo,
@@ -229,24 +234,27 @@ impl Engine {
         self.srv.host = host;
     }
 
-    pub fn server(&self) -> &Server {
-        &self.srv
-    }
-
-    pub fn server_mut(&mut self) -> &mut Server {
-        &mut self.srv
-    }
-
     pub fn config(&self) -> &Config {
         &self.srv.config
     }
 
-    pub fn client(&self, id: ClientId) -> Option<&Client> {
+    #[cfg(test)]
+    pub(crate) fn server(&self) -> &Server {
+        &self.srv
+    }
+
+    #[cfg(test)]
+    pub(crate) fn server_mut(&mut self) -> &mut Server {
+        &mut self.srv
+    }
+
+    #[cfg(test)]
+    pub(crate) fn client(&self, id: ClientHandle) -> Option<&Client> {
         self.clients.get(id.0)
     }
 
     #[cfg(test)]
-    pub(crate) fn client_mut(&mut self, id: ClientId) -> Option<&mut Client> {
+    pub(crate) fn client_mut(&mut self, id: ClientHandle) -> Option<&mut Client> {
         self.clients.get_mut(id.0)
     }
 
@@ -305,7 +313,7 @@ impl Engine {
         Some(out)
     }
 
-    pub fn connect(&mut self, now: UnixMillis, info: ConnInfo) -> ClientId {
+    pub fn connect(&mut self, now: UnixMillis, info: ConnInfo) -> ClientHandle {
         self.srv.stats.connections_received += 1;
         let id = self.srv.next_client_id;
         self.srv.next_client_id += 1;
@@ -313,8 +321,8 @@ impl Engine {
         decoder.max_bulk_len = self.srv.config.proto_max_bulk_len;
         // Redis's clientSetDefaultAuth: authenticated unless the default user has a password.
         let authenticated = self.srv.config.requirepass.is_none();
-        ClientId(self.clients.insert(Client {
-            id,
+        ClientHandle(self.clients.insert(Client {
+            client_id: id,
             db: 0,
             resp3: false,
             name: None,
@@ -342,7 +350,7 @@ impl Engine {
         }))
     }
 
-    pub fn disconnect(&mut self, id: ClientId) {
+    pub fn disconnect(&mut self, id: ClientHandle) {
         if self.clients.contains(id.0) {
             crate::command::tx::client_gone(&mut self.srv, &mut self.clients, id.0);
             crate::command::blocking::forget_client(&mut self.srv, &mut self.clients, id);
@@ -352,7 +360,7 @@ impl Engine {
     }
 
     /// Appends bytes from the client and executes every complete request in them.
-    pub fn feed(&mut self, now: UnixMillis, id: ClientId, bytes: &[u8]) {
+    pub fn feed(&mut self, now: UnixMillis, id: ClientHandle, bytes: &[u8]) {
         let Some(c) = self.clients.get_mut(id.0) else {
             return;
         };
@@ -397,7 +405,7 @@ impl Engine {
     /// Executes every complete request in the client's input buffer, stopping while it is
     /// blocked or held by CLIENT PAUSE; after each one, serves clients blocked on keys it made
     /// ready.
-    fn process_input(&mut self, now: UnixMillis, id: ClientId) {
+    fn process_input(&mut self, now: UnixMillis, id: ClientHandle) {
         let Some(c) = self.clients.get_mut(id.0) else {
             return;
         };
@@ -444,9 +452,13 @@ impl Engine {
                 Ok(Decoded::Incomplete) => break,
                 Err(e) => {
                     let c = &mut self.clients[id.0];
-                    let msg = format!("Protocol error: {e}");
-                    let mut w = ReplyWriter::new(&mut c.out, c.resp3);
-                    w.error(format!("ERR {msg}").as_bytes());
+                    // CLIENT REPLY OFF or SKIP silences this reply too, as every reply in
+                    // Redis (prepareClientToWrite).
+                    if !(c.reply.off || c.reply.skip) {
+                        let msg = format!("Protocol error: {e}");
+                        let mut w = ReplyWriter::new(&mut c.out, c.resp3);
+                        w.error(format!("ERR {msg}").as_bytes());
+                    }
                     c.close_after_reply = true;
                     pos = inbuf.len();
                     break;
@@ -469,7 +481,7 @@ impl Engine {
     /// The host reports how many bytes it has taken from `output` but not yet sent (its own
     /// socket buffer), so the output buffer limits see the true pending size. A client past
     /// its limit is closed (`Event::Close`).
-    pub fn report_unsent(&mut self, now: UnixMillis, id: ClientId, unsent: usize) {
+    pub fn report_unsent(&mut self, now: UnixMillis, id: ClientHandle, unsent: usize) {
         if let Some(c) = self.clients.get_mut(id.0) {
             c.host_pending = unsent;
             crate::command::pubsub::check_output_limit(now, &mut self.srv, c, id.0);
@@ -477,23 +489,34 @@ impl Engine {
     }
 
     /// Moves all pending output into `out`.
-    pub fn drain_output(&mut self, id: ClientId, out: &mut Vec<u8>) {
+    pub fn drain_output(&mut self, id: ClientHandle, out: &mut Vec<u8>) {
         if let Some(c) = self.clients.get_mut(id.0) {
             self.srv.stats.net_output_bytes += c.out.len() as u64;
             out.append(&mut c.out);
         }
     }
 
-    pub fn has_output(&self, id: ClientId) -> bool {
+    pub fn has_output(&self, id: ClientHandle) -> bool {
         self.clients.get(id.0).is_some_and(|c| !c.out.is_empty())
     }
 
     /// True once the connection should be closed: after QUIT or a protocol error (when its
     /// reply has been sent), or at once after a timeout or limit.
-    pub fn should_close(&self, id: ClientId) -> bool {
+    pub fn should_close(&self, id: ClientHandle) -> bool {
         self.clients
             .get(id.0)
             .is_none_or(|c| c.close_asap || (c.close_after_reply && c.out.is_empty()))
+    }
+
+    /// True if the connection must close now, without sending pending output (timeout,
+    /// CLIENT KILL, output limits), or the client is gone.
+    pub fn closes_at_once(&self, id: ClientHandle) -> bool {
+        self.clients.get(id.0).is_none_or(|c| c.close_asap)
+    }
+
+    /// What the host last reported with `report_unsent` (None: no such client).
+    pub fn reported_unsent(&self, id: ClientHandle) -> Option<usize> {
+        self.clients.get(id.0).map(|c| c.host_pending)
     }
 
     /// Periodic work (Redis's serverCron at `hz`): idle timeouts, active expiry, rehashing.
@@ -511,7 +534,7 @@ impl Engine {
                     && now.0.saturating_sub(c.last_interaction.0) > timeout * 1000
                 {
                     c.close_asap = true;
-                    self.srv.events.push_back(Event::Close(ClientId(slot)));
+                    self.srv.events.push_back(Event::Close(ClientHandle(slot)));
                 }
             }
         }
@@ -559,9 +582,9 @@ impl Engine {
             if let Some(c) = self.clients.get_mut(slot) {
                 c.postponed = false;
             }
-            self.feed(now, ClientId(slot), &[]);
-            if self.has_output(ClientId(slot)) {
-                self.srv.events.push_back(Event::Output(ClientId(slot)));
+            self.feed(now, ClientHandle(slot), &[]);
+            if self.has_output(ClientHandle(slot)) {
+                self.srv.events.push_back(Event::Output(ClientHandle(slot)));
             }
         }
     }
@@ -599,7 +622,7 @@ impl Engine {
 mod tests {
     use super::*;
 
-    fn run(eng: &mut Engine, id: ClientId, input: &[u8]) -> Vec<u8> {
+    fn run(eng: &mut Engine, id: ClientHandle, input: &[u8]) -> Vec<u8> {
         eng.feed(UnixMillis(1000), id, input);
         let mut out = Vec::new();
         eng.drain_output(id, &mut out);

@@ -132,9 +132,9 @@ impl Server {
 mod tests {
     use super::*;
     use crate::engine::HostInfo;
-    use crate::{ClientId, Config, ConnInfo, Engine, UnixMillis};
+    use crate::{ClientHandle, Config, ConnInfo, Engine, UnixMillis};
 
-    fn engine(frees_lazily: bool, config: &[(&str, &str)]) -> (Engine, ClientId) {
+    fn engine(frees_lazily: bool, config: &[(&str, &str)]) -> (Engine, ClientHandle) {
         let mut cfg = Config::default();
         for (k, v) in config {
             cfg.set(k, v.as_bytes()).expect("valid");
@@ -151,7 +151,7 @@ mod tests {
         (eng, id)
     }
 
-    fn run(eng: &mut Engine, id: ClientId, now: u64, cmd: &str) -> Vec<u8> {
+    fn run(eng: &mut Engine, id: ClientHandle, now: u64, cmd: &str) -> Vec<u8> {
         let mut req = Vec::new();
         for line in cmd.split(';') {
             req.extend_from_slice(line.trim().as_bytes());
@@ -163,7 +163,7 @@ mod tests {
         out
     }
 
-    fn big_set(eng: &mut Engine, id: ClientId, key: &str, n: usize) {
+    fn big_set(eng: &mut Engine, id: ClientHandle, key: &str, n: usize) {
         let members: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
         let reply = run(eng, id, 1, &format!("SADD {key} {}", members.join(" ")));
         assert_eq!(reply, format!(":{n}\r\n").into_bytes());

@@ -3,12 +3,14 @@
 //!
 //! # The public API (what native/, web/, xtask/ and core's tests and benches use)
 //!
-//! - [`Engine`] and what it is driven with: [`Config`], [`UnixMillis`], [`ClientId`],
+//! - [`Engine`] and what it is driven with: [`Config`], [`UnixMillis`], [`ClientHandle`],
 //!   [`ConnInfo`], [`HostInfo`], [`Event`]; [`KeyView`], a key as `Engine::keys_matching`
 //!   shows it to a key browser; [`Garbage`], the big values a host frees on its own thread
-//!   (`Engine::take_lazyfree`); [`Db`], opaque, what [`rdb::encode`] writes. (For now
-//!   `Engine::{server, server_mut, client, persist, persist_mut}` still hand the native shell
-//!   the few fields it reads and writes directly.)
+//!   (`Engine::take_lazyfree`); [`Db`], opaque, what [`rdb::encode`] writes; [`AppendFsync`],
+//!   the typed `appendfsync` a host applies; [`REDIS_VERSION`]. Hosts change or read engine
+//!   state only through `Engine`'s methods (persistence reports such as `loading_started`,
+//!   `aof_write_ok`, client accessors such as `closes_at_once`): no shell touches core's
+//!   structs.
 //! - [`resp`]: the RESP codec: request decoding (multibulk, inline) and encoding, [`Reply`] and
 //!   its decoder, redis-cli-style rendering (`resp::render`), byte-level annotation for the
 //!   playground (`resp::annotate`).
@@ -19,8 +21,8 @@
 //! - [`script`]: the interface to a Lua 5.1 VM that a host installs for scripting (`ScriptVm`,
 //!   `LuaStack`, `ScriptHost`, `ScriptVmFactory`); `oxidis-lua` implements it. Redis's
 //!   scripting rules will live here too (docs/design/scripting.md).
-//! - [`all_commands`] / [`CommandSpec`]: the command table, read-only; [`glob_match`]; [`Rng`],
-//!   the seeded PRNG.
+//! - [`all_commands`] / [`lookup`] / [`CommandSpec`] / [`flags`]: the command table, read-only
+//!   (the fuzz test models dispatch with it); [`glob_match`]; [`Rng`], the seeded PRNG.
 //! - `internals` (feature `internals`, hidden): `Dict` and `ZSet` for core's own benches and
 //!   examples; not an API.
 //!
@@ -65,9 +67,9 @@ mod testing;
 mod time;
 mod types;
 
-pub use command::{all_commands, CommandSpec};
-pub use config::{Config, REDIS_VERSION};
-pub use engine::{ClientId, ConnInfo, Engine, Event, HostInfo, KeyView};
+pub use command::{all_commands, flags, lookup, CommandSpec};
+pub use config::{AppendFsync, Config, REDIS_VERSION};
+pub use engine::{ClientHandle, ConnInfo, Engine, Event, HostInfo, KeyView};
 pub use glob::glob_match;
 pub use keyspace::Db;
 pub use lazyfree::Garbage;

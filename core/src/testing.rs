@@ -4,14 +4,14 @@
 use crate::command::{CmdError, CommandSpec, Ctx};
 use crate::keyspace::Db;
 use crate::resp::{decode_reply, encode_request, Reply};
-use crate::{ClientId, Config, ConnInfo, Engine, UnixMillis};
+use crate::{ClientHandle, Config, ConnInfo, Engine, UnixMillis};
 
 /// A fixed, realistic "now" for tests (Nov 2023).
 pub const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
 
 pub struct Session {
     pub eng: Engine,
-    pub id: ClientId,
+    pub id: ClientHandle,
 }
 
 impl Session {

@@ -14,28 +14,12 @@
 
 use crate::log;
 use crate::persistence::{fsync_dir, Shared};
-use oxidis_core::{Config, Engine, UnixMillis};
+use oxidis_core::AppendFsync;
+use oxidis_core::{Engine, UnixMillis};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fsync {
-    Always,
-    EverySec,
-    No,
-}
-
-impl Fsync {
-    pub fn from_config(cfg: &Config) -> Fsync {
-        match cfg.get("appendfsync").as_deref() {
-            Some(b"always") => Fsync::Always,
-            Some(b"no") => Fsync::No,
-            _ => Fsync::EverySec,
-        }
-    }
-}
 
 pub struct Aof {
     pub dir: PathBuf,
@@ -46,7 +30,7 @@ pub struct Aof {
     pub base: Option<String>,
     pub incrs: Vec<(u64, String)>,
     file: Option<File>,
-    pub fsync_policy: Fsync,
+    pub fsync_policy: AppendFsync,
     last_fsync: Option<Instant>,
     unsynced: bool,
     pub base_size: u64,
@@ -67,7 +51,7 @@ impl Aof {
             base: None,
             incrs: Vec::new(),
             file: None,
-            fsync_policy: Fsync::EverySec,
+            fsync_policy: AppendFsync::EverySec,
             last_fsync: None,
             unsynced: false,
             base_size: 0,
@@ -139,8 +123,8 @@ impl Aof {
     /// The appendfsync policy after a write: always -> now; everysec -> if a second passed.
     pub fn maybe_fsync(&mut self) -> io::Result<()> {
         match self.fsync_policy {
-            Fsync::Always => self.fsync(),
-            Fsync::EverySec if self.unsynced => {
+            AppendFsync::Always => self.fsync(),
+            AppendFsync::EverySec if self.unsynced => {
                 let due = self
                     .last_fsync
                     .is_none_or(|t| t.elapsed().as_millis() >= 1000);
@@ -156,7 +140,7 @@ impl Aof {
 
     /// Whether an everysec fsync is still owed (the loop wakes up for it).
     pub fn fsync_pending(&self) -> bool {
-        self.unsynced && self.fsync_policy == Fsync::EverySec
+        self.unsynced && self.fsync_policy == AppendFsync::EverySec
     }
 
     /// BGREWRITEAOF, in the parent before the fork: new writes go to a new incr file.
@@ -247,13 +231,13 @@ pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Res
     };
     let mut aof = Aof::new(dir.clone(), name.clone());
     aof.enabled = true;
-    aof.fsync_policy = Fsync::from_config(eng.config());
+    aof.fsync_policy = eng.config().appendfsync;
     let manifest = dir.join(format!("{name}.manifest"));
-    let truncated_ok = eng.config().get("aof-load-truncated").as_deref() != Some(b"no");
+    let truncated_ok = eng.config().aof_load_truncated;
     match fs::read_to_string(&manifest) {
         Ok(text) => {
             let (base, incrs) = parse_manifest(&text)?;
-            eng.persist_mut().loading = true;
+            eng.loading_started();
             let started = Instant::now();
             if let Some((seq, f)) = &base {
                 let bytes = fs::read(dir.join(f)).map_err(|e| {
@@ -324,7 +308,7 @@ pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Res
                     aof.incr_size = r.valid_len.min(bytes.len()) as u64;
                 }
             }
-            eng.persist_mut().loading = false;
+            eng.loading_finished();
             log::notice(&format!(
                 "DB loaded from append only file: {:.3} seconds",
                 started.elapsed().as_secs_f64()
@@ -356,17 +340,10 @@ pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Res
                 )
             })?;
             let base = format!("{name}.1.base.rdb");
-            let mut opts =
-                oxidis_core::rdb::SaveOptions::from_config(eng.config(), now.as_secs(), 0);
-            opts.aof_base = true;
+            let opts = eng.aof_base_options(now);
             let tmp = dir.join(format!("temp-{base}"));
-            crate::persistence::write_rdb_atomically(
-                &eng.server().dbs,
-                &opts,
-                &tmp,
-                &dir.join(&base),
-            )
-            .map_err(|e| format!("Can't write the AOF base: {}", crate::log::strerror(&e)))?;
+            crate::persistence::write_rdb_atomically(eng.dbs(), &opts, &tmp, &dir.join(&base))
+                .map_err(|e| format!("Can't write the AOF base: {}", crate::log::strerror(&e)))?;
             aof.base_size = fs::metadata(dir.join(&base)).map_or(0, |m| m.len());
             aof.base = Some(base);
             aof.base_seq = 1;
@@ -380,12 +357,8 @@ pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Res
             ))
         }
     }
-    let p = eng.persist_mut();
-    p.aof_enabled = true;
-    p.aof_base_size = aof.base_size;
-    p.aof_current_size = aof.base_size + aof.incr_size;
+    eng.aof_opened(aof.base_size, aof.base_size + aof.incr_size);
     shared.borrow_mut().aof = Some(aof);
-    eng.set_propagation(true);
     Ok(())
 }
 
@@ -396,12 +369,9 @@ pub fn start_at_runtime(shared: &Shared, eng: &mut Engine) {
     let (dir, name) = (st.dir.join(&st.aof_dirname), st.aof_name.clone());
     let aof = st.aof.get_or_insert_with(|| Aof::new(dir, name));
     aof.enabled = true;
-    aof.fsync_policy = Fsync::from_config(eng.config());
+    aof.fsync_policy = eng.config().appendfsync;
     drop(st);
-    eng.set_propagation(true);
-    let p = eng.persist_mut();
-    p.aof_enabled = true;
-    p.aof_rewrite_scheduled = true;
+    eng.aof_switched_on();
 }
 
 /// CONFIG SET appendonly no.
@@ -409,14 +379,15 @@ pub fn stop(shared: &Shared, eng: &mut Engine) {
     if let Some(mut aof) = shared.borrow_mut().aof.take() {
         let _ = aof.fsync();
     }
-    eng.set_propagation(false);
-    eng.persist_mut().aof_enabled = false;
+    eng.aof_switched_off();
 }
 
-/// After a batch: append what the engine propagated and apply the fsync policy. With
-/// appendfsync always this runs before any reply of the batch is written.
+/// After a batch (the loop calls it once per turn, for every client served in it): append
+/// what the engine propagated with one write, then apply the fsync policy. It runs before any
+/// reply of the batch is written, so with appendfsync always one fsync covers them all (group
+/// commit) and nothing acknowledged is lost.
 pub fn flush(shared: &Shared, eng: &mut Engine, buf: &mut Vec<u8>) {
-    if !eng.persist().aof_enabled {
+    if !eng.aof_enabled() {
         return;
     }
     buf.clear();
@@ -429,20 +400,15 @@ pub fn flush(shared: &Shared, eng: &mut Engine, buf: &mut Vec<u8>) {
     let written = buf.len() as u64;
     let size = aof.base_size + aof.incr_size;
     drop(st);
-    let p = eng.persist_mut();
     match res {
-        Ok(()) => {
-            p.aof_last_write_ok = true;
-            p.aof_current_size = size;
-        }
+        Ok(()) => eng.aof_write_ok(size),
         Err(e) => {
-            if p.aof_last_write_ok {
+            if eng.aof_write_failed() {
                 log::warning(&format!(
                     "Error writing to the AOF file: {} ({written} bytes)",
                     crate::log::strerror(&e)
                 ));
             }
-            p.aof_last_write_ok = false;
         }
     }
 }

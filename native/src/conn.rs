@@ -2,7 +2,7 @@
 //! engine that the socket has not accepted yet.
 
 use mio::net::TcpStream;
-use oxidis_core::{ClientId, Engine};
+use oxidis_core::{ClientHandle, Engine};
 use std::io::{self, Write};
 
 /// Output buffers bigger than this are freed once sent rather than kept for reuse.
@@ -10,7 +10,7 @@ const KEEP_BUFFER: usize = 1 << 20;
 
 pub struct Conn {
     pub stream: TcpStream,
-    pub id: ClientId,
+    pub id: ClientHandle,
     /// Output taken from the engine; `out[sent..]` is still to be written.
     out: Vec<u8>,
     sent: usize,
@@ -18,10 +18,12 @@ pub struct Conn {
     pub writable: bool,
     /// Queued to read again: the read budget ran out before the socket would block.
     pub read_again: bool,
+    /// Queued to write at the end of the turn (after the AOF write).
+    pub write_queued: bool,
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, id: ClientId) -> Conn {
+    pub fn new(stream: TcpStream, id: ClientHandle) -> Conn {
         Conn {
             stream,
             id,
@@ -29,6 +31,7 @@ impl Conn {
             sent: 0,
             writable: false,
             read_again: false,
+            write_queued: false,
         }
     }
 
@@ -39,10 +42,7 @@ impl Conn {
         let res = self.write_out(eng);
         // The engine's output-buffer limits must see what is still queued here too.
         let unsent = self.out.len() - self.sent;
-        if eng
-            .client(self.id)
-            .is_some_and(|c| c.host_pending != unsent)
-        {
+        if eng.reported_unsent(self.id).is_some_and(|n| n != unsent) {
             eng.report_unsent(crate::server::now(), self.id, unsent);
         }
         res

@@ -73,27 +73,22 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    let setting = |name: &str| {
-        config
-            .get(name)
-            .map(|v| String::from_utf8_lossy(&v).into_owned())
-            .unwrap_or_default()
-    };
-    let logfile = setting("logfile");
+    let lossy = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+    let logfile = lossy(&config.logfile);
     if !logfile.is_empty() {
         if let Err(e) = log::to_file(&logfile) {
             eprintln!("Can't open the log file: {}", crate::log::strerror(&e));
             return ExitCode::FAILURE;
         }
     }
-    let daemonized = setting("daemonize") == "yes";
+    let daemonized = config.daemonize;
     if daemonized {
         if let Err(e) = daemon::daemonize() {
             log::warning(&format!("Can't daemonize: {}", crate::log::strerror(&e)));
             return ExitCode::FAILURE;
         }
     }
-    let pidfile = daemon::pidfile_path(&setting("pidfile"), daemonized);
+    let pidfile = daemon::pidfile_path(&lossy(&config.pidfile), daemonized);
     if let Some(path) = &pidfile {
         if daemon::write_pidfile(path).is_err() {
             log::warning(&format!("Failed to write PID file: {path}"));
@@ -119,7 +114,7 @@ fn main() -> ExitCode {
     raise_open_files_limit();
 
     let port = config.port;
-    let bind = config.bind.clone();
+    let bind = config.bind.render();
     let mut eng = Engine::new(config, seed());
     eng.set_host_info(
         server::now(),

@@ -293,9 +293,7 @@ pub fn check_children(shared: &Shared, eng: &mut Engine, now: UnixMillis) {
             if ok {
                 log::notice("Background AOF rewrite terminated with success");
                 if let Some(a) = &st.aof {
-                    let p = eng.persist_mut();
-                    p.aof_base_size = a.base_size;
-                    p.aof_current_size = a.base_size + a.incr_size;
+                    eng.aof_sizes(a.base_size, a.base_size + a.incr_size);
                 }
             } else {
                 log::warning("Background AOF rewrite failed");
@@ -327,17 +325,16 @@ pub fn has_child(shared: &Shared) -> bool {
 
 /// Startup: load the AOF (appendonly yes) or the RDB file. Err: exit with this message.
 pub fn load_at_startup(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Result<(), String> {
-    let aof_on = eng.config().get("appendonly").as_deref() == Some(b"yes");
-    if aof_on {
+    if eng.config().appendonly {
         return crate::aof::load_or_create(shared, eng, now);
     }
     let path = shared.borrow().rdb_path();
     match fs::read(&path) {
         Ok(bytes) => {
             let started = std::time::Instant::now();
-            eng.persist_mut().loading = true;
+            eng.loading_started();
             let res = eng.import_rdb(&bytes, now);
-            eng.persist_mut().loading = false;
+            eng.loading_finished();
             match res {
                 Ok(info) => {
                     log::notice(&format!(
@@ -365,26 +362,20 @@ pub fn load_at_startup(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Re
 
 /// Resolves `dir` (Redis chdirs into it; CONFIG GET dir then shows the absolute path).
 pub fn init(eng: &mut Engine, dir_explicit: bool) -> Result<Shared, String> {
-    let cfg = eng.config();
-    let dir_cfg = String::from_utf8_lossy(&cfg.get("dir").unwrap_or_default()).into_owned();
+    let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+    let dir_cfg = text(&eng.config().dir);
     if dir_explicit {
         std::env::set_current_dir(&dir_cfg)
             .map_err(|e| format!("Can't chdir to '{dir_cfg}': {}", crate::log::strerror(&e)))?;
     }
     let cwd = std::env::current_dir().map_err(|e| crate::log::strerror(&e))?;
-    let _ = eng
-        .server_mut()
-        .config
-        .set("dir", cwd.display().to_string().as_bytes());
-    let dbfilename =
-        String::from_utf8_lossy(&eng.config().get("dbfilename").unwrap_or_default()).into_owned();
-    let text =
-        |n: &str| String::from_utf8_lossy(&eng.config().get(n).unwrap_or_default()).into_owned();
+    let _ = eng.set_config("dir", cwd.display().to_string().as_bytes());
+    let cfg = eng.config();
     let shared: Shared = Rc::new(RefCell::new(State {
         dir: cwd,
-        dbfilename,
-        aof_dirname: text("appenddirname"),
-        aof_name: text("appendfilename"),
+        dbfilename: text(&cfg.dbfilename),
+        aof_dirname: text(&cfg.appenddirname),
+        aof_name: text(&cfg.appendfilename),
         ..State::default()
     }));
     eng.set_persist_host(Box::new(Host {
@@ -393,14 +384,14 @@ pub fn init(eng: &mut Engine, dir_explicit: bool) -> Result<Shared, String> {
     Ok(shared)
 }
 
-/// Follows CONFIG SET dir / dbfilename / appendonly / appendfsync between batches.
+/// Applies CONFIG SET dir / dbfilename / appendonly / appendfsync (on
+/// `Event::ConfigChanged`).
 pub fn sync_config(shared: &Shared, eng: &mut Engine) {
     let cfg = eng.config();
-    let dir =
-        PathBuf::from(String::from_utf8_lossy(&cfg.get("dir").unwrap_or_default()).into_owned());
-    let dbf = String::from_utf8_lossy(&cfg.get("dbfilename").unwrap_or_default()).into_owned();
-    let aof_on = cfg.get("appendonly").as_deref() == Some(b"yes");
-    let fsync = crate::aof::Fsync::from_config(cfg);
+    let dir = PathBuf::from(String::from_utf8_lossy(&cfg.dir).into_owned());
+    let dbf = String::from_utf8_lossy(&cfg.dbfilename).into_owned();
+    let aof_on = cfg.appendonly;
+    let fsync = cfg.appendfsync;
     {
         let mut st = shared.borrow_mut();
         if st.dir != dir {
@@ -413,7 +404,7 @@ pub fn sync_config(shared: &Shared, eng: &mut Engine) {
             a.fsync_policy = fsync;
         }
     }
-    let was = eng.persist().aof_enabled;
+    let was = eng.aof_enabled();
     if aof_on != was {
         if aof_on {
             crate::aof::start_at_runtime(shared, eng);

@@ -1,11 +1,15 @@
 //! The event loop: one thread, mio (epoll), edge-triggered.
 //!
 //! - Accept until WouldBlock; TCP_NODELAY; the engine gets a client per connection, and the
-//!   connection's token is the engine's slot (`CONN_BASE + ClientId.0`), so engine events map
+//!   connection's token is the engine's slot (`CONN_BASE + ClientHandle.0`), so engine events map
 //!   straight to sockets.
 //! - Read until a short read or WouldBlock (up to a budget per turn, for fairness), feeding
-//!   each chunk to the engine, which executes every complete request; then write the output once, until done or
-//!   WouldBlock. WRITABLE interest is registered only while output is pending.
+//!   each chunk to the engine, which executes every complete request. Once every ready client
+//!   has been served, the turn's effects go to the AOF with one write (and, with appendfsync
+//!   always, one fsync: group commit), and only then are the replies written, each until done
+//!   or WouldBlock (Redis's beforeSleep order: flushAppendOnlyFile, then
+//!   handleClientsWithPendingWrites). WRITABLE interest is registered only while output is
+//!   pending.
 //! - Close when the engine says so (after QUIT or a protocol error once the reply is flushed; at
 //!   once for idle timeouts), on EOF or on a socket error; `disconnect` frees the client.
 //! - The poll timeout comes from `next_deadline`; `tick` runs when it is due.
@@ -16,7 +20,7 @@ use crate::conn::Conn;
 use crate::log;
 use mio::net::{TcpListener, TcpStream, UnixStream};
 use mio::{Events, Interest, Poll, Token};
-use oxidis_core::{ClientId, ConnInfo, Engine, Event, UnixMillis};
+use oxidis_core::{ClientHandle, ConnInfo, Engine, Event, UnixMillis};
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -64,6 +68,8 @@ pub struct Server {
     conns: Vec<Option<Conn>>,
     eng: Engine,
     read_again: Vec<usize>,
+    /// Connections with replies to write once the turn's AOF write is done.
+    write_queue: Vec<usize>,
     accept_retry: bool,
     buf: Vec<u8>,
     /// Persistence state shared with the engine's host hooks (persistence.rs, aof.rs).
@@ -180,6 +186,7 @@ impl Server {
             conns: Vec::new(),
             eng,
             read_again: Vec::new(),
+            write_queue: Vec::new(),
             accept_retry: false,
             buf: vec![0; READ_CHUNK],
             persist: None,
@@ -194,7 +201,7 @@ impl Server {
     }
 
     /// After the engine ran commands: append their effects to the AOF (fsync per policy)
-    /// before any reply is written.
+    /// before any of their replies is written.
     fn after_batch(&mut self) {
         if let Some(p) = &self.persist {
             crate::aof::flush(p, &mut self.eng, &mut self.aof_buf);
@@ -215,7 +222,7 @@ impl Server {
                 self.eng.tick(now);
                 self.handle_engine_events();
             }
-            if self.eng.persist().shutdown {
+            if self.eng.shutdown_requested() {
                 return Ok("SHUTDOWN");
             }
             let mut timeout = self
@@ -253,7 +260,7 @@ impl Server {
                         self.read_conn(slot, now, false);
                     }
                     if ev.is_writable() {
-                        self.write_conn(slot);
+                        self.queue_write(slot);
                     }
                 } else if t >= LISTENER_BASE {
                     self.accept(t - LISTENER_BASE, now);
@@ -277,12 +284,10 @@ impl Server {
                     self.read_conn(slot, now, false);
                 }
             }
+            // One AOF write (+ fsync) for every client served this turn, then their replies.
             self.handle_engine_events();
-            if let Some(p) = &self.persist {
-                crate::persistence::sync_config(p, &mut self.eng);
-                crate::aof::flush(p, &mut self.eng, &mut self.aof_buf);
-            }
-            if self.eng.persist().shutdown {
+            self.write_queued();
+            if self.eng.shutdown_requested() {
                 return Ok("SHUTDOWN");
             }
             if let Some(name) = stop {
@@ -397,6 +402,7 @@ impl Server {
         };
         let id = conn.id;
         let mut reads = 0;
+        let mut eof = false;
         loop {
             if self.eng.should_close(id) {
                 // QUIT or a protocol error: further input is ignored; flush and close below.
@@ -404,11 +410,8 @@ impl Server {
             }
             match conn.stream.read(&mut self.buf) {
                 Ok(0) => {
-                    // EOF. Send what is already owed (as Redis writes before its next read),
-                    // then close.
-                    let _ = conn.flush(&mut self.eng);
-                    self.close(slot);
-                    return;
+                    eof = true;
+                    break;
                 }
                 Ok(n) => {
                     self.eng.feed(now, id, &self.buf[..n]);
@@ -432,8 +435,40 @@ impl Server {
                 }
             }
         }
-        self.after_batch();
-        self.write_conn(slot);
+        if eof {
+            // Send what is already owed (as Redis writes before its next read), after its
+            // effects reached the AOF, then close.
+            self.after_batch();
+            if let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                let _ = conn.flush(&mut self.eng);
+            }
+            self.close(slot);
+            return;
+        }
+        self.queue_write(slot);
+    }
+
+    /// Writes `slot`'s replies at the end of the turn, after the AOF write.
+    fn queue_write(&mut self, slot: usize) {
+        if let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+            if !conn.write_queued {
+                conn.write_queued = true;
+                self.write_queue.push(slot);
+            }
+        }
+    }
+
+    /// Writes the replies of every client served this turn (the AOF has them already).
+    fn write_queued(&mut self) {
+        let mut queue = std::mem::take(&mut self.write_queue);
+        for &slot in &queue {
+            if let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) {
+                conn.write_queued = false;
+                self.write_conn(slot);
+            }
+        }
+        queue.clear();
+        self.write_queue = queue;
     }
 
     /// Writes pending output, then closes the connection if the engine is done with it, else
@@ -452,7 +487,7 @@ impl Server {
         if self.eng.should_close(conn.id) {
             // close_asap (timeout, CLIENT KILL, limits) closes at once; after QUIT or a
             // protocol error the reply goes out first.
-            let asap = self.eng.client(conn.id).is_none_or(|c| c.close_asap);
+            let asap = self.eng.closes_at_once(conn.id);
             if asap || all_sent {
                 self.close(slot);
                 return;
@@ -496,9 +531,15 @@ impl Server {
                         self.close(id.0)
                     }
                 }
-                Event::Output(ClientId(slot)) => self.write_conn(slot),
-                // Seen through `persist().shutdown` by the loop.
+                // The AOF write above covers what produced it.
+                Event::Output(ClientHandle(slot)) => self.write_conn(slot),
+                // Seen through `shutdown_requested` by the loop.
                 Event::Shutdown => {}
+                Event::ConfigChanged => {
+                    if let Some(p) = &self.persist {
+                        crate::persistence::sync_config(p, &mut self.eng);
+                    }
+                }
             }
         }
         if self.eng.has_lazyfree() {

@@ -4,18 +4,13 @@
 
 mod common;
 
-#[allow(dead_code)]
-#[path = "../../xtask/src/golden_tcp.rs"]
-mod golden_tcp;
-
-use std::path::Path;
+use oxidis_testkit::{golden_tcp, transcripts};
 
 #[test]
 fn golden_transcripts_over_tcp() {
     let srv = common::start(&[]);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/golden");
     let filter = std::env::var("GOLDEN").unwrap_or_default();
-    let (ran, failures) = golden_tcp::run_against(&srv.addr(), &root, &filter);
+    let (ran, failures) = golden_tcp::run_against(&srv.addr(), &transcripts::golden_dir(), &filter);
     eprintln!("{ran} transcripts run over TCP");
     assert!(ran > 0 || !filter.is_empty(), "no transcripts found");
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -13,8 +13,8 @@ use js_sys::{Array, Function, Map, Object, Reflect, Uint8Array};
 use oxidis_core::golden;
 use oxidis_core::resp::annotate::{annotate, Node, Status};
 use oxidis_core::resp::render::render_replies;
-use oxidis_core::resp::{decode_reply, split_args, Reply};
-use oxidis_core::{all_commands, ClientId, Config, ConnInfo, Engine, Event, UnixMillis};
+use oxidis_core::resp::{append_request_arg, append_request_len, decode_reply, split_args, Reply};
+use oxidis_core::{all_commands, ClientHandle, Config, ConnInfo, Engine, Event, UnixMillis};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use wasm_bindgen::prelude::*;
@@ -166,24 +166,13 @@ fn frames(out: &[u8]) -> Vec<Reply> {
     v
 }
 
-/// Appends one argument as a RESP bulk string, without aborting on allocation failure.
+/// Appends one argument as a RESP bulk string (core's encoder), without aborting on allocation
+/// failure.
 fn push_bulk(req: &mut Vec<u8>, arg: &[u8]) -> Result<(), JsValue> {
-    let mut len = itoa::Buffer::new();
-    let len = len.format(arg.len());
-    req.try_reserve(arg.len() + len.len() + 5)
+    req.try_reserve(arg.len() + 25)
         .map_err(|_| range_error("oxidis: out of memory building the request"))?;
-    req.push(b'$');
-    req.extend_from_slice(len.as_bytes());
-    req.extend_from_slice(b"\r\n");
-    req.extend_from_slice(arg);
-    req.extend_from_slice(b"\r\n");
+    append_request_arg(req, arg);
     Ok(())
-}
-
-fn multibulk_header(req: &mut Vec<u8>, n: usize) {
-    req.push(b'*');
-    req.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-    req.extend_from_slice(b"\r\n");
 }
 
 /// Event kinds in the queue the wrapper drains (`nextEvent`).
@@ -197,7 +186,7 @@ pub struct RawEngine {
     manual: bool,
     /// The manual clock; with the real clock, the last time used (kept monotonic).
     now: u64,
-    handles: HashMap<u32, ClientId>,
+    handles: HashMap<u32, ClientHandle>,
     by_slot: HashMap<usize, u32>,
     next_handle: u32,
     /// Frames that belong to a client but were not the reply of its call (pushes, the second
@@ -280,17 +269,8 @@ impl RawEngine {
 
     /// Moves the manual clock forward and runs the periodic work due by then.
     pub fn advance(&mut self, ms: f64) -> Result<(), JsValue> {
-        if !self.manual {
-            return Err(type_error(
-                "oxidis: advance() needs an engine created with clock: 'manual'",
-            ));
-        }
-        if !(ms.is_finite() && ms >= 0.0) {
-            return Err(range_error(
-                "oxidis: advance(ms) takes a non-negative number",
-            ));
-        }
-        self.now = self.now.saturating_add(ms as u64);
+        let ms = self.manual_ms("advance", ms)?;
+        self.now = self.now.saturating_add(ms);
         self.run_due();
         Ok(())
     }
@@ -298,19 +278,25 @@ impl RawEngine {
     /// Sets the manual clock (it may go backwards, like a wall clock can).
     #[wasm_bindgen(js_name = setTime)]
     pub fn set_time(&mut self, ms: f64) -> Result<(), JsValue> {
-        if !self.manual {
-            return Err(type_error(
-                "oxidis: setTime() needs an engine created with clock: 'manual'",
-            ));
-        }
-        if !(ms.is_finite() && ms >= 0.0) {
-            return Err(range_error(
-                "oxidis: setTime(ms) takes a non-negative number",
-            ));
-        }
-        self.now = ms as u64;
+        self.now = self.manual_ms("setTime", ms)?;
         self.run_due();
         Ok(())
+    }
+
+    /// `ms` for the manual-clock method `method`: a TypeError without a manual clock, a
+    /// RangeError unless `ms` is a non-negative number.
+    fn manual_ms(&self, method: &str, ms: f64) -> Result<u64, JsValue> {
+        if !self.manual {
+            return Err(type_error(&format!(
+                "oxidis: {method}() needs an engine created with clock: 'manual'"
+            )));
+        }
+        if !(ms.is_finite() && ms >= 0.0) {
+            return Err(range_error(&format!(
+                "oxidis: {method}(ms) takes a non-negative number"
+            )));
+        }
+        Ok(ms as u64)
     }
 
     /// Runs the periodic work (active expiry, timeouts) if it is due.
@@ -363,7 +349,7 @@ impl RawEngine {
         }
     }
 
-    fn id(&self, h: u32) -> Result<ClientId, JsValue> {
+    fn id(&self, h: u32) -> Result<ClientHandle, JsValue> {
         self.handles
             .get(&h)
             .copied()
@@ -376,8 +362,9 @@ impl RawEngine {
             let (kind, id) = match ev {
                 Event::Output(id) => (EV_OUTPUT, id),
                 Event::Close(id) => (EV_CLOSE, id),
-                // An embedded engine has no process to stop; SHUTDOWN's reply says what it did.
-                Event::Shutdown => continue,
+                // An embedded engine has no process to stop (SHUTDOWN's reply says what it did)
+                // and no files to apply dir/appendonly to.
+                Event::Shutdown | Event::ConfigChanged => continue,
             };
             if let Some(&h) = self.by_slot.get(&id.0) {
                 self.events.push_back((kind, h));
@@ -402,7 +389,7 @@ impl RawEngine {
         !self.events.is_empty()
     }
 
-    fn feed(&mut self, id: ClientId) {
+    fn feed(&mut self, id: ClientHandle) {
         let now = self.clock();
         let req = std::mem::take(&mut self.req);
         self.eng.feed(now, id, &req);
@@ -429,7 +416,7 @@ impl RawEngine {
         }
         let mut req = std::mem::take(&mut self.req);
         req.clear();
-        multibulk_header(&mut req, lens.len());
+        append_request_len(&mut req, lens.len());
         let mut rest = joined;
         for &units in lens {
             // Find the byte offset after `units` UTF-16 code units.
@@ -467,7 +454,7 @@ impl RawEngine {
         }
         let mut req = std::mem::take(&mut self.req);
         req.clear();
-        multibulk_header(&mut req, n);
+        append_request_len(&mut req, n);
         for (i, v) in args.iter().enumerate() {
             let pushed = if let Some(s) = v.as_string() {
                 push_bulk(&mut req, s.as_bytes())
@@ -494,7 +481,7 @@ impl RawEngine {
 
     /// Feeds the request in `self.req`; returns the reply (`undefined` if the client blocked),
     /// throws it if it is an error. Other frames go to the stash and the event queue.
-    fn run_call(&mut self, h: u32, id: ClientId, mode: Binary) -> Result<JsValue, JsValue> {
+    fn run_call(&mut self, h: u32, id: ClientHandle, mode: Binary) -> Result<JsValue, JsValue> {
         // Output that was waiting (pushes nobody took yet) is not this call's reply.
         if self.eng.has_output(id) {
             let stash = self.stash.entry(h).or_default();

@@ -2,7 +2,7 @@
 // by byte, a keyspace view, a simulated clock, lessons, and state that survives a reload.
 
 import { Engine, decodeAnnotated } from '../pkg/index.js';
-import { ClientPanel } from './client.js';
+import { ClientPanel, el } from './client.js';
 import { LESSONS } from './lessons.js';
 import { base64ToBytes, bytesToBase64, fromBase64Url, toBase64Url } from './bytes.js';
 import { commandTable } from './commands.js';
@@ -10,18 +10,6 @@ import { commandTable } from './commands.js';
 const KEY = 'oxidis-playground:v1';
 const MAX_CLIENTS = 3;
 const $ = (sel) => document.querySelector(sel);
-
-function el(tag, attrs = {}, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'class') e.className = v;
-    else if (k === 'text') e.textContent = v;
-    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v);
-  }
-  for (const k of kids) e.append(k);
-  return e;
-}
 
 function loadState() {
   try {

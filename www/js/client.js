@@ -11,7 +11,8 @@ import { wireEntry, parserState } from './wire.js';
 const MAX_LOG = 300;
 const MAX_WIRE = 60;
 
-function el(tag, attrs = {}, ...kids) {
+/** A DOM element: `attrs` as attributes (`class`, `text`, `on<event>` handled), then `kids`. */
+export function el(tag, attrs = {}, ...kids) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'class') e.className = v;

@@ -1,5 +1,6 @@
-// A static server over www/ for the browser tests (node:http only): serves the page and the
-// wasm package (www/pkg) with the right types, nothing outside www/, no node_modules or tests.
+// The static file server of the browser tests (node:http only): www/ for the playground's
+// tests, and web/ for the wasm package's browser test (web/tests/browser.test.mjs), with the
+// right content types (wasm must be application/wasm) and nothing outside what is allowed.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, normalize, join } from 'node:path';
@@ -8,17 +9,17 @@ import { fileURLToPath } from 'node:url';
 export const root = fileURLToPath(new URL('..', import.meta.url));
 const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json' };
 
-/** Starts the server on a free loopback port; resolves to { base, close }. */
-export async function serveWww() {
+/** Serves the files below `dir` whose path `allow`s, on a free loopback port; resolves to { base, close }. */
+export async function serveDir(dir, allow) {
   const server = createServer(async (req, res) => {
     let path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
     if (path.endsWith('/')) path += 'index.html';
-    if (path.includes('..') || path.startsWith('/node_modules') || path.startsWith('/tests')) {
+    if (path.includes('..') || !allow(path)) {
       res.writeHead(404).end();
       return;
     }
     try {
-      const body = await readFile(join(root, path));
+      const body = await readFile(join(dir, path));
       res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(body);
     } catch {
       res.writeHead(404).end();
@@ -27,3 +28,6 @@ export async function serveWww() {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { base: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
 }
+
+/** www/: the page and the wasm package (www/pkg), no node_modules or tests. */
+export const serveWww = () => serveDir(root, (p) => !p.startsWith('/node_modules') && !p.startsWith('/tests'));

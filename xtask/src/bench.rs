@@ -2,11 +2,15 @@
 //! redis-server, side by side, in one run, as ratios (this machine is shared and noisy, so
 //! absolute figures alone mean little).
 //!
-//! Sections (all by default; `--only throughput,memory,growth,lazyfree` picks some):
+//! Sections (all by default; `--only throughput,aof,memory,growth,lazyfree` picks some):
 //! - **throughput**: redis-benchmark with identical flags on both servers (50 clients, `-r
 //!   100000`, `-P 1` and `-P 16`), alternating A B / B A per round, at least 3 rounds; the
 //!   median requests/s per test per server, the ratio, and the median p50/p99 latency from
 //!   redis-benchmark 7.0's `--csv` output.
+//! - **aof**: redis-benchmark SET (`-P 1`) with `appendonly yes` and `appendfsync always`
+//!   (switched on by CONFIG SET, once the rewrite that writes the AOF base is done): every
+//!   reply waits for an fsync, so this measures the group commit (one fsync per event-loop turn
+//!   for every client served in it), alternating A B / B A per round as above.
 //! - **memory**: RSS (from /proc) and bytes per key after loading 1M small string keys, 1M keys
 //!   with TTLs and 100k small hashes, loaded the same way (pipelined) into fresh servers.
 //! - **growth**: the round trip of a probing SET (max, p99.9) while a pipelined loader grows the
@@ -24,9 +28,9 @@
 
 use crate::servers::{self, Server};
 use crate::suite::{run_status, Suite};
+use oxidis_core::resp::{append_request as encode, Reply};
+use oxidis_testkit::Conn;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,7 +53,7 @@ pub const TESTS: [&str; 11] = [
 ];
 
 const PIPELINES: [u32; 2] = [1, 16];
-const SECTIONS: [&str; 4] = ["throughput", "memory", "growth", "lazyfree"];
+const SECTIONS: [&str; 5] = ["throughput", "aof", "memory", "growth", "lazyfree"];
 
 /// Sizes of one run: the full bench, or the CI smoke version.
 #[derive(Clone, Debug)]
@@ -105,138 +109,12 @@ impl<'a> Target<'a> {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// A small blocking RESP client (the loaders and probes need exact control of pipelining).
-
-/// A reply, as much as the bench needs of it.
-#[derive(Debug, PartialEq)]
-pub enum Resp {
-    Simple(String),
-    Error(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Option<Vec<Resp>>),
-}
-
-pub struct Conn {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-    line: Vec<u8>,
-}
-
-/// Appends `args` as a RESP multibulk request.
-pub fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
-    oxidis_core::resp::append_request(out, args);
-}
-
-impl Conn {
-    pub fn connect(addr: &str) -> Result<Conn, String> {
-        let s = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-        let _ = s.set_nodelay(true);
-        let w = s.try_clone().map_err(|e| e.to_string())?;
-        Ok(Conn {
-            r: BufReader::with_capacity(64 * 1024, s),
-            w,
-            line: Vec::new(),
-        })
-    }
-
-    pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.w.write_all(bytes).map_err(|e| format!("write: {e}"))
-    }
-
-    fn read_line(&mut self) -> Result<(), String> {
-        self.line.clear();
-        let n = self
-            .r
-            .read_until(b'\n', &mut self.line)
-            .map_err(|e| format!("read: {e}"))?;
-        if n < 3 || !self.line.ends_with(b"\r\n") {
-            return Err(format!(
-                "connection closed or bad reply line {:?}",
-                String::from_utf8_lossy(&self.line)
-            ));
-        }
-        self.line.truncate(n - 2);
-        Ok(())
-    }
-
-    fn line_int(&self) -> Result<i64, String> {
-        std::str::from_utf8(&self.line[1..])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("bad reply {:?}", String::from_utf8_lossy(&self.line)))
-    }
-
-    pub fn read(&mut self) -> Result<Resp, String> {
-        self.read_line()?;
-        let text = || String::from_utf8_lossy(&self.line[1..]).into_owned();
-        Ok(match self.line[0] {
-            b'+' => Resp::Simple(text()),
-            b'-' => Resp::Error(text()),
-            b':' => Resp::Int(self.line_int()?),
-            b'$' => {
-                let n = self.line_int()?;
-                if n < 0 {
-                    Resp::Bulk(None)
-                } else {
-                    let mut b = vec![0; n as usize + 2];
-                    self.r
-                        .read_exact(&mut b)
-                        .map_err(|e| format!("read: {e}"))?;
-                    b.truncate(n as usize);
-                    Resp::Bulk(Some(b))
-                }
-            }
-            b'*' => {
-                let n = self.line_int()?;
-                if n < 0 {
-                    Resp::Array(None)
-                } else {
-                    let mut items = Vec::with_capacity(n.min(1024) as usize);
-                    for _ in 0..n {
-                        items.push(self.read()?);
-                    }
-                    Resp::Array(Some(items))
-                }
-            }
-            _ => return Err(format!("bad reply type {:?}", text())),
-        })
-    }
-
-    /// Reads `n` replies, failing on the first error reply.
-    pub fn read_ok(&mut self, n: usize) -> Result<(), String> {
-        for _ in 0..n {
-            if let Resp::Error(e) = self.read()? {
-                return Err(format!("error reply: {e}"));
-            }
-        }
-        Ok(())
-    }
-
-    pub fn cmd(&mut self, args: &[&[u8]]) -> Result<Resp, String> {
-        let mut buf = Vec::new();
-        encode(&mut buf, args);
-        self.send(&buf)?;
-        match self.read()? {
-            Resp::Error(e) => Err(format!(
-                "{}: error reply: {e}",
-                String::from_utf8_lossy(args[0])
-            )),
-            r => Ok(r),
-        }
-    }
-
-    /// One INFO field as text.
-    pub fn info_field(&mut self, section: &str, field: &str) -> Result<String, String> {
-        let Resp::Bulk(Some(text)) = self.cmd(&[b"INFO", section.as_bytes()])? else {
-            return Err("INFO: not a bulk reply".into());
-        };
-        let text = String::from_utf8_lossy(&text).into_owned();
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
-            .ok_or_else(|| format!("INFO {section} has no {field}"))
-    }
+/// A connection for the loaders and probes (exact control of pipelining), with a deadline long
+/// enough for a FLUSHALL of the biggest data set.
+fn connect(addr: &str) -> Result<Conn, String> {
+    let mut c = Conn::connect(addr)?;
+    c.set_timeout(Duration::from_secs(300));
+    Ok(c)
 }
 
 /// Sends `n` commands made by `make(i, buf)` in pipelined batches of `batch`, keeping one batch
@@ -247,7 +125,7 @@ pub fn load(
     batch: usize,
     mut make: impl FnMut(usize, &mut Vec<u8>),
 ) -> Result<Duration, String> {
-    let mut c = Conn::connect(addr)?;
+    let mut c = connect(addr)?;
     let t = Instant::now();
     let mut buf = Vec::new();
     let mut sent = 0;
@@ -259,7 +137,7 @@ pub fn load(
             for i in sent..sent + k {
                 make(i, &mut buf);
             }
-            c.send(&buf)?;
+            c.send_raw(&buf)?;
             sent += k;
         }
         if in_flight > 0 {
@@ -405,7 +283,7 @@ fn throughput(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<Thr
                 // A B on even rounds, B A on odd ones: neither server always goes first.
                 let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
                 for si in order {
-                    Conn::connect(&targets[si].addr)?.cmd(&[b"FLUSHALL"])?;
+                    connect(&targets[si].addr)?.call_ok(&["FLUSHALL"])?;
                     let r = redis_benchmark(&targets[si].addr, test, p, n)?;
                     samples[ti][si].push(r);
                 }
@@ -427,6 +305,73 @@ fn throughput(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<Thr
         );
     }
     Ok(Throughput { rows })
+}
+
+/// Switches a server to `appendonly yes` + `appendfsync always` and waits (deadline-bound)
+/// until the rewrite that writes the AOF base has finished.
+fn enable_aof_always(addr: &str) -> Result<(), String> {
+    let mut c = Conn::connect(addr)?;
+    c.call_ok(&["CONFIG", "SET", "appendfsync", "always"])?;
+    c.call_ok(&["CONFIG", "SET", "appendonly", "yes"])?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let field = |c: &mut Conn, f: &str| c.info_field("persistence", f);
+        let done = field(&mut c, "aof_enabled")? == "1"
+            && field(&mut c, "aof_rewrite_in_progress")? == "0"
+            && field(&mut c, "aof_rewrite_scheduled")? == "0";
+        if done {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{addr}: the AOF rewrite did not finish within 60 s"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SET at -P 1 under appendfsync always: the median row per server.
+fn aof_always(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<[Row; 2], String> {
+    for t in targets {
+        enable_aof_always(&t.addr)?;
+    }
+    let mut samples: [Vec<Row>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..sizes.rounds {
+        log.progress(&format!("aof always: round {}/{}", round + 1, sizes.rounds));
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for si in order {
+            let r = redis_benchmark(&targets[si].addr, "set", 1, sizes.requests[0])?;
+            samples[si].push(r);
+        }
+    }
+    let med = |v: &[Row]| {
+        let pick = |f: fn(&Row) -> f64| median(&mut v.iter().map(f).collect::<Vec<_>>());
+        Row {
+            rps: pick(|r| r.rps),
+            p50: pick(|r| r.p50),
+            p99: pick(|r| r.p99),
+        }
+    };
+    Ok([med(&samples[0]), med(&samples[1])])
+}
+
+fn aof_table(rows: &[Row; 2], names: [&str; 2]) -> String {
+    let [o, r] = rows;
+    format!(
+        "| test | -P | {a} req/s | {b} req/s | ratio {a}/{b} | {a} p50 / p99 ms | {b} p50 / p99 ms |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n\
+         | SET (appendfsync always) | 1 | {:.0} | {:.0} | **{:.2}** | {:.3} / {:.3} | {:.3} / {:.3} |\n",
+        o.rps,
+        r.rps,
+        o.rps / r.rps,
+        o.p50,
+        o.p99,
+        r.p50,
+        r.p99,
+        a = names[0],
+        b = names[1]
+    )
 }
 
 fn throughput_table(t: &Throughput, names: [&str; 2]) -> String {
@@ -594,10 +539,17 @@ impl Dataset {
             let k = key16("key:", i);
             let v = key16("val:", i);
             match self {
-                Dataset::Strings => encode(buf, &[b"SET", k.as_bytes(), v.as_bytes()]),
-                Dataset::StringsTtl => {
-                    encode(buf, &[b"SET", k.as_bytes(), v.as_bytes(), b"EX", b"3600"])
-                }
+                Dataset::Strings => encode(buf, &[b"SET".as_slice(), k.as_bytes(), v.as_bytes()]),
+                Dataset::StringsTtl => encode(
+                    buf,
+                    &[
+                        b"SET".as_slice(),
+                        k.as_bytes(),
+                        v.as_bytes(),
+                        b"EX",
+                        b"3600",
+                    ],
+                ),
                 Dataset::Hashes => {
                     let fields: Vec<(String, String)> = (0..10)
                         .map(|f| (format!("field:{f}"), format!("value:{:06}", i % 1_000_000)))
@@ -636,11 +588,11 @@ fn memory(
             let t = Target::of(&server);
             let pid = t.pid.ok_or("no pid")?;
             // A dump.rdb in the shared working directory may have been loaded: start empty.
-            Conn::connect(&t.addr)?.cmd(&[b"FLUSHALL"])?;
+            connect(&t.addr)?.call_ok(&["FLUSHALL"])?;
             let before = rss_of(pid)?;
             let took = ds.load(&t.addr, sizes)?;
-            let mut c = Conn::connect(&t.addr)?;
-            let Resp::Int(n) = c.cmd(&[b"DBSIZE"])? else {
+            let mut c = connect(&t.addr)?;
+            let Reply::Int(n) = c.call_ok(&["DBSIZE"])? else {
                 return Err("DBSIZE: not an integer".into());
             };
             if n as usize != ds.keys(sizes) {
@@ -719,14 +671,14 @@ impl Probe {
 
 /// Runs `cmd` in a loop on its own connection until `stop`, timing each round trip.
 fn probe_loop(addr: String, cmd: Vec<Vec<u8>>, stop: Arc<AtomicBool>) -> Result<Probe, String> {
-    let mut c = Conn::connect(&addr)?;
+    let mut c = connect(&addr)?;
     let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
     let mut req = Vec::new();
     encode(&mut req, &args);
     let mut rtts = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let t = Instant::now();
-        c.send(&req)?;
+        c.send_raw(&req)?;
         c.read_ok(1)?;
         rtts.push(t.elapsed().as_secs_f64() * 1000.0);
         // A short pause so the prober does not take a whole core from the loader and server.
@@ -779,12 +731,12 @@ fn growth(
         ));
         let server = start(si)?;
         let addr = server.addr();
-        Conn::connect(&addr)?.cmd(&[b"FLUSHALL"])?;
+        connect(&addr)?.call_ok(&["FLUSHALL"])?;
         let (stop, h) = start_probe(&addr, &[b"SET", b"probe:key", b"probe:value:0001"]);
         let loaded = load(&addr, sizes.growth_keys, 1000, |i, buf| {
             let k = key16("key:", i);
             let v = key16("val:", i);
-            encode(buf, &[b"SET", k.as_bytes(), v.as_bytes()]);
+            encode(buf, &[b"SET".as_slice(), k.as_bytes(), v.as_bytes()]);
         });
         let probe = finish_probe(stop, h)?;
         let load = loaded?;
@@ -837,20 +789,20 @@ fn fill_big_set(addr: &str, n: usize) -> Result<(), String> {
         args.extend(members.iter().map(|m| m.as_bytes()));
         encode(buf, &args);
     })?;
-    let mut c = Conn::connect(addr)?;
-    match c.cmd(&[b"SCARD", b"bigset"])? {
-        Resp::Int(k) if k as usize == n => Ok(()),
+    let mut c = connect(addr)?;
+    match c.call_ok(&["SCARD", "bigset"])? {
+        Reply::Int(k) if k as usize == n => Ok(()),
         r => Err(format!("SCARD bigset: {r:?}, expected {n}")),
     }
 }
 
 /// Times `cmd` (its reply) while a PING prober runs; returns (reply ms, prober max ms).
 fn timed_with_probe(addr: &str, cmd: &[&[u8]]) -> Result<(f64, f64), String> {
-    let mut c = Conn::connect(addr)?;
+    let mut c = connect(addr)?;
     let (stop, h) = start_probe(addr, &[b"PING"]);
     std::thread::sleep(Duration::from_millis(50));
     let t = Instant::now();
-    c.cmd(cmd)?;
+    c.call_ok(cmd)?;
     let took = t.elapsed().as_secs_f64() * 1000.0;
     // Long enough for a background free of the whole set to finish and be felt.
     std::thread::sleep(Duration::from_millis(300));
@@ -862,7 +814,7 @@ fn lazyfree(addrs: [&str; 2], sizes: &Sizes, log: &mut Log) -> Result<[LazyRow; 
     let mut out = Vec::new();
     for addr in addrs {
         log.progress(&format!("lazyfree: {}-member set on {addr}", sizes.big_set));
-        Conn::connect(addr)?.cmd(&[b"FLUSHALL"])?;
+        connect(addr)?.call_ok(&["FLUSHALL"])?;
         fill_big_set(addr, sizes.big_set)?;
         let del = timed_with_probe(addr, &[b"DEL", b"bigset"])?;
         fill_big_set(addr, sizes.big_set)?;
@@ -968,6 +920,18 @@ fn run_sections(
             "Oxidis vs redis-server 7.0: redis-benchmark throughput ratio",
         ));
     }
+    if sections.contains(&"aof") {
+        let a = start(0)?;
+        let b = start(1)?;
+        let rows = aof_always(&[Target::of(&a), Target::of(&b)], sizes, &mut log)?;
+        let text = format!(
+            "## AOF, appendfsync always\n\nredis-benchmark -t set -c 50 -r 100000 -n {} -P 1 with appendonly yes and appendfsync always (each server in its own temporary dir), median of {} rounds alternating A B / B A.\n\n{}\n",
+            sizes.requests[0],
+            sizes.rounds,
+            aof_table(&rows, names)
+        );
+        log.section(&mut md, &text);
+    }
     if sections.contains(&"memory") {
         let rows = memory(start, names, sizes, &mut log)?;
         let text = format!("## Memory\n\nEach data set loaded into a fresh server of each kind, pipelined (1000 commands per batch).\n\n{}\n", memory_table(&rows, names));
@@ -1040,7 +1004,7 @@ pub fn cli(args: &[String]) -> ExitCode {
 }
 
 fn cli_inner(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,memory,growth,lazyfree] [--docs]";
+    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,aof,memory,growth,lazyfree] [--docs]";
     let mut sizes = Sizes::full();
     let mut sections: Vec<&str> = SECTIONS.to_vec();
     let mut docs = false;
@@ -1165,13 +1129,6 @@ mod tests {
     fn keys_are_sixteen_bytes() {
         assert_eq!(key16("key:", 42), "key:000000000042");
         assert_eq!(key16("val:", 9_999_999).len(), 16);
-    }
-
-    #[test]
-    fn encode_is_multibulk() {
-        let mut b = Vec::new();
-        encode(&mut b, &[b"SET", b"k", b""]);
-        assert_eq!(b, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
     }
 
     #[test]

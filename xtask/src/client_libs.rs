@@ -9,60 +9,14 @@
 //! tests/clients/node/node_modules (from the committed package-lock.json). On a fresh Debian
 //! machine without python3-venv or npm they are installed with apt-get first.
 
-use crate::setup::which;
+use crate::setup::{apt_install, is_current, npm_ci, quiet, which};
 use crate::suite::{run_status, run_streaming, Suite};
 use crate::test_all::Ctx;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 fn clients_dir() -> PathBuf {
     crate::repo_root().join("tests/clients")
-}
-
-/// apt-get install, as root or through sudo.
-fn apt_install(packages: &[&str]) -> Result<(), String> {
-    if which("apt-get").is_none() {
-        return Err(format!(
-            "apt-get not found: install {} by hand",
-            packages.join(" ")
-        ));
-    }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let run = |args: &[&str]| {
-        let mut cmd = if root {
-            Command::new("apt-get")
-        } else {
-            let mut c = Command::new("sudo");
-            c.arg("apt-get");
-            c
-        };
-        cmd.env("DEBIAN_FRONTEND", "noninteractive").args(args);
-        run_status(cmd)
-    };
-    println!("    installing {} (apt-get)", packages.join(" "));
-    run(&["update"])?;
-    let mut args = vec!["install", "-y", "--no-install-recommends"];
-    args.extend(packages);
-    run(&args)
-}
-
-fn succeeds(mut cmd: Command) -> bool {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// A stamp file holding the manifest's text: the install is current when they match.
-fn is_current(stamp: &Path, manifest: &Path) -> bool {
-    match (std::fs::read(stamp), std::fs::read(manifest)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }
 
 /// The venv's python with redis-py installed.
@@ -82,7 +36,7 @@ fn ensure_python() -> Result<PathBuf, String> {
     let make_venv = || {
         let mut c = Command::new("python3");
         c.args(["-m", "venv", "--clear"]).arg(&venv);
-        succeeds(c)
+        quiet(c)
     };
     if !make_venv() {
         // Debian splits venv (and ensurepip) out of python3.
@@ -108,22 +62,8 @@ fn ensure_python() -> Result<PathBuf, String> {
 
 /// node, with ioredis installed from the lock file.
 fn ensure_node() -> Result<PathBuf, String> {
-    let dir = clients_dir().join("node");
-    if which("node").is_none() || which("npm").is_none() {
-        apt_install(&["nodejs", "npm"])?;
-    }
-    let node = which("node").ok_or("node not found after installing nodejs")?;
-    let lock = dir.join("package-lock.json");
-    let stamp = dir.join("node_modules/.oxidis-installed");
-    if is_current(&stamp, &lock) {
-        println!("    ioredis (node_modules): present");
-        return Ok(node);
-    }
-    let mut ci = Command::new("npm");
-    ci.args(["ci", "--no-audit", "--no-fund"]).current_dir(&dir);
-    run_status(ci)?;
-    std::fs::copy(&lock, &stamp).map_err(|e| format!("{}: {e}", stamp.display()))?;
-    Ok(node)
+    npm_ci(&clients_dir().join("node"))?;
+    which("node").ok_or_else(|| "node not found after installing nodejs".to_string())
 }
 
 /// Runs one smoke script against `addr`, adding its ok/FAILED lines to `s` (prefixed with

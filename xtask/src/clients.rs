@@ -7,10 +7,10 @@
 //! `cargo xtask clients --oxidis ADDR [--redis ADDR]` (without --redis a temporary
 //! redis-server is started on a free port).
 
-use crate::difftest::Report;
+use crate::suite::Suite;
+use oxidis_testkit::Conn;
 use std::ffi::OsStr;
 use std::io::Read;
-use std::net::TcpStream;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Command, ExitCode, Output, Stdio};
@@ -193,13 +193,10 @@ pub fn cli(args: &[String]) -> ExitCode {
 }
 
 /// Runs every client check on both servers. `Err` only when a client program cannot be run.
-pub fn run(oxidis: &str, redis: &str) -> Result<Report, String> {
-    let mut r = Report {
-        suite: "clients".into(),
-        ..Default::default()
-    };
+pub fn run(oxidis: &str, redis: &str) -> Result<Suite, String> {
+    let mut r = Suite::new("clients");
     for addr in [oxidis, redis] {
-        TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        Conn::connect(addr)?;
     }
     oneshot(&mut r, oxidis, redis)?;
     script(&mut r, oxidis, redis)?;
@@ -209,19 +206,18 @@ pub fn run(oxidis: &str, redis: &str) -> Result<Report, String> {
     Ok(r)
 }
 
-fn check(r: &mut Report, ok: bool, what: impl FnOnce() -> String) {
+fn check(r: &mut Suite, ok: bool, what: impl FnOnce() -> String) {
     if ok {
         r.passed += 1;
     } else {
-        r.failed += 1;
-        r.failures.push(what());
+        r.fail(what());
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // The checks
 
-fn oneshot(r: &mut Report, oxidis: &str, redis: &str) -> Result<(), String> {
+fn oneshot(r: &mut Suite, oxidis: &str, redis: &str) -> Result<(), String> {
     let mut outs: Vec<Vec<String>> = Vec::new();
     for addr in [oxidis, redis] {
         let flush = redis_cli(addr, &[], &["FLUSHALL"])?;
@@ -287,7 +283,7 @@ fn quote_arg(a: &str) -> String {
     q
 }
 
-fn script(r: &mut Report, oxidis: &str, redis: &str) -> Result<(), String> {
+fn script(r: &mut Suite, oxidis: &str, redis: &str) -> Result<(), String> {
     let text: String = SCRIPT
         .iter()
         .map(|cmd| {
@@ -326,7 +322,7 @@ fn script(r: &mut Report, oxidis: &str, redis: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn config_info(r: &mut Report, oxidis: &str, redis: &str) -> Result<(), String> {
+fn config_info(r: &mut Suite, oxidis: &str, redis: &str) -> Result<(), String> {
     for (name, addr) in [("oxidis", oxidis), ("redis (control)", redis)] {
         for section in [None, Some("server"), Some("keyspace"), Some("all")] {
             let mut cmd = vec!["INFO"];
@@ -391,14 +387,7 @@ fn pipe_payload(n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n * 48);
     for i in 0..n {
         let (k, v) = (format!("key:{i}"), format!("value:{i}"));
-        out.extend_from_slice(
-            format!(
-                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
-                k.len(),
-                v.len()
-            )
-            .as_bytes(),
-        );
+        oxidis_core::resp::append_request(&mut out, &["SET", &k, &v]);
     }
     out
 }
@@ -410,7 +399,7 @@ fn pipe_summary(out: &str) -> Option<(u64, u64)> {
     Some((e.trim().parse().ok()?, r.trim().parse().ok()?))
 }
 
-fn pipe(r: &mut Report, oxidis: &str, redis: &str) -> Result<(), String> {
+fn pipe(r: &mut Suite, oxidis: &str, redis: &str) -> Result<(), String> {
     let path =
         std::env::temp_dir().join(format!("oxidis-clients-pipe-{}.resp", std::process::id()));
     std::fs::write(&path, pipe_payload(PIPE_KEYS)).map_err(|e| format!("{path:?}: {e}"))?;
@@ -466,7 +455,7 @@ fn bench_figures(out: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
-fn benchmark(r: &mut Report, oxidis: &str, redis: &str) -> Result<(), String> {
+fn benchmark(r: &mut Suite, oxidis: &str, redis: &str) -> Result<(), String> {
     let mut figures = Vec::new();
     for (name, addr) in [("oxidis", oxidis), ("redis (control)", redis)] {
         redis_cli(addr, &[], &["FLUSHALL"])?;
@@ -691,10 +680,10 @@ mod tests {
 
     #[test]
     fn a_differing_output_is_a_failure() {
-        let mut r = Report::default();
+        let mut r = Suite::default();
         check(&mut r, "OK\n" == "OK\n", || "same".into());
         check(&mut r, "(nil)\n" == "\"\"\n", || "differs".into());
         assert_eq!((r.passed, r.failed), (1, 1));
-        assert_eq!(r.failures, vec!["differs".to_string()]);
+        assert_eq!(r.details, vec!["differs".to_string()]);
     }
 }

@@ -55,33 +55,14 @@
 
 mod coll;
 
+use crate::suite::Suite;
+use oxidis_core::resp::render::repr;
 use oxidis_core::resp::{decode_reply, Reply};
+pub use oxidis_testkit::conn::show as show_bytes;
+use oxidis_testkit::Conn;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-
-/// What a suite returns to the orchestrator.
-#[derive(Debug, Default)]
-pub struct Report {
-    pub suite: String,
-    pub passed: usize,
-    pub failed: usize,
-    /// One readable entry per failure (the first `max_details` only for the difftest).
-    pub failures: Vec<String>,
-    /// Informational lines (figures, settings) to print with the result.
-    pub info: Vec<String>,
-}
-
-impl Report {
-    fn new(suite: &str) -> Report {
-        Report {
-            suite: suite.to_string(),
-            ..Default::default()
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -161,17 +142,17 @@ pub(crate) fn finish_cli(
     what: &str,
     label: &str,
     started: Instant,
-    result: Result<Report, String>,
+    result: Result<Suite, String>,
 ) -> ExitCode {
     match result {
         Ok(report) => {
-            for f in &report.failures {
+            for f in &report.details {
                 eprintln!("{f}\n");
             }
             for i in &report.info {
                 println!("{i}");
             }
-            let name = [report.suite.as_str(), label].join(" ");
+            let name = [report.name.as_str(), label].join(" ");
             println!(
                 "{} ({:.2?}): {} passed, {} failed",
                 name.trim_end(),
@@ -199,8 +180,8 @@ fn bad(usage: &str) -> ExitCode {
 
 /// Runs the differential test. `Err` is for setup problems (cannot connect, FLUSHALL refused,
 /// the reference server misbehaving); mismatches and a dying Oxidis are failures in the report.
-pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> {
-    let mut report = Report::new("difftest");
+pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Suite, String> {
+    let mut report = Suite::new("difftest");
     let mut ox = connect(oxidis)?;
     let mut rs = connect(redis)?;
     let reset = encode_all(&[
@@ -209,7 +190,9 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
     ]);
     let expect_reset = b"+OK\r\n+OK\r\n";
     for (name, conn) in [("oxidis", &mut ox), ("redis", &mut rs)] {
-        let (buf, _) = exchange(conn, &reset, 2).map_err(|e| format!("{name}: {e}"))?;
+        let (buf, _) = conn
+            .exchange(&reset, 2)
+            .map_err(|e| format!("{name}: {e}"))?;
         if buf != expect_reset {
             return Err(format!(
                 "{name}: FLUSHALL/SELECT 0 replied {}",
@@ -246,8 +229,8 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
         let cmds: Vec<&Cmd> = items.iter().map(|i| &i.cmd).collect();
         let req = encode_refs(&cmds);
         let (ro, rr) = std::thread::scope(|s| {
-            let h = s.spawn(|| exchange(&mut ox, &req, n));
-            let rr = exchange(&mut rs, &req, n);
+            let h = s.spawn(|| ox.exchange(&req, n));
+            let rr = rs.exchange(&req, n);
             (
                 h.join().unwrap_or_else(|_| Err("reader panicked".into())),
                 rr,
@@ -258,7 +241,7 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
             Ok(x) => x,
             Err(e) => {
                 report.failed += 1;
-                report.failures.push(format!(
+                report.details.push(format!(
                     "seed={} batch starting at command #{done}: oxidis failed: {e}\n  \
                      first command of the batch: {}\n  run stopped here",
                     opts.seed,
@@ -288,7 +271,7 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
                         Ok(v) => v,
                         Err(ScanError::Oxidis(e)) => {
                             report.failed += 1;
-                            report.failures.push(format!(
+                            report.details.push(format!(
                                 "seed={} command #{}: oxidis failed while continuing {}: {e}\n  \
                                  run stopped here",
                                 opts.seed,
@@ -324,7 +307,7 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
             };
             report.failed += 1;
             batch_failed = true;
-            if report.failures.len() < opts.max_details {
+            if report.details.len() < opts.max_details {
                 let idx = done + i;
                 let mut d = format!(
                     "MISMATCH seed={} command #{idx} (reproduce: --seed {} --count {})\n  > {}\n  \
@@ -348,13 +331,13 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Report, String> 
                         d.push_str(&show_cmd_max(&it.cmd, 40));
                     }
                 }
-                report.failures.push(d);
+                report.details.push(d);
             }
         }
         done += n;
         if batch_failed && done < opts.count {
             for (name, conn) in [("oxidis", &mut ox), ("redis", &mut rs)] {
-                match exchange(conn, &reset, 2) {
+                match conn.exchange(&reset, 2) {
                     Ok((buf, _)) if buf == expect_reset => {}
                     Ok((buf, _)) => {
                         return Err(format!("{name}: resync replied {}", show_bytes(&buf, 200)))
@@ -700,8 +683,8 @@ type ScanPage = (Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>);
 /// Runs the rest of a SCAN-family iteration on both servers and compares the element sets.
 /// `Ok(None)` when they agree, `Ok(Some(detail))` on a mismatch.
 fn scan_verdict(
-    ox: &mut TcpStream,
-    rs: &mut TcpStream,
+    ox: &mut Conn,
+    rs: &mut Conn,
     item: &Item,
     cursor_at: usize,
     pairs: bool,
@@ -789,7 +772,7 @@ fn scan_page(r: &Reply, pairs: bool) -> Option<ScanPage> {
 /// Continues an iteration from its first page until the cursor is 0. Outer `Err`: I/O;
 /// inner `Err`: a malformed page or an endless iteration.
 fn scan_rest(
-    conn: &mut TcpStream,
+    conn: &mut Conn,
     cmd: &Cmd,
     cursor_at: usize,
     pairs: bool,
@@ -807,7 +790,7 @@ fn scan_rest(
         if let Some(c) = next.get_mut(cursor_at) {
             *c = cursor.clone();
         }
-        let (buf, _) = exchange(conn, &encode_all(&[next]), 1)?;
+        let (buf, _) = conn.exchange(&encode_all(&[next]), 1)?;
         let Some((c, elems)) = decode_one(&buf).and_then(|r| scan_page(&r, pairs)) else {
             return Ok(Err(format!(
                 "cursor {} replied {}",
@@ -824,10 +807,11 @@ fn scan_rest(
 // ---------------------------------------------------------------------------------------------
 // Wire
 
-pub(crate) fn connect(addr: &str) -> Result<TcpStream, String> {
-    let s = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-    s.set_nodelay(true).ok();
-    Ok(s)
+/// A connection to one of the servers (a batch's replies must come within 15 s).
+pub(crate) fn connect(addr: &str) -> Result<Conn, String> {
+    let mut c = Conn::connect(addr)?;
+    c.set_timeout(Duration::from_secs(15));
+    Ok(c)
 }
 
 pub type Cmd = Vec<Vec<u8>>;
@@ -844,89 +828,6 @@ fn encode_refs(cmds: &[&Cmd]) -> Vec<u8> {
     }
     out
 }
-/// Writes `req` (from a second thread, so a server that answers before it has read
-/// everything cannot deadlock us) and reads exactly `n` replies. Returns the bytes and the end
-/// offset of each reply.
-pub(crate) fn exchange(
-    s: &mut TcpStream,
-    req: &[u8],
-    n: usize,
-) -> Result<(Vec<u8>, Vec<usize>), String> {
-    let mut w = s.try_clone().map_err(|e| format!("clone: {e}"))?;
-    std::thread::scope(|sc| {
-        let writer = sc.spawn(move || w.write_all(req));
-        let r = read_n(s, n);
-        let wr = writer
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("writer panicked")));
-        match (r, wr) {
-            (Ok(x), Ok(())) => Ok(x),
-            (Err(e), _) => Err(e),
-            (Ok(_), Err(e)) => Err(format!("write: {e}")),
-        }
-    })
-}
-
-fn read_n(s: &mut TcpStream, n: usize) -> Result<(Vec<u8>, Vec<usize>), String> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut buf = Vec::new();
-    let mut ends = Vec::with_capacity(n);
-    let mut pos = 0;
-    let mut chunk = vec![0u8; 1 << 16];
-    loop {
-        while ends.len() < n {
-            match decode_reply(&buf[pos..]) {
-                Ok(Some((_, used))) => {
-                    pos += used;
-                    ends.push(pos);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(format!(
-                        "malformed reply after {} of {n} replies: {e}: {}",
-                        ends.len(),
-                        show_bytes(&buf[pos..], 200)
-                    ))
-                }
-            }
-        }
-        if ends.len() == n {
-            if pos != buf.len() {
-                return Err(format!(
-                    "unexpected bytes after the {n} replies: {}",
-                    show_bytes(&buf[pos..], 200)
-                ));
-            }
-            return Ok((buf, ends));
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!(
-                "timed out after {} of {n} replies (pending: {})",
-                ends.len(),
-                show_bytes(&buf[pos..], 200)
-            ));
-        }
-        s.set_read_timeout(Some(left)).ok();
-        match s.read(&mut chunk) {
-            Ok(0) => {
-                return Err(format!(
-                    "connection closed after {} of {n} replies",
-                    ends.len()
-                ))
-            }
-            Ok(k) => buf.extend_from_slice(&chunk[..k]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => return Err(format!("read: {e}")),
-        }
-    }
-}
 
 /// A command in the golden-transcript / redis-cli syntax (quoted, `\xHH` escapes).
 pub fn show_cmd(cmd: &[Vec<u8>]) -> String {
@@ -937,15 +838,13 @@ pub fn show_cmd(cmd: &[Vec<u8>]) -> String {
 fn show_cmd_max(cmd: &[Vec<u8>], max: usize) -> String {
     let mut s = String::new();
     for (i, a) in cmd.iter().enumerate() {
-        if a.len() > max {
-            if i > 0 {
-                s.push(' ');
-            }
-            s.push_str(&format!("\"{}\"...({} bytes)", escape(&a[..max]), a.len()));
-            continue;
-        }
         if i > 0 {
             s.push(' ');
+        }
+        if a.len() > max {
+            repr(&a[..max], &mut s);
+            s.push_str(&format!("...({} bytes)", a.len()));
+            continue;
         }
         let plain = !a.is_empty()
             && a.iter()
@@ -953,39 +852,7 @@ fn show_cmd_max(cmd: &[Vec<u8>], max: usize) -> String {
         if plain {
             s.push_str(&String::from_utf8_lossy(a));
         } else {
-            s.push('"');
-            s.push_str(&escape(a));
-            s.push('"');
-        }
-    }
-    s
-}
-
-/// Raw reply bytes, escaped, cut at `max` characters.
-pub fn show_bytes(b: &[u8], max: usize) -> String {
-    let s = escape(b);
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        format!("{}... ({} bytes)", &s[..cut], b.len())
-    } else {
-        s
-    }
-}
-
-fn escape(b: &[u8]) -> String {
-    let mut s = String::new();
-    for &c in b {
-        match c {
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            0x20..=0x7e => s.push(c as char),
-            _ => s.push_str(&format!("\\x{c:02x}")),
+            repr(a, &mut s);
         }
     }
     s
@@ -1722,6 +1589,7 @@ impl Gen {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use std::io::{Read, Write};
     use std::net::TcpListener;
 
     fn cmd(s: &[&str]) -> Cmd {
@@ -2135,11 +2003,15 @@ mod tests {
         )
     }
 
+    /// An array reply of bulk strings (the same bytes as a request of them).
     fn raw(xs: &[&str]) -> Vec<u8> {
-        let mut out = format!("*{}\r\n", xs.len()).into_bytes();
-        for x in xs {
-            out.extend(format!("${}\r\n{x}\r\n", x.len()).into_bytes());
-        }
+        oxidis_core::resp::encode_request(xs)
+    }
+
+    /// A bulk string reply.
+    fn bulk(s: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        oxidis_core::resp::append_request_arg(&mut out, s.as_bytes());
         out
     }
 
@@ -2241,7 +2113,6 @@ mod tests {
                 distinct: false,
             },
         );
-        let bulk = |s: &str| format!("${}\r\n{s}\r\n", s.len()).into_bytes();
         assert!(item_matches(
             &one,
             &bulk("a"),
@@ -2318,24 +2189,35 @@ mod tests {
     #[test]
     fn string_encodings_are_interchangeable_collection_encodings_are_not() {
         let enc = item(&["OBJECT", "ENCODING", "k"], Check::Encoding);
-        let b = |s: &str| format!("${}\r\n{s}\r\n", s.len()).into_bytes();
-        assert!(item_matches(&enc, &b("embstr"), &b("raw"), None, None));
-        assert!(item_matches(&enc, &b("int"), &b("embstr"), None, None));
-        assert!(!item_matches(
+        assert!(item_matches(
             &enc,
-            &b("listpack"),
-            &b("hashtable"),
+            &bulk("embstr"),
+            &bulk("raw"),
+            None,
+            None
+        ));
+        assert!(item_matches(
+            &enc,
+            &bulk("int"),
+            &bulk("embstr"),
             None,
             None
         ));
         assert!(!item_matches(
             &enc,
-            &b("embstr"),
-            &b("listpack"),
+            &bulk("listpack"),
+            &bulk("hashtable"),
             None,
             None
         ));
-        assert!(!item_matches(&enc, &b("raw"), b"$-1\r\n", None, None));
+        assert!(!item_matches(
+            &enc,
+            &bulk("embstr"),
+            &bulk("listpack"),
+            None,
+            None
+        ));
+        assert!(!item_matches(&enc, &bulk("raw"), b"$-1\r\n", None, None));
     }
 
     #[test]
@@ -2380,7 +2262,7 @@ mod tests {
             ..Options::default()
         };
         let r = run(&a, &b, &opts).unwrap();
-        assert_eq!((r.passed, r.failed), (2000, 0), "{:?}", r.failures);
+        assert_eq!((r.passed, r.failed), (2000, 0), "{:?}", r.details);
         let mut g = Gen::new(9, true);
         let mut in_group = 0;
         for _ in 0..20_000 {
@@ -2525,10 +2407,7 @@ mod tests {
         if name == b"FLUSHALL" || name == b"SELECT" {
             return b"+OK\r\n".to_vec();
         }
-        let mut r = format!("${}\r\n", name.len()).into_bytes();
-        r.extend(&name);
-        r.extend(b"\r\n");
-        r
+        bulk(&String::from_utf8_lossy(&name))
     }
 
     /// Like `honest`, but gets INCRBYFLOAT wrong.
@@ -2551,7 +2430,7 @@ mod tests {
             ..Options::default()
         };
         let r = run(&a, &b, &opts).unwrap();
-        assert_eq!((r.passed, r.failed), (3000, 0), "{:?}", r.failures);
+        assert_eq!((r.passed, r.failed), (3000, 0), "{:?}", r.details);
 
         let r = run(&bad, &b, &opts).unwrap();
         let expected = {
@@ -2564,11 +2443,11 @@ mod tests {
         assert_eq!(r.failed, expected);
         assert_eq!(r.passed, 3000 - expected);
         assert!(
-            r.failures[0].contains("oxidis: -ERR oops\\r\\n"),
+            r.details[0].contains("oxidis: -ERR oops\\r\\n"),
             "{}",
-            r.failures[0]
+            r.details[0]
         );
-        assert!(r.failures[0].contains("--seed 5"), "{}", r.failures[0]);
+        assert!(r.details[0].contains("--seed 5"), "{}", r.details[0]);
 
         // Skipped commands are sent but neither passed nor failed.
         let skip = Options {
@@ -2580,7 +2459,7 @@ mod tests {
             (r.passed, r.failed),
             (3000 - expected, 0),
             "{:?}",
-            r.failures
+            r.details
         );
         assert!(
             r.info

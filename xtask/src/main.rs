@@ -14,7 +14,6 @@ mod bench;
 mod client_libs;
 mod clients;
 mod difftest;
-mod golden_tcp;
 mod memreport;
 mod persistence;
 mod playground;
@@ -24,6 +23,7 @@ mod suite;
 mod test_all;
 mod wasm;
 
+use oxidis_testkit::{golden_tcp, transcripts};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -131,8 +131,7 @@ fn golden(args: &[String]) -> ExitCode {
         }
     };
     let filter = args.get(2).cloned().unwrap_or_default();
-    let root = repo_root().join("testdata/golden");
-    let (ran, failures) = golden_tcp::run_against(&addr, &root, &filter);
+    let (ran, failures) = golden_tcp::run_against(&addr, &transcripts::golden_dir(), &filter);
     for f in &failures {
         eprintln!("{f}");
     }

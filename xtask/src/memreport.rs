@@ -11,10 +11,9 @@
 //! zset with 1M members, one list with 1M elements, 100k hashes of 10 fields. `--quick` divides
 //! every size by 10 (a smoke run).
 
-use crate::difftest::{connect, decode_one, encode_all, exchange, show_bytes, Cmd};
+use crate::difftest::{connect, decode_one, encode_all, show_bytes, Cmd};
 use crate::servers;
 use oxidis_core::resp::Reply;
-use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -151,13 +150,6 @@ fn parse_used_memory(info: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// Sends one command and returns its decoded reply.
-fn ask(conn: &mut TcpStream, cmd: &[&str]) -> Result<Reply, String> {
-    let c: Cmd = cmd.iter().map(|a| s(*a)).collect();
-    let (buf, _) = exchange(conn, &encode_all(&[c]), 1)?;
-    decode_one(&buf).ok_or_else(|| format!("undecodable reply {}", show_bytes(&buf, 100)))
-}
-
 /// Loads `ds` into the server at `addr` and measures it. `Err` only when the server cannot
 /// be talked to at all.
 fn load_and_measure(addr: &str, pid: u32, ds: &DataSet) -> Result<Usage, String> {
@@ -168,10 +160,10 @@ fn load_and_measure(addr: &str, pid: u32, ds: &DataSet) -> Result<Usage, String>
     while i < ds.commands {
         let n = PIPELINE.min(ds.commands - i);
         let cmds: Vec<Cmd> = (i..i + n).map(ds.command).collect();
-        let (buf, ends) = exchange(&mut conn, &encode_all(&cmds), n)?;
+        let (buf, ends) = conn.exchange(&encode_all(&cmds), n)?;
         let mut start = 0;
         for e in ends {
-            if buf.get(start) == Some(&b'-') {
+            if matches!(decode_one(&buf[start..e]), Some(Reply::Error(_))) {
                 errors += 1;
                 first_error.get_or_insert_with(|| show_bytes(&buf[start..e], 80));
             }
@@ -180,7 +172,7 @@ fn load_and_measure(addr: &str, pid: u32, ds: &DataSet) -> Result<Usage, String>
         i += n;
     }
     let mut usage = Usage::default();
-    match ask(&mut conn, ds.check)? {
+    match conn.call(ds.check)? {
         Reply::Int(n) if n == ds.expect && errors == 0 => {}
         other => {
             let got = match other {
@@ -195,7 +187,7 @@ fn load_and_measure(addr: &str, pid: u32, ds: &DataSet) -> Result<Usage, String>
             usage.problem = Some(why);
         }
     }
-    usage.used_memory = match ask(&mut conn, &["INFO", "memory"])? {
+    usage.used_memory = match conn.call(&["INFO", "memory"])? {
         Reply::Bulk(b) | Reply::Verbatim(_, b) => parse_used_memory(&String::from_utf8_lossy(&b)),
         _ => None,
     };
@@ -279,7 +271,7 @@ pub fn cli(args: &[String]) -> ExitCode {
                 std::thread::sleep(Duration::from_millis(200));
                 let empty = |p: &servers::Server| -> Result<Usage, String> {
                     let mut c = connect(&p.addr())?;
-                    let used = match ask(&mut c, &["INFO", "memory"])? {
+                    let used = match c.call(&["INFO", "memory"])? {
                         Reply::Bulk(b) => parse_used_memory(&String::from_utf8_lossy(&b)),
                         _ => None,
                     };

@@ -11,80 +11,20 @@
 
 use crate::servers::{self, Server};
 use crate::suite::Suite;
-use oxidis_core::resp::{decode_reply, Reply};
+use oxidis_core::resp::Reply;
+use oxidis_testkit::Conn;
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A minimal blocking RESP client.
-struct Client {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-fn encode(args: &[&[u8]]) -> Vec<u8> {
-    oxidis_core::resp::encode_request(args)
-}
-
-impl Client {
-    fn connect(addr: &str) -> Result<Client, String> {
-        let s = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
-        let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
-        let _ = s.set_nodelay(true);
-        Ok(Client { s, buf: Vec::new() })
-    }
-
-    fn read_reply(&mut self) -> Result<Reply, String> {
-        loop {
-            if let Some((r, n)) = decode_reply(&self.buf)? {
-                self.buf.drain(..n);
-                return Ok(r);
-            }
-            let mut chunk = [0u8; 65536];
-            let n = self.s.read(&mut chunk).map_err(|e| format!("read: {e}"))?;
-            if n == 0 {
-                return Err("connection closed".into());
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    fn cmd(&mut self, args: &[&[u8]]) -> Result<Reply, String> {
-        self.s
-            .write_all(&encode(args))
-            .map_err(|e| format!("write: {e}"))?;
-        self.read_reply()
-    }
-
-    fn cmds(&mut self, args: &[&str]) -> Result<Reply, String> {
-        let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
-        self.cmd(&a)
-    }
-
-    /// Sends many commands pipelined; errors in replies are returned.
-    fn pipeline(&mut self, cmds: &[Vec<Vec<u8>>]) -> Result<(), String> {
-        for chunk in cmds.chunks(1000) {
-            let mut out = Vec::new();
-            for c in chunk {
-                let refs: Vec<&[u8]> = c.iter().map(Vec::as_slice).collect();
-                out.extend_from_slice(&encode(&refs));
-            }
-            self.s.write_all(&out).map_err(|e| format!("write: {e}"))?;
-            for c in chunk {
-                if let Reply::Error(e) = self.read_reply()? {
-                    return Err(format!(
-                        "{} -> {}",
-                        String::from_utf8_lossy(&c[0]),
-                        String::from_utf8_lossy(&e)
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
+/// A connection with a deadline long enough for SAVE and SHUTDOWN of big data sets.
+fn connect(addr: &str) -> Result<Conn, String> {
+    let mut c = Conn::connect(addr)?;
+    c.set_timeout(Duration::from_secs(60));
+    Ok(c)
 }
 
 fn bytes(r: &Reply) -> Vec<u8> {
@@ -196,33 +136,35 @@ fn dataset() -> Vec<Vec<Vec<u8>>> {
 /// A canonical listing of a server's whole contents: per db, per key, TYPE, whether it has a
 /// TTL (and the TTL rounded to minutes), and the contents (sets and hashes sorted).
 fn full_dump(addr: &str) -> Result<BTreeMap<(u8, Vec<u8>), String>, String> {
-    let mut c = Client::connect(addr)?;
+    let mut c = connect(addr)?;
     let mut out = BTreeMap::new();
     for db in 0..16u8 {
-        c.cmds(&["SELECT", &db.to_string()])?;
-        let keys = items(c.cmds(&["KEYS", "*"])?);
+        c.call(&["SELECT", &db.to_string()])?;
+        let keys = items(c.call(&["KEYS", "*"])?);
         for k in keys {
-            let t = bytes(&c.cmd(&[b"TYPE", &k])?);
-            let pttl = match c.cmd(&[b"PTTL", &k])? {
+            let t = bytes(&c.call(&[b"TYPE".as_slice(), &k])?);
+            let pttl = match c.call(&[b"PTTL".as_slice(), &k])? {
                 Reply::Int(n) if n >= 0 => format!("ttl~{}", (n + 30_000) / 60_000),
                 Reply::Int(n) => format!("ttl{n}"),
                 r => format!("{r:?}"),
             };
             let mut content: Vec<Vec<u8>> = match t.as_slice() {
-                b"string" => vec![bytes(&c.cmd(&[b"GET", &k])?)],
-                b"list" => items(c.cmd(&[b"LRANGE", &k, b"0", b"-1"])?),
-                b"set" => items(c.cmd(&[b"SMEMBERS", &k])?),
+                b"string" => vec![bytes(&c.call(&[b"GET".as_slice(), &k])?)],
+                b"list" => items(c.call(&[b"LRANGE".as_slice(), &k, b"0", b"-1"])?),
+                b"set" => items(c.call(&[b"SMEMBERS".as_slice(), &k])?),
                 b"hash" => {
-                    let v = items(c.cmd(&[b"HGETALL", &k])?);
+                    let v = items(c.call(&[b"HGETALL".as_slice(), &k])?);
                     v.chunks(2).map(|p| p.concat()).collect()
                 }
-                b"zset" => items(c.cmd(&[b"ZRANGE", &k, b"0", b"-1", b"WITHSCORES"])?),
+                b"zset" => {
+                    items(c.call(&[b"ZRANGE".as_slice(), &k, b"0", b"-1", b"WITHSCORES"])?)
+                }
                 _ => vec![],
             };
             if matches!(t.as_slice(), b"set" | b"hash") {
                 content.sort();
             }
-            let enc = bytes(&c.cmd(&[b"OBJECT", b"ENCODING", &k])?);
+            let enc = bytes(&c.call(&[b"OBJECT".as_slice(), b"ENCODING", &k])?);
             out.insert(
                 (db, k),
                 format!(
@@ -277,34 +219,44 @@ fn fresh_dir(name: &str) -> Result<PathBuf, String> {
 }
 
 fn start(bin: &Path, dir: &Path, extra: &[&str], tag: &str) -> Result<Server, String> {
-    let port = servers::free_port()?;
-    let mut cmd = Command::new(bin);
-    cmd.args([
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--daemonize",
-        "no",
-    ])
-    .args([
-        "--dir",
-        &dir.display().to_string(),
-        "--enable-debug-command",
-        "yes",
-    ])
-    .args(extra);
-    let log = servers::log_dir().join(format!("persistence-{tag}-{port}.log"));
-    Server::spawn(&format!("{} ({tag})", bin.display()), cmd, port, &log)
+    servers::start(&format!("persistence-{tag}"), bin, |port| {
+        let mut args: Vec<OsString> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ]
+        .map(OsString::from)
+        .to_vec();
+        args.extend(["--dir".into(), dir.into()]);
+        args.extend(extra.iter().map(OsString::from));
+        args
+    })
 }
+
+/// Neither RDB save points nor the AOF.
+const NO_PERSISTENCE: &[&str] = &["--save", "", "--appendonly", "no"];
+/// The AOF with a write and fsync before every reply, no RDB save points.
+const AOF_ALWAYS: &[&str] = &[
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+];
 
 fn redis_bin() -> PathBuf {
     PathBuf::from("redis-server")
 }
 
 fn shutdown(srv: &mut Server, how: &str) -> Result<(), String> {
-    let mut c = Client::connect(&srv.addr())?;
-    let _ = c.cmds(&["SHUTDOWN", how]);
+    let mut c = connect(&srv.addr())?;
+    let _ = c.call(&["SHUTDOWN", how]);
     srv.wait_exit(Duration::from_secs(30))
         .ok_or_else(|| "server did not exit after SHUTDOWN".to_string())
         .map(|_| ())
@@ -315,23 +267,18 @@ fn rdb_interop(ox: &Path) -> Result<(), String> {
     let data = dataset();
     // Redis -> Oxidis.
     let rdir = fresh_dir("redis-to-oxidis")?;
-    let mut r = start(
-        &redis_bin(),
-        &rdir,
-        &["--save", "", "--appendonly", "no"],
-        "redis",
-    )?;
-    Client::connect(&r.addr())?.pipeline(&data)?;
+    let mut r = start(&redis_bin(), &rdir, NO_PERSISTENCE, "redis")?;
+    connect(&r.addr())?.pipeline_ok(&data)?;
     let want = full_dump(&r.addr())?;
     shutdown(&mut r, "SAVE")?;
-    let mut o = start(ox, &rdir, &["--save", "", "--appendonly", "no"], "oxidis")?;
+    let mut o = start(ox, &rdir, NO_PERSISTENCE, "oxidis")?;
     let got = full_dump(&o.addr())?;
     compare("redis RDB loaded by oxidis", &want, &got)?;
     shutdown(&mut o, "NOSAVE")?;
     // Oxidis -> Redis.
     let odir = fresh_dir("oxidis-to-redis")?;
-    let mut o = start(ox, &odir, &["--save", "", "--appendonly", "no"], "oxidis")?;
-    Client::connect(&o.addr())?.pipeline(&data)?;
+    let mut o = start(ox, &odir, NO_PERSISTENCE, "oxidis")?;
+    connect(&o.addr())?.pipeline_ok(&data)?;
     let want2 = full_dump(&o.addr())?;
     compare("oxidis contents vs redis contents", &want, &want2)?;
     shutdown(&mut o, "SAVE")?;
@@ -343,12 +290,7 @@ fn rdb_interop(ox: &Path) -> Result<(), String> {
     if !check.status.success() || !text.contains("RDB looks OK") {
         return Err(format!("redis-check-rdb refused Oxidis's file:\n{text}"));
     }
-    let mut r = start(
-        &redis_bin(),
-        &odir,
-        &["--save", "", "--appendonly", "no"],
-        "redis",
-    )?;
+    let mut r = start(&redis_bin(), &odir, NO_PERSISTENCE, "redis")?;
     let got2 = full_dump(&r.addr())?;
     compare("oxidis RDB loaded by redis", &want2, &got2)?;
     shutdown(&mut r, "NOSAVE")?;
@@ -360,17 +302,12 @@ fn dump_restore(ox: &Path) -> Result<(), String> {
     let data = dataset();
     let d1 = fresh_dir("dump-a")?;
     let d2 = fresh_dir("dump-b")?;
-    let r = start(
-        &redis_bin(),
-        &d1,
-        &["--save", "", "--appendonly", "no"],
-        "redis",
-    )?;
-    let o = start(ox, &d2, &["--save", "", "--appendonly", "no"], "oxidis")?;
-    let mut rc = Client::connect(&r.addr())?;
-    let mut oc = Client::connect(&o.addr())?;
-    rc.pipeline(&data)?;
-    oc.pipeline(&data)?;
+    let r = start(&redis_bin(), &d1, NO_PERSISTENCE, "redis")?;
+    let o = start(ox, &d2, NO_PERSISTENCE, "oxidis")?;
+    let mut rc = connect(&r.addr())?;
+    let mut oc = connect(&o.addr())?;
+    rc.pipeline_ok(&data)?;
+    oc.pipeline_ok(&data)?;
     transfer(&mut rc, &mut oc, "redis->oxidis", b"r2o:")?;
     transfer(&mut oc, &mut rc, "oxidis->redis", b"o2r:")?;
     // Both servers now hold the originals plus the same restored copies.
@@ -381,14 +318,14 @@ fn dump_restore(ox: &Path) -> Result<(), String> {
     )
 }
 
-fn transfer(from: &mut Client, to: &mut Client, label: &str, prefix: &[u8]) -> Result<(), String> {
-    from.cmds(&["SELECT", "0"])?;
-    to.cmds(&["SELECT", "0"])?;
-    for k in items(from.cmds(&["KEYS", "*"])?) {
-        let payload = bytes(&from.cmd(&[b"DUMP", &k])?);
+fn transfer(from: &mut Conn, to: &mut Conn, label: &str, prefix: &[u8]) -> Result<(), String> {
+    from.call(&["SELECT", "0"])?;
+    to.call(&["SELECT", "0"])?;
+    for k in items(from.call(&["KEYS", "*"])?) {
+        let payload = bytes(&from.call(&[b"DUMP".as_slice(), &k])?);
         let mut nk = prefix.to_vec();
         nk.extend_from_slice(&k);
-        match to.cmd(&[b"RESTORE", &nk, b"0", &payload])? {
+        match to.call(&[b"RESTORE".as_slice(), &nk, b"0", &payload])? {
             Reply::Simple(ok) if ok == b"OK" => {}
             r => {
                 return Err(format!(
@@ -398,8 +335,8 @@ fn transfer(from: &mut Client, to: &mut Client, label: &str, prefix: &[u8]) -> R
             }
         }
         // The restored value dumps back to a payload the source accepts too.
-        let back = bytes(&to.cmd(&[b"DUMP", &nk])?);
-        match from.cmd(&[b"RESTORE", &nk, b"0", &back, b"REPLACE"])? {
+        let back = bytes(&to.call(&[b"DUMP".as_slice(), &nk])?);
+        match from.call(&[b"RESTORE".as_slice(), &nk, b"0", &back, b"REPLACE"])? {
             Reply::Simple(ok) if ok == b"OK" => {}
             r => {
                 return Err(format!(
@@ -416,31 +353,24 @@ fn transfer(from: &mut Client, to: &mut Client, label: &str, prefix: &[u8]) -> R
 /// must be there after restart.
 fn crash(ox: &Path, seed: u64) -> Result<String, String> {
     let dir = fresh_dir("crash")?;
-    let args = [
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
-    let srv = start(ox, &dir, &args, "crash")?;
+
+    let srv = start(ox, &dir, AOF_ALWAYS, "crash")?;
     let addr = srv.addr();
     let pid = srv.pid();
     let kill_after = Duration::from_millis(300 + seed % 700);
     let writer = std::thread::spawn(move || -> Result<u64, String> {
-        let mut c = Client::connect(&addr)?;
+        let mut c = connect(&addr)?;
         let mut acked = 0u64;
         for i in 0..200_000u64 {
             let k = format!("key:{i}");
-            let r = match c.cmds(&["SET", &k, &i.to_string()]) {
+            let r = match c.call(&["SET", &k, &i.to_string()]) {
                 Ok(r) => r,
                 Err(_) => break, // killed
             };
             if !matches!(r, Reply::Simple(_)) {
                 return Err(format!("SET {k}: {r:?}"));
             }
-            match c.cmds(&["INCR", "counter"]) {
+            match c.call(&["INCR", "counter"]) {
                 Ok(Reply::Int(_)) => acked = i + 1,
                 _ => break,
             }
@@ -453,9 +383,9 @@ fn crash(ox: &Path, seed: u64) -> Result<String, String> {
         .status();
     let acked = writer.join().map_err(|_| "writer panicked".to_string())??;
     drop(srv);
-    let srv = start(ox, &dir, &args, "crash-restart")?;
-    let mut c = Client::connect(&srv.addr())?;
-    let counter = match c.cmds(&["GET", "counter"])? {
+    let srv = start(ox, &dir, AOF_ALWAYS, "crash-restart")?;
+    let mut c = connect(&srv.addr())?;
+    let counter = match c.call(&["GET", "counter"])? {
         Reply::Bulk(b) => String::from_utf8_lossy(&b).parse::<u64>().unwrap_or(0),
         _ => 0,
     };
@@ -469,7 +399,7 @@ fn crash(ox: &Path, seed: u64) -> Result<String, String> {
         .chain(acked.checked_sub(1))
     {
         let k = format!("key:{i}");
-        if bytes(&c.cmds(&["GET", &k])?) != i.to_string().into_bytes() {
+        if bytes(&c.call(&["GET", &k])?) != i.to_string().into_bytes() {
             return Err(format!("acknowledged SET {k} missing after SIGKILL"));
         }
     }
@@ -482,18 +412,11 @@ fn crash(ox: &Path, seed: u64) -> Result<String, String> {
 /// A torn last command: loads with aof-load-truncated yes, refuses with no.
 fn truncated(ox: &Path) -> Result<(), String> {
     let dir = fresh_dir("truncated")?;
-    let base = [
-        "--save",
-        "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-    ];
-    let mut srv = start(ox, &dir, &base, "trunc")?;
-    let mut c = Client::connect(&srv.addr())?;
+
+    let mut srv = start(ox, &dir, AOF_ALWAYS, "trunc")?;
+    let mut c = connect(&srv.addr())?;
     for i in 0..100 {
-        c.cmds(&["RPUSH", "l", &i.to_string()])?;
+        c.call(&["RPUSH", "l", &i.to_string()])?;
     }
     shutdown(&mut srv, "NOSAVE")?;
     let incr = std::fs::read_dir(dir.join("appendonlydir"))
@@ -514,7 +437,7 @@ fn truncated(ox: &Path) -> Result<(), String> {
     let out = Command::new(ox)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
         .arg(&dir)
-        .args(base)
+        .args(AOF_ALWAYS)
         .args(["--aof-load-truncated", "no"])
         .output()
         .map_err(|e| e.to_string())?;
@@ -527,9 +450,9 @@ fn truncated(ox: &Path) -> Result<(), String> {
         ));
     }
     // With `yes`: loads the 100 complete commands.
-    let srv = start(ox, &dir, &base, "trunc-yes")?;
-    let mut c = Client::connect(&srv.addr())?;
-    match c.cmds(&["LLEN", "l"])? {
+    let srv = start(ox, &dir, AOF_ALWAYS, "trunc-yes")?;
+    let mut c = connect(&srv.addr())?;
+    match c.call(&["LLEN", "l"])? {
         Reply::Int(100) => Ok(()),
         r => Err(format!("after truncated load LLEN l = {r:?}, want 100")),
     }
@@ -538,8 +461,8 @@ fn truncated(ox: &Path) -> Result<(), String> {
 /// BGSAVE of 1M keys while a client PINGs: the worst latency, reported.
 fn bgsave_latency(ox: &Path) -> Result<String, String> {
     let dir = fresh_dir("bgsave")?;
-    let srv = start(ox, &dir, &["--save", "", "--appendonly", "no"], "bgsave")?;
-    let mut c = Client::connect(&srv.addr())?;
+    let srv = start(ox, &dir, NO_PERSISTENCE, "bgsave")?;
+    let mut c = connect(&srv.addr())?;
     let mut batch = Vec::new();
     for i in 0..1_000_000u32 {
         batch.push(vec![
@@ -548,22 +471,22 @@ fn bgsave_latency(ox: &Path) -> Result<String, String> {
             format!("value:{i}").into_bytes(),
         ]);
         if batch.len() == 10_000 {
-            c.pipeline(&batch)?;
+            c.pipeline_ok(&batch)?;
             batch.clear();
         }
     }
-    let mut probe = Client::connect(&srv.addr())?;
+    let mut probe = connect(&srv.addr())?;
     let t0 = Instant::now();
-    c.cmds(&["BGSAVE"])?;
+    c.call(&["BGSAVE"])?;
     let mut worst = Duration::ZERO;
     let mut pings = 0;
     loop {
         let t = Instant::now();
-        probe.cmds(&["PING"])?;
+        probe.call(&["PING"])?;
         worst = worst.max(t.elapsed());
         pings += 1;
         if pings % 50 == 0 {
-            let info = bytes(&probe.cmds(&["INFO", "persistence"])?);
+            let info = bytes(&probe.call(&["INFO", "persistence"])?);
             if String::from_utf8_lossy(&info).contains("rdb_bgsave_in_progress:0") {
                 break;
             }

@@ -5,7 +5,7 @@
 //! The site is static (plain ES modules, no bundler), so any static server works; this one
 //! is a few dozen lines of std so `cargo xtask run` needs neither python nor node.
 
-use crate::suite::{run_status, Suite};
+use crate::suite::Suite;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
@@ -131,37 +131,22 @@ pub fn serve(port: u16) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
-/// www/node_modules (playwright-core) from the committed lock, skipped when up to date.
-fn ensure_node_modules() -> Result<(), String> {
-    let www = www_dir();
-    let lock = www.join("package-lock.json");
-    let stamp = www.join("node_modules/.package-lock.json");
-    let fresh = match (std::fs::metadata(&lock), std::fs::metadata(&stamp)) {
-        (Ok(l), Ok(s)) => matches!((l.modified(), s.modified()), (Ok(l), Ok(s)) if s >= l),
-        _ => false,
-    };
-    if !fresh {
-        println!("    npm ci (www/node_modules)");
-        let mut cmd = Command::new("npm");
-        cmd.args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&www);
-        run_status(cmd)?;
-    }
-    Ok(())
-}
-
-/// The suite: prepare the site, install playwright-core and chromium, run www/tests.
+/// The suite: prepare the site, install playwright-core, run www/tests (Chromium through
+/// playwright-core, Firefox through WebDriver BiDi).
 pub fn suite(_: &mut crate::test_all::Ctx, name: &str) -> Suite {
     if let Err(e) = prepare() {
         return Suite::error(name, format!("building the wasm package: {e}"));
     }
-    if let Err(e) = ensure_node_modules() {
+    if let Err(e) = crate::setup::npm_ci(&www_dir()) {
         return Suite::error(name, format!("npm: {e}"));
     }
     let mut s = Suite::new(name);
     let shots = crate::target_dir().join("playground-screenshots");
     let mut cmd = Command::new("node");
-    cmd.env("SCREENSHOTS", &shots).current_dir(www_dir());
+    // WebSocket for the Firefox test's WebDriver BiDi (built into Node from 22 on).
+    cmd.arg("--experimental-websocket")
+        .env("SCREENSHOTS", &shots)
+        .current_dir(www_dir());
     crate::wasm::run_node_tests(&mut s, cmd);
     s.info.push(format!("screenshots in {}", shots.display()));
     s

@@ -11,7 +11,8 @@ const APT_NEEDS: &[(&str, &str)] = &[
     ("redis-server", "redis-server"),
     ("redis-cli", "redis-tools"),
     // The browser tests: the wasm package's and the playground's (Chromium through
-    // playwright-core, Firefox through puppeteer-core; neither may download its own browser).
+    // playwright-core, which may not download its own browser; Firefox through its own
+    // WebDriver BiDi server).
     ("chromium", "chromium"),
     ("firefox-esr", "firefox-esr"),
     // oxidis-lua's C for wasm32 (lua/build.rs): clang-19 compiles it (clang is only ever
@@ -44,7 +45,8 @@ fn is_executable(p: &Path) -> bool {
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-fn quiet(mut cmd: Command) -> bool {
+/// Runs `cmd` with no input or output; whether it succeeded.
+pub fn quiet(mut cmd: Command) -> bool {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -169,20 +171,7 @@ fn ensure_apt_packages() -> Result<Vec<String>, String> {
     if missing.is_empty() {
         return Ok(Vec::new());
     }
-    if which("apt-get").is_none() {
-        return Err(format!(
-            "apt-get not found: install {} by hand",
-            missing.join(" ")
-        ));
-    }
-    println!("    installing {} (apt-get)", missing.join(" "));
-    let update = as_root("apt-get", &["update"]);
-    run_status(update)?;
-    let mut args = vec!["install", "-y", "--no-install-recommends"];
-    args.extend(&missing);
-    let install = as_root("apt-get", &args);
-    let shown = describe(&install);
-    run_status(install)?;
+    let shown = apt_install(&missing)?;
     for (prog, _) in APT_NEEDS {
         if which(prog).is_none() {
             return Err(format!("{prog} still missing after {shown}"));
@@ -194,6 +183,59 @@ fn ensure_apt_packages() -> Result<Vec<String>, String> {
         }
     }
     Ok(missing.iter().map(|s| s.to_string()).collect())
+}
+
+/// `apt-get update` and `apt-get install` of `packages` (as root, or through sudo). Returns the
+/// install command as shown to the user.
+pub fn apt_install(packages: &[&str]) -> Result<String, String> {
+    if which("apt-get").is_none() {
+        return Err(format!(
+            "apt-get not found: install {} by hand",
+            packages.join(" ")
+        ));
+    }
+    println!("    installing {} (apt-get)", packages.join(" "));
+    run_status(as_root("apt-get", &["update"]))?;
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
+    args.extend(packages);
+    let install = as_root("apt-get", &args);
+    let shown = describe(&install);
+    run_status(install)?;
+    Ok(shown)
+}
+
+/// `npm ci` in `dir` from its committed package-lock.json, skipped when node_modules was
+/// installed from this very lock (a copy of it is kept in node_modules as the stamp).
+pub fn npm_ci(dir: &Path) -> Result<(), String> {
+    let lock = dir.join("package-lock.json");
+    let stamp = dir.join("node_modules/.oxidis-installed");
+    if is_current(&stamp, &lock) {
+        println!("    {}/node_modules: present", short(dir));
+        return Ok(());
+    }
+    if which("node").is_none() || which("npm").is_none() {
+        apt_install(&["nodejs", "npm"])?;
+    }
+    println!("    npm ci ({}/node_modules)", short(dir));
+    let mut cmd = Command::new("npm");
+    cmd.args(["ci", "--no-audit", "--no-fund"]).current_dir(dir);
+    run_status(cmd)?;
+    std::fs::copy(&lock, &stamp).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    Ok(())
+}
+
+/// A stamp file holding the manifest's text: the install is current when they match.
+pub fn is_current(stamp: &Path, manifest: &Path) -> bool {
+    match (std::fs::read(stamp), std::fs::read(manifest)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// `dir` relative to the repository, for messages.
+fn short(dir: &Path) -> String {
+    let root = crate::repo_root();
+    dir.strip_prefix(&root).unwrap_or(dir).display().to_string()
 }
 
 /// Debian's redis-server package starts a system service on 6379 where an init system lets it.

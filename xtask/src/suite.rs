@@ -17,19 +17,6 @@ pub struct Suite {
     pub elapsed: Duration,
 }
 
-impl From<crate::difftest::Report> for Suite {
-    fn from(r: crate::difftest::Report) -> Suite {
-        Suite {
-            name: r.suite,
-            passed: r.passed,
-            failed: r.failed,
-            details: r.failures,
-            info: r.info,
-            elapsed: Duration::ZERO,
-        }
-    }
-}
-
 impl Suite {
     pub fn new(name: &str) -> Suite {
         Suite {

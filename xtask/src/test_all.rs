@@ -230,9 +230,9 @@ fn golden_on(name: &str, server: Result<Server, String>) -> Suite {
         Ok(s) => s,
         Err(e) => return Suite::error(name, e),
     };
-    let root = crate::repo_root().join("testdata/golden");
+    let root = oxidis_testkit::transcripts::golden_dir();
     let mut s = Suite::new(name);
-    for (transcript, failures) in crate::golden_tcp::run_each(&server.addr(), &root, "") {
+    for (transcript, failures) in oxidis_testkit::golden_tcp::run_each(&server.addr(), &root, "") {
         if failures.is_empty() {
             s.passed += 1;
             println!("    ok     {transcript}");
@@ -257,10 +257,10 @@ fn golden_oxidis(ctx: &mut Ctx, name: &str) -> Suite {
 
 /// Runs `f(oxidis_addr, redis_addr)` against a fresh oxidis-server and redis-server, stopping
 /// both afterwards whatever happens. An `Err` counts as one failure.
-pub fn against_both<T: Into<Suite>>(
+pub fn against_both(
     ctx: &mut Ctx,
     name: &str,
-    f: fn(&str, &str) -> Result<T, String>,
+    f: fn(&str, &str) -> Result<Suite, String>,
 ) -> Suite {
     let redis = match servers::start_redis() {
         Ok(s) => s,
@@ -273,7 +273,7 @@ pub fn against_both<T: Into<Suite>>(
     let result = f(&oxidis.addr(), &redis.addr());
     drop((oxidis, redis));
     match result {
-        Ok(t) => t.into(),
+        Ok(s) => s,
         Err(e) => Suite::error(name, e),
     }
 }

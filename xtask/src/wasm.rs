@@ -183,26 +183,10 @@ pub fn cli(_args: &[String]) -> ExitCode {
 }
 
 /// npm packages for the tests and the benchmark, into web/node_modules (from the committed
-/// package-lock.json; skipped when node_modules is newer than the lock), plus the `oxidis` link
-/// so tests import the package by name.
+/// package-lock.json), plus the `oxidis` link so tests import the package by name.
 fn ensure_node_modules() -> Result<(), String> {
     let web = web_dir();
-    let lock = web.join("package-lock.json");
-    let stamp = web.join("node_modules/.package-lock.json");
-    let fresh = match (std::fs::metadata(&lock), std::fs::metadata(&stamp)) {
-        (Ok(l), Ok(s)) => match (l.modified(), s.modified()) {
-            (Ok(l), Ok(s)) => s >= l,
-            _ => false,
-        },
-        _ => false,
-    };
-    if !fresh {
-        println!("    npm ci (web/node_modules)");
-        let mut cmd = Command::new("npm");
-        cmd.args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&web);
-        run_status(cmd)?;
-    }
+    crate::setup::npm_ci(&web)?;
     let link = web.join("node_modules/oxidis");
     if std::fs::symlink_metadata(&link).is_err() {
         std::os::unix::fs::symlink("../pkg", &link)
@@ -258,9 +242,21 @@ pub fn suite(_: &mut crate::test_all::Ctx, name: &str) -> Suite {
         return Suite::error(name, format!("npm: {e}"));
     }
     let mut cmd = Command::new("node");
-    cmd.current_dir(web_dir());
+    cmd.current_dir(web_dir())
+        .env("GOLDEN_FILES", golden_files());
     run_node_tests(&mut s, cmd);
     s
+}
+
+/// The golden transcripts for web/tests/golden.test.mjs: testkit's walk of testdata/golden,
+/// one relative path per line.
+fn golden_files() -> String {
+    let all =
+        oxidis_testkit::transcripts::transcripts(&oxidis_testkit::transcripts::golden_dir(), "");
+    all.into_iter()
+        .map(|(name, _)| name)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Runs `node --test tests/` with `cmd`'s directory and environment, counting each test into

@@ -18,7 +18,7 @@
 
 use super::list::{self, End};
 use super::{is, parse_int, zset, CmdError, CommandSpec, Ctx};
-use crate::engine::{Client, ClientId, Event, Server};
+use crate::engine::{Client, ClientHandle, Event, Server};
 use crate::time::UnixMillis;
 use crate::types::{List, Value, ZSet};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -52,6 +52,18 @@ pub struct Blocked {
     deadline: u64,
     op: Op,
     cmd: &'static CommandSpec,
+    /// CLIENT REPLY OFF or SKIP was in force for the blocking command: its reply, when it
+    /// comes, is dropped (Redis does not reset a blocked client, so the flags still apply).
+    silenced: bool,
+}
+
+impl Blocked {
+    /// Drops what was written for this client since `start` if its reply is silenced.
+    fn settle_reply(&self, c: &mut Client, start: usize) {
+        if self.silenced {
+            c.out.truncate(start);
+        }
+    }
 }
 
 /// The server's blocking state (Redis's db->blocking_keys and server.clients_timeout_table).
@@ -62,7 +74,7 @@ pub struct Blocking {
     /// (deadline ms, slot) of clients blocked with a timeout.
     timeouts: BTreeSet<(u64, usize)>,
     /// Clients unblocked since the engine last looked: their buffered input runs next.
-    pub unblocked: Vec<ClientId>,
+    pub unblocked: Vec<ClientHandle>,
     blocked_clients: usize,
 }
 
@@ -89,7 +101,7 @@ impl Blocking {
 /// Returns the absolute deadline in ms, 0 for none.
 pub fn parse_timeout(now: UnixMillis, arg: &[u8]) -> Result<u64, CmdError> {
     let not_float = || CmdError::err("timeout is not a float or out of range");
-    if arg.is_empty() || arg.len() >= 5 * 1024 || arg[0].is_ascii_whitespace() || arg[0] == 0x0b {
+    if arg.is_empty() || arg.len() >= 5 * 1024 || crate::cnum::is_c_space(arg[0]) {
         return Err(not_float());
     }
     // Integers are exact in C's long double; an f64 would round big ones.
@@ -133,7 +145,7 @@ fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline: u64, op: Op) {
         }
         return;
     }
-    let slot = ctx.id.0;
+    let slot = ctx.handle.0;
     let db = ctx.client_ref().db;
     let b = &mut ctx.srv.blocking;
     if b.waiting.len() <= db {
@@ -159,6 +171,7 @@ fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline: u64, op: Op) {
         deadline,
         op,
         cmd: ctx.cmd,
+        silenced: ctx.clients[slot].reply.off || ctx.clients[slot].reply.skip,
     }));
 }
 
@@ -193,14 +206,14 @@ fn unblock(srv: &mut Server, clients: &mut slab::Slab<Client>, slot: usize) -> O
 }
 
 /// Unblocks a client that is going away (disconnect, CLIENT KILL, RESET): no reply.
-pub fn forget_client(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientId) {
+pub fn forget_client(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientHandle) {
     unblock(srv, clients, id.0);
 }
 
 /// Marks a client as unblocked with output for the host.
 fn finish(srv: &mut Server, slot: usize) {
-    srv.blocking.unblocked.push(ClientId(slot));
-    srv.events.push_back(Event::Output(ClientId(slot)));
+    srv.blocking.unblocked.push(ClientHandle(slot));
+    srv.events.push_back(Event::Output(ClientHandle(slot)));
 }
 
 /// Replies to every blocked client whose deadline is `now` or earlier with the timeout reply
@@ -210,12 +223,14 @@ pub fn expire(now: UnixMillis, srv: &mut Server, clients: &mut slab::Slab<Client
         if d > now.0 {
             break;
         }
-        if unblock(srv, clients, slot).is_none() {
+        let Some(b) = unblock(srv, clients, slot) else {
             srv.blocking.timeouts.remove(&(d, slot));
             continue;
-        }
+        };
         if let Some(c) = clients.get_mut(slot) {
+            let start = c.out.len();
             crate::resp::ReplyWriter::new(&mut c.out, c.resp3).nil_array();
+            b.settle_reply(c, start);
         }
         finish(srv, slot);
     }
@@ -277,14 +292,16 @@ fn serve_key(
         let Some(b) = unblock(srv, clients, slot) else {
             return;
         };
+        let start = clients[slot].out.len();
         let mut ctx = Ctx {
             now,
             srv,
             clients,
-            id: ClientId(slot),
+            handle: ClientHandle(slot),
             cmd: b.cmd,
         };
         super::run_handler(&mut ctx, |ctx| serve_client(ctx, key, &b.op));
+        b.settle_reply(&mut clients[slot], start);
         finish(srv, slot);
     }
 }
@@ -498,19 +515,23 @@ pub fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let target = ctx
         .clients
         .iter()
-        .find(|(_, c)| i64::try_from(c.id).is_ok_and(|cid| cid == id) && c.blocked.is_some())
+        .find(|(_, c)| i64::try_from(c.client_id).is_ok_and(|cid| cid == id) && c.blocked.is_some())
         .map(|(slot, _)| slot);
     let Some(slot) = target else {
         ctx.out().int(0);
         return Ok(());
     };
-    unblock(ctx.srv, ctx.clients, slot);
+    let b = unblock(ctx.srv, ctx.clients, slot);
     let c = &mut ctx.clients[slot];
+    let start = c.out.len();
     let mut w = crate::resp::ReplyWriter::new(&mut c.out, c.resp3);
     if error {
         w.error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
     } else {
         w.nil_array();
+    }
+    if let Some(b) = b {
+        b.settle_reply(c, start);
     }
     if error {
         ctx.srv.stats.error_replies += 1;
@@ -551,12 +572,12 @@ mod tests {
         );
     }
 
-    fn run(eng: &mut Engine, id: ClientId, now: u64, cmd: &str) -> String {
+    fn run(eng: &mut Engine, id: ClientHandle, now: u64, cmd: &str) -> String {
         eng.feed(UnixMillis(now), id, format!("{cmd}\r\n").as_bytes());
         take(eng, id)
     }
 
-    fn take(eng: &mut Engine, id: ClientId) -> String {
+    fn take(eng: &mut Engine, id: ClientHandle) -> String {
         let mut out = Vec::new();
         eng.drain_output(id, &mut out);
         String::from_utf8_lossy(&out).replace("\r\n", " ")
@@ -565,7 +586,7 @@ mod tests {
     #[test]
     fn fifo_wakeups_deadlines_and_pipelined_input_after_unblocking() {
         let mut eng = Engine::new(Config::default(), 1);
-        let c: Vec<ClientId> = (0..4)
+        let c: Vec<ClientHandle> = (0..4)
             .map(|_| eng.connect(UnixMillis(0), ConnInfo::default()))
             .collect();
         assert_eq!(run(&mut eng, c[0], 10, "BLPOP q 0"), "");
@@ -612,8 +633,8 @@ mod tests {
         let a = eng.connect(UnixMillis(0), ConnInfo::default());
         let b = eng.connect(UnixMillis(0), ConnInfo::default());
         let p = eng.connect(UnixMillis(0), ConnInfo::default());
-        let ida = eng.client(a).map(|c| c.id).unwrap_or(0);
-        let idb = eng.client(b).map(|c| c.id).unwrap_or(0);
+        let ida = eng.client(a).map(|c| c.client_id).unwrap_or(0);
+        let idb = eng.client(b).map(|c| c.client_id).unwrap_or(0);
         run(&mut eng, a, 0, "BLPOP q 0");
         run(&mut eng, b, 0, "BLPOP q 0");
         assert_eq!(

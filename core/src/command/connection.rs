@@ -3,7 +3,7 @@
 
 use super::{flags, is, parse_int, CmdError, CommandSpec, Ctx};
 use crate::config::REDIS_VERSION;
-use crate::engine::{Client, ClientId, Event, Server};
+use crate::engine::{Client, ClientHandle, Event, Server};
 use crate::time::UnixMillis;
 
 /// PING [message]
@@ -13,6 +13,11 @@ pub fn ping(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         return Err(CmdError::err(
             "wrong number of arguments for 'ping' command",
         ));
+    }
+    // Redis's pingCommand: a RESP2 client in pubsub context gets ["pong", message], also when
+    // the PING runs inside EXEC after a queued SUBSCRIBE.
+    if super::pubsub::subscriber_ping(ctx.client(), args) {
+        return Ok(());
     }
     let mut out = ctx.out();
     match args.get(1) {
@@ -111,7 +116,7 @@ pub fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if let Some(v) = ver {
         c.resp3 = v == 3;
     }
-    let (id, proto) = (c.id as i64, if c.resp3 { 3 } else { 2 });
+    let (id, proto) = (c.client_id as i64, if c.resp3 { 3 } else { 2 });
     let mut out = ctx.out();
     out.map_len(7);
     out.bulk(b"server");
@@ -133,7 +138,7 @@ pub fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// CLIENT ID
 pub fn client_id(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    let id = ctx.client_ref().id as i64;
+    let id = ctx.client_ref().client_id as i64;
     ctx.out().int(id);
     Ok(())
 }
@@ -384,7 +389,7 @@ fn client_info_line(out: &mut Vec<u8>, slot: usize, c: &Client, now: UnixMillis,
     let _ = write!(
         out,
         "id={} addr={} laddr={} fd={} name=",
-        c.id, c.info.addr, c.info.laddr, slot
+        c.client_id, c.info.addr, c.info.laddr, slot
     );
     if let Some(n) = &c.name {
         out.extend_from_slice(n);
@@ -413,7 +418,7 @@ fn clients_in_order(ctx: &Ctx) -> Vec<usize> {
         .clients
         .iter()
         .filter(|(_, c)| !c.close_asap)
-        .map(|(slot, c)| (c.id, slot))
+        .map(|(slot, c)| (c.client_id, slot))
         .collect();
     v.sort_unstable();
     v.into_iter().map(|(_, slot)| slot).collect()
@@ -434,7 +439,7 @@ pub fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     } else if args.len() != 2 {
         return Err(CmdError::Syntax);
     }
-    let me = ctx.id.0;
+    let me = ctx.handle.0;
     let mem = argv_mem(args);
     let mut text = Vec::new();
     let order = clients_in_order(ctx);
@@ -449,7 +454,7 @@ pub fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             for id in ids {
                 if let Some(&slot) = order
                     .iter()
-                    .find(|&&s| i64::try_from(ctx.clients[s].id).is_ok_and(|x| x == id))
+                    .find(|&&s| i64::try_from(ctx.clients[s].client_id).is_ok_and(|x| x == id))
                 {
                     line(slot, &mut text);
                 }
@@ -472,7 +477,7 @@ pub fn client_info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut text = Vec::new();
     client_info_line(
         &mut text,
-        ctx.id.0,
+        ctx.handle.0,
         ctx.client_ref(),
         ctx.now,
         argv_mem(args),
@@ -535,7 +540,7 @@ pub fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             i += 2;
         }
     }
-    let me = ctx.id.0;
+    let me = ctx.handle.0;
     let mut killed = 0i64;
     let mut close_me = false;
     for slot in clients_in_order(ctx) {
@@ -543,7 +548,7 @@ pub fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         let matches = addr.is_none_or(|a| c.info.addr.as_bytes() == a)
             && laddr.is_none_or(|a| c.info.laddr.as_bytes() == a)
             && ctype.is_none_or(|t| client_type(c) == t)
-            && id.is_none_or(|i| c.id == i)
+            && id.is_none_or(|i| c.client_id == i)
             && !(slot == me && skipme);
         if !matches {
             continue;
@@ -552,7 +557,7 @@ pub fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             close_me = true;
         } else {
             ctx.clients[slot].close_asap = true;
-            ctx.srv.events.push_back(Event::Close(ClientId(slot)));
+            ctx.srv.events.push_back(Event::Close(ClientHandle(slot)));
         }
         killed += 1;
     }
@@ -755,10 +760,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Redis's clearClientConnectionState: what RESET puts back (subscriptions and blocking
 /// included).
 fn clear_connection_state(ctx: &mut Ctx) {
-    let slot = ctx.id.0;
+    let slot = ctx.handle.0;
     super::tx::discard_transaction(ctx.srv, ctx.clients, slot);
-    super::pubsub::forget_client(ctx.srv, ctx.clients, ctx.id);
-    super::blocking::forget_client(ctx.srv, ctx.clients, ctx.id);
+    super::pubsub::forget_client(ctx.srv, ctx.clients, ctx.handle);
+    super::blocking::forget_client(ctx.srv, ctx.clients, ctx.handle);
     let c = &mut ctx.clients[slot];
     c.db = 0;
     c.resp3 = false;
@@ -781,7 +786,7 @@ mod tests {
     use crate::resp::{decode_reply, Reply};
     use crate::{Config, ConnInfo, Engine, UnixMillis};
 
-    fn run(eng: &mut Engine, id: crate::ClientId, cmd: &str) -> Reply {
+    fn run(eng: &mut Engine, id: crate::ClientHandle, cmd: &str) -> Reply {
         let mut args = Vec::new();
         assert!(crate::resp::split_args(cmd.as_bytes(), &mut args));
         eng.feed(UnixMillis(1000), id, &crate::resp::encode_request(&args));

@@ -90,7 +90,7 @@ fn expire_generic(
         }
         _ => {
             db.remove(key);
-            let lazy = ctx.srv.config.get("lazyfree-lazy-expire").as_deref() == Some(b"yes");
+            let lazy = ctx.srv.config.lazyfree_lazy_expire;
             ctx.propagate(&[if lazy { b"UNLINK" } else { b"DEL" }, key]);
         }
     }
@@ -199,13 +199,13 @@ mod tests {
     use crate::resp::encode_request;
     use crate::resp::{decode_reply, Reply};
     use crate::types::Value;
-    use crate::{ClientId, Config, ConnInfo, Engine, UnixMillis};
+    use crate::{ClientHandle, Config, ConnInfo, Engine, UnixMillis};
 
     const T0: u64 = 1_700_000_000_000;
 
     struct T {
         eng: Engine,
-        id: ClientId,
+        id: ClientHandle,
         now: u64,
     }
 

@@ -27,7 +27,7 @@ fn read_mut<'c>(
     key: &[u8],
 ) -> Result<(Option<&'c mut Hash>, &'c mut Rng, ReplyWriter<'c>), CmdError> {
     let now = ctx.now;
-    let c = &mut ctx.clients[ctx.id.0];
+    let c = &mut ctx.clients[ctx.handle.0];
     let h = ctx.srv.dbs[c.db].read_mut::<Hash>(key, now)?;
     Ok((h, &mut ctx.srv.rng, ReplyWriter::new(&mut c.out, c.resp3)))
 }

@@ -96,7 +96,7 @@ pub fn keys(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let all = pattern == b"*";
     let i = ctx.client_ref().db;
     let db = &ctx.srv.dbs[i];
-    let c = &mut ctx.clients[ctx.id.0];
+    let c = &mut ctx.clients[ctx.handle.0];
     let mut w = crate::resp::ReplyWriter::new(&mut c.out, c.resp3);
     let found: Vec<&[u8]> = db
         .keys
@@ -194,8 +194,7 @@ pub fn reply_scan_head(w: &mut crate::resp::ReplyWriter, cursor: u64, len: usize
 
 pub fn parse_scan_cursor(arg: &[u8]) -> Option<u64> {
     let s = arg.split(|&b| b == 0).next().unwrap_or(&[]);
-    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
-    if s.first().is_some_and(|&b| is_space(b)) {
+    if s.first().is_some_and(|&b| crate::cnum::is_c_space(b)) {
         return None;
     }
     let (neg, digits) = match s.first() {

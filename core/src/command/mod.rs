@@ -26,7 +26,7 @@ pub mod tx;
 pub mod zset;
 
 use crate::cnum::parse_i64;
-use crate::engine::{Client, ClientId, Server};
+use crate::engine::{Client, ClientHandle, Server};
 use crate::keyspace::Db;
 use crate::resp::ReplyWriter;
 use crate::time::UnixMillis;
@@ -134,7 +134,7 @@ impl CommandSpec {
         self.handler.is_none()
     }
 
-    pub(crate) fn has(&self, flag: u32) -> bool {
+    pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
     }
 
@@ -172,7 +172,7 @@ impl CommandSpec {
         self.name.rsplit('|').next().unwrap_or(self.name)
     }
 
-    pub(crate) fn arity_ok(&self, argc: usize) -> bool {
+    pub fn arity_ok(&self, argc: usize) -> bool {
         let argc = argc as i32;
         if self.arity >= 0 {
             argc == self.arity
@@ -181,7 +181,7 @@ impl CommandSpec {
         }
     }
 
-    pub(crate) fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+    pub fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         self.subcommands
             .iter()
             .find(|s| s.short_name().as_bytes().eq_ignore_ascii_case(name))
@@ -320,29 +320,29 @@ pub struct Ctx<'e> {
     pub now: UnixMillis,
     pub srv: &'e mut Server,
     pub clients: &'e mut slab::Slab<Client>,
-    pub id: ClientId,
+    pub handle: ClientHandle,
     pub cmd: &'static CommandSpec,
 }
 
 impl<'e> Ctx<'e> {
     pub fn client(&mut self) -> &mut Client {
-        &mut self.clients[self.id.0]
+        &mut self.clients[self.handle.0]
     }
 
     pub fn client_ref(&self) -> &Client {
-        &self.clients[self.id.0]
+        &self.clients[self.handle.0]
     }
 
     /// The writer for the calling client's replies.
     pub fn out(&mut self) -> ReplyWriter<'_> {
-        let c = &mut self.clients[self.id.0];
+        let c = &mut self.clients[self.handle.0];
         ReplyWriter::new(&mut c.out, c.resp3)
     }
 
     /// The calling client's database and reply writer, borrowed together (to write a value
     /// into the reply without copying it).
     pub fn db_out(&mut self) -> (&mut Db, ReplyWriter<'_>) {
-        let c = &mut self.clients[self.id.0];
+        let c = &mut self.clients[self.handle.0];
         (
             &mut self.srv.dbs[c.db],
             ReplyWriter::new(&mut c.out, c.resp3),
@@ -361,7 +361,7 @@ impl<'e> Ctx<'e> {
 
     /// The calling client's selected database.
     pub fn db(&mut self) -> &mut Db {
-        let i = self.clients[self.id.0].db;
+        let i = self.clients[self.handle.0].db;
         &mut self.srv.dbs[i]
     }
 
@@ -369,7 +369,7 @@ impl<'e> Ctx<'e> {
     /// current database (WATCH, keyspace notifications and save rules hang off this).
     pub fn key_modified(&mut self, key: &[u8]) {
         self.srv.dirty += 1;
-        let db = self.clients[self.id.0].db;
+        let db = self.clients[self.handle.0].db;
         self.key_modified_in(db, key);
     }
 
@@ -388,7 +388,7 @@ impl<'e> Ctx<'e> {
     /// record, in the current database; a handler that calls it replaces the default.
     pub fn propagate(&mut self, args: &[&[u8]]) {
         if self.srv.persist.propagate {
-            let db = self.clients[self.id.0].db;
+            let db = self.clients[self.handle.0].db;
             let cmd = args.iter().map(|a| a.to_vec()).collect();
             self.srv
                 .persist
@@ -401,7 +401,7 @@ impl<'e> Ctx<'e> {
     /// Replies with a Redis error (used for errors that do not abort the handler's flow).
     pub fn error(&mut self, e: &CmdError) {
         self.srv.stats.error_replies += 1;
-        let c = &mut self.clients[self.id.0];
+        let c = &mut self.clients[self.handle.0];
         ReplyWriter::new(&mut c.out, c.resp3).error(e.text());
     }
 }
@@ -421,7 +421,7 @@ pub fn dispatch(
     now: UnixMillis,
     srv: &mut Server,
     clients: &mut slab::Slab<Client>,
-    id: ClientId,
+    id: ClientHandle,
     args: &[&[u8]],
 ) -> Dispatched {
     let out_start = clients[id.0].out.len();
@@ -439,7 +439,7 @@ fn process_command(
     now: UnixMillis,
     srv: &mut Server,
     clients: &mut slab::Slab<Client>,
-    id: ClientId,
+    id: ClientHandle,
     args: &[&[u8]],
 ) -> Dispatched {
     // rejectCommand: the error reply, and a MULTI in progress is doomed. A refused EXEC
@@ -518,9 +518,6 @@ fn process_command(
     if let Some(msg) = pubsub::subscriber_mode_error(&clients[id.0], cmd) {
         return reject(srv, clients, Some(cmd), msg);
     }
-    if cmd.name == "ping" && pubsub::subscriber_ping(&mut clients[id.0], args) {
-        return Dispatched::Done;
-    }
     if connection::must_postpone(srv, &clients[id.0], cmd, now) {
         clients[id.0].postponed = true;
         return Dispatched::Postponed;
@@ -542,7 +539,7 @@ pub fn call(
     now: UnixMillis,
     srv: &mut Server,
     clients: &mut slab::Slab<Client>,
-    id: ClientId,
+    id: ClientHandle,
     cmd: &'static CommandSpec,
     args: &[&[u8]],
 ) {
@@ -555,7 +552,7 @@ pub fn call(
         now,
         srv,
         clients,
-        id,
+        handle: id,
         cmd,
     };
     let before = persistence::before_command(ctx.srv, ctx.clients[id.0].db);
@@ -563,7 +560,7 @@ pub fn call(
     persistence::after_command(&mut ctx, args, before, ok);
 }
 
-/// Runs a handler for `ctx.id` and answers its `Err`: the one place a command's error reply
+/// Runs a handler for `ctx.handle` and answers its `Err`: the one place a command's error reply
 /// is written (a command called by EXEC, a blocked client being served). True if it succeeded.
 ///
 /// The handler contract (validate, then reply) is kept by construction: on `Err`, whatever
@@ -576,7 +573,7 @@ pub fn call(
 /// Each call keeps its own mark, so EXEC's nested calls nest. Debug builds assert that no
 /// handler relies on the cut: it hides a bug (work done, then a failure).
 fn run_handler(ctx: &mut Ctx, handler: impl FnOnce(&mut Ctx) -> Result<(), CmdError>) -> bool {
-    let slot = ctx.id.0;
+    let slot = ctx.handle.0;
     let c = &mut ctx.clients[slot];
     let outer = std::mem::replace(&mut c.reply_start, c.out.len());
     let result = handler(ctx);

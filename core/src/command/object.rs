@@ -42,11 +42,7 @@ pub fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// OBJECT REFCOUNT key
 pub fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let shares_integers = !ctx
-        .srv
-        .config
-        .get("maxmemory-policy")
-        .is_some_and(|p| p.windows(3).any(|w| w == b"lru" || w == b"lfu"));
+    let shares_integers = !ctx.srv.config.maxmemory_policy.tracks_access();
     let refcount = match ctx.db().lookup_read(args[2], now) {
         None => {
             ctx.out().nil();

@@ -60,7 +60,7 @@ pub(crate) fn propagate_expired(srv: &mut Server, db: usize, keys: &[Vec<u8>]) {
     if !srv.persist.propagate || keys.is_empty() {
         return;
     }
-    let lazy = srv.config.get("lazyfree-lazy-expire").as_deref() == Some(b"yes");
+    let lazy = srv.config.lazyfree_lazy_expire;
     let name: &[u8] = if lazy { b"UNLINK" } else { b"DEL" };
     for k in keys {
         srv.persist.emit(db, &[name, k]);
@@ -100,18 +100,18 @@ pub fn cron(srv: &mut Server, now: UnixMillis) {
         let _ = start_bgsave(srv, now);
         return;
     }
-    for (period, changes) in save_params(&srv.config) {
-        let due = srv.dirty >= changes && secs.saturating_sub(srv.persist.lastsave) > period;
-        let may_retry = srv.persist.last_bgsave_ok
-            || secs.saturating_sub(srv.persist.last_bgsave_try) > BGSAVE_RETRY_DELAY;
-        if due && may_retry && srv.dirty > 0 {
-            let _ = start_bgsave(srv, now);
-            return;
-        }
+    let may_retry = srv.persist.last_bgsave_ok
+        || secs.saturating_sub(srv.persist.last_bgsave_try) > BGSAVE_RETRY_DELAY;
+    let due = save_params(&srv.config).any(|(period, changes)| {
+        srv.dirty >= changes && secs.saturating_sub(srv.persist.lastsave) > period
+    });
+    if due && may_retry && srv.dirty > 0 {
+        let _ = start_bgsave(srv, now);
+        return;
     }
     if srv.persist.aof_enabled {
-        let perc: u64 = cfg_num(srv, "auto-aof-rewrite-percentage");
-        let min: u64 = cfg_num(srv, "auto-aof-rewrite-min-size");
+        let perc = srv.config.auto_aof_rewrite_percentage;
+        let min = srv.config.auto_aof_rewrite_min_size;
         let cur = srv.persist.aof_current_size;
         if perc > 0 && cur > min {
             let base = srv.persist.aof_base_size.max(1);
@@ -121,11 +121,6 @@ pub fn cron(srv: &mut Server, now: UnixMillis) {
             }
         }
     }
-}
-
-fn cfg_num(srv: &Server, name: &str) -> u64 {
-    let v = srv.config.get(name).unwrap_or_default();
-    crate::config::memtoull(&v).unwrap_or(0)
 }
 
 // ---------------------------------------------------------------- saving
@@ -243,7 +238,7 @@ pub fn prepare_shutdown(srv: &mut Server, now: UnixMillis, flags: u8) -> Result<
         srv.persist.bgsave_in_progress = false;
         srv.persist.aof_rewrite_in_progress = false;
         let want_save = (flags & SHUTDOWN_SAVE != 0)
-            || (flags & SHUTDOWN_NOSAVE == 0 && !save_params(&srv.config).is_empty());
+            || (flags & SHUTDOWN_NOSAVE == 0 && save_params(&srv.config).next().is_some());
         if want_save {
             if let Err(e) = save_now(srv, now) {
                 if !force {
@@ -464,7 +459,7 @@ pub fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if ttl != 0 && ttl as u64 <= now.0 {
         // Already expired: nothing is created (an old key was replaced by nothing).
         if deleted {
-            let lazy = ctx.srv.config.get("lazyfree-lazy-server-del").as_deref() == Some(b"yes");
+            let lazy = ctx.srv.config.lazyfree_lazy_server_del;
             ctx.propagate(&[if lazy { b"UNLINK" } else { b"DEL" }, key]);
             ctx.key_modified(key);
         }
@@ -510,14 +505,9 @@ const DEBUG_HELP: &[&str] = &[
 ];
 
 fn debug_allowed(ctx: &Ctx) -> bool {
-    match ctx.srv.config.get("enable-debug-command").as_deref() {
-        Some(b"yes") => true,
-        Some(b"local") => {
-            let a = &ctx.client_ref().info.addr;
-            a.is_empty() || a.starts_with("127.") || a.starts_with("[::1]")
-        }
-        _ => false,
-    }
+    let a = &ctx.client_ref().info.addr;
+    let local = a.is_empty() || a.starts_with("127.") || a.starts_with("[::1]");
+    ctx.srv.config.enable_debug_command.allows(local)
 }
 
 /// DEBUG <subcommand> ... (OBJECT, RELOAD, HELP)

@@ -15,7 +15,7 @@
 
 use super::{CmdError, CommandSpec, Ctx};
 use crate::config::Config;
-use crate::engine::{Client, ClientId, Event, Server};
+use crate::engine::{Client, ClientHandle, Event, Server};
 use crate::glob::glob_match;
 use crate::resp::ReplyWriter;
 use crate::time::UnixMillis;
@@ -303,7 +303,7 @@ fn unsubscribe_all_patterns(srv: &mut Server, c: &mut Client, slot: usize, notif
 }
 
 /// Drops every subscription of a client without notifying it (disconnect, RESET).
-pub fn forget_client(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientId) {
+pub fn forget_client(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientHandle) {
     let Some(c) = clients.get_mut(id.0) else {
         return;
     };
@@ -374,7 +374,7 @@ pub fn subscriber_ping(c: &mut Client, args: &[&[u8]]) -> bool {
 pub fn subscribe(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     // Redis refuses DENY BLOCKING clients except inside MULTI (kept for compatibility): here
     // only EXEC denies blocking, so SUBSCRIBE is always allowed.
-    let slot = ctx.id.0;
+    let slot = ctx.handle.0;
     let c = &mut ctx.clients[slot];
     for ch in &args[1..] {
         subscribe_channel(ctx.srv, c, slot, ch, Kind::Global);
@@ -390,7 +390,7 @@ pub fn ssubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             "SSUBSCRIBE isn't allowed for a DENY BLOCKING client",
         ));
     }
-    let slot = ctx.id.0;
+    let slot = ctx.handle.0;
     let c = &mut ctx.clients[slot];
     for ch in &args[1..] {
         subscribe_channel(ctx.srv, c, slot, ch, Kind::Shard);
@@ -401,7 +401,7 @@ pub fn ssubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// PSUBSCRIBE pattern [pattern ...]
 pub fn psubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let slot = ctx.id.0;
+    let slot = ctx.handle.0;
     let c = &mut ctx.clients[slot];
     for p in &args[1..] {
         subscribe_pattern(ctx.srv, c, slot, p);
@@ -411,7 +411,7 @@ pub fn psubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 }
 
 fn unsubscribe_generic(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> Result<(), CmdError> {
-    let slot = ctx.id.0;
+    let slot = ctx.handle.0;
     let c = &mut ctx.clients[slot];
     if args.len() == 1 {
         unsubscribe_all_channels(ctx.srv, c, slot, kind, true);
@@ -436,7 +436,7 @@ pub fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// PUNSUBSCRIBE [pattern [pattern ...]]
 pub fn punsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let slot = ctx.id.0;
+    let slot = ctx.handle.0;
     let c = &mut ctx.clients[slot];
     if args.len() == 1 {
         unsubscribe_all_patterns(ctx.srv, c, slot, true);
@@ -454,7 +454,7 @@ struct Sink<'a> {
     now: UnixMillis,
     config: &'a Config,
     events: &'a mut VecDeque<Event>,
-    caller: ClientId,
+    caller: ClientHandle,
 }
 
 impl Sink<'_> {
@@ -482,7 +482,7 @@ impl Sink<'_> {
             c.reply_start = c.out.len();
         }
         if was_empty && slot != self.caller.0 {
-            self.events.push_back(Event::Output(ClientId(slot)));
+            self.events.push_back(Event::Output(ClientHandle(slot)));
         }
         output_limit(self.now, self.config, self.events, c, slot);
     }
@@ -537,7 +537,7 @@ fn output_limit(
     }
     c.close_asap = true;
     c.out = Vec::new();
-    events.push_back(Event::Close(ClientId(slot)));
+    events.push_back(Event::Close(ClientHandle(slot)));
     true
 }
 
@@ -547,7 +547,7 @@ fn publish_message(
     now: UnixMillis,
     srv: &mut Server,
     clients: &mut slab::Slab<Client>,
-    caller: ClientId,
+    caller: ClientHandle,
     channel: &[u8],
     msg: &[u8],
     kind: Kind,
@@ -605,7 +605,7 @@ pub fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         ctx.now,
         ctx.srv,
         ctx.clients,
-        ctx.id,
+        ctx.handle,
         args[1],
         args[2],
         Kind::Global,
@@ -620,7 +620,7 @@ pub fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         ctx.now,
         ctx.srv,
         ctx.clients,
-        ctx.id,
+        ctx.handle,
         args[1],
         args[2],
         Kind::Shard,
@@ -732,7 +732,7 @@ mod tests {
     use crate::engine::{ConnInfo, Engine, Event};
     use crate::{Config, UnixMillis};
 
-    fn run(eng: &mut Engine, id: crate::ClientId, cmd: &str) -> String {
+    fn run(eng: &mut Engine, id: crate::ClientHandle, cmd: &str) -> String {
         eng.feed(UnixMillis(1000), id, format!("{cmd}\r\n").as_bytes());
         let mut out = Vec::new();
         eng.drain_output(id, &mut out);
@@ -743,7 +743,7 @@ mod tests {
         ctx: &mut crate::command::Ctx,
         _args: &[&[u8]],
     ) -> Result<(), crate::command::CmdError> {
-        let (now, id) = (ctx.now, ctx.id);
+        let (now, id) = (ctx.now, ctx.handle);
         super::publish_message(
             now,
             ctx.srv,

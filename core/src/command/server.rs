@@ -247,10 +247,16 @@ fn is_local(addr: &str) -> bool {
 /// CONFIG SET parameter value [parameter value ...]
 pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let local = is_local(&ctx.client_ref().info.addr);
-    ctx.srv
+    let host_applies = ctx
+        .srv
         .config
         .config_set(&args[2..], local)
         .map_err(|e| CmdError::Msg(e.text()))?;
+    if host_applies {
+        ctx.srv
+            .events
+            .push_back(crate::engine::Event::ConfigChanged);
+    }
     ctx.out().ok();
     Ok(())
 }
@@ -507,8 +513,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "used_memory_scripts_human:0B");
                 kv!(s, "maxmemory:{}", cfg.maxmemory);
                 kv!(s, "maxmemory_human:{}", bytes_to_human(cfg.maxmemory));
-                let policy = cfg.get("maxmemory-policy").unwrap_or_default();
-                kv!(s, "maxmemory_policy:{}", String::from_utf8_lossy(&policy));
+                kv!(s, "maxmemory_policy:{}", cfg.maxmemory_policy.name());
                 let frag = if used > 0 {
                     rss as f64 / used as f64
                 } else {
@@ -681,8 +686,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "master_repl_offset:0");
                 kv!(s, "second_repl_offset:-1");
                 kv!(s, "repl_backlog_active:0");
-                let backlog = cfg.get("repl-backlog-size").unwrap_or_default();
-                kv!(s, "repl_backlog_size:{}", String::from_utf8_lossy(&backlog));
+                kv!(s, "repl_backlog_size:{}", cfg.repl_backlog_size);
                 kv!(s, "repl_backlog_first_byte_offset:0");
                 kv!(s, "repl_backlog_histlen:0");
             }
@@ -802,7 +806,7 @@ mod tests {
     use crate::resp::{decode_reply, Reply};
     use crate::{Config, ConnInfo, Engine, HostInfo, UnixMillis};
 
-    fn raw(eng: &mut Engine, id: crate::ClientId, cmd: &str) -> Vec<u8> {
+    fn raw(eng: &mut Engine, id: crate::ClientHandle, cmd: &str) -> Vec<u8> {
         let mut args = Vec::new();
         assert!(crate::resp::split_args(cmd.as_bytes(), &mut args));
         eng.feed(
@@ -815,7 +819,7 @@ mod tests {
         out
     }
 
-    fn run(eng: &mut Engine, id: crate::ClientId, cmd: &str) -> Reply {
+    fn run(eng: &mut Engine, id: crate::ClientHandle, cmd: &str) -> Reply {
         let out = raw(eng, id, cmd);
         let (r, n) = decode_reply(&out).unwrap().unwrap();
         assert_eq!(n, out.len());

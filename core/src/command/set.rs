@@ -33,7 +33,7 @@ fn out_of_range_positive() -> CmdError {
 /// The calling client's database, the server's RNG and set-max-intset-entries, borrowed
 /// together.
 fn parts<'a>(ctx: &'a mut Ctx) -> (&'a mut Db, &'a mut Rng, u64) {
-    let i = ctx.clients[ctx.id.0].db;
+    let i = ctx.clients[ctx.handle.0].db;
     let srv = &mut *ctx.srv;
     (
         &mut srv.dbs[i],
@@ -336,8 +336,8 @@ fn srandmember_with_count(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError>
         ctx.out().array_len(0);
         return Ok(());
     }
-    let i = ctx.clients[ctx.id.0].db;
-    let client = &mut ctx.clients[ctx.id.0];
+    let i = ctx.clients[ctx.handle.0].db;
+    let client = &mut ctx.clients[ctx.handle.0];
     let srv = &mut *ctx.srv;
     let rng = &mut srv.rng;
     let Some(Value::Set(set)) = srv.dbs[i].keys.get_mut(key) else {
@@ -487,7 +487,7 @@ fn sinter_generic(
         }
         return Ok(());
     }
-    let i = ctx.clients[ctx.id.0].db;
+    let i = ctx.clients[ctx.handle.0].db;
     let srv = &mut *ctx.srv;
     let (db, rng, max) = (&srv.dbs[i], &mut srv.rng, srv.config.set_max_intset_entries);
     let mut sets: Vec<&Set> = sets_of(db, keys).into_iter().flatten().collect();
@@ -576,7 +576,7 @@ fn sunion_diff_generic(
     op: SetOp,
 ) -> Result<(), CmdError> {
     lookup_sets(ctx, keys)?;
-    let i = ctx.clients[ctx.id.0].db;
+    let i = ctx.clients[ctx.handle.0].db;
     let srv = &mut *ctx.srv;
     let (db, rng, max) = (&srv.dbs[i], &mut srv.rng, srv.config.set_max_intset_entries);
     let mut sets = sets_of(db, keys);

@@ -157,8 +157,16 @@ fn set_generic(
             None => None,
         });
     }
-    let found = db.get(key, now).is_some();
-    let abort = (flags & NX != 0 && found) || (flags & XX != 0 && !found);
+    let abort = if flags & (NX | XX) == 0 {
+        // Nothing to decide: no lookup, the insert below is the one probe of the key table
+        // (a key whose TTL passed is still expired first, as a lookup would, for the stats,
+        // the expired-key log and the AOF).
+        db.expire_if_needed(key, now);
+        false
+    } else {
+        let found = db.get(key, now).is_some();
+        (flags & NX != 0 && found) || (flags & XX != 0 && !found)
+    };
     if !abort {
         db.set(key, Value::string(val), flags & KEEPTTL != 0);
         if let Some(at) = when {
@@ -787,7 +795,7 @@ mod tests {
         );
     }
 
-    fn run(eng: &mut crate::Engine, id: crate::ClientId, args: &[&str]) -> String {
+    fn run(eng: &mut crate::Engine, id: crate::ClientHandle, args: &[&str]) -> String {
         let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
         eng.feed(UNIX_NOW, id, &crate::resp::encode_request(&args));
         let mut out = Vec::new();
@@ -796,6 +804,31 @@ mod tests {
     }
 
     const UNIX_NOW: crate::UnixMillis = crate::UnixMillis(1_700_000_000_000);
+
+    #[test]
+    fn plain_set_expires_a_dead_key_first() {
+        // SET without NX/XX skips the lookup, yet a key whose TTL passed is still expired first,
+        // as Redis's lookupKeyWrite does: counted, its TTL gone, its DEL propagated.
+        let mut eng = crate::Engine::new(crate::Config::default(), 1);
+        eng.set_propagation(true);
+        let id = eng.connect(UNIX_NOW, Default::default());
+        assert_eq!(run(&mut eng, id, &["SET", "k", "v", "PX", "10"]), "+OK\r\n");
+        let later = crate::UnixMillis(UNIX_NOW.0 + 20);
+        eng.feed(later, id, &crate::resp::encode_request(&["SET", "k", "w"]));
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        assert_eq!(out, b"+OK\r\n");
+        let db = &eng.server().dbs[0];
+        assert_eq!(db.expired_count, 1);
+        assert_eq!(db.expire_at(b"k"), None);
+        let mut aof = Vec::new();
+        eng.take_propagated(&mut aof);
+        let aof = String::from_utf8_lossy(&aof).into_owned();
+        assert!(
+            aof.ends_with("$3\r\nDEL\r\n$1\r\nk\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nw\r\n"),
+            "{aof}"
+        );
+    }
 
     #[test]
     #[allow(clippy::field_reassign_with_default)]

@@ -311,7 +311,7 @@ pub fn discard(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     if !ctx.client_ref().tx.active {
         return Err(CmdError::err("DISCARD without MULTI"));
     }
-    discard_transaction(ctx.srv, ctx.clients, ctx.id.0);
+    discard_transaction(ctx.srv, ctx.clients, ctx.handle.0);
     ctx.out().ok();
     Ok(())
 }
@@ -322,7 +322,7 @@ pub fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
         return Err(CmdError::err("EXEC without MULTI"));
     }
     drain_expired(ctx.srv, ctx.clients);
-    if watched_key_expired(ctx.srv, ctx.id.0, ctx.client_ref(), ctx.now) {
+    if watched_key_expired(ctx.srv, ctx.handle.0, ctx.client_ref(), ctx.now) {
         ctx.client().tx.dirty_cas = true;
     }
     let (cas, abort) = {
@@ -330,7 +330,7 @@ pub fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
         (t.dirty_cas, t.dirty_exec)
     };
     if cas || abort {
-        discard_transaction(ctx.srv, ctx.clients, ctx.id.0);
+        discard_transaction(ctx.srv, ctx.clients, ctx.handle.0);
         if abort {
             return Err(CmdError::Msg(
                 b"EXECABORT Transaction discarded because of previous errors.".to_vec(),
@@ -340,7 +340,7 @@ pub fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
         return Ok(());
     }
     // Unwatch at once: nothing the queue does can abort it now.
-    unwatch_all(ctx.srv, ctx.clients, ctx.id.0);
+    unwatch_all(ctx.srv, ctx.clients, ctx.handle.0);
     let queue = std::mem::take(&mut ctx.client().tx.queue);
     ctx.client().tx.in_exec = true;
     ctx.out().array_len(queue.len());
@@ -348,8 +348,8 @@ pub fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     ctx.srv.persist.begin_multi();
     for q in &queue {
         let args: smallvec::SmallVec<[&[u8]; 8]> = q.args.iter().map(Vec::as_slice).collect();
-        call(ctx.now, ctx.srv, ctx.clients, ctx.id, q.cmd, &args);
-        if !ctx.clients.contains(ctx.id.0) {
+        call(ctx.now, ctx.srv, ctx.clients, ctx.handle, q.cmd, &args);
+        if !ctx.clients.contains(ctx.handle.0) {
             ctx.srv.persist.end_multi();
             return Ok(());
         }
@@ -357,7 +357,7 @@ pub fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     ctx.srv.persist.end_multi();
     ctx.client().tx.in_exec = false;
     // The queue ran: leave MULTI (the commands may have watched nothing: WATCH is refused).
-    discard_transaction(ctx.srv, ctx.clients, ctx.id.0);
+    discard_transaction(ctx.srv, ctx.clients, ctx.handle.0);
     Ok(())
 }
 
@@ -368,7 +368,7 @@ pub fn watch(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     // No point in watching once a watched key has changed.
     if !ctx.client_ref().tx.dirty_cas {
-        let slot = ctx.id.0;
+        let slot = ctx.handle.0;
         let db = ctx.client_ref().db;
         let now = ctx.now;
         for key in &args[1..] {
@@ -396,7 +396,7 @@ pub fn watch(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// UNWATCH
 pub fn unwatch(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    unwatch_all(ctx.srv, ctx.clients, ctx.id.0);
+    unwatch_all(ctx.srv, ctx.clients, ctx.handle.0);
     ctx.client().tx.dirty_cas = false;
     ctx.out().ok();
     Ok(())
@@ -410,7 +410,7 @@ pub fn reply_queued(out: &mut ReplyWriter<'_>) {
 #[cfg(test)]
 mod tests {
     use crate::resp::{decode_reply, Reply};
-    use crate::{ClientId, Config, ConnInfo, Engine, UnixMillis};
+    use crate::{ClientHandle, Config, ConnInfo, Engine, UnixMillis};
 
     struct T {
         eng: Engine,
@@ -425,11 +425,11 @@ mod tests {
             }
         }
 
-        fn client(&mut self) -> ClientId {
+        fn client(&mut self) -> ClientHandle {
             self.eng.connect(self.now, ConnInfo::default())
         }
 
-        fn run(&mut self, id: ClientId, cmd: &str) -> Reply {
+        fn run(&mut self, id: ClientHandle, cmd: &str) -> Reply {
             let mut args = Vec::new();
             assert!(crate::resp::split_args(cmd.as_bytes(), &mut args));
             self.eng
@@ -441,7 +441,7 @@ mod tests {
             r
         }
 
-        fn exec_aborted(&mut self, id: ClientId) -> bool {
+        fn exec_aborted(&mut self, id: ClientHandle) -> bool {
             assert_eq!(self.run(id, "MULTI"), Reply::simple("OK"));
             assert_eq!(self.run(id, "PING"), Reply::simple("QUEUED"));
             match self.run(id, "EXEC") {

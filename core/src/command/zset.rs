@@ -830,7 +830,7 @@ pub fn zrandmember(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
         return zrandmember_count(ctx, args[1], l, withscores);
     }
-    let ctxid = ctx.id.0;
+    let ctxid = ctx.handle.0;
     let srv = &mut *ctx.srv;
     let db = &mut srv.dbs[ctx.clients[ctxid].db];
     let c = &mut ctx.clients[ctxid];
@@ -854,7 +854,7 @@ const MAX_RANDOM_REPEATS: usize = i32::MAX as usize;
 /// in reverse rank order (Redis 7.0 iterates zsets from the tail).
 fn zrandmember_count(ctx: &mut Ctx, key: &[u8], l: i64, withscores: bool) -> Result<(), CmdError> {
     let now = ctx.now;
-    let ctxid = ctx.id.0;
+    let ctxid = ctx.handle.0;
     let srv = &mut *ctx.srv;
     let db = &mut srv.dbs[ctx.clients[ctxid].db];
     let c = &mut ctx.clients[ctxid];

@@ -1,5 +1,13 @@
 //! Redis's CRC-64 (crc64.c): the Jones polynomial 0xad93d23594c935a9, reflected input and
 //! output, initial value 0, no final xor. `crc64(0, b"123456789") == 0xe9c6d914c4b8d9ca`.
+//!
+//! Why not the `crc` crate's `CRC_64_REDIS` (crc 3.4, measured for issue 11): it gives the same
+//! results and builds for wasm32, but the RDB encoder feeds the CRC the pieces it writes (1 to
+//! 24 bytes: types, lengths, short keys and values), and there this slicing-by-8 runs about 25%
+//! faster than crc's fastest `Table<16>` digest and twice as fast as its default `Table<1>`;
+//! crc wins (1.5-2x) only on large one-shot buffers. It also cannot continue from a plain u64
+//! (`digest_with_initial` reflects the seed), and its 16 tables would double the 16 KB of
+//! tables in the wasm build.
 
 const POLY_REFLECTED: u64 = 0x95ac_9329_ac4b_c9b5;
 

@@ -2,11 +2,11 @@
 //! playground's download/upload), AOF replay, the propagated-effects stream, and the reports
 //! hosts make when background work ends.
 
-use super::persist::{Persist, PersistHost};
-use super::{LoadInfo, LoadedKey};
+use super::persist::PersistHost;
+use super::{LoadInfo, LoadedKey, SaveOptions};
 use crate::command::{dispatch, persistence};
 use crate::engine::{ConnInfo, Engine};
-
+use crate::keyspace::Db;
 use crate::resp::{Args, Decoded, RequestDecoder};
 use crate::time::UnixMillis;
 
@@ -27,12 +27,91 @@ impl Engine {
         self.srv.persist.host = Some(host);
     }
 
-    pub fn persist(&self) -> &Persist {
-        &self.srv.persist
+    /// The databases, for a host writing a snapshot itself (an AOF base at startup).
+    pub fn dbs(&self) -> &[Db] {
+        &self.srv.dbs
     }
 
-    pub fn persist_mut(&mut self) -> &mut Persist {
-        &mut self.srv.persist
+    /// How a snapshot is written now (rdbcompression, rdbchecksum, ...).
+    pub fn save_options(&self, now: UnixMillis) -> SaveOptions {
+        persistence::save_options(&self.srv, now)
+    }
+
+    /// How an AOF base file (an RDB preamble) is written now.
+    pub fn aof_base_options(&self, now: UnixMillis) -> SaveOptions {
+        SaveOptions {
+            aof_base: true,
+            ..self.save_options(now)
+        }
+    }
+
+    /// A host sets a parameter itself (its resolved `dir`), without CONFIG SET's checks.
+    pub fn set_config(&mut self, name: &str, value: &[u8]) -> Result<(), String> {
+        self.srv.config.set(name, value)
+    }
+
+    /// SHUTDOWN succeeded: the host exits (also reported as `Event::Shutdown`).
+    pub fn shutdown_requested(&self) -> bool {
+        self.srv.persist.shutdown
+    }
+
+    /// The host keeps an AOF and appends the propagated effects to it.
+    pub fn aof_enabled(&self) -> bool {
+        self.srv.persist.aof_enabled
+    }
+
+    /// The host started loading a snapshot or an AOF at startup (INFO's `loading:1`).
+    pub fn loading_started(&mut self) {
+        self.srv.persist.loading = true;
+    }
+
+    /// The host finished (or gave up) loading.
+    pub fn loading_finished(&mut self) {
+        self.srv.persist.loading = false;
+    }
+
+    /// The host opened its AOF at startup (loaded or created, appendonly yes): effects are
+    /// propagated from now on. Sizes for INFO and auto-aof-rewrite.
+    pub fn aof_opened(&mut self, base_size: u64, current_size: u64) {
+        self.aof_sizes(base_size, current_size);
+        self.srv.persist.aof_enabled = true;
+        self.set_propagation(true);
+    }
+
+    /// The host applied CONFIG SET appendonly yes: effects are propagated from now on, and a
+    /// rewrite (at the next cron, as Redis's startAppendOnly) writes the base they follow.
+    pub fn aof_switched_on(&mut self) {
+        self.set_propagation(true);
+        let p = &mut self.srv.persist;
+        p.aof_enabled = true;
+        p.aof_rewrite_scheduled = true;
+    }
+
+    /// The host applied CONFIG SET appendonly no (its AOF is flushed and closed).
+    pub fn aof_switched_off(&mut self) {
+        self.set_propagation(false);
+        self.srv.persist.aof_enabled = false;
+    }
+
+    /// The host appended the propagated effects to its AOF (and fsynced per policy); the
+    /// AOF is now `current_size` bytes.
+    pub fn aof_write_ok(&mut self, current_size: u64) {
+        let p = &mut self.srv.persist;
+        p.aof_last_write_ok = true;
+        p.aof_current_size = current_size;
+    }
+
+    /// Writing or fsyncing the AOF failed (INFO's aof_last_write_status:err). True if the
+    /// last write had succeeded: the host logs the error once, as Redis does.
+    pub fn aof_write_failed(&mut self) -> bool {
+        std::mem::replace(&mut self.srv.persist.aof_last_write_ok, false)
+    }
+
+    /// The AOF's sizes changed (a rewrite installed a new base).
+    pub fn aof_sizes(&mut self, base_size: u64, current_size: u64) {
+        let p = &mut self.srv.persist;
+        p.aof_base_size = base_size;
+        p.aof_current_size = current_size;
     }
 
     /// Changes since the last save.
@@ -70,7 +149,7 @@ impl Engine {
     pub fn replay_aof(&mut self, now: UnixMillis, bytes: &[u8]) -> Result<AofReplay, String> {
         let was = self.srv.persist.propagate;
         self.srv.persist.propagate = false;
-        self.srv.persist.loading = true;
+        let was_loading = std::mem::replace(&mut self.srv.persist.loading, true);
         let stats = self.srv.stats.clone();
         let id = self.connect(now, ConnInfo::default());
         let mut decoder = RequestDecoder::new();
@@ -131,7 +210,7 @@ impl Engine {
         res.truncated = err.is_none() && (pos < bytes.len() || in_multi);
         self.disconnect(id);
         self.srv.stats = stats;
-        self.srv.persist.loading = false;
+        self.srv.persist.loading = was_loading;
         self.srv.persist.propagate = was;
         match err {
             Some(e) => Err(e),
@@ -185,6 +264,19 @@ mod tests {
         String::from_utf8_lossy(&out).into_owned()
     }
 
+    /// `run` for a request whose reply the test does not read: it must be one reply and not
+    /// an error.
+    fn ok(eng: &mut Engine, now: u64, args: &[&str]) {
+        let out = run(eng, now, args);
+        let (reply, used) = crate::resp::decode_reply(out.as_bytes())
+            .expect("decodable")
+            .expect("whole");
+        assert_eq!(used, out.len(), "{args:?}: one reply");
+        if let crate::resp::Reply::Error(e) = &reply {
+            panic!("{args:?}: -{}", String::from_utf8_lossy(e));
+        }
+    }
+
     #[test]
     fn propagation_rewrites_relative_times_and_replays_identically() {
         let mut eng = Engine::new(Config::default(), 1);
@@ -204,10 +296,10 @@ mod tests {
             &["SELECT", "2"],
             &["HINCRBYFLOAT", "h", "f", "0.25"],
         ] {
-            run(&mut eng, t, c);
+            ok(&mut eng, t, c);
         }
         // A read after expiry deletes lazily: propagated as DEL.
-        run(&mut eng, t + 20, &["GET", "gone"]);
+        ok(&mut eng, t + 20, &["GET", "gone"]);
         let mut aof = Vec::new();
         eng.take_propagated(&mut aof);
         let text = String::from_utf8_lossy(&aof).into_owned();
@@ -330,24 +422,24 @@ mod tests {
     #[test]
     fn dirty_counts_writes() {
         let mut eng = Engine::new(Config::default(), 1);
-        run(&mut eng, 1, &["SET", "a", "1"]);
+        ok(&mut eng, 1, &["SET", "a", "1"]);
         assert_eq!(eng.dirty(), 1);
-        run(&mut eng, 1, &["MSET", "a", "1", "b", "2"]);
+        ok(&mut eng, 1, &["MSET", "a", "1", "b", "2"]);
         assert_eq!(eng.dirty(), 3);
-        run(&mut eng, 1, &["GET", "a"]);
-        run(&mut eng, 1, &["DEL", "zz"]);
+        ok(&mut eng, 1, &["GET", "a"]);
+        ok(&mut eng, 1, &["DEL", "zz"]);
         assert_eq!(eng.dirty(), 3);
-        run(&mut eng, 1, &["DEL", "a", "b"]);
+        ok(&mut eng, 1, &["DEL", "a", "b"]);
         assert_eq!(eng.dirty(), 5);
-        run(&mut eng, 1, &["RPUSH", "l", "x"]);
+        ok(&mut eng, 1, &["RPUSH", "l", "x"]);
         assert_eq!(eng.dirty(), 6);
     }
 
     #[test]
     fn import_export_round_trip_and_debug_reload() {
         let mut eng = Engine::new(Config::default(), 1);
-        run(&mut eng, 1, &["RPUSH", "l", "a", "b"]);
-        run(&mut eng, 1, &["SET", "k", "v"]);
+        ok(&mut eng, 1, &["RPUSH", "l", "a", "b"]);
+        ok(&mut eng, 1, &["SET", "k", "v"]);
         let bytes = eng.export_rdb(UnixMillis(1));
         let mut other = Engine::new(Config::default(), 9);
         let info = other.import_rdb(&bytes, UnixMillis(1)).unwrap();
@@ -361,7 +453,7 @@ mod tests {
         let mut cfg = Config::default();
         cfg.set("enable-debug-command", b"yes").unwrap();
         let mut eng = Engine::new(cfg, 1);
-        run(&mut eng, 1, &["SET", "k", "v"]);
+        ok(&mut eng, 1, &["SET", "k", "v"]);
         assert_eq!(run(&mut eng, 1, &["DEBUG", "RELOAD"]), "+OK\r\n");
         assert_eq!(run(&mut eng, 1, &["GET", "k"]), "$1\r\nv\r\n");
         assert_eq!(

@@ -97,8 +97,8 @@ pub struct SaveOptions {
 impl SaveOptions {
     pub fn from_config(cfg: &Config, ctime_secs: u64, used_mem: u64) -> SaveOptions {
         SaveOptions {
-            compression: cfg.get("rdbcompression").as_deref() != Some(b"no"),
-            checksum: cfg.get("rdbchecksum").as_deref() != Some(b"no"),
+            compression: cfg.rdbcompression,
+            checksum: cfg.rdbchecksum,
             redis_ver: crate::config::REDIS_VERSION.to_string(),
             ctime_secs,
             used_mem,
@@ -601,7 +601,7 @@ pub(crate) fn decode(
     if version >= 5 {
         let b = d.take(8)?;
         let stored = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-        let check = cfg.get("rdbchecksum").as_deref() != Some(b"no");
+        let check = cfg.rdbchecksum;
         if check && stored != 0 {
             let actual = crc64::crc64(0, &bytes[..end]);
             if actual != stored {

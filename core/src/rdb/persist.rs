@@ -9,6 +9,7 @@
 use super::SaveOptions;
 use crate::config::Config;
 use crate::keyspace::Db;
+use crate::resp::append_request;
 
 /// What the host does for the core; the native shell implements it with files and fork().
 /// A host without storage (the wasm playground) installs none, and the commands that need
@@ -115,20 +116,6 @@ impl Default for Persist {
     }
 }
 
-fn resp_command(out: &mut Vec<u8>, args: &[&[u8]]) {
-    let mut b = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(b.format(args.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in args {
-        out.push(b'$');
-        out.extend_from_slice(b.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 impl Persist {
     pub fn child_active(&self) -> bool {
         self.bgsave_in_progress || self.aof_rewrite_in_progress
@@ -142,14 +129,17 @@ impl Persist {
         }
         if self.multi && !self.multi_emitted {
             self.multi_emitted = true;
-            resp_command(&mut self.stream, &[b"MULTI"]);
+            append_request(&mut self.stream, &[b"MULTI"]);
         }
         if self.selected_db != Some(db) {
             let mut b = itoa::Buffer::new();
-            resp_command(&mut self.stream, &[b"SELECT", b.format(db).as_bytes()]);
+            append_request(
+                &mut self.stream,
+                &[b"SELECT".as_slice(), b.format(db).as_bytes()],
+            );
             self.selected_db = Some(db);
         }
-        resp_command(&mut self.stream, args);
+        append_request(&mut self.stream, args);
     }
 
     /// Starts wrapping propagated commands in MULTI/EXEC (EXEC, scripts).
@@ -161,7 +151,7 @@ impl Persist {
     /// Ends the wrap: EXEC is emitted if anything was.
     pub fn end_multi(&mut self) {
         if self.multi && self.multi_emitted {
-            resp_command(&mut self.stream, &[b"EXEC"]);
+            append_request(&mut self.stream, &[b"EXEC"]);
         }
         self.multi = false;
         self.multi_emitted = false;
@@ -185,12 +175,11 @@ impl Persist {
     }
 }
 
-/// The `save` parameter as (seconds, changes) pairs.
-pub fn save_params(cfg: &Config) -> Vec<(u64, u64)> {
-    let text = cfg.get("save").unwrap_or_default();
-    let words: Vec<u64> = String::from_utf8_lossy(&text)
-        .split_ascii_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    words.chunks_exact(2).map(|c| (c[0], c[1])).collect()
+/// The `save` parameter as (seconds, changes) pairs (a negative int of changes, which
+/// Redis's `dirty >= changes` always meets, as 0).
+pub fn save_params(cfg: &Config) -> impl Iterator<Item = (u64, u64)> + '_ {
+    cfg.save
+        .0
+        .iter()
+        .map(|&(secs, changes)| (secs.max(0) as u64, changes.max(0) as u64))
 }

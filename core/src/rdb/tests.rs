@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::engine::{ConnInfo, Engine};
+use crate::resp::{decode_reply, Reply};
 use crate::rng::Rng;
 use crate::time::UnixMillis;
 use proptest::prelude::{any, prop_assert_eq, prop_oneof, proptest, ProptestConfig, Strategy};
@@ -16,6 +17,8 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// An engine holding what `cmds` (inline requests) make; each must answer with exactly one
+/// reply that is not an error.
 fn engine_with(cmds: &[&str]) -> Engine {
     let mut eng = Engine::new(Config::default(), 7);
     let id = eng.connect(UnixMillis(1000), ConnInfo::default());
@@ -23,10 +26,16 @@ fn engine_with(cmds: &[&str]) -> Engine {
         let mut line = c.as_bytes().to_vec();
         line.extend_from_slice(b"\r\n");
         eng.feed(UnixMillis(1000), id, &line);
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        let (reply, used) = decode_reply(&out)
+            .unwrap_or_else(|e| panic!("{c}: undecodable reply {e}"))
+            .unwrap_or_else(|| panic!("{c}: incomplete reply {out:?}"));
+        assert_eq!(used, out.len(), "{c}: more than one reply");
+        if let Reply::Error(e) = &reply {
+            panic!("{c}: -{}", String::from_utf8_lossy(e));
+        }
     }
-    let mut out = Vec::new();
-    eng.drain_output(id, &mut out);
-    assert!(!out.contains(&b'-'), "{}", String::from_utf8_lossy(&out));
     eng
 }
 
@@ -387,13 +396,7 @@ proptest! {
         let mut eng = Engine::new(Config::default(), 5);
         let id = eng.connect(UnixMillis(1000), ConnInfo::default());
         for c in &cmds {
-            let mut req = format!("*{}\r\n", c.len()).into_bytes();
-            for a in c {
-                req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-                req.extend_from_slice(a);
-                req.extend_from_slice(b"\r\n");
-            }
-            eng.feed(UnixMillis(1000), id, &req);
+            eng.feed(UnixMillis(1000), id, &crate::resp::encode_request(c));
         }
         let opts = SaveOptions { compression, ..SaveOptions::default() };
         let bytes = encode_to_vec(&eng.server().dbs, &opts);

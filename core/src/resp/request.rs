@@ -229,17 +229,28 @@ pub fn encode_request<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
 
 /// Appends one multibulk request to `out` (for pipelines).
 pub fn append_request<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
-    out.push(b'*');
-    out.extend_from_slice(itoa::Buffer::new().format(args.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
+    append_request_len(out, args.len());
     for a in args {
-        let a = a.as_ref();
-        out.push(b'$');
-        out.extend_from_slice(itoa::Buffer::new().format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
+        append_request_arg(out, a.as_ref());
     }
+}
+
+/// Appends a request's header, `*<argc>\r\n`: for callers that produce the arguments one by
+/// one (then [`append_request_arg`] for each).
+pub fn append_request_len(out: &mut Vec<u8>, argc: usize) {
+    out.push(b'*');
+    out.extend_from_slice(itoa::Buffer::new().format(argc).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one argument as a bulk string, `$<len>\r\n<bytes>\r\n` (at most `arg.len() + 25`
+/// bytes).
+pub fn append_request_arg(out: &mut Vec<u8>, arg: &[u8]) {
+    out.push(b'$');
+    out.extend_from_slice(itoa::Buffer::new().format(arg.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(arg);
+    out.extend_from_slice(b"\r\n");
 }
 
 fn hex_val(c: u8) -> Option<u8> {
@@ -479,3 +490,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props;

@@ -49,26 +49,27 @@ def _():
     assert info["proto"] == 3, info
 
 
+def messages(p, n):
+    """Up to `n` messages from the pubsub object `p`, waiting at most 5 s."""
+    got = []
+    deadline = time.time() + 5
+    while len(got) < n and time.time() < deadline:
+        m = p.get_message(timeout=1)
+        if m:
+            got.append(m)
+    return got
+
+
 @check("pub/sub between two connections (RESP2)")
 def _():
     sub_conn = client(decode_responses=True)
     p = sub_conn.pubsub()
     p.subscribe("news")
     p.psubscribe("n*")
-    got = []
-    deadline = time.time() + 5
-    while len(got) < 2 and time.time() < deadline:
-        m = p.get_message(timeout=1)
-        if m:
-            got.append(m)
+    got = messages(p, 2)
     assert [m["type"] for m in got] == ["subscribe", "psubscribe"], got
     assert client().publish("news", "hello") == 2
-    msgs = []
-    deadline = time.time() + 5
-    while len(msgs) < 2 and time.time() < deadline:
-        m = p.get_message(timeout=1)
-        if m:
-            msgs.append(m)
+    msgs = messages(p, 2)
     assert msgs[0] == {"type": "message", "pattern": None, "channel": "news", "data": "hello"}, msgs
     assert msgs[1] == {"type": "pmessage", "pattern": "n*", "channel": "news", "data": "hello"}, msgs
     p.close()
@@ -82,11 +83,8 @@ def _():
     first = p.get_message(timeout=2)
     assert first and first["type"] == "subscribe", first
     assert client(3).publish("ch3", "pushed") == 1
-    m = None
-    deadline = time.time() + 5
-    while m is None and time.time() < deadline:
-        m = p.get_message(timeout=1)
-    assert m == {"type": "message", "pattern": None, "channel": "ch3", "data": "pushed"}, m
+    m = messages(p, 1)
+    assert m == [{"type": "message", "pattern": None, "channel": "ch3", "data": "pushed"}], m
     p.close()
 
 

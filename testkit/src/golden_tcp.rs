@@ -1,16 +1,25 @@
 //! The golden-transcript driver over TCP: replays testdata/golden on any server address
-//! (oxidis-server, or Debian's redis-server to prove the transcripts are Redis's behaviour).
+//! (oxidis-server in native's tests and `cargo xtask test`, or Debian's redis-server to prove
+//! the transcripts are Redis's behaviour), and records a transcript's replies from a server.
 
+use crate::transcripts::transcripts;
+use crate::Conn;
 use oxidis_core::golden::{self, Driver};
-use oxidis_core::resp::decode_reply;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
+/// How long a transcript waits for the replies it expects.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request that expects no reply: how long to watch for one anyway.
+const NO_REPLY_WAIT: Duration = Duration::from_millis(200);
+/// Recording: the wait for a first byte, then the quiet that ends a reply.
+const RECORD_FIRST: Duration = Duration::from_millis(300);
+const RECORD_QUIET: Duration = Duration::from_millis(50);
+
+/// The transcript's clients `[c0]`, `[c1]` ..., each connected on first use.
 pub struct TcpDriver {
     addr: String,
-    conns: Vec<Option<TcpStream>>,
+    conns: Vec<Option<Conn>>,
 }
 
 impl TcpDriver {
@@ -21,112 +30,44 @@ impl TcpDriver {
         }
     }
 
-    fn conn(&mut self, n: usize) -> Result<&mut TcpStream, String> {
+    fn conn(&mut self, n: usize) -> Result<&mut Conn, String> {
         while self.conns.len() <= n {
             self.conns.push(None);
         }
         if self.conns[n].is_none() {
-            let s = TcpStream::connect(&self.addr)
-                .map_err(|e| format!("connect {}: {e}", self.addr))?;
-            s.set_nodelay(true).ok();
-            self.conns[n] = Some(s);
+            let mut c = Conn::connect(&self.addr)?;
+            c.set_timeout(REPLY_TIMEOUT);
+            self.conns[n] = Some(c);
         }
         Ok(self.conns[n].as_mut().expect("just set"))
     }
-}
 
-/// Reads until `n` whole replies have arrived (or, for n = 0, a short quiet period passes).
-fn read_replies(s: &mut TcpStream, n: usize) -> Result<Vec<u8>, String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 65536];
-    loop {
-        let mut pos = 0;
-        let mut whole = 0;
-        while let Ok(Some((_, used))) = decode_reply(&buf[pos..]) {
-            pos += used;
-            whole += 1;
-        }
-        if n > 0 && whole >= n && pos == buf.len() {
-            return Ok(buf);
-        }
-        let wait = if n == 0 {
-            Duration::from_millis(200)
-        } else {
-            deadline.saturating_duration_since(Instant::now())
-        };
-        if wait.is_zero() {
-            return Err(format!(
-                "timed out waiting for {n} replies, got {:?}",
-                String::from_utf8_lossy(&buf)
-            ));
-        }
-        s.set_read_timeout(Some(wait)).ok();
-        match s.read(&mut chunk) {
-            Ok(0) => return Ok(buf),
-            Ok(k) => buf.extend_from_slice(&chunk[..k]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                if n == 0 {
-                    return Ok(buf);
-                }
-            }
-            Err(e) => return Err(format!("read: {e}")),
-        }
-    }
-}
-
-/// Reads whatever arrives: waits up to `first` for the first bytes, then until the bytes
-/// decode as whole replies and nothing more comes for `quiet` (recording: the number of
-/// replies is not known yet).
-fn read_quiet(s: &mut TcpStream, first: Duration, quiet: Duration) -> Result<Vec<u8>, String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 65536];
-    loop {
-        let wait = if buf.is_empty() { first } else { quiet };
-        s.set_read_timeout(Some(wait)).ok();
-        match s.read(&mut chunk) {
-            Ok(0) => return Ok(buf),
-            Ok(k) => buf.extend_from_slice(&chunk[..k]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                if golden::split_replies(&buf).is_ok() || Instant::now() > deadline {
-                    return Ok(buf);
-                }
-            }
-            Err(e) => return Err(format!("read: {e}")),
-        }
-    }
-}
-
-impl TcpDriver {
     /// Sends and reads like a recording must: without knowing how many replies come.
     fn send_recording(&mut self, client: usize, bytes: &[u8]) -> Result<Vec<u8>, String> {
-        let s = self.conn(client)?;
-        s.write_all(bytes).map_err(|e| format!("write: {e}"))?;
-        read_quiet(s, Duration::from_millis(300), Duration::from_millis(50))
+        let c = self.conn(client)?;
+        c.send_raw(bytes)?;
+        c.read_quiet(RECORD_FIRST, RECORD_QUIET)
     }
 
     fn read_recording(&mut self, client: usize) -> Result<Vec<u8>, String> {
-        let s = self.conn(client)?;
-        read_quiet(s, Duration::from_millis(300), Duration::from_millis(50))
+        self.conn(client)?.read_quiet(RECORD_FIRST, RECORD_QUIET)
+    }
+}
+
+/// `expect` whole replies (and all that came with them), or for 0 whatever arrives meanwhile.
+fn read_expected(c: &mut Conn, expect: usize) -> Result<Vec<u8>, String> {
+    if expect == 0 {
+        c.read_quiet(NO_REPLY_WAIT, NO_REPLY_WAIT)
+    } else {
+        c.read_replies(expect).map(|(bytes, _)| bytes)
     }
 }
 
 impl Driver for TcpDriver {
     fn send(&mut self, client: usize, bytes: &[u8], expect: usize) -> Result<Vec<u8>, String> {
-        let s = self.conn(client)?;
-        s.write_all(bytes).map_err(|e| format!("write: {e}"))?;
-        read_replies(s, expect)
+        let c = self.conn(client)?;
+        c.send_raw(bytes)?;
+        read_expected(c, expect)
     }
 
     fn advance(&mut self, ms: u64) {
@@ -134,39 +75,15 @@ impl Driver for TcpDriver {
     }
 
     fn read(&mut self, client: usize, expect: usize) -> Result<Vec<u8>, String> {
-        let s = self.conn(client)?;
-        read_replies(s, expect)
+        read_expected(self.conn(client)?, expect)
     }
 
     fn is_closed(&mut self, client: usize) -> bool {
-        let Ok(s) = self.conn(client) else {
-            return true;
-        };
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-        let mut b = [0u8; 1];
-        matches!(s.read(&mut b), Ok(0))
-            || matches!(s.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
-    }
-}
-
-pub fn transcript_files(root: &Path) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "resp") {
-                out.push(p);
-            }
+        match self.conn(client) {
+            Ok(c) => c.is_closed(Duration::from_secs(5)),
+            Err(_) => true,
         }
     }
-    let mut out = Vec::new();
-    walk(root, &mut out);
-    out.sort();
-    out
 }
 
 /// Replays every transcript (whose path contains `filter`) on `addr`, each on fresh
@@ -181,16 +98,13 @@ pub fn run_against(addr: &str, root: &Path, filter: &str) -> (usize, Vec<String>
 /// Like `run_against`, but one entry per transcript: (its name, its failure messages), so
 /// callers can count transcripts that passed and failed.
 pub fn run_each(addr: &str, root: &Path, filter: &str) -> Vec<(String, Vec<String>)> {
-    let mut results = Vec::new();
-    for f in transcript_files(root) {
-        let name = f.strip_prefix(root).unwrap_or(&f).display().to_string();
-        if !name.contains(filter) {
-            continue;
-        }
-        let failures = run_one(addr, &f, &name);
-        results.push((name, failures));
-    }
-    results
+    transcripts(root, filter)
+        .into_iter()
+        .map(|(name, f)| {
+            let failures = run_one(addr, &f, &name);
+            (name, failures)
+        })
+        .collect()
 }
 
 fn run_one(addr: &str, file: &Path, name: &str) -> Vec<String> {
@@ -202,12 +116,15 @@ fn run_one(addr: &str, file: &Path, name: &str) -> Vec<String> {
         Ok(s) => s,
         Err(e) => return vec![format!("{name}: {e}")],
     };
-    let mut reset = TcpDriver::new(addr);
-    if let Err(e) = reset.send(0, b"*1\r\n$8\r\nFLUSHALL\r\n", 1) {
+    if let Err(e) = flushall(addr) {
         return vec![format!("{name}: FLUSHALL: {e}")];
     }
     let mut d = TcpDriver::new(addr);
     golden::run(name, &steps, &mut d)
+}
+
+fn flushall(addr: &str) -> Result<(), String> {
+    Conn::connect(addr)?.call_ok(&["FLUSHALL"]).map(|_| ())
 }
 
 /// Writes a transcript's expected replies from a real server: reads `file`, sends every
@@ -217,8 +134,7 @@ fn run_one(addr: &str, file: &Path, name: &str) -> Vec<String> {
 /// whose reply does not come within 300 ms (a BLPOP that blocks) records none. This records
 /// Redis's behaviour instead of anybody's guess of it.
 pub fn record(addr: &str, text: &str) -> Result<String, String> {
-    let mut reset = TcpDriver::new(addr);
-    reset.send(0, b"*1\r\n$8\r\nFLUSHALL\r\n", 1)?;
+    flushall(addr)?;
     let mut d = TcpDriver::new(addr);
     let mut out = String::new();
     let mut vars = std::collections::HashMap::new();
@@ -228,7 +144,8 @@ pub fn record(addr: &str, text: &str) -> Result<String, String> {
         out.push_str(line);
         out.push('\n');
         let is_reply_line = |l: &&str| {
-            !(l.starts_with('>')
+            // "> " starts a request; ">3" is a RESP3 push's first line.
+            !(l.starts_with("> ")
                 || l.starts_with('@')
                 || l.starts_with('#')
                 || l.starts_with('[')
