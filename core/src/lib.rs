@@ -18,6 +18,9 @@
 //!   the [`rdb::PersistHost`] hooks (the `Engine`'s import/export/AOF methods are in
 //!   rdb/engine_api.rs).
 //! - [`golden`]: the golden-transcript parser and runner, shared by every driver.
+//! - [`script`]: the interface to a Lua 5.1 VM that a host installs for scripting (`ScriptVm`,
+//!   `LuaStack`, `ScriptHost`, `ScriptVmFactory`); `oxidis-lua` implements it. Redis's
+//!   scripting rules will live here too (docs/design/scripting.md).
 //! - [`all_commands`] / [`lookup`] / [`CommandSpec`] / [`flags`]: the command table, read-only
 //!   (the fuzz test models dispatch with it); [`glob_match`]; [`Rng`], the seeded PRNG.
 //! - `internals` (feature `internals`, hidden): `Dict` and `ZSet` for core's own benches and
@@ -58,6 +61,7 @@ mod lazyfree;
 pub mod rdb;
 pub mod resp;
 mod rng;
+pub mod script;
 #[cfg(test)]
 mod testing;
 mod time;

@@ -15,6 +15,15 @@ const APT_NEEDS: &[(&str, &str)] = &[
     // WebDriver BiDi server).
     ("chromium", "chromium"),
     ("firefox-esr", "firefox-esr"),
+    // oxidis-lua's C for wasm32 (lua/build.rs): clang-19 compiles it (clang is only ever
+    // run with -c, so neither lld-19 nor compiler-rt is needed: rust-lld links).
+    ("clang-19", "clang-19"),
+];
+
+/// Debian packages that install no program, each with a file that tells whether it is there.
+const APT_FILE_NEEDS: &[(&str, &str)] = &[
+    // wasi-libc's headers and libc.a (snprintf, strtod, math) for oxidis-lua on wasm32.
+    ("/usr/lib/wasm32-wasi/libc.a", "wasi-libc"),
 ];
 
 /// rustup components used by the suites: (probe cargo subcommand, component).
@@ -152,6 +161,13 @@ fn ensure_apt_packages() -> Result<Vec<String>, String> {
             missing.push(package);
         }
     }
+    for (file, package) in APT_FILE_NEEDS {
+        if Path::new(file).exists() {
+            println!("    {package}: present");
+        } else if !missing.contains(package) {
+            missing.push(package);
+        }
+    }
     if missing.is_empty() {
         return Ok(Vec::new());
     }
@@ -159,6 +175,11 @@ fn ensure_apt_packages() -> Result<Vec<String>, String> {
     for (prog, _) in APT_NEEDS {
         if which(prog).is_none() {
             return Err(format!("{prog} still missing after {shown}"));
+        }
+    }
+    for (file, _) in APT_FILE_NEEDS {
+        if !Path::new(file).exists() {
+            return Err(format!("{file} still missing after {shown}"));
         }
     }
     Ok(missing.iter().map(|s| s.to_string()).collect())

@@ -53,6 +53,7 @@ const SUITES: &[(&str, SuiteFn)] = &[
     ("rustfmt", rustfmt),
     ("clippy", clippy),
     ("wasm32 build (oxidis-core)", wasm_build),
+    ("oxidis-lua on wasm32 (node)", lua_wasm),
     ("cargo test --workspace", cargo_test),
     ("golden vs redis-server", golden_redis),
     ("golden vs oxidis-server", golden_oxidis),
@@ -170,6 +171,34 @@ fn wasm_build(_: &mut Ctx, name: &str) -> Suite {
     let mut cmd = crate::cargo_cmd();
     cmd.args(["build", "-p", "oxidis-core", "--target", setup::WASM_TARGET]);
     Suite::check(name, run_status(cmd))
+}
+
+/// oxidis-lua's test cases compiled for wasm32 (lua/examples/wasm_check.rs: Lua's C through
+/// clang-19 and wasi-libc, which setup installs) and run in Node by lua/tests/wasm.test.mjs;
+/// the native run of the same cases is part of `cargo test --workspace`.
+fn lua_wasm(_: &mut Ctx, name: &str) -> Suite {
+    let mut cmd = crate::cargo_cmd();
+    cmd.args([
+        "build",
+        "-p",
+        "oxidis-lua",
+        "--example",
+        "wasm_check",
+        "--target",
+        setup::WASM_TARGET,
+    ]);
+    if let Err(e) = run_status(cmd) {
+        return Suite::error(name, e);
+    }
+    let wasm = crate::target_dir()
+        .join(setup::WASM_TARGET)
+        .join("debug/examples/wasm_check.wasm");
+    let mut s = Suite::new(name);
+    let mut node = std::process::Command::new("node");
+    node.current_dir(crate::repo_root().join("lua"))
+        .env("OXIDIS_LUA_WASM", &wasm);
+    crate::wasm::run_node_tests(&mut s, node);
+    s
 }
 
 /// Rust unit tests, golden transcripts on the engine, native integration tests. Counts come

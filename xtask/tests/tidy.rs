@@ -1,6 +1,6 @@
 //! Tidy: the architecture's "never" rules (DESIGN.md, core/src/lib.rs's "Boundaries") as a
 //! test that fails with `file:line: reason`, after rust-analyzer's tidy tests. It walks every
-//! Rust file of the workspace (core, native, web, xtask) and checks that
+//! Rust file of the workspace (core, lua, native, testkit, web, xtask) and checks that
 //!
 //! - the core library (core/src) does no I/O: no `std::{fs, net, thread, time, process,
 //!   env}`, no clock (`Instant::now`, `SystemTime::now`), no mio, tokio, libc, socket2,
@@ -567,7 +567,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn the_tree_is_tidy() {
     let root = repo_root();
     let mut files = Vec::new();
-    for crate_dir in ["core", "native", "web", "xtask", "testkit"] {
+    for crate_dir in ["core", "lua", "native", "web", "xtask", "testkit"] {
         rust_files(&root.join(crate_dir), &mut files);
     }
     files.sort();

@@ -1,0 +1,12 @@
+//! Scripting (EVAL, FUNCTION): Redis's rules for Lua scripts, written against the VM interface
+//! in `vm`, which each host implements with a real Lua 5.1 (the `oxidis-lua` crate for both the
+//! native server and the wasm engine). Only that interface exists so far; the rules (script
+//! cache, sandbox, conversions, `redis.*`, BUSY) follow in `script/` as docs/design/scripting.md
+//! plans them.
+
+mod vm;
+
+pub use vm::{
+    ApiFn, ApiResult, HookMode, LuaStack, LuaType, PcallError, ScriptHost, ScriptVm,
+    ScriptVmFactory, GLOBALS_INDEX, REGISTRY_INDEX,
+};
