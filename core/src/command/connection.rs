@@ -596,11 +596,13 @@ pub fn client_pause(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if ms < 0 {
         return Err(CmdError::err("timeout is negative"));
     }
+    // getTimeoutFromObjectOrReply adds mstime() to the timeout in a long long without a
+    // check: past LLONG_MAX the end wraps negative, so the call answers +OK and its pause has
+    // already ended (it still makes a pause in force ALL, below). WAIT and the blocking
+    // commands share that parser; their huge timeouts block forever (their deadlines are
+    // compared unsigned), which `blocking::parse_timeout` and WAIT already do.
     let end = if ms > 0 {
-        let end = (ctx.now.0 as i64)
-            .checked_add(ms)
-            .ok_or_else(|| CmdError::err("timeout is out of range"))?;
-        UnixMillis(end as u64)
+        UnixMillis((ctx.now.0 as i64).wrapping_add(ms).max(0) as u64)
     } else {
         UnixMillis(0)
     };
@@ -612,7 +614,9 @@ pub fn client_pause(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         },
         None => Pause { end, all },
     };
-    ctx.srv.pause = Some(p);
+    // updateClientPauseTypeAndEndTime frees a pause that has ended at once, so a wrapped one
+    // (or CLIENT PAUSE 0) leaves nothing behind for the next CLIENT PAUSE to inherit ALL from.
+    ctx.srv.pause = (p.end.0 > ctx.now.0).then_some(p);
     ctx.out().ok();
     Ok(())
 }
