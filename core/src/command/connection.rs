@@ -276,6 +276,16 @@ pub struct ReplyMode {
     pub skip: bool,
     /// Set by CLIENT REPLY SKIP: becomes `skip` for the next command.
     pub skip_next: bool,
+    /// Where in the client's output the current OFF/SKIP state began to apply, within the
+    /// top-level command being run: what was written since then goes or stays together.
+    pub since: usize,
+}
+
+impl ReplyMode {
+    /// Whether what is written now is dropped (prepareClientToWrite refusing).
+    pub fn silenced(&self) -> bool {
+        self.off || self.skip
+    }
 }
 
 /// A CLIENT PAUSE in force.
@@ -291,12 +301,26 @@ pub fn auth_required(srv: &Server, c: &Client) -> bool {
     srv.config.requirepass.is_some() && !c.authenticated
 }
 
-/// After a top-level request (Redis's prepareClientToWrite refusing, then resetClient): drop
-/// what the request wrote if replies are off or skipped, and move SKIP along.
-pub fn after_command(c: &mut Client, out_start: usize) {
-    if (c.reply.off || c.reply.skip) && c.out.len() >= out_start {
-        c.out.truncate(out_start);
+/// Before a top-level request: its replies start at `out_start`.
+pub fn before_command(c: &mut Client, out_start: usize) {
+    c.reply.since = out_start;
+}
+
+/// Redis decides at each write whether CLIENT REPLY OFF/SKIP drops it (prepareClientToWrite),
+/// and the state can change in the middle of a command (CLIENT REPLY inside EXEC, RESET).
+/// Oxidis writes first and decides per stretch: this drops what was written under the state
+/// that is ending, and starts the next stretch here. Call it before changing `reply`.
+pub fn end_reply_stretch(c: &mut Client) {
+    if c.reply.silenced() && c.out.len() >= c.reply.since {
+        c.out.truncate(c.reply.since);
     }
+    c.reply.since = c.out.len();
+}
+
+/// After a top-level request (resetClient): drop the last stretch if it was silenced, and move
+/// SKIP along (a SKIP inside EXEC thus silences the command after the EXEC).
+pub fn after_command(c: &mut Client) {
+    end_reply_stretch(c);
     c.reply.skip = std::mem::take(&mut c.reply.skip_next);
 }
 
@@ -629,20 +653,24 @@ pub fn client_unpause(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
 }
 
 /// CLIENT REPLY ON|OFF|SKIP
+/// (ON writes +OK once the silencing is lifted, so it is seen even inside a silenced EXEC; ON
+/// leaves a pending SKIP, as Redis does. SKIP inside EXEC takes effect after the EXEC.)
 pub fn client_reply(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let r = &mut ctx.client().reply;
-    if is(args[2], "on") {
+    let (on, off, skip) = (is(args[2], "on"), is(args[2], "off"), is(args[2], "skip"));
+    if !(on || off || skip) {
+        return Err(CmdError::Syntax);
+    }
+    let c = ctx.client();
+    end_reply_stretch(c);
+    let r = &mut c.reply;
+    if on {
         r.off = false;
         r.skip = false;
         ctx.out().ok();
-    } else if is(args[2], "off") {
+    } else if off {
         r.off = true;
-    } else if is(args[2], "skip") {
-        if !r.off {
-            r.skip_next = true;
-        }
-    } else {
-        return Err(CmdError::Syntax);
+    } else if !r.off {
+        r.skip_next = true;
     }
     Ok(())
 }
@@ -774,6 +802,7 @@ fn clear_connection_state(ctx: &mut Ctx) {
     // clientSetDefaultAuth: authenticated only if the default user needs no password.
     c.authenticated = ctx.srv.config.requirepass.is_none();
     c.name = None;
+    end_reply_stretch(c);
     c.reply.off = false;
     c.reply.skip_next = false;
 }
