@@ -13,7 +13,8 @@
 //!   transaction) and EXEC answers one array whose elements are the queued commands' replies;
 //!   CLIENT REPLY OFF and SKIP silence whole commands (and a protocol error), and inside EXEC
 //!   whatever is written while they are in force (the header, some elements); a blocked or paused
-//!   client answers later, in order; QUIT and a protocol error answer and close; RESET answers
+//!   client answers later, in order; QUIT and a protocol error answer and close (silenced, they
+//!   leave the connection open but deaf, unless other output was pending); RESET answers
 //!   +RESET; a successful SHUTDOWN answers nothing (the host exits on `Event::Shutdown`).
 //!
 //! At the end every client is unpaused, unblocked and timed out, and every request must have
@@ -271,8 +272,12 @@ struct Model {
     multi: Option<Multi>,
     watching: bool,
     subs: [BTreeSet<Vec<u8>>; 3],
-    /// QUIT or a protocol error was answered: the server ignores the rest and closes.
+    /// QUIT or a protocol error was run: the server ignores the rest and closes once a write
+    /// has sent everything; if CLIENT REPLY OFF/SKIP silenced its reply, and nothing else was
+    /// pending, no write comes and the connection stays open, deaf (as in Redis).
     closing: bool,
+    /// That reply was sent: the connection must close once it is read.
+    must_close: bool,
     /// Since the last reply matched: whether the client was subscribed at some point, and the
     /// protocol (None if it changed): published messages waiting ahead of the next reply were
     /// written then (silenced requests may have run in between: RESET, HELLO, UNSUBSCRIBE).
@@ -429,6 +434,7 @@ impl Model {
             watching: false,
             subs: Default::default(),
             closing: false,
+            must_close: false,
             msg_subscribed: false,
             msg_resp3: Some(false),
             lost: false,
@@ -651,6 +657,7 @@ impl Model {
                     vec![Want::Error]
                 };
                 m.closing = true;
+                m.must_close = !wants.is_empty();
                 m.take(&mut pos, &wants, msgs_before)?.is_some()
             }
             Req::Cmd(args) => m.run_top(args, &mut pos, shutdowns)?,
@@ -683,6 +690,7 @@ impl Model {
                 vec![Want::Simple("OK")]
             };
             self.closing = true;
+            self.must_close = !wants.is_empty();
             return Ok(self.take(pos, &wants, msgs_before)?.is_some());
         }
         let in_multi = self.multi.is_some();
@@ -967,6 +975,21 @@ impl Harness {
             {}
             let closed = self.eng.should_close(slot);
             if !closed && !m.lost {
+                if m.must_close {
+                    return Err(format!(
+                        "client {}: its QUIT or protocol error was answered, and it stays open",
+                        m.id
+                    ));
+                }
+                // Messages sent before may still wait there, unmatched.
+                if m.closing {
+                    if let Some((r, _)) = m.next_reply(&mut 0, true)? {
+                        return Err(format!(
+                            "client {}: deaf after a silenced QUIT or protocol error, yet sent {r:?}",
+                            m.id
+                        ));
+                    }
+                }
                 continue;
             }
             // What is left must not be a reply nobody asked for, unless the server cut the

@@ -1071,6 +1071,28 @@ mod tests {
     }
 
     #[test]
+    fn a_silenced_protocol_error_leaves_the_client_deaf_until_the_query_buffer_limit() {
+        let mut cfg = Config::default();
+        cfg.set("client-query-buffer-limit", b"1mb").expect("valid");
+        let mut eng = Engine::new(cfg, 1);
+        let a = eng.connect(UnixMillis(0), ConnInfo::default());
+        eng.feed(
+            UnixMillis(0),
+            a,
+            b"CLIENT REPLY OFF\r\n*x\r\nCLIENT REPLY ON\r\n",
+        );
+        let mut out = Vec::new();
+        eng.drain_output(a, &mut out);
+        assert_eq!(out, b"");
+        assert!(!eng.should_close(a));
+        // Read, never run, until the query buffer is past its limit.
+        eng.feed(UnixMillis(0), a, &vec![b'x'; 1024 * 1024 - 64]);
+        assert!(!eng.should_close(a));
+        eng.feed(UnixMillis(0), a, &[b'x'; 128]);
+        assert!(eng.should_close(a) && eng.closes_at_once(a));
+    }
+
+    #[test]
     fn unauthenticated_decoder_limits_follow_auth() {
         let mut cfg = Config::default();
         cfg.set("requirepass", b"pw").expect("valid");
