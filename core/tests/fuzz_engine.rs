@@ -1038,12 +1038,19 @@ impl Harness {
                 ));
             }
             self.settle()?;
-            // Silenced requests leave the queue at once, run or not: one round at least.
+            // Silenced requests leave the queue at once, run or not: one round at least. A
+            // client unblocked is progress too: silenced, its pipeline may block again and
+            // again (BRPOPLPUSH after BRPOPLPUSH) before a request that answers.
             let after: usize = self.clients.iter().map(|m| m.queue.len()).sum();
             if after == 0 {
                 return Ok(());
             }
-            stalled = if after < before { 0 } else { stalled + 1 };
+            let unblocked = out.windows(4).any(|w| w == b":1\r\n");
+            stalled = if after < before || unblocked {
+                0
+            } else {
+                stalled + 1
+            };
         }
         Err(format!(
             "requests never answered: {:?}",
