@@ -93,8 +93,14 @@ pub struct Client {
     pub(crate) info: ConnInfo,
     pub(crate) created: UnixMillis,
     pub(crate) last_interaction: UnixMillis,
-    /// Reply, then close (QUIT, protocol error): further input is ignored.
+    /// Reply, then close (QUIT, protocol error, CLIENT KILL of itself): further input is
+    /// read but not run.
     pub(crate) close_after_reply: bool,
+    /// `close_after_reply` closes once a write has sent everything, as Redis closes in
+    /// writeToClient; a write is due if output was pending when the request batch that set
+    /// it ended, or when something is later sent to the client. A reply silenced by CLIENT
+    /// REPLY OFF/SKIP schedules no write: Redis then leaves the connection open, deaf.
+    pub(crate) close_armed: bool,
     /// Close without waiting for output (idle timeout, query buffer limit).
     pub(crate) close_asap: bool,
     pub(crate) out: Vec<u8>,
@@ -332,6 +338,7 @@ impl Engine {
             created: now,
             last_interaction: now,
             close_after_reply: false,
+            close_armed: false,
             close_asap: false,
             out: Vec::new(),
             reply_start: 0,
@@ -364,12 +371,21 @@ impl Engine {
         let Some(c) = self.clients.get_mut(id.0) else {
             return;
         };
-        if c.close_after_reply || c.close_asap {
+        if c.close_asap {
             return;
         }
         c.last_interaction = now;
         self.srv.stats.net_input_bytes += bytes.len() as u64;
         c.inbuf.extend_from_slice(bytes);
+        if c.close_after_reply {
+            // Redis reads on but runs nothing (processInputBuffer stops at CLOSE_AFTER_REPLY);
+            // a deaf client is closed by the query buffer limit.
+            if c.inbuf.len() > self.srv.config.client_query_buffer_limit {
+                c.close_asap = true;
+                c.inbuf = Vec::new();
+            }
+            return;
+        }
         if c.postponed {
             // Held by CLIENT PAUSE: keep the bytes until the pause ends (within the limit).
             if c.inbuf.len() > self.srv.config.client_query_buffer_limit {
@@ -453,8 +469,9 @@ impl Engine {
                 Err(e) => {
                     let c = &mut self.clients[id.0];
                     // CLIENT REPLY OFF or SKIP silences this reply too, as every reply in
-                    // Redis (prepareClientToWrite).
-                    if !(c.reply.off || c.reply.skip) {
+                    // Redis (prepareClientToWrite); the connection then stays open, deaf
+                    // (see `Client::close_armed`).
+                    if !c.reply.silenced() {
                         let msg = format!("Protocol error: {e}");
                         let mut w = ReplyWriter::new(&mut c.out, c.resp3);
                         w.error(format!("ERR {msg}").as_bytes());
@@ -467,6 +484,9 @@ impl Engine {
         }
         inbuf.drain(..pos);
         let c = &mut self.clients[id.0];
+        if c.close_after_reply && (!c.out.is_empty() || c.host_pending > 0) {
+            c.close_armed = true;
+        }
         if inbuf.len() > self.srv.config.client_query_buffer_limit {
             // Redis closes such a client without a reply ("reached max query buffer length").
             c.close_asap = true;
@@ -501,11 +521,12 @@ impl Engine {
     }
 
     /// True once the connection should be closed: after QUIT or a protocol error (when its
-    /// reply has been sent), or at once after a timeout or limit.
+    /// reply has been sent; never if CLIENT REPLY OFF/SKIP silenced it and nothing else was
+    /// to be sent), or at once after a timeout or limit.
     pub fn should_close(&self, id: ClientHandle) -> bool {
-        self.clients
-            .get(id.0)
-            .is_none_or(|c| c.close_asap || (c.close_after_reply && c.out.is_empty()))
+        self.clients.get(id.0).is_none_or(|c| {
+            c.close_asap || (c.close_after_reply && c.close_armed && c.out.is_empty())
+        })
     }
 
     /// True if the connection must close now, without sending pending output (timeout,

@@ -87,9 +87,10 @@ impl Session {
             subcommands: &[],
         }));
         let (srv, clients) = self.eng.parts_mut();
-        let start = clients[self.id.0].out.len();
+        let c = &mut clients[self.id.0];
+        crate::command::connection::before_command(c, c.out.len());
         crate::command::call(NOW, srv, clients, self.id, spec, &[name.as_bytes()]);
-        crate::command::connection::after_command(&mut clients[self.id.0], start);
+        crate::command::connection::after_command(&mut clients[self.id.0]);
         let mut out = Vec::new();
         self.eng.drain_output(self.id, &mut out);
         out

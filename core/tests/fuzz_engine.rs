@@ -11,8 +11,10 @@
 //!   per client (see `Model`): SUBSCRIBE and its kin answer once per channel (arrays in RESP2,
 //!   pushes in RESP3); inside MULTI a command answers +QUEUED (or an error that dooms the
 //!   transaction) and EXEC answers one array whose elements are the queued commands' replies;
-//!   CLIENT REPLY OFF and SKIP silence whole commands (and a protocol error); a blocked or paused
-//!   client answers later, in order; QUIT and a protocol error answer and close; RESET answers
+//!   CLIENT REPLY OFF and SKIP silence whole commands (and a protocol error), and inside EXEC
+//!   whatever is written while they are in force (the header, some elements); a blocked or paused
+//!   client answers later, in order; QUIT and a protocol error answer and close (silenced, they
+//!   leave the connection open but deaf, unless other output was pending); RESET answers
 //!   +RESET; a successful SHUTDOWN answers nothing (the host exits on `Event::Shutdown`).
 //!
 //! At the end every client is unpaused, unblocked and timed out, and every request must have
@@ -270,8 +272,12 @@ struct Model {
     multi: Option<Multi>,
     watching: bool,
     subs: [BTreeSet<Vec<u8>>; 3],
-    /// QUIT or a protocol error was answered: the server ignores the rest and closes.
+    /// QUIT or a protocol error was run: the server ignores the rest and closes once a write
+    /// has sent everything; if CLIENT REPLY OFF/SKIP silenced its reply, and nothing else was
+    /// pending, no write comes and the connection stays open, deaf (as in Redis).
     closing: bool,
+    /// That reply was sent: the connection must close once it is read.
+    must_close: bool,
     /// Since the last reply matched: whether the client was subscribed at some point, and the
     /// protocol (None if it changed): published messages waiting ahead of the next reply were
     /// written then (silenced requests may have run in between: RESET, HELLO, UNSUBSCRIBE).
@@ -428,6 +434,7 @@ impl Model {
             watching: false,
             subs: Default::default(),
             closing: false,
+            must_close: false,
             msg_subscribed: false,
             msg_resp3: Some(false),
             lost: false,
@@ -650,6 +657,7 @@ impl Model {
                     vec![Want::Error]
                 };
                 m.closing = true;
+                m.must_close = !wants.is_empty();
                 m.take(&mut pos, &wants, msgs_before)?.is_some()
             }
             Req::Cmd(args) => m.run_top(args, &mut pos, shutdowns)?,
@@ -682,6 +690,7 @@ impl Model {
                 vec![Want::Simple("OK")]
             };
             self.closing = true;
+            self.must_close = !wants.is_empty();
             return Ok(self.take(pos, &wants, msgs_before)?.is_some());
         }
         let in_multi = self.multi.is_some();
@@ -777,102 +786,76 @@ impl Model {
     }
 
     /// EXEC of a transaction that was not doomed: one array of the queued commands' replies
-    /// (nil if a WATCHed key changed). SUBSCRIBE with other than one channel and CLIENT REPLY
-    /// OFF/SKIP inside make the element count differ from the array's length, as in Redis 7.0.
-    /// The whole output is silenced when replies are off or skipped once the EXEC is over.
+    /// (nil if a WATCHed key changed). As Redis 7.0 decides at each write whether CLIENT REPLY
+    /// OFF/SKIP drops it, the header is seen if replies are on as EXEC starts, and each queued
+    /// command's replies as the state is when it writes (CLIENT REPLY OFF/ON inside change it;
+    /// a SKIP inside applies after the EXEC). So the array's length may differ from the
+    /// elements sent (SUBSCRIBE with other than one channel, CLIENT REPLY inside), and a
+    /// silenced EXEC may send the replies that follow an ON inside it.
     fn run_exec(&mut self, queued: Vec<Vec<Vec<u8>>>, pos: &mut usize) -> Result<bool, String> {
         let watching = std::mem::take(&mut self.watching);
-        let was_resp3 = self.resp3;
-        let mut ran = self.clone();
-        let mut hello = false;
-        for q in &queued {
-            let spec = match lookup(&q[0]) {
-                Some(s) if !s.subcommands.is_empty() && q.len() >= 2 => s.subcommand(&q[1]),
-                s => s,
-            }
-            .expect("a queued command was looked up");
-            hello |= ran.call_effects(spec, q, true).1;
-        }
-        let silenced_ran = ran.off || ran.skip;
-        let silenced_aborted = self.off || self.skip;
         let finish = |m: &mut Model| m.skip = std::mem::take(&mut m.skip_next);
-        if silenced_ran && (!watching || silenced_aborted) {
-            // Nothing to see. Without WATCH the queue ran; with it, it may not have.
-            let effects = queued.iter().any(|q| {
-                let n = lower(&q[0]);
-                n == "hello" || n.contains("subscribe") || n == "client"
-            });
-            if watching && effects {
-                self.lost = true;
-            } else {
-                *self = Model {
-                    queue: self.queue.clone(),
-                    out: self.out.clone(),
-                    ..ran
-                };
-                if hello {
-                    // Each HELLO inside, silenced, in order.
-                    let mut resp3 = was_resp3;
-                    for q in queued
-                        .iter()
-                        .filter(|q| lower(&q[0]) == "hello" && q.len() > 1)
-                    {
-                        self.settle_hello(resp3, q, None);
-                        resp3 = self.resp3;
-                    }
+        let mut p = *pos;
+        if self.off || self.skip {
+            if watching {
+                // Neither the nil of an abort nor the header is seen: whether the queue ran
+                // cannot be told if running it could show or change anything here.
+                let effects = queued.iter().any(|q| {
+                    let n = lower(&q[0]);
+                    n == "hello" || n.contains("subscribe") || n == "client"
+                });
+                if effects {
+                    self.lost = true;
                 }
+                finish(self);
+                return Ok(true);
             }
-            finish(self);
-            return Ok(true);
-        }
-        if watching && silenced_ran != silenced_aborted {
-            self.lost = true;
-            return Ok(true);
-        }
-        // Visible: the first line says whether it ran.
-        let msgs = self.subscribed();
-        let mut at = *pos;
-        let header = loop {
-            let rest = &self.out[at..];
-            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
-                return Ok(false);
-            };
-            let line = &rest[..nl + 1];
-            if matches!(line, b"*-1\r\n" | b"_\r\n") || !line.starts_with(b"*") {
-                // Not a header: a whole frame (a message, or the nil of an aborted EXEC).
-                let Some(n) = frame_len(rest, None)? else {
+        } else {
+            // Visible: the first line says whether it ran.
+            let msgs = self.subscribed();
+            let mut at = *pos;
+            let header = loop {
+                let rest = &self.out[at..];
+                let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
                     return Ok(false);
                 };
-                let (r, _) = decode_reply(&rest[..n])?.ok_or("the decoder wants more bytes")?;
-                if is_message(&r, msgs || self.msg_subscribed) {
-                    frame_len(rest, self.msg_resp3)?;
-                    at += n;
-                    continue;
-                }
-                frame_len(rest, self.resp3)?;
-                if r == Reply::Nil || r == Reply::NilArray {
-                    if !watching {
-                        return Err("EXEC answered nil without a WATCH".into());
+                let line = &rest[..nl + 1];
+                if matches!(line, b"*-1\r\n" | b"_\r\n") || !line.starts_with(b"*") {
+                    // Not a header: a whole frame (a message, or the nil of an aborted EXEC).
+                    let Some(n) = frame_len(rest, None)? else {
+                        return Ok(false);
+                    };
+                    let (r, _) = decode_reply(&rest[..n])?.ok_or("the decoder wants more bytes")?;
+                    if is_message(&r, msgs || self.msg_subscribed) {
+                        frame_len(rest, self.msg_resp3)?;
+                        at += n;
+                        continue;
                     }
-                    finish(self);
-                    *pos = at + n;
-                    return Ok(true);
+                    frame_len(rest, self.resp3)?;
+                    if r == Reply::Nil || r == Reply::NilArray {
+                        if !watching {
+                            return Err("EXEC answered nil without a WATCH".into());
+                        }
+                        finish(self);
+                        *pos = at + n;
+                        return Ok(true);
+                    }
+                    return Err(format!("EXEC answered {r:?}, not an array"));
                 }
-                return Err(format!("EXEC answered {r:?}, not an array"));
+                break (line.to_vec(), at + nl + 1);
+            };
+            let want = format!("*{}\r\n", queued.len());
+            if header.0 != want.as_bytes() {
+                return Err(format!(
+                    "EXEC of {} queued commands began {:?}",
+                    queued.len(),
+                    String::from_utf8_lossy(&header.0)
+                ));
             }
-            break (line.to_vec(), at + nl + 1);
-        };
-        let want = format!("*{}\r\n", queued.len());
-        if header.0 != want.as_bytes() {
-            return Err(format!(
-                "EXEC of {} queued commands began {:?}",
-                queued.len(),
-                String::from_utf8_lossy(&header.0)
-            ));
+            p = header.1;
         }
-        let mut p = header.1;
         // The queued commands run one after the other, each changing the state the next
-        // one's replies are read with.
+        // one's replies are read with (and whether they are sent at all).
         let mut m = self.clone();
         for q in &queued {
             let spec = match lookup(&q[0]) {
@@ -887,6 +870,13 @@ impl Model {
             let (wants, hello) = m.call_effects(spec, q, true);
             let msgs = before || m.subscribed();
             let was = m.resp3;
+            // After the command's effect on the state: CLIENT REPLY ON's +OK is sent.
+            if m.off || m.skip {
+                if hello {
+                    m.settle_hello(was, q, None);
+                }
+                continue;
+            }
             if hello {
                 m.resp3 = None;
             }
@@ -985,6 +975,21 @@ impl Harness {
             {}
             let closed = self.eng.should_close(slot);
             if !closed && !m.lost {
+                if m.must_close {
+                    return Err(format!(
+                        "client {}: its QUIT or protocol error was answered, and it stays open",
+                        m.id
+                    ));
+                }
+                // Messages sent before may still wait there, unmatched.
+                if m.closing {
+                    if let Some((r, _)) = m.next_reply(&mut 0, true)? {
+                        return Err(format!(
+                            "client {}: deaf after a silenced QUIT or protocol error, yet sent {r:?}",
+                            m.id
+                        ));
+                    }
+                }
                 continue;
             }
             // What is left must not be a reply nobody asked for, unless the server cut the
@@ -1033,12 +1038,19 @@ impl Harness {
                 ));
             }
             self.settle()?;
-            // Silenced requests leave the queue at once, run or not: one round at least.
+            // Silenced requests leave the queue at once, run or not: one round at least. A
+            // client unblocked is progress too: silenced, its pipeline may block again and
+            // again (BRPOPLPUSH after BRPOPLPUSH) before a request that answers.
             let after: usize = self.clients.iter().map(|m| m.queue.len()).sum();
             if after == 0 {
                 return Ok(());
             }
-            stalled = if after < before { 0 } else { stalled + 1 };
+            let unblocked = out.windows(4).any(|w| w == b":1\r\n");
+            stalled = if after < before || unblocked {
+                0
+            } else {
+                stalled + 1
+            };
         }
         Err(format!(
             "requests never answered: {:?}",

@@ -276,6 +276,16 @@ pub struct ReplyMode {
     pub skip: bool,
     /// Set by CLIENT REPLY SKIP: becomes `skip` for the next command.
     pub skip_next: bool,
+    /// Where in the client's output the current OFF/SKIP state began to apply, within the
+    /// top-level command being run: what was written since then goes or stays together.
+    pub since: usize,
+}
+
+impl ReplyMode {
+    /// Whether what is written now is dropped (prepareClientToWrite refusing).
+    pub fn silenced(&self) -> bool {
+        self.off || self.skip
+    }
 }
 
 /// A CLIENT PAUSE in force.
@@ -291,12 +301,26 @@ pub fn auth_required(srv: &Server, c: &Client) -> bool {
     srv.config.requirepass.is_some() && !c.authenticated
 }
 
-/// After a top-level request (Redis's prepareClientToWrite refusing, then resetClient): drop
-/// what the request wrote if replies are off or skipped, and move SKIP along.
-pub fn after_command(c: &mut Client, out_start: usize) {
-    if (c.reply.off || c.reply.skip) && c.out.len() >= out_start {
-        c.out.truncate(out_start);
+/// Before a top-level request: its replies start at `out_start`.
+pub fn before_command(c: &mut Client, out_start: usize) {
+    c.reply.since = out_start;
+}
+
+/// Redis decides at each write whether CLIENT REPLY OFF/SKIP drops it (prepareClientToWrite),
+/// and the state can change in the middle of a command (CLIENT REPLY inside EXEC, RESET).
+/// Oxidis writes first and decides per stretch: this drops what was written under the state
+/// that is ending, and starts the next stretch here. Call it before changing `reply`.
+pub fn end_reply_stretch(c: &mut Client) {
+    if c.reply.silenced() && c.out.len() >= c.reply.since {
+        c.out.truncate(c.reply.since);
     }
+    c.reply.since = c.out.len();
+}
+
+/// After a top-level request (resetClient): drop the last stretch if it was silenced, and move
+/// SKIP along (a SKIP inside EXEC thus silences the command after the EXEC).
+pub fn after_command(c: &mut Client) {
+    end_reply_stretch(c);
     c.reply.skip = std::mem::take(&mut c.reply.skip_next);
 }
 
@@ -596,11 +620,13 @@ pub fn client_pause(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if ms < 0 {
         return Err(CmdError::err("timeout is negative"));
     }
+    // getTimeoutFromObjectOrReply adds mstime() to the timeout in a long long without a
+    // check: past LLONG_MAX the end wraps negative, so the call answers +OK and its pause has
+    // already ended (it still makes a pause in force ALL, below). WAIT and the blocking
+    // commands share that parser; their huge timeouts block forever (their deadlines are
+    // compared unsigned), which `blocking::parse_timeout` and WAIT already do.
     let end = if ms > 0 {
-        let end = (ctx.now.0 as i64)
-            .checked_add(ms)
-            .ok_or_else(|| CmdError::err("timeout is out of range"))?;
-        UnixMillis(end as u64)
+        UnixMillis((ctx.now.0 as i64).wrapping_add(ms).max(0) as u64)
     } else {
         UnixMillis(0)
     };
@@ -612,7 +638,9 @@ pub fn client_pause(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         },
         None => Pause { end, all },
     };
-    ctx.srv.pause = Some(p);
+    // updateClientPauseTypeAndEndTime frees a pause that has ended at once, so a wrapped one
+    // (or CLIENT PAUSE 0) leaves nothing behind for the next CLIENT PAUSE to inherit ALL from.
+    ctx.srv.pause = (p.end.0 > ctx.now.0).then_some(p);
     ctx.out().ok();
     Ok(())
 }
@@ -625,20 +653,24 @@ pub fn client_unpause(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
 }
 
 /// CLIENT REPLY ON|OFF|SKIP
+/// (ON writes +OK once the silencing is lifted, so it is seen even inside a silenced EXEC; ON
+/// leaves a pending SKIP, as Redis does. SKIP inside EXEC takes effect after the EXEC.)
 pub fn client_reply(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let r = &mut ctx.client().reply;
-    if is(args[2], "on") {
+    let (on, off, skip) = (is(args[2], "on"), is(args[2], "off"), is(args[2], "skip"));
+    if !(on || off || skip) {
+        return Err(CmdError::Syntax);
+    }
+    let c = ctx.client();
+    end_reply_stretch(c);
+    let r = &mut c.reply;
+    if on {
         r.off = false;
         r.skip = false;
         ctx.out().ok();
-    } else if is(args[2], "off") {
+    } else if off {
         r.off = true;
-    } else if is(args[2], "skip") {
-        if !r.off {
-            r.skip_next = true;
-        }
-    } else {
-        return Err(CmdError::Syntax);
+    } else if !r.off {
+        r.skip_next = true;
     }
     Ok(())
 }
@@ -770,6 +802,7 @@ fn clear_connection_state(ctx: &mut Ctx) {
     // clientSetDefaultAuth: authenticated only if the default user needs no password.
     c.authenticated = ctx.srv.config.requirepass.is_none();
     c.name = None;
+    end_reply_stretch(c);
     c.reply.off = false;
     c.reply.skip_next = false;
 }
@@ -1035,6 +1068,28 @@ mod tests {
         );
         eng.drain_output(a, &mut out);
         assert_eq!(out, b"$1\r\nx\r\n+OK\r\n");
+    }
+
+    #[test]
+    fn a_silenced_protocol_error_leaves_the_client_deaf_until_the_query_buffer_limit() {
+        let mut cfg = Config::default();
+        cfg.set("client-query-buffer-limit", b"1mb").expect("valid");
+        let mut eng = Engine::new(cfg, 1);
+        let a = eng.connect(UnixMillis(0), ConnInfo::default());
+        eng.feed(
+            UnixMillis(0),
+            a,
+            b"CLIENT REPLY OFF\r\n*x\r\nCLIENT REPLY ON\r\n",
+        );
+        let mut out = Vec::new();
+        eng.drain_output(a, &mut out);
+        assert_eq!(out, b"");
+        assert!(!eng.should_close(a));
+        // Read, never run, until the query buffer is past its limit.
+        eng.feed(UnixMillis(0), a, &vec![b'x'; 1024 * 1024 - 64]);
+        assert!(!eng.should_close(a));
+        eng.feed(UnixMillis(0), a, &[b'x'; 128]);
+        assert!(eng.should_close(a) && eng.closes_at_once(a));
     }
 
     #[test]

@@ -424,11 +424,12 @@ pub fn dispatch(
     id: ClientHandle,
     args: &[&[u8]],
 ) -> Dispatched {
-    let out_start = clients[id.0].out.len();
+    let c = &mut clients[id.0];
+    connection::before_command(c, c.out.len());
     let r = process_command(now, srv, clients, id, args);
     if r == Dispatched::Done {
         if let Some(c) = clients.get_mut(id.0) {
-            connection::after_command(c, out_start);
+            connection::after_command(c);
         }
     }
     tx::drain_expired(srv, clients);
@@ -569,7 +570,8 @@ pub fn call(
 /// replies before this command (pipelined requests, EXEC's header and earlier elements) lie
 /// before the mark, and pushes this command delivered to its own client before replying
 /// (RESP3 PUBLISH to a channel it subscribes) move the mark past themselves
-/// (`pubsub::Sink::deliver`). CLIENT REPLY OFF/SKIP is applied after this, by dispatch.
+/// (`pubsub::Sink::deliver`). CLIENT REPLY OFF/SKIP is applied after this, per stretch
+/// (`connection::end_reply_stretch`).
 /// Each call keeps its own mark, so EXEC's nested calls nest. Debug builds assert that no
 /// handler relies on the cut: it hides a bug (work done, then a failure).
 fn run_handler(ctx: &mut Ctx, handler: impl FnOnce(&mut Ctx) -> Result<(), CmdError>) -> bool {

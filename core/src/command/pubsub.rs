@@ -469,8 +469,18 @@ impl Sink<'_> {
         let Some(c) = clients.get_mut(slot) else {
             return;
         };
+        if c.close_asap {
+            return;
+        }
+        if c.close_after_reply {
+            // Redis adds nothing to the output of a client it will close after its reply,
+            // but the attempt schedules a write, which closes even a deaf one.
+            c.close_armed = true;
+            self.events.push_back(Event::Output(ClientHandle(slot)));
+            return;
+        }
         // Redis 7.0 drops what other clients send to a client that asked CLIENT REPLY OFF/SKIP.
-        if c.close_asap || (slot != self.caller.0 && c.reply.off) {
+        if slot != self.caller.0 && c.reply.off {
             return;
         }
         let was_empty = c.out.is_empty();
