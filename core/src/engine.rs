@@ -175,7 +175,61 @@ pub struct Server {
     pub(crate) lazyfree: Vec<crate::lazyfree::Garbage>,
     pub(crate) pubsub: crate::command::pubsub::PubSub,
     pub(crate) blocking: crate::command::blocking::Blocking,
+    /// The script cache and the EVAL Lua state (script/eval.rs).
+    pub(crate) script: crate::script::ScriptState,
     last_tick: UnixMillis,
+}
+
+/// A client as `connect` makes it.
+fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> Client {
+    let mut decoder = RequestDecoder::new();
+    decoder.max_bulk_len = srv.config.proto_max_bulk_len;
+    // Redis's clientSetDefaultAuth: authenticated unless the default user has a password.
+    let authenticated = srv.config.requirepass.is_none();
+    Client {
+        client_id,
+        db: 0,
+        resp3: false,
+        name: None,
+        lib_name: None,
+        lib_ver: None,
+        info,
+        created: now,
+        last_interaction: now,
+        close_after_reply: false,
+        close_asap: false,
+        out: Vec::new(),
+        reply_start: 0,
+        tx: Default::default(),
+        authenticated,
+        reply: Default::default(),
+        no_evict: false,
+        last_cmd: "NULL",
+        postponed: false,
+        host_pending: 0,
+        obuf_soft_since: None,
+        subs: None,
+        blocked: None,
+        inbuf: Vec::new(),
+        decoder,
+    }
+}
+
+/// The client a script's `redis.call` runs on (Redis's lua client): in `db`, speaking the
+/// script's protocol, authenticated; the caller removes it after the command.
+pub(crate) fn script_client(
+    srv: &Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    db: usize,
+    resp3: bool,
+) -> ClientHandle {
+    let mut c = new_client(srv, now, ConnInfo::default(), 0);
+    c.db = db;
+    c.resp3 = resp3;
+    c.authenticated = true;
+    c.tx.in_exec = true;
+    ClientHandle(clients.insert(c))
 }
 
 impl Server {
@@ -220,6 +274,7 @@ impl Engine {
                 lazyfree: Vec::new(),
                 pubsub: Default::default(),
                 blocking: Default::default(),
+                script: Default::default(),
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -317,37 +372,21 @@ impl Engine {
         self.srv.stats.connections_received += 1;
         let id = self.srv.next_client_id;
         self.srv.next_client_id += 1;
-        let mut decoder = RequestDecoder::new();
-        decoder.max_bulk_len = self.srv.config.proto_max_bulk_len;
-        // Redis's clientSetDefaultAuth: authenticated unless the default user has a password.
-        let authenticated = self.srv.config.requirepass.is_none();
-        ClientHandle(self.clients.insert(Client {
-            client_id: id,
-            db: 0,
-            resp3: false,
-            name: None,
-            lib_name: None,
-            lib_ver: None,
-            info,
-            created: now,
-            last_interaction: now,
-            close_after_reply: false,
-            close_asap: false,
-            out: Vec::new(),
-            reply_start: 0,
-            tx: Default::default(),
-            authenticated,
-            reply: Default::default(),
-            no_evict: false,
-            last_cmd: "NULL",
-            postponed: false,
-            host_pending: 0,
-            obuf_soft_since: None,
-            subs: None,
-            blocked: None,
-            inbuf: Vec::new(),
-            decoder,
-        }))
+        ClientHandle(self.clients.insert(new_client(&self.srv, now, info, id)))
+    }
+
+    /// Installs the host's Lua VM factory: EVAL and SCRIPT work from then on (without one,
+    /// they answer an error naming the missing VM).
+    pub fn set_script_vm_factory(&mut self, factory: Box<dyn crate::script::ScriptVmFactory>) {
+        self.srv.script.factory = Some(factory);
+        self.srv.script.vm = None;
+    }
+
+    /// Installs the host's live wall clock, read while a script runs (the feed's `now` stays
+    /// frozen for the script's semantics) to stop a script past busy-reply-threshold. Without
+    /// one, scripts are never stopped (tests with a virtual clock).
+    pub fn set_script_clock(&mut self, clock: Box<dyn FnMut() -> UnixMillis>) {
+        self.srv.script.clock = Some(clock);
     }
 
     pub fn disconnect(&mut self, id: ClientHandle) {

@@ -116,6 +116,8 @@ fn main() -> ExitCode {
     let port = config.port;
     let bind = config.bind.render();
     let mut eng = Engine::new(config, seed());
+    eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
+    eng.set_script_clock(Box::new(server::now));
     eng.set_host_info(
         server::now(),
         HostInfo {

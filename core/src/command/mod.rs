@@ -17,6 +17,7 @@ pub mod list;
 pub mod object;
 pub mod persistence;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
