@@ -34,7 +34,20 @@ const ERR_HANDLER_SRC: &str = concat!(
     "    err['line'] = i.currentline\n",
     "  end",
     "  return err\n",
-    "end\n"
+    "end\n",
+    // script_lua.c's luaRedisPcall, in Lua (the VM interface has no nested pcall): an error
+    // table with a string `err` reaches the script as that string.
+    "local raw_pcall = pcall\n",
+    "local function pcall_result(ok, ...)\n",
+    "  if ok then return ok, ... end\n",
+    "  local e = ...\n",
+    "  if type(e) == 'table' then\n",
+    "    local m = e.err\n",
+    "    if type(m) == 'string' or type(m) == 'number' then e = m end\n",
+    "  end\n",
+    "  return false, e\n",
+    "end\n",
+    "pcall = function(...) return pcall_result(raw_pcall(...)) end\n"
 );
 
 /// Script flags from a `#!lua flags=...` shebang (eval.c's SCRIPT_FLAG_*).

@@ -1,0 +1,153 @@
+//! Scripting on an in-process Engine with oxidis-lua installed: what the golden transcripts
+//! cannot show (script effects in the AOF stream, the busy-reply-threshold guard, an engine
+//! without a VM).
+
+use oxidis_core::resp::encode_request;
+use oxidis_core::{Config, ConnInfo, Engine, UnixMillis};
+use std::cell::Cell;
+use std::rc::Rc;
+
+const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
+
+fn engine() -> Engine {
+    let mut eng = Engine::new(Config::default(), 1);
+    eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
+    eng
+}
+
+fn run(eng: &mut Engine, id: oxidis_core::ClientHandle, args: &[&str]) -> String {
+    eng.feed(NOW, id, &encode_request(args));
+    let mut out = Vec::new();
+    eng.drain_output(id, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn propagated(eng: &mut Engine) -> String {
+    let mut out = Vec::new();
+    eng.take_propagated(&mut out);
+    // One command per line, arguments separated by spaces (the RESP framing dropped).
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let mut lines = Vec::new();
+    let mut it = text.split("\r\n").peekable();
+    while let Some(l) = it.next() {
+        if let Some(n) = l.strip_prefix('*') {
+            let n: usize = n.parse().unwrap();
+            let mut args = Vec::new();
+            for _ in 0..n {
+                it.next();
+                args.push(it.next().unwrap().to_string());
+            }
+            lines.push(args.join(" "));
+        }
+    }
+    lines.join(" | ")
+}
+
+#[test]
+fn script_effects_reach_the_aof_bare_or_wrapped_as_redis_7_0() {
+    let mut eng = engine();
+    eng.set_propagation(true);
+    let id = eng.connect(NOW, ConnInfo::default());
+    run(&mut eng, id, &["EVAL", "redis.call('SET','a','1')", "0"]);
+    assert_eq!(propagated(&mut eng), "SELECT 0 | SET a 1");
+    run(
+        &mut eng,
+        id,
+        &[
+            "EVAL",
+            "redis.call('SET','b','1') redis.call('INCR','b')",
+            "0",
+        ],
+    );
+    assert_eq!(propagated(&mut eng), "MULTI | SET b 1 | INCR b | EXEC");
+    run(&mut eng, id, &["EVAL", "return redis.call('GET','a')", "0"]);
+    assert_eq!(propagated(&mut eng), "");
+    run(
+        &mut eng,
+        id,
+        &[
+            "EVAL",
+            "redis.set_repl(redis.REPL_NONE) redis.call('SET','d','1') \
+             redis.set_repl(redis.REPL_ALL) redis.call('SET','e','1')",
+            "0",
+        ],
+    );
+    assert_eq!(propagated(&mut eng), "SET e 1");
+    run(
+        &mut eng,
+        id,
+        &[
+            "EVAL",
+            "redis.call('SELECT', 1) redis.call('SET','x','1') redis.call('SET','y','1')",
+            "0",
+        ],
+    );
+    assert_eq!(
+        propagated(&mut eng),
+        "SELECT 1 | MULTI | SET x 1 | SET y 1 | EXEC"
+    );
+    // SELECT in a script does not move its caller (Redis 7.0).
+    assert_eq!(run(&mut eng, id, &["GET", "x"]), "$-1\r\n");
+}
+
+#[test]
+fn a_script_past_busy_reply_threshold_is_stopped_and_the_server_goes_on() {
+    let mut eng = engine();
+    // A host clock that moves a second each time it is read.
+    let t = Rc::new(Cell::new(NOW.0));
+    let clock = t.clone();
+    eng.set_script_clock(Box::new(move || {
+        clock.set(clock.get() + 1000);
+        UnixMillis(clock.get())
+    }));
+    let id = eng.connect(NOW, ConnInfo::default());
+    let stopped = "-BUSY Script ran past busy-reply-threshold and was stopped (Oxidis has no SCRIPT KILL yet).";
+    let r = run(&mut eng, id, &["EVAL", "while true do end", "0"]);
+    assert!(r.starts_with(stopped), "{r}");
+    // pcall cannot keep it alive: the hook fires again on the next line.
+    let r = run(
+        &mut eng,
+        id,
+        &[
+            "EVAL",
+            "while true do\n pcall(function() while true do end end)\nend",
+            "0",
+        ],
+    );
+    assert!(r.starts_with(stopped), "{r}");
+    assert_eq!(run(&mut eng, id, &["PING"]), "+PONG\r\n");
+    assert_eq!(run(&mut eng, id, &["EVAL", "return 7", "0"]), ":7\r\n");
+    assert_eq!(
+        run(&mut eng, id, &["SCRIPT", "KILL"]),
+        "-NOTBUSY No scripts in execution right now.\r\n"
+    );
+    // With busy-reply-threshold 0 nothing is watched.
+    run(
+        &mut eng,
+        id,
+        &["CONFIG", "SET", "busy-reply-threshold", "0"],
+    );
+    let before = t.get();
+    assert_eq!(
+        run(
+            &mut eng,
+            id,
+            &["EVAL", "for i = 1, 300000 do end return 1", "0"]
+        ),
+        ":1\r\n"
+    );
+    assert!(t.get() - before <= 1000);
+}
+
+#[test]
+fn without_a_vm_eval_answers_an_error() {
+    let mut eng = Engine::new(Config::default(), 1);
+    let id = eng.connect(NOW, ConnInfo::default());
+    let no_vm = "-ERR scripting is not available: this Oxidis host installed no Lua VM\r\n";
+    assert_eq!(run(&mut eng, id, &["EVAL", "return 1", "0"]), no_vm);
+    assert_eq!(run(&mut eng, id, &["SCRIPT", "LOAD", "return 1"]), no_vm);
+    assert_eq!(
+        run(&mut eng, id, &["EVAL", "return 1", "x"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+}
