@@ -398,7 +398,7 @@ mod tests {
         );
         assert_eq!(
             shebang_flags(b"#!lua flags=no-writes,allow-oom\nreturn 1").unwrap(),
-            (sflags::NO_WRITES | sflags::ALLOW_OOM, 26)
+            (sflags::NO_WRITES | sflags::ALLOW_OOM, 31)
         );
         assert_eq!(
             shebang_flags(b"#!lua").unwrap_err().to_string(),
