@@ -113,6 +113,18 @@ pub(crate) fn lua_to_reply(st: &mut dyn LuaStack, script_resp3: bool) -> Reply {
             if let Some(s) = string_field(st, b"big_number") {
                 return Reply::BigNumber(no_newlines(&s));
             }
+            st.raw_get_field(-1, b"verbatim_string");
+            if st.type_of(-1) == LuaType::Table {
+                let format = string_field(st, b"format");
+                let text = string_field(st, b"string");
+                if let (Some(f), Some(t)) = (format, text) {
+                    st.pop(1);
+                    // Reply's formats are static: Redis's two (any other is sent as txt).
+                    let f = if f.starts_with(b"mkd") { "mkd" } else { "txt" };
+                    return Reply::Verbatim(f, t);
+                }
+            }
+            st.pop(1);
             st.raw_get_field(-1, b"map");
             if st.type_of(-1) == LuaType::Table {
                 let mut pairs = Vec::new();
