@@ -86,6 +86,24 @@ fn script_effects_reach_the_aof_bare_or_wrapped_as_redis_7_0() {
         propagated(&mut eng),
         "SELECT 1 | MULTI | SET x 1 | SET y 1 | EXEC"
     );
+    // In a transaction, the transaction's MULTI/EXEC wraps everything once. (EXEC writes
+    // MULTI before the SELECT; Redis writes SELECT first: both replay the same.)
+    for req in [
+        &["MULTI"][..],
+        &[
+            "EVAL",
+            "redis.call('SET','p','1') redis.call('SET','q','1')",
+            "0",
+        ],
+        &["SET", "r", "1"],
+        &["EXEC"],
+    ] {
+        run(&mut eng, id, req);
+    }
+    assert_eq!(
+        propagated(&mut eng),
+        "MULTI | SELECT 0 | SET p 1 | SET q 1 | SET r 1 | EXEC"
+    );
     // SELECT in a script does not move its caller (Redis 7.0).
     assert_eq!(run(&mut eng, id, &["GET", "x"]), "$-1\r\n");
 }

@@ -176,7 +176,8 @@ impl Persist {
         let Some(ops) = self.script_ops.take() else {
             return;
         };
-        let wrap = ops.len() >= 2;
+        // Inside EXEC the transaction's own MULTI/EXEC wraps them already.
+        let wrap = ops.len() >= 2 && !self.multi;
         for (i, (db, cmd)) in ops.iter().enumerate() {
             if i == 0 && wrap {
                 self.select(*db);
