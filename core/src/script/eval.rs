@@ -104,8 +104,15 @@ fn new_vm(factory: &dyn ScriptVmFactory) -> Box<dyn ScriptVm> {
     vm.open_std_libs();
     {
         let st = vm.stack();
-        // luaRemoveUnsupportedFunctions.
-        for f in [&b"loadfile"[..], b"dofile"] {
+        // What Debian's 7.0.15 leaves out of the base library (its globals are an allow-list).
+        for f in [
+            &b"loadfile"[..],
+            b"dofile",
+            b"print",
+            b"getfenv",
+            b"setfenv",
+            b"newproxy",
+        ] {
             st.push_nil();
             st.raw_set_field(GLOBALS_INDEX, f);
         }
@@ -121,8 +128,6 @@ fn new_vm(factory: &dyn ScriptVmFactory) -> Box<dyn ScriptVm> {
     let st = vm.stack();
     st.raw_get_field(GLOBALS_INDEX, b"__redis__err__handler");
     st.raw_set_field(REGISTRY_INDEX, ERR_HANDLER);
-    st.push_nil();
-    st.raw_set_field(GLOBALS_INDEX, b"__redis__err__handler");
     // luaSetErrorMetatable + luaSetTableProtectionRecursively on _G.
     st.push_value(GLOBALS_INDEX);
     st.new_table(0, 1);
