@@ -129,6 +129,10 @@ pub struct Client {
 }
 
 impl Client {
+    pub(crate) fn inbuf_extend(&mut self, bytes: &[u8]) {
+        self.inbuf.extend_from_slice(bytes);
+    }
+
     /// Bytes received but not yet executed (CLIENT LIST's qbuf).
     pub(crate) fn query_buffer_len(&self) -> usize {
         self.inbuf.len()
@@ -386,7 +390,13 @@ impl Engine {
     /// frozen for the script's semantics) to stop a script past busy-reply-threshold. Without
     /// one, scripts are never stopped (tests with a virtual clock).
     pub fn set_script_clock(&mut self, clock: Box<dyn FnMut() -> UnixMillis>) {
-        self.srv.script.clock = Some(clock);
+        self.srv.script.env = Some(Box::new(crate::script::eval::ClockEnv(clock)));
+    }
+
+    /// Installs the host's script environment: its clock, and how it serves other clients
+    /// while a script is busy (the native server; see `ScriptEnv`).
+    pub fn set_script_env(&mut self, env: Box<dyn crate::script::ScriptEnv>) {
+        self.srv.script.env = Some(env);
     }
 
     pub fn disconnect(&mut self, id: ClientHandle) {
@@ -445,76 +455,7 @@ impl Engine {
     /// blocked or held by CLIENT PAUSE; after each one, serves clients blocked on keys it made
     /// ready.
     fn process_input(&mut self, now: UnixMillis, id: ClientHandle) {
-        let Some(c) = self.clients.get_mut(id.0) else {
-            return;
-        };
-        if c.blocked.is_some() {
-            // Redis keeps a blocked client's input for when it is unblocked, within the
-            // query buffer limit.
-            if c.inbuf.len() > self.srv.config.client_query_buffer_limit {
-                c.close_asap = true;
-                c.inbuf = Vec::new();
-                self.srv.events.push_back(Event::Close(id));
-            }
-            return;
-        }
-        let mut inbuf = std::mem::take(&mut c.inbuf);
-        let mut decoder = std::mem::take(&mut c.decoder);
-        let mut pos = 0;
-        loop {
-            // Redis refuses big headers while the client must still authenticate.
-            decoder.unauthenticated =
-                crate::command::connection::auth_required(&self.srv, &self.clients[id.0]);
-            match decoder.decode(&inbuf[pos..]) {
-                Ok(Decoded::Request { consumed }) => {
-                    let base = &inbuf[pos..];
-                    let args: smallvec::SmallVec<[&[u8]; 8]> = match decoder.args() {
-                        Args::Ranges(r) => r.iter().map(|r| &base[r.clone()]).collect(),
-                        Args::Owned(o) => o.iter().map(|v| v.as_slice()).collect(),
-                    };
-                    if dispatch(now, &mut self.srv, &mut self.clients, id, &args)
-                        == Dispatched::Postponed
-                    {
-                        break;
-                    }
-                    pos += consumed;
-                    crate::command::blocking::handle_ready(now, &mut self.srv, &mut self.clients);
-                    let Some(c) = self.clients.get_mut(id.0) else {
-                        return;
-                    };
-                    crate::command::pubsub::check_output_limit(now, &mut self.srv, c, id.0);
-                    if c.close_after_reply || c.close_asap || c.blocked.is_some() {
-                        break;
-                    }
-                }
-                Ok(Decoded::Empty { consumed }) => pos += consumed,
-                Ok(Decoded::Incomplete) => break,
-                Err(e) => {
-                    let c = &mut self.clients[id.0];
-                    // CLIENT REPLY OFF or SKIP silences this reply too, as every reply in
-                    // Redis (prepareClientToWrite).
-                    if !(c.reply.off || c.reply.skip) {
-                        let msg = format!("Protocol error: {e}");
-                        let mut w = ReplyWriter::new(&mut c.out, c.resp3);
-                        w.error(format!("ERR {msg}").as_bytes());
-                    }
-                    c.close_after_reply = true;
-                    pos = inbuf.len();
-                    break;
-                }
-            }
-        }
-        inbuf.drain(..pos);
-        let c = &mut self.clients[id.0];
-        if inbuf.len() > self.srv.config.client_query_buffer_limit {
-            // Redis closes such a client without a reply ("reached max query buffer length").
-            c.close_asap = true;
-            inbuf = Vec::new();
-        } else if inbuf.is_empty() && inbuf.capacity() > 64 * 1024 {
-            inbuf = Vec::new();
-        }
-        c.inbuf = inbuf;
-        c.decoder = decoder;
+        process_input(&mut self.srv, &mut self.clients, now, id);
     }
 
     /// The host reports how many bytes it has taken from `output` but not yet sent (its own
@@ -655,6 +596,84 @@ impl Engine {
     pub fn poll_event(&mut self) -> Option<Event> {
         self.srv.events.pop_front()
     }
+}
+
+pub(crate) fn process_input(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    id: ClientHandle,
+) {
+    let Some(c) = clients.get_mut(id.0) else {
+        return;
+    };
+    if c.blocked.is_some() {
+        // Redis keeps a blocked client's input for when it is unblocked, within the
+        // query buffer limit.
+        if c.inbuf.len() > srv.config.client_query_buffer_limit {
+            c.close_asap = true;
+            c.inbuf = Vec::new();
+            srv.events.push_back(Event::Close(id));
+        }
+        return;
+    }
+    let mut inbuf = std::mem::take(&mut c.inbuf);
+    let mut decoder = std::mem::take(&mut c.decoder);
+    let mut pos = 0;
+    loop {
+        // Redis refuses big headers while the client must still authenticate.
+        decoder.unauthenticated = crate::command::connection::auth_required(srv, &clients[id.0]);
+        match decoder.decode(&inbuf[pos..]) {
+            Ok(Decoded::Request { consumed }) => {
+                let base = &inbuf[pos..];
+                let args: smallvec::SmallVec<[&[u8]; 8]> = match decoder.args() {
+                    Args::Ranges(r) => r.iter().map(|r| &base[r.clone()]).collect(),
+                    Args::Owned(o) => o.iter().map(|v| v.as_slice()).collect(),
+                };
+                if dispatch(now, srv, clients, id, &args) == Dispatched::Postponed {
+                    break;
+                }
+                pos += consumed;
+                // While a script is busy, nothing but the script touches the keyspace.
+                if !srv.script.busy {
+                    crate::command::blocking::handle_ready(now, srv, clients);
+                }
+                let Some(c) = clients.get_mut(id.0) else {
+                    return;
+                };
+                crate::command::pubsub::check_output_limit(now, srv, c, id.0);
+                if c.close_after_reply || c.close_asap || c.blocked.is_some() {
+                    break;
+                }
+            }
+            Ok(Decoded::Empty { consumed }) => pos += consumed,
+            Ok(Decoded::Incomplete) => break,
+            Err(e) => {
+                let c = &mut clients[id.0];
+                // CLIENT REPLY OFF or SKIP silences this reply too, as every reply in
+                // Redis (prepareClientToWrite).
+                if !(c.reply.off || c.reply.skip) {
+                    let msg = format!("Protocol error: {e}");
+                    let mut w = ReplyWriter::new(&mut c.out, c.resp3);
+                    w.error(format!("ERR {msg}").as_bytes());
+                }
+                c.close_after_reply = true;
+                pos = inbuf.len();
+                break;
+            }
+        }
+    }
+    inbuf.drain(..pos);
+    let c = &mut clients[id.0];
+    if inbuf.len() > srv.config.client_query_buffer_limit {
+        // Redis closes such a client without a reply ("reached max query buffer length").
+        c.close_asap = true;
+        inbuf = Vec::new();
+    } else if inbuf.is_empty() && inbuf.capacity() > 64 * 1024 {
+        inbuf = Vec::new();
+    }
+    c.inbuf = inbuf;
+    c.decoder = decoder;
 }
 
 #[cfg(test)]

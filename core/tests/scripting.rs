@@ -3,8 +3,9 @@
 //! without a VM).
 
 use oxidis_core::resp::encode_request;
-use oxidis_core::{Config, ConnInfo, Engine, UnixMillis};
-use std::cell::Cell;
+use oxidis_core::script::{BusyGate, ScriptEnv};
+use oxidis_core::{ClientHandle, Config, ConnInfo, Engine, UnixMillis};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
@@ -119,7 +120,7 @@ fn a_script_past_busy_reply_threshold_is_stopped_and_the_server_goes_on() {
         UnixMillis(clock.get())
     }));
     let id = eng.connect(NOW, ConnInfo::default());
-    let stopped = "-BUSY Script ran past busy-reply-threshold and was stopped (Oxidis has no SCRIPT KILL yet).";
+    let stopped = "-BUSY Script ran past busy-reply-threshold and was stopped: this host cannot serve other clients while a script runs.";
     let r = run(&mut eng, id, &["EVAL", "while true do end", "0"]);
     assert!(r.starts_with(stopped), "{r}");
     // pcall cannot keep it alive: the hook fires again on the next line.
@@ -168,4 +169,110 @@ fn without_a_vm_eval_answers_an_error() {
         run(&mut eng, id, &["EVAL", "return 1", "x"]),
         "-ERR value is not an integer or out of range\r\n"
     );
+}
+
+/// A host that, once the script is busy, sends `requests` from another client (one per hook
+/// call) and keeps what that client is answered.
+struct TestEnv {
+    t: u64,
+    other: ClientHandle,
+    requests: Vec<Vec<u8>>,
+    answers: Rc<RefCell<Vec<u8>>>,
+}
+
+impl ScriptEnv for TestEnv {
+    fn now(&mut self) -> UnixMillis {
+        self.t += 1000;
+        UnixMillis(self.t)
+    }
+
+    fn serve_while_busy(&mut self, gate: &mut BusyGate<'_>) -> bool {
+        assert_ne!(gate.caller(), self.other);
+        if !self.requests.is_empty() {
+            let req = self.requests.remove(0);
+            gate.feed(self.other, &req);
+        }
+        let mut out = Vec::new();
+        gate.drain_output(self.other, &mut out);
+        // The host could send only part: the rest goes out after the script.
+        let keep = out.len().min(3);
+        gate.unsend(self.other, &out[keep..]);
+        self.answers.borrow_mut().extend_from_slice(&out[..keep]);
+        true
+    }
+}
+
+fn busy_engine(requests: &[&[&str]]) -> (Engine, ClientHandle, ClientHandle, Rc<RefCell<Vec<u8>>>) {
+    let mut eng = engine();
+    let a = eng.connect(NOW, ConnInfo::default());
+    let b = eng.connect(NOW, ConnInfo::default());
+    let answers = Rc::new(RefCell::new(Vec::new()));
+    eng.set_script_env(Box::new(TestEnv {
+        t: NOW.0,
+        other: b,
+        requests: requests.iter().map(|r| encode_request(r)).collect(),
+        answers: answers.clone(),
+    }));
+    (eng, a, b, answers)
+}
+
+fn rest(eng: &mut Engine, id: ClientHandle, answers: &Rc<RefCell<Vec<u8>>>) -> String {
+    let mut out = std::mem::take(&mut *answers.borrow_mut());
+    eng.drain_output(id, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn busy_script_answers_others_busy_and_script_kill_stops_it() {
+    let (mut eng, a, b, answers) = busy_engine(&[
+        &["PING"],
+        &["SET", "k", "v"],
+        &["SHUTDOWN"],
+        &["SCRIPT", "KILL"],
+    ]);
+    let r = run(
+        &mut eng,
+        a,
+        &["EVAL", "local i = 0 while true do i = i + 1 end", "0"],
+    );
+    assert!(
+        r.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{r}"
+    );
+    let busy = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+    assert_eq!(
+        rest(&mut eng, b, &answers),
+        format!("{busy}{busy}{busy}+OK\r\n")
+    );
+    // Nothing ran: the server is as it was, and answers normally.
+    assert_eq!(run(&mut eng, b, &["GET", "k"]), "$-1\r\n");
+    assert_eq!(
+        run(&mut eng, b, &["SCRIPT", "KILL"]),
+        "-NOTBUSY No scripts in execution right now.\r\n"
+    );
+}
+
+#[test]
+fn a_script_that_wrote_is_unkillable_but_shutdown_nosave_stops_it() {
+    let (mut eng, a, b, answers) = busy_engine(&[&["SCRIPT", "KILL"], &["SHUTDOWN", "NOSAVE"]]);
+    let r = run(
+        &mut eng,
+        a,
+        &["EVAL", "redis.call('SET', 'w', 1) while true do end", "0"],
+    );
+    assert!(
+        r.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{r}"
+    );
+    assert_eq!(
+        rest(&mut eng, b, &answers),
+        "-UNKILLABLE Sorry the script already executed write commands against the dataset. \
+         You can either wait the script termination or kill the server in a hard way using the \
+         SHUTDOWN NOSAVE command.\r\n"
+    );
+    let mut shutdown = false;
+    while let Some(ev) = eng.poll_event() {
+        shutdown |= matches!(ev, oxidis_core::Event::Shutdown);
+    }
+    assert!(shutdown);
 }

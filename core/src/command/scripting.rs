@@ -92,12 +92,25 @@ pub fn script_flush(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// SCRIPT KILL: no script can be running while a command runs here (scripts run to their end
-/// or are stopped by the busy-reply-threshold guard), so there is never one to kill.
-pub fn script_kill(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::Msg(
-        b"NOTBUSY No scripts in execution right now.".to_vec(),
-    ))
+/// SCRIPT KILL (only a client served while a script is busy can see one running)
+pub fn script_kill(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    let st = &mut ctx.srv.script;
+    if !st.busy {
+        return Err(CmdError::Msg(
+            b"NOTBUSY No scripts in execution right now.".to_vec(),
+        ));
+    }
+    if st.wrote {
+        return Err(CmdError::Msg(
+            b"UNKILLABLE Sorry the script already executed write commands against the dataset. \
+You can either wait the script termination or kill the server in a hard way using the SHUTDOWN \
+NOSAVE command."
+                .to_vec(),
+        ));
+    }
+    st.kill_requested = true;
+    ctx.out().ok();
+    Ok(())
 }
 
 /// SCRIPT HELP

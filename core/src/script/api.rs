@@ -6,7 +6,7 @@ use super::convert;
 use super::eval::sflags;
 use super::vm::{ApiFn, ApiResult, HookMode, LuaStack, LuaType, ScriptHost, GLOBALS_INDEX};
 use crate::command::{self, flags, CommandSpec};
-use crate::engine::{Client, Server};
+use crate::engine::{Client, ClientHandle, Server};
 use crate::time::UnixMillis;
 
 pub(crate) const CALL: ApiFn = ApiFn(1);
@@ -79,6 +79,7 @@ pub(crate) struct RunCtx<'a> {
     pub now: UnixMillis,
     pub srv: &'a mut Server,
     pub clients: &'a mut slab::Slab<Client>,
+    pub caller: ClientHandle,
     /// The script client's database (SELECT in a script does not move the caller in 7.0).
     pub db: usize,
     /// redis.setresp(3).
@@ -190,6 +191,10 @@ impl RunCtx<'_> {
                 st,
                 b"Write commands are not allowed from read-only scripts.",
             );
+        }
+        if cmd.has(flags::WRITE) {
+            // scriptCall's SCRIPT_WRITE_DIRTY: SCRIPT KILL can no longer stop this script.
+            self.srv.script.wrote = true;
         }
         let reply = self.run_command(cmd, &args);
         let is_err = reply.is_error();
@@ -371,23 +376,43 @@ impl ScriptHost for RunCtx<'_> {
         self.redis_api(f, st)
     }
 
-    /// The interim guard until the BUSY gate exists: past busy-reply-threshold the script is
-    /// stopped with an error (re-armed on every line, as Redis's kill, so pcall cannot hold it).
+    /// scriptInterrupt: past busy-reply-threshold the script is busy and the host serves
+    /// other clients through the gate (they may SCRIPT KILL it); a host that cannot (wasm)
+    /// gets the script stopped instead. A kill re-arms the hook on every line, as Redis's, so
+    /// pcall cannot hold the script.
     fn hook(&mut self, st: &mut dyn LuaStack) -> ApiResult {
-        let Some(start) = self.start else {
-            return ApiResult::Return(0);
-        };
-        if !self.killed {
-            let now = self.srv.script.clock.as_mut().map_or(start, |c| c());
-            if now.0.saturating_sub(start.0) < self.threshold {
+        if !self.killed && !self.srv.script.kill_requested {
+            let Some(start) = self.start else {
+                return ApiResult::Return(0);
+            };
+            let Some(mut env) = self.srv.script.env.take() else {
+                return ApiResult::Return(0);
+            };
+            if env.now().0.saturating_sub(start.0) >= self.threshold {
+                self.srv.script.busy = true;
+                let mut gate = super::eval::BusyGate {
+                    srv: self.srv,
+                    clients: self.clients,
+                    caller: self.caller,
+                    now: self.now,
+                };
+                if !env.serve_while_busy(&mut gate) {
+                    self.killed = true;
+                }
+            }
+            self.srv.script.env = Some(env);
+            if !self.killed && !self.srv.script.kill_requested {
                 return ApiResult::Return(0);
             }
-            self.killed = true;
         }
         st.set_hook(HookMode::EveryLine);
+        if !self.killed {
+            push_error(st, b"Script killed by user with SCRIPT KILL...");
+            return ApiResult::Raise;
+        }
         push_error(
             st,
-            b"-BUSY Script ran past busy-reply-threshold and was stopped (Oxidis has no SCRIPT KILL yet).",
+            b"-BUSY Script ran past busy-reply-threshold and was stopped: this host cannot serve other clients while a script runs.",
         );
         ApiResult::Raise
     }

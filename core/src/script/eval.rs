@@ -72,10 +72,96 @@ pub struct ScriptState {
     pub(crate) vm: Option<Box<dyn ScriptVm>>,
     /// Lowercase SHA1 hex -> script.
     pub(crate) cache: HashMap<Vec<u8>, Script>,
-    /// Live wall time for the busy-reply-threshold check (the host's; None: never busy).
-    pub(crate) clock: Option<Box<dyn FnMut() -> UnixMillis>>,
+    /// The host's live clock and, natively, its way to serve other clients while a script is
+    /// busy (None: scripts are never busy).
+    pub(crate) env: Option<Box<dyn ScriptEnv>>,
+    /// A script runs past busy-reply-threshold: other clients get BUSY.
+    pub(crate) busy: bool,
+    /// SCRIPT KILL (or SHUTDOWN NOSAVE) asked the busy script to stop.
+    pub(crate) kill_requested: bool,
+    /// The running script called a write command (SCRIPT KILL answers UNKILLABLE).
+    pub(crate) wrote: bool,
     /// redisLrand48's state (rand.c), shared by every script and never reset, as in 7.0.
     pub(crate) rand48: Option<u64>,
+}
+
+/// What a host provides while a script runs (design §5.2): live wall time (the feed's `now`
+/// stays frozen for the script's semantics) and, once the script is past
+/// busy-reply-threshold, a chance to serve other clients through the gate, at most every
+/// 100,000 VM instructions.
+pub trait ScriptEnv {
+    fn now(&mut self) -> UnixMillis;
+    /// Poll I/O without blocking: feed what other clients sent to `gate`, write what it has for
+    /// them; leave the caller (`gate.caller()`) alone. False when the host cannot serve others
+    /// (the wasm engine): the script is then stopped at the threshold.
+    fn serve_while_busy(&mut self, gate: &mut BusyGate<'_>) -> bool {
+        let _ = gate;
+        false
+    }
+}
+
+/// A host clock alone (`Engine::set_script_clock`): no gate.
+pub(crate) struct ClockEnv(pub Box<dyn FnMut() -> UnixMillis>);
+
+impl ScriptEnv for ClockEnv {
+    fn now(&mut self) -> UnixMillis {
+        (self.0)()
+    }
+}
+
+/// Other clients while a script is busy: their commands run through the ordinary dispatch,
+/// which answers BUSY to all but the `allow-busy` ones (SCRIPT KILL, SHUTDOWN NOSAVE ...).
+/// Nothing here touches the keyspace, and the hook never fires inside `redis.call`.
+pub struct BusyGate<'a> {
+    pub(crate) srv: &'a mut Server,
+    pub(crate) clients: &'a mut slab::Slab<Client>,
+    pub(crate) caller: ClientHandle,
+    pub(crate) now: UnixMillis,
+}
+
+impl BusyGate<'_> {
+    /// The client running the script: its input waits until the script ends.
+    pub fn caller(&self) -> ClientHandle {
+        self.caller
+    }
+
+    /// Bytes from a client (not the caller): executed now.
+    pub fn feed(&mut self, id: ClientHandle, bytes: &[u8]) {
+        if id == self.caller {
+            return;
+        }
+        let Some(c) = self.clients.get_mut(id.0) else {
+            return;
+        };
+        if c.close_after_reply || c.close_asap || c.postponed || c.blocked.is_some() {
+            // Kept for after the script, as the ordinary feed would.
+            c.inbuf_extend(bytes);
+            return;
+        }
+        self.srv.stats.net_input_bytes += bytes.len() as u64;
+        c.inbuf_extend(bytes);
+        crate::engine::process_input(self.srv, self.clients, self.now, id);
+        if self.clients.get(id.0).is_some_and(|c| !c.out.is_empty()) {
+            // Whatever the host cannot write now goes out after the script.
+            self.srv.events.push_back(crate::engine::Event::Output(id));
+        }
+    }
+
+    /// Moves the client's pending output into `out`.
+    pub fn drain_output(&mut self, id: ClientHandle, out: &mut Vec<u8>) {
+        if let Some(c) = self.clients.get_mut(id.0) {
+            self.srv.stats.net_output_bytes += c.out.len() as u64;
+            out.append(&mut c.out);
+        }
+    }
+
+    /// Output the host could not send now: back to the front of the client's buffer.
+    pub fn unsend(&mut self, id: ClientHandle, bytes: &[u8]) {
+        if let Some(c) = self.clients.get_mut(id.0) {
+            self.srv.stats.net_output_bytes -= bytes.len() as u64;
+            c.out.splice(0..0, bytes.iter().copied());
+        }
+    }
 }
 
 /// Lowercase SHA1 hex of `b` (Redis's sha1hex).
@@ -331,7 +417,7 @@ fn run(
 ) -> Result<(), CmdError> {
     let caller_resp3 = clients[caller.0].resp3;
     let threshold = srv.config.busy_reply_threshold;
-    let start = srv.script.clock.as_mut().map(|c| c());
+    let start = srv.script.env.as_mut().map(|e| e.now());
     {
         let st = vm.stack();
         st.raw_get_field(REGISTRY_INDEX, ERR_HANDLER);
@@ -351,6 +437,7 @@ fn run(
         now,
         srv,
         clients,
+        caller,
         db,
         resp3: false,
         flags,
@@ -361,7 +448,10 @@ fn run(
         killed: false,
     };
     ctx.srv.persist.begin_script();
+    ctx.srv.script.wrote = false;
     let r = vm.pcall(0, 1, -2, &mut ctx);
+    ctx.srv.script.busy = false;
+    ctx.srv.script.kill_requested = false;
     ctx.srv.persist.end_script();
     let st = vm.stack();
     st.set_hook(HookMode::Off);

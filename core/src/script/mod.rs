@@ -9,7 +9,7 @@ mod convert;
 pub(crate) mod eval;
 mod vm;
 
-pub use eval::{sha1hex, ScriptState};
+pub use eval::{sha1hex, BusyGate, ScriptEnv, ScriptState};
 
 pub use vm::{
     ApiFn, ApiResult, HookMode, LuaStack, LuaType, PcallError, ScriptHost, ScriptVm,
