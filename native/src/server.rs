@@ -78,6 +78,8 @@ pub struct Server {
     persist: Option<crate::persistence::Shared>,
     aof_buf: Vec<u8>,
     lazyfree: crate::lazyfree::Worker,
+    /// Duplicates of the connections' sockets, for the script environment (script_env.rs).
+    socks: crate::script_env::Socks,
 }
 
 fn listen_on(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
@@ -157,7 +159,7 @@ fn open_listeners(bind: &str, port: u16) -> Result<Vec<TcpListener>, StartError>
 
 impl Server {
     /// Binds every address in `bind` on `port` and installs the signal pipes.
-    pub fn new(eng: Engine, bind: &str, port: u16) -> Result<Server, StartError> {
+    pub fn new(mut eng: Engine, bind: &str, port: u16) -> Result<Server, StartError> {
         if port == 0 {
             // Redis: port 0 means no TCP listener; without a unix socket nothing listens.
             return Err(StartError::NoListeners);
@@ -181,7 +183,13 @@ impl Server {
                 .map_err(io)?;
             signals.push(rx);
         }
+        let socks = crate::script_env::Socks::default();
+        eng.set_script_env(Box::new(crate::script_env::NativeScriptEnv {
+            socks: socks.clone(),
+            buf: vec![0; READ_CHUNK],
+        }));
         Ok(Server {
+            socks,
             poll,
             listeners,
             signals,
@@ -390,6 +398,14 @@ impl Server {
         if self.conns.len() <= id.0 {
             self.conns.resize_with(id.0 + 1, || None);
         }
+        if let Ok(dup) = socket2::SockRef::from(&stream).try_clone() {
+            let sock = crate::script_env::Sock {
+                stream: dup.into(),
+                id,
+                clean: true,
+            };
+            self.socks.borrow_mut().insert(id.0, sock);
+        }
         self.conns[id.0] = Some(Conn::new(stream, id));
     }
 
@@ -508,6 +524,9 @@ impl Server {
                 return;
             }
         }
+        if let Some(s) = self.socks.borrow_mut().get_mut(&slot) {
+            s.clean = all_sent;
+        }
         let want_writable = !all_sent;
         if conn.writable != want_writable {
             let interest = if all_sent {
@@ -530,6 +549,7 @@ impl Server {
 
     fn close(&mut self, slot: usize) {
         if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
+            self.socks.borrow_mut().remove(&slot);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             self.eng.disconnect(conn.id);
         }
