@@ -184,6 +184,19 @@ pub struct Server {
     last_tick: UnixMillis,
 }
 
+/// `Engine::connect` on the parts (also the busy gate's).
+pub(crate) fn connect(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    info: ConnInfo,
+) -> ClientHandle {
+    srv.stats.connections_received += 1;
+    let id = srv.next_client_id;
+    srv.next_client_id += 1;
+    ClientHandle(clients.insert(new_client(srv, now, info, id)))
+}
+
 /// A client as `connect` makes it.
 fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> Client {
     let mut decoder = RequestDecoder::new();
@@ -373,10 +386,7 @@ impl Engine {
     }
 
     pub fn connect(&mut self, now: UnixMillis, info: ConnInfo) -> ClientHandle {
-        self.srv.stats.connections_received += 1;
-        let id = self.srv.next_client_id;
-        self.srv.next_client_id += 1;
-        ClientHandle(self.clients.insert(new_client(&self.srv, now, info, id)))
+        connect(&mut self.srv, &mut self.clients, now, info)
     }
 
     /// Installs the host's Lua VM factory: EVAL and SCRIPT work from then on (without one,

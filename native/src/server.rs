@@ -80,6 +80,7 @@ pub struct Server {
     lazyfree: crate::lazyfree::Worker,
     /// Duplicates of the connections' sockets, for the script environment (script_env.rs).
     socks: crate::script_env::Socks,
+    accepted: crate::script_env::Accepted,
 }
 
 fn listen_on(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
@@ -184,12 +185,21 @@ impl Server {
             signals.push(rx);
         }
         let socks = crate::script_env::Socks::default();
+        let accepted = crate::script_env::Accepted::default();
+        let dup_listeners = listeners
+            .iter()
+            .filter_map(|l| socket2::SockRef::from(l).try_clone().ok())
+            .map(std::net::TcpListener::from)
+            .collect();
         eng.set_script_env(Box::new(crate::script_env::NativeScriptEnv {
             socks: socks.clone(),
+            listeners: dup_listeners,
+            accepted: accepted.clone(),
             buf: vec![0; READ_CHUNK],
         }));
         Ok(Server {
             socks,
+            accepted,
             poll,
             listeners,
             signals,
@@ -284,6 +294,7 @@ impl Server {
                     self.accept(i, now);
                 }
             }
+            self.adopt_accepted();
             for slot in std::mem::take(&mut self.read_again) {
                 let again = self
                     .conns
@@ -368,6 +379,31 @@ impl Server {
                     return;
                 }
             }
+        }
+    }
+
+    /// Registers the connections the script environment accepted while a script was busy
+    /// (the engine has their clients already).
+    fn adopt_accepted(&mut self) {
+        let accepted = std::mem::take(&mut *self.accepted.borrow_mut());
+        for (stream, id) in accepted {
+            let mut stream = TcpStream::from_std(stream);
+            if self
+                .poll
+                .registry()
+                .register(&mut stream, Token(CONN_BASE + id.0), Interest::READABLE)
+                .is_err()
+            {
+                self.socks.borrow_mut().remove(&id.0);
+                self.eng.disconnect(id);
+                continue;
+            }
+            if self.conns.len() <= id.0 {
+                self.conns.resize_with(id.0 + 1, || None);
+            }
+            self.conns[id.0] = Some(Conn::new(stream, id));
+            // What it was answered while the script ran may not all be out yet.
+            self.write_conn(id.0);
         }
     }
 

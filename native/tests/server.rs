@@ -379,8 +379,15 @@ fn busy_script_gets_busy_replies_and_script_kill() {
         b.read_reply_bytes().unwrap(),
         b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
     );
-    b.send(&["SCRIPT", "KILL"]).unwrap();
-    assert_eq!(b.read_reply_bytes().unwrap(), b"+OK\r\n");
+    // A connection opened while the script runs is served too (redis-cli SCRIPT KILL).
+    let mut c = connect(&srv);
+    c.send(&["PING"]).unwrap();
+    assert_eq!(
+        c.read_reply_bytes().unwrap(),
+        b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    c.send(&["SCRIPT", "KILL"]).unwrap();
+    assert_eq!(c.read_reply_bytes().unwrap(), b"+OK\r\n");
     let killed = String::from_utf8_lossy(&a.read_reply_bytes().unwrap()).into_owned();
     assert!(
         killed.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
@@ -388,6 +395,7 @@ fn busy_script_gets_busy_replies_and_script_kill() {
     );
     assert_ping(&mut b);
     assert_ping(&mut a);
+    assert_ping(&mut c);
     b.send(&["SCRIPT", "KILL"]).unwrap();
     assert_eq!(
         b.read_reply_bytes().unwrap(),

@@ -125,6 +125,11 @@ impl BusyGate<'_> {
         self.caller
     }
 
+    /// A connection accepted while the script is busy.
+    pub fn connect(&mut self, info: crate::engine::ConnInfo) -> ClientHandle {
+        crate::engine::connect(self.srv, self.clients, self.now, info)
+    }
+
     /// Bytes from a client (not the caller): executed now.
     pub fn feed(&mut self, id: ClientHandle, bytes: &[u8]) {
         if id == self.caller {
