@@ -276,3 +276,20 @@ fn a_script_that_wrote_is_unkillable_but_shutdown_nosave_stops_it() {
     }
     assert!(shutdown);
 }
+
+#[test]
+fn info_counts_cached_scripts_and_the_lua_state() {
+    let mut eng = engine();
+    let id = eng.connect(NOW, ConnInfo::default());
+    let info = run(&mut eng, id, &["INFO", "memory"]);
+    assert!(info.contains("number_of_cached_scripts:0\r\n"), "{info}");
+    assert!(info.contains("used_memory_lua:0\r\n"), "{info}");
+    run(&mut eng, id, &["SCRIPT", "LOAD", "return 1"]);
+    run(&mut eng, id, &["EVAL", "return 2", "0"]);
+    let info = run(&mut eng, id, &["INFO", "memory"]);
+    assert!(info.contains("number_of_cached_scripts:2\r\n"), "{info}");
+    assert!(!info.contains("used_memory_lua:0\r\n"), "{info}");
+    run(&mut eng, id, &["SCRIPT", "FLUSH"]);
+    let info = run(&mut eng, id, &["INFO", "memory"]);
+    assert!(info.contains("number_of_cached_scripts:0\r\n"), "{info}");
+}
