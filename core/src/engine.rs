@@ -181,7 +181,75 @@ pub struct Server {
     pub(crate) lazyfree: Vec<crate::lazyfree::Garbage>,
     pub(crate) pubsub: crate::command::pubsub::PubSub,
     pub(crate) blocking: crate::command::blocking::Blocking,
+    /// The script cache and the EVAL Lua state (script/eval.rs).
+    pub(crate) script: crate::script::ScriptState,
     last_tick: UnixMillis,
+}
+
+/// `Engine::connect` on the parts (also the busy gate's).
+pub(crate) fn connect(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    info: ConnInfo,
+) -> ClientHandle {
+    srv.stats.connections_received += 1;
+    let id = srv.next_client_id;
+    srv.next_client_id += 1;
+    ClientHandle(clients.insert(new_client(srv, now, info, id)))
+}
+
+/// A client as `connect` makes it.
+fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> Client {
+    let mut decoder = RequestDecoder::new();
+    decoder.max_bulk_len = srv.config.proto_max_bulk_len;
+    // Redis's clientSetDefaultAuth: authenticated unless the default user has a password.
+    let authenticated = srv.config.requirepass.is_none();
+    Client {
+        client_id,
+        db: 0,
+        resp3: false,
+        name: None,
+        lib_name: None,
+        lib_ver: None,
+        info,
+        created: now,
+        last_interaction: now,
+        close_after_reply: false,
+        close_armed: false,
+        close_asap: false,
+        out: Vec::new(),
+        reply_start: 0,
+        tx: Default::default(),
+        authenticated,
+        reply: Default::default(),
+        no_evict: false,
+        last_cmd: "NULL",
+        postponed: false,
+        host_pending: 0,
+        obuf_soft_since: None,
+        subs: None,
+        blocked: None,
+        inbuf: Vec::new(),
+        decoder,
+    }
+}
+
+/// The client a script's `redis.call` runs on (Redis's lua client): in `db`, speaking the
+/// script's protocol, authenticated; the caller removes it after the command.
+pub(crate) fn script_client(
+    srv: &Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    db: usize,
+    resp3: bool,
+) -> ClientHandle {
+    let mut c = new_client(srv, now, ConnInfo::default(), 0);
+    c.db = db;
+    c.resp3 = resp3;
+    c.authenticated = true;
+    c.tx.in_exec = true;
+    ClientHandle(clients.insert(c))
 }
 
 impl Server {
@@ -226,6 +294,7 @@ impl Engine {
                 lazyfree: Vec::new(),
                 pubsub: Default::default(),
                 blocking: Default::default(),
+                script: Default::default(),
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -320,41 +389,27 @@ impl Engine {
     }
 
     pub fn connect(&mut self, now: UnixMillis, info: ConnInfo) -> ClientHandle {
-        self.srv.stats.connections_received += 1;
-        let id = self.srv.next_client_id;
-        self.srv.next_client_id += 1;
-        let mut decoder = RequestDecoder::new();
-        decoder.max_bulk_len = self.srv.config.proto_max_bulk_len;
-        // Redis's clientSetDefaultAuth: authenticated unless the default user has a password.
-        let authenticated = self.srv.config.requirepass.is_none();
-        ClientHandle(self.clients.insert(Client {
-            client_id: id,
-            db: 0,
-            resp3: false,
-            name: None,
-            lib_name: None,
-            lib_ver: None,
-            info,
-            created: now,
-            last_interaction: now,
-            close_after_reply: false,
-            close_armed: false,
-            close_asap: false,
-            out: Vec::new(),
-            reply_start: 0,
-            tx: Default::default(),
-            authenticated,
-            reply: Default::default(),
-            no_evict: false,
-            last_cmd: "NULL",
-            postponed: false,
-            host_pending: 0,
-            obuf_soft_since: None,
-            subs: None,
-            blocked: None,
-            inbuf: Vec::new(),
-            decoder,
-        }))
+        connect(&mut self.srv, &mut self.clients, now, info)
+    }
+
+    /// Installs the host's Lua VM factory: EVAL and SCRIPT work from then on (without one,
+    /// they answer an error naming the missing VM).
+    pub fn set_script_vm_factory(&mut self, factory: Box<dyn crate::script::ScriptVmFactory>) {
+        self.srv.script.factory = Some(factory);
+        self.srv.script.vm = None;
+    }
+
+    /// Installs the host's live wall clock, read while a script runs (the feed's `now` stays
+    /// frozen for the script's semantics) to stop a script past busy-reply-threshold. Without
+    /// one, scripts are never stopped (tests with a virtual clock).
+    pub fn set_script_clock(&mut self, clock: Box<dyn FnMut() -> UnixMillis>) {
+        self.srv.script.env = Some(Box::new(crate::script::eval::ClockEnv(clock)));
+    }
+
+    /// Installs the host's script environment: its clock, and how it serves other clients
+    /// while a script is busy (the native server; see `ScriptEnv`).
+    pub fn set_script_env(&mut self, env: Box<dyn crate::script::ScriptEnv>) {
+        self.srv.script.env = Some(env);
     }
 
     pub fn disconnect(&mut self, id: ClientHandle) {
@@ -368,35 +423,11 @@ impl Engine {
 
     /// Appends bytes from the client and executes every complete request in them.
     pub fn feed(&mut self, now: UnixMillis, id: ClientHandle, bytes: &[u8]) {
-        let Some(c) = self.clients.get_mut(id.0) else {
-            return;
-        };
-        if c.close_asap {
-            return;
+        if receive(&mut self.srv, &mut self.clients, now, id, bytes) {
+            self.process_input(now, id);
+            self.run_unblocked(now);
+            self.srv.collect_pending_free();
         }
-        c.last_interaction = now;
-        self.srv.stats.net_input_bytes += bytes.len() as u64;
-        c.inbuf.extend_from_slice(bytes);
-        if c.close_after_reply {
-            // Redis reads on but runs nothing (processInputBuffer stops at CLOSE_AFTER_REPLY);
-            // a deaf client is closed by the query buffer limit.
-            if c.inbuf.len() > self.srv.config.client_query_buffer_limit {
-                c.close_asap = true;
-                c.inbuf = Vec::new();
-            }
-            return;
-        }
-        if c.postponed {
-            // Held by CLIENT PAUSE: keep the bytes until the pause ends (within the limit).
-            if c.inbuf.len() > self.srv.config.client_query_buffer_limit {
-                c.close_asap = true;
-                c.inbuf = Vec::new();
-            }
-            return;
-        }
-        self.process_input(now, id);
-        self.run_unblocked(now);
-        self.srv.collect_pending_free();
     }
 
     /// Runs the buffered input of clients that were unblocked (served, timed out, CLIENT
@@ -422,80 +453,7 @@ impl Engine {
     /// blocked or held by CLIENT PAUSE; after each one, serves clients blocked on keys it made
     /// ready.
     fn process_input(&mut self, now: UnixMillis, id: ClientHandle) {
-        let Some(c) = self.clients.get_mut(id.0) else {
-            return;
-        };
-        if c.blocked.is_some() {
-            // Redis keeps a blocked client's input for when it is unblocked, within the
-            // query buffer limit.
-            if c.inbuf.len() > self.srv.config.client_query_buffer_limit {
-                c.close_asap = true;
-                c.inbuf = Vec::new();
-                self.srv.events.push_back(Event::Close(id));
-            }
-            return;
-        }
-        let mut inbuf = std::mem::take(&mut c.inbuf);
-        let mut decoder = std::mem::take(&mut c.decoder);
-        let mut pos = 0;
-        loop {
-            // Redis refuses big headers while the client must still authenticate.
-            decoder.unauthenticated =
-                crate::command::connection::auth_required(&self.srv, &self.clients[id.0]);
-            match decoder.decode(&inbuf[pos..]) {
-                Ok(Decoded::Request { consumed }) => {
-                    let base = &inbuf[pos..];
-                    let args: smallvec::SmallVec<[&[u8]; 8]> = match decoder.args() {
-                        Args::Ranges(r) => r.iter().map(|r| &base[r.clone()]).collect(),
-                        Args::Owned(o) => o.iter().map(|v| v.as_slice()).collect(),
-                    };
-                    if dispatch(now, &mut self.srv, &mut self.clients, id, &args)
-                        == Dispatched::Postponed
-                    {
-                        break;
-                    }
-                    pos += consumed;
-                    crate::command::blocking::handle_ready(now, &mut self.srv, &mut self.clients);
-                    let Some(c) = self.clients.get_mut(id.0) else {
-                        return;
-                    };
-                    crate::command::pubsub::check_output_limit(now, &mut self.srv, c, id.0);
-                    if c.close_after_reply || c.close_asap || c.blocked.is_some() {
-                        break;
-                    }
-                }
-                Ok(Decoded::Empty { consumed }) => pos += consumed,
-                Ok(Decoded::Incomplete) => break,
-                Err(e) => {
-                    let c = &mut self.clients[id.0];
-                    // CLIENT REPLY OFF or SKIP silences this reply too, as every reply in
-                    // Redis (prepareClientToWrite); the connection then stays open, deaf
-                    // (see `Client::close_armed`).
-                    if !c.reply.silenced() {
-                        let msg = format!("Protocol error: {e}");
-                        let mut w = ReplyWriter::new(&mut c.out, c.resp3);
-                        w.error(format!("ERR {msg}").as_bytes());
-                    }
-                    c.close_after_reply = true;
-                    pos = inbuf.len();
-                    break;
-                }
-            }
-        }
-        inbuf.drain(..pos);
-        let c = &mut self.clients[id.0];
-        if c.close_after_reply && (!c.out.is_empty() || c.host_pending > 0) {
-            c.close_armed = true;
-        }
-        if inbuf.len() > self.srv.config.client_query_buffer_limit {
-            // Redis closes such a client without a reply ("reached max query buffer length").
-            c.close_asap = true;
-            inbuf = Vec::new();
-        } else if inbuf.is_empty() && inbuf.capacity() > 64 * 1024 {
-            inbuf = Vec::new();
-        }
-        c.inbuf = inbuf;
-        c.decoder = decoder;
+        process_input(&mut self.srv, &mut self.clients, now, id);
     }
 
     /// The host reports how many bytes it has taken from `output` but not yet sent (its own
@@ -637,6 +595,119 @@ impl Engine {
     pub fn poll_event(&mut self) -> Option<Event> {
         self.srv.events.pop_front()
     }
+}
+
+/// Takes bytes a client sent into its query buffer. False when they must wait: the client is
+/// closing, deaf after a QUIT or protocol error (Redis reads on but runs nothing:
+/// processInputBuffer stops at CLOSE_AFTER_REPLY) or held by CLIENT PAUSE (until the pause
+/// ends) — within the query buffer limit, past which it is closed. Shared by `Engine::feed`
+/// and the busy-script gate, which then run `process_input`.
+pub(crate) fn receive(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    id: ClientHandle,
+    bytes: &[u8],
+) -> bool {
+    let Some(c) = clients.get_mut(id.0) else {
+        return false;
+    };
+    if c.close_asap {
+        return false;
+    }
+    c.last_interaction = now;
+    srv.stats.net_input_bytes += bytes.len() as u64;
+    c.inbuf.extend_from_slice(bytes);
+    if c.close_after_reply || c.postponed {
+        if c.inbuf.len() > srv.config.client_query_buffer_limit {
+            c.close_asap = true;
+            c.inbuf = Vec::new();
+        }
+        return false;
+    }
+    true
+}
+
+pub(crate) fn process_input(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    id: ClientHandle,
+) {
+    let Some(c) = clients.get_mut(id.0) else {
+        return;
+    };
+    if c.blocked.is_some() {
+        // Redis keeps a blocked client's input for when it is unblocked, within the
+        // query buffer limit.
+        if c.inbuf.len() > srv.config.client_query_buffer_limit {
+            c.close_asap = true;
+            c.inbuf = Vec::new();
+            srv.events.push_back(Event::Close(id));
+        }
+        return;
+    }
+    let mut inbuf = std::mem::take(&mut c.inbuf);
+    let mut decoder = std::mem::take(&mut c.decoder);
+    let mut pos = 0;
+    loop {
+        // Redis refuses big headers while the client must still authenticate.
+        decoder.unauthenticated = crate::command::connection::auth_required(srv, &clients[id.0]);
+        match decoder.decode(&inbuf[pos..]) {
+            Ok(Decoded::Request { consumed }) => {
+                let base = &inbuf[pos..];
+                let args: smallvec::SmallVec<[&[u8]; 8]> = match decoder.args() {
+                    Args::Ranges(r) => r.iter().map(|r| &base[r.clone()]).collect(),
+                    Args::Owned(o) => o.iter().map(|v| v.as_slice()).collect(),
+                };
+                if dispatch(now, srv, clients, id, &args) == Dispatched::Postponed {
+                    break;
+                }
+                pos += consumed;
+                // While a script is busy, nothing but the script touches the keyspace.
+                if !srv.script.busy {
+                    crate::command::blocking::handle_ready(now, srv, clients);
+                }
+                let Some(c) = clients.get_mut(id.0) else {
+                    return;
+                };
+                crate::command::pubsub::check_output_limit(now, srv, c, id.0);
+                if c.close_after_reply || c.close_asap || c.blocked.is_some() {
+                    break;
+                }
+            }
+            Ok(Decoded::Empty { consumed }) => pos += consumed,
+            Ok(Decoded::Incomplete) => break,
+            Err(e) => {
+                let c = &mut clients[id.0];
+                // CLIENT REPLY OFF or SKIP silences this reply too, as every reply in
+                // Redis (prepareClientToWrite); the connection then stays open, deaf
+                // (see `Client::close_armed`).
+                if !c.reply.silenced() {
+                    let msg = format!("Protocol error: {e}");
+                    let mut w = ReplyWriter::new(&mut c.out, c.resp3);
+                    w.error(format!("ERR {msg}").as_bytes());
+                }
+                c.close_after_reply = true;
+                pos = inbuf.len();
+                break;
+            }
+        }
+    }
+    inbuf.drain(..pos);
+    let c = &mut clients[id.0];
+    if c.close_after_reply && (!c.out.is_empty() || c.host_pending > 0) {
+        c.close_armed = true;
+    }
+    if inbuf.len() > srv.config.client_query_buffer_limit {
+        // Redis closes such a client without a reply ("reached max query buffer length").
+        c.close_asap = true;
+        inbuf = Vec::new();
+    } else if inbuf.is_empty() && inbuf.capacity() > 64 * 1024 {
+        inbuf = Vec::new();
+    }
+    c.inbuf = inbuf;
+    c.decoder = decoder;
 }
 
 #[cfg(test)]

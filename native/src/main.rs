@@ -14,6 +14,7 @@ mod daemon;
 mod lazyfree;
 mod log;
 mod persistence;
+mod script_env;
 mod server;
 
 use oxidis_core::REDIS_VERSION;
@@ -116,6 +117,7 @@ fn main() -> ExitCode {
     let port = config.port;
     let bind = config.bind.render();
     let mut eng = Engine::new(config, seed());
+    eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
     eng.set_host_info(
         server::now(),
         HostInfo {

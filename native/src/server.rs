@@ -78,6 +78,9 @@ pub struct Server {
     persist: Option<crate::persistence::Shared>,
     aof_buf: Vec<u8>,
     lazyfree: crate::lazyfree::Worker,
+    /// Duplicates of the connections' sockets, for the script environment (script_env.rs).
+    socks: crate::script_env::Socks,
+    accepted: crate::script_env::Accepted,
 }
 
 fn listen_on(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
@@ -157,7 +160,7 @@ fn open_listeners(bind: &str, port: u16) -> Result<Vec<TcpListener>, StartError>
 
 impl Server {
     /// Binds every address in `bind` on `port` and installs the signal pipes.
-    pub fn new(eng: Engine, bind: &str, port: u16) -> Result<Server, StartError> {
+    pub fn new(mut eng: Engine, bind: &str, port: u16) -> Result<Server, StartError> {
         if port == 0 {
             // Redis: port 0 means no TCP listener; without a unix socket nothing listens.
             return Err(StartError::NoListeners);
@@ -181,7 +184,22 @@ impl Server {
                 .map_err(io)?;
             signals.push(rx);
         }
+        let socks = crate::script_env::Socks::default();
+        let accepted = crate::script_env::Accepted::default();
+        let dup_listeners = listeners
+            .iter()
+            .filter_map(|l| socket2::SockRef::from(l).try_clone().ok())
+            .map(std::net::TcpListener::from)
+            .collect();
+        eng.set_script_env(Box::new(crate::script_env::NativeScriptEnv {
+            socks: socks.clone(),
+            listeners: dup_listeners,
+            accepted: accepted.clone(),
+            buf: vec![0; READ_CHUNK],
+        }));
         Ok(Server {
+            socks,
+            accepted,
             poll,
             listeners,
             signals,
@@ -276,6 +294,7 @@ impl Server {
                     self.accept(i, now);
                 }
             }
+            self.adopt_accepted();
             for slot in std::mem::take(&mut self.read_again) {
                 let again = self
                     .conns
@@ -363,6 +382,31 @@ impl Server {
         }
     }
 
+    /// Registers the connections the script environment accepted while a script was busy
+    /// (the engine has their clients already).
+    fn adopt_accepted(&mut self) {
+        let accepted = std::mem::take(&mut *self.accepted.borrow_mut());
+        for (stream, id) in accepted {
+            let mut stream = TcpStream::from_std(stream);
+            if self
+                .poll
+                .registry()
+                .register(&mut stream, Token(CONN_BASE + id.0), Interest::READABLE)
+                .is_err()
+            {
+                self.socks.borrow_mut().remove(&id.0);
+                self.eng.disconnect(id);
+                continue;
+            }
+            if self.conns.len() <= id.0 {
+                self.conns.resize_with(id.0 + 1, || None);
+            }
+            self.conns[id.0] = Some(Conn::new(stream, id));
+            // What it was answered while the script ran may not all be out yet.
+            self.write_conn(id.0);
+        }
+    }
+
     fn add_conn(&mut self, mut stream: TcpStream, peer: SocketAddr, now: UnixMillis) {
         let _ = stream.set_nodelay(true);
         let laddr = stream
@@ -389,6 +433,14 @@ impl Server {
         }
         if self.conns.len() <= id.0 {
             self.conns.resize_with(id.0 + 1, || None);
+        }
+        if let Ok(dup) = socket2::SockRef::from(&stream).try_clone() {
+            let sock = crate::script_env::Sock {
+                stream: dup.into(),
+                id,
+                clean: true,
+            };
+            self.socks.borrow_mut().insert(id.0, sock);
         }
         self.conns[id.0] = Some(Conn::new(stream, id));
     }
@@ -508,6 +560,9 @@ impl Server {
                 return;
             }
         }
+        if let Some(s) = self.socks.borrow_mut().get_mut(&slot) {
+            s.clean = all_sent;
+        }
         let want_writable = !all_sent;
         if conn.writable != want_writable {
             let interest = if all_sent {
@@ -530,6 +585,7 @@ impl Server {
 
     fn close(&mut self, slot: usize) {
         if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
+            self.socks.borrow_mut().remove(&slot);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             self.eng.disconnect(conn.id);
         }

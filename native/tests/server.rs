@@ -363,3 +363,42 @@ fn daemonize_writes_the_pidfile_and_logfile() {
     assert!(log.contains("Ready to accept connections"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A script in an infinite loop: past busy-reply-threshold another client gets BUSY, SCRIPT
+/// KILL stops it, its caller gets the kill error, and the server answers normally afterwards.
+#[test]
+fn busy_script_gets_busy_replies_and_script_kill() {
+    let srv = start(&["--busy-reply-threshold", "200"]);
+    let mut a = connect(&srv);
+    let mut b = connect(&srv);
+    assert_ping(&mut b);
+    a.send(&["EVAL", "while true do end", "0"]).unwrap();
+    // B's PING waits until the script is busy, then gets BUSY (the read's deadline is 20 s).
+    b.send(&["PING"]).unwrap();
+    assert_eq!(
+        b.read_reply_bytes().unwrap(),
+        b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    // A connection opened while the script runs is served too (redis-cli SCRIPT KILL).
+    let mut c = connect(&srv);
+    c.send(&["PING"]).unwrap();
+    assert_eq!(
+        c.read_reply_bytes().unwrap(),
+        b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    c.send(&["SCRIPT", "KILL"]).unwrap();
+    assert_eq!(c.read_reply_bytes().unwrap(), b"+OK\r\n");
+    let killed = String::from_utf8_lossy(&a.read_reply_bytes().unwrap()).into_owned();
+    assert!(
+        killed.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{killed}"
+    );
+    assert_ping(&mut b);
+    assert_ping(&mut a);
+    assert_ping(&mut c);
+    b.send(&["SCRIPT", "KILL"]).unwrap();
+    assert_eq!(
+        b.read_reply_bytes().unwrap(),
+        b"-NOTBUSY No scripts in execution right now.\r\n"
+    );
+}

@@ -229,6 +229,12 @@ impl RawEngine {
             js_sys::Date::now() as u64
         };
         let mut eng = Engine::new(cfg, seed);
+        eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
+        if !manual {
+            // A script past busy-reply-threshold is stopped by wall time (with a manual clock,
+            // as in tests, time stands still and nothing is stopped).
+            eng.set_script_clock(Box::new(|| UnixMillis(js_sys::Date::now() as u64)));
+        }
         eng.set_host_info(
             UnixMillis(now),
             oxidis_core::HostInfo {

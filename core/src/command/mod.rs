@@ -17,6 +17,7 @@ pub mod list;
 pub mod object;
 pub mod persistence;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -34,6 +35,10 @@ use crate::types::Kind;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
+
+/// Redis's shared.slowevalerr.
+pub(crate) const BUSY_SCRIPT: &[u8] =
+    b"BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> Result<(), CmdError>;
 
@@ -518,6 +523,11 @@ fn process_command(
     // RESP2 subscribers may only (un)subscribe, PING, QUIT and RESET.
     if let Some(msg) = pubsub::subscriber_mode_error(&clients[id.0], cmd) {
         return reject(srv, clients, Some(cmd), msg);
+    }
+    // processCommand's isInsideYieldingLongCommand check: a busy script lets through only
+    // what may run beside it.
+    if srv.script.busy && !cmd.has(flags::ALLOW_BUSY) {
+        return reject(srv, clients, Some(cmd), BUSY_SCRIPT.to_vec());
     }
     if connection::must_postpone(srv, &clients[id.0], cmd, now) {
         clients[id.0].postponed = true;

@@ -378,9 +378,18 @@ pub fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         // Without replicas to wait for, a shutdown is never in progress.
         return Err(CmdError::err("No shutdown in progress."));
     }
+    if ctx.srv.script.busy && flags & SHUTDOWN_NOSAVE == 0 {
+        // A busy script may have written half of its changes: only NOSAVE may exit.
+        return Err(CmdError::Msg(super::BUSY_SCRIPT.to_vec()));
+    }
     match prepare_shutdown(ctx.srv, ctx.now, flags) {
-        // No reply: the connection closes as the server exits.
-        Ok(()) => Ok(()),
+        // No reply: the connection closes as the server exits (a busy script is stopped).
+        Ok(()) => {
+            if ctx.srv.script.busy {
+                ctx.srv.script.kill_requested = true;
+            }
+            Ok(())
+        }
         Err(_) => Err(CmdError::err("Errors trying to SHUTDOWN. Check logs.")),
     }
 }

@@ -498,16 +498,23 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "used_memory_dataset_perc:100.00%");
                 kv!(s, "total_system_memory:0");
                 kv!(s, "total_system_memory_human:0B");
-                kv!(s, "used_memory_lua:0");
-                kv!(s, "used_memory_vm_eval:0");
-                kv!(s, "used_memory_lua_human:0B");
+                // The EVAL Lua state's bytes (none until a script runs; 0 while one runs, as
+                // the state is out of the server then).
+                let lua = ctx.srv.script.vm.as_ref().map_or(0, |vm| vm.used_memory());
+                kv!(s, "used_memory_lua:{lua}");
+                kv!(s, "used_memory_vm_eval:{lua}");
+                kv!(s, "used_memory_lua_human:{}", bytes_to_human(lua as u64));
                 kv!(s, "used_memory_scripts_eval:0");
-                kv!(s, "number_of_cached_scripts:0");
+                kv!(s, "number_of_cached_scripts:{}", ctx.srv.script.cache.len());
                 kv!(s, "number_of_functions:0");
                 kv!(s, "number_of_libraries:0");
                 kv!(s, "used_memory_vm_functions:0");
-                kv!(s, "used_memory_vm_total:0");
-                kv!(s, "used_memory_vm_total_human:0B");
+                kv!(s, "used_memory_vm_total:{lua}");
+                kv!(
+                    s,
+                    "used_memory_vm_total_human:{}",
+                    bytes_to_human(lua as u64)
+                );
                 kv!(s, "used_memory_functions:0");
                 kv!(s, "used_memory_scripts:0");
                 kv!(s, "used_memory_scripts_human:0B");

@@ -75,6 +75,9 @@ pub struct Persist {
     /// Inside MULTI/EXEC (or a script): wrap what is propagated in MULTI ... EXEC.
     multi: bool,
     multi_emitted: bool,
+    /// A script runs: its effects are collected here, then written bare (one) or wrapped in
+    /// MULTI/EXEC (two or more), as Redis 7.0's propagatePendingCommands.
+    script_ops: Option<Vec<(usize, Vec<Vec<u8>>)>>,
     /// SHUTDOWN succeeded: the host exits.
     pub shutdown: bool,
 }
@@ -111,6 +114,7 @@ impl Default for Persist {
             rewrite: None,
             multi: false,
             multi_emitted: false,
+            script_ops: None,
             shutdown: false,
         }
     }
@@ -125,6 +129,10 @@ impl Persist {
     /// database changes, MULTI first inside a transaction).
     pub fn emit(&mut self, db: usize, args: &[&[u8]]) {
         if !self.propagate {
+            return;
+        }
+        if let Some(ops) = &mut self.script_ops {
+            ops.push((db, args.iter().map(|a| a.to_vec()).collect()));
             return;
         }
         if self.multi && !self.multi_emitted {
@@ -155,6 +163,43 @@ impl Persist {
         }
         self.multi = false;
         self.multi_emitted = false;
+    }
+
+    /// A script starts: collect its effects.
+    pub fn begin_script(&mut self) {
+        self.script_ops = Some(Vec::new());
+    }
+
+    /// The script ended: its effects go out, wrapped in MULTI/EXEC when two or more (SELECT
+    /// before MULTI, for the first one's database).
+    pub fn end_script(&mut self) {
+        let Some(ops) = self.script_ops.take() else {
+            return;
+        };
+        // Inside EXEC the transaction's own MULTI/EXEC wraps them already.
+        let wrap = ops.len() >= 2 && !self.multi;
+        for (i, (db, cmd)) in ops.iter().enumerate() {
+            if i == 0 && wrap {
+                self.select(*db);
+                append_request(&mut self.stream, &[b"MULTI"]);
+            }
+            let refs: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+            self.emit(*db, &refs);
+        }
+        if wrap {
+            append_request(&mut self.stream, &[b"EXEC"]);
+        }
+    }
+
+    fn select(&mut self, db: usize) {
+        if self.selected_db != Some(db) {
+            let mut b = itoa::Buffer::new();
+            append_request(
+                &mut self.stream,
+                &[b"SELECT".as_slice(), b.format(db).as_bytes()],
+            );
+            self.selected_db = Some(db);
+        }
     }
 
     /// Moves the propagated stream (RESP) into `out`.

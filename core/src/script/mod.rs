@@ -4,7 +4,12 @@
 //! cache, sandbox, conversions, `redis.*`, BUSY) follow in `script/` as docs/design/scripting.md
 //! plans them.
 
+mod api;
+mod convert;
+pub(crate) mod eval;
 mod vm;
+
+pub use eval::{sha1hex, BusyGate, ScriptEnv, ScriptState};
 
 pub use vm::{
     ApiFn, ApiResult, HookMode, LuaStack, LuaType, PcallError, ScriptHost, ScriptVm,

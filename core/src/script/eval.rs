@@ -1,0 +1,505 @@
+//! EVAL and its script cache, as Redis 7.0's eval.c: the EVAL Lua state and its setup
+//! (`scriptingInit`: libraries, the `redis` table, the error handler, readonly globals with the
+//! nonexistent-global error), `luaCreateFunction` (SHA1 names, `f_<sha>` in the registry,
+//! shebang flags) and `evalGenericCommand` (KEYS/ARGV, the run, the reply or error text).
+
+use super::api::{self, RunCtx};
+use super::convert;
+use super::vm::{ApiFn, ApiResult, ScriptHost, REGISTRY_INDEX};
+use super::vm::{HookMode, LuaStack, LuaType, ScriptVm, ScriptVmFactory, GLOBALS_INDEX};
+use crate::command::CmdError;
+use crate::engine::{Client, ClientHandle, Server};
+use crate::resp::ReplyWriter;
+use crate::time::UnixMillis;
+use std::collections::HashMap;
+
+/// The registry key of the error handler (eval.c's REGISTRY_ERROR_HANDLER_NAME).
+const ERR_HANDLER: &[u8] = b"__ERROR_HANDLER__";
+
+/// eval.c's error handler, verbatim: it turns a string error into `{err='ERR ...'}` and adds
+/// where it happened (the caller when the error came from a C function such as redis.call).
+const ERR_HANDLER_SRC: &str = concat!(
+    "local dbg = debug\n",
+    "debug = nil\n",
+    "function __redis__err__handler(err)\n",
+    "  local i = dbg.getinfo(2,'nSl')\n",
+    "  if i and i.what == 'C' then\n",
+    "    i = dbg.getinfo(3,'nSl')\n",
+    "  end\n",
+    "  if type(err) ~= 'table' then\n",
+    "    err = {err='ERR ' .. tostring(err)}",
+    "  end",
+    "  if i then\n",
+    "    err['source'] = i.source\n",
+    "    err['line'] = i.currentline\n",
+    "  end",
+    "  return err\n",
+    "end\n",
+    // script_lua.c's luaRedisPcall, in Lua (the VM interface has no nested pcall): an error
+    // table with a string `err` reaches the script as that string.
+    "local raw_pcall = pcall\n",
+    "local function pcall_result(ok, ...)\n",
+    "  if ok then return ok, ... end\n",
+    "  local e = ...\n",
+    "  if type(e) == 'table' then\n",
+    "    local m = e.err\n",
+    "    if type(m) == 'string' or type(m) == 'number' then e = m end\n",
+    "  end\n",
+    "  return false, e\n",
+    "end\n",
+    "pcall = function(...) return pcall_result(raw_pcall(...)) end\n"
+);
+
+/// Script flags from a `#!lua flags=...` shebang (eval.c's SCRIPT_FLAG_*).
+pub(crate) mod sflags {
+    pub const NO_WRITES: u32 = 1 << 0;
+    pub const ALLOW_OOM: u32 = 1 << 1;
+    pub const ALLOW_STALE: u32 = 1 << 2;
+    pub const NO_CLUSTER: u32 = 1 << 3;
+    pub const EVAL_COMPAT_MODE: u32 = 1 << 4;
+    pub const ALLOW_CROSS_SLOT: u32 = 1 << 5;
+}
+
+/// One cached script.
+pub(crate) struct Script {
+    pub flags: u32,
+}
+
+/// Scripting state kept in the server: the host's VM factory, the EVAL state, the cache.
+#[derive(Default)]
+pub struct ScriptState {
+    pub(crate) factory: Option<Box<dyn ScriptVmFactory>>,
+    pub(crate) vm: Option<Box<dyn ScriptVm>>,
+    /// Lowercase SHA1 hex -> script.
+    pub(crate) cache: HashMap<Vec<u8>, Script>,
+    /// The host's live clock and, natively, its way to serve other clients while a script is
+    /// busy (None: scripts are never busy).
+    pub(crate) env: Option<Box<dyn ScriptEnv>>,
+    /// A script runs past busy-reply-threshold: other clients get BUSY.
+    pub(crate) busy: bool,
+    /// SCRIPT KILL (or SHUTDOWN NOSAVE) asked the busy script to stop.
+    pub(crate) kill_requested: bool,
+    /// The running script called a write command (SCRIPT KILL answers UNKILLABLE).
+    pub(crate) wrote: bool,
+    /// redisLrand48's state (rand.c), shared by every script and never reset, as in 7.0.
+    pub(crate) rand48: Option<u64>,
+}
+
+/// What a host provides while a script runs (design §5.2): live wall time (the feed's `now`
+/// stays frozen for the script's semantics) and, once the script is past
+/// busy-reply-threshold, a chance to serve other clients through the gate, at most every
+/// 100,000 VM instructions.
+pub trait ScriptEnv {
+    fn now(&mut self) -> UnixMillis;
+    /// Poll I/O without blocking: feed what other clients sent to `gate`, write what it has for
+    /// them; leave the caller (`gate.caller()`) alone. False when the host cannot serve others
+    /// (the wasm engine): the script is then stopped at the threshold.
+    fn serve_while_busy(&mut self, gate: &mut BusyGate<'_>) -> bool {
+        let _ = gate;
+        false
+    }
+}
+
+/// A host clock alone (`Engine::set_script_clock`): no gate.
+pub(crate) struct ClockEnv(pub Box<dyn FnMut() -> UnixMillis>);
+
+impl ScriptEnv for ClockEnv {
+    fn now(&mut self) -> UnixMillis {
+        (self.0)()
+    }
+}
+
+/// Other clients while a script is busy: their commands run through the ordinary dispatch,
+/// which answers BUSY to all but the `allow-busy` ones (SCRIPT KILL, SHUTDOWN NOSAVE ...).
+/// Nothing here touches the keyspace, and the hook never fires inside `redis.call`.
+pub struct BusyGate<'a> {
+    pub(crate) srv: &'a mut Server,
+    pub(crate) clients: &'a mut slab::Slab<Client>,
+    pub(crate) caller: ClientHandle,
+    pub(crate) now: UnixMillis,
+}
+
+impl BusyGate<'_> {
+    /// The client running the script: its input waits until the script ends.
+    pub fn caller(&self) -> ClientHandle {
+        self.caller
+    }
+
+    /// A connection accepted while the script is busy.
+    pub fn connect(&mut self, info: crate::engine::ConnInfo) -> ClientHandle {
+        crate::engine::connect(self.srv, self.clients, self.now, info)
+    }
+
+    /// Bytes from a client (not the caller): executed now.
+    pub fn feed(&mut self, id: ClientHandle, bytes: &[u8]) {
+        if id == self.caller {
+            return;
+        }
+        // A blocked client's input waits in process_input, as on the ordinary path.
+        if crate::engine::receive(self.srv, self.clients, self.now, id, bytes) {
+            crate::engine::process_input(self.srv, self.clients, self.now, id);
+        }
+        if self.clients.get(id.0).is_some_and(|c| !c.out.is_empty()) {
+            // Whatever the host cannot write now goes out after the script.
+            self.srv.events.push_back(crate::engine::Event::Output(id));
+        }
+    }
+
+    /// Moves the client's pending output into `out`.
+    pub fn drain_output(&mut self, id: ClientHandle, out: &mut Vec<u8>) {
+        if let Some(c) = self.clients.get_mut(id.0) {
+            self.srv.stats.net_output_bytes += c.out.len() as u64;
+            out.append(&mut c.out);
+        }
+    }
+
+    /// Output the host could not send now: back to the front of the client's buffer.
+    pub fn unsend(&mut self, id: ClientHandle, bytes: &[u8]) {
+        if let Some(c) = self.clients.get_mut(id.0) {
+            self.srv.stats.net_output_bytes -= bytes.len() as u64;
+            c.out.splice(0..0, bytes.iter().copied());
+        }
+    }
+}
+
+/// Lowercase SHA1 hex of `b` (Redis's sha1hex).
+pub fn sha1hex(b: &[u8]) -> [u8; 40] {
+    let hex = sha1_smol::Sha1::from(b).digest().to_string();
+    let mut out = [0u8; 40];
+    out.copy_from_slice(hex.as_bytes());
+    out
+}
+
+/// A host with nothing to do: for setup code, which calls no API function.
+struct NoHost;
+impl ScriptHost for NoHost {
+    fn api(&mut self, _f: ApiFn, st: &mut dyn LuaStack) -> ApiResult {
+        st.push_bytes(b"not available during setup");
+        ApiResult::Raise
+    }
+    fn hook(&mut self, _st: &mut dyn LuaStack) -> ApiResult {
+        ApiResult::Return(0)
+    }
+}
+
+/// scriptingInit: a fresh EVAL state set up as Redis's.
+fn new_vm(factory: &dyn ScriptVmFactory) -> Box<dyn ScriptVm> {
+    let mut vm = factory.create();
+    vm.open_std_libs();
+    {
+        let st = vm.stack();
+        // What Debian's 7.0.15 leaves out of the base library (its globals are an allow-list).
+        for f in [
+            &b"loadfile"[..],
+            b"dofile",
+            b"print",
+            b"getfenv",
+            b"setfenv",
+            b"newproxy",
+        ] {
+            st.push_nil();
+            st.raw_set_field(GLOBALS_INDEX, f);
+        }
+        api::register(st);
+    }
+    if vm
+        .load(ERR_HANDLER_SRC.as_bytes(), "@err_handler_def")
+        .is_ok()
+        && vm.pcall(0, 0, 0, &mut NoHost).is_err()
+    {
+        vm.stack().pop(1);
+    }
+    let st = vm.stack();
+    st.raw_get_field(GLOBALS_INDEX, b"__redis__err__handler");
+    st.raw_set_field(REGISTRY_INDEX, ERR_HANDLER);
+    // luaSetErrorMetatable + luaSetTableProtectionRecursively on _G.
+    st.push_value(GLOBALS_INDEX);
+    st.new_table(0, 1);
+    st.push_api_fn(api::GLOBAL_INDEX_ERR, 0);
+    st.raw_set_field(-2, b"__index");
+    st.set_metatable(-2);
+    protect_recursively(st);
+    st.pop(1);
+    vm
+}
+
+fn protect_recursively(st: &mut dyn LuaStack) {
+    if st.is_readonly(-1) {
+        return;
+    }
+    st.set_readonly(-1, true);
+    st.check_stack(2);
+    st.push_nil();
+    while st.next(-2) {
+        if st.type_of(-1) == LuaType::Table {
+            protect_recursively(st);
+        }
+        st.pop(1);
+    }
+    if st.get_metatable(-1) {
+        protect_recursively(st);
+        st.pop(1);
+    }
+}
+
+impl ScriptState {
+    /// The EVAL state, made on first use; None without a factory.
+    fn take_vm(&mut self) -> Option<Box<dyn ScriptVm>> {
+        if let Some(vm) = self.vm.take() {
+            return Some(vm);
+        }
+        Some(new_vm(self.factory.as_deref()?))
+    }
+
+    /// SCRIPT FLUSH: the cache and the state go (a fresh one is made on next use).
+    pub(crate) fn flush(&mut self) {
+        self.cache.clear();
+        self.vm = None;
+    }
+}
+
+/// The error EVAL answers when the host installed no Lua VM.
+pub(crate) fn no_vm_error() -> CmdError {
+    CmdError::err("scripting is not available: this Oxidis host installed no Lua VM")
+}
+
+/// evalExtractShebangFlags: (flags, shebang length up to its newline).
+fn shebang_flags(body: &[u8]) -> Result<(u32, usize), CmdError> {
+    if !body.starts_with(b"#!") {
+        return Ok((sflags::EVAL_COMPAT_MODE, 0));
+    }
+    let Some(nl) = memchr::memchr(b'\n', body) else {
+        return Err(CmdError::err("Invalid script shebang"));
+    };
+    let line = &body[2..nl];
+    let mut parts = line
+        .split(|&c| c == b' ')
+        .filter(|p| !p.is_empty())
+        .peekable();
+    let engine = parts.next().unwrap_or_default();
+    if engine != b"lua" {
+        let mut m = b"Unexpected engine in script shebang: ".to_vec();
+        m.extend_from_slice(&body[..nl]);
+        return Err(CmdError::err(m));
+    }
+    let mut flags = 0;
+    for p in parts {
+        let Some(list) = p.strip_prefix(b"flags=") else {
+            let mut m = b"Unknown lua shebang option: ".to_vec();
+            m.extend_from_slice(p);
+            return Err(CmdError::err(m));
+        };
+        for f in list.split(|&c| c == b',').filter(|f| !f.is_empty()) {
+            flags |= match f {
+                b"no-writes" => sflags::NO_WRITES,
+                b"allow-oom" => sflags::ALLOW_OOM,
+                b"allow-stale" => sflags::ALLOW_STALE,
+                b"no-cluster" => sflags::NO_CLUSTER,
+                b"allow-cross-slot-keys" => sflags::ALLOW_CROSS_SLOT,
+                _ => {
+                    let mut m = b"Unexpected flag in script shebang: ".to_vec();
+                    m.extend_from_slice(f);
+                    return Err(CmdError::err(m));
+                }
+            };
+        }
+    }
+    Ok((flags, nl))
+}
+
+/// luaCreateFunction: compiles `body` into the registry as `f_<sha>` and caches it. Returns
+/// the SHA. Nothing is cached on a compile error.
+fn create_function(
+    vm: &mut dyn ScriptVm,
+    st: &mut ScriptState,
+    body: &[u8],
+) -> Result<[u8; 40], CmdError> {
+    let sha = sha1hex(body);
+    if st.cache.contains_key(&sha[..]) {
+        return Ok(sha);
+    }
+    let (flags, shebang_len) = shebang_flags(body)?;
+    if let Err(msg) = vm.load(&body[shebang_len..], "@user_script") {
+        let mut m = b"Error compiling script (new function): ".to_vec();
+        m.extend_from_slice(&msg);
+        return Err(CmdError::err(m));
+    }
+    let mut key = b"f_".to_vec();
+    key.extend_from_slice(&sha);
+    vm.stack().raw_set_field(REGISTRY_INDEX, &key);
+    st.cache.insert(sha.to_vec(), Script { flags });
+    Ok(sha)
+}
+
+/// SCRIPT LOAD: compiles and caches, returns the SHA.
+pub(crate) fn script_load(srv: &mut Server, body: &[u8]) -> Result<[u8; 40], CmdError> {
+    let mut vm = srv.script.take_vm().ok_or_else(no_vm_error)?;
+    let r = create_function(&mut *vm, &mut srv.script, body);
+    srv.script.vm = Some(vm);
+    r
+}
+
+/// What EVAL/EVALSHA run.
+pub(crate) enum Source<'a> {
+    Body(&'a [u8]),
+    Sha(&'a [u8]),
+}
+
+/// evalGenericCommand after the numkeys checks: finds or compiles the script, runs it on the
+/// caller's behalf and writes its reply (or error) to the caller.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn eval(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    caller: ClientHandle,
+    src: Source<'_>,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+    ro: bool,
+) -> Result<(), CmdError> {
+    let mut vm = srv.script.take_vm().ok_or_else(no_vm_error)?;
+    let sha = match src {
+        Source::Body(body) => create_function(&mut *vm, &mut srv.script, body),
+        Source::Sha(s) => {
+            let lower = s.to_ascii_lowercase();
+            if s.len() == 40 && srv.script.cache.contains_key(&lower) {
+                let mut sha = [0u8; 40];
+                sha.copy_from_slice(&lower);
+                Ok(sha)
+            } else {
+                Err(CmdError::Msg(
+                    b"NOSCRIPT No matching script. Please use EVAL.".to_vec(),
+                ))
+            }
+        }
+    };
+    let sha = match sha {
+        Ok(s) => s,
+        Err(e) => {
+            srv.script.vm = Some(vm);
+            return Err(e);
+        }
+    };
+    let flags = srv.script.cache[&sha[..]].flags;
+    let res = run(
+        now, srv, clients, caller, &mut *vm, &sha, flags, keys, argv, ro,
+    );
+    srv.script.vm = Some(vm);
+    res
+}
+
+fn set_global_array(st: &mut dyn LuaStack, name: &[u8], items: &[&[u8]]) {
+    st.new_table(items.len() as i32, 0);
+    for (i, a) in items.iter().enumerate() {
+        st.push_bytes(a);
+        st.raw_set_i(-2, i as i32 + 1);
+    }
+    st.set_readonly(GLOBALS_INDEX, false);
+    st.raw_set_field(GLOBALS_INDEX, name);
+    st.set_readonly(GLOBALS_INDEX, true);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    caller: ClientHandle,
+    vm: &mut dyn ScriptVm,
+    sha: &[u8; 40],
+    flags: u32,
+    keys: &[&[u8]],
+    argv: &[&[u8]],
+    ro: bool,
+) -> Result<(), CmdError> {
+    let caller_resp3 = clients[caller.0].resp3;
+    let threshold = srv.config.busy_reply_threshold;
+    let start = srv.script.env.as_mut().map(|e| e.now());
+    {
+        let st = vm.stack();
+        st.raw_get_field(REGISTRY_INDEX, ERR_HANDLER);
+        let mut key = b"f_".to_vec();
+        key.extend_from_slice(sha);
+        st.raw_get_field(REGISTRY_INDEX, &key);
+        set_global_array(st, b"KEYS", keys);
+        set_global_array(st, b"ARGV", argv);
+        st.set_hook(if threshold > 0 && start.is_some() {
+            HookMode::EveryInstructions(100_000)
+        } else {
+            HookMode::Off
+        });
+    }
+    let db = clients[caller.0].db;
+    let mut ctx = RunCtx {
+        now,
+        srv,
+        clients,
+        caller,
+        db,
+        resp3: false,
+        flags,
+        ro,
+        repl: api::REPL_ALL,
+        start,
+        threshold: threshold.max(0) as u64,
+        killed: false,
+    };
+    ctx.srv.persist.begin_script();
+    ctx.srv.script.wrote = false;
+    let r = vm.pcall(0, 1, -2, &mut ctx);
+    ctx.srv.script.busy = false;
+    ctx.srv.script.kill_requested = false;
+    ctx.srv.persist.end_script();
+    let st = vm.stack();
+    st.set_hook(HookMode::Off);
+    let c = &mut ctx.clients[caller.0];
+    let mut out = ReplyWriter::new(&mut c.out, caller_resp3);
+    match r {
+        Ok(()) => {
+            let reply = convert::lua_to_reply(st, ctx.resp3);
+            if let crate::resp::Reply::Error(_) = reply {
+                ctx.srv.stats.error_replies += 1;
+            }
+            out.reply(&reply);
+        }
+        Err(_) => {
+            let msg = convert::error_text(st, sha);
+            ctx.srv.stats.error_replies += 1;
+            out.error(&msg);
+        }
+    }
+    // The result (or error) and the error handler.
+    st.set_top(0);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha1_of_empty_is_redis_sha1hex() {
+        assert_eq!(&sha1hex(b""), b"da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    }
+
+    #[test]
+    fn shebang_flags_parse_as_redis() {
+        assert_eq!(
+            shebang_flags(b"return 1").unwrap(),
+            (sflags::EVAL_COMPAT_MODE, 0)
+        );
+        assert_eq!(
+            shebang_flags(b"#!lua flags=no-writes,allow-oom\nreturn 1").unwrap(),
+            (sflags::NO_WRITES | sflags::ALLOW_OOM, 31)
+        );
+        assert_eq!(
+            shebang_flags(b"#!lua").unwrap_err().to_string(),
+            "ERR Invalid script shebang"
+        );
+        assert_eq!(
+            shebang_flags(b"#!js\n").unwrap_err().to_string(),
+            "ERR Unexpected engine in script shebang: #!js"
+        );
+    }
+}

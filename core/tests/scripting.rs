@@ -1,0 +1,295 @@
+//! Scripting on an in-process Engine with oxidis-lua installed: what the golden transcripts
+//! cannot show (script effects in the AOF stream, the busy-reply-threshold guard, an engine
+//! without a VM).
+
+use oxidis_core::resp::encode_request;
+use oxidis_core::script::{BusyGate, ScriptEnv};
+use oxidis_core::{ClientHandle, Config, ConnInfo, Engine, UnixMillis};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
+
+fn engine() -> Engine {
+    let mut eng = Engine::new(Config::default(), 1);
+    eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
+    eng
+}
+
+fn run(eng: &mut Engine, id: oxidis_core::ClientHandle, args: &[&str]) -> String {
+    eng.feed(NOW, id, &encode_request(args));
+    let mut out = Vec::new();
+    eng.drain_output(id, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn propagated(eng: &mut Engine) -> String {
+    let mut out = Vec::new();
+    eng.take_propagated(&mut out);
+    // One command per line, arguments separated by spaces (the RESP framing dropped).
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let mut lines = Vec::new();
+    let mut it = text.split("\r\n").peekable();
+    while let Some(l) = it.next() {
+        if let Some(n) = l.strip_prefix('*') {
+            let n: usize = n.parse().unwrap();
+            let mut args = Vec::new();
+            for _ in 0..n {
+                it.next();
+                args.push(it.next().unwrap().to_string());
+            }
+            lines.push(args.join(" "));
+        }
+    }
+    lines.join(" | ")
+}
+
+#[test]
+fn script_effects_reach_the_aof_bare_or_wrapped_as_redis_7_0() {
+    let mut eng = engine();
+    eng.set_propagation(true);
+    let id = eng.connect(NOW, ConnInfo::default());
+    run(&mut eng, id, &["EVAL", "redis.call('SET','a','1')", "0"]);
+    assert_eq!(propagated(&mut eng), "SELECT 0 | SET a 1");
+    run(
+        &mut eng,
+        id,
+        &[
+            "EVAL",
+            "redis.call('SET','b','1') redis.call('INCR','b')",
+            "0",
+        ],
+    );
+    assert_eq!(propagated(&mut eng), "MULTI | SET b 1 | INCR b | EXEC");
+    run(&mut eng, id, &["EVAL", "return redis.call('GET','a')", "0"]);
+    assert_eq!(propagated(&mut eng), "");
+    run(
+        &mut eng,
+        id,
+        &[
+            "EVAL",
+            "redis.set_repl(redis.REPL_NONE) redis.call('SET','d','1') \
+             redis.set_repl(redis.REPL_ALL) redis.call('SET','e','1')",
+            "0",
+        ],
+    );
+    assert_eq!(propagated(&mut eng), "SET e 1");
+    run(
+        &mut eng,
+        id,
+        &[
+            "EVAL",
+            "redis.call('SELECT', 1) redis.call('SET','x','1') redis.call('SET','y','1')",
+            "0",
+        ],
+    );
+    assert_eq!(
+        propagated(&mut eng),
+        "SELECT 1 | MULTI | SET x 1 | SET y 1 | EXEC"
+    );
+    // In a transaction, the transaction's MULTI/EXEC wraps everything once. (EXEC writes
+    // MULTI before the SELECT; Redis writes SELECT first: both replay the same.)
+    for req in [
+        &["MULTI"][..],
+        &[
+            "EVAL",
+            "redis.call('SET','p','1') redis.call('SET','q','1')",
+            "0",
+        ],
+        &["SET", "r", "1"],
+        &["EXEC"],
+    ] {
+        run(&mut eng, id, req);
+    }
+    assert_eq!(
+        propagated(&mut eng),
+        "MULTI | SELECT 0 | SET p 1 | SET q 1 | SET r 1 | EXEC"
+    );
+    // SELECT in a script does not move its caller (Redis 7.0).
+    assert_eq!(run(&mut eng, id, &["GET", "x"]), "$-1\r\n");
+}
+
+#[test]
+fn a_script_past_busy_reply_threshold_is_stopped_and_the_server_goes_on() {
+    let mut eng = engine();
+    // A host clock that moves a second each time it is read.
+    let t = Rc::new(Cell::new(NOW.0));
+    let clock = t.clone();
+    eng.set_script_clock(Box::new(move || {
+        clock.set(clock.get() + 1000);
+        UnixMillis(clock.get())
+    }));
+    let id = eng.connect(NOW, ConnInfo::default());
+    let stopped = "-BUSY Script ran past busy-reply-threshold and was stopped: this host cannot serve other clients while a script runs.";
+    let r = run(&mut eng, id, &["EVAL", "while true do end", "0"]);
+    assert!(r.starts_with(stopped), "{r}");
+    // pcall cannot keep it alive: the hook fires again on the next line.
+    let r = run(
+        &mut eng,
+        id,
+        &[
+            "EVAL",
+            "while true do\n pcall(function() while true do end end)\nend",
+            "0",
+        ],
+    );
+    assert!(r.starts_with(stopped), "{r}");
+    assert_eq!(run(&mut eng, id, &["PING"]), "+PONG\r\n");
+    assert_eq!(run(&mut eng, id, &["EVAL", "return 7", "0"]), ":7\r\n");
+    assert_eq!(
+        run(&mut eng, id, &["SCRIPT", "KILL"]),
+        "-NOTBUSY No scripts in execution right now.\r\n"
+    );
+    // With busy-reply-threshold 0 nothing is watched.
+    run(
+        &mut eng,
+        id,
+        &["CONFIG", "SET", "busy-reply-threshold", "0"],
+    );
+    let before = t.get();
+    assert_eq!(
+        run(
+            &mut eng,
+            id,
+            &["EVAL", "for i = 1, 300000 do end return 1", "0"]
+        ),
+        ":1\r\n"
+    );
+    assert!(t.get() - before <= 1000);
+}
+
+#[test]
+fn without_a_vm_eval_answers_an_error() {
+    let mut eng = Engine::new(Config::default(), 1);
+    let id = eng.connect(NOW, ConnInfo::default());
+    let no_vm = "-ERR scripting is not available: this Oxidis host installed no Lua VM\r\n";
+    assert_eq!(run(&mut eng, id, &["EVAL", "return 1", "0"]), no_vm);
+    assert_eq!(run(&mut eng, id, &["SCRIPT", "LOAD", "return 1"]), no_vm);
+    assert_eq!(
+        run(&mut eng, id, &["EVAL", "return 1", "x"]),
+        "-ERR value is not an integer or out of range\r\n"
+    );
+}
+
+/// A host that, once the script is busy, sends `requests` from another client (one per hook
+/// call) and keeps what that client is answered.
+struct TestEnv {
+    t: u64,
+    other: ClientHandle,
+    requests: Vec<Vec<u8>>,
+    answers: Rc<RefCell<Vec<u8>>>,
+}
+
+impl ScriptEnv for TestEnv {
+    fn now(&mut self) -> UnixMillis {
+        self.t += 1000;
+        UnixMillis(self.t)
+    }
+
+    fn serve_while_busy(&mut self, gate: &mut BusyGate<'_>) -> bool {
+        assert_ne!(gate.caller(), self.other);
+        if !self.requests.is_empty() {
+            let req = self.requests.remove(0);
+            gate.feed(self.other, &req);
+        }
+        let mut out = Vec::new();
+        gate.drain_output(self.other, &mut out);
+        // The host could send only part: the rest goes out after the script.
+        let keep = out.len().min(3);
+        gate.unsend(self.other, &out[keep..]);
+        self.answers.borrow_mut().extend_from_slice(&out[..keep]);
+        true
+    }
+}
+
+fn busy_engine(requests: &[&[&str]]) -> (Engine, ClientHandle, ClientHandle, Rc<RefCell<Vec<u8>>>) {
+    let mut eng = engine();
+    let a = eng.connect(NOW, ConnInfo::default());
+    let b = eng.connect(NOW, ConnInfo::default());
+    let answers = Rc::new(RefCell::new(Vec::new()));
+    eng.set_script_env(Box::new(TestEnv {
+        t: NOW.0,
+        other: b,
+        requests: requests.iter().map(|r| encode_request(r)).collect(),
+        answers: answers.clone(),
+    }));
+    (eng, a, b, answers)
+}
+
+fn rest(eng: &mut Engine, id: ClientHandle, answers: &Rc<RefCell<Vec<u8>>>) -> String {
+    let mut out = std::mem::take(&mut *answers.borrow_mut());
+    eng.drain_output(id, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn busy_script_answers_others_busy_and_script_kill_stops_it() {
+    let (mut eng, a, b, answers) = busy_engine(&[
+        &["PING"],
+        &["SET", "k", "v"],
+        &["SHUTDOWN"],
+        &["SCRIPT", "KILL"],
+    ]);
+    let r = run(
+        &mut eng,
+        a,
+        &["EVAL", "local i = 0 while true do i = i + 1 end", "0"],
+    );
+    assert!(
+        r.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{r}"
+    );
+    let busy = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+    assert_eq!(
+        rest(&mut eng, b, &answers),
+        format!("{busy}{busy}{busy}+OK\r\n")
+    );
+    // Nothing ran: the server is as it was, and answers normally.
+    assert_eq!(run(&mut eng, b, &["GET", "k"]), "$-1\r\n");
+    assert_eq!(
+        run(&mut eng, b, &["SCRIPT", "KILL"]),
+        "-NOTBUSY No scripts in execution right now.\r\n"
+    );
+}
+
+#[test]
+fn a_script_that_wrote_is_unkillable_but_shutdown_nosave_stops_it() {
+    let (mut eng, a, b, answers) = busy_engine(&[&["SCRIPT", "KILL"], &["SHUTDOWN", "NOSAVE"]]);
+    let r = run(
+        &mut eng,
+        a,
+        &["EVAL", "redis.call('SET', 'w', 1) while true do end", "0"],
+    );
+    assert!(
+        r.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{r}"
+    );
+    assert_eq!(
+        rest(&mut eng, b, &answers),
+        "-UNKILLABLE Sorry the script already executed write commands against the dataset. \
+         You can either wait the script termination or kill the server in a hard way using the \
+         SHUTDOWN NOSAVE command.\r\n"
+    );
+    let mut shutdown = false;
+    while let Some(ev) = eng.poll_event() {
+        shutdown |= matches!(ev, oxidis_core::Event::Shutdown);
+    }
+    assert!(shutdown);
+}
+
+#[test]
+fn info_counts_cached_scripts_and_the_lua_state() {
+    let mut eng = engine();
+    let id = eng.connect(NOW, ConnInfo::default());
+    let info = run(&mut eng, id, &["INFO", "memory"]);
+    assert!(info.contains("number_of_cached_scripts:0\r\n"), "{info}");
+    assert!(info.contains("used_memory_lua:0\r\n"), "{info}");
+    run(&mut eng, id, &["SCRIPT", "LOAD", "return 1"]);
+    run(&mut eng, id, &["EVAL", "return 2", "0"]);
+    let info = run(&mut eng, id, &["INFO", "memory"]);
+    assert!(info.contains("number_of_cached_scripts:2\r\n"), "{info}");
+    assert!(!info.contains("used_memory_lua:0\r\n"), "{info}");
+    run(&mut eng, id, &["SCRIPT", "FLUSH"]);
+    let info = run(&mut eng, id, &["INFO", "memory"]);
+    assert!(info.contains("number_of_cached_scripts:0\r\n"), "{info}");
+}
