@@ -102,3 +102,20 @@ fn f64_to_u64(n: f64) -> u64 {
         f64_to_i64(n) as u64
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn casts_follow_x86_64_where_c_leaves_them_undefined() {
+        assert_eq!(f64_to_i64(-1.9), -1);
+        assert_eq!(f64_to_i64(f64::NAN), i64::MIN);
+        assert_eq!(f64_to_i64(-1e300), i64::MIN);
+        assert_eq!(f64_to_u64(2f64.powi(63)), 1 << 63);
+        assert_eq!(f64_to_u64(2f64.powi(64)), 0);
+        assert_eq!(f64_to_u64(f64::INFINITY), 0);
+        assert_eq!(f64_to_u64(f64::NAN), 1 << 63);
+        assert_eq!(f64_to_u64(1.9), 1);
+    }
+}

@@ -36,7 +36,7 @@ const MAXALIGN: i32 = 8;
 /// The format's state: big-endian (else little, the native order) and the alignment cap.
 struct Header {
     big: bool,
-    align: usize,
+    align: u64,
 }
 
 /// A cursor over the format (a C string: it ends at the first NUL).
@@ -69,28 +69,28 @@ fn getnum(st: &mut dyn LuaStack, fmt: &mut Fmt<'_>, df: i32) -> Check<i32> {
 }
 
 /// `optsize`: the bytes option `opt` takes (0 for the control options).
-fn optsize(st: &mut dyn LuaStack, opt: u8, fmt: &mut Fmt<'_>) -> Check<usize> {
+fn optsize(st: &mut dyn LuaStack, opt: u8, fmt: &mut Fmt<'_>) -> Check<u64> {
     Ok(match opt {
         b'B' | b'b' => 1,
         b'H' | b'h' => 2,
         b'L' | b'l' | b'T' | b'd' => 8,
         b'f' => 4,
         b'x' => 1,
-        b'c' => getnum(st, fmt, 1)? as usize,
+        b'c' => getnum(st, fmt, 1)? as u64,
         b'i' | b'I' => {
             let sz = getnum(st, fmt, 4)?;
             if sz > MAXINTSIZE {
                 let m = format!("integral size {sz} is larger than limit of {MAXINTSIZE}");
                 return Err(error(st, m.as_bytes()));
             }
-            sz as usize
+            sz as u64
         }
         _ => 0,
     })
 }
 
 /// `gettoalign`: padding before an item of `size` bytes at offset `len`.
-fn gettoalign(len: usize, h: &Header, opt: u8, size: usize) -> usize {
+fn gettoalign(len: u64, h: &Header, opt: u8, size: u64) -> u64 {
     if size == 0 || opt == b'c' {
         return 0;
     }
@@ -116,7 +116,7 @@ fn controloptions(
                 let m = format!("alignment {a} is not a power of 2");
                 return Err(error(st, m.as_bytes()));
             }
-            h.align = a as usize;
+            h.align = a as u64;
         }
         _ => {
             let mut m = b"invalid format option '".to_vec();
@@ -161,7 +161,7 @@ fn pack(st: &mut dyn LuaStack, name: &[u8]) -> Check<ApiResult> {
         align: 1,
     };
     let mut arg = 2;
-    let mut total: usize = 0;
+    let mut total: u64 = 0;
     let mut out = Vec::new();
     while fmt.i < fmt.s.len() {
         let opt = fmt.s[fmt.i];
@@ -169,7 +169,7 @@ fn pack(st: &mut dyn LuaStack, name: &[u8]) -> Check<ApiResult> {
         let mut size = optsize(st, opt, &mut fmt)?;
         let toalign = gettoalign(total, &h, opt, size);
         total = total.wrapping_add(toalign);
-        out.resize(out.len() + toalign, 0);
+        out.resize(out.len() + toalign as usize, 0);
         match opt {
             b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
                 let n = check_number(st, arg, name)?;
@@ -179,6 +179,7 @@ fn pack(st: &mut dyn LuaStack, name: &[u8]) -> Check<ApiResult> {
                 } else {
                     f64_to_u64(n)
                 };
+                let size = size as usize;
                 let mut buf = vec![0u8; size];
                 for k in 0..size {
                     let at = if h.big { size - 1 - k } else { k };
@@ -210,13 +211,13 @@ fn pack(st: &mut dyn LuaStack, name: &[u8]) -> Check<ApiResult> {
                 let s = check_bytes(st, arg, name)?;
                 arg += 1;
                 if size == 0 {
-                    size = s.len();
+                    size = s.len() as u64;
                 }
-                if s.len() < size {
+                if (s.len() as u64) < size {
                     // The C reports the argument after the string (`arg` was already moved on).
                     return Err(arg_error(st, arg, name, b"string too short"));
                 }
-                out.extend_from_slice(&s[..size]);
+                out.extend_from_slice(&s[..size as usize]);
                 if opt == b's' {
                     out.push(0);
                     size += 1;
@@ -252,7 +253,7 @@ fn getinteger(buf: &[u8], big: bool, signed: bool) -> f64 {
 fn unpack(st: &mut dyn LuaStack, name: &[u8]) -> Check<ApiResult> {
     let f = format_arg(st, name)?;
     let data = check_bytes(st, 2, name)?;
-    let ld = data.len();
+    let ld = data.len() as u64;
     let mut pos = match st.type_of(3) {
         LuaType::None | LuaType::Nil => 1,
         _ => {
@@ -260,7 +261,7 @@ fn unpack(st: &mut dyn LuaStack, name: &[u8]) -> Check<ApiResult> {
             if d == 0 && !st.is_number(3) {
                 return Err(type_error(st, 3, name, "number"));
             }
-            d as u64 as usize
+            d as u64
         }
     };
     if pos == 0 {
@@ -273,7 +274,7 @@ fn unpack(st: &mut dyn LuaStack, name: &[u8]) -> Check<ApiResult> {
         align: 1,
     };
     let mut n = 0;
-    let fits = |pos: usize, size: usize| size <= ld && pos <= ld - size;
+    let fits = |pos: u64, size: u64| size <= ld && pos <= ld - size;
     while fmt.i < fmt.s.len() {
         let opt = fmt.s[fmt.i];
         fmt.i += 1;
@@ -285,15 +286,17 @@ fn unpack(st: &mut dyn LuaStack, name: &[u8]) -> Check<ApiResult> {
         if !st.check_stack(2) {
             return Err(error(st, b"stack overflow (too many results)"));
         }
+        // In range: `fits` held, so pos + size <= the data's length.
+        let p = pos as usize;
         match opt {
             b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'T' | b'i' | b'I' => {
-                let v = getinteger(&data[pos..pos + size], h.big, opt.is_ascii_lowercase());
+                let v = getinteger(&data[p..p + size as usize], h.big, opt.is_ascii_lowercase());
                 st.push_number(v);
                 n += 1;
             }
             b'x' => {}
             b'f' => {
-                let b: [u8; 4] = data[pos..pos + 4].try_into().unwrap_or_default();
+                let b: [u8; 4] = data[p..p + 4].try_into().unwrap_or_default();
                 let v = if h.big {
                     f32::from_be_bytes(b)
                 } else {
@@ -303,7 +306,7 @@ fn unpack(st: &mut dyn LuaStack, name: &[u8]) -> Check<ApiResult> {
                 n += 1;
             }
             b'd' => {
-                let b: [u8; 8] = data[pos..pos + 8].try_into().unwrap_or_default();
+                let b: [u8; 8] = data[p..p + 8].try_into().unwrap_or_default();
                 let v = if h.big {
                     f64::from_be_bytes(b)
                 } else {
@@ -317,22 +320,22 @@ fn unpack(st: &mut dyn LuaStack, name: &[u8]) -> Check<ApiResult> {
                     if n == 0 || !st.is_number(-1) {
                         return Err(error(st, b"format 'c0' needs a previous size"));
                     }
-                    size = f64_to_u64(st.to_number(-1)) as usize;
+                    size = f64_to_u64(st.to_number(-1));
                     st.pop(1);
                     n -= 1;
                     if !fits(pos, size) {
                         return Err(arg_error(st, 2, name, b"data string too short"));
                     }
                 }
-                st.push_bytes(&data[pos..pos + size]);
+                st.push_bytes(&data[p..p + size as usize]);
                 n += 1;
             }
             b's' => {
-                let Some(z) = memchr::memchr(0, &data[pos..]) else {
+                let Some(z) = memchr::memchr(0, &data[p..]) else {
                     return Err(error(st, b"unfinished string in data"));
                 };
-                st.push_bytes(&data[pos..pos + z]);
-                size = z + 1;
+                st.push_bytes(&data[p..p + z]);
+                size = z as u64 + 1;
                 n += 1;
             }
             _ => controloptions(st, opt, &mut fmt, &mut h, name)?,
@@ -351,7 +354,7 @@ fn size(st: &mut dyn LuaStack, name: &[u8]) -> Check<ApiResult> {
         big: false,
         align: 1,
     };
-    let mut pos: usize = 0;
+    let mut pos: u64 = 0;
     while fmt.i < fmt.s.len() {
         let opt = fmt.s[fmt.i];
         fmt.i += 1;
