@@ -83,7 +83,7 @@ fn check_bytes(st: &mut dyn LuaStack, narg: i32, name: &[u8]) -> Check<Vec<u8>> 
 
 /// x86-64's `cvttsd2si`, which a C cast from double to a 64-bit integer compiles to: out of
 /// range and NaN give the "integer indefinite" `i64::MIN`.
-fn f64_to_i64(n: f64) -> i64 {
+pub(crate) fn f64_to_i64(n: f64) -> i64 {
     const TWO63: f64 = 9_223_372_036_854_775_808.0;
     if (-TWO63..TWO63).contains(&n) {
         n as i64
