@@ -333,10 +333,13 @@ impl RunCtx<'_> {
                 self.srv.script.rand48 = Some(((seed as u32 as u64) << 16) | 0x330E);
                 ApiResult::Return(0)
             }
-            _ => {
-                st.push_bytes(b"unknown API function");
-                ApiResult::Raise
-            }
+            _ => match super::lib::call(f, st) {
+                Some(r) => r,
+                None => {
+                    st.push_bytes(b"unknown API function");
+                    ApiResult::Raise
+                }
+            },
         }
     }
 

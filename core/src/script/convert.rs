@@ -95,7 +95,9 @@ pub(crate) fn lua_to_reply(st: &mut dyn LuaStack, script_resp3: bool) -> Reply {
                 Reply::Nil
             }
         }
-        LuaType::Number => Reply::Int(st.to_number(-1) as i64),
+        // Redis's `(long long)` cast: on x86-64 an out-of-range number (2^64, inf) or NaN
+        // becomes i64::MIN, where Rust's `as` would saturate.
+        LuaType::Number => Reply::Int(super::lib::f64_to_i64(st.to_number(-1))),
         LuaType::Table => {
             if let Some(e) = string_field(st, b"err") {
                 return Reply::Error(no_newlines(&e));

@@ -188,6 +188,7 @@ fn new_vm(factory: &dyn ScriptVmFactory) -> Box<dyn ScriptVm> {
     vm.open_std_libs();
     {
         let st = vm.stack();
+        super::lib::register(st);
         // What Debian's 7.0.15 leaves out of the base library (its globals are an allow-list).
         for f in [
             &b"loadfile"[..],
