@@ -373,6 +373,9 @@ impl RunCtx<'_> {
 
 impl ScriptHost for RunCtx<'_> {
     fn api(&mut self, f: ApiFn, st: &mut dyn LuaStack) -> ApiResult {
+        if super::lib::cjson::owns(f) {
+            return super::lib::cjson::call(f, st);
+        }
         self.redis_api(f, st)
     }
 

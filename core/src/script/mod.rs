@@ -7,6 +7,7 @@
 mod api;
 mod convert;
 pub(crate) mod eval;
+mod lib;
 mod vm;
 
 pub use eval::{sha1hex, BusyGate, ScriptEnv, ScriptState};
