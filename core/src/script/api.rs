@@ -376,6 +376,9 @@ impl ScriptHost for RunCtx<'_> {
         if super::lib::cjson::owns(f) {
             return super::lib::cjson::call(f, st);
         }
+        if super::lib::cmsgpack::owns(f) {
+            return super::lib::cmsgpack::call(f, st);
+        }
         self.redis_api(f, st)
     }
 

@@ -191,6 +191,8 @@ fn new_vm(factory: &dyn ScriptVmFactory) -> Box<dyn ScriptVm> {
         // luaLoadLibraries: cjson after debug, as Redis loads it.
         super::lib::cjson::push_module(st);
         st.raw_set_field(GLOBALS_INDEX, b"cjson");
+        super::lib::cmsgpack::push_module(st);
+        st.raw_set_field(GLOBALS_INDEX, b"cmsgpack");
         // What Debian's 7.0.15 leaves out of the base library (its globals are an allow-list).
         for f in [
             &b"loadfile"[..],

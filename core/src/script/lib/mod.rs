@@ -2,3 +2,4 @@
 //! (docs/design/scripting.md §4.5).
 
 pub(crate) mod cjson;
+pub(crate) mod cmsgpack;
