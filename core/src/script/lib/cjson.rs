@@ -40,6 +40,12 @@ const ENC_INVALID: i32 = 6;
 const DEC_INVALID: i32 = 7;
 const KEEP_BUFFER: i32 = 8;
 const PRECISION: i32 = 9;
+/// The deepest nesting this port walks whatever `encode_max_depth`/`decode_max_depth` say:
+/// the C code recurses until the Lua stack is full (about 8000 levels), which would overflow
+/// a Rust stack (a test thread's 2 MB, wasm's 1 MB). Past it the same "too deep" errors are
+/// raised at this depth; only a script that raises a limit above the default sees the
+/// difference.
+const MAX_DEPTH: i64 = 1000;
 /// json_create_config's defaults (DEFAULT_*), in slot order.
 const DEFAULTS: [i64; 9] = [0, 2, 10, 1000, 1000, 0, 1, 1, 14];
 
@@ -409,7 +415,7 @@ fn append_data(
         }
         LuaType::Table => {
             let depth = depth + 1;
-            if depth > cfg.encode_max_depth || !st.check_stack(3) {
+            if depth > cfg.encode_max_depth.min(MAX_DEPTH) || !st.check_stack(3) {
                 let msg = format!("Cannot serialise, excessive nesting ({depth})");
                 return Err(raise(st, msg.as_bytes()));
             }
@@ -752,7 +758,7 @@ impl Parser<'_> {
 
     fn descend(&mut self, st: &mut dyn LuaStack, slots: i32) -> Result<(), ApiResult> {
         self.depth += 1;
-        if self.depth <= self.cfg.decode_max_depth && st.check_stack(slots) {
+        if self.depth <= self.cfg.decode_max_depth.min(MAX_DEPTH) && st.check_stack(slots) {
             return Ok(());
         }
         let msg = format!(

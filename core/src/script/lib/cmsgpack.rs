@@ -307,52 +307,91 @@ fn push_unsigned(st: &mut dyn LuaStack, v: u64) {
     st.push_number(v as i64 as f64);
 }
 
-fn decode_array(st: &mut dyn LuaStack, c: &mut Cur<'_>, len: usize) -> Result<(), DecErr> {
-    st.new_table(0, 0);
-    if !st.check_stack(1) {
-        return Err(stack_overflow(st, "in function mp_decode_to_lua_array"));
-    }
-    for i in 1..=len {
-        decode_type(st, c)?;
-        st.raw_set_i(-2, i as i32);
-    }
-    Ok(())
-}
-
-fn decode_hash(st: &mut dyn LuaStack, c: &mut Cur<'_>, len: usize) -> Result<(), DecErr> {
-    st.new_table(0, 0);
-    for _ in 0..len {
-        decode_type(st, c)?;
-        decode_type(st, c)?;
-        // lua_settable raises on a nil or NaN key (luaG_runerror: no position for C code).
-        match st.type_of(-2) {
-            LuaType::Nil => {
-                st.push_bytes(b"table index is nil");
-                return Err(DecErr::Raised(ApiResult::Raise));
-            }
-            LuaType::Number if st.to_number(-2).is_nan() => {
-                st.push_bytes(b"table index is NaN");
-                return Err(DecErr::Raised(ApiResult::Raise));
-            }
-            _ => {}
-        }
-        st.raw_set(-3);
-    }
-    Ok(())
+/// A container being filled by [`decode_type`]: the C code recurses, this keeps an explicit
+/// stack so that deep input cannot overflow the Rust stack (wasm's is small); the Lua stack
+/// operations and checks are the C code's, in its order, so the same input fails the same way.
+struct Frame {
+    array: bool,
+    remaining: usize,
+    index: i64,
+    have_key: bool,
 }
 
 fn stack_overflow(st: &mut dyn LuaStack, what: &str) -> DecErr {
     DecErr::Raised(raise(st, format!("stack overflow ({what})").as_bytes()))
 }
 
+/// mp_decode_to_lua_type: decodes one value at the cursor and pushes it.
 fn decode_type(st: &mut dyn LuaStack, c: &mut Cur<'_>) -> Result<(), DecErr> {
-    c.need(1)?;
-    if !st.check_stack(1) {
-        return Err(stack_overflow(
-            st,
-            "too many return values at once; use unpack_one or unpack_limit instead.",
-        ));
+    let mut frames: Vec<Frame> = Vec::new();
+    loop {
+        if let Some(f) = frames.last_mut() {
+            if f.array {
+                // mp_decode_to_lua_array pushes the index before the value.
+                st.push_number(f.index as f64);
+                f.index += 1;
+            }
+        }
+        c.need(1)?;
+        if !st.check_stack(1) {
+            return Err(stack_overflow(
+                st,
+                "too many return values at once; use unpack_one or unpack_limit instead.",
+            ));
+        }
+        // Some((is_array, len)) when a container starts.
+        let container = decode_header(st, c)?;
+        if let Some((array, len)) = container {
+            st.new_table(0, 0);
+            if array && !st.check_stack(1) {
+                return Err(stack_overflow(st, "in function mp_decode_to_lua_array"));
+            }
+            if len > 0 {
+                frames.push(Frame {
+                    array,
+                    remaining: len,
+                    index: 1,
+                    have_key: false,
+                });
+                continue;
+            }
+        }
+        // A complete value is on top: store it into its parents, closing the full ones.
+        loop {
+            let Some(f) = frames.last_mut() else {
+                return Ok(());
+            };
+            if !f.array && !f.have_key {
+                f.have_key = true;
+                break;
+            }
+            if !f.array {
+                // lua_settable raises on a nil or NaN key (luaG_runerror: no position in C).
+                match st.type_of(-2) {
+                    LuaType::Nil => {
+                        st.push_bytes(b"table index is nil");
+                        return Err(DecErr::Raised(ApiResult::Raise));
+                    }
+                    LuaType::Number if st.to_number(-2).is_nan() => {
+                        st.push_bytes(b"table index is NaN");
+                        return Err(DecErr::Raised(ApiResult::Raise));
+                    }
+                    _ => {}
+                }
+                f.have_key = false;
+            }
+            st.raw_set(-3);
+            f.remaining -= 1;
+            if f.remaining > 0 {
+                break;
+            }
+            frames.pop();
+        }
     }
+}
+
+/// Decodes a scalar (pushed) or a container header (returned, not pushed) at the cursor.
+fn decode_header(st: &mut dyn LuaStack, c: &mut Cur<'_>) -> Result<Option<(bool, usize)>, DecErr> {
     let b0 = c.p[0];
     let consume = |c: &mut Cur<'_>, n: usize| c.p = &c.p[n..];
     match b0 {
@@ -436,11 +475,7 @@ fn decode_type(st: &mut dyn LuaStack, c: &mut Cur<'_>) -> Result<(), DecErr> {
             c.need(1 + hl)?;
             let l = c.be(1, hl) as usize;
             consume(c, 1 + hl);
-            if b0 <= 0xdd {
-                decode_array(st, c, l)?;
-            } else {
-                decode_hash(st, c, l)?;
-            }
+            return Ok(Some((b0 <= 0xdd, l)));
         }
         _ if b0 & 0x80 == 0 => {
             push_unsigned(st, b0 as u64);
@@ -458,15 +493,15 @@ fn decode_type(st: &mut dyn LuaStack, c: &mut Cur<'_>) -> Result<(), DecErr> {
         }
         _ if b0 & 0xf0 == 0x90 => {
             consume(c, 1);
-            decode_array(st, c, (b0 & 0xf) as usize)?;
+            return Ok(Some((true, (b0 & 0xf) as usize)));
         }
         _ if b0 & 0xf0 == 0x80 => {
             consume(c, 1);
-            decode_hash(st, c, (b0 & 0xf) as usize)?;
+            return Ok(Some((false, (b0 & 0xf) as usize)));
         }
         _ => return Err(DecErr::BadFmt),
     }
-    Ok(())
+    Ok(None)
 }
 
 fn unpack_full(st: &mut dyn LuaStack, limit: i64, offset: i64, fname: &str) -> ApiResult {
