@@ -293,3 +293,21 @@ fn info_counts_cached_scripts_and_the_lua_state() {
     let info = run(&mut eng, id, &["INFO", "memory"]);
     assert!(info.contains("number_of_cached_scripts:0\r\n"), "{info}");
 }
+
+#[test]
+fn cjson_and_cmsgpack_survive_nesting_past_the_defaults_without_overflowing_the_rust_stack() {
+    // Redis recurses until its Lua stack is full (about 8000 levels); cjson here stops at 1000
+    // whatever the configured limit, and cmsgpack decodes with an explicit stack.
+    let mut eng = engine();
+    let id = eng.connect(NOW, ConnInfo::default());
+    let enc = "local j=cjson.new() j.encode_max_depth(100000) local t={} t[1]=t return j.encode(t)";
+    assert!(run(&mut eng, id, &["EVAL", enc, "0"])
+        .contains("Cannot serialise, excessive nesting (1001)"));
+    let dec =
+        "local j=cjson.new() j.decode_max_depth(100000) return j.decode(string.rep('[', 100000))";
+    assert!(run(&mut eng, id, &["EVAL", dec, "0"])
+        .contains("Found too many nested data structures (1001) at character 1001"));
+    let mp = "return cmsgpack.unpack(string.rep('\\145', 100000) .. '\\1')";
+    assert!(run(&mut eng, id, &["EVAL", mp, "0"])
+        .contains("stack overflow (in function mp_decode_to_lua_array)"));
+}

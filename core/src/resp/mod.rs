@@ -12,4 +12,4 @@ pub use request::{
     Decoded, ProtocolError, RequestDecoder,
 };
 
-pub(crate) use reply::{format_double_g17, ReplyWriter};
+pub(crate) use reply::{format_double_g, format_double_g17, ReplyWriter};

@@ -7,6 +7,7 @@
 mod api;
 mod convert;
 pub(crate) mod eval;
+/// The libraries Redis bundles (cjson, struct, cmsgpack, bit), ported onto `LuaStack`.
 mod lib;
 mod vm;
 

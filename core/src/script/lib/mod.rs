@@ -1,8 +1,12 @@
 //! The libraries Redis bundles into its Lua (deps/lua/src/lua_*.c), ported onto [`LuaStack`] as
-//! API functions: `bit` (LuaBitOp) and `struct`. Each keeps its C original's rules, error texts
-//! included, and is registered as a global table that the sandbox then makes readonly.
+//! API functions: `cjson` (lua-cjson 2.1.0), `struct`, `cmsgpack` (lua-cmsgpack 0.4.0) and `bit`
+//! (LuaBitOp) (docs/design/scripting.md §4.5). Each keeps its C original's rules, error texts
+//! included, and is registered as a global table that the sandbox then makes readonly. Their
+//! API function numbers: bit 100-111, struct 120-122, cjson 200-209, cmsgpack 220-223.
 
 mod bit;
+pub(crate) mod cjson;
+pub(crate) mod cmsgpack;
 #[path = "struct.rs"]
 mod structlib;
 
@@ -11,22 +15,34 @@ use super::vm::{ApiFn, ApiResult, LuaStack, GLOBALS_INDEX};
 /// A failed check: the error object is already on the stack, raise it.
 type Check<T> = Result<T, ApiResult>;
 
-/// Registers the libraries as globals in Redis's loading order (struct before bit), each as
-/// `luaL_register` builds it: a table sized for its functions, filled in the C array's order,
-/// so `pairs` walks it as Redis's does.
+/// Registers the libraries as globals in Redis's loading order (luaLoadLibraries: cjson,
+/// struct, cmsgpack, bit), `struct` and `bit` each as `luaL_register` builds it: a table sized
+/// for its functions, filled in the C array's order, so `pairs` walks it as Redis's does.
 pub(crate) fn register(st: &mut dyn LuaStack) {
-    for (lib, funcs) in [(&b"struct"[..], structlib::FUNCS), (b"bit", bit::FUNCS)] {
+    let register_funcs = |st: &mut dyn LuaStack, lib: &[u8], funcs: &[(&[u8], ApiFn)]| {
         st.new_table(0, funcs.len() as i32);
         for (name, f) in funcs {
             st.push_api_fn(*f, 0);
             st.raw_set_field(-2, name);
         }
         st.raw_set_field(GLOBALS_INDEX, lib);
-    }
+    };
+    cjson::push_module(st);
+    st.raw_set_field(GLOBALS_INDEX, b"cjson");
+    register_funcs(st, b"struct", structlib::FUNCS);
+    cmsgpack::push_module(st);
+    st.raw_set_field(GLOBALS_INDEX, b"cmsgpack");
+    register_funcs(st, b"bit", bit::FUNCS);
 }
 
 /// Runs library function `f`, or None when `f` is not one of the libraries'.
 pub(crate) fn call(f: ApiFn, st: &mut dyn LuaStack) -> Option<ApiResult> {
+    if cjson::owns(f) {
+        return Some(cjson::call(f, st));
+    }
+    if cmsgpack::owns(f) {
+        return Some(cmsgpack::call(f, st));
+    }
     bit::call(f, st).or_else(|| structlib::call(f, st))
 }
 
