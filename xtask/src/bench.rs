@@ -164,6 +164,16 @@ pub fn rss_of(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| format!("{path}: no VmRSS"))
 }
 
+/// The median of each figure over the rounds of one test.
+fn median_row(v: &[Row]) -> Row {
+    let pick = |f: fn(&Row) -> f64| median(&mut v.iter().map(f).collect::<Vec<_>>());
+    Row {
+        rps: pick(|r| r.rps),
+        p50: pick(|r| r.p50),
+        p99: pick(|r| r.p99),
+    }
+}
+
 fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -289,18 +299,10 @@ fn throughput(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<Thr
                 }
             }
         }
-        let med = |v: &[Row]| {
-            let pick = |f: fn(&Row) -> f64| median(&mut v.iter().map(f).collect::<Vec<_>>());
-            Row {
-                rps: pick(|r| r.rps),
-                p50: pick(|r| r.p50),
-                p99: pick(|r| r.p99),
-            }
-        };
         rows.push(
             samples
                 .iter()
-                .map(|s| [med(&s[0]), med(&s[1])])
+                .map(|s| [median_row(&s[0]), median_row(&s[1])])
                 .collect::<Vec<_>>(),
         );
     }
@@ -345,15 +347,7 @@ fn aof_always(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<[Ro
             samples[si].push(r);
         }
     }
-    let med = |v: &[Row]| {
-        let pick = |f: fn(&Row) -> f64| median(&mut v.iter().map(f).collect::<Vec<_>>());
-        Row {
-            rps: pick(|r| r.rps),
-            p50: pick(|r| r.p50),
-            p99: pick(|r| r.p99),
-        }
-    };
-    Ok([med(&samples[0]), med(&samples[1])])
+    Ok([median_row(&samples[0]), median_row(&samples[1])])
 }
 
 fn aof_table(rows: &[Row; 2], names: [&str; 2]) -> String {

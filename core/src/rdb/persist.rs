@@ -139,14 +139,7 @@ impl Persist {
             self.multi_emitted = true;
             append_request(&mut self.stream, &[b"MULTI"]);
         }
-        if self.selected_db != Some(db) {
-            let mut b = itoa::Buffer::new();
-            append_request(
-                &mut self.stream,
-                &[b"SELECT".as_slice(), b.format(db).as_bytes()],
-            );
-            self.selected_db = Some(db);
-        }
+        self.select(db);
         append_request(&mut self.stream, args);
     }
 

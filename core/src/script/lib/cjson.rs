@@ -137,18 +137,11 @@ pub(crate) fn push_module(st: &mut dyn LuaStack) {
     st.raw_set_field(-2, b"_VERSION");
 }
 
-/// luaL_error: the caller's `chunk:line:` and the message, raised.
-fn raise(st: &mut dyn LuaStack, msg: &[u8]) -> ApiResult {
-    let mut m = st.where_(1);
-    m.extend_from_slice(msg);
-    st.push_bytes(&m);
-    ApiResult::Raise
-}
+use super::error as raise;
 
 /// luaL_argerror (the function's name as `cjson.<name>(...)` calls report it).
 fn arg_error(st: &mut dyn LuaStack, narg: i32, fname: &str, extra: &str) -> ApiResult {
-    let msg = format!("bad argument #{narg} to '{fname}' ({extra})");
-    raise(st, msg.as_bytes())
+    super::arg_error(st, narg, fname.as_bytes(), extra.as_bytes())
 }
 
 fn type_error(st: &mut dyn LuaStack, narg: i32, fname: &str, expected: &str) -> ApiResult {

@@ -45,16 +45,11 @@ pub(crate) fn push_module(st: &mut dyn LuaStack) {
     }
 }
 
-fn raise(st: &mut dyn LuaStack, msg: &[u8]) -> ApiResult {
-    let mut m = st.where_(1);
-    m.extend_from_slice(msg);
-    st.push_bytes(&m);
-    ApiResult::Raise
-}
+use super::error as raise;
 
+/// luaL_argerror.
 fn arg_error(st: &mut dyn LuaStack, narg: i32, fname: &str, extra: &str) -> ApiResult {
-    let msg = format!("bad argument #{narg} to '{fname}' ({extra})");
-    raise(st, msg.as_bytes())
+    super::arg_error(st, narg, fname.as_bytes(), extra.as_bytes())
 }
 
 /// Dispatches one of the library's functions.
