@@ -1,8 +1,8 @@
 """Smoke test of redis-py against a server: python3 smoke.py HOST:PORT
 
 Connects over RESP3 (protocol=3) and RESP2, then checks pub/sub between two connections, a
-pipeline, a MULTI/EXEC transaction with WATCH, and a blocking pop woken by another
-connection. Prints one line per check ("ok NAME" / "FAILED NAME: why") and exits non-zero if
+pipeline, a MULTI/EXEC transaction with WATCH, a blocking pop woken by another connection,
+and redis-py's Lock (its Lua scripts through EVALSHA, with the NOSCRIPT -> EVAL fallback). Prints one line per check ("ok NAME" / "FAILED NAME: why") and exits non-zero if
 any failed.
 """
 
@@ -146,6 +146,33 @@ def _():
     assert tuple(out.get("v") or ()) == ("jobs", "job-1"), out
     # And a timeout returns None.
     assert r.blpop(["nothing"], timeout=0.1) is None
+
+
+@check("Lock: acquire, contend, extend, reacquire, release (Lua scripts via EVALSHA)")
+def _():
+    r = client(decode_responses=True)
+    r.delete("lock:res")
+    # Empty the script cache first: Lock's scripts then go through redis-py's NOSCRIPT -> EVAL
+    # fallback once, and EVALSHA afterwards.
+    r.script_flush()
+    a = r.lock("lock:res", timeout=5, blocking_timeout=0.2)
+    b = client(decode_responses=True).lock("lock:res", timeout=5, blocking_timeout=0.2)
+    assert a.acquire() is True
+    assert b.acquire() is False, "a second holder must not get the lock"
+    assert a.owned() is True and b.owned() is False
+    assert a.extend(5) is True
+    assert 5000 < r.pttl("lock:res") <= 10000, r.pttl("lock:res")
+    assert a.reacquire() is True
+    assert 0 < r.pttl("lock:res") <= 5000, r.pttl("lock:res")
+    a.release()
+    assert r.exists("lock:res") == 0
+    try:
+        a.release()
+        raise AssertionError("releasing a released lock must fail")
+    except redis.exceptions.LockError:
+        pass
+    assert b.acquire() is True
+    b.release()
 
 
 failed = [n for n, e in results if e is not None]
