@@ -10,6 +10,33 @@ use oxidis_lua::{LuaVm, LuaVmFactory};
 
 type Case = fn() -> Result<(), String>;
 
+/// The one list of checks: calls `$then!(name, ...)` with every case's name, so the native
+/// tests (tests/vm.rs: one `#[test]` each) and `CASES` (the wasm32 check) cannot drift apart.
+macro_rules! with_cases {
+    ($then:ident) => {
+        $then!(
+            runs_chunks_and_formats_numbers,
+            ilp32_fixes_keep_64_bit_integers,
+            hook_kills_an_infinite_loop,
+            a_killed_script_cannot_pcall_its_way_out,
+            coroutines_inherit_the_hook,
+            memory_limit_stops_growth,
+            bytecode_is_refused_as_redis_does,
+            readonly_tables_refuse_writes,
+            api_functions_reenter_the_host,
+            errors_and_pcall_as_lua_5_1,
+            rust_panics_become_lua_errors,
+            std_libs_are_the_ones_redis_loads,
+            long_string_keys_iterate_as_on_redis,
+            stack_methods_match_the_c_api,
+            factory_states_are_independent,
+            finalizers_never_run_in_host_code,
+            pattern_depth_is_capped,
+            c_recursion_is_bounded_as_on_redis,
+        );
+    };
+}
+
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
         /// Every check, by name.
@@ -17,26 +44,7 @@ macro_rules! cases {
     };
 }
 
-cases!(
-    runs_chunks_and_formats_numbers,
-    ilp32_fixes_keep_64_bit_integers,
-    hook_kills_an_infinite_loop,
-    a_killed_script_cannot_pcall_its_way_out,
-    coroutines_inherit_the_hook,
-    memory_limit_stops_growth,
-    bytecode_is_refused_as_redis_does,
-    readonly_tables_refuse_writes,
-    api_functions_reenter_the_host,
-    errors_and_pcall_as_lua_5_1,
-    rust_panics_become_lua_errors,
-    std_libs_are_the_ones_redis_loads,
-    long_string_keys_iterate_as_on_redis,
-    stack_methods_match_the_c_api,
-    factory_states_are_independent,
-    finalizers_never_run_in_host_code,
-    pattern_depth_is_capped,
-    c_recursion_is_bounded_as_on_redis,
-);
+with_cases!(cases);
 
 const CALL: ApiFn = ApiFn(1);
 const PANIC: ApiFn = ApiFn(2);
