@@ -3,7 +3,7 @@
 //! oxidis-server, a socket to Debian's redis-server, the wasm build).
 //!
 //! ```text
-//! # A comment.
+//! # A comment.              (`#t` and `#f` alone are RESP3 booleans, not comments)
 //! > SET k "hello world"      a request, split as redis-cli splits (quotes, \xHH escapes),
 //! +OK                         sent as a RESP multibulk; then the expected reply, as the
 //! > GET k                     raw RESP lines (CRLF removed), e.g. `$11` then `hello world`
@@ -72,12 +72,17 @@ fn client_prefix(line: &str) -> (usize, &str) {
     (0, line)
 }
 
+/// A `#` line is a comment, except RESP3's booleans `#t` and `#f`, which are reply lines.
+pub fn is_comment(line: &str) -> bool {
+    line.starts_with('#') && line != "#t" && line != "#f"
+}
+
 pub fn parse(text: &str) -> Result<Vec<Step>, String> {
     let mut steps = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let lineno = i + 1;
         let (client, line) = client_prefix(raw);
-        if raw.starts_with('#') {
+        if is_comment(raw) {
             continue;
         }
         if let Some(cmd) = line.strip_prefix("> ") {

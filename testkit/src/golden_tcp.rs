@@ -147,7 +147,7 @@ pub fn record(addr: &str, text: &str) -> Result<String, String> {
             // "> " starts a request; ">3" is a RESP3 push's first line.
             !(l.starts_with("> ")
                 || l.starts_with('@')
-                || l.starts_with('#')
+                || golden::is_comment(l)
                 || l.starts_with('[')
                 || l.is_empty())
         };
