@@ -6,6 +6,15 @@ import { Engine, EngineError, ReplyError, commands } from './engine.js';
 /** A tiny EventEmitter (Node's is not in browsers). */
 class Emitter {
   #ev = new Map();
+  #max = 10;
+  /** Kept for Node's EventEmitter API (libraries raise it); there is no leak warning. */
+  setMaxListeners(n) {
+    this.#max = n;
+    return this;
+  }
+  getMaxListeners() {
+    return this.#max;
+  }
   on(name, fn) {
     if (!this.#ev.has(name)) this.#ev.set(name, []);
     this.#ev.get(name).push(fn);
