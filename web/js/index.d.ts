@@ -199,6 +199,15 @@ export interface RedisOptions {
   engineOptions?: EngineOptions;
 }
 
+/** A command made by Redis#defineCommand. */
+export interface DefinedScript {
+  readonly lua: string | Uint8Array;
+  /** SHA1 of the Lua (of its UTF-8 bytes), as EVALSHA takes it. */
+  readonly sha: string;
+  readonly numberOfKeys: number | null;
+  readonly readOnly: boolean;
+}
+
 /**
  * A promise-based client with ioredis's calling conventions over an Engine. Every command of
  * the table is a method (lowercase, as in ioredis), with a `*Buffer` variant.
@@ -223,6 +232,28 @@ export class Redis {
   ssubscribe(...channels: any[]): Promise<number>;
   unsubscribe(...channels: any[]): Promise<number>;
   punsubscribe(...patterns: any[]): Promise<number>;
+  /** EVAL script numkeys key... arg... (arrays are flattened; a trailing callback works as everywhere). */
+  eval(script: Arg, numkeys: number | string, ...keysAndArgs: any[]): Promise<any>;
+  evalsha(sha1: string, numkeys: number | string, ...keysAndArgs: any[]): Promise<any>;
+  eval_ro(script: Arg, numkeys: number | string, ...keysAndArgs: any[]): Promise<any>;
+  evalsha_ro(sha1: string, numkeys: number | string, ...keysAndArgs: any[]): Promise<any>;
+  /** SCRIPT LOAD | EXISTS | FLUSH | KILL | HELP: `redis.script('load', lua)` gives the SHA1. */
+  script(subcommand: string, ...args: any[]): Promise<any>;
+  /** FCALL function numkeys key... arg... */
+  fcall(fn: string, numkeys: number | string, ...keysAndArgs: any[]): Promise<any>;
+  fcall_ro(fn: string, numkeys: number | string, ...keysAndArgs: any[]): Promise<any>;
+  /** FUNCTION LOAD | DELETE | LIST | DUMP | RESTORE | FLUSH | KILL | STATS | HELP */
+  function(subcommand: string, ...args: any[]): Promise<any>;
+  /**
+   * ioredis's defineCommand: `redis[name](...keysAndArgs)` (and `redis[name + 'Buffer']`, and the
+   * same on pipeline() and multi()) runs `lua`: EVAL on the connection's first call, EVALSHA
+   * after, EVAL again when the server answers NOSCRIPT. With `numberOfKeys` the key count is sent
+   * first; without it, the caller passes it. `readOnly` is kept, as in ioredis (where it only
+   * routes cluster reads): the command sent is EVAL/EVALSHA either way.
+   */
+  defineCommand(name: string, definition: { lua: string | Uint8Array; numberOfKeys?: number; readOnly?: boolean }): void;
+  /** The defined commands, by name. */
+  readonly scriptsSet: Record<string, DefinedScript>;
   pipeline(commands?: any[][]): Pipeline;
   multi(commands?: any[][]): Pipeline;
   duplicate(override?: RedisOptions): Redis;
@@ -246,8 +277,8 @@ export class Redis {
 export class Pipeline {
   readonly length: number;
   call(command: string, ...args: any[]): this;
-  /** [[error, result], ...]; for multi(), null if WATCH aborted the transaction. */
-  exec(cb?: Callback<Array<[Error | null, any]> | null>): Promise<Array<[Error | null, any]> | null>;
+  /** [[error, result], ...]; for multi(), null if WATCH aborted the transaction. A non-function argument is ignored, as in ioredis (`exec(true)`). */
+  exec(cb?: Callback<Array<[Error | null, any]> | null> | boolean): Promise<Array<[Error | null, any]> | null>;
   [command: string]: any;
 }
 

@@ -6,6 +6,15 @@ import { Engine, EngineError, ReplyError, commands } from './engine.js';
 /** A tiny EventEmitter (Node's is not in browsers). */
 class Emitter {
   #ev = new Map();
+  #max = 10;
+  /** Kept for Node's EventEmitter API (libraries raise it); there is no leak warning. */
+  setMaxListeners(n) {
+    this.#max = n;
+    return this;
+  }
+  getMaxListeners() {
+    return this.#max;
+  }
   on(name, fn) {
     if (!this.#ev.has(name)) this.#ev.set(name, []);
     this.#ev.get(name).push(fn);
@@ -105,11 +114,83 @@ function annotate(err, name, args) {
   return err;
 }
 
+/** SHA1 of a string's UTF-8 bytes (or of bytes), as 40 lowercase hex digits: EVALSHA's name of a script. */
+function sha1hex(data) {
+  const bytes =
+    typeof data === 'string'
+      ? new TextEncoder().encode(data)
+      : data instanceof Uint8Array
+        ? data
+        : new Uint8Array(data);
+  const n = bytes.length;
+  const words = (((n + 8) >>> 6) + 1) * 16;
+  const m = new Uint32Array(words);
+  for (let i = 0; i < n; i++) m[i >>> 2] |= bytes[i] << (24 - (i & 3) * 8);
+  m[n >>> 2] |= 0x80 << (24 - (n & 3) * 8);
+  m[words - 2] = Math.floor(n / 0x20000000);
+  m[words - 1] = (n * 8) >>> 0;
+  const rotl = (x, k) => (x << k) | (x >>> (32 - k));
+  const h = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
+  const w = new Int32Array(80);
+  for (let block = 0; block < words; block += 16) {
+    for (let t = 0; t < 16; t++) w[t] = m[block + t];
+    for (let t = 16; t < 80; t++) w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
+    let [a, b, c, d, e] = h;
+    for (let t = 0; t < 80; t++) {
+      let f, k;
+      if (t < 20) (f = (b & c) | (~b & d)), (k = 0x5a827999);
+      else if (t < 40) (f = b ^ c ^ d), (k = 0x6ed9eba1);
+      else if (t < 60) (f = (b & c) | (b & d) | (c & d)), (k = 0x8f1bbcdc);
+      else (f = b ^ c ^ d), (k = 0xca62c1d6);
+      const tmp = (rotl(a, 5) + f + e + k + w[t]) | 0;
+      e = d;
+      d = c;
+      c = rotl(b, 30);
+      b = a;
+      a = tmp;
+    }
+    h[0] = (h[0] + a) | 0;
+    h[1] = (h[1] + b) | 0;
+    h[2] = (h[2] + c) | 0;
+    h[3] = (h[3] + d) | 0;
+    h[4] = (h[4] + e) | 0;
+  }
+  return h.map((x) => (x >>> 0).toString(16).padStart(8, '0')).join('');
+}
+
+/** A command made by defineCommand(): its Lua, SHA1 and key count (null: the caller passes it). */
+class Script {
+  constructor(lua, numberOfKeys = null, readOnly = false) {
+    this.lua = lua;
+    this.numberOfKeys = numberOfKeys;
+    this.readOnly = readOnly;
+    this.sha = sha1hex(lua);
+  }
+
+  /** EVAL/EVALSHA's arguments after the script: the key count first when the definition has one. */
+  args(args) {
+    return typeof this.numberOfKeys === 'number' ? [this.numberOfKeys, ...args] : args;
+  }
+}
+
+const isNoscript = (e) => String(e?.message).includes('NOSCRIPT');
+
+/** A defined command's method (and its *Buffer variant), for Redis and Pipeline alike. */
+function scriptMethod(script, buffer) {
+  return function (...args) {
+    return this._script(script, args, buffer);
+  };
+}
+
 export class Redis extends Emitter {
   #client;
   #options;
   #subs = 0;
+  /** SHA1s of the defined commands' scripts this connection has sent with EVAL. */
+  #loaded = new Set();
   status = 'wait';
+  /** defineCommand()'s scripts by name, as in ioredis. */
+  scriptsSet = {};
 
   /**
    * Options: engine (an Engine to share), host/port (instances with the same ones share an
@@ -238,17 +319,56 @@ export class Redis extends Emitter {
     return this.#subscribe('PUNSUBSCRIBE', args);
   }
 
+  /**
+   * ioredis's defineCommand: `redis[name](...keysAndArgs)` runs `lua` (and `redis[name +
+   * 'Buffer']` with bulk strings as Uint8Arrays). As ioredis does, the first call on a
+   * connection sends EVAL, later ones EVALSHA; a NOSCRIPT reply (after SCRIPT FLUSH) is answered
+   * by sending EVAL once more. With `numberOfKeys` the key count is put first; without it the
+   * caller passes it.
+   */
+  defineCommand(name, definition) {
+    const script = new Script(definition.lua, definition.numberOfKeys ?? null, !!definition.readOnly);
+    this.scriptsSet[name] = script;
+    this[name] = scriptMethod(script, false);
+    this[name + 'Buffer'] = scriptMethod(script, true);
+  }
+
+  _script(script, args, buffer) {
+    const [rest, cb] = splitCallback(args);
+    const p = this._scriptOnce(script, rest, buffer).catch((e) => {
+      if (!isNoscript(e)) throw e;
+      return this._scriptOnce(script, rest, buffer);
+    });
+    return withCallback(p, cb);
+  }
+
+  /** One EVAL or EVALSHA of a defined command; NOSCRIPT makes the next one EVAL. */
+  _scriptOnce(script, args, buffer) {
+    const [name, command, head] = this._scriptCommand(script);
+    return this.#run(name, command, [head, ...script.args(args)], buffer).catch((e) => {
+      if (isNoscript(e)) this.#loaded.delete(script.sha);
+      throw e;
+    });
+  }
+
+  /** EVAL with the Lua the first time on this connection, EVALSHA afterwards. */
+  _scriptCommand(script) {
+    if (this.#loaded.has(script.sha)) return ['evalsha', 'EVALSHA', script.sha];
+    this.#loaded.add(script.sha);
+    return ['eval', 'EVAL', script.lua];
+  }
+
   /** A pipeline: queue commands, then `exec()` resolves to [[err, result], ...]. */
   pipeline(commands) {
     const p = new Pipeline(this, false);
-    if (commands) for (const [cmd, ...args] of commands) p.call(cmd, ...args);
+    if (commands) p._batch(commands);
     return p;
   }
 
   /** A transaction (MULTI ... EXEC): `exec()` resolves to [[err, result], ...], or null if WATCH aborted it. */
   multi(commands) {
     const p = new Pipeline(this, true);
-    if (commands) for (const [cmd, ...args] of commands) p.call(cmd, ...args);
+    if (commands) p._batch(commands);
     return p;
   }
 
@@ -294,6 +414,18 @@ export class Pipeline {
   constructor(redis, multi) {
     this.#redis = redis;
     this.#multi = multi;
+    // The defined commands, as ioredis's pipelines have them.
+    for (const [name, script] of Object.entries(redis.scriptsSet)) {
+      this[name] = scriptMethod(script, false);
+      this[name + 'Buffer'] = scriptMethod(script, true);
+    }
+  }
+
+  _batch(commands) {
+    for (const [cmd, ...args] of commands) {
+      if (Object.hasOwn(this.#redis.scriptsSet, cmd)) this[cmd](...args);
+      else this.call(cmd, ...args);
+    }
   }
 
   get length() {
@@ -310,17 +442,37 @@ export class Pipeline {
     return this;
   }
 
+  _script(script, args, buffer) {
+    this.#queue.push([null, script, args, buffer]);
+    return this;
+  }
+
+  /** Runs the queue; `cb` if a function (ioredis ignores anything else, e.g. `exec(true)`). */
   async exec(cb) {
+    if (typeof cb !== 'function') cb = null;
     const queue = this.#queue.splice(0);
     const r = this.#redis;
     let result;
     if (!this.#multi) {
       result = [];
+      // A defined command (name null) answered NOSCRIPT is sent again as EVAL after the rest
+      // of the pipeline, where ioredis's retry lands (it resends on reading the reply).
+      const retry = [];
       for (const [name, command, args, buffer] of queue) {
         try {
-          result.push([null, await r._exec(name, command, args, buffer)]);
+          const v = name === null ? r._scriptOnce(command, args, buffer) : r._exec(name, command, args, buffer);
+          result.push([null, await v]);
         } catch (e) {
+          if (name === null && isNoscript(e)) retry.push(result.length);
           result.push([e, null]);
+        }
+      }
+      for (const i of retry) {
+        const [, script, args, buffer] = queue[i];
+        try {
+          result[i] = [null, await r._scriptOnce(script, args, buffer)];
+        } catch (e) {
+          result[i] = [e, null];
         }
       }
     } else {
@@ -328,7 +480,10 @@ export class Pipeline {
       const queued = [];
       for (const [name, command, args, buffer] of queue) {
         try {
-          await r._exec(name, command, args, buffer);
+          if (name === null) {
+            const [n, c, head] = r._scriptCommand(command);
+            await r._exec(n, c, [head, ...command.args(args)], buffer);
+          } else await r._exec(name, command, args, buffer);
           queued.push(null);
         } catch (e) {
           queued.push(e);
@@ -355,10 +510,13 @@ export class Pipeline {
 }
 
 // One method per command of the table (lowercase, as ioredis names them), and the *Buffer
-// variants that return Uint8Arrays for bulk strings.
-for (const c of commands()) {
-  if (c.name.includes('|')) continue;
-  const name = c.name;
+// variants that return Uint8Arrays for bulk strings. FCALL, FCALL_RO and FUNCTION are methods
+// even where the table does not have them yet (ioredis has them; the engine answers).
+const names = commands()
+  .map((c) => c.name)
+  .filter((n) => !n.includes('|'));
+for (const extra of ['fcall', 'fcall_ro', 'function']) if (!names.includes(extra)) names.push(extra);
+for (const name of names) {
   const upper = name.toUpperCase();
   const own = Object.prototype.hasOwnProperty;
   if (!own.call(Redis.prototype, name)) {

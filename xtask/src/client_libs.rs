@@ -2,12 +2,17 @@
 //! RESP3 with `protocol=3`) and ioredis (npm) — run their smoke tests (tests/clients/) against
 //! redis-server first (proving the scripts right) and then against oxidis-server: connect,
 //! pub/sub between two connections, a pipeline, MULTI/EXEC with WATCH, a blocking pop woken by
-//! another connection. Every "ok NAME" / "FAILED NAME" line a script prints is one check.
+//! another connection, redis-py's Lock. Then applications' libraries built on ioredis and Lua
+//! scripts, on both servers too: rate-limiter-flexible's RateLimiterRedis
+//! (tests/clients/node/ratelimit.mjs) and BullMQ as far as it runs without streams
+//! (tests/clients/node/bullmq.mjs). Every "ok NAME" / "FAILED NAME" line a script prints is one
+//! check.
 //!
 //! Dependencies are installed locally and only when missing or changed: a venv at
 //! tests/clients/python/.venv (pip install -r requirements.txt) and `npm ci` into
-//! tests/clients/node/node_modules (from the committed package-lock.json). On a fresh Debian
-//! machine without python3-venv or npm they are installed with apt-get first.
+//! tests/clients/node/node_modules (from the committed package-lock.json, which pins ioredis,
+//! rate-limiter-flexible and bullmq). On a fresh Debian machine without python3-venv or npm they
+//! are installed with apt-get first.
 
 use crate::setup::{apt_install, is_current, npm_ci, quiet, which};
 use crate::suite::{run_status, run_streaming, Suite};
@@ -60,7 +65,14 @@ fn ensure_python() -> Result<PathBuf, String> {
     Ok(python)
 }
 
-/// node, with ioredis installed from the lock file.
+/// The Node scripts of tests/clients/node, each run against both servers: (library, script).
+const NODE_SCRIPTS: &[(&str, &str)] = &[
+    ("ioredis", "smoke.mjs"),
+    ("rate-limiter-flexible", "ratelimit.mjs"),
+    ("bullmq", "bullmq.mjs"),
+];
+
+/// node, with the npm packages installed from the lock file.
 fn ensure_node() -> Result<PathBuf, String> {
     npm_ci(&clients_dir().join("node"))?;
     which("node").ok_or_else(|| "node not found after installing nodejs".to_string())
@@ -118,15 +130,17 @@ pub fn run(ctx: &mut Ctx, name: &str) -> Suite {
             }
             Err(e) => s.fail(format!("redis-py: {e}")),
         }
-        match &node {
-            Ok(node) => {
-                let mut cmd = Command::new(node);
-                cmd.arg(dir.join("node/smoke.mjs"))
-                    .arg(&addr)
-                    .current_dir(dir.join("node"));
-                run_script(&mut s, &format!("ioredis vs {server}"), cmd);
+        for (library, script) in NODE_SCRIPTS {
+            match &node {
+                Ok(node) => {
+                    let mut cmd = Command::new(node);
+                    cmd.arg(dir.join("node").join(script))
+                        .arg(&addr)
+                        .current_dir(dir.join("node"));
+                    run_script(&mut s, &format!("{library} vs {server}"), cmd);
+                }
+                Err(e) => s.fail(format!("{library}: {e}")),
             }
-            Err(e) => s.fail(format!("ioredis: {e}")),
         }
     }
     drop((oxidis, redis));

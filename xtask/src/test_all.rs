@@ -86,7 +86,7 @@ const SUITES: &[(&str, SuiteFn)] = &[
         }
     }),
     (
-        "client libraries (redis-py, ioredis)",
+        "client libraries (redis-py, ioredis, rate-limiter-flexible, bullmq)",
         crate::client_libs::run,
     ),
 ];
