@@ -527,7 +527,17 @@ fn process_command(
     // processCommand's isInsideYieldingLongCommand check: a busy script lets through only
     // what may run beside it.
     if srv.script.busy && !cmd.has(flags::ALLOW_BUSY) {
-        return reject(srv, clients, Some(cmd), BUSY_SCRIPT.to_vec());
+        let function = srv
+            .script
+            .running
+            .as_ref()
+            .is_some_and(|r| r.function.is_some());
+        let msg = if function {
+            scripting::BUSY_FUNCTION
+        } else {
+            BUSY_SCRIPT
+        };
+        return reject(srv, clients, Some(cmd), msg.to_vec());
     }
     if connection::must_postpone(srv, &clients[id.0], cmd, now) {
         clients[id.0].postponed = true;
