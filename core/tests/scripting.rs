@@ -491,6 +491,12 @@ fn functions_survive_an_rdb_round_trip_and_debug_reload_keeps_them_once() {
     // Importing again replaces the dataset, functions included (no "already exists").
     fresh.import_rdb(&rdb, NOW).unwrap();
     assert!(run(&mut fresh, id2, &["FUNCTION", "STATS"]).contains("libraries_count\r\n:1\r\n"));
+    let info = run(&mut fresh, id2, &["INFO", "memory"]);
+    assert!(
+        info.contains("number_of_functions:1\r\nnumber_of_libraries:1\r\n"),
+        "{info}"
+    );
+    assert!(!info.contains("used_memory_vm_functions:0\r\n"), "{info}");
     // Without a VM the file cannot load its libraries: an error, nothing dropped silently.
     let mut bare = Engine::new(Config::default(), 1);
     let e = bare.import_rdb(&rdb, NOW).unwrap_err();

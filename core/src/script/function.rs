@@ -68,6 +68,11 @@ impl Functions {
             .find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
+    /// The function engine's Lua state's bytes (0 before its first use).
+    pub fn used_memory(&self) -> usize {
+        self.vm.as_ref().map_or(0, |vm| vm.used_memory())
+    }
+
     pub fn functions_count(&self) -> usize {
         self.libs.iter().map(|l| l.functions.len()).sum()
     }
