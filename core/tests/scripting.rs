@@ -473,7 +473,7 @@ fn function_commands_reach_the_aof_and_fcall_its_effects() {
 }
 
 #[test]
-fn functions_survive_an_rdb_round_trip_and_debug_reload_keeps_them_once() {
+fn functions_survive_an_rdb_round_trip_and_an_import_replaces_them() {
     let mut eng = engine();
     let id = eng.connect(NOW, ConnInfo::default());
     run(&mut eng, id, &["FUNCTION", "LOAD", LIB]);

@@ -434,6 +434,15 @@ fn functions_interop(ox: &Path) -> Result<(), String> {
     let mut oc = connect(&o.addr())?;
     load_libs(&mut oc)?;
     same("oxidis vs redis", &want, &function_view(&mut oc)?)?;
+    // DEBUG RELOAD keeps the libraries once (they are flushed with the keys, then loaded).
+    oc.call_ok(&["DEBUG", "RELOAD"])?;
+    let after = (
+        items(oc.call(&["FUNCTION", "LIST"])?).len(),
+        oc.call(&["FCALL_RO", "peek", "1", "fn:cnt"])?,
+    );
+    if after != (2, Reply::Bulk(b"5".to_vec())) {
+        return Err(format!("after DEBUG RELOAD: {after:?}"));
+    }
     shutdown(&mut o, "SAVE")?;
     let check = Command::new("redis-check-rdb")
         .arg(odir.join("dump.rdb"))
