@@ -86,6 +86,15 @@ pub(crate) mod sflags {
     pub const NO_CLUSTER: u32 = 1 << 3;
     pub const EVAL_COMPAT_MODE: u32 = 1 << 4;
     pub const ALLOW_CROSS_SLOT: u32 = 1 << 5;
+
+    /// Redis's scripts_flags_def, in its order (FUNCTION LIST lists flags in this order).
+    pub const NAMES: &[(&str, u32)] = &[
+        ("no-writes", NO_WRITES),
+        ("allow-oom", ALLOW_OOM),
+        ("allow-stale", ALLOW_STALE),
+        ("no-cluster", NO_CLUSTER),
+        ("allow-cross-slot-keys", ALLOW_CROSS_SLOT),
+    ];
 }
 
 /// One cached script.
@@ -346,18 +355,12 @@ fn shebang_flags(body: &[u8]) -> Result<(u32, usize), CmdError> {
             return Err(CmdError::err(m));
         };
         for f in list.split(|&c| c == b',').filter(|f| !f.is_empty()) {
-            flags |= match f {
-                b"no-writes" => sflags::NO_WRITES,
-                b"allow-oom" => sflags::ALLOW_OOM,
-                b"allow-stale" => sflags::ALLOW_STALE,
-                b"no-cluster" => sflags::NO_CLUSTER,
-                b"allow-cross-slot-keys" => sflags::ALLOW_CROSS_SLOT,
-                _ => {
-                    let mut m = b"Unexpected flag in script shebang: ".to_vec();
-                    m.extend_from_slice(f);
-                    return Err(CmdError::err(m));
-                }
+            let Some((_, bit)) = sflags::NAMES.iter().find(|(n, _)| n.as_bytes() == f) else {
+                let mut m = b"Unexpected flag in script shebang: ".to_vec();
+                m.extend_from_slice(f);
+                return Err(CmdError::err(m));
             };
+            flags |= bit;
         }
     }
     Ok((flags, nl))

@@ -25,15 +25,6 @@ const LIBRARY_API: &[u8] = b"__LIBRARY_API__";
 const GLOBALS_API: &[u8] = b"__GLOBALS_API__";
 const CALLBACKS: &[u8] = b"__OXIDIS_FUNCTIONS__";
 
-/// Redis's scripts_flags_def, in its order (FUNCTION LIST lists flags in this order).
-const FLAGS: &[(&str, u32)] = &[
-    ("no-writes", sflags::NO_WRITES),
-    ("allow-oom", sflags::ALLOW_OOM),
-    ("allow-stale", sflags::ALLOW_STALE),
-    ("no-cluster", sflags::NO_CLUSTER),
-    ("allow-cross-slot-keys", sflags::ALLOW_CROSS_SLOT),
-];
-
 /// One registered function.
 pub(crate) struct Function {
     pub name: Vec<u8>,
@@ -92,13 +83,7 @@ impl Functions {
     /// Frees libraries' callbacks in the Lua state (lua_unref).
     fn release(&mut self, libs: Vec<Library>) {
         if let Some(vm) = self.vm.as_mut() {
-            let st = vm.stack();
-            st.raw_get_field(REGISTRY_INDEX, CALLBACKS);
-            for f in libs.iter().flat_map(|l| l.functions.iter()) {
-                st.push_nil();
-                st.raw_set_i(-2, f.cb);
-            }
-            st.pop(1);
+            drop_callbacks(vm.stack(), &libs);
         }
     }
 
@@ -117,6 +102,16 @@ impl Functions {
         self.release(vec![lib]);
         true
     }
+}
+
+/// Frees the callbacks of `libs` in the Lua state.
+fn drop_callbacks(st: &mut dyn LuaStack, libs: &[Library]) {
+    st.raw_get_field(REGISTRY_INDEX, CALLBACKS);
+    for f in libs.iter().flat_map(|l| l.functions.iter()) {
+        st.push_nil();
+        st.raw_set_i(-2, f.cb);
+    }
+    st.pop(1);
 }
 
 /// luaEngineInitEngine: the function engine's Lua state.
@@ -271,7 +266,7 @@ impl LoadCtx<'_> {
             let f = Self::string_at(st, -1);
             st.pop(1);
             let f = f?;
-            let (_, bit) = FLAGS
+            let (_, bit) = sflags::NAMES
                 .iter()
                 .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(&f))?;
             flags |= bit;
@@ -518,19 +513,12 @@ impl Creator<'_> {
                 Ok(name)
             }
             Err(e) => {
-                self.release(&new);
+                drop_callbacks(self.vm.stack(), std::slice::from_ref(&new));
                 if let Some((i, l)) = old {
                     libs.insert(i, l);
                 }
                 Err(e)
             }
-        }
-    }
-
-    fn release(&mut self, lib: &Library) {
-        let st = self.vm.stack();
-        for f in &lib.functions {
-            LoadCtx::drop_callback(st, f.cb);
         }
     }
 }
@@ -706,7 +694,7 @@ pub(crate) fn fcall(
 
 /// FUNCTION LIST's flag names for `flags`, in Redis's order.
 pub(crate) fn flag_names(flags: u32) -> impl Iterator<Item = &'static str> {
-    FLAGS
+    sflags::NAMES
         .iter()
         .filter(move |(_, b)| flags & b != 0)
         .map(|(n, _)| *n)
