@@ -221,7 +221,7 @@ pub fn sha1hex(b: &[u8]) -> [u8; 40] {
 }
 
 /// A host with nothing to do: for setup code, which calls no API function.
-pub(crate) struct NoHost;
+struct NoHost;
 impl ScriptHost for NoHost {
     fn api(&mut self, _f: ApiFn, st: &mut dyn LuaStack) -> ApiResult {
         st.push_bytes(b"not available during setup");
