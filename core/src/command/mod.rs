@@ -539,14 +539,15 @@ fn process_command(
         };
         return reject(srv, clients, Some(cmd), msg.to_vec());
     }
-    if connection::must_postpone(srv, &clients[id.0], cmd, now) {
+    let cmd_flags = crate::script::command_flags(srv, cmd, args);
+    if connection::must_postpone(srv, &clients[id.0], cmd, cmd_flags, now) {
         clients[id.0].postponed = true;
         return Dispatched::Postponed;
     }
     clients[id.0].postponed = false;
     if in_multi && tx::queues(cmd) {
         let c = &mut clients[id.0];
-        tx::queue_command(c, cmd, args);
+        tx::queue_command(c, cmd, cmd_flags, args);
         tx::reply_queued(&mut ReplyWriter::new(&mut c.out, c.resp3));
         return Dispatched::Done;
     }

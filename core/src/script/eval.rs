@@ -366,6 +366,25 @@ fn shebang_flags(body: &[u8]) -> Result<(u32, usize), CmdError> {
     Ok((flags, nl))
 }
 
+/// evalGetCommandFlags' lookup: the flags of a cached script (by SHA, or by the body's SHA),
+/// or those of an uncached body's shebang; None when unknown or the shebang is bad.
+pub(crate) fn script_flags(srv: &Server, sha: bool, arg: &[u8]) -> Option<u32> {
+    if sha {
+        if arg.len() != 40 {
+            return None;
+        }
+        return srv
+            .script
+            .cache
+            .get(&arg.to_ascii_lowercase())
+            .map(|s| s.flags);
+    }
+    match srv.script.cache.get(&sha1hex(arg)[..]) {
+        Some(s) => Some(s.flags),
+        None => shebang_flags(arg).ok().map(|(f, _)| f),
+    }
+}
+
 /// luaCreateFunction: compiles `body` into the registry as `f_<sha>` and caches it. Returns
 /// the SHA. Nothing is cached on a compile error.
 fn create_function(

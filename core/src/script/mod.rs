@@ -14,6 +14,42 @@ mod vm;
 
 pub use eval::{sha1hex, BusyGate, ScriptEnv, ScriptState};
 
+use crate::command::{flags, CommandSpec};
+use crate::engine::Server;
+
+/// getCommandFlags: EVAL, EVALSHA and FCALL carry `may-replicate` (a flag Redis hides from
+/// COMMAND INFO, so the generated table lacks it), and a script with flags (a shebang, or any
+/// function) makes them what its flags say instead: `write` unless `no-writes`
+/// (evalGetCommandFlags, fcallGetCommandFlags, scriptFlagsToCmdFlags).
+pub(crate) fn command_flags(srv: &Server, cmd: &CommandSpec, args: &[&[u8]]) -> u32 {
+    let base = match cmd.name {
+        "eval" | "evalsha" | "fcall" => cmd.flags | flags::MAY_REPLICATE,
+        "eval_ro" | "evalsha_ro" | "fcall_ro" => cmd.flags,
+        _ => return cmd.flags,
+    };
+    let script_flags = match cmd.name {
+        "fcall" | "fcall_ro" => srv.script.functions.find(args[1]).map(|f| f.flags),
+        _ => eval::script_flags(srv, cmd.name.starts_with("evalsha"), args[1]),
+    };
+    match script_flags {
+        Some(f) if f & eval::sflags::EVAL_COMPAT_MODE == 0 => {
+            let mut c =
+                base & !(flags::STALE | flags::DENYOOM | flags::WRITE | flags::MAY_REPLICATE);
+            if f & (eval::sflags::ALLOW_OOM | eval::sflags::NO_WRITES) == 0 {
+                c |= flags::DENYOOM;
+            }
+            if f & eval::sflags::NO_WRITES == 0 {
+                c |= flags::WRITE;
+            }
+            if f & eval::sflags::ALLOW_STALE != 0 {
+                c |= flags::STALE;
+            }
+            c
+        }
+        _ => base,
+    }
+}
+
 pub use vm::{
     ApiFn, ApiResult, HookMode, LuaStack, LuaType, PcallError, ScriptHost, ScriptVm,
     ScriptVmFactory, GLOBALS_INDEX, REGISTRY_INDEX,
