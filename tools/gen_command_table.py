@@ -44,7 +44,8 @@ IMPLEMENTED = {
             "zdiffstore zunion zinter zdiff zintercard zscan",
     "expire": "expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist",
     "scripting": "eval evalsha eval_ro evalsha_ro script|load script|exists script|flush script|help "
-                 "script|kill",
+                 "script|kill fcall fcall_ro function|load function|delete function|list function|dump "
+                 "function|restore function|flush function|kill function|stats function|help",
 }
 # CLIENT SETINFO is Redis 7.2's, but clients (redis-py, node-redis) send it on connect: Oxidis
 # answers it as 7.2 does, with 7.2's metadata, written here as the nodes the server would send.

@@ -311,3 +311,194 @@ fn cjson_and_cmsgpack_survive_nesting_past_the_defaults_without_overflowing_the_
     assert!(run(&mut eng, id, &["EVAL", mp, "0"])
         .contains("stack overflow (in function mp_decode_to_lua_array)"));
 }
+
+/// A library whose code LZF compresses (as redis-server's DUMP showed).
+const LIB: &str = "#!lua name=mylib\nredis.register_function{function_name='myfunc', callback=function(keys, args) return 'hello' end, flags={'no-writes'}, description='says hello, says hello, says hello'}";
+
+#[test]
+fn function_list_withcode_and_dump_are_byte_for_byte_redis_s() {
+    // Transcripts cannot show a bulk string with a newline (the code) or binary (DUMP): these
+    // are the bytes redis-server 7.0.15 answered for the same requests.
+    let mut eng = engine();
+    let id = eng.connect(NOW, ConnInfo::default());
+    assert_eq!(
+        run(&mut eng, id, &["FUNCTION", "LOAD", LIB]),
+        "$5\r\nmylib\r\n"
+    );
+    let code = format!("$185\r\n{LIB}\r\n");
+    assert_eq!(
+        run(&mut eng, id, &["FUNCTION", "LIST", "WITHCODE"]),
+        format!("*1\r\n*8\r\n$12\r\nlibrary_name\r\n$5\r\nmylib\r\n$6\r\nengine\r\n$3\r\nLUA\r\n$9\r\nfunctions\r\n*1\r\n*6\r\n$4\r\nname\r\n$6\r\nmyfunc\r\n$11\r\ndescription\r\n$34\r\nsays hello, says hello, says hello\r\n$5\r\nflags\r\n*1\r\n+no-writes\r\n$12\r\nlibrary_code\r\n{code}")
+    );
+    eng.feed(NOW, id, &encode_request(&["FUNCTION", "DUMP"]));
+    let mut dump = Vec::new();
+    eng.drain_output(id, &mut dump);
+    let redis: &[u8] = b"$172\r\n\xf5\xc3@\x9c@\xb9\x1f#!lua name=mylib\nredis.register_\x08function{\xc0\x08\x00_`+\x02'my@\x10\x0b', callback=@\x0f@)\x1f(keys, args) return 'hello' end,\x1c flags={'no-writes'}, descrip@@\x06='says `2\x01, \xe0\r\x0b\x01'}\n\x00\xd8\x11o\xcd\xf08J.\r\n";
+    assert_eq!(dump, redis);
+    run(&mut eng, id, &["HELLO", "3"]);
+    assert_eq!(
+        run(&mut eng, id, &["FUNCTION", "LIST", "WITHCODE"]),
+        format!("*1\r\n%4\r\n$12\r\nlibrary_name\r\n$5\r\nmylib\r\n$6\r\nengine\r\n$3\r\nLUA\r\n$9\r\nfunctions\r\n*1\r\n%3\r\n$4\r\nname\r\n$6\r\nmyfunc\r\n$11\r\ndescription\r\n$34\r\nsays hello, says hello, says hello\r\n$5\r\nflags\r\n~1\r\n+no-writes\r\n$12\r\nlibrary_code\r\n{code}")
+    );
+    // Redis's payload restores here.
+    let payload = &redis[6..redis.len() - 2];
+    let mut other = engine();
+    let id2 = other.connect(NOW, ConnInfo::default());
+    let mut req = encode_request(&["FUNCTION", "RESTORE"]);
+    req[1] = b'3';
+    req.extend_from_slice(format!("${}\r\n", payload.len()).as_bytes());
+    req.extend_from_slice(payload);
+    req.extend_from_slice(b"\r\n");
+    other.feed(NOW, id2, &req);
+    let mut out = Vec::new();
+    other.drain_output(id2, &mut out);
+    assert_eq!(out, b"+OK\r\n");
+    assert_eq!(
+        run(&mut other, id2, &["FCALL_RO", "myfunc", "0"]),
+        "$5\r\nhello\r\n"
+    );
+}
+
+#[test]
+fn function_load_stops_library_code_past_500_ms() {
+    let mut eng = engine();
+    let t = Rc::new(Cell::new(NOW.0));
+    let clock = t.clone();
+    eng.set_script_clock(Box::new(move || {
+        clock.set(clock.get() + 100);
+        UnixMillis(clock.get())
+    }));
+    let id = eng.connect(NOW, ConnInfo::default());
+    // pcall cannot hold it: the hook fires again on the next line.
+    for code in [
+        "#!lua name=t\nwhile true do end",
+        "#!lua name=t\nlocal f = function() while true do end end\nwhile true do\nlocal x = 1\nend",
+    ] {
+        assert_eq!(
+            run(&mut eng, id, &["FUNCTION", "LOAD", code]),
+            "-ERR Error registering functions: ERR FUNCTION LOAD timeout\r\n"
+        );
+    }
+    // A library that loads in time is fine, and its function is not bound by the load limit.
+    let lib = "#!lua name=t\nredis.register_function('spin', function() for i = 1, 2000000 do end return 1 end)";
+    assert_eq!(run(&mut eng, id, &["FUNCTION", "LOAD", lib]), "$1\r\nt\r\n");
+    run(
+        &mut eng,
+        id,
+        &["CONFIG", "SET", "busy-reply-threshold", "100000"],
+    );
+    assert_eq!(run(&mut eng, id, &["FCALL", "spin", "0"]), ":1\r\n");
+}
+
+#[test]
+fn busy_function_answers_function_busy_texts_and_function_kill_stops_it() {
+    let (mut eng, a, b, answers) = busy_engine(&[
+        &["PING"],
+        &["SCRIPT", "KILL"],
+        &["FUNCTION", "STATS"],
+        &["FUNCTION", "KILL"],
+    ]);
+    let lib = "#!lua name=spin\nredis.register_function('spin', function() while true do end end)";
+    // The env is installed: FUNCTION LOAD runs with its timeout, and this loads in time.
+    assert_eq!(
+        run(&mut eng, a, &["FUNCTION", "LOAD", lib]),
+        "$4\r\nspin\r\n"
+    );
+    let r = run(&mut eng, a, &["FCALL", "spin", "1", "k", "arg"]);
+    assert_eq!(
+        r,
+        "-ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:2.\r\n"
+    );
+    let busy = "-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n";
+    let got = rest(&mut eng, b, &answers);
+    let stats = got
+        .strip_prefix(&format!("{busy}{busy}"))
+        .and_then(|s| s.strip_suffix("+OK\r\n"))
+        .unwrap_or_else(|| panic!("{got}"));
+    assert!(
+        stats.starts_with("*4\r\n$14\r\nrunning_script\r\n*6\r\n$4\r\nname\r\n$4\r\nspin\r\n$7\r\ncommand\r\n*5\r\n$5\r\nFCALL\r\n$4\r\nspin\r\n$1\r\n1\r\n$1\r\nk\r\n$3\r\narg\r\n$11\r\nduration_ms\r\n:"),
+        "{stats}"
+    );
+    assert!(stats.ends_with("$7\r\nengines\r\n*2\r\n$3\r\nLUA\r\n*4\r\n$15\r\nlibraries_count\r\n:1\r\n$15\r\nfunctions_count\r\n:1\r\n"), "{stats}");
+    assert_eq!(
+        run(&mut eng, b, &["FUNCTION", "KILL"]),
+        "-NOTBUSY No scripts in execution right now.\r\n"
+    );
+}
+
+#[test]
+fn a_busy_eval_is_not_killed_by_function_kill() {
+    let (mut eng, a, b, answers) = busy_engine(&[
+        &["FUNCTION", "KILL"],
+        &["FUNCTION", "STATS"],
+        &["SCRIPT", "KILL"],
+    ]);
+    let r = run(&mut eng, a, &["EVAL", "while true do end", "0"]);
+    assert!(r.starts_with("-ERR Script killed by user"), "{r}");
+    let busy = "-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+    assert_eq!(rest(&mut eng, b, &answers), format!("{busy}{busy}+OK\r\n"));
+}
+
+#[test]
+fn function_commands_reach_the_aof_and_fcall_its_effects() {
+    let mut eng = engine();
+    eng.set_propagation(true);
+    let id = eng.connect(NOW, ConnInfo::default());
+    let lib = "#!lua name=l\nredis.register_function('inc', function(keys) return redis.call('INCR', keys[1]) end)";
+    run(&mut eng, id, &["FUNCTION", "LOAD", lib]);
+    run(&mut eng, id, &["FCALL", "inc", "1", "cnt"]);
+    run(&mut eng, id, &["FCALL_RO", "inc", "1", "cnt"]);
+    run(&mut eng, id, &["FUNCTION", "LOAD", lib]);
+    run(&mut eng, id, &["FUNCTION", "DELETE", "l"]);
+    run(&mut eng, id, &["FUNCTION", "DELETE", "l"]);
+    run(&mut eng, id, &["FUNCTION", "FLUSH"]);
+    assert_eq!(
+        propagated(&mut eng),
+        format!("SELECT 0 | FUNCTION LOAD {lib} | INCR cnt | FUNCTION DELETE l | FUNCTION FLUSH")
+    );
+    // The AOF replays into the same libraries (without the load timeout).
+    let mut aof = Vec::new();
+    for req in [
+        &["FUNCTION", "LOAD", lib][..],
+        &["FCALL", "inc", "1", "cnt"],
+        &["FCALL", "inc", "1", "cnt"],
+    ] {
+        aof.extend(encode_request(req));
+    }
+    let mut fresh = engine();
+    fresh.replay_aof(NOW, &aof).unwrap();
+    let id = fresh.connect(NOW, ConnInfo::default());
+    assert_eq!(run(&mut fresh, id, &["GET", "cnt"]), "$1\r\n2\r\n");
+    assert_eq!(run(&mut fresh, id, &["FCALL", "inc", "1", "cnt"]), ":3\r\n");
+}
+
+#[test]
+fn functions_survive_an_rdb_round_trip_and_an_import_replaces_them() {
+    let mut eng = engine();
+    let id = eng.connect(NOW, ConnInfo::default());
+    run(&mut eng, id, &["FUNCTION", "LOAD", LIB]);
+    run(&mut eng, id, &["SET", "k", "v"]);
+    let rdb = eng.export_rdb(NOW);
+    let mut fresh = engine();
+    let info = fresh.import_rdb(&rdb, NOW).unwrap();
+    assert_eq!(info.functions, vec![LIB.as_bytes().to_vec()]);
+    let id2 = fresh.connect(NOW, ConnInfo::default());
+    assert_eq!(
+        run(&mut fresh, id2, &["FCALL", "myfunc", "0"]),
+        "$5\r\nhello\r\n"
+    );
+    assert_eq!(run(&mut fresh, id2, &["GET", "k"]), "$1\r\nv\r\n");
+    // Importing again replaces the dataset, functions included (no "already exists").
+    fresh.import_rdb(&rdb, NOW).unwrap();
+    assert!(run(&mut fresh, id2, &["FUNCTION", "STATS"]).contains("libraries_count\r\n:1\r\n"));
+    let info = run(&mut fresh, id2, &["INFO", "memory"]);
+    assert!(
+        info.contains("number_of_functions:1\r\nnumber_of_libraries:1\r\n"),
+        "{info}"
+    );
+    assert!(!info.contains("used_memory_vm_functions:0\r\n"), "{info}");
+    // Without a VM the file cannot load its libraries: an error, nothing dropped silently.
+    let mut bare = Engine::new(Config::default(), 1);
+    let e = bare.import_rdb(&rdb, NOW).unwrap_err();
+    assert!(e.contains("no Lua VM"), "{e}");
+}

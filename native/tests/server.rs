@@ -402,3 +402,40 @@ fn busy_script_gets_busy_replies_and_script_kill() {
         b"-NOTBUSY No scripts in execution right now.\r\n"
     );
 }
+
+/// A function in an infinite loop: other clients get the FUNCTION flavour of BUSY, SCRIPT KILL
+/// refuses it, FUNCTION STATS shows it running, FUNCTION KILL stops it.
+#[test]
+fn busy_function_gets_function_busy_replies_and_function_kill() {
+    let srv = start(&["--busy-reply-threshold", "200"]);
+    let mut a = connect(&srv);
+    let mut b = connect(&srv);
+    a.send(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=spin\nredis.register_function('spin', function() while true do end end)",
+    ])
+    .unwrap();
+    assert_eq!(a.read_reply_bytes().unwrap(), b"$4\r\nspin\r\n");
+    a.send(&["FCALL", "spin", "0"]).unwrap();
+    let busy: &[u8] =
+        b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n";
+    b.send(&["PING"]).unwrap();
+    assert_eq!(b.read_reply_bytes().unwrap(), busy);
+    b.send(&["SCRIPT", "KILL"]).unwrap();
+    assert_eq!(b.read_reply_bytes().unwrap(), busy);
+    b.send(&["FUNCTION", "STATS"]).unwrap();
+    let stats = String::from_utf8_lossy(&b.read_reply_bytes().unwrap()).into_owned();
+    assert!(
+        stats.starts_with("*4\r\n$14\r\nrunning_script\r\n*6\r\n$4\r\nname\r\n$4\r\nspin\r\n$7\r\ncommand\r\n*3\r\n$5\r\nFCALL\r\n$4\r\nspin\r\n$1\r\n0\r\n$11\r\nduration_ms\r\n:"),
+        "{stats}"
+    );
+    b.send(&["FUNCTION", "KILL"]).unwrap();
+    assert_eq!(b.read_reply_bytes().unwrap(), b"+OK\r\n");
+    assert_eq!(
+        a.read_reply_bytes().unwrap(),
+        b"-ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:2.\r\n"
+    );
+    assert_ping(&mut a);
+    assert_ping(&mut b);
+}

@@ -5,6 +5,9 @@
 //!   databases) loads into oxidis-server with identical contents, and oxidis-server's RDB
 //!   loads into redis-server with identical contents; `redis-check-rdb` accepts Oxidis's file.
 //! - DUMP payloads restore on the other server in both directions.
+//! - FUNCTION libraries: redis-server's RDB with two libraries loads into oxidis-server and
+//!   FCALL works, and the reverse; FUNCTION DUMP payloads are the same bytes and restore on the
+//!   other server both ways; oxidis-server keeps them across AOF restarts and a rewrite.
 //! - Crash: acknowledged writes with `appendfsync always` survive SIGKILL at a random moment.
 //! - A torn last AOF command loads with `aof-load-truncated yes` and refuses with `no`.
 //! - BGSAVE of 1M keys: a probing client's worst PING latency is reported (not asserted).
@@ -349,6 +352,183 @@ fn transfer(from: &mut Conn, to: &mut Conn, label: &str, prefix: &[u8]) -> Resul
     Ok(())
 }
 
+/// Two libraries: one with a function that writes, one with a no-writes function and a
+/// description long enough for LZF to compress the code in the RDB.
+const LIBS: [&str; 2] = [
+    "#!lua name=counter\nredis.register_function('bump', function(keys, args) return redis.call('INCRBY', keys[1], args[1]) end)",
+    "#!lua name=reader\nredis.register_function{function_name='peek', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}, description='reads a key, reads a key, reads a key, reads a key'}",
+];
+
+/// FCALLs that both libraries answer, and each library's LIST entry with its code.
+fn function_view(c: &mut Conn) -> Result<Vec<Reply>, String> {
+    let mut out = vec![
+        c.call(&["FCALL", "bump", "1", "fn:cnt", "5"])?,
+        c.call(&["FCALL_RO", "peek", "1", "fn:cnt"])?,
+        c.call(&["FCALL_RO", "bump", "1", "fn:cnt", "1"])?,
+    ];
+    for lib in ["counter", "reader"] {
+        out.push(c.call(&["FUNCTION", "LIST", "LIBRARYNAME", lib, "WITHCODE"])?);
+    }
+    Ok(out)
+}
+
+fn load_libs(c: &mut Conn) -> Result<(), String> {
+    for l in LIBS {
+        c.call_ok(&["FUNCTION", "LOAD", l])?;
+    }
+    Ok(())
+}
+
+fn same(label: &str, want: &[Reply], got: &[Reply]) -> Result<(), String> {
+    if want != got {
+        return Err(format!("{label}: expected {want:?}, got {got:?}"));
+    }
+    Ok(())
+}
+
+/// FUNCTION DUMP of two libraries on `from` restores on `to` (FLUSH), and again refuses (APPEND).
+fn restore_across(from: &mut Conn, to: &mut Conn, label: &str) -> Result<(), String> {
+    let all = bytes(&from.call(&["FUNCTION", "DUMP"])?);
+    to.call_ok(&[&b"FUNCTION"[..], b"RESTORE", &all, b"FLUSH"])
+        .map_err(|e| format!("{label}: {e}"))?;
+    let listed = to.call(&["FUNCTION", "LIST", "LIBRARYNAME", "*", "WITHCODE"])?;
+    if items(to.call(&["FUNCTION", "LIST"])?).len() != 2
+        || to.call(&["FCALL_RO", "peek", "1", "fn:none"])? != Reply::Nil
+    {
+        return Err(format!(
+            "{label}: after RESTORE of two libraries: {listed:?}"
+        ));
+    }
+    let exists = to.call(&[&b"FUNCTION"[..], b"RESTORE", &all])?;
+    if exists != Reply::Error(b"ERR Library counter already exists".to_vec())
+        && exists != Reply::Error(b"ERR Library reader already exists".to_vec())
+    {
+        return Err(format!("{label}: RESTORE APPEND again gave {exists:?}"));
+    }
+    Ok(())
+}
+
+/// FUNCTION libraries through RDB files, FUNCTION DUMP/RESTORE and the AOF.
+fn functions_interop(ox: &Path) -> Result<(), String> {
+    // redis-server's RDB -> oxidis-server.
+    let rdir = fresh_dir("functions-redis-to-oxidis")?;
+    let mut r = start(&redis_bin(), &rdir, NO_PERSISTENCE, "redis")?;
+    let mut rc = connect(&r.addr())?;
+    load_libs(&mut rc)?;
+    let want = function_view(&mut rc)?;
+    shutdown(&mut r, "SAVE")?;
+    let mut o = start(ox, &rdir, NO_PERSISTENCE, "oxidis")?;
+    let mut oc = connect(&o.addr())?;
+    let mut got = function_view(&mut oc)?;
+    // The counter went on from the saved 5.
+    if got[0] != Reply::Int(10) {
+        return Err(format!("redis RDB in oxidis: FCALL bump gave {:?}", got[0]));
+    }
+    got[0] = Reply::Int(5);
+    got[1] = want[1].clone();
+    same("redis RDB loaded by oxidis", &want, &got)?;
+    shutdown(&mut o, "NOSAVE")?;
+    // oxidis-server's RDB -> redis-server (redis-check-rdb accepts it).
+    let odir = fresh_dir("functions-oxidis-to-redis")?;
+    let mut o = start(ox, &odir, NO_PERSISTENCE, "oxidis")?;
+    let mut oc = connect(&o.addr())?;
+    load_libs(&mut oc)?;
+    same("oxidis vs redis", &want, &function_view(&mut oc)?)?;
+    // DEBUG RELOAD keeps the libraries once (they are flushed with the keys, then loaded).
+    oc.call_ok(&["DEBUG", "RELOAD"])?;
+    let after = (
+        items(oc.call(&["FUNCTION", "LIST"])?).len(),
+        oc.call(&["FCALL_RO", "peek", "1", "fn:cnt"])?,
+    );
+    if after != (2, Reply::Bulk(b"5".to_vec())) {
+        return Err(format!("after DEBUG RELOAD: {after:?}"));
+    }
+    shutdown(&mut o, "SAVE")?;
+    let check = Command::new("redis-check-rdb")
+        .arg(odir.join("dump.rdb"))
+        .output()
+        .map_err(|e| format!("redis-check-rdb: {e}"))?;
+    let text = String::from_utf8_lossy(&check.stdout).into_owned();
+    if !check.status.success() || !text.contains("RDB looks OK") {
+        return Err(format!(
+            "redis-check-rdb refused Oxidis's file with functions:\n{text}"
+        ));
+    }
+    let mut r = start(&redis_bin(), &odir, NO_PERSISTENCE, "redis")?;
+    let mut rc = connect(&r.addr())?;
+    let mut got = function_view(&mut rc)?;
+    if got[0] != Reply::Int(10) {
+        return Err(format!("oxidis RDB in redis: FCALL bump gave {:?}", got[0]));
+    }
+    got[0] = Reply::Int(5);
+    got[1] = want[1].clone();
+    same("oxidis RDB loaded by redis", &want, &got)?;
+    // FUNCTION DUMP: one library gives the same bytes on both; payloads restore both ways.
+    let mut o = start(ox, &fresh_dir("functions-dump")?, NO_PERSISTENCE, "oxidis")?;
+    let mut oc = connect(&o.addr())?;
+    restore_across(&mut rc, &mut oc, "redis->oxidis")?;
+    restore_across(&mut oc, &mut rc, "oxidis->redis")?;
+    for c in [&mut rc, &mut oc] {
+        c.call_ok(&["FUNCTION", "DELETE", "counter"])?;
+    }
+    let rd = bytes(&rc.call(&["FUNCTION", "DUMP"])?);
+    let od = bytes(&oc.call(&["FUNCTION", "DUMP"])?);
+    if rd != od || rd.is_empty() {
+        return Err(format!(
+            "FUNCTION DUMP of one library differs: redis {rd:?}, oxidis {od:?}"
+        ));
+    }
+    shutdown(&mut r, "NOSAVE")?;
+    shutdown(&mut o, "NOSAVE")?;
+    // The AOF: libraries and FCALL effects survive restarts, before and after a rewrite.
+    let adir = fresh_dir("functions-aof")?;
+    let mut o = start(ox, &adir, AOF_ALWAYS, "oxidis-aof")?;
+    let mut oc = connect(&o.addr())?;
+    load_libs(&mut oc)?;
+    oc.call_ok(&["FCALL", "bump", "1", "fn:cnt", "5"])?;
+    oc.call_ok(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=gone\nredis.register_function('g', function() return 1 end)",
+    ])?;
+    oc.call_ok(&["FUNCTION", "DELETE", "gone"])?;
+    let expect = |c: &mut Conn, n: i64, when: &str| -> Result<(), String> {
+        let got = c.call(&["FCALL", "bump", "1", "fn:cnt", "1"])?;
+        let gone = c.call(&["FCALL", "g", "0"])?;
+        let libs = items(c.call(&["FUNCTION", "LIST"])?).len();
+        if got != Reply::Int(n)
+            || gone != Reply::Error(b"ERR Function not found".to_vec())
+            || libs != 2
+        {
+            return Err(format!(
+                "{when}: bump {got:?}, g {gone:?}, {libs} libraries"
+            ));
+        }
+        Ok(())
+    };
+    shutdown(&mut o, "NOSAVE")?;
+    let mut o = start(ox, &adir, AOF_ALWAYS, "oxidis-aof")?;
+    let mut oc = connect(&o.addr())?;
+    expect(&mut oc, 6, "after an AOF restart")?;
+    oc.call_ok(&["BGREWRITEAOF"])?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let info = bytes(&oc.call(&["INFO", "persistence"])?);
+        if String::from_utf8_lossy(&info).contains("aof_rewrite_in_progress:0") {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err("BGREWRITEAOF did not finish in 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    shutdown(&mut o, "NOSAVE")?;
+    let o = start(ox, &adir, AOF_ALWAYS, "oxidis-aof")?;
+    expect(&mut connect(&o.addr())?, 7, "after a rewrite and a restart")?;
+    drop(o);
+    Ok(())
+}
+
 /// Writers with appendfsync always; SIGKILL at a random moment; every acknowledged write
 /// must be there after restart.
 fn crash(ox: &Path, seed: u64) -> Result<String, String> {
@@ -518,6 +698,10 @@ pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
             rdb_interop(&ox).map(|()| None),
         ),
         ("DUMP/RESTORE both ways", dump_restore(&ox).map(|()| None)),
+        (
+            "FUNCTION libraries: RDB and FUNCTION DUMP both ways, AOF restarts",
+            functions_interop(&ox).map(|()| None),
+        ),
         ("crash with appendfsync always", crash(&ox, seed).map(Some)),
         ("truncated AOF", truncated(&ox).map(|()| None)),
         ("BGSAVE latency", bgsave_latency(&ox).map(Some)),

@@ -326,7 +326,15 @@ pub fn after_command(c: &mut Client) {
 
 /// True while CLIENT PAUSE holds this command back (processCommand's pause check: ALL holds
 /// everything, WRITE what may write, EXEC included when its queue may).
-pub fn must_postpone(srv: &Server, c: &Client, cmd: &CommandSpec, now: UnixMillis) -> bool {
+/// `cmd_flags`: the command's flags as getCommandFlags gives them (a script's own for EVAL and
+/// FCALL).
+pub fn must_postpone(
+    srv: &Server,
+    c: &Client,
+    cmd: &CommandSpec,
+    cmd_flags: u32,
+    now: UnixMillis,
+) -> bool {
     let Some(p) = &srv.pause else {
         return false;
     };
@@ -334,7 +342,9 @@ pub fn must_postpone(srv: &Server, c: &Client, cmd: &CommandSpec, now: UnixMilli
         return false;
     }
     let may_write = flags::WRITE | flags::MAY_REPLICATE;
-    p.all || cmd.has(may_write) || (cmd.name == "exec" && c.tx.queued_flags & may_write != 0)
+    p.all
+        || cmd_flags & may_write != 0
+        || (cmd.name == "exec" && c.tx.queued_flags & may_write != 0)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

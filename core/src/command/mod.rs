@@ -527,16 +527,27 @@ fn process_command(
     // processCommand's isInsideYieldingLongCommand check: a busy script lets through only
     // what may run beside it.
     if srv.script.busy && !cmd.has(flags::ALLOW_BUSY) {
-        return reject(srv, clients, Some(cmd), BUSY_SCRIPT.to_vec());
+        let function = srv
+            .script
+            .running
+            .as_ref()
+            .is_some_and(|r| r.function.is_some());
+        let msg = if function {
+            scripting::BUSY_FUNCTION
+        } else {
+            BUSY_SCRIPT
+        };
+        return reject(srv, clients, Some(cmd), msg.to_vec());
     }
-    if connection::must_postpone(srv, &clients[id.0], cmd, now) {
+    let cmd_flags = crate::script::command_flags(srv, cmd, args);
+    if connection::must_postpone(srv, &clients[id.0], cmd, cmd_flags, now) {
         clients[id.0].postponed = true;
         return Dispatched::Postponed;
     }
     clients[id.0].postponed = false;
     if in_multi && tx::queues(cmd) {
         let c = &mut clients[id.0];
-        tx::queue_command(c, cmd, args);
+        tx::queue_command(c, cmd, cmd_flags, args);
         tx::reply_queued(&mut ReplyWriter::new(&mut c.out, c.resp3));
         return Dispatched::Done;
     }

@@ -127,7 +127,10 @@ pub fn cron(srv: &mut Server, now: UnixMillis) {
 
 pub fn save_options(srv: &Server, now: UnixMillis) -> SaveOptions {
     let used = srv.host.used_memory.map_or(0, |f| f() as u64);
-    SaveOptions::from_config(&srv.config, now.as_secs(), used)
+    SaveOptions {
+        functions: srv.script.functions.codes(),
+        ..SaveOptions::from_config(&srv.config, now.as_secs(), used)
+    }
 }
 
 /// rdbSave through the host: on success the dirty counter restarts.
@@ -610,10 +613,52 @@ pub fn load_snapshot(
     let mut keys: Vec<rdb::LoadedKey> = Vec::new();
     let Server { config, rng, .. } = &mut *srv;
     let info = rdb::decode(bytes, config, rng, Some(now.0), |k| keys.push(k))?;
-    apply_loaded(srv, keys, flush, merge)?;
+    apply_loaded_with_functions(srv, keys, &info.functions, flush, merge)?;
     srv.persist.last_load_keys_loaded = info.keys_loaded;
     srv.persist.last_load_keys_expired = info.keys_expired;
     Ok(info)
+}
+
+/// `apply_loaded`, and the file's FUNCTION libraries: with `flush` they replace the current
+/// ones (emptyData flushes functions too), with `merge` a library of the same name is replaced
+/// (RDBFLAGS_ALLOW_DUP), otherwise one is an error. Nothing changes on error.
+pub fn apply_loaded_with_functions(
+    srv: &mut Server,
+    keys: Vec<rdb::LoadedKey>,
+    functions: &[Vec<u8>],
+    flush: bool,
+    merge: bool,
+) -> Result<(), String> {
+    use crate::script::function::{self, Policy};
+    if functions.is_empty() && !flush {
+        return apply_loaded(srv, keys, flush, merge);
+    }
+    let libs = function::create_all(srv, functions).map_err(|e| {
+        format!(
+            "Failed loading library, {}",
+            String::from_utf8_lossy(e.text().strip_prefix(b"ERR ").unwrap_or(e.text()))
+        )
+    })?;
+    let policy = if flush {
+        Policy::Flush
+    } else if merge {
+        Policy::Replace
+    } else {
+        Policy::Append
+    };
+    if let Some(e) = function::join_error(srv, &libs, policy) {
+        function::discard(srv, libs);
+        return Err(format!(
+            "Failed loading library, {}",
+            String::from_utf8_lossy(&e)
+        ));
+    }
+    if let Err(e) = apply_loaded(srv, keys, flush, merge) {
+        function::discard(srv, libs);
+        return Err(e);
+    }
+    function::install(srv, libs, policy);
+    Ok(())
 }
 
 pub fn apply_loaded(

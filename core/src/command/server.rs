@@ -506,14 +506,16 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "used_memory_lua_human:{}", bytes_to_human(lua as u64));
                 kv!(s, "used_memory_scripts_eval:0");
                 kv!(s, "number_of_cached_scripts:{}", ctx.srv.script.cache.len());
-                kv!(s, "number_of_functions:0");
-                kv!(s, "number_of_libraries:0");
-                kv!(s, "used_memory_vm_functions:0");
-                kv!(s, "used_memory_vm_total:{lua}");
+                let fs = &ctx.srv.script.functions;
+                kv!(s, "number_of_functions:{}", fs.functions_count());
+                kv!(s, "number_of_libraries:{}", fs.libs.len());
+                let vm_functions = fs.used_memory();
+                kv!(s, "used_memory_vm_functions:{vm_functions}");
+                kv!(s, "used_memory_vm_total:{}", lua + vm_functions);
                 kv!(
                     s,
                     "used_memory_vm_total_human:{}",
-                    bytes_to_human(lua as u64)
+                    bytes_to_human((lua + vm_functions) as u64)
                 );
                 kv!(s, "used_memory_functions:0");
                 kv!(s, "used_memory_scripts:0");

@@ -109,13 +109,15 @@ pub fn flag_transaction(c: &mut Client) {
 }
 
 /// Redis's queueMultiCommand (the +QUEUED reply is the caller's).
-pub fn queue_command(c: &mut Client, cmd: &'static CommandSpec, args: &[&[u8]]) {
+/// `cmd_flags` as getCommandFlags gives them (EXEC is postponed by CLIENT PAUSE WRITE when a
+/// queued command may write).
+pub fn queue_command(c: &mut Client, cmd: &'static CommandSpec, cmd_flags: u32, args: &[&[u8]]) {
     // No sense in keeping the commands of an aborted transaction.
     if c.tx.dirty_exec {
         return;
     }
     c.tx.queued_bytes += args.iter().map(|a| a.len()).sum::<usize>();
-    c.tx.queued_flags |= cmd.flags;
+    c.tx.queued_flags |= cmd_flags;
     c.tx.queue.push(Queued {
         cmd,
         args: args.iter().map(|a| a.to_vec()).collect(),

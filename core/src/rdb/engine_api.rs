@@ -139,7 +139,7 @@ impl Engine {
         let mut keys: Vec<LoadedKey> = Vec::new();
         let srv = &mut self.srv;
         let info = super::decode(bytes, &srv.config, &mut srv.rng, None, |k| keys.push(k))?;
-        persistence::apply_loaded(srv, keys, false, true)?;
+        persistence::apply_loaded_with_functions(srv, keys, &info.functions, false, true)?;
         Ok(info.consumed)
     }
 

@@ -92,6 +92,8 @@ pub struct SaveOptions {
     pub aof_base: bool,
     /// `list-max-listpack-size`, for splitting lists into quicklist nodes.
     pub list_max_listpack_size: i64,
+    /// The FUNCTION libraries' codes, written before the keys (rdbSaveFunctions).
+    pub functions: Vec<Vec<u8>>,
 }
 
 impl SaveOptions {
@@ -104,6 +106,7 @@ impl SaveOptions {
             used_mem,
             aof_base: false,
             list_max_listpack_size: cfg.list_max_listpack_size,
+            functions: Vec::new(),
         }
     }
 }
@@ -118,6 +121,7 @@ impl Default for SaveOptions {
             used_mem: 0,
             aof_base: false,
             list_max_listpack_size: -2,
+            functions: Vec::new(),
         }
     }
 }
@@ -364,6 +368,15 @@ impl<W: Write> Encoder<W> {
         self.aux("aof-base", if opts.aof_base { b"1" } else { b"0" })
     }
 
+    /// rdbSaveFunctions: each library's code after RDB_OPCODE_FUNCTION2.
+    pub fn functions(&mut self, codes: &[Vec<u8>]) -> io::Result<()> {
+        for code in codes {
+            self.raw(&[OP_FUNCTION2])?;
+            self.string(code)?;
+        }
+        Ok(())
+    }
+
     /// One database: SELECTDB, RESIZEDB and every key (nothing for an empty one).
     pub fn database(&mut self, index: usize, db: &Db) -> io::Result<()> {
         if db.is_empty() {
@@ -393,6 +406,7 @@ impl<W: Write> Encoder<W> {
 pub fn encode<W: Write>(w: W, dbs: &[Db], opts: &SaveOptions) -> io::Result<W> {
     let mut e = Encoder::new(w, opts);
     e.header(opts)?;
+    e.functions(&opts.functions)?;
     for (i, db) in dbs.iter().enumerate() {
         e.database(i, db)?;
     }
@@ -438,6 +452,61 @@ pub(crate) fn dump_payload(v: &Value, cfg: &Config) -> Vec<u8> {
     out
 }
 
+/// FUNCTION DUMP's payload: what rdbSaveFunctions writes, then the RDB version (2 bytes LE)
+/// and the CRC-64 of both (8 bytes LE), as DUMP's.
+pub(crate) fn function_dump_payload(codes: &[Vec<u8>], cfg: &Config) -> Vec<u8> {
+    let opts = SaveOptions {
+        checksum: false,
+        ..SaveOptions::from_config(cfg, 0, 0)
+    };
+    let mut e = Encoder::new(Vec::new(), &opts);
+    // Writing to a Vec cannot fail.
+    let _ = e.functions(codes);
+    let mut out = e.w;
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64::crc64(0, &out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// verifyDumpPayload: the body before the version and checksum.
+fn verify_payload(p: &[u8]) -> Result<&[u8], PayloadError> {
+    if p.len() < 10 {
+        return Err(PayloadError::VersionOrChecksum);
+    }
+    let footer = &p[p.len() - 10..];
+    let ver = u16::from_le_bytes([footer[0], footer[1]]);
+    if ver > RDB_VERSION {
+        return Err(PayloadError::VersionOrChecksum);
+    }
+    let mut crc = [0u8; 8];
+    crc.copy_from_slice(&footer[2..]);
+    if crc64::crc64(0, &p[..p.len() - 8]) != u64::from_le_bytes(crc) {
+        return Err(PayloadError::VersionOrChecksum);
+    }
+    Ok(&p[..p.len() - 10])
+}
+
+/// FUNCTION RESTORE's payload: the libraries' codes, or Redis's error text.
+pub(crate) fn function_restore_payload(
+    p: &[u8],
+    cfg: &Config,
+    rng: &mut Rng,
+) -> Result<Vec<Vec<u8>>, String> {
+    let body =
+        verify_payload(p).map_err(|_| "DUMP payload version or checksum are wrong".to_string())?;
+    let mut d = Decoder::new(body, cfg, rng);
+    let mut codes = Vec::new();
+    while d.pos < body.len() {
+        let t = d.u8()?;
+        if t != OP_FUNCTION2 && t != OP_FUNCTION_PRE_GA {
+            return Err("given type is not a function".into());
+        }
+        codes.push(d.function(t)?);
+    }
+    Ok(codes)
+}
+
 /// Why RESTORE refused a payload.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum PayloadError {
@@ -453,20 +522,7 @@ pub(crate) fn restore_payload(
     cfg: &Config,
     rng: &mut Rng,
 ) -> Result<Value, PayloadError> {
-    if p.len() < 10 {
-        return Err(PayloadError::VersionOrChecksum);
-    }
-    let footer = &p[p.len() - 10..];
-    let ver = u16::from_le_bytes([footer[0], footer[1]]);
-    if ver > RDB_VERSION {
-        return Err(PayloadError::VersionOrChecksum);
-    }
-    let mut crc = [0u8; 8];
-    crc.copy_from_slice(&footer[2..]);
-    if crc64::crc64(0, &p[..p.len() - 8]) != u64::from_le_bytes(crc) {
-        return Err(PayloadError::VersionOrChecksum);
-    }
-    let body = &p[..p.len() - 10];
+    let body = verify_payload(p)?;
     let mut d = Decoder::new(body, cfg, rng);
     let t = d.u8().map_err(|_| PayloadError::BadFormat)?;
     match d.object(t) {
@@ -485,6 +541,8 @@ pub struct LoadInfo {
     pub keys_expired: u64,
     /// The `aof-base` aux field.
     pub aof_base: bool,
+    /// The FUNCTION libraries' codes, in file order.
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// A loaded key, handed to the caller's sink.
@@ -567,10 +625,8 @@ pub(crate) fn decode(
                 d.skip_module_value()?;
             }
             OP_FUNCTION2 | OP_FUNCTION_PRE_GA => {
-                return Err(
-                    "The RDB file contains Redis Functions (a function library), which Oxidis does not support"
-                        .into(),
-                );
+                let code = d.function(t)?;
+                info.functions.push(code);
             }
             t => {
                 let key = d.string()?;
@@ -747,6 +803,29 @@ impl<'a> Decoder<'a> {
                     .ok_or_else(|| "bad double value".to_string())
             }
         }
+    }
+
+    /// rdbFunctionLoad's payload: the code (245), or the 7.0 release candidates' name, engine,
+    /// description and body made into code (246).
+    fn function(&mut self, t: u8) -> DResult<Vec<u8>> {
+        if t == OP_FUNCTION2 {
+            return self
+                .string()
+                .map_err(|_| "Failed loading library payload".to_string());
+        }
+        let name = self.string()?;
+        let engine = self.string()?;
+        if self.len()? != 0 {
+            self.string()?;
+        }
+        let blob = self.string()?;
+        let mut code = b"#!".to_vec();
+        code.extend_from_slice(&engine);
+        code.extend_from_slice(b" name=");
+        code.extend_from_slice(&name);
+        code.push(b'\n');
+        code.extend_from_slice(&blob);
+        Ok(code)
     }
 
     fn binary_double(&mut self) -> DResult<f64> {

@@ -15,7 +15,7 @@ pub(crate) const GLOBAL_INDEX_ERR: ApiFn = ApiFn(3);
 const SHA1HEX: ApiFn = ApiFn(4);
 const ERROR_REPLY: ApiFn = ApiFn(5);
 const STATUS_REPLY: ApiFn = ApiFn(6);
-const LOG: ApiFn = ApiFn(7);
+pub(crate) const LOG: ApiFn = ApiFn(7);
 const SETRESP: ApiFn = ApiFn(8);
 const SET_REPL: ApiFn = ApiFn(9);
 const REPLICATE_COMMANDS: ApiFn = ApiFn(10);
@@ -24,12 +24,16 @@ const DEBUG: ApiFn = ApiFn(12);
 const MATH_RANDOM: ApiFn = ApiFn(13);
 const MATH_RANDOMSEED: ApiFn = ApiFn(14);
 const ACL_CHECK_CMD: ApiFn = ApiFn(15);
+/// redis.register_function, in the function engine's load-time `redis` table.
+pub(crate) const REGISTER_FUNCTION: ApiFn = ApiFn(16);
 
 pub(crate) const REPL_AOF: i64 = 1;
 pub(crate) const REPL_ALL: i64 = 3;
 
 /// Builds the `redis` global and replaces math.random/randomseed (Redis's own PRNG).
-pub(crate) fn register(st: &mut dyn LuaStack) {
+/// `eval`: EVAL's state also has replicate_commands, breakpoint and debug (eval.c adds them;
+/// the function engine's state has not).
+pub(crate) fn register(st: &mut dyn LuaStack, eval: bool) {
     st.new_table(0, 24);
     for (name, f) in [
         (&b"call"[..], CALL),
@@ -37,34 +41,34 @@ pub(crate) fn register(st: &mut dyn LuaStack) {
         (b"sha1hex", SHA1HEX),
         (b"error_reply", ERROR_REPLY),
         (b"status_reply", STATUS_REPLY),
-        (b"log", LOG),
         (b"setresp", SETRESP),
         (b"set_repl", SET_REPL),
-        (b"replicate_commands", REPLICATE_COMMANDS),
-        (b"breakpoint", BREAKPOINT),
-        (b"debug", DEBUG),
         (b"acl_check_cmd", ACL_CHECK_CMD),
     ] {
         st.push_api_fn(f, 0);
         st.raw_set_field(-2, name);
     }
+    if eval {
+        for (name, f) in [
+            (&b"replicate_commands"[..], REPLICATE_COMMANDS),
+            (b"breakpoint", BREAKPOINT),
+            (b"debug", DEBUG),
+        ] {
+            st.push_api_fn(f, 0);
+            st.raw_set_field(-2, name);
+        }
+    }
     for (name, n) in [
-        (&b"LOG_DEBUG"[..], 0.0),
-        (b"LOG_VERBOSE", 1.0),
-        (b"LOG_NOTICE", 2.0),
-        (b"LOG_WARNING", 3.0),
-        (b"REPL_NONE", 0.0),
+        (&b"REPL_NONE"[..], 0.0),
         (b"REPL_AOF", 1.0),
         (b"REPL_SLAVE", 2.0),
         (b"REPL_REPLICA", 2.0),
         (b"REPL_ALL", 3.0),
-        (b"REDIS_VERSION_NUM", 0x07000f as f64),
     ] {
         st.push_number(n);
         st.raw_set_field(-2, name);
     }
-    st.push_bytes(crate::config::REDIS_VERSION.as_bytes());
-    st.raw_set_field(-2, b"REDIS_VERSION");
+    register_log_and_version(st);
     st.raw_set_field(GLOBALS_INDEX, b"redis");
     st.raw_get_field(GLOBALS_INDEX, b"math");
     st.push_api_fn(MATH_RANDOM, 0);
@@ -72,6 +76,50 @@ pub(crate) fn register(st: &mut dyn LuaStack) {
     st.push_api_fn(MATH_RANDOMSEED, 0);
     st.raw_set_field(-2, b"randomseed");
     st.pop(1);
+}
+
+/// luaRegisterLogFunction + luaRegisterVersion, into the table on top of the stack (also the
+/// `redis` table FUNCTION LOAD's library code sees).
+pub(crate) fn register_log_and_version(st: &mut dyn LuaStack) {
+    st.push_api_fn(LOG, 0);
+    st.raw_set_field(-2, b"log");
+    for (name, n) in [
+        (&b"LOG_DEBUG"[..], 0.0),
+        (b"LOG_VERBOSE", 1.0),
+        (b"LOG_NOTICE", 2.0),
+        (b"LOG_WARNING", 3.0),
+        (b"REDIS_VERSION_NUM", 0x07000f as f64),
+    ] {
+        st.push_number(n);
+        st.raw_set_field(-2, name);
+    }
+    st.push_bytes(crate::config::REDIS_VERSION.as_bytes());
+    st.raw_set_field(-2, b"REDIS_VERSION");
+}
+
+/// The `__index` of the globals' error metatable (luaSetErrorMetatable's function).
+pub(crate) fn global_index_err(st: &mut dyn LuaStack) -> ApiResult {
+    let name = st.to_bytes(2).map(<[u8]>::to_vec).unwrap_or_default();
+    let mut m = b"Script attempted to access nonexistent global variable '".to_vec();
+    m.extend_from_slice(&name);
+    m.push(b'\'');
+    raise_where(st, &m)
+}
+
+/// redis.log (luaLogCommand): checks its arguments; the engine keeps no log.
+pub(crate) fn log(st: &mut dyn LuaStack) -> ApiResult {
+    let argc = st.top();
+    if argc < 2 {
+        return raise_table(st, b"redis.log() requires two arguments or more.");
+    }
+    if st.type_of(1) != LuaType::Number {
+        return raise_table(st, b"First argument must be a number (log level).");
+    }
+    let level = st.to_number(1) as i64;
+    if !(0..=3).contains(&level) {
+        return raise_table(st, b"Invalid debug level.");
+    }
+    ApiResult::Return(0)
 }
 
 /// One script run: what `redis.call` needs of the engine, and the run's own state.
@@ -115,13 +163,13 @@ pub(crate) fn push_error(st: &mut dyn LuaStack, msg: &[u8]) {
 }
 
 /// luaPushError + luaError: Redis's error table, raised.
-fn raise_table(st: &mut dyn LuaStack, msg: &[u8]) -> ApiResult {
+pub(crate) fn raise_table(st: &mut dyn LuaStack, msg: &[u8]) -> ApiResult {
     push_error(st, msg);
     ApiResult::Raise
 }
 
 /// luaL_error: "<where>msg" as a string error.
-fn raise_where(st: &mut dyn LuaStack, msg: &[u8]) -> ApiResult {
+pub(crate) fn raise_where(st: &mut dyn LuaStack, msg: &[u8]) -> ApiResult {
     let mut m = st.where_(1);
     m.extend_from_slice(msg);
     st.push_bytes(&m);
@@ -186,7 +234,15 @@ impl RunCtx<'_> {
         if cmd.has(flags::NOSCRIPT) {
             return fail(st, b"This Redis command is not allowed from script");
         }
-        if cmd.has(flags::WRITE) && (self.ro || self.flags & sflags::NO_WRITES != 0) {
+        // scriptVerifyWriteCommandAllow: a read-only script refuses may-replicate commands
+        // too. Redis hides that flag from COMMAND INFO, so the generated table lacks it: of
+        // the commands that carry it (PFCOUNT, PUBLISH, SPUBLISH, EVAL, EVALSHA, FCALL), the
+        // ones a script may call are named here.
+        let may_replicate =
+            cmd.has(flags::MAY_REPLICATE) || matches!(cmd.name, "publish" | "spublish" | "pfcount");
+        if (cmd.has(flags::WRITE) || may_replicate)
+            && (self.ro || self.flags & sflags::NO_WRITES != 0)
+        {
             return fail(
                 st,
                 b"Write commands are not allowed from read-only scripts.",
@@ -230,13 +286,7 @@ impl RunCtx<'_> {
         match f {
             CALL => self.call(st, true),
             PCALL => self.call(st, false),
-            GLOBAL_INDEX_ERR => {
-                let name = st.to_bytes(2).map(<[u8]>::to_vec).unwrap_or_default();
-                let mut m = b"Script attempted to access nonexistent global variable '".to_vec();
-                m.extend_from_slice(&name);
-                m.push(b'\'');
-                raise_where(st, &m)
-            }
+            GLOBAL_INDEX_ERR => global_index_err(st),
             SHA1HEX => {
                 if argc != 1 {
                     return raise_table(st, b"wrong number of arguments");
@@ -269,19 +319,7 @@ impl RunCtx<'_> {
                 st.raw_set_field(-2, b"ok");
                 ApiResult::Return(1)
             }
-            LOG => {
-                if argc < 2 {
-                    return raise_table(st, b"redis.log() requires two arguments or more.");
-                }
-                if st.type_of(1) != LuaType::Number {
-                    return raise_table(st, b"First argument must be a number (log level).");
-                }
-                let level = st.to_number(1) as i64;
-                if !(0..=3).contains(&level) {
-                    return raise_table(st, b"Invalid debug level.");
-                }
-                ApiResult::Return(0)
-            }
+            LOG => log(st),
             SETRESP => {
                 if argc != 1 {
                     return raise_table(st, b"redis.setresp() requires one argument.");
@@ -391,7 +429,11 @@ impl ScriptHost for RunCtx<'_> {
             let Some(mut env) = self.srv.script.env.take() else {
                 return ApiResult::Return(0);
             };
-            if env.now().0.saturating_sub(start.0) >= self.threshold {
+            let t = env.now();
+            if let Some(r) = self.srv.script.running.as_mut() {
+                r.last_now = Some(t);
+            }
+            if t.0.saturating_sub(start.0) >= self.threshold {
                 self.srv.script.busy = true;
                 let mut gate = super::eval::BusyGate {
                     srv: self.srv,

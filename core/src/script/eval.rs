@@ -14,40 +14,68 @@ use crate::time::UnixMillis;
 use std::collections::HashMap;
 
 /// The registry key of the error handler (eval.c's REGISTRY_ERROR_HANDLER_NAME).
-const ERR_HANDLER: &[u8] = b"__ERROR_HANDLER__";
+pub(crate) const ERR_HANDLER: &[u8] = b"__ERROR_HANDLER__";
 
-/// eval.c's error handler, verbatim: it turns a string error into `{err='ERR ...'}` and adds
-/// where it happened (the caller when the error came from a C function such as redis.call).
+/// The body of eval.c's (and function_lua.c's) error handler: it turns a string error into
+/// `{err='ERR ...'}` and adds where it happened (the caller when the error came from a C
+/// function such as redis.call).
+macro_rules! err_handler_body {
+    () => {
+        concat!(
+            "  local i = dbg.getinfo(2,'nSl')\n",
+            "  if i and i.what == 'C' then\n",
+            "    i = dbg.getinfo(3,'nSl')\n",
+            "  end\n",
+            "  if type(err) ~= 'table' then\n",
+            "    err = {err='ERR ' .. tostring(err)}",
+            "  end",
+            "  if i then\n",
+            "    err['source'] = i.source\n",
+            "    err['line'] = i.currentline\n",
+            "  end",
+            "  return err\n",
+            "end\n",
+        )
+    };
+}
+
+/// script_lua.c's luaRedisPcall, in Lua (the VM interface has no nested pcall): an error
+/// table with a string `err` reaches the script as that string. Both Lua states have it.
+macro_rules! pcall_override {
+    () => {
+        concat!(
+            "local raw_pcall = pcall\n",
+            "local function pcall_result(ok, ...)\n",
+            "  if ok then return ok, ... end\n",
+            "  local e = ...\n",
+            "  if type(e) == 'table' then\n",
+            "    local m = e.err\n",
+            "    if type(m) == 'string' or type(m) == 'number' then e = m end\n",
+            "  end\n",
+            "  return false, e\n",
+            "end\n",
+            "pcall = function(...) return pcall_result(raw_pcall(...)) end\n",
+        )
+    };
+}
+
+/// eval.c's error handler, verbatim (a global, `__redis__err__handler`), and the pcall override.
 const ERR_HANDLER_SRC: &str = concat!(
     "local dbg = debug\n",
     "debug = nil\n",
     "function __redis__err__handler(err)\n",
-    "  local i = dbg.getinfo(2,'nSl')\n",
-    "  if i and i.what == 'C' then\n",
-    "    i = dbg.getinfo(3,'nSl')\n",
-    "  end\n",
-    "  if type(err) ~= 'table' then\n",
-    "    err = {err='ERR ' .. tostring(err)}",
-    "  end",
-    "  if i then\n",
-    "    err['source'] = i.source\n",
-    "    err['line'] = i.currentline\n",
-    "  end",
-    "  return err\n",
-    "end\n",
-    // script_lua.c's luaRedisPcall, in Lua (the VM interface has no nested pcall): an error
-    // table with a string `err` reaches the script as that string.
-    "local raw_pcall = pcall\n",
-    "local function pcall_result(ok, ...)\n",
-    "  if ok then return ok, ... end\n",
-    "  local e = ...\n",
-    "  if type(e) == 'table' then\n",
-    "    local m = e.err\n",
-    "    if type(m) == 'string' or type(m) == 'number' then e = m end\n",
-    "  end\n",
-    "  return false, e\n",
-    "end\n",
-    "pcall = function(...) return pcall_result(raw_pcall(...)) end\n"
+    err_handler_body!(),
+    pcall_override!(),
+);
+
+/// function_lua.c's error handler (a local the chunk returns), and the pcall override.
+pub(crate) const FUNCTION_ERR_HANDLER_SRC: &str = concat!(
+    "local dbg = debug\n",
+    "debug = nil\n",
+    "local error_handler = function (err)\n",
+    err_handler_body!(),
+    pcall_override!(),
+    "return error_handler",
 );
 
 /// Script flags from a `#!lua flags=...` shebang (eval.c's SCRIPT_FLAG_*).
@@ -58,6 +86,15 @@ pub(crate) mod sflags {
     pub const NO_CLUSTER: u32 = 1 << 3;
     pub const EVAL_COMPAT_MODE: u32 = 1 << 4;
     pub const ALLOW_CROSS_SLOT: u32 = 1 << 5;
+
+    /// Redis's scripts_flags_def, in its order (FUNCTION LIST lists flags in this order).
+    pub const NAMES: &[(&str, u32)] = &[
+        ("no-writes", NO_WRITES),
+        ("allow-oom", ALLOW_OOM),
+        ("allow-stale", ALLOW_STALE),
+        ("no-cluster", NO_CLUSTER),
+        ("allow-cross-slot-keys", ALLOW_CROSS_SLOT),
+    ];
 }
 
 /// One cached script.
@@ -83,6 +120,19 @@ pub struct ScriptState {
     pub(crate) wrote: bool,
     /// redisLrand48's state (rand.c), shared by every script and never reset, as in 7.0.
     pub(crate) rand48: Option<u64>,
+    /// The script running now (set for the length of a run).
+    pub(crate) running: Option<Running>,
+    /// FUNCTION libraries and the function engine's Lua state (script/function.rs).
+    pub(crate) functions: super::function::Functions,
+}
+
+/// The script that runs now, as SCRIPT KILL, FUNCTION KILL/STATS and the BUSY reply see it.
+pub(crate) struct Running {
+    /// FCALL: (function name, the command's arguments); None for EVAL.
+    pub function: Option<(Vec<u8>, Vec<Vec<u8>>)>,
+    /// Host wall time at the start and at the latest hook (None: no host clock).
+    pub start: Option<UnixMillis>,
+    pub last_now: Option<UnixMillis>,
 }
 
 /// What a host provides while a script runs (design §5.2): live wall time (the feed's `now`
@@ -182,49 +232,63 @@ impl ScriptHost for NoHost {
     }
 }
 
-/// scriptingInit: a fresh EVAL state set up as Redis's.
-fn new_vm(factory: &dyn ScriptVmFactory) -> Box<dyn ScriptVm> {
+/// What both Lua states share (script_lua.c's luaRegisterRedisAPI): the standard and bundled
+/// libraries, the globals Debian leaves out, the `redis` table (`eval` adds EVAL's extras).
+pub(crate) fn base_vm(factory: &dyn ScriptVmFactory, eval: bool) -> Box<dyn ScriptVm> {
     let mut vm = factory.create();
     vm.open_std_libs();
-    {
-        let st = vm.stack();
-        super::lib::register(st);
-        // What Debian's 7.0.15 leaves out of the base library (its globals are an allow-list).
-        for f in [
-            &b"loadfile"[..],
-            b"dofile",
-            b"print",
-            b"getfenv",
-            b"setfenv",
-            b"newproxy",
-        ] {
-            st.push_nil();
-            st.raw_set_field(GLOBALS_INDEX, f);
-        }
-        api::register(st);
+    let st = vm.stack();
+    super::lib::register(st);
+    // What Debian's 7.0.15 leaves out of the base library (its globals are an allow-list).
+    for f in [
+        &b"loadfile"[..],
+        b"dofile",
+        b"print",
+        b"getfenv",
+        b"setfenv",
+        b"newproxy",
+    ] {
+        st.push_nil();
+        st.raw_set_field(GLOBALS_INDEX, f);
     }
-    if vm
-        .load(ERR_HANDLER_SRC.as_bytes(), "@err_handler_def")
-        .is_ok()
-        && vm.pcall(0, 0, 0, &mut NoHost).is_err()
+    api::register(st, eval);
+    vm
+}
+
+/// Runs setup code (which calls no API function), leaving `nresults` values on the stack.
+pub(crate) fn run_setup(vm: &mut dyn ScriptVm, src: &str, nresults: i32) {
+    if vm.load(src.as_bytes(), "@err_handler_def").is_ok()
+        && vm.pcall(0, nresults, 0, &mut NoHost).is_err()
     {
         vm.stack().pop(1);
     }
+}
+
+/// luaSetErrorMetatable: reading a missing key of the table on top raises Redis's
+/// nonexistent-global error.
+pub(crate) fn set_error_metatable(st: &mut dyn LuaStack) {
+    st.new_table(0, 1);
+    st.push_api_fn(api::GLOBAL_INDEX_ERR, 0);
+    st.raw_set_field(-2, b"__index");
+    st.set_metatable(-2);
+}
+
+/// scriptingInit: a fresh EVAL state set up as Redis's.
+fn new_vm(factory: &dyn ScriptVmFactory) -> Box<dyn ScriptVm> {
+    let mut vm = base_vm(factory, true);
+    run_setup(&mut *vm, ERR_HANDLER_SRC, 0);
     let st = vm.stack();
     st.raw_get_field(GLOBALS_INDEX, b"__redis__err__handler");
     st.raw_set_field(REGISTRY_INDEX, ERR_HANDLER);
     // luaSetErrorMetatable + luaSetTableProtectionRecursively on _G.
     st.push_value(GLOBALS_INDEX);
-    st.new_table(0, 1);
-    st.push_api_fn(api::GLOBAL_INDEX_ERR, 0);
-    st.raw_set_field(-2, b"__index");
-    st.set_metatable(-2);
+    set_error_metatable(st);
     protect_recursively(st);
     st.pop(1);
     vm
 }
 
-fn protect_recursively(st: &mut dyn LuaStack) {
+pub(crate) fn protect_recursively(st: &mut dyn LuaStack) {
     if st.is_readonly(-1) {
         return;
     }
@@ -291,21 +355,34 @@ fn shebang_flags(body: &[u8]) -> Result<(u32, usize), CmdError> {
             return Err(CmdError::err(m));
         };
         for f in list.split(|&c| c == b',').filter(|f| !f.is_empty()) {
-            flags |= match f {
-                b"no-writes" => sflags::NO_WRITES,
-                b"allow-oom" => sflags::ALLOW_OOM,
-                b"allow-stale" => sflags::ALLOW_STALE,
-                b"no-cluster" => sflags::NO_CLUSTER,
-                b"allow-cross-slot-keys" => sflags::ALLOW_CROSS_SLOT,
-                _ => {
-                    let mut m = b"Unexpected flag in script shebang: ".to_vec();
-                    m.extend_from_slice(f);
-                    return Err(CmdError::err(m));
-                }
+            let Some((_, bit)) = sflags::NAMES.iter().find(|(n, _)| n.as_bytes() == f) else {
+                let mut m = b"Unexpected flag in script shebang: ".to_vec();
+                m.extend_from_slice(f);
+                return Err(CmdError::err(m));
             };
+            flags |= bit;
         }
     }
     Ok((flags, nl))
+}
+
+/// evalGetCommandFlags' lookup: the flags of a cached script (by SHA, or by the body's SHA),
+/// or those of an uncached body's shebang; None when unknown or the shebang is bad.
+pub(crate) fn script_flags(srv: &Server, sha: bool, arg: &[u8]) -> Option<u32> {
+    if sha {
+        if arg.len() != 40 {
+            return None;
+        }
+        return srv
+            .script
+            .cache
+            .get(&arg.to_ascii_lowercase())
+            .map(|s| s.flags);
+    }
+    match srv.script.cache.get(&sha1hex(arg)[..]) {
+        Some(s) => Some(s.flags),
+        None => shebang_flags(arg).ok().map(|(f, _)| f),
+    }
 }
 
 /// luaCreateFunction: compiles `body` into the registry as `f_<sha>` and caches it. Returns
@@ -401,6 +478,17 @@ fn set_global_array(st: &mut dyn LuaStack, name: &[u8], items: &[&[u8]]) {
     st.set_readonly(GLOBALS_INDEX, true);
 }
 
+/// scriptPrepareForRun's refusal of a script that may write under EVAL_RO/EVALSHA_RO/FCALL_RO
+/// (a script with a shebang and without `no-writes`, or any function without it).
+pub(crate) fn check_ro(flags: u32, ro: bool) -> Result<(), CmdError> {
+    if ro && flags & (sflags::EVAL_COMPAT_MODE | sflags::NO_WRITES) == 0 {
+        return Err(CmdError::err(
+            "Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    Ok(())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn run(
     now: UnixMillis,
@@ -414,9 +502,7 @@ fn run(
     argv: &[&[u8]],
     ro: bool,
 ) -> Result<(), CmdError> {
-    let caller_resp3 = clients[caller.0].resp3;
-    let threshold = srv.config.busy_reply_threshold;
-    let start = srv.script.env.as_mut().map(|e| e.now());
+    check_ro(flags, ro)?;
     {
         let st = vm.stack();
         st.raw_get_field(REGISTRY_INDEX, ERR_HANDLER);
@@ -425,12 +511,54 @@ fn run(
         st.raw_get_field(REGISTRY_INDEX, &key);
         set_global_array(st, b"KEYS", keys);
         set_global_array(st, b"ARGV", argv);
-        st.set_hook(if threshold > 0 && start.is_some() {
-            HookMode::EveryInstructions(100_000)
-        } else {
-            HookMode::Off
-        });
     }
+    let run = Run {
+        name: sha,
+        flags,
+        ro,
+        nargs: 0,
+        function: None,
+    };
+    run_pushed(now, srv, clients, caller, vm, run);
+    Ok(())
+}
+
+/// What `run_pushed` runs: the error handler, the function and its `nargs` arguments are on the
+/// stack.
+pub(crate) struct Run<'a> {
+    /// The SHA or the function name, for error texts.
+    pub name: &'a [u8],
+    pub flags: u32,
+    pub ro: bool,
+    pub nargs: i32,
+    /// FCALL: the function's name and the command (FUNCTION STATS shows them; KILL and BUSY
+    /// texts name FUNCTION rather than SCRIPT).
+    pub function: Option<Vec<Vec<u8>>>,
+}
+
+/// luaCallFunction: runs what is on the stack on the caller's behalf (hook, run context,
+/// effects propagation) and writes its reply or error to the caller.
+pub(crate) fn run_pushed(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    caller: ClientHandle,
+    vm: &mut dyn ScriptVm,
+    run: Run<'_>,
+) {
+    let caller_resp3 = clients[caller.0].resp3;
+    let threshold = srv.config.busy_reply_threshold;
+    let start = srv.script.env.as_mut().map(|e| e.now());
+    vm.stack().set_hook(if threshold > 0 && start.is_some() {
+        HookMode::EveryInstructions(100_000)
+    } else {
+        HookMode::Off
+    });
+    srv.script.running = Some(Running {
+        function: run.function.map(|cmd| (run.name.to_vec(), cmd)),
+        start,
+        last_now: start,
+    });
     let db = clients[caller.0].db;
     let mut ctx = RunCtx {
         now,
@@ -439,8 +567,8 @@ fn run(
         caller,
         db,
         resp3: false,
-        flags,
-        ro,
+        flags: run.flags,
+        ro: run.ro,
         repl: api::REPL_ALL,
         start,
         threshold: threshold.max(0) as u64,
@@ -448,9 +576,10 @@ fn run(
     };
     ctx.srv.persist.begin_script();
     ctx.srv.script.wrote = false;
-    let r = vm.pcall(0, 1, -2, &mut ctx);
+    let r = vm.pcall(run.nargs, 1, -(run.nargs + 2), &mut ctx);
     ctx.srv.script.busy = false;
     ctx.srv.script.kill_requested = false;
+    ctx.srv.script.running = None;
     ctx.srv.persist.end_script();
     let st = vm.stack();
     st.set_hook(HookMode::Off);
@@ -465,14 +594,13 @@ fn run(
             out.reply(&reply);
         }
         Err(_) => {
-            let msg = convert::error_text(st, sha);
+            let msg = convert::error_text(st, run.name);
             ctx.srv.stats.error_replies += 1;
             out.error(&msg);
         }
     }
     // The result (or error) and the error handler.
     st.set_top(0);
-    Ok(())
 }
 
 #[cfg(test)]
