@@ -977,6 +977,10 @@ params! {
     repl_backlog_size: u64 = "repl-backlog-size", 0, mem(1, LONG_MAX, false), "1048576";
     // Unsigned long long configs
     maxmemory: u64 = "maxmemory", 0, mem(0, ULLONG_MAX, true), "0";
+    /// Oxidis's own (Redis has none): the most a Lua state may hold, so `string.rep` to
+    /// gigabytes ends in `not enough memory` instead of taking the host down; 0 = no limit.
+    /// HIDDEN keeps `CONFIG GET *` as redis-server's.
+    lua_memory_limit: u64 = "lua-memory-limit", HIDDEN, mem(0, LONG_MAX, true), "1gb";
     cluster_link_sendbuf_limit: i64 = "cluster-link-sendbuf-limit", 0, mem(0, ULLONG_MAX, true), "0";
     // size_t configs
     hash_max_listpack_entries: u64 = "hash-max-listpack-entries" | "hash-max-ziplist-entries", 0, uint(0, LONG_MAX), "512";

@@ -502,3 +502,38 @@ fn functions_survive_an_rdb_round_trip_and_an_import_replaces_them() {
     let e = bare.import_rdb(&rdb, NOW).unwrap_err();
     assert!(e.contains("no Lua VM"), "{e}");
 }
+
+#[test]
+fn lua_memory_limit_ends_a_runaway_allocation_with_an_error_and_the_state_goes_on() {
+    let mut eng = engine();
+    let id = eng.connect(NOW, ConnInfo::default());
+    // Oxidis's own parameter: an exact CONFIG GET finds it, a pattern does not (CONFIG GET *
+    // stays as redis-server's).
+    assert_eq!(
+        run(&mut eng, id, &["CONFIG", "GET", "lua-memory-limit"]),
+        "*2\r\n$16\r\nlua-memory-limit\r\n$10\r\n1073741824\r\n"
+    );
+    assert!(!run(&mut eng, id, &["CONFIG", "GET", "*"]).contains("lua-memory-limit"));
+    assert_eq!(
+        run(&mut eng, id, &["CONFIG", "SET", "lua-memory-limit", "8mb"]),
+        "+OK\r\n"
+    );
+    let big = "return #string.rep('x', 64 * 1024 * 1024)";
+    let reply = run(&mut eng, id, &["EVAL", big, "0"]);
+    assert!(
+        reply.starts_with("-ERR Error running script ") && reply.contains("not enough memory"),
+        "{reply:?}"
+    );
+    // The state is usable and keeps its data; the same limit holds for functions.
+    assert_eq!(run(&mut eng, id, &["EVAL", "return 1 + 1", "0"]), ":2\r\n");
+    let lib = "#!lua name=big\nredis.register_function('big', function() return #string.rep('x', 64 * 1024 * 1024) end)";
+    assert_eq!(
+        run(&mut eng, id, &["FUNCTION", "LOAD", lib]),
+        "$3\r\nbig\r\n"
+    );
+    let fcall = run(&mut eng, id, &["FCALL", "big", "0"]);
+    assert!(fcall.contains("not enough memory"), "{fcall:?}");
+    // 0 lifts the limit.
+    run(&mut eng, id, &["CONFIG", "SET", "lua-memory-limit", "0"]);
+    assert_eq!(run(&mut eng, id, &["EVAL", big, "0"]), ":67108864\r\n");
+}

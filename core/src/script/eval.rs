@@ -538,6 +538,14 @@ pub(crate) struct Run<'a> {
 
 /// luaCallFunction: runs what is on the stack on the caller's behalf (hook, run context,
 /// effects propagation) and writes its reply or error to the caller.
+/// `lua-memory-limit` as the VM takes it (0 = none).
+pub(crate) fn lua_memory_limit(config: &crate::config::Config) -> usize {
+    match config.lua_memory_limit {
+        0 => usize::MAX,
+        n => usize::try_from(n).unwrap_or(usize::MAX),
+    }
+}
+
 pub(crate) fn run_pushed(
     now: UnixMillis,
     srv: &mut Server,
@@ -547,6 +555,7 @@ pub(crate) fn run_pushed(
     run: Run<'_>,
 ) {
     let caller_resp3 = clients[caller.0].resp3;
+    vm.set_memory_limit(lua_memory_limit(&srv.config));
     let threshold = srv.config.busy_reply_threshold;
     let start = srv.script.env.as_mut().map(|e| e.now());
     vm.stack().set_hook(if threshold > 0 && start.is_some() {

@@ -534,6 +534,8 @@ fn with_creator<R>(
         .functions
         .take_vm(st.factory.as_deref())
         .ok_or_else(eval::no_vm_error)?;
+    vm.set_memory_limit(eval::lua_memory_limit(&srv.config));
+    let st = &mut srv.script;
     let mut libs = std::mem::take(&mut st.functions.libs);
     let mut c = Creator {
         vm: &mut *vm,
