@@ -980,7 +980,7 @@ params! {
     /// Oxidis's own (Redis has none): the most a Lua state may hold, so `string.rep` to
     /// gigabytes ends in `not enough memory` instead of taking the host down; 0 = no limit.
     /// HIDDEN keeps `CONFIG GET *` as redis-server's.
-    lua_memory_limit: u64 = "lua-memory-limit", HIDDEN, mem(0, LONG_MAX, true), "1gb";
+    lua_memory_limit: u64 = "lua-memory-limit", HIDDEN, mem(0, LONG_MAX, true), "1073741824";
     cluster_link_sendbuf_limit: i64 = "cluster-link-sendbuf-limit", 0, mem(0, ULLONG_MAX, true), "0";
     // size_t configs
     hash_max_listpack_entries: u64 = "hash-max-listpack-entries" | "hash-max-ziplist-entries", 0, uint(0, LONG_MAX), "512";
