@@ -189,7 +189,13 @@ pub(crate) fn error_text(st: &mut dyn LuaStack, sha: &[u8]) -> Vec<u8> {
         m.extend_from_slice(&msg[..msg.len().min(100)]);
         return no_newlines(&m);
     }
-    let err = string_field(st, b"err").unwrap_or_default();
+    // luaExtractErrorInformation: `err` is taken when lua_isstring, so a number too.
+    st.raw_get_field(-1, b"err");
+    let err = match st.type_of(-1) {
+        LuaType::String | LuaType::Number => st.to_bytes(-1).unwrap_or_default().to_vec(),
+        _ => Vec::new(),
+    };
+    st.pop(1);
     let source = string_field(st, b"source");
     st.raw_get_field(-1, b"line");
     let line = (st.type_of(-1) == LuaType::Number).then(|| st.to_number(-1) as i64);
