@@ -28,14 +28,16 @@ pub(crate) fn reply_to_lua(st: &mut dyn LuaStack, r: &Reply, resp3: bool) {
         Reply::Simple(s) => field_table(st, b"ok", |st| st.push_bytes(s)),
         Reply::Error(e) => field_table(st, b"err", |st| st.push_bytes(e)),
         Reply::Array(items) | Reply::Push(items) => {
-            st.new_table(items.len() as i32, 0);
+            // lua_newtable, not presized, as Redis: the table's layout decides what `#` says of
+            // an array with holes (RESP3 nulls are nil), and the order of pairs().
+            st.new_table(0, 0);
             for (i, it) in items.iter().enumerate() {
                 reply_to_lua(st, it, resp3);
                 st.raw_set_i(-2, i as i32 + 1);
             }
         }
         Reply::Map(pairs) => field_table(st, b"map", |st| {
-            st.new_table(0, pairs.len() as i32);
+            st.new_table(0, 0);
             for (k, v) in pairs {
                 reply_to_lua(st, k, resp3);
                 reply_to_lua(st, v, resp3);
@@ -43,7 +45,7 @@ pub(crate) fn reply_to_lua(st: &mut dyn LuaStack, r: &Reply, resp3: bool) {
             }
         }),
         Reply::Set(items) => field_table(st, b"set", |st| {
-            st.new_table(0, items.len() as i32);
+            st.new_table(0, 0);
             for it in items {
                 reply_to_lua(st, it, resp3);
                 st.push_boolean(true);
