@@ -84,7 +84,21 @@ fn string_field(st: &mut dyn LuaStack, name: &[u8]) -> Option<Vec<u8>> {
 /// The script's return value on top of the stack as a reply (luaReplyToRedisReply).
 /// `script_resp3` is the script's protocol (redis.setresp), which decides booleans.
 pub(crate) fn lua_to_reply(st: &mut dyn LuaStack, script_resp3: bool) -> Reply {
-    st.check_stack(4);
+    to_reply(st, script_resp3, 0)
+}
+
+/// How deep a script's return value is walked. Redis recurses until its Lua stack is full
+/// (about 8000 nested tables) and puts `ERR reached lua stack limit` in place of what is
+/// deeper; here the same error comes at this depth, which keeps the recursion (this one, the
+/// reply's writer, its drop) well inside the host's stack: 8000 levels overflowed the native
+/// server's 8 MB main stack in a debug build, and the wasm build has 1 MB. (cjson's MAX_DEPTH
+/// is the same bound.)
+const MAX_REPLY_DEPTH: usize = 1000;
+
+fn to_reply(st: &mut dyn LuaStack, script_resp3: bool, depth: usize) -> Reply {
+    if depth >= MAX_REPLY_DEPTH || !st.check_stack(4) {
+        return Reply::Error(b"ERR reached lua stack limit".to_vec());
+    }
     match st.type_of(-1) {
         LuaType::String => Reply::Bulk(st.to_bytes(-1).unwrap_or_default().to_vec()),
         LuaType::Boolean => {
@@ -135,9 +149,9 @@ pub(crate) fn lua_to_reply(st: &mut dyn LuaStack, script_resp3: bool) -> Reply {
                 st.push_nil();
                 while st.next(-2) {
                     // key at -2, value at -1: convert the value, then a copy of the key.
-                    let v = lua_to_reply(st, script_resp3);
+                    let v = to_reply(st, script_resp3, depth + 1);
                     st.push_value(-2);
-                    let k = lua_to_reply(st, script_resp3);
+                    let k = to_reply(st, script_resp3, depth + 1);
                     st.pop(2);
                     pairs.push((k, v));
                 }
@@ -152,7 +166,7 @@ pub(crate) fn lua_to_reply(st: &mut dyn LuaStack, script_resp3: bool) -> Reply {
                 while st.next(-2) {
                     st.pop(1);
                     st.push_value(-1);
-                    items.push(lua_to_reply(st, script_resp3));
+                    items.push(to_reply(st, script_resp3, depth + 1));
                     st.pop(1);
                 }
                 st.pop(1);
@@ -167,7 +181,7 @@ pub(crate) fn lua_to_reply(st: &mut dyn LuaStack, script_resp3: bool) -> Reply {
                     st.pop(1);
                     break;
                 }
-                items.push(lua_to_reply(st, script_resp3));
+                items.push(to_reply(st, script_resp3, depth + 1));
                 st.pop(1);
                 j += 1;
             }
