@@ -399,9 +399,34 @@ impl Gen {
                     "type(cjson.null)",
                     "type(nil)",
                     "unpack({1, 2, 3})",
+                    "redis.replicate_commands()",
+                    "redis.breakpoint()",
+                    "redis.log(redis.LOG_DEBUG, 'difftest')",
+                    "redis.set_repl(redis.REPL_ALL)",
+                    "redis.setresp(2)",
+                    "redis.sha1hex(string.rep('x', 100))",
+                    "bit.bxor(-1, 0x7fffffff)",
+                    "bit.arshift(-256, 4)",
+                    "bit.tobit(2^32 + 5)",
+                    "struct.unpack('<i4', struct.pack('<i4', -2))",
+                    "struct.pack('>d', 1.5)",
+                    "string.format('%5.1f|%-4d|%s', 3.14159, 7, 'x')",
+                    "select(2, 'a', 'b', 'c')",
+                    "rawequal('a', 'a')",
+                    "#{n = 1}",
                 ])
                 .to_string(),
-            11 => format!("{{double={}}}", self.rng.pick(FLOAT_LITS)),
+            11 => {
+                // The RESP3 reply tables (one key in maps and sets: their order is the VM's).
+                let w = lua_str(self.rng.pick(WORD_LITS).as_bytes());
+                match self.rng.below(6) {
+                    0 | 1 => format!("{{double={}}}", self.rng.pick(FLOAT_LITS)),
+                    2 => format!("{{map={{[{w}] = {}}}}}", self.lua_value(s, depth - 1)),
+                    3 => format!("{{set={{[{w}] = true}}}}"),
+                    4 => format!("{{big_number={w}}}"),
+                    _ => format!("{{verbatim_string={{format='txt', string={w}}}}}"),
+                }
+            }
             _ => {
                 // An array, possibly with nil holes, nested tables, a stray hash key.
                 let len = self.rng.below(5);
