@@ -40,6 +40,7 @@
 //!   followed by SCARD and DEL, so both servers hold the same data again.
 //! - OBJECT ENCODING: string encodings (int/embstr/raw) depend on allocation details, so any
 //!   string encoding matches any other; collection encodings must match exactly.
+//! - HELLO (the scripting family's RESP3 caller): compared without the connection's `id`.
 //! - Lex-range commands (ZRANGEBYLEX, ZLEXCOUNT, ... BYLEX) only run on two dedicated keys whose
 //!   zsets always have equal scores: on a skiplist with mixed scores Redis's answer depends on
 //!   its random node levels.
@@ -438,6 +439,8 @@ pub enum Check {
     /// A SCAN-family command at cursor 0 (argument `cursor_at`), iterated to the end on each
     /// server; the returned elements (pairs when `pairs`) are compared as sets.
     Scan { cursor_at: usize, pairs: bool },
+    /// HELLO 2 / HELLO 3: the same reply apart from the connection's `id` field.
+    Hello,
 }
 
 impl Check {
@@ -453,6 +456,7 @@ impl Check {
             Check::OrderIfCompact { .. } => "multiset (hash table)",
             Check::Sample { .. } => "random pick",
             Check::Encoding => "string encoding",
+            Check::Hello => "client id in HELLO",
             Check::Scan { .. } => "scan",
         }
     }
@@ -577,6 +581,25 @@ pub fn item_matches(
             same_shape
                 && valid_sample(&ra, &pa, ref_pairs, pairs, distinct)
                 && valid_sample(&rb, &pb, ref_pairs, pairs, distinct)
+        }
+        Check::Hello => {
+            let without_id = |r: &Reply| -> Option<Vec<(Reply, Reply)>> {
+                let pairs: Vec<(Reply, Reply)> = match r {
+                    Reply::Map(p) => p.clone(),
+                    Reply::Array(v) if v.len() % 2 == 0 => {
+                        v.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect()
+                    }
+                    _ => return None,
+                };
+                Some(
+                    pairs
+                        .into_iter()
+                        .filter(|(k, _)| !matches!(k, Reply::Bulk(k) if k == b"id"))
+                        .collect(),
+                )
+            };
+            let (x, y) = (without_id(&ra), without_id(&rb));
+            x.is_some() && x == y
         }
         Check::Encoding => {
             let string_enc = |r: &Reply| matches!(r, Reply::Bulk(e) if e == b"int" || e == b"embstr" || e == b"raw");

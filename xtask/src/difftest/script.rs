@@ -1,5 +1,6 @@
 //! The scripting family of the differential stream: small Lua scripts built from templates and
-//! sent with EVAL / EVAL_RO / EVALSHA (after SCRIPT LOAD) / EVALSHA_RO. They `redis.call` and
+//! sent with EVAL / EVAL_RO / EVALSHA (after SCRIPT LOAD) / EVALSHA_RO, some by a RESP3 caller
+//! (HELLO 3 ... HELLO 2 in one group; HELLO's replies are compared without the client id). They `redis.call` and
 //! `redis.pcall` commands drawn from the rest of the stream (strings, keyspace, lists, hashes,
 //! sets, sorted sets) on the same key pool, with their arguments inline or through KEYS/ARGV,
 //! and return random Lua values: integers, floats to truncate, strings, booleans, nil, nested
@@ -160,6 +161,7 @@ impl Gen {
             0..=11 => self.evalsha_group(),
             12..=15 => self.script_misc(),
             16..=19 => self.eval_arg_errors(),
+            20..=27 => self.resp3_caller(),
             _ => {
                 let (body, keys, args) = self.script_body();
                 let name = if self.rng.chance(10) {
@@ -174,6 +176,29 @@ impl Gen {
                 Item::with(c, Check::Exact)
             }
         }
+    }
+
+    /// EVAL for a RESP3 caller: HELLO 3, one to three scripts, HELLO 2, all in one group (so
+    /// the connection is back to RESP2 before anything else is sent).
+    fn resp3_caller(&mut self) -> Item {
+        let mut items = vec![Item::fixed(
+            vec![self.word("HELLO"), b"3".to_vec()],
+            Check::Hello,
+        )];
+        let n = 1 + self.rng.below(3);
+        for _ in 0..n {
+            let (body, keys, args) = self.script_body();
+            let mut c = vec![self.word("EVAL"), body.into_bytes()];
+            c.push(keys.len().to_string().into_bytes());
+            c.extend(keys);
+            c.extend(args);
+            items.push(Item::fixed(c, Check::Exact));
+        }
+        items.push(Item::fixed(
+            vec![self.word("HELLO"), b"2".to_vec()],
+            Check::Hello,
+        ));
+        self.group(items)
     }
 
     /// A script body and its KEYS and ARGV.
@@ -1091,12 +1116,38 @@ mod tests {
     }
 
     #[test]
+    fn a_resp3_caller_goes_back_to_resp2_within_its_group() {
+        let mut g = Gen::new(4, true);
+        g.scripts = 100;
+        let (mut resp3, mut groups) = (false, 0);
+        for _ in 0..5000 {
+            let in_group = g.in_group();
+            let it = g.next_item();
+            let hello = name(&it) == "HELLO";
+            if resp3 {
+                assert!(in_group, "{:?}", it.cmd);
+                if hello {
+                    assert_eq!(it.cmd[1], b"2");
+                    resp3 = false;
+                    groups += 1;
+                } else {
+                    assert_eq!(name(&it), "EVAL");
+                }
+            } else if hello {
+                assert_eq!(it.cmd[1], b"3");
+                resp3 = true;
+            }
+        }
+        assert!(groups > 100, "{groups}");
+    }
+
+    #[test]
     fn strings_only_has_no_scripts_and_scripts_only_is_all_scripts() {
         let mut g = Gen::new(1, false);
         assert!((0..5000).all(|_| !name(&g.next_item()).contains("EVAL")));
         for it in stream(100, 3000) {
             assert!(
-                name(&it).starts_with("EVAL") || name(&it) == "SCRIPT",
+                name(&it).starts_with("EVAL") || name(&it) == "SCRIPT" || name(&it) == "HELLO",
                 "{:?}",
                 it.cmd
             );
