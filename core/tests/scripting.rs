@@ -295,6 +295,25 @@ fn info_counts_cached_scripts_and_the_lua_state() {
 }
 
 #[test]
+fn a_deeply_nested_return_value_ends_in_an_error_not_a_stack_overflow() {
+    // Redis puts `reached lua stack limit` where its Lua stack is full (about 8000 levels);
+    // here it comes at depth 1000 (convert.rs MAX_REPLY_DEPTH): 8000 overflowed the stack.
+    let mut eng = engine();
+    let id = eng.connect(NOW, ConnInfo::default());
+    let nest = |n: usize| format!("local t = {{}} for i = 1, {n} do t = {{t}} end return t");
+    let shallow = run(&mut eng, id, &["EVAL", &nest(999), "0"]);
+    assert_eq!(shallow, format!("{}*0\r\n", "*1\r\n".repeat(999)));
+    for n in [1000, 20_000] {
+        let deep = run(&mut eng, id, &["EVAL", &nest(n), "0"]);
+        assert_eq!(
+            deep,
+            format!("{}-ERR reached lua stack limit\r\n", "*1\r\n".repeat(1000))
+        );
+    }
+    assert_eq!(run(&mut eng, id, &["PING"]), "+PONG\r\n");
+}
+
+#[test]
 fn cjson_and_cmsgpack_survive_nesting_past_the_defaults_without_overflowing_the_rust_stack() {
     // Redis recurses until its Lua stack is full (about 8000 levels); cjson here stops at 1000
     // whatever the configured limit, and cmsgpack decodes with an explicit stack.

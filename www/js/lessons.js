@@ -85,4 +85,26 @@ export const LESSONS = [
       { client: 1, raw: 'x\\r\\n', text: 'Not a $: the server replies with a protocol error and closes the connection.' },
     ],
   },
+  {
+    id: 'scripting',
+    title: '9. Lua scripts',
+    intro:
+      'EVAL runs a Lua script inside the server. It reaches the data with redis.call, runs atomically (no other client runs in between), and its return value is converted to a reply. Watch the wire: the script travels as one bulk string, the reply is ordinary RESP.',
+    steps: [
+      { client: 1, cmd: `EVAL "return {KEYS[1], ARGV[1], #ARGV}" 1 user:1 hello world`, text: 'After the script comes numkeys (1): the next argument is KEYS[1], the rest are ARGV. A Lua table comes back as an array: *3, two bulk strings and the integer 2.' },
+      { client: 1, cmd: `EVAL "return {3.99, -0.5, 'text', true, false, 'after'}" 0`, text: 'Conversion rules: a Lua number becomes an integer, truncated (3.99 is :3, -0.5 is :0); true is :1; false is the null bulk string $-1, and the array goes on.' },
+      { client: 1, cmd: `EVAL "return {1, 2, nil, 4}" 0`, text: 'nil ends the array: only *2 comes back, the 4 after the hole is lost.' },
+      { client: 1, cmd: `EVAL "return {ok='DONE'}" 0; EVAL "return {err='MYERR custom error'}" 0`, text: 'A table with ok is a status reply (+DONE), a table with err an error reply (-MYERR ...).' },
+      { client: 1, cmd: `SCRIPT LOAD "return redis.call('GET', KEYS[1])"`, text: 'SCRIPT LOAD caches a script and answers its SHA1: 40 hex digits that stand for the whole body.' },
+      { client: 1, cmd: 'SET greeting hi; EVALSHA d3c21d0c2b9ca22f82737626a27bcaf5d288f99f 1 greeting', text: 'EVALSHA runs the cached script by its SHA1: only 40 bytes of script on the wire instead of the body.' },
+      { client: 1, cmd: 'EVALSHA ffffffffffffffffffffffffffffffffffffffff 0', text: 'An unknown SHA1 is a NOSCRIPT error: clients then fall back to EVAL, which caches the script again.' },
+      { client: 1, cmd: `SET name ada; EVAL "return redis.call('INCR', KEYS[1])" 1 name`, text: 'redis.call raises a failing command\'s error: the script stops, and the error names the script (its SHA1) and the line.' },
+      { client: 1, cmd: `EVAL "local r = redis.pcall('INCR', KEYS[1]) return {'caught', r.err}" 1 name`, text: 'redis.pcall returns the error as a table {err=...} instead: the script goes on and decides what to do.' },
+      { client: 1, cmd: 'SET stock 1', text: 'Atomicity: one item left in stock...' },
+      { client: 1, cmd: `EVAL "if tonumber(redis.call('GET', KEYS[1])) > 0 then return redis.call('DECR', KEYS[1]) end return redis.error_reply('SOLDOUT no stock left')" 1 stock`, text: '...client 1 checks and takes it in one step: no other client can run between the GET and the DECR.' },
+      { client: 2, cmd: `EVAL "if tonumber(redis.call('GET', KEYS[1])) > 0 then return redis.call('DECR', KEYS[1]) end return redis.error_reply('SOLDOUT no stock left')" 1 stock`, text: 'Client 2 runs the same check-and-set: the stock is gone, so it gets the script\'s own error.' },
+      { client: 1, cmd: `SCRIPT LOAD "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n <= tonumber(ARGV[2])"`, text: 'A rate limiter in one line: count the calls in a 60 s window, allow ARGV[2] of them.' },
+      { client: 1, cmd: 'EVALSHA 4bf7d58fae1f53f07bdbc01035fe242bdbd048ed 1 rate:ada 60 2; EVALSHA 4bf7d58fae1f53f07bdbc01035fe242bdbd048ed 1 rate:ada 60 2; EVALSHA 4bf7d58fae1f53f07bdbc01035fe242bdbd048ed 1 rate:ada 60 2', text: 'Three calls with a limit of 2: true (:1), true (:1), then false ($-1). The key rate:ada expires after 60 s and the window starts again.' },
+    ],
+  },
 ];

@@ -77,7 +77,7 @@ after(async () => {
   server?.close();
 });
 
-test('Firefox: SET greeting hello shows the request bytes, +OK and the key', async () => {
+test('Firefox: SET greeting hello shows the request bytes, +OK and the key; a Lua script runs', async () => {
   const { send, onEvent } = firefox;
   const errors = [];
   onEvent(({ method, params }) => {
@@ -112,6 +112,12 @@ test('Firefox: SET greeting hello shows the request bytes, +OK and the key', asy
   const text = (await evaluate('document.body.innerText')).value;
   assert.ok(text.includes('*3\\r\\n$3\\r\\nSET\\r\\n$8\\r\\ngreeting\\r\\n$5\\r\\nhello\\r\\n'), 'request bytes on the wire');
   assert.match(text, /1 key in db 0/);
+  // Scripts run in Firefox's wasm engine too: the Lua lesson's conversion step (3.99 truncated,
+  // true as 1, false as a null that does not end the array).
+  await evaluate(`[...document.querySelectorAll('#lesson-list button')].find((b) => b.textContent.includes('Lua scripts')).click()`);
+  await evaluate(`document.querySelectorAll('#lesson .run')[1].click()`);
+  await until(`document.body.innerText.includes('*6\\\\r\\\\n:3\\\\r\\\\n:0\\\\r\\\\n$4\\\\r\\\\ntext\\\\r\\\\n:1\\\\r\\\\n$-1\\\\r\\\\n$5\\\\r\\\\nafter\\\\r\\\\n')`, 10_000);
+  assert.match((await evaluate('document.body.innerText')).value, /1\) \(integer\) 3\n2\) \(integer\) 0\n3\) "text"\n4\) \(integer\) 1\n5\) \(nil\)\n6\) "after"/);
   const { data } = await send('browsingContext.captureScreenshot', { context });
   await writeFile(join(shots, 'firefox.png'), Buffer.from(data, 'base64'));
   assert.deepEqual(errors, [], 'the page logged errors');

@@ -283,3 +283,44 @@ test('lessons run in the page; keyboard only; a phone-sized screen', async (t) =
   assert.ok(overflow <= 0, `no horizontal scrolling on a phone (${overflow}px too wide)`);
   await done('phone');
 });
+
+test('the Lua scripts lesson: every step answers as redis-server does, on the wire and in the console', async (t) => {
+  const { page, done } = await open(t);
+  await page.locator('#lesson-list button', { hasText: 'Lua scripts' }).click();
+  // [client, the reply bytes of the step (recorded from redis-server 7.0.15), the console's tail]
+  const steps = [
+    [1, '*3\\r\\n$6\\r\\nuser:1\\r\\n$5\\r\\nhello\\r\\n:2\\r\\n', '1) "user:1"\n2) "hello"\n3) (integer) 2'],
+    [1, '*6\\r\\n:3\\r\\n:0\\r\\n$4\\r\\ntext\\r\\n:1\\r\\n$-1\\r\\n$5\\r\\nafter\\r\\n', '1) (integer) 3\n2) (integer) 0\n3) "text"\n4) (integer) 1\n5) (nil)\n6) "after"'],
+    [1, '*2\\r\\n:1\\r\\n:2\\r\\n', '1) (integer) 1\n2) (integer) 2'],
+    [1, '+DONE\\r\\n-MYERR custom error\\r\\n', 'DONE\n(error) MYERR custom error'],
+    [1, '$40\\r\\nd3c21d0c2b9ca22f82737626a27bcaf5d288f99f\\r\\n', '"d3c21d0c2b9ca22f82737626a27bcaf5d288f99f"'],
+    [1, '+OK\\r\\n$2\\r\\nhi\\r\\n', 'OK\n"hi"'],
+    [1, '-NOSCRIPT No matching script. Please use EVAL.\\r\\n', '(error) NOSCRIPT No matching script. Please use EVAL.'],
+    [1, '+OK\\r\\n-ERR value is not an integer or out of range script: 61636018f4e6b5817b89791bbed242f93fa089e3, on @user_script:1.\\r\\n',
+      'OK\n(error) ERR value is not an integer or out of range script: 61636018f4e6b5817b89791bbed242f93fa089e3, on @user_script:1.'],
+    [1, '*2\\r\\n$6\\r\\ncaught\\r\\n$43\\r\\nERR value is not an integer or out of range\\r\\n', '1) "caught"\n2) "ERR value is not an integer or out of range"'],
+    [1, '+OK\\r\\n', 'OK'],
+    [1, ':0\\r\\n', '(integer) 0'],
+    [2, '-SOLDOUT no stock left\\r\\n', '(error) SOLDOUT no stock left'],
+    [1, '$40\\r\\n4bf7d58fae1f53f07bdbc01035fe242bdbd048ed\\r\\n', '"4bf7d58fae1f53f07bdbc01035fe242bdbd048ed"'],
+    [1, ':1\\r\\n:1\\r\\n$-1\\r\\n', '(integer) 1\n(integer) 1\n(nil)'],
+  ];
+  assert.equal(await page.locator('#lesson .run').count(), steps.length);
+  for (const [i, [n, wire, tail]] of steps.entries()) {
+    await page.locator('#lesson .run').nth(i).click();
+    assert.equal((await wireBytes(page, n, 'in')).at(-1), wire, `step ${i + 1}: reply bytes`);
+    const text = await consoleText(page, n);
+    assert.ok(text.endsWith(tail), `step ${i + 1}: console ends with ${JSON.stringify(tail)}, got ${JSON.stringify(text.slice(-200))}`);
+  }
+  // The script travels as one bulk string argument, after it numkeys, KEYS and ARGV.
+  assert.equal(
+    (await wireBytes(page, 1, 'out'))[0],
+    '*6\\r\\n$4\\r\\nEVAL\\r\\n$32\\r\\nreturn {KEYS[1], ARGV[1], #ARGV}\\r\\n$1\\r\\n1\\r\\n$6\\r\\nuser:1\\r\\n$5\\r\\nhello\\r\\n$5\\r\\nworld\\r\\n',
+  );
+  // The scripts' writes are in the keyspace: the stock taken, the rate limiter's counter with its TTL.
+  assert.equal(await keyRow(page, 'stock').locator('td.value').innerText(), '"0"');
+  assert.equal(await keyRow(page, 'rate:ada').locator('td.value').innerText(), '"3"');
+  assert.equal(await keyRow(page, 'rate:ada').locator('td.ttl').innerText(), '60 s');
+  assert.match(await page.locator('#lesson-list button', { hasText: 'Lua scripts' }).getAttribute('class'), /done/);
+  await done('lesson-scripting');
+});

@@ -6,7 +6,8 @@
 //! - **throughput**: redis-benchmark with identical flags on both servers (50 clients, `-r
 //!   100000`, `-P 1` and `-P 16`), alternating A B / B A per round, at least 3 rounds; the
 //!   median requests/s per test per server, the ratio, and the median p50/p99 latency from
-//!   redis-benchmark 7.0's `--csv` output.
+//!   redis-benchmark 7.0's `--csv` output. Two scripting rows end the list: EVALSHA of
+//!   `return redis.call('GET', KEYS[1])` and of `return 1` (the per-call overhead of a script).
 //! - **aof**: redis-benchmark SET (`-P 1`) with `appendonly yes` and `appendfsync always`
 //!   (switched on by CONFIG SET, once the rewrite that writes the AOF base is done): every
 //!   reply waits for an fsync, so this measures the group commit (one fsync per event-loop turn
@@ -37,8 +38,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// redis-benchmark's test names, in the order they run.
-pub const TESTS: [&str; 11] = [
+/// redis-benchmark's test names, in the order they run, then the scripting rows (see
+/// [`SCRIPTS`]).
+pub const TESTS: [&str; 13] = [
     "ping_mbulk",
     "set",
     "get",
@@ -50,6 +52,17 @@ pub const TESTS: [&str; 11] = [
     "zadd",
     "lrange_100",
     "mset",
+    "evalsha_get",
+    "evalsha_1",
+];
+
+/// The scripting rows: (row name, script). Each is loaded with SCRIPT LOAD before it runs, then
+/// redis-benchmark sends `EVALSHA <sha1> 1 key:__rand_int__` (the per-call overhead of a
+/// one-line script: the GET one reaches the keyspace through `redis.call`; keys are missing
+/// after the FLUSHALL, as in the GET row).
+pub const SCRIPTS: [(&str, &str); 2] = [
+    ("evalsha_get", "return redis.call('GET', KEYS[1])"),
+    ("evalsha_1", "return 1"),
 ];
 
 const PIPELINES: [u32; 2] = [1, 16];
@@ -233,19 +246,30 @@ fn unquote(s: &str) -> String {
     s.trim().trim_matches('"').to_string()
 }
 
+/// redis-benchmark's arguments that pick `test` (`-t test`, or for a scripting row the EVALSHA
+/// command line, after loading its script on `addr`) and the first word of its CSV row.
+fn test_args(addr: &str, test: &str) -> Result<(Vec<String>, &'static str), String> {
+    let Some((_, script)) = SCRIPTS.iter().find(|(name, _)| *name == test) else {
+        return Ok((vec!["-t".into(), test.into()], ""));
+    };
+    let sha = oxidis_core::script::sha1hex(script.as_bytes());
+    let sha = String::from_utf8_lossy(&sha).into_owned();
+    match Conn::connect(addr)?.call(&["SCRIPT", "LOAD", script])? {
+        Reply::Bulk(b) if b == sha.as_bytes() => {}
+        other => return Err(format!("{addr}: SCRIPT LOAD {script:?} replied {other:?}")),
+    }
+    let cmd = ["EVALSHA", &sha, "1", "key:__rand_int__"];
+    Ok((cmd.iter().map(|a| a.to_string()).collect(), "evalsha"))
+}
+
 /// Runs one redis-benchmark test against `addr`.
 fn redis_benchmark(addr: &str, test: &str, pipeline: u32, n: u64) -> Result<Row, String> {
     let (host, port) = addr.rsplit_once(':').ok_or("bad address")?;
+    let (pick, row) = test_args(addr, test)?;
     let out = Command::new("redis-benchmark")
         .args(["-h", host, "-p", port, "-c", "50", "-r", "100000", "--csv"])
-        .args([
-            "-P",
-            &pipeline.to_string(),
-            "-n",
-            &n.to_string(),
-            "-t",
-            test,
-        ])
+        .args(["-P", &pipeline.to_string(), "-n", &n.to_string()])
+        .args(&pick)
         .output()
         .map_err(|e| format!("redis-benchmark: {e}"))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -264,7 +288,7 @@ fn redis_benchmark(addr: &str, test: &str, pipeline: u32, n: u64) -> Result<Row,
     {
         return Err(format!("redis-benchmark -t {test} on {addr}: {l}"));
     }
-    parse_csv(&stdout, test)
+    parse_csv(&stdout, if row.is_empty() { test } else { row })
         .ok_or_else(|| format!("redis-benchmark -t {test} on {addr}: no CSV row in {stdout:?}"))
 }
 

@@ -3,11 +3,14 @@
 //! where Redis's own reply is not deterministic).
 //!
 //! `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] [--strings-only]
-//! [--skip CMD,CMD...]` (`--skip sort,sort_ro,object`: send those commands, do not compare
-//! their replies, e.g. while they are not implemented).
+//! [--scripts PCT] [--skip CMD,CMD...]` (`--skip sort,sort_ro,object`: send those commands, do
+//! not compare their replies, e.g. while they are not implemented; `--scripts 100`: the
+//! scripting family alone).
 //!
 //! The stream mixes string/keyspace/expiry commands (about 45%) with lists, hashes, sets and
-//! sorted sets (about 55%, see `difftest/coll.rs`), all on one small shared key pool so
+//! sorted sets (about 55%, see `difftest/coll.rs`), and 6% of scripts (EVAL, EVALSHA after
+//! SCRIPT LOAD, EVAL_RO, SCRIPT: small Lua scripts calling the other families' commands, see
+//! `difftest/script.rs`), all on one small shared key pool so
 //! WRONGTYPE collisions are frequent. Occasional bulk commands with hundreds of arguments push
 //! collections past every encoding threshold (129 hash fields / zset members, 513 intset
 //! members, elements longer than 64 bytes).
@@ -37,6 +40,7 @@
 //!   followed by SCARD and DEL, so both servers hold the same data again.
 //! - OBJECT ENCODING: string encodings (int/embstr/raw) depend on allocation details, so any
 //!   string encoding matches any other; collection encodings must match exactly.
+//! - HELLO (the scripting family's RESP3 caller): compared without the connection's `id`.
 //! - Lex-range commands (ZRANGEBYLEX, ZLEXCOUNT, ... BYLEX) only run on two dedicated keys whose
 //!   zsets always have equal scores: on a skiplist with mixed scores Redis's answer depends on
 //!   its random node levels.
@@ -54,6 +58,7 @@
 //! are printed to stderr (to see what the stream covers).
 
 mod coll;
+mod script;
 
 use crate::suite::Suite;
 use oxidis_core::resp::render::repr;
@@ -79,6 +84,9 @@ pub struct Options {
     /// Command names (lowercase) that are sent but whose replies are not compared (e.g. a
     /// command not implemented yet): counted apart, neither passed nor failed.
     pub skip: Vec<String>,
+    /// Percent of the stream that is scripts (EVAL, EVALSHA, SCRIPT, see `difftest/script.rs`);
+    /// `None`: the generator's default (6% with collections, none with `--strings-only`).
+    pub scripts: Option<u64>,
 }
 
 impl Default for Options {
@@ -90,6 +98,7 @@ impl Default for Options {
             collections: true,
             max_details: 30,
             skip: Vec::new(),
+            scripts: None,
         }
     }
 }
@@ -97,7 +106,7 @@ impl Default for Options {
 /// `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] [--strings-only]`
 pub fn cli(args: &[String]) -> ExitCode {
     let usage = "usage: cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] \
-                 [--batch N] [--strings-only] [--skip CMD,CMD...]";
+                 [--batch N] [--strings-only] [--scripts PCT] [--skip CMD,CMD...]";
     let mut opts = Options::default();
     let (mut oxidis, mut redis) = (None, None);
     let mut it = args.iter();
@@ -121,6 +130,10 @@ pub fn cli(args: &[String]) -> ExitCode {
                 _ => return bad(usage),
             },
             "--strings-only" => opts.collections = false,
+            "--scripts" => match num(&mut it) {
+                Some(n) if n <= 100 => opts.scripts = Some(n),
+                _ => return bad(usage),
+            },
             "--skip" => match it.next() {
                 Some(list) => opts.skip = list.split(',').map(|n| n.to_ascii_lowercase()).collect(),
                 None => return bad(usage),
@@ -202,6 +215,9 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Suite, String> {
     }
     let dump = std::env::var_os("DIFFTEST_DUMP").is_some();
     let mut gen = Gen::new(opts.seed, opts.collections);
+    if let Some(pct) = opts.scripts {
+        gen.scripts = pct;
+    }
     let mut groups: BTreeMap<&'static str, usize> = BTreeMap::new();
     // Replies that differed in bytes but matched by a documented rule (order, sample, TTL).
     let mut relaxed: BTreeMap<&'static str, usize> = BTreeMap::new();
@@ -423,6 +439,8 @@ pub enum Check {
     /// A SCAN-family command at cursor 0 (argument `cursor_at`), iterated to the end on each
     /// server; the returned elements (pairs when `pairs`) are compared as sets.
     Scan { cursor_at: usize, pairs: bool },
+    /// HELLO 2 / HELLO 3: the same reply apart from the connection's `id` field.
+    Hello,
 }
 
 impl Check {
@@ -438,6 +456,7 @@ impl Check {
             Check::OrderIfCompact { .. } => "multiset (hash table)",
             Check::Sample { .. } => "random pick",
             Check::Encoding => "string encoding",
+            Check::Hello => "client id in HELLO",
             Check::Scan { .. } => "scan",
         }
     }
@@ -562,6 +581,25 @@ pub fn item_matches(
             same_shape
                 && valid_sample(&ra, &pa, ref_pairs, pairs, distinct)
                 && valid_sample(&rb, &pb, ref_pairs, pairs, distinct)
+        }
+        Check::Hello => {
+            let without_id = |r: &Reply| -> Option<Vec<(Reply, Reply)>> {
+                let pairs: Vec<(Reply, Reply)> = match r {
+                    Reply::Map(p) => p.clone(),
+                    Reply::Array(v) if v.len() % 2 == 0 => {
+                        v.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect()
+                    }
+                    _ => return None,
+                };
+                Some(
+                    pairs
+                        .into_iter()
+                        .filter(|(k, _)| !matches!(k, Reply::Bulk(k) if k == b"id"))
+                        .collect(),
+                )
+            };
+            let (x, y) = (without_id(&ra), without_id(&rb));
+            x.is_some() && x == y
         }
         Check::Encoding => {
             let string_enc = |r: &Reply| matches!(r, Reply::Bulk(e) if e == b"int" || e == b"embstr" || e == b"raw");
@@ -1038,6 +1076,8 @@ pub struct Gen {
     rng: Rng,
     used_buckets: HashSet<u64>,
     collections: bool,
+    /// Percent of the items that come from the scripting family (`difftest/script.rs`).
+    pub scripts: u64,
     /// How many commands came from the strings/keyspace/expiry generator.
     pub strings_made: usize,
     /// Commands that must come next: the rest of a group, or the lookup after a SET with a
@@ -1051,6 +1091,7 @@ impl Gen {
             rng: Rng::new(seed),
             used_buckets: HashSet::new(),
             collections,
+            scripts: if collections { 6 } else { 0 },
             strings_made: 0,
             pending: VecDeque::new(),
         }
@@ -1271,7 +1312,9 @@ impl Gen {
         if let Some(it) = self.pending.pop_front() {
             return it;
         }
-        let mut it = if self.collections && self.rng.chance(55) {
+        let mut it = if self.scripts > 0 && self.rng.chance(self.scripts) {
+            self.script()
+        } else if self.collections && self.rng.chance(55) {
             self.collection()
         } else {
             self.strings_made += 1;

@@ -223,10 +223,11 @@ pub fn format_double_g17(d: f64) -> String {
     format_double_g(d, 17)
 }
 
-/// C's `%.<precision>g` for finite values; "inf", "-inf" and "nan" otherwise (Redis's spelling).
+/// C's `%.<precision>g` for finite values; "inf", "-inf" and "nan" otherwise (Redis's spelling;
+/// a NaN with the sign bit set is "-nan", as glibc's printf writes it: only scripts make one).
 pub fn format_double_g(d: f64, precision: usize) -> String {
     if d.is_nan() {
-        return "nan".into();
+        return if d.is_sign_negative() { "-nan" } else { "nan" }.into();
     }
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
@@ -391,6 +392,8 @@ mod tests {
             (0.0, "0"),
             (-0.0, "-0"),
             (f64::INFINITY, "inf"),
+            (f64::NAN, "nan"),
+            (-f64::NAN, "-nan"),
             (123456789.0, "123456789"),
             (1e300, "1.0000000000000001e+300"),
         ];

@@ -28,14 +28,16 @@ pub(crate) fn reply_to_lua(st: &mut dyn LuaStack, r: &Reply, resp3: bool) {
         Reply::Simple(s) => field_table(st, b"ok", |st| st.push_bytes(s)),
         Reply::Error(e) => field_table(st, b"err", |st| st.push_bytes(e)),
         Reply::Array(items) | Reply::Push(items) => {
-            st.new_table(items.len() as i32, 0);
+            // lua_newtable, not presized, as Redis: the table's layout decides what `#` says of
+            // an array with holes (RESP3 nulls are nil), and the order of pairs().
+            st.new_table(0, 0);
             for (i, it) in items.iter().enumerate() {
                 reply_to_lua(st, it, resp3);
                 st.raw_set_i(-2, i as i32 + 1);
             }
         }
         Reply::Map(pairs) => field_table(st, b"map", |st| {
-            st.new_table(0, pairs.len() as i32);
+            st.new_table(0, 0);
             for (k, v) in pairs {
                 reply_to_lua(st, k, resp3);
                 reply_to_lua(st, v, resp3);
@@ -43,7 +45,7 @@ pub(crate) fn reply_to_lua(st: &mut dyn LuaStack, r: &Reply, resp3: bool) {
             }
         }),
         Reply::Set(items) => field_table(st, b"set", |st| {
-            st.new_table(0, items.len() as i32);
+            st.new_table(0, 0);
             for it in items {
                 reply_to_lua(st, it, resp3);
                 st.push_boolean(true);
@@ -82,7 +84,21 @@ fn string_field(st: &mut dyn LuaStack, name: &[u8]) -> Option<Vec<u8>> {
 /// The script's return value on top of the stack as a reply (luaReplyToRedisReply).
 /// `script_resp3` is the script's protocol (redis.setresp), which decides booleans.
 pub(crate) fn lua_to_reply(st: &mut dyn LuaStack, script_resp3: bool) -> Reply {
-    st.check_stack(4);
+    to_reply(st, script_resp3, 0)
+}
+
+/// How deep a script's return value is walked. Redis recurses until its Lua stack is full
+/// (about 8000 nested tables) and puts `ERR reached lua stack limit` in place of what is
+/// deeper; here the same error comes at this depth, which keeps the recursion (this one, the
+/// reply's writer, its drop) well inside the host's stack: 8000 levels overflowed the native
+/// server's 8 MB main stack in a debug build, and the wasm build has 1 MB. (cjson's MAX_DEPTH
+/// is the same bound.)
+const MAX_REPLY_DEPTH: usize = 1000;
+
+fn to_reply(st: &mut dyn LuaStack, script_resp3: bool, depth: usize) -> Reply {
+    if depth >= MAX_REPLY_DEPTH || !st.check_stack(4) {
+        return Reply::Error(b"ERR reached lua stack limit".to_vec());
+    }
     match st.type_of(-1) {
         LuaType::String => Reply::Bulk(st.to_bytes(-1).unwrap_or_default().to_vec()),
         LuaType::Boolean => {
@@ -133,9 +149,9 @@ pub(crate) fn lua_to_reply(st: &mut dyn LuaStack, script_resp3: bool) -> Reply {
                 st.push_nil();
                 while st.next(-2) {
                     // key at -2, value at -1: convert the value, then a copy of the key.
-                    let v = lua_to_reply(st, script_resp3);
+                    let v = to_reply(st, script_resp3, depth + 1);
                     st.push_value(-2);
-                    let k = lua_to_reply(st, script_resp3);
+                    let k = to_reply(st, script_resp3, depth + 1);
                     st.pop(2);
                     pairs.push((k, v));
                 }
@@ -150,7 +166,7 @@ pub(crate) fn lua_to_reply(st: &mut dyn LuaStack, script_resp3: bool) -> Reply {
                 while st.next(-2) {
                     st.pop(1);
                     st.push_value(-1);
-                    items.push(lua_to_reply(st, script_resp3));
+                    items.push(to_reply(st, script_resp3, depth + 1));
                     st.pop(1);
                 }
                 st.pop(1);
@@ -165,7 +181,7 @@ pub(crate) fn lua_to_reply(st: &mut dyn LuaStack, script_resp3: bool) -> Reply {
                     st.pop(1);
                     break;
                 }
-                items.push(lua_to_reply(st, script_resp3));
+                items.push(to_reply(st, script_resp3, depth + 1));
                 st.pop(1);
                 j += 1;
             }
@@ -189,7 +205,13 @@ pub(crate) fn error_text(st: &mut dyn LuaStack, sha: &[u8]) -> Vec<u8> {
         m.extend_from_slice(&msg[..msg.len().min(100)]);
         return no_newlines(&m);
     }
-    let err = string_field(st, b"err").unwrap_or_default();
+    // luaExtractErrorInformation: `err` is taken when lua_isstring, so a number too.
+    st.raw_get_field(-1, b"err");
+    let err = match st.type_of(-1) {
+        LuaType::String | LuaType::Number => st.to_bytes(-1).unwrap_or_default().to_vec(),
+        _ => Vec::new(),
+    };
+    st.pop(1);
     let source = string_field(st, b"source");
     st.raw_get_field(-1, b"line");
     let line = (st.type_of(-1) == LuaType::Number).then(|| st.to_number(-1) as i64);

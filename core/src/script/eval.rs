@@ -460,6 +460,14 @@ pub(crate) fn eval(
         }
     };
     let flags = srv.script.cache[&sha[..]].flags;
+    // scriptPrepareForRun: a script with a shebang may write unless it says no-writes, which
+    // the *_RO commands refuse before running it.
+    if ro && flags & (sflags::EVAL_COMPAT_MODE | sflags::NO_WRITES) == 0 {
+        srv.script.vm = Some(vm);
+        return Err(CmdError::Msg(
+            b"ERR Can not execute a script with write flag using *_ro command.".to_vec(),
+        ));
+    }
     let res = run(
         now, srv, clients, caller, &mut *vm, &sha, flags, keys, argv, ro,
     );

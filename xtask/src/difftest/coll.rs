@@ -420,7 +420,7 @@ impl Gen {
     }
 
     /// The first item of `items`; the rest come next, in order, in the same batch.
-    fn group(&mut self, items: Vec<Item>) -> Item {
+    pub(super) fn group(&mut self, items: Vec<Item>) -> Item {
         let mut it = items.into_iter();
         let first = it.next().expect("a group has a first command");
         self.pending.extend(it);
@@ -1452,6 +1452,22 @@ impl Gen {
         c.extend(opts.into_iter().flatten());
         if loose {
             Item::fixed(c, Check::Multiset)
+        } else if store && !alpha {
+            // Redis's numeric SORT trusts an ERANGE left in errno by an earlier command of the
+            // same read (see `stale_errno_sort`); with STORE the servers' data would then
+            // differ. A ZADD that parses a score first sets errno to 0 (getDoubleFromObject);
+            // its key is never written (XX).
+            let reset = vec![
+                self.word("ZADD"),
+                b("errno:reset"),
+                self.word("XX"),
+                b("0"),
+                b("m"),
+            ];
+            self.group(vec![
+                Item::fixed(reset, Check::Exact),
+                Item::fixed(c, Check::Exact),
+            ])
         } else if nosort {
             // Cutting STORE off would make it a loose one.
             Item::fixed(c, Check::Exact)
