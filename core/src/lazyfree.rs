@@ -78,6 +78,8 @@ pub fn free_effort(v: &Value) -> usize {
         Value::Set(s) => s.len(),
         Value::ZSet(z) if z.encoding() == "listpack" => 1,
         Value::ZSet(z) => z.len(),
+        // Redis counts the rax nodes (each one listpack) plus, later, the groups' PELs.
+        Value::Stream(s) => s.nodes().len(),
     }
 }
 

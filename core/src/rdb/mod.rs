@@ -28,7 +28,7 @@ use crate::cnum::parse_i64;
 use crate::config::Config;
 use crate::keyspace::Db;
 use crate::rng::Rng;
-use crate::types::{hash, set::Member, zset, Hash, List, Set, Value, ZSet};
+use crate::types::{hash, set::Member, zset, Hash, List, Set, Stream, Value, ZSet};
 use packed::{Elem, ListpackWriter};
 use std::io::{self, Write};
 
@@ -244,6 +244,7 @@ impl<W: Write> Encoder<W> {
             Value::Set(_) => TYPE_SET,
             Value::ZSet(z) if z.is_listpack() => TYPE_ZSET_LISTPACK,
             Value::ZSet(_) => TYPE_ZSET_2,
+            Value::Stream(_) => TYPE_STREAM_LISTPACKS_2,
         }
     }
 
@@ -253,6 +254,7 @@ impl<W: Write> Encoder<W> {
             Value::Int(n) => self.int_string(*n),
             Value::Str(s) => self.string(s.as_bytes()),
             Value::List(l) => self.list(l),
+            Value::Stream(s) => self.stream(s),
             Value::Hash(h) => {
                 if h.encoding() == "listpack" {
                     let mut w = ListpackWriter::new();
@@ -313,6 +315,27 @@ impl<W: Write> Encoder<W> {
                 }
             }
         }
+    }
+
+    /// rdbSaveObject's OBJ_STREAM: the nodes as they are (the master ID as a 16-byte
+    /// big-endian key, the listpack blob), then the stream's counters and IDs, then the
+    /// consumer groups (none until they exist: docs/design/streams.md).
+    fn stream(&mut self, s: &Stream) -> io::Result<()> {
+        self.len(s.nodes().len() as u64)?;
+        for (id, lp) in s.nodes() {
+            let mut key = [0u8; 16];
+            key[..8].copy_from_slice(&id.ms.to_be_bytes());
+            key[8..].copy_from_slice(&id.seq.to_be_bytes());
+            self.string(&key)?;
+            self.string(lp.as_bytes())?;
+        }
+        self.len(s.len())?;
+        for id in [s.last_id(), s.first_id(), s.max_deleted_id()] {
+            self.len(id.ms)?;
+            self.len(id.seq)?;
+        }
+        self.len(s.entries_added())?;
+        self.len(0)
     }
 
     fn list(&mut self, l: &List) -> io::Result<()> {

@@ -51,6 +51,12 @@ pub fn canon(v: &Value) -> (String, Vec<Vec<u8>>) {
             .iter()
             .map(|(m, s)| [m, b"=", &s.to_bits().to_le_bytes()].concat())
             .collect(),
+        // The listpacks themselves: a stream round-trips node for node.
+        Value::Stream(s) => s
+            .nodes()
+            .iter()
+            .map(|(id, lp)| [id.to_string().as_bytes(), b"=", lp.as_bytes()].concat())
+            .collect(),
     };
     if matches!(v, Value::Hash(_) | Value::Set(_)) {
         items.sort();
