@@ -185,6 +185,12 @@ impl Listpack {
         Listpack { buf }
     }
 
+    /// A listpack from a blob that has been validated already (`rdb::packed::listpack_entries`
+    /// checks every entry and back-length): positions read from it stay in bounds.
+    pub fn from_validated(buf: Vec<u8>) -> Listpack {
+        Listpack { buf }
+    }
+
     /// lpBytes: the listpack's total size.
     pub fn bytes(&self) -> usize {
         self.buf.len()

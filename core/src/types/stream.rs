@@ -277,7 +277,7 @@ impl Stream {
         spec: IdSpec,
         lim: NodeLimits,
     ) -> Result<StreamId, AddError> {
-        debug_assert!(pairs.len() % 2 == 0);
+        debug_assert!(pairs.len().is_multiple_of(2));
         let id = match spec {
             IdSpec::Exact(id) => id,
             IdSpec::Ms(ms) if self.last_id.ms == ms => {
@@ -588,6 +588,143 @@ impl Stream {
     }
 }
 
+/// The integer at `p` (a stream node's counters, flags and deltas are integers).
+fn int_at(lp: &Listpack, p: usize) -> Result<i64, String> {
+    match lp.get(p) {
+        Val::Int(n) => Ok(n),
+        Val::Str(s) => crate::cnum::parse_i64(s)
+            .ok_or_else(|| "a string where a stream node has an integer".into()),
+    }
+}
+
+/// streamValidateListpackIntegrity (deep): the master entry, then every entry with its
+/// lp-count, the counters agreeing with the flags, the IDs increasing from `key`. Returns the
+/// live count and every entry's ID. `lp` must be a validated listpack (every position in it
+/// decodes), so this only walks with `next` and never past the end.
+fn check_node(lp: &Listpack, key: StreamId) -> Result<(u64, Vec<StreamId>), String> {
+    let short = || "Stream listpack integrity check failed: node ends early".to_string();
+    let mut p = lp.first().ok_or("Empty listpack inside stream")?;
+    let count = int_at(lp, p)?;
+    p = lp.next(p).ok_or_else(short)?;
+    let deleted = int_at(lp, p)?;
+    p = lp.next(p).ok_or_else(short)?;
+    let nf = int_at(lp, p)?;
+    if count < 0 || deleted < 0 || nf < 0 {
+        return Err("Stream listpack integrity check failed: negative counter".into());
+    }
+    for _ in 0..nf {
+        p = lp.next(p).ok_or_else(short)?;
+    }
+    p = lp.next(p).ok_or_else(short)?;
+    if int_at(lp, p)? != 0 {
+        return Err("Stream listpack integrity check failed: master entry terminator".into());
+    }
+    let mut ids = Vec::new();
+    let mut live = 0u64;
+    let mut next = lp.next(p);
+    while let Some(q) = next {
+        let flags = int_at(lp, q)?;
+        let mut r = lp.next(q).ok_or_else(short)?;
+        let ms = int_at(lp, r)?;
+        r = lp.next(r).ok_or_else(short)?;
+        let seq = int_at(lp, r)?;
+        let id = StreamId::new(
+            key.ms.wrapping_add(ms as u64),
+            key.seq.wrapping_add(seq as u64),
+        );
+        let elems = if flags & FLAG_SAMEFIELDS != 0 {
+            nf
+        } else {
+            r = lp.next(r).ok_or_else(short)?;
+            let n = int_at(lp, r)?;
+            if n < 0 {
+                return Err("Stream listpack integrity check failed: negative field count".into());
+            }
+            n * 2
+        };
+        for _ in 0..elems {
+            r = lp.next(r).ok_or_else(short)?;
+        }
+        r = lp.next(r).ok_or_else(short)?;
+        let want = if flags & FLAG_SAMEFIELDS != 0 {
+            nf + 3
+        } else {
+            elems + 4
+        };
+        if int_at(lp, r)? != want {
+            return Err("Stream listpack integrity check failed: lp-count".into());
+        }
+        if ids.last().is_some_and(|&last| id <= last) || id < key {
+            return Err("Stream listpack integrity check failed: IDs out of order".into());
+        }
+        ids.push(id);
+        if flags & FLAG_DELETED == 0 {
+            live += 1;
+        }
+        next = lp.next(r);
+    }
+    if live != count as u64 || ids.len() as u64 != (count + deleted) as u64 {
+        return Err("Stream listpack integrity check failed: entry counters".into());
+    }
+    Ok((live, ids))
+}
+
+/// What an RDB file says about a stream besides its nodes.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamMeta {
+    pub length: u64,
+    pub last_id: StreamId,
+    /// None in STREAM_LISTPACKS (version 1) files: computed from the nodes.
+    pub first_id: Option<StreamId>,
+    pub max_deleted_id: StreamId,
+    /// None in version 1 files: the length, as Redis does.
+    pub entries_added: Option<u64>,
+}
+
+impl Stream {
+    /// A stream loaded from a file: every node checked (a corrupt file is an error, never a
+    /// panic later), the length agreeing with the nodes and no entry past `last_id`.
+    pub fn from_nodes(
+        nodes: Vec<(StreamId, Listpack)>,
+        meta: StreamMeta,
+    ) -> Result<Stream, String> {
+        let mut map = BTreeMap::new();
+        let mut live = 0u64;
+        let mut prev: Option<StreamId> = None;
+        for (key, lp) in nodes {
+            let (n, ids) = check_node(&lp, key)?;
+            if prev.is_some_and(|p| ids.first().is_some_and(|&f| f <= p)) || map.contains_key(&key)
+            {
+                return Err("Listpack re-added with existing key or out of order".into());
+            }
+            if let Some(&last) = ids.last() {
+                prev = Some(last);
+            }
+            live += n;
+            map.insert(key, lp);
+        }
+        if live != meta.length {
+            return Err("Stream length inconsistent with rax entries".into());
+        }
+        if prev.is_some_and(|p| p > meta.last_id) {
+            return Err("Stream last ID smaller than its last entry".into());
+        }
+        let mut s = Stream {
+            nodes: map,
+            length: meta.length,
+            last_id: meta.last_id,
+            first_id: StreamId::MIN,
+            max_deleted_id: meta.max_deleted_id,
+            entries_added: meta.entries_added.unwrap_or(meta.length),
+        };
+        s.first_id = match meta.first_id {
+            Some(id) => id,
+            None => s.edge_id(true, true).unwrap_or(StreamId::MAX),
+        };
+        Ok(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -597,7 +734,9 @@ mod tests {
         StreamId::new(ms, seq)
     }
 
-    fn entries(s: &Stream, rev: bool) -> Vec<(StreamId, Vec<(Vec<u8>, Vec<u8>)>)> {
+    type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+    fn entries(s: &Stream, rev: bool) -> Vec<(StreamId, Pairs)> {
         let mut out = Vec::new();
         s.walk(StreamId::MIN, StreamId::MAX, rev, false, |e| {
             out.push((e.id, owned(e)));
@@ -606,7 +745,7 @@ mod tests {
         out
     }
 
-    fn owned(e: &Entry<'_>) -> Vec<(Vec<u8>, Vec<u8>)> {
+    fn owned(e: &Entry<'_>) -> Pairs {
         let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
         e.fields
             .iter()
@@ -698,7 +837,7 @@ mod tests {
         fn matches_model(ops in proptest::collection::vec(op(), 1..250), max_entries in 0i64..6, max_bytes in 0i64..120) {
             let lim = NodeLimits { max_bytes, max_entries };
             let mut s = Stream::new();
-            let mut model: BTreeMap<StreamId, Vec<(Vec<u8>, Vec<u8>)>> = BTreeMap::new();
+            let mut model: BTreeMap<StreamId, Pairs> = BTreeMap::new();
             let mut ms = 0;
             for op in ops {
                 match op {
