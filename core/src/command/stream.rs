@@ -189,6 +189,12 @@ fn parse_add_trim(ctx: &Ctx, args: &[&[u8]], xadd: bool) -> Result<(AddTrimArgs,
             "syntax error, XTRIM must be called with a trimming strategy",
         ));
     }
+    // mustObeyClient: what the AOF (later: a master) sends was rewritten to exact trims, and
+    // LIMIT must not cut them short, so it is neither checked nor applied.
+    if ctx.srv.persist.loading {
+        a.limit = 0;
+        return Ok((a, i));
+    }
     match limit {
         Some(_) if !a.approx => {
             return Err(CmdError::err(
@@ -560,4 +566,87 @@ pub fn xread(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     ctx.out().nil_array();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::resp::{decode_reply, encode_request, Reply};
+    use crate::{Config, ConnInfo, Engine, UnixMillis};
+
+    fn run(eng: &mut Engine, now: u64, args: &[&str]) -> Reply {
+        let id = eng.connect(UnixMillis(now), ConnInfo::default());
+        eng.feed(UnixMillis(now), id, &encode_request(args));
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        eng.disconnect(id);
+        decode_reply(&out).expect("valid").expect("whole").0
+    }
+
+    fn config() -> Config {
+        let mut cfg = Config::default();
+        cfg.set("stream-node-max-entries", b"3").unwrap();
+        cfg
+    }
+
+    /// XADD `*` / `ms-*` and the approximate trims are propagated in the exact form, so an AOF
+    /// replayed later (another clock) rebuilds the same stream, node for node.
+    #[test]
+    fn propagation_is_deterministic() {
+        let mut eng = Engine::new(config(), 1);
+        eng.set_propagation(true);
+        let t = 1_000_000;
+        for (i, c) in [
+            &["XADD", "s", "*", "f", "v"][..],
+            &["XADD", "s", "*", "f", "v"],
+            &["XADD", "s", "7000000-*", "f", "v"],
+            &["XADD", "s", "MAXLEN", "~", "2", "*", "f", "v"],
+            &["XADD", "s", "*", "f", "v"],
+            &["XADD", "s", "*", "f", "v"],
+            &["XADD", "s", "*", "g", "w"],
+            &[
+                "XADD",
+                "s",
+                "MINID",
+                "~",
+                "7000000-1",
+                "LIMIT",
+                "10",
+                "*",
+                "f",
+                "v",
+            ],
+            &["XTRIM", "s", "MAXLEN", "~", "1"],
+            &["XTRIM", "s", "MAXLEN", "~", "100"],
+            &["XDEL", "s", "7000000-5"],
+            &["XDEL", "s", "1-1"],
+            &["XADD", "n", "NOMKSTREAM", "*", "f", "v"],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let r = run(&mut eng, t + i as u64, c);
+            assert!(!matches!(r, Reply::Error(_)), "{c:?}: {r:?}");
+        }
+        let mut aof = Vec::new();
+        eng.take_propagated(&mut aof);
+        let text = String::from_utf8_lossy(&aof).into_owned();
+        assert!(!text.contains("*\r\n") && !text.contains("~"), "{text}");
+        assert!(text.contains("$9\r\n1000000-0\r\n"), "{text}");
+        assert!(text.contains("$9\r\n7000000-0\r\n"), "{text}");
+        assert!(text.contains("MAXLEN\r\n$1\r\n=\r\n"), "{text}");
+        assert!(text.contains("MINID\r\n$1\r\n=\r\n"), "{text}");
+        // Changes nothing: not propagated.
+        assert!(
+            !text.contains("1-1") && !text.contains("NOMKSTREAM"),
+            "{text}"
+        );
+        let mut other = Engine::new(config(), 2);
+        let r = other.replay_aof(UnixMillis(t + 5_000_000), &aof).unwrap();
+        assert_eq!(r.valid_len, aof.len());
+        assert_eq!(
+            eng.export_rdb(UnixMillis(0)),
+            other.export_rdb(UnixMillis(0))
+        );
+        assert!(matches!(run(&mut other, t, &["XLEN", "s"]), Reply::Int(n) if n > 0));
+    }
 }
