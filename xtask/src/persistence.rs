@@ -122,6 +122,55 @@ fn dataset() -> Vec<Vec<Vec<u8>>> {
         s("3"),
         "z".repeat(100).into_bytes(),
     ]);
+    // Streams: a small one, one across many nodes with deleted entries (tombstones inside
+    // nodes and whole nodes gone), one emptied by XTRIM (an empty stream key stays).
+    add(vec![
+        s("XADD"),
+        s("stream"),
+        s("1-1"),
+        s("a"),
+        s("1"),
+        s("b"),
+        s("x"),
+    ]);
+    add(vec![
+        s("XADD"),
+        s("stream"),
+        s("1-2"),
+        s("a"),
+        s("2"),
+        s("b"),
+        s("y"),
+    ]);
+    add(vec![
+        s("XADD"),
+        s("stream"),
+        s("5-0"),
+        s("c"),
+        "z".repeat(100).into_bytes(),
+    ]);
+    for i in 0..1000 {
+        let f = if i % 7 == 0 { "other" } else { "f" };
+        add(vec![
+            s("XADD"),
+            s("bigstream"),
+            format!("{}-{}", 1000 + i / 3, i % 3).into_bytes(),
+            s(f),
+            format!("value-{i}").into_bytes(),
+            s("n"),
+            i.to_string().into_bytes(),
+        ]);
+    }
+    let mut del = vec![s("XDEL"), s("bigstream")];
+    del.extend(
+        (0..1000)
+            .step_by(3)
+            .map(|i| format!("{}-{}", 1000 + i / 3, i % 3).into_bytes()),
+    );
+    add(del);
+    add(vec![s("XTRIM"), s("bigstream"), s("MINID"), s("1100")]);
+    add(vec![s("XADD"), s("emptystream"), s("7-7"), s("f"), s("v")]);
+    add(vec![s("XTRIM"), s("emptystream"), s("MAXLEN"), s("0")]);
     add(vec![s("EXPIRE"), s("bighash"), s("100000")]);
     add(vec![s("SELECT"), s("1")]);
     add(vec![s("SET"), s("db1key"), s("one")]);
@@ -158,6 +207,28 @@ fn full_dump(addr: &str) -> Result<BTreeMap<(u8, Vec<u8>), String>, String> {
                 }
                 b"zset" => {
                     items(c.call(&[b"ZRANGE".as_slice(), &k, b"0", b"-1", b"WITHSCORES"])?)
+                }
+                b"stream" => {
+                    // Every entry as id:field=value,..., then the length.
+                    let mut v: Vec<Vec<u8>> =
+                        match c.call(&[b"XRANGE".as_slice(), &k, b"-", b"+"])? {
+                            Reply::Array(es) => es
+                                .into_iter()
+                                .map(|e| match e {
+                                    Reply::Array(mut p) if p.len() == 2 => {
+                                        let fv = items(p.pop().unwrap_or(Reply::Nil));
+                                        let mut out = bytes(&p[0]);
+                                        out.push(b':');
+                                        out.extend(fv.join(&b'='));
+                                        out
+                                    }
+                                    other => format!("{other:?}").into_bytes(),
+                                })
+                                .collect(),
+                            other => vec![format!("{other:?}").into_bytes()],
+                        };
+                    v.push(bytes(&c.call(&[b"XLEN".as_slice(), &k])?));
+                    v
                 }
                 _ => vec![],
             };
