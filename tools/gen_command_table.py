@@ -43,7 +43,9 @@ IMPLEMENTED = {
             "zrandmember zremrangebyrank zremrangebyscore zremrangebylex zunionstore zinterstore "
             "zdiffstore zunion zinter zdiff zintercard zscan",
     "expire": "expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist",
-    "stream": "xadd xrange xrevrange xlen xdel xtrim xread",
+    "stream": "xadd xrange xrevrange xlen xdel xtrim xread xreadgroup xack xpending xclaim xautoclaim "
+              "xsetid xgroup|create xgroup|setid xgroup|destroy xgroup|createconsumer xgroup|delconsumer "
+              "xgroup|help xinfo|stream xinfo|groups xinfo|consumers xinfo|help",
     "scripting": "eval evalsha eval_ro evalsha_ro script|load script|exists script|flush script|help "
                  "script|kill",
 }

@@ -42,6 +42,28 @@ fn items(r: Reply) -> Vec<Vec<u8>> {
     }
 }
 
+/// A reply as text, with unix-ms times (>= 10^12) shown as `T`: the stream dumps of two
+/// servers fed the same commands at different moments agree on everything else.
+fn render_masking_times(r: &Reply) -> String {
+    match r {
+        Reply::Int(n) if *n >= 1_000_000_000_000 => "T".into(),
+        Reply::Int(n) => n.to_string(),
+        Reply::Bulk(b) | Reply::Simple(b) => String::from_utf8_lossy(b).into_owned(),
+        Reply::Array(v) | Reply::Set(v) | Reply::Push(v) => {
+            let parts: Vec<String> = v.iter().map(render_masking_times).collect();
+            format!("[{}]", parts.join(" "))
+        }
+        Reply::Map(v) => {
+            let parts: Vec<String> = v
+                .iter()
+                .map(|(a, b)| format!("{}={}", render_masking_times(a), render_masking_times(b)))
+                .collect();
+            format!("{{{}}}", parts.join(" "))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
 fn s(v: &str) -> Vec<u8> {
     v.as_bytes().to_vec()
 }
@@ -169,6 +191,93 @@ fn dataset() -> Vec<Vec<Vec<u8>>> {
     );
     add(del);
     add(vec![s("XTRIM"), s("bigstream"), s("MINID"), s("1100")]);
+    // Consumer groups: pending entries across consumers, a NOACK group, an empty consumer,
+    // a group whose last ID is past a deleted entry.
+    add(vec![
+        s("XGROUP"),
+        s("CREATE"),
+        s("bigstream"),
+        s("g1"),
+        s("0"),
+    ]);
+    add(vec![
+        s("XGROUP"),
+        s("CREATE"),
+        s("bigstream"),
+        s("g2"),
+        s("$"),
+    ]);
+    add(vec![
+        s("XGROUP"),
+        s("CREATE"),
+        s("bigstream"),
+        s("g0"),
+        s("1200-0"),
+        s("ENTRIESREAD"),
+        s("50"),
+    ]);
+    for (consumer, n) in [("alice", "10"), ("bob", "25"), ("carol", "3")] {
+        add(vec![
+            s("XREADGROUP"),
+            s("GROUP"),
+            s("g1"),
+            s(consumer),
+            s("COUNT"),
+            s(n),
+            s("STREAMS"),
+            s("bigstream"),
+            s(">"),
+        ]);
+    }
+    add(vec![
+        s("XREADGROUP"),
+        s("GROUP"),
+        s("g0"),
+        s("dave"),
+        s("NOACK"),
+        s("COUNT"),
+        s("7"),
+        s("STREAMS"),
+        s("bigstream"),
+        s(">"),
+    ]);
+    add(vec![
+        s("XGROUP"),
+        s("CREATECONSUMER"),
+        s("bigstream"),
+        s("g2"),
+        s("idle"),
+    ]);
+    add(vec![
+        s("XCLAIM"),
+        s("bigstream"),
+        s("g1"),
+        s("carol"),
+        s("0"),
+        s("1100-1"),
+        s("1100-2"),
+        s("TIME"),
+        s("1000"),
+        s("RETRYCOUNT"),
+        s("9"),
+    ]);
+    add(vec![s("XACK"), s("bigstream"), s("g1"), s("1101-1")]);
+    add(vec![
+        s("XGROUP"),
+        s("CREATE"),
+        s("stream"),
+        s("solo"),
+        s("0"),
+    ]);
+    add(vec![
+        s("XREADGROUP"),
+        s("GROUP"),
+        s("solo"),
+        s("x"),
+        s("STREAMS"),
+        s("stream"),
+        s(">"),
+    ]);
     add(vec![s("XADD"), s("emptystream"), s("7-7"), s("f"), s("v")]);
     add(vec![s("XTRIM"), s("emptystream"), s("MAXLEN"), s("0")]);
     add(vec![s("EXPIRE"), s("bighash"), s("100000")]);
@@ -228,6 +337,11 @@ fn full_dump(addr: &str) -> Result<BTreeMap<(u8, Vec<u8>), String>, String> {
                             other => vec![format!("{other:?}").into_bytes()],
                         };
                     v.push(bytes(&c.call(&[b"XLEN".as_slice(), &k])?));
+                    // Nodes, IDs, counters, groups, PELs and consumers; the delivery and
+                    // seen times (unix ms) only where both datasets were made at once.
+                    let info =
+                        c.call(&[b"XINFO".as_slice(), b"STREAM", &k, b"FULL", b"COUNT", b"0"])?;
+                    v.push(render_masking_times(&info).into_bytes());
                     v
                 }
                 _ => vec![],

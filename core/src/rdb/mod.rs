@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::keyspace::Db;
 use crate::rng::Rng;
 use crate::types::listpack::Listpack;
-use crate::types::stream::{StreamId, StreamMeta};
+use crate::types::stream::{Consumer, Group, Nack, StreamId, StreamMeta};
 use crate::types::{hash, set::Member, zset, Hash, List, Set, Stream, Value, ZSet};
 use packed::{Elem, ListpackWriter};
 use std::io::{self, Write};
@@ -325,10 +325,7 @@ impl<W: Write> Encoder<W> {
     fn stream(&mut self, s: &Stream) -> io::Result<()> {
         self.len(s.nodes().len() as u64)?;
         for (id, lp) in s.nodes() {
-            let mut key = [0u8; 16];
-            key[..8].copy_from_slice(&id.ms.to_be_bytes());
-            key[8..].copy_from_slice(&id.seq.to_be_bytes());
-            self.string(&key)?;
+            self.string(&stream_id_key(*id))?;
             self.string(lp.as_bytes())?;
         }
         self.len(s.len())?;
@@ -337,7 +334,30 @@ impl<W: Write> Encoder<W> {
             self.len(id.seq)?;
         }
         self.len(s.entries_added())?;
-        self.len(0)
+        self.len(s.groups().len() as u64)?;
+        for (name, g) in s.groups() {
+            self.string(name)?;
+            self.len(g.last_id.ms)?;
+            self.len(g.last_id.seq)?;
+            // -1 (unknown) is written as a 64-bit length, as Redis's rdbSaveLen of it.
+            self.len(g.entries_read as u64)?;
+            self.len(g.pel.len() as u64)?;
+            for (id, nack) in &g.pel {
+                self.raw(&stream_id_key(*id))?;
+                self.raw(&nack.delivery_time.to_le_bytes())?;
+                self.len(nack.delivery_count)?;
+            }
+            self.len(g.consumers.len() as u64)?;
+            for (name, c) in &g.consumers {
+                self.string(name)?;
+                self.raw(&c.seen_time.to_le_bytes())?;
+                self.len(c.pel.len() as u64)?;
+                for id in &c.pel {
+                    self.raw(&stream_id_key(*id))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn list(&mut self, l: &List) -> io::Result<()> {
@@ -422,6 +442,22 @@ pub fn encode<W: Write>(w: W, dbs: &[Db], opts: &SaveOptions) -> io::Result<W> {
         e.database(i, db)?;
     }
     e.finish()
+}
+
+/// A stream ID as Redis's rax keys and RDB files hold it: ms then seq, big-endian.
+fn stream_id_key(id: StreamId) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&id.ms.to_be_bytes());
+    key[8..].copy_from_slice(&id.seq.to_be_bytes());
+    key
+}
+
+fn stream_id_from_key(key: &[u8]) -> StreamId {
+    let mut ms = [0u8; 8];
+    let mut seq = [0u8; 8];
+    ms.copy_from_slice(&key[..8]);
+    seq.copy_from_slice(&key[8..16]);
+    StreamId::new(u64::from_be_bytes(ms), u64::from_be_bytes(seq))
 }
 
 /// A whole snapshot as bytes.
@@ -1029,10 +1065,7 @@ impl<'a> Decoder<'a> {
             let Ok(key) = <[u8; 16]>::try_from(key.as_slice()) else {
                 return Err("Stream node key entry is not the size of a stream ID".into());
             };
-            let id = StreamId::new(
-                u64::from_be_bytes(key[..8].try_into().unwrap_or_default()),
-                u64::from_be_bytes(key[8..].try_into().unwrap_or_default()),
-            );
+            let id = stream_id_from_key(&key);
             let blob = self.string()?;
             packed::listpack_entries(&blob)
                 .map_err(|e| format!("Stream listpack integrity check failed: {e}"))?;
@@ -1054,10 +1087,65 @@ impl<'a> Decoder<'a> {
             max_deleted_id,
             entries_added,
         };
-        let s = Stream::from_nodes(nodes, meta)?;
-        if self.len()? != 0 {
-            // Refused loudly rather than dropped: groups are the next piece of issue 13.
-            return Err("Oxidis cannot load stream consumer groups yet".into());
+        let mut s = Stream::from_nodes(nodes, meta)?;
+        let groups = self.len()?;
+        for _ in 0..groups {
+            let name = self.string()?;
+            let last_id = StreamId::new(self.len()?, self.len()?);
+            let entries_read = if t == TYPE_STREAM_LISTPACKS_2 {
+                self.len()? as i64
+            } else {
+                s.estimate_distance(last_id)
+            };
+            let mut g = Group::new(last_id, entries_read);
+            let n = self.len()?;
+            for _ in 0..n {
+                let id = stream_id_from_key(self.take(16)?);
+                let delivery_time =
+                    u64::from_le_bytes(self.take(8)?.try_into().unwrap_or_default());
+                let delivery_count = self.len()?;
+                let nack = Nack {
+                    delivery_time,
+                    delivery_count,
+                    consumer: Box::from(&b""[..]),
+                };
+                if g.pel.insert(id, nack).is_some() {
+                    return Err("Duplicated global PEL entry loading stream consumer group".into());
+                }
+            }
+            let consumers = self.len()?;
+            for _ in 0..consumers {
+                let cname = self.string()?;
+                let seen = u64::from_le_bytes(self.take(8)?.try_into().unwrap_or_default());
+                let mut c = Consumer::new(seen);
+                let n = self.len()?;
+                for _ in 0..n {
+                    let id = stream_id_from_key(self.take(16)?);
+                    let Some(nack) = g.pel.get_mut(&id) else {
+                        return Err("Consumer entry not found in group global PEL".into());
+                    };
+                    nack.consumer = Box::from(cname.as_slice());
+                    if !c.pel.insert(id) {
+                        return Err(
+                            "Duplicated consumer PEL entry loading a stream consumer group".into(),
+                        );
+                    }
+                }
+                if g.consumers.insert(Box::from(cname.as_slice()), c).is_some() {
+                    return Err("Duplicate stream consumer detected.".into());
+                }
+            }
+            // Every pending entry needs an owner here (Redis checks this only when
+            // sanitizing; a NACK without one would crash it later).
+            if g.pel
+                .values()
+                .any(|n| !g.consumers.contains_key(&n.consumer))
+            {
+                return Err("Stream CG PEL entry without consumer".into());
+            }
+            if !s.load_group(&name, g) {
+                return Err("Duplicated consumer group name".into());
+            }
         }
         Ok(Some(Value::Stream(Box::new(s))))
     }

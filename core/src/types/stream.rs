@@ -142,6 +142,101 @@ pub struct Stream {
     first_id: StreamId,
     max_deleted_id: StreamId,
     entries_added: u64,
+    /// Consumer groups by name (Redis's rax of groups: listed in byte order).
+    groups: BTreeMap<Box<[u8]>, Group>,
+}
+
+/// SCG_INVALID_ENTRIES_READ: a group's read counter is unknown.
+pub const INVALID_ENTRIES_READ: i64 = -1;
+
+/// A pending entry (Redis's streamNACK): delivered to `consumer`, not acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nack {
+    /// Last delivery, unix ms.
+    pub delivery_time: u64,
+    pub delivery_count: u64,
+    /// The owner's name (the consumer's own PEL holds the ID too).
+    pub consumer: Box<[u8]>,
+}
+
+/// A consumer of a group (7.0: seen-time only; 7.2 adds active-time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Consumer {
+    pub seen_time: u64,
+    /// The IDs of its pending entries (their NACKs are in the group's PEL).
+    pub pel: std::collections::BTreeSet<StreamId>,
+}
+
+impl Consumer {
+    pub fn new(now: u64) -> Consumer {
+        Consumer {
+            seen_time: now,
+            pel: Default::default(),
+        }
+    }
+}
+
+/// A consumer group (Redis's streamCG).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub last_id: StreamId,
+    /// The logical read counter, or INVALID_ENTRIES_READ.
+    pub entries_read: i64,
+    pub pel: BTreeMap<StreamId, Nack>,
+    pub consumers: BTreeMap<Box<[u8]>, Consumer>,
+}
+
+impl Group {
+    pub fn new(last_id: StreamId, entries_read: i64) -> Group {
+        Group {
+            last_id,
+            entries_read,
+            pel: BTreeMap::new(),
+            consumers: BTreeMap::new(),
+        }
+    }
+
+    /// streamDelConsumer: removes the consumer and its pending entries; how many it had.
+    pub fn delete_consumer(&mut self, name: &[u8]) -> Option<usize> {
+        let c = self.consumers.remove(name)?;
+        for id in &c.pel {
+            self.pel.remove(id);
+        }
+        Some(c.pel.len())
+    }
+
+    /// Acknowledges `id`: true if it was pending.
+    pub fn ack(&mut self, id: StreamId) -> bool {
+        match self.pel.remove(&id) {
+            Some(n) => {
+                if let Some(c) = self.consumers.get_mut(&n.consumer) {
+                    c.pel.remove(&id);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Gives the pending entry `id` to `consumer` (which must exist), as XCLAIM and
+    /// XREADGROUP do; creates the NACK when there is none. Returns it.
+    pub fn assign(&mut self, id: StreamId, consumer: &[u8], now: u64) -> &mut Nack {
+        let nack = self.pel.entry(id).or_insert_with(|| Nack {
+            delivery_time: now,
+            delivery_count: 1,
+            consumer: Box::from(&b""[..]),
+        });
+        if &*nack.consumer != consumer {
+            if let Some(old) = self.consumers.get_mut(&nack.consumer) {
+                old.pel.remove(&id);
+            }
+            nack.consumer = Box::from(consumer);
+            if let Some(c) = self.consumers.get_mut(consumer) {
+                c.pel.insert(id);
+            }
+        }
+        nack
+    }
 }
 
 /// A node's master entry, decoded.
@@ -588,6 +683,191 @@ impl Stream {
     }
 }
 
+/// How many rax nodes hold these 16-byte keys (sorted, distinct): the root, every
+/// branching position and its children, and every key's leaf; single-child chains between
+/// them are one compressed node each, counted at their start.
+fn rax_count(keys: &[[u8; 16]], depth: usize, is_node: bool) -> usize {
+    if depth == 16 {
+        return 1;
+    }
+    let mut children = Vec::new();
+    let mut i = 0;
+    while i < keys.len() {
+        let b = keys[i][depth];
+        let j = i + keys[i..].iter().take_while(|k| k[depth] == b).count();
+        children.push(&keys[i..j]);
+        i = j;
+    }
+    let branching = children.len() >= 2;
+    let here = usize::from(is_node || branching);
+    here + children
+        .iter()
+        .map(|c| rax_count(c, depth + 1, branching))
+        .sum::<usize>()
+}
+
+impl Stream {
+    /// XINFO STREAM's radix-tree-nodes: the node count of Redis's rax of node keys, in its
+    /// compressed form (an empty rax is its head node).
+    pub fn rax_nodes(&self) -> usize {
+        let keys: Vec<[u8; 16]> = self
+            .nodes
+            .keys()
+            .map(|id| {
+                let mut k = [0u8; 16];
+                k[..8].copy_from_slice(&id.ms.to_be_bytes());
+                k[8..].copy_from_slice(&id.seq.to_be_bytes());
+                k
+            })
+            .collect();
+        if keys.is_empty() {
+            return 1;
+        }
+        rax_count(&keys, 0, true)
+    }
+
+    /// The groups, by name.
+    pub fn groups(&self) -> &BTreeMap<Box<[u8]>, Group> {
+        &self.groups
+    }
+
+    pub fn group(&self, name: &[u8]) -> Option<&Group> {
+        self.groups.get(name)
+    }
+
+    pub fn group_mut(&mut self, name: &[u8]) -> Option<&mut Group> {
+        self.groups.get_mut(name)
+    }
+
+    /// streamCreateCG: false if the name is taken.
+    pub fn create_group(&mut self, name: &[u8], last_id: StreamId, entries_read: i64) -> bool {
+        if self.groups.contains_key(name) {
+            return false;
+        }
+        self.groups
+            .insert(Box::from(name), Group::new(last_id, entries_read));
+        true
+    }
+
+    pub fn destroy_group(&mut self, name: &[u8]) -> bool {
+        self.groups.remove(name).is_some()
+    }
+
+    /// XSETID's fields.
+    pub fn set_last_id(&mut self, id: StreamId) {
+        self.last_id = id;
+    }
+
+    pub fn set_entries_added(&mut self, n: u64) {
+        self.entries_added = n;
+    }
+
+    pub fn set_max_deleted_id(&mut self, id: StreamId) {
+        self.max_deleted_id = id;
+    }
+
+    /// Whether the live entry `id` exists (streamEntryExists).
+    pub fn contains(&self, id: StreamId) -> bool {
+        let mut found = false;
+        self.walk(id, id, false, false, |_| {
+            found = true;
+            false
+        });
+        found
+    }
+
+    /// streamRangeHasTombstones: whether a deleted entry may lie in [start, end].
+    pub fn range_has_tombstones(&self, start: StreamId, end: StreamId) -> bool {
+        if self.length == 0 || self.max_deleted_id.is_zero() || self.first_id > self.max_deleted_id
+        {
+            return false;
+        }
+        start <= self.max_deleted_id && self.max_deleted_id <= end
+    }
+
+    /// streamEstimateDistanceFromFirstEverEntry: the logical read counter of `id`, or
+    /// INVALID_ENTRIES_READ when it cannot be known.
+    pub fn estimate_distance(&self, id: StreamId) -> i64 {
+        if self.entries_added == 0 {
+            return 0;
+        }
+        if self.length == 0 && id <= self.last_id {
+            return self.entries_added as i64;
+        }
+        if id == self.last_id {
+            return self.entries_added as i64;
+        } else if id > self.last_id {
+            return INVALID_ENTRIES_READ;
+        }
+        if self.max_deleted_id.is_zero() || self.max_deleted_id < self.first_id {
+            if id < self.first_id {
+                return (self.entries_added - self.length) as i64;
+            } else if id == self.first_id {
+                return (self.entries_added - self.length + 1) as i64;
+            }
+        }
+        INVALID_ENTRIES_READ
+    }
+
+    /// streamReplyWithCGLag: the group's lag, None when it cannot be known.
+    pub fn lag(&self, g: &Group) -> Option<i64> {
+        if self.entries_added == 0 {
+            return Some(0);
+        }
+        if g.entries_read != INVALID_ENTRIES_READ
+            && !self.range_has_tombstones(g.last_id, StreamId::MAX)
+        {
+            return Some(self.entries_added as i64 - g.entries_read);
+        }
+        let read = self.estimate_distance(g.last_id);
+        (read != INVALID_ENTRIES_READ).then(|| self.entries_added as i64 - read)
+    }
+
+    /// streamReplyWithRange with a group (XREADGROUP `>`): delivers the entries after
+    /// `start` (at most `count`, 0 = all) to `consumer` (which must exist): advances the
+    /// group's last ID and read counter and, unless `noack`, records them as pending.
+    /// `f` gets each entry. Returns whether the group's last ID moved.
+    pub fn deliver(
+        &mut self,
+        (group, consumer): (&[u8], &[u8]),
+        start: StreamId,
+        count: usize,
+        noack: bool,
+        now: u64,
+        mut f: impl FnMut(&Entry<'_>),
+    ) -> bool {
+        let Some(mut g) = self.groups.remove(group) else {
+            return false;
+        };
+        let mut moved = false;
+        let mut n = 0;
+        self.walk(start, StreamId::MAX, false, false, |e| {
+            if e.id > g.last_id {
+                if g.entries_read != INVALID_ENTRIES_READ
+                    && !self.range_has_tombstones(e.id, StreamId::MAX)
+                {
+                    g.entries_read += 1;
+                } else if self.entries_added > 0 {
+                    g.entries_read = self.estimate_distance(e.id);
+                }
+                g.last_id = e.id;
+                moved = true;
+            }
+            f(e);
+            if !noack {
+                // A NACK that exists (after XGROUP SETID) moves to this consumer, anew.
+                let nack = g.assign(e.id, consumer, now);
+                nack.delivery_time = now;
+                nack.delivery_count = 1;
+            }
+            n += 1;
+            count == 0 || n < count
+        });
+        self.groups.insert(Box::from(group), g);
+        moved
+    }
+}
+
 /// The integer at `p` (a stream node's counters, flags and deltas are integers).
 fn int_at(lp: &Listpack, p: usize) -> Result<i64, String> {
     match lp.get(p) {
@@ -682,6 +962,15 @@ pub struct StreamMeta {
 }
 
 impl Stream {
+    /// Adds a group loaded from a file (after `from_nodes`); false if the name repeats.
+    pub fn load_group(&mut self, name: &[u8], g: Group) -> bool {
+        if self.groups.contains_key(name) {
+            return false;
+        }
+        self.groups.insert(Box::from(name), g);
+        true
+    }
+
     /// A stream loaded from a file: every node checked (a corrupt file is an error, never a
     /// panic later), the length agreeing with the nodes and no entry past `last_id`.
     pub fn from_nodes(
@@ -716,6 +1005,7 @@ impl Stream {
             first_id: StreamId::MIN,
             max_deleted_id: meta.max_deleted_id,
             entries_added: meta.entries_added.unwrap_or(meta.length),
+            groups: BTreeMap::new(),
         };
         s.first_id = match meta.first_id {
             Some(id) => id,
