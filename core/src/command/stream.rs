@@ -307,6 +307,9 @@ pub fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if created {
         // A trim to MAXLEN 0 leaves the new stream empty: Redis keeps the empty key.
         ctx.db().insert_new(key, Value::Stream(Box::new(fresh)));
+    } else {
+        // New data for clients blocked in XREAD / XREADGROUP.
+        ctx.db().signal_ready(key);
     }
     ctx.out().bulk(id.to_string().as_bytes());
     ctx.key_modified(key);
@@ -560,14 +563,120 @@ pub fn xread(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         out.out.extend_from_slice(&body);
         return Ok(());
     }
-    if timeout.is_some() && !ctx.client_ref().tx.in_exec {
-        // Blocking reads are the next piece (docs/design/streams.md §5): refuse loudly
-        // rather than answer a timeout Redis would not give.
-        return Err(CmdError::err(
-            "XREAD BLOCK with no entries to return is not supported yet by Oxidis",
-        ));
+    if let Some(deadline) = timeout {
+        let x = Blocked {
+            ids: keys.iter().map(|k| k.to_vec()).zip(ids).collect(),
+            count: if count == 0 {
+                XREAD_BLOCKED_DEFAULT_COUNT
+            } else {
+                count as usize
+            },
+            group: None,
+        };
+        super::blocking::block_xread(ctx, keys, deadline, x);
+        return Ok(());
     }
     ctx.out().nil_array();
+    Ok(())
+}
+
+/// XREAD_BLOCKED_DEFAULT_COUNT: a blocked read without COUNT gets at most this many.
+const XREAD_BLOCKED_DEFAULT_COUNT: usize = 1000;
+
+/// What a client blocked in XREAD / XREADGROUP waits for (Redis's bpop stream fields).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Blocked {
+    /// Per key, the ID to read after (`$` resolved when it blocked; unused for a group).
+    ids: Vec<(Vec<u8>, StreamId)>,
+    count: usize,
+    /// XREADGROUP: group, consumer, NOACK.
+    group: Option<(Vec<u8>, Vec<u8>, bool)>,
+}
+
+/// Whether the client blocked with `x` is served now that `key` (a stream) is ready: it has
+/// entries past the client's ID (past the group's last ID), or the group is gone (an error).
+pub(crate) fn blocked_ready(s: &Stream, key: &[u8], x: &Blocked) -> bool {
+    match &x.group {
+        Some((g, _, _)) => s.group(g).is_none_or(|g| s.last_id() > g.last_id),
+        None => x
+            .ids
+            .iter()
+            .find(|(k, _)| k == key)
+            .is_some_and(|(_, gt)| s.last_id() > *gt),
+    }
+}
+
+/// Serves a blocked XREAD / XREADGROUP from `key`: a one-stream reply (RESP2 `[[key,
+/// entries]]`, RESP3 `{key: entries}`), delivering to the group as XREADGROUP does.
+pub(crate) fn serve_blocked(ctx: &mut Ctx, key: &[u8], x: &Blocked) -> Result<(), CmdError> {
+    let now = ctx.now;
+    let resp3 = ctx.client_ref().resp3;
+    let mut body = Vec::new();
+    let mut w = ReplyWriter::new(&mut body, resp3);
+    if resp3 {
+        w.map_len(1);
+    } else {
+        w.array_len(1);
+        w.array_len(2);
+    }
+    w.bulk(key);
+    let Some(s) = ctx.db().write::<Stream>(key, now)? else {
+        return Ok(());
+    };
+    match &x.group {
+        None => {
+            let gt = x
+                .ids
+                .iter()
+                .find(|(k, _)| k == key)
+                .map_or(StreamId::MAX, |e| e.1);
+            let start = gt.incr().unwrap_or(StreamId::MIN);
+            reply_range(&mut w, s, start, StreamId::MAX, x.count, false);
+        }
+        Some((gname, cname, noack)) => {
+            let Some(g) = s.group_mut(gname) else {
+                return Err(CmdError::Msg(
+                    b"NOGROUP the consumer group this client was blocked on no longer exists"
+                        .to_vec(),
+                ));
+            };
+            let mut created = false;
+            match g.consumers.get_mut(cname.as_slice()) {
+                Some(c) => c.seen_time = now.0,
+                None => {
+                    g.consumers
+                        .insert(Box::from(cname.as_slice()), Consumer::new(now.0));
+                    created = true;
+                }
+            }
+            let start = g.last_id.incr().unwrap_or(StreamId::MIN);
+            let mut entries = Vec::new();
+            let mut inner = ReplyWriter::new(&mut entries, resp3);
+            let mut delivered = Vec::new();
+            let moved = s.deliver((gname, cname), start, x.count, *noack, now.0, |e| {
+                write_entry(&mut inner, e);
+                delivered.push(e.id);
+            });
+            w.array_len(delivered.len());
+            w.out.extend_from_slice(&entries);
+            let g = s.group(gname).expect("exists").clone();
+            if created {
+                ctx.srv.dirty += 1;
+                if *noack {
+                    ctx.propagate(&[b"XGROUP", b"CREATECONSUMER", key, gname, cname]);
+                }
+            }
+            if !*noack {
+                for id in &delivered {
+                    let nack = g.pel[id].clone();
+                    propagate_xclaim(ctx, key, gname, id.to_string().as_bytes(), &nack, g.last_id);
+                }
+            } else if moved {
+                propagate_group_id(ctx, key, gname, &g);
+            }
+        }
+    }
+    ctx.out().out.extend_from_slice(&body);
     Ok(())
 }
 
@@ -811,6 +920,8 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         if s.destroy_group(group) {
             ctx.out().int(1);
             ctx.srv.dirty += 1;
+            // Its blocked XREADGROUP clients get -NOGROUP.
+            ctx.db().signal_ready(key);
         } else {
             ctx.out().int(0);
         }
@@ -1493,10 +1604,18 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         out.out.extend_from_slice(&body);
         return Ok(());
     }
-    if timeout.is_some() && !ctx.client_ref().tx.in_exec {
-        return Err(CmdError::err(
-            "XREADGROUP BLOCK with no entries to return is not supported yet by Oxidis",
-        ));
+    if let Some(deadline) = timeout {
+        let x = Blocked {
+            ids: Vec::new(),
+            count: if count == 0 {
+                XREAD_BLOCKED_DEFAULT_COUNT
+            } else {
+                count as usize
+            },
+            group: Some((gname.to_vec(), cname.to_vec(), noack)),
+        };
+        super::blocking::block_xread(ctx, keys, deadline, x);
+        return Ok(());
     }
     ctx.out().nil_array();
     Ok(())
