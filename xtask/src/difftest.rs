@@ -54,6 +54,7 @@
 //! are printed to stderr (to see what the stream covers).
 
 mod coll;
+mod stream;
 
 use crate::suite::Suite;
 use oxidis_core::resp::render::repr;
@@ -1043,6 +1044,8 @@ pub struct Gen {
     /// Commands that must come next: the rest of a group, or the lookup after a SET with a
     /// past expiry time (see [`Gen::next_item`]).
     pending: VecDeque<Item>,
+    /// The millisecond part of the next stream IDs (difftest/stream.rs).
+    stream_ms: u64,
 }
 
 impl Gen {
@@ -1053,6 +1056,7 @@ impl Gen {
             collections,
             strings_made: 0,
             pending: VecDeque::new(),
+            stream_ms: 1,
         }
     }
 

@@ -474,6 +474,13 @@ pub fn xread(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         let more = args.len() - i - 1;
         let o = args[i];
         if is(o, "block") && more > 0 {
+            if ctx.srv.persist.in_script() {
+                return Err(quoted_error(&[
+                    b"ERR ",
+                    args[0],
+                    b" command is not allowed with BLOCK option from scripts",
+                ]));
+            }
             i += 1;
             let t = parse_i64(args[i])
                 .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
@@ -1432,6 +1439,13 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         let more = args.len() - i - 1;
         let o = args[i];
         if is(o, "block") && more > 0 {
+            if ctx.srv.persist.in_script() {
+                return Err(quoted_error(&[
+                    b"ERR ",
+                    args[0],
+                    b" command is not allowed with BLOCK option from scripts",
+                ]));
+            }
             i += 1;
             let t = parse_i64(args[i])
                 .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
@@ -1493,7 +1507,8 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
                 ))
             }
             b">" => None,
-            _ => Some(parse_strict_id(arg)?),
+            // Redis marks `>` with the largest ID, so that ID given explicitly means `>` too.
+            _ => Some(parse_strict_id(arg)?).filter(|id| *id != StreamId::MAX),
         });
     }
     let resp3 = ctx.client_ref().resp3;
