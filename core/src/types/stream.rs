@@ -1089,8 +1089,12 @@ mod tests {
         let n = 200_000u64;
         for i in 1..=n {
             let v = format!("value{}", i % 100);
-            s.append(&[b"field", v.as_bytes()], IdSpec::Exact(id(i, 0)), NodeLimits::default())
-                .unwrap();
+            s.append(
+                &[b"field", v.as_bytes()],
+                IdSpec::Exact(id(i, 0)),
+                NodeLimits::default(),
+            )
+            .unwrap();
         }
         assert_eq!(s.nodes().len() as u64, n / 100);
         let per_entry = s.allocated() as f64 / n as f64;
