@@ -78,6 +78,15 @@ pub fn free_effort(v: &Value) -> usize {
         Value::Set(s) => s.len(),
         Value::ZSet(z) if z.encoding() == "listpack" => 1,
         Value::ZSet(z) => z.len(),
+        // Redis counts the rax nodes, and every group as one allocation plus its PEL, taking
+        // the first group's PEL size for all.
+        Value::Stream(s) => {
+            s.rax_nodes()
+                + s.groups()
+                    .values()
+                    .next()
+                    .map_or(0, |g| s.groups().len() * (1 + g.pel.len()))
+        }
     }
 }
 

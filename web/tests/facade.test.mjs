@@ -35,6 +35,40 @@ test('commands as promise-returning methods, ioredis reply shapes', async () => 
   assert.equal(redis.status, 'end');
 });
 
+test('streams: a producer, a consumer group, acks and pending entries (issue 13)', async () => {
+  const engine = new Engine({ clock: 'manual', time: 1_700_000_000_000, seed: 1 });
+  const producer = new Redis({ engine });
+  const consumer = new Redis({ engine });
+  assert.equal(await producer.xadd('events', '*', 'type', 'created', 'id', 7), '1700000000000-0');
+  assert.equal(await producer.xadd('events', '*', 'type', 'done'), '1700000000000-1');
+  assert.equal(await consumer.xgroup('CREATE', 'events', 'workers', '0'), 'OK');
+  assert.deepEqual(await consumer.xreadgroup('GROUP', 'workers', 'w1', 'COUNT', 1, 'STREAMS', 'events', '>'), [
+    ['events', [['1700000000000-0', ['type', 'created', 'id', '7']]]],
+  ]);
+  assert.deepEqual(await consumer.xpending('events', 'workers'), [
+    1,
+    '1700000000000-0',
+    '1700000000000-0',
+    [['w1', '1']],
+  ]);
+  assert.equal(await consumer.xack('events', 'workers', '1700000000000-0'), 1);
+  assert.equal(await producer.xlen('events'), 2);
+  assert.deepEqual(await consumer.xreadgroup('GROUP', 'workers', 'w2', 'BLOCK', 0, 'STREAMS', 'events', '>'), [
+    ['events', [['1700000000000-1', ['type', 'done']]]],
+  ]);
+  // Blocked reads (a group's and a plain one, on two clients) are woken by the producer's XADD.
+  const reader = new Redis({ engine });
+  const inGroup = consumer.xreadgroup('GROUP', 'workers', 'w2', 'BLOCK', 0, 'STREAMS', 'events', '>');
+  const plain = reader.xread('BLOCK', 0, 'STREAMS', 'events', '$');
+  assert.equal(await producer.xadd('events', '2000000000000-0', 'type', 'late'), '2000000000000-0');
+  const late = [['events', [['2000000000000-0', ['type', 'late']]]]];
+  assert.deepEqual(await inGroup, late);
+  assert.deepEqual(await plain, late);
+  producer.disconnect();
+  consumer.disconnect();
+  reader.disconnect();
+});
+
 test('errors reject with ReplyError; node-style callbacks work', async () => {
   const redis = fresh();
   await redis.set('k', 'v');

@@ -59,6 +59,7 @@
 
 mod coll;
 mod script;
+mod stream;
 
 use crate::suite::Suite;
 use oxidis_core::resp::render::repr;
@@ -1083,6 +1084,8 @@ pub struct Gen {
     /// Commands that must come next: the rest of a group, or the lookup after a SET with a
     /// past expiry time (see [`Gen::next_item`]).
     pending: VecDeque<Item>,
+    /// The millisecond part of the next stream IDs (difftest/stream.rs).
+    stream_ms: u64,
 }
 
 impl Gen {
@@ -1094,6 +1097,7 @@ impl Gen {
             scripts: if collections { 6 } else { 0 },
             strings_made: 0,
             pending: VecDeque::new(),
+            stream_ms: 1,
         }
     }
 

@@ -45,6 +45,28 @@ fn items(r: Reply) -> Vec<Vec<u8>> {
     }
 }
 
+/// A reply as text, with unix-ms times (>= 10^12) shown as `T`: the stream dumps of two
+/// servers fed the same commands at different moments agree on everything else.
+fn render_masking_times(r: &Reply) -> String {
+    match r {
+        Reply::Int(n) if *n >= 1_000_000_000_000 => "T".into(),
+        Reply::Int(n) => n.to_string(),
+        Reply::Bulk(b) | Reply::Simple(b) => String::from_utf8_lossy(b).into_owned(),
+        Reply::Array(v) | Reply::Set(v) | Reply::Push(v) => {
+            let parts: Vec<String> = v.iter().map(render_masking_times).collect();
+            format!("[{}]", parts.join(" "))
+        }
+        Reply::Map(v) => {
+            let parts: Vec<String> = v
+                .iter()
+                .map(|(a, b)| format!("{}={}", render_masking_times(a), render_masking_times(b)))
+                .collect();
+            format!("{{{}}}", parts.join(" "))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
 fn s(v: &str) -> Vec<u8> {
     v.as_bytes().to_vec()
 }
@@ -125,6 +147,142 @@ fn dataset() -> Vec<Vec<Vec<u8>>> {
         s("3"),
         "z".repeat(100).into_bytes(),
     ]);
+    // Streams: a small one, one across many nodes with deleted entries (tombstones inside
+    // nodes and whole nodes gone), one emptied by XTRIM (an empty stream key stays).
+    add(vec![
+        s("XADD"),
+        s("stream"),
+        s("1-1"),
+        s("a"),
+        s("1"),
+        s("b"),
+        s("x"),
+    ]);
+    add(vec![
+        s("XADD"),
+        s("stream"),
+        s("1-2"),
+        s("a"),
+        s("2"),
+        s("b"),
+        s("y"),
+    ]);
+    add(vec![
+        s("XADD"),
+        s("stream"),
+        s("5-0"),
+        s("c"),
+        "z".repeat(100).into_bytes(),
+    ]);
+    for i in 0..1000 {
+        let f = if i % 7 == 0 { "other" } else { "f" };
+        add(vec![
+            s("XADD"),
+            s("bigstream"),
+            format!("{}-{}", 1000 + i / 3, i % 3).into_bytes(),
+            s(f),
+            format!("value-{i}").into_bytes(),
+            s("n"),
+            i.to_string().into_bytes(),
+        ]);
+    }
+    let mut del = vec![s("XDEL"), s("bigstream")];
+    del.extend(
+        (0..1000)
+            .step_by(3)
+            .map(|i| format!("{}-{}", 1000 + i / 3, i % 3).into_bytes()),
+    );
+    add(del);
+    add(vec![s("XTRIM"), s("bigstream"), s("MINID"), s("1100")]);
+    // Consumer groups: pending entries across consumers, a NOACK group, an empty consumer,
+    // a group whose last ID is past a deleted entry.
+    add(vec![
+        s("XGROUP"),
+        s("CREATE"),
+        s("bigstream"),
+        s("g1"),
+        s("0"),
+    ]);
+    add(vec![
+        s("XGROUP"),
+        s("CREATE"),
+        s("bigstream"),
+        s("g2"),
+        s("$"),
+    ]);
+    add(vec![
+        s("XGROUP"),
+        s("CREATE"),
+        s("bigstream"),
+        s("g0"),
+        s("1200-0"),
+        s("ENTRIESREAD"),
+        s("50"),
+    ]);
+    for (consumer, n) in [("alice", "10"), ("bob", "25"), ("carol", "3")] {
+        add(vec![
+            s("XREADGROUP"),
+            s("GROUP"),
+            s("g1"),
+            s(consumer),
+            s("COUNT"),
+            s(n),
+            s("STREAMS"),
+            s("bigstream"),
+            s(">"),
+        ]);
+    }
+    add(vec![
+        s("XREADGROUP"),
+        s("GROUP"),
+        s("g0"),
+        s("dave"),
+        s("NOACK"),
+        s("COUNT"),
+        s("7"),
+        s("STREAMS"),
+        s("bigstream"),
+        s(">"),
+    ]);
+    add(vec![
+        s("XGROUP"),
+        s("CREATECONSUMER"),
+        s("bigstream"),
+        s("g2"),
+        s("idle"),
+    ]);
+    add(vec![
+        s("XCLAIM"),
+        s("bigstream"),
+        s("g1"),
+        s("carol"),
+        s("0"),
+        s("1100-1"),
+        s("1100-2"),
+        s("TIME"),
+        s("1000"),
+        s("RETRYCOUNT"),
+        s("9"),
+    ]);
+    add(vec![s("XACK"), s("bigstream"), s("g1"), s("1101-1")]);
+    add(vec![
+        s("XGROUP"),
+        s("CREATE"),
+        s("stream"),
+        s("solo"),
+        s("0"),
+    ]);
+    add(vec![
+        s("XREADGROUP"),
+        s("GROUP"),
+        s("solo"),
+        s("x"),
+        s("STREAMS"),
+        s("stream"),
+        s(">"),
+    ]);
+    add(vec![s("XADD"), s("emptystream"), s("7-7"), s("f"), s("v")]);
+    add(vec![s("XTRIM"), s("emptystream"), s("MAXLEN"), s("0")]);
     add(vec![s("EXPIRE"), s("bighash"), s("100000")]);
     add(vec![s("SELECT"), s("1")]);
     add(vec![s("SET"), s("db1key"), s("one")]);
@@ -161,6 +319,33 @@ fn full_dump(addr: &str) -> Result<BTreeMap<(u8, Vec<u8>), String>, String> {
                 }
                 b"zset" => {
                     items(c.call(&[b"ZRANGE".as_slice(), &k, b"0", b"-1", b"WITHSCORES"])?)
+                }
+                b"stream" => {
+                    // Every entry as id:field=value,..., then the length.
+                    let mut v: Vec<Vec<u8>> =
+                        match c.call(&[b"XRANGE".as_slice(), &k, b"-", b"+"])? {
+                            Reply::Array(es) => es
+                                .into_iter()
+                                .map(|e| match e {
+                                    Reply::Array(mut p) if p.len() == 2 => {
+                                        let fv = items(p.pop().unwrap_or(Reply::Nil));
+                                        let mut out = bytes(&p[0]);
+                                        out.push(b':');
+                                        out.extend(fv.join(&b'='));
+                                        out
+                                    }
+                                    other => format!("{other:?}").into_bytes(),
+                                })
+                                .collect(),
+                            other => vec![format!("{other:?}").into_bytes()],
+                        };
+                    v.push(bytes(&c.call(&[b"XLEN".as_slice(), &k])?));
+                    // Nodes, IDs, counters, groups, PELs and consumers; the delivery and
+                    // seen times (unix ms) only where both datasets were made at once.
+                    let info =
+                        c.call(&[b"XINFO".as_slice(), b"STREAM", &k, b"FULL", b"COUNT", b"0"])?;
+                    v.push(render_masking_times(&info).into_bytes());
+                    v
                 }
                 _ => vec![],
             };

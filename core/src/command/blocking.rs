@@ -1,6 +1,7 @@
 //! The blocking commands (Redis 7.0's blocked.c and the blocking halves of t_list.c and
 //! t_zset.c): BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP, and
-//! CLIENT UNBLOCK.
+//! CLIENT UNBLOCK; XREAD / XREADGROUP BLOCK block here too (`Op::XRead`, served by
+//! `serve_stream_key` with `command::stream`'s help).
 //!
 //! A command that finds nothing to pop blocks its client: the client is queued (FIFO) on each
 //! of its keys, its deadline goes into a sorted set of timeouts, and the engine stops
@@ -17,7 +18,7 @@
 //! command answers as if it had timed out at once.
 
 use super::list::{self, End};
-use super::{is, parse_int, zset, CmdError, CommandSpec, Ctx};
+use super::{is, parse_int, stream, zset, CmdError, CommandSpec, Ctx};
 use crate::engine::{Client, ClientHandle, Event, Server};
 use crate::time::UnixMillis;
 use crate::types::{List, Value, ZSet};
@@ -36,11 +37,26 @@ enum Op {
     ZPop { max: bool },
     /// BZMPOP: reply [key, [[member, score], ...]].
     ZMPop { max: bool, count: i64 },
+    /// XREAD / XREADGROUP BLOCK: per key, the ID to read after (for a group, resolved to
+    /// the group's last ID when served).
+    XRead(Box<stream::Blocked>),
+}
+
+/// The type of value an operation waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wants {
+    List,
+    ZSet,
+    Stream,
 }
 
 impl Op {
-    fn wants_list(&self) -> bool {
-        matches!(self, Op::Pop(_) | Op::MPop(..) | Op::Move { .. })
+    fn wants(&self) -> Wants {
+        match self {
+            Op::Pop(_) | Op::MPop(..) | Op::Move { .. } => Wants::List,
+            Op::ZPop { .. } | Op::ZMPop { .. } => Wants::ZSet,
+            Op::XRead(_) => Wants::Stream,
+        }
     }
 }
 
@@ -272,9 +288,10 @@ fn serve_key(
     key: &[u8],
 ) {
     loop {
-        let is_list = match srv.dbs[db].get(key, now) {
-            Some(Value::List(_)) => true,
-            Some(Value::ZSet(_)) => false,
+        let wants = match srv.dbs[db].get(key, now) {
+            Some(Value::List(_)) => Wants::List,
+            Some(Value::ZSet(_)) => Wants::ZSet,
+            Some(Value::Stream(_)) => return serve_stream_key(now, srv, clients, db, key),
             _ => return,
         };
         let Some(queue) = srv.blocking.waiting.get(db).and_then(|w| w.get(key)) else {
@@ -284,7 +301,7 @@ fn serve_key(
             clients
                 .get(s)
                 .and_then(|c| c.blocked.as_ref())
-                .is_some_and(|b| b.op.wants_list() == is_list)
+                .is_some_and(|b| b.op.wants() == wants)
         });
         let Some(slot) = next else {
             return;
@@ -304,6 +321,67 @@ fn serve_key(
         b.settle_reply(&mut clients[slot], start);
         finish(srv, slot);
     }
+}
+
+/// Redis's serveClientsBlockedOnStreamKey: every client blocked on the stream `key` whose
+/// ID is now behind the stream's last ID (for a group: the group's last delivered ID) is
+/// served, in the order they blocked; the others stay blocked. A client whose group was
+/// destroyed gets -NOGROUP. Propagation (XREADGROUP's XCLAIMs) goes out as the served
+/// command's would.
+fn serve_stream_key(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    db: usize,
+    key: &[u8],
+) {
+    let Some(queue) = srv.blocking.waiting.get(db).and_then(|w| w.get(key)) else {
+        return;
+    };
+    let slots: Vec<usize> = queue.iter().copied().collect();
+    for slot in slots {
+        let Some(Op::XRead(x)) = clients
+            .get(slot)
+            .and_then(|c| c.blocked.as_ref())
+            .map(|b| &b.op)
+        else {
+            continue;
+        };
+        let Some(Value::Stream(s)) = srv.dbs[db].get(key, now) else {
+            return;
+        };
+        if !stream::blocked_ready(s, key, x) {
+            continue;
+        }
+        let Some(b) = unblock(srv, clients, slot) else {
+            continue;
+        };
+        let Op::XRead(x) = &b.op else { continue };
+        let start = clients[slot].out.len();
+        srv.persist.rewrite = None;
+        let mut ctx = Ctx {
+            now,
+            srv,
+            clients,
+            handle: ClientHandle(slot),
+            cmd: b.cmd,
+        };
+        super::run_handler(&mut ctx, |ctx| stream::serve_blocked(ctx, key, x));
+        if let Some(cmds) = srv.persist.rewrite.take() {
+            for (db, cmd) in cmds {
+                let refs: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+                srv.persist.emit(db, &refs);
+            }
+        }
+        b.settle_reply(&mut clients[slot], start);
+        finish(srv, slot);
+    }
+}
+
+/// XREAD / XREADGROUP with BLOCK and nothing to serve: blocks on `keys` (or, inside EXEC,
+/// answers the timeout's null array at once).
+pub(crate) fn block_xread(ctx: &mut Ctx, keys: &[&[u8]], deadline: u64, x: stream::Blocked) {
+    block(ctx, keys, deadline, Op::XRead(Box::new(x)));
 }
 
 /// Redis's serveClientBlockedOnList / the zset serving: pops for the woken client (whose
@@ -340,6 +418,8 @@ fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
         Op::ZMPop { max, count } => {
             zset::zpop_generic(ctx, &[key], *max, true, *count, true, true)?
         }
+        // Streams are served by serve_stream_key.
+        Op::XRead(_) => {}
     }
     Ok(())
 }

@@ -57,7 +57,9 @@ impl Db {
 
     /// Queues `key` for the blocked clients waiting on it, if any.
     #[inline]
-    fn signal_ready(&mut self, key: &[u8]) {
+    /// Redis's signalKeyAsReady: queues `key` for the clients blocked on it (XADD on an
+    /// existing stream calls this; adding a key does it by itself).
+    pub(crate) fn signal_ready(&mut self, key: &[u8]) {
         if !self.blocking_keys.is_empty() && self.blocking_keys.contains(key) {
             self.ready_keys.push(key.to_vec());
         }

@@ -2,7 +2,7 @@
 //! files), intset. Encoders write exactly what Redis writes; decoders validate every length
 //! against the blob and return an error instead of reading out of bounds.
 
-use crate::cnum::parse_i64;
+use crate::types::listpack::{backlen_size, lp_entry, push_backlen};
 
 pub type Result<T> = std::result::Result<T, String>;
 
@@ -33,89 +33,6 @@ pub struct ListpackWriter {
 impl Default for ListpackWriter {
     fn default() -> Self {
         ListpackWriter::new()
-    }
-}
-
-/// lpEncodeBacklen's size for an entry of `l` bytes.
-fn backlen_size(l: usize) -> usize {
-    if l <= 127 {
-        1
-    } else if l < 16383 {
-        2
-    } else if l < 2097151 {
-        3
-    } else if l < 268435455 {
-        4
-    } else {
-        5
-    }
-}
-
-fn push_backlen(out: &mut Vec<u8>, l: usize) {
-    match backlen_size(l) {
-        1 => out.push(l as u8),
-        2 => out.extend_from_slice(&[(l >> 7) as u8, ((l & 127) | 128) as u8]),
-        3 => out.extend_from_slice(&[
-            (l >> 14) as u8,
-            (((l >> 7) & 127) | 128) as u8,
-            ((l & 127) | 128) as u8,
-        ]),
-        4 => out.extend_from_slice(&[
-            (l >> 21) as u8,
-            (((l >> 14) & 127) | 128) as u8,
-            (((l >> 7) & 127) | 128) as u8,
-            ((l & 127) | 128) as u8,
-        ]),
-        _ => out.extend_from_slice(&[
-            (l >> 28) as u8,
-            (((l >> 21) & 127) | 128) as u8,
-            (((l >> 14) & 127) | 128) as u8,
-            (((l >> 7) & 127) | 128) as u8,
-            ((l & 127) | 128) as u8,
-        ]),
-    }
-}
-
-/// The bytes of an entry (encoding + data, without backlen) for `s`, as lpEncodeGetType picks.
-fn lp_entry(s: &[u8], out: &mut Vec<u8>) {
-    if s.len() <= 20 {
-        if let Some(v) = parse_i64(s) {
-            lp_int_entry(v, out);
-            return;
-        }
-    }
-    let n = s.len();
-    if n < 64 {
-        out.push(0x80 | n as u8);
-    } else if n < 4096 {
-        out.push(0xe0 | (n >> 8) as u8);
-        out.push(n as u8);
-    } else {
-        out.push(0xf0);
-        out.extend_from_slice(&(n as u32).to_le_bytes());
-    }
-    out.extend_from_slice(s);
-}
-
-fn lp_int_entry(v: i64, out: &mut Vec<u8>) {
-    if (0..=127).contains(&v) {
-        out.push(v as u8);
-    } else if (-4096..=4095).contains(&v) {
-        let u = (v as u64) & 0x1fff;
-        out.push(0xc0 | (u >> 8) as u8);
-        out.push(u as u8);
-    } else if (-32768..=32767).contains(&v) {
-        out.push(0xf1);
-        out.extend_from_slice(&(v as i16).to_le_bytes());
-    } else if (-8388608..=8388607).contains(&v) {
-        out.push(0xf2);
-        out.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-    } else if (i64::from(i32::MIN)..=i64::from(i32::MAX)).contains(&v) {
-        out.push(0xf3);
-        out.extend_from_slice(&(v as i32).to_le_bytes());
-    } else {
-        out.push(0xf4);
-        out.extend_from_slice(&v.to_le_bytes());
     }
 }
 

@@ -158,6 +158,12 @@ impl Persist {
         self.multi_emitted = false;
     }
 
+    /// Whether a script is running (its effects are being collected): Redis's CLIENT_SCRIPT
+    /// for the commands it calls (XREAD BLOCK refuses them).
+    pub fn in_script(&self) -> bool {
+        self.script_ops.is_some()
+    }
+
     /// A script starts: collect its effects.
     pub fn begin_script(&mut self) {
         self.script_ops = Some(Vec::new());

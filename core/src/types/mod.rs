@@ -6,8 +6,10 @@ pub mod bytes;
 pub mod dict;
 pub mod hash;
 pub mod list;
+pub mod listpack;
 pub mod longdouble;
 pub mod set;
+pub mod stream;
 pub mod zset;
 
 pub use bytes::CompactBytes;
@@ -15,6 +17,7 @@ pub use dict::Dict;
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
+pub use stream::Stream;
 pub use zset::ZSet;
 
 /// A collection type a key can hold, as found inside a `Value`: what Redis's checkType
@@ -50,6 +53,7 @@ kind!(List);
 kind!(Hash);
 kind!(Set);
 kind!(ZSet);
+kind!(Stream);
 
 /// What a key holds.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +66,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -92,6 +97,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -119,6 +125,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }

@@ -136,10 +136,11 @@ impl Gen {
     /// One collection command (or a group of them).
     pub(super) fn collection(&mut self) -> Item {
         match self.rng.below(100) {
-            0..=21 => self.list_cmd(),
-            22..=41 => self.hash_cmd(),
-            42..=61 => self.set_cmd(),
-            62..=89 => self.zset_cmd(),
+            0..=19 => self.list_cmd(),
+            20..=37 => self.hash_cmd(),
+            38..=55 => self.set_cmd(),
+            56..=81 => self.zset_cmd(),
+            82..=91 => self.stream_cmd(),
             _ => self.generic_cmd(),
         }
     }
