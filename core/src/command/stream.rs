@@ -464,16 +464,46 @@ pub fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
-pub fn xread(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let mut timeout: Option<u64> = None;
-    let mut count: i64 = 0;
-    let mut streams_arg = 0;
+/// XREAD's and XREADGROUP's options (Redis parses both in one xreadCommand).
+struct ReadOptions<'a> {
+    /// BLOCK: the deadline (0 = forever).
+    timeout: Option<u64>,
+    count: i64,
+    /// The index of the first key after STREAMS.
+    streams_arg: usize,
+    noack: bool,
+    /// GROUP group consumer.
+    group: Option<(&'a [u8], &'a [u8])>,
+}
+
+impl ReadOptions<'_> {
+    /// The COUNT a blocked read is served with.
+    fn blocked_count(&self) -> usize {
+        if self.count == 0 {
+            XREAD_BLOCKED_DEFAULT_COUNT
+        } else {
+            self.count as usize
+        }
+    }
+}
+
+fn read_options<'a>(
+    ctx: &Ctx,
+    args: &[&'a [u8]],
+    xreadgroup: bool,
+) -> Result<ReadOptions<'a>, CmdError> {
+    let mut o = ReadOptions {
+        timeout: None,
+        count: 0,
+        streams_arg: 0,
+        noack: false,
+        group: None,
+    };
     let mut i = 1;
     while i < args.len() {
         let more = args.len() - i - 1;
-        let o = args[i];
-        if is(o, "block") && more > 0 {
+        let opt = args[i];
+        if is(opt, "block") && more > 0 {
             if ctx.srv.persist.in_script() {
                 return Err(quoted_error(&[
                     b"ERR ",
@@ -487,38 +517,78 @@ pub fn xread(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             if t < 0 {
                 return Err(CmdError::err("timeout is negative"));
             }
-            timeout = Some(if t > 0 {
+            o.timeout = Some(if t > 0 {
                 ctx.now.0.saturating_add(t as u64)
             } else {
                 0
             });
-        } else if is(o, "count") && more > 0 {
+        } else if is(opt, "count") && more > 0 {
             i += 1;
-            count = parse_int(args[i])?.max(0);
-        } else if is(o, "streams") && more > 0 {
-            streams_arg = i + 1;
-            if !(args.len() - streams_arg).is_multiple_of(2) {
+            o.count = parse_int(args[i])?.max(0);
+        } else if is(opt, "streams") && more > 0 {
+            o.streams_arg = i + 1;
+            if !(args.len() - o.streams_arg).is_multiple_of(2) {
                 return Err(CmdError::err(
                     "Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));
             }
             break;
-        } else if is(o, "group") && more >= 2 {
-            return Err(CmdError::err(
-                "The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
-            ));
-        } else if is(o, "noack") {
-            return Err(CmdError::err(
-                "The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
-            ));
+        } else if is(opt, "group") && more >= 2 {
+            if !xreadgroup {
+                return Err(CmdError::err(
+                    "The GROUP option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            o.group = Some((args[i + 1], args[i + 2]));
+            i += 2;
+        } else if is(opt, "noack") {
+            if !xreadgroup {
+                return Err(CmdError::err(
+                    "The NOACK option is only supported by XREADGROUP. You called XREAD instead.",
+                ));
+            }
+            o.noack = true;
         } else {
             return Err(CmdError::Syntax);
         }
         i += 1;
     }
-    if streams_arg == 0 {
+    if o.streams_arg == 0 {
         return Err(CmdError::Syntax);
     }
+    Ok(o)
+}
+
+/// The end of XREAD and XREADGROUP: the streams served now (a map of them in RESP3), or a
+/// blocked client, or a null array.
+fn finish_read(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    served: usize,
+    body: &[u8],
+    deadline: Option<u64>,
+    blocked: impl FnOnce() -> Blocked,
+) {
+    if served > 0 {
+        let resp3 = ctx.client_ref().resp3;
+        let mut out = ctx.out();
+        if resp3 {
+            out.map_len(served);
+        } else {
+            out.array_len(served);
+        }
+        out.out.extend_from_slice(body);
+    } else if let Some(deadline) = deadline {
+        super::blocking::block_xread(ctx, keys, deadline, blocked());
+    } else {
+        ctx.out().nil_array();
+    }
+}
+
+/// XREAD [COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]
+pub fn xread(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let opts = read_options(ctx, args, false)?;
+    let (count, streams_arg) = (opts.count, opts.streams_arg);
     let n = (args.len() - streams_arg) / 2;
     let keys = &args[streams_arg..streams_arg + n];
     let now = ctx.now;
@@ -560,30 +630,11 @@ pub fn xread(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             reply_range(&mut w, s, start, StreamId::MAX, count as usize, false);
         }
     }
-    if served > 0 {
-        let mut out = ctx.out();
-        if resp3 {
-            out.map_len(served);
-        } else {
-            out.array_len(served);
-        }
-        out.out.extend_from_slice(&body);
-        return Ok(());
-    }
-    if let Some(deadline) = timeout {
-        let x = Blocked {
-            ids: keys.iter().map(|k| k.to_vec()).zip(ids).collect(),
-            count: if count == 0 {
-                XREAD_BLOCKED_DEFAULT_COUNT
-            } else {
-                count as usize
-            },
-            group: None,
-        };
-        super::blocking::block_xread(ctx, keys, deadline, x);
-        return Ok(());
-    }
-    ctx.out().nil_array();
+    finish_read(ctx, keys, served, &body, opts.timeout, || Blocked {
+        ids: keys.iter().map(|k| k.to_vec()).zip(ids).collect(),
+        count: opts.blocked_count(),
+        group: None,
+    });
     Ok(())
 }
 
@@ -1429,59 +1480,9 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]
 pub fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let mut timeout: Option<u64> = None;
-    let mut count: i64 = 0;
-    let mut streams_arg = 0;
-    let mut noack = false;
-    let mut group: Option<(&[u8], &[u8])> = None;
-    let mut i = 1;
-    while i < args.len() {
-        let more = args.len() - i - 1;
-        let o = args[i];
-        if is(o, "block") && more > 0 {
-            if ctx.srv.persist.in_script() {
-                return Err(quoted_error(&[
-                    b"ERR ",
-                    args[0],
-                    b" command is not allowed with BLOCK option from scripts",
-                ]));
-            }
-            i += 1;
-            let t = parse_i64(args[i])
-                .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
-            if t < 0 {
-                return Err(CmdError::err("timeout is negative"));
-            }
-            timeout = Some(if t > 0 {
-                ctx.now.0.saturating_add(t as u64)
-            } else {
-                0
-            });
-        } else if is(o, "count") && more > 0 {
-            i += 1;
-            count = parse_int(args[i])?.max(0);
-        } else if is(o, "streams") && more > 0 {
-            streams_arg = i + 1;
-            if !(args.len() - streams_arg).is_multiple_of(2) {
-                return Err(CmdError::err(
-                    "Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
-                ));
-            }
-            break;
-        } else if is(o, "group") && more >= 2 {
-            group = Some((args[i + 1], args[i + 2]));
-            i += 2;
-        } else if is(o, "noack") {
-            noack = true;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 1;
-    }
-    if streams_arg == 0 {
-        return Err(CmdError::Syntax);
-    }
-    let Some((gname, cname)) = group else {
+    let opts = read_options(ctx, args, true)?;
+    let (count, streams_arg, noack) = (opts.count, opts.streams_arg, opts.noack);
+    let Some((gname, cname)) = opts.group else {
         return Err(CmdError::err("Missing GROUP option for XREADGROUP"));
     };
     let n = (args.len() - streams_arg) / 2;
@@ -1609,30 +1610,11 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
         ctx.srv.dirty += 1;
     }
-    if served > 0 {
-        let mut out = ctx.out();
-        if resp3 {
-            out.map_len(served);
-        } else {
-            out.array_len(served);
-        }
-        out.out.extend_from_slice(&body);
-        return Ok(());
-    }
-    if let Some(deadline) = timeout {
-        let x = Blocked {
-            ids: Vec::new(),
-            count: if count == 0 {
-                XREAD_BLOCKED_DEFAULT_COUNT
-            } else {
-                count as usize
-            },
-            group: Some((gname.to_vec(), cname.to_vec(), noack)),
-        };
-        super::blocking::block_xread(ctx, keys, deadline, x);
-        return Ok(());
-    }
-    ctx.out().nil_array();
+    finish_read(ctx, keys, served, &body, opts.timeout, || Blocked {
+        ids: Vec::new(),
+        count: opts.blocked_count(),
+        group: Some((gname.to_vec(), cname.to_vec(), noack)),
+    });
     Ok(())
 }
 
