@@ -153,11 +153,7 @@ pub fn script_help(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
         "HELP",
         "    Prints this help.",
     ];
-    let mut out = ctx.out();
-    out.array_len(LINES.len());
-    for l in LINES {
-        out.simple(l);
-    }
+    super::connection::reply_help(ctx, LINES);
     Ok(())
 }
 
@@ -427,10 +423,6 @@ pub fn function_help(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
         "HELP",
         "    Prints this help.",
     ];
-    let mut out = ctx.out();
-    out.array_len(LINES.len());
-    for l in LINES {
-        out.simple(l);
-    }
+    super::connection::reply_help(ctx, LINES);
     Ok(())
 }

@@ -759,20 +759,6 @@ fn quoted_error(parts: &[&[u8]]) -> CmdError {
     CmdError::Msg(m)
 }
 
-/// addReplyHelp: the header names the command as typed, upper-cased.
-fn reply_help(ctx: &mut Ctx, cmd: &[u8], lines: &[&str]) {
-    let mut head: Vec<u8> = c_str(cmd).iter().map(u8::to_ascii_uppercase).collect();
-    head.extend_from_slice(b" <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
-    let mut out = ctx.out();
-    out.array_len(lines.len() + 3);
-    out.simple_bytes(&head);
-    for l in lines {
-        out.simple(l);
-    }
-    out.simple("HELP");
-    out.simple("    Prints this help.");
-}
-
 /// preventCommandPropagation: the command's effects, if any, were propagated in another form
 /// (or not at all).
 fn prevent_propagation(ctx: &mut Ctx) {
@@ -836,6 +822,7 @@ fn no_such_key_or_group(key: &[u8], group: &[u8], tail: &[u8]) -> CmdError {
 }
 
 const XGROUP_HELP: &[&str] = &[
+    "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CREATE <key> <groupname> <id|$> [option]",
     "    Create a new consumer group. Options are:",
     "    * MKSTREAM",
@@ -850,6 +837,8 @@ const XGROUP_HELP: &[&str] = &[
     "    Remove the specified group.",
     "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
     "    Set the current group ID and entries_read counter.",
+    "HELP",
+    "    Prints this help.",
 ];
 
 /// XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD entries-read]
@@ -936,7 +925,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     let n = args.len();
     if n == 2 && is(opt, "help") {
-        reply_help(ctx, args[0], XGROUP_HELP);
+        super::connection::reply_help(ctx, XGROUP_HELP);
     } else if is(opt, "create") && (5..=8).contains(&n) {
         let id = if c_str(args[4]) == b"$" && args[4].len() == 1 {
             ctx.db()
@@ -1619,17 +1608,20 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 }
 
 const XINFO_HELP: &[&str] = &[
+    "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CONSUMERS <key> <groupname>",
     "    Show consumers of <groupname>.",
     "GROUPS <key>",
     "    Show the stream consumer groups.",
     "STREAM <key> [FULL [COUNT <count>]",
     "    Show information about the stream.",
+    "HELP",
+    "    Prints this help.",
 ];
 
 /// XINFO HELP
-pub fn xinfo_help(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    reply_help(ctx, args[0], XINFO_HELP);
+pub fn xinfo_help(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    super::connection::reply_help(ctx, XINFO_HELP);
     Ok(())
 }
 
