@@ -212,21 +212,19 @@ pub fn string2d(arg: &[u8]) -> Option<f64> {
     Some(v)
 }
 
+/// An optional `+`/`-` at `s[i]`: (negative, the index after it).
+pub(crate) fn c_sign(s: &[u8], i: usize) -> (bool, usize) {
+    match s.get(i) {
+        Some(b'-') => (true, i + 1),
+        Some(b'+') => (false, i + 1),
+        _ => (false, i),
+    }
+}
+
 /// C's strtoll(s, &end, base) == whole string: leading whitespace, a sign, digits (none is 0).
 /// Saturates on overflow as strtoll does; None if anything follows the digits.
 pub(crate) fn strtoll(s: &[u8], base: u32) -> Option<i64> {
-    let mut i = s.iter().take_while(|&&c| is_c_space(c)).count();
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (neg, mut i) = c_sign(s, s.iter().take_while(|&&c| is_c_space(c)).count());
     let start = i;
     let mut v: i128 = 0;
     while let Some(d) = s.get(i).and_then(|&c| (c as char).to_digit(base)) {
@@ -242,6 +240,29 @@ pub(crate) fn strtoll(s: &[u8], base: u32) -> Option<i64> {
     }
     let v = if neg { -v } else { v };
     Some(v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+}
+
+/// C's strtoull in base 10 as string2ull uses it: leading spaces, a sign (a minus negates,
+/// modulo 2^64), at least one digit, nothing after; None on overflow.
+pub(crate) fn strtoull(s: &[u8]) -> Option<u64> {
+    let (neg, i) = c_sign(s, s.iter().take_while(|&&c| is_c_space(c)).count());
+    let digits = &s[i..];
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+/// Redis's string2ull: a canonical long long (not negative), else strtoull.
+pub(crate) fn string2ull(s: &[u8]) -> Option<u64> {
+    if let Some(v) = parse_i64(s) {
+        return (v >= 0).then_some(v as u64);
+    }
+    strtoull(s)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! `MINID = <first id, tombstones included>`).
 
 use super::{c_str, is, parse_int, CmdError, Ctx};
-use crate::cnum::{is_c_space, parse_i64};
+use crate::cnum::{parse_i64, string2ull};
 use crate::resp::ReplyWriter;
 use crate::types::stream::{
     AddError, Consumer, Entry, Group, IdSpec, Nack, NodeLimits, Stream, StreamId, Trim,
@@ -18,43 +18,6 @@ use crate::types::Value;
 
 fn invalid_id() -> CmdError {
     CmdError::err("Invalid stream ID specified as stream command argument")
-}
-
-/// C's strtoull in base 10 as string2ull uses it: leading spaces, a sign (a minus negates,
-/// modulo 2^64), at least one digit, nothing after; None on overflow.
-fn strtoull(s: &[u8]) -> Option<u64> {
-    let mut i = 0;
-    while i < s.len() && is_c_space(s[i]) {
-        i += 1;
-    }
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let digits = &s[i..];
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
-/// Redis's string2ull: a canonical long long (not negative), else strtoull.
-fn string2ull(s: &[u8]) -> Option<u64> {
-    if let Some(v) = parse_i64(s) {
-        return (v >= 0).then_some(v as u64);
-    }
-    strtoull(s)
 }
 
 /// streamGenericParseIDOrReply: `ms-seq`, `ms` (seq = `missing_seq`), `-` / `+` unless

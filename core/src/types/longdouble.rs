@@ -287,18 +287,7 @@ fn exponent_suffix(rest: &[u8], marker: u8) -> Option<i64> {
 
 /// A decimal exponent ("e-12") with saturation: glibc treats huge exponents as over/underflow.
 fn parse_exp(s: &[u8]) -> Option<(i64, usize)> {
-    let mut i = 0;
-    let neg = match s.first() {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (neg, mut i) = crate::cnum::c_sign(s, 0);
     let start = i;
     let mut v: i64 = 0;
     while i < s.len() && s[i].is_ascii_digit() {
