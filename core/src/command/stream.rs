@@ -661,15 +661,7 @@ pub(crate) fn serve_blocked(ctx: &mut Ctx, key: &[u8], x: &Blocked) -> Result<()
                         .to_vec(),
                 ));
             };
-            let mut created = false;
-            match g.consumers.get_mut(cname.as_slice()) {
-                Some(c) => c.seen_time = now.0,
-                None => {
-                    g.consumers
-                        .insert(Box::from(cname.as_slice()), Consumer::new(now.0));
-                    created = true;
-                }
-            }
+            let created = g.see_consumer(cname, now.0);
             let start = g.last_id.incr().unwrap_or(StreamId::MIN);
             let mut entries = Vec::new();
             let mut inner = ReplyWriter::new(&mut entries, resp3);
@@ -1252,14 +1244,10 @@ pub fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
                 continue;
             }
         }
-        match g.consumers.get_mut(name) {
-            Some(c) => c.seen_time = now.0,
-            None => {
-                g.consumers.insert(Box::from(name), Consumer::new(now.0));
-                extra_dirty += 1;
-            }
-        }
         let was_new = existing.is_none();
+        if g.see_consumer(name, now.0) {
+            extra_dirty += 1;
+        }
         let nack = g.assign(id, name, now.0);
         if was_new {
             // FORCE made it: Redis's new NACK starts at count 1 before the update below.
@@ -1383,12 +1371,8 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         if minidle != 0 && nowms - (nack.delivery_time as i64) < minidle {
             continue;
         }
-        match g.consumers.get_mut(name) {
-            Some(c) => c.seen_time = now.0,
-            None => {
-                g.consumers.insert(Box::from(name), Consumer::new(now.0));
-                extra_dirty += 1;
-            }
+        if g.see_consumer(name, now.0) {
+            extra_dirty += 1;
         }
         let nack = g.assign(id, name, now.0);
         nack.delivery_time = now.0;
@@ -1489,14 +1473,10 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         // The consumer: seen now, created if new (with NOACK, XREADGROUP propagates no
         // XCLAIM that would create it, so it is propagated by itself).
         let g = s.group_mut(gname).expect("checked");
-        match g.consumers.get_mut(cname) {
-            Some(c) => c.seen_time = now.0,
-            None => {
-                g.consumers.insert(Box::from(cname), Consumer::new(now.0));
-                ctx.srv.dirty += 1;
-                if noack {
-                    ctx.propagate(&[b"XGROUP", b"CREATECONSUMER", k, gname, cname]);
-                }
+        if g.see_consumer(cname, now.0) {
+            ctx.srv.dirty += 1;
+            if noack {
+                ctx.propagate(&[b"XGROUP", b"CREATECONSUMER", k, gname, cname]);
             }
         }
         let s = ctx.db().write::<Stream>(k, now)?.expect("checked");

@@ -187,6 +187,22 @@ pub struct Group {
 }
 
 impl Group {
+    /// streamLookupConsumer + streamCreateConsumer as the readers and claimers use them: the
+    /// consumer is seen now, and made if new; true when it was made.
+    pub fn see_consumer(&mut self, name: &[u8], now_ms: u64) -> bool {
+        match self.consumers.get_mut(name) {
+            Some(c) => {
+                c.seen_time = now_ms;
+                false
+            }
+            None => {
+                self.consumers
+                    .insert(Box::from(name), Consumer::new(now_ms));
+                true
+            }
+        }
+    }
+
     pub fn new(last_id: StreamId, entries_read: i64) -> Group {
         Group {
             last_id,
