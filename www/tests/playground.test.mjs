@@ -405,11 +405,14 @@ test('the streams lesson: a producer, two consumers in a group, acks, a blocked 
     }
   }
   // XAUTOCLAIM moved 1-2 to alice: a second delivery, idle again from 0.
-  assert.equal(
-    await stream(),
-    ['4 entries · last ID 1-4', book, pen, ink, tape, 'group "shipping" · last delivered 1-4 · 1 pending', 'consumers: alice (1 pending), bob (0 pending)',
-      '1-2 → alice · idle 0.0 s · delivered 2×'].join('\n'),
-  );
+  const claimed = ['4 entries · last ID 1-4', book, pen, ink, tape, 'group "shipping" · last delivered 1-4 · 1 pending', 'consumers: alice (1 pending), bob (0 pending)',
+    '1-2 → alice · idle 0.0 s · delivered 2×'].join('\n');
+  assert.equal(await stream(), claimed);
+  // The group, its consumers and pending entries survive a reload (the page keeps an RDB snapshot).
+  await page.waitForFunction((n) => JSON.parse(localStorage.getItem('oxidis-playground:v1') ?? '{}').lessons?.length === n, steps.length);
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await stream(), claimed);
   assert.match(await page.locator('#lesson-list button', { hasText: 'Streams' }).getAttribute('class'), /done/);
   await done('lesson-streams');
 });
