@@ -249,6 +249,8 @@ class App {
           for (let i = 0; i < z.length; i += 2) pairs.push(`${q(z[i])}: ${z[i + 1]}`);
           return `{${pairs.join(', ')}${n > 5 ? `, … ${n - 5} more` : ''}}`;
         }
+        case 'stream':
+          return this.streamView(key);
         default:
           return '';
       }
@@ -257,13 +259,56 @@ class App {
     }
   }
 
+  /**
+   * A stream in the keyspace: length and last ID, the first entries, and per consumer group its
+   * consumers and pending entries (owner, idle time, deliveries), read with XINFO, XRANGE and
+   * XPENDING (which change nothing: no consumer is created or seen by looking).
+   */
+  streamView(key) {
+    const c = this.inspector;
+    const short = (s) => (s.length > 40 ? `${s.slice(0, 40)}…` : s);
+    const q = (v) => JSON.stringify(short(String(v)));
+    const fields = (a) => {
+      const out = [];
+      for (let i = 0; i < a.length; i += 2) out.push(`${q(a[i])}: ${q(a[i + 1])}`);
+      return `{${out.join(', ')}}`;
+    };
+    const obj = (flat) => Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[v, flat[i + 1]]])));
+    const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+    const idle = (ms) => (ms >= 10_000 ? `${Math.floor(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`);
+    const SHOW = 5;
+    const info = obj(c.call('XINFO', 'STREAM', key));
+    const entries = c.call('XRANGE', key, '-', '+', 'COUNT', SHOW);
+    const box = el('div', { class: 'stream' }, el('div', { class: 'stream-head' }, `${plural(info.length, 'entry', 'entries')} · last ID `, el('code', { text: info['last-generated-id'] })));
+    const list = el('ul', { class: 'entries' }, ...entries.map(([id, f]) => el('li', { 'data-id': id }, el('code', { text: id }), ` ${fields(f)}`)));
+    if (info.length > entries.length) list.append(el('li', { class: 'more', text: `… ${info.length - entries.length} more` }));
+    box.append(list);
+    for (const g of c.call('XINFO', 'GROUPS', key).map(obj)) {
+      const consumers = c.call('XINFO', 'CONSUMERS', key, g.name).map(obj);
+      const pel = c.call('XPENDING', key, g.name, '-', '+', SHOW);
+      const group = el('div', { class: 'group', 'data-group': g.name });
+      group.append(el('div', { class: 'group-head' }, `group ${q(g.name)} · last delivered `, el('code', { text: g['last-delivered-id'] }), ` · ${g.pending} pending`));
+      group.append(el('div', { class: 'consumers', text: consumers.length ? `consumers: ${consumers.map((x) => `${x.name} (${x.pending} pending)`).join(', ')}` : 'no consumers yet' }));
+      const pending = el('ul', { class: 'pel' }, ...pel.map(([id, owner, ms, n]) => el('li', { 'data-id': id }, el('code', { text: id }), ` → ${owner} · idle ${idle(ms)} · delivered ${n}×`)));
+      if (g.pending > pel.length) pending.append(el('li', { class: 'more', text: `… ${g.pending - pel.length} more pending` }));
+      group.append(pending);
+      box.append(group);
+    }
+    return box;
+  }
+
+  valueCell(k) {
+    const v = this.preview(k.key, k.type);
+    return typeof v === 'string' ? el('td', { class: 'value', text: v }) : el('td', { class: 'value' }, v);
+  }
+
   refreshKeys() {
     const keys = this.engine.keys({ limit: 200, binary: false });
     keys.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const body = $('#keys tbody');
     const rows = keys.map((k) => {
       const ttl = k.ttl < 0 ? 'none' : k.ttl >= 10_000 ? `${Math.ceil(k.ttl / 1000)} s` : `${(k.ttl / 1000).toFixed(1)} s`;
-      const tr = el('tr', {}, el('th', { scope: 'row', text: k.key }), el('td', { class: `type ${k.type}`, text: k.type }), el('td', { class: 'value', text: this.preview(k.key, k.type) }), el('td', { class: k.ttl < 0 ? 'ttl' : 'ttl live', text: ttl }));
+      const tr = el('tr', {}, el('th', { scope: 'row', text: k.key }), el('td', { class: `type ${k.type}`, text: k.type }), this.valueCell(k), el('td', { class: k.ttl < 0 ? 'ttl' : 'ttl live', text: ttl }));
       tr.dataset.key = k.key;
       return tr;
     });

@@ -107,4 +107,27 @@ export const LESSONS = [
       { client: 1, cmd: 'EVALSHA 4bf7d58fae1f53f07bdbc01035fe242bdbd048ed 1 rate:ada 60 2; EVALSHA 4bf7d58fae1f53f07bdbc01035fe242bdbd048ed 1 rate:ada 60 2; EVALSHA 4bf7d58fae1f53f07bdbc01035fe242bdbd048ed 1 rate:ada 60 2', text: 'Three calls with a limit of 2: true (:1), true (:1), then false ($-1). The key rate:ada expires after 60 s and the window starts again.' },
     ],
   },
+  {
+    id: 'streams',
+    title: '10. Streams',
+    intro:
+      'A stream is an append-only log: every entry has an ID (milliseconds-sequence) and a few field/value pairs. A consumer group shares the entries among its consumers and remembers, per entry, who got it until that consumer acknowledges it (the pending entries list). Client 1 produces, clients 2 and 3 consume; the keyspace panel shows the stream, its group, consumers and pending entries. The IDs here are explicit (1-1, 1-2 ...) so every run answers the same bytes; XADD with * would make one from the clock.',
+    steps: [
+      { client: 1, cmd: 'XADD orders 1-1 item book qty 1', text: 'XADD appends an entry and answers its ID. orders did not exist: XADD created the stream.' },
+      { client: 1, cmd: 'XADD orders 1-2 item pen qty 3; XADD orders 1-3 item ink qty 2', text: 'Two more entries. IDs must grow: XADD orders 1-2 again would be refused (equal or smaller than the stream top item).' },
+      { client: 1, cmd: 'XLEN orders; XRANGE orders - +', text: 'XLEN counts the entries; XRANGE reads them by ID (- and + are the smallest and greatest): each entry is an array of its ID and its fields and values.' },
+      { client: 1, cmd: 'XGROUP CREATE orders shipping 0', text: 'A consumer group "shipping" that starts before the first entry (ID 0): everything in the stream is still to be delivered.' },
+      { client: 2, cmd: 'XREADGROUP GROUP shipping alice COUNT 1 STREAMS orders >', text: 'Client 2 reads as consumer alice. > means "entries never delivered to this group": she gets 1-1, which is now pending for her.' },
+      { client: 3, cmd: 'XREADGROUP GROUP shipping bob COUNT 1 STREAMS orders >', text: 'Client 3 reads as consumer bob and gets the next entry, 1-2: the group hands each entry to one consumer only.' },
+      { client: 1, cmd: 'XPENDING orders shipping', text: 'XPENDING sums up what was delivered and not yet acknowledged: 2 entries, from 1-1 to 1-2, one each for alice and bob. The keyspace panel lists them with owner and delivery count.' },
+      { client: 2, cmd: 'XREADGROUP GROUP shipping alice COUNT 1 STREAMS orders >', text: 'Alice is faster: she takes the next new entry, 1-3. Bob still holds 1-2.' },
+      { client: 2, cmd: 'XACK orders shipping 1-1 1-3', text: 'XACK tells the group alice is done with 1-1 and 1-3: they leave the pending list (:2 acknowledged). The entries stay in the stream.' },
+      { client: 2, cmd: 'XREADGROUP GROUP shipping alice BLOCK 0 STREAMS orders >', text: 'Nothing new to deliver, so with BLOCK 0 client 2 waits (no reply yet), like BLPOP.' },
+      { client: 1, cmd: 'XADD orders 1-4 item tape qty 5', text: 'The producer adds 1-4: client 2 wakes up with it at once (see its console and wire).' },
+      { client: 2, cmd: 'XACK orders shipping 1-4', text: 'Alice acknowledges 1-4. Only bob\'s 1-2 is pending now, and bob never comes back.' },
+      { advance: 10_000, text: 'Fast-forward the clock 10 seconds: 1-2 has been pending for 10 s (its idle time in the keyspace panel).' },
+      { client: 2, cmd: 'XAUTOCLAIM orders shipping alice 10000 0', text: 'XAUTOCLAIM hands to alice the entries idle for at least 10000 ms, scanning the pending list from ID 0: she gets bob\'s 1-2. The reply: the cursor to continue from (0-0: the scan is complete), the entries claimed, and the IDs of claimed entries that were deleted meanwhile (none).' },
+      { client: 1, cmd: 'XPENDING orders shipping', text: '1-2 is now alice\'s, delivered twice (see the keyspace panel). After XACK orders shipping 1-2 nothing would be pending.' },
+    ],
+  },
 ];

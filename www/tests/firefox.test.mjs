@@ -77,7 +77,7 @@ after(async () => {
   server?.close();
 });
 
-test('Firefox: SET greeting hello shows the request bytes, +OK and the key; a Lua script runs', async () => {
+test('Firefox: SET greeting hello shows the request bytes, +OK and the key; a Lua script runs; a stream is read and shown', async () => {
   const { send, onEvent } = firefox;
   const errors = [];
   onEvent(({ method, params }) => {
@@ -118,6 +118,18 @@ test('Firefox: SET greeting hello shows the request bytes, +OK and the key; a Lu
   await evaluate(`document.querySelectorAll('#lesson .run')[1].click()`);
   await until(`document.body.innerText.includes('*6\\\\r\\\\n:3\\\\r\\\\n:0\\\\r\\\\n$4\\\\r\\\\ntext\\\\r\\\\n:1\\\\r\\\\n$-1\\\\r\\\\n$5\\\\r\\\\nafter\\\\r\\\\n')`, 10_000);
   assert.match((await evaluate('document.body.innerText')).value, /1\) \(integer\) 3\n2\) \(integer\) 0\n3\) "text"\n4\) \(integer\) 1\n5\) \(nil\)\n6\) "after"/);
+  // Streams too: the streams lesson's first three steps (three XADDs, then XLEN and XRANGE), the
+  // reply bytes as redis-server 7.0.15 sent them, and the stream in the keyspace view.
+  await evaluate(`[...document.querySelectorAll('#lesson-list button')].find((b) => b.textContent.includes('Streams')).click()`);
+  for (const i of [0, 1, 2]) await evaluate(`document.querySelectorAll('#lesson .run')[${i}].click()`);
+  const xrange = ':3\\r\\n*3\\r\\n*2\\r\\n$3\\r\\n1-1\\r\\n*4\\r\\n$4\\r\\nitem\\r\\n$4\\r\\nbook\\r\\n$3\\r\\nqty\\r\\n$1\\r\\n1\\r\\n'
+    + '*2\\r\\n$3\\r\\n1-2\\r\\n*4\\r\\n$4\\r\\nitem\\r\\n$3\\r\\npen\\r\\n$3\\r\\nqty\\r\\n$1\\r\\n3\\r\\n'
+    + '*2\\r\\n$3\\r\\n1-3\\r\\n*4\\r\\n$4\\r\\nitem\\r\\n$3\\r\\nink\\r\\n$3\\r\\nqty\\r\\n$1\\r\\n2\\r\\n';
+  await until(`[...document.querySelectorAll('#client-1 .wire-entry.in [data-testid="wire-bytes"]')].at(-1)?.innerText === ${JSON.stringify(xrange)}`, 10_000);
+  assert.equal(
+    (await evaluate(`document.querySelector('#keys tbody tr[data-key="orders"] td.value').innerText`)).value,
+    '3 entries · last ID 1-3\n1-1 {"item": "book", "qty": "1"}\n1-2 {"item": "pen", "qty": "3"}\n1-3 {"item": "ink", "qty": "2"}',
+  );
   const { data } = await send('browsingContext.captureScreenshot', { context });
   await writeFile(join(shots, 'firefox.png'), Buffer.from(data, 'base64'));
   assert.deepEqual(errors, [], 'the page logged errors');

@@ -324,3 +324,95 @@ test('the Lua scripts lesson: every step answers as redis-server does, on the wi
   assert.match(await page.locator('#lesson-list button', { hasText: 'Lua scripts' }).getAttribute('class'), /done/);
   await done('lesson-scripting');
 });
+
+test('the streams lesson: a producer, two consumers in a group, acks, a blocked read woken, XAUTOCLAIM; the keyspace shows the group', async (t) => {
+  const { page, done } = await open(t);
+  await page.locator('#clock-play').click(); // pause: idle times move only with the lesson's clock step
+  await page.locator('#lesson-list button', { hasText: 'Streams' }).click();
+  const entry = (id, fields) => `${id} {${fields.map(([f, v]) => `"${f}": "${v}"`).join(', ')}}`;
+  const book = entry('1-1', [['item', 'book'], ['qty', '1']]);
+  const pen = entry('1-2', [['item', 'pen'], ['qty', '3']]);
+  const ink = entry('1-3', [['item', 'ink'], ['qty', '2']]);
+  const tape = entry('1-4', [['item', 'tape'], ['qty', '5']]);
+  const stream = () => keyRow(page, 'orders').locator('td.value').innerText();
+  // [client, the reply bytes of the step (recorded from redis-server 7.0.15 with
+  // www/tests/record-lesson.mjs), the console's tail (as redis-cli 7.0.15 --no-raw prints it)];
+  // null for the clock step; the blocked read has no reply until the next step.
+  const steps = [
+    [1, '$3\\r\\n1-1\\r\\n', '"1-1"'],
+    [1, '$3\\r\\n1-2\\r\\n$3\\r\\n1-3\\r\\n', '"1-2"\n"1-3"'],
+    [1, ':3\\r\\n*3\\r\\n*2\\r\\n$3\\r\\n1-1\\r\\n*4\\r\\n$4\\r\\nitem\\r\\n$4\\r\\nbook\\r\\n$3\\r\\nqty\\r\\n$1\\r\\n1\\r\\n*2\\r\\n$3\\r\\n1-2\\r\\n*4\\r\\n$4\\r\\nitem\\r\\n$3\\r\\npen\\r\\n$3\\r\\nqty\\r\\n$1\\r\\n3\\r\\n*2\\r\\n$3\\r\\n1-3\\r\\n*4\\r\\n$4\\r\\nitem\\r\\n$3\\r\\nink\\r\\n$3\\r\\nqty\\r\\n$1\\r\\n2\\r\\n',
+      '(integer) 3\n1) 1) "1-1"\n   2) 1) "item"\n      2) "book"\n      3) "qty"\n      4) "1"\n2) 1) "1-2"\n   2) 1) "item"\n      2) "pen"\n      3) "qty"\n      4) "3"\n3) 1) "1-3"\n   2) 1) "item"\n      2) "ink"\n      3) "qty"\n      4) "2"'],
+    [1, '+OK\\r\\n', 'OK'],
+    [2, '*1\\r\\n*2\\r\\n$6\\r\\norders\\r\\n*1\\r\\n*2\\r\\n$3\\r\\n1-1\\r\\n*4\\r\\n$4\\r\\nitem\\r\\n$4\\r\\nbook\\r\\n$3\\r\\nqty\\r\\n$1\\r\\n1\\r\\n',
+      '1) 1) "orders"\n   2) 1) 1) "1-1"\n         2) 1) "item"\n            2) "book"\n            3) "qty"\n            4) "1"'],
+    [3, '*1\\r\\n*2\\r\\n$6\\r\\norders\\r\\n*1\\r\\n*2\\r\\n$3\\r\\n1-2\\r\\n*4\\r\\n$4\\r\\nitem\\r\\n$3\\r\\npen\\r\\n$3\\r\\nqty\\r\\n$1\\r\\n3\\r\\n',
+      '1) 1) "orders"\n   2) 1) 1) "1-2"\n         2) 1) "item"\n            2) "pen"\n            3) "qty"\n            4) "3"'],
+    [1, '*4\\r\\n:2\\r\\n$3\\r\\n1-1\\r\\n$3\\r\\n1-2\\r\\n*2\\r\\n*2\\r\\n$5\\r\\nalice\\r\\n$1\\r\\n1\\r\\n*2\\r\\n$3\\r\\nbob\\r\\n$1\\r\\n1\\r\\n',
+      '1) (integer) 2\n2) "1-1"\n3) "1-2"\n4) 1) 1) "alice"\n      2) "1"\n   2) 1) "bob"\n      2) "1"'],
+    [2, '*1\\r\\n*2\\r\\n$6\\r\\norders\\r\\n*1\\r\\n*2\\r\\n$3\\r\\n1-3\\r\\n*4\\r\\n$4\\r\\nitem\\r\\n$3\\r\\nink\\r\\n$3\\r\\nqty\\r\\n$1\\r\\n2\\r\\n',
+      '1) 1) "orders"\n   2) 1) 1) "1-3"\n         2) 1) "item"\n            2) "ink"\n            3) "qty"\n            4) "2"'],
+    [2, ':2\\r\\n', '(integer) 2'],
+    [2, null, '(no reply yet: the server is holding this client, blocked)'],
+    [1, '$3\\r\\n1-4\\r\\n', '"1-4"'],
+    [2, ':1\\r\\n', '(integer) 1'],
+    null,
+    [2, '*3\\r\\n$3\\r\\n0-0\\r\\n*1\\r\\n*2\\r\\n$3\\r\\n1-2\\r\\n*4\\r\\n$4\\r\\nitem\\r\\n$3\\r\\npen\\r\\n$3\\r\\nqty\\r\\n$1\\r\\n3\\r\\n*0\\r\\n',
+      '1) "0-0"\n2) 1) 1) "1-2"\n      2) 1) "item"\n         2) "pen"\n         3) "qty"\n         4) "3"\n3) (empty array)'],
+    [1, '*4\\r\\n:1\\r\\n$3\\r\\n1-2\\r\\n$3\\r\\n1-2\\r\\n*1\\r\\n*2\\r\\n$5\\r\\nalice\\r\\n$1\\r\\n1\\r\\n',
+      '1) (integer) 1\n2) "1-2"\n3) "1-2"\n4) 1) 1) "alice"\n      2) "1"'],
+  ];
+  assert.equal(await page.locator('#lesson .run').count(), steps.length);
+  for (const [i, step] of steps.entries()) {
+    await page.locator('#lesson .run').nth(i).click();
+    if (step !== null) {
+      const [n, wire, tail] = step;
+      if (wire !== null) assert.equal((await wireBytes(page, n, 'in')).at(-1), wire, `step ${i + 1}: reply bytes`);
+      const text = await consoleText(page, n);
+      assert.ok(text.endsWith(tail), `step ${i + 1}: console ends with ${JSON.stringify(tail)}, got ${JSON.stringify(text.slice(-200))}`);
+    }
+    if (i === 2) {
+      // The stream in the keyspace: its length, last ID and entries; no group yet.
+      assert.equal(await keyRow(page, 'orders').locator('td.type').innerText(), 'stream');
+      assert.equal(await stream(), ['3 entries · last ID 1-3', book, pen, ink].join('\n'));
+    }
+    if (i === 6) {
+      // Two consumers, each with one entry pending, delivered once.
+      assert.equal(
+        await stream(),
+        ['3 entries · last ID 1-3', book, pen, ink, 'group "shipping" · last delivered 1-2 · 2 pending', 'consumers: alice (1 pending), bob (1 pending)',
+          '1-1 → alice · idle 0.0 s · delivered 1×', '1-2 → bob · idle 0.0 s · delivered 1×'].join('\n'),
+      );
+    }
+    if (i === 9) {
+      // Client 2 waits: no reply on its wire after its request.
+      assert.match(await page.locator('#client-2 .status').innerText(), /blocked/);
+      assert.equal(await page.locator('#client-2 .wire-entry').last().getAttribute('class'), 'wire-entry out');
+    }
+    if (i === 10) {
+      // The producer's XADD woke client 2: 1-4 delivered to alice.
+      assert.equal((await wireBytes(page, 2, 'in')).at(-1), '*1\\r\\n*2\\r\\n$6\\r\\norders\\r\\n*1\\r\\n*2\\r\\n$3\\r\\n1-4\\r\\n*4\\r\\n$4\\r\\nitem\\r\\n$4\\r\\ntape\\r\\n$3\\r\\nqty\\r\\n$1\\r\\n5\\r\\n');
+      assert.ok((await consoleText(page, 2)).endsWith('1) 1) "orders"\n   2) 1) 1) "1-4"\n         2) 1) "item"\n            2) "tape"\n            3) "qty"\n            4) "5"'));
+      assert.doesNotMatch(await page.locator('#client-2 .status').innerText(), /blocked/);
+    }
+    if (i === 12) {
+      // Only bob's entry is pending, idle for the 10 s the clock moved.
+      assert.equal(
+        await stream(),
+        ['4 entries · last ID 1-4', book, pen, ink, tape, 'group "shipping" · last delivered 1-4 · 1 pending', 'consumers: alice (0 pending), bob (1 pending)',
+          '1-2 → bob · idle 10 s · delivered 1×'].join('\n'),
+      );
+    }
+  }
+  // XAUTOCLAIM moved 1-2 to alice: a second delivery, idle again from 0.
+  const claimed = ['4 entries · last ID 1-4', book, pen, ink, tape, 'group "shipping" · last delivered 1-4 · 1 pending', 'consumers: alice (1 pending), bob (0 pending)',
+    '1-2 → alice · idle 0.0 s · delivered 2×'].join('\n');
+  assert.equal(await stream(), claimed);
+  // The group, its consumers and pending entries survive a reload (the page keeps an RDB snapshot).
+  await page.waitForFunction((n) => JSON.parse(localStorage.getItem('oxidis-playground:v1') ?? '{}').lessons?.length === n, steps.length);
+  await page.reload();
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await stream(), claimed);
+  assert.match(await page.locator('#lesson-list button', { hasText: 'Streams' }).getAttribute('class'), /done/);
+  await done('lesson-streams');
+});
