@@ -5,9 +5,11 @@
 // blocks in XREAD BLOCK on the events stream and sees every event below; queue.add() adds a
 // job (a script that XADDs the 'waiting' event); a Worker (BZPOPMIN on the marker key over its
 // own blocking connection, moveToActive/moveToFinished scripts) processes plain, delayed (300
-// ms), retried (attempts 3, fixed backoff) and failing jobs; pause()/resume(); getJobCounts();
-// drain() and obliterate(). No timing assertion beyond a delayed job not running early (both
-// times from the client's clock) and waits bounded at a generous 20 s.
+// ms), retried (attempts 3, fixed backoff) and failing jobs; pause()/resume(); priorities,
+// progress and logs, a flow (parent and children), a job scheduler; getJobCounts(); a second
+// QueueEvents replaying the events stream from 0; clean(), drain() and obliterate(). No timing
+// assertion beyond a delayed job not running early (both times from the client's clock) and
+// waits bounded at a generous 20 s.
 //
 // scenarios(bullmq, connection, admin) returns [name, async fn] pairs: `bullmq` is the module
 // (each package installs its own copy), `connection` what `new Queue(name, { connection })`
@@ -30,7 +32,7 @@ async function waitFor(what, f) {
 }
 
 export function scenarios(bullmq, connection, admin) {
-  const { Queue, Job, Worker, QueueEvents } = bullmq;
+  const { Queue, Job, Worker, QueueEvents, FlowProducer } = bullmq;
   const cachedScripts = async () => Number(/number_of_cached_scripts:(\d+)/.exec(await admin.info("memory"))[1]);
   let queue, worker, queueEvents;
   // QueueEvents' events as they arrive: { event, jobId, ... }.
@@ -45,6 +47,13 @@ export function scenarios(bullmq, connection, admin) {
       if (job.attemptsMade < job.data.failures) throw new Error(`flaky failure ${job.attemptsMade + 1}`);
       return `ok after ${job.attemptsMade + 1} attempts`;
     }
+    if (job.name === "progress") {
+      await job.updateProgress(50);
+      await job.log("halfway");
+      return "done";
+    }
+    // A flow's parent: its children's return values, sorted.
+    if (job.name === "parent") return Object.values(await job.getChildrenValues()).map((v) => v.doubled).sort((a, b) => a - b);
     throw new Error("doomed to fail");
   };
   return [
@@ -156,7 +165,7 @@ export function scenarios(bullmq, connection, admin) {
       "QueueEvents: connects and blocks in XREAD BLOCK on the events stream",
       async () => {
         queueEvents = new QueueEvents("oxidis-test", { connection });
-        for (const name of ["waiting", "active", "completed", "failed", "delayed", "paused", "resumed", "drained", "removed"]) {
+        for (const name of ["waiting", "waiting-children", "active", "progress", "completed", "failed", "delayed", "paused", "resumed", "drained", "removed"]) {
           queueEvents.on(name, (args) => events.push({ event: name, ...(typeof args === "object" ? args : {}) }));
         }
         await queueEvents.waitUntilReady();
@@ -272,11 +281,66 @@ export function scenarios(bullmq, connection, admin) {
       },
     ],
     [
+      "priorities: jobs added to a paused queue are prioritized, then processed by priority",
+      async () => {
+        await queue.pause();
+        const p3 = await queue.add("double", { x: 3 }, { priority: 3 });
+        const p1 = await queue.add("double", { x: 1 }, { priority: 1 });
+        const p2 = await queue.add("double", { x: 2 }, { priority: 2 });
+        assert.equal(await queue.getJobState(p1.id), "prioritized");
+        assert.equal((await queue.getJobCounts("prioritized")).prioritized, 3);
+        assert.deepEqual(await queue.getCountsPerPriority([1, 2, 3]), { 1: 1, 2: 1, 3: 1 });
+        assert.deepEqual((await queue.getPrioritized()).map((j) => j.id), [p1.id, p2.id, p3.id]);
+        await queue.resume();
+        for (const job of [p1, p2, p3]) {
+          await waitFor(`QueueEvents 'completed' for job ${job.id}`, () => findEvent("completed", job.id));
+        }
+        const order = events.filter((e) => e.event === "active" && [p1.id, p2.id, p3.id].includes(e.jobId));
+        assert.deepEqual(order.map((e) => e.jobId), [p1.id, p2.id, p3.id]);
+        assert.equal((await queue.getJobCounts("prioritized")).prioritized, 0);
+      },
+    ],
+    [
+      "job progress and logs: 'progress' event, getJobLogs()",
+      async () => {
+        const job = await queue.add("progress", {});
+        const progress = await waitFor(`QueueEvents 'progress' for job ${job.id}`, () => findEvent("progress", job.id));
+        assert.equal(progress.data, 50);
+        const completed = await waitFor(`QueueEvents 'completed' for job ${job.id}`, () => findEvent("completed", job.id));
+        assert.equal(completed.returnvalue, "done");
+        assert.equal((await Job.fromId(queue, job.id)).progress, 50);
+        assert.deepEqual(await queue.getJobLogs(job.id), { logs: ["halfway"], count: 1 });
+      },
+    ],
+    [
+      "a flow (FlowProducer): the parent waits for its two children, then gets their values",
+      async () => {
+        const flow = new FlowProducer({ connection });
+        const tree = await flow.add({
+          name: "parent",
+          queueName: "oxidis-test",
+          children: [
+            { name: "double", data: { x: 10 }, queueName: "oxidis-test" },
+            { name: "double", data: { x: 20 }, queueName: "oxidis-test" },
+          ],
+        });
+        assert.equal(tree.children.length, 2);
+        const completed = await waitFor(`QueueEvents 'completed' for the parent ${tree.job.id}`, () =>
+          findEvent("completed", tree.job.id),
+        );
+        assert.deepEqual(completed.returnvalue, [20, 40]);
+        for (const child of tree.children) assert.equal(await queue.getJobState(child.job.id), "completed");
+        const parent = await Job.fromId(queue, tree.job.id);
+        assert.deepEqual(await parent.getDependenciesCount(), { processed: 2, unprocessed: 0, failed: 0, ignored: 0 });
+        await flow.close();
+      },
+    ],
+    [
       "getJobCounts() after the worker's jobs",
       async () => {
         assert.deepEqual(await queue.getJobCounts(), {
           active: 0,
-          completed: 4,
+          completed: 11,
           delayed: 0,
           failed: 1,
           prioritized: 0,
@@ -287,10 +351,47 @@ export function scenarios(bullmq, connection, admin) {
       },
     ],
     [
+      "a job scheduler (every 200 ms) makes jobs the worker completes; removeJobScheduler() stops it",
+      async () => {
+        await queue.upsertJobScheduler("tick", { every: 200 }, { name: "double", data: { x: 50 } });
+        const ticks = () => events.filter((e) => e.event === "completed" && String(e.jobId).startsWith("repeat:tick:"));
+        await waitFor("two scheduled jobs completed", () => (ticks().length >= 2 ? true : undefined));
+        assert.deepEqual(ticks()[0].returnvalue, { doubled: 100 });
+        assert.equal(await queue.removeJobScheduler("tick"), true);
+        assert.deepEqual(await queue.getJobSchedulers(), []);
+        // Whatever the scheduler had queued is gone or done.
+        await waitFor("no scheduled job left", async () => {
+          const c = await queue.getJobCounts("waiting", "active", "delayed");
+          return c.waiting + c.active + c.delayed === 0 ? true : undefined;
+        });
+      },
+    ],
+    [
+      "a second QueueEvents with lastEventId 0 replays the events stream's history (XREAD from 0)",
+      async () => {
+        const replay = new QueueEvents("oxidis-test", { connection, lastEventId: "0" });
+        const seen = [];
+        replay.on("completed", ({ jobId, returnvalue }) => seen.push([jobId, returnvalue]));
+        await waitFor("the replayed 'completed' of job 1", () => seen.find(([id]) => id === "1"));
+        assert.deepEqual(seen[0], ["1", { doubled: 42 }]);
+        await replay.close();
+      },
+    ],
+    [
       "worker.close() and queueEvents.close() (their blocked XREAD/BZPOPMIN connections end)",
       async () => {
         await worker.close();
         await queueEvents.close();
+      },
+    ],
+    [
+      "clean(): completed jobs removed, failed ones kept",
+      async () => {
+        // The 11 jobs above and the scheduler's (two or more).
+        const removed = await queue.clean(0, 1000, "completed");
+        assert.ok(removed.length >= 13, `${removed.length} removed`);
+        assert.deepEqual(await queue.getJobCounts("completed", "failed"), { completed: 0, failed: 1 });
+        assert.equal(await Job.fromId(queue, "1"), undefined);
       },
     ],
     [
@@ -306,7 +407,7 @@ export function scenarios(bullmq, connection, admin) {
         assert.deepEqual(await queue.getJobCounts("waiting", "delayed", "completed", "failed"), {
           waiting: 0,
           delayed: 0,
-          completed: 4,
+          completed: 0,
           failed: 1,
         });
       },
