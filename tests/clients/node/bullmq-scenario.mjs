@@ -6,7 +6,8 @@
 // job (a script that XADDs the 'waiting' event); a Worker (BZPOPMIN on the marker key over its
 // own blocking connection, moveToActive/moveToFinished scripts) processes plain, delayed (300
 // ms), retried (attempts 3, fixed backoff) and failing jobs; pause()/resume(); priorities,
-// progress and logs, a flow (parent and children), a job scheduler; getJobCounts(); a second
+// progress and logs, a flow (parent and children), a job scheduler, a stalled job recovered
+// after its worker dies; getJobCounts(); a second
 // QueueEvents replaying the events stream from 0; clean(), drain() and obliterate(). No timing
 // assertion beyond a delayed job not running early (both times from the client's clock) and
 // waits bounded at a generous 20 s.
@@ -375,6 +376,53 @@ export function scenarios(bullmq, connection, admin) {
         await waitFor("the replayed 'completed' of job 1", () => seen.find(([id]) => id === "1"));
         assert.deepEqual(seen[0], ["1", { doubled: 42 }]);
         await replay.close();
+      },
+    ],
+    [
+      "a stalled job: its worker dies (close(true)) mid-job, the lock expires, another worker recovers it",
+      async () => {
+        // A queue of its own, so the scenario's worker does not take the job.
+        const name = "oxidis-stall";
+        const stallQueue = new Queue(name, { connection });
+        const stallEvents = new QueueEvents(name, { connection });
+        const seen = [];
+        for (const e of ["active", "stalled", "completed"]) stallEvents.on(e, ({ jobId }) => seen.push([e, jobId]));
+        await stallEvents.waitUntilReady();
+        // Its connection is named after the queue (bull:<base64 name>:qe).
+        const named = ` name=bull:${Buffer.from(name).toString("base64")}`;
+        await waitFor("the stall queue's QueueEvents blocked in XREAD", async () =>
+          String(await admin.client("LIST"))
+            .split("\n")
+            .some((l) => l.includes(named) && / cmd=xread /.test(l))
+            ? true
+            : undefined,
+        );
+        let started;
+        const begun = new Promise((resolve) => (started = resolve));
+        const opts = { connection, lockDuration: 1000, stalledInterval: 300 };
+        const dying = new Worker(name, () => (started(), new Promise(() => {})), opts);
+        const job = await stallQueue.add("hang", {});
+        await begun;
+        assert.equal(await stallQueue.getJobState(job.id), "active");
+        // Force-closed: the job is left active, its lock (1 s) no longer extended.
+        await dying.close(true);
+        assert.equal(await stallQueue.getJobState(job.id), "active");
+        const rescuer = new Worker(name, async () => "recovered", opts);
+        await waitFor("the stalled job completed", () => seen.find(([e, id]) => e === "completed" && id === job.id));
+        assert.deepEqual(seen, [
+          ["active", job.id],
+          ["stalled", job.id],
+          ["active", job.id],
+          ["completed", job.id],
+        ]);
+        const done = await Job.fromId(stallQueue, job.id);
+        assert.equal(done.returnvalue, "recovered");
+        assert.equal(done.stalledCounter, 1);
+        await rescuer.close();
+        await stallEvents.close();
+        await stallQueue.obliterate({ force: true });
+        await stallQueue.close();
+        assert.deepEqual(await admin.keys(`bull:${name}:*`), []);
       },
     ],
     [
