@@ -40,6 +40,7 @@ export function scenarios(bullmq, connection, admin) {
   const events = [];
   const findEvent = (event, jobId) => events.find((e) => e.event === event && e.jobId === jobId);
   const workerErrors = [];
+  const queueEventsErrors = [];
   // The worker's processor: "double" returns { doubled: 2x }, "flaky" throws on its first
   // data.failures attempts, "doomed" always throws.
   const processor = async (job) => {
@@ -169,6 +170,7 @@ export function scenarios(bullmq, connection, admin) {
         for (const name of ["waiting", "waiting-children", "active", "progress", "completed", "failed", "delayed", "paused", "resumed", "drained", "removed"]) {
           queueEvents.on(name, (args) => events.push({ event: name, ...(typeof args === "object" ? args : {}) }));
         }
+        queueEvents.on("error", (e) => queueEventsErrors.push(e));
         await queueEvents.waitUntilReady();
         // QueueEvents reads from '$': it sees only events XADDed after its XREAD BLOCK is in. The
         // server lists the blocked connection (CLIENT LIST's cmd=xread, flags b).
@@ -430,6 +432,9 @@ export function scenarios(bullmq, connection, admin) {
       async () => {
         await worker.close();
         await queueEvents.close();
+        // Closing is quiet: a connection closed under a blocked call is not an error.
+        assert.deepEqual(workerErrors, []);
+        assert.deepEqual(queueEventsErrors, []);
       },
     ],
     [
