@@ -61,6 +61,9 @@ class Emitter {
   }
 }
 
+/** ioredis's error for a command on (or pending when it disconnects) a closed connection. */
+const CONNECTION_CLOSED = 'Connection is closed.';
+
 /** Engines shared by `new Redis()` instances, by host:port, as ioredis clients share a server. */
 const shared = new Map();
 
@@ -69,7 +72,8 @@ const PAIRS = new Set(['hset', 'hmset', 'mset', 'msetnx']);
 
 function flatten(name, args, out = []) {
   for (const a of args) {
-    if (Array.isArray(a)) flatten(name, a, out);
+    if (a === null || a === undefined) out.push('');
+    else if (Array.isArray(a)) flatten(name, a, out);
     else if (PAIRS.has(name) && a instanceof Map) for (const [k, v] of a) out.push(k, v);
     else if (
       PAIRS.has(name) &&
@@ -283,11 +287,25 @@ export class Redis extends Emitter {
       flat = flatten(name, args);
       const c = this.#client;
       const r = buffer ? c.callBuffer(command, ...flat) : c.call(command, ...flat);
-      if (r instanceof Promise) return r.then((v) => transform(name, v), (e) => Promise.reject(annotate(e, name, flat)));
+      if (r instanceof Promise)
+        return r.then((v) => transform(name, v), (e) => Promise.reject(this.#closedError(annotate(e, name, flat))));
       return Promise.resolve(transform(name, r));
     } catch (e) {
-      return Promise.reject(annotate(e, name, flat ?? args));
+      return Promise.reject(this.#closedError(annotate(e, name, flat ?? args)));
     }
+  }
+
+  /**
+   * A call on a disconnected instance, or a blocked call pending when it disconnects, fails as
+   * in ioredis: 'Connection is closed.' (libraries such as BullMQ look for that message).
+   */
+  #closedError(e) {
+    if (e instanceof EngineError && this.status === 'end' && this.#client.closed) {
+      const closed = new EngineError(CONNECTION_CLOSED);
+      closed.cause = e;
+      return closed;
+    }
+    return e;
   }
 
   async #subscribe(command, args) {
@@ -390,8 +408,8 @@ export class Redis extends Emitter {
 
   disconnect() {
     if (this.status === 'end') return;
-    this.#client.close();
     this.status = 'end';
+    this.#client.close();
     this.emit('close');
     this.emit('end');
   }

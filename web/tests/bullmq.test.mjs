@@ -1,7 +1,7 @@
-// BullMQ in-process: a Queue whose connection is the facade over the wasm engine (BullMQ takes
-// any client with ioredis's defineCommand). The scenario, and what it leaves out until the engine
-// has streams (adding a job, workers, QueueEvents), is the one tests/clients/node/bullmq.mjs runs
-// with ioredis against oxidis-server and redis-server.
+// BullMQ in-process: Queue, Worker and QueueEvents whose connection is the facade over the wasm
+// engine (BullMQ takes any client with ioredis's defineCommand; its Worker and QueueEvents
+// duplicate() it for their blocking BZPOPMIN / XREAD BLOCK connections). The scenario is the one
+// tests/clients/node/bullmq.mjs runs with ioredis against oxidis-server and redis-server.
 import { test, after } from 'node:test';
 import * as bullmq from 'bullmq';
 import Redis, { Engine } from 'oxidis';

@@ -4,9 +4,12 @@
 //! pub/sub between two connections, a pipeline, MULTI/EXEC with WATCH, a blocking pop woken by
 //! another connection, redis-py's Lock. Then applications' libraries built on ioredis and Lua
 //! scripts, on both servers too: rate-limiter-flexible's RateLimiterRedis
-//! (tests/clients/node/ratelimit.mjs) and BullMQ as far as it runs without streams
-//! (tests/clients/node/bullmq.mjs). Every "ok NAME" / "FAILED NAME" line a script prints is one
-//! check.
+//! (tests/clients/node/ratelimit.mjs) and BullMQ (tests/clients/node/bullmq.mjs: a Queue, a
+//! Worker processing plain, delayed, retried and failing jobs, QueueEvents in XREAD BLOCK,
+//! pause/resume, drain, obliterate). And a stream consumer group's crash recovery with ioredis
+//! (tests/clients/node/streams-recovery.mjs: a consumer dies holding pending entries, XAUTOCLAIM
+//! hands them to another, XPENDING ends empty). Every "ok NAME" / "FAILED NAME" line a script
+//! prints is one check.
 //!
 //! Dependencies are installed locally and only when missing or changed: a venv at
 //! tests/clients/python/.venv (pip install -r requirements.txt) and `npm ci` into
@@ -70,6 +73,7 @@ const NODE_SCRIPTS: &[(&str, &str)] = &[
     ("ioredis", "smoke.mjs"),
     ("rate-limiter-flexible", "ratelimit.mjs"),
     ("bullmq", "bullmq.mjs"),
+    ("ioredis streams", "streams-recovery.mjs"),
 ];
 
 /// node, with the npm packages installed from the lock file.

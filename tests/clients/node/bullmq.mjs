@@ -1,6 +1,6 @@
-// BullMQ (with ioredis) against a server: node bullmq.mjs HOST:PORT. The scenario, and what is
-// left out until streams exist, is in bullmq-scenario.mjs (shared with the wasm package's
-// in-process test). Prints "ok NAME" / "FAILED NAME: ..." per check; exits non-zero if any failed.
+// BullMQ (with ioredis) against a server: node bullmq.mjs HOST:PORT. The scenario is in
+// bullmq-scenario.mjs (shared with the wasm package's in-process test). Prints "ok NAME" /
+// "FAILED NAME: ..." per check; exits non-zero if any failed.
 
 import * as bullmq from "bullmq";
 import Redis from "ioredis";
