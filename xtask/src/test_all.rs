@@ -86,7 +86,7 @@ const SUITES: &[(&str, SuiteFn)] = &[
         }
     }),
     (
-        "client libraries (redis-py, ioredis, rate-limiter-flexible, bullmq)",
+        "client libraries (redis-py, ioredis, rate-limiter-flexible, bullmq, streams recovery)",
         crate::client_libs::run,
     ),
 ];
