@@ -296,3 +296,138 @@ pub fn pfselftest(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     ctx.out().ok();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::resp::Reply;
+    use crate::testing::Session;
+    use proptest::prelude::*;
+
+    /// A valid HLL made by PFADD of `n` elements (made dense when asked), read back with GET.
+    fn valid_hll(s: &mut Session, n: usize, dense: bool) -> Vec<u8> {
+        s.cmd(&["DEL", "src"]);
+        let mut args = vec!["PFADD".to_string(), "src".to_string()];
+        args.extend((0..n).map(|i| format!("e{i}")));
+        s.cmd(&args);
+        if dense {
+            s.cmd(&["PFDEBUG", "TODENSE", "src"]);
+        }
+        match s.cmd(&["GET", "src"]) {
+            Reply::Bulk(b) => b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Flip(usize, u8),
+        Truncate(usize),
+        Insert(usize, Vec<u8>),
+        Remove(usize, usize),
+        Append(Vec<u8>),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            4 => (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
+            1 => any::<usize>().prop_map(Mutation::Truncate),
+            1 => (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..6))
+                .prop_map(|(i, b)| Mutation::Insert(i, b)),
+            1 => (any::<usize>(), 1usize..6).prop_map(|(i, n)| Mutation::Remove(i, n)),
+            1 => proptest::collection::vec(any::<u8>(), 1..6).prop_map(Mutation::Append),
+        ]
+    }
+
+    /// Applies a mutation past the magic and encoding bytes (which only decide WRONGTYPE) most
+    /// of the time, anywhere otherwise.
+    fn apply(v: &mut Vec<u8>, m: &Mutation) {
+        let at = |i: usize, len: usize| if len == 0 { 0 } else { i % len };
+        match m {
+            Mutation::Flip(i, b) => {
+                if !v.is_empty() {
+                    let i = at(*i, v.len());
+                    v[i] ^= b | 1;
+                }
+            }
+            Mutation::Truncate(i) => v.truncate(at(*i, v.len() + 1)),
+            Mutation::Insert(i, b) => {
+                let i = at(*i, v.len() + 1);
+                v.splice(i..i, b.iter().copied());
+            }
+            Mutation::Remove(i, n) => {
+                let i = at(*i, v.len() + 1);
+                let j = (i + n).min(v.len());
+                v.drain(i..j);
+            }
+            Mutation::Append(b) => v.extend_from_slice(b),
+        }
+    }
+
+    /// What a command on a corrupted HLL may answer: a reply, or one of Redis's HLL errors.
+    fn check(reply: Reply) {
+        if let Reply::Error(e) = reply {
+            let e = String::from_utf8_lossy(&e).into_owned();
+            assert!(
+                e == "WRONGTYPE Key is not a valid HyperLogLog string value."
+                    || e == "INVALIDOBJ Corrupted HLL object detected"
+                    || e == "ERR HLL encoding is not sparse",
+                "unexpected error {e}"
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        /// Corrupted sparse and dense HLLs (mutations of valid ones, with the magic and
+        /// encoding kept most of the time so the register readers are reached) never crash the
+        /// engine and only get Redis's HLL errors, from every command that reads them.
+        #[test]
+        fn corrupted_hlls_never_crash(
+            n in 0usize..400,
+            dense in proptest::bool::weighted(0.2),
+            keep_header in proptest::bool::weighted(0.9),
+            muts in proptest::collection::vec(mutation(), 1..6),
+            elements in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..12), 0..20),
+        ) {
+            let mut s = Session::new(7);
+            let mut v = valid_hll(&mut s, n, dense);
+            for m in &muts {
+                apply(&mut v, m);
+            }
+            if keep_header && v.len() >= 5 {
+                v[..4].copy_from_slice(b"HYLL");
+                v[4] = if dense { 0 } else { 1 };
+            }
+            s.cmd(&[b"SET".as_slice(), b"k", &v]);
+            s.cmd(&["PFADD", "other", "x", "y", "z"]);
+            check(s.cmd(&["PFCOUNT", "k"]));
+            check(s.cmd(&["PFCOUNT", "k", "other"]));
+            check(s.cmd(&["PFMERGE", "d", "other", "k"]));
+            check(s.cmd(&["PFMERGE", "k", "other"]));
+            check(s.cmd(&["PFDEBUG", "ENCODING", "k"]));
+            check(s.cmd(&["PFDEBUG", "DECODE", "k"]));
+            let mut add: Vec<&[u8]> = vec![b"PFADD", b"k"];
+            add.extend(elements.iter().map(Vec::as_slice));
+            check(s.cmd(&add));
+            check(s.cmd(&["PFCOUNT", "k"]));
+            check(s.cmd(&["PFDEBUG", "TODENSE", "k"]));
+            check(s.cmd(&["PFDEBUG", "GETREG", "k"]));
+            check(s.cmd(&["PFCOUNT", "k"]));
+            check(s.cmd(&["PFCOUNT", "d", "k"]));
+        }
+    }
+
+    #[test]
+    fn a_register_above_32_promotes_a_sparse_hll() {
+        use crate::types::hll;
+        let mut v = hll::new_sparse();
+        assert_eq!(hll::set_register(&mut v, 5, 32, 3000), Ok(true));
+        assert_eq!(v[4], hll::SPARSE);
+        assert_eq!(hll::set_register(&mut v, 7, 33, 3000), Ok(true));
+        assert_eq!(v[4], hll::DENSE);
+        assert_eq!(v.len(), hll::DENSE_SIZE);
+        assert_eq!(hll::dense_get(&v[hll::HDR..], 5), 32);
+        assert_eq!(hll::dense_get(&v[hll::HDR..], 7), 33);
+        assert_eq!(hll::count(&v), Ok(2));
+    }
+}
