@@ -146,6 +146,19 @@ pub fn dense_set(regs: &mut [u8], i: usize, val: u8) {
     }
 }
 
+/// Every register of a dense array, in order: 4 registers from each 3 bytes (what Redis's
+/// unrolled `hllDenseRegHisto` does), for the loops that read them all.
+fn dense_each(regs: &[u8], mut f: impl FnMut(usize, u8)) {
+    for (j, c) in regs[..REGISTERS * BITS / 8].chunks_exact(3).enumerate() {
+        let (b0, b1, b2) = (c[0], c[1], c[2]);
+        let i = j * 4;
+        f(i, b0 & 63);
+        f(i + 1, (b0 >> 6 | b1 << 2) & 63);
+        f(i + 2, (b1 >> 4 | b2 << 4) & 63);
+        f(i + 3, b2 >> 2);
+    }
+}
+
 /// Redis's `hllDenseSet`: raises register `i` to `count`; true if it changed.
 fn dense_raise(regs: &mut [u8], i: usize, count: u8) -> bool {
     if count > dense_get(regs, i) {
@@ -193,7 +206,7 @@ fn xzero(len: usize) -> [u8; 2] {
 }
 
 /// Redis's `hllSparseToDense`: the dense form of a sparse HLL (header kept, cache included);
-/// `Corrupt` unless its opcodes cover exactly 16384 registers. A dense HLL is returned as is.
+/// `Corrupt` unless its opcodes cover exactly 16384 registers (`walk`). None for a dense HLL.
 pub fn to_dense(s: &[u8]) -> Result<Option<Vec<u8>>, Corrupt> {
     if s[4] == DENSE {
         return Ok(None);
@@ -202,28 +215,39 @@ pub fn to_dense(s: &[u8]) -> Result<Option<Vec<u8>>, Corrupt> {
     dense[..HDR].copy_from_slice(&s[..HDR]);
     dense[4] = DENSE;
     let regs = &mut dense[HDR..];
+    walk(s, |first, val, run| {
+        for r in first..first + run {
+            dense_set(regs, r, val);
+        }
+    })?;
+    Ok(Some(dense))
+}
+
+/// Reads a sparse HLL's opcodes in order, calling `f(first register, value, run)` for each
+/// VAL. `Corrupt` unless they cover exactly 16384 registers: an opcode that would pass the last
+/// register stops the walk (the check Redis added for CVE-2025-32023, which Debian's 7.0.15
+/// carries, in hllSparseToDense, hllMerge and hllSparseRegHisto alike).
+fn walk(s: &[u8], mut f: impl FnMut(usize, u8, usize)) -> Result<(), Corrupt> {
     let mut idx = 0usize;
     let mut p = HDR;
     while p < s.len() {
         let (op, n) = op_at(s, p);
-        match op {
-            Op::Zero(run) | Op::XZero(run) => idx += run,
-            Op::Val(v, run) => {
-                if run + idx > REGISTERS {
-                    break;
-                }
-                for r in idx..idx + run {
-                    dense_set(regs, r, v);
-                }
-                idx += run;
-            }
+        let run = match op {
+            Op::Zero(r) | Op::XZero(r) | Op::Val(_, r) => r,
+        };
+        if run + idx > REGISTERS {
+            return Err(Corrupt);
         }
+        if let Op::Val(v, _) = op {
+            f(idx, v, run);
+        }
+        idx += run;
         p += n;
     }
     if idx != REGISTERS {
         return Err(Corrupt);
     }
-    Ok(Some(dense))
+    Ok(())
 }
 
 /// Redis's `hllSparseSet` on a sparse HLL: raises register `index` to `count`, splitting and
@@ -372,73 +396,39 @@ pub fn set_register(
 }
 
 /// Redis's `hllMerge`: `max[i] = max(max[i], register i)`. `Corrupt` for a sparse form that
-/// does not cover exactly 16384 registers.
+/// does not cover exactly 16384 registers (`walk`).
 pub fn merge(max: &mut [u8; REGISTERS], s: &[u8]) -> Result<(), Corrupt> {
     if s[4] == DENSE {
-        let regs = &s[HDR..];
-        for (i, m) in max.iter_mut().enumerate() {
-            let v = dense_get(regs, i);
+        dense_each(&s[HDR..], |i, v| {
+            if v > max[i] {
+                max[i] = v;
+            }
+        });
+        return Ok(());
+    }
+    walk(s, |first, v, run| {
+        for m in &mut max[first..first + run] {
             if v > *m {
                 *m = v;
             }
         }
-        return Ok(());
-    }
-    let mut i = 0usize;
-    let mut p = HDR;
-    while p < s.len() {
-        let (op, n) = op_at(s, p);
-        match op {
-            Op::Zero(run) | Op::XZero(run) => i += run,
-            Op::Val(v, run) => {
-                if run + i > REGISTERS {
-                    break;
-                }
-                for m in &mut max[i..i + run] {
-                    if v > *m {
-                        *m = v;
-                    }
-                }
-                i += run;
-            }
-        }
-        p += n;
-    }
-    if i != REGISTERS {
-        return Err(Corrupt);
-    }
-    Ok(())
+    })
 }
 
 /// Redis's `hllCount` on a stored HLL: the estimate from its registers (the cache is neither
-/// read nor written). `Corrupt` for a sparse form that does not cover exactly 16384 registers.
+/// read nor written). `Corrupt` for a sparse form that does not cover exactly 16384 registers
+/// (`walk`).
 pub fn count(s: &[u8]) -> Result<u64, Corrupt> {
     let mut histo = [0i64; 64];
     if s[4] == DENSE {
-        let regs = &s[HDR..];
-        for i in 0..REGISTERS {
-            histo[dense_get(regs, i) as usize] += 1;
-        }
+        dense_each(&s[HDR..], |_, v| histo[v as usize] += 1);
     } else {
-        let mut idx = 0i64;
-        let mut p = HDR;
-        while p < s.len() {
-            let (op, n) = op_at(s, p);
-            match op {
-                Op::Zero(run) | Op::XZero(run) => {
-                    idx += run as i64;
-                    histo[0] += run as i64;
-                }
-                Op::Val(v, run) => {
-                    idx += run as i64;
-                    histo[v as usize] += run as i64;
-                }
-            }
-            p += n;
-        }
-        if idx != REGISTERS as i64 {
-            return Err(Corrupt);
-        }
+        let mut nonzero = 0;
+        walk(s, |_, v, run| {
+            histo[v as usize] += run as i64;
+            nonzero += run as i64;
+        })?;
+        histo[0] = REGISTERS as i64 - nonzero;
     }
     Ok(estimate(&histo))
 }
@@ -551,6 +541,12 @@ mod tests {
         for (i, &v) in expect.iter().enumerate() {
             assert_eq!(dense_get(&regs, i), v, "register {i}");
         }
+        let mut seen = 0;
+        dense_each(&regs, |i, v| {
+            assert_eq!(v, expect[i], "register {i}");
+            seen += 1;
+        });
+        assert_eq!(seen, REGISTERS);
     }
 
     #[test]
