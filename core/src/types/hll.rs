@@ -530,12 +530,12 @@ mod tests {
         let mut regs = vec![0u8; DENSE_SIZE - HDR];
         let mut expect = vec![0u8; REGISTERS];
         let mut x = 12345u64;
-        for i in 0..REGISTERS {
+        for (i, e) in expect.iter_mut().enumerate() {
             x = x
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let v = (x >> 58) as u8;
-            expect[i] = v;
+            *e = v;
             dense_set(&mut regs, i, v);
         }
         for (i, &v) in expect.iter().enumerate() {
