@@ -417,6 +417,34 @@ mod tests {
         }
     }
 
+    /// What reaches the AOF: PFADD and PFMERGE as sent, PFCOUNT only when it wrote the cache,
+    /// PFDEBUG TODENSE when it converted; replayed elsewhere, the bytes are the same.
+    #[test]
+    fn changes_are_propagated_and_replay_to_the_same_bytes() {
+        let mut s = Session::new(3);
+        s.eng.set_propagation(true);
+        s.cmd(&["PFADD", "h", "a", "b", "c"]);
+        s.cmd(&["PFADD", "h", "a"]);
+        s.cmd(&["PFCOUNT", "h"]);
+        s.cmd(&["PFCOUNT", "h"]);
+        s.cmd(&["PFCOUNT", "h", "nosuch"]);
+        s.cmd(&["PFMERGE", "m", "h"]);
+        s.cmd(&["PFDEBUG", "TODENSE", "m"]);
+        s.cmd(&["PFDEBUG", "TODENSE", "m"]);
+        let mut aof = Vec::new();
+        s.eng.take_propagated(&mut aof);
+        let text = String::from_utf8_lossy(&aof).into_owned();
+        assert_eq!(text.matches("PFADD").count(), 1, "{text}");
+        assert_eq!(text.matches("PFCOUNT").count(), 1, "{text}");
+        assert_eq!(text.matches("PFMERGE").count(), 1, "{text}");
+        assert_eq!(text.matches("TODENSE").count(), 1, "{text}");
+        let mut other = Session::new(4);
+        other.eng.replay_aof(crate::testing::NOW, &aof).unwrap();
+        for k in ["h", "m"] {
+            assert_eq!(other.cmd(&["GET", k]), s.cmd(&["GET", k]), "{k}");
+        }
+    }
+
     #[test]
     fn a_register_above_32_promotes_a_sparse_hll() {
         use crate::types::hll;
