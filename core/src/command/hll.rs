@@ -377,7 +377,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
+        #![proptest_config(ProptestConfig::with_cases(1000))]
         /// Corrupted sparse and dense HLLs (mutations of valid ones, with the magic and
         /// encoding kept most of the time so the register readers are reached) never crash the
         /// engine and only get Redis's HLL errors, from every command that reads them.
