@@ -46,6 +46,7 @@ IMPLEMENTED = {
     "stream": "xadd xrange xrevrange xlen xdel xtrim xread xreadgroup xack xpending xclaim xautoclaim "
               "xsetid xgroup|create xgroup|setid xgroup|destroy xgroup|createconsumer xgroup|delconsumer "
               "xgroup|help xinfo|stream xinfo|groups xinfo|consumers xinfo|help",
+    "hll": "pfadd pfcount pfmerge pfdebug pfselftest",
     "scripting": "eval evalsha eval_ro evalsha_ro script|load script|exists script|flush script|help "
                  "script|kill fcall fcall_ro function|load function|delete function|list function|dump "
                  "function|restore function|flush function|kill function|stats function|help",
@@ -240,7 +241,7 @@ def main():
         "//! 7.0 (COMMAND INFO and COMMAND DOCS), so names, arities, flags, key positions and docs\n"
         "//! are Redis's own. Dispatch, COMMAND and the playground's autocomplete all read it.\n"
         "//! Do not edit by hand: change IMPLEMENTED in the script and rerun it.\n\n"
-        "use super::{\n    blocking, connection, expire, flags, hash, keys, list, object, persistence, pubsub, scripting, server, set, sort, stream, string, tx, zset, CommandSpec,\n};\n\n"
+        "use super::{\n    blocking, connection, expire, flags, hash, hll, keys, list, object, persistence, pubsub, scripting, server, set, sort, stream, string, tx, zset, CommandSpec,\n};\n\n"
     ]
     subtables = []
     top = []

@@ -7,7 +7,8 @@
 //!   100000`, `-P 1` and `-P 16`), alternating A B / B A per round, at least 3 rounds; the
 //!   median requests/s per test per server, the ratio, and the median p50/p99 latency from
 //!   redis-benchmark 7.0's `--csv` output. Two scripting rows end the list: EVALSHA of
-//!   `return redis.call('GET', KEYS[1])` and of `return 1` (the per-call overhead of a script).
+//!   `return redis.call('GET', KEYS[1])` and of `return 1` (the per-call overhead of a script),
+//!   then PFCOUNT of 10 dense HyperLogLogs of 10,000 elements each (merged on every call).
 //! - **aof**: redis-benchmark SET (`-P 1`) with `appendonly yes` and `appendfsync always`
 //!   (switched on by CONFIG SET, once the rewrite that writes the AOF base is done): every
 //!   reply waits for an fsync, so this measures the group commit (one fsync per event-loop turn
@@ -40,7 +41,7 @@ use std::time::{Duration, Instant};
 
 /// redis-benchmark's test names, in the order they run, then the scripting rows (see
 /// [`SCRIPTS`]).
-pub const TESTS: [&str; 13] = [
+pub const TESTS: [&str; 14] = [
     "ping_mbulk",
     "set",
     "get",
@@ -54,6 +55,7 @@ pub const TESTS: [&str; 13] = [
     "mset",
     "evalsha_get",
     "evalsha_1",
+    "pfcount_10",
 ];
 
 /// The scripting rows: (row name, script). Each is loaded with SCRIPT LOAD before it runs, then
@@ -72,7 +74,8 @@ const SECTIONS: [&str; 5] = ["throughput", "aof", "memory", "growth", "lazyfree"
 #[derive(Clone, Debug)]
 pub struct Sizes {
     pub rounds: usize,
-    /// redis-benchmark -n at -P 1 and -P 16 (LRANGE_100 runs a quarter of it).
+    /// redis-benchmark -n at -P 1 and -P 16 (LRANGE_100 runs a quarter of it, PFCOUNT of 10
+    /// keys a twentieth).
     pub requests: [u64; 2],
     pub string_keys: usize,
     pub hashes: usize,
@@ -249,6 +252,9 @@ fn unquote(s: &str) -> String {
 /// redis-benchmark's arguments that pick `test` (`-t test`, or for a scripting row the EVALSHA
 /// command line, after loading its script on `addr`) and the first word of its CSV row.
 fn test_args(addr: &str, test: &str) -> Result<(Vec<String>, &'static str), String> {
+    if test == "pfcount_10" {
+        return pfcount_setup(addr);
+    }
     let Some((_, script)) = SCRIPTS.iter().find(|(name, _)| *name == test) else {
         return Ok((vec!["-t".into(), test.into()], ""));
     };
@@ -260,6 +266,21 @@ fn test_args(addr: &str, test: &str) -> Result<(Vec<String>, &'static str), Stri
     }
     let cmd = ["EVALSHA", &sha, "1", "key:__rand_int__"];
     Ok((cmd.iter().map(|a| a.to_string()).collect(), "evalsha"))
+}
+
+/// The PFCOUNT row: 10 HyperLogLogs of 10,000 distinct elements each (dense), which every call
+/// merges register by register before estimating.
+fn pfcount_setup(addr: &str) -> Result<(Vec<String>, &'static str), String> {
+    let keys: Vec<String> = (0..10).map(|i| format!("hll:{i}")).collect();
+    let mut c = connect(addr)?;
+    for (i, k) in keys.iter().enumerate() {
+        let mut cmd = vec!["PFADD".to_string(), k.clone()];
+        cmd.extend((0..10_000).map(|j| format!("user:{}", i * 5_000 + j)));
+        c.call_ok(&cmd)?;
+    }
+    let mut cmd = vec!["PFCOUNT".to_string()];
+    cmd.extend(keys);
+    Ok((cmd, "pfcount"))
 }
 
 /// Runs one redis-benchmark test against `addr`.
@@ -311,6 +332,9 @@ fn throughput(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<Thr
             for (ti, test) in TESTS.iter().enumerate() {
                 let n = if *test == "lrange_100" {
                     (sizes.requests[pi] / 4).max(1000)
+                } else if *test == "pfcount_10" {
+                    // Each call merges 10 x 16384 registers: a twentieth of the requests.
+                    (sizes.requests[pi] / 20).max(500)
                 } else {
                     sizes.requests[pi]
                 };

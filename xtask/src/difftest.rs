@@ -3,14 +3,16 @@
 //! where Redis's own reply is not deterministic).
 //!
 //! `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] [--strings-only]
-//! [--scripts PCT] [--skip CMD,CMD...]` (`--skip sort,sort_ro,object`: send those commands, do
+//! [--scripts PCT] [--hll PCT] [--skip CMD,CMD...]` (`--skip sort,sort_ro,object`: send those commands, do
 //! not compare their replies, e.g. while they are not implemented; `--scripts 100`: the
 //! scripting family alone).
 //!
 //! The stream mixes string/keyspace/expiry commands (about 45%) with lists, hashes, sets and
 //! sorted sets (about 55%, see `difftest/coll.rs`), and 6% of scripts (EVAL, EVALSHA after
 //! SCRIPT LOAD, EVAL_RO, SCRIPT: small Lua scripts calling the other families' commands, see
-//! `difftest/script.rs`), all on one small shared key pool so
+//! `difftest/script.rs`), 4% of HyperLogLog commands (PFADD/PFCOUNT/PFMERGE/PFDEBUG and GET of
+//! the HLL bytes, see `difftest/hll.rs`; `--hll 100`: that family alone), all on one small
+//! shared key pool so
 //! WRONGTYPE collisions are frequent. Occasional bulk commands with hundreds of arguments push
 //! collections past every encoding threshold (129 hash fields / zset members, 513 intset
 //! members, elements longer than 64 bytes).
@@ -58,6 +60,7 @@
 //! are printed to stderr (to see what the stream covers).
 
 mod coll;
+mod hll;
 mod script;
 mod stream;
 
@@ -88,6 +91,9 @@ pub struct Options {
     /// Percent of the stream that is scripts (EVAL, EVALSHA, SCRIPT, see `difftest/script.rs`);
     /// `None`: the generator's default (6% with collections, none with `--strings-only`).
     pub scripts: Option<u64>,
+    /// Percent of the stream that is HyperLogLog commands (`difftest/hll.rs`); `None`: the
+    /// generator's default (4% with collections, none with `--strings-only`).
+    pub hll: Option<u64>,
 }
 
 impl Default for Options {
@@ -100,6 +106,7 @@ impl Default for Options {
             max_details: 30,
             skip: Vec::new(),
             scripts: None,
+            hll: None,
         }
     }
 }
@@ -107,7 +114,7 @@ impl Default for Options {
 /// `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] [--strings-only]`
 pub fn cli(args: &[String]) -> ExitCode {
     let usage = "usage: cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] \
-                 [--batch N] [--strings-only] [--scripts PCT] [--skip CMD,CMD...]";
+                 [--batch N] [--strings-only] [--scripts PCT] [--hll PCT] [--skip CMD,CMD...]";
     let mut opts = Options::default();
     let (mut oxidis, mut redis) = (None, None);
     let mut it = args.iter();
@@ -131,6 +138,10 @@ pub fn cli(args: &[String]) -> ExitCode {
                 _ => return bad(usage),
             },
             "--strings-only" => opts.collections = false,
+            "--hll" => match num(&mut it) {
+                Some(n) if n <= 100 => opts.hll = Some(n),
+                _ => return bad(usage),
+            },
             "--scripts" => match num(&mut it) {
                 Some(n) if n <= 100 => opts.scripts = Some(n),
                 _ => return bad(usage),
@@ -218,6 +229,9 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Suite, String> {
     let mut gen = Gen::new(opts.seed, opts.collections);
     if let Some(pct) = opts.scripts {
         gen.scripts = pct;
+    }
+    if let Some(pct) = opts.hll {
+        gen.hll = pct;
     }
     let mut groups: BTreeMap<&'static str, usize> = BTreeMap::new();
     // Replies that differed in bytes but matched by a documented rule (order, sample, TTL).
@@ -1079,6 +1093,8 @@ pub struct Gen {
     collections: bool,
     /// Percent of the items that come from the scripting family (`difftest/script.rs`).
     pub scripts: u64,
+    /// Percent of the items that come from the HyperLogLog family (`difftest/hll.rs`).
+    pub hll: u64,
     /// How many commands came from the strings/keyspace/expiry generator.
     pub strings_made: usize,
     /// Commands that must come next: the rest of a group, or the lookup after a SET with a
@@ -1095,6 +1111,7 @@ impl Gen {
             used_buckets: HashSet::new(),
             collections,
             scripts: if collections { 6 } else { 0 },
+            hll: if collections { 4 } else { 0 },
             strings_made: 0,
             pending: VecDeque::new(),
             stream_ms: 1,
@@ -1318,6 +1335,8 @@ impl Gen {
         }
         let mut it = if self.scripts > 0 && self.rng.chance(self.scripts) {
             self.script()
+        } else if self.hll > 0 && self.rng.chance(self.hll) {
+            self.hll_cmd()
         } else if self.collections && self.rng.chance(55) {
             self.collection()
         } else {
@@ -1942,17 +1961,25 @@ mod tests {
                 }
                 _ => {}
             }
-            let lexy = name.contains("LEX") || c.iter().any(|a| a.eq_ignore_ascii_case(b"BYLEX"));
+            // Scripts name their keys inside the script (difftest/script.rs checks those).
+            let script = name.starts_with("EVAL") || name.starts_with("FCALL");
+            let lexy = !script
+                && (name.contains("LEX") || c.iter().any(|a| a.eq_ignore_ascii_case(b"BYLEX")));
             if lexy && c.len() > 1 {
                 let src = if name == "ZRANGESTORE" { 2 } else { 1 };
                 if name != "ZRANGE" || c.iter().any(|a| a.eq_ignore_ascii_case(b"BYLEX")) {
                     if lex(&c[src]) {
                         lex_reads += 1;
                     } else {
-                        // Only the rank form with a stray BYLEX (an error whatever the data).
+                        // Only the rank form with a stray BYLEX: its start is not a lex
+                        // range item (an error whatever the data).
+                        let lex_item = |a: &Vec<u8>| {
+                            a == b"-" || a == b"+" || matches!(a.first(), Some(b'[' | b'('))
+                        };
                         assert!(name == "ZRANGE" || name == "ZRANGESTORE", "{shown}");
                         assert!(
-                            c.get(src + 1).is_some_and(|a| parse_i64(a).is_some()),
+                            c.get(src + 1)
+                                .is_some_and(|a| parse_i64(a).is_some() || !lex_item(a)),
                             "{shown}"
                         );
                     }

@@ -12,6 +12,7 @@ pub mod blocking;
 pub mod connection;
 pub mod expire;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod object;

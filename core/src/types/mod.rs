@@ -5,6 +5,7 @@
 pub mod bytes;
 pub mod dict;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod listpack;
 pub mod longdouble;
