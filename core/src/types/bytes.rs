@@ -11,8 +11,14 @@ pub struct CompactBytes(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    Inline { len: u8, buf: [u8; INLINE_CAP] },
+    Inline {
+        len: u8,
+        buf: [u8; INLINE_CAP],
+    },
     Heap(Box<[u8]>),
+    /// A string a bit command built or changed in place: Redis's "raw" encoding whatever its
+    /// length (SETBIT, BITFIELD and BITOP leave their strings raw, not embstr).
+    Raw(Box<[u8]>),
 }
 
 impl CompactBytes {
@@ -40,7 +46,36 @@ impl CompactBytes {
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Inline { len, buf } => &buf[..*len as usize],
-            Repr::Heap(b) => b,
+            Repr::Heap(b) | Repr::Raw(b) => b,
+        }
+    }
+
+    /// A "raw"-encoded string of these bytes (see `Repr::Raw`).
+    pub fn raw(v: Vec<u8>) -> CompactBytes {
+        CompactBytes(Repr::Raw(v.into_boxed_slice()))
+    }
+
+    /// Whether this is a "raw"-encoded string (made by `raw` or `raw_mut`).
+    pub fn is_raw(&self) -> bool {
+        matches!(self.0, Repr::Raw(_))
+    }
+
+    /// The bytes, writable in place, after making this a raw string at least `min_len` long
+    /// (zero-padded: Redis's dbUnshareStringValue + sdsgrowzero). True in the second field
+    /// when the length changed.
+    pub fn raw_mut(&mut self, min_len: usize) -> (&mut [u8], bool) {
+        let mut grew = false;
+        if !matches!(&self.0, Repr::Raw(b) if b.len() >= min_len) {
+            let mut v = std::mem::replace(self, CompactBytes::new(b"")).into_vec();
+            if v.len() < min_len {
+                v.resize(min_len, 0);
+                grew = true;
+            }
+            self.0 = Repr::Raw(v.into_boxed_slice());
+        }
+        match &mut self.0 {
+            Repr::Raw(b) => (b, grew),
+            _ => unreachable!("made raw above"),
         }
     }
 
@@ -50,7 +85,7 @@ impl CompactBytes {
 
     pub fn into_vec(self) -> Vec<u8> {
         match self.0 {
-            Repr::Heap(b) => b.into_vec(),
+            Repr::Heap(b) | Repr::Raw(b) => b.into_vec(),
             Repr::Inline { .. } => self.as_bytes().to_vec(),
         }
     }
@@ -60,7 +95,7 @@ impl CompactBytes {
     pub fn heap_size(&self) -> usize {
         match &self.0 {
             Repr::Inline { .. } => 0,
-            Repr::Heap(b) => b.len(),
+            Repr::Heap(b) | Repr::Raw(b) => b.len(),
         }
     }
 }
@@ -131,6 +166,15 @@ mod tests {
             let v: Vec<u8> = (0..n as u8).collect();
             assert_eq!(CompactBytes::new(&v).as_bytes(), &v[..]);
             assert_eq!(CompactBytes::from_vec(v.clone()).into_vec(), v);
+            let mut raw = CompactBytes::new(&v);
+            assert!(!raw.is_raw());
+            assert!(!raw.raw_mut(n).1);
+            assert!(raw.is_raw());
+            assert_eq!(
+                raw.raw_mut(n + 2),
+                (&mut [&v[..], &[0, 0]].concat()[..], true)
+            );
+            assert_eq!(raw.clone().into_vec().len(), n + 2);
         }
     }
 }
