@@ -702,6 +702,81 @@ mod tests {
         assert_eq!(unsigned_overflow(3, 4, 8, Overflow::Sat), (false, 0));
     }
 
+    const NOW: crate::UnixMillis = crate::UnixMillis(1_700_000_000_000);
+
+    fn run(eng: &mut crate::Engine, id: crate::ClientHandle, args: &[&str]) -> String {
+        eng.feed(NOW, id, &crate::resp::encode_request(args));
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Redis's server.dirty and propagation: a write counts only when it changed something
+    /// (BITFIELD counts each field that did), and only counted writes reach the AOF.
+    #[test]
+    fn dirty_count_and_propagation_follow_redis() {
+        let mut eng = crate::Engine::new(crate::Config::default(), 1);
+        eng.set_propagation(true);
+        let id = eng.connect(NOW, Default::default());
+        let step = |eng: &mut crate::Engine, args: &[&str], reply: &str, dirty: u64| {
+            let before = eng.dirty();
+            assert_eq!(run(eng, id, args), reply, "{args:?}");
+            assert_eq!(eng.dirty() - before, dirty, "{args:?}");
+        };
+        step(&mut eng, &["SETBIT", "k", "3", "1"], ":0\r\n", 1);
+        step(&mut eng, &["SETBIT", "k", "3", "1"], ":1\r\n", 0);
+        step(&mut eng, &["SETBIT", "k", "4", "0"], ":0\r\n", 0);
+        // Growing the string counts even when the bit written is a 0.
+        step(&mut eng, &["SETBIT", "k", "20", "0"], ":0\r\n", 1);
+        step(
+            &mut eng,
+            &[
+                "BITFIELD", "k", "SET", "u8", "0", "16", "SET", "u4", "8", "3", "GET", "u8", "0",
+            ],
+            "*3\r\n:16\r\n:0\r\n:16\r\n",
+            1,
+        );
+        step(
+            &mut eng,
+            &[
+                "BITFIELD", "k", "INCRBY", "u8", "0", "1", "INCRBY", "u8", "8", "1",
+            ],
+            "*2\r\n:17\r\n:49\r\n",
+            2,
+        );
+        // A new key whose only write fails: created, yet not a change (as in Redis).
+        step(
+            &mut eng,
+            &[
+                "BITFIELD", "f", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "256",
+            ],
+            "*1\r\n$-1\r\n",
+            0,
+        );
+        step(&mut eng, &["STRLEN", "f"], ":1\r\n", 0);
+        step(&mut eng, &["BITOP", "NOT", "d", "k"], ":3\r\n", 1);
+        step(&mut eng, &["BITOP", "AND", "d", "none"], ":0\r\n", 1);
+        step(&mut eng, &["BITOP", "AND", "d", "none"], ":0\r\n", 0);
+        let mut aof = Vec::new();
+        eng.take_propagated(&mut aof);
+        let aof = String::from_utf8_lossy(&aof).replace("\r\n", " ");
+        let cmds: Vec<&str> = aof
+            .split('*')
+            .filter(|c| !c.is_empty())
+            .map(|c| c.split(' ').nth(2).unwrap_or(""))
+            .collect();
+        assert_eq!(
+            cmds,
+            ["SELECT", "SETBIT", "SETBIT", "BITFIELD", "BITFIELD", "BITOP", "BITOP"],
+            "{aof}"
+        );
+        // Bit commands leave raw strings behind, short or not.
+        let enc =
+            |eng: &crate::Engine, k: &[u8]| eng.server().dbs[0].keys.get(k).map(|v| v.encoding());
+        assert_eq!(enc(&eng, b"k"), Some("raw"));
+        assert_eq!(enc(&eng, b"f"), Some("raw"));
+    }
+
     #[test]
     fn fields_round_trip() {
         let mut p = vec![0u8; 10];
