@@ -317,19 +317,30 @@ enum BitOp {
     Not,
 }
 
-/// Applies `op` word by word (Redis's fast path), `acc` holding the first operand (for NOT,
-/// `src` is as long as `acc` and only its length matters).
+/// Applies `op` to `acc` word by word (Redis's fast path): `acc op= src` over `src`'s length
+/// for AND/OR/XOR (`acc` at least as long), `acc = !acc` for NOT (`src` unused).
 fn bitop_words(op: BitOp, acc: &mut [u8], src: &[u8]) {
+    let word = |b: &[u8]| u64::from_ne_bytes(b.try_into().expect("8 bytes"));
+    if op == BitOp::Not {
+        let mut a = acc.chunks_exact_mut(8);
+        for x in &mut a {
+            let v = !word(x);
+            x.copy_from_slice(&v.to_ne_bytes());
+        }
+        for x in a.into_remainder() {
+            *x = !*x;
+        }
+        return;
+    }
+    let acc = &mut acc[..src.len()];
     let mut a = acc.chunks_exact_mut(8);
     let mut b = src.chunks_exact(8);
     for (x, y) in (&mut a).zip(&mut b) {
-        let l = u64::from_ne_bytes((&*x).try_into().expect("8 bytes"));
-        let r = u64::from_ne_bytes(y.try_into().expect("8 bytes"));
+        let (l, r) = (word(x), word(y));
         let v = match op {
             BitOp::And => l & r,
             BitOp::Or => l | r,
-            BitOp::Xor => l ^ r,
-            BitOp::Not => !l,
+            _ => l ^ r,
         };
         x.copy_from_slice(&v.to_ne_bytes());
     }
@@ -337,8 +348,7 @@ fn bitop_words(op: BitOp, acc: &mut [u8], src: &[u8]) {
         *x = match op {
             BitOp::And => *x & y,
             BitOp::Or => *x | y,
-            BitOp::Xor => *x ^ y,
-            BitOp::Not => !*x,
+            _ => *x ^ y,
         };
     }
 }
@@ -360,28 +370,34 @@ pub fn bitop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let dest = args[2];
     let (db, _) = ctx.db_out();
-    // Every source first (a missing key is an empty string), WRONGTYPE before any change.
-    let mut srcs: Vec<Vec<u8>> = Vec::with_capacity(args.len() - 3);
+    // Every source looked up first (hits, misses, expiry), WRONGTYPE before any change.
     for key in &args[3..] {
-        let mut buf = itoa::Buffer::new();
-        srcs.push(read_string(db, key, now, &mut buf)?.unwrap_or(b"").to_vec());
+        read_string(db, key, now, &mut itoa::Buffer::new())?;
     }
-    let maxlen = srcs.iter().map(Vec::len).max().unwrap_or(0);
-    let mut srcs = srcs.into_iter();
-    let mut res = srcs.next().unwrap_or_default();
-    res.resize(maxlen, 0);
+    // Then read in place, without copying (a missing key is an empty string).
+    let srcs: Vec<std::borrow::Cow<[u8]>> = args[3..]
+        .iter()
+        .map(|key| match db.keys.get(key) {
+            Some(Value::Str(s)) => std::borrow::Cow::Borrowed(s.as_bytes()),
+            Some(Value::Int(n)) => itoa::Buffer::new().format(*n).as_bytes().to_vec().into(),
+            _ => std::borrow::Cow::Borrowed(&b""[..]),
+        })
+        .collect();
+    let maxlen = srcs.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut res = vec![0u8; maxlen];
+    res[..srcs[0].len()].copy_from_slice(&srcs[0]);
     if op == BitOp::Not {
-        let copy = res.clone();
-        bitop_words(op, &mut res, &copy);
+        bitop_words(op, &mut res, &[]);
     }
-    for s in srcs {
+    for s in &srcs[1..] {
         let n = s.len();
-        bitop_words(op, &mut res[..n], &s);
+        bitop_words(op, &mut res, s);
         // Bytes past a shorter source meet zeros.
         if op == BitOp::And {
             res[n..].fill(0);
         }
     }
+    drop(srcs);
     let changed = if maxlen > 0 {
         db.set(dest, Value::Str(CompactBytes::raw(res)), false);
         true
