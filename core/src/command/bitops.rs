@@ -25,7 +25,10 @@ fn bit_offset(ctx: &Ctx, arg: &[u8], hash_bits: u32) -> Result<u64, CmdError> {
         // C's signed overflow wraps here; a wrapped (negative) offset is refused below.
         off = off.wrapping_mul(hash_bits as i64);
     }
-    if off < 0 || (off >> 3) as u64 >= ctx.srv.config.proto_max_bulk_len {
+    // mustObeyClient: what the AOF replays was accepted once, so the size bound is not
+    // applied to it (as for streams, `loading` stands for the AOF client).
+    let bounded = !ctx.srv.persist.loading;
+    if off < 0 || (bounded && (off >> 3) as u64 >= ctx.srv.config.proto_max_bulk_len) {
         return Err(err());
     }
     Ok(off as u64)
@@ -791,6 +794,27 @@ mod tests {
             |eng: &crate::Engine, k: &[u8]| eng.server().dbs[0].keys.get(k).map(|v| v.encoding());
         assert_eq!(enc(&eng, b"k"), Some("raw"));
         assert_eq!(enc(&eng, b"f"), Some("raw"));
+    }
+
+    /// The size bound is the client's: an AOF replays past it (Redis's mustObeyClient).
+    #[test]
+    #[allow(clippy::field_reassign_with_default)]
+    fn offset_bound_follows_proto_max_bulk_len_but_not_for_the_aof() {
+        let mut cfg = crate::Config::default();
+        cfg.proto_max_bulk_len = 20;
+        let mut eng = crate::Engine::new(cfg, 1);
+        let id = eng.connect(NOW, Default::default());
+        let err = "-ERR bit offset is not an integer or out of range\r\n";
+        assert_eq!(run(&mut eng, id, &["SETBIT", "k", "160", "1"]), err);
+        assert_eq!(
+            run(&mut eng, id, &["BITFIELD", "k", "GET", "u8", "#20"]),
+            err
+        );
+        assert_eq!(run(&mut eng, id, &["SETBIT", "k", "159", "1"]), ":0\r\n");
+        let aof = crate::resp::encode_request(&["SETBIT", "a", "200", "1"]);
+        eng.replay_aof(NOW, &aof).unwrap();
+        assert_eq!(run(&mut eng, id, &["STRLEN", "a"]), ":26\r\n");
+        assert_eq!(run(&mut eng, id, &["SETBIT", "a", "200", "0"]), err);
     }
 
     #[test]
