@@ -2,7 +2,7 @@
 //! redis-server, side by side, in one run, as ratios (this machine is shared and noisy, so
 //! absolute figures alone mean little).
 //!
-//! Sections (all by default; `--only throughput,aof,memory,growth,lazyfree` picks some):
+//! Sections (all by default; `--only throughput,aof,memory,growth,lazyfree,bitmap` picks some):
 //! - **throughput**: redis-benchmark with identical flags on both servers (50 clients, `-r
 //!   100000`, `-P 1` and `-P 16`), alternating A B / B A per round, at least 3 rounds; the
 //!   median requests/s per test per server, the ratio, and the median p50/p99 latency from
@@ -19,6 +19,9 @@
 //!   keyspace from 0 to 10M keys: what the incrementally rehashing table is for.
 //! - **lazyfree**: DEL vs UNLINK of a 1M-element set (reply time), with a PING prober on a
 //!   second connection reporting the longest stall it saw.
+//! - **bitmap**: BITCOUNT and BITOP NOT over a 64 MB string of pseudo-random bytes (the same
+//!   bytes on both servers, BITCOUNT's answers compared), median reply time of several runs,
+//!   as a ratio: Redis's popcount and word-at-a-time BITOP against Oxidis's.
 //!
 //! Results go to stdout and bench-results/bench.md (git-ignored), the throughput chart to
 //! bench-results/throughput.svg (`--docs` also copies it to docs/bench-throughput.svg, which the
@@ -68,7 +71,14 @@ pub const SCRIPTS: [(&str, &str); 2] = [
 ];
 
 const PIPELINES: [u32; 2] = [1, 16];
-const SECTIONS: [&str; 5] = ["throughput", "aof", "memory", "growth", "lazyfree"];
+const SECTIONS: [&str; 6] = [
+    "throughput",
+    "aof",
+    "memory",
+    "growth",
+    "lazyfree",
+    "bitmap",
+];
 
 /// Sizes of one run: the full bench, or the CI smoke version.
 #[derive(Clone, Debug)]
@@ -81,6 +91,8 @@ pub struct Sizes {
     pub hashes: usize,
     pub growth_keys: usize,
     pub big_set: usize,
+    /// Bytes of the bitmap section's string.
+    pub bitmap_bytes: usize,
 }
 
 impl Sizes {
@@ -92,6 +104,7 @@ impl Sizes {
             hashes: 100_000,
             growth_keys: 10_000_000,
             big_set: 1_000_000,
+            bitmap_bytes: 64 << 20,
         }
     }
 
@@ -103,6 +116,7 @@ impl Sizes {
             hashes: 1_000,
             growth_keys: 50_000,
             big_set: 10_000,
+            bitmap_bytes: 1 << 20,
         }
     }
 }
@@ -891,6 +905,106 @@ fn lazyfree_table(rows: &[LazyRow; 2], names: [&str; 2], n: usize) -> String {
     s
 }
 
+/// One bitmap row: the median reply ms of each server.
+pub struct BitRow {
+    pub what: String,
+    pub ms: [f64; 2],
+}
+
+/// Fills `bm` with `bytes` pseudo-random bytes (SETRANGE, 1 MB at a time; the same bytes for
+/// every server) and returns its BITCOUNT.
+fn fill_bitmap(addr: &str, bytes: usize) -> Result<i64, String> {
+    const CHUNK: usize = 1 << 20;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    load(addr, bytes.div_ceil(CHUNK), 2, |i, buf| {
+        let len = CHUNK.min(bytes - i * CHUNK);
+        let chunk: Vec<u8> = (0..len)
+            .map(|_| {
+                // xorshift64: cheap, deterministic bytes.
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let off = (i * CHUNK).to_string();
+        encode(
+            buf,
+            &[b"SETRANGE".as_slice(), b"bm", off.as_bytes(), &chunk],
+        );
+    })?;
+    match connect(addr)?.call_ok(&["BITCOUNT", "bm"])? {
+        Reply::Int(n) => Ok(n),
+        r => Err(format!("BITCOUNT bm: {r:?}")),
+    }
+}
+
+/// The median reply time of `cmd` over `runs` runs, in ms.
+fn median_ms(addr: &str, cmd: &[&str], runs: usize) -> Result<f64, String> {
+    let mut c = connect(addr)?;
+    let mut v = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        c.call_ok(cmd)?;
+        v.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(median(&mut v))
+}
+
+fn bitmap(addrs: [&str; 2], sizes: &Sizes, log: &mut Log) -> Result<Vec<BitRow>, String> {
+    let cmds: [&[&str]; 3] = [
+        &["BITCOUNT", "bm"],
+        &["BITCOUNT", "bm", "3", "-3", "BIT"],
+        &["BITOP", "NOT", "dest", "bm"],
+    ];
+    let runs = 4 * sizes.rounds.max(1) + 1;
+    let mut rows: Vec<BitRow> = cmds
+        .iter()
+        .map(|c| BitRow {
+            what: c.join(" "),
+            ms: [0.0; 2],
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for (i, addr) in addrs.into_iter().enumerate() {
+        log.progress(&format!(
+            "bitmap: {} MB string on {addr}",
+            sizes.bitmap_bytes >> 20
+        ));
+        connect(addr)?.call_ok(&["FLUSHALL"])?;
+        counts.push(fill_bitmap(addr, sizes.bitmap_bytes)?);
+        for (row, cmd) in rows.iter_mut().zip(cmds) {
+            row.ms[i] = median_ms(addr, cmd, runs)?;
+        }
+        connect(addr)?.call_ok(&["FLUSHALL"])?;
+    }
+    if counts[0] != counts[1] {
+        return Err(format!("bitmap: BITCOUNT differs: {counts:?}"));
+    }
+    Ok(rows)
+}
+
+fn bitmap_table(rows: &[BitRow], names: [&str; 2]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| command | {} ms | {} ms | speed ratio ({} ms / {} ms) |",
+        names[0], names[1], names[1], names[0]
+    );
+    s.push_str("|---|---:|---:|---:|\n");
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "| `{}` | {:.3} | {:.3} | **{:.2}** |",
+            r.what,
+            r.ms[0],
+            r.ms[1],
+            r.ms[1] / r.ms[0].max(1e-9)
+        );
+    }
+    s
+}
+
 // ---------------------------------------------------------------------------------------------
 // Driver.
 
@@ -991,6 +1105,13 @@ fn run_sections(
         let text = format!("## Lazy free\n\nA big set deleted three ways; a second client PINGs (200 µs apart) throughout and reports its longest round trip.\n\n{}\n", lazyfree_table(&rows, names, sizes.big_set));
         log.section(&mut md, &text);
     }
+    if sections.contains(&"bitmap") {
+        let a = start(0)?;
+        let b = start(1)?;
+        let rows = bitmap([&a.addr(), &b.addr()], sizes, &mut log)?;
+        let text = format!("## Bitmaps\n\nA {} MB string of pseudo-random bytes (the same on both servers); median reply time of {} runs of each command.\n\n{}\n", sizes.bitmap_bytes >> 20, 4 * sizes.rounds.max(1) + 1, bitmap_table(&rows, names));
+        log.section(&mut md, &text);
+    }
     Ok(Report { markdown: md, svg })
 }
 
@@ -1046,7 +1167,7 @@ pub fn cli(args: &[String]) -> ExitCode {
 }
 
 fn cli_inner(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,aof,memory,growth,lazyfree] [--docs]";
+    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,aof,memory,growth,lazyfree,bitmap] [--docs]";
     let mut sizes = Sizes::full();
     let mut sections: Vec<&str> = SECTIONS.to_vec();
     let mut docs = false;

@@ -3,16 +3,18 @@
 //! where Redis's own reply is not deterministic).
 //!
 //! `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] [--strings-only]
-//! [--scripts PCT] [--hll PCT] [--skip CMD,CMD...]` (`--skip sort,sort_ro,object`: send those commands, do
-//! not compare their replies, e.g. while they are not implemented; `--scripts 100`: the
-//! scripting family alone).
+//! [--scripts PCT] [--hll PCT] [--bits PCT] [--skip CMD,CMD...]` (`--skip sort,sort_ro,object`:
+//! send those commands, do not compare their replies, e.g. while they are not implemented;
+//! `--scripts 100`: the scripting family alone; `--bits 100 --scripts 0`: the bitmap family
+//! alone).
 //!
 //! The stream mixes string/keyspace/expiry commands (about 45%) with lists, hashes, sets and
 //! sorted sets (about 55%, see `difftest/coll.rs`), and 6% of scripts (EVAL, EVALSHA after
 //! SCRIPT LOAD, EVAL_RO, SCRIPT: small Lua scripts calling the other families' commands, see
 //! `difftest/script.rs`), 4% of HyperLogLog commands (PFADD/PFCOUNT/PFMERGE/PFDEBUG and GET of
-//! the HLL bytes, see `difftest/hll.rs`; `--hll 100`: that family alone), all on one small
-//! shared key pool so
+//! the HLL bytes, see `difftest/hll.rs`; `--hll 100`: that family alone), 5% of bitmap
+//! commands (SETBIT ... BITFIELD on the strings' keys, see `difftest/bits.rs`), all on one
+//! small shared key pool so
 //! WRONGTYPE collisions are frequent. Occasional bulk commands with hundreds of arguments push
 //! collections past every encoding threshold (129 hash fields / zset members, 513 intset
 //! members, elements longer than 64 bytes).
@@ -59,6 +61,7 @@
 //! With the environment variable `DIFFTEST_DUMP` set, every command and the reference reply
 //! are printed to stderr (to see what the stream covers).
 
+mod bits;
 mod coll;
 mod hll;
 mod script;
@@ -94,6 +97,9 @@ pub struct Options {
     /// Percent of the stream that is HyperLogLog commands (`difftest/hll.rs`); `None`: the
     /// generator's default (4% with collections, none with `--strings-only`).
     pub hll: Option<u64>,
+    /// Percent of the stream that is bitmap commands (see `difftest/bits.rs`); `None`: the
+    /// generator's default (5% with collections, none with `--strings-only`).
+    pub bits: Option<u64>,
 }
 
 impl Default for Options {
@@ -107,6 +113,7 @@ impl Default for Options {
             skip: Vec::new(),
             scripts: None,
             hll: None,
+            bits: None,
         }
     }
 }
@@ -114,7 +121,8 @@ impl Default for Options {
 /// `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] [--strings-only]`
 pub fn cli(args: &[String]) -> ExitCode {
     let usage = "usage: cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] \
-                 [--batch N] [--strings-only] [--scripts PCT] [--hll PCT] [--skip CMD,CMD...]";
+                 [--batch N] [--strings-only] [--scripts PCT] [--hll PCT] [--bits PCT] \
+                 [--skip CMD,CMD...]";
     let mut opts = Options::default();
     let (mut oxidis, mut redis) = (None, None);
     let mut it = args.iter();
@@ -144,6 +152,10 @@ pub fn cli(args: &[String]) -> ExitCode {
             },
             "--scripts" => match num(&mut it) {
                 Some(n) if n <= 100 => opts.scripts = Some(n),
+                _ => return bad(usage),
+            },
+            "--bits" => match num(&mut it) {
+                Some(n) if n <= 100 => opts.bits = Some(n),
                 _ => return bad(usage),
             },
             "--skip" => match it.next() {
@@ -232,6 +244,9 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Suite, String> {
     }
     if let Some(pct) = opts.hll {
         gen.hll = pct;
+    }
+    if let Some(pct) = opts.bits {
+        gen.bits = pct;
     }
     let mut groups: BTreeMap<&'static str, usize> = BTreeMap::new();
     // Replies that differed in bytes but matched by a documented rule (order, sample, TTL).
@@ -1095,6 +1110,9 @@ pub struct Gen {
     pub scripts: u64,
     /// Percent of the items that come from the HyperLogLog family (`difftest/hll.rs`).
     pub hll: u64,
+    /// Percent of the items not drawn from the scripts that come from the bitmap family
+    /// (`difftest/bits.rs`).
+    pub bits: u64,
     /// How many commands came from the strings/keyspace/expiry generator.
     pub strings_made: usize,
     /// Commands that must come next: the rest of a group, or the lookup after a SET with a
@@ -1112,6 +1130,7 @@ impl Gen {
             collections,
             scripts: if collections { 6 } else { 0 },
             hll: if collections { 4 } else { 0 },
+            bits: if collections { 5 } else { 0 },
             strings_made: 0,
             pending: VecDeque::new(),
             stream_ms: 1,
@@ -1337,6 +1356,8 @@ impl Gen {
             self.script()
         } else if self.hll > 0 && self.rng.chance(self.hll) {
             self.hll_cmd()
+        } else if self.bits > 0 && self.rng.chance(self.bits) {
+            self.bits_cmd()
         } else if self.collections && self.rng.chance(55) {
             self.collection()
         } else {

@@ -8,6 +8,7 @@
 //! discards whatever part of a reply the handler wrote, so a command never answers twice
 //! (debug builds assert that no handler writes and then fails).
 
+pub mod bitops;
 pub mod blocking;
 pub mod connection;
 pub mod expire;

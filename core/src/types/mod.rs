@@ -119,7 +119,9 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
-            // Redis's embstr limit; APPEND/SETRANGE results are "raw" in Redis even when short.
+            // Strings the bit commands wrote are raw, as in Redis. Redis's embstr limit;
+            // APPEND/SETRANGE results are "raw" in Redis even when short (not tracked here).
+            Value::Str(s) if s.is_raw() => "raw",
             Value::Str(s) if s.len() <= 44 => "embstr",
             Value::Str(_) => "raw",
             Value::List(l) => l.encoding(),
