@@ -42,6 +42,8 @@ IMPLEMENTED = {
             "zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange zpopmin zpopmax zmpop "
             "zrandmember zremrangebyrank zremrangebyscore zremrangebylex zunionstore zinterstore "
             "zdiffstore zunion zinter zdiff zintercard zscan",
+    "geo": "geoadd geodist geohash geopos georadius georadius_ro georadiusbymember "
+           "georadiusbymember_ro geosearch geosearchstore",
     "expire": "expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist",
     "stream": "xadd xrange xrevrange xlen xdel xtrim xread xreadgroup xack xpending xclaim xautoclaim "
               "xsetid xgroup|create xgroup|setid xgroup|destroy xgroup|createconsumer xgroup|delconsumer "
@@ -240,7 +242,7 @@ def main():
         "//! 7.0 (COMMAND INFO and COMMAND DOCS), so names, arities, flags, key positions and docs\n"
         "//! are Redis's own. Dispatch, COMMAND and the playground's autocomplete all read it.\n"
         "//! Do not edit by hand: change IMPLEMENTED in the script and rerun it.\n\n"
-        "use super::{\n    blocking, connection, expire, flags, hash, keys, list, object, persistence, pubsub, scripting, server, set, sort, stream, string, tx, zset, CommandSpec,\n};\n\n"
+        "use super::{\n    blocking, connection, expire, flags, geo, hash, keys, list, object, persistence, pubsub, scripting, server, set, sort, stream, string, tx, zset, CommandSpec,\n};\n\n"
     ]
     subtables = []
     top = []

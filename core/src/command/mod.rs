@@ -11,6 +11,7 @@
 pub mod blocking;
 pub mod connection;
 pub mod expire;
+pub mod geo;
 pub mod hash;
 pub mod keys;
 pub mod list;
