@@ -3,14 +3,15 @@
 //! where Redis's own reply is not deterministic).
 //!
 //! `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] [--strings-only]
-//! [--scripts PCT] [--skip CMD,CMD...]` (`--skip sort,sort_ro,object`: send those commands, do
-//! not compare their replies, e.g. while they are not implemented; `--scripts 100`: the
-//! scripting family alone).
+//! [--scripts PCT] [--geo PCT] [--skip CMD,CMD...]` (`--skip sort,sort_ro,object`: send those
+//! commands, do not compare their replies, e.g. while they are not implemented; `--scripts 100`:
+//! the scripting family alone; `--geo 100`: the geo family alone, see `difftest/geo.rs`).
 //!
 //! The stream mixes string/keyspace/expiry commands (about 45%) with lists, hashes, sets and
 //! sorted sets (about 55%, see `difftest/coll.rs`), and 6% of scripts (EVAL, EVALSHA after
 //! SCRIPT LOAD, EVAL_RO, SCRIPT: small Lua scripts calling the other families' commands, see
-//! `difftest/script.rs`), all on one small shared key pool so
+//! `difftest/script.rs`), and 6% of geo commands (`difftest/geo.rs`), all on one small shared
+//! key pool so
 //! WRONGTYPE collisions are frequent. Occasional bulk commands with hundreds of arguments push
 //! collections past every encoding threshold (129 hash fields / zset members, 513 intset
 //! members, elements longer than 64 bytes).
@@ -58,6 +59,7 @@
 //! are printed to stderr (to see what the stream covers).
 
 mod coll;
+mod geo;
 mod script;
 mod stream;
 
@@ -88,6 +90,9 @@ pub struct Options {
     /// Percent of the stream that is scripts (EVAL, EVALSHA, SCRIPT, see `difftest/script.rs`);
     /// `None`: the generator's default (6% with collections, none with `--strings-only`).
     pub scripts: Option<u64>,
+    /// Percent of the stream that is geo commands (`difftest/geo.rs`); `None`: the default
+    /// (6% with collections, none with `--strings-only`).
+    pub geo: Option<u64>,
 }
 
 impl Default for Options {
@@ -100,6 +105,7 @@ impl Default for Options {
             max_details: 30,
             skip: Vec::new(),
             scripts: None,
+            geo: None,
         }
     }
 }
@@ -107,7 +113,7 @@ impl Default for Options {
 /// `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] [--strings-only]`
 pub fn cli(args: &[String]) -> ExitCode {
     let usage = "usage: cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] \
-                 [--batch N] [--strings-only] [--scripts PCT] [--skip CMD,CMD...]";
+                 [--batch N] [--strings-only] [--scripts PCT] [--geo PCT] [--skip CMD,CMD...]";
     let mut opts = Options::default();
     let (mut oxidis, mut redis) = (None, None);
     let mut it = args.iter();
@@ -133,6 +139,10 @@ pub fn cli(args: &[String]) -> ExitCode {
             "--strings-only" => opts.collections = false,
             "--scripts" => match num(&mut it) {
                 Some(n) if n <= 100 => opts.scripts = Some(n),
+                _ => return bad(usage),
+            },
+            "--geo" => match num(&mut it) {
+                Some(n) if n <= 100 => opts.geo = Some(n),
                 _ => return bad(usage),
             },
             "--skip" => match it.next() {
@@ -218,6 +228,9 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Suite, String> {
     let mut gen = Gen::new(opts.seed, opts.collections);
     if let Some(pct) = opts.scripts {
         gen.scripts = pct;
+    }
+    if let Some(pct) = opts.geo {
+        gen.geo = pct;
     }
     let mut groups: BTreeMap<&'static str, usize> = BTreeMap::new();
     // Replies that differed in bytes but matched by a documented rule (order, sample, TTL).
@@ -1079,6 +1092,8 @@ pub struct Gen {
     collections: bool,
     /// Percent of the items that come from the scripting family (`difftest/script.rs`).
     pub scripts: u64,
+    /// Percent of the items that come from the geo family (`difftest/geo.rs`).
+    pub geo: u64,
     /// How many commands came from the strings/keyspace/expiry generator.
     pub strings_made: usize,
     /// Commands that must come next: the rest of a group, or the lookup after a SET with a
@@ -1095,6 +1110,7 @@ impl Gen {
             used_buckets: HashSet::new(),
             collections,
             scripts: if collections { 6 } else { 0 },
+            geo: if collections { 6 } else { 0 },
             strings_made: 0,
             pending: VecDeque::new(),
             stream_ms: 1,
@@ -1318,6 +1334,8 @@ impl Gen {
         }
         let mut it = if self.scripts > 0 && self.rng.chance(self.scripts) {
             self.script()
+        } else if self.geo > 0 && self.rng.chance(self.geo) {
+            self.geo_cmd()
         } else if self.collections && self.rng.chance(55) {
             self.collection()
         } else {
@@ -1949,12 +1967,16 @@ mod tests {
                     if lex(&c[src]) {
                         lex_reads += 1;
                     } else {
-                        // Only the rank form with a stray BYLEX (an error whatever the data).
+                        // Only the rank form with a stray BYLEX (an error whatever the data:
+                        // an integer, or anything else that is not a lex bound).
                         assert!(name == "ZRANGE" || name == "ZRANGESTORE", "{shown}");
-                        assert!(
-                            c.get(src + 1).is_some_and(|a| parse_i64(a).is_some()),
-                            "{shown}"
-                        );
+                        let not_lex = |a: &Vec<u8>| {
+                            parse_i64(a).is_some()
+                                || !(a == b"-"
+                                    || a == b"+"
+                                    || a.first().is_some_and(|&b| b == b'(' || b == b'['))
+                        };
+                        assert!(c.get(src + 1).is_some_and(not_lex), "{shown}");
                     }
                 }
             }
