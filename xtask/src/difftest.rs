@@ -202,6 +202,29 @@ fn bad(usage: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The differential suite of `cargo xtask test`: the default stream (seed 1), then the geo
+/// family alone (`--geo 100`) over seeds 2 to 4, 8,000 commands each (about 20,000 geo
+/// commands), as one report.
+pub fn run_suite(oxidis: &str, redis: &str) -> Result<Suite, String> {
+    let mut report = run(oxidis, redis, &Options::default())?;
+    for seed in 2..=4 {
+        let opts = Options {
+            seed,
+            count: 8_000,
+            geo: Some(100),
+            ..Options::default()
+        };
+        let part = run(oxidis, redis, &opts)?;
+        report.passed += part.passed;
+        report.failed += part.failed;
+        report.details.extend(part.details);
+        report
+            .info
+            .extend(part.info.into_iter().map(|l| format!("geo family: {l}")));
+    }
+    Ok(report)
+}
+
 /// Runs the differential test. `Err` is for setup problems (cannot connect, FLUSHALL refused,
 /// the reference server misbehaving); mismatches and a dying Oxidis are failures in the report.
 pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Suite, String> {
