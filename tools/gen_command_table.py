@@ -43,6 +43,8 @@ IMPLEMENTED = {
             "zrangebyscore zrevrangebyscore zrangebylex zrevrangebylex zrevrange zpopmin zpopmax zmpop "
             "zrandmember zremrangebyrank zremrangebyscore zremrangebylex zunionstore zinterstore "
             "zdiffstore zunion zinter zdiff zintercard zscan",
+    "geo": "geoadd geodist geohash geopos georadius georadius_ro georadiusbymember "
+           "georadiusbymember_ro geosearch geosearchstore",
     "expire": "expire pexpire expireat pexpireat ttl pttl expiretime pexpiretime persist",
     "stream": "xadd xrange xrevrange xlen xdel xtrim xread xreadgroup xack xpending xclaim xautoclaim "
               "xsetid xgroup|create xgroup|setid xgroup|destroy xgroup|createconsumer xgroup|delconsumer "

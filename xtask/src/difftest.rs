@@ -3,18 +3,18 @@
 //! where Redis's own reply is not deterministic).
 //!
 //! `cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] [--strings-only]
-//! [--scripts PCT] [--hll PCT] [--bits PCT] [--skip CMD,CMD...]` (`--skip sort,sort_ro,object`:
-//! send those commands, do not compare their replies, e.g. while they are not implemented;
-//! `--scripts 100`: the scripting family alone; `--bits 100 --scripts 0`: the bitmap family
-//! alone).
+//! [--scripts PCT] [--hll PCT] [--bits PCT] [--geo PCT] [--skip CMD,CMD...]` (`--skip
+//! sort,sort_ro,object`: send those commands, do not compare their replies, e.g. while they
+//! are not implemented; `--scripts 100`: the scripting family alone; `--bits 100 --scripts 0`:
+//! the bitmap family alone; `--geo 100`: the geo family alone, see `difftest/geo.rs`).
 //!
 //! The stream mixes string/keyspace/expiry commands (about 45%) with lists, hashes, sets and
 //! sorted sets (about 55%, see `difftest/coll.rs`), and 6% of scripts (EVAL, EVALSHA after
 //! SCRIPT LOAD, EVAL_RO, SCRIPT: small Lua scripts calling the other families' commands, see
 //! `difftest/script.rs`), 4% of HyperLogLog commands (PFADD/PFCOUNT/PFMERGE/PFDEBUG and GET of
 //! the HLL bytes, see `difftest/hll.rs`; `--hll 100`: that family alone), 5% of bitmap
-//! commands (SETBIT ... BITFIELD on the strings' keys, see `difftest/bits.rs`), all on one
-//! small shared key pool so
+//! commands (SETBIT ... BITFIELD on the strings' keys, see `difftest/bits.rs`), 6% of geo
+//! commands (`difftest/geo.rs`), all on one small shared key pool so
 //! WRONGTYPE collisions are frequent. Occasional bulk commands with hundreds of arguments push
 //! collections past every encoding threshold (129 hash fields / zset members, 513 intset
 //! members, elements longer than 64 bytes).
@@ -63,6 +63,7 @@
 
 mod bits;
 mod coll;
+mod geo;
 mod hll;
 mod script;
 mod stream;
@@ -100,6 +101,9 @@ pub struct Options {
     /// Percent of the stream that is bitmap commands (see `difftest/bits.rs`); `None`: the
     /// generator's default (5% with collections, none with `--strings-only`).
     pub bits: Option<u64>,
+    /// Percent of the stream that is geo commands (`difftest/geo.rs`); `None`: the default
+    /// (6% with collections, none with `--strings-only`).
+    pub geo: Option<u64>,
 }
 
 impl Default for Options {
@@ -114,6 +118,7 @@ impl Default for Options {
             scripts: None,
             hll: None,
             bits: None,
+            geo: None,
         }
     }
 }
@@ -122,7 +127,7 @@ impl Default for Options {
 pub fn cli(args: &[String]) -> ExitCode {
     let usage = "usage: cargo xtask difftest --oxidis ADDR --redis ADDR [--seed N] [--count N] \
                  [--batch N] [--strings-only] [--scripts PCT] [--hll PCT] [--bits PCT] \
-                 [--skip CMD,CMD...]";
+                 [--geo PCT] [--skip CMD,CMD...]";
     let mut opts = Options::default();
     let (mut oxidis, mut redis) = (None, None);
     let mut it = args.iter();
@@ -156,6 +161,10 @@ pub fn cli(args: &[String]) -> ExitCode {
             },
             "--bits" => match num(&mut it) {
                 Some(n) if n <= 100 => opts.bits = Some(n),
+                _ => return bad(usage),
+            },
+            "--geo" => match num(&mut it) {
+                Some(n) if n <= 100 => opts.geo = Some(n),
                 _ => return bad(usage),
             },
             "--skip" => match it.next() {
@@ -215,6 +224,29 @@ fn bad(usage: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The differential suite of `cargo xtask test`: the default stream (seed 1), then the geo
+/// family alone (`--geo 100`) over seeds 2 to 4, 8,000 commands each (about 20,000 geo
+/// commands), as one report.
+pub fn run_suite(oxidis: &str, redis: &str) -> Result<Suite, String> {
+    let mut report = run(oxidis, redis, &Options::default())?;
+    for seed in 2..=4 {
+        let opts = Options {
+            seed,
+            count: 8_000,
+            geo: Some(100),
+            ..Options::default()
+        };
+        let part = run(oxidis, redis, &opts)?;
+        report.passed += part.passed;
+        report.failed += part.failed;
+        report.details.extend(part.details);
+        report
+            .info
+            .extend(part.info.into_iter().map(|l| format!("geo family: {l}")));
+    }
+    Ok(report)
+}
+
 /// Runs the differential test. `Err` is for setup problems (cannot connect, FLUSHALL refused,
 /// the reference server misbehaving); mismatches and a dying Oxidis are failures in the report.
 pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Suite, String> {
@@ -247,6 +279,9 @@ pub fn run(oxidis: &str, redis: &str, opts: &Options) -> Result<Suite, String> {
     }
     if let Some(pct) = opts.bits {
         gen.bits = pct;
+    }
+    if let Some(pct) = opts.geo {
+        gen.geo = pct;
     }
     let mut groups: BTreeMap<&'static str, usize> = BTreeMap::new();
     // Replies that differed in bytes but matched by a documented rule (order, sample, TTL).
@@ -1113,6 +1148,8 @@ pub struct Gen {
     /// Percent of the items not drawn from the scripts that come from the bitmap family
     /// (`difftest/bits.rs`).
     pub bits: u64,
+    /// Percent of the items that come from the geo family (`difftest/geo.rs`).
+    pub geo: u64,
     /// How many commands came from the strings/keyspace/expiry generator.
     pub strings_made: usize,
     /// Commands that must come next: the rest of a group, or the lookup after a SET with a
@@ -1131,6 +1168,7 @@ impl Gen {
             scripts: if collections { 6 } else { 0 },
             hll: if collections { 4 } else { 0 },
             bits: if collections { 5 } else { 0 },
+            geo: if collections { 6 } else { 0 },
             strings_made: 0,
             pending: VecDeque::new(),
             stream_ms: 1,
@@ -1358,6 +1396,8 @@ impl Gen {
             self.hll_cmd()
         } else if self.bits > 0 && self.rng.chance(self.bits) {
             self.bits_cmd()
+        } else if self.geo > 0 && self.rng.chance(self.geo) {
+            self.geo_cmd()
         } else if self.collections && self.rng.chance(55) {
             self.collection()
         } else {

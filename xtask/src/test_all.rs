@@ -60,9 +60,7 @@ const SUITES: &[(&str, SuiteFn)] = &[
     // Suites that talk to both servers: each gets a fresh redis-server and oxidis-server on
     // free ports (stopped afterwards, even on failure) through `against_both`.
     ("differential vs redis-server", |ctx, name| {
-        against_both(ctx, name, |o, r| {
-            crate::difftest::run(o, r, &crate::difftest::Options::default())
-        })
+        against_both(ctx, name, crate::difftest::run_suite)
     }),
     ("real clients (redis-cli, redis-benchmark)", |ctx, name| {
         against_both(ctx, name, crate::clients::run)

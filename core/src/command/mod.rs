@@ -12,6 +12,7 @@ pub mod bitops;
 pub mod blocking;
 pub mod connection;
 pub mod expire;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;

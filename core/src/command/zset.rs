@@ -601,7 +601,7 @@ fn zrange_generic(
 
 /// Stores a sorted result at `dst` (replacing it, TTL dropped) and replies its size; an empty
 /// result deletes `dst` instead (Redis's zrangeResultFinalizeStore / zunionInterDiff...).
-fn store_result(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(CompactBytes, f64)>) {
+pub(crate) fn store_result(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(CompactBytes, f64)>) {
     let n = pairs.len();
     if n > 0 {
         let lim = limits(ctx);

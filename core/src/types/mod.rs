@@ -4,6 +4,7 @@
 
 pub mod bytes;
 pub mod dict;
+pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod list;

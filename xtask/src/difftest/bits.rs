@@ -66,7 +66,7 @@ impl Gen {
                     c.push(self.range_index());
                     c.push(self.range_index());
                     if self.rng.chance(60) {
-                        c.push(self.unit());
+                        c.push(self.range_unit());
                     }
                 }
                 c
@@ -86,7 +86,7 @@ impl Gen {
                     c.push(self.range_index());
                 }
                 if n >= 3 {
-                    c.push(self.unit());
+                    c.push(self.range_unit());
                 }
                 c
             }
@@ -157,7 +157,7 @@ impl Gen {
         }
     }
 
-    fn unit(&mut self) -> Vec<u8> {
+    fn range_unit(&mut self) -> Vec<u8> {
         match self.rng.below(20) {
             0 => self.rng.pick(&["BITS", "", "byte\0"]).as_bytes().to_vec(),
             n if n % 2 == 0 => self.word("BIT"),
