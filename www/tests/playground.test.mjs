@@ -462,6 +462,15 @@ test('the bitmaps, HyperLogLog and geo lessons: every step answers as redis-serv
   for (const key of ['logins:mon', 'logins:tue', 'logins:both', 'visitors:mon', 'visitors:tue', 'visitors:week']) {
     assert.equal(await keyRow(page, key).locator('td.type').innerText(), 'string', `${key} is a string`);
   }
+  // Binary strings are shown as redis-cli shows them: GET logins:mon is "\x11\b" there too, and
+  // GETRANGE visitors:week 0 23 on redis-server 7.0.15 gives the same bytes (the HYLL header with
+  // the cardinality 5 cached by PFCOUNT, then the sparse registers).
+  assert.equal(await keyRow(page, 'logins:mon').locator('td.value').innerText(), '"\\x11\\b"');
+  assert.equal(await keyRow(page, 'logins:both').locator('td.value').innerText(), '"\\x01\\b"');
+  assert.equal(
+    await keyRow(page, 'visitors:week').locator('td.value').innerText(),
+    '"HYLL\\x01\\x00\\x00\\x00\\x05\\x00\\x00\\x00\\x00\\x00\\x00\\x00E<\\x94G\\x15\\x88NZ"… (33 bytes)',
+  );
   assert.equal(await keyRow(page, 'cities').locator('td.type').innerText(), 'zset');
   // Each city's score is its 52-bit geohash (as redis-server 7.0.15 stores them), ordered by score.
   assert.equal(
