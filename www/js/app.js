@@ -1,7 +1,7 @@
 // The playground: the real Oxidis engine (WebAssembly) in the page, clients that talk to it byte
 // by byte, a keyspace view, a simulated clock, lessons, and state that survives a reload.
 
-import { Engine, decodeAnnotated } from '../pkg/index.js';
+import { Engine, decodeAnnotated, renderReply } from '../pkg/index.js';
 import { ClientPanel, el } from './client.js';
 import { LESSONS } from './lessons.js';
 import { base64ToBytes, bytesToBase64, fromBase64Url, toBase64Url } from './bytes.js';
@@ -10,6 +10,23 @@ import { commandTable } from './commands.js';
 const KEY = 'oxidis-playground:v1';
 const MAX_CLIENTS = 3;
 const $ = (sel) => document.querySelector(sel);
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A string value in the keyspace: text in quotes; binary data (a bitmap, a HyperLogLog: bytes
+ * that are not UTF-8 text, or control characters) as redis-cli shows it ("\x11\b"), its first
+ * 24 bytes and its length.
+ */
+function stringPreview(bytes) {
+  let text = null;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {}
+  if (text !== null && !/[\x00-\x08\x0b-\x1f\x7f]/.test(text)) return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+  const head = bytes.subarray(0, 24);
+  const shown = renderReply(new Uint8Array([...new TextEncoder().encode(`$${head.length}\r\n`), ...head, 13, 10])).trimEnd();
+  return bytes.length > head.length ? `${shown}… (${bytes.length} bytes)` : shown;
+}
 
 function loadState() {
   try {
@@ -223,7 +240,7 @@ class App {
     try {
       switch (type) {
         case 'string':
-          return q(c.call('GET', key));
+          return stringPreview(c.callBuffer('GET', key));
         case 'list': {
           const n = c.call('LLEN', key);
           const items = c.call('LRANGE', key, 0, 4);

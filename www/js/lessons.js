@@ -130,4 +130,45 @@ export const LESSONS = [
       { client: 1, cmd: 'XPENDING orders shipping', text: '1-2 is now alice\'s, delivered twice (see the keyspace panel). After XACK orders shipping 1-2 nothing would be pending.' },
     ],
   },
+  {
+    id: 'bitmaps',
+    title: '11. Bitmaps',
+    intro:
+      'A bitmap is a string used as an array of bits: SETBIT and GETBIT address single bits, BITCOUNT counts the ones, BITOP combines whole strings. One bit per user id makes a day of logins: a million users fit in 125 KB.',
+    steps: [
+      { client: 1, cmd: 'SETBIT logins:mon 3 1; SETBIT logins:mon 7 1; SETBIT logins:mon 12 1', text: 'Users 3, 7 and 12 log in on Monday: SETBIT sets their bits and answers each bit\'s old value (0). The string grows to 2 bytes to hold bit 12.' },
+      { client: 1, cmd: 'GETBIT logins:mon 7; GETBIT logins:mon 8; GETBIT logins:mon 5000', text: 'Did user 7 log in? 1. User 8 did not: 0. Bits past the end of the string read as 0 too.' },
+      { client: 1, cmd: 'GET logins:mon', text: 'It is an ordinary string: bit 0 is the most significant bit of the first byte, so bits 3 and 7 make the byte 0x11 and bit 12 the byte 0x08 (redis-cli shows it as \\b).' },
+      { client: 1, cmd: 'BITCOUNT logins:mon', text: 'BITCOUNT counts the bits set: 3 users logged in on Monday.' },
+      { client: 1, cmd: 'SETBIT logins:tue 7 1; SETBIT logins:tue 9 1; SETBIT logins:tue 12 1', text: 'Tuesday: users 7, 9 and 12.' },
+      { client: 1, cmd: 'BITOP AND logins:both logins:mon logins:tue; BITCOUNT logins:both', text: 'BITOP AND writes the bitwise AND of the two days into logins:both and answers its length in bytes (2); BITCOUNT then says 2 users (7 and 12) logged in on both days. BITOP OR would count those seen on either day.' },
+    ],
+  },
+  {
+    id: 'hyperloglog',
+    title: '12. HyperLogLog',
+    intro:
+      'A HyperLogLog counts distinct elements without storing them: at most 12 KB per key, however many elements, for an estimate with a standard error of 0.81%. Small counts like these are exact in practice; on millions of visitors expect an answer within about 1% of the truth.',
+    steps: [
+      { client: 1, cmd: 'PFADD visitors:mon alice bob carol', text: 'Monday\'s visitors. PFADD answers 1: the estimate changed.' },
+      { client: 1, cmd: 'PFADD visitors:mon alice bob', text: 'The same visitors again answer 0: nothing changed, they were already counted.' },
+      { client: 1, cmd: 'PFCOUNT visitors:mon', text: 'PFCOUNT estimates the number of distinct visitors: 3.' },
+      { client: 1, cmd: 'PFADD visitors:tue bob dave erin; PFCOUNT visitors:tue', text: 'Tuesday\'s visitors: bob came back, dave and erin are new.' },
+      { client: 1, cmd: 'PFMERGE visitors:week visitors:mon visitors:tue; PFCOUNT visitors:week', text: 'PFMERGE makes the union of the two days in visitors:week: 5 distinct visitors, bob counted once. PFCOUNT visitors:mon visitors:tue would give the same without storing it.' },
+      { client: 1, cmd: 'GETRANGE visitors:week 0 3', text: 'The HyperLogLog is a string too, starting with the magic HYLL. Small ones use a sparse encoding of a few bytes; it becomes the dense 12 KB form as it fills up.' },
+    ],
+  },
+  {
+    id: 'geo',
+    title: '13. Places near a point',
+    intro:
+      'A geo index is a sorted set: GEOADD turns each longitude/latitude into a 52-bit geohash and stores it as the member\'s score, so places near each other have close scores and a search reads a few ranges of the set.',
+    steps: [
+      { client: 1, cmd: 'GEOADD cities 2.3522 48.8566 Paris 13.4050 52.5200 Berlin 12.4964 41.9028 Rome -0.1276 51.5072 London', text: 'Four cities, longitude first, then latitude. GEOADD answers how many were added.' },
+      { client: 1, cmd: 'GEODIST cities Paris Berlin km', text: 'The distance from Paris to Berlin in km (m, km, ft or mi), on a sphere of the Earth\'s radius: a straight line, not a road.' },
+      { client: 1, cmd: 'GEOSEARCH cities FROMLONLAT 4.3517 50.8503 BYRADIUS 800 km WITHDIST ASC', text: 'Which cities are within 800 km of Brussels (4.3517, 50.8503)? Nearest first, each with its distance in km. Rome, about 1170 km away, is left out.' },
+      { client: 1, cmd: 'GEOPOS cities Rome', text: 'The position comes back from the geohash: within a metre of what was added, not exactly the same digits.' },
+      { client: 1, cmd: 'TYPE cities; ZSCORE cities Paris', text: 'It is a sorted set (see the keyspace panel), and the score is the geohash as an integer: ZRANGE, ZREM and the other sorted set commands work on it.' },
+    ],
+  },
 ];

@@ -77,7 +77,7 @@ after(async () => {
   server?.close();
 });
 
-test('Firefox: SET greeting hello shows the request bytes, +OK and the key; a Lua script runs; a stream is read and shown', async () => {
+test('Firefox: SET greeting hello shows the request bytes, +OK and the key; a Lua script runs; a stream is read and shown; a geo search answers', async () => {
   const { send, onEvent } = firefox;
   const errors = [];
   onEvent(({ method, params }) => {
@@ -130,6 +130,14 @@ test('Firefox: SET greeting hello shows the request bytes, +OK and the key; a Lu
     (await evaluate(`document.querySelector('#keys tbody tr[data-key="orders"] td.value').innerText`)).value,
     '3 entries · last ID 1-3\n1-1 {"item": "book", "qty": "1"}\n1-2 {"item": "pen", "qty": "3"}\n1-3 {"item": "ink", "qty": "2"}',
   );
+  // Geo too (haversine and geohash math in Firefox's wasm): the geo lesson's GEOADD, then its
+  // GEOSEARCH around Brussels, answered with the bytes redis-server 7.0.15 sent.
+  await evaluate(`[...document.querySelectorAll('#lesson-list button')].find((b) => b.textContent.includes('Places near a point')).click()`);
+  for (const i of [0, 2]) await evaluate(`document.querySelectorAll('#lesson .run')[${i}].click()`);
+  const near = '*3\\r\\n*2\\r\\n$5\\r\\nParis\\r\\n$8\\r\\n264.0500\\r\\n*2\\r\\n$6\\r\\nLondon\\r\\n$8\\r\\n320.7040\\r\\n'
+    + '*2\\r\\n$6\\r\\nBerlin\\r\\n$8\\r\\n650.8317\\r\\n';
+  await until(`[...document.querySelectorAll('#client-1 .wire-entry.in [data-testid="wire-bytes"]')].at(-1)?.innerText === ${JSON.stringify(near)}`, 10_000);
+  assert.match((await evaluate('document.body.innerText')).value, /1\) 1\) "Paris"\n   2\) "264\.0500"\n2\) 1\) "London"\n   2\) "320\.7040"\n3\) 1\) "Berlin"\n   2\) "650\.8317"/);
   const { data } = await send('browsingContext.captureScreenshot', { context });
   await writeFile(join(shots, 'firefox.png'), Buffer.from(data, 'base64'));
   assert.deepEqual(errors, [], 'the page logged errors');

@@ -416,3 +416,66 @@ test('the streams lesson: a producer, two consumers in a group, acks, a blocked 
   assert.match(await page.locator('#lesson-list button', { hasText: 'Streams' }).getAttribute('class'), /done/);
   await done('lesson-streams');
 });
+
+test('the bitmaps, HyperLogLog and geo lessons: every step answers as redis-server does, on the wire and in the console', async (t) => {
+  const { page, done } = await open(t);
+  // Per lesson, per step: [client, the reply bytes of the step (recorded from redis-server 7.0.15
+  // with www/tests/record-lesson.mjs), the console's tail (as redis-cli 7.0.15 --no-raw prints it)].
+  const lessons = {
+    Bitmaps: [
+      [1, ':0\\r\\n:0\\r\\n:0\\r\\n', '(integer) 0\n(integer) 0\n(integer) 0'],
+      [1, ':1\\r\\n:0\\r\\n:0\\r\\n', '(integer) 1\n(integer) 0\n(integer) 0'],
+      [1, '$2\\r\\n\\x11\\x08\\r\\n', '"\\x11\\b"'],
+      [1, ':3\\r\\n', '(integer) 3'],
+      [1, ':0\\r\\n:0\\r\\n:0\\r\\n', '(integer) 0\n(integer) 0\n(integer) 0'],
+      [1, ':2\\r\\n:2\\r\\n', '(integer) 2\n(integer) 2'],
+    ],
+    HyperLogLog: [
+      [1, ':1\\r\\n', '(integer) 1'],
+      [1, ':0\\r\\n', '(integer) 0'],
+      [1, ':3\\r\\n', '(integer) 3'],
+      [1, ':1\\r\\n:3\\r\\n', '(integer) 1\n(integer) 3'],
+      [1, '+OK\\r\\n:5\\r\\n', 'OK\n(integer) 5'],
+      [1, '$4\\r\\nHYLL\\r\\n', '"HYLL"'],
+    ],
+    'Places near a point': [
+      [1, ':4\\r\\n', '(integer) 4'],
+      [1, '$8\\r\\n877.7111\\r\\n', '"877.7111"'],
+      [1, '*3\\r\\n*2\\r\\n$5\\r\\nParis\\r\\n$8\\r\\n264.0500\\r\\n*2\\r\\n$6\\r\\nLondon\\r\\n$8\\r\\n320.7040\\r\\n*2\\r\\n$6\\r\\nBerlin\\r\\n$8\\r\\n650.8317\\r\\n',
+        '1) 1) "Paris"\n   2) "264.0500"\n2) 1) "London"\n   2) "320.7040"\n3) 1) "Berlin"\n   2) "650.8317"'],
+      [1, '*1\\r\\n*2\\r\\n$20\\r\\n12.49639838933944702\\r\\n$20\\r\\n41.90279987683795326\\r\\n', '1) 1) "12.49639838933944702"\n   2) "41.90279987683795326"'],
+      [1, '+zset\\r\\n$16\\r\\n3663832779122514\\r\\n', 'zset\n"3663832779122514"'],
+    ],
+  };
+  for (const [title, steps] of Object.entries(lessons)) {
+    await page.locator('#lesson-list button', { hasText: title }).click();
+    assert.equal(await page.locator('#lesson .run').count(), steps.length, `${title}: number of steps`);
+    for (const [i, [n, wire, tail]] of steps.entries()) {
+      await page.locator('#lesson .run').nth(i).click();
+      assert.equal((await wireBytes(page, n, 'in')).at(-1), wire, `${title} step ${i + 1}: reply bytes`);
+      const text = await consoleText(page, n);
+      assert.ok(text.endsWith(tail), `${title} step ${i + 1}: console ends with ${JSON.stringify(tail)}, got ${JSON.stringify(text.slice(-200))}`);
+    }
+    assert.match(await page.locator('#lesson-list button', { hasText: title }).getAttribute('class'), /done/);
+  }
+  // The bitmaps and the HyperLogLogs are strings, the geo index a sorted set, in the keyspace too.
+  for (const key of ['logins:mon', 'logins:tue', 'logins:both', 'visitors:mon', 'visitors:tue', 'visitors:week']) {
+    assert.equal(await keyRow(page, key).locator('td.type').innerText(), 'string', `${key} is a string`);
+  }
+  // Binary strings are shown as redis-cli shows them: GET logins:mon is "\x11\b" there too, and
+  // GETRANGE visitors:week 0 23 on redis-server 7.0.15 gives the same bytes (the HYLL header with
+  // the cardinality 5 cached by PFCOUNT, then the sparse registers).
+  assert.equal(await keyRow(page, 'logins:mon').locator('td.value').innerText(), '"\\x11\\b"');
+  assert.equal(await keyRow(page, 'logins:both').locator('td.value').innerText(), '"\\x01\\b"');
+  assert.equal(
+    await keyRow(page, 'visitors:week').locator('td.value').innerText(),
+    '"HYLL\\x01\\x00\\x00\\x00\\x05\\x00\\x00\\x00\\x00\\x00\\x00\\x00E<\\x94G\\x15\\x88NZ"… (33 bytes)',
+  );
+  assert.equal(await keyRow(page, 'cities').locator('td.type').innerText(), 'zset');
+  // Each city's score is its 52-bit geohash (as redis-server 7.0.15 stores them), ordered by score.
+  assert.equal(
+    await keyRow(page, 'cities').locator('td.value').innerText(),
+    '{"London": 2163557714838307, "Rome": 3480343273968262, "Paris": 3663832779122514, "Berlin": 3673983950397063}',
+  );
+  await done('lessons-bitmaps-hll-geo');
+});
