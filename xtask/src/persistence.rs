@@ -4,7 +4,7 @@
 //! - redis-server's RDB (every type, small and large encodings, TTLs, binary keys, several
 //!   databases) loads into oxidis-server with identical contents, and oxidis-server's RDB
 //!   loads into redis-server with identical contents (HyperLogLogs: the same bytes and the same
-//!   PFCOUNT); `redis-check-rdb` accepts Oxidis's file.
+//!   PFCOUNT, bitmaps with BITCOUNT/BITPOS); `redis-check-rdb` accepts Oxidis's file.
 //! - DUMP payloads restore on the other server in both directions.
 //! - FUNCTION libraries: redis-server's RDB with two libraries loads into oxidis-server and
 //!   FCALL works, and the reverse; FUNCTION DUMP payloads are the same bytes and restore on the
@@ -314,6 +314,27 @@ fn dataset() -> Vec<Vec<Vec<u8>>> {
         s("l"),
     ]);
     add(vec![s("PFCOUNT"), s("hll:cached")]);
+    // Bitmaps (strings written bit by bit): a small one, one grown to 1 MB by a far SETBIT, and
+    // BITFIELD counters; compared by bytes and by BITCOUNT/BITPOS both ways. Each is longer
+    // than embstr's 44 bytes: a loaded string of 44 or less is embstr on both servers, while
+    // the bit commands leave it raw.
+    for off in ["0", "7", "13", "1000"] {
+        add(vec![s("SETBIT"), s("bm:small"), s(off), s("1")]);
+    }
+    add(vec![s("SETBIT"), s("bm:big"), s("8388607"), s("1")]);
+    add(vec![s("SETBIT"), s("bm:big"), s("4242"), s("1")]);
+    add(vec![
+        s("BITFIELD"),
+        s("bm:fields"),
+        s("SET"),
+        s("i16"),
+        s("#0"),
+        s("-1234"),
+        s("INCRBY"),
+        s("u5"),
+        s("400"),
+        s("30"),
+    ]);
     add(vec![s("EXPIRE"), s("bighash"), s("100000")]);
     add(vec![s("SELECT"), s("1")]);
     add(vec![s("SET"), s("db1key"), s("one")]);
@@ -347,6 +368,10 @@ fn full_dump(addr: &str) -> Result<BTreeMap<(u8, Vec<u8>), String>, String> {
                         // The estimate, by the multi-key form, which leaves the cache alone.
                         let n = c.call(&[b"PFCOUNT".as_slice(), &k, &k])?;
                         vec![v, format!("pfcount {n:?}").into_bytes()]
+                    } else if k.starts_with(b"bm:") {
+                        let n = c.call(&[b"BITCOUNT".as_slice(), &k])?;
+                        let last = c.call(&[b"BITPOS".as_slice(), &k, b"1", b"-1"])?;
+                        vec![v, format!("bitcount {n:?} bitpos {last:?}").into_bytes()]
                     } else {
                         vec![v]
                     }
