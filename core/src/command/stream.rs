@@ -1591,16 +1591,11 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
                 w.out.extend_from_slice(&entries);
                 let g = s.group(gname).expect("checked").clone();
                 if !noack {
+                    // Each XCLAIM carries the group's last ID as it was once that entry was
+                    // delivered: the entry's own (Redis propagates inside the delivery loop).
                     for id in &delivered {
                         let nack = g.pel[id].clone();
-                        propagate_xclaim(
-                            ctx,
-                            k,
-                            gname,
-                            id.to_string().as_bytes(),
-                            &nack,
-                            g.last_id,
-                        );
+                        propagate_xclaim(ctx, k, gname, id.to_string().as_bytes(), &nack, *id);
                     }
                 } else if moved {
                     propagate_group_id(ctx, k, gname, &g);
