@@ -6,8 +6,10 @@
 //! - **throughput**: redis-benchmark with identical flags on both servers (50 clients, `-r
 //!   100000`, `-P 1` and `-P 16`), alternating A B / B A per round, at least 3 rounds; the
 //!   median requests/s per test per server, the ratio, and the median p50/p99 latency from
-//!   redis-benchmark 7.0's `--csv` output. Two scripting rows end the list: EVALSHA of
-//!   `return redis.call('GET', KEYS[1])` and of `return 1` (the per-call overhead of a script).
+//!   redis-benchmark 7.0's `--csv` output. Two scripting rows follow: EVALSHA of
+//!   `return redis.call('GET', KEYS[1])` and of `return 1` (the per-call overhead of a script);
+//!   two streams rows end the list: `XADD s * f v` and `XREADGROUP GROUP g c COUNT 1 STREAMS s
+//!   >` on a stream pre-filled with one entry per request (see [`STREAMS`]).
 //! - **aof**: redis-benchmark SET (`-P 1`) with `appendonly yes` and `appendfsync always`
 //!   (switched on by CONFIG SET, once the rewrite that writes the AOF base is done): every
 //!   reply waits for an fsync, so this measures the group commit (one fsync per event-loop turn
@@ -39,8 +41,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// redis-benchmark's test names, in the order they run, then the scripting rows (see
-/// [`SCRIPTS`]).
-pub const TESTS: [&str; 13] = [
+/// [`SCRIPTS`]) and the streams rows (see [`STREAMS`]).
+pub const TESTS: [&str; 15] = [
     "ping_mbulk",
     "set",
     "get",
@@ -54,6 +56,8 @@ pub const TESTS: [&str; 13] = [
     "mset",
     "evalsha_get",
     "evalsha_1",
+    "xadd",
+    "xreadgroup",
 ];
 
 /// The scripting rows: (row name, script). Each is loaded with SCRIPT LOAD before it runs, then
@@ -63,6 +67,31 @@ pub const TESTS: [&str; 13] = [
 pub const SCRIPTS: [(&str, &str); 2] = [
     ("evalsha_get", "return redis.call('GET', KEYS[1])"),
     ("evalsha_1", "return 1"),
+];
+
+/// The streams rows: (row name, command line). XADD appends to one stream with `*` IDs (the
+/// producer's path: a new ID from the clock, the entry packed into the last listpack node, a
+/// new node every 100 entries). XREADGROUP is the consumer's path: each call delivers the next
+/// entry to consumer `c` of group `g` and adds it to the pending entries (no XACK, as a
+/// consumer that acknowledges later); the stream is pre-filled with as many entries as the run
+/// sends requests (`XGROUP CREATE s g 0` after), so no call finds the group caught up and
+/// answers nil, which would measure a cheaper command. XRANGE would measure only the read.
+pub const STREAMS: [(&str, &[&str]); 2] = [
+    ("xadd", &["XADD", "s", "*", "f", "v"]),
+    (
+        "xreadgroup",
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    ),
 ];
 
 const PIPELINES: [u32; 2] = [1, 16];
@@ -247,8 +276,15 @@ fn unquote(s: &str) -> String {
 }
 
 /// redis-benchmark's arguments that pick `test` (`-t test`, or for a scripting row the EVALSHA
-/// command line, after loading its script on `addr`) and the first word of its CSV row.
-fn test_args(addr: &str, test: &str) -> Result<(Vec<String>, &'static str), String> {
+/// command line, after loading its script on `addr`, or a streams row's command line, after
+/// preparing the stream for `n` requests) and the first word of its CSV row.
+fn test_args(addr: &str, test: &str, n: u64) -> Result<(Vec<String>, &'static str), String> {
+    if let Some((name, cmd)) = STREAMS.iter().find(|(name, _)| *name == test) {
+        if *name == "xreadgroup" {
+            prefill_stream(addr, n)?;
+        }
+        return Ok((cmd.iter().map(|a| a.to_string()).collect(), *name));
+    }
     let Some((_, script)) = SCRIPTS.iter().find(|(name, _)| *name == test) else {
         return Ok((vec!["-t".into(), test.into()], ""));
     };
@@ -262,10 +298,26 @@ fn test_args(addr: &str, test: &str) -> Result<(Vec<String>, &'static str), Stri
     Ok((cmd.iter().map(|a| a.to_string()).collect(), "evalsha"))
 }
 
+/// The XREADGROUP row's stream: `n` entries like the XADD row's (`*` IDs, `f v`), pipelined,
+/// then group `g` reading from the start.
+fn prefill_stream(addr: &str, n: u64) -> Result<(), String> {
+    let n = usize::try_from(n).map_err(|_| "too many requests")?;
+    load(addr, n, 1000, |_, buf| {
+        encode(buf, &[b"XADD".as_slice(), b"s", b"*", b"f", b"v"])
+    })?;
+    let mut c = connect(addr)?;
+    match c.call_ok(&["XLEN", "s"])? {
+        Reply::Int(k) if k as usize == n => {}
+        r => return Err(format!("{addr}: XLEN s {r:?} after {n} XADDs")),
+    }
+    c.call_ok(&["XGROUP", "CREATE", "s", "g", "0"])?;
+    Ok(())
+}
+
 /// Runs one redis-benchmark test against `addr`.
 fn redis_benchmark(addr: &str, test: &str, pipeline: u32, n: u64) -> Result<Row, String> {
     let (host, port) = addr.rsplit_once(':').ok_or("bad address")?;
-    let (pick, row) = test_args(addr, test)?;
+    let (pick, row) = test_args(addr, test, n)?;
     let out = Command::new("redis-benchmark")
         .args(["-h", host, "-p", port, "-c", "50", "-r", "100000", "--csv"])
         .args(["-P", &pipeline.to_string(), "-n", &n.to_string()])
