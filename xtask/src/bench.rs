@@ -2,7 +2,8 @@
 //! redis-server, side by side, in one run, as ratios (this machine is shared and noisy, so
 //! absolute figures alone mean little).
 //!
-//! Sections (all by default; `--only throughput,aof,memory,growth,lazyfree` picks some):
+//! Sections (all by default; `--only throughput,aof,memory,growth,lazyfree` picks some;
+//! `--tests xadd,xreadgroup` picks throughput rows):
 //! - **throughput**: redis-benchmark with identical flags on both servers (50 clients, `-r
 //!   100000`, `-P 1` and `-P 16`), alternating A B / B A per round, at least 3 rounds; the
 //!   median requests/s per test per server, the ratio, and the median p50/p99 latency from
@@ -344,23 +345,29 @@ fn redis_benchmark(addr: &str, test: &str, pipeline: u32, n: u64) -> Result<Row,
         .ok_or_else(|| format!("redis-benchmark -t {test} on {addr}: no CSV row in {stdout:?}"))
 }
 
-/// Medians per (pipeline index, test index, server index).
+/// Medians per (pipeline index, test index, server index), for `tests` (TESTS or a part).
 pub struct Throughput {
+    pub tests: Vec<&'static str>,
     pub rows: Vec<Vec<[Row; 2]>>,
 }
 
-fn throughput(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<Throughput, String> {
+fn throughput(
+    targets: &[Target; 2],
+    sizes: &Sizes,
+    tests: &[&'static str],
+    log: &mut Log,
+) -> Result<Throughput, String> {
     let mut rows = Vec::new();
     for (pi, &p) in PIPELINES.iter().enumerate() {
         // samples[test][server] = rows of each round
-        let mut samples: Vec<[Vec<Row>; 2]> = vec![[Vec::new(), Vec::new()]; TESTS.len()];
+        let mut samples: Vec<[Vec<Row>; 2]> = vec![[Vec::new(), Vec::new()]; tests.len()];
         for round in 0..sizes.rounds {
             log.progress(&format!(
                 "throughput -P {p}: round {}/{}",
                 round + 1,
                 sizes.rounds
             ));
-            for (ti, test) in TESTS.iter().enumerate() {
+            for (ti, test) in tests.iter().enumerate() {
                 let n = if *test == "lrange_100" {
                     (sizes.requests[pi] / 4).max(1000)
                 } else {
@@ -382,7 +389,10 @@ fn throughput(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<Thr
                 .collect::<Vec<_>>(),
         );
     }
-    Ok(Throughput { rows })
+    Ok(Throughput {
+        tests: tests.to_vec(),
+        rows,
+    })
 }
 
 /// Switches a server to `appendonly yes` + `appendfsync always` and waits (deadline-bound)
@@ -454,7 +464,7 @@ fn throughput_table(t: &Throughput, names: [&str; 2]) -> String {
     );
     s.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
     for (pi, p) in PIPELINES.iter().enumerate() {
-        for (ti, test) in TESTS.iter().enumerate() {
+        for (ti, test) in t.tests.iter().enumerate() {
             let [o, r] = &t.rows[pi][ti];
             let _ = writeln!(
                 s,
@@ -476,7 +486,7 @@ fn throughput_table(t: &Throughput, names: [&str; 2]) -> String {
 /// A grouped bar chart of the ratios (hand-written SVG: no plotting dependency to build).
 pub fn throughput_svg(t: &Throughput, title: &str) -> String {
     let (w, row_h, left, top) = (760.0, 16.0, 120.0, 50.0);
-    let h = top + TESTS.len() as f64 * (2.0 * row_h + 10.0) + 50.0;
+    let h = top + t.tests.len() as f64 * (2.0 * row_h + 10.0) + 50.0;
     let max_ratio = t
         .rows
         .iter()
@@ -535,7 +545,7 @@ pub fn throughput_svg(t: &Throughput, title: &str) -> String {
             bottom + 28.0 + if ratio > 1.1 { 0.0 } else { -0.0 }
         );
     }
-    for (ti, test) in TESTS.iter().enumerate() {
+    for (ti, test) in t.tests.iter().enumerate() {
         let y0 = top + ti as f64 * (2.0 * row_h + 10.0);
         let _ = writeln!(
             s,
@@ -957,6 +967,7 @@ fn run_sections(
     start: &dyn Fn(usize) -> Result<Server, String>,
     sizes: &Sizes,
     sections: &[&str],
+    tests: &[&'static str],
     quiet: bool,
 ) -> Result<Report, String> {
     let names = ["oxidis", "redis"];
@@ -976,7 +987,7 @@ fn run_sections(
         let a = start(0)?;
         let b = start(1)?;
         let targets = [Target::of(&a), Target::of(&b)];
-        let t = throughput(&targets, sizes, &mut log)?;
+        let t = throughput(&targets, sizes, tests, &mut log)?;
         let text = format!(
             "## Throughput\n\nredis-benchmark -c 50 -r 100000 -n {}/{} (-P 1/-P 16; LRANGE_100 a quarter), median of {} rounds alternating A B / B A.\n\n{}\n",
             sizes.requests[0],
@@ -1048,7 +1059,7 @@ pub fn quick_suite(bin: &Path) -> Suite {
         }
     };
     let mut s = Suite::new(name);
-    match run_sections(&start, &Sizes::quick(), &SECTIONS, true) {
+    match run_sections(&start, &Sizes::quick(), &SECTIONS, &TESTS, true) {
         Ok(r) => {
             s.passed = 1;
             s.info = r
@@ -1074,9 +1085,10 @@ pub fn cli(args: &[String]) -> ExitCode {
 }
 
 fn cli_inner(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,aof,memory,growth,lazyfree] [--docs]";
+    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,aof,memory,growth,lazyfree] [--tests set,xadd,...] [--docs]";
     let mut sizes = Sizes::full();
     let mut sections: Vec<&str> = SECTIONS.to_vec();
+    let mut tests: Vec<&'static str> = TESTS.to_vec();
     let mut docs = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -1106,6 +1118,17 @@ fn cli_inner(args: &[String]) -> Result<(), String> {
                     return Err(USAGE.into());
                 }
             }
+            "--tests" => {
+                let list = it.next().ok_or(USAGE)?;
+                tests = TESTS
+                    .iter()
+                    .copied()
+                    .filter(|t| list.split(',').any(|w| w.eq_ignore_ascii_case(t)))
+                    .collect();
+                if tests.is_empty() {
+                    return Err(USAGE.into());
+                }
+            }
             "--docs" => docs = true,
             _ => return Err(USAGE.into()),
         }
@@ -1125,7 +1148,7 @@ fn cli_inner(args: &[String]) -> Result<(), String> {
         }
     };
     let t = Instant::now();
-    let report = run_sections(&start, &sizes, &sections, false)?;
+    let report = run_sections(&start, &sizes, &sections, &tests, false)?;
     let dir = crate::repo_root().join("bench-results");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let md_path = dir.join("bench.md");
@@ -1213,6 +1236,7 @@ mod tests {
             ..row.clone()
         };
         let t = Throughput {
+            tests: TESTS.to_vec(),
             rows: vec![vec![[row.clone(), half.clone()]; TESTS.len()]; 2],
         };
         let svg = throughput_svg(&t, "t <x>");
