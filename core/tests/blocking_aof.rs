@@ -321,6 +321,38 @@ fn woken_xread_propagates_nothing_and_woken_xreadgroup_its_claims() {
         ),
         entries_read_unknown,
     );
+    // Two entries for one woken read: two XCLAIMs, each with its entry's LASTID, wrapped.
+    check_restart(
+        &[
+            (2, &["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]),
+            (
+                1,
+                &[
+                    "XREADGROUP",
+                    "GROUP",
+                    "g",
+                    "c",
+                    "COUNT",
+                    "2",
+                    "BLOCK",
+                    "0",
+                    "STREAMS",
+                    "s",
+                    ">",
+                ],
+            ),
+            (2, &["MULTI"]),
+            (2, &["XADD", "s", "1-1", "f", "v"]),
+            (2, &["XADD", "s", "1-2", "f", "v"]),
+            (2, &["EXEC"]),
+        ],
+        &format!(
+            "SELECT 0 | XGROUP CREATE s g $ MKSTREAM | MULTI | XADD s 1-1 f v | XADD s 1-2 f v \
+             | EXEC | MULTI | XCLAIM s g c 0 1-1 TIME {t} RETRYCOUNT 1 FORCE JUSTID LASTID 1-1 \
+             | XCLAIM s g c 0 1-2 TIME {t} RETRYCOUNT 1 FORCE JUSTID LASTID 1-2 | EXEC"
+        ),
+        |live| live.replace("$12 entries-read :2 ", "$12 entries-read $-1 "),
+    );
     // NOACK: two effects, wrapped in MULTI/EXEC as propagatePendingCommands does.
     check(
         &[

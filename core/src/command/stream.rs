@@ -666,20 +666,18 @@ pub(crate) fn serve_blocked(ctx: &mut Ctx, key: &[u8], x: &Blocked) -> Result<()
             });
             w.array_len(delivered.len());
             w.out.extend_from_slice(&entries);
-            let g = s.group(gname).expect("exists").clone();
+            let (claims, group_id) = delivered_effects(s, gname, &delivered, *noack);
             if created {
                 ctx.srv.dirty += 1;
                 if *noack {
                     ctx.propagate(&[b"XGROUP", b"CREATECONSUMER", key, gname, cname]);
                 }
             }
-            if !*noack {
-                for id in &delivered {
-                    let nack = g.pel[id].clone();
-                    propagate_xclaim(ctx, key, gname, id.to_string().as_bytes(), &nack, g.last_id);
-                }
-            } else if moved {
-                propagate_group_id(ctx, key, gname, &g);
+            for (id, nack) in &claims {
+                propagate_xclaim(ctx, key, gname, id.to_string().as_bytes(), nack, *id);
+            }
+            if *noack && moved {
+                propagate_group_id(ctx, key, gname, group_id);
             }
         }
     }
@@ -759,10 +757,34 @@ fn propagate_xclaim(
     ]);
 }
 
-/// streamPropagateGroupID: `XGROUP SETID key group last ENTRIESREAD n`.
-fn propagate_group_id(ctx: &mut Ctx, key: &[u8], group: &[u8], g: &Group) {
-    let last = g.last_id.to_string();
-    let read = g.entries_read.to_string();
+/// What a group read of `delivered` (the new entries, `>`) propagates: an XCLAIM per entry
+/// with its pending entry (unless NOACK) and the group's (last ID, entries read) for NOACK's
+/// XGROUP SETID. Each XCLAIM's LASTID is the entry's own ID: the group's last ID as it was
+/// once that entry was delivered (Redis propagates inside its delivery loop). Copies only
+/// these pending entries: cloning the group made every read O(pending entries).
+fn delivered_effects(
+    s: &Stream,
+    gname: &[u8],
+    delivered: &[StreamId],
+    noack: bool,
+) -> (Vec<(StreamId, Nack)>, (StreamId, i64)) {
+    let g = s.group(gname).expect("checked");
+    let claims = if noack {
+        Vec::new()
+    } else {
+        delivered
+            .iter()
+            .map(|id| (*id, g.pel[id].clone()))
+            .collect()
+    };
+    (claims, (g.last_id, g.entries_read))
+}
+
+/// streamPropagateGroupID: `XGROUP SETID key group last ENTRIESREAD n`, for a group's
+/// (last ID, entries read).
+fn propagate_group_id(ctx: &mut Ctx, key: &[u8], group: &[u8], (last, read): (StreamId, i64)) {
+    let last = last.to_string();
+    let read = read.to_string();
     ctx.propagate(&[
         b"XGROUP",
         b"SETID",
@@ -1289,8 +1311,9 @@ pub fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     if propagate_last_id {
         let s = ctx.db().write::<Stream>(key, now)?.expect("exists");
-        let g = s.group(group).expect("exists").clone();
-        propagate_group_id(ctx, key, group, &g);
+        let g = s.group(group).expect("exists");
+        let group_id = (g.last_id, g.entries_read);
+        propagate_group_id(ctx, key, group, group_id);
         ctx.srv.dirty += 1;
     }
     Ok(())
@@ -1589,16 +1612,12 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
                 });
                 w.array_len(delivered.len());
                 w.out.extend_from_slice(&entries);
-                let g = s.group(gname).expect("checked").clone();
-                if !noack {
-                    // Each XCLAIM carries the group's last ID as it was once that entry was
-                    // delivered: the entry's own (Redis propagates inside the delivery loop).
-                    for id in &delivered {
-                        let nack = g.pel[id].clone();
-                        propagate_xclaim(ctx, k, gname, id.to_string().as_bytes(), &nack, *id);
-                    }
-                } else if moved {
-                    propagate_group_id(ctx, k, gname, &g);
+                let (claims, group_id) = delivered_effects(s, gname, &delivered, noack);
+                for (id, nack) in &claims {
+                    propagate_xclaim(ctx, k, gname, id.to_string().as_bytes(), nack, *id);
+                }
+                if noack && moved {
+                    propagate_group_id(ctx, k, gname, group_id);
                 }
             }
         }
