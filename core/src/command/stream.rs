@@ -757,6 +757,15 @@ fn propagate_xclaim(
     ]);
 }
 
+/// Moves group `name` (which exists) out of `s`, leaving an empty one in its place until the
+/// caller writes it back with `*s.group_mut(name) = g`.
+fn take_group(s: &mut Stream, name: &[u8]) -> Group {
+    std::mem::replace(
+        s.group_mut(name).expect("exists"),
+        Group::new(StreamId::MIN, -1),
+    )
+}
+
 /// What a group read of `delivered` (the new entries, `>`) propagates: an XCLAIM per entry
 /// with its pending entry (unless NOACK) and the group's (last ID, entries read) for NOACK's
 /// XGROUP SETID. Each XCLAIM's LASTID is the entry's own ID: the group's last ID as it was
@@ -1251,7 +1260,9 @@ pub fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut extra_dirty = 0;
     let mut changes: Vec<(Vec<u8>, Nack)> = Vec::new();
     let s = ctx.db().write::<Stream>(key, now)?.expect("exists");
-    let mut g = s.group(group).expect("exists").clone();
+    // Taken out while entries are read from `s`, put back below (no early return between):
+    // cloning it made every call O(pending entries).
+    let mut g = take_group(s, group);
     for (id, raw) in ids {
         if !s.contains(id) {
             // Gone from the stream: its pending entry goes too.
@@ -1369,7 +1380,8 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let resp3 = ctx.client_ref().resp3;
     let mut extra_dirty = 0;
     let s = ctx.db().write::<Stream>(key, now)?.expect("exists");
-    let mut g = s.group(group).expect("exists").clone();
+    // Taken out while entries are read from `s`, put back below (no early return between).
+    let mut g = take_group(s, group);
     let mut attempts = count * 10;
     let mut body = Vec::new();
     let mut w = ReplyWriter::new(&mut body, resp3);
