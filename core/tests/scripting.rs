@@ -87,8 +87,8 @@ fn script_effects_reach_the_aof_bare_or_wrapped_as_redis_7_0() {
         propagated(&mut eng),
         "SELECT 1 | MULTI | SET x 1 | SET y 1 | EXEC"
     );
-    // In a transaction, the transaction's MULTI/EXEC wraps everything once. (EXEC writes
-    // MULTI before the SELECT; Redis writes SELECT first: both replay the same.)
+    // In a transaction, the transaction's MULTI/EXEC wraps everything once, SELECT first
+    // as Redis writes it.
     for req in [
         &["MULTI"][..],
         &[
@@ -103,7 +103,7 @@ fn script_effects_reach_the_aof_bare_or_wrapped_as_redis_7_0() {
     }
     assert_eq!(
         propagated(&mut eng),
-        "MULTI | SELECT 0 | SET p 1 | SET q 1 | SET r 1 | EXEC"
+        "SELECT 0 | MULTI | SET p 1 | SET q 1 | SET r 1 | EXEC"
     );
     // SELECT in a script does not move its caller (Redis 7.0).
     assert_eq!(run(&mut eng, id, &["GET", "x"]), "$-1\r\n");

@@ -2,13 +2,16 @@
 //! redis-server, side by side, in one run, as ratios (this machine is shared and noisy, so
 //! absolute figures alone mean little).
 //!
-//! Sections (all by default; `--only throughput,aof,memory,growth,lazyfree,bitmap` picks some):
+//! Sections (all by default; `--only throughput,aof,memory,growth,lazyfree,bitmap` picks some;
+//! `--tests xadd,xreadgroup` picks throughput rows):
 //! - **throughput**: redis-benchmark with identical flags on both servers (50 clients, `-r
 //!   100000`, `-P 1` and `-P 16`), alternating A B / B A per round, at least 3 rounds; the
 //!   median requests/s per test per server, the ratio, and the median p50/p99 latency from
-//!   redis-benchmark 7.0's `--csv` output. Two scripting rows end the list: EVALSHA of
+//!   redis-benchmark 7.0's `--csv` output. Two scripting rows follow: EVALSHA of
 //!   `return redis.call('GET', KEYS[1])` and of `return 1` (the per-call overhead of a script),
-//!   then PFCOUNT of 10 dense HyperLogLogs of 10,000 elements each (merged on every call).
+//!   then PFCOUNT of 10 dense HyperLogLogs of 10,000 elements each (merged on every call);
+//!   two streams rows end the list: `XADD s * f v` and `XREADGROUP GROUP g c COUNT 1 STREAMS s
+//!   >` on a stream pre-filled with one entry per request (see [`STREAMS`]).
 //! - **aof**: redis-benchmark SET (`-P 1`) with `appendonly yes` and `appendfsync always`
 //!   (switched on by CONFIG SET, once the rewrite that writes the AOF base is done): every
 //!   reply waits for an fsync, so this measures the group commit (one fsync per event-loop turn
@@ -43,8 +46,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// redis-benchmark's test names, in the order they run, then the scripting rows (see
-/// [`SCRIPTS`]).
-pub const TESTS: [&str; 14] = [
+/// [`SCRIPTS`]), PFCOUNT of 10 HyperLogLogs and the streams rows (see [`STREAMS`]).
+pub const TESTS: [&str; 16] = [
     "ping_mbulk",
     "set",
     "get",
@@ -59,6 +62,8 @@ pub const TESTS: [&str; 14] = [
     "evalsha_get",
     "evalsha_1",
     "pfcount_10",
+    "xadd",
+    "xreadgroup",
 ];
 
 /// The scripting rows: (row name, script). Each is loaded with SCRIPT LOAD before it runs, then
@@ -68,6 +73,31 @@ pub const TESTS: [&str; 14] = [
 pub const SCRIPTS: [(&str, &str); 2] = [
     ("evalsha_get", "return redis.call('GET', KEYS[1])"),
     ("evalsha_1", "return 1"),
+];
+
+/// The streams rows: (row name, command line). XADD appends to one stream with `*` IDs (the
+/// producer's path: a new ID from the clock, the entry packed into the last listpack node, a
+/// new node every 100 entries). XREADGROUP is the consumer's path: each call delivers the next
+/// entry to consumer `c` of group `g` and adds it to the pending entries (no XACK, as a
+/// consumer that acknowledges later); the stream is pre-filled with as many entries as the run
+/// sends requests (`XGROUP CREATE s g 0` after), so no call finds the group caught up and
+/// answers nil, which would measure a cheaper command. XRANGE would measure only the read.
+pub const STREAMS: [(&str, &[&str]); 2] = [
+    ("xadd", &["XADD", "s", "*", "f", "v"]),
+    (
+        "xreadgroup",
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    ),
 ];
 
 const PIPELINES: [u32; 2] = [1, 16];
@@ -264,10 +294,17 @@ fn unquote(s: &str) -> String {
 }
 
 /// redis-benchmark's arguments that pick `test` (`-t test`, or for a scripting row the EVALSHA
-/// command line, after loading its script on `addr`) and the first word of its CSV row.
-fn test_args(addr: &str, test: &str) -> Result<(Vec<String>, &'static str), String> {
+/// command line, after loading its script on `addr`, or a streams row's command line, after
+/// preparing the stream for `n` requests) and the first word of its CSV row.
+fn test_args(addr: &str, test: &str, n: u64) -> Result<(Vec<String>, &'static str), String> {
     if test == "pfcount_10" {
         return pfcount_setup(addr);
+    }
+    if let Some((name, cmd)) = STREAMS.iter().find(|(name, _)| *name == test) {
+        if *name == "xreadgroup" {
+            prefill_stream(addr, n)?;
+        }
+        return Ok((cmd.iter().map(|a| a.to_string()).collect(), *name));
     }
     let Some((_, script)) = SCRIPTS.iter().find(|(name, _)| *name == test) else {
         return Ok((vec!["-t".into(), test.into()], ""));
@@ -297,10 +334,26 @@ fn pfcount_setup(addr: &str) -> Result<(Vec<String>, &'static str), String> {
     Ok((cmd, "pfcount"))
 }
 
+/// The XREADGROUP row's stream: `n` entries like the XADD row's (`*` IDs, `f v`), pipelined,
+/// then group `g` reading from the start.
+fn prefill_stream(addr: &str, n: u64) -> Result<(), String> {
+    let n = usize::try_from(n).map_err(|_| "too many requests")?;
+    load(addr, n, 1000, |_, buf| {
+        encode(buf, &[b"XADD".as_slice(), b"s", b"*", b"f", b"v"])
+    })?;
+    let mut c = connect(addr)?;
+    match c.call_ok(&["XLEN", "s"])? {
+        Reply::Int(k) if k as usize == n => {}
+        r => return Err(format!("{addr}: XLEN s {r:?} after {n} XADDs")),
+    }
+    c.call_ok(&["XGROUP", "CREATE", "s", "g", "0"])?;
+    Ok(())
+}
+
 /// Runs one redis-benchmark test against `addr`.
 fn redis_benchmark(addr: &str, test: &str, pipeline: u32, n: u64) -> Result<Row, String> {
     let (host, port) = addr.rsplit_once(':').ok_or("bad address")?;
-    let (pick, row) = test_args(addr, test)?;
+    let (pick, row) = test_args(addr, test, n)?;
     let out = Command::new("redis-benchmark")
         .args(["-h", host, "-p", port, "-c", "50", "-r", "100000", "--csv"])
         .args(["-P", &pipeline.to_string(), "-n", &n.to_string()])
@@ -327,23 +380,29 @@ fn redis_benchmark(addr: &str, test: &str, pipeline: u32, n: u64) -> Result<Row,
         .ok_or_else(|| format!("redis-benchmark -t {test} on {addr}: no CSV row in {stdout:?}"))
 }
 
-/// Medians per (pipeline index, test index, server index).
+/// Medians per (pipeline index, test index, server index), for `tests` (TESTS or a part).
 pub struct Throughput {
+    pub tests: Vec<&'static str>,
     pub rows: Vec<Vec<[Row; 2]>>,
 }
 
-fn throughput(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<Throughput, String> {
+fn throughput(
+    targets: &[Target; 2],
+    sizes: &Sizes,
+    tests: &[&'static str],
+    log: &mut Log,
+) -> Result<Throughput, String> {
     let mut rows = Vec::new();
     for (pi, &p) in PIPELINES.iter().enumerate() {
         // samples[test][server] = rows of each round
-        let mut samples: Vec<[Vec<Row>; 2]> = vec![[Vec::new(), Vec::new()]; TESTS.len()];
+        let mut samples: Vec<[Vec<Row>; 2]> = vec![[Vec::new(), Vec::new()]; tests.len()];
         for round in 0..sizes.rounds {
             log.progress(&format!(
                 "throughput -P {p}: round {}/{}",
                 round + 1,
                 sizes.rounds
             ));
-            for (ti, test) in TESTS.iter().enumerate() {
+            for (ti, test) in tests.iter().enumerate() {
                 let n = if *test == "lrange_100" {
                     (sizes.requests[pi] / 4).max(1000)
                 } else if *test == "pfcount_10" {
@@ -368,7 +427,10 @@ fn throughput(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<Thr
                 .collect::<Vec<_>>(),
         );
     }
-    Ok(Throughput { rows })
+    Ok(Throughput {
+        tests: tests.to_vec(),
+        rows,
+    })
 }
 
 /// Switches a server to `appendonly yes` + `appendfsync always` and waits (deadline-bound)
@@ -440,7 +502,7 @@ fn throughput_table(t: &Throughput, names: [&str; 2]) -> String {
     );
     s.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
     for (pi, p) in PIPELINES.iter().enumerate() {
-        for (ti, test) in TESTS.iter().enumerate() {
+        for (ti, test) in t.tests.iter().enumerate() {
             let [o, r] = &t.rows[pi][ti];
             let _ = writeln!(
                 s,
@@ -462,7 +524,7 @@ fn throughput_table(t: &Throughput, names: [&str; 2]) -> String {
 /// A grouped bar chart of the ratios (hand-written SVG: no plotting dependency to build).
 pub fn throughput_svg(t: &Throughput, title: &str) -> String {
     let (w, row_h, left, top) = (760.0, 16.0, 120.0, 50.0);
-    let h = top + TESTS.len() as f64 * (2.0 * row_h + 10.0) + 50.0;
+    let h = top + t.tests.len() as f64 * (2.0 * row_h + 10.0) + 50.0;
     let max_ratio = t
         .rows
         .iter()
@@ -521,7 +583,7 @@ pub fn throughput_svg(t: &Throughput, title: &str) -> String {
             bottom + 28.0 + if ratio > 1.1 { 0.0 } else { -0.0 }
         );
     }
-    for (ti, test) in TESTS.iter().enumerate() {
+    for (ti, test) in t.tests.iter().enumerate() {
         let y0 = top + ti as f64 * (2.0 * row_h + 10.0);
         let _ = writeln!(
             s,
@@ -1043,6 +1105,7 @@ fn run_sections(
     start: &dyn Fn(usize) -> Result<Server, String>,
     sizes: &Sizes,
     sections: &[&str],
+    tests: &[&'static str],
     quiet: bool,
 ) -> Result<Report, String> {
     let names = ["oxidis", "redis"];
@@ -1062,7 +1125,7 @@ fn run_sections(
         let a = start(0)?;
         let b = start(1)?;
         let targets = [Target::of(&a), Target::of(&b)];
-        let t = throughput(&targets, sizes, &mut log)?;
+        let t = throughput(&targets, sizes, tests, &mut log)?;
         let text = format!(
             "## Throughput\n\nredis-benchmark -c 50 -r 100000 -n {}/{} (-P 1/-P 16; LRANGE_100 a quarter), median of {} rounds alternating A B / B A.\n\n{}\n",
             sizes.requests[0],
@@ -1141,7 +1204,7 @@ pub fn quick_suite(bin: &Path) -> Suite {
         }
     };
     let mut s = Suite::new(name);
-    match run_sections(&start, &Sizes::quick(), &SECTIONS, true) {
+    match run_sections(&start, &Sizes::quick(), &SECTIONS, &TESTS, true) {
         Ok(r) => {
             s.passed = 1;
             s.info = r
@@ -1167,9 +1230,10 @@ pub fn cli(args: &[String]) -> ExitCode {
 }
 
 fn cli_inner(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,aof,memory,growth,lazyfree,bitmap] [--docs]";
+    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,aof,memory,growth,lazyfree,bitmap] [--tests set,xadd,...] [--docs]";
     let mut sizes = Sizes::full();
     let mut sections: Vec<&str> = SECTIONS.to_vec();
+    let mut tests: Vec<&'static str> = TESTS.to_vec();
     let mut docs = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -1199,6 +1263,17 @@ fn cli_inner(args: &[String]) -> Result<(), String> {
                     return Err(USAGE.into());
                 }
             }
+            "--tests" => {
+                let list = it.next().ok_or(USAGE)?;
+                tests = TESTS
+                    .iter()
+                    .copied()
+                    .filter(|t| list.split(',').any(|w| w.eq_ignore_ascii_case(t)))
+                    .collect();
+                if tests.is_empty() {
+                    return Err(USAGE.into());
+                }
+            }
             "--docs" => docs = true,
             _ => return Err(USAGE.into()),
         }
@@ -1218,7 +1293,7 @@ fn cli_inner(args: &[String]) -> Result<(), String> {
         }
     };
     let t = Instant::now();
-    let report = run_sections(&start, &sizes, &sections, false)?;
+    let report = run_sections(&start, &sizes, &sections, &tests, false)?;
     let dir = crate::repo_root().join("bench-results");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let md_path = dir.join("bench.md");
@@ -1306,6 +1381,7 @@ mod tests {
             ..row.clone()
         };
         let t = Throughput {
+            tests: TESTS.to_vec(),
             rows: vec![vec![[row.clone(), half.clone()]; TESTS.len()]; 2],
         };
         let svg = throughput_svg(&t, "t <x>");

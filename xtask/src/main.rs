@@ -35,7 +35,7 @@ const USAGE: &str = "usage:
                                                the wasm package and serve the playground (www/)
   cargo xtask test [SUITE FILTER...]           install what is missing, run every test suite
   cargo xtask golden --against HOST:PORT [FILTER]   replay testdata/golden on a server
-  cargo xtask bench [--quick] [--rounds N] [--only SECTIONS] [--docs]
+  cargo xtask bench [--quick] [--rounds N] [--only SECTIONS] [--tests ROWS] [--docs]
                                                oxidis vs redis-server: throughput, memory,
                                                latency under growth, lazy free
   cargo xtask commands [--readme]              print the supported commands as markdown

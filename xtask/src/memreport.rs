@@ -8,8 +8,10 @@
 //!
 //! Data sets (elements like Redis's own benchmarks use: "field:123456", "value:123456",
 //! "member:123456", scores i as float): one hash with 1M fields, one set with 1M members, one
-//! zset with 1M members, one list with 1M elements, 100k hashes of 10 fields. `--quick` divides
-//! every size by 10 (a smoke run).
+//! zset with 1M members, one list with 1M elements, 100k hashes of 10 fields, one stream with
+//! 1M small entries (`XADD big:stream * field value:123456`, one command each). A second table
+//! gives bytes per element: (figure − the empty server's) ÷ elements, for used_memory and RSS.
+//! `--quick` divides every size by 10 (a smoke run).
 
 use crate::difftest::{connect, decode_one, encode_all, show_bytes, Cmd};
 use crate::servers;
@@ -24,6 +26,8 @@ const PIPELINE: usize = 200;
 /// reply the integer `expect`.
 struct DataSet {
     name: String,
+    /// Elements (fields, members, entries) in all: the per-element table divides by it.
+    elements: usize,
     commands: usize,
     command: fn(usize) -> Cmd,
     check: &'static [&'static str],
@@ -76,6 +80,17 @@ fn small_hash(i: usize) -> Cmd {
     c
 }
 
+/// One stream entry per command, IDs from the server's clock (`*`), as producers add them.
+fn stream_entry(i: usize) -> Cmd {
+    vec![
+        s("XADD"),
+        s("big:stream"),
+        s("*"),
+        s("field"),
+        s(format!("value:{i}")),
+    ]
+}
+
 /// 1000000 -> "1M", 100000 -> "100k".
 fn count(n: usize) -> String {
     if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
@@ -94,6 +109,7 @@ fn data_sets(div: usize) -> Vec<DataSet> {
     vec![
         DataSet {
             name: format!("hash, {} fields", count(big)),
+            elements: big,
             commands: big / PER,
             command: big_hash,
             check: &["HLEN", "big:hash"],
@@ -101,6 +117,7 @@ fn data_sets(div: usize) -> Vec<DataSet> {
         },
         DataSet {
             name: format!("set, {} members", count(big)),
+            elements: big,
             commands: big / PER,
             command: big_set,
             check: &["SCARD", "big:set"],
@@ -108,6 +125,7 @@ fn data_sets(div: usize) -> Vec<DataSet> {
         },
         DataSet {
             name: format!("zset, {} members", count(big)),
+            elements: big,
             commands: big / PER,
             command: big_zset,
             check: &["ZCARD", "big:zset"],
@@ -115,6 +133,7 @@ fn data_sets(div: usize) -> Vec<DataSet> {
         },
         DataSet {
             name: format!("list, {} elements", count(big)),
+            elements: big,
             commands: big / PER,
             command: big_list,
             check: &["LLEN", "big:list"],
@@ -122,10 +141,19 @@ fn data_sets(div: usize) -> Vec<DataSet> {
         },
         DataSet {
             name: format!("{} hashes x 10 fields", count(small)),
+            elements: small * 10,
             commands: small,
             command: small_hash,
             check: &["DBSIZE"],
             expect: small as i64,
+        },
+        DataSet {
+            name: format!("stream, {} entries", count(big)),
+            elements: big,
+            commands: big,
+            command: stream_entry,
+            check: &["XLEN", "big:stream"],
+            expect: big as i64,
         },
     ]
 }
@@ -235,6 +263,41 @@ fn table(rows: &[(String, Usage, Usage)]) -> String {
     out
 }
 
+/// Bytes per element: (figure − the empty server's) ÷ elements, or "n/a".
+fn per_element(u: Option<u64>, empty: Option<u64>, elements: usize) -> String {
+    match (u, empty) {
+        (Some(u), Some(e)) if elements > 0 => {
+            format!("{:.1}", u.saturating_sub(e) as f64 / elements as f64)
+        }
+        _ => "n/a".to_string(),
+    }
+}
+
+/// One markdown row per data set: bytes per element over the empty server (`empty`: Redis's,
+/// Oxidis's), used_memory and RSS, and the used_memory ratio.
+fn per_element_table(rows: &[(String, usize, Usage, Usage)], empty: &(Usage, Usage)) -> String {
+    let mut out = String::from(
+        "| data set | Redis used_memory B/elem | Oxidis used_memory B/elem | Oxidis/Redis \
+         | Redis RSS B/elem | Oxidis RSS B/elem |\n\
+         |---|---:|---:|---:|---:|---:|\n",
+    );
+    for (name, n, rs, ox) in rows {
+        let delta = |u: Option<u64>, e: Option<u64>| u.zip(e).map(|(u, e)| u.saturating_sub(e));
+        out.push_str(&format!(
+            "| {name} | {} | {} | {} | {} | {} |\n",
+            per_element(rs.used_memory, empty.0.used_memory, *n),
+            per_element(ox.used_memory, empty.1.used_memory, *n),
+            ratio(
+                delta(ox.used_memory, empty.1.used_memory),
+                delta(rs.used_memory, empty.0.used_memory)
+            ),
+            per_element(rs.rss, empty.0.rss, *n),
+            per_element(ox.rss, empty.1.rss, *n),
+        ));
+    }
+    out
+}
+
 /// `cargo xtask memreport [--quick]`
 pub fn cli(args: &[String]) -> ExitCode {
     let div = match args {
@@ -255,6 +318,8 @@ pub fn cli(args: &[String]) -> ExitCode {
     let oxidis = servers::oxidis_bin("release");
     let built = started.elapsed();
     let mut rows = Vec::new();
+    let mut per_elem = Vec::new();
+    let mut empty = (Usage::default(), Usage::default());
     let mut notes = Vec::new();
     // The empty servers first: the fixed cost every row includes.
     for ds in std::iter::once(None).chain(data_sets(div).into_iter().map(Some)) {
@@ -305,6 +370,10 @@ pub fn cli(args: &[String]) -> ExitCode {
                     }
                 }
                 eprintln!("  {name}: measured in {:.1?}", t.elapsed());
+                match &ds {
+                    Some(d) => per_elem.push((name.clone(), d.elements, rs.clone(), ox.clone())),
+                    None => empty = (rs.clone(), ox.clone()),
+                }
                 rows.push((name, rs, ox));
             }
             Err(e) => {
@@ -325,6 +394,11 @@ pub fn cli(args: &[String]) -> ExitCode {
     println!(
         "\nRSS: VmRSS of the server process after loading; used_memory: INFO memory. Each data \
          set on fresh servers; ratios are Oxidis / Redis (below 1 = Oxidis smaller)."
+    );
+    println!(
+        "\n### Bytes per element\n\n{}\n(figure − the empty server's) ÷ elements (fields, \
+         members, entries; 10 per small hash), so the fixed cost of an empty server is left out.",
+        per_element_table(&per_elem, &empty)
     );
     for n in &notes {
         println!("{n}");
@@ -360,16 +434,16 @@ mod tests {
             let elems: usize = (0..ds.commands)
                 .map(|i| {
                     let c = (ds.command)(i);
-                    let per = if matches!(&c[0][..], b"HSET" | b"ZADD") {
-                        2
-                    } else {
-                        1
-                    };
-                    (c.len() - 2) / per
+                    match &c[0][..] {
+                        b"HSET" | b"ZADD" => (c.len() - 2) / 2,
+                        b"XADD" => 1,
+                        _ => c.len() - 2,
+                    }
                 })
                 .sum();
             // 1M elements each (100k hashes x 10 fields too).
             assert_eq!(elems, 1_000_000, "{}", ds.name);
+            assert_eq!(ds.elements, 1_000_000, "{}", ds.name);
         }
         assert_eq!(big_hash(3)[2], b"field:300");
         assert_eq!(big_zset(0)[2..4], [b"0".to_vec(), b"member:0".to_vec()]);
@@ -377,6 +451,8 @@ mod tests {
         assert_eq!(data_sets(10)[0].expect, 100_000);
         assert_eq!(data_sets(10)[0].name, "hash, 100k fields");
         assert_eq!(data_sets(1)[4].name, "100k hashes x 10 fields");
+        assert_eq!(data_sets(1)[5].name, "stream, 1M entries");
+        assert_eq!(stream_entry(7)[4], b"value:7");
         assert_eq!(count(12345), "12345");
     }
 
@@ -398,5 +474,21 @@ mod tests {
             "{t}"
         );
         assert_eq!(t.lines().count(), 3);
+    }
+
+    #[test]
+    fn per_element_figures_leave_out_the_empty_server() {
+        let u = |rss: u64, used: u64| Usage {
+            rss: Some(rss),
+            used_memory: Some(used),
+            problem: None,
+        };
+        let empty = (u(1000, 500), u(2000, 100));
+        let t = per_element_table(&[("s".into(), 10, u(2000, 1500), u(2500, 600))], &empty);
+        assert!(
+            t.contains("| s | 100.0 | 50.0 | 0.50x | 100.0 | 50.0 |"),
+            "{t}"
+        );
+        assert_eq!(per_element(None, Some(1), 1), "n/a");
     }
 }

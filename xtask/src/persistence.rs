@@ -10,6 +10,8 @@
 //!   FCALL works, and the reverse; FUNCTION DUMP payloads are the same bytes and restore on the
 //!   other server both ways; oxidis-server keeps them across AOF restarts and a rewrite.
 //! - Crash: acknowledged writes with `appendfsync always` survive SIGKILL at a random moment.
+//! - Clients woken in every blocking command (BLPOP ... BZMPOP, XREAD, XREADGROUP): after
+//!   SIGKILL and a restart the popped elements stay popped, as on redis-server.
 //! - A torn last AOF command loads with `aof-load-truncated yes` and refuses with `no`.
 //! - BGSAVE of 1M keys: a probing client's worst PING latency is reported (not asserted).
 
@@ -839,6 +841,119 @@ fn crash(ox: &Path, seed: u64) -> Result<String, String> {
     ))
 }
 
+/// The blocking commands, each woken by another client's write (a blocker's command, the
+/// writer's command), in the order `woken_pops_survive_restart` plays them.
+const WOKEN: &[(&[&str], &[&str])] = &[
+    (&["BLPOP", "q", "0"], &["LPUSH", "q", "x"]),
+    (&["BRPOP", "q2", "0"], &["RPUSH", "q2", "a", "b"]),
+    (
+        &["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"],
+        &["LPUSH", "src", "v", "w"],
+    ),
+    (&["BRPOPLPUSH", "src2", "dst", "0"], &["RPUSH", "src2", "u"]),
+    (
+        &["BLMPOP", "0", "1", "m", "LEFT", "COUNT", "2"],
+        &["RPUSH", "m", "1", "2", "3"],
+    ),
+    (&["BZPOPMIN", "z", "0"], &["ZADD", "z", "1", "a", "2", "b"]),
+    (
+        &["BZPOPMAX", "z2", "0"],
+        &["ZADD", "z2", "1", "a", "2", "b"],
+    ),
+    (
+        &["BZMPOP", "0", "1", "z3", "MAX", "COUNT", "5"],
+        &["ZADD", "z3", "1", "a", "2", "b", "3", "c"],
+    ),
+    (
+        &["XREAD", "BLOCK", "0", "STREAMS", "s", "$"],
+        &["XADD", "s", "1-1", "f", "v"],
+    ),
+    (
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "gs",
+            ">",
+        ],
+        &["XADD", "gs", "1-1", "f", "v"],
+    ),
+];
+
+/// Plays `WOKEN` (and a BLPOP in database 5) on a server with the AOF and `appendfsync
+/// always`, SIGKILLs it once every woken client has its reply, restarts it: returns the
+/// replies and the contents before and after.
+type Woken = (
+    Vec<String>,
+    BTreeMap<(u8, Vec<u8>), String>,
+    BTreeMap<(u8, Vec<u8>), String>,
+);
+fn play_woken(bin: &Path, tag: &str) -> Result<Woken, String> {
+    let dir = fresh_dir(&format!("woken-{tag}"))?;
+    let srv = start(bin, &dir, AOF_ALWAYS, &format!("woken-{tag}"))?;
+    let mut writer = connect(&srv.addr())?;
+    writer.call_ok(&["XGROUP", "CREATE", "gs", "g", "$", "MKSTREAM"])?;
+    let mut replies = Vec::new();
+    let db5: (&[&str], &[&str]) = (&["BLPOP", "q", "0"], &["LPUSH", "q", "y"]);
+    for (i, &(block, wake)) in WOKEN.iter().chain([&db5]).enumerate() {
+        let db = if i == WOKEN.len() { "5" } else { "0" };
+        let mut blocker = connect(&srv.addr())?;
+        blocker.call_ok(&["SELECT", db])?;
+        writer.call_ok(&["SELECT", db])?;
+        blocker.send(block)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while writer.info_field("clients", "blocked_clients")? != "1" {
+            if Instant::now() > deadline {
+                return Err(format!("{tag}: {block:?} did not block"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        writer.call_ok(wake)?;
+        replies.push(format!("{block:?} -> {:?}", blocker.read_reply()?));
+    }
+    let before = full_dump(&srv.addr())?;
+    let _ = Command::new("kill")
+        .args(["-KILL", &srv.pid().to_string()])
+        .status();
+    drop(srv);
+    let srv = start(bin, &dir, AOF_ALWAYS, &format!("woken-{tag}-restart"))?;
+    let after = full_dump(&srv.addr())?;
+    let mut c = connect(&srv.addr())?;
+    // The bug this guards: the woken BLPOP's element came back.
+    for db in ["0", "5"] {
+        c.call_ok(&["SELECT", db])?;
+        if c.call(&["LLEN", "q"])? != Reply::Int(0) {
+            return Err(format!(
+                "{tag}: the element popped by BLPOP in db {db} came back after a restart"
+            ));
+        }
+    }
+    Ok((replies, before, after))
+}
+
+/// Clients blocked in every blocking command, woken by another client's write: their pops
+/// are in the AOF, so after SIGKILL and a restart oxidis-server holds what redis-server
+/// holds after the same (the same replies, the same contents before and after).
+fn woken_pops_survive_restart(ox: &Path) -> Result<(), String> {
+    let (oreplies, obefore, oafter) = play_woken(ox, "oxidis")?;
+    let (rreplies, rbefore, rafter) = play_woken(&redis_bin(), "redis")?;
+    if oreplies != rreplies {
+        return Err(format!(
+            "woken replies differ:\n  oxidis {oreplies:?}\n  redis  {rreplies:?}"
+        ));
+    }
+    compare("before the restart, redis vs oxidis", &rbefore, &obefore)?;
+    compare(
+        "after SIGKILL and a restart, redis vs oxidis",
+        &rafter,
+        &oafter,
+    )
+}
+
 /// A torn last command: loads with aof-load-truncated yes, refuses with no.
 fn truncated(ox: &Path) -> Result<(), String> {
     let dir = fresh_dir("truncated")?;
@@ -953,6 +1068,10 @@ pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
             functions_interop(&ox).map(|()| None),
         ),
         ("crash with appendfsync always", crash(&ox, seed).map(Some)),
+        (
+            "woken blocking pops in the AOF: SIGKILL and restart as redis-server",
+            woken_pops_survive_restart(&ox).map(|()| None),
+        ),
         ("truncated AOF", truncated(&ox).map(|()| None)),
         ("BGSAVE latency", bgsave_latency(&ox).map(Some)),
     ];

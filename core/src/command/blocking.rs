@@ -16,6 +16,12 @@
 //!
 //! Inside EXEC (`MultiState::in_exec`, Redis's CLIENT_DENY_BLOCKING) nothing blocks: the
 //! command answers as if it had timed out at once.
+//!
+//! Propagation (AOF) is what redis-server 7.0 writes, served at once or woken alike: the pop
+//! as LPOP/RPOP key (BLMPOP: with the count served), the move as LMOVE/RPOPLPUSH, the zset
+//! pops as ZPOPMIN/ZPOPMAX key [count]; a woken client's effects go out right after the
+//! command that woke it, in its own database (`serve_woken`). XREAD propagates nothing;
+//! XREADGROUP its XCLAIM / XGROUP forms (`command::stream`).
 
 use super::list::{self, End};
 use super::{is, parse_int, stream, zset, CmdError, CommandSpec, Ctx};
@@ -309,18 +315,40 @@ fn serve_key(
         let Some(b) = unblock(srv, clients, slot) else {
             return;
         };
-        let start = clients[slot].out.len();
-        let mut ctx = Ctx {
-            now,
-            srv,
-            clients,
-            handle: ClientHandle(slot),
-            cmd: b.cmd,
-        };
-        super::run_handler(&mut ctx, |ctx| serve_client(ctx, key, &b.op));
-        b.settle_reply(&mut clients[slot], start);
-        finish(srv, slot);
+        serve_woken(now, srv, clients, slot, &b, |ctx| {
+            serve_client(ctx, key, &b.op)
+        });
     }
+}
+
+/// Runs `serve` as the woken client `slot` (its database, its reply, CLIENT REPLY as it
+/// was) and propagates the effects it recorded with `Ctx::propagate` as one command's:
+/// Redis's alsoPropagate in serveClientBlockedOnList / the zset and stream serving, then
+/// afterCommand(receiver). Without this, the pushing command alone reached the AOF and the
+/// element came back after a restart.
+fn serve_woken(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    slot: usize,
+    b: &Blocked,
+    serve: impl FnOnce(&mut Ctx) -> Result<(), CmdError>,
+) {
+    let start = clients[slot].out.len();
+    srv.persist.rewrite = None;
+    let mut ctx = Ctx {
+        now,
+        srv,
+        clients,
+        handle: ClientHandle(slot),
+        cmd: b.cmd,
+    };
+    super::run_handler(&mut ctx, serve);
+    if let Some(ops) = srv.persist.rewrite.take() {
+        srv.persist.emit_ops(&ops);
+    }
+    b.settle_reply(&mut clients[slot], start);
+    finish(srv, slot);
 }
 
 /// Redis's serveClientsBlockedOnStreamKey: every client blocked on the stream `key` whose
@@ -357,24 +385,9 @@ fn serve_stream_key(
             continue;
         };
         let Op::XRead(x) = &b.op else { continue };
-        let start = clients[slot].out.len();
-        srv.persist.rewrite = None;
-        let mut ctx = Ctx {
-            now,
-            srv,
-            clients,
-            handle: ClientHandle(slot),
-            cmd: b.cmd,
-        };
-        super::run_handler(&mut ctx, |ctx| stream::serve_blocked(ctx, key, x));
-        if let Some(cmds) = srv.persist.rewrite.take() {
-            for (db, cmd) in cmds {
-                let refs: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
-                srv.persist.emit(db, &refs);
-            }
-        }
-        b.settle_reply(&mut clients[slot], start);
-        finish(srv, slot);
+        serve_woken(now, srv, clients, slot, &b, |ctx| {
+            stream::serve_blocked(ctx, key, x)
+        });
     }
 }
 
@@ -385,7 +398,11 @@ pub(crate) fn block_xread(ctx: &mut Ctx, keys: &[&[u8]], deadline: u64, x: strea
 }
 
 /// Redis's serveClientBlockedOnList / the zset serving: pops for the woken client (whose
-/// selected database is the one it blocked in) and writes its reply.
+/// selected database is the one it blocked in), writes its reply and records what to
+/// propagate, as redis-server 7.0 writes it in its AOF: `LPOP|RPOP key` (BLPOP, BRPOP),
+/// `LPOP|RPOP key n` (BLMPOP, n the count served), `LMOVE src dst left|right left|right`
+/// (BLMOVE, the ends in lowercase) or `RPOPLPUSH src dst` (BRPOPLPUSH), `ZPOPMIN|ZPOPMAX
+/// key [n]` (by `zpop_generic`).
 fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
     let now = ctx.now;
     match op {
@@ -397,6 +414,7 @@ fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
                     out.array_len(2);
                     out.bulk(key);
                     out.bulk(&v);
+                    ctx.propagate(&[pop_name(*end), key]);
                 }
             }
         }
@@ -404,6 +422,7 @@ fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
             if let Some(e) = list::pop(ctx.db(), key, now, *end, *count)? {
                 ctx.key_modified(key);
                 list::write_key_elements(&mut ctx.out(), key, &e);
+                list::propagate_mpop(ctx, key, *end, e.len());
             }
         }
         Op::Move { dst, from, to } => {
@@ -412,6 +431,17 @@ fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
                 ctx.key_modified(dst);
                 ctx.key_modified(key);
                 ctx.out().bulk(&v);
+                if ctx.cmd.name == "brpoplpush" {
+                    ctx.propagate(&[b"RPOPLPUSH", key, dst]);
+                } else {
+                    let end = |e: End| -> &[u8] {
+                        match e {
+                            End::Left => b"left",
+                            End::Right => b"right",
+                        }
+                    };
+                    ctx.propagate(&[b"LMOVE", key, dst, end(*from), end(*to)]);
+                }
             }
         }
         Op::ZPop { max } => zset::zpop_generic(ctx, &[key], *max, true, -1, false, false)?,
@@ -458,10 +488,20 @@ fn bpop(ctx: &mut Ctx, args: &[&[u8]], end: End) -> Result<(), CmdError> {
             out.array_len(2);
             out.bulk(keys[i]);
             out.bulk(&v);
+            // Propagated as the pop it was (Redis's rewriteClientCommandVector).
+            ctx.propagate(&[pop_name(end), keys[i]]);
         }
         None => block(ctx, keys, deadline, Op::Pop(end)),
     }
     Ok(())
+}
+
+/// LPOP or RPOP: what a BLPOP/BRPOP propagates as.
+fn pop_name(end: End) -> &'static [u8] {
+    match end {
+        End::Left => b"LPOP",
+        End::Right => b"RPOP",
+    }
 }
 
 /// BLPOP key [key ...] timeout
@@ -474,8 +514,9 @@ pub fn brpop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     bpop(ctx, args, End::Right)
 }
 
-/// BLMOVE/BRPOPLPUSH: a WRONGTYPE source fails at once; an existing source moves like LMOVE;
-/// a missing one blocks.
+/// BLMOVE/BRPOPLPUSH: a WRONGTYPE source fails at once; an existing source moves like LMOVE
+/// and propagates as `as_moved` (LMOVE or RPOPLPUSH with the client's own arguments, as
+/// Redis rewrites it); a missing one blocks.
 fn bmove(
     ctx: &mut Ctx,
     src: &[u8],
@@ -483,10 +524,15 @@ fn bmove(
     from: End,
     to: End,
     deadline: u64,
+    as_moved: &[&[u8]],
 ) -> Result<(), CmdError> {
     let now = ctx.now;
     match ctx.db().get_as::<List>(src, now)? {
-        Some(_) => list::lmove_command(ctx, src, dst, from, to),
+        Some(_) => {
+            list::lmove_command(ctx, src, dst, from, to)?;
+            ctx.propagate(as_moved);
+            Ok(())
+        }
         None => {
             let op = Op::Move {
                 dst: dst.to_vec(),
@@ -504,13 +550,23 @@ pub fn blmove(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let from = list::parse_end(args[3])?;
     let to = list::parse_end(args[4])?;
     let deadline = parse_timeout(ctx.now, args[5])?;
-    bmove(ctx, args[1], args[2], from, to, deadline)
+    let as_moved = [b"LMOVE".as_slice(), args[1], args[2], args[3], args[4]];
+    bmove(ctx, args[1], args[2], from, to, deadline, &as_moved)
 }
 
 /// BRPOPLPUSH source destination timeout
 pub fn brpoplpush(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let deadline = parse_timeout(ctx.now, args[3])?;
-    bmove(ctx, args[1], args[2], End::Right, End::Left, deadline)
+    let as_moved = [b"RPOPLPUSH".as_slice(), args[1], args[2]];
+    bmove(
+        ctx,
+        args[1],
+        args[2],
+        End::Right,
+        End::Left,
+        deadline,
+        &as_moved,
+    )
 }
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
@@ -522,6 +578,7 @@ pub fn blmpop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         Some((i, e)) => {
             ctx.key_modified(keys[i]);
             list::write_key_elements(&mut ctx.out(), keys[i], &e);
+            list::propagate_mpop(ctx, keys[i], end, e.len());
         }
         None => block(ctx, &keys, deadline, Op::MPop(end, count)),
     }

@@ -549,6 +549,16 @@ pub fn parse_mpop<'a>(
     Ok((keys, end, usize::try_from(count).unwrap_or(usize::MAX)))
 }
 
+/// LMPOP and BLMPOP (at once or woken) propagate as `LPOP|RPOP key n`, n the count served
+/// (Redis's rewrite: replayed, the pop takes the same elements whatever COUNT said).
+pub(crate) fn propagate_mpop(ctx: &mut Ctx, key: &[u8], end: End, n: usize) {
+    let name: &[u8] = match end {
+        End::Left => b"LPOP",
+        End::Right => b"RPOP",
+    };
+    ctx.propagate(&[name, key, itoa::Buffer::new().format(n).as_bytes()]);
+}
+
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let (keys, end, count) = parse_mpop(args, 1)?;
@@ -558,6 +568,7 @@ pub fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         Some((i, elems)) => {
             write_key_elements(&mut out, keys[i], &elems);
             ctx.key_modified(keys[i]);
+            propagate_mpop(ctx, keys[i], end, elems.len());
         }
         None => out.nil_array(),
     }

@@ -42,12 +42,7 @@ pub fn after_command(ctx: &mut Ctx, args: &[&[u8]], before: Before, ok: bool) {
     super::tx::drain_expired(ctx.srv, ctx.clients);
     let srv = &mut *ctx.srv;
     match srv.persist.rewrite.take() {
-        Some(cmds) => {
-            for (db, cmd) in cmds {
-                let refs: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
-                srv.persist.emit(db, &refs);
-            }
-        }
+        Some(cmds) => srv.persist.emit_ops(&cmds),
         None if write && srv.dirty != before.dirty => srv.persist.emit(before.db, args),
         None => {}
     }

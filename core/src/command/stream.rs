@@ -672,20 +672,18 @@ pub(crate) fn serve_blocked(ctx: &mut Ctx, key: &[u8], x: &Blocked) -> Result<()
             });
             w.array_len(delivered.len());
             w.out.extend_from_slice(&entries);
-            let g = s.group(gname).expect("exists").clone();
+            let (claims, group_id) = delivered_effects(s, gname, &delivered, *noack);
             if created {
                 ctx.srv.dirty += 1;
                 if *noack {
                     ctx.propagate(&[b"XGROUP", b"CREATECONSUMER", key, gname, cname]);
                 }
             }
-            if !*noack {
-                for id in &delivered {
-                    let nack = g.pel[id].clone();
-                    propagate_xclaim(ctx, key, gname, id.to_string().as_bytes(), &nack, g.last_id);
-                }
-            } else if moved {
-                propagate_group_id(ctx, key, gname, &g);
+            for (id, nack) in &claims {
+                propagate_xclaim(ctx, key, gname, id.to_string().as_bytes(), nack, *id);
+            }
+            if *noack && moved {
+                propagate_group_id(ctx, key, gname, group_id);
             }
         }
     }
@@ -751,10 +749,43 @@ fn propagate_xclaim(
     ]);
 }
 
-/// streamPropagateGroupID: `XGROUP SETID key group last ENTRIESREAD n`.
-fn propagate_group_id(ctx: &mut Ctx, key: &[u8], group: &[u8], g: &Group) {
-    let last = g.last_id.to_string();
-    let read = g.entries_read.to_string();
+/// Moves group `name` (which exists) out of `s`, leaving an empty one in its place until the
+/// caller writes it back with `*s.group_mut(name) = g`.
+fn take_group(s: &mut Stream, name: &[u8]) -> Group {
+    std::mem::replace(
+        s.group_mut(name).expect("exists"),
+        Group::new(StreamId::MIN, -1),
+    )
+}
+
+/// What a group read of `delivered` (the new entries, `>`) propagates: an XCLAIM per entry
+/// with its pending entry (unless NOACK) and the group's (last ID, entries read) for NOACK's
+/// XGROUP SETID. Each XCLAIM's LASTID is the entry's own ID: the group's last ID as it was
+/// once that entry was delivered (Redis propagates inside its delivery loop). Copies only
+/// these pending entries: cloning the group made every read O(pending entries).
+fn delivered_effects(
+    s: &Stream,
+    gname: &[u8],
+    delivered: &[StreamId],
+    noack: bool,
+) -> (Vec<(StreamId, Nack)>, (StreamId, i64)) {
+    let g = s.group(gname).expect("checked");
+    let claims = if noack {
+        Vec::new()
+    } else {
+        delivered
+            .iter()
+            .map(|id| (*id, g.pel[id].clone()))
+            .collect()
+    };
+    (claims, (g.last_id, g.entries_read))
+}
+
+/// streamPropagateGroupID: `XGROUP SETID key group last ENTRIESREAD n`, for a group's
+/// (last ID, entries read).
+fn propagate_group_id(ctx: &mut Ctx, key: &[u8], group: &[u8], (last, read): (StreamId, i64)) {
+    let last = last.to_string();
+    let read = read.to_string();
     ctx.propagate(&[
         b"XGROUP",
         b"SETID",
@@ -1224,7 +1255,9 @@ pub fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut extra_dirty = 0;
     let mut changes: Vec<(Vec<u8>, Nack)> = Vec::new();
     let s = ctx.db().write::<Stream>(key, now)?.expect("exists");
-    let mut g = s.group(group).expect("exists").clone();
+    // Taken out while entries are read from `s`, put back below (no early return between):
+    // cloning it made every call O(pending entries).
+    let mut g = take_group(s, group);
     for (id, raw) in ids {
         if !s.contains(id) {
             // Gone from the stream: its pending entry goes too.
@@ -1280,8 +1313,9 @@ pub fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     if propagate_last_id {
         let s = ctx.db().write::<Stream>(key, now)?.expect("exists");
-        let g = s.group(group).expect("exists").clone();
-        propagate_group_id(ctx, key, group, &g);
+        let g = s.group(group).expect("exists");
+        let group_id = (g.last_id, g.entries_read);
+        propagate_group_id(ctx, key, group, group_id);
         ctx.srv.dirty += 1;
     }
     Ok(())
@@ -1337,7 +1371,8 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let resp3 = ctx.client_ref().resp3;
     let mut extra_dirty = 0;
     let s = ctx.db().write::<Stream>(key, now)?.expect("exists");
-    let mut g = s.group(group).expect("exists").clone();
+    // Taken out while entries are read from `s`, put back below (no early return between).
+    let mut g = take_group(s, group);
     let mut attempts = count * 10;
     let mut body = Vec::new();
     let mut w = ReplyWriter::new(&mut body, resp3);
@@ -1522,21 +1557,12 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
                 });
                 w.array_len(delivered.len());
                 w.out.extend_from_slice(&entries);
-                let g = s.group(gname).expect("checked").clone();
-                if !noack {
-                    for id in &delivered {
-                        let nack = g.pel[id].clone();
-                        propagate_xclaim(
-                            ctx,
-                            k,
-                            gname,
-                            id.to_string().as_bytes(),
-                            &nack,
-                            g.last_id,
-                        );
-                    }
-                } else if moved {
-                    propagate_group_id(ctx, k, gname, &g);
+                let (claims, group_id) = delivered_effects(s, gname, &delivered, noack);
+                for (id, nack) in &claims {
+                    propagate_xclaim(ctx, k, gname, id.to_string().as_bytes(), nack, *id);
+                }
+                if noack && moved {
+                    propagate_group_id(ctx, k, gname, group_id);
                 }
             }
         }

@@ -743,7 +743,9 @@ pub fn parse_zmpop<'a>(
 /// Redis's genericZpopCommand: pops from the first existing key among `keys`. `count` -1 is
 /// a plain single pop; `emit_key` prefixes the key (ZMPOP, BZPOP*); `nested` replies
 /// [member, score] pairs (RESP3 with a count, ZMPOP); `nil_when_empty` replies a null
-/// array when no key exists (ZMPOP) instead of an empty one.
+/// array when no key exists (ZMPOP) instead of an empty one. With `emit_key` (BZPOP*,
+/// ZMPOP, BZMPOP, at once or woken) the pop propagates as `ZPOPMIN|ZPOPMAX key`, with the
+/// count served for the counted forms, as Redis rewrites them.
 pub fn zpop_generic(
     ctx: &mut Ctx,
     keys: &[&[u8]],
@@ -804,6 +806,14 @@ pub fn zpop_generic(
         db.remove(key);
     }
     ctx.key_modified(key);
+    if emit_key {
+        let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        if nested {
+            ctx.propagate(&[name, key, itoa::Buffer::new().format(n).as_bytes()]);
+        } else {
+            ctx.propagate(&[name, key]);
+        }
+    }
     Ok(())
 }
 

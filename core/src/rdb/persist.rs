@@ -126,7 +126,7 @@ impl Persist {
     }
 
     /// Appends one command executed in `db` to the propagated stream (SELECT first when the
-    /// database changes, MULTI first inside a transaction).
+    /// database changes, then MULTI first inside a transaction).
     pub fn emit(&mut self, db: usize, args: &[&[u8]]) {
         if !self.propagate {
             return;
@@ -135,11 +135,12 @@ impl Persist {
             ops.push((db, args.iter().map(|a| a.to_vec()).collect()));
             return;
         }
+        // SELECT before MULTI, for the first command's database, as Redis 7.0 writes it.
+        self.select(db);
         if self.multi && !self.multi_emitted {
             self.multi_emitted = true;
             append_request(&mut self.stream, &[b"MULTI"]);
         }
-        self.select(db);
         append_request(&mut self.stream, args);
     }
 
@@ -169,13 +170,27 @@ impl Persist {
         self.script_ops = Some(Vec::new());
     }
 
-    /// The script ended: its effects go out, wrapped in MULTI/EXEC when two or more (SELECT
-    /// before MULTI, for the first one's database).
+    /// The script ended: its effects go out as one command's.
     pub fn end_script(&mut self) {
-        let Some(ops) = self.script_ops.take() else {
+        if let Some(ops) = self.script_ops.take() {
+            self.emit_ops(&ops);
+        }
+    }
+
+    /// The effects of one command (a rewritten command, a script, a woken blocked client),
+    /// as Redis 7.0's propagatePendingCommands: wrapped in MULTI/EXEC when two or more (SELECT
+    /// before MULTI, for the first one's database), so a replica or an AOF replay applies
+    /// them together.
+    pub fn emit_ops(&mut self, ops: &[(usize, Vec<Vec<u8>>)]) {
+        if !self.propagate {
             return;
-        };
-        // Inside EXEC the transaction's own MULTI/EXEC wraps them already.
+        }
+        // Inside a script they join the script's; inside EXEC the transaction's own
+        // MULTI/EXEC wraps them already.
+        if let Some(pending) = &mut self.script_ops {
+            pending.extend(ops.iter().cloned());
+            return;
+        }
         let wrap = ops.len() >= 2 && !self.multi;
         for (i, (db, cmd)) in ops.iter().enumerate() {
             if i == 0 && wrap {
