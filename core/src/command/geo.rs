@@ -99,14 +99,7 @@ fn human_text(d: f64) -> String {
 
 /// addReplyHumanLongDouble.
 fn reply_human(out: &mut ReplyWriter, d: f64) {
-    let text = human_text(d);
-    if out.resp3 {
-        out.out.push(b',');
-        out.out.extend_from_slice(text.as_bytes());
-        out.out.extend_from_slice(b"\r\n");
-    } else {
-        out.bulk(text.as_bytes());
-    }
+    out.double_text(human_text(d).as_bytes());
 }
 
 /// GEOADD key [NX|XX] [CH] longitude latitude member [...]

@@ -144,13 +144,18 @@ impl<'a> ReplyWriter<'a> {
 
     /// Redis 7.0's `addReplyDouble`: "%.17g", and inf/-inf spelled out.
     pub fn double(&mut self, d: f64) {
-        let text = format_double_g17(d);
+        self.double_text(format_double_g17(d).as_bytes());
+    }
+
+    /// A double already printed (e.g. addReplyHumanLongDouble's form): a RESP3 double, or a
+    /// RESP2 bulk string of the same text.
+    pub fn double_text(&mut self, text: &[u8]) {
         if self.resp3 {
             self.out.push(b',');
-            self.out.extend_from_slice(text.as_bytes());
+            self.out.extend_from_slice(text);
             self.out.extend_from_slice(b"\r\n");
         } else {
-            self.bulk(text.as_bytes());
+            self.bulk(text);
         }
     }
 

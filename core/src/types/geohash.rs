@@ -227,37 +227,31 @@ pub fn standard_geohash(xy: [f64; 2]) -> [u8; 11] {
 }
 
 fn move_x(hash: &mut Bits, d: i8) {
-    if d == 0 {
-        return;
-    }
-    let mut x = hash.bits & 0xaaaaaaaaaaaaaaaa;
-    let y = hash.bits & 0x5555555555555555;
-    let zz = 0x5555555555555555u64 >> (64 - hash.step as u32 * 2);
-    if d > 0 {
-        x = x.wrapping_add(zz + 1);
-    } else {
-        x |= zz;
-        x = x.wrapping_sub(zz + 1);
-    }
-    x &= 0xaaaaaaaaaaaaaaaau64 >> (64 - hash.step as u32 * 2);
-    hash.bits = x | y;
+    move_axis(hash, d, 0xaaaaaaaaaaaaaaaa);
 }
 
 fn move_y(hash: &mut Bits, d: i8) {
+    move_axis(hash, d, 0x5555555555555555);
+}
+
+/// geohash_move_x / geohash_move_y: steps the interleaved bits selected by `axis` (longitude's
+/// odd bits or latitude's even bits) by `d` cells, leaving the other axis's bits alone.
+fn move_axis(hash: &mut Bits, d: i8, axis: u64) {
     if d == 0 {
         return;
     }
-    let x = hash.bits & 0xaaaaaaaaaaaaaaaa;
-    let mut y = hash.bits & 0x5555555555555555;
-    let zz = 0xaaaaaaaaaaaaaaaau64 >> (64 - hash.step as u32 * 2);
+    let shift = 64 - hash.step as u32 * 2;
+    let mut moved = hash.bits & axis;
+    let kept = hash.bits & !axis;
+    let zz = !axis >> shift;
     if d > 0 {
-        y = y.wrapping_add(zz + 1);
+        moved = moved.wrapping_add(zz + 1);
     } else {
-        y |= zz;
-        y = y.wrapping_sub(zz + 1);
+        moved |= zz;
+        moved = moved.wrapping_sub(zz + 1);
     }
-    y &= 0x5555555555555555u64 >> (64 - hash.step as u32 * 2);
-    hash.bits = x | y;
+    moved &= axis >> shift;
+    hash.bits = moved | kept;
 }
 
 fn moved(hash: Bits, dx: i8, dy: i8) -> Bits {
