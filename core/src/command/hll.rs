@@ -50,11 +50,12 @@ fn take_hll(db: &mut Db, key: &[u8], now: UnixMillis) -> Result<Option<Vec<u8>>,
     ))
 }
 
-/// Puts an HLL's bytes (back) at `key`, keeping its TTL.
+/// Puts an HLL's bytes (back) at `key`, keeping its TTL; raw-encoded, as Redis's
+/// createHLLObject and dbUnshareStringValue leave them whatever their length.
 fn store(db: &mut Db, key: &[u8], now: UnixMillis, s: Vec<u8>) {
     match db.get_mut(key, now) {
-        Some(v) => *v = Value::Str(CompactBytes::from_vec(s)),
-        None => db.insert_new(key, Value::Str(CompactBytes::from_vec(s))),
+        Some(v) => *v = Value::Str(CompactBytes::raw(s)),
+        None => db.insert_new(key, Value::Str(CompactBytes::raw(s))),
     }
 }
 

@@ -389,10 +389,12 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             tail.len()
         }
         Some(v) => {
+            // Raw whatever the length, as dbUnshareStringValue + sdscatlen leave it; the Vec
+            // keeps its capacity, so appending in a loop is amortized as an sds is.
             let mut s = take_bytes(v)?;
             s.extend_from_slice(tail);
             let n = s.len();
-            *v = Value::Str(CompactBytes::from_vec(s));
+            *v = Value::Str(CompactBytes::raw(s));
             n
         }
     };
@@ -527,7 +529,8 @@ pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             s.resize(end, 0);
         }
         s[offset..end].copy_from_slice(value);
-        Value::Str(CompactBytes::from_vec(s))
+        // Raw whatever the length: a new sds, or dbUnshareStringValue's copy.
+        Value::Str(CompactBytes::raw(s))
     };
     let n = match db.get_mut(key, now) {
         Some(v) => {
