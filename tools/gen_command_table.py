@@ -81,6 +81,18 @@ EXTRA_DOCS = {"client": {"client|setinfo": (b"%", [
 BARE_CONTAINERS = {"command": "server"}
 RUST_KEYWORDS = {"type", "move", "ref", "fn", "loop", "match", "where", "use"}
 
+# Flags the table carries that COMMAND INFO does not show (addReplyCommandFlags leaves
+# CMD_MAY_REPLICATE out), from src/commands/*.json at 7.0.15: CLIENT PAUSE WRITE holds these
+# commands and read-only scripts refuse them.
+HIDDEN_FLAGS = {
+    "eval": ["may_replicate"],
+    "evalsha": ["may_replicate"],
+    "fcall": ["may_replicate"],
+    "pfcount": ["may_replicate"],
+    "publish": ["may_replicate"],
+    "spublish": ["may_replicate"],
+}
+
 FLAG_BITS = [
     "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
     "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
@@ -207,6 +219,7 @@ def main():
         name = text(fields[0])
         arity = int(fields[1][1])
         flags = [text(f) for f in fields[2][1]]
+        flags += HIDDEN_FLAGS.get(fullname, [])
         first, last, step = (int(fields[i][1]) for i in (3, 4, 5))
         acl = [text(f) for f in fields[6][1]]
         tips = encode(fields[7])

@@ -147,11 +147,12 @@ impl CommandSpec {
         self.flags & flag != 0
     }
 
-    /// The flags' names, in COMMAND INFO's order.
+    /// The flags' names, in COMMAND INFO's order (which never shows `may_replicate`: Redis's
+    /// addReplyCommandFlags leaves it out, though the table carries it).
     pub fn flag_names(&self) -> impl Iterator<Item = &'static str> + '_ {
         flags::ALL
             .iter()
-            .filter(|(bit, _)| self.flags & bit != 0)
+            .filter(|(bit, _)| self.flags & bit & !flags::MAY_REPLICATE != 0)
             .map(|(_, n)| *n)
     }
 

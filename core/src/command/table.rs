@@ -1711,7 +1711,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "eval",
         arity: -3,
-        flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
+        flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS | flags::MAY_REPLICATE,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -1749,7 +1749,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "evalsha",
         arity: -3,
-        flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
+        flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS | flags::MAY_REPLICATE,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -1882,7 +1882,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "fcall",
         arity: -3,
-        flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS,
+        flags: flags::NOSCRIPT | flags::STALE | flags::SKIP_MONITOR | flags::NO_MANDATORY_KEYS | flags::MOVABLEKEYS | flags::MAY_REPLICATE,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -3193,7 +3193,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "pfcount",
         arity: -2,
-        flags: flags::READONLY,
+        flags: flags::READONLY | flags::MAY_REPLICATE,
         first_key: 1,
         last_key: -1,
         key_step: 1,
@@ -3345,7 +3345,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "publish",
         arity: 3,
-        flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
+        flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST | flags::MAY_REPLICATE,
         first_key: 0,
         last_key: 0,
         key_step: 0,
@@ -4048,7 +4048,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         name: "spublish",
         arity: 3,
-        flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST,
+        flags: flags::PUBSUB | flags::LOADING | flags::STALE | flags::FAST | flags::MAY_REPLICATE,
         first_key: 1,
         last_key: 1,
         key_step: 1,

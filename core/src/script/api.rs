@@ -235,12 +235,8 @@ impl RunCtx<'_> {
             return fail(st, b"This Redis command is not allowed from script");
         }
         // scriptVerifyWriteCommandAllow: a read-only script refuses may-replicate commands
-        // too. Redis hides that flag from COMMAND INFO, so the generated table lacks it: of
-        // the commands that carry it (PFCOUNT, PUBLISH, SPUBLISH, EVAL, EVALSHA, FCALL), the
-        // ones a script may call are named here.
-        let may_replicate =
-            cmd.has(flags::MAY_REPLICATE) || matches!(cmd.name, "publish" | "spublish" | "pfcount");
-        if (cmd.has(flags::WRITE) || may_replicate)
+        // (PFCOUNT, PUBLISH, SPUBLISH) too.
+        if cmd.has(flags::WRITE | flags::MAY_REPLICATE)
             && (self.ro || self.flags & sflags::NO_WRITES != 0)
         {
             return fail(

@@ -17,14 +17,13 @@ pub use eval::{sha1hex, BusyGate, ScriptEnv, ScriptState};
 use crate::command::{flags, CommandSpec};
 use crate::engine::Server;
 
-/// getCommandFlags: EVAL, EVALSHA and FCALL carry `may-replicate` (a flag Redis hides from
-/// COMMAND INFO, so the generated table lacks it), and a script with flags (a shebang, or any
-/// function) makes them what its flags say instead: `write` unless `no-writes`
-/// (evalGetCommandFlags, fcallGetCommandFlags, scriptFlagsToCmdFlags).
+/// getCommandFlags: EVAL, EVALSHA and FCALL carry `may-replicate` (in the table, hidden from
+/// COMMAND INFO), and a script with flags (a shebang, or any function) makes them what its
+/// flags say instead: `write` unless `no-writes` (evalGetCommandFlags, fcallGetCommandFlags,
+/// scriptFlagsToCmdFlags).
 pub(crate) fn command_flags(srv: &Server, cmd: &CommandSpec, args: &[&[u8]]) -> u32 {
     let base = match cmd.name {
-        "eval" | "evalsha" | "fcall" => cmd.flags | flags::MAY_REPLICATE,
-        "eval_ro" | "evalsha_ro" | "fcall_ro" => cmd.flags,
+        "eval" | "evalsha" | "fcall" | "eval_ro" | "evalsha_ro" | "fcall_ro" => cmd.flags,
         _ => return cmd.flags,
     };
     let script_flags = match cmd.name {
