@@ -242,7 +242,7 @@ fn spop_with_count(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut buf = Vec::new();
     let mut w = ReplyWriter::new(&mut buf, false);
     let remaining = size - count;
-    // What the AOF records: SREM of the members actually popped.
+    // What the AOF records: the members actually popped.
     let mut popped: Option<Vec<Vec<u8>>> = ctx_propagating.then(Vec::new);
     if remaining * SPOP_MOVE_STRATEGY_MUL > count {
         // CASE 2: pop `count` random members one by one.
@@ -279,10 +279,10 @@ fn spop_with_count(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
     }
     ctx.key_modified(key);
-    for chunk in popped.unwrap_or_default().chunks(1024) {
-        let mut cmd: Vec<&[u8]> = vec![b"SREM", key];
-        cmd.extend(chunk.iter().map(Vec::as_slice));
-        ctx.propagate(&cmd);
+    // One SREM per member, as 7.0.15's spopWithCountCommand propagates them (wrapped in
+    // MULTI/EXEC when there are several; 7.2 batches them by 1024).
+    for m in popped.unwrap_or_default() {
+        ctx.propagate(&[b"SREM", key, &m]);
     }
     let mut w = ctx.out();
     w.set_len(count as usize);
