@@ -321,13 +321,40 @@ fn read_entry<'a>(lp: &'a Listpack, m: &Master<'a>, p: usize) -> (Entry<'a>, Opt
     (entry, lp.next(q))
 }
 
+/// The entry at `p` without its fields: (ID, deleted, the next entry's position). Skips the
+/// fields and values without decoding them, as Redis's iterator seeks within a node.
+fn entry_head(lp: &Listpack, m: &Master<'_>, p: usize) -> (StreamId, bool, Option<usize>) {
+    let flags = lp.get(p).int();
+    let mut q = lp.skip(p);
+    let ms_delta = lp.get(q).int();
+    q = lp.skip(q);
+    let seq_delta = lp.get(q).int();
+    q = lp.skip(q);
+    let id = StreamId::new(
+        m.id.ms.wrapping_add(ms_delta as u64),
+        m.id.seq.wrapping_add(seq_delta as u64),
+    );
+    let elements = if flags & FLAG_SAMEFIELDS != 0 {
+        m.fields.len()
+    } else {
+        let n = lp.get(q).int() as usize;
+        q = lp.skip(q);
+        2 * n
+    };
+    for _ in 0..elements {
+        q = lp.skip(q);
+    }
+    // q is the lp-count.
+    (id, flags & FLAG_DELETED != 0, lp.next(q))
+}
+
 /// The positions (flags) of every entry of a node, tombstones included, with their IDs.
 fn entry_positions(lp: &Listpack, m: &Master<'_>) -> Vec<(usize, StreamId, bool)> {
     let mut out = Vec::new();
     let mut p = m.first;
     while let Some(q) = p {
-        let (e, next) = read_entry(lp, m, q);
-        out.push((q, e.id, e.deleted));
+        let (id, deleted, next) = entry_head(lp, m, q);
+        out.push((q, id, deleted));
         p = next;
     }
     out
@@ -533,12 +560,12 @@ impl Stream {
                 let m = master(lp, *mid);
                 let mut p = m.first;
                 while let Some(q) = p {
-                    let (e, next) = read_entry(lp, &m, q);
+                    let (id, deleted, next) = entry_head(lp, &m, q);
                     p = next;
-                    if e.id < start || (e.deleted && !tombstones) {
+                    if id < start || (deleted && !tombstones) {
                         continue;
                     }
-                    if e.id > end || !f(&e) {
+                    if id > end || !f(&read_entry(lp, &m, q).0) {
                         return;
                     }
                 }
