@@ -282,8 +282,8 @@ fn master(lp: &Listpack, id: StreamId) -> Master<'_> {
     }
 }
 
-/// The entry at `p` (its flags) and the position of the next one.
-fn read_entry<'a>(lp: &'a Listpack, m: &Master<'a>, p: usize) -> (Entry<'a>, Option<usize>) {
+/// An entry's flags and ID (its master's plus the deltas), and the position after them.
+fn entry_id(lp: &Listpack, m: &Master<'_>, p: usize) -> (i64, StreamId, usize) {
     let flags = lp.get(p).int();
     let mut q = lp.skip(p);
     let ms_delta = lp.get(q).int();
@@ -294,6 +294,12 @@ fn read_entry<'a>(lp: &'a Listpack, m: &Master<'a>, p: usize) -> (Entry<'a>, Opt
         m.id.ms.wrapping_add(ms_delta as u64),
         m.id.seq.wrapping_add(seq_delta as u64),
     );
+    (flags, id, q)
+}
+
+/// The entry at `p` (its flags) and the position of the next one.
+fn read_entry<'a>(lp: &'a Listpack, m: &Master<'a>, p: usize) -> (Entry<'a>, Option<usize>) {
+    let (flags, id, mut q) = entry_id(lp, m, p);
     let mut fields;
     if flags & FLAG_SAMEFIELDS != 0 {
         fields = Vec::with_capacity(m.fields.len());
@@ -324,16 +330,7 @@ fn read_entry<'a>(lp: &'a Listpack, m: &Master<'a>, p: usize) -> (Entry<'a>, Opt
 /// The entry at `p` without its fields: (ID, deleted, the next entry's position). Skips the
 /// fields and values without decoding them, as Redis's iterator seeks within a node.
 fn entry_head(lp: &Listpack, m: &Master<'_>, p: usize) -> (StreamId, bool, Option<usize>) {
-    let flags = lp.get(p).int();
-    let mut q = lp.skip(p);
-    let ms_delta = lp.get(q).int();
-    q = lp.skip(q);
-    let seq_delta = lp.get(q).int();
-    q = lp.skip(q);
-    let id = StreamId::new(
-        m.id.ms.wrapping_add(ms_delta as u64),
-        m.id.seq.wrapping_add(seq_delta as u64),
-    );
+    let (flags, id, mut q) = entry_id(lp, m, p);
     let elements = if flags & FLAG_SAMEFIELDS != 0 {
         m.fields.len()
     } else {
