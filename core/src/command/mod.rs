@@ -544,7 +544,13 @@ fn process_command(
         };
         return reject(srv, clients, Some(cmd), msg.to_vec());
     }
-    let cmd_flags = crate::script::command_flags(srv, cmd, args);
+    // A script's own flags (getCommandFlags: a SHA1 of an EVAL's body, a cache look-up) are
+    // needed only by a pause and by MULTI's queue; without either, the table's flags do.
+    let cmd_flags = if in_multi || srv.pause.is_some() {
+        crate::script::command_flags(srv, cmd, args)
+    } else {
+        cmd.flags
+    };
     if connection::must_postpone(srv, &clients[id.0], cmd, cmd_flags, now) {
         clients[id.0].postponed = true;
         return Dispatched::Postponed;
