@@ -611,6 +611,18 @@ const LIBS: [&str; 2] = [
     "#!lua name=reader\nredis.register_function{function_name='peek', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}, description='reads a key, reads a key, reads a key, reads a key'}",
 ];
 
+/// The function view of a server that loaded the file saved after `want` was taken: the
+/// counter bumped by the view's FCALL went on from the saved 5 (to 10), the rest is the same.
+fn same_after_load(label: &str, want: &[Reply], c: &mut Conn) -> Result<(), String> {
+    let mut got = function_view(c)?;
+    if got[0] != Reply::Int(10) {
+        return Err(format!("{label}: FCALL bump gave {:?}", got[0]));
+    }
+    got[0] = Reply::Int(5);
+    got[1] = want[1].clone();
+    same(label, want, &got)
+}
+
 /// FCALLs that both libraries answer, and each library's LIST entry with its code.
 fn function_view(c: &mut Conn) -> Result<Vec<Reply>, String> {
     let mut out = vec![
@@ -671,14 +683,7 @@ fn functions_interop(ox: &Path) -> Result<(), String> {
     shutdown(&mut r, "SAVE")?;
     let mut o = start(ox, &rdir, NO_PERSISTENCE, "oxidis")?;
     let mut oc = connect(&o.addr())?;
-    let mut got = function_view(&mut oc)?;
-    // The counter went on from the saved 5.
-    if got[0] != Reply::Int(10) {
-        return Err(format!("redis RDB in oxidis: FCALL bump gave {:?}", got[0]));
-    }
-    got[0] = Reply::Int(5);
-    got[1] = want[1].clone();
-    same("redis RDB loaded by oxidis", &want, &got)?;
+    same_after_load("redis RDB loaded by oxidis", &want, &mut oc)?;
     shutdown(&mut o, "NOSAVE")?;
     // oxidis-server's RDB -> redis-server (redis-check-rdb accepts it).
     let odir = fresh_dir("functions-oxidis-to-redis")?;
@@ -708,13 +713,7 @@ fn functions_interop(ox: &Path) -> Result<(), String> {
     }
     let mut r = start(&redis_bin(), &odir, NO_PERSISTENCE, "redis")?;
     let mut rc = connect(&r.addr())?;
-    let mut got = function_view(&mut rc)?;
-    if got[0] != Reply::Int(10) {
-        return Err(format!("oxidis RDB in redis: FCALL bump gave {:?}", got[0]));
-    }
-    got[0] = Reply::Int(5);
-    got[1] = want[1].clone();
-    same("oxidis RDB loaded by redis", &want, &got)?;
+    same_after_load("oxidis RDB loaded by redis", &want, &mut rc)?;
     // FUNCTION DUMP: one library gives the same bytes on both; payloads restore both ways.
     let mut o = start(ox, &fresh_dir("functions-dump")?, NO_PERSISTENCE, "oxidis")?;
     let mut oc = connect(&o.addr())?;

@@ -18,19 +18,7 @@
 // the queue and flushes the server; the last closes the queue.
 
 import assert from "node:assert/strict";
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `f` until it gives something other than undefined; a generous 20 s bound, no timing check. */
-async function waitFor(what, f) {
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+import { sleep, waitFor } from "./wait.mjs";
 
 export function scenarios(bullmq, connection, admin) {
   const { Queue, Job, Worker, QueueEvents, FlowProducer } = bullmq;

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import Redis from "ioredis";
+import { sleep, waitFor } from "./wait.mjs";
 
 const [host, portText] = (process.argv[2] || "127.0.0.1:6379").split(":");
 const options = { host, port: Number(portText), maxRetriesPerRequest: null };
@@ -15,19 +16,6 @@ const KEY = "recovery:jobs";
 const GROUP = "workers";
 // A's entries are claimed once idle this long (XPENDING IDLE tells when they are).
 const MIN_IDLE = 200;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `f` until it gives something other than undefined; a generous 20 s bound, no timing check. */
-async function waitFor(what, f) {
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** A connection named `name` (CLIENT SETNAME), ready. */
 async function connect(name) {
