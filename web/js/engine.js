@@ -546,6 +546,13 @@ export function commands() {
   return raw.commands();
 }
 
+/** SHA1 of a string's UTF-8 bytes (or of bytes), as 40 lowercase hex digits: EVALSHA's name of a script. */
+export function sha1hex(data) {
+  if (typeof data === 'string') data = new TextEncoder().encode(data);
+  else if (!(data instanceof Uint8Array)) data = new Uint8Array(data);
+  return raw.sha1hex(data);
+}
+
 /** The annotated RESP tree of a byte buffer (complete, incomplete or invalid). */
 export function decodeAnnotated(bytes) {
   if (typeof bytes === 'string') bytes = new TextEncoder().encode(bytes);

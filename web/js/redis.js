@@ -1,7 +1,7 @@
 // A promise-based client with ioredis's calling conventions over an in-process Engine, so an
 // app's tests can swap `new IORedis()` for `new Redis()`. Differences are listed in README.md.
 
-import { Engine, EngineError, ReplyError, commands } from './engine.js';
+import { Engine, EngineError, ReplyError, commands, sha1hex } from './engine.js';
 
 /** A tiny EventEmitter (Node's is not in browsers). */
 class Emitter {
@@ -116,50 +116,6 @@ function withCallback(promise, cb) {
 function annotate(err, name, args) {
   if (err instanceof ReplyError && !err.command) err.command = { name, args };
   return err;
-}
-
-/** SHA1 of a string's UTF-8 bytes (or of bytes), as 40 lowercase hex digits: EVALSHA's name of a script. */
-function sha1hex(data) {
-  const bytes =
-    typeof data === 'string'
-      ? new TextEncoder().encode(data)
-      : data instanceof Uint8Array
-        ? data
-        : new Uint8Array(data);
-  const n = bytes.length;
-  const words = (((n + 8) >>> 6) + 1) * 16;
-  const m = new Uint32Array(words);
-  for (let i = 0; i < n; i++) m[i >>> 2] |= bytes[i] << (24 - (i & 3) * 8);
-  m[n >>> 2] |= 0x80 << (24 - (n & 3) * 8);
-  m[words - 2] = Math.floor(n / 0x20000000);
-  m[words - 1] = (n * 8) >>> 0;
-  const rotl = (x, k) => (x << k) | (x >>> (32 - k));
-  const h = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
-  const w = new Int32Array(80);
-  for (let block = 0; block < words; block += 16) {
-    for (let t = 0; t < 16; t++) w[t] = m[block + t];
-    for (let t = 16; t < 80; t++) w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1);
-    let [a, b, c, d, e] = h;
-    for (let t = 0; t < 80; t++) {
-      let f, k;
-      if (t < 20) (f = (b & c) | (~b & d)), (k = 0x5a827999);
-      else if (t < 40) (f = b ^ c ^ d), (k = 0x6ed9eba1);
-      else if (t < 60) (f = (b & c) | (b & d) | (c & d)), (k = 0x8f1bbcdc);
-      else (f = b ^ c ^ d), (k = 0xca62c1d6);
-      const tmp = (rotl(a, 5) + f + e + k + w[t]) | 0;
-      e = d;
-      d = c;
-      c = rotl(b, 30);
-      b = a;
-      a = tmp;
-    }
-    h[0] = (h[0] + a) | 0;
-    h[1] = (h[1] + b) | 0;
-    h[2] = (h[2] + c) | 0;
-    h[3] = (h[3] + d) | 0;
-    h[4] = (h[4] + e) | 0;
-  }
-  return h.map((x) => (x >>> 0).toString(16).padStart(8, '0')).join('');
 }
 
 /** A command made by defineCommand(): its Lua, SHA1 and key count (null: the caller passes it). */

@@ -764,6 +764,13 @@ pub fn split_args_js(line: &[u8]) -> Option<Array> {
     )
 }
 
+/// SHA1 of `bytes` as 40 lowercase hex digits: the name EVALSHA gives a script (the core's
+/// own, so the facade's defineCommand names scripts exactly as the engine's cache does).
+#[wasm_bindgen(js_name = sha1hex)]
+pub fn sha1hex_js(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&oxidis_core::script::sha1hex(bytes)).into_owned()
+}
+
 /// Every complete reply in `bytes` as redis-cli shows it (oxidis_core::resp::render), each as
 /// `[text, byteLength]`; stops at the first incomplete or invalid frame.
 #[wasm_bindgen(js_name = renderReplies)]
