@@ -513,11 +513,13 @@ pub(crate) fn enter_call(
     t.depth += 1;
     // A tracking client starting a script: its reads track the keys the script declares.
     let c = &clients[slot];
-    let scripted = matches!(
-        cmd.name,
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
-    );
-    if scripted && c.client_id != 0 && c.tracking.as_ref().is_some_and(|ct| !ct.bcast) {
+    let tracking = c.client_id != 0 && c.tracking.as_ref().is_some_and(|ct| !ct.bcast);
+    if tracking
+        && matches!(
+            cmd.name,
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+        )
+    {
         let keys = numkeys_keys(args, 2, 3)
             .into_iter()
             .map(<[u8]>::to_vec)
@@ -1004,6 +1006,100 @@ pub(crate) fn list_redir(c: &Client) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::{Config, ConnInfo, Engine};
+
+    fn feed(eng: &mut Engine, id: crate::ClientHandle, cmd: &str) -> String {
+        let mut args = Vec::new();
+        assert!(crate::resp::split_args(cmd.as_bytes(), &mut args));
+        eng.feed(UnixMillis(1000), id, &crate::resp::encode_request(&args));
+        read(eng, id)
+    }
+
+    fn read(eng: &mut Engine, id: crate::ClientHandle) -> String {
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        String::from_utf8_lossy(&out).replace("\r\n", " ")
+    }
+
+    #[test]
+    fn the_table_limit_invalidates_random_keys_until_it_fits() {
+        let mut eng = Engine::new(Config::default(), 7);
+        let a = eng.connect(UnixMillis(0), ConnInfo::default());
+        let b = eng.connect(UnixMillis(0), ConnInfo::default());
+        feed(&mut eng, a, "HELLO 3");
+        assert_eq!(feed(&mut eng, a, "CLIENT TRACKING on"), "+OK ");
+        feed(&mut eng, a, "MGET k1 k2 k3 k4 k5");
+        assert_eq!(eng.server().tracking.total_keys(), 5);
+        feed(&mut eng, b, "CONFIG SET tracking-table-max-keys 2");
+        // The limit is applied before the next command: three keys go, each invalidated.
+        assert_eq!(feed(&mut eng, b, "PING"), "+PONG ");
+        assert_eq!(eng.server().tracking.total_keys(), 2);
+        let pushes = read(&mut eng, a);
+        assert_eq!(
+            pushes.matches(">2 $10 invalidate *1 $2 k").count(),
+            3,
+            "{pushes}"
+        );
+        // The cron applies it too (a key tracked while the limit is 0, then lowered).
+        feed(&mut eng, b, "CONFIG SET tracking-table-max-keys 0");
+        feed(&mut eng, a, "MGET k6 k7 k8");
+        assert_eq!(eng.server().tracking.total_keys(), 5);
+        eng.server_mut().config.tracking_table_max_keys = 1;
+        eng.tick(UnixMillis(2000));
+        assert_eq!(eng.server().tracking.total_keys(), 1);
+        assert_eq!(read(&mut eng, a).matches("invalidate").count(), 4);
+    }
+
+    #[test]
+    fn client_list_shows_tracking_flags_and_redirect() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let a = eng.connect(UnixMillis(0), ConnInfo::default());
+        let b = eng.connect(UnixMillis(0), ConnInfo::default());
+        assert_eq!(
+            feed(&mut eng, a, "CLIENT TRACKING on BCAST REDIRECT 2"),
+            "+OK "
+        );
+        let info = feed(&mut eng, a, "CLIENT INFO");
+        assert!(
+            info.contains(" flags=tB ") && info.contains(" redir=2 "),
+            "{info}"
+        );
+        // The redirect client goes: the next invalidation finds it gone.
+        eng.disconnect(b);
+        feed(&mut eng, a, "SET x 1");
+        let info = feed(&mut eng, a, "CLIENT INFO");
+        assert!(info.contains(" flags=tRB "), "{info}");
+        feed(&mut eng, a, "CLIENT TRACKING off");
+        let info = feed(&mut eng, a, "CLIENT INFO");
+        assert!(
+            info.contains(" flags=N ") && info.contains(" redir=-1 "),
+            "{info}"
+        );
+    }
+
+    #[test]
+    fn a_disconnected_client_leaves_its_prefixes_and_its_count() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let a = eng.connect(UnixMillis(0), ConnInfo::default());
+        let b = eng.connect(UnixMillis(0), ConnInfo::default());
+        feed(&mut eng, a, "CLIENT TRACKING on BCAST PREFIX p PREFIX q");
+        feed(&mut eng, b, "CLIENT TRACKING on");
+        feed(&mut eng, b, "GET k");
+        let t = &eng.server().tracking;
+        assert_eq!(
+            (t.client_count(), t.total_prefixes(), t.total_items()),
+            (2, 2, 1)
+        );
+        eng.disconnect(a);
+        eng.disconnect(b);
+        let t = &eng.server().tracking;
+        // The table keeps b's entry until k changes, as Redis does.
+        assert_eq!(
+            (t.client_count(), t.total_prefixes(), t.total_items()),
+            (0, 0, 1)
+        );
+    }
 
     #[test]
     fn atoi_reads_like_c() {
