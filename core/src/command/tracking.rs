@@ -583,21 +583,21 @@ pub(crate) fn leave_call(
     if t.depth > 0 {
         return;
     }
-    let current = t.current.take();
     if t.pending.is_empty() {
+        t.current = None;
         return;
     }
     let pending = std::mem::take(&mut t.pending);
-    let Some(slot) = current.filter(|&s| clients.contains(s)) else {
-        return;
-    };
-    // Sent in the context of the current client again (so NOLOOP and deferral do not apply).
-    for p in pending {
-        match &p {
-            Some(k) => send(srv, clients, slot, Payload::Key(k)),
-            None => send(srv, clients, slot, Payload::Null),
+    if let Some(slot) = t.current.filter(|&s| clients.contains(s)) {
+        // NOLOOP was applied when they were deferred.
+        for p in pending {
+            match &p {
+                Some(k) => send(srv, clients, slot, Payload::Key(k)),
+                None => send(srv, clients, slot, Payload::Null),
+            }
         }
     }
+    srv.tracking.current = None;
 }
 
 /// Redis's trackingRememberKeys for tracking client `slot` (not BCAST).
@@ -1049,6 +1049,28 @@ mod tests {
         eng.tick(UnixMillis(2000));
         assert_eq!(eng.server().tracking.total_keys(), 1);
         assert_eq!(read(&mut eng, a).matches("invalidate").count(), 4);
+    }
+
+    #[test]
+    fn a_lazily_expired_key_is_invalidated_after_the_reply_and_tracked_again() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let a = eng.connect(UnixMillis(0), ConnInfo::default());
+        let b = eng.connect(UnixMillis(0), ConnInfo::default());
+        for id in [a, b] {
+            feed(&mut eng, id, "HELLO 3");
+            feed(&mut eng, id, "CLIENT TRACKING on");
+        }
+        feed(&mut eng, a, "SET k v PX 100");
+        assert_eq!(feed(&mut eng, a, "GET k"), "$1 v ");
+        assert_eq!(feed(&mut eng, b, "GET k"), "$1 v ");
+        // No tick: the key expires when a reads it, b hears of it at once, a after its reply.
+        eng.feed(UnixMillis(1200), a, b"GET k\r\n");
+        assert_eq!(read(&mut eng, a), "_ >2 $10 invalidate *1 $1 k ");
+        assert_eq!(read(&mut eng, b), ">2 $10 invalidate *1 $1 k ");
+        // The read tracked k again for a.
+        assert_eq!(eng.server().tracking.total_items(), 1);
+        feed(&mut eng, b, "SET k w");
+        assert_eq!(read(&mut eng, a), ">2 $10 invalidate *1 $1 k ");
     }
 
     #[test]
