@@ -280,9 +280,9 @@ pub fn drain_expired(srv: &mut Server, clients: &mut slab::Slab<Client>) {
 /// watching a key of that database, effects propagated to the AOF, or client-side caching
 /// (once a client has enabled tracking, as Redis's tracking table lives on from then).
 pub(crate) fn sync_expiry_logging(srv: &mut Server) {
-    let propagating = srv.persist.propagate || srv.tracking.enabled_once();
+    let every_db = srv.persist.propagate || srv.tracking.enabled_once();
     for (i, db) in srv.dbs.iter_mut().enumerate() {
-        db.log_expired = propagating || srv.watched.any_in(i);
+        db.log_expired = every_db || srv.watched.any_in(i);
     }
     srv.expiry_logging = srv.dbs.iter().any(|db| db.log_expired);
 }
