@@ -16,8 +16,8 @@ import sys
 IMPLEMENTED = {
     "connection": "ping echo select quit hello client|id client|setname client|getname client|setinfo "
                   "client|help auth reset client|list client|info client|kill client|pause client|unpause "
-                  "client|reply client|no-evict client|tracking client|caching client|getredir "
-                  "client|trackinginfo",
+                  "client|reply client|no-evict",
+    "tracking": "client|tracking client|caching client|getredir client|trackinginfo",
     "tx": "multi exec discard watch unwatch",
     "pubsub": "subscribe unsubscribe psubscribe punsubscribe publish pubsub|channels pubsub|numsub "
               "pubsub|numpat pubsub|shardchannels pubsub|shardnumsub pubsub|help ssubscribe spublish "

@@ -130,6 +130,8 @@ pub struct Client {
     pub(crate) subs: Option<Box<crate::command::pubsub::ClientSubs>>,
     /// Set while blocked (BLPOP ...): input waits until it is unblocked.
     pub(crate) blocked: Option<Box<crate::command::blocking::Blocked>>,
+    /// CLIENT TRACKING state (None: tracking off).
+    pub(crate) tracking: Option<Box<crate::command::tracking::ClientTracking>>,
     inbuf: Vec<u8>,
     decoder: RequestDecoder,
 }
@@ -181,6 +183,8 @@ pub struct Server {
     pub(crate) lazyfree: Vec<crate::lazyfree::Garbage>,
     pub(crate) pubsub: crate::command::pubsub::PubSub,
     pub(crate) blocking: crate::command::blocking::Blocking,
+    /// Client-side caching: the tracking and prefix tables (tracking.rs).
+    pub(crate) tracking: crate::command::tracking::Tracking,
     /// The script cache and the EVAL Lua state (script/eval.rs).
     pub(crate) script: crate::script::ScriptState,
     last_tick: UnixMillis,
@@ -230,6 +234,7 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         obuf_soft_since: None,
         subs: None,
         blocked: None,
+        tracking: None,
         inbuf: Vec::new(),
         decoder,
     }
@@ -294,6 +299,7 @@ impl Engine {
                 lazyfree: Vec::new(),
                 pubsub: Default::default(),
                 blocking: Default::default(),
+                tracking: Default::default(),
                 script: Default::default(),
                 last_tick: UnixMillis(0),
             },
@@ -417,6 +423,7 @@ impl Engine {
             crate::command::tx::client_gone(&mut self.srv, &mut self.clients, id.0);
             crate::command::blocking::forget_client(&mut self.srv, &mut self.clients, id);
             crate::command::pubsub::forget_client(&mut self.srv, &mut self.clients, id);
+            crate::command::tracking::disable(&mut self.srv, &mut self.clients, id.0);
             self.clients.remove(id.0);
         }
     }
@@ -426,6 +433,8 @@ impl Engine {
         if receive(&mut self.srv, &mut self.clients, now, id, bytes) {
             self.process_input(now, id);
             self.run_unblocked(now);
+            // Redis's beforeSleep: BCAST invalidations of this turn.
+            crate::command::tracking::broadcast(&mut self.srv, &mut self.clients);
             self.srv.collect_pending_free();
         }
     }
@@ -527,6 +536,7 @@ impl Engine {
             db.rehash_tick(REHASH_BUCKETS_PER_TICK);
         }
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
+        crate::command::tracking::tick(now, &mut self.srv, &mut self.clients);
         crate::command::persistence::cron(&mut self.srv, now);
         self.resume_postponed(now);
         self.srv.collect_pending_free();

@@ -12,7 +12,8 @@
 //!   pushes in RESP3); inside MULTI a command answers +QUEUED (or an error that dooms the
 //!   transaction) and EXEC answers one array whose elements are the queued commands' replies;
 //!   CLIENT REPLY OFF and SKIP silence whole commands (and a protocol error), and inside EXEC
-//!   whatever is written while they are in force (the header, some elements); a blocked or paused
+//!   whatever is written while they are in force (the header, some elements), all but the
+//!   (un)subscribe confirmations, pushes that Redis sends anyway; a blocked or paused
 //!   client answers later, in order; QUIT and a protocol error answer and close (silenced, they
 //!   leave the connection open but deaf, unless other output was pending); RESET answers
 //!   +RESET; a successful SHUTDOWN answers nothing (the host exits on `Event::Shutdown`).
@@ -204,6 +205,9 @@ const SCENARIOS: &[&[&str]] = &[
     &["WAIT", "0", "0"],
     &["SHUTDOWN", "NOSAVE"],
     &["CLIENT", "TRACKING", "OFF"],
+    &["CLIENT", "TRACKING", "ON"],
+    &["CLIENT", "TRACKING", "ON", "BCAST"],
+    &["FLUSHALL"],
 ];
 
 /// Bytes that are not a valid request: the reply is a protocol error and the connection closes.
@@ -237,6 +241,16 @@ impl std::fmt::Debug for Req {
             Req::Garbage => f.write_str("<protocol error>"),
         }
     }
+}
+
+/// The replies of `wants` that are pushes, sent under CLIENT REPLY OFF/SKIP too (Redis's
+/// CLIENT_PUSHING): (un)subscribe confirmations, in both protocols.
+fn pushes(wants: &[Want]) -> Vec<Want> {
+    wants
+        .iter()
+        .copied()
+        .filter(|w| matches!(w, Want::Confirm(_)))
+        .collect()
 }
 
 /// What one reply must be (published messages are set aside before this is checked).
@@ -389,13 +403,23 @@ fn frame_len(buf: &[u8], resp3: Option<bool>) -> Result<Option<usize>, String> {
     walk(buf, 0, resp3)
 }
 
-/// A published message (pmessage, smessage...): pushes in RESP3, arrays in RESP2.
+/// A published message (pmessage, smessage...): pushes in RESP3, arrays in RESP2; or a
+/// client-side caching push (`invalidate`, `tracking-redir-broken`: a random CLIENT TRACKING ON
+/// makes them), which come between replies like messages.
 fn is_message(r: &Reply, subscribed: bool) -> bool {
     let items = match r {
         Reply::Push(items) => items,
         Reply::Array(items) if subscribed => items,
         _ => return false,
     };
+    if matches!(r, Reply::Push(_))
+        && matches!(
+            (items.first(), items.len()),
+            (Some(Reply::Bulk(k)), 2) if k == b"invalidate" || k == b"tracking-redir-broken"
+        )
+    {
+        return true;
+    }
     matches!(
         (items.first(), items.len()),
         (Some(Reply::Bulk(k)), 3) if k == b"message" || k == b"smessage"
@@ -771,7 +795,8 @@ impl Model {
             if hello {
                 self.settle_hello(was, args, None);
             }
-            return Ok(true);
+            // (Un)subscribe confirmations are pushes: sent whatever CLIENT REPLY says.
+            return Ok(self.take(pos, &pushes(&wants), msgs)?.is_some());
         }
         if hello {
             self.resp3 = None;
@@ -874,6 +899,9 @@ impl Model {
             if m.off || m.skip {
                 if hello {
                     m.settle_hello(was, q, None);
+                }
+                if m.take(&mut p, &pushes(&wants), msgs)?.is_none() {
+                    return Ok(false);
                 }
                 continue;
             }

@@ -2,7 +2,10 @@
 //! RESP3 with `protocol=3`) and ioredis (npm) — run their smoke tests (tests/clients/) against
 //! redis-server first (proving the scripts right) and then against oxidis-server: connect,
 //! pub/sub between two connections, a pipeline, MULTI/EXEC with WATCH, a blocking pop woken by
-//! another connection, redis-py's Lock. Then applications' libraries built on ioredis and Lua
+//! another connection, redis-py's Lock. redis-py's client-side cache (tests/clients/python/csc.py:
+//! `cache_config=CacheConfig()` over CLIENT TRACKING) serves repeated reads without reaching
+//! the server (INFO's total_commands_processed stays put) and drops keys another client writes,
+//! that expire, or that FLUSHALL removes. Then applications' libraries built on ioredis and Lua
 //! scripts, on both servers too: rate-limiter-flexible's RateLimiterRedis
 //! (tests/clients/node/ratelimit.mjs) and BullMQ (tests/clients/node/bullmq.mjs: a Queue, a
 //! Worker processing plain, delayed, retried and failing jobs, QueueEvents in XREAD BLOCK,
@@ -131,6 +134,9 @@ pub fn run(ctx: &mut Ctx, name: &str) -> Suite {
                 let mut cmd = Command::new(py);
                 cmd.arg(dir.join("python/smoke.py")).arg(&addr);
                 run_script(&mut s, &format!("redis-py vs {server}"), cmd);
+                let mut cmd = Command::new(py);
+                cmd.arg(dir.join("python/csc.py")).arg(&addr);
+                run_script(&mut s, &format!("redis-py cache vs {server}"), cmd);
             }
             Err(e) => s.fail(format!("redis-py: {e}")),
         }

@@ -4,6 +4,7 @@
 use super::{flags, is, parse_int, CmdError, CommandSpec, Ctx};
 use crate::config::REDIS_VERSION;
 use crate::engine::{Client, ClientHandle, Event, Server};
+use crate::resp::ReplyWriter;
 use crate::time::UnixMillis;
 
 /// PING [message]
@@ -322,6 +323,30 @@ pub fn end_reply_stretch(c: &mut Client) {
 pub fn after_command(c: &mut Client) {
     end_reply_stretch(c);
     c.reply.skip = std::mem::take(&mut c.reply.skip_next);
+    super::tracking::after_command(c);
+}
+
+/// Writes a push (a pub/sub confirmation or message, a tracking invalidation) into a client's
+/// output. Pushes reach the client whatever CLIENT REPLY says, in both protocols (Redis's
+/// CLIENT_PUSHING lifts the silencing in prepareClientToWrite): what the silenced command
+/// wrote so far is dropped now rather than at the end of its stretch, and the stretch starts
+/// again after the push. A push to a client whose command has not replied yet goes before
+/// that reply and stays if the command then fails (`command::run_handler` discards only the
+/// reply).
+pub fn write_push(c: &mut Client, write: impl FnOnce(&mut ReplyWriter)) {
+    let silenced = c.reply.silenced();
+    if silenced && c.out.len() > c.reply.since {
+        c.out.truncate(c.reply.since);
+        c.reply_start = c.reply_start.min(c.out.len());
+    }
+    let before_reply = c.out.len() == c.reply_start;
+    write(&mut ReplyWriter::new(&mut c.out, c.resp3));
+    if before_reply {
+        c.reply_start = c.out.len();
+    }
+    if silenced {
+        c.reply.since = c.out.len();
+    }
 }
 
 /// True while CLIENT PAUSE holds this command back (processCommand's pause check: ALL holds
@@ -392,6 +417,7 @@ fn client_info_line(out: &mut Vec<u8>, slot: usize, c: &Client, now: UnixMillis,
     if c.tx.active {
         flags.push('x');
     }
+    super::tracking::list_flags(c, &mut flags);
     if c.tx.dirty_cas {
         flags.push('d');
     }
@@ -433,11 +459,12 @@ fn client_info_line(out: &mut Vec<u8>, slot: usize, c: &Client, now: UnixMillis,
         " age={age} idle={idle} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} \
          multi={} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem={multi_mem} \
          rbs={qbuf_cap} rbp={qbuf_cap} obl={obl} oll={oll} omem={omem} tot-mem={tot_mem} \
-         events=r cmd={} user=default redir=-1 resp={}",
+         events=r cmd={} user=default redir={} resp={}",
         c.db,
         c.tx.list_count(),
         qbuf_cap - qbuf,
         c.last_cmd,
+        super::tracking::list_redir(c),
         if c.resp3 { 3 } else { 2 },
     );
 }
@@ -699,58 +726,6 @@ pub fn client_no_evict(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]:
-/// server-assisted client-side caching is not implemented; OFF (the state every client is
-/// in) is accepted with Redis's option checks.
-pub fn client_tracking(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let mut j = 3;
-    while j < args.len() {
-        let more = j + 1 < args.len();
-        let a = args[j];
-        if (is(a, "redirect") || is(a, "prefix")) && more {
-            j += 1;
-        } else if !(is(a, "bcast") || is(a, "optin") || is(a, "optout") || is(a, "noloop")) {
-            return Err(CmdError::Syntax);
-        }
-        j += 1;
-    }
-    if is(args[2], "on") {
-        return Err(CmdError::err("CLIENT TRACKING is not supported by Oxidis"));
-    }
-    if !is(args[2], "off") {
-        return Err(CmdError::Syntax);
-    }
-    ctx.out().ok();
-    Ok(())
-}
-
-/// CLIENT CACHING YES|NO: only valid with tracking on, which Oxidis never is.
-pub fn client_caching(_ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    Err(CmdError::err(
-        "CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
-    ))
-}
-
-/// CLIENT GETREDIR: -1, tracking being off.
-pub fn client_getredir(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    ctx.out().int(-1);
-    Ok(())
-}
-
-/// CLIENT TRACKINGINFO: what Redis says for a client with tracking off.
-pub fn client_trackinginfo(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    let mut out = ctx.out();
-    out.map_len(3);
-    out.bulk(b"flags");
-    out.set_len(1);
-    out.bulk(b"off");
-    out.bulk(b"redirect");
-    out.int(-1);
-    out.bulk(b"prefixes");
-    out.array_len(0);
-    Ok(())
-}
-
 /// AUTH [username] password
 pub fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if args.len() > 3 {
@@ -806,6 +781,7 @@ fn clear_connection_state(ctx: &mut Ctx) {
     super::tx::discard_transaction(ctx.srv, ctx.clients, slot);
     super::pubsub::forget_client(ctx.srv, ctx.clients, ctx.handle);
     super::blocking::forget_client(ctx.srv, ctx.clients, ctx.handle);
+    super::tracking::disable(ctx.srv, ctx.clients, slot);
     let c = &mut ctx.clients[slot];
     c.db = 0;
     c.resp3 = false;

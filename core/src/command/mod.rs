@@ -27,6 +27,7 @@ pub mod sort;
 pub mod stream;
 pub mod string;
 pub mod table;
+pub mod tracking;
 pub mod tx;
 pub mod zset;
 
@@ -384,12 +385,17 @@ impl<'e> Ctx<'e> {
     }
 
     /// Redis's signalModifiedKey for a key of any database (MOVE, SWAPDB, COPY ... DB):
-    /// touches its watchers. Does not count a change (`key_modified` does).
+    /// touches its watchers and invalidates it for tracking clients (trackingInvalidateKey).
+    /// Does not count a change (`key_modified` does).
     pub fn key_modified_in(&mut self, db: usize, key: &[u8]) {
         if self.srv.watched.any_in(db) {
             // Expiry deletions that happened in this command come first, as in Redis.
             tx::drain_expired(self.srv, self.clients);
             tx::touch_key(self.srv, self.clients, db, key, None);
+        }
+        if self.srv.tracking.enabled_once() {
+            tx::drain_expired(self.srv, self.clients);
+            tracking::key_modified(self.srv, self.clients, self.handle, key);
         }
     }
 
@@ -525,6 +531,10 @@ fn process_command(
             b"ERR Command not allowed inside a transaction".to_vec(),
         );
     }
+    // Keep the tracking table within tracking-table-max-keys (trackingLimitUsedSlots).
+    if srv.tracking.client_count() > 0 {
+        tracking::limit(srv, clients);
+    }
     // RESP2 subscribers may only (un)subscribe, PING, QUIT and RESET.
     if let Some(msg) = pubsub::subscriber_mode_error(&clients[id.0], cmd) {
         return reject(srv, clients, Some(cmd), msg);
@@ -588,9 +598,12 @@ pub fn call(
         handle: id,
         cmd,
     };
+    let saved = tracking::enter_call(now, ctx.srv, ctx.clients, id.0, cmd, args);
     let before = persistence::before_command(ctx.srv, ctx.clients[id.0].db);
     let ok = run_handler(&mut ctx, |ctx| handler(ctx, args));
+    tracking::after_handler(ctx.srv, ctx.clients, id.0, cmd, args, now);
     persistence::after_command(&mut ctx, args, before, ok);
+    tracking::leave_call(ctx.srv, ctx.clients, saved);
 }
 
 /// Runs a handler for `ctx.handle` and answers its `Err`: the one place a command's error reply

@@ -152,15 +152,18 @@ fn kind_count(c: &Client, kind: Kind) -> usize {
 }
 
 /// `*3`/`>3` [word, name or nil, count].
+/// A push in both protocols (Redis's addReplyPubsub*): it reaches the client under CLIENT
+/// REPLY OFF/SKIP too.
 fn confirm(c: &mut Client, word: &[u8], name: Option<&[u8]>, count: usize) {
-    let mut w = ReplyWriter::new(&mut c.out, c.resp3);
-    w.push_len(3);
-    w.bulk(word);
-    match name {
-        Some(n) => w.bulk(n),
-        None => w.nil(),
-    }
-    w.int(count as i64);
+    super::connection::write_push(c, |w| {
+        w.push_len(3);
+        w.bulk(word);
+        match name {
+            Some(n) => w.bulk(n),
+            None => w.nil(),
+        }
+        w.int(count as i64);
+    });
 }
 
 /// Drops the client's subscription state once nothing is left (and the flag is clear).
@@ -458,44 +461,56 @@ struct Sink<'a> {
 }
 
 impl Sink<'_> {
-    /// Writes one frame into a subscriber's buffer, tells the host, and enforces its buffer
-    /// limit.
     fn deliver(
         &mut self,
         clients: &mut slab::Slab<Client>,
         slot: usize,
         write: impl FnOnce(&mut ReplyWriter),
     ) {
-        let Some(c) = clients.get_mut(slot) else {
-            return;
-        };
-        if c.close_asap {
-            return;
-        }
-        if c.close_after_reply {
-            // Redis adds nothing to the output of a client it will close after its reply,
-            // but the attempt schedules a write, which closes even a deaf one.
-            c.close_armed = true;
-            self.events.push_back(Event::Output(ClientHandle(slot)));
-            return;
-        }
-        // Redis 7.0 drops what other clients send to a client that asked CLIENT REPLY OFF/SKIP.
-        if slot != self.caller.0 && c.reply.off {
-            return;
-        }
-        let was_empty = c.out.is_empty();
-        // A push to a client whose command has not replied yet goes before that reply, and
-        // stays if the command then fails (run_handler discards only the reply).
-        let before_reply = c.out.len() == c.reply_start;
-        write(&mut ReplyWriter::new(&mut c.out, c.resp3));
-        if before_reply {
-            c.reply_start = c.out.len();
-        }
-        if was_empty && slot != self.caller.0 {
-            self.events.push_back(Event::Output(ClientHandle(slot)));
-        }
-        output_limit(self.now, self.config, self.events, c, slot);
+        deliver_push(
+            self.now,
+            self.config,
+            self.events,
+            Some(self.caller.0),
+            clients,
+            slot,
+            write,
+        );
     }
+}
+
+/// Writes one push frame (a message, a tracking invalidation) into a client's buffer, tells the
+/// host (unless it is `caller`, the client being fed, whose output the host takes anyway), and
+/// enforces its buffer limit. Pushes reach a client under CLIENT REPLY OFF/SKIP too
+/// (`connection::write_push`).
+pub(crate) fn deliver_push(
+    now: UnixMillis,
+    config: &Config,
+    events: &mut VecDeque<Event>,
+    caller: Option<usize>,
+    clients: &mut slab::Slab<Client>,
+    slot: usize,
+    write: impl FnOnce(&mut ReplyWriter),
+) {
+    let Some(c) = clients.get_mut(slot) else {
+        return;
+    };
+    if c.close_asap {
+        return;
+    }
+    if c.close_after_reply {
+        // Redis adds nothing to the output of a client it will close after its reply,
+        // but the attempt schedules a write, which closes even a deaf one.
+        c.close_armed = true;
+        events.push_back(Event::Output(ClientHandle(slot)));
+        return;
+    }
+    let was_empty = c.out.is_empty();
+    super::connection::write_push(c, write);
+    if was_empty && caller != Some(slot) {
+        events.push_back(Event::Output(ClientHandle(slot)));
+    }
+    output_limit(now, config, events, c, slot);
 }
 
 /// Redis's checkClientOutputBufferLimits + closeClientOnOutputBufferLimitReached: the bytes

@@ -316,6 +316,7 @@ pub fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let lazy = flush_mode(ctx, args)?;
     let (db, now) = (ctx.client_ref().db, ctx.now);
     super::tx::touch_all_in_db(ctx.srv, ctx.clients, db, None, now);
+    super::tracking::flushed(ctx.srv, ctx.clients);
     let (keys, expires) = ctx.db().flush_all();
     ctx.srv.free_db(keys, expires, lazy);
     ctx.out().ok();
@@ -328,6 +329,7 @@ pub fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     for db in 0..ctx.srv.dbs.len() {
         super::tx::touch_all_in_db(ctx.srv, ctx.clients, db, None, ctx.now);
     }
+    super::tracking::flushed(ctx.srv, ctx.clients);
     for i in 0..ctx.srv.dbs.len() {
         let (keys, expires) = ctx.srv.dbs[i].flush_all();
         ctx.srv.free_db(keys, expires, lazy);
@@ -476,7 +478,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "client_recent_max_input_buffer:0");
                 kv!(s, "client_recent_max_output_buffer:0");
                 kv!(s, "blocked_clients:{}", ctx.srv.blocking.blocked_clients());
-                kv!(s, "tracking_clients:0");
+                kv!(s, "tracking_clients:{}", ctx.srv.tracking.client_count());
                 kv!(
                     s,
                     "clients_in_timeout_table:{}",
@@ -669,13 +671,14 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     "active_defrag_key_misses:0",
                     "total_active_defrag_time:0",
                     "current_active_defrag_time:0",
-                    "tracking_total_keys:0",
-                    "tracking_total_items:0",
-                    "tracking_total_prefixes:0",
-                    "unexpected_error_replies:0",
                 ] {
                     kv!(s, "{f}");
                 }
+                let t = &ctx.srv.tracking;
+                kv!(s, "tracking_total_keys:{}", t.total_keys());
+                kv!(s, "tracking_total_items:{}", t.total_items());
+                kv!(s, "tracking_total_prefixes:{}", t.total_prefixes());
+                kv!(s, "unexpected_error_replies:0");
                 kv!(s, "total_error_replies:{}", st.error_replies);
                 kv!(s, "dump_payload_sanitizations:0");
                 kv!(s, "total_reads_processed:0");

@@ -5,7 +5,7 @@
 
 use super::{
     bitops, blocking, connection, expire, flags, geo, hash, hll, keys, list, object, persistence,
-    pubsub, scripting, server, set, sort, stream, string, tx, zset, CommandSpec,
+    pubsub, scripting, server, set, sort, stream, string, tracking, tx, zset, CommandSpec,
 };
 
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
@@ -25,7 +25,7 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         key_specs_resp3: b"~0\r\n",
         doc_extra_count: 1,
         doc_extra_resp3: b"+arguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nmode\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nyes\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nYES\r\n%3\r\n$4\r\nname\r\n$2\r\nno\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n",
-        handler: Some(connection::client_caching),
+        handler: Some(tracking::client_caching),
         subcommands: &[],
     },
     CommandSpec {
@@ -63,7 +63,7 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         key_specs_resp3: b"~0\r\n",
         doc_extra_count: 0,
         doc_extra_resp3: b"",
-        handler: Some(connection::client_getredir),
+        handler: Some(tracking::client_getredir),
         subcommands: &[],
     },
     CommandSpec {
@@ -272,7 +272,7 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         key_specs_resp3: b"~0\r\n",
         doc_extra_count: 1,
         doc_extra_resp3: b"+arguments\r\n*7\r\n%3\r\n$4\r\nname\r\n$6\r\nstatus\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$2\r\non\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nON\r\n%3\r\n$4\r\nname\r\n$3\r\noff\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nOFF\r\n%4\r\n$4\r\nname\r\n$9\r\nclient-id\r\n$4\r\ntype\r\n$7\r\ninteger\r\n$5\r\ntoken\r\n$8\r\nREDIRECT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nprefix\r\n$4\r\ntype\r\n$6\r\nstring\r\n$5\r\ntoken\r\n$6\r\nPREFIX\r\n$5\r\nflags\r\n~3\r\n+optional\r\n+multiple\r\n+multiple_token\r\n%4\r\n$4\r\nname\r\n$5\r\nbcast\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nBCAST\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$5\r\noptin\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$5\r\nOPTIN\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\noptout\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nOPTOUT\r\n$5\r\nflags\r\n~1\r\n+optional\r\n%4\r\n$4\r\nname\r\n$6\r\nnoloop\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$6\r\nNOLOOP\r\n$5\r\nflags\r\n~1\r\n+optional\r\n",
-        handler: Some(connection::client_tracking),
+        handler: Some(tracking::client_tracking),
         subcommands: &[],
     },
     CommandSpec {
@@ -291,7 +291,7 @@ static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         key_specs_resp3: b"~0\r\n",
         doc_extra_count: 0,
         doc_extra_resp3: b"",
-        handler: Some(connection::client_trackinginfo),
+        handler: Some(tracking::client_trackinginfo),
         subcommands: &[],
     },
     CommandSpec {

@@ -270,16 +270,19 @@ pub fn drain_expired(srv: &mut Server, clients: &mut slab::Slab<Client>) {
         for key in keys {
             // The key was just deleted: it was absent right after the change.
             touch_key(srv, clients, db, &key, Some(false));
+            // deleteExpiredKeyAndPropagate's signalModifiedKey(NULL, ...).
+            super::tracking::key_deleted(srv, clients, &key);
         }
     }
 }
 
 /// Keeps `Db::log_expired` on exactly while someone needs expiry deletions reported: a client
-/// watching a key of that database, or effects propagated to the AOF.
+/// watching a key of that database, effects propagated to the AOF, or client-side caching
+/// (once a client has enabled tracking, as Redis's tracking table lives on from then).
 pub(crate) fn sync_expiry_logging(srv: &mut Server) {
-    let propagating = srv.persist.propagate;
+    let every_db = srv.persist.propagate || srv.tracking.enabled_once();
     for (i, db) in srv.dbs.iter_mut().enumerate() {
-        db.log_expired = propagating || srv.watched.any_in(i);
+        db.log_expired = every_db || srv.watched.any_in(i);
     }
     srv.expiry_logging = srv.dbs.iter().any(|db| db.log_expired);
 }
