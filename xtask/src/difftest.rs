@@ -1694,7 +1694,11 @@ impl Gen {
                 b"SETX",
                 b"xyzzy",
                 b"",
-                b"GET\0X",
+                // Not "GET\0X": Redis looks commands up with a hash over the whole name but
+                // strcasecmp (up to the NUL) in the bucket, so whether "GET\0X" runs as GET
+                // depends on its random hash seed (a CI run met the collision). The part before
+                // the NUL here names no command, so both servers always say unknown.
+                b"GETX\0",
                 b"get\r\nx",
                 b"\xff",
                 b"CLIENTS",
