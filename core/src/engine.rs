@@ -502,6 +502,7 @@ impl Engine {
     /// Bounded per call.
     pub fn tick(&mut self, now: UnixMillis) {
         self.srv.last_tick = now;
+        self.srv.sync_access(now);
         let timeout = self.srv.config.timeout_secs;
         if timeout > 0 {
             for (slot, c) in self.clients.iter_mut() {

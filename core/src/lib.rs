@@ -54,6 +54,7 @@ mod cnum;
 mod command;
 mod config;
 mod engine;
+mod evict;
 mod glob;
 pub mod golden;
 mod keyspace;

@@ -9,7 +9,8 @@
 //! Data sets (elements like Redis's own benchmarks use: "field:123456", "value:123456",
 //! "member:123456", scores i as float): one hash with 1M fields, one set with 1M members, one
 //! zset with 1M members, one list with 1M elements, 100k hashes of 10 fields, one stream with
-//! 1M small entries (`XADD big:stream * field value:123456`, one command each). A second table
+//! 1M small entries (`XADD big:stream * field value:123456`, one command each), 1M string keys
+//! (`MSET key:123456 value:123456 ...`, the keyspace's own cost per key). A second table
 //! gives bytes per element: (figure − the empty server's) ÷ elements, for used_memory and RSS.
 //! `--quick` divides every size by 10 (a smoke run).
 
@@ -80,6 +81,17 @@ fn small_hash(i: usize) -> Cmd {
     c
 }
 
+/// 100 small string keys per command ("key:123456" -> "value:123456"): the per-key cost of
+/// the keyspace itself (dict entry, key, value, LRU/LFU field).
+fn strings(i: usize) -> Cmd {
+    let mut c = vec![s("MSET")];
+    for j in i * PER..(i + 1) * PER {
+        c.push(s(format!("key:{j}")));
+        c.push(s(format!("value:{j}")));
+    }
+    c
+}
+
 /// One stream entry per command, IDs from the server's clock (`*`), as producers add them.
 fn stream_entry(i: usize) -> Cmd {
     vec![
@@ -137,6 +149,14 @@ fn data_sets(div: usize) -> Vec<DataSet> {
             commands: big / PER,
             command: big_list,
             check: &["LLEN", "big:list"],
+            expect: big as i64,
+        },
+        DataSet {
+            name: format!("strings, {} keys", count(big)),
+            elements: big,
+            commands: big / PER,
+            command: strings,
+            check: &["DBSIZE"],
             expect: big as i64,
         },
         DataSet {

@@ -60,7 +60,21 @@ pub fn unlink(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 }
 
 /// EXISTS key [key ...] — repeated keys are counted each time.
+/// A read lookup that leaves the LRU/LFU field alone (LOOKUP_NOTOUCH), as EXISTS does.
 pub fn exists(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let now = ctx.now;
+    let db = ctx.db();
+    let count = args[1..]
+        .iter()
+        .filter(|k| db.lookup_read_notouch(k, now).is_some())
+        .count();
+    ctx.out().int(count as i64);
+    Ok(())
+}
+
+/// TOUCH key [key ...] — the number of keys that exist (a read lookup each, which records the
+/// access: TOUCH's whole point).
+pub fn touch(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let db = ctx.db();
     let count = args[1..]
@@ -71,14 +85,10 @@ pub fn exists(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// TOUCH key [key ...] — the number of keys that exist (a read lookup each).
-pub fn touch(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    exists(ctx, args)
-}
-
-/// The name TYPE reports for a read lookup of `key` ("none" if missing).
+/// The name TYPE reports for a read lookup of `key` ("none" if missing), LOOKUP_NOTOUCH.
 fn type_name(db: &mut Db, key: &[u8], now: UnixMillis) -> &'static str {
-    db.lookup_read(key, now).map_or("none", |v| v.type_name())
+    db.lookup_read_notouch(key, now)
+        .map_or("none", |(v, _)| v.type_name())
 }
 
 /// TYPE key

@@ -577,6 +577,7 @@ pub fn call(
     args: &[&[u8]],
 ) {
     srv.stats.commands_processed += 1;
+    srv.sync_access(now);
     let Some(handler) = cmd.handler else {
         // A container called bare: its arity (-2) has already refused it.
         return;
