@@ -183,6 +183,8 @@ pub struct Server {
     pub(crate) blocking: crate::command::blocking::Blocking,
     /// The script cache and the EVAL Lua state (script/eval.rs).
     pub(crate) script: crate::script::ScriptState,
+    /// maxmemory: the eviction pool, counters, the OOM state (evict.rs).
+    pub(crate) evict: crate::evict::Evict,
     last_tick: UnixMillis,
 }
 
@@ -295,6 +297,7 @@ impl Engine {
                 pubsub: Default::default(),
                 blocking: Default::default(),
                 script: Default::default(),
+                evict: Default::default(),
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -306,6 +309,7 @@ impl Engine {
         self.srv.start_time = now;
         self.srv.last_tick = now;
         self.srv.persist.lastsave = now.as_secs();
+        self.srv.evict.startup_used = host.used_memory.map_or(0, |f| f() as u64);
         self.srv.host = host;
     }
 
@@ -527,6 +531,7 @@ impl Engine {
             stats.expired_keys_active += db.active_expire(now, rng, EXPIRE_SAMPLES_PER_TICK) as u64;
             db.rehash_tick(REHASH_BUCKETS_PER_TICK);
         }
+        crate::evict::tick(now, &mut self.srv, &mut self.clients);
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
         crate::command::persistence::cron(&mut self.srv, now);
         self.resume_postponed(now);
@@ -578,6 +583,11 @@ impl Engine {
                 .iter()
                 .any(|db| !db.expires.is_empty() || db.keys.is_rehashing())
             || crate::command::persistence::wants_tick(&self.srv);
+        // A round of evictions stopped over the limit: go on at once (evictionTimeProc runs
+        // at every event loop iteration).
+        if self.srv.evict.running {
+            return Some(self.srv.last_tick);
+        }
         let period = 1000 / u64::from(self.srv.config.hz.clamp(1, 500));
         let cron = busy.then(|| self.srv.last_tick.saturating_add(period));
         // A pause ends at its deadline; postponed clients held by a lifted pause run at once.

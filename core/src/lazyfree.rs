@@ -32,6 +32,8 @@ pub enum FreeReason {
     ServerDel,
     /// DEL (lazyfree-lazy-user-del).
     UserDel,
+    /// A key evicted under maxmemory (lazyfree-lazy-eviction).
+    Evict,
     /// UNLINK, FLUSH* ASYNC: always lazy.
     Always,
 }
@@ -103,6 +105,7 @@ impl Server {
             FreeReason::Expire => c.lazyfree_lazy_expire,
             FreeReason::ServerDel => c.lazyfree_lazy_server_del,
             FreeReason::UserDel => c.lazyfree_lazy_user_del,
+            FreeReason::Evict => c.lazyfree_lazy_eviction,
             FreeReason::Always => true,
         }
     }

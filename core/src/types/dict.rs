@@ -138,6 +138,13 @@ impl<V, K: DictKey> Dict<V, K> {
         self.tables[0].buckets.len() + self.tables[1].buckets.len()
     }
 
+    /// Bytes of the table's own structure: an entry node per entry and a pointer per bucket
+    /// (what Redis's getMemoryOverheadData counts for a database's dicts).
+    pub fn overhead_bytes(&self) -> usize {
+        self.len() * std::mem::size_of::<Node<V, K>>()
+            + self.slots() * std::mem::size_of::<Option<Box<Node<V, K>>>>()
+    }
+
     /// Moves up to `n` buckets to the new table, visiting at most 10·n empty ones (Redis's
     /// dictRehash). Returns true while rehashing remains to be done.
     pub fn rehash_steps(&mut self, n: usize) -> bool {
@@ -439,6 +446,79 @@ impl<V, K: DictKey> Dict<V, K> {
         None
     }
 
+    /// Redis's dictGetSomeKeys: up to `count` entries (distinct, not uniformly chosen) from
+    /// consecutive buckets after a random one, jumping elsewhere after a run of empty buckets,
+    /// visiting at most 10·count buckets. Cheaper than `count` random picks; eviction samples
+    /// with it. Returns how many it visited.
+    pub fn some_entries(
+        &mut self,
+        rng: &mut Rng,
+        count: usize,
+        mut f: impl FnMut(&K, &V),
+    ) -> usize {
+        let count = count.min(self.len());
+        if count == 0 {
+            return 0;
+        }
+        for _ in 0..count {
+            if !self.is_rehashing() {
+                break;
+            }
+            self.rehash_steps(1);
+        }
+        let rehash_idx = self.rehash_idx;
+        let tables = if rehash_idx.is_some() { 2 } else { 1 };
+        let max_mask = self.tables[0].mask().max(if tables == 2 {
+            self.tables[1].mask()
+        } else {
+            0
+        });
+        let mut maxsteps = count * 10;
+        let mut i = (rng.next_u64() & max_mask) as usize;
+        let mut empty_run = 0;
+        let mut stored = 0;
+        while stored < count && maxsteps > 0 {
+            maxsteps -= 1;
+            for j in 0..tables {
+                if let Some(ri) = rehash_idx {
+                    // Buckets of table 0 below the rehash index are empty: in a shrink,
+                    // jump to the index; in a growth, only table 1 has them.
+                    if j == 0 && i < ri {
+                        if i >= self.tables[1].buckets.len() {
+                            i = ri;
+                        } else {
+                            continue;
+                        }
+                    }
+                }
+                let t = &self.tables[j];
+                if i >= t.buckets.len() {
+                    continue;
+                }
+                let mut cur = t.buckets[i].as_deref();
+                if cur.is_none() {
+                    empty_run += 1;
+                    if empty_run >= 5 && empty_run > count {
+                        i = (rng.next_u64() & max_mask) as usize;
+                        empty_run = 0;
+                    }
+                } else {
+                    empty_run = 0;
+                    while let Some(n) = cur {
+                        f(&n.key, &n.value);
+                        stored += 1;
+                        if stored == count {
+                            return stored;
+                        }
+                        cur = n.next.as_deref();
+                    }
+                }
+            }
+            i = (i + 1) & max_mask as usize;
+        }
+        stored
+    }
+
     fn visit_bucket(table: &Table<V, K>, slot: u64, f: &mut impl FnMut(&K, &V)) {
         let mut cur = table.buckets[(slot & table.mask()) as usize].as_deref();
         while let Some(n) = cur {
@@ -498,6 +578,38 @@ mod tests {
     use crate::rng::Rng;
     use proptest::prelude::*;
     use std::collections::{HashMap, HashSet};
+
+    #[test]
+    fn some_entries_are_distinct_and_cover_a_small_table() {
+        let mut d: Dict<u32> = Dict::new(4);
+        let mut rng = Rng::new(2);
+        for i in 0..50u32 {
+            d.insert(&i.to_be_bytes(), i);
+        }
+        let mut all = HashSet::new();
+        assert_eq!(
+            d.some_entries(&mut rng, 100, |_, v| assert!(all.insert(*v))),
+            50
+        );
+        assert_eq!(all.len(), 50);
+        for _ in 0..20 {
+            let mut seen = HashSet::new();
+            let n = d.some_entries(&mut rng, 5, |_, v| assert!(seen.insert(*v)));
+            assert_eq!(n, 5);
+        }
+        // While growing (both tables in use). Like Redis's, a call may find nothing when its
+        // random starts land in the new table's still-empty half: callers sample again.
+        let (mut calls, mut found) = (0, 0);
+        for i in 50..5000u32 {
+            d.insert(&i.to_be_bytes(), i);
+            if d.is_rehashing() {
+                let mut seen = HashSet::new();
+                found += d.some_entries(&mut rng, 5, |_, v| assert!(seen.insert(*v)));
+                calls += 1;
+            }
+        }
+        assert!(found > calls * 4, "{found} of {calls} calls x 5");
+    }
 
     #[test]
     fn grows_incrementally() {
