@@ -237,17 +237,16 @@ impl Db {
             self.persist(key);
         }
         self.signal_ready(key);
-        match self.keys.get_entry_mut(key) {
-            Some((k, slot)) => {
-                // Redis's dbSetValue: the new object is fresh (LRU clock now), except that an
-                // LFU counter carries over to it.
-                if !self.access.lfu {
-                    k.set_lru(self.access.new_key());
-                }
-                let old = std::mem::replace(slot, value);
-                self.discard(FreeReason::ServerDel, old);
+        let access = self.access;
+        // A new key's field is a new object's; on overwrite (Redis's dbSetValue) the new
+        // object is fresh too (LRU clock now), except that an LFU counter carries over.
+        let old = self.keys.insert_with(key, value, |k, new| {
+            if new || !access.lfu {
+                k.set_lru(access.new_key());
             }
-            None => self.insert_new(key, value),
+        });
+        if let Some(old) = old {
+            self.discard(FreeReason::ServerDel, old);
         }
     }
 

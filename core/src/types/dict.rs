@@ -338,6 +338,27 @@ impl<V, K: DictKey> Dict<V, K> {
         None
     }
 
+    /// `insert`, letting `key_meta` set the metadata of the key (true: a new key, false: the
+    /// one already there) before the value goes in. Hashes the key once.
+    pub fn insert_with(
+        &mut self,
+        key: &[u8],
+        value: V,
+        key_meta: impl FnOnce(&mut K, bool),
+    ) -> Option<V> {
+        self.rehash_step();
+        let h = self.hash(key);
+        if let Some(node) = self.find_node_mut(key, h) {
+            key_meta(&mut node.key, false);
+            return Some(std::mem::replace(&mut node.value, value));
+        }
+        self.expand_if_needed();
+        let mut k = K::from_slice(key);
+        key_meta(&mut k, true);
+        self.insert_hashed(k, value, h);
+        None
+    }
+
     /// Inserts a key known to be absent.
     pub fn insert_new(&mut self, key: K, value: V) {
         self.rehash_step();
