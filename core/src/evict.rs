@@ -41,6 +41,9 @@ pub struct Access {
     pub lfu_decay_time: u32,
     /// The engine's time, ms.
     pub now_ms: u64,
+    /// A fork child is saving (BGSAVE, BGREWRITEAOF): accesses leave the field alone, as
+    /// lookupKey does under hasActiveChildProcess, so pages are not copied for it.
+    pub frozen: bool,
 }
 
 impl Access {
@@ -69,7 +72,9 @@ impl Access {
     /// The field after an access (lookupKey: updateLFU, or the LRU clock).
     #[inline]
     pub fn touched(&self, field: u32, rng: &mut Rng) -> u32 {
-        if self.lfu {
+        if self.frozen {
+            field
+        } else if self.lfu {
             let counter = self.lfu_log_incr(self.lfu_decr_and_return(field), rng);
             (self.lfu_minutes() << 8) | counter
         } else {
@@ -318,6 +323,7 @@ impl Server {
             lfu_log_factor: c.lfu_log_factor.clamp(0, i64::from(u32::MAX)) as u32,
             lfu_decay_time: c.lfu_decay_time.clamp(0, i64::from(u32::MAX)) as u32,
             now_ms: now.0,
+            frozen: self.persist.child_active(),
         }
     }
 
@@ -990,6 +996,7 @@ mod tests {
             lfu_log_factor: 10,
             lfu_decay_time: 1,
             now_ms,
+            frozen: false,
         }
     }
 
@@ -1041,6 +1048,9 @@ mod tests {
             lfu_decay_time: 0,
             ..later
         };
+        // While a fork child saves, accesses change nothing.
+        let frozen = Access { frozen: true, ..a };
+        assert_eq!(frozen.touched(f, &mut rng), f);
         assert_eq!(never.lfu_decr_and_return(f), c10k);
         assert_eq!(a.field_for_freq(200), Some((10 << 8) | 200));
         assert_eq!(Access::default().field_for_freq(200), None);

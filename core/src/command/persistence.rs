@@ -539,15 +539,18 @@ pub fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         return debug_reload(ctx, &args[2..]);
     }
     if is(sub, "object") && args.len() == 3 {
-        let now = ctx.now;
         let cfg = ctx.srv.config.clone();
-        let Some(v) = ctx.db().get(args[2], now) else {
+        let access = ctx.srv.access(ctx.now);
+        // A plain dictFind, as Redis's: no expiry, the access field left alone.
+        let Some((k, v)) = ctx.db().keys.get_entry(args[2]) else {
             return Err(CmdError::NoSuchKey);
         };
         let len = rdb::dump_payload(v, &cfg).len().saturating_sub(11);
         let text = format!(
-            "Value at:0x0 refcount:1 encoding:{} serializedlength:{len} lru:0 lru_seconds_idle:0",
-            v.encoding()
+            "Value at:0x0 refcount:1 encoding:{} serializedlength:{len} lru:{} lru_seconds_idle:{}",
+            v.encoding(),
+            k.lru(),
+            access.idle_ms(k.lru()) / 1000
         );
         ctx.out().simple(&text);
         return Ok(());
