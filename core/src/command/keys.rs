@@ -296,10 +296,14 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<(), CmdErro
         db.delete(dst, FreeReason::ServerDel);
     }
     let expire = db.expire_at(src);
+    let lru = db.lru_of(src);
     if let Some(value) = db.remove(src) {
         db.insert_new(dst, value);
         if let Some(at) = expire {
             db.set_expire(dst, at);
+        }
+        if let Some(f) = lru {
+            db.set_lru(dst, f);
         }
     }
     ctx.key_modified(src);
@@ -380,12 +384,16 @@ pub fn move_(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     let src = &mut ctx.srv.dbs[src_db];
     let expire = src.expire_at(key);
+    let lru = src.lru_of(key);
     let moved = src.remove(key);
     let dst = &mut ctx.srv.dbs[dst_db];
     if let Some(value) = moved {
         dst.insert_new(key, value);
         if let Some(at) = expire {
             dst.set_expire(key, at);
+        }
+        if let Some(f) = lru {
+            dst.set_lru(key, f);
         }
     }
     ctx.key_modified(key);

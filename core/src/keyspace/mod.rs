@@ -143,6 +143,12 @@ impl Db {
         found
     }
 
+    /// A key's LRU/LFU field as it is (no expiry, no access): RENAME and MOVE carry it to the
+    /// new name with the value, as Redis moves the object with its header.
+    pub(crate) fn lru_of(&self, key: &[u8]) -> Option<u32> {
+        self.keys.get_entry(key).map(|(k, _)| k.lru())
+    }
+
     /// Sets a key's LRU/LFU field (RESTORE's IDLETIME/FREQ, the RDB's IDLE/FREQ opcodes).
     pub(crate) fn set_lru(&mut self, key: &[u8], field: u32) {
         if let Some((k, _)) = self.keys.get_entry_mut(key) {
