@@ -309,8 +309,15 @@ impl Engine {
         self.srv.start_time = now;
         self.srv.last_tick = now;
         self.srv.persist.lastsave = now.as_secs();
-        self.srv.evict.startup_used = host.used_memory.map_or(0, |f| f() as u64);
         self.srv.host = host;
+        self.srv.evict.startup_used = self.srv.used_memory();
+    }
+
+    /// The host's used memory in bytes, for a host that pushes the figure (before feeding
+    /// requests) rather than giving `HostInfo::used_memory`, which wins when set. maxmemory,
+    /// eviction and INFO read it; without either, used memory is 0 and nothing is evicted.
+    pub fn set_used_memory(&mut self, bytes: usize) {
+        self.srv.evict.reported_used = bytes as u64;
     }
 
     pub fn config(&self) -> &Config {

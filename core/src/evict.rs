@@ -195,6 +195,8 @@ pub(crate) struct Evict {
     pub(crate) exceeded_total_ms: u64,
     /// INFO's used_memory_startup: what the host counted when it set the engine up.
     pub(crate) startup_used: u64,
+    /// The host's figure from `Engine::set_used_memory` (hosts without a counter function).
+    pub(crate) reported_used: u64,
 }
 
 /// INFO memory's breakdown (Redis's getMemoryOverheadData), from the host's used-memory
@@ -243,11 +245,23 @@ pub(crate) fn keys_per_round(tenacity: i64) -> u64 {
 }
 
 impl Server {
-    /// Memory as eviction sees it: (used as the host counts it, the part not counted for
-    /// eviction). 0 used when the host counts nothing (then nothing is ever evicted).
+    /// Redis's zmalloc_used_memory: what the host counts (its `HostInfo::used_memory`
+    /// function, else the figure it last gave `Engine::set_used_memory`; 0 when it counts
+    /// nothing, and then nothing is ever evicted), less the Lua states, which Redis allocates
+    /// outside zmalloc (they have their own INFO fields).
+    pub(crate) fn used_memory(&self) -> u64 {
+        let reported = match self.host.used_memory {
+            Some(f) => f() as u64,
+            None => self.evict.reported_used,
+        };
+        let lua = self.script.vm.as_ref().map_or(0, |vm| vm.used_memory())
+            + self.script.functions.used_memory();
+        reported.saturating_sub(lua as u64)
+    }
+
+    /// Memory as eviction sees it: (used, the part not counted for eviction).
     pub(crate) fn memory_for_evict(&self) -> (u64, u64) {
-        let used = self.host.used_memory.map_or(0, |f| f() as u64);
-        (used, self.mem_not_counted_for_evict())
+        (self.used_memory(), self.mem_not_counted_for_evict())
     }
 
     /// Redis's getMemoryOverheadData: startup memory, client buffers, the AOF buffer, the
@@ -879,6 +893,26 @@ mod tests {
         at(&mut eng, id, 1_003, &["GET", "k"]);
         assert_eq!(evicted(&eng), 1);
         set_used(0);
+    }
+
+    #[test]
+    fn a_host_may_push_its_used_memory_figure() {
+        let (mut eng, id) = engine("noeviction");
+        at(&mut eng, id, 1_000, &["CONFIG", "SET", "maxmemory", "1mb"]);
+        assert_eq!(
+            at(&mut eng, id, 1_000, &["SET", "k", "v"]),
+            Reply::Simple(b"OK".to_vec())
+        );
+        eng.set_used_memory(2 << 20);
+        assert_eq!(
+            at(&mut eng, id, 1_000, &["SET", "k", "v"]),
+            Reply::Error(OOM.into())
+        );
+        eng.set_used_memory(1 << 19);
+        assert_eq!(
+            at(&mut eng, id, 1_000, &["SET", "k", "v"]),
+            Reply::Simple(b"OK".to_vec())
+        );
     }
 
     #[test]

@@ -423,7 +423,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
     let host = &srv.host;
     let now = ctx.now.as_millis();
     let uptime = now.saturating_sub(srv.start_time.as_millis()) / 1000;
-    let used = host.used_memory.map_or(0, |f| f() as u64);
+    let used = srv.used_memory();
     let rss = host.used_memory_rss.map_or(0, |f| f() as u64);
     let seed = srv.start_time.as_millis() ^ (u64::from(host.process_id) << 32);
     let mut s = String::new();
