@@ -197,6 +197,8 @@ pub(crate) struct Evict {
     pub(crate) startup_used: u64,
     /// The host's figure from `Engine::set_used_memory` (hosts without a counter function).
     pub(crate) reported_used: u64,
+    /// INFO's used_memory_peak, sampled by the tick (serverCron's stat_peak_memory).
+    pub(crate) peak_used: u64,
 }
 
 /// INFO memory's breakdown (Redis's getMemoryOverheadData), from the host's used-memory
@@ -418,8 +420,11 @@ fn evict_round(now: UnixMillis, srv: &mut Server, clients: &mut slab::Slab<Clien
     }
 }
 
-/// The engine's tick while a round left memory over the limit (Redis's evictionTimeProc).
+/// The engine's tick: samples the peak; while a round left memory over the limit, goes on
+/// evicting (Redis's evictionTimeProc).
 pub(crate) fn tick(now: UnixMillis, srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    let used = srv.used_memory();
+    srv.evict.peak_used = srv.evict.peak_used.max(used);
     if srv.evict.running && perform_evictions(now, srv, clients) != EvictResult::Running {
         srv.evict.running = false;
     }
@@ -705,6 +710,8 @@ mod tests {
             "\r\nmaxmemory_policy:allkeys-lru\r\n",
             "\r\nmem_not_counted_for_evict:0\r\n",
             "\r\nused_memory_startup:0\r\n",
+            // The ticks while 2 MB were used saw the peak.
+            "\r\nused_memory_peak:2097152\r\n",
         ] {
             assert!(mem.contains(field), "{field} in {mem}");
         }

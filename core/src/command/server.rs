@@ -500,9 +500,15 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "used_memory_human:{}", bytes_to_human(used));
                 kv!(s, "used_memory_rss:{rss}");
                 kv!(s, "used_memory_rss_human:{}", bytes_to_human(rss));
-                kv!(s, "used_memory_peak:{used}");
-                kv!(s, "used_memory_peak_human:{}", bytes_to_human(used));
-                kv!(s, "used_memory_peak_perc:100.00%");
+                // The cron's peak, or the present figure if that is higher (as Redis's INFO).
+                let peak = srv.evict.peak_used.max(used);
+                kv!(s, "used_memory_peak:{peak}");
+                kv!(s, "used_memory_peak_human:{}", bytes_to_human(peak));
+                kv!(
+                    s,
+                    "used_memory_peak_perc:{:.2}%",
+                    used as f64 * 100.0 / peak.max(1) as f64
+                );
                 let oh = srv.overhead(ctx.clients);
                 kv!(s, "used_memory_overhead:{}", oh.total);
                 kv!(s, "used_memory_startup:{}", oh.startup);
