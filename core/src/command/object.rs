@@ -6,7 +6,7 @@ use super::{CmdError, Ctx};
 use crate::types::Value;
 
 /// Redis shares the integer objects 0..=9999 (OBJ_SHARED_INTEGERS), reported with refcount
-/// INT_MAX, unless a maxmemory LRU/LFU policy needs per-object access data.
+/// INT_MAX, unless a maxmemory limit with an LRU/LFU policy needs per-object access data.
 const SHARED_INTEGERS: i64 = 10_000;
 
 const OBJECT_HELP: &[&str] = &[
@@ -44,7 +44,10 @@ pub fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// OBJECT REFCOUNT key
 pub fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let shares_integers = !ctx.srv.config.maxmemory_policy.tracks_access();
+    // tryObjectEncoding shares them unless a maxmemory limit with an LRU/LFU policy needs
+    // per-object access data (Redis decides when the value is made; here, when asked).
+    let cfg = &ctx.srv.config;
+    let shares_integers = cfg.maxmemory == 0 || !cfg.maxmemory_policy.tracks_access();
     let refcount = match ctx.db().lookup_read_notouch(args[2], now).map(|(v, _)| v) {
         None => {
             ctx.out().nil();
