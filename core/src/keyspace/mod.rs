@@ -118,13 +118,6 @@ impl Db {
         touch(&mut self.keys, &self.access, &mut self.lfu_rng, key)
     }
 
-    /// A lookup with LOOKUP_NOTOUCH: the live value (lazily expiring it) and the key's
-    /// LRU/LFU field, leaving both and the stats alone (EXISTS, TYPE, OBJECT).
-    pub(crate) fn peek(&mut self, key: &[u8], now: UnixMillis) -> Option<(&Value, u32)> {
-        self.expire_if_needed(key, now);
-        self.keys.get_entry(key).map(|(k, v)| (v, k.lru()))
-    }
-
     /// Redis's lookupKeyReadWithFlags(LOOKUP_NOTOUCH): counts a hit or miss but leaves the
     /// key's LRU/LFU field alone (EXISTS, TYPE, SCAN's TYPE filter, OBJECT). The field comes
     /// along for OBJECT.
@@ -231,9 +224,9 @@ impl Db {
             .transpose()
     }
 
-    /// Whether the key exists (lazily expiring it), without recording an access.
+    /// Whether the key exists: a write lookup (lazily expiring it, recording the access).
     pub(crate) fn contains(&mut self, key: &[u8], now: UnixMillis) -> bool {
-        self.peek(key, now).is_some()
+        self.get(key, now).is_some()
     }
 
     /// Redis's setKey: stores `value`, dropping any TTL unless `keep_ttl`. A big old value
