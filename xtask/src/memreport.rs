@@ -152,14 +152,6 @@ fn data_sets(div: usize) -> Vec<DataSet> {
             expect: big as i64,
         },
         DataSet {
-            name: format!("strings, {} keys", count(big)),
-            elements: big,
-            commands: big / PER,
-            command: strings,
-            check: &["DBSIZE"],
-            expect: big as i64,
-        },
-        DataSet {
             name: format!("{} hashes x 10 fields", count(small)),
             elements: small * 10,
             commands: small,
@@ -173,6 +165,14 @@ fn data_sets(div: usize) -> Vec<DataSet> {
             commands: big,
             command: stream_entry,
             check: &["XLEN", "big:stream"],
+            expect: big as i64,
+        },
+        DataSet {
+            name: format!("strings, {} keys", count(big)),
+            elements: big,
+            commands: big / PER,
+            command: strings,
+            check: &["DBSIZE"],
             expect: big as i64,
         },
     ]
@@ -456,6 +456,7 @@ mod tests {
                     let c = (ds.command)(i);
                     match &c[0][..] {
                         b"HSET" | b"ZADD" => (c.len() - 2) / 2,
+                        b"MSET" => (c.len() - 1) / 2,
                         b"XADD" => 1,
                         _ => c.len() - 2,
                     }
@@ -472,6 +473,8 @@ mod tests {
         assert_eq!(data_sets(10)[0].name, "hash, 100k fields");
         assert_eq!(data_sets(1)[4].name, "100k hashes x 10 fields");
         assert_eq!(data_sets(1)[5].name, "stream, 1M entries");
+        assert_eq!(data_sets(1)[6].name, "strings, 1M keys");
+        assert_eq!(strings(2)[1..3], [b"key:200".to_vec(), b"value:200".to_vec()]);
         assert_eq!(stream_entry(7)[4], b"value:7");
         assert_eq!(count(12345), "12345");
     }
