@@ -474,7 +474,10 @@ mod tests {
         assert_eq!(data_sets(1)[4].name, "100k hashes x 10 fields");
         assert_eq!(data_sets(1)[5].name, "stream, 1M entries");
         assert_eq!(data_sets(1)[6].name, "strings, 1M keys");
-        assert_eq!(strings(2)[1..3], [b"key:200".to_vec(), b"value:200".to_vec()]);
+        assert_eq!(
+            strings(2)[1..3],
+            [b"key:200".to_vec(), b"value:200".to_vec()]
+        );
         assert_eq!(stream_entry(7)[4], b"value:7");
         assert_eq!(count(12345), "12345");
     }
