@@ -187,6 +187,8 @@ pub struct Server {
     pub(crate) tracking: crate::command::tracking::Tracking,
     /// The script cache and the EVAL Lua state (script/eval.rs).
     pub(crate) script: crate::script::ScriptState,
+    /// maxmemory: the eviction pool, counters, the OOM state (evict.rs).
+    pub(crate) evict: crate::evict::Evict,
     last_tick: UnixMillis,
 }
 
@@ -301,6 +303,7 @@ impl Engine {
                 blocking: Default::default(),
                 tracking: Default::default(),
                 script: Default::default(),
+                evict: Default::default(),
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -313,6 +316,14 @@ impl Engine {
         self.srv.last_tick = now;
         self.srv.persist.lastsave = now.as_secs();
         self.srv.host = host;
+        self.srv.evict.startup_used = self.srv.used_memory();
+    }
+
+    /// The host's used memory in bytes, for a host that pushes the figure (before feeding
+    /// requests) rather than giving `HostInfo::used_memory`, which wins when set. maxmemory,
+    /// eviction and INFO read it; without either, used memory is 0 and nothing is evicted.
+    pub fn set_used_memory(&mut self, bytes: usize) {
+        self.srv.evict.reported_used = bytes as u64;
     }
 
     pub fn config(&self) -> &Config {
@@ -511,6 +522,7 @@ impl Engine {
     /// Bounded per call.
     pub fn tick(&mut self, now: UnixMillis) {
         self.srv.last_tick = now;
+        self.srv.sync_access(now);
         let timeout = self.srv.config.timeout_secs;
         if timeout > 0 {
             for (slot, c) in self.clients.iter_mut() {
@@ -535,6 +547,7 @@ impl Engine {
             stats.expired_keys_active += db.active_expire(now, rng, EXPIRE_SAMPLES_PER_TICK) as u64;
             db.rehash_tick(REHASH_BUCKETS_PER_TICK);
         }
+        crate::evict::tick(now, &mut self.srv, &mut self.clients);
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
         crate::command::tracking::tick(now, &mut self.srv, &mut self.clients);
         crate::command::persistence::cron(&mut self.srv, now);
@@ -587,6 +600,11 @@ impl Engine {
                 .iter()
                 .any(|db| !db.expires.is_empty() || db.keys.is_rehashing())
             || crate::command::persistence::wants_tick(&self.srv);
+        // A round of evictions stopped over the limit: go on at once (evictionTimeProc runs
+        // at every event loop iteration).
+        if self.srv.evict.running {
+            return Some(self.srv.last_tick);
+        }
         let period = 1000 / u64::from(self.srv.config.hz.clamp(1, 500));
         let cron = busy.then(|| self.srv.last_tick.saturating_add(period));
         // A pause ends at its deadline; postponed clients held by a lifted pause run at once.

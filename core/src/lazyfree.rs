@@ -16,8 +16,8 @@
 //!   code at all.
 
 use crate::engine::Server;
-use crate::types::Dict;
 use crate::types::Value;
+use crate::types::{Dict, Key};
 
 /// Redis's LAZYFREE_THRESHOLD: values whose free effort is at most this are freed at once
 /// (handing them over would cost more than freeing them).
@@ -32,6 +32,8 @@ pub enum FreeReason {
     ServerDel,
     /// DEL (lazyfree-lazy-user-del).
     UserDel,
+    /// A key evicted under maxmemory (lazyfree-lazy-eviction).
+    Evict,
     /// UNLINK, FLUSH* ASYNC: always lazy.
     Always,
 }
@@ -45,7 +47,7 @@ pub struct Garbage(Kind);
 enum Kind {
     Value(Value),
     /// A whole database (FLUSHDB/FLUSHALL ASYNC): its keys and its expiry table.
-    Db(Dict<Value>, Dict<u64>),
+    Db(Dict<Value, Key>, Dict<u64>),
 }
 
 impl Garbage {
@@ -103,6 +105,7 @@ impl Server {
             FreeReason::Expire => c.lazyfree_lazy_expire,
             FreeReason::ServerDel => c.lazyfree_lazy_server_del,
             FreeReason::UserDel => c.lazyfree_lazy_user_del,
+            FreeReason::Evict => c.lazyfree_lazy_eviction,
             FreeReason::Always => true,
         }
     }
@@ -117,7 +120,7 @@ impl Server {
 
     /// Drops a flushed database: on the host's worker when `lazy` (FLUSH* ASYNC, or no mode
     /// and lazyfree-lazy-user-flush) and the host frees lazily (Redis's emptyDbAsync).
-    pub(crate) fn free_db(&mut self, keys: Dict<Value>, expires: Dict<u64>, lazy: bool) {
+    pub(crate) fn free_db(&mut self, keys: Dict<Value, Key>, expires: Dict<u64>, lazy: bool) {
         if lazy && self.host.frees_lazily && !keys.is_empty() {
             self.lazyfree.push(Garbage(Kind::Db(keys, expires)));
         }

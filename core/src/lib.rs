@@ -35,6 +35,8 @@
 //!   rehashing hash table both they and the keyspace use
 //! - `config`: Redis's parameters
 //! - `lazyfree`: which dropped values go to the host's worker (Redis's lazyfree.c)
+//! - `evict`: maxmemory (Redis's evict.c): the per-key LRU/LFU field's clock and counter,
+//!   eviction before commands and from the tick, used memory as eviction counts it
 //! - `glob`: Redis's pattern matching (KEYS, SCAN MATCH, CONFIG GET)
 //! - `cnum`: C's number parsing as Redis uses it (isspace, string2ll, strtod, string2d)
 //! - `rng`: the seeded PRNG; `time`: `UnixMillis`, the host's clock passed in
@@ -54,6 +56,7 @@ mod cnum;
 mod command;
 mod config;
 mod engine;
+mod evict;
 mod glob;
 pub mod golden;
 mod keyspace;

@@ -87,7 +87,13 @@ fn golden_transcripts_on_the_engine() {
         let now = UnixMillis(1_700_000_000_000);
         let mut eng = Engine::new(Config::default(), 1);
         eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
-        eng.set_host_info(now, Default::default());
+        // The host's used-memory figure: a constant like an empty redis-server's (~1 MB), so
+        // `CONFIG SET maxmemory 1` puts both servers over the limit.
+        let host = oxidis_core::HostInfo {
+            used_memory: Some(|| 1 << 20),
+            ..Default::default()
+        };
+        eng.set_host_info(now, host);
         let mut d = EngineDriver {
             eng,
             now,

@@ -9,6 +9,11 @@
 //! are validated, allocations for request bytes use `try_reserve`, and the wrapper checks
 //! argument types before they get here.
 
+mod alloc;
+
+#[global_allocator]
+static ALLOC: alloc::Counting = alloc::Counting;
+
 use js_sys::{Array, Function, Map, Object, Reflect, Uint8Array};
 use oxidis_core::golden;
 use oxidis_core::resp::annotate::{annotate, Node, Status};
@@ -241,6 +246,7 @@ impl RawEngine {
                 os: "WebAssembly".into(),
                 arch_bits: 32,
                 multiplexing_api: "wasm".into(),
+                used_memory: Some(alloc::allocated),
                 ..Default::default()
             },
         );

@@ -9,7 +9,8 @@
 //! Data sets (elements like Redis's own benchmarks use: "field:123456", "value:123456",
 //! "member:123456", scores i as float): one hash with 1M fields, one set with 1M members, one
 //! zset with 1M members, one list with 1M elements, 100k hashes of 10 fields, one stream with
-//! 1M small entries (`XADD big:stream * field value:123456`, one command each). A second table
+//! 1M small entries (`XADD big:stream * field value:123456`, one command each), 1M string keys
+//! (`MSET key:123456 value:123456 ...`, the keyspace's own cost per key). A second table
 //! gives bytes per element: (figure − the empty server's) ÷ elements, for used_memory and RSS.
 //! `--quick` divides every size by 10 (a smoke run).
 
@@ -76,6 +77,17 @@ fn small_hash(i: usize) -> Cmd {
     for j in 0..10 {
         c.push(s(format!("field:{j}")));
         c.push(s(format!("value:{i}")));
+    }
+    c
+}
+
+/// 100 small string keys per command ("key:123456" -> "value:123456"): the per-key cost of
+/// the keyspace itself (dict entry, key, value, LRU/LFU field).
+fn strings(i: usize) -> Cmd {
+    let mut c = vec![s("MSET")];
+    for j in i * PER..(i + 1) * PER {
+        c.push(s(format!("key:{j}")));
+        c.push(s(format!("value:{j}")));
     }
     c
 }
@@ -153,6 +165,14 @@ fn data_sets(div: usize) -> Vec<DataSet> {
             commands: big,
             command: stream_entry,
             check: &["XLEN", "big:stream"],
+            expect: big as i64,
+        },
+        DataSet {
+            name: format!("strings, {} keys", count(big)),
+            elements: big,
+            commands: big / PER,
+            command: strings,
+            check: &["DBSIZE"],
             expect: big as i64,
         },
     ]
@@ -436,6 +456,7 @@ mod tests {
                     let c = (ds.command)(i);
                     match &c[0][..] {
                         b"HSET" | b"ZADD" => (c.len() - 2) / 2,
+                        b"MSET" => (c.len() - 1) / 2,
                         b"XADD" => 1,
                         _ => c.len() - 2,
                     }
@@ -452,6 +473,11 @@ mod tests {
         assert_eq!(data_sets(10)[0].name, "hash, 100k fields");
         assert_eq!(data_sets(1)[4].name, "100k hashes x 10 fields");
         assert_eq!(data_sets(1)[5].name, "stream, 1M entries");
+        assert_eq!(data_sets(1)[6].name, "strings, 1M keys");
+        assert_eq!(
+            strings(2)[1..3],
+            [b"key:200".to_vec(), b"value:200".to_vec()]
+        );
         assert_eq!(stream_entry(7)[4], b"value:7");
         assert_eq!(count(12345), "12345");
     }

@@ -60,7 +60,21 @@ pub fn unlink(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 }
 
 /// EXISTS key [key ...] — repeated keys are counted each time.
+/// A read lookup that leaves the LRU/LFU field alone (LOOKUP_NOTOUCH), as EXISTS does.
 pub fn exists(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let now = ctx.now;
+    let db = ctx.db();
+    let count = args[1..]
+        .iter()
+        .filter(|k| db.lookup_read_notouch(k, now).is_some())
+        .count();
+    ctx.out().int(count as i64);
+    Ok(())
+}
+
+/// TOUCH key [key ...] — the number of keys that exist (a read lookup each, which records the
+/// access: TOUCH's whole point).
+pub fn touch(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let db = ctx.db();
     let count = args[1..]
@@ -71,14 +85,10 @@ pub fn exists(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// TOUCH key [key ...] — the number of keys that exist (a read lookup each).
-pub fn touch(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    exists(ctx, args)
-}
-
-/// The name TYPE reports for a read lookup of `key` ("none" if missing).
+/// The name TYPE reports for a read lookup of `key` ("none" if missing), LOOKUP_NOTOUCH.
 fn type_name(db: &mut Db, key: &[u8], now: UnixMillis) -> &'static str {
-    db.lookup_read(key, now).map_or("none", |v| v.type_name())
+    db.lookup_read_notouch(key, now)
+        .map_or("none", |(v, _)| v.type_name())
 }
 
 /// TYPE key
@@ -286,10 +296,14 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<(), CmdErro
         db.delete(dst, FreeReason::ServerDel);
     }
     let expire = db.expire_at(src);
+    let lru = db.lru_of(src);
     if let Some(value) = db.remove(src) {
         db.insert_new(dst, value);
         if let Some(at) = expire {
             db.set_expire(dst, at);
+        }
+        if let Some(f) = lru {
+            db.set_lru(dst, f);
         }
     }
     ctx.key_modified(src);
@@ -370,12 +384,16 @@ pub fn move_(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     let src = &mut ctx.srv.dbs[src_db];
     let expire = src.expire_at(key);
+    let lru = src.lru_of(key);
     let moved = src.remove(key);
     let dst = &mut ctx.srv.dbs[dst_db];
     if let Some(value) = moved {
         dst.insert_new(key, value);
         if let Some(at) = expire {
             dst.set_expire(key, at);
+        }
+        if let Some(f) = lru {
+            dst.set_lru(key, f);
         }
     }
     ctx.key_modified(key);

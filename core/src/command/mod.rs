@@ -531,6 +531,18 @@ fn process_command(
             b"ERR Command not allowed inside a transaction".to_vec(),
         );
     }
+    // The maxmemory directive: evict before every command, then refuse what may grow memory
+    // when nothing more can go (not while a busy script yields: its propagation must not mix
+    // with DELs).
+    if srv.config.maxmemory > 0 && !srv.script.busy {
+        let out_of_memory =
+            crate::evict::perform_evictions(now, srv, clients) == crate::evict::EvictResult::Fail;
+        if out_of_memory && oom_rejects(srv, &clients[id.0], cmd, args, in_multi) {
+            return reject(srv, clients, Some(cmd), OOM_ERROR.to_vec());
+        }
+        // For scripts: their first deny-oom command fails if memory was over at the start.
+        srv.evict.pre_command_oom = out_of_memory;
+    }
     // Keep the tracking table within tracking-table-max-keys (trackingLimitUsedSlots).
     if srv.tracking.client_count() > 0 {
         tracking::limit(srv, clients);
@@ -576,6 +588,26 @@ fn process_command(
     Dispatched::Done
 }
 
+/// Redis's shared.oomerr.
+pub(crate) const OOM_ERROR: &[u8] = b"OOM command not allowed when used memory > 'maxmemory'.";
+
+/// processCommand's reject_cmd_on_oom, once memory is over the limit with nothing to evict:
+/// deny-oom commands (a script's own flags decide for EVAL/FCALL; EXEC if it queued one),
+/// and inside MULTI everything but EXEC, DISCARD, QUIT and RESET (queueing takes memory too).
+fn oom_rejects(
+    srv: &Server,
+    c: &Client,
+    cmd: &'static CommandSpec,
+    args: &[&[u8]],
+    in_multi: bool,
+) -> bool {
+    let is_exec = cmd.name == "exec";
+    let flags = crate::script::command_flags(srv, cmd, args);
+    let denyoom =
+        flags & flags::DENYOOM != 0 || (is_exec && c.tx.queued_flags & flags::DENYOOM != 0);
+    denyoom || (in_multi && !matches!(cmd.name, "exec" | "discard" | "quit" | "reset"))
+}
+
 /// Redis's call(): runs a looked-up, checked command (a top-level one, or one queued in
 /// MULTI, from EXEC) and counts it.
 pub fn call(
@@ -587,6 +619,7 @@ pub fn call(
     args: &[&[u8]],
 ) {
     srv.stats.commands_processed += 1;
+    srv.sync_access(now);
     let Some(handler) = cmd.handler else {
         // A container called bare: its arity (-2) has already refused it.
         return;

@@ -1,14 +1,12 @@
-//! OBJECT: what the keyspace knows about a value's representation (Redis's object.c).
-//!
-//! IDLETIME and FREQ are not offered: Oxidis keeps no per-key access clock or LFU counter
-//! yet, and a made-up answer would be worse than Redis's "unknown subcommand".
+//! OBJECT: what the keyspace knows about a value's representation and use (Redis's object.c).
+//! Its lookups leave the key's LRU/LFU field alone (LOOKUP_NOTOUCH) but count hits/misses.
 
 use super::connection::reply_help;
 use super::{CmdError, Ctx};
 use crate::types::Value;
 
 /// Redis shares the integer objects 0..=9999 (OBJ_SHARED_INTEGERS), reported with refcount
-/// INT_MAX, unless a maxmemory LRU/LFU policy needs per-object access data.
+/// INT_MAX, unless a maxmemory limit with an LRU/LFU policy needs per-object access data.
 const SHARED_INTEGERS: i64 = 10_000;
 
 const OBJECT_HELP: &[&str] = &[
@@ -32,7 +30,11 @@ const OBJECT_HELP: &[&str] = &[
 /// OBJECT ENCODING key
 pub fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    match ctx.db().lookup_read(args[2], now).map(Value::encoding) {
+    match ctx
+        .db()
+        .lookup_read_notouch(args[2], now)
+        .map(|(v, _)| v.encoding())
+    {
         Some(enc) => ctx.out().bulk(enc.as_bytes()),
         None => ctx.out().nil(),
     }
@@ -42,8 +44,11 @@ pub fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// OBJECT REFCOUNT key
 pub fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let shares_integers = !ctx.srv.config.maxmemory_policy.tracks_access();
-    let refcount = match ctx.db().lookup_read(args[2], now) {
+    // tryObjectEncoding shares them unless a maxmemory limit with an LRU/LFU policy needs
+    // per-object access data (Redis decides when the value is made; here, when asked).
+    let cfg = &ctx.srv.config;
+    let shares_integers = cfg.maxmemory == 0 || !cfg.maxmemory_policy.tracks_access();
+    let refcount = match ctx.db().lookup_read_notouch(args[2], now).map(|(v, _)| v) {
         None => {
             ctx.out().nil();
             return Ok(());
@@ -54,6 +59,46 @@ pub fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         Some(_) => 1,
     };
     ctx.out().int(refcount);
+    Ok(())
+}
+
+/// OBJECT IDLETIME key — seconds since the last access (LRU-style policies only).
+pub fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let now = ctx.now;
+    let Some((_, field)) = ctx.db().lookup_read_notouch(args[2], now) else {
+        ctx.out().nil();
+        return Ok(());
+    };
+    let access = ctx.srv.access(now);
+    if access.lfu {
+        return Err(CmdError::Msg(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that \
+             when switching between policies at runtime LRU and LFU data will take some time to \
+             adjust."
+                .into(),
+        ));
+    }
+    ctx.out().int((access.idle_ms(field) / 1000) as i64);
+    Ok(())
+}
+
+/// OBJECT FREQ key — the logarithmic access counter, decayed to now (LFU policies only).
+pub fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let now = ctx.now;
+    let Some((_, field)) = ctx.db().lookup_read_notouch(args[2], now) else {
+        ctx.out().nil();
+        return Ok(());
+    };
+    let access = ctx.srv.access(now);
+    if !access.lfu {
+        return Err(CmdError::Msg(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please \
+             note that when switching between policies at runtime LRU and LFU data will take \
+             some time to adjust."
+                .into(),
+        ));
+    }
+    ctx.out().int(i64::from(access.lfu_decr_and_return(field)));
     Ok(())
 }
 

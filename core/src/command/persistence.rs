@@ -411,8 +411,8 @@ pub fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 pub fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut replace = false;
     let mut absttl = false;
-    let mut idle = false;
-    let mut freq = false;
+    let mut idle = None;
+    let mut freq = None;
     let mut j = 4;
     while j < args.len() {
         let more = args.len() - j - 1;
@@ -421,19 +421,19 @@ pub fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             replace = true;
         } else if is(a, "absttl") {
             absttl = true;
-        } else if is(a, "idletime") && more >= 1 && !freq {
+        } else if is(a, "idletime") && more >= 1 && freq.is_none() {
             let v = parse_int(args[j + 1])?;
             if v < 0 {
                 return Err(CmdError::err("Invalid IDLETIME value, must be >= 0"));
             }
-            idle = true;
+            idle = Some(v as u64);
             j += 1;
-        } else if is(a, "freq") && more >= 1 && !idle {
+        } else if is(a, "freq") && more >= 1 && idle.is_none() {
             let v = parse_int(args[j + 1])?;
             if !(0..=255).contains(&v) {
                 return Err(CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"));
             }
-            freq = true;
+            freq = Some(v as u8);
             j += 1;
         } else {
             return Err(CmdError::Syntax);
@@ -475,6 +475,12 @@ pub fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     let db = ctx.db();
     db.insert_new(key, value);
+    // objectSetLRUOrLFU: IDLETIME under an LRU-style policy, FREQ under an LFU one.
+    let field = (idle.and_then(|s| db.access.field_for_idle_secs(s)))
+        .or_else(|| freq.and_then(|f| db.access.field_for_freq(f)));
+    if let Some(f) = field {
+        db.set_lru(key, f);
+    }
     if ttl != 0 {
         db.set_expire(key, ttl as u64);
         if !absttl {
@@ -533,15 +539,18 @@ pub fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         return debug_reload(ctx, &args[2..]);
     }
     if is(sub, "object") && args.len() == 3 {
-        let now = ctx.now;
         let cfg = ctx.srv.config.clone();
-        let Some(v) = ctx.db().get(args[2], now) else {
+        let access = ctx.srv.access(ctx.now);
+        // A plain dictFind, as Redis's: no expiry, the access field left alone.
+        let Some((k, v)) = ctx.db().keys.get_entry(args[2]) else {
             return Err(CmdError::NoSuchKey);
         };
         let len = rdb::dump_payload(v, &cfg).len().saturating_sub(11);
         let text = format!(
-            "Value at:0x0 refcount:1 encoding:{} serializedlength:{len} lru:0 lru_seconds_idle:0",
-            v.encoding()
+            "Value at:0x0 refcount:1 encoding:{} serializedlength:{len} lru:{} lru_seconds_idle:{}",
+            v.encoding(),
+            k.lru(),
+            access.idle_ms(k.lru()) / 1000
         );
         ctx.out().simple(&text);
         return Ok(());
@@ -606,6 +615,7 @@ pub fn load_snapshot(
     merge: bool,
 ) -> Result<rdb::LoadInfo, String> {
     let mut keys: Vec<rdb::LoadedKey> = Vec::new();
+    srv.sync_access(now);
     let Server { config, rng, .. } = &mut *srv;
     let info = rdb::decode(bytes, config, rng, Some(now.0), |k| keys.push(k))?;
     apply_loaded_with_functions(srv, keys, &info.functions, flush, merge)?;
@@ -689,6 +699,13 @@ pub fn apply_loaded(
         db.insert_new(&k.key, k.value);
         if let Some(at) = k.expire_ms {
             db.set_expire(&k.key, at);
+        }
+        // rdbLoad's objectSetLRUOrLFU: the IDLE opcode counts under LRU-style policies,
+        // FREQ under LFU ones.
+        let field = (k.idle_secs.and_then(|s| db.access.field_for_idle_secs(s)))
+            .or_else(|| k.freq.and_then(|f| db.access.field_for_freq(f)));
+        if let Some(f) = field {
+            db.set_lru(&k.key, f);
         }
     }
     Ok(())

@@ -257,6 +257,16 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             .events
             .push_back(crate::engine::Event::ConfigChanged);
     }
+    // Redis's updateMaxmemory evicts at once; here the engine's next tick does (a round of
+    // evictions is not run inside another command), or the next command before it runs.
+    if ctx.srv.config.maxmemory > 0
+        && args[2..]
+            .iter()
+            .step_by(2)
+            .any(|name| name.eq_ignore_ascii_case(b"maxmemory"))
+    {
+        ctx.srv.evict.running = true;
+    }
     ctx.out().ok();
     Ok(())
 }
@@ -264,6 +274,7 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// CONFIG RESETSTAT
 pub fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     ctx.srv.stats = Default::default();
+    ctx.srv.evict.reset_stats(ctx.now);
     for db in &mut ctx.srv.dbs {
         db.expired_count = 0;
         db.hits = 0;
@@ -414,7 +425,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
     let host = &srv.host;
     let now = ctx.now.as_millis();
     let uptime = now.saturating_sub(srv.start_time.as_millis()) / 1000;
-    let used = host.used_memory.map_or(0, |f| f() as u64);
+    let used = srv.used_memory();
     let rss = host.used_memory_rss.map_or(0, |f| f() as u64);
     let seed = srv.start_time.as_millis() ^ (u64::from(host.process_id) << 32);
     let mut s = String::new();
@@ -491,13 +502,20 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "used_memory_human:{}", bytes_to_human(used));
                 kv!(s, "used_memory_rss:{rss}");
                 kv!(s, "used_memory_rss_human:{}", bytes_to_human(rss));
-                kv!(s, "used_memory_peak:{used}");
-                kv!(s, "used_memory_peak_human:{}", bytes_to_human(used));
-                kv!(s, "used_memory_peak_perc:100.00%");
-                kv!(s, "used_memory_overhead:0");
-                kv!(s, "used_memory_startup:0");
-                kv!(s, "used_memory_dataset:{used}");
-                kv!(s, "used_memory_dataset_perc:100.00%");
+                // The cron's peak, or the present figure if that is higher (as Redis's INFO).
+                let peak = srv.evict.peak_used.max(used);
+                kv!(s, "used_memory_peak:{peak}");
+                kv!(s, "used_memory_peak_human:{}", bytes_to_human(peak));
+                kv!(
+                    s,
+                    "used_memory_peak_perc:{:.2}%",
+                    used as f64 * 100.0 / peak.max(1) as f64
+                );
+                let oh = srv.overhead(ctx.clients);
+                kv!(s, "used_memory_overhead:{}", oh.total);
+                kv!(s, "used_memory_startup:{}", oh.startup);
+                kv!(s, "used_memory_dataset:{}", oh.dataset);
+                kv!(s, "used_memory_dataset_perc:{:.2}%", oh.dataset_perc);
                 kv!(s, "total_system_memory:0");
                 kv!(s, "total_system_memory_human:0B");
                 // The EVAL Lua state's bytes (none until a script runs; 0 while one runs, as
@@ -536,13 +554,17 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     "mem_fragmentation_bytes:{}",
                     i128::from(rss) - i128::from(used)
                 );
-                kv!(s, "mem_not_counted_for_evict:0");
+                kv!(
+                    s,
+                    "mem_not_counted_for_evict:{}",
+                    srv.mem_not_counted_for_evict()
+                );
                 kv!(s, "mem_replication_backlog:0");
                 kv!(s, "mem_total_replication_buffers:0");
                 kv!(s, "mem_clients_slaves:0");
-                kv!(s, "mem_clients_normal:0");
+                kv!(s, "mem_clients_normal:{}", oh.clients_normal);
                 kv!(s, "mem_cluster_links:0");
-                kv!(s, "mem_aof_buffer:0");
+                kv!(s, "mem_aof_buffer:{}", oh.aof_buffer);
                 kv!(s, "mem_allocator:libc");
                 kv!(s, "active_defrag_running:0");
                 let count = |f: Option<fn() -> usize>| f.map_or(0, |f| f());
@@ -650,10 +672,16 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "expired_stale_perc:0.00");
                 kv!(s, "expired_time_cap_reached_count:0");
                 kv!(s, "expire_cycle_cpu_milliseconds:0");
-                kv!(s, "evicted_keys:0");
+                let ev = &srv.evict;
+                kv!(s, "evicted_keys:{}", ev.evicted_keys);
                 kv!(s, "evicted_clients:0");
-                kv!(s, "total_eviction_exceeded_time:0");
-                kv!(s, "current_eviction_exceeded_time:0");
+                let current = ev.current_exceeded_ms(ctx.now);
+                kv!(
+                    s,
+                    "total_eviction_exceeded_time:{}",
+                    ev.exceeded_total_ms + current
+                );
+                kv!(s, "current_eviction_exceeded_time:{current}");
                 kv!(s, "keyspace_hits:{hits}");
                 kv!(s, "keyspace_misses:{misses}");
                 let ps = &ctx.srv.pubsub;

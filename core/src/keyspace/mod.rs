@@ -2,10 +2,11 @@
 //! expiry time (ms), like Redis's `db->dict` and `db->expires`. Reads expire lazily; the
 //! engine's tick runs the active expiry cycle with a bounded budget.
 
+use crate::evict::Access;
 use crate::lazyfree::{is_big, FreeReason};
 use crate::rng::Rng;
 use crate::time::UnixMillis;
-use crate::types::{CompactBytes, Dict, Kind, Value};
+use crate::types::{Dict, Key, Kind, Value};
 
 /// Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP.
 const EXPIRE_SAMPLE: usize = 20;
@@ -18,7 +19,8 @@ const EXPIRE_ACCEPTABLE_STALE: usize = 10;
 pub struct WrongType;
 
 pub struct Db {
-    pub(crate) keys: Dict<Value>,
+    /// The keys, each with Redis's 24-bit LRU/LFU field (`types::Key`).
+    pub(crate) keys: Dict<Value, Key>,
     pub(crate) expires: Dict<u64>,
     /// Keys removed because their TTL passed (INFO's expired_keys).
     pub(crate) expired_count: u64,
@@ -37,6 +39,10 @@ pub struct Db {
     pub(crate) blocking_keys: std::collections::HashSet<Vec<u8>>,
     /// Blocked-on keys that received a value since the engine last served blocked clients.
     pub(crate) ready_keys: Vec<Vec<u8>>,
+    /// How accesses update a key's LRU/LFU field, and the time (`Server::sync_access`).
+    pub(crate) access: Access,
+    /// Draws LFULogIncr's coin (its own stream, so lookups need not borrow the server's).
+    pub(crate) lfu_rng: Rng,
 }
 
 impl Db {
@@ -52,6 +58,8 @@ impl Db {
             pending_free: Vec::new(),
             blocking_keys: Default::default(),
             ready_keys: Vec::new(),
+            access: Access::default(),
+            lfu_rng: Rng::new(seed ^ 0x1f_0123),
         }
     }
 
@@ -92,15 +100,53 @@ impl Db {
         }
     }
 
-    /// The live value of `key` (lazily expiring it), without touching hit/miss stats.
+    /// The live value of `key` (lazily expiring it), without touching hit/miss stats;
+    /// records the access in the key's LRU/LFU field (Redis's lookupKeyWrite).
     pub(crate) fn get(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
-        self.expire_if_needed(key, now);
-        self.keys.get(key)
+        self.get_mut(key, now).map(|v| &*v)
     }
 
     pub(crate) fn get_mut(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Value> {
         self.expire_if_needed(key, now);
-        self.keys.get_mut(key)
+        self.touch(key)
+    }
+
+    /// The value of `key`, recording the access in its LRU/LFU field as Redis's lookupKey
+    /// does (expiry is the caller's).
+    #[inline]
+    fn touch(&mut self, key: &[u8]) -> Option<&mut Value> {
+        touch(&mut self.keys, &self.access, &mut self.lfu_rng, key)
+    }
+
+    /// Redis's lookupKeyReadWithFlags(LOOKUP_NOTOUCH): counts a hit or miss but leaves the
+    /// key's LRU/LFU field alone (EXISTS, TYPE, SCAN's TYPE filter, OBJECT). The field comes
+    /// along for OBJECT.
+    pub(crate) fn lookup_read_notouch(
+        &mut self,
+        key: &[u8],
+        now: UnixMillis,
+    ) -> Option<(&Value, u32)> {
+        self.expire_if_needed(key, now);
+        let found = self.keys.get_entry(key).map(|(k, v)| (v, k.lru()));
+        *if found.is_some() {
+            &mut self.hits
+        } else {
+            &mut self.misses
+        } += 1;
+        found
+    }
+
+    /// A key's LRU/LFU field as it is (no expiry, no access): RENAME and MOVE carry it to the
+    /// new name with the value, as Redis moves the object with its header.
+    pub(crate) fn lru_of(&self, key: &[u8]) -> Option<u32> {
+        self.keys.get_entry(key).map(|(k, _)| k.lru())
+    }
+
+    /// Sets a key's LRU/LFU field (RESTORE's IDLETIME/FREQ, the RDB's IDLE/FREQ opcodes).
+    pub(crate) fn set_lru(&mut self, key: &[u8], field: u32) {
+        if let Some((k, _)) = self.keys.get_entry_mut(key) {
+            k.set_lru(field);
+        }
     }
 
     /// Deletes a key whose TTL passed (not a change a save rule counts, as in Redis).
@@ -116,7 +162,7 @@ impl Db {
     /// Redis's lookupKeyRead: like `get`, counting keyspace hits and misses.
     pub(crate) fn lookup_read(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
         self.expire_if_needed(key, now);
-        let v = self.keys.get(key);
+        let v = touch(&mut self.keys, &self.access, &mut self.lfu_rng, key).map(|v| &*v);
         *if v.is_some() {
             &mut self.hits
         } else {
@@ -143,7 +189,7 @@ impl Db {
         now: UnixMillis,
     ) -> Result<Option<&mut T>, WrongType> {
         self.expire_if_needed(key, now);
-        let v = self.keys.get_mut(key);
+        let v = touch(&mut self.keys, &self.access, &mut self.lfu_rng, key);
         *if v.is_some() {
             &mut self.hits
         } else {
@@ -178,6 +224,7 @@ impl Db {
             .transpose()
     }
 
+    /// Whether the key exists: a write lookup (lazily expiring it, recording the access).
     pub(crate) fn contains(&mut self, key: &[u8], now: UnixMillis) -> bool {
         self.get(key, now).is_some()
     }
@@ -189,7 +236,15 @@ impl Db {
             self.persist(key);
         }
         self.signal_ready(key);
-        if let Some(old) = self.keys.insert(key, value) {
+        let access = self.access;
+        // A new key's field is a new object's; on overwrite (Redis's dbSetValue) the new
+        // object is fresh too (LRU clock now), except that an LFU counter carries over.
+        let old = self.keys.insert_with(key, value, |k, new| {
+            if new || !access.lfu {
+                k.set_lru(access.new_key());
+            }
+        });
+        if let Some(old) = old {
             self.discard(FreeReason::ServerDel, old);
         }
     }
@@ -216,7 +271,9 @@ impl Db {
     /// Adds a key the caller knows is absent (after a lookup).
     pub(crate) fn insert_new(&mut self, key: &[u8], value: Value) {
         self.signal_ready(key);
-        self.keys.insert_new(CompactBytes::new(key), value);
+        let mut k = Key::new(key);
+        k.set_lru(self.access.new_key());
+        self.keys.insert_new(k, value);
     }
 
     /// Deletes the key and its TTL; returns the value.
@@ -233,7 +290,8 @@ impl Db {
         if let Some(slot) = self.expires.get_mut(key) {
             *slot = at_ms;
         } else {
-            self.expires.insert_new(CompactBytes::new(key), at_ms);
+            self.expires
+                .insert_new(crate::types::CompactBytes::new(key), at_ms);
         }
     }
 
@@ -243,13 +301,13 @@ impl Db {
     }
 
     /// Removes everything, returning the old contents for the host to free.
-    pub(crate) fn flush(&mut self) -> Dict<Value> {
+    pub(crate) fn flush(&mut self) -> Dict<Value, Key> {
         self.expires.take();
         self.keys.take()
     }
 
     /// Removes everything, returning the old keys and expiry tables (for FLUSH* ASYNC).
-    pub(crate) fn flush_all(&mut self) -> (Dict<Value>, Dict<u64>) {
+    pub(crate) fn flush_all(&mut self) -> (Dict<Value, Key>, Dict<u64>) {
         (self.keys.take(), self.expires.take())
     }
 
@@ -310,6 +368,19 @@ impl Db {
         self.keys.rehash_steps(buckets);
         self.expires.rehash_steps(buckets);
     }
+}
+
+/// `Db::touch` on the parts, so the hit/miss counters stay free to borrow.
+#[inline]
+fn touch<'a>(
+    keys: &'a mut Dict<Value, Key>,
+    access: &Access,
+    rng: &mut Rng,
+    key: &[u8],
+) -> Option<&'a mut Value> {
+    let (k, v) = keys.get_entry_mut(key)?;
+    k.set_lru(access.touched(k.lru(), rng));
+    Some(v)
 }
 
 #[cfg(test)]

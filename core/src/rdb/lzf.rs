@@ -88,12 +88,14 @@ impl Lzf {
                 let off = ip - r - 1;
                 let mut len: usize = 2;
                 let maxlen = (in_len - ip - len).min(MAX_REF);
+                // lzf_c.c tests the room before it touches `out`: a literal run that just
+                // ended at the buffer's end leaves `op` one past it.
+                if op - usize::from(lit == 0) + 3 + 1 >= out_len {
+                    return None;
+                }
                 out[op - lit - 1] = (lit as u8).wrapping_sub(1); // stop run
                 if lit == 0 {
                     op -= 1; // undo run if length is zero
-                }
-                if op + 3 + 1 >= out_len {
-                    return None;
                 }
                 // lzf_c.c's loop, unrolled part included: it may overrun `maxlen` by up to
                 // two octets (still inside the input), and matching that keeps the output
@@ -222,6 +224,14 @@ pub fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_full_buffer_ends_compression_without_overrunning_it() {
+        // A literal run that ends exactly at the buffer's end, then a match: lzf_c.c gives up
+        // there (this indexed one past the buffer before).
+        let input = b"bcdcacabaabcdebcbedcdadbbceebecaedcbe";
+        assert_eq!(Lzf::new().compress(input, input.len() - 4), None);
+    }
 
     #[test]
     fn compresses_repetitive_text() {

@@ -96,6 +96,31 @@ pub struct SaveOptions {
     pub list_max_listpack_size: i64,
     /// The FUNCTION libraries' codes, written before the keys (rdbSaveFunctions).
     pub functions: Vec<Vec<u8>>,
+    /// Each key's access data written before it, as the maxmemory policy says
+    /// (rdbSaveKeyValuePair: IDLE under an LRU policy, FREQ under an LFU one).
+    pub key_meta: KeyMeta,
+}
+
+/// Which access opcode precedes each key in a snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyMeta {
+    #[default]
+    None,
+    /// RDB_OPCODE_IDLE: seconds since the last access (allkeys-lru, volatile-lru).
+    Idle,
+    /// RDB_OPCODE_FREQ: the LFU counter (allkeys-lfu, volatile-lfu).
+    Freq,
+}
+
+impl KeyMeta {
+    fn of(policy: crate::config::MaxmemoryPolicy) -> KeyMeta {
+        use crate::config::MaxmemoryPolicy as P;
+        match policy {
+            P::AllkeysLru | P::VolatileLru => KeyMeta::Idle,
+            P::AllkeysLfu | P::VolatileLfu => KeyMeta::Freq,
+            _ => KeyMeta::None,
+        }
+    }
 }
 
 impl SaveOptions {
@@ -109,6 +134,7 @@ impl SaveOptions {
             aof_base: false,
             list_max_listpack_size: cfg.list_max_listpack_size,
             functions: Vec::new(),
+            key_meta: KeyMeta::of(cfg.maxmemory_policy),
         }
     }
 }
@@ -124,6 +150,7 @@ impl Default for SaveOptions {
             aof_base: false,
             list_max_listpack_size: -2,
             functions: Vec::new(),
+            key_meta: KeyMeta::None,
         }
     }
 }
@@ -136,6 +163,9 @@ pub(crate) struct Encoder<W: Write> {
     compress: bool,
     fill: i64,
     lzf: lzf::Lzf,
+    key_meta: KeyMeta,
+    /// The save's time (ctime), for IDLE's idle seconds and FREQ's decay.
+    now_ms: u64,
 }
 
 /// Redis's rdbEncodeInteger: the 2/3/5-byte encodings for values that fit 8/16/32 bits.
@@ -177,6 +207,8 @@ impl<W: Write> Encoder<W> {
             compress: opts.compression,
             fill: opts.list_max_listpack_size,
             lzf: lzf::Lzf::new(),
+            key_meta: opts.key_meta,
+            now_ms: opts.ctime_secs.saturating_mul(1000),
         }
     }
 
@@ -432,8 +464,29 @@ impl<W: Write> Encoder<W> {
         self.raw(&[OP_RESIZEDB])?;
         self.len(db.len() as u64)?;
         self.len(db.expires.len() as u64)?;
+        // The idle times and decays as of the save, not of the database's last command.
+        let access = crate::evict::Access {
+            now_ms: self.now_ms.max(db.access.now_ms),
+            ..db.access
+        };
         for (k, v) in db.keys.iter() {
-            self.key_value(k.as_bytes(), v, db.expire_at(k.as_bytes()))?;
+            let key = k.as_bytes();
+            if let Some(at) = db.expire_at(key) {
+                self.raw(&[OP_EXPIRETIME_MS])?;
+                self.raw(&at.to_le_bytes())?;
+            }
+            match self.key_meta {
+                KeyMeta::None => {}
+                KeyMeta::Idle => {
+                    self.raw(&[OP_IDLE])?;
+                    self.len(access.idle_ms(k.lru()) / 1000)?;
+                }
+                KeyMeta::Freq => {
+                    let freq = access.lfu_decr_and_return(k.lru()).min(255) as u8;
+                    self.raw(&[OP_FREQ, freq])?;
+                }
+            }
+            self.key_value(key, v, None)?;
         }
         Ok(())
     }
@@ -612,6 +665,9 @@ pub(crate) struct LoadedKey {
     pub key: Vec<u8>,
     pub value: Value,
     pub expire_ms: Option<u64>,
+    /// The IDLE (seconds) and FREQ opcodes that preceded it, if any.
+    pub idle_secs: Option<u64>,
+    pub freq: Option<u8>,
 }
 
 /// Decodes a whole RDB (magic to checksum). Keys whose expiry is before `skip_expired_before`
@@ -641,6 +697,8 @@ pub(crate) fn decode(
     d.pos = 9;
     let mut db = 0usize;
     let mut expire: Option<u64> = None;
+    let mut idle_secs: Option<u64> = None;
+    let mut freq: Option<u8> = None;
     loop {
         let t = d.u8()?;
         match t {
@@ -654,10 +712,10 @@ pub(crate) fn decode(
                 expire = Some(u64::from(secs) * 1000);
             }
             OP_FREQ => {
-                d.take(1)?;
+                freq = Some(d.u8()?);
             }
             OP_IDLE => {
-                d.len()?;
+                idle_secs = Some(d.len()?);
             }
             OP_EOF => break,
             OP_SELECTDB => {
@@ -695,6 +753,7 @@ pub(crate) fn decode(
                     .object(t)
                     .map_err(|e| format!("{e} (key '{}')", String::from_utf8_lossy(&key)))?;
                 let exp = expire.take();
+                let (idle_secs, freq) = (idle_secs.take(), freq.take());
                 let Some(value) = v else {
                     continue; // empty collection: Redis skips it too
                 };
@@ -710,6 +769,8 @@ pub(crate) fn decode(
                     key,
                     value,
                     expire_ms: exp,
+                    idle_secs,
+                    freq,
                 });
             }
         }

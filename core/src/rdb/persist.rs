@@ -121,6 +121,12 @@ impl Default for Persist {
 }
 
 impl Persist {
+    /// Bytes of propagated effects the host has not taken yet (the AOF buffer, which Redis
+    /// leaves out of the memory counted for eviction).
+    pub fn pending_len(&self) -> usize {
+        self.stream.len()
+    }
+
     pub fn child_active(&self) -> bool {
         self.bgsave_in_progress || self.aof_rewrite_in_progress
     }

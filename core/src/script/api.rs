@@ -244,6 +244,20 @@ impl RunCtx<'_> {
                 b"Write commands are not allowed from read-only scripts.",
             );
         }
+        // scriptVerifyOOM: while memory was over maxmemory when the script's command began,
+        // its first deny-oom command fails (not later ones: a script is not stopped half
+        // way), unless the script says allow-oom.
+        let allow_oom =
+            self.flags & sflags::EVAL_COMPAT_MODE == 0 && self.flags & sflags::ALLOW_OOM != 0;
+        if !allow_oom
+            && self.srv.config.maxmemory > 0
+            && !self.srv.persist.loading
+            && !self.srv.script.wrote
+            && self.srv.evict.pre_command_oom
+            && cmd.has(flags::DENYOOM)
+        {
+            return fail(st, &[b"-", command::OOM_ERROR].concat());
+        }
         if cmd.has(flags::WRITE) {
             // scriptCall's SCRIPT_WRITE_DIRTY: SCRIPT KILL can no longer stop this script.
             self.srv.script.wrote = true;

@@ -468,6 +468,10 @@ pub(crate) fn eval(
             b"ERR Can not execute a script with write flag using *_ro command.".to_vec(),
         ));
     }
+    if let Err(e) = check_oom(srv, flags) {
+        srv.script.vm = Some(vm);
+        return Err(e);
+    }
     let res = run(
         now, srv, clients, caller, &mut *vm, &sha, flags, keys, argv, ro,
     );
@@ -492,6 +496,24 @@ pub(crate) fn check_ro(flags: u32, ro: bool) -> Result<(), CmdError> {
     if ro && flags & (sflags::EVAL_COMPAT_MODE | sflags::NO_WRITES) == 0 {
         return Err(CmdError::err(
             "Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    Ok(())
+}
+
+/// scriptPrepareForRun's OOM check: a script with a shebang that may write (neither
+/// `no-writes` nor `allow-oom`) does not start while memory was over `maxmemory` when the
+/// command began. (Dispatch refuses such EVALs first by their deny-oom flag; this catches
+/// the ones that got past it, as in Redis.)
+pub(crate) fn check_oom(srv: &Server, flags: u32) -> Result<(), CmdError> {
+    if flags & sflags::EVAL_COMPAT_MODE == 0
+        && srv.evict.pre_command_oom
+        && srv.config.maxmemory > 0
+        && flags & (sflags::ALLOW_OOM | sflags::NO_WRITES) == 0
+    {
+        return Err(CmdError::Msg(
+            b"OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"
+                .to_vec(),
         ));
     }
     Ok(())

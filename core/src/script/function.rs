@@ -663,6 +663,7 @@ pub(crate) fn fcall(
     }
     let (keys, argv) = args[3..].split_at(numkeys as usize);
     eval::check_ro(flags, ro)?;
+    eval::check_oom(srv, flags)?;
     let st = &mut srv.script;
     let mut vm = st
         .functions

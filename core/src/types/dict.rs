@@ -4,9 +4,29 @@
 //! single command pays for a whole resize. `scan` is Redis's reverse-binary cursor, which
 //! returns every entry present for a whole scan even across resizes.
 
-use super::CompactBytes;
+use super::{CompactBytes, Key};
 use crate::rng::Rng;
 use std::hash::BuildHasher;
+
+/// What a `Dict` can be keyed by: bytes it hashes and compares, made from a slice on insert.
+/// `CompactBytes` for collections; the keyspace's `Key`, which also carries the LRU/LFU field.
+pub trait DictKey: std::ops::Deref<Target = [u8]> {
+    fn from_slice(b: &[u8]) -> Self;
+}
+
+impl DictKey for CompactBytes {
+    #[inline]
+    fn from_slice(b: &[u8]) -> Self {
+        CompactBytes::new(b)
+    }
+}
+
+impl DictKey for Key {
+    #[inline]
+    fn from_slice(b: &[u8]) -> Self {
+        Key::new(b)
+    }
+}
 
 const INITIAL_SIZE: usize = 4;
 /// Redis's HASHTABLE_MIN_FILL (htNeedsResize): a table of more than `INITIAL_SIZE` buckets
@@ -17,25 +37,25 @@ const INITIAL_SIZE: usize = 4;
 /// t_set.c and t_zset.c do).
 const MIN_FILL_PERCENT: usize = 10;
 
-struct Node<V> {
-    key: CompactBytes,
+struct Node<V, K> {
+    key: K,
     value: V,
-    next: Option<Box<Node<V>>>,
+    next: Option<Box<Node<V, K>>>,
 }
 
-struct Table<V> {
-    buckets: Vec<Option<Box<Node<V>>>>,
+struct Table<V, K> {
+    buckets: Vec<Option<Box<Node<V, K>>>>,
     used: usize,
 }
 
-impl<V> Table<V> {
-    fn empty() -> Table<V> {
+impl<V, K> Table<V, K> {
+    fn empty() -> Table<V, K> {
         Table {
             buckets: Vec::new(),
             used: 0,
         }
     }
-    fn with_size(n: usize) -> Table<V> {
+    fn with_size(n: usize) -> Table<V, K> {
         Table {
             buckets: zeroed_buckets(n),
             used: 0,
@@ -50,18 +70,18 @@ impl<V> Table<V> {
 /// maps lazily, so starting a resize to 16M buckets costs nothing up front (writing 128 MB of
 /// `None`s would stall the server for tens of ms); the incremental rehash touches the pages a
 /// few at a time.
-fn zeroed_buckets<V>(n: usize) -> Vec<Option<Box<Node<V>>>> {
+fn zeroed_buckets<V, K>(n: usize) -> Vec<Option<Box<Node<V, K>>>> {
     if n == 0 {
         return Vec::new();
     }
-    let layout = std::alloc::Layout::array::<Option<Box<Node<V>>>>(n)
+    let layout = std::alloc::Layout::array::<Option<Box<Node<V, K>>>>(n)
         .unwrap_or_else(|_| panic!("hash table of {n} buckets is too big"));
     // SAFETY: `Option<Box<T>>` is guaranteed to represent `None` as the null pointer, i.e. all
     // zero bits (the documented null-pointer optimization), so zeroed memory holds `n` valid
     // `None`s. The block comes from the global allocator with exactly the layout
-    // `Vec<Option<Box<Node<V>>>>` of capacity `n` uses, so the Vec may own and free it.
+    // `Vec<Option<Box<Node<V, K>>>>` of capacity `n` uses, so the Vec may own and free it.
     unsafe {
-        let p = std::alloc::alloc_zeroed(layout).cast::<Option<Box<Node<V>>>>();
+        let p = std::alloc::alloc_zeroed(layout).cast::<Option<Box<Node<V, K>>>>();
         if p.is_null() {
             std::alloc::handle_alloc_error(layout);
         }
@@ -69,7 +89,7 @@ fn zeroed_buckets<V>(n: usize) -> Vec<Option<Box<Node<V>>>> {
     }
 }
 
-impl<V> Drop for Table<V> {
+impl<V, K> Drop for Table<V, K> {
     // Unlink chains iteratively so a long chain cannot overflow the stack.
     fn drop(&mut self) {
         for bucket in self.buckets.iter_mut() {
@@ -81,15 +101,15 @@ impl<V> Drop for Table<V> {
     }
 }
 
-pub struct Dict<V> {
-    tables: [Table<V>; 2],
+pub struct Dict<V, K = CompactBytes> {
+    tables: [Table<V, K>; 2],
     /// The next bucket of table 0 to move into table 1, while rehashing.
     rehash_idx: Option<usize>,
     hasher: foldhash::fast::FixedState,
 }
 
-impl<V> Dict<V> {
-    pub fn new(seed: u64) -> Dict<V> {
+impl<V, K: DictKey> Dict<V, K> {
+    pub fn new(seed: u64) -> Dict<V, K> {
         Dict {
             tables: [Table::empty(), Table::empty()],
             rehash_idx: None,
@@ -116,6 +136,13 @@ impl<V> Dict<V> {
     /// Bucket slots allocated (both tables), for memory figures and tests.
     pub fn slots(&self) -> usize {
         self.tables[0].buckets.len() + self.tables[1].buckets.len()
+    }
+
+    /// Bytes of the table's own structure: an entry node per entry and a pointer per bucket
+    /// (what Redis's getMemoryOverheadData counts for a database's dicts).
+    pub fn overhead_bytes(&self) -> usize {
+        self.len() * std::mem::size_of::<Node<V, K>>()
+            + self.slots() * std::mem::size_of::<Option<Box<Node<V, K>>>>()
     }
 
     /// Moves up to `n` buckets to the new table, visiting at most 10·n empty ones (Redis's
@@ -204,13 +231,13 @@ impl<V> Dict<V> {
         false
     }
 
-    fn find_in(&self, key: &[u8], h: u64) -> Option<&Node<V>> {
+    fn find_in(&self, key: &[u8], h: u64) -> Option<&Node<V, K>> {
         for t in 0..2 {
             let table = &self.tables[t];
             if !table.buckets.is_empty() {
                 let mut cur = table.buckets[(h & table.mask()) as usize].as_deref();
                 while let Some(node) = cur {
-                    if node.key.as_bytes() == key {
+                    if &node.key[..] == key {
                         return Some(node);
                     }
                     cur = node.next.as_deref();
@@ -244,6 +271,31 @@ impl<V> Dict<V> {
     }
 
     fn find_mut(&mut self, key: &[u8], h: u64) -> Option<&mut V> {
+        self.find_node_mut(key, h).map(|n| &mut n.value)
+    }
+
+    /// The entry of `key`, with its key writable: for the metadata a key type carries (the
+    /// keyspace's LRU/LFU field). Replacing the key's bytes would break the table.
+    pub fn get_entry_mut(&mut self, key: &[u8]) -> Option<(&mut K, &mut V)> {
+        if self.is_empty() {
+            return None;
+        }
+        self.rehash_step();
+        let h = self.hash(key);
+        self.find_node_mut(key, h)
+            .map(|n| (&mut n.key, &mut n.value))
+    }
+
+    /// The entry of `key`, read-only.
+    pub fn get_entry(&self, key: &[u8]) -> Option<(&K, &V)> {
+        if self.is_empty() {
+            return None;
+        }
+        self.find_in(key, self.hash(key))
+            .map(|n| (&n.key, &n.value))
+    }
+
+    fn find_node_mut(&mut self, key: &[u8], h: u64) -> Option<&mut Node<V, K>> {
         if self.is_empty() {
             return None;
         }
@@ -257,7 +309,7 @@ impl<V> Dict<V> {
             let mut cur = table.buckets[(h & table.mask()) as usize].as_deref();
             let mut depth = 0;
             while let Some(node) = cur {
-                if node.key.as_bytes() == key {
+                if &node.key[..] == key {
                     return Some((t, depth));
                 }
                 depth += 1;
@@ -271,7 +323,7 @@ impl<V> Dict<V> {
         for _ in 0..depth {
             node = node.next.as_deref_mut()?;
         }
-        Some(&mut node.value)
+        Some(node)
     }
 
     /// Inserts or replaces; returns the old value. Hashes the key once.
@@ -282,19 +334,40 @@ impl<V> Dict<V> {
             return Some(std::mem::replace(slot, value));
         }
         self.expand_if_needed();
-        self.insert_hashed(CompactBytes::new(key), value, h);
+        self.insert_hashed(K::from_slice(key), value, h);
+        None
+    }
+
+    /// `insert`, letting `key_meta` set the metadata of the key (true: a new key, false: the
+    /// one already there) before the value goes in. Hashes the key once.
+    pub fn insert_with(
+        &mut self,
+        key: &[u8],
+        value: V,
+        key_meta: impl FnOnce(&mut K, bool),
+    ) -> Option<V> {
+        self.rehash_step();
+        let h = self.hash(key);
+        if let Some(node) = self.find_node_mut(key, h) {
+            key_meta(&mut node.key, false);
+            return Some(std::mem::replace(&mut node.value, value));
+        }
+        self.expand_if_needed();
+        let mut k = K::from_slice(key);
+        key_meta(&mut k, true);
+        self.insert_hashed(k, value, h);
         None
     }
 
     /// Inserts a key known to be absent.
-    pub fn insert_new(&mut self, key: CompactBytes, value: V) {
+    pub fn insert_new(&mut self, key: K, value: V) {
         self.rehash_step();
         self.expand_if_needed();
         let h = self.hash(&key);
         self.insert_hashed(key, value, h);
     }
 
-    fn insert_hashed(&mut self, key: CompactBytes, value: V, h: u64) {
+    fn insert_hashed(&mut self, key: K, value: V, h: u64) {
         let t = if self.is_rehashing() { 1 } else { 0 };
         let table = &mut self.tables[t];
         let slot = (h & table.mask()) as usize;
@@ -303,7 +376,7 @@ impl<V> Dict<V> {
         table.used += 1;
     }
 
-    pub fn remove(&mut self, key: &[u8]) -> Option<(CompactBytes, V)> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<(K, V)> {
         if self.is_empty() {
             return None;
         }
@@ -315,7 +388,7 @@ impl<V> Dict<V> {
             if !table.buckets.is_empty() {
                 let slot = (h & table.mask()) as usize;
                 let mut cur = &mut table.buckets[slot];
-                while cur.as_ref().is_some_and(|n| n.key.as_bytes() != key) {
+                while cur.as_ref().is_some_and(|n| &n.key[..] != key) {
                     cur = &mut cur.as_mut().expect("checked").next;
                 }
                 if let Some(mut node) = cur.take() {
@@ -333,7 +406,7 @@ impl<V> Dict<V> {
     }
 
     /// Empties the dict, returning the old contents (so a host can free them elsewhere).
-    pub fn take(&mut self) -> Dict<V> {
+    pub fn take(&mut self) -> Dict<V, K> {
         let seed_hasher = self.hasher.clone();
         std::mem::replace(
             self,
@@ -347,7 +420,7 @@ impl<V> Dict<V> {
 
     /// A random entry, like dictGetRandomKey: a random non-empty bucket, then a random node
     /// of its chain.
-    pub fn random_entry(&mut self, rng: &mut Rng) -> Option<(&CompactBytes, &V)> {
+    pub fn random_entry(&mut self, rng: &mut Rng) -> Option<(&K, &V)> {
         if self.is_empty() {
             return None;
         }
@@ -394,7 +467,80 @@ impl<V> Dict<V> {
         None
     }
 
-    fn visit_bucket(table: &Table<V>, slot: u64, f: &mut impl FnMut(&CompactBytes, &V)) {
+    /// Redis's dictGetSomeKeys: up to `count` entries (distinct, not uniformly chosen) from
+    /// consecutive buckets after a random one, jumping elsewhere after a run of empty buckets,
+    /// visiting at most 10·count buckets. Cheaper than `count` random picks; eviction samples
+    /// with it. Returns how many it visited.
+    pub fn some_entries(
+        &mut self,
+        rng: &mut Rng,
+        count: usize,
+        mut f: impl FnMut(&K, &V),
+    ) -> usize {
+        let count = count.min(self.len());
+        if count == 0 {
+            return 0;
+        }
+        for _ in 0..count {
+            if !self.is_rehashing() {
+                break;
+            }
+            self.rehash_steps(1);
+        }
+        let rehash_idx = self.rehash_idx;
+        let tables = if rehash_idx.is_some() { 2 } else { 1 };
+        let max_mask = self.tables[0].mask().max(if tables == 2 {
+            self.tables[1].mask()
+        } else {
+            0
+        });
+        let mut maxsteps = count * 10;
+        let mut i = (rng.next_u64() & max_mask) as usize;
+        let mut empty_run = 0;
+        let mut stored = 0;
+        while stored < count && maxsteps > 0 {
+            maxsteps -= 1;
+            for j in 0..tables {
+                if let Some(ri) = rehash_idx {
+                    // Buckets of table 0 below the rehash index are empty: in a shrink,
+                    // jump to the index; in a growth, only table 1 has them.
+                    if j == 0 && i < ri {
+                        if i >= self.tables[1].buckets.len() {
+                            i = ri;
+                        } else {
+                            continue;
+                        }
+                    }
+                }
+                let t = &self.tables[j];
+                if i >= t.buckets.len() {
+                    continue;
+                }
+                let mut cur = t.buckets[i].as_deref();
+                if cur.is_none() {
+                    empty_run += 1;
+                    if empty_run >= 5 && empty_run > count {
+                        i = (rng.next_u64() & max_mask) as usize;
+                        empty_run = 0;
+                    }
+                } else {
+                    empty_run = 0;
+                    while let Some(n) = cur {
+                        f(&n.key, &n.value);
+                        stored += 1;
+                        if stored == count {
+                            return stored;
+                        }
+                        cur = n.next.as_deref();
+                    }
+                }
+            }
+            i = (i + 1) & max_mask as usize;
+        }
+        stored
+    }
+
+    fn visit_bucket(table: &Table<V, K>, slot: u64, f: &mut impl FnMut(&K, &V)) {
         let mut cur = table.buckets[(slot & table.mask()) as usize].as_deref();
         while let Some(n) = cur {
             f(&n.key, &n.value);
@@ -403,7 +549,7 @@ impl<V> Dict<V> {
     }
 
     /// Redis's dictScan: visits the bucket(s) at `cursor`, returns the next cursor (0 = done).
-    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&CompactBytes, &V)) -> u64 {
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&K, &V)) -> u64 {
         if self.is_empty() {
             return 0;
         }
@@ -433,7 +579,7 @@ impl<V> Dict<V> {
         v
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&CompactBytes, &V)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.tables.iter().flat_map(|t| {
             t.buckets.iter().flat_map(|b| {
                 let mut cur = b.as_deref();
@@ -455,8 +601,40 @@ mod tests {
     use std::collections::{HashMap, HashSet};
 
     #[test]
+    fn some_entries_are_distinct_and_cover_a_small_table() {
+        let mut d: Dict<u32> = Dict::new(4);
+        let mut rng = Rng::new(2);
+        for i in 0..50u32 {
+            d.insert(&i.to_be_bytes(), i);
+        }
+        let mut all = HashSet::new();
+        assert_eq!(
+            d.some_entries(&mut rng, 100, |_, v| assert!(all.insert(*v))),
+            50
+        );
+        assert_eq!(all.len(), 50);
+        for _ in 0..20 {
+            let mut seen = HashSet::new();
+            let n = d.some_entries(&mut rng, 5, |_, v| assert!(seen.insert(*v)));
+            assert_eq!(n, 5);
+        }
+        // While growing (both tables in use). Like Redis's, a call may find nothing when its
+        // random starts land in the new table's still-empty half: callers sample again.
+        let (mut calls, mut found) = (0, 0);
+        for i in 50..5000u32 {
+            d.insert(&i.to_be_bytes(), i);
+            if d.is_rehashing() {
+                let mut seen = HashSet::new();
+                found += d.some_entries(&mut rng, 5, |_, v| assert!(seen.insert(*v)));
+                calls += 1;
+            }
+        }
+        assert!(found > calls * 4, "{found} of {calls} calls x 5");
+    }
+
+    #[test]
     fn grows_incrementally() {
-        let mut d = Dict::new(1);
+        let mut d: Dict<u32> = Dict::new(1);
         let mut max_rehashing_len = 0;
         for i in 0..10_000u32 {
             d.insert(&i.to_be_bytes(), i);
@@ -482,7 +660,7 @@ mod tests {
     /// Every key present for the whole scan is returned, even when the table grows or
     /// shrinks between cursor calls.
     fn scan_guarantee(initial: u32, churn: Vec<(bool, u32)>) {
-        let mut d = Dict::new(9);
+        let mut d: Dict<()> = Dict::new(9);
         for i in 0..initial {
             d.insert(&i.to_be_bytes(), ());
         }
@@ -521,7 +699,7 @@ mod tests {
 
         #[test]
         fn behaves_like_a_hashmap(ops in proptest::collection::vec((0u8..4, 0u16..300), 0..2000)) {
-            let mut d = Dict::new(3);
+            let mut d: Dict<u16> = Dict::new(3);
             let mut model = HashMap::new();
             let mut rng = Rng::new(5);
             for (op, k) in ops {
