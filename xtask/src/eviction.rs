@@ -28,6 +28,9 @@
 //! - volatile-ttl: the evicted keys' TTLs are shorter than the survivors' (mean, with a margin);
 //! - allkeys-lru, allkeys-lfu, volatile-lru, volatile-lfu: the hot set's hit ratio is high and
 //!   well above the cold keys' (loose bounds; both ratios are printed for every policy).
+//!
+//! First, client eviction (`maxmemory-clients`, CLIENT NO-EVICT) on both servers: see
+//! [`client_eviction`].
 
 use crate::servers::{self, Server};
 use crate::suite::Suite;
@@ -416,6 +419,25 @@ pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(7, |d| d.as_nanos() as u64);
+    match start_pair(&ox, "noeviction") {
+        Ok((redis, oxidis)) => {
+            for (server, srv) in [("redis-server", &redis), ("oxidis-server", &oxidis)] {
+                let what = format!("maxmemory-clients {MAXMEMORY_CLIENTS} on {server}");
+                match client_eviction(&srv.addr()) {
+                    Ok(info) => {
+                        println!("    ok     {what}: {info}");
+                        s.info.push(format!("{what}: {info}"));
+                        s.passed += 1;
+                    }
+                    Err(e) => {
+                        println!("    FAILED {what}");
+                        s.fail(format!("{what}: {e}"));
+                    }
+                }
+            }
+        }
+        Err(e) => s.fail(format!("maxmemory-clients: {e}")),
+    }
     for policy in POLICIES {
         let (redis, oxidis) = match start_pair(&ox, policy) {
             Ok(p) => p,
@@ -459,6 +481,93 @@ pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
         }
     }
     s
+}
+
+/// `maxmemory-clients` for the client eviction checks.
+pub const MAXMEMORY_CLIENTS: &str = "2mb";
+
+/// Client eviction (`maxmemory-clients 2mb`, CLIENT NO-EVICT) on the server at `addr`:
+/// a client with a 3 MB pending query buffer (a partial bulk string) is disconnected and
+/// counted in INFO's `evicted_clients`, while small clients stay; a client that does not read
+/// 20 MB of replies is disconnected; the same with CLIENT NO-EVICT on is not (it reads all
+/// its replies afterwards). Returns a summary, or the first failure.
+pub fn client_eviction(addr: &str) -> Result<String, String> {
+    // The 1 MB value is written by a connection that then goes: its query buffer, which Redis
+    // keeps a while, would make it the next client to evict.
+    Conn::connect(addr)?.call_ok(&["SET", "big", &"x".repeat(1 << 20)])?;
+    let mut small = Conn::connect(addr)?;
+    small.call_ok(&["CONFIG", "SET", "maxmemory-clients", MAXMEMORY_CLIENTS])?;
+    let evicted = |c: &mut Conn| info_u64(c, "stats", "evicted_clients");
+    let before = evicted(&mut small)?;
+    // 1. A big query buffer.
+    let mut q = Conn::connect(addr)?;
+    q.call_ok(&["PING"]).map_err(|e| format!("q PING: {e}"))?;
+    let mut req = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10000000\r\n".to_vec();
+    req.extend(vec![b'x'; 3 << 20]);
+    // The server may close while we write: a failed write is fine, the check is the close.
+    let _ = q.send_raw(&req);
+    if !q.read_to_close(Duration::from_secs(10)).1 {
+        return Err("a client with a 3 MB query buffer was not disconnected".into());
+    }
+    let after_query = evicted(&mut small).map_err(|e| format!("after the query buffer: {e}"))?;
+    if after_query <= before {
+        return Err(format!(
+            "evicted_clients is {after_query} after a client was evicted (was {before})"
+        ));
+    }
+    // 2. A big output buffer: 20 GETs of 1 MB, not read.
+    let mut o = Conn::connect(addr)?;
+    o.call_ok(&["PING"]).map_err(|e| format!("o PING: {e}"))?;
+    let mut gets = Vec::new();
+    for _ in 0..20 {
+        append_request(&mut gets, &["GET", "big"]);
+    }
+    o.send_raw(&gets)?;
+    let (_, closed) = o.read_to_close(Duration::from_secs(10));
+    if !closed {
+        return Err("a client with 20 MB of unread replies was not disconnected".into());
+    }
+    let after_output = evicted(&mut small).map_err(|e| format!("after the output buffer: {e}"))?;
+    if after_output <= after_query {
+        return Err(format!(
+            "evicted_clients stayed {after_output} after the output-buffer client"
+        ));
+    }
+    small
+        .call_ok(&["PING"])
+        .map_err(|e| format!("a small client after the evictions: {e}"))?;
+    // 3. The same with CLIENT NO-EVICT on: it stays, and gets every reply (other clients,
+    // being evictable, may be evicted meanwhile: Redis evicts whatever it can).
+    let mut guarded = Conn::connect(addr)?;
+    guarded.set_timeout(Duration::from_secs(60));
+    guarded
+        .call_ok(&["CLIENT", "NO-EVICT", "on"])
+        .map_err(|e| format!("NO-EVICT: {e}"))?;
+    guarded.send_raw(&gets)?;
+    // Not a wait for an outcome: the replies must pile up in the server (and its client
+    // eviction run) before we start reading, or the check would prove nothing.
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..20 {
+        match guarded
+            .read_reply()
+            .map_err(|e| format!("the NO-EVICT client's reply {i}: {e}"))?
+        {
+            Reply::Bulk(b) if b.len() == 1 << 20 => {}
+            other => {
+                let shown: String = format!("{other:?}").chars().take(80).collect();
+                return Err(format!("the NO-EVICT client's reply {i} is {shown}"));
+            }
+        }
+    }
+    guarded
+        .call_ok(&["PING"])
+        .map_err(|e| format!("the NO-EVICT client's PING: {e}"))?;
+    let mut fresh = Conn::connect(addr)?;
+    let end = evicted(&mut fresh)?;
+    Ok(format!(
+        "evicted_clients {before} -> {after_query} (query buffer) -> {after_output} (output \
+         buffer) -> {end} (after the NO-EVICT client, which stayed)"
+    ))
 }
 
 #[cfg(test)]

@@ -649,7 +649,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "expired_time_cap_reached_count:0");
                 kv!(s, "expire_cycle_cpu_milliseconds:0");
                 kv!(s, "evicted_keys:0");
-                kv!(s, "evicted_clients:0");
+                kv!(s, "evicted_clients:{}", ctx.srv.stats.evicted_clients);
                 kv!(s, "total_eviction_exceeded_time:0");
                 kv!(s, "current_eviction_exceeded_time:0");
                 kv!(s, "keyspace_hits:{hits}");
