@@ -497,9 +497,7 @@ impl Engine {
             if c.out.capacity() > 64 * 1024 {
                 c.out = Vec::new();
             }
-            if crate::command::client_evict::limit(&self.srv) != 0 {
-                crate::command::client_evict::update(&mut self.srv, c);
-            }
+            crate::command::client_evict::update(&mut self.srv, c);
         }
     }
 
@@ -701,9 +699,7 @@ pub(crate) fn process_input(
                 let Some(c) = clients.get_mut(id.0) else {
                     return;
                 };
-                if !crate::command::pubsub::check_output_limit(now, srv, c, id.0)
-                    && crate::command::client_evict::limit(srv) != 0
-                {
+                if !crate::command::pubsub::check_output_limit(now, srv, c, id.0) {
                     // The command's output counts before the next one runs (Redis's
                     // evictClients in processCommand).
                     crate::command::client_evict::update(srv, c);

@@ -17,6 +17,7 @@
 //! are not counted between commands (they are freed after each one, as in Redis, where
 //! argv-mem is 0 for an idle client).
 //!
+//! The sum is kept whether or not eviction is on: it is INFO's `mem_clients_normal`.
 //! The check is O(1) per command (the sum is kept as Redis's buckets keep theirs); only when
 //! the sum reaches the limit does it walk the clients to choose which to evict, which Redis's
 //! buckets avoid but which is then followed by closing clients anyway.
@@ -77,9 +78,6 @@ pub(crate) fn forget(srv: &mut Server, c: &Client) {
 
 /// Re-accounts every client (the tick's pass, Redis's clientsCron), then evicts if needed.
 pub(crate) fn cron(srv: &mut Server, clients: &mut slab::Slab<Client>) {
-    if limit(srv) == 0 {
-        return;
-    }
     for (_, c) in clients.iter_mut() {
         update(srv, c);
     }
@@ -159,6 +157,19 @@ mod tests {
         assert_eq!(bucket(0), 15);
         assert_eq!(bucket(40_000), 16);
         assert_eq!(bucket(usize::MAX), 33);
+    }
+
+    #[test]
+    fn the_sum_follows_clients_as_they_come_and_go() {
+        let mut eng = engine("0");
+        let base = eng.srv.clients_memory;
+        let c = eng.connect(UnixMillis(1), Default::default());
+        eng.feed(UnixMillis(2), c, b"*2\r\n$3\r\nGET\r\n$100000\r\n");
+        assert!(eng.srv.clients_memory >= base + 20);
+        eng.report_unsent(UnixMillis(2), c, 500_000);
+        assert!(eng.srv.clients_memory >= base + 500_000);
+        eng.disconnect(c);
+        assert_eq!(eng.srv.clients_memory, base);
     }
 
     #[test]

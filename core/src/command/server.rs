@@ -538,7 +538,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "mem_replication_backlog:0");
                 kv!(s, "mem_total_replication_buffers:0");
                 kv!(s, "mem_clients_slaves:0");
-                kv!(s, "mem_clients_normal:0");
+                kv!(s, "mem_clients_normal:{}", ctx.srv.clients_memory);
                 kv!(s, "mem_cluster_links:0");
                 kv!(s, "mem_aof_buffer:0");
                 kv!(s, "mem_allocator:libc");
