@@ -489,8 +489,9 @@ pub const MAXMEMORY_CLIENTS: &str = "2mb";
 /// Client eviction (`maxmemory-clients 2mb`, CLIENT NO-EVICT) on the server at `addr`:
 /// a client with a 3 MB pending query buffer (a partial bulk string) is disconnected and
 /// counted in INFO's `evicted_clients`, while small clients stay; a client that does not read
-/// 20 MB of replies is disconnected; the same with CLIENT NO-EVICT on is not (it reads all
-/// its replies afterwards). Returns a summary, or the first failure.
+/// 20 MB of replies is disconnected, and so is a subscriber that does not read 20 MB of
+/// messages; a client like the second with CLIENT NO-EVICT on is not (it reads all its replies
+/// afterwards). Returns a summary, or the first failure.
 pub fn client_eviction(addr: &str) -> Result<String, String> {
     // The 1 MB value is written by a connection that then goes: its query buffer, which Redis
     // keeps a while, would make it the next client to evict.
@@ -533,10 +534,33 @@ pub fn client_eviction(addr: &str) -> Result<String, String> {
             "evicted_clients stayed {after_output} after the output-buffer client"
         ));
     }
+    // 3. A subscriber that does not read what 200 PUBLISHes of 100 KB send it (output another
+    // client's command puts in its buffer).
+    let mut sub = Conn::connect(addr)?;
+    sub.call_ok(&["SUBSCRIBE", "news"])
+        .map_err(|e| format!("SUBSCRIBE: {e}"))?;
+    // 100 KB messages: the publisher's own query buffer stays small next to the subscriber's
+    // output (with 1 MB ones, both are in the same size class and the older one goes first).
+    let payload = "p".repeat(100 << 10);
+    let mut publisher = Conn::connect(addr)?;
+    for _ in 0..200 {
+        publisher
+            .call_ok(&["PUBLISH", "news", &payload])
+            .map_err(|e| format!("PUBLISH: {e}"))?;
+    }
+    if !sub.read_to_close(Duration::from_secs(10)).1 {
+        return Err("a subscriber with 20 MB of unread messages was not disconnected".into());
+    }
+    let after_pubsub = evicted(&mut small).map_err(|e| format!("after the subscriber: {e}"))?;
+    if after_pubsub <= after_output {
+        return Err(format!(
+            "evicted_clients stayed {after_pubsub} after the subscriber"
+        ));
+    }
     small
         .call_ok(&["PING"])
         .map_err(|e| format!("a small client after the evictions: {e}"))?;
-    // 3. The same with CLIENT NO-EVICT on: it stays, and gets every reply (other clients,
+    // 4. The same as 2 with CLIENT NO-EVICT on: it stays, and gets every reply (other clients,
     // being evictable, may be evicted meanwhile: Redis evicts whatever it can).
     let mut guarded = Conn::connect(addr)?;
     guarded.set_timeout(Duration::from_secs(60));
@@ -566,7 +590,8 @@ pub fn client_eviction(addr: &str) -> Result<String, String> {
     let end = evicted(&mut fresh)?;
     Ok(format!(
         "evicted_clients {before} -> {after_query} (query buffer) -> {after_output} (output \
-         buffer) -> {end} (after the NO-EVICT client, which stayed)"
+         buffer) -> {after_pubsub} (subscriber) -> {end} (after the NO-EVICT client, which \
+         stayed)"
     ))
 }
 
