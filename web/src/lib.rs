@@ -23,7 +23,8 @@ use wasm_bindgen::JsCast;
 /// Memory on wasm32: a counting global allocator (the Rust allocator, dlmalloc, plus a live-bytes
 /// counter, as native/src/alloc.rs wraps the system allocator) feeds INFO's `used_memory`, which
 /// `maxmemory` is checked against; `used_memory_rss` is the size of the linear memory, which
-/// only grows. Lua states allocate through the same allocator, so scripts count too.
+/// only grows. Lua states allocate through the same allocator (the core may leave them out of
+/// its figure, as Redis leaves Lua's memory out of used_memory).
 #[cfg(target_arch = "wasm32")]
 mod memory {
     use std::alloc::{GlobalAlloc, Layout, System};
