@@ -2,15 +2,17 @@
 //! sockets, on redis-server and oxidis-server side by side (every check runs on redis-server
 //! too, which proves it meaningful).
 //!
-//! For each policy both servers start with `--maxmemory 4mb` and that policy, and one
+//! For each policy both servers start with `--maxmemory 4mb` (the issue says 50mb "or smaller":
+//! 4mb keeps the whole suite near 25 s against a debug build) and that policy, and one
 //! workload runs on each (on both at once, each from its own thread):
 //!
 //! 1. persistent keys (`p:N`, no TTL) fill a fifth of the bound;
 //! 2. a hot set (`h:N`, the longest TTL) fills a twentieth;
 //! 3. a bounded writer then writes 2.5 times the bound of cold keys (`c:N`, TTLs spread
 //!    uniformly over 1000..100000 s), in pipelined batches that first read every hot key, then
-//!    write, then read random earlier cold keys (their hit ratios are measured over the second half, when the
-//!    memory is full); after each batch a second connection samples INFO's `used_memory`.
+//!    write, then read random earlier cold keys (their hit ratios are measured over the second
+//!    half, when the memory is full); after each batch a second connection samples INFO's
+//!    `used_memory`.
 //!    For the LRU policies the writer is paced (1000 writes/s): Redis's LRU clock ticks once a
 //!    second, so keys touched within the same second look equally old and an unpaced writer
 //!    that overfills the memory in a fraction of a second makes LRU indistinguishable from
@@ -60,7 +62,7 @@ pub const MAXMEMORY: u64 = 4 << 20;
 pub const TOLERANCE: u64 = 4096;
 /// The value size: a SET adds about a kilobyte (and its key and overhead).
 const VALUE: usize = 1000;
-/// Writes per pipelined batch, and reads of each kind.
+/// Writes per pipelined batch, and reads of random earlier cold keys in each batch.
 const BATCH: usize = 100;
 const COLD_READS: usize = 50;
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
