@@ -114,8 +114,10 @@ pub struct Client {
     pub(crate) authenticated: bool,
     /// CLIENT REPLY ON|OFF|SKIP state.
     pub(crate) reply: crate::command::connection::ReplyMode,
-    /// CLIENT NO-EVICT (a flag only: Oxidis does not evict clients).
+    /// CLIENT NO-EVICT: never evicted for `maxmemory-clients` (command/client_evict.rs).
     pub(crate) no_evict: bool,
+    /// This client's memory as last counted in `Server::clients_memory` (client_evict.rs).
+    pub(crate) mem_accounted: usize,
     /// The last command run (CLIENT LIST's cmd=).
     pub(crate) last_cmd: &'static str,
     /// Held by CLIENT PAUSE: its next request waits, unconsumed, in the input buffer.
@@ -156,6 +158,8 @@ pub struct Stats {
     pub(crate) net_input_bytes: u64,
     pub(crate) net_output_bytes: u64,
     pub(crate) expired_keys_active: u64,
+    /// Clients closed for `maxmemory-clients` (INFO's evicted_clients).
+    pub(crate) evicted_clients: u64,
 }
 
 /// Everything but the clients: what commands act on.
@@ -189,6 +193,8 @@ pub struct Server {
     pub(crate) script: crate::script::ScriptState,
     /// maxmemory: the eviction pool, counters, the OOM state (evict.rs).
     pub(crate) evict: crate::evict::Evict,
+    /// The sum of every client's accounted memory (command/client_evict.rs).
+    pub(crate) clients_memory: usize,
     last_tick: UnixMillis,
 }
 
@@ -230,6 +236,7 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         authenticated,
         reply: Default::default(),
         no_evict: false,
+        mem_accounted: 0,
         last_cmd: "NULL",
         postponed: false,
         host_pending: 0,
@@ -304,6 +311,7 @@ impl Engine {
                 tracking: Default::default(),
                 script: Default::default(),
                 evict: Default::default(),
+                clients_memory: 0,
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -435,13 +443,23 @@ impl Engine {
             crate::command::blocking::forget_client(&mut self.srv, &mut self.clients, id);
             crate::command::pubsub::forget_client(&mut self.srv, &mut self.clients, id);
             crate::command::tracking::disable(&mut self.srv, &mut self.clients, id.0);
-            self.clients.remove(id.0);
+            let c = self.clients.remove(id.0);
+            crate::command::client_evict::forget(&mut self.srv, &c);
         }
     }
 
     /// Appends bytes from the client and executes every complete request in them.
     pub fn feed(&mut self, now: UnixMillis, id: ClientHandle, bytes: &[u8]) {
         if receive(&mut self.srv, &mut self.clients, now, id, bytes) {
+            // A client whose query buffer took it over maxmemory-clients may be evicted
+            // before it runs anything (Redis checks before each command).
+            if let Some(c) = self.clients.get_mut(id.0) {
+                crate::command::client_evict::update(&mut self.srv, c);
+            }
+            crate::command::client_evict::evict(&mut self.srv, &mut self.clients);
+            if self.closes_at_once(id) {
+                return;
+            }
             self.process_input(now, id);
             self.run_unblocked(now);
             // Redis's beforeSleep: BCAST invalidations of this turn.
@@ -482,7 +500,10 @@ impl Engine {
     pub fn report_unsent(&mut self, now: UnixMillis, id: ClientHandle, unsent: usize) {
         if let Some(c) = self.clients.get_mut(id.0) {
             c.host_pending = unsent;
-            crate::command::pubsub::check_output_limit(now, &mut self.srv, c, id.0);
+            if !crate::command::pubsub::check_output_limit(now, &mut self.srv, c, id.0) {
+                crate::command::client_evict::update(&mut self.srv, c);
+                crate::command::client_evict::evict(&mut self.srv, &mut self.clients);
+            }
         }
     }
 
@@ -491,6 +512,12 @@ impl Engine {
         if let Some(c) = self.clients.get_mut(id.0) {
             self.srv.stats.net_output_bytes += c.out.len() as u64;
             out.append(&mut c.out);
+            // A big reply's buffer is not kept (Redis frees reply blocks as they are sent):
+            // it would count against maxmemory-clients for the client's whole life.
+            if c.out.capacity() > 64 * 1024 {
+                c.out = Vec::new();
+            }
+            crate::command::client_evict::update(&mut self.srv, c);
         }
     }
 
@@ -551,6 +578,7 @@ impl Engine {
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
         crate::command::tracking::tick(now, &mut self.srv, &mut self.clients);
         crate::command::persistence::cron(&mut self.srv, now);
+        crate::command::client_evict::cron(&mut self.srv, &mut self.clients);
         self.resume_postponed(now);
         self.srv.collect_pending_free();
     }
@@ -699,7 +727,13 @@ pub(crate) fn process_input(
                 let Some(c) = clients.get_mut(id.0) else {
                     return;
                 };
-                crate::command::pubsub::check_output_limit(now, srv, c, id.0);
+                if !crate::command::pubsub::check_output_limit(now, srv, c, id.0) {
+                    // The command's output counts before the next one runs (Redis's
+                    // evictClients in processCommand).
+                    crate::command::client_evict::update(srv, c);
+                    crate::command::client_evict::evict(srv, clients);
+                }
+                let c = &mut clients[id.0];
                 if c.close_after_reply || c.close_asap || c.blocked.is_some() {
                     break;
                 }

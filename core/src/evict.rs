@@ -268,16 +268,11 @@ impl Server {
 
     /// Redis's getMemoryOverheadData: startup memory, client buffers, the AOF buffer, the
     /// databases' dict structures; the dataset is what is left of used memory.
-    pub(crate) fn overhead(&self, clients: &slab::Slab<Client>) -> Overhead {
+    pub(crate) fn overhead(&self) -> Overhead {
         let used = self.memory_for_evict().0;
         let startup = self.evict.startup_used;
-        let clients_normal: u64 = clients
-            .iter()
-            .map(|(_, c)| {
-                (std::mem::size_of::<Client>() + c.query_buffer_capacity() + c.out.capacity())
-                    as u64
-            })
-            .sum();
+        // Every client's accounted memory, kept as a running sum (client_evict.rs).
+        let clients_normal = self.clients_memory as u64;
         let aof_buffer = self.mem_not_counted_for_evict();
         let dbs: u64 = self
             .dbs

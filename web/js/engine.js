@@ -80,7 +80,9 @@ const lens = new Uint32Array(64);
 /**
  * One engine: databases, clients and a clock. Many engines may live side by side.
  * Options: seed, databases, clock ('real' | 'manual'), time (manual start, ms since epoch),
- * binary (false | true | 'always'), config ({ name: value } as CONFIG SET takes them).
+ * binary (false | true | 'always'), config ({ name: value } as CONFIG SET takes them),
+ * maxmemory (bytes, or '64mb' ...) and maxmemoryPolicy ('allkeys-lru' ...): the engine as a
+ * bounded cache. Without a maxmemory the engine has Redis's 32-bit default: 3gb, noeviction.
  */
 export class Engine {
   #raw;
@@ -94,7 +96,7 @@ export class Engine {
 
   constructor(options = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError('oxidis: Engine options must be an object');
-    const { seed, databases, clock = 'real', time, binary = false, config = {} } = options;
+    const { seed, databases, clock = 'real', time, binary = false, config = {}, maxmemory, maxmemoryPolicy } = options;
     if (clock !== 'real' && clock !== 'manual') throw new TypeError("oxidis: clock must be 'real' or 'manual'");
     let s = seed ?? Math.floor(Math.random() * 2 ** 52);
     if (typeof s === 'bigint') s = Number(BigInt.asUintN(53, s));
@@ -108,6 +110,16 @@ export class Engine {
     for (const [k, v] of Object.entries(config)) {
       if (typeof v !== 'string' && typeof v !== 'number') throw new TypeError(`oxidis: config ${k} must be a string or a number`);
       pairs.push(String(k), String(v));
+    }
+    if (maxmemory !== undefined) {
+      if (typeof maxmemory !== 'string' && !(Number.isInteger(maxmemory) && maxmemory >= 0)) {
+        throw new TypeError("oxidis: maxmemory must be a non-negative integer (bytes) or a string such as '64mb'");
+      }
+      pairs.push('maxmemory', String(maxmemory));
+    }
+    if (maxmemoryPolicy !== undefined) {
+      if (typeof maxmemoryPolicy !== 'string') throw new TypeError("oxidis: maxmemoryPolicy must be a string such as 'allkeys-lru'");
+      pairs.push('maxmemory-policy', maxmemoryPolicy);
     }
     const start = time ?? Date.now();
     if (typeof start !== 'number') throw new TypeError('oxidis: time must be a number (ms since the epoch)');

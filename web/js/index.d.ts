@@ -38,6 +38,13 @@ export interface EngineOptions {
   binary?: BinaryMode;
   /** Configuration parameters as CONFIG SET takes them, e.g. { 'hash-max-listpack-entries': 64 }. */
   config?: Record<string, string | number>;
+  /**
+   * The memory bound (CONFIG's `maxmemory`): bytes, or a string such as '64mb'. Memory is what
+   * the engine allocates (INFO's used_memory). Default: 3gb, as Redis on 32-bit platforms.
+   */
+  maxmemory?: number | string;
+  /** What happens at the bound (CONFIG's `maxmemory-policy`), e.g. 'allkeys-lru'. Default: 'noeviction' (writes get OOM errors). */
+  maxmemoryPolicy?: 'noeviction' | 'allkeys-lru' | 'allkeys-lfu' | 'allkeys-random' | 'volatile-lru' | 'volatile-lfu' | 'volatile-random' | 'volatile-ttl';
 }
 
 export interface ClientOptions {

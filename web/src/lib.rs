@@ -9,11 +9,6 @@
 //! are validated, allocations for request bytes use `try_reserve`, and the wrapper checks
 //! argument types before they get here.
 
-mod alloc;
-
-#[global_allocator]
-static ALLOC: alloc::Counting = alloc::Counting;
-
 use js_sys::{Array, Function, Map, Object, Reflect, Uint8Array};
 use oxidis_core::golden;
 use oxidis_core::resp::annotate::{annotate, Node, Status};
@@ -24,6 +19,76 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+
+/// Memory on wasm32: a counting global allocator (the Rust allocator, dlmalloc, plus a live-bytes
+/// counter, as native/src/alloc.rs wraps the system allocator) feeds INFO's `used_memory`, which
+/// `maxmemory` is checked against; `used_memory_rss` is the size of the linear memory, which
+/// only grows. Lua states allocate through the same allocator (the core may leave them out of
+/// its figure, as Redis leaves Lua's memory out of used_memory).
+#[cfg(target_arch = "wasm32")]
+mod memory {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    pub struct Counting;
+
+    static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+
+    #[global_allocator]
+    static GLOBAL: Counting = Counting;
+
+    /// Bytes currently allocated through the Rust allocator.
+    pub fn allocated() -> usize {
+        ALLOCATED.load(Relaxed)
+    }
+
+    /// The linear memory's size in bytes (what the page "holds", like RSS).
+    pub fn linear() -> usize {
+        core::arch::wasm32::memory_size(0) * 65536
+    }
+
+    // SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
+    // counter is only bookkeeping.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let p = System.alloc(layout);
+            if !p.is_null() {
+                ALLOCATED.fetch_add(layout.size(), Relaxed);
+            }
+            p
+        }
+
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            let p = System.alloc_zeroed(layout);
+            if !p.is_null() {
+                ALLOCATED.fetch_add(layout.size(), Relaxed);
+            }
+            p
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            System.dealloc(ptr, layout);
+            ALLOCATED.fetch_sub(layout.size(), Relaxed);
+        }
+
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let p = System.realloc(ptr, layout, new_size);
+            if !p.is_null() {
+                if new_size >= layout.size() {
+                    ALLOCATED.fetch_add(new_size - layout.size(), Relaxed);
+                } else {
+                    ALLOCATED.fetch_sub(layout.size() - new_size, Relaxed);
+                }
+            }
+            p
+        }
+    }
+}
+
+/// Redis's rule for 32-bit builds (wasm32 is one): without a `maxmemory`, 3 GB with
+/// `noeviction`, so a growing data set is refused with OOM errors before the 4 GiB address
+/// space runs out (a failed allocation is a trap that kills the engine).
+const DEFAULT_MAXMEMORY_32BIT: &[u8] = b"3gb";
 
 /// Largest request the bindings accept in one call (Redis's proto-max-bulk-len is 512 MB for
 /// one argument; the query buffer limit is 1 GB).
@@ -220,6 +285,15 @@ impl RawEngine {
                     .map_err(|e| range_error(&format!("oxidis: config {name}: {e}")))?;
             }
         }
+        if cfg.maxmemory == 0 {
+            for (name, value) in [
+                ("maxmemory", DEFAULT_MAXMEMORY_32BIT),
+                ("maxmemory-policy", b"noeviction".as_slice()),
+            ] {
+                cfg.set(name, value)
+                    .map_err(|e| range_error(&format!("oxidis: config {name}: {e}")))?;
+            }
+        }
         let seed = if seed.is_finite() && seed >= 0.0 {
             seed as u64
         } else {
@@ -246,7 +320,10 @@ impl RawEngine {
                 os: "WebAssembly".into(),
                 arch_bits: 32,
                 multiplexing_api: "wasm".into(),
-                used_memory: Some(alloc::allocated),
+                #[cfg(target_arch = "wasm32")]
+                used_memory: Some(memory::allocated),
+                #[cfg(target_arch = "wasm32")]
+                used_memory_rss: Some(memory::linear),
                 ..Default::default()
             },
         );

@@ -2,7 +2,7 @@
 //! redis-server, side by side, in one run, as ratios (this machine is shared and noisy, so
 //! absolute figures alone mean little).
 //!
-//! Sections (all by default; `--only throughput,aof,memory,growth,lazyfree,bitmap` picks some;
+//! Sections (all by default; `--only throughput,aof,memory,growth,lazyfree,bitmap,cache` picks some;
 //! `--tests xadd,xreadgroup` picks throughput rows):
 //! - **throughput**: redis-benchmark with identical flags on both servers (50 clients, `-r
 //!   100000`, `-P 1` and `-P 16`), alternating A B / B A per round, at least 3 rounds; the
@@ -25,6 +25,12 @@
 //! - **bitmap**: BITCOUNT and BITOP NOT over a 64 MB string of pseudo-random bytes (the same
 //!   bytes on both servers, BITCOUNT's answers compared), median reply time of several runs,
 //!   as a ratio: Redis's popcount and word-at-a-time BITOP against Oxidis's.
+//! - **cache**: the server as a cache (`maxmemory` + `allkeys-lru`, set by CONFIG SET): clients
+//!   read Zipf-distributed keys (s = 0.99 over a key space several times what fits) with GET
+//!   and SET a value on a miss; hit ratio (over the second half, once the cache is warm),
+//!   requests/s and p99 of each round trip, side by side with ratios; `evicted_keys` and
+//!   `used_memory` at the end say whether the bound held. Then the growth probe again, with
+//!   eviction running: a loader writes several times `maxmemory` of new keys.
 //!
 //! Results go to stdout and bench-results/bench.md (git-ignored), the throughput chart to
 //! bench-results/throughput.svg (`--docs` also copies it to docs/bench-throughput.svg, which the
@@ -101,13 +107,14 @@ pub const STREAMS: [(&str, &[&str]); 2] = [
 ];
 
 const PIPELINES: [u32; 2] = [1, 16];
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 7] = [
     "throughput",
     "aof",
     "memory",
     "growth",
     "lazyfree",
     "bitmap",
+    "cache",
 ];
 
 /// Sizes of one run: the full bench, or the CI smoke version.
@@ -123,6 +130,14 @@ pub struct Sizes {
     pub big_set: usize,
     /// Bytes of the bitmap section's string.
     pub bitmap_bytes: usize,
+    /// The cache section: its `maxmemory`, key space, clients and requests (GETs) per client,
+    /// and the keys its growth probe's loader writes (into `cache_growth_maxmemory`).
+    pub cache_maxmemory: u64,
+    pub cache_keys: usize,
+    pub cache_clients: usize,
+    pub cache_gets: usize,
+    pub cache_growth_keys: usize,
+    pub cache_growth_maxmemory: u64,
 }
 
 impl Sizes {
@@ -135,6 +150,12 @@ impl Sizes {
             growth_keys: 10_000_000,
             big_set: 1_000_000,
             bitmap_bytes: 64 << 20,
+            cache_maxmemory: 8 << 20,
+            cache_keys: 1_000_000,
+            cache_clients: 8,
+            cache_gets: 50_000,
+            cache_growth_keys: 3_000_000,
+            cache_growth_maxmemory: 128 << 20,
         }
     }
 
@@ -147,6 +168,13 @@ impl Sizes {
             growth_keys: 50_000,
             big_set: 10_000,
             bitmap_bytes: 1 << 20,
+            // redis-server alone uses ~0.9 MB: this leaves room for a few thousand keys.
+            cache_maxmemory: 3 << 19,
+            cache_keys: 50_000,
+            cache_clients: 4,
+            cache_gets: 2_500,
+            cache_growth_keys: 30_000,
+            cache_growth_maxmemory: 2 << 20,
         }
     }
 }
@@ -833,32 +861,50 @@ fn finish_probe(
 pub struct GrowthRow {
     pub load: Duration,
     pub probe: Probe,
+    /// INFO's evicted_keys and used_memory after the load.
+    pub evicted: u64,
+    pub used: u64,
 }
 
+/// The growth probe: `keys` new keys loaded into a fresh server of each kind, with
+/// `evict = Some(maxmemory)` under that bound and allkeys-lru (eviction running throughout the
+/// second part of the load).
 fn growth(
     start: &dyn Fn(usize) -> Result<Server, String>,
     names: [&'static str; 2],
-    sizes: &Sizes,
+    keys: usize,
+    evict: Option<u64>,
     log: &mut Log,
 ) -> Result<[GrowthRow; 2], String> {
     let mut out = Vec::new();
     for (si, name) in names.iter().enumerate() {
         log.progress(&format!(
-            "growth: {name} from 0 to {} keys",
-            sizes.growth_keys
+            "growth: {name} from 0 to {keys} keys{}",
+            evict.map_or(String::new(), |m| format!(" into maxmemory {m}"))
         ));
         let server = start(si)?;
         let addr = server.addr();
-        connect(&addr)?.call_ok(&["FLUSHALL"])?;
+        let mut c = connect(&addr)?;
+        c.call_ok(&["FLUSHALL"])?;
+        if let Some(m) = evict {
+            set_cache_config(&mut c, m)?;
+        }
         let (stop, h) = start_probe(&addr, &[b"SET", b"probe:key", b"probe:value:0001"]);
-        let loaded = load(&addr, sizes.growth_keys, 1000, |i, buf| {
+        let loaded = load(&addr, keys, 1000, |i, buf| {
             let k = key16("key:", i);
             let v = key16("val:", i);
             encode(buf, &[b"SET".as_slice(), k.as_bytes(), v.as_bytes()]);
         });
         let probe = finish_probe(stop, h)?;
         let load = loaded?;
-        out.push(GrowthRow { load, probe });
+        let evicted = info_u64(&mut c, "stats", "evicted_keys")?;
+        let used = info_u64(&mut c, "memory", "used_memory")?;
+        out.push(GrowthRow {
+            load,
+            probe,
+            evicted,
+            used,
+        });
         drop(server);
     }
     let b = out.pop().ok_or("no result")?;
@@ -866,13 +912,17 @@ fn growth(
     Ok([a, b])
 }
 
-fn growth_table(rows: &[GrowthRow; 2], names: [&str; 2], keys: usize) -> String {
+fn growth_table(rows: &[GrowthRow; 2], names: [&str; 2], keys: usize, evict: bool) -> String {
     let mut s = String::new();
-    s.push_str("| server | keys loaded | load time s | loader keys/s | probes | probe p50 ms | p99 ms | p99.9 ms | max ms | probes > 2 ms |\n");
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("| server | keys loaded | load time s | loader keys/s | probes | probe p50 ms | p99 ms | p99.9 ms | max ms | probes > 2 ms |");
+    s.push_str(if evict {
+        " evicted_keys | used_memory MB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    } else {
+        "\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    });
     for (r, name) in rows.iter().zip(names) {
         let secs = r.load.as_secs_f64();
-        let _ = writeln!(
+        let _ = write!(
             s,
             "| {name} | {keys} | {secs:.1} | {:.0} | {} | {:.3} | {:.3} | {:.3} | **{:.3}** | {} |",
             keys as f64 / secs,
@@ -883,6 +933,10 @@ fn growth_table(rows: &[GrowthRow; 2], names: [&str; 2], keys: usize) -> String 
             r.probe.max(),
             r.probe.rtts.iter().filter(|&&t| t > 2.0).count()
         );
+        if evict {
+            let _ = write!(s, " {} | {:.1} |", r.evicted, mb(r.used));
+        }
+        s.push('\n');
     }
     s
 }
@@ -1068,6 +1122,206 @@ fn bitmap_table(rows: &[BitRow], names: [&str; 2]) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Cache: Zipf GET / SET on a miss under maxmemory.
+
+const ZIPF_S: f64 = 0.99;
+const VALUE_BYTES: usize = 100;
+
+fn info_u64(c: &mut Conn, section: &str, field: &str) -> Result<u64, String> {
+    let v = c.info_field(section, field)?;
+    v.parse()
+        .map_err(|_| format!("INFO {field}: not a number: {v:?}"))
+}
+
+/// `maxmemory m` and `allkeys-lru` on a running server.
+fn set_cache_config(c: &mut Conn, m: u64) -> Result<(), String> {
+    c.call_ok(&["CONFIG", "SET", "maxmemory", &m.to_string()])?;
+    c.call_ok(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"])?;
+    Ok(())
+}
+
+/// The cumulative distribution of Zipf(s) over ranks 1..=n: `cdf[k]` is P(rank <= k + 1).
+pub fn zipf_cdf(n: usize, s: f64) -> Vec<f64> {
+    let mut cdf = Vec::with_capacity(n);
+    let mut sum = 0.0;
+    for k in 1..=n {
+        sum += (k as f64).powf(-s);
+        cdf.push(sum);
+    }
+    for c in &mut cdf {
+        *c /= sum;
+    }
+    cdf
+}
+
+/// A rank (0-based) drawn from `cdf` with the uniform `u` in [0, 1).
+pub fn zipf_pick(cdf: &[f64], u: f64) -> usize {
+    cdf.partition_point(|&c| c <= u).min(cdf.len() - 1)
+}
+
+pub struct CacheRow {
+    pub requests: u64,
+    pub elapsed: Duration,
+    pub hits: u64,
+    pub gets: u64,
+    /// Round trips of every request, ms, sorted.
+    pub rtts: Vec<f64>,
+    pub evicted: u64,
+    pub used: u64,
+}
+
+impl CacheRow {
+    fn hit_ratio(&self) -> f64 {
+        self.hits as f64 / self.gets.max(1) as f64
+    }
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// What one client of the cache workload saw: (requests, measured hits, measured GETs, round
+/// trips in ms).
+type ClientCounts = (u64, u64, u64, Vec<f64>);
+
+/// One client of the cache workload.
+fn cache_client(addr: &str, cdf: &[f64], gets: usize, seed: u64) -> Result<ClientCounts, String> {
+    let mut c = connect(addr)?;
+    let mut rng = oxidis_core::Rng::new(seed);
+    let value = vec![b'x'; VALUE_BYTES];
+    let (mut requests, mut hits, mut measured) = (0, 0, 0);
+    let mut rtts = Vec::with_capacity(gets * 2);
+    for i in 0..gets {
+        let key = format!("cache:{}", zipf_pick(cdf, rng.unit_f64()));
+        let t = Instant::now();
+        let r = c.call(&[b"GET".as_slice(), key.as_bytes()])?;
+        rtts.push(t.elapsed().as_secs_f64() * 1000.0);
+        requests += 1;
+        let hit = match r {
+            Reply::Bulk(_) => true,
+            Reply::Nil => false,
+            other => return Err(format!("cache: GET answered {other:?}")),
+        };
+        if i >= gets / 2 {
+            measured += 1;
+            hits += u64::from(hit);
+        }
+        if !hit {
+            let t = Instant::now();
+            c.call_ok(&[b"SET".as_slice(), key.as_bytes(), &value])?;
+            rtts.push(t.elapsed().as_secs_f64() * 1000.0);
+            requests += 1;
+        }
+    }
+    Ok((requests, hits, measured, rtts))
+}
+
+fn cache(addrs: [&str; 2], sizes: &Sizes, log: &mut Log) -> Result<[CacheRow; 2], String> {
+    let cdf = zipf_cdf(sizes.cache_keys, ZIPF_S);
+    let mut rows = Vec::new();
+    for (si, addr) in addrs.iter().enumerate() {
+        log.progress(&format!(
+            "cache: server {si}, {} clients x {} GETs",
+            sizes.cache_clients, sizes.cache_gets
+        ));
+        let mut c = connect(addr)?;
+        c.call_ok(&["FLUSHALL"])?;
+        set_cache_config(&mut c, sizes.cache_maxmemory)?;
+        let t = Instant::now();
+        let results: Vec<Result<ClientCounts, String>> = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..sizes.cache_clients)
+                .map(|k| {
+                    let cdf = &cdf;
+                    sc.spawn(move || cache_client(addr, cdf, sizes.cache_gets, 1000 + k as u64))
+                })
+                .collect();
+            hs.into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("cache client panicked".into()))
+                })
+                .collect()
+        });
+        let elapsed = t.elapsed();
+        let mut row = CacheRow {
+            requests: 0,
+            elapsed,
+            hits: 0,
+            gets: 0,
+            rtts: Vec::new(),
+            evicted: info_u64(&mut c, "stats", "evicted_keys")?,
+            used: info_u64(&mut c, "memory", "used_memory")?,
+        };
+        for r in results {
+            let (req, hits, gets, rtts) = r?;
+            row.requests += req;
+            row.hits += hits;
+            row.gets += gets;
+            row.rtts.extend(rtts);
+        }
+        row.rtts.sort_by(f64::total_cmp);
+        c.call_ok(&["FLUSHALL"])?;
+        rows.push(row);
+    }
+    let b = rows.pop().ok_or("no result")?;
+    let a = rows.pop().ok_or("no result")?;
+    Ok([a, b])
+}
+
+fn cache_table(rows: &[CacheRow; 2], names: [&str; 2], maxmemory: u64) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| figure | {} | {} | ratio ({} / {}) |",
+        names[0], names[1], names[0], names[1]
+    );
+    s.push_str("|---|---:|---:|---:|\n");
+    let mut row = |what: &str, a: f64, b: f64, prec: usize| {
+        let _ = writeln!(
+            s,
+            "| {what} | {a:.prec$} | {b:.prec$} | **{:.2}** |",
+            a / b.max(1e-9)
+        );
+    };
+    row(
+        "hit ratio (warm half)",
+        rows[0].hit_ratio(),
+        rows[1].hit_ratio(),
+        3,
+    );
+    row("requests/s", rows[0].rps(), rows[1].rps(), 0);
+    row(
+        "p99 round trip ms",
+        quantile(&rows[0].rtts, 0.99),
+        quantile(&rows[1].rtts, 0.99),
+        3,
+    );
+    row(
+        "evicted_keys",
+        rows[0].evicted as f64,
+        rows[1].evicted as f64,
+        0,
+    );
+    row(
+        &format!("used_memory MB (maxmemory {:.1})", mb(maxmemory)),
+        mb(rows[0].used),
+        mb(rows[1].used),
+        2,
+    );
+    for (r, name) in rows.iter().zip(names) {
+        if r.used > maxmemory + maxmemory / 20 {
+            let _ = writeln!(
+                s,
+                "\n{name} ended {:.1} MB over its maxmemory with {} keys evicted: it kept more \
+                 than fits, so its hit ratio is not comparable.",
+                mb(r.used - maxmemory),
+                r.evicted
+            );
+        }
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------------
 // Driver.
 
 /// Progress lines to stderr (stdout gets the tables).
@@ -1157,8 +1411,8 @@ fn run_sections(
         log.section(&mut md, &text);
     }
     if sections.contains(&"growth") {
-        let rows = growth(start, names, sizes, &mut log)?;
-        let text = format!("## Latency under growth\n\nA probing client times `SET probe:key ...` (one at a time, 200 µs apart) while a loader pipelines SETs of new keys (1000 per batch) from 0 keys.\n\n{}\n", growth_table(&rows, names, sizes.growth_keys));
+        let rows = growth(start, names, sizes.growth_keys, None, &mut log)?;
+        let text = format!("## Latency under growth\n\nA probing client times `SET probe:key ...` (one at a time, 200 µs apart) while a loader pipelines SETs of new keys (1000 per batch) from 0 keys.\n\n{}\n", growth_table(&rows, names, sizes.growth_keys, false));
         log.section(&mut md, &text);
     }
     if sections.contains(&"lazyfree") {
@@ -1173,6 +1427,30 @@ fn run_sections(
         let b = start(1)?;
         let rows = bitmap([&a.addr(), &b.addr()], sizes, &mut log)?;
         let text = format!("## Bitmaps\n\nA {} MB string of pseudo-random bytes (the same on both servers); median reply time of {} runs of each command.\n\n{}\n", sizes.bitmap_bytes >> 20, 4 * sizes.rounds.max(1) + 1, bitmap_table(&rows, names));
+        log.section(&mut md, &text);
+    }
+    if sections.contains(&"cache") {
+        let a = start(0)?;
+        let b = start(1)?;
+        let rows = cache([&a.addr(), &b.addr()], sizes, &mut log)?;
+        drop((a, b));
+        let text = format!(
+            "## Cache: Zipf GET, SET on a miss, allkeys-lru\n\n{} clients, {} GETs each (one request at a time, SET of a {VALUE_BYTES}-byte value on a miss) over {} keys drawn with Zipf s = {ZIPF_S}, `maxmemory {}` and `allkeys-lru`; hit ratio over each client's second half, requests/s and round-trip p99 over the whole run.\n\n{}\n",
+            sizes.cache_clients,
+            sizes.cache_gets,
+            sizes.cache_keys,
+            sizes.cache_maxmemory,
+            cache_table(&rows, names, sizes.cache_maxmemory)
+        );
+        log.section(&mut md, &text);
+        let rows = growth(
+            start,
+            names,
+            sizes.cache_growth_keys,
+            Some(sizes.cache_growth_maxmemory),
+            &mut log,
+        )?;
+        let text = format!("## Latency under growth, with eviction\n\nAs above, from 0 to {} keys with `maxmemory {}` and `allkeys-lru`: eviction runs through most of the load.\n\n{}\n", sizes.cache_growth_keys, sizes.cache_growth_maxmemory, growth_table(&rows, names, sizes.cache_growth_keys, true));
         log.section(&mut md, &text);
     }
     Ok(Report { markdown: md, svg })
@@ -1230,7 +1508,7 @@ pub fn cli(args: &[String]) -> ExitCode {
 }
 
 fn cli_inner(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,aof,memory,growth,lazyfree,bitmap] [--tests set,xadd,...] [--docs]";
+    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,aof,memory,growth,lazyfree,bitmap,cache] [--tests set,xadd,...] [--docs]";
     let mut sizes = Sizes::full();
     let mut sections: Vec<&str> = SECTIONS.to_vec();
     let mut tests: Vec<&'static str> = TESTS.to_vec();
@@ -1361,6 +1639,23 @@ mod tests {
         let v: Vec<f64> = (0..=1000).map(f64::from).collect();
         assert_eq!(quantile(&v, 0.999), 999.0);
         assert_eq!(quantile(&v, 1.0), 1000.0);
+    }
+
+    #[test]
+    fn zipf_ranks_follow_the_law() {
+        let cdf = zipf_cdf(1000, ZIPF_S);
+        assert!((cdf[999] - 1.0).abs() < 1e-12);
+        assert_eq!(zipf_pick(&cdf, 0.0), 0);
+        assert_eq!(zipf_pick(&cdf, 0.999_999_999), 999);
+        let mut rng = oxidis_core::Rng::new(1);
+        let mut counts = [0u32; 1000];
+        for _ in 0..100_000 {
+            counts[zipf_pick(&cdf, rng.unit_f64())] += 1;
+        }
+        // Rank 1 is drawn about twice as often as rank 2 and ten times as often as rank 10.
+        let r = |a: usize, b: usize| f64::from(counts[a]) / f64::from(counts[b]);
+        assert!((1.8..2.2).contains(&r(0, 1)), "{}", r(0, 1));
+        assert!((8.0..12.0).contains(&r(0, 9)), "{}", r(0, 9));
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod bench;
 mod client_libs;
 mod clients;
 mod difftest;
+mod eviction;
 mod memreport;
 mod persistence;
 mod playground;

@@ -70,6 +70,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
         crate::persistence::run,
     ),
     (
+        "eviction (maxmemory policies vs redis-server)",
+        crate::eviction::run,
+    ),
+    (
         "wasm package (node --test, golden, chromium)",
         crate::wasm::suite,
     ),

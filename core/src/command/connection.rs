@@ -436,14 +436,13 @@ fn client_info_line(out: &mut Vec<u8>, slot: usize, c: &Client, now: UnixMillis,
     let (sub, psub, ssub) = super::pubsub::subscription_counts(c);
     let qbuf = c.query_buffer_len();
     let qbuf_cap = c.query_buffer_capacity().max(qbuf);
-    let multi_mem = c.tx.queued_bytes
-        + c.tx.watched.len() * 56
-        + c.tx.queue.capacity() * std::mem::size_of::<super::tx::Queued>();
+    let multi_mem = super::client_evict::multi_memory(c);
     // Redis's output is a 16 KB buffer, then a list of blocks.
     let obl = c.out.len().min(16 * 1024);
     let omem = c.out.len() - obl;
     let oll = omem.div_ceil(16 * 1024);
-    let tot_mem = qbuf_cap + argv_mem + multi_mem + c.out.capacity() + 1024;
+    // Redis's getClientMemoryUsage, the figure maxmemory-clients compares.
+    let tot_mem = super::client_evict::client_memory(c) + argv_mem;
     let age = now.0.saturating_sub(c.created.0) / 1000;
     let idle = now.0.saturating_sub(c.last_interaction.0) / 1000;
     let _ = write!(
@@ -712,7 +711,7 @@ pub fn client_reply(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// CLIENT NO-EVICT ON|OFF (a flag: Oxidis never evicts clients for memory).
+/// CLIENT NO-EVICT ON|OFF (exempts the client from `maxmemory-clients`: client_evict.rs).
 pub fn client_no_evict(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let on = if is(args[2], "on") {
         true

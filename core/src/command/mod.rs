@@ -10,6 +10,7 @@
 
 pub mod bitops;
 pub mod blocking;
+pub mod client_evict;
 pub mod connection;
 pub mod expire;
 pub mod geo;

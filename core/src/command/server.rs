@@ -511,7 +511,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     "used_memory_peak_perc:{:.2}%",
                     used as f64 * 100.0 / peak.max(1) as f64
                 );
-                let oh = srv.overhead(ctx.clients);
+                let oh = srv.overhead();
                 kv!(s, "used_memory_overhead:{}", oh.total);
                 kv!(s, "used_memory_startup:{}", oh.startup);
                 kv!(s, "used_memory_dataset:{}", oh.dataset);
@@ -674,7 +674,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "expire_cycle_cpu_milliseconds:0");
                 let ev = &srv.evict;
                 kv!(s, "evicted_keys:{}", ev.evicted_keys);
-                kv!(s, "evicted_clients:0");
+                kv!(s, "evicted_clients:{}", ctx.srv.stats.evicted_clients);
                 let current = ev.current_exceeded_ms(ctx.now);
                 kv!(
                     s,
