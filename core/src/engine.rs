@@ -27,6 +27,12 @@ use std::collections::VecDeque;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ClientHandle(pub usize);
 
+/// Client buffers (query and reply, in the engine and in the host) bigger than this are freed
+/// once empty rather than kept for reuse, as Redis keeps only its 16 KB reply chunk
+/// (PROTO_REPLY_CHUNK_BYTES) and shrinks query buffers: kept capacity is used memory, and under
+/// `noeviction` nothing else can make room for it (the bound would be passed for good).
+pub const KEEP_BUFFER: usize = 16 * 1024;
+
 /// What the host knows about a connection.
 #[derive(Clone, Debug, Default)]
 pub struct ConnInfo {
@@ -514,7 +520,7 @@ impl Engine {
             out.append(&mut c.out);
             // A big reply's buffer is not kept (Redis frees reply blocks as they are sent):
             // it would count against maxmemory-clients for the client's whole life.
-            if c.out.capacity() > 64 * 1024 {
+            if c.out.capacity() > KEEP_BUFFER {
                 c.out = Vec::new();
             }
             crate::command::client_evict::update(&mut self.srv, c);
@@ -765,7 +771,7 @@ pub(crate) fn process_input(
         // Redis closes such a client without a reply ("reached max query buffer length").
         c.close_asap = true;
         inbuf = Vec::new();
-    } else if inbuf.is_empty() && inbuf.capacity() > 64 * 1024 {
+    } else if inbuf.is_empty() && inbuf.capacity() > KEEP_BUFFER {
         inbuf = Vec::new();
     }
     c.inbuf = inbuf;

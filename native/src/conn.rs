@@ -2,11 +2,8 @@
 //! engine that the socket has not accepted yet.
 
 use mio::net::TcpStream;
-use oxidis_core::{ClientHandle, Engine};
+use oxidis_core::{ClientHandle, Engine, KEEP_BUFFER};
 use std::io::{self, Write};
-
-/// Output buffers bigger than this are freed once sent rather than kept for reuse.
-const KEEP_BUFFER: usize = 1 << 20;
 
 pub struct Conn {
     pub stream: TcpStream,
