@@ -7,7 +7,7 @@
 //! found stays (PFADD with several elements), and PFCOUNT of one key writes the cardinality it
 //! computed into the value's header.
 
-use super::{c_str, CmdError, Ctx};
+use super::{c_str, notify, CmdError, Ctx};
 use crate::keyspace::Db;
 use crate::time::UnixMillis;
 use crate::types::hll::{self, Corrupt};
@@ -95,6 +95,7 @@ pub fn pfadd(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         // Redis counts every changed register as a change (dirty += updated).
         ctx.srv.dirty += updated - 1;
         ctx.key_modified(key);
+        ctx.notify(notify::STRING, "pfadd", key);
     }
     ctx.db_out().1.int((updated > 0) as i64);
     Ok(())
@@ -183,6 +184,8 @@ pub fn pfmerge(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     store(db, dest, now, s);
     out.ok();
     ctx.key_modified(dest);
+    // Redis raises pfadd for a merge ("a mass-add of elements").
+    ctx.notify(notify::STRING, "pfadd", dest);
     Ok(())
 }
 

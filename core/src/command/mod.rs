@@ -17,6 +17,7 @@ pub mod hash;
 pub mod hll;
 pub mod keys;
 pub mod list;
+pub mod notify;
 pub mod object;
 pub mod persistence;
 pub mod pubsub;
@@ -435,13 +436,15 @@ pub fn dispatch(
     args: &[&[u8]],
 ) -> Dispatched {
     let c = &mut clients[id.0];
-    connection::before_command(c, c.out.len());
+    let out_start = c.out.len();
+    connection::before_command(c, out_start);
     let r = process_command(now, srv, clients, id, args);
     if r == Dispatched::Done {
         if let Some(c) = clients.get_mut(id.0) {
             connection::after_command(c);
         }
     }
+    notify::flush_after_command(now, srv, clients, id, out_start);
     tx::drain_expired(srv, clients);
     r
 }

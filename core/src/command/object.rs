@@ -32,7 +32,11 @@ const OBJECT_HELP: &[&str] = &[
 /// OBJECT ENCODING key
 pub fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    match ctx.db().lookup_read(args[2], now).map(Value::encoding) {
+    match ctx
+        .db()
+        .lookup_read_nonotify(args[2], now)
+        .map(Value::encoding)
+    {
         Some(enc) => ctx.out().bulk(enc.as_bytes()),
         None => ctx.out().nil(),
     }
@@ -43,7 +47,7 @@ pub fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 pub fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let shares_integers = !ctx.srv.config.maxmemory_policy.tracks_access();
-    let refcount = match ctx.db().lookup_read(args[2], now) {
+    let refcount = match ctx.db().lookup_read_nonotify(args[2], now) {
         None => {
             ctx.out().nil();
             return Ok(());

@@ -5,7 +5,7 @@
 //! `tryObjectEncoding`; commands that build a string (APPEND, SETRANGE, INCRBYFLOAT) store it
 //! as `Str`, as Redis stores a raw/embstr string there.
 
-use super::{is, parse_int, CmdError, Ctx};
+use super::{is, notify, parse_int, CmdError, Ctx};
 use crate::cnum::parse_i64;
 use crate::resp::ReplyWriter;
 use crate::types::longdouble::LongDouble;
@@ -191,6 +191,10 @@ fn set_generic(
     }
     if !abort {
         ctx.key_modified(key);
+        ctx.notify(notify::STRING, "set", key);
+        if when.is_some() {
+            ctx.notify(notify::GENERIC, "expire", key);
+        }
     }
     Ok(())
 }
@@ -240,6 +244,7 @@ pub fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     db.set(args[1], Value::string(args[2]), false);
     ctx.key_modified(args[1]);
+    ctx.notify(notify::STRING, "set", args[1]);
     Ok(())
 }
 
@@ -258,6 +263,7 @@ pub fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
     }
     ctx.key_modified(args[1]);
+    ctx.notify(notify::GENERIC, "del", args[1]);
     Ok(())
 }
 
@@ -293,22 +299,23 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         Some(at) if flags & (EXAT | PXAT) != 0 && at <= now.as_millis() => {
             db.remove(key);
             ctx.propagate(&[b"DEL", key]);
-            true
+            Some("del")
         }
         Some(at) => {
             db.set_expire(key, at);
             let at = at.to_string();
             ctx.propagate(&[b"PEXPIREAT", key, at.as_bytes()]);
-            true
+            Some("expire")
         }
         None if flags & PERSIST != 0 && db.persist(key) => {
             ctx.propagate(&[b"PERSIST", key]);
-            true
+            Some("persist")
         }
-        None => false,
+        None => None,
     };
-    if changed {
+    if let Some(event) = changed {
         ctx.key_modified(key);
+        ctx.notify(notify::GENERIC, event, key);
     }
     Ok(())
 }
@@ -344,16 +351,16 @@ fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<(), CmdError>
         out.int(0);
         return Ok(());
     }
-    for kv in args[1..].chunks(2) {
-        db.set(kv[0], Value::string(kv[1]), false);
-    }
     if nx {
         out.int(1);
     } else {
         out.ok();
     }
+    // Key by key, as Redis: each one's `new` (dbAdd) goes right before its `set`.
     for kv in args[1..].chunks(2) {
+        ctx.db().set(kv[0], Value::string(kv[1]), false);
         ctx.key_modified(kv[0]);
+        ctx.notify(notify::STRING, "set", kv[0]);
     }
     Ok(())
 }
@@ -400,6 +407,7 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     };
     out.int(total as i64);
     ctx.key_modified(key);
+    ctx.notify(notify::STRING, "append", key);
     Ok(())
 }
 
@@ -441,6 +449,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], incr: i64) -> Result<(), CmdError> {
     };
     out.int(new);
     ctx.key_modified(key);
+    ctx.notify(notify::STRING, "incrby", key);
     Ok(())
 }
 
@@ -495,6 +504,7 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     db.set(key, Value::Str(CompactBytes::new(text.as_bytes())), true);
     out.bulk(text.as_bytes());
     ctx.key_modified(key);
+    ctx.notify(notify::STRING, "incrbyfloat", key);
     // Propagated as SET ... KEEPTTL of the result (float formatting may differ elsewhere).
     ctx.propagate(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     Ok(())
@@ -544,6 +554,7 @@ pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     };
     out.int(n as i64);
     ctx.key_modified(key);
+    ctx.notify(notify::STRING, "setrange", key);
     Ok(())
 }
 

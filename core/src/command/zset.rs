@@ -8,7 +8,7 @@
 //! argument, no leading space, no overflow, no NaN) and ranges with `zslParseRange` (plain
 //! strtod on the C string, '(' for exclusive).
 
-use super::{c_str, is, parse_int, CmdError, Ctx};
+use super::{c_str, is, notify, parse_int, CmdError, Ctx};
 use crate::cnum::{string2d, strtod};
 use crate::glob::glob_match;
 use crate::resp::ReplyWriter;
@@ -268,6 +268,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], mut incr: bool) -> Result<(), Cmd
     }
     if added > 0 || updated > 0 {
         ctx.key_modified(key);
+        ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
     }
     if nan {
         return Err(CmdError::err("resulting score is not a number (NaN)"));
@@ -307,6 +308,7 @@ pub fn zrem(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     if deleted > 0 {
         ctx.key_modified(key);
+        ctx.notify_removal(notify::ZSET, "zrem", key);
     }
     ctx.out().int(deleted);
     Ok(())
@@ -558,6 +560,7 @@ fn zrange_generic(
                 out.int(0);
                 if existed {
                     ctx.key_modified(dst);
+                    ctx.notify(notify::GENERIC, "del", dst);
                 }
             }
             None => out.array_len(0),
@@ -595,21 +598,28 @@ fn zrange_generic(
     if rev {
         pairs.reverse();
     }
-    store_result(ctx, dst, pairs);
+    store_result(ctx, dst, pairs, "zrangestore");
     Ok(())
 }
 
 /// Stores a sorted result at `dst` (replacing it, TTL dropped) and replies its size; an empty
 /// result deletes `dst` instead (Redis's zrangeResultFinalizeStore / zunionInterDiff...).
-pub(crate) fn store_result(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(CompactBytes, f64)>) {
+pub(crate) fn store_result(
+    ctx: &mut Ctx,
+    dst: &[u8],
+    pairs: Vec<(CompactBytes, f64)>,
+    event: &str,
+) {
     let n = pairs.len();
     if n > 0 {
         let lim = limits(ctx);
         let z = ZSet::from_sorted(pairs, &lim);
         ctx.db().set(dst, Value::ZSet(Box::new(z)), false);
         ctx.key_modified(dst);
+        ctx.notify(notify::ZSET, event, dst);
     } else if ctx.db().remove(dst).is_some() {
         ctx.key_modified(dst);
+        ctx.notify(notify::GENERIC, "del", dst);
     }
     ctx.out().int(n as i64);
 }
@@ -660,6 +670,12 @@ fn zremrange_generic(ctx: &mut Ctx, args: &[&[u8]], rt: RangeType) -> Result<(),
     }
     if deleted > 0 {
         ctx.key_modified(key);
+        let event = match rt {
+            RangeType::Score => "zremrangebyscore",
+            RangeType::Lex => "zremrangebylex",
+            _ => "zremrangebyrank",
+        };
+        ctx.notify_removal(notify::ZSET, event, key);
     }
     ctx.out().int(deleted as i64);
     Ok(())
@@ -806,6 +822,7 @@ pub fn zpop_generic(
         db.remove(key);
     }
     ctx.key_modified(key);
+    ctx.notify_removal(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
     if emit_key {
         let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
         if nested {
@@ -1204,7 +1221,12 @@ fn zsetop_generic(
     }
     result.sort_by(|a, b| cmp_entry(a.1, a.0.as_bytes(), b.1, b.0.as_bytes()));
     if let Some(dst) = dst {
-        store_result(ctx, dst, result);
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        store_result(ctx, dst, result, event);
         return Ok(());
     }
     let mut out = ctx.out();

@@ -2,6 +2,7 @@
 //! expiry time (ms), like Redis's `db->dict` and `db->expires`. Reads expire lazily; the
 //! engine's tick runs the active expiry cycle with a bounded budget.
 
+use crate::config::notify;
 use crate::lazyfree::{is_big, FreeReason};
 use crate::rng::Rng;
 use crate::time::UnixMillis;
@@ -37,6 +38,11 @@ pub struct Db {
     pub(crate) blocking_keys: std::collections::HashSet<Vec<u8>>,
     /// Blocked-on keys that received a value since the engine last served blocked clients.
     pub(crate) ready_keys: Vec<Vec<u8>>,
+    /// The keyspace-notification classes on (`command::notify::sync`; 0 when none would be
+    /// published): expiry, key creation and read misses are then logged in `notify_log` as
+    /// (class, event, key), for `command::notify::flush` to publish in order.
+    pub(crate) notify_flags: u32,
+    pub(crate) notify_log: Vec<(u32, &'static str, Vec<u8>)>,
 }
 
 impl Db {
@@ -52,6 +58,8 @@ impl Db {
             pending_free: Vec::new(),
             blocking_keys: Default::default(),
             ready_keys: Vec::new(),
+            notify_flags: 0,
+            notify_log: Vec::new(),
         }
     }
 
@@ -110,19 +118,48 @@ impl Db {
             if self.log_expired {
                 self.expired_log.push(key.to_vec());
             }
+            self.log_event(notify::EXPIRED, "expired", key);
         }
+    }
+
+    /// Logs a keyspace event the databases raise themselves, if its class is on.
+    #[inline]
+    pub(crate) fn log_event(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        if self.notify_flags & class != 0 {
+            self.notify_log.push((class, event, key.to_vec()));
+        }
+    }
+
+    /// Counts a read lookup's miss (and raises `keymiss`).
+    #[inline]
+    fn miss(&mut self, key: &[u8]) {
+        self.misses += 1;
+        self.log_event(notify::KEY_MISS, "keymiss", key);
     }
 
     /// Redis's lookupKeyRead: like `get`, counting keyspace hits and misses.
     pub(crate) fn lookup_read(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
         self.expire_if_needed(key, now);
-        let v = self.keys.get(key);
-        *if v.is_some() {
-            &mut self.hits
+        if self.keys.get(key).is_some() {
+            self.hits += 1;
         } else {
-            &mut self.misses
-        } += 1;
-        v
+            self.miss(key);
+        }
+        self.keys.get(key)
+    }
+
+    /// lookupKeyReadWithFlags(LOOKUP_NONOTIFY) (OBJECT): counts the hit or miss but raises
+    /// no `keymiss`.
+    pub(crate) fn lookup_read_nonotify(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
+        let flags = self.notify_flags;
+        self.notify_flags &= !notify::KEY_MISS;
+        let found = self.lookup_read(key, now).is_some();
+        self.notify_flags = flags;
+        if found {
+            self.keys.get(key)
+        } else {
+            None
+        }
     }
 
     /// Redis's lookupKeyRead + checkType: the `T` at `key` (None when missing), counting a
@@ -143,13 +180,15 @@ impl Db {
         now: UnixMillis,
     ) -> Result<Option<&mut T>, WrongType> {
         self.expire_if_needed(key, now);
-        let v = self.keys.get_mut(key);
-        *if v.is_some() {
-            &mut self.hits
+        if self.keys.get(key).is_some() {
+            self.hits += 1;
         } else {
-            &mut self.misses
-        } += 1;
-        v.map(|v| T::of_mut(v).ok_or(WrongType)).transpose()
+            self.miss(key);
+        }
+        self.keys
+            .get_mut(key)
+            .map(|v| T::of_mut(v).ok_or(WrongType))
+            .transpose()
     }
 
     /// Redis's lookupKeyWrite + checkType: the `T` at `key` to change (None when missing),
@@ -178,6 +217,11 @@ impl Db {
             .transpose()
     }
 
+    /// The key is in the table (expired or not: for a key the command just changed).
+    pub(crate) fn exists(&self, key: &[u8]) -> bool {
+        self.keys.get(key).is_some()
+    }
+
     pub(crate) fn contains(&mut self, key: &[u8], now: UnixMillis) -> bool {
         self.get(key, now).is_some()
     }
@@ -189,8 +233,9 @@ impl Db {
             self.persist(key);
         }
         self.signal_ready(key);
-        if let Some(old) = self.keys.insert(key, value) {
-            self.discard(FreeReason::ServerDel, old);
+        match self.keys.insert(key, value) {
+            Some(old) => self.discard(FreeReason::ServerDel, old),
+            None => self.log_event(notify::NEW, "new", key),
         }
     }
 
@@ -216,6 +261,7 @@ impl Db {
     /// Adds a key the caller knows is absent (after a lookup).
     pub(crate) fn insert_new(&mut self, key: &[u8], value: Value) {
         self.signal_ready(key);
+        self.log_event(notify::NEW, "new", key);
         self.keys.insert_new(CompactBytes::new(key), value);
     }
 
