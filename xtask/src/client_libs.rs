@@ -2,7 +2,8 @@
 //! RESP3 with `protocol=3`) and ioredis (npm) — run their smoke tests (tests/clients/) against
 //! redis-server first (proving the scripts right) and then against oxidis-server: connect,
 //! pub/sub between two connections, a pipeline, MULTI/EXEC with WATCH, a blocking pop woken by
-//! another connection, redis-py's Lock. Then applications' libraries built on ioredis and Lua
+//! another connection, redis-py's Lock, and (redis-py, RESP2 and RESP3) a keyspace-notification
+//! listener on `__keyevent@0__:expired` that sees keys expire untouched (active expiry). Then applications' libraries built on ioredis and Lua
 //! scripts, on both servers too: rate-limiter-flexible's RateLimiterRedis
 //! (tests/clients/node/ratelimit.mjs) and BullMQ (tests/clients/node/bullmq.mjs: a Queue, a
 //! Worker processing plain, delayed, retried and failing jobs, QueueEvents in XREAD BLOCK,
