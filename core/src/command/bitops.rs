@@ -92,11 +92,11 @@ pub fn setbit(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if changed {
         s[byte] = (s[byte] & !mask) | if on == 1 { mask } else { 0 };
     }
-    ctx.db_out().1.int(old as i64);
     if changed {
         ctx.key_modified(key);
         ctx.notify(notify::STRING, "setbit", key);
     }
+    ctx.db_out().1.int(old as i64);
     Ok(())
 }
 
@@ -408,11 +408,11 @@ pub fn bitop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     } else {
         db.delete(dest, FreeReason::ServerDel)
     };
-    ctx.db_out().1.int(maxlen as i64);
     if changed {
         ctx.key_modified(dest);
         ctx.notify_store(notify::STRING, "set", dest);
     }
+    ctx.db_out().1.int(maxlen as i64);
     Ok(())
 }
 

@@ -432,8 +432,9 @@ fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
             if let Some(v) = list::lmove_generic(ctx.db(), key, dst, now, *from, *to)? {
                 ctx.key_modified(dst);
                 ctx.key_modified(key);
-                list::notify_move(ctx, key, dst, *from, *to);
+                ctx.notify(notify::LIST, list::push_event(*to), dst);
                 ctx.out().bulk(&v);
+                ctx.notify_removal(notify::LIST, list::pop_event(*from), key);
                 if ctx.cmd.name == "brpoplpush" {
                     ctx.propagate(&[b"RPOPLPUSH", key, dst]);
                 } else {

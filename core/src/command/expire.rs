@@ -97,8 +97,14 @@ fn expire_generic(
         }
     };
     ctx.key_modified(key);
-    ctx.notify(notify::GENERIC, event, key);
-    ctx.out().int(1);
+    // Redis notifies a deletion before its reply, a new TTL after it.
+    if event == "del" {
+        ctx.notify(notify::GENERIC, event, key);
+        ctx.out().int(1);
+    } else {
+        ctx.out().int(1);
+        ctx.notify(notify::GENERIC, event, key);
+    }
     Ok(())
 }
 

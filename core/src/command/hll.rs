@@ -153,7 +153,7 @@ pub fn pfmerge(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut max = vec![0u8; hll::REGISTERS];
     let maxa: &mut [u8; hll::REGISTERS] = max.as_mut_slice().try_into().unwrap();
     let mut use_dense = false;
-    let (db, mut out) = ctx.db_out();
+    let db = ctx.db();
     for key in &args[1..] {
         let Some(v) = db.lookup_read(key, now) else {
             continue;
@@ -182,10 +182,10 @@ pub fn pfmerge(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     hll::invalidate_cache(&mut s);
     store(db, dest, now, s);
-    out.ok();
     ctx.key_modified(dest);
-    // Redis raises pfadd for a merge ("a mass-add of elements").
+    // Redis raises pfadd for a merge ("a mass-add of elements"), before its reply.
     ctx.notify(notify::STRING, "pfadd", dest);
+    ctx.out().ok();
     Ok(())
 }
 

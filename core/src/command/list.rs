@@ -303,8 +303,8 @@ pub fn lset(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let i = l.resolve_index(index).ok_or(CmdError::OutOfRange)?;
     l.set(i, args[3]);
     ctx.key_modified(args[1]);
-    ctx.notify(notify::LIST, "lset", args[1]);
     ctx.out().ok();
+    ctx.notify(notify::LIST, "lset", args[1]);
     Ok(())
 }
 
@@ -508,8 +508,10 @@ pub(crate) fn lmove_command(
         Some(v) => {
             ctx.key_modified(dst);
             ctx.key_modified(src);
-            notify_move(ctx, src, dst, from, to);
+            // lmoveHandlePush notifies the push and replies; the pop's events follow.
+            ctx.notify(notify::LIST, push_event(to), dst);
             ctx.out().bulk(&v);
+            ctx.notify_removal(notify::LIST, pop_event(from), src);
         }
         None => ctx.out().nil(),
     }
@@ -529,13 +531,6 @@ pub(crate) fn pop_event(end: End) -> &'static str {
         End::Left => "lpop",
         End::Right => "rpop",
     }
-}
-
-/// LMOVE's events, in Redis's order: the push on `dst` (lmoveHandlePush), then the pop from
-/// `src` and its `del` if that emptied it.
-pub(crate) fn notify_move(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) {
-    ctx.notify(notify::LIST, push_event(to), dst);
-    ctx.notify_removal(notify::LIST, pop_event(from), src);
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT

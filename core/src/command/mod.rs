@@ -346,6 +346,7 @@ impl<'e> Ctx<'e> {
 
     /// The writer for the calling client's replies.
     pub fn out(&mut self) -> ReplyWriter<'_> {
+        self.flush_keyspace_log();
         let c = &mut self.clients[self.handle.0];
         ReplyWriter::new(&mut c.out, c.resp3)
     }
@@ -353,6 +354,7 @@ impl<'e> Ctx<'e> {
     /// The calling client's database and reply writer, borrowed together (to write a value
     /// into the reply without copying it).
     pub fn db_out(&mut self) -> (&mut Db, ReplyWriter<'_>) {
+        self.flush_keyspace_log();
         let c = &mut self.clients[self.handle.0];
         (
             &mut self.srv.dbs[c.db],

@@ -166,6 +166,17 @@ pub fn evicted(
 }
 
 impl Ctx<'_> {
+    /// Publishes what the keyspace logged in the client's database (a `new`, a lazy expiry)
+    /// before a reply is written: Redis publishes those when they happen, so a subscriber that
+    /// is the caller itself gets them ahead of the reply.
+    #[inline]
+    pub(crate) fn flush_keyspace_log(&mut self) {
+        let db = self.clients[self.handle.0].db;
+        if !self.srv.dbs[db].notify_log.is_empty() {
+            flush(self.now, self.srv, self.clients, self.handle);
+        }
+    }
+
     /// Redis's notifyKeyspaceEvent(class, event, key, <the client's db>).
     #[inline]
     pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
@@ -231,7 +242,12 @@ mod tests {
         let mut eng = Engine::new(Config::default(), 7);
         let w = eng.connect(NOW, ConnInfo::default());
         let sub = eng.connect(NOW, ConnInfo::default());
-        send(&mut eng, w, NOW, &["CONFIG", "SET", "notify-keyspace-events", flags]);
+        send(
+            &mut eng,
+            w,
+            NOW,
+            &["CONFIG", "SET", "notify-keyspace-events", flags],
+        );
         send(&mut eng, sub, NOW, &["SUBSCRIBE", "__keyevent@0__:expired"]);
         send(&mut eng, sub, NOW, &["PSUBSCRIBE", "__keyevent@0__:key*"]);
         (eng, w, sub)

@@ -688,7 +688,7 @@ pub fn apply_loaded(
             continue;
         };
         db.remove(&k.key);
-        db.insert_new(&k.key, k.value);
+        db.insert_loaded(&k.key, k.value);
         if let Some(at) = k.expire_ms {
             db.set_expire(&k.key, at);
         }

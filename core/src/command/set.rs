@@ -203,7 +203,7 @@ pub fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         db.remove(key);
     }
     ctx.key_modified(key);
-    ctx.notify_removal(notify::SET, "spop", key);
+    ctx.notify(notify::SET, "spop", key);
     if let Some(m) = &popped {
         // Propagated as SREM: replay must remove this member, not a random one.
         m.as_member()
@@ -212,6 +212,10 @@ pub fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     match popped {
         Some(m) => write_member(&mut ctx.out(), m.as_member()),
         None => ctx.out().nil(),
+    }
+    // Redis replies between spop and the del of the emptied set.
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
     }
     Ok(())
 }
@@ -453,15 +457,20 @@ pub fn sinterstore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
     let n = result.len();
     let db = ctx.db();
-    if n > 0 {
+    // Redis replies first, then notifies.
+    let event = if n > 0 {
         db.set(dst, Value::Set(Box::new(result)), false);
-        ctx.key_modified(dst);
-        ctx.notify(notify::SET, event, dst);
+        Some((notify::SET, event))
     } else if db.remove(dst).is_some() {
-        ctx.key_modified(dst);
-        ctx.notify(notify::GENERIC, "del", dst);
-    }
+        Some((notify::GENERIC, "del"))
+    } else {
+        None
+    };
     ctx.out().int(n as i64);
+    if let Some((class, event)) = event {
+        ctx.key_modified(dst);
+        ctx.notify(class, event, dst);
+    }
 }
 
 /// Looks every key up (read lookups, as Redis 7.0 does even for the STORE forms), failing on

@@ -181,6 +181,14 @@ fn set_generic(
             ctx.propagate(&[b"SET", key, val, b"PXAT", at.as_bytes()]);
         }
     }
+    if !abort {
+        ctx.key_modified(key);
+        // Redis notifies before it replies.
+        ctx.notify(notify::STRING, "set", key);
+        if when.is_some() {
+            ctx.notify(notify::GENERIC, "expire", key);
+        }
+    }
     let (_, mut out) = ctx.db_out();
     match (old, replies, abort) {
         (Some(Some(v)), _, _) => out.bulk(&v),
@@ -188,13 +196,6 @@ fn set_generic(
         (None, SetReplies::OkNil, false) => out.ok(),
         (None, SetReplies::OkNil, true) => out.nil(),
         (None, SetReplies::OneZero, abort) => out.int(!abort as i64),
-    }
-    if !abort {
-        ctx.key_modified(key);
-        ctx.notify(notify::STRING, "set", key);
-        if when.is_some() {
-            ctx.notify(notify::GENERIC, "expire", key);
-        }
     }
     Ok(())
 }
@@ -351,16 +352,18 @@ fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<(), CmdError>
         out.int(0);
         return Ok(());
     }
-    if nx {
-        out.int(1);
-    } else {
-        out.ok();
-    }
-    // Key by key, as Redis: each one's `new` (dbAdd) goes right before its `set`.
+    // Key by key, as Redis: each one's `new` (dbAdd) goes right before its `set`; the
+    // reply after them.
     for kv in args[1..].chunks(2) {
         ctx.db().set(kv[0], Value::string(kv[1]), false);
         ctx.key_modified(kv[0]);
         ctx.notify(notify::STRING, "set", kv[0]);
+    }
+    let mut out = ctx.out();
+    if nx {
+        out.int(1);
+    } else {
+        out.ok();
     }
     Ok(())
 }
@@ -389,7 +392,7 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if let Some(len) = cur_len {
         check_string_length(ctx, len as u64, tail.len() as u64)?;
     }
-    let (db, mut out) = ctx.db_out();
+    let db = ctx.db();
     let total = match db.get_mut(key, now) {
         None => {
             db.insert_new(key, Value::string(tail));
@@ -405,9 +408,9 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             n
         }
     };
-    out.int(total as i64);
     ctx.key_modified(key);
     ctx.notify(notify::STRING, "append", key);
+    ctx.out().int(total as i64);
     Ok(())
 }
 
@@ -427,7 +430,7 @@ pub fn strlen(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// updated in place; the TTL is kept.
 fn incr_by(ctx: &mut Ctx, key: &[u8], incr: i64) -> Result<(), CmdError> {
     let now = ctx.now;
-    let (db, mut out) = ctx.db_out();
+    let db = ctx.db();
     let new = match db.get_mut(key, now) {
         Some(Value::Int(n)) => {
             *n = n.checked_add(incr).ok_or(CmdError::Overflow)?;
@@ -447,9 +450,9 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], incr: i64) -> Result<(), CmdError> {
             incr
         }
     };
-    out.int(new);
     ctx.key_modified(key);
     ctx.notify(notify::STRING, "incrby", key);
+    ctx.out().int(new);
     Ok(())
 }
 
@@ -486,7 +489,7 @@ pub fn decrby(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let key = args[1];
-    let (db, mut out) = ctx.db_out();
+    let db = ctx.db();
     let cur = match db.get(key, now) {
         None => LongDouble::ZERO,
         Some(Value::Int(n)) => LongDouble::from_i64(*n),
@@ -502,9 +505,9 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     let text = sum.to_human_string();
     db.set(key, Value::Str(CompactBytes::new(text.as_bytes())), true);
-    out.bulk(text.as_bytes());
     ctx.key_modified(key);
     ctx.notify(notify::STRING, "incrbyfloat", key);
+    ctx.out().bulk(text.as_bytes());
     // Propagated as SET ... KEEPTTL of the result (float formatting may differ elsewhere).
     ctx.propagate(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     Ok(())
@@ -532,7 +535,7 @@ pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     check_string_length(ctx, offset as u64, value.len() as u64)?;
     let offset = offset as usize;
-    let (db, mut out) = ctx.db_out();
+    let db = ctx.db();
     let end = offset + value.len();
     let patch = |mut s: Vec<u8>| {
         if s.len() < end {
@@ -552,9 +555,9 @@ pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             end
         }
     };
-    out.int(n as i64);
     ctx.key_modified(key);
     ctx.notify(notify::STRING, "setrange", key);
+    ctx.out().int(n as i64);
     Ok(())
 }
 

@@ -266,11 +266,15 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], mut incr: bool) -> Result<(), Cmd
             }
         }
     }
-    if added > 0 || updated > 0 {
+    let changed = added > 0 || updated > 0;
+    let event = if incr { "zincr" } else { "zadd" };
+    if changed {
         ctx.key_modified(key);
-        ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
     }
     if nan {
+        if changed {
+            ctx.notify(notify::ZSET, event, key);
+        }
         return Err(CmdError::err("resulting score is not a number (NaN)"));
     }
     let mut out = ctx.out();
@@ -282,6 +286,10 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], mut incr: bool) -> Result<(), Cmd
         }
     } else {
         out.int(if ch { added + updated } else { added });
+    }
+    // Redis replies, then notifies.
+    if changed {
+        ctx.notify(notify::ZSET, event, key);
     }
     Ok(())
 }
@@ -611,17 +619,30 @@ pub(crate) fn store_result(
     event: &str,
 ) {
     let n = pairs.len();
-    if n > 0 {
+    let event = if n > 0 {
         let lim = limits(ctx);
         let z = ZSet::from_sorted(pairs, &lim);
         ctx.db().set(dst, Value::ZSet(Box::new(z)), false);
-        ctx.key_modified(dst);
-        ctx.notify(notify::ZSET, event, dst);
+        Some((notify::ZSET, event))
     } else if ctx.db().remove(dst).is_some() {
+        Some((notify::GENERIC, "del"))
+    } else {
+        None
+    };
+    // The geo STORE forms notify before replying, the sorted-set ones after.
+    let geo = event.is_some_and(|(_, e)| e.starts_with("geo"));
+    if let Some((class, event)) = event {
         ctx.key_modified(dst);
-        ctx.notify(notify::GENERIC, "del", dst);
+        if geo {
+            ctx.notify(class, event, dst);
+        }
     }
     ctx.out().int(n as i64);
+    if let Some((class, event)) = event {
+        if !geo {
+            ctx.notify(class, event, dst);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -797,6 +818,7 @@ pub fn zpop_generic(
         return Ok(());
     };
     let n = z.len().min(usize::try_from(count).unwrap_or(usize::MAX));
+    let mut out = ctx.out();
     match (nested, emit_key) {
         (false, false) => out.array_len(2 * n),
         (true, false) => out.array_len(n),
@@ -810,6 +832,12 @@ pub fn zpop_generic(
             out.array_len(n);
         }
     }
+    // Redis notifies at the first element popped, after the reply's headers.
+    ctx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    let (db, mut out) = ctx.db_out();
+    let Some(Value::ZSet(z)) = db.keys.get_mut(key) else {
+        return Ok(());
+    };
     for _ in 0..n {
         let Some((m, s)) = z.pop(max) else { break };
         if nested {
@@ -822,7 +850,9 @@ pub fn zpop_generic(
         db.remove(key);
     }
     ctx.key_modified(key);
-    ctx.notify_removal(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    if !ctx.db().exists(key) {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     if emit_key {
         let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
         if nested {

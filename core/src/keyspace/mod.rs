@@ -265,6 +265,13 @@ impl Db {
         self.keys.insert_new(CompactBytes::new(key), value);
     }
 
+    /// Adds a loaded key (RDB, DEBUG RELOAD, an AOF preamble): Redis's dbAddRDBLoad, which
+    /// raises no `new` event.
+    pub(crate) fn insert_loaded(&mut self, key: &[u8], value: Value) {
+        self.signal_ready(key);
+        self.keys.insert_new(CompactBytes::new(key), value);
+    }
+
     /// Deletes the key and its TTL; returns the value.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let (_, v) = self.keys.remove(key)?;
