@@ -43,6 +43,13 @@ pub fn sync(srv: &mut Server) {
     }
 }
 
+/// True while the databases log events (every database has the same flags): the one test
+/// the per-command flushes cost when notifications are off.
+#[inline]
+fn logging(srv: &Server) -> bool {
+    srv.dbs.first().is_some_and(|db| db.notify_flags != 0)
+}
+
 /// True when an event of `class` would be published.
 #[inline]
 pub fn enabled(srv: &Server, class: u32) -> bool {
@@ -104,6 +111,9 @@ pub fn flush(
     clients: &mut slab::Slab<Client>,
     caller: ClientHandle,
 ) {
+    if !logging(srv) {
+        return;
+    }
     for db in 0..srv.dbs.len() {
         if srv.dbs[db].notify_log.is_empty() {
             continue;
@@ -128,7 +138,7 @@ pub fn flush_after_command(
     id: ClientHandle,
     out_start: usize,
 ) {
-    if srv.dbs.iter().all(|db| db.notify_log.is_empty()) {
+    if !logging(srv) || srv.dbs.iter().all(|db| db.notify_log.is_empty()) {
         return;
     }
     let before = clients.get(id.0).map_or(0, |c| c.out.len());
