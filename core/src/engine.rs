@@ -296,7 +296,7 @@ impl Engine {
         let dbs = (0..config.databases.max(1))
             .map(|_| Db::new(rng.next_u64()))
             .collect();
-        Engine {
+        let mut eng = Engine {
             srv: Server {
                 dbs,
                 config,
@@ -321,7 +321,9 @@ impl Engine {
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
-        }
+        };
+        crate::command::notify::sync(&mut eng.srv);
+        eng
     }
 
     /// Records when the server started (for INFO's uptime) and host facts.
@@ -580,6 +582,7 @@ impl Engine {
             stats.expired_keys_active += db.active_expire(now, rng, EXPIRE_SAMPLES_PER_TICK) as u64;
             db.rehash_tick(REHASH_BUCKETS_PER_TICK);
         }
+        crate::command::notify::flush_server(now, &mut self.srv, &mut self.clients);
         crate::evict::tick(now, &mut self.srv, &mut self.clients);
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
         crate::command::tracking::tick(now, &mut self.srv, &mut self.clients);

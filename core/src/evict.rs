@@ -547,7 +547,7 @@ fn pool_populate(srv: &mut Server, dbi: usize, allkeys: bool, samples: usize) {
 /// performEvictions after the choice). Frees the value (lazily under lazyfree-lazy-eviction),
 /// counts it, invalidates WATCH and tracking (signalModifiedKey) and propagates the deletion.
 pub(crate) fn evict_key(
-    _now: UnixMillis,
+    now: UnixMillis,
     srv: &mut Server,
     clients: &mut slab::Slab<Client>,
     db: usize,
@@ -561,7 +561,7 @@ pub(crate) fn evict_key(
     // signalModifiedKey: WATCH and client-side caching's invalidation.
     crate::command::tx::touch_key(srv, clients, db, key, Some(false));
     crate::command::tracking::key_deleted(srv, clients, key);
-    // HOOK (notify): notifyKeyspaceEvent(NOTIFY_EVICTED, "evicted", key, db) goes here.
+    crate::command::notify::evicted(now, srv, clients, db, key);
     // propagateDeletion: DEL, or UNLINK under lazyfree-lazy-eviction, outside any MULTI.
     if srv.persist.propagate {
         let name: &[u8] = if srv.config.lazyfree_lazy_eviction {

@@ -135,6 +135,41 @@ test("subscribe + 'message' events between two Redis instances", async () => {
   assert.deepEqual(await pgot, ['m*', 'music', 'jazz']);
 });
 
+test('keyspace notifications reach a subscriber: a write, then a key expiring untouched', async () => {
+  // notify-keyspace-events from the engine's config, as CONFIG SET takes it.
+  const engine = new Engine({
+    clock: 'manual',
+    time: 1_700_000_000_000,
+    seed: 1,
+    config: { 'notify-keyspace-events': 'KEx$' },
+  });
+  const sub = new Redis({ engine });
+  const app = new Redis({ engine });
+  const got = [];
+  sub.on('message', (channel, message) => got.push([channel, message]));
+  sub.on('pmessage', (pattern, channel, message) => got.push([pattern, channel, message]));
+  assert.equal(await sub.subscribe('__keyevent@0__:expired'), 1);
+  assert.equal(await sub.psubscribe('__keyspace@0__:session:*'), 2);
+  assert.equal(await app.set('session:1', 'alice', 'PX', 100), 'OK');
+  assert.deepEqual(got, [['__keyspace@0__:session:*', '__keyspace@0__:session:1', 'set']]);
+  // Nobody reads the key: the expiry cycle that advance() runs deletes it and publishes.
+  got.length = 0;
+  engine.advance(101);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(got, [
+    ['__keyspace@0__:session:*', '__keyspace@0__:session:1', 'expired'],
+    ['__keyevent@0__:expired', 'session:1'],
+  ]);
+  // The engine-level client sees the same frames through onPush.
+  const raw = engine.connect();
+  const frames = [];
+  raw.onPush((frame) => frames.push(frame));
+  raw.call('SUBSCRIBE', '__keyevent@0__:expired');
+  await app.set('session:2', 'bob', 'PX', 50);
+  engine.advance(51);
+  assert.deepEqual(frames.at(-1), ['message', '__keyevent@0__:expired', 'session:2']);
+});
+
 test('blpop woken by another client through the facade', async () => {
   const a = fresh();
   const b = a.duplicate();

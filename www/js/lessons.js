@@ -39,11 +39,13 @@ export const LESSONS = [
   {
     id: 'ttl',
     title: '4. Time to live',
-    intro: 'Keys can expire. The clock here is simulated: pause it, step it, fast-forward it and watch the keyspace.',
+    intro: 'Keys can expire, and the server can tell a subscribed client when they do. The clock here is simulated: pause it, step it, fast-forward it and watch the keyspace.',
     steps: [
+      { client: 1, cmd: 'CONFIG SET notify-keyspace-events Ex', text: 'Turn on keyspace notifications: E publishes on __keyevent@<db>__:<event> channels, x selects the expiry events.' },
+      { client: 2, cmd: 'SUBSCRIBE __keyevent@0__:expired', text: 'Client 2 listens for keys of database 0 that expire (as Spring Session or a job scheduler does).' },
       { client: 1, cmd: 'SET session abc EX 30', text: 'session lives 30 seconds: see its TTL in the keyspace panel.' },
       { client: 1, cmd: 'TTL session', text: 'Seconds left.' },
-      { advance: 31_000, text: 'Fast-forward the clock 31 seconds: the key expires (active expiry removes it).' },
+      { advance: 31_000, text: 'Fast-forward the clock 31 seconds: nobody reads the key, the active expiry cycle removes it, and client 2\'s wire shows the notification arriving: "message", the channel, the key.' },
       { client: 1, cmd: 'GET session', text: 'Gone: (nil).' },
     ],
   },

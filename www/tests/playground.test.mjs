@@ -216,6 +216,34 @@ test('a key expires after a clock fast-forward', async (t) => {
   await done('keyspace-after-expiry');
 });
 
+test('the TTL lesson: an expiring key\'s notification arrives on the subscribed client', async (t) => {
+  const { page, done } = await open(t);
+  await page.locator('#clock-play').click(); // pause: time moves only with the lesson's clock step
+  await page.locator('#lesson-list button', { hasText: 'Time to live' }).click();
+  // [client, the bytes the client received during the step (recorded from redis-server 7.0.15
+  // with www/tests/record-lesson.mjs), the console's tail (as redis-cli 7.0.15 --no-raw prints it)];
+  // the clock step is checked on client 2, which nobody asked anything.
+  const steps = [
+    [1, '+OK\\r\\n', 'OK'],
+    [2, '*3\\r\\n$9\\r\\nsubscribe\\r\\n$22\\r\\n__keyevent@0__:expired\\r\\n:1\\r\\n', '1) "subscribe"\n2) "__keyevent@0__:expired"\n3) (integer) 1'],
+    [1, '+OK\\r\\n', 'OK'],
+    [1, ':30\\r\\n', '(integer) 30'],
+    [2, '*3\\r\\n$7\\r\\nmessage\\r\\n$22\\r\\n__keyevent@0__:expired\\r\\n$7\\r\\nsession\\r\\n', '1) "message"\n2) "__keyevent@0__:expired"\n3) "session"'],
+    [1, '$-1\\r\\n', '(nil)'],
+  ];
+  assert.equal(await page.locator('#lesson .run').count(), steps.length);
+  for (const [i, [n, wire, tail]] of steps.entries()) {
+    await page.locator('#lesson .run').nth(i).click();
+    if (i === 3) assert.equal(await keyRow(page, 'session').locator('td.ttl').innerText(), '30 s');
+    assert.equal((await wireBytes(page, n, 'in')).at(-1), wire, `step ${i + 1}: bytes received`);
+    const text = await consoleText(page, n);
+    assert.ok(text.endsWith(tail), `step ${i + 1}: console ends with ${JSON.stringify(tail)}, got ${JSON.stringify(text.slice(-200))}`);
+  }
+  assert.equal(await keyRow(page, 'session').count(), 0);
+  assert.match(await page.locator('#lesson-list button', { hasText: 'Time to live' }).getAttribute('class'), /done/);
+  await done('lesson-ttl-notification');
+});
+
 test('state survives a reload; a share link replays commands; reset clears', async (t) => {
   const { page, done } = await open(t);
   await type(page, 1, 'SET saved yes');

@@ -2,7 +2,9 @@
 //! RESP3 with `protocol=3`) and ioredis (npm) — run their smoke tests (tests/clients/) against
 //! redis-server first (proving the scripts right) and then against oxidis-server: connect,
 //! pub/sub between two connections, a pipeline, MULTI/EXEC with WATCH, a blocking pop woken by
-//! another connection, redis-py's Lock. redis-py's client-side cache (tests/clients/python/csc.py:
+//! another connection, redis-py's Lock, and (redis-py, RESP2 and RESP3) a keyspace-notification
+//! listener on `__keyevent@0__:expired` that sees keys expire untouched (active expiry).
+//! redis-py's client-side cache (tests/clients/python/csc.py:
 //! `cache_config=CacheConfig()` over CLIENT TRACKING) serves repeated reads without reaching
 //! the server (INFO's total_commands_processed stays put) and drops keys another client writes,
 //! that expire, or that FLUSHALL removes. Then applications' libraries built on ioredis and Lua

@@ -5,7 +5,7 @@
 //! digits; writes turn the value into a "raw" string (`CompactBytes::raw_mut`), grown with
 //! zero bytes as far as the highest bit written, as Redis's lookupStringForBitCommand does.
 
-use super::{c_str, is, parse_int, CmdError, Ctx};
+use super::{c_str, is, notify, parse_int, CmdError, Ctx};
 use crate::cnum::parse_i64;
 use crate::lazyfree::FreeReason;
 use crate::types::{CompactBytes, Value};
@@ -92,10 +92,11 @@ pub fn setbit(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if changed {
         s[byte] = (s[byte] & !mask) | if on == 1 { mask } else { 0 };
     }
-    ctx.db_out().1.int(old as i64);
     if changed {
         ctx.key_modified(key);
+        ctx.notify(notify::STRING, "setbit", key);
     }
+    ctx.db_out().1.int(old as i64);
     Ok(())
 }
 
@@ -407,10 +408,11 @@ pub fn bitop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     } else {
         db.delete(dest, FreeReason::ServerDel)
     };
-    ctx.db_out().1.int(maxlen as i64);
     if changed {
         ctx.key_modified(dest);
+        ctx.notify_store(notify::STRING, "set", dest);
     }
+    ctx.db_out().1.int(maxlen as i64);
     Ok(())
 }
 
@@ -682,6 +684,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[&[u8]], read_only: bool) -> Result<()
     if changes > 0 {
         ctx.srv.dirty += changes - 1;
         ctx.key_modified(key);
+        ctx.notify(notify::STRING, "setbit", key);
     }
     Ok(())
 }

@@ -24,7 +24,7 @@
 //! XREADGROUP its XCLAIM / XGROUP forms (`command::stream`).
 
 use super::list::{self, End};
-use super::{is, parse_int, stream, zset, CmdError, CommandSpec, Ctx};
+use super::{is, notify, parse_int, stream, zset, CmdError, CommandSpec, Ctx};
 use crate::engine::{Client, ClientHandle, Event, Server};
 use crate::time::UnixMillis;
 use crate::types::{List, Value, ZSet};
@@ -415,6 +415,7 @@ fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
                     out.bulk(key);
                     out.bulk(&v);
                     ctx.propagate(&[pop_name(*end), key]);
+                    ctx.notify_removal(notify::LIST, list::pop_event(*end), key);
                 }
             }
         }
@@ -423,6 +424,7 @@ fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
                 ctx.key_modified(key);
                 list::write_key_elements(&mut ctx.out(), key, &e);
                 list::propagate_mpop(ctx, key, *end, e.len());
+                ctx.notify_removal(notify::LIST, list::pop_event(*end), key);
             }
         }
         Op::Move { dst, from, to } => {
@@ -430,7 +432,9 @@ fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
             if let Some(v) = list::lmove_generic(ctx.db(), key, dst, now, *from, *to)? {
                 ctx.key_modified(dst);
                 ctx.key_modified(key);
+                ctx.notify(notify::LIST, list::push_event(*to), dst);
                 ctx.out().bulk(&v);
+                ctx.notify_removal(notify::LIST, list::pop_event(*from), key);
                 if ctx.cmd.name == "brpoplpush" {
                     ctx.propagate(&[b"RPOPLPUSH", key, dst]);
                 } else {
@@ -490,6 +494,7 @@ fn bpop(ctx: &mut Ctx, args: &[&[u8]], end: End) -> Result<(), CmdError> {
             out.bulk(&v);
             // Propagated as the pop it was (Redis's rewriteClientCommandVector).
             ctx.propagate(&[pop_name(end), keys[i]]);
+            ctx.notify_removal(notify::LIST, list::pop_event(end), keys[i]);
         }
         None => block(ctx, keys, deadline, Op::Pop(end)),
     }
@@ -579,6 +584,7 @@ pub fn blmpop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             ctx.key_modified(keys[i]);
             list::write_key_elements(&mut ctx.out(), keys[i], &e);
             list::propagate_mpop(ctx, keys[i], end, e.len());
+            ctx.notify_removal(notify::LIST, list::pop_event(end), keys[i]);
         }
         None => block(ctx, &keys, deadline, Op::MPop(end, count)),
     }

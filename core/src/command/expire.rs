@@ -1,7 +1,7 @@
 //! The expiry commands (Redis's expire.c): EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT with
 //! NX | XX | GT | LT; TTL, PTTL, EXPIRETIME, PEXPIRETIME; PERSIST.
 
-use super::{is, CmdError, Ctx};
+use super::{is, notify, CmdError, Ctx};
 
 const EXPIRE_NX: u8 = 1;
 const EXPIRE_XX: u8 = 2;
@@ -81,21 +81,30 @@ fn expire_generic(
             return Ok(());
         }
     }
-    match u64::try_from(when) {
+    let event = match u64::try_from(when) {
         Ok(at) if at > now.0 => {
             db.set_expire(key, at);
             // EXPIRE/PEXPIRE/EXPIREAT propagate as PEXPIREAT (time-independent replay).
             let at = at.to_string();
             ctx.propagate(&[b"PEXPIREAT", key, at.as_bytes()]);
+            "expire"
         }
         _ => {
             db.remove(key);
             let lazy = ctx.srv.config.lazyfree_lazy_expire;
             ctx.propagate(&[if lazy { b"UNLINK" } else { b"DEL" }, key]);
+            "del"
         }
-    }
+    };
     ctx.key_modified(key);
-    ctx.out().int(1);
+    // Redis notifies a deletion before its reply, a new TTL after it.
+    if event == "del" {
+        ctx.notify(notify::GENERIC, event, key);
+        ctx.out().int(1);
+    } else {
+        ctx.out().int(1);
+        ctx.notify(notify::GENERIC, event, key);
+    }
     Ok(())
 }
 
@@ -189,6 +198,7 @@ pub fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let removed = db.get(args[1], now).is_some() && db.persist(args[1]);
     if removed {
         ctx.key_modified(args[1]);
+        ctx.notify(notify::GENERIC, "persist", args[1]);
     }
     ctx.out().int(i64::from(removed));
     Ok(())

@@ -4,7 +4,7 @@
 //! `georadius_generic` (Redis's georadiusGeneric: same parse order, same error texts, same
 //! box scan, same sorts: a stable sort of all results, or Redis's pqsort when COUNT cuts).
 
-use super::{is, parse_int, CmdError, Ctx};
+use super::{is, notify, parse_int, CmdError, Ctx};
 use crate::cnum::string2d;
 use crate::resp::ReplyWriter;
 use crate::types::geohash::{self, Shape, ShapeKind};
@@ -430,6 +430,7 @@ fn georadius_generic(
             Some(dst) => {
                 if ctx.db().remove(dst).is_some() {
                     ctx.key_modified(dst);
+                    ctx.notify(notify::GENERIC, "del", dst);
                 }
                 ctx.out().int(0);
             }
@@ -527,7 +528,12 @@ fn georadius_generic(
                     .then_with(|| a.0.as_bytes().cmp(b.0.as_bytes()))
             });
             let dst = dst.to_vec();
-            super::zset::store_result(ctx, &dst, pairs);
+            let event = if flags & GEOSEARCH != 0 {
+                "geosearchstore"
+            } else {
+                "georadiusstore"
+            };
+            super::zset::store_result(ctx, &dst, pairs, event);
         }
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! The hash command group (Redis 7.0's t_hash.c).
 
-use super::{is, parse_int, CmdError, Ctx};
+use super::{is, notify, parse_int, CmdError, Ctx};
 use crate::cnum::parse_i64;
 use crate::glob::glob_match;
 use crate::resp::ReplyWriter;
@@ -46,6 +46,7 @@ fn write<R>(
     ctx: &mut Ctx,
     key: &[u8],
     create: bool,
+    event: Option<&str>,
     f: impl FnOnce(&mut Hash, &Limits, &mut Rng) -> Result<Wrote<R>, CmdError>,
 ) -> Result<Option<R>, CmdError> {
     let now = ctx.now;
@@ -74,6 +75,11 @@ fn write<R>(
     }
     if wrote.changed {
         ctx.key_modified(key);
+        // HDEL notifies here, before its reply (then `del` if it emptied the hash); the
+        // commands that set fields reply first and notify after (`event` None).
+        if let Some(event) = event {
+            ctx.notify_removal(notify::HASH, event, key);
+        }
     }
     Ok(Some(wrote.result))
 }
@@ -96,7 +102,7 @@ fn hset_generic(ctx: &mut Ctx, args: &[&[u8]], ok_reply: bool) -> Result<(), Cmd
             ctx.cmd.name
         )));
     }
-    let created = write(ctx, args[1], true, |h, lim, rng| {
+    let created = write(ctx, args[1], true, None, |h, lim, rng| {
         h.prepare(&args[2..], lim, rng);
         let mut created = 0;
         for pair in args[2..].chunks_exact(2) {
@@ -115,13 +121,14 @@ fn hset_generic(ctx: &mut Ctx, args: &[&[u8]], ok_reply: bool) -> Result<(), Cmd
     } else {
         ctx.out().int(created);
     }
+    ctx.notify(notify::HASH, "hset", args[1]);
     Ok(())
 }
 
 /// HSETNX key field value
 pub fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let (field, value) = (args[2], args[3]);
-    let set = write(ctx, args[1], true, |h, lim, rng| {
+    let set = write(ctx, args[1], true, None, |h, lim, rng| {
         // Redis 7.0 checks for long arguments only once it knows it will add the field.
         let set = !h.contains(field);
         if set {
@@ -135,6 +142,9 @@ pub fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     })?
     .unwrap_or(false);
     ctx.out().int(i64::from(set));
+    if set {
+        ctx.notify(notify::HASH, "hset", args[1]);
+    }
     Ok(())
 }
 
@@ -163,7 +173,7 @@ pub fn hmget(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// HDEL key field [field ...]
 pub fn hdel(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let deleted = write(ctx, args[1], false, |h, _, _| {
+    let deleted = write(ctx, args[1], false, Some("hdel"), |h, _, _| {
         let mut deleted = 0;
         for f in &args[2..] {
             if h.remove(f) {
@@ -243,7 +253,7 @@ pub fn hvals(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 pub fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let field = args[2];
     let incr = parse_int(args[3])?;
-    let n = write(ctx, args[1], true, |h, lim, rng| {
+    let n = write(ctx, args[1], true, None, |h, lim, rng| {
         let cur = match h.get(field) {
             Some(v) => parse_i64(v).ok_or(CmdError::err("hash value is not an integer"))?,
             None => 0,
@@ -257,6 +267,7 @@ pub fn hincrby(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     })?
     .unwrap_or(0);
     ctx.out().int(n);
+    ctx.notify(notify::HASH, "hincrby", args[1]);
     Ok(())
 }
 
@@ -270,7 +281,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if !incr.is_finite() {
         return Err(CmdError::err("value is NaN or Infinity"));
     }
-    let text = write(ctx, args[1], true, |h, lim, rng| {
+    let text = write(ctx, args[1], true, None, |h, lim, rng| {
         let cur = match h.get(field) {
             Some(v) => LongDouble::parse(v).ok_or(CmdError::err("hash value is not a float"))?,
             None => LongDouble::ZERO,
@@ -290,6 +301,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     // Propagated as HSET of the result, so replay does not redo float arithmetic.
     ctx.propagate(&[b"HSET", args[1], field, text.as_bytes()]);
     ctx.out().bulk(text.as_bytes());
+    ctx.notify(notify::HASH, "hincrbyfloat", args[1]);
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 //! found stays (PFADD with several elements), and PFCOUNT of one key writes the cardinality it
 //! computed into the value's header.
 
-use super::{c_str, CmdError, Ctx};
+use super::{c_str, notify, CmdError, Ctx};
 use crate::keyspace::Db;
 use crate::time::UnixMillis;
 use crate::types::hll::{self, Corrupt};
@@ -95,6 +95,7 @@ pub fn pfadd(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         // Redis counts every changed register as a change (dirty += updated).
         ctx.srv.dirty += updated - 1;
         ctx.key_modified(key);
+        ctx.notify(notify::STRING, "pfadd", key);
     }
     ctx.db_out().1.int((updated > 0) as i64);
     Ok(())
@@ -152,7 +153,7 @@ pub fn pfmerge(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut max = vec![0u8; hll::REGISTERS];
     let maxa: &mut [u8; hll::REGISTERS] = max.as_mut_slice().try_into().unwrap();
     let mut use_dense = false;
-    let (db, mut out) = ctx.db_out();
+    let db = ctx.db();
     for key in &args[1..] {
         let Some(v) = db.lookup_read(key, now) else {
             continue;
@@ -181,8 +182,10 @@ pub fn pfmerge(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     hll::invalidate_cache(&mut s);
     store(db, dest, now, s);
-    out.ok();
     ctx.key_modified(dest);
+    // Redis raises pfadd for a merge ("a mass-add of elements"), before its reply.
+    ctx.notify(notify::STRING, "pfadd", dest);
+    ctx.out().ok();
     Ok(())
 }
 

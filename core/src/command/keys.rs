@@ -4,7 +4,7 @@
 //! Lookups follow Redis's flavours: "read" lookups (EXISTS, TYPE, TOUCH, COPY's source, SCAN's
 //! TYPE filter) count keyspace hits/misses, "write" lookups do not; both expire lazily.
 
-use super::{is, CmdError, Ctx};
+use super::{is, notify, CmdError, Ctx};
 use crate::glob::glob_match;
 use crate::keyspace::Db;
 use crate::lazyfree::FreeReason;
@@ -43,6 +43,7 @@ fn del_generic(ctx: &mut Ctx, args: &[&[u8]], reason: FreeReason) -> Result<(), 
             deleted += 1;
             ctx.srv.free_value(v, reason);
             ctx.key_modified(key);
+            ctx.notify(notify::GENERIC, "del", key);
         }
     }
     ctx.out().int(deleted);
@@ -309,6 +310,8 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<(), CmdErro
     ctx.key_modified(src);
     let cur = ctx.client_ref().db;
     ctx.key_modified_in(cur, dst);
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     reply(ctx, true);
     Ok(())
 }
@@ -365,6 +368,7 @@ pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     ctx.srv.dirty += 1;
     ctx.key_modified_in(dst_db, newkey);
+    ctx.notify_in(dst_db, notify::GENERIC, "copy_to", newkey);
     ctx.out().int(1);
     Ok(())
 }
@@ -398,6 +402,8 @@ pub fn move_(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     ctx.key_modified(key);
     ctx.key_modified_in(dst_db, key);
+    ctx.notify_in(src_db, notify::GENERIC, "move_from", key);
+    ctx.notify_in(dst_db, notify::GENERIC, "move_to", key);
     ctx.out().int(1);
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH) can serve a woken client with the same code.
 //! A list that becomes empty is deleted, as Redis never keeps empty lists.
 
-use super::{is, parse_int, CmdError, Ctx};
+use super::{is, notify, parse_int, CmdError, Ctx};
 use crate::cnum::parse_i64;
 use crate::keyspace::Db;
 use crate::resp::ReplyWriter;
@@ -181,10 +181,11 @@ fn push_generic(
 ) -> Result<(), CmdError> {
     let now = ctx.now;
     let len = push(ctx.db(), args[1], now, end, &args[2..], only_existing)?;
+    ctx.out().int(len as i64);
     if len > 0 {
         ctx.key_modified(args[1]);
+        ctx.notify(notify::LIST, push_event(end), args[1]);
     }
-    ctx.out().int(len as i64);
     Ok(())
 }
 
@@ -252,6 +253,7 @@ fn pop_generic(ctx: &mut Ctx, args: &[&[u8]], end: End) -> Result<(), CmdError> 
     }
     if !elems.is_empty() {
         ctx.key_modified(key);
+        ctx.notify_removal(notify::LIST, pop_event(end), key);
     }
     Ok(())
 }
@@ -302,6 +304,7 @@ pub fn lset(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     l.set(i, args[3]);
     ctx.key_modified(args[1]);
     ctx.out().ok();
+    ctx.notify(notify::LIST, "lset", args[1]);
     Ok(())
 }
 
@@ -327,6 +330,7 @@ pub fn linsert(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     l.insert(pos + after as usize, args[4]);
     let n = l.len();
     ctx.key_modified(args[1]);
+    ctx.notify(notify::LIST, "linsert", args[1]);
     ctx.out().int(n as i64);
     Ok(())
 }
@@ -374,6 +378,7 @@ pub fn ltrim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         db.remove(args[1]);
     }
     ctx.key_modified(args[1]);
+    ctx.notify_removal(notify::LIST, "ltrim", args[1]);
     ctx.out().ok();
     Ok(())
 }
@@ -397,6 +402,7 @@ pub fn lrem(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             db.remove(args[1]);
         }
         ctx.key_modified(args[1]);
+        ctx.notify_removal(notify::LIST, "lrem", args[1]);
     }
     ctx.out().int(removed as i64);
     Ok(())
@@ -502,11 +508,29 @@ pub(crate) fn lmove_command(
         Some(v) => {
             ctx.key_modified(dst);
             ctx.key_modified(src);
+            // lmoveHandlePush notifies the push and replies; the pop's events follow.
+            ctx.notify(notify::LIST, push_event(to), dst);
             ctx.out().bulk(&v);
+            ctx.notify_removal(notify::LIST, pop_event(from), src);
         }
         None => ctx.out().nil(),
     }
     Ok(())
+}
+
+/// The events of a push at `end`, a pop from it.
+pub(crate) fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+pub(crate) fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
@@ -568,6 +592,7 @@ pub fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         Some((i, elems)) => {
             write_key_elements(&mut out, keys[i], &elems);
             ctx.key_modified(keys[i]);
+            ctx.notify_removal(notify::LIST, pop_event(end), keys[i]);
             propagate_mpop(ctx, keys[i], end, elems.len());
         }
         None => out.nil_array(),

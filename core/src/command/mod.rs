@@ -18,6 +18,7 @@ pub mod hash;
 pub mod hll;
 pub mod keys;
 pub mod list;
+pub mod notify;
 pub mod object;
 pub mod persistence;
 pub mod pubsub;
@@ -347,6 +348,7 @@ impl<'e> Ctx<'e> {
 
     /// The writer for the calling client's replies.
     pub fn out(&mut self) -> ReplyWriter<'_> {
+        self.flush_keyspace_log();
         let c = &mut self.clients[self.handle.0];
         ReplyWriter::new(&mut c.out, c.resp3)
     }
@@ -354,6 +356,7 @@ impl<'e> Ctx<'e> {
     /// The calling client's database and reply writer, borrowed together (to write a value
     /// into the reply without copying it).
     pub fn db_out(&mut self) -> (&mut Db, ReplyWriter<'_>) {
+        self.flush_keyspace_log();
         let c = &mut self.clients[self.handle.0];
         (
             &mut self.srv.dbs[c.db],
@@ -442,13 +445,15 @@ pub fn dispatch(
     args: &[&[u8]],
 ) -> Dispatched {
     let c = &mut clients[id.0];
-    connection::before_command(c, c.out.len());
+    let out_start = c.out.len();
+    connection::before_command(c, out_start);
     let r = process_command(now, srv, clients, id, args);
     if r == Dispatched::Done {
         if let Some(c) = clients.get_mut(id.0) {
             connection::after_command(c);
         }
     }
+    notify::flush_after_command(now, srv, clients, id, out_start);
     tx::drain_expired(srv, clients);
     r
 }

@@ -32,7 +32,7 @@ pub fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     match ctx
         .db()
-        .lookup_read_notouch(args[2], now)
+        .lookup_read_nonotify(args[2], now)
         .map(|(v, _)| v.encoding())
     {
         Some(enc) => ctx.out().bulk(enc.as_bytes()),
@@ -48,7 +48,7 @@ pub fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     // per-object access data (Redis decides when the value is made; here, when asked).
     let cfg = &ctx.srv.config;
     let shares_integers = cfg.maxmemory == 0 || !cfg.maxmemory_policy.tracks_access();
-    let refcount = match ctx.db().lookup_read_notouch(args[2], now).map(|(v, _)| v) {
+    let refcount = match ctx.db().lookup_read_nonotify(args[2], now).map(|(v, _)| v) {
         None => {
             ctx.out().nil();
             return Ok(());
@@ -65,7 +65,7 @@ pub fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// OBJECT IDLETIME key — seconds since the last access (LRU-style policies only).
 pub fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let Some((_, field)) = ctx.db().lookup_read_notouch(args[2], now) else {
+    let Some((_, field)) = ctx.db().lookup_read_nonotify(args[2], now) else {
         ctx.out().nil();
         return Ok(());
     };
@@ -85,7 +85,7 @@ pub fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// OBJECT FREQ key — the logarithmic access counter, decayed to now (LFU policies only).
 pub fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
-    let Some((_, field)) = ctx.db().lookup_read_notouch(args[2], now) else {
+    let Some((_, field)) = ctx.db().lookup_read_nonotify(args[2], now) else {
         ctx.out().nil();
         return Ok(());
     };

@@ -5,7 +5,7 @@
 //! Files, fork and fsync are the host's (`rdb::persist::PersistHost`); everything about *when*
 //! and *what* is here, so every shell behaves alike.
 
-use super::{is, parse_int, CmdError, Ctx};
+use super::{is, notify, parse_int, CmdError, Ctx};
 use crate::engine::{Event, Server};
 use crate::rdb::{self, persist::save_params, PayloadError, SaveOptions};
 use crate::time::UnixMillis;
@@ -469,6 +469,7 @@ pub fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             let lazy = ctx.srv.config.lazyfree_lazy_server_del;
             ctx.propagate(&[if lazy { b"UNLINK" } else { b"DEL" }, key]);
             ctx.key_modified(key);
+            ctx.notify(notify::GENERIC, "del", key);
         }
         ctx.out().ok();
         return Ok(());
@@ -492,6 +493,7 @@ pub fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
     }
     ctx.key_modified(key);
+    ctx.notify(notify::GENERIC, "restore", key);
     ctx.out().ok();
     Ok(())
 }
@@ -696,7 +698,7 @@ pub fn apply_loaded(
             continue;
         };
         db.remove(&k.key);
-        db.insert_new(&k.key, k.value);
+        db.insert_loaded(&k.key, k.value);
         if let Some(at) = k.expire_ms {
             db.set_expire(&k.key, at);
         }

@@ -624,6 +624,18 @@ fn publish_message(
     receivers
 }
 
+/// Publishes `msg` on a global channel (keyspace notifications): PUBLISH without the reply.
+pub(crate) fn publish_global(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    caller: ClientHandle,
+    channel: &[u8],
+    msg: &[u8],
+) -> usize {
+    publish_message(now, srv, clients, caller, channel, msg, Kind::Global)
+}
+
 /// PUBLISH channel message
 pub fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let n = publish_message(

@@ -252,6 +252,7 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         .config
         .config_set(&args[2..], local)
         .map_err(|e| CmdError::Msg(e.text()))?;
+    super::notify::sync(ctx.srv);
     if host_applies {
         ctx.srv
             .events

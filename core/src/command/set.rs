@@ -6,7 +6,7 @@
 //! intset that converts as members arrive), so result encodings and the sorted order of
 //! intset results match Redis's; hashtable order is hash order (not Redis's).
 
-use super::{is, parse_int, CmdError, Ctx};
+use super::{is, notify, parse_int, CmdError, Ctx};
 use crate::glob::glob_match;
 use crate::keyspace::Db;
 use crate::resp::ReplyWriter;
@@ -66,6 +66,7 @@ pub fn sadd(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     };
     if added > 0 {
         ctx.key_modified(key);
+        ctx.notify(notify::SET, "sadd", key);
     }
     ctx.out().int(added as i64);
     Ok(())
@@ -96,6 +97,7 @@ pub fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     if deleted > 0 {
         ctx.key_modified(key);
+        ctx.notify_removal(notify::SET, "srem", key);
     }
     ctx.out().int(deleted);
     Ok(())
@@ -105,7 +107,7 @@ pub fn srem(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 pub fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let (src, dst, member) = (args[1], args[2], args[3]);
     let now = ctx.now;
-    let (db, rng, max) = parts(ctx);
+    let (db, _, _) = parts(ctx);
     // Both are looked up (and lazily expired) first, as lookupKeyWrite does in Redis.
     let src_found = db.get_as::<Set>(src, now).map(|s| s.is_some());
     let dst_checked = db.get_as::<Set>(dst, now).map(|_| ());
@@ -130,6 +132,9 @@ pub fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if s.is_empty() {
         db.remove(src);
     }
+    // srem and del on the source come before the destination's creation (its `new`).
+    ctx.notify_removal(notify::SET, "srem", src);
+    let (db, rng, max) = parts(ctx);
     let added = match db.keys.get_mut(dst) {
         Some(Value::Set(d)) => d.add(member, max, rng),
         _ => {
@@ -142,6 +147,7 @@ pub fn smove(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     ctx.key_modified(src);
     if added {
         ctx.key_modified(dst);
+        ctx.notify(notify::SET, "sadd", dst);
     }
     ctx.out().int(1);
     Ok(())
@@ -197,6 +203,7 @@ pub fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         db.remove(key);
     }
     ctx.key_modified(key);
+    ctx.notify(notify::SET, "spop", key);
     if let Some(m) = &popped {
         // Propagated as SREM: replay must remove this member, not a random one.
         m.as_member()
@@ -205,6 +212,10 @@ pub fn spop(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     match popped {
         Some(m) => write_member(&mut ctx.out(), m.as_member()),
         None => ctx.out().nil(),
+    }
+    // Redis replies between spop and the del of the emptied set.
+    if emptied {
+        ctx.notify(notify::GENERIC, "del", key);
     }
     Ok(())
 }
@@ -226,10 +237,12 @@ fn spop_with_count(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         ctx.out().set_len(0);
         return Ok(());
     }
+    ctx.notify(notify::SET, "spop", key);
     // CASE 1: everything goes; the reply is the union of the one set.
     if count >= size {
         sunion_diff_generic(ctx, &args[1..2], None, SetOp::Union)?;
         ctx.db().remove(key);
+        ctx.notify(notify::GENERIC, "del", key);
         ctx.key_modified(key);
         ctx.propagate(&[b"DEL", key]);
         return Ok(());
@@ -441,16 +454,23 @@ pub fn sinterstore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// Stores `result` at `dst` (Redis's setKey: any old value and its TTL go) or, when it is
 /// empty, deletes `dst`; replies with the result's size.
-fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set) {
+fn store_result(ctx: &mut Ctx, dst: &[u8], result: Set, event: &str) {
     let n = result.len();
     let db = ctx.db();
-    if n > 0 {
+    // Redis replies first, then notifies.
+    let event = if n > 0 {
         db.set(dst, Value::Set(Box::new(result)), false);
-        ctx.key_modified(dst);
+        Some((notify::SET, event))
     } else if db.remove(dst).is_some() {
-        ctx.key_modified(dst);
-    }
+        Some((notify::GENERIC, "del"))
+    } else {
+        None
+    };
     ctx.out().int(n as i64);
+    if let Some((class, event)) = event {
+        ctx.key_modified(dst);
+        ctx.notify(class, event, dst);
+    }
 }
 
 /// Looks every key up (read lookups, as Redis 7.0 does even for the STORE forms), failing on
@@ -481,7 +501,7 @@ fn sinter_generic(
     if exists.contains(&false) {
         // An intersection with an empty set is empty.
         match dst {
-            Some(dst) => store_result(ctx, dst, Set::new_intset()),
+            Some(dst) => store_result(ctx, dst, Set::new_intset(), "sinterstore"),
             None if card_only => ctx.out().int(0),
             None => ctx.out().set_len(0),
         }
@@ -522,7 +542,7 @@ fn sinter_generic(
                 result.add_member(m, max, rng);
             }
         }
-        store_result(ctx, dst, result);
+        store_result(ctx, dst, result, "sinterstore");
         return Ok(());
     }
     let mut buf = Vec::new();
@@ -630,7 +650,13 @@ fn sunion_diff_generic(
     }
 
     match dst {
-        Some(dst) => store_result(ctx, dst, result),
+        Some(dst) => {
+            let event = match op {
+                SetOp::Union => "sunionstore",
+                SetOp::Diff => "sdiffstore",
+            };
+            store_result(ctx, dst, result, event)
+        }
         None => {
             let mut w = ctx.out();
             w.set_len(result.len());

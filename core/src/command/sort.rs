@@ -2,7 +2,7 @@
 //! lexicographically, optionally by external keys (`BY weight_*`, `BY h_*->field`), fetch
 //! external keys (`GET obj_*`, `GET #`), page with LIMIT, and STORE the result as a list.
 
-use super::{c_str, is, parse_int, CmdError, Ctx};
+use super::{c_str, is, notify, parse_int, CmdError, Ctx};
 use crate::cnum::strtod;
 use crate::keyspace::Db;
 use crate::time::UnixMillis;
@@ -256,8 +256,10 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> Result<(), Cmd
                 let list = List::from_items(rows.into_iter().map(Option::unwrap_or_default));
                 db.set(dest, Value::List(Box::new(list)), false);
                 ctx.key_modified(dest);
+                ctx.notify(notify::LIST, "sortstore", dest);
             } else if db.remove(dest).is_some() {
                 ctx.key_modified(dest);
+                ctx.notify(notify::GENERIC, "del", dest);
             }
             ctx.out().int(n as i64);
         }

@@ -7,7 +7,7 @@
 //! XADD's or XTRIM's) becomes the exact one that leaves the same entries (`MAXLEN = <length>`,
 //! `MINID = <first id, tombstones included>`).
 
-use super::{c_str, is, parse_int, CmdError, Ctx};
+use super::{c_str, is, notify, parse_int, CmdError, Ctx};
 use crate::cnum::{parse_i64, string2ull};
 use crate::resp::ReplyWriter;
 use crate::types::stream::{
@@ -253,9 +253,10 @@ pub fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
                 CmdError::err("Elements are too large to be stored")
             }
         })?;
-    if let Some(how) = a.trim {
-        s.trim(how, a.approx, a.limit);
-    }
+    let trimmed = match a.trim {
+        Some(how) => s.trim(how, a.approx, a.limit) > 0,
+        None => false,
+    };
     let mut argv: Vec<Vec<u8>> = Vec::new();
     let rewrite = a.approx || !matches!(a.id, Some((_, true)));
     if rewrite {
@@ -276,6 +277,10 @@ pub fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     ctx.out().bulk(id.to_string().as_bytes());
     ctx.key_modified(key);
+    ctx.notify(notify::STREAM, "xadd", key);
+    if trimmed {
+        ctx.notify(notify::STREAM, "xtrim", key);
+    }
     if rewrite {
         let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
         ctx.propagate(&refs);
@@ -395,6 +400,7 @@ pub fn xdel(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if deleted > 0 {
         ctx.key_modified(args[1]);
         ctx.srv.dirty += deleted - 1;
+        ctx.notify(notify::STREAM, "xdel", args[1]);
     }
     ctx.out().int(deleted as i64);
     Ok(())
@@ -418,6 +424,7 @@ pub fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if deleted > 0 {
         ctx.key_modified(args[1]);
         ctx.srv.dirty += deleted - 1;
+        ctx.notify(notify::STREAM, "xtrim", args[1]);
         if a.approx {
             let refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
             ctx.propagate(&refs);
@@ -675,6 +682,7 @@ pub(crate) fn serve_blocked(ctx: &mut Ctx, key: &[u8], x: &Blocked) -> Result<()
             let (claims, group_id) = delivered_effects(s, gname, &delivered, *noack);
             if created {
                 ctx.srv.dirty += 1;
+                ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
                 if *noack {
                     ctx.propagate(&[b"XGROUP", b"CREATECONSUMER", key, gname, cname]);
                 }
@@ -930,6 +938,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         if s.create_group(group, id, entries_read) {
             ctx.out().ok();
             ctx.srv.dirty += 1;
+            ctx.notify(notify::STREAM, "xgroup-create", key);
         } else {
             ctx.out()
                 .error(b"BUSYGROUP Consumer Group name already exists");
@@ -948,11 +957,13 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         g.entries_read = entries_read;
         ctx.out().ok();
         ctx.srv.dirty += 1;
+        ctx.notify(notify::STREAM, "xgroup-setid", key);
     } else if is(opt, "destroy") && n == 4 {
         let s = ctx.db().write::<Stream>(key, now)?.expect("exists");
         if s.destroy_group(group) {
             ctx.out().int(1);
             ctx.srv.dirty += 1;
+            ctx.notify(notify::STREAM, "xgroup-destroy", key);
             // Its blocked XREADGROUP clients get -NOGROUP.
             ctx.db().signal_ready(key);
         } else {
@@ -965,6 +976,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         if created {
             g.consumers.insert(Box::from(args[4]), Consumer::new(now.0));
             ctx.srv.dirty += 1;
+            ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
         }
         ctx.out().int(i64::from(created));
     } else if is(opt, "delconsumer") && n == 5 {
@@ -973,6 +985,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         let pending = g.delete_consumer(args[4]);
         if pending.is_some() {
             ctx.srv.dirty += 1;
+            ctx.notify(notify::STREAM, "xgroup-delconsumer", key);
         }
         ctx.out().int(pending.unwrap_or(0) as i64);
     } else {
@@ -1034,6 +1047,7 @@ pub fn xsetid(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     ctx.out().ok();
     // Redis counts the change but does not signal the key (WATCH is not touched).
     ctx.srv.dirty += 1;
+    ctx.notify(notify::STREAM, "xsetid", args[1]);
     Ok(())
 }
 
@@ -1304,6 +1318,9 @@ pub fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let g_last = g.last_id;
     *s.group_mut(group).expect("exists") = g;
     ctx.srv.dirty += changes.len() as u64 + extra_dirty;
+    if extra_dirty > 0 {
+        ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
+    }
     let mut out = ctx.out();
     out.array_len(len);
     out.out.extend_from_slice(&body);
@@ -1433,6 +1450,9 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let g_last = g.last_id;
     *s.group_mut(group).expect("exists") = g;
     ctx.srv.dirty += changes.len() as u64 + extra_dirty;
+    if extra_dirty > 0 {
+        ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
+    }
     let mut out = ctx.out();
     out.array_len(3);
     out.bulk(cursor.to_string().as_bytes());
@@ -1510,6 +1530,7 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         let g = s.group_mut(gname).expect("checked");
         if g.see_consumer(cname, now.0) {
             ctx.srv.dirty += 1;
+            ctx.notify(notify::STREAM, "xgroup-createconsumer", k);
             if noack {
                 ctx.propagate(&[b"XGROUP", b"CREATECONSUMER", k, gname, cname]);
             }

@@ -5,7 +5,7 @@
 //! `tryObjectEncoding`; commands that build a string (APPEND, SETRANGE, INCRBYFLOAT) store it
 //! as `Str`, as Redis stores a raw/embstr string there.
 
-use super::{is, parse_int, CmdError, Ctx};
+use super::{is, notify, parse_int, CmdError, Ctx};
 use crate::cnum::parse_i64;
 use crate::resp::ReplyWriter;
 use crate::types::longdouble::LongDouble;
@@ -181,6 +181,14 @@ fn set_generic(
             ctx.propagate(&[b"SET", key, val, b"PXAT", at.as_bytes()]);
         }
     }
+    if !abort {
+        ctx.key_modified(key);
+        // Redis notifies before it replies.
+        ctx.notify(notify::STRING, "set", key);
+        if when.is_some() {
+            ctx.notify(notify::GENERIC, "expire", key);
+        }
+    }
     let (_, mut out) = ctx.db_out();
     match (old, replies, abort) {
         (Some(Some(v)), _, _) => out.bulk(&v),
@@ -188,9 +196,6 @@ fn set_generic(
         (None, SetReplies::OkNil, false) => out.ok(),
         (None, SetReplies::OkNil, true) => out.nil(),
         (None, SetReplies::OneZero, abort) => out.int(!abort as i64),
-    }
-    if !abort {
-        ctx.key_modified(key);
     }
     Ok(())
 }
@@ -240,6 +245,7 @@ pub fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     db.set(args[1], Value::string(args[2]), false);
     ctx.key_modified(args[1]);
+    ctx.notify(notify::STRING, "set", args[1]);
     Ok(())
 }
 
@@ -258,6 +264,7 @@ pub fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
     }
     ctx.key_modified(args[1]);
+    ctx.notify(notify::GENERIC, "del", args[1]);
     Ok(())
 }
 
@@ -293,22 +300,23 @@ pub fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         Some(at) if flags & (EXAT | PXAT) != 0 && at <= now.as_millis() => {
             db.remove(key);
             ctx.propagate(&[b"DEL", key]);
-            true
+            Some("del")
         }
         Some(at) => {
             db.set_expire(key, at);
             let at = at.to_string();
             ctx.propagate(&[b"PEXPIREAT", key, at.as_bytes()]);
-            true
+            Some("expire")
         }
         None if flags & PERSIST != 0 && db.persist(key) => {
             ctx.propagate(&[b"PERSIST", key]);
-            true
+            Some("persist")
         }
-        None => false,
+        None => None,
     };
-    if changed {
+    if let Some(event) = changed {
         ctx.key_modified(key);
+        ctx.notify(notify::GENERIC, event, key);
     }
     Ok(())
 }
@@ -344,16 +352,18 @@ fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> Result<(), CmdError>
         out.int(0);
         return Ok(());
     }
+    // Key by key, as Redis: each one's `new` (dbAdd) goes right before its `set`; the
+    // reply after them.
     for kv in args[1..].chunks(2) {
-        db.set(kv[0], Value::string(kv[1]), false);
+        ctx.db().set(kv[0], Value::string(kv[1]), false);
+        ctx.key_modified(kv[0]);
+        ctx.notify(notify::STRING, "set", kv[0]);
     }
+    let mut out = ctx.out();
     if nx {
         out.int(1);
     } else {
         out.ok();
-    }
-    for kv in args[1..].chunks(2) {
-        ctx.key_modified(kv[0]);
     }
     Ok(())
 }
@@ -382,7 +392,7 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if let Some(len) = cur_len {
         check_string_length(ctx, len as u64, tail.len() as u64)?;
     }
-    let (db, mut out) = ctx.db_out();
+    let db = ctx.db();
     let total = match db.get_mut(key, now) {
         None => {
             db.insert_new(key, Value::string(tail));
@@ -398,8 +408,9 @@ pub fn append(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             n
         }
     };
-    out.int(total as i64);
     ctx.key_modified(key);
+    ctx.notify(notify::STRING, "append", key);
+    ctx.out().int(total as i64);
     Ok(())
 }
 
@@ -419,7 +430,7 @@ pub fn strlen(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// updated in place; the TTL is kept.
 fn incr_by(ctx: &mut Ctx, key: &[u8], incr: i64) -> Result<(), CmdError> {
     let now = ctx.now;
-    let (db, mut out) = ctx.db_out();
+    let db = ctx.db();
     let new = match db.get_mut(key, now) {
         Some(Value::Int(n)) => {
             *n = n.checked_add(incr).ok_or(CmdError::Overflow)?;
@@ -439,8 +450,9 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], incr: i64) -> Result<(), CmdError> {
             incr
         }
     };
-    out.int(new);
     ctx.key_modified(key);
+    ctx.notify(notify::STRING, "incrby", key);
+    ctx.out().int(new);
     Ok(())
 }
 
@@ -477,7 +489,7 @@ pub fn decrby(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let now = ctx.now;
     let key = args[1];
-    let (db, mut out) = ctx.db_out();
+    let db = ctx.db();
     let cur = match db.get(key, now) {
         None => LongDouble::ZERO,
         Some(Value::Int(n)) => LongDouble::from_i64(*n),
@@ -493,8 +505,9 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     let text = sum.to_human_string();
     db.set(key, Value::Str(CompactBytes::new(text.as_bytes())), true);
-    out.bulk(text.as_bytes());
     ctx.key_modified(key);
+    ctx.notify(notify::STRING, "incrbyfloat", key);
+    ctx.out().bulk(text.as_bytes());
     // Propagated as SET ... KEEPTTL of the result (float formatting may differ elsewhere).
     ctx.propagate(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     Ok(())
@@ -522,7 +535,7 @@ pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     check_string_length(ctx, offset as u64, value.len() as u64)?;
     let offset = offset as usize;
-    let (db, mut out) = ctx.db_out();
+    let db = ctx.db();
     let end = offset + value.len();
     let patch = |mut s: Vec<u8>| {
         if s.len() < end {
@@ -542,8 +555,9 @@ pub fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             end
         }
     };
-    out.int(n as i64);
     ctx.key_modified(key);
+    ctx.notify(notify::STRING, "setrange", key);
+    ctx.out().int(n as i64);
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 //! argument, no leading space, no overflow, no NaN) and ranges with `zslParseRange` (plain
 //! strtod on the C string, '(' for exclusive).
 
-use super::{c_str, is, parse_int, CmdError, Ctx};
+use super::{c_str, is, notify, parse_int, CmdError, Ctx};
 use crate::cnum::{string2d, strtod};
 use crate::glob::glob_match;
 use crate::resp::ReplyWriter;
@@ -266,10 +266,15 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], mut incr: bool) -> Result<(), Cmd
             }
         }
     }
-    if added > 0 || updated > 0 {
+    let changed = added > 0 || updated > 0;
+    let event = if incr { "zincr" } else { "zadd" };
+    if changed {
         ctx.key_modified(key);
     }
     if nan {
+        if changed {
+            ctx.notify(notify::ZSET, event, key);
+        }
         return Err(CmdError::err("resulting score is not a number (NaN)"));
     }
     let mut out = ctx.out();
@@ -281,6 +286,10 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], mut incr: bool) -> Result<(), Cmd
         }
     } else {
         out.int(if ch { added + updated } else { added });
+    }
+    // Redis replies, then notifies.
+    if changed {
+        ctx.notify(notify::ZSET, event, key);
     }
     Ok(())
 }
@@ -307,6 +316,7 @@ pub fn zrem(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     if deleted > 0 {
         ctx.key_modified(key);
+        ctx.notify_removal(notify::ZSET, "zrem", key);
     }
     ctx.out().int(deleted);
     Ok(())
@@ -558,6 +568,7 @@ fn zrange_generic(
                 out.int(0);
                 if existed {
                     ctx.key_modified(dst);
+                    ctx.notify(notify::GENERIC, "del", dst);
                 }
             }
             None => out.array_len(0),
@@ -595,23 +606,43 @@ fn zrange_generic(
     if rev {
         pairs.reverse();
     }
-    store_result(ctx, dst, pairs);
+    store_result(ctx, dst, pairs, "zrangestore");
     Ok(())
 }
 
 /// Stores a sorted result at `dst` (replacing it, TTL dropped) and replies its size; an empty
 /// result deletes `dst` instead (Redis's zrangeResultFinalizeStore / zunionInterDiff...).
-pub(crate) fn store_result(ctx: &mut Ctx, dst: &[u8], pairs: Vec<(CompactBytes, f64)>) {
+pub(crate) fn store_result(
+    ctx: &mut Ctx,
+    dst: &[u8],
+    pairs: Vec<(CompactBytes, f64)>,
+    event: &str,
+) {
     let n = pairs.len();
-    if n > 0 {
+    let event = if n > 0 {
         let lim = limits(ctx);
         let z = ZSet::from_sorted(pairs, &lim);
         ctx.db().set(dst, Value::ZSet(Box::new(z)), false);
-        ctx.key_modified(dst);
+        Some((notify::ZSET, event))
     } else if ctx.db().remove(dst).is_some() {
+        Some((notify::GENERIC, "del"))
+    } else {
+        None
+    };
+    // The geo STORE forms notify before replying, the sorted-set ones after.
+    let geo = event.is_some_and(|(_, e)| e.starts_with("geo"));
+    if let Some((class, event)) = event {
         ctx.key_modified(dst);
+        if geo {
+            ctx.notify(class, event, dst);
+        }
     }
     ctx.out().int(n as i64);
+    if let Some((class, event)) = event {
+        if !geo {
+            ctx.notify(class, event, dst);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -660,6 +691,12 @@ fn zremrange_generic(ctx: &mut Ctx, args: &[&[u8]], rt: RangeType) -> Result<(),
     }
     if deleted > 0 {
         ctx.key_modified(key);
+        let event = match rt {
+            RangeType::Score => "zremrangebyscore",
+            RangeType::Lex => "zremrangebylex",
+            _ => "zremrangebyrank",
+        };
+        ctx.notify_removal(notify::ZSET, event, key);
     }
     ctx.out().int(deleted as i64);
     Ok(())
@@ -781,6 +818,7 @@ pub fn zpop_generic(
         return Ok(());
     };
     let n = z.len().min(usize::try_from(count).unwrap_or(usize::MAX));
+    let mut out = ctx.out();
     match (nested, emit_key) {
         (false, false) => out.array_len(2 * n),
         (true, false) => out.array_len(n),
@@ -794,6 +832,12 @@ pub fn zpop_generic(
             out.array_len(n);
         }
     }
+    // Redis notifies at the first element popped, after the reply's headers.
+    ctx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    let (db, mut out) = ctx.db_out();
+    let Some(Value::ZSet(z)) = db.keys.get_mut(key) else {
+        return Ok(());
+    };
     for _ in 0..n {
         let Some((m, s)) = z.pop(max) else { break };
         if nested {
@@ -806,6 +850,9 @@ pub fn zpop_generic(
         db.remove(key);
     }
     ctx.key_modified(key);
+    if !ctx.db().exists(key) {
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     if emit_key {
         let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
         if nested {
@@ -1204,7 +1251,12 @@ fn zsetop_generic(
     }
     result.sort_by(|a, b| cmp_entry(a.1, a.0.as_bytes(), b.1, b.0.as_bytes()));
     if let Some(dst) = dst {
-        store_result(ctx, dst, result);
+        let event = match op {
+            SetOp::Union => "zunionstore",
+            SetOp::Inter => "zinterstore",
+            SetOp::Diff => "zdiffstore",
+        };
+        store_result(ctx, dst, result, event);
         return Ok(());
     }
     let mut out = ctx.out();

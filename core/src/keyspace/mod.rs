@@ -2,6 +2,7 @@
 //! expiry time (ms), like Redis's `db->dict` and `db->expires`. Reads expire lazily; the
 //! engine's tick runs the active expiry cycle with a bounded budget.
 
+use crate::config::notify;
 use crate::evict::Access;
 use crate::lazyfree::{is_big, FreeReason};
 use crate::rng::Rng;
@@ -43,6 +44,11 @@ pub struct Db {
     pub(crate) access: Access,
     /// Draws LFULogIncr's coin (its own stream, so lookups need not borrow the server's).
     pub(crate) lfu_rng: Rng,
+    /// The keyspace-notification classes on (`command::notify::sync`; 0 when none would be
+    /// published): expiry, key creation and read misses are then logged in `notify_log` as
+    /// (class, event, key), for `command::notify::flush` to publish in order.
+    pub(crate) notify_flags: u32,
+    pub(crate) notify_log: Vec<(u32, &'static str, Vec<u8>)>,
 }
 
 impl Db {
@@ -60,6 +66,8 @@ impl Db {
             ready_keys: Vec::new(),
             access: Access::default(),
             lfu_rng: Rng::new(seed ^ 0x1f_0123),
+            notify_flags: 0,
+            notify_log: Vec::new(),
         }
     }
 
@@ -127,13 +135,21 @@ impl Db {
         now: UnixMillis,
     ) -> Option<(&Value, u32)> {
         self.expire_if_needed(key, now);
-        let found = self.keys.get_entry(key).map(|(k, v)| (v, k.lru()));
-        *if found.is_some() {
-            &mut self.hits
-        } else {
-            &mut self.misses
-        } += 1;
-        found
+        match self.keys.get_entry(key) {
+            Some((k, v)) => {
+                self.hits += 1;
+                Some((v, k.lru()))
+            }
+            None => {
+                count_miss(
+                    &mut self.misses,
+                    self.notify_flags,
+                    &mut self.notify_log,
+                    key,
+                );
+                None
+            }
+        }
     }
 
     /// A key's LRU/LFU field as it is (no expiry, no access): RENAME and MOVE carry it to the
@@ -156,19 +172,56 @@ impl Db {
             if self.log_expired {
                 self.expired_log.push(key.to_vec());
             }
+            self.log_event(notify::EXPIRED, "expired", key);
         }
     }
+
+    /// Logs a keyspace event the databases raise themselves, if its class is on.
+    #[inline]
+    pub(crate) fn log_event(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        if self.notify_flags & class != 0 {
+            self.notify_log.push((class, event, key.to_vec()));
+        }
+    }
+
+    /// Counts a read lookup's miss (and raises `keymiss`).
 
     /// Redis's lookupKeyRead: like `get`, counting keyspace hits and misses.
     pub(crate) fn lookup_read(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
         self.expire_if_needed(key, now);
-        let v = touch(&mut self.keys, &self.access, &mut self.lfu_rng, key).map(|v| &*v);
-        *if v.is_some() {
-            &mut self.hits
+        match touch(&mut self.keys, &self.access, &mut self.lfu_rng, key) {
+            Some(v) => {
+                self.hits += 1;
+                Some(&*v)
+            }
+            None => {
+                count_miss(
+                    &mut self.misses,
+                    self.notify_flags,
+                    &mut self.notify_log,
+                    key,
+                );
+                None
+            }
+        }
+    }
+
+    /// lookupKeyReadWithFlags(LOOKUP_NOTOUCH|LOOKUP_NONOTIFY) (OBJECT): counts the hit or
+    /// miss but leaves the LRU/LFU field alone and raises no `keymiss`. The field comes along.
+    pub(crate) fn lookup_read_nonotify(
+        &mut self,
+        key: &[u8],
+        now: UnixMillis,
+    ) -> Option<(&Value, u32)> {
+        let flags = self.notify_flags;
+        self.notify_flags &= !notify::KEY_MISS;
+        let found = self.lookup_read_notouch(key, now).is_some();
+        self.notify_flags = flags;
+        if found {
+            self.keys.get_entry(key).map(|(k, v)| (v, k.lru()))
         } else {
-            &mut self.misses
-        } += 1;
-        v
+            None
+        }
     }
 
     /// Redis's lookupKeyRead + checkType: the `T` at `key` (None when missing), counting a
@@ -189,13 +242,21 @@ impl Db {
         now: UnixMillis,
     ) -> Result<Option<&mut T>, WrongType> {
         self.expire_if_needed(key, now);
-        let v = touch(&mut self.keys, &self.access, &mut self.lfu_rng, key);
-        *if v.is_some() {
-            &mut self.hits
-        } else {
-            &mut self.misses
-        } += 1;
-        v.map(|v| T::of_mut(v).ok_or(WrongType)).transpose()
+        match touch(&mut self.keys, &self.access, &mut self.lfu_rng, key) {
+            Some(v) => {
+                self.hits += 1;
+                T::of_mut(v).ok_or(WrongType).map(Some)
+            }
+            None => {
+                count_miss(
+                    &mut self.misses,
+                    self.notify_flags,
+                    &mut self.notify_log,
+                    key,
+                );
+                Ok(None)
+            }
+        }
     }
 
     /// Redis's lookupKeyWrite + checkType: the `T` at `key` to change (None when missing),
@@ -224,6 +285,11 @@ impl Db {
             .transpose()
     }
 
+    /// The key is in the table (expired or not: for a key the command just changed).
+    pub(crate) fn exists(&self, key: &[u8]) -> bool {
+        self.keys.get(key).is_some()
+    }
+
     /// Whether the key exists: a write lookup (lazily expiring it, recording the access).
     pub(crate) fn contains(&mut self, key: &[u8], now: UnixMillis) -> bool {
         self.get(key, now).is_some()
@@ -244,8 +310,9 @@ impl Db {
                 k.set_lru(access.new_key());
             }
         });
-        if let Some(old) = old {
-            self.discard(FreeReason::ServerDel, old);
+        match old {
+            Some(old) => self.discard(FreeReason::ServerDel, old),
+            None => self.log_event(notify::NEW, "new", key),
         }
     }
 
@@ -270,6 +337,16 @@ impl Db {
 
     /// Adds a key the caller knows is absent (after a lookup).
     pub(crate) fn insert_new(&mut self, key: &[u8], value: Value) {
+        self.signal_ready(key);
+        self.log_event(notify::NEW, "new", key);
+        let mut k = Key::new(key);
+        k.set_lru(self.access.new_key());
+        self.keys.insert_new(k, value);
+    }
+
+    /// Adds a loaded key (RDB, DEBUG RELOAD, an AOF preamble): Redis's dbAddRDBLoad, which
+    /// raises no `new` event.
+    pub(crate) fn insert_loaded(&mut self, key: &[u8], value: Value) {
         self.signal_ready(key);
         let mut k = Key::new(key);
         k.set_lru(self.access.new_key());
@@ -372,6 +449,20 @@ impl Db {
 
 /// `Db::touch` on the parts, so the hit/miss counters stay free to borrow.
 #[inline]
+/// Counts a read lookup's miss and raises `keymiss` (a free function over the fields, so a
+/// lookup can hold its hit's borrow of the table in the other arm).
+fn count_miss(
+    misses: &mut u64,
+    notify_flags: u32,
+    notify_log: &mut Vec<(u32, &'static str, Vec<u8>)>,
+    key: &[u8],
+) {
+    *misses += 1;
+    if notify_flags & notify::KEY_MISS != 0 {
+        notify_log.push((notify::KEY_MISS, "keymiss", key.to_vec()));
+    }
+}
+
 fn touch<'a>(
     keys: &'a mut Dict<Value, Key>,
     access: &Access,

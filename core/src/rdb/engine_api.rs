@@ -47,7 +47,9 @@ impl Engine {
 
     /// A host sets a parameter itself (its resolved `dir`), without CONFIG SET's checks.
     pub fn set_config(&mut self, name: &str, value: &[u8]) -> Result<(), String> {
-        self.srv.config.set(name, value)
+        self.srv.config.set(name, value)?;
+        crate::command::notify::sync(&mut self.srv);
+        Ok(())
     }
 
     /// SHUTDOWN succeeded: the host exits (also reported as `Event::Shutdown`).

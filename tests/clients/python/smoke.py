@@ -2,7 +2,8 @@
 
 Connects over RESP3 (protocol=3) and RESP2, then checks pub/sub between two connections, a
 pipeline, a MULTI/EXEC transaction with WATCH, a blocking pop woken by another connection,
-and redis-py's Lock (its Lua scripts through EVALSHA, with the NOSCRIPT -> EVAL fallback). Prints one line per check ("ok NAME" / "FAILED NAME: why") and exits non-zero if
+redis-py's Lock (its Lua scripts through EVALSHA, with the NOSCRIPT -> EVAL fallback), and a
+keyspace-notification listener seeing keys expire untouched. Prints one line per check ("ok NAME" / "FAILED NAME: why") and exits non-zero if
 any failed.
 """
 
@@ -173,6 +174,34 @@ def _():
         pass
     assert b.acquire() is True
     b.release()
+
+
+@check("keyspace notifications: expired events for keys that expire untouched (Ex)")
+def _():
+    # What Spring Session and job schedulers do: listen on __keyevent@0__:expired and let
+    # keys expire on their own. Nothing reads the keys, so only the active expiry cycle can
+    # find them; both a RESP2 and a RESP3 listener get every one.
+    r = client(decode_responses=True)
+    r.config_set("notify-keyspace-events", "Ex")
+    try:
+        listeners = []
+        for protocol in (2, 3):
+            p = client(protocol, decode_responses=True).pubsub()
+            p.subscribe("__keyevent@0__:expired")
+            assert [m["type"] for m in messages(p, 1)] == ["subscribe"]
+            listeners.append(p)
+        keys = {f"session:{i}" for i in range(5)}
+        for k in keys:
+            r.set(k, "v", px=100)
+        r.set("session:forever", "v")
+        for p in listeners:
+            got = messages(p, len(keys))
+            assert {m["channel"] for m in got} == {"__keyevent@0__:expired"}, got
+            assert {m["data"] for m in got} == keys, got
+            p.close()
+        assert r.exists("session:forever") == 1
+    finally:
+        r.config_set("notify-keyspace-events", "")
 
 
 failed = [n for n, e in results if e is not None]
