@@ -34,6 +34,8 @@ pub struct ConnInfo {
     pub addr: String,
     /// Local address as "ip:port" (laddr).
     pub laddr: String,
+    /// Accepted on the unix socket (CLIENT LIST's `U` flag; always local for protected mode).
+    pub unix_socket: bool,
 }
 
 /// Facts only the host knows, for INFO.
@@ -56,6 +58,10 @@ pub struct HostInfo {
     /// INFO's lazyfree_pending_objects / lazyfreed_objects, counted by the host's worker.
     pub lazyfree_pending: Option<fn() -> usize>,
     pub lazyfreed: Option<fn() -> usize>,
+    /// Redis's adjustOpenFilesLimit: given the maxclients wanted, raises the process's open
+    /// files limit as far as it can and returns the maxclients that fits (CONFIG SET
+    /// maxclients calls it when the value grows). None: no limit to adjust (wasm).
+    pub adjust_open_files: Option<fn(u64) -> u64>,
 }
 
 /// Something the host must act on.
@@ -151,6 +157,8 @@ impl Client {
 pub struct Stats {
     pub(crate) commands_processed: u64,
     pub(crate) connections_received: u64,
+    /// Connections refused by maxclients or protected mode (INFO rejected_connections).
+    pub(crate) rejected_connections: u64,
     pub(crate) error_replies: u64,
     pub(crate) unknown_commands: u64,
     pub(crate) net_input_bytes: u64,
@@ -197,10 +205,22 @@ pub(crate) fn connect(
     now: UnixMillis,
     info: ConnInfo,
 ) -> ClientHandle {
-    srv.stats.connections_received += 1;
+    let denied = crate::command::connection::protected_mode_denies(srv, &info);
     let id = srv.next_client_id;
     srv.next_client_id += 1;
-    ClientHandle(clients.insert(new_client(srv, now, info, id)))
+    let mut c = new_client(srv, now, info, id);
+    if denied {
+        // Redis's clientAcceptHandler: the client exists, is sent the explanation and is freed
+        // (asynchronously: after the write); it does not count as a connection received.
+        srv.stats.rejected_connections += 1;
+        c.out
+            .extend_from_slice(crate::command::connection::PROTECTED_MODE_DENIED);
+        c.close_after_reply = true;
+        c.close_armed = true;
+    } else {
+        srv.stats.connections_received += 1;
+    }
+    ClientHandle(clients.insert(c))
 }
 
 /// A client as `connect` makes it.
@@ -394,6 +414,20 @@ impl Engine {
         Some(out)
     }
 
+    /// Admission control before a connection becomes a client (Redis's acceptCommonHandler):
+    /// Some(error line) if `maxclients` are connected already. The host writes the line (best
+    /// effort; nothing over TLS, whose handshake has not happened) and closes the socket; the
+    /// refusal is counted in INFO's rejected_connections.
+    pub fn refuse_connection(&mut self) -> Option<&'static [u8]> {
+        if (self.clients.len() as u64) < self.srv.config.maxclients {
+            return None;
+        }
+        self.srv.stats.rejected_connections += 1;
+        Some(b"-ERR max number of clients reached\r\n")
+    }
+
+    /// A new client. Under protected mode (no password for the default user) a client that is
+    /// not local is created already answered with Redis's DENIED text and due to close.
     pub fn connect(&mut self, now: UnixMillis, info: ConnInfo) -> ClientHandle {
         connect(&mut self.srv, &mut self.clients, now, info)
     }

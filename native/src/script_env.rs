@@ -55,6 +55,7 @@ impl NativeScriptEnv {
                 let id = gate.connect(ConnInfo {
                     addr: peer.to_string(),
                     laddr,
+                    ..Default::default()
                 });
                 let sock = Sock {
                     stream: dup,

@@ -236,22 +236,38 @@ pub fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// A loopback client (for `enable-protected-configs local`).
-fn is_local(addr: &str) -> bool {
-    addr.is_empty()
-        || addr.starts_with("127.")
-        || addr.starts_with("[::1]")
-        || addr.starts_with("::1")
-}
-
 /// CONFIG SET parameter value [parameter value ...]
 pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let local = is_local(&ctx.client_ref().info.addr);
+    let local = crate::command::connection::is_local(&ctx.client_ref().info);
+    // maxclients is applied at once (Redis's updateMaxclients): the host raises its open files
+    // limit, and if the new value does not fit, the whole CONFIG SET is undone.
+    let sets_maxclients = args[2..]
+        .iter()
+        .step_by(2)
+        .any(|n| n.eq_ignore_ascii_case(b"maxclients"));
+    let before = sets_maxclients.then(|| ctx.srv.config.clone());
     let host_applies = ctx
         .srv
         .config
         .config_set(&args[2..], local)
         .map_err(|e| CmdError::Msg(e.text()))?;
+    if let (Some(before), Some(adjust)) = (before, ctx.srv.host.adjust_open_files) {
+        let wanted = ctx.srv.config.maxclients;
+        let fits = if wanted > before.maxclients {
+            adjust(wanted)
+        } else {
+            wanted
+        };
+        if fits != wanted {
+            ctx.srv.config = before;
+            let why = format!(
+                "The operating system is not able to handle the specified number of clients, try with {fits}"
+            );
+            return Err(CmdError::Msg(
+                crate::config::SetError::Failed(b"maxclients".to_vec(), why).text(),
+            ));
+        }
+    }
     if host_applies {
         ctx.srv
             .events
@@ -642,7 +658,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "instantaneous_output_kbps:0.00");
                 kv!(s, "instantaneous_input_repl_kbps:0.00");
                 kv!(s, "instantaneous_output_repl_kbps:0.00");
-                kv!(s, "rejected_connections:0");
+                kv!(s, "rejected_connections:{}", st.rejected_connections);
                 kv!(s, "sync_full:0");
                 kv!(s, "sync_partial_ok:0");
                 kv!(s, "sync_partial_err:0");
