@@ -170,6 +170,9 @@ pub struct Stats {
 pub struct Server {
     pub(crate) dbs: Vec<Db>,
     pub(crate) config: Config,
+    /// The command table under the config file's rename-command lines (None: no renames, the
+    /// static table serves; see `command::lookup_in`).
+    pub(crate) renamed: Option<crate::command::Renamed>,
     pub(crate) stats: Stats,
     pub(crate) rng: Rng,
     pub(crate) host: HostInfo,
@@ -301,9 +304,13 @@ impl Engine {
         let dbs = (0..config.databases.max(1))
             .map(|_| Db::new(rng.next_u64()))
             .collect();
+        // load_conf has checked the renames; a host that set the field by hand gets what
+        // applies of it.
+        let renamed = crate::command::apply_renames(&config.command_renames).unwrap_or(None);
         Engine {
             srv: Server {
                 dbs,
+                renamed,
                 config,
                 stats: Stats::default(),
                 rng,

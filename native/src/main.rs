@@ -68,10 +68,15 @@ fn main() -> ExitCode {
     let text = cli::config_text(file_text.as_deref(), stdin_text.as_deref(), &run.options);
     let mut config = Config::default();
     if let Err(e) = config.load_conf(&text) {
-        eprint!(
-            "{}",
-            cli::fatal_config_error(&text, &e, &format!("Oxidis {VERSION}"))
-        );
+        if e.starts_with("*** FATAL CONFIG FILE ERROR") {
+            // The core wrote Redis's whole block already.
+            eprint!("\n{e}\n");
+        } else {
+            eprint!(
+                "{}",
+                cli::fatal_config_error(&text, &e, &format!("Oxidis {VERSION}"))
+            );
+        }
         return ExitCode::FAILURE;
     }
 
