@@ -44,6 +44,11 @@ impl Stream {
         }
     }
 
+    /// A short read does not mean the socket is empty: TLS hands out one record at a time.
+    pub fn reads_records(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
     /// The plain TCP socket (for the script environment's duplicates), if this is one.
     pub fn tcp(&self) -> Option<&TcpStream> {
         match self {

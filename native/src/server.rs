@@ -602,8 +602,8 @@ impl Server {
         }
     }
 
-    /// Reads and executes what the client sent. A read shorter than the buffer emptied the
-    /// socket, so it ends the turn without the extra read that would only say WouldBlock (one
+    /// Reads and executes what the client sent. A read shorter than the buffer (not over TLS,
+    /// whose reads stop at a record's end) emptied the socket, so it ends the turn without the extra read that would only say WouldBlock (one
     /// syscall less per request at -P 1): data arriving later raises a new edge. Only when the
     /// peer has closed (`to_eof`: its FIN raised no new edge after our read) is the socket
     /// read to the end.
@@ -626,7 +626,7 @@ impl Server {
                 }
                 Ok(n) => {
                     self.eng.feed(now, id, &self.buf[..n]);
-                    if n < self.buf.len() && !to_eof {
+                    if n < self.buf.len() && !to_eof && !conn.stream.reads_records() {
                         break;
                     }
                     reads += 1;
