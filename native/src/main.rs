@@ -68,9 +68,10 @@ fn main() -> ExitCode {
     let text = cli::config_text(file_text.as_deref(), stdin_text.as_deref(), &run.options);
     let mut config = Config::default();
     if let Err(e) = config.load_conf(&text) {
-        if e.starts_with("*** FATAL CONFIG FILE ERROR") {
-            // The core wrote Redis's whole block already.
-            eprint!("\n{e}\n");
+        let header = format!("*** FATAL CONFIG FILE ERROR (Redis {REDIS_VERSION}) ***\n");
+        if let Some(rest) = e.strip_prefix(&header) {
+            // The core wrote Redis's whole block: only the header names Oxidis.
+            eprint!("\n*** FATAL CONFIG FILE ERROR (Oxidis {VERSION}) ***\n{rest}\n");
         } else {
             eprint!(
                 "{}",

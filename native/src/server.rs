@@ -587,9 +587,9 @@ impl Server {
         if self.conns.len() <= id.0 {
             self.conns.resize_with(id.0 + 1, || None);
         }
-        if let Some(Ok(dup)) = stream.tcp().map(|s| socket2::SockRef::from(s).try_clone()) {
+        if let Some(tcp) = stream.tcp() {
             let sock = crate::script_env::Sock {
-                stream: dup.into(),
+                fd: std::os::fd::AsRawFd::as_raw_fd(tcp),
                 id,
                 clean: true,
             };
