@@ -19,9 +19,11 @@ impl Stream {
     /// TLS records queued that the socket has not taken (WRITABLE is still wanted).
     fn records_pending(&mut self) -> io::Result<bool> {
         match self {
+            // Plaintext written during the handshake (a protected-mode refusal) is sent only
+            // once it completes: not all sent before then.
             Stream::Tls(t) => {
                 t.push_records()?;
-                Ok(t.wants_write())
+                Ok(t.wants_write() || t.handshaking())
             }
             _ => Ok(false),
         }
@@ -41,6 +43,18 @@ impl Stream {
             if !matches!(r, Ok(n) if n > 0) {
                 return;
             }
+        }
+    }
+
+    /// A TLS handshake is under way (it needs reads even from a client that is closing).
+    pub fn handshaking(&self) -> bool {
+        matches!(self, Stream::Tls(t) if t.handshaking())
+    }
+
+    /// Tells a TLS peer the stream ends here (close_notify), best effort, before the close.
+    pub fn close_notify(&mut self) {
+        if let Stream::Tls(t) = self {
+            t.close_notify();
         }
     }
 

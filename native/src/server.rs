@@ -615,8 +615,9 @@ impl Server {
         let mut reads = 0;
         let mut eof = false;
         loop {
-            if self.eng.should_close(id) {
+            if self.eng.should_close(id) && !conn.stream.handshaking() {
                 // QUIT or a protocol error: further input is ignored; flush and close below.
+                // (A TLS handshake still needs reading, for the refusal to be sent over it.)
                 break;
             }
             match conn.stream.read(&mut self.buf) {
@@ -745,6 +746,7 @@ impl Server {
             self.socks.borrow_mut().remove(&slot);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             conn.stream.discard_input();
+            conn.stream.close_notify();
             self.eng.disconnect(conn.id);
         }
     }
@@ -823,6 +825,30 @@ mod tests {
             }
             _ => panic!("expected a listen error"),
         }
+    }
+
+    #[test]
+    fn keepalive_as_redis_derives_it() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let s = TcpStream::from_std(c);
+        let sock = socket2::SockRef::from(&s);
+        assert!(!sock.keepalive().unwrap());
+        set_keepalive(&s, 300);
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(300));
+        assert_eq!(
+            sock.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(100)
+        );
+        assert_eq!(sock.tcp_keepalive_retries().unwrap(), 3);
+        // interval/3 is at least one second.
+        set_keepalive(&s, 2);
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(2));
+        assert_eq!(
+            sock.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]

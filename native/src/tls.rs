@@ -271,6 +271,16 @@ impl<S: Read + Write> TlsStream<S> {
         self.tls.wants_write()
     }
 
+    pub fn handshaking(&self) -> bool {
+        self.tls.is_handshaking()
+    }
+
+    /// Queues close_notify and sends what the socket takes now.
+    pub fn close_notify(&mut self) {
+        self.tls.send_close_notify();
+        let _ = self.push_records();
+    }
+
     /// Writes queued records until done or the socket would block.
     pub fn push_records(&mut self) -> io::Result<()> {
         while self.tls.wants_write() {

@@ -388,6 +388,23 @@ def tls():
                 eq(res[-1], 1000)
                 eq(r.lrange("l", 998, -1), [b"998", b"999"])
 
+            @check(f"TLS: protected mode refuses 127.0.0.2 over TLS after the handshake ({name})")
+            def _():
+                s.r().config_set("protected-mode", "yes")
+                ctx = ssl.create_default_context(cafile=cert_path("ca.crt"))
+                ctx.load_cert_chain(cert_path("client.crt"), cert_path("client.key"))
+                t = ctx.wrap_socket(connect_from("127.0.0.2", int(port)), server_hostname="localhost")
+                data = b""
+                try:
+                    while True:
+                        d = t.recv(65536)
+                        if not d:
+                            break
+                        data += d
+                except (ssl.SSLError, ConnectionResetError):
+                    pass
+                assert data.startswith(DENIED_START), data[:200]
+
             @check(f"TLS: the plain port serves at the same time ({name})")
             def _():
                 r = s.r()
