@@ -38,6 +38,9 @@ pub struct ConnInfo {
     pub unix_socket: bool,
 }
 
+/// The host's TLS loader (see `HostInfo::configure_tls`): Err(why) if it cannot be applied.
+pub type ConfigureTls = fn(&Config) -> Result<(), String>;
+
 /// Facts only the host knows, for INFO.
 #[derive(Clone, Debug, Default)]
 pub struct HostInfo {
@@ -62,6 +65,10 @@ pub struct HostInfo {
     /// files limit as far as it can and returns the maxclients that fits (CONFIG SET
     /// maxclients calls it when the value grows). None: no limit to adjust (wasm).
     pub adjust_open_files: Option<fn(u64) -> u64>,
+    /// Redis's applyTlsCfg: CONFIG SET of a tls-* parameter hands the new configuration to the
+    /// host, which loads and installs it for new connections (or says why not, having logged
+    /// it: the CONFIG SET is then undone). None: no TLS here (wasm).
+    pub configure_tls: Option<ConfigureTls>,
 }
 
 /// Something the host must act on.

@@ -120,19 +120,10 @@ fn main() -> ExitCode {
     // SAFETY: installing SIG_IGN has no preconditions.
     unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
     // Redis's initServer: TLS is configured first, then the open files limit for maxclients.
-    let tls_wanted = config.tls_port != 0 || config.tls_replication || config.tls_cluster;
-    let tls = if tls_wanted {
-        match tls::configure(&config) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                log::warning(&e);
-                log::warning("Failed to configure TLS. Check logs for more info.");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        None
-    };
+    if tls::apply(&config).is_err() {
+        log::warning("Failed to configure TLS. Check logs for more info.");
+        return ExitCode::FAILURE;
+    }
     match adjust_open_files_limit(config.maxclients) {
         Some(fits) => config.maxclients = fits,
         None => return ExitCode::FAILURE,
@@ -158,6 +149,7 @@ fn main() -> ExitCode {
             lazyfree_pending: Some(lazyfree::pending),
             lazyfreed: Some(lazyfree::freed),
             adjust_open_files: Some(|wanted| adjust_open_files_limit(wanted).unwrap_or(wanted)),
+            configure_tls: Some(tls::apply),
         },
     );
     // `dir` given explicitly: chdir there, as Redis does; either way CONFIG GET dir then
@@ -173,7 +165,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut srv = match server::Server::new(eng, &bind, port, tls) {
+    let mut srv = match server::Server::new(eng, &bind, port) {
         Ok(s) => s,
         Err(server::StartError::NoListeners) => {
             log::warning("Configured to not listen anywhere, exiting.");

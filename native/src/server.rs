@@ -26,7 +26,6 @@ use oxidis_core::{AppendFsync, ClientHandle, ConnInfo, Engine, Event, UnixMillis
 use std::io::Write;
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const SIGNAL_BASE: usize = 0;
@@ -89,8 +88,6 @@ enum Accepted {
 pub struct Server {
     poll: Poll,
     listeners: Vec<Listener>,
-    /// The rustls configuration for connections on `tls-port`.
-    tls: Option<Arc<rustls::ServerConfig>>,
     signals: Vec<UnixStream>,
     conns: Vec<Option<Conn>>,
     eng: Engine,
@@ -225,15 +222,10 @@ fn open_listeners(bind: &str, port: u16, kind: &str) -> Result<Vec<TcpListener>,
 }
 
 impl Server {
-    /// Binds every address in `bind` on `port` (plain) and on the engine's `tls-port` (with
-    /// `tls`), opens `unixsocket`, and installs the signal pipes. Port 0 means no listener on
-    /// that port, as in Redis.
-    pub fn new(
-        mut eng: Engine,
-        bind: &str,
-        port: u16,
-        tls: Option<Arc<rustls::ServerConfig>>,
-    ) -> Result<Server, StartError> {
+    /// Binds every address in `bind` on `port` (plain) and on the engine's `tls-port` (TLS as
+    /// `tls::apply` installed it), opens `unixsocket`, and installs the signal pipes. Port 0
+    /// means no listener on that port, as in Redis.
+    pub fn new(mut eng: Engine, bind: &str, port: u16) -> Result<Server, StartError> {
         let io = |e: io::Error| StartError::Io(crate::log::strerror(&e));
         let mut listeners = Vec::new();
         if port != 0 {
@@ -242,7 +234,7 @@ impl Server {
             }
         }
         let tls_port = u16::try_from(eng.config().tls_port).unwrap_or(0);
-        if tls_port != 0 && tls.is_some() {
+        if tls_port != 0 && crate::tls::current().is_some() {
             for l in open_listeners(bind, tls_port, "TLS")? {
                 listeners.push(Listener::Tcp { l, tls: true });
             }
@@ -306,7 +298,6 @@ impl Server {
             accepted,
             poll,
             listeners,
-            tls,
             signals,
             conns: Vec::new(),
             eng,
@@ -548,12 +539,16 @@ impl Server {
                     laddr,
                     unix_socket: false,
                 };
-                let stream = match (&self.tls, tls) {
-                    (Some(cfg), true) => match crate::tls::TlsStream::new(s, cfg.clone()) {
+                let stream = if tls {
+                    let Some(cfg) = crate::tls::current() else {
+                        return;
+                    };
+                    match crate::tls::TlsStream::new(s, cfg) {
                         Ok(t) => Stream::Tls(Box::new(t)),
                         Err(_) => return,
-                    },
-                    _ => Stream::Tcp(s),
+                    }
+                } else {
+                    Stream::Tcp(s)
                 };
                 (stream, info)
             }

@@ -17,7 +17,8 @@
 //! - `tls-key-file-pass`: encrypted private keys are not supported (refused at startup).
 //! - `tls-session-caching` / `-cache-size`: rustls's in-memory session cache of that size
 //!   (tickets off, as Redis's stateful cache); `tls-session-cache-timeout` is not applied.
-//! - The configuration is read at startup; CONFIG SET tls-* is stored but not re-applied.
+//! - CONFIG SET tls-* reloads the files and applies to new connections (Redis's applyTlsCfg); a
+//!   failure is logged and the CONFIG SET undone. CONFIG SET tls-port does not move the listener.
 
 use oxidis_core::Config;
 use rustls::pki_types::pem::PemObject;
@@ -148,6 +149,34 @@ fn load_roots(file: &str, dir: &str) -> Result<RootCertStore, String> {
         }
     }
     Ok(roots)
+}
+
+/// The TLS configuration new connections get (CONFIG SET tls-* replaces it).
+static CURRENT: std::sync::Mutex<Option<Arc<ServerConfig>>> = std::sync::Mutex::new(None);
+
+pub fn current() -> Option<Arc<ServerConfig>> {
+    CURRENT.lock().ok()?.clone()
+}
+
+/// Redis's applyTlsCfg (the engine's `configure_tls` hook, and startup): when TLS is in use
+/// (tls-port, tls-replication or tls-cluster), load `cfg`'s files and install the result for
+/// new connections; on failure log why and keep the old one.
+pub fn apply(cfg: &Config) -> Result<(), String> {
+    if cfg.tls_port == 0 && !cfg.tls_replication && !cfg.tls_cluster {
+        return Ok(());
+    }
+    match configure(cfg) {
+        Ok(sc) => {
+            if let Ok(mut cur) = CURRENT.lock() {
+                *cur = Some(sc);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            crate::log::warning(&e);
+            Err(e)
+        }
+    }
 }
 
 /// Redis's tlsConfigure for the server side. The error is the warning line Redis logs (then

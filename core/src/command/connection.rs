@@ -1022,6 +1022,32 @@ mod tests {
     }
 
     #[test]
+    fn config_set_tls_is_undone_when_the_host_cannot_load_it() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let a = eng.connect(UnixMillis(0), info("127.0.0.1:1"));
+        eng.set_host_info(
+            UnixMillis(0),
+            crate::HostInfo {
+                configure_tls: Some(|c| match c.tls_cert_file.as_slice() {
+                    b"good.crt" | b"" => Ok(()),
+                    _ => Err("Failed to load certificate".into()),
+                }),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            run(&mut eng, a, "CONFIG SET tls-cert-file good.crt"),
+            Reply::Simple(b"OK".to_vec())
+        );
+        assert_eq!(
+            run(&mut eng, a, "CONFIG SET timeout 9 tls-cert-file bad.crt"),
+            Reply::Error(b"ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration. Check server logs.".to_vec())
+        );
+        assert_eq!(eng.config().tls_cert_file, b"good.crt");
+        assert_eq!(eng.config().timeout_secs, 0);
+    }
+
+    #[test]
     fn maxclients_refuses_at_accept() {
         let cfg = Config {
             maxclients: 2,

@@ -252,16 +252,31 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let local = crate::command::connection::is_local(&ctx.client_ref().info);
     // maxclients is applied at once (Redis's updateMaxclients): the host raises its open files
     // limit, and if the new value does not fit, the whole CONFIG SET is undone.
-    let sets_maxclients = args[2..]
-        .iter()
-        .step_by(2)
-        .any(|n| n.eq_ignore_ascii_case(b"maxclients"));
-    let before = sets_maxclients.then(|| ctx.srv.config.clone());
+    let names = || args[2..].iter().step_by(2);
+    let sets_maxclients = names().any(|n| n.eq_ignore_ascii_case(b"maxclients"));
+    // The parameters whose apply function is applyTlsCfg (and tls-auth-clients, which rustls
+    // keeps in the configuration too); tls-port moves a listener, which it does not do here.
+    let tls_param = names().find(|n| {
+        n.len() > 4 && n[..4].eq_ignore_ascii_case(b"tls-") && !n.eq_ignore_ascii_case(b"tls-port")
+    });
+    let before = (sets_maxclients || tls_param.is_some()).then(|| ctx.srv.config.clone());
     let host_applies = ctx
         .srv
         .config
         .config_set(&args[2..], local)
         .map_err(|e| CmdError::Msg(e.text()))?;
+    if let (Some(before), Some(name), Some(configure)) =
+        (&before, tls_param, ctx.srv.host.configure_tls)
+    {
+        if configure(&ctx.srv.config).is_err() {
+            ctx.srv.config = before.clone();
+            let why = "Unable to update TLS configuration. Check server logs.".to_string();
+            return Err(CmdError::Msg(
+                crate::config::SetError::Failed(name.to_vec(), why).text(),
+            ));
+        }
+    }
+    let before = before.filter(|_| sets_maxclients);
     if let (Some(before), Some(adjust)) = (before, ctx.srv.host.adjust_open_files) {
         let wanted = ctx.srv.config.maxclients;
         let fits = if wanted > before.maxclients {

@@ -346,6 +346,7 @@ def tls():
         s = Server(kind, ["--tls-port", str(port), *base, "--tls-ca-cert-file", cert_path("ca.crt")])
         p.append(("redis-server" if kind == "redis" else "oxidis-server", s))
     outputs = {}
+    tls_errors = {}
     cli_tls = ["--tls", "--cacert", cert_path("ca.crt")]
     mine = ["--cert", cert_path("client.crt"), "--key", cert_path("client.key")]
     try:
@@ -405,11 +406,29 @@ def tls():
                     pass
                 assert data.startswith(DENIED_START), data[:200]
 
+            @check(f"TLS: CONFIG SET tls-* applies to new connections, a bad file is refused ({name})")
+            def _():
+                r = s.r(decode_responses=True)
+                try:
+                    r.config_set("tls-cert-file", os.path.join(WORK, "missing.crt"))
+                    raise AssertionError("a missing certificate file accepted")
+                except redis.ResponseError as e:
+                    tls_errors[name] = str(e)
+                eq(r.config_get("tls-cert-file")["tls-cert-file"], cert_path("server.crt"))
+                r.config_set("tls-auth-clients", "no")
+                eq(redis_cli("-p", port, *cli_tls, "PING"), (0, "PONG\n"))
+                r.config_set("tls-auth-clients", "yes")
+                rc, out = redis_cli("-p", port, *cli_tls, "PING")
+                assert rc != 0, out
+
             @check(f"TLS: the plain port serves at the same time ({name})")
             def _():
                 r = s.r()
                 eq(r.get("k"), b"v")
                 eq(r.strlen("big"), 2 << 20)
+        @check("TLS: the CONFIG SET error is redis-server's")
+        def _():
+            eq(tls_errors.get("oxidis-server"), tls_errors.get("redis-server"))
     finally:
         stop(p)
 
