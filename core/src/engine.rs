@@ -208,6 +208,18 @@ pub struct Server {
     last_tick: UnixMillis,
 }
 
+/// `Engine::refuse_connection` on the parts (also the busy gate's).
+pub(crate) fn refuse_connection(
+    srv: &mut Server,
+    clients: &slab::Slab<Client>,
+) -> Option<&'static [u8]> {
+    if (clients.len() as u64) < srv.config.maxclients {
+        return None;
+    }
+    srv.stats.rejected_connections += 1;
+    Some(b"-ERR max number of clients reached\r\n")
+}
+
 /// `Engine::connect` on the parts (also the busy gate's).
 pub(crate) fn connect(
     srv: &mut Server,
@@ -433,11 +445,7 @@ impl Engine {
     /// effort; nothing over TLS, whose handshake has not happened) and closes the socket; the
     /// refusal is counted in INFO's rejected_connections.
     pub fn refuse_connection(&mut self) -> Option<&'static [u8]> {
-        if (self.clients.len() as u64) < self.srv.config.maxclients {
-            return None;
-        }
-        self.srv.stats.rejected_connections += 1;
-        Some(b"-ERR max number of clients reached\r\n")
+        refuse_connection(&mut self.srv, &self.clients)
     }
 
     /// A new client. Under protected mode (no password for the default user) a client that is

@@ -53,7 +53,11 @@ pub struct NativeScriptEnv {
 impl NativeScriptEnv {
     fn accept(&mut self, gate: &mut BusyGate<'_>) {
         for l in &self.listeners {
-            while let Ok((stream, peer)) = l.accept() {
+            while let Ok((mut stream, peer)) = l.accept() {
+                if let Some(err) = gate.refuse_connection() {
+                    let _ = stream.write(err);
+                    continue;
+                }
                 if stream.set_nonblocking(true).is_err() {
                     continue;
                 }
