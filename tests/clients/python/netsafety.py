@@ -22,7 +22,8 @@ the openssl CLI, and checks, on each server, that:
   tls-ciphersuites TLS_CHACHA20_POLY1305_SHA256 (the suite negotiated);
 - rename-command (config file and command line) renames and deletes as redis-server does;
 - N (default 10000) idle connections are all held (connected_clients, a PING on the first and
-  the last), and the RSS each costs is reported for both servers ("figure" lines).
+  the last), and the RSS each costs is reported for both servers ("figure" lines), fresh and
+  again after each has sent one PING; both must stay under 32 kB per connection.
 
 One line per check ("ok NAME" / "FAILED NAME: why"); exits non-zero if any failed.
 """
@@ -564,8 +565,19 @@ def idle_connections():
                 per = (after - before) * 1024 / n
                 print(f"figure idle-connections {name}: {n} connections, RSS {before} kB -> {after} kB, "
                       f"{per:.0f} bytes per connection", flush=True)
+                # Then each sends one command and goes idle again: what buffers stay behind.
+                for c in conns:
+                    c.sendall(b"PING\r\n")
+                for c in conns:
+                    c.settimeout(10)
+                    eq(c.recv(100), b"+PONG\r\n")
+                used = rss_kb(s.proc.pid)
+                per_used = (used - before) * 1024 / n
+                print(f"figure idle-connections {name}: after one PING each, RSS {used} kB, "
+                      f"{per_used:.0f} bytes per connection", flush=True)
                 # Bounded: an idle connection must not keep buffers of its own worth tens of kB.
                 assert per < 32 * 1024, f"{per:.0f} bytes per idle connection"
+                assert per_used < 32 * 1024, f"{per_used:.0f} bytes per connection after a PING"
                 for c in conns:
                     c.close()
     finally:
