@@ -182,7 +182,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    log::notice(&format!("Running mode=standalone, port={port}."));
+    // As Redis: the TLS port when there is no plain one.
+    let shown_port = if port != 0 {
+        i64::from(port)
+    } else {
+        srv.engine().config().tls_port
+    };
+    log::notice(&format!("Running mode=standalone, port={shown_port}."));
     log::notice("Server initialized");
     if let Err(e) = persistence::load_at_startup(&persist, srv.engine_mut(), server::now()) {
         log::warning(&e);
