@@ -797,6 +797,9 @@ macro_rules! params {
         #[derive(Clone, Debug)]
         pub struct Config {
             $($(#[$doc])* pub $field: $ty,)*
+            /// The config file's `rename-command FROM TO` lines, in order (not a parameter:
+            /// CONFIG GET does not show them; `command::apply_renames` applies them).
+            pub command_renames: Vec<(Vec<u8>, Vec<u8>)>,
         }
 
         /// Redis 7.0.15's parameters, in config.c's order (CONFIG GET with a pattern lists
@@ -819,6 +822,7 @@ macro_rules! params {
             fn zeroed() -> Config {
                 Config {
                     $($field: Default::default(),)*
+                    command_renames: Vec::new(),
                 }
             }
         }
@@ -1370,7 +1374,8 @@ impl Config {
     }
 
     /// Applies a redis.conf text (loadServerConfigFromString): one directive per line,
-    /// sdssplitargs quoting, `#` comments. `include`, `rename-command`, `user`, `loadmodule`
+    /// sdssplitargs quoting, `#` comments. `rename-command` is kept in
+    /// `command_renames`; `include`, `user`, `loadmodule`
     /// and `sentinel` are refused. The error is Redis's report:
     /// "*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at
     /// line N\n>>> 'line'\nreason".
@@ -1423,11 +1428,19 @@ impl Config {
             if deprecated && args.len() == 2 {
                 continue;
             }
+            if name == b"rename-command" && args.len() == 3 {
+                // Redis 7.0 renames only from the config file (not CONFIG SET).
+                self.command_renames
+                    .push((args[1].clone(), args[2].clone()));
+                if let Err((_, why)) = crate::command::apply_renames(&self.command_renames) {
+                    return Err(fail(why));
+                }
+                continue;
+            }
             let reason = match name.as_slice() {
                 b"include" if args.len() == 2 => {
                     "include is not supported by Oxidis: pass one config file"
                 }
-                b"rename-command" if args.len() == 3 => "rename-command is not supported by Oxidis",
                 b"user" if args.len() >= 2 => "user is not supported by Oxidis (no ACL yet)",
                 b"loadmodule" if args.len() >= 2 => "loadmodule is not supported by Oxidis",
                 b"sentinel" => "sentinel directive while not in sentinel mode",

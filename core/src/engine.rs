@@ -40,7 +40,12 @@ pub struct ConnInfo {
     pub addr: String,
     /// Local address as "ip:port" (laddr).
     pub laddr: String,
+    /// Accepted on the unix socket (CLIENT LIST's `U` flag; always local for protected mode).
+    pub unix_socket: bool,
 }
+
+/// The host's TLS loader (see `HostInfo::configure_tls`): Err(why) if it cannot be applied.
+pub type ConfigureTls = fn(&Config) -> Result<(), String>;
 
 /// Facts only the host knows, for INFO.
 #[derive(Clone, Debug, Default)]
@@ -62,6 +67,14 @@ pub struct HostInfo {
     /// INFO's lazyfree_pending_objects / lazyfreed_objects, counted by the host's worker.
     pub lazyfree_pending: Option<fn() -> usize>,
     pub lazyfreed: Option<fn() -> usize>,
+    /// Redis's adjustOpenFilesLimit: given the maxclients wanted, raises the process's open
+    /// files limit as far as it can and returns the maxclients that fits (CONFIG SET
+    /// maxclients calls it when the value grows). None: no limit to adjust (wasm).
+    pub adjust_open_files: Option<fn(u64) -> u64>,
+    /// Redis's applyTlsCfg: CONFIG SET of a tls-* parameter hands the new configuration to the
+    /// host, which loads and installs it for new connections (or says why not, having logged
+    /// it: the CONFIG SET is then undone). None: no TLS here (wasm).
+    pub configure_tls: Option<ConfigureTls>,
 }
 
 /// Something the host must act on.
@@ -159,6 +172,8 @@ impl Client {
 pub struct Stats {
     pub(crate) commands_processed: u64,
     pub(crate) connections_received: u64,
+    /// Connections refused by maxclients or protected mode (INFO rejected_connections).
+    pub(crate) rejected_connections: u64,
     pub(crate) error_replies: u64,
     pub(crate) unknown_commands: u64,
     pub(crate) net_input_bytes: u64,
@@ -172,6 +187,9 @@ pub struct Stats {
 pub struct Server {
     pub(crate) dbs: Vec<Db>,
     pub(crate) config: Config,
+    /// The command table under the config file's rename-command lines (None: no renames, the
+    /// static table serves; see `command::lookup_in`).
+    pub(crate) renamed: Option<crate::command::Renamed>,
     pub(crate) stats: Stats,
     pub(crate) rng: Rng,
     pub(crate) host: HostInfo,
@@ -204,6 +222,18 @@ pub struct Server {
     last_tick: UnixMillis,
 }
 
+/// `Engine::refuse_connection` on the parts (also the busy gate's).
+pub(crate) fn refuse_connection(
+    srv: &mut Server,
+    clients: &slab::Slab<Client>,
+) -> Option<&'static [u8]> {
+    if (clients.len() as u64) < srv.config.maxclients {
+        return None;
+    }
+    srv.stats.rejected_connections += 1;
+    Some(b"-ERR max number of clients reached\r\n")
+}
+
 /// `Engine::connect` on the parts (also the busy gate's).
 pub(crate) fn connect(
     srv: &mut Server,
@@ -211,10 +241,22 @@ pub(crate) fn connect(
     now: UnixMillis,
     info: ConnInfo,
 ) -> ClientHandle {
-    srv.stats.connections_received += 1;
+    let denied = crate::command::connection::protected_mode_denies(srv, &info);
     let id = srv.next_client_id;
     srv.next_client_id += 1;
-    ClientHandle(clients.insert(new_client(srv, now, info, id)))
+    let mut c = new_client(srv, now, info, id);
+    if denied {
+        // Redis's clientAcceptHandler: the client exists, is sent the explanation and is freed
+        // (asynchronously: after the write); it does not count as a connection received.
+        srv.stats.rejected_connections += 1;
+        c.out
+            .extend_from_slice(crate::command::connection::PROTECTED_MODE_DENIED);
+        c.close_after_reply = true;
+        c.close_armed = true;
+    } else {
+        srv.stats.connections_received += 1;
+    }
+    ClientHandle(clients.insert(c))
 }
 
 /// A client as `connect` makes it.
@@ -296,9 +338,13 @@ impl Engine {
         let dbs = (0..config.databases.max(1))
             .map(|_| Db::new(rng.next_u64()))
             .collect();
+        // load_conf has checked the renames; a host that set the field by hand gets what
+        // applies of it.
+        let renamed = crate::command::apply_renames(&config.command_renames).unwrap_or(None);
         let mut eng = Engine {
             srv: Server {
                 dbs,
+                renamed,
                 config,
                 stats: Stats::default(),
                 rng,
@@ -421,6 +467,16 @@ impl Engine {
         Some(out)
     }
 
+    /// Admission control before a connection becomes a client (Redis's acceptCommonHandler):
+    /// Some(error line) if `maxclients` are connected already. The host writes the line (best
+    /// effort; nothing over TLS, whose handshake has not happened) and closes the socket; the
+    /// refusal is counted in INFO's rejected_connections.
+    pub fn refuse_connection(&mut self) -> Option<&'static [u8]> {
+        refuse_connection(&mut self.srv, &self.clients)
+    }
+
+    /// A new client. Under protected mode (no password for the default user) a client that is
+    /// not local is created already answered with Redis's DENIED text and due to close.
     pub fn connect(&mut self, now: UnixMillis, info: ConnInfo) -> ClientHandle {
         connect(&mut self.srv, &mut self.clients, now, info)
     }

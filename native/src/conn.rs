@@ -1,12 +1,133 @@
-//! One client connection: its socket, the engine's id for it, and the bytes taken from the
-//! engine that the socket has not accepted yet.
+//! One client connection: its socket (TCP, unix or TLS over TCP), the engine's id for it, and
+//! the bytes taken from the engine that the socket has not accepted yet.
 
-use mio::net::TcpStream;
+use crate::tls::TlsStream;
+use mio::event::Source;
+use mio::net::{TcpStream, UnixStream};
+use mio::{Interest, Registry, Token};
 use oxidis_core::{ClientHandle, Engine, KEEP_BUFFER};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
+
+/// The transports: every one feeds the engine through the same read/write path.
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// TLS records queued that the socket has not taken (WRITABLE is still wanted).
+    fn records_pending(&mut self) -> io::Result<bool> {
+        match self {
+            // Plaintext written during the handshake (a protected-mode refusal) is sent only
+            // once it completes: not all sent before then.
+            Stream::Tls(t) => {
+                t.push_records()?;
+                Ok(t.wants_write() || t.handshaking())
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Reads and drops what the peer sent and nobody will read (a refused client's first
+    /// command), so closing does not answer it with a reset that could destroy the reply
+    /// still in flight. Bounded: a peer that keeps sending gets its reset.
+    pub fn discard_input(&mut self) {
+        let mut buf = [0u8; 4096];
+        for _ in 0..16 {
+            let r = match self {
+                Stream::Tcp(s) => s.read(&mut buf),
+                Stream::Unix(s) => s.read(&mut buf),
+                Stream::Tls(s) => s.sock.read(&mut buf),
+            };
+            if !matches!(r, Ok(n) if n > 0) {
+                return;
+            }
+        }
+    }
+
+    /// A TLS handshake is under way (it needs reads even from a client that is closing).
+    pub fn handshaking(&self) -> bool {
+        matches!(self, Stream::Tls(t) if t.handshaking())
+    }
+
+    /// Tells a TLS peer the stream ends here (close_notify), best effort, before the close.
+    pub fn close_notify(&mut self) {
+        if let Stream::Tls(t) = self {
+            t.close_notify();
+        }
+    }
+
+    /// A short read does not mean the socket is empty: TLS hands out one record at a time.
+    pub fn reads_records(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    /// The plain TCP socket (for the script environment's duplicates), if this is one.
+    pub fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Tcp(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Unix(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+impl Source for Stream {
+    fn register(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.register(r, t, i),
+            Stream::Unix(s) => s.register(r, t, i),
+            Stream::Tls(s) => s.sock.register(r, t, i),
+        }
+    }
+
+    fn reregister(&mut self, r: &Registry, t: Token, i: Interest) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.reregister(r, t, i),
+            Stream::Unix(s) => s.reregister(r, t, i),
+            Stream::Tls(s) => s.sock.reregister(r, t, i),
+        }
+    }
+
+    fn deregister(&mut self, r: &Registry) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.deregister(r),
+            Stream::Unix(s) => s.deregister(r),
+            Stream::Tls(s) => s.sock.deregister(r),
+        }
+    }
+}
 
 pub struct Conn {
-    pub stream: TcpStream,
+    pub stream: Stream,
     pub id: ClientHandle,
     /// Output taken from the engine; `out[sent..]` is still to be written.
     out: Vec<u8>,
@@ -20,7 +141,7 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, id: ClientHandle) -> Conn {
+    pub fn new(stream: Stream, id: ClientHandle) -> Conn {
         Conn {
             stream,
             id,
@@ -54,7 +175,7 @@ impl Conn {
                     self.out = Vec::new();
                 }
                 if !eng.has_output(self.id) {
-                    return Ok(true);
+                    return Ok(!self.stream.records_pending()?);
                 }
                 eng.drain_output(self.id, &mut self.out);
                 continue;

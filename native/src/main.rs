@@ -1,7 +1,7 @@
 //! oxidis-server: the native shell over `oxidis_core::Engine`. Command line and config as
 //! redis-server's (cli.rs), log lines in Redis's format (log.rs), one mio event loop
 //! (server.rs, conn.rs), a counting allocator for INFO's used_memory (alloc.rs), and the
-//! lazy-free worker thread (lazyfree.rs).
+//! lazy-free worker thread (lazyfree.rs), TLS with rustls (tls.rs).
 //!
 //! Everything about Redis semantics lives in the core; this crate only moves bytes, keeps
 //! time and reports host facts.
@@ -16,6 +16,7 @@ mod log;
 mod persistence;
 mod script_env;
 mod server;
+mod tls;
 
 use oxidis_core::REDIS_VERSION;
 use oxidis_core::{Config, Engine, HostInfo};
@@ -67,10 +68,16 @@ fn main() -> ExitCode {
     let text = cli::config_text(file_text.as_deref(), stdin_text.as_deref(), &run.options);
     let mut config = Config::default();
     if let Err(e) = config.load_conf(&text) {
-        eprint!(
-            "{}",
-            cli::fatal_config_error(&text, &e, &format!("Oxidis {VERSION}"))
-        );
+        let header = format!("*** FATAL CONFIG FILE ERROR (Redis {REDIS_VERSION}) ***\n");
+        if let Some(rest) = e.strip_prefix(&header) {
+            // The core wrote Redis's whole block: only the header names Oxidis.
+            eprint!("\n*** FATAL CONFIG FILE ERROR (Oxidis {VERSION}) ***\n{rest}\n");
+        } else {
+            eprint!(
+                "{}",
+                cli::fatal_config_error(&text, &e, &format!("Oxidis {VERSION}"))
+            );
+        }
         return ExitCode::FAILURE;
     }
 
@@ -112,7 +119,15 @@ fn main() -> ExitCode {
     // ignored by Rust's runtime).
     // SAFETY: installing SIG_IGN has no preconditions.
     unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
-    raise_open_files_limit();
+    // Redis's initServer: TLS is configured first, then the open files limit for maxclients.
+    if tls::apply(&config).is_err() {
+        log::warning("Failed to configure TLS. Check logs for more info.");
+        return ExitCode::FAILURE;
+    }
+    match adjust_open_files_limit(config.maxclients) {
+        Some(fits) => config.maxclients = fits,
+        None => return ExitCode::FAILURE,
+    }
 
     let port = config.port;
     let bind = config.bind.render();
@@ -133,6 +148,8 @@ fn main() -> ExitCode {
             frees_lazily: true,
             lazyfree_pending: Some(lazyfree::pending),
             lazyfreed: Some(lazyfree::freed),
+            adjust_open_files: Some(|wanted| adjust_open_files_limit(wanted).unwrap_or(wanted)),
+            configure_tls: Some(tls::apply),
         },
     );
     // `dir` given explicitly: chdir there, as Redis does; either way CONFIG GET dir then
@@ -165,7 +182,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    log::notice(&format!("Running mode=standalone, port={port}."));
+    // As Redis: the TLS port when there is no plain one.
+    let shown_port = if port != 0 {
+        i64::from(port)
+    } else {
+        srv.engine().config().tls_port
+    };
+    log::notice(&format!("Running mode=standalone, port={shown_port}."));
     log::notice("Server initialized");
     if let Err(e) = persistence::load_at_startup(&persist, srv.engine_mut(), server::now()) {
         log::warning(&e);
@@ -209,33 +232,70 @@ fn absolute_path(p: &str) -> String {
     }
 }
 
-/// Redis's adjustOpenFilesLimit, simplified: raise the soft RLIMIT_NOFILE to the hard limit so
-/// thousands of clients fit.
-fn raise_open_files_limit() {
+/// Redis reserves this many descriptors beyond maxclients (CONFIG_MIN_RESERVED_FDS).
+const MIN_RESERVED_FDS: u64 = 32;
+
+/// Redis's adjustOpenFilesLimit: make RLIMIT_NOFILE fit `maxclients` + 32, stepping down by 16
+/// from there until setrlimit succeeds; returns the maxclients that fits (the same if all of
+/// it does), logging as Redis does. None: not even 32 descriptors, the server cannot start.
+fn adjust_open_files_limit(maxclients: u64) -> Option<u64> {
+    let maxfiles = maxclients + MIN_RESERVED_FDS;
     let mut rl = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit/setrlimit only read and write `rl`.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
-        return;
+        log::warning(&format!(
+            "Unable to obtain the current NOFILE limit ({}), assuming 1024 and setting the max clients configuration accordingly.",
+            crate::log::strerror(&std::io::Error::last_os_error())
+        ));
+        return Some(1024 - MIN_RESERVED_FDS);
     }
     let old = rl.rlim_cur;
-    // An unlimited hard limit is refused for NOFILE; 1M is more than enough.
-    let target = rl.rlim_max.min(1 << 20);
-    if old >= target {
-        return;
+    if old >= maxfiles {
+        return Some(maxclients);
     }
-    rl.rlim_cur = target;
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) } == 0 {
+    let mut best = maxfiles;
+    let mut err = 0;
+    while best > old {
+        rl.rlim_cur = best;
+        rl.rlim_max = best;
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) } == 0 {
+            break;
+        }
+        err = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        if best < 16 {
+            best = old;
+            break;
+        }
+        best -= 16;
+    }
+    best = best.max(old);
+    if best >= maxfiles {
         log::notice(&format!(
-            "Increased maximum number of open files to {target} (it was originally set to {old})."
+            "Increased maximum number of open files to {maxfiles} (it was originally set to {old})."
         ));
-    } else {
-        log::warning(&format!(
-            "Your current 'ulimit -n' of {old} could not be raised to {target}."
-        ));
+        return Some(maxclients);
     }
+    if best <= MIN_RESERVED_FDS {
+        log::warning(&format!(
+            "Your current 'ulimit -n' of {old} is not enough for the server to start. Please increase your open file limit to at least {maxfiles}. Exiting."
+        ));
+        return None;
+    }
+    let fits = best - MIN_RESERVED_FDS;
+    log::warning(&format!(
+        "You requested maxclients of {maxclients} requiring at least {maxfiles} max file descriptors."
+    ));
+    log::warning(&format!(
+        "Server can't set maximum open files to {maxfiles} because of OS error: {}.",
+        crate::log::strerror(&std::io::Error::from_raw_os_error(err))
+    ));
+    log::warning(&format!(
+        "Current maximum open files is {best}. maxclients has been reduced to {fits} to compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'."
+    ));
+    Some(fits)
 }
 
 /// The engine's seed: from the kernel's CSPRNG, else pid and time.

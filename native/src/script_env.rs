@@ -2,8 +2,10 @@
 //! wall clock, and, once the script is past busy-reply-threshold, a look at the other clients'
 //! sockets so they get their BUSY replies and may SCRIPT KILL it (design §5.3).
 //!
-//! The event loop is blocked inside `Engine::feed` meanwhile, so this reads and writes through
-//! duplicates of the connections' sockets (same socket, own fd), kept in `Socks` by the loop.
+//! The event loop is blocked inside `Engine::feed` meanwhile, so this reads and writes the
+//! connections' sockets through their descriptors, kept in `Socks` by the loop (borrowed, not
+//! duplicated: a client costs one descriptor, as maxclients + 32 assumes; the loop removes an
+//! entry before it closes the socket).
 //! It reads every other connection until WouldBlock (a FIN is left for the loop, whose epoll
 //! edge is still pending) and writes replies only to a connection with nothing unsent in the
 //! loop's own buffer, so bytes never go out of order; what it cannot write stays in the engine,
@@ -18,13 +20,24 @@ use std::io::{self, Read, Write};
 use std::rc::Rc;
 
 pub struct Sock {
-    pub stream: std::net::TcpStream,
+    /// The connection's socket, owned by the loop's `Conn` (or by `Accepted`).
+    pub fd: std::os::fd::RawFd,
     pub id: ClientHandle,
     /// The loop's buffer for this connection is empty (nothing of an older reply is unsent).
     pub clean: bool,
 }
 
-/// Connection slot -> its socket's duplicate.
+impl Sock {
+    /// The socket as a stream that does not close it when dropped.
+    fn stream(&self) -> std::mem::ManuallyDrop<std::net::TcpStream> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: the descriptor is open while the entry exists (see the module comment), and
+        // ManuallyDrop never closes it.
+        std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(self.fd) })
+    }
+}
+
+/// Connection slot -> its socket.
 pub type Socks = Rc<RefCell<HashMap<usize, Sock>>>;
 
 /// Connections accepted while a script was busy, for the loop to register.
@@ -40,14 +53,15 @@ pub struct NativeScriptEnv {
 impl NativeScriptEnv {
     fn accept(&mut self, gate: &mut BusyGate<'_>) {
         for l in &self.listeners {
-            while let Ok((stream, peer)) = l.accept() {
+            while let Ok((mut stream, peer)) = l.accept() {
+                if let Some(err) = gate.refuse_connection() {
+                    let _ = stream.write(err);
+                    continue;
+                }
                 if stream.set_nonblocking(true).is_err() {
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
-                let Ok(dup) = stream.try_clone() else {
-                    continue;
-                };
                 let laddr = stream
                     .local_addr()
                     .map(|a| a.to_string())
@@ -55,9 +69,10 @@ impl NativeScriptEnv {
                 let id = gate.connect(ConnInfo {
                     addr: peer.to_string(),
                     laddr,
+                    ..Default::default()
                 });
                 let sock = Sock {
-                    stream: dup,
+                    fd: std::os::fd::AsRawFd::as_raw_fd(&stream),
                     id,
                     clean: true,
                 };
@@ -81,7 +96,7 @@ impl ScriptEnv for NativeScriptEnv {
                 continue;
             }
             loop {
-                match s.stream.read(&mut self.buf) {
+                match s.stream().read(&mut self.buf) {
                     Ok(0) => break,
                     Ok(n) => gate.feed(s.id, &self.buf[..n]),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -95,7 +110,7 @@ impl ScriptEnv for NativeScriptEnv {
             gate.drain_output(s.id, &mut out);
             let mut sent = 0;
             while sent < out.len() {
-                match s.stream.write(&out[sent..]) {
+                match s.stream().write(&out[sent..]) {
                     Ok(0) => break,
                     Ok(n) => sent += n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

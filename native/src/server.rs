@@ -18,11 +18,12 @@
 //! - SIGINT/SIGTERM arrive through self-pipes and end the loop.
 //! - Big values the engine dropped lazily go to the lazy-free worker after every turn.
 
-use crate::conn::Conn;
+use crate::conn::{Conn, Stream};
 use crate::log;
-use mio::net::{TcpListener, TcpStream, UnixStream};
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 use oxidis_core::{AppendFsync, ClientHandle, ConnInfo, Engine, Event, UnixMillis};
+use std::io::Write;
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -63,9 +64,30 @@ pub enum StartError {
     Io(String),
 }
 
+/// A listening socket: TCP on `port` or `tls-port`, or the unix socket.
+enum Listener {
+    Tcp { l: TcpListener, tls: bool },
+    Unix { l: UnixListener, path: String },
+}
+
+impl Listener {
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Listener::Tcp { l, .. } => l,
+            Listener::Unix { l, .. } => l,
+        }
+    }
+}
+
+/// A connection just accepted, before it is a client.
+enum Accepted {
+    Tcp(TcpStream, SocketAddr, bool),
+    Unix(UnixStream, String),
+}
+
 pub struct Server {
     poll: Poll,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
     signals: Vec<UnixStream>,
     conns: Vec<Option<Conn>>,
     eng: Engine,
@@ -114,7 +136,49 @@ fn bind_addr(word: &str, port: u16) -> io::Result<SocketAddr> {
         .ok_or_else(|| io::Error::from_raw_os_error(libc::EADDRNOTAVAIL))
 }
 
-fn open_listeners(bind: &str, port: u16) -> Result<Vec<TcpListener>, StartError> {
+/// Redis's anetUnixServer: unlink a stale socket file, bind, chmod to `perm` (if not 0),
+/// listen with the TCP backlog.
+fn listen_unix(path: &str, perm: u32) -> Result<UnixListener, String> {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let _ = std::fs::remove_file(path);
+    let max = 107; // sizeof(sun_path) - 1
+    if path.len() > max {
+        return Err(format!(
+            "unix socket path too long ({}), must be under {}",
+            path.len(),
+            max + 1
+        ));
+    }
+    let s = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(|e| e.to_string())?;
+    let addr = SockAddr::unix(path).map_err(|e| e.to_string())?;
+    s.bind(&addr)
+        .map_err(|e| format!("bind: {}", crate::log::strerror(&e)))?;
+    if perm != 0 {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm));
+    }
+    s.listen(BACKLOG)
+        .map_err(|e| format!("listen: {}", crate::log::strerror(&e)))?;
+    s.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let fd: std::os::fd::OwnedFd = s.into();
+    Ok(UnixListener::from_std(fd.into()))
+}
+
+/// Redis's anetKeepAlive: SO_KEEPALIVE, the first probe after `interval` idle seconds, then
+/// every interval/3 (at least 1), and the peer is dead after 3 unanswered probes.
+fn set_keepalive(stream: &TcpStream, interval: i64) {
+    if interval <= 0 {
+        return;
+    }
+    let secs = |n: i64| Duration::from_secs(n.max(1) as u64);
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(secs(interval))
+        .with_interval(secs(interval / 3))
+        .with_retries(3);
+    let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&ka);
+}
+
+fn open_listeners(bind: &str, port: u16, kind: &str) -> Result<Vec<TcpListener>, StartError> {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     for word in bind.split_ascii_whitespace() {
@@ -144,7 +208,9 @@ fn open_listeners(bind: &str, port: u16) -> Result<Vec<TcpListener>, StartError>
                 if optional && unavailable {
                     continue;
                 }
-                warnings.push(format!("Failed listening on port {port} (TCP), aborting."));
+                warnings.push(format!(
+                    "Failed listening on port {port} ({kind}), aborting."
+                ));
                 return Err(StartError::Listen(warnings));
             }
         }
@@ -152,25 +218,50 @@ fn open_listeners(bind: &str, port: u16) -> Result<Vec<TcpListener>, StartError>
     for w in &warnings {
         log::warning(w);
     }
-    if out.is_empty() {
-        return Err(StartError::NoListeners);
-    }
     Ok(out)
 }
 
 impl Server {
-    /// Binds every address in `bind` on `port` and installs the signal pipes.
+    /// Binds every address in `bind` on `port` (plain) and on the engine's `tls-port` (TLS as
+    /// `tls::apply` installed it), opens `unixsocket`, and installs the signal pipes. Port 0
+    /// means no listener on that port, as in Redis.
     pub fn new(mut eng: Engine, bind: &str, port: u16) -> Result<Server, StartError> {
-        if port == 0 {
-            // Redis: port 0 means no TCP listener; without a unix socket nothing listens.
+        let io = |e: io::Error| StartError::Io(crate::log::strerror(&e));
+        let mut listeners = Vec::new();
+        if port != 0 {
+            for l in open_listeners(bind, port, "TCP")? {
+                listeners.push(Listener::Tcp { l, tls: false });
+            }
+        }
+        let tls_port = u16::try_from(eng.config().tls_port).unwrap_or(0);
+        if tls_port != 0 && crate::tls::current().is_some() {
+            for l in open_listeners(bind, tls_port, "TLS")? {
+                listeners.push(Listener::Tcp { l, tls: true });
+            }
+        }
+        let unixsocket = String::from_utf8_lossy(&eng.config().unixsocket).into_owned();
+        if !unixsocket.is_empty() {
+            let perm = u32::try_from(eng.config().unixsocketperm).unwrap_or(0);
+            let l = listen_unix(&unixsocket, perm).map_err(|e| {
+                StartError::Listen(vec![format!("Failed opening Unix socket: {e}")])
+            })?;
+            listeners.push(Listener::Unix {
+                l,
+                path: unixsocket,
+            });
+        }
+        if listeners.is_empty() {
             return Err(StartError::NoListeners);
         }
-        let io = |e: io::Error| StartError::Io(crate::log::strerror(&e));
-        let mut listeners = open_listeners(bind, port)?;
+        if listeners.len() > MAX_LISTENERS {
+            return Err(StartError::Listen(vec![format!(
+                "Too many bind addresses specified (at most {MAX_LISTENERS})."
+            )]));
+        }
         let poll = Poll::new().map_err(io)?;
         for (i, l) in listeners.iter_mut().enumerate() {
             poll.registry()
-                .register(l, Token(LISTENER_BASE + i), Interest::READABLE)
+                .register(l.source(), Token(LISTENER_BASE + i), Interest::READABLE)
                 .map_err(io)?;
         }
         let mut signals = Vec::new();
@@ -186,9 +277,14 @@ impl Server {
         }
         let socks = crate::script_env::Socks::default();
         let accepted = crate::script_env::Accepted::default();
+        // While a script is busy, new plain TCP connections are still answered (BUSY); TLS and
+        // unix connections wait for the loop.
         let dup_listeners = listeners
             .iter()
-            .filter_map(|l| socket2::SockRef::from(l).try_clone().ok())
+            .filter_map(|l| match l {
+                Listener::Tcp { l, tls: false } => socket2::SockRef::from(l).try_clone().ok(),
+                _ => None,
+            })
             .map(std::net::TcpListener::from)
             .collect();
         eng.set_script_env(Box::new(crate::script_env::NativeScriptEnv {
@@ -327,7 +423,11 @@ impl Server {
     /// Closes the listeners and every connection (shutdown).
     pub fn close_all(&mut self) {
         for mut l in self.listeners.drain(..) {
-            let _ = self.poll.registry().deregister(&mut l);
+            let _ = self.poll.registry().deregister(l.source());
+            if let Listener::Unix { path, .. } = l {
+                // As Redis's prepareForShutdown.
+                let _ = std::fs::remove_file(path);
+            }
         }
         for slot in 0..self.conns.len() {
             self.close(slot);
@@ -362,8 +462,14 @@ impl Server {
             let Some(listener) = self.listeners.get(i) else {
                 return;
             };
-            match listener.accept() {
-                Ok((stream, peer)) => self.add_conn(stream, peer, now),
+            let res = match listener {
+                Listener::Tcp { l, tls } => l.accept().map(|(s, p)| Accepted::Tcp(s, p, *tls)),
+                Listener::Unix { l, path } => {
+                    l.accept().map(|(s, _)| Accepted::Unix(s, path.clone()))
+                }
+            };
+            match res {
+                Ok(acc) => self.admit(acc, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
                     if matches!(
@@ -401,25 +507,67 @@ impl Server {
             if self.conns.len() <= id.0 {
                 self.conns.resize_with(id.0 + 1, || None);
             }
-            self.conns[id.0] = Some(Conn::new(stream, id));
+            self.conns[id.0] = Some(Conn::new(Stream::Tcp(stream), id));
             // What it was answered while the script ran may not all be out yet.
             self.write_conn(id.0);
         }
     }
 
-    fn add_conn(&mut self, mut stream: TcpStream, peer: SocketAddr, now: UnixMillis) {
-        let _ = stream.set_nodelay(true);
-        let laddr = stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let id = self.eng.connect(
-            now,
-            ConnInfo {
-                addr: peer.to_string(),
-                laddr,
-            },
-        );
+    /// Admission (maxclients, in the core), then the connection becomes a client. A refused
+    /// connection is sent the error line, best effort (nothing over TLS: no handshake yet, as
+    /// in Redis), and closed.
+    fn admit(&mut self, acc: Accepted, now: UnixMillis) {
+        if let Some(err) = self.eng.refuse_connection() {
+            match acc {
+                Accepted::Tcp(mut s, _, false) => {
+                    let _ = s.write(err);
+                }
+                Accepted::Unix(mut s, _) => {
+                    let _ = s.write(err);
+                }
+                Accepted::Tcp(_, _, true) => {}
+            }
+            return;
+        }
+        let (stream, info) = match acc {
+            Accepted::Tcp(s, peer, tls) => {
+                let _ = s.set_nodelay(true);
+                set_keepalive(&s, self.eng.config().tcp_keepalive);
+                let laddr = s.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                let info = ConnInfo {
+                    addr: peer.to_string(),
+                    laddr,
+                    unix_socket: false,
+                };
+                let stream = if tls {
+                    let Some(cfg) = crate::tls::current() else {
+                        return;
+                    };
+                    match crate::tls::TlsStream::new(s, cfg) {
+                        Ok(t) => Stream::Tls(Box::new(t)),
+                        Err(_) => return,
+                    }
+                } else {
+                    Stream::Tcp(s)
+                };
+                (stream, info)
+            }
+            Accepted::Unix(s, path) => {
+                // Redis shows a unix client's addr and laddr as "<unixsocket>:0".
+                let addr = format!("{path}:0");
+                let info = ConnInfo {
+                    addr: addr.clone(),
+                    laddr: addr,
+                    unix_socket: true,
+                };
+                (Stream::Unix(s), info)
+            }
+        };
+        self.add_conn(stream, info, now);
+    }
+
+    fn add_conn(&mut self, mut stream: Stream, info: ConnInfo, now: UnixMillis) {
+        let id = self.eng.connect(now, info);
         // Registering reports the socket's current readiness, so bytes that arrived before
         // this point are not missed.
         if self
@@ -434,19 +582,23 @@ impl Server {
         if self.conns.len() <= id.0 {
             self.conns.resize_with(id.0 + 1, || None);
         }
-        if let Ok(dup) = socket2::SockRef::from(&stream).try_clone() {
+        if let Some(tcp) = stream.tcp() {
             let sock = crate::script_env::Sock {
-                stream: dup.into(),
+                fd: std::os::fd::AsRawFd::as_raw_fd(tcp),
                 id,
                 clean: true,
             };
             self.socks.borrow_mut().insert(id.0, sock);
         }
         self.conns[id.0] = Some(Conn::new(stream, id));
+        if self.eng.has_output(id) {
+            // Refused by protected mode: the explanation goes out, then the socket closes.
+            self.write_conn(id.0);
+        }
     }
 
-    /// Reads and executes what the client sent. A read shorter than the buffer emptied the
-    /// socket, so it ends the turn without the extra read that would only say WouldBlock (one
+    /// Reads and executes what the client sent. A read shorter than the buffer (not over TLS,
+    /// whose reads stop at a record's end) emptied the socket, so it ends the turn without the extra read that would only say WouldBlock (one
     /// syscall less per request at -P 1): data arriving later raises a new edge. Only when the
     /// peer has closed (`to_eof`: its FIN raised no new edge after our read) is the socket
     /// read to the end.
@@ -458,8 +610,9 @@ impl Server {
         let mut reads = 0;
         let mut eof = false;
         loop {
-            if self.eng.should_close(id) {
+            if self.eng.should_close(id) && !conn.stream.handshaking() {
                 // QUIT or a protocol error: further input is ignored; flush and close below.
+                // (A TLS handshake still needs reading, for the refusal to be sent over it.)
                 break;
             }
             match conn.stream.read(&mut self.buf) {
@@ -469,7 +622,7 @@ impl Server {
                 }
                 Ok(n) => {
                     self.eng.feed(now, id, &self.buf[..n]);
-                    if n < self.buf.len() && !to_eof {
+                    if n < self.buf.len() && !to_eof && !conn.stream.reads_records() {
                         break;
                     }
                     reads += 1;
@@ -587,6 +740,8 @@ impl Server {
         if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
             self.socks.borrow_mut().remove(&slot);
             let _ = self.poll.registry().deregister(&mut conn.stream);
+            conn.stream.discard_input();
+            conn.stream.close_notify();
             self.eng.disconnect(conn.id);
         }
     }
@@ -650,10 +805,10 @@ mod tests {
         // 192.0.2.1 (TEST-NET-1) is not on this host: optional, it is skipped; then nothing
         // listens. Required, it aborts with Redis's two warning lines.
         assert!(matches!(
-            open_listeners("-192.0.2.1", 1),
-            Err(StartError::NoListeners)
+            open_listeners("-192.0.2.1", 1, "TCP"),
+            Ok(v) if v.is_empty()
         ));
-        match open_listeners("192.0.2.1", 1) {
+        match open_listeners("192.0.2.1", 1, "TCP") {
             Err(StartError::Listen(lines)) => {
                 assert_eq!(
                     lines,
@@ -665,6 +820,30 @@ mod tests {
             }
             _ => panic!("expected a listen error"),
         }
+    }
+
+    #[test]
+    fn keepalive_as_redis_derives_it() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let s = TcpStream::from_std(c);
+        let sock = socket2::SockRef::from(&s);
+        assert!(!sock.keepalive().unwrap());
+        set_keepalive(&s, 300);
+        assert!(sock.keepalive().unwrap());
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(300));
+        assert_eq!(
+            sock.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(100)
+        );
+        assert_eq!(sock.tcp_keepalive_retries().unwrap(), 3);
+        // interval/3 is at least one second.
+        set_keepalive(&s, 2);
+        assert_eq!(sock.tcp_keepalive_time().unwrap(), Duration::from_secs(2));
+        assert_eq!(
+            sock.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]

@@ -420,6 +420,7 @@ impl RawEngine {
             ConnInfo {
                 addr: "wasm:0".into(),
                 laddr: "wasm:0".into(),
+                ..Default::default()
             },
         );
         let h = self.next_handle;

@@ -33,7 +33,7 @@ fn clients_dir() -> PathBuf {
 }
 
 /// The venv's python with redis-py installed.
-fn ensure_python() -> Result<PathBuf, String> {
+pub(crate) fn ensure_python() -> Result<PathBuf, String> {
     let dir = clients_dir().join("python");
     let venv = dir.join(".venv");
     let python = venv.join("bin/python");
@@ -89,7 +89,7 @@ fn ensure_node() -> Result<PathBuf, String> {
 
 /// Runs one smoke script against `addr`, adding its ok/FAILED lines to `s` (prefixed with
 /// `label`). A script that fails without naming a failed check is one failure itself.
-fn run_script(s: &mut Suite, label: &str, mut cmd: Command) {
+pub(crate) fn run_script(s: &mut Suite, label: &str, mut cmd: Command) {
     let mut passed = 0;
     let mut failed = Vec::new();
     cmd.stderr(Stdio::inherit());

@@ -16,6 +16,7 @@ mod clients;
 mod difftest;
 mod eviction;
 mod memreport;
+mod netsafety;
 mod persistence;
 mod playground;
 mod servers;
@@ -42,6 +43,8 @@ const USAGE: &str = "usage:
   cargo xtask commands [--readme]              print the supported commands as markdown
                                                (--readme: rewrite README.md's list)
   cargo xtask memreport [--quick]              memory per data set, Oxidis vs Redis
+  cargo xtask netsafety [--idle N]             protected mode, maxclients, TLS, unix socket,
+                                               N idle connections (RSS each), vs redis-server
   cargo xtask wasm                             build the npm package (web/pkg)
   cargo xtask bench-wasm                       ops/s of the wasm package vs ioredis-mock";
 
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
         Some("difftest") => difftest::cli(&args[1..]),
         Some("clients") => clients::cli(&args[1..]),
         Some("memreport") => memreport::cli(&args[1..]),
+        Some("netsafety") => netsafety::cli(&args[1..]),
         Some("wasm") => wasm::cli(&args[1..]),
         Some("bench-wasm") => wasm::bench_cli(&args[1..]),
         Some("bench") => bench::cli(&args[1..]),

@@ -66,6 +66,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
         against_both(ctx, name, crate::clients::run)
     }),
     (
+        "network safety (protected mode, maxclients, TLS, unix socket, idle connections)",
+        crate::netsafety::suite,
+    ),
+    (
         "persistence (RDB/AOF interop, crash)",
         crate::persistence::run,
     ),

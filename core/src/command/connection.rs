@@ -297,9 +297,64 @@ pub struct Pause {
     pub all: bool,
 }
 
+/// The default user has no password (Redis's `DefaultUser->flags & USER_FLAG_NOPASS`).
+pub fn default_user_nopass(srv: &Server) -> bool {
+    srv.config.requirepass.is_none()
+}
+
+/// Redis's islocalClient: the unix socket, or a peer of exactly 127.0.0.1 or ::1 (127.0.0.2 is
+/// not local to Redis). `addr` is "ip:port" ("[ip]:port" for IPv6, as Rust writes it). A
+/// client whose address is no IP at all (the wasm host's "wasm:0", a test's "") is inside the
+/// host's process: local.
+pub fn is_local(info: &crate::engine::ConnInfo) -> bool {
+    if info.unix_socket {
+        return true;
+    }
+    let ip = match info.addr.rsplit_once(':') {
+        Some((ip, _)) => ip.trim_start_matches('[').trim_end_matches(']'),
+        None => info.addr.as_str(),
+    };
+    // Redis compares inet_ntop's text: 127.0.0.1 and ::1 exactly, not 127/8 or ::ffff:127.0.0.1.
+    match ip.parse::<core::net::IpAddr>() {
+        Ok(core::net::IpAddr::V4(v4)) => v4.octets() == [127, 0, 0, 1],
+        Ok(core::net::IpAddr::V6(v6)) => v6.is_loopback(),
+        Err(_) => true,
+    }
+}
+
+/// Redis's protected mode check (clientAcceptHandler): refuse a non-local client while
+/// `protected-mode yes` and the default user has no password. Redis 7.0 no longer looks at
+/// `bind` here.
+pub fn protected_mode_denies(srv: &Server, info: &crate::engine::ConnInfo) -> bool {
+    srv.config.protected_mode && default_user_nopass(srv) && !is_local(info)
+}
+
+/// What a client refused by protected mode is sent before the connection closes: 7.0.15's
+/// networking.c text, typo ("Setup a an") included.
+pub const PROTECTED_MODE_DENIED: &[u8] =
+    b"-DENIED Redis is running in protected mode because protected \
+mode is enabled and no password is set for the default user. \
+In this mode connections are only accepted from the loopback interface. \
+If you want to connect from external computers to Redis you \
+may adopt one of the following solutions: \
+1) Just disable protected mode sending the command \
+'CONFIG SET protected-mode no' from the loopback interface \
+by connecting to Redis from the same host the server is \
+running, however MAKE SURE Redis is not publicly accessible \
+from internet if you do so. Use CONFIG REWRITE to make this \
+change permanent. \
+2) Alternatively you can just disable the protected mode by \
+editing the Redis configuration file, and setting the protected \
+mode option to 'no', and then restarting the server. \
+3) If you started the server manually just for testing, restart \
+it with the '--protected-mode no' option. \
+4) Setup a an authentication password for the default user. \
+NOTE: You only need to do one of the above things in order for \
+the server to start accepting connections from the outside.\r\n";
+
 /// Redis's authRequired: the default user has a password and this client has not given it.
 pub fn auth_required(srv: &Server, c: &Client) -> bool {
-    srv.config.requirepass.is_some() && !c.authenticated
+    !default_user_nopass(srv) && !c.authenticated
 }
 
 /// Before a top-level request: its replies start at `out_start`.
@@ -426,6 +481,9 @@ fn client_info_line(out: &mut Vec<u8>, slot: usize, c: &Client, now: UnixMillis,
     }
     if c.close_asap {
         flags.push('A');
+    }
+    if c.info.unix_socket {
+        flags.push('U');
     }
     if c.no_evict {
         flags.push('e');
@@ -902,12 +960,133 @@ mod tests {
         ConnInfo {
             addr: addr.into(),
             laddr: "127.0.0.1:6379".into(),
+            unix_socket: false,
         }
+    }
+
+    /// An engine that takes clients from other hosts (`protected-mode no`).
+    fn open_engine() -> Engine {
+        let cfg = Config {
+            protected_mode: false,
+            ..Default::default()
+        };
+        Engine::new(cfg, 1)
+    }
+
+    #[test]
+    fn protected_mode_refuses_what_redis_does_not_call_local() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let mut refused = 0;
+        for (addr, unix, denied) in [
+            ("127.0.0.1:5000", false, false),
+            ("[::1]:5000", false, false),
+            ("/tmp/redis.sock:0", true, false),
+            ("wasm:0", false, false),
+            ("127.0.0.2:5000", false, true),
+            ("10.0.0.1:5000", false, true),
+            ("[::ffff:127.0.0.1]:5000", false, true),
+            ("[2001:db8::1]:5000", false, true),
+        ] {
+            let mut i = info(addr);
+            i.unix_socket = unix;
+            let id = eng.connect(UnixMillis(0), i);
+            let mut out = Vec::new();
+            eng.drain_output(id, &mut out);
+            if denied {
+                refused += 1;
+                assert_eq!(out, super::PROTECTED_MODE_DENIED, "{addr}");
+                assert!(out.starts_with(b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode"));
+                assert!(eng.should_close(id), "{addr}");
+            } else {
+                assert!(out.is_empty() && !eng.should_close(id), "{addr}");
+            }
+        }
+        let local = eng.connect(UnixMillis(0), info("127.0.0.1:1"));
+        let stats = text(run(&mut eng, local, "INFO stats"));
+        assert!(
+            stats.contains(&format!("rejected_connections:{refused}\r\n")),
+            "{stats}"
+        );
+        assert!(
+            stats.contains("total_connections_received:5\r\n"),
+            "{stats}"
+        );
+        // A password for the default user, or protected-mode no, lets everyone in.
+        run(&mut eng, local, "CONFIG SET requirepass secret");
+        let id = eng.connect(UnixMillis(0), info("10.0.0.1:2"));
+        assert!(!eng.has_output(id) && !eng.should_close(id));
+        let mut eng = open_engine();
+        let id = eng.connect(UnixMillis(0), info("10.0.0.1:2"));
+        assert!(!eng.has_output(id) && !eng.should_close(id));
+    }
+
+    #[test]
+    fn config_set_tls_is_undone_when_the_host_cannot_load_it() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let a = eng.connect(UnixMillis(0), info("127.0.0.1:1"));
+        eng.set_host_info(
+            UnixMillis(0),
+            crate::HostInfo {
+                configure_tls: Some(|c| match c.tls_cert_file.as_slice() {
+                    b"good.crt" | b"" => Ok(()),
+                    _ => Err("Failed to load certificate".into()),
+                }),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            run(&mut eng, a, "CONFIG SET tls-cert-file good.crt"),
+            Reply::Simple(b"OK".to_vec())
+        );
+        assert_eq!(
+            run(&mut eng, a, "CONFIG SET timeout 9 tls-cert-file bad.crt"),
+            Reply::Error(b"ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration. Check server logs.".to_vec())
+        );
+        assert_eq!(eng.config().tls_cert_file, b"good.crt");
+        assert_eq!(eng.config().timeout_secs, 0);
+    }
+
+    #[test]
+    fn maxclients_refuses_at_accept() {
+        let cfg = Config {
+            maxclients: 2,
+            ..Default::default()
+        };
+        let mut eng = Engine::new(cfg, 1);
+        assert_eq!(eng.refuse_connection(), None);
+        let a = eng.connect(UnixMillis(0), info("127.0.0.1:1"));
+        assert_eq!(eng.refuse_connection(), None);
+        let _b = eng.connect(UnixMillis(0), info("127.0.0.1:2"));
+        assert_eq!(
+            eng.refuse_connection(),
+            Some(&b"-ERR max number of clients reached\r\n"[..])
+        );
+        let stats = text(run(&mut eng, a, "INFO stats"));
+        assert!(stats.contains("rejected_connections:1\r\n"), "{stats}");
+        // CONFIG SET maxclients asks the host whether the descriptors fit.
+        eng.set_host_info(
+            UnixMillis(0),
+            crate::HostInfo {
+                adjust_open_files: Some(|want| want.min(100)),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            run(&mut eng, a, "CONFIG SET maxclients 50"),
+            Reply::Simple(b"OK".to_vec())
+        );
+        assert_eq!(
+            run(&mut eng, a, "CONFIG SET maxclients 500 timeout 7"),
+            Reply::Error(b"ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with 100".to_vec())
+        );
+        assert_eq!(eng.config().maxclients, 50);
+        assert_eq!(eng.config().timeout_secs, 0);
+        assert_eq!(eng.refuse_connection(), None);
     }
 
     #[test]
     fn client_list_line_format() {
-        let mut eng = Engine::new(Config::default(), 1);
+        let mut eng = open_engine();
         let a = eng.connect(UnixMillis(0), info("10.0.0.1:5000"));
         let b = eng.connect(UnixMillis(0), info("10.0.0.2:6000"));
         run(&mut eng, b, "CLIENT SETNAME bee");
@@ -957,7 +1136,7 @@ mod tests {
 
     #[test]
     fn client_kill_asks_the_host_to_close() {
-        let mut eng = Engine::new(Config::default(), 1);
+        let mut eng = open_engine();
         let a = eng.connect(UnixMillis(0), info("10.0.0.1:5000"));
         let b = eng.connect(UnixMillis(0), info("10.0.0.2:6000"));
         assert_eq!(

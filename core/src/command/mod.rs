@@ -226,6 +226,43 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     command_index().get(&*lower).copied()
 }
 
+/// The command names after `rename-command` (Redis's server.commands once config.c renamed or
+/// deleted entries): lowercase name -> command.
+pub type Renamed = HashMap<Vec<u8>, &'static CommandSpec, foldhash::fast::FixedState>;
+
+/// Redis's rename-command lines applied in order to the command table: `to` empty deletes the
+/// command. Errors are config.c's ("No such command in rename-command", "Target command name
+/// already exists"), with the index of the failing pair. None when there is nothing to rename.
+pub fn apply_renames(
+    renames: &[(Vec<u8>, Vec<u8>)],
+) -> Result<Option<Renamed>, (usize, &'static str)> {
+    if renames.is_empty() {
+        return Ok(None);
+    }
+    let mut t: Renamed = table::COMMANDS
+        .iter()
+        .map(|c| (c.name.as_bytes().to_vec(), c))
+        .collect();
+    for (i, (from, to)) in renames.iter().enumerate() {
+        let Some(cmd) = t.remove(&from.to_ascii_lowercase()) else {
+            return Err((i, "No such command in rename-command"));
+        };
+        if !to.is_empty() && t.insert(to.to_ascii_lowercase(), cmd).is_some() {
+            return Err((i, "Target command name already exists"));
+        }
+    }
+    Ok(Some(t))
+}
+
+/// The one lookup of a request's command name: the renamed table if the config file renamed
+/// anything, else the static index.
+pub(crate) fn lookup_in(srv: &Server, name: &[u8]) -> Option<&'static CommandSpec> {
+    match &srv.renamed {
+        None => lookup(name),
+        Some(t) => t.get(&name.to_ascii_lowercase()).copied(),
+    }
+}
+
 /// Every command and subcommand, parents before their children.
 pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
     table::COMMANDS
@@ -494,7 +531,7 @@ fn process_command(
     }
     // processCommand sets lastcmd before any check (NULL when the lookup fails).
     clients[id.0].last_cmd = "NULL";
-    let Some(mut cmd) = lookup(args[0]) else {
+    let Some(mut cmd) = lookup_in(srv, args[0]) else {
         srv.stats.unknown_commands += 1;
         return reject(srv, clients, None, unknown_command_error(args));
     };

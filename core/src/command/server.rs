@@ -6,7 +6,7 @@
 //! matches sorted by name for the same reason.
 
 use super::connection::reply_help;
-use super::{all_commands, is, lookup, table, CmdError, CommandSpec, Ctx};
+use super::{all_commands, is, table, CmdError, CommandSpec, Ctx};
 use crate::config::REDIS_VERSION;
 use crate::resp::{decode_reply, ReplyWriter};
 
@@ -25,9 +25,9 @@ fn reply_resp3(out: &mut ReplyWriter, mut bytes: &[u8], count: usize) {
 }
 
 /// Redis's lookupCommandBySds: "name" or "container|sub", any case.
-fn lookup_full(name: &[u8]) -> Option<&'static CommandSpec> {
+fn lookup_full(srv: &crate::engine::Server, name: &[u8]) -> Option<&'static CommandSpec> {
     let mut parts = name.split(|&c| c == b'|');
-    let base = lookup(parts.next()?)?;
+    let base = super::lookup_in(srv, parts.next()?)?;
     match (parts.next(), parts.next()) {
         (None, _) => Some(base),
         (Some(sub), None) => base.subcommand(sub),
@@ -111,14 +111,16 @@ pub fn command(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// COMMAND INFO [command-name ...] (none: every command)
 pub fn command_info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let found: Vec<Option<&CommandSpec>> =
+        args[2..].iter().map(|n| lookup_full(ctx.srv, n)).collect();
     let mut out = ctx.out();
     if args.len() == 2 {
         all_command_info(&mut out);
         return Ok(());
     }
-    out.array_len(args.len() - 2);
-    for name in &args[2..] {
-        match lookup_full(name) {
+    out.array_len(found.len());
+    for c in found {
+        match c {
             Some(c) => command_info_reply(&mut out, c),
             None => out.nil(),
         }
@@ -128,6 +130,10 @@ pub fn command_info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// COMMAND DOCS [command-name ...]
 pub fn command_docs(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let found: Vec<&CommandSpec> = args[2..]
+        .iter()
+        .filter_map(|n| lookup_full(ctx.srv, n))
+        .collect();
     let mut out = ctx.out();
     if args.len() == 2 {
         out.map_len(table::COMMANDS.len());
@@ -137,7 +143,6 @@ pub fn command_docs(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
         return Ok(());
     }
-    let found: Vec<&CommandSpec> = args[2..].iter().filter_map(|n| lookup_full(n)).collect();
     out.map_len(found.len());
     for c in found {
         out.bulk(c.name.as_bytes());
@@ -148,7 +153,13 @@ pub fn command_docs(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// COMMAND COUNT
 pub fn command_count(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    ctx.out().int(table::COMMANDS.len() as i64);
+    // dictSize(server.commands): after rename-command "" deleted some.
+    let n = ctx
+        .srv
+        .renamed
+        .as_ref()
+        .map_or(table::COMMANDS.len(), |t| t.len());
+    ctx.out().int(n as i64);
     Ok(())
 }
 
@@ -236,22 +247,53 @@ pub fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// A loopback client (for `enable-protected-configs local`).
-fn is_local(addr: &str) -> bool {
-    addr.is_empty()
-        || addr.starts_with("127.")
-        || addr.starts_with("[::1]")
-        || addr.starts_with("::1")
-}
-
 /// CONFIG SET parameter value [parameter value ...]
 pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    let local = is_local(&ctx.client_ref().info.addr);
+    let local = crate::command::connection::is_local(&ctx.client_ref().info);
+    // maxclients is applied at once (Redis's updateMaxclients): the host raises its open files
+    // limit, and if the new value does not fit, the whole CONFIG SET is undone.
+    let names = || args[2..].iter().step_by(2);
+    let sets_maxclients = names().any(|n| n.eq_ignore_ascii_case(b"maxclients"));
+    // The parameters whose apply function is applyTlsCfg (and tls-auth-clients, which rustls
+    // keeps in the configuration too); tls-port moves a listener, which it does not do here.
+    let tls_param = names().find(|n| {
+        n.len() > 4 && n[..4].eq_ignore_ascii_case(b"tls-") && !n.eq_ignore_ascii_case(b"tls-port")
+    });
+    let before = (sets_maxclients || tls_param.is_some()).then(|| ctx.srv.config.clone());
     let host_applies = ctx
         .srv
         .config
         .config_set(&args[2..], local)
         .map_err(|e| CmdError::Msg(e.text()))?;
+    if let (Some(before), Some(name), Some(configure)) =
+        (&before, tls_param, ctx.srv.host.configure_tls)
+    {
+        if configure(&ctx.srv.config).is_err() {
+            ctx.srv.config = before.clone();
+            let why = "Unable to update TLS configuration. Check server logs.".to_string();
+            return Err(CmdError::Msg(
+                crate::config::SetError::Failed(name.to_vec(), why).text(),
+            ));
+        }
+    }
+    let before = before.filter(|_| sets_maxclients);
+    if let (Some(before), Some(adjust)) = (before, ctx.srv.host.adjust_open_files) {
+        let wanted = ctx.srv.config.maxclients;
+        let fits = if wanted > before.maxclients {
+            adjust(wanted)
+        } else {
+            wanted
+        };
+        if fits != wanted {
+            ctx.srv.config = before;
+            let why = format!(
+                "The operating system is not able to handle the specified number of clients, try with {fits}"
+            );
+            return Err(CmdError::Msg(
+                crate::config::SetError::Failed(b"maxclients".to_vec(), why).text(),
+            ));
+        }
+    }
     super::notify::sync(ctx.srv);
     if host_applies {
         ctx.srv
@@ -665,7 +707,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "instantaneous_output_kbps:0.00");
                 kv!(s, "instantaneous_input_repl_kbps:0.00");
                 kv!(s, "instantaneous_output_repl_kbps:0.00");
-                kv!(s, "rejected_connections:0");
+                kv!(s, "rejected_connections:{}", st.rejected_connections);
                 kv!(s, "sync_full:0");
                 kv!(s, "sync_partial_ok:0");
                 kv!(s, "sync_partial_err:0");
@@ -865,6 +907,58 @@ mod tests {
         let (r, n) = decode_reply(&out).unwrap().unwrap();
         assert_eq!(n, out.len());
         r
+    }
+
+    #[test]
+    fn rename_command_renames_in_the_one_lookup() {
+        let mut cfg = Config::default();
+        cfg.load_conf(
+            "rename-command get fetch\nrename-command FLUSHALL \"\"\nrename-command fetch get2",
+        )
+        .unwrap();
+        let count = crate::command::table::COMMANDS.len() as i64;
+        let mut eng = Engine::new(cfg, 1);
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        run(&mut eng, id, "SET k v");
+        assert_eq!(
+            raw(&mut eng, id, "GET k"),
+            b"-ERR unknown command 'GET', with args beginning with: 'k' \r\n"
+        );
+        assert_eq!(run(&mut eng, id, "get2 k"), Reply::Bulk(b"v".to_vec()));
+        assert!(raw(&mut eng, id, "FLUSHALL").starts_with(b"-ERR unknown command"));
+        // MULTI and COMMAND INFO look names up in the same table (scripts too: lookup_args).
+        run(&mut eng, id, "MULTI");
+        run(&mut eng, id, "GET2 k");
+        assert_eq!(
+            run(&mut eng, id, "EXEC"),
+            Reply::Array(vec![Reply::Bulk(b"v".to_vec())])
+        );
+        match run(&mut eng, id, "COMMAND INFO get2 get") {
+            Reply::Array(v) => {
+                assert!(matches!(&v[0], Reply::Array(i) if i[0] == Reply::Bulk(b"get".to_vec())));
+                assert!(matches!(v[1], Reply::Nil | Reply::NilArray));
+            }
+            r => panic!("{r:?}"),
+        }
+        assert_eq!(run(&mut eng, id, "COMMAND COUNT"), Reply::Int(count - 1));
+        // config.c's errors, on the line that fails.
+        for (text, why) in [
+            (
+                "rename-command nosuch x",
+                "No such command in rename-command",
+            ),
+            (
+                "rename-command get set",
+                "Target command name already exists",
+            ),
+            (
+                "rename-command get \"\"\nrename-command get x",
+                "No such command in rename-command",
+            ),
+        ] {
+            let e = Config::default().load_conf(text).unwrap_err();
+            assert!(e.ends_with(why), "{e}");
+        }
     }
 
     fn text(r: Reply) -> String {

@@ -197,8 +197,8 @@ fn lua_args(st: &mut dyn LuaStack) -> Result<Vec<Vec<u8>>, &'static [u8]> {
 }
 
 /// lookupCommand on script arguments: the command, or the subcommand of a container.
-fn lookup_args(args: &[Vec<u8>]) -> Option<&'static CommandSpec> {
-    let cmd = command::lookup(&args[0])?;
+fn lookup_args(srv: &Server, args: &[Vec<u8>]) -> Option<&'static CommandSpec> {
+    let cmd = command::lookup_in(srv, &args[0])?;
     if !cmd.subcommands.is_empty() && args.len() >= 2 {
         return cmd.subcommand(&args[1]);
     }
@@ -222,7 +222,7 @@ impl RunCtx<'_> {
         };
         let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
         // scriptCall's checks.
-        let Some(cmd) = lookup_args(&argv) else {
+        let Some(cmd) = lookup_args(self.srv, &argv) else {
             return fail(st, b"Unknown Redis command called from script");
         };
         if !cmd.arity_ok(args.len()) {
@@ -367,7 +367,7 @@ impl RunCtx<'_> {
             // No ACL users yet: every existing command is permitted.
             ACL_CHECK_CMD => match lua_args(st) {
                 Err(msg) => raise_table(st, msg),
-                Ok(args) if lookup_args(&args).is_none() => {
+                Ok(args) if lookup_args(self.srv, &args).is_none() => {
                     raise_table(st, b"Invalid command passed to redis.acl_check_cmd()")
                 }
                 Ok(_) => {

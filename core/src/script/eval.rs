@@ -175,6 +175,12 @@ impl BusyGate<'_> {
         self.caller
     }
 
+    /// maxclients admission for a connection accepted while the script is busy, as
+    /// `Engine::refuse_connection`.
+    pub fn refuse_connection(&mut self) -> Option<&'static [u8]> {
+        crate::engine::refuse_connection(self.srv, self.clients)
+    }
+
     /// A connection accepted while the script is busy.
     pub fn connect(&mut self, info: crate::engine::ConnInfo) -> ClientHandle {
         crate::engine::connect(self.srv, self.clients, self.now, info)
