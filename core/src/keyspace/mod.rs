@@ -184,8 +184,6 @@ impl Db {
         }
     }
 
-    /// Counts a read lookup's miss (and raises `keymiss`).
-
     /// Redis's lookupKeyRead: like `get`, counting keyspace hits and misses.
     pub(crate) fn lookup_read(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
         self.expire_if_needed(key, now);
