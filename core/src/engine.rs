@@ -112,6 +112,8 @@ pub struct Client {
     pub(crate) tx: crate::command::tx::MultiState,
     /// False while the client must still AUTH (requirepass set when it connected, or RESET).
     pub(crate) authenticated: bool,
+    /// The ACL user it is authenticated as (Redis's c->user), by name: "default" until AUTH.
+    pub(crate) user: Box<[u8]>,
     /// CLIENT REPLY ON|OFF|SKIP state.
     pub(crate) reply: crate::command::connection::ReplyMode,
     /// CLIENT NO-EVICT (a flag only: Oxidis does not evict clients).
@@ -187,6 +189,10 @@ pub struct Server {
     pub(crate) tracking: crate::command::tracking::Tracking,
     /// The script cache and the EVAL Lua state (script/eval.rs).
     pub(crate) script: crate::script::ScriptState,
+    /// ACL users and the ACL LOG (acl.rs).
+    pub(crate) acl: crate::acl::Acl,
+    /// The host's files and random bytes for ACL LOAD/SAVE and GENPASS.
+    pub(crate) acl_host: Option<Box<dyn crate::acl::AclHost>>,
     last_tick: UnixMillis,
 }
 
@@ -208,7 +214,7 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
     let mut decoder = RequestDecoder::new();
     decoder.max_bulk_len = srv.config.proto_max_bulk_len;
     // Redis's clientSetDefaultAuth: authenticated unless the default user has a password.
-    let authenticated = srv.config.requirepass.is_none();
+    let authenticated = !srv.acl.auth_required();
     Client {
         client_id,
         db: 0,
@@ -226,6 +232,7 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         reply_start: 0,
         tx: Default::default(),
         authenticated,
+        user: b"default"[..].into(),
         reply: Default::default(),
         no_evict: false,
         last_cmd: "NULL",
@@ -281,10 +288,13 @@ impl Engine {
         let dbs = (0..config.databases.max(1))
             .map(|_| Db::new(rng.next_u64()))
             .collect();
+        let acl = crate::acl::Acl::new(config.requirepass.as_deref());
         Engine {
             srv: Server {
                 dbs,
                 config,
+                acl,
+                acl_host: None,
                 stats: Stats::default(),
                 rng,
                 host: HostInfo::default(),
@@ -400,6 +410,30 @@ impl Engine {
 
     /// Installs the host's Lua VM factory: EVAL and SCRIPT work from then on (without one,
     /// they answer an error naming the missing VM).
+    /// Installs the host's ACL capabilities (the aclfile, random bytes for ACL GENPASS).
+    pub fn set_acl_host(&mut self, host: Box<dyn crate::acl::AclHost>) {
+        self.srv.acl_host = Some(host);
+    }
+
+    /// Loads the users of the `aclfile` (Redis's ACLLoadUsersAtStartup): the host calls it
+    /// once after `set_acl_host`. Err: Redis's error text (the server should not start).
+    pub fn load_acl_file(&mut self) -> Result<(), String> {
+        let file = String::from_utf8_lossy(&self.srv.config.aclfile).to_string();
+        if file.is_empty() {
+            return Ok(());
+        }
+        crate::command::acl::load_file(&mut self.srv, &mut self.clients, &file)
+            .map_err(|e| String::from_utf8_lossy(&e).to_string())
+    }
+
+    /// Applies `user` lines of the config file (Redis's ACLAppendUserForLoading +
+    /// ACLLoadConfiguredUsers): each is the words after `user`.
+    pub fn add_config_user(&mut self, words: &[&[u8]]) -> Result<(), String> {
+        self.srv
+            .acl
+            .config_user(words, self.srv.config.acl_pubsub_default.0 == 1)
+    }
+
     pub fn set_script_vm_factory(&mut self, factory: Box<dyn crate::script::ScriptVmFactory>) {
         self.srv.script.factory = Some(factory);
         self.srv.script.vm = None;

@@ -247,11 +247,17 @@ fn is_local(addr: &str) -> bool {
 /// CONFIG SET parameter value [parameter value ...]
 pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let local = is_local(&ctx.client_ref().info.addr);
+    let old_pass = ctx.srv.config.requirepass.clone();
     let host_applies = ctx
         .srv
         .config
         .config_set(&args[2..], local)
         .map_err(|e| CmdError::Msg(e.text()))?;
+    // requirepass is the default user's password (Redis's ACLUpdateDefaultUserPassword).
+    if ctx.srv.config.requirepass != old_pass {
+        let pass = ctx.srv.config.requirepass.clone();
+        ctx.srv.acl.set_default_password(pass.as_deref());
+    }
     if host_applies {
         ctx.srv
             .events
