@@ -1122,7 +1122,7 @@ pub trait AclHost {
     fn read_file(&mut self, path: &str) -> Result<Vec<u8>, String>;
     /// Replaces the file atomically (a temporary file renamed over it, as Redis does).
     fn write_file(&mut self, path: &str, data: &[u8]) -> Result<(), String>;
-    fn random_bytes(&mut self, buf: &mut [u8]);
+    fn random_bytes(&mut self, buf: &mut [u8]) -> Result<(), String>;
 }
 
 /// One ACL LOG entry.

@@ -288,7 +288,12 @@ impl Engine {
         let dbs = (0..config.databases.max(1))
             .map(|_| Db::new(rng.next_u64()))
             .collect();
-        let acl = crate::acl::Acl::new(config.requirepass.as_deref());
+        let mut acl = crate::acl::Acl::new(config.requirepass.as_deref());
+        for words in &config.acl_users {
+            let words: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+            // Validated when the config was loaded (Config::load_conf).
+            let _ = acl.config_user(&words, config.acl_pubsub_default.0 == 1);
+        }
         Engine {
             srv: Server {
                 dbs,

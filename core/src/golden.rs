@@ -221,9 +221,9 @@ fn lines_match(got: &[String], expect: &[String], vars: &mut HashMap<String, i64
             if std::mem::take(&mut skip) {
                 return true;
             }
-            if e == ANY_BULK {
+            if let Some(len) = e.strip_prefix(ANY_BULK) {
                 skip = true;
-                return g.starts_with('$') && g != "$-1";
+                return g.starts_with('$') && g != "$-1" && (len.is_empty() || g[1..] == *len);
             }
             g == e
                 || capture_name(e).is_some_and(|var| {
@@ -240,6 +240,7 @@ fn lines_match(got: &[String], expect: &[String], vars: &mut HashMap<String, i64
 
 /// A reply line that matches any bulk string (its length line; the content line after it is
 /// not compared): for fields that differ from run to run (ACL LOG's age and client-info).
+/// `$*N` matches a bulk string of exactly N bytes (ACL GENPASS).
 pub const ANY_BULK: &str = "$*";
 
 /// Counts the replies `expect` holds (it is RESP, split at CRLF).
@@ -247,7 +248,7 @@ fn count_expected_replies(expect: &[String]) -> Result<usize, String> {
     let concrete: Vec<&str> = expect
         .iter()
         .map(|l| {
-            if l == ANY_BULK {
+            if l.starts_with(ANY_BULK) {
                 "$1"
             } else if capture_name(l).is_some() {
                 ":0"

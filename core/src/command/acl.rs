@@ -317,7 +317,8 @@ pub fn acl_genpass(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             "ACL GENPASS needs random bytes from the host: this Oxidis host provides none",
         ));
     };
-    host.random_bytes(&mut bytes);
+    host.random_bytes(&mut bytes)
+        .map_err(|e| CmdError::err(format!("ACL GENPASS could not read random bytes: {e}")))?;
     let mut hex = Vec::with_capacity(chars + 1);
     for b in bytes {
         hex.push(b"0123456789abcdef"[(b >> 4) as usize]);
