@@ -427,7 +427,7 @@ impl Engine {
         if file.is_empty() {
             return Ok(());
         }
-        crate::command::acl::load_file(&mut self.srv, &mut self.clients, &file)
+        crate::command::acl::load_file(&mut self.srv, &mut self.clients, &file, None)
             .map_err(|e| String::from_utf8_lossy(&e).to_string())
     }
 

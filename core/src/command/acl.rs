@@ -24,7 +24,8 @@ pub(crate) fn check(
 ) -> Result<(), (Denied, usize)> {
     match user_of(srv, c) {
         Some(u) => u.check(cmd, args),
-        None => Ok(()),
+        // A deleted user's clients are closed and made "default" at once: never reached.
+        None => Err((Denied::Cmd, 0)),
     }
 }
 
@@ -392,10 +393,11 @@ pub fn acl_dryrun(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         return Err(CmdError::Msg(m));
     };
     let argv = &args[3..];
+    // lookupCommand: a container alone is itself (then refused by its arity).
     let mut cmd = super::lookup(argv[0]);
     if let Some(c) = cmd {
-        if !c.subcommands.is_empty() {
-            cmd = argv.get(1).and_then(|s| c.subcommand(s));
+        if !c.subcommands.is_empty() && argv.len() >= 2 {
+            cmd = c.subcommand(argv[1]);
         }
     }
     let Some(cmd) = cmd else {
@@ -446,16 +448,18 @@ pub fn acl_load(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     if file.is_empty() {
         return Err(CmdError::err(NO_ACLFILE));
     }
-    load_file(ctx.srv, ctx.clients, &file).map_err(CmdError::err)?;
+    load_file(ctx.srv, ctx.clients, &file, Some(ctx.handle.0)).map_err(CmdError::err)?;
     ctx.out().ok();
     Ok(())
 }
 
-/// Reads and applies the ACL file through the host; clients of users that are gone are closed.
+/// Reads and applies the ACL file through the host. As in Redis (the old users are freed), every
+/// client authenticated as a user other than "default" is closed: `caller` after its reply.
 pub(crate) fn load_file(
     srv: &mut Server,
     clients: &mut slab::Slab<Client>,
     file: &str,
+    caller: Option<usize>,
 ) -> Result<(), Vec<u8>> {
     let text = match srv.acl_host.as_mut().map(|h| h.read_file(file)) {
         Some(Ok(t)) => t,
@@ -472,11 +476,15 @@ pub(crate) fn load_file(
     let all = pubsub_all(srv);
     srv.acl.load_text(file, &text, all)?;
     for (slot, c) in clients.iter_mut() {
-        if !srv.acl.users.contains_key(&c.user[..]) {
+        if &c.user[..] != b"default" {
             c.user = b"default"[..].into();
             c.authenticated = false;
-            c.close_asap = true;
-            srv.events.push_back(Event::Close(ClientHandle(slot)));
+            if Some(slot) == caller {
+                c.close_after_reply = true;
+            } else {
+                c.close_asap = true;
+                srv.events.push_back(Event::Close(ClientHandle(slot)));
+            }
         }
     }
     Ok(())
@@ -541,4 +549,118 @@ const ACL_HELP: &[&str] = &[
 pub fn acl_help(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     super::connection::reply_help(ctx, ACL_HELP);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::resp::Reply;
+    use crate::testing::Session;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::rc::Rc;
+
+    type Files = Rc<RefCell<HashMap<String, Vec<u8>>>>;
+
+    /// Files in memory; seeded bytes (tests only: real hosts give secret ones).
+    struct MemHost(Files, u8);
+
+    impl crate::acl::AclHost for MemHost {
+        fn read_file(&mut self, path: &str) -> Result<Vec<u8>, String> {
+            self.0
+                .borrow()
+                .get(path)
+                .cloned()
+                .ok_or_else(|| "No such file or directory".to_string())
+        }
+        fn write_file(&mut self, path: &str, data: &[u8]) -> Result<(), String> {
+            self.0.borrow_mut().insert(path.to_string(), data.to_vec());
+            Ok(())
+        }
+        fn random_bytes(&mut self, buf: &mut [u8]) -> Result<(), String> {
+            for b in buf {
+                self.1 = self.1.wrapping_mul(31).wrapping_add(7);
+                *b = self.1;
+            }
+            Ok(())
+        }
+    }
+
+    fn session(files: &Files) -> Session {
+        let mut cfg = crate::Config::default();
+        cfg.aclfile = b"/acl/users.acl".to_vec();
+        let mut s = Session::new(1);
+        s.eng = crate::Engine::new(cfg, 1);
+        s.eng.set_acl_host(Box::new(MemHost(files.clone(), 1)));
+        s.id = s.eng.connect(crate::testing::NOW, Default::default());
+        s
+    }
+
+    // The texts below are redis-server 7.0.15's (started with --aclfile).
+    #[test]
+    fn acl_save_then_load_round_trips_the_users() {
+        let files = Files::default();
+        let mut s = session(&files);
+        s.cmd(&["ACL", "SETUSER", "u1", "on", ">pw", "~k:*", "+get"]);
+        s.cmd(&["ACL", "SETUSER", "u2", "on", ">x", "%R~a*", "(+set ~b)"]);
+        assert_eq!(s.cmd(&["ACL", "SAVE"]), Reply::simple("OK"));
+        let saved = files.borrow()["/acl/users.acl"].clone();
+        assert_eq!(
+            String::from_utf8(saved).unwrap(),
+            "user default on nopass ~* &* +@all\n\
+             user u1 on #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 ~k:* resetchannels -@all +get\n\
+             user u2 on #2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881 %R~a* resetchannels -@all (~b resetchannels -@all +set)\n"
+        );
+        s.cmd(&["ACL", "DELUSER", "u1", "u2"]);
+        assert_eq!(s.cmd(&["ACL", "LOAD"]), Reply::simple("OK"));
+        assert_eq!(s.strings(&["ACL", "USERS"]), ["default", "u1", "u2"]);
+    }
+
+    #[test]
+    fn acl_load_reports_every_error_and_changes_nothing() {
+        let files = Files::default();
+        let mut s = session(&files);
+        files.borrow_mut().insert(
+            "/acl/users.acl".into(),
+            b"user u1 on +nosuch +get\nbogus line\nuser u2 on %X~k\nuser u2\nuser u3 (+get\n"
+                .to_vec(),
+        );
+        assert_eq!(
+            s.cmd(&["ACL", "LOAD"]),
+            Reply::Error(b"ERR /acl/users.acl:1: Error in applying operation '+nosuch': Unknown command or category name in ACL. /acl/users.acl:2 should start with user keyword followed by the username. /acl/users.acl:3: Syntax error. WARNING: Duplicate user 'u2' found on line 4. /acl/users.acl:5: Unmatched parenthesis in selector definition.WARNING: ACL errors detected, no change to the previously active ACL rules was performed".to_vec())
+        );
+        assert_eq!(s.strings(&["ACL", "USERS"]), ["default"]);
+        files.borrow_mut().insert(
+            "/acl/users.acl".into(),
+            b"user default on nopass ~* &* +@all\n\n  user u9 on >pw ~k:* +get  \n".to_vec(),
+        );
+        assert_eq!(s.cmd(&["ACL", "LOAD"]), Reply::simple("OK"));
+        assert_eq!(s.strings(&["ACL", "USERS"]), ["default", "u9"]);
+    }
+
+    #[test]
+    fn acl_load_closes_the_clients_of_other_users() {
+        let files = Files::default();
+        let mut s = session(&files);
+        s.cmd(&["ACL", "SETUSER", "u1", "on", "nopass", "+@all", "~*"]);
+        s.cmd(&["ACL", "SAVE"]);
+        let other = s.eng.connect(crate::testing::NOW, Default::default());
+        s.eng.feed(crate::testing::NOW, other, b"AUTH u1 x\r\n");
+        assert!(!s.eng.should_close(other));
+        assert_eq!(s.cmd(&["ACL", "LOAD"]), Reply::simple("OK"));
+        assert!(s.eng.should_close(other));
+        assert!(!s.eng.should_close(s.id));
+    }
+
+    #[test]
+    fn genpass_takes_the_hosts_bytes_as_hex() {
+        let files = Files::default();
+        let mut s = session(&files);
+        let Reply::Bulk(p) = s.cmd(&["ACL", "GENPASS", "10"]) else {
+            panic!("not a bulk")
+        };
+        // bits 10 -> 3 hex characters of the host's bytes 0x26 0xa1.
+        assert_eq!(p, b"26a");
+        let mut bare = Session::new(1);
+        assert!(bare.cmd(&["ACL", "GENPASS"]).is_error());
+    }
 }
