@@ -586,8 +586,10 @@ mod tests {
     }
 
     fn session(files: &Files) -> Session {
-        let mut cfg = crate::Config::default();
-        cfg.aclfile = b"/acl/users.acl".to_vec();
+        let cfg = crate::Config {
+            aclfile: b"/acl/users.acl".to_vec(),
+            ..Default::default()
+        };
         let mut s = Session::new(1);
         s.eng = crate::Engine::new(cfg, 1);
         s.eng.set_acl_host(Box::new(MemHost(files.clone(), 1)));
