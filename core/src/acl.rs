@@ -1295,13 +1295,30 @@ impl Acl {
             }
             None => User::new(name, pubsub_all),
         };
-        for op in &merged {
+        for (j, op) in merged.iter().enumerate() {
             u.apply(op, pubsub_all).map_err(|e| {
-                format!(
-                    "Error in user declaration '{}': {}",
-                    String::from_utf8_lossy(op),
-                    e.text()
-                )
+                if e == RuleError::NoEnt {
+                    // Found at startup in Redis (ACLLoadConfiguredUsers), which then exits.
+                    format!(
+                        "Error loading ACL rule '{}' for the user named '{}': {}",
+                        String::from_utf8_lossy(op),
+                        String::from_utf8_lossy(name),
+                        e.text()
+                    )
+                } else {
+                    // config.c prints argv[j] of the whole line ("user", name, rules...),
+                    // j being the rule's index: Redis's quirk, kept.
+                    let shown = [b"user".as_slice(), name]
+                        .into_iter()
+                        .chain(rules.iter().copied())
+                        .nth(j)
+                        .unwrap_or_default();
+                    format!(
+                        "Error in user declaration '{}': {}",
+                        String::from_utf8_lossy(shown),
+                        e.text()
+                    )
+                }
             })?;
         }
         self.users.insert(name.to_vec(), u);

@@ -665,4 +665,38 @@ mod tests {
         let mut bare = Session::new(1);
         assert!(bare.cmd(&["ACL", "GENPASS"]).is_error());
     }
+
+    #[test]
+    fn user_lines_of_the_config_file_make_users() {
+        let mut cfg = crate::Config::default();
+        cfg.load_conf("user u1 on >pw +get ~k*\nuser default on nopass ~* &* +@all -flushall\n")
+            .unwrap();
+        let mut s = Session::new(1);
+        s.eng = crate::Engine::new(cfg, 1);
+        s.id = s.eng.connect(crate::testing::NOW, Default::default());
+        assert_eq!(
+            s.strings(&["ACL", "LIST"]),
+            [
+                "user default on nopass sanitize-payload ~* &* +@all -flushall",
+                "user u1 on #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 ~k* resetchannels -@all +get",
+            ]
+        );
+    }
+
+    // The texts are redis-server 7.0.15's for the same config files.
+    #[test]
+    fn bad_user_lines_are_fatal_config_errors() {
+        let err = |text: &str| crate::Config::default().load_conf(text).unwrap_err();
+        assert!(
+            err("port 1\nuser u1 on >pw +get ~k*\nuser u2 on %X~k\n").ends_with(
+                "at line 3\n>>> 'user u2 on %X~k'\nError in user declaration 'u2': Syntax error"
+            )
+        );
+        assert!(err("user u1 on >pw +get ~k*\nuser u1 on\n").ends_with(
+            "Error in user declaration 'u1': Duplicate user found. A user can only be defined once in config files"
+        ));
+        assert!(err("user u1 on >pw +nosuchcmd\n").ends_with(
+            "Error loading ACL rule '+nosuchcmd' for the user named 'u1': Unknown command or category name in ACL"
+        ));
+    }
 }
