@@ -256,6 +256,19 @@ pub fn run(oxidis: &str, redis: &str) -> Result<Suite, String> {
     }
     both(&mut ox, &mut rs, &["ACL", "DELUSER", "fz"])?;
     keys_of_every_command(&mut ox, &mut rs, &mut rng, &mut s)?;
+    // ACL CAT <category>: Redis lists a category's commands in its dict's order; as sets.
+    for cat in CATEGORIES {
+        let (mut o, mut r) = (cat_members(&mut ox, cat)?, cat_members(&mut rs, cat)?);
+        o.sort();
+        r.sort();
+        if o == r {
+            s.passed += 1;
+        } else {
+            s.fail(format!(
+                "ACL CAT {cat}\n  oxidis-server: {o:?}\n  redis-server:  {r:?}"
+            ));
+        }
+    }
     s.info.push(format!(
         "{trials} random rule sets ({accepted} accepted), each with GETUSER, LIST and 4 DRYRUNs \
          compared ({refused_cmds} DRYRUNs refused)"
@@ -353,4 +366,17 @@ fn keys_of_every_command(
         "{compared} DRYRUNs of every command with random keys and counts compared"
     ));
     Ok(())
+}
+
+fn cat_members(c: &mut Conn, cat: &str) -> Result<Vec<String>, String> {
+    Ok(match c.call(&["ACL", "CAT", cat])? {
+        Reply::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                Reply::Bulk(b) => String::from_utf8_lossy(b).to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect(),
+        other => vec![show(&other)],
+    })
 }
