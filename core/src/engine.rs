@@ -431,14 +431,6 @@ impl Engine {
             .map_err(|e| String::from_utf8_lossy(&e).to_string())
     }
 
-    /// Applies `user` lines of the config file (Redis's ACLAppendUserForLoading +
-    /// ACLLoadConfiguredUsers): each is the words after `user`.
-    pub fn add_config_user(&mut self, words: &[&[u8]]) -> Result<(), String> {
-        self.srv
-            .acl
-            .config_user(words, self.srv.config.acl_pubsub_default.0 == 1)
-    }
-
     pub fn set_script_vm_factory(&mut self, factory: Box<dyn crate::script::ScriptVmFactory>) {
         self.srv.script.factory = Some(factory);
         self.srv.script.vm = None;
