@@ -372,16 +372,20 @@ impl RunCtx<'_> {
                 ApiResult::Return(1)
             }
             DEBUG => ApiResult::Return(0),
-            // No ACL users yet: every existing command is permitted.
+            // ACLCheckAllUserCommandPerm for the calling client's user (no arity check, as
+            // Redis: key specs that do not fit the arguments find no keys).
             ACL_CHECK_CMD => match lua_args(st) {
                 Err(msg) => raise_table(st, msg),
-                Ok(args) if lookup_args(&args).is_none() => {
-                    raise_table(st, b"Invalid command passed to redis.acl_check_cmd()")
-                }
-                Ok(_) => {
-                    st.push_boolean(true);
-                    ApiResult::Return(1)
-                }
+                Ok(args) => match lookup_args(&args) {
+                    None => raise_table(st, b"Invalid command passed to redis.acl_check_cmd()"),
+                    Some(cmd) => {
+                        let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                        let caller = &self.clients[self.caller.0];
+                        let ok = command::acl::check(self.srv, caller, cmd, &argv).is_ok();
+                        st.push_boolean(ok);
+                        ApiResult::Return(1)
+                    }
+                },
             },
             MATH_RANDOM => self.math_random(st, argc),
             MATH_RANDOMSEED => {
