@@ -65,6 +65,8 @@ pub struct Universe {
     cats: Vec<u32>,
     /// Top-level commands, in name order, each with its subcommands' ids.
     tops: Vec<(usize, Vec<usize>)>,
+    /// By id: the subcommands' ids (empty but for containers).
+    subs: Vec<Vec<usize>>,
     parent: Vec<Option<usize>>,
     index: HashMap<&'static str, usize>,
 }
@@ -118,10 +120,15 @@ pub fn universe() -> &'static Universe {
                 tops.push((i, Vec::new()));
             }
         }
+        let mut subs = vec![Vec::new(); names.len()];
+        for (t, s) in &tops {
+            subs[*t] = s.clone();
+        }
         Universe {
             names,
             cats,
             tops,
+            subs,
             parent,
             index,
         }
@@ -148,10 +155,7 @@ impl Universe {
     }
 
     fn subs_of(&self, id: usize) -> &[usize] {
-        self.tops
-            .iter()
-            .find(|(t, _)| *t == id)
-            .map_or(&[][..], |(_, s)| s)
+        &self.subs[id]
     }
 
     fn has_subs(&self, id: usize) -> bool {
