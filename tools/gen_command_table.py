@@ -50,6 +50,8 @@ IMPLEMENTED = {
               "xsetid xgroup|create xgroup|setid xgroup|destroy xgroup|createconsumer xgroup|delconsumer "
               "xgroup|help xinfo|stream xinfo|groups xinfo|consumers xinfo|help",
     "hll": "pfadd pfcount pfmerge pfdebug pfselftest",
+    "acl": "acl|setuser acl|getuser acl|deluser acl|list acl|users acl|whoami acl|cat acl|genpass "
+           "acl|log acl|dryrun acl|load acl|save acl|help",
     "scripting": "eval evalsha eval_ro evalsha_ro script|load script|exists script|flush script|help "
                  "script|kill fcall fcall_ro function|load function|delete function|list function|dump "
                  "function|restore function|flush function|kill function|stats function|help",
@@ -277,6 +279,26 @@ def main():
             top.append(row(info, docs[p], wanted[p], p, "&[]"))
     out.extend(subtables)
     out.append("pub static COMMANDS: &[CommandSpec] = &[\n" + "".join(top) + "];\n")
+    # ACL rules and ACL CAT range over Redis's whole command table, implemented or not, so that
+    # `+migrate` is accepted and ACL LIST compacts categories as redis-server does.
+    (_, allinfo) = c.call("COMMAND")
+    others = []
+    for info in allinfo:
+        fields = info[1]
+        name = text(fields[0])
+        if name not in wanted and name not in parents:
+            others.append((name, [text(a) for a in fields[6][1]]))
+        for sub in fields[9][1]:
+            sname = text(sub[1][0])
+            if sname not in wanted:
+                others.append((sname, [text(a) for a in sub[1][6][1]]))
+    others.sort()
+    out.append(
+        "\n/// Redis's commands and subcommands Oxidis does not implement, with their ACL categories:\n"
+        "/// ACL rules may name them and ACL CAT lists them, as redis-server does.\n"
+        "pub static ACL_OTHER_COMMANDS: &[(&str, &[&str])] = &[\n"
+        + "".join(f"    ({rust_str(n)}, &[{', '.join(rust_str(a) for a in acl)}]),\n" for n, acl in others)
+        + "];\n")
     with open("core/src/command/table.rs", "w") as f:
         f.write("".join(out))
     print(f"{len(wanted)} commands and subcommands written")

@@ -800,6 +800,9 @@ macro_rules! params {
             /// The config file's `rename-command FROM TO` lines, in order (not a parameter:
             /// CONFIG GET does not show them; `command::apply_renames` applies them).
             pub command_renames: Vec<(Vec<u8>, Vec<u8>)>,
+            /// The config file's `user <name> rules...` lines (the words after `user`),
+            /// applied by the engine at start (Redis's ACLLoadConfiguredUsers).
+            pub acl_users: Vec<Vec<Vec<u8>>>,
         }
 
         /// Redis 7.0.15's parameters, in config.c's order (CONFIG GET with a pattern lists
@@ -823,6 +826,7 @@ macro_rules! params {
                 Config {
                     $($field: Default::default(),)*
                     command_renames: Vec::new(),
+                    acl_users: Vec::new(),
                 }
             }
         }
@@ -1421,6 +1425,22 @@ impl Config {
                 self.set_args(e.param, &refs).map_err(|r| fail(&r))?;
                 continue;
             }
+            if name == b"user" && args.len() >= 2 {
+                // Redis's ACLAppendUserForLoading: the rules must apply to a scratch user.
+                let words: Vec<&[u8]> = args[1..].iter().map(Vec::as_slice).collect();
+                if self.acl_users.iter().any(|u| u[0] == args[1]) {
+                    return Err(fail(&format!(
+                        "Error in user declaration '{}': Duplicate user found. A user can only be defined once in config files",
+                        String::from_utf8_lossy(&args[1])
+                    )));
+                }
+                let mut scratch = crate::acl::Acl::new(None);
+                scratch
+                    .config_user(&words, self.acl_pubsub_default.0 == 1)
+                    .map_err(|e| fail(&e))?;
+                self.acl_users.push(args[1..].to_vec());
+                continue;
+            }
             let deprecated = matches!(
                 name.as_slice(),
                 b"list-max-ziplist-entries" | b"list-max-ziplist-value" | b"lua-replicate-commands"
@@ -1441,7 +1461,6 @@ impl Config {
                 b"include" if args.len() == 2 => {
                     "include is not supported by Oxidis: pass one config file"
                 }
-                b"user" if args.len() >= 2 => "user is not supported by Oxidis (no ACL yet)",
                 b"loadmodule" if args.len() >= 2 => "loadmodule is not supported by Oxidis",
                 b"sentinel" => "sentinel directive while not in sentinel mode",
                 _ => "Bad directive or wrong number of arguments",

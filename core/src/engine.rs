@@ -131,6 +131,8 @@ pub struct Client {
     pub(crate) tx: crate::command::tx::MultiState,
     /// False while the client must still AUTH (requirepass set when it connected, or RESET).
     pub(crate) authenticated: bool,
+    /// The ACL user it is authenticated as (Redis's c->user), by name: "default" until AUTH.
+    pub(crate) user: Box<[u8]>,
     /// CLIENT REPLY ON|OFF|SKIP state.
     pub(crate) reply: crate::command::connection::ReplyMode,
     /// CLIENT NO-EVICT: never evicted for `maxmemory-clients` (command/client_evict.rs).
@@ -219,6 +221,10 @@ pub struct Server {
     pub(crate) evict: crate::evict::Evict,
     /// The sum of every client's accounted memory (command/client_evict.rs).
     pub(crate) clients_memory: usize,
+    /// ACL users and the ACL LOG (acl.rs).
+    pub(crate) acl: crate::acl::Acl,
+    /// The host's files and random bytes for ACL LOAD/SAVE and GENPASS.
+    pub(crate) acl_host: Option<Box<dyn crate::acl::AclHost>>,
     last_tick: UnixMillis,
 }
 
@@ -264,7 +270,7 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
     let mut decoder = RequestDecoder::new();
     decoder.max_bulk_len = srv.config.proto_max_bulk_len;
     // Redis's clientSetDefaultAuth: authenticated unless the default user has a password.
-    let authenticated = srv.config.requirepass.is_none();
+    let authenticated = !srv.acl.auth_required();
     Client {
         client_id,
         db: 0,
@@ -282,6 +288,7 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         reply_start: 0,
         tx: Default::default(),
         authenticated,
+        user: b"default"[..].into(),
         reply: Default::default(),
         no_evict: false,
         mem_accounted: 0,
@@ -338,6 +345,12 @@ impl Engine {
         let dbs = (0..config.databases.max(1))
             .map(|_| Db::new(rng.next_u64()))
             .collect();
+        let mut acl = crate::acl::Acl::new(config.requirepass.as_deref());
+        for words in &config.acl_users {
+            let words: Vec<&[u8]> = words.iter().map(Vec::as_slice).collect();
+            // Validated when the config was loaded (Config::load_conf).
+            let _ = acl.config_user(&words, config.acl_pubsub_default.0 == 1);
+        }
         // load_conf has checked the renames; a host that set the field by hand gets what
         // applies of it.
         let renamed = crate::command::apply_renames(&config.command_renames).unwrap_or(None);
@@ -346,6 +359,8 @@ impl Engine {
                 dbs,
                 renamed,
                 config,
+                acl,
+                acl_host: None,
                 stats: Stats::default(),
                 rng,
                 host: HostInfo::default(),
@@ -483,6 +498,22 @@ impl Engine {
 
     /// Installs the host's Lua VM factory: EVAL and SCRIPT work from then on (without one,
     /// they answer an error naming the missing VM).
+    /// Installs the host's ACL capabilities (the aclfile, random bytes for ACL GENPASS).
+    pub fn set_acl_host(&mut self, host: Box<dyn crate::acl::AclHost>) {
+        self.srv.acl_host = Some(host);
+    }
+
+    /// Loads the users of the `aclfile` (Redis's ACLLoadUsersAtStartup): the host calls it
+    /// once after `set_acl_host`. Err: Redis's error text (the server should not start).
+    pub fn load_acl_file(&mut self) -> Result<(), String> {
+        let file = String::from_utf8_lossy(&self.srv.config.aclfile).to_string();
+        if file.is_empty() {
+            return Ok(());
+        }
+        crate::command::acl::load_file(&mut self.srv, &mut self.clients, &file, None)
+            .map_err(|e| String::from_utf8_lossy(&e).to_string())
+    }
+
     pub fn set_script_vm_factory(&mut self, factory: Box<dyn crate::script::ScriptVmFactory>) {
         self.srv.script.factory = Some(factory);
         self.srv.script.vm = None;

@@ -52,6 +52,7 @@
 //!   (`keyspace` holding `types::Value`s is the allowed direction.)
 //! - Every module starts with a `//!` doc saying what it owns.
 
+pub mod acl;
 mod cnum;
 mod command;
 mod config;

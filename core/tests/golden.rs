@@ -87,6 +87,7 @@ fn golden_transcripts_on_the_engine() {
         let now = UnixMillis(1_700_000_000_000);
         let mut eng = Engine::new(Config::default(), 1);
         eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
+        eng.set_acl_host(Box::new(TestAclHost(0x9e37_79b9_7f4a_7c15)));
         // The host's used-memory figure: a constant like an empty redis-server's (~1 MB), so
         // `CONFIG SET maxmemory 1` puts both servers over the limit.
         let host = oxidis_core::HostInfo {
@@ -184,4 +185,28 @@ fn every_command_in_the_table_has_a_transcript() {
         .filter(|n| !names.contains(n) || seen.contains(*n))
         .collect();
     assert!(stale.is_empty(), "stale exemptions: {stale:?}");
+}
+
+/// A test host: no files, and seeded (not secret) random bytes for ACL GENPASS.
+struct TestAclHost(u64);
+
+impl oxidis_core::acl::AclHost for TestAclHost {
+    fn read_file(&mut self, path: &str) -> Result<Vec<u8>, String> {
+        Err(format!("no file {path} in tests"))
+    }
+
+    fn write_file(&mut self, path: &str, _data: &[u8]) -> Result<(), String> {
+        Err(format!("no file {path} in tests"))
+    }
+
+    fn random_bytes(&mut self, buf: &mut [u8]) -> Result<(), String> {
+        for b in buf {
+            // xorshift64
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            *b = self.0 as u8;
+        }
+        Ok(())
+    }
 }

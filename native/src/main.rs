@@ -6,6 +6,7 @@
 //! Everything about Redis semantics lives in the core; this crate only moves bytes, keeps
 //! time and reports host facts.
 
+mod acl_host;
 mod alloc;
 mod aof;
 mod cli;
@@ -131,8 +132,20 @@ fn main() -> ExitCode {
 
     let port = config.port;
     let bind = config.bind.render();
+    // Redis's ACLLoadUsersAtStartup: users from the config file or from the aclfile, not both.
+    if !config.aclfile.is_empty() && !config.acl_users.is_empty() {
+        log::warning("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.");
+        return ExitCode::FAILURE;
+    }
     let mut eng = Engine::new(config, seed());
     eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
+    eng.set_acl_host(Box::new(acl_host::NativeAclHost));
+    if let Err(e) = eng.load_acl_file() {
+        log::warning(&format!(
+            "Aborting Redis startup because of ACL errors: {e}"
+        ));
+        return ExitCode::FAILURE;
+    }
     eng.set_host_info(
         server::now(),
         HostInfo {

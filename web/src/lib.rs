@@ -309,6 +309,7 @@ impl RawEngine {
         };
         let mut eng = Engine::new(cfg, seed);
         eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
+        eng.set_acl_host(Box::new(WebAclHost));
         if !manual {
             // A script past busy-reply-threshold is stopped by wall time (with a manual clock,
             // as in tests, time stands still and nothing is stopped).
@@ -944,4 +945,32 @@ pub fn run_golden(
         .iter()
         .map(|s| JsValue::from_str(s))
         .collect()
+}
+
+/// The wasm host's ACL capabilities: random bytes from Web Crypto (`crypto.getRandomValues`,
+/// in browsers and Node 20+) for ACL GENPASS; no files, so ACL LOAD/SAVE report an error.
+struct WebAclHost;
+
+impl oxidis_core::acl::AclHost for WebAclHost {
+    fn read_file(&mut self, _path: &str) -> Result<Vec<u8>, String> {
+        Err("the wasm engine has no files".to_string())
+    }
+
+    fn write_file(&mut self, _path: &str, _data: &[u8]) -> Result<(), String> {
+        Err("the wasm engine has no files".to_string())
+    }
+
+    fn random_bytes(&mut self, buf: &mut [u8]) -> Result<(), String> {
+        let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
+            .map_err(|_| "no crypto object".to_string())?;
+        let get = js_sys::Reflect::get(&crypto, &"getRandomValues".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+            .ok_or_else(|| "no crypto.getRandomValues".to_string())?;
+        let arr = js_sys::Uint8Array::new_with_length(buf.len() as u32);
+        get.call1(&crypto, &arr)
+            .map_err(|_| "crypto.getRandomValues failed".to_string())?;
+        arr.copy_to(buf);
+        Ok(())
+    }
 }

@@ -139,6 +139,9 @@ pub fn run(ctx: &mut Ctx, name: &str) -> Suite {
                 let mut cmd = Command::new(py);
                 cmd.arg(dir.join("python/csc.py")).arg(&addr);
                 run_script(&mut s, &format!("redis-py cache vs {server}"), cmd);
+                let mut cmd = Command::new(py);
+                cmd.arg(dir.join("python/acl.py")).arg(&addr);
+                run_script(&mut s, &format!("redis-py ACL vs {server}"), cmd);
             }
             Err(e) => s.fail(format!("redis-py: {e}")),
         }

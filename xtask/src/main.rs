@@ -10,6 +10,7 @@
 //!     cargo xtask wasm                        build the npm package into web/pkg
 //!     cargo xtask bench-wasm                  the wasm package's benchmark (vs ioredis-mock)
 
+mod acldiff;
 mod bench;
 mod client_libs;
 mod clients;

@@ -1064,6 +1064,82 @@ fn bgsave_latency(ox: &Path) -> Result<String, String> {
     ))
 }
 
+/// A reply as text (strings readable, so paths in them can be masked).
+fn show(r: &Reply) -> String {
+    match r {
+        Reply::Simple(b) => format!("+{}", String::from_utf8_lossy(b)),
+        Reply::Error(b) => format!("-{}", String::from_utf8_lossy(b)),
+        Reply::Bulk(b) => format!("{:?}", String::from_utf8_lossy(b)),
+        Reply::Array(items) => {
+            let inner: Vec<String> = items.iter().map(show).collect();
+            format!("[{}]", inner.join(", "))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// One server's ACL file session: users loaded at start, ACL SAVE's file, ACL LOAD of a broken
+/// file (its errors, nothing changed) and of a good one. Paths in replies read `<dir>`.
+fn acl_session(bin: &Path, tag: &str) -> Result<Vec<String>, String> {
+    let dir = fresh_dir(&format!("acl-{tag}"))?;
+    let file = dir.join("users.acl");
+    let path = file.display().to_string();
+    let write = |text: &str| std::fs::write(&file, text).map_err(|e| format!("{path}: {e}"));
+    write("user default on nopass ~* &* +@all\nuser reader on >pw %R~app:* +@read\n")?;
+    let mut extra = NO_PERSISTENCE.to_vec();
+    extra.extend(["--aclfile", path.as_str()]);
+    let srv = start(bin, &dir, &extra, &format!("acl-{tag}"))?;
+    let mut c = connect(&srv.addr())?;
+    let mut out = Vec::new();
+    let call = |out: &mut Vec<String>, c: &mut Conn, args: &[&str]| -> Result<(), String> {
+        let r = c.call(args)?;
+        out.push(format!("{args:?} -> {}", show(&r)).replace(&path, "<dir>/users.acl"));
+        Ok(())
+    };
+    call(&mut out, &mut c, &["ACL", "LIST"])?;
+    call(
+        &mut out,
+        &mut c,
+        &[
+            "ACL",
+            "SETUSER",
+            "writer",
+            "on",
+            ">w",
+            "~app:*",
+            "(+set ~x)",
+            "+@write",
+        ],
+    )?;
+    call(&mut out, &mut c, &["ACL", "SAVE"])?;
+    let saved = std::fs::read_to_string(&file).map_err(|e| format!("{path}: {e}"))?;
+    out.push(format!("saved file: {saved:?}"));
+    write("user u1 on +nosuch +get\nbogus line\nuser u2 on %X~k\nuser u2\nuser u3 (+get\n")?;
+    call(&mut out, &mut c, &["ACL", "LOAD"])?;
+    call(&mut out, &mut c, &["ACL", "USERS"])?;
+    write("user default on nopass ~* &* +@all\n\n  user u9 on >pw ~k:* +get  \n")?;
+    call(&mut out, &mut c, &["ACL", "LOAD"])?;
+    call(&mut out, &mut c, &["ACL", "LIST"])?;
+    let _ = std::fs::remove_file(&file);
+    call(&mut out, &mut c, &["ACL", "LOAD"])?;
+    Ok(out)
+}
+
+/// The same ACL file session on both servers gives the same replies and the same saved file.
+fn acl_files(ox: &Path) -> Result<(), String> {
+    let want = acl_session(&redis_bin(), "redis")?;
+    let got = acl_session(ox, "oxidis")?;
+    for (w, g) in want.iter().zip(&got) {
+        if w != g {
+            return Err(format!("redis-server: {w}\n  oxidis-server: {g}"));
+        }
+    }
+    if want.len() != got.len() {
+        return Err(format!("{} steps vs {}", want.len(), got.len()));
+    }
+    Ok(())
+}
+
 pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
     let ox = match ctx.oxidis_bin() {
         Ok(b) => b,
@@ -1089,6 +1165,10 @@ pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
             woken_pops_survive_restart(&ox).map(|()| None),
         ),
         ("truncated AOF", truncated(&ox).map(|()| None)),
+        (
+            "aclfile: loaded at start, ACL SAVE, ACL LOAD and its errors, as redis-server",
+            acl_files(&ox).map(|()| None),
+        ),
         ("BGSAVE latency", bgsave_latency(&ox).map(Some)),
     ];
     for (what, r) in checks {

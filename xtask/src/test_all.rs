@@ -62,6 +62,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
     ("differential vs redis-server", |ctx, name| {
         against_both(ctx, name, crate::difftest::run_suite)
     }),
+    (
+        "ACL rules vs redis-server (random SETUSER, GETUSER, LIST, DRYRUN)",
+        |ctx, name| against_both(ctx, name, crate::acldiff::run),
+    ),
     ("real clients (redis-cli, redis-benchmark)", |ctx, name| {
         against_both(ctx, name, crate::clients::run)
     }),

@@ -98,7 +98,7 @@ pub fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
     }
     if let Some((user, pass)) = auth {
-        authenticate(ctx, user, pass)?;
+        authenticate(ctx, args[0], user, pass)?;
     }
     if auth_required(ctx.srv, ctx.client_ref()) {
         return Err(CmdError::Msg(
@@ -299,7 +299,7 @@ pub struct Pause {
 
 /// The default user has no password (Redis's `DefaultUser->flags & USER_FLAG_NOPASS`).
 pub fn default_user_nopass(srv: &Server) -> bool {
-    srv.config.requirepass.is_none()
+    srv.acl.default_nopass()
 }
 
 /// Redis's islocalClient: the unix socket, or a peer of exactly 127.0.0.1 or ::1 (127.0.0.2 is
@@ -352,9 +352,10 @@ it with the '--protected-mode no' option. \
 NOTE: You only need to do one of the above things in order for \
 the server to start accepting connections from the outside.\r\n";
 
-/// Redis's authRequired: the default user has a password and this client has not given it.
+/// Redis's authRequired: the default user has a password (or is off) and this client has not
+/// authenticated.
 pub fn auth_required(srv: &Server, c: &Client) -> bool {
-    !default_user_nopass(srv) && !c.authenticated
+    !c.authenticated && srv.acl.auth_required()
 }
 
 /// Before a top-level request: its replies start at `out_start`.
@@ -463,7 +464,13 @@ fn client_type(c: &Client) -> ClientType {
 
 /// Redis 7.0's catClientInfoString: one CLIENT LIST line (without the newline). `argv_mem`
 /// is the size of the arguments being executed (only the calling client has any).
-fn client_info_line(out: &mut Vec<u8>, slot: usize, c: &Client, now: UnixMillis, argv_mem: usize) {
+pub(crate) fn client_info_line(
+    out: &mut Vec<u8>,
+    slot: usize,
+    c: &Client,
+    now: UnixMillis,
+    argv_mem: usize,
+) {
     use std::io::Write;
     let mut flags = String::new();
     if super::pubsub::is_pubsub(c) {
@@ -516,11 +523,12 @@ fn client_info_line(out: &mut Vec<u8>, slot: usize, c: &Client, now: UnixMillis,
         " age={age} idle={idle} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} \
          multi={} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem={multi_mem} \
          rbs={qbuf_cap} rbp={qbuf_cap} obl={obl} oll={oll} omem={omem} tot-mem={tot_mem} \
-         events=r cmd={} user=default redir={} resp={}",
+         events=r cmd={} user={} redir={} resp={}",
         c.db,
         c.tx.list_count(),
         qbuf_cap - qbuf,
         c.last_cmd,
+        String::from_utf8_lossy(&c.user),
         super::tracking::list_redir(c),
         if c.resp3 { 3 } else { 2 },
     );
@@ -610,6 +618,7 @@ pub fn client_info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 pub fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut addr: Option<&[u8]> = None;
     let mut laddr: Option<&[u8]> = None;
+    let mut user: Option<&[u8]> = None;
     let mut ctype = None;
     let mut id: Option<u64> = None;
     let mut skipme = true;
@@ -637,13 +646,13 @@ pub fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             } else if is(opt, "laddr") {
                 laddr = Some(val);
             } else if is(opt, "user") {
-                // Without ACLs the only user is "default", and every client is it.
-                if val != b"default" {
+                if !ctx.srv.acl.users.contains_key(val) {
                     let mut m = b"ERR No such user '".to_vec();
                     m.extend_from_slice(val);
                     m.push(b'\'');
                     return Err(CmdError::Msg(m));
                 }
+                user = Some(val);
             } else if is(opt, "skipme") {
                 skipme = if is(val, "yes") {
                     true
@@ -667,6 +676,7 @@ pub fn client_kill(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             && laddr.is_none_or(|a| c.info.laddr.as_bytes() == a)
             && ctype.is_none_or(|t| client_type(c) == t)
             && id.is_none_or(|i| c.client_id == i)
+            && user.is_none_or(|u| &c.user[..] == u)
             && !(slot == me && skipme);
         if !matches {
             continue;
@@ -789,7 +799,7 @@ pub fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         return Err(CmdError::Syntax);
     }
     let (user, pass) = if args.len() == 2 {
-        if ctx.srv.config.requirepass.is_none() {
+        if ctx.srv.acl.default_user_nopass() {
             return Err(CmdError::err(
                 "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
             ));
@@ -798,37 +808,14 @@ pub fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     } else {
         (args[1], args[2])
     };
-    authenticate(ctx, user, pass)?;
+    authenticate(ctx, args[0], user, pass)?;
     ctx.out().ok();
     Ok(())
 }
 
-/// Redis's ACLAuthenticateUser with the one user there is without ACLs: "default", with
-/// requirepass as its password (none: any password will do). A failure keeps the old state.
-fn authenticate(ctx: &mut Ctx, user: &[u8], pass: &[u8]) -> Result<(), CmdError> {
-    let ok = user == b"default"
-        && ctx
-            .srv
-            .config
-            .requirepass
-            .as_deref()
-            .is_none_or(|p| constant_time_eq(p, pass));
-    if !ok {
-        return Err(CmdError::Msg(
-            b"WRONGPASS invalid username-password pair or user is disabled.".to_vec(),
-        ));
-    }
-    ctx.client().authenticated = true;
-    Ok(())
-}
-
-/// Compares without an early exit (Redis compares password hashes with time_independent_strcmp).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
-    }
-    diff == 0
+/// Redis's ACLAuthenticateUser (a failure keeps the old state and goes to the ACL LOG).
+fn authenticate(ctx: &mut Ctx, name: &[u8], user: &[u8], pass: &[u8]) -> Result<(), CmdError> {
+    super::acl::authenticate(ctx, name, user, pass)
 }
 
 /// Redis's clearClientConnectionState: what RESET puts back (subscriptions and blocking
@@ -842,8 +829,9 @@ fn clear_connection_state(ctx: &mut Ctx) {
     let c = &mut ctx.clients[slot];
     c.db = 0;
     c.resp3 = false;
-    // clientSetDefaultAuth: authenticated only if the default user needs no password.
-    c.authenticated = ctx.srv.config.requirepass.is_none();
+    // clientSetDefaultAuth: the default user, authenticated only if it needs no password.
+    c.user = b"default"[..].into();
+    c.authenticated = !ctx.srv.acl.auth_required();
     c.name = None;
     end_reply_stretch(c);
     c.reply.off = false;
@@ -909,6 +897,7 @@ mod tests {
         assert_eq!(run(&mut eng, id, "CLIENT ID"), Reply::Int(2));
         assert_eq!(run(&mut eng, id, "CLIENT GETNAME"), b("app"));
         eng.server_mut().config.requirepass = Some(b"pw".to_vec());
+        eng.server_mut().acl.set_default_password(Some(b"pw"));
         assert!(run(&mut eng, id, "HELLO 2 AUTH default x").is_error());
         let Reply::Array(flat) = run(&mut eng, id, "HELLO 2 AUTH default pw") else {
             panic!("array")

@@ -8,6 +8,7 @@
 //! discards whatever part of a reply the handler wrote, so a command never answers twice
 //! (debug builds assert that no handler writes and then fails).
 
+pub mod acl;
 pub mod bitops;
 pub mod blocking;
 pub mod client_evict;
@@ -573,6 +574,16 @@ fn process_command(
             Some(cmd),
             b"ERR Command not allowed inside a transaction".to_vec(),
         );
+    }
+    // ACLCheckAllPerm: the command, its keys and its channels, for this client's user.
+    if let Err((why, pos)) = acl::check(srv, &clients[id.0], cmd, args) {
+        let context = if in_multi {
+            crate::acl::LogContext::Multi
+        } else {
+            crate::acl::LogContext::Toplevel
+        };
+        acl::log_denied(now, srv, clients, id.0, cmd, args, why, pos, context);
+        return reject(srv, clients, Some(cmd), acl::noperm_text(why, cmd));
     }
     // The maxmemory directive: evict before every command, then refuse what may grow memory
     // when nothing more can go (not while a busy script yields: its propagation must not mix

@@ -326,6 +326,23 @@ pub fn is_pubsub(c: &Client) -> bool {
     c.subs.as_ref().is_some_and(|s| s.mode)
 }
 
+/// A client's channels (shard channels included) and patterns, for the ACL check that closes
+/// subscribers whose channels their user lost (ACLKillPubsubClientsIfNeeded).
+pub(crate) fn subscriptions(c: &Client) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    match c.subs.as_ref() {
+        Some(s) => (
+            s.channels
+                .items
+                .iter()
+                .chain(s.shard.items.iter())
+                .cloned()
+                .collect(),
+            s.patterns.clone(),
+        ),
+        None => (Vec::new(), Vec::new()),
+    }
+}
+
 /// (channels, patterns, shard channels) subscribed: CLIENT LIST's sub=, psub=, ssub=.
 pub fn subscription_counts(c: &Client) -> (usize, usize, usize) {
     c.subs.as_ref().map_or((0, 0, 0), |s| s.counts())

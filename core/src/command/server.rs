@@ -260,6 +260,7 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         n.len() > 4 && n[..4].eq_ignore_ascii_case(b"tls-") && !n.eq_ignore_ascii_case(b"tls-port")
     });
     let before = (sets_maxclients || tls_param.is_some()).then(|| ctx.srv.config.clone());
+    let old_pass = ctx.srv.config.requirepass.clone();
     let host_applies = ctx
         .srv
         .config
@@ -293,6 +294,11 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
                 crate::config::SetError::Failed(b"maxclients".to_vec(), why).text(),
             ));
         }
+    }
+    // requirepass is the default user's password (Redis's ACLUpdateDefaultUserPassword).
+    if ctx.srv.config.requirepass != old_pass {
+        let pass = ctx.srv.config.requirepass.clone();
+        ctx.srv.acl.set_default_password(pass.as_deref());
     }
     super::notify::sync(ctx.srv);
     if host_applies {

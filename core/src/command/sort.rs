@@ -21,7 +21,11 @@ struct SortOptions<'a> {
     gets: Vec<&'a [u8]>,
 }
 
-fn parse_options<'a>(args: &[&'a [u8]], readonly: bool) -> Result<SortOptions<'a>, CmdError> {
+fn parse_options<'a>(
+    args: &[&'a [u8]],
+    readonly: bool,
+    full_key_access: bool,
+) -> Result<SortOptions<'a>, CmdError> {
     let mut o = SortOptions {
         desc: false,
         alpha: false,
@@ -52,8 +56,19 @@ fn parse_options<'a>(args: &[&'a [u8]], readonly: bool) -> Result<SortOptions<'a
         } else if is(a, "by") && left >= 1 {
             o.by = Some(args[j + 1]);
             o.dontsort = !c_str(args[j + 1]).contains(&b'*');
+            // A real BY pattern reads keys the ACL cannot see: it needs read access to all.
+            if !o.dontsort && !full_key_access {
+                return Err(CmdError::err(
+                    "BY option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             j += 1;
         } else if is(a, "get") && left >= 1 {
+            if !full_key_access {
+                return Err(CmdError::err(
+                    "GET option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             o.gets.push(args[j + 1]);
             j += 1;
         } else {
@@ -118,7 +133,10 @@ pub fn sort_ro(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 }
 
 fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) -> Result<(), CmdError> {
-    let mut o = parse_options(args, readonly)?;
+    // Redis's ACLUserCheckCmdWithUnrestrictedKeyAccess(..., CMD_KEY_ACCESS).
+    let full_key_access = super::acl::user_of(ctx.srv, ctx.client_ref())
+        .is_none_or(|u| u.unrestricted_read(ctx.cmd, args));
+    let mut o = parse_options(args, readonly, full_key_access)?;
     let now = ctx.now;
     let seed = ctx.srv.rng.next_u64();
     let db = ctx.db();

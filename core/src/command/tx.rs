@@ -353,6 +353,25 @@ pub fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     ctx.srv.persist.begin_multi();
     for q in &queue {
         let args: smallvec::SmallVec<[&[u8]; 8]> = q.args.iter().map(Vec::as_slice).collect();
+        // The rules may have changed since the command was queued (multi.c checks again).
+        if let Err((why, pos)) =
+            super::acl::check(ctx.srv, &ctx.clients[ctx.handle.0], q.cmd, &args)
+        {
+            let context = crate::acl::LogContext::Multi;
+            super::acl::log_denied(
+                ctx.now,
+                ctx.srv,
+                ctx.clients,
+                ctx.handle.0,
+                q.cmd,
+                &args,
+                why,
+                pos,
+                context,
+            );
+            ctx.error(&CmdError::Msg(super::acl::exec_noperm_text(why)));
+            continue;
+        }
         call(ctx.now, ctx.srv, ctx.clients, ctx.handle, q.cmd, &args);
         if !ctx.clients.contains(ctx.handle.0) {
             ctx.srv.persist.end_multi();

@@ -234,6 +234,26 @@ impl RunCtx<'_> {
         if cmd.has(flags::NOSCRIPT) {
             return fail(st, b"This Redis command is not allowed from script");
         }
+        // scriptVerifyACL: the command runs as the calling client's user.
+        if let Err((why, pos)) =
+            command::acl::check(self.srv, &self.clients[self.caller.0], cmd, &args)
+        {
+            let ctx = crate::acl::LogContext::Lua;
+            let slot = self.caller.0;
+            command::acl::log_denied(
+                self.now,
+                self.srv,
+                self.clients,
+                slot,
+                cmd,
+                &args,
+                why,
+                pos,
+                ctx,
+            );
+            let msg = command::acl::script_noperm_text(why);
+            return fail(st, msg.as_bytes());
+        }
         // scriptVerifyWriteCommandAllow: a read-only script refuses may-replicate commands
         // (PFCOUNT, PUBLISH, SPUBLISH) too.
         if cmd.has(flags::WRITE | flags::MAY_REPLICATE)
@@ -277,6 +297,8 @@ impl RunCtx<'_> {
     fn run_command(&mut self, cmd: &'static CommandSpec, args: &[&[u8]]) -> crate::resp::Reply {
         let id =
             crate::engine::script_client(self.srv, self.clients, self.now, self.db, self.resp3);
+        // scriptCall: the fake client runs as the caller's user.
+        self.clients[id.0].user = self.clients[self.caller.0].user.clone();
         let propagate = self.srv.persist.propagate;
         if self.repl & REPL_AOF == 0 {
             self.srv.persist.propagate = false;
@@ -364,16 +386,20 @@ impl RunCtx<'_> {
                 ApiResult::Return(1)
             }
             DEBUG => ApiResult::Return(0),
-            // No ACL users yet: every existing command is permitted.
+            // ACLCheckAllUserCommandPerm for the calling client's user (no arity check, as
+            // Redis: key specs that do not fit the arguments find no keys).
             ACL_CHECK_CMD => match lua_args(st) {
                 Err(msg) => raise_table(st, msg),
-                Ok(args) if lookup_args(self.srv, &args).is_none() => {
-                    raise_table(st, b"Invalid command passed to redis.acl_check_cmd()")
-                }
-                Ok(_) => {
-                    st.push_boolean(true);
-                    ApiResult::Return(1)
-                }
+                Ok(args) => match lookup_args(self.srv, &args) {
+                    None => raise_table(st, b"Invalid command passed to redis.acl_check_cmd()"),
+                    Some(cmd) => {
+                        let argv: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+                        let caller = &self.clients[self.caller.0];
+                        let ok = command::acl::check(self.srv, caller, cmd, &argv).is_ok();
+                        st.push_boolean(ok);
+                        ApiResult::Return(1)
+                    }
+                },
             },
             MATH_RANDOM => self.math_random(st, argc),
             MATH_RANDOMSEED => {
