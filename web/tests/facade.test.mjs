@@ -170,6 +170,34 @@ test('keyspace notifications reach a subscriber: a write, then a key expiring un
   assert.deepEqual(frames.at(-1), ['message', '__keyevent@0__:expired', 'session:2']);
 });
 
+test('client-side caching: tracking invalidations reach the engine client (RESP3) and a facade subscriber (RESP2 redirect)', async () => {
+  const engine = new Engine({ clock: 'manual', time: 1_700_000_000_000, seed: 1 });
+  const app = new Redis({ engine });
+  // RESP3: the tracking client itself gets `invalidate` pushes through onPush.
+  const raw = engine.connect();
+  const frames = [];
+  raw.onPush((frame) => frames.push(frame));
+  await raw.call('HELLO', '3');
+  assert.equal(await raw.call('CLIENT', 'TRACKING', 'ON'), 'OK');
+  await app.set('user:1', 'alice');
+  assert.equal(await raw.call('GET', 'user:1'), 'alice');
+  assert.deepEqual(frames, []);
+  await app.set('user:1', 'bob');
+  assert.deepEqual(frames, [['invalidate', ['user:1']]]);
+  // RESP2: invalidations are redirected to a subscriber of __redis__:invalidate.
+  const listener = new Redis({ engine });
+  const got = [];
+  listener.on('message', (channel, message) => got.push([channel, message]));
+  const listenerId = await listener.client('ID');
+  assert.equal(await listener.subscribe('__redis__:invalidate'), 1);
+  const reader = new Redis({ engine });
+  assert.equal(await reader.client('TRACKING', 'ON', 'REDIRECT', String(listenerId)), 'OK');
+  assert.equal(await reader.get('user:1'), 'bob');
+  await app.del('user:1');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(got, [['__redis__:invalidate', ['user:1']]]);
+});
+
 test('blpop woken by another client through the facade', async () => {
   const a = fresh();
   const b = a.duplicate();
