@@ -2,8 +2,9 @@
 //! sockets, on redis-server and oxidis-server side by side (every check runs on redis-server
 //! too, which proves it meaningful).
 //!
-//! For each policy both servers start with `--maxmemory 4mb` (the issue says 50mb "or smaller":
-//! 4mb keeps the whole suite near 25 s against a debug build) and that policy, and one
+//! For each policy both servers start with `--maxmemory 4mb` (the issue's 50mb takes minutes:
+//! CI runs 4mb, near 25 s against a debug build; `EVICTION_MB=50` runs the long variant, see
+//! [`maxmemory`]) and that policy, and one
 //! workload runs on each (on both at once, each from its own thread):
 //!
 //! 1. persistent keys (`p:N`, no TTL) fill a fifth of the bound;
@@ -53,8 +54,19 @@ pub const POLICIES: [&str; 8] = [
     "volatile-ttl",
 ];
 
-/// The bound the servers run with.
+/// The bound the servers run with in CI.
 pub const MAXMEMORY: u64 = 4 << 20;
+
+/// The bound for this run: [`MAXMEMORY`], or `EVICTION_MB` megabytes for the long variant the
+/// issue describes (`EVICTION_MB=50 cargo xtask test eviction`: a few minutes, the LRU runs
+/// being paced at 1000 writes a second; run outside CI and reported in notes).
+pub fn maxmemory() -> u64 {
+    std::env::var("EVICTION_MB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&mb| mb > 0)
+        .map_or(MAXMEMORY, |mb| mb << 20)
+}
 /// How far above the bound `used_memory` may be seen between batches: Redis's own maxmemory
 /// test allows 4096 bytes (tests/unit/maxmemory.tcl, `used_memory < limit+4096`), as Redis
 /// evicts before a command runs and the command itself (one ~1 KB SET here) may overshoot.
@@ -79,7 +91,7 @@ pub fn args_with(port: u16, extra: &[(&str, String)]) -> Vec<OsString> {
 
 fn start_pair(ox: &Path, policy: &str) -> Result<(Server, Server), String> {
     let extra = [
-        ("maxmemory", MAXMEMORY.to_string()),
+        ("maxmemory", maxmemory().to_string()),
         ("maxmemory-policy", policy.to_string()),
     ];
     let redis = servers::start("redis-server", Path::new("redis-server"), |p| {
@@ -125,7 +137,7 @@ impl Outcome {
             "used_memory max {} ({:+} B from the bound; end {}), evicted_keys {}, OOM replies {}, \
              hot hit ratio {:.3}, cold {:.3}, evicted TTL mean {:.0}s vs kept {:.0}s",
             mb(self.used_max),
-            self.used_max as i64 - MAXMEMORY as i64,
+            self.used_max as i64 - maxmemory() as i64,
             mb(self.used_end),
             self.evicted,
             self.oom,
@@ -421,7 +433,7 @@ pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
     let mut s = Suite::new(name);
     s.info.push(format!(
         "maxmemory {}, ~1 KB values, 2.5x the bound written after 25% of persistent and hot keys",
-        mb(MAXMEMORY)
+        mb(maxmemory())
     ));
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -455,8 +467,8 @@ pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
         };
         let paced = policy.ends_with("-lru");
         let (r, x) = std::thread::scope(|sc| {
-            let r = sc.spawn(|| workload(&redis.addr(), MAXMEMORY, seed, paced));
-            let x = workload(&oxidis.addr(), MAXMEMORY, seed, paced);
+            let r = sc.spawn(|| workload(&redis.addr(), maxmemory(), seed, paced));
+            let x = workload(&oxidis.addr(), maxmemory(), seed, paced);
             (
                 r.join()
                     .unwrap_or_else(|_| Err("the workload panicked".into())),
@@ -471,7 +483,7 @@ pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
                     let line = format!("{what}: {}", o.summary());
                     println!("    {line}");
                     s.info.push(line);
-                    let bad = check(policy, MAXMEMORY, &o);
+                    let bad = check(policy, maxmemory(), &o);
                     if bad.is_empty() {
                         println!("    ok     {what}");
                         s.passed += 1;
