@@ -606,6 +606,7 @@ impl Server {
                 Event::Output(ClientHandle(slot)) => self.write_conn(slot),
                 // Seen through `shutdown_requested` by the loop.
                 Event::Shutdown => {}
+                Event::Log(line) => crate::log::warning(&line),
                 Event::ConfigChanged => {
                     if let Some(p) = &self.persist {
                         crate::persistence::sync_config(p, &mut self.eng);

@@ -11,6 +11,7 @@
 pub mod bitops;
 pub mod blocking;
 pub mod connection;
+pub mod debug;
 pub mod expire;
 pub mod geo;
 pub mod hash;

@@ -1,5 +1,5 @@
-//! The persistence command group (SAVE BGSAVE BGREWRITEAOF LASTSAVE SHUTDOWN DUMP RESTORE
-//! DEBUG), the save rules and auto-rewrite of Redis's serverCron, and the propagation hook
+//! The persistence command group (SAVE BGSAVE BGREWRITEAOF LASTSAVE SHUTDOWN DUMP RESTORE,
+//! DEBUG RELOAD), the save rules and auto-rewrite of Redis's serverCron, and the propagation hook
 //! dispatch calls around every command (Redis's call() + alsoPropagate).
 //!
 //! Files, fork and fsync are the host's (`rdb::persist::PersistHost`); everything about *when*
@@ -490,69 +490,16 @@ pub fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-const DEBUG_HELP: &[&str] = &[
-    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "OBJECT <key>",
-    "    Show low level info about `key` and associated value.",
-    "RELOAD [option ...]",
-    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
-    "    * MERGE: conflicting keys will be loaded from RDB.",
-    "    * NOFLUSH: the existing database will not be removed before load, but",
-    "      conflicting keys will generate an exception and kill the server.",
-    "    * NOSAVE: the database will be loaded from an existing RDB file.",
-    "    Examples:",
-    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
-    "      the database.",
-    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
-    "      existing RDB file.",
-    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
-    "      file to the database.",
-    "HELP",
-    "    Print this help.",
-];
-
-fn debug_allowed(ctx: &Ctx) -> bool {
-    let a = &ctx.client_ref().info.addr;
-    let local = a.is_empty() || a.starts_with("127.") || a.starts_with("[::1]");
-    ctx.srv.config.enable_debug_command.allows(local)
+/// DEBUG LOADAOF: not there yet (it needs the host to read its AOF back while the command
+/// runs); the error says so rather than pretending.
+pub(crate) fn debug_loadaof(_ctx: &mut Ctx) -> Result<(), CmdError> {
+    Err(CmdError::err(
+        "DEBUG LOADAOF is not supported by Oxidis yet: restart the server to reload the AOF",
+    ))
 }
 
-/// DEBUG <subcommand> ... (OBJECT, RELOAD, HELP)
-pub fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    if !debug_allowed(ctx) {
-        return Err(CmdError::err(
-            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
-        ));
-    }
-    let sub = args[1];
-    if is(sub, "help") && args.len() == 2 {
-        super::connection::reply_help(ctx, DEBUG_HELP);
-        return Ok(());
-    }
-    if is(sub, "reload") {
-        return debug_reload(ctx, &args[2..]);
-    }
-    if is(sub, "object") && args.len() == 3 {
-        let now = ctx.now;
-        let cfg = ctx.srv.config.clone();
-        let Some(v) = ctx.db().get(args[2], now) else {
-            return Err(CmdError::NoSuchKey);
-        };
-        let len = rdb::dump_payload(v, &cfg).len().saturating_sub(11);
-        let text = format!(
-            "Value at:0x0 refcount:1 encoding:{} serializedlength:{len} lru:0 lru_seconds_idle:0",
-            v.encoding()
-        );
-        ctx.out().simple(&text);
-        return Ok(());
-    }
-    let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
-    msg.extend_from_slice(&sub[..sub.len().min(128)]);
-    msg.extend_from_slice(b"'. Try DEBUG HELP.");
-    Err(CmdError::Msg(msg))
-}
-
-fn debug_reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]
+pub(crate) fn debug_reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
     let (mut merge, mut flush, mut save) = (false, true, true);
     for o in opts {
         if is(o, "merge") {

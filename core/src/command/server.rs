@@ -236,12 +236,9 @@ pub fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// A loopback client (for `enable-protected-configs local`).
+/// A loopback client (for `enable-protected-configs local`): Redis's islocalClient.
 fn is_local(addr: &str) -> bool {
-    addr.is_empty()
-        || addr.starts_with("127.")
-        || addr.starts_with("[::1]")
-        || addr.starts_with("::1")
+    super::debug::is_local(addr)
 }
 
 /// CONFIG SET parameter value [parameter value ...]
@@ -693,7 +690,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "role:master");
                 kv!(s, "connected_slaves:0");
                 kv!(s, "master_failover_state:no-failover");
-                kv!(s, "master_replid:{}", hex_id(!seed));
+                kv!(
+                    s,
+                    "master_replid:{}",
+                    hex_id(!seed ^ srv.debug.replid_epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                );
                 kv!(s, "master_replid2:{}", "0".repeat(40));
                 kv!(s, "master_repl_offset:0");
                 kv!(s, "second_repl_offset:-1");

@@ -4,8 +4,9 @@
 //! Do not edit by hand: change IMPLEMENTED in the script and rerun it.
 
 use super::{
-    bitops, blocking, connection, expire, flags, geo, hash, hll, keys, list, object, persistence,
-    pubsub, scripting, server, set, sort, stream, string, tracking, tx, zset, CommandSpec,
+    bitops, blocking, connection, debug, expire, flags, geo, hash, hll, keys, list, object,
+    persistence, pubsub, scripting, server, set, sort, stream, string, tracking, tx, zset,
+    CommandSpec,
 };
 
 static CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
@@ -1591,7 +1592,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         key_specs_resp3: b"~0\r\n",
         doc_extra_count: 1,
         doc_extra_resp3: b"+doc_flags\r\n~1\r\n+syscmd\r\n",
-        handler: Some(persistence::debug),
+        handler: Some(debug::debug),
         subcommands: &[],
     },
     CommandSpec {
