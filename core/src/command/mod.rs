@@ -536,6 +536,10 @@ fn process_command(
     if srv.tracking.client_count() > 0 {
         tracking::limit(srv, clients);
     }
+    // Writes are refused while the disk cannot take them (a failed BGSAVE or AOF write).
+    if let Some(msg) = persistence::refuses_write(srv, &clients[id.0], cmd, args) {
+        return reject(srv, clients, Some(cmd), msg);
+    }
     // RESP2 subscribers may only (un)subscribe, PING, QUIT and RESET.
     if let Some(msg) = pubsub::subscriber_mode_error(&clients[id.0], cmd) {
         return reject(srv, clients, Some(cmd), msg);

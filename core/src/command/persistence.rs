@@ -68,6 +68,50 @@ pub fn set_propagation(srv: &mut Server, on: bool) {
     super::tx::sync_expiry_logging(srv);
 }
 
+// ---------------------------------------------------------------- MISCONF
+
+/// shared.bgsaveerr, without its '-' and CRLF.
+pub const BGSAVE_ERR: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// writeCommandsDeniedByDiskError + writeCommandsGetDiskErrorMessage: why writes are refused
+/// now, if they are: the last BGSAVE failed (with stop-writes-on-bgsave-error and save rules
+/// set), or the last AOF write or fsync did. Each clears when the disk recovers (a save that
+/// succeeds; an AOF write that succeeds, which the host retries).
+pub fn disk_error(srv: &Server) -> Option<Vec<u8>> {
+    let p = &srv.persist;
+    if srv.config.stop_writes_on_bgsave_error
+        && save_params(&srv.config).next().is_some()
+        && !p.last_bgsave_ok
+    {
+        return Some(BGSAVE_ERR.as_bytes().to_vec());
+    }
+    if p.aof_enabled && !p.aof_last_write_ok {
+        return Some(
+            format!(
+                "MISCONF Errors writing to the AOF file: {}",
+                p.aof_last_write_error
+            )
+            .into_bytes(),
+        );
+    }
+    None
+}
+
+/// processCommand's check: a write command (EXEC of a transaction with one; a script whose
+/// flags may write) or PING is refused while `disk_error` says so.
+pub fn refuses_write(
+    srv: &Server,
+    c: &crate::engine::Client,
+    cmd: &super::CommandSpec,
+    args: &[&[u8]],
+) -> Option<Vec<u8>> {
+    let msg = disk_error(srv)?;
+    let flags = crate::script::command_flags(srv, cmd, args);
+    let write = flags & super::flags::WRITE != 0
+        || (cmd.name == "exec" && c.tx.queued_flags & super::flags::WRITE != 0);
+    (write || cmd.name == "ping").then_some(msg)
+}
+
 // ---------------------------------------------------------------- cron
 
 /// Whether the host should keep ticking for persistence (save rules, children, schedules).
@@ -639,4 +683,61 @@ pub fn apply_loaded(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, ConnInfo, Engine, UnixMillis};
+
+    fn send(eng: &mut Engine, id: crate::ClientHandle, req: &str) -> String {
+        eng.feed(UnixMillis(1000), id, req.as_bytes());
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// processCommand's MISCONF rule: writes (and PING, and an EXEC of writes) are refused
+    /// while the last BGSAVE or AOF write failed; reads are served; the rule lifts when the
+    /// disk recovers or stop-writes-on-bgsave-error is off.
+    #[test]
+    fn misconf_refuses_writes_until_the_disk_recovers() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let id = eng.connect(UnixMillis(1000), ConnInfo::default());
+        assert_eq!(send(&mut eng, id, "SET k v\r\n"), "+OK\r\n");
+        eng.srv.persist.last_bgsave_ok = false;
+        let rdb = format!("-{}\r\n", super::BGSAVE_ERR);
+        assert_eq!(send(&mut eng, id, "SET k w\r\n"), rdb);
+        assert_eq!(send(&mut eng, id, "PING\r\n"), rdb);
+        assert_eq!(send(&mut eng, id, "GET k\r\n"), "$1\r\nv\r\n");
+        assert_eq!(
+            send(&mut eng, id, "MULTI\r\nSET k w\r\nGET k\r\nEXEC\r\n"),
+            format!("+OK\r\n{rdb}+QUEUED\r\n-EXECABORT Transaction discarded because of previous errors.\r\n")
+        );
+        // Without save rules (or with the option off) a failed BGSAVE refuses nothing.
+        assert_eq!(
+            send(
+                &mut eng,
+                id,
+                "CONFIG SET stop-writes-on-bgsave-error no\r\nSET k w\r\n"
+            ),
+            "+OK\r\n+OK\r\n"
+        );
+        assert_eq!(
+            send(
+                &mut eng,
+                id,
+                "CONFIG SET stop-writes-on-bgsave-error yes\r\nSET k w\r\n"
+            ),
+            format!("+OK\r\n{rdb}")
+        );
+        eng.srv.persist.last_bgsave_ok = true;
+        // The AOF's failure names its cause; a write that succeeds lifts it.
+        eng.srv.persist.aof_enabled = true;
+        assert!(eng.aof_write_failed("No space left on device"));
+        let aof = "-MISCONF Errors writing to the AOF file: No space left on device\r\n";
+        assert_eq!(send(&mut eng, id, "DEL k\r\n"), aof);
+        assert_eq!(send(&mut eng, id, "EXISTS k\r\n"), ":1\r\n");
+        eng.aof_write_ok(0);
+        assert_eq!(send(&mut eng, id, "DEL k\r\n"), ":1\r\n");
+    }
 }

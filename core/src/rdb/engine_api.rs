@@ -101,10 +101,18 @@ impl Engine {
         p.aof_current_size = current_size;
     }
 
-    /// Writing or fsyncing the AOF failed (INFO's aof_last_write_status:err). True if the
-    /// last write had succeeded: the host logs the error once, as Redis does.
-    pub fn aof_write_failed(&mut self) -> bool {
-        std::mem::replace(&mut self.srv.persist.aof_last_write_ok, false)
+    /// Whether the last AOF write succeeded (false while MISCONF refuses writes).
+    pub fn aof_write_ok_was(&self) -> bool {
+        self.srv.persist.aof_last_write_ok
+    }
+
+    /// Writing or fsyncing the AOF failed (INFO's aof_last_write_status:err), because of
+    /// `error` (strerror's text): writes are refused with MISCONF until a write succeeds.
+    /// True if the last write had succeeded: the host logs the error once, as Redis does.
+    pub fn aof_write_failed(&mut self, error: &str) -> bool {
+        let p = &mut self.srv.persist;
+        p.aof_last_write_error = error.to_string();
+        std::mem::replace(&mut p.aof_last_write_ok, false)
     }
 
     /// The AOF's sizes changed (a rewrite installed a new base).

@@ -60,6 +60,8 @@ pub struct Persist {
     pub aof_last_rewrite_ok: bool,
     pub aof_rewrites: u64,
     pub aof_last_write_ok: bool,
+    /// Why the last AOF write or fsync failed (strerror), for MISCONF's text.
+    pub aof_last_write_error: String,
     /// Sizes the host reports, for INFO and auto-aof-rewrite.
     pub aof_current_size: u64,
     pub aof_base_size: u64,
@@ -103,6 +105,7 @@ impl Default for Persist {
             aof_last_rewrite_ok: true,
             aof_rewrites: 0,
             aof_last_write_ok: true,
+            aof_last_write_error: String::new(),
             aof_current_size: 0,
             aof_base_size: 0,
             loading: false,
