@@ -212,6 +212,17 @@ pub(crate) fn connect(
     ClientHandle(clients.insert(new_client(srv, now, info, id)))
 }
 
+/// `Engine::disconnect` on the engine's parts.
+pub(crate) fn disconnect(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientHandle) {
+    if clients.contains(id.0) {
+        crate::command::tx::client_gone(srv, clients, id.0);
+        crate::command::blocking::forget_client(srv, clients, id);
+        crate::command::pubsub::forget_client(srv, clients, id);
+        crate::command::tracking::disable(srv, clients, id.0);
+        clients.remove(id.0);
+    }
+}
+
 /// A client as `connect` makes it.
 fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> Client {
     let mut decoder = RequestDecoder::new();
@@ -430,13 +441,7 @@ impl Engine {
     }
 
     pub fn disconnect(&mut self, id: ClientHandle) {
-        if self.clients.contains(id.0) {
-            crate::command::tx::client_gone(&mut self.srv, &mut self.clients, id.0);
-            crate::command::blocking::forget_client(&mut self.srv, &mut self.clients, id);
-            crate::command::pubsub::forget_client(&mut self.srv, &mut self.clients, id);
-            crate::command::tracking::disable(&mut self.srv, &mut self.clients, id.0);
-            self.clients.remove(id.0);
-        }
+        disconnect(&mut self.srv, &mut self.clients, id);
     }
 
     /// Appends bytes from the client and executes every complete request in them.

@@ -273,6 +273,39 @@ fn parse_manifest(text: &str) -> Result<(Option<AofFile>, Vec<AofFile>), String>
     Ok((base, incrs))
 }
 
+/// DEBUG LOADAOF: the files the manifest names (base, then incrs in order) and, at the end
+/// of the last, what a failed write left to retry.
+pub fn read_all(shared: &Shared) -> Result<oxidis_core::rdb::AofFiles, String> {
+    let st = shared.borrow();
+    let dir = st.dir.join(&st.aof_dirname);
+    let manifest = dir.join(format!("{}.manifest", st.aof_name));
+    let read = |f: &str| {
+        fs::read(dir.join(f)).map_err(|e| {
+            format!(
+                "Can't open the append-only file {f}: {}",
+                crate::log::strerror(&e)
+            )
+        })
+    };
+    let text = fs::read_to_string(&manifest).map_err(|e| {
+        format!(
+            "Can't open the AOF manifest {}: {}",
+            manifest.display(),
+            crate::log::strerror(&e)
+        )
+    })?;
+    let (base, incrs) = parse_manifest(&text)?;
+    let base = base.map(|(_, f)| read(&f)).transpose()?;
+    let mut files = incrs
+        .iter()
+        .map(|(_, f)| read(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let (Some(aof), Some(last)) = (st.aof.as_ref(), files.last_mut()) {
+        last.extend_from_slice(&aof.retry);
+    }
+    Ok((base, files))
+}
+
 /// Startup with appendonly yes: load base + incr files (aof-load-truncated decides about a
 /// torn last command), or create a fresh AOF set.
 pub fn load_or_create(shared: &Shared, eng: &mut Engine, now: UnixMillis) -> Result<(), String> {

@@ -14,6 +14,8 @@
 //!   SIGKILL and a restart the popped elements stay popped, as on redis-server.
 //! - A torn last AOF command loads with `aof-load-truncated yes` and refuses with `no`.
 //! - BGSAVE of 1M keys: a probing client's worst PING latency is reported (not asserted).
+//! - DEBUG LOADAOF (after a rewrite, with an RDB preamble and incr files) gives back the same
+//!   dataset: DEBUG DIGEST before and after are equal, and equal to redis-server's.
 //! - MISCONF, on both servers alike: after a failed BGSAVE (its directory deleted) writes and
 //!   PING are refused with Redis's text, reads served, and a BGSAVE into a working directory
 //!   ends it; with the AOF on a full disk (a 1 MB tmpfs: needs root to mount it) writes are
@@ -1023,6 +1025,54 @@ fn truncated(ox: &Path) -> Result<(), String> {
     }
 }
 
+/// One server: a dataset of every type written to its AOF (some before a rewrite, so there
+/// is an RDB preamble, some after), then DEBUG LOADAOF; returns (digest before, after).
+fn loadaof_on(bin: &Path, tag: &str) -> Result<(String, String), String> {
+    let dir = fresh_dir(&format!("loadaof-{tag}"))?;
+    let extra = [
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let srv = start(bin, &dir, &extra, &format!("loadaof-{tag}"))?;
+    let mut c = connect(&srv.addr())?;
+    let digest = |c: &mut Conn| -> Result<String, String> {
+        match c.call(&["DEBUG", "DIGEST"])? {
+            Reply::Simple(d) => Ok(String::from_utf8_lossy(&d).into_owned()),
+            r => Err(format!("DEBUG DIGEST: {r:?}")),
+        }
+    };
+    for cmd in dataset().iter().take(40) {
+        c.call(cmd)?;
+    }
+    c.call(&["BGREWRITEAOF"])?;
+    wait_info(&mut c, "aof_rewrite_in_progress", "0")?;
+    wait_info(&mut c, "aof_rewrite_scheduled", "0")?;
+    for cmd in dataset().iter().skip(40) {
+        c.call(cmd)?;
+    }
+    c.call(&["SELECT", "2"])?;
+    c.call(&["RPUSH", "l2", "a", "b"])?;
+    let before = digest(&mut c)?;
+    c.call_ok(&["DEBUG", "LOADAOF"])?;
+    let after = digest(&mut c)?;
+    Ok((before, after))
+}
+
+fn loadaof(ox: &Path) -> Result<(), String> {
+    let (rb, ra) = loadaof_on(&redis_bin(), "redis")?;
+    let (ob, oa) = loadaof_on(ox, "oxidis")?;
+    if rb != ra || ob != oa || rb != ob || rb == "0".repeat(40) {
+        return Err(format!(
+            "digests before/after LOADAOF: redis-server {rb}/{ra}, oxidis-server {ob}/{oa}"
+        ));
+    }
+    Ok(())
+}
+
 /// Polls INFO persistence until `field` reads `want` (10 s at most).
 fn wait_info(c: &mut Conn, field: &str, want: &str) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -1317,6 +1367,10 @@ pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
             woken_pops_survive_restart(&ox).map(|()| None),
         ),
         ("truncated AOF", truncated(&ox).map(|()| None)),
+        (
+            "DEBUG LOADAOF reloads the dataset with the same DEBUG DIGEST as redis-server",
+            loadaof(&ox).map(|()| None),
+        ),
         (
             "MISCONF after a failed BGSAVE, as redis-server",
             misconf_bgsave(&ox).map(|()| None),

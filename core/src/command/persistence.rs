@@ -534,12 +534,48 @@ pub fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// DEBUG LOADAOF: not there yet (it needs the host to read its AOF back while the command
-/// runs); the error says so rather than pretending.
-pub(crate) fn debug_loadaof(_ctx: &mut Ctx) -> Result<(), CmdError> {
-    Err(CmdError::err(
-        "DEBUG LOADAOF is not supported by Oxidis yet: restart the server to reload the AOF",
-    ))
+/// DEBUG LOADAOF: empties the databases and replays the AOF as the host's files hold it,
+/// followed by the effects not yet written (Redis flushes its aof_buf first). The files are
+/// read before anything is emptied; a file that fails to replay is an error (where Redis
+/// exits) and leaves what loaded so far.
+pub(crate) fn debug_loadaof(ctx: &mut Ctx) -> Result<(), CmdError> {
+    let now = ctx.now;
+    let Some(host) = ctx.srv.persist.host.as_mut() else {
+        return Err(CmdError::err(
+            "DEBUG LOADAOF needs an AOF: this host keeps no files",
+        ));
+    };
+    let (base, mut incrs) = host
+        .read_aof()
+        .map_err(|e| CmdError::err(format!("Error trying to load the AOF: {e}")))?;
+    let pending = ctx.srv.persist.pending().to_vec();
+    match incrs.last_mut() {
+        Some(last) => last.extend_from_slice(&pending),
+        None => incrs.push(pending),
+    }
+    let fail = |e: String| CmdError::err(format!("Error trying to load the AOF: {e}"));
+    for db in &mut ctx.srv.dbs {
+        db.flush();
+    }
+    if let Some(bytes) = base {
+        let mut rest: &[u8] = &bytes;
+        if bytes.starts_with(b"REDIS") {
+            let mut keys: Vec<rdb::LoadedKey> = Vec::new();
+            let Server { config, rng, .. } = &mut *ctx.srv;
+            let info = rdb::decode(&bytes, config, rng, None, |k| keys.push(k)).map_err(fail)?;
+            apply_loaded_with_functions(ctx.srv, keys, &info.functions, false, true)
+                .map_err(fail)?;
+            rest = &bytes[info.consumed..];
+        }
+        crate::rdb::replay_aof(ctx.srv, ctx.clients, now, rest).map_err(fail)?;
+    }
+    for bytes in &incrs {
+        crate::rdb::replay_aof(ctx.srv, ctx.clients, now, bytes).map_err(fail)?;
+    }
+    // What was loaded is what the AOF already holds: nothing to propagate or save.
+    ctx.srv.dirty = 0;
+    ctx.out().ok();
+    Ok(())
 }
 
 /// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]
