@@ -850,4 +850,30 @@ mod tests {
         let r = send(&mut eng, id, 1000, "DEBUG STRINGMATCH-TEST\r\n");
         assert_eq!(r, "+Apparently Redis did not crash: test passed\r\n");
     }
+
+    /// What a transcript cannot hold (multi-line bulks): the verbatim string and an empty
+    /// database's HTSTATS, byte for byte as redis-server 7.0.15 answered them.
+    #[test]
+    fn verbatim_and_empty_htstats_as_redis() {
+        let (mut eng, id) = engine("yes");
+        assert_eq!(
+            send(&mut eng, id, 1000, "DEBUG PROTOCOL verbatim\r\n"),
+            "$25\r\nThis is a verbatim\nstring\r\n"
+        );
+        let empty = "[Dictionary HT]\nHash table 0 stats (main hash table):\nNo stats available for empty dictionaries\n[Expires HT]\nHash table 0 stats (main hash table):\nNo stats available for empty dictionaries\n";
+        assert_eq!(empty.len(), 189);
+        assert_eq!(
+            send(&mut eng, id, 1000, "DEBUG HTSTATS 9\r\n"),
+            format!("$189\r\n{empty}\r\n")
+        );
+        send(&mut eng, id, 1000, "HELLO 3\r\n");
+        assert_eq!(
+            send(&mut eng, id, 1000, "DEBUG PROTOCOL verbatim\r\n"),
+            "=29\r\ntxt:This is a verbatim\nstring\r\n"
+        );
+        assert_eq!(
+            send(&mut eng, id, 1000, "DEBUG HTSTATS 9\r\n"),
+            format!("=193\r\ntxt:{empty}\r\n")
+        );
+    }
 }
