@@ -256,6 +256,22 @@ pub fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if named("object") && argc == 3 {
         return object(ctx, args[2]);
     }
+    if named("sdslen") && argc == 3 {
+        let dbi = ctx.client_ref().db;
+        let Some(v) = ctx.srv.dbs[dbi].keys.get(args[2]) else {
+            return Err(CmdError::NoSuchKey);
+        };
+        // Oxidis's strings are plain byte buffers: no spare room, their length allocated.
+        let Value::Str(val) = v else {
+            return Err(CmdError::err("Not an sds encoded string."));
+        };
+        let (k, n) = (args[2].len(), val.len());
+        let text = format!(
+            "key_sds_len:{k}, key_sds_avail:0, key_zmalloc: {k}, val_sds_len:{n}, val_sds_avail:0, val_zmalloc: {n}"
+        );
+        ctx.out().simple(&text);
+        return Ok(());
+    }
     if (named("listpack") && argc == 3) || (named("quicklist") && (argc == 3 || argc == 4)) {
         return structure(ctx, named("listpack"), args);
     }
@@ -847,6 +863,13 @@ mod tests {
             r.contains(" ql_nodes:1 ql_avg_node:2.00 ql_listpack_max:-2 ql_compressed:0"),
             "{r}"
         );
+        let r = send(
+            &mut eng,
+            id,
+            1000,
+            "SET s hello\r\nDEBUG SDSLEN s\r\nDEBUG SDSLEN a\r\n",
+        );
+        assert_eq!(r, "+OK\r\n+key_sds_len:1, key_sds_avail:0, key_zmalloc: 1, val_sds_len:5, val_sds_avail:0, val_zmalloc: 5\r\n-ERR Not an sds encoded string.\r\n");
         let r = send(&mut eng, id, 1000, "DEBUG STRINGMATCH-TEST\r\n");
         assert_eq!(r, "+Apparently Redis did not crash: test passed\r\n");
     }
