@@ -541,6 +541,9 @@ impl Engine {
                     self.srv.events.push_back(Event::Output(ClientHandle(slot)));
                 }
             }
+            // Every client held by the sleep runs now (one a CLIENT PAUSE holds is held again
+            // by dispatch).
+            self.resume_all_postponed(now);
         }
         self.srv.last_tick = now;
         let timeout = self.srv.config.timeout_secs;
@@ -597,6 +600,12 @@ impl Engine {
             }
             self.srv.pause = None;
         }
+        self.resume_all_postponed(now);
+    }
+
+    /// Feeds every postponed client its held input (a CLIENT PAUSE still in force holds
+    /// again what it must).
+    fn resume_all_postponed(&mut self, now: UnixMillis) {
         let held: Vec<usize> = self
             .clients
             .iter()

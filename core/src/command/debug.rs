@@ -550,7 +550,9 @@ fn populate(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             val.resize(sz, 0);
         }
         ctx.db().insert_new(&key, Value::string_from_vec(val));
-        ctx.key_modified(&key);
+        // signalModifiedKey without server.dirty: Redis neither counts nor propagates these.
+        let db = ctx.client_ref().db;
+        ctx.key_modified_in(db, &key);
     }
     ctx.out().ok();
     Ok(())
@@ -810,6 +812,27 @@ mod tests {
         assert_eq!(send(&mut eng, a, 1500, ""), "+OK\r\n+OK\r\n");
         // Both queues run at the wake-up, in client order: a's SET before b's GET.
         assert_eq!(send(&mut eng, b, 1500, ""), "$1\r\n1\r\n");
+    }
+
+    /// A read held by the sleep runs at the wake-up even under CLIENT PAUSE WRITE; a write
+    /// stays held by the pause.
+    #[test]
+    fn sleep_ends_for_reads_under_a_write_pause() {
+        let (mut eng, a) = engine("yes");
+        let b = eng.connect(UnixMillis(1000), ConnInfo::default());
+        let c = eng.connect(UnixMillis(1000), ConnInfo::default());
+        assert_eq!(
+            send(&mut eng, a, 1000, "CLIENT PAUSE 10000 WRITE\r\n"),
+            "+OK\r\n"
+        );
+        assert_eq!(send(&mut eng, b, 1000, "DEBUG SLEEP 0.1\r\n"), "");
+        assert_eq!(send(&mut eng, c, 1050, "GET k\r\nSET k v\r\n"), "");
+        eng.tick(UnixMillis(1100));
+        assert_eq!(send(&mut eng, b, 1100, ""), "+OK\r\n");
+        assert_eq!(send(&mut eng, c, 1100, ""), "$-1\r\n");
+        assert_eq!(send(&mut eng, a, 1100, "CLIENT UNPAUSE\r\n"), "+OK\r\n");
+        eng.tick(UnixMillis(1101));
+        assert_eq!(send(&mut eng, c, 1101, ""), "+OK\r\n");
     }
 
     #[test]

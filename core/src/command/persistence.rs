@@ -554,8 +554,14 @@ pub(crate) fn debug_loadaof(ctx: &mut Ctx) -> Result<(), CmdError> {
         None => incrs.push(pending),
     }
     let fail = |e: String| CmdError::err(format!("Error trying to load the AOF: {e}"));
-    for db in &mut ctx.srv.dbs {
-        db.flush();
+    // emptyData: what FLUSHALL signals (WATCH, tracking), then the databases emptied.
+    for db in 0..ctx.srv.dbs.len() {
+        super::tx::touch_all_in_db(ctx.srv, ctx.clients, db, None, now);
+    }
+    super::tracking::flushed(ctx.srv, ctx.clients);
+    for i in 0..ctx.srv.dbs.len() {
+        let (keys, expires) = ctx.srv.dbs[i].flush_all();
+        ctx.srv.free_db(keys, expires, false);
     }
     if let Some(bytes) = base {
         let mut rest: &[u8] = &bytes;
