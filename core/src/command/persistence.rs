@@ -601,6 +601,8 @@ pub(crate) fn debug_reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError
         }
     }
     let now = ctx.now;
+    // Deviation: the file is read and decoded before anything is emptied, so an RDB that
+    // cannot be loaded leaves the data as it was (Redis has emptied it by then).
     let bytes = if ctx.srv.persist.host.is_some() {
         if save && save_now(ctx.srv, now).is_err() {
             return Err(CmdError::Msg(b"ERR".to_vec()));
@@ -608,11 +610,7 @@ pub(crate) fn debug_reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError
         let host = ctx.srv.persist.host.as_mut();
         match host.map(|h| h.read_rdb()) {
             Some(Ok(b)) => b,
-            _ => {
-                return Err(CmdError::err(
-                    "Error trying to load the RDB dump, check server logs.",
-                ))
-            }
+            _ => return Err(CmdError::err("Error trying to load the RDB dump")),
         }
     } else {
         // No storage: the round trip happens in memory.
@@ -620,9 +618,7 @@ pub(crate) fn debug_reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError
         rdb::encode_to_vec(&ctx.srv.dbs, &opts)
     };
     if load_snapshot(ctx.srv, &bytes, now, flush, merge).is_err() {
-        return Err(CmdError::err(
-            "Error trying to load the RDB dump, check server logs.",
-        ));
+        return Err(CmdError::err("Error trying to load the RDB dump"));
     }
     ctx.out().ok();
     Ok(())
