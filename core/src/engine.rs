@@ -533,8 +533,7 @@ impl Engine {
             if now.0 < until.0 {
                 return;
             }
-            // DEBUG SLEEP is over: what was answered meanwhile goes out, held input runs
-            // (resume_postponed below).
+            // DEBUG SLEEP is over: what was answered meanwhile goes out.
             self.srv.sleep_until = None;
             for (slot, c) in self.clients.iter() {
                 if !c.out.is_empty() {
@@ -546,8 +545,9 @@ impl Engine {
             self.resume_all_postponed(now);
         }
         self.srv.last_tick = now;
+        let cron = !self.srv.debug.pause_cron;
         let timeout = self.srv.config.timeout_secs;
-        if timeout > 0 {
+        if timeout > 0 && cron {
             for (slot, c) in self.clients.iter_mut() {
                 // Redis's clientsCronHandleTimeout spares blocked clients (their own
                 // timeouts apply) and pubsub clients.
@@ -563,7 +563,7 @@ impl Engine {
         }
         crate::command::blocking::expire(now, &mut self.srv, &mut self.clients);
         self.run_unblocked(now);
-        let active_expire = self.srv.debug.active_expire;
+        let active_expire = self.srv.debug.active_expire && cron;
         let Server {
             dbs, rng, stats, ..
         } = &mut self.srv;
@@ -572,11 +572,15 @@ impl Engine {
                 stats.expired_keys_active +=
                     db.active_expire(now, rng, EXPIRE_SAMPLES_PER_TICK) as u64;
             }
-            db.rehash_tick(REHASH_BUCKETS_PER_TICK);
+            if cron {
+                db.rehash_tick(REHASH_BUCKETS_PER_TICK);
+            }
         }
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
         crate::command::tracking::tick(now, &mut self.srv, &mut self.clients);
-        crate::command::persistence::cron(&mut self.srv, now);
+        if cron {
+            crate::command::persistence::cron(&mut self.srv, now);
+        }
         self.resume_postponed(now);
         self.srv.collect_pending_free();
     }

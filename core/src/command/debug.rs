@@ -151,6 +151,9 @@ pub struct DebugState {
     pub reply_buffer_resizing: bool,
     /// DEBUG CHANGE-REPL-ID: mixed into INFO's master_replid.
     pub replid_epoch: u64,
+    /// DEBUG PAUSE-CRON: serverCron's work (idle timeouts, active expiry, rehashing, save
+    /// rules) is skipped while true.
+    pub pause_cron: bool,
 }
 
 impl Default for DebugState {
@@ -161,6 +164,7 @@ impl Default for DebugState {
             reply_buffer_peak_reset_time: 5000,
             reply_buffer_resizing: true,
             replid_epoch: 0,
+            pause_cron: false,
         }
     }
 }
@@ -336,9 +340,13 @@ pub fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             }
         }
     }
+    if named("pause-cron") && argc == 3 {
+        ctx.srv.debug.pause_cron = atoi(args[2]) != 0;
+        ctx.out().ok();
+        return Ok(());
+    }
     if (named("set-skip-checksum-validation")
         || named("aof-flush-sleep")
-        || named("pause-cron")
         || named("set-disable-deny-scripts"))
         && argc == 3
     {
