@@ -23,7 +23,8 @@ IMPLEMENTED = {
               "pubsub|numpat pubsub|shardchannels pubsub|shardnumsub pubsub|help ssubscribe spublish "
               "sunsubscribe",
     "blocking": "blpop brpop blmove brpoplpush blmpop bzpopmin bzpopmax bzmpop client|unblock",
-    "persistence": "save bgsave bgrewriteaof lastsave shutdown dump restore debug",
+    "persistence": "save bgsave bgrewriteaof lastsave shutdown dump restore",
+    "debug": "debug",
     "server": "command|count command|info command|docs command|list command|help "
               "info dbsize flushdb flushall time config|get config|set config|resetstat config|help "
               "swapdb wait",
@@ -31,7 +32,7 @@ IMPLEMENTED = {
     "string": "set get getset getdel getex setnx setex psetex mset msetnx mget append strlen incr decr "
               "incrby decrby incrbyfloat setrange getrange substr lcs",
     "keys": "del unlink exists type keys scan rename renamenx copy move randomkey touch",
-    "object": "object|encoding object|refcount object|help",
+    "object": "object|encoding object|refcount object|freq object|idletime object|help",
     "sort": "sort sort_ro",
     "list": "lpush rpush lpushx rpushx lpop rpop llen lrange lindex lset linsert lrem ltrim lpos lmove "
             "rpoplpush lmpop",

@@ -1411,6 +1411,11 @@ impl Config {
                     return Err(fail("wrong number of arguments"));
                 }
                 let mut refs: Vec<&[u8]> = args[1..].iter().map(Vec::as_slice).collect();
+                // Redis splits a multi-argument parameter given as one value (`save "3600 1"`,
+                // which is how `--save "3600 1"` reaches the config).
+                if p.flags & MULTI_ARG != 0 && args.len() == 2 && !args[1].is_empty() {
+                    refs = p.split(&args[1]);
+                }
                 let cur;
                 if p.flags & APPEND_LINES != 0 {
                     if appending.contains(&e.param) {
@@ -1694,6 +1699,10 @@ mod tests {
             .unwrap();
         assert_eq!(c.port, 7000);
         assert_eq!(get(&c, "save"), "3600 1 300 100");
+        // One quoted value of a multi-argument parameter is split (`--save "3600 1"`).
+        let mut q = Config::default();
+        q.load_conf("save \"60 5 10 2\"\n").unwrap();
+        assert_eq!(get(&q, "save"), "60 5 10 2");
         assert_eq!(c.hz, 500);
         assert_eq!(c.maxmemory, 100 << 20);
         let err = c.load_conf("port 1\n\nhz 5 6\n").unwrap_err();

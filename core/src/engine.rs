@@ -86,6 +86,9 @@ pub enum Event {
     Output(ClientHandle),
     /// SHUTDOWN succeeded (the snapshot, if any, is written): the host exits.
     Shutdown,
+    /// A line for the server log (DEBUG LOG, DEBUG LISTPACK/QUICKLIST's structure dump), at
+    /// Redis's warning level.
+    Log(String),
     /// CONFIG SET changed a parameter the host applies (`dir`, `dbfilename`, `appendonly`,
     /// `appendfsync`): the host re-reads those typed fields of `Engine::config`.
     ConfigChanged,
@@ -207,6 +210,12 @@ pub struct Server {
     pub(crate) watched: crate::command::tx::WatchIndex,
     /// CLIENT PAUSE in force, if any.
     pub(crate) pause: Option<crate::command::connection::Pause>,
+    /// DEBUG SLEEP: the engine sleeps until then, as a sleeping redis-server: no input is
+    /// executed (it queues), no output is handed over and the cron does not run until a
+    /// `tick` at or after it.
+    pub(crate) sleep_until: Option<UnixMillis>,
+    /// What other DEBUG subcommands switched (active expiry, ...).
+    pub(crate) debug: crate::command::debug::DebugState,
     /// RDB/AOF state, host hooks and the propagated-effects stream (rdb/persist.rs).
     pub(crate) persist: crate::rdb::persist::Persist,
     /// Big values waiting for the host to free them elsewhere (lazyfree.rs).
@@ -263,6 +272,18 @@ pub(crate) fn connect(
         srv.stats.connections_received += 1;
     }
     ClientHandle(clients.insert(c))
+}
+
+/// `Engine::disconnect` on the engine's parts.
+pub(crate) fn disconnect(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientHandle) {
+    if clients.contains(id.0) {
+        crate::command::tx::client_gone(srv, clients, id.0);
+        crate::command::blocking::forget_client(srv, clients, id);
+        crate::command::pubsub::forget_client(srv, clients, id);
+        crate::command::tracking::disable(srv, clients, id.0);
+        let c = clients.remove(id.0);
+        crate::command::client_evict::forget(srv, &c);
+    }
 }
 
 /// A client as `connect` makes it.
@@ -371,6 +392,8 @@ impl Engine {
                 events: VecDeque::new(),
                 watched: Default::default(),
                 pause: None,
+                sleep_until: None,
+                debug: Default::default(),
                 persist: Default::default(),
                 lazyfree: Vec::new(),
                 pubsub: Default::default(),
@@ -533,14 +556,7 @@ impl Engine {
     }
 
     pub fn disconnect(&mut self, id: ClientHandle) {
-        if self.clients.contains(id.0) {
-            crate::command::tx::client_gone(&mut self.srv, &mut self.clients, id.0);
-            crate::command::blocking::forget_client(&mut self.srv, &mut self.clients, id);
-            crate::command::pubsub::forget_client(&mut self.srv, &mut self.clients, id);
-            crate::command::tracking::disable(&mut self.srv, &mut self.clients, id.0);
-            let c = self.clients.remove(id.0);
-            crate::command::client_evict::forget(&mut self.srv, &c);
-        }
+        disconnect(&mut self.srv, &mut self.clients, id);
     }
 
     /// Appends bytes from the client and executes every complete request in them.
@@ -604,6 +620,9 @@ impl Engine {
 
     /// Moves all pending output into `out`.
     pub fn drain_output(&mut self, id: ClientHandle, out: &mut Vec<u8>) {
+        if self.srv.sleep_until.is_some() {
+            return; // DEBUG SLEEP: nothing leaves a sleeping server.
+        }
         if let Some(c) = self.clients.get_mut(id.0) {
             self.srv.stats.net_output_bytes += c.out.len() as u64;
             out.append(&mut c.out);
@@ -617,7 +636,7 @@ impl Engine {
     }
 
     pub fn has_output(&self, id: ClientHandle) -> bool {
-        self.clients.get(id.0).is_some_and(|c| !c.out.is_empty())
+        self.srv.sleep_until.is_none() && self.clients.get(id.0).is_some_and(|c| !c.out.is_empty())
     }
 
     /// True once the connection should be closed: after QUIT or a protocol error (when its
@@ -643,10 +662,26 @@ impl Engine {
     /// Periodic work (Redis's serverCron at `hz`): idle timeouts, active expiry, rehashing.
     /// Bounded per call.
     pub fn tick(&mut self, now: UnixMillis) {
+        if let Some(until) = self.srv.sleep_until {
+            if now.0 < until.0 {
+                return;
+            }
+            // DEBUG SLEEP is over: what was answered meanwhile goes out.
+            self.srv.sleep_until = None;
+            for (slot, c) in self.clients.iter() {
+                if !c.out.is_empty() {
+                    self.srv.events.push_back(Event::Output(ClientHandle(slot)));
+                }
+            }
+            // Every client held by the sleep runs now (one a CLIENT PAUSE holds is held again
+            // by dispatch).
+            self.resume_all_postponed(now);
+        }
         self.srv.last_tick = now;
         self.srv.sync_access(now);
+        let cron = !self.srv.debug.pause_cron;
         let timeout = self.srv.config.timeout_secs;
-        if timeout > 0 {
+        if timeout > 0 && cron {
             for (slot, c) in self.clients.iter_mut() {
                 // Redis's clientsCronHandleTimeout spares blocked clients (their own
                 // timeouts apply) and pubsub clients.
@@ -662,19 +697,27 @@ impl Engine {
         }
         crate::command::blocking::expire(now, &mut self.srv, &mut self.clients);
         self.run_unblocked(now);
+        let active_expire = self.srv.debug.active_expire && cron;
         let Server {
             dbs, rng, stats, ..
         } = &mut self.srv;
         for db in dbs.iter_mut() {
-            stats.expired_keys_active += db.active_expire(now, rng, EXPIRE_SAMPLES_PER_TICK) as u64;
-            db.rehash_tick(REHASH_BUCKETS_PER_TICK);
+            if active_expire {
+                stats.expired_keys_active +=
+                    db.active_expire(now, rng, EXPIRE_SAMPLES_PER_TICK) as u64;
+            }
+            if cron {
+                db.rehash_tick(REHASH_BUCKETS_PER_TICK);
+            }
         }
         crate::command::notify::flush_server(now, &mut self.srv, &mut self.clients);
         crate::evict::tick(now, &mut self.srv, &mut self.clients);
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
         crate::command::tracking::tick(now, &mut self.srv, &mut self.clients);
-        crate::command::persistence::cron(&mut self.srv, now);
-        crate::command::client_evict::cron(&mut self.srv, &mut self.clients);
+        if cron {
+            crate::command::persistence::cron(&mut self.srv, now);
+            crate::command::client_evict::cron(&mut self.srv, &mut self.clients);
+        }
         self.resume_postponed(now);
         self.srv.collect_pending_free();
     }
@@ -698,6 +741,12 @@ impl Engine {
             }
             self.srv.pause = None;
         }
+        self.resume_all_postponed(now);
+    }
+
+    /// Feeds every postponed client its held input (a CLIENT PAUSE still in force holds
+    /// again what it must).
+    fn resume_all_postponed(&mut self, now: UnixMillis) {
         let held: Vec<usize> = self
             .clients
             .iter()
@@ -717,6 +766,9 @@ impl Engine {
 
     /// When `tick` should next run, if anything is waiting for it.
     pub fn next_deadline(&self) -> Option<UnixMillis> {
+        if let Some(until) = self.srv.sleep_until {
+            return Some(until);
+        }
         let busy = self.srv.config.timeout_secs > 0 && !self.clients.is_empty()
             || self
                 .srv
@@ -770,6 +822,9 @@ pub(crate) fn receive(
     c.last_interaction = now;
     srv.stats.net_input_bytes += bytes.len() as u64;
     c.inbuf.extend_from_slice(bytes);
+    if srv.sleep_until.is_some() {
+        c.postponed = true; // run by resume_postponed when DEBUG SLEEP ends
+    }
     if c.close_after_reply || c.postponed {
         if c.inbuf.len() > srv.config.client_query_buffer_limit {
             c.close_asap = true;
@@ -831,6 +886,11 @@ pub(crate) fn process_input(
                 }
                 let c = &mut clients[id.0];
                 if c.close_after_reply || c.close_asap || c.blocked.is_some() {
+                    break;
+                }
+                if srv.sleep_until.is_some() {
+                    // DEBUG SLEEP: the rest of the pipeline waits for the wake-up.
+                    c.postponed = true;
                     break;
                 }
             }

@@ -85,7 +85,11 @@ fn golden_transcripts_on_the_engine() {
         }
         // A fixed, realistic start time so EXPIREAT-style transcripts behave.
         let now = UnixMillis(1_700_000_000_000);
-        let mut eng = Engine::new(Config::default(), 1);
+        // DEBUG allowed, as every golden runner (and Redis's own test suite) starts its server.
+        let mut cfg = Config::default();
+        cfg.set("enable-debug-command", b"yes")
+            .expect("enable-debug-command");
+        let mut eng = Engine::new(cfg, 1);
         eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
         eng.set_acl_host(Box::new(TestAclHost(0x9e37_79b9_7f4a_7c15)));
         // The host's used-memory figure: a constant like an empty redis-server's (~1 MB), so

@@ -35,6 +35,9 @@ pub struct Aof {
     unsynced: bool,
     pub base_size: u64,
     pub incr_size: u64,
+    /// Effects not yet in the file: a write failed (a full disk), so they are kept and
+    /// written again on the next flush, as Redis keeps its aof_buf.
+    retry: Vec<u8>,
 }
 
 fn manifest_line(file: &str, seq: u64, kind: char) -> String {
@@ -56,6 +59,7 @@ impl Aof {
             unsynced: false,
             base_size: 0,
             incr_size: 0,
+            retry: Vec::new(),
         }
     }
 
@@ -97,16 +101,63 @@ impl Aof {
 
     /// Appends propagated commands (dropped while no incr file is open: the base a pending
     /// rewrite writes will contain them).
+    /// Appends `bytes` after anything a failed write left to retry. On an error (ENOSPC...)
+    /// the partial write is truncated away, as Redis's flushAppendOnlyFile does, and all of
+    /// it stays for the next attempt.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if bytes.is_empty() {
+        let Some(f) = self.file.as_mut() else {
+            return Ok(());
+        };
+        let pending: &[u8] = if self.retry.is_empty() {
+            bytes
+        } else {
+            self.retry.extend_from_slice(bytes);
+            &self.retry
+        };
+        if pending.is_empty() {
             return Ok(());
         }
-        if let Some(f) = self.file.as_mut() {
-            f.write_all(bytes)?;
-            self.incr_size += bytes.len() as u64;
+        let mut done = 0;
+        let mut failed = None;
+        while done < pending.len() {
+            match f.write(&pending[done..]) {
+                Ok(0) => failed = Some(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => failed = Some(e),
+            }
+            if failed.is_some() {
+                break;
+            }
+        }
+        if done > 0 && failed.is_some() {
+            let truncated = f
+                .metadata()
+                .and_then(|m| f.set_len(m.len().saturating_sub(done as u64)));
+            if truncated.is_ok() {
+                done = 0;
+            }
+        }
+        self.incr_size += done as u64;
+        if done > 0 {
             self.unsynced = true;
         }
-        Ok(())
+        match failed {
+            None => {
+                self.retry.clear();
+                Ok(())
+            }
+            Some(e) => {
+                let rest = pending[done..].to_vec();
+                self.retry = rest;
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a failed write left effects to write again.
+    pub fn retry_pending(&self) -> bool {
+        !self.retry.is_empty()
     }
 
     pub fn fsync(&mut self) -> io::Result<()> {
@@ -220,6 +271,39 @@ fn parse_manifest(text: &str) -> Result<(Option<AofFile>, Vec<AofFile>), String>
     }
     incrs.sort();
     Ok((base, incrs))
+}
+
+/// DEBUG LOADAOF: the files the manifest names (base, then incrs in order) and, at the end
+/// of the last, what a failed write left to retry.
+pub fn read_all(shared: &Shared) -> Result<oxidis_core::rdb::AofFiles, String> {
+    let st = shared.borrow();
+    let dir = st.dir.join(&st.aof_dirname);
+    let manifest = dir.join(format!("{}.manifest", st.aof_name));
+    let read = |f: &str| {
+        fs::read(dir.join(f)).map_err(|e| {
+            format!(
+                "Can't open the append-only file {f}: {}",
+                crate::log::strerror(&e)
+            )
+        })
+    };
+    let text = fs::read_to_string(&manifest).map_err(|e| {
+        format!(
+            "Can't open the AOF manifest {}: {}",
+            manifest.display(),
+            crate::log::strerror(&e)
+        )
+    })?;
+    let (base, incrs) = parse_manifest(&text)?;
+    let base = base.map(|(_, f)| read(&f)).transpose()?;
+    let mut files = incrs
+        .iter()
+        .map(|(_, f)| read(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let (Some(aof), Some(last)) = (st.aof.as_ref(), files.last_mut()) {
+        last.extend_from_slice(&aof.retry);
+    }
+    Ok((base, files))
 }
 
 /// Startup with appendonly yes: load base + incr files (aof-load-truncated decides about a
@@ -401,12 +485,25 @@ pub fn flush(shared: &Shared, eng: &mut Engine, buf: &mut Vec<u8>) {
     let size = aof.base_size + aof.incr_size;
     drop(st);
     match res {
-        Ok(()) => eng.aof_write_ok(size),
+        Ok(()) => {
+            if !eng.aof_write_ok_was() {
+                log::warning("AOF write error looks solved, Redis can write again.");
+            }
+            eng.aof_write_ok(size)
+        }
         Err(e) => {
-            if eng.aof_write_failed() {
+            let why = crate::log::strerror(&e);
+            if eng.config().appendfsync == AppendFsync::Always {
+                // Redis cannot keep its promise (a reply only once its write is on disk): it
+                // exits rather than acknowledge what it may have lost.
                 log::warning(&format!(
-                    "Error writing to the AOF file: {} ({written} bytes)",
-                    crate::log::strerror(&e)
+                    "Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting... ({why})"
+                ));
+                std::process::exit(1);
+            }
+            if eng.aof_write_failed(&why) {
+                log::warning(&format!(
+                    "Error writing to the AOF file: {why} ({written} bytes)"
                 ));
             }
         }
@@ -416,4 +513,10 @@ pub fn flush(shared: &Shared, eng: &mut Engine, buf: &mut Vec<u8>) {
 /// Whether an everysec fsync is owed.
 pub fn fsync_pending(shared: &Shared) -> bool {
     shared.borrow().aof.as_ref().is_some_and(Aof::fsync_pending)
+}
+
+/// Whether a failed write is waiting to be retried (the loop retries it at least every
+/// 100 ms, as Redis's serverCron does, so writes are accepted again once the disk recovers).
+pub fn retry_pending(shared: &Shared) -> bool {
+    shared.borrow().aof.as_ref().is_some_and(Aof::retry_pending)
 }

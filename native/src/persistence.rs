@@ -228,6 +228,10 @@ impl PersistHost for Host {
         fs::read(&p).map_err(|e| format!("{}: {}", p.display(), crate::log::strerror(&e)))
     }
 
+    fn read_aof(&mut self) -> Result<oxidis_core::rdb::AofFiles, String> {
+        crate::aof::read_all(&self.shared)
+    }
+
     fn prepare_shutdown(&mut self) -> Result<(), String> {
         let mut st = self.shared.borrow_mut();
         for child in [st.rdb_child.take(), st.aof_child.take()]

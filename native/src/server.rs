@@ -338,6 +338,10 @@ impl Server {
                 self.eng.tick(now);
                 self.handle_engine_events();
             }
+            // A failed AOF write is retried (MISCONF clears once it succeeds).
+            if self.persist.as_ref().is_some_and(crate::aof::retry_pending) {
+                self.after_batch();
+            }
             if self.eng.shutdown_requested() {
                 return Ok("SHUTDOWN");
             }
@@ -353,7 +357,10 @@ impl Server {
             }
             if let Some(p) = &self.persist {
                 // Children are polled and everysec fsyncs done at least this often.
-                if crate::persistence::has_child(p) || crate::aof::fsync_pending(p) {
+                if crate::persistence::has_child(p)
+                    || crate::aof::fsync_pending(p)
+                    || crate::aof::retry_pending(p)
+                {
                     let cap = Duration::from_millis(100);
                     timeout = Some(timeout.map_or(cap, |t| t.min(cap)));
                 }
@@ -761,6 +768,7 @@ impl Server {
                 Event::Output(ClientHandle(slot)) => self.write_conn(slot),
                 // Seen through `shutdown_requested` by the loop.
                 Event::Shutdown => {}
+                Event::Log(line) => crate::log::warning(&line),
                 Event::ConfigChanged => {
                     if let Some(p) = &self.persist {
                         crate::persistence::sync_config(p, &mut self.eng);

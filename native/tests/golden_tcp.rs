@@ -8,7 +8,8 @@ use oxidis_testkit::{golden_tcp, transcripts};
 
 #[test]
 fn golden_transcripts_over_tcp() {
-    let srv = common::start(&[]);
+    // DEBUG allowed, as every golden runner (and Redis's own test suite) starts its server.
+    let srv = common::start(&["--enable-debug-command", "yes"]);
     let filter = std::env::var("GOLDEN").unwrap_or_default();
     let (ran, failures) = golden_tcp::run_against(&srv.addr(), &transcripts::golden_dir(), &filter);
     eprintln!("{ran} transcripts run over TCP");

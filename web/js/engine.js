@@ -605,7 +605,13 @@ export function renderReply(bytes) {
  * engine, with the engine's own runner; returns the failures (empty when it passes).
  */
 export function runGolden(name, text, options = {}) {
-  const engine = new Engine({ clock: 'manual', time: options.time ?? 1_700_000_000_000, seed: options.seed ?? 1 });
+  // DEBUG allowed, as every golden runner (and Redis's own test suite) starts its server.
+  const engine = new Engine({
+    clock: 'manual',
+    time: options.time ?? 1_700_000_000_000,
+    seed: options.seed ?? 1,
+    config: { 'enable-debug-command': 'yes' },
+  });
   const clients = [];
   const client = (i) => {
     while (clients.length <= i) clients.push(engine.connect());

@@ -455,7 +455,7 @@ impl RawEngine {
                 Event::Close(id) => (EV_CLOSE, id),
                 // An embedded engine has no process to stop (SHUTDOWN's reply says what it did)
                 // and no files to apply dir/appendonly to.
-                Event::Shutdown | Event::ConfigChanged => continue,
+                Event::Shutdown | Event::ConfigChanged | Event::Log(_) => continue,
             };
             if let Some(&h) = self.by_slot.get(&id.0) {
                 self.events.push_back((kind, h));

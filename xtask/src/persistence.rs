@@ -14,6 +14,12 @@
 //!   SIGKILL and a restart the popped elements stay popped, as on redis-server.
 //! - A torn last AOF command loads with `aof-load-truncated yes` and refuses with `no`.
 //! - BGSAVE of 1M keys: a probing client's worst PING latency is reported (not asserted).
+//! - DEBUG LOADAOF (after a rewrite, with an RDB preamble and incr files) gives back the same
+//!   dataset: DEBUG DIGEST before and after are equal, and equal to redis-server's.
+//! - MISCONF, on both servers alike: after a failed BGSAVE (its directory deleted) writes and
+//!   PING are refused with Redis's text, reads served, and a BGSAVE into a working directory
+//!   ends it; with the AOF on a full disk (a 1 MB tmpfs: needs root to mount it) writes are
+//!   refused, acknowledged ones survive, and writes resume once space is freed.
 
 use crate::servers::{self, Server};
 use crate::suite::Suite;
@@ -1019,6 +1025,278 @@ fn truncated(ox: &Path) -> Result<(), String> {
     }
 }
 
+/// One server: a dataset of every type written to its AOF (some before a rewrite, so there
+/// is an RDB preamble, some after), then DEBUG LOADAOF; returns (digest before, after).
+fn loadaof_on(bin: &Path, tag: &str) -> Result<(String, String), String> {
+    let dir = fresh_dir(&format!("loadaof-{tag}"))?;
+    let extra = [
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let srv = start(bin, &dir, &extra, &format!("loadaof-{tag}"))?;
+    let mut c = connect(&srv.addr())?;
+    let digest = |c: &mut Conn| -> Result<String, String> {
+        match c.call(&["DEBUG", "DIGEST"])? {
+            Reply::Simple(d) => Ok(String::from_utf8_lossy(&d).into_owned()),
+            r => Err(format!("DEBUG DIGEST: {r:?}")),
+        }
+    };
+    for cmd in dataset().iter().take(40) {
+        c.call(cmd)?;
+    }
+    c.call(&["BGREWRITEAOF"])?;
+    wait_info(&mut c, "aof_rewrite_in_progress", "0")?;
+    wait_info(&mut c, "aof_rewrite_scheduled", "0")?;
+    for cmd in dataset().iter().skip(40) {
+        c.call(cmd)?;
+    }
+    c.call(&["SELECT", "2"])?;
+    c.call(&["RPUSH", "l2", "a", "b"])?;
+    let before = digest(&mut c)?;
+    c.call_ok(&["DEBUG", "LOADAOF"])?;
+    let after = digest(&mut c)?;
+    Ok((before, after))
+}
+
+fn loadaof(ox: &Path) -> Result<(), String> {
+    let (rb, ra) = loadaof_on(&redis_bin(), "redis")?;
+    let (ob, oa) = loadaof_on(ox, "oxidis")?;
+    if rb != ra || ob != oa || rb != ob || rb == "0".repeat(40) {
+        return Err(format!(
+            "digests before/after LOADAOF: redis-server {rb}/{ra}, oxidis-server {ob}/{oa}"
+        ));
+    }
+    Ok(())
+}
+
+/// Polls INFO persistence until `field` reads `want` (10 s at most).
+fn wait_info(c: &mut Conn, field: &str, want: &str) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = c.info_field("persistence", field)?;
+        if got == want {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{field} stayed {got:?}, want {want:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every reply of `cmds`, rendered, for comparing the two servers.
+fn replies(c: &mut Conn, cmds: &[&[&str]]) -> Result<Vec<String>, String> {
+    cmds.iter()
+        .map(|cmd| {
+            let r = c.call(cmd)?;
+            let text = match &r {
+                Reply::Error(e) => format!("-{}", String::from_utf8_lossy(e)),
+                r => render_masking_times(r),
+            };
+            Ok(format!("{} -> {text}", cmd.join(" ")))
+        })
+        .collect()
+}
+
+/// One server's MISCONF story with a failing BGSAVE: its directory is deleted under it (a
+/// failure root cannot bypass, unlike a read-only mode), then a new one is set.
+fn misconf_bgsave_on(bin: &Path, tag: &str) -> Result<Vec<String>, String> {
+    let dir = fresh_dir(&format!("misconf-{tag}"))?;
+    let extra = [
+        "--save",
+        "3600 1",
+        "--appendonly",
+        "no",
+        "--enable-protected-configs",
+        "yes",
+    ];
+    let srv = start(bin, &dir, &extra, &format!("misconf-{tag}"))?;
+    let mut c = connect(&srv.addr())?;
+    c.call_ok(&["SET", "k1", "v1"])?;
+    std::fs::remove_dir_all(&dir).map_err(|e| e.to_string())?;
+    let mut log = vec![format!(
+        "BGSAVE -> {}",
+        render_masking_times(&c.call(&["BGSAVE"])?)
+    )];
+    wait_info(&mut c, "rdb_bgsave_in_progress", "0")?;
+    wait_info(&mut c, "rdb_last_bgsave_status", "err")?;
+    log.extend(replies(
+        &mut c,
+        &[
+            &["SET", "k2", "v2"],
+            &["GET", "k1"],
+            &["PING"],
+            &["INCR", "n"],
+            &["MULTI"],
+            &["SET", "k3", "v3"],
+            &["GET", "k1"],
+            &["EXEC"],
+            &["EVAL", "return redis.call('get', 'k1')", "0"],
+            &[
+                "EVAL",
+                "#!lua flags=no-writes\nreturn redis.call('get', 'k1')",
+                "0",
+            ],
+            &["EVAL", "return 1", "0"],
+            &["EVAL", "return redis.call('set', 'k4', 'v')", "0"],
+            &["EVAL", "return redis.pcall('set', 'k4', 'v')", "0"],
+            &["EVAL", "#!lua\nreturn redis.call('get', 'k1')", "0"],
+            &["DBSIZE"],
+        ],
+    )?);
+    // The disk recovers: a save into a working directory ends the refusal.
+    let dir2 = fresh_dir(&format!("misconf-{tag}-2"))?;
+    c.call_ok(&["CONFIG", "SET", "dir", &dir2.display().to_string()])?;
+    c.call(&["BGSAVE"])?;
+    wait_info(&mut c, "rdb_bgsave_in_progress", "0")?;
+    wait_info(&mut c, "rdb_last_bgsave_status", "ok")?;
+    log.extend(replies(
+        &mut c,
+        &[&["SET", "k2", "v2"], &["PING"], &["DBSIZE"]],
+    )?);
+    Ok(log)
+}
+
+fn misconf_bgsave(ox: &Path) -> Result<(), String> {
+    let want = misconf_bgsave_on(&redis_bin(), "redis")?;
+    let got = misconf_bgsave_on(ox, "oxidis")?;
+    let misconf = want
+        .iter()
+        .filter(|l| l.contains("MISCONF Redis is configured"))
+        .count();
+    if misconf < 3 {
+        return Err(format!(
+            "redis-server refused {misconf} commands with MISCONF: {want:#?}"
+        ));
+    }
+    for (w, g) in want.iter().zip(&got) {
+        if w != g {
+            return Err(format!("redis-server: {w}\noxidis-server: {g}"));
+        }
+    }
+    if want.len() != got.len() {
+        return Err(format!("{} replies vs {}", want.len(), got.len()));
+    }
+    Ok(())
+}
+
+/// Mounts a 1 MB tmpfs at `at` (root only), unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path) -> Result<Tmpfs, String> {
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+            .arg(at)
+            .output()
+            .map_err(|e| format!("mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mounting a 1 MB tmpfs (a full disk) needs root: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(Tmpfs(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// One server with its AOF on a disk that fills up: (acknowledged keys, the MISCONF text),
+/// after checking that reads are served, that writes resume once space is freed and that
+/// every acknowledged write is there after a restart.
+fn misconf_aof_on(bin: &Path, tag: &str) -> Result<(usize, String), String> {
+    let dir = fresh_dir(&format!("misconf-aof-{tag}"))?;
+    let fs = Tmpfs::mount(&dir)?;
+    let extra = [
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+    ];
+    let name = format!("misconf-aof-{tag}");
+    let mut srv = start(bin, &dir, &extra, &name)?;
+    let mut c = connect(&srv.addr())?;
+    // Fill the disk but for a little room, then write until the AOF cannot take more.
+    let filler = dir.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).map_err(|e| e.to_string())?;
+        let chunk = vec![b'x'; 4096];
+        while f.write_all(&chunk).is_ok() {}
+        let len = f.metadata().map_err(|e| e.to_string())?.len();
+        f.set_len(len.saturating_sub(64 * 1024))
+            .map_err(|e| e.to_string())?;
+    }
+    let value = "v".repeat(1000);
+    let mut acked = 0;
+    let mut misconf = None;
+    for i in 0..1000 {
+        match c.call(&["SET", &format!("key:{i}"), &value])? {
+            Reply::Simple(s) if s == b"OK" => acked += 1,
+            Reply::Error(e) => {
+                misconf = Some(String::from_utf8_lossy(&e).into_owned());
+                break;
+            }
+            r => return Err(format!("SET key:{i}: {r:?}")),
+        }
+    }
+    let misconf = misconf.ok_or("the disk never filled up")?;
+    match c.call(&["GET", "key:0"])? {
+        Reply::Bulk(b) if b == value.as_bytes() => {}
+        r => return Err(format!("GET on a full disk: {r:?}")),
+    }
+    // Space again: writes resume once the retried AOF write succeeds.
+    std::fs::remove_file(&filler).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match c.call(&["SET", "after", "1"])? {
+            Reply::Simple(_) => break,
+            r if Instant::now() > deadline => return Err(format!("writes did not resume: {r:?}")),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    shutdown(&mut srv, "NOSAVE")?;
+    drop(srv);
+    let srv = start(bin, &dir, &extra, &format!("{name}-restart"))?;
+    let mut c = connect(&srv.addr())?;
+    for i in 0..acked {
+        if c.call(&["EXISTS", &format!("key:{i}")])? != Reply::Int(1) {
+            return Err(format!(
+                "acknowledged key:{i} (of {acked}) lost after the restart"
+            ));
+        }
+    }
+    if c.call(&["EXISTS", "after"])? != Reply::Int(1) {
+        return Err("the write after recovery was lost".into());
+    }
+    drop(c);
+    drop(srv);
+    drop(fs);
+    Ok((acked, misconf))
+}
+
+fn misconf_aof(ox: &Path) -> Result<String, String> {
+    let (r_acked, want) = misconf_aof_on(&redis_bin(), "redis")?;
+    let (o_acked, got) = misconf_aof_on(ox, "oxidis")?;
+    let text = "MISCONF Errors writing to the AOF file: No space left on device";
+    if want != text || got != text {
+        return Err(format!("redis-server: {want:?}\noxidis-server: {got:?}"));
+    }
+    Ok(format!(
+        "full disk: {r_acked} writes acknowledged by redis-server, {o_acked} by oxidis-server, all kept"
+    ))
+}
+
 /// BGSAVE of 1M keys while a client PINGs: the worst latency, reported.
 fn bgsave_latency(ox: &Path) -> Result<String, String> {
     let dir = fresh_dir("bgsave")?;
@@ -1168,6 +1446,18 @@ pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
         (
             "aclfile: loaded at start, ACL SAVE, ACL LOAD and its errors, as redis-server",
             acl_files(&ox).map(|()| None),
+        ),
+        (
+            "DEBUG LOADAOF reloads the dataset with the same DEBUG DIGEST as redis-server",
+            loadaof(&ox).map(|()| None),
+        ),
+        (
+            "MISCONF after a failed BGSAVE, as redis-server",
+            misconf_bgsave(&ox).map(|()| None),
+        ),
+        (
+            "MISCONF on a full disk with the AOF, as redis-server; no acknowledged write lost",
+            misconf_aof(&ox).map(Some),
         ),
         ("BGSAVE latency", bgsave_latency(&ox).map(Some)),
     ];

@@ -36,7 +36,8 @@ pub fn start(
 /// The command line both servers get (redis-server's flag names, which oxidis-server shares),
 /// so differential suites compare like with like: loopback on `port`, no persistence, and a
 /// fresh, empty working directory of its own (so nothing lands in the repo if a test sends
-/// SAVE, and no stray dump.rdb from elsewhere is loaded at start).
+/// SAVE, and no stray dump.rdb from elsewhere is loaded at start), and DEBUG allowed, as
+/// Redis's own test suite starts its servers (golden transcripts use DEBUG PROTOCOL, DIGEST).
 pub fn server_args(port: u16) -> Vec<OsString> {
     let dir = std::env::temp_dir().join(format!("oxidis-xtask-{}-{port}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -54,6 +55,8 @@ pub fn server_args(port: u16) -> Vec<OsString> {
         "no",
         "--dir",
         &dir.display().to_string(),
+        "--enable-debug-command",
+        "yes",
     ]
     .iter()
     .map(OsString::from)

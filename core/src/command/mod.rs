@@ -13,6 +13,7 @@ pub mod bitops;
 pub mod blocking;
 pub mod client_evict;
 pub mod connection;
+pub mod debug;
 pub mod expire;
 pub mod geo;
 pub mod hash;
@@ -600,6 +601,10 @@ fn process_command(
     // Keep the tracking table within tracking-table-max-keys (trackingLimitUsedSlots).
     if srv.tracking.client_count() > 0 {
         tracking::limit(srv, clients);
+    }
+    // Writes are refused while the disk cannot take them (a failed BGSAVE or AOF write).
+    if let Some(msg) = persistence::refuses_write(srv, &clients[id.0], cmd, args) {
+        return reject(srv, clients, Some(cmd), msg);
     }
     // RESP2 subscribers may only (un)subscribe, PING, QUIT and RESET.
     if let Some(msg) = pubsub::subscriber_mode_error(&clients[id.0], cmd) {

@@ -1,5 +1,5 @@
-//! The persistence command group (SAVE BGSAVE BGREWRITEAOF LASTSAVE SHUTDOWN DUMP RESTORE
-//! DEBUG), the save rules and auto-rewrite of Redis's serverCron, and the propagation hook
+//! The persistence command group (SAVE BGSAVE BGREWRITEAOF LASTSAVE SHUTDOWN DUMP RESTORE,
+//! DEBUG RELOAD), the save rules and auto-rewrite of Redis's serverCron, and the propagation hook
 //! dispatch calls around every command (Redis's call() + alsoPropagate).
 //!
 //! Files, fork and fsync are the host's (`rdb::persist::PersistHost`); everything about *when*
@@ -66,6 +66,50 @@ pub(crate) fn propagate_expired(srv: &mut Server, db: usize, keys: &[Vec<u8>]) {
 pub fn set_propagation(srv: &mut Server, on: bool) {
     srv.persist.set_propagate(on);
     super::tx::sync_expiry_logging(srv);
+}
+
+// ---------------------------------------------------------------- MISCONF
+
+/// shared.bgsaveerr, without its '-' and CRLF.
+pub const BGSAVE_ERR: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// writeCommandsDeniedByDiskError + writeCommandsGetDiskErrorMessage: why writes are refused
+/// now, if they are: the last BGSAVE failed (with stop-writes-on-bgsave-error and save rules
+/// set), or the last AOF write or fsync did. Each clears when the disk recovers (a save that
+/// succeeds; an AOF write that succeeds, which the host retries).
+pub fn disk_error(srv: &Server) -> Option<Vec<u8>> {
+    let p = &srv.persist;
+    if srv.config.stop_writes_on_bgsave_error
+        && save_params(&srv.config).next().is_some()
+        && !p.last_bgsave_ok
+    {
+        return Some(BGSAVE_ERR.as_bytes().to_vec());
+    }
+    if p.aof_enabled && !p.aof_last_write_ok {
+        return Some(
+            format!(
+                "MISCONF Errors writing to the AOF file: {}",
+                p.aof_last_write_error
+            )
+            .into_bytes(),
+        );
+    }
+    None
+}
+
+/// processCommand's check: a write command (EXEC of a transaction with one; a script whose
+/// flags may write) or PING is refused while `disk_error` says so.
+pub fn refuses_write(
+    srv: &Server,
+    c: &crate::engine::Client,
+    cmd: &super::CommandSpec,
+    args: &[&[u8]],
+) -> Option<Vec<u8>> {
+    let msg = disk_error(srv)?;
+    let flags = crate::script::command_flags(srv, cmd, args);
+    let write = flags & super::flags::WRITE != 0
+        || (cmd.name == "exec" && c.tx.queued_flags & super::flags::WRITE != 0);
+    (write || cmd.name == "ping").then_some(msg)
 }
 
 // ---------------------------------------------------------------- cron
@@ -498,72 +542,58 @@ pub fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-const DEBUG_HELP: &[&str] = &[
-    "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "OBJECT <key>",
-    "    Show low level info about `key` and associated value.",
-    "RELOAD [option ...]",
-    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
-    "    * MERGE: conflicting keys will be loaded from RDB.",
-    "    * NOFLUSH: the existing database will not be removed before load, but",
-    "      conflicting keys will generate an exception and kill the server.",
-    "    * NOSAVE: the database will be loaded from an existing RDB file.",
-    "    Examples:",
-    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
-    "      the database.",
-    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
-    "      existing RDB file.",
-    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
-    "      file to the database.",
-    "HELP",
-    "    Print this help.",
-];
-
-fn debug_allowed(ctx: &Ctx) -> bool {
-    let a = &ctx.client_ref().info.addr;
-    let local = a.is_empty() || a.starts_with("127.") || a.starts_with("[::1]");
-    ctx.srv.config.enable_debug_command.allows(local)
-}
-
-/// DEBUG <subcommand> ... (OBJECT, RELOAD, HELP)
-pub fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    if !debug_allowed(ctx) {
+/// DEBUG LOADAOF: empties the databases and replays the AOF as the host's files hold it,
+/// followed by the effects not yet written (Redis flushes its aof_buf first). The files are
+/// read before anything is emptied; a file that fails to replay is an error (where Redis
+/// exits) and leaves what loaded so far.
+pub(crate) fn debug_loadaof(ctx: &mut Ctx) -> Result<(), CmdError> {
+    let now = ctx.now;
+    let Some(host) = ctx.srv.persist.host.as_mut() else {
         return Err(CmdError::err(
-            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+            "DEBUG LOADAOF needs an AOF: this host keeps no files",
         ));
+    };
+    let (base, mut incrs) = host
+        .read_aof()
+        .map_err(|e| CmdError::err(format!("Error trying to load the AOF: {e}")))?;
+    let pending = ctx.srv.persist.pending().to_vec();
+    match incrs.last_mut() {
+        Some(last) => last.extend_from_slice(&pending),
+        None => incrs.push(pending),
     }
-    let sub = args[1];
-    if is(sub, "help") && args.len() == 2 {
-        super::connection::reply_help(ctx, DEBUG_HELP);
-        return Ok(());
+    let fail = |e: String| CmdError::err(format!("Error trying to load the AOF: {e}"));
+    // emptyData: what FLUSHALL signals (WATCH, tracking), then the databases emptied.
+    for db in 0..ctx.srv.dbs.len() {
+        super::tx::touch_all_in_db(ctx.srv, ctx.clients, db, None, now);
     }
-    if is(sub, "reload") {
-        return debug_reload(ctx, &args[2..]);
+    super::tracking::flushed(ctx.srv, ctx.clients);
+    for i in 0..ctx.srv.dbs.len() {
+        let (keys, expires) = ctx.srv.dbs[i].flush_all();
+        ctx.srv.free_db(keys, expires, false);
     }
-    if is(sub, "object") && args.len() == 3 {
-        let cfg = ctx.srv.config.clone();
-        let access = ctx.srv.access(ctx.now);
-        // A plain dictFind, as Redis's: no expiry, the access field left alone.
-        let Some((k, v)) = ctx.db().keys.get_entry(args[2]) else {
-            return Err(CmdError::NoSuchKey);
-        };
-        let len = rdb::dump_payload(v, &cfg).len().saturating_sub(11);
-        let text = format!(
-            "Value at:0x0 refcount:1 encoding:{} serializedlength:{len} lru:{} lru_seconds_idle:{}",
-            v.encoding(),
-            k.lru(),
-            access.idle_ms(k.lru()) / 1000
-        );
-        ctx.out().simple(&text);
-        return Ok(());
+    if let Some(bytes) = base {
+        let mut rest: &[u8] = &bytes;
+        if bytes.starts_with(b"REDIS") {
+            let mut keys: Vec<rdb::LoadedKey> = Vec::new();
+            let Server { config, rng, .. } = &mut *ctx.srv;
+            let info = rdb::decode(&bytes, config, rng, None, |k| keys.push(k)).map_err(fail)?;
+            apply_loaded_with_functions(ctx.srv, keys, &info.functions, false, true)
+                .map_err(fail)?;
+            rest = &bytes[info.consumed..];
+        }
+        crate::rdb::replay_aof(ctx.srv, ctx.clients, now, rest).map_err(fail)?;
     }
-    let mut msg = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
-    msg.extend_from_slice(&sub[..sub.len().min(128)]);
-    msg.extend_from_slice(b"'. Try DEBUG HELP.");
-    Err(CmdError::Msg(msg))
+    for bytes in &incrs {
+        crate::rdb::replay_aof(ctx.srv, ctx.clients, now, bytes).map_err(fail)?;
+    }
+    // What was loaded is what the AOF already holds: nothing to propagate or save.
+    ctx.srv.dirty = 0;
+    ctx.out().ok();
+    Ok(())
 }
 
-fn debug_reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]
+pub(crate) fn debug_reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
     let (mut merge, mut flush, mut save) = (false, true, true);
     for o in opts {
         if is(o, "merge") {
@@ -579,6 +609,8 @@ fn debug_reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
         }
     }
     let now = ctx.now;
+    // Deviation: the file is read and decoded before anything is emptied, so an RDB that
+    // cannot be loaded leaves the data as it was (Redis has emptied it by then).
     let bytes = if ctx.srv.persist.host.is_some() {
         if save && save_now(ctx.srv, now).is_err() {
             return Err(CmdError::Msg(b"ERR".to_vec()));
@@ -586,11 +618,7 @@ fn debug_reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
         let host = ctx.srv.persist.host.as_mut();
         match host.map(|h| h.read_rdb()) {
             Some(Ok(b)) => b,
-            _ => {
-                return Err(CmdError::err(
-                    "Error trying to load the RDB dump, check server logs.",
-                ))
-            }
+            _ => return Err(CmdError::err("Error trying to load the RDB dump")),
         }
     } else {
         // No storage: the round trip happens in memory.
@@ -598,9 +626,7 @@ fn debug_reload(ctx: &mut Ctx, opts: &[&[u8]]) -> Result<(), CmdError> {
         rdb::encode_to_vec(&ctx.srv.dbs, &opts)
     };
     if load_snapshot(ctx.srv, &bytes, now, flush, merge).is_err() {
-        return Err(CmdError::err(
-            "Error trying to load the RDB dump, check server logs.",
-        ));
+        return Err(CmdError::err("Error trying to load the RDB dump"));
     }
     ctx.out().ok();
     Ok(())
@@ -711,4 +737,61 @@ pub fn apply_loaded(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, ConnInfo, Engine, UnixMillis};
+
+    fn send(eng: &mut Engine, id: crate::ClientHandle, req: &str) -> String {
+        eng.feed(UnixMillis(1000), id, req.as_bytes());
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// processCommand's MISCONF rule: writes (and PING, and an EXEC of writes) are refused
+    /// while the last BGSAVE or AOF write failed; reads are served; the rule lifts when the
+    /// disk recovers or stop-writes-on-bgsave-error is off.
+    #[test]
+    fn misconf_refuses_writes_until_the_disk_recovers() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let id = eng.connect(UnixMillis(1000), ConnInfo::default());
+        assert_eq!(send(&mut eng, id, "SET k v\r\n"), "+OK\r\n");
+        eng.srv.persist.last_bgsave_ok = false;
+        let rdb = format!("-{}\r\n", super::BGSAVE_ERR);
+        assert_eq!(send(&mut eng, id, "SET k w\r\n"), rdb);
+        assert_eq!(send(&mut eng, id, "PING\r\n"), rdb);
+        assert_eq!(send(&mut eng, id, "GET k\r\n"), "$1\r\nv\r\n");
+        assert_eq!(
+            send(&mut eng, id, "MULTI\r\nSET k w\r\nGET k\r\nEXEC\r\n"),
+            format!("+OK\r\n{rdb}+QUEUED\r\n-EXECABORT Transaction discarded because of previous errors.\r\n")
+        );
+        // Without save rules (or with the option off) a failed BGSAVE refuses nothing.
+        assert_eq!(
+            send(
+                &mut eng,
+                id,
+                "CONFIG SET stop-writes-on-bgsave-error no\r\nSET k w\r\n"
+            ),
+            "+OK\r\n+OK\r\n"
+        );
+        assert_eq!(
+            send(
+                &mut eng,
+                id,
+                "CONFIG SET stop-writes-on-bgsave-error yes\r\nSET k w\r\n"
+            ),
+            format!("+OK\r\n{rdb}")
+        );
+        eng.srv.persist.last_bgsave_ok = true;
+        // The AOF's failure names its cause; a write that succeeds lifts it.
+        eng.srv.persist.aof_enabled = true;
+        assert!(eng.aof_write_failed("No space left on device"));
+        let aof = "-MISCONF Errors writing to the AOF file: No space left on device\r\n";
+        assert_eq!(send(&mut eng, id, "DEL k\r\n"), aof);
+        assert_eq!(send(&mut eng, id, "EXISTS k\r\n"), ":1\r\n");
+        eng.aof_write_ok(0);
+        assert_eq!(send(&mut eng, id, "DEL k\r\n"), ":1\r\n");
+    }
 }

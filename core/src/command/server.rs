@@ -770,7 +770,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "role:master");
                 kv!(s, "connected_slaves:0");
                 kv!(s, "master_failover_state:no-failover");
-                kv!(s, "master_replid:{}", hex_id(!seed));
+                kv!(
+                    s,
+                    "master_replid:{}",
+                    hex_id(!seed ^ srv.debug.replid_epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                );
                 kv!(s, "master_replid2:{}", "0".repeat(40));
                 kv!(s, "master_repl_offset:0");
                 kv!(s, "second_repl_offset:-1");

@@ -4,7 +4,7 @@
 //! Do not edit by hand: change IMPLEMENTED in the script and rerun it.
 
 use super::{
-    acl, bitops, blocking, connection, expire, flags, geo, hash, hll, keys, list, object,
+    acl, bitops, blocking, connection, debug, expire, flags, geo, hash, hll, keys, list, object,
     persistence, pubsub, scripting, server, set, sort, stream, string, tracking, tx, zset,
     CommandSpec,
 };
@@ -1899,7 +1899,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         key_specs_resp3: b"~0\r\n",
         doc_extra_count: 1,
         doc_extra_resp3: b"+doc_flags\r\n~1\r\n+syscmd\r\n",
-        handler: Some(persistence::debug),
+        handler: Some(debug::debug),
         subcommands: &[],
     },
     CommandSpec {
@@ -5713,8 +5713,6 @@ pub static ACL_OTHER_COMMANDS: &[(&str, &[&str])] = &[
     ("module|loadex", &["@admin", "@slow", "@dangerous"]),
     ("module|unload", &["@admin", "@slow", "@dangerous"]),
     ("monitor", &["@admin", "@slow", "@dangerous"]),
-    ("object|freq", &["@keyspace", "@read", "@slow"]),
-    ("object|idletime", &["@keyspace", "@read", "@slow"]),
     ("psync", &["@admin", "@slow", "@dangerous"]),
     ("readonly", &["@fast", "@connection"]),
     ("readwrite", &["@fast", "@connection"]),

@@ -103,10 +103,18 @@ impl Engine {
         p.aof_current_size = current_size;
     }
 
-    /// Writing or fsyncing the AOF failed (INFO's aof_last_write_status:err). True if the
-    /// last write had succeeded: the host logs the error once, as Redis does.
-    pub fn aof_write_failed(&mut self) -> bool {
-        std::mem::replace(&mut self.srv.persist.aof_last_write_ok, false)
+    /// Whether the last AOF write succeeded (false while MISCONF refuses writes).
+    pub fn aof_write_ok_was(&self) -> bool {
+        self.srv.persist.aof_last_write_ok
+    }
+
+    /// Writing or fsyncing the AOF failed (INFO's aof_last_write_status:err), because of
+    /// `error` (strerror's text): writes are refused with MISCONF until a write succeeds.
+    /// True if the last write had succeeded: the host logs the error once, as Redis does.
+    pub fn aof_write_failed(&mut self, error: &str) -> bool {
+        let p = &mut self.srv.persist;
+        p.aof_last_write_error = error.to_string();
+        std::mem::replace(&mut p.aof_last_write_ok, false)
     }
 
     /// The AOF's sizes changed (a rewrite installed a new base).
@@ -149,75 +157,7 @@ impl Engine {
     /// incomplete command or unfinished MULTI (see `AofReplay::truncated`); a malformed
     /// command is an error.
     pub fn replay_aof(&mut self, now: UnixMillis, bytes: &[u8]) -> Result<AofReplay, String> {
-        let was = self.srv.persist.propagate;
-        self.srv.persist.propagate = false;
-        let was_loading = std::mem::replace(&mut self.srv.persist.loading, true);
-        let stats = self.srv.stats.clone();
-        let id = self.connect(now, ConnInfo::default());
-        let mut decoder = RequestDecoder::new();
-        decoder.max_bulk_len = self.srv.config.proto_max_bulk_len;
-        let mut pos = 0;
-        let mut res = AofReplay::default();
-        let mut in_multi = false;
-        let mut err = None;
-        while pos < bytes.len() {
-            if bytes[pos] != b'*' {
-                err = Some(format!(
-                    "Bad file format reading the append only file (offset {pos})"
-                ));
-                break;
-            }
-            match decoder.decode(&bytes[pos..]) {
-                Ok(Decoded::Request { consumed }) => {
-                    let base = &bytes[pos..];
-                    let args: Vec<&[u8]> = match decoder.args() {
-                        Args::Ranges(r) => r.iter().map(|r| &base[r.clone()]).collect(),
-                        Args::Owned(o) => o.iter().map(|v| v.as_slice()).collect(),
-                    };
-                    if let Some(first) = args.first() {
-                        if first.eq_ignore_ascii_case(b"multi") {
-                            in_multi = true;
-                        } else if first.eq_ignore_ascii_case(b"exec") {
-                            in_multi = false;
-                        }
-                    }
-                    dispatch(now, &mut self.srv, &mut self.clients, id, &args);
-                    if let Some(c) = self.clients.get_mut(id.0) {
-                        c.out.clear();
-                        c.close_after_reply = false;
-                    }
-                    res.commands += 1;
-                    pos += consumed;
-                    if !in_multi {
-                        res.valid_len = pos;
-                    }
-                }
-                Ok(Decoded::Empty { consumed }) => pos += consumed,
-                Ok(Decoded::Incomplete) => break,
-                Err(e) => {
-                    err = Some(format!(
-                        "Bad file format reading the append only file (offset {pos}): {e}"
-                    ));
-                    break;
-                }
-            }
-        }
-        if in_multi && err.is_none() {
-            // Revert an incomplete MULTI/EXEC transaction: it was never executed.
-            if let Some(c) = self.clients.get_mut(id.0) {
-                c.out.clear();
-            }
-            dispatch(now, &mut self.srv, &mut self.clients, id, &[b"DISCARD"]);
-        }
-        res.truncated = err.is_none() && (pos < bytes.len() || in_multi);
-        self.disconnect(id);
-        self.srv.stats = stats;
-        self.srv.persist.loading = was_loading;
-        self.srv.persist.propagate = was;
-        match err {
-            Some(e) => Err(e),
-            None => Ok(res),
-        }
+        replay_aof(&mut self.srv, &mut self.clients, now, bytes)
     }
 
     /// Starts or stops collecting the propagated-effects stream (AOF on/off).
@@ -245,6 +185,84 @@ impl Engine {
     /// fails).
     pub fn prepare_shutdown(&mut self, now: UnixMillis) -> Result<(), String> {
         persistence::prepare_shutdown(&mut self.srv, now, 0)
+    }
+}
+
+/// `Engine::replay_aof` on the engine's parts (DEBUG LOADAOF replays from inside a command).
+pub(crate) fn replay_aof(
+    srv: &mut crate::engine::Server,
+    clients: &mut slab::Slab<crate::engine::Client>,
+    now: UnixMillis,
+    bytes: &[u8],
+) -> Result<AofReplay, String> {
+    let was = srv.persist.propagate;
+    srv.persist.propagate = false;
+    let was_loading = std::mem::replace(&mut srv.persist.loading, true);
+    let stats = srv.stats.clone();
+    let id = crate::engine::connect(srv, clients, now, ConnInfo::default());
+    let mut decoder = RequestDecoder::new();
+    decoder.max_bulk_len = srv.config.proto_max_bulk_len;
+    let mut pos = 0;
+    let mut res = AofReplay::default();
+    let mut in_multi = false;
+    let mut err = None;
+    while pos < bytes.len() {
+        if bytes[pos] != b'*' {
+            err = Some(format!(
+                "Bad file format reading the append only file (offset {pos})"
+            ));
+            break;
+        }
+        match decoder.decode(&bytes[pos..]) {
+            Ok(Decoded::Request { consumed }) => {
+                let base = &bytes[pos..];
+                let args: Vec<&[u8]> = match decoder.args() {
+                    Args::Ranges(r) => r.iter().map(|r| &base[r.clone()]).collect(),
+                    Args::Owned(o) => o.iter().map(|v| v.as_slice()).collect(),
+                };
+                if let Some(first) = args.first() {
+                    if first.eq_ignore_ascii_case(b"multi") {
+                        in_multi = true;
+                    } else if first.eq_ignore_ascii_case(b"exec") {
+                        in_multi = false;
+                    }
+                }
+                dispatch(now, srv, clients, id, &args);
+                if let Some(c) = clients.get_mut(id.0) {
+                    c.out.clear();
+                    c.close_after_reply = false;
+                }
+                res.commands += 1;
+                pos += consumed;
+                if !in_multi {
+                    res.valid_len = pos;
+                }
+            }
+            Ok(Decoded::Empty { consumed }) => pos += consumed,
+            Ok(Decoded::Incomplete) => break,
+            Err(e) => {
+                err = Some(format!(
+                    "Bad file format reading the append only file (offset {pos}): {e}"
+                ));
+                break;
+            }
+        }
+    }
+    if in_multi && err.is_none() {
+        // Revert an incomplete MULTI/EXEC transaction: it was never executed.
+        if let Some(c) = clients.get_mut(id.0) {
+            c.out.clear();
+        }
+        dispatch(now, srv, clients, id, &[b"DISCARD"]);
+    }
+    res.truncated = err.is_none() && (pos < bytes.len() || in_multi);
+    crate::engine::disconnect(srv, clients, id);
+    srv.stats = stats;
+    srv.persist.loading = was_loading;
+    srv.persist.propagate = was;
+    match err {
+        Some(e) => Err(e),
+        None => Ok(res),
     }
 }
 

@@ -21,8 +21,9 @@ mod lzf;
 pub(crate) mod packed;
 pub(crate) mod persist;
 
+pub(crate) use engine_api::replay_aof;
 pub use engine_api::AofReplay;
-pub use persist::PersistHost;
+pub use persist::{AofFiles, PersistHost};
 
 use crate::cnum::parse_i64;
 use crate::config::Config;

@@ -11,6 +11,9 @@ use crate::config::Config;
 use crate::keyspace::Db;
 use crate::resp::append_request;
 
+/// An AOF's contents as DEBUG LOADAOF reads them: the base file (if any), then the incr files.
+pub type AofFiles = (Option<Vec<u8>>, Vec<Vec<u8>>);
+
 /// What the host does for the core; the native shell implements it with files and fork().
 /// A host without storage (the wasm playground) installs none, and the commands that need
 /// one reply with an error.
@@ -33,6 +36,12 @@ pub trait PersistHost {
     ) -> Result<(), String>;
     /// DEBUG RELOAD: the bytes of the RDB file on disk.
     fn read_rdb(&mut self) -> Result<Vec<u8>, String>;
+    /// DEBUG LOADAOF: the AOF's files as the manifest lists them, base first (None: no
+    /// base), then the incr files in order, with anything written but not yet in the files
+    /// (a write being retried) at the end of the last one.
+    fn read_aof(&mut self) -> Result<AofFiles, String> {
+        Err("this host keeps no AOF".into())
+    }
     /// SHUTDOWN / SIGTERM: stop a running child and drop its temp file; flush and fsync the
     /// AOF.
     fn prepare_shutdown(&mut self) -> Result<(), String>;
@@ -60,6 +69,8 @@ pub struct Persist {
     pub aof_last_rewrite_ok: bool,
     pub aof_rewrites: u64,
     pub aof_last_write_ok: bool,
+    /// Why the last AOF write or fsync failed (strerror), for MISCONF's text.
+    pub aof_last_write_error: String,
     /// Sizes the host reports, for INFO and auto-aof-rewrite.
     pub aof_current_size: u64,
     pub aof_base_size: u64,
@@ -103,6 +114,7 @@ impl Default for Persist {
             aof_last_rewrite_ok: true,
             aof_rewrites: 0,
             aof_last_write_ok: true,
+            aof_last_write_error: String::new(),
             aof_current_size: 0,
             aof_base_size: 0,
             loading: false,
@@ -225,6 +237,12 @@ impl Persist {
     /// Moves the propagated stream (RESP) into `out`.
     pub fn take(&mut self, out: &mut Vec<u8>) {
         out.append(&mut self.stream);
+    }
+
+    /// The effects propagated but not yet taken by the host (they will follow the AOF's
+    /// last file).
+    pub fn pending(&self) -> &[u8] {
+        &self.stream
     }
 
     /// Turns propagation on or off; a new stream starts with SELECT again (an AOF file).

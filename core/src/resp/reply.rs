@@ -159,6 +159,28 @@ impl<'a> ReplyWriter<'a> {
         }
     }
 
+    /// A RESP3 attribute of `n` pairs (addReplyAttributeLen); RESP3 only: Redis writes none to
+    /// a RESP2 client, and callers check.
+    pub fn attribute_len(&mut self, n: usize) {
+        self.line(b'|', n as i64);
+    }
+
+    /// A big number (addReplyBigNum): RESP3 `(`, RESP2 a bulk string of its digits.
+    pub fn big_number(&mut self, digits: &[u8]) {
+        if self.resp3 {
+            self.out.push(b'(');
+            self.out.extend_from_slice(digits);
+            self.out.extend_from_slice(b"\r\n");
+        } else {
+            self.bulk(digits);
+        }
+    }
+
+    /// Bytes already in RESP form (DEBUG ERROR's line as the caller gave it).
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
     pub fn bool(&mut self, b: bool) {
         if self.resp3 {
             self.out

@@ -279,6 +279,14 @@ impl RunCtx<'_> {
             return fail(st, &[b"-", command::OOM_ERROR].concat());
         }
         if cmd.has(flags::WRITE) {
+            // A script that has not written yet is refused while the disk is failing; once
+            // it has, it must be allowed to finish (scriptVerifyWriteCommandAllow).
+            if !self.srv.script.wrote {
+                if let Some(msg) = crate::command::persistence::disk_error(self.srv) {
+                    // With its '-', as writeCommandsGetDiskErrorMessage: MISCONF is its code.
+                    return fail(st, &[&b"-"[..], &msg].concat());
+                }
+            }
             // scriptCall's SCRIPT_WRITE_DIRTY: SCRIPT KILL can no longer stop this script.
             self.srv.script.wrote = true;
         }

@@ -579,6 +579,62 @@ impl<V, K: DictKey> Dict<V, K> {
         v
     }
 
+    /// Redis's dictGetStats text (DEBUG HTSTATS): each table's size, elements, used buckets
+    /// and chain lengths, the rehashing target only while a resize is under way.
+    pub fn stats_text(&self) -> String {
+        const VECTLEN: usize = 50;
+        let mut s = String::new();
+        let n = if self.is_rehashing() { 2 } else { 1 };
+        for (idx, t) in self.tables.iter().take(n).enumerate() {
+            let name = if idx == 0 {
+                "main hash table"
+            } else {
+                "rehashing target"
+            };
+            if t.used == 0 {
+                s.push_str(&format!(
+                    "Hash table {idx} stats ({name}):\nNo stats available for empty dictionaries\n"
+                ));
+                continue;
+            }
+            let mut clvector = [0u64; VECTLEN];
+            let (mut slots, mut maxchain, mut totchain) = (0u64, 0u64, 0u64);
+            for b in &t.buckets {
+                let mut len = 0u64;
+                let mut cur = b.as_deref();
+                while let Some(node) = cur {
+                    len += 1;
+                    cur = node.next.as_deref();
+                }
+                if len == 0 {
+                    clvector[0] += 1;
+                    continue;
+                }
+                slots += 1;
+                clvector[(len as usize).min(VECTLEN - 1)] += 1;
+                maxchain = maxchain.max(len);
+                totchain += len;
+            }
+            let size = t.buckets.len();
+            s.push_str(&format!(
+                "Hash table {idx} stats ({name}):\n table size: {size}\n number of elements: {}\n \
+                 different slots: {slots}\n max chain length: {maxchain}\n \
+                 avg chain length (counted): {:.2}\n avg chain length (computed): {:.2}\n \
+                 Chain length distribution:\n",
+                t.used,
+                totchain as f32 / slots as f32,
+                t.used as f32 / slots as f32
+            ));
+            for (i, &c) in clvector.iter().enumerate().take(VECTLEN - 1) {
+                if c != 0 {
+                    let pct = c as f32 / size as f32 * 100.0;
+                    s.push_str(&format!("   {i}: {c} ({pct:.2}%)\n"));
+                }
+            }
+        }
+        s
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.tables.iter().flat_map(|t| {
             t.buckets.iter().flat_map(|b| {

@@ -208,6 +208,14 @@ impl Hash {
     }
 
     /// The name OBJECT ENCODING reports.
+    /// The hash table's figures (DEBUG HTSTATS-KEY); None for the listpack encoding.
+    pub fn dict_stats(&self) -> Option<String> {
+        match &self.0 {
+            Repr::Table(t) => Some(t.dict.stats_text()),
+            Repr::Listpack(_) => None,
+        }
+    }
+
     pub fn encoding(&self) -> &'static str {
         match &self.0 {
             Repr::Listpack(_) => "listpack",

@@ -339,6 +339,14 @@ impl List {
         self.len == 0
     }
 
+    /// Nodes and their bytes, for DEBUG OBJECT's ql_nodes and ql_uncompressed_size.
+    pub fn node_figures(&self) -> (usize, usize) {
+        (
+            self.chunks.len(),
+            self.chunks.iter().map(|c| c.buf.len()).sum(),
+        )
+    }
+
     /// The name OBJECT ENCODING reports (Redis 7.0 has no other list encoding).
     pub fn encoding(&self) -> &'static str {
         "quicklist"

@@ -278,6 +278,14 @@ impl Set {
     }
 
     /// The name OBJECT ENCODING reports.
+    /// The hash table's figures (DEBUG HTSTATS-KEY); None for the intset encoding.
+    pub fn dict_stats(&self) -> Option<String> {
+        match &self.repr {
+            Repr::Table(t) => Some(t.dict.stats_text()),
+            Repr::Ints(_) => None,
+        }
+    }
+
     pub fn encoding(&self) -> &'static str {
         match &self.repr {
             Repr::Ints(_) => "intset",

@@ -174,6 +174,14 @@ impl ZSet {
         self.len() == 0
     }
 
+    /// The skiplist encoding's hash table figures (DEBUG HTSTATS-KEY); None for listpack.
+    pub fn dict_stats(&self) -> Option<String> {
+        match &self.repr {
+            Repr::Skiplist { dict, .. } => Some(dict.stats_text()),
+            Repr::Listpack(_) => None,
+        }
+    }
+
     pub fn encoding(&self) -> &'static str {
         match self.repr {
             Repr::Listpack(_) => "listpack",
