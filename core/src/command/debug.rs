@@ -741,6 +741,8 @@ mod tests {
     fn engine(debug: &str) -> (Engine, ClientHandle) {
         let mut cfg = Config::default();
         cfg.set("enable-debug-command", debug.as_bytes()).unwrap();
+        // A remote client (for the `local` rule) that protected mode lets in.
+        cfg.set("protected-mode", b"no").unwrap();
         let mut eng = Engine::new(cfg, 1);
         let info = ConnInfo {
             addr: "10.0.0.5:4000".into(),
