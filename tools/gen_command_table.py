@@ -49,6 +49,10 @@ IMPLEMENTED = {
     "stream": "xadd xrange xrevrange xlen xdel xtrim xread xreadgroup xack xpending xclaim xautoclaim "
               "xsetid xgroup|create xgroup|setid xgroup|destroy xgroup|createconsumer xgroup|delconsumer "
               "xgroup|help xinfo|stream xinfo|groups xinfo|consumers xinfo|help",
+    "intro": "slowlog|get slowlog|len slowlog|reset slowlog|help latency|latest latency|history "
+             "latency|reset latency|graph latency|doctor latency|histogram latency|help monitor "
+             "module|list module|load module|unload module|loadex module|help command|getkeys "
+             "command|getkeysandflags",
     "hll": "pfadd pfcount pfmerge pfdebug pfselftest",
     "scripting": "eval evalsha eval_ro evalsha_ro script|load script|exists script|flush script|help "
                  "script|kill fcall fcall_ro function|load function|delete function|list function|dump "

@@ -1180,7 +1180,7 @@ pub fn memtoull(s: &[u8]) -> Option<u64> {
 }
 
 /// C's "%f" then Redis's trimDoubleString (no trailing zeros or point).
-fn format_percentile(d: f64) -> String {
+pub(crate) fn format_percentile(d: f64) -> String {
     let s = format!("{d:.6}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()

@@ -56,6 +56,12 @@ pub struct HostInfo {
     /// INFO's lazyfree_pending_objects / lazyfreed_objects, counted by the host's worker.
     pub lazyfree_pending: Option<fn() -> usize>,
     pub lazyfreed: Option<fn() -> usize>,
+    /// A monotonic clock in microseconds, to time commands (INFO commandstats, SLOWLOG,
+    /// LATENCY). None: every command takes 0 µs (tests with a virtual clock).
+    pub monotonic_us: Option<fn() -> u64>,
+    /// The wall clock in microseconds since the epoch (MONITOR's timestamps). None: the
+    /// feed's `now`, in whole milliseconds.
+    pub wall_us: Option<fn() -> u64>,
 }
 
 /// Something the host must act on.
@@ -132,6 +138,8 @@ pub struct Client {
     pub(crate) blocked: Option<Box<crate::command::blocking::Blocked>>,
     /// CLIENT TRACKING state (None: tracking off).
     pub(crate) tracking: Option<Box<crate::command::tracking::ClientTracking>>,
+    /// A script's client (Redis's CLIENT_SCRIPT): MONITOR shows it as `[db lua]`.
+    pub(crate) script: bool,
     inbuf: Vec<u8>,
     decoder: RequestDecoder,
 }
@@ -156,6 +164,8 @@ pub struct Stats {
     pub(crate) net_input_bytes: u64,
     pub(crate) net_output_bytes: u64,
     pub(crate) expired_keys_active: u64,
+    /// commandstats, errorstats, latency histograms (command/intro.rs).
+    pub(crate) counters: crate::command::intro::Counters,
 }
 
 /// Everything but the clients: what commands act on.
@@ -187,6 +197,8 @@ pub struct Server {
     pub(crate) tracking: crate::command::tracking::Tracking,
     /// The script cache and the EVAL Lua state (script/eval.rs).
     pub(crate) script: crate::script::ScriptState,
+    /// SLOWLOG, latency events, MONITOR clients (command/intro.rs).
+    pub(crate) intro: crate::command::intro::Intro,
     last_tick: UnixMillis,
 }
 
@@ -235,6 +247,7 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         subs: None,
         blocked: None,
         tracking: None,
+        script: false,
         inbuf: Vec::new(),
         decoder,
     }
@@ -254,6 +267,7 @@ pub(crate) fn script_client(
     c.resp3 = resp3;
     c.authenticated = true;
     c.tx.in_exec = true;
+    c.script = true;
     ClientHandle(clients.insert(c))
 }
 
@@ -301,6 +315,7 @@ impl Engine {
                 blocking: Default::default(),
                 tracking: Default::default(),
                 script: Default::default(),
+                intro: Default::default(),
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -424,6 +439,7 @@ impl Engine {
             crate::command::blocking::forget_client(&mut self.srv, &mut self.clients, id);
             crate::command::pubsub::forget_client(&mut self.srv, &mut self.clients, id);
             crate::command::tracking::disable(&mut self.srv, &mut self.clients, id.0);
+            crate::command::intro::forget_monitor(&mut self.srv, id.0);
             self.clients.remove(id.0);
         }
     }

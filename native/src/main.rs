@@ -133,6 +133,8 @@ fn main() -> ExitCode {
             frees_lazily: true,
             lazyfree_pending: Some(lazyfree::pending),
             lazyfreed: Some(lazyfree::freed),
+            monotonic_us: Some(monotonic_us),
+            wall_us: Some(wall_us),
         },
     );
     // `dir` given explicitly: chdir there, as Redis does; either way CONFIG GET dir then
@@ -273,4 +275,21 @@ fn os_name() -> String {
         field(&u.release),
         field(&u.machine)
     )
+}
+
+/// The host's monotonic clock for command timing (INFO commandstats, SLOWLOG, LATENCY), in
+/// microseconds since its first reading.
+fn monotonic_us() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_micros() as u64
+}
+
+/// The wall clock in microseconds since the epoch (MONITOR's timestamps).
+fn wall_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }

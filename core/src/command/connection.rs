@@ -777,6 +777,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// Redis's clearClientConnectionState: what RESET puts back (subscriptions and blocking
 /// included).
 fn clear_connection_state(ctx: &mut Ctx) {
+    // A MONITOR client leaves monitor mode (clearClientConnectionState).
+    super::intro::forget_monitor(ctx.srv, ctx.handle.0);
     let slot = ctx.handle.0;
     super::tx::discard_transaction(ctx.srv, ctx.clients, slot);
     super::pubsub::forget_client(ctx.srv, ctx.clients, ctx.handle);

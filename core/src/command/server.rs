@@ -237,7 +237,7 @@ pub fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 }
 
 /// A loopback client (for `enable-protected-configs local`).
-fn is_local(addr: &str) -> bool {
+pub(crate) fn is_local(addr: &str) -> bool {
     addr.is_empty()
         || addr.starts_with("127.")
         || addr.starts_with("[::1]")
@@ -716,9 +716,18 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 }
             }
             "modules" => section(&mut s, "Modules"),
-            "commandstats" => section(&mut s, "Commandstats"),
-            "errorstats" => section(&mut s, "Errorstats"),
-            "latencystats" => section(&mut s, "Latencystats"),
+            "commandstats" => {
+                section(&mut s, "Commandstats");
+                super::intro::info_commandstats(srv, &mut s);
+            }
+            "errorstats" => {
+                section(&mut s, "Errorstats");
+                super::intro::info_errorstats(srv, &mut s);
+            }
+            "latencystats" => {
+                section(&mut s, "Latencystats");
+                super::intro::info_latencystats(srv, &mut s);
+            }
             "cluster" => {
                 section(&mut s, "Cluster");
                 kv!(s, "cluster_enabled:0");

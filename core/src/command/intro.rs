@@ -1,0 +1,1289 @@
+//! Introspection: what operators watch the server through. INFO commandstats / errorstats /
+//! latencystats (the counters call() keeps), SLOWLOG, LATENCY (the latency monitor and the
+//! per-command histograms), MONITOR, COMMAND GETKEYS, MODULE (Oxidis loads none) and LOLWUT.
+//!
+//! Time: the core reads no clock. A command's duration comes from the host's monotonic
+//! microsecond clock (`HostInfo::monotonic_us`, native: `Instant`; wasm: `performance.now()`);
+//! without one every duration is 0 (tests with a virtual clock), so nothing is ever slow.
+//! MONITOR's timestamps come from `HostInfo::wall_us` (else the feed's `now`, in whole ms).
+
+use super::connection::reply_help;
+use super::{flags, is, CmdError, CommandSpec, Ctx};
+use crate::engine::{Client, ClientHandle, Server};
+use crate::time::UnixMillis;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+// ---------------------------------------------------------------------------------------------
+// Counters: commandstats, errorstats
+
+/// One command's INFO commandstats line, and its latency histogram (latencystats).
+#[derive(Clone, Debug, Default)]
+pub struct CmdStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected: u64,
+    pub failed: u64,
+    pub hist: Option<Box<Histogram>>,
+}
+
+/// The counters CONFIG RESETSTAT clears (Redis's resetCommandTableStats and
+/// resetErrorTableStats), kept in `Stats`.
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    pub(crate) commands: HashMap<&'static str, CmdStat, foldhash::fast::FixedState>,
+    /// errorstat_<PREFIX>:count=N, in Redis's rax order (bytewise).
+    pub(crate) errors: BTreeMap<Vec<u8>, u64>,
+    /// Redis's static prev_err_count in incrCommandStatsOnError.
+    prev_err_count: u64,
+    /// An error reply that was not counted (afterErrorReply's NO_STATS_UPDATE case): the
+    /// running command fails all the same.
+    failed_silently: bool,
+}
+
+/// Redis's afterErrorReply: counts an error reply under its prefix (the text before the first
+/// space within 32 bytes; "ERR" when there is none). `text` is without the leading '-'.
+pub(crate) fn count_error(srv: &mut Server, text: &[u8]) {
+    srv.stats.error_replies += 1;
+    let window = &text[..text.len().min(31)];
+    let prefix = match memchr::memchr(b' ', window) {
+        Some(i) => &text[..i],
+        None => b"ERR".as_slice(),
+    };
+    let errors = &mut srv.stats.counters.errors;
+    match errors.get_mut(prefix) {
+        Some(n) => *n += 1,
+        None => {
+            errors.insert(prefix.to_vec(), 1);
+        }
+    }
+}
+
+/// A script's error reply: `counted` when it is a command's error the script passes on
+/// (ERR_REPLY_FLAG_NO_STATS_UPDATE: the script's command still counts as failed).
+pub(crate) fn count_script_error(srv: &mut Server, text: &[u8], counted: bool) {
+    if counted {
+        srv.stats.counters.failed_silently = true;
+    } else {
+        count_error(srv, text);
+    }
+}
+
+/// rejectCommand's `c->cmd->rejected_calls++`.
+pub(crate) fn count_rejected(srv: &mut Server, cmd: &'static CommandSpec) {
+    srv.stats
+        .counters
+        .commands
+        .entry(cmd.name)
+        .or_default()
+        .rejected += 1;
+}
+
+/// What call() notes before running a handler.
+pub(crate) struct CallStart {
+    clock_us: Option<u64>,
+}
+
+/// call()'s prologue: `incrCommandStatsOnError(NULL, 0)` and the start of the timer.
+pub(crate) fn call_start(srv: &mut Server) -> CallStart {
+    srv.stats.counters.prev_err_count = srv.stats.error_replies;
+    CallStart {
+        clock_us: srv.host.monotonic_us.map(|f| f()),
+    }
+}
+
+/// call()'s epilogue after the handler: failed_calls, the latency monitor, the slow log,
+/// MONITOR and the command's calls/usec/histogram, in Redis's order.
+pub(crate) fn call_end(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    id: ClientHandle,
+    cmd: &'static CommandSpec,
+    args: &[&[u8]],
+    start: CallStart,
+) {
+    let duration = match (start.clock_us, srv.host.monotonic_us) {
+        (Some(t0), Some(f)) => f().saturating_sub(t0),
+        _ => 0,
+    };
+    let errs = srv.stats.error_replies;
+    let failed = errs > srv.stats.counters.prev_err_count
+        || std::mem::take(&mut srv.stats.counters.failed_silently);
+    srv.stats.counters.prev_err_count = errs;
+    let event = if cmd.has(flags::FAST) {
+        "fast-command"
+    } else {
+        "command"
+    };
+    latency_add_sample_if_needed(srv, now, event, duration / 1000);
+    let blocked = clients.get(id.0).is_some_and(|c| c.blocked.is_some());
+    if !blocked && !cmd.has(flags::SKIP_SLOWLOG) {
+        if let Some(c) = clients.get(id.0) {
+            slowlog_push(srv, now, c, cmd, args, duration);
+        }
+    }
+    if !srv.intro.monitors.is_empty() && !cmd.has(flags::SKIP_MONITOR | flags::ADMIN) {
+        if let Some(c) = clients.get(id.0) {
+            let line = monitor_line(srv, now, c, cmd, args);
+            feed_monitors(now, srv, clients, id, &line);
+        }
+    }
+    let tracking = srv.config.latency_tracking;
+    let st = srv.stats.counters.commands.entry(cmd.name).or_default();
+    if failed {
+        st.failed += 1;
+    }
+    st.calls += 1;
+    st.usec += duration;
+    if tracking && !blocked {
+        st.hist
+            .get_or_insert_with(Default::default)
+            .record(duration.saturating_mul(1000));
+    }
+}
+
+/// INFO commandstats's lines, parents before their subcommands.
+pub(crate) fn info_commandstats(srv: &Server, s: &mut String) {
+    use std::fmt::Write;
+    for c in super::all_commands() {
+        let Some(st) = srv.stats.counters.commands.get(c.name) else {
+            continue;
+        };
+        if st.calls == 0 && st.failed == 0 && st.rejected == 0 {
+            continue;
+        }
+        let per_call = if st.calls == 0 {
+            0.0
+        } else {
+            st.usec as f32 / st.calls as f32
+        };
+        let _ = write!(
+            s,
+            "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+            safe_info(c.name),
+            st.calls,
+            st.usec,
+            per_call,
+            st.rejected,
+            st.failed
+        );
+    }
+}
+
+/// INFO errorstats's lines.
+pub(crate) fn info_errorstats(srv: &Server, s: &mut String) {
+    use std::fmt::Write;
+    for (prefix, n) in &srv.stats.counters.errors {
+        let _ = write!(
+            s,
+            "errorstat_{}:count={n}\r\n",
+            safe_info(&String::from_utf8_lossy(prefix))
+        );
+    }
+}
+
+/// INFO latencystats's lines (latency_percentiles_usec_<cmd>:p50=...,p99=...).
+pub(crate) fn info_latencystats(srv: &Server, s: &mut String) {
+    use std::fmt::Write;
+    if !srv.config.latency_tracking {
+        return;
+    }
+    let pcts = &srv.config.latency_tracking_info_percentiles.0;
+    for c in super::all_commands() {
+        let Some(h) = srv
+            .stats
+            .counters
+            .commands
+            .get(c.name)
+            .and_then(|st| st.hist.as_deref())
+        else {
+            continue;
+        };
+        let _ = write!(s, "latency_percentiles_usec_{}:", safe_info(c.name));
+        for (i, p) in pcts.iter().enumerate() {
+            let v = h.value_at_percentile(*p) as f64 / 1000.0;
+            let _ = write!(s, "p{}={v:.3}", crate::config::format_percentile(*p));
+            if i + 1 != pcts.len() {
+                s.push(',');
+            }
+        }
+        s.push_str("\r\n");
+    }
+}
+
+/// getSafeInfoString: '#', ':', '\n' and '\r' become '_'.
+fn safe_info(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(['#', ':', '\n', '\r']) {
+        s.replace(['#', ':', '\n', '\r'], "_").into()
+    } else {
+        s.into()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The latency histogram: HdrHistogram's layout with Redis's parameters (1 ns .. 1 s, 2
+// significant digits), so percentiles and LATENCY HISTOGRAM's buckets round as Redis's do.
+
+const SUB_BUCKET_HALF_MAG: u32 = 7; // sub_bucket_count 256 for 2 significant digits
+const SUB_BUCKET_HALF: u64 = 1 << SUB_BUCKET_HALF_MAG;
+const SUB_BUCKET_MASK: u64 = (1 << (SUB_BUCKET_HALF_MAG + 1)) - 1;
+const HIST_MIN: u64 = 1;
+const HIST_MAX: u64 = 1_000_000_000;
+
+/// Counts per HdrHistogram index, sparse (most commands hit a handful of buckets).
+#[derive(Clone, Debug, Default)]
+pub struct Histogram {
+    counts: BTreeMap<u32, u64>,
+    total: u64,
+}
+
+fn bucket_index(v: u64) -> u32 {
+    let pow2ceiling = 64 - (v | SUB_BUCKET_MASK).leading_zeros();
+    pow2ceiling - (SUB_BUCKET_HALF_MAG + 1)
+}
+
+fn counts_index(v: u64) -> u32 {
+    let b = bucket_index(v);
+    let sub = (v >> b) as u32;
+    ((b + 1) << SUB_BUCKET_HALF_MAG) + sub - SUB_BUCKET_HALF as u32
+}
+
+fn value_at_index(idx: u32) -> u64 {
+    let mut b = (idx >> SUB_BUCKET_HALF_MAG) as i64 - 1;
+    let mut sub = u64::from(idx & (SUB_BUCKET_HALF as u32 - 1)) + SUB_BUCKET_HALF;
+    if b < 0 {
+        sub -= SUB_BUCKET_HALF;
+        b = 0;
+    }
+    sub << b
+}
+
+fn lowest_equivalent(v: u64) -> u64 {
+    let b = bucket_index(v);
+    (v >> b) << b
+}
+
+fn highest_equivalent(v: u64) -> u64 {
+    let b = bucket_index(v);
+    let sub = v >> b;
+    let adjusted = if sub >= 2 * SUB_BUCKET_HALF { b + 1 } else { b };
+    lowest_equivalent(v) + (1u64 << adjusted) - 1
+}
+
+impl Histogram {
+    /// Records a duration in nanoseconds (clamped to 1 ns .. 1 s, as Redis does).
+    pub fn record(&mut self, ns: u64) {
+        let v = ns.clamp(HIST_MIN, HIST_MAX);
+        *self.counts.entry(counts_index(v)).or_default() += 1;
+        self.total += 1;
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// hdr_value_at_percentile.
+    pub fn value_at_percentile(&self, p: f64) -> u64 {
+        let p = p.min(100.0);
+        let want = ((p / 100.0 * self.total as f64 + 0.5) as u64).max(1);
+        let mut seen = 0;
+        let mut value = 0;
+        for (&idx, &n) in &self.counts {
+            seen += n;
+            if seen >= want {
+                value = value_at_index(idx);
+                break;
+            }
+        }
+        if p == 0.0 {
+            lowest_equivalent(value)
+        } else {
+            highest_equivalent(value)
+        }
+    }
+
+    /// LATENCY HISTOGRAM's buckets: (upper bound in µs, cumulative count) at 1024 ns, 2048 ns
+    /// ... (hdr_iter_log_init(1024, 2)), the ones where the count grew.
+    pub fn cdf(&self) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut level = 1024u64;
+        let mut prev = 0;
+        while prev < self.total {
+            let top = highest_equivalent(level);
+            let upto = counts_index(lowest_equivalent(level));
+            let cum: u64 = self.counts.range(..=upto).map(|(_, n)| n).sum();
+            if cum > prev {
+                out.push((top / 1000, cum));
+                prev = cum;
+            }
+            level *= 2;
+            if level > HIST_MAX * 4 {
+                break;
+            }
+        }
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// State: slow log, latency events, monitors
+
+/// One SLOWLOG entry (slowlogEntry).
+#[derive(Clone, Debug)]
+struct SlowEntry {
+    id: u64,
+    time: u64,
+    duration: u64,
+    args: Vec<Vec<u8>>,
+    peer: String,
+    name: Vec<u8>,
+}
+
+/// LATENCY_TS_LEN: samples kept per event.
+const LATENCY_TS_LEN: usize = 160;
+
+/// latencyTimeSeries.
+#[derive(Clone, Debug)]
+struct TimeSeries {
+    idx: usize,
+    max: u64,
+    samples: Vec<(u64, u64)>,
+}
+
+/// The introspection state that outlives CONFIG RESETSTAT.
+#[derive(Default)]
+pub struct Intro {
+    slowlog: VecDeque<SlowEntry>,
+    slowlog_next_id: u64,
+    /// Latency events by name (created on their first sample, as Redis's dict).
+    latency: Vec<(&'static str, TimeSeries)>,
+    /// Slots of clients in MONITOR mode, in the order they entered it.
+    pub(crate) monitors: Vec<usize>,
+}
+
+const SLOWLOG_ENTRY_MAX_ARGC: usize = 32;
+const SLOWLOG_ENTRY_MAX_STRING: usize = 128;
+
+/// The arguments Redis shows in place of secrets (redactClientCommandArgument): AUTH's,
+/// HELLO's AUTH pair, CONFIG SET of a sensitive parameter.
+fn redacted(cmd: &CommandSpec, args: &[&[u8]]) -> Vec<bool> {
+    let mut r = vec![false; args.len()];
+    match cmd.name {
+        "auth" if args.len() <= 3 => r.iter_mut().skip(1).for_each(|x| *x = true),
+        "hello" if args.len() >= 2 => {
+            let mut j = 2;
+            while j < args.len() {
+                let more = args.len() - 1 - j;
+                if is(args[j], "auth") && more >= 2 {
+                    r[j + 1] = true;
+                    r[j + 2] = true;
+                    j += 3;
+                } else if is(args[j], "setname") && more >= 1 {
+                    j += 2;
+                } else {
+                    break;
+                }
+            }
+        }
+        "config|set" => {
+            for (i, pair) in args[2..].chunks(2).enumerate() {
+                if pair.len() == 2 && (is(pair[0], "requirepass") || is(pair[0], "masterauth")) {
+                    r[2 + i * 2 + 1] = true;
+                }
+            }
+        }
+        _ => {}
+    }
+    r
+}
+
+const REDACTED: &[u8] = b"(redacted)";
+
+/// getClientPeerId as CLIENT LIST's addr.
+fn peer_id(c: &Client) -> String {
+    c.info.addr.clone()
+}
+
+/// slowlogPushCurrentCommand + slowlogPushEntryIfNeeded.
+fn slowlog_push(
+    srv: &mut Server,
+    now: UnixMillis,
+    c: &Client,
+    cmd: &CommandSpec,
+    args: &[&[u8]],
+    duration: u64,
+) {
+    let slower = srv.config.slowlog_log_slower_than;
+    if slower < 0 {
+        return;
+    }
+    if duration >= slower as u64 {
+        let red = redacted(cmd, args);
+        let n = args.len().min(SLOWLOG_ENTRY_MAX_ARGC);
+        let mut v = Vec::with_capacity(n);
+        for (j, a) in args.iter().take(n).enumerate() {
+            if n != args.len() && j == n - 1 {
+                v.push(format!("... ({} more arguments)", args.len() - n + 1).into_bytes());
+            } else if red[j] {
+                v.push(REDACTED.to_vec());
+            } else if a.len() > SLOWLOG_ENTRY_MAX_STRING {
+                let mut s = a[..SLOWLOG_ENTRY_MAX_STRING].to_vec();
+                s.extend_from_slice(
+                    format!("... ({} more bytes)", a.len() - SLOWLOG_ENTRY_MAX_STRING).as_bytes(),
+                );
+                v.push(s);
+            } else {
+                v.push(a.to_vec());
+            }
+        }
+        let id = srv.intro.slowlog_next_id;
+        srv.intro.slowlog_next_id += 1;
+        srv.intro.slowlog.push_front(SlowEntry {
+            id,
+            time: now.as_secs(),
+            duration,
+            args: v,
+            peer: peer_id(c),
+            name: c.name.clone().unwrap_or_default(),
+        });
+    }
+    while srv.intro.slowlog.len() as u64 > srv.config.slowlog_max_len {
+        srv.intro.slowlog.pop_back();
+    }
+}
+
+/// latencyAddSampleIfNeeded: `ms` is recorded when latency-monitor-threshold is set and reached.
+pub(crate) fn latency_add_sample_if_needed(
+    srv: &mut Server,
+    now: UnixMillis,
+    event: &'static str,
+    ms: u64,
+) {
+    let threshold = srv.config.latency_monitor_threshold;
+    if threshold > 0 && ms >= threshold as u64 {
+        latency_add_sample(&mut srv.intro, now.as_secs(), event, ms);
+    }
+}
+
+/// latencyAddSample.
+fn latency_add_sample(intro: &mut Intro, now: u64, event: &'static str, ms: u64) {
+    let i = match intro.latency.iter().position(|(e, _)| *e == event) {
+        Some(i) => i,
+        None => {
+            intro.latency.push((
+                event,
+                TimeSeries {
+                    idx: 0,
+                    max: 0,
+                    samples: vec![(0, 0); LATENCY_TS_LEN],
+                },
+            ));
+            intro.latency.len() - 1
+        }
+    };
+    let ts = &mut intro.latency[i].1;
+    ts.max = ts.max.max(ms);
+    let prev = (ts.idx + LATENCY_TS_LEN - 1) % LATENCY_TS_LEN;
+    if ts.samples[prev].0 == now {
+        if ms > ts.samples[prev].1 {
+            ts.samples[prev].1 = ms;
+        }
+        return;
+    }
+    ts.samples[ts.idx] = (now, ms);
+    ts.idx = (ts.idx + 1) % LATENCY_TS_LEN;
+}
+
+// ---------------------------------------------------------------------------------------------
+// MONITOR
+
+/// The line replicationFeedMonitors sends: `+<sec>.<usec> [<db> <addr>] "arg" ...\r\n`.
+fn monitor_line(
+    srv: &Server,
+    now: UnixMillis,
+    c: &Client,
+    cmd: &CommandSpec,
+    args: &[&[u8]],
+) -> Vec<u8> {
+    let us = srv
+        .host
+        .wall_us
+        .map_or(now.as_millis().saturating_mul(1000), |f| f());
+    let mut s = format!("+{}.{:06} ", us / 1_000_000, us % 1_000_000).into_bytes();
+    if c.script {
+        s.extend_from_slice(format!("[{} lua] ", c.db).as_bytes());
+    } else {
+        s.extend_from_slice(format!("[{} {}] ", c.db, peer_id(c)).as_bytes());
+    }
+    let red = redacted(cmd, args);
+    for (j, a) in args.iter().enumerate() {
+        let mut r = String::new();
+        crate::resp::render::repr(if red[j] { REDACTED } else { a }, &mut r);
+        s.extend_from_slice(r.as_bytes());
+        if j + 1 != args.len() {
+            s.push(b' ');
+        }
+    }
+    s.extend_from_slice(b"\r\n");
+    s
+}
+
+fn feed_monitors(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    caller: ClientHandle,
+    line: &[u8],
+) {
+    let Server {
+        intro,
+        config,
+        events,
+        ..
+    } = srv;
+    for &slot in &intro.monitors {
+        super::pubsub::deliver_push(now, config, events, Some(caller.0), clients, slot, |w| {
+            w.out.extend_from_slice(line)
+        });
+    }
+}
+
+/// A client leaves MONITOR mode (disconnect, RESET).
+pub(crate) fn forget_monitor(srv: &mut Server, slot: usize) {
+    srv.intro.monitors.retain(|&s| s != slot);
+}
+
+/// processCommand's check for replicas (a monitor is one): no keyspace access.
+pub(crate) fn monitor_rejects(srv: &Server, slot: usize, cmd_flags: u32) -> bool {
+    !srv.intro.monitors.is_empty()
+        && srv.intro.monitors.contains(&slot)
+        && cmd_flags & (flags::WRITE | flags::READONLY | flags::MAY_REPLICATE) != 0
+}
+
+/// MONITOR
+pub fn monitor(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    // CLIENT_DENY_BLOCKING: inside MULTI (and scripts, which the table refuses).
+    if ctx.client_ref().tx.in_exec {
+        return Err(CmdError::err(
+            "MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
+    let slot = ctx.handle.0;
+    if ctx.srv.intro.monitors.contains(&slot) {
+        return Ok(());
+    }
+    ctx.srv.intro.monitors.push(slot);
+    ctx.out().ok();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// SLOWLOG
+
+const SLOWLOG_HELP: &[&str] = &[
+    "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET [<count>]",
+    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    "    Entries are made of:",
+    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    "    client name",
+    "LEN",
+    "    Return the length of the slowlog.",
+    "RESET",
+    "    Reset the slowlog.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// SLOWLOG HELP
+pub fn slowlog_help(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    reply_help(ctx, SLOWLOG_HELP);
+    Ok(())
+}
+
+/// SLOWLOG RESET
+pub fn slowlog_reset(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    ctx.srv.intro.slowlog.clear();
+    ctx.out().ok();
+    Ok(())
+}
+
+/// SLOWLOG LEN
+pub fn slowlog_len(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    let n = ctx.srv.intro.slowlog.len() as i64;
+    ctx.out().int(n);
+    Ok(())
+}
+
+/// SLOWLOG GET [count]
+pub fn slowlog_get(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    if args.len() > 3 {
+        let mut m = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+        m.extend_from_slice(super::truncated(args[1], 128));
+        m.extend_from_slice(b"'. Try SLOWLOG HELP.");
+        return Err(CmdError::Msg(m));
+    }
+    let mut count = 10usize;
+    if let Some(a) = args.get(2) {
+        let n = crate::cnum::parse_i64(a)
+            .filter(|n| *n >= -1)
+            .ok_or_else(|| CmdError::err("count should be greater than or equal to -1"))?;
+        count = if n == -1 { usize::MAX } else { n as usize };
+    }
+    let entries: Vec<SlowEntry> = ctx.srv.intro.slowlog.iter().take(count).cloned().collect();
+    let mut out = ctx.out();
+    out.array_len(entries.len());
+    for e in entries {
+        out.array_len(6);
+        out.int(e.id as i64);
+        out.int(e.time as i64);
+        out.int(e.duration as i64);
+        out.array_len(e.args.len());
+        for a in &e.args {
+            out.bulk(a);
+        }
+        out.bulk(e.peer.as_bytes());
+        out.bulk(&e.name);
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// LATENCY
+
+const LATENCY_HELP: &[&str] = &[
+    "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return a human readable latency analysis report.",
+    "GRAPH <event>",
+    "    Return an ASCII latency graph for the <event> class.",
+    "HISTORY <event>",
+    "    Return time-latency samples for the <event> class.",
+    "LATEST",
+    "    Return the latest latency samples for all events.",
+    "RESET [<event> ...]",
+    "    Reset latency data of one or more <event> classes.",
+    "    (default: reset all data for all event classes)",
+    "HISTOGRAM [COMMAND ...]",
+    "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+    "    If no commands are specified then all histograms are replied.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// LATENCY HELP
+pub fn latency_help(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    reply_help(ctx, LATENCY_HELP);
+    Ok(())
+}
+
+fn find_event<'a>(intro: &'a Intro, name: &[u8]) -> Option<&'a (&'static str, TimeSeries)> {
+    intro
+        .latency
+        .iter()
+        .find(|(e, _)| e.as_bytes() == super::c_str(name))
+}
+
+/// LATENCY HISTORY event
+pub fn latency_history(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let samples: Vec<(u64, u64)> = match find_event(&ctx.srv.intro, args[2]) {
+        None => Vec::new(),
+        Some((_, ts)) => (0..LATENCY_TS_LEN)
+            .map(|j| ts.samples[(ts.idx + j) % LATENCY_TS_LEN])
+            .filter(|s| s.0 != 0)
+            .collect(),
+    };
+    let mut out = ctx.out();
+    out.array_len(samples.len());
+    for (t, l) in samples {
+        out.array_len(2);
+        out.int(t as i64);
+        out.int(l as i64);
+    }
+    Ok(())
+}
+
+/// LATENCY LATEST
+pub fn latency_latest(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    let rows: Vec<(&'static str, u64, u64, u64)> = ctx
+        .srv
+        .intro
+        .latency
+        .iter()
+        .map(|(e, ts)| {
+            let last = ts.samples[(ts.idx + LATENCY_TS_LEN - 1) % LATENCY_TS_LEN];
+            (*e, last.0, last.1, ts.max)
+        })
+        .collect();
+    let mut out = ctx.out();
+    out.array_len(rows.len());
+    for (e, t, l, m) in rows {
+        out.array_len(4);
+        out.bulk(e.as_bytes());
+        out.int(t as i64);
+        out.int(l as i64);
+        out.int(m as i64);
+    }
+    Ok(())
+}
+
+/// LATENCY RESET [event ...]
+pub fn latency_reset(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let ev = &mut ctx.srv.intro.latency;
+    let before = ev.len();
+    if args.len() == 2 {
+        ev.clear();
+    } else {
+        for a in &args[2..] {
+            ev.retain(|(e, _)| !super::c_str(a).eq_ignore_ascii_case(e.as_bytes()));
+        }
+    }
+    let n = (before - ctx.srv.intro.latency.len()) as i64;
+    ctx.out().int(n);
+    Ok(())
+}
+
+/// LATENCY GRAPH event
+pub fn latency_graph(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let now = ctx.now.as_secs();
+    let Some((event, ts)) = find_event(&ctx.srv.intro, args[2]) else {
+        let mut m = b"ERR No samples available for event '".to_vec();
+        m.extend_from_slice(super::c_str(args[2]));
+        m.push(b'\'');
+        return Err(CmdError::Msg(m));
+    };
+    let graph = sparkline_graph(event, ts, now);
+    ctx.out().verbatim("txt", graph.as_bytes());
+    Ok(())
+}
+
+/// latencyCommandGenSparkeline with sparkline.c's rendering (80 columns, 4 rows, filled).
+fn sparkline_graph(event: &str, ts: &TimeSeries, now: u64) -> String {
+    let mut seq: Vec<(u64, String)> = Vec::new();
+    let (mut min, mut max) = (0u64, 0u64);
+    for j in 0..LATENCY_TS_LEN {
+        let (t, l) = ts.samples[(ts.idx + j) % LATENCY_TS_LEN];
+        if t == 0 {
+            continue;
+        }
+        if seq.is_empty() {
+            min = l;
+            max = l;
+        } else {
+            max = max.max(l);
+            min = min.min(l);
+        }
+        let elapsed = now.saturating_sub(t);
+        let label = if elapsed < 60 {
+            format!("{elapsed}s")
+        } else if elapsed < 3600 {
+            format!("{}m", elapsed / 60)
+        } else if elapsed < 86400 {
+            format!("{}h", elapsed / 3600)
+        } else {
+            format!("{}d", elapsed / 86400)
+        };
+        seq.push((l, label));
+    }
+    let mut g = format!(
+        "{event} - high {max} ms, low {min} ms (all time high {} ms)\n",
+        ts.max
+    );
+    g.push_str(&"-".repeat(80));
+    g.push('\n');
+    sparkline_render(&mut g, &seq, 80, 4);
+    g
+}
+
+/// sparkline.c's sparklineRender with SPARKLINE_FILL (one chunk: at most 80 samples are kept
+/// per chunk, Redis renders longer sequences in several).
+fn sparkline_render(out: &mut String, seq: &[(u64, String)], columns: usize, rows: usize) {
+    let mut j = 0;
+    while j < seq.len() {
+        let sublen = (seq.len() - j).min(columns);
+        render_range(out, &seq[j..j + sublen], rows);
+        j += sublen;
+    }
+}
+
+fn render_range(out: &mut String, seq: &[(u64, String)], rows: usize) {
+    const CHARSET: &[u8] = b"_-`";
+    let min = seq.iter().map(|s| s.0).min().unwrap_or(0) as f64;
+    let max = seq.iter().map(|s| s.0).max().unwrap_or(0) as f64;
+    let mut relmax = max - min;
+    let steps = CHARSET.len() * rows;
+    if relmax == 0.0 {
+        relmax = 1.0;
+    }
+    let len = seq.len();
+    let mut grid = vec![b' '; (rows + 1) * len];
+    let loop_rows = rows + 1;
+    for (j, (v, _)) in seq.iter().enumerate() {
+        let relval = *v as f64 - min;
+        let step = ((relval * steps as f64) / relmax) as usize;
+        let row = rows - (step / CHARSET.len());
+        for r in 0..loop_rows {
+            let c = if r > row {
+                b'|'
+            } else if r == row {
+                CHARSET[step % CHARSET.len()]
+            } else {
+                b' '
+            };
+            grid[r * len + j] = c;
+        }
+    }
+    for r in 0..loop_rows {
+        out.push_str(std::str::from_utf8(&grid[r * len..(r + 1) * len]).unwrap_or(""));
+        out.push('\n');
+    }
+    // Labels, vertical, as many rows as the longest.
+    let longest = seq.iter().map(|s| s.1.len()).max().unwrap_or(0);
+    for r in 0..longest {
+        for (_, l) in seq {
+            out.push(l.as_bytes().get(r).map_or(' ', |&b| b as char));
+        }
+        out.push('\n');
+    }
+}
+
+/// LATENCY DOCTOR: Redis's report; with no event recorded, its fixed text.
+pub fn latency_doctor(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    let report = if ctx.srv.intro.latency.is_empty() {
+        if ctx.srv.config.latency_monitor_threshold == 0 {
+            "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n".to_string()
+        } else {
+            "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n".to_string()
+        }
+    } else {
+        let mut s = String::from(
+            "Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n",
+        );
+        for (i, (e, ts)) in ctx.srv.intro.latency.iter().enumerate() {
+            let samples: Vec<u64> = ts
+                .samples
+                .iter()
+                .filter(|s| s.0 != 0)
+                .map(|s| s.1)
+                .collect();
+            let avg = samples.iter().sum::<u64>() / samples.len().max(1) as u64;
+            s.push_str(&format!(
+                "{}. {e}: {} latency spikes (average {avg}ms, mean deviation 0ms, period 0 sec). Worst all time event {}ms.\n",
+                i + 1,
+                samples.len(),
+                ts.max
+            ));
+        }
+        s.push_str("\nI have no advice for you, Dave: Oxidis forks nothing and has no transparent huge pages to blame.\n");
+        s
+    };
+    ctx.out().verbatim("txt", report.as_bytes());
+    Ok(())
+}
+
+/// A histogram's (µs, cumulative count) buckets.
+type Cdf = Vec<(u64, u64)>;
+
+/// LATENCY HISTOGRAM [command ...]
+pub fn latency_histogram(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let stats = &ctx.srv.stats.counters.commands;
+    let mut rows: Vec<(&'static str, u64, Cdf)> = Vec::new();
+    let mut add = |c: &'static CommandSpec| {
+        if let Some(h) = stats.get(c.name).and_then(|s| s.hist.as_deref()) {
+            rows.push((c.name, h.total(), h.cdf()));
+        }
+    };
+    if args.len() == 2 {
+        super::all_commands().for_each(&mut add);
+    } else {
+        for a in &args[2..] {
+            let Some(c) = lookup_full(a) else { continue };
+            add(c);
+            c.subcommands.iter().for_each(&mut add);
+        }
+    }
+    let mut out = ctx.out();
+    out.map_len(rows.len());
+    for (name, calls, cdf) in rows {
+        out.bulk(name.as_bytes());
+        out.map_len(2);
+        out.bulk(b"calls");
+        out.int(calls as i64);
+        out.bulk(b"histogram_usec");
+        out.map_len(cdf.len());
+        for (us, n) in cdf {
+            out.int(us as i64);
+            out.int(n as i64);
+        }
+    }
+    Ok(())
+}
+
+/// lookupCommandBySds: "name" or "container|sub".
+fn lookup_full(name: &[u8]) -> Option<&'static CommandSpec> {
+    let name = super::c_str(name);
+    match name.iter().position(|&b| b == b'|') {
+        None => super::lookup(name),
+        Some(i) => super::lookup(&name[..i])?.subcommand(&name[i + 1..]),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MODULE: Oxidis loads no modules.
+
+const MODULE_HELP: &[&str] = &[
+    "MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "LIST",
+    "    Return a list of loaded modules.",
+    "LOAD <path> [<arg> ...]",
+    "    Load a module library from <path>, passing to it any optional arguments.",
+    "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+    "    Load a module library from <path>, while passing it module configurations and optional arguments.",
+    "UNLOAD <name>",
+    "    Unload a module.",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// MODULE HELP
+pub fn module_help(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    reply_help(ctx, MODULE_HELP);
+    Ok(())
+}
+
+/// MODULE LIST
+pub fn module_list(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    ctx.out().array_len(0);
+    Ok(())
+}
+
+/// processCommand's protected-command check for MODULE (enable-module-command, "no" by
+/// default), made by the handlers: Redis's text.
+fn module_allowed(ctx: &Ctx) -> Result<(), CmdError> {
+    let local = super::server::is_local(&ctx.client_ref().info.addr);
+    if ctx.srv.config.enable_module_command.allows(local) {
+        Ok(())
+    } else {
+        Err(CmdError::err(
+            "MODULE command not allowed. If the enable-module-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        ))
+    }
+}
+
+/// What Redis answers when the library cannot be loaded: Oxidis loads none.
+fn load_failed() -> CmdError {
+    CmdError::err("Error loading the extension. Please check the server logs.")
+}
+
+/// MODULE LOAD path [arg ...]
+pub fn module_load(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    module_allowed(ctx)?;
+    Err(load_failed())
+}
+
+/// MODULE LOADEX path [CONFIG name value ...] [ARGS ...]
+pub fn module_loadex(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    module_allowed(ctx)?;
+    // moduleLoadex's parsing comes first: CONFIG needs two values, anything else is ARGS.
+    let mut i = 3;
+    while i < args.len() {
+        if is(args[i], "config") {
+            if i + 2 >= args.len() {
+                return Err(CmdError::Syntax);
+            }
+            i += 3;
+        } else if is(args[i], "args") {
+            break;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Err(load_failed())
+}
+
+/// MODULE UNLOAD name
+pub fn module_unload(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    module_allowed(ctx)?;
+    Err(CmdError::err(
+        "Error unloading module: no such module with that name",
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// COMMAND GETKEYS / GETKEYSANDFLAGS
+
+/// COMMAND GETKEYS command [arg ...]
+pub fn command_getkeys(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    getkeys(ctx, args, false)
+}
+
+/// COMMAND GETKEYSANDFLAGS command [arg ...]
+pub fn command_getkeysandflags(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    getkeys(ctx, args, true)
+}
+
+fn getkeys(ctx: &mut Ctx, args: &[&[u8]], with_flags: bool) -> Result<(), CmdError> {
+    let cmd_args = &args[2..];
+    // lookupCommand: a container with a subcommand argument is looked up to the subcommand.
+    let cmd = match super::lookup(cmd_args[0]) {
+        Some(c) if !c.subcommands.is_empty() && cmd_args.len() >= 2 => c.subcommand(cmd_args[1]),
+        c => c,
+    };
+    let Some(cmd) = cmd else {
+        return Err(CmdError::err("Invalid command specified"));
+    };
+    let specs = key_specs(cmd);
+    if specs.iter().all(|s| s.flags.iter().any(|f| f == "not_key")) {
+        return Err(CmdError::err("The command has no key arguments"));
+    }
+    if !cmd.arity_ok(cmd_args.len()) {
+        return Err(CmdError::err(
+            "Invalid number of arguments specified for command",
+        ));
+    }
+    let keys = keys_by_specs(&specs, cmd, cmd_args).unwrap_or_default();
+    if keys.is_empty() {
+        if cmd.has(flags::NO_MANDATORY_KEYS) {
+            ctx.out().array_len(0);
+            return Ok(());
+        }
+        return Err(CmdError::err("Invalid arguments specified for command"));
+    }
+    let mut out = ctx.out();
+    out.array_len(keys.len());
+    for (i, spec) in keys {
+        if !with_flags {
+            out.bulk(cmd_args[i]);
+            continue;
+        }
+        out.array_len(2);
+        out.bulk(cmd_args[i]);
+        let fl: Vec<&str> = if specs[spec].flags.iter().any(|f| f == "variable_flags") {
+            variable_key_flags(cmd, cmd_args)
+        } else {
+            specs[spec].flags.iter().map(String::as_str).collect()
+        };
+        out.array_len(fl.len());
+        for f in fl {
+            out.simple(f);
+        }
+    }
+    Ok(())
+}
+
+/// The flags the getkeys procedures of the commands with VARIABLE_FLAGS key specs give
+/// (setGetKeys, bitfieldGetKeys).
+fn variable_key_flags(cmd: &CommandSpec, argv: &[&[u8]]) -> Vec<&'static str> {
+    const RW_UPDATE: [&str; 3] = ["RW", "access", "update"];
+    match cmd.name {
+        "set" => {
+            if argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) {
+                RW_UPDATE.to_vec()
+            } else {
+                vec!["OW", "update"]
+            }
+        }
+        "bitfield" => {
+            let mut i = 2;
+            while i < argv.len() {
+                let rem = argv.len() - i - 1;
+                if is(argv[i], "get") && rem >= 2 {
+                    i += 3;
+                } else if is(argv[i], "overflow") && rem >= 1 {
+                    i += 2;
+                } else {
+                    return RW_UPDATE.to_vec();
+                }
+            }
+            vec!["RO", "access"]
+        }
+        _ => RW_UPDATE.to_vec(),
+    }
+}
+
+/// One key spec of the table (COMMAND INFO's), decoded.
+#[derive(Debug, Default)]
+struct KeySpec {
+    flags: Vec<String>,
+    /// begin_search: Ok(index) or Err((keyword, startfrom)); None: unknown.
+    begin: Option<Result<i64, (Vec<u8>, i64)>>,
+    /// find_keys: range (lastkey, keystep, limit) or keynum (keynumidx, firstkey, keystep).
+    range: Option<(i64, i64, i64)>,
+    keynum: Option<(i64, i64, i64)>,
+}
+
+fn key_specs(cmd: &CommandSpec) -> Vec<KeySpec> {
+    use crate::resp::Reply;
+    fn field<'a>(m: &'a Reply, name: &str) -> Option<&'a Reply> {
+        let Reply::Map(kv) = m else { return None };
+        kv.iter().find_map(|(k, v)| match k {
+            Reply::Bulk(b) | Reply::Simple(b) if b == name.as_bytes() => Some(v),
+            _ => None,
+        })
+    }
+    fn int(m: &Reply, name: &str) -> i64 {
+        match field(m, name) {
+            Some(Reply::Int(n)) => *n,
+            _ => 0,
+        }
+    }
+    fn text(r: Option<&Reply>) -> Vec<u8> {
+        match r {
+            Some(Reply::Bulk(b) | Reply::Simple(b)) => b.clone(),
+            _ => Vec::new(),
+        }
+    }
+    let Ok(Some((Reply::Set(specs) | Reply::Array(specs), _))) =
+        crate::resp::decode_reply(cmd.key_specs_resp3)
+    else {
+        return Vec::new();
+    };
+    specs
+        .iter()
+        .map(|s| {
+            let mut k = KeySpec::default();
+            if let Some(Reply::Set(fl) | Reply::Array(fl)) = field(s, "flags") {
+                k.flags = fl
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(&text(Some(f))).into_owned())
+                    .collect();
+            }
+            if let Some(bs) = field(s, "begin_search") {
+                let spec = field(bs, "spec");
+                match (text(field(bs, "type")).as_slice(), spec) {
+                    (b"index", Some(sp)) => k.begin = Some(Ok(int(sp, "index"))),
+                    (b"keyword", Some(sp)) => {
+                        k.begin = Some(Err((text(field(sp, "keyword")), int(sp, "startfrom"))))
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(fk) = field(s, "find_keys") {
+                let spec = field(fk, "spec");
+                match (text(field(fk, "type")).as_slice(), spec) {
+                    (b"range", Some(sp)) => {
+                        k.range = Some((int(sp, "lastkey"), int(sp, "keystep"), int(sp, "limit")))
+                    }
+                    (b"keynum", Some(sp)) => {
+                        k.keynum = Some((
+                            int(sp, "keynumidx"),
+                            int(sp, "firstkey"),
+                            int(sp, "keystep"),
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+            k
+        })
+        .collect()
+}
+
+/// getKeysUsingKeySpecs: (argument index, spec index) of each key; None for an invalid spec
+/// (Redis then falls back to the command's getkeys procedure).
+fn keys_by_specs(
+    specs: &[KeySpec],
+    cmd: &CommandSpec,
+    argv: &[&[u8]],
+) -> Option<Vec<(usize, usize)>> {
+    let argc = argv.len() as i64;
+    let mut out = Vec::new();
+    for (j, spec) in specs.iter().enumerate() {
+        let mut first = match spec.begin.as_ref()? {
+            Ok(pos) => *pos,
+            Err((kw, startfrom)) => {
+                let start = if *startfrom > 0 {
+                    *startfrom
+                } else {
+                    argc + startfrom
+                };
+                let end = if *startfrom > 0 { argc - 1 } else { 0 };
+                let mut i = start;
+                let mut found = 0;
+                while i != end {
+                    if i >= argc || i < 1 {
+                        break;
+                    }
+                    if super::c_str(argv[i as usize]).eq_ignore_ascii_case(kw) {
+                        found = i + 1;
+                        break;
+                    }
+                    i += if start <= end { 1 } else { -1 };
+                }
+                if found == 0 {
+                    continue;
+                }
+                found
+            }
+        };
+        let (last, step) = if let Some((lastkey, keystep, limit)) = spec.range {
+            let last = if lastkey >= 0 {
+                first + lastkey
+            } else if limit == 0 {
+                argc + lastkey
+            } else {
+                first + ((argc - first) / limit + lastkey)
+            };
+            (last, keystep)
+        } else if let Some((keynumidx, firstkey, keystep)) = spec.keynum {
+            if keynumidx >= argc || first + keynumidx >= argc {
+                return None;
+            }
+            let n =
+                crate::cnum::parse_i64(argv[(first + keynumidx) as usize]).filter(|n| *n >= 0)?;
+            first += firstkey;
+            (first + n - 1, keystep)
+        } else {
+            return None;
+        };
+        if last >= argc || last < first || first >= argc {
+            return None;
+        }
+        let mut i = first;
+        while i <= last {
+            if i < argc && (cmd.arity >= 0 || i >= first) {
+                out.push((i as usize, j));
+            }
+            i += step.max(1);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_rounds_as_hdr() {
+        // 2 significant digits: values up to 255 are exact, then buckets double.
+        assert_eq!(highest_equivalent(100), 100);
+        assert_eq!(highest_equivalent(1024), 1031);
+        assert_eq!(lowest_equivalent(1031), 1024);
+        assert_eq!(value_at_index(counts_index(5000)), 4992);
+        let mut h = Histogram::default();
+        for us in [1u64, 2, 3, 100] {
+            h.record(us * 1000);
+        }
+        assert_eq!(h.value_at_percentile(50.0), 2007);
+        assert_eq!(h.value_at_percentile(100.0), 100351);
+        assert_eq!(h.cdf(), vec![(1, 1), (2, 2), (4, 3), (132, 4)]);
+        // Recorded from redis-server: DEBUG SLEEP 0.13 lands in the 135266 µs bucket.
+        assert_eq!(highest_equivalent(1 << 27) / 1000, 135266);
+    }
+
+    #[test]
+    fn slowlog_trims_long_commands() {
+        let mut s = crate::testing::Session::new(1);
+        s.raw(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+        let long = "x".repeat(130);
+        let mut req: Vec<&str> = vec!["RPUSH", "l", &long];
+        let many: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+        req.extend(many.iter().map(String::as_str));
+        s.raw(&req);
+        let out = String::from_utf8(s.raw(&["SLOWLOG", "GET", "1"])).unwrap();
+        assert!(out.contains("... (2 more bytes)"), "{out}");
+        assert!(out.contains("... (12 more arguments)"), "{out}");
+        assert!(out.contains("*32\r\n"), "{out}");
+    }
+}
