@@ -548,6 +548,34 @@ fn feed_monitors(
     }
 }
 
+/// replicationFeedMonitors called by a handler itself: EVAL, EVALSHA and FCALL (skip_monitor in
+/// the table) show before the commands their script runs.
+pub(crate) fn feed_monitors_now(ctx: &mut Ctx, args: &[&[u8]]) {
+    if ctx.srv.intro.monitors.is_empty() {
+        return;
+    }
+    let line = monitor_line(ctx.srv, ctx.now, ctx.client_ref(), ctx.cmd, args);
+    feed_monitors(ctx.now, ctx.srv, ctx.clients, ctx.handle, &line);
+}
+
+/// execCommandAbort shows the refused EXEC to monitors, so they see the transaction end.
+pub(crate) fn feed_monitors_exec_abort(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    id: ClientHandle,
+    cmd: &'static CommandSpec,
+    args: &[&[u8]],
+) {
+    if srv.intro.monitors.is_empty() {
+        return;
+    }
+    if let Some(c) = clients.get(id.0) {
+        let line = monitor_line(srv, now, c, cmd, args);
+        feed_monitors(now, srv, clients, id, &line);
+    }
+}
+
 /// A client leaves MONITOR mode (disconnect, RESET).
 pub(crate) fn forget_monitor(srv: &mut Server, slot: usize) {
     srv.intro.monitors.retain(|&s| s != slot);
@@ -795,90 +823,205 @@ fn sparkline_graph(event: &str, ts: &TimeSeries, now: u64) -> String {
     g
 }
 
-/// sparkline.c's sparklineRender with SPARKLINE_FILL (one chunk: at most 80 samples are kept
-/// per chunk, Redis renders longer sequences in several).
+/// sparkline.c's sparklineRender with SPARKLINE_FILL: chunks of `columns` samples, scaled on
+/// the whole sequence's min and max, then the labels written vertically under a blank line.
 fn sparkline_render(out: &mut String, seq: &[(u64, String)], columns: usize, rows: usize) {
+    let (mut min, mut max) = (0.0f64, 0.0f64);
+    for (i, (v, _)) in seq.iter().enumerate() {
+        let v = *v as f64;
+        if i == 0 {
+            min = v;
+            max = v;
+        } else if v < min {
+            min = v;
+        } else if v > max {
+            max = v;
+        }
+    }
     let mut j = 0;
     while j < seq.len() {
         let sublen = (seq.len() - j).min(columns);
-        render_range(out, &seq[j..j + sublen], rows);
-        j += sublen;
+        if j != 0 {
+            out.push('\n');
+        }
+        render_range(out, &seq[j..j + sublen], rows, min, max);
+        j += columns;
     }
 }
 
-fn render_range(out: &mut String, seq: &[(u64, String)], rows: usize) {
-    const CHARSET: &[u8] = b"_-`";
-    let min = seq.iter().map(|s| s.0).min().unwrap_or(0) as f64;
-    let max = seq.iter().map(|s| s.0).max().unwrap_or(0) as f64;
+/// sparklineRenderRange.
+fn render_range(out: &mut String, seq: &[(u64, String)], rows: usize, min: f64, max: f64) {
+    const FILL: &[u8] = b"_o#";
+    let charset_len = FILL.len() as i64;
     let mut relmax = max - min;
-    let steps = CHARSET.len() * rows;
     if relmax == 0.0 {
         relmax = 1.0;
     }
-    let len = seq.len();
-    let mut grid = vec![b' '; (rows + 1) * len];
-    let loop_rows = rows + 1;
-    for (j, (v, _)) in seq.iter().enumerate() {
-        let relval = *v as f64 - min;
-        let step = ((relval * steps as f64) / relmax) as usize;
-        let row = rows - (step / CHARSET.len());
-        for r in 0..loop_rows {
-            let c = if r > row {
-                b'|'
-            } else if r == row {
-                CHARSET[step % CHARSET.len()]
+    let steps = charset_len * rows as i64;
+    let labels = seq.iter().any(|s| !s.1.is_empty());
+    let mut row = 0usize;
+    loop {
+        let mut more = false;
+        let mut chars = vec![b' '; seq.len()];
+        for (j, (v, label)) in seq.iter().enumerate() {
+            let relval = *v as f64 - min;
+            let step =
+                ((((relval * steps as f64) as i64) as f64 / relmax) as i64).clamp(0, steps - 1);
+            if row < rows {
+                let idx = step - (rows - row - 1) as i64 * charset_len;
+                more = true;
+                if (0..charset_len).contains(&idx) {
+                    chars[j] = FILL[idx as usize];
+                } else if idx >= charset_len {
+                    chars[j] = b'|';
+                }
             } else {
-                b' '
-            };
-            grid[r * len + j] = c;
+                if labels && row - rows < 1 {
+                    more = true;
+                    break;
+                }
+                let at = row - rows - 1;
+                if let Some(&b) = label.as_bytes().get(at) {
+                    more = true;
+                    chars[j] = b;
+                }
+            }
         }
-    }
-    for r in 0..loop_rows {
-        out.push_str(std::str::from_utf8(&grid[r * len..(r + 1) * len]).unwrap_or(""));
-        out.push('\n');
-    }
-    // Labels, vertical, as many rows as the longest.
-    let longest = seq.iter().map(|s| s.1.len()).max().unwrap_or(0);
-    for r in 0..longest {
-        for (_, l) in seq {
-            out.push(l.as_bytes().get(r).map_or(' ', |&b| b as char));
+        if !more {
+            break;
         }
+        row += 1;
+        out.push_str(&String::from_utf8_lossy(&chars));
         out.push('\n');
     }
 }
 
-/// LATENCY DOCTOR: Redis's report; with no event recorded, its fixed text.
+/// LATENCY DOCTOR
 pub fn latency_doctor(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    let report = if ctx.srv.intro.latency.is_empty() {
-        if ctx.srv.config.latency_monitor_threshold == 0 {
-            "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n".to_string()
-        } else {
-            "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n".to_string()
-        }
-    } else {
-        let mut s = String::from(
-            "Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n",
-        );
-        for (i, (e, ts)) in ctx.srv.intro.latency.iter().enumerate() {
-            let samples: Vec<u64> = ts
-                .samples
-                .iter()
-                .filter(|s| s.0 != 0)
-                .map(|s| s.1)
-                .collect();
-            let avg = samples.iter().sum::<u64>() / samples.len().max(1) as u64;
-            s.push_str(&format!(
-                "{}. {e}: {} latency spikes (average {avg}ms, mean deviation 0ms, period 0 sec). Worst all time event {}ms.\n",
-                i + 1,
-                samples.len(),
-                ts.max
-            ));
-        }
-        s.push_str("\nI have no advice for you, Dave: Oxidis forks nothing and has no transparent huge pages to blame.\n");
-        s
-    };
+    let report = latency_report(ctx.srv, ctx.now.as_secs());
     ctx.out().verbatim("txt", report.as_bytes());
     Ok(())
+}
+
+/// createLatencyReport: the events with their statistics, then the advice they call for. (The
+/// host-only advice, fork rate and transparent huge pages, is left out: Oxidis records no
+/// fork event.)
+fn latency_report(srv: &Server, now: u64) -> String {
+    use std::fmt::Write;
+    let cfg = &srv.config;
+    if srv.intro.latency.is_empty() && cfg.latency_monitor_threshold == 0 {
+        return "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n".into();
+    }
+    let mut r = String::new();
+    let mut advices = 0;
+    let mut advise = std::collections::BTreeSet::new();
+    for (n, (event, ts)) in srv.intro.latency.iter().enumerate() {
+        if n == 0 {
+            r.push_str("Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n");
+        }
+        // analyzeLatencyForEvent
+        let samples: Vec<(u64, u64)> = ts.samples.iter().copied().filter(|s| s.0 != 0).collect();
+        let count = samples.len() as u64;
+        let (mut avg, mut mad, mut period) = (0u64, 0u64, 0u64);
+        if let Some(a) = samples.iter().map(|s| s.1).sum::<u64>().checked_div(count) {
+            avg = a;
+            let oldest = samples.iter().map(|s| s.0).min().unwrap_or(now);
+            period = now.saturating_sub(oldest).max(1);
+            mad = samples.iter().map(|s| avg.abs_diff(s.1)).sum::<u64>() / count;
+        }
+        let _ = write!(
+            r,
+            "{}. {event}: {count} latency spikes (average {avg}ms, mean deviation {mad}ms, period {:.2} sec). Worst all time event {}ms.",
+            n + 1,
+            period as f64 / count.max(1) as f64,
+            ts.max
+        );
+        let mut add = |what: &[&'static str]| {
+            advices += what.len();
+            advise.extend(what.iter().copied());
+        };
+        match *event {
+            "command" => {
+                if cfg.slowlog_log_slower_than < 0 {
+                    add(&["slowlog_enabled"]);
+                } else if cfg.slowlog_log_slower_than / 1000 > cfg.latency_monitor_threshold {
+                    add(&["slowlog_tuning"]);
+                }
+                add(&["slowlog_inspect", "large_objects"]);
+            }
+            "fast-command" => add(&["scheduler"]),
+            "aof-write-pending-fsync" => {
+                add(&["local_disk", "disk_contention", "ssd", "data_writeback"])
+            }
+            "aof-write-active-child" => add(&["no_appendfsync", "data_writeback", "ssd"]),
+            "aof-write-alone" => add(&["local_disk", "data_writeback", "ssd"]),
+            "aof-fsync-always" => add(&["relax_fsync_policy"]),
+            "aof-fstat" | "rdb-unlink-temp-file" => add(&["disk_contention", "local_disk"]),
+            "aof-rewrite-diff-write" | "aof-rename" => {
+                add(&["write_load_info", "data_writeback", "ssd", "local_disk"])
+            }
+            "expire-cycle" => add(&["hz", "large_objects"]),
+            "eviction-del" => add(&["large_objects"]),
+            "eviction-cycle" => add(&["mass_eviction"]),
+            _ => {}
+        }
+        r.push('\n');
+    }
+    let events = srv.intro.latency.len();
+    if events == 0 && advices == 0 {
+        r.push_str("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n");
+        return r;
+    }
+    if advices == 0 {
+        r.push_str("\nWhile there are latency events logged, I'm not able to suggest any easy fix. Please use the Redis community to get some help, providing this report in your help request.\n");
+        return r;
+    }
+    r.push_str("\nI have a few advices for you:\n\n");
+    let has = |a: &str| advise.contains(a);
+    let threshold_us = (cfg.latency_monitor_threshold as u64).saturating_mul(1000);
+    if has("slowlog_enabled") {
+        let _ = writeln!(r, "- There are latency issues with potentially slow commands you are using. Try to enable the Slow Log Redis feature using the command 'CONFIG SET slowlog-log-slower-than {threshold_us}'. If the Slow log is disabled Redis is not able to log slow commands execution for you.");
+    }
+    if has("slowlog_tuning") {
+        let _ = writeln!(r, "- Your current Slow Log configuration only logs events that are slower than your configured latency monitor threshold. Please use 'CONFIG SET slowlog-log-slower-than {threshold_us}'.");
+    }
+    if has("slowlog_inspect") {
+        r.push_str("- Check your Slow Log to understand what are the commands you are running which are too slow to execute. Please check https://redis.io/commands/slowlog for more information.\n");
+    }
+    if has("scheduler") {
+        r.push_str("- The system is slow to execute Redis code paths not containing system calls. This usually means the system does not provide Redis CPU time to run for long periods. You should try to:\n  1) Lower the system load.\n  2) Use a computer / VM just for Redis if you are running other software in the same system.\n  3) Check if you have a \"noisy neighbour\" problem.\n  4) Check with 'redis-cli --intrinsic-latency 100' what is the intrinsic latency in your system.\n  5) Check if the problem is allocator-related by recompiling Redis with MALLOC=libc, if you are using Jemalloc. However this may create fragmentation problems.\n");
+    }
+    if has("local_disk") {
+        r.push_str("- It is strongly advised to use local disks for persistence, especially if you are using AOF. Remote disks provided by platform-as-a-service providers are known to be slow.\n");
+    }
+    if has("ssd") {
+        r.push_str("- SSD disks are able to reduce fsync latency, and total time needed for snapshotting and AOF log rewriting (resulting in smaller memory usage). With extremely high write load SSD disks can be a good option. However Redis should perform reasonably with high load using normal disks. Use this advice as a last resort.\n");
+    }
+    if has("data_writeback") {
+        r.push_str("- Mounting ext3/4 filesystems with data=writeback can provide a performance boost compared to data=ordered, however this mode of operation provides less guarantees, and sometimes it can happen that after a hard crash the AOF file will have a half-written command at the end and will require to be repaired before Redis restarts.\n");
+    }
+    if has("disk_contention") {
+        r.push_str("- Try to lower the disk contention. This is often caused by other disk intensive processes running in the same computer (including other Redis instances).\n");
+    }
+    if has("no_appendfsync") {
+        r.push_str("- Assuming from the point of view of data safety this is viable in your environment, you could try to enable the 'no-appendfsync-on-rewrite' option, so that fsync will not be performed while there is a child rewriting the AOF file or producing an RDB file (the moment where there is high disk contention).\n");
+    }
+    if has("relax_fsync_policy") && cfg.appendfsync.name() == "always" {
+        r.push_str("- Your fsync policy is set to 'always'. It is very hard to get good performances with such a setup, if possible try to relax the fsync policy to 'onesec'.\n");
+    }
+    if has("write_load_info") {
+        r.push_str("- Latency during the AOF atomic rename operation or when the final difference is flushed to the AOF file at the end of the rewrite, sometimes is caused by very high write load, causing the AOF buffer to get very large. If possible try to send less commands to accomplish the same work, or use Lua scripts to group multiple operations into a single EVALSHA call.\n");
+    }
+    if has("hz") && cfg.hz < 100 {
+        r.push_str("- In order to make the Redis keys expiring process more incremental, try to set the 'hz' configuration parameter to 100 using 'CONFIG SET hz 100'.\n");
+    }
+    if has("large_objects") {
+        r.push_str("- Deleting, expiring or evicting (because of maxmemory policy) large objects is a blocking operation. If you have very large objects that are often deleted, expired, or evicted, try to fragment those objects into multiple smaller objects.\n");
+    }
+    if has("mass_eviction") {
+        r.push_str("- Sudden changes to the 'maxmemory' setting via 'CONFIG SET', or allocation of large objects via sets or sorted sets intersections, STORE option of SORT, Redis Cluster large keys migrations (RESTORE command), may create sudden memory pressure forcing the server to block trying to evict keys. \n");
+    }
+    r
 }
 
 /// A histogram's (µs, cumulative count) buckets.
@@ -1285,5 +1428,167 @@ mod tests {
         assert!(out.contains("... (2 more bytes)"), "{out}");
         assert!(out.contains("... (12 more arguments)"), "{out}");
         assert!(out.contains("*32\r\n"), "{out}");
+    }
+
+    /// A host clock where every reading is 150 ms after the previous one: each command takes
+    /// 150 ms.
+    fn slow_clock() -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static T: AtomicU64 = AtomicU64::new(0);
+        T.fetch_add(150_000, Ordering::SeqCst)
+    }
+
+    fn wall() -> u64 {
+        1_339_518_083_107_412
+    }
+
+    /// A session whose host has a wall clock and, if `slow`, the 150 ms clock (one test only
+    /// uses it: the readings are shared).
+    fn session_with_clock(slow: bool) -> crate::testing::Session {
+        let mut s = crate::testing::Session::new(1);
+        s.eng.set_host_info(
+            crate::testing::NOW,
+            crate::HostInfo {
+                monotonic_us: slow.then_some(slow_clock as fn() -> u64),
+                wall_us: Some(wall),
+                ..Default::default()
+            },
+        );
+        s
+    }
+
+    #[test]
+    fn slow_commands_reach_the_latency_monitor_slowlog_and_histograms() {
+        let mut s = session_with_clock(true);
+        s.raw(&["CONFIG", "SET", "latency-monitor-threshold", "100"]);
+        s.raw(&["SET", "k", "v"]);
+        s.raw(&["GET", "k"]);
+        let t = crate::testing::NOW.as_secs() as i64;
+        use crate::resp::Reply::{Array, Bulk, Int};
+        let latest = s.cmd(&["LATENCY", "LATEST"]);
+        assert_eq!(
+            latest,
+            Array(vec![
+                Array(vec![Bulk(b"command".to_vec()), Int(t), Int(150), Int(150)]),
+                Array(vec![
+                    Bulk(b"fast-command".to_vec()),
+                    Int(t),
+                    Int(150),
+                    Int(150)
+                ]),
+            ])
+        );
+        assert_eq!(
+            s.cmd(&["LATENCY", "HISTORY", "fast-command"]),
+            Array(vec![Array(vec![Int(t), Int(150)])])
+        );
+        let doctor = String::from_utf8(s.raw(&["LATENCY", "DOCTOR"])).unwrap();
+        assert!(
+            doctor.contains("1. command: 1 latency spikes (average 150ms, mean deviation 0ms, period 1.00 sec). Worst all time event 150ms."),
+            "{doctor}"
+        );
+        let graph = String::from_utf8(s.raw(&["LATENCY", "GRAPH", "command"])).unwrap();
+        assert!(
+            graph.contains("command - high 150 ms, low 150 ms (all time high 150 ms)\n"),
+            "{graph}"
+        );
+        // SLOWLOG: 150 ms is past the default 10 ms.
+        assert!(s.int(&["SLOWLOG", "LEN"]) >= 3);
+        let info = String::from_utf8(s.raw(&["INFO", "commandstats"])).unwrap();
+        assert!(info.contains("cmdstat_set:calls=1,usec=150000,usec_per_call=150000.00,rejected_calls=0,failed_calls=0"), "{info}");
+        let lat = String::from_utf8(s.raw(&["INFO", "latencystats"])).unwrap();
+        assert!(
+            lat.contains(
+                "latency_percentiles_usec_set:p50=150994.943,p99=150994.943,p99.9=150994.943"
+            ),
+            "{lat}"
+        );
+        assert_eq!(s.int(&["LATENCY", "RESET", "command", "nosuch"]), 1);
+        // fast-command, and command again (LATENCY RESET took 150 ms itself).
+        assert_eq!(s.int(&["LATENCY", "RESET"]), 2);
+    }
+
+    #[test]
+    fn latency_doctor_texts_without_events() {
+        let mut s = crate::testing::Session::new(1);
+        let off = String::from_utf8(s.raw(&["LATENCY", "DOCTOR"])).unwrap();
+        assert!(
+            off.starts_with("$288\r\nI'm sorry, Dave, I can't do that."),
+            "{off}"
+        );
+        s.raw(&["CONFIG", "SET", "latency-monitor-threshold", "100"]);
+        let on = String::from_utf8(s.raw(&["LATENCY", "DOCTOR"])).unwrap();
+        assert!(
+            on.ends_with("take a stress pill, and think things over.\n\r\n"),
+            "{on}"
+        );
+    }
+
+    #[test]
+    fn monitor_lines_as_redis_writes_them() {
+        let mut s = session_with_clock(false);
+        let other = s.eng.connect(
+            crate::testing::NOW,
+            crate::ConnInfo {
+                addr: "127.0.0.1:60866".into(),
+                laddr: "127.0.0.1:6379".into(),
+            },
+        );
+        assert_eq!(s.raw(&["MONITOR"]), b"+OK\r\n");
+        let feed = |s: &mut crate::testing::Session, req: &[&str]| {
+            s.eng.feed(
+                crate::testing::NOW,
+                other,
+                &crate::resp::encode_request(req),
+            );
+            let mut out = Vec::new();
+            s.eng.drain_output(other, &mut out);
+        };
+        feed(&mut s, &["keys", "*"]);
+        feed(&mut s, &["AUTH", "user", "secret"]);
+        feed(&mut s, &["SET", "k", "a\"b\n\x01"]);
+        feed(&mut s, &["EVAL", "redis.call('get', KEYS[1])", "1", "k"]);
+        feed(&mut s, &["CONFIG", "GET", "port"]);
+        let out = String::from_utf8(s.raw(&["GET", "k"])).unwrap();
+        assert_eq!(
+            out,
+            "+1339518083.107412 [0 127.0.0.1:60866] \"keys\" \"*\"\r\n\
+             +1339518083.107412 [0 127.0.0.1:60866] \"AUTH\" \"(redacted)\" \"(redacted)\"\r\n\
+             +1339518083.107412 [0 127.0.0.1:60866] \"SET\" \"k\" \"a\\\"b\\n\\x01\"\r\n\
+             +1339518083.107412 [0 127.0.0.1:60866] \"EVAL\" \"redis.call('get', KEYS[1])\" \"1\" \"k\"\r\n\
+             -ERR Replica can't interact with the keyspace\r\n"
+        );
+        // RESET leaves monitor mode.
+        s.raw(&["RESET"]);
+        feed(&mut s, &["PING"]);
+        assert_eq!(s.raw(&["PING"]), b"+PONG\r\n");
+    }
+
+    #[test]
+    fn graph_and_doctor_as_redis_renders_them() {
+        // Recorded from redis-server: DEBUG SLEEP 0.005, a second later DEBUG SLEEP 0.003,
+        // with latency-monitor-threshold 1, read 2 s after the first.
+        let mut s = crate::testing::Session::new(1);
+        s.raw(&["CONFIG", "SET", "latency-monitor-threshold", "1"]);
+        let now = crate::testing::NOW.as_secs();
+        latency_add_sample(&mut s.eng.server_mut().intro, now - 2, "command", 5);
+        latency_add_sample(&mut s.eng.server_mut().intro, now, "command", 3);
+        let (_, ts) = &s.eng.server().intro.latency[0];
+        assert_eq!(
+            sparkline_graph("command", ts, now),
+            format!(
+                "command - high 5 ms, low 3 ms (all time high 5 ms)\n{}\n# \n| \n| \n|_\n  \n20\nss\n",
+                "-".repeat(80)
+            )
+        );
+        assert_eq!(
+            latency_report(s.eng.server(), now),
+            "Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n\
+             1. command: 2 latency spikes (average 4ms, mean deviation 1ms, period 1.00 sec). Worst all time event 5ms.\n\n\
+             I have a few advices for you:\n\n\
+             - Your current Slow Log configuration only logs events that are slower than your configured latency monitor threshold. Please use 'CONFIG SET slowlog-log-slower-than 1000'.\n\
+             - Check your Slow Log to understand what are the commands you are running which are too slow to execute. Please check https://redis.io/commands/slowlog for more information.\n\
+             - Deleting, expiring or evicting (because of maxmemory policy) large objects is a blocking operation. If you have very large objects that are often deleted, expired, or evicted, try to fragment those objects into multiple smaller objects.\n"
+        );
     }
 }

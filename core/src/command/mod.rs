@@ -480,6 +480,9 @@ fn process_command(
         let c = &mut clients[id.0];
         tx::flag_transaction(c);
         ReplyWriter::new(&mut c.out, c.resp3).error(&msg);
+        if let Some(exec) = cmd.filter(|c| c.name == "exec") {
+            intro::feed_monitors_exec_abort(now, srv, clients, id, exec, args);
+        }
         Dispatched::Done
     };
     // Redis 7.0 answers QUIT before any lookup, whatever its arguments.
