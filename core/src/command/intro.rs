@@ -86,6 +86,9 @@ pub(crate) struct CallStart {
 /// call()'s prologue: `incrCommandStatsOnError(NULL, 0)` and the start of the timer.
 pub(crate) fn call_start(srv: &mut Server) -> CallStart {
     srv.stats.counters.prev_err_count = srv.stats.error_replies;
+    if srv.intro.startup_allocated.is_none() {
+        srv.intro.startup_allocated = Some(srv.host.used_memory.map_or(0, |f| f()));
+    }
     CallStart {
         clock_us: srv.host.monotonic_us.map(|f| f()),
     }
@@ -127,6 +130,9 @@ pub(crate) fn call_end(
             let line = monitor_line(srv, now, c, cmd, args);
             feed_monitors(now, srv, clients, id, &line);
         }
+    }
+    if let Some(used) = srv.host.used_memory {
+        srv.intro.peak_allocated = srv.intro.peak_allocated.max(used());
     }
     let tracking = srv.config.latency_tracking;
     let st = srv.stats.counters.commands.entry(cmd.name).or_default();
@@ -359,6 +365,10 @@ pub struct Intro {
     latency: Vec<(&'static str, TimeSeries)>,
     /// Slots of clients in MONITOR mode, in the order they entered it.
     pub(crate) monitors: Vec<usize>,
+    /// The host's allocated bytes before the first command (MEMORY STATS startup.allocated)
+    /// and their peak, read after each command as Redis's call() does.
+    startup_allocated: Option<usize>,
+    pub(crate) peak_allocated: usize,
 }
 
 const SLOWLOG_ENTRY_MAX_ARGC: usize = 32;
@@ -1072,6 +1082,431 @@ fn lookup_full(name: &[u8]) -> Option<&'static CommandSpec> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// MEMORY
+
+const MEMORY_HELP: &[&str] = &[
+    "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return memory problems reports.",
+    "MALLOC-STATS",
+    "    Return internal statistics report from the memory allocator.",
+    "PURGE",
+    "    Attempt to purge dirty pages for reclamation by the allocator.",
+    "STATS",
+    "    Return information about the memory usage of the server.",
+    "USAGE <key> [SAMPLES <count>]",
+    "    Return memory in bytes used by <key> and its value. Nested values are",
+    "    sampled up to <count> times (default: 5, 0 means sample all).",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// MEMORY HELP
+pub fn memory_help(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    reply_help(ctx, MEMORY_HELP);
+    Ok(())
+}
+
+/// The bytes a key costs in the keyspace beyond its value: its name and its table node.
+fn key_overhead(key: &[u8]) -> usize {
+    let name = crate::types::CompactBytes::from(key).heap_size();
+    name + std::mem::size_of::<crate::types::CompactBytes>() + std::mem::size_of::<usize>()
+}
+
+/// MEMORY USAGE key [SAMPLES count]
+pub fn memory_usage(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut samples = 5usize;
+    let mut j = 3;
+    while j < args.len() {
+        if is(args[j], "samples") && j + 1 < args.len() {
+            let n = super::parse_int(args[j + 1])?;
+            if n < 0 {
+                return Err(CmdError::Syntax);
+            }
+            samples = n as usize;
+            j += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    // dictFind: a key past its TTL but not yet deleted still counts.
+    let usage = ctx
+        .db()
+        .keys
+        .get(args[2])
+        .map(|v| v.memory_usage(samples) + key_overhead(args[2]));
+    let mut out = ctx.out();
+    match usage {
+        Some(n) => out.int(n as i64),
+        None => out.nil(),
+    }
+    Ok(())
+}
+
+/// getMemoryOverheadData's figures.
+struct MemOverhead {
+    peak: usize,
+    total: usize,
+    startup: usize,
+    clients_slaves: usize,
+    clients_normal: usize,
+    lua_caches: usize,
+    dbs: Vec<(usize, usize, usize)>,
+    overhead_total: usize,
+    keys: usize,
+    rss: usize,
+}
+
+fn client_memory(c: &Client) -> usize {
+    c.out.capacity() + c.query_buffer_capacity() + std::mem::size_of::<Client>()
+}
+
+fn memory_overhead(srv: &Server, clients: &slab::Slab<Client>) -> MemOverhead {
+    let total = srv.host.used_memory.map_or(0, |f| f());
+    let startup = srv.intro.startup_allocated.unwrap_or(total).min(total);
+    let peak = srv.intro.peak_allocated.max(total);
+    let (mut slaves, mut normal) = (0, 0);
+    for (slot, c) in clients.iter() {
+        if srv.intro.monitors.contains(&slot) {
+            slaves += client_memory(c);
+        } else {
+            normal += client_memory(c);
+        }
+    }
+    // The cache keeps SHA1s (the bodies live in the Lua state, counted in used_memory_lua).
+    let lua_caches: usize = srv.script.cache.keys().map(|k| k.len() + 64).sum();
+    let node = |v: usize| std::mem::size_of::<crate::types::CompactBytes>() + v + 8;
+    let mut dbs = Vec::new();
+    let mut keys = 0;
+    let mut overhead_total = startup + slaves + normal + lua_caches;
+    for (i, db) in srv.dbs.iter().enumerate() {
+        if db.keys.is_empty() {
+            continue;
+        }
+        keys += db.keys.len();
+        let main =
+            db.keys.len() * node(std::mem::size_of::<crate::types::Value>()) + db.keys.slots() * 8;
+        let expires = db.expires.len() * node(8) + db.expires.slots() * 8;
+        overhead_total += main + expires;
+        dbs.push((i, main, expires));
+    }
+    MemOverhead {
+        peak,
+        total,
+        startup,
+        clients_slaves: slaves,
+        clients_normal: normal,
+        lua_caches,
+        dbs,
+        overhead_total,
+        keys,
+        rss: srv.host.used_memory_rss.map_or(0, |f| f()),
+    }
+}
+
+/// MEMORY STATS
+pub fn memory_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    let m = memory_overhead(ctx.srv, ctx.clients);
+    let net = m.total.saturating_sub(m.startup);
+    let dataset = m.total.saturating_sub(m.overhead_total);
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let mut out = ctx.out();
+    out.map_len(27 + m.dbs.len());
+    let kv = |out: &mut crate::resp::ReplyWriter, k: &str, v: usize| {
+        out.bulk(k.as_bytes());
+        out.int(v as i64);
+    };
+    kv(&mut out, "peak.allocated", m.peak);
+    kv(&mut out, "total.allocated", m.total);
+    kv(&mut out, "startup.allocated", m.startup);
+    kv(&mut out, "replication.backlog", 0);
+    kv(&mut out, "clients.slaves", m.clients_slaves);
+    kv(&mut out, "clients.normal", m.clients_normal);
+    kv(&mut out, "cluster.links", 0);
+    kv(&mut out, "aof.buffer", 0);
+    kv(&mut out, "lua.caches", m.lua_caches);
+    kv(&mut out, "functions.caches", 0);
+    for (i, main, expires) in &m.dbs {
+        out.bulk(format!("db.{i}").as_bytes());
+        out.map_len(3);
+        kv(&mut out, "overhead.hashtable.main", *main);
+        kv(&mut out, "overhead.hashtable.expires", *expires);
+        kv(&mut out, "overhead.hashtable.slot-to-keys", 0);
+    }
+    kv(&mut out, "overhead.total", m.overhead_total);
+    kv(&mut out, "keys.count", m.keys);
+    kv(
+        &mut out,
+        "keys.bytes-per-key",
+        net.checked_div(m.keys).unwrap_or(0),
+    );
+    kv(&mut out, "dataset.bytes", dataset);
+    out.bulk(b"dataset.percentage");
+    out.double(ratio(dataset, net) * 100.0);
+    out.bulk(b"peak.percentage");
+    out.double(ratio(m.total, m.peak) * 100.0);
+    // No allocator statistics beyond the host's count: the allocator's figures are the
+    // process's, and its fragmentation is all of the RSS overhead.
+    kv(&mut out, "allocator.allocated", m.total);
+    kv(&mut out, "allocator.active", m.total);
+    kv(&mut out, "allocator.resident", m.rss);
+    out.bulk(b"allocator-fragmentation.ratio");
+    out.double(1.0);
+    kv(&mut out, "allocator-fragmentation.bytes", 0);
+    out.bulk(b"allocator-rss.ratio");
+    out.double(ratio(m.rss, m.total));
+    out.bulk(b"allocator-rss.bytes");
+    out.int(m.rss as i64 - m.total as i64);
+    out.bulk(b"rss-overhead.ratio");
+    out.double(1.0);
+    kv(&mut out, "rss-overhead.bytes", 0);
+    out.bulk(b"fragmentation");
+    out.double(ratio(m.rss, m.total));
+    out.bulk(b"fragmentation.bytes");
+    out.int(m.rss as i64 - m.total as i64);
+    Ok(())
+}
+
+/// MEMORY DOCTOR: getMemoryDoctorReport's checks on Oxidis's figures.
+pub fn memory_doctor(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    let m = memory_overhead(ctx.srv, ctx.clients);
+    let mut reports = Vec::new();
+    let empty = m.total < 5 * 1024 * 1024;
+    if !empty {
+        if m.peak as f32 / m.total as f32 > 1.5 {
+            reports.push(" * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the Redis instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the Redis instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\n".to_string());
+        }
+        if m.rss as f64 / m.total as f64 > 1.4 && m.rss.saturating_sub(m.total) > 10 << 20 {
+            reports.push(" * High total RSS: This instance has a memory fragmentation and RSS overhead greater than 1.4 (this means that the Resident Set Size of the Redis process is much larger than the sum of the logical allocations Redis performed). This problem is usually due either to a large peak memory (check if there is a peak memory entry above in the report) or may result from a workload that causes the allocator to fragment memory a lot. If the problem is a large peak memory, then there is no issue. Otherwise, make sure you are using the Jemalloc allocator and not the default libc malloc. Note: The currently used allocator is \"libc\".\n\n".to_string());
+        }
+        let normal_clients = ctx
+            .clients
+            .len()
+            .saturating_sub(ctx.srv.intro.monitors.len())
+            .max(1);
+        if m.clients_normal / normal_clients > 1024 * 200 {
+            reports.push(" * Big client buffers: The clients output buffers in this instance are greater than 200K per client (on average). This may result from different causes, like Pub/Sub clients subscribed to channels bot not receiving data fast enough, so that data piles on the Redis instance output buffer, or clients sending commands with large replies or very large sequences of commands in the same pipeline. Please use the CLIENT LIST command in order to investigate the issue if it causes problems in your instance, or to understand better why certain clients are using a big amount of memory.\n\n".to_string());
+        }
+        if ctx.srv.script.cache.len() > 1000 {
+            reports.push(" * Many scripts: There seem to be many cached scripts in this instance (more than 1000). This may be because scripts are generated and `EVAL`ed, instead of being parameterized (with KEYS and ARGV), `SCRIPT LOAD`ed and `EVALSHA`ed. Unless `SCRIPT FLUSH` is called periodically, the scripts' caches may end up consuming most of your memory.\n\n".to_string());
+        }
+    }
+    let text = if empty {
+        "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n".to_string()
+    } else if reports.is_empty() {
+        "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n".to_string()
+    } else {
+        let mut s =
+            "Sam, I detected a few issues in this Redis instance memory implants:\n\n".to_string();
+        for r in reports {
+            s.push_str(&r);
+        }
+        s.push_str("I'm here to keep you safe, Sam. I want to help you.\n");
+        s
+    };
+    ctx.out().verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+/// MEMORY MALLOC-STATS: Redis built without jemalloc (Debian's is with it) answers this.
+pub fn memory_malloc_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    ctx.out()
+        .bulk(b"Stats not supported for the current allocator");
+    Ok(())
+}
+
+/// MEMORY PURGE: nothing to purge (Redis without jemalloc answers OK too).
+pub fn memory_purge(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    ctx.out().ok();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// LOLWUT
+
+/// LOLWUT [VERSION version] [arg ...]: Redis 7.0.15's own answer is its version line; VERSION 5
+/// draws Georg Nees's Schotter (lolwut5.c), its randomness from the engine's generator.
+pub fn lolwut(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let mut version = None;
+    let mut rest = &args[1..];
+    if args.len() >= 3 && is(args[1], "version") {
+        // getLongFromObjectOrReply, then "%u.0.0" of it as an unsigned int.
+        let v = super::parse_int(args[2])?;
+        version = Some(format!("{}.0.0", v as u32));
+        rest = &args[3..];
+    }
+    // lolwutCommand's prefix tests: 5.x (and 4.9) draws Schotter; 6.x (and 5.9) would draw
+    // lolwut6's landscape, which Oxidis does not: it answers as the default does.
+    let v = version
+        .as_deref()
+        .unwrap_or(crate::config::REDIS_VERSION)
+        .as_bytes();
+    let five = (v[0] == b'5' && v.get(1) == Some(&b'.') && v.get(2) != Some(&b'9'))
+        || (v[0] == b'4' && v.get(1) == Some(&b'.') && v.get(2) == Some(&b'9'));
+    let version = five.then_some(5);
+    let text = match version {
+        Some(5) => {
+            let mut nums = [66i64, 8, 12];
+            for (i, a) in rest.iter().take(3).enumerate() {
+                nums[i] = super::parse_int(a)?;
+            }
+            let cols = nums[0].clamp(1, 1000) as usize;
+            let per_row = nums[1].clamp(1, 200) as usize;
+            let per_col = nums[2].clamp(1, 200) as usize;
+            let canvas = schotter(&mut ctx.srv.rng, cols, per_row, per_col);
+            let mut t = canvas.render();
+            t.push_str("\nGeorg Nees - schotter, plotter on paper, 1968. Redis ver. ");
+            t.push_str(crate::config::REDIS_VERSION);
+            t.push('\n');
+            t
+        }
+        _ => format!("Redis ver. {}\n", crate::config::REDIS_VERSION),
+    };
+    ctx.out().verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+/// lolwut.c's canvas: one byte per pixel.
+struct Canvas {
+    width: i32,
+    height: i32,
+    pixels: Vec<u8>,
+}
+
+impl Canvas {
+    fn new(width: i32, height: i32) -> Canvas {
+        Canvas {
+            width,
+            height,
+            pixels: vec![0; (width.max(0) as usize) * (height.max(0) as usize)],
+        }
+    }
+
+    fn set(&mut self, x: i32, y: i32) {
+        if x >= 0 && x < self.width && y >= 0 && y < self.height {
+            self.pixels[(x + y * self.width) as usize] = 1;
+        }
+    }
+
+    fn get(&self, x: i32, y: i32) -> bool {
+        x >= 0
+            && x < self.width
+            && y >= 0
+            && y < self.height
+            && self.pixels[(x + y * self.width) as usize] != 0
+    }
+
+    /// lwDrawLine: Bresenham.
+    fn line(&mut self, mut x1: i32, mut y1: i32, x2: i32, y2: i32) {
+        let (dx, dy) = ((x2 - x1).abs(), (y2 - y1).abs());
+        let sx = if x1 < x2 { 1 } else { -1 };
+        let sy = if y1 < y2 { 1 } else { -1 };
+        let mut err = dx - dy;
+        loop {
+            self.set(x1, y1);
+            if x1 == x2 && y1 == y2 {
+                break;
+            }
+            let e2 = err * 2;
+            if e2 > -dy {
+                err -= dy;
+                x1 += sx;
+            }
+            if e2 < dx {
+                err += dx;
+                y1 += sy;
+            }
+        }
+    }
+
+    /// lwDrawSquare, with C's float arithmetic.
+    fn square(&mut self, x: i32, y: i32, size: f32, angle: f32) {
+        // Redis's literal, divided in double precision as C does with `float /= double`.
+        #[allow(clippy::approx_constant)]
+        let size = ((f64::from(size) / 1.414_213_562_3) as f32).round();
+        let mut px = [0i32; 4];
+        let mut py = [0i32; 4];
+        let mut k = std::f32::consts::PI / 4.0 + angle;
+        for j in 0..4 {
+            px[j] = (f64::from(k).sin() * f64::from(size) + f64::from(x)).round() as i32;
+            py[j] = (f64::from(k).cos() * f64::from(size) + f64::from(y)).round() as i32;
+            k += std::f32::consts::PI / 2.0;
+        }
+        for j in 0..4 {
+            self.line(px[j], py[j], px[(j + 1) % 4], py[(j + 1) % 4]);
+        }
+    }
+
+    /// renderCanvas: 2x4 pixels per Braille character.
+    fn render(&self) -> String {
+        let mut text = String::new();
+        let mut y = 0;
+        while y < self.height {
+            let mut x = 0;
+            while x < self.width {
+                let mut byte = 0u32;
+                let bits = [
+                    (0, 0, 0),
+                    (0, 1, 1),
+                    (0, 2, 2),
+                    (1, 0, 3),
+                    (1, 1, 4),
+                    (1, 2, 5),
+                    (0, 3, 6),
+                    (1, 3, 7),
+                ];
+                for (dx, dy, bit) in bits {
+                    if self.get(x + dx, y + dy) {
+                        byte |= 1 << bit;
+                    }
+                }
+                text.push(char::from_u32(0x2800 + byte).unwrap_or(' '));
+                x += 2;
+            }
+            if y != self.height - 1 {
+                text.push('\n');
+            }
+            y += 4;
+        }
+        text
+    }
+}
+
+/// lwDrawSchotter; C's rand() is the engine's generator (31 bits, RAND_MAX 2^31-1).
+fn schotter(rng: &mut crate::rng::Rng, cols: usize, per_row: usize, per_col: usize) -> Canvas {
+    const RAND_MAX: f32 = 2_147_483_647.0;
+    let mut rand = || (rng.next_u64() >> 33) as u32;
+    let width = (cols * 2) as i32;
+    let padding = if width > 4 { 2 } else { 0 };
+    let side = (width - padding * 2) as f32 / per_row as f32;
+    let height = (side * per_col as f32 + (padding * 2) as f32) as i32;
+    let mut canvas = Canvas::new(width, height);
+    for y in 0..per_col {
+        for x in 0..per_row {
+            let mut sx = (x as f32 * side + side / 2.0 + padding as f32) as i32;
+            let mut sy = (y as f32 * side + side / 2.0 + padding as f32) as i32;
+            let mut angle = 0.0f32;
+            if y > 1 {
+                let mut r = [0f32; 3];
+                for v in &mut r {
+                    *v = rand() as f32 / RAND_MAX / per_col as f32 * y as f32;
+                }
+                for v in &mut r {
+                    if rand() % 2 == 1 {
+                        *v = -*v;
+                    }
+                }
+                angle = r[0];
+                sx = (sx as f32 + r[1] * side / 3.0) as i32;
+                sy = (sy as f32 + r[2] * side / 3.0) as i32;
+            }
+            canvas.square(sx, sy, side, angle);
+        }
+    }
+    canvas
+}
+
+// ---------------------------------------------------------------------------------------------
 // MODULE: Oxidis loads no modules.
 
 const MODULE_HELP: &[&str] = &[
@@ -1590,5 +2025,45 @@ mod tests {
              - Check your Slow Log to understand what are the commands you are running which are too slow to execute. Please check https://redis.io/commands/slowlog for more information.\n\
              - Deleting, expiring or evicting (because of maxmemory policy) large objects is a blocking operation. If you have very large objects that are often deleted, expired, or evicted, try to fragment those objects into multiple smaller objects.\n"
         );
+    }
+
+    #[test]
+    fn schotter_without_random_rows_is_redis_s() {
+        // redis-cli LOLWUT VERSION 5 20 3 2 (two rows: no randomness).
+        let expect = "\
+⠀⡤⠤⠤⠤⠤⠤⡤⠤⠤⠤⠤⠤⡤⠤⠤⠤⠤⠤⡄
+⠀⡇⠀⠀⠀⠀⠀⡇⠀⠀⠀⠀⠀⡇⠀⠀⠀⠀⠀⡇
+⠀⡇⠀⠀⠀⠀⠀⡇⠀⠀⠀⠀⠀⡇⠀⠀⠀⠀⠀⡇
+⠀⡧⠤⠤⠤⠤⠤⡧⠤⠤⠤⠤⠤⡧⠤⠤⠤⠤⠤⡇
+⠀⡇⠀⠀⠀⠀⠀⡇⠀⠀⠀⠀⠀⡇⠀⠀⠀⠀⠀⡇
+⠀⡇⠀⠀⠀⠀⠀⡇⠀⠀⠀⠀⠀⡇⠀⠀⠀⠀⠀⡇
+⠀⠧⠤⠤⠤⠤⠤⠧⠤⠤⠤⠤⠤⠧⠤⠤⠤⠤⠤⠇
+";
+        let mut s = crate::testing::Session::new(1);
+        let out = String::from_utf8(s.raw(&["LOLWUT", "VERSION", "5", "20", "3", "2"])).unwrap();
+        let body = out.split_once("\r\n").unwrap().1;
+        assert_eq!(
+            body,
+            format!(
+                "{expect}\nGeorg Nees - schotter, plotter on paper, 1968. Redis ver. 7.0.15\n\r\n"
+            )
+        );
+        // The default, and versions that are not 5.
+        for req in [
+            &["LOLWUT"][..],
+            &["LOLWUT", "VERSION", "6"],
+            &["LOLWUT", "VERSION", "99999999999"],
+        ] {
+            assert_eq!(s.raw(req), b"$18\r\nRedis ver. 7.0.15\n\r\n");
+        }
+        assert!(String::from_utf8(s.raw(&["LOLWUT", "VERSION", "4"]))
+            .unwrap()
+            .contains("7.0.15"));
+        // 66 columns, 8 x 12 squares: 49 lines of art (each ends in LF: Redis's height-1 test
+        // never matches), random from the third row of squares; as redis-cli shows it, 51
+        // lines with the blank one and the caption.
+        let art = String::from_utf8(s.raw(&["LOLWUT", "VERSION", "5"])).unwrap();
+        assert_eq!(art.matches('\n').count(), 1 + 49 + 1 + 1 + 1, "{art}");
+        assert!(art.starts_with("$9817\r\n"), "{art}");
     }
 }
