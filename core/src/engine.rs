@@ -34,6 +34,9 @@ pub struct ConnInfo {
     pub addr: String,
     /// Local address as "ip:port" (laddr).
     pub laddr: String,
+    /// The socket's file descriptor, where the host has one (CLIENT LIST's fd; without one,
+    /// the client's slot is shown).
+    pub fd: Option<i32>,
 }
 
 /// Facts only the host knows, for INFO.
@@ -140,6 +143,11 @@ pub struct Client {
     pub(crate) tracking: Option<Box<crate::command::tracking::ClientTracking>>,
     /// A script's client (Redis's CLIENT_SCRIPT): MONITOR shows it as `[db lua]`.
     pub(crate) script: bool,
+    /// The query buffer's length and capacity while its requests run (the buffer is out of
+    /// the client then): CLIENT LIST's qbuf counts the command being run, as Redis's does.
+    running_qbuf: Option<(usize, usize)>,
+    /// The most output that waited in the reply buffer (CLIENT LIST's rbp).
+    pub(crate) out_peak: usize,
     inbuf: Vec<u8>,
     decoder: RequestDecoder,
 }
@@ -147,11 +155,11 @@ pub struct Client {
 impl Client {
     /// Bytes received but not yet executed (CLIENT LIST's qbuf).
     pub(crate) fn query_buffer_len(&self) -> usize {
-        self.inbuf.len()
+        self.running_qbuf.map_or(self.inbuf.len(), |r| r.0)
     }
 
     pub(crate) fn query_buffer_capacity(&self) -> usize {
-        self.inbuf.capacity()
+        self.running_qbuf.map_or(self.inbuf.capacity(), |r| r.1)
     }
 }
 
@@ -248,6 +256,8 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         blocked: None,
         tracking: None,
         script: false,
+        running_qbuf: None,
+        out_peak: 0,
         inbuf: Vec::new(),
         decoder,
     }
@@ -495,6 +505,7 @@ impl Engine {
     pub fn drain_output(&mut self, id: ClientHandle, out: &mut Vec<u8>) {
         if let Some(c) = self.clients.get_mut(id.0) {
             self.srv.stats.net_output_bytes += c.out.len() as u64;
+            c.out_peak = c.out_peak.max(c.out.len());
             out.append(&mut c.out);
         }
     }
@@ -674,6 +685,7 @@ pub(crate) fn process_input(
         return;
     }
     let mut inbuf = std::mem::take(&mut c.inbuf);
+    c.running_qbuf = Some((inbuf.len(), inbuf.capacity()));
     let mut decoder = std::mem::take(&mut c.decoder);
     let mut pos = 0;
     loop {
@@ -733,6 +745,7 @@ pub(crate) fn process_input(
         inbuf = Vec::new();
     }
     c.inbuf = inbuf;
+    c.running_qbuf = None;
     c.decoder = decoder;
 }
 

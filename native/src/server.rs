@@ -418,6 +418,7 @@ impl Server {
             ConnInfo {
                 addr: peer.to_string(),
                 laddr,
+                fd: Some(std::os::fd::AsRawFd::as_raw_fd(&stream)),
             },
         );
         // Registering reports the socket's current readiness, so bytes that arrived before

@@ -342,6 +342,7 @@ impl RawEngine {
             ConnInfo {
                 addr: "wasm:0".into(),
                 laddr: "wasm:0".into(),
+                fd: None,
             },
         );
         let h = self.next_handle;

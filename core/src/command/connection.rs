@@ -408,9 +408,19 @@ fn client_type(c: &Client) -> ClientType {
 
 /// Redis 7.0's catClientInfoString: one CLIENT LIST line (without the newline). `argv_mem`
 /// is the size of the arguments being executed (only the calling client has any).
-fn client_info_line(out: &mut Vec<u8>, slot: usize, c: &Client, now: UnixMillis, argv_mem: usize) {
+fn client_info_line(
+    out: &mut Vec<u8>,
+    slot: usize,
+    c: &Client,
+    now: UnixMillis,
+    argv_mem: usize,
+    monitor: bool,
+) {
     use std::io::Write;
     let mut flags = String::new();
+    if monitor {
+        flags.push('O');
+    }
     if super::pubsub::is_pubsub(c) {
         flags.push('P');
     }
@@ -449,7 +459,10 @@ fn client_info_line(out: &mut Vec<u8>, slot: usize, c: &Client, now: UnixMillis,
     let _ = write!(
         out,
         "id={} addr={} laddr={} fd={} name=",
-        c.client_id, c.info.addr, c.info.laddr, slot
+        c.client_id,
+        c.info.addr,
+        c.info.laddr,
+        c.info.fd.map_or(slot as i64, i64::from)
     );
     if let Some(n) = &c.name {
         out.extend_from_slice(n);
@@ -458,11 +471,14 @@ fn client_info_line(out: &mut Vec<u8>, slot: usize, c: &Client, now: UnixMillis,
         out,
         " age={age} idle={idle} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} \
          multi={} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem={multi_mem} \
-         rbs={qbuf_cap} rbp={qbuf_cap} obl={obl} oll={oll} omem={omem} tot-mem={tot_mem} \
+         rbs={} rbp={} obl={obl} oll={oll} omem={omem} tot-mem={tot_mem} \
          events=r cmd={} user=default redir={} resp={}",
         c.db,
         c.tx.list_count(),
         qbuf_cap - qbuf,
+        // Redis's rbs/rbp are its reply buffer's size and peak: Oxidis's output buffer's.
+        c.out.capacity(),
+        c.out_peak.max(c.out.len()),
         c.last_cmd,
         super::tracking::list_redir(c),
         if c.resp3 { 3 } else { 2 },
@@ -506,7 +522,9 @@ pub fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let order = clients_in_order(ctx);
     let line = |slot: usize, text: &mut Vec<u8>| {
         let c = &ctx.clients[slot];
-        client_info_line(text, slot, c, ctx.now, if slot == me { mem } else { 0 });
+        let monitor = ctx.srv.intro.monitors.contains(&slot);
+        let argv = if slot == me { mem } else { 0 };
+        client_info_line(text, slot, c, ctx.now, argv, monitor);
         text.push(b'\n');
     };
     match ids {
@@ -542,6 +560,7 @@ pub fn client_info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         ctx.client_ref(),
         ctx.now,
         argv_mem(args),
+        ctx.srv.intro.monitors.contains(&ctx.handle.0),
     );
     text.push(b'\n');
     ctx.out().verbatim("txt", &text);
@@ -905,6 +924,7 @@ mod tests {
         ConnInfo {
             addr: addr.into(),
             laddr: "127.0.0.1:6379".into(),
+            fd: None,
         }
     }
 

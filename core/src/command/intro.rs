@@ -1967,6 +1967,7 @@ mod tests {
             crate::ConnInfo {
                 addr: "127.0.0.1:60866".into(),
                 laddr: "127.0.0.1:6379".into(),
+                fd: None,
             },
         );
         assert_eq!(s.raw(&["MONITOR"]), b"+OK\r\n");
@@ -2065,5 +2066,25 @@ mod tests {
         let art = String::from_utf8(s.raw(&["LOLWUT", "VERSION", "5"])).unwrap();
         assert_eq!(art.matches('\n').count(), 1 + 49 + 1 + 1 + 1, "{art}");
         assert!(art.starts_with("$9817\r\n"), "{art}");
+    }
+
+    #[test]
+    fn client_list_counts_the_running_command_and_shows_monitors() {
+        let mut s = crate::testing::Session::new(1);
+        let other = s
+            .eng
+            .connect(crate::testing::NOW, crate::ConnInfo::default());
+        s.eng.feed(crate::testing::NOW, other, b"MONITOR\r\n");
+        let list = String::from_utf8(s.raw(&["CLIENT", "LIST"])).unwrap();
+        // "*2\r\n$6\r\nCLIENT\r\n$4\r\nLIST\r\n" is in the query buffer while it runs.
+        assert!(
+            list.contains(" flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=26 "),
+            "{list}"
+        );
+        assert!(list.contains(" flags=O "), "{list}");
+        // Between requests the buffer is empty again.
+        s.raw(&["PING"]);
+        let info = String::from_utf8(s.raw(&["CLIENT", "INFO"])).unwrap();
+        assert!(info.contains(" qbuf=26 "), "{info}");
     }
 }

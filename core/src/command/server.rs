@@ -491,9 +491,16 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "used_memory_human:{}", bytes_to_human(used));
                 kv!(s, "used_memory_rss:{rss}");
                 kv!(s, "used_memory_rss_human:{}", bytes_to_human(rss));
-                kv!(s, "used_memory_peak:{used}");
-                kv!(s, "used_memory_peak_human:{}", bytes_to_human(used));
-                kv!(s, "used_memory_peak_perc:100.00%");
+                // The peak is read after each command, as Redis's call() does.
+                let peak = (srv.intro.peak_allocated as u64).max(used);
+                kv!(s, "used_memory_peak:{peak}");
+                kv!(s, "used_memory_peak_human:{}", bytes_to_human(peak));
+                let perc = if peak > 0 {
+                    used as f64 * 100.0 / peak as f64
+                } else {
+                    100.0
+                };
+                kv!(s, "used_memory_peak_perc:{perc:.2}%");
                 kv!(s, "used_memory_overhead:0");
                 kv!(s, "used_memory_startup:0");
                 kv!(s, "used_memory_dataset:{used}");
