@@ -53,7 +53,7 @@ IMPLEMENTED = {
              "latency|reset latency|graph latency|doctor latency|histogram latency|help monitor "
              "module|list module|load module|unload module|loadex module|help command|getkeys "
              "command|getkeysandflags memory|usage memory|stats memory|doctor memory|malloc-stats "
-             "memory|purge memory|help lolwut",
+             "memory|purge memory|help lolwut config|rewrite",
     "hll": "pfadd pfcount pfmerge pfdebug pfselftest",
     "scripting": "eval evalsha eval_ro evalsha_ro script|load script|exists script|flush script|help "
                  "script|kill fcall fcall_ro function|load function|delete function|list function|dump "

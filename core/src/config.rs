@@ -24,6 +24,8 @@ use crate::resp::split_args;
 /// The Redis version Oxidis reports (HELLO, INFO, config-file errors) so clients feature-detect.
 pub const REDIS_VERSION: &str = "7.0.15";
 
+mod rewrite;
+
 const IMMUTABLE: u8 = 1;
 const PROTECTED: u8 = 2;
 /// Only an exact CONFIG GET name finds it, never a pattern.

@@ -67,6 +67,15 @@ pub struct HostInfo {
     pub wall_us: Option<fn() -> u64>,
 }
 
+/// The configuration file, kept by the host (CONFIG REWRITE): the core makes the new text,
+/// the host reads and writes the file. Errors are the system's text ("Permission denied").
+pub trait ConfigStore {
+    /// The file's current text ("" if it is gone).
+    fn read(&mut self) -> Result<String, String>;
+    /// Replaces the file with `text`, atomically (a temporary file renamed over it).
+    fn write(&mut self, text: &str) -> Result<(), String>;
+}
+
 /// Something the host must act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -207,6 +216,8 @@ pub struct Server {
     pub(crate) script: crate::script::ScriptState,
     /// SLOWLOG, latency events, MONITOR clients (command/intro.rs).
     pub(crate) intro: crate::command::intro::Intro,
+    /// The host's configuration file, if it was started with one (CONFIG REWRITE).
+    pub(crate) config_store: Option<Box<dyn ConfigStore>>,
     last_tick: UnixMillis,
 }
 
@@ -326,6 +337,7 @@ impl Engine {
                 tracking: Default::default(),
                 script: Default::default(),
                 intro: Default::default(),
+                config_store: None,
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -421,6 +433,12 @@ impl Engine {
 
     pub fn connect(&mut self, now: UnixMillis, info: ConnInfo) -> ClientHandle {
         connect(&mut self.srv, &mut self.clients, now, info)
+    }
+
+    /// Installs the host's configuration file (CONFIG REWRITE; without one it answers "The
+    /// server is running without a config file").
+    pub fn set_config_store(&mut self, store: Box<dyn ConfigStore>) {
+        self.srv.config_store = Some(store);
     }
 
     /// Installs the host's Lua VM factory: EVAL and SCRIPT work from then on (without one,

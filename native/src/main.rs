@@ -118,6 +118,9 @@ fn main() -> ExitCode {
     let bind = config.bind.render();
     let mut eng = Engine::new(config, seed());
     eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
+    if let Some(path) = &config_file {
+        eng.set_config_store(Box::new(ConfigFile(path.into())));
+    }
     eng.set_host_info(
         server::now(),
         HostInfo {
@@ -292,4 +295,56 @@ fn wall_us() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The configuration file CONFIG REWRITE rewrites (rewriteConfigOverwriteFile: a temporary file
+/// beside it, synced, made 0644 less the umask, renamed over it, the directory synced).
+struct ConfigFile(std::path::PathBuf);
+
+/// An I/O error as strerror() words it ("Permission denied", without Rust's "(os error 13)").
+fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+impl oxidis_core::ConfigStore for ConfigFile {
+    fn read(&mut self) -> Result<String, String> {
+        match std::fs::read(&self.0) {
+            Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(strerror(&e)),
+        }
+    }
+
+    fn write(&mut self, text: &str) -> Result<(), String> {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let mut tmp = self.0.clone().into_os_string();
+        tmp.push(format!(".{}", std::process::id()));
+        let tmp = std::path::PathBuf::from(tmp);
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            // SAFETY: umask only reads and sets the process's mask.
+            let mask = unsafe {
+                let m = libc::umask(0);
+                libc::umask(m);
+                m
+            };
+            f.set_permissions(std::fs::Permissions::from_mode(0o644 & !mask))?;
+            std::fs::rename(&tmp, &self.0)?;
+            if let Some(dir) = self.0.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        })();
+        result.map_err(|e: std::io::Error| {
+            let _ = std::fs::remove_file(&tmp);
+            strerror(&e)
+        })
+    }
 }

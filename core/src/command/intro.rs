@@ -1322,6 +1322,23 @@ pub fn memory_purge(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// CONFIG REWRITE
+
+/// CONFIG REWRITE
+pub fn config_rewrite(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
+    let Some(store) = ctx.srv.config_store.as_mut() else {
+        return Err(CmdError::err("The server is running without a config file"));
+    };
+    let failed = |e: String| CmdError::err(format!("Rewriting config file: {e}"));
+    let old = store.read().map_err(failed)?;
+    let new = ctx.srv.config.rewrite_conf(&old);
+    let store = ctx.srv.config_store.as_mut().expect("checked above");
+    store.write(&new).map_err(failed)?;
+    ctx.out().ok();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
 // LOLWUT
 
 /// LOLWUT [VERSION version] [arg ...]: Redis 7.0.15's own answer is its version line; VERSION 5

@@ -969,7 +969,7 @@ mod tests {
         let Reply::Array(subs) = normalize(info[9].clone()) else {
             panic!()
         };
-        assert_eq!(subs.len(), 4);
+        assert_eq!(subs.len(), 5);
         assert_eq!(
             run(&mut eng, id, "COMMAND COUNT"),
             Reply::Int(crate::command::table::COMMANDS.len() as i64)
