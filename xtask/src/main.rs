@@ -15,6 +15,7 @@ mod client_libs;
 mod clients;
 mod difftest;
 mod memreport;
+mod ops_tools;
 mod persistence;
 mod playground;
 mod servers;

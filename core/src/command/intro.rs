@@ -1144,24 +1144,24 @@ pub fn memory_usage(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 }
 
 /// getMemoryOverheadData's figures.
-struct MemOverhead {
-    peak: usize,
-    total: usize,
-    startup: usize,
-    clients_slaves: usize,
-    clients_normal: usize,
+pub(crate) struct MemOverhead {
+    pub(crate) peak: usize,
+    pub(crate) total: usize,
+    pub(crate) startup: usize,
+    pub(crate) clients_slaves: usize,
+    pub(crate) clients_normal: usize,
     lua_caches: usize,
     dbs: Vec<(usize, usize, usize)>,
-    overhead_total: usize,
+    pub(crate) overhead_total: usize,
     keys: usize,
-    rss: usize,
+    pub(crate) rss: usize,
 }
 
 fn client_memory(c: &Client) -> usize {
     c.out.capacity() + c.query_buffer_capacity() + std::mem::size_of::<Client>()
 }
 
-fn memory_overhead(srv: &Server, clients: &slab::Slab<Client>) -> MemOverhead {
+pub(crate) fn memory_overhead(srv: &Server, clients: &slab::Slab<Client>) -> MemOverhead {
     let total = srv.host.used_memory.map_or(0, |f| f());
     let startup = srv.intro.startup_allocated.unwrap_or(total).min(total);
     let peak = srv.intro.peak_allocated.max(total);

@@ -501,10 +501,24 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     100.0
                 };
                 kv!(s, "used_memory_peak_perc:{perc:.2}%");
-                kv!(s, "used_memory_overhead:0");
-                kv!(s, "used_memory_startup:0");
-                kv!(s, "used_memory_dataset:{used}");
-                kv!(s, "used_memory_dataset_perc:100.00%");
+                // MEMORY STATS's figures (no allocator statistics beyond the host's count:
+                // the allocator's figures are the process's).
+                let mh = super::intro::memory_overhead(srv, ctx.clients);
+                let overhead = (mh.overhead_total as u64).min(used);
+                let net = used.saturating_sub(mh.startup as u64);
+                let dataset = used - overhead;
+                kv!(s, "used_memory_overhead:{overhead}");
+                kv!(s, "used_memory_startup:{}", mh.startup);
+                kv!(s, "used_memory_dataset:{dataset}");
+                let dperc = if net > 0 {
+                    dataset as f64 * 100.0 / net as f64
+                } else {
+                    0.0
+                };
+                kv!(s, "used_memory_dataset_perc:{dperc:.2}%");
+                kv!(s, "allocator_allocated:{used}");
+                kv!(s, "allocator_active:{used}");
+                kv!(s, "allocator_resident:{rss}");
                 kv!(s, "total_system_memory:0");
                 kv!(s, "total_system_memory_human:0B");
                 // The EVAL Lua state's bytes (none until a script runs; 0 while one runs, as
@@ -537,6 +551,16 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 } else {
                     0.0
                 };
+                kv!(s, "allocator_frag_ratio:1.00");
+                kv!(s, "allocator_frag_bytes:0");
+                kv!(s, "allocator_rss_ratio:{frag:.2}");
+                kv!(
+                    s,
+                    "allocator_rss_bytes:{}",
+                    i128::from(rss) - i128::from(used)
+                );
+                kv!(s, "rss_overhead_ratio:1.00");
+                kv!(s, "rss_overhead_bytes:0");
                 kv!(s, "mem_fragmentation_ratio:{frag:.2}");
                 kv!(
                     s,
@@ -546,8 +570,8 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "mem_not_counted_for_evict:0");
                 kv!(s, "mem_replication_backlog:0");
                 kv!(s, "mem_total_replication_buffers:0");
-                kv!(s, "mem_clients_slaves:0");
-                kv!(s, "mem_clients_normal:0");
+                kv!(s, "mem_clients_slaves:{}", mh.clients_slaves);
+                kv!(s, "mem_clients_normal:{}", mh.clients_normal);
                 kv!(s, "mem_cluster_links:0");
                 kv!(s, "mem_aof_buffer:0");
                 kv!(s, "mem_allocator:libc");
