@@ -181,6 +181,11 @@ pub struct Stats {
     pub(crate) net_input_bytes: u64,
     pub(crate) net_output_bytes: u64,
     pub(crate) expired_keys_active: u64,
+    /// Time spent in active expiry (INFO expire_cycle_cpu_milliseconds).
+    pub(crate) expire_cycle_us: u64,
+    /// fork() calls and the last one's duration (INFO total_forks, latest_fork_usec).
+    pub(crate) total_forks: u64,
+    pub(crate) latest_fork_us: u64,
     /// commandstats, errorstats, latency histograms (command/intro.rs).
     pub(crate) counters: crate::command::intro::Counters,
 }
@@ -435,6 +440,12 @@ impl Engine {
         connect(&mut self.srv, &mut self.clients, now, info)
     }
 
+    /// A latency sample the host measured (aof-write-alone, aof-fsync-always ...), recorded by
+    /// the latency monitor when it reaches latency-monitor-threshold.
+    pub fn latency_sample(&mut self, now: UnixMillis, event: &'static str, ms: u64) {
+        crate::command::intro::latency_add_sample_if_needed(&mut self.srv, now, event, ms);
+    }
+
     /// Installs the host's configuration file (CONFIG REWRITE; without one it answers "The
     /// server is running without a config file").
     pub fn set_config_store(&mut self, store: Box<dyn ConfigStore>) {
@@ -573,12 +584,25 @@ impl Engine {
         }
         crate::command::blocking::expire(now, &mut self.srv, &mut self.clients);
         self.run_unblocked(now);
+        let clock = self.srv.host.monotonic_us;
+        let started = clock.map(|f| f());
         let Server {
             dbs, rng, stats, ..
         } = &mut self.srv;
         for db in dbs.iter_mut() {
             stats.expired_keys_active += db.active_expire(now, rng, EXPIRE_SAMPLES_PER_TICK) as u64;
             db.rehash_tick(REHASH_BUCKETS_PER_TICK);
+        }
+        // activeExpireCycle's latency event (with the rehash step, which this loop shares).
+        if let (Some(t0), Some(f)) = (started, clock) {
+            let us = f().saturating_sub(t0);
+            self.srv.stats.expire_cycle_us += us;
+            crate::command::intro::latency_add_sample_if_needed(
+                &mut self.srv,
+                now,
+                "expire-cycle",
+                us / 1000,
+            );
         }
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
         crate::command::tracking::tick(now, &mut self.srv, &mut self.clients);

@@ -504,6 +504,20 @@ fn latency_add_sample(intro: &mut Intro, now: u64, event: &'static str, ms: u64)
     ts.idx = (ts.idx + 1) % LATENCY_TS_LEN;
 }
 
+/// A host fork (BGSAVE, BGREWRITEAOF) timed from before the call: Redis's stat_fork_time,
+/// total_forks and the "fork" latency event.
+pub(crate) fn fork_done(srv: &mut Server, now: UnixMillis, t0: Option<u64>, ok: bool) {
+    if !ok {
+        return;
+    }
+    srv.stats.total_forks += 1;
+    if let (Some(t0), Some(f)) = (t0, srv.host.monotonic_us) {
+        let us = f().saturating_sub(t0);
+        srv.stats.latest_fork_us = us;
+        latency_add_sample_if_needed(srv, now, "fork", us / 1000);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // MONITOR
 
@@ -2103,5 +2117,34 @@ mod tests {
         s.raw(&["PING"]);
         let info = String::from_utf8(s.raw(&["CLIENT", "INFO"])).unwrap();
         assert!(info.contains(" qbuf=26 "), "{info}");
+    }
+
+    /// Each reading 2 ms after the previous one (this test's own clock).
+    fn two_ms_clock() -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static T: AtomicU64 = AtomicU64::new(0);
+        T.fetch_add(2_000, Ordering::SeqCst)
+    }
+
+    #[test]
+    fn a_slow_expire_cycle_is_a_latency_event() {
+        let mut s = crate::testing::Session::new(1);
+        s.eng.set_host_info(
+            crate::testing::NOW,
+            crate::HostInfo {
+                monotonic_us: Some(two_ms_clock),
+                ..Default::default()
+            },
+        );
+        s.raw(&["CONFIG", "SET", "latency-monitor-threshold", "2"]);
+        s.raw(&["LATENCY", "RESET"]);
+        s.eng.tick(crate::testing::NOW);
+        let latest = String::from_utf8(s.raw(&["LATENCY", "LATEST"])).unwrap();
+        assert!(latest.contains("expire-cycle"), "{latest}");
+        let info = String::from_utf8(s.raw(&["INFO", "stats"])).unwrap();
+        assert!(
+            info.contains("expire_cycle_cpu_milliseconds:2\r\n"),
+            "{info}"
+        );
     }
 }

@@ -680,7 +680,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "expired_keys:{}", expired.max(st.expired_keys_active));
                 kv!(s, "expired_stale_perc:0.00");
                 kv!(s, "expired_time_cap_reached_count:0");
-                kv!(s, "expire_cycle_cpu_milliseconds:0");
+                kv!(
+                    s,
+                    "expire_cycle_cpu_milliseconds:{}",
+                    st.expire_cycle_us / 1000
+                );
                 kv!(s, "evicted_keys:0");
                 kv!(s, "evicted_clients:0");
                 kv!(s, "total_eviction_exceeded_time:0");
@@ -691,9 +695,9 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "pubsub_channels:{}", ps.channel_count());
                 kv!(s, "pubsub_patterns:{}", ps.pattern_count());
                 kv!(s, "pubsubshard_channels:{}", ps.shard_channel_count());
+                kv!(s, "latest_fork_usec:{}", st.latest_fork_us);
+                kv!(s, "total_forks:{}", st.total_forks);
                 for f in [
-                    "latest_fork_usec:0",
-                    "total_forks:0",
                     "migrate_cached_sockets:0",
                     "slave_expires_tracked_keys:0",
                     "active_defrag_hits:0",
