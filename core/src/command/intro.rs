@@ -1650,7 +1650,15 @@ fn getkeys(ctx: &mut Ctx, args: &[&[u8]], with_flags: bool) -> Result<(), CmdErr
             "Invalid number of arguments specified for command",
         ));
     }
-    let keys = keys_by_specs(&specs, cmd, cmd_args).unwrap_or_default();
+    // An invalid or incomplete spec: Redis falls back to the command's getkeys procedure.
+    let keys = keys_by_specs(&specs, cmd, cmd_args)
+        .map(|k| {
+            k.into_iter()
+                .map(|(i, spec)| (i, specs[spec].flags.iter().map(String::as_str).collect()))
+                .collect()
+        })
+        .or_else(|| getkeys_proc(cmd, cmd_args))
+        .unwrap_or_default();
     if keys.is_empty() {
         if cmd.has(flags::NO_MANDATORY_KEYS) {
             ctx.out().array_len(0);
@@ -1660,17 +1668,17 @@ fn getkeys(ctx: &mut Ctx, args: &[&[u8]], with_flags: bool) -> Result<(), CmdErr
     }
     let mut out = ctx.out();
     out.array_len(keys.len());
-    for (i, spec) in keys {
+    for (i, flags) in keys {
         if !with_flags {
             out.bulk(cmd_args[i]);
             continue;
         }
         out.array_len(2);
         out.bulk(cmd_args[i]);
-        let fl: Vec<&str> = if specs[spec].flags.iter().any(|f| f == "variable_flags") {
+        let fl: Vec<&str> = if flags.contains(&"variable_flags") {
             variable_key_flags(cmd, cmd_args)
         } else {
-            specs[spec].flags.iter().map(String::as_str).collect()
+            flags
         };
         out.array_len(fl.len());
         for f in fl {
@@ -1678,6 +1686,36 @@ fn getkeys(ctx: &mut Ctx, args: &[&[u8]], with_flags: bool) -> Result<(), CmdErr
         }
     }
     Ok(())
+}
+
+/// (argument index, flags) of each key.
+type KeyRefs<'a> = Vec<(usize, Vec<&'a str>)>;
+
+/// The getkeys procedures Redis falls back to (sortGetKeys).
+fn getkeys_proc(cmd: &CommandSpec, argv: &[&[u8]]) -> Option<KeyRefs<'static>> {
+    match cmd.name {
+        "sort" | "sort_ro" => {
+            let mut keys = vec![(1, vec!["RO", "access"])];
+            let mut store = None;
+            let mut i = 2;
+            while i < argv.len() {
+                if is(argv[i], "limit") {
+                    i += 2;
+                } else if is(argv[i], "get") || is(argv[i], "by") {
+                    i += 1;
+                } else if is(argv[i], "store") && i + 1 < argv.len() {
+                    // The last STORE counts (sortGetKeys keeps overwriting its slot).
+                    store = Some(i + 1);
+                }
+                i += 1;
+            }
+            if let Some(s) = store {
+                keys.push((s, vec!["OW", "update"]));
+            }
+            Some(keys)
+        }
+        _ => None,
+    }
 }
 
 /// The flags the getkeys procedures of the commands with VARIABLE_FLAGS key specs give
