@@ -65,6 +65,9 @@ pub struct HostInfo {
     /// The wall clock in microseconds since the epoch (MONITOR's timestamps). None: the
     /// feed's `now`, in whole milliseconds.
     pub wall_us: Option<fn() -> u64>,
+    /// CPU seconds used: (sys, user, children's sys, children's user), for INFO's used_cpu_*
+    /// (getrusage on native; None: zeros).
+    pub cpu_times: Option<fn() -> [f64; 4]>,
 }
 
 /// The configuration file, kept by the host (CONFIG REWRITE): the core makes the new text,

@@ -739,16 +739,14 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
             }
             "cpu" => {
                 section(&mut s, "CPU");
-                for f in [
-                    "used_cpu_sys",
-                    "used_cpu_user",
-                    "used_cpu_sys_children",
-                    "used_cpu_user_children",
-                    "used_cpu_sys_main_thread",
-                    "used_cpu_user_main_thread",
-                ] {
-                    kv!(s, "{f}:0.000000");
-                }
+                let [sys, user, csys, cuser] = host.cpu_times.map_or([0.0; 4], |f| f());
+                kv!(s, "used_cpu_sys:{sys:.6}");
+                kv!(s, "used_cpu_user:{user:.6}");
+                kv!(s, "used_cpu_sys_children:{csys:.6}");
+                kv!(s, "used_cpu_user_children:{cuser:.6}");
+                // The engine runs on the main thread (the lazy-free worker's share is small).
+                kv!(s, "used_cpu_sys_main_thread:{sys:.6}");
+                kv!(s, "used_cpu_user_main_thread:{user:.6}");
             }
             "modules" => section(&mut s, "Modules"),
             "commandstats" => {
