@@ -79,6 +79,13 @@ pub trait ConfigStore {
     fn write(&mut self, text: &str) -> Result<(), String>;
 }
 
+/// The host's listening sockets, moved by CONFIG SET `port` / `bind` before the change is
+/// committed (Redis's changeListenPort / changeBindAddr): Err leaves the old ones listening
+/// and the configuration unchanged.
+pub trait ListenerHost {
+    fn rebind(&mut self, bind: &str, port: u16) -> Result<(), String>;
+}
+
 /// Something the host must act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -226,6 +233,8 @@ pub struct Server {
     pub(crate) intro: crate::command::intro::Intro,
     /// The host's configuration file, if it was started with one (CONFIG REWRITE).
     pub(crate) config_store: Option<Box<dyn ConfigStore>>,
+    /// The host's listeners, if CONFIG SET port/bind can move them.
+    pub(crate) listener_host: Option<Box<dyn ListenerHost>>,
     last_tick: UnixMillis,
 }
 
@@ -346,6 +355,7 @@ impl Engine {
                 script: Default::default(),
                 intro: Default::default(),
                 config_store: None,
+                listener_host: None,
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -447,6 +457,12 @@ impl Engine {
     /// the latency monitor when it reaches latency-monitor-threshold.
     pub fn latency_sample(&mut self, now: UnixMillis, event: &'static str, ms: u64) {
         crate::command::intro::latency_add_sample_if_needed(&mut self.srv, now, event, ms);
+    }
+
+    /// Installs the host's listeners (CONFIG SET port/bind moves them; without this, the
+    /// parameters change and nothing listens elsewhere, as in a host with no sockets).
+    pub fn set_listener_host(&mut self, host: Box<dyn ListenerHost>) {
+        self.srv.listener_host = Some(host);
     }
 
     /// Installs the host's configuration file (CONFIG REWRITE; without one it answers "The

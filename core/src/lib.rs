@@ -69,7 +69,9 @@ mod types;
 
 pub use command::{all_commands, flags, lookup, CommandSpec};
 pub use config::{AppendFsync, Config, REDIS_VERSION};
-pub use engine::{ClientHandle, ConfigStore, ConnInfo, Engine, Event, HostInfo, KeyView};
+pub use engine::{
+    ClientHandle, ConfigStore, ConnInfo, Engine, Event, HostInfo, KeyView, ListenerHost,
+};
 pub use glob::glob_match;
 pub use keyspace::Db;
 pub use lazyfree::Garbage;

@@ -32,14 +32,15 @@ pub type Accepted = Rc<RefCell<Vec<(std::net::TcpStream, ClientHandle)>>>;
 
 pub struct NativeScriptEnv {
     pub socks: Socks,
-    pub listeners: Vec<std::net::TcpListener>,
+    /// Duplicates of the server's listeners (replaced when CONFIG SET port/bind moves them).
+    pub listeners: std::rc::Rc<std::cell::RefCell<Vec<std::net::TcpListener>>>,
     pub accepted: Accepted,
     pub buf: Vec<u8>,
 }
 
 impl NativeScriptEnv {
     fn accept(&mut self, gate: &mut BusyGate<'_>) {
-        for l in &self.listeners {
+        for l in self.listeners.borrow().iter() {
             while let Ok((stream, peer)) = l.accept() {
                 if stream.set_nonblocking(true).is_err() {
                     continue;

@@ -23,8 +23,10 @@ use crate::log;
 use mio::net::{TcpListener, TcpStream, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 use oxidis_core::{AppendFsync, ClientHandle, ConnInfo, Engine, Event, UnixMillis};
+use std::cell::RefCell;
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const SIGNAL_BASE: usize = 0;
@@ -65,7 +67,8 @@ pub enum StartError {
 
 pub struct Server {
     poll: Poll,
-    listeners: Vec<TcpListener>,
+    /// Shared with the engine's ListenerHost (CONFIG SET port/bind replaces them).
+    listeners: Rc<RefCell<Vec<TcpListener>>>,
     signals: Vec<UnixStream>,
     conns: Vec<Option<Conn>>,
     eng: Engine,
@@ -158,6 +161,83 @@ fn open_listeners(bind: &str, port: u16) -> Result<Vec<TcpListener>, StartError>
     Ok(out)
 }
 
+/// The engine's handle on the listeners for CONFIG SET port/bind. A new port is opened before
+/// the old one closes (changeListenPort); new addresses on the same port need the old sockets
+/// closed first, and the old ones come back if the new fail (changeBindAddr).
+struct Rebinder {
+    listeners: Rc<RefCell<Vec<TcpListener>>>,
+    /// The script environment's duplicates: replaced too, or the old sockets stay open.
+    dups: Rc<RefCell<Vec<std::net::TcpListener>>>,
+    registry: mio::Registry,
+    bind: String,
+    port: u16,
+}
+
+impl Rebinder {
+    fn close(&mut self) {
+        for mut l in self.listeners.borrow_mut().drain(..) {
+            let _ = self.registry.deregister(&mut l);
+        }
+        self.dups.borrow_mut().clear();
+    }
+
+    fn install(&mut self, mut fresh: Vec<TcpListener>) -> Result<(), String> {
+        for (i, l) in fresh.iter_mut().enumerate() {
+            self.registry
+                .register(l, Token(LISTENER_BASE + i), Interest::READABLE)
+                .map_err(|e| e.to_string())?;
+        }
+        *self.dups.borrow_mut() = dup_listeners(&fresh);
+        *self.listeners.borrow_mut() = fresh;
+        Ok(())
+    }
+}
+
+impl oxidis_core::ListenerHost for Rebinder {
+    fn rebind(&mut self, bind: &str, port: u16) -> Result<(), String> {
+        let open = |bind: &str, port: u16| {
+            if port == 0 {
+                // Redis: port 0 closes the TCP listeners.
+                Ok(Vec::new())
+            } else {
+                open_listeners(bind, port).map_err(|_| "cannot listen".to_string())
+            }
+        };
+        if port != self.port {
+            let fresh = open(bind, port)?;
+            self.close();
+            self.install(fresh)?;
+        } else {
+            self.close();
+            match open(bind, port) {
+                Ok(fresh) => self.install(fresh)?,
+                Err(e) => {
+                    let (old_bind, old_port) = (self.bind.clone(), self.port);
+                    if let Ok(old) = open(&old_bind, old_port) {
+                        let _ = self.install(old);
+                    } else {
+                        log::warning("Failed to restore old listening sockets.");
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        self.bind = bind.to_string();
+        self.port = port;
+        log::notice(&format!("Listening on {bind} port {port} (CONFIG SET)"));
+        Ok(())
+    }
+}
+
+/// Duplicates of the listeners for the script environment's accept while a script is busy.
+fn dup_listeners(listeners: &[TcpListener]) -> Vec<std::net::TcpListener> {
+    listeners
+        .iter()
+        .filter_map(|l| socket2::SockRef::from(l).try_clone().ok())
+        .map(std::net::TcpListener::from)
+        .collect()
+}
+
 impl Server {
     /// Binds every address in `bind` on `port` and installs the signal pipes.
     pub fn new(mut eng: Engine, bind: &str, port: u16) -> Result<Server, StartError> {
@@ -184,16 +264,20 @@ impl Server {
                 .map_err(io)?;
             signals.push(rx);
         }
+        let dups = Rc::new(RefCell::new(dup_listeners(&listeners)));
+        let listeners = Rc::new(RefCell::new(listeners));
+        eng.set_listener_host(Box::new(Rebinder {
+            listeners: listeners.clone(),
+            dups: dups.clone(),
+            registry: poll.registry().try_clone().map_err(io)?,
+            bind: bind.to_string(),
+            port,
+        }));
         let socks = crate::script_env::Socks::default();
         let accepted = crate::script_env::Accepted::default();
-        let dup_listeners = listeners
-            .iter()
-            .filter_map(|l| socket2::SockRef::from(l).try_clone().ok())
-            .map(std::net::TcpListener::from)
-            .collect();
         eng.set_script_env(Box::new(crate::script_env::NativeScriptEnv {
             socks: socks.clone(),
-            listeners: dup_listeners,
+            listeners: dups,
             accepted: accepted.clone(),
             buf: vec![0; READ_CHUNK],
         }));
@@ -201,7 +285,7 @@ impl Server {
             socks,
             accepted,
             poll,
-            listeners,
+            listeners: listeners.clone(),
             signals,
             conns: Vec::new(),
             eng,
@@ -290,7 +374,8 @@ impl Server {
             }
             if self.accept_retry {
                 self.accept_retry = false;
-                for i in 0..self.listeners.len() {
+                let n = self.listeners.borrow().len();
+                for i in 0..n {
                     self.accept(i, now);
                 }
             }
@@ -326,7 +411,7 @@ impl Server {
 
     /// Closes the listeners and every connection (shutdown).
     pub fn close_all(&mut self) {
-        for mut l in self.listeners.drain(..) {
+        for mut l in self.listeners.borrow_mut().drain(..) {
             let _ = self.poll.registry().deregister(&mut l);
         }
         for slot in 0..self.conns.len() {
@@ -358,11 +443,13 @@ impl Server {
     }
 
     fn accept(&mut self, i: usize, now: UnixMillis) {
+        let listeners = self.listeners.clone();
         loop {
-            let Some(listener) = self.listeners.get(i) else {
-                return;
+            let accepted = match listeners.borrow().get(i) {
+                Some(listener) => listener.accept(),
+                None => return,
             };
-            match listener.accept() {
+            match accepted {
                 Ok((stream, peer)) => self.add_conn(stream, peer, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)

@@ -2185,4 +2185,36 @@ mod tests {
             "{info}"
         );
     }
+
+    struct FakeListeners(std::rc::Rc<std::cell::RefCell<Vec<(String, u16)>>>);
+
+    impl crate::ListenerHost for FakeListeners {
+        fn rebind(&mut self, bind: &str, port: u16) -> Result<(), String> {
+            if port == 1 || bind.contains("192.0.2.1") {
+                return Err("cannot listen".into());
+            }
+            self.0.borrow_mut().push((bind.to_string(), port));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn config_set_port_and_bind_move_the_listeners_or_roll_back() {
+        let mut s = crate::testing::Session::new(1);
+        let moves = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        s.eng
+            .set_listener_host(Box::new(FakeListeners(moves.clone())));
+        assert_eq!(
+            s.raw(&["CONFIG", "SET", "hz", "50", "PORT", "1"]),
+            b"-ERR CONFIG SET failed (possibly related to argument 'PORT') - Unable to listen on this port. Check server logs.\r\n"
+        );
+        assert_eq!(s.eng.config().hz, 10, "rolled back");
+        assert_eq!(
+            s.raw(&["CONFIG", "SET", "bind", "192.0.2.1"]),
+            b"-ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.\r\n"
+        );
+        assert_eq!(s.raw(&["CONFIG", "SET", "port", "7000"]), b"+OK\r\n");
+        assert_eq!(s.raw(&["CONFIG", "SET", "hz", "20"]), b"+OK\r\n");
+        assert_eq!(*moves.borrow(), vec![("127.0.0.1".to_string(), 7000)]);
+    }
 }

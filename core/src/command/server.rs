@@ -247,11 +247,19 @@ pub(crate) fn is_local(addr: &str) -> bool {
 /// CONFIG SET parameter value [parameter value ...]
 pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let local = is_local(&ctx.client_ref().info.addr);
+    let old = ctx
+        .srv
+        .listener_host
+        .is_some()
+        .then(|| ctx.srv.config.clone());
     let host_applies = ctx
         .srv
         .config
         .config_set(&args[2..], local)
         .map_err(|e| CmdError::Msg(e.text()))?;
+    if let Some(old) = old {
+        move_listeners(ctx, args, old)?;
+    }
     if host_applies {
         ctx.srv
             .events
@@ -259,6 +267,44 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     ctx.out().ok();
     Ok(())
+}
+
+/// CONFIG SET's apply step for `port` and `bind` (updatePort, updateBind): the host moves its
+/// listeners; if it cannot, every parameter of the command is rolled back.
+fn move_listeners(
+    ctx: &mut Ctx,
+    args: &[&[u8]],
+    old: crate::config::Config,
+) -> Result<(), CmdError> {
+    let cfg = &ctx.srv.config;
+    let (port, bind) = (cfg.port, cfg.bind.render());
+    let port_changed = port != old.port;
+    if !port_changed && bind == old.bind.render() {
+        return Ok(());
+    }
+    let Some(host) = ctx.srv.listener_host.as_mut() else {
+        return Ok(());
+    };
+    if host.rebind(&bind, port).is_ok() {
+        return Ok(());
+    }
+    ctx.srv.config = old;
+    let (param, why) = if port_changed {
+        ("port", "Unable to listen on this port. Check server logs.")
+    } else {
+        ("bind", "Failed to bind to specified addresses.")
+    };
+    // The parameter's name as the client wrote it.
+    let name = args[2..]
+        .chunks(2)
+        .map(|p| p[0])
+        .find(|n| is(n, param))
+        .unwrap_or(param.as_bytes());
+    let mut m = b"ERR CONFIG SET failed (possibly related to argument '".to_vec();
+    m.extend_from_slice(name);
+    m.extend_from_slice(b"') - ");
+    m.extend_from_slice(why.as_bytes());
+    Err(CmdError::Msg(m))
 }
 
 /// CONFIG RESETSTAT
