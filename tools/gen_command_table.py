@@ -50,6 +50,11 @@ IMPLEMENTED = {
     "stream": "xadd xrange xrevrange xlen xdel xtrim xread xreadgroup xack xpending xclaim xautoclaim "
               "xsetid xgroup|create xgroup|setid xgroup|destroy xgroup|createconsumer xgroup|delconsumer "
               "xgroup|help xinfo|stream xinfo|groups xinfo|consumers xinfo|help",
+    "intro": "slowlog|get slowlog|len slowlog|reset slowlog|help latency|latest latency|history "
+             "latency|reset latency|graph latency|doctor latency|histogram latency|help monitor "
+             "module|list module|load module|unload module|loadex module|help command|getkeys "
+             "command|getkeysandflags memory|usage memory|stats memory|doctor memory|malloc-stats "
+             "memory|purge memory|help lolwut config|rewrite",
     "hll": "pfadd pfcount pfmerge pfdebug pfselftest",
     "acl": "acl|setuser acl|getuser acl|deluser acl|list acl|users acl|whoami acl|cat acl|genpass "
            "acl|log acl|dryrun acl|load acl|save acl|help",

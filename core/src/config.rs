@@ -24,6 +24,8 @@ use crate::resp::split_args;
 /// The Redis version Oxidis reports (HELLO, INFO, config-file errors) so clients feature-detect.
 pub const REDIS_VERSION: &str = "7.0.15";
 
+mod rewrite;
+
 const IMMUTABLE: u8 = 1;
 const PROTECTED: u8 = 2;
 /// Only an exact CONFIG GET name finds it, never a pattern.
@@ -1188,7 +1190,7 @@ pub fn memtoull(s: &[u8]) -> Option<u64> {
 }
 
 /// C's "%f" then Redis's trimDoubleString (no trailing zeros or point).
-fn format_percentile(d: f64) -> String {
+pub(crate) fn format_percentile(d: f64) -> String {
     let s = format!("{d:.6}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()

@@ -42,6 +42,9 @@ pub struct ConnInfo {
     pub laddr: String,
     /// Accepted on the unix socket (CLIENT LIST's `U` flag; always local for protected mode).
     pub unix_socket: bool,
+    /// The socket's file descriptor, where the host has one (CLIENT LIST's fd; without one,
+    /// the client's slot is shown).
+    pub fd: Option<i32>,
 }
 
 /// The host's TLS loader (see `HostInfo::configure_tls`): Err(why) if it cannot be applied.
@@ -75,6 +78,31 @@ pub struct HostInfo {
     /// host, which loads and installs it for new connections (or says why not, having logged
     /// it: the CONFIG SET is then undone). None: no TLS here (wasm).
     pub configure_tls: Option<ConfigureTls>,
+    /// A monotonic clock in microseconds, to time commands (INFO commandstats, SLOWLOG,
+    /// LATENCY). None: every command takes 0 µs (tests with a virtual clock).
+    pub monotonic_us: Option<fn() -> u64>,
+    /// The wall clock in microseconds since the epoch (MONITOR's timestamps). None: the
+    /// feed's `now`, in whole milliseconds.
+    pub wall_us: Option<fn() -> u64>,
+    /// CPU seconds used: (sys, user, children's sys, children's user), for INFO's used_cpu_*
+    /// (getrusage on native; None: zeros).
+    pub cpu_times: Option<fn() -> [f64; 4]>,
+}
+
+/// The configuration file, kept by the host (CONFIG REWRITE): the core makes the new text,
+/// the host reads and writes the file. Errors are the system's text ("Permission denied").
+pub trait ConfigStore {
+    /// The file's current text ("" if it is gone).
+    fn read(&mut self) -> Result<String, String>;
+    /// Replaces the file with `text`, atomically (a temporary file renamed over it).
+    fn write(&mut self, text: &str) -> Result<(), String>;
+}
+
+/// The host's listening sockets, moved by CONFIG SET `port` / `bind` before the change is
+/// committed (Redis's changeListenPort / changeBindAddr): Err leaves the old ones listening
+/// and the configuration unchanged.
+pub trait ListenerHost {
+    fn rebind(&mut self, bind: &str, port: u16) -> Result<(), String>;
 }
 
 /// Something the host must act on.
@@ -158,6 +186,13 @@ pub struct Client {
     pub(crate) blocked: Option<Box<crate::command::blocking::Blocked>>,
     /// CLIENT TRACKING state (None: tracking off).
     pub(crate) tracking: Option<Box<crate::command::tracking::ClientTracking>>,
+    /// A script's client (Redis's CLIENT_SCRIPT): MONITOR shows it as `[db lua]`.
+    pub(crate) script: bool,
+    /// The query buffer's length and capacity while its requests run (the buffer is out of
+    /// the client then): CLIENT LIST's qbuf counts the command being run, as Redis's does.
+    running_qbuf: Option<(usize, usize)>,
+    /// The most output that waited in the reply buffer (CLIENT LIST's rbp).
+    pub(crate) out_peak: usize,
     inbuf: Vec<u8>,
     decoder: RequestDecoder,
 }
@@ -165,11 +200,11 @@ pub struct Client {
 impl Client {
     /// Bytes received but not yet executed (CLIENT LIST's qbuf).
     pub(crate) fn query_buffer_len(&self) -> usize {
-        self.inbuf.len()
+        self.running_qbuf.map_or(self.inbuf.len(), |r| r.0)
     }
 
     pub(crate) fn query_buffer_capacity(&self) -> usize {
-        self.inbuf.capacity()
+        self.running_qbuf.map_or(self.inbuf.capacity(), |r| r.1)
     }
 }
 
@@ -186,6 +221,13 @@ pub struct Stats {
     pub(crate) expired_keys_active: u64,
     /// Clients closed for `maxmemory-clients` (INFO's evicted_clients).
     pub(crate) evicted_clients: u64,
+    /// Time spent in active expiry (INFO expire_cycle_cpu_milliseconds).
+    pub(crate) expire_cycle_us: u64,
+    /// fork() calls and the last one's duration (INFO total_forks, latest_fork_usec).
+    pub(crate) total_forks: u64,
+    pub(crate) latest_fork_us: u64,
+    /// commandstats, errorstats, latency histograms (command/intro.rs).
+    pub(crate) counters: crate::command::intro::Counters,
 }
 
 /// Everything but the clients: what commands act on.
@@ -234,6 +276,12 @@ pub struct Server {
     pub(crate) acl: crate::acl::Acl,
     /// The host's files and random bytes for ACL LOAD/SAVE and GENPASS.
     pub(crate) acl_host: Option<Box<dyn crate::acl::AclHost>>,
+    /// SLOWLOG, latency events, MONITOR clients (command/intro.rs).
+    pub(crate) intro: crate::command::intro::Intro,
+    /// The host's configuration file, if it was started with one (CONFIG REWRITE).
+    pub(crate) config_store: Option<Box<dyn ConfigStore>>,
+    /// The host's listeners, if CONFIG SET port/bind can move them.
+    pub(crate) listener_host: Option<Box<dyn ListenerHost>>,
     last_tick: UnixMillis,
 }
 
@@ -281,6 +329,7 @@ pub(crate) fn disconnect(srv: &mut Server, clients: &mut slab::Slab<Client>, id:
         crate::command::blocking::forget_client(srv, clients, id);
         crate::command::pubsub::forget_client(srv, clients, id);
         crate::command::tracking::disable(srv, clients, id.0);
+        crate::command::intro::forget_monitor(srv, id.0);
         let c = clients.remove(id.0);
         crate::command::client_evict::forget(srv, &c);
     }
@@ -320,6 +369,9 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         subs: None,
         blocked: None,
         tracking: None,
+        script: false,
+        running_qbuf: None,
+        out_peak: 0,
         inbuf: Vec::new(),
         decoder,
     }
@@ -339,6 +391,7 @@ pub(crate) fn script_client(
     c.resp3 = resp3;
     c.authenticated = true;
     c.tx.in_exec = true;
+    c.script = true;
     ClientHandle(clients.insert(c))
 }
 
@@ -402,6 +455,9 @@ impl Engine {
                 script: Default::default(),
                 evict: Default::default(),
                 clients_memory: 0,
+                intro: Default::default(),
+                config_store: None,
+                listener_host: None,
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -519,8 +575,24 @@ impl Engine {
         connect(&mut self.srv, &mut self.clients, now, info)
     }
 
-    /// Installs the host's Lua VM factory: EVAL and SCRIPT work from then on (without one,
-    /// they answer an error naming the missing VM).
+    /// A latency sample the host measured (aof-write-alone, aof-fsync-always ...), recorded by
+    /// the latency monitor when it reaches latency-monitor-threshold.
+    pub fn latency_sample(&mut self, now: UnixMillis, event: &'static str, ms: u64) {
+        crate::command::intro::latency_add_sample_if_needed(&mut self.srv, now, event, ms);
+    }
+
+    /// Installs the host's listeners (CONFIG SET port/bind moves them; without this, the
+    /// parameters change and nothing listens elsewhere, as in a host with no sockets).
+    pub fn set_listener_host(&mut self, host: Box<dyn ListenerHost>) {
+        self.srv.listener_host = Some(host);
+    }
+
+    /// Installs the host's configuration file (CONFIG REWRITE; without one it answers "The
+    /// server is running without a config file").
+    pub fn set_config_store(&mut self, store: Box<dyn ConfigStore>) {
+        self.srv.config_store = Some(store);
+    }
+
     /// Installs the host's ACL capabilities (the aclfile, random bytes for ACL GENPASS).
     pub fn set_acl_host(&mut self, host: Box<dyn crate::acl::AclHost>) {
         self.srv.acl_host = Some(host);
@@ -537,6 +609,8 @@ impl Engine {
             .map_err(|e| String::from_utf8_lossy(&e).to_string())
     }
 
+    /// Installs the host's Lua VM factory: EVAL and SCRIPT work from then on (without one,
+    /// they answer an error naming the missing VM).
     pub fn set_script_vm_factory(&mut self, factory: Box<dyn crate::script::ScriptVmFactory>) {
         self.srv.script.factory = Some(factory);
         self.srv.script.vm = None;
@@ -625,6 +699,7 @@ impl Engine {
         }
         if let Some(c) = self.clients.get_mut(id.0) {
             self.srv.stats.net_output_bytes += c.out.len() as u64;
+            c.out_peak = c.out_peak.max(c.out.len());
             out.append(&mut c.out);
             // A big reply's buffer is not kept (Redis frees reply blocks as they are sent):
             // it would count against maxmemory-clients for the client's whole life.
@@ -698,6 +773,8 @@ impl Engine {
         crate::command::blocking::expire(now, &mut self.srv, &mut self.clients);
         self.run_unblocked(now);
         let active_expire = self.srv.debug.active_expire && cron;
+        let clock = self.srv.host.monotonic_us;
+        let started = clock.map(|f| f());
         let Server {
             dbs, rng, stats, ..
         } = &mut self.srv;
@@ -712,6 +789,17 @@ impl Engine {
         }
         crate::command::notify::flush_server(now, &mut self.srv, &mut self.clients);
         crate::evict::tick(now, &mut self.srv, &mut self.clients);
+        // activeExpireCycle's latency event (with the rehash step, which this loop shares).
+        if let (Some(t0), Some(f)) = (started, clock) {
+            let us = f().saturating_sub(t0);
+            self.srv.stats.expire_cycle_us += us;
+            crate::command::intro::latency_add_sample_if_needed(
+                &mut self.srv,
+                now,
+                "expire-cycle",
+                us / 1000,
+            );
+        }
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
         crate::command::tracking::tick(now, &mut self.srv, &mut self.clients);
         if cron {
@@ -855,6 +943,7 @@ pub(crate) fn process_input(
         return;
     }
     let mut inbuf = std::mem::take(&mut c.inbuf);
+    c.running_qbuf = Some((inbuf.len(), inbuf.capacity()));
     let mut decoder = std::mem::take(&mut c.decoder);
     let mut pos = 0;
     loop {
@@ -925,6 +1014,7 @@ pub(crate) fn process_input(
         inbuf = Vec::new();
     }
     c.inbuf = inbuf;
+    c.running_qbuf = None;
     c.decoder = decoder;
 }
 

@@ -73,7 +73,10 @@ mod types;
 
 pub use command::{all_commands, flags, lookup, CommandSpec};
 pub use config::{AppendFsync, Config, REDIS_VERSION};
-pub use engine::{ClientHandle, ConnInfo, Engine, Event, HostInfo, KeyView, KEEP_BUFFER};
+pub use engine::{
+    ClientHandle, ConfigStore, ConnInfo, Engine, Event, HostInfo, KeyView, ListenerHost,
+    KEEP_BUFFER,
+};
 pub use glob::glob_match;
 pub use keyspace::Db;
 pub use lazyfree::Garbage;

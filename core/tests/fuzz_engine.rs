@@ -768,6 +768,12 @@ impl Model {
                     self.subs = Default::default();
                     (vec![Want::Simple("RESET")], false, None)
                 }
+                "monitor" => {
+                    // A monitor is sent a line for every command any client runs: the model
+                    // does not follow that stream, so the client is replaced.
+                    self.lost = true;
+                    (vec![], false, None)
+                }
                 "shutdown" if shutdown_succeeds(args) => {
                     // No reply: the host exits on Event::Shutdown (this engine has no storage
                     // to fail saving to).

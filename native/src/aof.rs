@@ -480,10 +480,24 @@ pub fn flush(shared: &Shared, eng: &mut Engine, buf: &mut Vec<u8>) {
     let Some(aof) = st.aof.as_mut() else {
         return;
     };
-    let res = aof.write(buf).and_then(|()| aof.maybe_fsync());
+    // flushAppendOnlyFile's latency events: the write, then an appendfsync-always fsync.
+    let t0 = std::time::Instant::now();
+    let mut res = aof.write(buf);
+    let write_ms = t0.elapsed().as_millis() as u64;
+    let t1 = std::time::Instant::now();
+    let always = matches!(aof.fsync_policy, AppendFsync::Always);
+    res = res.and_then(|()| aof.maybe_fsync());
+    let fsync_ms = t1.elapsed().as_millis() as u64;
     let written = buf.len() as u64;
     let size = aof.base_size + aof.incr_size;
     drop(st);
+    if !buf.is_empty() {
+        let now = crate::server::now();
+        eng.latency_sample(now, "aof-write-alone", write_ms);
+        if always {
+            eng.latency_sample(now, "aof-fsync-always", fsync_ms);
+        }
+    }
     match res {
         Ok(()) => {
             if !eng.aof_write_ok_was() {

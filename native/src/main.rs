@@ -146,6 +146,9 @@ fn main() -> ExitCode {
         ));
         return ExitCode::FAILURE;
     }
+    if let Some(path) = &config_file {
+        eng.set_config_store(Box::new(ConfigFile(path.into())));
+    }
     eng.set_host_info(
         server::now(),
         HostInfo {
@@ -163,6 +166,9 @@ fn main() -> ExitCode {
             lazyfreed: Some(lazyfree::freed),
             adjust_open_files: Some(|wanted| adjust_open_files_limit(wanted).unwrap_or(wanted)),
             configure_tls: Some(tls::apply),
+            monotonic_us: Some(monotonic_us),
+            wall_us: Some(wall_us),
+            cpu_times: Some(cpu_times),
         },
     );
     // `dir` given explicitly: chdir there, as Redis does; either way CONFIG GET dir then
@@ -346,4 +352,90 @@ fn os_name() -> String {
         field(&u.release),
         field(&u.machine)
     )
+}
+
+/// The host's monotonic clock for command timing (INFO commandstats, SLOWLOG, LATENCY), in
+/// microseconds since its first reading.
+fn monotonic_us() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_micros() as u64
+}
+
+/// The wall clock in microseconds since the epoch (MONITOR's timestamps).
+fn wall_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The configuration file CONFIG REWRITE rewrites (rewriteConfigOverwriteFile: a temporary file
+/// beside it, synced, made 0644 less the umask, renamed over it, the directory synced).
+struct ConfigFile(std::path::PathBuf);
+
+/// An I/O error as strerror() words it ("Permission denied", without Rust's "(os error 13)").
+fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+impl oxidis_core::ConfigStore for ConfigFile {
+    fn read(&mut self) -> Result<String, String> {
+        match std::fs::read(&self.0) {
+            Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(strerror(&e)),
+        }
+    }
+
+    fn write(&mut self, text: &str) -> Result<(), String> {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let mut tmp = self.0.clone().into_os_string();
+        tmp.push(format!(".{}", std::process::id()));
+        let tmp = std::path::PathBuf::from(tmp);
+        let result = (|| {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            // SAFETY: umask only reads and sets the process's mask.
+            let mask = unsafe {
+                let m = libc::umask(0);
+                libc::umask(m);
+                m
+            };
+            f.set_permissions(std::fs::Permissions::from_mode(0o644 & !mask))?;
+            std::fs::rename(&tmp, &self.0)?;
+            if let Some(dir) = self.0.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        })();
+        result.map_err(|e: std::io::Error| {
+            let _ = std::fs::remove_file(&tmp);
+            strerror(&e)
+        })
+    }
+}
+
+/// getrusage of the process and of its reaped children (BGSAVE, BGREWRITEAOF): (sys, user,
+/// children's sys, children's user) in seconds, as INFO's used_cpu_* report them.
+fn cpu_times() -> [f64; 4] {
+    fn usage(who: libc::c_int) -> (f64, f64) {
+        // SAFETY: getrusage fills the zeroed struct it is given.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(who, &mut ru) } != 0 {
+            return (0.0, 0.0);
+        }
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        (secs(ru.ru_stime), secs(ru.ru_utime))
+    }
+    let (sys, user) = usage(libc::RUSAGE_SELF);
+    let (csys, cuser) = usage(libc::RUSAGE_CHILDREN);
+    [sys, user, csys, cuser]
 }

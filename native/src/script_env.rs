@@ -69,6 +69,7 @@ impl NativeScriptEnv {
                 let id = gate.connect(ConnInfo {
                     addr: peer.to_string(),
                     laddr,
+                    fd: Some(std::os::fd::AsRawFd::as_raw_fd(&stream)),
                     ..Default::default()
                 });
                 let sock = Sock {

@@ -545,6 +545,7 @@ impl Server {
                     addr: peer.to_string(),
                     laddr,
                     unix_socket: false,
+                    fd: Some(std::os::fd::AsRawFd::as_raw_fd(&s)),
                 };
                 let stream = if tls {
                     let Some(cfg) = crate::tls::current() else {
@@ -566,6 +567,7 @@ impl Server {
                     addr: addr.clone(),
                     laddr: addr,
                     unix_socket: true,
+                    fd: Some(std::os::fd::AsRawFd::as_raw_fd(&s)),
                 };
                 (Stream::Unix(s), info)
             }

@@ -325,6 +325,11 @@ impl RawEngine {
                 used_memory: Some(memory::allocated),
                 #[cfg(target_arch = "wasm32")]
                 used_memory_rss: Some(memory::linear),
+                // Commands are timed by performance.now() (and MONITOR stamped by Date.now())
+                // unless the clock is manual: then time stands still and every command takes
+                // 0 µs, as in tests.
+                monotonic_us: (!manual).then_some(performance_now_us as fn() -> u64),
+                wall_us: (!manual).then_some(date_now_us as fn() -> u64),
                 ..Default::default()
             },
         );
@@ -973,4 +978,20 @@ impl oxidis_core::acl::AclHost for WebAclHost {
         arr.copy_to(buf);
         Ok(())
     }
+}
+
+/// `performance.now()` in microseconds (0 where the global has no `performance`).
+fn performance_now_us() -> u64 {
+    let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok();
+    let now = perf.and_then(|p| {
+        let f = js_sys::Reflect::get(&p, &"now".into()).ok()?;
+        let f: js_sys::Function = wasm_bindgen::JsCast::dyn_into(f).ok()?;
+        f.call0(&p).ok()?.as_f64()
+    });
+    now.map_or(0, |ms| (ms * 1000.0) as u64)
+}
+
+/// `Date.now()` in microseconds (MONITOR's timestamps, millisecond precision).
+fn date_now_us() -> u64 {
+    (js_sys::Date::now() * 1000.0) as u64
 }

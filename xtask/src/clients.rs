@@ -1,5 +1,7 @@
 //! Real clients against oxidis-server: redis-cli one-shot commands (tty and raw formatting),
-//! `redis-cli --pipe` mass insertion, redis-benchmark, and redis-cli reading INFO / CONFIG GET.
+//! `redis-cli --pipe` mass insertion, redis-benchmark, redis-cli reading INFO / CONFIG GET, and
+//! the operators' tools (ops_tools.rs: redis_exporter, redis-cli --stat/--bigkeys/--memkeys/
+//! --latency, MONITOR).
 //! Every check also runs against Debian's redis-server as a control: redis-cli's output for
 //! Oxidis is compared with its output for Redis, and the absolute checks (pipe summary, DBSIZE,
 //! benchmark lines) must pass on Redis too, which proves the checks themselves are right.
@@ -203,6 +205,8 @@ pub fn run(oxidis: &str, redis: &str) -> Result<Suite, String> {
     config_info(&mut r, oxidis, redis)?;
     pipe(&mut r, oxidis, redis)?;
     benchmark(&mut r, oxidis, redis)?;
+    // Last: it flushes both servers and loads its own dataset.
+    crate::ops_tools::run(&mut r, oxidis, redis)?;
     Ok(r)
 }
 

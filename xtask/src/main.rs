@@ -18,6 +18,7 @@ mod difftest;
 mod eviction;
 mod memreport;
 mod netsafety;
+mod ops_tools;
 mod persistence;
 mod playground;
 mod servers;

@@ -18,6 +18,8 @@ const APT_NEEDS: &[(&str, &str)] = &[
     // oxidis-lua's C for wasm32 (lua/build.rs): clang-19 compiles it (clang is only ever
     // run with -c, so neither lld-19 nor compiler-rt is needed: rust-lld links).
     ("clang-19", "clang-19"),
+    // The real clients suite scrapes both servers with redis_exporter (ops_tools.rs).
+    ("prometheus-redis-exporter", "prometheus-redis-exporter"),
 ];
 
 /// Debian packages that install no program, each with a file that tells whether it is there.

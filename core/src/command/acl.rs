@@ -63,7 +63,8 @@ fn add_log(
     username: Vec<u8>,
 ) {
     let mut info = Vec::new();
-    super::connection::client_info_line(&mut info, slot, &clients[slot], now, 0);
+    let monitor = srv.intro.monitors.contains(&slot);
+    super::connection::client_info_line(&mut info, slot, &clients[slot], now, 0, monitor);
     let max = usize::try_from(srv.config.acllog_max_len).unwrap_or(usize::MAX);
     srv.acl
         .log(why, context, object, username, now.0, info, max);

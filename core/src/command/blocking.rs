@@ -677,7 +677,7 @@ pub fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         b.settle_reply(c, start);
     }
     if error {
-        ctx.srv.stats.error_replies += 1;
+        super::intro::count_error(ctx.srv, b"UNBLOCKED client");
     }
     finish(ctx.srv, slot);
     ctx.out().int(1);

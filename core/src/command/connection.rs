@@ -470,9 +470,13 @@ pub(crate) fn client_info_line(
     c: &Client,
     now: UnixMillis,
     argv_mem: usize,
+    monitor: bool,
 ) {
     use std::io::Write;
     let mut flags = String::new();
+    if monitor {
+        flags.push('O');
+    }
     if super::pubsub::is_pubsub(c) {
         flags.push('P');
     }
@@ -513,7 +517,10 @@ pub(crate) fn client_info_line(
     let _ = write!(
         out,
         "id={} addr={} laddr={} fd={} name=",
-        c.client_id, c.info.addr, c.info.laddr, slot
+        c.client_id,
+        c.info.addr,
+        c.info.laddr,
+        c.info.fd.map_or(slot as i64, i64::from)
     );
     if let Some(n) = &c.name {
         out.extend_from_slice(n);
@@ -522,11 +529,14 @@ pub(crate) fn client_info_line(
         out,
         " age={age} idle={idle} flags={flags} db={} sub={sub} psub={psub} ssub={ssub} \
          multi={} qbuf={qbuf} qbuf-free={} argv-mem={argv_mem} multi-mem={multi_mem} \
-         rbs={qbuf_cap} rbp={qbuf_cap} obl={obl} oll={oll} omem={omem} tot-mem={tot_mem} \
+         rbs={} rbp={} obl={obl} oll={oll} omem={omem} tot-mem={tot_mem} \
          events=r cmd={} user={} redir={} resp={}",
         c.db,
         c.tx.list_count(),
         qbuf_cap - qbuf,
+        // Redis's rbs/rbp are its reply buffer's size and peak: Oxidis's output buffer's.
+        c.out.capacity(),
+        c.out_peak.max(c.out.len()),
         c.last_cmd,
         String::from_utf8_lossy(&c.user),
         super::tracking::list_redir(c),
@@ -571,7 +581,9 @@ pub fn client_list(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let order = clients_in_order(ctx);
     let line = |slot: usize, text: &mut Vec<u8>| {
         let c = &ctx.clients[slot];
-        client_info_line(text, slot, c, ctx.now, if slot == me { mem } else { 0 });
+        let monitor = ctx.srv.intro.monitors.contains(&slot);
+        let argv = if slot == me { mem } else { 0 };
+        client_info_line(text, slot, c, ctx.now, argv, monitor);
         text.push(b'\n');
     };
     match ids {
@@ -607,6 +619,7 @@ pub fn client_info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         ctx.client_ref(),
         ctx.now,
         argv_mem(args),
+        ctx.srv.intro.monitors.contains(&ctx.handle.0),
     );
     text.push(b'\n');
     ctx.out().verbatim("txt", &text);
@@ -821,6 +834,8 @@ fn authenticate(ctx: &mut Ctx, name: &[u8], user: &[u8], pass: &[u8]) -> Result<
 /// Redis's clearClientConnectionState: what RESET puts back (subscriptions and blocking
 /// included).
 fn clear_connection_state(ctx: &mut Ctx) {
+    // A MONITOR client leaves monitor mode (clearClientConnectionState).
+    super::intro::forget_monitor(ctx.srv, ctx.handle.0);
     let slot = ctx.handle.0;
     super::tx::discard_transaction(ctx.srv, ctx.clients, slot);
     super::pubsub::forget_client(ctx.srv, ctx.clients, ctx.handle);
@@ -950,6 +965,7 @@ mod tests {
             addr: addr.into(),
             laddr: "127.0.0.1:6379".into(),
             unix_socket: false,
+            fd: None,
         }
     }
 

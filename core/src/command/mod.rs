@@ -18,6 +18,7 @@ pub mod expire;
 pub mod geo;
 pub mod hash;
 pub mod hll;
+pub mod intro;
 pub mod keys;
 pub mod list;
 pub mod notify;
@@ -459,7 +460,7 @@ impl<'e> Ctx<'e> {
 
     /// Replies with a Redis error (used for errors that do not abort the handler's flow).
     pub fn error(&mut self, e: &CmdError) {
-        self.srv.stats.error_replies += 1;
+        intro::count_error(self.srv, e.text());
         let c = &mut self.clients[self.handle.0];
         ReplyWriter::new(&mut c.out, c.resp3).error(e.text());
     }
@@ -508,9 +509,11 @@ fn process_command(
     // discards the transaction and says why (execCommandAbort).
     let reject = |srv: &mut Server,
                   clients: &mut slab::Slab<Client>,
-                  cmd: Option<&CommandSpec>,
+                  cmd: Option<&'static CommandSpec>,
                   mut msg: Vec<u8>| {
-        srv.stats.error_replies += 1;
+        if let Some(cmd) = cmd {
+            intro::count_rejected(srv, cmd);
+        }
         if cmd.is_some_and(|c| c.name == "exec") {
             tx::discard_transaction(srv, clients, id.0);
             let why = msg.strip_prefix(b"ERR ").unwrap_or(&msg);
@@ -518,9 +521,13 @@ fn process_command(
             m.extend_from_slice(why);
             msg = m;
         }
+        intro::count_error(srv, &msg);
         let c = &mut clients[id.0];
         tx::flag_transaction(c);
         ReplyWriter::new(&mut c.out, c.resp3).error(&msg);
+        if let Some(exec) = cmd.filter(|c| c.name == "exec") {
+            intro::feed_monitors_exec_abort(now, srv, clients, id, exec, args);
+        }
         Dispatched::Done
     };
     // Redis 7.0 answers QUIT before any lookup, whatever its arguments.
@@ -550,7 +557,8 @@ fn process_command(
                         .map(u8::to_ascii_uppercase),
                 );
                 msg.extend_from_slice(b" HELP.");
-                return reject(srv, clients, Some(cmd), msg);
+                // No command was found (Redis's c->cmd is NULL): nothing's rejected_calls.
+                return reject(srv, clients, None, msg);
             }
         }
     }
@@ -608,6 +616,11 @@ fn process_command(
     }
     // RESP2 subscribers may only (un)subscribe, PING, QUIT and RESET.
     if let Some(msg) = pubsub::subscriber_mode_error(&clients[id.0], cmd) {
+        return reject(srv, clients, Some(cmd), msg);
+    }
+    // A replica (a MONITOR client is one) may not touch the keyspace.
+    if intro::monitor_rejects(srv, id.0, cmd.flags) {
+        let msg = b"ERR Replica can't interact with the keyspace".to_vec();
         return reject(srv, clients, Some(cmd), msg);
     }
     // processCommand's isInsideYieldingLongCommand check: a busy script lets through only
@@ -692,7 +705,9 @@ pub fn call(
     };
     let saved = tracking::enter_call(now, ctx.srv, ctx.clients, id.0, cmd, args);
     let before = persistence::before_command(ctx.srv, ctx.clients[id.0].db);
+    let timer = intro::call_start(ctx.srv);
     let ok = run_handler(&mut ctx, |ctx| handler(ctx, args));
+    intro::call_end(now, ctx.srv, ctx.clients, id, cmd, args, timer);
     tracking::after_handler(ctx.srv, ctx.clients, id.0, cmd, args, now);
     persistence::after_command(&mut ctx, args, before, ok);
     tracking::leave_call(ctx.srv, ctx.clients, saved);

@@ -196,7 +196,11 @@ pub fn start_bgsave(srv: &mut Server, now: UnixMillis) -> Result<(), String> {
         .host
         .as_mut()
         .ok_or_else(|| "no persistence in this host".to_string())?;
-    match host.bgsave(dbs, &opts) {
+    let clock = srv.host.monotonic_us;
+    let t0 = clock.map(|f| f());
+    let r = host.bgsave(dbs, &opts);
+    super::intro::fork_done(srv, now, t0, r.is_ok());
+    match r {
         Ok(()) => {
             srv.persist.bgsave_in_progress = true;
             srv.persist.bgsave_started_ms = now.0;
@@ -224,7 +228,11 @@ pub fn start_rewrite(srv: &mut Server, now: UnixMillis) -> Result<(), String> {
         .host
         .as_mut()
         .ok_or_else(|| "no persistence in this host".to_string())?;
-    match host.bgrewriteaof(dbs, &opts, &pending) {
+    let clock = srv.host.monotonic_us;
+    let t0 = clock.map(|f| f());
+    let r = host.bgrewriteaof(dbs, &opts, &pending);
+    super::intro::fork_done(srv, now, t0, r.is_ok());
+    match r {
         Ok(()) => {
             srv.persist.aof_rewrite_in_progress = true;
             srv.persist.aof_rewrite_started_ms = now.0;

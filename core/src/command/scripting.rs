@@ -43,21 +43,29 @@ fn eval_generic(ctx: &mut Ctx, args: &[&[u8]], sha: bool, ro: bool) -> Result<()
 
 /// EVAL script numkeys [key ...] [arg ...]
 pub fn eval(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    // Fed to MONITOR before the script's commands (the table has it skip_monitor).
+    super::intro::feed_monitors_now(ctx, args);
     eval_generic(ctx, args, false, false)
 }
 
 /// EVAL_RO script numkeys [key ...] [arg ...]
 pub fn eval_ro(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    // Fed to MONITOR before the script's commands (the table has it skip_monitor).
+    super::intro::feed_monitors_now(ctx, args);
     eval_generic(ctx, args, false, true)
 }
 
 /// EVALSHA sha1 numkeys [key ...] [arg ...]
 pub fn evalsha(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    // Fed to MONITOR before the script's commands (the table has it skip_monitor).
+    super::intro::feed_monitors_now(ctx, args);
     eval_generic(ctx, args, true, false)
 }
 
 /// EVALSHA_RO sha1 numkeys [key ...] [arg ...]
 pub fn evalsha_ro(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    // Fed to MONITOR before the script's commands (the table has it skip_monitor).
+    super::intro::feed_monitors_now(ctx, args);
     eval_generic(ctx, args, true, true)
 }
 
@@ -159,11 +167,13 @@ pub fn script_help(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// FCALL function numkeys [key ...] [arg ...]
 pub fn fcall(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    super::intro::feed_monitors_now(ctx, args);
     function::fcall(ctx.now, ctx.srv, ctx.clients, ctx.handle, args, false)
 }
 
 /// FCALL_RO function numkeys [key ...] [arg ...]
 pub fn fcall_ro(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    super::intro::feed_monitors_now(ctx, args);
     function::fcall(ctx.now, ctx.srv, ctx.clients, ctx.handle, args, true)
 }
 

@@ -261,6 +261,11 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     });
     let before = (sets_maxclients || tls_param.is_some()).then(|| ctx.srv.config.clone());
     let old_pass = ctx.srv.config.requirepass.clone();
+    let old = ctx
+        .srv
+        .listener_host
+        .is_some()
+        .then(|| ctx.srv.config.clone());
     let host_applies = ctx
         .srv
         .config
@@ -295,6 +300,9 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             ));
         }
     }
+    if let Some(old) = old {
+        move_listeners(ctx, args, old)?;
+    }
     // requirepass is the default user's password (Redis's ACLUpdateDefaultUserPassword).
     if ctx.srv.config.requirepass != old_pass {
         let pass = ctx.srv.config.requirepass.clone();
@@ -318,6 +326,44 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     ctx.out().ok();
     Ok(())
+}
+
+/// CONFIG SET's apply step for `port` and `bind` (updatePort, updateBind): the host moves its
+/// listeners; if it cannot, every parameter of the command is rolled back.
+fn move_listeners(
+    ctx: &mut Ctx,
+    args: &[&[u8]],
+    old: crate::config::Config,
+) -> Result<(), CmdError> {
+    let cfg = &ctx.srv.config;
+    let (port, bind) = (cfg.port, cfg.bind.render());
+    let port_changed = port != old.port;
+    if !port_changed && bind == old.bind.render() {
+        return Ok(());
+    }
+    let Some(host) = ctx.srv.listener_host.as_mut() else {
+        return Ok(());
+    };
+    if host.rebind(&bind, port).is_ok() {
+        return Ok(());
+    }
+    ctx.srv.config = old;
+    let (param, why) = if port_changed {
+        ("port", "Unable to listen on this port. Check server logs.")
+    } else {
+        ("bind", "Failed to bind to specified addresses.")
+    };
+    // The parameter's name as the client wrote it.
+    let name = args[2..]
+        .chunks(2)
+        .map(|p| p[0])
+        .find(|n| is(n, param))
+        .unwrap_or(param.as_bytes());
+    let mut m = b"ERR CONFIG SET failed (possibly related to argument '".to_vec();
+    m.extend_from_slice(name);
+    m.extend_from_slice(b"') - ");
+    m.extend_from_slice(why.as_bytes());
+    Err(CmdError::Msg(m))
 }
 
 /// CONFIG RESETSTAT
@@ -565,6 +611,9 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "used_memory_startup:{}", oh.startup);
                 kv!(s, "used_memory_dataset:{}", oh.dataset);
                 kv!(s, "used_memory_dataset_perc:{:.2}%", oh.dataset_perc);
+                kv!(s, "allocator_allocated:{used}");
+                kv!(s, "allocator_active:{used}");
+                kv!(s, "allocator_resident:{rss}");
                 kv!(s, "total_system_memory:0");
                 kv!(s, "total_system_memory_human:0B");
                 // The EVAL Lua state's bytes (none until a script runs; 0 while one runs, as
@@ -597,6 +646,16 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 } else {
                     0.0
                 };
+                kv!(s, "allocator_frag_ratio:1.00");
+                kv!(s, "allocator_frag_bytes:0");
+                kv!(s, "allocator_rss_ratio:{frag:.2}");
+                kv!(
+                    s,
+                    "allocator_rss_bytes:{}",
+                    i128::from(rss) - i128::from(used)
+                );
+                kv!(s, "rss_overhead_ratio:1.00");
+                kv!(s, "rss_overhead_bytes:0");
                 kv!(s, "mem_fragmentation_ratio:{frag:.2}");
                 kv!(
                     s,
@@ -720,7 +779,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "expired_keys:{}", expired.max(st.expired_keys_active));
                 kv!(s, "expired_stale_perc:0.00");
                 kv!(s, "expired_time_cap_reached_count:0");
-                kv!(s, "expire_cycle_cpu_milliseconds:0");
+                kv!(
+                    s,
+                    "expire_cycle_cpu_milliseconds:{}",
+                    st.expire_cycle_us / 1000
+                );
                 let ev = &srv.evict;
                 kv!(s, "evicted_keys:{}", ev.evicted_keys);
                 kv!(s, "evicted_clients:{}", ctx.srv.stats.evicted_clients);
@@ -737,9 +800,9 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "pubsub_channels:{}", ps.channel_count());
                 kv!(s, "pubsub_patterns:{}", ps.pattern_count());
                 kv!(s, "pubsubshard_channels:{}", ps.shard_channel_count());
+                kv!(s, "latest_fork_usec:{}", st.latest_fork_us);
+                kv!(s, "total_forks:{}", st.total_forks);
                 for f in [
-                    "latest_fork_usec:0",
-                    "total_forks:0",
                     "migrate_cached_sockets:0",
                     "slave_expires_tracked_keys:0",
                     "active_defrag_hits:0",
@@ -785,21 +848,28 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
             }
             "cpu" => {
                 section(&mut s, "CPU");
-                for f in [
-                    "used_cpu_sys",
-                    "used_cpu_user",
-                    "used_cpu_sys_children",
-                    "used_cpu_user_children",
-                    "used_cpu_sys_main_thread",
-                    "used_cpu_user_main_thread",
-                ] {
-                    kv!(s, "{f}:0.000000");
-                }
+                let [sys, user, csys, cuser] = host.cpu_times.map_or([0.0; 4], |f| f());
+                kv!(s, "used_cpu_sys:{sys:.6}");
+                kv!(s, "used_cpu_user:{user:.6}");
+                kv!(s, "used_cpu_sys_children:{csys:.6}");
+                kv!(s, "used_cpu_user_children:{cuser:.6}");
+                // The engine runs on the main thread (the lazy-free worker's share is small).
+                kv!(s, "used_cpu_sys_main_thread:{sys:.6}");
+                kv!(s, "used_cpu_user_main_thread:{user:.6}");
             }
             "modules" => section(&mut s, "Modules"),
-            "commandstats" => section(&mut s, "Commandstats"),
-            "errorstats" => section(&mut s, "Errorstats"),
-            "latencystats" => section(&mut s, "Latencystats"),
+            "commandstats" => {
+                section(&mut s, "Commandstats");
+                super::intro::info_commandstats(srv, &mut s);
+            }
+            "errorstats" => {
+                section(&mut s, "Errorstats");
+                super::intro::info_errorstats(srv, &mut s);
+            }
+            "latencystats" => {
+                section(&mut s, "Latencystats");
+                super::intro::info_latencystats(srv, &mut s);
+            }
             "cluster" => {
                 section(&mut s, "Cluster");
                 kv!(s, "cluster_enabled:0");
@@ -1086,7 +1156,7 @@ mod tests {
         let Reply::Array(subs) = normalize(info[9].clone()) else {
             panic!()
         };
-        assert_eq!(subs.len(), 4);
+        assert_eq!(subs.len(), 5);
         assert_eq!(
             run(&mut eng, id, "COMMAND COUNT"),
             Reply::Int(crate::command::table::COMMANDS.len() as i64)

@@ -942,7 +942,7 @@ fn xgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         } else {
             ctx.out()
                 .error(b"BUSYGROUP Consumer Group name already exists");
-            ctx.srv.stats.error_replies += 1;
+            super::intro::count_error(ctx.srv, b"BUSYGROUP Consumer");
         }
     } else if is(opt, "setid") && (n == 5 || n == 7) {
         let s = ctx.db().write::<Stream>(key, now)?.expect("exists");

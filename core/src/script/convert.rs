@@ -26,7 +26,13 @@ pub(crate) fn reply_to_lua(st: &mut dyn LuaStack, r: &Reply, resp3: bool) {
             }
         }
         Reply::Simple(s) => field_table(st, b"ok", |st| st.push_bytes(s)),
-        Reply::Error(e) => field_table(st, b"err", |st| st.push_bytes(e)),
+        Reply::Error(e) => {
+            field_table(st, b"err", |st| st.push_bytes(e));
+            // Redis's redisProtocolToLuaType_Error: the command counted this error already,
+            // so a script that returns it does not count it again (INFO errorstats).
+            st.push_boolean(true);
+            st.raw_set_field(-2, b"ignore_error_stats_update");
+        }
         Reply::Array(items) | Reply::Push(items) => {
             // lua_newtable, not presized, as Redis: the table's layout decides what `#` says of
             // an array with holes (RESP3 nulls are nil), and the order of pairs().
@@ -83,6 +89,18 @@ fn string_field(st: &mut dyn LuaStack, name: &[u8]) -> Option<Vec<u8>> {
 
 /// The script's return value on top of the stack as a reply (luaReplyToRedisReply).
 /// `script_resp3` is the script's protocol (redis.setresp), which decides booleans.
+/// Whether the value at the top is an error table from a command's reply (marked by
+/// `reply_to_lua`): returned or raised by the script, it is not counted a second time.
+pub(crate) fn ignores_error_stats(st: &mut dyn LuaStack) -> bool {
+    if st.type_of(-1) != LuaType::Table {
+        return false;
+    }
+    st.raw_get_field(-1, b"ignore_error_stats_update");
+    let yes = st.type_of(-1) == LuaType::Boolean && st.to_boolean(-1);
+    st.pop(1);
+    yes
+}
+
 pub(crate) fn lua_to_reply(st: &mut dyn LuaStack, script_resp3: bool) -> Reply {
     to_reply(st, script_resp3, 0)
 }

@@ -628,20 +628,22 @@ pub(crate) fn run_pushed(
     ctx.srv.persist.end_script();
     let st = vm.stack();
     st.set_hook(HookMode::Off);
-    let c = &mut ctx.clients[caller.0];
-    let mut out = ReplyWriter::new(&mut c.out, caller_resp3);
     match r {
         Ok(()) => {
+            let counted = convert::ignores_error_stats(st);
             let reply = convert::lua_to_reply(st, ctx.resp3);
-            if let crate::resp::Reply::Error(_) = reply {
-                ctx.srv.stats.error_replies += 1;
+            if let crate::resp::Reply::Error(e) = &reply {
+                crate::command::intro::count_script_error(ctx.srv, e, counted);
             }
-            out.reply(&reply);
+            let c = &mut ctx.clients[caller.0];
+            ReplyWriter::new(&mut c.out, caller_resp3).reply(&reply);
         }
         Err(_) => {
+            let counted = convert::ignores_error_stats(st);
             let msg = convert::error_text(st, run.name);
-            ctx.srv.stats.error_replies += 1;
-            out.error(&msg);
+            crate::command::intro::count_script_error(ctx.srv, &msg, counted);
+            let c = &mut ctx.clients[caller.0];
+            ReplyWriter::new(&mut c.out, caller_resp3).error(&msg);
         }
     }
     // The result (or error) and the error handler.

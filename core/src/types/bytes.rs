@@ -104,7 +104,6 @@ impl CompactBytes {
     }
 
     /// Heap bytes this value owns beyond its own size (for memory accounting).
-    #[cfg(test)]
     pub fn heap_size(&self) -> usize {
         match &self.0 {
             Repr::Inline { .. } => 0,

@@ -446,6 +446,27 @@ impl Hash {
         matches!(self.0, Repr::Listpack(_))
     }
 
+    /// Heap bytes for MEMORY USAGE: exact for a listpack; for a table, the buckets and nodes
+    /// plus the fields and values of the first `samples` entries, extrapolated to all (Redis's
+    /// objectComputeSize).
+    pub fn memory_usage(&self, samples: usize) -> usize {
+        match &self.0 {
+            Repr::Listpack(lp) => lp.buf.len(),
+            Repr::Table(t) => {
+                let node = 2 * std::mem::size_of::<CompactBytes>() + std::mem::size_of::<usize>();
+                let fixed = std::mem::size_of::<Table>()
+                    + t.dict.slots() * std::mem::size_of::<usize>()
+                    + t.dict.len() * node;
+                fixed
+                    + super::extrapolate(
+                        t.dict.iter().map(|(k, v)| k.heap_size() + v.heap_size()),
+                        samples,
+                        t.dict.len(),
+                    )
+            }
+        }
+    }
+
     /// Approximate heap bytes this hash owns (for memory figures).
     #[cfg(test)]
     pub fn heap_size(&self) -> usize {

@@ -353,7 +353,6 @@ impl List {
     }
 
     /// Heap bytes owned (chunk buffers and the chunk table), for memory accounting.
-    #[cfg(test)]
     pub fn heap_size(&self) -> usize {
         self.chunks.capacity() * std::mem::size_of::<Chunk>()
             + self.chunks.iter().map(|c| c.buf.len()).sum::<usize>()

@@ -73,7 +73,34 @@ pub enum Value {
     Stream(Box<Stream>),
 }
 
+/// objectComputeSize's sampling: the average of the first `samples` sizes (0: all of them)
+/// times `len`.
+pub(crate) fn extrapolate(sizes: impl Iterator<Item = usize>, samples: usize, len: usize) -> usize {
+    let samples = if samples == 0 { usize::MAX } else { samples };
+    let (mut sum, mut n) = (0usize, 0usize);
+    for s in sizes.take(samples) {
+        sum += s;
+        n += 1;
+    }
+    sum.checked_div(n).map_or(0, |avg| avg * len)
+}
+
 impl Value {
+    /// MEMORY USAGE's value part: the value's own bytes and the heap it owns, with nested
+    /// elements sampled `samples` at a time (0: all).
+    pub fn memory_usage(&self, samples: usize) -> usize {
+        let own = std::mem::size_of::<Value>();
+        own + match self {
+            Value::Int(_) => 0,
+            Value::Str(s) => s.heap_size(),
+            Value::List(l) => std::mem::size_of_val(&**l) + l.heap_size(),
+            Value::Hash(h) => std::mem::size_of_val(&**h) + h.memory_usage(samples),
+            Value::Set(s) => std::mem::size_of_val(&**s) + s.memory_usage(samples),
+            Value::ZSet(z) => std::mem::size_of_val(&**z) + z.memory_usage(samples),
+            Value::Stream(s) => std::mem::size_of_val(&**s) + s.allocated(),
+        }
+    }
+
     /// A string value from bytes, int-encoded when Redis would (canonical decimal within i64).
     pub fn string(b: &[u8]) -> Value {
         if b.len() <= 20 {

@@ -45,6 +45,11 @@ pub fn cmp_entry(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
 }
 
 impl OsTree {
+    /// Bytes of the node array (members' heap bytes not included).
+    pub fn memory_usage(&self) -> usize {
+        self.nodes.capacity() * std::mem::size_of::<Node>() + self.free.capacity() * 4
+    }
+
     pub fn new() -> OsTree {
         OsTree {
             nodes: Vec::new(),

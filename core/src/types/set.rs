@@ -240,6 +240,28 @@ impl Default for Set {
 }
 
 impl Set {
+    /// Heap bytes for MEMORY USAGE: the intset's array; for a table, buckets and nodes plus
+    /// the members of the first `samples` entries, extrapolated (objectComputeSize).
+    pub fn memory_usage(&self, samples: usize) -> usize {
+        match &self.repr {
+            Repr::Ints(i) => match i {
+                IntSet::I16(v) => v.capacity() * 2,
+                IntSet::I32(v) => v.capacity() * 4,
+                IntSet::I64(v) => v.capacity() * 8,
+            },
+            Repr::Table(t) => {
+                let node = std::mem::size_of::<CompactBytes>() + std::mem::size_of::<usize>();
+                t.dict.slots() * std::mem::size_of::<usize>()
+                    + t.dict.len() * node
+                    + super::extrapolate(
+                        t.dict.iter().map(|(k, _)| k.heap_size()),
+                        samples,
+                        t.dict.len(),
+                    )
+            }
+        }
+    }
+
     /// An empty intset-encoded set (Redis's createIntsetObject).
     pub fn new_intset() -> Set {
         Set {

@@ -113,6 +113,30 @@ impl<'a> Iterator for Iter<'a> {
 }
 
 impl ZSet {
+    /// Heap bytes for MEMORY USAGE: the small encoding's array and members; for the skiplist
+    /// encoding, the dict's buckets and nodes, the tree's nodes and the members of the first
+    /// `samples` entries, extrapolated (objectComputeSize).
+    pub fn memory_usage(&self, samples: usize) -> usize {
+        match &self.repr {
+            Repr::Listpack(v) => {
+                v.capacity() * std::mem::size_of::<(CompactBytes, f64)>()
+                    + v.iter().map(|(m, _)| m.heap_size()).sum::<usize>()
+            }
+            Repr::Skiplist { dict, tree, .. } => {
+                let node = std::mem::size_of::<CompactBytes>() + 8 + std::mem::size_of::<usize>();
+                dict.slots() * std::mem::size_of::<usize>()
+                    + dict.len() * node
+                    + tree.memory_usage()
+                    // A member is held twice (dict and tree).
+                    + 2 * super::extrapolate(
+                        dict.iter().map(|(k, _)| k.heap_size()),
+                        samples,
+                        dict.len(),
+                    )
+            }
+        }
+    }
+
     /// An empty listpack-encoded set.
     pub fn new() -> ZSet {
         ZSet {
