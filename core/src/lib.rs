@@ -53,6 +53,7 @@
 //! - Every module starts with a `//!` doc saying what it owns.
 
 pub mod acl;
+pub mod alloc;
 mod cnum;
 mod command;
 mod config;

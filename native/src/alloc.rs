@@ -1,54 +1,7 @@
-//! A counting global allocator: the System allocator plus a live-bytes counter, for INFO's
-//! `used_memory` (Redis counts through zmalloc in the same way).
+//! The native host's memory figures: the counting allocator is the core's
+//! (`oxidis_core::alloc::Counting`, installed in main.rs); RSS is read here.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
-pub struct Counting;
-
-static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
-
-/// Bytes currently allocated by this process through the Rust allocator.
-pub fn allocated() -> usize {
-    ALLOCATED.load(Relaxed)
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the counter
-// is only bookkeeping.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            ALLOCATED.fetch_add(layout.size(), Relaxed);
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
-        if !p.is_null() {
-            ALLOCATED.fetch_add(layout.size(), Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
-        ALLOCATED.fetch_sub(layout.size(), Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                ALLOCATED.fetch_add(new_size - layout.size(), Relaxed);
-            } else {
-                ALLOCATED.fetch_sub(layout.size() - new_size, Relaxed);
-            }
-        }
-        p
-    }
-}
+pub use oxidis_core::alloc::{allocated, Counting};
 
 /// Resident set size in bytes, from /proc/self/statm (Redis's zmalloc_get_rss does the same).
 pub fn rss() -> usize {

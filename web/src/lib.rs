@@ -20,68 +20,21 @@ use std::collections::{HashMap, VecDeque};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// Memory on wasm32: a counting global allocator (the Rust allocator, dlmalloc, plus a live-bytes
-/// counter, as native/src/alloc.rs wraps the system allocator) feeds INFO's `used_memory`, which
+/// Memory on wasm32: the core's counting global allocator (`oxidis_core::alloc`, over dlmalloc
+/// here, as the native server installs it over glibc) feeds INFO's `used_memory`, which
 /// `maxmemory` is checked against; `used_memory_rss` is the size of the linear memory, which
 /// only grows. Lua states allocate through the same allocator (the core may leave them out of
 /// its figure, as Redis leaves Lua's memory out of used_memory).
 #[cfg(target_arch = "wasm32")]
 mod memory {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
-    pub struct Counting;
-
-    static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+    pub use oxidis_core::alloc::allocated;
 
     #[global_allocator]
-    static GLOBAL: Counting = Counting;
-
-    /// Bytes currently allocated through the Rust allocator.
-    pub fn allocated() -> usize {
-        ALLOCATED.load(Relaxed)
-    }
+    static GLOBAL: oxidis_core::alloc::Counting = oxidis_core::alloc::Counting;
 
     /// The linear memory's size in bytes (what the page "holds", like RSS).
     pub fn linear() -> usize {
         core::arch::wasm32::memory_size(0) * 65536
-    }
-
-    // SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-    // counter is only bookkeeping.
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            let p = System.alloc(layout);
-            if !p.is_null() {
-                ALLOCATED.fetch_add(layout.size(), Relaxed);
-            }
-            p
-        }
-
-        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-            let p = System.alloc_zeroed(layout);
-            if !p.is_null() {
-                ALLOCATED.fetch_add(layout.size(), Relaxed);
-            }
-            p
-        }
-
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            System.dealloc(ptr, layout);
-            ALLOCATED.fetch_sub(layout.size(), Relaxed);
-        }
-
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            let p = System.realloc(ptr, layout, new_size);
-            if !p.is_null() {
-                if new_size >= layout.size() {
-                    ALLOCATED.fetch_add(new_size - layout.size(), Relaxed);
-                } else {
-                    ALLOCATED.fetch_sub(layout.size() - new_size, Relaxed);
-                }
-            }
-            p
-        }
     }
 }
 
