@@ -11,23 +11,10 @@ import sys
 
 import redis
 
+from checks import check, results
+
 HOST, PORT = sys.argv[1].rsplit(":", 1)
 PORT = int(PORT)
-results = []
-
-
-def check(name):
-    def wrap(f):
-        try:
-            f()
-            results.append((name, None))
-            print(f"ok {name}", flush=True)
-        except Exception as e:  # noqa: BLE001 - report every failure, keep going
-            results.append((name, e))
-            print(f"FAILED {name}: {e!r}", flush=True)
-        return f
-
-    return wrap
 
 
 admin = redis.Redis(host=HOST, port=PORT, decode_responses=True)

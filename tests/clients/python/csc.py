@@ -19,24 +19,11 @@ import redis
 from redis.cache import CacheConfig
 from redis.connection import CacheProxyConnection
 
+from checks import check, results
+
 HOST, PORT = sys.argv[1].rsplit(":", 1)
 PORT = int(PORT)
 CacheProxyConnection.MIN_ALLOWED_VERSION = "7.0.0"
-results = []
-
-
-def check(name):
-    def wrap(f):
-        try:
-            f()
-            results.append((name, None))
-            print(f"ok {name}", flush=True)
-        except Exception as e:  # noqa: BLE001 - report every failure, keep going
-            results.append((name, e))
-            print(f"FAILED {name}: {e!r}", flush=True)
-        return f
-
-    return wrap
 
 
 other = redis.Redis(host=HOST, port=PORT, socket_timeout=10, decode_responses=True)

@@ -41,26 +41,13 @@ import time
 
 import redis
 
+from checks import check, results
+
 OXIDIS = sys.argv[1]
 REDIS = sys.argv[2] if len(sys.argv) > 2 and not sys.argv[2].startswith("--") else "redis-server"
 IDLE = int(sys.argv[sys.argv.index("--idle") + 1]) if "--idle" in sys.argv else 10000
 WORK = tempfile.mkdtemp(prefix="oxidis-netsafety-")
-results = []
 servers = []
-
-
-def check(name):
-    def wrap(f):
-        try:
-            f()
-            results.append((name, None))
-            print(f"ok {name}", flush=True)
-        except Exception as e:  # noqa: BLE001 - report every failure, keep going
-            results.append((name, e))
-            print(f"FAILED {name}: {e!r}", flush=True)
-        return f
-
-    return wrap
 
 
 def eq(a, b, what=""):
