@@ -282,6 +282,8 @@ pub struct Server {
     pub(crate) config_store: Option<Box<dyn ConfigStore>>,
     /// The host's listeners, if CONFIG SET port/bind can move them.
     pub(crate) listener_host: Option<Box<dyn ListenerHost>>,
+    /// Replication: the ID pair, offsets, master and replica sides (repl/).
+    pub(crate) repl: crate::repl::Repl,
     last_tick: UnixMillis,
 }
 
@@ -458,6 +460,11 @@ impl Engine {
                 intro: Default::default(),
                 config_store: None,
                 listener_host: None,
+                // Its own stream of the seed: drawing from `rng` would shift every seeded
+                // sequence the tests know.
+                repl: crate::repl::Repl::new(crate::repl::random_replid(&mut Rng::new(
+                    seed ^ 0x7265_706c_6964,
+                ))),
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),

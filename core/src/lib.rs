@@ -37,6 +37,8 @@
 //! - `lazyfree`: which dropped values go to the host's worker (Redis's lazyfree.c)
 //! - `evict`: maxmemory (Redis's evict.c): the per-key LRU/LFU field's clock and counter,
 //!   eviction before commands and from the tick, used memory as eviction counts it
+//! - `repl`: replication (Redis's replication.c): the ID pair and offset, the master side
+//!   (replicas, backlog, WAIT) and the replica side (the link to a master)
 //! - `glob`: Redis's pattern matching (KEYS, SCAN MATCH, CONFIG GET)
 //! - `cnum`: C's number parsing as Redis uses it (isspace, string2ll, strtod, string2d)
 //! - `rng`: the seeded PRNG; `time`: `UnixMillis`, the host's clock passed in
@@ -64,6 +66,7 @@ pub mod golden;
 mod keyspace;
 mod lazyfree;
 pub mod rdb;
+mod repl;
 pub mod resp;
 mod rng;
 pub mod script;

@@ -136,8 +136,6 @@ pub struct DebugState {
     /// sizes its reply buffers itself.
     pub reply_buffer_peak_reset_time: i64,
     pub reply_buffer_resizing: bool,
-    /// DEBUG CHANGE-REPL-ID: mixed into INFO's master_replid.
-    pub replid_epoch: u64,
     /// DEBUG PAUSE-CRON: serverCron's work (idle timeouts, active expiry, rehashing, save
     /// rules) is skipped while true.
     pub pause_cron: bool,
@@ -150,7 +148,6 @@ impl Default for DebugState {
             quicklist_packed_threshold: 1 << 30,
             reply_buffer_peak_reset_time: 5000,
             reply_buffer_resizing: true,
-            replid_epoch: 0,
             pause_cron: false,
         }
     }
@@ -391,7 +388,10 @@ pub fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         return Ok(());
     }
     if named("change-repl-id") && argc == 2 {
-        ctx.srv.debug.replid_epoch = ctx.srv.debug.replid_epoch.wrapping_add(1);
+        // Redis: changeReplicationId(); clearReplicationId2().
+        let id = crate::repl::random_replid(&mut ctx.srv.rng);
+        ctx.srv.repl.change_replid(id);
+        ctx.srv.repl.clear_replid2();
         ctx.srv.events.push_back(Event::Log(
             "Changing replication IDs after receiving DEBUG change-repl-id".into(),
         ));

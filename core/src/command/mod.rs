@@ -25,6 +25,7 @@ pub mod notify;
 pub mod object;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod set;

@@ -830,21 +830,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
             }
             "replication" => {
                 section(&mut s, "Replication");
-                kv!(s, "role:master");
-                kv!(s, "connected_slaves:0");
-                kv!(s, "master_failover_state:no-failover");
-                kv!(
-                    s,
-                    "master_replid:{}",
-                    hex_id(!seed ^ srv.debug.replid_epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-                );
-                kv!(s, "master_replid2:{}", "0".repeat(40));
-                kv!(s, "master_repl_offset:0");
-                kv!(s, "second_repl_offset:-1");
-                kv!(s, "repl_backlog_active:0");
-                kv!(s, "repl_backlog_size:{}", cfg.repl_backlog_size);
-                kv!(s, "repl_backlog_first_byte_offset:0");
-                kv!(s, "repl_backlog_histlen:0");
+                crate::repl::info_section(srv, &mut s);
             }
             "cpu" => {
                 section(&mut s, "CPU");
