@@ -254,6 +254,12 @@ pub(crate) fn readonly_rejects(
     write.then(|| READONLY_ERROR.to_vec())
 }
 
+/// scriptVerifyWriteCommandAllow's read-only replica check for a script run by `caller`.
+pub(crate) fn script_write_denied(srv: &Server, caller: usize) -> bool {
+    let r = &srv.repl.replica;
+    r.is_replica() && srv.config.replica_read_only && r.link != Some(caller)
+}
+
 /// processCommand's stale-data check: while the link is down, with
 /// replica-serve-stale-data no, only commands flagged `stale` run.
 pub(crate) fn stale_rejects(
