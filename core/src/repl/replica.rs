@@ -1195,12 +1195,14 @@ mod tests {
         eng.disconnect(link);
         assert_eq!(eng.server().repl.replica.state, State::Connecting);
         let attempt = connect_event(&mut eng);
-        assert_eq!(
-            cmd(&mut eng, c, &["INFO", "replication"])
-                .windows(22)
-                .any(|w| w == b"master_link_status:dow"),
-            true
+        let info = cmd(&mut eng, c, &["INFO", "replication"]);
+        let info = String::from_utf8_lossy(&info);
+        assert!(info.contains("master_link_status:down\r\n"), "{info}");
+        assert!(
+            info.contains("master_link_down_since_seconds:0\r\n"),
+            "{info}"
         );
+        assert!(info.contains("master_last_io_seconds_ago:-1\r\n"), "{info}");
         let link = eng
             .master_link_connected(T0, attempt, ConnInfo::default())
             .expect("wanted");
