@@ -308,6 +308,7 @@ pub(crate) fn set_master(
         srv.repl.replica.down_since = srv.last_tick_ms() / 1000;
     }
     srv.repl.replica.state = State::Connect;
+    set_expiry(srv, crate::keyspace::Expiry::Hide);
     connect(srv);
 }
 
@@ -323,10 +324,18 @@ pub(crate) fn unset_master(srv: &mut Server, clients: &mut slab::Slab<Client>) {
     r.cached = None;
     r.state = State::None;
     r.down_since = 0;
+    set_expiry(srv, crate::keyspace::Expiry::Delete);
     let fresh = crate::repl::random_replid(&mut srv.rng);
     srv.repl.shift_replid(fresh);
     // TODO(lead, at merge): disconnectSlaves(): the master side drops its replicas so they
     // PSYNC again (they continue, thanks to replid2).
+}
+
+/// How the databases treat keys past their TTL (a replica leaves deletion to its master).
+fn set_expiry(srv: &mut Server, mode: crate::keyspace::Expiry) {
+    for db in &mut srv.dbs {
+        db.expiry = mode;
+    }
 }
 
 /// Closes the link wherever it is (handshake, transfer or stream), without caching it.
@@ -799,7 +808,12 @@ pub(crate) fn apply_command(
         return Dispatched::Done;
     }
     let start = clients[id.0].out.len();
+    // The master's commands see every key it has not deleted yet.
+    set_expiry(srv, crate::keyspace::Expiry::Keep);
     let r = dispatch(now, srv, clients, id, args);
+    if srv.repl.replica.is_replica() {
+        set_expiry(srv, crate::keyspace::Expiry::Hide);
+    }
     if r == Dispatched::Postponed {
         return r;
     }
@@ -992,6 +1006,7 @@ pub(crate) fn init_from_config(srv: &mut Server) {
         r.master_host = Some(host);
         r.master_port = port;
         r.state = State::Connect;
+        set_expiry(srv, crate::keyspace::Expiry::Hide);
     }
 }
 
@@ -1323,5 +1338,38 @@ mod tests {
         );
         assert!(eng.should_close(link));
         assert_eq!(eng.server().repl.replica.state, State::Connect);
+    }
+
+    #[test]
+    fn expiry_is_left_to_the_master() {
+        let (mut eng, c, link) = synced();
+        let at = (T0.0 + 10).to_string();
+        eng.feed(T0, link, &multibulk(&["SET", "t", "v"]));
+        eng.feed(T0, link, &multibulk(&["PEXPIREAT", "t", &at]));
+        let later = UnixMillis(T0.0 + 100);
+        let at_later = |eng: &mut Engine, args: &[&str]| {
+            let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+            eng.feed(later, c, &encode_request(&a));
+            out(eng, c)
+        };
+        // Reads see it gone (lookupKey on a replica), but it stays: DBSIZE counts it and
+        // neither the tick nor the read deletes it.
+        assert_eq!(at_later(&mut eng, &["GET", "t"]), b"$-1\r\n");
+        assert_eq!(at_later(&mut eng, &["EXISTS", "t"]), b":0\r\n");
+        eng.tick(later);
+        eng.tick(UnixMillis(later.0 + 1000));
+        assert_eq!(at_later(&mut eng, &["DBSIZE"]), b":3\r\n");
+        // The master's commands still see it; its DEL removes it.
+        eng.feed(later, link, &multibulk(&["APPEND", "t", "w"]));
+        eng.feed(later, link, &multibulk(&["PERSIST", "t"]));
+        assert_eq!(at_later(&mut eng, &["GET", "t"]), b"$2\r\nvw\r\n");
+        eng.feed(later, link, &multibulk(&["DEL", "t"]));
+        assert_eq!(at_later(&mut eng, &["DBSIZE"]), b":2\r\n");
+        // Promoted, it expires keys again.
+        eng.feed(later, link, &multibulk(&["SET", "u", "v", "PXAT", &at]));
+        assert_eq!(at_later(&mut eng, &["DBSIZE"]), b":3\r\n");
+        assert_eq!(at_later(&mut eng, &["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+        assert_eq!(at_later(&mut eng, &["GET", "u"]), b"$-1\r\n");
+        assert_eq!(at_later(&mut eng, &["DBSIZE"]), b":2\r\n");
     }
 }
