@@ -196,6 +196,8 @@ pub struct Client {
     pub(crate) tracking: Option<Box<crate::command::tracking::ClientTracking>>,
     /// A script's client (Redis's CLIENT_SCRIPT): MONITOR shows it as `[db lua]`.
     pub(crate) script: bool,
+    /// This replica's link to its master, once synchronized (Redis's CLIENT_MASTER).
+    pub(crate) repl_master: bool,
     /// The query buffer's length and capacity while its requests run (the buffer is out of
     /// the client then): CLIENT LIST's qbuf counts the command being run, as Redis's does.
     running_qbuf: Option<(usize, usize)>,
@@ -390,6 +392,7 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         blocked: None,
         tracking: None,
         script: false,
+        repl_master: false,
         running_qbuf: None,
         out_peak: 0,
         inbuf: Vec::new(),

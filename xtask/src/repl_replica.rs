@@ -5,7 +5,8 @@
 //!    dataset written before oxidis-server starts with `--replicaof`; a bounded writer (SET,
 //!    INCR, HSET, LPUSH, ZADD, EXPIRE, MULTI/EXEC, EVAL, XADD, another database) counting
 //!    acknowledged writes; offsets equal, then DEBUG DIGEST equal and a few values compared.
-//! 2. The link is cut (`CLIENT KILL TYPE replica` on the master), writes go on: the replica
+//! 2. The link is cut (`CLIENT KILL TYPE replica` on the master, then `CLIENT KILL TYPE
+//!    master` on the replica), writes go on: the replica
 //!    comes back with a partial resync (the master's sync_partial_ok grows, sync_full does
 //!    not), digests equal.
 //! 3. SAVE on the replica, a restart: a partial resync from the RDB's repl-id/repl-offset.
@@ -277,6 +278,32 @@ fn scenario(bin: &Path, s: &mut Suite) -> Result<(), String> {
         })(),
     );
 
+    check(
+        s,
+        "partial resync after CLIENT KILL TYPE master on the replica",
+        (|| {
+            let full = info_i64(&mut m, "stats", "sync_full")?;
+            let partial = info_i64(&mut m, "stats", "sync_partial_ok")?;
+            let killed = r.call_ok(&["CLIENT", "KILL", "TYPE", "master"])?;
+            if killed != Reply::Int(1) {
+                return Err(format!("CLIENT KILL TYPE master: {killed:?}"));
+            }
+            acked += write_load(&redis.addr(), 5500, 300)?;
+            wait_synced(&mut m, &mut r)?;
+            same_data(&mut m, &mut r)?;
+            let (full2, partial2) = (
+                info_i64(&mut m, "stats", "sync_full")?,
+                info_i64(&mut m, "stats", "sync_partial_ok")?,
+            );
+            if full2 != full || partial2 <= partial {
+                return Err(format!(
+                    "sync_full {full} -> {full2}, sync_partial_ok {partial} -> {partial2}"
+                ));
+            }
+            Ok(())
+        })(),
+    );
+
     // 3. SAVE, restart: the RDB's repl-id/repl-offset let the new process continue.
     let mut ox = ox;
     check(
@@ -342,7 +369,7 @@ fn scenario(bin: &Path, s: &mut Suite) -> Result<(), String> {
             if text(&again) != "OK Already connected to specified master" {
                 return Err(format!("REPLICAOF again: {again:?}"));
             }
-            acked += write_load(&redis.addr(), 5000, 500)?;
+            acked += write_load(&redis.addr(), 7000, 500)?;
             wait_synced(&mut m, &mut r)?;
             same_data(&mut m, &mut r)?;
             if r.call(&["GET", "promoted"])? != Reply::Nil {

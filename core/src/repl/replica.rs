@@ -768,6 +768,7 @@ fn load_payload(
 fn make_master_client(clients: &mut slab::Slab<Client>, id: ClientHandle, db: usize) {
     let c = &mut clients[id.0];
     c.authenticated = true;
+    c.repl_master = true;
     c.db = db;
 }
 
@@ -1371,5 +1372,74 @@ mod tests {
         assert_eq!(at_later(&mut eng, &["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
         assert_eq!(at_later(&mut eng, &["GET", "u"]), b"$-1\r\n");
         assert_eq!(at_later(&mut eng, &["DBSIZE"]), b":2\r\n");
+    }
+
+    #[test]
+    fn the_master_client_in_client_list_and_kill() {
+        let (mut eng, c, link) = synced();
+        let list = cmd(&mut eng, c, &["CLIENT", "LIST", "TYPE", "master"]);
+        let list = String::from_utf8_lossy(&list);
+        assert!(list.contains(" flags=M "), "{list}");
+        let hello = cmd(&mut eng, c, &["HELLO", "3"]);
+        assert!(hello.windows(7).any(|w| w == b"replica"));
+        cmd(&mut eng, c, &["HELLO", "2"]);
+        assert_eq!(
+            cmd(&mut eng, c, &["CLIENT", "KILL", "TYPE", "master"]),
+            b":1\r\n"
+        );
+        assert!(eng.should_close(link));
+        // The host closes it: the master is cached and a new connection asked for.
+        eng.disconnect(link);
+        connect_event(&mut eng);
+        assert_eq!(
+            eng.server().repl.replica.cached.as_ref().map(|m| m.reploff),
+            Some(10)
+        );
+    }
+
+    #[test]
+    fn masterauth_and_the_sync_fallback() {
+        let mut cfg = Config::default();
+        cfg.set("masterauth", b"secret").expect("valid");
+        cfg.set("masteruser", b"repl").expect("valid");
+        cfg.set("replica-announce-ip", b"10.0.0.1").expect("valid");
+        let (mut eng, c) = engine(cfg);
+        cmd(&mut eng, c, &["REPLICAOF", "127.0.0.1", "6379"]);
+        let attempt = connect_event(&mut eng);
+        let link = eng
+            .master_link_connected(T0, attempt, ConnInfo::default())
+            .expect("wanted");
+        out(&mut eng, link);
+        eng.feed(T0, link, b"-NOAUTH Authentication required.\r\n");
+        let mut want = multibulk(&["AUTH", "repl", "secret"]);
+        want.extend(multibulk(&["REPLCONF", "listening-port", "6380"]));
+        want.extend(multibulk(&["REPLCONF", "ip-address", "10.0.0.1"]));
+        want.extend(multibulk(&["REPLCONF", "capa", "eof", "capa", "psync2"]));
+        assert_eq!(out(&mut eng, link), want);
+        eng.feed(T0, link, b"+OK\r\n+OK\r\n-ERR unknown option\r\n+OK\r\n");
+        let own = eng.server().repl.replid.clone();
+        assert_eq!(out(&mut eng, link), multibulk(&["PSYNC", &own, "1"]));
+        // An old master: SYNC, then the payload; its stream has no offset (-1).
+        eng.feed(T0, link, b"-ERR unknown command 'PSYNC'\r\n");
+        assert_eq!(out(&mut eng, link), b"SYNC\r\n");
+        let rdb = master_rdb();
+        let mut bytes = format!("${}\r\n", rdb.len()).into_bytes();
+        bytes.extend_from_slice(&rdb);
+        eng.feed(T0, link, &bytes);
+        assert_eq!(eng.server().repl.replica.state, State::Connected);
+        assert_eq!(get(&mut eng, c, "0", "a"), b"$1\r\n1\r\n");
+        // A bad AUTH fails the handshake.
+        eng.disconnect(link);
+        let attempt = connect_event(&mut eng);
+        let link = eng
+            .master_link_connected(T0, attempt, ConnInfo::default())
+            .expect("wanted");
+        eng.feed(
+            T0,
+            link,
+            b"+PONG\r\n-WRONGPASS invalid username-password pair\r\n",
+        );
+        assert!(eng.should_close(link));
+        assert_eq!(eng.server().repl.replica.state, State::Connect);
     }
 }
