@@ -941,7 +941,12 @@ pub(crate) fn receive(
         return false;
     }
     c.last_interaction = now;
-    srv.stats.net_input_bytes += bytes.len() as u64;
+    if srv.repl.replica.link == Some(id.0) {
+        // What the master sends counts as replication traffic (stat_net_repl_input_bytes).
+        srv.repl.replica.net_repl_input_bytes += bytes.len() as u64;
+    } else {
+        srv.stats.net_input_bytes += bytes.len() as u64;
+    }
     c.inbuf.extend_from_slice(bytes);
     if srv.sleep_until.is_some() {
         c.postponed = true; // run by resume_postponed when DEBUG SLEEP ends

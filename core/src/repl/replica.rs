@@ -94,6 +94,8 @@ pub struct ReplicaSide {
     sync_read: u64,
     /// The database the master client has selected (for the RDB's repl-stream-db).
     master_db: usize,
+    /// Bytes received from the master (INFO's total_net_repl_input_bytes).
+    pub net_repl_input_bytes: u64,
 }
 
 impl ReplicaSide {
@@ -1139,6 +1141,17 @@ mod tests {
         eng.feed(T0, link, b"*1\r\n$4\r\nPING\r\n");
         assert_eq!(out(&mut eng, link), b"");
         assert_eq!(eng.server().repl.replica.reploff, off as i64 + 14);
+        // Those bytes are replication traffic in INFO stats.
+        let stats = cmd(&mut eng, c, &["INFO", "stats"]);
+        let stats = String::from_utf8_lossy(&stats);
+        let want = format!(
+            "total_net_repl_input_bytes:{}\r\n",
+            eng.server().repl.replica.net_repl_input_bytes
+        );
+        assert!(
+            stats.contains(&want) && !want.ends_with(":0\r\n"),
+            "{stats}"
+        );
         // The ACK each second from the cron.
         eng.tick(UnixMillis(T0.0 + 1500));
         let off = (off + 14).to_string();
