@@ -789,7 +789,9 @@ impl Engine {
             for (slot, c) in self.clients.iter_mut() {
                 // Redis's clientsCronHandleTimeout spares blocked clients (their own
                 // timeouts apply) and pubsub clients.
-                let exempt = c.blocked.is_some() || crate::command::pubsub::is_pubsub(c);
+                // The master link has repl-timeout instead (repl/replica.rs).
+                let exempt =
+                    c.blocked.is_some() || crate::command::pubsub::is_pubsub(c) || c.repl_master;
                 if !c.close_asap
                     && !exempt
                     && now.0.saturating_sub(c.last_interaction.0) > timeout * 1000
