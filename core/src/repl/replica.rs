@@ -294,6 +294,22 @@ pub(crate) fn set_master(
     port: u16,
 ) {
     let was_master = !srv.repl.replica.is_replica();
+    // freeClient(server.master): a connected master is cached (the new master may continue
+    // its history) and the link counts as down from now.
+    if srv.repl.replica.state == State::Connected {
+        let db = srv
+            .repl
+            .replica
+            .link
+            .and_then(|s| clients.get(s))
+            .map_or(0, |c| c.db);
+        srv.repl.replica.cached = Some(Cached {
+            replid: srv.repl.replid.clone(),
+            reploff: srv.repl.replica.reploff,
+            db,
+        });
+        srv.repl.replica.down_since = srv.last_tick_ms() / 1000;
+    }
     drop_link(srv, clients);
     let r = &mut srv.repl.replica;
     r.master_host = Some(host.to_string());
@@ -305,9 +321,6 @@ pub(crate) fn set_master(
             reploff: srv.repl.master_repl_offset,
             db: 0,
         });
-    }
-    if srv.repl.replica.state == State::Connected || srv.repl.replica.down_since == 0 {
-        srv.repl.replica.down_since = srv.last_tick_ms() / 1000;
     }
     srv.repl.replica.state = State::Connect;
     set_expiry(srv, crate::keyspace::Expiry::Hide);
@@ -1454,5 +1467,29 @@ mod tests {
         );
         assert!(eng.should_close(link));
         assert_eq!(eng.server().repl.replica.state, State::Connect);
+    }
+
+    #[test]
+    fn info_replication_on_a_replica_whose_master_is_down() {
+        // Recorded from redis-server 7.0.15 after `REPLICAOF 127.0.0.1 1` (nothing listens).
+        let (mut eng, c) = engine(Config::default());
+        cmd(&mut eng, c, &["REPLICAOF", "127.0.0.1", "1"]);
+        let info = cmd(&mut eng, c, &["INFO", "replication"]);
+        let info = String::from_utf8_lossy(&info);
+        let want = "# Replication\r\nrole:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:1\r\n\
+            master_link_status:down\r\nmaster_last_io_seconds_ago:-1\r\n\
+            master_sync_in_progress:0\r\nslave_read_repl_offset:0\r\nslave_repl_offset:0\r\n\
+            master_link_down_since_seconds:-1\r\nslave_priority:100\r\nslave_read_only:1\r\n\
+            replica_announced:1\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n";
+        assert!(info.contains(want), "{info}");
+        let mut w = Vec::new();
+        role_reply(
+            eng.server(),
+            &mut crate::resp::ReplyWriter::new(&mut w, false),
+        );
+        assert_eq!(
+            w,
+            b"*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:1\r\n$10\r\nconnecting\r\n:-1\r\n"
+        );
     }
 }
