@@ -311,6 +311,8 @@ pub(crate) fn set_master(
         srv.repl.replica.down_since = srv.last_tick_ms() / 1000;
     }
     drop_link(srv, clients);
+    // CONFIG GET / REWRITE replicaof show the master in force.
+    srv.config.replicaof = crate::config::ReplicaOf(Some((host.to_string(), port)));
     let r = &mut srv.repl.replica;
     r.master_host = Some(host.to_string());
     r.master_port = port;
@@ -334,6 +336,7 @@ pub(crate) fn unset_master(srv: &mut Server, clients: &mut slab::Slab<Client>) {
         return;
     }
     drop_link(srv, clients);
+    srv.config.replicaof = crate::config::ReplicaOf(None);
     let r = &mut srv.repl.replica;
     r.master_host = None;
     r.cached = None;
@@ -1337,6 +1340,15 @@ mod tests {
         assert_eq!(
             cmd(&mut eng, c, &["SLAVEOF", "127.0.0.1", "x"]),
             b"-ERR Invalid master port\r\n"
+        );
+        assert_eq!(
+            cmd(&mut eng, c, &["CONFIG", "GET", "replicaof"]),
+            b"*2\r\n$9\r\nreplicaof\r\n$14\r\n127.0.0.1 6379\r\n"
+        );
+        cmd(&mut eng, c, &["REPLICAOF", "NO", "ONE"]);
+        assert_eq!(
+            cmd(&mut eng, c, &["CONFIG", "GET", "replicaof"]),
+            b"*2\r\n$9\r\nreplicaof\r\n$0\r\n\r\n"
         );
     }
 
