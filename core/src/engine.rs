@@ -343,6 +343,20 @@ pub(crate) fn connect(
     ClientHandle(clients.insert(c))
 }
 
+/// A connection the server opened itself (the replication link to a master): no admission,
+/// no protected mode, not counted as a connection received.
+pub(crate) fn connect_outgoing(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    info: ConnInfo,
+) -> ClientHandle {
+    let id = srv.next_client_id;
+    srv.next_client_id += 1;
+    let c = new_client(srv, now, info, id);
+    ClientHandle(clients.insert(c))
+}
+
 /// `Engine::disconnect` on the engine's parts.
 pub(crate) fn disconnect(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientHandle) {
     if clients.contains(id.0) {

@@ -857,18 +857,24 @@ fn applied(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientHandle,
     let in_multi = clients.get(id.0).is_some_and(|c| c.tx.active);
     let r = &mut srv.repl.replica;
     r.read_reploff += bytes.len() as i64;
-    r.pending.extend_from_slice(bytes);
-    if in_multi {
-        return;
+    if in_multi || !r.pending.is_empty() {
+        // A MULTI's commands wait for its EXEC (Redis keeps them in the query buffer).
+        r.pending.extend_from_slice(bytes);
+        if in_multi {
+            return;
+        }
     }
     if let Some(c) = clients.get(id.0) {
         r.master_db = c.db;
     }
-    let done = std::mem::take(&mut r.pending);
+    let pending = std::mem::take(&mut r.pending);
+    let done: &[u8] = if pending.is_empty() { bytes } else { &pending };
     r.reploff += done.len() as i64;
     srv.repl.master_repl_offset = r.reploff;
     // TODO(lead, at merge): proxy `done` verbatim to our own replicas and backlog (Redis's
-    // replicationFeedStreamFromMasterStream), e.g. crate::repl::master::feed_from_master_stream(srv, &done).
+    // replicationFeedStreamFromMasterStream), e.g.
+    // crate::repl::master::feed_from_master_stream(srv, done);
+    // (that function must not move master_repl_offset again: it is set just above).
     let _ = done;
 }
 
@@ -959,13 +965,9 @@ impl Engine {
         if r.attempt != attempt || r.state != State::Connecting {
             return None;
         }
-        let id = crate::engine::connect(&mut self.srv, &mut self.clients, now, info);
+        let id = crate::engine::connect_outgoing(&mut self.srv, &mut self.clients, now, info);
         let c = &mut self.clients[id.0];
         c.authenticated = true;
-        // An outgoing connection is not subject to protected mode.
-        c.close_after_reply = false;
-        c.close_armed = false;
-        c.out.clear();
         send(c, &[b"PING"]);
         let r = &mut self.srv.repl.replica;
         r.link = Some(id.0);
