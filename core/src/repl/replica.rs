@@ -1506,4 +1506,45 @@ mod tests {
             b"*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:1\r\n$10\r\nconnecting\r\n:-1\r\n"
         );
     }
+
+    #[test]
+    fn repl_timeout_drops_a_silent_master_and_reconnects() {
+        let mut cfg = Config::default();
+        cfg.set("repl-timeout", b"5").expect("valid");
+        let (mut eng, _c) = engine(cfg);
+        let own = eng.server().repl.replid.clone();
+        let link = handshake(&mut eng, _c, &multibulk(&["PSYNC", &own, "1"]));
+        // Silent during the handshake: after repl-timeout, a new connection.
+        eng.tick(UnixMillis(T0.0 + 4000));
+        assert!(!eng.should_close(link));
+        eng.tick(UnixMillis(T0.0 + 6000));
+        assert!(eng.should_close(link));
+        let attempt = connect_event(&mut eng);
+        let now = UnixMillis(T0.0 + 6000);
+        let link = eng
+            .master_link_connected(now, attempt, ConnInfo::default())
+            .expect("wanted");
+        eng.feed(now, link, b"+PONG\r\n+OK\r\n+OK\r\n");
+        let rdb = master_rdb();
+        let mut bytes = format!("+FULLRESYNC {MASTER_ID} 0\r\n${}\r\n", rdb.len()).into_bytes();
+        bytes.extend_from_slice(&rdb);
+        eng.feed(now, link, &bytes);
+        assert_eq!(eng.server().repl.replica.state, State::Connected);
+        // Connected, the master's PINGs keep it alive; silence past repl-timeout drops it
+        // (cached for a partial resync).
+        eng.feed(UnixMillis(now.0 + 4000), link, b"*1\r\n$4\r\nPING\r\n");
+        eng.tick(UnixMillis(now.0 + 8000));
+        assert!(!eng.should_close(link));
+        eng.tick(UnixMillis(now.0 + 9500));
+        assert!(eng.should_close(link));
+        assert_eq!(
+            eng.server().repl.replica.cached,
+            Some(Cached {
+                replid: MASTER_ID.into(),
+                reploff: 14,
+                db: 0
+            })
+        );
+        connect_event(&mut eng);
+    }
 }
