@@ -233,6 +233,13 @@ pub const READONLY_ERROR: &[u8] = b"READONLY You can't write against a read only
 pub const MASTERDOWN_ERROR: &[u8] =
     b"MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 
+/// Whether this replica's link to its master is up (the master side answers a sub-replica's
+/// PSYNC with -NOMASTERLINK while it is not, as Redis's syncCommand does).
+#[allow(dead_code)] // for the master side (repl/master.rs), wired at merge
+pub fn link_up(srv: &Server) -> bool {
+    srv.repl.replica.state == State::Connected
+}
+
 /// Whether `id` is the master link (Redis's CLIENT_MASTER, or obey_client).
 pub(crate) fn is_master_client(srv: &Server, id: usize) -> bool {
     srv.repl.replica.link == Some(id) && srv.repl.replica.state == State::Connected
