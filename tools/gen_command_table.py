@@ -25,6 +25,7 @@ IMPLEMENTED = {
     "blocking": "blpop brpop blmove brpoplpush blmpop bzpopmin bzpopmax bzmpop client|unblock",
     "persistence": "save bgsave bgrewriteaof lastsave shutdown dump restore",
     "debug": "debug",
+    "replication": "replicaof slaveof",
     "server": "command|count command|info command|docs command|list command|help "
               "info dbsize flushdb flushall time config|get config|set config|resetstat config|help "
               "swapdb wait",

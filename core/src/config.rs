@@ -15,7 +15,7 @@
 //!
 //! Deliberate differences from Redis: `bind` defaults to `127.0.0.1` (Oxidis has no
 //! protected mode), `dir` is whatever the host sets (core has no working directory), and
-//! `replicaof` only accepts `no one` (Oxidis does not replicate).
+//! `replicaof host port` makes the server a replica from the start (repl/replica.rs).
 
 use crate::cnum::{parse_i64, strtoll};
 use crate::glob::glob_match;
@@ -729,9 +729,9 @@ impl BindAddrs {
 }
 special_field!(BindAddrs);
 
-/// `replicaof`: always "no one" (Oxidis does not replicate).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReplicaOf;
+/// `replicaof host port` (None: "no one", a master).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplicaOf(pub Option<(String, u16)>);
 
 impl ReplicaOf {
     fn parse_args(args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
@@ -739,16 +739,21 @@ impl ReplicaOf {
             return Err("wrong number of arguments".into());
         };
         if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
-            return Ok(ReplicaOf);
+            return Ok(ReplicaOf(None));
         }
         match strtoll(port, 10) {
-            Some(p) if (0..=65535).contains(&p) => {}
-            _ => return Err("Invalid master port".into()),
+            Some(p) if (0..=65535).contains(&p) => Ok(ReplicaOf(Some((
+                String::from_utf8_lossy(host).into_owned(),
+                p as u16,
+            )))),
+            _ => Err("Invalid master port".into()),
         }
-        Err("replication is not supported by Oxidis".into())
     }
     fn render(&self) -> String {
-        String::new()
+        match &self.0 {
+            Some((h, p)) => format!("{h} {p}"),
+            None => String::new(),
+        }
     }
 }
 special_field!(ReplicaOf);
@@ -1840,7 +1845,7 @@ mod tests {
         // The listed exceptions do refuse another value.
         let mut c = Config::default();
         assert!(c.set("activedefrag", b"yes").is_err());
-        assert!(c.set("replicaof", b"127.0.0.1 6380").is_err());
+        assert!(c.set("replicaof", b"127.0.0.1 99999").is_err());
     }
 
     #[test]

@@ -120,6 +120,14 @@ pub enum Event {
     /// CONFIG SET changed a parameter the host applies (`dir`, `dbfilename`, `appendonly`,
     /// `appendfsync`): the host re-reads those typed fields of `Engine::config`.
     ConfigChanged,
+    /// Replication: open a TCP connection to the master at host:port, then hand it over with
+    /// `Engine::master_link_connected(now, attempt, ..)` (or report
+    /// `Engine::master_link_failed(now, attempt)`); repl/replica.rs.
+    ConnectMaster {
+        host: String,
+        port: u16,
+        attempt: u64,
+    },
 }
 
 /// One key as `Engine::keys_matching` shows it.
@@ -188,6 +196,8 @@ pub struct Client {
     pub(crate) tracking: Option<Box<crate::command::tracking::ClientTracking>>,
     /// A script's client (Redis's CLIENT_SCRIPT): MONITOR shows it as `[db lua]`.
     pub(crate) script: bool,
+    /// This replica's link to its master, once synchronized (Redis's CLIENT_MASTER).
+    pub(crate) repl_master: bool,
     /// The query buffer's length and capacity while its requests run (the buffer is out of
     /// the client then): CLIENT LIST's qbuf counts the command being run, as Redis's does.
     running_qbuf: Option<(usize, usize)>,
@@ -198,6 +208,15 @@ pub struct Client {
 }
 
 impl Client {
+    /// The query buffer, for the replication link's handshake and RDB (repl/replica.rs).
+    pub(crate) fn inbuf_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.inbuf
+    }
+
+    pub(crate) fn inbuf_is_empty(&self) -> bool {
+        self.inbuf.is_empty()
+    }
+
     /// Bytes received but not yet executed (CLIENT LIST's qbuf).
     pub(crate) fn query_buffer_len(&self) -> usize {
         self.running_qbuf.map_or(self.inbuf.len(), |r| r.0)
@@ -324,9 +343,24 @@ pub(crate) fn connect(
     ClientHandle(clients.insert(c))
 }
 
+/// A connection the server opened itself (the replication link to a master): no admission,
+/// no protected mode, not counted as a connection received.
+pub(crate) fn connect_outgoing(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    info: ConnInfo,
+) -> ClientHandle {
+    let id = srv.next_client_id;
+    srv.next_client_id += 1;
+    let c = new_client(srv, now, info, id);
+    ClientHandle(clients.insert(c))
+}
+
 /// `Engine::disconnect` on the engine's parts.
 pub(crate) fn disconnect(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientHandle) {
     if clients.contains(id.0) {
+        crate::repl::replica::link_gone(srv, &clients[id.0], id.0);
         crate::command::tx::client_gone(srv, clients, id.0);
         crate::command::blocking::forget_client(srv, clients, id);
         crate::command::pubsub::forget_client(srv, clients, id);
@@ -372,6 +406,7 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         blocked: None,
         tracking: None,
         script: false,
+        repl_master: false,
         running_qbuf: None,
         out_peak: 0,
         inbuf: Vec::new(),
@@ -470,6 +505,7 @@ impl Engine {
             clients: slab::Slab::new(),
         };
         crate::command::notify::sync(&mut eng.srv);
+        crate::repl::replica::init_from_config(&mut eng.srv);
         eng
     }
 
@@ -767,7 +803,9 @@ impl Engine {
             for (slot, c) in self.clients.iter_mut() {
                 // Redis's clientsCronHandleTimeout spares blocked clients (their own
                 // timeouts apply) and pubsub clients.
-                let exempt = c.blocked.is_some() || crate::command::pubsub::is_pubsub(c);
+                // The master link has repl-timeout instead (repl/replica.rs).
+                let exempt =
+                    c.blocked.is_some() || crate::command::pubsub::is_pubsub(c) || c.repl_master;
                 if !c.close_asap
                     && !exempt
                     && now.0.saturating_sub(c.last_interaction.0) > timeout * 1000
@@ -779,7 +817,9 @@ impl Engine {
         }
         crate::command::blocking::expire(now, &mut self.srv, &mut self.clients);
         self.run_unblocked(now);
-        let active_expire = self.srv.debug.active_expire && cron;
+        // A replica leaves expiry to its master's DELs (activeExpireCycle runs on masters).
+        let active_expire =
+            self.srv.debug.active_expire && cron && !self.srv.repl.replica.is_replica();
         let clock = self.srv.host.monotonic_us;
         let started = clock.map(|f| f());
         let Server {
@@ -809,6 +849,7 @@ impl Engine {
         }
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
         crate::command::tracking::tick(now, &mut self.srv, &mut self.clients);
+        crate::repl::replica::cron(now, &mut self.srv, &mut self.clients);
         if cron {
             crate::command::persistence::cron(&mut self.srv, now);
             crate::command::client_evict::cron(&mut self.srv, &mut self.clients);
@@ -870,7 +911,8 @@ impl Engine {
                 .dbs
                 .iter()
                 .any(|db| !db.expires.is_empty() || db.keys.is_rehashing())
-            || crate::command::persistence::wants_tick(&self.srv);
+            || crate::command::persistence::wants_tick(&self.srv)
+            || crate::repl::replica::wants_tick(&self.srv);
         // A round of evictions stopped over the limit: go on at once (evictionTimeProc runs
         // at every event loop iteration).
         if self.srv.evict.running {
@@ -915,7 +957,12 @@ pub(crate) fn receive(
         return false;
     }
     c.last_interaction = now;
-    srv.stats.net_input_bytes += bytes.len() as u64;
+    if srv.repl.replica.link == Some(id.0) {
+        // What the master sends counts as replication traffic (stat_net_repl_input_bytes).
+        srv.repl.replica.net_repl_input_bytes += bytes.len() as u64;
+    } else {
+        srv.stats.net_input_bytes += bytes.len() as u64;
+    }
     c.inbuf.extend_from_slice(bytes);
     if srv.sleep_until.is_some() {
         c.postponed = true; // run by resume_postponed when DEBUG SLEEP ends
@@ -936,6 +983,10 @@ pub(crate) fn process_input(
     now: UnixMillis,
     id: ClientHandle,
 ) {
+    let master = srv.repl.replica.link == Some(id.0);
+    if master && !crate::repl::replica::link_input(now, srv, clients, id) {
+        return;
+    }
     let Some(c) = clients.get_mut(id.0) else {
         return;
     };
@@ -963,7 +1014,19 @@ pub(crate) fn process_input(
                     Args::Ranges(r) => r.iter().map(|r| &base[r.clone()]).collect(),
                     Args::Owned(o) => o.iter().map(|v| v.as_slice()).collect(),
                 };
-                if dispatch(now, srv, clients, id, &args) == Dispatched::Postponed {
+                let r = if master {
+                    crate::repl::replica::apply_command(
+                        now,
+                        srv,
+                        clients,
+                        id,
+                        &args,
+                        &base[..consumed],
+                    )
+                } else {
+                    dispatch(now, srv, clients, id, &args)
+                };
+                if r == Dispatched::Postponed {
                     break;
                 }
                 pos += consumed;
@@ -990,7 +1053,13 @@ pub(crate) fn process_input(
                     break;
                 }
             }
-            Ok(Decoded::Empty { consumed }) => pos += consumed,
+            Ok(Decoded::Empty { consumed }) => {
+                if master {
+                    let b = &inbuf[pos..pos + consumed];
+                    crate::repl::replica::apply_empty(srv, clients, id, b);
+                }
+                pos += consumed
+            }
             Ok(Decoded::Incomplete) => break,
             Err(e) => {
                 let c = &mut clients[id.0];

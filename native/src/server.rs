@@ -29,6 +29,8 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const SIGNAL_BASE: usize = 0;
+/// The connection being opened to a master (replication; at most one at a time).
+const MASTER_CONNECT: usize = 7;
 const LISTENER_BASE: usize = 8;
 const CONN_BASE: usize = 64;
 /// Redis's CONFIG_BINDADDR_MAX.
@@ -103,6 +105,8 @@ pub struct Server {
     /// Duplicates of the connections' sockets, for the script environment (script_env.rs).
     socks: crate::script_env::Socks,
     accepted: crate::script_env::Accepted,
+    /// A non-blocking connect to a master in progress, with the engine's attempt number.
+    master_connect: Option<(TcpStream, u64)>,
 }
 
 fn listen_on(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
@@ -304,6 +308,7 @@ impl Server {
             read_again: Vec::new(),
             write_queue: Vec::new(),
             accept_retry: false,
+            master_connect: None,
             buf: vec![0; READ_CHUNK],
             persist: None,
             aof_buf: Vec::new(),
@@ -387,6 +392,8 @@ impl Server {
                     }
                 } else if t >= LISTENER_BASE {
                     self.accept(t - LISTENER_BASE, now);
+                } else if t == MASTER_CONNECT {
+                    self.master_connect_ready(now);
                 } else if let Some(name) = self.drain_signal(t - SIGNAL_BASE) {
                     stop = Some(name);
                 }
@@ -745,6 +752,89 @@ impl Server {
         }
     }
 
+    /// Replication: starts a non-blocking connect to the master (the engine decided to).
+    fn connect_master(&mut self, host: &str, port: u16, attempt: u64) {
+        if let Some((mut old, _)) = self.master_connect.take() {
+            let _ = self.poll.registry().deregister(&mut old);
+        }
+        let addr = (host, port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next());
+        let stream = addr.and_then(|a| TcpStream::connect(a).ok());
+        let Some(mut stream) = stream else {
+            crate::log::warning(&format!("Unable to connect to MASTER {host}:{port}"));
+            self.eng.master_link_failed(now(), attempt);
+            return;
+        };
+        let token = Token(MASTER_CONNECT);
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, token, Interest::WRITABLE)
+            .is_err()
+        {
+            self.eng.master_link_failed(now(), attempt);
+            return;
+        }
+        self.master_connect = Some((stream, attempt));
+    }
+
+    /// The connect finished (or failed): the socket becomes the engine's master link.
+    fn master_connect_ready(&mut self, now: UnixMillis) {
+        let Some((mut stream, attempt)) = self.master_connect.take() else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut stream);
+        let failed = matches!(stream.take_error(), Ok(Some(_)) | Err(_));
+        let peer = stream.peer_addr();
+        match peer {
+            Ok(peer) if !failed => {
+                let _ = stream.set_nodelay(true);
+                let info = ConnInfo {
+                    addr: peer.to_string(),
+                    laddr: stream
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                    unix_socket: false,
+                    fd: Some(std::os::fd::AsRawFd::as_raw_fd(&stream)),
+                };
+                let Some(id) = self.eng.master_link_connected(now, attempt, info) else {
+                    return; // no longer wanted: dropping the stream closes it
+                };
+                let mut stream = Stream::Tcp(stream);
+                if self
+                    .poll
+                    .registry()
+                    .register(&mut stream, Token(CONN_BASE + id.0), Interest::READABLE)
+                    .is_err()
+                {
+                    self.eng.disconnect(id);
+                    return;
+                }
+                if self.conns.len() <= id.0 {
+                    self.conns.resize_with(id.0 + 1, || None);
+                }
+                self.conns[id.0] = Some(Conn::new(stream, id));
+                self.write_conn(id.0);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotConnected && !failed => {
+                // Spurious wake-up: still connecting.
+                let _ = self.poll.registry().register(
+                    &mut stream,
+                    Token(MASTER_CONNECT),
+                    Interest::WRITABLE,
+                );
+                self.master_connect = Some((stream, attempt));
+            }
+            _ => {
+                crate::log::warning("Error condition on socket for SYNC: Connection refused");
+                self.eng.master_link_failed(now, attempt);
+            }
+        }
+    }
+
     fn close(&mut self, slot: usize) {
         if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
             self.socks.borrow_mut().remove(&slot);
@@ -776,6 +866,11 @@ impl Server {
                         crate::persistence::sync_config(p, &mut self.eng);
                     }
                 }
+                Event::ConnectMaster {
+                    host,
+                    port,
+                    attempt,
+                } => self.connect_master(&host, port, attempt),
             }
         }
         if self.eng.has_lazyfree() {

@@ -413,7 +413,11 @@ impl RawEngine {
                 Event::Close(id) => (EV_CLOSE, id),
                 // An embedded engine has no process to stop (SHUTDOWN's reply says what it did)
                 // and no files to apply dir/appendonly to.
-                Event::Shutdown | Event::ConfigChanged | Event::Log(_) => continue,
+                // No sockets here: a wasm engine is never told REPLICAOF host port by a host.
+                Event::Shutdown
+                | Event::ConfigChanged
+                | Event::Log(_)
+                | Event::ConnectMaster { .. } => continue,
             };
             if let Some(&h) = self.by_slot.get(&id.0) {
                 self.events.push_back((kind, h));

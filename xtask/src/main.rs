@@ -21,6 +21,7 @@ mod netsafety;
 mod ops_tools;
 mod persistence;
 mod playground;
+mod repl_replica;
 mod servers;
 mod setup;
 mod suite;

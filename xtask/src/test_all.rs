@@ -82,6 +82,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
         crate::eviction::run,
     ),
     (
+        "replication (replica): Oxidis following redis-server",
+        crate::repl_replica::run,
+    ),
+    (
         "wasm package (node --test, golden, chromium)",
         crate::wasm::suite,
     ),

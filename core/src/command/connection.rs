@@ -118,6 +118,7 @@ pub fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         c.resp3 = v == 3;
     }
     let (id, proto) = (c.client_id as i64, if c.resp3 { 3 } else { 2 });
+    let replica = ctx.srv.repl.replica.is_replica();
     let mut out = ctx.out();
     out.map_len(7);
     out.bulk(b"server");
@@ -131,7 +132,7 @@ pub fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     out.bulk(b"mode");
     out.bulk(b"standalone");
     out.bulk(b"role");
-    out.bulk(b"master");
+    out.bulk(if replica { &b"replica"[..] } else { b"master" });
     out.bulk(b"modules");
     out.array_len(0);
     Ok(())
@@ -455,7 +456,9 @@ fn client_type_by_name(name: &[u8]) -> Result<ClientType, CmdError> {
 }
 
 fn client_type(c: &Client) -> ClientType {
-    if super::pubsub::is_pubsub(c) {
+    if c.repl_master {
+        ClientType::Master
+    } else if super::pubsub::is_pubsub(c) {
         ClientType::Pubsub
     } else {
         ClientType::Normal
@@ -476,6 +479,9 @@ pub(crate) fn client_info_line(
     let mut flags = String::new();
     if monitor {
         flags.push('O');
+    }
+    if c.repl_master {
+        flags.push('M');
     }
     if super::pubsub::is_pubsub(c) {
         flags.push('P');

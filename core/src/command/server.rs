@@ -369,6 +369,7 @@ fn move_listeners(
 /// CONFIG RESETSTAT
 pub fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     ctx.srv.stats = Default::default();
+    ctx.srv.repl.replica.net_repl_input_bytes = 0;
     ctx.srv.evict.reset_stats(ctx.now);
     for db in &mut ctx.srv.dbs {
         db.expired_count = 0;
@@ -766,7 +767,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "instantaneous_ops_per_sec:0");
                 kv!(s, "total_net_input_bytes:{}", st.net_input_bytes);
                 kv!(s, "total_net_output_bytes:{}", st.net_output_bytes);
-                kv!(s, "total_net_repl_input_bytes:0");
+                kv!(
+                    s,
+                    "total_net_repl_input_bytes:{}",
+                    srv.repl.replica.net_repl_input_bytes
+                );
                 kv!(s, "total_net_repl_output_bytes:0");
                 kv!(s, "instantaneous_input_kbps:0.00");
                 kv!(s, "instantaneous_output_kbps:0.00");

@@ -5,8 +5,8 @@
 
 use super::{
     acl, bitops, blocking, connection, debug, expire, flags, geo, hash, hll, intro, keys, list,
-    object, persistence, pubsub, scripting, server, set, sort, stream, string, tracking, tx, zset,
-    CommandSpec,
+    object, persistence, pubsub, replication, scripting, server, set, sort, stream, string,
+    tracking, tx, zset, CommandSpec,
 };
 
 static ACL_SUBCOMMANDS: &[CommandSpec] = &[
@@ -4366,6 +4366,25 @@ pub static COMMANDS: &[CommandSpec] = &[
         subcommands: &[],
     },
     CommandSpec {
+        name: "replicaof",
+        arity: 3,
+        flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["@admin", "@slow", "@dangerous"],
+        group: "server",
+        summary: "Make the server a replica of another instance, or promote it as master.",
+        since: "5.0.0",
+        complexity: "O(1)",
+        tips_resp3: b"~0\r\n",
+        key_specs_resp3: b"~0\r\n",
+        doc_extra_count: 1,
+        doc_extra_resp3: b"+arguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nargs\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$9\r\nhost-port\r\n$4\r\ntype\r\n$5\r\nblock\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$4\r\nhost\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$4\r\nport\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%3\r\n$4\r\nname\r\n$6\r\nno-one\r\n$4\r\ntype\r\n$5\r\nblock\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$2\r\nno\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n%3\r\n$4\r\nname\r\n$3\r\none\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nONE\r\n",
+        handler: Some(replication::replicaof),
+        subcommands: &[],
+    },
+    CommandSpec {
         name: "reset",
         arity: 1,
         flags: flags::NOSCRIPT | flags::LOADING | flags::STALE | flags::FAST | flags::NO_AUTH | flags::ALLOW_BUSY,
@@ -4819,6 +4838,25 @@ pub static COMMANDS: &[CommandSpec] = &[
         doc_extra_count: 1,
         doc_extra_resp3: b"+arguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$3\r\nkey\r\n$4\r\ntype\r\n$3\r\nkey\r\n$14\r\nkey_spec_index\r\n:0\r\n%2\r\n$4\r\nname\r\n$6\r\nmember\r\n$4\r\ntype\r\n$6\r\nstring\r\n",
         handler: Some(set::sismember),
+        subcommands: &[],
+    },
+    CommandSpec {
+        name: "slaveof",
+        arity: 3,
+        flags: flags::ADMIN | flags::NOSCRIPT | flags::STALE | flags::NO_ASYNC_LOADING,
+        first_key: 0,
+        last_key: 0,
+        key_step: 0,
+        acl_categories: &["@admin", "@slow", "@dangerous"],
+        group: "server",
+        summary: "Make the server a replica of another instance, or promote it as master.",
+        since: "1.0.0",
+        complexity: "O(1)",
+        tips_resp3: b"~0\r\n",
+        key_specs_resp3: b"~0\r\n",
+        doc_extra_count: 4,
+        doc_extra_resp3: b"+doc_flags\r\n~1\r\n+deprecated\r\n+deprecated_since\r\n$5\r\n5.0.0\r\n+replaced_by\r\n$11\r\n`REPLICAOF`\r\n+arguments\r\n*1\r\n%3\r\n$4\r\nname\r\n$4\r\nargs\r\n$4\r\ntype\r\n$5\r\noneof\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$9\r\nhost-port\r\n$4\r\ntype\r\n$5\r\nblock\r\n$9\r\narguments\r\n*2\r\n%2\r\n$4\r\nname\r\n$4\r\nhost\r\n$4\r\ntype\r\n$6\r\nstring\r\n%2\r\n$4\r\nname\r\n$4\r\nport\r\n$4\r\ntype\r\n$7\r\ninteger\r\n%3\r\n$4\r\nname\r\n$6\r\nno-one\r\n$4\r\ntype\r\n$5\r\nblock\r\n$9\r\narguments\r\n*2\r\n%3\r\n$4\r\nname\r\n$2\r\nno\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$2\r\nNO\r\n%3\r\n$4\r\nname\r\n$3\r\none\r\n$4\r\ntype\r\n$10\r\npure-token\r\n$5\r\ntoken\r\n$3\r\nONE\r\n",
+        handler: Some(replication::slaveof),
         subcommands: &[],
     },
     CommandSpec {
@@ -6292,13 +6330,11 @@ pub static ACL_OTHER_COMMANDS: &[(&str, &[&str])] = &[
     ("readonly", &["@fast", "@connection"]),
     ("readwrite", &["@fast", "@connection"]),
     ("replconf", &["@admin", "@slow", "@dangerous"]),
-    ("replicaof", &["@admin", "@slow", "@dangerous"]),
     (
         "restore-asking",
         &["@keyspace", "@write", "@slow", "@dangerous"],
     ),
     ("role", &["@admin", "@fast", "@dangerous"]),
     ("script|debug", &["@slow", "@scripting"]),
-    ("slaveof", &["@admin", "@slow", "@dangerous"]),
     ("sync", &["@admin", "@slow", "@dangerous"]),
 ];

@@ -97,6 +97,9 @@ pub struct SaveOptions {
     pub list_max_listpack_size: i64,
     /// The FUNCTION libraries' codes, written before the keys (rdbSaveFunctions).
     pub functions: Vec<Vec<u8>>,
+    /// The replication aux fields (rdbPopulateSaveInfo): repl-stream-db, repl-id and
+    /// repl-offset, so a restarted replica can continue with a partial resync.
+    pub repl: Option<(usize, String, i64)>,
     /// Each key's access data written before it, as the maxmemory policy says
     /// (rdbSaveKeyValuePair: IDLE under an LRU policy, FREQ under an LFU one).
     pub key_meta: KeyMeta,
@@ -135,6 +138,7 @@ impl SaveOptions {
             aof_base: false,
             list_max_listpack_size: cfg.list_max_listpack_size,
             functions: Vec::new(),
+            repl: None,
             key_meta: KeyMeta::of(cfg.maxmemory_policy),
         }
     }
@@ -151,6 +155,7 @@ impl Default for SaveOptions {
             aof_base: false,
             list_max_listpack_size: -2,
             functions: Vec::new(),
+            repl: None,
             key_meta: KeyMeta::None,
         }
     }
@@ -443,6 +448,11 @@ impl<W: Write> Encoder<W> {
         self.aux("redis-bits", b"64")?;
         self.aux("ctime", opts.ctime_secs.to_string().as_bytes())?;
         self.aux("used-mem", opts.used_mem.to_string().as_bytes())?;
+        if let Some((db, id, off)) = &opts.repl {
+            self.aux("repl-stream-db", db.to_string().as_bytes())?;
+            self.aux("repl-id", id.as_bytes())?;
+            self.aux("repl-offset", off.to_string().as_bytes())?;
+        }
         self.aux("aof-base", if opts.aof_base { b"1" } else { b"0" })
     }
 
@@ -658,6 +668,11 @@ pub struct LoadInfo {
     pub aof_base: bool,
     /// The FUNCTION libraries' codes, in file order.
     pub functions: Vec<Vec<u8>>,
+    /// The replication aux fields (rdbPopulateSaveInfo): repl-stream-db, repl-id,
+    /// repl-offset.
+    pub repl_stream_db: Option<usize>,
+    pub repl_id: Option<String>,
+    pub repl_offset: Option<i64>,
 }
 
 /// A loaded key, handed to the caller's sink.
@@ -736,8 +751,17 @@ pub(crate) fn decode(
             OP_AUX => {
                 let k = d.string()?;
                 let v = d.string()?;
-                if k == b"aof-base" {
-                    info.aof_base = v == b"1";
+                let num = || {
+                    std::str::from_utf8(&v)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok())
+                };
+                match &k[..] {
+                    b"aof-base" => info.aof_base = v == b"1",
+                    b"repl-stream-db" => info.repl_stream_db = num().map(|n| n as usize),
+                    b"repl-id" => info.repl_id = Some(String::from_utf8_lossy(&v).into_owned()),
+                    b"repl-offset" => info.repl_offset = num(),
+                    _ => {}
                 }
             }
             OP_MODULE_AUX => {
