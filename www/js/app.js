@@ -542,6 +542,8 @@ class App {
   renderStrip(l, i) {
     const strip = $('#step-strip');
     for (const c of this.clients) c.input.placeholder = 'SET greeting hello';
+    // In the sandbox the strip is one line that scrolls away with the page.
+    strip.classList.toggle('compact', !l);
     if (!l) {
       strip.replaceChildren(el('p', { class: 'strip-title', text: 'Free sandbox: type any command (help lists them).' }));
       return;

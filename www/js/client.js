@@ -88,7 +88,7 @@ export class ClientPanel {
 
     // Console input.
     this.input = el('input', { type: 'text', id: `${id}-input`, class: 'cmd', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', placeholder: 'SET greeting hello', 'aria-describedby': `${id}-hint` });
-    this.hint = el('div', { class: 'hint', id: `${id}-hint`, 'aria-live': 'polite' });
+    this.hint = el('div', { class: 'hint', id: `${id}-hint` });
     const prompt = el('label', { for: `${id}-input`, class: 'prompt', text: 'oxidis>' });
     this.form = el('form', { class: 'input-row' }, prompt, this.input, el('button', { type: 'submit' }, 'Send'));
     this.form.addEventListener('submit', (e) => {
