@@ -19,7 +19,7 @@ before(async () => {
   server = await serveWww();
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--allow-file-access-from-files'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 });
 
@@ -182,6 +182,10 @@ test('opened from disk (file://): a clear message with the fix', async () => {
   const page = await ctx.newPage();
   await page.goto(`file://${join(root, 'index.html')}`);
   await page.waitForFunction(() => document.querySelector('#loading')?.dataset.state === 'failed');
+  // A default browser loads no module from file://: the page stays on the message, visible.
+  await page.waitForTimeout(500);
+  assert.ok(await page.locator('#loading').isVisible(), 'the message is visible');
+  assert.notEqual(await page.evaluate(() => document.body.dataset.ready), 'true');
   assert.match(await page.locator('#loading').innerText(), /opened from disk \(file:\/\/\).*cargo xtask run/);
   await page.screenshot({ path: join(shots, 'file-url.png') });
   await ctx.close();
@@ -237,6 +241,10 @@ test('axe-core: no WCAG 2.2 A/AA violations on every view, light and dark', asyn
       await type(page, 1, 'XADD s 1-1 a b; HSET h f v; SADD st m; ZADD z 1 m');
       await type(page, 1, 'help GET');
     },
+    'phone: a lesson': async (page) => {
+      await page.locator('#lesson-list button[data-lesson="hashes"]').click();
+      await type(page, 1, 'HSET user:1 name Ada lang Rust visits 0');
+    },
     'lesson complete, closed connection': async (page) => {
       await page.locator('#lesson-list button[data-lesson="errors"]').click();
       for (const b of ['*1\\r\\n$3\\r\\nPING\\r\\n', '*2\\r\\n$3\\r\\nGET\\r\\n', 'x\\r\\n']) await sendRaw(page, 1, b);
@@ -246,7 +254,8 @@ test('axe-core: no WCAG 2.2 A/AA violations on every view, light and dark', asyn
   const report = [];
   for (const scheme of ['light', 'dark']) {
     for (const [name, setup] of Object.entries(views)) {
-      const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: scheme });
+      const phone = name.startsWith('phone');
+      const ctx = await browser.newContext({ viewport: phone ? { width: 390, height: 844 } : { width: 1280, height: 720 }, hasTouch: phone, isMobile: phone, colorScheme: scheme });
       const { page, errors } = await open(t, { context: ctx });
       await setup(page);
       await page.addScriptTag({ path: axeSource });
