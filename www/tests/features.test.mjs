@@ -5,10 +5,11 @@
 // (CPU ×4, slow 3G); an axe-core audit (WCAG 2.2 AA) of every view in light and dark.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { root, serveWww } from './static-server.mjs';
+import { root, serveDir, serveWww } from './static-server.mjs';
 
 const shots = process.env.SCREENSHOTS ?? join(root, '..', 'target', 'playground-screenshots');
 let server;
@@ -175,6 +176,28 @@ test('on touch screens every byte part is a tap target of at least 24×24 px', a
   assert.match(await page.locator('#client-1 .explain').innerText(), /'\$' type byte/);
   assert.deepEqual(errors, []);
   await ctx.close();
+});
+
+test('the site works from a static host under any path (every URL relative), as cargo xtask site lays it out', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'oxidis-site-'));
+  const site = join(dir, 'some', 'path');
+  await mkdir(site, { recursive: true });
+  for (const f of ['index.html', 'style.css']) await cp(join(root, f), join(site, f));
+  for (const d of ['js', 'pkg']) await cp(join(root, d), join(site, d), { recursive: true });
+  const host = await serveDir(dir, () => true);
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
+  page.on('response', (r) => r.status() >= 400 && errors.push(`HTTP ${r.status()}: ${r.url()}`));
+  await page.goto(`${host.base}some/path/`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await type(page, 1, 'PING');
+  assert.match(await consoleText(page, 1), /PONG$/);
+  assert.deepEqual(errors, []);
+  await ctx.close();
+  host.close();
+  await rm(dir, { recursive: true, force: true });
 });
 
 test('opened from disk (file://): a clear message with the fix', async () => {
