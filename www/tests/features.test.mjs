@@ -119,6 +119,24 @@ test("raw bytes are explained by the engine's request parser: the issue's exampl
   assert.deepEqual(errors, []);
 });
 
+test('three clients at 1280×720: no word broken or wrapped in the client headers; nested trees keep one font size', async (t) => {
+  const { page, errors } = await open(t);
+  await page.locator('#add-client').click();
+  await page.locator('#add-client').click();
+  await type(page, 3, 'XADD s 1-1 item book; XRANGE s - +');
+  // Every label in the client headers on one line.
+  const wrapped = await page.locator('.client-head button, .client-head h2').evaluateAll((els) =>
+    els.filter((e) => e.getBoundingClientRect().height > parseFloat(getComputedStyle(e).lineHeight || '20') * 1.6 + 16).map((e) => e.textContent),
+  );
+  assert.deepEqual(wrapped, []);
+  // The decoded tree of XRANGE's reply is three levels deep, every level as large as the first.
+  const sizes = await page.locator('#client-3 .wire-entry.in').last().locator('.tree li').evaluateAll((lis) => lis.map((li) => getComputedStyle(li).fontSize));
+  assert.ok(sizes.length >= 6, `${sizes.length} tree nodes`);
+  assert.deepEqual([...new Set(sizes)], [sizes[0]], `font sizes per level: ${sizes}`);
+  assert.ok(parseFloat(sizes[0]) >= 11, `tree text of ${sizes[0]}`);
+  assert.deepEqual(errors, []);
+});
+
 test('a shared link opens a fresh workspace and leaves the saved work alone; two tabs do not clobber', async (t) => {
   const { page, ctx, errors } = await open(t);
   await type(page, 1, 'SET mine 1');
