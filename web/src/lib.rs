@@ -952,3 +952,63 @@ fn performance_now_us() -> u64 {
 fn date_now_us() -> u64 {
     (js_sys::Date::now() * 1000.0) as u64
 }
+
+/// What the server's request parser makes of `bytes` (a connection's buffered bytes plus a new
+/// write), from the engine's own decoder (oxidis_core::resp::trace): `{ requests, parts,
+/// consumed, state, explain }`, every byte in one part with its explanation.
+#[wasm_bindgen(js_name = requestTrace)]
+pub fn request_trace_js(bytes: &[u8]) -> JsValue {
+    use oxidis_core::resp::trace::{error_text, trace_requests, Status as St};
+    let t = trace_requests(bytes);
+    let num = |n: usize| JsValue::from_f64(n as f64);
+    let requests: Array = t
+        .requests
+        .iter()
+        .map(|r| -> JsValue {
+            let o = Object::new();
+            set(&o, "start", &num(r.start));
+            set(&o, "end", &num(r.end));
+            set(&o, "inline", &JsValue::from_bool(r.inline));
+            let status = match r.status {
+                St::Complete => "complete",
+                St::Empty => "empty",
+                St::Incomplete => "incomplete",
+                St::Invalid(e) => {
+                    set(&o, "error", &JsValue::from_str(&error_text(e)));
+                    "invalid"
+                }
+            };
+            set(&o, "status", &JsValue::from_str(status));
+            let args: Array = r
+                .args
+                .iter()
+                .map(|a| JsValue::from(Uint8Array::from(a.as_slice())))
+                .collect();
+            set(&o, "args", &args.into());
+            if let Some(c) = r.count {
+                set(&o, "count", &JsValue::from_f64(c as f64));
+            }
+            o.into()
+        })
+        .collect();
+    let parts: Array = t
+        .parts
+        .iter()
+        .map(|p| -> JsValue {
+            let o = Object::new();
+            set(&o, "start", &num(p.start));
+            set(&o, "end", &num(p.end));
+            set(&o, "kind", &JsValue::from_str(p.kind.name()));
+            set(&o, "request", &num(p.request));
+            set(&o, "why", &JsValue::from_str(&p.why));
+            o.into()
+        })
+        .collect();
+    let o = Object::new();
+    set(&o, "requests", &requests.into());
+    set(&o, "parts", &parts.into());
+    set(&o, "consumed", &num(t.consumed));
+    set(&o, "state", &JsValue::from_str(t.state));
+    set(&o, "explain", &JsValue::from_str(&t.explain));
+    o.into()
+}

@@ -9,6 +9,7 @@
 //!     cargo xtask memreport [--quick]         memory for big data sets, Oxidis vs Redis (markdown)
 //!     cargo xtask wasm                        build the npm package into web/pkg
 //!     cargo xtask bench-wasm                  the wasm package's benchmark (vs ioredis-mock)
+//!     cargo xtask site [DIR]                  the playground as a static directory (target/site)
 
 mod acldiff;
 mod bench;
@@ -49,7 +50,8 @@ const USAGE: &str = "usage:
   cargo xtask netsafety [--idle N]             protected mode, maxclients, TLS, unix socket,
                                                N idle connections (RSS each), vs redis-server
   cargo xtask wasm                             build the npm package (web/pkg)
-  cargo xtask bench-wasm                       ops/s of the wasm package vs ioredis-mock";
+  cargo xtask bench-wasm                       ops/s of the wasm package vs ioredis-mock
+  cargo xtask site [DIR]                       the playground as a static directory for any host";
 
 pub fn repo_root() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
         Some("netsafety") => netsafety::cli(&args[1..]),
         Some("wasm") => wasm::cli(&args[1..]),
         Some("bench-wasm") => wasm::bench_cli(&args[1..]),
+        Some("site") => playground::site_cli(&args[1..]),
         Some("bench") => bench::cli(&args[1..]),
         _ => {
             eprintln!("{USAGE}");

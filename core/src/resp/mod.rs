@@ -5,6 +5,7 @@ pub mod annotate;
 pub mod render;
 pub(crate) mod reply;
 pub(crate) mod request;
+pub mod trace;
 
 pub use reply::{decode_reply, Reply};
 pub use request::{

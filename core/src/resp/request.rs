@@ -98,6 +98,13 @@ impl RequestDecoder {
         self.remaining > 0
     }
 
+    /// Where an unfinished multibulk request stands, after `decode` answered `Incomplete`:
+    /// (arguments still to read, offset of the next unread header or bulk, the length of the
+    /// bulk being waited for once its `$` line is read). For tools that explain the parser.
+    pub fn progress(&self) -> (usize, usize, Option<usize>) {
+        (self.remaining, self.pos, self.bulk_len)
+    }
+
     pub fn args(&self) -> Args<'_> {
         if self.is_inline {
             Args::Owned(&self.inline)
