@@ -191,6 +191,11 @@ pub struct Client {
     /// The query buffer's length and capacity while its requests run (the buffer is out of
     /// the client then): CLIENT LIST's qbuf counts the command being run, as Redis's does.
     running_qbuf: Option<(usize, usize)>,
+    /// Replication, master side: REPLCONF's options and, once it sent SYNC/PSYNC, its state
+    /// as a replica (repl/master.rs).
+    pub(crate) slave: Option<Box<crate::repl::master::Slave>>,
+    /// The replication offset after its last command (Redis's c->woff, for WAIT).
+    pub(crate) woff: i64,
     /// The most output that waited in the reply buffer (CLIENT LIST's rbp).
     pub(crate) out_peak: usize,
     inbuf: Vec<u8>,
@@ -332,6 +337,8 @@ pub(crate) fn disconnect(srv: &mut Server, clients: &mut slab::Slab<Client>, id:
         crate::command::pubsub::forget_client(srv, clients, id);
         crate::command::tracking::disable(srv, clients, id.0);
         crate::command::intro::forget_monitor(srv, id.0);
+        let now = srv.last_tick.0;
+        crate::repl::master::forget_client(srv, clients, id.0, now);
         let c = clients.remove(id.0);
         crate::command::client_evict::forget(srv, &c);
     }
@@ -373,6 +380,8 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         tracking: None,
         script: false,
         running_qbuf: None,
+        slave: None,
+        woff: 0,
         out_peak: 0,
         inbuf: Vec::new(),
         decoder,
@@ -656,6 +665,7 @@ impl Engine {
             self.run_unblocked(now);
             // Redis's beforeSleep: BCAST invalidations of this turn.
             crate::command::tracking::broadcast(&mut self.srv, &mut self.clients);
+            crate::repl::master::before_sleep(&mut self.srv, &mut self.clients);
             self.srv.collect_pending_free();
         }
     }
@@ -812,8 +822,10 @@ impl Engine {
         if cron {
             crate::command::persistence::cron(&mut self.srv, now);
             crate::command::client_evict::cron(&mut self.srv, &mut self.clients);
+            crate::repl::master::cron(&mut self.srv, &mut self.clients, now);
         }
         self.resume_postponed(now);
+        crate::repl::master::before_sleep(&mut self.srv, &mut self.clients);
         self.srv.collect_pending_free();
     }
 
@@ -870,7 +882,8 @@ impl Engine {
                 .dbs
                 .iter()
                 .any(|db| !db.expires.is_empty() || db.keys.is_rehashing())
-            || crate::command::persistence::wants_tick(&self.srv);
+            || crate::command::persistence::wants_tick(&self.srv)
+            || crate::repl::master::wants_tick(&self.srv);
         // A round of evictions stopped over the limit: go on at once (evictionTimeProc runs
         // at every event loop iteration).
         if self.srv.evict.running {

@@ -455,7 +455,9 @@ fn client_type_by_name(name: &[u8]) -> Result<ClientType, CmdError> {
 }
 
 fn client_type(c: &Client) -> ClientType {
-    if super::pubsub::is_pubsub(c) {
+    if crate::repl::master::is_replica(c) {
+        ClientType::Replica
+    } else if super::pubsub::is_pubsub(c) {
         ClientType::Pubsub
     } else {
         ClientType::Normal
@@ -476,6 +478,8 @@ pub(crate) fn client_info_line(
     let mut flags = String::new();
     if monitor {
         flags.push('O');
+    } else if crate::repl::master::is_replica(c) {
+        flags.push('S');
     }
     if super::pubsub::is_pubsub(c) {
         flags.push('P');

@@ -496,6 +496,7 @@ pub fn dispatch(
     }
     notify::flush_after_command(now, srv, clients, id, out_start);
     tx::drain_expired(srv, clients);
+    crate::repl::master::after_command(srv, clients, id);
     r
 }
 
@@ -613,6 +614,10 @@ fn process_command(
     }
     // Writes are refused while the disk cannot take them (a failed BGSAVE or AOF write).
     if let Some(msg) = persistence::refuses_write(srv, &clients[id.0], cmd, args) {
+        return reject(srv, clients, Some(cmd), msg);
+    }
+    // Writes are refused without enough good replicas (min-replicas-to-write).
+    if let Some(msg) = crate::repl::master::refuses_write(srv, &clients[id.0], cmd, args) {
         return reject(srv, clients, Some(cmd), msg);
     }
     // RESP2 subscribers may only (un)subscribe, PING, QUIT and RESET.

@@ -100,6 +100,18 @@ pub struct SaveOptions {
     /// Each key's access data written before it, as the maxmemory policy says
     /// (rdbSaveKeyValuePair: IDLE under an LRU policy, FREQ under an LFU one).
     pub key_meta: KeyMeta,
+    /// The replication aux fields (rdbSaveInfoAuxFields with an rsi): repl-stream-db,
+    /// repl-id and repl-offset, written for a replica's full sync (and by a node that keeps
+    /// its replication state across a restart).
+    pub repl: Option<ReplAux>,
+}
+
+/// The replication info an RDB carries (Redis's rdbSaveInfo).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplAux {
+    pub stream_db: i64,
+    pub replid: String,
+    pub offset: i64,
 }
 
 /// Which access opcode precedes each key in a snapshot.
@@ -136,6 +148,7 @@ impl SaveOptions {
             list_max_listpack_size: cfg.list_max_listpack_size,
             functions: Vec::new(),
             key_meta: KeyMeta::of(cfg.maxmemory_policy),
+            repl: None,
         }
     }
 }
@@ -152,6 +165,7 @@ impl Default for SaveOptions {
             list_max_listpack_size: -2,
             functions: Vec::new(),
             key_meta: KeyMeta::None,
+            repl: None,
         }
     }
 }
@@ -443,6 +457,11 @@ impl<W: Write> Encoder<W> {
         self.aux("redis-bits", b"64")?;
         self.aux("ctime", opts.ctime_secs.to_string().as_bytes())?;
         self.aux("used-mem", opts.used_mem.to_string().as_bytes())?;
+        if let Some(r) = &opts.repl {
+            self.aux("repl-stream-db", r.stream_db.to_string().as_bytes())?;
+            self.aux("repl-id", r.replid.as_bytes())?;
+            self.aux("repl-offset", r.offset.to_string().as_bytes())?;
+        }
         self.aux("aof-base", if opts.aof_base { b"1" } else { b"0" })
     }
 

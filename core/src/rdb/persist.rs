@@ -42,6 +42,13 @@ pub trait PersistHost {
     fn read_aof(&mut self) -> Result<AofFiles, String> {
         Err("this host keeps no AOF".into())
     }
+    /// A full sync: start producing a point-in-time snapshot for replicas (with `opts.repl`'s
+    /// aux fields) without blocking, and hand it over with `Engine::repl_rdb_done` when done.
+    /// Ok(false): this host has no way to (the engine then encodes it in-process).
+    fn repl_rdb(&mut self, dbs: &[Db], opts: &SaveOptions) -> Result<bool, String> {
+        let _ = (dbs, opts);
+        Ok(false)
+    }
     /// SHUTDOWN / SIGTERM: stop a running child and drop its temp file; flush and fsync the
     /// AOF.
     fn prepare_shutdown(&mut self) -> Result<(), String>;
@@ -77,10 +84,18 @@ pub struct Persist {
     pub loading: bool,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
-    /// Propagation is collected only while a host consumes it (AOF on).
+    /// Propagation is collected only while something consumes it: the AOF (`aof_on`) or
+    /// the replication stream (`repl_on`); either sets this.
     pub propagate: bool,
+    aof_on: bool,
     stream: Vec<u8>,
     selected_db: Option<usize>,
+    /// The replication stream (Redis's replicationFeedSlaves input), with its own SELECT
+    /// tracking (server.slaveseldb): collected while there is a backlog on a top-level
+    /// master, moved into the backlog and the replicas by `repl::master::flush`.
+    repl_on: bool,
+    pub(crate) repl_stream: Vec<u8>,
+    pub(crate) repl_selected_db: Option<usize>,
     /// Set by `Ctx::propagate` during a command: replaces the command as executed.
     pub(crate) rewrite: Option<Vec<(usize, Vec<Vec<u8>>)>>,
     /// Inside MULTI/EXEC (or a script): wrap what is propagated in MULTI ... EXEC.
@@ -121,8 +136,12 @@ impl Default for Persist {
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
             propagate: false,
+            aof_on: false,
             stream: Vec::new(),
             selected_db: None,
+            repl_on: false,
+            repl_stream: Vec::new(),
+            repl_selected_db: None,
             rewrite: None,
             multi: false,
             multi_emitted: false,
@@ -154,12 +173,32 @@ impl Persist {
             return;
         }
         // SELECT before MULTI, for the first command's database, as Redis 7.0 writes it.
-        self.select(db);
         if self.multi && !self.multi_emitted {
             self.multi_emitted = true;
-            append_request(&mut self.stream, &[b"MULTI"]);
+            self.put(Some(db), &[b"MULTI"]);
         }
-        append_request(&mut self.stream, args);
+        self.put(Some(db), args);
+    }
+
+    /// Appends one command to each consumer's stream (the AOF's, the replicas'), preceded
+    /// by SELECT where that stream's selected database differs from `db`.
+    fn put(&mut self, db: Option<usize>, args: &[&[u8]]) {
+        fn one(stream: &mut Vec<u8>, sel: &mut Option<usize>, db: Option<usize>, args: &[&[u8]]) {
+            if let Some(db) = db {
+                if *sel != Some(db) {
+                    let mut b = itoa::Buffer::new();
+                    append_request(stream, &[b"SELECT".as_slice(), b.format(db).as_bytes()]);
+                    *sel = Some(db);
+                }
+            }
+            append_request(stream, args);
+        }
+        if self.aof_on {
+            one(&mut self.stream, &mut self.selected_db, db, args);
+        }
+        if self.repl_on {
+            one(&mut self.repl_stream, &mut self.repl_selected_db, db, args);
+        }
     }
 
     /// Starts wrapping propagated commands in MULTI/EXEC (EXEC, scripts).
@@ -171,7 +210,7 @@ impl Persist {
     /// Ends the wrap: EXEC is emitted if anything was.
     pub fn end_multi(&mut self) {
         if self.multi && self.multi_emitted {
-            append_request(&mut self.stream, &[b"EXEC"]);
+            self.put(None, &[b"EXEC"]);
         }
         self.multi = false;
         self.multi_emitted = false;
@@ -212,25 +251,13 @@ impl Persist {
         let wrap = ops.len() >= 2 && !self.multi;
         for (i, (db, cmd)) in ops.iter().enumerate() {
             if i == 0 && wrap {
-                self.select(*db);
-                append_request(&mut self.stream, &[b"MULTI"]);
+                self.put(Some(*db), &[b"MULTI"]);
             }
             let refs: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
             self.emit(*db, &refs);
         }
         if wrap {
-            append_request(&mut self.stream, &[b"EXEC"]);
-        }
-    }
-
-    fn select(&mut self, db: usize) {
-        if self.selected_db != Some(db) {
-            let mut b = itoa::Buffer::new();
-            append_request(
-                &mut self.stream,
-                &[b"SELECT".as_slice(), b.format(db).as_bytes()],
-            );
-            self.selected_db = Some(db);
+            self.put(None, &[b"EXEC"]);
         }
     }
 
@@ -247,9 +274,21 @@ impl Persist {
 
     /// Turns propagation on or off; a new stream starts with SELECT again (an AOF file).
     pub fn set_propagate(&mut self, on: bool) {
-        self.propagate = on;
+        self.aof_on = on;
+        self.propagate = self.aof_on || self.repl_on;
         self.selected_db = None;
         self.stream.clear();
+    }
+
+    /// Turns the replication stream on (a backlog exists on a top-level master) or off;
+    /// a new stream starts with SELECT.
+    pub fn set_repl_propagate(&mut self, on: bool) {
+        if self.repl_on != on {
+            self.repl_on = on;
+            self.repl_selected_db = None;
+            self.repl_stream.clear();
+        }
+        self.propagate = self.aof_on || self.repl_on;
     }
 
     /// Forget the selected database, so the next command re-selects (a new AOF file).
