@@ -776,8 +776,10 @@ impl Engine {
         if timeout > 0 && cron {
             for (slot, c) in self.clients.iter_mut() {
                 // Redis's clientsCronHandleTimeout spares blocked clients (their own
-                // timeouts apply) and pubsub clients.
-                let exempt = c.blocked.is_some() || crate::command::pubsub::is_pubsub(c);
+                // timeouts apply), pubsub clients and replicas.
+                let exempt = c.blocked.is_some()
+                    || crate::command::pubsub::is_pubsub(c)
+                    || crate::repl::master::is_replica(c);
                 if !c.close_asap
                     && !exempt
                     && now.0.saturating_sub(c.last_interaction.0) > timeout * 1000

@@ -194,6 +194,46 @@ fn scenario(master: &Server, s: &mut Suite) -> Result<(), String> {
         "link cut by the proxy, writes go on, partial resync (+CONTINUE), identical datasets",
         res,
     );
+
+    // A second replica, disk-based (repl-diskless-sync no: the `$<len>` form), beside the
+    // first: both follow the same stream.
+    let res = (|| {
+        m.call_ok(&["CONFIG", "SET", "repl-diskless-sync", "no"])?;
+        let second = servers::start("redis-replica2", "redis-server".as_ref(), |port| {
+            let mut a = servers::server_args(port);
+            a.extend(["--replicaof", "127.0.0.1", &master.port().to_string()].map(OsString::from));
+            a
+        })?;
+        let mut r2 = connect(&second.addr())?;
+        wait_field(&mut r2, "replication", "master_link_status", "up")?;
+        writer(&mut m, 200_000, 600)?;
+        let keys = synced(&mut m, &mut r2)?;
+        synced(&mut m, &mut r)?;
+        let log = second.log_tail(400);
+        if !log.contains("bytes from master to disk") {
+            return Err(format!(
+                "the second replica's log shows no length-prefixed RDB:\n{log}"
+            ));
+        }
+        let (full, n) = (
+            m.info_field("stats", "sync_full")?,
+            m.info_field("replication", "connected_slaves")?,
+        );
+        if (full.as_str(), n.as_str()) != ("2", "2") {
+            return Err(format!(
+                "sync_full {full}, connected_slaves {n} (want 2 and 2)"
+            ));
+        }
+        s.info.push(format!(
+            "disk-based second replica: {keys} keys identical on all three"
+        ));
+        Ok(())
+    })();
+    check(
+        s,
+        "a disk-based second replica ($<len> RDB) and both in sync",
+        res,
+    );
     drop(proxy);
     Ok(())
 }

@@ -309,6 +309,8 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         ctx.srv.acl.set_default_password(pass.as_deref());
     }
     super::notify::sync(ctx.srv);
+    // updateReplBacklogSize: the backlog keeps its newest bytes.
+    crate::repl::master::resize_backlog(ctx.srv);
     if host_applies {
         ctx.srv
             .events

@@ -120,6 +120,12 @@ impl Backlog {
         self.buf.extend(bytes);
     }
 
+    fn resize(&mut self, size: usize) {
+        self.size = size.max(1);
+        let over = self.buf.len().saturating_sub(self.size);
+        self.buf.drain(..over);
+    }
+
     pub fn histlen(&self) -> usize {
         self.buf.len()
     }
@@ -175,6 +181,25 @@ pub fn create_backlog(srv: &mut Server) {
 pub fn free_backlog(srv: &mut Server) {
     srv.repl.master.backlog = None;
     sync_propagation(srv);
+}
+
+/// CONFIG SET repl-backlog-size: the backlog keeps its newest bytes.
+pub fn resize_backlog(srv: &mut Server) {
+    let size = srv.config.repl_backlog_size.max(1) as usize;
+    if let Some(b) = &mut srv.repl.master.backlog {
+        if b.size != size {
+            b.resize(size);
+        }
+    }
+}
+
+/// Bytes of replication buffers that maxmemory does not count (freeMemoryGetNotCountedMemory:
+/// the backlog while replicas are attached).
+pub fn not_counted_for_evict(srv: &Server) -> u64 {
+    match &srv.repl.master.backlog {
+        Some(b) if !srv.repl.master.replicas.is_empty() => b.histlen() as u64,
+        _ => 0,
+    }
 }
 
 /// Appends stream bytes to the backlog (moving `master_repl_offset`) and to every replica:
@@ -1099,6 +1124,12 @@ mod tests {
             send(&mut eng, w, &["SET", "key", &i.to_string()]);
         }
         assert_eq!(info(&mut eng, "repl_backlog_histlen"), "100");
+        // CONFIG SET shrinks it to its newest bytes.
+        assert_eq!(
+            send(&mut eng, w, &["CONFIG", "SET", "repl-backlog-size", "60"]),
+            b"+OK\r\n"
+        );
+        assert_eq!(info(&mut eng, "repl_backlog_histlen"), "60");
         let (_, got) = attach(&mut eng, &id, 1);
         assert!(got.starts_with(b"+FULLRESYNC "));
         let (_, got) = attach(&mut eng, &"f".repeat(40), 1);
