@@ -774,6 +774,30 @@ impl Model {
                     self.lost = true;
                     (vec![], false, None)
                 }
+                // A replica (SYNC/PSYNC) is sent an RDB and the replication stream; REPLCONF
+                // ACK/GETACK answer nothing; WAIT for replicas blocks for acks that never
+                // come: the model follows none of it, so the client is replaced.
+                "sync" | "psync" => {
+                    self.lost = true;
+                    (vec![], false, None)
+                }
+                "replconf"
+                    if args[1..]
+                        .iter()
+                        .any(|a| matches!(lower(a).as_str(), "ack" | "getack")) =>
+                {
+                    self.lost = true;
+                    (vec![], false, None)
+                }
+                "wait"
+                    if std::str::from_utf8(&args[1])
+                        .ok()
+                        .and_then(|n| n.parse::<i64>().ok())
+                        .is_some_and(|n| n > 0) =>
+                {
+                    self.lost = true;
+                    (vec![], false, None)
+                }
                 "shutdown" if shutdown_succeeds(args) => {
                     // No reply: the host exits on Event::Shutdown (this engine has no storage
                     // to fail saving to).

@@ -673,7 +673,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     "mem_not_counted_for_evict:{}",
                     srv.mem_not_counted_for_evict()
                 );
-                kv!(s, "mem_replication_backlog:0");
+                kv!(
+                    s,
+                    "mem_replication_backlog:{}",
+                    srv.repl.master.backlog.as_ref().map_or(0, |b| b.histlen())
+                );
                 kv!(s, "mem_total_replication_buffers:0");
                 kv!(s, "mem_clients_slaves:0");
                 kv!(s, "mem_clients_normal:{}", oh.clients_normal);

@@ -215,6 +215,7 @@ pub fn feed_stream(srv: &mut Server, clients: &mut slab::Slab<Client>, bytes: &[
     };
     backlog.push(bytes);
     srv.repl.master_repl_offset += bytes.len() as i64;
+    let mut grew = false;
     for &slot in &srv.repl.master.replicas {
         let Some(c) = clients.get_mut(slot) else {
             continue;
@@ -235,7 +236,22 @@ pub fn feed_stream(srv: &mut Server, clients: &mut slab::Slab<Client>, bytes: &[
                     }
                     c.out.extend_from_slice(bytes);
                 }
+                grew = true;
             }
+        }
+    }
+    if grew {
+        check_output_limits(srv, clients);
+    }
+}
+
+/// `client-output-buffer-limit replica` for every replica whose output grew (Redis checks
+/// as each reply is queued): one past it is closed.
+fn check_output_limits(srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    let now = UnixMillis(srv.last_tick_ms());
+    for slot in srv.repl.master.replicas.clone() {
+        if let Some(c) = clients.get_mut(slot) {
+            crate::command::pubsub::check_output_limit(now, srv, c, slot);
         }
     }
 }
@@ -304,6 +320,21 @@ pub fn forget_client(srv: &mut Server, clients: &slab::Slab<Client>, slot: usize
         srv.repl.master.no_slaves_since = now;
     }
     srv.repl.master.waiting.retain(|&s| s != slot);
+}
+
+/// Redis's disconnectSlaves: every replica is closed (a replica that full-syncs from a new
+/// master: its sub-replicas must resync too).
+// Called by the replica side (replica.rs), built in parallel.
+#[allow(dead_code)]
+pub fn disconnect_replicas(srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    for &slot in &srv.repl.master.replicas {
+        if let Some(c) = clients.get_mut(slot) {
+            if !c.close_asap {
+                c.close_asap = true;
+                srv.events.push_back(Event::Close(ClientHandle(slot)));
+            }
+        }
+    }
 }
 
 /// CLIENT LIST's S flag and the client classes: a replica (CLIENT_SLAVE).
@@ -476,10 +507,13 @@ pub fn sync_command(
     s.start_stream_on_ack = false;
     srv.repl.master.replicas.push(id.0);
     if srv.repl.master.replicas.len() == 1 && srv.repl.master.backlog.is_none() {
-        // A new history starts: a fresh ID, no previous one (changeReplicationId).
-        let replid = super::random_replid(&mut srv.rng);
-        srv.repl.change_replid(replid);
-        srv.repl.clear_replid2();
+        // A new history starts: a fresh ID, no previous one (changeReplicationId). A replica
+        // keeps its master's ID (its backlog normally exists since its own sync).
+        if !srv.repl.replica.is_replica() {
+            let replid = super::random_replid(&mut srv.rng);
+            srv.repl.change_replid(replid);
+            srv.repl.clear_replid2();
+        }
         create_backlog(srv);
     }
     // A diskless sync waits repl-diskless-sync-delay for more replicas (the cron starts
@@ -913,7 +947,12 @@ pub fn info_fields(srv: &Server, clients: &slab::Slab<Client>, s: &mut String) {
     for (i, &slot) in m.replicas.iter().enumerate() {
         let Some(c) = clients.get(slot) else { continue };
         let Some(sl) = c.slave.as_ref() else { continue };
-        let lag = (now / 1000).saturating_sub(sl.ack_time / 1000);
+        // Only an online replica has a lag (Redis shows 0 otherwise).
+        let lag = if sl.state == SlaveState::Online {
+            (now / 1000).saturating_sub(sl.ack_time / 1000)
+        } else {
+            0
+        };
         let _ = write!(
             s,
             "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
@@ -1216,6 +1255,53 @@ mod tests {
             send_at(&mut eng, later, w, &["SET", "k", "v"]),
             b"-NOREPLICAS Not enough good replicas to write.\r\n"
         );
+    }
+
+    #[test]
+    fn a_replica_past_its_output_limit_is_closed_and_the_rdb_does_not_count() {
+        let mut eng = engine(&[("client-output-buffer-limit", "replica 300 0 0")]);
+        let w = client(&mut eng);
+        // An RDB bigger than the limit is not counted.
+        let big: String = (0..1000u64)
+            .map(|i| format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+            .collect();
+        send(&mut eng, w, &["SET", "big", &big]);
+        let (r, got) = attach(&mut eng, "?", -1);
+        assert!(got.len() > 1000);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        send(&mut eng, w, &["SET", "a", "1"]);
+        assert!(!eng.should_close(r));
+        // Unsent stream past the limit closes it.
+        send(&mut eng, w, &["SET", "b", &"y".repeat(400)]);
+        assert!(eng.should_close(r));
+    }
+
+    #[test]
+    fn diskless_sync_waits_its_delay_or_enough_replicas_then_serves_them_together() {
+        let mut eng = engine(&[
+            ("repl-diskless-sync-delay", "5"),
+            ("repl-diskless-sync-max-replicas", "2"),
+        ]);
+        let (a, got) = attach(&mut eng, "?", -1);
+        assert_eq!(got, b"", "waits for the delay");
+        assert_eq!(
+            info(&mut eng, "slave0"),
+            "ip=127.0.0.1,port=6380,state=wait_bgsave,offset=0,lag=0"
+        );
+        // Newlines keep it from timing out meanwhile.
+        let t1 = UnixMillis(T0.0 + 1000);
+        eng.tick(t1);
+        assert_eq!(out(&mut eng, a), b"\n");
+        // A second replica makes two: the next cron starts one RDB for both.
+        let (b, got) = attach(&mut eng, "?", -1);
+        assert_eq!(got, b"");
+        eng.tick(UnixMillis(T0.0 + 2000));
+        // (after this cron's keepalive newline)
+        let (oa, ob) = (out(&mut eng, a), out(&mut eng, b));
+        let (ida, offa, _) = parse_fullresync(oa.strip_prefix(b"\n").unwrap());
+        let (idb, offb, _) = parse_fullresync(ob.strip_prefix(b"\n").unwrap());
+        assert_eq!((ida, offa), (idb, offb));
+        assert_eq!(info(&mut eng, "sync_full"), "2");
     }
 
     #[test]
