@@ -675,6 +675,9 @@ pub fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         args[2],
         Kind::Global,
     );
+    // forceCommandPropagation(c, PROPAGATE_REPL): replicas' subscribers get it too.
+    let db = ctx.client_ref().db;
+    ctx.srv.persist.emit_repl(db, args);
     ctx.out().int(n as i64);
     Ok(())
 }
@@ -690,6 +693,9 @@ pub fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         args[2],
         Kind::Shard,
     );
+    // forceCommandPropagation(c, PROPAGATE_REPL): replicas' subscribers get it too.
+    let db = ctx.client_ref().db;
+    ctx.srv.persist.emit_repl(db, args);
     ctx.out().int(n as i64);
     Ok(())
 }

@@ -100,7 +100,10 @@ pub struct Persist {
     pub(crate) rewrite: Option<Vec<(usize, Vec<Vec<u8>>)>>,
     /// Inside MULTI/EXEC (or a script): wrap what is propagated in MULTI ... EXEC.
     multi: bool,
-    multi_emitted: bool,
+    /// MULTI went out on the AOF's stream, on the replicas' (each stream opens the
+    /// transaction with its first command: a PUBLISH goes to replicas only).
+    aof_multi: bool,
+    repl_multi: bool,
     /// A script runs: its effects are collected here, then written bare (one) or wrapped in
     /// MULTI/EXEC (two or more), as Redis 7.0's propagatePendingCommands.
     script_ops: Option<Vec<(usize, Vec<Vec<u8>>)>>,
@@ -144,7 +147,8 @@ impl Default for Persist {
             repl_selected_db: None,
             rewrite: None,
             multi: false,
-            multi_emitted: false,
+            aof_multi: false,
+            repl_multi: false,
             script_ops: None,
             shutdown: false,
         }
@@ -172,48 +176,77 @@ impl Persist {
             ops.push((db, args.iter().map(|a| a.to_vec()).collect()));
             return;
         }
-        // SELECT before MULTI, for the first command's database, as Redis 7.0 writes it.
-        if self.multi && !self.multi_emitted {
-            self.multi_emitted = true;
-            self.put(Some(db), &[b"MULTI"]);
-        }
-        self.put(Some(db), args);
+        self.put(db, args, true, true);
     }
 
-    /// Appends one command to each consumer's stream (the AOF's, the replicas'), preceded
-    /// by SELECT where that stream's selected database differs from `db`.
-    fn put(&mut self, db: Option<usize>, args: &[&[u8]]) {
-        fn one(stream: &mut Vec<u8>, sel: &mut Option<usize>, db: Option<usize>, args: &[&[u8]]) {
-            if let Some(db) = db {
-                if *sel != Some(db) {
-                    let mut b = itoa::Buffer::new();
-                    append_request(stream, &[b"SELECT".as_slice(), b.format(db).as_bytes()]);
-                    *sel = Some(db);
-                }
+    /// Redis's forceCommandPropagation(c, PROPAGATE_REPL): a command only the replicas get
+    /// (PUBLISH, SPUBLISH), in `db`. (Inside a script it is not collected.)
+    pub fn emit_repl(&mut self, db: usize, args: &[&[u8]]) {
+        if !self.repl_on || self.script_ops.is_some() {
+            return;
+        }
+        self.put(db, args, false, true);
+    }
+
+    /// Appends one command to the AOF's and/or the replicas' stream, each preceded by
+    /// SELECT where that stream's selected database differs from `db`, and by MULTI for the
+    /// first command a transaction sends that stream (SELECT before MULTI, for the first
+    /// command's database, as Redis 7.0 writes it).
+    fn put(&mut self, db: usize, args: &[&[u8]], aof: bool, repl: bool) {
+        fn one(
+            stream: &mut Vec<u8>,
+            sel: &mut Option<usize>,
+            multi_sent: &mut bool,
+            multi: bool,
+            db: usize,
+            args: &[&[u8]],
+        ) {
+            if *sel != Some(db) {
+                let mut b = itoa::Buffer::new();
+                append_request(stream, &[b"SELECT".as_slice(), b.format(db).as_bytes()]);
+                *sel = Some(db);
+            }
+            if multi && !*multi_sent {
+                *multi_sent = true;
+                append_request(stream, &[b"MULTI"]);
             }
             append_request(stream, args);
         }
-        if self.aof_on {
-            one(&mut self.stream, &mut self.selected_db, db, args);
+        let multi = self.multi;
+        if self.aof_on && aof {
+            let (s, sel, m) = (&mut self.stream, &mut self.selected_db, &mut self.aof_multi);
+            one(s, sel, m, multi, db, args);
         }
-        if self.repl_on {
-            one(&mut self.repl_stream, &mut self.repl_selected_db, db, args);
+        if self.repl_on && repl {
+            let (s, sel, m) = (
+                &mut self.repl_stream,
+                &mut self.repl_selected_db,
+                &mut self.repl_multi,
+            );
+            one(s, sel, m, multi, db, args);
         }
     }
 
     /// Starts wrapping propagated commands in MULTI/EXEC (EXEC, scripts).
     pub fn begin_multi(&mut self) {
         self.multi = true;
-        self.multi_emitted = false;
+        self.aof_multi = false;
+        self.repl_multi = false;
     }
 
-    /// Ends the wrap: EXEC is emitted if anything was.
+    /// Ends the wrap: EXEC goes to each stream that got MULTI.
     pub fn end_multi(&mut self) {
-        if self.multi && self.multi_emitted {
-            self.put(None, &[b"EXEC"]);
+        if self.multi {
+            if self.aof_multi && self.aof_on {
+                append_request(&mut self.stream, &[b"EXEC"]);
+            }
+            if self.repl_multi && self.repl_on {
+                append_request(&mut self.repl_stream, &[b"EXEC"]);
+            }
         }
         self.multi = false;
-        self.multi_emitted = false;
+        self.aof_multi = false;
+        self.repl_multi = false;
     }
 
     /// Whether a script is running (its effects are being collected): Redis's CLIENT_SCRIPT
@@ -249,15 +282,15 @@ impl Persist {
             return;
         }
         let wrap = ops.len() >= 2 && !self.multi;
-        for (i, (db, cmd)) in ops.iter().enumerate() {
-            if i == 0 && wrap {
-                self.put(Some(*db), &[b"MULTI"]);
-            }
+        if wrap {
+            self.begin_multi();
+        }
+        for (db, cmd) in ops {
             let refs: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
             self.emit(*db, &refs);
         }
         if wrap {
-            self.put(None, &[b"EXEC"]);
+            self.end_multi();
         }
     }
 

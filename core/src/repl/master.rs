@@ -627,6 +627,8 @@ pub fn start_rdb_for_replication(
         offset,
     });
     srv.repl.master.rdb_socket = socket;
+    let clock = srv.host.monotonic_us;
+    let t0 = clock.map(|f| f());
     let Server { dbs, persist, .. } = srv;
     let started = match persist.host.as_mut() {
         Some(h) => h.repl_rdb(dbs, &opts),
@@ -634,7 +636,8 @@ pub fn start_rdb_for_replication(
     };
     match started {
         Ok(true) => {
-            srv.stats.total_forks += 1;
+            // total_forks, latest_fork_usec and the fork latency event, as BGSAVE's.
+            crate::command::intro::fork_done(srv, now, t0, true);
             srv.repl.master.rdb_in_progress = true;
         }
         Ok(false) => {
@@ -1302,6 +1305,36 @@ mod tests {
         let (idb, offb, _) = parse_fullresync(ob.strip_prefix(b"\n").unwrap());
         assert_eq!((ida, offa), (idb, offb));
         assert_eq!(info(&mut eng, "sync_full"), "2");
+    }
+
+    #[test]
+    fn publish_goes_to_the_replicas_and_not_to_the_aof() {
+        let mut eng = engine(&[]);
+        eng.set_propagation(true); // as with appendonly yes
+        let w = client(&mut eng);
+        let (r, _) = attach(&mut eng, "?", -1);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        assert_eq!(out(&mut eng, r), b"");
+        send(&mut eng, w, &["PUBLISH", "ch", "m"]);
+        let mut want = req(&["SELECT", "0"]);
+        want.extend(req(&["PUBLISH", "ch", "m"]));
+        assert_eq!(out(&mut eng, r), want);
+        send(&mut eng, w, &["MULTI"]);
+        send(&mut eng, w, &["PUBLISH", "ch", "m2"]);
+        send(&mut eng, w, &["SET", "k", "v"]);
+        send(&mut eng, w, &["EXEC"]);
+        let mut want = req(&["MULTI"]);
+        want.extend(req(&["PUBLISH", "ch", "m2"]));
+        want.extend(req(&["SET", "k", "v"]));
+        want.extend(req(&["EXEC"]));
+        assert_eq!(out(&mut eng, r), want);
+        let mut aof = Vec::new();
+        eng.take_propagated(&mut aof);
+        let mut want = req(&["SELECT", "0"]);
+        want.extend(req(&["MULTI"]));
+        want.extend(req(&["SET", "k", "v"]));
+        want.extend(req(&["EXEC"]));
+        assert_eq!(aof, want);
     }
 
     #[test]
