@@ -419,7 +419,8 @@ pub fn must_postpone(
     let Some(p) = &srv.pause else {
         return false;
     };
-    if p.end.0 <= now.0 {
+    // Replicas are never paused.
+    if p.end.0 <= now.0 || crate::repl::master::is_replica(c) {
         return false;
     }
     let may_write = flags::WRITE | flags::MAY_REPLICATE;

@@ -625,7 +625,10 @@ fn process_command(
         return reject(srv, clients, Some(cmd), msg);
     }
     // A replica (a MONITOR client is one) may not touch the keyspace.
-    if intro::monitor_rejects(srv, id.0, cmd.flags) {
+    if intro::monitor_rejects(srv, id.0, cmd.flags)
+        || (crate::repl::master::is_replica(&clients[id.0])
+            && cmd.flags & (flags::WRITE | flags::READONLY | flags::MAY_REPLICATE) != 0)
+    {
         let msg = b"ERR Replica can't interact with the keyspace".to_vec();
         return reject(srv, clients, Some(cmd), msg);
     }

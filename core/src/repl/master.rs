@@ -1365,6 +1365,11 @@ mod tests {
             send(&mut eng, c, &["ROLE"]),
             b"*3\r\n$6\r\nmaster\r\n:0\r\n*1\r\n*3\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n$1\r\n0\r\n"
         );
+        // A replica may not touch the keyspace.
+        assert_eq!(
+            send(&mut eng, r, &["GET", "k"]),
+            b"-ERR Replica can't interact with the keyspace\r\n"
+        );
         let list = String::from_utf8(send(&mut eng, c, &["CLIENT", "LIST"])).unwrap();
         assert!(list.contains("flags=S"), "{list}");
         assert_eq!(info(&mut eng, "connected_clients"), "2");
