@@ -1734,10 +1734,6 @@ mod tests {
             "activedefrag",
             "yes is refused: defragmentation needs Redis's own jemalloc (Debian's redis-server refuses it too)",
         ),
-        (
-            "replicaof",
-            "Oxidis does not replicate: only `no one`, the default, is accepted",
-        ),
     ];
 
     /// Special parameters: a config-file value other than the default, and CONFIG GET's text.
@@ -1752,6 +1748,7 @@ mod tests {
         ("notify-keyspace-events", "KEA", "AKE"),
         ("bind", "127.0.0.2 ::1", "127.0.0.2 ::1"),
         ("latency-tracking-info-percentiles", "50 99.5", "50 99.5"),
+        ("replicaof", "127.0.0.1 6380", "127.0.0.1 6380"),
     ];
 
     /// A valid value other than `p`'s default, derived from its declaration: (the config-file

@@ -201,6 +201,11 @@ pub struct Client {
     /// The query buffer's length and capacity while its requests run (the buffer is out of
     /// the client then): CLIENT LIST's qbuf counts the command being run, as Redis's does.
     running_qbuf: Option<(usize, usize)>,
+    /// Replication, master side: REPLCONF's options and, once it sent SYNC/PSYNC, its state
+    /// as a replica (repl/master.rs).
+    pub(crate) slave: Option<Box<crate::repl::master::Slave>>,
+    /// The replication offset after its last command (Redis's c->woff, for WAIT).
+    pub(crate) woff: i64,
     /// The most output that waited in the reply buffer (CLIENT LIST's rbp).
     pub(crate) out_peak: usize,
     inbuf: Vec<u8>,
@@ -366,6 +371,8 @@ pub(crate) fn disconnect(srv: &mut Server, clients: &mut slab::Slab<Client>, id:
         crate::command::pubsub::forget_client(srv, clients, id);
         crate::command::tracking::disable(srv, clients, id.0);
         crate::command::intro::forget_monitor(srv, id.0);
+        let now = srv.last_tick.0;
+        crate::repl::master::forget_client(srv, clients, id.0, now);
         let c = clients.remove(id.0);
         crate::command::client_evict::forget(srv, &c);
     }
@@ -408,6 +415,8 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         script: false,
         repl_master: false,
         running_qbuf: None,
+        slave: None,
+        woff: 0,
         out_peak: 0,
         inbuf: Vec::new(),
         decoder,
@@ -692,6 +701,7 @@ impl Engine {
             self.run_unblocked(now);
             // Redis's beforeSleep: BCAST invalidations of this turn.
             crate::command::tracking::broadcast(&mut self.srv, &mut self.clients);
+            crate::repl::master::before_sleep(&mut self.srv, &mut self.clients);
             self.srv.collect_pending_free();
         }
     }
@@ -802,10 +812,12 @@ impl Engine {
         if timeout > 0 && cron {
             for (slot, c) in self.clients.iter_mut() {
                 // Redis's clientsCronHandleTimeout spares blocked clients (their own
-                // timeouts apply) and pubsub clients.
-                // The master link has repl-timeout instead (repl/replica.rs).
-                let exempt =
-                    c.blocked.is_some() || crate::command::pubsub::is_pubsub(c) || c.repl_master;
+                // timeouts apply), pubsub clients and replicas. The master link has
+                // repl-timeout instead (repl/replica.rs).
+                let exempt = c.blocked.is_some()
+                    || crate::command::pubsub::is_pubsub(c)
+                    || crate::repl::master::is_replica(c)
+                    || c.repl_master;
                 if !c.close_asap
                     && !exempt
                     && now.0.saturating_sub(c.last_interaction.0) > timeout * 1000
@@ -853,8 +865,10 @@ impl Engine {
         if cron {
             crate::command::persistence::cron(&mut self.srv, now);
             crate::command::client_evict::cron(&mut self.srv, &mut self.clients);
+            crate::repl::master::cron(&mut self.srv, &mut self.clients, now);
         }
         self.resume_postponed(now);
+        crate::repl::master::before_sleep(&mut self.srv, &mut self.clients);
         self.srv.collect_pending_free();
     }
 
@@ -912,7 +926,8 @@ impl Engine {
                 .iter()
                 .any(|db| !db.expires.is_empty() || db.keys.is_rehashing())
             || crate::command::persistence::wants_tick(&self.srv)
-            || crate::repl::replica::wants_tick(&self.srv);
+            || crate::repl::replica::wants_tick(&self.srv)
+            || crate::repl::master::wants_tick(&self.srv);
         // A round of evictions stopped over the limit: go on at once (evictionTimeProc runs
         // at every event loop iteration).
         if self.srv.evict.running {

@@ -293,13 +293,15 @@ impl Server {
     }
 
     /// Redis's freeMemoryGetNotCountedMemory: the AOF buffer (here, the propagated effects
-    /// the host has not taken yet) while AOF is on. No replicas, so no replication buffers.
+    /// the host has not taken yet) while AOF is on, and the replication backlog while
+    /// replicas are attached.
     pub(crate) fn mem_not_counted_for_evict(&self) -> u64 {
-        if self.persist.propagate {
+        let aof = if self.persist.propagate {
             self.persist.pending_len() as u64
         } else {
             0
-        }
+        };
+        aof + crate::repl::master::not_counted_for_evict(self)
     }
 
     /// Redis's getMaxmemoryState: the bytes to free, or None within the limit.

@@ -337,6 +337,8 @@ impl Server {
             if let Some(p) = &self.persist {
                 if crate::persistence::has_child(p) {
                     crate::persistence::check_children(p, &mut self.eng, now);
+                    // A replication RDB handed over: the replicas have output.
+                    self.handle_engine_events();
                 }
             }
             if self.eng.next_deadline().is_some_and(|d| d <= now) {

@@ -77,6 +77,7 @@ const SUITES: &[(&str, SuiteFn)] = &[
         "persistence (RDB/AOF interop, crash)",
         crate::persistence::run,
     ),
+    ("replication (master)", crate::repl_master::run),
     (
         "eviction (maxmemory policies vs redis-server)",
         crate::eviction::run,

@@ -46,6 +46,9 @@ enum Op {
     /// XREAD / XREADGROUP BLOCK: per key, the ID to read after (for a group, resolved to
     /// the group's last ID when served).
     XRead(Box<stream::Blocked>),
+    /// WAIT: until `numreplicas` replicas acked `offset` (no keys; served by
+    /// `repl::master::serve_waiting`); the timeout replies the count of acks then.
+    Wait { offset: i64, numreplicas: i64 },
 }
 
 /// The type of value an operation waits for.
@@ -54,6 +57,8 @@ enum Wants {
     List,
     ZSet,
     Stream,
+    /// WAIT waits for no key.
+    Nothing,
 }
 
 impl Op {
@@ -62,6 +67,7 @@ impl Op {
             Op::Pop(_) | Op::MPop(..) | Op::Move { .. } => Wants::List,
             Op::ZPop { .. } | Op::ZMPop { .. } => Wants::ZSet,
             Op::XRead(_) => Wants::Stream,
+            Op::Wait { .. } => Wants::Nothing,
         }
     }
 }
@@ -249,13 +255,68 @@ pub fn expire(now: UnixMillis, srv: &mut Server, clients: &mut slab::Slab<Client
             srv.blocking.timeouts.remove(&(d, slot));
             continue;
         };
+        let acks = wait_acks(srv, clients, &b);
         if let Some(c) = clients.get_mut(slot) {
             let start = c.out.len();
-            crate::resp::ReplyWriter::new(&mut c.out, c.resp3).nil_array();
+            let mut w = crate::resp::ReplyWriter::new(&mut c.out, c.resp3);
+            match acks {
+                Some(n) => w.int(n),
+                None => w.nil_array(),
+            }
             b.settle_reply(c, start);
         }
         finish(srv, slot);
     }
+}
+
+/// WAIT's timeout reply: the replicas that acked its offset (None: not a WAIT).
+fn wait_acks(srv: &Server, clients: &slab::Slab<Client>, b: &Blocked) -> Option<i64> {
+    match b.op {
+        Op::Wait { offset, .. } => Some(crate::repl::master::count_acks(srv, clients, offset)),
+        _ => None,
+    }
+}
+
+/// WAIT blocks its client until `deadline` (0: forever) or enough acks.
+pub(crate) fn block_wait(ctx: &mut Ctx, deadline: u64, offset: i64, numreplicas: i64) {
+    block(
+        ctx,
+        &[],
+        deadline,
+        Op::Wait {
+            offset,
+            numreplicas,
+        },
+    );
+}
+
+/// The offset and replica count a client blocked in WAIT waits for.
+pub(crate) fn wait_target(c: &Client) -> Option<(i64, i64)> {
+    match c.blocked.as_ref()?.op {
+        Op::Wait {
+            offset,
+            numreplicas,
+        } => Some((offset, numreplicas)),
+        _ => None,
+    }
+}
+
+/// A WAIT client got its acks: it is answered with their count.
+pub(crate) fn unblock_wait(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    slot: usize,
+    acks: i64,
+) {
+    let Some(b) = unblock(srv, clients, slot) else {
+        return;
+    };
+    if let Some(c) = clients.get_mut(slot) {
+        let start = c.out.len();
+        crate::resp::ReplyWriter::new(&mut c.out, c.resp3).int(acks);
+        b.settle_reply(c, start);
+    }
+    finish(srv, slot);
 }
 
 /// Redis's handleClientsBlockedOnKeys: serves clients blocked on keys that received values,
@@ -453,7 +514,7 @@ fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
             zset::zpop_generic(ctx, &[key], *max, true, *count, true, true)?
         }
         // Streams are served by serve_stream_key.
-        Op::XRead(_) => {}
+        Op::XRead(_) | Op::Wait { .. } => {}
     }
     Ok(())
 }
@@ -665,11 +726,14 @@ pub fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         return Ok(());
     };
     let b = unblock(ctx.srv, ctx.clients, slot);
+    let acks = b.as_ref().and_then(|b| wait_acks(ctx.srv, ctx.clients, b));
     let c = &mut ctx.clients[slot];
     let start = c.out.len();
     let mut w = crate::resp::ReplyWriter::new(&mut c.out, c.resp3);
     if error {
         w.error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    } else if let Some(n) = acks {
+        w.int(n);
     } else {
         w.nil_array();
     }

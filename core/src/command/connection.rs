@@ -420,7 +420,8 @@ pub fn must_postpone(
     let Some(p) = &srv.pause else {
         return false;
     };
-    if p.end.0 <= now.0 {
+    // Replicas are never paused.
+    if p.end.0 <= now.0 || crate::repl::master::is_replica(c) {
         return false;
     }
     let may_write = flags::WRITE | flags::MAY_REPLICATE;
@@ -458,6 +459,8 @@ fn client_type_by_name(name: &[u8]) -> Result<ClientType, CmdError> {
 fn client_type(c: &Client) -> ClientType {
     if c.repl_master {
         ClientType::Master
+    } else if crate::repl::master::is_replica(c) {
+        ClientType::Replica
     } else if super::pubsub::is_pubsub(c) {
         ClientType::Pubsub
     } else {
@@ -479,6 +482,8 @@ pub(crate) fn client_info_line(
     let mut flags = String::new();
     if monitor {
         flags.push('O');
+    } else if crate::repl::master::is_replica(c) {
+        flags.push('S');
     }
     if c.repl_master {
         flags.push('M');

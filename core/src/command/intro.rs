@@ -1181,7 +1181,7 @@ pub(crate) fn memory_overhead(srv: &Server, clients: &slab::Slab<Client>) -> Mem
     let peak = srv.intro.peak_allocated.max(total);
     let (mut slaves, mut normal) = (0, 0);
     for (slot, c) in clients.iter() {
-        if srv.intro.monitors.contains(&slot) {
+        if srv.intro.monitors.contains(&slot) || crate::repl::master::is_replica(c) {
             slaves += client_memory(c);
         } else {
             normal += client_memory(c);

@@ -496,6 +496,7 @@ pub fn dispatch(
     }
     notify::flush_after_command(now, srv, clients, id, out_start);
     tx::drain_expired(srv, clients);
+    crate::repl::master::after_command(srv, clients, id);
     r
 }
 
@@ -619,6 +620,10 @@ fn process_command(
     if let Some(msg) = persistence::refuses_write(srv, &clients[id.0], cmd, args) {
         return reject(srv, clients, Some(cmd), msg);
     }
+    // Writes are refused without enough good replicas (min-replicas-to-write).
+    if let Some(msg) = crate::repl::master::refuses_write(srv, &clients[id.0], cmd, args) {
+        return reject(srv, clients, Some(cmd), msg);
+    }
     // A read-only replica refuses writes but its master's (repl/replica.rs).
     if let Some(msg) = crate::repl::replica::readonly_rejects(srv, &clients[id.0], id.0, cmd, args)
     {
@@ -633,7 +638,10 @@ fn process_command(
         return reject(srv, clients, Some(cmd), msg);
     }
     // A replica (a MONITOR client is one) may not touch the keyspace.
-    if intro::monitor_rejects(srv, id.0, cmd.flags) {
+    if intro::monitor_rejects(srv, id.0, cmd.flags)
+        || (crate::repl::master::is_replica(&clients[id.0])
+            && cmd.flags & (flags::WRITE | flags::READONLY | flags::MAY_REPLICATE) != 0)
+    {
         let msg = b"ERR Replica can't interact with the keyspace".to_vec();
         return reject(srv, clients, Some(cmd), msg);
     }

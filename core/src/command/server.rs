@@ -309,6 +309,8 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         ctx.srv.acl.set_default_password(pass.as_deref());
     }
     super::notify::sync(ctx.srv);
+    // updateReplBacklogSize: the backlog keeps its newest bytes.
+    crate::repl::master::resize_backlog(ctx.srv);
     if host_applies {
         ctx.srv
             .events
@@ -579,7 +581,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
             }
             "clients" => {
                 section(&mut s, "Clients");
-                kv!(s, "connected_clients:{}", ctx.clients.len());
+                kv!(
+                    s,
+                    "connected_clients:{}",
+                    ctx.clients.len() - srv.repl.master.replicas.len()
+                );
                 kv!(s, "cluster_connections:0");
                 kv!(s, "maxclients:{}", cfg.maxclients);
                 kv!(s, "client_recent_max_input_buffer:0");
@@ -668,7 +674,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     "mem_not_counted_for_evict:{}",
                     srv.mem_not_counted_for_evict()
                 );
-                kv!(s, "mem_replication_backlog:0");
+                kv!(
+                    s,
+                    "mem_replication_backlog:{}",
+                    srv.repl.master.backlog.as_ref().map_or(0, |b| b.histlen())
+                );
                 kv!(s, "mem_total_replication_buffers:0");
                 kv!(s, "mem_clients_slaves:0");
                 kv!(s, "mem_clients_normal:{}", oh.clients_normal);
@@ -778,9 +788,10 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "instantaneous_input_repl_kbps:0.00");
                 kv!(s, "instantaneous_output_repl_kbps:0.00");
                 kv!(s, "rejected_connections:{}", st.rejected_connections);
-                kv!(s, "sync_full:0");
-                kv!(s, "sync_partial_ok:0");
-                kv!(s, "sync_partial_err:0");
+                let m = &srv.repl.master;
+                kv!(s, "sync_full:{}", m.stat_sync_full);
+                kv!(s, "sync_partial_ok:{}", m.stat_sync_partial_ok);
+                kv!(s, "sync_partial_err:{}", m.stat_sync_partial_err);
                 kv!(s, "expired_keys:{}", expired.max(st.expired_keys_active));
                 kv!(s, "expired_stale_perc:0.00");
                 kv!(s, "expired_time_cap_reached_count:0");
@@ -835,7 +846,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
             }
             "replication" => {
                 section(&mut s, "Replication");
-                crate::repl::info_section(srv, &mut s);
+                crate::repl::info_section(srv, ctx.clients, &mut s);
             }
             "cpu" => {
                 section(&mut s, "CPU");
@@ -938,20 +949,6 @@ pub fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     ctx.srv.dirty += 1;
     ctx.out().ok();
-    Ok(())
-}
-
-/// WAIT numreplicas timeout: there are no replicas, so 0 acknowledged them.
-/// Redis blocks until `timeout` when more than 0 replicas are asked for; Oxidis answers at
-/// once (nothing could ever acknowledge).
-pub fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    super::parse_int(args[1])?;
-    let ms = super::parse_i64(args[2])
-        .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
-    if ms < 0 {
-        return Err(CmdError::err("timeout is negative"));
-    }
-    ctx.out().int(0);
     Ok(())
 }
 

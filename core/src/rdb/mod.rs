@@ -97,12 +97,21 @@ pub struct SaveOptions {
     pub list_max_listpack_size: i64,
     /// The FUNCTION libraries' codes, written before the keys (rdbSaveFunctions).
     pub functions: Vec<Vec<u8>>,
-    /// The replication aux fields (rdbPopulateSaveInfo): repl-stream-db, repl-id and
-    /// repl-offset, so a restarted replica can continue with a partial resync.
-    pub repl: Option<(usize, String, i64)>,
     /// Each key's access data written before it, as the maxmemory policy says
     /// (rdbSaveKeyValuePair: IDLE under an LRU policy, FREQ under an LFU one).
     pub key_meta: KeyMeta,
+    /// The replication aux fields (rdbSaveInfoAuxFields with an rsi): repl-stream-db,
+    /// repl-id and repl-offset, written for a replica's full sync (and by a node that keeps
+    /// its replication state across a restart).
+    pub repl: Option<ReplAux>,
+}
+
+/// The replication info an RDB carries (Redis's rdbSaveInfo).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplAux {
+    pub stream_db: i64,
+    pub replid: String,
+    pub offset: i64,
 }
 
 /// Which access opcode precedes each key in a snapshot.
@@ -138,8 +147,8 @@ impl SaveOptions {
             aof_base: false,
             list_max_listpack_size: cfg.list_max_listpack_size,
             functions: Vec::new(),
-            repl: None,
             key_meta: KeyMeta::of(cfg.maxmemory_policy),
+            repl: None,
         }
     }
 }
@@ -155,8 +164,8 @@ impl Default for SaveOptions {
             aof_base: false,
             list_max_listpack_size: -2,
             functions: Vec::new(),
-            repl: None,
             key_meta: KeyMeta::None,
+            repl: None,
         }
     }
 }
@@ -448,10 +457,10 @@ impl<W: Write> Encoder<W> {
         self.aux("redis-bits", b"64")?;
         self.aux("ctime", opts.ctime_secs.to_string().as_bytes())?;
         self.aux("used-mem", opts.used_mem.to_string().as_bytes())?;
-        if let Some((db, id, off)) = &opts.repl {
-            self.aux("repl-stream-db", db.to_string().as_bytes())?;
-            self.aux("repl-id", id.as_bytes())?;
-            self.aux("repl-offset", off.to_string().as_bytes())?;
+        if let Some(r) = &opts.repl {
+            self.aux("repl-stream-db", r.stream_db.to_string().as_bytes())?;
+            self.aux("repl-id", r.replid.as_bytes())?;
+            self.aux("repl-offset", r.offset.to_string().as_bytes())?;
         }
         self.aux("aof-base", if opts.aof_base { b"1" } else { b"0" })
     }

@@ -136,7 +136,6 @@ impl ReplicaSide {
 
 /// ROLE on a replica: ["slave", host, port, state, offset] (the master side's ROLE handler
 /// calls this when `is_replica`).
-#[allow(dead_code)] // called by ROLE (command/replication.rs, the master side's) at merge
 pub fn role_reply(srv: &Server, w: &mut crate::resp::ReplyWriter<'_>) {
     let r = &srv.repl.replica;
     w.array_len(5);
@@ -235,7 +234,6 @@ pub const MASTERDOWN_ERROR: &[u8] =
 
 /// Whether this replica's link to its master is up (the master side answers a sub-replica's
 /// PSYNC with -NOMASTERLINK while it is not, as Redis's syncCommand does).
-#[allow(dead_code)] // for the master side (repl/master.rs), wired at merge
 pub fn link_up(srv: &Server) -> bool {
     srv.repl.replica.state == State::Connected
 }
@@ -333,6 +331,8 @@ pub(crate) fn set_master(
     }
     srv.repl.replica.state = State::Connect;
     set_expiry(srv, crate::keyspace::Expiry::Hide);
+    // Our replicas stay (they may continue with us); they now get the master's stream.
+    crate::repl::master::sync_propagation(srv);
     connect(srv);
 }
 
@@ -352,8 +352,9 @@ pub(crate) fn unset_master(srv: &mut Server, clients: &mut slab::Slab<Client>) {
     set_expiry(srv, crate::keyspace::Expiry::Delete);
     let fresh = crate::repl::random_replid(&mut srv.rng);
     srv.repl.shift_replid(fresh);
-    // TODO(lead, at merge): disconnectSlaves(): the master side drops its replicas so they
-    // PSYNC again (they continue, thanks to replid2).
+    // disconnectSlaves(): our replicas PSYNC again (and continue, thanks to replid2).
+    crate::repl::master::disconnect_replicas(srv, clients);
+    crate::repl::master::sync_propagation(srv);
 }
 
 /// How the databases treat keys past their TTL (a replica leaves deletion to its master).
@@ -591,7 +592,7 @@ fn psync_reply(
             srv.repl.replid2 = cached.replid.clone();
             srv.repl.second_replid_offset = srv.repl.master_repl_offset + 1;
             srv.repl.replid = new.to_string();
-            // TODO(lead, at merge): disconnectSlaves().
+            crate::repl::master::disconnect_replicas(srv, clients);
         }
         // replicationResurrectCachedMaster.
         let r = &mut srv.repl.replica;
@@ -746,8 +747,10 @@ fn load_payload(
     };
     // replicationAttachToNewMaster: the cached master goes.
     srv.repl.replica.cached = None;
-    // TODO(lead, at merge): disconnectSlaves() and freeReplicationBacklog() (sub-replicas
-    // must resync with us: our history changed).
+    // disconnectSlaves() and freeReplicationBacklog(): sub-replicas must resync with us (our
+    // history changed).
+    crate::repl::master::disconnect_replicas(srv, clients);
+    crate::repl::master::free_backlog(srv);
     let lazy = srv.config.replica_lazy_flush;
     for db in 0..srv.dbs.len() {
         crate::command::tx::touch_all_in_db(srv, clients, db, None, now);
@@ -877,12 +880,11 @@ fn applied(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientHandle,
     let pending = std::mem::take(&mut r.pending);
     let done: &[u8] = if pending.is_empty() { bytes } else { &pending };
     r.reploff += done.len() as i64;
-    srv.repl.master_repl_offset = r.reploff;
-    // TODO(lead, at merge): proxy `done` verbatim to our own replicas and backlog (Redis's
-    // replicationFeedStreamFromMasterStream), e.g.
-    // crate::repl::master::feed_from_master_stream(srv, done);
-    // (that function must not move master_repl_offset again: it is set just above).
-    let _ = done;
+    let reploff = r.reploff;
+    // replicationFeedStreamFromMasterStream: our sub-replicas and backlog get the master's
+    // bytes verbatim (feed_stream moves the offset by as much, when there is a backlog).
+    crate::repl::master::feed_stream(srv, clients, done);
+    srv.repl.master_repl_offset = reploff;
 }
 
 /// The link's session went away (the host closed it, or it was killed): the master is
@@ -993,17 +995,27 @@ impl Engine {
     }
 }
 
-/// rdbPopulateSaveInfo, replica half: the stream's database, our ID and offset, when there
-/// is a master (connected or cached). The master side adds its own case at merge (a master
-/// with a backlog saves its replicas' stream database).
-pub(crate) fn save_info(srv: &Server) -> Option<(usize, String, i64)> {
+/// rdbPopulateSaveInfo: the stream's database, our ID and offset, when there is a master
+/// (connected or cached) or we are a master with a backlog (its replicas' stream database).
+pub(crate) fn save_info(srv: &Server) -> Option<crate::rdb::ReplAux> {
     let r = &srv.repl.replica;
+    if !r.is_replica() && srv.repl.master.backlog.is_some() {
+        return Some(crate::rdb::ReplAux {
+            stream_db: srv.persist.repl_selected_db.map_or(0, |d| d as i64),
+            replid: srv.repl.replid.clone(),
+            offset: srv.repl.master_repl_offset,
+        });
+    }
     let db = if r.state == State::Connected {
         r.master_db
     } else {
         r.cached.as_ref()?.db
     };
-    Some((db, srv.repl.replid.clone(), srv.repl.master_repl_offset))
+    Some(crate::rdb::ReplAux {
+        stream_db: db as i64,
+        replid: srv.repl.replid.clone(),
+        offset: srv.repl.master_repl_offset,
+    })
 }
 
 /// loadDataFromDisk on a replica: an RDB that names our history (repl-id, repl-offset,
@@ -1035,6 +1047,7 @@ pub(crate) fn init_from_config(srv: &mut Server) {
         r.master_port = port;
         r.state = State::Connect;
         set_expiry(srv, crate::keyspace::Expiry::Hide);
+        crate::repl::master::sync_propagation(srv);
     }
 }
 
