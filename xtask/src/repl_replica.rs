@@ -196,12 +196,13 @@ fn scenario(bin: &Path, s: &mut Suite) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let mport = redis.port();
+    // Read before the replica starts: its full sync may be over before the next line runs.
+    let full0 = info_i64(&mut m, "stats", "sync_full")?;
     let ox = servers::start("oxidis-server", bin, |p| replica_args(p, mport, &dir))?;
     let mut r = Conn::connect(&ox.addr())?;
     r.set_timeout(Duration::from_secs(10));
 
     // 1. Full sync (diskless: $EOF), then the stream.
-    let full0 = info_i64(&mut m, "stats", "sync_full")?;
     check(
         s,
         "full sync (diskless) then streaming",
