@@ -98,11 +98,12 @@ pub trait ConfigStore {
     fn write(&mut self, text: &str) -> Result<(), String>;
 }
 
-/// The host's listening sockets, moved by CONFIG SET `port` / `bind` before the change is
-/// committed (Redis's changeListenPort / changeBindAddr): Err leaves the old ones listening
-/// and the configuration unchanged.
+/// The host's listening sockets, moved by CONFIG SET `port` / `bind` / `tls-port` before the
+/// change is committed (Redis's changeListenPort / changeBindAddr): the host compares with what
+/// it listens on now and moves what differs (0: no listener of that kind). Err leaves the old
+/// ones listening and the configuration unchanged.
 pub trait ListenerHost {
-    fn rebind(&mut self, bind: &str, port: u16) -> Result<(), String>;
+    fn rebind(&mut self, bind: &str, port: u16, tls_port: u16) -> Result<(), String>;
 }
 
 /// Something the host must act on.

@@ -2187,14 +2187,16 @@ mod tests {
         );
     }
 
-    struct FakeListeners(std::rc::Rc<std::cell::RefCell<Vec<(String, u16)>>>);
+    type Moves = std::rc::Rc<std::cell::RefCell<Vec<(String, u16, u16)>>>;
+
+    struct FakeListeners(Moves);
 
     impl crate::ListenerHost for FakeListeners {
-        fn rebind(&mut self, bind: &str, port: u16) -> Result<(), String> {
-            if port == 1 || bind.contains("192.0.2.1") {
+        fn rebind(&mut self, bind: &str, port: u16, tls_port: u16) -> Result<(), String> {
+            if port == 1 || tls_port == 1 || bind.contains("192.0.2.1") {
                 return Err("cannot listen".into());
             }
-            self.0.borrow_mut().push((bind.to_string(), port));
+            self.0.borrow_mut().push((bind.to_string(), port, tls_port));
             Ok(())
         }
     }
@@ -2207,15 +2209,31 @@ mod tests {
             .set_listener_host(Box::new(FakeListeners(moves.clone())));
         assert_eq!(
             s.raw(&["CONFIG", "SET", "hz", "50", "PORT", "1"]),
-            b"-ERR CONFIG SET failed (possibly related to argument 'PORT') - Unable to listen on this port. Check server logs.\r\n"
+            b"-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.\r\n"
         );
         assert_eq!(s.eng.config().hz, 10, "rolled back");
         assert_eq!(
-            s.raw(&["CONFIG", "SET", "bind", "192.0.2.1"]),
+            s.raw(&["CONFIG", "SET", "BIND", "192.0.2.1", "port", "7001"]),
             b"-ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.\r\n"
         );
+        assert_eq!(s.eng.config().port, 6379, "rolled back");
+        assert_eq!(
+            s.raw(&["CONFIG", "SET", "tls-port", "1"]),
+            b"-ERR CONFIG SET failed (possibly related to argument 'tls-port') - Unable to listen on this port. Check server logs.\r\n"
+        );
+        // Unchanged values move nothing.
+        assert_eq!(s.raw(&["CONFIG", "SET", "port", "6379"]), b"+OK\r\n");
         assert_eq!(s.raw(&["CONFIG", "SET", "port", "7000"]), b"+OK\r\n");
         assert_eq!(s.raw(&["CONFIG", "SET", "hz", "20"]), b"+OK\r\n");
-        assert_eq!(*moves.borrow(), vec![("127.0.0.1".to_string(), 7000)]);
+        assert_eq!(s.raw(&["CONFIG", "SET", "tls-port", "7002"]), b"+OK\r\n");
+        assert_eq!(
+            *moves.borrow(),
+            vec![
+                ("127.0.0.1".to_string(), 7000, 0),
+                ("127.0.0.1".to_string(), 7000, 7002)
+            ]
+        );
+        let info = String::from_utf8(s.raw(&["INFO", "server"])).unwrap();
+        assert!(info.contains("tcp_port:7000\r\n"), "{info}");
     }
 }

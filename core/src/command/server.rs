@@ -328,42 +328,70 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// CONFIG SET's apply step for `port` and `bind` (updatePort, updateBind): the host moves its
-/// listeners; if it cannot, every parameter of the command is rolled back.
+/// CONFIG SET's apply step for `port`, `bind` and `tls-port` (updatePort, applyBind,
+/// applyTLSPort): the host moves its listeners; if it cannot, every parameter of the command is
+/// rolled back and the error names the first of the three that changed, in the command's
+/// order, by its canonical name (configSetCommand's `set_configs[...]->name`).
 fn move_listeners(
     ctx: &mut Ctx,
     args: &[&[u8]],
     old: crate::config::Config,
 ) -> Result<(), CmdError> {
     let cfg = &ctx.srv.config;
-    let (port, bind) = (cfg.port, cfg.bind.render());
-    let port_changed = port != old.port;
-    if !port_changed && bind == old.bind.render() {
-        return Ok(());
-    }
-    let Some(host) = ctx.srv.listener_host.as_mut() else {
+    let bind = cfg.bind.render();
+    let port16 = |p: i64| u16::try_from(p).unwrap_or(0);
+    let (port, tls_port, old_tls) = (cfg.port, port16(cfg.tls_port), port16(old.tls_port));
+    let changed = |name: &[u8]| {
+        (is(name, "port") && port != old.port)
+            || (is(name, "bind") && bind != old.bind.render())
+            || (is(name, "tls-port") && tls_port != old_tls)
+    };
+    let Some(first) = args[2..].chunks(2).map(|p| p[0]).find(|n| changed(n)) else {
         return Ok(());
     };
-    if host.rebind(&bind, port).is_ok() {
+    let first = ["port", "bind", "tls-port"]
+        .into_iter()
+        .find(|p| is(first, p))
+        .unwrap_or("port");
+    if ctx.srv.listener_host.is_none() {
         return Ok(());
     }
+    // applyTLSPort configures TLS first when it was not in use (tls-port was 0 and neither
+    // replication nor cluster used it).
+    let tls_unused = old_tls == 0 && !old.tls_replication && !old.tls_cluster;
+    let mut failed = None;
+    if tls_port != 0 && tls_unused {
+        if let Some(configure) = ctx.srv.host.configure_tls {
+            if configure(cfg).is_err() {
+                failed = Some((
+                    "tls-port",
+                    "Unable to update TLS configuration. Check server logs.",
+                ));
+            }
+        }
+    }
+    if failed.is_none() {
+        let host = ctx.srv.listener_host.as_mut().expect("checked above");
+        if host.rebind(&bind, port, tls_port).is_err() {
+            let why = if first == "bind" {
+                "Failed to bind to specified addresses."
+            } else {
+                "Unable to listen on this port. Check server logs."
+            };
+            failed = Some((first, why));
+        }
+    }
+    let Some((param, why)) = failed else {
+        return Ok(());
+    };
     ctx.srv.config = old;
-    let (param, why) = if port_changed {
-        ("port", "Unable to listen on this port. Check server logs.")
-    } else {
-        ("bind", "Failed to bind to specified addresses.")
-    };
-    // The parameter's name as the client wrote it.
-    let name = args[2..]
-        .chunks(2)
-        .map(|p| p[0])
-        .find(|n| is(n, param))
-        .unwrap_or(param.as_bytes());
-    let mut m = b"ERR CONFIG SET failed (possibly related to argument '".to_vec();
-    m.extend_from_slice(name);
-    m.extend_from_slice(b"') - ");
-    m.extend_from_slice(why.as_bytes());
-    Err(CmdError::Msg(m))
+    ctx.srv.events.push_back(crate::engine::Event::Log(format!(
+        "Failed applying new configuration. Possibly related to new {param} setting. Restoring previous settings."
+    )));
+    Err(CmdError::Msg(
+        format!("ERR CONFIG SET failed (possibly related to argument '{param}') - {why}")
+            .into_bytes(),
+    ))
 }
 
 /// CONFIG RESETSTAT
@@ -560,10 +588,12 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "process_id:{}", host.process_id);
                 kv!(s, "process_supervised:no");
                 kv!(s, "run_id:{}", hex_id(seed));
-                let port = if host.tcp_port != 0 {
-                    host.tcp_port
+                // server.port, or the TLS port when there is no plain one (CONFIG SET port
+                // moves it: the host's figure is the port it started on).
+                let port = if cfg.port != 0 {
+                    i64::from(cfg.port)
                 } else {
-                    cfg.port
+                    cfg.tls_port
                 };
                 kv!(s, "tcp_port:{port}");
                 kv!(s, "server_time_usec:{}", now.saturating_mul(1000));
