@@ -229,6 +229,8 @@ pub struct Stats {
     pub(crate) latest_fork_us: u64,
     /// commandstats, errorstats, latency histograms (command/intro.rs).
     pub(crate) counters: crate::command::intro::Counters,
+    /// INFO's instantaneous_* rates, sampled by the tick.
+    pub(crate) inst: crate::command::intro::InstMetrics,
 }
 
 /// Everything but the clients: what commands act on.
@@ -813,6 +815,7 @@ impl Engine {
         if cron {
             crate::command::persistence::cron(&mut self.srv, now);
             crate::command::client_evict::cron(&mut self.srv, &mut self.clients);
+            crate::command::intro::InstMetrics::tick(&mut self.srv.stats, now);
         }
         self.resume_postponed(now);
         self.srv.collect_pending_free();

@@ -47,6 +47,9 @@ const BACKLOG: i32 = 511;
 /// report the still-pending connections again.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
+/// serverCron's run_with_period(100) for the instantaneous metrics.
+const CRON_SAMPLE_MS: u64 = 100;
+
 const SIGNALS: [(i32, &str); 2] = [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")];
 
 pub fn now() -> UnixMillis {
@@ -104,6 +107,8 @@ pub struct Server {
     /// Connections with replies to write once the turn's AOF write is done.
     write_queue: Vec<usize>,
     accept_retry: bool,
+    /// When the engine last ticked.
+    last_tick: UnixMillis,
     buf: Vec<u8>,
     /// Persistence state shared with the engine's host hooks (persistence.rs, aof.rs).
     persist: Option<crate::persistence::Shared>,
@@ -479,6 +484,7 @@ impl Server {
             read_again: Vec::new(),
             write_queue: Vec::new(),
             accept_retry: false,
+            last_tick: UnixMillis(0),
             buf: vec![0; READ_CHUNK],
             persist: None,
             aof_buf: Vec::new(),
@@ -509,7 +515,11 @@ impl Server {
                     crate::persistence::check_children(p, &mut self.eng, now);
                 }
             }
-            if self.eng.next_deadline().is_some_and(|d| d <= now) {
+            // Also at least every 100 ms while the loop is busy, as serverCron samples the
+            // instantaneous_* rates (the engine asks for no tick of its own for them).
+            let sample_due = now.0.saturating_sub(self.last_tick.0) >= CRON_SAMPLE_MS;
+            if sample_due || self.eng.next_deadline().is_some_and(|d| d <= now) {
+                self.last_tick = now;
                 self.eng.tick(now);
                 self.handle_engine_events();
             }

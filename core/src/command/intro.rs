@@ -14,6 +14,68 @@ use crate::time::UnixMillis;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 // ---------------------------------------------------------------------------------------------
+// Instantaneous metrics: INFO's instantaneous_ops_per_sec and _kbps
+
+/// Redis's STATS_METRIC_SAMPLES.
+const INST_SAMPLES: usize = 16;
+/// serverCron's run_with_period(100).
+pub(crate) const INST_PERIOD_MS: u64 = 100;
+
+/// Redis's inst_metric[] for the three readings Oxidis has (commands, input bytes, output
+/// bytes; the replication ones are 0): every 100 ms serverCron turns each reading's growth
+/// into a per-second rate (trackInstantaneousMetric) and INFO shows the mean of the last 16
+/// (getInstantaneousMetric). Part of `Stats`, so CONFIG RESETSTAT clears it.
+///
+/// The engine's tick samples when 100 ms have passed (the native host ticks at least that
+/// often); a gap of several periods with no tick (an idle engine asks for none; INFO catches
+/// up too) gets one sample per period, each the gap's average rate, so the rates still fall
+/// to 0 after 1.6 s without traffic, as Redis's do, with no timer for it.
+#[derive(Clone, Debug, Default)]
+pub struct InstMetrics {
+    samples: [[u64; INST_SAMPLES]; 3],
+    idx: usize,
+    last_time: u64,
+    last_count: [u64; 3],
+}
+
+impl InstMetrics {
+    pub(crate) const OPS: usize = 0;
+    pub(crate) const NET_INPUT: usize = 1;
+    pub(crate) const NET_OUTPUT: usize = 2;
+
+    /// Samples when 100 ms have passed since the last sample (see the type's comment).
+    pub(crate) fn tick(st: &mut crate::engine::Stats, now: UnixMillis) {
+        let m = &mut st.inst;
+        let t = now.0.saturating_sub(m.last_time);
+        if t < INST_PERIOD_MS {
+            return;
+        }
+        let readings = [
+            st.commands_processed,
+            st.net_input_bytes,
+            st.net_output_bytes,
+        ];
+        let periods = (t / INST_PERIOD_MS).min(INST_SAMPLES as u64);
+        let rates = std::array::from_fn::<u64, 3, _>(|i| {
+            readings[i].saturating_sub(m.last_count[i]) * 1000 / t
+        });
+        for _ in 0..periods {
+            for (i, rate) in rates.iter().enumerate() {
+                m.samples[i][m.idx] = *rate;
+            }
+            m.idx = (m.idx + 1) % INST_SAMPLES;
+        }
+        m.last_time = now.0;
+        m.last_count = readings;
+    }
+
+    /// getInstantaneousMetric: the mean of the samples (integer division, as Redis).
+    pub(crate) fn get(&self, metric: usize) -> u64 {
+        self.samples[metric].iter().sum::<u64>() / INST_SAMPLES as u64
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Counters: commandstats, errorstats
 
 /// One command's INFO commandstats line, and its latency histogram (latencystats).
@@ -146,6 +208,44 @@ pub(crate) fn call_end(
             .get_or_insert_with(Default::default)
             .record(duration.saturating_mul(1000));
     }
+    if blocked {
+        if let Some(c) = clients.get_mut(id.0) {
+            super::blocking::note_call(c, args, duration);
+        }
+    }
+}
+
+/// Redis 7.0's updateStatsOnUnblock, when a blocked client is served (not when it times out
+/// or is unblocked by CLIENT UNBLOCK: 7.0.15 adds nothing then): the command's usec gets the
+/// blocking call's duration again plus the serving's (`total_us`; calls was counted when it
+/// blocked), failed_calls if the serving replied an error, the latency histogram and the
+/// slow log get the total, and the serving alone is the `command-unblocking` latency event.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn update_stats_on_unblock(
+    now: UnixMillis,
+    srv: &mut Server,
+    c: &Client,
+    cmd: &'static CommandSpec,
+    args: &[&[u8]],
+    total_us: u64,
+    reply_us: u64,
+    had_errors: bool,
+) {
+    let tracking = srv.config.latency_tracking;
+    let st = srv.stats.counters.commands.entry(cmd.name).or_default();
+    st.usec += total_us;
+    if had_errors {
+        st.failed += 1;
+    }
+    if tracking {
+        st.hist
+            .get_or_insert_with(Default::default)
+            .record(total_us.saturating_mul(1000));
+    }
+    if !cmd.has(flags::SKIP_SLOWLOG) && !args.is_empty() {
+        slowlog_push(srv, now, c, cmd, args, total_us);
+    }
+    latency_add_sample_if_needed(srv, now, "command-unblocking", reply_us / 1000);
 }
 
 /// INFO commandstats's lines, parents before their subcommands.
@@ -2235,5 +2335,75 @@ mod tests {
         );
         let info = String::from_utf8(s.raw(&["INFO", "server"])).unwrap();
         assert!(info.contains("tcp_port:7000\r\n"), "{info}");
+    }
+
+    fn info_field(s: &mut crate::testing::Session, field: &str) -> String {
+        let info = String::from_utf8(s.raw(&["INFO", "stats"])).unwrap();
+        let at = info.find(&format!("{field}:")).expect(field) + field.len() + 1;
+        info[at..].split("\r\n").next().unwrap().to_string()
+    }
+
+    #[test]
+    fn instantaneous_metrics_sample_every_100ms_and_average_16() {
+        let mut s = crate::testing::Session::new(1);
+        let t0 = crate::testing::NOW.0;
+        s.eng.tick(UnixMillis(t0));
+        for _ in 0..10 {
+            s.raw(&["PING"]);
+        }
+        // Sampling asks for no tick of its own.
+        assert_eq!(s.eng.next_deadline(), None);
+        s.eng.tick(UnixMillis(t0 + 50));
+        let inst = |s: &crate::testing::Session| s.eng.server().stats.inst.get(InstMetrics::OPS);
+        assert_eq!(inst(&s), 0);
+        s.eng.tick(UnixMillis(t0 + 100));
+        // 10 commands in 100 ms = 100/s, one sample of 16: 100 / 16 = 6.
+        assert_eq!(inst(&s), 6);
+        assert_eq!(info_field(&mut s, "instantaneous_ops_per_sec"), "6");
+        assert_ne!(info_field(&mut s, "instantaneous_input_kbps"), "0.00");
+        assert_ne!(info_field(&mut s, "instantaneous_output_kbps"), "0.00");
+        assert_eq!(info_field(&mut s, "instantaneous_input_repl_kbps"), "0.00");
+        assert_eq!(info_field(&mut s, "instantaneous_output_repl_kbps"), "0.00");
+        // 16 commands over the next 400 ms with no tick between: four samples of 40/s (INFO
+        // samples before it counts itself; the 4 INFOs above were at t0 + 100).
+        for _ in 0..12 {
+            s.raw(&["PING"]);
+        }
+        s.eng.tick(UnixMillis(t0 + 500));
+        assert_eq!(inst(&s), (100 + 4 * 40) / 16);
+        // Idle for 1.6 s: every sample is 0 again, found by INFO alone.
+        s.eng.feed(UnixMillis(t0 + 2100), s.id, b"INFO stats\r\n");
+        let mut out = Vec::new();
+        s.eng.drain_output(s.id, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("instantaneous_ops_per_sec:0\r\n"), "{text}");
+    }
+
+    #[test]
+    fn client_list_flags_blocked_and_paused_clients_b() {
+        use crate::{ConnInfo, Engine};
+        let mut eng = Engine::new(crate::Config::default(), 1);
+        let now = UnixMillis(1000);
+        let ids: Vec<_> = (0..3)
+            .map(|_| eng.connect(now, ConnInfo::default()))
+            .collect();
+        let run = |eng: &mut Engine, id, cmd: &str| {
+            eng.feed(now, id, format!("{cmd}\r\n").as_bytes());
+            let mut out = Vec::new();
+            eng.drain_output(id, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        run(&mut eng, ids[1], "CLIENT SETNAME waiter");
+        run(&mut eng, ids[2], "CLIENT SETNAME held");
+        run(&mut eng, ids[1], "BLPOP q 0");
+        run(&mut eng, ids[0], "CLIENT PAUSE 100000 WRITE");
+        run(&mut eng, ids[2], "SET k v");
+        let list = run(&mut eng, ids[0], "CLIENT LIST");
+        for name in ["waiter", "held"] {
+            let line = list.lines().find(|l| l.contains(&format!(" name={name} ")));
+            assert!(line.is_some_and(|l| l.contains(" flags=b ")), "{list}");
+        }
+        let info = run(&mut eng, ids[0], "INFO clients");
+        assert!(info.contains("blocked_clients:2\r\n"), "{info}");
     }
 }

@@ -613,7 +613,10 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "maxclients:{}", cfg.maxclients);
                 kv!(s, "client_recent_max_input_buffer:0");
                 kv!(s, "client_recent_max_output_buffer:0");
-                kv!(s, "blocked_clients:{}", ctx.srv.blocking.blocked_clients());
+                // Redis 7.0 blocks a client CLIENT PAUSE holds (BLOCKED_POSTPONE): it counts.
+                let postponed = ctx.clients.iter().filter(|(_, c)| c.postponed).count();
+                let blocked = ctx.srv.blocking.blocked_clients() + postponed;
+                kv!(s, "blocked_clients:{blocked}");
                 kv!(s, "tracking_clients:{}", ctx.srv.tracking.client_count());
                 kv!(
                     s,
@@ -793,13 +796,16 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 section(&mut s, "Stats");
                 kv!(s, "total_connections_received:{}", st.connections_received);
                 kv!(s, "total_commands_processed:{}", st.commands_processed);
-                kv!(s, "instantaneous_ops_per_sec:0");
+                let inst = |m| st.inst.get(m);
+                use super::intro::InstMetrics as M;
+                kv!(s, "instantaneous_ops_per_sec:{}", inst(M::OPS));
                 kv!(s, "total_net_input_bytes:{}", st.net_input_bytes);
                 kv!(s, "total_net_output_bytes:{}", st.net_output_bytes);
                 kv!(s, "total_net_repl_input_bytes:0");
                 kv!(s, "total_net_repl_output_bytes:0");
-                kv!(s, "instantaneous_input_kbps:0.00");
-                kv!(s, "instantaneous_output_kbps:0.00");
+                let kbps = |m| inst(m) as f32 / 1024.0;
+                kv!(s, "instantaneous_input_kbps:{:.2}", kbps(M::NET_INPUT));
+                kv!(s, "instantaneous_output_kbps:{:.2}", kbps(M::NET_OUTPUT));
                 kv!(s, "instantaneous_input_repl_kbps:0.00");
                 kv!(s, "instantaneous_output_repl_kbps:0.00");
                 kv!(s, "rejected_connections:{}", st.rejected_connections);
@@ -926,6 +932,8 @@ pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             }
         }
     }
+    // The samples an idle engine's missing ticks would have taken.
+    super::intro::InstMetrics::tick(&mut ctx.srv.stats, ctx.now);
     let text = info_string(ctx, &wanted);
     ctx.out().verbatim("txt", text.as_bytes());
     Ok(())
