@@ -522,6 +522,15 @@ impl Engine {
         (&mut self.srv, &mut self.clients)
     }
 
+    /// The client's CLIENT LIST line (Redis's catClientInfoString), for the host's log lines.
+    pub fn client_info_line(&self, now: UnixMillis, id: ClientHandle) -> Option<String> {
+        let c = self.clients.get(id.0)?;
+        let monitor = self.srv.intro.monitors.contains(&id.0);
+        let mut out = Vec::new();
+        crate::command::connection::client_info_line(&mut out, id.0, c, now, 0, monitor);
+        Some(String::from_utf8_lossy(&out).into_owned())
+    }
+
     pub fn client_count(&self) -> usize {
         self.clients.len()
     }

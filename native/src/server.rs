@@ -663,7 +663,19 @@ impl Server {
                 }
             };
             match res {
-                Ok(acc) => self.admit(acc, now),
+                Ok(acc) => {
+                    // acceptTcpHandler / acceptUnixHandler's verbose line.
+                    match &acc {
+                        Accepted::Tcp(_, peer, _) if log::enabled(log::VERBOSE) => {
+                            log::verbose(&format!("Accepted {}:{}", peer.ip(), peer.port()))
+                        }
+                        Accepted::Unix(_, path) if log::enabled(log::VERBOSE) => {
+                            log::verbose(&format!("Accepted connection to {path}"))
+                        }
+                        _ => {}
+                    }
+                    self.admit(acc, now)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
                     if matches!(
@@ -839,6 +851,11 @@ impl Server {
             }
         }
         if eof {
+            if log::enabled(log::VERBOSE) {
+                if let Some(info) = self.eng.client_info_line(now, id) {
+                    log::verbose(&format!("Client closed connection {info}"));
+                }
+            }
             // Send what is already owed (as Redis writes before its next read), after its
             // effects reached the AOF, then close.
             self.after_batch();
@@ -959,6 +976,7 @@ impl Server {
                 Event::Shutdown => {}
                 Event::Log(line) => crate::log::warning(&line),
                 Event::ConfigChanged => {
+                    log::set_level(self.eng.config().loglevel.0);
                     if let Some(p) = &self.persist {
                         crate::persistence::sync_config(p, &mut self.eng);
                     }
