@@ -1734,7 +1734,7 @@ pub fn command_getkeysandflags(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdE
 fn getkeys(ctx: &mut Ctx, args: &[&[u8]], with_flags: bool) -> Result<(), CmdError> {
     let cmd_args = &args[2..];
     // lookupCommand: a container with a subcommand argument is looked up to the subcommand.
-    let cmd = match super::lookup(cmd_args[0]) {
+    let cmd = match super::lookup_in(ctx.srv, cmd_args[0]) {
         Some(c) if !c.subcommands.is_empty() && cmd_args.len() >= 2 => c.subcommand(cmd_args[1]),
         c => c,
     };

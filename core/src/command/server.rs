@@ -6,7 +6,7 @@
 //! matches sorted by name for the same reason.
 
 use super::connection::reply_help;
-use super::{all_commands, is, table, CmdError, CommandSpec, Ctx};
+use super::{is, table, CmdError, CommandSpec, Ctx};
 use crate::config::REDIS_VERSION;
 use crate::resp::{decode_reply, ReplyWriter};
 
@@ -96,16 +96,32 @@ fn command_docs_reply(out: &mut ReplyWriter, c: &CommandSpec) {
     }
 }
 
-fn all_command_info(out: &mut ReplyWriter) {
-    out.array_len(table::COMMANDS.len());
-    for c in table::COMMANDS {
+/// The top-level commands in server.commands: rename-command "" deleted some; a renamed one
+/// stays, shown under its own name (Redis keeps cmd->fullname, only the dict's key changes).
+fn listed_commands(srv: &crate::engine::Server) -> Vec<&'static CommandSpec> {
+    match &srv.renamed {
+        None => table::COMMANDS.iter().collect(),
+        Some(t) => {
+            let present: std::collections::HashSet<&str> = t.values().map(|c| c.name).collect();
+            table::COMMANDS
+                .iter()
+                .filter(|c| present.contains(c.name))
+                .collect()
+        }
+    }
+}
+
+fn all_command_info(out: &mut ReplyWriter, listed: &[&'static CommandSpec]) {
+    out.array_len(listed.len());
+    for c in listed {
         command_info_reply(out, c);
     }
 }
 
 /// COMMAND (bare: every command's info)
 pub fn command(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    all_command_info(&mut ctx.out());
+    let listed = listed_commands(ctx.srv);
+    all_command_info(&mut ctx.out(), &listed);
     Ok(())
 }
 
@@ -113,9 +129,10 @@ pub fn command(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
 pub fn command_info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let found: Vec<Option<&CommandSpec>> =
         args[2..].iter().map(|n| lookup_full(ctx.srv, n)).collect();
+    let listed = listed_commands(ctx.srv);
     let mut out = ctx.out();
     if args.len() == 2 {
-        all_command_info(&mut out);
+        all_command_info(&mut out, &listed);
         return Ok(());
     }
     out.array_len(found.len());
@@ -134,10 +151,11 @@ pub fn command_docs(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         .iter()
         .filter_map(|n| lookup_full(ctx.srv, n))
         .collect();
+    let listed = listed_commands(ctx.srv);
     let mut out = ctx.out();
     if args.len() == 2 {
-        out.map_len(table::COMMANDS.len());
-        for c in table::COMMANDS {
+        out.map_len(listed.len());
+        for c in listed {
             out.bulk(c.name.as_bytes());
             command_docs_reply(&mut out, c);
         }
@@ -186,7 +204,9 @@ pub fn command_list(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
         _ => return Err(CmdError::Syntax),
     };
-    let names: Vec<&str> = all_commands()
+    let names: Vec<&str> = listed_commands(ctx.srv)
+        .into_iter()
+        .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
         .filter(|c| match filter {
             Filter::All => true,
             // Oxidis has no modules.

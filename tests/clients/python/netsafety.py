@@ -20,7 +20,8 @@ the openssl CLI, and checks, on each server, that:
   refused under tls-auth-clients yes; a second pair with tls-auth-clients optional, the CA from
   tls-ca-cert-dir, tls-protocols TLSv1.3 (a TLS 1.2-only client refused) and
   tls-ciphersuites TLS_CHACHA20_POLY1305_SHA256 (the suite negotiated);
-- rename-command (config file and command line) renames and deletes as redis-server does;
+- rename-command (config file and command line) renames and deletes as redis-server does,
+  COMMAND's views included (a renamed command listed under its own name, a deleted one not);
 - CONFIG SET port / bind / tls-port move the listeners at runtime: the new port serves and the
   old one refuses, new bind addresses replace the old, and a port or address already in use
   gives redis-server's error while the old listener keeps serving;
@@ -509,6 +510,16 @@ def rename_command():
                 out.append(redis_cli("-p", str(port), *cmd))
             out.append(redis_cli("-p", str(port), input="MULTI\nget2 k\nEXEC\n"))
             out.append(redis_cli("-p", str(port), "EVAL", "return redis.call('get2','k')", "0"))
+            # The command table's views: a renamed command keeps its own name in COMMAND,
+            # COMMAND INFO/DOCS/LIST and GETKEYS find it by the new one; a deleted one is gone.
+            for cmd in (["COMMAND", "INFO", "get", "flushall"], ["COMMAND", "DOCS", "get2"],
+                        ["COMMAND", "GETKEYS", "get2", "k"], ["COMMAND", "GETKEYS", "get", "k"],
+                        ["COMMAND", "LIST", "FILTERBY", "PATTERN", "flush*"],
+                        ["COMMAND", "LIST", "FILTERBY", "PATTERN", "get"]):
+                out.append(redis_cli("-p", str(port), *cmd))
+            for cmd in (["COMMAND"], ["COMMAND", "INFO"], ["COMMAND", "LIST"], ["COMMAND", "DOCS"]):
+                words = redis_cli("-p", str(port), *cmd)[1].split()
+                out.append((cmd, "flushall" in words, "get" in words, "get2" in words))
             outs[kind] = out
 
         @check("rename-command: renames and deletes as redis-server does")
