@@ -148,9 +148,6 @@ pub(crate) struct CallStart {
 /// call()'s prologue: `incrCommandStatsOnError(NULL, 0)` and the start of the timer.
 pub(crate) fn call_start(srv: &mut Server) -> CallStart {
     srv.stats.counters.prev_err_count = srv.stats.error_replies;
-    if srv.intro.startup_allocated.is_none() {
-        srv.intro.startup_allocated = Some(srv.host.used_memory.map_or(0, |f| f()));
-    }
     CallStart {
         clock_us: srv.host.monotonic_us.map(|f| f()),
     }
@@ -193,8 +190,9 @@ pub(crate) fn call_end(
             feed_monitors(now, srv, clients, id, &line);
         }
     }
-    if let Some(used) = srv.host.used_memory {
-        srv.intro.peak_allocated = srv.intro.peak_allocated.max(used());
+    // The peak after each command, as Redis's call() records stat_peak_memory.
+    if srv.host.used_memory.is_some() {
+        srv.evict.peak_used = srv.evict.peak_used.max(srv.used_memory());
     }
     let tracking = srv.config.latency_tracking;
     let st = srv.stats.counters.commands.entry(cmd.name).or_default();
@@ -465,10 +463,6 @@ pub struct Intro {
     latency: Vec<(&'static str, TimeSeries)>,
     /// Slots of clients in MONITOR mode, in the order they entered it.
     pub(crate) monitors: Vec<usize>,
-    /// The host's allocated bytes before the first command (MEMORY STATS startup.allocated)
-    /// and their peak, read after each command as Redis's call() does.
-    startup_allocated: Option<usize>,
-    pub(crate) peak_allocated: usize,
 }
 
 const SLOWLOG_ENTRY_MAX_ARGC: usize = 32;
@@ -1257,87 +1251,24 @@ pub fn memory_usage(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// getMemoryOverheadData's figures.
-pub(crate) struct MemOverhead {
-    pub(crate) peak: usize,
-    pub(crate) total: usize,
-    pub(crate) startup: usize,
-    pub(crate) clients_slaves: usize,
-    pub(crate) clients_normal: usize,
-    lua_caches: usize,
-    dbs: Vec<(usize, usize, usize)>,
-    pub(crate) overhead_total: usize,
-    keys: usize,
-    pub(crate) rss: usize,
-}
-
-fn client_memory(c: &Client) -> usize {
-    c.out.capacity() + c.query_buffer_capacity() + std::mem::size_of::<Client>()
-}
-
-pub(crate) fn memory_overhead(srv: &Server, clients: &slab::Slab<Client>) -> MemOverhead {
-    let total = srv.host.used_memory.map_or(0, |f| f());
-    let startup = srv.intro.startup_allocated.unwrap_or(total).min(total);
-    let peak = srv.intro.peak_allocated.max(total);
-    let (mut slaves, mut normal) = (0, 0);
-    for (slot, c) in clients.iter() {
-        if srv.intro.monitors.contains(&slot) {
-            slaves += client_memory(c);
-        } else {
-            normal += client_memory(c);
-        }
-    }
-    // The cache keeps SHA1s (the bodies live in the Lua state, counted in used_memory_lua).
-    let lua_caches: usize = srv.script.cache.keys().map(|k| k.len() + 64).sum();
-    let node = |v: usize| std::mem::size_of::<crate::types::CompactBytes>() + v + 8;
-    let mut dbs = Vec::new();
-    let mut keys = 0;
-    let mut overhead_total = startup + slaves + normal + lua_caches;
-    for (i, db) in srv.dbs.iter().enumerate() {
-        if db.keys.is_empty() {
-            continue;
-        }
-        keys += db.keys.len();
-        let main =
-            db.keys.len() * node(std::mem::size_of::<crate::types::Value>()) + db.keys.slots() * 8;
-        let expires = db.expires.len() * node(8) + db.expires.slots() * 8;
-        overhead_total += main + expires;
-        dbs.push((i, main, expires));
-    }
-    MemOverhead {
-        peak,
-        total,
-        startup,
-        clients_slaves: slaves,
-        clients_normal: normal,
-        lua_caches,
-        dbs,
-        overhead_total,
-        keys,
-        rss: srv.host.used_memory_rss.map_or(0, |f| f()),
-    }
-}
-
 /// MEMORY STATS
 pub fn memory_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    let m = memory_overhead(ctx.srv, ctx.clients);
-    let net = m.total.saturating_sub(m.startup);
-    let dataset = m.total.saturating_sub(m.overhead_total);
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let m = ctx.srv.overhead();
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let mut out = ctx.out();
     out.map_len(27 + m.dbs.len());
-    let kv = |out: &mut crate::resp::ReplyWriter, k: &str, v: usize| {
+    let kv = |out: &mut crate::resp::ReplyWriter, k: &str, v: u64| {
         out.bulk(k.as_bytes());
         out.int(v as i64);
     };
     kv(&mut out, "peak.allocated", m.peak);
-    kv(&mut out, "total.allocated", m.total);
+    kv(&mut out, "total.allocated", m.used);
     kv(&mut out, "startup.allocated", m.startup);
     kv(&mut out, "replication.backlog", 0);
     kv(&mut out, "clients.slaves", m.clients_slaves);
     kv(&mut out, "clients.normal", m.clients_normal);
     kv(&mut out, "cluster.links", 0);
-    kv(&mut out, "aof.buffer", 0);
+    kv(&mut out, "aof.buffer", m.aof_buffer);
     kv(&mut out, "lua.caches", m.lua_caches);
     kv(&mut out, "functions.caches", 0);
     for (i, main, expires) in &m.dbs {
@@ -1347,57 +1278,53 @@ pub fn memory_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
         kv(&mut out, "overhead.hashtable.expires", *expires);
         kv(&mut out, "overhead.hashtable.slot-to-keys", 0);
     }
-    kv(&mut out, "overhead.total", m.overhead_total);
+    kv(&mut out, "overhead.total", m.total);
     kv(&mut out, "keys.count", m.keys);
-    kv(
-        &mut out,
-        "keys.bytes-per-key",
-        net.checked_div(m.keys).unwrap_or(0),
-    );
-    kv(&mut out, "dataset.bytes", dataset);
+    kv(&mut out, "keys.bytes-per-key", m.bytes_per_key);
+    kv(&mut out, "dataset.bytes", m.dataset);
     out.bulk(b"dataset.percentage");
-    out.double(ratio(dataset, net) * 100.0);
+    out.double(m.dataset_perc);
     out.bulk(b"peak.percentage");
-    out.double(ratio(m.total, m.peak) * 100.0);
+    out.double(ratio(m.used, m.peak) * 100.0);
     // No allocator statistics beyond the host's count: the allocator's figures are the
     // process's, and its fragmentation is all of the RSS overhead.
-    kv(&mut out, "allocator.allocated", m.total);
-    kv(&mut out, "allocator.active", m.total);
+    kv(&mut out, "allocator.allocated", m.used);
+    kv(&mut out, "allocator.active", m.used);
     kv(&mut out, "allocator.resident", m.rss);
     out.bulk(b"allocator-fragmentation.ratio");
     out.double(1.0);
     kv(&mut out, "allocator-fragmentation.bytes", 0);
     out.bulk(b"allocator-rss.ratio");
-    out.double(ratio(m.rss, m.total));
+    out.double(ratio(m.rss, m.used));
     out.bulk(b"allocator-rss.bytes");
-    out.int(m.rss as i64 - m.total as i64);
+    out.int(m.rss as i64 - m.used as i64);
     out.bulk(b"rss-overhead.ratio");
     out.double(1.0);
     kv(&mut out, "rss-overhead.bytes", 0);
     out.bulk(b"fragmentation");
-    out.double(ratio(m.rss, m.total));
+    out.double(ratio(m.rss, m.used));
     out.bulk(b"fragmentation.bytes");
-    out.int(m.rss as i64 - m.total as i64);
+    out.int(m.rss as i64 - m.used as i64);
     Ok(())
 }
 
 /// MEMORY DOCTOR: getMemoryDoctorReport's checks on Oxidis's figures.
 pub fn memory_doctor(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    let m = memory_overhead(ctx.srv, ctx.clients);
+    let m = ctx.srv.overhead();
     let mut reports = Vec::new();
-    let empty = m.total < 5 * 1024 * 1024;
+    let empty = m.used < 5 * 1024 * 1024;
     if !empty {
-        if m.peak as f32 / m.total as f32 > 1.5 {
+        if m.peak as f32 / m.used as f32 > 1.5 {
             reports.push(" * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the Redis instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the Redis instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\n".to_string());
         }
-        if m.rss as f64 / m.total as f64 > 1.4 && m.rss.saturating_sub(m.total) > 10 << 20 {
+        if m.rss as f64 / m.used as f64 > 1.4 && m.rss.saturating_sub(m.used) > 10 << 20 {
             reports.push(" * High total RSS: This instance has a memory fragmentation and RSS overhead greater than 1.4 (this means that the Resident Set Size of the Redis process is much larger than the sum of the logical allocations Redis performed). This problem is usually due either to a large peak memory (check if there is a peak memory entry above in the report) or may result from a workload that causes the allocator to fragment memory a lot. If the problem is a large peak memory, then there is no issue. Otherwise, make sure you are using the Jemalloc allocator and not the default libc malloc. Note: The currently used allocator is \"libc\".\n\n".to_string());
         }
         let normal_clients = ctx
             .clients
             .len()
             .saturating_sub(ctx.srv.intro.monitors.len())
-            .max(1);
+            .max(1) as u64;
         if m.clients_normal / normal_clients > 1024 * 200 {
             reports.push(" * Big client buffers: The clients output buffers in this instance are greater than 200K per client (on average). This may result from different causes, like Pub/Sub clients subscribed to channels bot not receiving data fast enough, so that data piles on the Redis instance output buffer, or clients sending commands with large replies or very large sequences of commands in the same pipeline. Please use the CLIENT LIST command in order to investigate the issue if it causes problems in your instance, or to understand better why certain clients are using a big amount of memory.\n\n".to_string());
         }
@@ -2462,5 +2389,64 @@ mod tests {
         let new = cfg.rewrite_conf("user alice on\nport 7000\n", &[b"user x on".to_vec()]);
         assert!(new.starts_with("\nport 7000\n"), "{new}");
         assert!(!new.contains("user "), "{new}");
+    }
+
+    fn fake_used() -> usize {
+        12_345_678
+    }
+
+    /// INFO memory and MEMORY STATS read one breakdown (Server::overhead): the same used,
+    /// peak, startup and dataset figures, and the same overhead but for the asking client's
+    /// own memory, which its previous command changed.
+    #[test]
+    fn info_memory_and_memory_stats_agree() {
+        let mut s = crate::testing::Session::new(1);
+        s.eng.set_host_info(
+            crate::testing::NOW,
+            crate::HostInfo {
+                used_memory: Some(fake_used),
+                ..Default::default()
+            },
+        );
+        s.raw(&["SET", "k", "v"]);
+        s.raw(&["SET", "t", "v", "EX", "100"]);
+        let info = String::from_utf8(s.raw(&["INFO", "memory"])).unwrap();
+        let info = |f: &str| -> i64 {
+            let at = info.find(&format!("\r\n{f}:")).expect(f) + f.len() + 3;
+            info[at..].split("\r\n").next().unwrap().parse().unwrap()
+        };
+        let raw = s.raw(&["MEMORY", "STATS"]);
+        let Ok(Some((crate::resp::Reply::Array(items), _))) = crate::resp::decode_reply(&raw)
+        else {
+            panic!("{raw:?}");
+        };
+        let stat = |k: &str| -> i64 {
+            let i = items
+                .iter()
+                .position(|r| *r == crate::resp::Reply::Bulk(k.as_bytes().to_vec()))
+                .expect(k);
+            match &items[i + 1] {
+                crate::resp::Reply::Int(n) => *n,
+                other => panic!("{k}: {other:?}"),
+            }
+        };
+        assert_eq!(info("used_memory"), stat("total.allocated"));
+        assert_eq!(info("used_memory"), fake_used() as i64);
+        assert_eq!(info("used_memory_peak"), stat("peak.allocated"));
+        assert_eq!(info("used_memory_startup"), stat("startup.allocated"));
+        assert_eq!(
+            info("used_memory_overhead") - info("mem_clients_normal"),
+            stat("overhead.total") - stat("clients.normal")
+        );
+        // (The fake's startup figure is all of used memory: the dataset is 0, not negative.)
+        assert_eq!(
+            (info("used_memory") - info("used_memory_overhead")).max(0),
+            info("used_memory_dataset")
+        );
+        assert_eq!(
+            (stat("total.allocated") - stat("overhead.total")).max(0),
+            stat("dataset.bytes")
+        );
+        assert_eq!(stat("keys.count"), 2);
     }
 }

@@ -568,8 +568,6 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
     let host = &srv.host;
     let now = ctx.now.as_millis();
     let uptime = now.saturating_sub(srv.start_time.as_millis()) / 1000;
-    let used = srv.used_memory();
-    let rss = host.used_memory_rss.map_or(0, |f| f() as u64);
     let seed = srv.start_time.as_millis() ^ (u64::from(host.process_id) << 32);
     let mut s = String::new();
     let mut first = true;
@@ -646,12 +644,16 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
             }
             "memory" => {
                 section(&mut s, "Memory");
+                // The figures MEMORY STATS shows too (Server::overhead).
+                let oh = srv.overhead();
+                let (used, rss) = (oh.used, oh.rss);
                 kv!(s, "used_memory:{used}");
                 kv!(s, "used_memory_human:{}", bytes_to_human(used));
                 kv!(s, "used_memory_rss:{rss}");
                 kv!(s, "used_memory_rss_human:{}", bytes_to_human(rss));
-                // The cron's peak, or the present figure if that is higher (as Redis's INFO).
-                let peak = srv.evict.peak_used.max(used);
+                // The peak after each command and in the cron, or the present figure if that
+                // is higher (as Redis's INFO).
+                let peak = oh.peak;
                 kv!(s, "used_memory_peak:{peak}");
                 kv!(s, "used_memory_peak_human:{}", bytes_to_human(peak));
                 kv!(
@@ -659,7 +661,6 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     "used_memory_peak_perc:{:.2}%",
                     used as f64 * 100.0 / peak.max(1) as f64
                 );
-                let oh = srv.overhead();
                 kv!(s, "used_memory_overhead:{}", oh.total);
                 kv!(s, "used_memory_startup:{}", oh.startup);
                 kv!(s, "used_memory_dataset:{}", oh.dataset);
