@@ -1394,16 +1394,36 @@ pub fn lolwut(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         version = Some(format!("{}.0.0", v as u32));
         rest = &args[3..];
     }
-    // lolwutCommand's prefix tests: 5.x (and 4.9) draws Schotter; 6.x (and 5.9) would draw
-    // lolwut6's landscape, which Oxidis does not: it answers as the default does.
+    // lolwutCommand's prefix tests: 5.x (and 4.9) draws Schotter, 6.x (and 5.9) the skyline,
+    // anything else (7.0.15's own version) lolwutUnstableCommand's one line.
     let v = version
         .as_deref()
         .unwrap_or(crate::config::REDIS_VERSION)
         .as_bytes();
-    let five = (v[0] == b'5' && v.get(1) == Some(&b'.') && v.get(2) != Some(&b'9'))
-        || (v[0] == b'4' && v.get(1) == Some(&b'.') && v.get(2) == Some(&b'9'));
-    let version = five.then_some(5);
+    let major = |m: u8, nine: bool| {
+        v[0] == m && v.get(1) == Some(&b'.') && (v.get(2) == Some(&b'9')) == nine
+    };
+    let version = if major(b'5', false) || major(b'4', true) {
+        Some(5)
+    } else if major(b'6', false) || major(b'5', true) {
+        Some(6)
+    } else {
+        None
+    };
     let text = match version {
+        Some(6) => {
+            let mut nums = [80i64, 20];
+            for (i, a) in rest.iter().take(2).enumerate() {
+                nums[i] = super::parse_int(a)?;
+            }
+            let cols = nums[0].clamp(1, 1000) as i32;
+            let rows = nums[1].clamp(1, 1000) as i32;
+            let mut t = skyline(&mut ctx.srv.rng, cols, rows);
+            t.push_str("\nDedicated to the 8 bit game developers of past and present.\nOriginal 8 bit image from Plaguemon by hikikomori. Redis ver. ");
+            t.push_str(crate::config::REDIS_VERSION);
+            t.push('\n');
+            t
+        }
         Some(5) => {
             let mut nums = [66i64, 8, 12];
             for (i, a) in rest.iter().take(3).enumerate() {
@@ -1423,6 +1443,105 @@ pub fn lolwut(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     };
     ctx.out().verbatim("txt", text.as_bytes());
     Ok(())
+}
+
+/// lolwut6.c: a city skyline in four shades (0 black .. 3 white) on a white canvas: two
+/// passes of windowless grey skyscrapers behind, then black ones with windows; C's rand() is
+/// the engine's generator (31 bits), as for Schotter. Returns renderCanvas's text.
+fn skyline(rng: &mut crate::rng::Rng, width: i32, height: i32) -> String {
+    let mut rand = || (rng.next_u64() >> 33) as i32;
+    let mut px = vec![3u8; (width * height) as usize];
+    let get = |px: &[u8], x: i32, y: i32| {
+        if x < 0 || x >= width || y < 0 || y >= height {
+            0
+        } else {
+            px[(x + y * width) as usize]
+        }
+    };
+    // generateSkyscraper.
+    let building = |px: &mut Vec<u8>,
+                    rand: &mut dyn FnMut() -> i32,
+                    xoff: i32,
+                    w: i32,
+                    h: i32,
+                    windows: bool,
+                    base: u8| {
+        let starty = height - 1;
+        let endy = starty - h + 1;
+        for y in (endy..=starty).rev() {
+            for x in xoff..xoff + w {
+                // The roof is four pixels less wide.
+                if y == endy && (x <= xoff + 1 || x >= xoff + w - 2) {
+                    continue;
+                }
+                let mut color = base;
+                if windows && x > xoff + 1 && x < xoff + w - 2 && y > endy + 1 && y < starty - 1 {
+                    let relx = x - (xoff + 1);
+                    let rely = y - (endy + 1);
+                    // Windows two pixels wide, one tall.
+                    if (relx / 2) % 2 != 0 && rely % 2 != 0 {
+                        loop {
+                            color = (1 + rand() % 2) as u8;
+                            if color != base {
+                                break;
+                            }
+                        }
+                        if relx % 2 != 0 {
+                            color = get(px, x - 1, y);
+                        }
+                    }
+                }
+                if x >= 0 && x < width && y >= 0 && y < height {
+                    px[(x + y * width) as usize] = color;
+                }
+            }
+        }
+    };
+    // generateSkyline: the lighter grey first, so it stays behind.
+    for color in [2u8, 1] {
+        let mut offset = -10;
+        while offset < width {
+            offset += rand() % 8;
+            let w = 10 + rand() % 9;
+            let h = if color == 2 {
+                height / 2 + rand() % height / 2
+            } else {
+                height / 2 + rand() % height / 3
+            };
+            building(&mut px, &mut rand, offset, w, h, false, color);
+            offset += if color == 2 { w / 2 } else { w + 1 };
+        }
+    }
+    let mut offset = -10;
+    while offset < width {
+        offset += rand() % 8;
+        let mut w = 5 + rand() % 14;
+        if w % 4 != 0 {
+            w += w % 3;
+        }
+        let h = height / 3 + rand() % height / 2;
+        building(&mut px, &mut rand, offset, w, h, true, 0);
+        offset += w + 5;
+    }
+    // renderCanvas: foreground and background set for each pixel.
+    let mut text = String::new();
+    for y in 0..height {
+        for x in 0..width {
+            let ce = match get(&px, x, y) {
+                1 => "0;90;100m",
+                2 => "0;37;47m",
+                3 => "0;97;107m",
+                _ => "0;30;40m",
+            };
+            text.push_str("\x1b[");
+            text.push_str(ce);
+            text.push_str(" \x1b[0m");
+        }
+        if y != height - 1 {
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// lolwut.c's canvas: one byte per pixel.
