@@ -1349,7 +1349,8 @@ pub fn memory_doctor(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// MEMORY MALLOC-STATS: Redis built without jemalloc (Debian's is with it) answers this.
+/// MEMORY MALLOC-STATS: what Redis 7.0.15 built with libc malloc answers (object.c's
+/// `#else` branch; Debian's, built with jemalloc, prints jemalloc's report instead).
 pub fn memory_malloc_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     ctx.out()
         .bulk(b"Stats not supported for the current allocator");
@@ -2567,5 +2568,15 @@ mod tests {
             stat("dataset.bytes")
         );
         assert_eq!(stat("keys.count"), 2);
+    }
+
+    #[test]
+    fn memory_malloc_stats_and_purge_answer_as_a_libc_malloc_build() {
+        let mut s = crate::testing::Session::new(1);
+        assert_eq!(
+            s.raw(&["MEMORY", "MALLOC-STATS"]),
+            b"$45\r\nStats not supported for the current allocator\r\n"
+        );
+        assert_eq!(s.raw(&["MEMORY", "PURGE"]), b"+OK\r\n");
     }
 }
