@@ -2267,10 +2267,10 @@ mod tests {
                 "{expect}\nGeorg Nees - schotter, plotter on paper, 1968. Redis ver. 7.0.15\n\r\n"
             )
         );
-        // The default, and versions that are not 5.
+        // The default, and versions that are neither 5 nor 6 (6 is the skyline).
         for req in [
             &["LOLWUT"][..],
-            &["LOLWUT", "VERSION", "6"],
+            &["LOLWUT", "VERSION", "7"],
             &["LOLWUT", "VERSION", "99999999999"],
         ] {
             assert_eq!(s.raw(req), b"$18\r\nRedis ver. 7.0.15\n\r\n");
