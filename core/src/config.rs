@@ -919,7 +919,8 @@ params! {
     supervised: Choice = "supervised", IMMUTABLE, enm(SUPERVISED), "no";
     syslog_facility: Choice = "syslog-facility", IMMUTABLE, enm(SYSLOG_FACILITY), "local0";
     repl_diskless_load: Choice = "repl-diskless-load", 0, enm(DISKLESS_LOAD), "disabled";
-    loglevel: Choice = "loglevel", 0, enm(LOGLEVEL), "notice";
+    /// The host filters its log lines by it (HOST: CONFIG SET tells it).
+    loglevel: Choice = "loglevel", HOST, enm(LOGLEVEL), "notice";
     maxmemory_policy: MaxmemoryPolicy = "maxmemory-policy", 0, enm(MAXMEMORY_POLICY), "noeviction";
     /// When the host fsyncs the AOF.
     appendfsync: AppendFsync = "appendfsync", HOST, enm(APPENDFSYNC), "everysec";

@@ -98,11 +98,12 @@ pub trait ConfigStore {
     fn write(&mut self, text: &str) -> Result<(), String>;
 }
 
-/// The host's listening sockets, moved by CONFIG SET `port` / `bind` before the change is
-/// committed (Redis's changeListenPort / changeBindAddr): Err leaves the old ones listening
-/// and the configuration unchanged.
+/// The host's listening sockets, moved by CONFIG SET `port` / `bind` / `tls-port` before the
+/// change is committed (Redis's changeListenPort / changeBindAddr): the host compares with what
+/// it listens on now and moves what differs (0: no listener of that kind). Err leaves the old
+/// ones listening and the configuration unchanged.
 pub trait ListenerHost {
-    fn rebind(&mut self, bind: &str, port: u16) -> Result<(), String>;
+    fn rebind(&mut self, bind: &str, port: u16, tls_port: u16) -> Result<(), String>;
 }
 
 /// Something the host must act on.
@@ -252,6 +253,8 @@ pub struct Stats {
     pub(crate) latest_fork_us: u64,
     /// commandstats, errorstats, latency histograms (command/intro.rs).
     pub(crate) counters: crate::command::intro::Counters,
+    /// INFO's instantaneous_* rates, sampled by the tick.
+    pub(crate) inst: crate::command::intro::InstMetrics,
 }
 
 /// Everything but the clients: what commands act on.
@@ -564,6 +567,15 @@ impl Engine {
         (&mut self.srv, &mut self.clients)
     }
 
+    /// The client's CLIENT LIST line (Redis's catClientInfoString), for the host's log lines.
+    pub fn client_info_line(&self, now: UnixMillis, id: ClientHandle) -> Option<String> {
+        let c = self.clients.get(id.0)?;
+        let monitor = self.srv.intro.monitors.contains(&id.0);
+        let mut out = Vec::new();
+        crate::command::connection::client_info_line(&mut out, id.0, c, now, 0, monitor);
+        Some(String::from_utf8_lossy(&out).into_owned())
+    }
+
     pub fn client_count(&self) -> usize {
         self.clients.len()
     }
@@ -866,6 +878,7 @@ impl Engine {
             crate::command::persistence::cron(&mut self.srv, now);
             crate::command::client_evict::cron(&mut self.srv, &mut self.clients);
             crate::repl::master::cron(&mut self.srv, &mut self.clients, now);
+            crate::command::intro::InstMetrics::tick(&mut self.srv.stats, now);
         }
         self.resume_postponed(now);
         crate::repl::master::before_sleep(&mut self.srv, &mut self.clients);

@@ -83,6 +83,18 @@ pub struct Blocked {
     /// CLIENT REPLY OFF or SKIP was in force for the blocking command: its reply, when it
     /// comes, is dropped (Redis does not reset a blocked client, so the flags still apply).
     silenced: bool,
+    /// The blocking call's arguments and duration in µs (Redis's c->argv and c->duration),
+    /// for the stats added when it is served (`intro::update_stats_on_unblock`).
+    argv: Vec<Vec<u8>>,
+    call_us: u64,
+}
+
+/// call()'s note on a command that blocked its client: what updateStatsOnUnblock needs later.
+pub(crate) fn note_call(c: &mut Client, args: &[&[u8]], duration_us: u64) {
+    if let Some(b) = c.blocked.as_mut() {
+        b.argv = args.iter().map(|a| a.to_vec()).collect();
+        b.call_us = duration_us;
+    }
 }
 
 impl Blocked {
@@ -200,6 +212,8 @@ fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline: u64, op: Op) {
         op,
         cmd: ctx.cmd,
         silenced: ctx.clients[slot].reply.off || ctx.clients[slot].reply.skip,
+        argv: Vec::new(),
+        call_us: 0,
     }));
 }
 
@@ -397,6 +411,9 @@ fn serve_woken(
 ) {
     let start = clients[slot].out.len();
     srv.persist.rewrite = None;
+    let errors = srv.stats.error_replies;
+    let clock = srv.host.monotonic_us;
+    let t0 = clock.map(|f| f());
     let mut ctx = Ctx {
         now,
         srv,
@@ -405,6 +422,22 @@ fn serve_woken(
         cmd: b.cmd,
     };
     super::run_handler(&mut ctx, serve);
+    let reply_us = match (t0, clock) {
+        (Some(t0), Some(f)) => f().saturating_sub(t0),
+        _ => 0,
+    };
+    let had_errors = srv.stats.error_replies != errors;
+    let argv: Vec<&[u8]> = b.argv.iter().map(Vec::as_slice).collect();
+    super::intro::update_stats_on_unblock(
+        now,
+        srv,
+        &clients[slot],
+        b.cmd,
+        &argv,
+        b.call_us + reply_us,
+        reply_us,
+        had_errors,
+    );
     if let Some(ops) = srv.persist.rewrite.take() {
         srv.persist.emit_ops(&ops);
     }

@@ -494,6 +494,10 @@ pub(crate) fn client_info_line(
     if c.tx.active {
         flags.push('x');
     }
+    // CLIENT_BLOCKED: blocked on keys, or held by CLIENT PAUSE (BLOCKED_POSTPONE).
+    if c.blocked.is_some() || c.postponed {
+        flags.push('b');
+    }
     super::tracking::list_flags(c, &mut flags);
     if c.tx.dirty_cas {
         flags.push('d');
