@@ -198,6 +198,19 @@ fn push_bulk(req: &mut Vec<u8>, arg: &[u8]) -> Result<(), JsValue> {
     Ok(())
 }
 
+/// The direct path's control block (f64 slots the wrapper reads through a Float64Array):
+/// the output's address and length in linear memory, whether events wait (the wrapper then
+/// pumps them), the engine's next deadline (-1: none), and where `callBatch`'s bounds are.
+const CTRL_OUT_PTR: usize = 0;
+const CTRL_OUT_LEN: usize = 1;
+const CTRL_EVENTS: usize = 2;
+const CTRL_DEADLINE: usize = 3;
+const CTRL_BOUNDS_PTR: usize = 4;
+/// 1 if the client's reply is still to come (blocked, paused), 0 if it has none (CLIENT REPLY
+/// OFF/SKIP silenced it).
+const CTRL_AWAITS: usize = 5;
+const CTRL_LEN: usize = 6;
+
 /// Event kinds in the queue the wrapper drains (`nextEvent`).
 const EV_OUTPUT: u32 = 1;
 const EV_CLOSE: u32 = 2;
@@ -219,6 +232,13 @@ pub struct RawEngine {
     events: VecDeque<(u32, u32)>,
     req: Vec<u8>,
     out: Vec<u8>,
+    /// The direct call path's argument arena, written by the wrapper (see `arena`).
+    arena: Vec<u8>,
+    /// Where the direct path tells the wrapper what it needs after a call without another
+    /// crossing: see `CTRL_*`.
+    ctrl: Box<[f64; CTRL_LEN]>,
+    /// The end of each command's output in `out` after `callBatch`.
+    bounds: Vec<u32>,
 }
 
 #[wasm_bindgen]
@@ -297,6 +317,9 @@ impl RawEngine {
             events: VecDeque::new(),
             req: Vec::new(),
             out: Vec::new(),
+            arena: Vec::new(),
+            ctrl: Box::new([0.0; CTRL_LEN]),
+            bounds: Vec::new(),
         })
     }
 
@@ -528,6 +551,147 @@ impl RawEngine {
         self.run_call(h, id, Binary::from_u8(mode))
     }
 
+    /// The address of the control block (`CTRL_*`, f64 slots), fixed for the engine's life.
+    #[wasm_bindgen(js_name = ctrlPtr)]
+    pub fn ctrl_ptr(&self) -> u32 {
+        self.ctrl.as_ptr() as u32
+    }
+
+    /// The argument arena with room for at least `size` bytes: its address (it moves when it
+    /// grows; the wrapper asks again only then). 0 if the memory is not available.
+    pub fn arena(&mut self, size: u32) -> u32 {
+        let size = size as usize;
+        if size > self.arena.len() {
+            let want = size.max(self.arena.len() * 2).max(4096);
+            let extra = want - self.arena.len();
+            if self.arena.try_reserve_exact(extra).is_err() {
+                return 0;
+            }
+            self.arena.resize(want, 0);
+        }
+        self.arena.as_ptr() as u32
+    }
+
+    /// Runs one command whose arguments the wrapper wrote into the arena, at `at`:
+    /// `argc: u32`, `argc` byte lengths (`u32`), then the arguments' bytes one after another
+    /// (little endian, 4-byte aligned start). The engine runs it through the same dispatch as
+    /// `feed` (`Engine::call_args`); its RESP reply is left in `out`, whose address and length
+    /// are in the control block, for the wrapper to read as JS values (`replySlow` for the
+    /// shapes it does not read itself). Returns the arena offset after the request, or -1 if
+    /// the request does not fit the arena (a bug in the wrapper).
+    #[wasm_bindgen(js_name = callDirect)]
+    pub fn call_direct(&mut self, h: u32) -> Result<i32, JsValue> {
+        let id = self.id(h)?;
+        // Output that was waiting (pushes nobody took yet) is not this call's reply.
+        if self.eng.has_output(id) {
+            let stash = self.stash.entry(h).or_default();
+            self.eng.drain_output(id, stash);
+        }
+        let now = self.clock();
+        self.out.clear();
+        let end = self.run_arena(now, id, 0);
+        self.eng.drain_output(id, &mut self.out);
+        self.after_direct(h, id);
+        Ok(end.map_or(-1, |e| e as i32))
+    }
+
+    /// Runs `n` commands written one after another in the arena (each as for `callDirect`,
+    /// each starting 4-byte aligned), their replies one after another in `out`; the end of
+    /// each command's output is in the bounds (a u32 array at the control block's bounds
+    /// address). Stops after a command that wrote nothing (it blocked: the rest must queue
+    /// behind it) or closed the client. Returns how many commands ran, or -1 if the arena
+    /// does not hold `n` requests.
+    #[wasm_bindgen(js_name = callBatch)]
+    pub fn call_batch(&mut self, h: u32, n: u32) -> Result<i32, JsValue> {
+        let id = self.id(h)?;
+        if self.eng.has_output(id) {
+            let stash = self.stash.entry(h).or_default();
+            self.eng.drain_output(id, stash);
+        }
+        let now = self.clock();
+        self.out.clear();
+        self.bounds.clear();
+        let mut at = 0;
+        let mut ran = 0;
+        while ran < n {
+            let Some(end) = self.run_arena(now, id, at) else {
+                return Ok(-1);
+            };
+            at = (end + 3) & !3;
+            ran += 1;
+            let before = self.out.len();
+            self.eng.drain_output(id, &mut self.out);
+            self.bounds.push(self.out.len() as u32);
+            if self.out.len() == before || self.eng.should_close(id) {
+                break;
+            }
+        }
+        self.ctrl[CTRL_BOUNDS_PTR] = self.bounds.as_ptr() as u32 as f64;
+        self.after_direct(h, id);
+        Ok(ran as i32)
+    }
+
+    /// Decodes the request at arena offset `at` and runs it; the offset after it, or None if
+    /// it does not fit.
+    fn run_arena(&mut self, now: UnixMillis, id: ClientHandle, at: usize) -> Option<usize> {
+        let a = &self.arena;
+        let word = |i: usize| -> Option<usize> {
+            let b = a.get(i..i + 4)?;
+            Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        };
+        let argc = word(at)?;
+        let mut pos = at.checked_add(4)?.checked_add(argc.checked_mul(4)?)?;
+        if argc == 0 || pos > a.len() {
+            return None;
+        }
+        let mut args: smallvec::SmallVec<[&[u8]; 16]> = smallvec::SmallVec::new();
+        for i in 0..argc {
+            let len = word(at + 4 + 4 * i)?;
+            let end = pos.checked_add(len)?;
+            args.push(a.get(pos..end)?);
+            pos = end;
+        }
+        self.eng.call_args(now, id, &args);
+        Some(pos)
+    }
+
+    /// After a direct call: events, a closed client, the control block.
+    fn after_direct(&mut self, h: u32, id: ClientHandle) {
+        self.collect_events();
+        if self.eng.should_close(id) {
+            self.events.push_back((EV_CLOSE, h));
+        }
+        self.ctrl[CTRL_OUT_PTR] = self.out.as_ptr() as u32 as f64;
+        self.ctrl[CTRL_OUT_LEN] = self.out.len() as f64;
+        self.ctrl[CTRL_EVENTS] = if self.events.is_empty() { 0.0 } else { 1.0 };
+        self.ctrl[CTRL_DEADLINE] = self.next_deadline();
+        self.ctrl[CTRL_AWAITS] = if self.eng.awaits_reply(id) { 1.0 } else { 0.0 };
+    }
+
+    /// The reply of the direct call's output `out[start..end]` as `callStrings` returns it
+    /// (the first frame that is not a RESP3 push; other frames go to the stash and the event
+    /// queue), for the shapes the wrapper does not read itself. Errors are thrown, or with
+    /// `errors_as_values` returned as ReplyError objects (a batch's replies).
+    #[wasm_bindgen(js_name = replySlow)]
+    pub fn reply_slow(
+        &mut self,
+        h: u32,
+        start: u32,
+        end: u32,
+        mode: u8,
+        errors_as_values: bool,
+    ) -> Result<JsValue, JsValue> {
+        let out = std::mem::take(&mut self.out);
+        let seg = out.get(start as usize..end as usize).unwrap_or_default();
+        let r = self.select_reply(h, seg, Binary::from_u8(mode));
+        self.out = out;
+        self.ctrl[CTRL_EVENTS] = if self.events.is_empty() { 0.0 } else { 1.0 };
+        match r {
+            Err(e) if errors_as_values => Ok(e),
+            r => r,
+        }
+    }
+
     /// Feeds the request in `self.req`; returns the reply (`undefined` if the client blocked),
     /// throws it if it is an error. Other frames go to the stash and the event queue.
     fn run_call(&mut self, h: u32, id: ClientHandle, mode: Binary) -> Result<JsValue, JsValue> {
@@ -544,9 +708,16 @@ impl RawEngine {
         if self.eng.should_close(id) {
             self.events.push_back((EV_CLOSE, h));
         }
-        // The reply is the first frame that is not a RESP3 push (a push before it is a message
-        // for this client, e.g. it published to its own channel); if all are pushes (RESP3
-        // SUBSCRIBE), the first. Other frames wait in the stash, as raw bytes.
+        let result = self.select_reply(h, &out, mode);
+        self.out = out;
+        result
+    }
+
+    /// The reply among a call's output frames: the first that is not a RESP3 push (a push
+    /// before it is a message for this client, e.g. it published to its own channel); if all
+    /// are pushes (RESP3 SUBSCRIBE), the first. Other frames wait in the stash, as raw bytes.
+    /// `undefined` if there is none (the client blocked); an error is thrown.
+    fn select_reply(&mut self, h: u32, out: &[u8], mode: Binary) -> Result<JsValue, JsValue> {
         let mut reply = None;
         let mut first_push = None;
         let mut pos = 0;
@@ -576,20 +747,19 @@ impl RawEngine {
             stash.extend_from_slice(&out[at + n..]);
             self.events.push_back((EV_OUTPUT, h));
         }
-        self.out = out;
         result
     }
 
-    /// Frames waiting for a client (pushes, a blocked command's reply), as JS values; errors
-    /// are ReplyError objects, not thrown.
+    /// Frames waiting for a client (pushes, a blocked command's reply), as `[isPush, value]`
+    /// pairs (a RESP3 push is never a blocked call's reply); errors are ReplyError objects,
+    /// not thrown.
     #[wasm_bindgen(js_name = takeFrames)]
     pub fn take_frames(&mut self, h: u32, mode: u8) -> Array {
-        let mode = Binary::from_u8(mode);
         let mut all = self.stash.remove(&h).unwrap_or_default();
         if let Some(&id) = self.handles.get(&h) {
             self.eng.drain_output(id, &mut all);
         }
-        frames(&all).iter().map(|r| reply_value(r, mode)).collect()
+        decode_frames(&all, mode)
     }
 
     /// Sends raw bytes as the client; returns every byte the engine wrote back (replies exactly
@@ -829,6 +999,22 @@ pub fn render_replies_js(bytes: &[u8]) -> Array {
         .collect()
 }
 
+/// Every complete reply in `bytes` as `[isPush, value]` (values as the RESP path makes them:
+/// errors are ReplyError objects): the reference the direct path is tested against.
+#[wasm_bindgen(js_name = decodeFrames)]
+pub fn decode_frames(bytes: &[u8], mode: u8) -> Array {
+    let mode = Binary::from_u8(mode);
+    frames(bytes)
+        .iter()
+        .map(|r| -> JsValue {
+            let pair = Array::new();
+            pair.push(&JsValue::from_bool(matches!(r, Reply::Push(_))));
+            pair.push(&reply_value(r, mode));
+            pair.into()
+        })
+        .collect()
+}
+
 /// A golden-transcript driver whose methods are JS callbacks (the wrapper's Engine/Client).
 struct JsDriver {
     send: Function,
@@ -933,15 +1119,18 @@ impl oxidis_core::acl::AclHost for WebAclHost {
     }
 }
 
-/// `performance.now()` in microseconds (0 where the global has no `performance`).
+#[wasm_bindgen]
+extern "C" {
+    /// `performance.now()`, imported once: looking it up on the global object at every call
+    /// cost four crossings and two string conversions, twice per command. (Node 20+ and
+    /// browsers have it; without `catch`, whose wrapper cost as much as the call.)
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+}
+
+/// `performance.now()` in microseconds.
 fn performance_now_us() -> u64 {
-    let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok();
-    let now = perf.and_then(|p| {
-        let f = js_sys::Reflect::get(&p, &"now".into()).ok()?;
-        let f: js_sys::Function = wasm_bindgen::JsCast::dyn_into(f).ok()?;
-        f.call0(&p).ok()?.as_f64()
-    });
-    now.map_or(0, |ms| (ms * 1000.0) as u64)
+    (performance_now() * 1000.0) as u64
 }
 
 /// `Date.now()` in microseconds (MONITOR's timestamps, millisecond precision).
