@@ -323,6 +323,18 @@ function frame(mode) {
       if (n < 0) return null;
       const arr = new Array(n);
       for (let i = 0; i < n; i++) {
+        if (u8[rp] === 36) {
+          // A bulk element, read here rather than by a call per element.
+          rp++;
+          const len = lineInt();
+          if (len < 0) arr[i] = null;
+          else {
+            const a = rp;
+            rp += len + 2;
+            arr[i] = bulk(a, a + len, mode);
+          }
+          continue;
+        }
         const v = frame(mode);
         if (v === SLOW) return SLOW;
         arr[i] = v;
