@@ -1,9 +1,13 @@
 //! wasm-bindgen bindings over the oxidis-core [`Engine`]: the low-level half of the npm package.
 //!
 //! JavaScript apps use the hand-written wrapper in `web/js/` (`Engine`, `Client`, `Redis`),
-//! which calls the `RawEngine` exported here. This layer only translates: JS values to
-//! request bytes, reply bytes to JS values, engine events to a queue the wrapper drains, and
-//! the clock (virtual, or `Date.now()`). Redis semantics live in oxidis-core.
+//! which calls the `RawEngine` exported here. This layer only translates: a call's arguments,
+//! which the wrapper writes into an arena in linear memory, to `Engine::call_args` (the direct
+//! call path: no RESP between them; the reply is left in an output buffer the wrapper reads,
+//! with a control block that saves further crossings), raw bytes to `Engine::feed` (`send`),
+//! reply bytes to JS values where the wrapper does not read them itself, engine events to a
+//! queue the wrapper drains, and the clock (virtual, or `Date.now()`). Redis semantics live in
+//! oxidis-core.
 //!
 //! Nothing here may panic (a panic is a trap on wasm32 that leaves the engine unusable): inputs
 //! are validated, allocations for request bytes use `try_reserve`, and the wrapper checks
@@ -13,7 +17,7 @@ use js_sys::{Array, Function, Map, Object, Reflect, Uint8Array};
 use oxidis_core::golden;
 use oxidis_core::resp::annotate::{annotate, Node, Status};
 use oxidis_core::resp::render::render_replies;
-use oxidis_core::resp::{append_request_arg, append_request_len, decode_reply, split_args, Reply};
+use oxidis_core::resp::{decode_reply, split_args, Reply};
 use oxidis_core::{all_commands, ClientHandle, Config, ConnInfo, Engine, Event, UnixMillis};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -42,10 +46,6 @@ mod memory {
 /// `noeviction`, so a growing data set is refused with OOM errors before the 4 GiB address
 /// space runs out (a failed allocation is a trap that kills the engine).
 const DEFAULT_MAXMEMORY_32BIT: &[u8] = b"3gb";
-
-/// Largest request the bindings accept in one call (Redis's proto-max-bulk-len is 512 MB for
-/// one argument; the query buffer limit is 1 GB).
-const MAX_REQUEST_BYTES: usize = 1024 * 1024 * 1024;
 
 thread_local! {
     /// The wrapper's `ReplyError` constructor (see `set_reply_error_factory`).
@@ -189,15 +189,6 @@ fn frames(out: &[u8]) -> Vec<Reply> {
     v
 }
 
-/// Appends one argument as a RESP bulk string (core's encoder), without aborting on allocation
-/// failure.
-fn push_bulk(req: &mut Vec<u8>, arg: &[u8]) -> Result<(), JsValue> {
-    req.try_reserve(arg.len() + 25)
-        .map_err(|_| range_error("oxidis: out of memory building the request"))?;
-    append_request_arg(req, arg);
-    Ok(())
-}
-
 /// The direct path's control block (f64 slots the wrapper reads through a Float64Array):
 /// the output's address and length in linear memory, whether events wait (the wrapper then
 /// pumps them), the engine's next deadline (-1: none), and where `callBatch`'s bounds are.
@@ -230,7 +221,6 @@ pub struct RawEngine {
     /// Raw bytes, so `send` still returns exactly what the server wrote.
     stash: HashMap<u32, Vec<u8>>,
     events: VecDeque<(u32, u32)>,
-    req: Vec<u8>,
     out: Vec<u8>,
     /// The direct call path's argument arena, written by the wrapper (see `arena`).
     arena: Vec<u8>,
@@ -315,7 +305,6 @@ impl RawEngine {
             next_handle: 1,
             stash: HashMap::new(),
             events: VecDeque::new(),
-            req: Vec::new(),
             out: Vec::new(),
             arena: Vec::new(),
             ctrl: Box::new([0.0; CTRL_LEN]),
@@ -461,96 +450,6 @@ impl RawEngine {
         !self.events.is_empty()
     }
 
-    fn feed(&mut self, id: ClientHandle) {
-        let now = self.clock();
-        let req = std::mem::take(&mut self.req);
-        self.eng.feed(now, id, &req);
-        self.req = req;
-        self.req.clear();
-        if self.req.capacity() > 1 << 20 {
-            self.req = Vec::new();
-        }
-    }
-
-    /// Runs one command whose arguments are the strings in `joined`, cut at the UTF-16 lengths
-    /// in `lens` (the wrapper's fast path: one string crosses the boundary, not one per arg).
-    #[wasm_bindgen(js_name = callStrings)]
-    pub fn call_strings(
-        &mut self,
-        h: u32,
-        joined: &str,
-        lens: &[u32],
-        mode: u8,
-    ) -> Result<JsValue, JsValue> {
-        let id = self.id(h)?;
-        if lens.is_empty() {
-            return Err(type_error("oxidis: call() needs at least a command name"));
-        }
-        let mut req = std::mem::take(&mut self.req);
-        req.clear();
-        append_request_len(&mut req, lens.len());
-        let mut rest = joined;
-        for &units in lens {
-            // Find the byte offset after `units` UTF-16 code units.
-            let mut seen = 0usize;
-            let mut cut = rest.len();
-            for (i, c) in rest.char_indices() {
-                if seen >= units as usize {
-                    cut = i;
-                    break;
-                }
-                seen += c.len_utf16();
-            }
-            if seen < units as usize {
-                self.req = req;
-                return Err(range_error("oxidis: argument lengths do not match"));
-            }
-            let (arg, tail) = rest.split_at(cut);
-            if let Err(e) = push_bulk(&mut req, arg.as_bytes()) {
-                self.req = Vec::new();
-                return Err(e);
-            }
-            rest = tail;
-        }
-        self.req = req;
-        self.run_call(h, id, Binary::from_u8(mode))
-    }
-
-    /// Runs one command; `args` holds strings and Uint8Arrays (the wrapper converts the rest).
-    #[wasm_bindgen(js_name = callArgs)]
-    pub fn call_args(&mut self, h: u32, args: Array, mode: u8) -> Result<JsValue, JsValue> {
-        let id = self.id(h)?;
-        let n = args.length() as usize;
-        if n == 0 {
-            return Err(type_error("oxidis: call() needs at least a command name"));
-        }
-        let mut req = std::mem::take(&mut self.req);
-        req.clear();
-        append_request_len(&mut req, n);
-        for (i, v) in args.iter().enumerate() {
-            let pushed = if let Some(s) = v.as_string() {
-                push_bulk(&mut req, s.as_bytes())
-            } else if let Some(b) = v.dyn_ref::<Uint8Array>() {
-                push_bulk(&mut req, &b.to_vec())
-            } else {
-                Err(type_error(&format!(
-                    "oxidis: argument {} must be a string or a Uint8Array",
-                    i + 1
-                )))
-            };
-            if let Err(e) = pushed {
-                self.req = Vec::new();
-                return Err(e);
-            }
-            if req.len() > MAX_REQUEST_BYTES {
-                self.req = Vec::new();
-                return Err(range_error("oxidis: request larger than 1 GB"));
-            }
-        }
-        self.req = req;
-        self.run_call(h, id, Binary::from_u8(mode))
-    }
-
     /// The address of the control block (`CTRL_*`, f64 slots), fixed for the engine's life.
     #[wasm_bindgen(js_name = ctrlPtr)]
     pub fn ctrl_ptr(&self) -> u32 {
@@ -690,27 +589,6 @@ impl RawEngine {
             Err(e) if errors_as_values => Ok(e),
             r => r,
         }
-    }
-
-    /// Feeds the request in `self.req`; returns the reply (`undefined` if the client blocked),
-    /// throws it if it is an error. Other frames go to the stash and the event queue.
-    fn run_call(&mut self, h: u32, id: ClientHandle, mode: Binary) -> Result<JsValue, JsValue> {
-        // Output that was waiting (pushes nobody took yet) is not this call's reply.
-        if self.eng.has_output(id) {
-            let stash = self.stash.entry(h).or_default();
-            self.eng.drain_output(id, stash);
-        }
-        self.feed(id);
-        let mut out = std::mem::take(&mut self.out);
-        out.clear();
-        self.eng.drain_output(id, &mut out);
-        self.collect_events();
-        if self.eng.should_close(id) {
-            self.events.push_back((EV_CLOSE, h));
-        }
-        let result = self.select_reply(h, &out, mode);
-        self.out = out;
-        result
     }
 
     /// The reply among a call's output frames: the first that is not a RESP3 push (a push
