@@ -567,7 +567,7 @@ impl RawEngine {
         self.ctrl[CTRL_AWAITS] = if self.eng.awaits_reply(id) { 1.0 } else { 0.0 };
     }
 
-    /// The reply of the direct call's output `out[start..end]` as `callStrings` returns it
+    /// The reply of the direct call's output `out[start..end]` as the RESP reader makes it
     /// (the first frame that is not a RESP3 push; other frames go to the stash and the event
     /// queue), for the shapes the wrapper does not read itself. Errors are thrown, or with
     /// `errors_as_values` returned as ReplyError objects (a batch's replies).
