@@ -250,7 +250,17 @@ export class Redis extends Emitter {
   #run(name, command, args, buffer) {
     let flat;
     try {
-      flat = flatten(name, args, [command]);
+      flat = [command];
+      for (let i = 0; i < args.length; i++) {
+        const a = args[i];
+        const t = typeof a;
+        if (t === 'string' || t === 'number') flat.push(a);
+        else {
+          // Arrays, objects and Maps of pairs, null: ioredis's flattening.
+          flat = flatten(name, args, [command]);
+          break;
+        }
+      }
       const r = this.#client._callList(flat, buffer);
       if (r instanceof Promise)
         return r.then(
@@ -547,8 +557,9 @@ for (const name of names) {
   const own = Object.prototype.hasOwnProperty;
   if (!own.call(Redis.prototype, name)) {
     Redis.prototype[name] = function (...args) {
-      const [rest, cb] = splitCallback(args);
-      return withCallback(this._exec(name, upper, rest, false), cb);
+      // A trailing callback (node style) is taken off the arguments (this function's own array).
+      const cb = args.length > 0 && typeof args[args.length - 1] === 'function' ? args.pop() : null;
+      return withCallback(this._exec(name, upper, args, false), cb);
     };
   }
   if (!own.call(Redis.prototype, name + 'Buffer')) {
