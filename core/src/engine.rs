@@ -718,6 +718,87 @@ impl Engine {
         }
     }
 
+    /// Runs one request given as its arguments, already split (an embedding host's direct call
+    /// path): exactly what `feed` of its RESP multibulk encoding does — the same dispatch,
+    /// statistics and query-buffer accounting (CLIENT LIST's qbuf, client eviction) — without
+    /// encoding and parsing it. When the request could not run at once (the client is blocked,
+    /// paused, closing or has input waiting, DEBUG SLEEP, a script is busy, the limits of an
+    /// unauthenticated client or of proto-max-bulk-len apply) its encoding is fed instead, so
+    /// every such case takes the one path that handles it. The reply is in the client's output.
+    pub fn call_args(&mut self, now: UnixMillis, id: ClientHandle, args: &[&[u8]]) {
+        let len = crate::resp::request_len(args);
+        let max_bulk = self.srv.config.proto_max_bulk_len;
+        let direct = !args.is_empty()
+            && self.srv.sleep_until.is_none()
+            && !self.srv.script.busy
+            && self.clients.get(id.0).is_some_and(|c| {
+                !c.close_asap
+                    && !c.close_after_reply
+                    && !c.postponed
+                    && c.blocked.is_none()
+                    && c.inbuf.is_empty()
+            })
+            && args.iter().all(|a| a.len() as u64 <= max_bulk)
+            && !crate::command::connection::auth_required(&self.srv, &self.clients[id.0]);
+        if !direct {
+            let mut req = Vec::with_capacity(len);
+            crate::resp::append_request(&mut req, args);
+            self.feed(now, id, &req);
+            return;
+        }
+        // receive(): the bytes would sit in the query buffer; it takes the capacity they would
+        // take (same qbuf, qbuf-free and tot-mem figures while the command runs).
+        let srv = &mut self.srv;
+        let c = &mut self.clients[id.0];
+        c.last_interaction = now;
+        srv.stats.net_input_bytes += len as u64;
+        c.inbuf.reserve(len);
+        c.running_qbuf = Some((len, c.inbuf.capacity()));
+        crate::command::client_evict::update(srv, c);
+        crate::command::client_evict::evict(srv, &mut self.clients);
+        if self.closes_at_once(id) {
+            if let Some(c) = self.clients.get_mut(id.0) {
+                c.running_qbuf = None;
+            }
+            return;
+        }
+        // process_input() for one request.
+        let (srv, clients) = (&mut self.srv, &mut self.clients);
+        if dispatch(now, srv, clients, id, args) == Dispatched::Postponed {
+            // Held by CLIENT PAUSE: it waits in the query buffer, as the fed request would.
+            if let Some(c) = clients.get_mut(id.0) {
+                c.running_qbuf = None;
+                crate::resp::append_request(&mut c.inbuf, args);
+            }
+        } else {
+            if !srv.script.busy {
+                crate::command::blocking::handle_ready(now, srv, clients);
+            }
+            if let Some(c) = clients.get_mut(id.0) {
+                if !crate::command::pubsub::check_output_limit(now, srv, c, id.0) {
+                    crate::command::client_evict::update(srv, c);
+                    crate::command::client_evict::evict(srv, clients);
+                }
+            }
+            if let Some(c) = clients.get_mut(id.0) {
+                let stopped = c.close_after_reply || c.close_asap || c.blocked.is_some();
+                if !stopped && srv.sleep_until.is_some() {
+                    c.postponed = true;
+                }
+                if c.close_after_reply && (!c.out.is_empty() || c.host_pending > 0) {
+                    c.close_armed = true;
+                }
+                if c.inbuf.capacity() > KEEP_BUFFER {
+                    c.inbuf = Vec::new();
+                }
+                c.running_qbuf = None;
+            }
+        }
+        self.run_unblocked(now);
+        crate::command::tracking::broadcast(&mut self.srv, &mut self.clients);
+        self.srv.collect_pending_free();
+    }
+
     /// Runs the buffered input of clients that were unblocked (served, timed out, CLIENT
     /// UNBLOCK): Redis's processUnblockedClients.
     fn run_unblocked(&mut self, now: UnixMillis) {
@@ -773,6 +854,17 @@ impl Engine {
             }
             crate::command::client_evict::update(&mut self.srv, c);
         }
+    }
+
+    /// True while a request of the client is waiting to run or to answer: blocked (BLPOP ...),
+    /// held by CLIENT PAUSE or DEBUG SLEEP, or input queued behind one. A call that wrote no
+    /// reply and is not waiting was silenced (CLIENT REPLY OFF/SKIP).
+    pub fn awaits_reply(&self, id: ClientHandle) -> bool {
+        self.srv.sleep_until.is_some()
+            || self
+                .clients
+                .get(id.0)
+                .is_some_and(|c| c.blocked.is_some() || c.postponed || !c.inbuf.is_empty())
     }
 
     pub fn has_output(&self, id: ClientHandle) -> bool {
@@ -1168,6 +1260,50 @@ mod tests {
         assert_eq!(eng.db_count(), 16);
         assert_eq!(eng.db_size(16), None);
         assert!(eng.keys_matching(now, 16, b"*", 10).is_none());
+    }
+
+    #[test]
+    fn call_args_is_feed_without_the_encoding() {
+        // Two engines, one fed RESP, one called with split arguments: the same bytes out,
+        // including the figures that count the request's bytes (qbuf, net_input_bytes).
+        let script: &[&[&str]] = &[
+            &["SET", "k", "v"],
+            &["GET", "k"],
+            &["CLIENT", "INFO"],
+            &["LPUSH", "l", "a", "b"],
+            &["LRANGE", "l", "0", "-1"],
+            &["MULTI"],
+            &["INCR", "n"],
+            &["EXEC"],
+            &["nope", "x"],
+            &["GET"],
+            &["AUTH", "x"],
+            &["QUIT"],
+        ];
+        let mut fed = Engine::new(Config::default(), 1);
+        let mut called = Engine::new(Config::default(), 1);
+        let a = fed.connect(UnixMillis(0), ConnInfo::default());
+        let b = called.connect(UnixMillis(0), ConnInfo::default());
+        for cmd in script {
+            let args: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
+            let mut req = Vec::new();
+            crate::resp::append_request(&mut req, &args);
+            assert_eq!(crate::resp::request_len(&args), req.len());
+            let want = run(&mut fed, a, &req);
+            called.call_args(UnixMillis(1000), b, &args);
+            let mut got = Vec::new();
+            called.drain_output(b, &mut got);
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "{cmd:?}"
+            );
+            assert_eq!(fed.should_close(a), called.should_close(b));
+        }
+        assert_eq!(
+            fed.srv.stats.net_input_bytes,
+            called.srv.stats.net_input_bytes
+        );
     }
 
     #[test]

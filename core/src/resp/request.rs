@@ -250,6 +250,22 @@ pub fn append_request_len(out: &mut Vec<u8>, argc: usize) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// The length of a request's RESP multibulk encoding (`*<argc>\r\n` and one `$<len>\r\n..\r\n`
+/// per argument), without building it.
+pub fn request_len(args: &[&[u8]]) -> usize {
+    let digits = |mut n: usize| {
+        let mut d = 1;
+        while n >= 10 {
+            n /= 10;
+            d += 1;
+        }
+        d
+    };
+    args.iter().fold(3 + digits(args.len()), |n, a| {
+        n + 5 + digits(a.len()) + a.len()
+    })
+}
+
 /// Appends one argument as a bulk string, `$<len>\r\n<bytes>\r\n` (at most `arg.len() + 25`
 /// bytes).
 pub fn append_request_arg(out: &mut Vec<u8>, arg: &[u8]) {
