@@ -25,7 +25,7 @@ function pair(masterConfig = {}) {
 const digest = (c) => c.call('DEBUG', 'DIGEST');
 const sent = (chunks, dir) => chunks.filter((c) => c.direction === dir).map((c) => c.text).join('');
 
-test('disk-based full sync ($len RDB), the stream, a cut and +CONTINUE with only the missed bytes', () => {
+test('disk-based full sync ($len RDB), the stream, a cut and +CONTINUE with only the missed bytes', async () => {
   const { link, chunks, advance, m, r } = pair({ 'repl-diskless-sync': 'no' });
   m.call('SET', 'a', '1');
   m.call('RPUSH', 'l', 'x', 'y');
@@ -58,6 +58,10 @@ test('disk-based full sync ($len RDB), the stream, a cut and +CONTINUE with only
   assert.equal(link.connected, false);
   assert.match(r.call('INFO', 'replication'), /master_link_status:down/);
   m.call('INCR', 'counter');
+  // No replica can ack while the link is down: WAIT times out with 0.
+  const none = m.call('WAIT', 1, 100);
+  advance(200);
+  assert.equal(await none, 0);
   m.call('DEL', 'a');
   advance(1000);
   assert.equal(link.connected, false);
@@ -76,6 +80,7 @@ test('disk-based full sync ($len RDB), the stream, a cut and +CONTINUE with only
   // Only the missed bytes: INCR and DEL (no SET a, no RPUSH).
   const afterContinue = resumed.slice(resumed.indexOf('+CONTINUE'));
   assert.match(afterContinue, /INCR\r\n\$7\r\ncounter/);
+  assert.match(afterContinue, /GETACK/); // WAIT's request, kept in the backlog as Redis keeps it
   assert.match(afterContinue, /DEL\r\n\$1\r\na/);
   assert.ok(!afterContinue.includes('RPUSH'));
   assert.equal(r.call('GET', 'a'), null);
