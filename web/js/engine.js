@@ -555,6 +555,8 @@ export class Engine {
       this._pump();
     }
     if (!this.#manual && !this.#dead) this.#schedule(f64[c + CTRL_DEADLINE]);
+    // The direct path too: a replication link pumps after every operation.
+    if (this._observers) for (const o of this._observers) o();
   }
 
   /** The raw engine, after checking it is usable. */
@@ -582,7 +584,14 @@ export class Engine {
     } finally {
       if (!this.#dead && r.hasEvents()) this._pump();
       if (!this.#manual && !this.#dead) this.#schedule();
+      if (this._observers && !this.#dead) for (const o of this._observers) o();
     }
+  }
+
+  /** Calls `f()` after every operation on this engine (replication.js pumps its links). */
+  _observe(f) {
+    (this._observers ??= new Set()).add(f);
+    return () => this._observers.delete(f);
   }
 
   /** Opens a new client (a connection to this engine). */
@@ -816,9 +825,13 @@ export class Client {
   }
 
   #block(front) {
-    return new Promise((resolve, reject) => {
+    const p = new Promise((resolve, reject) => {
       this.#addPending({ resolve, reject }, front);
     });
+    // The reply may already be waiting: an engine observer (a ReplicationLink) ran after the
+    // call blocked and before it got here (WAIT answered by the replica's ACK at once).
+    this._output();
+    return p;
   }
 
   #addPending(p, front) {

@@ -295,4 +295,41 @@ export class Pipeline {
   [command: string]: any;
 }
 
+/** Options of a ReplicationLink: the two engines and the name REPLICAOF uses for the master. */
+export interface ReplicationLinkOptions {
+  master: Engine;
+  replica: Engine;
+  /** Default 'master'. */
+  host?: string;
+  /** Default 6379. */
+  port?: number;
+  /** The replica's address as the master sees it (CLIENT LIST, INFO, ROLE); default 'replica:50000'. */
+  replicaAddr?: string;
+}
+
+export interface ReplicationChunk {
+  direction: 'to-master' | 'to-replica';
+  bytes: Uint8Array;
+}
+
+/**
+ * The network between two engines of one process: after `REPLICAOF host port` on the replica,
+ * bytes move both ways after every operation on either engine. `cut()` closes both ends and
+ * refuses connects until `reconnect()` (the replica retries once a second of its clock, then
+ * resumes with PSYNC).
+ */
+export class ReplicationLink {
+  constructor(options: ReplicationLinkOptions);
+  readonly host: string;
+  readonly port: number;
+  readonly connected: boolean;
+  readonly up: boolean;
+  onChunk(f: (chunk: ReplicationChunk) => void): () => boolean;
+  onState(f: (state: 'connected' | 'refused' | 'closed' | 'cut' | 'up') => void): () => boolean;
+  cut(): void;
+  reconnect(): void;
+  pump(): void;
+  close(): void;
+}
+
 export default Redis;

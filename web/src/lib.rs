@@ -221,6 +221,8 @@ pub struct RawEngine {
     /// Raw bytes, so `send` still returns exactly what the server wrote.
     stash: HashMap<u32, Vec<u8>>,
     events: VecDeque<(u32, u32)>,
+    /// The engine's last `Event::ConnectMaster` (host, port, attempt) nobody answered yet.
+    connect_master: Option<(String, u16, u64)>,
     out: Vec<u8>,
     /// The direct call path's argument arena, written by the wrapper (see `arena`).
     arena: Vec<u8>,
@@ -305,6 +307,7 @@ impl RawEngine {
             next_handle: 1,
             stash: HashMap::new(),
             events: VecDeque::new(),
+            connect_master: None,
             out: Vec::new(),
             arena: Vec::new(),
             ctrl: Box::new([0.0; CTRL_LEN]),
@@ -385,11 +388,18 @@ impl RawEngine {
     }
 
     pub fn connect(&mut self) -> u32 {
+        self.connect_from("wasm:0")
+    }
+
+    /// A client whose peer address (CLIENT LIST's addr, INFO's slave ip) is `addr`, e.g. the
+    /// replica engine of a page's replication link.
+    #[wasm_bindgen(js_name = connectFrom)]
+    pub fn connect_from(&mut self, addr: &str) -> u32 {
         let now = self.clock();
         let id = self.eng.connect(
             now,
             ConnInfo {
-                addr: "wasm:0".into(),
+                addr: addr.into(),
                 laddr: "wasm:0".into(),
                 ..Default::default()
             },
@@ -399,6 +409,50 @@ impl RawEngine {
         self.handles.insert(h, id);
         self.by_slot.insert(id.0, h);
         h
+    }
+
+    /// The master connection the engine (a replica after REPLICAOF) asks for, as
+    /// `[host, port, attempt]`, once; `undefined` if none is pending.
+    #[wasm_bindgen(js_name = takeConnectMaster)]
+    pub fn take_connect_master(&mut self) -> Option<Array> {
+        self.collect_events();
+        let (host, port, attempt) = self.connect_master.take()?;
+        let a = Array::new();
+        a.push(&JsValue::from_str(&host));
+        a.push(&JsValue::from_f64(port.into()));
+        a.push(&JsValue::from_f64(attempt as f64));
+        Some(a)
+    }
+
+    /// The page's link for `attempt` is up: returns the master link's client handle (its
+    /// output, starting with PING, goes to the master; the master's bytes are fed with
+    /// `send`), or 0 if the engine no longer wants that attempt.
+    #[wasm_bindgen(js_name = masterLinkConnected)]
+    pub fn master_link_connected(&mut self, attempt: f64, addr: &str) -> u32 {
+        let now = self.clock();
+        let info = ConnInfo {
+            addr: addr.into(),
+            laddr: "wasm:0".into(),
+            ..Default::default()
+        };
+        let Some(id) = self.eng.master_link_connected(now, attempt as u64, info) else {
+            return 0;
+        };
+        let h = self.next_handle;
+        self.next_handle = self.next_handle.wrapping_add(1).max(1);
+        self.handles.insert(h, id);
+        self.by_slot.insert(id.0, h);
+        self.collect_events();
+        h
+    }
+
+    /// The page could not link `attempt` (no such master, or the link is cut): the engine
+    /// retries from its cron, as after a refused TCP connect.
+    #[wasm_bindgen(js_name = masterLinkFailed)]
+    pub fn master_link_failed(&mut self, attempt: f64) {
+        let now = self.clock();
+        self.eng.master_link_failed(now, attempt as u64);
+        self.collect_events();
     }
 
     pub fn disconnect(&mut self, h: u32) {
@@ -425,11 +479,18 @@ impl RawEngine {
                 Event::Close(id) => (EV_CLOSE, id),
                 // An embedded engine has no process to stop (SHUTDOWN's reply says what it did)
                 // and no files to apply dir/appendonly to.
-                // No sockets here: a wasm engine is never told REPLICAOF host port by a host.
-                Event::Shutdown
-                | Event::ConfigChanged
-                | Event::Log(_)
-                | Event::ConnectMaster { .. } => continue,
+                Event::Shutdown | Event::ConfigChanged | Event::Log(_) => continue,
+                // No sockets here: the page links engines itself (web/js/replication.js asks
+                // `takeConnectMaster` and answers with masterLinkConnected/Failed). Only the
+                // latest attempt matters: the engine ignores answers to older ones.
+                Event::ConnectMaster {
+                    host,
+                    port,
+                    attempt,
+                } => {
+                    self.connect_master = Some((host, port, attempt));
+                    continue;
+                }
             };
             if let Some(&h) = self.by_slot.get(&id.0) {
                 self.events.push_back((kind, h));

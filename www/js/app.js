@@ -4,6 +4,7 @@
 import { Engine, decodeAnnotated, renderReply } from '../pkg/index.js';
 import { ClientPanel, el } from './client.js';
 import { LESSONS } from './lessons.js';
+import { ReplicationView } from './replication.js';
 import { base64ToBytes, bytesToBase64, fromBase64Url, toBase64Url } from './bytes.js';
 import { commandTable, commandOf, docsUrl } from './commands.js';
 import { splitArgs } from '../pkg/index.js';
@@ -62,6 +63,8 @@ class App {
     // The keyspace view reads values through its own connection (never shown on a wire).
     this.inspector = this.engine.connect();
     this.clients = [];
+    // The replication lesson's replica engine and link (made when that lesson opens).
+    this.repl = new ReplicationView(this);
     this.buildClock();
     const saved = shared ? [{}] : state.clients?.length ? state.clients : [{}];
     for (const s of saved.slice(0, MAX_CLIENTS)) this.addClient(s, false);
@@ -115,7 +118,7 @@ class App {
     this.clients.sort((a, b) => a.n - b.n);
     const box = $('#clients');
     box.append(...this.clients.map((x) => x.root));
-    box.dataset.count = this.clients.length;
+    this.countPanels();
     $('#add-client').disabled = this.clients.length >= MAX_CLIENTS;
     if (focus) c.input.focus();
     this.changed();
@@ -125,7 +128,7 @@ class App {
   removeClient(c) {
     c.close();
     this.clients = this.clients.filter((x) => x !== c);
-    $('#clients').dataset.count = this.clients.length;
+    this.countPanels();
     $('#add-client').disabled = false;
     this.pumpAll();
     this.changed();
@@ -133,6 +136,10 @@ class App {
   }
 
   client(n) {
+    if (n === 'replica') {
+      this.showReplication(true);
+      return this.repl.panel;
+    }
     while (!this.clients.find((c) => c.n === n) && this.clients.length < MAX_CLIENTS) this.addClient({}, false);
     return this.clients.find((c) => c.n === n) ?? this.clients[this.clients.length - 1];
   }
@@ -140,6 +147,34 @@ class App {
   /** Output for other clients (a PUBLISH, a woken BLPOP, a timeout) goes to their consoles. */
   pumpAll(except) {
     for (const c of this.clients) if (c !== except) c.poll();
+    if (this.repl.panel && this.repl.panel !== except) this.repl.poll();
+  }
+
+  /** The consoles' grid: the clients, and the replica's console while it is shown. */
+  countPanels() {
+    const shown = this.repl?.panel && !this.repl.root.hidden;
+    // The replica's console stays after the clients (addClient re-appends them).
+    if (this.repl?.panel?.root.isConnected) $('#clients').append(this.repl.panel.root);
+    $('#clients').dataset.count = this.clients.length + (shown ? 1 : 0);
+  }
+
+  /** The replication view (a replica engine linked to this one) shown or hidden. */
+  showReplication(on) {
+    if (on) {
+      this.repl.start();
+      if (!this.repl.panel.root.isConnected) $('#clients').append(this.repl.panel.root);
+    }
+    this.repl.setVisible(on);
+    this.countPanels();
+  }
+
+  /** The learner pressed Disconnect or Reconnect: a link step is done. */
+  linkAction(action) {
+    const l = LESSONS.find((x) => x.id === this.lesson);
+    if (!l) return;
+    const i = this.activeStep(l);
+    if (i >= 0 && l.steps[i].link === action && !this.inRunStep) this.completeStep(l, i);
+    else this.changed();
   }
 
   // ---- state ----------------------------------------------------------------------------
@@ -250,6 +285,7 @@ class App {
   tick(ms) {
     const before = this.engine.dbSize();
     this.engine.advance(ms);
+    this.repl.advance(ms);
     this.pumpAll();
     this.updateClock();
     this.refreshKeys();
@@ -261,11 +297,12 @@ class App {
     }
   }
 
-  advance(ms) {
+  advance(ms, why) {
     this.engine.advance(ms);
+    this.repl.advance(ms);
     this.pumpAll();
     this.changed();
-    this.toast(`Clock moved forward ${ms >= 60000 ? `${ms / 60000} min` : `${ms / 1000} s`}.`);
+    this.toast(why ?? `Clock moved forward ${ms >= 60000 ? `${ms / 60000} min` : `${ms / 1000} s`}.`);
   }
 
   updateClock() {
@@ -474,6 +511,8 @@ class App {
 
   /** What a step asks for, as shown: `client 2> BLPOP jobs 0`. */
   stepWhat(s) {
+    if (s.link) return s.link === 'cut' ? 'Disconnect (cut the link)' : 'Reconnect';
+    if (s.client === 'replica') return `replica> ${s.cmd}`;
     return s.cmd ? `client ${s.client}> ${s.cmd}` : s.raw ? `client ${s.client} bytes> ${s.raw}` : `clock +${s.advance / 1000} s`;
   }
 
@@ -482,6 +521,8 @@ class App {
     const l = sandbox ? null : (LESSONS.find((x) => x.id === id) ?? LESSONS[0]);
     const changed = this.lesson !== (sandbox ? 'sandbox' : l.id);
     this.lesson = sandbox ? 'sandbox' : l.id;
+    if (l?.replication) this.showReplication(true);
+    else if (this.repl.engine) this.showReplication(false);
     for (const b of document.querySelectorAll('#lesson-list button')) {
       const x = LESSONS.find((y) => y.id === b.dataset.lesson);
       const done = this.activeStep(x) < 0;
@@ -515,7 +556,7 @@ class App {
     const active = this.activeStep(l);
     const steps = l.steps.map((s, i) => {
       const isDone = this.lessonDone.has(this.stepId(l, i));
-      const run = el('button', { type: 'button', class: 'run', onclick: () => this.runStep(l, i) }, isDone ? 'Run again' : s.advance ? `Move the clock +${s.advance / 1000} s` : 'Do it for me');
+      const run = el('button', { type: 'button', class: 'run', onclick: () => this.runStep(l, i) }, isDone ? 'Run again' : s.advance ? `Move the clock +${s.advance / 1000} s` : s.link ? this.stepWhat(s) : 'Do it for me');
       const li = el('li', { class: isDone ? 'done' : i === active ? 'active' : '' }, el('p', { text: s.text }), el('code', { text: this.stepWhat(s) }), run);
       if (i === active) li.setAttribute('aria-current', 'step');
       return li;
@@ -561,6 +602,8 @@ class App {
     const buttons = el('div', { class: 'strip-actions' });
     if (s.advance) {
       buttons.append(el('button', { type: 'button', class: 'strip-run', onclick: () => this.runStep(l, i) }, `Move the clock +${s.advance / 1000} s`));
+    } else if (s.link) {
+      buttons.append(el('button', { type: 'button', class: 'strip-run', onclick: () => this.runStep(l, i) }, this.stepWhat(s)));
     } else {
       const c = this.client(s.client);
       if (s.cmd) c.input.placeholder = s.cmd;
@@ -583,6 +626,7 @@ class App {
   /** Puts the step's command in its client's input, for the learner to send. */
   fillStep(l, i) {
     const s = l.steps[i];
+    if (s.link) return this.runStep(l, i);
     const c = this.client(s.client);
     if (c.closed) c.reconnect();
     if (s.raw) {
@@ -600,8 +644,17 @@ class App {
 
   runStep(l, i) {
     const s = l.steps[i];
+    this.inRunStep = true;
+    try {
+      if (s.link === 'cut') this.repl.cut();
+      else if (s.link === 'reconnect') this.repl.reconnect();
+    } finally {
+      this.inRunStep = false;
+    }
     if (s.advance) this.advance(s.advance);
-    else {
+    else if (s.link) {
+      // done above
+    } else {
       const c = this.client(s.client);
       if (c.closed) c.reconnect();
       if (s.raw) {

@@ -44,10 +44,15 @@ export function el(tag, attrs = {}, ...kids) {
 }
 
 export class ClientPanel {
-  /** `app`: { engine, changed(), pumpAll(), removeClient(panel) }; `saved`: persisted state. */
-  constructor(app, n, saved = {}) {
+  /**
+   * `app`: { engine, changed(), pumpAll(), removeClient(panel) }; `saved`: persisted state;
+   * `opts.engine`: another engine than the app's (the replication view's replica), `opts.title`.
+   */
+  constructor(app, n, saved = {}, opts = {}) {
     this.app = app;
     this.n = n;
+    this.engine = opts.engine ?? null;
+    this.name = opts.title ?? `Client ${n}`;
     this.history = saved.history ?? [];
     this.hpos = this.history.length;
     this.log = [];
@@ -62,7 +67,7 @@ export class ClientPanel {
   }
 
   connect() {
-    this.conn = this.app.engine.connect();
+    this.conn = (this.engine ?? this.app.engine).connect();
     this.closed = false;
     this.resp3 = false;
     this.subscribed = false;
@@ -75,7 +80,7 @@ export class ClientPanel {
   build() {
     const id = `c${this.n}`;
     this.root = el('section', { class: 'client', id: `client-${this.n}`, 'aria-labelledby': `${id}-title` });
-    this.title = el('h2', { id: `${id}-title`, text: `Client ${this.n}` });
+    this.title = el('h2', { id: `${id}-title`, text: this.name });
     this.protoBtn = el('button', { type: 'button', class: 'proto', 'aria-pressed': 'false', title: 'Switch protocol with HELLO 3 / HELLO 2', onclick: () => this.runInput(this.resp3 ? 'HELLO 2' : 'HELLO 3') }, 'RESP2');
     this.modeBtn = el('button', { type: 'button', class: 'mode', 'aria-pressed': 'false', title: 'Type RESP bytes by hand', onclick: () => this.setMode(this.mode === 'raw' ? 'console' : 'raw') }, 'Raw RESP');
     this.reconnectBtn = el('button', { type: 'button', class: 'reconnect', hidden: '', onclick: () => this.reconnect() }, 'Reconnect');
@@ -84,7 +89,7 @@ export class ClientPanel {
     this.status = el('span', { class: 'status', role: 'status' });
     const head = el('header', { class: 'client-head' }, this.title, this.status, tools);
 
-    this.out = el('div', { class: 'console', role: 'log', 'aria-label': `Client ${this.n} console`, 'aria-live': 'polite', tabindex: '0' });
+    this.out = el('div', { class: 'console', role: 'log', 'aria-label': `${this.name} console`, 'aria-live': 'polite', tabindex: '0' });
 
     // Console input.
     this.input = el('input', { type: 'text', id: `${id}-input`, class: 'cmd', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', placeholder: 'SET greeting hello', 'aria-describedby': `${id}-hint` });
@@ -124,8 +129,8 @@ export class ClientPanel {
     this.rawHelp = el('p', { class: 'raw-help', hidden: '', text: 'Type RESP with escapes: \\r \\n \\t \\\\ \\xHH. Bytes are sent as typed (nothing is added); the server parses them incrementally.' });
 
     this.explain = el('div', { class: 'explain', 'aria-live': 'polite', text: 'Hover or focus a part of the bytes (←/→ move) to see what it is.' });
-    this.wire = el('ol', { class: 'wire', 'aria-label': `Client ${this.n} wire` });
-    const wireBox = el('details', { class: 'wire-box', open: '' }, el('summary', { text: `Wire: client ${this.n} ⇄ server` }), el('div', { class: 'lane', 'aria-hidden': 'true' }, el('span', { text: 'client' }), el('span', { class: 'track' }, el('span', { class: 'packet' })), el('span', { text: 'server' })), this.explain, this.wire);
+    this.wire = el('ol', { class: 'wire', 'aria-label': `${this.name} wire` });
+    const wireBox = el('details', { class: 'wire-box', open: '' }, el('summary', { text: this.engine ? `Wire: ${this.name.toLowerCase()} console ⇄ its engine` : `Wire: client ${this.n} ⇄ server` }), el('div', { class: 'lane', 'aria-hidden': 'true' }, el('span', { text: 'client' }), el('span', { class: 'track' }, el('span', { class: 'packet' })), el('span', { text: 'server' })), this.explain, this.wire);
 
     this.root.append(head, this.out, this.form, this.hint, this.rawHelp, this.rawForm, this.parser, wireBox);
     this.parser.hidden = true;
@@ -297,6 +302,13 @@ export class ClientPanel {
       this.print('error', `Error: ${e.message}`);
       this.markClosed();
       return;
+    }
+    // A blocking command may be answered within the same write (WAIT: the replica's ACK came
+    // back over the replication link before the engine returned): that is its reply too.
+    if (!reply.length && !this.closed) {
+      try {
+        reply = this.conn.send(new Uint8Array(0));
+      } catch {}
     }
     this.receive(reply, '');
     this.app.pumpAll(this);

@@ -286,6 +286,14 @@ test('axe-core: no WCAG 2.2 A/AA violations on every view, light and dark', asyn
       await page.locator('#lesson-list button[data-lesson="hashes"]').click();
       await type(page, 1, 'HSET user:1 name Ada lang Rust visits 0');
     },
+    'replication: two engines, the link cut': async (page) => {
+      await page.locator('#lesson-list button[data-lesson="replication"]').click();
+      await type(page, 'replica', 'REPLICAOF master 6379');
+      await page.locator('button[data-advance="10000"]').click();
+      await page.locator('#repl-cut').click();
+      await type(page, 1, 'INCR visits');
+      await page.locator('#repl-wire .wire-entry .part').first().focus();
+    },
     'lesson complete, closed connection': async (page) => {
       await page.locator('#lesson-list button[data-lesson="errors"]').click();
       for (const b of ['*1\\r\\n$3\\r\\nPING\\r\\n', '*2\\r\\n$3\\r\\nGET\\r\\n', 'x\\r\\n']) await sendRaw(page, 1, b);

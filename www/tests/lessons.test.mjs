@@ -29,6 +29,40 @@ after(async () => {
   server?.close();
 });
 
+/**
+ * After the replication lesson: the link panel labelled the handshake, the full sync (the RDB
+ * summarised with its size), the stream, the partial resync with only the missed bytes, and
+ * GETACK/ACK; the replica's console showed its INFO; both engines hold the same keys.
+ */
+async function checkReplication(page, label) {
+  const labels = await page.locator('#repl-wire > li').evaluateAll((els) => els.map((e) => e.dataset.label));
+  const has = (re, what) => assert.ok(labels.some((t) => re.test(t)), `${label}: the link shows ${what} (${labels.join(' | ')})`);
+  has(/^PING: the handshake/, 'PING');
+  has(/^REPLCONF listening-port 6379/, 'REPLCONF listening-port');
+  has(/^REPLCONF capa eof capa psync2/, 'REPLCONF capa');
+  has(/^\\n: a newline, the master's keepalive/, 'the keepalive newlines');
+  has(/^\+FULLRESYNC: a full resync; the master's replication ID [0-9a-f]{40} and offset \d+/, '+FULLRESYNC');
+  has(/^RDB payload: \d+ bytes \(\$EOF:/, 'the RDB with its size');
+  has(/^stream: RPUSH jobs a b$/, 'the stream');
+  assert.equal(labels.filter((t) => /^PSYNC [0-9a-f]{40} \d+: continue the stream/.test(t)).length, 2, `${label}: two PSYNCs (${labels.join(' | ')})`);
+  has(/^REPLCONF GETACK \*/, 'GETACK');
+  has(/^REPLCONF ACK \d+/, 'ACK');
+  // After +CONTINUE: only the missed bytes (the INCR), no RDB.
+  const k = labels.findLastIndex((t) => t.startsWith('+CONTINUE'));
+  assert.ok(k > 0, `${label}: +CONTINUE shown`);
+  const after = labels.slice(k + 1).filter((t) => !/^REPLCONF|^PING/.test(t));
+  assert.deepEqual(after, ['stream: INCR visits'], `${label}: only the missed write after +CONTINUE`);
+  assert.match(await page.locator('#client-replica .console').innerText(), /master_link_status:down/);
+  // WAIT was answered once the replica acked (GETACK/ACK over the link within the same write).
+  assert.match(await page.locator('#client-1 .console').innerText(), /WAIT 1 0\n(?:.*\n)?\(integer\) 1\s*$/);
+  assert.match(await page.locator('#repl-status').innerText(), /link up/);
+  const keys = await page.evaluate(() => {
+    const p = window.playground;
+    return [p.engine.keys().map((k) => k.key).sort(), p.repl.engine.keys().map((k) => k.key).sort()];
+  });
+  assert.deepEqual(keys[1], keys[0], `${label}: the replica holds the master's keys`);
+}
+
 async function walk(viewport, label, touch) {
   const context = await browser.newContext({ viewport, hasTouch: touch, isMobile: touch });
   const page = await context.newPage();
@@ -38,13 +72,18 @@ async function walk(viewport, label, touch) {
   await page.goto(server.base);
   await page.waitForSelector('body[data-ready="true"]');
   let typed = 0;
-  for (const l of LESSONS) {
+  // LESSON=<id> walks one lesson (while working on it); the suite walks them all.
+  for (const l of LESSONS.filter((x) => !process.env.LESSON || x.id === process.env.LESSON)) {
     await page.locator(`#lesson-list button[data-lesson="${l.id}"]`).click();
     for (const [i, s] of l.steps.entries()) {
       const where = `${label} ${l.title} step ${i + 1}`;
       if (s.advance) {
         assert.match(await page.locator('#step-strip .strip-title').innerText(), new RegExp(`step ${i + 1} of ${l.steps.length}`), where);
         await page.locator('#step-strip .strip-run').click();
+      } else if (s.link) {
+        // The learner's own button in the link panel (not the step's "do it for me").
+        assert.match(await page.locator('#step-strip .strip-title').innerText(), new RegExp(`step ${i + 1} of ${l.steps.length}`), where);
+        await page.locator(s.link === 'cut' ? '#repl-cut' : '#repl-up').click();
       } else {
         const input = page.locator(s.raw ? `#c${s.client}-raw` : `#c${s.client}-input`);
         // Long commands are pasted in part, the rest typed key by key (keeps the suite short).
@@ -80,6 +119,7 @@ async function walk(viewport, label, touch) {
       assert.match((await page.locator('#lesson .steps > li').nth(i).getAttribute('class')) ?? '', /done/, `${where}: the step is done`);
     }
     assert.match(await page.locator('#step-strip').innerText(), /complete ✓/, `${label} ${l.title}: complete`);
+    if (l.replication) await checkReplication(page, label);
     await page.screenshot({ path: join(shots, `lesson-${l.id}-${label}.png`) });
   }
   assert.deepEqual(errors, [], 'the page logged errors');
@@ -89,7 +129,7 @@ async function walk(viewport, label, touch) {
 
 test('every lesson typed by a learner on a desktop (1280×720)', async () => {
   const typed = await walk({ width: 1280, height: 720 }, 'desktop', false);
-  assert.ok(typed >= 60, `${typed} typed steps`);
+  if (!process.env.LESSON) assert.ok(typed >= 60, `${typed} typed steps`);
   console.log(`# desktop: ${typed} typed steps over ${LESSONS.length} lessons`);
 });
 

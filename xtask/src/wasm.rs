@@ -17,7 +17,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 /// The package's files that are copied from web/js as they are.
-const JS_FILES: &[&str] = &["index.js", "engine.js", "redis.js", "index.d.ts"];
+const JS_FILES: &[&str] = &[
+    "index.js",
+    "engine.js",
+    "redis.js",
+    "replication.js",
+    "index.d.ts",
+];
 
 fn web_dir() -> PathBuf {
     crate::repo_root().join("web")
