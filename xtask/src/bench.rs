@@ -1550,9 +1550,13 @@ fn run_sections(
     let mut md = String::new();
     let mut svg = None;
     let head = format!(
-        "# Oxidis vs redis-server {}\n\n{} logical CPUs; redis-benchmark shares them with the server it measures.\n\n",
+        "# Oxidis vs redis-server {}\n\n{} logical CPUs; redis-benchmark shares them with the server it measures. Load average at the start: {} (other work on the machine slows both servers alike within a run: compare ratios from one run).\n\n",
         redis_version(),
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().map(str::to_string))
+            .unwrap_or_else(|| "?".into())
     );
     log.section(&mut md, &head);
     if sections.contains(&"throughput") {
@@ -1561,7 +1565,7 @@ fn run_sections(
         let targets = [Target::of(&a), Target::of(&b)];
         let t = throughput(&targets, sizes, tests, &mut log)?;
         let text = format!(
-            "## Throughput\n\nredis-benchmark -c 50 -r 100000 -n {}/{} (-P 1/-P 16; LRANGE_100 a quarter), median of {} rounds alternating A B / B A.\n\n{}\n",
+            "## Throughput\n\nredis-benchmark -c 50 -r 100000 -n {}/{} (-P 1/-P 16; LRANGE_100 a quarter), median of {} rounds alternating A B / B A. CPU µs/req: the server's user + system CPU time (every thread, from /proc/PID/stat, in 10 ms ticks) over the redis-benchmark run, divided by its requests.\n\n{}\n",
             sizes.requests[0],
             sizes.requests[1],
             sizes.rounds,
