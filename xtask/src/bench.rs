@@ -39,6 +39,13 @@
 //!
 //! redis-benchmark runs on the same two cores as the server it measures, so at `-P 16` it is
 //! often the bottleneck: the -P 16 figures understate both servers, and their ratio tends to 1.
+//!
+//! Every throughput row also gives each server's CPU time per request (user + system over the
+//! redis-benchmark run, from /proc/PID/stat), which a noisy shared machine disturbs far less
+//! than requests/s. The growth sections set `latency-monitor-threshold 1` and print the servers'
+//! own LATENCY events and Oxidis's `DEBUG LOOP-TURN` (its longest and busiest event-loop turns
+//! and what they did). `BENCH_OXIDIS_BIN=path` measures that oxidis-server binary instead of
+//! building this tree's (before/after figures from one checkout).
 
 use crate::servers::{self, Server};
 use crate::suite::{run_status, Suite};
