@@ -1,59 +1,78 @@
-// ops/s of the oxidis package (client.call and the ioredis-style facade) next to ioredis-mock,
-// in one Node process: SET, GET, INCR, LPUSH, ZADD, HSET. `node bench.mjs [N]` (default 50000
-// operations per command and contender). Prints a table and the ratios.
+// ops/s of the oxidis package — client.call (the direct call path), the ioredis-style facade —
+// next to ioredis-mock, in one Node process; with --chromium also client.call and the facade in
+// headless Chromium (Debian's, through playwright-core, as the browser tests run it).
+// `node bench.mjs [N] [--chromium] [--tsv FILE]` (N: operations per command and contender over
+// 7 interleaved rounds, default 70000; a pipeline counts as its 100 SETs). Prints tables with the
+// ratios; --tsv writes the figures for `cargo xtask bench-wasm` (docs/bench-wasm.md).
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Engine, Redis } from './pkg/index.js';
 import RedisMock from 'ioredis-mock';
+import { runBench, ROUNDS } from './bench-ops.js';
 
-const N = Number(process.argv[2] ?? 50_000);
-const ops = {
-  SET: (i) => ['set', `key:${i % 1000}`, 'value'],
-  GET: (i) => ['get', `key:${i % 1000}`],
-  INCR: () => ['incr', 'counter'],
-  LPUSH: (i) => ['lpush', `list:${i % 100}`, 'item'],
-  ZADD: (i) => ['zadd', 'zset', i % 5000, `member:${i % 5000}`],
-  HSET: (i) => ['hset', `hash:${i % 100}`, `field:${i % 50}`, 'value'],
-};
-
-async function time(fn) {
-  // A warm-up round, then the measured one.
-  await fn(Math.min(N, 5000));
-  const t = process.hrtime.bigint();
-  await fn(N);
-  return N / (Number(process.hrtime.bigint() - t) / 1e9);
-}
+const argv = process.argv.slice(2);
+const tsvAt = argv.indexOf('--tsv');
+const tsvFile = tsvAt >= 0 ? argv.splice(tsvAt, 2)[1] : null;
+const chromeAt = argv.indexOf('--chromium');
+const chromium = chromeAt >= 0 && argv.splice(chromeAt, 1).length > 0;
+const N = Number(argv[0] ?? 70_000);
 
 const engine = new Engine({ seed: 1 });
-const client = engine.connect();
-const facade = new Redis({ engine });
 const mock = new RedisMock();
-
-const rows = [];
-for (const [name, make] of Object.entries(ops)) {
-  const call = await time(async (n) => {
-    for (let i = 0; i < n; i++) client.call(...make(i));
-  });
-  const viaFacade = await time(async (n) => {
-    for (let i = 0; i < n; i++) {
-      const [cmd, ...args] = make(i);
-      await facade[cmd](...args);
-    }
-  });
-  const viaMock = await time(async (n) => {
-    for (let i = 0; i < n; i++) {
-      const [cmd, ...args] = make(i);
-      await mock[cmd](...args);
-    }
-  });
-  rows.push({ name, call, viaFacade, viaMock });
-}
-
-const f = (x) => Math.round(x).toLocaleString('en-US').padStart(11);
-console.log(`ops/s, ${N} operations each (Node ${process.version})`);
-console.log('command   client.call  facade(await)  ioredis-mock  call/mock  facade/mock');
-for (const r of rows) {
-  console.log(
-    `${r.name.padEnd(8)} ${f(r.call)} ${f(r.viaFacade)}   ${f(r.viaMock)}   ${(r.call / r.viaMock).toFixed(1).padStart(7)}x  ${(r.viaFacade / r.viaMock).toFixed(1).padStart(9)}x`,
-  );
-}
+const node = await runBench({ client: engine.connect(), facade: new Redis({ engine }), mock, n: N });
 engine.free();
 mock.disconnect();
+
+const f = (x) => Math.round(x).toLocaleString('en-US').padStart(11);
+const r = (x) => `${x.toFixed(2)}x`.padStart(8);
+console.log(`ops/s, best of ${ROUNDS} interleaved rounds of ${node.per} operations (Node ${process.version})`);
+console.log('command           client.call      facade ioredis-mock  call/mock facade/mock');
+for (const row of node.rows) {
+  console.log(`${row.name.padEnd(16)} ${f(row.direct)} ${f(row.facade)}  ${f(row.mock)}  ${r(row.direct / row.mock)}  ${r(row.facade / row.mock)}`);
+}
+
+let browser = null;
+if (chromium) {
+  const { chromium: launcher } = await import('playwright-core');
+  const { serveDir } = await import('../www/tests/static-server.mjs');
+  const webRoot = fileURLToPath(new URL('.', import.meta.url));
+  const server = await serveDir(webRoot, (p) => p.startsWith('/pkg/') || p === '/bench.html' || p === '/bench-ops.js');
+  const b = await launcher.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await b.newPage();
+    // A page that fails to load its modules says so at once instead of running into the timeout.
+    const failed = new Promise((_, reject) => {
+      page.on('pageerror', (e) => reject(new Error(`bench.html: ${e}`)));
+      page.on('console', (m) => m.type() === 'error' && reject(new Error(`bench.html: ${m.text()}`)));
+    });
+    await page.goto(`${server.base}bench.html?n=${N}`);
+    const done = page.waitForFunction(() => window.__bench, null, { timeout: 600_000, polling: 500 }).then((h) => h.jsonValue());
+    const res = await Promise.race([done, failed]);
+    if (res.error) throw new Error(`bench.html: ${res.error}`);
+    browser = { version: b.version(), ...res };
+  } finally {
+    await b.close();
+    server.close();
+  }
+  console.log(`\nChromium ${browser.version} (headless): ops/s; ratios to ioredis-mock in Node above`);
+  console.log('command           client.call      facade  call/mock facade/mock');
+  browser.rows.forEach((row, i) => {
+    const m = node.rows[i].mock;
+    console.log(`${row.name.padEnd(16)} ${f(row.direct)} ${f(row.facade)}  ${r(row.direct / m)}  ${r(row.facade / m)}`);
+  });
+}
+
+if (tsvFile) {
+  // Sections: a `# runtime rounds per` line, then per command: name, ops/s of client.call, the
+  // facade and ioredis-mock (0: not run there).
+  const lines = [`# Node ${process.version}\t${ROUNDS}\t${node.per}`];
+  for (const row of node.rows) lines.push([row.name, row.direct, row.facade, row.mock].map((x) => (typeof x === 'number' ? Math.round(x) : x)).join('\t'));
+  if (browser) {
+    lines.push(`# Chromium ${browser.version}\t${ROUNDS}\t${browser.per}`);
+    for (const row of browser.rows) lines.push([row.name, row.direct, row.facade, 0].map((x) => (typeof x === 'number' ? Math.round(x) : x)).join('\t'));
+  }
+  writeFileSync(tsvFile, lines.join('\n') + '\n');
+}

@@ -15,7 +15,7 @@
 //!
 //! Deliberate differences from Redis: `bind` defaults to `127.0.0.1` (Oxidis has no
 //! protected mode), `dir` is whatever the host sets (core has no working directory), and
-//! `replicaof` only accepts `no one` (Oxidis does not replicate).
+//! `replicaof host port` makes the server a replica from the start (repl/replica.rs).
 
 use crate::cnum::{parse_i64, strtoll};
 use crate::glob::glob_match;
@@ -729,9 +729,9 @@ impl BindAddrs {
 }
 special_field!(BindAddrs);
 
-/// `replicaof`: always "no one" (Oxidis does not replicate).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReplicaOf;
+/// `replicaof host port` (None: "no one", a master).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplicaOf(pub Option<(String, u16)>);
 
 impl ReplicaOf {
     fn parse_args(args: &[&[u8]], _cur: &Self) -> Result<Self, String> {
@@ -739,16 +739,21 @@ impl ReplicaOf {
             return Err("wrong number of arguments".into());
         };
         if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
-            return Ok(ReplicaOf);
+            return Ok(ReplicaOf(None));
         }
         match strtoll(port, 10) {
-            Some(p) if (0..=65535).contains(&p) => {}
-            _ => return Err("Invalid master port".into()),
+            Some(p) if (0..=65535).contains(&p) => Ok(ReplicaOf(Some((
+                String::from_utf8_lossy(host).into_owned(),
+                p as u16,
+            )))),
+            _ => Err("Invalid master port".into()),
         }
-        Err("replication is not supported by Oxidis".into())
     }
     fn render(&self) -> String {
-        String::new()
+        match &self.0 {
+            Some((h, p)) => format!("{h} {p}"),
+            None => String::new(),
+        }
     }
 }
 special_field!(ReplicaOf);
@@ -914,7 +919,8 @@ params! {
     supervised: Choice = "supervised", IMMUTABLE, enm(SUPERVISED), "no";
     syslog_facility: Choice = "syslog-facility", IMMUTABLE, enm(SYSLOG_FACILITY), "local0";
     repl_diskless_load: Choice = "repl-diskless-load", 0, enm(DISKLESS_LOAD), "disabled";
-    loglevel: Choice = "loglevel", 0, enm(LOGLEVEL), "notice";
+    /// The host filters its log lines by it (HOST: CONFIG SET tells it).
+    loglevel: Choice = "loglevel", HOST, enm(LOGLEVEL), "notice";
     maxmemory_policy: MaxmemoryPolicy = "maxmemory-policy", 0, enm(MAXMEMORY_POLICY), "noeviction";
     /// When the host fsyncs the AOF.
     appendfsync: AppendFsync = "appendfsync", HOST, enm(APPENDFSYNC), "everysec";
@@ -1729,10 +1735,6 @@ mod tests {
             "activedefrag",
             "yes is refused: defragmentation needs Redis's own jemalloc (Debian's redis-server refuses it too)",
         ),
-        (
-            "replicaof",
-            "Oxidis does not replicate: only `no one`, the default, is accepted",
-        ),
     ];
 
     /// Special parameters: a config-file value other than the default, and CONFIG GET's text.
@@ -1747,6 +1749,7 @@ mod tests {
         ("notify-keyspace-events", "KEA", "AKE"),
         ("bind", "127.0.0.2 ::1", "127.0.0.2 ::1"),
         ("latency-tracking-info-percentiles", "50 99.5", "50 99.5"),
+        ("replicaof", "127.0.0.1 6380", "127.0.0.1 6380"),
     ];
 
     /// A valid value other than `p`'s default, derived from its declaration: (the config-file
@@ -1840,7 +1843,7 @@ mod tests {
         // The listed exceptions do refuse another value.
         let mut c = Config::default();
         assert!(c.set("activedefrag", b"yes").is_err());
-        assert!(c.set("replicaof", b"127.0.0.1 6380").is_err());
+        assert!(c.set("replicaof", b"127.0.0.1 99999").is_err());
     }
 
     #[test]

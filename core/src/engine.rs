@@ -98,11 +98,12 @@ pub trait ConfigStore {
     fn write(&mut self, text: &str) -> Result<(), String>;
 }
 
-/// The host's listening sockets, moved by CONFIG SET `port` / `bind` before the change is
-/// committed (Redis's changeListenPort / changeBindAddr): Err leaves the old ones listening
-/// and the configuration unchanged.
+/// The host's listening sockets, moved by CONFIG SET `port` / `bind` / `tls-port` before the
+/// change is committed (Redis's changeListenPort / changeBindAddr): the host compares with what
+/// it listens on now and moves what differs (0: no listener of that kind). Err leaves the old
+/// ones listening and the configuration unchanged.
 pub trait ListenerHost {
-    fn rebind(&mut self, bind: &str, port: u16) -> Result<(), String>;
+    fn rebind(&mut self, bind: &str, port: u16, tls_port: u16) -> Result<(), String>;
 }
 
 /// Something the host must act on.
@@ -120,6 +121,14 @@ pub enum Event {
     /// CONFIG SET changed a parameter the host applies (`dir`, `dbfilename`, `appendonly`,
     /// `appendfsync`): the host re-reads those typed fields of `Engine::config`.
     ConfigChanged,
+    /// Replication: open a TCP connection to the master at host:port, then hand it over with
+    /// `Engine::master_link_connected(now, attempt, ..)` (or report
+    /// `Engine::master_link_failed(now, attempt)`); repl/replica.rs.
+    ConnectMaster {
+        host: String,
+        port: u16,
+        attempt: u64,
+    },
 }
 
 /// One key as `Engine::keys_matching` shows it.
@@ -188,9 +197,16 @@ pub struct Client {
     pub(crate) tracking: Option<Box<crate::command::tracking::ClientTracking>>,
     /// A script's client (Redis's CLIENT_SCRIPT): MONITOR shows it as `[db lua]`.
     pub(crate) script: bool,
+    /// This replica's link to its master, once synchronized (Redis's CLIENT_MASTER).
+    pub(crate) repl_master: bool,
     /// The query buffer's length and capacity while its requests run (the buffer is out of
     /// the client then): CLIENT LIST's qbuf counts the command being run, as Redis's does.
     running_qbuf: Option<(usize, usize)>,
+    /// Replication, master side: REPLCONF's options and, once it sent SYNC/PSYNC, its state
+    /// as a replica (repl/master.rs).
+    pub(crate) slave: Option<Box<crate::repl::master::Slave>>,
+    /// The replication offset after its last command (Redis's c->woff, for WAIT).
+    pub(crate) woff: i64,
     /// The most output that waited in the reply buffer (CLIENT LIST's rbp).
     pub(crate) out_peak: usize,
     inbuf: Vec<u8>,
@@ -198,6 +214,15 @@ pub struct Client {
 }
 
 impl Client {
+    /// The query buffer, for the replication link's handshake and RDB (repl/replica.rs).
+    pub(crate) fn inbuf_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.inbuf
+    }
+
+    pub(crate) fn inbuf_is_empty(&self) -> bool {
+        self.inbuf.is_empty()
+    }
+
     /// Bytes received but not yet executed (CLIENT LIST's qbuf).
     pub(crate) fn query_buffer_len(&self) -> usize {
         self.running_qbuf.map_or(self.inbuf.len(), |r| r.0)
@@ -228,6 +253,8 @@ pub struct Stats {
     pub(crate) latest_fork_us: u64,
     /// commandstats, errorstats, latency histograms (command/intro.rs).
     pub(crate) counters: crate::command::intro::Counters,
+    /// INFO's instantaneous_* rates, sampled by the tick.
+    pub(crate) inst: crate::command::intro::InstMetrics,
 }
 
 /// The engine's counters at the start of a host's loop turn ([`Engine::turn_counters`]).
@@ -335,14 +362,31 @@ pub(crate) fn connect(
     ClientHandle(clients.insert(c))
 }
 
+/// A connection the server opened itself (the replication link to a master): no admission,
+/// no protected mode, not counted as a connection received.
+pub(crate) fn connect_outgoing(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    info: ConnInfo,
+) -> ClientHandle {
+    let id = srv.next_client_id;
+    srv.next_client_id += 1;
+    let c = new_client(srv, now, info, id);
+    ClientHandle(clients.insert(c))
+}
+
 /// `Engine::disconnect` on the engine's parts.
 pub(crate) fn disconnect(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientHandle) {
     if clients.contains(id.0) {
+        crate::repl::replica::link_gone(srv, &clients[id.0], id.0);
         crate::command::tx::client_gone(srv, clients, id.0);
         crate::command::blocking::forget_client(srv, clients, id);
         crate::command::pubsub::forget_client(srv, clients, id);
         crate::command::tracking::disable(srv, clients, id.0);
         crate::command::intro::forget_monitor(srv, id.0);
+        let now = srv.last_tick.0;
+        crate::repl::master::forget_client(srv, clients, id.0, now);
         let c = clients.remove(id.0);
         crate::command::client_evict::forget(srv, &c);
     }
@@ -383,7 +427,10 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         blocked: None,
         tracking: None,
         script: false,
+        repl_master: false,
         running_qbuf: None,
+        slave: None,
+        woff: 0,
         out_peak: 0,
         inbuf: Vec::new(),
         decoder,
@@ -481,6 +528,7 @@ impl Engine {
             clients: slab::Slab::new(),
         };
         crate::command::notify::sync(&mut eng.srv);
+        crate::repl::replica::init_from_config(&mut eng.srv);
         eng
     }
 
@@ -530,6 +578,15 @@ impl Engine {
     #[cfg(test)]
     pub(crate) fn parts_mut(&mut self) -> (&mut Server, &mut slab::Slab<Client>) {
         (&mut self.srv, &mut self.clients)
+    }
+
+    /// The client's CLIENT LIST line (Redis's catClientInfoString), for the host's log lines.
+    pub fn client_info_line(&self, now: UnixMillis, id: ClientHandle) -> Option<String> {
+        let c = self.clients.get(id.0)?;
+        let monitor = self.srv.intro.monitors.contains(&id.0);
+        let mut out = Vec::new();
+        crate::command::connection::client_info_line(&mut out, id.0, c, now, 0, monitor);
+        Some(String::from_utf8_lossy(&out).into_owned())
     }
 
     pub fn client_count(&self) -> usize {
@@ -669,8 +726,90 @@ impl Engine {
             self.run_unblocked(now);
             // Redis's beforeSleep: BCAST invalidations of this turn.
             crate::command::tracking::broadcast(&mut self.srv, &mut self.clients);
+            crate::repl::master::before_sleep(&mut self.srv, &mut self.clients);
             self.srv.collect_pending_free();
         }
+    }
+
+    /// Runs one request given as its arguments, already split (an embedding host's direct call
+    /// path): exactly what `feed` of its RESP multibulk encoding does — the same dispatch,
+    /// statistics and query-buffer accounting (CLIENT LIST's qbuf, client eviction) — without
+    /// encoding and parsing it. When the request could not run at once (the client is blocked,
+    /// paused, closing or has input waiting, DEBUG SLEEP, a script is busy, the limits of an
+    /// unauthenticated client or of proto-max-bulk-len apply) its encoding is fed instead, so
+    /// every such case takes the one path that handles it. The reply is in the client's output.
+    pub fn call_args(&mut self, now: UnixMillis, id: ClientHandle, args: &[&[u8]]) {
+        let len = crate::resp::request_len(args);
+        let max_bulk = self.srv.config.proto_max_bulk_len;
+        let direct = !args.is_empty()
+            && self.srv.sleep_until.is_none()
+            && !self.srv.script.busy
+            && self.clients.get(id.0).is_some_and(|c| {
+                !c.close_asap
+                    && !c.close_after_reply
+                    && !c.postponed
+                    && c.blocked.is_none()
+                    && c.inbuf.is_empty()
+            })
+            && args.iter().all(|a| a.len() as u64 <= max_bulk)
+            && !crate::command::connection::auth_required(&self.srv, &self.clients[id.0]);
+        if !direct {
+            let mut req = Vec::with_capacity(len);
+            crate::resp::append_request(&mut req, args);
+            self.feed(now, id, &req);
+            return;
+        }
+        // receive(): the bytes would sit in the query buffer; it takes the capacity they would
+        // take (same qbuf, qbuf-free and tot-mem figures while the command runs).
+        let srv = &mut self.srv;
+        let c = &mut self.clients[id.0];
+        c.last_interaction = now;
+        srv.stats.net_input_bytes += len as u64;
+        c.inbuf.reserve(len);
+        c.running_qbuf = Some((len, c.inbuf.capacity()));
+        crate::command::client_evict::update(srv, c);
+        crate::command::client_evict::evict(srv, &mut self.clients);
+        if self.closes_at_once(id) {
+            if let Some(c) = self.clients.get_mut(id.0) {
+                c.running_qbuf = None;
+            }
+            return;
+        }
+        // process_input() for one request.
+        let (srv, clients) = (&mut self.srv, &mut self.clients);
+        if dispatch(now, srv, clients, id, args) == Dispatched::Postponed {
+            // Held by CLIENT PAUSE: it waits in the query buffer, as the fed request would.
+            if let Some(c) = clients.get_mut(id.0) {
+                c.running_qbuf = None;
+                crate::resp::append_request(&mut c.inbuf, args);
+            }
+        } else {
+            if !srv.script.busy {
+                crate::command::blocking::handle_ready(now, srv, clients);
+            }
+            if let Some(c) = clients.get_mut(id.0) {
+                if !crate::command::pubsub::check_output_limit(now, srv, c, id.0) {
+                    crate::command::client_evict::update(srv, c);
+                    crate::command::client_evict::evict(srv, clients);
+                }
+            }
+            if let Some(c) = clients.get_mut(id.0) {
+                let stopped = c.close_after_reply || c.close_asap || c.blocked.is_some();
+                if !stopped && srv.sleep_until.is_some() {
+                    c.postponed = true;
+                }
+                if c.close_after_reply && (!c.out.is_empty() || c.host_pending > 0) {
+                    c.close_armed = true;
+                }
+                if c.inbuf.capacity() > KEEP_BUFFER {
+                    c.inbuf = Vec::new();
+                }
+                c.running_qbuf = None;
+            }
+        }
+        self.run_unblocked(now);
+        crate::command::tracking::broadcast(&mut self.srv, &mut self.clients);
+        self.srv.collect_pending_free();
     }
 
     /// Runs the buffered input of clients that were unblocked (served, timed out, CLIENT
@@ -730,6 +869,17 @@ impl Engine {
         }
     }
 
+    /// True while a request of the client is waiting to run or to answer: blocked (BLPOP ...),
+    /// held by CLIENT PAUSE or DEBUG SLEEP, or input queued behind one. A call that wrote no
+    /// reply and is not waiting was silenced (CLIENT REPLY OFF/SKIP).
+    pub fn awaits_reply(&self, id: ClientHandle) -> bool {
+        self.srv.sleep_until.is_some()
+            || self
+                .clients
+                .get(id.0)
+                .is_some_and(|c| c.blocked.is_some() || c.postponed || !c.inbuf.is_empty())
+    }
+
     pub fn has_output(&self, id: ClientHandle) -> bool {
         self.srv.sleep_until.is_none() && self.clients.get(id.0).is_some_and(|c| !c.out.is_empty())
     }
@@ -779,8 +929,12 @@ impl Engine {
         if timeout > 0 && cron {
             for (slot, c) in self.clients.iter_mut() {
                 // Redis's clientsCronHandleTimeout spares blocked clients (their own
-                // timeouts apply) and pubsub clients.
-                let exempt = c.blocked.is_some() || crate::command::pubsub::is_pubsub(c);
+                // timeouts apply), pubsub clients and replicas. The master link has
+                // repl-timeout instead (repl/replica.rs).
+                let exempt = c.blocked.is_some()
+                    || crate::command::pubsub::is_pubsub(c)
+                    || crate::repl::master::is_replica(c)
+                    || c.repl_master;
                 if !c.close_asap
                     && !exempt
                     && now.0.saturating_sub(c.last_interaction.0) > timeout * 1000
@@ -792,7 +946,9 @@ impl Engine {
         }
         crate::command::blocking::expire(now, &mut self.srv, &mut self.clients);
         self.run_unblocked(now);
-        let active_expire = self.srv.debug.active_expire && cron;
+        // A replica leaves expiry to its master's DELs (activeExpireCycle runs on masters).
+        let active_expire =
+            self.srv.debug.active_expire && cron && !self.srv.repl.replica.is_replica();
         let clock = self.srv.host.monotonic_us;
         let started = clock.map(|f| f());
         let Server {
@@ -822,11 +978,15 @@ impl Engine {
         }
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
         crate::command::tracking::tick(now, &mut self.srv, &mut self.clients);
+        crate::repl::replica::cron(now, &mut self.srv, &mut self.clients);
         if cron {
             crate::command::persistence::cron(&mut self.srv, now);
             crate::command::client_evict::cron(&mut self.srv, &mut self.clients);
+            crate::repl::master::cron(&mut self.srv, &mut self.clients, now);
+            crate::command::intro::InstMetrics::tick(&mut self.srv.stats, now);
         }
         self.resume_postponed(now);
+        crate::repl::master::before_sleep(&mut self.srv, &mut self.clients);
         self.srv.collect_pending_free();
     }
 
@@ -907,7 +1067,9 @@ impl Engine {
                 .dbs
                 .iter()
                 .any(|db| !db.expires.is_empty() || db.keys.is_rehashing())
-            || crate::command::persistence::wants_tick(&self.srv);
+            || crate::command::persistence::wants_tick(&self.srv)
+            || crate::repl::replica::wants_tick(&self.srv)
+            || crate::repl::master::wants_tick(&self.srv);
         // A round of evictions stopped over the limit: go on at once (evictionTimeProc runs
         // at every event loop iteration).
         if self.srv.evict.running {
@@ -952,7 +1114,12 @@ pub(crate) fn receive(
         return false;
     }
     c.last_interaction = now;
-    srv.stats.net_input_bytes += bytes.len() as u64;
+    if srv.repl.replica.link == Some(id.0) {
+        // What the master sends counts as replication traffic (stat_net_repl_input_bytes).
+        srv.repl.replica.net_repl_input_bytes += bytes.len() as u64;
+    } else {
+        srv.stats.net_input_bytes += bytes.len() as u64;
+    }
     c.inbuf.extend_from_slice(bytes);
     if srv.sleep_until.is_some() {
         c.postponed = true; // run by resume_postponed when DEBUG SLEEP ends
@@ -973,6 +1140,10 @@ pub(crate) fn process_input(
     now: UnixMillis,
     id: ClientHandle,
 ) {
+    let master = srv.repl.replica.link == Some(id.0);
+    if master && !crate::repl::replica::link_input(now, srv, clients, id) {
+        return;
+    }
     let Some(c) = clients.get_mut(id.0) else {
         return;
     };
@@ -1000,7 +1171,19 @@ pub(crate) fn process_input(
                     Args::Ranges(r) => r.iter().map(|r| &base[r.clone()]).collect(),
                     Args::Owned(o) => o.iter().map(|v| v.as_slice()).collect(),
                 };
-                if dispatch(now, srv, clients, id, &args) == Dispatched::Postponed {
+                let r = if master {
+                    crate::repl::replica::apply_command(
+                        now,
+                        srv,
+                        clients,
+                        id,
+                        &args,
+                        &base[..consumed],
+                    )
+                } else {
+                    dispatch(now, srv, clients, id, &args)
+                };
+                if r == Dispatched::Postponed {
                     break;
                 }
                 pos += consumed;
@@ -1027,7 +1210,13 @@ pub(crate) fn process_input(
                     break;
                 }
             }
-            Ok(Decoded::Empty { consumed }) => pos += consumed,
+            Ok(Decoded::Empty { consumed }) => {
+                if master {
+                    let b = &inbuf[pos..pos + consumed];
+                    crate::repl::replica::apply_empty(srv, clients, id, b);
+                }
+                pos += consumed
+            }
             Ok(Decoded::Incomplete) => break,
             Err(e) => {
                 let c = &mut clients[id.0];
@@ -1108,6 +1297,50 @@ mod tests {
         assert_eq!(eng.db_count(), 16);
         assert_eq!(eng.db_size(16), None);
         assert!(eng.keys_matching(now, 16, b"*", 10).is_none());
+    }
+
+    #[test]
+    fn call_args_is_feed_without_the_encoding() {
+        // Two engines, one fed RESP, one called with split arguments: the same bytes out,
+        // including the figures that count the request's bytes (qbuf, net_input_bytes).
+        let script: &[&[&str]] = &[
+            &["SET", "k", "v"],
+            &["GET", "k"],
+            &["CLIENT", "INFO"],
+            &["LPUSH", "l", "a", "b"],
+            &["LRANGE", "l", "0", "-1"],
+            &["MULTI"],
+            &["INCR", "n"],
+            &["EXEC"],
+            &["nope", "x"],
+            &["GET"],
+            &["AUTH", "x"],
+            &["QUIT"],
+        ];
+        let mut fed = Engine::new(Config::default(), 1);
+        let mut called = Engine::new(Config::default(), 1);
+        let a = fed.connect(UnixMillis(0), ConnInfo::default());
+        let b = called.connect(UnixMillis(0), ConnInfo::default());
+        for cmd in script {
+            let args: Vec<&[u8]> = cmd.iter().map(|s| s.as_bytes()).collect();
+            let mut req = Vec::new();
+            crate::resp::append_request(&mut req, &args);
+            assert_eq!(crate::resp::request_len(&args), req.len());
+            let want = run(&mut fed, a, &req);
+            called.call_args(UnixMillis(1000), b, &args);
+            let mut got = Vec::new();
+            called.drain_output(b, &mut got);
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "{cmd:?}"
+            );
+            assert_eq!(fed.should_close(a), called.should_close(b));
+        }
+        assert_eq!(
+            fed.srv.stats.net_input_bytes,
+            called.srv.stats.net_input_bytes
+        );
     }
 
     #[test]

@@ -201,15 +201,27 @@ pub(crate) struct Evict {
     pub(crate) peak_used: u64,
 }
 
-/// INFO memory's breakdown (Redis's getMemoryOverheadData), from the host's used-memory
-/// figure and the structures the engine knows.
+/// Redis's getMemoryOverheadData: the one breakdown INFO memory and MEMORY STATS / DOCTOR
+/// both show, from the host's used-memory figure and the structures the engine knows.
 pub(crate) struct Overhead {
-    pub total: u64,
+    /// Used memory (the host's count less the Lua states, as Redis's zmalloc_used_memory).
+    pub used: u64,
+    pub peak: u64,
     pub startup: u64,
+    /// Replicas' buffers: none (MONITOR clients are normal clients, as in Redis).
+    pub clients_slaves: u64,
     pub clients_normal: u64,
     pub aof_buffer: u64,
+    pub lua_caches: u64,
+    /// Per non-empty database: (index, main table, expires table).
+    pub dbs: Vec<(usize, u64, u64)>,
+    pub keys: u64,
+    /// Everything above but used and peak: overhead.total.
+    pub total: u64,
     pub dataset: u64,
     pub dataset_perc: f64,
+    pub bytes_per_key: u64,
+    pub rss: u64,
 }
 
 impl Evict {
@@ -267,39 +279,60 @@ impl Server {
     }
 
     /// Redis's getMemoryOverheadData: startup memory, client buffers, the AOF buffer, the
-    /// databases' dict structures; the dataset is what is left of used memory.
+    /// script cache, the databases' hash tables; the dataset is what is left of used memory.
+    /// INFO memory and MEMORY STATS / DOCTOR all read this.
     pub(crate) fn overhead(&self) -> Overhead {
         let used = self.memory_for_evict().0;
         let startup = self.evict.startup_used;
-        // Every client's accounted memory, kept as a running sum (client_evict.rs).
+        // Every client's accounted memory (CLIENT LIST's tot-mem), kept as a running sum
+        // (client_evict.rs): Redis's stat_clients_type_memory, also kept incrementally.
         let clients_normal = self.clients_memory as u64;
         let aof_buffer = self.mem_not_counted_for_evict();
-        let dbs: u64 = self
-            .dbs
-            .iter()
-            .map(|db| (db.keys.overhead_bytes() + db.expires.overhead_bytes()) as u64)
-            .sum();
-        let total = startup + clients_normal + aof_buffer + dbs;
+        // The cache keeps SHA1s (the bodies live in the Lua state, counted with it).
+        let lua_caches: u64 = self.script.cache.keys().map(|k| k.len() as u64 + 64).sum();
+        let mut total = startup + clients_normal + aof_buffer + lua_caches;
+        let mut dbs = Vec::new();
+        let mut keys = 0;
+        for (i, db) in self.dbs.iter().enumerate() {
+            if db.keys.is_empty() {
+                continue;
+            }
+            keys += db.keys.len() as u64;
+            let main = db.keys.overhead_bytes() as u64;
+            let expires = db.expires.overhead_bytes() as u64;
+            total += main + expires;
+            dbs.push((i, main, expires));
+        }
         let dataset = used.saturating_sub(total);
-        let net = used.saturating_sub(startup).max(1);
+        let net = if used > startup { used - startup } else { 1 };
         Overhead {
-            total,
+            used,
+            peak: self.evict.peak_used.max(used),
             startup,
+            clients_slaves: 0,
             clients_normal,
             aof_buffer,
+            lua_caches,
+            dbs,
+            keys,
+            total,
             dataset,
             dataset_perc: dataset as f64 * 100.0 / net as f64,
+            bytes_per_key: net.checked_div(keys).unwrap_or(0),
+            rss: self.host.used_memory_rss.map_or(0, |f| f() as u64),
         }
     }
 
     /// Redis's freeMemoryGetNotCountedMemory: the AOF buffer (here, the propagated effects
-    /// the host has not taken yet) while AOF is on. No replicas, so no replication buffers.
+    /// the host has not taken yet) while AOF is on, and the replication backlog while
+    /// replicas are attached.
     pub(crate) fn mem_not_counted_for_evict(&self) -> u64 {
-        if self.persist.propagate {
+        let aof = if self.persist.propagate {
             self.persist.pending_len() as u64
         } else {
             0
-        }
+        };
+        aof + crate::repl::master::not_counted_for_evict(self)
     }
 
     /// Redis's getMaxmemoryState: the bytes to free, or None within the limit.

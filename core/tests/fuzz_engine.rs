@@ -156,6 +156,9 @@ const TOKENS: &[&str] = &[
 
 fn names() -> Vec<Vec<String>> {
     let mut out: Vec<Vec<String>> = all_commands()
+        // REPLICAOF/SLAVEOF make the whole server a replica that refuses every client's
+        // writes: the reply model does not follow roles (the replication tests do).
+        .filter(|c| !matches!(c.name, "replicaof" | "slaveof"))
         .map(|c| c.name.split('|').map(str::to_string).collect())
         .collect();
     out.push(vec!["nosuchcommand".into()]);
@@ -771,6 +774,30 @@ impl Model {
                 "monitor" => {
                     // A monitor is sent a line for every command any client runs: the model
                     // does not follow that stream, so the client is replaced.
+                    self.lost = true;
+                    (vec![], false, None)
+                }
+                // A replica (SYNC/PSYNC) is sent an RDB and the replication stream; REPLCONF
+                // ACK/GETACK answer nothing; WAIT for replicas blocks for acks that never
+                // come: the model follows none of it, so the client is replaced.
+                "sync" | "psync" => {
+                    self.lost = true;
+                    (vec![], false, None)
+                }
+                "replconf"
+                    if args[1..]
+                        .iter()
+                        .any(|a| matches!(lower(a).as_str(), "ack" | "getack")) =>
+                {
+                    self.lost = true;
+                    (vec![], false, None)
+                }
+                "wait"
+                    if std::str::from_utf8(&args[1])
+                        .ok()
+                        .and_then(|n| n.parse::<i64>().ok())
+                        .is_some_and(|n| n > 0) =>
+                {
                     self.lost = true;
                     (vec![], false, None)
                 }

@@ -7,6 +7,21 @@ use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 static ROLE: AtomicU8 = AtomicU8::new(b'C');
+/// `loglevel`: 0 debug, 1 verbose, 2 notice, 3 warning (the core's order); lines below it go.
+static LEVEL: AtomicU8 = AtomicU8::new(2);
+
+/// Sets `loglevel` (at start and on CONFIG SET).
+pub fn set_level(level: i32) {
+    LEVEL.store(level.clamp(0, 3) as u8, Relaxed);
+}
+
+/// Whether lines of `level` are written (Redis's `server.verbosity <= level`), for callers
+/// that would build a costly message.
+pub fn enabled(level: u8) -> bool {
+    level >= LEVEL.load(Relaxed)
+}
+
+pub const VERBOSE: u8 = 1;
 /// `logfile`: where lines go instead of stderr, when set.
 static FILE: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> = std::sync::OnceLock::new();
 
@@ -34,15 +49,24 @@ pub fn strerror(e: &std::io::Error) -> String {
     }
 }
 
+pub fn verbose(msg: &str) {
+    log(VERBOSE, msg);
+}
+
 pub fn notice(msg: &str) {
-    log('*', msg);
+    log(2, msg);
 }
 
 pub fn warning(msg: &str) {
-    log('#', msg);
+    log(3, msg);
 }
 
-fn log(level: char, msg: &str) {
+fn log(level_n: u8, msg: &str) {
+    if !enabled(level_n) {
+        return;
+    }
+    // '.' debug (Oxidis writes no debug lines), '-' verbose, '*' notice, '#' warning.
+    let level = ['.', '-', '*', '#'][usize::from(level_n.min(3))];
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

@@ -83,6 +83,7 @@ fn main() -> ExitCode {
     }
 
     let lossy = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+    log::set_level(config.loglevel.0);
     let logfile = lossy(&config.logfile);
     if !logfile.is_empty() {
         if let Err(e) = log::to_file(&logfile) {

@@ -27,6 +27,12 @@ pub struct Child {
     pub tmp: PathBuf,
 }
 
+/// A child writing the RDB for replicas into a pipe, and the thread reading it.
+pub struct ReplChild {
+    pub pid: libc::pid_t,
+    pub reader: std::thread::JoinHandle<io::Result<Vec<u8>>>,
+}
+
 /// State shared by the engine's host hooks and the event loop.
 #[derive(Default)]
 pub struct State {
@@ -37,6 +43,8 @@ pub struct State {
     pub aof_name: String,
     pub rdb_child: Option<Child>,
     pub aof_child: Option<Child>,
+    /// The full sync's child (replicas' RDB), apart from BGSAVE's.
+    pub repl_child: Option<ReplChild>,
     pub aof: Option<Aof>,
     /// BGREWRITEAOF's bookkeeping: the base sequence the child is writing.
     pub rewrite_base_seq: u64,
@@ -223,6 +231,64 @@ impl PersistHost for Host {
         }
     }
 
+    /// A full sync: a forked child writes the snapshot into a pipe (Redis's diskless
+    /// rdbSaveToSlavesSockets); a thread of the parent reads it whole, and the event loop hands
+    /// it to the engine when the child has exited (`check_children`).
+    fn repl_rdb(&mut self, dbs: &[Db], opts: &SaveOptions) -> Result<bool, String> {
+        let mut st = self.shared.borrow_mut();
+        if st.repl_child.is_some() {
+            return Err("a replication RDB is already being produced".into());
+        }
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: pipe() with a valid two-int array.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            let e = io::Error::last_os_error();
+            return Err(format!("pipe: {}", crate::log::strerror(&e)));
+        }
+        let (rd, wr) = (fds[0], fds[1]);
+        match fork() {
+            Ok(0) => {
+                use std::os::fd::FromRawFd;
+                // SAFETY: in the child, the read end is not ours to use; the write end is
+                // owned by this File from here on.
+                unsafe { libc::close(rd) };
+                let f = unsafe { File::from_raw_fd(wr) };
+                let res = rdb::encode(BufWriter::with_capacity(1 << 16, f), dbs, opts)
+                    .and_then(|w| w.into_inner().map_err(|e| e.into_error()).map(drop));
+                child_exit(res.is_ok());
+            }
+            Ok(pid) => {
+                use std::io::Read;
+                use std::os::fd::FromRawFd;
+                // SAFETY: the parent keeps only the read end, owned by this File.
+                unsafe { libc::close(wr) };
+                let mut f = unsafe { File::from_raw_fd(rd) };
+                let reader = std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    f.read_to_end(&mut buf).map(|_| buf)
+                });
+                log::notice(&format!(
+                    "Starting BGSAVE for SYNC with target: replicas sockets (pid {pid})"
+                ));
+                st.repl_child = Some(ReplChild { pid, reader });
+                Ok(true)
+            }
+            Err(e) => {
+                // SAFETY: closing the pipe we made.
+                unsafe {
+                    libc::close(rd);
+                    libc::close(wr);
+                }
+                let msg = format!(
+                    "Can't save in background: fork: {}",
+                    crate::log::strerror(&e)
+                );
+                log::warning(&msg);
+                Err(msg)
+            }
+        }
+    }
+
     fn read_rdb(&mut self) -> Result<Vec<u8>, String> {
         let p = self.shared.borrow().rdb_path();
         fs::read(&p).map_err(|e| format!("{}: {}", p.display(), crate::log::strerror(&e)))
@@ -244,6 +310,14 @@ impl PersistHost for Host {
                 libc::waitpid(child.pid, std::ptr::null_mut(), 0);
             }
             let _ = fs::remove_file(&child.tmp);
+        }
+        if let Some(child) = st.repl_child.take() {
+            // SAFETY: killing and reaping our own child.
+            unsafe {
+                libc::kill(child.pid, libc::SIGKILL);
+                libc::waitpid(child.pid, std::ptr::null_mut(), 0);
+            }
+            let _ = child.reader.join();
         }
         if let Some(aof) = st.aof.as_mut() {
             aof.fsync().map_err(|e| {
@@ -274,6 +348,25 @@ pub fn check_children(shared: &Shared, eng: &mut Engine, now: UnixMillis) {
                 log::warning("Background saving error");
             }
             eng.bgsave_done(now, ok);
+        }
+    }
+    if let Some(c) = &st.repl_child {
+        if let Some(ok) = reap(c.pid) {
+            let child = st.repl_child.take().expect("checked above");
+            let read = child.reader.join();
+            let res = match (ok, read) {
+                (true, Ok(Ok(bytes))) => {
+                    log::notice("Background RDB transfer terminated with success");
+                    Ok(bytes)
+                }
+                _ => {
+                    log::warning("Background transfer error");
+                    Err("the replication RDB child failed".to_string())
+                }
+            };
+            drop(st);
+            eng.repl_rdb_done(now, res);
+            st = shared.borrow_mut();
         }
     }
     if let Some(c) = &st.aof_child {
@@ -324,7 +417,7 @@ fn reap(pid: libc::pid_t) -> Option<bool> {
 /// Whether a child is running (the loop polls more often then).
 pub fn has_child(shared: &Shared) -> bool {
     let st = shared.borrow();
-    st.rdb_child.is_some() || st.aof_child.is_some()
+    st.rdb_child.is_some() || st.aof_child.is_some() || st.repl_child.is_some()
 }
 
 /// Startup: load the AOF (appendonly yes) or the RDB file. Err: exit with this message.

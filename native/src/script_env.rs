@@ -45,14 +45,16 @@ pub type Accepted = Rc<RefCell<Vec<(std::net::TcpStream, ClientHandle)>>>;
 
 pub struct NativeScriptEnv {
     pub socks: Socks,
-    pub listeners: Vec<std::net::TcpListener>,
+    /// Duplicates of the loop's plain TCP listeners (replaced when CONFIG SET moves them).
+    pub listeners: Rc<RefCell<Vec<std::net::TcpListener>>>,
     pub accepted: Accepted,
     pub buf: Vec<u8>,
 }
 
 impl NativeScriptEnv {
     fn accept(&mut self, gate: &mut BusyGate<'_>) {
-        for l in &self.listeners {
+        let listeners = self.listeners.clone();
+        for l in listeners.borrow().iter() {
             while let Ok((mut stream, peer)) = l.accept() {
                 if let Some(err) = gate.refuse_connection() {
                     let _ = stream.write(err);

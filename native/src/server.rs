@@ -25,12 +25,16 @@ use mio::{Events, Interest, Poll, Token};
 use oxidis_core::{
     AppendFsync, ClientHandle, ConnInfo, Engine, Event, LoopTurn, TurnCounters, UnixMillis,
 };
+use std::cell::RefCell;
 use std::io::Write;
 use std::io::{self, Read};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const SIGNAL_BASE: usize = 0;
+/// The connection being opened to a master (replication; at most one at a time).
+const MASTER_CONNECT: usize = 7;
 const LISTENER_BASE: usize = 8;
 const CONN_BASE: usize = 64;
 /// Redis's CONFIG_BINDADDR_MAX.
@@ -46,6 +50,9 @@ const BACKLOG: i32 = 511;
 /// After accept fails (EMFILE ...), try again this soon, since edge-triggered epoll will not
 /// report the still-pending connections again.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// serverCron's run_with_period(100) for the instantaneous metrics.
+const CRON_SAMPLE_MS: u64 = 100;
 
 const SIGNALS: [(i32, &str); 2] = [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")];
 
@@ -72,6 +79,13 @@ enum Listener {
     Unix { l: UnixListener, path: String },
 }
 
+/// The listening sockets, in the order plain TCP, TLS, unix; listener `i` has the token
+/// `LISTENER_BASE + i`. Shared by the loop and the engine's `Rebinder` (CONFIG SET port/bind).
+type Listeners = Rc<RefCell<Vec<Listener>>>;
+
+/// Duplicates of the plain TCP listeners for the script environment.
+type Dups = Rc<RefCell<Vec<std::net::TcpListener>>>;
+
 impl Listener {
     fn source(&mut self) -> &mut dyn mio::event::Source {
         match self {
@@ -89,7 +103,7 @@ enum Accepted {
 
 pub struct Server {
     poll: Poll,
-    listeners: Vec<Listener>,
+    listeners: Listeners,
     signals: Vec<UnixStream>,
     conns: Vec<Option<Conn>>,
     eng: Engine,
@@ -97,6 +111,8 @@ pub struct Server {
     /// Connections with replies to write once the turn's AOF write is done.
     write_queue: Vec<usize>,
     accept_retry: bool,
+    /// When the engine last ticked.
+    last_tick: UnixMillis,
     buf: Vec<u8>,
     /// Persistence state shared with the engine's host hooks (persistence.rs, aof.rs).
     persist: Option<crate::persistence::Shared>,
@@ -105,6 +121,8 @@ pub struct Server {
     /// Duplicates of the connections' sockets, for the script environment (script_env.rs).
     socks: crate::script_env::Socks,
     accepted: crate::script_env::Accepted,
+    /// A non-blocking connect to a master in progress, with the engine's attempt number.
+    master_connect: Option<(TcpStream, u64)>,
     /// What the current loop turn did so far (reported to the engine when it ends).
     turn: LoopTurn,
 }
@@ -254,6 +272,168 @@ fn open_listeners(bind: &str, port: u16, kind: &str) -> Result<Vec<TcpListener>,
     Ok(out)
 }
 
+/// Duplicates of the plain TCP listeners: while a script is busy, new plain TCP connections are
+/// still answered (BUSY); TLS and unix connections wait for the loop.
+fn plain_dups(listeners: &[Listener]) -> Vec<std::net::TcpListener> {
+    listeners
+        .iter()
+        .filter_map(|l| match l {
+            Listener::Tcp { l, tls: false } => socket2::SockRef::from(l).try_clone().ok(),
+            _ => None,
+        })
+        .map(std::net::TcpListener::from)
+        .collect()
+}
+
+/// The engine's handle on the listeners for CONFIG SET port / bind / tls-port (the core's
+/// `ListenerHost`). A new port is opened before the old one closes (so a failure leaves the
+/// old one as it was); new addresses on the same port need the old sockets closed first, as
+/// Redis's changeBindAddr closes them (for both the plain and the TLS port), and the old ones
+/// are opened again if the new fail. The unix socket is never touched.
+struct Rebinder {
+    listeners: Listeners,
+    dups: Dups,
+    registry: mio::Registry,
+    bind: String,
+    port: u16,
+    /// 0 when no TLS listener is open (tls-port 0, or TLS not configured at startup).
+    tls_port: u16,
+}
+
+/// Opens `bind` on `port` (none for port 0); on failure logs what Redis's listenToPort logs
+/// (the per-address warnings, not startup's "aborting" line).
+fn reopen(bind: &str, port: u16, kind: &str) -> Result<Vec<TcpListener>, String> {
+    if port == 0 {
+        return Ok(Vec::new());
+    }
+    open_listeners(bind, port, kind).map_err(|e| {
+        let lines = match e {
+            StartError::Listen(mut lines) => {
+                if lines.len() > 1 {
+                    lines.pop();
+                }
+                lines
+            }
+            StartError::Io(e) => vec![e],
+            StartError::NoListeners => Vec::new(),
+        };
+        lines.iter().for_each(|l| log::warning(l));
+        lines.join("; ")
+    })
+}
+
+impl Rebinder {
+    /// Takes the TCP listeners out (`tls`: the TLS ones, else the plain ones), deregistered;
+    /// they close when the caller drops them.
+    fn take(&mut self, tls: bool) -> Vec<TcpListener> {
+        if !tls {
+            // The duplicates hold the same sockets open (`install` makes new ones).
+            self.dups.borrow_mut().clear();
+        }
+        let mut all = self.listeners.borrow_mut();
+        let mut out = Vec::new();
+        let mut keep = Vec::new();
+        for mut l in all.drain(..) {
+            match l {
+                Listener::Tcp {
+                    l: mut t,
+                    tls: t_tls,
+                } if t_tls == tls => {
+                    let _ = self.registry.deregister(&mut t);
+                    out.push(t);
+                }
+                _ => {
+                    let _ = self.registry.deregister(l.source());
+                    keep.push(l);
+                }
+            }
+        }
+        *all = keep;
+        out
+    }
+
+    /// Puts TCP listeners back (plain first, then TLS, then the unix socket, as at startup) and
+    /// registers every listener under its new index.
+    fn install(&mut self, plain: Vec<TcpListener>, tls: Vec<TcpListener>) {
+        let mut all = self.listeners.borrow_mut();
+        for mut l in all.drain(..).collect::<Vec<_>>() {
+            let _ = self.registry.deregister(l.source());
+            match l {
+                Listener::Tcp { .. } => {}
+                unix => all.push(unix),
+            }
+        }
+        let others = std::mem::take(&mut *all);
+        let plain = plain.into_iter().map(|l| Listener::Tcp { l, tls: false });
+        let tls = tls.into_iter().map(|l| Listener::Tcp { l, tls: true });
+        all.extend(plain.chain(tls).chain(others));
+        all.truncate(MAX_LISTENERS);
+        for (i, l) in all.iter_mut().enumerate() {
+            if let Err(e) =
+                self.registry
+                    .register(l.source(), Token(LISTENER_BASE + i), Interest::READABLE)
+            {
+                log::warning(&format!(
+                    "Unrecoverable error creating TCP socket accept handler: {}",
+                    crate::log::strerror(&e)
+                ));
+            }
+        }
+        *self.dups.borrow_mut() = plain_dups(&all);
+    }
+}
+
+impl oxidis_core::ListenerHost for Rebinder {
+    fn rebind(&mut self, bind: &str, port: u16, tls_port: u16) -> Result<(), String> {
+        let tls_port = if crate::tls::current().is_some() {
+            tls_port
+        } else {
+            0
+        };
+        if bind != self.bind {
+            // changeBindAddr: the new addresses may include the old ones.
+            let (old_plain, old_tls) = (self.take(false), self.take(true));
+            drop((old_plain, old_tls));
+            let fresh = reopen(bind, port, "TCP")
+                .and_then(|p| reopen(bind, tls_port, "TLS").map(|t| (p, t)));
+            match fresh {
+                Ok((p, t)) => self.install(p, t),
+                Err(e) => {
+                    log::warning("Failed to bind");
+                    let (ob, op, ot) = (self.bind.clone(), self.port, self.tls_port);
+                    match reopen(&ob, op, "TCP")
+                        .and_then(|p| reopen(&ob, ot, "TLS").map(|t| (p, t)))
+                    {
+                        Ok((p, t)) => self.install(p, t),
+                        Err(_) => {
+                            log::warning("Failed to restore the old listening sockets.");
+                            self.install(Vec::new(), Vec::new());
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+        } else {
+            // changeListenPort, new before old: a failure changes nothing.
+            let plain = (port != self.port)
+                .then(|| reopen(bind, port, "TCP"))
+                .transpose()?;
+            let tls = (tls_port != self.tls_port)
+                .then(|| reopen(bind, tls_port, "TLS"))
+                .transpose()?;
+            let plain = plain.unwrap_or_else(|| self.take(false));
+            let tls = tls.unwrap_or_else(|| self.take(true));
+            // The replaced ones (still in the list) close here.
+            drop((self.take(false), self.take(true)));
+            self.install(plain, tls);
+        }
+        self.bind = bind.to_string();
+        self.port = port;
+        self.tls_port = tls_port;
+        Ok(())
+    }
+}
+
 impl Server {
     /// Binds every address in `bind` on `port` (plain) and on the engine's `tls-port` (TLS as
     /// `tls::apply` installed it), opens `unixsocket`, and installs the signal pipes. Port 0
@@ -310,19 +490,23 @@ impl Server {
         }
         let socks = crate::script_env::Socks::default();
         let accepted = crate::script_env::Accepted::default();
-        // While a script is busy, new plain TCP connections are still answered (BUSY); TLS and
-        // unix connections wait for the loop.
-        let dup_listeners = listeners
-            .iter()
-            .filter_map(|l| match l {
-                Listener::Tcp { l, tls: false } => socket2::SockRef::from(l).try_clone().ok(),
-                _ => None,
-            })
-            .map(std::net::TcpListener::from)
-            .collect();
+        let dups = Dups::new(RefCell::new(plain_dups(&listeners)));
+        let listeners = Listeners::new(RefCell::new(listeners));
+        eng.set_listener_host(Box::new(Rebinder {
+            listeners: listeners.clone(),
+            dups: dups.clone(),
+            registry: poll.registry().try_clone().map_err(io)?,
+            bind: bind.to_string(),
+            port,
+            tls_port: if crate::tls::current().is_some() {
+                tls_port
+            } else {
+                0
+            },
+        }));
         eng.set_script_env(Box::new(crate::script_env::NativeScriptEnv {
             socks: socks.clone(),
-            listeners: dup_listeners,
+            listeners: dups,
             accepted: accepted.clone(),
             buf: vec![0; READ_CHUNK],
         }));
@@ -337,6 +521,8 @@ impl Server {
             read_again: Vec::new(),
             write_queue: Vec::new(),
             accept_retry: false,
+            master_connect: None,
+            last_tick: UnixMillis(0),
             buf: vec![0; READ_CHUNK],
             persist: None,
             aof_buf: Vec::new(),
@@ -398,9 +584,15 @@ impl Server {
             if let Some(p) = &self.persist {
                 if crate::persistence::has_child(p) {
                     crate::persistence::check_children(p, &mut self.eng, now);
+                    // A replication RDB handed over: the replicas have output.
+                    self.handle_engine_events();
                 }
             }
-            if self.eng.next_deadline().is_some_and(|d| d <= now) {
+            // Also at least every 100 ms while the loop is busy, as serverCron samples the
+            // instantaneous_* rates (the engine asks for no tick of its own for them).
+            let sample_due = now.0.saturating_sub(self.last_tick.0) >= CRON_SAMPLE_MS;
+            if sample_due || self.eng.next_deadline().is_some_and(|d| d <= now) {
+                self.last_tick = now;
                 let t = std::time::Instant::now();
                 self.eng.tick(now);
                 self.handle_engine_events();
@@ -459,13 +651,16 @@ impl Server {
                     }
                 } else if t >= LISTENER_BASE {
                     self.accept(t - LISTENER_BASE, now);
+                } else if t == MASTER_CONNECT {
+                    self.master_connect_ready(now);
                 } else if let Some(name) = self.drain_signal(t - SIGNAL_BASE) {
                     stop = Some(name);
                 }
             }
             if self.accept_retry {
                 self.accept_retry = false;
-                for i in 0..self.listeners.len() {
+                let n = self.listeners.borrow().len();
+                for i in 0..n {
                     self.accept(i, now);
                 }
             }
@@ -501,7 +696,7 @@ impl Server {
 
     /// Closes the listeners and every connection (shutdown).
     pub fn close_all(&mut self) {
-        for mut l in self.listeners.drain(..) {
+        for mut l in std::mem::take(&mut *self.listeners.borrow_mut()) {
             let _ = self.poll.registry().deregister(l.source());
             if let Listener::Unix { path, .. } = l {
                 // As Redis's prepareForShutdown.
@@ -538,17 +733,30 @@ impl Server {
 
     fn accept(&mut self, i: usize, now: UnixMillis) {
         loop {
-            let Some(listener) = self.listeners.get(i) else {
-                return;
-            };
-            let res = match listener {
-                Listener::Tcp { l, tls } => l.accept().map(|(s, p)| Accepted::Tcp(s, p, *tls)),
-                Listener::Unix { l, path } => {
+            // The borrow ends before `admit`, which runs engine code.
+            let res = match self.listeners.borrow().get(i) {
+                None => return,
+                Some(Listener::Tcp { l, tls }) => {
+                    l.accept().map(|(s, p)| Accepted::Tcp(s, p, *tls))
+                }
+                Some(Listener::Unix { l, path }) => {
                     l.accept().map(|(s, _)| Accepted::Unix(s, path.clone()))
                 }
             };
             match res {
-                Ok(acc) => self.admit(acc, now),
+                Ok(acc) => {
+                    // acceptTcpHandler / acceptUnixHandler's verbose line.
+                    match &acc {
+                        Accepted::Tcp(_, peer, _) if log::enabled(log::VERBOSE) => {
+                            log::verbose(&format!("Accepted {}:{}", peer.ip(), peer.port()))
+                        }
+                        Accepted::Unix(_, path) if log::enabled(log::VERBOSE) => {
+                            log::verbose(&format!("Accepted connection to {path}"))
+                        }
+                        _ => {}
+                    }
+                    self.admit(acc, now)
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
                     if matches!(
@@ -726,6 +934,11 @@ impl Server {
             }
         }
         if eof {
+            if log::enabled(log::VERBOSE) {
+                if let Some(info) = self.eng.client_info_line(now, id) {
+                    log::verbose(&format!("Client closed connection {info}"));
+                }
+            }
             // Send what is already owed (as Redis writes before its next read), after its
             // effects reached the AOF, then close.
             self.after_batch();
@@ -819,6 +1032,89 @@ impl Server {
         }
     }
 
+    /// Replication: starts a non-blocking connect to the master (the engine decided to).
+    fn connect_master(&mut self, host: &str, port: u16, attempt: u64) {
+        if let Some((mut old, _)) = self.master_connect.take() {
+            let _ = self.poll.registry().deregister(&mut old);
+        }
+        let addr = (host, port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next());
+        let stream = addr.and_then(|a| TcpStream::connect(a).ok());
+        let Some(mut stream) = stream else {
+            crate::log::warning(&format!("Unable to connect to MASTER {host}:{port}"));
+            self.eng.master_link_failed(now(), attempt);
+            return;
+        };
+        let token = Token(MASTER_CONNECT);
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, token, Interest::WRITABLE)
+            .is_err()
+        {
+            self.eng.master_link_failed(now(), attempt);
+            return;
+        }
+        self.master_connect = Some((stream, attempt));
+    }
+
+    /// The connect finished (or failed): the socket becomes the engine's master link.
+    fn master_connect_ready(&mut self, now: UnixMillis) {
+        let Some((mut stream, attempt)) = self.master_connect.take() else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut stream);
+        let failed = matches!(stream.take_error(), Ok(Some(_)) | Err(_));
+        let peer = stream.peer_addr();
+        match peer {
+            Ok(peer) if !failed => {
+                let _ = stream.set_nodelay(true);
+                let info = ConnInfo {
+                    addr: peer.to_string(),
+                    laddr: stream
+                        .local_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                    unix_socket: false,
+                    fd: Some(std::os::fd::AsRawFd::as_raw_fd(&stream)),
+                };
+                let Some(id) = self.eng.master_link_connected(now, attempt, info) else {
+                    return; // no longer wanted: dropping the stream closes it
+                };
+                let mut stream = Stream::Tcp(stream);
+                if self
+                    .poll
+                    .registry()
+                    .register(&mut stream, Token(CONN_BASE + id.0), Interest::READABLE)
+                    .is_err()
+                {
+                    self.eng.disconnect(id);
+                    return;
+                }
+                if self.conns.len() <= id.0 {
+                    self.conns.resize_with(id.0 + 1, || None);
+                }
+                self.conns[id.0] = Some(Conn::new(stream, id));
+                self.write_conn(id.0);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotConnected && !failed => {
+                // Spurious wake-up: still connecting.
+                let _ = self.poll.registry().register(
+                    &mut stream,
+                    Token(MASTER_CONNECT),
+                    Interest::WRITABLE,
+                );
+                self.master_connect = Some((stream, attempt));
+            }
+            _ => {
+                crate::log::warning("Error condition on socket for SYNC: Connection refused");
+                self.eng.master_link_failed(now, attempt);
+            }
+        }
+    }
+
     fn close(&mut self, slot: usize) {
         if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
             self.socks.borrow_mut().remove(&slot);
@@ -846,10 +1142,16 @@ impl Server {
                 Event::Shutdown => {}
                 Event::Log(line) => crate::log::warning(&line),
                 Event::ConfigChanged => {
+                    log::set_level(self.eng.config().loglevel.0);
                     if let Some(p) = &self.persist {
                         crate::persistence::sync_config(p, &mut self.eng);
                     }
                 }
+                Event::ConnectMaster {
+                    host,
+                    port,
+                    attempt,
+                } => self.connect_master(&host, port, attempt),
             }
         }
         if self.eng.has_lazyfree() {

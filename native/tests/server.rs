@@ -439,3 +439,44 @@ fn busy_function_gets_function_busy_replies_and_function_kill() {
     assert_ping(&mut a);
     assert_ping(&mut b);
 }
+
+/// `loglevel`: at `warning` neither notice lines (Ready to accept connections) nor verbose
+/// ones are written; CONFIG SET loglevel verbose brings Redis's verbose lines for accepted
+/// and closed connections.
+#[test]
+fn loglevel_filters_the_log_and_config_set_changes_it() {
+    let port = free_port().unwrap();
+    let dir = fresh_dir(port);
+    let logfile = dir.join("oxidis.log");
+    let srv = start_with(|p| {
+        vec![
+            "--port".into(),
+            p.to_string().into(),
+            "--dir".into(),
+            dir.clone().into(),
+            "--logfile".into(),
+            logfile.clone().into(),
+            "--loglevel".into(),
+            "warning".into(),
+        ]
+    });
+    let mut c = connect(&srv);
+    assert_ping(&mut c);
+    drop(connect(&srv));
+    let log = || std::fs::read_to_string(&logfile).unwrap_or_default();
+    assert!(log().contains("Configuration loaded"), "{}", log());
+    assert!(!log().contains("Ready to accept connections"), "{}", log());
+    c.send(&["CONFIG", "SET", "loglevel", "verbose"]).unwrap();
+    assert_eq!(c.read_exact(5).unwrap(), b"+OK\r\n");
+    let mut d = connect(&srv);
+    assert_ping(&mut d);
+    drop(d);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !(log().contains(" - Accepted 127.0.0.1:")
+        && log().contains(" - Client closed connection id="))
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(log().matches(" - Accepted ").count(), 1, "{}", log());
+}

@@ -120,6 +120,12 @@ export class Client implements AsyncIterable<Reply> {
   callBuffer(...args: Arg[]): Reply | Promise<Reply>;
   /** Like call(), always a Promise (rejected with ReplyError on an error reply). */
   callAsync(...args: Arg[]): Promise<Reply>;
+  /**
+   * Runs commands in one crossing into the engine, as a pipeline: `[error, reply]` per command
+   * (error a ReplyError, or the TypeError/RangeError of a bad argument). A command that blocks
+   * has a Promise as its reply, and the commands after it wait behind it.
+   */
+  pipeline(commands: Arg[][]): Array<[Error | null, Reply | Promise<Reply>]>;
   /** Raw protocol: bytes in (RESP or inline), the exact bytes the server writes back. */
   send(bytes: Uint8Array | string): Uint8Array;
   /** Calls `fn` for every push (pub/sub message ...) that arrives outside this client's calls. Returns an unsubscribe function. */

@@ -100,6 +100,16 @@ function transform(name, reply) {
   return reply;
 }
 
+/** An `[error, value]` pair whose value may be a Promise (a blocked command), settled. */
+async function settle(pair) {
+  if (!(pair[1] instanceof Promise)) return pair;
+  try {
+    return [null, await pair[1]];
+  } catch (e) {
+    return [e, null];
+  }
+}
+
 /** Splits a trailing node-style callback off the arguments. */
 function splitCallback(args) {
   if (args.length > 0 && typeof args[args.length - 1] === 'function') {
@@ -240,15 +250,55 @@ export class Redis extends Emitter {
   #run(name, command, args, buffer) {
     let flat;
     try {
-      flat = flatten(name, args);
-      const c = this.#client;
-      const r = buffer ? c.callBuffer(command, ...flat) : c.call(command, ...flat);
+      flat = [command];
+      for (let i = 0; i < args.length; i++) {
+        const a = args[i];
+        const t = typeof a;
+        if (t === 'string' || t === 'number') flat.push(a);
+        else {
+          // Arrays, objects and Maps of pairs, null: ioredis's flattening.
+          flat = flatten(name, args, [command]);
+          break;
+        }
+      }
+      const r = this.#client._callList(flat, buffer);
       if (r instanceof Promise)
-        return r.then((v) => transform(name, v), (e) => Promise.reject(this.#closedError(annotate(e, name, flat))));
-      return Promise.resolve(transform(name, r));
+        return r.then(
+          (v) => transform(name, v),
+          (e) => Promise.reject(this.#closedError(annotate(e, name, flat.slice(1)))),
+        );
+      return Promise.resolve(name === 'hgetall' ? transform(name, r) : r);
     } catch (e) {
-      return Promise.reject(this.#closedError(annotate(e, name, flat ?? args)));
+      return Promise.reject(this.#closedError(annotate(e, name, flat ? flat.slice(1) : args)));
     }
+  }
+
+  /**
+   * Runs queued `[name, command, args, buffer]` commands in one crossing (Client._batch):
+   * `[error, value]` per command, value a Promise where a command blocked or waits behind one.
+   */
+  _execBatch(items) {
+    const list = items.map(([name, command, args, buffer]) => [flatten(name, args, [command]), buffer]);
+    let rs;
+    try {
+      rs = this.#client._batchList(list);
+    } catch (e) {
+      const err = this.#closedError(e);
+      return items.map(() => [err, null]);
+    }
+    return rs.map(([e, v], i) => {
+      const name = items[i][0];
+      if (e) return [this.#closedError(annotate(e, name, list[i][0].slice(1))), null];
+      if (v instanceof Promise)
+        return [
+          null,
+          v.then(
+            (x) => transform(name, x),
+            (x) => Promise.reject(this.#closedError(annotate(x, name, list[i][0].slice(1)))),
+          ),
+        ];
+      return [null, transform(name, v)];
+    });
   }
 
   /**
@@ -428,18 +478,29 @@ export class Pipeline {
     const r = this.#redis;
     let result;
     if (!this.#multi) {
-      result = [];
+      result = new Array(queue.length);
       // A defined command (name null) answered NOSCRIPT is sent again as EVAL after the rest
-      // of the pipeline, where ioredis's retry lands (it resends on reading the reply).
+      // of the pipeline, where ioredis's retry lands (it resends on reading the reply). Runs
+      // of other commands go to the engine in one crossing each.
       const retry = [];
-      for (const [name, command, args, buffer] of queue) {
-        try {
-          const v = name === null ? r._scriptOnce(command, args, buffer) : r._exec(name, command, args, buffer);
-          result.push([null, await v]);
-        } catch (e) {
-          if (name === null && isNoscript(e)) retry.push(result.length);
-          result.push([e, null]);
+      let i = 0;
+      while (i < queue.length) {
+        const [name, command, args, buffer] = queue[i];
+        if (name === null) {
+          try {
+            result[i] = [null, await r._scriptOnce(command, args, buffer)];
+          } catch (e) {
+            if (isNoscript(e)) retry.push(i);
+            result[i] = [e, null];
+          }
+          i++;
+          continue;
         }
+        let j = i + 1;
+        while (j < queue.length && queue[j][0] !== null) j++;
+        const rs = r._execBatch(queue.slice(i, j));
+        for (let k = 0; k < rs.length; k++) result[i + k] = await settle(rs[k]);
+        i = j;
       }
       for (const i of retry) {
         const [, script, args, buffer] = queue[i];
@@ -450,23 +511,24 @@ export class Pipeline {
         }
       }
     } else {
-      await r._exec('multi', 'MULTI', [], false);
-      const queued = [];
+      // MULTI, the commands and EXEC in one crossing.
+      const items = [['multi', 'MULTI', [], false]];
       for (const [name, command, args, buffer] of queue) {
-        try {
-          if (name === null) {
-            const [n, c, head] = r._scriptCommand(command);
-            await r._exec(n, c, [head, ...command.args(args)], buffer);
-          } else await r._exec(name, command, args, buffer);
-          queued.push(null);
-        } catch (e) {
-          queued.push(e);
-        }
+        if (name === null) {
+          const [n, c, head] = r._scriptCommand(command);
+          items.push([n, c, [head, ...command.args(args)], buffer]);
+        } else items.push([name, command, args, buffer]);
       }
-      let replies;
-      try {
-        replies = await r._exec('exec', 'EXEC', [], false);
-      } catch (e) {
+      items.push(['exec', 'EXEC', [], false]);
+      const rs = r._execBatch(items);
+      for (let k = 0; k < rs.length; k++) rs[k] = await settle(rs[k]);
+      if (rs[0][0]) {
+        if (cb) cb(rs[0][0]);
+        throw rs[0][0];
+      }
+      const queued = rs.slice(1, -1).map(([e]) => e);
+      const [e, replies] = rs[rs.length - 1];
+      if (e) {
         // EXECABORT: the errors of the commands that could not be queued come along.
         e.previousErrors = queued.filter((x) => x);
         if (cb) cb(e);
@@ -495,8 +557,9 @@ for (const name of names) {
   const own = Object.prototype.hasOwnProperty;
   if (!own.call(Redis.prototype, name)) {
     Redis.prototype[name] = function (...args) {
-      const [rest, cb] = splitCallback(args);
-      return withCallback(this._exec(name, upper, rest, false), cb);
+      // A trailing callback (node style) is taken off the arguments (this function's own array).
+      const cb = args.length > 0 && typeof args[args.length - 1] === 'function' ? args.pop() : null;
+      return withCallback(this._exec(name, upper, args, false), cb);
     };
   }
   if (!own.call(Redis.prototype, name + 'Buffer')) {

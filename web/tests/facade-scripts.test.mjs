@@ -20,6 +20,17 @@ function spy(redis) {
       return orig(...args);
     };
   }
+  // The facade's own entries: one command as an argument list, a pipeline as a batch of them.
+  const one = conn._callList.bind(conn);
+  conn._callList = (args, buffer) => {
+    sent.push(String(args[0]).toUpperCase());
+    return one(args, buffer);
+  };
+  const batch = conn._batchList.bind(conn);
+  conn._batchList = (list) => {
+    for (const [args] of list) sent.push(String(args[0]).toUpperCase());
+    return batch(list);
+  };
   return sent;
 }
 

@@ -20,10 +20,11 @@ test('rate-limiter-flexible on a manual clock: exact msBeforeNext, the window en
   const redis = new Redis({ engine });
   const sent = [];
   const conn = redis.connection;
-  const call = conn.call.bind(conn);
-  conn.call = (...args) => {
+  // The facade runs a command through the connection's _callList (the direct path).
+  const call = conn._callList.bind(conn);
+  conn._callList = (args, buffer) => {
     sent.push(String(args[0]));
-    return call(...args);
+    return call(args, buffer);
   };
   const limiter = new RateLimiterRedis({ storeClient: redis, keyPrefix: 'm', points: 2, duration: 10 });
   assert.equal(typeof redis.rlflxIncr, 'function');

@@ -5,7 +5,11 @@ import { Engine, decodeAnnotated, renderReply } from '../pkg/index.js';
 import { ClientPanel, el } from './client.js';
 import { LESSONS } from './lessons.js';
 import { base64ToBytes, bytesToBase64, fromBase64Url, toBase64Url } from './bytes.js';
-import { commandTable } from './commands.js';
+import { commandTable, commandOf, docsUrl } from './commands.js';
+import { splitArgs } from '../pkg/index.js';
+import { parseEscapes, showBytes, splitCommands } from './bytes.js';
+
+const utf8Text = (b) => new TextDecoder().decode(b);
 
 const KEY = 'oxidis-playground:v1';
 const MAX_CLIENTS = 3;
@@ -40,6 +44,9 @@ class App {
   constructor() {
     const shared = /^#cmds=([A-Za-z0-9_-]+)$/.exec(location.hash);
     const state = loadState();
+    // A shared link opens in a fresh workspace: the saved work is neither loaded nor overwritten
+    // until the learner chooses to keep the shared one.
+    this.ephemeral = !!shared;
     this.lessonDone = new Set(state.lessons ?? []);
     this.lesson = state.lesson ?? LESSONS[0].id;
     this.running = state.running ?? true;
@@ -76,6 +83,19 @@ class App {
     }
     this.startClock();
     commandTable();
+    if (shared) this.sharedBanner(Object.keys(state).length > 0);
+    // Another tab of the playground saved: stop saving here rather than overwrite its work.
+    window.addEventListener('storage', (e) => {
+      if (e.key !== KEY || this.ephemeral) return;
+      this.readOnly = true;
+      this.banner('The playground was changed in another tab: this tab no longer saves, so it cannot overwrite that work.', [['Reload with the other tab\'s work', () => location.reload()]]);
+    });
+    $('#skip').addEventListener('click', (e) => {
+      e.preventDefault();
+      const c = this.clients[0];
+      (c.mode === 'raw' ? c.rawInput : c.input).focus();
+    });
+    this.ready = true;
     document.body.dataset.ready = 'true';
   }
 
@@ -131,6 +151,7 @@ class App {
   }
 
   save() {
+    if (this.ephemeral || this.readOnly) return;
     try {
       const state = {
         time: this.engine.now(),
@@ -146,8 +167,38 @@ class App {
     }
   }
 
+  /** A message above the consoles with actions: [[label, fn], ...]. */
+  banner(msg, actions = []) {
+    const b = $('#banner');
+    b.replaceChildren(el('p', { text: msg }), ...actions.map(([label, fn]) => el('button', { type: 'button', onclick: fn }, label)));
+    b.hidden = false;
+  }
+
+  sharedBanner(hadWork) {
+    this.banner(
+      hadWork
+        ? 'A shared link: its commands ran in a fresh workspace. Your saved work is untouched and comes back when you leave; this workspace is not saved unless you keep it.'
+        : 'A shared link: its commands ran in a fresh workspace. It is not saved unless you keep it.',
+      [
+        ['Keep this workspace', () => {
+          if (hadWork && !confirm('Replace your saved work with this workspace? (Lesson progress is kept.)')) return;
+          this.ephemeral = false;
+          const st = loadState();
+          this.lessonDone = new Set([...this.lessonDone, ...(st.lessons ?? [])]);
+          this.save();
+          $('#banner').hidden = true;
+          this.toast('This workspace is now the saved one.');
+        }],
+        ['Back to my saved work', () => location.reload()],
+      ],
+    );
+  }
+
   reset() {
-    localStorage.removeItem(KEY);
+    if (!confirm('Reset the playground? All keys, consoles and command history are deleted; your lesson progress is kept.')) return;
+    const keep = { lessons: [...this.lessonDone], lesson: this.lesson };
+    this.readOnly = true;
+    if (!this.ephemeral) localStorage.setItem(KEY, JSON.stringify(keep));
     this.stopClock();
     clearTimeout(this.saveTimer);
     location.hash = '';
@@ -345,6 +396,7 @@ class App {
         return el('li', {}, b);
       }),
     );
+    $('#sandbox').addEventListener('click', () => this.showLesson('sandbox', false));
     this.showLesson(this.lesson, false);
   }
 
@@ -352,35 +404,198 @@ class App {
     return `${l.id}:${i}`;
   }
 
+  /** The first step of a lesson not done yet (-1 when all are). */
+  activeStep(l) {
+    return l.steps.findIndex((_, i) => !this.lessonDone.has(this.stepId(l, i)));
+  }
+
+  /** A step's commands as the engine splits them: [[arg bytes...], ...]. */
+  stepArgs(s) {
+    if (!s.parsed) s.parsed = splitCommands(s.cmd).map((c) => splitArgs(c) ?? []);
+    return s.parsed;
+  }
+
+  /** The comparable form of commands: names (and a container's subcommand) in upper case. */
+  commandKey(cmds) {
+    return cmds
+      .map((args) => {
+        const words = args.map((a) => (typeof a === 'string' ? a : utf8Text(a)));
+        const name = commandOf(words.slice(0, 2));
+        const n = name ? name.split(' ').length : 1;
+        return words.map((w, i) => (i < n ? w.toUpperCase() : w)).join('\u0000');
+      })
+      .join('\u0001');
+  }
+
+  /** Commands a lesson uses, for its documentation links. */
+  lessonCommands(l) {
+    const names = new Set();
+    for (const s of l.steps) {
+      if (!s.cmd) continue;
+      for (const args of this.stepArgs(s)) {
+        const name = commandOf(args.map(utf8Text).slice(0, 2));
+        if (name) names.add(name);
+      }
+    }
+    return [...names];
+  }
+
+  /**
+   * A client sent something the learner typed (args: the commands as the engine split them, or
+   * raw bytes): the active step is done when it is the same command in the same client.
+   */
+  commandRan(client, cmds, fromLesson, raw) {
+    if (fromLesson || !cmds?.length && !raw) return;
+    const l = LESSONS.find((x) => x.id === this.lesson);
+    if (!l) return;
+    const i = this.activeStep(l);
+    if (i < 0) return;
+    const s = l.steps[i];
+    if (s.client !== client.n) return;
+    let ok = false;
+    if (raw && s.raw) ok = showBytes(raw) === showBytes(parseEscapes(s.raw).bytes ?? new Uint8Array(0));
+    else if (cmds && s.cmd) ok = this.commandKey(cmds) === this.commandKey(this.stepArgs(s));
+    if (!ok) return;
+    this.completeStep(l, i);
+  }
+
+  completeStep(l, i) {
+    this.lessonDone.add(this.stepId(l, i));
+    this.showLesson(l.id, false);
+    const next = this.activeStep(l);
+    this.announce(next < 0 ? `Step ${i + 1} done. Lesson complete.` : `Step ${i + 1} done. Next: step ${next + 1}.`);
+  }
+
+  announce(msg) {
+    const a = $('#announce');
+    a.textContent = '';
+    setTimeout(() => (a.textContent = msg), 50);
+  }
+
+  /** What a step asks for, as shown: `client 2> BLPOP jobs 0`. */
+  stepWhat(s) {
+    return s.cmd ? `client ${s.client}> ${s.cmd}` : s.raw ? `client ${s.client} bytes> ${s.raw}` : `clock +${s.advance / 1000} s`;
+  }
+
   showLesson(id, focus) {
-    const l = LESSONS.find((x) => x.id === id) ?? LESSONS[0];
-    this.lesson = l.id;
+    const sandbox = id === 'sandbox';
+    const l = sandbox ? null : (LESSONS.find((x) => x.id === id) ?? LESSONS[0]);
+    const changed = this.lesson !== (sandbox ? 'sandbox' : l.id);
+    this.lesson = sandbox ? 'sandbox' : l.id;
     for (const b of document.querySelectorAll('#lesson-list button')) {
-      const done = LESSONS.find((x) => x.id === b.dataset.lesson).steps.every((_, i) => this.lessonDone.has(this.stepId(LESSONS.find((x) => x.id === b.dataset.lesson), i)));
+      const x = LESSONS.find((y) => y.id === b.dataset.lesson);
+      const done = this.activeStep(x) < 0;
       b.classList.toggle('done', done);
-      b.setAttribute('aria-current', b.dataset.lesson === l.id ? 'step' : 'false');
+      if (b.dataset.lesson === this.lesson) b.setAttribute('aria-current', 'step');
+      else b.removeAttribute('aria-current');
       b.title = done ? 'completed' : '';
     }
+    $('#sandbox').setAttribute('aria-pressed', String(sandbox));
     const box = $('#lesson');
+    const done = LESSONS.reduce((n, x) => n + x.steps.filter((_, i) => this.lessonDone.has(this.stepId(x, i))).length, 0);
+    const total = LESSONS.reduce((n, x) => n + x.steps.length, 0);
+    $('#lesson-progress').textContent = `${done} of ${total} steps done`;
+    if (sandbox) {
+      box.replaceChildren(el('h3', { text: 'Free sandbox', tabindex: '-1' }), el('p', { text: 'No lesson: type any command. Type help for help, help <command> for one command. Your lesson progress is kept; pick a lesson to go on.' }));
+      this.renderStrip(null, -1);
+      this.clients[0]?.input.focus();
+      this.changed();
+      return;
+    }
+    if (changed && this.ready) {
+      // A new lesson starts on fresh connections (the keys stay): no client is left closed,
+      // blocked, subscribed or in RESP3 by the lesson before.
+      for (const c of this.clients) if (c.closed || c.blocked || c.subscribed || c.resp3) c.reconnect(false);
+    }
+    if ((changed || focus) && l.pauseClock && this.running) {
+      this.running = false;
+      this.stopClock();
+      this.toast('The clock is paused for this lesson: time moves only with the clock buttons.');
+    }
+    const active = this.activeStep(l);
     const steps = l.steps.map((s, i) => {
-      const done = this.lessonDone.has(this.stepId(l, i));
-      const what = s.cmd ? `client ${s.client}> ${s.cmd}` : s.raw ? `client ${s.client} bytes> ${s.raw}` : `clock +${s.advance / 1000} s`;
-      const run = el('button', { type: 'button', class: 'run', onclick: () => this.runStep(l, i) }, done ? 'Run again' : 'Run');
-      return el('li', { class: done ? 'done' : '' }, el('p', { text: s.text }), el('code', { text: what }), run);
+      const isDone = this.lessonDone.has(this.stepId(l, i));
+      const run = el('button', { type: 'button', class: 'run', onclick: () => this.runStep(l, i) }, isDone ? 'Run again' : s.advance ? `Move the clock +${s.advance / 1000} s` : 'Do it for me');
+      const li = el('li', { class: isDone ? 'done' : i === active ? 'active' : '' }, el('p', { text: s.text }), el('code', { text: this.stepWhat(s) }), run);
+      if (i === active) li.setAttribute('aria-current', 'step');
+      return li;
     });
     const idx = LESSONS.indexOf(l);
     const next = LESSONS[idx + 1];
+    const docs = this.lessonCommands(l).map((n) => el('li', {}, el('a', { href: docsUrl(n), target: '_blank', rel: 'noopener' }, n)));
     box.replaceChildren(
       el('h3', { text: l.title, tabindex: '-1' }),
       el('p', { text: l.intro }),
       el('ol', { class: 'steps' }, ...steps),
+      el('h4', { text: 'What to try next' }),
+      el('p', { class: 'try-next', text: l.next ?? 'The consoles are yours.' }),
+      el('h4', { text: 'Redis documentation of the commands used' }),
+      el('ul', { class: 'docs' }, ...docs),
       next ? el('button', { type: 'button', class: 'next', onclick: () => this.showLesson(next.id, true) }, `Next: ${next.title}`) : el('p', { text: 'That was the last lesson. The consoles are yours.' }),
     );
-    const done = LESSONS.reduce((n, x) => n + x.steps.filter((_, i) => this.lessonDone.has(this.stepId(x, i))).length, 0);
-    const total = LESSONS.reduce((n, x) => n + x.steps.length, 0);
-    $('#lesson-progress').textContent = `${done} of ${total} steps done`;
-    if (focus) box.querySelector('h3').focus();
+    this.renderStrip(l, active);
+    if (focus) box.querySelector('h3').focus({ preventScroll: true });
     this.changed();
+  }
+
+  /** The strip above the consoles: the active step (sticky on phones), always next to the console. */
+  renderStrip(l, i) {
+    const strip = $('#step-strip');
+    for (const c of this.clients) c.input.placeholder = 'SET greeting hello';
+    // In the sandbox the strip is one line that scrolls away with the page.
+    strip.classList.toggle('compact', !l);
+    if (!l) {
+      strip.replaceChildren(el('p', { class: 'strip-title', text: 'Free sandbox: type any command (help lists them).' }));
+      return;
+    }
+    if (i < 0) {
+      const next = LESSONS[LESSONS.indexOf(l) + 1];
+      strip.replaceChildren(
+        el('p', { class: 'strip-title', text: `${l.title}: complete ✓` }),
+        el('p', { text: l.next ?? '' }),
+        next ? el('button', { type: 'button', class: 'strip-next', onclick: () => this.showLesson(next.id, true) }, `Next: ${next.title}`) : el('span'),
+      );
+      return;
+    }
+    const s = l.steps[i];
+    const buttons = el('div', { class: 'strip-actions' });
+    if (s.advance) {
+      buttons.append(el('button', { type: 'button', class: 'strip-run', onclick: () => this.runStep(l, i) }, `Move the clock +${s.advance / 1000} s`));
+    } else {
+      const c = this.client(s.client);
+      if (s.cmd) c.input.placeholder = s.cmd;
+      // The step's client in the step's mode: raw bytes or the console.
+      if (s.raw && c.mode !== 'raw') c.setMode('raw', false);
+      if (s.cmd && c.mode !== 'console') c.setMode('console', false);
+      buttons.append(
+        el('button', { type: 'button', class: 'strip-fill', onclick: () => this.fillStep(l, i) }, 'Type it for me'),
+        el('button', { type: 'button', class: 'strip-run', onclick: () => this.runStep(l, i) }, 'Do it for me'),
+      );
+    }
+    strip.replaceChildren(
+      el('p', { class: 'strip-title', text: `${l.title} · step ${i + 1} of ${l.steps.length}` }),
+      el('p', { class: 'strip-text', text: s.text }),
+      el('code', { class: 'strip-cmd', text: this.stepWhat(s) }),
+      buttons,
+    );
+  }
+
+  /** Puts the step's command in its client's input, for the learner to send. */
+  fillStep(l, i) {
+    const s = l.steps[i];
+    const c = this.client(s.client);
+    if (c.closed) c.reconnect();
+    if (s.raw) {
+      if (c.mode !== 'raw') c.setMode('raw');
+      c.rawInput.value = s.raw;
+      c.updateParser(true);
+      c.rawInput.focus({ preventScroll: true });
+    } else {
+      if (c.mode !== 'console') c.setMode('console');
+      c.input.value = s.cmd;
+      c.updateHint();
+      c.input.focus({ preventScroll: true });
+    }
   }
 
   runStep(l, i) {
@@ -390,18 +605,18 @@ class App {
       const c = this.client(s.client);
       if (c.closed) c.reconnect();
       if (s.raw) {
-        if (c.mode !== 'raw') c.setMode('raw');
-        c.rawInput.value = s.raw;
-        c.sendRaw(s.raw);
+        if (c.mode !== 'raw') c.setMode('raw', false);
+        c.sendRaw(s.raw, { fromLesson: true });
       } else {
-        if (c.mode !== 'console') c.setMode('console');
+        if (c.mode !== 'console') c.setMode('console', false);
         c.runInput(s.cmd, { fromLesson: true });
       }
     }
+    const wasActive = this.activeStep(l) === i;
     this.lessonDone.add(this.stepId(l, i));
-    const focusIdx = i;
     this.showLesson(l.id, false);
-    document.querySelectorAll('#lesson .steps .run')[focusIdx]?.focus();
+    if (wasActive) this.announce(`Step ${i + 1} done.`);
+    document.querySelectorAll('#lesson .steps .run')[i]?.focus({ preventScroll: true });
   }
 
   // ---- actions --------------------------------------------------------------------------

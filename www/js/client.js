@@ -4,9 +4,28 @@
 // renderer.
 
 import { splitArgs, renderReplies } from '../pkg/index.js';
+import { requestTrace } from '../pkg/oxidis_wasm.js';
 import { concat, encodeRequest, parseEscapes, splitCommands, text, utf8 } from './bytes.js';
-import { hint, complete } from './commands.js';
-import { wireEntry, parserState } from './wire.js';
+import { hint, complete, helpText } from './commands.js';
+import { wireEntry, requestParts } from './wire.js';
+
+/** Commands whose reply redis-cli prints raw (its output_raw list): INFO's text as lines. */
+const RAW_OUTPUT = (args) => {
+  const c = args[0]?.toUpperCase();
+  const s = args[1]?.toUpperCase();
+  return c === 'INFO' || c === 'LOLWUT' || (c === 'MEMORY' && (s === 'DOCTOR' || s === 'MALLOC-STATS')) || (c === 'CLIENT' && (s === 'LIST' || s === 'INFO')) || (c === 'CLUSTER' && (s === 'NODES' || s === 'INFO')) || (c === 'LATENCY' && s === 'DOCTOR');
+};
+
+/** The payload of the bulk string reply at `at`, as text, or null. */
+function bulkText(bytes, at) {
+  if (bytes[at] !== 36 && bytes[at] !== 61) return null;
+  const cr = bytes.indexOf(13, at);
+  const len = Number(text(bytes.subarray(at + 1, cr)));
+  if (!(len >= 0)) return null;
+  let body = bytes.subarray(cr + 2, cr + 2 + len);
+  if (bytes[at] === 61) body = body.subarray(4); // verbatim: "txt:"
+  return text(body);
+}
 
 const MAX_LOG = 300;
 const MAX_WIRE = 60;
@@ -34,7 +53,7 @@ export class ClientPanel {
     this.log = [];
     this.resp3 = false;
     this.mode = 'console';
-    this.pendingRaw = new Uint8Array(0);
+    this.buffered = new Uint8Array(0);
     this.blocked = false;
     this.connect();
     this.build();
@@ -46,8 +65,11 @@ export class ClientPanel {
     this.conn = this.app.engine.connect();
     this.closed = false;
     this.resp3 = false;
+    this.subscribed = false;
     this.blocked = false;
-    this.pendingRaw = new Uint8Array(0);
+    // The bytes the server has buffered for this connection (an unfinished request), as its own
+    // request parser says (requestTrace): every write is explained in their context.
+    this.buffered = new Uint8Array(0);
   }
 
   build() {
@@ -66,7 +88,7 @@ export class ClientPanel {
 
     // Console input.
     this.input = el('input', { type: 'text', id: `${id}-input`, class: 'cmd', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', placeholder: 'SET greeting hello', 'aria-describedby': `${id}-hint` });
-    this.hint = el('div', { class: 'hint', id: `${id}-hint`, 'aria-live': 'polite' });
+    this.hint = el('div', { class: 'hint', id: `${id}-hint` });
     const prompt = el('label', { for: `${id}-input`, class: 'prompt', text: 'oxidis>' });
     this.form = el('form', { class: 'input-row' }, prompt, this.input, el('button', { type: 'submit' }, 'Send'));
     this.form.addEventListener('submit', (e) => {
@@ -110,7 +132,7 @@ export class ClientPanel {
     this.updateHint();
   }
 
-  setMode(mode) {
+  setMode(mode, focus = true) {
     this.mode = mode;
     const raw = mode === 'raw';
     this.modeBtn.setAttribute('aria-pressed', String(raw));
@@ -120,7 +142,7 @@ export class ClientPanel {
     this.rawHelp.hidden = !raw;
     this.parser.hidden = !raw;
     this.updateParser(false);
-    (raw ? this.rawInput : this.input).focus();
+    if (focus) (raw ? this.rawInput : this.input).focus({ preventScroll: true });
   }
 
   onKey(e) {
@@ -182,6 +204,16 @@ export class ClientPanel {
   runInput(input, { fromLesson = false } = {}) {
     const cmds = splitCommands(input);
     if (!cmds.length) return;
+    // redis-cli answers help itself, from its command table (here the engine's, COMMAND DOCS).
+    const h = /^help(?:\s+(.*))?$/i.exec(cmds.length === 1 ? cmds[0] : '');
+    if (h) {
+      if (this.history[this.history.length - 1] !== input) this.history.push(input);
+      this.hpos = this.history.length;
+      this.print('prompt', `oxidis> ${cmds[0]}`);
+      this.print('help', helpText(h[1] ?? ''));
+      this.app.commandRan?.(this, []);
+      return;
+    }
     const all = [];
     for (const c of cmds) {
       const args = splitArgs(c);
@@ -200,12 +232,14 @@ export class ClientPanel {
     this.hpos = this.history.length;
     for (const { c } of all) this.print('prompt', `oxidis> ${c}`);
     this.lastCmds = all.map(({ args }) => args.map((a) => text(a)));
+    if (this.lastCmds.some((a) => /^[ps]?subscribe$/i.test(a[0]))) this.subscribed = true;
     const bytes = concat(all.map(({ args }) => encodeRequest(args)));
-    this.transmit(bytes, all.length > 1 ? `${all.length} commands pipelined` : '');
+    this.transmit(bytes, '');
+    this.app.commandRan?.(this, all.map(({ args }) => args), fromLesson);
   }
 
   /** Raw mode: the bytes typed with escapes, sent as they are. */
-  sendRaw(value) {
+  sendRaw(value, { fromLesson = false } = {}) {
     const p = parseEscapes(value);
     if (p.error) {
       this.parser.textContent = `Cannot send: ${p.error}`;
@@ -214,24 +248,10 @@ export class ClientPanel {
     if (!p.bytes.length) return;
     this.rawInput.value = '';
     this.lastCmds = null;
-    const buffered = this.pendingRaw.length;
-    this.pendingRaw = concat([this.pendingRaw, p.bytes]);
+    const buffered = this.buffered.length;
     this.transmit(p.bytes, buffered ? `typed by hand, continues the ${buffered} bytes the server has buffered` : 'typed by hand');
-    this.trimPending();
     this.updateParser(false);
-  }
-
-  /** Drops the complete requests at the front of the raw bytes sent (the server ran them). */
-  trimPending() {
-    for (;;) {
-      const st = parserState(this.pendingRaw);
-      if (st.state !== 'complete') return;
-      const b = this.pendingRaw;
-      let end;
-      if (b[0] !== 42) end = b.indexOf(10) + 1;
-      else end = this.app.decode(b)[0].end;
-      this.pendingRaw = b.subarray(end);
-    }
+    this.app.commandRan?.(this, null, fromLesson, p.bytes);
   }
 
   updateParser(preview) {
@@ -241,7 +261,7 @@ export class ClientPanel {
       this.parser.textContent = 'The server closed this connection (after a protocol error or QUIT). Reconnect to continue.';
       return;
     }
-    let bytes = this.pendingRaw;
+    let bytes = this.buffered;
     let note = '';
     if (preview) {
       const p = parseEscapes(this.rawInput.value);
@@ -253,9 +273,12 @@ export class ClientPanel {
       bytes = concat([bytes, p.bytes]);
       note = p.bytes.length ? 'If sent now: ' : '';
     }
-    const st = parserState(bytes);
-    this.parser.dataset.state = st.state;
-    this.parser.textContent = `Server parser — ${note}${st.text}${!preview && this.pendingRaw.length ? ` (${this.pendingRaw.length} bytes buffered)` : ''}`;
+    const t = requestTrace(bytes);
+    const complete = t.requests.filter((r) => r.status === 'complete').length;
+    const pending = bytes.length - t.consumed;
+    this.parser.dataset.state = t.state;
+    const ran = preview && complete ? `${complete} complete request${complete === 1 ? '' : 's'} would run. ` : '';
+    this.parser.textContent = `Server parser — ${note}${ran}${t.explain}${t.state === 'waiting' ? ` (${pending} byte${pending === 1 ? '' : 's'} buffered)` : ''}`;
   }
 
   transmit(bytes, note) {
@@ -263,7 +286,10 @@ export class ClientPanel {
       this.print('error', 'Error: the connection is closed (Reconnect to open a new one)');
       return;
     }
-    this.addWire(bytes, 'out', note);
+    const all = concat([this.buffered, bytes]);
+    const trace = requestTrace(all);
+    this.addWire(bytes, 'out', note, requestParts(bytes, this.buffered.length, trace));
+    this.buffered = trace.state === 'invalid' ? new Uint8Array(0) : all.slice(trace.consumed);
     let reply;
     try {
       reply = this.conn.send(bytes);
@@ -283,8 +309,11 @@ export class ClientPanel {
       this.addWire(reply, 'in', note);
       const rendered = renderReplies(reply);
       let used = 0;
-      for (const r of rendered) {
-        const t = r.text.replace(/\n$/, '');
+      for (const [i, r] of rendered.entries()) {
+        let t = r.text.replace(/\n$/, '');
+        const cmd = note ? null : this.lastCmds?.[i];
+        const rawText = cmd && RAW_OUTPUT(cmd) ? bulkText(reply, used) : null;
+        if (rawText !== null) t = rawText.replace(/\r\n/g, '\n').replace(/\n$/, '');
         this.print(reply[used] === 45 || reply[used] === 33 ? 'error reply' : note ? 'push reply' : 'reply', t);
         used += r.length;
       }
@@ -318,12 +347,13 @@ export class ClientPanel {
     if (this.closed) return;
     this.closed = true;
     this.blocked = false;
+    this.buffered = new Uint8Array(0);
     this.print('error', 'Error: Server closed the connection');
     this.setStatus();
     this.updateParser(false);
   }
 
-  reconnect() {
+  reconnect(focus = true) {
     try {
       this.conn.close();
     } catch {}
@@ -332,7 +362,7 @@ export class ClientPanel {
     this.setStatus();
     this.updateParser(false);
     this.app.changed();
-    (this.mode === 'raw' ? this.rawInput : this.input).focus();
+    if (focus) (this.mode === 'raw' ? this.rawInput : this.input).focus();
   }
 
   /** Output that appeared for this client outside its own writes (pub/sub, a woken BLPOP). */
@@ -348,11 +378,12 @@ export class ClientPanel {
     if (out.length) this.receive(out, this.blocked ? 'unblocked' : 'pushed by the server');
   }
 
-  addWire(bytes, dir, note) {
-    const e = wireEntry(bytes, { dir, note, explain: (t) => (this.explain.textContent = t) });
+  addWire(bytes, dir, note, request) {
+    const e = wireEntry(bytes, { dir, note, request, explain: (t) => (this.explain.textContent = t) });
     this.wire.append(e);
     while (this.wire.childElementCount > MAX_WIRE) this.wire.firstElementChild.remove();
-    e.scrollIntoView?.({ block: 'nearest' });
+    // Scroll inside the wire list only: the window never moves on a reply.
+    this.wire.scrollTop = this.wire.scrollHeight;
     const lane = this.root.querySelector('.lane');
     lane.classList.remove('to-server', 'to-client');
     void lane.offsetWidth; // restart the animation

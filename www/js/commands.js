@@ -78,3 +78,45 @@ export function hint(input) {
   }
   return { text: `Unknown command ${words[0]}: the server will reply with an error.`, matches: [] };
 }
+
+/** Redis's documentation page of a command ("CLIENT KILL" -> .../commands/client-kill/). */
+export function docsUrl(name) {
+  return `https://redis.io/commands/${name.toLowerCase().replace(/[ |]/g, '-')}/`;
+}
+
+/**
+ * What `help`, `help <command>` and `help @<group>` print, as redis-cli prints them, from the
+ * engine's command table (COMMAND DOCS).
+ */
+export function helpText(arg) {
+  const t = commandTable();
+  const words = arg.trim().split(/\s+/).filter(Boolean);
+  const entry = (name) => {
+    const c = t.get(name);
+    return `\n  ${syntax(name)}\n  summary: ${c.summary}\n  since: ${c.since}\n  group: ${c.group}\n  docs: ${docsUrl(name)}`;
+  };
+  if (!words.length) {
+    const groups = [...new Set([...t.values()].map((c) => c.group))].sort();
+    return [
+      'oxidis playground (the Oxidis engine, Redis 7.0 compatible, in this page)',
+      'To get help about Redis commands type:',
+      '      "help @<group>" to get a list of commands in <group>',
+      '      "help <command>" for help on <command>',
+      '      Tab completes a command name, ↑/↓ walk the history, ";" or new lines pipeline',
+      '',
+      `Groups: ${groups.map((g) => `@${g}`).join(' ')}`,
+    ].join('\n');
+  }
+  if (words[0].startsWith('@')) {
+    const g = words[0].slice(1).toLowerCase();
+    const names = [...t.keys()].filter((n) => t.get(n).group === g && !t.get(n).container).sort();
+    if (!names.length) return `No commands in the group @${g}.`;
+    return names.map(entry).join('\n');
+  }
+  const name = commandOf(words) ?? (t.has(words.join(' ').toUpperCase()) ? words.join(' ').toUpperCase() : null);
+  if (!name) {
+    const m = complete(words[0]);
+    return m.length ? `No command ${words[0]}. Commands starting so: ${m.slice(0, 12).join(' ')}` : `No command ${words[0]}: try help @string, help @list ...`;
+  }
+  return entry(name);
+}

@@ -107,19 +107,64 @@ function treeLabel(bytes, n) {
 }
 
 /**
- * A wire entry: direction, the bytes as explained spans, the decoded tree beside them.
- * `explain(text)` is called when a part is hovered or focused.
+ * The parts and tree of an outgoing write, from the engine's request parser (requestTrace) run
+ * over the bytes the connection still had buffered plus this write: part offsets are relative to
+ * the write; a request begun in an earlier write is marked as its continuation.
  */
-export function wireEntry(bytes, { dir, note, explain }) {
-  const frames = decodeAnnotated(bytes);
-  const ps = parts(bytes, frames);
+export function requestParts(bytes, buffered, trace) {
+  const off = buffered;
+  const ps = [];
+  for (const p of trace.parts) {
+    const start = Math.max(p.start, off) - off;
+    const end = p.end - off;
+    if (end <= 0) continue;
+    const kind = p.kind === 'inline' || p.kind === 'empty' ? 'payload' : p.kind === 'invalid' ? 'rest' : p.kind === 'pending' ? 'len' : p.kind;
+    ps.push({ start, end, kind, node: { id: `r${p.request}` }, why: p.start < off ? `${p.why} (continued from an earlier write)` : p.why });
+  }
+  const dec = new TextDecoder();
+  const tree = [];
+  for (const [i, r] of trace.requests.entries()) {
+    if (r.end <= off) continue;
+    const cont = r.start < off ? ' (continues the bytes buffered)' : '';
+    const args = r.args.map((a) => JSON.stringify(dec.decode(a)));
+    let text;
+    if (r.status === 'complete') text = `${r.inline ? 'inline command' : `request: array of ${r.args.length}`}${cont}`;
+    else if (r.status === 'empty') text = `${r.inline ? 'empty line' : `empty array (*${r.count})`}: skipped${cont}`;
+    else if (r.status === 'incomplete') text = `${r.inline ? 'inline command' : r.count !== undefined ? `request: ${r.args.length} of ${r.count} read` : 'request header'}${cont} … waiting for more bytes`;
+    else text = `✗ Protocol error: ${r.error}`;
+    tree.push({ id: `r${i}`, text, children: args.map((a, j) => ({ id: `r${i}`, text: `${r.inline ? 'word' : 'bulk string'} ${a}${j === 0 && r.status === 'complete' ? ' (the command)' : ''}`, children: [] })) });
+  }
+  const count = trace.requests.filter((r) => r.status === 'complete' && r.end > off).length;
+  return { parts: ps, tree, count };
+}
+
+/**
+ * A wire entry: direction, the bytes as explained spans, the decoded tree beside them.
+ * `explain(text)` is called when a part is hovered or focused. Replies are decoded with the
+ * engine's annotated RESP decoder; requests come with `request` ({ parts, tree } from
+ * requestParts: the engine's request parser).
+ */
+export function wireEntry(bytes, { dir, note, explain, request }) {
+  let ps;
+  let treeNodes;
+  let n;
+  if (request) {
+    ps = request.parts;
+    treeNodes = request.tree;
+    n = request.count;
+  } else {
+    const frames = decodeAnnotated(bytes);
+    ps = parts(bytes, frames);
+    const toTree = (f) => ({ id: f.id, text: treeLabel(bytes, f), children: f.children.map(toTree) });
+    treeNodes = frames.map(toTree);
+    n = frames.filter((f) => f.status === 'complete').length;
+  }
   const entry = el('li', { class: `wire-entry ${dir}` });
   const head = el('div', { class: 'wire-head' });
   const arrow = dir === 'out' ? 'client → server' : 'server → client';
-  const n = frames.filter((f) => f.status === 'complete').length;
   head.append(
     el('span', { class: 'dir', text: arrow }),
-    el('span', { class: 'meta', text: `${bytes.length} bytes${n > 1 ? `, ${n} frames in one write (pipelined)` : ''}${note ? ` · ${note}` : ''}` }),
+    el('span', { class: 'meta', text: `${bytes.length} bytes${n > 1 ? `, ${n} ${dir === 'out' ? 'requests' : 'frames'} in one write (pipelined)` : ''}${note ? ` · ${note}` : ''}` }),
   );
   const raw = el('code', { class: 'bytes', 'data-testid': 'wire-bytes' });
   const spans = [];
@@ -133,7 +178,7 @@ export function wireEntry(bytes, { dir, note, explain }) {
   if (spans[0]) spans[0].tabIndex = 0;
   const tree = el('ul', { class: 'tree', 'aria-label': 'decoded' });
   const addTree = (list, node) => {
-    const li = el('li', { text: treeLabel(bytes, node) });
+    const li = el('li', { text: node.text });
     li.dataset.node = node.id;
     list.append(li);
     if (node.children.length) {
@@ -142,7 +187,7 @@ export function wireEntry(bytes, { dir, note, explain }) {
       for (const c of node.children) addTree(ul, c);
     }
   };
-  for (const f of frames) addTree(tree, f);
+  for (const f of treeNodes) addTree(tree, f);
   const body = el('div', { class: 'wire-body' }, raw, tree);
   entry.append(head, body);
 
@@ -185,49 +230,4 @@ export function wireEntry(bytes, { dir, note, explain }) {
     spans[j].focus();
   });
   return entry;
-}
-
-/**
- * The server's request parser state for bytes a client has sent (or is about to send) that do
- * not yet form a complete request: what it is waiting for, or why it will reject them.
- */
-export function parserState(bytes) {
-  if (bytes.length === 0) return { state: 'idle', text: 'Idle: no pending bytes. The server waits for a request.' };
-  if (bytes[0] !== 42 /* '*' */) {
-    const nl = bytes.indexOf(10);
-    if (nl < 0) return { state: 'waiting', text: 'Reading an inline command (the first byte is not *): waiting for \\n to end the line.' };
-    return { state: 'complete', text: 'A complete inline command (one line of words).' };
-  }
-  const frames = decodeAnnotated(bytes);
-  const f = frames[0];
-  if (f.status === 'complete') {
-    const bad = f.children.find((c) => c.type !== 'bulk-string');
-    if (f.type !== 'array' || bad) {
-      return { state: 'invalid', text: `Requests are arrays of bulk strings: the server expects '$' ${bad ? `at byte ${bad.start}, not '${bad.typeByte ?? '?'}'` : ''}.` };
-    }
-    return { state: 'complete', text: `A complete request: an array of ${f.length} bulk strings.` };
-  }
-  if (f.status === 'invalid') return { state: 'invalid', text: `The server will reject this: ${invalidWhy(f)}.` };
-  // Incomplete: find the deepest node being read.
-  const path = [];
-  let n = f;
-  while (n) {
-    path.push(n);
-    n = n.children.find((c) => c.status !== 'complete');
-  }
-  const top = path[0];
-  const cur = path[path.length - 1];
-  if (top.length === undefined) return { state: 'waiting', text: 'Reading the array header: waiting for the element count and \\r\\n.' };
-  const idx = top.children.length;
-  if (cur === top) {
-    return { state: 'waiting', text: `Array of ${top.length} elements: ${idx} read, waiting for element ${idx + 1}.` };
-  }
-  if (cur.length === undefined) {
-    return { state: 'waiting', text: `Element ${idx} of ${top.length}: reading the ${label(cur)}'s length line, waiting for \\r\\n.` };
-  }
-  const got = cur.payload ? cur.payload.end - cur.payload.start : 0;
-  if (got < cur.length) {
-    return { state: 'waiting', text: `Element ${idx} of ${top.length}: ${label(cur)} of ${cur.length} bytes, ${got} received, waiting for ${cur.length - got} more.` };
-  }
-  return { state: 'waiting', text: `Element ${idx} of ${top.length}: all ${cur.length} bytes read, waiting for the closing \\r\\n.` };
 }

@@ -2,7 +2,7 @@
 // tests, and web/ for the wasm package's browser test (web/tests/browser.test.mjs), with the
 // right content types (wasm must be application/wasm) and nothing outside what is allowed.
 import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { extname, normalize, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,8 +19,21 @@ export async function serveDir(dir, allow) {
       return;
     }
     try {
-      const body = await readFile(join(dir, path));
-      res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(body);
+      // A precompressed sibling (.br, .gz) for a browser that accepts it, as `cargo xtask run` does.
+      const accept = String(req.headers['accept-encoding'] ?? '');
+      const headers = { 'content-type': types[extname(path)] ?? 'application/octet-stream' };
+      let file = join(dir, path);
+      for (const [enc, ext] of [['br', '.br'], ['gzip', '.gz']]) {
+        if (!accept.split(',').some((p) => p.split(';')[0].trim() === enc)) continue;
+        if (await stat(file + ext).then((s) => s.isFile(), () => false)) {
+          file += ext;
+          headers['content-encoding'] = enc;
+          headers.vary = 'Accept-Encoding';
+          break;
+        }
+      }
+      const body = await readFile(file);
+      res.writeHead(200, headers).end(body);
     } catch {
       res.writeHead(404).end();
     }

@@ -9,11 +9,13 @@
 //!     cargo xtask memreport [--quick]         memory for big data sets, Oxidis vs Redis (markdown)
 //!     cargo xtask wasm                        build the npm package into web/pkg
 //!     cargo xtask bench-wasm                  the wasm package's benchmark (vs ioredis-mock)
+//!     cargo xtask site [DIR]                  the playground as a static directory (target/site)
 
 mod acldiff;
 mod bench;
 mod client_libs;
 mod clients;
+mod cutproxy;
 mod difftest;
 mod eviction;
 mod memreport;
@@ -21,6 +23,8 @@ mod netsafety;
 mod ops_tools;
 mod persistence;
 mod playground;
+mod repl_master;
+mod repl_replica;
 mod servers;
 mod setup;
 mod suite;
@@ -48,7 +52,8 @@ const USAGE: &str = "usage:
   cargo xtask netsafety [--idle N]             protected mode, maxclients, TLS, unix socket,
                                                N idle connections (RSS each), vs redis-server
   cargo xtask wasm                             build the npm package (web/pkg)
-  cargo xtask bench-wasm                       ops/s of the wasm package vs ioredis-mock";
+  cargo xtask bench-wasm                       ops/s of the wasm package vs ioredis-mock
+  cargo xtask site [DIR]                       the playground as a static directory for any host";
 
 pub fn repo_root() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -103,6 +108,7 @@ fn main() -> ExitCode {
         Some("netsafety") => netsafety::cli(&args[1..]),
         Some("wasm") => wasm::cli(&args[1..]),
         Some("bench-wasm") => wasm::bench_cli(&args[1..]),
+        Some("site") => playground::site_cli(&args[1..]),
         Some("bench") => bench::cli(&args[1..]),
         _ => {
             eprintln!("{USAGE}");

@@ -8,6 +8,9 @@
 //!   (numbers differ: each server's own), `--bigkeys`'s summary equal on the same data.
 //! - `redis-cli MONITOR`: the lines a fixed sequence of commands produces, equal once the
 //!   timestamp and the client's port are masked (`[0 lua]`, redacted AUTH, MULTI/EXEC order).
+//! - INFO's `instantaneous_ops_per_sec`, `_input_kbps` and `_output_kbps` become non-zero
+//!   while `redis-benchmark` loads the server and fall back to 0 once it stops (polled until
+//!   a deadline: no timing threshold).
 
 use crate::suite::Suite;
 use std::io::{Read, Write};
@@ -39,6 +42,7 @@ pub fn run(r: &mut Suite, oxidis: &str, redis: &str) -> Result<(), String> {
     bigkeys(r, oxidis, redis)?;
     latency(r, oxidis, redis)?;
     monitor(r, oxidis, redis)?;
+    instantaneous(r, oxidis, redis)?;
     Ok(())
 }
 
@@ -203,6 +207,74 @@ fn timed_cli(addr: &str, args: &[&str], secs: f64) -> Result<String, String> {
     drop(Reaped(child));
     let bytes = reader.join().unwrap_or_default();
     Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// INFO stats's instantaneous_* figures as numbers: (ops/s, input kbps, output kbps).
+fn instantaneous_rates(addr: &str) -> Result<(f64, f64, f64), String> {
+    let info = cli(addr, &["INFO", "stats"])?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .ok_or_else(|| format!("INFO stats on {addr} has no {name}: {info:?}"))
+    };
+    Ok((
+        field("instantaneous_ops_per_sec")?,
+        field("instantaneous_input_kbps")?,
+        field("instantaneous_output_kbps")?,
+    ))
+}
+
+/// Polls `addr`'s rates every 250 ms until `want` holds or 20 s pass; the last reading.
+fn poll_rates(
+    addr: &str,
+    want: impl Fn((f64, f64, f64)) -> bool,
+) -> Result<(bool, (f64, f64, f64)), String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rates = instantaneous_rates(addr)?;
+        if want(rates) || Instant::now() > deadline {
+            return Ok((want(rates), rates));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn instantaneous(r: &mut Suite, oxidis: &str, redis: &str) -> Result<(), String> {
+    for (name, addr) in [("oxidis", oxidis), ("redis", redis)] {
+        let (h, p) = host_port(addr)?;
+        let bench = Command::new("redis-benchmark")
+            .args([
+                "-h",
+                h,
+                "-p",
+                p,
+                "-c",
+                "4",
+                "-n",
+                "100000000",
+                "-t",
+                "ping,set",
+            ])
+            .args(["-q", "-l"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("redis-benchmark: {e}"))?;
+        let bench = Reaped(bench);
+        let (ok, rates) = poll_rates(addr, |(ops, i, o)| ops > 0.0 && i > 0.0 && o > 0.0)?;
+        check(r, ok, || {
+            format!("{name}: instantaneous ops/input/output under redis-benchmark: {rates:?}")
+        });
+        drop(bench);
+        // Back down to what the polling INFO itself costs (4 a second, a few kB out).
+        let (ok, rates) = poll_rates(addr, |(ops, i, o)| ops < 50.0 && i < 10.0 && o < 100.0)?;
+        check(r, ok, || {
+            format!("{name}: instantaneous rates once redis-benchmark stopped: {rates:?}")
+        });
+    }
+    Ok(())
 }
 
 fn stat(r: &mut Suite, oxidis: &str, redis: &str) -> Result<(), String> {

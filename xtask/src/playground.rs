@@ -32,7 +32,109 @@ pub fn prepare() -> Result<(), String> {
                 .map_err(|e| format!("copy {}: {e}", entry.path().display()))?;
         }
     }
+    precompress(&dst.join("oxidis_wasm_bg.wasm"))
+}
+
+/// Writes `<file>.gz` (gzip -9) and, when a `brotli` program is installed, `<file>.br` beside
+/// the file: the static server sends them to browsers that accept the encoding (the .wasm is
+/// about 1.5 MB, 0.55 MB gzipped).
+pub fn precompress(file: &Path) -> Result<(), String> {
+    let gz = Command::new("gzip")
+        .args(["-9", "-k", "-f", "-n"])
+        .arg(file)
+        .status();
+    match gz {
+        Ok(s) if s.success() => {}
+        Ok(s) => return Err(format!("gzip {}: {s}", file.display())),
+        Err(e) => eprintln!("note: no gzip ({e}): the .wasm is served uncompressed"),
+    }
+    if crate::setup::which("brotli").is_some() {
+        let s = Command::new("brotli")
+            .args(["-q", "11", "-f", "-k"])
+            .arg(file)
+            .status()
+            .map_err(|e| format!("brotli: {e}"))?;
+        if !s.success() {
+            return Err(format!("brotli {}: {s}", file.display()));
+        }
+    }
     Ok(())
+}
+
+/// The precompressed sibling of `path` to send for a request's Accept-Encoding, if there is
+/// one: (its path, the Content-Encoding). Brotli before gzip.
+pub fn encoded(path: &Path, accept_encoding: &str) -> Option<(PathBuf, &'static str)> {
+    let accepts = |enc: &str| {
+        accept_encoding
+            .split(',')
+            .map(|p| p.split(';').next().unwrap_or("").trim())
+            .any(|p| p.eq_ignore_ascii_case(enc))
+    };
+    for (enc, ext) in [("br", "br"), ("gzip", "gz")] {
+        if accepts(enc) {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".");
+            name.push(ext);
+            let p = PathBuf::from(name);
+            if p.is_file() {
+                return Some((p, enc));
+            }
+        }
+    }
+    None
+}
+
+/// `cargo xtask site [DIR]`: the playground as a static directory (default target/site) that
+/// works from any static host: index.html, style.css, js/ and pkg/ (with the precompressed
+/// .wasm), every path relative.
+pub fn site_cli(args: &[String]) -> std::process::ExitCode {
+    let out = args
+        .first()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::target_dir().join("site"));
+    match prepare().and_then(|()| copy_site(&www_dir(), &out)) {
+        Ok(n) => {
+            println!(
+                "playground site: {n} files in {} (publish the directory as is on any static host)",
+                out.display()
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cargo xtask site: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Copies the site's files (index.html, style.css, js/, pkg/) from `www` to `out`.
+pub fn copy_site(www: &Path, out: &Path) -> Result<usize, String> {
+    let _ = std::fs::remove_dir_all(out);
+    let mut n = 0;
+    fn copy_dir(from: &Path, to: &Path, n: &mut usize) -> Result<(), String> {
+        std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+        for entry in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            let path = entry.path();
+            if path.is_dir() {
+                copy_dir(&path, &to.join(entry.file_name()), n)?;
+            } else {
+                std::fs::copy(&path, to.join(entry.file_name()))
+                    .map_err(|e| format!("copy {}: {e}", path.display()))?;
+                *n += 1;
+            }
+        }
+        Ok(())
+    }
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for f in ["index.html", "style.css"] {
+        std::fs::copy(www.join(f), out.join(f)).map_err(|e| format!("copy {f}: {e}"))?;
+        n += 1;
+    }
+    for d in ["js", "pkg"] {
+        copy_dir(&www.join(d), &out.join(d), &mut n)?;
+    }
+    Ok(n)
 }
 
 /// The content type of a served file (wasm must be application/wasm for streaming compile).
@@ -81,23 +183,38 @@ fn handle(root: &Path, stream: TcpStream) {
     if reader.read_line(&mut line).is_err() {
         return;
     }
-    // Skip the headers.
+    // The headers: only Accept-Encoding matters.
     let mut h = String::new();
+    let mut accept_encoding = String::new();
     while reader.read_line(&mut h).is_ok_and(|n| n > 2) {
+        if let Some((k, v)) = h.split_once(':') {
+            if k.trim().eq_ignore_ascii_case("accept-encoding") {
+                accept_encoding = v.trim().to_string();
+            }
+        }
         h.clear();
     }
     let mut parts = line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let mut out = stream;
     let found = if method == "GET" || method == "HEAD" {
-        resolve(root, target).and_then(|p| std::fs::read(&p).ok().map(|b| (p, b)))
+        resolve(root, target).filter(|p| p.is_file()).and_then(|p| {
+            let (file, enc) = match encoded(&p, &accept_encoding) {
+                Some((f, e)) => (f, Some(e)),
+                None => (p.clone(), None),
+            };
+            std::fs::read(&file).ok().map(|b| (p, b, enc))
+        })
     } else {
         None
     };
     let _ = match found {
-        Some((p, body)) => {
+        Some((p, body, enc)) => {
+            let enc = enc
+                .map(|e| format!("Content-Encoding: {e}\r\nVary: Accept-Encoding\r\n"))
+                .unwrap_or_default();
             let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 200 OK\r\nContent-Type: {}\r\n{enc}Content-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
                 content_type(&p),
                 body.len()
             );
@@ -188,6 +305,59 @@ mod tests {
             content_type(Path::new("index.html")),
             "text/html; charset=utf-8"
         );
+    }
+
+    #[test]
+    fn serves_precompressed_files_to_browsers_that_accept_them() {
+        let dir = crate::target_dir().join("tmp/playground-encoded-test");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let wasm = dir.join("a.wasm");
+        std::fs::write(&wasm, b"\0asm").unwrap();
+        assert_eq!(encoded(&wasm, "gzip, deflate, br"), None);
+        std::fs::write(dir.join("a.wasm.gz"), b"gz").unwrap();
+        assert_eq!(
+            encoded(&wasm, "gzip, deflate, br"),
+            Some((dir.join("a.wasm.gz"), "gzip"))
+        );
+        assert_eq!(encoded(&wasm, "identity"), None);
+        std::fs::write(dir.join("a.wasm.br"), b"br").unwrap();
+        assert_eq!(
+            encoded(&wasm, "gzip;q=1.0, br;q=0.9"),
+            Some((dir.join("a.wasm.br"), "br"))
+        );
+        assert_eq!(
+            encoded(&wasm, "gzip"),
+            Some((dir.join("a.wasm.gz"), "gzip"))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_site_is_the_pages_files_only() {
+        let dir = crate::target_dir().join("tmp/playground-site-test");
+        let _ = std::fs::remove_dir_all(&dir);
+        let www = dir.join("www");
+        for d in ["js", "pkg", "tests", "node_modules/x"] {
+            std::fs::create_dir_all(www.join(d)).unwrap();
+        }
+        for f in [
+            "index.html",
+            "style.css",
+            "js/app.js",
+            "pkg/index.js",
+            "tests/t.mjs",
+            "node_modules/x/y.js",
+            "package.json",
+        ] {
+            std::fs::write(www.join(f), f).unwrap();
+        }
+        let out = dir.join("site");
+        assert_eq!(copy_site(&www, &out).unwrap(), 4);
+        assert!(out.join("js/app.js").is_file() && out.join("pkg/index.js").is_file());
+        assert!(!out.join("tests").exists() && !out.join("node_modules").exists());
+        assert!(!out.join("package.json").exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -77,9 +77,14 @@ const SUITES: &[(&str, SuiteFn)] = &[
         "persistence (RDB/AOF interop, crash)",
         crate::persistence::run,
     ),
+    ("replication (master)", crate::repl_master::run),
     (
         "eviction (maxmemory policies vs redis-server)",
         crate::eviction::run,
+    ),
+    (
+        "replication (replica): Oxidis following redis-server",
+        crate::repl_replica::run,
     ),
     (
         "wasm package (node --test, golden, chromium)",

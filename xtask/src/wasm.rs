@@ -278,12 +278,35 @@ pub fn run_node_tests(s: &mut Suite, mut cmd: Command) {
     }
 }
 
-/// `cargo xtask bench-wasm`: builds the package, then runs web/bench.mjs.
+/// `cargo xtask bench-wasm [N]`: builds the package, runs web/bench.mjs (client.call, the
+/// facade and ioredis-mock in one Node process, then client.call and the facade in headless
+/// Chromium), and writes docs/bench-wasm.md with its chart
+/// docs/bench-wasm.svg (the ratios to ioredis-mock), which web/README.md shows.
 pub fn bench_cli(args: &[String]) -> ExitCode {
+    let tsv = crate::target_dir().join("bench-wasm.tsv");
     let r = build().and_then(|()| ensure_node_modules()).and_then(|()| {
         let mut cmd = Command::new("node");
-        cmd.arg("bench.mjs").args(args).current_dir(web_dir());
-        run_status(cmd)
+        cmd.arg("bench.mjs")
+            .args(args)
+            .arg("--chromium")
+            .arg("--tsv")
+            .arg(&tsv)
+            .current_dir(web_dir());
+        run_status(cmd)?;
+        let text = std::fs::read_to_string(&tsv).map_err(|e| format!("{}: {e}", tsv.display()))?;
+        let bench = parse_bench(&text).ok_or("web/bench.mjs wrote no figures")?;
+        let node = &bench[0];
+        let command = std::iter::once("cargo xtask bench-wasm".to_string())
+            .chain(args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let docs = crate::repo_root().join("docs");
+        std::fs::write(docs.join("bench-wasm.md"), bench_markdown(&bench, &command))
+            .map_err(|e| format!("docs/bench-wasm.md: {e}"))?;
+        std::fs::write(docs.join("bench-wasm.svg"), bench_svg(node))
+            .map_err(|e| format!("docs/bench-wasm.svg: {e}"))?;
+        println!("wrote docs/bench-wasm.md and docs/bench-wasm.svg");
+        Ok(())
     });
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -292,6 +315,225 @@ pub fn bench_cli(args: &[String]) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The targets of issue 19: client.call and the facade against ioredis-mock.
+const DIRECT_TARGET: f64 = 2.0;
+const FACADE_TARGET: f64 = 1.5;
+
+/// web/bench.mjs's figures: one section per runtime (Node, then Chromium if it ran there), each
+/// a `# runtime rounds per` line then per command ops/s of client.call, the facade and
+/// ioredis-mock (0 where it did not run: ioredis-mock runs in Node only).
+#[derive(Debug, PartialEq)]
+pub struct WasmBench {
+    pub runtime: String,
+    pub rounds: String,
+    pub per: String,
+    pub rows: Vec<(String, [f64; 3])>,
+}
+
+pub fn parse_bench(text: &str) -> Option<Vec<WasmBench>> {
+    let mut out: Vec<WasmBench> = Vec::new();
+    for l in text.lines().filter(|l| !l.is_empty()) {
+        if let Some(head) = l.strip_prefix("# ") {
+            let [runtime, rounds, per] = head.split('\t').collect::<Vec<_>>()[..] else {
+                return None;
+            };
+            out.push(WasmBench {
+                runtime: runtime.to_string(),
+                rounds: rounds.to_string(),
+                per: per.to_string(),
+                rows: Vec::new(),
+            });
+            continue;
+        }
+        let f: Vec<&str> = l.split('\t').collect();
+        let [name, a, b, c] = f[..] else {
+            return None;
+        };
+        let n = |x: &str| x.parse::<f64>().ok().filter(|v| *v >= 0.0);
+        let row = [n(a)?, n(b)?, n(c)?];
+        if row[0] == 0.0 || row[1] == 0.0 {
+            return None;
+        }
+        out.last_mut()?.rows.push((name.to_string(), row));
+    }
+    let node = out.first()?;
+    let usable = !node.rows.is_empty() && node.rows.iter().all(|(_, r)| r[2] > 0.0);
+    usable.then_some(out)
+}
+
+fn ops(x: f64) -> String {
+    let n = x.round() as u64;
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn bench_markdown(all: &[WasmBench], command: &str) -> String {
+    use std::fmt::Write as _;
+    let b = &all[0];
+    let mut s = String::new();
+    let _ = writeln!(s, "# The wasm engine vs ioredis-mock\n");
+    let _ = writeln!(
+        s,
+        "`{command}` (web/bench.mjs): ops/s in one {} process, best of {} interleaved rounds of {} \
+         operations per command (a pipeline counts its 100 SETs). `client.call` is the direct call \
+         path (arguments packed into wasm memory, one crossing, the reply read from the engine's \
+         output); the facade is the ioredis-style `Redis` (`await redis.set(...)`); ioredis-mock is \
+         the npm package (a JavaScript Map behind ioredis's API). Targets (issue 19): client.call \
+         ≥ {DIRECT_TARGET}× ioredis-mock, the facade ≥ {FACADE_TARGET}×. The machine is shared \
+         (2 cores, other jobs running): figures move by tens of percent between runs.\n",
+        b.runtime, b.rounds, b.per
+    );
+    let _ = writeln!(s, "![ratios to ioredis-mock](bench-wasm.svg)\n");
+    let _ = writeln!(
+        s,
+        "| command | client.call | facade | ioredis-mock | call ÷ mock | facade ÷ mock |"
+    );
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: |");
+    let mark = |r: f64, t: f64| if r >= t { "" } else { " (below target)" };
+    for (name, [d, f, m]) in &b.rows {
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {} | {} | {:.2}×{} | {:.2}×{} |",
+            ops(*d),
+            ops(*f),
+            ops(*m),
+            d / m,
+            mark(d / m, DIRECT_TARGET),
+            f / m,
+            mark(f / m, FACADE_TARGET)
+        );
+    }
+    for c in &all[1..] {
+        let _ = writeln!(
+            s,
+            "\n## {}\n\nThe same commands in headless {} (the playground's engine), best of {} rounds \
+             of {}. ioredis-mock does not run in a browser without a bundler and polyfills (it \
+             needs Node's `events`, `stream` and `crypto` and ioredis's internals): the ratios are \
+             to its figures in Node above.\n",
+            c.runtime, c.runtime, c.rounds, c.per
+        );
+        let _ = writeln!(
+            s,
+            "| command | client.call | facade | call ÷ mock (Node) | facade ÷ mock (Node) |"
+        );
+        let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: |");
+        for (name, [d, f, _]) in &c.rows {
+            let Some((_, [_, _, m])) = b.rows.iter().find(|(n, _)| n == name) else {
+                continue;
+            };
+            let _ = writeln!(
+                s,
+                "| {name} | {} | {} | {:.2}× | {:.2}× |",
+                ops(*d),
+                ops(*f),
+                d / m,
+                f / m
+            );
+        }
+    }
+    s
+}
+
+/// Grouped bars of the two ratios per command (hand-written SVG, like docs/bench-throughput.svg),
+/// on a scale to 5×; a bar beyond it is cut and labelled with its value.
+pub fn bench_svg(b: &WasmBench) -> String {
+    use std::fmt::Write as _;
+    let (w, row_h, left, top) = (760.0, 14.0, 150.0, 50.0);
+    let h = top + b.rows.len() as f64 * (2.0 * row_h + 8.0) + 50.0;
+    let max = 5.0;
+    let plot_w = w - left - 60.0;
+    let x = |r: f64| left + plot_w * (r / max).clamp(0.0, 1.0);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">oxidis (wasm) ÷ ioredis-mock, ops/s ({})</text>"#,
+        w / 2.0,
+        xml_escape(&b.runtime)
+    );
+    let colors = ["#4e79a7", "#f28e2b"];
+    for (i, label) in ["client.call (direct)", "facade (await redis.cmd)"]
+        .iter()
+        .enumerate()
+    {
+        let lx = left + i as f64 * 200.0;
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx}" y="30" width="12" height="12" fill="{}"/><text x="{}" y="40">{label}</text>"#,
+            colors[i],
+            lx + 16.0
+        );
+    }
+    let bottom = h - 40.0;
+    for tick in 0..=(max as usize) {
+        let xx = x(tick as f64);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#ddd"/><text x="{xx}" y="{}" text-anchor="middle">{tick}×</text>"##,
+            bottom + 15.0
+        );
+    }
+    for (t, label) in [
+        (FACADE_TARGET, "facade target"),
+        (DIRECT_TARGET, "call target"),
+    ] {
+        let xx = x(t);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#c00" stroke-dasharray="4 3"/><text x="{}" y="{}" fill="#c00" font-size="10">{label} {t}×</text>"##,
+            xx + 3.0,
+            bottom + 28.0
+        );
+    }
+    for (ri, (name, [d, f, m])) in b.rows.iter().enumerate() {
+        let y0 = top + ri as f64 * (2.0 * row_h + 8.0);
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
+            left - 6.0,
+            y0 + row_h + 3.0,
+            xml_escape(name)
+        );
+        for (k, r) in [d / m, f / m].into_iter().enumerate() {
+            let y = y0 + k as f64 * row_h;
+            let _ = writeln!(
+                s,
+                r#"<rect x="{left}" y="{y}" width="{:.1}" height="{}" fill="{}"/><text x="{:.1}" y="{}" font-size="10">{r:.2}</text>"#,
+                (x(r) - left).max(0.0),
+                row_h - 2.0,
+                colors[k],
+                x(r) + 3.0,
+                y + row_h - 4.0
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">ops/s ÷ ioredis-mock's (higher is better; bars cut at {max}×)</text>"#,
+        left + plot_w / 2.0,
+        h - 4.0
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -317,6 +559,32 @@ mod tests {
             manifest.contains(&format!("wasm-bindgen = \"={v}\"")),
             "web/Cargo.toml must pin wasm-bindgen = \"={v}\""
         );
+    }
+
+    #[test]
+    fn bench_figures_become_a_table_and_a_chart() {
+        let text = "# Node v20.1.0\t7\t10000\nSET\t2000\t1500\t1000\nZADD\t600000\t500000\t500\n\
+                    # Chromium 140\t7\t10000\nSET\t3000\t2000\t0\n";
+        let b = parse_bench(text).expect("parsed");
+        assert_eq!(b[0].runtime, "Node v20.1.0");
+        assert_eq!((b[0].rows.len(), b[1].rows.len()), (2, 1));
+        let md = bench_markdown(&b, "cargo xtask bench-wasm");
+        assert!(
+            md.contains("| SET | 2,000 | 1,500 | 1,000 | 2.00× | 1.50× |"),
+            "{md}"
+        );
+        assert!(md.contains("| ZADD | 600,000 | 500,000 | 500 | 1200.00× | 1000.00× |"));
+        assert!(md.contains("## Chromium 140"));
+        assert!(
+            md.contains("| SET | 3,000 | 2,000 | 3.00× | 2.00× |"),
+            "{md}"
+        );
+        let svg = bench_svg(&b[0]);
+        assert_eq!(svg.matches("<rect x=").count(), 2 + 2 * 2);
+        assert!(svg.contains(">1200.00<"));
+        // Node's section needs the mock's figures.
+        assert!(parse_bench("# x\t1\t2\nSET\t1\t1\t0\n").is_none());
+        assert!(parse_bench("nothing").is_none());
     }
 
     #[test]

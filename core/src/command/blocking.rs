@@ -46,6 +46,9 @@ enum Op {
     /// XREAD / XREADGROUP BLOCK: per key, the ID to read after (for a group, resolved to
     /// the group's last ID when served).
     XRead(Box<stream::Blocked>),
+    /// WAIT: until `numreplicas` replicas acked `offset` (no keys; served by
+    /// `repl::master::serve_waiting`); the timeout replies the count of acks then.
+    Wait { offset: i64, numreplicas: i64 },
 }
 
 /// The type of value an operation waits for.
@@ -54,6 +57,8 @@ enum Wants {
     List,
     ZSet,
     Stream,
+    /// WAIT waits for no key.
+    Nothing,
 }
 
 impl Op {
@@ -62,6 +67,7 @@ impl Op {
             Op::Pop(_) | Op::MPop(..) | Op::Move { .. } => Wants::List,
             Op::ZPop { .. } | Op::ZMPop { .. } => Wants::ZSet,
             Op::XRead(_) => Wants::Stream,
+            Op::Wait { .. } => Wants::Nothing,
         }
     }
 }
@@ -77,6 +83,18 @@ pub struct Blocked {
     /// CLIENT REPLY OFF or SKIP was in force for the blocking command: its reply, when it
     /// comes, is dropped (Redis does not reset a blocked client, so the flags still apply).
     silenced: bool,
+    /// The blocking call's arguments and duration in µs (Redis's c->argv and c->duration),
+    /// for the stats added when it is served (`intro::update_stats_on_unblock`).
+    argv: Vec<Vec<u8>>,
+    call_us: u64,
+}
+
+/// call()'s note on a command that blocked its client: what updateStatsOnUnblock needs later.
+pub(crate) fn note_call(c: &mut Client, args: &[&[u8]], duration_us: u64) {
+    if let Some(b) = c.blocked.as_mut() {
+        b.argv = args.iter().map(|a| a.to_vec()).collect();
+        b.call_us = duration_us;
+    }
 }
 
 impl Blocked {
@@ -194,6 +212,8 @@ fn block(ctx: &mut Ctx, keys: &[&[u8]], deadline: u64, op: Op) {
         op,
         cmd: ctx.cmd,
         silenced: ctx.clients[slot].reply.off || ctx.clients[slot].reply.skip,
+        argv: Vec::new(),
+        call_us: 0,
     }));
 }
 
@@ -249,13 +269,68 @@ pub fn expire(now: UnixMillis, srv: &mut Server, clients: &mut slab::Slab<Client
             srv.blocking.timeouts.remove(&(d, slot));
             continue;
         };
+        let acks = wait_acks(srv, clients, &b);
         if let Some(c) = clients.get_mut(slot) {
             let start = c.out.len();
-            crate::resp::ReplyWriter::new(&mut c.out, c.resp3).nil_array();
+            let mut w = crate::resp::ReplyWriter::new(&mut c.out, c.resp3);
+            match acks {
+                Some(n) => w.int(n),
+                None => w.nil_array(),
+            }
             b.settle_reply(c, start);
         }
         finish(srv, slot);
     }
+}
+
+/// WAIT's timeout reply: the replicas that acked its offset (None: not a WAIT).
+fn wait_acks(srv: &Server, clients: &slab::Slab<Client>, b: &Blocked) -> Option<i64> {
+    match b.op {
+        Op::Wait { offset, .. } => Some(crate::repl::master::count_acks(srv, clients, offset)),
+        _ => None,
+    }
+}
+
+/// WAIT blocks its client until `deadline` (0: forever) or enough acks.
+pub(crate) fn block_wait(ctx: &mut Ctx, deadline: u64, offset: i64, numreplicas: i64) {
+    block(
+        ctx,
+        &[],
+        deadline,
+        Op::Wait {
+            offset,
+            numreplicas,
+        },
+    );
+}
+
+/// The offset and replica count a client blocked in WAIT waits for.
+pub(crate) fn wait_target(c: &Client) -> Option<(i64, i64)> {
+    match c.blocked.as_ref()?.op {
+        Op::Wait {
+            offset,
+            numreplicas,
+        } => Some((offset, numreplicas)),
+        _ => None,
+    }
+}
+
+/// A WAIT client got its acks: it is answered with their count.
+pub(crate) fn unblock_wait(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    slot: usize,
+    acks: i64,
+) {
+    let Some(b) = unblock(srv, clients, slot) else {
+        return;
+    };
+    if let Some(c) = clients.get_mut(slot) {
+        let start = c.out.len();
+        crate::resp::ReplyWriter::new(&mut c.out, c.resp3).int(acks);
+        b.settle_reply(c, start);
+    }
+    finish(srv, slot);
 }
 
 /// Redis's handleClientsBlockedOnKeys: serves clients blocked on keys that received values,
@@ -336,6 +411,9 @@ fn serve_woken(
 ) {
     let start = clients[slot].out.len();
     srv.persist.rewrite = None;
+    let errors = srv.stats.error_replies;
+    let clock = srv.host.monotonic_us;
+    let t0 = clock.map(|f| f());
     let mut ctx = Ctx {
         now,
         srv,
@@ -344,6 +422,22 @@ fn serve_woken(
         cmd: b.cmd,
     };
     super::run_handler(&mut ctx, serve);
+    let reply_us = match (t0, clock) {
+        (Some(t0), Some(f)) => f().saturating_sub(t0),
+        _ => 0,
+    };
+    let had_errors = srv.stats.error_replies != errors;
+    let argv: Vec<&[u8]> = b.argv.iter().map(Vec::as_slice).collect();
+    super::intro::update_stats_on_unblock(
+        now,
+        srv,
+        &clients[slot],
+        b.cmd,
+        &argv,
+        b.call_us + reply_us,
+        reply_us,
+        had_errors,
+    );
     if let Some(ops) = srv.persist.rewrite.take() {
         srv.persist.emit_ops(&ops);
     }
@@ -453,7 +547,7 @@ fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
             zset::zpop_generic(ctx, &[key], *max, true, *count, true, true)?
         }
         // Streams are served by serve_stream_key.
-        Op::XRead(_) => {}
+        Op::XRead(_) | Op::Wait { .. } => {}
     }
     Ok(())
 }
@@ -665,11 +759,14 @@ pub fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         return Ok(());
     };
     let b = unblock(ctx.srv, ctx.clients, slot);
+    let acks = b.as_ref().and_then(|b| wait_acks(ctx.srv, ctx.clients, b));
     let c = &mut ctx.clients[slot];
     let start = c.out.len();
     let mut w = crate::resp::ReplyWriter::new(&mut c.out, c.resp3);
     if error {
         w.error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    } else if let Some(n) = acks {
+        w.int(n);
     } else {
         w.nil_array();
     }

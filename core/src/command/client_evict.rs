@@ -101,7 +101,8 @@ pub(crate) fn evict(srv: &mut Server, clients: &mut slab::Slab<Client>) -> bool 
     let mut candidates = Vec::new();
     for (slot, c) in clients.iter_mut() {
         update(srv, c);
-        if !c.no_evict && !c.close_asap {
+        // clientEvictionAllowed: normal and pubsub clients only (never a replica).
+        if !c.no_evict && !c.close_asap && !crate::repl::master::is_replica(c) {
             candidates.push((bucket(c.mem_accounted), c.client_id, slot));
         }
     }

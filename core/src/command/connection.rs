@@ -118,6 +118,7 @@ pub fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         c.resp3 = v == 3;
     }
     let (id, proto) = (c.client_id as i64, if c.resp3 { 3 } else { 2 });
+    let replica = ctx.srv.repl.replica.is_replica();
     let mut out = ctx.out();
     out.map_len(7);
     out.bulk(b"server");
@@ -131,7 +132,7 @@ pub fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     out.bulk(b"mode");
     out.bulk(b"standalone");
     out.bulk(b"role");
-    out.bulk(b"master");
+    out.bulk(if replica { &b"replica"[..] } else { b"master" });
     out.bulk(b"modules");
     out.array_len(0);
     Ok(())
@@ -419,7 +420,8 @@ pub fn must_postpone(
     let Some(p) = &srv.pause else {
         return false;
     };
-    if p.end.0 <= now.0 {
+    // Replicas are never paused.
+    if p.end.0 <= now.0 || crate::repl::master::is_replica(c) {
         return false;
     }
     let may_write = flags::WRITE | flags::MAY_REPLICATE;
@@ -455,7 +457,11 @@ fn client_type_by_name(name: &[u8]) -> Result<ClientType, CmdError> {
 }
 
 fn client_type(c: &Client) -> ClientType {
-    if super::pubsub::is_pubsub(c) {
+    if c.repl_master {
+        ClientType::Master
+    } else if crate::repl::master::is_replica(c) {
+        ClientType::Replica
+    } else if super::pubsub::is_pubsub(c) {
         ClientType::Pubsub
     } else {
         ClientType::Normal
@@ -476,12 +482,21 @@ pub(crate) fn client_info_line(
     let mut flags = String::new();
     if monitor {
         flags.push('O');
+    } else if crate::repl::master::is_replica(c) {
+        flags.push('S');
+    }
+    if c.repl_master {
+        flags.push('M');
     }
     if super::pubsub::is_pubsub(c) {
         flags.push('P');
     }
     if c.tx.active {
         flags.push('x');
+    }
+    // CLIENT_BLOCKED: blocked on keys, or held by CLIENT PAUSE (BLOCKED_POSTPONE).
+    if c.blocked.is_some() || c.postponed {
+        flags.push('b');
     }
     super::tracking::list_flags(c, &mut flags);
     if c.tx.dirty_cas {

@@ -14,6 +14,68 @@ use crate::time::UnixMillis;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 // ---------------------------------------------------------------------------------------------
+// Instantaneous metrics: INFO's instantaneous_ops_per_sec and _kbps
+
+/// Redis's STATS_METRIC_SAMPLES.
+const INST_SAMPLES: usize = 16;
+/// serverCron's run_with_period(100).
+pub(crate) const INST_PERIOD_MS: u64 = 100;
+
+/// Redis's inst_metric[] for the three readings Oxidis has (commands, input bytes, output
+/// bytes; the replication ones are 0): every 100 ms serverCron turns each reading's growth
+/// into a per-second rate (trackInstantaneousMetric) and INFO shows the mean of the last 16
+/// (getInstantaneousMetric). Part of `Stats`, so CONFIG RESETSTAT clears it.
+///
+/// The engine's tick samples when 100 ms have passed (the native host ticks at least that
+/// often); a gap of several periods with no tick (an idle engine asks for none; INFO catches
+/// up too) gets one sample per period, each the gap's average rate, so the rates still fall
+/// to 0 after 1.6 s without traffic, as Redis's do, with no timer for it.
+#[derive(Clone, Debug, Default)]
+pub struct InstMetrics {
+    samples: [[u64; INST_SAMPLES]; 3],
+    idx: usize,
+    last_time: u64,
+    last_count: [u64; 3],
+}
+
+impl InstMetrics {
+    pub(crate) const OPS: usize = 0;
+    pub(crate) const NET_INPUT: usize = 1;
+    pub(crate) const NET_OUTPUT: usize = 2;
+
+    /// Samples when 100 ms have passed since the last sample (see the type's comment).
+    pub(crate) fn tick(st: &mut crate::engine::Stats, now: UnixMillis) {
+        let m = &mut st.inst;
+        let t = now.0.saturating_sub(m.last_time);
+        if t < INST_PERIOD_MS {
+            return;
+        }
+        let readings = [
+            st.commands_processed,
+            st.net_input_bytes,
+            st.net_output_bytes,
+        ];
+        let periods = (t / INST_PERIOD_MS).min(INST_SAMPLES as u64);
+        let rates = std::array::from_fn::<u64, 3, _>(|i| {
+            readings[i].saturating_sub(m.last_count[i]) * 1000 / t
+        });
+        for _ in 0..periods {
+            for (i, rate) in rates.iter().enumerate() {
+                m.samples[i][m.idx] = *rate;
+            }
+            m.idx = (m.idx + 1) % INST_SAMPLES;
+        }
+        m.last_time = now.0;
+        m.last_count = readings;
+    }
+
+    /// getInstantaneousMetric: the mean of the samples (integer division, as Redis).
+    pub(crate) fn get(&self, metric: usize) -> u64 {
+        self.samples[metric].iter().sum::<u64>() / INST_SAMPLES as u64
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Counters: commandstats, errorstats
 
 /// One command's INFO commandstats line, and its latency histogram (latencystats).
@@ -86,9 +148,6 @@ pub(crate) struct CallStart {
 /// call()'s prologue: `incrCommandStatsOnError(NULL, 0)` and the start of the timer.
 pub(crate) fn call_start(srv: &mut Server) -> CallStart {
     srv.stats.counters.prev_err_count = srv.stats.error_replies;
-    if srv.intro.startup_allocated.is_none() {
-        srv.intro.startup_allocated = Some(srv.host.used_memory.map_or(0, |f| f()));
-    }
     CallStart {
         clock_us: srv.host.monotonic_us.map(|f| f()),
     }
@@ -131,8 +190,9 @@ pub(crate) fn call_end(
             feed_monitors(now, srv, clients, id, &line);
         }
     }
-    if let Some(used) = srv.host.used_memory {
-        srv.intro.peak_allocated = srv.intro.peak_allocated.max(used());
+    // The peak after each command, as Redis's call() records stat_peak_memory.
+    if srv.host.used_memory.is_some() {
+        srv.evict.peak_used = srv.evict.peak_used.max(srv.used_memory());
     }
     let tracking = srv.config.latency_tracking;
     let st = srv.stats.counters.commands.entry(cmd.name).or_default();
@@ -146,6 +206,44 @@ pub(crate) fn call_end(
             .get_or_insert_with(Default::default)
             .record(duration.saturating_mul(1000));
     }
+    if blocked {
+        if let Some(c) = clients.get_mut(id.0) {
+            super::blocking::note_call(c, args, duration);
+        }
+    }
+}
+
+/// Redis 7.0's updateStatsOnUnblock, when a blocked client is served (not when it times out
+/// or is unblocked by CLIENT UNBLOCK: 7.0.15 adds nothing then): the command's usec gets the
+/// blocking call's duration again plus the serving's (`total_us`; calls was counted when it
+/// blocked), failed_calls if the serving replied an error, the latency histogram and the
+/// slow log get the total, and the serving alone is the `command-unblocking` latency event.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn update_stats_on_unblock(
+    now: UnixMillis,
+    srv: &mut Server,
+    c: &Client,
+    cmd: &'static CommandSpec,
+    args: &[&[u8]],
+    total_us: u64,
+    reply_us: u64,
+    had_errors: bool,
+) {
+    let tracking = srv.config.latency_tracking;
+    let st = srv.stats.counters.commands.entry(cmd.name).or_default();
+    st.usec += total_us;
+    if had_errors {
+        st.failed += 1;
+    }
+    if tracking {
+        st.hist
+            .get_or_insert_with(Default::default)
+            .record(total_us.saturating_mul(1000));
+    }
+    if !cmd.has(flags::SKIP_SLOWLOG) && !args.is_empty() {
+        slowlog_push(srv, now, c, cmd, args, total_us);
+    }
+    latency_add_sample_if_needed(srv, now, "command-unblocking", reply_us / 1000);
 }
 
 /// INFO commandstats's lines, parents before their subcommands.
@@ -365,10 +463,6 @@ pub struct Intro {
     latency: Vec<(&'static str, TimeSeries)>,
     /// Slots of clients in MONITOR mode, in the order they entered it.
     pub(crate) monitors: Vec<usize>,
-    /// The host's allocated bytes before the first command (MEMORY STATS startup.allocated)
-    /// and their peak, read after each command as Redis's call() does.
-    startup_allocated: Option<usize>,
-    pub(crate) peak_allocated: usize,
     /// The host's event-loop turns (see [`LoopTurn`]): the longest since the last reset, with
     /// its time (unix seconds), how many turns were reported, and how many took at least 1, 2
     /// and 5 ms.
@@ -1302,87 +1396,24 @@ pub fn memory_usage(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// getMemoryOverheadData's figures.
-pub(crate) struct MemOverhead {
-    pub(crate) peak: usize,
-    pub(crate) total: usize,
-    pub(crate) startup: usize,
-    pub(crate) clients_slaves: usize,
-    pub(crate) clients_normal: usize,
-    lua_caches: usize,
-    dbs: Vec<(usize, usize, usize)>,
-    pub(crate) overhead_total: usize,
-    keys: usize,
-    pub(crate) rss: usize,
-}
-
-fn client_memory(c: &Client) -> usize {
-    c.out.capacity() + c.query_buffer_capacity() + std::mem::size_of::<Client>()
-}
-
-pub(crate) fn memory_overhead(srv: &Server, clients: &slab::Slab<Client>) -> MemOverhead {
-    let total = srv.host.used_memory.map_or(0, |f| f());
-    let startup = srv.intro.startup_allocated.unwrap_or(total).min(total);
-    let peak = srv.intro.peak_allocated.max(total);
-    let (mut slaves, mut normal) = (0, 0);
-    for (slot, c) in clients.iter() {
-        if srv.intro.monitors.contains(&slot) {
-            slaves += client_memory(c);
-        } else {
-            normal += client_memory(c);
-        }
-    }
-    // The cache keeps SHA1s (the bodies live in the Lua state, counted in used_memory_lua).
-    let lua_caches: usize = srv.script.cache.keys().map(|k| k.len() + 64).sum();
-    let node = |v: usize| std::mem::size_of::<crate::types::CompactBytes>() + v + 8;
-    let mut dbs = Vec::new();
-    let mut keys = 0;
-    let mut overhead_total = startup + slaves + normal + lua_caches;
-    for (i, db) in srv.dbs.iter().enumerate() {
-        if db.keys.is_empty() {
-            continue;
-        }
-        keys += db.keys.len();
-        let main =
-            db.keys.len() * node(std::mem::size_of::<crate::types::Value>()) + db.keys.slots() * 8;
-        let expires = db.expires.len() * node(8) + db.expires.slots() * 8;
-        overhead_total += main + expires;
-        dbs.push((i, main, expires));
-    }
-    MemOverhead {
-        peak,
-        total,
-        startup,
-        clients_slaves: slaves,
-        clients_normal: normal,
-        lua_caches,
-        dbs,
-        overhead_total,
-        keys,
-        rss: srv.host.used_memory_rss.map_or(0, |f| f()),
-    }
-}
-
 /// MEMORY STATS
 pub fn memory_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    let m = memory_overhead(ctx.srv, ctx.clients);
-    let net = m.total.saturating_sub(m.startup);
-    let dataset = m.total.saturating_sub(m.overhead_total);
-    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let m = ctx.srv.overhead();
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let mut out = ctx.out();
     out.map_len(27 + m.dbs.len());
-    let kv = |out: &mut crate::resp::ReplyWriter, k: &str, v: usize| {
+    let kv = |out: &mut crate::resp::ReplyWriter, k: &str, v: u64| {
         out.bulk(k.as_bytes());
         out.int(v as i64);
     };
     kv(&mut out, "peak.allocated", m.peak);
-    kv(&mut out, "total.allocated", m.total);
+    kv(&mut out, "total.allocated", m.used);
     kv(&mut out, "startup.allocated", m.startup);
     kv(&mut out, "replication.backlog", 0);
     kv(&mut out, "clients.slaves", m.clients_slaves);
     kv(&mut out, "clients.normal", m.clients_normal);
     kv(&mut out, "cluster.links", 0);
-    kv(&mut out, "aof.buffer", 0);
+    kv(&mut out, "aof.buffer", m.aof_buffer);
     kv(&mut out, "lua.caches", m.lua_caches);
     kv(&mut out, "functions.caches", 0);
     for (i, main, expires) in &m.dbs {
@@ -1392,57 +1423,53 @@ pub fn memory_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
         kv(&mut out, "overhead.hashtable.expires", *expires);
         kv(&mut out, "overhead.hashtable.slot-to-keys", 0);
     }
-    kv(&mut out, "overhead.total", m.overhead_total);
+    kv(&mut out, "overhead.total", m.total);
     kv(&mut out, "keys.count", m.keys);
-    kv(
-        &mut out,
-        "keys.bytes-per-key",
-        net.checked_div(m.keys).unwrap_or(0),
-    );
-    kv(&mut out, "dataset.bytes", dataset);
+    kv(&mut out, "keys.bytes-per-key", m.bytes_per_key);
+    kv(&mut out, "dataset.bytes", m.dataset);
     out.bulk(b"dataset.percentage");
-    out.double(ratio(dataset, net) * 100.0);
+    out.double(m.dataset_perc);
     out.bulk(b"peak.percentage");
-    out.double(ratio(m.total, m.peak) * 100.0);
+    out.double(ratio(m.used, m.peak) * 100.0);
     // No allocator statistics beyond the host's count: the allocator's figures are the
     // process's, and its fragmentation is all of the RSS overhead.
-    kv(&mut out, "allocator.allocated", m.total);
-    kv(&mut out, "allocator.active", m.total);
+    kv(&mut out, "allocator.allocated", m.used);
+    kv(&mut out, "allocator.active", m.used);
     kv(&mut out, "allocator.resident", m.rss);
     out.bulk(b"allocator-fragmentation.ratio");
     out.double(1.0);
     kv(&mut out, "allocator-fragmentation.bytes", 0);
     out.bulk(b"allocator-rss.ratio");
-    out.double(ratio(m.rss, m.total));
+    out.double(ratio(m.rss, m.used));
     out.bulk(b"allocator-rss.bytes");
-    out.int(m.rss as i64 - m.total as i64);
+    out.int(m.rss as i64 - m.used as i64);
     out.bulk(b"rss-overhead.ratio");
     out.double(1.0);
     kv(&mut out, "rss-overhead.bytes", 0);
     out.bulk(b"fragmentation");
-    out.double(ratio(m.rss, m.total));
+    out.double(ratio(m.rss, m.used));
     out.bulk(b"fragmentation.bytes");
-    out.int(m.rss as i64 - m.total as i64);
+    out.int(m.rss as i64 - m.used as i64);
     Ok(())
 }
 
 /// MEMORY DOCTOR: getMemoryDoctorReport's checks on Oxidis's figures.
 pub fn memory_doctor(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    let m = memory_overhead(ctx.srv, ctx.clients);
+    let m = ctx.srv.overhead();
     let mut reports = Vec::new();
-    let empty = m.total < 5 * 1024 * 1024;
+    let empty = m.used < 5 * 1024 * 1024;
     if !empty {
-        if m.peak as f32 / m.total as f32 > 1.5 {
+        if m.peak as f32 / m.used as f32 > 1.5 {
             reports.push(" * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the Redis instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the Redis instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\n".to_string());
         }
-        if m.rss as f64 / m.total as f64 > 1.4 && m.rss.saturating_sub(m.total) > 10 << 20 {
+        if m.rss as f64 / m.used as f64 > 1.4 && m.rss.saturating_sub(m.used) > 10 << 20 {
             reports.push(" * High total RSS: This instance has a memory fragmentation and RSS overhead greater than 1.4 (this means that the Resident Set Size of the Redis process is much larger than the sum of the logical allocations Redis performed). This problem is usually due either to a large peak memory (check if there is a peak memory entry above in the report) or may result from a workload that causes the allocator to fragment memory a lot. If the problem is a large peak memory, then there is no issue. Otherwise, make sure you are using the Jemalloc allocator and not the default libc malloc. Note: The currently used allocator is \"libc\".\n\n".to_string());
         }
         let normal_clients = ctx
             .clients
             .len()
             .saturating_sub(ctx.srv.intro.monitors.len())
-            .max(1);
+            .max(1) as u64;
         if m.clients_normal / normal_clients > 1024 * 200 {
             reports.push(" * Big client buffers: The clients output buffers in this instance are greater than 200K per client (on average). This may result from different causes, like Pub/Sub clients subscribed to channels bot not receiving data fast enough, so that data piles on the Redis instance output buffer, or clients sending commands with large replies or very large sequences of commands in the same pipeline. Please use the CLIENT LIST command in order to investigate the issue if it causes problems in your instance, or to understand better why certain clients are using a big amount of memory.\n\n".to_string());
         }
@@ -1467,7 +1494,8 @@ pub fn memory_doctor(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// MEMORY MALLOC-STATS: Redis built without jemalloc (Debian's is with it) answers this.
+/// MEMORY MALLOC-STATS: what Redis 7.0.15 built with libc malloc answers (object.c's
+/// `#else` branch; Debian's, built with jemalloc, prints jemalloc's report instead).
 pub fn memory_malloc_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     ctx.out()
         .bulk(b"Stats not supported for the current allocator");
@@ -1490,7 +1518,8 @@ pub fn config_rewrite(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     };
     let failed = |e: String| CmdError::err(format!("Rewriting config file: {e}"));
     let old = store.read().map_err(failed)?;
-    let new = ctx.srv.config.rewrite_conf(&old);
+    let users = ctx.srv.acl.list_lines();
+    let new = ctx.srv.config.rewrite_conf(&old, &users);
     let store = ctx.srv.config_store.as_mut().expect("checked above");
     store.write(&new).map_err(failed)?;
     ctx.out().ok();
@@ -1511,16 +1540,36 @@ pub fn lolwut(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         version = Some(format!("{}.0.0", v as u32));
         rest = &args[3..];
     }
-    // lolwutCommand's prefix tests: 5.x (and 4.9) draws Schotter; 6.x (and 5.9) would draw
-    // lolwut6's landscape, which Oxidis does not: it answers as the default does.
+    // lolwutCommand's prefix tests: 5.x (and 4.9) draws Schotter, 6.x (and 5.9) the skyline,
+    // anything else (7.0.15's own version) lolwutUnstableCommand's one line.
     let v = version
         .as_deref()
         .unwrap_or(crate::config::REDIS_VERSION)
         .as_bytes();
-    let five = (v[0] == b'5' && v.get(1) == Some(&b'.') && v.get(2) != Some(&b'9'))
-        || (v[0] == b'4' && v.get(1) == Some(&b'.') && v.get(2) == Some(&b'9'));
-    let version = five.then_some(5);
+    let major = |m: u8, nine: bool| {
+        v[0] == m && v.get(1) == Some(&b'.') && (v.get(2) == Some(&b'9')) == nine
+    };
+    let version = if major(b'5', false) || major(b'4', true) {
+        Some(5)
+    } else if major(b'6', false) || major(b'5', true) {
+        Some(6)
+    } else {
+        None
+    };
     let text = match version {
+        Some(6) => {
+            let mut nums = [80i64, 20];
+            for (i, a) in rest.iter().take(2).enumerate() {
+                nums[i] = super::parse_int(a)?;
+            }
+            let cols = nums[0].clamp(1, 1000) as i32;
+            let rows = nums[1].clamp(1, 1000) as i32;
+            let mut t = skyline(&mut ctx.srv.rng, cols, rows);
+            t.push_str("\nDedicated to the 8 bit game developers of past and present.\nOriginal 8 bit image from Plaguemon by hikikomori. Redis ver. ");
+            t.push_str(crate::config::REDIS_VERSION);
+            t.push('\n');
+            t
+        }
         Some(5) => {
             let mut nums = [66i64, 8, 12];
             for (i, a) in rest.iter().take(3).enumerate() {
@@ -1540,6 +1589,105 @@ pub fn lolwut(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     };
     ctx.out().verbatim("txt", text.as_bytes());
     Ok(())
+}
+
+/// lolwut6.c: a city skyline in four shades (0 black .. 3 white) on a white canvas: two
+/// passes of windowless grey skyscrapers behind, then black ones with windows; C's rand() is
+/// the engine's generator (31 bits), as for Schotter. Returns renderCanvas's text.
+fn skyline(rng: &mut crate::rng::Rng, width: i32, height: i32) -> String {
+    let mut rand = || (rng.next_u64() >> 33) as i32;
+    let mut px = vec![3u8; (width * height) as usize];
+    let get = |px: &[u8], x: i32, y: i32| {
+        if x < 0 || x >= width || y < 0 || y >= height {
+            0
+        } else {
+            px[(x + y * width) as usize]
+        }
+    };
+    // generateSkyscraper.
+    let building = |px: &mut Vec<u8>,
+                    rand: &mut dyn FnMut() -> i32,
+                    xoff: i32,
+                    w: i32,
+                    h: i32,
+                    windows: bool,
+                    base: u8| {
+        let starty = height - 1;
+        let endy = starty - h + 1;
+        for y in (endy..=starty).rev() {
+            for x in xoff..xoff + w {
+                // The roof is four pixels less wide.
+                if y == endy && (x <= xoff + 1 || x >= xoff + w - 2) {
+                    continue;
+                }
+                let mut color = base;
+                if windows && x > xoff + 1 && x < xoff + w - 2 && y > endy + 1 && y < starty - 1 {
+                    let relx = x - (xoff + 1);
+                    let rely = y - (endy + 1);
+                    // Windows two pixels wide, one tall.
+                    if (relx / 2) % 2 != 0 && rely % 2 != 0 {
+                        loop {
+                            color = (1 + rand() % 2) as u8;
+                            if color != base {
+                                break;
+                            }
+                        }
+                        if relx % 2 != 0 {
+                            color = get(px, x - 1, y);
+                        }
+                    }
+                }
+                if x >= 0 && x < width && y >= 0 && y < height {
+                    px[(x + y * width) as usize] = color;
+                }
+            }
+        }
+    };
+    // generateSkyline: the lighter grey first, so it stays behind.
+    for color in [2u8, 1] {
+        let mut offset = -10;
+        while offset < width {
+            offset += rand() % 8;
+            let w = 10 + rand() % 9;
+            let h = if color == 2 {
+                height / 2 + rand() % height / 2
+            } else {
+                height / 2 + rand() % height / 3
+            };
+            building(&mut px, &mut rand, offset, w, h, false, color);
+            offset += if color == 2 { w / 2 } else { w + 1 };
+        }
+    }
+    let mut offset = -10;
+    while offset < width {
+        offset += rand() % 8;
+        let mut w = 5 + rand() % 14;
+        if w % 4 != 0 {
+            w += w % 3;
+        }
+        let h = height / 3 + rand() % height / 2;
+        building(&mut px, &mut rand, offset, w, h, true, 0);
+        offset += w + 5;
+    }
+    // renderCanvas: foreground and background set for each pixel.
+    let mut text = String::new();
+    for y in 0..height {
+        for x in 0..width {
+            let ce = match get(&px, x, y) {
+                1 => "0;90;100m",
+                2 => "0;37;47m",
+                3 => "0;97;107m",
+                _ => "0;30;40m",
+            };
+            text.push_str("\x1b[");
+            text.push_str(ce);
+            text.push_str(" \x1b[0m");
+        }
+        if y != height - 1 {
+            text.push('\n');
+        }
+    }
+    text
 }
 
 /// lolwut.c's canvas: one byte per pixel.
@@ -1779,7 +1927,7 @@ pub fn command_getkeysandflags(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdE
 fn getkeys(ctx: &mut Ctx, args: &[&[u8]], with_flags: bool) -> Result<(), CmdError> {
     let cmd_args = &args[2..];
     // lookupCommand: a container with a subcommand argument is looked up to the subcommand.
-    let cmd = match super::lookup(cmd_args[0]) {
+    let cmd = match super::lookup_in(ctx.srv, cmd_args[0]) {
         Some(c) if !c.subcommands.is_empty() && cmd_args.len() >= 2 => c.subcommand(cmd_args[1]),
         c => c,
     };
@@ -2264,10 +2412,10 @@ mod tests {
                 "{expect}\nGeorg Nees - schotter, plotter on paper, 1968. Redis ver. 7.0.15\n\r\n"
             )
         );
-        // The default, and versions that are not 5.
+        // The default, and versions that are neither 5 nor 6 (6 is the skyline).
         for req in [
             &["LOLWUT"][..],
-            &["LOLWUT", "VERSION", "6"],
+            &["LOLWUT", "VERSION", "7"],
             &["LOLWUT", "VERSION", "99999999999"],
         ] {
             assert_eq!(s.raw(req), b"$18\r\nRedis ver. 7.0.15\n\r\n");
@@ -2332,14 +2480,16 @@ mod tests {
         );
     }
 
-    struct FakeListeners(std::rc::Rc<std::cell::RefCell<Vec<(String, u16)>>>);
+    type Moves = std::rc::Rc<std::cell::RefCell<Vec<(String, u16, u16)>>>;
+
+    struct FakeListeners(Moves);
 
     impl crate::ListenerHost for FakeListeners {
-        fn rebind(&mut self, bind: &str, port: u16) -> Result<(), String> {
-            if port == 1 || bind.contains("192.0.2.1") {
+        fn rebind(&mut self, bind: &str, port: u16, tls_port: u16) -> Result<(), String> {
+            if port == 1 || tls_port == 1 || bind.contains("192.0.2.1") {
                 return Err("cannot listen".into());
             }
-            self.0.borrow_mut().push((bind.to_string(), port));
+            self.0.borrow_mut().push((bind.to_string(), port, tls_port));
             Ok(())
         }
     }
@@ -2352,15 +2502,226 @@ mod tests {
             .set_listener_host(Box::new(FakeListeners(moves.clone())));
         assert_eq!(
             s.raw(&["CONFIG", "SET", "hz", "50", "PORT", "1"]),
-            b"-ERR CONFIG SET failed (possibly related to argument 'PORT') - Unable to listen on this port. Check server logs.\r\n"
+            b"-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.\r\n"
         );
         assert_eq!(s.eng.config().hz, 10, "rolled back");
         assert_eq!(
-            s.raw(&["CONFIG", "SET", "bind", "192.0.2.1"]),
+            s.raw(&["CONFIG", "SET", "BIND", "192.0.2.1", "port", "7001"]),
             b"-ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.\r\n"
         );
+        assert_eq!(s.eng.config().port, 6379, "rolled back");
+        assert_eq!(
+            s.raw(&["CONFIG", "SET", "tls-port", "1"]),
+            b"-ERR CONFIG SET failed (possibly related to argument 'tls-port') - Unable to listen on this port. Check server logs.\r\n"
+        );
+        // Unchanged values move nothing.
+        assert_eq!(s.raw(&["CONFIG", "SET", "port", "6379"]), b"+OK\r\n");
         assert_eq!(s.raw(&["CONFIG", "SET", "port", "7000"]), b"+OK\r\n");
         assert_eq!(s.raw(&["CONFIG", "SET", "hz", "20"]), b"+OK\r\n");
-        assert_eq!(*moves.borrow(), vec![("127.0.0.1".to_string(), 7000)]);
+        assert_eq!(s.raw(&["CONFIG", "SET", "tls-port", "7002"]), b"+OK\r\n");
+        assert_eq!(
+            *moves.borrow(),
+            vec![
+                ("127.0.0.1".to_string(), 7000, 0),
+                ("127.0.0.1".to_string(), 7000, 7002)
+            ]
+        );
+        let info = String::from_utf8(s.raw(&["INFO", "server"])).unwrap();
+        assert!(info.contains("tcp_port:7000\r\n"), "{info}");
+    }
+
+    fn info_field(s: &mut crate::testing::Session, field: &str) -> String {
+        let info = String::from_utf8(s.raw(&["INFO", "stats"])).unwrap();
+        let at = info.find(&format!("{field}:")).expect(field) + field.len() + 1;
+        info[at..].split("\r\n").next().unwrap().to_string()
+    }
+
+    #[test]
+    fn instantaneous_metrics_sample_every_100ms_and_average_16() {
+        let mut s = crate::testing::Session::new(1);
+        let t0 = crate::testing::NOW.0;
+        s.eng.tick(UnixMillis(t0));
+        for _ in 0..10 {
+            s.raw(&["PING"]);
+        }
+        // Sampling asks for no tick of its own.
+        assert_eq!(s.eng.next_deadline(), None);
+        s.eng.tick(UnixMillis(t0 + 50));
+        let inst = |s: &crate::testing::Session| s.eng.server().stats.inst.get(InstMetrics::OPS);
+        assert_eq!(inst(&s), 0);
+        s.eng.tick(UnixMillis(t0 + 100));
+        // 10 commands in 100 ms = 100/s, one sample of 16: 100 / 16 = 6.
+        assert_eq!(inst(&s), 6);
+        assert_eq!(info_field(&mut s, "instantaneous_ops_per_sec"), "6");
+        assert_ne!(info_field(&mut s, "instantaneous_input_kbps"), "0.00");
+        assert_ne!(info_field(&mut s, "instantaneous_output_kbps"), "0.00");
+        assert_eq!(info_field(&mut s, "instantaneous_input_repl_kbps"), "0.00");
+        assert_eq!(info_field(&mut s, "instantaneous_output_repl_kbps"), "0.00");
+        // 16 commands over the next 400 ms with no tick between: four samples of 40/s (INFO
+        // samples before it counts itself; the 4 INFOs above were at t0 + 100).
+        for _ in 0..12 {
+            s.raw(&["PING"]);
+        }
+        s.eng.tick(UnixMillis(t0 + 500));
+        assert_eq!(inst(&s), (100 + 4 * 40) / 16);
+        // Idle for 1.6 s: every sample is 0 again, found by INFO alone.
+        s.eng.feed(UnixMillis(t0 + 2100), s.id, b"INFO stats\r\n");
+        let mut out = Vec::new();
+        s.eng.drain_output(s.id, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("instantaneous_ops_per_sec:0\r\n"), "{text}");
+    }
+
+    #[test]
+    fn client_list_flags_blocked_and_paused_clients_b() {
+        use crate::{ConnInfo, Engine};
+        let mut eng = Engine::new(crate::Config::default(), 1);
+        let now = UnixMillis(1000);
+        let ids: Vec<_> = (0..3)
+            .map(|_| eng.connect(now, ConnInfo::default()))
+            .collect();
+        let run = |eng: &mut Engine, id, cmd: &str| {
+            eng.feed(now, id, format!("{cmd}\r\n").as_bytes());
+            let mut out = Vec::new();
+            eng.drain_output(id, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        run(&mut eng, ids[1], "CLIENT SETNAME waiter");
+        run(&mut eng, ids[2], "CLIENT SETNAME held");
+        run(&mut eng, ids[1], "BLPOP q 0");
+        run(&mut eng, ids[0], "CLIENT PAUSE 100000 WRITE");
+        run(&mut eng, ids[2], "SET k v");
+        let list = run(&mut eng, ids[0], "CLIENT LIST");
+        for name in ["waiter", "held"] {
+            let line = list.lines().find(|l| l.contains(&format!(" name={name} ")));
+            assert!(line.is_some_and(|l| l.contains(" flags=b ")), "{list}");
+        }
+        let info = run(&mut eng, ids[0], "INFO clients");
+        assert!(info.contains("blocked_clients:2\r\n"), "{info}");
+    }
+
+    struct FakeConfigFile(std::rc::Rc<std::cell::RefCell<String>>);
+
+    impl crate::ConfigStore for FakeConfigFile {
+        fn read(&mut self) -> Result<String, String> {
+            Ok(self.0.borrow().clone())
+        }
+        fn write(&mut self, text: &str) -> Result<(), String> {
+            *self.0.borrow_mut() = text.to_string();
+            Ok(())
+        }
+    }
+
+    /// Recorded from redis-server 7.0.15: this file, ACL SETUSER bob on nopass %R~cache:*
+    /// +@read -keys, ACL DELUSER carol, CONFIG REWRITE. The users take the `user` lines in
+    /// name order, the one left over (default) is appended last; rename-command stays.
+    #[test]
+    fn config_rewrite_writes_the_acl_users_and_keeps_rename_command() {
+        let old = "# users\nuser alice on >pw ~app:* +get\nrename-command get fetch\nport 23003\nuser carol off\n";
+        let mut cfg = crate::Config::default();
+        cfg.load_conf(old).unwrap();
+        let mut eng = crate::Engine::new(cfg, 1);
+        let file = std::rc::Rc::new(std::cell::RefCell::new(old.to_string()));
+        eng.set_config_store(Box::new(FakeConfigFile(file.clone())));
+        let id = eng.connect(UnixMillis(1000), crate::ConnInfo::default());
+        for cmd in [
+            "ACL SETUSER bob on nopass %R~cache:* +@read -keys",
+            "ACL DELUSER carol",
+            "CONFIG REWRITE",
+        ] {
+            eng.feed(UnixMillis(1000), id, format!("{cmd}\r\n").as_bytes());
+        }
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        assert_eq!(out, b"+OK\r\n:1\r\n+OK\r\n");
+        let new = file.borrow().clone();
+        let (kept, tail) = new.split_once("# Generated by CONFIG REWRITE\n").unwrap();
+        assert_eq!(
+            kept,
+            "# users\n\
+             user alice on #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 ~app:* resetchannels -@all +get\n\
+             rename-command get fetch\nport 23003\n\
+             user bob on nopass %R~cache:* resetchannels -@all +@read -keys\n\n"
+        );
+        assert!(
+            tail.ends_with("\nuser default on nopass ~* &* +@all\n"),
+            "{new}"
+        );
+        // With an aclfile the users live there: the file's user lines go.
+        let mut cfg = crate::Config::default();
+        cfg.load_conf("user alice on\nport 7000\n").unwrap();
+        cfg.aclfile = b"users.acl".to_vec();
+        let new = cfg.rewrite_conf("user alice on\nport 7000\n", &[b"user x on".to_vec()]);
+        assert!(new.starts_with("\nport 7000\n"), "{new}");
+        assert!(!new.contains("user "), "{new}");
+    }
+
+    fn fake_used() -> usize {
+        12_345_678
+    }
+
+    /// INFO memory and MEMORY STATS read one breakdown (Server::overhead): the same used,
+    /// peak, startup and dataset figures, and the same overhead but for the asking client's
+    /// own memory, which its previous command changed.
+    #[test]
+    fn info_memory_and_memory_stats_agree() {
+        let mut s = crate::testing::Session::new(1);
+        s.eng.set_host_info(
+            crate::testing::NOW,
+            crate::HostInfo {
+                used_memory: Some(fake_used),
+                ..Default::default()
+            },
+        );
+        s.raw(&["SET", "k", "v"]);
+        s.raw(&["SET", "t", "v", "EX", "100"]);
+        let info = String::from_utf8(s.raw(&["INFO", "memory"])).unwrap();
+        let info = |f: &str| -> i64 {
+            let at = info.find(&format!("\r\n{f}:")).expect(f) + f.len() + 3;
+            info[at..].split("\r\n").next().unwrap().parse().unwrap()
+        };
+        let raw = s.raw(&["MEMORY", "STATS"]);
+        let Ok(Some((crate::resp::Reply::Array(items), _))) = crate::resp::decode_reply(&raw)
+        else {
+            panic!("{raw:?}");
+        };
+        let stat = |k: &str| -> i64 {
+            let i = items
+                .iter()
+                .position(|r| *r == crate::resp::Reply::Bulk(k.as_bytes().to_vec()))
+                .expect(k);
+            match &items[i + 1] {
+                crate::resp::Reply::Int(n) => *n,
+                other => panic!("{k}: {other:?}"),
+            }
+        };
+        assert_eq!(info("used_memory"), stat("total.allocated"));
+        assert_eq!(info("used_memory"), fake_used() as i64);
+        assert_eq!(info("used_memory_peak"), stat("peak.allocated"));
+        assert_eq!(info("used_memory_startup"), stat("startup.allocated"));
+        assert_eq!(
+            info("used_memory_overhead") - info("mem_clients_normal"),
+            stat("overhead.total") - stat("clients.normal")
+        );
+        // (The fake's startup figure is all of used memory: the dataset is 0, not negative.)
+        assert_eq!(
+            (info("used_memory") - info("used_memory_overhead")).max(0),
+            info("used_memory_dataset")
+        );
+        assert_eq!(
+            (stat("total.allocated") - stat("overhead.total")).max(0),
+            stat("dataset.bytes")
+        );
+        assert_eq!(stat("keys.count"), 2);
+    }
+
+    #[test]
+    fn memory_malloc_stats_and_purge_answer_as_a_libc_malloc_build() {
+        let mut s = crate::testing::Session::new(1);
+        assert_eq!(
+            s.raw(&["MEMORY", "MALLOC-STATS"]),
+            b"$45\r\nStats not supported for the current allocator\r\n"
+        );
+        assert_eq!(s.raw(&["MEMORY", "PURGE"]), b"+OK\r\n");
     }
 }

@@ -496,6 +496,7 @@ pub fn dispatch(
     }
     notify::flush_after_command(now, srv, clients, id, out_start);
     tx::drain_expired(srv, clients);
+    crate::repl::master::after_command(srv, clients, id);
     r
 }
 
@@ -598,7 +599,11 @@ fn process_command(
     // The maxmemory directive: evict before every command, then refuse what may grow memory
     // when nothing more can go (not while a busy script yields: its propagation must not mix
     // with DELs).
-    if srv.config.maxmemory > 0 && !srv.script.busy {
+    // The master's stream is never refused for memory (replica-ignore-maxmemory's intent).
+    if srv.config.maxmemory > 0
+        && !srv.script.busy
+        && !crate::repl::replica::is_master_client(srv, id.0)
+    {
         let out_of_memory =
             crate::evict::perform_evictions(now, srv, clients) == crate::evict::EvictResult::Fail;
         if out_of_memory && oom_rejects(srv, &clients[id.0], cmd, args, in_multi) {
@@ -615,12 +620,28 @@ fn process_command(
     if let Some(msg) = persistence::refuses_write(srv, &clients[id.0], cmd, args) {
         return reject(srv, clients, Some(cmd), msg);
     }
+    // Writes are refused without enough good replicas (min-replicas-to-write).
+    if let Some(msg) = crate::repl::master::refuses_write(srv, &clients[id.0], cmd, args) {
+        return reject(srv, clients, Some(cmd), msg);
+    }
+    // A read-only replica refuses writes but its master's (repl/replica.rs).
+    if let Some(msg) = crate::repl::replica::readonly_rejects(srv, &clients[id.0], id.0, cmd, args)
+    {
+        return reject(srv, clients, Some(cmd), msg);
+    }
     // RESP2 subscribers may only (un)subscribe, PING, QUIT and RESET.
     if let Some(msg) = pubsub::subscriber_mode_error(&clients[id.0], cmd) {
         return reject(srv, clients, Some(cmd), msg);
     }
+    // replica-serve-stale-data no: while the link is down only `stale` commands run.
+    if let Some(msg) = crate::repl::replica::stale_rejects(srv, &clients[id.0], id.0, cmd, args) {
+        return reject(srv, clients, Some(cmd), msg);
+    }
     // A replica (a MONITOR client is one) may not touch the keyspace.
-    if intro::monitor_rejects(srv, id.0, cmd.flags) {
+    if intro::monitor_rejects(srv, id.0, cmd.flags)
+        || (crate::repl::master::is_replica(&clients[id.0])
+            && cmd.flags & (flags::WRITE | flags::READONLY | flags::MAY_REPLICATE) != 0)
+    {
         let msg = b"ERR Replica can't interact with the keyspace".to_vec();
         return reject(srv, clients, Some(cmd), msg);
     }

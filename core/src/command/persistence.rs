@@ -168,6 +168,7 @@ pub fn save_options(srv: &Server, now: UnixMillis) -> SaveOptions {
     let used = srv.host.used_memory.map_or(0, |f| f() as u64);
     SaveOptions {
         functions: srv.script.functions.codes(),
+        repl: crate::repl::replica::save_info(srv),
         ..SaveOptions::from_config(&srv.config, now.as_secs(), used)
     }
 }

@@ -548,13 +548,24 @@ fn output_limit(
     if c.close_asap {
         return false;
     }
-    // Replica class (1) does not exist here: normal (0) or pubsub (2).
-    let class = if is_pubsub(c) { 2 } else { 0 };
+    // getClientType: replica (1), pubsub (2) or normal (0).
+    let replica = crate::repl::master::is_replica(c);
+    let class = if replica {
+        1
+    } else if is_pubsub(c) {
+        2
+    } else {
+        0
+    };
     let [hard, soft, soft_secs] = config.client_obuf_limits[class];
     if hard == 0 && soft == 0 {
         return false;
     }
-    let used = c.out.len().saturating_add(c.host_pending) as u64;
+    let used = if replica {
+        crate::repl::master::obuf_used(c)
+    } else {
+        c.out.len().saturating_add(c.host_pending) as u64
+    };
     let hard_hit = hard != 0 && used >= hard;
     let mut soft_hit = soft != 0 && used >= soft;
     if soft_hit {
@@ -664,6 +675,9 @@ pub fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         args[2],
         Kind::Global,
     );
+    // forceCommandPropagation(c, PROPAGATE_REPL): replicas' subscribers get it too.
+    let db = ctx.client_ref().db;
+    ctx.srv.persist.emit_repl(db, args);
     ctx.out().int(n as i64);
     Ok(())
 }
@@ -679,6 +693,9 @@ pub fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         args[2],
         Kind::Shard,
     );
+    // forceCommandPropagation(c, PROPAGATE_REPL): replicas' subscribers get it too.
+    let db = ctx.client_ref().db;
+    ctx.srv.persist.emit_repl(db, args);
     ctx.out().int(n as i64);
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! matches sorted by name for the same reason.
 
 use super::connection::reply_help;
-use super::{all_commands, is, table, CmdError, CommandSpec, Ctx};
+use super::{is, table, CmdError, CommandSpec, Ctx};
 use crate::config::REDIS_VERSION;
 use crate::resp::{decode_reply, ReplyWriter};
 
@@ -96,16 +96,32 @@ fn command_docs_reply(out: &mut ReplyWriter, c: &CommandSpec) {
     }
 }
 
-fn all_command_info(out: &mut ReplyWriter) {
-    out.array_len(table::COMMANDS.len());
-    for c in table::COMMANDS {
+/// The top-level commands in server.commands: rename-command "" deleted some; a renamed one
+/// stays, shown under its own name (Redis keeps cmd->fullname, only the dict's key changes).
+fn listed_commands(srv: &crate::engine::Server) -> Vec<&'static CommandSpec> {
+    match &srv.renamed {
+        None => table::COMMANDS.iter().collect(),
+        Some(t) => {
+            let present: std::collections::HashSet<&str> = t.values().map(|c| c.name).collect();
+            table::COMMANDS
+                .iter()
+                .filter(|c| present.contains(c.name))
+                .collect()
+        }
+    }
+}
+
+fn all_command_info(out: &mut ReplyWriter, listed: &[&'static CommandSpec]) {
+    out.array_len(listed.len());
+    for c in listed {
         command_info_reply(out, c);
     }
 }
 
 /// COMMAND (bare: every command's info)
 pub fn command(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    all_command_info(&mut ctx.out());
+    let listed = listed_commands(ctx.srv);
+    all_command_info(&mut ctx.out(), &listed);
     Ok(())
 }
 
@@ -113,9 +129,10 @@ pub fn command(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
 pub fn command_info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let found: Vec<Option<&CommandSpec>> =
         args[2..].iter().map(|n| lookup_full(ctx.srv, n)).collect();
+    let listed = listed_commands(ctx.srv);
     let mut out = ctx.out();
     if args.len() == 2 {
-        all_command_info(&mut out);
+        all_command_info(&mut out, &listed);
         return Ok(());
     }
     out.array_len(found.len());
@@ -134,10 +151,11 @@ pub fn command_docs(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         .iter()
         .filter_map(|n| lookup_full(ctx.srv, n))
         .collect();
+    let listed = listed_commands(ctx.srv);
     let mut out = ctx.out();
     if args.len() == 2 {
-        out.map_len(table::COMMANDS.len());
-        for c in table::COMMANDS {
+        out.map_len(listed.len());
+        for c in listed {
             out.bulk(c.name.as_bytes());
             command_docs_reply(&mut out, c);
         }
@@ -186,7 +204,9 @@ pub fn command_list(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
         _ => return Err(CmdError::Syntax),
     };
-    let names: Vec<&str> = all_commands()
+    let names: Vec<&str> = listed_commands(ctx.srv)
+        .into_iter()
+        .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
         .filter(|c| match filter {
             Filter::All => true,
             // Oxidis has no modules.
@@ -309,6 +329,8 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         ctx.srv.acl.set_default_password(pass.as_deref());
     }
     super::notify::sync(ctx.srv);
+    // updateReplBacklogSize: the backlog keeps its newest bytes.
+    crate::repl::master::resize_backlog(ctx.srv);
     if host_applies {
         ctx.srv
             .events
@@ -328,47 +350,76 @@ pub fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// CONFIG SET's apply step for `port` and `bind` (updatePort, updateBind): the host moves its
-/// listeners; if it cannot, every parameter of the command is rolled back.
+/// CONFIG SET's apply step for `port`, `bind` and `tls-port` (updatePort, applyBind,
+/// applyTLSPort): the host moves its listeners; if it cannot, every parameter of the command is
+/// rolled back and the error names the first of the three that changed, in the command's
+/// order, by its canonical name (configSetCommand's `set_configs[...]->name`).
 fn move_listeners(
     ctx: &mut Ctx,
     args: &[&[u8]],
     old: crate::config::Config,
 ) -> Result<(), CmdError> {
     let cfg = &ctx.srv.config;
-    let (port, bind) = (cfg.port, cfg.bind.render());
-    let port_changed = port != old.port;
-    if !port_changed && bind == old.bind.render() {
-        return Ok(());
-    }
-    let Some(host) = ctx.srv.listener_host.as_mut() else {
+    let bind = cfg.bind.render();
+    let port16 = |p: i64| u16::try_from(p).unwrap_or(0);
+    let (port, tls_port, old_tls) = (cfg.port, port16(cfg.tls_port), port16(old.tls_port));
+    let changed = |name: &[u8]| {
+        (is(name, "port") && port != old.port)
+            || (is(name, "bind") && bind != old.bind.render())
+            || (is(name, "tls-port") && tls_port != old_tls)
+    };
+    let Some(first) = args[2..].chunks(2).map(|p| p[0]).find(|n| changed(n)) else {
         return Ok(());
     };
-    if host.rebind(&bind, port).is_ok() {
+    let first = ["port", "bind", "tls-port"]
+        .into_iter()
+        .find(|p| is(first, p))
+        .unwrap_or("port");
+    if ctx.srv.listener_host.is_none() {
         return Ok(());
     }
+    // applyTLSPort configures TLS first when it was not in use (tls-port was 0 and neither
+    // replication nor cluster used it).
+    let tls_unused = old_tls == 0 && !old.tls_replication && !old.tls_cluster;
+    let mut failed = None;
+    if tls_port != 0 && tls_unused {
+        if let Some(configure) = ctx.srv.host.configure_tls {
+            if configure(cfg).is_err() {
+                failed = Some((
+                    "tls-port",
+                    "Unable to update TLS configuration. Check server logs.",
+                ));
+            }
+        }
+    }
+    if failed.is_none() {
+        let host = ctx.srv.listener_host.as_mut().expect("checked above");
+        if host.rebind(&bind, port, tls_port).is_err() {
+            let why = if first == "bind" {
+                "Failed to bind to specified addresses."
+            } else {
+                "Unable to listen on this port. Check server logs."
+            };
+            failed = Some((first, why));
+        }
+    }
+    let Some((param, why)) = failed else {
+        return Ok(());
+    };
     ctx.srv.config = old;
-    let (param, why) = if port_changed {
-        ("port", "Unable to listen on this port. Check server logs.")
-    } else {
-        ("bind", "Failed to bind to specified addresses.")
-    };
-    // The parameter's name as the client wrote it.
-    let name = args[2..]
-        .chunks(2)
-        .map(|p| p[0])
-        .find(|n| is(n, param))
-        .unwrap_or(param.as_bytes());
-    let mut m = b"ERR CONFIG SET failed (possibly related to argument '".to_vec();
-    m.extend_from_slice(name);
-    m.extend_from_slice(b"') - ");
-    m.extend_from_slice(why.as_bytes());
-    Err(CmdError::Msg(m))
+    ctx.srv.events.push_back(crate::engine::Event::Log(format!(
+        "Failed applying new configuration. Possibly related to new {param} setting. Restoring previous settings."
+    )));
+    Err(CmdError::Msg(
+        format!("ERR CONFIG SET failed (possibly related to argument '{param}') - {why}")
+            .into_bytes(),
+    ))
 }
 
 /// CONFIG RESETSTAT
 pub fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     ctx.srv.stats = Default::default();
+    ctx.srv.repl.replica.net_repl_input_bytes = 0;
     ctx.srv.evict.reset_stats(ctx.now);
     for db in &mut ctx.srv.dbs {
         db.expired_count = 0;
@@ -520,8 +571,6 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
     let host = &srv.host;
     let now = ctx.now.as_millis();
     let uptime = now.saturating_sub(srv.start_time.as_millis()) / 1000;
-    let used = srv.used_memory();
-    let rss = host.used_memory_rss.map_or(0, |f| f() as u64);
     let seed = srv.start_time.as_millis() ^ (u64::from(host.process_id) << 32);
     let mut s = String::new();
     let mut first = true;
@@ -560,10 +609,12 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "process_id:{}", host.process_id);
                 kv!(s, "process_supervised:no");
                 kv!(s, "run_id:{}", hex_id(seed));
-                let port = if host.tcp_port != 0 {
-                    host.tcp_port
+                // server.port, or the TLS port when there is no plain one (CONFIG SET port
+                // moves it: the host's figure is the port it started on).
+                let port = if cfg.port != 0 {
+                    i64::from(cfg.port)
                 } else {
-                    cfg.port
+                    cfg.tls_port
                 };
                 kv!(s, "tcp_port:{port}");
                 kv!(s, "server_time_usec:{}", now.saturating_mul(1000));
@@ -578,12 +629,19 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
             }
             "clients" => {
                 section(&mut s, "Clients");
-                kv!(s, "connected_clients:{}", ctx.clients.len());
+                kv!(
+                    s,
+                    "connected_clients:{}",
+                    ctx.clients.len() - srv.repl.master.replicas.len()
+                );
                 kv!(s, "cluster_connections:0");
                 kv!(s, "maxclients:{}", cfg.maxclients);
                 kv!(s, "client_recent_max_input_buffer:0");
                 kv!(s, "client_recent_max_output_buffer:0");
-                kv!(s, "blocked_clients:{}", ctx.srv.blocking.blocked_clients());
+                // Redis 7.0 blocks a client CLIENT PAUSE holds (BLOCKED_POSTPONE): it counts.
+                let postponed = ctx.clients.iter().filter(|(_, c)| c.postponed).count();
+                let blocked = ctx.srv.blocking.blocked_clients() + postponed;
+                kv!(s, "blocked_clients:{blocked}");
                 kv!(s, "tracking_clients:{}", ctx.srv.tracking.client_count());
                 kv!(
                     s,
@@ -593,12 +651,16 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
             }
             "memory" => {
                 section(&mut s, "Memory");
+                // The figures MEMORY STATS shows too (Server::overhead).
+                let oh = srv.overhead();
+                let (used, rss) = (oh.used, oh.rss);
                 kv!(s, "used_memory:{used}");
                 kv!(s, "used_memory_human:{}", bytes_to_human(used));
                 kv!(s, "used_memory_rss:{rss}");
                 kv!(s, "used_memory_rss_human:{}", bytes_to_human(rss));
-                // The cron's peak, or the present figure if that is higher (as Redis's INFO).
-                let peak = srv.evict.peak_used.max(used);
+                // The peak after each command and in the cron, or the present figure if that
+                // is higher (as Redis's INFO).
+                let peak = oh.peak;
                 kv!(s, "used_memory_peak:{peak}");
                 kv!(s, "used_memory_peak_human:{}", bytes_to_human(peak));
                 kv!(
@@ -606,7 +668,6 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     "used_memory_peak_perc:{:.2}%",
                     used as f64 * 100.0 / peak.max(1) as f64
                 );
-                let oh = srv.overhead();
                 kv!(s, "used_memory_overhead:{}", oh.total);
                 kv!(s, "used_memory_startup:{}", oh.startup);
                 kv!(s, "used_memory_dataset:{}", oh.dataset);
@@ -667,7 +728,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     "mem_not_counted_for_evict:{}",
                     srv.mem_not_counted_for_evict()
                 );
-                kv!(s, "mem_replication_backlog:0");
+                kv!(
+                    s,
+                    "mem_replication_backlog:{}",
+                    srv.repl.master.backlog.as_ref().map_or(0, |b| b.histlen())
+                );
                 kv!(s, "mem_total_replication_buffers:0");
                 kv!(s, "mem_clients_slaves:0");
                 kv!(s, "mem_clients_normal:{}", oh.clients_normal);
@@ -763,19 +828,27 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 section(&mut s, "Stats");
                 kv!(s, "total_connections_received:{}", st.connections_received);
                 kv!(s, "total_commands_processed:{}", st.commands_processed);
-                kv!(s, "instantaneous_ops_per_sec:0");
+                let inst = |m| st.inst.get(m);
+                use super::intro::InstMetrics as M;
+                kv!(s, "instantaneous_ops_per_sec:{}", inst(M::OPS));
                 kv!(s, "total_net_input_bytes:{}", st.net_input_bytes);
                 kv!(s, "total_net_output_bytes:{}", st.net_output_bytes);
-                kv!(s, "total_net_repl_input_bytes:0");
+                kv!(
+                    s,
+                    "total_net_repl_input_bytes:{}",
+                    srv.repl.replica.net_repl_input_bytes
+                );
                 kv!(s, "total_net_repl_output_bytes:0");
-                kv!(s, "instantaneous_input_kbps:0.00");
-                kv!(s, "instantaneous_output_kbps:0.00");
+                let kbps = |m| inst(m) as f32 / 1024.0;
+                kv!(s, "instantaneous_input_kbps:{:.2}", kbps(M::NET_INPUT));
+                kv!(s, "instantaneous_output_kbps:{:.2}", kbps(M::NET_OUTPUT));
                 kv!(s, "instantaneous_input_repl_kbps:0.00");
                 kv!(s, "instantaneous_output_repl_kbps:0.00");
                 kv!(s, "rejected_connections:{}", st.rejected_connections);
-                kv!(s, "sync_full:0");
-                kv!(s, "sync_partial_ok:0");
-                kv!(s, "sync_partial_err:0");
+                let m = &srv.repl.master;
+                kv!(s, "sync_full:{}", m.stat_sync_full);
+                kv!(s, "sync_partial_ok:{}", m.stat_sync_partial_ok);
+                kv!(s, "sync_partial_err:{}", m.stat_sync_partial_err);
                 kv!(s, "expired_keys:{}", expired.max(st.expired_keys_active));
                 kv!(s, "expired_stale_perc:0.00");
                 kv!(s, "expired_time_cap_reached_count:0");
@@ -830,7 +903,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
             }
             "replication" => {
                 section(&mut s, "Replication");
-                crate::repl::info_section(srv, &mut s);
+                crate::repl::info_section(srv, ctx.clients, &mut s);
             }
             "cpu" => {
                 section(&mut s, "CPU");
@@ -896,6 +969,8 @@ pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             }
         }
     }
+    // The samples an idle engine's missing ticks would have taken.
+    super::intro::InstMetrics::tick(&mut ctx.srv.stats, ctx.now);
     let text = info_string(ctx, &wanted);
     ctx.out().verbatim("txt", text.as_bytes());
     Ok(())
@@ -933,20 +1008,6 @@ pub fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     ctx.srv.dirty += 1;
     ctx.out().ok();
-    Ok(())
-}
-
-/// WAIT numreplicas timeout: there are no replicas, so 0 acknowledged them.
-/// Redis blocks until `timeout` when more than 0 replicas are asked for; Oxidis answers at
-/// once (nothing could ever acknowledge).
-pub fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    super::parse_int(args[1])?;
-    let ms = super::parse_i64(args[2])
-        .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
-    if ms < 0 {
-        return Err(CmdError::err("timeout is negative"));
-    }
-    ctx.out().int(0);
     Ok(())
 }
 

@@ -49,6 +49,21 @@ pub struct Db {
     /// (class, event, key), for `command::notify::flush` to publish in order.
     pub(crate) notify_flags: u32,
     pub(crate) notify_log: Vec<(u32, &'static str, Vec<u8>)>,
+    /// How a passed TTL is treated (a replica leaves deletion to its master: repl/replica.rs).
+    pub(crate) expiry: Expiry,
+}
+
+/// Redis 7.0's expireIfNeeded on a master and on a replica.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Expiry {
+    /// A master: a key past its TTL is deleted when looked up.
+    #[default]
+    Delete,
+    /// A replica, for its clients: reads see such a key as missing, but it stays (its
+    /// master's DEL removes it); write lookups delete it.
+    Hide,
+    /// A replica, for its master's commands: the key is still there.
+    Keep,
 }
 
 impl Db {
@@ -68,6 +83,7 @@ impl Db {
             lfu_rng: Rng::new(seed ^ 0x1f_0123),
             notify_flags: 0,
             notify_log: Vec::new(),
+            expiry: Expiry::Delete,
         }
     }
 
@@ -97,15 +113,26 @@ impl Db {
         self.expires.get(key).copied()
     }
 
-    /// Deletes the key if its TTL has passed; true if it did (Redis's expireIfNeeded).
+    /// Deletes the key if its TTL has passed; true if it is to be treated as gone (Redis's
+    /// expireIfNeeded: on a replica, see `Expiry`, it may stay in the table).
     pub(crate) fn expire_if_needed(&mut self, key: &[u8], now: UnixMillis) -> bool {
         match self.expire_at(key) {
-            Some(at) if at <= now.0 => {
-                self.remove_expired(key);
-                true
-            }
+            Some(at) if at <= now.0 => match self.expiry {
+                Expiry::Delete => {
+                    self.remove_expired(key);
+                    true
+                }
+                Expiry::Hide => true,
+                Expiry::Keep => false,
+            },
             _ => false,
         }
+    }
+
+    /// A read lookup's expiry: true if the key must be seen as missing (deleted, or hidden
+    /// on a replica).
+    fn expired_for_read(&mut self, key: &[u8], now: UnixMillis) -> bool {
+        self.expire_if_needed(key, now) && self.expiry == Expiry::Hide
     }
 
     /// The live value of `key` (lazily expiring it), without touching hit/miss stats;
@@ -115,7 +142,10 @@ impl Db {
     }
 
     pub(crate) fn get_mut(&mut self, key: &[u8], now: UnixMillis) -> Option<&mut Value> {
-        self.expire_if_needed(key, now);
+        if self.expire_if_needed(key, now) && self.expiry == Expiry::Hide {
+            // lookupKeyWrite deletes it on a replica too (EXPIRE_FORCE_DELETE_EXPIRED).
+            self.remove_expired(key);
+        }
         self.touch(key)
     }
 
@@ -134,8 +164,8 @@ impl Db {
         key: &[u8],
         now: UnixMillis,
     ) -> Option<(&Value, u32)> {
-        self.expire_if_needed(key, now);
-        match self.keys.get_entry(key) {
+        let hidden = self.expired_for_read(key, now);
+        match self.keys.get_entry(key).filter(|_| !hidden) {
             Some((k, v)) => {
                 self.hits += 1;
                 Some((v, k.lru()))
@@ -186,8 +216,13 @@ impl Db {
 
     /// Redis's lookupKeyRead: like `get`, counting keyspace hits and misses.
     pub(crate) fn lookup_read(&mut self, key: &[u8], now: UnixMillis) -> Option<&Value> {
-        self.expire_if_needed(key, now);
-        match touch(&mut self.keys, &self.access, &mut self.lfu_rng, key) {
+        let hidden = self.expired_for_read(key, now);
+        let found = if hidden {
+            None
+        } else {
+            touch(&mut self.keys, &self.access, &mut self.lfu_rng, key)
+        };
+        match found {
             Some(v) => {
                 self.hits += 1;
                 Some(&*v)
@@ -239,8 +274,13 @@ impl Db {
         key: &[u8],
         now: UnixMillis,
     ) -> Result<Option<&mut T>, WrongType> {
-        self.expire_if_needed(key, now);
-        match touch(&mut self.keys, &self.access, &mut self.lfu_rng, key) {
+        let hidden = self.expired_for_read(key, now);
+        let found = if hidden {
+            None
+        } else {
+            touch(&mut self.keys, &self.access, &mut self.lfu_rng, key)
+        };
+        match found {
             Some(v) => {
                 self.hits += 1;
                 T::of_mut(v).ok_or(WrongType).map(Some)

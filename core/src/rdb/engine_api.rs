@@ -140,6 +140,7 @@ impl Engine {
     /// dropped, as Redis does when loading). On error nothing changes.
     pub fn import_rdb(&mut self, bytes: &[u8], now: UnixMillis) -> Result<LoadInfo, String> {
         let info = persistence::load_snapshot(&mut self.srv, bytes, now, true, false)?;
+        crate::repl::replica::loaded_at_startup(&mut self.srv, &info);
         Ok(info)
     }
 

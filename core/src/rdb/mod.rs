@@ -100,6 +100,18 @@ pub struct SaveOptions {
     /// Each key's access data written before it, as the maxmemory policy says
     /// (rdbSaveKeyValuePair: IDLE under an LRU policy, FREQ under an LFU one).
     pub key_meta: KeyMeta,
+    /// The replication aux fields (rdbSaveInfoAuxFields with an rsi): repl-stream-db,
+    /// repl-id and repl-offset, written for a replica's full sync (and by a node that keeps
+    /// its replication state across a restart).
+    pub repl: Option<ReplAux>,
+}
+
+/// The replication info an RDB carries (Redis's rdbSaveInfo).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplAux {
+    pub stream_db: i64,
+    pub replid: String,
+    pub offset: i64,
 }
 
 /// Which access opcode precedes each key in a snapshot.
@@ -136,6 +148,7 @@ impl SaveOptions {
             list_max_listpack_size: cfg.list_max_listpack_size,
             functions: Vec::new(),
             key_meta: KeyMeta::of(cfg.maxmemory_policy),
+            repl: None,
         }
     }
 }
@@ -152,6 +165,7 @@ impl Default for SaveOptions {
             list_max_listpack_size: -2,
             functions: Vec::new(),
             key_meta: KeyMeta::None,
+            repl: None,
         }
     }
 }
@@ -443,6 +457,11 @@ impl<W: Write> Encoder<W> {
         self.aux("redis-bits", b"64")?;
         self.aux("ctime", opts.ctime_secs.to_string().as_bytes())?;
         self.aux("used-mem", opts.used_mem.to_string().as_bytes())?;
+        if let Some(r) = &opts.repl {
+            self.aux("repl-stream-db", r.stream_db.to_string().as_bytes())?;
+            self.aux("repl-id", r.replid.as_bytes())?;
+            self.aux("repl-offset", r.offset.to_string().as_bytes())?;
+        }
         self.aux("aof-base", if opts.aof_base { b"1" } else { b"0" })
     }
 
@@ -658,6 +677,11 @@ pub struct LoadInfo {
     pub aof_base: bool,
     /// The FUNCTION libraries' codes, in file order.
     pub functions: Vec<Vec<u8>>,
+    /// The replication aux fields (rdbPopulateSaveInfo): repl-stream-db, repl-id,
+    /// repl-offset.
+    pub repl_stream_db: Option<usize>,
+    pub repl_id: Option<String>,
+    pub repl_offset: Option<i64>,
 }
 
 /// A loaded key, handed to the caller's sink.
@@ -736,8 +760,17 @@ pub(crate) fn decode(
             OP_AUX => {
                 let k = d.string()?;
                 let v = d.string()?;
-                if k == b"aof-base" {
-                    info.aof_base = v == b"1";
+                let num = || {
+                    std::str::from_utf8(&v)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok())
+                };
+                match &k[..] {
+                    b"aof-base" => info.aof_base = v == b"1",
+                    b"repl-stream-db" => info.repl_stream_db = num().map(|n| n as usize),
+                    b"repl-id" => info.repl_id = Some(String::from_utf8_lossy(&v).into_owned()),
+                    b"repl-offset" => info.repl_offset = num(),
+                    _ => {}
                 }
             }
             OP_MODULE_AUX => {

@@ -42,6 +42,13 @@ pub trait PersistHost {
     fn read_aof(&mut self) -> Result<AofFiles, String> {
         Err("this host keeps no AOF".into())
     }
+    /// A full sync: start producing a point-in-time snapshot for replicas (with `opts.repl`'s
+    /// aux fields) without blocking, and hand it over with `Engine::repl_rdb_done` when done.
+    /// Ok(false): this host has no way to (the engine then encodes it in-process).
+    fn repl_rdb(&mut self, dbs: &[Db], opts: &SaveOptions) -> Result<bool, String> {
+        let _ = (dbs, opts);
+        Ok(false)
+    }
     /// SHUTDOWN / SIGTERM: stop a running child and drop its temp file; flush and fsync the
     /// AOF.
     fn prepare_shutdown(&mut self) -> Result<(), String>;
@@ -77,15 +84,26 @@ pub struct Persist {
     pub loading: bool,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
-    /// Propagation is collected only while a host consumes it (AOF on).
+    /// Propagation is collected only while something consumes it: the AOF (`aof_on`) or
+    /// the replication stream (`repl_on`); either sets this.
     pub propagate: bool,
+    aof_on: bool,
     stream: Vec<u8>,
     selected_db: Option<usize>,
+    /// The replication stream (Redis's replicationFeedSlaves input), with its own SELECT
+    /// tracking (server.slaveseldb): collected while there is a backlog on a top-level
+    /// master, moved into the backlog and the replicas by `repl::master::flush`.
+    repl_on: bool,
+    pub(crate) repl_stream: Vec<u8>,
+    pub(crate) repl_selected_db: Option<usize>,
     /// Set by `Ctx::propagate` during a command: replaces the command as executed.
     pub(crate) rewrite: Option<Vec<(usize, Vec<Vec<u8>>)>>,
     /// Inside MULTI/EXEC (or a script): wrap what is propagated in MULTI ... EXEC.
     multi: bool,
-    multi_emitted: bool,
+    /// MULTI went out on the AOF's stream, on the replicas' (each stream opens the
+    /// transaction with its first command: a PUBLISH goes to replicas only).
+    aof_multi: bool,
+    repl_multi: bool,
     /// A script runs: its effects are collected here, then written bare (one) or wrapped in
     /// MULTI/EXEC (two or more), as Redis 7.0's propagatePendingCommands.
     script_ops: Option<Vec<(usize, Vec<Vec<u8>>)>>,
@@ -121,11 +139,16 @@ impl Default for Persist {
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
             propagate: false,
+            aof_on: false,
             stream: Vec::new(),
             selected_db: None,
+            repl_on: false,
+            repl_stream: Vec::new(),
+            repl_selected_db: None,
             rewrite: None,
             multi: false,
-            multi_emitted: false,
+            aof_multi: false,
+            repl_multi: false,
             script_ops: None,
             shutdown: false,
         }
@@ -153,28 +176,77 @@ impl Persist {
             ops.push((db, args.iter().map(|a| a.to_vec()).collect()));
             return;
         }
-        // SELECT before MULTI, for the first command's database, as Redis 7.0 writes it.
-        self.select(db);
-        if self.multi && !self.multi_emitted {
-            self.multi_emitted = true;
-            append_request(&mut self.stream, &[b"MULTI"]);
+        self.put(db, args, true, true);
+    }
+
+    /// Redis's forceCommandPropagation(c, PROPAGATE_REPL): a command only the replicas get
+    /// (PUBLISH, SPUBLISH), in `db`. (Inside a script it is not collected.)
+    pub fn emit_repl(&mut self, db: usize, args: &[&[u8]]) {
+        if !self.repl_on || self.script_ops.is_some() {
+            return;
         }
-        append_request(&mut self.stream, args);
+        self.put(db, args, false, true);
+    }
+
+    /// Appends one command to the AOF's and/or the replicas' stream, each preceded by
+    /// SELECT where that stream's selected database differs from `db`, and by MULTI for the
+    /// first command a transaction sends that stream (SELECT before MULTI, for the first
+    /// command's database, as Redis 7.0 writes it).
+    fn put(&mut self, db: usize, args: &[&[u8]], aof: bool, repl: bool) {
+        fn one(
+            stream: &mut Vec<u8>,
+            sel: &mut Option<usize>,
+            multi_sent: &mut bool,
+            multi: bool,
+            db: usize,
+            args: &[&[u8]],
+        ) {
+            if *sel != Some(db) {
+                let mut b = itoa::Buffer::new();
+                append_request(stream, &[b"SELECT".as_slice(), b.format(db).as_bytes()]);
+                *sel = Some(db);
+            }
+            if multi && !*multi_sent {
+                *multi_sent = true;
+                append_request(stream, &[b"MULTI"]);
+            }
+            append_request(stream, args);
+        }
+        let multi = self.multi;
+        if self.aof_on && aof {
+            let (s, sel, m) = (&mut self.stream, &mut self.selected_db, &mut self.aof_multi);
+            one(s, sel, m, multi, db, args);
+        }
+        if self.repl_on && repl {
+            let (s, sel, m) = (
+                &mut self.repl_stream,
+                &mut self.repl_selected_db,
+                &mut self.repl_multi,
+            );
+            one(s, sel, m, multi, db, args);
+        }
     }
 
     /// Starts wrapping propagated commands in MULTI/EXEC (EXEC, scripts).
     pub fn begin_multi(&mut self) {
         self.multi = true;
-        self.multi_emitted = false;
+        self.aof_multi = false;
+        self.repl_multi = false;
     }
 
-    /// Ends the wrap: EXEC is emitted if anything was.
+    /// Ends the wrap: EXEC goes to each stream that got MULTI.
     pub fn end_multi(&mut self) {
-        if self.multi && self.multi_emitted {
-            append_request(&mut self.stream, &[b"EXEC"]);
+        if self.multi {
+            if self.aof_multi && self.aof_on {
+                append_request(&mut self.stream, &[b"EXEC"]);
+            }
+            if self.repl_multi && self.repl_on {
+                append_request(&mut self.repl_stream, &[b"EXEC"]);
+            }
         }
         self.multi = false;
-        self.multi_emitted = false;
+        self.aof_multi = false;
+        self.repl_multi = false;
     }
 
     /// Whether a script is running (its effects are being collected): Redis's CLIENT_SCRIPT
@@ -210,27 +282,15 @@ impl Persist {
             return;
         }
         let wrap = ops.len() >= 2 && !self.multi;
-        for (i, (db, cmd)) in ops.iter().enumerate() {
-            if i == 0 && wrap {
-                self.select(*db);
-                append_request(&mut self.stream, &[b"MULTI"]);
-            }
+        if wrap {
+            self.begin_multi();
+        }
+        for (db, cmd) in ops {
             let refs: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
             self.emit(*db, &refs);
         }
         if wrap {
-            append_request(&mut self.stream, &[b"EXEC"]);
-        }
-    }
-
-    fn select(&mut self, db: usize) {
-        if self.selected_db != Some(db) {
-            let mut b = itoa::Buffer::new();
-            append_request(
-                &mut self.stream,
-                &[b"SELECT".as_slice(), b.format(db).as_bytes()],
-            );
-            self.selected_db = Some(db);
+            self.end_multi();
         }
     }
 
@@ -247,9 +307,21 @@ impl Persist {
 
     /// Turns propagation on or off; a new stream starts with SELECT again (an AOF file).
     pub fn set_propagate(&mut self, on: bool) {
-        self.propagate = on;
+        self.aof_on = on;
+        self.propagate = self.aof_on || self.repl_on;
         self.selected_db = None;
         self.stream.clear();
+    }
+
+    /// Turns the replication stream on (a backlog exists on a top-level master) or off;
+    /// a new stream starts with SELECT.
+    pub fn set_repl_propagate(&mut self, on: bool) {
+        if self.repl_on != on {
+            self.repl_on = on;
+            self.repl_selected_db = None;
+            self.repl_stream.clear();
+        }
+        self.propagate = self.aof_on || self.repl_on;
     }
 
     /// Forget the selected database, so the next command re-selects (a new AOF file).

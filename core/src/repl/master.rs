@@ -2,22 +2,1397 @@
 //! state and acknowledged offsets), the circular replication backlog, the command stream
 //! they are fed (the effects propagation the AOF uses, with its own SELECT tracking), full and
 //! partial resynchronisation, WAIT and min-replicas-to-write.
+//!
+//! How the pieces move (Redis 7.0's replication.c):
+//! - A client becomes a replica with SYNC or PSYNC (`sync_command`). PSYNC whose replid and
+//!   offset the backlog covers gets `+CONTINUE <replid>` and the backlog's tail; anything else
+//!   a full resync: `+FULLRESYNC <replid> <offset>`, then the RDB (from the host's fork, or
+//!   encoded in-process by a host without one), then the stream accumulated meanwhile.
+//! - Every command's effects (`rdb::persist::Persist`'s replication stream, with SELECT as
+//!   needed) are moved after each command by [`flush`] into [`feed_stream`]: the backlog,
+//!   `master_repl_offset`, and each replica's output (online) or pending buffer (syncing).
+//! - The cron ([`cron`], once a second from the engine's tick) pings replicas every
+//!   repl-ping-replica-period, sends newlines to replicas waiting for their RDB, drops timed
+//!   out replicas, frees the backlog after repl-backlog-ttl without replicas and starts the
+//!   RDB for replicas waiting (repl-diskless-sync-delay).
+//!
+//! For the replica side (chained replication): [`feed_stream`] takes the master's stream bytes
+//! verbatim into this node's backlog and sub-replicas (Redis's
+//! replicationFeedStreamFromMasterStream), [`create_backlog`] makes the backlog, and
+//! [`sync_propagation`] must be called when the role changes (a replica proxies its master's
+//! stream instead of propagating its own commands).
+
+use crate::engine::{Client, ClientHandle, Event, Server};
+use crate::resp::{append_request, ReplyWriter};
+use crate::time::UnixMillis;
+use std::collections::VecDeque;
+
+/// A replica's state (Redis's SLAVE_STATE_*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlaveState {
+    /// Waiting for the RDB to start (repl-diskless-sync-delay, or another one running).
+    WaitBgsaveStart,
+    /// +FULLRESYNC sent; the RDB is being produced; the stream accumulates.
+    WaitBgsaveEnd,
+    /// Streaming.
+    Online,
+}
+
+impl SlaveState {
+    fn name(self) -> &'static str {
+        match self {
+            SlaveState::WaitBgsaveStart | SlaveState::WaitBgsaveEnd => "wait_bgsave",
+            SlaveState::Online => "online",
+        }
+    }
+}
+
+/// What the master keeps per client that sent REPLCONF or SYNC/PSYNC (Redis's slave_* fields
+/// of the client).
+#[derive(Debug)]
+pub struct Slave {
+    /// REPLCONF listening-port.
+    pub listening_port: i64,
+    /// REPLCONF ip-address.
+    pub ip: Option<String>,
+    pub capa_eof: bool,
+    pub capa_psync2: bool,
+    /// CLIENT_SLAVE: it sent SYNC/PSYNC and is in the replica list.
+    pub attached: bool,
+    pub state: SlaveState,
+    /// REPLCONF ACK's offset (repl_ack_off) and when it came (repl_ack_time, ms).
+    pub ack_off: i64,
+    pub ack_time: u64,
+    /// The offset of its RDB (psync_initial_offset).
+    pub initial_offset: i64,
+    /// It used SYNC (no +FULLRESYNC line).
+    pub pre_psync: bool,
+    /// The stream accumulated while its RDB is produced or until its first ACK after a
+    /// diskless transfer (repl_start_cmd_stream_on_ack).
+    pub pending: Vec<u8>,
+    pub start_stream_on_ack: bool,
+    /// When it started waiting for an RDB (for repl-diskless-sync-delay).
+    pub wait_since: u64,
+    /// Bytes queued to its output in total, and that total at the end of its RDB: the RDB
+    /// does not count against the output buffer limit (Redis sends it outside the buffer).
+    pub queued: u64,
+    pub rdb_end: u64,
+}
+
+impl Slave {
+    fn new() -> Slave {
+        Slave {
+            listening_port: 0,
+            ip: None,
+            capa_eof: false,
+            capa_psync2: false,
+            attached: false,
+            state: SlaveState::WaitBgsaveStart,
+            ack_off: 0,
+            ack_time: 0,
+            initial_offset: 0,
+            pre_psync: false,
+            pending: Vec::new(),
+            start_stream_on_ack: false,
+            wait_since: 0,
+            queued: 0,
+            rdb_end: 0,
+        }
+    }
+}
+
+/// The circular backlog: the last `size` bytes of the stream.
+#[derive(Debug, Default)]
+pub struct Backlog {
+    buf: VecDeque<u8>,
+    size: usize,
+}
+
+impl Backlog {
+    fn push(&mut self, bytes: &[u8]) {
+        if bytes.len() >= self.size {
+            self.buf.clear();
+            self.buf.extend(&bytes[bytes.len() - self.size..]);
+            return;
+        }
+        let over = (self.buf.len() + bytes.len()).saturating_sub(self.size);
+        self.buf.drain(..over);
+        self.buf.extend(bytes);
+    }
+
+    fn resize(&mut self, size: usize) {
+        self.size = size.max(1);
+        let over = self.buf.len().saturating_sub(self.size);
+        self.buf.drain(..over);
+    }
+
+    pub fn histlen(&self) -> usize {
+        self.buf.len()
+    }
+}
 
 /// The master-side state (Redis's server.slaves, repl_backlog, slaveseldb, ...).
 #[derive(Default)]
-pub struct MasterSide {}
+pub struct MasterSide {
+    /// Slots of the clients that are replicas (CLIENT_SLAVE), in the order they attached.
+    pub replicas: Vec<usize>,
+    pub backlog: Option<Backlog>,
+    /// When the last replica went (repl_no_slaves_since, ms).
+    pub no_slaves_since: u64,
+    /// A replication RDB is being produced by the host; its target is a socket (EOF form).
+    pub rdb_in_progress: bool,
+    pub rdb_socket: bool,
+    /// Replicas whose lag is within min-replicas-max-lag (repl_good_slaves_count).
+    pub good_slaves: usize,
+    /// Cron bookkeeping: the last run (ms) and the number of runs.
+    last_cron: u64,
+    cron_loops: u64,
+    /// WAIT asked for acks this turn (get_ack_from_slaves).
+    pub get_ack: bool,
+    /// Clients blocked in WAIT (their slots; stale entries are dropped when seen).
+    pub waiting: Vec<usize>,
+    /// INFO stats.
+    pub stat_sync_full: u64,
+    pub stat_sync_partial_ok: u64,
+    pub stat_sync_partial_err: u64,
+}
+
+// ---------------------------------------------------------------- the stream
+
+/// Turns the replication stream on while there is a backlog on a top-level master (Redis's
+/// replicationFeedSlaves returns at once otherwise; a replica proxies its master's stream
+/// through [`feed_stream`] instead). Call after the backlog or the role changes.
+pub fn sync_propagation(srv: &mut Server) {
+    let on = srv.repl.master.backlog.is_some() && !srv.repl.replica.is_replica();
+    srv.persist.set_repl_propagate(on);
+    crate::command::tx::sync_expiry_logging(srv);
+}
+
+/// Redis's createReplicationBacklog: an empty backlog whose first byte is the next offset.
+pub fn create_backlog(srv: &mut Server) {
+    srv.repl.master.backlog = Some(Backlog {
+        buf: VecDeque::new(),
+        size: srv.config.repl_backlog_size.max(1) as usize,
+    });
+    sync_propagation(srv);
+}
+
+/// Redis's freeReplicationBacklog.
+pub fn free_backlog(srv: &mut Server) {
+    srv.repl.master.backlog = None;
+    sync_propagation(srv);
+}
+
+/// CONFIG SET repl-backlog-size: the backlog keeps its newest bytes.
+pub fn resize_backlog(srv: &mut Server) {
+    let size = srv.config.repl_backlog_size.max(1) as usize;
+    if let Some(b) = &mut srv.repl.master.backlog {
+        if b.size != size {
+            b.resize(size);
+        }
+    }
+}
+
+/// Bytes of replication buffers that maxmemory does not count (freeMemoryGetNotCountedMemory:
+/// the backlog while replicas are attached).
+pub fn not_counted_for_evict(srv: &Server) -> u64 {
+    match &srv.repl.master.backlog {
+        Some(b) if !srv.repl.master.replicas.is_empty() => b.histlen() as u64,
+        _ => 0,
+    }
+}
+
+/// Appends stream bytes to the backlog (moving `master_repl_offset`) and to every replica:
+/// an online one's output, a syncing one's pending buffer. Nothing without a backlog (no
+/// replica was ever attached). This is also the entry for a replica proxying its master's
+/// stream to its own sub-replicas.
+pub fn feed_stream(srv: &mut Server, clients: &mut slab::Slab<Client>, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    let Some(backlog) = &mut srv.repl.master.backlog else {
+        return;
+    };
+    backlog.push(bytes);
+    srv.repl.master_repl_offset += bytes.len() as i64;
+    let mut grew = false;
+    for &slot in &srv.repl.master.replicas {
+        let Some(c) = clients.get_mut(slot) else {
+            continue;
+        };
+        let Some(s) = c.slave.as_deref_mut() else {
+            continue;
+        };
+        match s.state {
+            SlaveState::WaitBgsaveStart => {}
+            SlaveState::WaitBgsaveEnd => s.pending.extend_from_slice(bytes),
+            SlaveState::Online => {
+                if s.start_stream_on_ack {
+                    s.pending.extend_from_slice(bytes);
+                } else {
+                    s.queued += bytes.len() as u64;
+                    if c.out.is_empty() {
+                        srv.events.push_back(Event::Output(ClientHandle(slot)));
+                    }
+                    c.out.extend_from_slice(bytes);
+                }
+                grew = true;
+            }
+        }
+    }
+    if grew {
+        check_output_limits(srv, clients);
+    }
+}
+
+/// `client-output-buffer-limit replica` for every replica whose output grew (Redis checks
+/// as each reply is queued): one past it is closed.
+fn check_output_limits(srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    let now = UnixMillis(srv.last_tick_ms());
+    for slot in srv.repl.master.replicas.clone() {
+        if let Some(c) = clients.get_mut(slot) {
+            crate::command::pubsub::check_output_limit(now, srv, c, slot);
+        }
+    }
+}
+
+/// Moves the effects propagated since the last call into the stream. Dispatch calls it
+/// after every command (so WAIT knows the offset of a client's last write), the engine
+/// after each feed and tick.
+pub fn flush(srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    if srv.persist.repl_stream.is_empty() {
+        return;
+    }
+    let bytes = std::mem::take(&mut srv.persist.repl_stream);
+    feed_stream(srv, clients, &bytes);
+    let mut bytes = bytes;
+    bytes.clear();
+    if bytes.capacity() <= crate::engine::KEEP_BUFFER {
+        srv.persist.repl_stream = bytes;
+    }
+}
+
+/// Sends one command to the replicas outside any database (PING, REPLCONF GETACK): Redis
+/// feeds them with dictid = slaveseldb, so no SELECT.
+fn feed_command(srv: &mut Server, clients: &mut slab::Slab<Client>, args: &[&[u8]]) {
+    flush(srv, clients);
+    let mut buf = Vec::new();
+    append_request(&mut buf, args);
+    feed_stream(srv, clients, &buf);
+}
+
+/// After a top-level command: remember the offset its effects reached (c->woff, for WAIT).
+pub fn after_command(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientHandle) {
+    flush(srv, clients);
+    if let Some(c) = clients.get_mut(id.0) {
+        c.woff = srv.repl.master_repl_offset;
+    }
+}
+
+/// The end of an engine turn (Redis's beforeSleep): the stream of anything that ran outside
+/// a command, and REPLCONF GETACK if WAIT asked for acks.
+pub fn before_sleep(srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    flush(srv, clients);
+    if srv.repl.master.get_ack {
+        srv.repl.master.get_ack = false;
+        feed_command(srv, clients, &[b"REPLCONF", b"GETACK", b"*"]);
+    }
+}
+
+// ---------------------------------------------------------------- replicas come and go
+
+fn slave_mut(c: &mut Client) -> &mut Slave {
+    c.slave.get_or_insert_with(|| Box::new(Slave::new()))
+}
+
+/// A client that is going away: out of the replica list (and the backlog's TTL starts when
+/// it was the last one).
+pub fn forget_client(srv: &mut Server, clients: &slab::Slab<Client>, slot: usize, now: u64) {
+    let was = clients
+        .get(slot)
+        .and_then(|c| c.slave.as_ref())
+        .is_some_and(|s| s.attached);
+    if !was {
+        return;
+    }
+    srv.repl.master.replicas.retain(|&s| s != slot);
+    if srv.repl.master.replicas.is_empty() {
+        srv.repl.master.no_slaves_since = now;
+    }
+    srv.repl.master.waiting.retain(|&s| s != slot);
+}
+
+/// Redis's disconnectSlaves: every replica is closed (a replica that full-syncs from a new
+/// master: its sub-replicas must resync too).
+pub fn disconnect_replicas(srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    for &slot in &srv.repl.master.replicas {
+        if let Some(c) = clients.get_mut(slot) {
+            if !c.close_asap {
+                c.close_asap = true;
+                srv.events.push_back(Event::Close(ClientHandle(slot)));
+            }
+        }
+    }
+}
+
+/// CLIENT LIST's S flag and the client classes: a replica (CLIENT_SLAVE).
+pub fn is_replica(c: &Client) -> bool {
+    c.slave.as_ref().is_some_and(|s| s.attached)
+}
+
+/// The output that counts against `client-output-buffer-limit replica`: what is unsent, less
+/// what is left of the RDB.
+pub fn obuf_used(c: &Client) -> u64 {
+    let unsent = c.out.len().saturating_add(c.host_pending) as u64;
+    let Some(s) = c.slave.as_ref() else {
+        return unsent;
+    };
+    let sent = s.queued.saturating_sub(unsent);
+    let rdb_left = s.rdb_end.saturating_sub(sent);
+    unsent.saturating_sub(rdb_left) + s.pending.len() as u64
+}
+
+// ---------------------------------------------------------------- REPLCONF
+
+/// REPLCONF option value [option value ...]: the replica's handshake and acks.
+pub fn replconf(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    id: ClientHandle,
+    now: UnixMillis,
+    args: &[&[u8]],
+) -> Result<bool, Vec<u8>> {
+    use crate::command::is;
+    if args.len().is_multiple_of(2) {
+        return Err(b"ERR syntax error".to_vec());
+    }
+    let mut j = 1;
+    while j < args.len() {
+        let (opt, val) = (args[j], args[j + 1]);
+        if is(opt, "listening-port") {
+            let port = crate::cnum::parse_i64(val)
+                .ok_or_else(|| b"ERR value is not an integer or out of range".to_vec())?;
+            slave_mut(&mut clients[id.0]).listening_port = port;
+        } else if is(opt, "ip-address") {
+            // NET_HOST_STR_LEN is 256.
+            if val.len() >= 256 {
+                return Err(format!(
+                    "ERR REPLCONF ip-address provided by replica instance is too long: {} bytes",
+                    val.len()
+                )
+                .into_bytes());
+            }
+            slave_mut(&mut clients[id.0]).ip = Some(String::from_utf8_lossy(val).into_owned());
+        } else if is(opt, "capa") {
+            let s = slave_mut(&mut clients[id.0]);
+            if is(val, "eof") {
+                s.capa_eof = true;
+            } else if is(val, "psync2") {
+                s.capa_psync2 = true;
+            }
+        } else if is(opt, "ack") {
+            // No reply, whatever happens.
+            let Some(s) = clients[id.0].slave.as_deref_mut().filter(|s| s.attached) else {
+                return Ok(false);
+            };
+            let Some(off) = crate::cnum::parse_i64(val) else {
+                return Ok(false);
+            };
+            if off > s.ack_off {
+                s.ack_off = off;
+            }
+            s.ack_time = now.0;
+            if s.start_stream_on_ack && s.state == SlaveState::Online {
+                start_command_stream(srv, clients, id.0);
+            }
+            refresh_good_slaves(srv, clients, now);
+            serve_waiting(srv, clients);
+            return Ok(false);
+        } else if is(opt, "getack") {
+            // Only a replica answers GETACK (replica.rs); a master ignores it, silently.
+            return Ok(false);
+        } else if is(opt, "rdb-only") {
+            match crate::cnum::parse_i64(val) {
+                Some(0 | 1) => {}
+                Some(_) => {
+                    return Err(b"ERR value is out of range, value must between 0 and 1".to_vec());
+                }
+                None => return Err(b"ERR value is not an integer or out of range".to_vec()),
+            }
+        } else if is(opt, "rdb-filter-only") {
+            let mut words = Vec::new();
+            if !crate::resp::split_args(val, &mut words) {
+                return Err(b"ERR Missing rdb-filter-only values".to_vec());
+            }
+            for w in &words {
+                if !is(w, "functions") {
+                    let mut m = b"ERR Unsupported rdb-filter-only option: ".to_vec();
+                    m.extend_from_slice(w);
+                    return Err(m);
+                }
+            }
+        } else {
+            let mut m = b"ERR Unrecognized REPLCONF option: ".to_vec();
+            m.extend_from_slice(crate::command::c_str(opt));
+            return Err(m);
+        }
+        j += 2;
+    }
+    Ok(true)
+}
+
+/// replicaStartCommandStream: the first ACK after a diskless transfer lets the stream flow.
+fn start_command_stream(srv: &mut Server, clients: &mut slab::Slab<Client>, slot: usize) {
+    let c = &mut clients[slot];
+    let Some(s) = c.slave.as_deref_mut() else {
+        return;
+    };
+    s.start_stream_on_ack = false;
+    let pending = std::mem::take(&mut s.pending);
+    s.queued += pending.len() as u64;
+    if !pending.is_empty() {
+        c.out.extend_from_slice(&pending);
+        srv.events.push_back(Event::Output(ClientHandle(slot)));
+    }
+}
+
+// ---------------------------------------------------------------- SYNC / PSYNC
+
+/// SYNC, and PSYNC replid offset (Redis's syncCommand). Err: an error reply.
+pub fn sync_command(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    id: ClientHandle,
+    now: UnixMillis,
+    args: &[&[u8]],
+) -> Result<(), Vec<u8>> {
+    use crate::command::is;
+    if is_replica(&clients[id.0]) {
+        return Ok(()); // already a replica: ignored
+    }
+    let psync = is(args[0], "psync");
+    if psync && args.len() > 3 && is(args[3], "failover") {
+        return Err(b"ERR PSYNC FAILOVER can't be sent to a master.".to_vec());
+    }
+    // A replica whose link to its master is down cannot serve a sub-replica.
+    if srv.repl.replica.is_replica() && !crate::repl::replica::link_up(srv) {
+        return Err(b"NOMASTERLINK Can't SYNC while not connected with my master".to_vec());
+    }
+    // clientHasPendingReplies: replies of earlier pipelined commands still in the buffer.
+    let c = &clients[id.0];
+    if c.out.len() > c.reply_start || c.host_pending > 0 {
+        return Err(b"ERR SYNC and PSYNC are invalid with pending output".to_vec());
+    }
+    let mut pre_psync = false;
+    if psync {
+        let offset = crate::cnum::parse_i64(args[2])
+            .ok_or_else(|| b"ERR value is not an integer or out of range".to_vec())?;
+        if try_partial(srv, clients, id, now, args[1], offset) {
+            srv.repl.master.stat_sync_partial_ok += 1;
+            return Ok(());
+        }
+        if args[1].first() != Some(&b'?') {
+            srv.repl.master.stat_sync_partial_err += 1;
+        }
+    } else {
+        pre_psync = true;
+    }
+    srv.repl.master.stat_sync_full += 1;
+    let s = slave_mut(&mut clients[id.0]);
+    s.state = SlaveState::WaitBgsaveStart;
+    s.pre_psync = pre_psync;
+    s.attached = true;
+    s.wait_since = now.0;
+    s.pending.clear();
+    s.start_stream_on_ack = false;
+    srv.repl.master.replicas.push(id.0);
+    if srv.repl.master.replicas.len() == 1 && srv.repl.master.backlog.is_none() {
+        // A new history starts: a fresh ID, no previous one (changeReplicationId). A replica
+        // keeps its master's ID (its backlog normally exists since its own sync).
+        if !srv.repl.replica.is_replica() {
+            let replid = super::random_replid(&mut srv.rng);
+            srv.repl.change_replid(replid);
+            srv.repl.clear_replid2();
+        }
+        create_backlog(srv);
+    }
+    // A diskless sync waits repl-diskless-sync-delay for more replicas (the cron starts
+    // it); one is running already: the next one is for this replica.
+    let delayed = srv.config.repl_diskless_sync
+        && srv.config.repl_diskless_sync_delay > 0
+        && clients[id.0].slave.as_ref().is_some_and(|s| s.capa_eof);
+    if !delayed && !srv.repl.master.rdb_in_progress {
+        start_rdb_for_replication(srv, clients, now);
+    }
+    Ok(())
+}
+
+/// masterTryPartialResynchronization: true when the backlog covers what the replica asks.
+fn try_partial(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    id: ClientHandle,
+    now: UnixMillis,
+    replid: &[u8],
+    offset: i64,
+) -> bool {
+    let repl = &srv.repl;
+    let ours = replid == repl.replid.as_bytes();
+    let previous = replid == repl.replid2.as_bytes() && offset <= repl.second_replid_offset;
+    if !ours && !previous {
+        return false;
+    }
+    let Some(backlog) = &repl.master.backlog else {
+        return false;
+    };
+    let histlen = backlog.histlen() as i64;
+    let first = repl.master_repl_offset - histlen + 1;
+    if offset < first || offset > first + histlen {
+        return false;
+    }
+    // The tail from `offset`.
+    let skip = (offset - first) as usize;
+    let tail: Vec<u8> = backlog.buf.iter().skip(skip).copied().collect();
+    let line = {
+        let c = &clients[id.0];
+        if c.slave.as_ref().is_some_and(|s| s.capa_psync2) {
+            format!("+CONTINUE {}\r\n", repl.replid)
+        } else {
+            "+CONTINUE\r\n".to_string()
+        }
+    };
+    let c = &mut clients[id.0];
+    let s = slave_mut(c);
+    s.attached = true;
+    s.state = SlaveState::Online;
+    s.ack_time = now.0;
+    s.start_stream_on_ack = false;
+    s.queued += (line.len() + tail.len()) as u64;
+    c.out.extend_from_slice(line.as_bytes());
+    c.out.extend_from_slice(&tail);
+    srv.repl.master.replicas.push(id.0);
+    refresh_good_slaves(srv, clients, now);
+    true
+}
+
+/// startBgsaveForReplication: every replica waiting to start gets +FULLRESYNC at the current
+/// offset and the RDB is started (the host's child, or in-process without one).
+pub fn start_rdb_for_replication(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+) {
+    flush(srv, clients);
+    let waiting: Vec<usize> = srv
+        .repl
+        .master
+        .replicas
+        .iter()
+        .copied()
+        .filter(|&s| {
+            clients
+                .get(s)
+                .and_then(|c| c.slave.as_ref())
+                .is_some_and(|sl| sl.state == SlaveState::WaitBgsaveStart)
+        })
+        .collect();
+    if waiting.is_empty() {
+        return;
+    }
+    let all_eof = waiting
+        .iter()
+        .all(|&s| clients[s].slave.as_ref().is_some_and(|sl| sl.capa_eof));
+    let socket = srv.config.repl_diskless_sync && all_eof;
+    let offset = srv.repl.master_repl_offset;
+    let stream_db = srv.persist.repl_selected_db.unwrap_or(0) as i64;
+    let line = format!("+FULLRESYNC {} {}\r\n", srv.repl.replid, offset);
+    for &slot in &waiting {
+        let c = &mut clients[slot];
+        let s = slave_mut(c);
+        s.initial_offset = offset;
+        s.state = SlaveState::WaitBgsaveEnd;
+        let pre = s.pre_psync;
+        if !pre {
+            s.queued += line.len() as u64;
+            c.out.extend_from_slice(line.as_bytes());
+            srv.events.push_back(Event::Output(ClientHandle(slot)));
+        }
+    }
+    // The stream after the RDB starts with SELECT (slaveseldb = -1).
+    srv.persist.repl_selected_db = None;
+    let mut opts = crate::command::persistence::save_options(srv, now);
+    opts.repl = Some(crate::rdb::ReplAux {
+        stream_db,
+        replid: srv.repl.replid.clone(),
+        offset,
+    });
+    srv.repl.master.rdb_socket = socket;
+    let clock = srv.host.monotonic_us;
+    let t0 = clock.map(|f| f());
+    let Server { dbs, persist, .. } = srv;
+    let started = match persist.host.as_mut() {
+        Some(h) => h.repl_rdb(dbs, &opts),
+        None => Ok(false),
+    };
+    match started {
+        Ok(true) => {
+            // total_forks, latest_fork_usec and the fork latency event, as BGSAVE's.
+            crate::command::intro::fork_done(srv, now, t0, true);
+            srv.repl.master.rdb_in_progress = true;
+        }
+        Ok(false) => {
+            // No fork here: the snapshot is made now, in-process.
+            let rdb = crate::rdb::encode(Vec::new(), &srv.dbs, &opts).unwrap_or_default();
+            srv.repl.master.rdb_in_progress = true;
+            rdb_done(srv, clients, now, Ok(rdb));
+        }
+        Err(e) => {
+            srv.events
+                .push_back(Event::Log(format!("BGSAVE for replication failed: {e}")));
+            rdb_done(srv, clients, now, Err(e));
+        }
+    }
+}
+
+/// The replication RDB is ready (or failed): send it to every replica waiting for it, then
+/// what accumulated meanwhile (after the first ACK for the EOF form, as Redis does, so the
+/// replica finds the end mark at the end of what it read). Failed: those replicas are closed.
+pub fn rdb_done(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    rdb: Result<Vec<u8>, String>,
+) {
+    srv.repl.master.rdb_in_progress = false;
+    let socket = srv.repl.master.rdb_socket;
+    let slots: Vec<usize> = srv.repl.master.replicas.clone();
+    let mut mark = String::new();
+    if socket {
+        mark = super::random_replid(&mut srv.rng);
+    }
+    for slot in slots {
+        let Some(c) = clients.get_mut(slot) else {
+            continue;
+        };
+        let Some(s) = c.slave.as_deref_mut() else {
+            continue;
+        };
+        if s.state != SlaveState::WaitBgsaveEnd {
+            continue;
+        }
+        let Ok(rdb) = &rdb else {
+            c.close_asap = true;
+            srv.events.push_back(Event::Close(ClientHandle(slot)));
+            continue;
+        };
+        let before = c.out.len();
+        if socket {
+            c.out.extend_from_slice(b"$EOF:");
+            c.out.extend_from_slice(mark.as_bytes());
+            c.out.extend_from_slice(b"\r\n");
+            c.out.extend_from_slice(rdb);
+            c.out.extend_from_slice(mark.as_bytes());
+            s.start_stream_on_ack = true;
+        } else {
+            c.out.push(b'$');
+            c.out
+                .extend_from_slice(itoa::Buffer::new().format(rdb.len()).as_bytes());
+            c.out.extend_from_slice(b"\r\n");
+            c.out.extend_from_slice(rdb);
+        }
+        s.queued += (c.out.len() - before) as u64;
+        s.rdb_end = s.queued;
+        s.state = SlaveState::Online;
+        s.ack_time = now.0;
+        if !socket {
+            let pending = std::mem::take(&mut s.pending);
+            s.queued += pending.len() as u64;
+            c.out.extend_from_slice(&pending);
+        }
+        srv.events.push_back(Event::Output(ClientHandle(slot)));
+    }
+    refresh_good_slaves(srv, clients, now);
+    // Replicas that arrived meanwhile get the next one.
+    if srv.repl.master.replicas.iter().any(|&s| {
+        clients
+            .get(s)
+            .and_then(|c| c.slave.as_ref())
+            .is_some_and(|sl| sl.state == SlaveState::WaitBgsaveStart)
+    }) {
+        start_pending(srv, clients, now);
+    }
+}
+
+/// replicationStartPendingFork: start the RDB for waiting replicas once the diskless delay
+/// has passed (or enough are waiting), or at once for disk-based ones.
+fn start_pending(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis) {
+    if srv.repl.master.rdb_in_progress {
+        return;
+    }
+    let mut waiting = 0;
+    let mut max_idle = 0;
+    let mut all_eof = true;
+    for &slot in &srv.repl.master.replicas {
+        if let Some(s) = clients.get(slot).and_then(|c| c.slave.as_ref()) {
+            if s.state == SlaveState::WaitBgsaveStart {
+                waiting += 1;
+                max_idle = max_idle.max(now.0.saturating_sub(s.wait_since) / 1000);
+                all_eof &= s.capa_eof;
+            }
+        }
+    }
+    if waiting == 0 {
+        return;
+    }
+    let cfg = &srv.config;
+    let diskless = cfg.repl_diskless_sync && all_eof;
+    let enough = cfg.repl_diskless_sync_max_replicas > 0
+        && waiting >= cfg.repl_diskless_sync_max_replicas as usize;
+    if !diskless || enough || max_idle as i64 >= cfg.repl_diskless_sync_delay {
+        start_rdb_for_replication(srv, clients, now);
+    }
+}
+
+impl crate::Engine {
+    /// The host's replication RDB (`PersistHost::repl_rdb`) is complete: its bytes go to the
+    /// replicas waiting for it; Err closes them (they will retry).
+    pub fn repl_rdb_done(&mut self, now: UnixMillis, rdb: Result<Vec<u8>, String>) {
+        rdb_done(&mut self.srv, &mut self.clients, now, rdb);
+    }
+}
+
+// ---------------------------------------------------------------- cron
+
+/// Whether the engine should tick for replication (replicas to ping, a backlog to expire).
+pub fn wants_tick(srv: &Server) -> bool {
+    !srv.repl.master.replicas.is_empty()
+        || srv.repl.master.backlog.is_some()
+        || !srv.repl.master.waiting.is_empty()
+}
+
+/// replicationCron's master half, once a second.
+pub fn cron(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis) {
+    if now.0 < srv.repl.master.last_cron + 1000 && srv.repl.master.last_cron != 0 {
+        return;
+    }
+    srv.repl.master.last_cron = now.0;
+    let loops = srv.repl.master.cron_loops;
+    srv.repl.master.cron_loops += 1;
+    let period = srv.config.repl_ping_replica_period.max(1) as u64;
+    let is_top = !srv.repl.replica.is_replica();
+    if is_top && loops.is_multiple_of(period) && !srv.repl.master.replicas.is_empty() {
+        feed_command(srv, clients, &[b"PING"]);
+    }
+    // Newlines keep replicas waiting for their RDB from timing out (before the payload
+    // starts only: the EOF form's payload may not be interrupted).
+    for &slot in &srv.repl.master.replicas {
+        if let Some(c) = clients.get_mut(slot) {
+            let waiting = c
+                .slave
+                .as_ref()
+                .is_some_and(|s| s.state == SlaveState::WaitBgsaveStart);
+            let before_rdb = c.slave.as_ref().is_some_and(|s| {
+                s.state == SlaveState::WaitBgsaveEnd && srv.repl.master.rdb_socket
+            });
+            if waiting || (before_rdb && !srv.repl.master.rdb_in_progress) {
+                if c.out.is_empty() {
+                    srv.events.push_back(Event::Output(ClientHandle(slot)));
+                }
+                c.out.push(b'\n');
+                if let Some(s) = c.slave.as_deref_mut() {
+                    s.queued += 1;
+                }
+            }
+        }
+    }
+    // Replicas that stopped acking (repl-timeout).
+    let timeout = srv.config.repl_timeout.max(1) as u64 * 1000;
+    for &slot in &srv.repl.master.replicas {
+        if let Some(c) = clients.get_mut(slot) {
+            let stale = c.slave.as_ref().is_some_and(|s| {
+                s.state == SlaveState::Online
+                    && !s.start_stream_on_ack
+                    && now.0.saturating_sub(s.ack_time) > timeout
+            });
+            if stale && !c.close_asap {
+                c.close_asap = true;
+                srv.events.push_back(Event::Close(ClientHandle(slot)));
+                srv.events
+                    .push_back(Event::Log("Disconnecting timedout replica".into()));
+            }
+        }
+    }
+    // The backlog goes after repl-backlog-ttl without replicas (on a top-level master).
+    let ttl = srv.config.repl_backlog_ttl;
+    if srv.repl.master.replicas.is_empty()
+        && ttl > 0
+        && srv.repl.master.backlog.is_some()
+        && is_top
+        && now.0.saturating_sub(srv.repl.master.no_slaves_since) / 1000 > ttl as u64
+    {
+        let replid = super::random_replid(&mut srv.rng);
+        srv.repl.change_replid(replid);
+        srv.repl.clear_replid2();
+        free_backlog(srv);
+        srv.events.push_back(Event::Log(format!(
+            "Replication backlog freed after {ttl} seconds without connected replicas."
+        )));
+    }
+    start_pending(srv, clients, now);
+    refresh_good_slaves(srv, clients, now);
+}
+
+/// refreshGoodSlavesCount: online replicas whose last ack is within min-replicas-max-lag.
+pub fn refresh_good_slaves(srv: &mut Server, clients: &slab::Slab<Client>, now: UnixMillis) {
+    let max_lag = srv.config.min_replicas_max_lag;
+    if srv.config.min_replicas_to_write == 0 || max_lag == 0 {
+        return;
+    }
+    srv.repl.master.good_slaves = srv
+        .repl
+        .master
+        .replicas
+        .iter()
+        .filter_map(|&s| clients.get(s).and_then(|c| c.slave.as_ref()))
+        .filter(|s| {
+            s.state == SlaveState::Online
+                && (now.0 / 1000).saturating_sub(s.ack_time / 1000) <= max_lag as u64
+        })
+        .count();
+}
+
+/// processCommand's checkGoodReplicasStatus: a write (EXEC with one) is refused while fewer
+/// than min-replicas-to-write replicas have acked within min-replicas-max-lag.
+pub fn refuses_write(
+    srv: &Server,
+    c: &Client,
+    cmd: &crate::command::CommandSpec,
+    args: &[&[u8]],
+) -> Option<Vec<u8>> {
+    let cfg = &srv.config;
+    if srv.repl.replica.is_replica()
+        || cfg.min_replicas_max_lag == 0
+        || cfg.min_replicas_to_write == 0
+        || srv.repl.master.good_slaves >= cfg.min_replicas_to_write as usize
+    {
+        return None;
+    }
+    let flags = crate::script::command_flags(srv, cmd, args);
+    let write = flags & crate::command::flags::WRITE != 0
+        || (cmd.name == "exec" && c.tx.queued_flags & crate::command::flags::WRITE != 0);
+    write.then(|| b"NOREPLICAS Not enough good replicas to write.".to_vec())
+}
+
+// ---------------------------------------------------------------- WAIT
+
+/// replicationCountAcksByOffset: online replicas that acked `offset` or beyond.
+pub fn count_acks(srv: &Server, clients: &slab::Slab<Client>, offset: i64) -> i64 {
+    srv.repl
+        .master
+        .replicas
+        .iter()
+        .filter_map(|&s| clients.get(s).and_then(|c| c.slave.as_ref()))
+        .filter(|s| s.state == SlaveState::Online && s.ack_off >= offset)
+        .count() as i64
+}
+
+/// processClientsWaitingReplicas: WAIT clients whose offset enough replicas acked are
+/// answered with the count.
+pub fn serve_waiting(srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    if srv.repl.master.waiting.is_empty() {
+        return;
+    }
+    let slots = std::mem::take(&mut srv.repl.master.waiting);
+    let mut keep = Vec::new();
+    for slot in slots {
+        let Some((offset, want)) = clients
+            .get(slot)
+            .and_then(crate::command::blocking::wait_target)
+        else {
+            continue; // unblocked some other way (timeout, CLIENT UNBLOCK, gone)
+        };
+        let acks = count_acks(srv, clients, offset);
+        if acks >= want {
+            crate::command::blocking::unblock_wait(srv, clients, slot, acks);
+        } else {
+            keep.push(slot);
+        }
+    }
+    srv.repl.master.waiting = keep;
+}
+
+// ---------------------------------------------------------------- INFO, ROLE
+
+fn replica_addr(c: &Client) -> String {
+    if let Some(ip) = c.slave.as_ref().and_then(|s| s.ip.clone()) {
+        return ip;
+    }
+    // The peer's IP (without the port).
+    let addr = &c.info.addr;
+    match addr.rfind(':') {
+        Some(i) => addr[..i]
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .into(),
+        None => addr.clone(),
+    }
+}
 
 /// INFO replication: connected_slaves, min_slaves_good_slaves, slaveN lines.
-pub fn info_fields(srv: &crate::engine::Server, s: &mut String) {
-    let _ = srv;
-    s.push_str("connected_slaves:0\r\n");
+pub fn info_fields(srv: &Server, clients: &slab::Slab<Client>, s: &mut String) {
+    use std::fmt::Write;
+    let m = &srv.repl.master;
+    let _ = write!(s, "connected_slaves:{}\r\n", m.replicas.len());
+    if srv.config.min_replicas_to_write > 0 && srv.config.min_replicas_max_lag > 0 {
+        let _ = write!(s, "min_slaves_good_slaves:{}\r\n", m.good_slaves);
+    }
+    let now = srv.last_tick_ms();
+    for (i, &slot) in m.replicas.iter().enumerate() {
+        let Some(c) = clients.get(slot) else { continue };
+        let Some(sl) = c.slave.as_ref() else { continue };
+        // Only an online replica has a lag (Redis shows 0 otherwise).
+        let lag = if sl.state == SlaveState::Online {
+            (now / 1000).saturating_sub(sl.ack_time / 1000)
+        } else {
+            0
+        };
+        let _ = write!(
+            s,
+            "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
+            replica_addr(c),
+            sl.listening_port,
+            sl.state.name(),
+            sl.ack_off,
+            lag
+        );
+    }
 }
 
 /// INFO replication: repl_backlog_active ... repl_backlog_histlen.
-pub fn info_backlog_fields(srv: &crate::engine::Server, s: &mut String) {
+pub fn info_backlog_fields(srv: &Server, s: &mut String) {
     use std::fmt::Write;
-    let _ = write!(s, "repl_backlog_active:0\r\n");
+    let b = srv.repl.master.backlog.as_ref();
+    let histlen = b.map_or(0, |b| b.histlen() as i64);
+    let first = b.map_or(0, |_| srv.repl.master_repl_offset - histlen + 1);
+    let _ = write!(s, "repl_backlog_active:{}\r\n", u8::from(b.is_some()));
     let _ = write!(s, "repl_backlog_size:{}\r\n", srv.config.repl_backlog_size);
-    let _ = write!(s, "repl_backlog_first_byte_offset:0\r\n");
-    let _ = write!(s, "repl_backlog_histlen:0\r\n");
+    let _ = write!(s, "repl_backlog_first_byte_offset:{first}\r\n");
+    let _ = write!(s, "repl_backlog_histlen:{histlen}\r\n");
+}
+
+/// ROLE on a master: ["master", offset, [[ip, port, offset], ...]] (online replicas only).
+pub fn role(srv: &Server, clients: &slab::Slab<Client>, w: &mut ReplyWriter<'_>) {
+    let online: Vec<(String, i64, i64)> = srv
+        .repl
+        .master
+        .replicas
+        .iter()
+        .filter_map(|&slot| {
+            let c = clients.get(slot)?;
+            let s = c.slave.as_ref()?;
+            (s.state == SlaveState::Online).then(|| (replica_addr(c), s.listening_port, s.ack_off))
+        })
+        .collect();
+    w.array_len(3);
+    w.bulk(b"master");
+    w.int(srv.repl.master_repl_offset);
+    w.array_len(online.len());
+    for (ip, port, off) in online {
+        w.array_len(3);
+        w.bulk(ip.as_bytes());
+        w.bulk(port.to_string().as_bytes());
+        w.bulk(off.to_string().as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::resp::append_request;
+    use crate::{ClientHandle, Config, ConnInfo, Engine, UnixMillis};
+
+    const T0: UnixMillis = UnixMillis(1_000_000);
+
+    fn engine(extra: &[(&str, &str)]) -> Engine {
+        let mut cfg = Config::default();
+        cfg.set("repl-diskless-sync-delay", b"0").unwrap();
+        for (k, v) in extra {
+            cfg.set(k, v.as_bytes()).unwrap();
+        }
+        let mut eng = Engine::new(cfg, 7);
+        eng.tick(T0);
+        eng
+    }
+
+    fn client(eng: &mut Engine) -> ClientHandle {
+        eng.connect(
+            T0,
+            ConnInfo {
+                addr: "127.0.0.1:50000".into(),
+                ..Default::default()
+            },
+        )
+    }
+
+    fn req(args: &[&str]) -> Vec<u8> {
+        let mut b = Vec::new();
+        append_request(&mut b, args);
+        b
+    }
+
+    fn send_at(eng: &mut Engine, now: UnixMillis, id: ClientHandle, args: &[&str]) -> Vec<u8> {
+        eng.feed(now, id, &req(args));
+        out(eng, id)
+    }
+
+    fn send(eng: &mut Engine, id: ClientHandle, args: &[&str]) -> Vec<u8> {
+        send_at(eng, T0, id, args)
+    }
+
+    fn out(eng: &mut Engine, id: ClientHandle) -> Vec<u8> {
+        let mut o = Vec::new();
+        eng.drain_output(id, &mut o);
+        o
+    }
+
+    fn info(eng: &mut Engine, field: &str) -> String {
+        let c = client(eng);
+        let text = String::from_utf8(send(eng, c, &["INFO", "everything"])).unwrap();
+        eng.disconnect(c);
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// The handshake a redis-server 7.0 replica sends; returns the replica's connection and
+    /// what PSYNC answered.
+    fn attach(eng: &mut Engine, replid: &str, offset: i64) -> (ClientHandle, Vec<u8>) {
+        let r = client(eng);
+        assert_eq!(
+            send(eng, r, &["REPLCONF", "listening-port", "6380"]),
+            b"+OK\r\n"
+        );
+        assert_eq!(
+            send(eng, r, &["REPLCONF", "capa", "eof", "capa", "psync2"]),
+            b"+OK\r\n"
+        );
+        let got = send(eng, r, &["PSYNC", replid, &offset.to_string()]);
+        (r, got)
+    }
+
+    /// Splits `+FULLRESYNC id off\r\n$EOF:<mark>\r\n<rdb><mark>` into (id, offset, rdb).
+    fn parse_fullresync(b: &[u8]) -> (String, i64, Vec<u8>) {
+        let text = String::from_utf8_lossy(b);
+        assert!(text.starts_with("+FULLRESYNC "), "{text}");
+        let line_end = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let line = std::str::from_utf8(&b[12..line_end]).unwrap();
+        let (id, off) = line.split_once(' ').unwrap();
+        let rest = &b[line_end + 2..];
+        assert!(rest.starts_with(b"$EOF:"));
+        let mark = &rest[5..45];
+        assert_eq!(&rest[45..47], b"\r\n");
+        let body = &rest[47..];
+        assert!(body.ends_with(mark), "the payload ends with its mark");
+        (
+            id.to_string(),
+            off.parse().unwrap(),
+            body[..body.len() - 40].to_vec(),
+        )
+    }
+
+    #[test]
+    fn full_resync_then_stream_then_continue() {
+        let mut eng = engine(&[]);
+        let w = client(&mut eng);
+        assert_eq!(send(&mut eng, w, &["SET", "k", "v"]), b"+OK\r\n");
+        let old_id = info(&mut eng, "master_replid");
+        let (r, got) = attach(&mut eng, "?", -1);
+        let (id, off, rdb) = parse_fullresync(&got);
+        // The first replica starts a new history.
+        assert_ne!(id, old_id);
+        assert_eq!(off, 0);
+        let mut copy = Engine::new(Config::default(), 1);
+        copy.import_rdb(&rdb, T0).unwrap();
+        assert_eq!(copy.db_size(0), Some(1));
+        // Until its first ACK, the stream waits (the EOF form must end the transfer).
+        assert_eq!(send(&mut eng, w, &["SET", "a", "1"]), b"+OK\r\n");
+        assert_eq!(out(&mut eng, r), b"");
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        let mut want = req(&["SELECT", "0"]);
+        want.extend(req(&["SET", "a", "1"]));
+        assert_eq!(out(&mut eng, r), want);
+        assert_eq!(info(&mut eng, "master_repl_offset"), want.len().to_string());
+        assert_eq!(info(&mut eng, "connected_slaves"), "1");
+        assert_eq!(
+            info(&mut eng, "slave0"),
+            "ip=127.0.0.1,port=6380,state=online,offset=0,lag=0"
+        );
+        // A transaction goes as MULTI ... EXEC; a script as its effects.
+        send(&mut eng, w, &["MULTI"]);
+        send(&mut eng, w, &["INCR", "n"]);
+        send(&mut eng, w, &["LPUSH", "l", "x"]);
+        assert_eq!(send(&mut eng, w, &["EXEC"]), b"*2\r\n:1\r\n:1\r\n");
+        let mut tx = req(&["MULTI"]);
+        tx.extend(req(&["INCR", "n"]));
+        tx.extend(req(&["LPUSH", "l", "x"]));
+        tx.extend(req(&["EXEC"]));
+        assert_eq!(out(&mut eng, r), tx);
+        let seen = (want.len() + tx.len()) as i64;
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", &seen.to_string()]));
+        // The link drops; writes go on; the replica comes back with PSYNC id offset+1.
+        eng.disconnect(r);
+        assert_eq!(info(&mut eng, "connected_slaves"), "0");
+        send(&mut eng, w, &["SELECT", "3"]);
+        send(&mut eng, w, &["SET", "b", "2"]);
+        let (r2, got) = attach(&mut eng, &id, seen + 1);
+        let mut missed = format!("+CONTINUE {id}\r\n").into_bytes();
+        missed.extend(req(&["SELECT", "3"]));
+        missed.extend(req(&["SET", "b", "2"]));
+        assert_eq!(got, missed);
+        assert_eq!(info(&mut eng, "sync_partial_ok"), "1");
+        assert_eq!(info(&mut eng, "sync_full"), "1");
+        // And it streams at once.
+        send(&mut eng, w, &["DEL", "b"]);
+        assert_eq!(out(&mut eng, r2), req(&["DEL", "b"]));
+    }
+
+    #[test]
+    fn backlog_overrun_and_unknown_id_mean_a_full_resync() {
+        let mut eng = engine(&[("repl-backlog-size", "100")]);
+        let w = client(&mut eng);
+        let (r, got) = attach(&mut eng, "?", -1);
+        let (id, _, _) = parse_fullresync(&got);
+        eng.disconnect(r);
+        for i in 0..20 {
+            send(&mut eng, w, &["SET", "key", &i.to_string()]);
+        }
+        assert_eq!(info(&mut eng, "repl_backlog_histlen"), "100");
+        // CONFIG SET shrinks it to its newest bytes.
+        assert_eq!(
+            send(&mut eng, w, &["CONFIG", "SET", "repl-backlog-size", "60"]),
+            b"+OK\r\n"
+        );
+        assert_eq!(info(&mut eng, "repl_backlog_histlen"), "60");
+        let (_, got) = attach(&mut eng, &id, 1);
+        assert!(got.starts_with(b"+FULLRESYNC "));
+        let (_, got) = attach(&mut eng, &"f".repeat(40), 1);
+        assert!(got.starts_with(b"+FULLRESYNC "));
+        assert_eq!(info(&mut eng, "sync_partial_err"), "2");
+        assert_eq!(info(&mut eng, "sync_full"), "3");
+    }
+
+    #[test]
+    fn sync_gets_the_length_prefixed_rdb_then_the_stream() {
+        let mut eng = engine(&[]);
+        let w = client(&mut eng);
+        send(&mut eng, w, &["SET", "k", "v"]);
+        let r = client(&mut eng);
+        let got = send(&mut eng, r, &["SYNC"]);
+        assert_eq!(got[0], b'$', "no +FULLRESYNC line for SYNC");
+        let nl = got.iter().position(|&b| b == b'\n').unwrap();
+        let len: usize = std::str::from_utf8(&got[1..nl - 1])
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(got.len(), nl + 1 + len);
+        assert!(got[nl + 1..].starts_with(b"REDIS0010"));
+        send(&mut eng, w, &["SET", "k", "w"]);
+        let mut want = req(&["SELECT", "0"]);
+        want.extend(req(&["SET", "k", "w"]));
+        assert_eq!(out(&mut eng, r), want);
+    }
+
+    #[test]
+    fn wait_blocks_until_the_replica_acks() {
+        let mut eng = engine(&[]);
+        let w = client(&mut eng);
+        assert_eq!(send(&mut eng, w, &["WAIT", "0", "0"]), b":0\r\n");
+        let (r, _) = attach(&mut eng, "?", -1);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        send(&mut eng, w, &["SET", "k", "v"]);
+        let stream = out(&mut eng, r);
+        let off = info(&mut eng, "master_repl_offset");
+        assert_eq!(stream.len().to_string(), off);
+        // Blocks, and asks the replicas for an ACK.
+        assert_eq!(send(&mut eng, w, &["WAIT", "1", "0"]), b"");
+        assert_eq!(out(&mut eng, r), req(&["REPLCONF", "GETACK", "*"]));
+        // An ACK short of the write does not answer it; one that covers it does.
+        assert_eq!(send(&mut eng, r, &["REPLCONF", "ACK", "1"]), b"");
+        assert_eq!(out(&mut eng, w), b"");
+        send(&mut eng, r, &["REPLCONF", "ACK", &off]);
+        assert_eq!(out(&mut eng, w), b":1\r\n");
+        // Already acked: at once (its offset is its last command's, the blocked WAIT's).
+        assert_eq!(send(&mut eng, w, &["WAIT", "1", "0"]), b":1\r\n");
+        // Asking for 2: the timeout answers with the count of replicas that acked its
+        // offset, which now includes the GETACK sent for the first WAIT.
+        assert_eq!(send(&mut eng, w, &["WAIT", "2", "100"]), b"");
+        let all = info(&mut eng, "master_repl_offset");
+        assert_ne!(all, off);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", &all]));
+        assert_eq!(out(&mut eng, w), b"");
+        eng.tick(UnixMillis(T0.0 + 100));
+        assert_eq!(out(&mut eng, w), b":1\r\n");
+        assert_eq!(
+            send(&mut eng, w, &["WAIT", "1", "-1"]),
+            b"-ERR timeout is negative\r\n"
+        );
+    }
+
+    #[test]
+    fn min_replicas_to_write_refuses_writes_without_good_replicas() {
+        let mut eng = engine(&[("min-replicas-to-write", "1")]);
+        let w = client(&mut eng);
+        assert_eq!(
+            send(&mut eng, w, &["SET", "k", "v"]),
+            b"-NOREPLICAS Not enough good replicas to write.\r\n"
+        );
+        assert_eq!(send(&mut eng, w, &["GET", "k"]), b"$-1\r\n");
+        assert_eq!(info(&mut eng, "min_slaves_good_slaves"), "0");
+        let (r, _) = attach(&mut eng, "?", -1);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        assert_eq!(send(&mut eng, w, &["SET", "k", "v"]), b"+OK\r\n");
+        assert_eq!(info(&mut eng, "min_slaves_good_slaves"), "1");
+        // Past min-replicas-max-lag (10 s) without an ACK, writes stop again.
+        let later = UnixMillis(T0.0 + 12_000);
+        eng.tick(later);
+        assert_eq!(
+            send_at(&mut eng, later, w, &["SET", "k", "v"]),
+            b"-NOREPLICAS Not enough good replicas to write.\r\n"
+        );
+    }
+
+    #[test]
+    fn a_replica_past_its_output_limit_is_closed_and_the_rdb_does_not_count() {
+        let mut eng = engine(&[("client-output-buffer-limit", "replica 300 0 0")]);
+        let w = client(&mut eng);
+        // An RDB bigger than the limit is not counted.
+        let big: String = (0..1000u64)
+            .map(|i| format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+            .collect();
+        send(&mut eng, w, &["SET", "big", &big]);
+        let (r, got) = attach(&mut eng, "?", -1);
+        assert!(got.len() > 1000);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        send(&mut eng, w, &["SET", "a", "1"]);
+        assert!(!eng.should_close(r));
+        // Unsent stream past the limit closes it.
+        send(&mut eng, w, &["SET", "b", &"y".repeat(400)]);
+        assert!(eng.should_close(r));
+    }
+
+    #[test]
+    fn diskless_sync_waits_its_delay_or_enough_replicas_then_serves_them_together() {
+        let mut eng = engine(&[
+            ("repl-diskless-sync-delay", "5"),
+            ("repl-diskless-sync-max-replicas", "2"),
+        ]);
+        let (a, got) = attach(&mut eng, "?", -1);
+        assert_eq!(got, b"", "waits for the delay");
+        assert_eq!(
+            info(&mut eng, "slave0"),
+            "ip=127.0.0.1,port=6380,state=wait_bgsave,offset=0,lag=0"
+        );
+        // Newlines keep it from timing out meanwhile.
+        let t1 = UnixMillis(T0.0 + 1000);
+        eng.tick(t1);
+        assert_eq!(out(&mut eng, a), b"\n");
+        // A second replica makes two: the next cron starts one RDB for both.
+        let (b, got) = attach(&mut eng, "?", -1);
+        assert_eq!(got, b"");
+        eng.tick(UnixMillis(T0.0 + 2000));
+        // (after this cron's keepalive newline)
+        let (oa, ob) = (out(&mut eng, a), out(&mut eng, b));
+        let (ida, offa, _) = parse_fullresync(oa.strip_prefix(b"\n").unwrap());
+        let (idb, offb, _) = parse_fullresync(ob.strip_prefix(b"\n").unwrap());
+        assert_eq!((ida, offa), (idb, offb));
+        assert_eq!(info(&mut eng, "sync_full"), "2");
+    }
+
+    #[test]
+    fn publish_goes_to_the_replicas_and_not_to_the_aof() {
+        let mut eng = engine(&[]);
+        eng.set_propagation(true); // as with appendonly yes
+        let w = client(&mut eng);
+        let (r, _) = attach(&mut eng, "?", -1);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        assert_eq!(out(&mut eng, r), b"");
+        send(&mut eng, w, &["PUBLISH", "ch", "m"]);
+        let mut want = req(&["SELECT", "0"]);
+        want.extend(req(&["PUBLISH", "ch", "m"]));
+        assert_eq!(out(&mut eng, r), want);
+        send(&mut eng, w, &["MULTI"]);
+        send(&mut eng, w, &["PUBLISH", "ch", "m2"]);
+        send(&mut eng, w, &["SET", "k", "v"]);
+        send(&mut eng, w, &["EXEC"]);
+        let mut want = req(&["MULTI"]);
+        want.extend(req(&["PUBLISH", "ch", "m2"]));
+        want.extend(req(&["SET", "k", "v"]));
+        want.extend(req(&["EXEC"]));
+        assert_eq!(out(&mut eng, r), want);
+        let mut aof = Vec::new();
+        eng.take_propagated(&mut aof);
+        let mut want = req(&["SELECT", "0"]);
+        want.extend(req(&["MULTI"]));
+        want.extend(req(&["SET", "k", "v"]));
+        want.extend(req(&["EXEC"]));
+        assert_eq!(aof, want);
+    }
+
+    #[test]
+    fn replconf_errors_and_role() {
+        let mut eng = engine(&[]);
+        let c = client(&mut eng);
+        assert_eq!(
+            send(&mut eng, c, &["REPLCONF", "capa"]),
+            b"-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            send(&mut eng, c, &["REPLCONF", "nope", "1"]),
+            b"-ERR Unrecognized REPLCONF option: nope\r\n"
+        );
+        assert_eq!(
+            send(&mut eng, c, &["REPLCONF", "listening-port", "x"]),
+            b"-ERR value is not an integer or out of range\r\n"
+        );
+        // ACK from a client that is not a replica: no reply.
+        assert_eq!(send(&mut eng, c, &["REPLCONF", "ack", "5"]), b"");
+        assert_eq!(
+            send(&mut eng, c, &["ROLE"]),
+            b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"
+        );
+        let (r, _) = attach(&mut eng, "?", -1);
+        send(&mut eng, r, &["REPLCONF", "ACK", "0"]);
+        assert_eq!(
+            send(&mut eng, c, &["ROLE"]),
+            b"*3\r\n$6\r\nmaster\r\n:0\r\n*1\r\n*3\r\n$9\r\n127.0.0.1\r\n$4\r\n6380\r\n$1\r\n0\r\n"
+        );
+        // A replica may not touch the keyspace.
+        assert_eq!(
+            send(&mut eng, r, &["GET", "k"]),
+            b"-ERR Replica can't interact with the keyspace\r\n"
+        );
+        let list = String::from_utf8(send(&mut eng, c, &["CLIENT", "LIST"])).unwrap();
+        assert!(list.contains("flags=S"), "{list}");
+        assert_eq!(info(&mut eng, "connected_clients"), "2");
+    }
+
+    #[test]
+    fn pings_every_period_and_the_backlog_expires_without_replicas() {
+        let mut eng = engine(&[("repl-ping-replica-period", "2"), ("repl-backlog-ttl", "5")]);
+        let (r, _) = attach(&mut eng, "?", -1);
+        send(&mut eng, r, &["REPLCONF", "ACK", "0"]);
+        let mut pings = 0;
+        for s in 1..=6 {
+            let now = UnixMillis(T0.0 + s * 1000);
+            eng.tick(now);
+            eng.feed(now, r, &req(&["REPLCONF", "ACK", "0"]));
+            let o = out(&mut eng, r);
+            pings += o.windows(4).filter(|w| w == b"PING").count();
+        }
+        assert_eq!(pings, 3);
+        eng.disconnect(r);
+        let id = info(&mut eng, "master_replid");
+        eng.tick(UnixMillis(T0.0 + 13_000));
+        assert_eq!(info(&mut eng, "repl_backlog_active"), "0");
+        assert_ne!(info(&mut eng, "master_replid"), id);
+    }
 }

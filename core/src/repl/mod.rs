@@ -71,7 +71,11 @@ pub fn random_replid(rng: &mut crate::rng::Rng) -> String {
 /// INFO's Replication section body, in genRedisInfoString's order: role; the replica's link
 /// fields (replica.rs); connected_slaves and the slaveN lines (master.rs);
 /// master_failover_state; the ID pair, offsets and backlog fields.
-pub fn info_section(srv: &crate::engine::Server, s: &mut String) {
+pub fn info_section(
+    srv: &crate::engine::Server,
+    clients: &slab::Slab<crate::engine::Client>,
+    s: &mut String,
+) {
     use std::fmt::Write;
     let repl = &srv.repl;
     let _ = write!(
@@ -84,7 +88,7 @@ pub fn info_section(srv: &crate::engine::Server, s: &mut String) {
         }
     );
     replica::info_fields(srv, s);
-    master::info_fields(srv, s);
+    master::info_fields(srv, clients, s);
     let _ = write!(s, "master_failover_state:no-failover\r\n");
     let _ = write!(s, "master_replid:{}\r\n", repl.replid);
     let _ = write!(s, "master_replid2:{}\r\n", repl.replid2);

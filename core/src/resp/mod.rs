@@ -5,11 +5,12 @@ pub mod annotate;
 pub mod render;
 pub(crate) mod reply;
 pub(crate) mod request;
+pub mod trace;
 
 pub use reply::{decode_reply, Reply};
 pub use request::{
-    append_request, append_request_arg, append_request_len, encode_request, split_args, Args,
-    Decoded, ProtocolError, RequestDecoder,
+    append_request, append_request_arg, append_request_len, encode_request, request_len,
+    split_args, Args, Decoded, ProtocolError, RequestDecoder,
 };
 
 pub(crate) use reply::{format_double_g, format_double_g17, ReplyWriter};

@@ -98,6 +98,13 @@ impl RequestDecoder {
         self.remaining > 0
     }
 
+    /// Where an unfinished multibulk request stands, after `decode` answered `Incomplete`:
+    /// (arguments still to read, offset of the next unread header or bulk, the length of the
+    /// bulk being waited for once its `$` line is read). For tools that explain the parser.
+    pub fn progress(&self) -> (usize, usize, Option<usize>) {
+        (self.remaining, self.pos, self.bulk_len)
+    }
+
     pub fn args(&self) -> Args<'_> {
         if self.is_inline {
             Args::Owned(&self.inline)
@@ -241,6 +248,22 @@ pub fn append_request_len(out: &mut Vec<u8>, argc: usize) {
     out.push(b'*');
     out.extend_from_slice(itoa::Buffer::new().format(argc).as_bytes());
     out.extend_from_slice(b"\r\n");
+}
+
+/// The length of a request's RESP multibulk encoding (`*<argc>\r\n` and one `$<len>\r\n..\r\n`
+/// per argument), without building it.
+pub fn request_len(args: &[&[u8]]) -> usize {
+    let digits = |mut n: usize| {
+        let mut d = 1;
+        while n >= 10 {
+            n /= 10;
+            d += 1;
+        }
+        d
+    };
+    args.iter().fold(3 + digits(args.len()), |n, a| {
+        n + 5 + digits(a.len()) + a.len()
+    })
 }
 
 /// Appends one argument as a bulk string, `$<len>\r\n<bytes>\r\n` (at most `arg.len() + 25`

@@ -282,6 +282,11 @@ impl RunCtx<'_> {
             // A script that has not written yet is refused while the disk is failing; once
             // it has, it must be allowed to finish (scriptVerifyWriteCommandAllow).
             if !self.srv.script.wrote {
+                // A read-only replica's scripts may not write (but its master's may).
+                if crate::repl::replica::script_write_denied(self.srv, self.caller.0) {
+                    let msg = crate::repl::replica::READONLY_ERROR;
+                    return fail(st, &[&b"-"[..], msg].concat());
+                }
                 if let Some(msg) = crate::command::persistence::disk_error(self.srv) {
                     // With its '-', as writeCommandsGetDiskErrorMessage: MISCONF is its code.
                     return fail(st, &[&b"-"[..], &msg].concat());

@@ -20,7 +20,11 @@ the openssl CLI, and checks, on each server, that:
   refused under tls-auth-clients yes; a second pair with tls-auth-clients optional, the CA from
   tls-ca-cert-dir, tls-protocols TLSv1.3 (a TLS 1.2-only client refused) and
   tls-ciphersuites TLS_CHACHA20_POLY1305_SHA256 (the suite negotiated);
-- rename-command (config file and command line) renames and deletes as redis-server does;
+- rename-command (config file and command line) renames and deletes as redis-server does,
+  COMMAND's views included (a renamed command listed under its own name, a deleted one not);
+- CONFIG SET port / bind / tls-port move the listeners at runtime: the new port serves and the
+  old one refuses, new bind addresses replace the old, and a port or address already in use
+  gives redis-server's error while the old listener keeps serving;
 - N (default 10000) idle connections are all held (connected_clients, a PING on the first and
   the last), and the RSS each costs is reported for both servers ("figure" lines), fresh and
   again after each has sent one PING; both must stay under 32 kB per connection.
@@ -414,6 +418,15 @@ def tls():
                 r = s.r()
                 eq(r.get("k"), b"v")
                 eq(r.strlen("big"), 2 << 20)
+
+            @check(f"TLS: CONFIG SET tls-port moves the TLS listener, the plain port stays ({name})")
+            def _():
+                r = s.r()
+                new = free_port()
+                eq(r.config_set("tls-port", new), True)
+                eq(redis_cli("-p", str(new), *cli_tls, *mine, "PING"), (0, "PONG\n"))
+                assert refused("127.0.0.1", int(port)), "the old TLS port still accepts"
+                eq(ping_at("127.0.0.1", s.port), b"+PONG\r\n")
         @check("TLS: the CONFIG SET error is redis-server's")
         def _():
             eq(tls_errors.get("oxidis-server"), tls_errors.get("redis-server"))
@@ -497,6 +510,16 @@ def rename_command():
                 out.append(redis_cli("-p", str(port), *cmd))
             out.append(redis_cli("-p", str(port), input="MULTI\nget2 k\nEXEC\n"))
             out.append(redis_cli("-p", str(port), "EVAL", "return redis.call('get2','k')", "0"))
+            # The command table's views: a renamed command keeps its own name in COMMAND,
+            # COMMAND INFO/DOCS/LIST and GETKEYS find it by the new one; a deleted one is gone.
+            for cmd in (["COMMAND", "INFO", "get", "flushall"], ["COMMAND", "DOCS", "get2"],
+                        ["COMMAND", "GETKEYS", "get2", "k"], ["COMMAND", "GETKEYS", "get", "k"],
+                        ["COMMAND", "LIST", "FILTERBY", "PATTERN", "flush*"],
+                        ["COMMAND", "LIST", "FILTERBY", "PATTERN", "get"]):
+                out.append(redis_cli("-p", str(port), *cmd))
+            for cmd in (["COMMAND"], ["COMMAND", "INFO"], ["COMMAND", "LIST"], ["COMMAND", "DOCS"]):
+                words = redis_cli("-p", str(port), *cmd)[1].split()
+                out.append((cmd, "flushall" in words, "get" in words, "get2" in words))
             outs[kind] = out
 
         @check("rename-command: renames and deletes as redis-server does")
@@ -507,6 +530,94 @@ def rename_command():
         for proc in p:
             proc.terminate()
             proc.wait()
+
+
+def refused(host, port):
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
+def ping_at(host, port):
+    c = socket.socket()
+    c.bind(("127.0.0.1", 0))  # from 127.0.0.1: protected mode serves it
+    c.settimeout(10)
+    c.connect((host, port))
+    c.sendall(b"PING\r\n")
+    got = c.recv(100)
+    c.close()
+    return got
+
+
+def listeners_move():
+    p = pair([])
+    errors = {}
+    try:
+        for name, s in p:
+            @check(f"CONFIG SET port: the new port serves, the old refuses ({name})")
+            def _():
+                old, new = s.port, free_port()
+                eq(s.r().config_set("port", new), True)
+                s.port = new
+                eq(ping_at("127.0.0.1", new), b"+PONG\r\n")
+                assert refused("127.0.0.1", old), f"old port {old} still accepts"
+                eq(info_field(s.r(), "server", "tcp_port"), new)
+
+            @check(f"CONFIG SET port to a port in use: refused, the old one serves ({name})")
+            def _():
+                busy = socket.socket()
+                busy.bind(("127.0.0.1", 0))
+                busy.listen()
+                r = s.r(decode_responses=True)
+                try:
+                    r.config_set("port", busy.getsockname()[1])
+                    raise AssertionError("a port in use accepted")
+                except redis.ResponseError as e:
+                    errors[("port", name)] = str(e)
+                finally:
+                    busy.close()
+                eq(r.config_get("port")["port"], str(s.port))
+                eq(ping_at("127.0.0.1", s.port), b"+PONG\r\n")
+
+            @check(f"CONFIG SET bind: new addresses replace the old ({name})")
+            def _():
+                r = s.r(decode_responses=True)
+                eq(r.config_set("bind", "127.0.0.1 127.0.0.3"), True)
+                eq(ping_at("127.0.0.3", s.port), b"+PONG\r\n")
+                eq(ping_at("127.0.0.1", s.port), b"+PONG\r\n")
+                r = redis.Redis(host="127.0.0.3", port=s.port, decode_responses=True)
+                eq(r.config_set("bind", "127.0.0.3"), True)
+                assert refused("127.0.0.1", s.port), "127.0.0.1 still accepts"
+                eq(ping_at("127.0.0.3", s.port), b"+PONG\r\n")
+                eq(r.config_set("bind", "127.0.0.1"), True)
+                assert refused("127.0.0.3", s.port), "127.0.0.3 still accepts"
+
+            @check(f"CONFIG SET bind to an address in use: refused, the old one serves ({name})")
+            def _():
+                busy = socket.socket()
+                busy.bind(("127.0.0.4", s.port))
+                busy.listen()
+                r = s.r(decode_responses=True)
+                try:
+                    r.config_set("bind", "127.0.0.1 127.0.0.4")
+                    raise AssertionError("an address in use accepted")
+                except redis.ResponseError as e:
+                    errors[("bind", name)] = str(e)
+                finally:
+                    busy.close()
+                eq(r.config_get("bind")["bind"], "127.0.0.1")
+                eq(ping_at("127.0.0.1", s.port), b"+PONG\r\n")
+                assert refused("127.0.0.4", s.port), "127.0.0.4 accepts"
+
+        @check("CONFIG SET port/bind: the errors are redis-server's")
+        def _():
+            for what in ("port", "bind"):
+                eq(errors.get((what, "oxidis-server")), errors.get((what, "redis-server")), what)
+            assert "Unable to listen on this port" in errors[("port", "redis-server")], errors
+    finally:
+        stop(p)
 
 
 def rss_kb(pid):
@@ -582,6 +693,7 @@ try:
     unix_and_keepalive()
     tls()
     rename_command()
+    listeners_move()
     idle_connections()
 finally:
     for s in servers:
