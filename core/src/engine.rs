@@ -257,6 +257,17 @@ pub struct Stats {
     pub(crate) inst: crate::command::intro::InstMetrics,
 }
 
+/// The engine's counters at the start of a host's loop turn ([`Engine::turn_counters`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TurnCounters {
+    commands: u64,
+    rehashed: u64,
+    expired: u64,
+    evicted: u64,
+}
+
+pub use crate::command::intro::LoopTurn;
+
 /// Everything but the clients: what commands act on.
 pub struct Server {
     pub(crate) dbs: Vec<Db>,
@@ -526,6 +537,8 @@ impl Engine {
         self.srv.start_time = now;
         self.srv.last_tick = now;
         self.srv.persist.lastsave = now.as_secs();
+        // Big bucket arrays of completed rehashes go to the host's worker with the values.
+        crate::types::dict::set_retire_tables(host.frees_lazily);
         self.srv.host = host;
         self.srv.evict.startup_used = self.srv.used_memory();
     }
@@ -975,6 +988,30 @@ impl Engine {
         self.resume_postponed(now);
         crate::repl::master::before_sleep(&mut self.srv, &mut self.clients);
         self.srv.collect_pending_free();
+    }
+
+    /// The engine's cumulative counters a host snapshots when a loop turn starts and passes
+    /// back to [`Engine::end_turn`] when it ends.
+    pub fn turn_counters(&self) -> TurnCounters {
+        TurnCounters {
+            commands: self.srv.stats.commands_processed,
+            rehashed: crate::types::dict::rehashed_buckets(),
+            expired: self.srv.stats.expired_keys_active
+                + self.srv.dbs.iter().map(|d| d.expired_count).sum::<u64>(),
+            evicted: self.srv.evict.evicted_keys,
+        }
+    }
+
+    /// A turn of the host's event loop ended: `turn` has the host's figures (time, I/O,
+    /// faults), `start` the engine's counters when it began; the engine adds its deltas and
+    /// records the turn (the worst one for DEBUG LOOP-TURN, the `loop-turn` LATENCY event).
+    pub fn end_turn(&mut self, now: UnixMillis, start: TurnCounters, mut turn: LoopTurn) {
+        let end = self.turn_counters();
+        turn.commands = end.commands.saturating_sub(start.commands);
+        turn.rehashed_buckets = end.rehashed.saturating_sub(start.rehashed);
+        turn.expired = end.expired.saturating_sub(start.expired);
+        turn.evicted = end.evicted.saturating_sub(start.evicted);
+        crate::command::intro::record_turn(&mut self.srv, now, turn);
     }
 
     /// The big values waiting to be freed on the host's worker (only ever non-empty when

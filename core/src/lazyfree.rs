@@ -48,6 +48,8 @@ enum Kind {
     Value(Value),
     /// A whole database (FLUSHDB/FLUSHALL ASYNC): its keys and its expiry table.
     Db(Dict<Value, Key>, Dict<u64>),
+    /// A big bucket array a completed rehash left (memory only, not an object).
+    Table(crate::types::dict::RetiredTable),
 }
 
 impl Garbage {
@@ -57,6 +59,7 @@ impl Garbage {
         match &self.0 {
             Kind::Value(_) => 1,
             Kind::Db(keys, _) => keys.len(),
+            Kind::Table(_) => 0,
         }
     }
 }
@@ -129,6 +132,11 @@ impl Server {
     /// Moves the big values the databases set aside (expired or overwritten) to the host's
     /// queue, or drops them, according to their options.
     pub(crate) fn collect_pending_free(&mut self) {
+        if self.host.frees_lazily {
+            for t in crate::types::dict::take_retired_tables() {
+                self.lazyfree.push(Garbage(Kind::Table(t)));
+            }
+        }
         for i in 0..self.dbs.len() {
             if self.dbs[i].pending_free.is_empty() {
                 continue;

@@ -78,8 +78,8 @@ mod types;
 pub use command::{all_commands, flags, lookup, CommandSpec};
 pub use config::{AppendFsync, Config, REDIS_VERSION};
 pub use engine::{
-    ClientHandle, ConfigStore, ConnInfo, Engine, Event, HostInfo, KeyView, ListenerHost,
-    KEEP_BUFFER,
+    ClientHandle, ConfigStore, ConnInfo, Engine, Event, HostInfo, KeyView, ListenerHost, LoopTurn,
+    TurnCounters, KEEP_BUFFER,
 };
 pub use glob::glob_match;
 pub use keyspace::Db;

@@ -1,7 +1,7 @@
 //! The native host's memory figures: the counting allocator is the core's
 //! (`oxidis_core::alloc::Counting`, installed in main.rs); RSS is read here.
 
-pub use oxidis_core::alloc::{allocated, Counting};
+pub use oxidis_core::alloc::{allocated, big_allocated, big_freed, Counting};
 
 /// Resident set size in bytes, from /proc/self/statm (Redis's zmalloc_get_rss does the same).
 pub fn rss() -> usize {

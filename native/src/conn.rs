@@ -5,7 +5,7 @@ use crate::tls::TlsStream;
 use mio::event::Source;
 use mio::net::{TcpStream, UnixStream};
 use mio::{Interest, Registry, Token};
-use oxidis_core::{ClientHandle, Engine, KEEP_BUFFER};
+use oxidis_core::{ClientHandle, Engine, LoopTurn, KEEP_BUFFER};
 use std::io::{self, Read, Write};
 
 /// The transports: every one feeds the engine through the same read/write path.
@@ -156,8 +156,9 @@ impl Conn {
     /// Writes the engine's output until all of it is sent (`Ok(true)`) or the socket would
     /// block (`Ok(false)`). The output is moved out of the engine once and written from an
     /// offset, so a slow reader of a big reply costs O(size), not a memmove per partial write.
-    pub fn flush(&mut self, eng: &mut Engine) -> io::Result<bool> {
-        let res = self.write_out(eng);
+    /// The writes and their bytes are counted in `turn`.
+    pub fn flush(&mut self, eng: &mut Engine, turn: &mut LoopTurn) -> io::Result<bool> {
+        let res = self.write_out(eng, turn);
         // The engine's output-buffer limits must see what is still queued here too.
         let unsent = self.out.len() - self.sent;
         if eng.reported_unsent(self.id).is_some_and(|n| n != unsent) {
@@ -166,7 +167,7 @@ impl Conn {
         res
     }
 
-    fn write_out(&mut self, eng: &mut Engine) -> io::Result<bool> {
+    fn write_out(&mut self, eng: &mut Engine, turn: &mut LoopTurn) -> io::Result<bool> {
         loop {
             if self.sent == self.out.len() {
                 self.sent = 0;
@@ -182,7 +183,11 @@ impl Conn {
             }
             match self.stream.write(&self.out[self.sent..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.sent += n,
+                Ok(n) => {
+                    self.sent += n;
+                    turn.writes += 1;
+                    turn.written_bytes += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),

@@ -22,7 +22,9 @@ use crate::conn::{Conn, Stream};
 use crate::log;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
-use oxidis_core::{AppendFsync, ClientHandle, ConnInfo, Engine, Event, UnixMillis};
+use oxidis_core::{
+    AppendFsync, ClientHandle, ConnInfo, Engine, Event, LoopTurn, TurnCounters, UnixMillis,
+};
 use std::cell::RefCell;
 use std::io::Write;
 use std::io::{self, Read};
@@ -121,6 +123,37 @@ pub struct Server {
     accepted: crate::script_env::Accepted,
     /// A non-blocking connect to a master in progress, with the engine's attempt number.
     master_connect: Option<(TcpStream, u64)>,
+    /// What the current loop turn did so far (reported to the engine when it ends).
+    turn: LoopTurn,
+}
+
+/// Where a loop turn started: the clock, the engine's counters, the allocator's big-block
+/// counters and (while the latency monitor is on) the thread's resource usage.
+struct TurnStart {
+    at: std::time::Instant,
+    counters: TurnCounters,
+    big: (usize, usize),
+    usage: Option<libc::rusage>,
+    cpu_us: Option<u64>,
+}
+
+/// The loop thread's CPU time, µs.
+fn thread_cpu_us() -> Option<u64> {
+    // SAFETY: clock_gettime writes a timespec into the zeroed struct we own.
+    unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        (libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) == 0)
+            .then(|| ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000)
+    }
+}
+
+/// The loop thread's resource usage (page faults, context switches).
+fn thread_usage() -> Option<libc::rusage> {
+    // SAFETY: getrusage writes a rusage into the zeroed struct we own.
+    unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        (libc::getrusage(libc::RUSAGE_THREAD, &mut ru) == 0).then_some(ru)
+    }
 }
 
 fn listen_on(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
@@ -494,6 +527,7 @@ impl Server {
             persist: None,
             aof_buf: Vec::new(),
             lazyfree: crate::lazyfree::Worker::start(),
+            turn: LoopTurn::default(),
         })
     }
 
@@ -510,9 +544,41 @@ impl Server {
         }
     }
 
+    /// A loop turn starts (poll returned).
+    fn start_turn(&self) -> TurnStart {
+        let monitored = self.eng.config().latency_monitor_threshold > 0;
+        TurnStart {
+            at: std::time::Instant::now(),
+            counters: self.eng.turn_counters(),
+            big: (crate::alloc::big_allocated(), crate::alloc::big_freed()),
+            usage: if monitored { thread_usage() } else { None },
+            cpu_us: if monitored { thread_cpu_us() } else { None },
+        }
+    }
+
+    /// The turn that `t` started ends (the loop is about to poll): its figures go to the
+    /// engine (DEBUG LOOP-TURN, the `loop-turn` LATENCY event).
+    fn end_turn(&mut self, t: TurnStart) {
+        let mut turn = std::mem::take(&mut self.turn);
+        turn.us = t.at.elapsed().as_micros() as u64;
+        turn.big_alloc_bytes = crate::alloc::big_allocated().wrapping_sub(t.big.0) as u64;
+        turn.big_free_bytes = crate::alloc::big_freed().wrapping_sub(t.big.1) as u64;
+        if let (Some(a), Some(b)) = (t.usage, t.usage.and_then(|_| thread_usage())) {
+            let d = |x: libc::c_long, y: libc::c_long| y.saturating_sub(x).max(0) as u64;
+            turn.minor_faults = d(a.ru_minflt, b.ru_minflt);
+            turn.major_faults = d(a.ru_majflt, b.ru_majflt);
+            turn.preempted = d(a.ru_nivcsw, b.ru_nivcsw);
+        }
+        if let (Some(a), Some(b)) = (t.cpu_us, t.cpu_us.and_then(|_| thread_cpu_us())) {
+            turn.cpu_us = b.saturating_sub(a).max(1);
+        }
+        self.eng.end_turn(now(), t.counters, turn);
+    }
+
     /// Runs until SIGINT or SIGTERM; returns the signal's name.
     pub fn run(&mut self) -> io::Result<&'static str> {
         let mut events = Events::with_capacity(1024);
+        let mut turn: Option<TurnStart> = None;
         loop {
             let now = now();
             if let Some(p) = &self.persist {
@@ -527,8 +593,10 @@ impl Server {
             let sample_due = now.0.saturating_sub(self.last_tick.0) >= CRON_SAMPLE_MS;
             if sample_due || self.eng.next_deadline().is_some_and(|d| d <= now) {
                 self.last_tick = now;
+                let t = std::time::Instant::now();
                 self.eng.tick(now);
                 self.handle_engine_events();
+                self.turn.tick_us += t.elapsed().as_micros() as u64;
             }
             // A failed AOF write is retried (MISCONF clears once it succeeds).
             if self.persist.as_ref().is_some_and(crate::aof::retry_pending) {
@@ -557,12 +625,16 @@ impl Server {
                     timeout = Some(timeout.map_or(cap, |t| t.min(cap)));
                 }
             }
+            if let Some(t) = turn.take() {
+                self.end_turn(t);
+            }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
                 return Err(e);
             }
+            turn = Some(self.start_turn());
             let now = crate::server::now();
             let mut stop = None;
             for ev in events.iter() {
@@ -838,6 +910,8 @@ impl Server {
                     break;
                 }
                 Ok(n) => {
+                    self.turn.reads += 1;
+                    self.turn.read_bytes += n as u64;
                     self.eng.feed(now, id, &self.buf[..n]);
                     if n < self.buf.len() && !to_eof && !conn.stream.reads_records() {
                         break;
@@ -869,7 +943,7 @@ impl Server {
             // effects reached the AOF, then close.
             self.after_batch();
             if let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) {
-                let _ = conn.flush(&mut self.eng);
+                let _ = conn.flush(&mut self.eng, &mut self.turn);
             }
             self.close(slot);
             return;
@@ -919,7 +993,7 @@ impl Server {
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
-        let all_sent = match conn.flush(&mut self.eng) {
+        let all_sent = match conn.flush(&mut self.eng, &mut self.turn) {
             Ok(all) => all,
             Err(_) => {
                 self.close(slot);
@@ -1082,6 +1156,7 @@ impl Server {
         }
         if self.eng.has_lazyfree() {
             for g in self.eng.take_lazyfree() {
+                self.turn.lazyfree += 1;
                 self.lazyfree.free(g);
             }
         }

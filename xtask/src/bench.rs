@@ -39,6 +39,13 @@
 //!
 //! redis-benchmark runs on the same two cores as the server it measures, so at `-P 16` it is
 //! often the bottleneck: the -P 16 figures understate both servers, and their ratio tends to 1.
+//!
+//! Every throughput row also gives each server's CPU time per request (user + system over the
+//! redis-benchmark run, from /proc/PID/stat), which a noisy shared machine disturbs far less
+//! than requests/s. The growth sections set `latency-monitor-threshold 1` and print the servers'
+//! own LATENCY events and Oxidis's `DEBUG LOOP-TURN` (its longest and busiest event-loop turns
+//! and what they did). `BENCH_OXIDIS_BIN=path` measures that oxidis-server binary instead of
+//! building this tree's (before/after figures from one checkout).
 
 use crate::servers::{self, Server};
 use crate::suite::{run_status, Suite};
@@ -252,13 +259,36 @@ pub fn rss_of(pid: u32) -> Result<u64, String> {
         .ok_or_else(|| format!("{path}: no VmRSS"))
 }
 
+/// CPU time a process has used (user + system, every thread), in seconds, from
+/// /proc/PID/stat's utime and stime (fields 14 and 15, in USER_HZ ticks: 100 per second on
+/// Linux whatever the kernel's HZ).
+pub fn cpu_secs_of(pid: u32) -> Result<f64, String> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let rest = text.rsplit_once(')').map(|(_, r)| r).ok_or("no ')'")?;
+    let f: Vec<&str> = rest.split_ascii_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+    // After ')' the fields start at 3 (state): utime is field 14, stime 15.
+    match (tick(14 - 3), tick(15 - 3)) {
+        (Some(u), Some(s)) => Ok((u + s) as f64 / 100.0),
+        _ => Err(format!("{path}: no utime/stime")),
+    }
+}
+
 /// The median of each figure over the rounds of one test.
 fn median_row(v: &[Row]) -> Row {
     let pick = |f: fn(&Row) -> f64| median(&mut v.iter().map(f).collect::<Vec<_>>());
+    let mut cpu: Vec<f64> = v.iter().filter_map(|r| r.cpu_us).collect();
     Row {
         rps: pick(|r| r.rps),
         p50: pick(|r| r.p50),
         p99: pick(|r| r.p99),
+        cpu_us: if cpu.is_empty() {
+            None
+        } else {
+            Some(median(&mut cpu))
+        },
     }
 }
 
@@ -293,6 +323,9 @@ pub struct Row {
     pub rps: f64,
     pub p50: f64,
     pub p99: f64,
+    /// The server's CPU time (user + system, all its threads) per request, µs, when its pid is
+    /// known.
+    pub cpu_us: Option<f64>,
 }
 
 /// The row for `test` in redis-benchmark's `--csv` output (LRANGE_100 also prints the LPUSH it
@@ -311,6 +344,7 @@ pub fn parse_csv(csv: &str, test: &str) -> Option<Row> {
                 rps: num(rps)?,
                 p50: num(p50)?,
                 p99: num(p99)?,
+                cpu_us: None,
             });
         }
     }
@@ -379,15 +413,28 @@ fn prefill_stream(addr: &str, n: u64) -> Result<(), String> {
 }
 
 /// Runs one redis-benchmark test against `addr`.
-fn redis_benchmark(addr: &str, test: &str, pipeline: u32, n: u64) -> Result<Row, String> {
+/// With the server's `pid`, its CPU time over the run (not the setup) per request goes in
+/// the row.
+fn redis_benchmark(
+    addr: &str,
+    pid: Option<u32>,
+    test: &str,
+    pipeline: u32,
+    n: u64,
+) -> Result<Row, String> {
     let (host, port) = addr.rsplit_once(':').ok_or("bad address")?;
     let (pick, row) = test_args(addr, test, n)?;
+    let cpu0 = pid.map(cpu_secs_of).transpose()?;
     let out = Command::new("redis-benchmark")
         .args(["-h", host, "-p", port, "-c", "50", "-r", "100000", "--csv"])
         .args(["-P", &pipeline.to_string(), "-n", &n.to_string()])
         .args(&pick)
         .output()
         .map_err(|e| format!("redis-benchmark: {e}"))?;
+    let cpu_us = match (pid, cpu0) {
+        (Some(pid), Some(c0)) => Some((cpu_secs_of(pid)? - c0) * 1e6 / n as f64),
+        _ => None,
+    };
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
@@ -405,6 +452,7 @@ fn redis_benchmark(addr: &str, test: &str, pipeline: u32, n: u64) -> Result<Row,
         return Err(format!("redis-benchmark -t {test} on {addr}: {l}"));
     }
     parse_csv(&stdout, if row.is_empty() { test } else { row })
+        .map(|r| Row { cpu_us, ..r })
         .ok_or_else(|| format!("redis-benchmark -t {test} on {addr}: no CSV row in {stdout:?}"))
 }
 
@@ -443,7 +491,8 @@ fn throughput(
                 let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
                 for si in order {
                     connect(&targets[si].addr)?.call_ok(&["FLUSHALL"])?;
-                    let r = redis_benchmark(&targets[si].addr, test, p, n)?;
+                    let t = &targets[si];
+                    let r = redis_benchmark(&t.addr, t.pid, test, p, n)?;
                     samples[ti][si].push(r);
                 }
             }
@@ -495,7 +544,8 @@ fn aof_always(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<[Ro
         log.progress(&format!("aof always: round {}/{}", round + 1, sizes.rounds));
         let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for si in order {
-            let r = redis_benchmark(&targets[si].addr, "set", 1, sizes.requests[0])?;
+            let t = &targets[si];
+            let r = redis_benchmark(&t.addr, t.pid, "set", 1, sizes.requests[0])?;
             samples[si].push(r);
         }
     }
@@ -505,9 +555,9 @@ fn aof_always(targets: &[Target; 2], sizes: &Sizes, log: &mut Log) -> Result<[Ro
 fn aof_table(rows: &[Row; 2], names: [&str; 2]) -> String {
     let [o, r] = rows;
     format!(
-        "| test | -P | {a} req/s | {b} req/s | ratio {a}/{b} | {a} p50 / p99 ms | {b} p50 / p99 ms |\n\
-         |---|---:|---:|---:|---:|---:|---:|\n\
-         | SET (appendfsync always) | 1 | {:.0} | {:.0} | **{:.2}** | {:.3} / {:.3} | {:.3} / {:.3} |\n",
+        "| test | -P | {a} req/s | {b} req/s | ratio {a}/{b} | {a} p50 / p99 ms | {b} p50 / p99 ms | {a} / {b} CPU µs/req | CPU ratio |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n\
+         | SET (appendfsync always) | 1 | {:.0} | {:.0} | **{:.2}** | {:.3} / {:.3} | {:.3} / {:.3} | {} |\n",
         o.rps,
         r.rps,
         o.rps / r.rps,
@@ -515,26 +565,35 @@ fn aof_table(rows: &[Row; 2], names: [&str; 2]) -> String {
         o.p99,
         r.p50,
         r.p99,
+        cpu_cells(o, r),
         a = names[0],
         b = names[1]
     )
+}
+
+/// The CPU columns: each server's CPU µs per request, and their ratio.
+fn cpu_cells(o: &Row, r: &Row) -> String {
+    match (o.cpu_us, r.cpu_us) {
+        (Some(a), Some(b)) => format!("{a:.2} / {b:.2} | **{:.2}**", a / b.max(1e-9)),
+        _ => "? | ?".into(),
+    }
 }
 
 fn throughput_table(t: &Throughput, names: [&str; 2]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "| test | -P | {a} req/s | {b} req/s | ratio {a}/{b} | {a} p50 / p99 ms | {b} p50 / p99 ms |",
+        "| test | -P | {a} req/s | {b} req/s | ratio {a}/{b} | {a} p50 / p99 ms | {b} p50 / p99 ms | {a} / {b} CPU µs/req | CPU ratio {a}/{b} |",
         a = names[0],
         b = names[1]
     );
-    s.push_str("|---|---:|---:|---:|---:|---:|---:|\n");
+    s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (pi, p) in PIPELINES.iter().enumerate() {
         for (ti, test) in t.tests.iter().enumerate() {
             let [o, r] = &t.rows[pi][ti];
             let _ = writeln!(
                 s,
-                "| {} | {p} | {:.0} | {:.0} | **{:.2}** | {:.3} / {:.3} | {:.3} / {:.3} |",
+                "| {} | {p} | {:.0} | {:.0} | **{:.2}** | {:.3} / {:.3} | {:.3} / {:.3} | {} |",
                 test.to_ascii_uppercase(),
                 o.rps,
                 r.rps,
@@ -542,7 +601,8 @@ fn throughput_table(t: &Throughput, names: [&str; 2]) -> String {
                 o.p50,
                 o.p99,
                 r.p50,
-                r.p99
+                r.p99,
+                cpu_cells(o, r)
             );
         }
     }
@@ -864,6 +924,93 @@ pub struct GrowthRow {
     /// INFO's evicted_keys and used_memory after the load.
     pub evicted: u64,
     pub used: u64,
+    /// The server's own view, with `latency-monitor-threshold 1` set for the load: LATENCY
+    /// LATEST's events (name, max ms) and, for Oxidis, DEBUG LOOP-TURN (its longest event-loop
+    /// turn and what that turn did; empty for redis-server, which has no such report).
+    pub events: Vec<(String, i64)>,
+    pub turn: Vec<(String, TurnField)>,
+}
+
+/// A DEBUG LOOP-TURN field: a count, or a turn's figures.
+pub enum TurnField {
+    Int(i64),
+    Turn(Vec<(String, i64)>),
+}
+
+fn pairs(f: &[Reply]) -> Vec<(String, &Reply)> {
+    f.chunks(2)
+        .filter_map(|p| match p {
+            [Reply::Bulk(k), v] => Some((String::from_utf8_lossy(k).into_owned(), v)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// LATENCY LATEST as (event, max ms) pairs.
+fn latency_latest(c: &mut Conn) -> Result<Vec<(String, i64)>, String> {
+    let Reply::Array(rows) = c.call_ok(&["LATENCY", "LATEST"])? else {
+        return Err("LATENCY LATEST: not an array".into());
+    };
+    let mut out = Vec::new();
+    for r in rows {
+        if let Reply::Array(f) = r {
+            if let (Some(Reply::Bulk(name)), Some(Reply::Int(max))) = (f.first(), f.get(3)) {
+                out.push((String::from_utf8_lossy(name).into_owned(), *max));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Oxidis's DEBUG LOOP-TURN (name, value pairs); empty where the server has no such command.
+fn loop_turn(c: &mut Conn) -> Result<Vec<(String, TurnField)>, String> {
+    let Ok(Reply::Array(f)) = c.call(&["DEBUG", "LOOP-TURN"]) else {
+        return Ok(Vec::new());
+    };
+    Ok(pairs(&f)
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            Reply::Int(i) => Some((k, TurnField::Int(*i))),
+            Reply::Array(t) => Some((
+                k,
+                TurnField::Turn(
+                    pairs(t)
+                        .into_iter()
+                        .filter_map(|(k, v)| match v {
+                            Reply::Int(i) => Some((k, *i)),
+                            _ => None,
+                        })
+                        .collect(),
+                ),
+            )),
+            _ => None,
+        })
+        .collect())
+}
+
+/// One turn's figures as a sentence.
+fn describe_turn(t: &[(String, i64)]) -> String {
+    let f = |k: &str| t.iter().find(|(n, _)| n == k).map_or(0, |p| p.1);
+    format!(
+        "{:.3} ms wall, {:.3} ms CPU (tick {:.3} ms): {} commands, {} reads ({} B), {} writes ({} B), {} buckets rehashed, {} expired, {} evicted, {} lazy-freed, {:.1} MB allocated / {:.1} MB freed in blocks ≥ 1 MB, {} minor / {} major faults, {} preemptions",
+        f("us") as f64 / 1000.0,
+        f("cpu_us") as f64 / 1000.0,
+        f("tick_us") as f64 / 1000.0,
+        f("commands"),
+        f("reads"),
+        f("read_bytes"),
+        f("writes"),
+        f("written_bytes"),
+        f("rehashed_buckets"),
+        f("expired"),
+        f("evicted"),
+        f("lazyfree"),
+        f("big_alloc_bytes") as f64 / 1048576.0,
+        f("big_free_bytes") as f64 / 1048576.0,
+        f("minor_faults"),
+        f("major_faults"),
+        f("preempted"),
+    )
 }
 
 /// The growth probe: `keys` new keys loaded into a fresh server of each kind, with
@@ -889,6 +1036,9 @@ fn growth(
         if let Some(m) = evict {
             set_cache_config(&mut c, m)?;
         }
+        // The servers' own latency reports: every event of 1 ms or more.
+        c.call_ok(&["CONFIG", "SET", "latency-monitor-threshold", "1"])?;
+        c.call_ok(&["LATENCY", "RESET"])?;
         let (stop, h) = start_probe(&addr, &[b"SET", b"probe:key", b"probe:value:0001"]);
         let loaded = load(&addr, keys, 1000, |i, buf| {
             let k = key16("key:", i);
@@ -899,11 +1049,15 @@ fn growth(
         let load = loaded?;
         let evicted = info_u64(&mut c, "stats", "evicted_keys")?;
         let used = info_u64(&mut c, "memory", "used_memory")?;
+        let events = latency_latest(&mut c)?;
+        let turn = loop_turn(&mut c)?;
         out.push(GrowthRow {
             load,
             probe,
             evicted,
             used,
+            events,
+            turn,
         });
         drop(server);
     }
@@ -937,6 +1091,39 @@ fn growth_table(rows: &[GrowthRow; 2], names: [&str; 2], keys: usize, evict: boo
             let _ = write!(s, " {} | {:.1} |", r.evicted, mb(r.used));
         }
         s.push('\n');
+    }
+    s.push_str("\nThe servers' own view of the load (`latency-monitor-threshold 1`): LATENCY LATEST's events (max ms) and Oxidis's longest event-loop turn (`DEBUG LOOP-TURN`: what that one turn did; faults and preemptions of the loop thread from getrusage).\n\n");
+    for (r, name) in rows.iter().zip(names) {
+        let ev: Vec<String> = r.events.iter().map(|(e, m)| format!("{e} {m}")).collect();
+        let _ = writeln!(
+            s,
+            "- {name}: events {}",
+            if ev.is_empty() {
+                "none".into()
+            } else {
+                ev.join(", ")
+            }
+        );
+        let int = |k: &str| {
+            r.turn.iter().find_map(|(n, v)| match v {
+                TurnField::Int(i) if n == k => Some(*i),
+                _ => None,
+            })
+        };
+        if let Some(turns) = int("turns") {
+            let _ = writeln!(
+                s,
+                "  - {turns} loop turns, {} ≥ 1 ms, {} ≥ 2 ms, {} ≥ 5 ms (wall time)",
+                int("turns_1ms").unwrap_or(0),
+                int("turns_2ms").unwrap_or(0),
+                int("turns_5ms").unwrap_or(0)
+            );
+        }
+        for (k, v) in &r.turn {
+            if let TurnField::Turn(t) = v {
+                let _ = writeln!(s, "  - {k} turn: {}", describe_turn(t));
+            }
+        }
     }
     s
 }
@@ -1370,9 +1557,13 @@ fn run_sections(
     let mut md = String::new();
     let mut svg = None;
     let head = format!(
-        "# Oxidis vs redis-server {}\n\n{} logical CPUs; redis-benchmark shares them with the server it measures.\n\n",
+        "# Oxidis vs redis-server {}\n\n{} logical CPUs; redis-benchmark shares them with the server it measures. Load average at the start: {} (other work on the machine slows both servers alike within a run: compare ratios from one run).\n\n",
         redis_version(),
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().map(str::to_string))
+            .unwrap_or_else(|| "?".into())
     );
     log.section(&mut md, &head);
     if sections.contains(&"throughput") {
@@ -1381,7 +1572,7 @@ fn run_sections(
         let targets = [Target::of(&a), Target::of(&b)];
         let t = throughput(&targets, sizes, tests, &mut log)?;
         let text = format!(
-            "## Throughput\n\nredis-benchmark -c 50 -r 100000 -n {}/{} (-P 1/-P 16; LRANGE_100 a quarter), median of {} rounds alternating A B / B A.\n\n{}\n",
+            "## Throughput\n\nredis-benchmark -c 50 -r 100000 -n {}/{} (-P 1/-P 16; LRANGE_100 a quarter), median of {} rounds alternating A B / B A. CPU µs/req: the server's user + system CPU time (every thread, from /proc/PID/stat, in 10 ms ticks) over the redis-benchmark run, divided by its requests.\n\n{}\n",
             sizes.requests[0],
             sizes.requests[1],
             sizes.rounds,
@@ -1556,13 +1747,20 @@ fn cli_inner(args: &[String]) -> Result<(), String> {
             _ => return Err(USAGE.into()),
         }
     }
-    let mut build = crate::cargo_cmd();
-    build.args(["build", "--release", "-p", "oxidis-server"]);
-    run_status(build)?;
+    // BENCH_OXIDIS_BIN: measure that oxidis-server binary (e.g. a copy of an earlier build, for
+    // before/after figures) instead of building this tree's.
+    let bin = match std::env::var_os("BENCH_OXIDIS_BIN") {
+        Some(b) => PathBuf::from(b),
+        None => {
+            let mut build = crate::cargo_cmd();
+            build.args(["build", "--release", "-p", "oxidis-server"]);
+            run_status(build)?;
+            servers::oxidis_bin("release")
+        }
+    };
     if crate::setup::which("redis-benchmark").is_none() {
         return Err("redis-benchmark is not installed (apt-get install redis-tools)".into());
     }
-    let bin = servers::oxidis_bin("release");
     let start = |i: usize| {
         if i == 0 {
             servers::start_oxidis(&bin)
@@ -1623,7 +1821,8 @@ mod tests {
             Some(Row {
                 rps: 52356.02,
                 p50: 0.599,
-                p99: 1.007
+                p99: 1.007,
+                cpu_us: None,
             })
         );
         assert_eq!(parse_csv(csv, "lpush").map(|r| r.rps), Some(74626.87));
@@ -1670,6 +1869,7 @@ mod tests {
             rps: 2.0,
             p50: 0.1,
             p99: 0.2,
+            cpu_us: Some(3.0),
         };
         let half = Row {
             rps: 1.0,

@@ -235,6 +235,11 @@ pub fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         ctx.out().ok();
         return Ok(());
     }
+    if named("loop-turn") && (argc == 2 || (argc == 3 && is(args[2], "reset"))) {
+        // Oxidis's own: the host's longest event-loop turn (command/intro.rs).
+        super::intro::debug_loop_turn(ctx, argc == 3);
+        return Ok(());
+    }
     if named("reload") {
         return super::persistence::debug_reload(ctx, &args[2..]);
     }

@@ -463,6 +463,15 @@ pub struct Intro {
     latency: Vec<(&'static str, TimeSeries)>,
     /// Slots of clients in MONITOR mode, in the order they entered it.
     pub(crate) monitors: Vec<usize>,
+    /// The host's event-loop turns (see [`LoopTurn`]): the longest since the last reset, with
+    /// its time (unix seconds), how many turns were reported, and how many took at least 1, 2
+    /// and 5 ms.
+    worst_turn: Option<(u64, LoopTurn)>,
+    /// The turn that used the most CPU (when the host measures it): on a shared machine the
+    /// longest turn by wall time is often one the OS did not run, this one did the most work.
+    worst_cpu_turn: Option<(u64, LoopTurn)>,
+    turns: u64,
+    slow_turns: [u64; 3],
 }
 
 const SLOWLOG_ENTRY_MAX_ARGC: usize = 32;
@@ -609,6 +618,141 @@ pub(crate) fn fork_done(srv: &mut Server, now: UnixMillis, t0: Option<u64>, ok: 
         let us = f().saturating_sub(t0);
         srv.stats.latest_fork_us = us;
         latency_add_sample_if_needed(srv, now, "fork", us / 1000);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event-loop turns (Oxidis's own report: Redis has no equivalent)
+
+/// What one turn of the host's event loop did, from poll's return to the next poll: the host
+/// measures time, socket I/O and the process's page faults; the engine fills in its own
+/// counters (`Engine::end_turn`). The longest turn's figures answer `DEBUG LOOP-TURN`; a turn
+/// of `latency-monitor-threshold` ms or more is a `loop-turn` LATENCY event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoopTurn {
+    /// Wall time of the turn, µs.
+    pub us: u64,
+    /// CPU time of the loop's thread during the turn, µs (measured only while
+    /// latency-monitor-threshold is set): far below `us` when the OS did not run the thread.
+    pub cpu_us: u64,
+    /// Of which in the engine's tick (expiry, rehash, eviction, cron), µs.
+    pub tick_us: u64,
+    /// Commands executed.
+    pub commands: u64,
+    /// Socket reads and writes, and their bytes.
+    pub reads: u64,
+    pub read_bytes: u64,
+    pub writes: u64,
+    pub written_bytes: u64,
+    /// Buckets moved by incremental rehashing (every dict).
+    pub rehashed_buckets: u64,
+    /// Keys expired (lazily or actively) and evicted.
+    pub expired: u64,
+    pub evicted: u64,
+    /// Values handed to the host's lazy-free worker.
+    pub lazyfree: u64,
+    /// Bytes allocated and freed in blocks of at least 1 MB (`alloc::BIG_BLOCK`): a table's
+    /// new bucket array, the old one freed when a rehash completes, big buffers.
+    pub big_alloc_bytes: u64,
+    pub big_free_bytes: u64,
+    /// Page faults (minor, major) and involuntary context switches of the loop's thread
+    /// during the turn (getrusage; measured only while latency-monitor-threshold is set).
+    pub minor_faults: u64,
+    pub major_faults: u64,
+    pub preempted: u64,
+}
+
+impl LoopTurn {
+    /// The figures by name, in DEBUG LOOP-TURN's order.
+    pub fn fields(&self) -> [(&'static str, u64); 17] {
+        [
+            ("us", self.us),
+            ("cpu_us", self.cpu_us),
+            ("tick_us", self.tick_us),
+            ("commands", self.commands),
+            ("reads", self.reads),
+            ("read_bytes", self.read_bytes),
+            ("writes", self.writes),
+            ("written_bytes", self.written_bytes),
+            ("rehashed_buckets", self.rehashed_buckets),
+            ("expired", self.expired),
+            ("evicted", self.evicted),
+            ("lazyfree", self.lazyfree),
+            ("big_alloc_bytes", self.big_alloc_bytes),
+            ("big_free_bytes", self.big_free_bytes),
+            ("minor_faults", self.minor_faults),
+            ("major_faults", self.major_faults),
+            ("preempted", self.preempted),
+        ]
+    }
+}
+
+/// Records a finished turn: the worst one, the slow-turn counts, the `loop-turn` event.
+pub(crate) fn record_turn(srv: &mut Server, now: UnixMillis, turn: LoopTurn) {
+    let intro = &mut srv.intro;
+    intro.turns += 1;
+    for (i, ms) in [1, 2, 5].into_iter().enumerate() {
+        if turn.us >= ms * 1000 {
+            intro.slow_turns[i] += 1;
+        }
+    }
+    if intro.worst_turn.is_none_or(|(_, w)| turn.us > w.us) {
+        intro.worst_turn = Some((now.as_secs(), turn));
+    }
+    if turn.cpu_us > 0
+        && intro
+            .worst_cpu_turn
+            .is_none_or(|(_, w)| turn.cpu_us > w.cpu_us)
+    {
+        intro.worst_cpu_turn = Some((now.as_secs(), turn));
+    }
+    latency_add_sample_if_needed(srv, now, "loop-turn", turn.us / 1000);
+}
+
+fn reset_turns(intro: &mut Intro) {
+    intro.worst_turn = None;
+    intro.worst_cpu_turn = None;
+    intro.turns = 0;
+    intro.slow_turns = [0; 3];
+}
+
+/// DEBUG LOOP-TURN [RESET]: turns reported since the last reset and how many took at least 1,
+/// 2 and 5 ms, then `longest` (by wall time) and `busiest` (by CPU time) turns, each a flat
+/// array of `time` (unix seconds) and its figures: name, integer pairs throughout. RESET
+/// (also done by LATENCY RESET without arguments) starts over.
+pub(crate) fn debug_loop_turn(ctx: &mut Ctx, reset: bool) {
+    let intro = &mut ctx.srv.intro;
+    if reset {
+        reset_turns(intro);
+        ctx.out().ok();
+        return;
+    }
+    let counts = [
+        ("turns", intro.turns),
+        ("turns_1ms", intro.slow_turns[0]),
+        ("turns_2ms", intro.slow_turns[1]),
+        ("turns_5ms", intro.slow_turns[2]),
+    ];
+    let turns = [
+        ("longest", intro.worst_turn.unwrap_or_default()),
+        ("busiest", intro.worst_cpu_turn.unwrap_or_default()),
+    ];
+    let mut out = ctx.out();
+    out.array_len((counts.len() + turns.len()) * 2);
+    for (k, v) in counts {
+        out.bulk(k.as_bytes());
+        out.int(v as i64);
+    }
+    for (k, (time, t)) in turns {
+        out.bulk(k.as_bytes());
+        let f = t.fields();
+        out.array_len(2 + f.len() * 2);
+        out.bulk(b"time");
+        out.int(time as i64);
+        for (k, v) in f {
+            out.bulk(k.as_bytes());
+            out.int(v as i64);
+        }
     }
 }
 
@@ -879,6 +1023,7 @@ pub fn latency_reset(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let before = ev.len();
     if args.len() == 2 {
         ev.clear();
+        reset_turns(&mut ctx.srv.intro);
     } else {
         for a in &args[2..] {
             ev.retain(|(e, _)| !super::c_str(a).eq_ignore_ascii_case(e.as_bytes()));
