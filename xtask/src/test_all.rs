@@ -87,6 +87,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
         crate::repl_replica::run,
     ),
     (
+        "replication (chain): redis → oxidis → redis, oxidis ×3",
+        crate::repl_chain::run,
+    ),
+    (
         "wasm package (node --test, golden, chromium)",
         crate::wasm::suite,
     ),
