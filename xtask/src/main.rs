@@ -26,6 +26,7 @@ mod playground;
 mod repl_chain;
 mod repl_master;
 mod repl_replica;
+mod sentinel;
 mod servers;
 mod setup;
 mod suite;

@@ -91,6 +91,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
         crate::repl_chain::run,
     ),
     (
+        "sentinel: redis-sentinel fails over Oxidis (and a mixed group)",
+        crate::sentinel::run,
+    ),
+    (
         "wasm package (node --test, golden, chromium)",
         crate::wasm::suite,
     ),
