@@ -1459,14 +1459,20 @@ fn run_sections(
         log.section(&mut md, &text);
     }
     if sections.contains(&"repl") {
-        let rows = [
-            repl(start, 0, sizes, &mut log)?,
-            repl(start, 1, sizes, &mut log)?,
-        ];
+        // Rounds alternating A B / B A; the median of each figure per server.
+        let mut runs: [Vec<ReplRow>; 2] = [Vec::new(), Vec::new()];
+        for round in 0..sizes.rounds {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                runs[i].push(repl(start, i, sizes, &mut log)?);
+            }
+        }
+        let rows = runs.map(|v| median_repl(&v));
         let text = format!(
-            "## Replication\n\nEach server as master and replica of its own kind: REPLICAOF of a fresh replica to a master holding {} string keys (16 B key, 16 B value; `repl-diskless-sync-delay 0`), timed until the replica's link is up with every key loaded; then redis-benchmark -t set -c 50 -r 100000 -n {} -P 16 on the master while the replica's lag (the master's `master_repl_offset` minus the replica's, two INFO reads) is sampled every 20 ms, and the time from the benchmark's end until the offsets are equal.\n\n{}\n",
+            "## Replication\n\nEach server as master and replica of its own kind: REPLICAOF of a fresh replica to a master holding {} string keys (16 B key, 16 B value; `repl-diskless-sync-delay 0`), timed until the replica's link is up with every key loaded; then redis-benchmark -t set -c 50 -r 100000 -n {} -P 16 on the master while the replica's lag (the master's `master_repl_offset` minus the replica's, two INFO reads) is sampled every 20 ms, and the time from the benchmark's end until the offsets are equal; median of {} rounds alternating A B / B A.\n\n{}\n",
             sizes.string_keys,
             sizes.requests[1],
+            sizes.rounds,
             repl_table(&rows, names)
         );
         log.section(&mut md, &text);
@@ -1560,6 +1566,19 @@ fn repl(
         catch_up,
         rps: row.rps,
     })
+}
+
+/// The median of each figure over the rounds.
+fn median_repl(v: &[ReplRow]) -> ReplRow {
+    let pick = |f: fn(&ReplRow) -> f64| median(&mut v.iter().map(f).collect::<Vec<_>>());
+    ReplRow {
+        full_sync: Duration::from_secs_f64(pick(|r| r.full_sync.as_secs_f64())),
+        lag_mean: pick(|r| r.lag_mean),
+        lag_p99: pick(|r| r.lag_p99),
+        lag_max: pick(|r| r.lag_max),
+        catch_up: Duration::from_secs_f64(pick(|r| r.catch_up.as_secs_f64())),
+        rps: pick(|r| r.rps),
+    }
 }
 
 fn repl_table(rows: &[ReplRow; 2], names: [&str; 2]) -> String {
