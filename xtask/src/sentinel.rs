@@ -15,9 +15,11 @@
 //!   dataset (offsets and DEBUG DIGEST equal);
 //! - every write acknowledged by WAIT 1 (before the kill, and after) is on the new master.
 //!
-//! Twice: Oxidis master and replicas; then a mixed group, a redis-server master with an Oxidis
-//! replica and a redis-server replica of lower priority (`replica-priority 150`), so Sentinel
-//! promotes Oxidis and reconfigures redis-server to follow it.
+//! Three groups: Oxidis master and replicas; a redis-server master with an Oxidis replica and
+//! a redis-server replica of lower priority (`replica-priority 150`), so Sentinel promotes
+//! Oxidis and reconfigures redis-server to follow it; an Oxidis master with a redis-server
+//! replica and an Oxidis replica of lower priority: redis-server is promoted and the Oxidis
+//! replica follows it.
 
 use crate::servers::{self, Server};
 use crate::suite::Suite;
@@ -45,11 +47,15 @@ pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
         Err(e) => return Suite::error(name, e),
     };
     let redis = Path::new("redis-server");
-    let groups: [(&str, [(&Path, u32); 3]); 2] = [
+    let groups: [(&str, [(&Path, u32); 3]); 3] = [
         ("oxidis ×3", [(&bin, 100), (&bin, 100), (&bin, 100)]),
         (
             "redis master, oxidis + redis replicas",
             [(redis, 100), (&bin, 100), (redis, 150)],
+        ),
+        (
+            "oxidis master, redis + oxidis replicas",
+            [(&bin, 100), (redis, 100), (&bin, 150)],
         ),
     ];
     for (label, nodes) in groups {
@@ -282,7 +288,7 @@ fn group(
                 "the new master {new_addr} is not one of the replicas"
             ));
         }
-        // With the mixed group the Oxidis replica (priority 100) beats redis-server's (150).
+        // In the mixed groups the first replica (priority 100) beats the second (150).
         let want = replicas[0].port();
         if nodes[2].1 > nodes[1].1 && new_port != want {
             return Err(format!(

@@ -91,7 +91,7 @@ const SUITES: &[(&str, SuiteFn)] = &[
         crate::repl_chain::run,
     ),
     (
-        "sentinel: redis-sentinel fails over Oxidis (and a mixed group)",
+        "sentinel: redis-sentinel fails over Oxidis (and mixed groups)",
         crate::sentinel::run,
     ),
     (
