@@ -2,7 +2,7 @@
 //! redis-server, side by side, in one run, as ratios (this machine is shared and noisy, so
 //! absolute figures alone mean little).
 //!
-//! Sections (all by default; `--only throughput,aof,memory,growth,lazyfree,bitmap,cache` picks some;
+//! Sections (all by default; `--only throughput,aof,memory,growth,lazyfree,bitmap,cache,repl` picks some;
 //! `--tests xadd,xreadgroup` picks throughput rows):
 //! - **throughput**: redis-benchmark with identical flags on both servers (50 clients, `-r
 //!   100000`, `-P 1` and `-P 16`), alternating A B / B A per round, at least 3 rounds; the
@@ -31,6 +31,10 @@
 //!   requests/s and p99 of each round trip, side by side with ratios; `evicted_keys` and
 //!   `used_memory` at the end say whether the bound held. Then the growth probe again, with
 //!   eviction running: a loader writes several times `maxmemory` of new keys.
+//! - **repl**: replication, each server as both master and replica: the full sync of 1M small
+//!   keys (REPLICAOF until the replica's link is up with every key loaded), then the replica's
+//!   lag in bytes (the master's master_repl_offset minus the replica's, sampled every 20 ms)
+//!   while redis-benchmark SETs (`-P 16`) load the master, and the time to catch up after.
 //!
 //! Results go to stdout and bench-results/bench.md (git-ignored), the throughput chart to
 //! bench-results/throughput.svg (`--docs` also copies it to docs/bench-throughput.svg, which the
@@ -114,7 +118,7 @@ pub const STREAMS: [(&str, &[&str]); 2] = [
 ];
 
 const PIPELINES: [u32; 2] = [1, 16];
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "throughput",
     "aof",
     "memory",
@@ -122,6 +126,7 @@ const SECTIONS: [&str; 7] = [
     "lazyfree",
     "bitmap",
     "cache",
+    "repl",
 ];
 
 /// Sizes of one run: the full bench, or the CI smoke version.
@@ -1644,7 +1649,174 @@ fn run_sections(
         let text = format!("## Latency under growth, with eviction\n\nAs above, from 0 to {} keys with `maxmemory {}` and `allkeys-lru`: eviction runs through most of the load.\n\n{}\n", sizes.cache_growth_keys, sizes.cache_growth_maxmemory, growth_table(&rows, names, sizes.cache_growth_keys, true));
         log.section(&mut md, &text);
     }
+    if sections.contains(&"repl") {
+        // Rounds alternating A B / B A; the median of each figure per server.
+        let mut runs: [Vec<ReplRow>; 2] = [Vec::new(), Vec::new()];
+        for round in 0..sizes.rounds {
+            let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                runs[i].push(repl(start, i, sizes, &mut log)?);
+            }
+        }
+        let rows = runs.map(|v| median_repl(&v));
+        let text = format!(
+            "## Replication\n\nEach server as master and replica of its own kind: REPLICAOF of a fresh replica to a master holding {} string keys (16 B key, 16 B value; `repl-diskless-sync-delay 0`), timed until the replica's link is up with every key loaded; then redis-benchmark -t set -c 50 -r 100000 -n {} -P 16 on the master while the replica's lag (the master's `master_repl_offset` minus the replica's, two INFO reads) is sampled every 20 ms, and the time from the benchmark's end until the offsets are equal; median of {} rounds alternating A B / B A.\n\n{}\n",
+            sizes.string_keys,
+            sizes.requests[1],
+            sizes.rounds,
+            repl_table(&rows, names)
+        );
+        log.section(&mut md, &text);
+    }
     Ok(Report { markdown: md, svg })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replication: full sync time and replica lag.
+
+pub struct ReplRow {
+    pub full_sync: Duration,
+    pub lag_mean: f64,
+    pub lag_p99: f64,
+    pub lag_max: f64,
+    pub catch_up: Duration,
+    pub rps: f64,
+}
+
+/// Master and replica both of kind `i` (`start(i)`): full sync of `string_keys` keys, then
+/// the lag under a redis-benchmark SET load.
+fn repl(
+    start: &dyn Fn(usize) -> Result<Server, String>,
+    i: usize,
+    sizes: &Sizes,
+    log: &mut Log,
+) -> Result<ReplRow, String> {
+    let master = start(i)?;
+    let replica = start(i)?;
+    let mut m = connect(&master.addr())?;
+    m.call_ok(&["CONFIG", "SET", "repl-diskless-sync-delay", "0"])?;
+    let n = sizes.string_keys;
+    log.progress(&format!("repl: loading {n} keys into master {i}"));
+    Dataset::Strings.load(&master.addr(), sizes)?;
+    let mut r = connect(&replica.addr())?;
+    let port = master.port().to_string();
+    let t = Instant::now();
+    r.call_ok(&["REPLICAOF", "127.0.0.1", &port])?;
+    let deadline = t + Duration::from_secs(600);
+    loop {
+        if r.info_field("replication", "master_link_status")? == "up"
+            && r.info_field("replication", "master_sync_in_progress")? == "0"
+            && r.call_ok(&["DBSIZE"])? == Reply::Int(n as i64)
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "repl: the replica of kind {i} did not finish its full sync"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let full_sync = t.elapsed();
+    log.progress(&format!(
+        "repl: full sync {:.2}s; lag under redis-benchmark",
+        full_sync.as_secs_f64()
+    ));
+    let addr = master.addr();
+    let requests = sizes.requests[1];
+    let bench = std::thread::spawn(move || redis_benchmark(&addr, "set", 16, requests));
+    let mut lags = Vec::new();
+    while !bench.is_finished() {
+        let mo = info_u64(&mut m, "replication", "master_repl_offset")?;
+        let ro = info_u64(&mut r, "replication", "master_repl_offset")?;
+        lags.push(mo.saturating_sub(ro) as f64);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let row = bench
+        .join()
+        .map_err(|_| "redis-benchmark thread panicked")??;
+    let t = Instant::now();
+    let target = info_u64(&mut m, "replication", "master_repl_offset")?;
+    loop {
+        if info_u64(&mut r, "replication", "master_repl_offset")? >= target {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(600) {
+            return Err(format!("repl: the replica of kind {i} did not catch up"));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let catch_up = t.elapsed();
+    let mean = lags.iter().sum::<f64>() / lags.len().max(1) as f64;
+    lags.sort_by(f64::total_cmp);
+    Ok(ReplRow {
+        full_sync,
+        lag_mean: mean,
+        lag_p99: quantile(&lags, 0.99),
+        lag_max: lags.last().copied().unwrap_or(f64::NAN),
+        catch_up,
+        rps: row.rps,
+    })
+}
+
+/// The median of each figure over the rounds.
+fn median_repl(v: &[ReplRow]) -> ReplRow {
+    let pick = |f: fn(&ReplRow) -> f64| median(&mut v.iter().map(f).collect::<Vec<_>>());
+    ReplRow {
+        full_sync: Duration::from_secs_f64(pick(|r| r.full_sync.as_secs_f64())),
+        lag_mean: pick(|r| r.lag_mean),
+        lag_p99: pick(|r| r.lag_p99),
+        lag_max: pick(|r| r.lag_max),
+        catch_up: Duration::from_secs_f64(pick(|r| r.catch_up.as_secs_f64())),
+        rps: pick(|r| r.rps),
+    }
+}
+
+fn repl_table(rows: &[ReplRow; 2], names: [&str; 2]) -> String {
+    let mut s = format!(
+        "| replication | {} | {} | ratio |\n| --- | ---: | ---: | ---: |\n",
+        names[0], names[1]
+    );
+    let mut row = |label: &str, a: f64, b: f64, digits: usize| {
+        let ratio = if b > 0.0 {
+            format!("{:.2}", a / b)
+        } else {
+            "–".into()
+        };
+        let _ = writeln!(s, "| {label} | {a:.digits$} | {b:.digits$} | {ratio} |");
+    };
+    row(
+        "full sync, s",
+        rows[0].full_sync.as_secs_f64(),
+        rows[1].full_sync.as_secs_f64(),
+        2,
+    );
+    row("SET requests/s on the master", rows[0].rps, rows[1].rps, 0);
+    row(
+        "replica lag, mean bytes",
+        rows[0].lag_mean,
+        rows[1].lag_mean,
+        0,
+    );
+    row(
+        "replica lag, p99 bytes",
+        rows[0].lag_p99,
+        rows[1].lag_p99,
+        0,
+    );
+    row(
+        "replica lag, max bytes",
+        rows[0].lag_max,
+        rows[1].lag_max,
+        0,
+    );
+    row(
+        "catch-up after the load, ms",
+        rows[0].catch_up.as_secs_f64() * 1e3,
+        rows[1].catch_up.as_secs_f64() * 1e3,
+        1,
+    );
+    s
 }
 
 fn redis_version() -> String {
@@ -1699,7 +1871,7 @@ pub fn cli(args: &[String]) -> ExitCode {
 }
 
 fn cli_inner(args: &[String]) -> Result<(), String> {
-    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,aof,memory,growth,lazyfree,bitmap,cache] [--tests set,xadd,...] [--docs]";
+    const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N] [--only throughput,aof,memory,growth,lazyfree,bitmap,cache,repl] [--tests set,xadd,...] [--docs]";
     let mut sizes = Sizes::full();
     let mut sections: Vec<&str> = SECTIONS.to_vec();
     let mut tests: Vec<&'static str> = TESTS.to_vec();

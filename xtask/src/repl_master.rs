@@ -285,7 +285,7 @@ fn synced(m: &mut Conn, r: &mut Conn) -> Result<i64, String> {
 
 /// `n` writes of every kind the stream carries, each one's reply checked; returns how many
 /// were acknowledged (all of them, or an error).
-fn writer(c: &mut Conn, base: u64, n: u64) -> Result<u64, String> {
+pub(crate) fn writer(c: &mut Conn, base: u64, n: u64) -> Result<u64, String> {
     let mut acked = 0;
     let mut x = base
         .wrapping_mul(6364136223846793005)

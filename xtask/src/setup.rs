@@ -10,6 +10,8 @@ use std::process::{Command, Stdio};
 const APT_NEEDS: &[(&str, &str)] = &[
     ("redis-server", "redis-server"),
     ("redis-cli", "redis-tools"),
+    // The sentinel suite's three Sentinels (sentinel.rs).
+    ("redis-sentinel", "redis-sentinel"),
     // The browser tests: the wasm package's and the playground's (Chromium through
     // playwright-core, which may not download its own browser; Firefox through its own
     // WebDriver BiDi server).
@@ -102,6 +104,9 @@ pub fn ensure_prerequisites() -> Vec<String> {
         Ok(installed) => {
             if installed.iter().any(|p| p == "redis-server") {
                 stop_system_redis();
+            }
+            if installed.iter().any(|p| p == "redis-sentinel") {
+                stop_system_service("redis-sentinel");
             }
         }
         Err(e) => problems.push(e),
@@ -258,6 +263,17 @@ fn stop_system_redis() {
         let _ = quiet(shutdown);
     }
     println!("    system redis-server service stopped");
+}
+
+/// Stops and disables a service a package has just started (redis-sentinel's on 26379: the
+/// suite starts its own Sentinels on free ports).
+fn stop_system_service(name: &str) {
+    if Path::new("/run/systemd/system").exists() && which("systemctl").is_some() {
+        let _ = quiet(as_root("systemctl", &["disable", "--now", name]));
+    } else if which("service").is_some() {
+        let _ = quiet(as_root("service", &[name, "stop"]));
+    }
+    println!("    system {name} service stopped");
 }
 
 #[cfg(test)]

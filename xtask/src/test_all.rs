@@ -87,6 +87,14 @@ const SUITES: &[(&str, SuiteFn)] = &[
         crate::repl_replica::run,
     ),
     (
+        "replication (chain): redis → oxidis → redis, oxidis ×3",
+        crate::repl_chain::run,
+    ),
+    (
+        "sentinel: redis-sentinel fails over Oxidis (and mixed groups)",
+        crate::sentinel::run,
+    ),
+    (
         "wasm package (node --test, golden, chromium)",
         crate::wasm::suite,
     ),
