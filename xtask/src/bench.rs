@@ -1724,7 +1724,7 @@ fn repl(
     ));
     let addr = master.addr();
     let requests = sizes.requests[1];
-    let bench = std::thread::spawn(move || redis_benchmark(&addr, "set", 16, requests));
+    let bench = std::thread::spawn(move || redis_benchmark(&addr, None, "set", 16, requests));
     let mut lags = Vec::new();
     while !bench.is_finished() {
         let mo = info_u64(&mut m, "replication", "master_repl_offset")?;

@@ -5,8 +5,8 @@
 //!    dataset written before oxidis-server starts with `--replicaof`; a bounded writer (SET,
 //!    INCR, HSET, LPUSH, ZADD, EXPIRE, MULTI/EXEC, EVAL, XADD, another database) counting
 //!    acknowledged writes; offsets equal, then DEBUG DIGEST equal and a few values compared.
-//! 2. The link is cut (`CLIENT KILL TYPE replica` on the master, then `CLIENT KILL TYPE
-//!    master` on the replica), writes go on: the replica
+//! 2. The link is cut (a proxy between the two drops it and refuses reconnections while writes
+//!    go on; then `CLIENT KILL TYPE master` on the replica): the replica
 //!    comes back with a partial resync (the master's sync_partial_ok grows, sync_full does
 //!    not), digests equal.
 //! 3. SAVE on the replica, a restart: a partial resync from the RDB's repl-id/repl-offset.
@@ -196,9 +196,12 @@ fn scenario(bin: &Path, s: &mut Suite) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let mport = redis.port();
+    // The replica reaches the master through a proxy that can drop the link (a network cut).
+    let proxy = crate::cutproxy::CutProxy::start(&redis.addr())?;
+    let pport = proxy.port();
     // Read before the replica starts: its full sync may be over before the next line runs.
     let full0 = info_i64(&mut m, "stats", "sync_full")?;
-    let ox = servers::start("oxidis-server", bin, |p| replica_args(p, mport, &dir))?;
+    let ox = servers::start("oxidis-server", bin, |p| replica_args(p, pport, &dir))?;
     let mut r = Conn::connect(&ox.addr())?;
     r.set_timeout(Duration::from_secs(10));
 
@@ -258,12 +261,15 @@ fn scenario(bin: &Path, s: &mut Suite) -> Result<(), String> {
     // 2. A cut, writes meanwhile, a partial resync.
     check(
         s,
-        "partial resync after a cut",
+        "partial resync after a network cut (the proxy drops the link)",
         (|| {
             let full = info_i64(&mut m, "stats", "sync_full")?;
             let partial = info_i64(&mut m, "stats", "sync_partial_ok")?;
-            m.call_ok(&["CLIENT", "KILL", "TYPE", "replica"])?;
+            // The link stays down while the writes go on: the replica must catch up.
+            proxy.hold(true);
+            proxy.cut();
             acked += write_load(&redis.addr(), 4000, 1000)?;
+            proxy.hold(false);
             wait_synced(&mut m, &mut r)?;
             same_data(&mut m, &mut r)?;
             let (full2, partial2) = (
@@ -316,7 +322,7 @@ fn scenario(bin: &Path, s: &mut Suite) -> Result<(), String> {
             let partial = info_i64(&mut m, "stats", "sync_partial_ok")?;
             drop(std::mem::replace(
                 &mut ox,
-                servers::start("oxidis-server", bin, |p| replica_args(p, mport, &dir))?,
+                servers::start("oxidis-server", bin, |p| replica_args(p, pport, &dir))?,
             ));
             acked += write_load(&redis.addr(), 6000, 300)?;
             r = Conn::connect(&ox.addr())?;
