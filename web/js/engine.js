@@ -118,6 +118,13 @@ const strict = new TextDecoder('utf-8', { ignoreBOM: true, fatal: true });
 /** A reply shape this reader leaves to `replySlow`. */
 const SLOW = Symbol('slow');
 
+/** What callDirect and callBatch return for a closed client, and the error it becomes. */
+const NO_CLIENT = -2;
+const CLOSED = 'oxidis: this client is closed';
+
+/** The monotonic clock passed to callDirect/callBatch (ms), which time the command by it. */
+const now = performance.now.bind(performance);
+
 function typeError(i, a) {
   const t = typeof a;
   const what = a === null ? 'null' : Array.isArray(a) ? 'an array' : t === 'object' ? 'an object' : `a ${t}`;
@@ -450,7 +457,7 @@ export class Engine {
       const size = packBound(args);
       const base = this.#room(r, 0, size);
       pack(args, base, 0);
-      r.callDirect(h);
+      if (r.callDirect(h, this.#manual ? NaN : now()) === NO_CLIENT) throw new TypeError(CLOSED);
       views();
       const c = this.#ctrl;
       const start = f64[c + CTRL_OUT_PTR];
@@ -494,7 +501,8 @@ export class Engine {
           at = (pack(args, base, at) + 3) & ~3;
         }
         if (n > 0) {
-          const ran = r.callBatch(h, n);
+          const ran = r.callBatch(h, n, this.#manual ? NaN : now());
+          if (ran === NO_CLIENT) throw new TypeError(CLOSED);
           views();
           const c = this.#ctrl;
           const outPtr = f64[c + CTRL_OUT_PTR];

@@ -206,6 +206,9 @@ const CTRL_LEN: usize = 6;
 const EV_OUTPUT: u32 = 1;
 const EV_CLOSE: u32 = 2;
 
+/// What `callDirect` and `callBatch` return for a client that is closed.
+const NO_CLIENT: i32 = -2;
+
 /// One engine with its clients, its clock and its event queue.
 #[wasm_bindgen]
 pub struct RawEngine {
@@ -213,6 +216,11 @@ pub struct RawEngine {
     manual: bool,
     /// The manual clock; with the real clock, the last time used (kept monotonic).
     now: u64,
+    /// The real clock between two reads of `Date.now()`: `Date.now()` minus `performance.now()`
+    /// when last read (ms), and that `performance.now()`. A call reads `performance.now()` once,
+    /// for its time and its command's timer; the wall clock is re-read every 100 ms.
+    wall_offset: f64,
+    wall_read_at: f64,
     handles: HashMap<u32, ClientHandle>,
     by_slot: HashMap<usize, u32>,
     next_handle: u32,
@@ -302,6 +310,8 @@ impl RawEngine {
             eng,
             manual,
             now,
+            wall_offset: 0.0,
+            wall_read_at: f64::NEG_INFINITY,
             handles: HashMap::new(),
             by_slot: HashMap::new(),
             next_handle: 1,
@@ -318,6 +328,25 @@ impl RawEngine {
     /// The engine's current time (ms since the epoch).
     pub fn now(&mut self) -> f64 {
         self.clock().0 as f64
+    }
+
+    /// The engine's time from `p`, the wrapper's `performance.now()` just before the call (ms;
+    /// NaN with a manual clock), and `p` in µs, which starts the command's timer. The wrapper
+    /// reads it: a read from here costs a crossing back to JS and its wrapper on top.
+    fn clock_us(&mut self, p: f64) -> (UnixMillis, Option<u64>) {
+        if self.manual || !p.is_finite() || p < 0.0 {
+            return (self.clock(), None);
+        }
+        let fresh = p >= self.wall_read_at && p - self.wall_read_at < 100.0;
+        if !fresh {
+            self.wall_offset = js_sys::Date::now() - p;
+            self.wall_read_at = p;
+        }
+        let t = self.wall_offset + p;
+        if t.is_finite() && t >= 0.0 {
+            self.now = self.now.max(t as u64);
+        }
+        (UnixMillis(self.now), Some((p * 1000.0) as u64))
     }
 
     fn clock(&mut self) -> UnixMillis {
@@ -543,20 +572,24 @@ impl RawEngine {
     /// are in the control block, for the wrapper to read as JS values (`replySlow` for the
     /// shapes it does not read itself). Returns the arena offset after the request, or -1 if
     /// the request does not fit the arena (a bug in the wrapper).
+    /// -2 if the client is closed (a plain number: a `Result` costs the wrapper an array per
+    /// call).
     #[wasm_bindgen(js_name = callDirect)]
-    pub fn call_direct(&mut self, h: u32) -> Result<i32, JsValue> {
-        let id = self.id(h)?;
+    pub fn call_direct(&mut self, h: u32, clock: f64) -> i32 {
+        let Some(&id) = self.handles.get(&h) else {
+            return NO_CLIENT;
+        };
         // Output that was waiting (pushes nobody took yet) is not this call's reply.
         if self.eng.has_output(id) {
             let stash = self.stash.entry(h).or_default();
             self.eng.drain_output(id, stash);
         }
-        let now = self.clock();
+        let (now, clock_us) = self.clock_us(clock);
         self.out.clear();
-        let end = self.run_arena(now, id, 0);
+        let end = self.run_arena(now, clock_us, id, 0);
         self.eng.drain_output(id, &mut self.out);
         self.after_direct(h, id);
-        Ok(end.map_or(-1, |e| e as i32))
+        end.map_or(-1, |e| e as i32)
     }
 
     /// Runs `n` commands written one after another in the arena (each as for `callDirect`,
@@ -565,21 +598,31 @@ impl RawEngine {
     /// address). Stops after a command that wrote nothing (it blocked: the rest must queue
     /// behind it) or closed the client. Returns how many commands ran, or -1 if the arena
     /// does not hold `n` requests.
+    /// -2 if the client is closed, as `callDirect`.
     #[wasm_bindgen(js_name = callBatch)]
-    pub fn call_batch(&mut self, h: u32, n: u32) -> Result<i32, JsValue> {
-        let id = self.id(h)?;
+    pub fn call_batch(&mut self, h: u32, n: u32, clock: f64) -> i32 {
+        let Some(&id) = self.handles.get(&h) else {
+            return NO_CLIENT;
+        };
         if self.eng.has_output(id) {
             let stash = self.stash.entry(h).or_default();
             self.eng.drain_output(id, stash);
         }
-        let now = self.clock();
+        let (now, clock_us) = self.clock_us(clock);
         self.out.clear();
         self.bounds.clear();
         let mut at = 0;
         let mut ran = 0;
+        self.eng.take_clock_us();
         while ran < n {
-            let Some(end) = self.run_arena(now, id, at) else {
-                return Ok(-1);
+            // The next command's timer starts at the read that ended the one before.
+            let start = if ran == 0 {
+                clock_us
+            } else {
+                self.eng.take_clock_us()
+            };
+            let Some(end) = self.run_arena(now, start, id, at) else {
+                return -1;
             };
             at = (end + 3) & !3;
             ran += 1;
@@ -592,12 +635,18 @@ impl RawEngine {
         }
         self.ctrl[CTRL_BOUNDS_PTR] = self.bounds.as_ptr() as u32 as f64;
         self.after_direct(h, id);
-        Ok(ran as i32)
+        ran as i32
     }
 
     /// Decodes the request at arena offset `at` and runs it; the offset after it, or None if
     /// it does not fit.
-    fn run_arena(&mut self, now: UnixMillis, id: ClientHandle, at: usize) -> Option<usize> {
+    fn run_arena(
+        &mut self,
+        now: UnixMillis,
+        clock_us: Option<u64>,
+        id: ClientHandle,
+        at: usize,
+    ) -> Option<usize> {
         let a = &self.arena;
         let word = |i: usize| -> Option<usize> {
             let b = a.get(i..i + 4)?;
@@ -615,7 +664,10 @@ impl RawEngine {
             args.push(a.get(pos..end)?);
             pos = end;
         }
-        self.eng.call_args(now, id, &args);
+        match clock_us.filter(|_| !self.manual) {
+            Some(us) => self.eng.call_args_at(now, us, id, &args),
+            None => self.eng.call_args(now, id, &args),
+        }
         Some(pos)
     }
 

@@ -100,6 +100,11 @@ pub struct Counters {
     /// An error reply that was not counted (afterErrorReply's NO_STATS_UPDATE case): the
     /// running command fails all the same.
     failed_silently: bool,
+    /// The monotonic clock the embedder read just before this request (Engine::call_args_at):
+    /// taken by the next call()'s timer instead of a read of its own. Cleared after the request.
+    pub(crate) clock_hint: Option<u64>,
+    /// The clock read that ended the last timed call (Engine::take_clock_us).
+    pub(crate) clock_last: Option<u64>,
 }
 
 /// Redis's afterErrorReply: counts an error reply under its prefix (the text before the first
@@ -148,8 +153,9 @@ pub(crate) struct CallStart {
 /// call()'s prologue: `incrCommandStatsOnError(NULL, 0)` and the start of the timer.
 pub(crate) fn call_start(srv: &mut Server) -> CallStart {
     srv.stats.counters.prev_err_count = srv.stats.error_replies;
+    let hint = srv.stats.counters.clock_hint.take();
     CallStart {
-        clock_us: srv.host.monotonic_us.map(|f| f()),
+        clock_us: srv.host.monotonic_us.map(|f| hint.unwrap_or_else(f)),
     }
 }
 
@@ -165,7 +171,11 @@ pub(crate) fn call_end(
     start: CallStart,
 ) {
     let duration = match (start.clock_us, srv.host.monotonic_us) {
-        (Some(t0), Some(f)) => f().saturating_sub(t0),
+        (Some(t0), Some(f)) => {
+            let t1 = f();
+            srv.stats.counters.clock_last = Some(t1);
+            t1.saturating_sub(t0)
+        }
         _ => 0,
     };
     let errs = srv.stats.error_replies;

@@ -489,6 +489,8 @@ pub fn dispatch(
     let out_start = c.out.len();
     connection::before_command(c, out_start);
     let r = process_command(now, srv, clients, id, args);
+    // The embedder's clock reading is this request's only (a refused one leaves it unused).
+    srv.stats.counters.clock_hint = None;
     if r == Dispatched::Done {
         if let Some(c) = clients.get_mut(id.0) {
             connection::after_command(c);
