@@ -671,6 +671,7 @@ fn process_command(
     };
     if connection::must_postpone(srv, &clients[id.0], cmd, cmd_flags, now) {
         clients[id.0].postponed = true;
+        srv.any_postponed = true;
         return Dispatched::Postponed;
     }
     clients[id.0].postponed = false;
