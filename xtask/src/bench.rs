@@ -576,10 +576,12 @@ fn aof_table(rows: &[Row; 2], names: [&str; 2]) -> String {
     )
 }
 
-/// The CPU columns: each server's CPU µs per request, and their ratio.
+/// The CPU columns: each server's CPU µs per request, and their ratio. /proc counts CPU in
+/// clock ticks (10 ms): a short run (the quick smoke) can read 0, which gives no ratio.
 fn cpu_cells(o: &Row, r: &Row) -> String {
     match (o.cpu_us, r.cpu_us) {
-        (Some(a), Some(b)) => format!("{a:.2} / {b:.2} | **{:.2}**", a / b.max(1e-9)),
+        (Some(a), Some(b)) if b > 0.0 => format!("{a:.2} / {b:.2} | **{:.2}**", a / b),
+        (Some(a), Some(b)) => format!("{a:.2} / {b:.2} | n/a (under the clock tick)"),
         _ => "? | ?".into(),
     }
 }
