@@ -182,7 +182,10 @@ class App {
   changed() {
     this.refresh();
     clearTimeout(this.saveTimer);
-    this.saveTimer = setTimeout(() => this.save(), 200);
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = null;
+      this.save();
+    }, 200);
   }
 
   save() {

@@ -155,6 +155,9 @@ test('a shared link opens a fresh workspace and leaves the saved work alone; two
   await page.waitForSelector('body[data-ready="true"]');
   await page.waitForSelector('#keys tbody tr[data-key="mine"]');
   assert.equal(await page.locator('#keys tbody tr[data-key="theirs"]').count(), 0);
+  // The reload's own save must land before the second tab opens: landing after, it would
+  // (rightly) make the second tab read-only, and its write below would never come.
+  await page.waitForFunction(() => window.playground?.ready && window.playground.saveTimer == null);
 
   // A second tab saves: the first stops saving and says so.
   const other = await open(t, { context: ctx });
