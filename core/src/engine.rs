@@ -1054,6 +1054,9 @@ impl Engine {
     /// Runs the requests CLIENT PAUSE held back once the pause is over (or lifted), and tells
     /// the host their clients have output.
     fn resume_postponed(&mut self, now: UnixMillis) {
+        if self.srv.repl.master.shutdown.is_some() {
+            return;
+        }
         if let Some(p) = &self.srv.pause {
             if p.end.0 > now.0 {
                 return;
@@ -1107,7 +1110,11 @@ impl Engine {
         // A pause ends at its deadline; postponed clients held by a lifted pause run at once.
         let pause = match &self.srv.pause {
             Some(p) => Some(p.end),
-            None if self.clients.iter().any(|(_, c)| c.postponed) => Some(self.srv.last_tick),
+            None if self.srv.repl.master.shutdown.is_none()
+                && self.clients.iter().any(|(_, c)| c.postponed) =>
+            {
+                Some(self.srv.last_tick)
+            }
             None => None,
         };
         // A blocked client's timeout is served exactly when it falls due.

@@ -131,6 +131,15 @@ impl Backlog {
     }
 }
 
+/// A shutdown waiting for the replicas to ack the master's offset.
+#[derive(Clone, Copy, Debug)]
+pub struct PendingShutdown {
+    /// Absolute ms: shut down anyway then (shutdown-timeout).
+    pub deadline: u64,
+    /// SHUTDOWN's flags (persistence::SHUTDOWN_*).
+    pub flags: u8,
+}
+
 /// The master-side state (Redis's server.slaves, repl_backlog, slaveseldb, ...).
 #[derive(Default)]
 pub struct MasterSide {
@@ -151,6 +160,11 @@ pub struct MasterSide {
     pub get_ack: bool,
     /// Clients blocked in WAIT (their slots; stale entries are dropped when seen).
     pub waiting: Vec<usize>,
+    /// A SHUTDOWN (or SIGTERM) waiting for lagging replicas (Redis's shutdown_mstime != 0):
+    /// writes are paused meanwhile.
+    pub shutdown: Option<PendingShutdown>,
+    /// Clients blocked in SHUTDOWN (BLOCKED_SHUTDOWN).
+    pub shutdown_blocked: Vec<usize>,
     /// INFO stats.
     pub stat_sync_full: u64,
     pub stat_sync_partial_ok: u64,
@@ -768,10 +782,12 @@ pub fn wants_tick(srv: &Server) -> bool {
     !srv.repl.master.replicas.is_empty()
         || srv.repl.master.backlog.is_some()
         || !srv.repl.master.waiting.is_empty()
+        || srv.repl.master.shutdown.is_some()
 }
 
 /// replicationCron's master half, once a second.
 pub fn cron(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis) {
+    shutdown_cron(srv, clients, now);
     if now.0 < srv.repl.master.last_cron + 1000 && srv.repl.master.last_cron != 0 {
         return;
     }
@@ -1005,6 +1021,132 @@ pub fn role(srv: &Server, clients: &slab::Slab<Client>, w: &mut ReplyWriter<'_>)
     }
 }
 
+// ---------------------------------------------------------------- SHUTDOWN waits for replicas
+
+/// isReadyToShutdown: every replica acked the master's offset (or there is none).
+pub fn ready_to_shutdown(srv: &Server, clients: &slab::Slab<Client>) -> bool {
+    srv.repl
+        .master
+        .replicas
+        .iter()
+        .filter_map(|&s| clients.get(s).and_then(|c| c.slave.as_ref()))
+        .all(|s| s.ack_off == srv.repl.master_repl_offset)
+}
+
+/// prepareForShutdown: Ok(true) when the server may exit now (the persistence steps done),
+/// Ok(false) when it waits for lagging replicas (writes paused, GETACK sent; the cron
+/// finishes it) or a shutdown is already waiting, Err when it must keep running.
+pub fn begin_shutdown(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    flags: u8,
+) -> Result<bool, String> {
+    use crate::command::persistence::SHUTDOWN_NOW;
+    if srv.repl.master.shutdown.is_some() {
+        return Ok(false);
+    }
+    srv.events
+        .push_back(Event::Log("User requested shutdown...".into()));
+    if flags & SHUTDOWN_NOW == 0
+        && srv.config.shutdown_timeout != 0
+        && !ready_to_shutdown(srv, clients)
+    {
+        srv.repl.master.shutdown = Some(PendingShutdown {
+            deadline: now
+                .0
+                .saturating_add(srv.config.shutdown_timeout as u64 * 1000),
+            flags,
+        });
+        if srv.pause.is_none() {
+            srv.repl.master.get_ack = true;
+        }
+        srv.events.push_back(Event::Log(
+            "Waiting for replicas before shutting down.".into(),
+        ));
+        return Ok(false);
+    }
+    finish_shutdown(srv, clients, now, flags)
+}
+
+/// finishShutdown: logs the lagging replicas, then the persistence steps. Err cancels a
+/// waiting shutdown (its blocked clients get the error).
+fn finish_shutdown(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    flags: u8,
+) -> Result<bool, String> {
+    let offset = srv.repl.master_repl_offset;
+    let (mut total, mut lagging) = (0, 0);
+    for &slot in &srv.repl.master.replicas {
+        let Some(sl) = clients.get(slot).and_then(|c| c.slave.as_ref()) else {
+            continue;
+        };
+        total += 1;
+        if sl.ack_off != offset {
+            lagging += 1;
+            srv.events.push_back(Event::Log(format!(
+                "Lagging replica {} reported offset {} behind master, state={}.",
+                clients
+                    .get(slot)
+                    .map(|c| c.info.addr.as_str())
+                    .unwrap_or(""),
+                offset - sl.ack_off,
+                sl.state.name()
+            )));
+        }
+    }
+    if total > 0 {
+        srv.events.push_back(Event::Log(format!(
+            "{} of {} replicas are in sync when shutting down.",
+            total - lagging,
+            total
+        )));
+    }
+    match crate::command::persistence::prepare_shutdown(srv, now, flags) {
+        Ok(()) => {
+            srv.repl.master.shutdown = None;
+            Ok(true)
+        }
+        Err(e) => {
+            cancel_shutdown(srv, clients);
+            Err(e)
+        }
+    }
+}
+
+/// The server cron's half: finish a waiting shutdown once every replica acked or the
+/// timeout passed.
+fn shutdown_cron(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis) {
+    let Some(p) = srv.repl.master.shutdown else {
+        return;
+    };
+    if now.0 >= p.deadline || ready_to_shutdown(srv, clients) {
+        // Errors are logged and the waiting clients told (cancel_shutdown).
+        let _ = finish_shutdown(srv, clients, now, p.flags);
+    }
+}
+
+/// cancelShutdown: writes resume, the clients blocked in SHUTDOWN get an error.
+pub fn cancel_shutdown(srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    srv.repl.master.shutdown = None;
+    for slot in std::mem::take(&mut srv.repl.master.shutdown_blocked) {
+        crate::command::blocking::unblock_shutdown(srv, clients, slot);
+    }
+}
+
+/// abortShutdown (SHUTDOWN ABORT): false when no shutdown is waiting.
+pub fn abort_shutdown(srv: &mut Server, clients: &mut slab::Slab<Client>) -> bool {
+    if srv.repl.master.shutdown.is_none() {
+        return false;
+    }
+    cancel_shutdown(srv, clients);
+    srv.events
+        .push_back(Event::Log("Shutdown manually aborted.".into()));
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use crate::resp::append_request;
@@ -1235,6 +1377,73 @@ mod tests {
             send(&mut eng, w, &["WAIT", "1", "-1"]),
             b"-ERR timeout is negative\r\n"
         );
+    }
+
+    #[test]
+    fn shutdown_waits_for_a_lagging_replica_pausing_writes_and_abort_cancels_it() {
+        let mut eng = engine(&[]);
+        let w = client(&mut eng);
+        let (r, _) = attach(&mut eng, "?", -1);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        send(&mut eng, w, &["SET", "k", "v"]);
+        out(&mut eng, r);
+        assert_eq!(
+            send(&mut eng, w, &["SHUTDOWN", "ABORT"]),
+            b"-ERR No shutdown in progress.\r\n"
+        );
+        // The replica has not acked the SET: SHUTDOWN blocks, asks for an ACK, pauses writes.
+        assert_eq!(send(&mut eng, w, &["SHUTDOWN"]), b"");
+        assert!(!eng.shutdown_requested());
+        assert_eq!(out(&mut eng, r), req(&["REPLCONF", "GETACK", "*"]));
+        let w2 = client(&mut eng);
+        assert_eq!(send(&mut eng, w2, &["SET", "k", "v2"]), b"");
+        let w3 = client(&mut eng);
+        assert_eq!(send(&mut eng, w3, &["GET", "k"]), b"$1\r\nv\r\n");
+        // A second SHUTDOWN waits with the first.
+        assert_eq!(send(&mut eng, w3, &["SHUTDOWN"]), b"");
+        // ABORT: the waiting clients get the error, the held write runs.
+        let a = client(&mut eng);
+        assert_eq!(send(&mut eng, a, &["SHUTDOWN", "ABORT"]), b"+OK\r\n");
+        let err = b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n";
+        assert_eq!(out(&mut eng, w), err);
+        assert_eq!(out(&mut eng, w3), err);
+        eng.tick(T0);
+        assert_eq!(out(&mut eng, w2), b"+OK\r\n");
+        assert!(!eng.shutdown_requested());
+        // Again; this time the replica acks everything and the cron lets the server exit.
+        assert_eq!(send(&mut eng, w, &["SHUTDOWN", "NOSAVE"]), b"");
+        let off = info(&mut eng, "master_repl_offset");
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", &off]));
+        eng.tick(UnixMillis(T0.0 + 1000));
+        assert!(eng.shutdown_requested());
+    }
+
+    #[test]
+    fn shutdown_gives_up_on_a_replica_after_the_timeout_and_now_does_not_wait() {
+        let mut eng = engine(&[("shutdown-timeout", "2")]);
+        let w = client(&mut eng);
+        let (r, _) = attach(&mut eng, "?", -1);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        send(&mut eng, w, &["SET", "k", "v"]);
+        assert_eq!(send(&mut eng, w, &["SHUTDOWN"]), b"");
+        eng.tick(UnixMillis(T0.0 + 1000));
+        assert!(!eng.shutdown_requested());
+        eng.tick(UnixMillis(T0.0 + 2000));
+        assert!(eng.shutdown_requested());
+        // NOW skips the wait; shutdown-timeout 0 too.
+        for (cfg, args) in [("2", &["SHUTDOWN", "NOW"][..]), ("0", &["SHUTDOWN"][..])] {
+            let mut eng = engine(&[("shutdown-timeout", cfg)]);
+            let w = client(&mut eng);
+            attach(&mut eng, "?", -1);
+            send(&mut eng, w, &["SET", "k", "v"]);
+            assert_eq!(send(&mut eng, w, args), b"");
+            assert!(eng.shutdown_requested(), "{args:?} {cfg}");
+        }
+        // Without replicas, at once.
+        let mut eng = engine(&[]);
+        let w = client(&mut eng);
+        assert_eq!(send(&mut eng, w, &["SHUTDOWN"]), b"");
+        assert!(eng.shutdown_requested());
     }
 
     #[test]
