@@ -1054,7 +1054,7 @@ impl Engine {
     /// Runs the requests CLIENT PAUSE held back once the pause is over (or lifted), and tells
     /// the host their clients have output.
     fn resume_postponed(&mut self, now: UnixMillis) {
-        if self.srv.repl.master.shutdown.is_some() {
+        if crate::repl::writes_paused(&self.srv) {
             return;
         }
         if let Some(p) = &self.srv.pause {
@@ -1110,7 +1110,7 @@ impl Engine {
         // A pause ends at its deadline; postponed clients held by a lifted pause run at once.
         let pause = match &self.srv.pause {
             Some(p) => Some(p.end),
-            None if self.srv.repl.master.shutdown.is_none()
+            None if !crate::repl::writes_paused(&self.srv)
                 && self.clients.iter().any(|(_, c)| c.postponed) =>
             {
                 Some(self.srv.last_tick)

@@ -40,6 +40,12 @@ pub fn run(ctx: &mut Ctx, name: &str) -> Suite {
         s.fail(format!("{e}\nmaster log:\n{}", master.log_tail(15)));
     }
     drop(master);
+    let res = failover_scenario(&bin, &mut s);
+    check(
+        &mut s,
+        "FAILOVER both ways: Oxidis hands the master role to redis-server and takes it back (PSYNC ... FAILOVER, partial resyncs, identical datasets)",
+        res,
+    );
     let res = shutdown_scenario(&bin, &mut s);
     check(
         &mut s,
@@ -47,6 +53,104 @@ pub fn run(ctx: &mut Ctx, name: &str) -> Suite {
         res,
     );
     s
+}
+
+/// Polls until `c` has the role (ROLE's first element).
+fn wait_role(c: &mut Conn, want: &str) -> Result<(), String> {
+    let deadline = Instant::now() + SYNC_DEADLINE;
+    loop {
+        let role = match c.call(&["ROLE"])? {
+            Reply::Array(v) => v.first().map(text).unwrap_or_default(),
+            other => text(&other),
+        };
+        if role == want {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("ROLE stayed {role:?}, want {want:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Coordinated failover (Redis 6.2+): an Oxidis master with a redis-server replica runs
+/// FAILOVER TO it, the replica promotes itself on `PSYNC ... FAILOVER` and Oxidis follows it
+/// with a partial resync; then FAILOVER on redis-server hands the role back to Oxidis.
+fn failover_scenario(bin: &std::path::Path, s: &mut Suite) -> Result<(), String> {
+    let ox = servers::start("oxidis-failover", bin, servers::server_args)?;
+    let port = ox.port().to_string();
+    let redis = servers::start("redis-failover", "redis-server".as_ref(), |p| {
+        let mut a = servers::server_args(p);
+        a.extend(["--replicaof", "127.0.0.1", &port].map(OsString::from));
+        a
+    })?;
+    let mut o = connect(&ox.addr())?;
+    let mut r = connect(&redis.addr())?;
+    wait_field(&mut r, "replication", "master_link_status", "up")?;
+    set_range(&mut o, 0..500)?;
+    synced(&mut o, &mut r)?;
+    // Oxidis → redis-server.
+    let rport = redis.port().to_string();
+    let ok = text(&o.call_ok(&["FAILOVER", "TO", "127.0.0.1", &rport, "TIMEOUT", "30000"])?);
+    if ok != "OK" {
+        return Err(format!("FAILOVER TO answered {ok:?}"));
+    }
+    wait_role(&mut r, "master")?;
+    wait_role(&mut o, "slave")?;
+    wait_field(&mut o, "replication", "master_link_status", "up")?;
+    wait_field(
+        &mut o,
+        "replication",
+        "master_failover_state",
+        "no-failover",
+    )?;
+    let (full, ok) = (
+        r.info_field("stats", "sync_full")?,
+        r.info_field("stats", "sync_partial_ok")?,
+    );
+    if (full.as_str(), ok.as_str()) != ("0", "1") {
+        return Err(format!(
+            "the new master (redis-server): sync_full {full}, sync_partial_ok {ok} (want 0 and 1)"
+        ));
+    }
+    set_range(&mut r, 500..1000)?;
+    let keys = synced(&mut r, &mut o)?;
+    s.info.push(format!(
+        "FAILOVER Oxidis → redis-server: Oxidis continued as its replica (+CONTINUE), {keys} keys identical"
+    ));
+    // redis-server → Oxidis: Oxidis receives PSYNC ... FAILOVER and takes over.
+    let ok = text(&r.call_ok(&["FAILOVER", "TIMEOUT", "30000"])?);
+    if ok != "OK" {
+        return Err(format!("redis-server's FAILOVER answered {ok:?}"));
+    }
+    wait_role(&mut o, "master")?;
+    wait_role(&mut r, "slave")?;
+    wait_field(&mut r, "replication", "master_link_status", "up")?;
+    wait_field(
+        &mut r,
+        "replication",
+        "master_failover_state",
+        "no-failover",
+    )?;
+    let log = ox.log_tail(400);
+    if !log.contains("Failover request received") {
+        return Err(format!(
+            "Oxidis's log shows no PSYNC FAILOVER:\n{}",
+            ox.log_tail(20)
+        ));
+    }
+    let ok = o.info_field("stats", "sync_partial_ok")?;
+    if ok != "1" {
+        return Err(format!(
+            "Oxidis as the new master: sync_partial_ok {ok}, want 1"
+        ));
+    }
+    set_range(&mut o, 1000..1500)?;
+    let keys = synced(&mut o, &mut r)?;
+    s.info.push(format!(
+        "FAILOVER redis-server → Oxidis: Oxidis promoted on PSYNC FAILOVER, redis-server continued (+CONTINUE), {keys} keys identical"
+    ));
+    Ok(())
 }
 
 /// A master with a redis-server replica behind a proxy.

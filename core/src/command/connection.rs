@@ -420,7 +420,7 @@ pub fn must_postpone(
     // A shutdown waiting for replicas pauses writes (PAUSE_DURING_SHUTDOWN).
     let (all, on) = match &srv.pause {
         Some(p) if p.end.0 > now.0 => (p.all, true),
-        _ => (false, srv.repl.master.shutdown.is_some()),
+        _ => (false, crate::repl::writes_paused(srv)),
     };
     // Replicas are never paused.
     if !on || crate::repl::master::is_replica(c) {

@@ -486,7 +486,24 @@ pub fn sync_command(
     }
     let psync = is(args[0], "psync");
     if psync && args.len() > 3 && is(args[3], "failover") {
-        return Err(b"ERR PSYNC FAILOVER can't be sent to a master.".to_vec());
+        // The old master of a coordinated FAILOVER asks us to take over (if it is ours).
+        srv.events.push_back(Event::Log(format!(
+            "Failover request received for replid {}.",
+            String::from_utf8_lossy(args[1])
+        )));
+        if !srv.repl.replica.is_replica() {
+            return Err(b"ERR PSYNC FAILOVER can't be sent to a master.".to_vec());
+        }
+        if !args[1].eq_ignore_ascii_case(srv.repl.replid.as_bytes()) {
+            return Err(b"ERR PSYNC FAILOVER replid must match my replid.".to_vec());
+        }
+        crate::repl::replica::unset_master(srv, clients);
+        srv.events
+            .push_back(Event::Log("MASTER MODE enabled (failover request)".into()));
+    }
+    // Replicas may not sync with us while we fail over.
+    if srv.repl.failover.state != crate::repl::FailoverState::None {
+        return Err(b"NOMASTERLINK Can't SYNC while failing over".to_vec());
     }
     // A replica whose link to its master is down cannot serve a sub-replica.
     if srv.repl.replica.is_replica() && !crate::repl::replica::link_up(srv) {
@@ -783,11 +800,13 @@ pub fn wants_tick(srv: &Server) -> bool {
         || srv.repl.master.backlog.is_some()
         || !srv.repl.master.waiting.is_empty()
         || srv.repl.master.shutdown.is_some()
+        || srv.repl.failover.state != crate::repl::FailoverState::None
 }
 
 /// replicationCron's master half, once a second.
 pub fn cron(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis) {
     shutdown_cron(srv, clients, now);
+    update_failover(srv, clients, now);
     if now.0 < srv.repl.master.last_cron + 1000 && srv.repl.master.last_cron != 0 {
         return;
     }
@@ -1147,6 +1166,144 @@ pub fn abort_shutdown(srv: &mut Server, clients: &mut slab::Slab<Client>) -> boo
     true
 }
 
+// ---------------------------------------------------------------- FAILOVER
+
+/// findReplica: the replica announced (or seen) at host:port.
+fn find_replica(
+    srv: &Server,
+    clients: &slab::Slab<Client>,
+    host: &str,
+    port: i64,
+) -> Option<usize> {
+    srv.repl.master.replicas.iter().copied().find(|&slot| {
+        clients.get(slot).is_some_and(|c| {
+            c.slave.as_ref().is_some_and(|s| s.listening_port == port)
+                && replica_addr(c).eq_ignore_ascii_case(host)
+        })
+    })
+}
+
+/// failoverCommand after parsing (`timeout` 0: none). Err: the error reply.
+pub fn failover_start(
+    srv: &mut Server,
+    clients: &slab::Slab<Client>,
+    now: UnixMillis,
+    to: Option<(String, i64)>,
+    force: bool,
+    timeout: i64,
+) -> Result<(), &'static str> {
+    use crate::repl::FailoverState;
+    if srv.repl.failover.state != FailoverState::None {
+        return Err("FAILOVER already in progress.");
+    }
+    if srv.repl.replica.is_replica() {
+        return Err("FAILOVER is not valid when server is a replica.");
+    }
+    if srv.repl.master.replicas.is_empty() {
+        return Err("FAILOVER requires connected replicas.");
+    }
+    if force && (timeout == 0 || to.is_none()) {
+        return Err("FAILOVER with force option requires both a timeout and target HOST and IP.");
+    }
+    if let Some((host, port)) = to {
+        let Some(slot) = find_replica(srv, clients, &host, port) else {
+            return Err("FAILOVER target HOST and PORT is not a replica.");
+        };
+        if clients[slot].slave.as_ref().map(|s| s.state) != Some(SlaveState::Online) {
+            return Err("FAILOVER target replica is not online.");
+        }
+        srv.events
+            .push_back(Event::Log(format!("FAILOVER requested to {host}:{port}.")));
+        srv.repl.failover.target = Some((host, port as u16));
+    } else {
+        srv.events
+            .push_back(Event::Log("FAILOVER requested to any replica.".into()));
+    }
+    let f = &mut srv.repl.failover;
+    f.end = if timeout > 0 {
+        now.0.saturating_add(timeout as u64)
+    } else {
+        0
+    };
+    f.force = force;
+    f.state = FailoverState::WaitForSync;
+    Ok(())
+}
+
+/// abortFailover: back to a plain master (if it had become a replica), writes resume.
+pub fn abort_failover(srv: &mut Server, clients: &mut slab::Slab<Client>, why: &str) {
+    use crate::repl::FailoverState;
+    let f = &srv.repl.failover;
+    if f.state == FailoverState::None {
+        return;
+    }
+    let to = match &f.target {
+        Some((h, p)) => format!("{h}:{p}"),
+        None => "any replica".into(),
+    };
+    srv.events
+        .push_back(Event::Log(format!("FAILOVER to {to} aborted: {why}")));
+    if f.state == FailoverState::InProgress {
+        crate::repl::replica::unset_master(srv, clients);
+    }
+    srv.repl.failover = Default::default();
+}
+
+/// updateFailoverStatus: once the target (or any replica) acked the master's offset, or
+/// the timeout passed with FORCE, become a replica of it (the handshake then sends
+/// `PSYNC ... FAILOVER`); the timeout without FORCE aborts.
+pub fn update_failover(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis) {
+    use crate::repl::FailoverState;
+    let f = &srv.repl.failover;
+    if f.state != FailoverState::WaitForSync {
+        return;
+    }
+    let target = if f.end != 0 && f.end <= now.0 {
+        if !f.force {
+            abort_failover(srv, clients, "Replica never caught up before timeout");
+            return;
+        }
+        srv.events.push_back(Event::Log(
+            "FAILOVER time out exceeded, failing over.".into(),
+        ));
+        f.target.clone()
+    } else {
+        let offset = srv.repl.master_repl_offset;
+        let synced = |slot: usize| {
+            clients
+                .get(slot)
+                .and_then(|c| c.slave.as_ref())
+                .is_some_and(|s| s.ack_off == offset)
+        };
+        let found = match &f.target {
+            Some((h, p)) => find_replica(srv, clients, h, *p as i64).filter(|&s| synced(s)),
+            None => srv
+                .repl
+                .master
+                .replicas
+                .iter()
+                .copied()
+                .find(|&s| synced(s)),
+        };
+        let Some(slot) = found else {
+            return;
+        };
+        let c = &clients[slot];
+        let port = c.slave.as_ref().map_or(0, |s| s.listening_port) as u16;
+        srv.events.push_back(Event::Log(format!(
+            "Failover target {}:{port} is synced, failing over.",
+            replica_addr(c)
+        )));
+        Some((replica_addr(c), port))
+    };
+    let Some((host, port)) = target else {
+        return;
+    };
+    srv.repl.failover.target = Some((host.clone(), port));
+    srv.repl.failover.state = FailoverState::InProgress;
+    crate::repl::replica::set_master(srv, clients, &host, port);
+}
+
 #[cfg(test)]
 mod tests {
     use crate::resp::append_request;
@@ -1444,6 +1601,167 @@ mod tests {
         let w = client(&mut eng);
         assert_eq!(send(&mut eng, w, &["SHUTDOWN"]), b"");
         assert!(eng.shutdown_requested());
+    }
+
+    /// The host's ConnectMaster request: (host, port, attempt).
+    fn connect_request(eng: &mut Engine) -> (String, u16, u64) {
+        while let Some(ev) = eng.poll_event() {
+            if let crate::Event::ConnectMaster {
+                host,
+                port,
+                attempt,
+            } = ev
+            {
+                return (host, port, attempt);
+            }
+        }
+        panic!("no ConnectMaster event");
+    }
+
+    /// Moves bytes both ways between a connection's two ends until neither has output.
+    fn wire(now: UnixMillis, a: &mut Engine, ca: ClientHandle, b: &mut Engine, cb: ClientHandle) {
+        for _ in 0..100 {
+            let (x, y) = (out(a, ca), out(b, cb));
+            if x.is_empty() && y.is_empty() {
+                return;
+            }
+            b.feed(now, cb, &x);
+            a.feed(now, ca, &y);
+        }
+        panic!("the link never went quiet");
+    }
+
+    #[test]
+    fn failover_errors_wait_for_sync_abort_and_timeout() {
+        let mut eng = engine(&[]);
+        let w = client(&mut eng);
+        let err = |t: &str| format!("-ERR {t}\r\n").into_bytes();
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER"]),
+            err("FAILOVER requires connected replicas.")
+        );
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER", "ABORT"]),
+            err("No failover in progress.")
+        );
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER", "TIMEOUT", "0"]),
+            err("FAILOVER timeout must be greater than 0")
+        );
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER", "FORCE", "FORCE"]),
+            err("syntax error")
+        );
+        let (r, _) = attach(&mut eng, "?", -1);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        send(&mut eng, w, &["SET", "k", "v"]);
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER", "FORCE", "TIMEOUT", "10"]),
+            err("FAILOVER with force option requires both a timeout and target HOST and IP.")
+        );
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER", "TO", "127.0.0.1", "6381"]),
+            err("FAILOVER target HOST and PORT is not a replica.")
+        );
+        // Waiting for the replica to ack the SET: writes are held, ABORT lets them go.
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER", "TO", "127.0.0.1", "6380"]),
+            b"+OK\r\n"
+        );
+        assert_eq!(info(&mut eng, "master_failover_state"), "waiting-for-sync");
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER"]),
+            err("FAILOVER already in progress.")
+        );
+        assert_eq!(
+            send(&mut eng, w, &["REPLICAOF", "127.0.0.1", "1"]),
+            err("REPLICAOF not allowed while failing over.")
+        );
+        let w2 = client(&mut eng);
+        assert_eq!(send(&mut eng, w2, &["SET", "k", "v2"]), b"");
+        eng.tick(UnixMillis(T0.0 + 5000));
+        assert_eq!(info(&mut eng, "master_failover_state"), "waiting-for-sync");
+        assert_eq!(send(&mut eng, w, &["FAILOVER", "ABORT"]), b"+OK\r\n");
+        assert_eq!(info(&mut eng, "master_failover_state"), "no-failover");
+        eng.tick(UnixMillis(T0.0 + 5000));
+        assert_eq!(out(&mut eng, w2), b"+OK\r\n");
+        // A timeout without FORCE gives up.
+        assert_eq!(
+            send_at(
+                &mut eng,
+                UnixMillis(T0.0 + 5000),
+                w,
+                &["FAILOVER", "TIMEOUT", "100"]
+            ),
+            b"+OK\r\n"
+        );
+        eng.tick(UnixMillis(T0.0 + 5100));
+        assert_eq!(info(&mut eng, "master_failover_state"), "no-failover");
+        assert_eq!(info(&mut eng, "role"), "master");
+    }
+
+    #[test]
+    fn failover_hands_the_master_role_to_a_synced_replica() {
+        // a: the master; b: its replica (an Oxidis engine, listening on 6380).
+        let mut a = engine(&[]);
+        let mut b = engine(&[("replica-announce-port", "6380")]);
+        let bc = client(&mut b);
+        assert_eq!(
+            send(&mut b, bc, &["REPLICAOF", "127.0.0.1", "6379"]),
+            b"+OK\r\n"
+        );
+        let (_, _, attempt) = connect_request(&mut b);
+        let blink = b
+            .master_link_connected(T0, attempt, ConnInfo::default())
+            .unwrap();
+        let ar = client(&mut a);
+        let mut now = T0;
+        for _ in 0..3 {
+            wire(now, &mut a, ar, &mut b, blink);
+            now = UnixMillis(now.0 + 1000);
+            a.tick(now);
+            b.tick(now);
+        }
+        wire(now, &mut a, ar, &mut b, blink);
+        assert_eq!(info(&mut b, "master_link_status"), "up");
+        let aw = client(&mut a);
+        send(&mut a, aw, &["SET", "k", "before"]);
+        assert_eq!(send(&mut a, aw, &["FAILOVER"]), b"+OK\r\n");
+        // b acks on its cron; a then becomes b's replica and asks it to take over.
+        wire(now, &mut a, ar, &mut b, blink);
+        now = UnixMillis(now.0 + 1000);
+        b.tick(now);
+        wire(now, &mut a, ar, &mut b, blink);
+        a.tick(now);
+        assert_eq!(
+            info(&mut a, "master_failover_state"),
+            "failover-in-progress"
+        );
+        assert_eq!(info(&mut a, "role"), "slave");
+        let (host, port, attempt) = connect_request(&mut a);
+        assert_eq!((host.as_str(), port), ("127.0.0.1", 6380));
+        let alink = a
+            .master_link_connected(now, attempt, ConnInfo::default())
+            .unwrap();
+        let br = client(&mut b);
+        for _ in 0..3 {
+            wire(now, &mut b, br, &mut a, alink);
+            now = UnixMillis(now.0 + 1000);
+            a.tick(now);
+            b.tick(now);
+        }
+        assert_eq!(info(&mut b, "role"), "master");
+        assert_eq!(info(&mut a, "role"), "slave");
+        assert_eq!(info(&mut a, "master_failover_state"), "no-failover");
+        assert_eq!(info(&mut a, "master_link_status"), "up");
+        // A partial resync: no full sync on the new master; its writes reach the old one.
+        assert_eq!(info(&mut b, "sync_full"), "0");
+        assert_eq!(info(&mut b, "sync_partial_ok"), "1");
+        let bw = client(&mut b);
+        assert_eq!(send(&mut b, bw, &["SET", "k", "after"]), b"+OK\r\n");
+        wire(now, &mut b, br, &mut a, alink);
+        let ac = client(&mut a);
+        assert_eq!(send(&mut a, ac, &["GET", "k"]), b"$5\r\nafter\r\n");
     }
 
     #[test]
