@@ -781,7 +781,12 @@ pub fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let target = ctx
         .clients
         .iter()
-        .find(|(_, c)| i64::try_from(c.client_id).is_ok_and(|cid| cid == id) && c.blocked.is_some())
+        // A client blocked in SHUTDOWN is left alone (Redis 7.0.15 panics on the TIMEOUT
+        // form): the shutdown answers it.
+        .find(|(_, c)| {
+            i64::try_from(c.client_id).is_ok_and(|cid| cid == id)
+                && c.blocked.as_ref().is_some_and(|b| b.op != Op::Shutdown)
+        })
         .map(|(slot, _)| slot);
     let Some(slot) = target else {
         ctx.out().int(0);

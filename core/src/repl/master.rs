@@ -815,7 +815,14 @@ pub fn cron(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis)
     srv.repl.master.cron_loops += 1;
     let period = srv.config.repl_ping_replica_period.max(1) as u64;
     let is_top = !srv.repl.replica.is_replica();
-    if is_top && loops.is_multiple_of(period) && !srv.repl.master.replicas.is_empty() {
+    // No PING while a FAILOVER with a timeout holds writes (Redis's
+    // manual_failover_in_progress): the target can reach the offset.
+    let failing_over = srv.repl.failover.end != 0;
+    if is_top
+        && !failing_over
+        && loops.is_multiple_of(period)
+        && !srv.repl.master.replicas.is_empty()
+    {
         feed_command(srv, clients, &[b"PING"]);
     }
     // Newlines keep replicas waiting for their RDB from timing out (before the payload
@@ -1548,6 +1555,8 @@ mod tests {
             send(&mut eng, w, &["SHUTDOWN", "ABORT"]),
             b"-ERR No shutdown in progress.\r\n"
         );
+        let wid = String::from_utf8(send(&mut eng, w, &["CLIENT", "ID"])).unwrap();
+        let wid = wid.trim_start_matches(':').trim_end().to_string();
         // The replica has not acked the SET: SHUTDOWN blocks, asks for an ACK, pauses writes.
         assert_eq!(send(&mut eng, w, &["SHUTDOWN"]), b"");
         assert!(!eng.shutdown_requested());
@@ -1556,8 +1565,10 @@ mod tests {
         assert_eq!(send(&mut eng, w2, &["SET", "k", "v2"]), b"");
         let w3 = client(&mut eng);
         assert_eq!(send(&mut eng, w3, &["GET", "k"]), b"$1\r\nv\r\n");
-        // A second SHUTDOWN waits with the first.
+        // A second SHUTDOWN waits with the first; CLIENT UNBLOCK does not release them.
         assert_eq!(send(&mut eng, w3, &["SHUTDOWN"]), b"");
+        let a0 = client(&mut eng);
+        assert_eq!(send(&mut eng, a0, &["CLIENT", "UNBLOCK", &wid]), b":0\r\n");
         // ABORT: the waiting clients get the error, the held write runs.
         let a = client(&mut eng);
         assert_eq!(send(&mut eng, a, &["SHUTDOWN", "ABORT"]), b"+OK\r\n");
