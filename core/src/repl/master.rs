@@ -1712,6 +1712,67 @@ mod tests {
     }
 
     #[test]
+    fn failover_force_after_the_timeout_then_abort_or_a_refusing_target() {
+        let mut eng = engine(&[]);
+        let w = client(&mut eng);
+        let (r, _) = attach(&mut eng, "?", -1);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        send(&mut eng, w, &["SET", "k", "v"]);
+        while eng.poll_event().is_some() {}
+        let failover = [
+            "FAILOVER",
+            "TO",
+            "127.0.0.1",
+            "6380",
+            "FORCE",
+            "TIMEOUT",
+            "100",
+        ];
+        assert_eq!(send(&mut eng, w, &failover), b"+OK\r\n");
+        eng.tick(UnixMillis(T0.0 + 50));
+        assert_eq!(info(&mut eng, "master_failover_state"), "waiting-for-sync");
+        // The replica never acked: FORCE fails over anyway once the timeout passed.
+        eng.tick(UnixMillis(T0.0 + 100));
+        assert_eq!(
+            info(&mut eng, "master_failover_state"),
+            "failover-in-progress"
+        );
+        assert_eq!(info(&mut eng, "role"), "slave");
+        let (host, port, _) = connect_request(&mut eng);
+        assert_eq!((host.as_str(), port), ("127.0.0.1", 6380));
+        // ABORT: a master again, writes flow.
+        assert_eq!(send(&mut eng, w, &["FAILOVER", "ABORT"]), b"+OK\r\n");
+        assert_eq!(info(&mut eng, "role"), "master");
+        assert_eq!(info(&mut eng, "master_failover_state"), "no-failover");
+        assert_eq!(send(&mut eng, w, &["SET", "k", "v2"]), b"+OK\r\n");
+        // Again (ABORT dropped the replicas: one attaches anew), and this time the target
+        // refuses PSYNC ... FAILOVER: aborted as well.
+        attach(&mut eng, "?", -1);
+        let t = UnixMillis(T0.0 + 1000);
+        eng.tick(t);
+        assert_eq!(send_at(&mut eng, t, w, &failover), b"+OK\r\n");
+        let t = UnixMillis(T0.0 + 2000);
+        eng.tick(t);
+        let (_, _, attempt) = connect_request(&mut eng);
+        let link = eng
+            .master_link_connected(t, attempt, ConnInfo::default())
+            .unwrap();
+        assert_eq!(out(&mut eng, link), req(&["PING"]));
+        eng.feed(t, link, b"+PONG\r\n");
+        out(&mut eng, link);
+        eng.feed(t, link, b"+OK\r\n+OK\r\n");
+        let psync = String::from_utf8(out(&mut eng, link)).unwrap();
+        assert!(psync.ends_with("$8\r\nFAILOVER\r\n"), "{psync:?}");
+        eng.feed(
+            t,
+            link,
+            b"-ERR PSYNC FAILOVER replid must match my replid.\r\n",
+        );
+        assert_eq!(info(&mut eng, "role"), "master");
+        assert_eq!(info(&mut eng, "master_failover_state"), "no-failover");
+    }
+
+    #[test]
     fn failover_hands_the_master_role_to_a_synced_replica() {
         // a: the master; b: its replica (an Oxidis engine, listening on 6380).
         let mut a = engine(&[]);
