@@ -28,7 +28,7 @@ IMPLEMENTED = {
     "server": "command|count command|info command|docs command|list command|help "
               "info dbsize flushdb flushall time config|get config|set config|resetstat config|help "
               "swapdb",
-    "replication": "replconf sync psync wait role replicaof slaveof",
+    "replication": "replconf sync psync wait role replicaof slaveof failover",
     "bitops": "setbit getbit bitcount bitpos bitop bitfield bitfield_ro",
     "string": "set get getset getdel getex setnx setex psetex mset msetnx mget append strlen incr decr "
               "incrby decrby incrbyfloat setrange getrange substr lcs",

@@ -1060,6 +1060,9 @@ impl Engine {
     /// Runs the requests CLIENT PAUSE held back once the pause is over (or lifted), and tells
     /// the host their clients have output.
     fn resume_postponed(&mut self, now: UnixMillis) {
+        if crate::repl::writes_paused(&self.srv) {
+            return;
+        }
         if let Some(p) = &self.srv.pause {
             if p.end.0 > now.0 {
                 return;
@@ -1118,7 +1121,10 @@ impl Engine {
         // A pause ends at its deadline; postponed clients held by a lifted pause run at once.
         let pause = match &self.srv.pause {
             Some(p) => Some(p.end),
-            None if self.srv.any_postponed && self.clients.iter().any(|(_, c)| c.postponed) => {
+            None if self.srv.any_postponed
+                && !crate::repl::writes_paused(&self.srv)
+                && self.clients.iter().any(|(_, c)| c.postponed) =>
+            {
                 Some(self.srv.last_tick)
             }
             None => None,

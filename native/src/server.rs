@@ -684,8 +684,10 @@ impl Server {
             if let Some(name) = stop {
                 // As Redis's prepareForShutdown: save if save points are set; if that
                 // fails, keep running.
-                match self.eng.prepare_shutdown(crate::server::now()) {
-                    Ok(()) => return Ok(name),
+                match self.eng.request_shutdown(crate::server::now()) {
+                    Ok(()) if self.eng.shutdown_requested() => return Ok(name),
+                    // Waiting for lagging replicas: the cron finishes it.
+                    Ok(()) => {}
                     Err(_) => log::warning(
                         "Errors trying to shut down the server. Check the logs for more information.",
                     ),

@@ -2,7 +2,9 @@
 //! replica and its master, for the replication suites. Thread-based: one accept thread, two
 //! copying threads per connection. `cut()` shuts down both sockets of every live link (each
 //! side sees the connection close); `hold(true)` refuses new connections (accepted and
-//! closed at once) until `hold(false)`, so the partition lasts as long as the test wants.
+//! closed at once) until `hold(false)`, so the partition lasts as long as the test wants;
+//! `stall(true)` keeps the links up but forwards nothing until `stall(false)` (a replica
+//! that lags).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -14,6 +16,7 @@ pub struct CutProxy {
     port: u16,
     links: Arc<Mutex<Vec<(TcpStream, TcpStream)>>>,
     holding: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     accepted: Arc<AtomicUsize>,
 }
@@ -30,6 +33,7 @@ impl CutProxy {
             port,
             links: Arc::default(),
             holding: Arc::default(),
+            stalled: Arc::default(),
             stop: Arc::default(),
             accepted: Arc::default(),
         };
@@ -39,6 +43,7 @@ impl CutProxy {
             proxy.stop.clone(),
             proxy.accepted.clone(),
         );
+        let stalled = proxy.stalled.clone();
         let target = target.to_string();
         thread::spawn(move || {
             for conn in listener.incoming() {
@@ -63,8 +68,9 @@ impl CutProxy {
                 if let (Ok(c3), Ok(s3)) = (client.try_clone(), server.try_clone()) {
                     links.lock().expect("proxy lock").push((c3, s3));
                 }
-                thread::spawn(move || pump(client, s2));
-                thread::spawn(move || pump(server, c2));
+                let (st1, st2) = (stalled.clone(), stalled.clone());
+                thread::spawn(move || pump(client, s2, &st1));
+                thread::spawn(move || pump(server, c2, &st2));
             }
         });
         Ok(proxy)
@@ -91,6 +97,11 @@ impl CutProxy {
     pub fn hold(&self, on: bool) {
         self.holding.store(on, Ordering::SeqCst);
     }
+
+    /// While on, the links stay up but nothing is forwarded (what was read waits).
+    pub fn stall(&self, on: bool) {
+        self.stalled.store(on, Ordering::SeqCst);
+    }
 }
 
 impl Drop for CutProxy {
@@ -103,12 +114,15 @@ impl Drop for CutProxy {
 }
 
 /// Copies `from` to `to` until either side closes, then closes both.
-fn pump(mut from: TcpStream, mut to: TcpStream) {
+fn pump(mut from: TcpStream, mut to: TcpStream, stalled: &AtomicBool) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                while stalled.load(Ordering::SeqCst) {
+                    thread::sleep(std::time::Duration::from_millis(5));
+                }
                 if to.write_all(&buf[..n]).is_err() {
                     break;
                 }

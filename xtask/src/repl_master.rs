@@ -39,7 +39,254 @@ pub fn run(ctx: &mut Ctx, name: &str) -> Suite {
     if let Err(e) = scenario(&master, &mut s) {
         s.fail(format!("{e}\nmaster log:\n{}", master.log_tail(15)));
     }
+    drop(master);
+    let res = failover_scenario(&bin, &mut s);
+    check(
+        &mut s,
+        "FAILOVER both ways: Oxidis hands the master role to redis-server and takes it back (PSYNC ... FAILOVER, partial resyncs, identical datasets)",
+        res,
+    );
+    let res = shutdown_scenario(&bin, &mut s);
+    check(
+        &mut s,
+        "SHUTDOWN waits for a lagging replica: ABORT, catch-up with no write lost, SIGTERM after shutdown-timeout",
+        res,
+    );
     s
+}
+
+/// Polls until `c` has the role (ROLE's first element).
+fn wait_role(c: &mut Conn, want: &str) -> Result<(), String> {
+    let deadline = Instant::now() + SYNC_DEADLINE;
+    loop {
+        let role = match c.call(&["ROLE"])? {
+            Reply::Array(v) => v.first().map(text).unwrap_or_default(),
+            other => text(&other),
+        };
+        if role == want {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("ROLE stayed {role:?}, want {want:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Coordinated failover (Redis 6.2+): an Oxidis master with a redis-server replica runs
+/// FAILOVER TO it, the replica promotes itself on `PSYNC ... FAILOVER` and Oxidis follows it
+/// with a partial resync; then FAILOVER on redis-server hands the role back to Oxidis.
+fn failover_scenario(bin: &std::path::Path, s: &mut Suite) -> Result<(), String> {
+    let ox = servers::start("oxidis-failover", bin, servers::server_args)?;
+    let port = ox.port().to_string();
+    let redis = servers::start("redis-failover", "redis-server".as_ref(), |p| {
+        let mut a = servers::server_args(p);
+        a.extend(["--replicaof", "127.0.0.1", &port].map(OsString::from));
+        a
+    })?;
+    let mut o = connect(&ox.addr())?;
+    let mut r = connect(&redis.addr())?;
+    wait_field(&mut r, "replication", "master_link_status", "up")?;
+    set_range(&mut o, 0..500)?;
+    synced(&mut o, &mut r)?;
+    // Oxidis → redis-server.
+    let rport = redis.port().to_string();
+    let ok = text(&o.call_ok(&["FAILOVER", "TO", "127.0.0.1", &rport, "TIMEOUT", "30000"])?);
+    if ok != "OK" {
+        return Err(format!("FAILOVER TO answered {ok:?}"));
+    }
+    wait_role(&mut r, "master")?;
+    wait_role(&mut o, "slave")?;
+    wait_field(&mut o, "replication", "master_link_status", "up")?;
+    wait_field(
+        &mut o,
+        "replication",
+        "master_failover_state",
+        "no-failover",
+    )?;
+    let (full, ok) = (
+        r.info_field("stats", "sync_full")?,
+        r.info_field("stats", "sync_partial_ok")?,
+    );
+    if (full.as_str(), ok.as_str()) != ("0", "1") {
+        return Err(format!(
+            "the new master (redis-server): sync_full {full}, sync_partial_ok {ok} (want 0 and 1)"
+        ));
+    }
+    set_range(&mut r, 500..1000)?;
+    let keys = synced(&mut r, &mut o)?;
+    s.info.push(format!(
+        "FAILOVER Oxidis → redis-server: Oxidis continued as its replica (+CONTINUE), {keys} keys identical"
+    ));
+    // redis-server → Oxidis: Oxidis receives PSYNC ... FAILOVER and takes over.
+    let ok = text(&r.call_ok(&["FAILOVER", "TIMEOUT", "30000"])?);
+    if ok != "OK" {
+        return Err(format!("redis-server's FAILOVER answered {ok:?}"));
+    }
+    wait_role(&mut o, "master")?;
+    wait_role(&mut r, "slave")?;
+    wait_field(&mut r, "replication", "master_link_status", "up")?;
+    wait_field(
+        &mut r,
+        "replication",
+        "master_failover_state",
+        "no-failover",
+    )?;
+    let log = ox.log_tail(400);
+    if !log.contains("Failover request received") {
+        return Err(format!(
+            "Oxidis's log shows no PSYNC FAILOVER:\n{}",
+            ox.log_tail(20)
+        ));
+    }
+    let ok = o.info_field("stats", "sync_partial_ok")?;
+    if ok != "1" {
+        return Err(format!(
+            "Oxidis as the new master: sync_partial_ok {ok}, want 1"
+        ));
+    }
+    set_range(&mut o, 1000..1500)?;
+    let keys = synced(&mut o, &mut r)?;
+    s.info.push(format!(
+        "FAILOVER redis-server → Oxidis: Oxidis promoted on PSYNC FAILOVER, redis-server continued (+CONTINUE), {keys} keys identical"
+    ));
+    Ok(())
+}
+
+/// A master with a redis-server replica behind a proxy.
+fn shutdown_pair(
+    bin: &std::path::Path,
+    timeout: &str,
+) -> Result<(Server, CutProxy, Server), String> {
+    let master = servers::start("oxidis-shutdown", bin, |port| {
+        let mut a = servers::server_args(port);
+        a.extend(["--shutdown-timeout", timeout].map(OsString::from));
+        a
+    })?;
+    let proxy = CutProxy::start(&master.addr())?;
+    let pport = proxy.port().to_string();
+    let replica = servers::start("redis-shutdown-replica", "redis-server".as_ref(), |port| {
+        let mut a = servers::server_args(port);
+        a.extend(["--replicaof", "127.0.0.1", &pport].map(OsString::from));
+        a
+    })?;
+    Ok((master, proxy, replica))
+}
+
+/// SETs sd:<i> = v<i> for i in range, each acknowledged.
+fn set_range(m: &mut Conn, range: std::ops::Range<u64>) -> Result<(), String> {
+    for i in range {
+        m.call_ok(&["SET", &format!("sd:{i}"), &format!("v{i}")])?;
+    }
+    Ok(())
+}
+
+/// SHUTDOWN from its own connection, in a thread: its reply, or Err when the connection
+/// closed without one (the server exited).
+fn shutdown_in_thread(addr: String) -> std::thread::JoinHandle<Result<String, String>> {
+    std::thread::spawn(move || {
+        let mut c = connect(&addr)?;
+        c.set_timeout(SYNC_DEADLINE);
+        c.call(&["SHUTDOWN"]).map(|r| text(&r))
+    })
+}
+
+/// Polls a server's log until `pat` appears `n` times.
+fn wait_log(srv: &Server, pat: &str, n: usize) -> Result<(), String> {
+    let deadline = Instant::now() + SYNC_DEADLINE;
+    while srv.log_tail(400).matches(pat).count() < n {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the log never showed {pat:?} ({n}x):\n{}",
+                srv.log_tail(20)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// Redis 7.0's SHUTDOWN with lagging replicas (the link stalled by the proxy): it waits,
+/// pausing writes, ABORT cancels it (the waiting client gets the error), once the link
+/// flows again the replica catches up and the master exits with every acknowledged write
+/// on the replica; a SIGTERM with shutdown-timeout 1 exits after the timeout anyway.
+fn shutdown_scenario(bin: &std::path::Path, s: &mut Suite) -> Result<(), String> {
+    let (mut master, proxy, replica) = shutdown_pair(bin, "60")?;
+    let mut m = connect(&master.addr())?;
+    let mut r = connect(&replica.addr())?;
+    wait_field(&mut r, "replication", "master_link_status", "up")?;
+    set_range(&mut m, 0..300)?;
+    synced(&mut m, &mut r)?;
+    proxy.stall(true);
+    set_range(&mut m, 300..600)?;
+    let waiting = "Waiting for replicas before shutting down.";
+    let shut = shutdown_in_thread(master.addr());
+    wait_log(&master, waiting, 1)?;
+    let abort = text(&m.call_ok(&["SHUTDOWN", "ABORT"])?);
+    if abort != "OK" {
+        return Err(format!("SHUTDOWN ABORT answered {abort:?}"));
+    }
+    match shut.join().map_err(|_| "the SHUTDOWN thread panicked")? {
+        Ok(t) if t == "ERR Errors trying to SHUTDOWN. Check logs." => {}
+        other => return Err(format!("the aborted SHUTDOWN got {other:?}")),
+    }
+    set_range(&mut m, 600..1000)?;
+    let shut = shutdown_in_thread(master.addr());
+    wait_log(&master, waiting, 2)?;
+    if master.wait_exit(Duration::from_millis(300)).is_some() {
+        return Err("the master exited with its replica behind".into());
+    }
+    proxy.stall(false);
+    if master.wait_exit(SYNC_DEADLINE).is_none() {
+        return Err("the master did not exit once its replica caught up".into());
+    }
+    if let Ok(Ok(t)) = shut.join() {
+        return Err(format!("SHUTDOWN answered {t:?} instead of exiting"));
+    }
+    let log = master.log_tail(400);
+    if !log.contains("1 of 1 replicas are in sync when shutting down.") {
+        return Err(format!("the master's log:\n{}", master.log_tail(20)));
+    }
+    for i in 0..1000u64 {
+        let got = text(&r.call_ok(&["GET", &format!("sd:{i}")])?);
+        if got != format!("v{i}") {
+            return Err(format!("the replica lost sd:{i} (has {got:?})"));
+        }
+    }
+    s.info.push(
+        "SHUTDOWN with a stalled replica: waited, ABORT answered the waiter, then the replica caught up and has all 1000 acknowledged writes".into(),
+    );
+    drop((proxy, replica));
+
+    // SIGTERM, shutdown-timeout 1, the replica never catches up: the master exits anyway.
+    let (mut master, proxy, replica) = shutdown_pair(bin, "1")?;
+    let mut m = connect(&master.addr())?;
+    let mut r = connect(&replica.addr())?;
+    wait_field(&mut r, "replication", "master_link_status", "up")?;
+    set_range(&mut m, 0..100)?;
+    synced(&mut m, &mut r)?;
+    proxy.stall(true);
+    set_range(&mut m, 100..200)?;
+    if master.terminate(SYNC_DEADLINE).is_none() {
+        return Err("SIGTERM: the master did not exit after shutdown-timeout".into());
+    }
+    let log = master.log_tail(400);
+    for want in [
+        waiting,
+        "Lagging replica",
+        "0 of 1 replicas are in sync when shutting down.",
+    ] {
+        if !log.contains(want) {
+            return Err(format!(
+                "SIGTERM: no {want:?} in the master's log:\n{}",
+                master.log_tail(20)
+            ));
+        }
+    }
+    s.info
+        .push("SIGTERM with a stalled replica: waited shutdown-timeout (1 s), then exited".into());
+    drop((proxy, replica));
+    Ok(())
 }
 
 fn connect(addr: &str) -> Result<Conn, String> {

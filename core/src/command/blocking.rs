@@ -49,6 +49,9 @@ enum Op {
     /// WAIT: until `numreplicas` replicas acked `offset` (no keys; served by
     /// `repl::master::serve_waiting`); the timeout replies the count of acks then.
     Wait { offset: i64, numreplicas: i64 },
+    /// SHUTDOWN waiting for lagging replicas (no keys, no timeout of its own: the server
+    /// exits, or `repl::master::cancel_shutdown` answers it with an error).
+    Shutdown,
 }
 
 /// The type of value an operation waits for.
@@ -67,7 +70,7 @@ impl Op {
             Op::Pop(_) | Op::MPop(..) | Op::Move { .. } => Wants::List,
             Op::ZPop { .. } | Op::ZMPop { .. } => Wants::ZSet,
             Op::XRead(_) => Wants::Stream,
-            Op::Wait { .. } => Wants::Nothing,
+            Op::Wait { .. } | Op::Shutdown => Wants::Nothing,
         }
     }
 }
@@ -302,6 +305,32 @@ pub(crate) fn block_wait(ctx: &mut Ctx, deadline: u64, offset: i64, numreplicas:
             numreplicas,
         },
     );
+}
+
+/// SHUTDOWN blocks its client while the server waits for its replicas.
+pub(crate) fn block_shutdown(ctx: &mut Ctx) {
+    block(ctx, &[], 0, Op::Shutdown);
+}
+
+/// replyToClientsBlockedOnShutdown: the shutdown was cancelled (ABORT, or it failed).
+pub(crate) fn unblock_shutdown(srv: &mut Server, clients: &mut slab::Slab<Client>, slot: usize) {
+    if !clients
+        .get(slot)
+        .and_then(|c| c.blocked.as_ref())
+        .is_some_and(|b| b.op == Op::Shutdown)
+    {
+        return;
+    }
+    let Some(b) = unblock(srv, clients, slot) else {
+        return;
+    };
+    if let Some(c) = clients.get_mut(slot) {
+        let start = c.out.len();
+        crate::resp::ReplyWriter::new(&mut c.out, c.resp3)
+            .error(b"ERR Errors trying to SHUTDOWN. Check logs.");
+        b.settle_reply(c, start);
+    }
+    finish(srv, slot);
 }
 
 /// The offset and replica count a client blocked in WAIT waits for.
@@ -547,7 +576,7 @@ fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
             zset::zpop_generic(ctx, &[key], *max, true, *count, true, true)?
         }
         // Streams are served by serve_stream_key.
-        Op::XRead(_) | Op::Wait { .. } => {}
+        Op::XRead(_) | Op::Wait { .. } | Op::Shutdown => {}
     }
     Ok(())
 }
@@ -752,7 +781,12 @@ pub fn client_unblock(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let target = ctx
         .clients
         .iter()
-        .find(|(_, c)| i64::try_from(c.client_id).is_ok_and(|cid| cid == id) && c.blocked.is_some())
+        // A client blocked in SHUTDOWN is left alone (Redis 7.0.15 panics on the TIMEOUT
+        // form): the shutdown answers it.
+        .find(|(_, c)| {
+            i64::try_from(c.client_id).is_ok_and(|cid| cid == id)
+                && c.blocked.as_ref().is_some_and(|b| b.op != Op::Shutdown)
+        })
         .map(|(slot, _)| slot);
     let Some(slot) = target else {
         ctx.out().int(0);

@@ -417,17 +417,17 @@ pub fn must_postpone(
     cmd_flags: u32,
     now: UnixMillis,
 ) -> bool {
-    let Some(p) = &srv.pause else {
-        return false;
+    // A shutdown waiting for replicas pauses writes (PAUSE_DURING_SHUTDOWN).
+    let (all, on) = match &srv.pause {
+        Some(p) if p.end.0 > now.0 => (p.all, true),
+        _ => (false, crate::repl::writes_paused(srv)),
     };
     // Replicas are never paused.
-    if p.end.0 <= now.0 || crate::repl::master::is_replica(c) {
+    if !on || crate::repl::master::is_replica(c) {
         return false;
     }
     let may_write = flags::WRITE | flags::MAY_REPLICATE;
-    p.all
-        || cmd_flags & may_write != 0
-        || (cmd.name == "exec" && c.tx.queued_flags & may_write != 0)
+    all || cmd_flags & may_write != 0 || (cmd.name == "exec" && c.tx.queued_flags & may_write != 0)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -664,7 +664,7 @@ fn process_command(
     }
     // A script's own flags (getCommandFlags: a SHA1 of an EVAL's body, a cache look-up) are
     // needed only by a pause and by MULTI's queue; without either, the table's flags do.
-    let cmd_flags = if in_multi || srv.pause.is_some() {
+    let cmd_flags = if in_multi || srv.pause.is_some() || crate::repl::writes_paused(srv) {
         crate::script::command_flags(srv, cmd, args)
     } else {
         cmd.flags

@@ -275,6 +275,7 @@ pub fn aof_rewrite_done(srv: &mut Server, now: UnixMillis, ok: bool) {
 pub const SHUTDOWN_NOSAVE: u8 = 1;
 pub const SHUTDOWN_SAVE: u8 = 2;
 pub const SHUTDOWN_FORCE: u8 = 4;
+pub const SHUTDOWN_NOW: u8 = 8;
 
 /// Redis's prepareForShutdown + finishShutdown (no replicas): stop children, flush the AOF,
 /// save if save points are configured (or SAVE) unless NOSAVE. Err when it must not exit.
@@ -403,7 +404,6 @@ pub fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
 pub fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let mut flags = 0u8;
-    let mut other = false;
     let mut abort = false;
     for a in &args[1..] {
         if is(a, "nosave") {
@@ -411,7 +411,7 @@ pub fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         } else if is(a, "save") {
             flags |= SHUTDOWN_SAVE;
         } else if is(a, "now") {
-            other = true;
+            flags |= SHUTDOWN_NOW;
         } else if is(a, "force") {
             flags |= SHUTDOWN_FORCE;
         } else if is(a, "abort") {
@@ -420,25 +420,38 @@ pub fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
             return Err(CmdError::Syntax);
         }
     }
-    if (abort && (flags != 0 || other))
-        || (flags & SHUTDOWN_NOSAVE != 0 && flags & SHUTDOWN_SAVE != 0)
-    {
+    if (abort && flags != 0) || (flags & SHUTDOWN_NOSAVE != 0 && flags & SHUTDOWN_SAVE != 0) {
         return Err(CmdError::Syntax);
     }
     if abort {
-        // Without replicas to wait for, a shutdown is never in progress.
+        if crate::repl::master::abort_shutdown(ctx.srv, ctx.clients) {
+            ctx.out().ok();
+            return Ok(());
+        }
         return Err(CmdError::err("No shutdown in progress."));
+    }
+    let c = ctx.client_ref();
+    if flags & SHUTDOWN_NOW == 0 && (c.tx.in_exec || c.script) {
+        return Err(CmdError::err(
+            "SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client",
+        ));
     }
     if ctx.srv.script.busy && flags & SHUTDOWN_NOSAVE == 0 {
         // A busy script may have written half of its changes: only NOSAVE may exit.
         return Err(CmdError::Msg(super::BUSY_SCRIPT.to_vec()));
     }
-    match prepare_shutdown(ctx.srv, ctx.now, flags) {
+    match crate::repl::master::begin_shutdown(ctx.srv, ctx.clients, ctx.now, flags) {
         // No reply: the connection closes as the server exits (a busy script is stopped).
-        Ok(()) => {
+        Ok(true) => {
             if ctx.srv.script.busy {
                 ctx.srv.script.kill_requested = true;
             }
+            Ok(())
+        }
+        // Lagging replicas: blocked until the server exits (or an error if it cannot).
+        Ok(false) => {
+            super::blocking::block_shutdown(ctx);
+            ctx.srv.repl.master.shutdown_blocked.push(ctx.handle.0);
             Ok(())
         }
         Err(_) => Err(CmdError::err("Errors trying to SHUTDOWN. Check logs.")),

@@ -61,6 +61,43 @@ pub fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     Ok(())
 }
 
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms] (Redis's failoverCommand): pauses
+/// writes until the target (or any replica) caught up, then hands it the master role.
+pub fn failover(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    if args.len() == 2 && is(args[1], "abort") {
+        if ctx.srv.repl.failover.state == crate::repl::FailoverState::None {
+            return Err(CmdError::err("No failover in progress."));
+        }
+        master::abort_failover(ctx.srv, ctx.clients, "Failover manually aborted");
+        ctx.out().ok();
+        return Ok(());
+    }
+    let (mut timeout, mut force, mut to) = (0i64, false, None);
+    let mut j = 1;
+    while j < args.len() {
+        if is(args[j], "timeout") && j + 1 < args.len() && timeout == 0 {
+            timeout = super::parse_i64(args[j + 1]).ok_or(CmdError::NotInteger)?;
+            if timeout <= 0 {
+                return Err(CmdError::err("FAILOVER timeout must be greater than 0"));
+            }
+            j += 2;
+        } else if is(args[j], "to") && j + 2 < args.len() && to.is_none() {
+            let port = super::parse_i64(args[j + 2]).ok_or(CmdError::NotInteger)?;
+            to = Some((String::from_utf8_lossy(args[j + 1]).into_owned(), port));
+            j += 3;
+        } else if is(args[j], "force") && !force {
+            force = true;
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    master::failover_start(ctx.srv, ctx.clients, ctx.now, to, force, timeout)
+        .map_err(CmdError::err)?;
+    ctx.out().ok();
+    Ok(())
+}
+
 /// ROLE: this node's role and its replication state.
 pub fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     // The replica side answers for a replica (replica.rs). The master's reply is built from
@@ -90,6 +127,9 @@ pub fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// REPLICAOF host port | NO ONE (Redis's replicaofCommand).
 pub fn replicaof(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    if ctx.srv.repl.failover.state != crate::repl::FailoverState::None {
+        return Err(CmdError::err("REPLICAOF not allowed while failing over."));
+    }
     if is(args[1], "no") && is(args[2], "one") {
         crate::repl::replica::unset_master(ctx.srv, ctx.clients);
         ctx.out().ok();

@@ -187,6 +187,13 @@ impl Engine {
     pub fn prepare_shutdown(&mut self, now: UnixMillis) -> Result<(), String> {
         persistence::prepare_shutdown(&mut self.srv, now, 0)
     }
+
+    /// A SIGTERM/SIGINT (Redis's prepareForShutdown with no flags): Ok once the server may
+    /// exit (`shutdown_requested`), or while it waits for lagging replicas (up to
+    /// shutdown-timeout; `shutdown_requested` turns true when done, SHUTDOWN ABORT cancels).
+    pub fn request_shutdown(&mut self, now: UnixMillis) -> Result<(), String> {
+        crate::repl::master::begin_shutdown(&mut self.srv, &mut self.clients, now, 0).map(|_| ())
+    }
 }
 
 /// `Engine::replay_aof` on the engine's parts (DEBUG LOADAOF replays from inside a command).

@@ -131,6 +131,15 @@ impl Backlog {
     }
 }
 
+/// A shutdown waiting for the replicas to ack the master's offset.
+#[derive(Clone, Copy, Debug)]
+pub struct PendingShutdown {
+    /// Absolute ms: shut down anyway then (shutdown-timeout).
+    pub deadline: u64,
+    /// SHUTDOWN's flags (persistence::SHUTDOWN_*).
+    pub flags: u8,
+}
+
 /// The master-side state (Redis's server.slaves, repl_backlog, slaveseldb, ...).
 #[derive(Default)]
 pub struct MasterSide {
@@ -151,6 +160,11 @@ pub struct MasterSide {
     pub get_ack: bool,
     /// Clients blocked in WAIT (their slots; stale entries are dropped when seen).
     pub waiting: Vec<usize>,
+    /// A SHUTDOWN (or SIGTERM) waiting for lagging replicas (Redis's shutdown_mstime != 0):
+    /// writes are paused meanwhile.
+    pub shutdown: Option<PendingShutdown>,
+    /// Clients blocked in SHUTDOWN (BLOCKED_SHUTDOWN).
+    pub shutdown_blocked: Vec<usize>,
     /// INFO stats.
     pub stat_sync_full: u64,
     pub stat_sync_partial_ok: u64,
@@ -472,7 +486,24 @@ pub fn sync_command(
     }
     let psync = is(args[0], "psync");
     if psync && args.len() > 3 && is(args[3], "failover") {
-        return Err(b"ERR PSYNC FAILOVER can't be sent to a master.".to_vec());
+        // The old master of a coordinated FAILOVER asks us to take over (if it is ours).
+        srv.events.push_back(Event::Log(format!(
+            "Failover request received for replid {}.",
+            String::from_utf8_lossy(args[1])
+        )));
+        if !srv.repl.replica.is_replica() {
+            return Err(b"ERR PSYNC FAILOVER can't be sent to a master.".to_vec());
+        }
+        if !args[1].eq_ignore_ascii_case(srv.repl.replid.as_bytes()) {
+            return Err(b"ERR PSYNC FAILOVER replid must match my replid.".to_vec());
+        }
+        crate::repl::replica::unset_master(srv, clients);
+        srv.events
+            .push_back(Event::Log("MASTER MODE enabled (failover request)".into()));
+    }
+    // Replicas may not sync with us while we fail over.
+    if srv.repl.failover.state != crate::repl::FailoverState::None {
+        return Err(b"NOMASTERLINK Can't SYNC while failing over".to_vec());
     }
     // A replica whose link to its master is down cannot serve a sub-replica.
     if srv.repl.replica.is_replica() && !crate::repl::replica::link_up(srv) {
@@ -768,10 +799,14 @@ pub fn wants_tick(srv: &Server) -> bool {
     !srv.repl.master.replicas.is_empty()
         || srv.repl.master.backlog.is_some()
         || !srv.repl.master.waiting.is_empty()
+        || srv.repl.master.shutdown.is_some()
+        || srv.repl.failover.state != crate::repl::FailoverState::None
 }
 
 /// replicationCron's master half, once a second.
 pub fn cron(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis) {
+    shutdown_cron(srv, clients, now);
+    update_failover(srv, clients, now);
     if now.0 < srv.repl.master.last_cron + 1000 && srv.repl.master.last_cron != 0 {
         return;
     }
@@ -780,7 +815,14 @@ pub fn cron(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis)
     srv.repl.master.cron_loops += 1;
     let period = srv.config.repl_ping_replica_period.max(1) as u64;
     let is_top = !srv.repl.replica.is_replica();
-    if is_top && loops.is_multiple_of(period) && !srv.repl.master.replicas.is_empty() {
+    // No PING while a FAILOVER with a timeout holds writes (Redis's
+    // manual_failover_in_progress): the target can reach the offset.
+    let failing_over = srv.repl.failover.end != 0;
+    if is_top
+        && !failing_over
+        && loops.is_multiple_of(period)
+        && !srv.repl.master.replicas.is_empty()
+    {
         feed_command(srv, clients, &[b"PING"]);
     }
     // Newlines keep replicas waiting for their RDB from timing out (before the payload
@@ -1003,6 +1045,270 @@ pub fn role(srv: &Server, clients: &slab::Slab<Client>, w: &mut ReplyWriter<'_>)
         w.bulk(port.to_string().as_bytes());
         w.bulk(off.to_string().as_bytes());
     }
+}
+
+// ---------------------------------------------------------------- SHUTDOWN waits for replicas
+
+/// isReadyToShutdown: every replica acked the master's offset (or there is none).
+pub fn ready_to_shutdown(srv: &Server, clients: &slab::Slab<Client>) -> bool {
+    srv.repl
+        .master
+        .replicas
+        .iter()
+        .filter_map(|&s| clients.get(s).and_then(|c| c.slave.as_ref()))
+        .all(|s| s.ack_off == srv.repl.master_repl_offset)
+}
+
+/// prepareForShutdown: Ok(true) when the server may exit now (the persistence steps done),
+/// Ok(false) when it waits for lagging replicas (writes paused, GETACK sent; the cron
+/// finishes it) or a shutdown is already waiting, Err when it must keep running.
+pub fn begin_shutdown(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    flags: u8,
+) -> Result<bool, String> {
+    use crate::command::persistence::SHUTDOWN_NOW;
+    if srv.repl.master.shutdown.is_some() {
+        return Ok(false);
+    }
+    srv.events
+        .push_back(Event::Log("User requested shutdown...".into()));
+    if flags & SHUTDOWN_NOW == 0
+        && srv.config.shutdown_timeout != 0
+        && !ready_to_shutdown(srv, clients)
+    {
+        srv.repl.master.shutdown = Some(PendingShutdown {
+            deadline: now
+                .0
+                .saturating_add(srv.config.shutdown_timeout as u64 * 1000),
+            flags,
+        });
+        if srv.pause.is_none() {
+            srv.repl.master.get_ack = true;
+        }
+        srv.events.push_back(Event::Log(
+            "Waiting for replicas before shutting down.".into(),
+        ));
+        return Ok(false);
+    }
+    finish_shutdown(srv, clients, now, flags)
+}
+
+/// finishShutdown: logs the lagging replicas, then the persistence steps. Err cancels a
+/// waiting shutdown (its blocked clients get the error).
+fn finish_shutdown(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    flags: u8,
+) -> Result<bool, String> {
+    let offset = srv.repl.master_repl_offset;
+    let (mut total, mut lagging) = (0, 0);
+    for &slot in &srv.repl.master.replicas {
+        let Some(sl) = clients.get(slot).and_then(|c| c.slave.as_ref()) else {
+            continue;
+        };
+        total += 1;
+        if sl.ack_off != offset {
+            lagging += 1;
+            srv.events.push_back(Event::Log(format!(
+                "Lagging replica {} reported offset {} behind master, state={}.",
+                clients
+                    .get(slot)
+                    .map(|c| c.info.addr.as_str())
+                    .unwrap_or(""),
+                offset - sl.ack_off,
+                sl.state.name()
+            )));
+        }
+    }
+    if total > 0 {
+        srv.events.push_back(Event::Log(format!(
+            "{} of {} replicas are in sync when shutting down.",
+            total - lagging,
+            total
+        )));
+    }
+    match crate::command::persistence::prepare_shutdown(srv, now, flags) {
+        Ok(()) => {
+            srv.repl.master.shutdown = None;
+            Ok(true)
+        }
+        Err(e) => {
+            cancel_shutdown(srv, clients);
+            Err(e)
+        }
+    }
+}
+
+/// The server cron's half: finish a waiting shutdown once every replica acked or the
+/// timeout passed.
+fn shutdown_cron(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis) {
+    let Some(p) = srv.repl.master.shutdown else {
+        return;
+    };
+    if now.0 >= p.deadline || ready_to_shutdown(srv, clients) {
+        // Errors are logged and the waiting clients told (cancel_shutdown).
+        let _ = finish_shutdown(srv, clients, now, p.flags);
+    }
+}
+
+/// cancelShutdown: writes resume, the clients blocked in SHUTDOWN get an error.
+pub fn cancel_shutdown(srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    srv.repl.master.shutdown = None;
+    for slot in std::mem::take(&mut srv.repl.master.shutdown_blocked) {
+        crate::command::blocking::unblock_shutdown(srv, clients, slot);
+    }
+}
+
+/// abortShutdown (SHUTDOWN ABORT): false when no shutdown is waiting.
+pub fn abort_shutdown(srv: &mut Server, clients: &mut slab::Slab<Client>) -> bool {
+    if srv.repl.master.shutdown.is_none() {
+        return false;
+    }
+    cancel_shutdown(srv, clients);
+    srv.events
+        .push_back(Event::Log("Shutdown manually aborted.".into()));
+    true
+}
+
+// ---------------------------------------------------------------- FAILOVER
+
+/// findReplica: the replica announced (or seen) at host:port.
+fn find_replica(
+    srv: &Server,
+    clients: &slab::Slab<Client>,
+    host: &str,
+    port: i64,
+) -> Option<usize> {
+    srv.repl.master.replicas.iter().copied().find(|&slot| {
+        clients.get(slot).is_some_and(|c| {
+            c.slave.as_ref().is_some_and(|s| s.listening_port == port)
+                && replica_addr(c).eq_ignore_ascii_case(host)
+        })
+    })
+}
+
+/// failoverCommand after parsing (`timeout` 0: none). Err: the error reply.
+pub fn failover_start(
+    srv: &mut Server,
+    clients: &slab::Slab<Client>,
+    now: UnixMillis,
+    to: Option<(String, i64)>,
+    force: bool,
+    timeout: i64,
+) -> Result<(), &'static str> {
+    use crate::repl::FailoverState;
+    if srv.repl.failover.state != FailoverState::None {
+        return Err("FAILOVER already in progress.");
+    }
+    if srv.repl.replica.is_replica() {
+        return Err("FAILOVER is not valid when server is a replica.");
+    }
+    if srv.repl.master.replicas.is_empty() {
+        return Err("FAILOVER requires connected replicas.");
+    }
+    if force && (timeout == 0 || to.is_none()) {
+        return Err("FAILOVER with force option requires both a timeout and target HOST and IP.");
+    }
+    if let Some((host, port)) = to {
+        let Some(slot) = find_replica(srv, clients, &host, port) else {
+            return Err("FAILOVER target HOST and PORT is not a replica.");
+        };
+        if clients[slot].slave.as_ref().map(|s| s.state) != Some(SlaveState::Online) {
+            return Err("FAILOVER target replica is not online.");
+        }
+        srv.events
+            .push_back(Event::Log(format!("FAILOVER requested to {host}:{port}.")));
+        srv.repl.failover.target = Some((host, port as u16));
+    } else {
+        srv.events
+            .push_back(Event::Log("FAILOVER requested to any replica.".into()));
+    }
+    let f = &mut srv.repl.failover;
+    f.end = if timeout > 0 {
+        now.0.saturating_add(timeout as u64)
+    } else {
+        0
+    };
+    f.force = force;
+    f.state = FailoverState::WaitForSync;
+    Ok(())
+}
+
+/// abortFailover: back to a plain master (if it had become a replica), writes resume.
+pub fn abort_failover(srv: &mut Server, clients: &mut slab::Slab<Client>, why: &str) {
+    use crate::repl::FailoverState;
+    let f = &srv.repl.failover;
+    if f.state == FailoverState::None {
+        return;
+    }
+    let to = match &f.target {
+        Some((h, p)) => format!("{h}:{p}"),
+        None => "any replica".into(),
+    };
+    srv.events
+        .push_back(Event::Log(format!("FAILOVER to {to} aborted: {why}")));
+    if f.state == FailoverState::InProgress {
+        crate::repl::replica::unset_master(srv, clients);
+    }
+    srv.repl.failover = Default::default();
+}
+
+/// updateFailoverStatus: once the target (or any replica) acked the master's offset, or
+/// the timeout passed with FORCE, become a replica of it (the handshake then sends
+/// `PSYNC ... FAILOVER`); the timeout without FORCE aborts.
+pub fn update_failover(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis) {
+    use crate::repl::FailoverState;
+    let f = &srv.repl.failover;
+    if f.state != FailoverState::WaitForSync {
+        return;
+    }
+    let target = if f.end != 0 && f.end <= now.0 {
+        if !f.force {
+            abort_failover(srv, clients, "Replica never caught up before timeout");
+            return;
+        }
+        srv.events.push_back(Event::Log(
+            "FAILOVER time out exceeded, failing over.".into(),
+        ));
+        f.target.clone()
+    } else {
+        let offset = srv.repl.master_repl_offset;
+        let synced = |slot: usize| {
+            clients
+                .get(slot)
+                .and_then(|c| c.slave.as_ref())
+                .is_some_and(|s| s.ack_off == offset)
+        };
+        let found = match &f.target {
+            Some((h, p)) => find_replica(srv, clients, h, *p as i64).filter(|&s| synced(s)),
+            None => srv
+                .repl
+                .master
+                .replicas
+                .iter()
+                .copied()
+                .find(|&s| synced(s)),
+        };
+        let Some(slot) = found else {
+            return;
+        };
+        let c = &clients[slot];
+        let port = c.slave.as_ref().map_or(0, |s| s.listening_port) as u16;
+        srv.events.push_back(Event::Log(format!(
+            "Failover target {}:{port} is synced, failing over.",
+            replica_addr(c)
+        )));
+        Some((replica_addr(c), port))
+    };
+    let Some((host, port)) = target else {
+        return;
+    };
+    srv.repl.failover.target = Some((host.clone(), port));
+    srv.repl.failover.state = FailoverState::InProgress;
+    crate::repl::replica::set_master(srv, clients, &host, port);
 }
 
 #[cfg(test)]
@@ -1235,6 +1541,299 @@ mod tests {
             send(&mut eng, w, &["WAIT", "1", "-1"]),
             b"-ERR timeout is negative\r\n"
         );
+    }
+
+    #[test]
+    fn shutdown_waits_for_a_lagging_replica_pausing_writes_and_abort_cancels_it() {
+        let mut eng = engine(&[]);
+        let w = client(&mut eng);
+        let (r, _) = attach(&mut eng, "?", -1);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        send(&mut eng, w, &["SET", "k", "v"]);
+        out(&mut eng, r);
+        assert_eq!(
+            send(&mut eng, w, &["SHUTDOWN", "ABORT"]),
+            b"-ERR No shutdown in progress.\r\n"
+        );
+        let wid = String::from_utf8(send(&mut eng, w, &["CLIENT", "ID"])).unwrap();
+        let wid = wid.trim_start_matches(':').trim_end().to_string();
+        // The replica has not acked the SET: SHUTDOWN blocks, asks for an ACK, pauses writes.
+        assert_eq!(send(&mut eng, w, &["SHUTDOWN"]), b"");
+        assert!(!eng.shutdown_requested());
+        assert_eq!(out(&mut eng, r), req(&["REPLCONF", "GETACK", "*"]));
+        let w2 = client(&mut eng);
+        assert_eq!(send(&mut eng, w2, &["SET", "k", "v2"]), b"");
+        let w3 = client(&mut eng);
+        assert_eq!(send(&mut eng, w3, &["GET", "k"]), b"$1\r\nv\r\n");
+        // A second SHUTDOWN waits with the first; CLIENT UNBLOCK does not release them.
+        assert_eq!(send(&mut eng, w3, &["SHUTDOWN"]), b"");
+        let a0 = client(&mut eng);
+        assert_eq!(send(&mut eng, a0, &["CLIENT", "UNBLOCK", &wid]), b":0\r\n");
+        // ABORT: the waiting clients get the error, the held write runs.
+        let a = client(&mut eng);
+        assert_eq!(send(&mut eng, a, &["SHUTDOWN", "ABORT"]), b"+OK\r\n");
+        let err = b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n";
+        assert_eq!(out(&mut eng, w), err);
+        assert_eq!(out(&mut eng, w3), err);
+        eng.tick(T0);
+        assert_eq!(out(&mut eng, w2), b"+OK\r\n");
+        assert!(!eng.shutdown_requested());
+        // Again; this time the replica acks everything and the cron lets the server exit.
+        assert_eq!(send(&mut eng, w, &["SHUTDOWN", "NOSAVE"]), b"");
+        let off = info(&mut eng, "master_repl_offset");
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", &off]));
+        eng.tick(UnixMillis(T0.0 + 1000));
+        assert!(eng.shutdown_requested());
+    }
+
+    #[test]
+    fn shutdown_gives_up_on_a_replica_after_the_timeout_and_now_does_not_wait() {
+        let mut eng = engine(&[("shutdown-timeout", "2")]);
+        let w = client(&mut eng);
+        let (r, _) = attach(&mut eng, "?", -1);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        send(&mut eng, w, &["SET", "k", "v"]);
+        assert_eq!(send(&mut eng, w, &["SHUTDOWN"]), b"");
+        eng.tick(UnixMillis(T0.0 + 1000));
+        assert!(!eng.shutdown_requested());
+        eng.tick(UnixMillis(T0.0 + 2000));
+        assert!(eng.shutdown_requested());
+        // NOW skips the wait; shutdown-timeout 0 too.
+        for (cfg, args) in [("2", &["SHUTDOWN", "NOW"][..]), ("0", &["SHUTDOWN"][..])] {
+            let mut eng = engine(&[("shutdown-timeout", cfg)]);
+            let w = client(&mut eng);
+            attach(&mut eng, "?", -1);
+            send(&mut eng, w, &["SET", "k", "v"]);
+            assert_eq!(send(&mut eng, w, args), b"");
+            assert!(eng.shutdown_requested(), "{args:?} {cfg}");
+        }
+        // Without replicas, at once.
+        let mut eng = engine(&[]);
+        let w = client(&mut eng);
+        assert_eq!(send(&mut eng, w, &["SHUTDOWN"]), b"");
+        assert!(eng.shutdown_requested());
+    }
+
+    /// The host's ConnectMaster request: (host, port, attempt).
+    fn connect_request(eng: &mut Engine) -> (String, u16, u64) {
+        while let Some(ev) = eng.poll_event() {
+            if let crate::Event::ConnectMaster {
+                host,
+                port,
+                attempt,
+            } = ev
+            {
+                return (host, port, attempt);
+            }
+        }
+        panic!("no ConnectMaster event");
+    }
+
+    /// Moves bytes both ways between a connection's two ends until neither has output.
+    fn wire(now: UnixMillis, a: &mut Engine, ca: ClientHandle, b: &mut Engine, cb: ClientHandle) {
+        for _ in 0..100 {
+            let (x, y) = (out(a, ca), out(b, cb));
+            if x.is_empty() && y.is_empty() {
+                return;
+            }
+            b.feed(now, cb, &x);
+            a.feed(now, ca, &y);
+        }
+        panic!("the link never went quiet");
+    }
+
+    #[test]
+    fn failover_errors_wait_for_sync_abort_and_timeout() {
+        let mut eng = engine(&[]);
+        let w = client(&mut eng);
+        let err = |t: &str| format!("-ERR {t}\r\n").into_bytes();
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER"]),
+            err("FAILOVER requires connected replicas.")
+        );
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER", "ABORT"]),
+            err("No failover in progress.")
+        );
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER", "TIMEOUT", "0"]),
+            err("FAILOVER timeout must be greater than 0")
+        );
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER", "FORCE", "FORCE"]),
+            err("syntax error")
+        );
+        let (r, _) = attach(&mut eng, "?", -1);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        send(&mut eng, w, &["SET", "k", "v"]);
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER", "FORCE", "TIMEOUT", "10"]),
+            err("FAILOVER with force option requires both a timeout and target HOST and IP.")
+        );
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER", "TO", "127.0.0.1", "6381"]),
+            err("FAILOVER target HOST and PORT is not a replica.")
+        );
+        // Waiting for the replica to ack the SET: writes are held, ABORT lets them go.
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER", "TO", "127.0.0.1", "6380"]),
+            b"+OK\r\n"
+        );
+        assert_eq!(info(&mut eng, "master_failover_state"), "waiting-for-sync");
+        assert_eq!(
+            send(&mut eng, w, &["FAILOVER"]),
+            err("FAILOVER already in progress.")
+        );
+        assert_eq!(
+            send(&mut eng, w, &["REPLICAOF", "127.0.0.1", "1"]),
+            err("REPLICAOF not allowed while failing over.")
+        );
+        let w2 = client(&mut eng);
+        assert_eq!(send(&mut eng, w2, &["SET", "k", "v2"]), b"");
+        eng.tick(UnixMillis(T0.0 + 5000));
+        assert_eq!(info(&mut eng, "master_failover_state"), "waiting-for-sync");
+        assert_eq!(send(&mut eng, w, &["FAILOVER", "ABORT"]), b"+OK\r\n");
+        assert_eq!(info(&mut eng, "master_failover_state"), "no-failover");
+        eng.tick(UnixMillis(T0.0 + 5000));
+        assert_eq!(out(&mut eng, w2), b"+OK\r\n");
+        // A timeout without FORCE gives up.
+        assert_eq!(
+            send_at(
+                &mut eng,
+                UnixMillis(T0.0 + 5000),
+                w,
+                &["FAILOVER", "TIMEOUT", "100"]
+            ),
+            b"+OK\r\n"
+        );
+        eng.tick(UnixMillis(T0.0 + 5100));
+        assert_eq!(info(&mut eng, "master_failover_state"), "no-failover");
+        assert_eq!(info(&mut eng, "role"), "master");
+    }
+
+    #[test]
+    fn failover_force_after_the_timeout_then_abort_or_a_refusing_target() {
+        let mut eng = engine(&[]);
+        let w = client(&mut eng);
+        let (r, _) = attach(&mut eng, "?", -1);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        send(&mut eng, w, &["SET", "k", "v"]);
+        while eng.poll_event().is_some() {}
+        let failover = [
+            "FAILOVER",
+            "TO",
+            "127.0.0.1",
+            "6380",
+            "FORCE",
+            "TIMEOUT",
+            "100",
+        ];
+        assert_eq!(send(&mut eng, w, &failover), b"+OK\r\n");
+        eng.tick(UnixMillis(T0.0 + 50));
+        assert_eq!(info(&mut eng, "master_failover_state"), "waiting-for-sync");
+        // The replica never acked: FORCE fails over anyway once the timeout passed.
+        eng.tick(UnixMillis(T0.0 + 100));
+        assert_eq!(
+            info(&mut eng, "master_failover_state"),
+            "failover-in-progress"
+        );
+        assert_eq!(info(&mut eng, "role"), "slave");
+        let (host, port, _) = connect_request(&mut eng);
+        assert_eq!((host.as_str(), port), ("127.0.0.1", 6380));
+        // ABORT: a master again, writes flow.
+        assert_eq!(send(&mut eng, w, &["FAILOVER", "ABORT"]), b"+OK\r\n");
+        assert_eq!(info(&mut eng, "role"), "master");
+        assert_eq!(info(&mut eng, "master_failover_state"), "no-failover");
+        assert_eq!(send(&mut eng, w, &["SET", "k", "v2"]), b"+OK\r\n");
+        // Again (ABORT dropped the replicas: one attaches anew), and this time the target
+        // refuses PSYNC ... FAILOVER: aborted as well.
+        attach(&mut eng, "?", -1);
+        let t = UnixMillis(T0.0 + 1000);
+        eng.tick(t);
+        assert_eq!(send_at(&mut eng, t, w, &failover), b"+OK\r\n");
+        let t = UnixMillis(T0.0 + 2000);
+        eng.tick(t);
+        let (_, _, attempt) = connect_request(&mut eng);
+        let link = eng
+            .master_link_connected(t, attempt, ConnInfo::default())
+            .unwrap();
+        assert_eq!(out(&mut eng, link), req(&["PING"]));
+        eng.feed(t, link, b"+PONG\r\n");
+        out(&mut eng, link);
+        eng.feed(t, link, b"+OK\r\n+OK\r\n");
+        let psync = String::from_utf8(out(&mut eng, link)).unwrap();
+        assert!(psync.ends_with("$8\r\nFAILOVER\r\n"), "{psync:?}");
+        eng.feed(
+            t,
+            link,
+            b"-ERR PSYNC FAILOVER replid must match my replid.\r\n",
+        );
+        assert_eq!(info(&mut eng, "role"), "master");
+        assert_eq!(info(&mut eng, "master_failover_state"), "no-failover");
+    }
+
+    #[test]
+    fn failover_hands_the_master_role_to_a_synced_replica() {
+        // a: the master; b: its replica (an Oxidis engine, listening on 6380).
+        let mut a = engine(&[]);
+        let mut b = engine(&[("replica-announce-port", "6380")]);
+        let bc = client(&mut b);
+        assert_eq!(
+            send(&mut b, bc, &["REPLICAOF", "127.0.0.1", "6379"]),
+            b"+OK\r\n"
+        );
+        let (_, _, attempt) = connect_request(&mut b);
+        let blink = b
+            .master_link_connected(T0, attempt, ConnInfo::default())
+            .unwrap();
+        let ar = client(&mut a);
+        let mut now = T0;
+        for _ in 0..3 {
+            wire(now, &mut a, ar, &mut b, blink);
+            now = UnixMillis(now.0 + 1000);
+            a.tick(now);
+            b.tick(now);
+        }
+        wire(now, &mut a, ar, &mut b, blink);
+        assert_eq!(info(&mut b, "master_link_status"), "up");
+        let aw = client(&mut a);
+        send(&mut a, aw, &["SET", "k", "before"]);
+        assert_eq!(send(&mut a, aw, &["FAILOVER"]), b"+OK\r\n");
+        // b acks on its cron; a then becomes b's replica and asks it to take over.
+        wire(now, &mut a, ar, &mut b, blink);
+        now = UnixMillis(now.0 + 1000);
+        b.tick(now);
+        wire(now, &mut a, ar, &mut b, blink);
+        a.tick(now);
+        assert_eq!(
+            info(&mut a, "master_failover_state"),
+            "failover-in-progress"
+        );
+        assert_eq!(info(&mut a, "role"), "slave");
+        let (host, port, attempt) = connect_request(&mut a);
+        assert_eq!((host.as_str(), port), ("127.0.0.1", 6380));
+        let alink = a
+            .master_link_connected(now, attempt, ConnInfo::default())
+            .unwrap();
+        let br = client(&mut b);
+        for _ in 0..3 {
+            wire(now, &mut b, br, &mut a, alink);
+            now = UnixMillis(now.0 + 1000);
+            a.tick(now);
+            b.tick(now);
+        }
+        assert_eq!(info(&mut b, "role"), "master");
+        assert_eq!(info(&mut a, "role"), "slave");
+        assert_eq!(info(&mut a, "master_failover_state"), "no-failover");
+        assert_eq!(info(&mut a, "master_link_status"), "up");
+        // A partial resync: no full sync on the new master; its writes reach the old one.
+        assert_eq!(info(&mut b, "sync_full"), "0");
+        assert_eq!(info(&mut b, "sync_partial_ok"), "1");
+        let bw = client(&mut b);
+        assert_eq!(send(&mut b, bw, &["SET", "k", "after"]), b"+OK\r\n");
+        wire(now, &mut b, br, &mut a, alink);
+        let ac = client(&mut a);
+        assert_eq!(send(&mut a, ac, &["GET", "k"]), b"$5\r\nafter\r\n");
     }
 
     #[test]

@@ -24,6 +24,44 @@ pub struct Repl {
     pub second_replid_offset: i64,
     pub master: master::MasterSide,
     pub replica: replica::ReplicaSide,
+    /// A coordinated FAILOVER (Redis's failover_state and its companions).
+    pub failover: Failover,
+}
+
+/// Redis's failover_state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FailoverState {
+    #[default]
+    None,
+    /// Writes paused, waiting for the target (or any replica) to ack the master's offset.
+    WaitForSync,
+    /// This node became a replica of the target and sends it `PSYNC ... FAILOVER`.
+    InProgress,
+}
+
+/// FAILOVER's state: the target, the deadline (0: none), FORCE.
+#[derive(Clone, Debug, Default)]
+pub struct Failover {
+    pub state: FailoverState,
+    pub end: u64,
+    pub force: bool,
+    pub target: Option<(String, u16)>,
+}
+
+impl FailoverState {
+    pub fn name(self) -> &'static str {
+        match self {
+            FailoverState::None => "no-failover",
+            FailoverState::WaitForSync => "waiting-for-sync",
+            FailoverState::InProgress => "failover-in-progress",
+        }
+    }
+}
+
+/// Writes are paused by a shutdown waiting for replicas or a FAILOVER (PAUSE_DURING_SHUTDOWN,
+/// PAUSE_DURING_FAILOVER), beside CLIENT PAUSE.
+pub fn writes_paused(srv: &crate::engine::Server) -> bool {
+    srv.repl.master.shutdown.is_some() || srv.repl.failover.state != FailoverState::None
 }
 
 #[allow(dead_code)]
@@ -36,6 +74,7 @@ impl Repl {
             second_replid_offset: -1,
             master: Default::default(),
             replica: Default::default(),
+            failover: Default::default(),
         }
     }
 
@@ -89,7 +128,11 @@ pub fn info_section(
     );
     replica::info_fields(srv, s);
     master::info_fields(srv, clients, s);
-    let _ = write!(s, "master_failover_state:no-failover\r\n");
+    let _ = write!(
+        s,
+        "master_failover_state:{}\r\n",
+        repl.failover.state.name()
+    );
     let _ = write!(s, "master_replid:{}\r\n", repl.replid);
     let _ = write!(s, "master_replid2:{}\r\n", repl.replid2);
     let _ = write!(s, "master_repl_offset:{}\r\n", repl.master_repl_offset);

@@ -507,10 +507,18 @@ pub(crate) fn link_input(
                     Some(m) => (m.replid.clone(), (m.reploff + 1).to_string()),
                     None => ("?".to_string(), "-1".to_string()),
                 };
-                send(
-                    c_mut(clients, id),
-                    &[b"PSYNC", replid.as_bytes(), off.as_bytes()],
-                );
+                // A master failing over asks its target to take over (PSYNC ... FAILOVER).
+                if srv.repl.failover.state == crate::repl::FailoverState::InProgress {
+                    send(
+                        c_mut(clients, id),
+                        &[b"PSYNC", replid.as_bytes(), off.as_bytes(), b"FAILOVER"],
+                    );
+                } else {
+                    send(
+                        c_mut(clients, id),
+                        &[b"PSYNC", replid.as_bytes(), off.as_bytes()],
+                    );
+                }
                 r.state = State::ReceivePsyncReply;
             }
             State::ReceivePsyncReply => {
@@ -568,6 +576,19 @@ fn psync_reply(
     if text.is_empty() {
         return true; // the master sends newlines while it prepares
     }
+    // The target of our FAILOVER took over (any sync will do), or refused.
+    if srv.repl.failover.state == crate::repl::FailoverState::InProgress {
+        if text.starts_with("+FULLRESYNC") || text.starts_with("+CONTINUE") {
+            srv.repl.failover = Default::default();
+        } else {
+            crate::repl::master::abort_failover(
+                srv,
+                clients,
+                "Failover target rejected psync request",
+            );
+            return false;
+        }
+    }
     let r = &mut srv.repl.replica;
     if let Some(rest) = text.strip_prefix("+FULLRESYNC") {
         let mut words = rest.split_whitespace();
@@ -602,6 +623,9 @@ fn psync_reply(
         r.down_since = 0;
         srv.repl.master_repl_offset = cached.reploff;
         srv.repl.replica.master_db = cached.db;
+        if srv.repl.master.backlog.is_none() {
+            crate::repl::master::create_backlog(srv);
+        }
         make_master_client(clients, id, cached.db);
         return true;
     }
@@ -784,6 +808,11 @@ fn load_payload(
     srv.repl.replid = r.master_replid.clone();
     srv.repl.master_repl_offset = r.reploff;
     srv.repl.clear_replid2();
+    // A replica keeps a backlog whether or not it has sub-replicas, so that once promoted
+    // (FAILOVER, REPLICAOF NO ONE) its old master's replicas can continue with it.
+    if srv.repl.master.backlog.is_none() {
+        crate::repl::master::create_backlog(srv);
+    }
     let db = info.repl_stream_db.unwrap_or(0);
     srv.repl.replica.master_db = db;
     make_master_client(clients, id, db);
