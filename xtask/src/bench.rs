@@ -712,7 +712,8 @@ pub fn throughput_svg(t: &Throughput, title: &str) -> String {
     s
 }
 
-fn xml_escape(s: &str) -> String {
+/// Text for the hand-written SVG charts (this one and bench-wasm's in wasm.rs).
+pub(crate) fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

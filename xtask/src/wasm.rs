@@ -468,7 +468,7 @@ pub fn bench_svg(b: &WasmBench) -> String {
         s,
         r#"<text x="{}" y="22" text-anchor="middle" font-size="15">oxidis (wasm) ÷ ioredis-mock, ops/s ({})</text>"#,
         w / 2.0,
-        xml_escape(&b.runtime)
+        crate::bench::xml_escape(&b.runtime)
     );
     let colors = ["#4e79a7", "#f28e2b"];
     for (i, label) in ["client.call (direct)", "facade (await redis.cmd)"]
@@ -511,7 +511,7 @@ pub fn bench_svg(b: &WasmBench) -> String {
             r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
             left - 6.0,
             y0 + row_h + 3.0,
-            xml_escape(name)
+            crate::bench::xml_escape(name)
         );
         for (k, r) in [d / m, f / m].into_iter().enumerate() {
             let y = y0 + k as f64 * row_h;
@@ -534,12 +534,6 @@ pub fn bench_svg(b: &WasmBench) -> String {
     );
     s.push_str("</svg>\n");
     s
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
