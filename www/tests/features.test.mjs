@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { root, serveDir, serveWww } from './static-server.mjs';
+import { launchChromium, root, serveDir, serveWww } from './static-server.mjs';
 
 const shots = process.env.SCREENSHOTS ?? join(root, '..', 'target', 'playground-screenshots');
 let server;
@@ -18,10 +17,7 @@ let browser;
 before(async () => {
   await mkdir(shots, { recursive: true });
   server = await serveWww();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -7,8 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { root, serveWww } from './static-server.mjs';
+import { launchChromium, root, serveWww } from './static-server.mjs';
 import { LESSONS } from '../js/lessons.js';
 
 const shots = process.env.SCREENSHOTS ?? join(root, '..', 'target', 'playground-screenshots');
@@ -18,10 +17,7 @@ let browser;
 before(async () => {
   await mkdir(shots, { recursive: true });
   server = await serveWww();
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

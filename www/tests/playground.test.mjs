@@ -6,8 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { root, serveWww } from './static-server.mjs';
+import { launchChromium, root, serveWww } from './static-server.mjs';
 
 const shots = process.env.SCREENSHOTS ?? join(root, '..', 'target', 'playground-screenshots');
 
@@ -19,10 +18,7 @@ before(async () => {
   await mkdir(shots, { recursive: true });
   server = await serveWww();
   base = server.base;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -44,3 +44,12 @@ export async function serveDir(dir, allow) {
 
 /** www/: the page and the wasm package (www/pkg), no node_modules or tests. */
 export const serveWww = () => serveDir(root, (p) => !p.startsWith('/node_modules') && !p.startsWith('/tests'));
+
+/** Debian's headless Chromium (or $CHROMIUM) with the flags this machine needs. */
+export async function launchChromium() {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
