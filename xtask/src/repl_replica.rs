@@ -137,6 +137,25 @@ fn wait_synced(master: &mut Conn, replica: &mut Conn) -> Result<(), String> {
     })
 }
 
+/// The master's (sync_full, sync_partial_ok).
+fn sync_counts(master: &mut Conn) -> Result<(i64, i64), String> {
+    Ok((
+        info_i64(master, "stats", "sync_full")?,
+        info_i64(master, "stats", "sync_partial_ok")?,
+    ))
+}
+
+/// Since `before`, the master served a partial resync and no full one.
+fn resynced_partially(master: &mut Conn, before: (i64, i64)) -> Result<(), String> {
+    let ((full, partial), (full2, partial2)) = (before, sync_counts(master)?);
+    if full2 != full || partial2 <= partial {
+        return Err(format!(
+            "sync_full {full} -> {full2}, sync_partial_ok {partial} -> {partial2}"
+        ));
+    }
+    Ok(())
+}
+
 /// DEBUG DIGEST equal, DBSIZE of each used database equal, a few values equal.
 fn same_data(master: &mut Conn, replica: &mut Conn) -> Result<(), String> {
     let dm = text(&master.call_ok(&["DEBUG", "DIGEST"])?);
@@ -263,8 +282,7 @@ fn scenario(bin: &Path, s: &mut Suite) -> Result<(), String> {
         s,
         "partial resync after a network cut (the proxy drops the link)",
         (|| {
-            let full = info_i64(&mut m, "stats", "sync_full")?;
-            let partial = info_i64(&mut m, "stats", "sync_partial_ok")?;
+            let before = sync_counts(&mut m)?;
             // The link stays down while the writes go on: the replica must catch up.
             proxy.hold(true);
             proxy.cut();
@@ -272,16 +290,7 @@ fn scenario(bin: &Path, s: &mut Suite) -> Result<(), String> {
             proxy.hold(false);
             wait_synced(&mut m, &mut r)?;
             same_data(&mut m, &mut r)?;
-            let (full2, partial2) = (
-                info_i64(&mut m, "stats", "sync_full")?,
-                info_i64(&mut m, "stats", "sync_partial_ok")?,
-            );
-            if full2 != full || partial2 <= partial {
-                return Err(format!(
-                    "sync_full {full} -> {full2}, sync_partial_ok {partial} -> {partial2}"
-                ));
-            }
-            Ok(())
+            resynced_partially(&mut m, before)
         })(),
     );
 
@@ -289,8 +298,7 @@ fn scenario(bin: &Path, s: &mut Suite) -> Result<(), String> {
         s,
         "partial resync after CLIENT KILL TYPE master on the replica",
         (|| {
-            let full = info_i64(&mut m, "stats", "sync_full")?;
-            let partial = info_i64(&mut m, "stats", "sync_partial_ok")?;
+            let before = sync_counts(&mut m)?;
             let killed = r.call_ok(&["CLIENT", "KILL", "TYPE", "master"])?;
             if killed != Reply::Int(1) {
                 return Err(format!("CLIENT KILL TYPE master: {killed:?}"));
@@ -298,16 +306,7 @@ fn scenario(bin: &Path, s: &mut Suite) -> Result<(), String> {
             acked += write_load(&redis.addr(), 5500, 300)?;
             wait_synced(&mut m, &mut r)?;
             same_data(&mut m, &mut r)?;
-            let (full2, partial2) = (
-                info_i64(&mut m, "stats", "sync_full")?,
-                info_i64(&mut m, "stats", "sync_partial_ok")?,
-            );
-            if full2 != full || partial2 <= partial {
-                return Err(format!(
-                    "sync_full {full} -> {full2}, sync_partial_ok {partial} -> {partial2}"
-                ));
-            }
-            Ok(())
+            resynced_partially(&mut m, before)
         })(),
     );
 
@@ -318,8 +317,7 @@ fn scenario(bin: &Path, s: &mut Suite) -> Result<(), String> {
         "partial resync after a restart (RDB repl aux fields)",
         (|| {
             r.call_ok(&["SAVE"])?;
-            let full = info_i64(&mut m, "stats", "sync_full")?;
-            let partial = info_i64(&mut m, "stats", "sync_partial_ok")?;
+            let before = sync_counts(&mut m)?;
             drop(std::mem::replace(
                 &mut ox,
                 servers::start("oxidis-server", bin, |p| replica_args(p, pport, &dir))?,
@@ -329,16 +327,7 @@ fn scenario(bin: &Path, s: &mut Suite) -> Result<(), String> {
             r.set_timeout(Duration::from_secs(10));
             wait_synced(&mut m, &mut r)?;
             same_data(&mut m, &mut r)?;
-            let (full2, partial2) = (
-                info_i64(&mut m, "stats", "sync_full")?,
-                info_i64(&mut m, "stats", "sync_partial_ok")?,
-            );
-            if full2 != full || partial2 <= partial {
-                return Err(format!(
-                    "sync_full {full} -> {full2}, sync_partial_ok {partial} -> {partial2}"
-                ));
-            }
-            Ok(())
+            resynced_partially(&mut m, before)
         })(),
     );
 
