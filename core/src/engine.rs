@@ -129,6 +129,18 @@ pub enum Event {
         port: u16,
         attempt: u64,
     },
+    /// Cluster bus: open a TCP connection to a node's bus port, then report
+    /// `Engine::cluster_link_connected(now, link)` or `Engine::cluster_link_failed(now, link)`
+    /// (cluster/state.rs).
+    ConnectClusterNode {
+        link: crate::cluster::LinkHandle,
+        ip: String,
+        port: u16,
+    },
+    /// Bus bytes are pending on a link: `Engine::cluster_link_output`.
+    ClusterOutput(crate::cluster::LinkHandle),
+    /// Close a bus link (a bad message, a node forgotten, a timeout); the core has freed it.
+    CloseClusterLink(crate::cluster::LinkHandle),
 }
 
 /// One key as `Engine::keys_matching` shows it.
@@ -326,6 +338,8 @@ pub struct Server {
     pub(crate) listener_host: Option<Box<dyn ListenerHost>>,
     /// Replication: the ID pair, offsets, master and replica sides (repl/).
     pub(crate) repl: crate::repl::Repl,
+    /// Redis Cluster: this node's view of the cluster, when `cluster-enabled yes` (cluster/).
+    pub(crate) cluster: Option<Box<crate::cluster::Cluster>>,
     last_tick: UnixMillis,
 }
 
@@ -528,12 +542,18 @@ impl Engine {
                 repl: crate::repl::Repl::new(crate::repl::random_replid(&mut Rng::new(
                     seed ^ 0x7265_706c_6964,
                 ))),
+                cluster: None,
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
         };
         crate::command::notify::sync(&mut eng.srv);
         crate::repl::replica::init_from_config(&mut eng.srv);
+        if eng.srv.config.cluster_enabled {
+            // A fresh node; a host with a nodes.conf replaces it (`cluster_load_config`).
+            let name = crate::cluster::random_name(&mut Rng::new(seed ^ 0x0063_6c75_7374_6572));
+            eng.srv.cluster = Some(Box::new(crate::cluster::Cluster::new(name, 0)));
+        }
         eng
     }
 
@@ -1017,8 +1037,14 @@ impl Engine {
             crate::command::client_evict::cron(&mut self.srv, &mut self.clients);
             crate::repl::master::cron(&mut self.srv, &mut self.clients, now);
             crate::command::intro::InstMetrics::tick(&mut self.srv.stats, now);
+            if self.srv.cluster.is_some() {
+                crate::cluster::state::cron(&mut self.srv, &mut self.clients, now);
+            }
         }
         self.resume_postponed(now);
+        if self.srv.cluster.is_some() {
+            crate::cluster::state::before_sleep(&mut self.srv, &mut self.clients, now);
+        }
         crate::repl::master::before_sleep(&mut self.srv, &mut self.clients);
         self.srv.collect_pending_free();
     }

@@ -56,6 +56,7 @@
 
 pub mod acl;
 pub mod alloc;
+mod cluster;
 mod cnum;
 mod command;
 mod config;
@@ -75,6 +76,7 @@ mod testing;
 mod time;
 mod types;
 
+pub use cluster::LinkHandle;
 pub use command::{all_commands, flags, lookup, CommandSpec};
 pub use config::{AppendFsync, Config, REDIS_VERSION};
 pub use engine::{

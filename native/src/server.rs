@@ -1154,6 +1154,10 @@ impl Server {
                     port,
                     attempt,
                 } => self.connect_master(&host, port, attempt),
+                // The cluster bus host comes with the cluster work (native/src/cluster_bus.rs).
+                Event::ConnectClusterNode { .. }
+                | Event::ClusterOutput(_)
+                | Event::CloseClusterLink(_) => {}
             }
         }
         if self.eng.has_lazyfree() {

@@ -1,0 +1,333 @@
+//! Redis Cluster (Redis 7.0's cluster.c), sans-I/O. The node's view of the cluster (nodes,
+//! epochs, the slot table, migrations: [`Cluster`]) and everything that changes it live here;
+//! the host only moves bus bytes, opens the connections the core asks for, writes the
+//! nodes.conf text it is handed and passes time in, so many nodes can run in one process
+//! (the simulation test, the wasm playground).
+//!
+//! - `slot`: key → hash slot (CRC16, hash tags).
+//! - `bus`: the cluster bus's binary messages (clusterMsg), encoded and decoded exactly as
+//!   redis-server 7.0 writes them.
+//! - `nodes_conf`: the node list as CLUSTER NODES prints it and nodes.conf stores it (written
+//!   and loaded).
+//! - `state`: the protocol: handshakes, gossip, PFAIL → FAIL, epochs, replica elections and
+//!   manual failover, UPDATE, the cron and before-sleep work, the link table.
+//! - command/cluster.rs (not here): the CLUSTER command family, ASKING / READONLY /
+//!   READWRITE, redirections (getNodeByQuery), MIGRATE.
+//!
+//! A node exists only when `cluster-enabled yes` (`Server::cluster` is None otherwise).
+
+// The skeleton the cluster work fills in: some parts are not read yet.
+#![allow(dead_code)]
+
+pub mod bus;
+pub mod describe;
+pub mod nodes_conf;
+pub mod slot;
+pub mod state;
+
+use std::collections::HashMap;
+
+pub const SLOTS: usize = 16384;
+/// Node names are 40 hex characters (a SHA1's size), as Redis's CLUSTER_NAMELEN.
+pub const NAMELEN: usize = 40;
+pub type NodeName = [u8; NAMELEN];
+/// The bus port is the client port plus this, unless `cluster-port` says otherwise.
+pub const PORT_INCR: u16 = 10000;
+
+/// clusterNode's flags (CLUSTER_NODE_*), the same bits as on the bus.
+pub mod flags {
+    pub const MASTER: u16 = 1;
+    pub const SLAVE: u16 = 2;
+    pub const PFAIL: u16 = 4;
+    pub const FAIL: u16 = 8;
+    pub const MYSELF: u16 = 16;
+    pub const HANDSHAKE: u16 = 32;
+    pub const NOADDR: u16 = 64;
+    pub const MEET: u16 = 128;
+    pub const MIGRATE_TO: u16 = 256;
+    pub const NOFAILOVER: u16 = 512;
+}
+
+/// A bus connection, as the host and the core name it (an index in `Cluster::links`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LinkHandle(pub usize);
+
+/// clusterLink: one TCP connection of the bus, outbound (we opened it toward `node`) or
+/// inbound (accepted; `node` known once its first message names the sender).
+#[derive(Debug)]
+pub struct Link {
+    pub ctime: u64,
+    pub node: Option<NodeName>,
+    pub inbound: bool,
+    /// Bytes received and not yet a whole message.
+    pub rcvbuf: Vec<u8>,
+    /// Bytes the host has yet to write (`Engine::cluster_link_output`).
+    pub sndbuf: Vec<u8>,
+    /// Outbound only: the host is still connecting.
+    pub connecting: bool,
+    /// The peer's address as the host saw it (inbound: where a MEET came from).
+    pub peer_ip: String,
+}
+
+/// clusterNodeFailReport.
+#[derive(Clone, Debug)]
+pub struct FailReport {
+    pub node: NodeName,
+    pub time: u64,
+}
+
+/// clusterNode: what this node knows of one node of the cluster (itself included).
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub ctime: u64,
+    pub name: NodeName,
+    /// `flags::*`.
+    pub flags: u16,
+    pub config_epoch: u64,
+    /// The slots it serves, a bit per slot as on the bus (bit `slot & 7` of byte `slot >> 3`).
+    pub slots: Box<[u8; SLOTS / 8]>,
+    pub numslots: u32,
+    /// Its master, when it is a replica and we know that master.
+    pub replicaof: Option<NodeName>,
+    /// Its replicas, when it is a master.
+    pub replicas: Vec<NodeName>,
+    pub last_in_ping_gossip: u64,
+    pub ping_sent: u64,
+    pub pong_received: u64,
+    pub data_received: u64,
+    pub fail_time: u64,
+    pub voted_time: u64,
+    pub repl_offset_time: u64,
+    pub orphaned_time: u64,
+    pub repl_offset: i64,
+    pub ip: String,
+    pub hostname: String,
+    /// Client port (the TLS one when tls-cluster), plaintext port, bus port.
+    pub port: u16,
+    pub pport: u16,
+    pub cport: u16,
+    pub link: Option<LinkHandle>,
+    pub inbound_link: Option<LinkHandle>,
+    pub fail_reports: Vec<FailReport>,
+}
+
+impl Node {
+    pub fn new(name: NodeName, flags: u16, now: u64) -> Node {
+        Node {
+            ctime: now,
+            name,
+            flags,
+            config_epoch: 0,
+            slots: Box::new([0; SLOTS / 8]),
+            numslots: 0,
+            replicaof: None,
+            replicas: Vec::new(),
+            last_in_ping_gossip: 0,
+            ping_sent: 0,
+            pong_received: 0,
+            data_received: 0,
+            fail_time: 0,
+            voted_time: 0,
+            repl_offset_time: 0,
+            orphaned_time: 0,
+            repl_offset: 0,
+            ip: String::new(),
+            hostname: String::new(),
+            port: 0,
+            pport: 0,
+            cport: 0,
+            link: None,
+            inbound_link: None,
+            fail_reports: Vec::new(),
+        }
+    }
+
+    pub fn has_slot(&self, slot: u16) -> bool {
+        self.slots[slot as usize >> 3] & (1 << (slot & 7)) != 0
+    }
+    pub fn is_master(&self) -> bool {
+        self.flags & flags::MASTER != 0
+    }
+    pub fn is_replica(&self) -> bool {
+        self.flags & flags::SLAVE != 0
+    }
+    pub fn in_handshake(&self) -> bool {
+        self.flags & flags::HANDSHAKE != 0
+    }
+    pub fn failed(&self) -> bool {
+        self.flags & flags::FAIL != 0
+    }
+    pub fn timed_out(&self) -> bool {
+        self.flags & flags::PFAIL != 0
+    }
+}
+
+/// clusterState's `state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    Fail,
+}
+
+/// Redis's `cant_failover_reason` (CLUSTER_CANT_FAILOVER_*).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CantFailover {
+    #[default]
+    None,
+    DataAge,
+    WaitingDelay,
+    Expired,
+    WaitingVotes,
+}
+
+/// clusterState: this node's view of the cluster.
+pub struct Cluster {
+    pub myself: NodeName,
+    pub current_epoch: u64,
+    pub state: Health,
+    /// Masters serving at least one slot.
+    pub size: u32,
+    pub nodes: HashMap<NodeName, Node>,
+    /// Forgotten nodes not re-added from gossip until the time given (CLUSTER FORGET's 60 s).
+    pub blacklist: HashMap<NodeName, u64>,
+    pub migrating_slots_to: Box<[Option<NodeName>; SLOTS]>,
+    pub importing_slots_from: Box<[Option<NodeName>; SLOTS]>,
+    /// Who serves each slot.
+    pub slots: Box<[Option<NodeName>; SLOTS]>,
+    /// Elections (replica side).
+    pub failover_auth_time: u64,
+    pub failover_auth_count: u32,
+    pub failover_auth_sent: bool,
+    pub failover_auth_rank: u32,
+    pub failover_auth_epoch: u64,
+    pub cant_failover_reason: CantFailover,
+    /// Manual failover: deadline (0: none), the replica doing it (master side), the master's
+    /// offset to reach (-1: not received yet) and whether voting can start (replica side).
+    pub mf_end: u64,
+    pub mf_replica: Option<NodeName>,
+    pub mf_master_offset: i64,
+    pub mf_can_start: bool,
+    /// Elections (master side).
+    pub last_vote_epoch: u64,
+    /// CLUSTER_TODO_* for the next before-sleep.
+    pub todo_before_sleep: u32,
+    pub stats_bus_messages_sent: [u64; bus::TYPE_COUNT],
+    pub stats_bus_messages_received: [u64; bus::TYPE_COUNT],
+    pub stats_pfail_nodes: u64,
+    pub stat_cluster_links_buffer_limit_exceeded: u64,
+    pub owner_not_claiming_slot: Box<[u8; SLOTS / 8]>,
+    /// Bus connections; `LinkHandle` indexes it.
+    pub links: slab::Slab<Link>,
+    /// The nodes.conf text must be written (and fsynced when `config_fsync`): the host takes it
+    /// with `Engine::cluster_config_to_save`.
+    pub config_dirty: bool,
+    pub config_fsync: bool,
+}
+
+/// CLUSTER_TODO_* flags.
+pub mod todo {
+    pub const HANDLE_FAILOVER: u32 = 1;
+    pub const UPDATE_STATE: u32 = 2;
+    pub const SAVE_CONFIG: u32 = 4;
+    pub const FSYNC_CONFIG: u32 = 8;
+    pub const HANDLE_MANUALFAILOVER: u32 = 16;
+}
+
+impl Cluster {
+    /// A fresh node (no nodes.conf): a master with a random name and no slots.
+    pub fn new(myself: NodeName, now: u64) -> Cluster {
+        let mut nodes = HashMap::new();
+        nodes.insert(
+            myself,
+            Node::new(myself, flags::MYSELF | flags::MASTER, now),
+        );
+        Cluster {
+            myself,
+            current_epoch: 0,
+            state: Health::Fail,
+            size: 0,
+            nodes,
+            blacklist: HashMap::new(),
+            migrating_slots_to: Box::new([None; SLOTS]),
+            importing_slots_from: Box::new([None; SLOTS]),
+            slots: Box::new([None; SLOTS]),
+            failover_auth_time: 0,
+            failover_auth_count: 0,
+            failover_auth_sent: false,
+            failover_auth_rank: 0,
+            failover_auth_epoch: 0,
+            cant_failover_reason: CantFailover::None,
+            mf_end: 0,
+            mf_replica: None,
+            mf_master_offset: -1,
+            mf_can_start: false,
+            last_vote_epoch: 0,
+            todo_before_sleep: 0,
+            stats_bus_messages_sent: [0; bus::TYPE_COUNT],
+            stats_bus_messages_received: [0; bus::TYPE_COUNT],
+            stats_pfail_nodes: 0,
+            stat_cluster_links_buffer_limit_exceeded: 0,
+            owner_not_claiming_slot: Box::new([0; SLOTS / 8]),
+            links: slab::Slab::new(),
+            config_dirty: true,
+            config_fsync: true,
+        }
+    }
+
+    pub fn me(&self) -> &Node {
+        &self.nodes[&self.myself]
+    }
+    pub fn me_mut(&mut self) -> &mut Node {
+        self.nodes
+            .get_mut(&self.myself)
+            .expect("myself is always a node")
+    }
+    /// The master serving `slot`, if any.
+    pub fn slot_owner(&self, slot: u16) -> Option<&Node> {
+        self.slots[slot as usize].and_then(|n| self.nodes.get(&n))
+    }
+    /// clusterAddSlot: false when the slot is already served.
+    pub fn add_slot(&mut self, node: &NodeName, slot: u16) -> bool {
+        if self.slots[slot as usize].is_some() {
+            return false;
+        }
+        let Some(n) = self.nodes.get_mut(node) else {
+            return false;
+        };
+        n.slots[slot as usize >> 3] |= 1 << (slot & 7);
+        n.numslots += 1;
+        self.slots[slot as usize] = Some(*node);
+        true
+    }
+    /// clusterDelSlot: false when nobody served it.
+    pub fn del_slot(&mut self, slot: u16) -> bool {
+        let Some(owner) = self.slots[slot as usize].take() else {
+            return false;
+        };
+        if let Some(n) = self.nodes.get_mut(&owner) {
+            if n.has_slot(slot) {
+                n.slots[slot as usize >> 3] &= !(1 << (slot & 7));
+                n.numslots -= 1;
+            }
+        }
+        true
+    }
+    /// Asks the before-sleep to save nodes.conf (and fsync it) and update the state.
+    pub fn todo(&mut self, what: u32) {
+        self.todo_before_sleep |= what;
+    }
+}
+
+/// A new node's name: 40 random hex digits (getRandomHexChars).
+pub fn random_name(rng: &mut crate::rng::Rng) -> NodeName {
+    let mut name = [0u8; NAMELEN];
+    for b in name.iter_mut() {
+        *b = b"0123456789abcdef"[(rng.next_u64() & 15) as usize];
+    }
+    name
+}
+
+/// Whether the node is a cluster node at all (`cluster-enabled yes`).
+pub fn enabled(srv: &crate::engine::Server) -> bool {
+    srv.cluster.is_some()
+}
