@@ -556,3 +556,67 @@ fn lua_memory_limit_ends_a_runaway_allocation_with_an_error_and_the_state_goes_o
     run(&mut eng, id, &["CONFIG", "SET", "lua-memory-limit", "0"]);
     assert_eq!(run(&mut eng, id, &["EVAL", big, "0"]), ":67108864\r\n");
 }
+
+#[test]
+fn publish_in_a_script_goes_to_the_replicas_with_its_effects() {
+    let mut cfg = Config::default();
+    cfg.set("repl-diskless-sync-delay", b"0").unwrap();
+    let mut eng = Engine::new(cfg, 7);
+    eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
+    eng.tick(NOW);
+    eng.set_propagation(true); // as with appendonly yes
+    let w = eng.connect(NOW, ConnInfo::default());
+    // A replica's handshake (as redis-server 7.0 sends it), then its first ACK.
+    let r = eng.connect(NOW, ConnInfo::default());
+    run(&mut eng, r, &["REPLCONF", "capa", "eof", "capa", "psync2"]);
+    assert!(run(&mut eng, r, &["PSYNC", "?", "-1"]).starts_with("+FULLRESYNC"));
+    eng.feed(NOW, r, &req(&["REPLCONF", "ACK", "0"]));
+    assert_eq!(out(&mut eng, r), b"");
+    // Alone: bare, to the replicas only.
+    run(
+        &mut eng,
+        w,
+        &["EVAL", "return redis.call('publish','ch','a')", "0"],
+    );
+    let mut want = req(&["SELECT", "0"]);
+    want.extend(req(&["publish", "ch", "a"]));
+    assert_eq!(out(&mut eng, r), want);
+    // Propagated as the script called them (lowercase). With a write: MULTI/EXEC around both, in the script's order; the AOF gets the write.
+    let s = "redis.call('set','k','v') redis.call('publish','ch','b') return 1";
+    run(&mut eng, w, &["EVAL", s, "0"]);
+    let mut want = req(&["MULTI"]);
+    want.extend(req(&["set", "k", "v"]));
+    want.extend(req(&["publish", "ch", "b"]));
+    want.extend(req(&["EXEC"]));
+    assert_eq!(out(&mut eng, r), want);
+    // redis.set_repl(redis.REPL_AOF): not to the replicas; REPL_REPLICA: only to them.
+    let s = "redis.set_repl(redis.REPL_AOF) redis.call('publish','ch','c') \
+             redis.call('set','a','1') redis.set_repl(redis.REPL_REPLICA) \
+             redis.call('set','b','2') redis.call('publish','ch','d') return 1";
+    run(&mut eng, w, &["EVAL", s, "0"]);
+    let mut want = req(&["MULTI"]);
+    want.extend(req(&["set", "b", "2"]));
+    want.extend(req(&["publish", "ch", "d"]));
+    want.extend(req(&["EXEC"]));
+    assert_eq!(out(&mut eng, r), want);
+    let mut aof = Vec::new();
+    eng.take_propagated(&mut aof);
+    let mut want = req(&["SELECT", "0"]);
+    want.extend(req(&["MULTI"]));
+    want.extend(req(&["set", "k", "v"]));
+    want.extend(req(&["EXEC"]));
+    want.extend(req(&["MULTI"]));
+    want.extend(req(&["set", "a", "1"]));
+    want.extend(req(&["EXEC"]));
+    assert_eq!(aof, want);
+}
+
+fn req(args: &[&str]) -> Vec<u8> {
+    encode_request(args)
+}
+
+fn out(eng: &mut Engine, id: ClientHandle) -> Vec<u8> {
+    let mut o = Vec::new();
+    eng.drain_output(id, &mut o);
+    o
+}

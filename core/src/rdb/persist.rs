@@ -54,6 +54,10 @@ pub trait PersistHost {
     fn prepare_shutdown(&mut self) -> Result<(), String>;
 }
 
+/// Propagation targets (Redis's PROPAGATE_AOF / PROPAGATE_REPL).
+pub const TO_AOF: u8 = 1;
+pub const TO_REPL: u8 = 2;
+
 /// The persistence fields of the server (INFO persistence reads them).
 pub struct Persist {
     pub host: Option<Box<dyn PersistHost>>,
@@ -104,9 +108,13 @@ pub struct Persist {
     /// transaction with its first command: a PUBLISH goes to replicas only).
     aof_multi: bool,
     repl_multi: bool,
-    /// A script runs: its effects are collected here, then written bare (one) or wrapped in
+    /// A script runs: its effects are collected here with their targets (`TO_AOF` /
+    /// `TO_REPL`: a PUBLISH goes to replicas only), then written bare (one) or wrapped in
     /// MULTI/EXEC (two or more), as Redis 7.0's propagatePendingCommands.
-    script_ops: Option<Vec<(usize, Vec<Vec<u8>>)>>,
+    script_ops: Option<Vec<(usize, Vec<Vec<u8>>, u8)>>,
+    /// The targets the script's next commands propagate to (redis.set_repl's flags, which
+    /// share these bits: REPL_AOF 1, REPL_REPLICA 2).
+    pub script_targets: u8,
     /// SHUTDOWN succeeded: the host exits.
     pub shutdown: bool,
 }
@@ -150,6 +158,7 @@ impl Default for Persist {
             aof_multi: false,
             repl_multi: false,
             script_ops: None,
+            script_targets: TO_AOF | TO_REPL,
             shutdown: false,
         }
     }
@@ -173,16 +182,30 @@ impl Persist {
             return;
         }
         if let Some(ops) = &mut self.script_ops {
-            ops.push((db, args.iter().map(|a| a.to_vec()).collect()));
+            if self.script_targets != 0 {
+                ops.push((
+                    db,
+                    args.iter().map(|a| a.to_vec()).collect(),
+                    self.script_targets,
+                ));
+            }
             return;
         }
         self.put(db, args, true, true);
     }
 
     /// Redis's forceCommandPropagation(c, PROPAGATE_REPL): a command only the replicas get
-    /// (PUBLISH, SPUBLISH), in `db`. (Inside a script it is not collected.)
+    /// (PUBLISH, SPUBLISH), in `db`. Inside a script it joins the script's effects (when
+    /// the script's replication flags include the replicas), as 7.0's call() adds it to
+    /// also_propagate with the REPL target.
     pub fn emit_repl(&mut self, db: usize, args: &[&[u8]]) {
-        if !self.repl_on || self.script_ops.is_some() {
+        if !self.repl_on {
+            return;
+        }
+        if let Some(ops) = &mut self.script_ops {
+            if self.propagate && self.script_targets & TO_REPL != 0 {
+                ops.push((db, args.iter().map(|a| a.to_vec()).collect(), TO_REPL));
+            }
             return;
         }
         self.put(db, args, false, true);
@@ -258,12 +281,29 @@ impl Persist {
     /// A script starts: collect its effects.
     pub fn begin_script(&mut self) {
         self.script_ops = Some(Vec::new());
+        self.script_targets = TO_AOF | TO_REPL;
     }
 
-    /// The script ended: its effects go out as one command's.
+    /// The script ended: its effects go out as one command's (propagatePendingCommands:
+    /// MULTI/EXEC around two or more, each effect to its own targets).
     pub fn end_script(&mut self) {
-        if let Some(ops) = self.script_ops.take() {
-            self.emit_ops(&ops);
+        self.script_targets = TO_AOF | TO_REPL;
+        let Some(ops) = self.script_ops.take() else {
+            return;
+        };
+        if !self.propagate {
+            return;
+        }
+        let wrap = ops.len() >= 2 && !self.multi;
+        if wrap {
+            self.begin_multi();
+        }
+        for (db, cmd, to) in &ops {
+            let refs: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+            self.put(*db, &refs, to & TO_AOF != 0, to & TO_REPL != 0);
+        }
+        if wrap {
+            self.end_multi();
         }
     }
 
@@ -278,7 +318,10 @@ impl Persist {
         // Inside a script they join the script's; inside EXEC the transaction's own
         // MULTI/EXEC wraps them already.
         if let Some(pending) = &mut self.script_ops {
-            pending.extend(ops.iter().cloned());
+            if self.script_targets != 0 {
+                let to = self.script_targets;
+                pending.extend(ops.iter().map(|(db, cmd)| (*db, cmd.clone(), to)));
+            }
             return;
         }
         let wrap = ops.len() >= 2 && !self.multi;

@@ -27,7 +27,6 @@ const ACL_CHECK_CMD: ApiFn = ApiFn(15);
 /// redis.register_function, in the function engine's load-time `redis` table.
 pub(crate) const REGISTER_FUNCTION: ApiFn = ApiFn(16);
 
-pub(crate) const REPL_AOF: i64 = 1;
 pub(crate) const REPL_ALL: i64 = 3;
 
 /// Builds the `redis` global and replaces math.random/randomseed (Redis's own PRNG).
@@ -313,9 +312,11 @@ impl RunCtx<'_> {
         // scriptCall: the fake client runs as the caller's user.
         self.clients[id.0].user = self.clients[self.caller.0].user.clone();
         let propagate = self.srv.persist.propagate;
-        if self.repl & REPL_AOF == 0 {
+        // redis.set_repl: the flags mask call()'s propagation targets (REPL_NONE: none).
+        if self.repl & REPL_ALL == 0 {
             self.srv.persist.propagate = false;
         }
+        self.srv.persist.script_targets = (self.repl & REPL_ALL) as u8;
         command::call(self.now, self.srv, self.clients, id, cmd, args);
         self.srv.persist.propagate = propagate;
         let c = self.clients.remove(id.0);
