@@ -85,6 +85,18 @@ pub fn write_rdb_atomically(
     res
 }
 
+/// A child's save options with rdb-key-save-delay's sleep installed (Redis's debugDelay; a
+/// negative value, which Redis turns into 1 µs every -n keys on average, sleeps 1 µs).
+fn with_key_delay(opts: &SaveOptions) -> SaveOptions {
+    fn sleep(us: i64) {
+        std::thread::sleep(std::time::Duration::from_micros(us.max(1) as u64));
+    }
+    SaveOptions {
+        sleep: Some(sleep),
+        ..opts.clone()
+    }
+}
+
 /// fork(): Ok(0) in the child, Ok(pid) in the parent.
 fn fork() -> io::Result<libc::pid_t> {
     // SAFETY: the process is single-threaded; the child only writes a file and _exits.
@@ -140,6 +152,7 @@ impl PersistHost for Host {
         match fork() {
             Ok(0) => {
                 let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
+                let opts = &with_key_delay(opts);
                 let ok = write_rdb_atomically(dbs, opts, &tmp, &dst).is_ok();
                 child_exit(ok);
             }
@@ -253,6 +266,7 @@ impl PersistHost for Host {
                 // owned by this File from here on.
                 unsafe { libc::close(rd) };
                 let f = unsafe { File::from_raw_fd(wr) };
+                let opts = &with_key_delay(opts);
                 let res = rdb::encode(BufWriter::with_capacity(1 << 16, f), dbs, opts)
                     .and_then(|w| w.into_inner().map_err(|e| e.into_error()).map(drop));
                 child_exit(res.is_ok());
@@ -285,6 +299,37 @@ impl PersistHost for Host {
                 );
                 log::warning(&msg);
                 Err(msg)
+            }
+        }
+    }
+
+    /// readSyncBulkPayload's disk path: `temp-<unixtime>.<pid>.rdb`, fsync, rename over
+    /// dbfilename.
+    fn store_sync_rdb(&mut self, rdb: &[u8]) -> Result<bool, String> {
+        use std::io::Write;
+        let st = self.shared.borrow();
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let tmp = st
+            .dir
+            .join(format!("temp-{secs}.{}.rdb", std::process::id()));
+        let dst = st.rdb_path();
+        let res = (|| -> io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(rdb)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &dst)?;
+            match dst.parent() {
+                Some(d) if !d.as_os_str().is_empty() => fsync_dir(d),
+                _ => fsync_dir(Path::new(".")),
+            }
+        })();
+        match res {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(crate::log::strerror(&e))
             }
         }
     }
@@ -347,7 +392,10 @@ pub fn check_children(shared: &Shared, eng: &mut Engine, now: UnixMillis) {
                 let _ = fs::remove_file(tmp);
                 log::warning("Background saving error");
             }
+            // The engine may read the file back (a disk-based full sync): no borrow held.
+            drop(st);
             eng.bgsave_done(now, ok);
+            st = shared.borrow_mut();
         }
     }
     if let Some(c) = &st.repl_child {

@@ -442,43 +442,96 @@ fn scenario(master: &Server, s: &mut Suite) -> Result<(), String> {
         res,
     );
 
-    // A second replica, disk-based (repl-diskless-sync no: the `$<len>` form), beside the
-    // first: both follow the same stream.
+    // Two more replicas, disk-based (repl-diskless-sync no: the `$<len>` form), beside the
+    // first: the BGSAVE for SYNC writes dump.rdb in the master's dir (slowed by
+    // rdb-key-save-delay so the third replica arrives while it runs and attaches to it:
+    // "Waiting for end of BGSAVE for SYNC", one BGSAVE for both); all follow one stream.
     let res = (|| {
+        let dir = match m.call_ok(&["CONFIG", "GET", "dir"])? {
+            Reply::Array(v) if v.len() == 2 => text(&v[1]),
+            other => return Err(format!("CONFIG GET dir: {other:?}")),
+        };
+        let dump = std::path::Path::new(&dir).join("dump.rdb");
+        if dump.exists() {
+            return Err(format!("{} exists before any save", dump.display()));
+        }
+        let saves0: i64 = m
+            .info_field("persistence", "rdb_saves")?
+            .parse()
+            .unwrap_or(-1);
         m.call_ok(&["CONFIG", "SET", "repl-diskless-sync", "no"])?;
-        let second = servers::start("redis-replica2", "redis-server".as_ref(), |port| {
-            let mut a = servers::server_args(port);
-            a.extend(["--replicaof", "127.0.0.1", &master.port().to_string()].map(OsString::from));
-            a
-        })?;
+        m.call_ok(&["CONFIG", "SET", "rdb-key-save-delay", "1000"])?;
+        let start_replica = |name: &str| {
+            servers::start(name, "redis-server".as_ref(), |port| {
+                let mut a = servers::server_args(port);
+                a.extend(
+                    ["--replicaof", "127.0.0.1", &master.port().to_string()].map(OsString::from),
+                );
+                a
+            })
+        };
+        let second = start_replica("redis-replica2")?;
+        wait_field(&mut m, "persistence", "rdb_bgsave_in_progress", "1")?;
+        let third = start_replica("redis-replica3")?;
         let mut r2 = connect(&second.addr())?;
+        let mut r3 = connect(&third.addr())?;
         wait_field(&mut r2, "replication", "master_link_status", "up")?;
+        wait_field(&mut r3, "replication", "master_link_status", "up")?;
+        m.call_ok(&["CONFIG", "SET", "rdb-key-save-delay", "0"])?;
         writer(&mut m, 200_000, 600)?;
         let keys = synced(&mut m, &mut r2)?;
+        synced(&mut m, &mut r3)?;
         synced(&mut m, &mut r)?;
-        let log = second.log_tail(400);
-        if !log.contains("bytes from master to disk") {
+        for (name, srv) in [("second", &second), ("third", &third)] {
+            let log = srv.log_tail(400);
+            if !log.contains("bytes from master to disk") {
+                return Err(format!(
+                    "the {name} replica's log shows no length-prefixed RDB:\n{log}"
+                ));
+            }
+        }
+        let mlog = master.log_tail(200);
+        if !mlog.contains("Waiting for end of BGSAVE for SYNC") {
             return Err(format!(
-                "the second replica's log shows no length-prefixed RDB:\n{log}"
+                "the third replica did not attach to the running BGSAVE:\n{mlog}"
             ));
         }
-        let (full, n) = (
+        let (full, n, saves, status, bgsave) = (
             m.info_field("stats", "sync_full")?,
             m.info_field("replication", "connected_slaves")?,
+            m.info_field("persistence", "rdb_saves")?,
+            m.info_field("persistence", "rdb_last_bgsave_status")?,
+            m.info_field("persistence", "rdb_bgsave_in_progress")?,
         );
-        if (full.as_str(), n.as_str()) != ("2", "2") {
+        if (full.as_str(), n.as_str()) != ("3", "3") {
             return Err(format!(
-                "sync_full {full}, connected_slaves {n} (want 2 and 2)"
+                "sync_full {full}, connected_slaves {n} (want 3 and 3)"
+            ));
+        }
+        // One BGSAVE served both: rdb_saves moved by one.
+        if saves != (saves0 + 1).to_string() || status != "ok" || bgsave != "0" {
+            return Err(format!(
+                "rdb_saves {saves} (was {saves0}), rdb_last_bgsave_status {status}, rdb_bgsave_in_progress {bgsave}"
+            ));
+        }
+        // The file is a real RDB with the replication aux fields.
+        let bytes = std::fs::read(&dump).map_err(|e| format!("{}: {e}", dump.display()))?;
+        if !bytes.starts_with(b"REDIS0010") || !bytes.windows(7).any(|w| w == b"repl-id") {
+            return Err(format!(
+                "{} is not an RDB with repl aux fields ({} bytes)",
+                dump.display(),
+                bytes.len()
             ));
         }
         s.info.push(format!(
-            "disk-based second replica: {keys} keys identical on all three"
+            "disk-based replicas: one BGSAVE wrote dump.rdb ({} bytes) for both; {keys} keys identical on all four",
+            bytes.len()
         ));
         Ok(())
     })();
     check(
         s,
-        "a disk-based second replica ($<len> RDB) and both in sync",
+        "disk-based sync: the BGSAVE writes dump.rdb, a replica arriving during it attaches, all in sync",
         res,
     );
     drop(proxy);

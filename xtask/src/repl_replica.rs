@@ -224,12 +224,18 @@ fn scenario(bin: &Path, s: &mut Suite) -> Result<(), String> {
     let mut r = Conn::connect(&ox.addr())?;
     r.set_timeout(Duration::from_secs(10));
 
-    // 1. Full sync (diskless: $EOF), then the stream.
+    // 1. Full sync (diskless: $EOF), then the stream. repl-diskless-load is disabled (the
+    // default): the RDB received went to dump.rdb before it was loaded.
     check(
         s,
-        "full sync (diskless) then streaming",
+        "full sync (diskless) then streaming; the received RDB stored as dump.rdb",
         (|| {
             wait_synced(&mut m, &mut r)?;
+            let dump = dir.join("dump.rdb");
+            let bytes = std::fs::read(&dump).map_err(|e| format!("{}: {e}", dump.display()))?;
+            if !bytes.starts_with(b"REDIS0010") || !bytes.windows(7).any(|w| w == b"repl-id") {
+                return Err(format!("{} is not the master's RDB", dump.display()));
+            }
             acked += write_load(&redis.addr(), 1000, 3000)?;
             wait_synced(&mut m, &mut r)?;
             same_data(&mut m, &mut r)

@@ -191,6 +191,16 @@ pub fn save_now(srv: &mut Server, now: UnixMillis) -> Result<(), String> {
 
 pub fn start_bgsave(srv: &mut Server, now: UnixMillis) -> Result<(), String> {
     let opts = save_options(srv, now);
+    start_bgsave_with(srv, now, &opts)
+}
+
+/// rdbSaveBackground with these options (the BGSAVE for a disk-based full sync passes the
+/// replication aux fields of its +FULLRESYNC).
+pub fn start_bgsave_with(
+    srv: &mut Server,
+    now: UnixMillis,
+    opts: &SaveOptions,
+) -> Result<(), String> {
     srv.persist.last_bgsave_try = now.as_secs();
     let Server { dbs, persist, .. } = srv;
     let host = persist
@@ -199,7 +209,7 @@ pub fn start_bgsave(srv: &mut Server, now: UnixMillis) -> Result<(), String> {
         .ok_or_else(|| "no persistence in this host".to_string())?;
     let clock = srv.host.monotonic_us;
     let t0 = clock.map(|f| f());
-    let r = host.bgsave(dbs, &opts);
+    let r = host.bgsave(dbs, opts);
     super::intro::fork_done(srv, now, t0, r.is_ok());
     match r {
         Ok(()) => {

@@ -174,6 +174,7 @@ impl Engine {
     /// The host's BGSAVE child ended.
     pub fn bgsave_done(&mut self, now: UnixMillis, ok: bool) {
         persistence::bgsave_done(&mut self.srv, now, ok);
+        crate::repl::master::bgsave_done(&mut self.srv, &mut self.clients, now, ok);
     }
 
     /// The host's AOF rewrite ended.

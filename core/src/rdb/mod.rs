@@ -104,6 +104,11 @@ pub struct SaveOptions {
     /// repl-id and repl-offset, written for a replica's full sync (and by a node that keeps
     /// its replication state across a restart).
     pub repl: Option<ReplAux>,
+    /// `rdb-key-save-delay` (microseconds, a testing knob): the host's `sleep` is called
+    /// with it before each key (Redis's debugDelay in rdbSaveRio). The core does no I/O, so
+    /// it only takes effect where the host installs `sleep` (the forked children).
+    pub key_save_delay_us: i64,
+    pub sleep: Option<fn(i64)>,
 }
 
 /// The replication info an RDB carries (Redis's rdbSaveInfo).
@@ -149,6 +154,8 @@ impl SaveOptions {
             functions: Vec::new(),
             key_meta: KeyMeta::of(cfg.maxmemory_policy),
             repl: None,
+            key_save_delay_us: cfg.rdb_key_save_delay,
+            sleep: None,
         }
     }
 }
@@ -166,6 +173,8 @@ impl Default for SaveOptions {
             functions: Vec::new(),
             key_meta: KeyMeta::None,
             repl: None,
+            key_save_delay_us: 0,
+            sleep: None,
         }
     }
 }
@@ -179,6 +188,7 @@ pub(crate) struct Encoder<W: Write> {
     fill: i64,
     lzf: lzf::Lzf,
     key_meta: KeyMeta,
+    key_delay: Option<(fn(i64), i64)>,
     /// The save's time (ctime), for IDLE's idle seconds and FREQ's decay.
     now_ms: u64,
 }
@@ -224,6 +234,10 @@ impl<W: Write> Encoder<W> {
             lzf: lzf::Lzf::new(),
             key_meta: opts.key_meta,
             now_ms: opts.ctime_secs.saturating_mul(1000),
+            key_delay: opts
+                .sleep
+                .filter(|_| opts.key_save_delay_us != 0)
+                .map(|f| (f, opts.key_save_delay_us)),
         }
     }
 
@@ -490,6 +504,9 @@ impl<W: Write> Encoder<W> {
             ..db.access
         };
         for (k, v) in db.keys.iter() {
+            if let Some((sleep, us)) = self.key_delay {
+                sleep(us);
+            }
             let key = k.as_bytes();
             if let Some(at) = db.expire_at(key) {
                 self.raw(&[OP_EXPIRETIME_MS])?;

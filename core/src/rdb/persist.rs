@@ -49,10 +49,20 @@ pub trait PersistHost {
         let _ = (dbs, opts);
         Ok(false)
     }
+    /// A replica's full sync with repl-diskless-load disabled: write the master's RDB to a
+    /// temp file and rename it to `dbfilename` (readSyncBulkPayload's disk path), before the
+    /// engine loads it. Ok(false): this host keeps no files.
+    fn store_sync_rdb(&mut self, rdb: &[u8]) -> Result<bool, String> {
+        let _ = rdb;
+        Ok(false)
+    }
     /// SHUTDOWN / SIGTERM: stop a running child and drop its temp file; flush and fsync the
     /// AOF.
     fn prepare_shutdown(&mut self) -> Result<(), String>;
 }
+
+/// One effect of a running script: its database, arguments and targets.
+type ScriptOp = (usize, Vec<Vec<u8>>, u8);
 
 /// Propagation targets (Redis's PROPAGATE_AOF / PROPAGATE_REPL).
 pub const TO_AOF: u8 = 1;
@@ -111,7 +121,7 @@ pub struct Persist {
     /// A script runs: its effects are collected here with their targets (`TO_AOF` /
     /// `TO_REPL`: a PUBLISH goes to replicas only), then written bare (one) or wrapped in
     /// MULTI/EXEC (two or more), as Redis 7.0's propagatePendingCommands.
-    script_ops: Option<Vec<(usize, Vec<Vec<u8>>, u8)>>,
+    script_ops: Option<Vec<ScriptOp>>,
     /// The targets the script's next commands propagate to (redis.set_repl's flags, which
     /// share these bits: REPL_AOF 1, REPL_REPLICA 2).
     pub script_targets: u8,

@@ -547,15 +547,107 @@ pub fn sync_command(
         }
         create_backlog(srv);
     }
-    // A diskless sync waits repl-diskless-sync-delay for more replicas (the cron starts
-    // it); one is running already: the next one is for this replica.
+    // syncCommand's three cases: a BGSAVE to disk is running (attach to it if a replica
+    // already waits for it with capabilities this one has: its RDB and stream serve both,
+    // else the next one); one to sockets is running (the next one); none (start one, after
+    // repl-diskless-sync-delay for a diskless one: the cron starts it).
+    let m = &srv.repl.master;
+    if (m.rdb_in_progress && !m.rdb_socket) || srv.persist.bgsave_in_progress {
+        if attach_to_running_bgsave(srv, clients, id) {
+            srv.events
+                .push_back(Event::Log("Waiting for end of BGSAVE for SYNC".into()));
+        } else {
+            srv.events.push_back(Event::Log(
+                "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC"
+                    .into(),
+            ));
+        }
+        return Ok(());
+    }
+    if m.rdb_in_progress {
+        srv.events.push_back(Event::Log(
+            "Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC".into(),
+        ));
+        return Ok(());
+    }
     let delayed = srv.config.repl_diskless_sync
         && srv.config.repl_diskless_sync_delay > 0
         && clients[id.0].slave.as_ref().is_some_and(|s| s.capa_eof);
-    if !delayed && !srv.repl.master.rdb_in_progress {
+    if !delayed && !srv.persist.child_active() {
         start_rdb_for_replication(srv, clients, now);
     }
     Ok(())
+}
+
+/// syncCommand's attach to a running disk BGSAVE: another replica waiting for its end, whose
+/// capabilities this one has, lends its +FULLRESYNC offset and the stream it accumulated
+/// (copyReplicaOutputBuffer). False: none (a user BGSAVE has no replica waiting).
+fn attach_to_running_bgsave(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    id: ClientHandle,
+) -> bool {
+    if !srv.repl.master.rdb_in_progress || srv.repl.master.rdb_socket {
+        return false;
+    }
+    let me = clients[id.0]
+        .slave
+        .as_ref()
+        .map(|s| (s.capa_eof, s.capa_psync2));
+    let Some((eof, psync2)) = me else {
+        return false;
+    };
+    let donor = srv.repl.master.replicas.iter().copied().find(|&slot| {
+        slot != id.0
+            && clients
+                .get(slot)
+                .and_then(|c| c.slave.as_ref())
+                .is_some_and(|o| {
+                    o.state == SlaveState::WaitBgsaveEnd
+                        && (eof || !o.capa_eof)
+                        && (psync2 || !o.capa_psync2)
+                })
+    });
+    let Some(donor) = donor else {
+        return false;
+    };
+    let (offset, pending) = {
+        let o = clients[donor].slave.as_ref().expect("checked above");
+        (o.initial_offset, o.pending.clone())
+    };
+    let line = format!("+FULLRESYNC {} {}\r\n", srv.repl.replid, offset);
+    let c = &mut clients[id.0];
+    let s = slave_mut(c);
+    s.initial_offset = offset;
+    s.state = SlaveState::WaitBgsaveEnd;
+    s.pending = pending;
+    if !s.pre_psync {
+        s.queued += line.len() as u64;
+        c.out.extend_from_slice(line.as_bytes());
+        srv.events.push_back(Event::Output(id));
+    }
+    true
+}
+
+/// The BGSAVE ended: when it was the disk-based full sync's, its file goes to the replicas
+/// waiting for it (updateSlavesWaitingBgsave; Redis streams the file, here it is read whole).
+pub fn bgsave_done(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis, ok: bool) {
+    if !srv.repl.master.rdb_in_progress || srv.repl.master.rdb_socket {
+        return;
+    }
+    let rdb = if ok {
+        match srv.persist.host.as_mut().map(|h| h.read_rdb()) {
+            Some(Ok(bytes)) => Ok(bytes),
+            Some(Err(e)) => Err(format!("SYNC failed. Can't open/stat DB after BGSAVE: {e}")),
+            None => Err("no persistence in this host".to_string()),
+        }
+    } else {
+        Err("SYNC failed. BGSAVE child returned an error".to_string())
+    };
+    if let Err(e) = &rdb {
+        srv.events.push_back(Event::Log(e.clone()));
+    }
+    rdb_done(srv, clients, now, rdb);
 }
 
 /// masterTryPartialResynchronization: true when the backlog covers what the replica asks.
@@ -658,6 +750,22 @@ pub fn start_rdb_for_replication(
         offset,
     });
     srv.repl.master.rdb_socket = socket;
+    if !socket && srv.persist.host.is_some() {
+        // Disk-based: a BGSAVE writes dbfilename (with these aux fields); its file is sent
+        // when it ends (`bgsave_done`).
+        srv.events.push_back(Event::Log(
+            "Starting BGSAVE for SYNC with target: disk".into(),
+        ));
+        match crate::command::persistence::start_bgsave_with(srv, now, &opts) {
+            Ok(()) => srv.repl.master.rdb_in_progress = true,
+            Err(e) => {
+                srv.events
+                    .push_back(Event::Log(format!("BGSAVE for replication failed: {e}")));
+                rdb_done(srv, clients, now, Err(e));
+            }
+        }
+        return;
+    }
     let clock = srv.host.monotonic_us;
     let t0 = clock.map(|f| f());
     let Server { dbs, persist, .. } = srv;
@@ -757,7 +865,7 @@ pub fn rdb_done(
 /// replicationStartPendingFork: start the RDB for waiting replicas once the diskless delay
 /// has passed (or enough are waiting), or at once for disk-based ones.
 fn start_pending(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis) {
-    if srv.repl.master.rdb_in_progress {
+    if srv.repl.master.rdb_in_progress || srv.persist.child_active() {
         return;
     }
     let mut waiting = 0;

@@ -749,6 +749,28 @@ fn load_payload(
     payload: &[u8],
     usemark: bool,
 ) {
+    // useDisklessLoad: otherwise the payload goes to dbfilename first (temp file, rename).
+    let diskless_load = match srv.config.repl_diskless_load.0 {
+        2 => true,
+        1 => srv.dbs.iter().all(|d| d.is_empty()),
+        _ => false,
+    };
+    if !diskless_load {
+        if let Some(h) = srv.persist.host.as_mut() {
+            if let Err(e) = h.store_sync_rdb(payload) {
+                fail(
+                    srv,
+                    clients,
+                    &format!(
+                        "Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {e}",
+                        String::from_utf8_lossy(&srv.config.dbfilename)
+                    ),
+                    true,
+                );
+                return;
+            }
+        }
+    }
     // Decoded first: a bad payload leaves the data as it was (Redis has flushed it by then).
     let mut keys: Vec<crate::rdb::LoadedKey> = Vec::new();
     srv.sync_access(now);
