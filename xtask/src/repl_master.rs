@@ -534,6 +534,80 @@ fn scenario(master: &Server, s: &mut Suite) -> Result<(), String> {
         "disk-based sync: the BGSAVE writes dump.rdb, a replica arriving during it attaches, all in sync",
         res,
     );
+    // redis-cli --rdb (REPLCONF rdb-only 1, then SYNC): a valid RDB of the whole dataset,
+    // then the master closes the connection; --functions-rdb (rdb-filter-only functions):
+    // the libraries and no keys.
+    let res = (|| {
+        let out = std::env::temp_dir().join(format!("oxidis-rdb-only-{}.rdb", std::process::id()));
+        let port = master.port().to_string();
+        let keys = {
+            let mut n = 0;
+            for db in ["0", "1", "2"] {
+                m.call_ok(&["SELECT", db])?;
+                if let Reply::Int(k) = m.call_ok(&["DBSIZE"])? {
+                    n += k;
+                }
+            }
+            m.call_ok(&["SELECT", "0"])?;
+            n
+        };
+        m.call(&[
+            "FUNCTION",
+            "LOAD",
+            "REPLACE",
+            "#!lua name=rdbonly\nredis.register_function('rdbonly_f', function() return 1 end)",
+        ])?;
+        let run = |args: &[&str]| -> Result<String, String> {
+            let o = std::process::Command::new("redis-cli")
+                .args(["-p", &port])
+                .args(args)
+                .arg(&out)
+                .output()
+                .map_err(|e| format!("redis-cli: {e}"))?;
+            if !o.status.success() {
+                return Err(format!(
+                    "redis-cli {args:?}: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                ));
+            }
+            let c = std::process::Command::new("redis-check-rdb")
+                .arg(&out)
+                .output()
+                .map_err(|e| format!("redis-check-rdb: {e}"))?;
+            let text = String::from_utf8_lossy(&c.stdout).into_owned();
+            if !text.contains("RDB looks OK") {
+                return Err(format!("redis-check-rdb on {args:?}'s file:\n{text}"));
+            }
+            Ok(text)
+        };
+        let text = run(&["--rdb"])?;
+        if !text.contains(&format!("{keys} keys read")) {
+            return Err(format!("--rdb: want {keys} keys:\n{text}"));
+        }
+        // The rdb-only connections were closed by the master (the first replica remains).
+        wait_field(&mut m, "replication", "connected_slaves", "1")?;
+        // Uncompressed, so the library's name can be found in the file.
+        m.call_ok(&["CONFIG", "SET", "rdbcompression", "no"])?;
+        let text = run(&["--functions-rdb"])?;
+        m.call_ok(&["CONFIG", "SET", "rdbcompression", "yes"])?;
+        let bytes = std::fs::read(&out).map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_file(&out);
+        if !text.contains("0 keys read") || !bytes.windows(9).any(|w| w == b"rdbonly_f") {
+            return Err(format!(
+                "--functions-rdb: want the library and no keys:\n{text}"
+            ));
+        }
+        wait_field(&mut m, "replication", "connected_slaves", "1")?;
+        s.info.push(format!(
+            "redis-cli --rdb: {keys} keys, redis-check-rdb OK; --functions-rdb: the library only"
+        ));
+        Ok(())
+    })();
+    check(
+        s,
+        "redis-cli --rdb / --functions-rdb (REPLCONF rdb-only, rdb-filter-only): valid RDBs, then closed",
+        res,
+    );
     drop(proxy);
     Ok(())
 }

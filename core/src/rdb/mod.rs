@@ -109,6 +109,9 @@ pub struct SaveOptions {
     /// it only takes effect where the host installs `sleep` (the forked children).
     pub key_save_delay_us: i64,
     pub sleep: Option<fn(i64)>,
+    /// REPLCONF rdb-filter-only (SLAVE_REQ_RDB_EXCLUDE_DATA): no databases, only the header,
+    /// the aux fields and what `functions` holds.
+    pub exclude_data: bool,
 }
 
 /// The replication info an RDB carries (Redis's rdbSaveInfo).
@@ -156,6 +159,7 @@ impl SaveOptions {
             repl: None,
             key_save_delay_us: cfg.rdb_key_save_delay,
             sleep: None,
+            exclude_data: false,
         }
     }
 }
@@ -175,6 +179,7 @@ impl Default for SaveOptions {
             repl: None,
             key_save_delay_us: 0,
             sleep: None,
+            exclude_data: false,
         }
     }
 }
@@ -542,8 +547,10 @@ pub fn encode<W: Write>(w: W, dbs: &[Db], opts: &SaveOptions) -> io::Result<W> {
     let mut e = Encoder::new(w, opts);
     e.header(opts)?;
     e.functions(&opts.functions)?;
-    for (i, db) in dbs.iter().enumerate() {
-        e.database(i, db)?;
+    if !opts.exclude_data {
+        for (i, db) in dbs.iter().enumerate() {
+            e.database(i, db)?;
+        }
     }
     e.finish()
 }

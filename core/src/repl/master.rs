@@ -36,6 +36,9 @@ pub enum SlaveState {
     WaitBgsaveEnd,
     /// Streaming.
     Online,
+    /// An rdb-only replica got its RDB: closed once it is sent (SLAVE_STATE_RDB_TRANSMITTED,
+    /// not listed in INFO's slaveN lines).
+    RdbTransmitted,
 }
 
 impl SlaveState {
@@ -43,6 +46,7 @@ impl SlaveState {
         match self {
             SlaveState::WaitBgsaveStart | SlaveState::WaitBgsaveEnd => "wait_bgsave",
             SlaveState::Online => "online",
+            SlaveState::RdbTransmitted => "rdb_transmitted",
         }
     }
 }
@@ -57,6 +61,10 @@ pub struct Slave {
     pub ip: Option<String>,
     pub capa_eof: bool,
     pub capa_psync2: bool,
+    /// REPLCONF rdb-only 1 (CLIENT_REPL_RDBONLY): the RDB without the stream, then closed.
+    pub rdb_only: bool,
+    /// REPLCONF rdb-filter-only (slave_req): `REQ_EXCLUDE_DATA` / `REQ_EXCLUDE_FUNCTIONS`.
+    pub req: u8,
     /// CLIENT_SLAVE: it sent SYNC/PSYNC and is in the replica list.
     pub attached: bool,
     pub state: SlaveState,
@@ -86,6 +94,8 @@ impl Slave {
             ip: None,
             capa_eof: false,
             capa_psync2: false,
+            rdb_only: false,
+            req: 0,
             attached: false,
             state: SlaveState::WaitBgsaveStart,
             ack_off: 0,
@@ -100,6 +110,10 @@ impl Slave {
         }
     }
 }
+
+/// slave_req's bits (SLAVE_REQ_RDB_EXCLUDE_DATA / _FUNCTIONS).
+pub const REQ_EXCLUDE_DATA: u8 = 1;
+pub const REQ_EXCLUDE_FUNCTIONS: u8 = 2;
 
 /// The circular backlog: the last `size` bytes of the stream.
 #[derive(Debug, Default)]
@@ -237,8 +251,12 @@ pub fn feed_stream(srv: &mut Server, clients: &mut slab::Slab<Client>, bytes: &[
         let Some(s) = c.slave.as_deref_mut() else {
             continue;
         };
+        // canFeedReplicaReplBuffer: not those that only want the RDB.
+        if s.rdb_only {
+            continue;
+        }
         match s.state {
-            SlaveState::WaitBgsaveStart => {}
+            SlaveState::WaitBgsaveStart | SlaveState::RdbTransmitted => {}
             SlaveState::WaitBgsaveEnd => s.pending.extend_from_slice(bytes),
             SlaveState::Online => {
                 if s.start_stream_on_ack {
@@ -427,7 +445,7 @@ pub fn replconf(
             return Ok(false);
         } else if is(opt, "rdb-only") {
             match crate::cnum::parse_i64(val) {
-                Some(0 | 1) => {}
+                Some(v @ (0 | 1)) => slave_mut(&mut clients[id.0]).rdb_only = v == 1,
                 Some(_) => {
                     return Err(b"ERR value is out of range, value must between 0 and 1".to_vec());
                 }
@@ -438,13 +456,17 @@ pub fn replconf(
             if !crate::resp::split_args(val, &mut words) {
                 return Err(b"ERR Missing rdb-filter-only values".to_vec());
             }
+            // By default every part is filtered out; "functions" keeps the libraries.
+            let mut req = REQ_EXCLUDE_DATA | REQ_EXCLUDE_FUNCTIONS;
             for w in &words {
                 if !is(w, "functions") {
                     let mut m = b"ERR Unsupported rdb-filter-only option: ".to_vec();
                     m.extend_from_slice(w);
                     return Err(m);
                 }
+                req &= !REQ_EXCLUDE_FUNCTIONS;
             }
+            slave_mut(&mut clients[id.0]).req = req;
         } else {
             let mut m = b"ERR Unrecognized REPLCONF option: ".to_vec();
             m.extend_from_slice(crate::command::c_str(opt));
@@ -513,6 +535,10 @@ pub fn sync_command(
     let c = &clients[id.0];
     if c.out.len() > c.reply_start || c.host_pending > 0 {
         return Err(b"ERR SYNC and PSYNC are invalid with pending output".to_vec());
+    }
+    // A filtered RDB is only made for a socket (never over the snapshot file).
+    if c.slave.as_ref().is_some_and(|s| s.req != 0 && !s.capa_eof) {
+        return Err(b"ERR Filtered replica requires EOF capability".to_vec());
     }
     let mut pre_psync = false;
     if psync {
@@ -593,24 +619,29 @@ fn attach_to_running_bgsave(
     let me = clients[id.0]
         .slave
         .as_ref()
-        .map(|s| (s.capa_eof, s.capa_psync2));
-    let Some((eof, psync2)) = me else {
+        .map(|s| (s.capa_eof, s.capa_psync2, s.rdb_only, s.req));
+    let Some((eof, psync2, rdb_only, req)) = me else {
         return false;
     };
+    // The first replica waiting for its end that has a stream buffer (or any, for an
+    // rdb-only newcomer); it must ask for nothing this one lacks and the same filter.
     let donor = srv.repl.master.replicas.iter().copied().find(|&slot| {
         slot != id.0
             && clients
                 .get(slot)
                 .and_then(|c| c.slave.as_ref())
-                .is_some_and(|o| {
-                    o.state == SlaveState::WaitBgsaveEnd
-                        && (eof || !o.capa_eof)
-                        && (psync2 || !o.capa_psync2)
-                })
+                .is_some_and(|o| o.state == SlaveState::WaitBgsaveEnd && (!o.rdb_only || rdb_only))
     });
     let Some(donor) = donor else {
         return false;
     };
+    let fits = clients[donor]
+        .slave
+        .as_ref()
+        .is_some_and(|o| (eof || !o.capa_eof) && (psync2 || !o.capa_psync2) && o.req == req);
+    if !fits {
+        return false;
+    }
     let (offset, pending) = {
         let o = clients[donor].slave.as_ref().expect("checked above");
         (o.initial_offset, o.pending.clone())
@@ -620,7 +651,9 @@ fn attach_to_running_bgsave(
     let s = slave_mut(c);
     s.initial_offset = offset;
     s.state = SlaveState::WaitBgsaveEnd;
-    s.pending = pending;
+    if !s.rdb_only {
+        s.pending = pending;
+    }
     if !s.pre_psync {
         s.queued += line.len() as u64;
         c.out.extend_from_slice(line.as_bytes());
@@ -706,6 +739,8 @@ pub fn start_rdb_for_replication(
     now: UnixMillis,
 ) {
     flush(srv, clients);
+    // The waiting replicas with the first one's filter (the others wait for the next).
+    let mut req = None;
     let waiting: Vec<usize> = srv
         .repl
         .master
@@ -716,16 +751,20 @@ pub fn start_rdb_for_replication(
             clients
                 .get(s)
                 .and_then(|c| c.slave.as_ref())
-                .is_some_and(|sl| sl.state == SlaveState::WaitBgsaveStart)
+                .is_some_and(|sl| {
+                    sl.state == SlaveState::WaitBgsaveStart && *req.get_or_insert(sl.req) == sl.req
+                })
         })
         .collect();
     if waiting.is_empty() {
         return;
     }
+    let req = req.unwrap_or(0);
     let all_eof = waiting
         .iter()
         .all(|&s| clients[s].slave.as_ref().is_some_and(|sl| sl.capa_eof));
-    let socket = srv.config.repl_diskless_sync && all_eof;
+    // A filtered RDB always goes to sockets (never over the snapshot file).
+    let socket = (srv.config.repl_diskless_sync || req != 0) && all_eof;
     let offset = srv.repl.master_repl_offset;
     let stream_db = srv.persist.repl_selected_db.unwrap_or(0) as i64;
     let line = format!("+FULLRESYNC {} {}\r\n", srv.repl.replid, offset);
@@ -749,6 +788,10 @@ pub fn start_rdb_for_replication(
         replid: srv.repl.replid.clone(),
         offset,
     });
+    opts.exclude_data = req & REQ_EXCLUDE_DATA != 0;
+    if req & REQ_EXCLUDE_FUNCTIONS != 0 {
+        opts.functions.clear();
+    }
     srv.repl.master.rdb_socket = socket;
     if !socket && srv.persist.host.is_some() {
         // Disk-based: a BGSAVE writes dbfilename (with these aux fields); its file is sent
@@ -841,6 +884,23 @@ pub fn rdb_done(
         }
         s.queued += (c.out.len() - before) as u64;
         s.rdb_end = s.queued;
+        if s.rdb_only {
+            // replicaPutOnline: closed once the RDB is sent.
+            s.state = SlaveState::RdbTransmitted;
+            s.start_stream_on_ack = false;
+            c.close_after_reply = true;
+            c.close_armed = true;
+            let name = format!(
+                "{}:{}",
+                replica_addr(c),
+                c.slave.as_ref().map_or(0, |s| s.listening_port)
+            );
+            srv.events.push_back(Event::Log(format!(
+                "RDB transfer completed, rdb only replica ({name}) should be disconnected asap"
+            )));
+            srv.events.push_back(Event::Output(ClientHandle(slot)));
+            continue;
+        }
         s.state = SlaveState::Online;
         s.ack_time = now.0;
         if !socket {
@@ -871,9 +931,10 @@ fn start_pending(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMi
     let mut waiting = 0;
     let mut max_idle = 0;
     let mut all_eof = true;
+    let mut req = None;
     for &slot in &srv.repl.master.replicas {
         if let Some(s) = clients.get(slot).and_then(|c| c.slave.as_ref()) {
-            if s.state == SlaveState::WaitBgsaveStart {
+            if s.state == SlaveState::WaitBgsaveStart && *req.get_or_insert(s.req) == s.req {
                 waiting += 1;
                 max_idle = max_idle.max(now.0.saturating_sub(s.wait_since) / 1000);
                 all_eof &= s.capa_eof;
@@ -1097,9 +1158,13 @@ pub fn info_fields(srv: &Server, clients: &slab::Slab<Client>, s: &mut String) {
         let _ = write!(s, "min_slaves_good_slaves:{}\r\n", m.good_slaves);
     }
     let now = srv.last_tick_ms();
-    for (i, &slot) in m.replicas.iter().enumerate() {
+    let mut i = 0;
+    for &slot in &m.replicas {
         let Some(c) = clients.get(slot) else { continue };
         let Some(sl) = c.slave.as_ref() else { continue };
+        if sl.state == SlaveState::RdbTransmitted {
+            continue;
+        }
         // Only an online replica has a lag (Redis shows 0 otherwise).
         let lag = if sl.state == SlaveState::Online {
             (now / 1000).saturating_sub(sl.ack_time / 1000)
@@ -1115,6 +1180,7 @@ pub fn info_fields(srv: &Server, clients: &slab::Slab<Client>, s: &mut String) {
             sl.ack_off,
             lag
         );
+        i += 1;
     }
 }
 
@@ -1964,6 +2030,69 @@ mod tests {
         assert_eq!(
             send_at(&mut eng, later, w, &["SET", "k", "v"]),
             b"-NOREPLICAS Not enough good replicas to write.\r\n"
+        );
+    }
+
+    /// Reads `$EOF:<mark>\r\n<rdb><mark>` (after keepalive newlines): the RDB.
+    fn eof_payload(b: &[u8]) -> Vec<u8> {
+        let start = b.iter().position(|&c| c != b'\n').unwrap();
+        let rest = &b[start..];
+        assert!(
+            rest.starts_with(b"$EOF:"),
+            "{}",
+            String::from_utf8_lossy(rest)
+        );
+        let mark = &rest[5..45];
+        let body = &rest[47..];
+        assert!(body.ends_with(mark));
+        body[..body.len() - 40].to_vec()
+    }
+
+    #[test]
+    fn rdb_only_replicas_get_the_filtered_rdb_without_the_stream_then_close() {
+        let mut eng = engine(&[]);
+        let w = client(&mut eng);
+        send(&mut eng, w, &["SET", "k", "v"]);
+        // As `redis-cli --rdb` asks: capa eof, rdb-only 1, SYNC: every key, then closed.
+        let r = client(&mut eng);
+        assert_eq!(send(&mut eng, r, &["REPLCONF", "capa", "eof"]), b"+OK\r\n");
+        assert_eq!(
+            send(&mut eng, r, &["REPLCONF", "rdb-only", "1"]),
+            b"+OK\r\n"
+        );
+        let rdb = eof_payload(&send(&mut eng, r, &["SYNC"]));
+        let mut copy = Engine::new(Config::default(), 1);
+        copy.import_rdb(&rdb, T0).unwrap();
+        let c = client(&mut copy);
+        assert_eq!(send(&mut copy, c, &["GET", "k"]), b"$1\r\nv\r\n");
+        assert!(eng.should_close(r), "closed once the RDB is sent");
+        send(&mut eng, w, &["SET", "k2", "v2"]);
+        assert_eq!(out(&mut eng, r), b"", "no stream for an rdb-only replica");
+        assert_eq!(info(&mut eng, "slave0"), "", "not listed once transmitted");
+        // rdb-filter-only "": no data at all (even with repl-diskless-sync no: a socket).
+        send(&mut eng, w, &["CONFIG", "SET", "repl-diskless-sync", "no"]);
+        let r2 = client(&mut eng);
+        send(&mut eng, r2, &["REPLCONF", "capa", "eof"]);
+        send(&mut eng, r2, &["REPLCONF", "rdb-only", "1"]);
+        assert_eq!(
+            send(&mut eng, r2, &["REPLCONF", "rdb-filter-only", ""]),
+            b"+OK\r\n"
+        );
+        let rdb = eof_payload(&send(&mut eng, r2, &["SYNC"]));
+        let mut copy = Engine::new(Config::default(), 1);
+        copy.import_rdb(&rdb, T0).unwrap();
+        let c = client(&mut copy);
+        assert_eq!(send(&mut copy, c, &["DBSIZE"]), b":0\r\n");
+        // A filter needs the EOF form.
+        let r3 = client(&mut eng);
+        send(&mut eng, r3, &["REPLCONF", "rdb-filter-only", "functions"]);
+        assert_eq!(
+            send(&mut eng, r3, &["SYNC"]),
+            b"-ERR Filtered replica requires EOF capability\r\n"
+        );
+        assert_eq!(
+            send(&mut eng, r3, &["REPLCONF", "rdb-filter-only", "keys"]),
+            b"-ERR Unsupported rdb-filter-only option: keys\r\n"
         );
     }
 
