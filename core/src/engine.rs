@@ -910,7 +910,11 @@ impl Engine {
             return; // DEBUG SLEEP: nothing leaves a sleeping server.
         }
         if let Some(c) = self.clients.get_mut(id.0) {
-            self.srv.stats.net_output_bytes += c.out.len() as u64;
+            if crate::repl::master::is_replica(c) {
+                self.srv.repl.master.net_repl_output_bytes += c.out.len() as u64;
+            } else {
+                self.srv.stats.net_output_bytes += c.out.len() as u64;
+            }
             c.out_peak = c.out_peak.max(c.out.len());
             out.append(&mut c.out);
             // A big reply's buffer is not kept (Redis frees reply blocks as they are sent):

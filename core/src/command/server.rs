@@ -728,13 +728,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     "mem_not_counted_for_evict:{}",
                     srv.mem_not_counted_for_evict()
                 );
-                kv!(
-                    s,
-                    "mem_replication_backlog:{}",
-                    srv.repl.master.backlog.as_ref().map_or(0, |b| b.histlen())
-                );
-                kv!(s, "mem_total_replication_buffers:0");
-                kv!(s, "mem_clients_slaves:0");
+                let (repl_buf, backlog, slaves) =
+                    crate::repl::master::buffer_memory(srv, ctx.clients);
+                kv!(s, "mem_replication_backlog:{backlog}");
+                kv!(s, "mem_total_replication_buffers:{repl_buf}");
+                kv!(s, "mem_clients_slaves:{slaves}");
                 kv!(s, "mem_clients_normal:{}", oh.clients_normal);
                 kv!(s, "mem_cluster_links:0");
                 kv!(s, "mem_aof_buffer:{}", oh.aof_buffer);
@@ -838,7 +836,11 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     "total_net_repl_input_bytes:{}",
                     srv.repl.replica.net_repl_input_bytes
                 );
-                kv!(s, "total_net_repl_output_bytes:0");
+                kv!(
+                    s,
+                    "total_net_repl_output_bytes:{}",
+                    srv.repl.master.net_repl_output_bytes
+                );
                 let kbps = |m| inst(m) as f32 / 1024.0;
                 kv!(s, "instantaneous_input_kbps:{:.2}", kbps(M::NET_INPUT));
                 kv!(s, "instantaneous_output_kbps:{:.2}", kbps(M::NET_OUTPUT));

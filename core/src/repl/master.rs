@@ -179,6 +179,8 @@ pub struct MasterSide {
     pub shutdown: Option<PendingShutdown>,
     /// Clients blocked in SHUTDOWN (BLOCKED_SHUTDOWN).
     pub shutdown_blocked: Vec<usize>,
+    /// Bytes sent to replicas (stat_net_repl_output_bytes; not in total_net_output_bytes).
+    pub net_repl_output_bytes: u64,
     /// INFO stats.
     pub stat_sync_full: u64,
     pub stat_sync_partial_ok: u64,
@@ -370,6 +372,38 @@ pub fn disconnect_replicas(srv: &mut Server, clients: &mut slab::Slab<Client>) {
 /// CLIENT LIST's S flag and the client classes: a replica (CLIENT_SLAVE).
 pub fn is_replica(c: &Client) -> bool {
     c.slave.as_ref().is_some_and(|s| s.attached)
+}
+
+/// A block of Redis's shared replication buffer: PROTO_REPLY_CHUNK_BYTES of payload and the
+/// replBufBlock header (refcount, id, repl_offset, size, used).
+const REPL_BLOCK: u64 = 16 * 1024;
+const REPL_BLOCK_MEM: u64 = REPL_BLOCK + 40;
+
+/// The replication buffer's memory as Redis 7.0's getMemoryOverheadData reads it:
+/// (repl_buffer_mem, the backlog's part, the replicas' part). Redis keeps one buffer of 16 KB
+/// blocks shared by the backlog and the replicas: it spans the backlog's history or, when
+/// a replica lags further, that replica's unsent stream; what exceeds repl-backlog-size while
+/// replicas are attached counts as theirs (mem_clients_slaves). Here the backlog and each
+/// replica's output are separate copies: the same figures are computed from their sizes.
+pub fn buffer_memory(srv: &Server, clients: &slab::Slab<Client>) -> (u64, u64, u64) {
+    let Some(b) = &srv.repl.master.backlog else {
+        return (0, 0, 0);
+    };
+    let mut span = b.histlen() as u64;
+    for &slot in &srv.repl.master.replicas {
+        if let Some(c) = clients.get(slot) {
+            if c.slave.as_ref().is_some_and(|s| !s.rdb_only) {
+                span = span.max(obuf_used(c));
+            }
+        }
+    }
+    let mem = span.div_ceil(REPL_BLOCK) * REPL_BLOCK_MEM;
+    let size = srv.config.repl_backlog_size;
+    if !srv.repl.master.replicas.is_empty() && mem > size {
+        (mem, size, mem - size)
+    } else {
+        (mem, mem, 0)
+    }
 }
 
 /// The output that counts against `client-output-buffer-limit replica`: what is unsent, less
@@ -2094,6 +2128,58 @@ mod tests {
             send(&mut eng, r3, &["REPLCONF", "rdb-filter-only", "keys"]),
             b"-ERR Unsupported rdb-filter-only option: keys\r\n"
         );
+    }
+
+    #[test]
+    fn replication_buffer_memory_and_traffic_as_redis_counts_them() {
+        let mut eng = engine(&[]);
+        let w = client(&mut eng);
+        let num = |eng: &mut Engine, f: &str| info(eng, f).parse::<u64>().unwrap();
+        assert_eq!(num(&mut eng, "mem_total_replication_buffers"), 0);
+        let (r, _) = attach(&mut eng, "?", -1);
+        eng.feed(T0, r, &req(&["REPLCONF", "ACK", "0"]));
+        let sent = num(&mut eng, "total_net_repl_output_bytes");
+        assert!(sent > 0, "the RDB went to the replica");
+        let out0 = num(&mut eng, "total_net_output_bytes");
+        // One write: one 16 KB block, all of it the backlog's.
+        send(&mut eng, w, &["SET", "k", "v"]);
+        assert_eq!(
+            num(&mut eng, "mem_total_replication_buffers"),
+            super::REPL_BLOCK_MEM
+        );
+        assert_eq!(
+            num(&mut eng, "mem_replication_backlog"),
+            super::REPL_BLOCK_MEM
+        );
+        assert_eq!(num(&mut eng, "mem_clients_slaves"), 0);
+        // The replica reads nothing while 1.2 MB flow: past the backlog's size, the rest is
+        // the replica's (mem_clients_slaves), as MEMORY STATS says too.
+        let v = "x".repeat(1000);
+        for i in 0..1200 {
+            send(&mut eng, w, &["SET", &format!("k{i}"), &v]);
+        }
+        let total = num(&mut eng, "mem_total_replication_buffers");
+        assert!(total > 1_200_000, "{total}");
+        assert_eq!(num(&mut eng, "mem_replication_backlog"), 1 << 20);
+        assert_eq!(num(&mut eng, "mem_clients_slaves"), total - (1 << 20));
+        let c = client(&mut eng);
+        let stats = String::from_utf8(send(&mut eng, c, &["MEMORY", "STATS"])).unwrap();
+        assert!(
+            stats.contains("$19\r\nreplication.backlog\r\n:1048576\r\n"),
+            "{stats}"
+        );
+        // What it then reads counts as replication output, not as normal output.
+        let got = out(&mut eng, r).len() as u64;
+        assert!(got > 1_200_000);
+        assert_eq!(num(&mut eng, "total_net_repl_output_bytes"), sent + got);
+        assert!(num(&mut eng, "total_net_output_bytes") < out0 + 1_000_000);
+        // Caught up: the buffer is the backlog's 64 blocks, their headers past
+        // repl-backlog-size counted as the replicas' (as redis-server shows after a load).
+        assert_eq!(
+            num(&mut eng, "mem_total_replication_buffers"),
+            64 * super::REPL_BLOCK_MEM
+        );
+        assert_eq!(num(&mut eng, "mem_clients_slaves"), 64 * 40);
     }
 
     #[test]
