@@ -538,7 +538,7 @@ pub fn check_output_limit(now: UnixMillis, srv: &mut Server, c: &mut Client, slo
     output_limit(now, &srv.config, &mut srv.events, c, slot)
 }
 
-fn output_limit(
+pub(crate) fn output_limit(
     now: UnixMillis,
     config: &Config,
     events: &mut VecDeque<Event>,

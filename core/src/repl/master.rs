@@ -245,8 +245,16 @@ pub fn feed_stream(srv: &mut Server, clients: &mut slab::Slab<Client>, bytes: &[
     };
     backlog.push(bytes);
     srv.repl.master_repl_offset += bytes.len() as i64;
-    let mut grew = false;
-    for &slot in &srv.repl.master.replicas {
+    // Each replica whose output grew is checked against `client-output-buffer-limit
+    // replica` at once (Redis checks as each reply is queued), in the same pass.
+    let now = UnixMillis(srv.last_tick_ms());
+    let Server {
+        repl,
+        config,
+        events,
+        ..
+    } = srv;
+    for &slot in &repl.master.replicas {
         let Some(c) = clients.get_mut(slot) else {
             continue;
         };
@@ -258,7 +266,7 @@ pub fn feed_stream(srv: &mut Server, clients: &mut slab::Slab<Client>, bytes: &[
             continue;
         }
         match s.state {
-            SlaveState::WaitBgsaveStart | SlaveState::RdbTransmitted => {}
+            SlaveState::WaitBgsaveStart | SlaveState::RdbTransmitted => continue,
             SlaveState::WaitBgsaveEnd => s.pending.extend_from_slice(bytes),
             SlaveState::Online => {
                 if s.start_stream_on_ack {
@@ -266,27 +274,13 @@ pub fn feed_stream(srv: &mut Server, clients: &mut slab::Slab<Client>, bytes: &[
                 } else {
                     s.queued += bytes.len() as u64;
                     if c.out.is_empty() {
-                        srv.events.push_back(Event::Output(ClientHandle(slot)));
+                        events.push_back(Event::Output(ClientHandle(slot)));
                     }
                     c.out.extend_from_slice(bytes);
                 }
-                grew = true;
             }
         }
-    }
-    if grew {
-        check_output_limits(srv, clients);
-    }
-}
-
-/// `client-output-buffer-limit replica` for every replica whose output grew (Redis checks
-/// as each reply is queued): one past it is closed.
-fn check_output_limits(srv: &mut Server, clients: &mut slab::Slab<Client>) {
-    let now = UnixMillis(srv.last_tick_ms());
-    for slot in srv.repl.master.replicas.clone() {
-        if let Some(c) = clients.get_mut(slot) {
-            crate::command::pubsub::check_output_limit(now, srv, c, slot);
-        }
+        crate::command::pubsub::output_limit(now, config, events, c, slot);
     }
 }
 
