@@ -1248,6 +1248,32 @@ mod tests {
     }
 
     #[test]
+    fn swapdb_keeps_serving_the_old_data_during_the_transfer_and_after_a_bad_one() {
+        let mut cfg = Config::default();
+        cfg.set("repl-diskless-load", b"swapdb").expect("valid");
+        let (mut eng, c) = engine(cfg);
+        cmd(&mut eng, c, &["SET", "old", "x"]);
+        let own = eng.server().repl.replid.clone();
+        let psync = multibulk(&["PSYNC", &own, "1"]);
+        let link = handshake(&mut eng, c, &psync);
+        let rdb = master_rdb();
+        let mut bytes = format!("+FULLRESYNC {MASTER_ID} 100\r\n${}\r\n", rdb.len()).into_bytes();
+        // Half the payload: the old dataset still answers (replica-serve-stale-data yes).
+        let half = bytes.len() + rdb.len() / 2;
+        bytes.extend_from_slice(&rdb);
+        eng.feed(T0, link, &bytes[..half]);
+        assert_eq!(get(&mut eng, c, "0", "old"), b"$1\r\nx\r\n");
+        // The rest, corrupted: the load fails and the old dataset stays.
+        let mut rest = bytes[half..].to_vec();
+        let n = rest.len();
+        rest[n - 12] ^= 0xff;
+        eng.feed(T0, link, &rest);
+        assert_eq!(get(&mut eng, c, "0", "old"), b"$1\r\nx\r\n");
+        assert_eq!(get(&mut eng, c, "0", "a"), b"$-1\r\n");
+        assert_ne!(eng.server().repl.replica.state, State::Connected);
+    }
+
+    #[test]
     fn diskless_form_acks_at_once_and_multi_counts_at_exec() {
         let mut cfg = Config::default();
         cfg.set("replicaof", b"127.0.0.1 6379").expect("valid");
