@@ -23,6 +23,7 @@ mod netsafety;
 mod ops_tools;
 mod persistence;
 mod playground;
+mod ratio_chart;
 mod repl_chain;
 mod repl_master;
 mod repl_replica;

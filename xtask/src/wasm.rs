@@ -449,91 +449,27 @@ pub fn bench_markdown(all: &[WasmBench], command: &str) -> String {
     s
 }
 
-/// Grouped bars of the two ratios per command (hand-written SVG, like docs/bench-throughput.svg),
-/// on a scale to 5×; a bar beyond it is cut and labelled with its value.
+/// Grouped bars of the two ratios per command (like docs/bench-throughput.svg), on a scale to
+/// 5×; a bar beyond it is cut and labelled with its value.
 pub fn bench_svg(b: &WasmBench) -> String {
-    use std::fmt::Write as _;
-    let (w, row_h, left, top) = (760.0, 14.0, 150.0, 50.0);
-    let h = top + b.rows.len() as f64 * (2.0 * row_h + 8.0) + 50.0;
-    let max = 5.0;
-    let plot_w = w - left - 60.0;
-    let x = |r: f64| left + plot_w * (r / max).clamp(0.0, 1.0);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">oxidis (wasm) ÷ ioredis-mock, ops/s ({})</text>"#,
-        w / 2.0,
-        crate::bench::xml_escape(&b.runtime)
-    );
-    let colors = ["#4e79a7", "#f28e2b"];
-    for (i, label) in ["client.call (direct)", "facade (await redis.cmd)"]
-        .iter()
-        .enumerate()
-    {
-        let lx = left + i as f64 * 200.0;
-        let _ = writeln!(
-            s,
-            r#"<rect x="{lx}" y="30" width="12" height="12" fill="{}"/><text x="{}" y="40">{label}</text>"#,
-            colors[i],
-            lx + 16.0
-        );
+    let title = format!("oxidis (wasm) ÷ ioredis-mock, ops/s ({})", b.runtime);
+    crate::ratio_chart::RatioChart {
+        title: &title,
+        series: ["client.call (direct)", "facade (await redis.cmd)"],
+        rows: b
+            .rows
+            .iter()
+            .map(|(name, [d, f, m])| (name.clone(), [d / m, f / m]))
+            .collect(),
+        max: 5.0,
+        tick: 1.0,
+        targets: vec![
+            (FACADE_TARGET, format!("facade target {FACADE_TARGET}×")),
+            (DIRECT_TARGET, format!("call target {DIRECT_TARGET}×")),
+        ],
+        footer: "ops/s ÷ ioredis-mock's (higher is better; bars cut at 5×)",
     }
-    let bottom = h - 40.0;
-    for tick in 0..=(max as usize) {
-        let xx = x(tick as f64);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#ddd"/><text x="{xx}" y="{}" text-anchor="middle">{tick}×</text>"##,
-            bottom + 15.0
-        );
-    }
-    for (t, label) in [
-        (FACADE_TARGET, "facade target"),
-        (DIRECT_TARGET, "call target"),
-    ] {
-        let xx = x(t);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#c00" stroke-dasharray="4 3"/><text x="{}" y="{}" fill="#c00" font-size="10">{label} {t}×</text>"##,
-            xx + 3.0,
-            bottom + 28.0
-        );
-    }
-    for (ri, (name, [d, f, m])) in b.rows.iter().enumerate() {
-        let y0 = top + ri as f64 * (2.0 * row_h + 8.0);
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
-            left - 6.0,
-            y0 + row_h + 3.0,
-            crate::bench::xml_escape(name)
-        );
-        for (k, r) in [d / m, f / m].into_iter().enumerate() {
-            let y = y0 + k as f64 * row_h;
-            let _ = writeln!(
-                s,
-                r#"<rect x="{left}" y="{y}" width="{:.1}" height="{}" fill="{}"/><text x="{:.1}" y="{}" font-size="10">{r:.2}</text>"#,
-                (x(r) - left).max(0.0),
-                row_h - 2.0,
-                colors[k],
-                x(r) + 3.0,
-                y + row_h - 4.0
-            );
-        }
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="{}" text-anchor="middle">ops/s ÷ ioredis-mock's (higher is better; bars cut at {max}×)</text>"#,
-        left + plot_w / 2.0,
-        h - 4.0
-    );
-    s.push_str("</svg>\n");
-    s
+    .svg()
 }
 
 #[cfg(test)]
