@@ -517,6 +517,28 @@ fn redis_server_speaks_our_cluster_bus() {
         "{conf}"
     );
 
+    // cluster-announce-ip / -port / -bus-port go into the header's myip, port and cport.
+    call(
+        &mut c,
+        &["CONFIG", "SET", "cluster-announce-ip", "10.1.2.3"],
+    );
+    call(&mut c, &["CONFIG", "SET", "cluster-announce-port", "4321"]);
+    call(
+        &mut c,
+        &["CONFIG", "SET", "cluster-announce-bus-port", "14321"],
+    );
+    outbound[1]
+        .write_all(&bus::encode(&b.ping(bus::TYPE_PING)))
+        .unwrap();
+    let pong = read_message(&mut outbound[1])
+        .unwrap()
+        .expect("a PONG to our PING");
+    let h = &pong.header;
+    assert_eq!(
+        (h.myip.as_str(), h.port, h.cport),
+        ("10.1.2.3", 4321, 14321)
+    );
+
     // Everything redis sent the fakes meanwhile decoded.
     while let Ok(s) = seen.try_recv() {
         if let Err(e) = s {

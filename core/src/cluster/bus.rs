@@ -56,7 +56,7 @@ pub struct Header {
 }
 
 /// clusterMsgDataGossip.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Gossip {
     pub nodename: NodeName,
     /// Seconds (Redis sends ms/1000 truncated to 32 bits).
@@ -74,7 +74,7 @@ pub struct Gossip {
 /// only the hostname; 7.2 adds the human node name, forgotten nodes and the shard id (7.2.0's
 /// numbering: 7.2-rc1 had forgotten node = 1, shard id = 2); unknown types are kept as raw
 /// bytes (Redis logs and ignores them; 7.0 ignores all but the hostname).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum PingExt {
     /// EXT_TYPE_HOSTNAME (0): `cluster-announce-hostname`, NUL-terminated on the wire.
     Hostname(String),
@@ -188,6 +188,41 @@ impl std::fmt::Debug for Header {
             .field("state", &self.state)
             .field("mflags", &self.mflags)
             .finish()
+    }
+}
+
+impl std::fmt::Debug for Gossip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gossip")
+            .field("nodename", &Name(&self.nodename))
+            .field("ping_sent", &self.ping_sent)
+            .field("pong_received", &self.pong_received)
+            .field("ip", &self.ip)
+            .field("port", &self.port)
+            .field("cport", &self.cport)
+            .field("flags", &self.flags)
+            .field("pport", &self.pport)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PingExt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PingExt::Hostname(h) => f.debug_tuple("Hostname").field(h).finish(),
+            PingExt::HumanNodename(h) => f.debug_tuple("HumanNodename").field(h).finish(),
+            PingExt::ForgottenNode { name, ttl } => f
+                .debug_struct("ForgottenNode")
+                .field("name", &Name(name))
+                .field("ttl", ttl)
+                .finish(),
+            PingExt::ShardId(id) => f.debug_tuple("ShardId").field(&Name(id)).finish(),
+            PingExt::Unknown { type_, data } => f
+                .debug_struct("Unknown")
+                .field("type_", type_)
+                .field("data", data)
+                .finish(),
+        }
     }
 }
 
