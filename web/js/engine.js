@@ -170,7 +170,9 @@ function packBound(args) {
 function pack(args, base, at) {
   const n = args.length;
   const head = (base + at) >>> 2;
-  u32[head] = n;
+  const bytes = u8;
+  const words = u32;
+  words[head] = n;
   let pos = base + at + 4 + 4 * n;
   for (let i = 0; i < n; i++) {
     const a = args[i];
@@ -182,15 +184,15 @@ function pack(args, base, at) {
         for (; j < m; j++) {
           const c = a.charCodeAt(j);
           if (c >= 0x80) break;
-          u8[pos + j] = c;
+          bytes[pos + j] = c;
         }
       }
-      len = j === m ? m : encoder.encodeInto(a, u8.subarray(pos, pos + 3 * m)).written;
+      len = j === m ? m : encoder.encodeInto(a, bytes.subarray(pos, pos + 3 * m)).written;
     } else {
-      u8.set(a, pos);
+      bytes.set(a, pos);
       len = a.length;
     }
-    u32[head + 1 + i] = len;
+    words[head + 1 + i] = len;
     pos += len;
   }
   return pos - base;

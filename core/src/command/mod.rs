@@ -205,14 +205,16 @@ impl CommandSpec {
     }
 }
 
-type Index =
-    HashMap<&'static [u8], &'static CommandSpec, std::hash::BuildHasherDefault<NameHasher>>;
+type Index = HashMap<&'static [u8], &'static CommandSpec, NameHash>;
+
+/// The hash of maps keyed by command names (the index, INFO commandstats' counters).
+pub(crate) type NameHash = std::hash::BuildHasherDefault<NameHasher>;
 
 /// The command index's hash, run once per request: 8 bytes per 64-bit multiply, then a fold
 /// of the high half into the low bits (the bucket index). foldhash's 128-bit multiply is a
 /// libcall on wasm32, where lookup was ~9% of a GET on the direct path.
 #[derive(Default)]
-struct NameHasher(u64);
+pub(crate) struct NameHasher(u64);
 
 impl std::hash::Hasher for NameHasher {
     fn finish(&self) -> u64 {
