@@ -411,8 +411,10 @@ pub fn bench_markdown(all: &[WasmBench], command: &str) -> String {
     let _ = writeln!(s, "# The wasm engine vs ioredis-mock\n");
     let _ = writeln!(
         s,
-        "`{command}` (web/bench.mjs): ops/s in one {} process, best of {} interleaved rounds of {} \
-         operations per command (a pipeline counts its 100 SETs). `client.call` is the direct call \
+        "`{command}` (web/bench.mjs): ops per second of CPU time in one {} process \
+         (`process.cpuUsage()`, user + system: the time the process waited for a core on this \
+         shared machine does not count, as it would on the wall clock), best of {} interleaved \
+         rounds of {} operations per command (a pipeline counts its 100 SETs). `client.call` is the direct call \
          path (arguments packed into wasm memory, one crossing, the reply read from the engine's \
          output); the facade is the ioredis-style `Redis` (`await redis.set(...)`); ioredis-mock is \
          the npm package (a JavaScript Map behind ioredis's API). Targets (issue 19): client.call \
@@ -443,7 +445,8 @@ pub fn bench_markdown(all: &[WasmBench], command: &str) -> String {
     for c in &all[1..] {
         let _ = writeln!(
             s,
-            "\n## {}\n\nThe same commands in headless {} (the playground's engine), best of {} rounds \
+            "\n## {}\n\nThe same commands in headless {} (the playground's engine), ops/s on the wall \
+             clock (a page has no CPU clock), best of {} rounds \
              of {}. ioredis-mock does not run in a browser without a bundler and polyfills (it \
              needs Node's `events`, `stream` and `crypto` and ioredis's internals): the ratios are \
              to its figures in Node above.\n",
