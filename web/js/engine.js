@@ -96,6 +96,22 @@ const CTRL_DEADLINE = 3;
 const CTRL_BOUNDS_PTR = 4;
 const CTRL_AWAITS = 5;
 const CTRL_ASCII = 6;
+const CTRL_SAME = 7;
+/** No memo (Engine #memo): the last direct call's reply was not a flat array of primitives. */
+const NO_MEMO = Symbol('no memo');
+/** The largest reply the engine compares for CTRL_SAME (lib.rs MEMO_MAX). */
+const MEMO_MAX = 4096;
+
+/** A copy of `v` if it is an array of strings, numbers, bigints and nils (safe to share), else NO_MEMO. */
+function memoOf(v) {
+  if (!Array.isArray(v)) return NO_MEMO;
+  for (let i = 0; i < v.length; i++) {
+    const e = v[i];
+    const t = typeof e;
+    if (e !== null && t !== 'string' && t !== 'number' && t !== 'bigint') return NO_MEMO;
+  }
+  return v.slice();
+}
 /** A call whose reply CLIENT REPLY OFF/SKIP silenced: it returns undefined at once. */
 const SILENT = Symbol('silent');
 
@@ -441,6 +457,14 @@ export class Engine {
   #arena = 0;
   #arenaSize = 0;
   #ctrl = 0;
+  /**
+   * The value read from the last direct call's reply if it was a flat array of primitives
+   * (`memoOf`), with its binary mode; NO_MEMO otherwise. When the engine says the next reply
+   * has the same bytes (CTRL_SAME: an unchanged list, set or hash read again), a copy of it is
+   * returned instead of making every string again. A reply whose bytes differ is read as usual.
+   */
+  #memo = NO_MEMO;
+  #memoMode = 0;
   _blockedCount = 0;
 
   constructor(options = {}) {
@@ -503,13 +527,25 @@ export class Engine {
       const size = packBound(args);
       const base = this.#room(r, 0, size);
       pack(args, base, 0);
+      const memo = this.#memo;
+      this.#memo = NO_MEMO;
       if (r.callDirect(h, this.#manual ? NaN : now()) === NO_CLIENT) throw new TypeError(CLOSED);
       views();
       const c = this.#ctrl;
-      const start = f64[c + CTRL_OUT_PTR];
-      allAscii = f64[c + CTRL_ASCII] === 1;
-      reply = readReply(start, start + f64[c + CTRL_OUT_LEN], mode);
-      allAscii = false;
+      if (f64[c + CTRL_SAME] === 1 && memo !== NO_MEMO && this.#memoMode === mode) {
+        // The same array reply as the last call's: the engine compared the bytes.
+        this.#memo = memo;
+        reply = memo.slice();
+      } else {
+        const start = f64[c + CTRL_OUT_PTR];
+        allAscii = f64[c + CTRL_ASCII] === 1;
+        reply = readReply(start, start + f64[c + CTRL_OUT_LEN], mode);
+        allAscii = false;
+        if (f64[c + CTRL_OUT_LEN] <= MEMO_MAX && u8[start] === 42) {
+          this.#memo = memoOf(reply);
+          this.#memoMode = mode;
+        }
+      }
       if (reply === SLOW) reply = r.replySlow(h, 0, f64[c + CTRL_OUT_LEN], mode, true);
       else if (reply === undefined && f64[c + CTRL_AWAITS] === 0) reply = SILENT;
     } catch (e) {

@@ -232,7 +232,15 @@ const CTRL_AWAITS: usize = 5;
 /// 1 if every byte of the output is ASCII: the wrapper then makes short bulk strings without
 /// checking their bytes itself (a word-at-a-time scan here costs less than a byte loop in JS).
 const CTRL_ASCII: usize = 6;
-const CTRL_LEN: usize = 7;
+/// 1 if `callDirect`'s output is an array reply byte for byte equal to the array reply of the
+/// engine's previous `callDirect` (see `last_array`): the wrapper may return a copy of the
+/// value it read then instead of reading the same bytes again.
+const CTRL_SAME: usize = 7;
+const CTRL_LEN: usize = 8;
+
+/// The largest array reply `last_array` keeps (bigger ones are read every time: comparing and
+/// copying them would cost more than it saves when they change).
+const MEMO_MAX: usize = 4096;
 
 /// Event kinds in the queue the wrapper drains (`nextEvent`).
 const EV_OUTPUT: u32 = 1;
@@ -271,6 +279,9 @@ pub struct RawEngine {
     ctrl: Box<[f64; CTRL_LEN]>,
     /// The end of each command's output in `out` after `callBatch`.
     bounds: Vec<u32>,
+    /// The output of the last `callDirect` if it was an array reply of at most `MEMO_MAX`
+    /// bytes, else empty (`CTRL_SAME`).
+    last_array: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -354,6 +365,7 @@ impl RawEngine {
             arena: Vec::new(),
             ctrl: Box::new([0.0; CTRL_LEN]),
             bounds: Vec::new(),
+            last_array: Vec::new(),
         })
     }
 
@@ -625,6 +637,15 @@ impl RawEngine {
         self.out.clear();
         let end = self.run_arena(now, clock_us, id, 0);
         self.eng.drain_output(id, &mut self.out);
+        let array = self.out.first() == Some(&b'*') && self.out.len() <= MEMO_MAX;
+        let same = array && self.out == self.last_array;
+        if !same {
+            self.last_array.clear();
+            if array {
+                self.last_array.extend_from_slice(&self.out);
+            }
+        }
+        self.ctrl[CTRL_SAME] = if same { 1.0 } else { 0.0 };
         self.after_direct(h, id);
         end.map_or(-1, |e| e as i32)
     }
