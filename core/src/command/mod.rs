@@ -205,7 +205,42 @@ impl CommandSpec {
     }
 }
 
-type Index = HashMap<&'static [u8], &'static CommandSpec, foldhash::fast::FixedState>;
+type Index = HashMap<&'static [u8], &'static CommandSpec, NameHash>;
+
+/// The hash of maps keyed by command names (the index, INFO commandstats' counters).
+pub(crate) type NameHash = std::hash::BuildHasherDefault<NameHasher>;
+
+/// The command index's hash, run once per request: 8 bytes per 64-bit multiply, then a fold
+/// of the high half into the low bits (the bucket index). foldhash's 128-bit multiply is a
+/// libcall on wasm32, where lookup was ~9% of a GET on the direct path.
+#[derive(Default)]
+pub(crate) struct NameHasher(u64);
+
+impl std::hash::Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 31)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut h = self.0;
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            h = (h ^ u64::from_le_bytes(b)).wrapping_mul(K);
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            h = (h ^ u64::from_le_bytes(b)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (self.0 ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 fn command_index() -> &'static Index {
     static INDEX: OnceLock<Index> = OnceLock::new();
