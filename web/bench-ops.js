@@ -23,6 +23,11 @@ export const ops = [
   ['ZADD', (i) => ['zadd', 'zset', i % 5000, `member:${i % 5000}`], 20],
   ['ZRANGE 0 9 WS', () => ['zrange', 'z100', 0, 9, 'WITHSCORES']],
   ['MSET 10', (i) => ['mset', ...mset(i)]],
+  // The same reads over two keys in turn: each reply differs from the one before, so the direct
+  // path's reply memo (engine.js) never serves them — what arrays that change cost.
+  ['HGETALL 10 (2 keys)', (i) => ['hgetall', i % 2 ? 'h10' : 'h10b']],
+  ['LRANGE 0 9 (2 keys)', (i) => ['lrange', i % 2 ? 'l100' : 'l100b', 0, 9]],
+  ['SMEMBERS 10 (2 keys)', (i) => ['smembers', i % 2 ? 's10' : 's10b']],
 ];
 export const setup = [
   ['hset', 'h10', ...fields],
@@ -30,6 +35,9 @@ export const setup = [
   ['sadd', 's10', ...Array.from({ length: 10 }, (_, i) => `member:${i}`)],
   ['zadd', 'z100', ...Array.from({ length: 100 }, (_, i) => [i, `m:${i}`]).flat()],
   ['set', 'key:0', 'value'],
+  ['hset', 'h10b', ...fields.map((f, i) => (i % 2 ? `${f}b` : f))],
+  ['rpush', 'l100b', ...Array.from({ length: 100 }, (_, i) => `item:${i}b`)],
+  ['sadd', 's10b', ...Array.from({ length: 10 }, (_, i) => `member:${i}b`)],
 ];
 
 /** The wall clock (ms): what the browser bench times rounds by. */

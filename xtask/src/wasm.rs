@@ -421,7 +421,9 @@ pub fn bench_markdown(all: &[WasmBench], command: &str) -> String {
          ≥ {DIRECT_TARGET}× ioredis-mock, the facade ≥ {FACADE_TARGET}×. The array rows \
          (HGETALL, LRANGE, SMEMBERS, ZRANGE) read the same unchanged data each time: the engine \
          sees that a reply's bytes equal the previous call's and the wrapper returns a copy of \
-         the value it read then (an array that changed is read anew, at the cost it had before). \
+         the value it read then (an array that changed is read anew, at the cost it had before); \
+         the rows marked `(2 keys)` read two keys in turn, so every reply differs from the one \
+         before and none is served by that memo: what arrays that change cost. \
          The machine is shared (2 cores, other jobs running): figures move between runs.\n",
         b.runtime, b.rounds, b.per
     );
