@@ -95,6 +95,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
         crate::sentinel::run,
     ),
     (
+        "cluster: redis-server ×6 (proves the suite)",
+        |ctx, name| crate::cluster::run(ctx, name, crate::cluster::ALL_REDIS),
+    ),
+    (
         "wasm package (node --test, golden, chromium)",
         crate::wasm::suite,
     ),
