@@ -125,6 +125,8 @@ pub struct Server {
     master_connect: Option<(TcpStream, u64)>,
     /// What the current loop turn did so far (reported to the engine when it ends).
     turn: LoopTurn,
+    /// The cluster bus, when `cluster-enabled yes` (cluster_bus.rs).
+    bus: Option<crate::cluster_bus::Bus>,
 }
 
 /// Where a loop turn started: the clock, the engine's counters, the allocator's big-block
@@ -229,7 +231,11 @@ fn set_keepalive(stream: &TcpStream, interval: i64) {
     let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&ka);
 }
 
-fn open_listeners(bind: &str, port: u16, kind: &str) -> Result<Vec<TcpListener>, StartError> {
+pub(crate) fn open_listeners(
+    bind: &str,
+    port: u16,
+    kind: &str,
+) -> Result<Vec<TcpListener>, StartError> {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     for word in bind.split_ascii_whitespace() {
@@ -528,7 +534,16 @@ impl Server {
             aof_buf: Vec::new(),
             lazyfree: crate::lazyfree::Worker::start(),
             turn: LoopTurn::default(),
+            bus: None,
         })
+    }
+
+    /// Cluster mode: nodes.conf locked and loaded, the bus port open (clusterInit). Err: the
+    /// lines to log before exiting.
+    pub fn start_cluster_bus(&mut self, bind: &str, port: u16) -> Result<(), Vec<String>> {
+        self.bus =
+            crate::cluster_bus::Bus::start(&mut self.eng, self.poll.registry(), bind, port, now())?;
+        Ok(())
     }
 
     /// Installs the persistence state (RDB/AOF files, children).
@@ -639,7 +654,15 @@ impl Server {
             let mut stop = None;
             for ev in events.iter() {
                 let t = ev.token().0;
-                if t >= CONN_BASE {
+                if t >= crate::cluster_bus::TOKEN_BASE {
+                    // Events the engine queued before are handled first, so a link handle
+                    // the core freed and reused is never confused with the old socket.
+                    self.handle_engine_events();
+                    if let Some(bus) = self.bus.as_mut() {
+                        bus.ready(ev, self.poll.registry(), &mut self.eng, now);
+                    }
+                    self.handle_engine_events();
+                } else if t >= CONN_BASE {
                     let slot = t - CONN_BASE;
                     if ev.is_read_closed() || ev.is_error() {
                         self.read_conn(slot, now, true);
@@ -707,6 +730,9 @@ impl Server {
         }
         for slot in 0..self.conns.len() {
             self.close(slot);
+        }
+        if let Some(bus) = self.bus.as_mut() {
+            bus.close_all(self.poll.registry());
         }
     }
 
@@ -1154,11 +1180,17 @@ impl Server {
                     port,
                     attempt,
                 } => self.connect_master(&host, port, attempt),
-                // The cluster bus host comes with the cluster work (native/src/cluster_bus.rs).
-                Event::ConnectClusterNode { .. }
+                ev @ (Event::ConnectClusterNode { .. }
                 | Event::ClusterOutput(_)
-                | Event::CloseClusterLink(_) => {}
+                | Event::CloseClusterLink(_)) => {
+                    if let Some(bus) = self.bus.as_mut() {
+                        bus.handle(ev, self.poll.registry(), &mut self.eng, now());
+                    }
+                }
             }
+        }
+        if let Some(bus) = self.bus.as_mut() {
+            bus.save_config(&mut self.eng);
         }
         if self.eng.has_lazyfree() {
             for g in self.eng.take_lazyfree() {

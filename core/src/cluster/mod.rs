@@ -331,3 +331,12 @@ pub fn random_name(rng: &mut crate::rng::Rng) -> NodeName {
 pub fn enabled(srv: &crate::engine::Server) -> bool {
     srv.cluster.is_some()
 }
+
+impl crate::engine::Engine {
+    /// This node's name (CLUSTER MYID) when `cluster-enabled yes`: the host logs it at start
+    /// ("No cluster configuration found, I'm ...", "Node configuration loaded, I'm ...").
+    pub fn cluster_myself(&self) -> Option<String> {
+        let c = self.srv.cluster.as_ref()?;
+        Some(String::from_utf8_lossy(&c.myself).into_owned())
+    }
+}
