@@ -22,7 +22,9 @@
 pub mod bus;
 pub mod describe;
 pub mod failover;
+mod links;
 pub mod nodes_conf;
+pub mod ops;
 pub mod slot;
 pub mod state;
 

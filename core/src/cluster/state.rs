@@ -12,7 +12,14 @@ use super::bus::{self, Body, Gossip, Header, Message, PingExt};
 use super::failover;
 use super::{flags, todo, Cluster, FailReport, Health, Link, LinkHandle, Node, NodeName};
 use super::{NAMELEN, SLOTS};
-use crate::engine::{Client, Engine, Event, Server};
+use crate::engine::{Client, Event, Server};
+
+// The CLUSTER commands call them here (their first home).
+#[allow(unused_imports)]
+pub use super::ops::{
+    bump_epoch, forget, manual_failover, meet, propagate_publish, replicate, reset,
+    set_config_epoch, set_slot_node, FailoverMode,
+};
 use crate::time::UnixMillis;
 
 pub(crate) type Clients = slab::Slab<Client>;
@@ -64,18 +71,18 @@ fn clear_bit(bitmap: &mut [u8; SLOTS / 8], slot: usize) {
     bitmap[slot >> 3] &= !(1 << (slot & 7));
 }
 
-fn log(srv: &mut Server, line: String) {
+pub(crate) fn log(srv: &mut Server, line: String) {
     srv.events.push_back(Event::Log(line));
 }
 
 impl Cluster {
-    fn node(&self, n: &NodeName) -> &Node {
+    pub(crate) fn node(&self, n: &NodeName) -> &Node {
         &self.nodes[n]
     }
-    fn node_mut(&mut self, n: &NodeName) -> &mut Node {
+    pub(crate) fn node_mut(&mut self, n: &NodeName) -> &mut Node {
         self.nodes.get_mut(n).expect("a known node")
     }
-    fn flags_of(&self, n: &NodeName) -> u16 {
+    pub(crate) fn flags_of(&self, n: &NodeName) -> u16 {
         self.nodes.get(n).map_or(0, |n| n.flags)
     }
     /// The node names in a fixed order (the map's own order is not deterministic), so the
@@ -85,10 +92,10 @@ impl Cluster {
         v.sort_unstable();
         v
     }
-    fn is_master(&self, n: &NodeName) -> bool {
+    pub(crate) fn is_master(&self, n: &NodeName) -> bool {
         self.flags_of(n) & flags::MASTER != 0
     }
-    fn is_replica(&self, n: &NodeName) -> bool {
+    pub(crate) fn is_replica(&self, n: &NodeName) -> bool {
         self.flags_of(n) & flags::SLAVE != 0
     }
     pub(crate) fn my_master(&self) -> Option<NodeName> {
@@ -288,6 +295,12 @@ fn blacklist_cleanup(c: &mut Cluster, now: u64) {
     c.blacklist.retain(|_, until| *until >= now);
 }
 
+/// clusterBlacklistAddNode.
+pub(crate) fn blacklist_add(c: &mut Cluster, n: &NodeName, now: u64) {
+    blacklist_cleanup(c, now);
+    c.blacklist.insert(*n, now + BLACKLIST_TTL_MS);
+}
+
 fn blacklisted(c: &mut Cluster, n: &NodeName, now: u64) -> bool {
     blacklist_cleanup(c, now);
     c.blacklist.contains_key(n)
@@ -295,7 +308,7 @@ fn blacklisted(c: &mut Cluster, n: &NodeName, now: u64) -> bool {
 
 /// The keys of db 0 per slot the filter selects (countKeysInSlot / getKeysInSlot), by one
 /// scan of the keyspace.
-fn keys_in_slots(srv: &Server, want: impl Fn(u16) -> bool) -> Vec<Vec<u8>> {
+pub(crate) fn keys_in_slots(srv: &Server, want: impl Fn(u16) -> bool) -> Vec<Vec<u8>> {
     let Some(db) = srv.dbs.first() else {
         return Vec::new();
     };
@@ -307,7 +320,7 @@ fn keys_in_slots(srv: &Server, want: impl Fn(u16) -> bool) -> Vec<Vec<u8>> {
 }
 
 /// delKeysInSlot for a set of slots: the keys go, their deletion propagated as DELs.
-fn del_keys_in_slots(srv: &mut Server, slots: &[u16]) {
+pub(crate) fn del_keys_in_slots(srv: &mut Server, slots: &[u16]) {
     let keys = keys_in_slots(srv, |s| slots.contains(&s));
     for k in keys {
         if srv.dbs[0].delete(&k, crate::lazyfree::FreeReason::ServerDel) {
@@ -322,7 +335,12 @@ fn del_keys_in_slots(srv: &mut Server, slots: &[u16]) {
 
 /// createClusterLink: an outbound link to `node` (the host is asked to connect) or an
 /// inbound one.
-fn create_link(c: &mut Cluster, node: Option<NodeName>, now: u64, peer_ip: String) -> LinkHandle {
+pub(crate) fn create_link(
+    c: &mut Cluster,
+    node: Option<NodeName>,
+    now: u64,
+    peer_ip: String,
+) -> LinkHandle {
     let inbound = node.is_none();
     let h = LinkHandle(c.links.insert(Link {
         ctime: now,
@@ -373,7 +391,13 @@ fn set_inbound_link(c: &mut Cluster, srv: &mut Server, n: &NodeName, h: LinkHand
 }
 
 /// clusterSendMessage: queued on the link; the host hears of it when the buffer was empty.
-fn send_bytes(c: &mut Cluster, srv: &mut Server, h: Option<LinkHandle>, bytes: &[u8], type_: u16) {
+pub(crate) fn send_bytes(
+    c: &mut Cluster,
+    srv: &mut Server,
+    h: Option<LinkHandle>,
+    bytes: &[u8],
+    type_: u16,
+) {
     let Some(h) = h else {
         return;
     };
@@ -399,7 +423,7 @@ fn send(c: &mut Cluster, srv: &mut Server, h: Option<LinkHandle>, msg: &Message)
 }
 
 /// clusterBroadcastMessage: every node we have a link to, but handshaking ones.
-fn broadcast(c: &mut Cluster, srv: &mut Server, msg: &Message) {
+pub(crate) fn broadcast(c: &mut Cluster, srv: &mut Server, msg: &Message) {
     let bytes = bus::encode(msg);
     for n in c.sorted_names() {
         let node = c.node(&n);
@@ -451,7 +475,7 @@ fn my_offset(c: &Cluster, srv: &Server) -> u64 {
 }
 
 /// clusterBuildMessageHdr.
-fn build_header(c: &Cluster, srv: &Server, type_: u16) -> Header {
+pub(crate) fn build_header(c: &Cluster, srv: &Server, type_: u16) -> Header {
     let me = c.me();
     let master = if me.is_replica() {
         me.replicaof.and_then(|m| c.nodes.get(&m)).unwrap_or(me)
@@ -864,7 +888,7 @@ fn process_ping_exts(c: &mut Cluster, sender: &NodeName, msg: &Message) {
 }
 
 /// clusterProcessPacket for one decoded message. False when the link was freed.
-fn process_packet(
+pub(crate) fn process_packet(
     c: &mut Cluster,
     srv: &mut Server,
     clients: &mut Clients,
@@ -1608,7 +1632,12 @@ pub fn before_sleep(srv: &mut Server, clients: &mut slab::Slab<Client>, now: Uni
     with(srv, |c, srv| cluster_before_sleep(c, srv, clients, now.0));
 }
 
-fn cluster_before_sleep(c: &mut Cluster, srv: &mut Server, clients: &mut Clients, now: u64) {
+pub(crate) fn cluster_before_sleep(
+    c: &mut Cluster,
+    srv: &mut Server,
+    clients: &mut Clients,
+    now: u64,
+) {
     let f = std::mem::take(&mut c.todo_before_sleep);
     if f & todo::HANDLE_MANUALFAILOVER != 0 {
         if c.me().is_replica() {
@@ -1626,468 +1655,5 @@ fn cluster_before_sleep(c: &mut Cluster, srv: &mut Server, clients: &mut Clients
         if f & todo::FSYNC_CONFIG != 0 {
             c.config_fsync = true;
         }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Operations for the CLUSTER commands
-// ---------------------------------------------------------------------------------------
-
-/// CLUSTER MEET ip port [cport]: starts a handshake (a node in HANDSHAKE|MEET state). Err:
-/// Redis's reply text.
-pub fn meet(
-    srv: &mut Server,
-    ip: &str,
-    port: u16,
-    cport: u16,
-    now: UnixMillis,
-) -> Result<(), String> {
-    let invalid = || format!("ERR Invalid node address specified: {ip}:{port}");
-    let Ok(addr) = ip.parse::<core::net::IpAddr>() else {
-        return Err(invalid());
-    };
-    if port == 0 || cport == 0 {
-        return Err(invalid());
-    }
-    let norm = addr.to_string();
-    with(srv, |c, srv| {
-        let busy = c.nodes.values().any(|n| {
-            n.in_handshake()
-                && n.ip.eq_ignore_ascii_case(&norm)
-                && n.port == port
-                && n.cport == cport
-        });
-        if busy {
-            return Ok(());
-        }
-        let name = super::random_name(&mut srv.rng);
-        let mut n = Node::new(name, flags::HANDSHAKE | flags::MEET, now.0);
-        n.ip = norm;
-        n.port = port;
-        n.cport = cport;
-        c.nodes.insert(name, n);
-        Ok(())
-    })
-    .unwrap_or(Ok(()))
-}
-
-/// CLUSTER FORGET: drops the node and blacklists it for 60 s.
-pub fn forget(srv: &mut Server, node: &NodeName, now: UnixMillis) -> Result<(), String> {
-    with(srv, |c, srv| {
-        if !c.nodes.contains_key(node) {
-            return Err(format!("ERR Unknown node {}", name_str(node)));
-        }
-        if *node == c.myself {
-            return Err("ERR I tried hard but I can't forget myself...".into());
-        }
-        if c.me().is_replica() && c.my_master() == Some(*node) {
-            return Err("ERR Can't forget my master!".into());
-        }
-        blacklist_cleanup(c, now.0);
-        c.blacklist.insert(*node, now.0 + BLACKLIST_TTL_MS);
-        del_node(c, srv, node, now.0);
-        c.todo(todo::UPDATE_STATE | todo::SAVE_CONFIG);
-        Ok(())
-    })
-    .unwrap_or(Ok(()))
-}
-
-/// CLUSTER RESET [HARD|SOFT] (with its check that a master holds no keys).
-pub fn reset(
-    srv: &mut Server,
-    clients: &mut slab::Slab<Client>,
-    hard: bool,
-    now: UnixMillis,
-) -> Result<(), String> {
-    with(srv, |c, srv| {
-        if c.me().is_master() && srv.dbs.first().is_some_and(|d| !d.is_empty()) {
-            return Err(
-                "ERR CLUSTER RESET can't be called with master nodes containing keys".into(),
-            );
-        }
-        cluster_reset(c, srv, clients, hard, now.0);
-        Ok(())
-    })
-    .unwrap_or(Ok(()))
-}
-
-/// clusterReset.
-pub(crate) fn cluster_reset(
-    c: &mut Cluster,
-    srv: &mut Server,
-    clients: &mut Clients,
-    hard: bool,
-    now: u64,
-) {
-    let myself = c.myself;
-    if c.me().is_replica() {
-        set_node_as_master(c, &myself);
-        crate::repl::replica::unset_master(srv, clients);
-        for db in &mut srv.dbs {
-            db.flush();
-        }
-    }
-    close_all_slots(c);
-    failover::reset_manual_failover(c);
-    for j in 0..SLOTS {
-        c.del_slot(j as u16);
-    }
-    for n in c.sorted_names() {
-        if n != myself {
-            del_node(c, srv, &n, now);
-        }
-    }
-    if hard {
-        c.current_epoch = 0;
-        c.last_vote_epoch = 0;
-        c.me_mut().config_epoch = 0;
-        log(srv, "configEpoch set to 0 via CLUSTER RESET HARD".into());
-        let mut me = c.nodes.remove(&myself).expect("myself");
-        let name = super::random_name(&mut srv.rng);
-        me.name = name;
-        c.myself = name;
-        c.nodes.insert(name, me);
-        log(srv, format!("Node hard reset, now I'm {}", name_str(&name)));
-    }
-    c.todo(todo::SAVE_CONFIG | todo::UPDATE_STATE | todo::FSYNC_CONFIG);
-}
-
-/// CLUSTER REPLICATE: this node becomes a replica of `master` (clusterSetMaster: the
-/// replication link follows).
-pub fn replicate(
-    srv: &mut Server,
-    clients: &mut slab::Slab<Client>,
-    master: &NodeName,
-    now: UnixMillis,
-) -> Result<(), String> {
-    with(srv, |c, srv| {
-        if !c.nodes.contains_key(master) {
-            return Err(format!("ERR Unknown node {}", name_str(master)));
-        }
-        if *master == c.myself {
-            return Err("ERR Can't replicate myself".into());
-        }
-        if c.is_replica(master) {
-            return Err("ERR I can only replicate a master, not a replica.".into());
-        }
-        if c.me().is_master()
-            && (c.me().numslots != 0 || srv.dbs.first().is_some_and(|d| !d.is_empty()))
-        {
-            return Err(
-                "ERR To set a master the node must be empty and without assigned slots.".into(),
-            );
-        }
-        set_master(c, srv, clients, master, now.0);
-        c.todo(todo::UPDATE_STATE | todo::SAVE_CONFIG);
-        Ok(())
-    })
-    .unwrap_or(Ok(()))
-}
-
-/// CLUSTER FAILOVER [FORCE|TAKEOVER].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FailoverMode {
-    Default,
-    Force,
-    Takeover,
-}
-
-pub fn manual_failover(
-    srv: &mut Server,
-    clients: &mut slab::Slab<Client>,
-    mode: FailoverMode,
-    now: UnixMillis,
-) -> Result<(), String> {
-    with(srv, |c, srv| {
-        failover::cluster_failover_command(c, srv, clients, mode, now.0)
-    })
-    .unwrap_or(Ok(()))
-}
-
-/// CLUSTER SETSLOT slot NODE node, whole (Redis's checks and texts included): the slot moves;
-/// migrating state cleared when no key is left, the epoch bumped when an import completes,
-/// a master left without slots follows the new owner.
-pub fn set_slot_node(
-    srv: &mut Server,
-    clients: &mut slab::Slab<Client>,
-    slot: u16,
-    node: &NodeName,
-    now: UnixMillis,
-) -> Result<(), String> {
-    with(srv, |c, srv| {
-        let myself = c.myself;
-        let j = slot as usize;
-        if !c.nodes.contains_key(node) {
-            return Err(format!("ERR Unknown node {}", name_str(node)));
-        }
-        if c.is_replica(node) {
-            return Err("ERR Target node is not a master".into());
-        }
-        let keys = keys_in_slots(srv, |s| s == slot).len();
-        if c.slots[j] == Some(myself) && *node != myself && keys != 0 {
-            return Err(format!(
-                "ERR Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
-            ));
-        }
-        if keys == 0 && c.migrating_slots_to[j].is_some() {
-            c.migrating_slots_to[j] = None;
-        }
-        let was_mine = c.slots[j] == Some(myself);
-        c.del_slot(slot);
-        c.add_slot(node, slot);
-        if was_mine
-            && *node != myself
-            && c.me().numslots == 0
-            && srv.config.cluster_allow_replica_migration
-        {
-            log(
-                srv,
-                format!(
-                    "Configuration change detected. Reconfiguring myself as a replica of {}",
-                    name_str(node)
-                ),
-            );
-            set_master(c, srv, clients, node, now.0);
-            c.todo(todo::SAVE_CONFIG | todo::UPDATE_STATE | todo::FSYNC_CONFIG);
-        }
-        if *node == myself && c.importing_slots_from[j].is_some() {
-            if bump_epoch(c).0 {
-                log(srv, format!("configEpoch updated after importing slot {slot}"));
-            }
-            c.importing_slots_from[j] = None;
-            broadcast_pong(c, srv, false, now.0);
-        }
-        c.todo(todo::SAVE_CONFIG | todo::UPDATE_STATE);
-        Ok(())
-    })
-    .unwrap_or(Ok(()))
-}
-
-/// CLUSTER BUMPEPOCH: "BUMPED n" or "STILL n" (clusterBumpConfigEpochWithoutConsensus).
-pub fn bump_epoch(cluster: &mut Cluster) -> (bool, u64) {
-    let max = cluster.max_epoch();
-    let me = cluster.me();
-    if me.config_epoch == 0 || me.config_epoch != max {
-        cluster.current_epoch += 1;
-        let e = cluster.current_epoch;
-        cluster.me_mut().config_epoch = e;
-        cluster.todo(todo::SAVE_CONFIG | todo::FSYNC_CONFIG);
-        (true, e)
-    } else {
-        (false, me.config_epoch)
-    }
-}
-
-/// CLUSTER SET-CONFIG-EPOCH (the caller has refused a negative epoch: "ERR Invalid config
-/// epoch specified: n").
-pub fn set_config_epoch(cluster: &mut Cluster, epoch: u64) -> Result<(), String> {
-    if cluster.nodes.len() > 1 {
-        return Err("ERR The user can assign a config epoch only when the node does not know any other node.".into());
-    }
-    if cluster.me().config_epoch != 0 {
-        return Err("ERR Node config epoch is already non-zero".into());
-    }
-    cluster.me_mut().config_epoch = epoch;
-    if cluster.current_epoch < epoch {
-        cluster.current_epoch = epoch;
-    }
-    cluster.todo(todo::UPDATE_STATE | todo::SAVE_CONFIG);
-    Ok(())
-}
-
-/// PUBLISH / SPUBLISH in a cluster: the message goes to every node (or the shard's nodes)
-/// over the bus (clusterPropagatePublish).
-pub fn propagate_publish(srv: &mut Server, channel: &[u8], message: &[u8], sharded: bool) {
-    with(srv, |c, srv| {
-        let type_ = if sharded {
-            bus::TYPE_PUBLISHSHARD
-        } else {
-            bus::TYPE_PUBLISH
-        };
-        let msg = Message {
-            header: build_header(c, srv, type_),
-            body: Body::Publish {
-                channel: channel.to_vec(),
-                message: message.to_vec(),
-            },
-        };
-        if !sharded {
-            broadcast(c, srv, &msg);
-            return;
-        }
-        // clusterGetNodesServingMySlots: my master (or me) and its replicas.
-        let primary = if c.me().is_master() {
-            Some(c.myself)
-        } else {
-            c.my_master()
-        };
-        let Some(primary) = primary.filter(|p| c.nodes.contains_key(p)) else {
-            return;
-        };
-        let mut targets = vec![primary];
-        targets.extend(c.node(&primary).replicas.iter().copied());
-        let bytes = bus::encode(&msg);
-        for t in targets {
-            let n = c.node(&t);
-            if n.flags & (flags::MYSELF | flags::HANDSHAKE) != 0 {
-                continue;
-            }
-            let link = n.link;
-            send_bytes(c, srv, link, &bytes, type_);
-        }
-    });
-}
-
-// ---------------------------------------------------------------------------------------
-// The host's link API
-// ---------------------------------------------------------------------------------------
-
-impl Engine {
-    /// The host accepted a connection on the bus port: a new inbound link.
-    pub fn cluster_link_accepted(&mut self, now: UnixMillis, peer_ip: String) -> LinkHandle {
-        with(&mut self.srv, |c, _| create_link(c, None, now.0, peer_ip))
-            .unwrap_or(LinkHandle(usize::MAX))
-    }
-
-    /// Our own address on a link (the host's getsockname), which a MEET arriving on it
-    /// teaches us (Redis learns its IP so): call it after `cluster_link_accepted`.
-    pub fn cluster_link_local_ip(&mut self, link: LinkHandle, ip: String) {
-        if let Some(l) = self
-            .srv
-            .cluster
-            .as_mut()
-            .and_then(|c| c.links.get_mut(link.0))
-        {
-            l.local_ip = ip;
-        }
-    }
-
-    /// The connection asked for by `Event::ConnectClusterNode { link }` is up: it starts
-    /// with a MEET (a node we were told to meet) or a PING.
-    pub fn cluster_link_connected(&mut self, now: UnixMillis, link: LinkHandle) {
-        let Engine { srv, clients } = self;
-        with(srv, |c, srv| {
-            let Some(l) = c.links.get_mut(link.0) else {
-                return;
-            };
-            l.connecting = false;
-            let Some(name) = l.node.filter(|n| c.nodes.contains_key(n)) else {
-                return;
-            };
-            let n = c.node(&name);
-            let old_ping_sent = n.ping_sent;
-            let type_ = if n.flags & flags::MEET != 0 {
-                bus::TYPE_MEET
-            } else {
-                bus::TYPE_PING
-            };
-            send_ping(c, srv, link, type_, now.0);
-            let n = c.node_mut(&name);
-            if old_ping_sent != 0 {
-                n.ping_sent = old_ping_sent;
-            }
-            n.flags &= !flags::MEET;
-            if !c.links[link.0].sndbuf.is_empty() {
-                srv.events.push_back(Event::ClusterOutput(link));
-            }
-            cluster_before_sleep(c, srv, clients, now.0);
-        });
-    }
-
-    /// It could not be opened: the link is freed (the cron tries again). As Redis does for a
-    /// connect that fails at once, a node we have no PING out to counts as pinged now, so
-    /// an unreachable node turns PFAIL after node-timeout.
-    pub fn cluster_link_failed(&mut self, now: UnixMillis, link: LinkHandle) {
-        with(&mut self.srv, |c, srv| {
-            let Some(name) = c.links.get(link.0).and_then(|l| l.node) else {
-                free_link(c, srv, link, false);
-                return;
-            };
-            if let Some(n) = c.nodes.get_mut(&name) {
-                if n.ping_sent == 0 {
-                    n.ping_sent = now.0;
-                }
-            }
-            free_link(c, srv, link, false);
-        });
-    }
-
-    /// Bytes read from a link. Whole messages are processed at once; a bad one frees the link
-    /// (`Event::CloseClusterLink`).
-    pub fn cluster_link_input(&mut self, now: UnixMillis, link: LinkHandle, bytes: &[u8]) {
-        let Engine { srv, clients } = self;
-        with(srv, |c, srv| {
-            let Some(l) = c.links.get_mut(link.0) else {
-                return;
-            };
-            l.rcvbuf.extend_from_slice(bytes);
-            while let Some(l) = c.links.get_mut(link.0) {
-                let len = match bus::frame_len(&l.rcvbuf) {
-                    None => break,
-                    Some(Err(_)) => {
-                        log(
-                            srv,
-                            "Bad message length or signature received from Cluster bus.".into(),
-                        );
-                        free_link(c, srv, link, true);
-                        break;
-                    }
-                    Some(Ok(len)) => len,
-                };
-                if l.rcvbuf.len() < len {
-                    break;
-                }
-                let frame: Vec<u8> = l.rcvbuf.drain(..len).collect();
-                let type_ = u16::from_be_bytes([frame[12], frame[13]]);
-                if (type_ as usize) < bus::TYPE_COUNT {
-                    c.stats_bus_messages_received[type_ as usize] += 1;
-                }
-                // clusterProcessPacket ignores (keeping the link) what fails its checks.
-                let Ok(msg) = bus::decode(&frame) else {
-                    continue;
-                };
-                if !process_packet(c, srv, clients, link, &msg, now.0) {
-                    break;
-                }
-            }
-            cluster_before_sleep(c, srv, clients, now.0);
-        });
-    }
-
-    /// The bytes to write on a link (taken: the host keeps what the socket did not accept).
-    pub fn cluster_link_output(&mut self, link: LinkHandle) -> Vec<u8> {
-        self.srv
-            .cluster
-            .as_mut()
-            .and_then(|c| c.links.get_mut(link.0))
-            .map(|l| std::mem::take(&mut l.sndbuf))
-            .unwrap_or_default()
-    }
-
-    /// The host saw the connection close (or closed it): the link is freed.
-    pub fn cluster_link_closed(&mut self, _now: UnixMillis, link: LinkHandle) {
-        with(&mut self.srv, |c, srv| free_link(c, srv, link, false));
-    }
-
-    /// nodes.conf to write, if it changed: (text, fsync). The host writes it atomically.
-    pub fn cluster_config_to_save(&mut self) -> Option<(String, bool)> {
-        let c = self.srv.cluster.as_mut()?;
-        if !c.config_dirty {
-            return None;
-        }
-        c.config_dirty = false;
-        let fsync = std::mem::take(&mut c.config_fsync);
-        Some((super::nodes_conf::to_text(c), fsync))
-    }
-
-    /// At startup, before serving: the nodes.conf the host found (cluster-config-file). Err:
-    /// the line Redis logs before exiting.
-    pub fn cluster_load_config(&mut self, text: &str, now: UnixMillis) -> Result<(), String> {
-        if self.srv.cluster.is_none() {
-            return Ok(());
-        }
-        let loaded = super::nodes_conf::load(text, now.0)?;
-        self.srv.cluster = Some(Box::new(loaded));
-        Ok(())
     }
 }
