@@ -1136,7 +1136,8 @@ impl Engine {
                 .any(|db| !db.expires.is_empty() || db.keys.is_rehashing())
             || crate::command::persistence::wants_tick(&self.srv)
             || crate::repl::replica::wants_tick(&self.srv)
-            || crate::repl::master::wants_tick(&self.srv);
+            || crate::repl::master::wants_tick(&self.srv)
+            || self.srv.cluster.is_some();
         // A round of evictions stopped over the limit: go on at once (evictionTimeProc runs
         // at every event loop iteration).
         if self.srv.evict.running {

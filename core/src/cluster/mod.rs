@@ -21,7 +21,10 @@
 
 pub mod bus;
 pub mod describe;
+pub mod failover;
+mod links;
 pub mod nodes_conf;
+pub mod ops;
 pub mod slot;
 pub mod state;
 
@@ -67,6 +70,9 @@ pub struct Link {
     pub connecting: bool,
     /// The peer's address as the host saw it (inbound: where a MEET came from).
     pub peer_ip: String,
+    /// Our own address on this connection (connSockName: how a MEET's receiver learns its
+    /// IP); empty when the host did not say.
+    pub local_ip: String,
 }
 
 /// clusterNodeFailReport.
@@ -222,6 +228,20 @@ pub struct Cluster {
     /// with `Engine::cluster_config_to_save`.
     pub config_dirty: bool,
     pub config_fsync: bool,
+    /// clusterCron's bookkeeping: when it last ran (it runs every 100 ms whatever the tick
+    /// rate) and how many times (the random PING each tenth run).
+    pub cron_last: u64,
+    pub cron_iteration: u64,
+    /// clusterSendPing's static counter (a node is gossiped once per message).
+    pub pings_sent: u64,
+    /// clusterUpdateState's statics: its first call (the writable delay) and when we were
+    /// last among the minority (the rejoin delay).
+    pub first_call_time: u64,
+    pub among_minority_time: u64,
+    /// clusterUpdateMyselfIp's static: the cluster-announce-ip last applied.
+    pub prev_announce_ip: Option<String>,
+    /// clusterLogCantFailover's static: when the reason was last logged.
+    pub cant_failover_logged: u64,
 }
 
 /// CLUSTER_TODO_* flags.
@@ -271,6 +291,13 @@ impl Cluster {
             links: slab::Slab::new(),
             config_dirty: true,
             config_fsync: true,
+            cron_last: 0,
+            cron_iteration: 0,
+            pings_sent: 0,
+            first_call_time: 0,
+            among_minority_time: 0,
+            prev_announce_ip: None,
+            cant_failover_logged: 0,
         }
     }
 
@@ -296,8 +323,22 @@ impl Cluster {
         };
         n.slots[slot as usize >> 3] |= 1 << (slot & 7);
         n.numslots += 1;
+        let first = n.numslots == 1;
         self.slots[slot as usize] = Some(*node);
+        // clusterNodeSetSlotBit: a master getting its first slot is a replica migration
+        // target when some master has replicas.
+        if first && self.masters_have_replicas() {
+            if let Some(n) = self.nodes.get_mut(node) {
+                n.flags |= flags::MIGRATE_TO;
+            }
+        }
         true
+    }
+    /// clusterMastersHaveSlaves.
+    pub fn masters_have_replicas(&self) -> bool {
+        self.nodes
+            .values()
+            .any(|n| !n.is_replica() && !n.replicas.is_empty())
     }
     /// clusterDelSlot: false when nobody served it.
     pub fn del_slot(&mut self, slot: u16) -> bool {

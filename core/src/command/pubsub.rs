@@ -664,6 +664,28 @@ pub(crate) fn publish_global(
     publish_message(now, srv, clients, caller, channel, msg, Kind::Global)
 }
 
+/// A PUBLISH / SPUBLISH another node sent over the cluster bus: this node's subscribers get
+/// it (clusterProcessPacket's pubsubPublishMessage).
+pub(crate) fn publish_from_bus(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    channel: &[u8],
+    msg: &[u8],
+    sharded: bool,
+) -> usize {
+    let kind = if sharded { Kind::Shard } else { Kind::Global };
+    publish_message(
+        now,
+        srv,
+        clients,
+        ClientHandle(usize::MAX),
+        channel,
+        msg,
+        kind,
+    )
+}
+
 /// PUBLISH channel message
 pub fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let n = publish_message(
