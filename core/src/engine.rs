@@ -221,6 +221,8 @@ pub struct Client {
     pub(crate) woff: i64,
     /// The most output that waited in the reply buffer (CLIENT LIST's rbp).
     pub(crate) out_peak: usize,
+    /// Cluster mode: ASKING and READONLY (command/cluster.rs).
+    pub(crate) cluster_flags: u8,
     inbuf: Vec<u8>,
     decoder: RequestDecoder,
 }
@@ -450,6 +452,7 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         slave: None,
         woff: 0,
         out_peak: 0,
+        cluster_flags: 0,
         inbuf: Vec::new(),
         decoder,
     }
@@ -553,6 +556,7 @@ impl Engine {
             // A fresh node; a host with a nodes.conf replaces it (`cluster_load_config`).
             let name = crate::cluster::random_name(&mut Rng::new(seed ^ 0x0063_6c75_7374_6572));
             eng.srv.cluster = Some(Box::new(crate::cluster::Cluster::new(name, 0)));
+            crate::command::cluster::on_enable(&mut eng.srv);
         }
         eng
     }
@@ -1039,6 +1043,7 @@ impl Engine {
             crate::command::intro::InstMetrics::tick(&mut self.srv.stats, now);
             if self.srv.cluster.is_some() {
                 crate::cluster::state::cron(&mut self.srv, &mut self.clients, now);
+                crate::command::blocking::cluster_redirect(&mut self.srv, &mut self.clients);
             }
         }
         self.resume_postponed(now);

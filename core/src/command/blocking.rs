@@ -286,6 +286,35 @@ pub fn expire(now: UnixMillis, srv: &mut Server, clients: &mut slab::Slab<Client
     }
 }
 
+/// Cluster mode, from the cron (clientsCronHandleTimeout's clusterRedirectBlockedClientIfNeeded):
+/// a client blocked on keys whose slot this node no longer serves gets the redirection.
+pub(crate) fn cluster_redirect(srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    let mut redirect = Vec::new();
+    for (slot, c) in clients.iter() {
+        let Some(b) = c.blocked.as_ref() else {
+            continue;
+        };
+        let Some(key) = b.keys.first() else {
+            continue;
+        };
+        let write = b.cmd.flags & super::flags::WRITE != 0;
+        if let Some(msg) = super::cluster::blocked_redirect(srv, c, key, write) {
+            redirect.push((slot, msg));
+        }
+    }
+    for (slot, msg) in redirect {
+        let Some(b) = unblock(srv, clients, slot) else {
+            continue;
+        };
+        let c = &mut clients[slot];
+        let start = c.out.len();
+        crate::resp::ReplyWriter::new(&mut c.out, c.resp3).error(&msg);
+        b.settle_reply(c, start);
+        super::intro::count_error(srv, &msg);
+        finish(srv, slot);
+    }
+}
+
 /// WAIT's timeout reply: the replicas that acked its offset (None: not a WAIT).
 fn wait_acks(srv: &Server, clients: &slab::Slab<Client>, b: &Blocked) -> Option<i64> {
     match b.op {
