@@ -178,6 +178,10 @@ impl Bus {
                     if h.0 == usize::MAX {
                         continue; // not a cluster node: dropped
                     }
+                    // A MEET arriving on it tells us our own address (as Redis learns it).
+                    if let Ok(local) = stream.local_addr() {
+                        eng.cluster_link_local_ip(h, local.ip().to_string());
+                    }
                     if registry
                         .register(
                             &mut stream,
