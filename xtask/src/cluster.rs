@@ -39,6 +39,8 @@ const NODE_TIMEOUT_MS: u64 = 2000;
 /// Functional bound on convergence waits (cluster_state ok, check OK, promotion): generous,
 /// derived from the node timeout (Redis fails a master over in about 2-3 node timeouts).
 const DEADLINE: Duration = Duration::from_millis(NODE_TIMEOUT_MS * 30);
+/// The limit on one redis-cli run (create, check, reshard).
+const REDIS_CLI_LIMIT: Duration = Duration::from_secs(180);
 /// Slots `--cluster reshard` moves.
 const RESHARD_SLOTS: usize = 1000;
 
@@ -242,7 +244,10 @@ fn cluster_state_ok(addr: &str) -> Result<Option<()>, String> {
 
 /// Runs redis-cli with `args`, returning (success, stdout + stderr).
 fn redis_cli(args: &[String]) -> Result<(bool, String), String> {
-    let out = Command::new("redis-cli")
+    // redis-cli --cluster create waits for the nodes to join without a limit of its own.
+    let out = Command::new("timeout")
+        .arg(REDIS_CLI_LIMIT.as_secs().to_string())
+        .arg("redis-cli")
         .args(args)
         .stdin(Stdio::null())
         .output()
