@@ -4,7 +4,8 @@
 //! decoded and checked against what CLUSTER MYID / NODES / INFO say; our PONGs complete the
 //! handshakes (CLUSTER NODES shows both fakes connected, hostnames included); then an UPDATE,
 //! a FAIL, a PUBLISH and a PUBLISHSHARD from a fake have their effect on redis (slots move,
-//! the epoch follows our header, a node is marked failing, subscribers get the messages).
+//! the epoch follows our header, a node is marked failing, subscribers get the messages), and
+//! a FAILOVER_AUTH_REQUEST from a fake turned replica gets redis's vote (FAILOVER_AUTH_ACK).
 //! redis-server must be installed (CI's setup does it): a missing one fails the test.
 
 use oxidis_core::cluster_bus::{self as bus, Body, Header, Message, PingExt};
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// CLUSTER_NODE_* (cluster.h).
 const MASTER: u16 = 1;
+const SLAVE: u16 = 2;
 const MYSELF: u16 = 16;
 /// How long anything may take (generous: the machine is shared).
 const WAIT: Duration = Duration::from_secs(30);
@@ -41,6 +43,9 @@ struct FakeState {
     current_epoch: u64,
     config_epoch: u64,
     slots: Slots,
+    /// All zeros for a master.
+    slaveof: [u8; 40],
+    flags: u16,
 }
 
 /// A fake cluster node: a name, an announced port, a bus listener answering PINGs with PONGs.
@@ -70,6 +75,8 @@ impl Fake {
                 current_epoch: 0,
                 config_epoch: 0,
                 slots: bitmap(&[]),
+                slaveof: [0; 40],
+                flags: MYSELF | MASTER,
             })),
         };
         let f = fake.clone();
@@ -94,11 +101,11 @@ impl Fake {
             offset: 0,
             sender: self.name,
             myslots: st.slots.clone(),
-            slaveof: [0; 40],
+            slaveof: st.slaveof,
             myip: String::new(),
             pport: 0,
             cport: self.cport,
-            flags: MYSELF | MASTER,
+            flags: st.flags,
             state: 0,
             mflags: [0; 3],
         }
@@ -467,6 +474,48 @@ fn redis_server_speaks_our_cluster_bus() {
         ]);
         assert_eq!(got, want);
     }
+
+    // A becomes a replica of the failed B (its PING says so), then asks for a vote with a
+    // newer epoch: redis, a master with slots, grants it (FAILOVER_AUTH_ACK on its link to
+    // A) and records the vote in nodes.conf.
+    {
+        let mut st = a.state.lock().unwrap();
+        st.slaveof = b.name;
+        st.flags = MYSELF | SLAVE;
+        st.config_epoch = 10;
+        st.slots = bitmap(&[(0, 99)]);
+    }
+    outbound[0]
+        .write_all(&bus::encode(&a.ping(bus::TYPE_PING)))
+        .unwrap();
+    let pong = read_message(&mut outbound[0])
+        .unwrap()
+        .expect("a PONG to our PING");
+    assert_eq!(pong.header.type_, bus::TYPE_PONG);
+    let b_id = std::str::from_utf8(&b.name).unwrap().to_string();
+    wait_for(&mut c, "A seen as B's replica", |c| {
+        let l = node_line(c, &a.name)?;
+        (l[2] == "slave" && l[3] == b_id).then_some(())
+    });
+    a.state.lock().unwrap().current_epoch = 11;
+    let request = Message {
+        header: a.header(bus::TYPE_FAILOVER_AUTH_REQUEST),
+        body: Body::Empty,
+    };
+    outbound[0].write_all(&bus::encode(&request)).unwrap();
+    let (_, ack) = next_seen(&seen, "a FAILOVER_AUTH_ACK to A", |i, m| {
+        i == 0 && m.header.type_ == bus::TYPE_FAILOVER_AUTH_ACK
+    });
+    assert_eq!(ack.body, Body::Empty);
+    assert_eq!(std::str::from_utf8(&ack.header.sender).unwrap(), myid);
+    assert_eq!(ack.header.current_epoch, 11);
+    call(&mut c, &["CLUSTER", "SAVECONFIG"]);
+    let conf = std::fs::read_to_string(dir.join(format!("nodes-{rport}.conf"))).unwrap();
+    assert_eq!(
+        conf.lines().last(),
+        Some("vars currentEpoch 11 lastVoteEpoch 11"),
+        "{conf}"
+    );
 
     // Everything redis sent the fakes meanwhile decoded.
     while let Ok(s) = seen.try_recv() {

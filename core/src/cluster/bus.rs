@@ -1220,4 +1220,158 @@ mod tests {
             }
         }
     }
+
+    /// A long fuzz run outside CI (`BUS_FUZZ_ITERS=N cargo test -p oxidis-core --lib
+    /// decode_fuzz_long -- --ignored`, default 1,000,000, seed from BUS_FUZZ_SEED): valid
+    /// messages of every type mutated 1-4 times (bytes, counts and lengths set to random or
+    /// boundary values, cut, grown, reframed); decode must not panic, and whatever decodes
+    /// must encode to bytes that decode.
+    #[test]
+    #[ignore]
+    fn decode_fuzz_long() {
+        let env = |k: &str, d: u64| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(d)
+        };
+        let iters = env("BUS_FUZZ_ITERS", 1_000_000);
+        let mut rng = crate::rng::Rng::new(env("BUS_FUZZ_SEED", 18));
+        let ping = |t, gossip: usize, exts: Vec<PingExt>| {
+            let mut h = header(t);
+            h.count = gossip as u16;
+            Message {
+                header: h,
+                body: Body::Ping {
+                    gossip: (0..gossip)
+                        .map(|i| Gossip {
+                            nodename: [b'0' + i as u8; 40],
+                            ping_sent: 1,
+                            pong_received: 2,
+                            ip: "127.0.0.1".into(),
+                            port: 3,
+                            cport: 4,
+                            flags: 1,
+                            pport: 0,
+                        })
+                        .collect(),
+                    exts,
+                },
+            }
+        };
+        let all_exts = vec![
+            PingExt::Hostname("host".into()),
+            PingExt::HumanNodename("human".into()),
+            PingExt::ForgottenNode {
+                name: [b'f'; 40],
+                ttl: 60,
+            },
+            PingExt::ShardId([b's'; 40]),
+            PingExt::Unknown {
+                type_: 9,
+                data: vec![7; 16],
+            },
+        ];
+        let bases: Vec<Vec<u8>> = vec![
+            encode(&ping(TYPE_PING, 0, vec![])),
+            encode(&ping(TYPE_PONG, 3, vec![PingExt::Hostname("h".into())])),
+            encode(&ping(TYPE_MEET, 1, all_exts)),
+            encode(&Message {
+                header: header(TYPE_FAIL),
+                body: Body::Fail { about: [b'x'; 40] },
+            }),
+            encode(&Message {
+                header: header(TYPE_PUBLISH),
+                body: Body::Publish {
+                    channel: b"chan".to_vec(),
+                    message: b"message".to_vec(),
+                },
+            }),
+            encode(&Message {
+                header: header(TYPE_UPDATE),
+                body: Body::Update {
+                    config_epoch: 9,
+                    nodename: [b'u'; 40],
+                    slots: Box::new([0xf0; SLOTS / 8]),
+                },
+            }),
+            encode(&Message {
+                header: header(TYPE_MODULE),
+                body: Body::Module {
+                    module_id: 5,
+                    type_: 1,
+                    payload: b"pay".to_vec(),
+                },
+            }),
+            encode(&Message {
+                header: header(TYPE_MFSTART),
+                body: Body::Empty,
+            }),
+        ];
+        let hot = [
+            offset::TOTLEN,
+            offset::VER,
+            offset::TYPE,
+            offset::COUNT,
+            offset::EXTENSIONS,
+            offset::MFLAGS,
+            HEADER_LEN,
+            HEADER_LEN + 4,
+            HEADER_LEN + 8,
+            HEADER_LEN + GOSSIP_LEN,
+            HEADER_LEN + 3 * GOSSIP_LEN,
+        ];
+        let boundary = [
+            0u32,
+            1,
+            7,
+            8,
+            9,
+            16,
+            0xffff,
+            0x10000,
+            0x7fff_ffff,
+            0xffff_ffff,
+        ];
+        let (mut decoded, mut refused) = (0u64, 0u64);
+        for _ in 0..iters {
+            let mut b = bases[rng.below(bases.len() as u64) as usize].clone();
+            for _ in 0..1 + rng.below(4) {
+                let at = if rng.below(2) == 0 {
+                    hot[rng.below(hot.len() as u64) as usize]
+                } else {
+                    rng.below(b.len() as u64 + 8) as usize
+                };
+                let v = if rng.below(2) == 0 {
+                    boundary[rng.below(boundary.len() as u64) as usize]
+                } else {
+                    rng.next_u64() as u32
+                };
+                match rng.below(5) {
+                    0 => mutate(&mut b, &Mutation::Set(at, v as u8)),
+                    1 => mutate(&mut b, &Mutation::Be16(at, v as u16)),
+                    2 => mutate(&mut b, &Mutation::Be32(at, v)),
+                    3 => {
+                        let n = rng.below(b.len() as u64 + 64) as usize;
+                        mutate(&mut b, &Mutation::Resize(n))
+                    }
+                    _ => {}
+                }
+            }
+            if rng.below(2) == 0 {
+                b = framed(b);
+            }
+            let _ = frame_len(&b);
+            match decode(&b) {
+                Ok(m) => {
+                    decoded += 1;
+                    assert!(decode(&encode(&m)).is_ok(), "{m:?}");
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        eprintln!(
+            "decode_fuzz_long: {iters} mutated messages, {decoded} decoded, {refused} refused"
+        );
+    }
 }

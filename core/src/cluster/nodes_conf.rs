@@ -24,8 +24,9 @@ pub const TWO_MYSELVES: &str =
     "=== ASSERTION FAILED ===\n==> cluster.c:271 'server.cluster->myself == NULL' is not true";
 
 /// A nodes.conf's text → the state it describes (clusterLoadConfig, 7.0.15), or the line Redis
-/// logs before exiting. An empty file is Ok(None): a fresh node (Redis then keeps the random
-/// name it made and writes the file).
+/// logs before exiting. An empty (or missing) file is a fresh node, which the host handles
+/// without calling this (Redis keeps the random name it made and writes the file); given
+/// one, this finds no `myself` and says the file is corrupted.
 ///
 /// As Redis: lines split as sdssplitargs does, blank lines skipped; `vars` takes
 /// currentEpoch / lastVoteEpoch (other names skipped); a node line has at least 8 fields:
@@ -38,16 +39,13 @@ pub const TWO_MYSELVES: &str =
 /// writes them only on myself's). The link-state field is ignored. Numbers are read as atoi
 /// and strtoull do (leniently). No `myself` line is a corrupted file. currentEpoch is raised
 /// to the largest config epoch found.
-pub fn load(text: &str, now: u64) -> Result<Option<Cluster>, String> {
-    if text.is_empty() {
-        return Ok(None);
-    }
+pub fn load(text: &str, now: u64) -> Result<Cluster, String> {
     let corrupted = || CORRUPTED.to_string();
     let mut c = Cluster::new([0; NAMELEN], now);
     c.nodes.clear();
     let mut myself: Option<NodeName> = None;
     for line in text.as_bytes().split_inclusive(|&b| b == b'\n') {
-        if line[0] == b'\n' || line[0] == 0 {
+        if line.is_empty() || line[0] == b'\n' || line[0] == 0 {
             continue;
         }
         let mut argv = Vec::new();
@@ -201,7 +199,7 @@ pub fn load(text: &str, now: u64) -> Result<Option<Cluster>, String> {
     // Loaded, so nothing to write yet (clusterInit saves only a fresh node's file).
     c.config_dirty = false;
     c.config_fsync = false;
-    Ok(Some(c))
+    Ok(c)
 }
 
 /// createClusterNode(name, 0) + clusterAddNode when the name is new.
@@ -316,7 +314,7 @@ mod tests {
         FILES.iter().find(|f| f.0 == name).unwrap().1
     }
     fn loaded(name: &str) -> Cluster {
-        load(file(name), NOW).unwrap().unwrap()
+        load(file(name), NOW).unwrap()
     }
     fn owners(c: &Cluster, node: &str) -> Vec<u16> {
         (0..SLOTS as u16)
@@ -403,7 +401,7 @@ mod tests {
     #[test]
     fn recorded_files_describe_back() {
         for (name, text) in FILES {
-            let c = load(text, NOW).unwrap().unwrap();
+            let c = load(text, NOW).unwrap();
             let want: Vec<String> = text
                 .lines()
                 .filter(|l| !l.starts_with("vars"))
@@ -504,8 +502,9 @@ mod tests {
     }
 
     #[test]
-    fn empty_file_is_a_fresh_node() {
-        assert!(load("", NOW).unwrap().is_none());
+    fn empty_file_has_no_myself() {
+        // The host starts a fresh node instead of calling load (clusterLoadConfig's C_ERR).
+        assert_eq!(load("", NOW).err().as_deref(), Some(CORRUPTED));
     }
 
     #[test]
@@ -515,26 +514,26 @@ mod tests {
         // any case, atoi's "x" is slot 0, vars in any case and unknown ones skipped,
         // currentEpoch raised to the largest config epoch.
         let text = format!("\n{line}\nVARS currentepoch 3 lastVoteEpoch 2 futureVar 9\n");
-        let c = load(&text, NOW).unwrap().unwrap();
+        let c = load(&text, NOW).unwrap();
         assert_eq!((c.me().port, c.me().cport), (7000, 17000));
         assert_eq!(owners(&c, ID1), vec![0, 5, 10, 11, 12]);
         assert_eq!((c.current_epoch, c.last_vote_epoch), (7, 2));
         // A node only named as a master exists, with no flags.
         let text = format!("{ID1} :0@0 myself,slave {ID2} 0 0 0 connected\n");
-        let c = load(&text, NOW).unwrap().unwrap();
+        let c = load(&text, NOW).unwrap();
         assert_eq!(c.nodes[&id(ID2)].flags, 0);
         assert_eq!(c.nodes[&id(ID2)].replicas, vec![id(ID1)]);
         assert_eq!(c.me().ip, "");
         // "-1" is the range atoi("")..=1; "9-5" is empty.
         let text = format!("{ID1} :0@0 myself,master - 0 0 0 connected -1 9-5\n");
-        let c = load(&text, NOW).unwrap().unwrap();
+        let c = load(&text, NOW).unwrap();
         assert_eq!(owners(&c, ID1), vec![0, 1]);
         // Redis's own file, noflags and nofailover.
         let text = format!(
             "{ID1} 127.0.0.1:1@2 myself,master,nofailover - 0 0 0 connected\n\
              {ID2} 127.0.0.1:3@4 noflags - 0 0 0 disconnected\n"
         );
-        let c = load(&text, NOW).unwrap().unwrap();
+        let c = load(&text, NOW).unwrap();
         assert_eq!(
             c.me().flags,
             flags::MYSELF | flags::MASTER | flags::NOFAILOVER
@@ -586,7 +585,7 @@ mod tests {
             assert_eq!(load(&text, NOW).err().as_deref(), Some(want), "{text:?}");
         }
         // The good line alone loads.
-        assert!(load(&ok, NOW).unwrap().is_some());
+        assert!(load(&ok, NOW).is_ok());
     }
 
     #[test]
