@@ -802,7 +802,8 @@ fn schedule(seed: u64, faults: usize) -> Result<String, String> {
     create(&mut sim)?;
     let mut log = Vec::new();
     for _ in 0..faults {
-        let kind = sim.rng.below(4);
+        let mut promoted = None;
+        let kind = sim.rng.below(6);
         match kind {
             0 => {
                 // A minority partition: one node, or a master with its replica.
@@ -834,6 +835,23 @@ fn schedule(seed: u64, faults: usize) -> Result<String, String> {
                     log.push(format!("crash {a}"));
                 }
             }
+            4 | 5 => {
+                // CLUSTER FAILOVER (coordinated: the master pauses writes until its replica
+                // caught up) or TAKEOVER (no vote, a new epoch) on a replica.
+                let a = sim.rng.below(NODES as u64) as usize;
+                let role = sim.info(a, "replication").get("role").cloned();
+                if role.as_deref() == Some("slave") {
+                    let mut args = vec!["CLUSTER", "FAILOVER"];
+                    if kind == 5 {
+                        args.push("TAKEOVER");
+                    }
+                    let r = sim.cmd(a, &args);
+                    log.push(format!("{} on {a}: {r:?}", args.join(" ")));
+                    if r == Some(R::Simple("OK".into())) {
+                        promoted = Some(a);
+                    }
+                }
+            }
             _ => {
                 log.push("quiet".into());
             }
@@ -854,6 +872,14 @@ fn schedule(seed: u64, faults: usize) -> Result<String, String> {
         sim.side.fill(0);
         sim.delay = 0;
         sim.run_for(NODE_TIMEOUT * 6);
+        if let Some(a) = promoted {
+            let role = sim.info(a, "replication").get("role").cloned();
+            if role.as_deref() != Some("master") {
+                return Err(format!(
+                    "the manual failover of {a} did not happen: {log:?}"
+                ));
+            }
+        }
         for i in 0..NODES {
             if sim.nodes[i].crashed_at.is_some() && sim.restart(i, seed ^ (i as u64) << 8) {
                 log.push(format!("restart {i}"));
