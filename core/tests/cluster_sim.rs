@@ -758,11 +758,11 @@ fn check(sim: &mut Sim) -> Result<(), String> {
             ));
         }
         for &(a, b) in &me.slots {
-            for s in a..=b {
-                if let Some(j) = owner[s] {
+            for (s, o) in owner.iter_mut().enumerate().take(b + 1).skip(a) {
+                if let Some(j) = *o {
                     return Err(format!("slot {s} served by both {j} and {i}"));
                 }
-                owner[s] = Some(i);
+                *o = Some(i);
             }
         }
     }
@@ -863,7 +863,7 @@ fn schedule(seed: u64, faults: usize) -> Result<String, String> {
                 sim.start_write();
             }
             sim.step();
-            if sim.now % 1000 == 0 {
+            if sim.now.is_multiple_of(1000) {
                 sim.sample_epochs()?;
             }
         }
@@ -917,4 +917,62 @@ fn seeded_fault_schedules_keep_the_cluster_invariants() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn publish_and_spublish_cross_the_bus() {
+    let mut sim = Sim::new(99);
+    create(&mut sim).unwrap();
+    let now = sim.t();
+    // A subscriber on every node; PUBLISH on node 0 reaches them all.
+    let subs: Vec<ClientHandle> = (0..NODES)
+        .map(|i| {
+            let c = sim.eng(i).connect(now, ConnInfo::default());
+            sim.eng(i).feed(now, c, &encode(&["SUBSCRIBE", "news"]));
+            let mut out = Vec::new();
+            sim.eng(i).drain_output(c, &mut out);
+            c
+        })
+        .collect();
+    assert_eq!(sim.cmd(0, &["PUBLISH", "news", "hello"]), Some(R::Int(1)));
+    sim.run_for(100);
+    for (i, c) in subs.iter().enumerate() {
+        let mut out = Vec::new();
+        sim.eng(i).drain_output(*c, &mut out);
+        let (msg, _) = parse(&out).unwrap_or_else(|| panic!("node {i} got nothing"));
+        assert_eq!(
+            msg,
+            R::Array(vec![
+                R::Bulk(Some(b"message".to_vec())),
+                R::Bulk(Some(b"news".to_vec())),
+                R::Bulk(Some(b"hello".to_vec())),
+            ]),
+            "node {i}"
+        );
+    }
+    // SPUBLISH reaches the shard's replica only: "news" hashes to slot 8519 (master 1,
+    // replica 4).
+    let rc = sim.eng(4).connect(now, ConnInfo::default());
+    sim.eng(4).feed(now, rc, &encode(&["READONLY"]));
+    sim.eng(4).feed(now, rc, &encode(&["SSUBSCRIBE", "news"]));
+    let mut out = Vec::new();
+    sim.eng(4).drain_output(rc, &mut out);
+    assert!(
+        out.starts_with(b"+OK\r\n*3\r\n$10\r\nssubscribe"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert_eq!(sim.cmd(1, &["SPUBLISH", "news", "s1"]), Some(R::Int(0)));
+    sim.run_for(100);
+    let mut out = Vec::new();
+    sim.eng(4).drain_output(rc, &mut out);
+    let (msg, _) = parse(&out).expect("the shard's replica got it");
+    assert_eq!(
+        msg,
+        R::Array(vec![
+            R::Bulk(Some(b"smessage".to_vec())),
+            R::Bulk(Some(b"news".to_vec())),
+            R::Bulk(Some(b"s1".to_vec())),
+        ])
+    );
 }
