@@ -950,22 +950,22 @@ fn publish_and_spublish_cross_the_bus() {
             "node {i}"
         );
     }
-    // SPUBLISH reaches the shard's replica only: "news" hashes to slot 8519 (master 1,
-    // replica 4).
-    let rc = sim.eng(4).connect(now, ConnInfo::default());
-    sim.eng(4).feed(now, rc, &encode(&["READONLY"]));
-    sim.eng(4).feed(now, rc, &encode(&["SSUBSCRIBE", "news"]));
+    // SPUBLISH reaches the shard's replica: "news" hashes to slot 5161 (master 0, replica
+    // 3).
+    let rc = sim.eng(3).connect(now, ConnInfo::default());
+    sim.eng(3).feed(now, rc, &encode(&["READONLY"]));
+    sim.eng(3).feed(now, rc, &encode(&["SSUBSCRIBE", "news"]));
     let mut out = Vec::new();
-    sim.eng(4).drain_output(rc, &mut out);
+    sim.eng(3).drain_output(rc, &mut out);
     assert!(
         out.starts_with(b"+OK\r\n*3\r\n$10\r\nssubscribe"),
         "{}",
         String::from_utf8_lossy(&out)
     );
-    assert_eq!(sim.cmd(1, &["SPUBLISH", "news", "s1"]), Some(R::Int(0)));
+    assert_eq!(sim.cmd(0, &["SPUBLISH", "news", "s1"]), Some(R::Int(0)));
     sim.run_for(100);
     let mut out = Vec::new();
-    sim.eng(4).drain_output(rc, &mut out);
+    sim.eng(3).drain_output(rc, &mut out);
     let (msg, _) = parse(&out).expect("the shard's replica got it");
     assert_eq!(
         msg,
