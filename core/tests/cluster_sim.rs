@@ -652,6 +652,14 @@ struct NodeLine {
 /// Builds the cluster as `redis-cli --cluster create` does: slots split over the masters,
 /// distinct config epochs, MEET, then CLUSTER REPLICATE; runs until it is ok everywhere.
 fn create(sim: &mut Sim) -> Result<(), String> {
+    let pairs: Vec<(usize, usize)> = (0..MASTERS * REPLICAS)
+        .map(|r| (MASTERS + r, r % MASTERS))
+        .collect();
+    create_with(sim, &pairs)
+}
+
+/// `create` with the replicas given as (replica, master) pairs.
+fn create_with(sim: &mut Sim, pairs: &[(usize, usize)]) -> Result<(), String> {
     for i in 0..NODES {
         let id = sim.cmd(i, &["CLUSTER", "MYID"]).ok_or("down")?;
         sim.names[i] = text(&id);
@@ -694,9 +702,8 @@ fn create(sim: &mut Sim) -> Result<(), String> {
     if !ok {
         return Err("the nodes never all met".into());
     }
-    for r in 0..MASTERS * REPLICAS {
-        let replica = MASTERS + r;
-        let master = sim.names[r % MASTERS].clone();
+    for &(replica, m) in pairs {
+        let master = sim.names[m].clone();
         let rep = sim.cmd(replica, &["CLUSTER", "REPLICATE", &master]);
         if rep != Some(R::Simple("OK".into())) {
             return Err(format!("REPLICATE {replica}: {rep:?}"));
@@ -975,4 +982,31 @@ fn publish_and_spublish_cross_the_bus() {
             R::Bulk(Some(b"s1".to_vec())),
         ])
     );
+}
+
+#[test]
+fn a_replica_migrates_to_an_orphaned_master() {
+    // Master 0 has two replicas (3 and 5), master 1 one (4), master 2 none.
+    let mut sim = Sim::new(7);
+    create_with(&mut sim, &[(3, 0), (4, 1), (5, 0)]).unwrap();
+    // Master 1 loses its replica: it is orphaned, and the replica of master 0 with the
+    // smaller name moves to it (cluster-migration-barrier 1 leaves master 0 one replica).
+    sim.crash(4);
+    sim.run_for(NODE_TIMEOUT * 15);
+    let (a, b) = (sim.names[3].clone(), sim.names[5].clone());
+    let mover = if a < b { 3 } else { 5 };
+    let stayer = 8 - mover;
+    let port = |sim: &mut Sim, i: usize| sim.info(i, "replication").get("master_port").cloned();
+    assert_eq!(
+        port(&mut sim, mover).as_deref(),
+        Some("7001"),
+        "node {mover} moved"
+    );
+    assert_eq!(
+        port(&mut sim, stayer).as_deref(),
+        Some("7000"),
+        "node {stayer} stayed"
+    );
+    converge(&mut sim, 30_000).unwrap();
+    check(&mut sim).unwrap();
 }
