@@ -904,7 +904,7 @@ fn seeded_fault_schedules_keep_the_cluster_invariants() {
     let count: u64 = std::env::var("CLUSTER_SIM_SCHEDULES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(8);
+        .unwrap_or(24);
     let seeds: Vec<u64> = match std::env::var("CLUSTER_SIM_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
