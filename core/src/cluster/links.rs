@@ -39,6 +39,8 @@ impl Engine {
                 return;
             };
             l.connecting = false;
+            // Bytes queued while connecting (a broadcast) were not announced yet.
+            let queued = !l.sndbuf.is_empty();
             let Some(name) = l.node.filter(|n| c.nodes.contains_key(n)) else {
                 return;
             };
@@ -55,7 +57,7 @@ impl Engine {
                 n.ping_sent = old_ping_sent;
             }
             n.flags &= !flags::MEET;
-            if !c.links[link.0].sndbuf.is_empty() {
+            if queued {
                 srv.events.push_back(Event::ClusterOutput(link));
             }
             cluster_before_sleep(c, srv, clients, now.0);

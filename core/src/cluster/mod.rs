@@ -268,9 +268,9 @@ impl Cluster {
             size: 0,
             nodes,
             blacklist: HashMap::new(),
-            migrating_slots_to: Box::new([None; SLOTS]),
-            importing_slots_from: Box::new([None; SLOTS]),
-            slots: Box::new([None; SLOTS]),
+            migrating_slots_to: slot_table(),
+            importing_slots_from: slot_table(),
+            slots: slot_table(),
             failover_auth_time: 0,
             failover_auth_count: 0,
             failover_auth_sent: false,
@@ -357,6 +357,15 @@ impl Cluster {
     pub fn todo(&mut self, what: u32) {
         self.todo_before_sleep |= what;
     }
+}
+
+/// An empty per-slot table, built on the heap: `Box::new([None; SLOTS])` (672 KB) goes
+/// through the stack in debug builds, which overflows a test thread's or wasm's stack.
+fn slot_table() -> Box<[Option<NodeName>; SLOTS]> {
+    vec![None; SLOTS]
+        .into_boxed_slice()
+        .try_into()
+        .expect("SLOTS entries")
 }
 
 /// A new node's name: 40 random hex digits (getRandomHexChars).

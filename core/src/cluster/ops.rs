@@ -316,3 +316,93 @@ pub fn propagate_publish(srv: &mut Server, channel: &[u8], message: &[u8], shard
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::bus;
+    use crate::{Config, Engine, Event, UnixMillis};
+
+    const NOW: UnixMillis = UnixMillis(1_700_000_000_000);
+
+    fn engine() -> Engine {
+        let mut cfg = Config::default();
+        cfg.set("cluster-enabled", b"yes").unwrap();
+        Engine::new(cfg, 3)
+    }
+
+    fn myself(e: &Engine) -> NodeName {
+        e.srv.cluster.as_ref().unwrap().myself
+    }
+
+    #[test]
+    fn operations_refuse_with_redis_texts() {
+        let mut e = engine();
+        let me = myself(&e);
+        let srv = &mut e.srv;
+        assert_eq!(
+            meet(srv, "not-an-ip", 7000, 17000, NOW),
+            Err("ERR Invalid node address specified: not-an-ip:7000".into())
+        );
+        assert_eq!(
+            forget(srv, &me, NOW),
+            Err("ERR I tried hard but I can't forget myself...".into())
+        );
+        let other = [b'a'; 40];
+        assert_eq!(
+            forget(srv, &other, NOW),
+            Err(format!("ERR Unknown node {}", "a".repeat(40)))
+        );
+        let c = srv.cluster.as_mut().unwrap();
+        assert_eq!(bump_epoch(c), (true, 1));
+        assert_eq!(bump_epoch(c), (false, 1));
+        assert_eq!(
+            set_config_epoch(c, 5),
+            Err("ERR Node config epoch is already non-zero".into())
+        );
+        // A MEET adds a handshake node; a second one for the same address does not.
+        assert_eq!(meet(srv, "127.0.0.1", 7001, 17001, NOW), Ok(()));
+        assert_eq!(meet(srv, "127.0.0.1", 7001, 17001, NOW), Ok(()));
+        let c = srv.cluster.as_mut().unwrap();
+        assert_eq!(c.nodes.len(), 2);
+        assert_eq!(
+            set_config_epoch(c, 5),
+            Err("ERR The user can assign a config epoch only when the node does not know any other node.".into())
+        );
+        let Engine { srv, clients } = &mut e;
+        assert_eq!(
+            manual_failover(srv, clients, FailoverMode::Default, NOW),
+            Err("ERR You should send CLUSTER FAILOVER to a replica".into())
+        );
+        assert_eq!(
+            replicate(srv, clients, &me, NOW),
+            Err("ERR Can't replicate myself".into())
+        );
+    }
+
+    #[test]
+    fn the_cron_connects_to_a_met_node_and_sends_a_meet() {
+        let mut e = engine();
+        meet(&mut e.srv, "127.0.0.1", 7001, 17001, NOW).unwrap();
+        e.tick(NOW);
+        let mut link = None;
+        while let Some(ev) = e.poll_event() {
+            if let Event::ConnectClusterNode { link: l, ip, port } = ev {
+                assert_eq!((ip.as_str(), port), ("127.0.0.1", 17001));
+                link = Some(l);
+            }
+        }
+        let link = link.expect("a connection asked for");
+        e.cluster_link_connected(NOW, link);
+        let out = e.cluster_link_output(link);
+        let msg = bus::decode(&out).expect("one whole message");
+        assert_eq!(msg.header.type_, bus::TYPE_MEET);
+        assert_eq!(msg.header.sender, myself(&e));
+        // Garbage on a link frees it (and asks the host to close it).
+        let inbound = e.cluster_link_accepted(NOW, "127.0.0.1".into());
+        e.cluster_link_input(NOW, inbound, b"GET / HTTP/1.1\r\n");
+        let closed = std::iter::from_fn(|| e.poll_event())
+            .any(|ev| matches!(ev, Event::CloseClusterLink(l) if l == inbound));
+        assert!(closed);
+    }
+}

@@ -1371,17 +1371,24 @@ pub(crate) fn update_state(c: &mut Cluster, srv: &mut Server, now: u64) {
     }
     let mut new_state = Health::Ok;
     if srv.config.cluster_require_full_coverage {
+        // Slots come in runs of one owner: its flags are looked up once per run.
+        let mut last: Option<(NodeName, bool)> = None;
         for j in 0..SLOTS {
-            match c.slots[j] {
-                None => {
-                    new_state = Health::Fail;
-                    break;
+            let Some(o) = c.slots[j] else {
+                new_state = Health::Fail;
+                break;
+            };
+            let failed = match last {
+                Some((n, f)) if n == o => f,
+                _ => {
+                    let f = c.flags_of(&o) & flags::FAIL != 0;
+                    last = Some((o, f));
+                    f
                 }
-                Some(o) if c.flags_of(&o) & flags::FAIL != 0 => {
-                    new_state = Health::Fail;
-                    break;
-                }
-                _ => {}
+            };
+            if failed {
+                new_state = Health::Fail;
+                break;
             }
         }
     }

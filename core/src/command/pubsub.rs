@@ -697,9 +697,14 @@ pub fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         args[2],
         Kind::Global,
     );
+    // In a cluster the bus carries it to every node (clusterPropagatePublish); otherwise
     // forceCommandPropagation(c, PROPAGATE_REPL): replicas' subscribers get it too.
-    let db = ctx.client_ref().db;
-    ctx.srv.persist.emit_repl(db, args);
+    if ctx.srv.cluster.is_some() {
+        crate::cluster::state::propagate_publish(ctx.srv, args[1], args[2], false);
+    } else {
+        let db = ctx.client_ref().db;
+        ctx.srv.persist.emit_repl(db, args);
+    }
     ctx.out().int(n as i64);
     Ok(())
 }
@@ -715,9 +720,14 @@ pub fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         args[2],
         Kind::Shard,
     );
-    // forceCommandPropagation(c, PROPAGATE_REPL): replicas' subscribers get it too.
-    let db = ctx.client_ref().db;
-    ctx.srv.persist.emit_repl(db, args);
+    // In a cluster the bus carries it to the shard's nodes (clusterPropagatePublish);
+    // otherwise forceCommandPropagation(c, PROPAGATE_REPL).
+    if ctx.srv.cluster.is_some() {
+        crate::cluster::state::propagate_publish(ctx.srv, args[1], args[2], true);
+    } else {
+        let db = ctx.client_ref().db;
+        ctx.srv.persist.emit_repl(db, args);
+    }
     ctx.out().int(n as i64);
     Ok(())
 }
