@@ -104,6 +104,9 @@ pub fn run_each(addr: &str, root: &Path, filter: &str) -> Vec<(String, Vec<Strin
         Ok(c) => c,
         Err(e) => return vec![(addr.to_string(), vec![format!("INFO cluster: {e}")])],
     };
+    if cluster {
+        settle_cluster_node(addr);
+    }
     transcripts(root, filter)
         .into_iter()
         .filter(|(name, _)| golden::needs_cluster(name) == cluster)
@@ -137,6 +140,28 @@ pub fn is_cluster(addr: &str) -> Result<bool, String> {
             Ok(b.windows(17).any(|w| w == b"cluster_enabled:1"))
         }
         other => Err(format!("unexpected reply {other:?}")),
+    }
+}
+
+/// redis-server leaves its cluster state alone for 2 s after it starts (clusterUpdateState's
+/// CLUSTER_WRITABLE_DELAY: CLUSTER INFO's cluster_size lags then): wait until the node is
+/// older than that, so a freshly started server answers as it always will.
+fn settle_cluster_node(addr: &str) {
+    let uptime = Conn::connect(addr)
+        .and_then(|mut c| c.call(&["INFO", "server"]))
+        .ok()
+        .and_then(|r| match r {
+            oxidis_core::resp::Reply::Bulk(b) | oxidis_core::resp::Reply::Verbatim(_, b) => {
+                let text = String::from_utf8_lossy(&b).into_owned();
+                text.lines()
+                    .find_map(|l| l.strip_prefix("uptime_in_seconds:"))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            }
+            _ => None,
+        })
+        .unwrap_or(0);
+    if uptime < 3 {
+        std::thread::sleep(Duration::from_secs(3 - uptime));
     }
 }
 
