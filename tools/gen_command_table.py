@@ -25,6 +25,7 @@ IMPLEMENTED = {
     "blocking": "blpop brpop blmove brpoplpush blmpop bzpopmin bzpopmax bzmpop client|unblock",
     "persistence": "save bgsave bgrewriteaof lastsave shutdown dump restore",
     "debug": "debug",
+    "migrate": "migrate restore-asking",
     "cluster": "cluster|help cluster|info cluster|myid cluster|nodes cluster|slots cluster|shards "
                "cluster|links cluster|keyslot cluster|countkeysinslot cluster|getkeysinslot cluster|meet "
                "cluster|forget cluster|reset cluster|addslots cluster|addslotsrange cluster|delslots "

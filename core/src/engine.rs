@@ -132,6 +132,15 @@ pub enum Event {
     /// Cluster bus: open a TCP connection to a node's bus port, then report
     /// `Engine::cluster_link_connected(now, link)` or `Engine::cluster_link_failed(now, link)`
     /// (cluster/state.rs).
+    /// MIGRATE: open a TCP connection to host:port within `timeout_ms`, then hand it over
+    /// with `Engine::migrate_link_connected(now, token, ..)` (or report
+    /// `Engine::migrate_link_failed(now, token)`); command/migrate.rs.
+    ConnectMigrate {
+        host: String,
+        port: u16,
+        token: u64,
+        timeout_ms: u64,
+    },
     ConnectClusterNode {
         link: crate::cluster::LinkHandle,
         ip: String,
@@ -342,6 +351,8 @@ pub struct Server {
     pub(crate) repl: crate::repl::Repl,
     /// Redis Cluster: this node's view of the cluster, when `cluster-enabled yes` (cluster/).
     pub(crate) cluster: Option<Box<crate::cluster::Cluster>>,
+    /// MIGRATE's outgoing connections (command/migrate.rs).
+    pub(crate) migrate: crate::command::migrate::Migrations,
     last_tick: UnixMillis,
 }
 
@@ -400,6 +411,7 @@ pub(crate) fn connect_outgoing(
 pub(crate) fn disconnect(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientHandle) {
     if clients.contains(id.0) {
         crate::repl::replica::link_gone(srv, &clients[id.0], id.0);
+        crate::command::migrate::link_gone(srv, clients, id.0);
         crate::command::tx::client_gone(srv, clients, id.0);
         crate::command::blocking::forget_client(srv, clients, id);
         crate::command::pubsub::forget_client(srv, clients, id);
@@ -546,6 +558,7 @@ impl Engine {
                     seed ^ 0x7265_706c_6964,
                 ))),
                 cluster: None,
+                migrate: Default::default(),
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -871,7 +884,7 @@ impl Engine {
 
     /// Runs the buffered input of clients that were unblocked (served, timed out, CLIENT
     /// UNBLOCK): Redis's processUnblockedClients.
-    fn run_unblocked(&mut self, now: UnixMillis) {
+    pub(crate) fn run_unblocked(&mut self, now: UnixMillis) {
         while !self.srv.blocking.unblocked.is_empty() {
             for id in std::mem::take(&mut self.srv.blocking.unblocked) {
                 let pending = self
@@ -1000,6 +1013,9 @@ impl Engine {
                     self.srv.events.push_back(Event::Close(ClientHandle(slot)));
                 }
             }
+        }
+        if self.srv.migrate.wants_tick() {
+            crate::command::migrate::cron(now, &mut self.srv, &mut self.clients);
         }
         crate::command::blocking::expire(now, &mut self.srv, &mut self.clients);
         self.run_unblocked(now);
@@ -1219,6 +1235,10 @@ pub(crate) fn process_input(
     now: UnixMillis,
     id: ClientHandle,
 ) {
+    if srv.migrate.is_link(id.0) {
+        crate::command::migrate::link_input(now, srv, clients, id);
+        return;
+    }
     let master = srv.repl.replica.link == Some(id.0);
     if master && !crate::repl::replica::link_input(now, srv, clients, id) {
         return;

@@ -1088,6 +1088,59 @@ impl Server {
         self.master_connect = Some((stream, attempt));
     }
 
+    /// MIGRATE: connects to its target within the timeout, blocking as Redis's MIGRATE does
+    /// (connBlockingConnect), and hands the socket to the engine as an outgoing client.
+    fn connect_migrate(&mut self, host: &str, port: u16, token: u64, timeout_ms: u64) {
+        let limit = Duration::from_millis(timeout_ms.max(1));
+        let Some(addr) = (host, port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+        else {
+            self.eng.migrate_link_failed(now(), token, false);
+            return;
+        };
+        let stream = match std::net::TcpStream::connect_timeout(&addr, limit) {
+            Ok(s) if s.set_nonblocking(true).is_ok() => s,
+            Ok(_) => return self.eng.migrate_link_failed(now(), token, true),
+            Err(e) => {
+                let refused = e.kind() != io::ErrorKind::TimedOut;
+                return self.eng.migrate_link_failed(now(), token, refused);
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let info = ConnInfo {
+            addr: stream
+                .peer_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            laddr: stream
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            unix_socket: false,
+            fd: Some(std::os::fd::AsRawFd::as_raw_fd(&stream)),
+        };
+        let Some(id) = self.eng.migrate_link_connected(now(), token, info) else {
+            return;
+        };
+        let mut stream = Stream::Tcp(TcpStream::from_std(stream));
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, Token(CONN_BASE + id.0), Interest::READABLE)
+            .is_err()
+        {
+            self.eng.disconnect(id);
+            return;
+        }
+        if self.conns.len() <= id.0 {
+            self.conns.resize_with(id.0 + 1, || None);
+        }
+        self.conns[id.0] = Some(Conn::new(stream, id));
+        self.write_conn(id.0);
+    }
+
     /// The connect finished (or failed): the socket becomes the engine's master link.
     fn master_connect_ready(&mut self, now: UnixMillis) {
         let Some((mut stream, attempt)) = self.master_connect.take() else {
@@ -1180,6 +1233,12 @@ impl Server {
                     port,
                     attempt,
                 } => self.connect_master(&host, port, attempt),
+                Event::ConnectMigrate {
+                    host,
+                    port,
+                    token,
+                    timeout_ms,
+                } => self.connect_migrate(&host, port, token, timeout_ms),
                 ev @ (Event::ConnectClusterNode { .. }
                 | Event::ClusterOutput(_)
                 | Event::CloseClusterLink(_)) => {

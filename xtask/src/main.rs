@@ -127,7 +127,7 @@ fn main() -> ExitCode {
 
 /// cargo xtask golden --against HOST:PORT [FILTER]
 fn golden(args: &[String]) -> ExitCode {
-    const USAGE: &str = "usage: cargo xtask golden --against HOST:PORT [FILTER]\n       cargo xtask golden --record HOST:PORT FILE.resp   (fills in the server's replies)";
+    const USAGE: &str = "usage: cargo xtask golden --against HOST:PORT [FILTER]   (a cluster-enabled server runs golden/cluster/, a plain one the rest)\n       cargo xtask golden --record HOST:PORT FILE.resp   (fills in the server's replies)";
     let addr = match (args.first().map(String::as_str), args.get(1)) {
         (Some("--against"), Some(a)) => a.clone(),
         (Some("--record"), Some(a)) if args.len() == 3 => {

@@ -156,10 +156,8 @@ impl Engine {
         if self.srv.cluster.is_none() {
             return Ok(());
         }
-        // None: an empty file, a fresh node (the one made at startup stays).
-        if let Some(loaded) = super::nodes_conf::load(text, now.0)? {
-            self.srv.cluster = Some(Box::new(loaded));
-        }
+        let loaded = super::nodes_conf::load(text, now.0)?;
+        self.srv.cluster = Some(Box::new(loaded));
         Ok(())
     }
 }

@@ -52,6 +52,8 @@ enum Op {
     /// SHUTDOWN waiting for lagging replicas (no keys, no timeout of its own: the server
     /// exits, or `repl::master::cancel_shutdown` answers it with an error).
     Shutdown,
+    /// MIGRATE waiting for its target (no keys; command/migrate.rs answers it).
+    Migrate,
 }
 
 /// The type of value an operation waits for.
@@ -70,7 +72,7 @@ impl Op {
             Op::Pop(_) | Op::MPop(..) | Op::Move { .. } => Wants::List,
             Op::ZPop { .. } | Op::ZMPop { .. } => Wants::ZSet,
             Op::XRead(_) => Wants::Stream,
-            Op::Wait { .. } | Op::Shutdown => Wants::Nothing,
+            Op::Wait { .. } | Op::Shutdown | Op::Migrate => Wants::Nothing,
         }
     }
 }
@@ -341,6 +343,36 @@ pub(crate) fn block_shutdown(ctx: &mut Ctx) {
     block(ctx, &[], 0, Op::Shutdown);
 }
 
+/// MIGRATE blocks its client while the target answers (command/migrate.rs times it out).
+pub(crate) fn block_migrate(ctx: &mut Ctx) {
+    block(ctx, &[], 0, Op::Migrate);
+}
+
+/// MIGRATE is done: `reply` (raw RESP) goes to its client, which runs its buffered input next.
+pub(crate) fn unblock_migrate(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    slot: usize,
+    reply: &[u8],
+) {
+    let blocked = clients
+        .get(slot)
+        .and_then(|c| c.blocked.as_ref())
+        .is_some_and(|b| b.op == Op::Migrate);
+    if !blocked {
+        return;
+    }
+    let Some(b) = unblock(srv, clients, slot) else {
+        return;
+    };
+    if let Some(c) = clients.get_mut(slot) {
+        let start = c.out.len();
+        c.out.extend_from_slice(reply);
+        b.settle_reply(c, start);
+    }
+    finish(srv, slot);
+}
+
 /// replyToClientsBlockedOnShutdown: the shutdown was cancelled (ABORT, or it failed).
 pub(crate) fn unblock_shutdown(srv: &mut Server, clients: &mut slab::Slab<Client>, slot: usize) {
     if !clients
@@ -605,7 +637,7 @@ fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
             zset::zpop_generic(ctx, &[key], *max, true, *count, true, true)?
         }
         // Streams are served by serve_stream_key.
-        Op::XRead(_) | Op::Wait { .. } | Op::Shutdown => {}
+        Op::XRead(_) | Op::Wait { .. } | Op::Shutdown | Op::Migrate => {}
     }
     Ok(())
 }

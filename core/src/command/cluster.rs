@@ -249,6 +249,13 @@ pub fn info_text(c: &Cluster) -> String {
             ok += 1;
         }
     }
+    // cluster_size: the masters serving a slot, as clusterUpdateState computes it before
+    // every reply (counted here so it never lags the slot table).
+    let size = c
+        .nodes
+        .values()
+        .filter(|n| n.is_master() && n.numslots > 0)
+        .count();
     let me = c.me();
     let my_epoch = match me.replicaof.and_then(|m| c.nodes.get(&m)) {
         Some(m) if me.is_replica() => m.config_epoch,
@@ -262,7 +269,7 @@ pub fn info_text(c: &Cluster) -> String {
          cluster_size:{}\r\ncluster_current_epoch:{}\r\ncluster_my_epoch:{my_epoch}\r\n",
         if c.state == Health::Ok { "ok" } else { "fail" },
         c.nodes.len(),
-        c.size,
+        size,
         c.current_epoch,
     );
     for (dir, stats) in [
@@ -610,8 +617,7 @@ pub fn cluster_meet(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         m.extend_from_slice(super::c_str(args[3]));
         return Err(CmdError::Msg(m));
     };
-    state::meet(ctx.srv, &ip.to_string(), port as u16, cport as u16, ctx.now)
-        .map_err(state_err)?;
+    state::meet(ctx.srv, &ip.to_string(), port as u16, cport as u16, ctx.now).map_err(state_err)?;
     ctx.out().ok();
     Ok(())
 }
@@ -1206,8 +1212,8 @@ mod tests {
 
     fn engine() -> Engine {
         let mut cfg = Config::default();
-        cfg.cluster_enabled = true;
-        cfg.port = 7000;
+        cfg.set("cluster-enabled", b"yes").unwrap();
+        cfg.set("port", b"7000").unwrap();
         Engine::new(cfg, 1)
     }
 

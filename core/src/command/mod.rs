@@ -22,6 +22,7 @@ pub mod hll;
 pub mod intro;
 pub mod keys;
 pub mod list;
+pub mod migrate;
 pub mod notify;
 pub mod object;
 pub mod persistence;

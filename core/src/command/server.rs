@@ -987,6 +987,10 @@ pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// SWAPDB index1 index2: swaps the contents (keys and TTLs) of two databases; what clients
 /// watch (or, later, block on) stays with the database number, as in Redis.
 pub fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    // Cluster mode has database 0 only.
+    if ctx.srv.cluster.is_some() {
+        return Err(CmdError::err("SWAPDB is not allowed in cluster mode"));
+    }
     // getIntFromObjectOrReply with a custom message: non-integers and values outside int.
     let index = |a: &[u8], msg: &str| {
         super::parse_i64(a)
