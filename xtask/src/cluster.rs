@@ -397,6 +397,23 @@ fn scenario(
     })
     .map(|_| ());
     s_check(s, "redis-cli --cluster check: OK after create", r);
+    // Every node sees three masters with slots and three replicas.
+    let r = poll(
+        "every node to see 3 masters and 3 replicas",
+        DEADLINE,
+        || {
+            for n in &nodes {
+                let v = cluster_nodes(&n.addr())?;
+                let masters = v.iter().filter(|l| l.is("master") && l.slots > 0).count();
+                let replicas = v.iter().filter(|l| l.is("slave")).count();
+                if masters != 3 || replicas != 3 {
+                    return Ok(None);
+                }
+            }
+            Ok(Some(()))
+        },
+    );
+    s_check(s, "every node sees 3 masters and 3 replicas", r);
     let view = cluster_nodes(&first)?;
     let kind_of = |port: u16| {
         nodes
