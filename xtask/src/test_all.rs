@@ -98,6 +98,13 @@ const SUITES: &[(&str, SuiteFn)] = &[
         "cluster: redis-server ×6 (proves the suite)",
         |ctx, name| crate::cluster::run(ctx, name, crate::cluster::ALL_REDIS),
     ),
+    ("cluster: oxidis ×6", |ctx, name| {
+        crate::cluster::run(ctx, name, crate::cluster::ALL_OXIDIS)
+    }),
+    (
+        "cluster: mixed (2 oxidis + 1 redis-server masters, replicas mixed)",
+        |ctx, name| crate::cluster::run(ctx, name, crate::cluster::MIXED),
+    ),
     (
         "wasm package (node --test, golden, chromium)",
         crate::wasm::suite,
