@@ -21,7 +21,8 @@
 //!   measured time is reported, not asserted); then both workloads run again.
 //!
 //! Ports: the nodes' ports and bus ports are free ports picked at start; with
-//! OXIDIS_CLUSTER_PORT_BASE=B they are B.. (client) and B+10000.. (bus) instead.
+//! OXIDIS_CLUSTER_PORT_BASE=B they are B, B+1, ... (client) and B+10000, ... (bus) instead,
+//! one pair per node started by the process.
 //!
 //! `cargo xtask cluster-bench` compares the throughput of a 3-master Oxidis cluster with a
 //! 3-master redis-server cluster (no replicas) with `redis-benchmark --cluster`.
@@ -137,13 +138,16 @@ impl Node {
     }
 }
 
-/// Two free ports (client, bus) for node `i`.
-fn ports(i: usize) -> Result<(u16, u16), String> {
+/// Nodes started so far by this process (each takes the next ports after the base).
+static STARTED: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
+/// Two free ports (client, bus) for the next node.
+fn ports() -> Result<(u16, u16), String> {
     if let Some(base) = std::env::var("OXIDIS_CLUSTER_PORT_BASE")
         .ok()
         .and_then(|b| b.parse::<u16>().ok())
     {
-        let p = base + i as u16;
+        let p = base + STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Ok((p, p + 10000));
     }
     loop {
@@ -155,7 +159,7 @@ fn ports(i: usize) -> Result<(u16, u16), String> {
 }
 
 fn start_node(root: &Path, i: usize, kind: Kind, oxidis: &Path) -> Result<Node, String> {
-    let (port, bus) = ports(i)?;
+    let (port, bus) = ports()?;
     let dir = root.join(format!("node-{i}-{port}"));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let conf = format!(
@@ -678,14 +682,18 @@ pub fn cli(args: &[String]) -> ExitCode {
     }
 }
 
-/// `cargo xtask cluster-bench [--requests N]`: a 3-master cluster of each server (no
-/// replicas), `redis-benchmark --cluster -t set,get -P 16`, and the ratio.
+/// `cargo xtask cluster-bench [--requests N] [--rounds R]`: a 3-master cluster of each
+/// server (no replicas, both up at once), `redis-benchmark --cluster -t set,get -P 16` run
+/// on them in turn R times (the machine's noise hits both alike), the median of each and
+/// the ratio.
 pub fn bench_cli(args: &[String]) -> ExitCode {
-    let requests = args
-        .windows(2)
-        .find(|w| w[0] == "--requests")
-        .and_then(|w| w[1].parse::<u64>().ok())
-        .unwrap_or(1_000_000);
+    let flag = |name: &str, default: u64| {
+        args.windows(2)
+            .find(|w| w[0] == name)
+            .and_then(|w| w[1].parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    let (requests, rounds) = (flag("--requests", 1_000_000), flag("--rounds", 5).max(1));
     let mut cmd = crate::cargo_cmd();
     cmd.args(["build", "--release", "-p", "oxidis-server"]);
     if let Err(e) = crate::suite::run_status(cmd) {
@@ -693,47 +701,61 @@ pub fn bench_cli(args: &[String]) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let oxidis = servers::oxidis_bin("release");
-    let mut results = Vec::new();
-    for kind in [Kind::Redis, Kind::Oxidis] {
-        match bench_one(kind, &oxidis, requests) {
-            Ok(r) => {
-                println!("{}: {r:?}", label(kind));
-                results.push(r);
-            }
-            Err(e) => {
-                eprintln!("{}: {e}", label(kind));
-                return ExitCode::FAILURE;
+    let root = std::env::temp_dir().join(format!("oxidis-cluster-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let result = (|| -> Result<(), String> {
+        std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+        let redis = create(&root.join("redis"), &[Kind::Redis; 3], &oxidis, 0)?;
+        let ox = create(&root.join("oxidis"), &[Kind::Oxidis; 3], &oxidis, 0)?;
+        let mut samples: [[Vec<f64>; 2]; 2] = Default::default();
+        for round in 0..rounds {
+            for (k, nodes) in [&redis, &ox].into_iter().enumerate() {
+                let r = bench_one(nodes[0].server.port(), requests)?;
+                println!(
+                    "round {}: {}: SET {:.0} GET {:.0} req/s",
+                    round + 1,
+                    label(nodes[0].kind),
+                    r[0],
+                    r[1]
+                );
+                samples[k][0].push(r[0]);
+                samples[k][1].push(r[1]);
             }
         }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        for (i, t) in ["SET", "GET"].iter().enumerate() {
+            let r = median(&mut samples[0][i]);
+            let o = median(&mut samples[1][i]);
+            println!(
+                "{t}: redis-server cluster {r:.0} req/s, Oxidis cluster {o:.0} req/s \
+                 (medians of {rounds}), ratio {:.2}",
+                o / r
+            );
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&root);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
     }
-    for (i, t) in ["SET", "GET"].iter().enumerate() {
-        println!(
-            "{t}: redis-server cluster {:.0} req/s, Oxidis cluster {:.0} req/s, ratio {:.2}",
-            results[0][i],
-            results[1][i],
-            results[1][i] / results[0][i]
-        );
-    }
-    ExitCode::SUCCESS
 }
 
-fn bench_one(kind: Kind, oxidis: &Path, requests: u64) -> Result<[f64; 2], String> {
-    let root = std::env::temp_dir().join(format!(
-        "oxidis-cluster-bench-{}-{}",
-        std::process::id(),
-        label(kind)
-    ));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-    let nodes = create(&root, &[kind; 3], oxidis, 0)?;
-    let addr = nodes[0].server.port().to_string();
+/// One `redis-benchmark --cluster` run against the cluster `port` belongs to: [SET, GET].
+fn bench_one(port: u16, requests: u64) -> Result<[f64; 2], String> {
     let out = Command::new("redis-benchmark")
         .args([
             "--cluster",
             "-h",
             "127.0.0.1",
             "-p",
-            &addr,
+            &port.to_string(),
             "-t",
             "set,get",
             "-n",
@@ -756,8 +778,5 @@ fn bench_one(kind: Kind, oxidis: &Path, requests: u64) -> Result<[f64; 2], Strin
             .and_then(|v| v.trim_matches('"').parse().ok())
             .ok_or_else(|| format!("no {name} line in redis-benchmark's output:\n{t}"))
     };
-    let r = [rps("SET")?, rps("GET")?];
-    drop(nodes);
-    let _ = std::fs::remove_dir_all(&root);
-    Ok(r)
+    Ok([rps("SET")?, rps("GET")?])
 }
