@@ -147,8 +147,15 @@ fn ports() -> Result<(u16, u16), String> {
         .ok()
         .and_then(|b| b.parse::<u16>().ok())
     {
-        let p = base + STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Ok((p, p + 10000));
+        // Bus ports there are in the ephemeral range: skip pairs a connection holds.
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        for _ in 0..100 {
+            let p = base + STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if free(p) && free(p + 10000) {
+                return Ok((p, p + 10000));
+            }
+        }
+        return Err(format!("no free port pair from {base}"));
     }
     loop {
         let (a, b) = (servers::free_port()?, servers::free_port()?);
