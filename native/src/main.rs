@@ -225,6 +225,10 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     srv.set_persistence(persist);
+    if let Err(line) = srv.engine_mut().cluster_verify_config_with_data() {
+        log::warning(&line);
+        return ExitCode::FAILURE;
+    }
     log::notice("Ready to accept connections");
 
     let code = match srv.run() {

@@ -389,4 +389,55 @@ impl crate::engine::Engine {
         let c = self.srv.cluster.as_ref()?;
         Some(String::from_utf8_lossy(&c.myself).into_owned())
     }
+
+    /// verifyClusterConfigWithData, after the data is loaded at startup (a master only): keys
+    /// outside db 0 are refused (Err: the line Redis logs before exiting); slots holding keys
+    /// are claimed when unassigned, or set importing when another node serves them.
+    pub fn cluster_verify_config_with_data(&mut self) -> Result<(), String> {
+        if !self
+            .srv
+            .cluster
+            .as_ref()
+            .is_some_and(|c| c.me().is_master())
+        {
+            return Ok(());
+        }
+        if (1..self.db_count()).any(|db| self.db_size(db).unwrap_or(0) > 0) {
+            return Err(
+                "You can't have keys in a DB different than DB 0 when in Cluster mode. Exiting."
+                    .into(),
+            );
+        }
+        let srv = &mut self.srv;
+        let mut update = false;
+        for slot in 0..SLOTS as u16 {
+            if crate::command::cluster::count_keys_in_slot(srv, slot) == 0 {
+                continue;
+            }
+            let c = srv.cluster.as_mut().expect("checked");
+            let me = c.myself;
+            let owner = c.slots[slot as usize];
+            if owner == Some(me) || c.importing_slots_from[slot as usize].is_some() {
+                continue;
+            }
+            update = true;
+            let line = if owner.is_none() {
+                c.add_slot(&me, slot);
+                format!("I have keys for unassigned slot {slot}. Taking responsibility for it.")
+            } else {
+                c.importing_slots_from[slot as usize] = owner;
+                format!(
+                    "I have keys for slot {slot}, but the slot is assigned to another node. \
+                     Setting it to importing state."
+                )
+            };
+            srv.events.push_back(crate::engine::Event::Log(line));
+        }
+        if update {
+            let c = srv.cluster.as_mut().expect("checked");
+            c.config_dirty = true;
+            c.config_fsync = true;
+        }
+        Ok(())
+    }
 }
