@@ -662,6 +662,11 @@ fn create(sim: &mut Sim) -> Result<(), String> {
 fn create_with(sim: &mut Sim, pairs: &[(usize, usize)]) -> Result<(), String> {
     for i in 0..NODES {
         let id = sim.cmd(i, &["CLUSTER", "MYID"]).ok_or("down")?;
+        if let R::Err(e) = &id {
+            return Err(format!(
+                "CLUSTER MYID: {e} (the CLUSTER commands are needed)"
+            ));
+        }
         sim.names[i] = text(&id);
     }
     for m in 0..MASTERS {
