@@ -1375,7 +1375,7 @@ mod tests {
             run(&mut eng, id, "CLUSTER ADDSLOTSRANGE 0 16383"),
             Reply::simple("OK")
         );
-        add_peer(&mut eng, b'p', 7004, 1..=0);
+        add_peer(&mut eng, b'p', 7004, 16383..=16383); // busy here: it gets none
         eng.srv.cluster.as_deref_mut().unwrap().state = crate::cluster::Health::Ok;
         let mut args = Vec::new();
         crate::resp::split_args(b"BLPOP foo 0", &mut args);
