@@ -1167,7 +1167,13 @@ pub(crate) fn check(
 ) -> Option<Vec<u8>> {
     srv.cluster.as_ref()?;
     let c = &clients[id];
-    if c.repl_master || c.script || crate::repl::replica::is_master_client(srv, id) {
+    // mustObeyClient: the master link and the AOF being loaded; a script's calls were
+    // checked as the script (its declared keys).
+    if srv.persist.loading
+        || c.repl_master
+        || c.script
+        || crate::repl::replica::is_master_client(srv, id)
+    {
         return None;
     }
     route(srv, c, cmd, args, now).map(|r| redirect_text(srv, r))
