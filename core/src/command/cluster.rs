@@ -1167,7 +1167,13 @@ pub(crate) fn check(
 ) -> Option<Vec<u8>> {
     srv.cluster.as_ref()?;
     let c = &clients[id];
-    if c.repl_master || c.script || crate::repl::replica::is_master_client(srv, id) {
+    // mustObeyClient: the master link and the AOF being loaded; a script's calls were
+    // checked as the script (its declared keys).
+    if srv.persist.loading
+        || c.repl_master
+        || c.script
+        || crate::repl::replica::is_master_client(srv, id)
+    {
         return None;
     }
     route(srv, c, cmd, args, now).map(|r| redirect_text(srv, r))
@@ -1365,5 +1371,30 @@ mod tests {
             run(&mut eng, id, "GET foo"),
             err("MOVED 12182 127.0.0.1:7003")
         );
+    }
+
+    #[test]
+    fn a_client_blocked_on_a_slot_that_moves_is_redirected() {
+        let mut eng = engine();
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        assert_eq!(
+            run(&mut eng, id, "CLUSTER ADDSLOTSRANGE 0 16383"),
+            Reply::simple("OK")
+        );
+        add_peer(&mut eng, b'p', 7004, 16383..=16383); // busy here: it gets none
+        eng.srv.cluster.as_deref_mut().unwrap().state = crate::cluster::Health::Ok;
+        let mut args = Vec::new();
+        crate::resp::split_args(b"BLPOP foo 0", &mut args);
+        eng.feed(UnixMillis(1000), id, &crate::resp::encode_request(&args));
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        assert!(out.is_empty(), "blocked");
+        // Slot 12182 now belongs to the peer: the cron redirects the waiting client.
+        let c = eng.srv.cluster.as_deref_mut().unwrap();
+        c.del_slot(12182);
+        c.add_slot(&[b'p'; 40], 12182);
+        eng.tick(UnixMillis(3000));
+        eng.drain_output(id, &mut out);
+        assert_eq!(out, b"-MOVED 12182 127.0.0.1:7004\r\n");
     }
 }

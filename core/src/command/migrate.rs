@@ -549,3 +549,142 @@ impl Engine {
         self.run_unblocked(now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::{ClientHandle, ConnInfo, Engine, Event};
+    use crate::resp::{decode_reply, Reply};
+    use crate::{Config, UnixMillis};
+
+    const T: UnixMillis = UnixMillis(1_000);
+
+    fn call(eng: &mut Engine, id: ClientHandle, cmd: &str) -> Vec<u8> {
+        let mut args = Vec::new();
+        assert!(crate::resp::split_args(cmd.as_bytes(), &mut args));
+        eng.feed(T, id, &crate::resp::encode_request(&args));
+        let mut out = Vec::new();
+        eng.drain_output(id, &mut out);
+        out
+    }
+
+    fn reply(bytes: &[u8]) -> Reply {
+        decode_reply(bytes).unwrap().unwrap().0
+    }
+
+    /// The host's part: the connection MIGRATE asks for, if any.
+    fn connect_request(eng: &mut Engine) -> Option<(u16, u64)> {
+        let mut found = None;
+        while let Some(ev) = eng.poll_event() {
+            if let Event::ConnectMigrate { port, token, .. } = ev {
+                found = Some((port, token));
+            }
+        }
+        found
+    }
+
+    /// Moves bytes both ways between the source's link and the target's client until quiet.
+    fn pump(src: &mut Engine, link: ClientHandle, dst: &mut Engine, peer: ClientHandle) {
+        for _ in 0..10 {
+            let mut out = Vec::new();
+            src.drain_output(link, &mut out);
+            if !out.is_empty() {
+                dst.feed(T, peer, &out);
+            }
+            let mut back = Vec::new();
+            dst.drain_output(peer, &mut back);
+            if !back.is_empty() {
+                src.feed(T, link, &back);
+            }
+            if out.is_empty() && back.is_empty() {
+                break;
+            }
+        }
+    }
+
+    #[test]
+    fn migrate_moves_keys_through_a_host_connection_and_reuses_it() {
+        let mut src = Engine::new(Config::default(), 1);
+        let mut dst = Engine::new(Config::default(), 2);
+        let c = src.connect(T, ConnInfo::default());
+        let d = dst.connect(T, ConnInfo::default());
+        call(&mut src, c, "SET a 1");
+        call(&mut src, c, "RPUSH l x y");
+        assert_eq!(call(&mut src, c, "MIGRATE 127.0.0.1 7000 a 3 1000"), b"");
+        let (port, token) = connect_request(&mut src).expect("a connection is asked for");
+        assert_eq!(port, 7000);
+        let link = src
+            .migrate_link_connected(T, token, ConnInfo::default())
+            .expect("wanted");
+        let peer = dst.connect(T, ConnInfo::default());
+        pump(&mut src, link, &mut dst, peer);
+        let mut out = Vec::new();
+        src.drain_output(c, &mut out);
+        assert_eq!(out, b"+OK\r\n");
+        assert_eq!(reply(&call(&mut src, c, "EXISTS a")), Reply::Int(0));
+        call(&mut dst, d, "SELECT 3");
+        assert_eq!(reply(&call(&mut dst, d, "GET a")), Reply::bulk(b"1"));
+        // The cached connection is reused (no new connect), SELECT skipped; COPY keeps the key;
+        // the target's error is the caller's.
+        assert_eq!(
+            call(&mut src, c, "MIGRATE 127.0.0.1 7000 l 3 1000 COPY"),
+            b""
+        );
+        assert!(connect_request(&mut src).is_none());
+        pump(&mut src, link, &mut dst, peer);
+        out.clear();
+        src.drain_output(c, &mut out);
+        assert_eq!(out, b"+OK\r\n");
+        assert_eq!(reply(&call(&mut src, c, "EXISTS l")), Reply::Int(1));
+        call(&mut src, c, "MIGRATE 127.0.0.1 7000 l 3 1000");
+        pump(&mut src, link, &mut dst, peer);
+        out.clear();
+        src.drain_output(c, &mut out);
+        assert_eq!(
+            reply(&out),
+            Reply::error(
+                "ERR Target instance replied with error: BUSYKEY Target key name already exists."
+            )
+        );
+        assert_eq!(reply(&call(&mut src, c, "EXISTS l")), Reply::Int(1));
+        // An unused connection closes after 10 s.
+        src.tick(UnixMillis(T.0 + 11_000));
+        let mut closed = false;
+        while let Some(ev) = src.poll_event() {
+            closed |= ev == Event::Close(link);
+        }
+        assert!(closed);
+    }
+
+    #[test]
+    fn migrate_answers_ioerr_on_failure_and_timeout() {
+        let mut src = Engine::new(Config::default(), 1);
+        let c = src.connect(T, ConnInfo::default());
+        call(&mut src, c, "SET a 1");
+        assert_eq!(
+            reply(&call(&mut src, c, "MIGRATE h 1 nokey 0 10")),
+            Reply::simple("NOKEY")
+        );
+        call(&mut src, c, "MIGRATE h 1 a 0 10");
+        let (_, token) = connect_request(&mut src).unwrap();
+        src.migrate_link_failed(T, token, true);
+        let mut out = Vec::new();
+        src.drain_output(c, &mut out);
+        assert_eq!(
+            reply(&out),
+            Reply::error("IOERR error or timeout writing to target instance")
+        );
+        // Connected, but the target never answers: the timeout (ms) ends it.
+        call(&mut src, c, "MIGRATE h 1 a 0 10");
+        let (_, token) = connect_request(&mut src).unwrap();
+        src.migrate_link_connected(T, token, ConnInfo::default())
+            .unwrap();
+        src.tick(UnixMillis(T.0 + 11));
+        out.clear();
+        src.drain_output(c, &mut out);
+        assert_eq!(
+            reply(&out),
+            Reply::error("IOERR error or timeout reading to target instance")
+        );
+        assert_eq!(reply(&call(&mut src, c, "GET a")), Reply::bulk(b"1"));
+    }
+}
