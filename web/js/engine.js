@@ -1205,7 +1205,8 @@ export function runGolden(name, text, options = {}) {
     clock: 'manual',
     time: options.time ?? 1_700_000_000_000,
     seed: options.seed ?? 1,
-    config: { 'enable-debug-command': 'yes' },
+    // Transcripts under cluster/ need a cluster-mode node (oxidis_core::golden::needs_cluster).
+    config: { 'enable-debug-command': 'yes', ...(name.startsWith('cluster/') ? { 'cluster-enabled': 'yes' } : {}) },
   });
   const clients = [];
   const client = (i) => {

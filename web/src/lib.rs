@@ -546,6 +546,7 @@ impl RawEngine {
 
     /// Moves the engine's events into the queue, as (kind, handle).
     fn collect_events(&mut self) {
+        let mut migrate_failed = Vec::new();
         while let Some(ev) = self.eng.poll_event() {
             let (kind, id) = match ev {
                 Event::Output(id) => (EV_OUTPUT, id),
@@ -569,10 +570,22 @@ impl RawEngine {
                 Event::ConnectClusterNode { .. }
                 | Event::ClusterOutput(_)
                 | Event::CloseClusterLink(_) => continue,
+                // MIGRATE: no sockets in the page, so its connection fails (IOERR).
+                Event::ConnectMigrate { token, .. } => {
+                    migrate_failed.push(token);
+                    continue;
+                }
             };
             if let Some(&h) = self.by_slot.get(&id.0) {
                 self.events.push_back((kind, h));
             }
+        }
+        if !migrate_failed.is_empty() {
+            let now = self.clock();
+            for token in migrate_failed {
+                self.eng.migrate_link_failed(now, token, false);
+            }
+            self.collect_events();
         }
     }
 

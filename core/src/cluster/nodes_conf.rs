@@ -437,7 +437,9 @@ mod tests {
         assert_eq!(c.myself, id(ID1));
         assert_eq!((c.current_epoch, c.last_vote_epoch), (2, 0));
         let me = c.me();
-        assert_eq!(me.flags, flags::MYSELF | flags::MASTER);
+        // MIGRATE_TO as in Redis: a master with a replica (clusterNodeAddSlave), and one
+        // getting its first slot while masters have replicas (clusterNodeSetSlotBit).
+        assert_eq!(me.flags, flags::MYSELF | flags::MASTER | flags::MIGRATE_TO);
         assert_eq!(
             (me.ip.as_str(), me.port, me.cport),
             ("127.0.0.1", 23001, 33001)
@@ -452,7 +454,7 @@ mod tests {
             assert_eq!(c.importing_slots_from[s], None);
         }
         let two = &c.nodes[&id(ID2)];
-        assert_eq!(two.flags, flags::MASTER);
+        assert_eq!(two.flags, flags::MASTER | flags::MIGRATE_TO);
         assert_eq!(two.hostname, "node-two.example");
         assert_eq!((two.port, two.cport, two.config_epoch), (23002, 33002, 2));
         assert_eq!(two.numslots, 8192);

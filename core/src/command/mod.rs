@@ -12,6 +12,7 @@ pub mod acl;
 pub mod bitops;
 pub mod blocking;
 pub mod client_evict;
+pub mod cluster;
 pub mod connection;
 pub mod debug;
 pub mod expire;
@@ -21,6 +22,7 @@ pub mod hll;
 pub mod intro;
 pub mod keys;
 pub mod list;
+pub mod migrate;
 pub mod notify;
 pub mod object;
 pub mod persistence;
@@ -528,6 +530,10 @@ pub fn dispatch(
     srv.stats.counters.clock_hint = None;
     if r == Dispatched::Done {
         if let Some(c) = clients.get_mut(id.0) {
+            // resetClient: ASKING lasts one command (or a whole transaction).
+            if c.cluster_flags & cluster::ASKING != 0 && c.last_cmd != "asking" && !c.tx.active {
+                c.cluster_flags &= !cluster::ASKING;
+            }
             connection::after_command(c);
         }
     }
@@ -632,6 +638,21 @@ fn process_command(
         };
         acl::log_denied(now, srv, clients, id.0, cmd, args, why, pos, context);
         return reject(srv, clients, Some(cmd), acl::noperm_text(why, cmd));
+    }
+    // Cluster mode: the keys' slot must be served here (getNodeByQuery); a refused EXEC
+    // discards the transaction and answers the redirection itself.
+    if srv.cluster.is_some() {
+        if let Some(msg) = cluster::check(srv, clients, id.0, cmd, args, now) {
+            if cmd.name == "exec" {
+                tx::discard_transaction(srv, clients, id.0);
+                intro::count_rejected(srv, cmd);
+                intro::count_error(srv, &msg);
+                let c = &mut clients[id.0];
+                ReplyWriter::new(&mut c.out, c.resp3).error(&msg);
+                return Dispatched::Done;
+            }
+            return reject(srv, clients, Some(cmd), msg);
+        }
     }
     // The maxmemory directive: evict before every command, then refuse what may grow memory
     // when nothing more can go (not while a busy script yields: its propagation must not mix
