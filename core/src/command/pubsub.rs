@@ -675,9 +675,14 @@ pub fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         args[2],
         Kind::Global,
     );
-    // forceCommandPropagation(c, PROPAGATE_REPL): replicas' subscribers get it too.
-    let db = ctx.client_ref().db;
-    ctx.srv.persist.emit_repl(db, args);
+    if ctx.srv.cluster.is_some() {
+        // clusterPropagatePublish: the cluster bus carries it (to the shard for SPUBLISH).
+        crate::cluster::state::propagate_publish(ctx.srv, args[1], args[2], false);
+    } else {
+        // forceCommandPropagation(c, PROPAGATE_REPL): replicas' subscribers get it too.
+        let db = ctx.client_ref().db;
+        ctx.srv.persist.emit_repl(db, args);
+    }
     ctx.out().int(n as i64);
     Ok(())
 }
@@ -693,9 +698,14 @@ pub fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         args[2],
         Kind::Shard,
     );
-    // forceCommandPropagation(c, PROPAGATE_REPL): replicas' subscribers get it too.
-    let db = ctx.client_ref().db;
-    ctx.srv.persist.emit_repl(db, args);
+    if ctx.srv.cluster.is_some() {
+        // clusterPropagatePublish: the cluster bus carries it (to the shard for SPUBLISH).
+        crate::cluster::state::propagate_publish(ctx.srv, args[1], args[2], true);
+    } else {
+        // forceCommandPropagation(c, PROPAGATE_REPL): replicas' subscribers get it too.
+        let db = ctx.client_ref().db;
+        ctx.srv.persist.emit_repl(db, args);
+    }
     ctx.out().int(n as i64);
     Ok(())
 }
