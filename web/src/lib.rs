@@ -565,8 +565,8 @@ impl RawEngine {
                     self.connect_master = Some((host, port, attempt));
                     continue;
                 }
-                // Cluster bus links: not offered by the wasm build yet (cluster-enabled is a
-                // startup parameter the embedded engine does not take).
+                // Cluster bus links: not offered by the wasm build yet (an engine made with
+                // cluster-enabled yes is a single node: its commands and redirections work).
                 Event::ConnectClusterNode { .. }
                 | Event::ClusterOutput(_)
                 | Event::CloseClusterLink(_) => continue,
