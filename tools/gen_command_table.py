@@ -25,6 +25,13 @@ IMPLEMENTED = {
     "blocking": "blpop brpop blmove brpoplpush blmpop bzpopmin bzpopmax bzmpop client|unblock",
     "persistence": "save bgsave bgrewriteaof lastsave shutdown dump restore",
     "debug": "debug",
+    "migrate": "migrate restore-asking",
+    "cluster": "cluster|help cluster|info cluster|myid cluster|nodes cluster|slots cluster|shards "
+               "cluster|links cluster|keyslot cluster|countkeysinslot cluster|getkeysinslot cluster|meet "
+               "cluster|forget cluster|reset cluster|addslots cluster|addslotsrange cluster|delslots "
+               "cluster|delslotsrange cluster|flushslots cluster|setslot cluster|replicate "
+               "cluster|replicas cluster|slaves cluster|failover cluster|count-failure-reports "
+               "cluster|set-config-epoch cluster|bumpepoch cluster|saveconfig asking readonly readwrite",
     "server": "command|count command|info command|docs command|list command|help "
               "info dbsize flushdb flushall time config|get config|set config|resetstat config|help "
               "swapdb",

@@ -822,7 +822,7 @@ fn keys_by_specs(specs: &[KeySpec], args: &[&[u8]]) -> Option<Vec<(usize, u8)>> 
 
 /// The keys a command names and the permission each needs (Redis's
 /// getKeysFromCommandWithSpecs, with the native getkeys of SET, BITFIELD and SORT).
-fn command_keys(cmd: &CommandSpec, args: &[&[u8]]) -> Vec<(usize, u8)> {
+pub(crate) fn command_keys(cmd: &CommandSpec, args: &[&[u8]]) -> Vec<(usize, u8)> {
     match cmd.name {
         "set" => {
             let get = args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));

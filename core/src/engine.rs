@@ -132,6 +132,15 @@ pub enum Event {
     /// Cluster bus: open a TCP connection to a node's bus port, then report
     /// `Engine::cluster_link_connected(now, link)` or `Engine::cluster_link_failed(now, link)`
     /// (cluster/state.rs).
+    /// MIGRATE: open a TCP connection to host:port within `timeout_ms`, then hand it over
+    /// with `Engine::migrate_link_connected(now, token, ..)` (or report
+    /// `Engine::migrate_link_failed(now, token)`); command/migrate.rs.
+    ConnectMigrate {
+        host: String,
+        port: u16,
+        token: u64,
+        timeout_ms: u64,
+    },
     ConnectClusterNode {
         link: crate::cluster::LinkHandle,
         ip: String,
@@ -221,6 +230,8 @@ pub struct Client {
     pub(crate) woff: i64,
     /// The most output that waited in the reply buffer (CLIENT LIST's rbp).
     pub(crate) out_peak: usize,
+    /// Cluster mode: ASKING and READONLY (command/cluster.rs).
+    pub(crate) cluster_flags: u8,
     inbuf: Vec<u8>,
     decoder: RequestDecoder,
 }
@@ -340,6 +351,8 @@ pub struct Server {
     pub(crate) repl: crate::repl::Repl,
     /// Redis Cluster: this node's view of the cluster, when `cluster-enabled yes` (cluster/).
     pub(crate) cluster: Option<Box<crate::cluster::Cluster>>,
+    /// MIGRATE's outgoing connections (command/migrate.rs).
+    pub(crate) migrate: crate::command::migrate::Migrations,
     last_tick: UnixMillis,
 }
 
@@ -398,6 +411,7 @@ pub(crate) fn connect_outgoing(
 pub(crate) fn disconnect(srv: &mut Server, clients: &mut slab::Slab<Client>, id: ClientHandle) {
     if clients.contains(id.0) {
         crate::repl::replica::link_gone(srv, &clients[id.0], id.0);
+        crate::command::migrate::link_gone(srv, clients, id.0);
         crate::command::tx::client_gone(srv, clients, id.0);
         crate::command::blocking::forget_client(srv, clients, id);
         crate::command::pubsub::forget_client(srv, clients, id);
@@ -450,6 +464,7 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         slave: None,
         woff: 0,
         out_peak: 0,
+        cluster_flags: 0,
         inbuf: Vec::new(),
         decoder,
     }
@@ -543,6 +558,7 @@ impl Engine {
                     seed ^ 0x7265_706c_6964,
                 ))),
                 cluster: None,
+                migrate: Default::default(),
                 last_tick: UnixMillis(0),
             },
             clients: slab::Slab::new(),
@@ -553,6 +569,7 @@ impl Engine {
             // A fresh node; a host with a nodes.conf replaces it (`cluster_load_config`).
             let name = crate::cluster::random_name(&mut Rng::new(seed ^ 0x0063_6c75_7374_6572));
             eng.srv.cluster = Some(Box::new(crate::cluster::Cluster::new(name, 0)));
+            crate::command::cluster::on_enable(&mut eng.srv);
         }
         eng
     }
@@ -867,7 +884,7 @@ impl Engine {
 
     /// Runs the buffered input of clients that were unblocked (served, timed out, CLIENT
     /// UNBLOCK): Redis's processUnblockedClients.
-    fn run_unblocked(&mut self, now: UnixMillis) {
+    pub(crate) fn run_unblocked(&mut self, now: UnixMillis) {
         while !self.srv.blocking.unblocked.is_empty() {
             for id in std::mem::take(&mut self.srv.blocking.unblocked) {
                 let pending = self
@@ -1001,6 +1018,9 @@ impl Engine {
                 }
             }
         }
+        if self.srv.migrate.wants_tick() {
+            crate::command::migrate::cron(now, &mut self.srv, &mut self.clients);
+        }
         crate::command::blocking::expire(now, &mut self.srv, &mut self.clients);
         self.run_unblocked(now);
         // A replica leaves expiry to its master's DELs (activeExpireCycle runs on masters).
@@ -1043,6 +1063,7 @@ impl Engine {
             crate::command::intro::InstMetrics::tick(&mut self.srv.stats, now);
             if self.srv.cluster.is_some() {
                 crate::cluster::state::cron(&mut self.srv, &mut self.clients, now);
+                crate::command::blocking::cluster_redirect(&mut self.srv, &mut self.clients);
             }
         }
         self.resume_postponed(now);
@@ -1140,7 +1161,8 @@ impl Engine {
                 .any(|db| !db.expires.is_empty() || db.keys.is_rehashing())
             || crate::command::persistence::wants_tick(&self.srv)
             || crate::repl::replica::wants_tick(&self.srv)
-            || crate::repl::master::wants_tick(&self.srv);
+            || crate::repl::master::wants_tick(&self.srv)
+            || self.srv.cluster.is_some();
         // A round of evictions stopped over the limit: go on at once (evictionTimeProc runs
         // at every event loop iteration).
         if self.srv.evict.running {
@@ -1217,6 +1239,10 @@ pub(crate) fn process_input(
     now: UnixMillis,
     id: ClientHandle,
 ) {
+    if srv.migrate.is_link(id.0) {
+        crate::command::migrate::link_input(now, srv, clients, id);
+        return;
+    }
     let master = srv.repl.replica.link == Some(id.0);
     if master && !crate::repl::replica::link_input(now, srv, clients, id) {
         return;

@@ -29,6 +29,11 @@
 //! ```
 //! A reply's extent is found by decoding it, so its lines compare one for one; trailing empty
 //! lines are ignored on both sides (an empty bulk's last line is empty).
+//!
+//! Transcripts under `cluster/` ([`CLUSTER_DIR`], [`needs_cluster`]) run on a server started
+//! with `cluster-enabled yes` (a fresh single node, no slots), every other one on a plain
+//! server: each driver starts its server accordingly (the TCP runners take a cluster-mode
+//! server for them, and reset it with FLUSHALL and CLUSTER RESET HARD between transcripts).
 
 use crate::resp::{decode_reply, split_args};
 use std::collections::HashMap;
@@ -72,6 +77,15 @@ fn client_prefix(line: &str) -> (usize, &str) {
         }
     }
     (0, line)
+}
+
+/// The directory whose transcripts need a cluster-mode server.
+pub const CLUSTER_DIR: &str = "cluster/";
+
+/// Whether the transcript `name` (its path under testdata/golden, `/`-separated) runs on a
+/// server with `cluster-enabled yes`.
+pub fn needs_cluster(name: &str) -> bool {
+    name.replace('\\', "/").starts_with(CLUSTER_DIR)
 }
 
 /// A `#` line is a comment, except RESP3's booleans `#t` and `#f`, which are reply lines.

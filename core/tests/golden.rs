@@ -89,6 +89,9 @@ fn golden_transcripts_on_the_engine() {
         let mut cfg = Config::default();
         cfg.set("enable-debug-command", b"yes")
             .expect("enable-debug-command");
+        if golden::needs_cluster(name) {
+            cfg.set("cluster-enabled", b"yes").expect("cluster-enabled");
+        }
         let mut eng = Engine::new(cfg, 1);
         eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
         eng.set_acl_host(Box::new(TestAclHost(0x9e37_79b9_7f4a_7c15)));

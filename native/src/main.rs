@@ -10,6 +10,7 @@ mod acl_host;
 mod alloc;
 mod aof;
 mod cli;
+mod cluster_bus;
 mod conn;
 mod daemon;
 mod lazyfree;
@@ -208,13 +209,26 @@ fn main() -> ExitCode {
     } else {
         srv.engine().config().tls_port
     };
-    log::notice(&format!("Running mode=standalone, port={shown_port}."));
+    // clusterInit runs in initServer, before the banner.
+    if let Err(lines) = srv.start_cluster_bus(&bind, port) {
+        for l in lines {
+            log::warning(&l);
+        }
+        return ExitCode::FAILURE;
+    }
+    let cluster = srv.engine().config().cluster_enabled;
+    let mode = if cluster { "cluster" } else { "standalone" };
+    log::notice(&format!("Running mode={mode}, port={shown_port}."));
     log::notice("Server initialized");
     if let Err(e) = persistence::load_at_startup(&persist, srv.engine_mut(), server::now()) {
         log::warning(&e);
         return ExitCode::FAILURE;
     }
     srv.set_persistence(persist);
+    if let Err(line) = srv.engine_mut().cluster_verify_config_with_data() {
+        log::warning(&line);
+        return ExitCode::FAILURE;
+    }
     log::notice("Ready to accept connections");
 
     let code = match srv.run() {

@@ -125,6 +125,8 @@ pub struct Server {
     master_connect: Option<(TcpStream, u64)>,
     /// What the current loop turn did so far (reported to the engine when it ends).
     turn: LoopTurn,
+    /// The cluster bus, when `cluster-enabled yes` (cluster_bus.rs).
+    bus: Option<crate::cluster_bus::Bus>,
 }
 
 /// Where a loop turn started: the clock, the engine's counters, the allocator's big-block
@@ -229,7 +231,11 @@ fn set_keepalive(stream: &TcpStream, interval: i64) {
     let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&ka);
 }
 
-fn open_listeners(bind: &str, port: u16, kind: &str) -> Result<Vec<TcpListener>, StartError> {
+pub(crate) fn open_listeners(
+    bind: &str,
+    port: u16,
+    kind: &str,
+) -> Result<Vec<TcpListener>, StartError> {
     let mut out = Vec::new();
     let mut warnings = Vec::new();
     for word in bind.split_ascii_whitespace() {
@@ -528,7 +534,16 @@ impl Server {
             aof_buf: Vec::new(),
             lazyfree: crate::lazyfree::Worker::start(),
             turn: LoopTurn::default(),
+            bus: None,
         })
+    }
+
+    /// Cluster mode: nodes.conf locked and loaded, the bus port open (clusterInit). Err: the
+    /// lines to log before exiting.
+    pub fn start_cluster_bus(&mut self, bind: &str, port: u16) -> Result<(), Vec<String>> {
+        self.bus =
+            crate::cluster_bus::Bus::start(&mut self.eng, self.poll.registry(), bind, port, now())?;
+        Ok(())
     }
 
     /// Installs the persistence state (RDB/AOF files, children).
@@ -639,7 +654,15 @@ impl Server {
             let mut stop = None;
             for ev in events.iter() {
                 let t = ev.token().0;
-                if t >= CONN_BASE {
+                if t >= crate::cluster_bus::TOKEN_BASE {
+                    // Events the engine queued before are handled first, so a link handle
+                    // the core freed and reused is never confused with the old socket.
+                    self.handle_engine_events();
+                    if let Some(bus) = self.bus.as_mut() {
+                        bus.ready(ev, self.poll.registry(), &mut self.eng, now);
+                    }
+                    self.handle_engine_events();
+                } else if t >= CONN_BASE {
                     let slot = t - CONN_BASE;
                     if ev.is_read_closed() || ev.is_error() {
                         self.read_conn(slot, now, true);
@@ -707,6 +730,9 @@ impl Server {
         }
         for slot in 0..self.conns.len() {
             self.close(slot);
+        }
+        if let Some(bus) = self.bus.as_mut() {
+            bus.close_all(self.poll.registry());
         }
     }
 
@@ -1062,6 +1088,59 @@ impl Server {
         self.master_connect = Some((stream, attempt));
     }
 
+    /// MIGRATE: connects to its target within the timeout, blocking as Redis's MIGRATE does
+    /// (connBlockingConnect), and hands the socket to the engine as an outgoing client.
+    fn connect_migrate(&mut self, host: &str, port: u16, token: u64, timeout_ms: u64) {
+        let limit = Duration::from_millis(timeout_ms.max(1));
+        let Some(addr) = (host, port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+        else {
+            self.eng.migrate_link_failed(now(), token, false);
+            return;
+        };
+        let stream = match std::net::TcpStream::connect_timeout(&addr, limit) {
+            Ok(s) if s.set_nonblocking(true).is_ok() => s,
+            Ok(_) => return self.eng.migrate_link_failed(now(), token, true),
+            Err(e) => {
+                let refused = e.kind() != io::ErrorKind::TimedOut;
+                return self.eng.migrate_link_failed(now(), token, refused);
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let info = ConnInfo {
+            addr: stream
+                .peer_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            laddr: stream
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            unix_socket: false,
+            fd: Some(std::os::fd::AsRawFd::as_raw_fd(&stream)),
+        };
+        let Some(id) = self.eng.migrate_link_connected(now(), token, info) else {
+            return;
+        };
+        let mut stream = Stream::Tcp(TcpStream::from_std(stream));
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, Token(CONN_BASE + id.0), Interest::READABLE)
+            .is_err()
+        {
+            self.eng.disconnect(id);
+            return;
+        }
+        if self.conns.len() <= id.0 {
+            self.conns.resize_with(id.0 + 1, || None);
+        }
+        self.conns[id.0] = Some(Conn::new(stream, id));
+        self.write_conn(id.0);
+    }
+
     /// The connect finished (or failed): the socket becomes the engine's master link.
     fn master_connect_ready(&mut self, now: UnixMillis) {
         let Some((mut stream, attempt)) = self.master_connect.take() else {
@@ -1154,11 +1233,23 @@ impl Server {
                     port,
                     attempt,
                 } => self.connect_master(&host, port, attempt),
-                // The cluster bus host comes with the cluster work (native/src/cluster_bus.rs).
-                Event::ConnectClusterNode { .. }
+                Event::ConnectMigrate {
+                    host,
+                    port,
+                    token,
+                    timeout_ms,
+                } => self.connect_migrate(&host, port, token, timeout_ms),
+                ev @ (Event::ConnectClusterNode { .. }
                 | Event::ClusterOutput(_)
-                | Event::CloseClusterLink(_) => {}
+                | Event::CloseClusterLink(_)) => {
+                    if let Some(bus) = self.bus.as_mut() {
+                        bus.handle(ev, self.poll.registry(), &mut self.eng, now());
+                    }
+                }
             }
+        }
+        if let Some(bus) = self.bus.as_mut() {
+            bus.save_config(&mut self.eng);
         }
         if self.eng.has_lazyfree() {
             for g in self.eng.take_lazyfree() {

@@ -86,8 +86,10 @@ impl Driver for TcpDriver {
     }
 }
 
-/// Replays every transcript (whose path contains `filter`) on `addr`, each on fresh
-/// connections after FLUSHALL. Returns (transcripts run, failure messages).
+/// Replays every transcript (whose path contains `filter`) that suits the server at `addr`,
+/// each on fresh connections after FLUSHALL. A cluster-mode server (`cluster_enabled:1`) runs
+/// the transcripts of `cluster/` (golden::needs_cluster) and a plain one all the others: a
+/// full run takes one server of each kind. Returns (transcripts run, failure messages).
 pub fn run_against(addr: &str, root: &Path, filter: &str) -> (usize, Vec<String>) {
     let results = run_each(addr, root, filter);
     let ran = results.len();
@@ -98,8 +100,16 @@ pub fn run_against(addr: &str, root: &Path, filter: &str) -> (usize, Vec<String>
 /// Like `run_against`, but one entry per transcript: (its name, its failure messages), so
 /// callers can count transcripts that passed and failed.
 pub fn run_each(addr: &str, root: &Path, filter: &str) -> Vec<(String, Vec<String>)> {
+    let cluster = match is_cluster(addr) {
+        Ok(c) => c,
+        Err(e) => return vec![(addr.to_string(), vec![format!("INFO cluster: {e}")])],
+    };
+    if cluster {
+        settle_cluster_node(addr);
+    }
     transcripts(root, filter)
         .into_iter()
+        .filter(|(name, _)| golden::needs_cluster(name) == cluster)
         .map(|(name, f)| {
             let failures = run_one(addr, &f, &name);
             (name, failures)
@@ -123,8 +133,48 @@ fn run_one(addr: &str, file: &Path, name: &str) -> Vec<String> {
     golden::run(name, &steps, &mut d)
 }
 
+/// Whether the server runs in cluster mode (INFO's cluster_enabled:1).
+pub fn is_cluster(addr: &str) -> Result<bool, String> {
+    match Conn::connect(addr)?.call(&["INFO", "cluster"])? {
+        oxidis_core::resp::Reply::Bulk(b) | oxidis_core::resp::Reply::Verbatim(_, b) => {
+            Ok(b.windows(17).any(|w| w == b"cluster_enabled:1"))
+        }
+        other => Err(format!("unexpected reply {other:?}")),
+    }
+}
+
+/// redis-server leaves its cluster state alone for 2 s after it starts (clusterUpdateState's
+/// CLUSTER_WRITABLE_DELAY: CLUSTER INFO's cluster_size lags then): wait until the node is
+/// older than that, so a freshly started server answers as it always will.
+fn settle_cluster_node(addr: &str) {
+    let uptime = Conn::connect(addr)
+        .and_then(|mut c| c.call(&["INFO", "server"]))
+        .ok()
+        .and_then(|r| match r {
+            oxidis_core::resp::Reply::Bulk(b) | oxidis_core::resp::Reply::Verbatim(_, b) => {
+                let text = String::from_utf8_lossy(&b).into_owned();
+                text.lines()
+                    .find_map(|l| l.strip_prefix("uptime_in_seconds:"))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            }
+            _ => None,
+        })
+        .unwrap_or(0);
+    if uptime < 3 {
+        std::thread::sleep(Duration::from_secs(3 - uptime));
+    }
+}
+
+/// The state a transcript starts from: an empty keyspace and, on a cluster node, a fresh
+/// node (CLUSTER RESET HARD: no slots, no other node, epochs 0, a new ID). The reset's reply
+/// is not checked: the transcripts under cluster/ also leave the node as they found it.
 fn flushall(addr: &str) -> Result<(), String> {
-    Conn::connect(addr)?.call_ok(&["FLUSHALL"]).map(|_| ())
+    let mut c = Conn::connect(addr)?;
+    c.call_ok(&["FLUSHALL"])?;
+    if is_cluster(addr)? {
+        let _ = c.call(&["CLUSTER", "RESET", "HARD"]);
+    }
+    Ok(())
 }
 
 /// Writes a transcript's expected replies from a real server: reads `file`, sends every

@@ -24,6 +24,35 @@ use std::collections::{HashMap, VecDeque};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+/// A map keyed by small integers (client handles, slab slots), looked up on every call: std's
+/// SipHash cost about 8% of a GET on the direct path, foldhash's 128-bit multiply is slow on
+/// wasm32; one 64-bit multiply spreads sequential keys well enough (hashbrown takes its tag from
+/// the top bits).
+type IntMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<IntHasher>>;
+
+#[derive(Default)]
+struct IntHasher(u64);
+
+impl std::hash::Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n.into());
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// Memory on wasm32: the core's counting global allocator (`oxidis_core::alloc`, over dlmalloc
 /// here, as the native server installs it over glibc) feeds INFO's `used_memory`, which
 /// `maxmemory` is checked against; `used_memory_rss` is the size of the linear memory, which
@@ -200,7 +229,18 @@ const CTRL_BOUNDS_PTR: usize = 4;
 /// 1 if the client's reply is still to come (blocked, paused), 0 if it has none (CLIENT REPLY
 /// OFF/SKIP silenced it).
 const CTRL_AWAITS: usize = 5;
-const CTRL_LEN: usize = 6;
+/// 1 if every byte of the output is ASCII: the wrapper then makes short bulk strings without
+/// checking their bytes itself (a word-at-a-time scan here costs less than a byte loop in JS).
+const CTRL_ASCII: usize = 6;
+/// 1 if `callDirect`'s output is an array reply byte for byte equal to the array reply of the
+/// engine's previous `callDirect` (see `last_array`): the wrapper may return a copy of the
+/// value it read then instead of reading the same bytes again.
+const CTRL_SAME: usize = 7;
+const CTRL_LEN: usize = 8;
+
+/// The largest array reply `last_array` keeps (bigger ones are read every time: comparing and
+/// copying them would cost more than it saves when they change).
+const MEMO_MAX: usize = 4096;
 
 /// Event kinds in the queue the wrapper drains (`nextEvent`).
 const EV_OUTPUT: u32 = 1;
@@ -221,13 +261,13 @@ pub struct RawEngine {
     /// for its time and its command's timer; the wall clock is re-read every 100 ms.
     wall_offset: f64,
     wall_read_at: f64,
-    handles: HashMap<u32, ClientHandle>,
-    by_slot: HashMap<usize, u32>,
+    handles: IntMap<u32, ClientHandle>,
+    by_slot: IntMap<usize, u32>,
     next_handle: u32,
     /// Frames that belong to a client but were not the reply of its call (pushes, the second
     /// confirmation of SUBSCRIBE a b ...), delivered through the event queue.
     /// Raw bytes, so `send` still returns exactly what the server wrote.
-    stash: HashMap<u32, Vec<u8>>,
+    stash: IntMap<u32, Vec<u8>>,
     events: VecDeque<(u32, u32)>,
     /// The engine's last `Event::ConnectMaster` (host, port, attempt) nobody answered yet.
     connect_master: Option<(String, u16, u64)>,
@@ -239,6 +279,9 @@ pub struct RawEngine {
     ctrl: Box<[f64; CTRL_LEN]>,
     /// The end of each command's output in `out` after `callBatch`.
     bounds: Vec<u32>,
+    /// The output of the last `callDirect` if it was an array reply of at most `MEMO_MAX`
+    /// bytes, else empty (`CTRL_SAME`).
+    last_array: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -312,16 +355,17 @@ impl RawEngine {
             now,
             wall_offset: 0.0,
             wall_read_at: f64::NEG_INFINITY,
-            handles: HashMap::new(),
-            by_slot: HashMap::new(),
+            handles: IntMap::default(),
+            by_slot: IntMap::default(),
             next_handle: 1,
-            stash: HashMap::new(),
+            stash: IntMap::default(),
             events: VecDeque::new(),
             connect_master: None,
             out: Vec::new(),
             arena: Vec::new(),
             ctrl: Box::new([0.0; CTRL_LEN]),
             bounds: Vec::new(),
+            last_array: Vec::new(),
         })
     }
 
@@ -502,6 +546,7 @@ impl RawEngine {
 
     /// Moves the engine's events into the queue, as (kind, handle).
     fn collect_events(&mut self) {
+        let mut migrate_failed = Vec::new();
         while let Some(ev) = self.eng.poll_event() {
             let (kind, id) = match ev {
                 Event::Output(id) => (EV_OUTPUT, id),
@@ -520,15 +565,27 @@ impl RawEngine {
                     self.connect_master = Some((host, port, attempt));
                     continue;
                 }
-                // Cluster bus links: not offered by the wasm build yet (cluster-enabled is a
-                // startup parameter the embedded engine does not take).
+                // Cluster bus links: not offered by the wasm build yet (an engine made with
+                // cluster-enabled yes is a single node: its commands and redirections work).
                 Event::ConnectClusterNode { .. }
                 | Event::ClusterOutput(_)
                 | Event::CloseClusterLink(_) => continue,
+                // MIGRATE: no sockets in the page, so its connection fails (IOERR).
+                Event::ConnectMigrate { token, .. } => {
+                    migrate_failed.push(token);
+                    continue;
+                }
             };
             if let Some(&h) = self.by_slot.get(&id.0) {
                 self.events.push_back((kind, h));
             }
+        }
+        if !migrate_failed.is_empty() {
+            let now = self.clock();
+            for token in migrate_failed {
+                self.eng.migrate_link_failed(now, token, false);
+            }
+            self.collect_events();
         }
     }
 
@@ -593,6 +650,15 @@ impl RawEngine {
         self.out.clear();
         let end = self.run_arena(now, clock_us, id, 0);
         self.eng.drain_output(id, &mut self.out);
+        let array = self.out.first() == Some(&b'*') && self.out.len() <= MEMO_MAX;
+        let same = array && self.out == self.last_array;
+        if !same {
+            self.last_array.clear();
+            if array {
+                self.last_array.extend_from_slice(&self.out);
+            }
+        }
+        self.ctrl[CTRL_SAME] = if same { 1.0 } else { 0.0 };
         self.after_direct(h, id);
         end.map_or(-1, |e| e as i32)
     }
@@ -684,6 +750,7 @@ impl RawEngine {
         }
         self.ctrl[CTRL_OUT_PTR] = self.out.as_ptr() as u32 as f64;
         self.ctrl[CTRL_OUT_LEN] = self.out.len() as f64;
+        self.ctrl[CTRL_ASCII] = if self.out.is_ascii() { 1.0 } else { 0.0 };
         self.ctrl[CTRL_EVENTS] = if self.events.is_empty() { 0.0 } else { 1.0 };
         self.ctrl[CTRL_DEADLINE] = self.next_deadline();
         self.ctrl[CTRL_AWAITS] = if self.eng.awaits_reply(id) { 1.0 } else { 0.0 };

@@ -293,3 +293,43 @@ test('engines are independent; seeds make them deterministic', () => {
   a.connect().call('SET', 'k', 'a');
   assert.equal(b.connect().call('GET', 'k'), null);
 });
+
+test('an array reply read again unchanged is a fresh copy; a change, another client mode or engine reads anew', () => {
+  const e = manual();
+  const c = e.connect();
+  const b = e.connect({ binary: 'always' });
+  c.call('RPUSH', 'l', 'a', 'b', 'c');
+  const first = c.call('LRANGE', 'l', 0, -1);
+  assert.deepEqual(first, ['a', 'b', 'c']);
+  first.push('mutated');
+  first[0] = 'x';
+  // The same bytes again: the caller's changes to the first array do not show.
+  const second = c.call('LRANGE', 'l', 0, -1);
+  assert.deepEqual(second, ['a', 'b', 'c']);
+  assert.notEqual(second, first);
+  second.length = 0;
+  assert.deepEqual(c.call('LRANGE', 'l', 0, -1), ['a', 'b', 'c']);
+  // A value that changed in place (same length, same shape) is read anew.
+  c.call('LSET', 'l', 1, 'B');
+  assert.deepEqual(c.call('LRANGE', 'l', 0, -1), ['a', 'B', 'c']);
+  // The same bytes for a client in another binary mode: bytes, not the strings.
+  assert.deepEqual(b.call('LRANGE', 'l', 0, -1).map(dec), ['a', 'B', 'c']);
+  assert.ok(b.call('LRANGE', 'l', 0, -1)[0] instanceof Uint8Array);
+  assert.deepEqual(c.call('LRANGE', 'l', 0, -1), ['a', 'B', 'c']);
+  // Another engine with other contents: its own replies.
+  const e2 = manual();
+  const c2 = e2.connect();
+  c2.call('RPUSH', 'l', 'a', 'b', 'c');
+  assert.deepEqual(c2.call('LRANGE', 'l', 0, -1), ['a', 'b', 'c']);
+  assert.deepEqual(c.call('LRANGE', 'l', 0, -1), ['a', 'B', 'c']);
+  // Nested arrays and errors inside EXEC are never shared.
+  c.call('MULTI');
+  c.call('LRANGE', 'l', 0, 0);
+  const ex = c.call('EXEC');
+  ex[0].push('mutated');
+  c.call('MULTI');
+  c.call('LRANGE', 'l', 0, 0);
+  assert.deepEqual(c.call('EXEC'), [['a']]);
+  e.free();
+  e2.free();
+});

@@ -68,7 +68,9 @@ const show = (v) => {
 };
 
 async function runBoth(name, text, mode) {
-  const opts = { clock: 'manual', time: 1_700_000_000_000, seed: 1, config: { 'enable-debug-command': 'yes' } };
+  // Transcripts under cluster/ need a cluster-mode node (oxidis_core::golden::needs_cluster).
+  const config = { 'enable-debug-command': 'yes', ...(name.startsWith('cluster/') ? { 'cluster-enabled': 'yes' } : {}) };
+  const opts = { clock: 'manual', time: 1_700_000_000_000, seed: 1, config };
   const a = new Engine(opts);
   const b = new Engine(opts);
   const binary = [false, true, 'always'][mode];

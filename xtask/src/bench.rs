@@ -616,107 +616,40 @@ fn throughput_table(t: &Throughput, names: [&str; 2]) -> String {
     s
 }
 
-/// A grouped bar chart of the ratios (hand-written SVG: no plotting dependency to build).
+/// The grouped bar chart of the ratios (docs/bench-throughput.svg).
 pub fn throughput_svg(t: &Throughput, title: &str) -> String {
-    let (w, row_h, left, top) = (760.0, 16.0, 120.0, 50.0);
-    let h = top + t.tests.len() as f64 * (2.0 * row_h + 10.0) + 50.0;
-    let max_ratio = t
-        .rows
+    let rows: Vec<(String, [f64; 2])> = t
+        .tests
         .iter()
-        .flatten()
-        .map(|[o, r]| o.rps / r.rps)
+        .enumerate()
+        .map(|(ti, test)| {
+            let ratio = |pi: usize| {
+                let [o, r] = &t.rows[pi][ti];
+                o.rps / r.rps
+            };
+            (test.to_ascii_uppercase(), [ratio(0), ratio(1)])
+        })
+        .collect();
+    let max = rows
+        .iter()
+        .flat_map(|(_, r)| *r)
         .filter(|x| x.is_finite())
         .fold(2.0f64, f64::max)
         .ceil();
-    let plot_w = w - left - 30.0;
-    let x = |ratio: f64| left + plot_w * (ratio / max_ratio).clamp(0.0, 1.0);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#,
-        w / 2.0,
-        xml_escape(title)
-    );
-    let colors = ["#4e79a7", "#f28e2b"];
-    for (pi, p) in PIPELINES.iter().enumerate() {
-        let lx = left + pi as f64 * 150.0;
-        let _ = writeln!(
-            s,
-            r#"<rect x="{lx}" y="30" width="12" height="12" fill="{}"/><text x="{}" y="40">-P {p}</text>"#,
-            colors[pi],
-            lx + 16.0
-        );
+    let series = PIPELINES.map(|p| format!("-P {p}"));
+    crate::ratio_chart::RatioChart {
+        title,
+        series: [&series[0], &series[1]],
+        rows,
+        max,
+        tick: 0.5,
+        targets: vec![
+            (1.0, "1.0× (target at -P 1)".into()),
+            (1.3, "1.3× (target at -P 16)".into()),
+        ],
+        footer: "requests/s, Oxidis ÷ redis-server 7.0 (median of rounds; higher is better)",
     }
-    let bottom = h - 40.0;
-    for tick in 0..=(max_ratio * 2.0) as usize {
-        let r = tick as f64 / 2.0;
-        let xx = x(r);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#ddd"/><text x="{xx}" y="{}" text-anchor="middle">{r:.1}×</text>"##,
-            bottom + 15.0
-        );
-    }
-    for (ratio, label) in [
-        (1.0, "1.0× (target at -P 1)"),
-        (1.3, "1.3× (target at -P 16)"),
-    ] {
-        let xx = x(ratio);
-        let _ = writeln!(
-            s,
-            r##"<line x1="{xx}" y1="{top}" x2="{xx}" y2="{bottom}" stroke="#c00" stroke-dasharray="4 3"/>"##
-        );
-        let _ = writeln!(
-            s,
-            r##"<text x="{}" y="{}" fill="#c00" font-size="10">{label}</text>"##,
-            xx + 3.0,
-            bottom + 28.0 + if ratio > 1.1 { 0.0 } else { -0.0 }
-        );
-    }
-    for (ti, test) in t.tests.iter().enumerate() {
-        let y0 = top + ti as f64 * (2.0 * row_h + 10.0);
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{}" text-anchor="end">{}</text>"#,
-            left - 6.0,
-            y0 + row_h + 4.0,
-            test.to_ascii_uppercase()
-        );
-        for (pi, color) in colors.iter().enumerate() {
-            let [o, r] = &t.rows[pi][ti];
-            let ratio = o.rps / r.rps;
-            let y = y0 + pi as f64 * row_h;
-            let _ = writeln!(
-                s,
-                r#"<rect x="{left}" y="{y}" width="{:.1}" height="{}" fill="{}"/><text x="{:.1}" y="{}" font-size="10">{ratio:.2}</text>"#,
-                (x(ratio) - left).max(0.0),
-                row_h - 2.0,
-                color,
-                x(ratio) + 3.0,
-                y + row_h - 5.0
-            );
-        }
-    }
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="{}" text-anchor="middle">requests/s, Oxidis ÷ redis-server 7.0 (median of rounds; higher is better)</text>"#,
-        left + plot_w / 2.0,
-        h - 4.0
-    );
-    s.push_str("</svg>\n");
-    s
-}
-
-/// Text for the hand-written SVG charts (this one and bench-wasm's in wasm.rs).
-pub(crate) fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    .svg()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2055,6 +1988,7 @@ mod tests {
             rows: vec![vec![[row.clone(), half.clone()]; TESTS.len()]; 2],
         };
         let svg = throughput_svg(&t, "t <x>");
+        // The drawing itself is tested in ratio_chart.rs.
         assert_eq!(svg.matches("<rect x=").count(), 2 + 2 * TESTS.len());
         assert!(svg.contains("t &lt;x&gt;"));
         assert!(svg.contains(">2.00<"));

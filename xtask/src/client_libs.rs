@@ -82,7 +82,7 @@ const NODE_SCRIPTS: &[(&str, &str)] = &[
 ];
 
 /// node, with the npm packages installed from the lock file.
-fn ensure_node() -> Result<PathBuf, String> {
+pub(crate) fn ensure_node() -> Result<PathBuf, String> {
     npm_ci(&clients_dir().join("node"))?;
     which("node").ok_or_else(|| "node not found after installing nodejs".to_string())
 }

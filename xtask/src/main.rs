@@ -15,6 +15,7 @@ mod acldiff;
 mod bench;
 mod client_libs;
 mod clients;
+mod cluster;
 mod cutproxy;
 mod difftest;
 mod eviction;
@@ -23,6 +24,7 @@ mod netsafety;
 mod ops_tools;
 mod persistence;
 mod playground;
+mod ratio_chart;
 mod repl_chain;
 mod repl_master;
 mod repl_replica;
@@ -48,6 +50,9 @@ const USAGE: &str = "usage:
   cargo xtask bench [--quick] [--rounds N] [--only SECTIONS] [--tests ROWS] [--docs]
                                                oxidis vs redis-server: throughput, memory,
                                                latency under growth, lazy free
+  cargo xtask cluster [redis|oxidis|mixed]...  the cluster suite for those node mixes
+  cargo xtask cluster-bench [--requests N]     3-master cluster throughput, oxidis vs
+                                               redis-server (redis-benchmark --cluster)
   cargo xtask commands [--readme]              print the supported commands as markdown
                                                (--readme: rewrite README.md's list)
   cargo xtask memreport [--quick]              memory per data set, Oxidis vs Redis
@@ -112,6 +117,8 @@ fn main() -> ExitCode {
         Some("bench-wasm") => wasm::bench_cli(&args[1..]),
         Some("site") => playground::site_cli(&args[1..]),
         Some("bench") => bench::cli(&args[1..]),
+        Some("cluster") => cluster::cli(&args[1..]),
+        Some("cluster-bench") => cluster::bench_cli(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)
@@ -121,7 +128,7 @@ fn main() -> ExitCode {
 
 /// cargo xtask golden --against HOST:PORT [FILTER]
 fn golden(args: &[String]) -> ExitCode {
-    const USAGE: &str = "usage: cargo xtask golden --against HOST:PORT [FILTER]\n       cargo xtask golden --record HOST:PORT FILE.resp   (fills in the server's replies)";
+    const USAGE: &str = "usage: cargo xtask golden --against HOST:PORT [FILTER]   (a cluster-enabled server runs golden/cluster/, a plain one the rest)\n       cargo xtask golden --record HOST:PORT FILE.resp   (fills in the server's replies)";
     let addr = match (args.first().map(String::as_str), args.get(1)) {
         (Some("--against"), Some(a)) => a.clone(),
         (Some("--record"), Some(a)) if args.len() == 3 => {

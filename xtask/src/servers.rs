@@ -63,6 +63,14 @@ pub fn server_args(port: u16) -> Vec<OsString> {
     .collect()
 }
 
+/// `server_args` plus `cluster-enabled yes`: a fresh single cluster node (its nodes.conf in
+/// the server's own fresh directory), for the transcripts under testdata/golden/cluster/.
+pub fn cluster_args(port: u16) -> Vec<OsString> {
+    let mut a = server_args(port);
+    a.extend(["--cluster-enabled", "yes"].map(OsString::from));
+    a
+}
+
 /// oxidis-server (the binary at `bin`) on a free loopback port.
 pub fn start_oxidis(bin: &Path) -> Result<Server, String> {
     start("oxidis-server", bin, server_args)

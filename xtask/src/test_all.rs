@@ -16,7 +16,7 @@ use crate::servers::{self, Server};
 use crate::setup;
 use crate::suite::{run_status, run_streaming, summary, CargoTestCounts, Suite};
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -93,6 +93,17 @@ const SUITES: &[(&str, SuiteFn)] = &[
     (
         "sentinel: redis-sentinel fails over Oxidis (and mixed groups)",
         crate::sentinel::run,
+    ),
+    (
+        "cluster: redis-server ×6 (proves the suite)",
+        |ctx, name| crate::cluster::run(ctx, name, crate::cluster::ALL_REDIS),
+    ),
+    ("cluster: oxidis ×6", |ctx, name| {
+        crate::cluster::run(ctx, name, crate::cluster::ALL_OXIDIS)
+    }),
+    (
+        "cluster: mixed (2 oxidis + 1 redis-server masters, replicas mixed)",
+        |ctx, name| crate::cluster::run(ctx, name, crate::cluster::MIXED),
     ),
     (
         "wasm package (node --test, golden, chromium)",
@@ -247,15 +258,19 @@ fn cargo_test(_: &mut Ctx, name: &str) -> Suite {
     s
 }
 
-/// Replays testdata/golden on a server, one passed/failed count per transcript.
-fn golden_on(name: &str, server: Result<Server, String>) -> Suite {
-    let server = match server {
-        Ok(s) => s,
-        Err(e) => return Suite::error(name, e),
+/// Replays testdata/golden on a server, one passed/failed count per transcript: the plain
+/// server runs all but golden/cluster/, the cluster-enabled one those.
+fn golden_on(name: &str, server: Result<Server, String>, cluster: Result<Server, String>) -> Suite {
+    let (server, cluster) = match (server, cluster) {
+        (Ok(s), Ok(c)) => (s, c),
+        (Err(e), _) | (_, Err(e)) => return Suite::error(name, e),
     };
     let root = oxidis_testkit::transcripts::golden_dir();
     let mut s = Suite::new(name);
-    for (transcript, failures) in oxidis_testkit::golden_tcp::run_each(&server.addr(), &root, "") {
+    let results = [&server, &cluster]
+        .into_iter()
+        .flat_map(|srv| oxidis_testkit::golden_tcp::run_each(&srv.addr(), &root, ""));
+    for (transcript, failures) in results {
         if failures.is_empty() {
             s.passed += 1;
             println!("    ok     {transcript}");
@@ -271,11 +286,19 @@ fn golden_on(name: &str, server: Result<Server, String>) -> Suite {
 }
 
 fn golden_redis(_: &mut Ctx, name: &str) -> Suite {
-    golden_on(name, servers::start_redis())
+    let cluster = servers::start(
+        "redis-server",
+        Path::new("redis-server"),
+        servers::cluster_args,
+    );
+    golden_on(name, servers::start_redis(), cluster)
 }
 
 fn golden_oxidis(ctx: &mut Ctx, name: &str) -> Suite {
-    golden_on(name, ctx.start_oxidis())
+    let cluster = ctx
+        .oxidis_bin()
+        .and_then(|bin| servers::start("oxidis-server", &bin, servers::cluster_args));
+    golden_on(name, ctx.start_oxidis(), cluster)
 }
 
 /// Runs `f(oxidis_addr, redis_addr)` against a fresh oxidis-server and redis-server, stopping

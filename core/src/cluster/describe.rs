@@ -3,17 +3,161 @@
 //! <link-state> <slot> <slot-range> ... [<slot>->-<node>] [<slot>-<-<node>]`. nodes.conf
 //! stores the same lines.
 
-use super::Cluster;
+use super::{flags, Cluster, Node, SLOTS};
+use std::fmt::Write;
 
 /// Who the text is for: CLUSTER NODES (as a client sees it) or nodes.conf (Redis writes the
-/// same lines there; the migrating/importing brackets appear only for `myself`).
+/// same lines there but leaves out nodes still in handshake; the migrating/importing brackets
+/// appear only for `myself`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Filter {
     Client,
     Config,
 }
 
-/// Every node's line, myself first as Redis does. Filled in by the commands work.
-pub fn nodes(_cluster: &Cluster, _filter: Filter) -> String {
-    String::new()
+/// redisNodeFlagsTable, in its order.
+const FLAG_NAMES: &[(u16, &str)] = &[
+    (flags::MYSELF, "myself"),
+    (flags::MASTER, "master"),
+    (flags::SLAVE, "slave"),
+    (flags::PFAIL, "fail?"),
+    (flags::FAIL, "fail"),
+    (flags::HANDSHAKE, "handshake"),
+    (flags::NOADDR, "noaddr"),
+    (flags::NOFAILOVER, "nofailover"),
+];
+
+/// representClusterNodeFlags: the comma-separated flag names, "noflags" when none.
+pub fn flag_names(f: u16) -> String {
+    let names: Vec<&str> = FLAG_NAMES
+        .iter()
+        .filter(|(bit, _)| f & bit != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if names.is_empty() {
+        "noflags".into()
+    } else {
+        names.join(",")
+    }
+}
+
+fn name(n: &[u8; super::NAMELEN]) -> &str {
+    std::str::from_utf8(n).unwrap_or("")
+}
+
+/// clusterGenNodeDescription: one node's line (no newline), as CLUSTER NODES, CLUSTER REPLICAS
+/// and nodes.conf print it.
+pub fn node_line(c: &Cluster, node: &Node) -> String {
+    let mut s = String::with_capacity(128);
+    s.push_str(name(&node.name));
+    let _ = write!(s, " {}:{}@{}", node.ip, node.port, node.cport);
+    if !node.hostname.is_empty() {
+        let _ = write!(s, ",{}", node.hostname);
+    }
+    s.push(' ');
+    s.push_str(&flag_names(node.flags));
+    s.push(' ');
+    match node.replicaof {
+        Some(m) => s.push_str(name(&m)),
+        None => s.push('-'),
+    }
+    // A replica shows its master's config epoch.
+    let epoch = match node.replicaof.and_then(|m| c.nodes.get(&m)) {
+        Some(m) if node.is_replica() => m.config_epoch,
+        _ => node.config_epoch,
+    };
+    let connected = node.link.is_some() || node.flags & flags::MYSELF != 0;
+    let _ = write!(
+        s,
+        " {} {} {} {}",
+        node.ping_sent,
+        node.pong_received,
+        epoch,
+        if connected {
+            "connected"
+        } else {
+            "disconnected"
+        }
+    );
+    // The slots it serves, as single slots and start-end runs, from its own bitmap.
+    let mut start: Option<usize> = None;
+    for j in 0..=SLOTS {
+        let bit = j < SLOTS && node.has_slot(j as u16);
+        match (bit, start) {
+            (true, None) => start = Some(j),
+            (false, Some(st)) => {
+                if st == j - 1 {
+                    let _ = write!(s, " {st}");
+                } else {
+                    let _ = write!(s, " {st}-{}", j - 1);
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if node.flags & flags::MYSELF != 0 {
+        for j in 0..SLOTS {
+            if let Some(to) = &c.migrating_slots_to[j] {
+                let _ = write!(s, " [{j}->-{}]", name(to));
+            } else if let Some(from) = &c.importing_slots_from[j] {
+                let _ = write!(s, " [{j}-<-{}]", name(from));
+            }
+        }
+    }
+    s
+}
+
+/// Every node's line, each ending in a newline: myself first, then the others by name (Redis
+/// lists its node dict's order, which no client relies on).
+pub fn nodes(cluster: &Cluster, filter: Filter) -> String {
+    let mut list: Vec<&Node> = cluster.nodes.values().collect();
+    list.sort_by(|a, b| {
+        (b.flags & flags::MYSELF != 0)
+            .cmp(&(a.flags & flags::MYSELF != 0))
+            .then(a.name.cmp(&b.name))
+    });
+    let mut out = String::new();
+    for n in list {
+        if filter == Filter::Config && n.flags & flags::HANDSHAKE != 0 {
+            continue;
+        }
+        out.push_str(&node_line(cluster, n));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_as_redis_prints_them() {
+        let mut c = Cluster::new([b'a'; 40], 0);
+        let me = c.myself;
+        c.me_mut().port = 7000;
+        c.me_mut().cport = 17000;
+        c.me_mut().ip = "127.0.0.1".into();
+        for s in [0u16, 2, 3, 4, 16383] {
+            c.add_slot(&me, s);
+        }
+        let other = [b'b'; 40];
+        let mut n = Node::new(other, flags::MASTER | flags::HANDSHAKE, 0);
+        n.hostname = "h".into();
+        c.nodes.insert(other, n);
+        c.migrating_slots_to[2] = Some(other);
+        c.importing_slots_from[9] = Some(other);
+        let a = "a".repeat(40);
+        let b = "b".repeat(40);
+        assert_eq!(
+            nodes(&c, Filter::Client),
+            format!(
+                "{a} 127.0.0.1:7000@17000 myself,master - 0 0 0 connected 0 2-4 16383 [2->-{b}] [9-<-{b}]\n\
+                 {b} :0@0,h master,handshake - 0 0 0 disconnected\n"
+            )
+        );
+        assert_eq!(nodes(&c, Filter::Config).lines().count(), 1);
+        assert_eq!(flag_names(0), "noflags");
+    }
 }

@@ -21,7 +21,10 @@
 
 pub mod bus;
 pub mod describe;
+pub mod failover;
+mod links;
 pub mod nodes_conf;
+pub mod ops;
 pub mod slot;
 pub mod state;
 
@@ -67,6 +70,9 @@ pub struct Link {
     pub connecting: bool,
     /// The peer's address as the host saw it (inbound: where a MEET came from).
     pub peer_ip: String,
+    /// Our own address on this connection (connSockName: how a MEET's receiver learns its
+    /// IP); empty when the host did not say.
+    pub local_ip: String,
 }
 
 /// clusterNodeFailReport.
@@ -222,6 +228,20 @@ pub struct Cluster {
     /// with `Engine::cluster_config_to_save`.
     pub config_dirty: bool,
     pub config_fsync: bool,
+    /// clusterCron's bookkeeping: when it last ran (it runs every 100 ms whatever the tick
+    /// rate) and how many times (the random PING each tenth run).
+    pub cron_last: u64,
+    pub cron_iteration: u64,
+    /// clusterSendPing's static counter (a node is gossiped once per message).
+    pub pings_sent: u64,
+    /// clusterUpdateState's statics: its first call (the writable delay) and when we were
+    /// last among the minority (the rejoin delay).
+    pub first_call_time: u64,
+    pub among_minority_time: u64,
+    /// clusterUpdateMyselfIp's static: the cluster-announce-ip last applied.
+    pub prev_announce_ip: Option<String>,
+    /// clusterLogCantFailover's static: when the reason was last logged.
+    pub cant_failover_logged: u64,
 }
 
 /// CLUSTER_TODO_* flags.
@@ -248,9 +268,9 @@ impl Cluster {
             size: 0,
             nodes,
             blacklist: HashMap::new(),
-            migrating_slots_to: Box::new([None; SLOTS]),
-            importing_slots_from: Box::new([None; SLOTS]),
-            slots: Box::new([None; SLOTS]),
+            migrating_slots_to: slot_table(),
+            importing_slots_from: slot_table(),
+            slots: slot_table(),
             failover_auth_time: 0,
             failover_auth_count: 0,
             failover_auth_sent: false,
@@ -271,6 +291,13 @@ impl Cluster {
             links: slab::Slab::new(),
             config_dirty: true,
             config_fsync: true,
+            cron_last: 0,
+            cron_iteration: 0,
+            pings_sent: 0,
+            first_call_time: 0,
+            among_minority_time: 0,
+            prev_announce_ip: None,
+            cant_failover_logged: 0,
         }
     }
 
@@ -296,8 +323,22 @@ impl Cluster {
         };
         n.slots[slot as usize >> 3] |= 1 << (slot & 7);
         n.numslots += 1;
+        let first = n.numslots == 1;
         self.slots[slot as usize] = Some(*node);
+        // clusterNodeSetSlotBit: a master getting its first slot is a replica migration
+        // target when some master has replicas.
+        if first && self.masters_have_replicas() {
+            if let Some(n) = self.nodes.get_mut(node) {
+                n.flags |= flags::MIGRATE_TO;
+            }
+        }
         true
+    }
+    /// clusterMastersHaveSlaves.
+    pub fn masters_have_replicas(&self) -> bool {
+        self.nodes
+            .values()
+            .any(|n| !n.is_replica() && !n.replicas.is_empty())
     }
     /// clusterDelSlot: false when nobody served it.
     pub fn del_slot(&mut self, slot: u16) -> bool {
@@ -318,6 +359,15 @@ impl Cluster {
     }
 }
 
+/// An empty per-slot table, built on the heap: `Box::new([None; SLOTS])` (672 KB) goes
+/// through the stack in debug builds, which overflows a test thread's or wasm's stack.
+fn slot_table() -> Box<[Option<NodeName>; SLOTS]> {
+    vec![None; SLOTS]
+        .into_boxed_slice()
+        .try_into()
+        .expect("SLOTS entries")
+}
+
 /// A new node's name: 40 random hex digits (getRandomHexChars).
 pub fn random_name(rng: &mut crate::rng::Rng) -> NodeName {
     let mut name = [0u8; NAMELEN];
@@ -330,4 +380,64 @@ pub fn random_name(rng: &mut crate::rng::Rng) -> NodeName {
 /// Whether the node is a cluster node at all (`cluster-enabled yes`).
 pub fn enabled(srv: &crate::engine::Server) -> bool {
     srv.cluster.is_some()
+}
+
+impl crate::engine::Engine {
+    /// This node's name (CLUSTER MYID) when `cluster-enabled yes`: the host logs it at start
+    /// ("No cluster configuration found, I'm ...", "Node configuration loaded, I'm ...").
+    pub fn cluster_myself(&self) -> Option<String> {
+        let c = self.srv.cluster.as_ref()?;
+        Some(String::from_utf8_lossy(&c.myself).into_owned())
+    }
+
+    /// verifyClusterConfigWithData, after the data is loaded at startup (a master only): keys
+    /// outside db 0 are refused (Err: the line Redis logs before exiting); slots holding keys
+    /// are claimed when unassigned, or set importing when another node serves them.
+    pub fn cluster_verify_config_with_data(&mut self) -> Result<(), String> {
+        if !self
+            .srv
+            .cluster
+            .as_ref()
+            .is_some_and(|c| c.me().is_master())
+        {
+            return Ok(());
+        }
+        if (1..self.db_count()).any(|db| self.db_size(db).unwrap_or(0) > 0) {
+            return Err(
+                "You can't have keys in a DB different than DB 0 when in Cluster mode. Exiting."
+                    .into(),
+            );
+        }
+        let srv = &mut self.srv;
+        let mut update = false;
+        for slot in 0..SLOTS as u16 {
+            if crate::command::cluster::count_keys_in_slot(srv, slot) == 0 {
+                continue;
+            }
+            let c = srv.cluster.as_mut().expect("checked");
+            let me = c.myself;
+            let owner = c.slots[slot as usize];
+            if owner == Some(me) || c.importing_slots_from[slot as usize].is_some() {
+                continue;
+            }
+            update = true;
+            let line = if owner.is_none() {
+                c.add_slot(&me, slot);
+                format!("I have keys for unassigned slot {slot}. Taking responsibility for it.")
+            } else {
+                c.importing_slots_from[slot as usize] = owner;
+                format!(
+                    "I have keys for slot {slot}, but the slot is assigned to another node. \
+                     Setting it to importing state."
+                )
+            };
+            srv.events.push_back(crate::engine::Event::Log(line));
+        }
+        if update {
+            let c = srv.cluster.as_mut().expect("checked");
+            c.config_dirty = true;
+            c.config_fsync = true;
+        }
+        Ok(())
+    }
 }

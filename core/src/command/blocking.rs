@@ -52,6 +52,8 @@ enum Op {
     /// SHUTDOWN waiting for lagging replicas (no keys, no timeout of its own: the server
     /// exits, or `repl::master::cancel_shutdown` answers it with an error).
     Shutdown,
+    /// MIGRATE waiting for its target (no keys; command/migrate.rs answers it).
+    Migrate,
 }
 
 /// The type of value an operation waits for.
@@ -70,7 +72,7 @@ impl Op {
             Op::Pop(_) | Op::MPop(..) | Op::Move { .. } => Wants::List,
             Op::ZPop { .. } | Op::ZMPop { .. } => Wants::ZSet,
             Op::XRead(_) => Wants::Stream,
-            Op::Wait { .. } | Op::Shutdown => Wants::Nothing,
+            Op::Wait { .. } | Op::Shutdown | Op::Migrate => Wants::Nothing,
         }
     }
 }
@@ -286,6 +288,35 @@ pub fn expire(now: UnixMillis, srv: &mut Server, clients: &mut slab::Slab<Client
     }
 }
 
+/// Cluster mode, from the cron (clientsCronHandleTimeout's clusterRedirectBlockedClientIfNeeded):
+/// a client blocked on keys whose slot this node no longer serves gets the redirection.
+pub(crate) fn cluster_redirect(srv: &mut Server, clients: &mut slab::Slab<Client>) {
+    let mut redirect = Vec::new();
+    for (slot, c) in clients.iter() {
+        let Some(b) = c.blocked.as_ref() else {
+            continue;
+        };
+        let Some(key) = b.keys.first() else {
+            continue;
+        };
+        let write = b.cmd.flags & super::flags::WRITE != 0;
+        if let Some(msg) = super::cluster::blocked_redirect(srv, c, key, write) {
+            redirect.push((slot, msg));
+        }
+    }
+    for (slot, msg) in redirect {
+        let Some(b) = unblock(srv, clients, slot) else {
+            continue;
+        };
+        let c = &mut clients[slot];
+        let start = c.out.len();
+        crate::resp::ReplyWriter::new(&mut c.out, c.resp3).error(&msg);
+        b.settle_reply(c, start);
+        super::intro::count_error(srv, &msg);
+        finish(srv, slot);
+    }
+}
+
 /// WAIT's timeout reply: the replicas that acked its offset (None: not a WAIT).
 fn wait_acks(srv: &Server, clients: &slab::Slab<Client>, b: &Blocked) -> Option<i64> {
     match b.op {
@@ -310,6 +341,36 @@ pub(crate) fn block_wait(ctx: &mut Ctx, deadline: u64, offset: i64, numreplicas:
 /// SHUTDOWN blocks its client while the server waits for its replicas.
 pub(crate) fn block_shutdown(ctx: &mut Ctx) {
     block(ctx, &[], 0, Op::Shutdown);
+}
+
+/// MIGRATE blocks its client while the target answers (command/migrate.rs times it out).
+pub(crate) fn block_migrate(ctx: &mut Ctx) {
+    block(ctx, &[], 0, Op::Migrate);
+}
+
+/// MIGRATE is done: `reply` (raw RESP) goes to its client, which runs its buffered input next.
+pub(crate) fn unblock_migrate(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    slot: usize,
+    reply: &[u8],
+) {
+    let blocked = clients
+        .get(slot)
+        .and_then(|c| c.blocked.as_ref())
+        .is_some_and(|b| b.op == Op::Migrate);
+    if !blocked {
+        return;
+    }
+    let Some(b) = unblock(srv, clients, slot) else {
+        return;
+    };
+    if let Some(c) = clients.get_mut(slot) {
+        let start = c.out.len();
+        c.out.extend_from_slice(reply);
+        b.settle_reply(c, start);
+    }
+    finish(srv, slot);
 }
 
 /// replyToClientsBlockedOnShutdown: the shutdown was cancelled (ABORT, or it failed).
@@ -576,7 +637,7 @@ fn serve_client(ctx: &mut Ctx, key: &[u8], op: &Op) -> Result<(), CmdError> {
             zset::zpop_generic(ctx, &[key], *max, true, *count, true, true)?
         }
         // Streams are served by serve_stream_key.
-        Op::XRead(_) | Op::Wait { .. } | Op::Shutdown => {}
+        Op::XRead(_) | Op::Wait { .. } | Op::Shutdown | Op::Migrate => {}
     }
     Ok(())
 }

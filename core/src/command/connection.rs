@@ -41,6 +41,9 @@ pub fn select(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let id = i32::try_from(id).map_err(|_| {
         CmdError::err("value is out of range, value must between -2147483648 and 2147483647")
     })?;
+    if ctx.srv.cluster.is_some() && id != 0 {
+        return Err(CmdError::err("SELECT is not allowed in cluster mode"));
+    }
     let db = usize::try_from(id)
         .ok()
         .filter(|&i| i < ctx.srv.dbs.len())
@@ -859,6 +862,7 @@ fn clear_connection_state(ctx: &mut Ctx) {
     let c = &mut ctx.clients[slot];
     c.db = 0;
     c.resp3 = false;
+    c.cluster_flags = 0;
     // clientSetDefaultAuth: the default user, authenticated only if it needs no password.
     c.user = b"default"[..].into();
     c.authenticated = !ctx.srv.acl.auth_required();

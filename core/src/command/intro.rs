@@ -92,7 +92,7 @@ pub struct CmdStat {
 /// resetErrorTableStats), kept in `Stats`.
 #[derive(Clone, Debug, Default)]
 pub struct Counters {
-    pub(crate) commands: HashMap<&'static str, CmdStat, foldhash::fast::FixedState>,
+    pub(crate) commands: HashMap<&'static str, CmdStat, super::NameHash>,
     /// errorstat_<PREFIX>:count=N, in Redis's rax order (bytewise).
     pub(crate) errors: BTreeMap<Vec<u8>, u64>,
     /// Redis's static prev_err_count in incrCommandStatsOnError.

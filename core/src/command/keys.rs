@@ -344,6 +344,11 @@ pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
         j += 1;
     }
+    if ctx.srv.cluster.is_some() && (src_db != 0 || dst_db != 0) {
+        return Err(CmdError::err(
+            "Copying to another database is not allowed in cluster mode",
+        ));
+    }
     let (key, newkey) = (args[1], args[2]);
     if src_db == dst_db && key == newkey {
         return Err(same_object());
@@ -375,6 +380,9 @@ pub fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// MOVE key db
 pub fn move_(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    if ctx.srv.cluster.is_some() {
+        return Err(CmdError::err("MOVE is not allowed in cluster mode"));
+    }
     let src_db = ctx.client_ref().db;
     let dst_db = parse_db_index(ctx, args[2])?;
     if src_db == dst_db {

@@ -664,6 +664,28 @@ pub(crate) fn publish_global(
     publish_message(now, srv, clients, caller, channel, msg, Kind::Global)
 }
 
+/// A PUBLISH / SPUBLISH another node sent over the cluster bus: this node's subscribers get
+/// it (clusterProcessPacket's pubsubPublishMessage).
+pub(crate) fn publish_from_bus(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    channel: &[u8],
+    msg: &[u8],
+    sharded: bool,
+) -> usize {
+    let kind = if sharded { Kind::Shard } else { Kind::Global };
+    publish_message(
+        now,
+        srv,
+        clients,
+        ClientHandle(usize::MAX),
+        channel,
+        msg,
+        kind,
+    )
+}
+
 /// PUBLISH channel message
 pub fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let n = publish_message(
@@ -675,9 +697,14 @@ pub fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         args[2],
         Kind::Global,
     );
+    // In a cluster the bus carries it to every node (clusterPropagatePublish); otherwise
     // forceCommandPropagation(c, PROPAGATE_REPL): replicas' subscribers get it too.
-    let db = ctx.client_ref().db;
-    ctx.srv.persist.emit_repl(db, args);
+    if ctx.srv.cluster.is_some() {
+        crate::cluster::state::propagate_publish(ctx.srv, args[1], args[2], false);
+    } else {
+        let db = ctx.client_ref().db;
+        ctx.srv.persist.emit_repl(db, args);
+    }
     ctx.out().int(n as i64);
     Ok(())
 }
@@ -693,9 +720,14 @@ pub fn spublish(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         args[2],
         Kind::Shard,
     );
-    // forceCommandPropagation(c, PROPAGATE_REPL): replicas' subscribers get it too.
-    let db = ctx.client_ref().db;
-    ctx.srv.persist.emit_repl(db, args);
+    // In a cluster the bus carries it to the shard's nodes (clusterPropagatePublish);
+    // otherwise forceCommandPropagation(c, PROPAGATE_REPL).
+    if ctx.srv.cluster.is_some() {
+        crate::cluster::state::propagate_publish(ctx.srv, args[1], args[2], true);
+    } else {
+        let db = ctx.client_ref().db;
+        ctx.srv.persist.emit_repl(db, args);
+    }
     ctx.out().int(n as i64);
     Ok(())
 }

@@ -599,7 +599,15 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "redis_git_sha1:00000000");
                 kv!(s, "redis_git_dirty:0");
                 kv!(s, "redis_build_id:0");
-                kv!(s, "redis_mode:standalone");
+                kv!(
+                    s,
+                    "redis_mode:{}",
+                    if srv.cluster.is_some() {
+                        "cluster"
+                    } else {
+                        "standalone"
+                    }
+                );
                 kv!(s, "os:{}", host.os);
                 kv!(s, "arch_bits:{}", host.arch_bits);
                 kv!(s, "monotonic_clock:host");
@@ -933,7 +941,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
             }
             "cluster" => {
                 section(&mut s, "Cluster");
-                kv!(s, "cluster_enabled:0");
+                kv!(s, "cluster_enabled:{}", u8::from(srv.cluster.is_some()));
             }
             "keyspace" => {
                 section(&mut s, "Keyspace");
@@ -981,6 +989,10 @@ pub fn info(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// SWAPDB index1 index2: swaps the contents (keys and TTLs) of two databases; what clients
 /// watch (or, later, block on) stays with the database number, as in Redis.
 pub fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    // Cluster mode has database 0 only.
+    if ctx.srv.cluster.is_some() {
+        return Err(CmdError::err("SWAPDB is not allowed in cluster mode"));
+    }
     // getIntFromObjectOrReply with a custom message: non-integers and values outside int.
     let index = |a: &[u8], msg: &str| {
         super::parse_i64(a)

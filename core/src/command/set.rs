@@ -179,7 +179,19 @@ pub fn scard(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// SMEMBERS key — Redis 7.0 runs it as SINTER of one key.
 pub fn smembers(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
-    sinter_generic(ctx, &args[1..], None, false, 0)
+    // sinterGenericCommand over one set: every member in the set's order, written straight
+    // into the reply (the general path collects into a second buffer to count them first).
+    let (set, mut w) = ctx.read::<Set>(args[1])?;
+    match set {
+        None => w.set_len(0),
+        Some(s) => {
+            w.set_len(s.len());
+            for m in s.iter() {
+                write_member(&mut w, m);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// SPOP key [count]

@@ -9,6 +9,8 @@ use crate::rng::Rng;
 use crate::time::UnixMillis;
 use crate::types::{Dict, Key, Kind, Value};
 
+pub(crate) mod slots;
+
 /// Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP.
 const EXPIRE_SAMPLE: usize = 20;
 /// Keep sampling while more than this percentage of a sample was expired.
@@ -51,6 +53,9 @@ pub struct Db {
     pub(crate) notify_log: Vec<(u32, &'static str, Vec<u8>)>,
     /// How a passed TTL is treated (a replica leaves deletion to its master: repl/replica.rs).
     pub(crate) expiry: Expiry,
+    /// Cluster mode, database 0: the keys of each hash slot (slots.rs). None otherwise, so the
+    /// keyspace pays nothing for it.
+    pub(crate) slots: Option<Box<slots::SlotIndex>>,
 }
 
 /// Redis 7.0's expireIfNeeded on a master and on a replica.
@@ -84,6 +89,7 @@ impl Db {
             notify_flags: 0,
             notify_log: Vec::new(),
             expiry: Expiry::Delete,
+            slots: None,
         }
     }
 
@@ -350,7 +356,12 @@ impl Db {
         });
         match old {
             Some(old) => self.discard(FreeReason::ServerDel, old),
-            None => self.log_event(notify::NEW, "new", key),
+            None => {
+                if let Some(ix) = self.slots.as_mut() {
+                    ix.add(key);
+                }
+                self.log_event(notify::NEW, "new", key)
+            }
         }
     }
 
@@ -377,6 +388,9 @@ impl Db {
     pub(crate) fn insert_new(&mut self, key: &[u8], value: Value) {
         self.signal_ready(key);
         self.log_event(notify::NEW, "new", key);
+        if let Some(ix) = self.slots.as_mut() {
+            ix.add(key);
+        }
         let mut k = Key::new(key);
         k.set_lru(self.access.new_key());
         self.keys.insert_new(k, value);
@@ -386,6 +400,9 @@ impl Db {
     /// raises no `new` event.
     pub(crate) fn insert_loaded(&mut self, key: &[u8], value: Value) {
         self.signal_ready(key);
+        if let Some(ix) = self.slots.as_mut() {
+            ix.add(key);
+        }
         let mut k = Key::new(key);
         k.set_lru(self.access.new_key());
         self.keys.insert_new(k, value);
@@ -394,6 +411,9 @@ impl Db {
     /// Deletes the key and its TTL; returns the value.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let (_, v) = self.keys.remove(key)?;
+        if let Some(ix) = self.slots.as_mut() {
+            ix.remove(key);
+        }
         if !self.expires.is_empty() {
             self.expires.remove(key);
         }
@@ -417,12 +437,18 @@ impl Db {
 
     /// Removes everything, returning the old contents for the host to free.
     pub(crate) fn flush(&mut self) -> Dict<Value, Key> {
+        if let Some(ix) = self.slots.as_mut() {
+            ix.clear();
+        }
         self.expires.take();
         self.keys.take()
     }
 
     /// Removes everything, returning the old keys and expiry tables (for FLUSH* ASYNC).
     pub(crate) fn flush_all(&mut self) -> (Dict<Value, Key>, Dict<u64>) {
+        if let Some(ix) = self.slots.as_mut() {
+            ix.clear();
+        }
         (self.keys.take(), self.expires.take())
     }
 

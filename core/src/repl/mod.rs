@@ -61,7 +61,12 @@ impl FailoverState {
 /// Writes are paused by a shutdown waiting for replicas or a FAILOVER (PAUSE_DURING_SHUTDOWN,
 /// PAUSE_DURING_FAILOVER), beside CLIENT PAUSE.
 pub fn writes_paused(srv: &crate::engine::Server) -> bool {
-    srv.repl.master.shutdown.is_some() || srv.repl.failover.state != FailoverState::None
+    srv.repl.master.shutdown.is_some()
+        || srv.repl.failover.state != FailoverState::None
+        || srv
+            .cluster
+            .as_deref()
+            .is_some_and(crate::cluster::failover::paused)
 }
 
 #[allow(dead_code)]

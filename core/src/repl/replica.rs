@@ -290,6 +290,34 @@ pub(crate) fn stale_rejects(
     deny.then(|| MASTERDOWN_ERROR.to_vec())
 }
 
+/// Redis's replicationGetSlaveOffset: the applied offset of the master link (or of the cached
+/// master while it is down); 0 when none.
+pub(crate) fn slave_offset(srv: &Server) -> i64 {
+    let r = &srv.repl.replica;
+    if !r.is_replica() {
+        return 0;
+    }
+    let off = if r.state == State::Connected {
+        r.reploff
+    } else {
+        r.cached.as_ref().map_or(0, |c| c.reploff)
+    };
+    off.max(0)
+}
+
+/// How old the replica's data is (clusterHandleSlaveFailover's data_age), in whole seconds
+/// as ms: since the master last spoke when the link is up, since it went down otherwise
+/// (forever when it never was up).
+pub(crate) fn data_age_ms(srv: &Server, now: u64) -> u64 {
+    let r = &srv.repl.replica;
+    let since = if r.state == State::Connected {
+        r.last_io / 1000
+    } else {
+        r.down_since
+    };
+    (now / 1000).saturating_sub(since) * 1000
+}
+
 /// Redis's replicationSetMaster: follow host:port (the caller has checked it is not the
 /// current master).
 pub(crate) fn set_master(

@@ -101,7 +101,15 @@ impl<'a> ReplyWriter<'a> {
     }
 
     pub fn bulk(&mut self, b: &[u8]) {
-        self.line(b'$', b.len() as i64);
+        if b.len() < 10 {
+            // A short value (members, fields, small strings: most bulks of an array reply):
+            // its header is 4 bytes, written at once.
+            self.out.reserve(b.len() + 6);
+            self.out
+                .extend_from_slice(&[b'$', b'0' + b.len() as u8, b'\r', b'\n']);
+        } else {
+            self.line(b'$', b.len() as i64);
+        }
         self.out.extend_from_slice(b);
         self.out.extend_from_slice(b"\r\n");
     }
