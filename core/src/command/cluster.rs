@@ -608,7 +608,7 @@ pub fn cluster_meet(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     };
     let ip = std::str::from_utf8(super::c_str(args[2]))
         .ok()
-        .and_then(|s| s.parse::<std::net::IpAddr>().ok());
+        .and_then(|s| s.parse::<core::net::IpAddr>().ok());
     let valid = |p: i64| (1..=65535).contains(&p);
     let (Some(ip), true, true) = (ip, valid(port), valid(cport)) else {
         let mut m = b"ERR Invalid node address specified: ".to_vec();
