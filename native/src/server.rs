@@ -1108,23 +1108,19 @@ impl Server {
                 return self.eng.migrate_link_failed(now(), token, refused);
             }
         };
+        let stream = TcpStream::from_std(stream);
         let _ = stream.set_nodelay(true);
-        let info = ConnInfo {
-            addr: stream
-                .peer_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
-            laddr: stream
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
-            unix_socket: false,
-            fd: Some(std::os::fd::AsRawFd::as_raw_fd(&stream)),
-        };
+        let info = outgoing_info(&stream, stream.peer_addr().map(|a| a.to_string()));
         let Some(id) = self.eng.migrate_link_connected(now(), token, info) else {
             return;
         };
-        let mut stream = Stream::Tcp(TcpStream::from_std(stream));
+        self.adopt_outgoing(stream, id);
+    }
+
+    /// An outgoing connection the engine took as a client (the master link, a MIGRATE link):
+    /// registered for reading under its client's token, its first output written.
+    fn adopt_outgoing(&mut self, stream: TcpStream, id: ClientHandle) {
+        let mut stream = Stream::Tcp(stream);
         if self
             .poll
             .registry()
@@ -1152,33 +1148,11 @@ impl Server {
         match peer {
             Ok(peer) if !failed => {
                 let _ = stream.set_nodelay(true);
-                let info = ConnInfo {
-                    addr: peer.to_string(),
-                    laddr: stream
-                        .local_addr()
-                        .map(|a| a.to_string())
-                        .unwrap_or_default(),
-                    unix_socket: false,
-                    fd: Some(std::os::fd::AsRawFd::as_raw_fd(&stream)),
-                };
+                let info = outgoing_info(&stream, Ok(peer.to_string()));
                 let Some(id) = self.eng.master_link_connected(now, attempt, info) else {
                     return; // no longer wanted: dropping the stream closes it
                 };
-                let mut stream = Stream::Tcp(stream);
-                if self
-                    .poll
-                    .registry()
-                    .register(&mut stream, Token(CONN_BASE + id.0), Interest::READABLE)
-                    .is_err()
-                {
-                    self.eng.disconnect(id);
-                    return;
-                }
-                if self.conns.len() <= id.0 {
-                    self.conns.resize_with(id.0 + 1, || None);
-                }
-                self.conns[id.0] = Some(Conn::new(stream, id));
-                self.write_conn(id.0);
+                self.adopt_outgoing(stream, id);
             }
             Err(e) if e.kind() == io::ErrorKind::NotConnected && !failed => {
                 // Spurious wake-up: still connecting.
@@ -1257,6 +1231,19 @@ impl Server {
                 self.lazyfree.free(g);
             }
         }
+    }
+}
+
+/// ConnInfo of an outgoing connection (CLIENT LIST's addr/laddr/fd).
+fn outgoing_info(stream: &TcpStream, peer: io::Result<String>) -> ConnInfo {
+    ConnInfo {
+        addr: peer.unwrap_or_default(),
+        laddr: stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        unix_socket: false,
+        fd: Some(std::os::fd::AsRawFd::as_raw_fd(stream)),
     }
 }
 

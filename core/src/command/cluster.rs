@@ -30,6 +30,11 @@ fn lookup<'a>(c: &'a Cluster, arg: &[u8]) -> Option<&'a Node> {
     c.nodes.get(&name)
 }
 
+/// The node an argument names, or `ERR Unknown node <arg>`.
+fn known_node<'a>(c: &'a Cluster, arg: &[u8]) -> Result<&'a Node, CmdError> {
+    lookup(c, arg).ok_or_else(|| unknown_node("Unknown node ", arg))
+}
+
 fn unknown_node(prefix: &str, arg: &[u8]) -> CmdError {
     let mut m = format!("ERR {prefix}").into_bytes();
     m.extend_from_slice(super::c_str(arg));
@@ -625,9 +630,7 @@ pub fn cluster_meet(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// CLUSTER FORGET node-id
 pub fn cluster_forget(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let c = cluster_of(ctx)?;
-    let Some(n) = lookup(c, args[2]) else {
-        return Err(unknown_node("Unknown node ", args[2]));
-    };
+    let n = known_node(c, args[2])?;
     if n.flags & flags::MYSELF != 0 {
         return Err(CmdError::err("I tried hard but I can't forget myself..."));
     }
@@ -834,9 +837,7 @@ pub fn cluster_setslot(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// CLUSTER REPLICATE node-id
 pub fn cluster_replicate(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let c = cluster_of(ctx)?;
-    let Some(n) = lookup(c, args[2]) else {
-        return Err(unknown_node("Unknown node ", args[2]));
-    };
+    let n = known_node(c, args[2])?;
     if n.flags & flags::MYSELF != 0 {
         return Err(CmdError::err("Can't replicate myself"));
     }
@@ -860,9 +861,7 @@ pub fn cluster_replicate(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> 
 /// CLUSTER REPLICAS node-id (and its old name SLAVES)
 pub fn cluster_replicas(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     let c = cluster_of(ctx)?;
-    let Some(n) = lookup(c, args[2]) else {
-        return Err(unknown_node("Unknown node ", args[2]));
-    };
+    let n = known_node(c, args[2])?;
     if n.is_replica() {
         return Err(CmdError::err("The specified node is not a master"));
     }
@@ -890,9 +889,7 @@ pub fn cluster_count_failure_reports(ctx: &mut Ctx, args: &[&[u8]]) -> Result<()
     let timeout = ctx.srv.config.cluster_node_timeout.max(0) as u64;
     let now = ctx.now.0;
     let c = cluster_of(ctx)?;
-    let Some(n) = lookup(c, args[2]) else {
-        return Err(unknown_node("Unknown node ", args[2]));
-    };
+    let n = known_node(c, args[2])?;
     // clusterNodeFailureReportsCount drops the reports older than twice the node timeout.
     let valid = n
         .fail_reports
