@@ -327,24 +327,7 @@ mod tests {
     /// A minimal clusterGenNodeDescription for the tests (describe.rs is the real one): the
     /// fields load keeps, with ping/pong as 0 or "some" and no link state.
     fn describe(c: &Cluster, n: &Node) -> String {
-        let mut f = Vec::new();
-        for (bit, name) in [
-            (flags::MYSELF, "myself"),
-            (flags::MASTER, "master"),
-            (flags::SLAVE, "slave"),
-            (flags::PFAIL, "fail?"),
-            (flags::FAIL, "fail"),
-            (flags::HANDSHAKE, "handshake"),
-            (flags::NOADDR, "noaddr"),
-            (flags::NOFAILOVER, "nofailover"),
-        ] {
-            if n.flags & bit != 0 {
-                f.push(name);
-            }
-        }
-        if f.is_empty() {
-            f.push("noflags");
-        }
+        let f = super::super::describe::flag_names(n.flags);
         let mut line = format!(
             "{} {}:{}@{}{}{} {} {} {} {} {}",
             std::str::from_utf8(&n.name).unwrap(),
@@ -353,7 +336,7 @@ mod tests {
             n.cport,
             if n.hostname.is_empty() { "" } else { "," },
             n.hostname,
-            f.join(","),
+            f,
             n.replicaof
                 .map_or("-".to_string(), |m| String::from_utf8(m.to_vec()).unwrap()),
             (n.ping_sent != 0) as u8,
