@@ -342,6 +342,11 @@ impl Sim {
                 }
             }
             Event::Close(h) => self.close_client(i, h),
+            Event::Log(line) => {
+                if std::env::var("CLUSTER_SIM_LOG").is_ok() {
+                    eprintln!("{} node {i}: {line}", self.now - T0);
+                }
+            }
             _ => {}
         }
     }
@@ -445,6 +450,9 @@ impl Sim {
     }
 
     fn crash(&mut self, i: usize) {
+        if std::env::var("CLUSTER_SIM_LOG").is_ok() {
+            eprintln!("{} node {i}: CRASH", self.now - T0);
+        }
         self.nodes[i].eng = None;
         self.nodes[i].admin = None;
         self.nodes[i].crashed_at = Some(self.now);
