@@ -342,10 +342,8 @@ impl Sim {
                 }
             }
             Event::Close(h) => self.close_client(i, h),
-            Event::Log(line) => {
-                if std::env::var("CLUSTER_SIM_LOG").is_ok() {
-                    eprintln!("{} node {i}: {line}", self.now - T0);
-                }
+            Event::Log(line) if std::env::var("CLUSTER_SIM_LOG").is_ok() => {
+                eprintln!("{} node {i}: {line}", self.now - T0);
             }
             _ => {}
         }
