@@ -342,6 +342,9 @@ impl Sim {
                 }
             }
             Event::Close(h) => self.close_client(i, h),
+            Event::Log(line) if std::env::var("CLUSTER_SIM_LOG").is_ok() => {
+                eprintln!("{} node {i}: {line}", self.now - T0);
+            }
             _ => {}
         }
     }
@@ -445,6 +448,9 @@ impl Sim {
     }
 
     fn crash(&mut self, i: usize) {
+        if std::env::var("CLUSTER_SIM_LOG").is_ok() {
+            eprintln!("{} node {i}: CRASH", self.now - T0);
+        }
         self.nodes[i].eng = None;
         self.nodes[i].admin = None;
         self.nodes[i].crashed_at = Some(self.now);
@@ -842,7 +848,12 @@ fn schedule(seed: u64, faults: usize) -> Result<String, String> {
                 } else {
                     a - MASTERS
                 };
-                if sim.up(a) && sim.up(partner) {
+                // The partner must hold the data: a master, or a replica whose link is up (a
+                // replica still syncing after a restart cannot take over).
+                let repl = sim.info(partner, "replication");
+                let synced = repl.get("role").map(String::as_str) == Some("master")
+                    || repl.get("master_link_status").map(String::as_str) == Some("up");
+                if sim.up(a) && sim.up(partner) && synced {
                     sim.crash(a);
                     log.push(format!("crash {a}"));
                 }
@@ -892,10 +903,16 @@ fn schedule(seed: u64, faults: usize) -> Result<String, String> {
                 ));
             }
         }
+        let mut restarted = false;
         for i in 0..NODES {
             if sim.nodes[i].crashed_at.is_some() && sim.restart(i, seed ^ (i as u64) << 8) {
                 log.push(format!("restart {i}"));
+                restarted = true;
             }
+        }
+        // A restarted node rejoins and resyncs before the next fault.
+        if restarted {
+            sim.run_for(NODE_TIMEOUT * 6);
         }
     }
     converge(&mut sim, 60_000).map_err(|e| format!("{e} after {log:?}"))?;

@@ -20,6 +20,7 @@
 #![allow(dead_code)]
 
 pub mod bus;
+mod cron;
 pub mod describe;
 pub mod failover;
 mod links;

@@ -1012,9 +1012,13 @@ pub fn cron(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis)
     srv.repl.master.cron_loops += 1;
     let period = srv.config.repl_ping_replica_period.max(1) as u64;
     let is_top = !srv.repl.replica.is_replica();
-    // No PING while a FAILOVER with a timeout holds writes (Redis's
-    // manual_failover_in_progress): the target can reach the offset.
-    let failing_over = srv.repl.failover.end != 0;
+    // No PING while a FAILOVER with a timeout, or a cluster manual failover, holds writes
+    // (Redis's manual_failover_in_progress): the target can reach the offset.
+    let failing_over = srv.repl.failover.end != 0
+        || srv
+            .cluster
+            .as_deref()
+            .is_some_and(crate::cluster::failover::paused);
     if is_top
         && !failing_over
         && loops.is_multiple_of(period)

@@ -380,6 +380,8 @@ pub(crate) fn unset_master(srv: &mut Server, clients: &mut slab::Slab<Client>) {
     set_expiry(srv, crate::keyspace::Expiry::Delete);
     let fresh = crate::repl::random_replid(&mut srv.rng);
     srv.repl.shift_replid(fresh);
+    // repl_no_slaves_since: the backlog's TTL counts from the promotion, not from ever.
+    srv.repl.master.no_slaves_since = srv.last_tick_ms();
     // disconnectSlaves(): our replicas PSYNC again (and continue, thanks to replid2).
     crate::repl::master::disconnect_replicas(srv, clients);
     crate::repl::master::sync_propagation(srv);
