@@ -6,8 +6,8 @@
 use super::bus::{self, Body, Message};
 use super::failover;
 use super::state::{
-    blacklist_add, broadcast, broadcast_pong, build_header, close_all_slots, del_node,
-    keys_in_slots, log, name_str, send_bytes, set_master, set_node_as_master, with, Clients,
+    blacklist_add, broadcast, broadcast_pong, build_header, close_all_slots, del_node, log,
+    name_str, send_bytes, set_master, set_node_as_master, with, Clients,
 };
 use super::{flags, todo, Cluster, Node, NodeName, SLOTS};
 use crate::engine::{Client, Server};
@@ -202,7 +202,7 @@ pub fn set_slot_node(
         if c.is_replica(node) {
             return Err("ERR Target node is not a master".into());
         }
-        let keys = keys_in_slots(srv, |s| s == slot).len();
+        let keys = crate::command::cluster::count_keys_in_slot(srv, slot);
         if c.slots[j] == Some(myself) && *node != myself && keys != 0 {
             return Err(format!(
                 "ERR Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."

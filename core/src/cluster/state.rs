@@ -311,16 +311,16 @@ fn blacklisted(c: &mut Cluster, n: &NodeName, now: u64) -> bool {
     c.blacklist.contains_key(n)
 }
 
-/// The keys of db 0 per slot the filter selects (countKeysInSlot / getKeysInSlot), by one
-/// scan of the keyspace.
+/// The keys of db 0 in the slots the filter selects (getKeysInSlot), from the keyspace's
+/// per-slot index (keyspace/slots.rs), which cluster mode keeps.
 pub(crate) fn keys_in_slots(srv: &Server, want: impl Fn(u16) -> bool) -> Vec<Vec<u8>> {
-    let Some(db) = srv.dbs.first() else {
+    let Some(ix) = srv.dbs.first().and_then(|d| d.slots.as_deref()) else {
         return Vec::new();
     };
-    db.keys
-        .iter()
-        .map(|(k, _)| k.to_vec())
-        .filter(|k| want(super::slot::key_hash_slot(k)))
+    (0..SLOTS as u16)
+        .filter(|&s| ix.count(s) > 0 && want(s))
+        .flat_map(|s| ix.keys(s, usize::MAX))
+        .map(<[u8]>::to_vec)
         .collect()
 }
 
@@ -1254,7 +1254,6 @@ pub(crate) fn update_slots_config_with(
     let mut dirty: Vec<u16> = Vec::new();
     let mut sender_slots = 0;
     let mut migrated_our_slots = 0;
-    let mut key_slots: Option<std::collections::HashSet<u16>> = None;
     for j in 0..SLOTS {
         if bit(slots, j) {
             sender_slots += 1;
@@ -1268,16 +1267,10 @@ pub(crate) fn update_slots_config_with(
             let newer = c.slot_unclaimed(j)
                 || c.slots[j].is_some_and(|o| c.node(&o).config_epoch < sender_config_epoch);
             if newer {
-                if c.slots[j] == Some(myself) {
-                    let ks = key_slots.get_or_insert_with(|| {
-                        keys_in_slots(srv, |_| true)
-                            .iter()
-                            .map(|k| super::slot::key_hash_slot(k))
-                            .collect()
-                    });
-                    if ks.contains(&(j as u16)) {
-                        dirty.push(j as u16);
-                    }
+                if c.slots[j] == Some(myself)
+                    && crate::command::cluster::count_keys_in_slot(srv, j as u16) > 0
+                {
+                    dirty.push(j as u16);
                 }
                 if c.slots[j].is_some() && c.slots[j] == curmaster {
                     newmaster = Some(*sender);
