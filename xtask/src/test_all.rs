@@ -55,6 +55,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
     ("wasm32 build (oxidis-core)", wasm_build),
     ("oxidis-lua on wasm32 (node)", lua_wasm),
     ("cargo test --workspace", cargo_test),
+    (
+        "cluster simulation (release, 2000 seeded fault schedules)",
+        cluster_sim,
+    ),
     ("golden vs redis-server", golden_redis),
     ("golden vs oxidis-server", golden_oxidis),
     // Suites that talk to both servers: each gets a fresh redis-server and oxidis-server on
@@ -254,6 +258,56 @@ fn cargo_test(_: &mut Ctx, name: &str) -> Suite {
                 "{e}: a build error or a crashed test binary (see above)"
             ));
         }
+    }
+    s
+}
+
+/// core/tests/cluster_sim.rs's seeded schedules on a release build, where a schedule costs
+/// ~0.1 s instead of ~1 s (`cargo test` runs 24 on its debug build): one count per schedule,
+/// from the test's `cluster sim: N schedules, M failed` line.
+fn cluster_sim(_: &mut Ctx, name: &str) -> Suite {
+    const SCHEDULES: u32 = 2000;
+    let mut cmd = crate::cargo_cmd();
+    cmd.args([
+        "test",
+        "--release",
+        "-p",
+        "oxidis-core",
+        "--test",
+        "cluster_sim",
+        "seeded_fault_schedules",
+        "--",
+        "--nocapture",
+    ])
+    .env("CLUSTER_SIM_SCHEDULES", SCHEDULES.to_string());
+    let mut counted: Option<(u64, u64)> = None;
+    let status = run_streaming(cmd, |line| {
+        if let Some(rest) = line.strip_prefix("cluster sim: ") {
+            let nums: Vec<u64> = rest
+                .split(|c: char| !c.is_ascii_digit())
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            if let [total, failed] = nums[..] {
+                counted = Some((total, failed));
+            }
+        }
+    });
+    let mut s = Suite::new(name);
+    match counted {
+        Some((total, failed)) => {
+            s.passed = (total - failed.min(total)) as usize;
+            s.failed = failed as usize;
+            if failed > 0 {
+                s.details
+                    .push("the failing seeds are in the panic message above".into());
+            }
+        }
+        None => s.fail(format!(
+            "no `cluster sim:` summary line ({status:?}): a build error or a crash (see above)"
+        )),
+    }
+    if status.is_err() && s.failed == 0 {
+        s.fail("cargo test failed (see above)");
     }
     s
 }
