@@ -883,31 +883,20 @@ impl Server {
         self.add_conn(stream, info, now);
     }
 
-    fn add_conn(&mut self, mut stream: Stream, info: ConnInfo, now: UnixMillis) {
+    fn add_conn(&mut self, stream: Stream, info: ConnInfo, now: UnixMillis) {
         let id = self.eng.connect(now, info);
-        // Registering reports the socket's current readiness, so bytes that arrived before
-        // this point are not missed.
-        if self
-            .poll
-            .registry()
-            .register(&mut stream, Token(CONN_BASE + id.0), Interest::READABLE)
-            .is_err()
-        {
-            self.eng.disconnect(id);
+        let fd = stream.tcp().map(std::os::fd::AsRawFd::as_raw_fd);
+        if !self.install_conn(stream, id) {
             return;
         }
-        if self.conns.len() <= id.0 {
-            self.conns.resize_with(id.0 + 1, || None);
-        }
-        if let Some(tcp) = stream.tcp() {
+        if let Some(fd) = fd {
             let sock = crate::script_env::Sock {
-                fd: std::os::fd::AsRawFd::as_raw_fd(tcp),
+                fd,
                 id,
                 clean: true,
             };
             self.socks.borrow_mut().insert(id.0, sock);
         }
-        self.conns[id.0] = Some(Conn::new(stream, id));
         if self.eng.has_output(id) {
             // Refused by protected mode: the explanation goes out, then the socket closes.
             self.write_conn(id.0);
@@ -1120,7 +1109,16 @@ impl Server {
     /// An outgoing connection the engine took as a client (the master link, a MIGRATE link):
     /// registered for reading under its client's token, its first output written.
     fn adopt_outgoing(&mut self, stream: TcpStream, id: ClientHandle) {
-        let mut stream = Stream::Tcp(stream);
+        if self.install_conn(Stream::Tcp(stream), id) {
+            self.write_conn(id.0);
+        }
+    }
+
+    /// A client's socket registered for reading under its client's token and kept in its
+    /// slot; false (the engine told the client is gone) when it cannot be registered.
+    /// Registering reports the socket's current readiness, so bytes that arrived before this
+    /// point are not missed.
+    fn install_conn(&mut self, mut stream: Stream, id: ClientHandle) -> bool {
         if self
             .poll
             .registry()
@@ -1128,13 +1126,13 @@ impl Server {
             .is_err()
         {
             self.eng.disconnect(id);
-            return;
+            return false;
         }
         if self.conns.len() <= id.0 {
             self.conns.resize_with(id.0 + 1, || None);
         }
         self.conns[id.0] = Some(Conn::new(stream, id));
-        self.write_conn(id.0);
+        true
     }
 
     /// The connect finished (or failed): the socket becomes the engine's master link.

@@ -1181,6 +1181,13 @@ mod tests {
         panic!("no ConnectMaster event");
     }
 
+    /// The engine's next master connection attempt, answered: the new link.
+    fn reconnect(eng: &mut Engine) -> ClientHandle {
+        let attempt = connect_event(eng);
+        eng.master_link_connected(T0, attempt, ConnInfo::default())
+            .expect("wanted")
+    }
+
     fn multibulk(args: &[&str]) -> Vec<u8> {
         let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
         encode_request(&a)
@@ -1311,10 +1318,7 @@ mod tests {
         assert!(eng.server().repl.replica.is_replica());
         // The cron connects; a fresh replica has no history: PSYNC ? -1.
         eng.tick(UnixMillis(T0.0 + 1000));
-        let attempt = connect_event(&mut eng);
-        let link = eng
-            .master_link_connected(T0, attempt, ConnInfo::default())
-            .expect("wanted");
+        let link = reconnect(&mut eng);
         assert_eq!(out(&mut eng, link), b"*1\r\n$4\r\nPING\r\n");
         eng.feed(T0, link, b"+PONG\r\n+OK\r\n+OK\r\n");
         let o = out(&mut eng, link);
@@ -1401,10 +1405,7 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&w), want);
         // +CONTINUE with a new ID: the old one becomes replid2.
         eng.disconnect(link);
-        let attempt = connect_event(&mut eng);
-        let link = eng
-            .master_link_connected(T0, attempt, ConnInfo::default())
-            .expect("wanted");
+        let link = reconnect(&mut eng);
         eng.feed(T0, link, b"+PONG\r\n+OK\r\n+OK\r\n");
         let new_id = "9".repeat(40);
         eng.feed(T0, link, format!("+CONTINUE {new_id}\r\n").as_bytes());
@@ -1495,10 +1496,7 @@ mod tests {
             .master_link_connected(T0, attempt, ConnInfo::default())
             .is_none());
         eng.tick(UnixMillis(T0.0 + 1000));
-        let attempt = connect_event(&mut eng);
-        let link = eng
-            .master_link_connected(T0, attempt, ConnInfo::default())
-            .expect("wanted");
+        let link = reconnect(&mut eng);
         eng.feed(
             T0,
             link,
@@ -1572,10 +1570,7 @@ mod tests {
         cfg.set("replica-announce-ip", b"10.0.0.1").expect("valid");
         let (mut eng, c) = engine(cfg);
         cmd(&mut eng, c, &["REPLICAOF", "127.0.0.1", "6379"]);
-        let attempt = connect_event(&mut eng);
-        let link = eng
-            .master_link_connected(T0, attempt, ConnInfo::default())
-            .expect("wanted");
+        let link = reconnect(&mut eng);
         out(&mut eng, link);
         eng.feed(T0, link, b"-NOAUTH Authentication required.\r\n");
         let mut want = multibulk(&["AUTH", "repl", "secret"]);
@@ -1597,10 +1592,7 @@ mod tests {
         assert_eq!(get(&mut eng, c, "0", "a"), b"$1\r\n1\r\n");
         // A bad AUTH fails the handshake.
         eng.disconnect(link);
-        let attempt = connect_event(&mut eng);
-        let link = eng
-            .master_link_connected(T0, attempt, ConnInfo::default())
-            .expect("wanted");
+        let link = reconnect(&mut eng);
         eng.feed(
             T0,
             link,
