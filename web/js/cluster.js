@@ -10,6 +10,7 @@
 import { Engine } from './engine.js';
 
 const SLOTS = 16384;
+const EMPTY = new Uint8Array(0);
 const KIND_CONNECT = 1;
 const KIND_OUTPUT = 2;
 const KIND_CLOSE = 3;
@@ -17,6 +18,7 @@ const KIND_CLOSE = 3;
 export class ClusterNetwork {
   #nodes = []; // { engine, host, port, busPort, links: Map<link, conn>, isolated, client, unobserve }
   #conns = new Set(); // { ends: [{ node, link }, { node, link }] }
+  #repl = new Set(); // replication links: { replica: node, rh, master: node, mh }
   #busy = false;
   #closed = false;
   #chunk = new Set();
@@ -125,6 +127,7 @@ export class ClusterNetwork {
     const n = this.#need(port, host);
     n.isolated = true;
     for (const c of [...this.#conns]) if (c.ends.some((e) => e.node === n)) this.#drop(c, true);
+    for (const l of [...this.#repl]) if (l.replica === n || l.master === n) this.#dropRepl(l);
     this.pump();
   }
 
@@ -186,26 +189,45 @@ export class ClusterNetwork {
   }
 
   /**
-   * Makes the usual cluster of the nodes, as `redis-cli --cluster create` does for masters:
-   * the 16384 slots split in even ranges (0-5460, 5461-10922, 10923-16383 for three), a
-   * distinct config epoch each (1, 2, ...), the first node meets the others; then (manual
-   * clocks) advances until it is settled() (every node ok, all linked). Returns the slot ranges as
-   * [{ port, first, last }].
+   * Makes the usual cluster of the nodes, as `redis-cli --cluster create --cluster-replicas
+   * <replicas>` does: the first nodes / (replicas + 1) nodes are masters with the 16384 slots
+   * split in even ranges (0-5460, 5461-10922, 10923-16383 for three), every node gets a
+   * distinct config epoch (1, 2, ...), the first node meets the others, and each remaining node
+   * replicates a master (round robin: master i gets nodes m + i, 2m + i, ...). With manual
+   * clocks it then advances until settled() (every node ok, all linked) and every replica's
+   * master link is up. Returns the masters' slot ranges as [{ port, first, last }].
    */
   form(options = {}) {
-    const { timeout = 60000 } = options ?? {};
+    const { timeout = 60000, replicas = 0 } = options ?? {};
     const nodes = this.#nodes;
-    if (!nodes.length) throw new TypeError('oxidis: form() needs nodes');
-    const ranges = evenSlots(nodes.length);
+    if (!Number.isInteger(replicas) || replicas < 0) throw new RangeError('oxidis: form() replicas must be a non-negative integer');
+    const m = Math.floor(nodes.length / (replicas + 1));
+    if (m < 1) throw new TypeError(`oxidis: form() needs at least ${replicas + 1} nodes`);
+    const masters = nodes.slice(0, m);
+    const ranges = evenSlots(m);
     nodes.forEach((n, i) => {
       const c = this.client(n.port, n.host);
-      c.call('CLUSTER', 'ADDSLOTSRANGE', ranges[i][0], ranges[i][1]);
+      if (i < m) c.call('CLUSTER', 'ADDSLOTSRANGE', ranges[i][0], ranges[i][1]);
       c.call('CLUSTER', 'SET-CONFIG-EPOCH', i + 1);
     });
     const first = this.client(nodes[0].port, nodes[0].host);
     for (const n of nodes.slice(1)) first.call('CLUSTER', 'MEET', n.host, n.port, n.busPort);
-    if (nodes.every((n) => n.engine._manual())) this.advanceUntil(() => this.settled(), { timeout });
-    return nodes.map((n, i) => ({ port: n.port, first: ranges[i][0], last: ranges[i][1] }));
+    const manual = nodes.every((n) => n.engine._manual());
+    const rest = nodes.slice(m, m * (replicas + 1));
+    if (rest.length) {
+      if (!manual) throw new TypeError('oxidis: form() with replicas needs manual clocks');
+      const ids = masters.map((n) => this.client(n.port, n.host).call('CLUSTER', 'MYID'));
+      // A replica must know its master first (CLUSTER REPLICATE refuses an unknown node).
+      this.advanceUntil(() => rest.every((n) => ids.every((id) => this.client(n.port, n.host).call('CLUSTER', 'NODES').includes(`${id} `))), { timeout });
+      rest.forEach((n, j) => this.client(n.port, n.host).call('CLUSTER', 'REPLICATE', ids[j % m]));
+    }
+    if (manual) {
+      const synced = () => rest.every((n) => /master_link_status:up/.test(this.client(n.port, n.host).call('INFO', 'replication')));
+      // Every node sees every replica as one (the roles have gone round the gossip).
+      const agreed = () => nodes.every((n) => this.client(n.port, n.host).call('CLUSTER', 'NODES').split('\n').filter((l) => /[ ,]slave[ ,]/.test(l)).length === rest.length);
+      this.advanceUntil(() => this.settled() && synced() && agreed(), { timeout });
+    }
+    return masters.map((n, i) => ({ port: n.port, first: ranges[i][0], last: ranges[i][1] }));
   }
 
   /** Moves every pending byte and answers connect requests (runs after each engine operation). */
@@ -220,10 +242,18 @@ export class ClusterNetwork {
         for (const n of this.#nodes) {
           if (n.engine.freed) continue;
           const evs = n.engine._run((r) => r.takeClusterEvents());
-          if (!evs) continue;
-          progress = true;
-          for (const ev of evs) this.#event(n, ev);
+          if (evs) {
+            progress = true;
+            for (const ev of evs) this.#event(n, ev);
+          }
+          // A replica (CLUSTER REPLICATE, a failover) asks for its master's link.
+          const req = n.engine._run((r) => r.takeConnectMaster());
+          if (req) {
+            progress = true;
+            this.#connectMaster(n, req[0], req[1], req[2]);
+          }
         }
+        for (const l of [...this.#repl]) if (this.#moveRepl(l)) progress = true;
         if (!progress) break;
       }
     } finally {
@@ -235,6 +265,7 @@ export class ClusterNetwork {
   close() {
     if (this.#closed) return;
     for (const c of [...this.#conns]) this.#drop(c, true);
+    for (const l of [...this.#repl]) this.#dropRepl(l);
     this.#closed = true;
     for (const n of this.#nodes) n.unobserve();
   }
@@ -279,6 +310,49 @@ export class ClusterNetwork {
       if (!all && e.node === closer && e.link === closerLink) continue;
       if (!e.node.engine.freed) e.node.engine._run((r) => r.clusterLinkClosed(e.link));
     }
+  }
+
+  /** A replica's master link: a client on the master engine registered at host:port. */
+  #connectMaster(n, host, port, attempt) {
+    for (const l of [...this.#repl]) if (l.replica === n) this.#dropRepl(l);
+    const m = this.#nodes.find((x) => x.port === port && x.host === host && !x.engine.freed);
+    if (!m || m === n || m.isolated || n.isolated) {
+      n.engine._run((r) => r.masterLinkFailed(attempt));
+      return;
+    }
+    const mh = m.engine._run((r) => r.connectFrom(`${n.host}:${n.port + 20000}`));
+    const rh = n.engine._run((r) => r.masterLinkConnected(attempt, `${host}:${port}`));
+    if (!rh) {
+      m.engine._run((r) => r.disconnect(mh));
+      return;
+    }
+    this.#repl.add({ replica: n, rh, master: m, mh });
+  }
+
+  /** Moves a replication link's bytes both ways; drops it once either end closed. */
+  #moveRepl(l) {
+    let moved = false;
+    let down = EMPTY;
+    for (let i = 0; i < 100000; i++) {
+      const { replica: r, master: m } = l;
+      if (!this.#repl.has(l)) return moved;
+      if (r.engine.freed || m.engine.freed || r.engine._run((x) => x.isClosed(l.rh)) || m.engine._run((x) => x.isClosed(l.mh))) {
+        this.#dropRepl(l);
+        return true;
+      }
+      // The master's bytes in, the replica's out (and the other way round).
+      const up = r.engine._run((x) => x.send(l.rh, down));
+      down = m.engine._run((x) => (up.length ? x.send(l.mh, up) : x.takeOutput(l.mh)));
+      if (!up.length && !down.length) return moved;
+      moved = true;
+    }
+    return moved;
+  }
+
+  #dropRepl(l) {
+    this.#repl.delete(l);
+    if (!l.replica.engine.freed) l.replica.engine._run((x) => x.disconnect(l.rh));
+    if (!l.master.engine.freed) l.master.engine._run((x) => x.disconnect(l.mh));
   }
 
   #find(port, host) {

@@ -405,8 +405,12 @@ export class ClusterNetwork {
   states(): string[];
   /** Every node ok and knowing every node by name, linked. */
   settled(): boolean;
-  /** Even slot ranges, distinct config epochs, MEET; with manual clocks, advances until settled(). */
-  form(options?: { timeout?: number }): Array<{ port: number; first: number; last: number }>;
+  /**
+   * As redis-cli --cluster create [--cluster-replicas n]: even slot ranges on the first
+   * nodes / (replicas + 1) nodes, distinct config epochs, MEET, CLUSTER REPLICATE for the rest;
+   * with manual clocks, advances until settled() and the replicas are in sync.
+   */
+  form(options?: { timeout?: number; replicas?: number }): Array<{ port: number; first: number; last: number }>;
   pump(): void;
   close(): void;
 }

@@ -123,3 +123,39 @@ test('engines added by hand, refused links and bad arguments', () => {
   net.close();
   assert.equal(net.links.length, 0);
 });
+
+test('three masters with a replica each: the replicas sync; a master cut off is failed over by its replica', () => {
+  const net = ClusterNetwork.create({ nodes: 6, basePort: 7200, time: T0, config: { 'cluster-node-timeout': 2000 } });
+  const ranges = net.form({ replicas: 1 });
+  assert.deepEqual(ranges.map((r) => r.port), [7200, 7201, 7202]);
+  assert.ok(net.settled());
+  const id = (p) => net.client(p).call('CLUSTER', 'MYID');
+  // 7203 replicates 7200, 7204 7201, 7205 7202; everyone agrees.
+  for (const [r, m] of [[7203, 7200], [7204, 7201], [7205, 7202]]) {
+    assert.match(net.client(r).call('INFO', 'replication'), new RegExp(`role:slave\r\nmaster_host:127\.0\.0\.1\r\nmaster_port:${m}\r\nmaster_link_status:up`));
+    for (const p of [7200, 7201, 7202, 7203, 7204, 7205]) {
+      const line = net.client(p).call('CLUSTER', 'NODES').split('\n').find((l) => l.startsWith(id(r)));
+      assert.match(line, new RegExp(`slave ${id(m)} `), `${p} sees ${r} as a replica of ${m}`);
+    }
+  }
+  // Writes reach the replica; a read there is redirected to the master unless READONLY.
+  const m0 = net.engine(7200).connect();
+  assert.equal(m0.call('SET', 'b', 'x'), 'OK'); // slot 3300
+  net.advance(100);
+  const r0 = net.engine(7203).connect();
+  assert.throws(() => r0.call('GET', 'b'), /MOVED 3300 127\.0\.0\.1:7200/);
+  assert.equal(r0.call('READONLY'), 'OK');
+  assert.equal(r0.call('GET', 'b'), 'x');
+
+  // The master of 0-5460 is cut off: its replica is elected and takes the slots.
+  net.isolate(7200);
+  net.advanceUntil(() => /role:master/.test(net.client(7203).call('INFO', 'replication')) && net.states().slice(1).every((s) => s === 'ok'), { timeout: 30000 });
+  assert.equal(net.engine(7201).connect().call('CLUSTER', 'SLOTS').find((r) => r[0] === 0)[2][1], 7203);
+  assert.equal(net.engine(7203).connect().call('GET', 'b'), 'x');
+  assert.throws(() => net.engine(7201).connect().call('GET', 'b'), /MOVED 3300 127\.0\.0\.1:7203/);
+  // Back, the old master learns it lost its slots and becomes a replica of the new one.
+  net.heal(7200);
+  net.advanceUntil(() => /master_link_status:up/.test(net.client(7200).call('INFO', 'replication')), { timeout: 30000 });
+  assert.match(net.client(7200).call('INFO', 'replication'), /role:slave\r\nmaster_host:127\.0\.0\.1\r\nmaster_port:7203/);
+  net.close();
+});
