@@ -159,3 +159,19 @@ test('three masters with a replica each: the replicas sync; a master cut off is 
   assert.match(net.client(7200).call('INFO', 'replication'), /role:slave\r\nmaster_host:127\.0\.0\.1\r\nmaster_port:7203/);
   net.close();
 });
+
+test('real clocks: the engines run their cluster cron on their own timers and the network keeps up', async () => {
+  const net = ClusterNetwork.create({ nodes: 3, basePort: 7300, clock: 'real' });
+  net.form(); // slots, epochs and MEET; with real clocks it does not wait
+  assert.deepEqual(net.states(), ['fail', 'fail', 'fail']);
+  const deadline = Date.now() + 30_000;
+  while (!net.settled()) {
+    assert.ok(Date.now() < deadline, `not settled within 30 s: ${net.states()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(net.links.length >= 3, true);
+  assert.throws(() => net.engine(7300).connect().call('GET', 'foo'), /^ReplyError: MOVED 12182 127\.0\.0\.1:7302$/);
+  assert.throws(() => net.advance(100), TypeError);
+  net.close();
+  for (const e of net.engines) e.free();
+});
