@@ -7,7 +7,7 @@
 
 import { ClusterNetwork, splitArgs } from '../pkg/index.js';
 import { ClientPanel, el } from './client.js';
-import { encodeRequest, splitCommands, text } from './bytes.js';
+import { encodeRequest, showBytes, splitCommands, text } from './bytes.js';
 
 const SLOTS = 16384;
 const MAX_BUS = 60;
@@ -90,7 +90,8 @@ function busMessages(b) {
     const len = ((b[p + 4] << 24) | (b[p + 5] << 16) | (b[p + 6] << 8) | b[p + 7]) >>> 0;
     const type = (b[p + 12] << 8) | b[p + 13];
     const count = (b[p + 14] << 8) | b[p + 15];
-    out.push({ name: BUS_TYPES[type] ?? `type ${type}`, length: len, gossip: type <= 2 ? count : 0 });
+    const port = (b[p + 10] << 8) | b[p + 11];
+    out.push({ name: BUS_TYPES[type] ?? `type ${type}`, length: len, gossip: type <= 2 ? count : 0, port, head: showBytes(b, p, p + 16) });
     if (len < 16) break;
     p += len;
   }
@@ -141,6 +142,8 @@ export class ClusterView {
         el('span', { class: 'dir', text: `${c.fromPort} → ${c.toPort}` }),
         el('code', { text: m.name }),
         el('span', { class: 'meta', text: `${m.length} bytes${gossip}` }),
+        // The header's first 16 bytes: signature, total length, version, sender's port, type, count.
+        el('code', { class: 'bytes head', text: m.head, title: `"RCmb", length ${m.length}, version 1, port ${m.port}, type ${m.name}, count ${m.gossip}` }),
       );
       if (what) li.title = `${m.name}: ${what}`;
       this.busList.append(li);

@@ -107,7 +107,11 @@ test('the cluster view: slot bar, MOVED followed as redis-cli -c does, keys on t
   await page.locator('[data-advance="10000"]').click();
   const after = await page.evaluate(() => window.playground.cluster.busCount);
   assert.ok(after > before, `bus messages after 10 s: ${before} -> ${after}`);
-  const types = await page.locator('#cluster-bus .bus-msg code').allInnerTexts();
+  const types = await page.locator('#cluster-bus .bus-msg code:not(.head)').allInnerTexts();
+  // Each message's header bytes: the signature, its length, version 1, the sender's port.
+  const heads = await page.locator('#cluster-bus .bus-msg .head').allInnerTexts();
+  assert.ok(heads.every((h) => /^RCmb\\x00\\x00/.test(h)), heads[0]);
+  assert.ok(heads.some((h) => h.includes('\\x00\\x01\\x1bX')), `port 7000 (\\x1bX) in ${heads[0]}`);
   assert.ok(types.includes('PING') && types.includes('PONG'), types.join(' '));
   assert.match((await page.locator('#cluster-bus .bus-msg .dir').allInnerTexts()).join(' '), /700[012] → 700[012]/);
   assert.match(await page.locator('#cluster-status').innerText(), /cluster_state:ok on all three nodes/);
