@@ -2,12 +2,12 @@
 // `redis-cli --cluster create` makes one: the 16384 slots split in three ranges, a MEET) by the
 // package's ClusterNetwork, which plays the network between their cluster buses. The view shows
 // who owns which slots (a bar of 16384 slots coloured by owner), each node, the bus messages
-// between them, and a console that follows MOVED redirects as `redis-cli -c` does. The engines
+// between them, and a console that follows MOVED and ASK redirects as `redis-cli -c` does. The engines
 // are made only when the view is first opened (the page's first load stays one engine).
 
 import { ClusterNetwork, splitArgs } from '../pkg/index.js';
 import { ClientPanel, el } from './client.js';
-import { encodeRequest, showBytes, splitCommands, text } from './bytes.js';
+import { encodeRequest, showBytes, splitCommands, text, utf8 } from './bytes.js';
 
 const SLOTS = 16384;
 const MAX_BUS = 60;
@@ -21,7 +21,7 @@ const BUS_WHAT = {
   UPDATE: 'a node\'s slots moved to a newer config epoch: update your table',
 };
 
-/** A console connected to one node at a time that follows MOVED as `redis-cli -c` does. */
+/** A console connected to one node at a time that follows MOVED and ASK as `redis-cli -c` does. */
 class ClusterConsole extends ClientPanel {
   constructor(app, view, node) {
     super(app, 'cluster', {}, { engine: node.engine, title: 'Cluster console', prompt: `${node.host}:${node.port}>` });
@@ -45,8 +45,8 @@ class ClusterConsole extends ClientPanel {
   }
 
   receive(reply, note) {
-    const m = !note && this.lastArgs && this.lastCmds?.length === 1 && this.hops < MAX_HOPS ? /^-MOVED (\d+) (\S+):(\d+)\r\n$/.exec(text(reply)) : null;
-    const target = m && this.view.net.node(Number(m[3]), m[2]);
+    const m = !note && this.lastArgs && this.lastCmds?.length === 1 && this.hops < MAX_HOPS ? /^-(MOVED|ASK) (\d+) (\S+):(\d+)\r\n$/.exec(text(reply)) : null;
+    const target = m && this.view.net.node(Number(m[4]), m[3]);
     if (!target) {
       const cmd = this.lastCmds?.length === 1 ? this.lastCmds[0] : null;
       const keyslot = !note && cmd?.[0]?.toUpperCase() === 'CLUSTER' && cmd[1]?.toUpperCase() === 'KEYSLOT' ? /^:(\d+)\r\n$/.exec(text(reply)) : null;
@@ -55,13 +55,22 @@ class ClusterConsole extends ClientPanel {
       this.view.refresh();
       return;
     }
-    const [, slot, host, port] = m;
-    this.addWire(reply, 'in', `MOVED: slot ${slot} is served by ${host}:${port}`);
-    this.print('error reply moved', `(error) MOVED ${slot} ${host}:${port}`);
+    const [, kind, slot, host, port] = m;
+    const ask = kind === 'ASK';
+    this.addWire(reply, 'in', ask ? `ASK: slot ${slot} is moving to ${host}:${port}; ask there, for this command only` : `MOVED: slot ${slot} is served by ${host}:${port}`);
+    this.print('error reply moved', `(error) ${kind} ${slot} ${host}:${port}`);
     this.print('redirect', `-> Redirected to slot [${slot}] located at ${host}:${port}`);
     this.view.markSlot(Number(slot));
     this.hops++;
     this.moveTo(target);
+    if (ask) {
+      // redis-cli -c sends ASKING first (its +OK is not printed): the importing node then serves
+      // the next command for the slot it does not own yet.
+      const asking = encodeRequest([utf8('ASKING')]);
+      this.addWire(asking, 'out', 'ASKING: the next command may use a slot this node is importing');
+      const ok = this.conn.send(asking);
+      if (ok.length) this.addWire(ok, 'in', 'ASKING answered');
+    }
     const args = this.lastArgs;
     this.lastCmds = [args.map((a) => text(a))];
     this.transmit(encodeRequest(args), `resent to ${host}:${port}, the node the redirect named`);

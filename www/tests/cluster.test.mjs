@@ -90,6 +90,27 @@ test('the cluster view: slot bar, MOVED followed as redis-cli -c does, keys on t
   await type(page, 'MGET foo hello');
   assert.match(await consoleText(page), /MGET foo hello\n\(error\) CROSSSLOT Keys in request don't hash to the same slot$/);
 
+  // ASK: slot 3300 (b) migrating from 7000 to 7001; b is not on 7000, so 7000 answers -ASK, and
+  // the console sends ASKING then the command to 7001 (ASKING holds for that one command; the
+  // console stays connected to 7001, as redis-cli does).
+  await page.evaluate(() => {
+    const net = window.playground.cluster.net;
+    const id = (p) => net.client(p).call('CLUSTER', 'MYID');
+    net.client(7001).call('CLUSTER', 'SETSLOT', 3300, 'IMPORTING', id(7000));
+    net.client(7000).call('CLUSTER', 'SETSLOT', 3300, 'MIGRATING', id(7001));
+  });
+  await type(page, 'GET b');
+  assert.match(await consoleText(page), /127\.0\.0\.1:7000> GET b\n\(error\) ASK 3300 127\.0\.0\.1:7001\n-> Redirected to slot \[3300\] located at 127\.0\.0\.1:7001\n\(nil\)$/);
+  const outs = await page.locator('#client-cluster .wire-entry.out [data-testid="wire-bytes"]').allInnerTexts();
+  assert.deepEqual(outs.slice(-3), ['*2\\r\\n$3\\r\\nGET\\r\\n$1\\r\\nb\\r\\n', '*1\\r\\n$6\\r\\nASKING\\r\\n', '*2\\r\\n$3\\r\\nGET\\r\\n$1\\r\\nb\\r\\n']);
+  const ins = await page.locator('#client-cluster .wire-entry.in [data-testid="wire-bytes"]').allInnerTexts();
+  assert.deepEqual(ins.slice(-3), ['-ASK 3300 127.0.0.1:7001\\r\\n', '+OK\\r\\n', '$-1\\r\\n']);
+  await page.evaluate(() => {
+    const net = window.playground.cluster.net;
+    for (const p of [7000, 7001]) net.client(p).call('CLUSTER', 'SETSLOT', 3300, 'STABLE');
+  });
+  await type(page, 'GET hello');
+
   // Each key lives on its owner only (the nodes' own DBSIZE, shown per node).
   const keys = await page.evaluate(() => window.playground.cluster.net.engines.map((e) => e.keys().map((k) => k.key).sort()));
   assert.deepEqual(keys, [['hello'], ['{user:1}:name'], ['foo']]);
