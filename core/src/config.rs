@@ -13,9 +13,9 @@
 //! takes effect at the next read), except the parameters flagged `HOST`, which the host
 //! applies (files, sockets): CONFIG SET of one of them queues `Event::ConfigChanged`.
 //!
-//! Deliberate differences from Redis: `bind` defaults to `127.0.0.1` (Oxidis has no
-//! protected mode), `dir` is whatever the host sets (core has no working directory), and
-//! `replicaof host port` makes the server a replica from the start (repl/replica.rs).
+//! Deliberate differences from Redis: `dir` is whatever the host sets (core has no working
+//! directory), and `replicaof host port` makes the server a replica from the start
+//! (repl/replica.rs).
 
 use crate::cnum::{parse_i64, strtoll};
 use crate::glob::glob_match;
@@ -1042,7 +1042,7 @@ params! {
     client_obuf_limits: ObufLimits = "client-output-buffer-limit", MULTI_ARG, SPECIAL, "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
     oom_score_adj_values: OomScoreAdjValues = "oom-score-adj-values", MULTI_ARG, SPECIAL, "0 200 800";
     notify_keyspace_events: KeyspaceEvents = "notify-keyspace-events", 0, SPECIAL, "";
-    bind: BindAddrs = "bind", MULTI_ARG, SPECIAL, "127.0.0.1";
+    bind: BindAddrs = "bind", MULTI_ARG, SPECIAL, "* -::*";
     replicaof: ReplicaOf = "replicaof" | "slaveof", IMMUTABLE | MULTI_ARG, SPECIAL, "";
     latency_tracking_info_percentiles: Percentiles = "latency-tracking-info-percentiles", MULTI_ARG, SPECIAL, "50 99 99.9";
 

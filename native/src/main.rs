@@ -232,10 +232,8 @@ fn main() -> ExitCode {
     log::notice("Ready to accept connections");
 
     let code = match srv.run() {
-        Ok("SHUTDOWN") => {
-            log::warning("User requested shutdown...");
-            ExitCode::SUCCESS
-        }
+        // The core logged "User requested shutdown..." when SHUTDOWN began (begin_shutdown).
+        Ok("SHUTDOWN") => ExitCode::SUCCESS,
         Ok(signal) => {
             log::warning(&format!("Received {signal} scheduling shutdown..."));
             log::warning("User requested shutdown...");

@@ -2533,8 +2533,8 @@ mod tests {
         assert_eq!(
             *moves.borrow(),
             vec![
-                ("127.0.0.1".to_string(), 7000, 0),
-                ("127.0.0.1".to_string(), 7000, 7002)
+                ("* -::*".to_string(), 7000, 0),
+                ("* -::*".to_string(), 7000, 7002)
             ]
         );
         let info = String::from_utf8(s.raw(&["INFO", "server"])).unwrap();
