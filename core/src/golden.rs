@@ -370,6 +370,83 @@ pub const SHAPE_BULK: &str = "$?";
 /// matches a different line): CLUSTER NODES lists the nodes in the order of Redis's dict.
 pub const SHAPE_BULK_ANY_ORDER: &str = "$?any-order";
 
+/// The first line of a step's expected reply `*?N`: an array of N elements that may come in
+/// any order (each expected element, as the lines that follow, matches a different element
+/// of the reply): CLUSTER SHARDS lists the shards in the order of Redis's dict.
+pub const ARRAY_ANY_ORDER: &str = "*?";
+
+/// The extents (in lines) of the replies `lines` hold, one after the other; None if they do
+/// not decode (`concrete` gives each line as it decodes: wildcards made concrete).
+fn reply_extents(lines: &[String]) -> Option<Vec<usize>> {
+    let mut bytes = lines.join("\r\n").into_bytes();
+    bytes.extend_from_slice(b"\r\n");
+    let mut out = Vec::new();
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        let (_, n) = decode_reply(rest).ok()??;
+        out.push(rest[..n].windows(2).filter(|w| w == b"\r\n").count());
+        rest = &rest[n..];
+    }
+    Some(out)
+}
+
+/// Lines as they decode: `:*` as an integer, `$*` as a 1-byte bulk, `${name}` substituted.
+fn concrete_lines(expect: &[String], vars: &HashMap<String, String>) -> Vec<String> {
+    expect
+        .iter()
+        .map(|l| {
+            if l.starts_with(ANY_BULK) {
+                "$1".to_string()
+            } else if capture_name(l).is_some() {
+                ":0".to_string()
+            } else {
+                expected_line(l, vars)
+                    .map(|c| c.into_owned())
+                    .unwrap_or_else(|| l.clone())
+            }
+        })
+        .collect()
+}
+
+/// [`ARRAY_ANY_ORDER`]: `n` elements in `expect`, matched with `got`'s in any order.
+fn array_any_order(
+    n: &str,
+    got: &[String],
+    expect: &[String],
+    vars: &mut HashMap<String, String>,
+) -> bool {
+    let Ok(n) = n.parse::<usize>() else {
+        return false;
+    };
+    if got.first().map(String::as_str) != Some(&format!("*{n}")) {
+        return false;
+    }
+    let (Some(want), Some(have)) = (
+        reply_extents(&concrete_lines(expect, vars)),
+        reply_extents(&got[1..]),
+    ) else {
+        return false;
+    };
+    if want.len() != n || have.len() != n {
+        return false;
+    }
+    let split = |lines: &[String], ext: &[usize]| {
+        let mut at = 0;
+        ext.iter()
+            .map(|&len| {
+                at += len;
+                lines[at - len..at].to_vec()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (want, have) = (split(expect, &want), split(&got[1..], &have));
+    let mut used = vec![false; n];
+    want.iter().all(|w| {
+        let hit = (0..n).find(|&i| !used[i] && lines_match(&have[i], w, &mut vars.clone()));
+        hit.map(|i| used[i] = true).is_some()
+    })
+}
+
 /// Whether `got` fits `pattern`, where `*` matches any run of characters.
 pub fn glob_match(pattern: &str, got: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
@@ -411,27 +488,44 @@ pub fn lines_match(got: &[String], expect: &[String], vars: &mut HashMap<String,
         .position(|l| l == SHAPE_BULK || l == SHAPE_BULK_ANY_ORDER)
     {
         let any_order = expect[k] == SHAPE_BULK_ANY_ORDER;
-        if got.len() != expect.len()
-            || !lines_match(&got[..k], &expect[..k], vars)
+        if !lines_match(&got[..k.min(got.len())], &expect[..k], vars)
+            || got.len() <= k
             || !got[k].starts_with('$')
             || got[k] == "$-1"
         {
             return false;
         }
+        // The content's lines, whether CRLF (INFO) or LF (CLUSTER NODES) ends them.
+        let content = got[k + 1..].join("\n");
+        let mut got: Vec<&str> = content
+            .split('\n')
+            .map(|l| l.trim_end_matches('\r'))
+            .collect();
+        while got.last().is_some_and(|l| l.is_empty()) {
+            got.pop();
+        }
         let pats: Option<Vec<_>> = expect[k + 1..]
             .iter()
             .map(|e| expected_line(e, vars).map(|c| c.into_owned()))
             .collect();
-        let Some(pats) = pats else { return false };
-        let got = &got[k + 1..];
+        let Some(mut pats) = pats else { return false };
+        while pats.last().is_some_and(|l| l.is_empty()) {
+            pats.pop();
+        }
+        if got.len() != pats.len() {
+            return false;
+        }
         if !any_order {
             return got.iter().zip(&pats).all(|(g, p)| glob_match(p, g));
         }
         let mut used = vec![false; got.len()];
         return pats.iter().all(|p| {
-            let hit = (0..got.len()).find(|&i| !used[i] && glob_match(p, &got[i]));
+            let hit = (0..got.len()).find(|&i| !used[i] && glob_match(p, got[i]));
             hit.map(|i| used[i] = true).is_some()
         });
+    }
+    if let Some(n) = expect.first().and_then(|l| l.strip_prefix(ARRAY_ANY_ORDER)) {
+        return array_any_order(n, got, &expect[1..], vars);
     }
     let mut skip = false;
     got.len() == expect.len()
@@ -471,6 +565,12 @@ fn count_expected_replies(
         .position(|l| l == SHAPE_BULK || l == SHAPE_BULK_ANY_ORDER)
     {
         return Ok(count_expected_replies(&expect[..k], vars)? + 1);
+    }
+    if expect
+        .first()
+        .is_some_and(|l| l.starts_with(ARRAY_ANY_ORDER))
+    {
+        return Ok(1);
     }
     let concrete: Vec<String> = expect
         .iter()
@@ -853,6 +953,34 @@ mod tests {
             run("t", &nodes, &mut Fixed(b"$8\r\nb 1\r\nb 2\r\n")).len(),
             1
         );
+        let shards = parse("> X\n*?2\n*1\n:1\n*1\n:${n1.port}\n").unwrap();
+        assert!(run(
+            "t",
+            &shards,
+            &mut Fixed(b"*2\r\n*1\r\n:30001\r\n*1\r\n:1\r\n")
+        )
+        .is_empty());
+        assert!(run(
+            "t",
+            &shards,
+            &mut Fixed(b"*2\r\n*1\r\n:1\r\n*1\r\n:30001\r\n")
+        )
+        .is_empty());
+        assert_eq!(
+            run("t", &shards, &mut Fixed(b"*2\r\n*1\r\n:1\r\n*1\r\n:1\r\n")).len(),
+            1
+        );
+        assert_eq!(
+            run(
+                "t",
+                &shards,
+                &mut Fixed(b"*3\r\n*1\r\n:1\r\n*1\r\n:30001\r\n:3\r\n")
+            )
+            .len(),
+            1
+        );
+        let lf = parse("> CLUSTER NODES\n$?any-order\na *\nb *\n\n").unwrap();
+        assert!(run("t", &lf, &mut Fixed(b"$8\r\nb 1\na 2\n\r\n")).is_empty());
         assert!(glob_match("a*c*e", "abcde") && !glob_match("a*c*e", "abde"));
         assert!(!glob_match("ab*ba", "aba"));
     }
