@@ -332,4 +332,90 @@ export class ReplicationLink {
   close(): void;
 }
 
+/** A node of a ClusterNetwork: an engine at a virtual host:port (its bus at busPort). */
+export interface ClusterNode {
+  engine: Engine;
+  host: string;
+  port: number;
+  busPort: number;
+  isolated: boolean;
+}
+
+export interface ClusterNodeOptions {
+  /** The node's port (the engine's `port` config, what MOVED and CLUSTER NODES show). */
+  port: number;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Default port + 10000 (Redis's cluster-port default). */
+  busPort?: number;
+}
+
+export interface ClusterCreateOptions {
+  /** Default 3. */
+  nodes?: number;
+  /** Default 7000: the nodes are at basePort, basePort + 1, ... */
+  basePort?: number;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** Default 'manual' (all engines start at `time`). */
+  clock?: 'manual' | 'real';
+  time?: number;
+  /** Default 1: the engines' seeds are seed, seed + 1, ... (node IDs come from them). */
+  seed?: number;
+  /** Added to each engine's config (cluster-enabled and port are set). */
+  config?: Record<string, string | number>;
+}
+
+export interface ClusterChunk {
+  /** 'host:port' of the sending and receiving nodes. */
+  from: string;
+  to: string;
+  fromPort: number;
+  toPort: number;
+  /** Cluster bus bytes (whole or partial messages, as written). */
+  bytes: Uint8Array;
+}
+
+/**
+ * The network between engines of one process made with cluster-enabled yes: an engine that
+ * asks for a link to a node's bus (CLUSTER MEET, its cron) gets an in-memory link to the engine
+ * registered there; bus bytes move after every operation on any engine.
+ */
+export class ClusterNetwork {
+  constructor(options?: { engines?: Array<ClusterNodeOptions & { engine: Engine }> });
+  /** Makes the engines (cluster-enabled yes, manual clocks by default) and their network. */
+  static create(options?: ClusterCreateOptions): ClusterNetwork;
+  add(engine: Engine, options: ClusterNodeOptions): ClusterNode;
+  readonly nodes: ClusterNode[];
+  readonly engines: Engine[];
+  readonly links: Array<{ from: string; to: string }>;
+  node(port: number, host?: string): ClusterNode | undefined;
+  engine(port: number, host?: string): Engine | undefined;
+  /** A client of that node kept by the network. */
+  client(port: number, host?: string): Client;
+  onChunk(f: (chunk: ClusterChunk) => void): () => boolean;
+  /** Cuts a node off: its links close, connects to and from it fail until heal(). */
+  isolate(port: number, host?: string): void;
+  heal(port: number, host?: string): void;
+  /** Manual clocks: every engine moves `ms` forward, `step` (default 100) ms at a time. */
+  advance(ms: number, step?: number): void;
+  /** Manual clocks: advances until `f()` is true; returns the ms it took (throws after timeout, default 60000). */
+  advanceUntil(f: () => boolean, options?: { timeout?: number; step?: number }): number;
+  /** Each node's cluster_state ('ok' | 'fail'). */
+  states(): string[];
+  /** Every node ok and knowing every node by name, linked. */
+  settled(): boolean;
+  /**
+   * As redis-cli --cluster create [--cluster-replicas n]: even slot ranges on the first
+   * nodes / (replicas + 1) nodes, distinct config epochs, MEET, CLUSTER REPLICATE for the rest;
+   * with manual clocks, advances until settled() and the replicas are in sync.
+   */
+  form(options?: { timeout?: number; replicas?: number }): Array<{ port: number; first: number; last: number }>;
+  pump(): void;
+  close(): void;
+}
+
+/** redis-cli's split of the 16384 slots over n masters: [[first, last], ...]. */
+export function evenSlots(n: number): Array<[number, number]>;
+
 export default Redis;

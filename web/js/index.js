@@ -3,4 +3,5 @@
 export { Engine, Client, ReplyError, EngineError, commands, decodeAnnotated, runGolden, splitArgs, renderReplies, renderReply, _testing } from './engine.js';
 export { Redis, Pipeline } from './redis.js';
 export { ReplicationLink } from './replication.js';
+export { ClusterNetwork, evenSlots } from './cluster.js';
 export { Redis as default } from './redis.js';

@@ -24,6 +24,8 @@ use std::collections::{HashMap, VecDeque};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+mod cluster;
+
 /// A map keyed by small integers (client handles, slab slots), looked up on every call: std's
 /// SipHash cost about 8% of a GET on the direct path, foldhash's 128-bit multiply is slow on
 /// wasm32; one 64-bit multiply spreads sequential keys well enough (hashbrown takes its tag from
@@ -271,6 +273,8 @@ pub struct RawEngine {
     events: VecDeque<(u32, u32)>,
     /// The engine's last `Event::ConnectMaster` (host, port, attempt) nobody answered yet.
     connect_master: Option<(String, u16, u64)>,
+    /// Cluster bus events for the page's ClusterNetwork (cluster.rs).
+    bus: cluster::BusEvents,
     out: Vec<u8>,
     /// The direct call path's argument arena, written by the wrapper (see `arena`).
     arena: Vec<u8>,
@@ -361,6 +365,7 @@ impl RawEngine {
             stash: IntMap::default(),
             events: VecDeque::new(),
             connect_master: None,
+            bus: cluster::BusEvents::default(),
             out: Vec::new(),
             arena: Vec::new(),
             ctrl: Box::new([0.0; CTRL_LEN]),
@@ -565,11 +570,20 @@ impl RawEngine {
                     self.connect_master = Some((host, port, attempt));
                     continue;
                 }
-                // Cluster bus links: not offered by the wasm build yet (an engine made with
-                // cluster-enabled yes is a single node: its commands and redirections work).
-                Event::ConnectClusterNode { .. }
-                | Event::ClusterOutput(_)
-                | Event::CloseClusterLink(_) => continue,
+                // Cluster bus links: the page links engines itself (web/js/cluster.js takes
+                // them with `takeClusterEvents`, cluster.rs).
+                Event::ConnectClusterNode { link, ip, port } => {
+                    self.bus.connect(link, ip, port);
+                    continue;
+                }
+                Event::ClusterOutput(link) => {
+                    self.bus.output(link);
+                    continue;
+                }
+                Event::CloseClusterLink(link) => {
+                    self.bus.close(link);
+                    continue;
+                }
                 // MIGRATE: no sockets in the page, so its connection fails (IOERR).
                 Event::ConnectMigrate { token, .. } => {
                     migrate_failed.push(token);

@@ -5,6 +5,7 @@ import { Engine, decodeAnnotated, renderReply } from '../pkg/index.js';
 import { ClientPanel, el } from './client.js';
 import { LESSONS } from './lessons.js';
 import { ReplicationView } from './replication.js';
+import { ClusterView } from './cluster.js';
 import { base64ToBytes, bytesToBase64, fromBase64Url, toBase64Url } from './bytes.js';
 import { commandTable, commandOf, docsUrl } from './commands.js';
 import { splitArgs } from '../pkg/index.js';
@@ -65,6 +66,8 @@ class App {
     this.clients = [];
     // The replication lesson's replica engine and link (made when that lesson opens).
     this.repl = new ReplicationView(this);
+    // The cluster lesson's three engines (made when that lesson opens).
+    this.cluster = new ClusterView(this);
     this.buildClock();
     const saved = shared ? [{}] : state.clients?.length ? state.clients : [{}];
     for (const s of saved.slice(0, MAX_CLIENTS)) this.addClient(s, false);
@@ -140,6 +143,10 @@ class App {
       this.showReplication(true);
       return this.repl.panel;
     }
+    if (n === 'cluster') {
+      this.showCluster(true);
+      return this.cluster.panel;
+    }
     while (!this.clients.find((c) => c.n === n) && this.clients.length < MAX_CLIENTS) this.addClient({}, false);
     return this.clients.find((c) => c.n === n) ?? this.clients[this.clients.length - 1];
   }
@@ -148,14 +155,17 @@ class App {
   pumpAll(except) {
     for (const c of this.clients) if (c !== except) c.poll();
     if (this.repl.panel && this.repl.panel !== except) this.repl.poll();
+    if (this.cluster.panel && this.cluster.panel !== except) this.cluster.poll();
   }
 
   /** The consoles' grid: the clients, and the replica's console while it is shown. */
   countPanels() {
     const shown = this.repl?.panel && !this.repl.root.hidden;
+    const cluster = this.cluster?.panel && !this.cluster.root.hidden;
     // The replica's console stays after the clients (addClient re-appends them).
     if (this.repl?.panel?.root.isConnected) $('#clients').append(this.repl.panel.root);
-    $('#clients').dataset.count = this.clients.length + (shown ? 1 : 0);
+    if (this.cluster?.panel?.root.isConnected) $('#clients').append(this.cluster.panel.root);
+    $('#clients').dataset.count = this.clients.length + (shown ? 1 : 0) + (cluster ? 1 : 0);
   }
 
   /** The replication view (a replica engine linked to this one) shown or hidden. */
@@ -165,6 +175,17 @@ class App {
       if (!this.repl.panel.root.isConnected) $('#clients').append(this.repl.panel.root);
     }
     this.repl.setVisible(on);
+    this.countPanels();
+  }
+
+  /** The cluster view (three more engines in a cluster, made when first shown) shown or hidden. */
+  showCluster(on) {
+    if (on) {
+      this.cluster.root.hidden = false;
+      this.cluster.start();
+      if (!this.cluster.panel.root.isConnected) $('#clients').append(this.cluster.panel.root);
+    }
+    this.cluster.setVisible(on);
     this.countPanels();
   }
 
@@ -289,6 +310,7 @@ class App {
     const before = this.engine.dbSize();
     this.engine.advance(ms);
     this.repl.advance(ms);
+    this.cluster.advance(ms);
     this.pumpAll();
     this.updateClock();
     this.refreshKeys();
@@ -303,6 +325,7 @@ class App {
   advance(ms, why) {
     this.engine.advance(ms);
     this.repl.advance(ms);
+    this.cluster.advance(ms);
     this.pumpAll();
     this.changed();
     this.toast(why ?? `Clock moved forward ${ms >= 60000 ? `${ms / 60000} min` : `${ms / 1000} s`}.`);
@@ -516,6 +539,7 @@ class App {
   stepWhat(s) {
     if (s.link) return s.link === 'cut' ? 'Disconnect (cut the link)' : 'Reconnect';
     if (s.client === 'replica') return `replica> ${s.cmd}`;
+    if (s.client === 'cluster') return `cluster> ${s.cmd}`;
     return s.cmd ? `client ${s.client}> ${s.cmd}` : s.raw ? `client ${s.client} bytes> ${s.raw}` : `clock +${s.advance / 1000} s`;
   }
 
@@ -526,6 +550,8 @@ class App {
     this.lesson = sandbox ? 'sandbox' : l.id;
     if (l?.replication) this.showReplication(true);
     else if (this.repl.engine) this.showReplication(false);
+    if (l?.cluster) this.showCluster(true);
+    else if (this.cluster.net) this.showCluster(false);
     for (const b of document.querySelectorAll('#lesson-list button')) {
       const x = LESSONS.find((y) => y.id === b.dataset.lesson);
       const done = this.activeStep(x) < 0;

@@ -53,6 +53,8 @@ export class ClientPanel {
     this.n = n;
     this.engine = opts.engine ?? null;
     this.name = opts.title ?? `Client ${n}`;
+    // redis-cli's prompt (the cluster view's console names the node it is connected to).
+    this.promptText = opts.prompt ?? 'oxidis>';
     this.history = saved.history ?? [];
     this.hpos = this.history.length;
     this.log = [];
@@ -94,7 +96,8 @@ export class ClientPanel {
     // Console input.
     this.input = el('input', { type: 'text', id: `${id}-input`, class: 'cmd', autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', placeholder: 'SET greeting hello', 'aria-describedby': `${id}-hint` });
     this.hint = el('div', { class: 'hint', id: `${id}-hint` });
-    const prompt = el('label', { for: `${id}-input`, class: 'prompt', text: 'oxidis>' });
+    const prompt = el('label', { for: `${id}-input`, class: 'prompt', text: this.promptText });
+    this.promptLabel = prompt;
     this.form = el('form', { class: 'input-row' }, prompt, this.input, el('button', { type: 'submit' }, 'Send'));
     this.form.addEventListener('submit', (e) => {
       e.preventDefault();
@@ -214,7 +217,7 @@ export class ClientPanel {
     if (h) {
       if (this.history[this.history.length - 1] !== input) this.history.push(input);
       this.hpos = this.history.length;
-      this.print('prompt', `oxidis> ${cmds[0]}`);
+      this.print('prompt', `${this.promptText} ${cmds[0]}`);
       this.print('help', helpText(h[1] ?? ''));
       this.app.commandRan?.(this, []);
       return;
@@ -223,7 +226,7 @@ export class ClientPanel {
     for (const c of cmds) {
       const args = splitArgs(c);
       if (args === null) {
-        this.print('prompt', `oxidis> ${c}`);
+        this.print('prompt', `${this.promptText} ${c}`);
         this.print('error', 'Invalid argument(s)');
         return;
       }
@@ -235,7 +238,7 @@ export class ClientPanel {
       if (this.history.length > 200) this.history.splice(0, this.history.length - 200);
     }
     this.hpos = this.history.length;
-    for (const { c } of all) this.print('prompt', `oxidis> ${c}`);
+    for (const { c } of all) this.print('prompt', `${this.promptText} ${c}`);
     this.lastCmds = all.map(({ args }) => args.map((a) => text(a)));
     if (this.lastCmds.some((a) => /^[ps]?subscribe$/i.test(a[0]))) this.subscribed = true;
     const bytes = concat(all.map(({ args }) => encodeRequest(args)));

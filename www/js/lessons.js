@@ -336,4 +336,21 @@ export const LESSONS = [
     ],
     next: 'Try REPLICAOF NO ONE on the replica (a master again, data kept), or CONFIG SET repl-diskless-sync no on the master before REPLICAOF: the RDB comes as $<length>.',
   },
+  {
+    id: 'cluster',
+    title: '22. Cluster: hash slots and MOVED',
+    cluster: true,
+    intro: 'A Redis Cluster spreads the keys over several masters. Every key belongs to one of 16384 hash slots (CRC16 of the key, mod 16384) and every slot to one master. Three more engines in the page form a cluster here (as redis-cli --cluster create makes one: slots 0-5460, 5461-10922 and 10923-16383, then a MEET); the bar shows the slots coloured by owner. The cluster console talks to one node at a time, as redis-cli -c does, and follows redirects.',
+    steps: [
+      { client: 'cluster', cmd: 'CLUSTER NODES', text: 'Each line is a node as 127.0.0.1:7000 sees the cluster: its ID, address (and bus port, port + 10000), flags, epochs, link state, and the slots it serves.' },
+      { client: 'cluster', cmd: 'CLUSTER KEYSLOT foo', text: 'The slot of a key: foo is in slot 12182 (marked on the bar), which 127.0.0.1:7002 serves, not the node the console is on.' },
+      { client: 'cluster', cmd: 'SET foo bar', text: 'The node does not serve slot 12182: it answers -MOVED 12182 127.0.0.1:7002 (on the wire). Like redis-cli -c, the console connects to that node and sends the command again: OK. The prompt names the new node.' },
+      { client: 'cluster', cmd: 'GET foo', text: 'Now on the right node: served directly, no redirect. Real clients cache the slot map (CLUSTER SLOTS) so they go to the right node the first time.' },
+      { client: 'cluster', cmd: 'SET hello world', text: 'hello is in slot 866, on 127.0.0.1:7000: redirected back.' },
+      { client: 'cluster', cmd: 'MSET {user:1}:name ada {user:1}:age 36', text: 'A command on several keys needs them in one slot. A hash tag does it: only the part in braces is hashed, so both keys are in the slot of user:1 (10778, on 7001).' },
+      { client: 'cluster', cmd: 'MGET foo hello', text: 'Keys in different slots: the node refuses with CROSSSLOT. There is no redirect that could serve them together.' },
+      { client: 'cluster', cmd: 'CLUSTER INFO', text: 'cluster_state:ok: all 16384 slots are served; three nodes known, each its own shard (cluster_size:3). The bus panel shows the PING and PONG messages the nodes keep exchanging on ports 17000-17002.' },
+    ],
+    next: 'Try CLUSTER SLOTS (the map clients cache), CLUSTER COUNTKEYSINSLOT 12182 on 127.0.0.1:7002, or READONLY and ASKING. Open the bus panel and move the clock: every node pings another every second.',
+  },
 ];

@@ -22,6 +22,7 @@ const JS_FILES: &[&str] = &[
     "engine.js",
     "redis.js",
     "replication.js",
+    "cluster.js",
     "index.d.ts",
 ];
 
