@@ -290,6 +290,10 @@ pub enum Topology {
     /// slots 0-5460, 5461-10922 and 10923-16383 (CLUSTER ADDSLOTSRANGE), each in
     /// `cluster_state:ok` and knowing all three nodes and every slot's owner.
     Cluster3,
+    /// `topology/cluster3r/`: cluster3 plus n4, a replica of n1 (CLUSTER REPLICATE
+    /// ${n1.id}, config epoch 4), in sync, and every node seeing it as n1's replica: for
+    /// READONLY/READWRITE on a cluster replica, and the commands' replies with a replica.
+    Cluster3R,
 }
 
 impl Topology {
@@ -303,8 +307,9 @@ impl Topology {
         match rest.split('/').next() {
             Some("replica") => Ok(Some(Topology::Replica)),
             Some("cluster3") => Ok(Some(Topology::Cluster3)),
+            Some("cluster3r") => Ok(Some(Topology::Cluster3R)),
             other => Err(format!(
-                "{name}: unknown topology {other:?} (known: replica, cluster3)"
+                "{name}: unknown topology {other:?} (known: replica, cluster3, cluster3r)"
             )),
         }
     }
@@ -314,28 +319,37 @@ impl Topology {
         match self {
             Topology::Replica => 2,
             Topology::Cluster3 => 3,
+            Topology::Cluster3R => 4,
         }
+    }
+
+    /// How many of its nodes are masters serving slots (a cluster's `cluster_size`).
+    pub fn masters(self) -> usize {
+        (0..self.nodes())
+            .filter(|&i| self.master_of(i).is_none())
+            .count()
     }
 
     /// Whether its servers run with `cluster-enabled yes`.
     pub fn cluster(self) -> bool {
-        matches!(self, Topology::Cluster3)
+        matches!(self, Topology::Cluster3 | Topology::Cluster3R)
     }
 
     /// The slot range node `i` (0-based) serves in a cluster topology.
     pub fn slots(self, i: usize) -> Option<(u16, u16)> {
         match (self, i) {
-            (Topology::Cluster3, 0) => Some((0, 5460)),
-            (Topology::Cluster3, 1) => Some((5461, 10922)),
-            (Topology::Cluster3, 2) => Some((10923, 16383)),
+            (Topology::Cluster3 | Topology::Cluster3R, 0) => Some((0, 5460)),
+            (Topology::Cluster3 | Topology::Cluster3R, 1) => Some((5461, 10922)),
+            (Topology::Cluster3 | Topology::Cluster3R, 2) => Some((10923, 16383)),
             _ => None,
         }
     }
 
-    /// For a replica topology: the node (0-based) node `i` replicates, if any.
+    /// The node (0-based) node `i` replicates, if any: by REPLICAOF on plain servers, by
+    /// CLUSTER REPLICATE (once it knows its master) on cluster nodes.
     pub fn master_of(self, i: usize) -> Option<usize> {
         match (self, i) {
-            (Topology::Replica, 1) => Some(0),
+            (Topology::Replica, 1) | (Topology::Cluster3R, 3) => Some(0),
             _ => None,
         }
     }
@@ -360,7 +374,7 @@ pub fn topology_vars(nodes: &[(u16, Option<u16>, Option<String>)]) -> Vec<(Strin
 }
 
 /// A reply line that starts a bulk string compared by its shape: its length is not compared,
-/// and it must be the step's last reply; its content is every line after it, compared line
+/// and it must be the step's last reply (or the last element of it); its content is every line after it, compared line
 /// for line, where `*` in an expected line matches any run of characters (so INFO's
 /// `master_repl_offset:*` checks the field's name and place, not its value). For INFO
 /// replication, CLUSTER INFO and CLUSTER NODES-like texts whose numbers vary between runs.
@@ -390,13 +404,16 @@ fn reply_extents(lines: &[String]) -> Option<Vec<usize>> {
     Some(out)
 }
 
-/// Lines as they decode: `:*` as an integer, `$*` as a 1-byte bulk, `${name}` substituted.
+/// Lines as they decode: `:*` as an integer, `$*` as a bulk of its content line's length,
+/// `${name}` substituted.
 fn concrete_lines(expect: &[String], vars: &HashMap<String, String>) -> Vec<String> {
     expect
         .iter()
-        .map(|l| {
+        .enumerate()
+        .map(|(i, l)| {
             if l.starts_with(ANY_BULK) {
-                "$1".to_string()
+                // Its content line, whatever it says, stands for the bulk's content.
+                format!("${}", expect.get(i + 1).map_or(0, String::len))
             } else if capture_name(l).is_some() {
                 ":0".to_string()
             } else {
@@ -564,7 +581,11 @@ fn count_expected_replies(
         .iter()
         .position(|l| l == SHAPE_BULK || l == SHAPE_BULK_ANY_ORDER)
     {
-        return Ok(count_expected_replies(&expect[..k], vars)? + 1);
+        // The shape bulk ends the step: an empty bulk in its place decodes like it (inside an
+        // array, as CLUSTER REPLICAS's one line).
+        let mut stand_in = expect[..k].to_vec();
+        stand_in.extend(["$0".to_string(), String::new()]);
+        return count_expected_replies(&stand_in, vars);
     }
     if expect
         .first()
@@ -572,20 +593,7 @@ fn count_expected_replies(
     {
         return Ok(1);
     }
-    let concrete: Vec<String> = expect
-        .iter()
-        .map(|l| {
-            if l.starts_with(ANY_BULK) {
-                "$1".to_string()
-            } else if capture_name(l).is_some() {
-                ":0".to_string()
-            } else {
-                expected_line(l, vars)
-                    .map(|c| c.into_owned())
-                    .unwrap_or_else(|| l.clone())
-            }
-        })
-        .collect();
+    let concrete = concrete_lines(expect, vars);
     let mut joined = concrete.join("\r\n").into_bytes();
     if !joined.is_empty() {
         joined.extend_from_slice(b"\r\n");

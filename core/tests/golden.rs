@@ -148,8 +148,20 @@ impl TopologyDriver {
                 ok(&mut net, 0, &["CLUSTER", "MEET", "127.0.0.1", &p, &b])?;
             }
         }
+        let mut waited = 0;
         for i in 0..ports.len() {
-            if let Some(m) = top.master_of(i) {
+            let Some(m) = top.master_of(i) else { continue };
+            if let Some(id) = nodes[m].2.clone() {
+                // A cluster replica must know its master first.
+                while !reply_text(&net.call(i, &request(&["CLUSTER", "NODES"]))).contains(&id) {
+                    if waited >= TOPOLOGY_WAIT_MS {
+                        return Err(format!("n{} never learned n{}'s ID", i + 1, m + 1));
+                    }
+                    net.step();
+                    waited += net::STEP_MS;
+                }
+                ok(&mut net, i, &["CLUSTER", "REPLICATE", &id])?;
+            } else {
                 ok(
                     &mut net,
                     i,
@@ -157,7 +169,6 @@ impl TopologyDriver {
                 )?;
             }
         }
-        let mut waited = 0;
         loop {
             match settled(top, &mut net) {
                 Ok(()) => break,
@@ -224,7 +235,7 @@ fn settled(top: golden::Topology, net: &mut net::Net) -> Result<(), String> {
                 ("cluster_state", "ok".to_string()),
                 ("cluster_known_nodes", n.to_string()),
                 ("cluster_slots_assigned", "16384".to_string()),
-                ("cluster_size", n.to_string()),
+                ("cluster_size", top.masters().to_string()),
             ] {
                 if field(&info, f) != want {
                     return Err(format!("n{}: {f} is not {want}", i + 1));
@@ -238,6 +249,7 @@ fn settled(top: golden::Topology, net: &mut net::Net) -> Result<(), String> {
                         || l.contains("fail")
                         || !l.contains(" connected")
                 })
+                || nodes.lines().filter(|l| l.contains("slave")).count() != n - top.masters()
             {
                 return Err(format!("n{}: nodes not all connected: {nodes}", i + 1));
             }

@@ -358,12 +358,23 @@ pub fn start_topology(
             conns[0].call_ok(&["CLUSTER", "MEET", "127.0.0.1", &port.to_string(), &bus])?;
         }
     }
+    let deadline = std::time::Instant::now() + SETTLE_DEADLINE;
     for (i, c) in conns.iter_mut().enumerate() {
-        if let Some(m) = top.master_of(i) {
+        let Some(m) = top.master_of(i) else { continue };
+        if let Some(id) = &nodes[m].2 {
+            // A cluster replica must know its master first (CLUSTER REPLICATE refuses an
+            // unknown node).
+            while !text(&c.call_ok(&["CLUSTER", "NODES"])?).contains(id.as_str()) {
+                if std::time::Instant::now() > deadline {
+                    return Err(format!("n{} never learned n{}'s ID", i + 1, m + 1));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            c.call_ok(&["CLUSTER", "REPLICATE", id])?;
+        } else {
             c.call_ok(&["REPLICAOF", "127.0.0.1", &nodes[m].0.to_string()])?;
         }
     }
-    let deadline = std::time::Instant::now() + SETTLE_DEADLINE;
     loop {
         match settled(top, &mut conns) {
             Ok(()) => break,
@@ -380,13 +391,14 @@ pub fn start_topology(
 fn settled(top: golden::Topology, conns: &mut [Conn]) -> Result<(), String> {
     if top.cluster() {
         let n = conns.len();
+        let replicas = n - top.masters();
         for (i, c) in conns.iter_mut().enumerate() {
             let info = text(&c.call_ok(&["CLUSTER", "INFO"])?);
             for want in [
                 "cluster_state:ok".to_string(),
                 format!("cluster_known_nodes:{n}"),
                 "cluster_slots_assigned:16384".to_string(),
-                format!("cluster_size:{n}"),
+                format!("cluster_size:{}", top.masters()),
             ] {
                 if !info.lines().any(|l| l.trim_end() == want) {
                     return Err(format!("n{}: no {want}", i + 1));
@@ -398,6 +410,7 @@ fn settled(top: golden::Topology, conns: &mut [Conn]) -> Result<(), String> {
                     .lines()
                     .any(|l| l.contains("handshake") || l.contains("noaddr") || l.contains("fail"))
                 || nodes.lines().any(|l| !l.contains(" connected"))
+                || nodes.lines().filter(|l| l.contains("slave")).count() != replicas
             {
                 return Err(format!("n{}: nodes not all connected: {nodes}", i + 1));
             }

@@ -39,17 +39,33 @@ function setUp(topo) {
       if (topo.slots[i]) assert.equal(c(i).call('CLUSTER', 'ADDSLOTSRANGE', ...topo.slots[i]), 'OK');
     });
     for (let i = 1; i < ports.length; i++) assert.equal(c(0).call('CLUSTER', 'MEET', '127.0.0.1', ports[i], ports[i] + 10000), 'OK');
+    const ids = ports.map((_, i) => c(i).call('CLUSTER', 'MYID'));
+    const masters = topo.masterOf.filter((m) => m === null).length;
+    topo.masterOf.forEach((m, i) => {
+      if (m === null) return;
+      // A replica must know its master first (CLUSTER REPLICATE refuses an unknown node).
+      net.advanceUntil(() => c(i).call('CLUSTER', 'NODES').includes(ids[m]), { timeout: WAIT_MS, step: STEP });
+      assert.equal(c(i).call('CLUSTER', 'REPLICATE', ids[m]), 'OK');
+    });
+    const synced = (i) => {
+      const m = topo.masterOf[i];
+      if (m === null) return true;
+      const r = c(i).call('INFO', 'replication');
+      const mi = c(m).call('INFO', 'replication');
+      return field(r, 'master_link_status') === 'up' && /state=online/.test(field(mi, 'slave0') ?? '') && field(mi, 'master_repl_offset') === field(r, 'slave_repl_offset');
+    };
     const settled = () =>
       net.settled() &&
       ports.every((_, i) => {
         const info = c(i).call('CLUSTER', 'INFO');
-        return field(info, 'cluster_known_nodes') === `${topo.nodes}` && field(info, 'cluster_slots_assigned') === '16384' && field(info, 'cluster_size') === `${topo.nodes}`;
+        const slaves = c(i).call('CLUSTER', 'NODES').split('\n').filter((l) => l.includes('slave')).length;
+        return field(info, 'cluster_known_nodes') === `${topo.nodes}` && field(info, 'cluster_slots_assigned') === '16384' && field(info, 'cluster_size') === `${masters}` && slaves === topo.nodes - masters && synced(i);
       });
     net.advanceUntil(settled, { timeout: WAIT_MS, step: STEP });
     const vars = ports.flatMap((p, i) => [
       [`n${i + 1}.port`, `${p}`],
       [`n${i + 1}.bus`, `${p + 10000}`],
-      [`n${i + 1}.id`, c(i).call('CLUSTER', 'MYID')],
+      [`n${i + 1}.id`, ids[i]],
     ]);
     return { engines: ports.map((p) => net.engine(p)), advance: (ms) => net.advance(ms, STEP), vars, close: () => net.close() };
   }
