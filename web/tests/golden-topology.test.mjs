@@ -34,7 +34,10 @@ function setUp(topo) {
   if (topo.cluster) {
     const net = ClusterNetwork.create({ nodes: topo.nodes, basePort: BASE_PORT, time: T0, seed: 1, config });
     const c = (i) => net.client(ports[i]);
-    ports.forEach((_, i) => {
+    ports.forEach((port, i) => {
+      // A wasm engine listens on no port: it announces its network port to a master as a
+      // server's REPLCONF listening-port does (ROLE, INFO's slave0).
+      assert.equal(c(i).call('CONFIG', 'SET', 'replica-announce-port', port), 'OK');
       assert.equal(c(i).call('CLUSTER', 'SET-CONFIG-EPOCH', i + 1), 'OK');
       if (topo.slots[i]) assert.equal(c(i).call('CLUSTER', 'ADDSLOTSRANGE', ...topo.slots[i]), 'OK');
     });
