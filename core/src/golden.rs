@@ -34,6 +34,26 @@
 //! with `cluster-enabled yes` (a fresh single node, no slots), every other one on a plain
 //! server: each driver starts its server accordingly (the TCP runners take a cluster-mode
 //! server for them, and reset it with FLUSHALL and CLUSTER RESET HARD between transcripts).
+//!
+//! Transcripts under `topology/<name>/` ([`TOPOLOGY_DIR`], [`Topology`]) run on several
+//! servers set up before the transcript starts: `replica/` (n1 a master, n2 its synced
+//! replica), `cluster3/` (three cluster masters in state ok), `cluster3r/` (cluster3 plus n4, a
+//! replica of n1). Every driver starts fresh servers for each such transcript and sets them up
+//! with the same commands ([`Driver::select_node`], [`Driver::vars`]); their steps name a node:
+//!
+//! ```text
+//! [n2] > GET k                 node n2's first client (no prefix: n1.c1)
+//! [n2.c2] > GET k              node n2's second client ([c2] is n1.c2)
+//! -MOVED 3300 127.0.0.1:${n2.port}   ${n2.port}, ${n2.bus} (bus port), ${n2.id} (node ID)
+//!                              stand for what differs between setups, in requests and in
+//!                              expected lines; a recording writes them itself ([`generalize`])
+//! $?                           a bulk compared by its shape (the step's last reply): its
+//! # Replication                length is not compared, its lines are, one for one, where `*`
+//! master_repl_offset:*         matches any run of characters (`#` lines are content here);
+//!                              a blank line ends it. `$?any-order`: the same, lines in any
+//!                              order (CLUSTER NODES)
+//! *?3                          an array whose elements may come in any order (CLUSTER SHARDS)
+//! ```
 
 use crate::resp::{decode_reply, split_args};
 use std::collections::HashMap;

@@ -113,7 +113,7 @@ impl TopologyDriver {
         let mut net = net::Net::new(now, ports.clone(), top.cluster(), |i, cfg| {
             make_engine(cfg, now, 1 + i as u64, ports[i].0)
         });
-        let mut ok = |net: &mut net::Net, i: usize, args: &[&str]| {
+        let ok = |net: &mut net::Net, i: usize, args: &[&str]| {
             let r = reply_text(&net.call(i, &request(args)));
             if r.starts_with('+') {
                 Ok(())

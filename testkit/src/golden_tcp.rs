@@ -309,6 +309,9 @@ pub fn is_topology(name: &str) -> bool {
 /// its own (`CONFIG GET cluster-port` tells which); the guard stops it.
 pub type StartServer<'a> = &'a dyn Fn(bool) -> Result<Server, String>;
 
+/// A topology's `${name}` values (golden::topology_vars).
+pub type TopologyVars = Vec<(String, String)>;
+
 /// How long a topology may take to settle (a sync, a cluster's gossip).
 const SETTLE_DEADLINE: Duration = Duration::from_secs(30);
 
@@ -320,7 +323,7 @@ const SETTLE_DEADLINE: Duration = Duration::from_secs(30);
 pub fn start_topology(
     top: golden::Topology,
     start: StartServer,
-) -> Result<(Vec<Server>, Vec<(String, String)>), String> {
+) -> Result<(Vec<Server>, TopologyVars), String> {
     let servers: Vec<Server> = (0..top.nodes())
         .map(|_| start(top.cluster()))
         .collect::<Result<_, _>>()?;
