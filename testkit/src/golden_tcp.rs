@@ -123,7 +123,8 @@ pub fn run_against(addr: &str, root: &Path, filter: &str) -> (usize, Vec<String>
 }
 
 /// Like `run_against`, but one entry per transcript: (its name, its failure messages), so
-/// callers can count transcripts that passed and failed.
+/// callers can count transcripts that passed and failed. Transcripts under topology/ need
+/// several servers: `run_topologies` runs them.
 pub fn run_each(addr: &str, root: &Path, filter: &str) -> Vec<(String, Vec<String>)> {
     let cluster = match is_cluster(addr) {
         Ok(c) => c,
