@@ -4,6 +4,7 @@
 //!                                             build and run oxidis-server, and serve the playground
 //!     cargo xtask test [SUITE FILTER...]      install what is missing, run every test suite
 //!     cargo xtask golden --against ADDR [FILTER]   replay testdata/golden on any server
+//!     cargo xtask golden --topology BIN [FILTER]   replay testdata/golden/topology/ on fresh servers
 //!     cargo xtask bench [--quick] ...          oxidis vs redis-server, side by side (bench.rs)
 //!     cargo xtask commands [--readme]         the supported commands, as markdown (or into README.md)
 //!     cargo xtask memreport [--quick]         memory for big data sets, Oxidis vs Redis (markdown)
@@ -130,7 +131,7 @@ fn main() -> ExitCode {
 
 /// cargo xtask golden --against HOST:PORT [FILTER]
 fn golden(args: &[String]) -> ExitCode {
-    const USAGE: &str = "usage: cargo xtask golden --against HOST:PORT [FILTER]   (a cluster-enabled server runs golden/cluster/, a plain one the rest)\n       cargo xtask golden --record HOST:PORT FILE.resp   (fills in the server's replies)";
+    const USAGE: &str = "usage: cargo xtask golden --against HOST:PORT [FILTER]   (a cluster-enabled server runs golden/cluster/, a plain one the rest)\n       cargo xtask golden --record HOST:PORT FILE.resp   (fills in the server's replies)\n       cargo xtask golden --topology SERVER-BIN [FILTER]   (topology/ transcripts, each on fresh servers)\n       cargo xtask golden --record topology/FILE.resp   (records on fresh redis-servers it starts)";
     let addr = match (args.first().map(String::as_str), args.get(1)) {
         (Some("--against"), Some(a)) => a.clone(),
         (Some("--topology"), Some(bin)) => return golden_topology(bin, args.get(2)),
@@ -165,6 +166,12 @@ fn golden(args: &[String]) -> ExitCode {
         "golden against {addr}: {ran} transcripts, {} failures",
         failures.len()
     );
+    if ran == 0 {
+        eprintln!(
+            "no transcript ran: none matches {filter:?} for this server (transcripts under topology/ run with `cargo xtask golden --topology SERVER-BIN`)"
+        );
+        return ExitCode::FAILURE;
+    }
     if failures.is_empty() {
         ExitCode::SUCCESS
     } else {
