@@ -5,7 +5,10 @@
 use oxidis_core::golden::{self, Driver};
 use oxidis_core::resp::{Args, Decoded, RequestDecoder};
 use oxidis_core::{all_commands, ClientHandle, Config, ConnInfo, Engine, UnixMillis};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+
+#[path = "support/net.rs"]
+mod net;
 
 struct EngineDriver {
     eng: Engine,
@@ -53,6 +56,262 @@ impl Driver for EngineDriver {
     }
 }
 
+/// An engine as every golden runner starts its server: DEBUG allowed (as Redis's own test
+/// suite starts its servers), Lua, a test ACL host, and a constant used-memory figure.
+/// `seed` makes the engine's random choices (a cluster node's ID); `tcp_port` is the port
+/// the host says it listens on (a replica announces it to its master).
+fn make_engine(mut cfg: Config, now: UnixMillis, seed: u64, tcp_port: u16) -> Engine {
+    cfg.set("enable-debug-command", b"yes")
+        .expect("enable-debug-command");
+    let mut eng = Engine::new(cfg, seed);
+    eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
+    eng.set_acl_host(Box::new(TestAclHost(0x9e37_79b9_7f4a_7c15)));
+    // The host's used-memory figure: a constant like an empty redis-server's (~1 MB), so
+    // `CONFIG SET maxmemory 1` puts both servers over the limit.
+    let host = oxidis_core::HostInfo {
+        used_memory: Some(|| 1 << 20),
+        tcp_port,
+        ..Default::default()
+    };
+    eng.set_host_info(now, host);
+    eng
+}
+
+/// A topology transcript's driver (testdata/golden/topology/): engines in one process wired by
+/// the test network (support/net.rs), set up as golden::Topology says with the same commands
+/// the TCP runner sends, the clock advanced while a reply is awaited (WAIT, a MIGRATE).
+struct TopologyDriver {
+    net: net::Net,
+    node: usize,
+    clients: HashMap<(usize, usize), ClientHandle>,
+    vars: Vec<(String, String)>,
+}
+
+/// How long (virtual) a step may wait for its replies, and a topology to settle.
+const TOPOLOGY_WAIT_MS: u64 = 30_000;
+
+fn request(args: &[&str]) -> Vec<u8> {
+    let args: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+    oxidis_core::resp::encode_request(&args)
+}
+
+/// A reply's text: a bulk's content, or the RESP line of anything else.
+fn reply_text(bytes: &[u8]) -> String {
+    let lines = golden::reply_lines(bytes);
+    if lines.first().is_some_and(|l| l.starts_with('$')) {
+        lines[1..].join("\n")
+    } else {
+        lines.join("\n")
+    }
+}
+
+impl TopologyDriver {
+    fn start(top: golden::Topology, now: UnixMillis) -> Result<TopologyDriver, String> {
+        let ports: Vec<(u16, u16)> = (0..top.nodes() as u16)
+            .map(|i| (30001 + i, 40001 + i))
+            .collect();
+        let mut net = net::Net::new(now, ports.clone(), top.cluster(), |i, cfg| {
+            make_engine(cfg, now, 1 + i as u64, ports[i].0)
+        });
+        let ok = |net: &mut net::Net, i: usize, args: &[&str]| {
+            let r = reply_text(&net.call(i, &request(args)));
+            if r.starts_with('+') {
+                Ok(())
+            } else {
+                Err(format!("n{}: {args:?}: {r}", i + 1))
+            }
+        };
+        let mut nodes = Vec::new();
+        for (i, &(port, bus)) in ports.iter().enumerate() {
+            if top.cluster() {
+                let id = reply_text(&net.call(i, &request(&["CLUSTER", "MYID"])));
+                nodes.push((port, Some(bus), Some(id)));
+                ok(
+                    &mut net,
+                    i,
+                    &["CLUSTER", "SET-CONFIG-EPOCH", &(i + 1).to_string()],
+                )?;
+                if let Some((a, b)) = top.slots(i) {
+                    ok(
+                        &mut net,
+                        i,
+                        &["CLUSTER", "ADDSLOTSRANGE", &a.to_string(), &b.to_string()],
+                    )?;
+                }
+            } else {
+                nodes.push((port, None, None));
+            }
+        }
+        if top.cluster() {
+            for &(port, bus) in &ports[1..] {
+                let (p, b) = (port.to_string(), bus.to_string());
+                ok(&mut net, 0, &["CLUSTER", "MEET", "127.0.0.1", &p, &b])?;
+            }
+        }
+        let mut waited = 0;
+        for i in 0..ports.len() {
+            let Some(m) = top.master_of(i) else { continue };
+            if let Some(id) = nodes[m].2.clone() {
+                // A cluster replica must know its master first.
+                while !reply_text(&net.call(i, &request(&["CLUSTER", "NODES"]))).contains(&id) {
+                    if waited >= TOPOLOGY_WAIT_MS {
+                        return Err(format!("n{} never learned n{}'s ID", i + 1, m + 1));
+                    }
+                    net.step();
+                    waited += net::STEP_MS;
+                }
+                ok(&mut net, i, &["CLUSTER", "REPLICATE", &id])?;
+            } else {
+                ok(
+                    &mut net,
+                    i,
+                    &["REPLICAOF", "127.0.0.1", &ports[m].0.to_string()],
+                )?;
+            }
+        }
+        loop {
+            match settled(top, &mut net) {
+                Ok(()) => break,
+                Err(e) if waited >= TOPOLOGY_WAIT_MS => {
+                    return Err(format!(
+                        "{top:?} did not settle: {e}\n{}",
+                        net.log.join("\n")
+                    ))
+                }
+                Err(_) => {
+                    net.step();
+                    waited += net::STEP_MS;
+                }
+            }
+        }
+        Ok(TopologyDriver {
+            net,
+            node: 0,
+            clients: HashMap::new(),
+            vars: golden::topology_vars(&nodes),
+        })
+    }
+
+    fn client(&mut self, n: usize) -> ClientHandle {
+        let node = self.node;
+        if let Some(&c) = self.clients.get(&(node, n)) {
+            return c;
+        }
+        let c = self.net.connect(node);
+        self.clients.insert((node, n), c);
+        c
+    }
+
+    /// Drains client `id`'s output, advancing the clock until `expect` whole replies are there
+    /// (or the wait ends: the runner then reports what came).
+    fn collect(&mut self, id: ClientHandle, expect: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut waited = 0;
+        loop {
+            self.net.engines[self.node].drain_output(id, &mut out);
+            let have = golden::split_replies(&out).map_or(0, |r| r.len());
+            if have >= expect || waited >= TOPOLOGY_WAIT_MS {
+                return out;
+            }
+            self.net.step();
+            waited += net::STEP_MS;
+        }
+    }
+}
+
+/// The same checks as the TCP runner's (testkit golden_tcp::settled), on the engines.
+fn settled(top: golden::Topology, net: &mut net::Net) -> Result<(), String> {
+    let n = top.nodes();
+    let field = |text: &str, f: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(f)?.strip_prefix(':'))
+            .map(|v| v.trim_end().to_string())
+            .unwrap_or_default()
+    };
+    if top.cluster() {
+        for i in 0..n {
+            let info = reply_text(&net.call(i, &request(&["CLUSTER", "INFO"])));
+            for (f, want) in [
+                ("cluster_state", "ok".to_string()),
+                ("cluster_known_nodes", n.to_string()),
+                ("cluster_slots_assigned", "16384".to_string()),
+                ("cluster_size", top.masters().to_string()),
+            ] {
+                if field(&info, f) != want {
+                    return Err(format!("n{}: {f} is not {want}", i + 1));
+                }
+            }
+            let nodes = reply_text(&net.call(i, &request(&["CLUSTER", "NODES"])));
+            if nodes.lines().count() != n
+                || nodes.lines().any(|l| {
+                    l.contains("handshake")
+                        || l.contains("noaddr")
+                        || l.contains("fail")
+                        || !l.contains(" connected")
+                })
+                || nodes.lines().filter(|l| l.contains("slave")).count() != n - top.masters()
+            {
+                return Err(format!("n{}: nodes not all connected: {nodes}", i + 1));
+            }
+        }
+    }
+    for i in 0..n {
+        if let Some(m) = top.master_of(i) {
+            let r = reply_text(&net.call(i, &request(&["INFO", "replication"])));
+            let mi = reply_text(&net.call(m, &request(&["INFO", "replication"])));
+            if field(&r, "master_link_status") != "up"
+                || !field(&mi, "slave0").contains("state=online")
+            {
+                return Err(format!("n{}: not linked", i + 1));
+            }
+            if field(&mi, "master_repl_offset") != field(&r, "slave_repl_offset") {
+                return Err(format!("n{}: offsets differ", i + 1));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Driver for TopologyDriver {
+    fn send(&mut self, client: usize, bytes: &[u8], expect: usize) -> Result<Vec<u8>, String> {
+        let id = self.client(client);
+        self.net.feed(self.node, id, bytes);
+        Ok(self.collect(id, expect))
+    }
+
+    fn advance(&mut self, ms: u64) {
+        for _ in 0..ms.div_ceil(net::STEP_MS) {
+            self.net.step();
+        }
+    }
+
+    fn read(&mut self, client: usize, expect: usize) -> Result<Vec<u8>, String> {
+        let id = self.client(client);
+        Ok(self.collect(id, expect))
+    }
+
+    fn is_closed(&mut self, client: usize) -> bool {
+        let id = self.client(client);
+        self.net.engines[self.node].should_close(id)
+    }
+
+    fn select_node(&mut self, node: usize) -> Result<(), String> {
+        if node >= self.net.engines.len() {
+            return Err(format!(
+                "no node n{}: this topology has {}",
+                node + 1,
+                self.net.engines.len()
+            ));
+        }
+        self.node = node;
+        Ok(())
+    }
+
+    fn vars(&self) -> Vec<(String, String)> {
+        self.vars.clone()
+    }
+}
+
 // The one walk of testdata/golden (testkit's; core cannot depend on testkit, which depends on
 // core, so the file is included by path).
 #[path = "../../testkit/src/transcripts.rs"]
@@ -70,6 +329,7 @@ fn golden_transcripts_on_the_engine() {
     );
     let mut failures = Vec::new();
     let mut ran = 0;
+    let mut topologies = 0;
     for (name, f) in &wanted {
         let text = std::fs::read_to_string(f).expect("read transcript");
         let steps = match golden::parse(&text) {
@@ -85,23 +345,27 @@ fn golden_transcripts_on_the_engine() {
         }
         // A fixed, realistic start time so EXPIREAT-style transcripts behave.
         let now = UnixMillis(1_700_000_000_000);
-        // DEBUG allowed, as every golden runner (and Redis's own test suite) starts its server.
+        match golden::Topology::of(name) {
+            Ok(None) => {}
+            Ok(Some(top)) => {
+                match TopologyDriver::start(top, now) {
+                    Ok(mut d) => failures.extend(golden::run(name, &steps, &mut d)),
+                    Err(e) => failures.push(format!("{name}: {e}")),
+                }
+                topologies += 1;
+                ran += 1;
+                continue;
+            }
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        }
         let mut cfg = Config::default();
-        cfg.set("enable-debug-command", b"yes")
-            .expect("enable-debug-command");
         if golden::needs_cluster(name) {
             cfg.set("cluster-enabled", b"yes").expect("cluster-enabled");
         }
-        let mut eng = Engine::new(cfg, 1);
-        eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
-        eng.set_acl_host(Box::new(TestAclHost(0x9e37_79b9_7f4a_7c15)));
-        // The host's used-memory figure: a constant like an empty redis-server's (~1 MB), so
-        // `CONFIG SET maxmemory 1` puts both servers over the limit.
-        let host = oxidis_core::HostInfo {
-            used_memory: Some(|| 1 << 20),
-            ..Default::default()
-        };
-        eng.set_host_info(now, host);
+        let eng = make_engine(cfg, now, 1, 0);
         let mut d = EngineDriver {
             eng,
             now,
@@ -110,7 +374,10 @@ fn golden_transcripts_on_the_engine() {
         failures.extend(golden::run(name, &steps, &mut d));
         ran += 1;
     }
-    eprintln!("{ran} of {} transcripts run on the engine", wanted.len());
+    eprintln!(
+        "{ran} of {} transcripts run on the engine ({topologies} of them on topologies of engines)",
+        wanted.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(
         ran,

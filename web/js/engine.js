@@ -1235,5 +1235,6 @@ export function runGolden(name, text, options = {}) {
  */
 export const _testing = {
   runGolden: (...a) => raw.runGolden(...a),
+  goldenTopology: (name) => raw.goldenTopology(name),
   decodeFrames: (bytes, mode = 0) => raw.decodeFrames(bytes, mode),
 };

@@ -1102,9 +1102,28 @@ struct JsDriver {
     advance: Function,
     is_closed: Function,
     read: Function,
+    /// A topology's node selection (`[n2]` steps) and `${name}` values: web/tests/
+    /// golden-topology.test.mjs; None on one engine.
+    select_node: Option<Function>,
+    vars: Vec<(String, String)>,
 }
 
 impl golden::Driver for JsDriver {
+    fn select_node(&mut self, node: usize) -> Result<(), String> {
+        match &self.select_node {
+            None if node == 0 => Ok(()),
+            None => Err(format!("one engine: there is no node n{}", node + 1)),
+            Some(f) => f
+                .call1(&JsValue::NULL, &JsValue::from_f64(node as f64))
+                .map(|_| ())
+                .map_err(|e| format!("selectNode threw: {e:?}")),
+        }
+    }
+
+    fn vars(&self) -> Vec<(String, String)> {
+        self.vars.clone()
+    }
+
     fn send(&mut self, client: usize, bytes: &[u8], n: usize) -> Result<Vec<u8>, String> {
         let r = self
             .send
@@ -1132,10 +1151,14 @@ impl golden::Driver for JsDriver {
             .is_ok_and(|v| v.is_truthy())
     }
 
-    fn read(&mut self, client: usize, _n: usize) -> Result<Vec<u8>, String> {
+    fn read(&mut self, client: usize, n: usize) -> Result<Vec<u8>, String> {
         let r = self
             .read
-            .call1(&JsValue::NULL, &JsValue::from_f64(client as f64))
+            .call2(
+                &JsValue::NULL,
+                &JsValue::from_f64(client as f64),
+                &JsValue::from_f64(n as f64),
+            )
             .map_err(|e| format!("read threw: {e:?}"))?;
         r.dyn_into::<Uint8Array>()
             .map(|a| a.to_vec())
@@ -1148,6 +1171,7 @@ impl golden::Driver for JsDriver {
 /// `read(client) -> Uint8Array` (what the client has been sent since, for `@read`).
 /// Returns the failures (empty when the transcript passes).
 #[wasm_bindgen(js_name = runGolden)]
+#[allow(clippy::too_many_arguments)]
 pub fn run_golden(
     name: &str,
     text: &str,
@@ -1155,21 +1179,72 @@ pub fn run_golden(
     advance: Function,
     is_closed: Function,
     read: Function,
+    select_node: Option<Function>,
+    vars: Option<Array>,
 ) -> Array {
     let steps = match golden::parse(text) {
         Ok(s) => s,
         Err(e) => return str_array([format!("{name}: {e}").as_str()]),
     };
+    // vars: [[name, value], ...] (a topology's `${n2.port}` ...).
+    let vars = vars
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| {
+                    let p: Array = p.dyn_into().ok()?;
+                    Some((p.get(0).as_string()?, p.get(1).as_string()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let mut d = JsDriver {
         send,
         advance,
         is_closed,
         read,
+        select_node,
+        vars,
     };
     golden::run(name, &steps, &mut d)
         .iter()
         .map(|s| JsValue::from_str(s))
         .collect()
+}
+
+/// The topology a golden transcript runs on (oxidis_core::golden::Topology, its path under
+/// testdata/golden): null outside topology/, else `{ name, nodes, cluster, slots: [[from,
+/// to] | null, ...], masterOf: [index | null, ...] }`; throws for an unknown topology.
+#[wasm_bindgen(js_name = goldenTopology)]
+pub fn golden_topology(name: &str) -> Result<JsValue, JsValue> {
+    let Some(top) = golden::Topology::of(name).map_err(|e| JsValue::from_str(&e))? else {
+        return Ok(JsValue::NULL);
+    };
+    let o = js_sys::Object::new();
+    let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&o, &k.into(), v).map(|_| ());
+    let n = top.nodes();
+    set("name", &format!("{top:?}").into())?;
+    set("nodes", &JsValue::from_f64(n as f64))?;
+    set("cluster", &JsValue::from_bool(top.cluster()))?;
+    let slots: Array = (0..n)
+        .map(|i| match top.slots(i) {
+            Some((a, b)) => {
+                let r = Array::new();
+                r.push(&JsValue::from_f64(f64::from(a)));
+                r.push(&JsValue::from_f64(f64::from(b)));
+                r.into()
+            }
+            None => JsValue::NULL,
+        })
+        .collect();
+    set("slots", &slots)?;
+    let masters: Array = (0..n)
+        .map(|i| {
+            top.master_of(i)
+                .map_or(JsValue::NULL, |m| JsValue::from_f64(m as f64))
+        })
+        .collect();
+    set("masterOf", &masters)?;
+    Ok(o.into())
 }
 
 /// The wasm host's ACL capabilities: random bytes from Web Crypto (`crypto.getRandomValues`,

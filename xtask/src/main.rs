@@ -4,6 +4,7 @@
 //!                                             build and run oxidis-server, and serve the playground
 //!     cargo xtask test [SUITE FILTER...]      install what is missing, run every test suite
 //!     cargo xtask golden --against ADDR [FILTER]   replay testdata/golden on any server
+//!     cargo xtask golden --topology BIN [FILTER]   replay testdata/golden/topology/ on fresh servers
 //!     cargo xtask bench [--quick] ...          oxidis vs redis-server, side by side (bench.rs)
 //!     cargo xtask commands [--readme]         the supported commands, as markdown (or into README.md)
 //!     cargo xtask memreport [--quick]         memory for big data sets, Oxidis vs Redis (markdown)
@@ -47,6 +48,8 @@ const USAGE: &str = "usage:
                                                the wasm package and serve the playground (www/)
   cargo xtask test [SUITE FILTER...]           install what is missing, run every test suite
   cargo xtask golden --against HOST:PORT [FILTER]   replay testdata/golden on a server
+  cargo xtask golden --topology SERVER-BIN [FILTER] replay testdata/golden/topology/ on fresh servers
+  cargo xtask golden --record FILE.resp            record a topology/ transcript from fresh redis-servers
   cargo xtask bench [--quick] [--rounds N] [--only SECTIONS] [--tests ROWS] [--docs]
                                                oxidis vs redis-server: throughput, memory,
                                                latency under growth, lazy free
@@ -128,9 +131,11 @@ fn main() -> ExitCode {
 
 /// cargo xtask golden --against HOST:PORT [FILTER]
 fn golden(args: &[String]) -> ExitCode {
-    const USAGE: &str = "usage: cargo xtask golden --against HOST:PORT [FILTER]   (a cluster-enabled server runs golden/cluster/, a plain one the rest)\n       cargo xtask golden --record HOST:PORT FILE.resp   (fills in the server's replies)";
+    const USAGE: &str = "usage: cargo xtask golden --against HOST:PORT [FILTER]   (a cluster-enabled server runs golden/cluster/, a plain one the rest)\n       cargo xtask golden --record HOST:PORT FILE.resp   (fills in the server's replies)\n       cargo xtask golden --topology SERVER-BIN [FILTER]   (topology/ transcripts, each on fresh servers)\n       cargo xtask golden --record topology/FILE.resp   (records on fresh redis-servers it starts)";
     let addr = match (args.first().map(String::as_str), args.get(1)) {
         (Some("--against"), Some(a)) => a.clone(),
+        (Some("--topology"), Some(bin)) => return golden_topology(bin, args.get(2)),
+        (Some("--record"), Some(file)) if args.len() == 2 => return golden_record_topology(file),
         (Some("--record"), Some(a)) if args.len() == 3 => {
             let path = PathBuf::from(&args[2]);
             let result = std::fs::read_to_string(&path)
@@ -161,10 +166,76 @@ fn golden(args: &[String]) -> ExitCode {
         "golden against {addr}: {ran} transcripts, {} failures",
         failures.len()
     );
+    if ran == 0 {
+        eprintln!(
+            "no transcript ran: none matches {filter:?} for this server (transcripts under topology/ run with `cargo xtask golden --topology SERVER-BIN`)"
+        );
+        return ExitCode::FAILURE;
+    }
     if failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// cargo xtask golden --topology SERVER-BIN [FILTER]: the transcripts under
+/// testdata/golden/topology/, each on fresh servers of SERVER-BIN (redis-server, or
+/// target/debug/oxidis-server) set up as its directory says (golden::Topology).
+fn golden_topology(bin: &str, filter: Option<&String>) -> ExitCode {
+    let filter = filter.cloned().unwrap_or_default();
+    let bin = PathBuf::from(bin);
+    let start = |cluster: bool| servers::start_topology_node("topology", &bin, cluster);
+    let results = golden_tcp::run_topologies(&transcripts::golden_dir(), &filter, &start);
+    let failed = results.iter().filter(|(_, f)| !f.is_empty()).count();
+    for (name, f) in &results {
+        println!(
+            "    {} {name}",
+            if f.is_empty() { "ok    " } else { "FAILED" }
+        );
+        for f in f {
+            eprintln!("{f}");
+        }
+    }
+    println!(
+        "golden topologies on {}: {} transcripts, {failed} failed",
+        bin.display(),
+        results.len()
+    );
+    if failed == 0 && !results.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// cargo xtask golden --record FILE: a transcript under testdata/golden/topology/, recorded
+/// on fresh redis-servers (the reference) set up as its directory says.
+fn golden_record_topology(file: &str) -> ExitCode {
+    let path = PathBuf::from(file);
+    let root = transcripts::golden_dir();
+    let name = std::fs::canonicalize(&path)
+        .ok()
+        .zip(std::fs::canonicalize(&root).ok())
+        .and_then(|(p, r)| Some(p.strip_prefix(r).ok()?.display().to_string()))
+        .unwrap_or_default();
+    let start = |cluster: bool| {
+        servers::start_topology_node(
+            "redis-server",
+            std::path::Path::new("redis-server"),
+            cluster,
+        )
+    };
+    let result = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))
+        .and_then(|text| golden_tcp::record_topology(&name, &text, &start))
+        .and_then(|t| std::fs::write(&path, t).map_err(|e| format!("{}: {e}", path.display())));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("golden --record: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -71,6 +71,21 @@ pub fn cluster_args(port: u16) -> Vec<OsString> {
     a
 }
 
+/// One server of a golden topology (testdata/golden/topology/): `server_args` with the first
+/// sync at once (`repl-diskless-sync-delay 0`), and for a cluster node `cluster-enabled yes`
+/// with a free bus port of its own (`cluster-port`: port+10000 may not be free, or exist).
+pub fn start_topology_node(name: &str, bin: &Path, cluster: bool) -> Result<Server, String> {
+    start(name, bin, |port| {
+        let mut a = server_args(port);
+        a.extend(["--repl-diskless-sync-delay", "0"].map(OsString::from));
+        if cluster {
+            let bus = free_port().unwrap_or(0).to_string();
+            a.extend(["--cluster-enabled", "yes", "--cluster-port", &bus].map(OsString::from));
+        }
+        a
+    })
+}
+
 /// oxidis-server (the binary at `bin`) on a free loopback port.
 pub fn start_oxidis(bin: &Path) -> Result<Server, String> {
     start("oxidis-server", bin, server_args)

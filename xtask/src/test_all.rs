@@ -313,8 +313,15 @@ fn cluster_sim(_: &mut Ctx, name: &str) -> Suite {
 }
 
 /// Replays testdata/golden on a server, one passed/failed count per transcript: the plain
-/// server runs all but golden/cluster/, the cluster-enabled one those.
-fn golden_on(name: &str, server: Result<Server, String>, cluster: Result<Server, String>) -> Suite {
+/// server runs all but golden/cluster/ and golden/topology/, the cluster-enabled one
+/// golden/cluster/, and each topology transcript runs on fresh servers of `bin` set up as its
+/// topology says (golden_tcp::run_topologies).
+fn golden_on(
+    name: &str,
+    server: Result<Server, String>,
+    cluster: Result<Server, String>,
+    bin: &Path,
+) -> Suite {
     let (server, cluster) = match (server, cluster) {
         (Ok(s), Ok(c)) => (s, c),
         (Err(e), _) | (_, Err(e)) => return Suite::error(name, e),
@@ -324,7 +331,10 @@ fn golden_on(name: &str, server: Result<Server, String>, cluster: Result<Server,
     let results = [&server, &cluster]
         .into_iter()
         .flat_map(|srv| oxidis_testkit::golden_tcp::run_each(&srv.addr(), &root, ""));
-    for (transcript, failures) in results {
+    let node_name = bin.file_name().and_then(|n| n.to_str()).unwrap_or("server");
+    let start = |cluster: bool| servers::start_topology_node(node_name, bin, cluster);
+    let topologies = oxidis_testkit::golden_tcp::run_topologies(&root, "", &start);
+    for (transcript, failures) in results.chain(topologies) {
         if failures.is_empty() {
             s.passed += 1;
             println!("    ok     {transcript}");
@@ -345,14 +355,21 @@ fn golden_redis(_: &mut Ctx, name: &str) -> Suite {
         Path::new("redis-server"),
         servers::cluster_args,
     );
-    golden_on(name, servers::start_redis(), cluster)
+    golden_on(
+        name,
+        servers::start_redis(),
+        cluster,
+        Path::new("redis-server"),
+    )
 }
 
 fn golden_oxidis(ctx: &mut Ctx, name: &str) -> Suite {
-    let cluster = ctx
-        .oxidis_bin()
-        .and_then(|bin| servers::start("oxidis-server", &bin, servers::cluster_args));
-    golden_on(name, ctx.start_oxidis(), cluster)
+    let bin = match ctx.oxidis_bin() {
+        Ok(b) => b,
+        Err(e) => return Suite::error(name, e),
+    };
+    let cluster = servers::start("oxidis-server", &bin, servers::cluster_args);
+    golden_on(name, ctx.start_oxidis(), cluster, &bin)
 }
 
 /// Runs `f(oxidis_addr, redis_addr)` against a fresh oxidis-server and redis-server, stopping

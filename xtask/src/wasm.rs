@@ -229,6 +229,10 @@ fn ensure_node_modules() -> Result<(), String> {
 pub struct NodeCounts {
     pub passed: usize,
     pub failed: usize,
+    /// Tests node skipped ("ℹ skipped 1"), each named with its reason ("﹣ name # reason"):
+    /// shown in the suite's output, never counted as passed.
+    pub skipped: usize,
+    pub skips: Vec<String>,
     pub failures: Vec<String>,
 }
 
@@ -249,6 +253,13 @@ impl NodeCounts {
             .and_then(|n| n.trim().parse::<usize>().ok())
         {
             self.failed += n;
+        } else if let Some(n) = t
+            .strip_prefix("skipped ")
+            .and_then(|n| n.trim().parse::<usize>().ok())
+        {
+            self.skipped += n;
+        } else if let Some(name) = line.trim_start().strip_prefix("﹣ ") {
+            self.skips.push(name.to_string());
         } else if let Some(name) = line.trim_start().strip_prefix("✖ ") {
             if !name.starts_with("failing tests") && !self.failures.iter().any(|f| f == name) {
                 self.failures.push(name.to_string());
@@ -297,6 +308,14 @@ pub fn run_node_tests(s: &mut Suite, mut cmd: Command) {
     s.passed += counts.passed;
     s.failed += counts.failed;
     s.details.extend(counts.failures);
+    if counts.skipped > 0 {
+        s.info.push(format!(
+            "{} node tests skipped (not counted as passed)",
+            counts.skipped
+        ));
+        s.info
+            .extend(counts.skips.into_iter().map(|n| format!("  skipped: {n}")));
+    }
     if let Err(e) = status {
         if counts.failed == 0 {
             s.fail(format!("{e}: node --test failed without a failing test"));
@@ -570,6 +589,14 @@ mod tests {
         }
         assert_eq!((c.passed, c.failed), (2, 1));
         assert_eq!(c.failures, vec!["pub/sub (3ms)".to_string()]);
+        let mut k = NodeCounts::default();
+        k.line("﹣ golden x (0.1ms) # skipped: no MIGRATE");
+        k.line("ℹ skipped 1");
+        assert_eq!((k.passed, k.skipped), (0, 1));
+        assert_eq!(
+            k.skips,
+            vec!["golden x (0.1ms) # skipped: no MIGRATE".to_string()]
+        );
         let mut t = NodeCounts::default();
         t.line("# pass 5");
         t.line("# fail 0");
