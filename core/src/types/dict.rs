@@ -530,6 +530,22 @@ impl<V, K: DictKey> Dict<V, K> {
         unreachable!("a stored entry is linked from its key's bucket");
     }
 
+    /// The position of `key`'s entry in the dense store (`0..len()`), for an index kept
+    /// beside the dict (keyspace/slots.rs). Positions are stable except in one way: an
+    /// insert puts the new entry at position `len() - 1`, and `remove` moves the entry at
+    /// the last position into the removed one's place.
+    pub fn position(&self, key: &[u8]) -> Option<usize> {
+        if self.is_empty() {
+            return None;
+        }
+        self.find(key, self.hash(key)).map(|l| (l - 1) as usize)
+    }
+
+    /// The key of the entry at `pos` (`0..len()`).
+    pub fn key_at(&self, pos: usize) -> &K {
+        &self.entries.at(pos as Link + 1).key
+    }
+
     /// Empties the dict, returning the old contents (so a host can free them elsewhere).
     pub fn take(&mut self) -> Dict<V, K> {
         let seed_hasher = self.hasher.clone();
@@ -903,6 +919,29 @@ mod tests {
             }
         }
         assert!(stable.is_subset(&seen));
+    }
+
+    /// `position`'s contract: new entries go last, a removal moves the last entry into the
+    /// removed one's place, and nothing else moves (not a rehash).
+    #[test]
+    fn positions_move_only_by_removal_of_another() {
+        let mut d: Dict<u32> = Dict::new(11);
+        for i in 0..3000u32 {
+            d.insert(&i.to_be_bytes(), i);
+            assert_eq!(d.position(&i.to_be_bytes()), Some(d.len() - 1));
+        }
+        let mut order: Vec<u32> = (0..d.len())
+            .map(|p| u32::from_be_bytes(d.key_at(p)[..].try_into().unwrap()))
+            .collect();
+        for i in (0..3000u32).step_by(7) {
+            let pos = d.position(&i.to_be_bytes()).unwrap();
+            d.remove(&i.to_be_bytes());
+            order.swap_remove(pos);
+            d.rehash_steps(3);
+            for (p, k) in order.iter().enumerate() {
+                assert_eq!(d.position(&k.to_be_bytes()), Some(p));
+            }
+        }
     }
 
     proptest! {
