@@ -9,8 +9,10 @@
 //! position `p`, so a key costs 8 bytes and its bytes are not stored again (they are read
 //! from the dict). The dict's `position` contract keeps the two aligned: a new key is always
 //! at the last position (`add` pushes), and a removal moves the last entry into the removed
-//! one's place (`remove` moves its links the same way). (Before: a slab entry plus a map from
-//! a shared copy of the key, ~96 bytes a key.)
+//! one's place (`remove` moves its links the same way). Measured (release, DEBUG POPULATE
+//! 200000): INFO's used_memory grows by 63 bytes a key in cluster mode against 53 without,
+//! 10 bytes for the index with the Vec's growth slack (before: a slab entry plus a map from a
+//! shared copy of the key, 162 against 66, ~96 bytes).
 
 use crate::cluster::slot::key_hash_slot;
 use crate::cluster::SLOTS;
