@@ -47,7 +47,7 @@ pub struct Garbage(Kind);
 enum Kind {
     Value(Value),
     /// A whole database (FLUSHDB/FLUSHALL ASYNC): its keys and its expiry table.
-    Db(Dict<Value, Key>, Dict<u64>),
+    Db(Box<(Dict<Value, Key>, Dict<u64, Key>)>),
     /// A big bucket array a completed rehash left (memory only, not an object).
     Table(crate::types::dict::RetiredTable),
 }
@@ -58,7 +58,7 @@ impl Garbage {
     pub fn objects(&self) -> usize {
         match &self.0 {
             Kind::Value(_) => 1,
-            Kind::Db(keys, _) => keys.len(),
+            Kind::Db(db) => db.0.len(),
             Kind::Table(_) => 0,
         }
     }
@@ -123,9 +123,10 @@ impl Server {
 
     /// Drops a flushed database: on the host's worker when `lazy` (FLUSH* ASYNC, or no mode
     /// and lazyfree-lazy-user-flush) and the host frees lazily (Redis's emptyDbAsync).
-    pub(crate) fn free_db(&mut self, keys: Dict<Value, Key>, expires: Dict<u64>, lazy: bool) {
+    pub(crate) fn free_db(&mut self, keys: Dict<Value, Key>, expires: Dict<u64, Key>, lazy: bool) {
         if lazy && self.host.frees_lazily && !keys.is_empty() {
-            self.lazyfree.push(Garbage(Kind::Db(keys, expires)));
+            self.lazyfree
+                .push(Garbage(Kind::Db(Box::new((keys, expires)))));
         }
     }
 

@@ -314,12 +314,12 @@ fn blacklisted(c: &mut Cluster, n: &NodeName, now: u64) -> bool {
 /// The keys of db 0 in the slots the filter selects (getKeysInSlot), from the keyspace's
 /// per-slot index (keyspace/slots.rs), which cluster mode keeps.
 pub(crate) fn keys_in_slots(srv: &Server, want: impl Fn(u16) -> bool) -> Vec<Vec<u8>> {
-    let Some(ix) = srv.dbs.first().and_then(|d| d.slots.as_deref()) else {
+    let Some((db, ix)) = srv.dbs.first().and_then(|d| Some((d, d.slots.as_deref()?))) else {
         return Vec::new();
     };
     (0..SLOTS as u16)
         .filter(|&s| ix.count(s) > 0 && want(s))
-        .flat_map(|s| ix.keys(s, usize::MAX))
+        .flat_map(|s| ix.keys(&db.keys, s, usize::MAX))
         .map(<[u8]>::to_vec)
         .collect()
 }

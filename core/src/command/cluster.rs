@@ -72,11 +72,7 @@ fn preferred_endpoint<'a>(srv: &Server, n: &'a Node) -> &'a str {
 /// database 0's keys-per-slot index, and myself's announced ports and hostname.
 pub(crate) fn on_enable(srv: &mut Server) {
     if let Some(db) = srv.dbs.get_mut(0) {
-        let mut ix = crate::keyspace::slots::SlotIndex::new();
-        for (k, _) in db.keys.iter() {
-            ix.add(k.as_bytes());
-        }
-        db.slots = Some(Box::new(ix));
+        db.slots = Some(Box::new(crate::keyspace::slots::SlotIndex::build(&db.keys)));
     }
     let cfg = &srv.config;
     let tls = cfg.tls_cluster;
@@ -583,7 +579,8 @@ pub fn cluster_getkeysinslot(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdErr
     let c = &mut ctx.clients[ctx.handle.0];
     let mut out = crate::resp::ReplyWriter::new(&mut c.out, c.resp3);
     let keys = slot_index(ctx.srv).map_or_else(Vec::new, |ix| {
-        ix.keys(slot as u16, usize::try_from(max).unwrap_or(usize::MAX))
+        let max = usize::try_from(max).unwrap_or(usize::MAX);
+        ix.keys(&ctx.srv.dbs[0].keys, slot as u16, max)
     });
     out.array_len(keys.len());
     for k in keys {

@@ -24,7 +24,9 @@ pub struct WrongType;
 pub struct Db {
     /// The keys, each with Redis's 24-bit LRU/LFU field (`types::Key`).
     pub(crate) keys: Dict<Value, Key>,
-    pub(crate) expires: Dict<u64>,
+    /// Each key with a TTL and its expiry time (ms). Keyed by a `Key` (16 bytes inline):
+    /// an entry is `{u64, Key, link}` = 32 bytes in the dict's dense store.
+    pub(crate) expires: Dict<u64, Key>,
     /// Keys removed because their TTL passed (INFO's expired_keys).
     pub(crate) expired_count: u64,
     pub(crate) hits: u64,
@@ -358,7 +360,7 @@ impl Db {
             Some(old) => self.discard(FreeReason::ServerDel, old),
             None => {
                 if let Some(ix) = self.slots.as_mut() {
-                    ix.add(key);
+                    ix.add(self.keys.len() - 1, key);
                 }
                 self.log_event(notify::NEW, "new", key)
             }
@@ -388,31 +390,37 @@ impl Db {
     pub(crate) fn insert_new(&mut self, key: &[u8], value: Value) {
         self.signal_ready(key);
         self.log_event(notify::NEW, "new", key);
-        if let Some(ix) = self.slots.as_mut() {
-            ix.add(key);
-        }
         let mut k = Key::new(key);
         k.set_lru(self.access.new_key());
         self.keys.insert_new(k, value);
+        if let Some(ix) = self.slots.as_mut() {
+            ix.add(self.keys.len() - 1, key);
+        }
     }
 
     /// Adds a loaded key (RDB, DEBUG RELOAD, an AOF preamble): Redis's dbAddRDBLoad, which
     /// raises no `new` event.
     pub(crate) fn insert_loaded(&mut self, key: &[u8], value: Value) {
         self.signal_ready(key);
-        if let Some(ix) = self.slots.as_mut() {
-            ix.add(key);
-        }
         let mut k = Key::new(key);
         k.set_lru(self.access.new_key());
         self.keys.insert_new(k, value);
+        if let Some(ix) = self.slots.as_mut() {
+            ix.add(self.keys.len() - 1, key);
+        }
     }
 
     /// Deletes the key and its TTL; returns the value.
     pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        let pos = match self.slots {
+            Some(_) => self.keys.position(key),
+            None => None,
+        };
         let (_, v) = self.keys.remove(key)?;
-        if let Some(ix) = self.slots.as_mut() {
-            ix.remove(key);
+        if let (Some(ix), Some(pos)) = (self.slots.as_mut(), pos) {
+            // The dict moved its last entry into the removed one's place (Dict::position).
+            let moved = (pos < self.keys.len()).then(|| self.keys.key_at(pos).as_bytes());
+            ix.remove(pos, key, moved);
         }
         if !self.expires.is_empty() {
             self.expires.remove(key);
@@ -425,8 +433,7 @@ impl Db {
         if let Some(slot) = self.expires.get_mut(key) {
             *slot = at_ms;
         } else {
-            self.expires
-                .insert_new(crate::types::CompactBytes::new(key), at_ms);
+            self.expires.insert_new(Key::new(key), at_ms);
         }
     }
 
@@ -445,7 +452,7 @@ impl Db {
     }
 
     /// Removes everything, returning the old keys and expiry tables (for FLUSH* ASYNC).
-    pub(crate) fn flush_all(&mut self) -> (Dict<Value, Key>, Dict<u64>) {
+    pub(crate) fn flush_all(&mut self) -> (Dict<Value, Key>, Dict<u64, Key>) {
         if let Some(ix) = self.slots.as_mut() {
             ix.clear();
         }

@@ -3,6 +3,16 @@
 //! operation moves one bucket (and `rehash_steps` lets the host's tick move more), so no
 //! single command pays for a whole resize. `scan` is Redis's reverse-binary cursor, which
 //! returns every entry present for a whole scan even across resizes.
+//!
+//! Memory layout (issue 19, memory per key): the entries are not one allocation each but
+//! live densely in one store shared by both tables (`Entries`: fixed-size chunks of
+//! `CHUNK` entries, so growing never copies or doubles a big block), and buckets and chain
+//! links are 32-bit entry numbers rather than pointers. An entry is then its key, value and
+//! a 4-byte link with no allocator header or rounding: the keyspace's `{Key, Value, link}`
+//! costs 48 bytes instead of a 56-byte node in a 64-byte malloc chunk, and a bucket 4 bytes
+//! instead of 8. A rehash moves links, never entries; removing an entry moves the store's
+//! last entry into its place and re-points the one link that named it (`relink`). All of it
+//! is safe Rust.
 
 use super::{CompactBytes, Key};
 use crate::rng::Rng;
@@ -41,7 +51,7 @@ pub fn rehashed_buckets() -> u64 {
     REHASHED.with(|c| c.get())
 }
 
-/// A bucket array this big or bigger (512 KB of pointers) is not freed where its rehash
+/// A bucket array this big or bigger (256 KB of links) is not freed where its rehash
 /// completes while retiring is on ([`set_retire_tables`]): unmapping tens of MB of touched
 /// pages took milliseconds of the event loop's turn (measured: a 32 MB array's free in a
 /// 13 ms turn of the growth bench).
@@ -53,8 +63,8 @@ thread_local! {
 }
 
 /// An empty bucket array a completed rehash left behind, for a host to free elsewhere (its
-/// lazy-free worker). Only its memory: every bucket was `None`, so it is held as plain words.
-pub struct RetiredTable(#[allow(dead_code)] Vec<usize>);
+/// lazy-free worker). Only its memory: every bucket was empty.
+pub struct RetiredTable(#[allow(dead_code)] Vec<Link>);
 
 /// Whether big old bucket arrays are set aside ([`take_retired_tables`]) rather than freed
 /// at once, on this thread. Off by default: a host without a worker needs nothing.
@@ -68,21 +78,12 @@ pub fn take_retired_tables() -> Vec<RetiredTable> {
 }
 
 /// Frees a table whose entries have all moved out: a big one is set aside while retiring is
-/// on, any other freed here (its `Drop` skips the scan of an empty table).
-fn retire<V, K>(t: Table<V, K>) {
+/// on, any other freed here.
+fn retire(t: Table) {
     debug_assert_eq!(t.used, 0);
-    if t.buckets.len() < RETIRE_MIN_BUCKETS || !RETIRE.with(|c| c.get()) {
-        return;
+    if t.buckets.len() >= RETIRE_MIN_BUCKETS && RETIRE.with(|c| c.get()) {
+        RETIRED.with(|r| r.borrow_mut().push(RetiredTable(t.buckets)));
     }
-    let mut t = std::mem::ManuallyDrop::new(t);
-    let mut buckets = std::mem::ManuallyDrop::new(std::mem::take(&mut t.buckets));
-    let (ptr, len, cap) = (buckets.as_mut_ptr(), buckets.len(), buckets.capacity());
-    // SAFETY: `Option<Box<_>>` and `usize` have the same size and alignment, so the block has
-    // the layout a `Vec<usize>` of capacity `cap` frees with; every element is `None`, the
-    // null pointer (the table is empty), which is a valid `usize` (0). The table itself owns
-    // nothing else (its Vec was taken), so not dropping it leaks nothing.
-    let words = unsafe { Vec::from_raw_parts(ptr.cast::<usize>(), len, cap) };
-    RETIRED.with(|r| r.borrow_mut().push(RetiredTable(words)));
 }
 /// Redis's HASHTABLE_MIN_FILL (htNeedsResize): a table of more than `INITIAL_SIZE` buckets
 /// whose entries fill less than this percentage of them is shrunk by `shrink_if_needed` to
@@ -92,27 +93,106 @@ fn retire<V, K>(t: Table<V, K>) {
 /// t_set.c and t_zset.c do).
 const MIN_FILL_PERCENT: usize = 10;
 
+/// A bucket or chain link: `NONE`, or entry number + 1 in the dict's `Entries`.
+type Link = u32;
+const NONE: Link = 0;
+
+/// Entries per chunk of the store (the first chunk grows like a Vec up to it, so a small
+/// dict's store stays small).
+const CHUNK_BITS: u32 = 10;
+const CHUNK: usize = 1 << CHUNK_BITS;
+
 struct Node<V, K> {
     key: K,
     value: V,
-    next: Option<Box<Node<V, K>>>,
+    next: Link,
 }
 
-struct Table<V, K> {
-    buckets: Vec<Option<Box<Node<V, K>>>>,
+/// The entries of both tables, dense: entry `i` (link `i + 1`) is `chunks[i / CHUNK][i %
+/// CHUNK]`, and every entry below `len` exists.
+struct Entries<V, K> {
+    chunks: Vec<Vec<Node<V, K>>>,
+    len: usize,
+}
+
+impl<V, K> Entries<V, K> {
+    fn new() -> Self {
+        Entries {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn at(&self, link: Link) -> &Node<V, K> {
+        let i = (link - 1) as usize;
+        &self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]
+    }
+
+    #[inline]
+    fn at_mut(&mut self, link: Link) -> &mut Node<V, K> {
+        let i = (link - 1) as usize;
+        &mut self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]
+    }
+
+    /// Stores a node at the end; its link.
+    fn push(&mut self, node: Node<V, K>) -> Link {
+        assert!(
+            self.len < Link::MAX as usize,
+            "hash table has too many entries"
+        );
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < CHUNK => c.push(node),
+            _ => {
+                let mut c = if self.chunks.is_empty() {
+                    Vec::new()
+                } else {
+                    Vec::with_capacity(CHUNK)
+                };
+                c.push(node);
+                self.chunks.push(c);
+            }
+        }
+        self.len += 1;
+        self.len as Link
+    }
+
+    /// Removes the entry at `link`, moving the last entry into its place: the removed node,
+    /// and the old link of the entry that moved (to `link`), if one did.
+    fn swap_remove(&mut self, link: Link) -> (Node<V, K>, Option<Link>) {
+        let last_link = self.len as Link;
+        let chunk = self.chunks.last_mut().expect("an entry to remove");
+        let last = chunk.pop().expect("chunks are never empty");
+        if chunk.is_empty() {
+            self.chunks.pop();
+        }
+        self.len -= 1;
+        if link == last_link {
+            return (last, None);
+        }
+        (std::mem::replace(self.at_mut(link), last), Some(last_link))
+    }
+}
+
+struct Table {
+    buckets: Vec<Link>,
     used: usize,
 }
 
-impl<V, K> Table<V, K> {
-    fn empty() -> Table<V, K> {
+impl Table {
+    fn empty() -> Table {
         Table {
             buckets: Vec::new(),
             used: 0,
         }
     }
-    fn with_size(n: usize) -> Table<V, K> {
+    /// `n` empty buckets. `vec![0; n]` comes from calloc, whose fresh pages the OS maps
+    /// lazily, so starting a resize to 16M buckets costs nothing up front (writing 64 MB of
+    /// links would stall the server for tens of ms); the incremental rehash touches the
+    /// pages a few at a time.
+    fn with_size(n: usize) -> Table {
         Table {
-            buckets: zeroed_buckets(n),
+            buckets: vec![NONE; n],
             used: 0,
         }
     }
@@ -121,47 +201,9 @@ impl<V, K> Table<V, K> {
     }
 }
 
-/// `n` empty buckets in zeroed memory. A big table comes from calloc, whose fresh pages the OS
-/// maps lazily, so starting a resize to 16M buckets costs nothing up front (writing 128 MB of
-/// `None`s would stall the server for tens of ms); the incremental rehash touches the pages a
-/// few at a time.
-fn zeroed_buckets<V, K>(n: usize) -> Vec<Option<Box<Node<V, K>>>> {
-    if n == 0 {
-        return Vec::new();
-    }
-    let layout = std::alloc::Layout::array::<Option<Box<Node<V, K>>>>(n)
-        .unwrap_or_else(|_| panic!("hash table of {n} buckets is too big"));
-    // SAFETY: `Option<Box<T>>` is guaranteed to represent `None` as the null pointer, i.e. all
-    // zero bits (the documented null-pointer optimization), so zeroed memory holds `n` valid
-    // `None`s. The block comes from the global allocator with exactly the layout
-    // `Vec<Option<Box<Node<V, K>>>>` of capacity `n` uses, so the Vec may own and free it.
-    unsafe {
-        let p = std::alloc::alloc_zeroed(layout).cast::<Option<Box<Node<V, K>>>>();
-        if p.is_null() {
-            std::alloc::handle_alloc_error(layout);
-        }
-        Vec::from_raw_parts(p, n, n)
-    }
-}
-
-impl<V, K> Drop for Table<V, K> {
-    // Unlink chains iteratively so a long chain cannot overflow the stack.
-    fn drop(&mut self) {
-        // A table a rehash emptied: no need to read its whole bucket array again.
-        if self.used == 0 {
-            return;
-        }
-        for bucket in self.buckets.iter_mut() {
-            let mut cur = bucket.take();
-            while let Some(mut node) = cur {
-                cur = node.next.take();
-            }
-        }
-    }
-}
-
 pub struct Dict<V, K = CompactBytes> {
-    tables: [Table<V, K>; 2],
+    tables: [Table; 2],
+    entries: Entries<V, K>,
     /// The next bucket of table 0 to move into table 1, while rehashing.
     rehash_idx: Option<usize>,
     hasher: foldhash::fast::FixedState,
@@ -171,6 +213,7 @@ impl<V, K: DictKey> Dict<V, K> {
     pub fn new(seed: u64) -> Dict<V, K> {
         Dict {
             tables: [Table::empty(), Table::empty()],
+            entries: Entries::new(),
             rehash_idx: None,
             hasher: foldhash::fast::FixedState::with_seed(seed),
         }
@@ -197,11 +240,10 @@ impl<V, K: DictKey> Dict<V, K> {
         self.tables[0].buckets.len() + self.tables[1].buckets.len()
     }
 
-    /// Bytes of the table's own structure: an entry node per entry and a pointer per bucket
-    /// (what Redis's getMemoryOverheadData counts for a database's dicts).
+    /// Bytes of the table's own structure: an entry per entry and a link per bucket (what
+    /// Redis's getMemoryOverheadData counts for a database's dicts).
     pub fn overhead_bytes(&self) -> usize {
-        self.len() * std::mem::size_of::<Node<V, K>>()
-            + self.slots() * std::mem::size_of::<Option<Box<Node<V, K>>>>()
+        self.len() * std::mem::size_of::<Node<V, K>>() + self.slots() * std::mem::size_of::<Link>()
     }
 
     /// Moves up to `n` buckets to the new table, visiting at most 10·n empty ones (Redis's
@@ -213,7 +255,7 @@ impl<V, K: DictKey> Dict<V, K> {
         let mut empty_visits = n * 10;
         let mut moved = 0;
         while moved < n && self.tables[0].used > 0 {
-            while self.tables[0].buckets[idx].is_none() {
+            while self.tables[0].buckets[idx] == NONE {
                 idx += 1;
                 empty_visits -= 1;
                 if empty_visits == 0 {
@@ -221,16 +263,17 @@ impl<V, K: DictKey> Dict<V, K> {
                     return true;
                 }
             }
-            let mut chain = self.tables[0].buckets[idx].take();
-            while let Some(mut node) = chain {
-                chain = node.next.take();
-                let h = self.hash(&node.key);
+            let mut cur = std::mem::replace(&mut self.tables[0].buckets[idx], NONE);
+            while cur != NONE {
+                let h = self.hash(&self.entries.at(cur).key);
                 let t1 = &mut self.tables[1];
                 let slot = (h & t1.mask()) as usize;
-                node.next = t1.buckets[slot].take();
-                t1.buckets[slot] = Some(node);
+                let node = self.entries.at_mut(cur);
+                let next = std::mem::replace(&mut node.next, t1.buckets[slot]);
+                t1.buckets[slot] = cur;
                 t1.used += 1;
                 self.tables[0].used -= 1;
+                cur = next;
             }
             idx += 1;
             moved += 1;
@@ -292,17 +335,27 @@ impl<V, K: DictKey> Dict<V, K> {
         false
     }
 
-    fn find_in(&self, key: &[u8], h: u64) -> Option<&Node<V, K>> {
+    /// The head of `h`'s chain in table `t` (`NONE` for an unallocated table).
+    #[inline]
+    fn head(&self, t: usize, h: u64) -> Link {
+        let table = &self.tables[t];
+        if table.buckets.is_empty() {
+            NONE
+        } else {
+            table.buckets[(h & table.mask()) as usize]
+        }
+    }
+
+    /// The link of `key`'s entry, if present.
+    fn find(&self, key: &[u8], h: u64) -> Option<Link> {
         for t in 0..2 {
-            let table = &self.tables[t];
-            if !table.buckets.is_empty() {
-                let mut cur = table.buckets[(h & table.mask()) as usize].as_deref();
-                while let Some(node) = cur {
-                    if &node.key[..] == key {
-                        return Some(node);
-                    }
-                    cur = node.next.as_deref();
+            let mut cur = self.head(t, h);
+            while cur != NONE {
+                let node = self.entries.at(cur);
+                if &node.key[..] == key {
+                    return Some(cur);
                 }
+                cur = node.next;
             }
             if !self.is_rehashing() {
                 break;
@@ -315,7 +368,8 @@ impl<V, K: DictKey> Dict<V, K> {
         if self.is_empty() {
             return None;
         }
-        self.find_in(key, self.hash(key)).map(|n| &n.value)
+        let l = self.find(key, self.hash(key))?;
+        Some(&self.entries.at(l).value)
     }
 
     pub fn contains_key(&self, key: &[u8]) -> bool {
@@ -327,12 +381,8 @@ impl<V, K: DictKey> Dict<V, K> {
             return None;
         }
         self.rehash_step();
-        let h = self.hash(key);
-        self.find_mut(key, h)
-    }
-
-    fn find_mut(&mut self, key: &[u8], h: u64) -> Option<&mut V> {
-        self.find_node_mut(key, h).map(|n| &mut n.value)
+        let l = self.find(key, self.hash(key))?;
+        Some(&mut self.entries.at_mut(l).value)
     }
 
     /// The entry of `key`, with its key writable: for the metadata a key type carries (the
@@ -342,9 +392,9 @@ impl<V, K: DictKey> Dict<V, K> {
             return None;
         }
         self.rehash_step();
-        let h = self.hash(key);
-        self.find_node_mut(key, h)
-            .map(|n| (&mut n.key, &mut n.value))
+        let l = self.find(key, self.hash(key))?;
+        let n = self.entries.at_mut(l);
+        Some((&mut n.key, &mut n.value))
     }
 
     /// The entry of `key`, read-only.
@@ -352,47 +402,16 @@ impl<V, K: DictKey> Dict<V, K> {
         if self.is_empty() {
             return None;
         }
-        self.find_in(key, self.hash(key))
-            .map(|n| (&n.key, &n.value))
-    }
-
-    fn find_node_mut(&mut self, key: &[u8], h: u64) -> Option<&mut Node<V, K>> {
-        if self.is_empty() {
-            return None;
-        }
-        // Find the node's position immutably, then walk to it mutably (a returned mutable
-        // borrow inside a loop is beyond today's borrow checker).
-        let (t, depth) = (0..2).find_map(|t| {
-            let table = &self.tables[t];
-            if table.buckets.is_empty() || (t == 1 && !self.is_rehashing()) {
-                return None;
-            }
-            let mut cur = table.buckets[(h & table.mask()) as usize].as_deref();
-            let mut depth = 0;
-            while let Some(node) = cur {
-                if &node.key[..] == key {
-                    return Some((t, depth));
-                }
-                depth += 1;
-                cur = node.next.as_deref();
-            }
-            None
-        })?;
-        let table = &mut self.tables[t];
-        let slot = (h & table.mask()) as usize;
-        let mut node = table.buckets[slot].as_deref_mut()?;
-        for _ in 0..depth {
-            node = node.next.as_deref_mut()?;
-        }
-        Some(node)
+        let n = self.entries.at(self.find(key, self.hash(key))?);
+        Some((&n.key, &n.value))
     }
 
     /// Inserts or replaces; returns the old value. Hashes the key once.
     pub fn insert(&mut self, key: &[u8], value: V) -> Option<V> {
         self.rehash_step();
         let h = self.hash(key);
-        if let Some(slot) = self.find_mut(key, h) {
-            return Some(std::mem::replace(slot, value));
+        if let Some(l) = self.find(key, h) {
+            return Some(std::mem::replace(&mut self.entries.at_mut(l).value, value));
         }
         self.expand_if_needed();
         self.insert_hashed(K::from_slice(key), value, h);
@@ -409,7 +428,8 @@ impl<V, K: DictKey> Dict<V, K> {
     ) -> Option<V> {
         self.rehash_step();
         let h = self.hash(key);
-        if let Some(node) = self.find_node_mut(key, h) {
+        if let Some(l) = self.find(key, h) {
+            let node = self.entries.at_mut(l);
             key_meta(&mut node.key, false);
             return Some(std::mem::replace(&mut node.value, value));
         }
@@ -432,7 +452,7 @@ impl<V, K: DictKey> Dict<V, K> {
     /// (the rehash moves it later), as only buckets below `rehash_idx` must be empty there.
     /// So table 1 is written only where the rehash has already written: in a doubling, bucket
     /// i of table 0 moves to buckets i and i + size0, two sequential fronts, so the new array's
-    /// fresh pages are touched (and page-faulted) in order, a page every 512 buckets, rather
+    /// fresh pages are touched (and page-faulted) in order, a page every 1024 buckets, rather
     /// than a random page per new key (measured: ~900 page faults in one 556-command turn of
     /// the growth bench right after a 16M-bucket array was allocated).
     fn insert_hashed(&mut self, key: K, value: V, h: u64) {
@@ -441,10 +461,11 @@ impl<V, K: DictKey> Dict<V, K> {
             Some(_) => 1,
             None => 0,
         };
+        let slot = (h & self.tables[t].mask()) as usize;
+        let next = self.tables[t].buckets[slot];
+        let l = self.entries.push(Node { key, value, next });
         let table = &mut self.tables[t];
-        let slot = (h & table.mask()) as usize;
-        let next = table.buckets[slot].take();
-        table.buckets[slot] = Some(Box::new(Node { key, value, next }));
+        table.buckets[slot] = l;
         table.used += 1;
     }
 
@@ -454,27 +475,75 @@ impl<V, K: DictKey> Dict<V, K> {
         }
         self.rehash_step();
         let h = self.hash(key);
-        let rehashing = self.is_rehashing();
         for t in 0..2 {
-            let table = &mut self.tables[t];
-            if !table.buckets.is_empty() {
-                let slot = (h & table.mask()) as usize;
-                let mut cur = &mut table.buckets[slot];
-                while cur.as_ref().is_some_and(|n| &n.key[..] != key) {
-                    cur = &mut cur.as_mut().expect("checked").next;
-                }
-                if let Some(mut node) = cur.take() {
-                    *cur = node.next.take();
-                    table.used -= 1;
-                    let Node { key, value, .. } = *node;
-                    return Some((key, value));
-                }
+            let (mut prev, mut cur) = (NONE, self.head(t, h));
+            while cur != NONE && &self.entries.at(cur).key[..] != key {
+                prev = cur;
+                cur = self.entries.at(cur).next;
             }
-            if !rehashing {
+            if cur != NONE {
+                let next = self.entries.at(cur).next;
+                if prev == NONE {
+                    let table = &mut self.tables[t];
+                    let slot = (h & table.mask()) as usize;
+                    table.buckets[slot] = next;
+                } else {
+                    self.entries.at_mut(prev).next = next;
+                }
+                self.tables[t].used -= 1;
+                let (node, moved) = self.entries.swap_remove(cur);
+                if let Some(old) = moved {
+                    self.relink(old, cur);
+                }
+                return Some((node.key, node.value));
+            }
+            if !self.is_rehashing() {
                 break;
             }
         }
         None
+    }
+
+    /// The entry at `old` moved to `new` (`Entries::swap_remove`): re-points the one bucket
+    /// or chain link that named it, found through its key's hash.
+    fn relink(&mut self, old: Link, new: Link) {
+        let h = self.hash(&self.entries.at(new).key);
+        for t in 0..2 {
+            let table = &mut self.tables[t];
+            if !table.buckets.is_empty() {
+                let slot = (h & table.mask()) as usize;
+                if table.buckets[slot] == old {
+                    table.buckets[slot] = new;
+                    return;
+                }
+                let mut cur = table.buckets[slot];
+                while cur != NONE {
+                    let node = self.entries.at_mut(cur);
+                    if node.next == old {
+                        node.next = new;
+                        return;
+                    }
+                    cur = node.next;
+                }
+            }
+        }
+        unreachable!("a stored entry is linked from its key's bucket");
+    }
+
+    /// The position of `key`'s entry in the dense store (`0..len()`), for an index kept
+    /// beside the dict (keyspace/slots.rs). Positions are stable except in one way: an
+    /// insert puts the new entry at position `len() - 1`, and `remove` moves the entry at
+    /// the last position into the removed one's place.
+    pub fn position(&self, key: &[u8]) -> Option<usize> {
+        if self.is_empty() {
+            return None;
+        }
+        self.find(key, self.hash(key)).map(|l| (l - 1) as usize)
+    }
+
+    /// The key of the entry at `pos` (`0..len()`).
+    pub fn key_at(&self, pos: usize) -> &K {
+        &self.entries.at(pos as Link + 1).key
     }
 
     /// Empties the dict, returning the old contents (so a host can free them elsewhere).
@@ -484,10 +553,24 @@ impl<V, K: DictKey> Dict<V, K> {
             self,
             Dict {
                 tables: [Table::empty(), Table::empty()],
+                entries: Entries::new(),
                 rehash_idx: None,
                 hasher: seed_hasher,
             },
         )
+    }
+
+    /// The entries of one chain, from its head.
+    fn chain(&self, head: Link) -> impl Iterator<Item = &Node<V, K>> {
+        let mut cur = head;
+        std::iter::from_fn(move || {
+            if cur == NONE {
+                return None;
+            }
+            let n = self.entries.at(cur);
+            cur = n.next;
+            Some(n)
+        })
     }
 
     /// A random entry, like dictGetRandomKey: a random non-empty bucket, then a random node
@@ -505,7 +588,7 @@ impl<V, K: DictKey> Dict<V, K> {
                     // Buckets of table 0 below rehash_idx are empty: skip them.
                     let h = ri + rng.below((s0 + s1 - ri) as u64) as usize;
                     let (t, slot) = if h >= s0 { (1, h - s0) } else { (0, h) };
-                    if self.tables[t].buckets[slot].is_some() {
+                    if self.tables[t].buckets[slot] != NONE {
                         break (t, slot);
                     }
                 }
@@ -514,29 +597,16 @@ impl<V, K: DictKey> Dict<V, K> {
                 let mask = self.tables[0].mask();
                 loop {
                     let slot = (rng.next_u64() & mask) as usize;
-                    if self.tables[0].buckets[slot].is_some() {
+                    if self.tables[0].buckets[slot] != NONE {
                         break (0, slot);
                     }
                 }
             }
         };
-        let head = self.tables[t].buckets[slot].as_deref();
-        let mut len = 0;
-        let mut cur = head;
-        while let Some(n) = cur {
-            len += 1;
-            cur = n.next.as_deref();
-        }
-        let mut pick = rng.below(len) as usize;
-        let mut cur = head;
-        while let Some(n) = cur {
-            if pick == 0 {
-                return Some((&n.key, &n.value));
-            }
-            pick -= 1;
-            cur = n.next.as_deref();
-        }
-        None
+        let head = self.tables[t].buckets[slot];
+        let len = self.chain(head).count();
+        let pick = rng.below(len as u64) as usize;
+        self.chain(head).nth(pick).map(|n| (&n.key, &n.value))
     }
 
     /// Redis's dictGetSomeKeys: up to `count` entries (distinct, not uniformly chosen) from
@@ -588,8 +658,8 @@ impl<V, K: DictKey> Dict<V, K> {
                 if i >= t.buckets.len() {
                     continue;
                 }
-                let mut cur = t.buckets[i].as_deref();
-                if cur.is_none() {
+                let head = t.buckets[i];
+                if head == NONE {
                     empty_run += 1;
                     if empty_run >= 5 && empty_run > count {
                         i = (rng.next_u64() & max_mask) as usize;
@@ -597,13 +667,12 @@ impl<V, K: DictKey> Dict<V, K> {
                     }
                 } else {
                     empty_run = 0;
-                    while let Some(n) = cur {
+                    for n in self.chain(head) {
                         f(&n.key, &n.value);
                         stored += 1;
                         if stored == count {
                             return stored;
                         }
-                        cur = n.next.as_deref();
                     }
                 }
             }
@@ -612,11 +681,10 @@ impl<V, K: DictKey> Dict<V, K> {
         stored
     }
 
-    fn visit_bucket(table: &Table<V, K>, slot: u64, f: &mut impl FnMut(&K, &V)) {
-        let mut cur = table.buckets[(slot & table.mask()) as usize].as_deref();
-        while let Some(n) = cur {
+    fn visit_bucket(&self, t: usize, slot: u64, f: &mut impl FnMut(&K, &V)) {
+        let table = &self.tables[t];
+        for n in self.chain(table.buckets[(slot & table.mask()) as usize]) {
             f(&n.key, &n.value);
-            cur = n.next.as_deref();
         }
     }
 
@@ -627,20 +695,19 @@ impl<V, K: DictKey> Dict<V, K> {
         }
         let mut v = cursor;
         if !self.is_rehashing() {
-            let t0 = &self.tables[0];
-            let m0 = t0.mask();
-            Self::visit_bucket(t0, v & m0, &mut f);
+            let m0 = self.tables[0].mask();
+            self.visit_bucket(0, v & m0, &mut f);
             v |= !m0;
             v = v.reverse_bits().wrapping_add(1).reverse_bits();
         } else {
-            let (mut small, mut big) = (&self.tables[0], &self.tables[1]);
-            if small.buckets.len() > big.buckets.len() {
+            let (mut small, mut big) = (0, 1);
+            if self.tables[0].buckets.len() > self.tables[1].buckets.len() {
                 std::mem::swap(&mut small, &mut big);
             }
-            let (m0, m1) = (small.mask(), big.mask());
-            Self::visit_bucket(small, v & m0, &mut f);
+            let (m0, m1) = (self.tables[small].mask(), self.tables[big].mask());
+            self.visit_bucket(small, v & m0, &mut f);
             loop {
-                Self::visit_bucket(big, v & m1, &mut f);
+                self.visit_bucket(big, v & m1, &mut f);
                 v |= !m1;
                 v = v.reverse_bits().wrapping_add(1).reverse_bits();
                 if v & (m0 ^ m1) == 0 {
@@ -671,13 +738,8 @@ impl<V, K: DictKey> Dict<V, K> {
             }
             let mut clvector = [0u64; VECTLEN];
             let (mut slots, mut maxchain, mut totchain) = (0u64, 0u64, 0u64);
-            for b in &t.buckets {
-                let mut len = 0u64;
-                let mut cur = b.as_deref();
-                while let Some(node) = cur {
-                    len += 1;
-                    cur = node.next.as_deref();
-                }
+            for &b in &t.buckets {
+                let len = self.chain(b).count() as u64;
                 if len == 0 {
                     clvector[0] += 1;
                     continue;
@@ -707,16 +769,12 @@ impl<V, K: DictKey> Dict<V, K> {
         s
     }
 
+    /// Every entry, in bucket order (table 0's buckets, then table 1's), as before.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.tables.iter().flat_map(|t| {
-            t.buckets.iter().flat_map(|b| {
-                let mut cur = b.as_deref();
-                std::iter::from_fn(move || {
-                    let n = cur?;
-                    cur = n.next.as_deref();
-                    Some((&n.key, &n.value))
-                })
-            })
+        self.tables.iter().flat_map(move |t| {
+            t.buckets
+                .iter()
+                .flat_map(move |&b| self.chain(b).map(|n| (&n.key, &n.value)))
         })
     }
 }
@@ -802,9 +860,9 @@ mod tests {
             }
             if let Some(ri) = d.rehash_idx {
                 let size0 = d.tables[0].buckets.len();
-                assert!(d.tables[0].buckets[..ri].iter().all(Option::is_none));
+                assert!(d.tables[0].buckets[..ri].iter().all(|&b| b == NONE));
                 if d.tables[1].buckets.len() == 2 * size0 {
-                    let written = |b: usize| d.tables[1].buckets[b].is_some();
+                    let written = |b: usize| d.tables[1].buckets[b] != NONE;
                     assert!((ri..size0).all(|b| !written(b) && !written(b + size0)));
                 }
             }
@@ -863,6 +921,29 @@ mod tests {
         assert!(stable.is_subset(&seen));
     }
 
+    /// `position`'s contract: new entries go last, a removal moves the last entry into the
+    /// removed one's place, and nothing else moves (not a rehash).
+    #[test]
+    fn positions_move_only_by_removal_of_another() {
+        let mut d: Dict<u32> = Dict::new(11);
+        for i in 0..3000u32 {
+            d.insert(&i.to_be_bytes(), i);
+            assert_eq!(d.position(&i.to_be_bytes()), Some(d.len() - 1));
+        }
+        let mut order: Vec<u32> = (0..d.len())
+            .map(|p| u32::from_be_bytes(d.key_at(p)[..].try_into().unwrap()))
+            .collect();
+        for i in (0..3000u32).step_by(7) {
+            let pos = d.position(&i.to_be_bytes()).unwrap();
+            d.remove(&i.to_be_bytes());
+            order.swap_remove(pos);
+            d.rehash_steps(3);
+            for (p, k) in order.iter().enumerate() {
+                assert_eq!(d.position(&k.to_be_bytes()), Some(p));
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn scan_returns_all_stable_keys(initial in 0u32..600, churn in proptest::collection::vec((any::<bool>(), 0u32..2000), 0..400)) {
@@ -870,7 +951,7 @@ mod tests {
         }
 
         #[test]
-        fn behaves_like_a_hashmap(ops in proptest::collection::vec((0u8..4, 0u16..300), 0..2000)) {
+        fn behaves_like_a_hashmap(ops in proptest::collection::vec((0u8..4, 0u16..300), 0..3000)) {
             let mut d: Dict<u16> = Dict::new(3);
             let mut model = HashMap::new();
             let mut rng = Rng::new(5);
@@ -880,6 +961,9 @@ mod tests {
                     0 => prop_assert_eq!(d.insert(&key, k), model.insert(k, k)),
                     1 => prop_assert_eq!(d.remove(&key).map(|(_, v)| v), model.remove(&k)),
                     2 => prop_assert_eq!(d.get(&key), model.get(&k)),
+                    3 if k % 4 == 0 => {
+                        d.rehash_steps(1 + k as usize % 3);
+                    }
                     _ => {
                         d.shrink_if_needed();
                         if let Some((kk, v)) = d.random_entry(&mut rng) {
@@ -893,6 +977,21 @@ mod tests {
                 prop_assert_eq!(d.len(), model.len());
             }
             prop_assert_eq!(d.iter().count(), model.len());
+            // Every entry is reachable through its own bucket, and a scan returns each once.
+            for (k, v) in &model {
+                prop_assert_eq!(d.get(&k.to_le_bytes()), Some(v));
+            }
+            let (mut cursor, mut seen) = (0, Vec::new());
+            loop {
+                cursor = d.scan(cursor, |_, v| seen.push(*v));
+                if cursor == 0 {
+                    break;
+                }
+            }
+            seen.sort_unstable();
+            let mut want: Vec<u16> = model.keys().copied().collect();
+            want.sort_unstable();
+            prop_assert_eq!(seen, want);
         }
     }
 }

@@ -2,78 +2,119 @@
 //! the last access, or the LFU form: 16-bit minutes + 8-bit log counter), at no cost in
 //! memory.
 //!
-//! Redis keeps that field in the value's object header. Oxidis's dict node is `{key: 24 B,
-//! value: 24 B, next: 8 B}` = 56 B, a 64-byte allocator chunk: one more field would push it to
-//! 80 B. The key has room instead: an inline key gives up 3 of `CompactBytes`'s 22 inline bytes
-//! (19 left: "user:1000000000" and "key:000000000001" still fit), and a heap key stores the
-//! field in the padding between the enum's tag and its pointer. The keyspace dict is
-//! `Dict<Value, Key>`; every other dict keeps `CompactBytes` keys with all 22 bytes.
+//! Redis keeps that field in the value's object header. Oxidis keeps it in the key, which is
+//! 20 bytes with 4-byte alignment: a 32-bit header (the 24-bit field and a length byte) and
+//! 16 bytes that hold a key of up to 16 bytes inline ("key:000000000001", "user:1000000000")
+//! or the address and length of a longer key's heap bytes. The keyspace dict's entry is then
+//! `{Value: 24 B, Key: 20 B, link: 4 B}` = 48 bytes (types/dict.rs stores entries densely,
+//! with no allocator header). Every other dict keeps `CompactBytes` keys (22 bytes inline).
+//!
+//! The heap form is the one piece of `unsafe` here: a pointer kept as an integer (so the key
+//! needs only 4-byte alignment), through Rust's exposed-provenance API. Invariants: the length
+//! byte is `HEAP` exactly when `bytes` holds the address (exposed by `expose_provenance`) and
+//! length of a `Box<[u8]>` this `Key` owns, made by `Key::new` and freed only by `Drop`; a
+//! `Key` is never copied bitwise (no `Copy`; `Clone` makes a new box).
 
 use std::borrow::Borrow;
 use std::fmt;
 
 /// Longest key kept inline, without an allocation.
-pub const INLINE_CAP: usize = 19;
+pub const INLINE_CAP: usize = 16;
 
 /// The largest value of the 24-bit field (Redis's LRU_CLOCK_MAX).
 pub const LRU_MAX: u32 = (1 << 24) - 1;
 
-#[derive(Clone)]
-pub struct Key(Repr);
+/// The length byte of a heap key.
+const HEAP: u32 = 0xff;
 
-#[derive(Clone)]
-enum Repr {
-    Inline {
-        lru: [u8; 3],
-        len: u8,
-        buf: [u8; INLINE_CAP],
-    },
-    Heap {
-        lru: [u8; 3],
-        bytes: Box<[u8]>,
-    },
+pub struct Key {
+    /// Bits 0-23: the LRU/LFU field; bits 24-31: the inline length (0..=16), or `HEAP`.
+    meta: u32,
+    /// Inline: the key's bytes. Heap: the address (8 bytes, native order) and the length
+    /// (4 bytes) of the owned boxed bytes.
+    bytes: [u8; INLINE_CAP],
 }
 
 impl Key {
     pub fn new(b: &[u8]) -> Key {
+        let mut bytes = [0u8; INLINE_CAP];
         if b.len() <= INLINE_CAP {
-            let mut buf = [0u8; INLINE_CAP];
-            buf[..b.len()].copy_from_slice(b);
-            Key(Repr::Inline {
-                lru: [0; 3],
-                len: b.len() as u8,
-                buf,
-            })
-        } else {
-            Key(Repr::Heap {
-                lru: [0; 3],
-                bytes: b.into(),
-            })
+            bytes[..b.len()].copy_from_slice(b);
+            return Key {
+                meta: (b.len() as u32) << 24,
+                bytes,
+            };
+        }
+        let len = u32::try_from(b.len()).expect("a key shorter than 4 GB");
+        let boxed: Box<[u8]> = b.into();
+        let addr = Box::into_raw(boxed).cast::<u8>().expose_provenance() as u64;
+        bytes[..8].copy_from_slice(&addr.to_ne_bytes());
+        bytes[8..12].copy_from_slice(&len.to_ne_bytes());
+        Key {
+            meta: HEAP << 24,
+            bytes,
         }
     }
 
     #[inline]
+    fn is_heap(&self) -> bool {
+        self.meta >> 24 == HEAP
+    }
+
+    /// A heap key's address and length.
+    #[inline]
+    fn heap_parts(&self) -> (*mut u8, usize) {
+        let addr = u64::from_ne_bytes(self.bytes[..8].try_into().expect("8 bytes"));
+        let len = u32::from_ne_bytes(self.bytes[8..12].try_into().expect("4 bytes"));
+        (
+            std::ptr::with_exposed_provenance_mut(addr as usize),
+            len as usize,
+        )
+    }
+
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            Repr::Inline { len, buf, .. } => &buf[..*len as usize],
-            Repr::Heap { bytes, .. } => bytes,
+        if self.is_heap() {
+            let (p, len) = self.heap_parts();
+            // SAFETY: a heap key owns the `Box<[u8]>` of `len` bytes at `p` (module
+            // invariants); its provenance was exposed when the box was made, and the bytes
+            // live until `Drop`, so borrowing them for `&self`'s lifetime is sound.
+            unsafe { std::slice::from_raw_parts(p, len) }
+        } else {
+            &self.bytes[..(self.meta >> 24) as usize]
         }
     }
 
     /// The 24-bit LRU/LFU field.
     #[inline]
     pub fn lru(&self) -> u32 {
-        let (Repr::Inline { lru, .. } | Repr::Heap { lru, .. }) = &self.0;
-        u32::from_le_bytes([lru[0], lru[1], lru[2], 0])
+        self.meta & LRU_MAX
     }
 
     /// Sets the 24-bit LRU/LFU field (higher bits are dropped). Only this field can change
     /// in a key already in a table: its bytes, and so its hash, never do.
     #[inline]
     pub fn set_lru(&mut self, v: u32) {
-        let (Repr::Inline { lru, .. } | Repr::Heap { lru, .. }) = &mut self.0;
-        let b = v.to_le_bytes();
-        *lru = [b[0], b[1], b[2]];
+        self.meta = (self.meta & !LRU_MAX) | (v & LRU_MAX);
+    }
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        if self.is_heap() {
+            let (p, len) = self.heap_parts();
+            // SAFETY: the box `Key::new` leaked with exactly this address and length, owned by
+            // this key alone and freed nowhere else (module invariants).
+            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(p, len)) });
+        }
+    }
+}
+
+impl Clone for Key {
+    fn clone(&self) -> Key {
+        let mut k = Key::new(self.as_bytes());
+        k.set_lru(self.lru());
+        k
     }
 }
 
@@ -110,9 +151,10 @@ mod tests {
 
     #[test]
     fn size_and_field() {
-        assert_eq!(std::mem::size_of::<Key>(), 24);
-        for n in [0, 1, 19, 20, 22, 100] {
-            let v: Vec<u8> = (0..n as u8).collect();
+        assert_eq!(std::mem::size_of::<Key>(), 20);
+        assert_eq!(std::mem::align_of::<Key>(), 4);
+        for n in [0, 1, 15, 16, 17, 19, 20, 22, 100, 70_000] {
+            let v: Vec<u8> = (0..n).map(|i| i as u8).collect();
             let mut k = Key::new(&v);
             assert_eq!(k.as_bytes(), &v[..]);
             assert_eq!(k.lru(), 0);
@@ -121,7 +163,23 @@ mod tests {
             assert_eq!(k.as_bytes(), &v[..], "the field never touches the bytes");
             k.set_lru(LRU_MAX);
             assert_eq!(k.lru(), LRU_MAX);
-            assert_eq!(k.clone().as_bytes(), &v[..]);
+            let c = k.clone();
+            drop(k);
+            assert_eq!(c.as_bytes(), &v[..]);
+            assert_eq!(c.lru(), LRU_MAX);
+            // Moved around (a dict's store moves entries): the heap bytes stay owned.
+            let moved = Box::new(c);
+            assert_eq!(moved.as_bytes(), &v[..]);
         }
+    }
+
+    #[test]
+    fn the_keyspace_entry_is_48_bytes() {
+        struct Entry {
+            _key: Key,
+            _value: crate::types::Value,
+            _next: u32,
+        }
+        assert_eq!(std::mem::size_of::<Entry>(), 48);
     }
 }
