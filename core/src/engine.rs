@@ -298,6 +298,8 @@ pub struct Server {
     /// The command table under the config file's rename-command lines (None: no renames, the
     /// static table serves; see `command::lookup_in`).
     pub(crate) renamed: Option<crate::command::Renamed>,
+    /// The last request's command name as sent and what it named (`command::lookup_in`).
+    pub(crate) last_lookup: crate::command::LookupCache,
     pub(crate) stats: Stats,
     pub(crate) rng: Rng,
     pub(crate) host: HostInfo,
@@ -327,6 +329,8 @@ pub struct Server {
     pub(crate) persist: crate::rdb::persist::Persist,
     /// Big values waiting for the host to free them elsewhere (lazyfree.rs).
     pub(crate) lazyfree: Vec<crate::lazyfree::Garbage>,
+    /// `lazyfree::PENDING_GEN` when the databases' pending_free lists were last emptied.
+    pub(crate) pending_free_seen: u64,
     pub(crate) pubsub: crate::command::pubsub::PubSub,
     pub(crate) blocking: crate::command::blocking::Blocking,
     /// Client-side caching: the tracking and prefix tables (tracking.rs).
@@ -525,6 +529,7 @@ impl Engine {
             srv: Server {
                 dbs,
                 renamed,
+                last_lookup: Default::default(),
                 config,
                 acl,
                 acl_host: None,
@@ -543,6 +548,7 @@ impl Engine {
                 debug: Default::default(),
                 persist: Default::default(),
                 lazyfree: Vec::new(),
+                pending_free_seen: 0,
                 pubsub: Default::default(),
                 blocking: Default::default(),
                 tracking: Default::default(),
