@@ -603,7 +603,7 @@ fn process_command(
         Dispatched::Done
     };
     // Redis 7.0 answers QUIT before any lookup, whatever its arguments.
-    if is(args[0], "quit") {
+    if args[0].len() >= 4 && args[0][..4].eq_ignore_ascii_case(b"quit") && is(args[0], "quit") {
         srv.stats.commands_processed += 1;
         let c = &mut clients[id.0];
         ReplyWriter::new(&mut c.out, c.resp3).ok();
@@ -800,6 +800,9 @@ pub fn call(
 ) {
     srv.stats.commands_processed += 1;
     srv.sync_access(now);
+    if cmd.flags & (flags::READONLY | flags::FAST) != flags::READONLY | flags::FAST {
+        srv.forget_db_scan();
+    }
     let Some(handler) = cmd.handler else {
         // A container called bare: its arity (-2) has already refused it.
         return;
