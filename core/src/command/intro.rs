@@ -125,7 +125,7 @@ impl CommandCounters {
         let size = std::mem::size_of::<CommandSpec>();
         let off = (cmd as *const CommandSpec as usize).wrapping_sub(table.as_ptr() as usize);
         let i = off / size;
-        (off % size == 0 && i < table.len()).then_some(i)
+        (off.is_multiple_of(size) && i < table.len()).then_some(i)
     }
 
     pub(crate) fn get(&self, cmd: &'static CommandSpec) -> Option<&CmdStat> {
