@@ -298,6 +298,8 @@ pub struct Server {
     /// The command table under the config file's rename-command lines (None: no renames, the
     /// static table serves; see `command::lookup_in`).
     pub(crate) renamed: Option<crate::command::Renamed>,
+    /// The last request's command name as sent and what it named (`command::lookup_in`).
+    pub(crate) last_lookup: crate::command::LookupCache,
     pub(crate) stats: Stats,
     pub(crate) rng: Rng,
     pub(crate) host: HostInfo,
@@ -327,6 +329,12 @@ pub struct Server {
     pub(crate) persist: crate::rdb::persist::Persist,
     /// Big values waiting for the host to free them elsewhere (lazyfree.rs).
     pub(crate) lazyfree: Vec<crate::lazyfree::Garbage>,
+    /// Whether some database has keys with a TTL or a table being rehashed (the cron has work:
+    /// `Engine::next_deadline`), with `dirty` when it was found: kept between a read-only fast
+    /// command and the next, which cannot change it (see `Server::dbs_want_cron`).
+    pub(crate) db_scan: std::cell::Cell<Option<(u64, bool)>>,
+    /// `lazyfree::PENDING_GEN` when the databases' pending_free lists were last emptied.
+    pub(crate) pending_free_seen: u64,
     pub(crate) pubsub: crate::command::pubsub::PubSub,
     pub(crate) blocking: crate::command::blocking::Blocking,
     /// Client-side caching: the tracking and prefix tables (tracking.rs).
@@ -489,6 +497,31 @@ pub(crate) fn script_client(
 }
 
 impl Server {
+    /// Whether any database has keys with a TTL or a table being rehashed (the cron has work
+    /// to do). Scanning every database after each call cost ~8% of a GET, so the answer is
+    /// kept until something may change it: a command that is not read-only and fast (`call`),
+    /// a tick, fed bytes, a load, or any change counted in `dirty`. A read-only fast command
+    /// may only turn it from true to false (a lazily expired key), which leaves a spare tick.
+    pub(crate) fn dbs_want_cron(&self) -> bool {
+        if let Some((dirty, busy)) = self.db_scan.get() {
+            if dirty == self.dirty {
+                return busy;
+            }
+        }
+        let busy = self
+            .dbs
+            .iter()
+            .any(|db| !db.expires.is_empty() || db.keys.is_rehashing());
+        self.db_scan.set(Some((self.dirty, busy)));
+        busy
+    }
+
+    /// What `dbs_want_cron` found may no longer hold.
+    #[inline]
+    pub(crate) fn forget_db_scan(&self) {
+        self.db_scan.set(None);
+    }
+
     /// The time of the latest tick (INFO's running-time fields).
     pub(crate) fn last_tick_ms(&self) -> u64 {
         self.last_tick.0
@@ -525,6 +558,7 @@ impl Engine {
             srv: Server {
                 dbs,
                 renamed,
+                last_lookup: Default::default(),
                 config,
                 acl,
                 acl_host: None,
@@ -543,6 +577,8 @@ impl Engine {
                 debug: Default::default(),
                 persist: Default::default(),
                 lazyfree: Vec::new(),
+                db_scan: Default::default(),
+                pending_free_seen: 0,
                 pubsub: Default::default(),
                 blocking: Default::default(),
                 tracking: Default::default(),
@@ -754,6 +790,7 @@ impl Engine {
 
     /// Appends bytes from the client and executes every complete request in them.
     pub fn feed(&mut self, now: UnixMillis, id: ClientHandle, bytes: &[u8]) {
+        self.srv.forget_db_scan();
         if receive(&mut self.srv, &mut self.clients, now, id, bytes) {
             // A client whose query buffer took it over maxmemory-clients may be evicted
             // before it runs anything (Redis checks before each command).
@@ -981,6 +1018,7 @@ impl Engine {
     /// Periodic work (Redis's serverCron at `hz`): idle timeouts, active expiry, rehashing.
     /// Bounded per call.
     pub fn tick(&mut self, now: UnixMillis) {
+        self.srv.forget_db_scan();
         if let Some(until) = self.srv.sleep_until {
             if now.0 < until.0 {
                 return;
@@ -1154,11 +1192,7 @@ impl Engine {
             return Some(until);
         }
         let busy = self.srv.config.timeout_secs > 0 && !self.clients.is_empty()
-            || self
-                .srv
-                .dbs
-                .iter()
-                .any(|db| !db.expires.is_empty() || db.keys.is_rehashing())
+            || self.srv.dbs_want_cron()
             || crate::command::persistence::wants_tick(&self.srv)
             || crate::repl::replica::wants_tick(&self.srv)
             || crate::repl::master::wants_tick(&self.srv)
@@ -1487,6 +1521,36 @@ mod tests {
             b"-ERR wrong number of arguments for 'client' command\r\n".to_vec()
         );
         assert!(!eng.should_close(id));
+    }
+
+    #[test]
+    fn the_deadline_follows_ttls_between_direct_reads() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        let call = |eng: &mut Engine, args: &[&str]| {
+            let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            eng.call_args(UnixMillis(1000), id, &args);
+            eng.drain_output(id, &mut Vec::new());
+        };
+        // Nothing for the cron to do: no deadline, and reads keep that answer.
+        call(&mut eng, &["GET", "k"]);
+        assert_eq!(eng.next_deadline(), None);
+        call(&mut eng, &["GET", "k"]);
+        assert_eq!(eng.next_deadline(), None);
+        // A TTL gives the cron work at once, however many reads came before.
+        call(&mut eng, &["SET", "k", "v", "PX", "5000"]);
+        assert!(eng.next_deadline().is_some());
+        call(&mut eng, &["GET", "k"]);
+        assert!(eng.next_deadline().is_some());
+        call(&mut eng, &["PERSIST", "k"]);
+        call(&mut eng, &["GET", "k"]);
+        assert_eq!(eng.next_deadline(), None);
+        // In another database, through the RESP path.
+        assert_eq!(
+            run(&mut eng, id, b"SELECT 3\r\nSET j v EX 9\r\n"),
+            b"+OK\r\n+OK\r\n"
+        );
+        assert!(eng.next_deadline().is_some());
     }
 
     #[test]

@@ -18,10 +18,21 @@
 use crate::engine::Server;
 use crate::types::Value;
 use crate::types::{Dict, Key};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Redis's LAZYFREE_THRESHOLD: values whose free effort is at most this are freed at once
 /// (handing them over would cost more than freeing them).
 pub const LAZYFREE_THRESHOLD: usize = 64;
+
+/// Bumped whenever a database sets a value aside in its `pending_free` list (`note_pending`);
+/// each engine remembers the count it last collected at, so the scan of every database after
+/// each request is skipped when nothing was set aside anywhere (most requests).
+static PENDING_GEN: AtomicU64 = AtomicU64::new(0);
+
+/// A database put a value in its `pending_free` list.
+pub(crate) fn note_pending() {
+    PENDING_GEN.fetch_add(1, Ordering::Relaxed);
+}
 
 /// Which `lazyfree-lazy-*` option governs a drop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,12 +143,19 @@ impl Server {
 
     /// Moves the big values the databases set aside (expired or overwritten) to the host's
     /// queue, or drops them, according to their options.
+    /// Runs after every request: the databases are scanned only when some database (of any
+    /// engine) set a value aside since this engine last looked (`note_pending`).
     pub(crate) fn collect_pending_free(&mut self) {
         if self.host.frees_lazily {
             for t in crate::types::dict::take_retired_tables() {
                 self.lazyfree.push(Garbage(Kind::Table(t)));
             }
         }
+        let gen = PENDING_GEN.load(Ordering::Relaxed);
+        if gen == self.pending_free_seen {
+            return;
+        }
+        self.pending_free_seen = gen;
         for i in 0..self.dbs.len() {
             if self.dbs[i].pending_free.is_empty() {
                 continue;

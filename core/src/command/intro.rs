@@ -92,7 +92,7 @@ pub struct CmdStat {
 /// resetErrorTableStats), kept in `Stats`.
 #[derive(Clone, Debug, Default)]
 pub struct Counters {
-    pub(crate) commands: HashMap<&'static str, CmdStat, super::NameHash>,
+    pub(crate) commands: CommandCounters,
     /// errorstat_<PREFIX>:count=N, in Redis's rax order (bytewise).
     pub(crate) errors: BTreeMap<Vec<u8>, u64>,
     /// Redis's static prev_err_count in incrCommandStatsOnError.
@@ -105,6 +105,50 @@ pub struct Counters {
     pub(crate) clock_hint: Option<u64>,
     /// The clock read that ended the last timed call (Engine::take_clock_us).
     pub(crate) clock_last: Option<u64>,
+}
+
+/// Each command's `CmdStat`: top-level commands by their row in the command table (a
+/// subtraction, where a map hashed the name on every call: ~4% of a GET on wasm), subcommands
+/// (and test-made specs) by name. Redis keeps the counters in the command's own struct.
+#[derive(Clone, Debug, Default)]
+pub struct CommandCounters {
+    /// Indexed like `table::COMMANDS`; empty until the first command counts.
+    top: Vec<CmdStat>,
+    others: HashMap<&'static str, CmdStat, super::NameHash>,
+}
+
+impl CommandCounters {
+    /// `cmd`'s row in `table::COMMANDS`, if it is one of its entries.
+    #[inline]
+    fn row(cmd: &'static CommandSpec) -> Option<usize> {
+        let table = super::table::COMMANDS;
+        let size = std::mem::size_of::<CommandSpec>();
+        let off = (cmd as *const CommandSpec as usize).wrapping_sub(table.as_ptr() as usize);
+        let i = off / size;
+        (off.is_multiple_of(size) && i < table.len()).then_some(i)
+    }
+
+    pub(crate) fn get(&self, cmd: &'static CommandSpec) -> Option<&CmdStat> {
+        match Self::row(cmd) {
+            Some(i) => self.top.get(i),
+            None => self.others.get(cmd.name),
+        }
+    }
+
+    /// `cmd`'s counters, made on first use.
+    #[inline]
+    pub(crate) fn entry(&mut self, cmd: &'static CommandSpec) -> &mut CmdStat {
+        match Self::row(cmd) {
+            Some(i) => {
+                if self.top.is_empty() {
+                    self.top
+                        .resize_with(super::table::COMMANDS.len(), Default::default);
+                }
+                &mut self.top[i]
+            }
+            None => self.others.entry(cmd.name).or_default(),
+        }
+    }
 }
 
 /// Redis's afterErrorReply: counts an error reply under its prefix (the text before the first
@@ -137,12 +181,7 @@ pub(crate) fn count_script_error(srv: &mut Server, text: &[u8], counted: bool) {
 
 /// rejectCommand's `c->cmd->rejected_calls++`.
 pub(crate) fn count_rejected(srv: &mut Server, cmd: &'static CommandSpec) {
-    srv.stats
-        .counters
-        .commands
-        .entry(cmd.name)
-        .or_default()
-        .rejected += 1;
+    srv.stats.counters.commands.entry(cmd).rejected += 1;
 }
 
 /// What call() notes before running a handler.
@@ -205,7 +244,7 @@ pub(crate) fn call_end(
         srv.evict.peak_used = srv.evict.peak_used.max(srv.used_memory());
     }
     let tracking = srv.config.latency_tracking;
-    let st = srv.stats.counters.commands.entry(cmd.name).or_default();
+    let st = srv.stats.counters.commands.entry(cmd);
     if failed {
         st.failed += 1;
     }
@@ -240,7 +279,7 @@ pub(crate) fn update_stats_on_unblock(
     had_errors: bool,
 ) {
     let tracking = srv.config.latency_tracking;
-    let st = srv.stats.counters.commands.entry(cmd.name).or_default();
+    let st = srv.stats.counters.commands.entry(cmd);
     st.usec += total_us;
     if had_errors {
         st.failed += 1;
@@ -260,7 +299,7 @@ pub(crate) fn update_stats_on_unblock(
 pub(crate) fn info_commandstats(srv: &Server, s: &mut String) {
     use std::fmt::Write;
     for c in super::all_commands() {
-        let Some(st) = srv.stats.counters.commands.get(c.name) else {
+        let Some(st) = srv.stats.counters.commands.get(c) else {
             continue;
         };
         if st.calls == 0 && st.failed == 0 && st.rejected == 0 {
@@ -308,7 +347,7 @@ pub(crate) fn info_latencystats(srv: &Server, s: &mut String) {
             .stats
             .counters
             .commands
-            .get(c.name)
+            .get(c)
             .and_then(|st| st.hist.as_deref())
         else {
             continue;
@@ -344,10 +383,12 @@ const SUB_BUCKET_MASK: u64 = (1 << (SUB_BUCKET_HALF_MAG + 1)) - 1;
 const HIST_MIN: u64 = 1;
 const HIST_MAX: u64 = 1_000_000_000;
 
-/// Counts per HdrHistogram index, sparse (most commands hit a handful of buckets).
+/// Counts per HdrHistogram index, dense up to the highest index seen (Redis allocates all
+/// of them; a command's durations stay low, so this holds a few hundred): recording is an
+/// index, where a sparse map cost a tree walk per command.
 #[derive(Clone, Debug, Default)]
 pub struct Histogram {
-    counts: BTreeMap<u32, u64>,
+    counts: Vec<u64>,
     total: u64,
 }
 
@@ -388,7 +429,11 @@ impl Histogram {
     /// Records a duration in nanoseconds (clamped to 1 ns .. 1 s, as Redis does).
     pub fn record(&mut self, ns: u64) {
         let v = ns.clamp(HIST_MIN, HIST_MAX);
-        *self.counts.entry(counts_index(v)).or_default() += 1;
+        let i = counts_index(v) as usize;
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] += 1;
         self.total += 1;
     }
 
@@ -402,10 +447,10 @@ impl Histogram {
         let want = ((p / 100.0 * self.total as f64 + 0.5) as u64).max(1);
         let mut seen = 0;
         let mut value = 0;
-        for (&idx, &n) in &self.counts {
+        for (idx, &n) in self.counts.iter().enumerate() {
             seen += n;
-            if seen >= want {
-                value = value_at_index(idx);
+            if n > 0 && seen >= want {
+                value = value_at_index(idx as u32);
                 break;
             }
         }
@@ -425,7 +470,8 @@ impl Histogram {
         while prev < self.total {
             let top = highest_equivalent(level);
             let upto = counts_index(lowest_equivalent(level));
-            let cum: u64 = self.counts.range(..=upto).map(|(_, n)| n).sum();
+            let upto = (upto as usize + 1).min(self.counts.len());
+            let cum: u64 = self.counts[..upto].iter().sum();
             if cum > prev {
                 out.push((top / 1000, cum));
                 prev = cum;
@@ -1305,7 +1351,7 @@ pub fn latency_histogram(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> 
     let stats = &ctx.srv.stats.counters.commands;
     let mut rows: Vec<(&'static str, u64, Cdf)> = Vec::new();
     let mut add = |c: &'static CommandSpec| {
-        if let Some(h) = stats.get(c.name).and_then(|s| s.hist.as_deref()) {
+        if let Some(h) = stats.get(c).and_then(|s| s.hist.as_deref()) {
             rows.push((c.name, h.total(), h.cdf()));
         }
     };

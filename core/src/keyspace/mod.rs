@@ -372,6 +372,7 @@ impl Db {
     pub(crate) fn discard(&mut self, reason: FreeReason, v: Value) {
         if is_big(&v) {
             self.pending_free.push((reason, v));
+            crate::lazyfree::note_pending();
         }
     }
 

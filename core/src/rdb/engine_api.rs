@@ -139,6 +139,7 @@ impl Engine {
     /// Replaces the dataset with an RDB file's contents (keys already expired at `now` are
     /// dropped, as Redis does when loading). On error nothing changes.
     pub fn import_rdb(&mut self, bytes: &[u8], now: UnixMillis) -> Result<LoadInfo, String> {
+        self.srv.forget_db_scan();
         let info = persistence::load_snapshot(&mut self.srv, bytes, now, true, false)?;
         crate::repl::replica::loaded_at_startup(&mut self.srv, &info);
         Ok(info)
@@ -147,6 +148,7 @@ impl Engine {
     /// Loads the RDB at the start of an AOF base file (expired keys kept: the AOF's DELs
     /// follow). Returns how many bytes it occupied.
     pub fn load_aof_preamble(&mut self, bytes: &[u8]) -> Result<usize, String> {
+        self.srv.forget_db_scan();
         let mut keys: Vec<LoadedKey> = Vec::new();
         let srv = &mut self.srv;
         let info = super::decode(bytes, &srv.config, &mut srv.rng, None, |k| keys.push(k))?;
@@ -158,6 +160,7 @@ impl Engine {
     /// incomplete command or unfinished MULTI (see `AofReplay::truncated`); a malformed
     /// command is an error.
     pub fn replay_aof(&mut self, now: UnixMillis, bytes: &[u8]) -> Result<AofReplay, String> {
+        self.srv.forget_db_scan();
         replay_aof(&mut self.srv, &mut self.clients, now, bytes)
     }
 
