@@ -559,9 +559,10 @@ pub fn sync_command(
     if srv.repl.replica.is_replica() && !crate::repl::replica::link_up(srv) {
         return Err(b"NOMASTERLINK Can't SYNC while not connected with my master".to_vec());
     }
-    // clientHasPendingReplies: replies of earlier pipelined commands still in the buffer.
+    // clientHasPendingReplies: replies of earlier pipelined commands (or pushes) still in the
+    // buffer, i.e. before this command's own reply mark, or handed to the host but unsent.
     let c = &clients[id.0];
-    if c.out.len() > c.reply_start || c.host_pending > 0 {
+    if c.reply_start > 0 || c.host_pending > 0 {
         return Err(b"ERR SYNC and PSYNC are invalid with pending output".to_vec());
     }
     // A filtered RDB is only made for a socket (never over the snapshot file).
@@ -1665,6 +1666,25 @@ mod tests {
         // And it streams at once.
         send(&mut eng, w, &["DEL", "b"]);
         assert_eq!(out(&mut eng, r2), req(&["DEL", "b"]));
+    }
+
+    #[test]
+    fn sync_pipelined_behind_another_reply_is_refused_as_pending_output() {
+        let mut eng = engine(&[]);
+        for psync in [&["SYNC"][..], &["PSYNC", "?", "-1"][..]] {
+            let r = client(&mut eng);
+            let mut pipe = req(&["REPLCONF", "listening-port", "6380"]);
+            pipe.extend(req(psync));
+            pipe.extend(req(&["PING"]));
+            eng.feed(T0, r, &pipe);
+            assert_eq!(
+                out(&mut eng, r),
+                b"+OK\r\n-ERR SYNC and PSYNC are invalid with pending output\r\n+PONG\r\n"
+            );
+            eng.disconnect(r);
+        }
+        assert_eq!(info(&mut eng, "sync_full"), "0");
+        assert_eq!(info(&mut eng, "connected_slaves"), "0");
     }
 
     #[test]
