@@ -1056,6 +1056,10 @@ impl Engine {
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
         crate::command::tracking::tick(now, &mut self.srv, &mut self.clients);
         crate::repl::replica::cron(now, &mut self.srv, &mut self.clients);
+        // A replica's disk-mode load goes on a budget per turn (then the stream behind it).
+        if let Some(link) = crate::repl::replica::load_pending(&self.srv) {
+            self.feed(now, link, &[]);
+        }
         if cron {
             crate::command::persistence::cron(&mut self.srv, now);
             crate::command::client_evict::cron(&mut self.srv, &mut self.clients);
@@ -1164,8 +1168,8 @@ impl Engine {
             || crate::repl::master::wants_tick(&self.srv)
             || self.srv.cluster.is_some();
         // A round of evictions stopped over the limit: go on at once (evictionTimeProc runs
-        // at every event loop iteration).
-        if self.srv.evict.running {
+        // at every event loop iteration); so does a replica's load of its master's RDB.
+        if self.srv.evict.running || crate::repl::replica::load_pending(&self.srv).is_some() {
             return Some(self.srv.last_tick);
         }
         let period = 1000 / u64::from(self.srv.config.hz.clamp(1, 500));

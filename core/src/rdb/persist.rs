@@ -96,6 +96,13 @@ pub struct Persist {
     pub aof_current_size: u64,
     pub aof_base_size: u64,
     pub loading: bool,
+    /// A replica's swapdb load while the old data is served (`async_loading:1`).
+    pub async_loading: bool,
+    /// INFO's loading_* fields: when it began (seconds), the payload size (0: unknown),
+    /// bytes parsed.
+    pub loading_start_secs: u64,
+    pub loading_total_bytes: u64,
+    pub loading_loaded_bytes: u64,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
     /// Propagation is collected only while something consumes it: the AOF (`aof_on`) or
@@ -154,6 +161,10 @@ impl Default for Persist {
             aof_current_size: 0,
             aof_base_size: 0,
             loading: false,
+            async_loading: false,
+            loading_start_secs: 0,
+            loading_total_bytes: 0,
+            loading_loaded_bytes: 0,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
             propagate: false,
