@@ -926,6 +926,15 @@ impl Engine {
         if self.srv.sleep_until.is_some() {
             return; // DEBUG SLEEP: nothing leaves a sleeping server.
         }
+        // A disk-based sync's RDB file goes a chunk at a time, as the host takes it.
+        if self
+            .clients
+            .get(id.0)
+            .is_some_and(crate::repl::master::bulk_pending)
+        {
+            let now = self.srv.last_tick;
+            crate::repl::master::send_bulk(&mut self.srv, &mut self.clients, id, now);
+        }
         if let Some(c) = self.clients.get_mut(id.0) {
             if crate::repl::master::is_replica(c) {
                 self.srv.repl.master.net_repl_output_bytes += c.out.len() as u64;
@@ -955,7 +964,11 @@ impl Engine {
     }
 
     pub fn has_output(&self, id: ClientHandle) -> bool {
-        self.srv.sleep_until.is_none() && self.clients.get(id.0).is_some_and(|c| !c.out.is_empty())
+        self.srv.sleep_until.is_none()
+            && self
+                .clients
+                .get(id.0)
+                .is_some_and(|c| !c.out.is_empty() || crate::repl::master::bulk_pending(c))
     }
 
     /// True once the connection should be closed: after QUIT or a protocol error (when its

@@ -56,6 +56,21 @@ pub trait PersistHost {
         let _ = rdb;
         Ok(false)
     }
+    /// A disk-based full sync: open `dbfilename` for one replica (Redis's repldbfd: a later
+    /// save renaming a new file over it does not change what this replica gets) and return
+    /// (handle, size). Ok(None): this host has no files; the engine then uses `read_rdb`.
+    fn open_sync_rdb(&mut self) -> Result<Option<(u64, u64)>, String> {
+        Ok(None)
+    }
+    /// Up to `len` bytes of an opened sync RDB from `offset` (sendBulkToSlave's reads).
+    fn read_sync_rdb(&mut self, handle: u64, offset: u64, len: usize) -> Result<Vec<u8>, String> {
+        let _ = (handle, offset, len);
+        Err("this host keeps no files".into())
+    }
+    /// The replica got its RDB or went away: the file is closed.
+    fn close_sync_rdb(&mut self, handle: u64) {
+        let _ = handle;
+    }
     /// SHUTDOWN / SIGTERM: stop a running child and drop its temp file; flush and fsync the
     /// AOF.
     fn prepare_shutdown(&mut self) -> Result<(), String>;
