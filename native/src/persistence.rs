@@ -365,6 +365,11 @@ impl PersistHost for Host {
         Ok(buf)
     }
 
+    fn remove_rdb(&mut self) -> bool {
+        let p = self.shared.borrow().rdb_path();
+        fs::remove_file(p).is_ok()
+    }
+
     fn close_sync_rdb(&mut self, handle: u64) {
         self.shared.borrow_mut().sync_files.remove(&handle);
     }

@@ -67,6 +67,11 @@ pub trait PersistHost {
         let _ = (handle, offset, len);
         Err("this host keeps no files".into())
     }
+    /// rdb-del-sync-files: delete `dbfilename` (Redis's bg_unlink), which only served
+    /// replication. False: there was no such file.
+    fn remove_rdb(&mut self) -> bool {
+        false
+    }
     /// The replica got its RDB or went away: the file is closed.
     fn close_sync_rdb(&mut self, handle: u64) {
         let _ = handle;

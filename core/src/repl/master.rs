@@ -182,6 +182,9 @@ pub struct MasterSide {
     pub no_slaves_since: u64,
     /// A replication RDB is being produced by the host; its target is a socket (EOF form).
     pub rdb_in_progress: bool,
+    /// The dbfilename on disk was written to feed replicas (RDBGeneratedByReplication):
+    /// rdb-del-sync-files deletes it once they have it, on a node without persistence.
+    pub rdb_generated_by_replication: bool,
     pub rdb_socket: bool,
     /// Replicas whose lag is within min-replicas-max-lag (repl_good_slaves_count).
     pub good_slaves: usize,
@@ -853,7 +856,12 @@ pub fn start_rdb_for_replication(
             "Starting BGSAVE for SYNC with target: disk".into(),
         ));
         match crate::command::persistence::start_bgsave_with(srv, now, &opts) {
-            Ok(()) => srv.repl.master.rdb_in_progress = true,
+            Ok(()) => {
+                srv.repl.master.rdb_in_progress = true;
+                if srv.config.rdb_del_sync_files {
+                    srv.repl.master.rdb_generated_by_replication = true;
+                }
+            }
             Err(e) => {
                 srv.events
                     .push_back(Event::Log(format!("BGSAVE for replication failed: {e}")));
@@ -1255,7 +1263,45 @@ pub fn cron(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis)
         )));
     }
     start_pending(srv, clients, now);
+    remove_rdb_used_to_sync(srv, clients);
     refresh_good_slaves(srv, clients, now);
+}
+
+/// allPersistenceDisabled: no save points, no AOF.
+pub fn all_persistence_disabled(srv: &Server) -> bool {
+    srv.config.save.0.is_empty() && !srv.persist.aof_enabled
+}
+
+/// removeRDBUsedToSyncReplicas: with rdb-del-sync-files on a node without persistence, the
+/// RDB written for replicas goes once none is waiting for it or being sent it.
+fn remove_rdb_used_to_sync(srv: &mut Server, clients: &slab::Slab<Client>) {
+    if !srv.config.rdb_del_sync_files {
+        srv.repl.master.rdb_generated_by_replication = false;
+        return;
+    }
+    if !all_persistence_disabled(srv) || !srv.repl.master.rdb_generated_by_replication {
+        return;
+    }
+    let busy = srv.repl.master.replicas.iter().any(|&slot| {
+        clients
+            .get(slot)
+            .and_then(|c| c.slave.as_ref())
+            .is_some_and(|s| {
+                matches!(
+                    s.state,
+                    SlaveState::WaitBgsaveStart | SlaveState::WaitBgsaveEnd | SlaveState::SendBulk
+                )
+            })
+    });
+    if busy {
+        return;
+    }
+    if srv.persist.host.as_mut().is_some_and(|h| h.remove_rdb()) {
+        srv.repl.master.rdb_generated_by_replication = false;
+        srv.events.push_back(Event::Log(
+            "Removing the RDB file used to feed replicas in a persistence-less instance".into(),
+        ));
+    }
 }
 
 /// refreshGoodSlavesCount: online replicas whose last ack is within min-replicas-max-lag.
@@ -1691,7 +1737,7 @@ pub fn update_failover(srv: &mut Server, clients: &mut slab::Slab<Client>, now: 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::resp::append_request;
     use crate::{ClientHandle, Config, ConnInfo, Engine, UnixMillis};
 
@@ -1861,10 +1907,13 @@ mod tests {
 
     /// A host whose BGSAVE "file" is kept in memory: it serves it by ranges (never whole)
     /// and records the reads.
-    struct FileHost {
-        file: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
-        reads: std::rc::Rc<std::cell::RefCell<Vec<usize>>>,
-        open: std::rc::Rc<std::cell::Cell<i32>>,
+    #[derive(Default, Clone)]
+    pub(crate) struct FileHost {
+        pub file: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+        pub reads: std::rc::Rc<std::cell::RefCell<Vec<usize>>>,
+        pub open: std::rc::Rc<std::cell::Cell<i32>>,
+        /// remove_rdb calls that found a file.
+        pub removed: std::rc::Rc<std::cell::Cell<i32>>,
     }
 
     impl crate::rdb::persist::PersistHost for FileHost {
@@ -1909,6 +1958,18 @@ mod tests {
             assert_eq!(h, 7);
             self.open.set(self.open.get() - 1);
         }
+        fn store_sync_rdb(&mut self, rdb: &[u8]) -> Result<bool, String> {
+            *self.file.borrow_mut() = rdb.to_vec();
+            Ok(true)
+        }
+        fn remove_rdb(&mut self) -> bool {
+            let had = !self.file.borrow().is_empty();
+            self.file.borrow_mut().clear();
+            if had {
+                self.removed.set(self.removed.get() + 1);
+            }
+            had
+        }
         fn prepare_shutdown(&mut self) -> Result<(), String> {
             Ok(())
         }
@@ -1924,6 +1985,7 @@ mod tests {
             file: file.clone(),
             reads: reads.clone(),
             open: open.clone(),
+            ..Default::default()
         }));
         let w = client(&mut eng);
         // Values LZF cannot shrink.
@@ -1983,6 +2045,31 @@ mod tests {
         eng.drain_output(r2, &mut o);
         eng.disconnect(r2);
         assert_eq!(open.get(), 0);
+    }
+
+    #[test]
+    fn rdb_del_sync_files_removes_the_sync_rdb_once_sent_without_persistence() {
+        for (save, removed) in [("", 1), ("3600 1", 0)] {
+            let mut eng = engine(&[
+                ("repl-diskless-sync", "no"),
+                ("rdb-del-sync-files", "yes"),
+                ("save", save),
+            ]);
+            let host = FileHost::default();
+            eng.set_persist_host(Box::new(host.clone()));
+            let w = client(&mut eng);
+            send(&mut eng, w, &["SET", "k", "v"]);
+            let (r, _) = attach(&mut eng, "?", -1);
+            eng.bgsave_done(T0, true);
+            // Not while the file is being sent.
+            eng.tick(UnixMillis(T0.0 + 1000));
+            assert_eq!(host.removed.get(), 0);
+            while eng.has_output(r) {
+                out(&mut eng, r);
+            }
+            eng.tick(UnixMillis(T0.0 + 2000));
+            assert_eq!(host.removed.get(), removed, "save '{save}'");
+        }
     }
 
     #[test]

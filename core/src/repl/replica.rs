@@ -1017,6 +1017,7 @@ fn disk_load_step(
         Err(e) => {
             // Redis exits here (a corrupt file); the flushed dataset stays empty and the sync
             // starts again.
+            remove_sync_file(srv);
             load_failed(srv, clients, &e);
             false
         }
@@ -1029,6 +1030,20 @@ fn disk_load_step(
                 return true;
             }
             false
+        }
+    }
+}
+
+/// rdb-del-sync-files on a replica without persistence: the file the disk-mode sync
+/// stored goes once loaded (or failed).
+fn remove_sync_file(srv: &mut Server) {
+    if srv.config.rdb_del_sync_files && crate::repl::master::all_persistence_disabled(srv) {
+        if let Some(h) = srv.persist.host.as_mut() {
+            srv.events.push_back(Event::Log(
+                "Removing the RDB file obtained from the master. This replica has persistence disabled"
+                    .into(),
+            ));
+            h.remove_rdb();
         }
     }
 }
@@ -1056,6 +1071,9 @@ fn finish_load(
     id: ClientHandle,
 ) {
     let t = std::mem::take(&mut srv.repl.replica.transfer);
+    if t.mode == LoadMode::Disk {
+        remove_sync_file(srv);
+    }
     let usemark = t.eof_mark.is_some();
     let info = t.loader.info;
     srv.sync_access(now);
@@ -1678,6 +1696,8 @@ mod tests {
         cfg.set("loading-process-events-interval-bytes", b"1024")
             .expect("valid");
         let (mut eng, c, link) = at_psync(cfg, false);
+        let host = crate::repl::master::tests::FileHost::default();
+        eng.set_persist_host(Box::new(host.clone()));
         // A master with enough keys for several 1 KB steps.
         let (mut m, mc) = engine(Config::default());
         for i in 0..200 {
@@ -1701,9 +1721,28 @@ mod tests {
             assert!(turns < 100);
         }
         assert!(turns > 2, "loaded over {turns} turns");
+        assert_eq!(host.file.borrow().len(), rdb.len(), "stored as dbfilename");
         assert_eq!(loading(&mut eng, c), ("0".into(), "0".into()));
         assert_eq!(cmd(&mut eng, c, &["DBSIZE"]), b":200\r\n");
         assert_eq!(cmd(&mut eng, c, &["GET", "old"]), b"$-1\r\n");
+    }
+
+    #[test]
+    fn rdb_del_sync_files_removes_the_stored_payload_once_loaded_without_persistence() {
+        for (save, left) in [("", false), ("3600 1", true)] {
+            let mut cfg = Config::default();
+            cfg.set("repl-diskless-load", b"disabled").expect("valid");
+            cfg.set("rdb-del-sync-files", b"yes").expect("valid");
+            cfg.set("save", save.as_bytes()).expect("valid");
+            let (mut eng, c) = engine(cfg);
+            let host = crate::repl::master::tests::FileHost::default();
+            eng.set_persist_host(Box::new(host.clone()));
+            let own = eng.server().repl.replid.clone();
+            let link = handshake(&mut eng, c, &multibulk(&["PSYNC", &own, "1"]));
+            eng.feed(T0, link, &sized_payload(&master_rdb()));
+            assert_eq!(eng.server().repl.replica.state, State::Connected);
+            assert_eq!(!host.file.borrow().is_empty(), left, "save '{save}'");
+        }
     }
 
     #[test]
