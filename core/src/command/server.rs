@@ -660,7 +660,8 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
             "memory" => {
                 section(&mut s, "Memory");
                 // The figures MEMORY STATS shows too (Server::overhead).
-                let oh = srv.overhead();
+                let repl = crate::repl::master::buffer_memory(srv, ctx.clients);
+                let oh = srv.overhead_with(repl);
                 let (used, rss) = (oh.used, oh.rss);
                 kv!(s, "used_memory:{used}");
                 kv!(s, "used_memory_human:{}", bytes_to_human(used));
@@ -734,10 +735,9 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(
                     s,
                     "mem_not_counted_for_evict:{}",
-                    srv.mem_not_counted_for_evict()
+                    srv.mem_not_counted_for_evict_with(repl.0)
                 );
-                let (repl_buf, backlog, slaves) =
-                    crate::repl::master::buffer_memory(srv, ctx.clients);
+                let (repl_buf, backlog, slaves) = repl;
                 kv!(s, "mem_replication_backlog:{backlog}");
                 kv!(s, "mem_total_replication_buffers:{repl_buf}");
                 kv!(s, "mem_clients_slaves:{slaves}");

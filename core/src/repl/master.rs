@@ -185,6 +185,8 @@ pub struct MasterSide {
     /// The dbfilename on disk was written to feed replicas (RDBGeneratedByReplication):
     /// rdb-del-sync-files deletes it once they have it, on a node without persistence.
     pub rdb_generated_by_replication: bool,
+    /// buffer_memory's figures (total, backlog, replicas) as of the last before-sleep.
+    pub buffer_mem: (u64, u64, u64),
     pub rdb_socket: bool,
     /// Replicas whose lag is within min-replicas-max-lag (repl_good_slaves_count).
     pub good_slaves: usize,
@@ -246,11 +248,15 @@ pub fn resize_backlog(srv: &mut Server) {
 
 /// Bytes of replication buffers that maxmemory does not count (freeMemoryGetNotCountedMemory:
 /// the backlog while replicas are attached).
-pub fn not_counted_for_evict(srv: &Server) -> u64 {
-    match &srv.repl.master.backlog {
-        Some(b) if !srv.repl.master.replicas.is_empty() => b.histlen() as u64,
-        _ => 0,
+pub fn not_counted_for_evict(srv: &Server, repl_buffer_mem: u64) -> u64 {
+    // freeMemoryGetNotCountedMemory: only what exceeds the backlog's size and its blocks'
+    // approximate headers (sizeof(replBufBlock) + sizeof(listNode) = 64 per 16 KB block).
+    let size = srv.config.repl_backlog_size;
+    if repl_buffer_mem <= size {
+        return 0;
     }
+    let counted = size + (size / REPL_BLOCK + 1) * 64;
+    repl_buffer_mem.saturating_sub(counted)
 }
 
 /// Appends stream bytes to the backlog (moving `master_repl_offset`) and to every replica:
@@ -346,6 +352,9 @@ pub fn before_sleep(srv: &mut Server, clients: &mut slab::Slab<Client>) {
         srv.repl.master.get_ack = false;
         feed_command(srv, clients, &[b"REPLCONF", b"GETACK", b"*"]);
     }
+    // Eviction's and INFO's view of the replication buffer (Redis keeps repl_buffer_mem
+    // as it goes).
+    srv.repl.master.buffer_mem = buffer_memory(srv, clients);
 }
 
 // ---------------------------------------------------------------- replicas come and go
@@ -2570,6 +2579,38 @@ pub(crate) mod tests {
         assert!(
             stats.contains("$19\r\nreplication.backlog\r\n:1048576\r\n"),
             "{stats}"
+        );
+        // overhead.total counts both (getMemoryOverheadData); aof.buffer is the AOF's only.
+        let stat = |name: &str| -> u64 {
+            let key = format!("${}\r\n{name}\r\n:", name.len());
+            let at = stats
+                .find(&key)
+                .unwrap_or_else(|| panic!("{name}: {stats}"))
+                + key.len();
+            stats[at..stats[at..].find('\r').unwrap() + at]
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(stat("aof.buffer"), 0);
+        assert_eq!(stat("clients.slaves"), total - (1 << 20));
+        let parts = [
+            "startup.allocated",
+            "replication.backlog",
+            "clients.slaves",
+            "clients.normal",
+            "cluster.links",
+            "aof.buffer",
+            "lua.caches",
+            "functions.caches",
+            "overhead.hashtable.main",
+            "overhead.hashtable.expires",
+        ];
+        let sum: u64 = parts.iter().map(|p| stat(p)).sum();
+        assert_eq!(stat("overhead.total"), sum, "{stats}");
+        // freeMemoryGetNotCountedMemory: what exceeds the backlog and its block headers.
+        assert_eq!(
+            num(&mut eng, "mem_not_counted_for_evict"),
+            total - (1 << 20) - (64 + 1) * 64
         );
         // What it then reads counts as replication output, not as normal output.
         let got = out(&mut eng, r).len() as u64;
