@@ -963,6 +963,15 @@ impl Engine {
         if self.srv.sleep_until.is_some() {
             return; // DEBUG SLEEP: nothing leaves a sleeping server.
         }
+        // A disk-based sync's RDB file goes a chunk at a time, as the host takes it.
+        if self
+            .clients
+            .get(id.0)
+            .is_some_and(crate::repl::master::bulk_pending)
+        {
+            let now = self.srv.last_tick;
+            crate::repl::master::send_bulk(&mut self.srv, &mut self.clients, id, now);
+        }
         if let Some(c) = self.clients.get_mut(id.0) {
             if crate::repl::master::is_replica(c) {
                 self.srv.repl.master.net_repl_output_bytes += c.out.len() as u64;
@@ -992,7 +1001,11 @@ impl Engine {
     }
 
     pub fn has_output(&self, id: ClientHandle) -> bool {
-        self.srv.sleep_until.is_none() && self.clients.get(id.0).is_some_and(|c| !c.out.is_empty())
+        self.srv.sleep_until.is_none()
+            && self
+                .clients
+                .get(id.0)
+                .is_some_and(|c| !c.out.is_empty() || crate::repl::master::bulk_pending(c))
     }
 
     /// True once the connection should be closed: after QUIT or a protocol error (when its
@@ -1094,6 +1107,10 @@ impl Engine {
         crate::command::tx::drain_expired(&mut self.srv, &mut self.clients);
         crate::command::tracking::tick(now, &mut self.srv, &mut self.clients);
         crate::repl::replica::cron(now, &mut self.srv, &mut self.clients);
+        // A replica's disk-mode load goes on a budget per turn (then the stream behind it).
+        if let Some(link) = crate::repl::replica::load_pending(&self.srv) {
+            self.feed(now, link, &[]);
+        }
         if cron {
             crate::command::persistence::cron(&mut self.srv, now);
             crate::command::client_evict::cron(&mut self.srv, &mut self.clients);
@@ -1198,8 +1215,8 @@ impl Engine {
             || crate::repl::master::wants_tick(&self.srv)
             || self.srv.cluster.is_some();
         // A round of evictions stopped over the limit: go on at once (evictionTimeProc runs
-        // at every event loop iteration).
-        if self.srv.evict.running {
+        // at every event loop iteration); so does a replica's load of its master's RDB.
+        if self.srv.evict.running || crate::repl::replica::load_pending(&self.srv).is_some() {
             return Some(self.srv.last_tick);
         }
         let period = 1000 / u64::from(self.srv.config.hz.clamp(1, 500));

@@ -208,8 +208,10 @@ pub(crate) struct Overhead {
     pub used: u64,
     pub peak: u64,
     pub startup: u64,
-    /// Replicas' buffers: none (MONITOR clients are normal clients, as in Redis).
+    /// Replicas' share of the replication buffer (what exceeds repl-backlog-size; MONITOR
+    /// clients are normal clients, as in Redis) and the backlog's.
     pub clients_slaves: u64,
+    pub repl_backlog: u64,
     pub clients_normal: u64,
     pub aof_buffer: u64,
     pub lua_caches: u64,
@@ -281,16 +283,26 @@ impl Server {
     /// Redis's getMemoryOverheadData: startup memory, client buffers, the AOF buffer, the
     /// script cache, the databases' hash tables; the dataset is what is left of used memory.
     /// INFO memory and MEMORY STATS / DOCTOR all read this.
+    /// The replication buffer figures are the ones the replication code last computed
+    /// (`repl::master::buffer_memory`, refreshed before each sleep); `overhead_with` takes
+    /// fresh ones.
     pub(crate) fn overhead(&self) -> Overhead {
+        self.overhead_with(self.repl.master.buffer_mem)
+    }
+
+    /// `overhead` with the replication buffer figures (total, backlog, replicas).
+    pub(crate) fn overhead_with(&self, repl: (u64, u64, u64)) -> Overhead {
         let used = self.memory_for_evict().0;
         let startup = self.evict.startup_used;
         // Every client's accounted memory (CLIENT LIST's tot-mem), kept as a running sum
         // (client_evict.rs): Redis's stat_clients_type_memory, also kept incrementally.
         let clients_normal = self.clients_memory as u64;
-        let aof_buffer = self.mem_not_counted_for_evict();
+        let aof_buffer = self.aof_buffer_len();
         // The cache keeps SHA1s (the bodies live in the Lua state, counted with it).
         let lua_caches: u64 = self.script.cache.keys().map(|k| k.len() as u64 + 64).sum();
-        let mut total = startup + clients_normal + aof_buffer + lua_caches;
+        let (_, repl_backlog, clients_slaves) = repl;
+        let mut total =
+            startup + repl_backlog + clients_slaves + clients_normal + aof_buffer + lua_caches;
         let mut dbs = Vec::new();
         let mut keys = 0;
         for (i, db) in self.dbs.iter().enumerate() {
@@ -309,7 +321,8 @@ impl Server {
             used,
             peak: self.evict.peak_used.max(used),
             startup,
-            clients_slaves: 0,
+            clients_slaves,
+            repl_backlog,
             clients_normal,
             aof_buffer,
             lua_caches,
@@ -327,12 +340,21 @@ impl Server {
     /// the host has not taken yet) while AOF is on, and the replication backlog while
     /// replicas are attached.
     pub(crate) fn mem_not_counted_for_evict(&self) -> u64 {
-        let aof = if self.persist.propagate {
+        self.mem_not_counted_for_evict_with(self.repl.master.buffer_mem.0)
+    }
+
+    /// `mem_not_counted_for_evict` with a fresh replication buffer total.
+    pub(crate) fn mem_not_counted_for_evict_with(&self, repl_buffer_mem: u64) -> u64 {
+        self.aof_buffer_len() + crate::repl::master::not_counted_for_evict(self, repl_buffer_mem)
+    }
+
+    /// The AOF buffer: the propagated effects the host has not taken yet (propagation on).
+    fn aof_buffer_len(&self) -> u64 {
+        if self.persist.propagate {
             self.persist.pending_len() as u64
         } else {
             0
-        };
-        aof + crate::repl::master::not_counted_for_evict(self)
+        }
     }
 
     /// Redis's getMaxmemoryState: the bytes to free, or None within the limit.

@@ -48,6 +48,10 @@ pub struct State {
     pub aof: Option<Aof>,
     /// BGREWRITEAOF's bookkeeping: the base sequence the child is writing.
     pub rewrite_base_seq: u64,
+    /// Disk-based full syncs: the RDB file opened for each replica being sent it (Redis's
+    /// repldbfd), by handle.
+    pub sync_files: std::collections::HashMap<u64, File>,
+    pub next_sync_handle: u64,
 }
 
 pub type Shared = Rc<RefCell<State>>;
@@ -332,6 +336,42 @@ impl PersistHost for Host {
                 Err(crate::log::strerror(&e))
             }
         }
+    }
+
+    fn open_sync_rdb(&mut self) -> Result<Option<(u64, u64)>, String> {
+        let mut st = self.shared.borrow_mut();
+        let p = st.rdb_path();
+        let f = File::open(&p).map_err(|e| crate::log::strerror(&e))?;
+        let size = f.metadata().map_err(|e| crate::log::strerror(&e))?.len();
+        st.next_sync_handle += 1;
+        let h = st.next_sync_handle;
+        st.sync_files.insert(h, f);
+        Ok(Some((h, size)))
+    }
+
+    fn read_sync_rdb(&mut self, handle: u64, offset: u64, len: usize) -> Result<Vec<u8>, String> {
+        use std::os::unix::fs::FileExt;
+        let st = self.shared.borrow();
+        let f = st.sync_files.get(&handle).ok_or("no such file")?;
+        let mut buf = vec![0; len];
+        let n = loop {
+            match f.read_at(&mut buf, offset) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(crate::log::strerror(&e)),
+            }
+        };
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    fn remove_rdb(&mut self) -> bool {
+        let p = self.shared.borrow().rdb_path();
+        fs::remove_file(p).is_ok()
+    }
+
+    fn close_sync_rdb(&mut self, handle: u64) {
+        self.shared.borrow_mut().sync_files.remove(&handle);
     }
 
     fn read_rdb(&mut self) -> Result<Vec<u8>, String> {

@@ -1613,6 +1613,11 @@ fn run_sections(
 pub struct ReplRow {
     pub full_sync: Duration,
     pub lag_mean: f64,
+    /// The mean lag in time: bytes behind ÷ the stream's rate during the load (ms). A
+    /// faster master has more bytes in flight for the same delay; this compares delays.
+    pub lag_ms: f64,
+    /// The 1-minute load average when the round ended.
+    pub load: f64,
     pub lag_p99: f64,
     pub lag_max: f64,
     pub catch_up: Duration,
@@ -1660,6 +1665,8 @@ fn repl(
     ));
     let addr = master.addr();
     let requests = sizes.requests[1];
+    let off0 = info_u64(&mut m, "replication", "master_repl_offset")?;
+    let t_load = Instant::now();
     let bench = std::thread::spawn(move || redis_benchmark(&addr, None, "set", 16, requests));
     let mut lags = Vec::new();
     while !bench.is_finished() {
@@ -1671,8 +1678,10 @@ fn repl(
     let row = bench
         .join()
         .map_err(|_| "redis-benchmark thread panicked")??;
+    let load_ms = t_load.elapsed().as_secs_f64() * 1000.0;
     let t = Instant::now();
     let target = info_u64(&mut m, "replication", "master_repl_offset")?;
+    let rate = target.saturating_sub(off0) as f64 / load_ms.max(1.0);
     loop {
         if info_u64(&mut r, "replication", "master_repl_offset")? >= target {
             break;
@@ -1685,9 +1694,23 @@ fn repl(
     let catch_up = t.elapsed();
     let mean = lags.iter().sum::<f64>() / lags.len().max(1) as f64;
     lags.sort_by(f64::total_cmp);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().and_then(|x| x.parse().ok()))
+        .unwrap_or(f64::NAN);
+    let lag_ms = if rate > 0.0 { mean / rate } else { f64::NAN };
+    log.progress(&format!(
+        "repl round, kind {i}: full sync {:.2}s, {:.0} SET/s, lag mean {mean:.0} B = {lag_ms:.2} ms of stream ({:.0} B/ms), catch-up {:.1} ms, load {load:.2}",
+        full_sync.as_secs_f64(),
+        row.rps,
+        rate,
+        catch_up.as_secs_f64() * 1000.0
+    ));
     Ok(ReplRow {
         full_sync,
         lag_mean: mean,
+        lag_ms,
+        load,
         lag_p99: quantile(&lags, 0.99),
         lag_max: lags.last().copied().unwrap_or(f64::NAN),
         catch_up,
@@ -1701,6 +1724,8 @@ fn median_repl(v: &[ReplRow]) -> ReplRow {
     ReplRow {
         full_sync: Duration::from_secs_f64(pick(|r| r.full_sync.as_secs_f64())),
         lag_mean: pick(|r| r.lag_mean),
+        lag_ms: pick(|r| r.lag_ms),
+        load: pick(|r| r.load),
         lag_p99: pick(|r| r.lag_p99),
         lag_max: pick(|r| r.lag_max),
         catch_up: Duration::from_secs_f64(pick(|r| r.catch_up.as_secs_f64())),
@@ -1733,6 +1758,18 @@ fn repl_table(rows: &[ReplRow; 2], names: [&str; 2]) -> String {
         rows[0].lag_mean,
         rows[1].lag_mean,
         0,
+    );
+    row(
+        "replica lag, mean ms of stream",
+        rows[0].lag_ms,
+        rows[1].lag_ms,
+        2,
+    );
+    row(
+        "load average (median of rounds)",
+        rows[0].load,
+        rows[1].load,
+        2,
     );
     row(
         "replica lag, p99 bytes",

@@ -1454,8 +1454,8 @@ pub fn memory_usage(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// MEMORY STATS
 pub fn memory_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    let m = ctx.srv.overhead();
-    let (_, backlog, slaves) = crate::repl::master::buffer_memory(ctx.srv, ctx.clients);
+    let repl = crate::repl::master::buffer_memory(ctx.srv, ctx.clients);
+    let m = ctx.srv.overhead_with(repl);
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let mut out = ctx.out();
     out.map_len(27 + m.dbs.len());
@@ -1466,8 +1466,8 @@ pub fn memory_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     kv(&mut out, "peak.allocated", m.peak);
     kv(&mut out, "total.allocated", m.used);
     kv(&mut out, "startup.allocated", m.startup);
-    kv(&mut out, "replication.backlog", backlog);
-    kv(&mut out, "clients.slaves", m.clients_slaves + slaves);
+    kv(&mut out, "replication.backlog", m.repl_backlog);
+    kv(&mut out, "clients.slaves", m.clients_slaves);
     kv(&mut out, "clients.normal", m.clients_normal);
     kv(&mut out, "cluster.links", 0);
     kv(&mut out, "aof.buffer", m.aof_buffer);

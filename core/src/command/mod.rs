@@ -722,6 +722,11 @@ fn process_command(
     if let Some(msg) = crate::repl::replica::stale_rejects(srv, &clients[id.0], id.0, cmd, args) {
         return reject(srv, clients, Some(cmd), msg);
     }
+    // A replica loading its master's RDB: -LOADING but for `loading` commands (async
+    // loading: only `no_async_loading` ones).
+    if let Some(msg) = crate::repl::replica::loading_rejects(srv, &clients[id.0], cmd) {
+        return reject(srv, clients, Some(cmd), msg);
+    }
     // A replica (a MONITOR client is one) may not touch the keyspace.
     if intro::monitor_rejects(srv, id.0, cmd.flags)
         || (crate::repl::master::is_replica(&clients[id.0])

@@ -660,7 +660,8 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
             "memory" => {
                 section(&mut s, "Memory");
                 // The figures MEMORY STATS shows too (Server::overhead).
-                let oh = srv.overhead();
+                let repl = crate::repl::master::buffer_memory(srv, ctx.clients);
+                let oh = srv.overhead_with(repl);
                 let (used, rss) = (oh.used, oh.rss);
                 kv!(s, "used_memory:{used}");
                 kv!(s, "used_memory_human:{}", bytes_to_human(used));
@@ -734,10 +735,9 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(
                     s,
                     "mem_not_counted_for_evict:{}",
-                    srv.mem_not_counted_for_evict()
+                    srv.mem_not_counted_for_evict_with(repl.0)
                 );
-                let (repl_buf, backlog, slaves) =
-                    crate::repl::master::buffer_memory(srv, ctx.clients);
+                let (repl_buf, backlog, slaves) = repl;
                 kv!(s, "mem_replication_backlog:{backlog}");
                 kv!(s, "mem_total_replication_buffers:{repl_buf}");
                 kv!(s, "mem_clients_slaves:{slaves}");
@@ -767,9 +767,9 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                         -1
                     }
                 };
-                kv!(s, "loading:{}", b(p.loading));
+                kv!(s, "loading:{}", b(p.loading && !p.async_loading));
+                kv!(s, "async_loading:{}", b(p.async_loading));
                 for f in [
-                    "async_loading:0",
                     "current_cow_peak:0",
                     "current_cow_size:0",
                     "current_cow_size_age:0",
@@ -824,6 +824,33 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                     kv!(s, "aof_buffer_length:0");
                     kv!(s, "aof_pending_bio_fsync:0");
                     kv!(s, "aof_delayed_fsync:0");
+                }
+                if p.loading {
+                    // A replica loading its master's RDB (the host's startup load is over
+                    // before clients are served).
+                    let (total, loaded) = (p.loading_total_bytes, p.loading_loaded_bytes);
+                    let perc = if total > 0 {
+                        loaded as f64 / total as f64 * 100.0
+                    } else {
+                        0.0
+                    };
+                    let elapsed = (now_ms / 1000).saturating_sub(p.loading_start_secs);
+                    let left = if total > 0 {
+                        total.saturating_sub(loaded)
+                    } else {
+                        1
+                    };
+                    let eta = if elapsed == 0 {
+                        1
+                    } else {
+                        elapsed * left / (loaded + 1)
+                    };
+                    kv!(s, "loading_start_time:{}", p.loading_start_secs);
+                    kv!(s, "loading_total_bytes:{total}");
+                    kv!(s, "loading_rdb_used_mem:0");
+                    kv!(s, "loading_loaded_bytes:{loaded}");
+                    kv!(s, "loading_loaded_perc:{perc:.2}");
+                    kv!(s, "loading_eta_seconds:{eta}");
                 }
             }
             "stats" => {

@@ -726,129 +726,238 @@ pub(crate) fn decode(
     cfg: &Config,
     rng: &mut Rng,
     skip_expired_before: Option<u64>,
-    mut sink: impl FnMut(LoadedKey),
+    sink: impl FnMut(LoadedKey),
 ) -> Result<LoadInfo, String> {
-    if bytes.len() < 9 || &bytes[..5] != b"REDIS" {
-        return Err("Wrong signature trying to load DB from file".into());
-    }
-    let ver_txt = std::str::from_utf8(&bytes[5..9]).unwrap_or("");
-    let version: u32 = ver_txt
-        .parse()
-        .map_err(|_| "Wrong signature trying to load DB from file".to_string())?;
-    if version < 1 || version > u32::from(RDB_VERSION) {
-        return Err(format!("Can't handle RDB format version {version}"));
-    }
-    let mut info = LoadInfo {
-        version,
-        ..LoadInfo::default()
-    };
-    let mut d = Decoder::new(bytes, cfg, rng);
-    d.pos = 9;
-    let mut db = 0usize;
-    let mut expire: Option<u64> = None;
-    let mut idle_secs: Option<u64> = None;
-    let mut freq: Option<u8> = None;
-    loop {
-        let t = d.u8()?;
-        match t {
-            OP_EXPIRETIME_MS => {
-                let b = d.take(8)?;
-                expire = Some(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
-            }
-            OP_EXPIRETIME => {
-                let b = d.take(4)?;
-                let secs = u32::from_le_bytes(b.try_into().unwrap_or([0; 4]));
-                expire = Some(u64::from(secs) * 1000);
-            }
-            OP_FREQ => {
-                freq = Some(d.u8()?);
-            }
-            OP_IDLE => {
-                idle_secs = Some(d.len()?);
-            }
-            OP_EOF => break,
-            OP_SELECTDB => {
-                let n = d.len()?;
-                if n >= cfg.databases as u64 {
-                    return Err(format!(
-                        "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
-                        cfg.databases
-                    ));
-                }
-                db = n as usize;
-            }
-            OP_RESIZEDB => {
-                d.len()?;
-                d.len()?;
-            }
-            OP_AUX => {
-                let k = d.string()?;
-                let v = d.string()?;
-                let num = || {
-                    std::str::from_utf8(&v)
-                        .ok()
-                        .and_then(|s| s.parse::<i64>().ok())
-                };
-                match &k[..] {
-                    b"aof-base" => info.aof_base = v == b"1",
-                    b"repl-stream-db" => info.repl_stream_db = num().map(|n| n as usize),
-                    b"repl-id" => info.repl_id = Some(String::from_utf8_lossy(&v).into_owned()),
-                    b"repl-offset" => info.repl_offset = num(),
-                    _ => {}
-                }
-            }
-            OP_MODULE_AUX => {
-                d.len()?; // module id
-                d.skip_module_value()?;
-            }
-            OP_FUNCTION2 | OP_FUNCTION_PRE_GA => {
-                let code = d.function(t)?;
-                info.functions.push(code);
-            }
-            t => {
-                let key = d.string()?;
-                let v = d
-                    .object(t)
-                    .map_err(|e| format!("{e} (key '{}')", String::from_utf8_lossy(&key)))?;
-                let exp = expire.take();
-                let (idle_secs, freq) = (idle_secs.take(), freq.take());
-                let Some(value) = v else {
-                    continue; // empty collection: Redis skips it too
-                };
-                if let (Some(at), Some(now)) = (exp, skip_expired_before) {
-                    if at < now {
-                        info.keys_expired += 1;
-                        continue;
-                    }
-                }
-                info.keys_loaded += 1;
-                sink(LoadedKey {
-                    db,
-                    key,
-                    value,
-                    expire_ms: exp,
-                    idle_secs,
-                    freq,
-                });
-            }
+    let mut loader = Loader::new(skip_expired_before);
+    let (consumed, done) = loader.step(bytes, true, cfg, rng, usize::MAX, sink)?;
+    debug_assert!(done);
+    let mut info = loader.info;
+    info.consumed = consumed;
+    Ok(info)
+}
+
+/// An RDB parser that can be fed a payload as it arrives (Redis's rdbLoadRio over a socket,
+/// or over a file a budget at a time): it keeps its place between records (the selected db,
+/// a pending expiry/IDLE/FREQ, the aux fields) and a running CRC of what it consumed, so the
+/// caller may drop the consumed bytes.
+#[derive(Default)]
+pub(crate) struct Loader {
+    pub info: LoadInfo,
+    header: bool,
+    db: usize,
+    expire: Option<u64>,
+    idle_secs: Option<u64>,
+    freq: Option<u8>,
+    crc: u64,
+    /// Bytes consumed so far (record bytes and checksum).
+    pub consumed: u64,
+    /// After a short read: wait until this many unconsumed bytes are there (doubling, so a
+    /// large record arriving slowly is parsed O(n) times in total, not O(n²)).
+    retry_at: usize,
+    skip_expired_before: Option<u64>,
+    done: bool,
+}
+
+impl Loader {
+    pub fn new(skip_expired_before: Option<u64>) -> Loader {
+        Loader {
+            skip_expired_before,
+            ..Loader::default()
         }
     }
-    let end = d.pos;
-    if version >= 5 {
-        let b = d.take(8)?;
-        let stored = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-        let check = cfg.rdbchecksum;
-        if check && stored != 0 {
-            let actual = crc64::crc64(0, &bytes[..end]);
-            if actual != stored {
+
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    /// Parses records from `bytes` (what follows the bytes already consumed) until the end
+    /// of the RDB, the end of the input or about `max_bytes` consumed. `complete`: no more
+    /// input will come, so a record cut short is an error. Returns (bytes consumed, finished).
+    pub fn step(
+        &mut self,
+        bytes: &[u8],
+        complete: bool,
+        cfg: &Config,
+        rng: &mut Rng,
+        max_bytes: usize,
+        mut sink: impl FnMut(LoadedKey),
+    ) -> Result<(usize, bool), String> {
+        if self.done {
+            return Ok((0, true));
+        }
+        if !complete && bytes.len() < self.retry_at {
+            return Ok((0, false));
+        }
+        if complete && !self.header && bytes.len() < 9 {
+            return Err("Wrong signature trying to load DB from file".into());
+        }
+        let mut d = Decoder::new(bytes, cfg, rng);
+        // Where the last whole record ended, and (at the end) the checksum's position.
+        let mut mark = 0usize;
+        let mut eof: Option<(usize, u64)> = None;
+        match self.records(&mut d, &mut mark, &mut eof, max_bytes, &mut sink) {
+            // With more input to come, a failed record may just be cut short (a short read,
+            // or a count checked against the bytes present): parsed again once more arrived;
+            // at the end of the input the error is final.
+            Err(_) if !complete => {
+                let left = bytes.len() - mark;
+                self.retry_at = left.saturating_mul(2).max(left + 1);
+            }
+            Err(e) => return Err(e),
+            Ok(()) => self.retry_at = 0,
+        }
+        let crc_end = eof.map_or(mark, |(at, _)| at);
+        if cfg.rdbchecksum {
+            self.crc = crc64::crc64(self.crc, &bytes[..crc_end]);
+        }
+        self.consumed += mark as u64;
+        if let Some((_, stored)) = eof {
+            if cfg.rdbchecksum && stored != 0 && self.crc != stored {
                 return Err(format!(
-                    "Wrong RDB checksum expected: ({stored:x}) got ({actual:x}). Aborting now."
+                    "Wrong RDB checksum expected: ({stored:x}) got ({:x}). Aborting now.",
+                    self.crc
                 ));
             }
+            self.done = true;
         }
+        Ok((mark, self.done))
     }
-    info.consumed = d.pos;
-    Ok(info)
+
+    /// The records: `mark` moves past each whole one; at OP_EOF (with its checksum, RDB 5+)
+    /// `eof` gets (where the checksummed bytes end, the stored checksum).
+    fn records(
+        &mut self,
+        d: &mut Decoder<'_>,
+        mark: &mut usize,
+        eof: &mut Option<(usize, u64)>,
+        max_bytes: usize,
+        sink: &mut impl FnMut(LoadedKey),
+    ) -> Result<(), String> {
+        let cfg = d.cfg;
+        if !self.header {
+            let bytes = d.take(9).map_err(|e| {
+                if d.b.len() >= 5 && &d.b[..5] != b"REDIS" {
+                    "Wrong signature trying to load DB from file".to_string()
+                } else {
+                    e
+                }
+            })?;
+            if &bytes[..5] != b"REDIS" {
+                return Err("Wrong signature trying to load DB from file".into());
+            }
+            let ver_txt = std::str::from_utf8(&bytes[5..9]).unwrap_or("");
+            let version: u32 = ver_txt
+                .parse()
+                .map_err(|_| "Wrong signature trying to load DB from file".to_string())?;
+            if version < 1 || version > u32::from(RDB_VERSION) {
+                return Err(format!("Can't handle RDB format version {version}"));
+            }
+            self.info.version = version;
+            self.header = true;
+            *mark = d.pos;
+        }
+        while *mark < max_bytes {
+            let t = d.u8()?;
+            match t {
+                OP_EXPIRETIME_MS => {
+                    let b = d.take(8)?;
+                    self.expire = Some(u64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+                }
+                OP_EXPIRETIME => {
+                    let b = d.take(4)?;
+                    let secs = u32::from_le_bytes(b.try_into().unwrap_or([0; 4]));
+                    self.expire = Some(u64::from(secs) * 1000);
+                }
+                OP_FREQ => {
+                    self.freq = Some(d.u8()?);
+                }
+                OP_IDLE => {
+                    self.idle_secs = Some(d.len()?);
+                }
+                OP_EOF => {
+                    let at = d.pos;
+                    let stored = if self.info.version >= 5 {
+                        let b = d.take(8)?;
+                        u64::from_le_bytes(b.try_into().unwrap_or([0; 8]))
+                    } else {
+                        0
+                    };
+                    *mark = d.pos;
+                    *eof = Some((at, stored));
+                    return Ok(());
+                }
+                OP_SELECTDB => {
+                    let n = d.len()?;
+                    if n >= cfg.databases as u64 {
+                        return Err(format!(
+                            "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
+                            cfg.databases
+                        ));
+                    }
+                    self.db = n as usize;
+                }
+                OP_RESIZEDB => {
+                    d.len()?;
+                    d.len()?;
+                }
+                OP_AUX => {
+                    let k = d.string()?;
+                    let v = d.string()?;
+                    let num = || {
+                        std::str::from_utf8(&v)
+                            .ok()
+                            .and_then(|s| s.parse::<i64>().ok())
+                    };
+                    let info = &mut self.info;
+                    match &k[..] {
+                        b"aof-base" => info.aof_base = v == b"1",
+                        b"repl-stream-db" => info.repl_stream_db = num().map(|n| n as usize),
+                        b"repl-id" => info.repl_id = Some(String::from_utf8_lossy(&v).into_owned()),
+                        b"repl-offset" => info.repl_offset = num(),
+                        _ => {}
+                    }
+                }
+                OP_MODULE_AUX => {
+                    d.len()?; // module id
+                    d.skip_module_value()?;
+                }
+                OP_FUNCTION2 | OP_FUNCTION_PRE_GA => {
+                    let code = d.function(t)?;
+                    self.info.functions.push(code);
+                }
+                t => {
+                    let key = d.string()?;
+                    let v = d
+                        .object(t)
+                        .map_err(|e| format!("{e} (key '{}')", String::from_utf8_lossy(&key)))?;
+                    let exp = self.expire.take();
+                    let (idle_secs, freq) = (self.idle_secs.take(), self.freq.take());
+                    *mark = d.pos;
+                    let Some(value) = v else {
+                        continue; // empty collection: Redis skips it too
+                    };
+                    if let (Some(at), Some(now)) = (exp, self.skip_expired_before) {
+                        if at < now {
+                            self.info.keys_expired += 1;
+                            continue;
+                        }
+                    }
+                    self.info.keys_loaded += 1;
+                    sink(LoadedKey {
+                        db: self.db,
+                        key,
+                        value,
+                        expire_ms: exp,
+                        idle_secs,
+                        freq,
+                    });
+                    continue;
+                }
+            }
+            *mark = d.pos;
+        }
+        Ok(())
+    }
 }
 
 /// Reads RDB values from a byte slice; every read is bounds-checked.

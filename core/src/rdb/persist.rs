@@ -56,6 +56,26 @@ pub trait PersistHost {
         let _ = rdb;
         Ok(false)
     }
+    /// A disk-based full sync: open `dbfilename` for one replica (Redis's repldbfd: a later
+    /// save renaming a new file over it does not change what this replica gets) and return
+    /// (handle, size). Ok(None): this host has no files; the engine then uses `read_rdb`.
+    fn open_sync_rdb(&mut self) -> Result<Option<(u64, u64)>, String> {
+        Ok(None)
+    }
+    /// Up to `len` bytes of an opened sync RDB from `offset` (sendBulkToSlave's reads).
+    fn read_sync_rdb(&mut self, handle: u64, offset: u64, len: usize) -> Result<Vec<u8>, String> {
+        let _ = (handle, offset, len);
+        Err("this host keeps no files".into())
+    }
+    /// rdb-del-sync-files: delete `dbfilename` (Redis's bg_unlink), which only served
+    /// replication. False: there was no such file.
+    fn remove_rdb(&mut self) -> bool {
+        false
+    }
+    /// The replica got its RDB or went away: the file is closed.
+    fn close_sync_rdb(&mut self, handle: u64) {
+        let _ = handle;
+    }
     /// SHUTDOWN / SIGTERM: stop a running child and drop its temp file; flush and fsync the
     /// AOF.
     fn prepare_shutdown(&mut self) -> Result<(), String>;
@@ -96,6 +116,13 @@ pub struct Persist {
     pub aof_current_size: u64,
     pub aof_base_size: u64,
     pub loading: bool,
+    /// A replica's swapdb load while the old data is served (`async_loading:1`).
+    pub async_loading: bool,
+    /// INFO's loading_* fields: when it began (seconds), the payload size (0: unknown),
+    /// bytes parsed.
+    pub loading_start_secs: u64,
+    pub loading_total_bytes: u64,
+    pub loading_loaded_bytes: u64,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
     /// Propagation is collected only while something consumes it: the AOF (`aof_on`) or
@@ -154,6 +181,10 @@ impl Default for Persist {
             aof_current_size: 0,
             aof_base_size: 0,
             loading: false,
+            async_loading: false,
+            loading_start_secs: 0,
+            loading_total_bytes: 0,
+            loading_loaded_bytes: 0,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
             propagate: false,

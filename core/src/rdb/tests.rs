@@ -551,3 +551,78 @@ fn corrupt_stream_payloads_never_panic() {
     }
     assert!(refused > 0 && ok > 0, "ok {ok} refused {refused}");
 }
+
+/// The incremental loader (a replica parsing its master's payload as it arrives) gives what
+/// one decode of the whole file gives, however the bytes are split: a record cut short waits
+/// for the rest, and only the end of the input makes it an error.
+#[test]
+fn the_loader_fed_in_pieces_matches_a_whole_decode() {
+    let bytes = include_bytes!("../../../testdata/rdb/redis-7.0.15-types.rdb");
+    let cfg = Config::default();
+    let whole = {
+        let mut keys = Vec::new();
+        let info = decode(bytes, &cfg, &mut Rng::new(1), None, |k| keys.push(k.key)).unwrap();
+        (keys, info.keys_loaded, info.consumed)
+    };
+    for piece in [1, 2, 7, 64, 1000] {
+        let mut loader = Loader::new(None);
+        let mut keys = Vec::new();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut done = false;
+        for chunk in bytes.chunks(piece) {
+            buf.extend_from_slice(chunk);
+            let (used, fin) = loader
+                .step(&buf, false, &cfg, &mut Rng::new(1), usize::MAX, |k| {
+                    keys.push(k.key)
+                })
+                .unwrap();
+            buf.drain(..used);
+            done = fin;
+        }
+        // The end of the input (the transfer's size reached, or its EOF mark): what waited
+        // for more (a doubling threshold after a short read) is parsed now.
+        if !done {
+            let (used, fin) = loader
+                .step(&buf, true, &cfg, &mut Rng::new(1), usize::MAX, |k| {
+                    keys.push(k.key)
+                })
+                .unwrap();
+            buf.drain(..used);
+            done = fin;
+        }
+        assert!(done, "piece {piece}");
+        assert!(buf.is_empty());
+        assert_eq!(
+            (keys, loader.info.keys_loaded, loader.consumed as usize),
+            whole.clone(),
+            "piece {piece}"
+        );
+    }
+    // Cut short: waits while more may come, fails at the end of the input.
+    let cut = &bytes[..bytes.len() - 3];
+    let mut loader = Loader::new(None);
+    let (_, fin) = loader
+        .step(cut, false, &cfg, &mut Rng::new(1), usize::MAX, |_| {})
+        .unwrap();
+    assert!(!fin);
+    let mut loader = Loader::new(None);
+    assert!(loader
+        .step(cut, true, &cfg, &mut Rng::new(1), usize::MAX, |_| {})
+        .is_err());
+    // A budget stops between records and resumes where it stopped.
+    let mut loader = Loader::new(None);
+    let (mut pos, mut steps) = (0, 0);
+    loop {
+        let (used, fin) = loader
+            .step(&bytes[pos..], true, &cfg, &mut Rng::new(1), 64, |_| {})
+            .unwrap();
+        pos += used;
+        steps += 1;
+        if fin {
+            break;
+        }
+    }
+    assert_eq!(pos, bytes.len());
+    assert!(steps > 3, "{steps}");
+    assert_eq!(loader.info.keys_loaded, whole.1);
+}

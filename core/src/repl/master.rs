@@ -39,6 +39,9 @@ pub enum SlaveState {
     /// An rdb-only replica got its RDB: closed once it is sent (SLAVE_STATE_RDB_TRANSMITTED,
     /// not listed in INFO's slaveN lines).
     RdbTransmitted,
+    /// A disk-based sync sends the RDB file a chunk at a time as the host takes the output
+    /// (SLAVE_STATE_SEND_BULK); the stream accumulates meanwhile.
+    SendBulk,
 }
 
 impl SlaveState {
@@ -47,6 +50,7 @@ impl SlaveState {
             SlaveState::WaitBgsaveStart | SlaveState::WaitBgsaveEnd => "wait_bgsave",
             SlaveState::Online => "online",
             SlaveState::RdbTransmitted => "rdb_transmitted",
+            SlaveState::SendBulk => "send_bulk",
         }
     }
 }
@@ -85,7 +89,20 @@ pub struct Slave {
     /// does not count against the output buffer limit (Redis sends it outside the buffer).
     pub queued: u64,
     pub rdb_end: u64,
+    /// The RDB file being sent (SendBulk): the host's handle, the next offset, the size.
+    pub bulk: Option<Bulk>,
 }
+
+/// A disk-based sync's file for one replica (Redis's repldbfd, repldboff, repldbsize).
+#[derive(Debug, Clone, Copy)]
+pub struct Bulk {
+    pub handle: u64,
+    pub off: u64,
+    pub size: u64,
+}
+
+/// PROTO_IOBUF_LEN: what sendBulkToSlave reads and writes at a time.
+pub const BULK_CHUNK: usize = 16 * 1024;
 
 impl Slave {
     fn new() -> Slave {
@@ -107,6 +124,7 @@ impl Slave {
             wait_since: 0,
             queued: 0,
             rdb_end: 0,
+            bulk: None,
         }
     }
 }
@@ -164,6 +182,11 @@ pub struct MasterSide {
     pub no_slaves_since: u64,
     /// A replication RDB is being produced by the host; its target is a socket (EOF form).
     pub rdb_in_progress: bool,
+    /// The dbfilename on disk was written to feed replicas (RDBGeneratedByReplication):
+    /// rdb-del-sync-files deletes it once they have it, on a node without persistence.
+    pub rdb_generated_by_replication: bool,
+    /// buffer_memory's figures (total, backlog, replicas) as of the last before-sleep.
+    pub buffer_mem: (u64, u64, u64),
     pub rdb_socket: bool,
     /// Replicas whose lag is within min-replicas-max-lag (repl_good_slaves_count).
     pub good_slaves: usize,
@@ -225,11 +248,15 @@ pub fn resize_backlog(srv: &mut Server) {
 
 /// Bytes of replication buffers that maxmemory does not count (freeMemoryGetNotCountedMemory:
 /// the backlog while replicas are attached).
-pub fn not_counted_for_evict(srv: &Server) -> u64 {
-    match &srv.repl.master.backlog {
-        Some(b) if !srv.repl.master.replicas.is_empty() => b.histlen() as u64,
-        _ => 0,
+pub fn not_counted_for_evict(srv: &Server, repl_buffer_mem: u64) -> u64 {
+    // freeMemoryGetNotCountedMemory: only what exceeds the backlog's size and its blocks'
+    // approximate headers (sizeof(replBufBlock) + sizeof(listNode) = 64 per 16 KB block).
+    let size = srv.config.repl_backlog_size;
+    if repl_buffer_mem <= size {
+        return 0;
     }
+    let counted = size + (size / REPL_BLOCK + 1) * 64;
+    repl_buffer_mem.saturating_sub(counted)
 }
 
 /// Appends stream bytes to the backlog (moving `master_repl_offset`) and to every replica:
@@ -267,7 +294,7 @@ pub fn feed_stream(srv: &mut Server, clients: &mut slab::Slab<Client>, bytes: &[
         }
         match s.state {
             SlaveState::WaitBgsaveStart | SlaveState::RdbTransmitted => continue,
-            SlaveState::WaitBgsaveEnd => s.pending.extend_from_slice(bytes),
+            SlaveState::WaitBgsaveEnd | SlaveState::SendBulk => s.pending.extend_from_slice(bytes),
             SlaveState::Online => {
                 if s.start_stream_on_ack {
                     s.pending.extend_from_slice(bytes);
@@ -325,6 +352,9 @@ pub fn before_sleep(srv: &mut Server, clients: &mut slab::Slab<Client>) {
         srv.repl.master.get_ack = false;
         feed_command(srv, clients, &[b"REPLCONF", b"GETACK", b"*"]);
     }
+    // Eviction's and INFO's view of the replication buffer (Redis keeps repl_buffer_mem
+    // as it goes).
+    srv.repl.master.buffer_mem = buffer_memory(srv, clients);
 }
 
 // ---------------------------------------------------------------- replicas come and go
@@ -336,6 +366,13 @@ fn slave_mut(c: &mut Client) -> &mut Slave {
 /// A client that is going away: out of the replica list (and the backlog's TTL starts when
 /// it was the last one).
 pub fn forget_client(srv: &mut Server, clients: &slab::Slab<Client>, slot: usize, now: u64) {
+    let bulk = clients
+        .get(slot)
+        .and_then(|c| c.slave.as_ref())
+        .and_then(|s| s.bulk);
+    if let (Some(b), Some(h)) = (bulk, srv.persist.host.as_mut()) {
+        h.close_sync_rdb(b.handle);
+    }
     let was = clients
         .get(slot)
         .and_then(|c| c.slave.as_ref())
@@ -559,9 +596,10 @@ pub fn sync_command(
     if srv.repl.replica.is_replica() && !crate::repl::replica::link_up(srv) {
         return Err(b"NOMASTERLINK Can't SYNC while not connected with my master".to_vec());
     }
-    // clientHasPendingReplies: replies of earlier pipelined commands still in the buffer.
+    // clientHasPendingReplies: replies of earlier pipelined commands (or pushes) still in the
+    // buffer, i.e. before this command's own reply mark, or handed to the host but unsent.
     let c = &clients[id.0];
-    if c.out.len() > c.reply_start || c.host_pending > 0 {
+    if c.reply_start > 0 || c.host_pending > 0 {
         return Err(b"ERR SYNC and PSYNC are invalid with pending output".to_vec());
     }
     // A filtered RDB is only made for a socket (never over the snapshot file).
@@ -696,19 +734,18 @@ pub fn bgsave_done(srv: &mut Server, clients: &mut slab::Slab<Client>, now: Unix
     if !srv.repl.master.rdb_in_progress || srv.repl.master.rdb_socket {
         return;
     }
-    let rdb = if ok {
-        match srv.persist.host.as_mut().map(|h| h.read_rdb()) {
-            Some(Ok(bytes)) => Ok(bytes),
-            Some(Err(e)) => Err(format!("SYNC failed. Can't open/stat DB after BGSAVE: {e}")),
-            None => Err("no persistence in this host".to_string()),
-        }
-    } else {
+    // The file is opened per replica (sendBulkToSlave, in rdb_done).
+    let rdb = if !ok {
         Err("SYNC failed. BGSAVE child returned an error".to_string())
+    } else if srv.persist.host.is_none() {
+        Err("no persistence in this host".to_string())
+    } else {
+        Ok(Payload::File)
     };
     if let Err(e) = &rdb {
         srv.events.push_back(Event::Log(e.clone()));
     }
-    rdb_done(srv, clients, now, rdb);
+    rdb_done_payload(srv, clients, now, rdb);
 }
 
 /// masterTryPartialResynchronization: true when the backlog covers what the replica asks.
@@ -828,7 +865,12 @@ pub fn start_rdb_for_replication(
             "Starting BGSAVE for SYNC with target: disk".into(),
         ));
         match crate::command::persistence::start_bgsave_with(srv, now, &opts) {
-            Ok(()) => srv.repl.master.rdb_in_progress = true,
+            Ok(()) => {
+                srv.repl.master.rdb_in_progress = true;
+                if srv.config.rdb_del_sync_files {
+                    srv.repl.master.rdb_generated_by_replication = true;
+                }
+            }
             Err(e) => {
                 srv.events
                     .push_back(Event::Log(format!("BGSAVE for replication failed: {e}")));
@@ -864,6 +906,13 @@ pub fn start_rdb_for_replication(
     }
 }
 
+/// A finished replication RDB: its bytes (a diskless transfer, a host without files), or
+/// the `dbfilename` a disk-based BGSAVE wrote, sent from the file a chunk at a time.
+pub enum Payload {
+    Bytes(Vec<u8>),
+    File,
+}
+
 /// The replication RDB is ready (or failed): send it to every replica waiting for it, then
 /// what accumulated meanwhile (after the first ACK for the EOF form, as Redis does, so the
 /// replica finds the end mark at the end of what it read). Failed: those replicas are closed.
@@ -873,6 +922,15 @@ pub fn rdb_done(
     now: UnixMillis,
     rdb: Result<Vec<u8>, String>,
 ) {
+    rdb_done_payload(srv, clients, now, rdb.map(Payload::Bytes));
+}
+
+pub fn rdb_done_payload(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    now: UnixMillis,
+    mut rdb: Result<Payload, String>,
+) {
     srv.repl.master.rdb_in_progress = false;
     let socket = srv.repl.master.rdb_socket;
     let slots: Vec<usize> = srv.repl.master.replicas.clone();
@@ -881,21 +939,77 @@ pub fn rdb_done(
         mark = super::random_replid(&mut srv.rng);
     }
     for slot in slots {
-        let Some(c) = clients.get_mut(slot) else {
+        let waiting = clients
+            .get(slot)
+            .and_then(|c| c.slave.as_ref())
+            .is_some_and(|s| s.state == SlaveState::WaitBgsaveEnd);
+        if !waiting {
             continue;
-        };
+        }
+        // The file, opened for this replica (a host without files: read whole once).
+        let mut bulk = None;
+        if let Ok(Payload::File) = &rdb {
+            let opened = srv.persist.host.as_mut().map(|h| h.open_sync_rdb());
+            match opened {
+                Some(Ok(Some((handle, size)))) => {
+                    bulk = Some(Bulk {
+                        handle,
+                        off: 0,
+                        size,
+                    })
+                }
+                Some(Ok(None)) => {
+                    rdb = match srv.persist.host.as_mut().map(|h| h.read_rdb()) {
+                        Some(Ok(bytes)) => Ok(Payload::Bytes(bytes)),
+                        Some(Err(e)) => {
+                            Err(format!("SYNC failed. Can't open/stat DB after BGSAVE: {e}"))
+                        }
+                        None => Err("no persistence in this host".to_string()),
+                    };
+                }
+                Some(Err(e)) => {
+                    srv.events.push_back(Event::Log(format!(
+                        "SYNC failed. Can't open/stat DB after BGSAVE: {e}"
+                    )));
+                    let c = &mut clients[slot];
+                    c.close_asap = true;
+                    srv.events.push_back(Event::Close(ClientHandle(slot)));
+                    continue;
+                }
+                None => rdb = Err("no persistence in this host".to_string()),
+            }
+        }
+        let c = &mut clients[slot];
         let Some(s) = c.slave.as_deref_mut() else {
             continue;
         };
-        if s.state != SlaveState::WaitBgsaveEnd {
+        let before = c.out.len();
+        let rdb_bytes = match &rdb {
+            Err(_) => {
+                c.close_asap = true;
+                srv.events.push_back(Event::Close(ClientHandle(slot)));
+                continue;
+            }
+            Ok(Payload::Bytes(b)) => Some(b),
+            Ok(Payload::File) => None,
+        };
+        if let Some(b) = bulk {
+            // sendBulkToSlave: the `$<size>` line now, the file as the host takes output.
+            c.out.push(b'$');
+            c.out
+                .extend_from_slice(itoa::Buffer::new().format(b.size).as_bytes());
+            c.out.extend_from_slice(b"\r\n");
+            s.queued += (c.out.len() - before) as u64;
+            s.rdb_end = s.queued + b.size;
+            s.bulk = Some(b);
+            s.state = SlaveState::SendBulk;
+            if b.size == 0 {
+                send_bulk(srv, clients, ClientHandle(slot), now);
+            }
+            srv.events.push_back(Event::Output(ClientHandle(slot)));
             continue;
         }
-        let Ok(rdb) = &rdb else {
-            c.close_asap = true;
-            srv.events.push_back(Event::Close(ClientHandle(slot)));
-            continue;
-        };
-        let before = c.out.len();
+        let rdb = rdb_bytes.expect("bytes");
         if socket {
             c.out.extend_from_slice(b"$EOF:");
             c.out.extend_from_slice(mark.as_bytes());
@@ -912,31 +1026,7 @@ pub fn rdb_done(
         }
         s.queued += (c.out.len() - before) as u64;
         s.rdb_end = s.queued;
-        if s.rdb_only {
-            // replicaPutOnline: closed once the RDB is sent.
-            s.state = SlaveState::RdbTransmitted;
-            s.start_stream_on_ack = false;
-            c.close_after_reply = true;
-            c.close_armed = true;
-            let name = format!(
-                "{}:{}",
-                replica_addr(c),
-                c.slave.as_ref().map_or(0, |s| s.listening_port)
-            );
-            srv.events.push_back(Event::Log(format!(
-                "RDB transfer completed, rdb only replica ({name}) should be disconnected asap"
-            )));
-            srv.events.push_back(Event::Output(ClientHandle(slot)));
-            continue;
-        }
-        s.state = SlaveState::Online;
-        s.ack_time = now.0;
-        if !socket {
-            let pending = std::mem::take(&mut s.pending);
-            s.queued += pending.len() as u64;
-            c.out.extend_from_slice(&pending);
-        }
-        srv.events.push_back(Event::Output(ClientHandle(slot)));
+        put_online(srv, c, slot, now, socket);
     }
     refresh_good_slaves(srv, clients, now);
     // Replicas that arrived meanwhile get the next one.
@@ -948,6 +1038,106 @@ pub fn rdb_done(
     }) {
         start_pending(srv, clients, now);
     }
+}
+
+/// replicaPutOnline once its RDB is queued: an rdb-only replica is closed after it, others
+/// stream (the EOF form after their first ACK; otherwise what accumulated goes now).
+fn put_online(srv: &mut Server, c: &mut Client, slot: usize, now: UnixMillis, socket: bool) {
+    let name = format!(
+        "{}:{}",
+        replica_addr(c),
+        c.slave.as_ref().map_or(0, |s| s.listening_port)
+    );
+    let Some(s) = c.slave.as_deref_mut() else {
+        return;
+    };
+    if s.rdb_only {
+        // replicaPutOnline: closed once the RDB is sent.
+        s.state = SlaveState::RdbTransmitted;
+        s.start_stream_on_ack = false;
+        c.close_after_reply = true;
+        c.close_armed = true;
+        srv.events.push_back(Event::Log(format!(
+            "RDB transfer completed, rdb only replica ({name}) should be disconnected asap"
+        )));
+        srv.events.push_back(Event::Output(ClientHandle(slot)));
+        return;
+    }
+    s.state = SlaveState::Online;
+    s.ack_time = now.0;
+    if !socket {
+        let pending = std::mem::take(&mut s.pending);
+        s.queued += pending.len() as u64;
+        c.out.extend_from_slice(&pending);
+    }
+    srv.events.push_back(Event::Output(ClientHandle(slot)));
+}
+
+/// Whether a replica has RDB file bytes left to send (the host should take its output).
+pub fn bulk_pending(c: &Client) -> bool {
+    c.slave.as_ref().is_some_and(|s| s.bulk.is_some())
+}
+
+/// sendBulkToSlave: when the host takes a replica's output and little is queued, the next
+/// chunk of the RDB file goes into it; after the last one the replica is online (the
+/// stream accumulated meanwhile follows). A read error closes the replica.
+pub fn send_bulk(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    id: ClientHandle,
+    now: UnixMillis,
+) {
+    let Some(c) = clients.get_mut(id.0) else {
+        return;
+    };
+    if c.out.len() >= BULK_CHUNK {
+        return;
+    }
+    let Some(b) = c.slave.as_ref().and_then(|s| s.bulk) else {
+        return;
+    };
+    let want = ((b.size - b.off) as usize).min(BULK_CHUNK);
+    if want > 0 {
+        let read = match srv.persist.host.as_mut() {
+            Some(h) => h.read_sync_rdb(b.handle, b.off, want),
+            None => Err("no persistence in this host".into()),
+        };
+        match read {
+            Ok(chunk) if !chunk.is_empty() => {
+                c.out.extend_from_slice(&chunk);
+                let s = slave_mut(c);
+                s.queued += chunk.len() as u64;
+                if let Some(bk) = s.bulk.as_mut() {
+                    bk.off += chunk.len() as u64;
+                }
+            }
+            other => {
+                let why = match other {
+                    Err(e) => e,
+                    _ => "premature EOF".into(),
+                };
+                srv.events.push_back(Event::Log(format!(
+                    "Read error sending DB to replica: {why}"
+                )));
+                c.close_asap = true;
+                srv.events.push_back(Event::Close(id));
+                return;
+            }
+        }
+    }
+    let s = slave_mut(c);
+    let Some(bk) = s.bulk else {
+        return;
+    };
+    if bk.off < bk.size {
+        return;
+    }
+    s.bulk = None;
+    if let Some(h) = srv.persist.host.as_mut() {
+        h.close_sync_rdb(bk.handle);
+    }
+    put_online(srv, c, id.0, now, false);
+    refresh_good_slaves(srv, clients, now);
 }
 
 /// replicationStartPendingFork: start the RDB for waiting replicas once the diskless delay
@@ -1082,7 +1272,45 @@ pub fn cron(srv: &mut Server, clients: &mut slab::Slab<Client>, now: UnixMillis)
         )));
     }
     start_pending(srv, clients, now);
+    remove_rdb_used_to_sync(srv, clients);
     refresh_good_slaves(srv, clients, now);
+}
+
+/// allPersistenceDisabled: no save points, no AOF.
+pub fn all_persistence_disabled(srv: &Server) -> bool {
+    srv.config.save.0.is_empty() && !srv.persist.aof_enabled
+}
+
+/// removeRDBUsedToSyncReplicas: with rdb-del-sync-files on a node without persistence, the
+/// RDB written for replicas goes once none is waiting for it or being sent it.
+fn remove_rdb_used_to_sync(srv: &mut Server, clients: &slab::Slab<Client>) {
+    if !srv.config.rdb_del_sync_files {
+        srv.repl.master.rdb_generated_by_replication = false;
+        return;
+    }
+    if !all_persistence_disabled(srv) || !srv.repl.master.rdb_generated_by_replication {
+        return;
+    }
+    let busy = srv.repl.master.replicas.iter().any(|&slot| {
+        clients
+            .get(slot)
+            .and_then(|c| c.slave.as_ref())
+            .is_some_and(|s| {
+                matches!(
+                    s.state,
+                    SlaveState::WaitBgsaveStart | SlaveState::WaitBgsaveEnd | SlaveState::SendBulk
+                )
+            })
+    });
+    if busy {
+        return;
+    }
+    if srv.persist.host.as_mut().is_some_and(|h| h.remove_rdb()) {
+        srv.repl.master.rdb_generated_by_replication = false;
+        srv.events.push_back(Event::Log(
+            "Removing the RDB file used to feed replicas in a persistence-less instance".into(),
+        ));
+    }
 }
 
 /// refreshGoodSlavesCount: online replicas whose last ack is within min-replicas-max-lag.
@@ -1518,7 +1746,7 @@ pub fn update_failover(srv: &mut Server, clients: &mut slab::Slab<Client>, now: 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::resp::append_request;
     use crate::{ClientHandle, Config, ConnInfo, Engine, UnixMillis};
 
@@ -1665,6 +1893,192 @@ mod tests {
         // And it streams at once.
         send(&mut eng, w, &["DEL", "b"]);
         assert_eq!(out(&mut eng, r2), req(&["DEL", "b"]));
+    }
+
+    #[test]
+    fn sync_pipelined_behind_another_reply_is_refused_as_pending_output() {
+        let mut eng = engine(&[]);
+        for psync in [&["SYNC"][..], &["PSYNC", "?", "-1"][..]] {
+            let r = client(&mut eng);
+            let mut pipe = req(&["REPLCONF", "listening-port", "6380"]);
+            pipe.extend(req(psync));
+            pipe.extend(req(&["PING"]));
+            eng.feed(T0, r, &pipe);
+            assert_eq!(
+                out(&mut eng, r),
+                b"+OK\r\n-ERR SYNC and PSYNC are invalid with pending output\r\n+PONG\r\n"
+            );
+            eng.disconnect(r);
+        }
+        assert_eq!(info(&mut eng, "sync_full"), "0");
+        assert_eq!(info(&mut eng, "connected_slaves"), "0");
+    }
+
+    /// A host whose BGSAVE "file" is kept in memory: it serves it by ranges (never whole)
+    /// and records the reads.
+    #[derive(Default, Clone)]
+    pub(crate) struct FileHost {
+        pub file: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+        pub reads: std::rc::Rc<std::cell::RefCell<Vec<usize>>>,
+        pub open: std::rc::Rc<std::cell::Cell<i32>>,
+        /// remove_rdb calls that found a file.
+        pub removed: std::rc::Rc<std::cell::Cell<i32>>,
+    }
+
+    impl crate::rdb::persist::PersistHost for FileHost {
+        fn save(
+            &mut self,
+            _: &[crate::keyspace::Db],
+            _: &crate::rdb::SaveOptions,
+        ) -> Result<(), String> {
+            Ok(())
+        }
+        fn bgsave(
+            &mut self,
+            dbs: &[crate::keyspace::Db],
+            o: &crate::rdb::SaveOptions,
+        ) -> Result<(), String> {
+            *self.file.borrow_mut() = crate::rdb::encode_to_vec(dbs, o);
+            Ok(())
+        }
+        fn bgrewriteaof(
+            &mut self,
+            _: &[crate::keyspace::Db],
+            _: &crate::rdb::SaveOptions,
+            _: &[u8],
+        ) -> Result<(), String> {
+            Ok(())
+        }
+        fn read_rdb(&mut self) -> Result<Vec<u8>, String> {
+            panic!("the sync file is read whole");
+        }
+        fn open_sync_rdb(&mut self) -> Result<Option<(u64, u64)>, String> {
+            self.open.set(self.open.get() + 1);
+            Ok(Some((7, self.file.borrow().len() as u64)))
+        }
+        fn read_sync_rdb(&mut self, h: u64, off: u64, len: usize) -> Result<Vec<u8>, String> {
+            assert_eq!(h, 7);
+            self.reads.borrow_mut().push(len);
+            let f = self.file.borrow();
+            let end = (off as usize + len).min(f.len());
+            Ok(f[off as usize..end].to_vec())
+        }
+        fn close_sync_rdb(&mut self, h: u64) {
+            assert_eq!(h, 7);
+            self.open.set(self.open.get() - 1);
+        }
+        fn store_sync_rdb(&mut self, rdb: &[u8]) -> Result<bool, String> {
+            *self.file.borrow_mut() = rdb.to_vec();
+            Ok(true)
+        }
+        fn remove_rdb(&mut self) -> bool {
+            let had = !self.file.borrow().is_empty();
+            self.file.borrow_mut().clear();
+            if had {
+                self.removed.set(self.removed.get() + 1);
+            }
+            had
+        }
+        fn prepare_shutdown(&mut self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_disk_sync_sends_the_rdb_file_a_chunk_at_a_time_then_the_stream() {
+        let mut eng = engine(&[("repl-diskless-sync", "no")]);
+        let file = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let reads = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let open = std::rc::Rc::new(std::cell::Cell::new(0));
+        eng.set_persist_host(Box::new(FileHost {
+            file: file.clone(),
+            reads: reads.clone(),
+            open: open.clone(),
+            ..Default::default()
+        }));
+        let w = client(&mut eng);
+        // Values LZF cannot shrink.
+        let mut x: u64 = 1;
+        for i in 0..100 {
+            let big: String = (0..60)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    format!("{:016x}", x >> 1)
+                })
+                .collect();
+            send(&mut eng, w, &["SET", &format!("k{i}"), &big]);
+        }
+        let (r, got) = attach(&mut eng, "?", -1);
+        assert!(got.starts_with(b"+FULLRESYNC "));
+        eng.bgsave_done(T0, true);
+        assert_eq!(
+            info(&mut eng, "slave0").split(',').nth(2),
+            Some("state=send_bulk")
+        );
+        // Written meanwhile: after the file.
+        send(&mut eng, w, &["SET", "late", "1"]);
+        let rdb = file.borrow().clone();
+        assert!(rdb.len() > 50_000, "{}", rdb.len());
+        let mut got = Vec::new();
+        let mut pulls = 0;
+        while eng.has_output(r) {
+            let mut o = Vec::new();
+            eng.drain_output(r, &mut o);
+            assert!(o.len() <= super::BULK_CHUNK + 200, "{}", o.len());
+            got.extend(o);
+            pulls += 1;
+        }
+        let head = format!("${}\r\n", rdb.len());
+        assert!(got.starts_with(head.as_bytes()));
+        assert_eq!(&got[head.len()..head.len() + rdb.len()], &rdb[..]);
+        let mut stream = req(&["SELECT", "0"]);
+        stream.extend(req(&["SET", "late", "1"]));
+        assert_eq!(&got[head.len() + rdb.len()..], &stream[..]);
+        assert!(pulls > rdb.len() / super::BULK_CHUNK, "{pulls}");
+        assert!(reads.borrow().iter().all(|&n| n <= super::BULK_CHUNK));
+        assert_eq!(open.get(), 0, "the file is closed once sent");
+        assert_eq!(
+            info(&mut eng, "slave0").split(',').nth(2),
+            Some("state=online")
+        );
+        // Online: the stream follows directly.
+        send(&mut eng, w, &["DEL", "late"]);
+        assert_eq!(out(&mut eng, r), req(&["DEL", "late"]));
+        // A replica that goes away mid-file closes it.
+        let (r2, _) = attach(&mut eng, "?", -1);
+        eng.bgsave_done(T0, true);
+        assert_eq!(open.get(), 1);
+        let mut o = Vec::new();
+        eng.drain_output(r2, &mut o);
+        eng.disconnect(r2);
+        assert_eq!(open.get(), 0);
+    }
+
+    #[test]
+    fn rdb_del_sync_files_removes_the_sync_rdb_once_sent_without_persistence() {
+        for (save, removed) in [("", 1), ("3600 1", 0)] {
+            let mut eng = engine(&[
+                ("repl-diskless-sync", "no"),
+                ("rdb-del-sync-files", "yes"),
+                ("save", save),
+            ]);
+            let host = FileHost::default();
+            eng.set_persist_host(Box::new(host.clone()));
+            let w = client(&mut eng);
+            send(&mut eng, w, &["SET", "k", "v"]);
+            let (r, _) = attach(&mut eng, "?", -1);
+            eng.bgsave_done(T0, true);
+            // Not while the file is being sent.
+            eng.tick(UnixMillis(T0.0 + 1000));
+            assert_eq!(host.removed.get(), 0);
+            while eng.has_output(r) {
+                out(&mut eng, r);
+            }
+            eng.tick(UnixMillis(T0.0 + 2000));
+            assert_eq!(host.removed.get(), removed, "save '{save}'");
+        }
     }
 
     #[test]
@@ -2165,6 +2579,38 @@ mod tests {
         assert!(
             stats.contains("$19\r\nreplication.backlog\r\n:1048576\r\n"),
             "{stats}"
+        );
+        // overhead.total counts both (getMemoryOverheadData); aof.buffer is the AOF's only.
+        let stat = |name: &str| -> u64 {
+            let key = format!("${}\r\n{name}\r\n:", name.len());
+            let at = stats
+                .find(&key)
+                .unwrap_or_else(|| panic!("{name}: {stats}"))
+                + key.len();
+            stats[at..stats[at..].find('\r').unwrap() + at]
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(stat("aof.buffer"), 0);
+        assert_eq!(stat("clients.slaves"), total - (1 << 20));
+        let parts = [
+            "startup.allocated",
+            "replication.backlog",
+            "clients.slaves",
+            "clients.normal",
+            "cluster.links",
+            "aof.buffer",
+            "lua.caches",
+            "functions.caches",
+            "overhead.hashtable.main",
+            "overhead.hashtable.expires",
+        ];
+        let sum: u64 = parts.iter().map(|p| stat(p)).sum();
+        assert_eq!(stat("overhead.total"), sum, "{stats}");
+        // freeMemoryGetNotCountedMemory: what exceeds the backlog and its block headers.
+        assert_eq!(
+            num(&mut eng, "mem_not_counted_for_evict"),
+            total - (1 << 20) - (64 + 1) * 64
         );
         // What it then reads counts as replication output, not as normal output.
         let got = out(&mut eng, r).len() as u64;

@@ -49,6 +49,22 @@ pub struct Cached {
     pub db: usize,
 }
 
+/// How the payload is loaded (useDisklessLoad, decided when the `$` line arrives).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum LoadMode {
+    /// repl-diskless-load disabled, or on-empty-db over a non-empty dataset: the payload is
+    /// received whole (the old data still served), stored as dbfilename, then the old data
+    /// goes and the file is parsed a budget per loop turn, `loading:1`, others get -LOADING.
+    #[default]
+    Disk,
+    /// on-empty-db over an empty dataset: parsed as it arrives, `loading:1` meanwhile.
+    Diskless,
+    /// swapdb: parsed as it arrives into a temporary dataset while the old one is served
+    /// (`async_loading:1` when the master's replid is ours, else `loading:1` as Redis), then
+    /// swapped in; a failed transfer keeps the old data.
+    Swapdb,
+}
+
 /// The RDB transfer in progress (Redis's repl_transfer_*).
 #[derive(Default)]
 struct Transfer {
@@ -58,7 +74,17 @@ struct Transfer {
     eof_mark: Option<Vec<u8>>,
     /// Whether the size line has been read.
     started: bool,
+    /// Received payload bytes not parsed yet (disk mode: the whole payload).
     buf: Vec<u8>,
+    mode: LoadMode,
+    /// The RDB parser and the keys it produced (Redis's tempDb, or the flushed dataset's
+    /// new content: applied when the load ends).
+    loader: crate::rdb::Loader,
+    keys: Vec<crate::rdb::LoadedKey>,
+    /// Disk mode: the payload is complete and stored, the old data gone; `buf[pos..]` is
+    /// parsed a budget at a time.
+    loading: bool,
+    pos: usize,
 }
 
 /// The replica-side state (Redis's server.masterhost, repl_state, master client, ...).
@@ -403,8 +429,8 @@ fn drop_link(srv: &mut Server, clients: &mut slab::Slab<Client>) {
             srv.events.push_back(Event::Close(ClientHandle(slot)));
         }
     }
-    r.transfer = Transfer::default();
     r.pending.clear();
+    reset_transfer(srv);
 }
 
 /// Redis's connectWithMaster: asks the host for a connection.
@@ -479,7 +505,7 @@ pub(crate) fn link_input(
             return false;
         }
         let c = &mut clients[id.0];
-        if c.inbuf_is_empty() {
+        if c.inbuf_is_empty() && !(state == State::Transfer && srv.repl.replica.transfer.loading) {
             return false;
         }
         if state == State::Transfer {
@@ -684,17 +710,109 @@ fn start_transfer(srv: &mut Server) {
     r.transfer_start = now;
 }
 
-/// readSyncBulkPayload: the `$` line, then the payload; once complete, the load. True when
-/// the state moved on (loop again), false to wait for more input.
+/// Ends a transfer however it went (stopLoading): the parser and its keys go, the loading
+/// flags are cleared.
+fn reset_transfer(srv: &mut Server) {
+    srv.repl.replica.transfer = Transfer::default();
+    stop_loading(srv);
+}
+
+/// startLoading: `loading:1`, `async_loading:1` when `async_`.
+fn start_loading(srv: &mut Server, total: u64, async_: bool) {
+    let now = srv.last_tick_ms();
+    let p = &mut srv.persist;
+    p.loading = true;
+    p.async_loading = async_;
+    p.loading_start_secs = now / 1000;
+    p.loading_total_bytes = total;
+    p.loading_loaded_bytes = 0;
+}
+
+fn stop_loading(srv: &mut Server) {
+    srv.persist.loading = false;
+    srv.persist.async_loading = false;
+}
+
+/// Whether a disk-mode load has records left to parse: the host gives the engine a turn at
+/// once (the tick feeds the link), as Redis's rdbLoad processes events every
+/// loading-process-events-interval-bytes.
+pub(crate) fn load_pending(srv: &Server) -> Option<ClientHandle> {
+    let r = &srv.repl.replica;
+    (r.state == State::Transfer && r.transfer.loading)
+        .then_some(r.link)
+        .flatten()
+        .map(ClientHandle)
+}
+
+/// processCommand's loading checks: while loading (not async) only `loading` commands run;
+/// while async loading, `no_async_loading` ones are refused.
+pub(crate) fn loading_rejects(
+    srv: &Server,
+    c: &Client,
+    cmd: &'static CommandSpec,
+) -> Option<Vec<u8>> {
+    let p = &srv.persist;
+    // Only a replica's load of its master's RDB serves clients meanwhile (the AOF replay's
+    // own client runs with `loading` set too, and must not be refused).
+    if !p.loading || srv.repl.replica.state != State::Transfer {
+        return None;
+    }
+    let exec = cmd.name == "exec";
+    let deny = if p.async_loading {
+        cmd.has(flags::NO_ASYNC_LOADING)
+            || (exec
+                && c.tx
+                    .queue
+                    .iter()
+                    .any(|q| q.cmd.has(flags::NO_ASYNC_LOADING)))
+    } else {
+        !cmd.has(flags::LOADING) || (exec && c.tx.queue.iter().any(|q| !q.cmd.has(flags::LOADING)))
+    };
+    deny.then(|| LOADING_ERROR.to_vec())
+}
+
+/// Redis's shared.loadingerr.
+pub const LOADING_ERROR: &[u8] = b"LOADING Redis is loading the dataset in memory";
+
+/// replicationAttachToNewMaster, then emptyData: the cached master and our sub-replicas
+/// go (our history changes), and the old dataset (replica-lazy-flush says how).
+fn attach_to_new_master(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    flush: bool,
+) {
+    srv.repl.replica.cached = None;
+    crate::repl::master::disconnect_replicas(srv, clients);
+    crate::repl::master::free_backlog(srv);
+    if !flush {
+        return;
+    }
+    srv.events.push_back(Event::Log(
+        "MASTER <-> REPLICA sync: Flushing old data".into(),
+    ));
+    let lazy = srv.config.replica_lazy_flush;
+    for db in 0..srv.dbs.len() {
+        crate::command::tx::touch_all_in_db(srv, clients, db, None, now);
+    }
+    crate::command::tracking::flushed(srv, clients);
+    for i in 0..srv.dbs.len() {
+        let (k, e) = srv.dbs[i].flush_all();
+        srv.free_db(k, e, lazy);
+    }
+}
+
+/// readSyncBulkPayload: the `$` line, then the payload, parsed as it arrives (diskless) or
+/// once stored (disk), then the load's end. True when the state moved on (loop again),
+/// false to wait for more input (or, loading from disk, for the next turn).
 fn transfer_input(
     now: UnixMillis,
     srv: &mut Server,
     clients: &mut slab::Slab<Client>,
     id: ClientHandle,
 ) -> bool {
-    let c = &mut clients[id.0];
-    let t = &mut srv.repl.replica.transfer;
-    if !t.started {
+    if !srv.repl.replica.transfer.started {
+        let c = &mut clients[id.0];
         let Some(line) = take_line(c.inbuf_mut()) else {
             return false;
         };
@@ -720,6 +838,7 @@ fn transfer_input(
             );
             return false;
         }
+        let t = &mut srv.repl.replica.transfer;
         if line.len() >= 5 + 40 && &line[1..5] == b"EOF:" {
             t.eof_mark = Some(line[5..45].to_vec());
         } else {
@@ -733,112 +852,243 @@ fn transfer_input(
             t.size = Some(n);
         }
         t.started = true;
+        // useDisklessLoad.
+        let mode = match srv.config.repl_diskless_load.0 {
+            2 => LoadMode::Swapdb,
+            1 if srv.dbs.iter().all(|d| d.is_empty()) => LoadMode::Diskless,
+            _ => LoadMode::Disk,
+        };
+        srv.repl.replica.transfer.mode = mode;
+        let total = srv.repl.replica.transfer.size.unwrap_or(0) as u64;
+        match mode {
+            LoadMode::Disk => {}
+            LoadMode::Diskless => {
+                attach_to_new_master(now, srv, clients, true);
+                start_loading(srv, total, false);
+            }
+            LoadMode::Swapdb => {
+                // Async loading (reads keep being served) only when the master's history is
+                // ours: the old data is an earlier point of the same dataset.
+                let same = srv.repl.replid == srv.repl.replica.master_replid;
+                start_loading(srv, total, same);
+            }
+        }
         return true;
     }
-    // The payload.
+    let mode = srv.repl.replica.transfer.mode;
+    if mode == LoadMode::Disk && srv.repl.replica.transfer.loading {
+        return disk_load_step(now, srv, clients, id);
+    }
+    // Take the payload's bytes: with a size, no more (the stream may follow at once); with
+    // an EOF mark, everything (the master sends nothing after it until our first ACK).
+    let c = &mut clients[id.0];
     let inbuf = c.inbuf_mut();
-    let complete = if let Some(n) = t.size {
-        let take = (n - t.buf.len()).min(inbuf.len());
-        t.buf.extend(inbuf.drain(..take));
-        t.buf.len() == n
-    } else {
-        let mark = t.eof_mark.clone().unwrap_or_default();
-        // Redis compares the last 40 bytes of what it read with the mark (the master sends
-        // nothing after it until our first ACK).
-        t.buf.append(inbuf);
-        if t.buf.len() >= 40 && t.buf[t.buf.len() - 40..] == mark[..] {
-            let l = t.buf.len() - 40;
-            t.buf.truncate(l);
-            true
-        } else {
-            false
-        }
+    let t = &mut srv.repl.replica.transfer;
+    let take = match t.size {
+        Some(n) => (n - srv.repl.replica.sync_read as usize).min(inbuf.len()),
+        None => inbuf.len(),
     };
-    let usemark = t.eof_mark.is_some();
-    let read = t.buf.len() as u64;
-    let payload = if complete {
-        std::mem::take(&mut t.buf)
-    } else {
-        Vec::new()
-    };
-    srv.repl.replica.sync_read = read;
-    if !complete {
+    if take == 0 && mode == LoadMode::Disk {
         return false;
     }
-    load_payload(now, srv, clients, id, &payload, usemark);
+    t.buf.extend(inbuf.drain(..take));
+    srv.repl.replica.sync_read += take as u64;
+    let read = srv.repl.replica.sync_read;
+    let t = &mut srv.repl.replica.transfer;
+    // Whether the whole payload is here: by size, or (EOF form) when the received bytes end
+    // with the mark (Redis compares the last 40 bytes read with it).
+    let mut complete = t.size.is_some_and(|n| read == n as u64);
+    if let Some(mark) = &t.eof_mark {
+        if t.buf.len() >= 40 && t.buf[t.buf.len() - 40..] == mark[..] {
+            complete = true;
+        }
+    }
+    if mode == LoadMode::Disk {
+        if !complete {
+            return false;
+        }
+        if t.eof_mark.is_some() {
+            let l = t.buf.len() - 40;
+            t.buf.truncate(l);
+        }
+        return begin_disk_load(now, srv, clients, id);
+    }
+    // Diskless: parse what arrived (the mark, if any, is left over at the end).
+    let body_len = if complete && t.eof_mark.is_some() && !t.loader.done() {
+        t.buf.len() - 40
+    } else {
+        t.buf.len()
+    };
+    let result = {
+        let Server {
+            config, rng, repl, ..
+        } = &mut *srv;
+        let t = &mut repl.replica.transfer;
+        let keys = &mut t.keys;
+        t.loader
+            .step(&t.buf[..body_len], complete, config, rng, usize::MAX, |k| {
+                keys.push(k)
+            })
+    };
+    let (consumed, done) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            load_failed(srv, clients, &e);
+            return false;
+        }
+    };
+    let t = &mut srv.repl.replica.transfer;
+    t.buf.drain(..consumed);
+    srv.persist.loading_loaded_bytes = t.loader.consumed;
+    if !done {
+        if complete {
+            load_failed(srv, clients, "Unexpected EOF reading RDB file");
+        }
+        return false;
+    }
+    if let Some(mark) = t.eof_mark.clone() {
+        // The end mark follows the RDB.
+        if t.buf.len() < 40 {
+            return false;
+        }
+        if t.buf[..40] != mark[..] {
+            load_failed(srv, clients, "Replication stream EOF marker is broken");
+            return false;
+        }
+    } else if !complete {
+        return false; // what is left of the announced size
+    }
+    finish_load(now, srv, clients, id);
     true
 }
 
-/// The end of readSyncBulkPayload: the old data goes (replica-lazy-flush), the RDB is
-/// loaded, the master client is made from the +FULLRESYNC figures.
-fn load_payload(
+/// Disk mode, the payload complete: stored as dbfilename, the old data flushed, then parsed
+/// turn by turn (`disk_load_step`).
+fn begin_disk_load(
     now: UnixMillis,
     srv: &mut Server,
     clients: &mut slab::Slab<Client>,
     id: ClientHandle,
-    payload: &[u8],
-    usemark: bool,
-) {
-    // useDisklessLoad: otherwise the payload goes to dbfilename first (temp file, rename).
-    let diskless_load = match srv.config.repl_diskless_load.0 {
-        2 => true,
-        1 => srv.dbs.iter().all(|d| d.is_empty()),
-        _ => false,
-    };
-    if !diskless_load {
-        if let Some(h) = srv.persist.host.as_mut() {
-            if let Err(e) = h.store_sync_rdb(payload) {
-                fail(
-                    srv,
-                    clients,
-                    &format!(
-                        "Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {e}",
-                        String::from_utf8_lossy(&srv.config.dbfilename)
-                    ),
-                    true,
-                );
-                return;
-            }
-        }
-    }
-    // Decoded first: a bad payload leaves the data as it was (Redis has flushed it by then).
-    let mut keys: Vec<crate::rdb::LoadedKey> = Vec::new();
-    srv.sync_access(now);
-    let decoded = {
-        let Server { config, rng, .. } = &mut *srv;
-        // A replica keeps keys the master sent even if already expired: its DELs follow.
-        crate::rdb::decode(payload, config, rng, None, |k| keys.push(k))
-    };
-    let info = match decoded {
-        Ok(i) => i,
-        Err(e) => {
+) -> bool {
+    if let Some(h) = srv.persist.host.as_mut() {
+        if let Err(e) = h.store_sync_rdb(&srv.repl.replica.transfer.buf) {
             fail(
                 srv,
                 clients,
-                &format!("Failed trying to load the MASTER synchronization DB: {e}"),
+                &format!(
+                    "Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {e}",
+                    String::from_utf8_lossy(&srv.config.dbfilename)
+                ),
                 true,
             );
-            return;
+            return false;
         }
+    }
+    attach_to_new_master(now, srv, clients, true);
+    let total = srv.repl.replica.transfer.buf.len() as u64;
+    start_loading(srv, total, false);
+    srv.events.push_back(Event::Log(
+        "MASTER <-> REPLICA sync: Loading DB in memory".into(),
+    ));
+    srv.repl.replica.transfer.loading = true;
+    disk_load_step(now, srv, clients, id)
+}
+
+/// One turn's worth (loading-process-events-interval-bytes) of a disk-mode load.
+fn disk_load_step(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    id: ClientHandle,
+) -> bool {
+    let budget = srv.config.loading_process_events_interval_bytes.max(1024) as usize;
+    // Loading is not a silent master: repl-timeout counts from the last step.
+    srv.repl.replica.last_io = now.0;
+    let result = {
+        let Server {
+            config, rng, repl, ..
+        } = &mut *srv;
+        let t = &mut repl.replica.transfer;
+        let keys = &mut t.keys;
+        t.loader
+            .step(&t.buf[t.pos..], true, config, rng, budget, |k| keys.push(k))
     };
-    // replicationAttachToNewMaster: the cached master goes.
-    srv.repl.replica.cached = None;
-    // disconnectSlaves() and freeReplicationBacklog(): sub-replicas must resync with us (our
-    // history changed).
-    crate::repl::master::disconnect_replicas(srv, clients);
-    crate::repl::master::free_backlog(srv);
-    let lazy = srv.config.replica_lazy_flush;
-    for db in 0..srv.dbs.len() {
-        crate::command::tx::touch_all_in_db(srv, clients, db, None, now);
+    match result {
+        Err(e) => {
+            // Redis exits here (a corrupt file); the flushed dataset stays empty and the sync
+            // starts again.
+            remove_sync_file(srv);
+            load_failed(srv, clients, &e);
+            false
+        }
+        Ok((consumed, done)) => {
+            let t = &mut srv.repl.replica.transfer;
+            t.pos += consumed;
+            srv.persist.loading_loaded_bytes = t.pos as u64;
+            if done {
+                finish_load(now, srv, clients, id);
+                return true;
+            }
+            false
+        }
     }
-    crate::command::tracking::flushed(srv, clients);
-    for i in 0..srv.dbs.len() {
-        let (k, e) = srv.dbs[i].flush_all();
-        srv.free_db(k, e, lazy);
+}
+
+/// rdb-del-sync-files on a replica without persistence: the file the disk-mode sync
+/// stored goes once loaded (or failed).
+fn remove_sync_file(srv: &mut Server) {
+    if srv.config.rdb_del_sync_files && crate::repl::master::all_persistence_disabled(srv) {
+        if let Some(h) = srv.persist.host.as_mut() {
+            srv.events.push_back(Event::Log(
+                "Removing the RDB file obtained from the master. This replica has persistence disabled"
+                    .into(),
+            ));
+            h.remove_rdb();
+        }
     }
+}
+
+fn load_failed(srv: &mut Server, clients: &mut slab::Slab<Client>, e: &str) {
+    if srv.repl.replica.transfer.mode == LoadMode::Swapdb {
+        srv.events.push_back(Event::Log(
+            "MASTER <-> REPLICA sync: Discarding temporary DB in background".into(),
+        ));
+    }
+    fail(
+        srv,
+        clients,
+        &format!("Failed trying to load the MASTER synchronization DB: {e}"),
+        true,
+    );
+}
+
+/// The end of readSyncBulkPayload: the loaded keys become the dataset (swapdb: the old one
+/// goes now), the master client is made from the +FULLRESYNC figures.
+fn finish_load(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    id: ClientHandle,
+) {
+    let t = std::mem::take(&mut srv.repl.replica.transfer);
+    if t.mode == LoadMode::Disk {
+        remove_sync_file(srv);
+    }
+    let usemark = t.eof_mark.is_some();
+    let info = t.loader.info;
+    srv.sync_access(now);
+    if t.mode == LoadMode::Swapdb {
+        attach_to_new_master(now, srv, clients, true);
+        srv.events.push_back(Event::Log(
+            "MASTER <-> REPLICA sync: Swapping active DB with loaded DB".into(),
+        ));
+    }
+    stop_loading(srv);
+    srv.persist.last_load_keys_loaded = info.keys_loaded;
+    srv.persist.last_load_keys_expired = info.keys_expired;
     if let Err(e) = crate::command::persistence::apply_loaded_with_functions(
         srv,
-        keys,
+        t.keys,
         &info.functions,
         true,
         false,
@@ -867,6 +1117,9 @@ fn load_payload(
     }
     let db = info.repl_stream_db.unwrap_or(0);
     srv.repl.replica.master_db = db;
+    srv.events.push_back(Event::Log(
+        "MASTER <-> REPLICA sync: Finished with success".into(),
+    ));
     make_master_client(clients, id, db);
     if usemark {
         send_ack(srv, clients);
@@ -988,8 +1241,8 @@ pub(crate) fn link_gone(srv: &mut Server, c: &Client, slot: usize) {
         });
         r.down_since = now_s;
     }
-    r.transfer = Transfer::default();
     r.state = State::Connect;
+    reset_transfer(srv);
     connect(srv);
 }
 
@@ -1284,30 +1537,212 @@ mod tests {
         assert_eq!(out(&mut eng, link), multibulk(&["REPLCONF", "ACK", &off]));
     }
 
+    fn info_field(eng: &mut Engine, c: ClientHandle, section: &str, field: &str) -> String {
+        let text = cmd(eng, c, &["INFO", section]);
+        let text = String::from_utf8_lossy(&text);
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// The loading flags INFO shows: (loading, async_loading).
+    fn loading(eng: &mut Engine, c: ClientHandle) -> (String, String) {
+        (
+            info_field(eng, c, "persistence", "loading"),
+            info_field(eng, c, "persistence", "async_loading"),
+        )
+    }
+
+    const LOADING: &[u8] = b"-LOADING Redis is loading the dataset in memory\r\n";
+
+    /// A replica under `cfg` holding `old` = x, its link at the PSYNC: `same_history` makes
+    /// it a replica of MASTER_ID already (a full sync, a cut, then PSYNC MASTER_ID ...);
+    /// otherwise a master turned replica offering its own history.
+    fn at_psync(mut cfg: Config, same_history: bool) -> (Engine, ClientHandle, ClientHandle) {
+        // Writable, so that the test can write its old data.
+        cfg.set("replica-read-only", b"no").expect("valid");
+        let (mut eng, c) = engine(cfg);
+        let own = eng.server().repl.replid.clone();
+        let mut link = handshake(&mut eng, c, &multibulk(&["PSYNC", &own, "1"]));
+        if same_history {
+            let rdb = master_rdb();
+            let mut bytes =
+                format!("+FULLRESYNC {MASTER_ID} 10\r\n${}\r\n", rdb.len()).into_bytes();
+            bytes.extend_from_slice(&rdb);
+            eng.feed(T0, link, &bytes);
+            assert_eq!(eng.server().repl.replica.state, State::Connected);
+            eng.disconnect(link);
+            link = reconnect(&mut eng);
+            out(&mut eng, link);
+            eng.feed(T0, link, b"+PONG\r\n+OK\r\n+OK\r\n");
+            let o = out(&mut eng, link);
+            assert!(o.ends_with(&multibulk(&["PSYNC", MASTER_ID, "11"])));
+        }
+        cmd(&mut eng, c, &["SELECT", "0"]);
+        cmd(&mut eng, c, &["SET", "old", "x"]);
+        (eng, c, link)
+    }
+
+    fn sized_payload(rdb: &[u8]) -> Vec<u8> {
+        let mut bytes = format!("+FULLRESYNC {MASTER_ID} 100\r\n${}\r\n", rdb.len()).into_bytes();
+        bytes.extend_from_slice(rdb);
+        bytes
+    }
+
     #[test]
-    fn swapdb_keeps_serving_the_old_data_during_the_transfer_and_after_a_bad_one() {
+    fn swapdb_of_the_same_history_loads_async_serving_the_old_data() {
         let mut cfg = Config::default();
         cfg.set("repl-diskless-load", b"swapdb").expect("valid");
-        let (mut eng, c) = engine(cfg);
-        cmd(&mut eng, c, &["SET", "old", "x"]);
-        let own = eng.server().repl.replid.clone();
-        let psync = multibulk(&["PSYNC", &own, "1"]);
-        let link = handshake(&mut eng, c, &psync);
+        let (mut eng, c, link) = at_psync(cfg, true);
         let rdb = master_rdb();
-        let mut bytes = format!("+FULLRESYNC {MASTER_ID} 100\r\n${}\r\n", rdb.len()).into_bytes();
-        // Half the payload: the old dataset still answers (replica-serve-stale-data yes).
-        let half = bytes.len() + rdb.len() / 2;
-        bytes.extend_from_slice(&rdb);
+        let bytes = sized_payload(&rdb);
+        // Half the payload: the old dataset still answers, async_loading:1.
+        let half = bytes.len() - rdb.len() / 2;
         eng.feed(T0, link, &bytes[..half]);
+        assert_eq!(loading(&mut eng, c), ("0".into(), "1".into()));
         assert_eq!(get(&mut eng, c, "0", "old"), b"$1\r\nx\r\n");
-        // The rest, corrupted: the load fails and the old dataset stays.
-        let mut rest = bytes[half..].to_vec();
-        let n = rest.len();
-        rest[n - 12] ^= 0xff;
-        eng.feed(T0, link, &rest);
+        // The rest: swapped in at the end.
+        eng.feed(T0, link, &bytes[half..]);
+        assert_eq!(eng.server().repl.replica.state, State::Connected);
+        assert_eq!(loading(&mut eng, c), ("0".into(), "0".into()));
+        assert_eq!(get(&mut eng, c, "0", "old"), b"$-1\r\n");
+        assert_eq!(get(&mut eng, c, "0", "a"), b"$1\r\n1\r\n");
+        // A corrupted payload later: the old data stays, the flags are cleared.
+        eng.disconnect(link);
+        let link = reconnect(&mut eng);
+        out(&mut eng, link);
+        eng.feed(T0, link, b"+PONG\r\n+OK\r\n+OK\r\n");
+        out(&mut eng, link);
+        let mut bytes = sized_payload(&rdb);
+        let n = bytes.len();
+        bytes[n - 12] ^= 0xff;
+        eng.feed(T0, link, &bytes[..n - 20]);
+        assert_eq!(loading(&mut eng, c), ("0".into(), "1".into()));
+        eng.feed(T0, link, &bytes[n - 20..]);
+        assert_ne!(eng.server().repl.replica.state, State::Connected);
+        assert_eq!(loading(&mut eng, c), ("0".into(), "0".into()));
+        assert_eq!(get(&mut eng, c, "0", "a"), b"$1\r\n1\r\n");
+    }
+
+    #[test]
+    fn swapdb_of_a_new_history_answers_loading_and_keeps_the_old_data_after_a_cut() {
+        let mut cfg = Config::default();
+        cfg.set("repl-diskless-load", b"swapdb").expect("valid");
+        let (mut eng, c, link) = at_psync(cfg, false);
+        let rdb = master_rdb();
+        let bytes = sized_payload(&rdb);
+        let half = bytes.len() - rdb.len() / 2;
+        eng.feed(T0, link, &bytes[..half]);
+        // Redis's startLoading without async: loading:1, -LOADING but for INFO & co.
+        assert_eq!(loading(&mut eng, c), ("1".into(), "0".into()));
+        assert_eq!(cmd(&mut eng, c, &["GET", "old"]), LOADING);
+        let info = cmd(&mut eng, c, &["INFO", "persistence"]);
+        let info = String::from_utf8_lossy(&info);
+        assert!(info.contains("loading_total_bytes:"), "{info}");
+        // The master goes away mid-transfer: the old data is back.
+        eng.disconnect(link);
+        assert_eq!(loading(&mut eng, c), ("0".into(), "0".into()));
         assert_eq!(get(&mut eng, c, "0", "old"), b"$1\r\nx\r\n");
         assert_eq!(get(&mut eng, c, "0", "a"), b"$-1\r\n");
-        assert_ne!(eng.server().repl.replica.state, State::Connected);
+    }
+
+    #[test]
+    fn on_empty_db_loads_while_receiving_into_an_empty_dataset() {
+        let mut cfg = Config::default();
+        cfg.set("repl-diskless-load", b"on-empty-db")
+            .expect("valid");
+        cfg.set("replica-read-only", b"no").expect("valid");
+        let (mut eng, c) = engine(cfg);
+        let own = eng.server().repl.replid.clone();
+        let link = handshake(&mut eng, c, &multibulk(&["PSYNC", &own, "1"]));
+        let rdb = master_rdb();
+        let bytes = sized_payload(&rdb);
+        // Parsed as it arrives, a few bytes at a time.
+        let half = bytes.len() - rdb.len() / 2;
+        for chunk in bytes[..half].chunks(3) {
+            eng.feed(T0, link, chunk);
+        }
+        assert_eq!(loading(&mut eng, c), ("1".into(), "0".into()));
+        assert_eq!(cmd(&mut eng, c, &["DBSIZE"]), LOADING);
+        let loaded: u64 = info_field(&mut eng, c, "persistence", "loading_loaded_bytes")
+            .parse()
+            .unwrap();
+        assert!(
+            loaded > 9,
+            "the header and the first records are parsed: {loaded}"
+        );
+        for chunk in bytes[half..].chunks(3) {
+            eng.feed(T0, link, chunk);
+        }
+        assert_eq!(eng.server().repl.replica.state, State::Connected);
+        assert_eq!(get(&mut eng, c, "0", "a"), b"$1\r\n1\r\n");
+        // A failed transfer leaves the dataset empty (nothing half loaded).
+        eng.disconnect(link);
+        cmd(&mut eng, c, &["FLUSHALL"]);
+        let link = reconnect(&mut eng);
+        out(&mut eng, link);
+        eng.feed(T0, link, b"+PONG\r\n+OK\r\n+OK\r\n");
+        out(&mut eng, link);
+        eng.feed(T0, link, &bytes[..half]);
+        assert_eq!(cmd(&mut eng, c, &["GET", "a"]), LOADING);
+        eng.disconnect(link);
+        assert_eq!(cmd(&mut eng, c, &["DBSIZE"]), b":0\r\n");
+    }
+
+    #[test]
+    fn disk_load_serves_the_old_data_while_receiving_then_flushes_and_loads_over_turns() {
+        let mut cfg = Config::default();
+        cfg.set("repl-diskless-load", b"disabled").expect("valid");
+        cfg.set("loading-process-events-interval-bytes", b"1024")
+            .expect("valid");
+        let (mut eng, c, link) = at_psync(cfg, false);
+        let host = crate::repl::master::tests::FileHost::default();
+        eng.set_persist_host(Box::new(host.clone()));
+        // A master with enough keys for several 1 KB steps.
+        let (mut m, mc) = engine(Config::default());
+        for i in 0..200 {
+            cmd(&mut m, mc, &["SET", &format!("key:{i}"), &"v".repeat(40)]);
+        }
+        let rdb = m.export_rdb(T0);
+        let bytes = sized_payload(&rdb);
+        eng.feed(T0, link, &bytes[..bytes.len() - 1]);
+        // Receiving: the old data answers.
+        assert_eq!(loading(&mut eng, c), ("0".into(), "0".into()));
+        assert_eq!(get(&mut eng, c, "0", "old"), b"$1\r\nx\r\n");
+        eng.feed(T0, link, &bytes[bytes.len() - 1..]);
+        // Received: the old data is gone, the load has begun; -LOADING meanwhile.
+        assert_eq!(loading(&mut eng, c), ("1".into(), "0".into()));
+        assert_eq!(cmd(&mut eng, c, &["GET", "old"]), LOADING);
+        assert!(eng.next_deadline().is_some_and(|d| d.0 <= T0.0));
+        let mut turns = 0;
+        while eng.server().repl.replica.state != State::Connected {
+            eng.tick(T0);
+            turns += 1;
+            assert!(turns < 100);
+        }
+        assert!(turns > 2, "loaded over {turns} turns");
+        assert_eq!(host.file.borrow().len(), rdb.len(), "stored as dbfilename");
+        assert_eq!(loading(&mut eng, c), ("0".into(), "0".into()));
+        assert_eq!(cmd(&mut eng, c, &["DBSIZE"]), b":200\r\n");
+        assert_eq!(cmd(&mut eng, c, &["GET", "old"]), b"$-1\r\n");
+    }
+
+    #[test]
+    fn rdb_del_sync_files_removes_the_stored_payload_once_loaded_without_persistence() {
+        for (save, left) in [("", false), ("3600 1", true)] {
+            let mut cfg = Config::default();
+            cfg.set("repl-diskless-load", b"disabled").expect("valid");
+            cfg.set("rdb-del-sync-files", b"yes").expect("valid");
+            cfg.set("save", save.as_bytes()).expect("valid");
+            let (mut eng, c) = engine(cfg);
+            let host = crate::repl::master::tests::FileHost::default();
+            eng.set_persist_host(Box::new(host.clone()));
+            let own = eng.server().repl.replid.clone();
+            let link = handshake(&mut eng, c, &multibulk(&["PSYNC", &own, "1"]));
+            eng.feed(T0, link, &sized_payload(&master_rdb()));
+            assert_eq!(eng.server().repl.replica.state, State::Connected);
+            assert_eq!(!host.file.borrow().is_empty(), left, "save '{save}'");
+        }
     }
 
     #[test]
