@@ -215,6 +215,7 @@ pub fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         }
     }
     let now = ctx.now;
+    let propagating = ctx.srv.persist.propagate;
     let lim = node_limits(ctx);
     let key = args[1];
     let db = ctx.db();
@@ -258,14 +259,18 @@ pub fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         None => false,
     };
     let mut argv: Vec<Vec<u8>> = Vec::new();
-    let rewrite = a.approx || !matches!(a.id, Some((_, true)));
+    // The rewritten command is only built when something takes it (AOF, replicas: what
+    // `Ctx::propagate` checks).
+    let rewrite = (a.approx || !matches!(a.id, Some((_, true)))) && propagating;
+    let mut idbuf = [0u8; 41];
+    let id_text = id.write_text(&mut idbuf);
     if rewrite {
         argv = args.iter().map(|x| x.to_vec()).collect();
         if a.trim.is_some() && a.approx {
             rewrite_trim(&mut argv, &a, s);
         }
         if !matches!(a.id, Some((_, true))) {
-            argv[idpos] = id.to_string().into_bytes();
+            argv[idpos] = id_text.to_vec();
         }
     }
     if created {
@@ -275,7 +280,7 @@ pub fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         // New data for clients blocked in XREAD / XREADGROUP.
         ctx.db().signal_ready(key);
     }
-    ctx.out().bulk(id.to_string().as_bytes());
+    ctx.out().bulk(id_text);
     ctx.key_modified(key);
     ctx.notify(notify::STREAM, "xadd", key);
     if trimmed {
@@ -291,7 +296,7 @@ pub fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
 /// Writes entries as XRANGE replies them: [id, [field, value, ...]].
 fn write_entry(out: &mut ReplyWriter<'_>, e: &Entry<'_>) {
     out.array_len(2);
-    out.bulk(e.id.to_string().as_bytes());
+    out.bulk(e.id.write_text(&mut [0; 41]));
     out.array_len(e.fields.len() * 2);
     let mut buf = itoa::Buffer::new();
     for (f, v) in &e.fields {
@@ -648,6 +653,7 @@ pub(crate) fn serve_blocked(ctx: &mut Ctx, key: &[u8], x: &Blocked) -> Result<()
         w.array_len(2);
     }
     w.bulk(key);
+    let propagating = ctx.srv.persist.propagate;
     let Some(s) = ctx.db().write::<Stream>(key, now)? else {
         return Ok(());
     };
@@ -679,7 +685,9 @@ pub(crate) fn serve_blocked(ctx: &mut Ctx, key: &[u8], x: &Blocked) -> Result<()
             });
             w.array_len(delivered.len());
             w.out.extend_from_slice(&entries);
-            let (claims, group_id) = delivered_effects(s, gname, &delivered, *noack);
+            // The XCLAIMs are only built when something takes them (AOF, replicas).
+            let claims_wanted = !*noack && propagating;
+            let (claims, group_id) = delivered_effects(s, gname, &delivered, !claims_wanted);
             if created {
                 ctx.srv.dirty += 1;
                 ctx.notify(notify::STREAM, "xgroup-createconsumer", key);
@@ -775,10 +783,10 @@ fn delivered_effects(
     s: &Stream,
     gname: &[u8],
     delivered: &[StreamId],
-    noack: bool,
+    no_claims: bool,
 ) -> (Vec<(StreamId, Nack)>, (StreamId, i64)) {
     let g = s.group(gname).expect("checked");
-    let claims = if noack {
+    let claims = if no_claims {
         Vec::new()
     } else {
         delivered
@@ -1535,6 +1543,7 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
                 ctx.propagate(&[b"XGROUP", b"CREATECONSUMER", k, gname, cname]);
             }
         }
+        let propagating = ctx.srv.persist.propagate;
         let s = ctx.db().write::<Stream>(k, now)?.expect("checked");
         match from {
             Some(after) => {
@@ -1578,7 +1587,8 @@ pub fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
                 });
                 w.array_len(delivered.len());
                 w.out.extend_from_slice(&entries);
-                let (claims, group_id) = delivered_effects(s, gname, &delivered, noack);
+                let claims_wanted = !noack && propagating;
+                let (claims, group_id) = delivered_effects(s, gname, &delivered, !claims_wanted);
                 for (id, nack) in &claims {
                     propagate_xclaim(ctx, k, gname, id.to_string().as_bytes(), nack, *id);
                 }

@@ -177,29 +177,47 @@ pub(crate) fn raise_where(st: &mut dyn LuaStack, msg: &[u8]) -> ApiResult {
 
 /// luaArgsToRedisArgv: the arguments as strings, numbers as `%.17g`.
 fn lua_args(st: &mut dyn LuaStack) -> Result<Vec<Vec<u8>>, &'static [u8]> {
+    let (mut bytes, mut ends) = (Vec::new(), Vec::new());
+    lua_args_into(st, &mut bytes, &mut ends)?;
+    Ok(split_args(&bytes, &ends).map(<[u8]>::to_vec).collect())
+}
+
+/// The arguments on the stack appended to `bytes`, each one's end pushed on `ends`
+/// (buffers reused from call to call: no allocation per argument).
+fn lua_args_into(
+    st: &mut dyn LuaStack,
+    bytes: &mut Vec<u8>,
+    ends: &mut Vec<usize>,
+) -> Result<(), &'static [u8]> {
     let argc = st.top();
     if argc == 0 {
         return Err(b"Please specify at least one argument for this redis lib call");
     }
-    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(argc as usize);
     for i in 1..=argc {
         match st.type_of(i) {
             LuaType::Number => {
                 let n = st.to_number(i);
-                argv.push(crate::resp::format_double_g17(n).into_bytes());
+                bytes.extend_from_slice(crate::resp::format_double_g17(n).as_bytes());
             }
-            LuaType::String => argv.push(st.to_bytes(i).unwrap_or_default().to_vec()),
+            LuaType::String => bytes.extend_from_slice(st.to_bytes(i).unwrap_or_default()),
             _ => return Err(b"Lua redis lib command arguments must be strings or integers"),
         }
+        ends.push(bytes.len());
     }
-    Ok(argv)
+    Ok(())
+}
+
+/// The arguments `lua_args_into` wrote.
+fn split_args<'a>(bytes: &'a [u8], ends: &'a [usize]) -> impl Iterator<Item = &'a [u8]> {
+    let starts = std::iter::once(0).chain(ends.iter().copied());
+    starts.zip(ends.iter().copied()).map(|(a, b)| &bytes[a..b])
 }
 
 /// lookupCommand on script arguments: the command, or the subcommand of a container.
-fn lookup_args(srv: &Server, args: &[Vec<u8>]) -> Option<&'static CommandSpec> {
-    let cmd = command::lookup_in(srv, &args[0])?;
+fn lookup_args<A: AsRef<[u8]>>(srv: &Server, args: &[A]) -> Option<&'static CommandSpec> {
+    let cmd = command::lookup_in(srv, args[0].as_ref())?;
     if !cmd.subcommands.is_empty() && args.len() >= 2 {
-        return cmd.subcommand(&args[1]);
+        return cmd.subcommand(args[1].as_ref());
     }
     Some(cmd)
 }
@@ -207,6 +225,28 @@ fn lookup_args(srv: &Server, args: &[Vec<u8>]) -> Option<&'static CommandSpec> {
 impl RunCtx<'_> {
     /// luaRedisGenericCommand.
     fn call(&mut self, st: &mut dyn LuaStack, raise: bool) -> ApiResult {
+        let mut bytes = std::mem::take(&mut self.srv.script.arg_bytes);
+        let mut ends = std::mem::take(&mut self.srv.script.arg_ends);
+        bytes.clear();
+        ends.clear();
+        let r = self.call_with(st, raise, &mut bytes, &mut ends);
+        // Kept for the next call unless a big argument grew them.
+        if bytes.capacity() <= 64 * 1024 {
+            self.srv.script.arg_bytes = bytes;
+        }
+        if ends.capacity() <= 1024 {
+            self.srv.script.arg_ends = ends;
+        }
+        r
+    }
+
+    fn call_with(
+        &mut self,
+        st: &mut dyn LuaStack,
+        raise: bool,
+        bytes: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+    ) -> ApiResult {
         let fail = |st: &mut dyn LuaStack, msg: &[u8]| {
             push_error(st, msg);
             if raise {
@@ -215,13 +255,12 @@ impl RunCtx<'_> {
                 ApiResult::Return(1)
             }
         };
-        let argv = match lua_args(st) {
-            Ok(a) => a,
-            Err(msg) => return fail(st, msg),
-        };
-        let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+        if let Err(msg) = lua_args_into(st, bytes, ends) {
+            return fail(st, msg);
+        }
+        let args: Vec<&[u8]> = split_args(bytes, ends).collect();
         // scriptCall's checks.
-        let Some(cmd) = lookup_args(self.srv, &argv) else {
+        let Some(cmd) = lookup_args(self.srv, &args) else {
             return fail(st, b"Unknown Redis command called from script");
         };
         if !cmd.arity_ok(args.len()) {

@@ -124,6 +124,10 @@ pub struct ScriptState {
     pub(crate) running: Option<Running>,
     /// FUNCTION libraries and the function engine's Lua state (script/function.rs).
     pub(crate) functions: super::function::Functions,
+    /// A `redis.call`'s arguments, end to end, and where each ends: buffers kept from call
+    /// to call so that converting the arguments allocates nothing (script/api.rs).
+    pub(crate) arg_bytes: Vec<u8>,
+    pub(crate) arg_ends: Vec<usize>,
 }
 
 /// The script that runs now, as SCRIPT KILL, FUNCTION KILL/STATS and the BUSY reply see it.
@@ -446,10 +450,13 @@ pub(crate) fn eval(
     let sha = match src {
         Source::Body(body) => create_function(&mut *vm, &mut srv.script, body),
         Source::Sha(s) => {
-            let lower = s.to_ascii_lowercase();
-            if s.len() == 40 && srv.script.cache.contains_key(&lower) {
-                let mut sha = [0u8; 40];
-                sha.copy_from_slice(&lower);
+            // Lowercased on the stack: no allocation per call.
+            let mut sha = [0u8; 40];
+            if s.len() == 40 && {
+                sha.copy_from_slice(s);
+                sha.make_ascii_lowercase();
+                srv.script.cache.contains_key(&sha[..])
+            } {
                 Ok(sha)
             } else {
                 Err(CmdError::Msg(
@@ -542,8 +549,9 @@ fn run(
     {
         let st = vm.stack();
         st.raw_get_field(REGISTRY_INDEX, ERR_HANDLER);
-        let mut key = b"f_".to_vec();
-        key.extend_from_slice(sha);
+        let mut key = [0u8; 42];
+        key[..2].copy_from_slice(b"f_");
+        key[2..].copy_from_slice(sha);
         st.raw_get_field(REGISTRY_INDEX, &key);
         set_global_array(st, b"KEYS", keys);
         set_global_array(st, b"ARGV", argv);

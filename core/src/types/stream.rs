@@ -74,6 +74,22 @@ impl StreamId {
     }
 }
 
+impl StreamId {
+    /// The ID as text (`ms-seq`, as Display writes it) in `buf`, without allocating.
+    pub fn write_text<'b>(&self, buf: &'b mut [u8; 41]) -> &'b [u8] {
+        let mut a = itoa::Buffer::new();
+        let ms = a.format(self.ms).as_bytes();
+        let n = ms.len();
+        buf[..n].copy_from_slice(ms);
+        buf[n] = b'-';
+        let mut b = itoa::Buffer::new();
+        let seq = b.format(self.seq).as_bytes();
+        let end = n + 1 + seq.len();
+        buf[n + 1..end].copy_from_slice(seq);
+        &buf[..end]
+    }
+}
+
 impl fmt::Display for StreamId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.ms, self.seq)
