@@ -122,6 +122,7 @@ impl Bus {
                 .register(l, Token(TOKEN_BASE + i), Interest::READABLE)
                 .map_err(|e| vec![log::strerror(&e)])?;
         }
+        eng.set_cluster_config_host(Box::new(ConfigWriter(config_path.clone())));
         Ok(Some(Bus {
             listeners,
             links: Vec::new(),
@@ -417,6 +418,15 @@ impl Bus {
         for mut l in std::mem::take(&mut self.listeners) {
             let _ = registry.deregister(&mut l);
         }
+    }
+}
+
+/// CLUSTER SAVECONFIG's writer: the same in-place write, its error as strerror's text.
+struct ConfigWriter(String);
+
+impl oxidis_core::ClusterConfigHost for ConfigWriter {
+    fn save(&mut self, text: &str, fsync: bool) -> Result<(), String> {
+        save_config(&self.0, text, fsync).map_err(|e| log::strerror(&e))
     }
 }
 

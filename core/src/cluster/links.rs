@@ -150,6 +150,12 @@ impl Engine {
         Some((super::nodes_conf::to_text(c), fsync))
     }
 
+    /// Installs the host's nodes.conf writer (CLUSTER SAVECONFIG; without one it marks the
+    /// config to save and the host writes it before the reply goes out).
+    pub fn set_cluster_config_host(&mut self, host: Box<dyn super::ClusterConfigHost>) {
+        self.srv.cluster_config_host = Some(host);
+    }
+
     /// At startup, before serving: the nodes.conf the host found (cluster-config-file). Err:
     /// the line Redis logs before exiting.
     pub fn cluster_load_config(&mut self, text: &str, now: UnixMillis) -> Result<(), String> {

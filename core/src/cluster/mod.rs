@@ -52,6 +52,16 @@ pub mod flags {
     pub const NOFAILOVER: u16 = 512;
 }
 
+/// The host's nodes.conf (cluster-config-file): CLUSTER SAVECONFIG writes it through this
+/// before it replies, as clusterSaveConfig(1) does, and reports the write's error. The other
+/// saves (CLUSTER_TODO_SAVE_CONFIG) go through `Engine::cluster_config_to_save`, which the host
+/// calls before it writes the replies of a loop turn (clusterBeforeSleep's order).
+pub trait ClusterConfigHost {
+    /// Writes `text` as clusterSaveConfig does (fsync when asked). Err: the system's text
+    /// ("No such file or directory").
+    fn save(&mut self, text: &str, fsync: bool) -> Result<(), String>;
+}
+
 /// A bus connection, as the host and the core name it (an index in `Cluster::links`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LinkHandle(pub usize);

@@ -964,12 +964,24 @@ pub fn cluster_bumpepoch(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError>
     Ok(())
 }
 
-/// CLUSTER SAVECONFIG: the host writes nodes.conf (and fsyncs it) before its next reply goes
-/// out, as the before-sleep save does; a failure is logged by the host.
+/// CLUSTER SAVECONFIG: nodes.conf written and fsynced before the reply (clusterSaveConfig(1)),
+/// which reports the write's error. A host without a writer (the wasm engine) gets the text
+/// through `cluster_config_to_save` before the reply goes out.
 pub fn cluster_saveconfig(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    let c = cluster_of(ctx)?;
-    c.config_dirty = true;
-    c.config_fsync = true;
+    cluster_of(ctx)?;
+    let srv = &mut *ctx.srv;
+    let c = srv.cluster.as_mut().expect("checked above");
+    let Some(host) = srv.cluster_config_host.as_mut() else {
+        c.config_dirty = true;
+        c.config_fsync = true;
+        ctx.out().ok();
+        return Ok(());
+    };
+    // clusterSaveConfig clears both to-do bits first, whatever the write's outcome.
+    c.config_dirty = false;
+    c.config_fsync = false;
+    host.save(&crate::cluster::nodes_conf::to_text(c), true)
+        .map_err(|e| CmdError::err(format!("error saving the cluster node config: {e}")))?;
     ctx.out().ok();
     Ok(())
 }
