@@ -1043,6 +1043,11 @@ fn routing_keys<'a>(cmd: &CommandSpec, args: &[&'a [u8]]) -> Vec<&'a [u8]> {
     }
 }
 
+/// The slot getNodeByQuery reports for a request served here: its first key's (None: no key).
+pub(crate) fn query_slot(cmd: &CommandSpec, args: &[&[u8]]) -> Option<u16> {
+    routing_keys(cmd, args).first().map(|k| key_hash_slot(k))
+}
+
 /// Whether the key is there for a migration check (lookupKeyReadWithFlags with NOEXPIRE: an
 /// expired key counts as missing but stays).
 fn key_present(srv: &Server, key: &[u8], now: crate::time::UnixMillis) -> bool {
