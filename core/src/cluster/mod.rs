@@ -253,6 +253,9 @@ pub struct Cluster {
     pub prev_announce_ip: Option<String>,
     /// clusterLogCantFailover's static: when the reason was last logged.
     pub cant_failover_logged: u64,
+    /// Slots this node's shard stopped serving (clusterDelSlot's removeChannelsInSlot): their
+    /// shard channels are unsubscribed by `ops::remove_lost_channels`.
+    pub lost_channel_slots: Vec<u16>,
 }
 
 /// CLUSTER_TODO_* flags.
@@ -308,6 +311,7 @@ impl Cluster {
             first_call_time: 0,
             among_minority_time: 0,
             prev_announce_ip: None,
+            lost_channel_slots: Vec::new(),
             cant_failover_logged: 0,
         }
     }
@@ -353,9 +357,25 @@ impl Cluster {
     }
     /// clusterDelSlot: false when nobody served it.
     pub fn del_slot(&mut self, slot: u16) -> bool {
-        let Some(owner) = self.slots[slot as usize].take() else {
+        let Some(owner) = self.slots[slot as usize] else {
             return false;
         };
+        // clusterGetNodesServingMySlots(owner) holds myself: the owner's shard is ours.
+        let shard = |n: &NodeName| {
+            self.nodes.get(n).and_then(|n| {
+                if n.is_replica() {
+                    n.replicaof
+                } else {
+                    Some(n.name)
+                }
+            })
+        };
+        let mine =
+            shard(&owner).is_some_and(|m| m == self.myself || shard(&self.myself) == Some(m));
+        if mine {
+            self.lost_channel_slots.push(slot);
+        }
+        self.slots[slot as usize] = None;
         if let Some(n) = self.nodes.get_mut(&owner) {
             if n.has_slot(slot) {
                 n.slots[slot as usize >> 3] &= !(1 << (slot & 7));

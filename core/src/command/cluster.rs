@@ -24,6 +24,15 @@ fn cluster_of<'a>(ctx: &'a mut Ctx) -> Result<&'a mut Cluster, CmdError> {
         .ok_or_else(|| CmdError::err(DISABLED))
 }
 
+/// removeChannelsInSlot for the slots the command took from this node's shard: the shard
+/// channels' subscribers get their `sunsubscribe` before the command's reply, as in Redis.
+fn remove_lost_channels(ctx: &mut Ctx) {
+    let clients = &mut *ctx.clients;
+    state::with(ctx.srv, |c, srv| {
+        crate::cluster::ops::remove_lost_channels(c, srv, clients)
+    });
+}
+
 /// The node named by `arg` (clusterLookupNode: exactly 40 characters).
 fn lookup<'a>(c: &'a Cluster, arg: &[u8]) -> Option<&'a Node> {
     let name: NodeName = arg.try_into().ok()?;
@@ -640,6 +649,7 @@ pub fn cluster_forget(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     let name = n.name;
     state::forget(ctx.srv, &name, ctx.now).map_err(state_err)?;
+    remove_lost_channels(ctx);
     ctx.out().ok();
     Ok(())
 }
@@ -662,6 +672,7 @@ pub fn cluster_reset(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         ));
     }
     state::reset(ctx.srv, ctx.clients, hard, ctx.now).map_err(state_err)?;
+    remove_lost_channels(ctx);
     ctx.out().ok();
     Ok(())
 }
@@ -725,6 +736,7 @@ fn update_slots(ctx: &mut Ctx, args: &[&[u8]], del: bool, ranges: bool) -> Resul
         }
     }
     c.todo(crate::cluster::todo::UPDATE_STATE | crate::cluster::todo::SAVE_CONFIG);
+    remove_lost_channels(ctx);
     ctx.out().ok();
     Ok(())
 }
@@ -768,6 +780,7 @@ pub fn cluster_flushslots(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError
         }
     }
     c.todo(crate::cluster::todo::UPDATE_STATE | crate::cluster::todo::SAVE_CONFIG);
+    remove_lost_channels(ctx);
     ctx.out().ok();
     Ok(())
 }
@@ -830,6 +843,7 @@ pub fn cluster_setslot(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if let Some(c) = ctx.srv.cluster.as_deref_mut() {
         c.todo(crate::cluster::todo::SAVE_CONFIG | crate::cluster::todo::UPDATE_STATE);
     }
+    remove_lost_channels(ctx);
     ctx.out().ok();
     Ok(())
 }
@@ -854,6 +868,7 @@ pub fn cluster_replicate(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> 
         ));
     }
     state::replicate(ctx.srv, ctx.clients, &name, ctx.now).map_err(state_err)?;
+    remove_lost_channels(ctx);
     ctx.out().ok();
     Ok(())
 }
