@@ -68,6 +68,26 @@ pub(crate) fn bit(bitmap: &[u8; SLOTS / 8], slot: usize) -> bool {
     bitmap[slot >> 3] & (1 << (slot & 7)) != 0
 }
 
+/// 64 slots of a bitmap at once: bit k of word w is slot 64w + k (as `bit`).
+pub(crate) fn word(bitmap: &[u8; SLOTS / 8], w: usize) -> u64 {
+    u64::from_le_bytes(bitmap[w * 8..w * 8 + 8].try_into().expect("8 bytes"))
+}
+
+fn set_word(bitmap: &mut [u8; SLOTS / 8], w: usize, v: u64) {
+    bitmap[w * 8..w * 8 + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// The slots whose bits are set in `bits` (word `w` of a bitmap), in order.
+fn word_slots(w: usize, mut bits: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (bits != 0).then(|| {
+            let k = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            w * 64 + k
+        })
+    })
+}
+
 fn set_bit(bitmap: &mut [u8; SLOTS / 8], slot: usize) {
     bitmap[slot >> 3] |= 1 << (slot & 7);
 }
@@ -1077,10 +1097,11 @@ pub(crate) fn process_packet(
             }
         }
         if let Some(s) = sender.filter(|_| dirty_slots) {
-            for j in 0..SLOTS {
-                if !bit(&hdr.myslots, j) {
-                    continue;
-                }
+            // The claimed slots the sender does not own (its bitmap follows the slot table).
+            let owned = c.node(&s).slots.clone();
+            let claimed = (0..SLOTS / 64)
+                .flat_map(|w| word_slots(w, word(&hdr.myslots, w) & !word(&owned, w)));
+            for j in claimed {
                 if c.slots[j] == Some(s) || c.slot_unclaimed(j) {
                     continue;
                 }
@@ -1254,9 +1275,24 @@ pub(crate) fn update_slots_config_with(
     let mut dirty: Vec<u16> = Vec::new();
     let mut sender_slots = 0;
     let mut migrated_our_slots = 0;
-    for j in 0..SLOTS {
-        if bit(slots, j) {
-            sender_slots += 1;
+    // A word at a time: the slots the sender claims and already owns (its own bitmap, kept
+    // with the slot table by add_slot / del_slot) only clear owner_not_claiming_slot, the
+    // ones it owns and no longer claims set it; only claimed slots it does not own yet are
+    // looked at one by one, as Redis's loop does for every slot.
+    let owned_before: Box<[u8; SLOTS / 8]> = c
+        .nodes
+        .get(sender)
+        .map_or_else(|| Box::new([0; SLOTS / 8]), |n| n.slots.clone());
+    for w in 0..SLOTS / 64 {
+        let claimed = word(slots, w);
+        let owned = word(&owned_before, w);
+        sender_slots += claimed.count_ones();
+        let onc = word(&c.owner_not_claiming_slot, w);
+        let onc_new = (onc & !(claimed & owned)) | (owned & !claimed);
+        if onc_new != onc {
+            set_word(&mut c.owner_not_claiming_slot, w, onc_new);
+        }
+        for j in word_slots(w, claimed & !owned) {
             if c.slots[j] == Some(*sender) {
                 clear_bit(&mut c.owner_not_claiming_slot, j);
                 continue;
@@ -1281,8 +1317,6 @@ pub(crate) fn update_slots_config_with(
                 clear_bit(&mut c.owner_not_claiming_slot, j);
                 c.todo(todo::SAVE_CONFIG | todo::UPDATE_STATE | todo::FSYNC_CONFIG);
             }
-        } else if c.slots[j] == Some(*sender) {
-            set_bit(&mut c.owner_not_claiming_slot, j);
         }
     }
     let cur_numslots = curmaster
