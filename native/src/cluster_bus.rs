@@ -267,7 +267,9 @@ impl Bus {
                 let bytes = eng.cluster_link_output(link);
                 if let Some(l) = self.links.get_mut(link.0).and_then(Option::as_mut) {
                     l.out.extend_from_slice(&bytes);
-                    if !l.connecting {
+                    if l.connecting {
+                        eng.cluster_link_unsent(link, l.out.len());
+                    } else {
                         self.flush(link.0, registry, eng, now);
                     }
                 }
@@ -376,6 +378,7 @@ impl Bus {
             return;
         }
         link.out.drain(..written);
+        eng.cluster_link_unsent(LinkHandle(h), link.out.len());
         let want = !link.out.is_empty();
         if want != link.writable {
             let interest = if want {

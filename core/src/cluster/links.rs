@@ -134,6 +134,19 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// How many bytes the host still holds for the link after a write (it waits for the
+    /// socket to be writable while they remain: Redis's write handler).
+    pub fn cluster_link_unsent(&mut self, link: LinkHandle, bytes: usize) {
+        if let Some(l) = self
+            .srv
+            .cluster
+            .as_mut()
+            .and_then(|c| c.links.get_mut(link.0))
+        {
+            l.unsent = bytes;
+        }
+    }
+
     /// The host saw the connection close (or closed it): the link is freed.
     pub fn cluster_link_closed(&mut self, _now: UnixMillis, link: LinkHandle) {
         with(&mut self.srv, |c, srv| free_link(c, srv, link, false));

@@ -84,6 +84,9 @@ pub struct Link {
     /// Our own address on this connection (connSockName: how a MEET's receiver learns its
     /// IP); empty when the host did not say.
     pub local_ip: String,
+    /// Bytes the host holds that its socket has not taken yet (`Engine::cluster_link_unsent`):
+    /// with `sndbuf`, what Redis's link->sndbuf holds (CLUSTER LINKS' `w` and buffer use).
+    pub unsent: usize,
 }
 
 /// clusterNodeFailReport.

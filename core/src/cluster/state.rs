@@ -376,6 +376,7 @@ pub(crate) fn create_link(
         connecting: !inbound,
         peer_ip,
         local_ip: String::new(),
+        unsent: 0,
     }));
     if let Some(n) = node {
         c.node_mut(&n).link = Some(h);

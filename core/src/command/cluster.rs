@@ -543,12 +543,20 @@ pub fn cluster_links(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
         out.bulk(b"create-time");
         out.int(l.ctime as i64);
         out.bulk(b"events");
-        // The host always reads a link; it writes while bytes are pending.
-        out.bulk(if l.sndbuf.is_empty() { b"r" } else { b"rw" });
+        // connHasReadHandler: set once connected; connHasWriteHandler: while bytes wait
+        // (queued here or held by the host until its socket is writable).
+        let pending = l.sndbuf.len() + l.unsent;
+        let events: &[u8] = match (!l.connecting, pending > 0) {
+            (true, true) => b"rw",
+            (true, false) => b"r",
+            (false, true) => b"w",
+            (false, false) => b"",
+        };
+        out.bulk(events);
         out.bulk(b"send-buffer-allocated");
-        out.int(l.sndbuf.capacity() as i64);
+        out.int(l.sndbuf.capacity().max(pending) as i64);
         out.bulk(b"send-buffer-used");
-        out.int(l.sndbuf.len() as i64);
+        out.int(pending as i64);
     }
     Ok(())
 }
@@ -1400,6 +1408,51 @@ mod tests {
             run(&mut eng, id, "GET foo"),
             err("MOVED 12182 127.0.0.1:7003")
         );
+    }
+
+    /// CLUSTER LINKS' events: "r" once connected, "w" while bytes wait, queued here or held
+    /// by the host (its socket not writable yet), as Redis's read/write handlers.
+    #[test]
+    fn links_events_follow_the_bytes_waiting() {
+        let mut eng = engine();
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        assert_eq!(
+            run(&mut eng, id, "CLUSTER MEET 127.0.0.1 7001"),
+            Reply::simple("OK")
+        );
+        eng.tick(UnixMillis(1000));
+        let link = std::iter::from_fn(|| eng.poll_event())
+            .find_map(|ev| match ev {
+                crate::Event::ConnectClusterNode { link, .. } => Some(link),
+                _ => None,
+            })
+            .expect("a connection asked for");
+        let events = |eng: &mut Engine| {
+            let Reply::Array(links) = run(eng, id, "CLUSTER LINKS") else {
+                panic!("an array");
+            };
+            let Some(Reply::Array(f)) = links.first() else {
+                panic!("one link");
+            };
+            let field = |name: &[u8]| {
+                let i = f
+                    .iter()
+                    .position(|x| *x == Reply::Bulk(name.to_vec()))
+                    .unwrap();
+                f[i + 1].clone()
+            };
+            (field(b"events"), field(b"send-buffer-used"))
+        };
+        let bulk = |s: &str| Reply::Bulk(s.as_bytes().to_vec());
+        assert_eq!(events(&mut eng), (bulk(""), Reply::Int(0)));
+        eng.cluster_link_connected(UnixMillis(1000), link);
+        assert_eq!(events(&mut eng).0, bulk("rw"));
+        assert!(matches!(events(&mut eng).1, Reply::Int(n) if n > 0));
+        let out = eng.cluster_link_output(link);
+        eng.cluster_link_unsent(link, out.len());
+        assert_eq!(events(&mut eng), (bulk("rw"), Reply::Int(out.len() as i64)));
+        eng.cluster_link_unsent(link, 0);
+        assert_eq!(events(&mut eng), (bulk("r"), Reply::Int(0)));
     }
 
     #[test]
