@@ -1404,25 +1404,18 @@ pub(crate) fn update_state(c: &mut Cluster, srv: &mut Server, now: u64) {
     }
     let mut new_state = Health::Ok;
     if srv.config.cluster_require_full_coverage {
-        // Slots come in runs of one owner: its flags are looked up once per run.
-        let mut last: Option<(NodeName, bool)> = None;
-        for j in 0..SLOTS {
-            let Some(o) = c.slots[j] else {
+        // Every slot served by a node not FAIL, counted per node (a slot has one owner, whose
+        // bitmap and numslots hold it: add_slot / del_slot keep them with the slot table)
+        // rather than slot by slot, as this runs in every before-sleep that follows a change.
+        let mut served = 0usize;
+        for n in c.nodes.values().filter(|n| n.numslots > 0) {
+            served += n.numslots as usize;
+            if n.flags & flags::FAIL != 0 {
                 new_state = Health::Fail;
-                break;
-            };
-            let failed = match last {
-                Some((n, f)) if n == o => f,
-                _ => {
-                    let f = c.flags_of(&o) & flags::FAIL != 0;
-                    last = Some((o, f));
-                    f
-                }
-            };
-            if failed {
-                new_state = Health::Fail;
-                break;
             }
+        }
+        if served < SLOTS {
+            new_state = Health::Fail;
         }
     }
     let mut size = 0;
