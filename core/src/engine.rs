@@ -359,6 +359,8 @@ pub struct Server {
     pub(crate) repl: crate::repl::Repl,
     /// Redis Cluster: this node's view of the cluster, when `cluster-enabled yes` (cluster/).
     pub(crate) cluster: Option<Box<crate::cluster::Cluster>>,
+    /// The host's nodes.conf writer (CLUSTER SAVECONFIG writes through it before replying).
+    pub(crate) cluster_config_host: Option<Box<dyn crate::cluster::ClusterConfigHost>>,
     /// MIGRATE's outgoing connections (command/migrate.rs).
     pub(crate) migrate: crate::command::migrate::Migrations,
     last_tick: UnixMillis,
@@ -594,6 +596,7 @@ impl Engine {
                     seed ^ 0x7265_706c_6964,
                 ))),
                 cluster: None,
+                cluster_config_host: None,
                 migrate: Default::default(),
                 last_tick: UnixMillis(0),
             },
@@ -805,6 +808,10 @@ impl Engine {
             self.run_unblocked(now);
             // Redis's beforeSleep: BCAST invalidations of this turn.
             crate::command::tracking::broadcast(&mut self.srv, &mut self.clients);
+            if self.srv.cluster.is_some() {
+                // clusterBeforeSleep: nodes.conf to save before the replies go out.
+                crate::cluster::state::before_sleep(&mut self.srv, &mut self.clients, now);
+            }
             crate::repl::master::before_sleep(&mut self.srv, &mut self.clients);
             self.srv.collect_pending_free();
         }
@@ -916,6 +923,9 @@ impl Engine {
         }
         self.run_unblocked(now);
         crate::command::tracking::broadcast(&mut self.srv, &mut self.clients);
+        if self.srv.cluster.is_some() {
+            crate::cluster::state::before_sleep(&mut self.srv, &mut self.clients, now);
+        }
         self.srv.collect_pending_free();
     }
 

@@ -78,7 +78,8 @@ mod types;
 
 /// The cluster bus codec, for the host-side tests against redis-server (native/tests).
 pub use cluster::bus as cluster_bus;
-pub use cluster::LinkHandle;
+pub use cluster::{ClusterConfigHost, LinkHandle};
+pub use command::migrate::{MigrateHost, MigrateIoError};
 pub use command::{all_commands, flags, lookup, CommandSpec};
 pub use config::{AppendFsync, Config, REDIS_VERSION};
 pub use engine::{

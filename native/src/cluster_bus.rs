@@ -122,6 +122,7 @@ impl Bus {
                 .register(l, Token(TOKEN_BASE + i), Interest::READABLE)
                 .map_err(|e| vec![log::strerror(&e)])?;
         }
+        eng.set_cluster_config_host(Box::new(ConfigWriter(config_path.clone())));
         Ok(Some(Bus {
             listeners,
             links: Vec::new(),
@@ -266,7 +267,9 @@ impl Bus {
                 let bytes = eng.cluster_link_output(link);
                 if let Some(l) = self.links.get_mut(link.0).and_then(Option::as_mut) {
                     l.out.extend_from_slice(&bytes);
-                    if !l.connecting {
+                    if l.connecting {
+                        eng.cluster_link_unsent(link, l.out.len());
+                    } else {
                         self.flush(link.0, registry, eng, now);
                     }
                 }
@@ -375,6 +378,7 @@ impl Bus {
             return;
         }
         link.out.drain(..written);
+        eng.cluster_link_unsent(LinkHandle(h), link.out.len());
         let want = !link.out.is_empty();
         if want != link.writable {
             let interest = if want {
@@ -417,6 +421,56 @@ impl Bus {
         for mut l in std::mem::take(&mut self.listeners) {
             let _ = registry.deregister(&mut l);
         }
+    }
+}
+
+/// MIGRATE inside MULTI/EXEC or a script: a blocking connection, as Redis's migrateCommand
+/// (connect, write, then each reply line within the timeout), opened for the one call.
+pub struct SyncMigrate;
+
+impl oxidis_core::MigrateHost for SyncMigrate {
+    fn exchange(
+        &mut self,
+        host: &str,
+        port: u16,
+        request: &[u8],
+        lines: usize,
+        timeout_ms: u64,
+    ) -> Result<Vec<Vec<u8>>, oxidis_core::MigrateIoError> {
+        use oxidis_core::MigrateIoError as E;
+        use std::io::{BufRead, BufReader};
+        use std::net::ToSocketAddrs;
+        let t = std::time::Duration::from_millis(timeout_ms.max(1));
+        let addrs = (host, port).to_socket_addrs().map_err(|_| E::Connect)?;
+        let mut stream = addrs
+            .into_iter()
+            .find_map(|a| std::net::TcpStream::connect_timeout(&a, t).ok())
+            .ok_or(E::Connect)?;
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_write_timeout(Some(t));
+        let _ = stream.set_read_timeout(Some(t));
+        stream.write_all(request).map_err(|_| E::Write)?;
+        let mut r = BufReader::new(stream);
+        let mut out = Vec::with_capacity(lines);
+        for _ in 0..lines {
+            let mut line = Vec::new();
+            r.read_until(b'\n', &mut line).map_err(|_| E::Read)?;
+            if !line.ends_with(b"\r\n") {
+                return Err(E::Read);
+            }
+            line.truncate(line.len() - 2);
+            out.push(line);
+        }
+        Ok(out)
+    }
+}
+
+/// CLUSTER SAVECONFIG's writer: the same in-place write, its error as strerror's text.
+struct ConfigWriter(String);
+
+impl oxidis_core::ClusterConfigHost for ConfigWriter {
+    fn save(&mut self, text: &str, fsync: bool) -> Result<(), String> {
+        save_config(&self.0, text, fsync).map_err(|e| log::strerror(&e))
     }
 }
 

@@ -142,6 +142,7 @@ fn main() -> ExitCode {
     let mut eng = Engine::new(config, seed());
     eng.set_script_vm_factory(Box::new(oxidis_lua::LuaVmFactory));
     eng.set_acl_host(Box::new(acl_host::NativeAclHost));
+    eng.set_migrate_host(Box::new(cluster_bus::SyncMigrate));
     if let Err(e) = eng.load_acl_file() {
         log::warning(&format!(
             "Aborting Redis startup because of ACL errors: {e}"

@@ -553,9 +553,14 @@ impl Server {
 
     /// After the engine ran commands: append their effects to the AOF (fsync per policy)
     /// before any of their replies is written.
+    /// Before any reply is written: the AOF, then nodes.conf if the cluster asked for a save
+    /// (clusterBeforeSleep saves before handleClientsWithPendingWrites).
     fn after_batch(&mut self) {
         if let Some(p) = &self.persist {
             crate::aof::flush(p, &mut self.eng, &mut self.aof_buf);
+        }
+        if let Some(bus) = self.bus.as_mut() {
+            bus.save_config(&mut self.eng);
         }
     }
 

@@ -195,6 +195,7 @@ pub(crate) fn cluster_before_sleep(
     clients: &mut Clients,
     now: u64,
 ) {
+    super::ops::remove_lost_channels(c, srv, clients);
     let f = std::mem::take(&mut c.todo_before_sleep);
     if f & todo::HANDLE_MANUALFAILOVER != 0 {
         if c.me().is_replica() {

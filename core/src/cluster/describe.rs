@@ -80,20 +80,11 @@ pub fn node_line(c: &Cluster, node: &Node) -> String {
         }
     );
     // The slots it serves, as single slots and start-end runs, from its own bitmap.
-    let mut start: Option<usize> = None;
-    for j in 0..=SLOTS {
-        let bit = j < SLOTS && node.has_slot(j as u16);
-        match (bit, start) {
-            (true, None) => start = Some(j),
-            (false, Some(st)) => {
-                if st == j - 1 {
-                    let _ = write!(s, " {st}");
-                } else {
-                    let _ = write!(s, " {st}-{}", j - 1);
-                }
-                start = None;
-            }
-            _ => {}
+    for (st, end) in slot_runs(&node.slots) {
+        if st == end {
+            let _ = write!(s, " {st}");
+        } else {
+            let _ = write!(s, " {st}-{end}");
         }
     }
     if node.flags & flags::MYSELF != 0 {
@@ -106,6 +97,48 @@ pub fn node_line(c: &Cluster, node: &Node) -> String {
         }
     }
     s
+}
+
+/// The runs of set bits of a slot bitmap, (first, last) in order, found 64 slots at a time.
+pub fn slot_runs(bits: &[u8; SLOTS / 8]) -> Vec<(usize, usize)> {
+    let word = |w: usize| crate::cluster::state::word(bits, w);
+    let words = SLOTS / 64;
+    let mut runs = Vec::new();
+    let mut w = 0;
+    let mut done = 0u64; // bits of word w already covered
+    while w < words {
+        let v = word(w) & !done;
+        if v == 0 {
+            w += 1;
+            done = 0;
+            continue;
+        }
+        let start = w * 64 + v.trailing_zeros() as usize;
+        // The run ends at the first clear bit at or after `start`.
+        let (mut ew, mut from) = (w, start % 64);
+        let end = loop {
+            let clear = !word(ew) & (u64::MAX << from);
+            if clear != 0 {
+                break ew * 64 + clear.trailing_zeros() as usize;
+            }
+            ew += 1;
+            from = 0;
+            if ew == words {
+                break SLOTS;
+            }
+        };
+        runs.push((start, end - 1));
+        w = end / 64;
+        done = if end % 64 == 0 {
+            0
+        } else {
+            u64::MAX >> (64 - end % 64)
+        };
+        if end == SLOTS {
+            break;
+        }
+    }
+    runs
 }
 
 /// Every node's line, each ending in a newline: myself first, then the others by name (Redis
@@ -131,6 +164,65 @@ pub fn nodes(cluster: &Cluster, filter: Filter) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// slot_runs, word-wise, gives the runs a slot-by-slot scan finds.
+    #[test]
+    fn slot_runs_match_a_bit_by_bit_scan() {
+        let mut seed = 7u64;
+        for case in 0..300 {
+            let mut bits = [0u8; SLOTS / 8];
+            match case {
+                0 => {}
+                1 => bits = [0xff; SLOTS / 8],
+                _ => {
+                    for b in bits.iter_mut() {
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        let r = (seed >> 33) as u8;
+                        *b = match case % 4 {
+                            0 => r,
+                            1 => {
+                                if r < 200 {
+                                    0
+                                } else {
+                                    r
+                                }
+                            }
+                            2 => {
+                                if r < 20 {
+                                    r
+                                } else {
+                                    0xff
+                                }
+                            }
+                            _ => {
+                                if r < 128 {
+                                    0
+                                } else {
+                                    0xff
+                                }
+                            }
+                        };
+                    }
+                }
+            }
+            let mut naive = Vec::new();
+            let mut start = None;
+            for j in 0..=SLOTS {
+                let set = j < SLOTS && bits[j >> 3] & (1 << (j & 7)) != 0;
+                match (set, start) {
+                    (true, None) => start = Some(j),
+                    (false, Some(st)) => {
+                        naive.push((st, j - 1));
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+            assert_eq!(super::slot_runs(&bits), naive, "case {case}");
+        }
+    }
 
     #[test]
     fn lines_as_redis_prints_them() {

@@ -134,6 +134,19 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// How many bytes the host still holds for the link after a write (it waits for the
+    /// socket to be writable while they remain: Redis's write handler).
+    pub fn cluster_link_unsent(&mut self, link: LinkHandle, bytes: usize) {
+        if let Some(l) = self
+            .srv
+            .cluster
+            .as_mut()
+            .and_then(|c| c.links.get_mut(link.0))
+        {
+            l.unsent = bytes;
+        }
+    }
+
     /// The host saw the connection close (or closed it): the link is freed.
     pub fn cluster_link_closed(&mut self, _now: UnixMillis, link: LinkHandle) {
         with(&mut self.srv, |c, srv| free_link(c, srv, link, false));
@@ -148,6 +161,12 @@ impl Engine {
         c.config_dirty = false;
         let fsync = std::mem::take(&mut c.config_fsync);
         Some((super::nodes_conf::to_text(c), fsync))
+    }
+
+    /// Installs the host's nodes.conf writer (CLUSTER SAVECONFIG; without one it marks the
+    /// config to save and the host writes it before the reply goes out).
+    pub fn set_cluster_config_host(&mut self, host: Box<dyn super::ClusterConfigHost>) {
+        self.srv.cluster_config_host = Some(host);
     }
 
     /// At startup, before serving: the nodes.conf the host found (cluster-config-file). Err:

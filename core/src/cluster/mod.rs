@@ -52,6 +52,16 @@ pub mod flags {
     pub const NOFAILOVER: u16 = 512;
 }
 
+/// The host's nodes.conf (cluster-config-file): CLUSTER SAVECONFIG writes it through this
+/// before it replies, as clusterSaveConfig(1) does, and reports the write's error. The other
+/// saves (CLUSTER_TODO_SAVE_CONFIG) go through `Engine::cluster_config_to_save`, which the host
+/// calls before it writes the replies of a loop turn (clusterBeforeSleep's order).
+pub trait ClusterConfigHost {
+    /// Writes `text` as clusterSaveConfig does (fsync when asked). Err: the system's text
+    /// ("No such file or directory").
+    fn save(&mut self, text: &str, fsync: bool) -> Result<(), String>;
+}
+
 /// A bus connection, as the host and the core name it (an index in `Cluster::links`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LinkHandle(pub usize);
@@ -74,6 +84,9 @@ pub struct Link {
     /// Our own address on this connection (connSockName: how a MEET's receiver learns its
     /// IP); empty when the host did not say.
     pub local_ip: String,
+    /// Bytes the host holds that its socket has not taken yet (`Engine::cluster_link_unsent`):
+    /// with `sndbuf`, what Redis's link->sndbuf holds (CLUSTER LINKS' `w` and buffer use).
+    pub unsent: usize,
 }
 
 /// clusterNodeFailReport.
@@ -243,6 +256,9 @@ pub struct Cluster {
     pub prev_announce_ip: Option<String>,
     /// clusterLogCantFailover's static: when the reason was last logged.
     pub cant_failover_logged: u64,
+    /// Slots this node's shard stopped serving (clusterDelSlot's removeChannelsInSlot): their
+    /// shard channels are unsubscribed by `ops::remove_lost_channels`.
+    pub lost_channel_slots: Vec<u16>,
 }
 
 /// CLUSTER_TODO_* flags.
@@ -298,6 +314,7 @@ impl Cluster {
             first_call_time: 0,
             among_minority_time: 0,
             prev_announce_ip: None,
+            lost_channel_slots: Vec::new(),
             cant_failover_logged: 0,
         }
     }
@@ -343,9 +360,25 @@ impl Cluster {
     }
     /// clusterDelSlot: false when nobody served it.
     pub fn del_slot(&mut self, slot: u16) -> bool {
-        let Some(owner) = self.slots[slot as usize].take() else {
+        let Some(owner) = self.slots[slot as usize] else {
             return false;
         };
+        // clusterGetNodesServingMySlots(owner) holds myself: the owner's shard is ours.
+        let shard = |n: &NodeName| {
+            self.nodes.get(n).and_then(|n| {
+                if n.is_replica() {
+                    n.replicaof
+                } else {
+                    Some(n.name)
+                }
+            })
+        };
+        let mine =
+            shard(&owner).is_some_and(|m| m == self.myself || shard(&self.myself) == Some(m));
+        if mine {
+            self.lost_channel_slots.push(slot);
+        }
+        self.slots[slot as usize] = None;
         if let Some(n) = self.nodes.get_mut(&owner) {
             if n.has_slot(slot) {
                 n.slots[slot as usize >> 3] &= !(1 << (slot & 7));

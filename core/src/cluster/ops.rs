@@ -317,6 +317,22 @@ pub fn propagate_publish(srv: &mut Server, channel: &[u8], message: &[u8], shard
     });
 }
 
+/// removeChannelsInSlot for the slots `del_slot` found lost to this node's shard.
+pub(crate) fn remove_lost_channels(
+    c: &mut Cluster,
+    srv: &mut crate::engine::Server,
+    clients: &mut slab::Slab<crate::engine::Client>,
+) {
+    if c.lost_channel_slots.is_empty() {
+        return;
+    }
+    let mut lost = vec![false; SLOTS];
+    for s in c.lost_channel_slots.drain(..) {
+        lost[s as usize] = true;
+    }
+    crate::command::pubsub::unsubscribe_shard_slots(srv, clients, |s| lost[s as usize]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

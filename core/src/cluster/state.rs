@@ -68,6 +68,26 @@ pub(crate) fn bit(bitmap: &[u8; SLOTS / 8], slot: usize) -> bool {
     bitmap[slot >> 3] & (1 << (slot & 7)) != 0
 }
 
+/// 64 slots of a bitmap at once: bit k of word w is slot 64w + k (as `bit`).
+pub(crate) fn word(bitmap: &[u8; SLOTS / 8], w: usize) -> u64 {
+    u64::from_le_bytes(bitmap[w * 8..w * 8 + 8].try_into().expect("8 bytes"))
+}
+
+fn set_word(bitmap: &mut [u8; SLOTS / 8], w: usize, v: u64) {
+    bitmap[w * 8..w * 8 + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// The slots whose bits are set in `bits` (word `w` of a bitmap), in order.
+fn word_slots(w: usize, mut bits: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (bits != 0).then(|| {
+            let k = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            w * 64 + k
+        })
+    })
+}
+
 fn set_bit(bitmap: &mut [u8; SLOTS / 8], slot: usize) {
     bitmap[slot >> 3] |= 1 << (slot & 7);
 }
@@ -356,6 +376,7 @@ pub(crate) fn create_link(
         connecting: !inbound,
         peer_ip,
         local_ip: String::new(),
+        unsent: 0,
     }));
     if let Some(n) = node {
         c.node_mut(&n).link = Some(h);
@@ -1077,10 +1098,11 @@ pub(crate) fn process_packet(
             }
         }
         if let Some(s) = sender.filter(|_| dirty_slots) {
-            for j in 0..SLOTS {
-                if !bit(&hdr.myslots, j) {
-                    continue;
-                }
+            // The claimed slots the sender does not own (its bitmap follows the slot table).
+            let owned = c.node(&s).slots.clone();
+            let claimed = (0..SLOTS / 64)
+                .flat_map(|w| word_slots(w, word(&hdr.myslots, w) & !word(&owned, w)));
+            for j in claimed {
                 if c.slots[j] == Some(s) || c.slot_unclaimed(j) {
                     continue;
                 }
@@ -1254,9 +1276,24 @@ pub(crate) fn update_slots_config_with(
     let mut dirty: Vec<u16> = Vec::new();
     let mut sender_slots = 0;
     let mut migrated_our_slots = 0;
-    for j in 0..SLOTS {
-        if bit(slots, j) {
-            sender_slots += 1;
+    // A word at a time: the slots the sender claims and already owns (its own bitmap, kept
+    // with the slot table by add_slot / del_slot) only clear owner_not_claiming_slot, the
+    // ones it owns and no longer claims set it; only claimed slots it does not own yet are
+    // looked at one by one, as Redis's loop does for every slot.
+    let owned_before: Box<[u8; SLOTS / 8]> = c
+        .nodes
+        .get(sender)
+        .map_or_else(|| Box::new([0; SLOTS / 8]), |n| n.slots.clone());
+    for w in 0..SLOTS / 64 {
+        let claimed = word(slots, w);
+        let owned = word(&owned_before, w);
+        sender_slots += claimed.count_ones();
+        let onc = word(&c.owner_not_claiming_slot, w);
+        let onc_new = (onc & !(claimed & owned)) | (owned & !claimed);
+        if onc_new != onc {
+            set_word(&mut c.owner_not_claiming_slot, w, onc_new);
+        }
+        for j in word_slots(w, claimed & !owned) {
             if c.slots[j] == Some(*sender) {
                 clear_bit(&mut c.owner_not_claiming_slot, j);
                 continue;
@@ -1281,8 +1318,6 @@ pub(crate) fn update_slots_config_with(
                 clear_bit(&mut c.owner_not_claiming_slot, j);
                 c.todo(todo::SAVE_CONFIG | todo::UPDATE_STATE | todo::FSYNC_CONFIG);
             }
-        } else if c.slots[j] == Some(*sender) {
-            set_bit(&mut c.owner_not_claiming_slot, j);
         }
     }
     let cur_numslots = curmaster
@@ -1369,25 +1404,18 @@ pub(crate) fn update_state(c: &mut Cluster, srv: &mut Server, now: u64) {
     }
     let mut new_state = Health::Ok;
     if srv.config.cluster_require_full_coverage {
-        // Slots come in runs of one owner: its flags are looked up once per run.
-        let mut last: Option<(NodeName, bool)> = None;
-        for j in 0..SLOTS {
-            let Some(o) = c.slots[j] else {
+        // Every slot served by a node not FAIL, counted per node (a slot has one owner, whose
+        // bitmap and numslots hold it: add_slot / del_slot keep them with the slot table)
+        // rather than slot by slot, as this runs in every before-sleep that follows a change.
+        let mut served = 0usize;
+        for n in c.nodes.values().filter(|n| n.numslots > 0) {
+            served += n.numslots as usize;
+            if n.flags & flags::FAIL != 0 {
                 new_state = Health::Fail;
-                break;
-            };
-            let failed = match last {
-                Some((n, f)) if n == o => f,
-                _ => {
-                    let f = c.flags_of(&o) & flags::FAIL != 0;
-                    last = Some((o, f));
-                    f
-                }
-            };
-            if failed {
-                new_state = Health::Fail;
-                break;
             }
+        }
+        if served < SLOTS {
+            new_state = Health::Fail;
         }
     }
     let mut size = 0;

@@ -24,6 +24,15 @@ fn cluster_of<'a>(ctx: &'a mut Ctx) -> Result<&'a mut Cluster, CmdError> {
         .ok_or_else(|| CmdError::err(DISABLED))
 }
 
+/// removeChannelsInSlot for the slots the command took from this node's shard: the shard
+/// channels' subscribers get their `sunsubscribe` before the command's reply, as in Redis.
+fn remove_lost_channels(ctx: &mut Ctx) {
+    let clients = &mut *ctx.clients;
+    state::with(ctx.srv, |c, srv| {
+        crate::cluster::ops::remove_lost_channels(c, srv, clients)
+    });
+}
+
 /// The node named by `arg` (clusterLookupNode: exactly 40 characters).
 fn lookup<'a>(c: &'a Cluster, arg: &[u8]) -> Option<&'a Node> {
     let name: NodeName = arg.try_into().ok()?;
@@ -530,12 +539,20 @@ pub fn cluster_links(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
         out.bulk(b"create-time");
         out.int(l.ctime as i64);
         out.bulk(b"events");
-        // The host always reads a link; it writes while bytes are pending.
-        out.bulk(if l.sndbuf.is_empty() { b"r" } else { b"rw" });
+        // connHasReadHandler: set once connected; connHasWriteHandler: while bytes wait
+        // (queued here or held by the host until its socket is writable).
+        let pending = l.sndbuf.len() + l.unsent;
+        let events: &[u8] = match (!l.connecting, pending > 0) {
+            (true, true) => b"rw",
+            (true, false) => b"r",
+            (false, true) => b"w",
+            (false, false) => b"",
+        };
+        out.bulk(events);
         out.bulk(b"send-buffer-allocated");
-        out.int(l.sndbuf.capacity() as i64);
+        out.int(l.sndbuf.capacity().max(pending) as i64);
         out.bulk(b"send-buffer-used");
-        out.int(l.sndbuf.len() as i64);
+        out.int(pending as i64);
     }
     Ok(())
 }
@@ -637,6 +654,7 @@ pub fn cluster_forget(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     let name = n.name;
     state::forget(ctx.srv, &name, ctx.now).map_err(state_err)?;
+    remove_lost_channels(ctx);
     ctx.out().ok();
     Ok(())
 }
@@ -659,6 +677,7 @@ pub fn cluster_reset(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         ));
     }
     state::reset(ctx.srv, ctx.clients, hard, ctx.now).map_err(state_err)?;
+    remove_lost_channels(ctx);
     ctx.out().ok();
     Ok(())
 }
@@ -722,6 +741,7 @@ fn update_slots(ctx: &mut Ctx, args: &[&[u8]], del: bool, ranges: bool) -> Resul
         }
     }
     c.todo(crate::cluster::todo::UPDATE_STATE | crate::cluster::todo::SAVE_CONFIG);
+    remove_lost_channels(ctx);
     ctx.out().ok();
     Ok(())
 }
@@ -765,6 +785,7 @@ pub fn cluster_flushslots(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError
         }
     }
     c.todo(crate::cluster::todo::UPDATE_STATE | crate::cluster::todo::SAVE_CONFIG);
+    remove_lost_channels(ctx);
     ctx.out().ok();
     Ok(())
 }
@@ -827,6 +848,7 @@ pub fn cluster_setslot(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if let Some(c) = ctx.srv.cluster.as_deref_mut() {
         c.todo(crate::cluster::todo::SAVE_CONFIG | crate::cluster::todo::UPDATE_STATE);
     }
+    remove_lost_channels(ctx);
     ctx.out().ok();
     Ok(())
 }
@@ -851,6 +873,7 @@ pub fn cluster_replicate(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> 
         ));
     }
     state::replicate(ctx.srv, ctx.clients, &name, ctx.now).map_err(state_err)?;
+    remove_lost_channels(ctx);
     ctx.out().ok();
     Ok(())
 }
@@ -961,12 +984,24 @@ pub fn cluster_bumpepoch(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError>
     Ok(())
 }
 
-/// CLUSTER SAVECONFIG: the host writes nodes.conf (and fsyncs it) before its next reply goes
-/// out, as the before-sleep save does; a failure is logged by the host.
+/// CLUSTER SAVECONFIG: nodes.conf written and fsynced before the reply (clusterSaveConfig(1)),
+/// which reports the write's error. A host without a writer (the wasm engine) gets the text
+/// through `cluster_config_to_save` before the reply goes out.
 pub fn cluster_saveconfig(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    let c = cluster_of(ctx)?;
-    c.config_dirty = true;
-    c.config_fsync = true;
+    cluster_of(ctx)?;
+    let srv = &mut *ctx.srv;
+    let c = srv.cluster.as_mut().expect("checked above");
+    let Some(host) = srv.cluster_config_host.as_mut() else {
+        c.config_dirty = true;
+        c.config_fsync = true;
+        ctx.out().ok();
+        return Ok(());
+    };
+    // clusterSaveConfig clears both to-do bits first, whatever the write's outcome.
+    c.config_dirty = false;
+    c.config_fsync = false;
+    host.save(&crate::cluster::nodes_conf::to_text(c), true)
+        .map_err(|e| CmdError::err(format!("error saving the cluster node config: {e}")))?;
     ctx.out().ok();
     Ok(())
 }
@@ -1026,6 +1061,11 @@ fn routing_keys<'a>(cmd: &CommandSpec, args: &[&'a [u8]]) -> Vec<&'a [u8]> {
             .filter_map(|(i, _)| args.get(i).copied())
             .collect(),
     }
+}
+
+/// The slot getNodeByQuery reports for a request served here: its first key's (None: no key).
+pub(crate) fn query_slot(cmd: &CommandSpec, args: &[&[u8]]) -> Option<u16> {
+    routing_keys(cmd, args).first().map(|k| key_hash_slot(k))
 }
 
 /// Whether the key is there for a migration check (lookupKeyReadWithFlags with NOEXPIRE: an
@@ -1365,6 +1405,51 @@ mod tests {
             run(&mut eng, id, "GET foo"),
             err("MOVED 12182 127.0.0.1:7003")
         );
+    }
+
+    /// CLUSTER LINKS' events: "r" once connected, "w" while bytes wait, queued here or held
+    /// by the host (its socket not writable yet), as Redis's read/write handlers.
+    #[test]
+    fn links_events_follow_the_bytes_waiting() {
+        let mut eng = engine();
+        let id = eng.connect(UnixMillis(0), ConnInfo::default());
+        assert_eq!(
+            run(&mut eng, id, "CLUSTER MEET 127.0.0.1 7001"),
+            Reply::simple("OK")
+        );
+        eng.tick(UnixMillis(1000));
+        let link = std::iter::from_fn(|| eng.poll_event())
+            .find_map(|ev| match ev {
+                crate::Event::ConnectClusterNode { link, .. } => Some(link),
+                _ => None,
+            })
+            .expect("a connection asked for");
+        let events = |eng: &mut Engine| {
+            let Reply::Array(links) = run(eng, id, "CLUSTER LINKS") else {
+                panic!("an array");
+            };
+            let Some(Reply::Array(f)) = links.first() else {
+                panic!("one link");
+            };
+            let field = |name: &[u8]| {
+                let i = f
+                    .iter()
+                    .position(|x| *x == Reply::Bulk(name.to_vec()))
+                    .unwrap();
+                f[i + 1].clone()
+            };
+            (field(b"events"), field(b"send-buffer-used"))
+        };
+        let bulk = |s: &str| Reply::Bulk(s.as_bytes().to_vec());
+        assert_eq!(events(&mut eng), (bulk(""), Reply::Int(0)));
+        eng.cluster_link_connected(UnixMillis(1000), link);
+        assert_eq!(events(&mut eng).0, bulk("rw"));
+        assert!(matches!(events(&mut eng).1, Reply::Int(n) if n > 0));
+        let out = eng.cluster_link_output(link);
+        eng.cluster_link_unsent(link, out.len());
+        assert_eq!(events(&mut eng), (bulk("rw"), Reply::Int(out.len() as i64)));
+        eng.cluster_link_unsent(link, 0);
+        assert_eq!(events(&mut eng), (bulk("r"), Reply::Int(0)));
     }
 
     #[test]

@@ -122,6 +122,12 @@ pub fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     }
     let (id, proto) = (c.client_id as i64, if c.resp3 { 3 } else { 2 });
     let replica = ctx.srv.repl.replica.is_replica();
+    // Redis: "cluster" when cluster_enabled (sentinel is a separate server here).
+    let mode: &[u8] = if ctx.srv.cluster.is_some() {
+        b"cluster"
+    } else {
+        b"standalone"
+    };
     let mut out = ctx.out();
     out.map_len(7);
     out.bulk(b"server");
@@ -133,7 +139,7 @@ pub fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     out.bulk(b"id");
     out.int(id);
     out.bulk(b"mode");
-    out.bulk(b"standalone");
+    out.bulk(mode);
     out.bulk(b"role");
     out.bulk(if replica { &b"replica"[..] } else { b"master" });
     out.bulk(b"modules");

@@ -19,6 +19,51 @@ const CACHE_TTL_MS: u64 = 10_000;
 pub struct Migrations {
     links: Vec<Link>,
     next_token: u64,
+    /// The host's blocking exchange, for a MIGRATE whose caller cannot wait.
+    sync: Option<SyncHost>,
+}
+
+/// Why a blocking MIGRATE exchange failed (migrateCommand's three IOERR texts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MigrateIoError {
+    Connect,
+    Write,
+    Read,
+}
+
+impl MigrateIoError {
+    fn text(self) -> &'static [u8] {
+        match self {
+            MigrateIoError::Connect => b"IOERR error or timeout connecting to the client",
+            MigrateIoError::Write => b"IOERR error or timeout writing to target instance",
+            MigrateIoError::Read => b"IOERR error or timeout reading to target instance",
+        }
+    }
+}
+
+/// MIGRATE inside MULTI/EXEC or a script, where its caller cannot wait for the event loop:
+/// the host runs the exchange synchronously, as Redis's migrateCommand always does (it blocks
+/// the whole server for at most the timeout per step). Without one (the wasm engine) the
+/// command answers as Redis does when the target cannot be reached.
+pub trait MigrateHost {
+    /// Connects to host:port within `timeout_ms`, writes `request` and reads `lines` reply
+    /// lines (without their CRLF), each step within `timeout_ms`.
+    fn exchange(
+        &mut self,
+        host: &str,
+        port: u16,
+        request: &[u8],
+        lines: usize,
+        timeout_ms: u64,
+    ) -> Result<Vec<Vec<u8>>, MigrateIoError>;
+}
+
+struct SyncHost(Box<dyn MigrateHost>);
+
+impl std::fmt::Debug for SyncHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MigrateHost")
+    }
 }
 
 #[derive(Debug)]
@@ -153,6 +198,11 @@ pub fn migrate(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         ctx.out().simple("NOKEY");
         return Ok(());
     }
+    if ctx.client_ref().tx.in_exec {
+        return migrate_sync(
+            ctx, args, request, restores, keys, dbid, copy, replace, timeout,
+        );
+    }
     let mut target = args[1].to_vec();
     target.push(b':');
     target.extend_from_slice(args[2]);
@@ -228,6 +278,100 @@ pub fn migrate(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     super::blocking::block_migrate(ctx);
     start_sending(ctx.srv, ctx.clients, at);
     Ok(())
+}
+
+/// MIGRATE whose caller cannot wait (EXEC, a script): through the host's blocking exchange,
+/// with SELECT always sent (no cached connection state is shared with the event loop's links).
+#[allow(clippy::too_many_arguments)]
+fn migrate_sync(
+    ctx: &mut Ctx,
+    args: &[&[u8]],
+    mut request: Vec<u8>,
+    restores: Vec<(Vec<u8>, String, Vec<u8>)>,
+    keys: Vec<Vec<u8>>,
+    dbid: i64,
+    copy: bool,
+    replace: bool,
+    timeout: i64,
+) -> Result<(), CmdError> {
+    let auth = !request.is_empty();
+    let port = std::str::from_utf8(args[2])
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok());
+    let (Some(port), Some(host)) = (port, ctx.srv.migrate.sync.as_mut()) else {
+        return Err(CmdError::Msg(MigrateIoError::Connect.text().to_vec()));
+    };
+    append_request(&mut request, &[b"SELECT", dbid.to_string().as_bytes()]);
+    let name: &[u8] = if ctx.srv.cluster.is_some() {
+        b"RESTORE-ASKING"
+    } else {
+        b"RESTORE"
+    };
+    for (k, ttl, payload) in &restores {
+        let mut a: Vec<&[u8]> = vec![name, k, ttl.as_bytes(), payload];
+        if replace {
+            a.push(b"REPLACE");
+        }
+        append_request(&mut request, &a);
+    }
+    let expect = usize::from(auth) + 1 + keys.len();
+    let lines = host
+        .0
+        .exchange(
+            &String::from_utf8_lossy(args[1]),
+            port,
+            &request,
+            expect,
+            timeout as u64,
+        )
+        .map_err(|e| CmdError::Msg(e.text().to_vec()))?;
+    let (reply, delete) = outcome(&lines, usize::from(auth) + 1, &keys);
+    let db = ctx.client_ref().db;
+    if !copy && !delete.is_empty() {
+        for k in &delete {
+            if ctx.srv.dbs[db].delete(k, crate::lazyfree::FreeReason::ServerDel) {
+                ctx.key_modified_in(db, k);
+                ctx.srv.dirty += 1;
+                ctx.notify(crate::config::notify::GENERIC, "del", k);
+            }
+        }
+        propagate_del(ctx.srv, db, &delete);
+    }
+    reply.map_err(CmdError::Msg)?;
+    ctx.out().ok();
+    Ok(())
+}
+
+/// The reply lines of AUTH/SELECT (`skip` of them) and one RESTORE per key → the caller's
+/// reply (the first error, as "Target instance replied with error: ...") and the keys the
+/// target took (none if AUTH or SELECT failed).
+fn outcome(
+    lines: &[Vec<u8>],
+    skip: usize,
+    keys: &[Vec<u8>],
+) -> (Result<(), Vec<u8>>, Vec<Vec<u8>>) {
+    let first_err = lines
+        .iter()
+        .find(|l| l.first() == Some(&b'-'))
+        .map(|l| l[1..].to_vec());
+    let mut delete = Vec::new();
+    let header_failed = lines[..skip.min(lines.len())]
+        .iter()
+        .any(|l| l.first() == Some(&b'-'));
+    for (k, l) in keys.iter().zip(lines.iter().skip(skip)) {
+        if !header_failed && l.first() != Some(&b'-') {
+            delete.push(k.clone());
+        }
+    }
+    let reply = match first_err {
+        Some(e) => {
+            let mut m = b"ERR Target instance replied with error: ".to_vec();
+            m.extend_from_slice(&e);
+            Err(m)
+        }
+        None => Ok(()),
+    };
+    (reply, delete)
 }
 
 /// RESTORE-ASKING: RESTORE that an importing node accepts (the ASKING command flag).
@@ -371,30 +515,8 @@ pub(crate) fn link_input(
     let job = link.job.as_ref().expect("job");
     let skip = usize::from(job.auth) + usize::from(job.select);
     // The first error of AUTH, SELECT or a RESTORE is the caller's reply.
-    let first_err = job
-        .lines
-        .iter()
-        .find(|l| l.first() == Some(&b'-'))
-        .map(|l| l[1..].to_vec());
-    let mut delete = Vec::new();
-    let header_failed = job.lines[..skip].iter().any(|l| l.first() == Some(&b'-'));
-    for (k, l) in job.keys.iter().zip(&job.lines[skip..]) {
-        if !header_failed && l.first() != Some(&b'-') {
-            delete.push(k.clone());
-        }
-    }
-    let reply = match first_err {
-        Some(e) => {
-            link.last_dbid = -1;
-            let mut m = b"ERR Target instance replied with error: ".to_vec();
-            m.extend_from_slice(&e);
-            Err(m)
-        }
-        None => {
-            link.last_dbid = job.dbid;
-            Ok(())
-        }
-    };
+    let (reply, delete) = outcome(&job.lines, skip, &job.keys);
+    link.last_dbid = if reply.is_ok() { job.dbid } else { -1 };
     finish(now, srv, clients, at, false, reply, delete);
 }
 
@@ -503,6 +625,11 @@ pub(crate) fn cron(now: UnixMillis, srv: &mut Server, clients: &mut slab::Slab<C
 }
 
 impl Engine {
+    /// Installs the host's blocking MIGRATE exchange (MIGRATE inside MULTI/EXEC or a script).
+    pub fn set_migrate_host(&mut self, host: Box<dyn MigrateHost>) {
+        self.srv.migrate.sync = Some(SyncHost(host));
+    }
+
     /// The connection asked for by `Event::ConnectMigrate { token }` is up: it becomes an
     /// outgoing client whose output the host writes and whose input it feeds as usual. None:
     /// no longer wanted (the host closes the socket).
@@ -653,6 +780,23 @@ mod tests {
             closed |= ev == Event::Close(link);
         }
         assert!(closed);
+    }
+
+    /// In EXEC (or a script) without the host's blocking exchange (the wasm engine) MIGRATE
+    /// answers as Redis does when the target cannot be reached, and the key stays.
+    #[test]
+    fn migrate_in_exec_without_a_blocking_host_is_an_ioerr() {
+        let mut eng = Engine::new(Config::default(), 1);
+        let id = eng.connect(T, ConnInfo::default());
+        call(&mut eng, id, "SET k v");
+        call(&mut eng, id, "MULTI");
+        call(&mut eng, id, "MIGRATE 127.0.0.1 7000 k 0 1000");
+        assert_eq!(
+            call(&mut eng, id, "EXEC"),
+            b"*1\r\n-IOERR error or timeout connecting to the client\r\n"
+        );
+        assert_eq!(connect_request(&mut eng), None);
+        assert_eq!(call(&mut eng, id, "EXISTS k"), b":1\r\n");
     }
 
     #[test]

@@ -652,6 +652,44 @@ fn publish_message(
     receivers
 }
 
+/// removeChannelsInSlot for the slots `lost` names (a slot this node's shard no longer
+/// serves): their shard channels are dropped and every subscriber gets an `sunsubscribe`
+/// message (pubsubShardUnsubscribeAllClients), channels by slot then name as Redis's
+/// slots_to_channels rax holds them, subscribers in subscription order.
+pub(crate) fn unsubscribe_shard_slots(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    lost: impl Fn(u16) -> bool,
+) {
+    if srv.pubsub.shard.is_empty() {
+        return;
+    }
+    let mut gone: Vec<(u16, Vec<u8>)> = srv
+        .pubsub
+        .shard
+        .keys()
+        .map(|ch| (crate::cluster::slot::key_hash_slot(ch), ch))
+        .filter(|(s, _)| lost(*s))
+        .map(|(s, ch)| (s, ch.clone()))
+        .collect();
+    gone.sort();
+    for (_, ch) in gone {
+        for slot in srv.pubsub.shard.remove(&ch).unwrap_or_default() {
+            let Some(c) = clients.get_mut(slot) else {
+                continue;
+            };
+            if let Some(s) = c.subs.as_mut() {
+                s.shard.remove(&ch);
+            }
+            let n = kind_count(c, Kind::Shard);
+            confirm(c, Kind::Shard.unsubscribe_word(), Some(&ch), n);
+            leave_mode_if_empty(c);
+            srv.events
+                .push_back(crate::engine::Event::Output(ClientHandle(slot)));
+        }
+    }
+}
+
 /// Publishes `msg` on a global channel (keyspace notifications): PUBLISH without the reply.
 pub(crate) fn publish_global(
     now: UnixMillis,

@@ -139,6 +139,9 @@ pub(crate) struct RunCtx<'a> {
     pub start: Option<UnixMillis>,
     pub threshold: u64,
     pub killed: bool,
+    /// Cluster mode: the slot the script's keys are in so far (its declared keys' slot, then
+    /// the first key it touched: the caller's `c->slot` in scriptVerifyClusterState).
+    pub slot: Option<u16>,
 }
 
 /// Pushes Redis's error table for `msg` (luaPushErrorBuff): "-CODE rest" keeps its code,
@@ -333,6 +336,11 @@ impl RunCtx<'_> {
             // scriptCall's SCRIPT_WRITE_DIRTY: SCRIPT KILL can no longer stop this script.
             self.srv.script.wrote = true;
         }
+        if self.srv.cluster.is_some() {
+            if let Err(msg) = self.verify_cluster_state(cmd, &args) {
+                return fail(st, msg);
+            }
+        }
         let reply = self.run_command(cmd, &args);
         let is_err = reply.is_error();
         convert::reply_to_lua(st, &reply, self.resp3);
@@ -341,6 +349,52 @@ impl RunCtx<'_> {
         } else {
             ApiResult::Return(1)
         }
+    }
+
+    /// scriptVerifyClusterState: in cluster mode a script's command must be served here, as
+    /// getNodeByQuery decides with the caller's READONLY / ASKING (a replica's READONLY
+    /// client may read its master's slots, never write), and a script that did not declare
+    /// `allow-cross-slot-keys` (eval scripts without a shebang may) keeps to one slot. The
+    /// master link and the AOF being loaded are obeyed (mustObeyClient).
+    fn verify_cluster_state(
+        &mut self,
+        cmd: &'static CommandSpec,
+        args: &[&[u8]],
+    ) -> Result<(), &'static [u8]> {
+        use crate::command::cluster::Redirect;
+        let caller = self.caller.0;
+        if self.srv.persist.loading
+            || self.clients[caller].repl_master
+            || crate::repl::replica::is_master_client(self.srv, caller)
+        {
+            return Ok(());
+        }
+        let c = &self.clients[caller];
+        match crate::command::cluster::route(self.srv, c, cmd, args, self.now) {
+            None => {}
+            Some(Redirect::DownRoState) => {
+                return Err(b"Script attempted to execute a write command while the cluster is down and readonly")
+            }
+            Some(Redirect::DownState) => {
+                return Err(b"Script attempted to execute a command while the cluster is down")
+            }
+            Some(_) => return Err(b"Script attempted to access a non local key in a cluster node"),
+        }
+        let cross_ok = self.flags & (sflags::EVAL_COMPAT_MODE | sflags::ALLOW_CROSS_SLOT) != 0;
+        if let Some(slot) = crate::command::cluster::query_slot(cmd, args) {
+            if !cross_ok {
+                match self.slot {
+                    None => self.slot = Some(slot),
+                    Some(s) if s != slot => {
+                        return Err(
+                            b"Script attempted to access keys that do not hash to the same slot",
+                        )
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Runs a checked command on a script client (its database, the script's protocol) and
