@@ -1,8 +1,8 @@
 //! A deterministic simulation of a Redis Cluster made of Oxidis engines in one process
-//! (issue 18 part 4): the test is the network. It carries the cluster bus
-//! (`Event::ConnectClusterNode` / `ClusterOutput` / `CloseClusterLink`) and the replication
-//! links (`Event::ConnectMaster`) between engines as bytes, advances a simulated clock with
-//! `tick`, and injects seeded faults: partitions, delays, crashes and restarts (nodes.conf
+//! (issue 18 part 4): the test is the network (support/net.rs, shared with golden.rs's
+//! topologies). It carries the cluster bus (`Event::ConnectClusterNode` / `ClusterOutput` /
+//! `CloseClusterLink`) and the replication links (`Event::ConnectMaster`) between engines as
+//! bytes, advances a simulated clock with `tick`, and injects seeded faults: partitions, delays, crashes and restarts (nodes.conf
 //! kept). A workload writes unique keys with `SET` + `WAIT 1`, following MOVED. After the
 //! faults heal and the cluster converges, it checks:
 //!
@@ -17,8 +17,12 @@
 //! build), and `CLUSTER_SIM_SEED=s` one given schedule, for soak runs and reproduction.
 //! `cargo xtask test` also runs 2000 schedules on a release build (suite "cluster simulation").
 
-use oxidis_core::{ClientHandle, Config, ConnInfo, Engine, Event, LinkHandle, UnixMillis};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+#[path = "support/net.rs"]
+mod net;
+
+use net::{Net, Rand};
+use oxidis_core::{ClientHandle, Config, ConnInfo, Engine, UnixMillis};
+use std::collections::{BTreeMap, HashMap};
 
 const MASTERS: usize = 3;
 const REPLICAS: usize = 1;
@@ -27,23 +31,6 @@ const NODE_TIMEOUT: u64 = 1000;
 const STEP: u64 = 10;
 const T0: u64 = 1_700_000_000_000;
 const SLOTS: usize = 16384;
-
-/// A small deterministic generator (xorshift64*), the schedule's only randomness.
-struct Rand(u64);
-impl Rand {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 fn encode(args: &[&str]) -> Vec<u8> {
     let mut v = format!("*{}\r\n", args.len()).into_bytes();
@@ -110,19 +97,6 @@ fn text(r: &R) -> String {
     }
 }
 
-struct BusConn {
-    /// (engine, link) at each end: 0 opened it, 1 accepted it.
-    ends: [(usize, LinkHandle); 2],
-    /// Bytes in flight toward end 0 and end 1: (delivery time, bytes).
-    queues: [VecDeque<(u64, Vec<u8>)>; 2],
-}
-
-struct ReplConn {
-    /// (replica engine, its master link), (master engine, the replica's client there).
-    replica: (usize, ClientHandle),
-    master: (usize, ClientHandle),
-}
-
 /// A write the workload has in flight: SET then WAIT 1 on a connection of `node`.
 struct Pending {
     node: usize,
@@ -134,7 +108,6 @@ struct Pending {
 }
 
 struct Node {
-    eng: Option<Engine>,
     port: u16,
     /// The nodes.conf text last handed over (survives a crash).
     conf: Option<String>,
@@ -145,28 +118,26 @@ struct Node {
 }
 
 struct Sim {
-    now: u64,
-    rng: Rand,
+    /// The engines and what links them: bus bytes queued (`deliver`d each step), seeded
+    /// delays (`net.delay`), partitions (`net.side`), crashes; `net.rng` is the schedule's
+    /// only randomness.
+    net: Net,
     nodes: Vec<Node>,
-    bus: Vec<BusConn>,
-    repl: Vec<ReplConn>,
-    /// Partition: each node's side (all 0: none).
-    side: Vec<u8>,
-    /// Extra delivery delay bound, ms.
-    delay: u64,
     pending: Vec<Pending>,
     acked: BTreeMap<String, String>,
     next_key: u64,
     names: Vec<String>,
 }
 
-fn config(port: u16) -> Config {
-    let mut cfg = Config::default();
+/// Node `i`'s ports: 7000 + i, its bus at + 10000.
+fn ports(i: usize) -> (u16, u16) {
+    (7000 + i as u16, 17000 + i as u16)
+}
+
+/// The network's configuration for a node, and the simulation's.
+fn config(mut cfg: Config) -> Config {
     for (k, v) in [
-        ("cluster-enabled", "yes".to_string()),
-        ("port", port.to_string()),
         ("cluster-node-timeout", NODE_TIMEOUT.to_string()),
-        ("repl-diskless-sync-delay", "0".to_string()),
         ("repl-ping-replica-period", "1".to_string()),
     ] {
         cfg.set(k, v.as_bytes()).unwrap();
@@ -176,28 +147,31 @@ fn config(port: u16) -> Config {
 
 impl Sim {
     fn new(seed: u64) -> Sim {
-        let mut nodes = Vec::new();
-        for i in 0..NODES {
-            let port = 7000 + i as u16;
-            let mut eng = Engine::new(config(port), seed.wrapping_mul(31).wrapping_add(i as u64));
-            eng.tick(UnixMillis(T0));
-            nodes.push(Node {
-                eng: Some(eng),
-                port,
+        let mut net = Net::new(
+            UnixMillis(T0),
+            (0..NODES).map(ports).collect(),
+            true,
+            |i, cfg| Engine::new(config(cfg), seed.wrapping_mul(31).wrapping_add(i as u64)),
+        );
+        net.queued_bus = true;
+        net.rng = Rand(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        net.anonymous = true;
+        net.pump_rounds = 1000;
+        net.keep_log = false;
+        net.echo_log = std::env::var("CLUSTER_SIM_LOG").is_ok();
+        net.track_closed = true;
+        let nodes = (0..NODES)
+            .map(|i| Node {
+                port: ports(i).0,
                 conf: None,
                 epochs: (0, 0),
                 admin: None,
                 crashed_at: None,
-            });
-        }
+            })
+            .collect();
         Sim {
-            now: T0,
-            rng: Rand(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1),
+            net,
             nodes,
-            bus: Vec::new(),
-            repl: Vec::new(),
-            side: vec![0; NODES],
-            delay: 0,
             pending: Vec::new(),
             acked: BTreeMap::new(),
             next_key: 0,
@@ -206,19 +180,19 @@ impl Sim {
     }
 
     fn t(&self) -> UnixMillis {
-        UnixMillis(self.now)
+        self.net.now
+    }
+
+    fn now(&self) -> u64 {
+        self.net.now.0
     }
 
     fn up(&self, i: usize) -> bool {
-        self.nodes[i].eng.is_some()
-    }
-
-    fn reachable(&self, a: usize, b: usize) -> bool {
-        self.up(a) && self.up(b) && self.side[a] == self.side[b]
+        self.net.up(i)
     }
 
     fn eng(&mut self, i: usize) -> &mut Engine {
-        self.nodes[i].eng.as_mut().expect("a live node")
+        self.net.eng(i)
     }
 
     /// Runs a command on a node's admin connection; None when the node is down.
@@ -262,201 +236,24 @@ impl Sim {
 
     /// Handles every node's events until none is left.
     fn pump(&mut self) {
-        for _ in 0..1000 {
-            let mut any = false;
-            for i in 0..NODES {
-                while let Some(ev) = self.nodes[i].eng.as_mut().and_then(|e| e.poll_event()) {
-                    any = true;
-                    self.event(i, ev);
-                }
-            }
-            any |= self.move_repl_bytes();
-            if !any {
-                return;
-            }
-        }
+        self.net.pump();
     }
 
-    fn event(&mut self, i: usize, ev: Event) {
-        let now = self.t();
-        match ev {
-            Event::ConnectClusterNode { link, port, .. } => {
-                let target = (port as u64)
-                    .checked_sub(10000)
-                    .and_then(|p| self.port_owner(p as u16));
-                match target.filter(|&j| self.reachable(i, j)) {
-                    Some(j) => {
-                        let eng_j = self.eng(j);
-                        let acc = eng_j.cluster_link_accepted(now, "127.0.0.1".into());
-                        eng_j.cluster_link_local_ip(acc, "127.0.0.1".into());
-                        self.bus.push(BusConn {
-                            ends: [(i, link), (j, acc)],
-                            queues: [VecDeque::new(), VecDeque::new()],
-                        });
-                        self.eng(i).cluster_link_connected(now, link);
-                    }
-                    None => self.eng(i).cluster_link_failed(now, link),
-                }
-            }
-            Event::ClusterOutput(link) => {
-                let bytes = self.eng(i).cluster_link_output(link);
-                let delay = if self.delay > 0 {
-                    self.rng.below(self.delay)
-                } else {
-                    0
-                };
-                if let Some(c) = self.bus.iter_mut().find(|c| c.ends.contains(&(i, link))) {
-                    let to = if c.ends[0] == (i, link) { 1 } else { 0 };
-                    let at = c.queues[to].back().map_or(0, |b| b.0).max(self.now + delay);
-                    c.queues[to].push_back((at, bytes));
-                }
-            }
-            Event::CloseClusterLink(link) => {
-                if let Some(k) = self.bus.iter().position(|c| c.ends.contains(&(i, link))) {
-                    let c = self.bus.remove(k);
-                    let other = if c.ends[0] == (i, link) {
-                        c.ends[1]
-                    } else {
-                        c.ends[0]
-                    };
-                    if let Some(e) = self.nodes[other.0].eng.as_mut() {
-                        e.cluster_link_closed(now, other.1);
-                    }
-                }
-            }
-            Event::ConnectMaster { port, attempt, .. } => {
-                match self.port_owner(port).filter(|&j| self.reachable(i, j)) {
-                    Some(j) => {
-                        let mc = self.eng(j).connect(now, ConnInfo::default());
-                        match self
-                            .eng(i)
-                            .master_link_connected(now, attempt, ConnInfo::default())
-                        {
-                            Some(rl) => self.repl.push(ReplConn {
-                                replica: (i, rl),
-                                master: (j, mc),
-                            }),
-                            None => self.eng(j).disconnect(mc),
-                        }
-                    }
-                    None => self.eng(i).master_link_failed(now, attempt),
-                }
-            }
-            Event::Close(h) => self.close_client(i, h),
-            Event::Log(line) if std::env::var("CLUSTER_SIM_LOG").is_ok() => {
-                eprintln!("{} node {i}: {line}", self.now - T0);
-            }
-            _ => {}
+    /// The workload's writes on connections the engines closed are gone.
+    fn forget_closed(&mut self) {
+        for (i, h) in std::mem::take(&mut self.net.closed) {
+            self.pending.retain(|p| !(p.node == i && p.client == h));
         }
-    }
-
-    /// A client connection closed by engine `i`: a replication link's other end hears of it.
-    fn close_client(&mut self, i: usize, h: ClientHandle) {
-        if let Some(k) = self
-            .repl
-            .iter()
-            .position(|r| r.replica == (i, h) || r.master == (i, h))
-        {
-            let r = self.repl.remove(k);
-            for (n, c) in [r.replica, r.master] {
-                if let Some(e) = self.nodes[n].eng.as_mut() {
-                    e.disconnect(c);
-                }
-            }
-        } else if let Some(e) = self.nodes[i].eng.as_mut() {
-            e.disconnect(h);
-        }
-        self.pending.retain(|p| !(p.node == i && p.client == h));
-    }
-
-    /// Replication bytes both ways (no delay: a TCP stream like the bus, kept simple).
-    fn move_repl_bytes(&mut self) -> bool {
-        let now = self.t();
-        let mut moved = false;
-        for k in 0..self.repl.len() {
-            let (r, m) = (self.repl[k].replica, self.repl[k].master);
-            for (from, to) in [(r, m), (m, r)] {
-                let mut out = Vec::new();
-                if let Some(e) = self.nodes[from.0].eng.as_mut() {
-                    e.drain_output(from.1, &mut out);
-                }
-                if !out.is_empty() {
-                    moved = true;
-                    if let Some(e) = self.nodes[to.0].eng.as_mut() {
-                        e.feed(now, to.1, &out);
-                    }
-                }
-            }
-        }
-        moved
-    }
-
-    /// Bus bytes due by now.
-    fn deliver(&mut self) {
-        let now = self.t();
-        let mut k = 0;
-        while k < self.bus.len() {
-            for to in 0..2 {
-                while self
-                    .bus
-                    .get(k)
-                    .is_some_and(|c| c.queues[to].front().is_some_and(|m| m.0 <= self.now))
-                {
-                    let (_, bytes) = self.bus[k].queues[to].pop_front().unwrap();
-                    let (n, link) = self.bus[k].ends[to];
-                    if let Some(e) = self.nodes[n].eng.as_mut() {
-                        e.cluster_link_input(now, link, &bytes);
-                    }
-                    self.pump();
-                }
-            }
-            k += 1;
-        }
-    }
-
-    /// Cuts every connection between nodes that cannot reach each other.
-    fn cut(&mut self) {
-        let now = self.t();
-        let mut k = 0;
-        while k < self.bus.len() {
-            let [a, b] = self.bus[k].ends;
-            if self.reachable(a.0, b.0) {
-                k += 1;
-                continue;
-            }
-            self.bus.remove(k);
-            for (n, l) in [a, b] {
-                if let Some(e) = self.nodes[n].eng.as_mut() {
-                    e.cluster_link_closed(now, l);
-                }
-            }
-        }
-        let mut k = 0;
-        while k < self.repl.len() {
-            let (r, m) = (self.repl[k].replica, self.repl[k].master);
-            if self.reachable(r.0, m.0) {
-                k += 1;
-                continue;
-            }
-            self.repl.remove(k);
-            for (n, c) in [r, m] {
-                if let Some(e) = self.nodes[n].eng.as_mut() {
-                    e.disconnect(c);
-                }
-            }
-        }
-        self.pump();
     }
 
     fn crash(&mut self, i: usize) {
         if std::env::var("CLUSTER_SIM_LOG").is_ok() {
-            eprintln!("{} node {i}: CRASH", self.now - T0);
+            eprintln!("{} node {i}: CRASH", self.now() - T0);
         }
-        self.nodes[i].eng = None;
         self.nodes[i].admin = None;
-        self.nodes[i].crashed_at = Some(self.now);
+        self.nodes[i].crashed_at = Some(self.now());
         self.pending.retain(|p| p.node != i);
-        self.cut();
+        self.net.crash(i);
     }
 
     /// A restart from the last nodes.conf (the dataset is not persisted: it comes back by
@@ -465,25 +262,24 @@ impl Sim {
         let Some(conf) = self.nodes[i].conf.clone() else {
             return false;
         };
-        let mut eng = Engine::new(config(self.nodes[i].port), seed);
+        let mut eng = Engine::new(config(Net::config_for(ports(i), true)), seed);
         if eng.cluster_load_config(&conf, self.t()).is_err() {
             return false;
         }
         eng.tick(self.t());
-        self.nodes[i].eng = Some(eng);
         self.nodes[i].crashed_at = None;
         self.nodes[i].epochs = (0, 0);
-        self.pump();
+        self.net.restart(i, eng);
         true
     }
 
     /// One step of the clock: due bytes, ticks, events, nodes.conf saves.
     fn step(&mut self) {
-        self.now += STEP;
-        self.deliver();
+        self.net.now = UnixMillis(self.now() + STEP);
+        self.net.deliver();
         let now = self.t();
         for i in 0..NODES {
-            if let Some(e) = self.nodes[i].eng.as_mut() {
+            if let Some(e) = self.net.engines[i].as_mut() {
                 e.tick(now);
                 if let Some((text, _)) = e.cluster_config_to_save() {
                     self.nodes[i].conf = Some(text);
@@ -495,8 +291,8 @@ impl Sim {
     }
 
     fn run_for(&mut self, ms: u64) {
-        let end = self.now + ms;
-        while self.now < end {
+        let end = self.now() + ms;
+        while self.now() < end {
             self.step();
         }
     }
@@ -504,14 +300,15 @@ impl Sim {
     // ------------------------------------------------------------------ workload
 
     fn start_write(&mut self) {
+        self.forget_closed();
         let live: Vec<usize> = (0..NODES).filter(|&i| self.up(i)).collect();
         if live.is_empty() {
             return;
         }
-        let node = live[self.rng.below(live.len() as u64) as usize];
+        let node = live[self.net.rng.below(live.len() as u64) as usize];
         self.next_key += 1;
         let key = format!("k{}", self.next_key);
-        let value = format!("v{}", self.rng.next() % 1_000_000);
+        let value = format!("v{}", self.net.rng.next() % 1_000_000);
         let now = self.t();
         let client = self.eng(node).connect(now, ConnInfo::default());
         let mut p = Pending {
@@ -537,11 +334,12 @@ impl Sim {
     }
 
     fn workload_progress(&mut self) {
+        self.forget_closed();
         let mut k = 0;
         while k < self.pending.len() {
             let (node, client) = (self.pending[k].node, self.pending[k].client);
             let mut out = Vec::new();
-            if let Some(e) = self.nodes[node].eng.as_mut() {
+            if let Some(e) = self.net.engines[node].as_mut() {
                 e.drain_output(client, &mut out);
             }
             self.pending[k].buf.extend_from_slice(&out);
@@ -557,7 +355,7 @@ impl Sim {
                 };
                 let _ = used2;
                 let mut p = self.pending.remove(k);
-                if let Some(e) = self.nodes[node].eng.as_mut() {
+                if let Some(e) = self.net.engines[node].as_mut() {
                     e.disconnect(client);
                 }
                 let target = e
@@ -585,7 +383,7 @@ impl Sim {
             if first == R::Simple("OK".into()) && matches!(wait, R::Int(n) if n >= 1) {
                 self.acked.insert(p.key.clone(), p.value.clone());
             }
-            if let Some(e) = self.nodes[node].eng.as_mut() {
+            if let Some(e) = self.net.engines[node].as_mut() {
                 e.disconnect(client);
             }
         }
@@ -726,8 +524,8 @@ fn create_with(sim: &mut Sim, pairs: &[(usize, usize)]) -> Result<(), String> {
 
 /// Runs until every live node says cluster_state:ok and every live replica's link is up.
 fn converge(sim: &mut Sim, limit: u64) -> Result<(), String> {
-    let end = sim.now + limit;
-    while sim.now < end {
+    let end = sim.now() + limit;
+    while sim.now() < end {
         sim.run_for(500);
         let mut ok = true;
         for i in 0..NODES {
@@ -822,28 +620,28 @@ fn schedule(seed: u64, faults: usize) -> Result<String, String> {
     let mut log = Vec::new();
     for _ in 0..faults {
         let mut promoted = None;
-        let kind = sim.rng.below(6);
+        let kind = sim.net.rng.below(6);
         match kind {
             0 => {
                 // A minority partition: one node, or a master with its replica.
-                let a = sim.rng.below(NODES as u64) as usize;
-                sim.side[a] = 1;
-                if sim.rng.chance(30) {
+                let a = sim.net.rng.below(NODES as u64) as usize;
+                sim.net.side[a] = 1;
+                if sim.net.rng.chance(30) {
                     let m = a % MASTERS;
-                    sim.side[m] = 1;
-                    sim.side[MASTERS + m % (MASTERS * REPLICAS)] = 1;
+                    sim.net.side[m] = 1;
+                    sim.net.side[MASTERS + m % (MASTERS * REPLICAS)] = 1;
                 }
-                sim.cut();
-                log.push(format!("partition {:?}", sim.side));
+                sim.net.cut();
+                log.push(format!("partition {:?}", sim.net.side));
             }
             1 => {
-                sim.delay = 1 + sim.rng.below(NODE_TIMEOUT / 2);
-                log.push(format!("delay {}", sim.delay));
+                sim.net.delay = 1 + sim.net.rng.below(NODE_TIMEOUT / 2);
+                log.push(format!("delay {}", sim.net.delay));
             }
             2 => {
                 // Only where its shard keeps a live node (both down: its slots are lost,
                 // as in Redis without persistence).
-                let a = sim.rng.below(NODES as u64) as usize;
+                let a = sim.net.rng.below(NODES as u64) as usize;
                 let partner = if a < MASTERS {
                     a + MASTERS
                 } else {
@@ -862,7 +660,7 @@ fn schedule(seed: u64, faults: usize) -> Result<String, String> {
             4 | 5 => {
                 // CLUSTER FAILOVER (coordinated: the master pauses writes until its replica
                 // caught up) or TAKEOVER (no vote, a new epoch) on a replica.
-                let a = sim.rng.below(NODES as u64) as usize;
+                let a = sim.net.rng.below(NODES as u64) as usize;
                 let role = sim.info(a, "replication").get("role").cloned();
                 if role.as_deref() == Some("slave") {
                     let mut args = vec!["CLUSTER", "FAILOVER"];
@@ -880,21 +678,21 @@ fn schedule(seed: u64, faults: usize) -> Result<String, String> {
                 log.push("quiet".into());
             }
         }
-        let span = NODE_TIMEOUT / 2 + sim.rng.below(NODE_TIMEOUT * 4);
-        let end = sim.now + span;
-        while sim.now < end {
-            if sim.rng.chance(20) {
+        let span = NODE_TIMEOUT / 2 + sim.net.rng.below(NODE_TIMEOUT * 4);
+        let end = sim.now() + span;
+        while sim.now() < end {
+            if sim.net.rng.chance(20) {
                 sim.start_write();
             }
             sim.step();
-            if sim.now.is_multiple_of(1000) {
+            if sim.now().is_multiple_of(1000) {
                 sim.sample_epochs()?;
             }
         }
         // Heal: partitions and delays end; crashed nodes restart once their failover had
         // time to happen (a master coming back empty before that would lose its writes).
-        sim.side.fill(0);
-        sim.delay = 0;
+        sim.net.side.fill(0);
+        sim.net.delay = 0;
         sim.run_for(NODE_TIMEOUT * 6);
         if let Some(a) = promoted {
             let role = sim.info(a, "replication").get("role").cloned();

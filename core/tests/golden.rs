@@ -208,7 +208,7 @@ impl TopologyDriver {
         let mut out = Vec::new();
         let mut waited = 0;
         loop {
-            self.net.engines[self.node].drain_output(id, &mut out);
+            self.net.eng(self.node).drain_output(id, &mut out);
             let have = golden::split_replies(&out).map_or(0, |r| r.len());
             if have >= expect || waited >= TOPOLOGY_WAIT_MS {
                 return out;
@@ -292,7 +292,7 @@ impl Driver for TopologyDriver {
 
     fn is_closed(&mut self, client: usize) -> bool {
         let id = self.client(client);
-        self.net.engines[self.node].should_close(id)
+        self.net.eng(self.node).should_close(id)
     }
 
     fn select_node(&mut self, node: usize) -> Result<(), String> {

@@ -4,7 +4,10 @@
 // (oxidis-core's cluster/): when one asks for a link to a node's bus (after CLUSTER MEET, or
 // from its cron), the network opens an in-memory link to the engine registered there, moves
 // the bus bytes both ways after every operation on any engine, and closes the other end when
-// one end closes. isolate() plays a network failure of one node; advance() moves the manual
+// one end closes. MIGRATE's connections go the same way: a client of the engine registered at
+// the target's host:port. Each engine announces its port to a master (REPLCONF listening-port)
+// as a server does: replica-announce-port is set to the node's port unless already set.
+// isolate() plays a network failure of one node; advance() moves the manual
 // clocks of all engines together (the cluster cron runs every 100 ms of an engine's clock).
 
 import { Engine } from './engine.js';
@@ -14,11 +17,12 @@ const EMPTY = new Uint8Array(0);
 const KIND_CONNECT = 1;
 const KIND_OUTPUT = 2;
 const KIND_CLOSE = 3;
+const KIND_MIGRATE = 4;
 
 export class ClusterNetwork {
   #nodes = []; // { engine, host, port, busPort, links: Map<link, conn>, isolated, client, unobserve }
   #conns = new Set(); // { ends: [{ node, link }, { node, link }] }
-  #repl = new Set(); // replication links: { replica: node, rh, master: node, mh }
+  #repl = new Set(); // replication and MIGRATE links: { replica: node, rh, master: node, mh, migrate }
   #busy = false;
   #closed = false;
   #chunk = new Set();
@@ -78,6 +82,8 @@ export class ClusterNetwork {
     const node = { engine, host, port, busPort, links: new Map(), isolated: false, client: null, unobserve: null };
     node.unobserve = engine._observe(() => this.pump());
     this.#nodes.push(node);
+    engine._run((r) => r.setClusterHosted(true));
+    this.#announcePort(node);
     this.pump();
     return this.#view(node);
   }
@@ -267,7 +273,21 @@ export class ClusterNetwork {
     for (const c of [...this.#conns]) this.#drop(c, true);
     for (const l of [...this.#repl]) this.#dropRepl(l);
     this.#closed = true;
-    for (const n of this.#nodes) n.unobserve();
+    for (const n of this.#nodes) {
+      n.unobserve();
+      if (!n.engine.freed) n.engine._run((r) => r.setClusterHosted(false));
+    }
+  }
+
+  /** A wasm engine listens on no port: it announces the node's, unless told another one. */
+  #announcePort(n) {
+    const c = this.client(n.port, n.host);
+    try {
+      const [, now] = c.call('CONFIG', 'GET', 'replica-announce-port');
+      if (now === '0') c.call('CONFIG', 'SET', 'replica-announce-port', n.port);
+    } catch {
+      // A node that refuses CONFIG (ACL, requirepass) keeps its own setting.
+    }
   }
 
   #event(n, ev) {
@@ -299,7 +319,26 @@ export class ClusterNetwork {
     } else if (kind === KIND_CLOSE) {
       const conn = n.links.get(link);
       if (conn) this.#drop(conn, false, n, link);
+    } else if (kind === KIND_MIGRATE) {
+      const [, token, host, port] = ev;
+      this.#connectMigrate(n, token, host, port);
     }
+  }
+
+  /** MIGRATE's connection: a client of the engine registered at host:port. */
+  #connectMigrate(n, token, host, port) {
+    const m = this.#nodes.find((x) => x.port === port && x.host === host && !x.engine.freed);
+    if (!m || m.isolated || n.isolated) {
+      n.engine._run((r) => r.migrateLinkFailed(token));
+      return;
+    }
+    const mh = m.engine._run((r) => r.connectFrom(`${n.host}:${n.port + 30000}`));
+    const rh = n.engine._run((r) => r.migrateLinkConnected(token, `${host}:${port}`));
+    if (!rh) {
+      m.engine._run((r) => r.disconnect(mh));
+      return;
+    }
+    this.#repl.add({ replica: n, rh, master: m, mh, migrate: true });
   }
 
   /** Removes a link; the ends other than (closer, closerLink) hear it closed (both if `all`). */
@@ -314,7 +353,7 @@ export class ClusterNetwork {
 
   /** A replica's master link: a client on the master engine registered at host:port. */
   #connectMaster(n, host, port, attempt) {
-    for (const l of [...this.#repl]) if (l.replica === n) this.#dropRepl(l);
+    for (const l of [...this.#repl]) if (l.replica === n && !l.migrate) this.#dropRepl(l);
     const m = this.#nodes.find((x) => x.port === port && x.host === host && !x.engine.freed);
     if (!m || m === n || m.isolated || n.isolated) {
       n.engine._run((r) => r.masterLinkFailed(attempt));
@@ -329,7 +368,7 @@ export class ClusterNetwork {
     this.#repl.add({ replica: n, rh, master: m, mh });
   }
 
-  /** Moves a replication link's bytes both ways; drops it once either end closed. */
+  /** Moves a replication (or MIGRATE) link's bytes both ways; drops it once either end closed. */
   #moveRepl(l) {
     let moved = false;
     let down = EMPTY;

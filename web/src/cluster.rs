@@ -3,11 +3,13 @@
 //! it closed one (`CloseClusterLink`); there are no sockets here, so these events are queued
 //! for the page's ClusterNetwork (web/js/cluster.js), which links the engines registered at
 //! virtual host:port addresses and moves the bytes through the methods below — the wasm
-//! counterpart of native/src/cluster_bus.rs.
+//! counterpart of native/src/cluster_bus.rs. MIGRATE's connections (`Event::ConnectMigrate`)
+//! go the same way once a ClusterNetwork hosts the engine: the network opens an in-memory
+//! client connection to the engine registered at the target's host:port.
 
 use crate::RawEngine;
 use js_sys::Array;
-use oxidis_core::LinkHandle;
+use oxidis_core::{ConnInfo, LinkHandle};
 use std::collections::VecDeque;
 use wasm_bindgen::prelude::*;
 
@@ -15,18 +17,30 @@ use wasm_bindgen::prelude::*;
 const BUS_CONNECT: u32 = 1;
 const BUS_OUTPUT: u32 = 2;
 const BUS_CLOSE: u32 = 3;
+const BUS_MIGRATE: u32 = 4;
 
 enum BusEvent {
     Connect(LinkHandle, String, u16),
     Output(LinkHandle),
     Close(LinkHandle),
+    /// MIGRATE's connection: (token, host, port).
+    Migrate(u64, String, u16),
 }
 
 /// The bus events the page has not taken yet, in the order the engine raised them.
 #[derive(Default)]
-pub(crate) struct BusEvents(VecDeque<BusEvent>);
+pub(crate) struct BusEvents(VecDeque<BusEvent>, bool);
 
 impl BusEvents {
+    /// MIGRATE's connection to host:port, queued for the page's ClusterNetwork: false if no
+    /// network hosts this engine (the caller fails it).
+    pub(crate) fn migrate(&mut self, token: u64, host: String, port: u16) -> bool {
+        if self.1 {
+            self.0.push_back(BusEvent::Migrate(token, host, port));
+        }
+        self.1
+    }
+
     pub(crate) fn connect(&mut self, link: LinkHandle, ip: String, port: u16) {
         self.0.push_back(BusEvent::Connect(link, ip, port));
     }
@@ -63,7 +77,9 @@ impl RawEngine {
     /// The bus events since the last call, oldest first, or `undefined` if none: each
     /// `[1, link, ip, port]` (open a link to the node whose bus listens at ip:port, then
     /// answer `clusterLinkConnected` or `clusterLinkFailed`), `[2, link]` (bytes are waiting:
-    /// `clusterLinkOutput`) or `[3, link]` (the engine closed the link: close the other end).
+    /// `clusterLinkOutput`), `[3, link]` (the engine closed the link: close the other end) or
+    /// `[4, token, host, port]` (MIGRATE's connection to the node at host:port: answer
+    /// `migrateLinkConnected` or `migrateLinkFailed`; only after `setClusterHosted(true)`).
     #[wasm_bindgen(js_name = takeClusterEvents)]
     pub fn take_cluster_events(&mut self) -> Option<Array> {
         self.collect_events();
@@ -77,6 +93,14 @@ impl RawEngine {
                 BusEvent::Connect(l, ..) => (BUS_CONNECT, l),
                 BusEvent::Output(l) => (BUS_OUTPUT, l),
                 BusEvent::Close(l) => (BUS_CLOSE, l),
+                BusEvent::Migrate(token, host, port) => {
+                    a.push(&JsValue::from(BUS_MIGRATE));
+                    a.push(&JsValue::from_f64(*token as f64));
+                    a.push(&JsValue::from_str(host));
+                    a.push(&JsValue::from(*port));
+                    all.push(&a);
+                    continue;
+                }
             };
             a.push(&JsValue::from(kind));
             a.push(&JsValue::from_f64(link.0 as f64));
@@ -139,6 +163,62 @@ impl RawEngine {
     pub fn cluster_link_closed(&mut self, link: f64) {
         let now = self.clock();
         self.eng.cluster_link_closed(now, handle(link));
+        self.collect_events();
+    }
+
+    /// A ClusterNetwork hosts this engine (true) or no longer does: MIGRATE's connections are
+    /// handed to it as bus events rather than failed at once.
+    #[wasm_bindgen(js_name = setClusterHosted)]
+    pub fn set_cluster_hosted(&mut self, on: bool) {
+        self.bus.1 = on;
+        if !on {
+            let now = self.clock();
+            let tokens: Vec<u64> = self
+                .bus
+                .0
+                .iter()
+                .filter_map(|e| match e {
+                    BusEvent::Migrate(t, ..) => Some(*t),
+                    _ => None,
+                })
+                .collect();
+            self.bus.0.retain(|e| !matches!(e, BusEvent::Migrate(..)));
+            for token in tokens {
+                self.eng.migrate_link_failed(now, token, false);
+            }
+            self.collect_events();
+        }
+    }
+
+    /// The page's connection for MIGRATE's `token` is up (a client of the target engine):
+    /// returns the handle of the engine's end (its output goes to the target; the target's
+    /// replies are fed with `send`), or 0 if the engine no longer waits for that token.
+    #[wasm_bindgen(js_name = migrateLinkConnected)]
+    pub fn migrate_link_connected(&mut self, token: f64, addr: &str) -> u32 {
+        let now = self.clock();
+        let info = ConnInfo {
+            addr: addr.into(),
+            laddr: "wasm:0".into(),
+            ..Default::default()
+        };
+        let Some(id) = self.eng.migrate_link_connected(now, token as u64, info) else {
+            self.collect_events();
+            return 0;
+        };
+        let h = self.next_handle;
+        self.next_handle = self.next_handle.wrapping_add(1).max(1);
+        self.handles.insert(h, id);
+        self.by_slot.insert(id.0, h);
+        self.collect_events();
+        h
+    }
+
+    /// No engine at MIGRATE's host:port in the network (or it is cut off): MIGRATE replies
+    /// IOERR, as after a refused connect.
+    #[wasm_bindgen(js_name = migrateLinkFailed)]
+    pub fn migrate_link_failed(&mut self, token: f64) {
+        let now = self.clock();
+        self.eng.migrate_link_failed(now, token as u64, true);
         self.collect_events();
     }
 }

@@ -584,9 +584,14 @@ impl RawEngine {
                     self.bus.close(link);
                     continue;
                 }
-                // MIGRATE: no sockets in the page, so its connection fails (IOERR).
-                Event::ConnectMigrate { token, .. } => {
-                    migrate_failed.push(token);
+                // MIGRATE: no sockets in the page. A ClusterNetwork links it to the engine
+                // registered at host:port (cluster.rs); without one its connection fails (IOERR).
+                Event::ConnectMigrate {
+                    host, port, token, ..
+                } => {
+                    if !self.bus.migrate(token, host, port) {
+                        migrate_failed.push(token);
+                    }
                     continue;
                 }
             };

@@ -175,3 +175,29 @@ test('real clocks: the engines run their cluster cron on their own timers and th
   net.close();
   for (const e of net.engines) e.free();
 });
+
+test('MIGRATE between engines of one network; IOERR when no engine is there or it is cut off; the announced port', async () => {
+  const net = ClusterNetwork.create({ nodes: 3, basePort: 7100, time: T0 });
+  net.form();
+  // Each node announces its network port to a master (REPLCONF listening-port).
+  for (const p of [7100, 7101, 7102]) assert.deepEqual(net.client(p).call('CONFIG', 'GET', 'replica-announce-port'), ['replica-announce-port', `${p}`]);
+  const [id0, id2] = [7100, 7102].map((p) => net.client(p).call('CLUSTER', 'MYID'));
+  const src = net.engine(7102).connect();
+  const dst = net.engine(7100).connect();
+  // Slot 15495 (key a) is 7102's: it moves to 7100 as redis-cli --cluster reshard does it.
+  assert.equal(src.call('SET', 'a', '1'), 'OK');
+  assert.equal(src.call('SET', '{a}2', '2'), 'OK');
+  assert.equal(dst.call('CLUSTER', 'SETSLOT', 15495, 'IMPORTING', id2), 'OK');
+  assert.equal(src.call('CLUSTER', 'SETSLOT', 15495, 'MIGRATING', id0), 'OK');
+  await assert.rejects(src.callAsync('MIGRATE', '127.0.0.1', 7199, 'a', 0, 1000), /^ReplyError: IOERR /);
+  await assert.rejects(src.callAsync('MIGRATE', '10.0.0.1', 7100, 'a', 0, 1000), /IOERR/);
+  assert.equal(await src.callAsync('MIGRATE', '127.0.0.1', 7100, 'a', 0, 1000), 'OK');
+  // Gone from the source: with the slot migrating, a missing key is asked of the target.
+  assert.throws(() => src.call('EXISTS', 'a'), /ASK 15495 127\.0\.0\.1:7100/);
+  assert.equal(dst.call('ASKING'), 'OK');
+  assert.equal(dst.call('GET', 'a'), '1');
+  // A node cut off cannot be reached.
+  net.isolate(7100);
+  await assert.rejects(src.callAsync('MIGRATE', '127.0.0.1', 7100, '{a}2', 0, 1000), /IOERR/);
+  net.close();
+});
