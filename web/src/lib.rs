@@ -668,6 +668,7 @@ impl RawEngine {
         let (now, clock_us) = self.clock_us(clock);
         self.out.clear();
         let end = self.run_arena(now, clock_us, id, 0);
+        self.answer_host_requests(id);
         self.eng.drain_output(id, &mut self.out);
         let array = self.out.first() == Some(&b'*') && self.out.len() <= MEMO_MAX;
         let same = array && self.out == self.last_array;
@@ -716,6 +717,7 @@ impl RawEngine {
             };
             at = (end + 3) & !3;
             ran += 1;
+            self.answer_host_requests(id);
             let before = self.out.len();
             self.eng.drain_output(id, &mut self.out);
             self.bounds.push(self.out.len() as u32);
@@ -759,6 +761,15 @@ impl RawEngine {
             None => self.eng.call_args(now, id, &args),
         }
         Some(pos)
+    }
+
+    /// A command that waits on the host (MIGRATE's connection) may be answered by it at once
+    /// (no ClusterNetwork: the connection fails): handle the events now, so that answer is
+    /// this call's reply rather than output nobody reads.
+    fn answer_host_requests(&mut self, id: ClientHandle) {
+        if self.eng.awaits_reply(id) {
+            self.collect_events();
+        }
     }
 
     /// After a direct call: events, a closed client, the control block.

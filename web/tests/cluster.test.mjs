@@ -201,3 +201,14 @@ test('MIGRATE between engines of one network; IOERR when no engine is there or i
   await assert.rejects(src.callAsync('MIGRATE', '127.0.0.1', 7100, '{a}2', 0, 1000), /IOERR/);
   net.close();
 });
+
+test('MIGRATE from an engine in no network answers IOERR as the call reply (call, callAsync)', async () => {
+  const e = new Engine({ clock: 'manual', time: T0, seed: 1 });
+  const c = e.connect();
+  c.call('SET', 'k', 'v');
+  assert.throws(() => c.call('MIGRATE', '127.0.0.1', 9, 'k', 0, 1000), /^ReplyError: IOERR error or timeout connecting to the client/);
+  await assert.rejects(c.callAsync('MIGRATE', '127.0.0.1', 9, 'k', 0, 1000), /IOERR/);
+  // The failed connection's reply is not left behind for the next call.
+  assert.equal(c.call('PING'), 'PONG');
+  assert.equal(c.call('GET', 'k'), 'v');
+});
