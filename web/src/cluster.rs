@@ -9,7 +9,7 @@
 
 use crate::RawEngine;
 use js_sys::Array;
-use oxidis_core::{ConnInfo, LinkHandle};
+use oxidis_core::LinkHandle;
 use std::collections::VecDeque;
 use wasm_bindgen::prelude::*;
 
@@ -196,19 +196,14 @@ impl RawEngine {
     #[wasm_bindgen(js_name = migrateLinkConnected)]
     pub fn migrate_link_connected(&mut self, token: f64, addr: &str) -> u32 {
         let now = self.clock();
-        let info = ConnInfo {
-            addr: addr.into(),
-            laddr: "wasm:0".into(),
-            ..Default::default()
-        };
-        let Some(id) = self.eng.migrate_link_connected(now, token as u64, info) else {
+        let Some(id) = self
+            .eng
+            .migrate_link_connected(now, token as u64, crate::peer(addr))
+        else {
             self.collect_events();
             return 0;
         };
-        let h = self.next_handle;
-        self.next_handle = self.next_handle.wrapping_add(1).max(1);
-        self.handles.insert(h, id);
-        self.by_slot.insert(id.0, h);
+        let h = self.register(id);
         self.collect_events();
         h
     }

@@ -474,14 +474,12 @@ impl RawEngine {
     #[wasm_bindgen(js_name = connectFrom)]
     pub fn connect_from(&mut self, addr: &str) -> u32 {
         let now = self.clock();
-        let id = self.eng.connect(
-            now,
-            ConnInfo {
-                addr: addr.into(),
-                laddr: "wasm:0".into(),
-                ..Default::default()
-            },
-        );
+        let id = self.eng.connect(now, peer(addr));
+        self.register(id)
+    }
+
+    /// A handle for the engine's client `id` (a connection, or a link the engine opened).
+    fn register(&mut self, id: ClientHandle) -> u32 {
         let h = self.next_handle;
         self.next_handle = self.next_handle.wrapping_add(1).max(1);
         self.handles.insert(h, id);
@@ -508,18 +506,13 @@ impl RawEngine {
     #[wasm_bindgen(js_name = masterLinkConnected)]
     pub fn master_link_connected(&mut self, attempt: f64, addr: &str) -> u32 {
         let now = self.clock();
-        let info = ConnInfo {
-            addr: addr.into(),
-            laddr: "wasm:0".into(),
-            ..Default::default()
-        };
-        let Some(id) = self.eng.master_link_connected(now, attempt as u64, info) else {
+        let Some(id) = self
+            .eng
+            .master_link_connected(now, attempt as u64, peer(addr))
+        else {
             return 0;
         };
-        let h = self.next_handle;
-        self.next_handle = self.next_handle.wrapping_add(1).max(1);
-        self.handles.insert(h, id);
-        self.by_slot.insert(id.0, h);
+        let h = self.register(id);
         self.collect_events();
         h
     }
@@ -1368,4 +1361,13 @@ pub fn request_trace_js(bytes: &[u8]) -> JsValue {
     set(&o, "state", &JsValue::from_str(t.state));
     set(&o, "explain", &JsValue::from_str(&t.explain));
     o.into()
+}
+
+/// A connection's addresses as the page shows them: the peer's `addr`, the engine's "wasm:0".
+pub(crate) fn peer(addr: &str) -> ConnInfo {
+    ConnInfo {
+        addr: addr.into(),
+        laddr: "wasm:0".into(),
+        ..Default::default()
+    }
 }
