@@ -92,7 +92,20 @@ fn bucket(mem: usize) -> u32 {
 
 /// Redis's evictClients: while the clients' memory is at or above the limit, closes the
 /// biggest evictable client. Returns whether any was evicted.
+///
+/// Inlined for its first test: with `maxmemory-clients` 0 (the default) there is no limit
+/// (`limit` is 0), and a call costs one comparison.
+#[inline]
 pub(crate) fn evict(srv: &mut Server, clients: &mut slab::Slab<Client>) -> bool {
+    if srv.config.maxmemory_clients == 0 {
+        return false;
+    }
+    evict_over_limit(srv, clients)
+}
+
+/// `evict` when `maxmemory-clients` is set.
+#[inline(never)]
+fn evict_over_limit(srv: &mut Server, clients: &mut slab::Slab<Client>) -> bool {
     let limit = limit(srv);
     if limit == 0 || (srv.clients_memory as u64) < limit {
         return false;
