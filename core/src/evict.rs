@@ -413,6 +413,7 @@ impl Server {
 
 /// Redis's performEvictions: evicts keys by the policy until memory is back within
 /// `maxmemory` or the round's key budget is spent (then the tick continues).
+#[inline]
 pub(crate) fn perform_evictions(
     now: UnixMillis,
     srv: &mut Server,
@@ -425,6 +426,16 @@ pub(crate) fn perform_evictions(
     if srv.evict.exceeded_since.is_none() && srv.host_used_memory() <= srv.config.maxmemory {
         return EvictResult::Ok;
     }
+    perform_evictions_round(now, srv, clients)
+}
+
+/// `perform_evictions` when memory may be over the limit or a round left it exceeded.
+#[inline(never)]
+fn perform_evictions_round(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+) -> EvictResult {
     if !srv.safe_to_evict(now) {
         return EvictResult::Ok;
     }

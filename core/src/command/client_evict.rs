@@ -33,6 +33,7 @@ const BUCKET_MAX_LOG: u32 = 33;
 const CLIENT_BASE: usize = 1024;
 
 /// The bytes a client is accounted for (CLIENT LIST's tot-mem without argv-mem).
+#[inline]
 pub(crate) fn client_memory(c: &Client) -> usize {
     let qbuf = c.query_buffer_capacity().max(c.query_buffer_len());
     let (sub, psub, ssub) = super::pubsub::subscription_counts(c);
@@ -65,6 +66,7 @@ pub(crate) fn limit(srv: &Server) -> u64 {
 }
 
 /// Re-accounts one client's memory in the server's sum.
+#[inline]
 pub(crate) fn update(srv: &mut Server, c: &mut Client) {
     let m = client_memory(c);
     srv.clients_memory = srv.clients_memory.saturating_sub(c.mem_accounted) + m;

@@ -79,9 +79,10 @@ pub const BGSAVE_ERR: &str = "MISCONF Redis is configured to save RDB snapshots,
 /// succeeds; an AOF write that succeeds, which the host retries).
 pub fn disk_error(srv: &Server) -> Option<Vec<u8>> {
     let p = &srv.persist;
-    if srv.config.stop_writes_on_bgsave_error
+    // The cheap tests first: the save rules are parsed from their text.
+    if !p.last_bgsave_ok
+        && srv.config.stop_writes_on_bgsave_error
         && save_params(&srv.config).next().is_some()
-        && !p.last_bgsave_ok
     {
         return Some(BGSAVE_ERR.as_bytes().to_vec());
     }
@@ -99,7 +100,25 @@ pub fn disk_error(srv: &Server) -> Option<Vec<u8>> {
 
 /// processCommand's check: a write command (EXEC of a transaction with one; a script whose
 /// flags may write) or PING is refused while `disk_error` says so.
+#[inline]
 pub fn refuses_write(
+    srv: &Server,
+    c: &crate::engine::Client,
+    cmd: &super::CommandSpec,
+    args: &[&[u8]],
+) -> Option<Vec<u8>> {
+    // Inlined for the common case: the last BGSAVE and AOF write went well (then
+    // `disk_error` has nothing to say).
+    let p = &srv.persist;
+    if p.last_bgsave_ok && (p.aof_last_write_ok || !p.aof_enabled) {
+        return None;
+    }
+    refuses_write_on_error(srv, c, cmd, args)
+}
+
+/// `refuses_write` after a failed BGSAVE or AOF write.
+#[inline(never)]
+fn refuses_write_on_error(
     srv: &Server,
     c: &crate::engine::Client,
     cmd: &super::CommandSpec,
