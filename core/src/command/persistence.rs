@@ -29,15 +29,21 @@ pub fn before_command(srv: &mut Server, db: usize) -> Before {
 /// After a command: counts its changes into `dirty` when its handler did not (string and
 /// keyspace commands change keys through `Db` methods, which count them), then propagates
 /// expired-key deletions and the command's effects.
+#[inline]
 pub fn after_command(ctx: &mut Ctx, args: &[&[u8]], before: Before, ok: bool) {
-    let srv = &mut *ctx.srv;
-    let write = ctx.cmd.has(super::flags::WRITE);
     // Every write handler counts its changes with key_modified (Redis's signalModifiedKey
     // sites), so `dirty` moved exactly when something changed.
     let _ = ok;
-    if !srv.persist.propagate {
-        return;
+    // Inlined for this test: without propagation there is nothing to do.
+    if ctx.srv.persist.propagate {
+        propagate_after_command(ctx, args, before);
     }
+}
+
+/// `after_command` while effects are propagated.
+#[inline(never)]
+fn propagate_after_command(ctx: &mut Ctx, args: &[&[u8]], before: Before) {
+    let write = ctx.cmd.has(super::flags::WRITE);
     // Expiry deletions in this command are propagated before its own effects.
     super::tx::drain_expired(ctx.srv, ctx.clients);
     let srv = &mut *ctx.srv;
