@@ -266,13 +266,19 @@ impl Server {
     /// nothing, and then nothing is ever evicted), less the Lua states, which Redis allocates
     /// outside zmalloc (they have their own INFO fields).
     pub(crate) fn used_memory(&self) -> u64 {
-        let reported = match self.host.used_memory {
-            Some(f) => f() as u64,
-            None => self.evict.reported_used,
-        };
+        let reported = self.host_used_memory();
         let lua = self.script.vm.as_ref().map_or(0, |vm| vm.used_memory())
             + self.script.functions.used_memory();
         reported.saturating_sub(lua as u64)
+    }
+
+    /// What the host counts, Lua states included (`used_memory` takes them off).
+    #[inline]
+    fn host_used_memory(&self) -> u64 {
+        match self.host.used_memory {
+            Some(f) => f() as u64,
+            None => self.evict.reported_used,
+        }
     }
 
     /// Memory as eviction sees it: (used, the part not counted for eviction).
@@ -407,7 +413,25 @@ impl Server {
 
 /// Redis's performEvictions: evicts keys by the policy until memory is back within
 /// `maxmemory` or the round's key budget is spent (then the tick continues).
+#[inline]
 pub(crate) fn perform_evictions(
+    now: UnixMillis,
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+) -> EvictResult {
+    // The common case, cheaply: the host's own figure (before the Lua states and the memory
+    // not counted for eviction are taken off it, which only lower it) is within the limit and
+    // no earlier round left the limit exceeded, so there is nothing to free and no metric to
+    // update (what `evict_round` and the match below would find, at the cost of a few reads).
+    if srv.evict.exceeded_since.is_none() && srv.host_used_memory() <= srv.config.maxmemory {
+        return EvictResult::Ok;
+    }
+    perform_evictions_round(now, srv, clients)
+}
+
+/// `perform_evictions` when memory may be over the limit or a round left it exceeded.
+#[inline(never)]
+fn perform_evictions_round(
     now: UnixMillis,
     srv: &mut Server,
     clients: &mut slab::Slab<Client>,

@@ -145,7 +145,16 @@ impl Server {
     /// queue, or drops them, according to their options.
     /// Runs after every request: the databases are scanned only when some database (of any
     /// engine) set a value aside since this engine last looked (`note_pending`).
+    #[inline]
     pub(crate) fn collect_pending_free(&mut self) {
+        // Inlined for the common case: nothing retired, nothing set aside since last time.
+        if self.host.frees_lazily || PENDING_GEN.load(Ordering::Relaxed) != self.pending_free_seen {
+            self.collect_pending_free_now();
+        }
+    }
+
+    #[inline(never)]
+    fn collect_pending_free_now(&mut self) {
         if self.host.frees_lazily {
             for t in crate::types::dict::take_retired_tables() {
                 self.lazyfree.push(Garbage(Kind::Table(t)));

@@ -33,6 +33,7 @@ const BUCKET_MAX_LOG: u32 = 33;
 const CLIENT_BASE: usize = 1024;
 
 /// The bytes a client is accounted for (CLIENT LIST's tot-mem without argv-mem).
+#[inline]
 pub(crate) fn client_memory(c: &Client) -> usize {
     let qbuf = c.query_buffer_capacity().max(c.query_buffer_len());
     let (sub, psub, ssub) = super::pubsub::subscription_counts(c);
@@ -65,6 +66,7 @@ pub(crate) fn limit(srv: &Server) -> u64 {
 }
 
 /// Re-accounts one client's memory in the server's sum.
+#[inline]
 pub(crate) fn update(srv: &mut Server, c: &mut Client) {
     let m = client_memory(c);
     srv.clients_memory = srv.clients_memory.saturating_sub(c.mem_accounted) + m;
@@ -92,7 +94,20 @@ fn bucket(mem: usize) -> u32 {
 
 /// Redis's evictClients: while the clients' memory is at or above the limit, closes the
 /// biggest evictable client. Returns whether any was evicted.
+///
+/// Inlined for its first test: with `maxmemory-clients` 0 (the default) there is no limit
+/// (`limit` is 0), and a call costs one comparison.
+#[inline]
 pub(crate) fn evict(srv: &mut Server, clients: &mut slab::Slab<Client>) -> bool {
+    if srv.config.maxmemory_clients == 0 {
+        return false;
+    }
+    evict_over_limit(srv, clients)
+}
+
+/// `evict` when `maxmemory-clients` is set.
+#[inline(never)]
+fn evict_over_limit(srv: &mut Server, clients: &mut slab::Slab<Client>) -> bool {
     let limit = limit(srv);
     if limit == 0 || (srv.clients_memory as u64) < limit {
         return false;

@@ -705,27 +705,42 @@ fn process_command(
     if let Some(msg) = persistence::refuses_write(srv, &clients[id.0], cmd, args) {
         return reject(srv, clients, Some(cmd), msg);
     }
-    // Writes are refused without enough good replicas (min-replicas-to-write).
-    if let Some(msg) = crate::repl::master::refuses_write(srv, &clients[id.0], cmd, args) {
-        return reject(srv, clients, Some(cmd), msg);
+    // Writes are refused without enough good replicas (min-replicas-to-write, 0 by default:
+    // then the check's own first tests pass at once).
+    if srv.config.min_replicas_to_write != 0 {
+        if let Some(msg) = crate::repl::master::refuses_write(srv, &clients[id.0], cmd, args) {
+            return reject(srv, clients, Some(cmd), msg);
+        }
     }
+    // Only a replica refuses for its role (read-only, stale data): a master skips both
+    // checks for one test (each begins by asking the same).
+    let replica = srv.repl.replica.is_replica();
     // A read-only replica refuses writes but its master's (repl/replica.rs).
-    if let Some(msg) = crate::repl::replica::readonly_rejects(srv, &clients[id.0], id.0, cmd, args)
-    {
-        return reject(srv, clients, Some(cmd), msg);
+    if replica {
+        if let Some(msg) =
+            crate::repl::replica::readonly_rejects(srv, &clients[id.0], id.0, cmd, args)
+        {
+            return reject(srv, clients, Some(cmd), msg);
+        }
     }
     // RESP2 subscribers may only (un)subscribe, PING, QUIT and RESET.
     if let Some(msg) = pubsub::subscriber_mode_error(&clients[id.0], cmd) {
         return reject(srv, clients, Some(cmd), msg);
     }
     // replica-serve-stale-data no: while the link is down only `stale` commands run.
-    if let Some(msg) = crate::repl::replica::stale_rejects(srv, &clients[id.0], id.0, cmd, args) {
-        return reject(srv, clients, Some(cmd), msg);
+    if replica {
+        if let Some(msg) = crate::repl::replica::stale_rejects(srv, &clients[id.0], id.0, cmd, args)
+        {
+            return reject(srv, clients, Some(cmd), msg);
+        }
     }
     // A replica loading its master's RDB: -LOADING but for `loading` commands (async
     // loading: only `no_async_loading` ones).
-    if let Some(msg) = crate::repl::replica::loading_rejects(srv, &clients[id.0], cmd) {
-        return reject(srv, clients, Some(cmd), msg);
+    // (Only while loading: the check's own first test.)
+    if srv.persist.loading {
+        if let Some(msg) = crate::repl::replica::loading_rejects(srv, &clients[id.0], cmd) {
+            return reject(srv, clients, Some(cmd), msg);
+        }
     }
     // A replica (a MONITOR client is one) may not touch the keyspace.
     if intro::monitor_rejects(srv, id.0, cmd.flags)

@@ -29,15 +29,21 @@ pub fn before_command(srv: &mut Server, db: usize) -> Before {
 /// After a command: counts its changes into `dirty` when its handler did not (string and
 /// keyspace commands change keys through `Db` methods, which count them), then propagates
 /// expired-key deletions and the command's effects.
+#[inline]
 pub fn after_command(ctx: &mut Ctx, args: &[&[u8]], before: Before, ok: bool) {
-    let srv = &mut *ctx.srv;
-    let write = ctx.cmd.has(super::flags::WRITE);
     // Every write handler counts its changes with key_modified (Redis's signalModifiedKey
     // sites), so `dirty` moved exactly when something changed.
     let _ = ok;
-    if !srv.persist.propagate {
-        return;
+    // Inlined for this test: without propagation there is nothing to do.
+    if ctx.srv.persist.propagate {
+        propagate_after_command(ctx, args, before);
     }
+}
+
+/// `after_command` while effects are propagated.
+#[inline(never)]
+fn propagate_after_command(ctx: &mut Ctx, args: &[&[u8]], before: Before) {
+    let write = ctx.cmd.has(super::flags::WRITE);
     // Expiry deletions in this command are propagated before its own effects.
     super::tx::drain_expired(ctx.srv, ctx.clients);
     let srv = &mut *ctx.srv;
@@ -79,9 +85,10 @@ pub const BGSAVE_ERR: &str = "MISCONF Redis is configured to save RDB snapshots,
 /// succeeds; an AOF write that succeeds, which the host retries).
 pub fn disk_error(srv: &Server) -> Option<Vec<u8>> {
     let p = &srv.persist;
-    if srv.config.stop_writes_on_bgsave_error
+    // The cheap tests first: the save rules are parsed from their text.
+    if !p.last_bgsave_ok
+        && srv.config.stop_writes_on_bgsave_error
         && save_params(&srv.config).next().is_some()
-        && !p.last_bgsave_ok
     {
         return Some(BGSAVE_ERR.as_bytes().to_vec());
     }
@@ -99,7 +106,25 @@ pub fn disk_error(srv: &Server) -> Option<Vec<u8>> {
 
 /// processCommand's check: a write command (EXEC of a transaction with one; a script whose
 /// flags may write) or PING is refused while `disk_error` says so.
+#[inline]
 pub fn refuses_write(
+    srv: &Server,
+    c: &crate::engine::Client,
+    cmd: &super::CommandSpec,
+    args: &[&[u8]],
+) -> Option<Vec<u8>> {
+    // Inlined for the common case: the last BGSAVE and AOF write went well (then
+    // `disk_error` has nothing to say).
+    let p = &srv.persist;
+    if p.last_bgsave_ok && (p.aof_last_write_ok || !p.aof_enabled) {
+        return None;
+    }
+    refuses_write_on_error(srv, c, cmd, args)
+}
+
+/// `refuses_write` after a failed BGSAVE or AOF write.
+#[inline(never)]
+fn refuses_write_on_error(
     srv: &Server,
     c: &crate::engine::Client,
     cmd: &super::CommandSpec,

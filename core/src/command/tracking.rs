@@ -431,10 +431,17 @@ fn broadcast_proto(keys: &BTreeMap<Vec<u8>, u64>, skip: Option<u64>) -> Option<V
 /// Redis's trackingBroadcastInvalidationMessages (beforeSleep): for each prefix with changed
 /// keys, one array of them to each of its clients. The engine calls this after each batch of
 /// input and each tick.
+#[inline]
 pub fn broadcast(srv: &mut Server, clients: &mut slab::Slab<Client>) {
-    if srv.tracking.clients == 0 || srv.tracking.prefixes.is_empty() {
-        return;
+    // Inlined for this test, which is all most requests pay.
+    if srv.tracking.clients != 0 && !srv.tracking.prefixes.is_empty() {
+        broadcast_prefixes(srv, clients);
     }
+}
+
+/// `broadcast` while some client tracks prefixes (BCAST).
+#[inline(never)]
+fn broadcast_prefixes(srv: &mut Server, clients: &mut slab::Slab<Client>) {
     if srv.tracking.prefixes.values().all(|b| b.keys.is_empty()) {
         return;
     }
@@ -497,6 +504,7 @@ pub fn disable(srv: &mut Server, clients: &mut slab::Slab<Client>, slot: usize) 
 /// Before `command::call` runs a command: counts the nesting, notes the top-level client, and
 /// for a tracking client starting a script the keys it declares; returns the script keys it
 /// replaced, for `leave_call` to put back.
+#[inline]
 pub(crate) fn enter_call(
     now: UnixMillis,
     srv: &mut Server,
@@ -514,12 +522,25 @@ pub(crate) fn enter_call(
     // A tracking client starting a script: its reads track the keys the script declares.
     let c = &clients[slot];
     let tracking = c.client_id != 0 && c.tracking.as_ref().is_some_and(|ct| !ct.bcast);
-    if tracking
-        && matches!(
-            cmd.name,
-            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
-        )
-    {
+    if tracking {
+        script_keys_enter(t, slot, cmd, args)
+    } else {
+        None
+    }
+}
+
+/// `enter_call` for a tracking (not BCAST) client: a script's declared keys.
+#[inline(never)]
+fn script_keys_enter(
+    t: &mut Tracking,
+    slot: usize,
+    cmd: &CommandSpec,
+    args: &[&[u8]],
+) -> Option<Option<(usize, Vec<Vec<u8>>)>> {
+    if matches!(
+        cmd.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    ) {
         let keys = numkeys_keys(args, 2, 3)
             .into_iter()
             .map(<[u8]>::to_vec)
@@ -531,6 +552,7 @@ pub(crate) fn enter_call(
 
 /// After the handler of `command::call` (before propagation): expiry deletions of the command
 /// first, then the keys a read-only command read are remembered for its tracking client.
+#[inline]
 pub(crate) fn after_handler(
     srv: &mut Server,
     clients: &mut slab::Slab<Client>,
@@ -539,9 +561,22 @@ pub(crate) fn after_handler(
     args: &[&[u8]],
     now: UnixMillis,
 ) {
-    if !srv.tracking.enabled_once {
-        return;
+    // Inlined for this test: until some client turns tracking on, nothing is remembered.
+    if srv.tracking.enabled_once {
+        after_handler_tracking(srv, clients, slot, cmd, args, now);
     }
+}
+
+/// `after_handler` once tracking has been turned on.
+#[inline(never)]
+fn after_handler_tracking(
+    srv: &mut Server,
+    clients: &mut slab::Slab<Client>,
+    slot: usize,
+    cmd: &CommandSpec,
+    args: &[&[u8]],
+    now: UnixMillis,
+) {
     srv.tracking.now = now;
     super::tx::drain_expired(srv, clients);
     if !cmd.has(super::flags::READONLY)

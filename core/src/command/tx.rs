@@ -256,11 +256,17 @@ pub fn touch_all_in_db(
 /// cycle): propagates them as DEL (AOF) and touches their watchers. Expiry deletes through
 /// `Db`, which cannot reach the clients, so it logs the keys while someone needs them and this
 /// is the one place that drains the log.
+#[inline]
 pub fn drain_expired(srv: &mut Server, clients: &mut slab::Slab<Client>) {
-    // The common case (nobody watches, no AOF) costs one test per command.
-    if !srv.expiry_logging {
-        return;
+    // The common case (nobody watches, no AOF) costs one test per command, inlined.
+    if srv.expiry_logging {
+        drain_expired_log(srv, clients);
     }
+}
+
+/// `drain_expired` while expiry logs its keys.
+#[inline(never)]
+fn drain_expired_log(srv: &mut Server, clients: &mut slab::Slab<Client>) {
     for db in 0..srv.dbs.len() {
         if srv.dbs[db].expired_log.is_empty() {
             continue;
