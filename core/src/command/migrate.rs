@@ -245,18 +245,7 @@ pub fn migrate(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     if select {
         append_request(&mut request, &[b"SELECT", dbid.to_string().as_bytes()]);
     }
-    let name: &[u8] = if cluster {
-        b"RESTORE-ASKING"
-    } else {
-        b"RESTORE"
-    };
-    for (k, ttl, payload) in &restores {
-        let mut a: Vec<&[u8]> = vec![name, k, ttl.as_bytes(), payload];
-        if replace {
-            a.push(b"REPLACE");
-        }
-        append_request(&mut request, &a);
-    }
+    append_restores(&mut request, &restores, cluster, replace);
     let expect = usize::from(pass.is_some()) + usize::from(select) + keys.len();
     link.job = Some(Job {
         caller,
@@ -278,6 +267,28 @@ pub fn migrate(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
     super::blocking::block_migrate(ctx);
     start_sending(ctx.srv, ctx.clients, at);
     Ok(())
+}
+
+/// One RESTORE per key (RESTORE-ASKING on a cluster node, which the target may be importing
+/// the slot for), as migrateCommand writes them.
+fn append_restores(
+    request: &mut Vec<u8>,
+    restores: &[(Vec<u8>, String, Vec<u8>)],
+    cluster: bool,
+    replace: bool,
+) {
+    let name: &[u8] = if cluster {
+        b"RESTORE-ASKING"
+    } else {
+        b"RESTORE"
+    };
+    for (k, ttl, payload) in restores {
+        let mut a: Vec<&[u8]> = vec![name, k, ttl.as_bytes(), payload];
+        if replace {
+            a.push(b"REPLACE");
+        }
+        append_request(request, &a);
+    }
 }
 
 /// MIGRATE whose caller cannot wait (EXEC, a script): through the host's blocking exchange,
@@ -302,18 +313,7 @@ fn migrate_sync(
         return Err(CmdError::Msg(MigrateIoError::Connect.text().to_vec()));
     };
     append_request(&mut request, &[b"SELECT", dbid.to_string().as_bytes()]);
-    let name: &[u8] = if ctx.srv.cluster.is_some() {
-        b"RESTORE-ASKING"
-    } else {
-        b"RESTORE"
-    };
-    for (k, ttl, payload) in &restores {
-        let mut a: Vec<&[u8]> = vec![name, k, ttl.as_bytes(), payload];
-        if replace {
-            a.push(b"REPLACE");
-        }
-        append_request(&mut request, &a);
-    }
+    append_restores(&mut request, &restores, ctx.srv.cluster.is_some(), replace);
     let expect = usize::from(auth) + 1 + keys.len();
     let lines = host
         .0
