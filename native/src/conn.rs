@@ -136,6 +136,9 @@ pub struct Conn {
     pub writable: bool,
     /// Queued to read again: the read budget ran out before the socket would block.
     pub read_again: bool,
+    /// The loop turn that last read this connection: a queued read-again is put off to the
+    /// next turn when an event already read it in this one (one budget per turn).
+    pub read_turn: u64,
     /// Queued to write at the end of the turn (after the AOF write).
     pub write_queued: bool,
 }
@@ -149,6 +152,7 @@ impl Conn {
             sent: 0,
             writable: false,
             read_again: false,
+            read_turn: 0,
             write_queued: false,
         }
     }

@@ -108,6 +108,8 @@ pub struct Server {
     conns: Vec<Option<Conn>>,
     eng: Engine,
     read_again: Vec<usize>,
+    /// Counts loop turns (`Conn::read_turn`).
+    turn_no: u64,
     /// Connections with replies to write once the turn's AOF write is done.
     write_queue: Vec<usize>,
     accept_retry: bool,
@@ -525,6 +527,7 @@ impl Server {
             conns: Vec::new(),
             eng,
             read_again: Vec::new(),
+            turn_no: 0,
             write_queue: Vec::new(),
             accept_retry: false,
             master_connect: None,
@@ -655,6 +658,7 @@ impl Server {
                 return Err(e);
             }
             turn = Some(self.start_turn());
+            self.turn_no += 1;
             let now = crate::server::now();
             let mut stop = None;
             for ev in events.iter() {
@@ -693,13 +697,21 @@ impl Server {
                 }
             }
             self.adopt_accepted();
+            // Connections whose budget ran out last turn, unless an event read them already in
+            // this one (a second 16 KB read would double the turn; measured: 556-command turns
+            // of 2.4 ms CPU at 10M keys): those wait for the next turn.
             for slot in std::mem::take(&mut self.read_again) {
-                let again = self
-                    .conns
-                    .get_mut(slot)
-                    .and_then(Option::as_mut)
-                    .is_some_and(|c| std::mem::take(&mut c.read_again));
-                if again {
+                let turn_no = self.turn_no;
+                let Some(c) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+                    continue;
+                };
+                if !c.read_again {
+                    continue;
+                }
+                if c.read_turn == turn_no {
+                    self.read_again.push(slot);
+                } else {
+                    c.read_again = false;
                     self.read_conn(slot, now, false);
                 }
             }
@@ -918,6 +930,7 @@ impl Server {
             return;
         };
         let id = conn.id;
+        conn.read_turn = self.turn_no;
         let mut reads = 0;
         let mut eof = false;
         loop {
