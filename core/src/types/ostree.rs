@@ -23,6 +23,31 @@ struct Node {
     height: u8,
 }
 
+/// The nodes from the root down to where an insert or removal works. An AVL tree of n nodes
+/// is under 1.45 log2(n + 2) high: 64 covers every tree a u32 index can address.
+struct Path {
+    at: [u32; 64],
+    len: usize,
+}
+
+impl Path {
+    fn new() -> Path {
+        Path {
+            at: [NIL; 64],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, t: u32) {
+        self.at[self.len] = t;
+        self.len += 1;
+    }
+
+    fn last(&self) -> Option<u32> {
+        self.len.checked_sub(1).map(|i| self.at[i])
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct OsTree {
     nodes: Vec<Node>,
@@ -160,92 +185,136 @@ impl OsTree {
     }
 
     /// Inserts a pair the caller knows is absent (Redis's zslInsert precondition).
+    ///
+    /// Iterative: the descent counts the new node into each ancestor's size, and the climb
+    /// back stops as soon as a subtree keeps its height (after a rotation it always does), so
+    /// most inserts touch only the nodes on the path, not their siblings.
     pub fn insert(&mut self, member: CompactBytes, score: f64) {
         let new = self.alloc(member, score);
-        self.root = self.insert_at(self.root, new);
+        if self.root == NIL {
+            self.root = new;
+            return;
+        }
+        let mut path = Path::new();
+        let mut t = self.root;
+        loop {
+            path.push(t);
+            let less = {
+                let (nw, n) = (self.node(new), self.node(t));
+                cmp_entry(nw.score, nw.member.as_bytes(), n.score, n.member.as_bytes())
+                    == Ordering::Less
+            };
+            let n = &mut self.nodes[t as usize];
+            n.size += 1;
+            let next = if less { n.left } else { n.right };
+            if next == NIL {
+                if less {
+                    n.left = new;
+                } else {
+                    n.right = new;
+                }
+                break;
+            }
+            t = next;
+        }
+        self.climb(&path);
     }
 
-    fn insert_at(&mut self, t: u32, new: u32) -> u32 {
-        if t == NIL {
-            return new;
+    /// Rebalances the nodes of `path` (root first) from the bottom up, each already holding
+    /// its final size, until one keeps the height it had.
+    fn climb(&mut self, path: &Path) {
+        for i in (0..path.len).rev() {
+            let t = path.at[i];
+            let before = self.node(t).height;
+            let top = self.rebalance(t);
+            if top != t {
+                match i.checked_sub(1).map(|p| path.at[p]) {
+                    None => self.root = top,
+                    Some(p) if self.node(p).left == t => self.nodes[p as usize].left = top,
+                    Some(p) => self.nodes[p as usize].right = top,
+                }
+            }
+            if self.node(top).height == before {
+                return;
+            }
         }
-        let less = {
-            let (nw, n) = (self.node(new), self.node(t));
-            cmp_entry(nw.score, nw.member.as_bytes(), n.score, n.member.as_bytes())
-                == Ordering::Less
-        };
-        let (l, r) = (self.node(t).left, self.node(t).right);
-        if less {
-            let l = self.insert_at(l, new);
-            self.nodes[t as usize].left = l;
-        } else {
-            let r = self.insert_at(r, new);
-            self.nodes[t as usize].right = r;
-        }
-        self.rebalance(t)
     }
 
     /// Removes the pair; returns its member bytes if it was there.
+    ///
+    /// Iterative as `insert`: the descent finds the node, the ancestors' sizes drop by one,
+    /// a node with two children is replaced by its successor, and the climb stops at the
+    /// first subtree that keeps its height.
     pub fn remove(&mut self, score: f64, member: &[u8]) -> Option<CompactBytes> {
-        let mut removed = NIL;
-        self.root = self.remove_at(self.root, score, member, &mut removed);
-        if removed == NIL {
+        let mut path = Path::new();
+        let mut t = self.root;
+        while t != NIL {
+            let n = self.node(t);
+            match cmp_entry(score, member, n.score, n.member.as_bytes()) {
+                Ordering::Less => {
+                    path.push(t);
+                    t = n.left;
+                }
+                Ordering::Greater => {
+                    path.push(t);
+                    t = n.right;
+                }
+                Ordering::Equal => break,
+            }
+        }
+        if t == NIL {
             return None;
         }
-        let m = self.release(removed);
+        let parent = path.last();
+        for i in 0..path.len {
+            self.nodes[path.at[i] as usize].size -= 1;
+        }
+        let (l, r, size, height) = {
+            let n = self.node(t);
+            (n.left, n.right, n.size, n.height)
+        };
+        let replacement = if l == NIL {
+            r
+        } else if r == NIL {
+            l
+        } else {
+            // The successor (smallest of the right subtree) takes t's place with t's size
+            // less one and t's height (right while the climb below it stops early); the climb
+            // then runs from the successor's old parent up through it.
+            let mut below = Path::new();
+            let mut m = r;
+            while self.node(m).left != NIL {
+                below.push(m);
+                self.nodes[m as usize].size -= 1;
+                m = self.node(m).left;
+            }
+            if let Some(p) = below.last() {
+                self.nodes[p as usize].left = self.node(m).right;
+                self.nodes[m as usize].right = r;
+            }
+            let n = &mut self.nodes[m as usize];
+            n.left = l;
+            n.size = size - 1;
+            n.height = height;
+            path.push(m);
+            for i in 0..below.len {
+                path.push(below.at[i]);
+            }
+            m
+        };
+        match parent {
+            None => self.root = replacement,
+            Some(p) if self.node(p).left == t => self.nodes[p as usize].left = replacement,
+            Some(p) => self.nodes[p as usize].right = replacement,
+        }
+        let m = self.release(t);
         if self.root == NIL {
             self.nodes.clear();
             self.free.clear();
+        } else {
+            self.climb(&path);
         }
         Some(m)
-    }
-
-    fn remove_at(&mut self, t: u32, score: f64, member: &[u8], removed: &mut u32) -> u32 {
-        if t == NIL {
-            return NIL;
-        }
-        let ord = {
-            let n = self.node(t);
-            cmp_entry(score, member, n.score, n.member.as_bytes())
-        };
-        let (l, r) = (self.node(t).left, self.node(t).right);
-        match ord {
-            Ordering::Less => {
-                let l = self.remove_at(l, score, member, removed);
-                self.nodes[t as usize].left = l;
-            }
-            Ordering::Greater => {
-                let r = self.remove_at(r, score, member, removed);
-                self.nodes[t as usize].right = r;
-            }
-            Ordering::Equal => {
-                *removed = t;
-                if l == NIL {
-                    return r;
-                }
-                if r == NIL {
-                    return l;
-                }
-                // Replace t by the smallest node of its right subtree.
-                let mut min = NIL;
-                let r = self.remove_min(r, &mut min);
-                self.nodes[min as usize].left = l;
-                self.nodes[min as usize].right = r;
-                return self.rebalance(min);
-            }
-        }
-        self.rebalance(t)
-    }
-
-    fn remove_min(&mut self, t: u32, min: &mut u32) -> u32 {
-        let l = self.node(t).left;
-        if l == NIL {
-            *min = t;
-            return self.node(t).right;
-        }
-        let nl = self.remove_min(l, min);
-        self.nodes[t as usize].left = nl;
-        self.rebalance(t)
     }
 
     /// The 0-based rank of the pair, if present.
