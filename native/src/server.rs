@@ -873,6 +873,7 @@ impl Server {
                     addr: peer.to_string(),
                     laddr,
                     unix_socket: false,
+                    tls,
                     fd: Some(std::os::fd::AsRawFd::as_raw_fd(&s)),
                 };
                 let stream = if tls {
@@ -895,6 +896,7 @@ impl Server {
                     addr: addr.clone(),
                     laddr: addr,
                     unix_socket: true,
+                    tls: false,
                     fd: Some(std::os::fd::AsRawFd::as_raw_fd(&s)),
                 };
                 (Stream::Unix(s), info)
@@ -1136,7 +1138,7 @@ impl Server {
         let Some(sock) = stream.socket() else {
             return;
         };
-        let info = outgoing_info(sock, sock.peer_addr().map(|a| a.to_string()));
+        let info = outgoing_info(&stream, sock);
         let Some(id) = self.eng.migrate_link_connected(now(), token, info) else {
             return;
         };
@@ -1181,9 +1183,8 @@ impl Server {
         let failed = matches!(stream.take_error(), Ok(Some(_)) | Err(_));
         let peer = stream.peer_addr();
         match peer {
-            Ok(peer) if !failed => {
+            Ok(_) if !failed => {
                 let _ = stream.set_nodelay(true);
-                let info = outgoing_info(&stream, Ok(peer.to_string()));
                 // tls-replication: the handshake goes with the engine's first command (PING).
                 let stream = if self.eng.config().tls_replication {
                     let host = self.master_host.clone();
@@ -1198,6 +1199,10 @@ impl Server {
                 } else {
                     Stream::Tcp(stream)
                 };
+                let Some(sock) = stream.socket() else {
+                    return;
+                };
+                let info = outgoing_info(&stream, sock);
                 let Some(id) = self.eng.master_link_connected(now, attempt, info) else {
                     return; // no longer wanted: dropping the stream closes it
                 };
@@ -1283,16 +1288,14 @@ impl Server {
     }
 }
 
-/// ConnInfo of an outgoing connection (CLIENT LIST's addr/laddr/fd).
-fn outgoing_info(stream: &TcpStream, peer: io::Result<String>) -> ConnInfo {
+/// ConnInfo of an outgoing connection (CLIENT LIST's addr/laddr/fd), plain or TLS.
+fn outgoing_info(stream: &Stream, peer: &TcpStream) -> ConnInfo {
     ConnInfo {
-        addr: peer.unwrap_or_default(),
-        laddr: stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
+        addr: peer.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
+        laddr: peer.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         unix_socket: false,
-        fd: Some(std::os::fd::AsRawFd::as_raw_fd(stream)),
+        tls: matches!(stream, Stream::Tls(_)),
+        fd: Some(std::os::fd::AsRawFd::as_raw_fd(peer)),
     }
 }
 
