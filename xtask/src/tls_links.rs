@@ -67,6 +67,31 @@ pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
     } else {
         s.passed += 1;
     }
+    for (what, master, replica, client_cert) in [
+        (
+            "oxidis replica, tls-client-cert-file",
+            redis,
+            bin.as_path(),
+            true,
+        ),
+        (
+            "redis-server replica, tls-client-cert-file",
+            bin.as_path(),
+            redis,
+            true,
+        ),
+        (
+            "oxidis replica, a server-only certificate",
+            redis,
+            bin.as_path(),
+            false,
+        ),
+    ] {
+        match client_cert_link(&t, master, replica, client_cert) {
+            Ok(()) => s.passed += 1,
+            Err(e) => s.fail(format!("tls-replication, {what}: {e}")),
+        }
+    }
     if let Err(e) = cluster(&mut s, &t, &bin) {
         s.fail(format!("tls-cluster: {e}"));
     }
@@ -81,6 +106,9 @@ struct Certs {
     other_ca: PathBuf,
     cert: PathBuf,
     key: PathBuf,
+    /// The nodes' key certified for serverAuth only, and for clientAuth only.
+    server_only: PathBuf,
+    client_only: PathBuf,
 }
 
 fn make_certs(dir: &Path) -> Result<Certs, String> {
@@ -137,11 +165,49 @@ fn make_certs(dir: &Path) -> Result<Certs, String> {
         "-extfile",
         "node.ext",
     ])?;
+    // The same key certified for one purpose only (extended key usage).
+    for (who, usage) in [("server-only", "serverAuth"), ("client-only", "clientAuth")] {
+        std::fs::write(
+            dir.join(format!("{who}.ext")),
+            format!(
+                "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
+                 subjectAltName=DNS:node.invalid\nextendedKeyUsage={usage}\n"
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        let (csr, crt, ext) = (
+            format!("{who}.csr"),
+            format!("{who}.crt"),
+            format!("{who}.ext"),
+        );
+        openssl(&[
+            "req", "-new", "-key", "node.key", "-out", &csr, "-subj", "/CN=node",
+        ])?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ])?;
+    }
     Ok(Certs {
         ca: dir.join("ca.crt"),
         other_ca: dir.join("other-ca.crt"),
         cert: dir.join("node.crt"),
         key: dir.join("node.key"),
+        server_only: dir.join("server-only.crt"),
+        client_only: dir.join("client-only.crt"),
     })
 }
 
@@ -361,6 +427,47 @@ fn wrong_ca(t: &Tls, bin: &Path) -> Result<(), String> {
             return Err(format!(
                 "master_link_status:{link}, the master's connected_slaves:{slaves}"
             ));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(())
+}
+
+/// A replica whose tls-cert-file is certified for serverAuth only: with a clientAuth
+/// tls-client-cert-file (`client_cert`) the link comes up and carries a write (the client
+/// certificate is the one presented); without, the master refuses the certificate and the
+/// link stays down (checked for 3 s).
+fn client_cert_link(
+    t: &Tls,
+    master_bin: &Path,
+    replica_bin: &Path,
+    client_cert: bool,
+) -> Result<(), String> {
+    let master = t.start(master_bin, &t.certs.ca, "tls-replication yes\n")?;
+    let c = t.certs;
+    let mut extra = format!(
+        "tls-replication yes\nreplicaof 127.0.0.1 {}\ntls-cert-file {}\n",
+        master.tls_port,
+        c.server_only.display()
+    );
+    if client_cert {
+        extra.push_str(&format!(
+            "tls-client-cert-file {}\ntls-client-key-file {}\n",
+            c.client_only.display(),
+            c.key.display()
+        ));
+    }
+    let replica = t.start(replica_bin, &c.ca, &extra)?;
+    let (mut m, mut r) = (master.conn()?, replica.conn()?);
+    m.call_ok(&["SET", "client", "cert"])?;
+    if client_cert {
+        return arrived(&mut r, "client", "cert");
+    }
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        let link = r.info_field("replication", "master_link_status")?;
+        if link != "down" {
+            return Err(format!("master_link_status:{link}"));
         }
         std::thread::sleep(Duration::from_millis(200));
     }

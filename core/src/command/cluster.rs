@@ -104,7 +104,8 @@ pub(crate) fn on_enable(srv: &mut Server) {
         0
     };
     let cport = match (cfg.cluster_announce_bus_port, cfg.cluster_port) {
-        (0, 0) => cfg.port.wrapping_add(crate::cluster::PORT_INCR),
+        // The bus port follows tls-port under tls-cluster (clusterInit).
+        (0, 0) => base.wrapping_add(crate::cluster::PORT_INCR),
         (0, p) => p as u16,
         (p, _) => p as u16,
     };
@@ -1380,6 +1381,55 @@ mod tests {
         assert_eq!(
             run(&mut eng, id, "CLUSTER COUNTKEYSINSLOT 5061"),
             Reply::Int(0)
+        );
+    }
+
+    #[test]
+    fn tls_cluster_tells_plaintext_clients_the_plaintext_ports() {
+        let mut cfg = Config::default();
+        for (k, v) in [
+            ("cluster-enabled", "yes"),
+            ("port", "7000"),
+            ("tls-port", "7100"),
+            ("tls-cluster", "yes"),
+        ] {
+            cfg.set(k, v.as_bytes()).unwrap();
+        }
+        let mut eng = Engine::new(cfg, 1);
+        let plain = eng.connect(UnixMillis(0), ConnInfo::default());
+        let tls = ConnInfo {
+            tls: true,
+            ..ConnInfo::default()
+        };
+        let tls = eng.connect(UnixMillis(0), tls);
+        assert_eq!(
+            run(&mut eng, plain, "CLUSTER ADDSLOTSRANGE 0 8000"),
+            Reply::simple("OK")
+        );
+        add_peer(&mut eng, b'b', 7101, 8001..=16383);
+        let c = eng.srv.cluster.as_deref_mut().unwrap();
+        c.nodes.get_mut(&[b'b'; 40]).unwrap().pport = 7001;
+        c.state = crate::cluster::Health::Ok;
+        assert_eq!(
+            run(&mut eng, plain, "GET foo"),
+            err("MOVED 12182 127.0.0.1:7001")
+        );
+        assert_eq!(
+            run(&mut eng, tls, "GET foo"),
+            err("MOVED 12182 127.0.0.1:7101")
+        );
+        let nodes = |eng: &mut Engine, id| match run(eng, id, "CLUSTER NODES") {
+            Reply::Bulk(b) | Reply::Verbatim(_, b) => String::from_utf8(b).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        let (p, t) = (nodes(&mut eng, plain), nodes(&mut eng, tls));
+        assert!(
+            p.contains(" 127.0.0.1:7001@17101 ") && p.contains(":7000@17100 "),
+            "{p}"
+        );
+        assert!(
+            t.contains(" 127.0.0.1:7101@17101 ") && t.contains(":7100@17100 "),
+            "{t}"
         );
     }
 
