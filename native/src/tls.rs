@@ -1,5 +1,11 @@
 //! TLS (`tls-port`) with rustls: Redis's tls.c configuration (tlsConfigure) turned into a
 //! rustls `ServerConfig`, and the server side of a TLS connection over a non-blocking socket.
+//! The same stream is the client side of the links this server opens to its peers
+//! (`tls-replication`: the master link; `tls-cluster`: the bus links and MIGRATE's
+//! connections; the bus listener then requires a client certificate). Those present
+//! `tls-client-cert-file`/`tls-client-key-file` when both are set, else the server's
+//! certificate and key, and verify the peer's chain against `tls-ca-cert-file`/`-dir` without
+//! checking its name (Redis sets no host name to verify).
 //!
 //! What rustls does not do, and how the parameters behave here:
 //! - `tls-protocols`: TLSv1.2 and TLSv1.3 (Redis's default is both). `TLSv1` and `TLSv1.1` are
@@ -14,7 +20,8 @@
 //!   !aNULL, +, @STRENGTH) are not understood and are refused. rustls has no CBC, RSA-kx or
 //!   DHE suites, so `tls-dh-params-file` has nothing to configure (accepted, unused).
 //! - `tls-prefer-server-ciphers`: rustls always picks by the server's order (as `yes`).
-//! - `tls-key-file-pass`: encrypted private keys are not supported (refused at startup).
+//! - `tls-key-file-pass`, `tls-client-key-file-pass`: encrypted private keys are not
+//!   supported (refused at startup).
 //! - `tls-session-caching` / `-cache-size`: rustls's in-memory session cache of that size
 //!   (tickets off, as Redis's stateful cache); `tls-session-cache-timeout` is not applied.
 //! - CONFIG SET tls-* reloads the files and applies to new connections (Redis's applyTlsCfg); a
