@@ -5,14 +5,18 @@
 //!
 //! 1. `tls-replication yes`: a redis-server master with an Oxidis replica, and an Oxidis
 //!    master with a redis-server replica, each replica pointed at its master's tls-port. The
-//!    link comes up, the first sync and later writes arrive, the master lists the replica
-//!    under its tls-port (REPLCONF listening-port), and a killed link resyncs partially
-//!    (sync_partial_ok grows, sync_full does not). An Oxidis replica trusting another CA
-//!    never gets its link up (the master's certificate is verified).
+//!    link comes up, the first sync and later writes arrive (4 MB values in the RDB and in the
+//!    stream too), the master lists the replica under its tls-port (REPLCONF listening-port),
+//!    and a killed link resyncs partially (sync_partial_ok grows, sync_full does not). An
+//!    Oxidis replica trusting another CA never gets its link up (the master's certificate is
+//!    verified). A replica whose tls-cert-file is certified for serverAuth only is refused as
+//!    a client, and gets its link up with a clientAuth `tls-client-cert-file` (both servers as
+//!    the replica).
 //! 2. `tls-cluster yes`: oxidis, redis-server, oxidis formed with `redis-cli --tls ... --cluster
 //!    create` on their tls-ports (the bus is TLS both ways, a client certificate required);
 //!    cluster_state:ok on all three, CLUSTER NODES naming the tls-ports, a MOVED redirect
-//!    followed by `redis-cli -c --tls`, and MIGRATE over TLS between the nodes (oxidis →
+//!    followed by `redis-cli -c --tls` (a plaintext client is told the plaintext ports in
+//!    CLUSTER NODES and MOVED), and MIGRATE of a 4 MB value over TLS between the nodes (oxidis →
 //!    redis, redis → oxidis, oxidis → oxidis, and inside MULTI/EXEC, the synchronous path),
 //!    each key read back on its new owner; MIGRATE to a plaintext port fails.
 
@@ -332,6 +336,17 @@ fn info_i64(c: &mut Conn, section: &str, field: &str) -> Result<i64, String> {
         .map_err(|e| format!("INFO {field}: {e}"))
 }
 
+/// The 4 MB values arrived whole.
+fn big_values(r: &mut Conn) -> Result<(), String> {
+    for key in ["big1", "big2"] {
+        let n = text(&r.call(&["STRLEN", key])?);
+        if n != (4 << 20).to_string() {
+            return Err(format!("STRLEN {key} on the replica: {n}"));
+        }
+    }
+    Ok(())
+}
+
 /// Waits until `replica`'s link is up and it has `key` = `value`.
 fn arrived(replica: &mut Conn, key: &str, value: &str) -> Result<(), String> {
     poll(&format!("{key} on the replica"), || {
@@ -350,6 +365,9 @@ fn replication(
     let ca = &t.certs.ca;
     let master = t.start(master_bin, ca, "tls-replication yes\n")?;
     let mut m = master.conn()?;
+    // 4 MB values in the RDB and in the stream: more than one TLS record or socket buffer.
+    let big = "x".repeat(4 << 20);
+    m.call_ok(&["SET", "big1", &big])?;
     m.call_ok(&["SET", "before", "sync"])?;
     let replica = t.start(
         replica_bin,
@@ -361,11 +379,17 @@ fn replication(
     )?;
     let mut r = replica.conn()?;
     check(s, "first sync over TLS", arrived(&mut r, "before", "sync"))?;
+    m.call_ok(&["SET", "big2", &big])?;
     m.call_ok(&["SET", "after", "sync"])?;
     check(
         s,
         "a write after the sync",
         arrived(&mut r, "after", "sync"),
+    )?;
+    check(
+        s,
+        "4 MB values in the RDB and the stream",
+        big_values(&mut r),
     )?;
     let listed = m.info_field("replication", "slave0")?;
     let want = format!("port={},", replica.tls_port);
@@ -514,7 +538,8 @@ fn expect(what: &str, got: &Reply, want: &str) -> Result<(), String> {
 }
 
 /// Moves `key`'s slot from `from` to `to` as a resharding does (IMPORTING, MIGRATING, MIGRATE
-/// to `to`'s tls-port, SETSLOT NODE everywhere), MIGRATE inside MULTI/EXEC when `in_multi`.
+/// to `to`'s tls-port, SETSLOT NODE everywhere), MIGRATE inside MULTI/EXEC when `in_multi`;
+/// the value read back from `to` is the one written.
 fn migrate(
     nodes: &[Node],
     from: usize,
@@ -529,7 +554,9 @@ fn migrate(
         .collect::<Result<_, String>>()?;
     let slot = slot.to_string();
     let (mut src, mut dst) = (nodes[from].conn()?, nodes[to].conn()?);
-    src.call_ok(&["SET", key, "moved over TLS"])?;
+    // 4 MB: more than rustls and the sockets buffer at once, on both MIGRATE paths.
+    let value = format!("moved over TLS {}", "x".repeat(4 << 20));
+    src.call_ok(&["SET", key, &value])?;
     dst.call_ok(&["CLUSTER", "SETSLOT", &slot, "IMPORTING", &ids[from]])?;
     src.call_ok(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", &ids[to]])?;
     let port = nodes[to].tls_port.to_string();
@@ -548,11 +575,11 @@ fn migrate(
         n.conn()?
             .call_ok(&["CLUSTER", "SETSLOT", &slot, "NODE", &ids[to]])?;
     }
-    expect(
-        "the key on its new owner",
-        &dst.call(&["GET", key])?,
-        "moved over TLS",
-    )?;
+    match dst.call(&["GET", key])? {
+        Reply::Bulk(b) if b == value.as_bytes() => {}
+        Reply::Bulk(b) => return Err(format!("the key on its new owner: {} bytes", b.len())),
+        other => return Err(format!("the key on its new owner: {other:?}")),
+    }
     expect(
         "the keys left in the slot on the old owner",
         &src.call(&["CLUSTER", "COUNTKEYSINSLOT", &slot])?,
