@@ -42,6 +42,9 @@ pub struct ConnInfo {
     pub laddr: String,
     /// Accepted on the unix socket (CLIENT LIST's `U` flag; always local for protected mode).
     pub unix_socket: bool,
+    /// A TLS connection (Redis's CONN_TYPE_TLS): under tls-cluster, a plaintext client is
+    /// told the nodes' plaintext ports (CLUSTER NODES/SLOTS/REPLICAS, MOVED/ASK).
+    pub tls: bool,
     /// The socket's file descriptor, where the host has one (CLIENT LIST's fd; without one,
     /// the client's slot is shown).
     pub fd: Option<i32>,

@@ -7,7 +7,9 @@
 //! Tokens: the bus listeners are `TOKEN_BASE + i`, link `h` is `TOKEN_BASE + LINKS + h`
 //! (h = the core's `LinkHandle`), far above the client connections' tokens.
 
+use crate::conn::Stream;
 use crate::log;
+use crate::tls::TlsStream;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Interest, Registry, Token};
 use oxidis_core::{Engine, Event, LinkHandle, UnixMillis};
@@ -26,7 +28,8 @@ const READS_PER_EVENT: usize = 16;
 
 /// One bus connection.
 struct BusLink {
-    stream: TcpStream,
+    /// Plain, or TLS under tls-cluster (the handshake runs with the first reads and writes).
+    stream: Stream,
     /// Bytes the socket did not take yet.
     out: Vec<u8>,
     /// A non-blocking connect in progress (outbound links).
@@ -51,8 +54,8 @@ pub type StartError = Vec<String>;
 
 impl Bus {
     /// clusterInit: lock and load nodes.conf (a missing or empty file: a fresh node, its file
-    /// written at once), then listen on the bus port (`cluster-port`, else port + 10000) on
-    /// every `bind` address. Ok(None) when cluster mode is off.
+    /// written at once), then listen on the bus port (`cluster-port`, else port + 10000, or
+    /// tls-port + 10000 under tls-cluster) on every `bind` address. Ok(None) when cluster mode is off.
     pub fn start(
         eng: &mut Engine,
         registry: &Registry,
@@ -91,6 +94,13 @@ impl Bus {
             log::notice(&format!("Node configuration loaded, I'm {}", myself(eng)));
         }
         let cluster_port = eng.config().cluster_port;
+        // Under tls-cluster the bus port follows tls-port (clusterInit).
+        let tls_port = u16::try_from(eng.config().tls_port).unwrap_or(0);
+        let port = if eng.config().tls_cluster {
+            tls_port
+        } else {
+            port
+        };
         if cluster_port == 0 && port > 65535 - 10000 {
             return Err(vec![
                 "Redis port number too high. Cluster communication port is 10,000 port numbers higher than your Redis port. Your Redis port number must be 55535 or less.".into(),
@@ -173,14 +183,28 @@ impl Bus {
                 return;
             };
             match l.accept() {
-                Ok((mut stream, peer)) => {
+                Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
+                    let local = stream.local_addr();
+                    // tls-cluster: a client certificate is required (connCreateAcceptedTLS
+                    // with TLS_CLIENT_AUTH_YES).
+                    let mut stream = if eng.config().tls_cluster {
+                        match TlsStream::accept_bus(stream) {
+                            Ok(t) => Stream::Tls(Box::new(t)),
+                            Err(e) => {
+                                log::verbose(&format!("Error accepting cluster node: {e}"));
+                                continue;
+                            }
+                        }
+                    } else {
+                        Stream::Tcp(stream)
+                    };
                     let h = eng.cluster_link_accepted(now, peer.ip().to_string());
                     if h.0 == usize::MAX {
                         continue; // not a cluster node: dropped
                     }
                     // A MEET arriving on it tells us our own address (as Redis learns it).
-                    if let Ok(local) = stream.local_addr() {
+                    if let Ok(local) = local {
                         eng.cluster_link_local_ip(h, local.ip().to_string());
                     }
                     if registry
@@ -239,7 +263,7 @@ impl Bus {
                 }
                 Ok(n) => {
                     eng.cluster_link_input(now, LinkHandle(h), &self.buf[..n]);
-                    if n < self.buf.len() {
+                    if n < self.buf.len() && !link.stream.reads_records() {
                         break;
                     }
                 }
@@ -254,6 +278,14 @@ impl Bus {
         if eof {
             self.drop_link(h, registry);
             eng.cluster_link_closed(now, LinkHandle(h));
+        } else if self
+            .links
+            .get(h)
+            .and_then(Option::as_ref)
+            .is_some_and(|l| l.stream.reads_records())
+        {
+            // A TLS handshake that ended here releases what was written during it.
+            self.flush(h, registry, eng, now);
         }
     }
 
@@ -309,7 +341,7 @@ impl Bus {
         self.put(
             h,
             BusLink {
-                stream,
+                stream: Stream::Tcp(stream),
                 out: Vec::new(),
                 connecting: true,
                 writable: true,
@@ -322,11 +354,34 @@ impl Bus {
         let Some(link) = self.links.get_mut(h).and_then(Option::as_mut) else {
             return;
         };
-        let failed = matches!(link.stream.take_error(), Ok(Some(_)) | Err(_));
-        match link.stream.peer_addr() {
-            Ok(_) if !failed => {
+        let Some(sock) = link.stream.socket() else {
+            return;
+        };
+        let failed = matches!(sock.take_error(), Ok(Some(_)) | Err(_));
+        match sock.peer_addr() {
+            Ok(peer) if !failed => {
                 link.connecting = false;
-                let _ = link.stream.set_nodelay(true);
+                let _ = sock.set_nodelay(true);
+                // tls-cluster: the ClientHello goes with the first message.
+                if eng.config().tls_cluster {
+                    let Some(mut plain) = self.links.get_mut(h).and_then(Option::take) else {
+                        return;
+                    };
+                    let Stream::Tcp(sock) = plain.stream else {
+                        return;
+                    };
+                    match TlsStream::client(sock, &peer.ip().to_string()) {
+                        Ok(t) => {
+                            plain.stream = Stream::Tls(Box::new(t));
+                            self.put(LinkHandle(h), plain);
+                        }
+                        Err(e) => {
+                            log::verbose(&format!("Unable to connect to a cluster node: {e}"));
+                            eng.cluster_link_failed(now, LinkHandle(h));
+                            return;
+                        }
+                    }
+                }
                 eng.cluster_link_connected(now, LinkHandle(h));
                 // The engine queued its first message (a PING or MEET): written with the
                 // events; until then only readable.
@@ -379,7 +434,16 @@ impl Bus {
         }
         link.out.drain(..written);
         eng.cluster_link_unsent(LinkHandle(h), link.out.len());
-        let want = !link.out.is_empty();
+        // TLS records the socket did not take (or a handshake under way) want WRITABLE too.
+        let records = match link.stream.records_pending() {
+            Ok(r) => r,
+            Err(_) => {
+                self.drop_link(h, registry);
+                eng.cluster_link_closed(now, LinkHandle(h));
+                return;
+            }
+        };
+        let want = !link.out.is_empty() || records;
         if want != link.writable {
             let interest = if want {
                 Interest::READABLE | Interest::WRITABLE
@@ -442,13 +506,19 @@ impl oxidis_core::MigrateHost for SyncMigrate {
         use std::net::ToSocketAddrs;
         let t = std::time::Duration::from_millis(timeout_ms.max(1));
         let addrs = (host, port).to_socket_addrs().map_err(|_| E::Connect)?;
-        let mut stream = addrs
+        let stream = addrs
             .into_iter()
             .find_map(|a| std::net::TcpStream::connect_timeout(&a, t).ok())
             .ok_or(E::Connect)?;
         let _ = stream.set_nodelay(true);
         let _ = stream.set_write_timeout(Some(t));
         let _ = stream.set_read_timeout(Some(t));
+        // tls-cluster (connTypeOfCluster): TLS, its handshake within the timeout too.
+        let mut stream: Box<dyn ReadWrite> = if crate::tls::cluster() {
+            Box::new(crate::tls::connect_blocking(stream, host, t).map_err(|_| E::Connect)?)
+        } else {
+            Box::new(stream)
+        };
         stream.write_all(request).map_err(|_| E::Write)?;
         let mut r = BufReader::new(stream);
         let mut out = Vec::with_capacity(lines);
@@ -464,6 +534,9 @@ impl oxidis_core::MigrateHost for SyncMigrate {
         Ok(out)
     }
 }
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
 
 /// CLUSTER SAVECONFIG's writer: the same in-place write, its error as strerror's text.
 struct ConfigWriter(String);

@@ -17,7 +17,7 @@ pub enum Stream {
 
 impl Stream {
     /// TLS records queued that the socket has not taken (WRITABLE is still wanted).
-    fn records_pending(&mut self) -> io::Result<bool> {
+    pub fn records_pending(&mut self) -> io::Result<bool> {
         match self {
             // Plaintext written during the handshake (a protected-mode refusal) is sent only
             // once it completes: not all sent before then.
@@ -61,6 +61,15 @@ impl Stream {
     /// A short read does not mean the socket is empty: TLS hands out one record at a time.
     pub fn reads_records(&self) -> bool {
         matches!(self, Stream::Tls(_))
+    }
+
+    /// The TCP socket under it, plain or TLS.
+    pub fn socket(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Tcp(s) => Some(s),
+            Stream::Tls(t) => Some(&t.sock),
+            Stream::Unix(_) => None,
+        }
     }
 
     /// The plain TCP socket (for the script environment's duplicates), if this is one.

@@ -125,6 +125,8 @@ pub struct Server {
     accepted: crate::script_env::Accepted,
     /// A non-blocking connect to a master in progress, with the engine's attempt number.
     master_connect: Option<(TcpStream, u64)>,
+    /// The host of the master being connected to (the TLS server name, tls-replication).
+    master_host: String,
     /// What the current loop turn did so far (reported to the engine when it ends).
     turn: LoopTurn,
     /// The cluster bus, when `cluster-enabled yes` (cluster_bus.rs).
@@ -531,6 +533,7 @@ impl Server {
             write_queue: Vec::new(),
             accept_retry: false,
             master_connect: None,
+            master_host: String::new(),
             last_tick: UnixMillis(0),
             buf: vec![0; READ_CHUNK],
             persist: None,
@@ -870,6 +873,7 @@ impl Server {
                     addr: peer.to_string(),
                     laddr,
                     unix_socket: false,
+                    tls,
                     fd: Some(std::os::fd::AsRawFd::as_raw_fd(&s)),
                 };
                 let stream = if tls {
@@ -892,6 +896,7 @@ impl Server {
                     addr: addr.clone(),
                     laddr: addr,
                     unix_socket: true,
+                    tls: false,
                     fd: Some(std::os::fd::AsRawFd::as_raw_fd(&s)),
                 };
                 (Stream::Unix(s), info)
@@ -1093,6 +1098,7 @@ impl Server {
             return;
         }
         self.master_connect = Some((stream, attempt));
+        self.master_host = host.to_string();
     }
 
     /// MIGRATE: connects to its target within the timeout, blocking as Redis's MIGRATE does
@@ -1108,16 +1114,31 @@ impl Server {
             return;
         };
         let stream = match std::net::TcpStream::connect_timeout(&addr, limit) {
-            Ok(s) if s.set_nonblocking(true).is_ok() => s,
-            Ok(_) => return self.eng.migrate_link_failed(now(), token, true),
+            Ok(s) => s,
             Err(e) => {
                 let refused = e.kind() != io::ErrorKind::TimedOut;
                 return self.eng.migrate_link_failed(now(), token, refused);
             }
         };
-        let stream = TcpStream::from_std(stream);
         let _ = stream.set_nodelay(true);
-        let info = outgoing_info(&stream, stream.peer_addr().map(|a| a.to_string()));
+        // tls-cluster (connTypeOfCluster): the handshake too within the timeout, blocking.
+        let stream = if self.eng.config().tls_cluster {
+            crate::tls::connect_blocking(stream, host, limit).and_then(|t| {
+                t.sock.set_nonblocking(true)?;
+                Ok(Stream::Tls(Box::new(t.map_sock(TcpStream::from_std))))
+            })
+        } else {
+            stream
+                .set_nonblocking(true)
+                .map(|()| Stream::Tcp(TcpStream::from_std(stream)))
+        };
+        let Ok(stream) = stream else {
+            return self.eng.migrate_link_failed(now(), token, true);
+        };
+        let Some(sock) = stream.socket() else {
+            return;
+        };
+        let info = outgoing_info(&stream, sock);
         let Some(id) = self.eng.migrate_link_connected(now(), token, info) else {
             return;
         };
@@ -1126,8 +1147,8 @@ impl Server {
 
     /// An outgoing connection the engine took as a client (the master link, a MIGRATE link):
     /// registered for reading under its client's token, its first output written.
-    fn adopt_outgoing(&mut self, stream: TcpStream, id: ClientHandle) {
-        if self.install_conn(Stream::Tcp(stream), id) {
+    fn adopt_outgoing(&mut self, stream: Stream, id: ClientHandle) {
+        if self.install_conn(stream, id) {
             self.write_conn(id.0);
         }
     }
@@ -1162,9 +1183,26 @@ impl Server {
         let failed = matches!(stream.take_error(), Ok(Some(_)) | Err(_));
         let peer = stream.peer_addr();
         match peer {
-            Ok(peer) if !failed => {
+            Ok(_) if !failed => {
                 let _ = stream.set_nodelay(true);
-                let info = outgoing_info(&stream, Ok(peer.to_string()));
+                // tls-replication: the handshake goes with the engine's first command (PING).
+                let stream = if self.eng.config().tls_replication {
+                    let host = self.master_host.clone();
+                    match crate::tls::TlsStream::client(stream, &host) {
+                        Ok(t) => Stream::Tls(Box::new(t)),
+                        Err(e) => {
+                            crate::log::warning(&format!("Unable to connect to MASTER: {e}"));
+                            self.eng.master_link_failed(now, attempt);
+                            return;
+                        }
+                    }
+                } else {
+                    Stream::Tcp(stream)
+                };
+                let Some(sock) = stream.socket() else {
+                    return;
+                };
+                let info = outgoing_info(&stream, sock);
                 let Some(id) = self.eng.master_link_connected(now, attempt, info) else {
                     return; // no longer wanted: dropping the stream closes it
                 };
@@ -1250,16 +1288,14 @@ impl Server {
     }
 }
 
-/// ConnInfo of an outgoing connection (CLIENT LIST's addr/laddr/fd).
-fn outgoing_info(stream: &TcpStream, peer: io::Result<String>) -> ConnInfo {
+/// ConnInfo of an outgoing connection (CLIENT LIST's addr/laddr/fd), plain or TLS.
+fn outgoing_info(stream: &Stream, peer: &TcpStream) -> ConnInfo {
     ConnInfo {
-        addr: peer.unwrap_or_default(),
-        laddr: stream
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default(),
+        addr: peer.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
+        laddr: peer.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         unix_socket: false,
-        fd: Some(std::os::fd::AsRawFd::as_raw_fd(stream)),
+        tls: matches!(stream, Stream::Tls(_)),
+        fd: Some(std::os::fd::AsRawFd::as_raw_fd(peer)),
     }
 }
 

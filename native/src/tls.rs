@@ -1,5 +1,11 @@
 //! TLS (`tls-port`) with rustls: Redis's tls.c configuration (tlsConfigure) turned into a
 //! rustls `ServerConfig`, and the server side of a TLS connection over a non-blocking socket.
+//! The same stream is the client side of the links this server opens to its peers
+//! (`tls-replication`: the master link; `tls-cluster`: the bus links and MIGRATE's
+//! connections; the bus listener then requires a client certificate). Those present
+//! `tls-client-cert-file`/`tls-client-key-file` when both are set, else the server's
+//! certificate and key, and verify the peer's chain against `tls-ca-cert-file`/`-dir` without
+//! checking its name (Redis sets no host name to verify).
 //!
 //! What rustls does not do, and how the parameters behave here:
 //! - `tls-protocols`: TLSv1.2 and TLSv1.3 (Redis's default is both). `TLSv1` and `TLSv1.1` are
@@ -14,7 +20,8 @@
 //!   !aNULL, +, @STRENGTH) are not understood and are refused. rustls has no CBC, RSA-kx or
 //!   DHE suites, so `tls-dh-params-file` has nothing to configure (accepted, unused).
 //! - `tls-prefer-server-ciphers`: rustls always picks by the server's order (as `yes`).
-//! - `tls-key-file-pass`: encrypted private keys are not supported (refused at startup).
+//! - `tls-key-file-pass`, `tls-client-key-file-pass`: encrypted private keys are not
+//!   supported (refused at startup).
 //! - `tls-session-caching` / `-cache-size`: rustls's in-memory session cache of that size
 //!   (tickets off, as Redis's stateful cache); `tls-session-cache-timeout` is not applied.
 //! - CONFIG SET tls-* reloads the files and applies to new connections (Redis's applyTlsCfg); a
@@ -22,9 +29,9 @@
 
 use oxidis_core::Config;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig, SupportedCipherSuite};
+use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedCipherSuite};
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
@@ -151,11 +158,40 @@ fn load_roots(file: &str, dir: &str) -> Result<RootCertStore, String> {
     Ok(roots)
 }
 
-/// The TLS configuration new connections get (CONFIG SET tls-* replaces it).
-static CURRENT: std::sync::Mutex<Option<Arc<ServerConfig>>> = std::sync::Mutex::new(None);
+/// What TLS connections use, made from one configuration: client connections accepted on
+/// `tls-port` (verified as tls-auth-clients says), cluster bus connections accepted (a client
+/// certificate always required, as Redis's connCreateAcceptedTLS(.., TLS_CLIENT_AUTH_YES)),
+/// and the links this server opens (replication, the bus, MIGRATE).
+#[derive(Clone)]
+struct Configs {
+    server: Arc<ServerConfig>,
+    bus: Option<Arc<ServerConfig>>,
+    client: Option<Arc<ClientConfig>>,
+}
 
-pub fn current() -> Option<Arc<ServerConfig>> {
+/// The TLS configuration new connections get (CONFIG SET tls-* replaces it).
+static CURRENT: std::sync::Mutex<Option<Configs>> = std::sync::Mutex::new(None);
+
+/// tls-cluster as last applied (for the synchronous MIGRATE, which has no engine at hand).
+static CLUSTER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn configs() -> Option<Configs> {
     CURRENT.lock().ok()?.clone()
+}
+
+/// The configuration of connections accepted on `tls-port`.
+pub fn current() -> Option<Arc<ServerConfig>> {
+    configs().map(|c| c.server)
+}
+
+/// The configuration of cluster bus connections accepted (client certificate required).
+pub fn bus_server() -> Option<Arc<ServerConfig>> {
+    configs().and_then(|c| c.bus)
+}
+
+/// tls-cluster: bus links and MIGRATE's connections are TLS (Redis's connTypeOfCluster).
+pub fn cluster() -> bool {
+    CLUSTER.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Redis's applyTlsCfg (the engine's `configure_tls` hook, and startup): when TLS is in use
@@ -163,13 +199,15 @@ pub fn current() -> Option<Arc<ServerConfig>> {
 /// new connections; on failure log why and keep the old one.
 pub fn apply(cfg: &Config) -> Result<(), String> {
     if cfg.tls_port == 0 && !cfg.tls_replication && !cfg.tls_cluster {
+        CLUSTER.store(false, std::sync::atomic::Ordering::Relaxed);
         return Ok(());
     }
-    match configure(cfg) {
-        Ok(sc) => {
+    match configure_all(cfg) {
+        Ok(c) => {
             if let Ok(mut cur) = CURRENT.lock() {
-                *cur = Some(sc);
+                *cur = Some(c);
             }
+            CLUSTER.store(cfg.tls_cluster, std::sync::atomic::Ordering::Relaxed);
             Ok(())
         }
         Err(e) => {
@@ -179,33 +217,14 @@ pub fn apply(cfg: &Config) -> Result<(), String> {
     }
 }
 
-/// Redis's tlsConfigure for the server side. The error is the warning line Redis logs (then
-/// "Failed to configure TLS. Check logs for more info." and exit 1).
-pub fn configure(cfg: &Config) -> Result<Arc<ServerConfig>, String> {
-    let cert_file = lossy(&cfg.tls_cert_file);
-    let key_file = lossy(&cfg.tls_key_file);
-    let ca_file = lossy(&cfg.tls_ca_cert_file);
-    let ca_dir = lossy(&cfg.tls_ca_cert_dir);
-    if cert_file.is_empty() {
-        return Err("No tls-cert-file configured!".into());
-    }
-    if key_file.is_empty() {
-        return Err("No tls-key-file configured!".into());
-    }
-    // tls-auth-clients: 0 no, 1 yes, 2 optional (the core's TLS_AUTH).
-    let auth = cfg.tls_auth_clients.0;
-    if (auth != 0 || cfg.tls_cluster || cfg.tls_replication)
-        && ca_file.is_empty()
-        && ca_dir.is_empty()
-    {
-        return Err("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!".into());
-    }
-    if !cfg.tls_key_file_pass.is_empty() {
-        return Err(
-            "tls-key-file-pass: encrypted private keys are not supported by Oxidis's TLS (rustls)"
-                .into(),
-        );
-    }
+/// The cipher suites and protocol versions tls-ciphersuites, tls-ciphers and tls-protocols
+/// allow, shared by both sides.
+struct Params {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    versions: Vec<&'static rustls::SupportedProtocolVersion>,
+}
+
+fn params(cfg: &Config) -> Result<Params, String> {
     let (v12, v13) = protocols(&lossy(&cfg.tls_protocols))?;
     let mut provider = rustls::crypto::ring::default_provider();
     let all = provider.cipher_suites.clone();
@@ -235,7 +254,6 @@ pub fn configure(cfg: &Config) -> Result<Arc<ServerConfig>, String> {
         );
     }
     provider.cipher_suites = suites;
-    let provider = Arc::new(provider);
     let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
     if v13 {
         versions.push(&rustls::version::TLS13);
@@ -243,56 +261,261 @@ pub fn configure(cfg: &Config) -> Result<Arc<ServerConfig>, String> {
     if v12 {
         versions.push(&rustls::version::TLS12);
     }
-    let certs = load_certs(&cert_file)
+    Ok(Params {
+        provider: Arc::new(provider),
+        versions,
+    })
+}
+
+/// A certificate chain and its key, Redis's createSSLContext's loading.
+fn load_identity(
+    cert_file: &str,
+    key_file: &str,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let certs = load_certs(cert_file)
         .map_err(|e| format!("Failed to load certificate: {cert_file}: {e}"))?;
-    let key = PrivateKeyDer::from_pem_file(&key_file)
+    let key = PrivateKeyDer::from_pem_file(key_file)
         .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&versions)
-        .map_err(|e| format!("Failed to configure TLS: {e}"))?;
-    let builder = if auth == 0 {
-        builder.with_no_client_auth()
+    Ok((certs, key))
+}
+
+/// Redis's tlsConfigure: the server-side, bus and client-side configurations. The error is the
+/// warning line Redis logs (then "Failed to configure TLS. Check logs for more info." and
+/// exit 1).
+fn configure_all(cfg: &Config) -> Result<Configs, String> {
+    let cert_file = lossy(&cfg.tls_cert_file);
+    let key_file = lossy(&cfg.tls_key_file);
+    let ca_file = lossy(&cfg.tls_ca_cert_file);
+    let ca_dir = lossy(&cfg.tls_ca_cert_dir);
+    if cert_file.is_empty() {
+        return Err("No tls-cert-file configured!".into());
+    }
+    if key_file.is_empty() {
+        return Err("No tls-key-file configured!".into());
+    }
+    // tls-auth-clients: 0 no, 1 yes, 2 optional (the core's TLS_AUTH).
+    let auth = cfg.tls_auth_clients.0;
+    if (auth != 0 || cfg.tls_cluster || cfg.tls_replication)
+        && ca_file.is_empty()
+        && ca_dir.is_empty()
+    {
+        return Err("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when tls-cluster, tls-replication or tls-auth-clients are enabled!".into());
+    }
+    if !cfg.tls_key_file_pass.is_empty() || !cfg.tls_client_key_file_pass.is_empty() {
+        return Err(
+            "tls-key-file-pass / tls-client-key-file-pass: encrypted private keys are not supported by Oxidis's TLS (rustls)"
+                .into(),
+        );
+    }
+    let Params { provider, versions } = params(cfg)?;
+    let (certs, key) = load_identity(&cert_file, &key_file)?;
+    // SSL_CTX_load_verify_locations: the CAs, when configured, whoever uses them.
+    let roots = if ca_file.is_empty() && ca_dir.is_empty() {
+        None
     } else {
         let roots = load_roots(&ca_file, &ca_dir)
             .map_err(|e| format!("Failed to configure CA certificate(s) file/directory: {e}"))?;
-        let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-        let v = if auth == 2 {
-            v.allow_unauthenticated()
-        } else {
-            v
+        Some(Arc::new(roots))
+    };
+    let server_config = |auth| -> Result<Arc<ServerConfig>, String> {
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&versions)
+            .map_err(|e| format!("Failed to configure TLS: {e}"))?;
+        let ca_err =
+            |e: String| format!("Failed to configure CA certificate(s) file/directory: {e}");
+        let builder = match (auth, &roots) {
+            (0, _) => builder.with_no_client_auth(),
+            (_, None) => return Err(ca_err("no CA configured".into())),
+            (_, Some(roots)) => {
+                let v =
+                    WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone());
+                let v = if auth == 2 {
+                    v.allow_unauthenticated()
+                } else {
+                    v
+                };
+                let v = v.build().map_err(|e| ca_err(e.to_string()))?;
+                builder.with_client_cert_verifier(v)
+            }
         };
-        let v = v
+        let mut sc = builder
+            .with_single_cert(certs.clone(), key.clone_key())
+            .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
+        if cfg.tls_session_caching {
+            let size = usize::try_from(cfg.tls_session_cache_size)
+                .unwrap_or(0)
+                .max(1);
+            sc.session_storage = rustls::server::ServerSessionMemoryCache::new(size);
+        } else {
+            sc.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        }
+        sc.ignore_client_order = true;
+        Ok(Arc::new(sc))
+    };
+    let server = server_config(auth)?;
+    let bus = roots.as_ref().map(|_| server_config(1)).transpose()?;
+    let client = match &roots {
+        None => None,
+        Some(roots) => {
+            // Redis's client context: tls-client-cert-file/-key-file when both are set, else
+            // the server's certificate and key.
+            let client_cert = lossy(&cfg.tls_client_cert_file);
+            let client_key = lossy(&cfg.tls_client_key_file);
+            let (certs, key) = if !client_cert.is_empty() && !client_key.is_empty() {
+                load_identity(&client_cert, &client_key)?
+            } else {
+                (certs.clone(), key.clone_key())
+            };
+            let chain = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                roots.clone(),
+                provider.clone(),
+            )
             .build()
             .map_err(|e| format!("Failed to configure CA certificate(s) file/directory: {e}"))?;
-        builder.with_client_cert_verifier(v)
+            let cc = ClientConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(&versions)
+                .map_err(|e| format!("Failed to configure TLS: {e}"))?
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyName(chain)))
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
+            Some(Arc::new(cc))
+        }
     };
-    let mut sc = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("Failed to load private key: {key_file}: {e}"))?;
-    if cfg.tls_session_caching {
-        let size = usize::try_from(cfg.tls_session_cache_size)
-            .unwrap_or(0)
-            .max(1);
-        sc.session_storage = rustls::server::ServerSessionMemoryCache::new(size);
-    } else {
-        sc.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
-    }
-    sc.ignore_client_order = true;
-    Ok(Arc::new(sc))
+    Ok(Configs {
+        server,
+        bus,
+        client,
+    })
 }
 
-/// The server side of one TLS connection over a non-blocking socket `S`. Reads decrypt what
-/// the socket has; writes encrypt into rustls's buffer and push records to the socket until it
-/// would block (`wants_write` then says records are still queued: the loop keeps WRITABLE).
+/// How Redis's client side verifies a peer (SSL_VERIFY_PEER with no host name set): the
+/// certificate chain must lead to a configured CA; the names in it are not checked (a master
+/// or a cluster node is reached by whatever address it announced).
+#[derive(Debug)]
+struct AnyName(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError as C;
+        // WebPkiServerVerifier checks the chain first, the name last: a name mismatch means
+        // the chain was good.
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                C::NotValidForName | C::NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            r => r,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// One TLS connection over a socket `S`, either side: accepted (`new`) or opened by this
+/// server (`client`: a replica's master link, a cluster bus link, MIGRATE). Over a
+/// non-blocking socket, reads decrypt what the socket has; writes encrypt into rustls's buffer
+/// and push records to the socket until it would block (`wants_write` then says records are
+/// still queued: the loop keeps WRITABLE). Plaintext written during the handshake waits in
+/// rustls until it completes (a client's first command goes with its Finished).
 pub struct TlsStream<S> {
     pub sock: S,
-    tls: rustls::ServerConnection,
+    tls: rustls::Connection,
+}
+
+/// The client side of a link over a connected blocking socket, the handshake done within
+/// `timeout` (MIGRATE's connBlockingConnect); the timeouts stay set on the socket.
+pub fn connect_blocking(
+    sock: std::net::TcpStream,
+    host: &str,
+    timeout: std::time::Duration,
+) -> io::Result<TlsStream<std::net::TcpStream>> {
+    sock.set_read_timeout(Some(timeout))?;
+    sock.set_write_timeout(Some(timeout))?;
+    let mut t = TlsStream::client(sock, host)?;
+    t.handshake()?;
+    Ok(t)
+}
+
+/// A TLS connection this server opens is wanted but TLS is not configured.
+fn not_configured() -> io::Error {
+    io::Error::other("TLS is not configured (tls-cert-file, tls-key-file, tls-ca-cert-file)")
 }
 
 impl<S: Read + Write> TlsStream<S> {
     pub fn new(sock: S, cfg: Arc<ServerConfig>) -> io::Result<TlsStream<S>> {
         let tls = rustls::ServerConnection::new(cfg).map_err(io::Error::other)?;
-        Ok(TlsStream { sock, tls })
+        Ok(TlsStream {
+            sock,
+            tls: tls.into(),
+        })
+    }
+
+    /// A cluster bus connection accepted on the bus port.
+    pub fn accept_bus(sock: S) -> io::Result<TlsStream<S>> {
+        TlsStream::new(sock, bus_server().ok_or_else(not_configured)?)
+    }
+
+    /// The client side of a link to `host` (connTLSConnect): the ClientHello is queued, to go
+    /// with the first write or `handshake`. The certificate's names are not checked against
+    /// `host` (see `AnyName`); it is the SNI only when it is a DNS name.
+    pub fn client(sock: S, host: &str) -> io::Result<TlsStream<S>> {
+        let cfg = configs()
+            .and_then(|c| c.client)
+            .ok_or_else(not_configured)?;
+        let name = ServerName::try_from(host.to_string())
+            .unwrap_or_else(|_| ServerName::try_from("localhost").expect("a DNS name"));
+        let tls = rustls::ClientConnection::new(cfg, name).map_err(io::Error::other)?;
+        Ok(TlsStream {
+            sock,
+            tls: tls.into(),
+        })
+    }
+
+    /// The whole handshake on a blocking socket (connTLSBlockingConnect; the socket's
+    /// timeouts bound it).
+    pub fn handshake(&mut self) -> io::Result<()> {
+        while self.tls.is_handshaking() {
+            self.tls.complete_io(&mut self.sock)?;
+        }
+        self.push_records()
+    }
+
+    /// The same connection over another handle on its socket (blocking std to mio).
+    pub fn map_sock<T>(self, f: impl FnOnce(S) -> T) -> TlsStream<T> {
+        TlsStream {
+            sock: f(self.sock),
+            tls: self.tls,
+        }
     }
 
     /// Encrypted records are queued that the socket has not taken yet.

@@ -34,6 +34,7 @@ mod servers;
 mod setup;
 mod suite;
 mod test_all;
+mod tls_links;
 mod wasm;
 
 use oxidis_testkit::{golden_tcp, transcripts};

@@ -110,6 +110,10 @@ const SUITES: &[(&str, SuiteFn)] = &[
         |ctx, name| crate::cluster::run(ctx, name, crate::cluster::MIXED),
     ),
     (
+        "tls links: replication, cluster bus, MIGRATE with redis-server",
+        crate::tls_links::run,
+    ),
+    (
         "wasm package (node --test, golden, chromium)",
         crate::wasm::suite,
     ),

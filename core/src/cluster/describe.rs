@@ -12,6 +12,9 @@ use std::fmt::Write;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Filter {
     Client,
+    /// A plaintext client of a tls-cluster node: each node's plaintext port where it has one
+    /// (clusterGenNodesDescription's use_pport).
+    PlainClient,
     Config,
 }
 
@@ -48,9 +51,19 @@ fn name(n: &[u8; super::NAMELEN]) -> &str {
 /// clusterGenNodeDescription: one node's line (no newline), as CLUSTER NODES, CLUSTER REPLICAS
 /// and nodes.conf print it.
 pub fn node_line(c: &Cluster, node: &Node) -> String {
+    node_line_ports(c, node, false)
+}
+
+/// `node_line` with the plaintext port (pport) where the node has one, when `use_pport`.
+pub fn node_line_ports(c: &Cluster, node: &Node, use_pport: bool) -> String {
     let mut s = String::with_capacity(128);
     s.push_str(name(&node.name));
-    let _ = write!(s, " {}:{}@{}", node.ip, node.port, node.cport);
+    let port = if use_pport && node.pport != 0 {
+        node.pport
+    } else {
+        node.port
+    };
+    let _ = write!(s, " {}:{}@{}", node.ip, port, node.cport);
     if !node.hostname.is_empty() {
         let _ = write!(s, ",{}", node.hostname);
     }
@@ -155,7 +168,7 @@ pub fn nodes(cluster: &Cluster, filter: Filter) -> String {
         if filter == Filter::Config && n.flags & flags::HANDSHAKE != 0 {
             continue;
         }
-        out.push_str(&node_line(cluster, n));
+        out.push_str(&node_line_ports(cluster, n, filter == Filter::PlainClient));
         out.push('\n');
     }
     out

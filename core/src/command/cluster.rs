@@ -104,7 +104,8 @@ pub(crate) fn on_enable(srv: &mut Server) {
         0
     };
     let cport = match (cfg.cluster_announce_bus_port, cfg.cluster_port) {
-        (0, 0) => cfg.port.wrapping_add(crate::cluster::PORT_INCR),
+        // The bus port follows tls-port under tls-cluster (clusterInit).
+        (0, 0) => base.wrapping_add(crate::cluster::PORT_INCR),
         (0, p) => p as u16,
         (p, _) => p as u16,
     };
@@ -324,7 +325,12 @@ pub fn cluster_myid(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
 
 /// CLUSTER NODES
 pub fn cluster_nodes(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
-    let text = describe::nodes(cluster_of(ctx)?, Filter::Client);
+    let filter = if use_pport(ctx.srv, &ctx.clients[ctx.handle.0]) {
+        Filter::PlainClient
+    } else {
+        Filter::Client
+    };
+    let text = describe::nodes(cluster_of(ctx)?, filter);
     ctx.out().verbatim("txt", text.as_bytes());
     Ok(())
 }
@@ -363,8 +369,22 @@ fn replica_available(srv: &Server, n: &Node) -> bool {
     off != 0
 }
 
+/// Redis's use_pport: a tls-cluster node tells a plaintext client the plaintext ports.
+fn use_pport(srv: &Server, c: &Client) -> bool {
+    srv.config.tls_cluster && !c.info.tls
+}
+
+/// The port a client is told for node `n` (`use_pport && n->pport ? n->pport : n->port`).
+fn client_port(n: &Node, use_pport: bool) -> u16 {
+    if use_pport && n.pport != 0 {
+        n.pport
+    } else {
+        n.port
+    }
+}
+
 /// addNodeToNodeReply.
-fn node_entry(srv: &Server, out: &mut crate::resp::ReplyWriter<'_>, n: &Node) {
+fn node_entry(srv: &Server, out: &mut crate::resp::ReplyWriter<'_>, n: &Node, pport: bool) {
     let kind = srv.config.cluster_preferred_endpoint_type.0;
     out.array_len(4);
     match kind {
@@ -373,7 +393,7 @@ fn node_entry(srv: &Server, out: &mut crate::resp::ReplyWriter<'_>, n: &Node) {
         1 => out.bulk(b"?"),
         _ => out.nil(),
     }
-    out.int(i64::from(n.port));
+    out.int(i64::from(client_port(n, pport)));
     out.bulk(&n.name);
     let with_ip = kind != 0;
     let with_host = kind != 1 && !n.hostname.is_empty();
@@ -392,6 +412,7 @@ fn node_entry(srv: &Server, out: &mut crate::resp::ReplyWriter<'_>, n: &Node) {
 pub fn cluster_slots(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     cluster_of(ctx)?;
     let c = &mut ctx.clients[ctx.handle.0];
+    let pport = use_pport(ctx.srv, c);
     let mut out = crate::resp::ReplyWriter::new(&mut c.out, c.resp3);
     let srv = &*ctx.srv;
     let cl = srv.cluster.as_deref().expect("checked");
@@ -408,9 +429,9 @@ pub fn cluster_slots(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
         out.array_len(3 + replicas.len());
         out.int(i64::from(start));
         out.int(i64::from(end));
-        node_entry(srv, &mut out, n);
+        node_entry(srv, &mut out, n, pport);
         for r in replicas {
-            node_entry(srv, &mut out, r);
+            node_entry(srv, &mut out, r, pport);
         }
     }
     Ok(())
@@ -880,6 +901,7 @@ pub fn cluster_replicate(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> 
 
 /// CLUSTER REPLICAS node-id (and its old name SLAVES)
 pub fn cluster_replicas(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
+    let pport = use_pport(ctx.srv, &ctx.clients[ctx.handle.0]);
     let c = cluster_of(ctx)?;
     let n = known_node(c, args[2])?;
     if n.is_replica() {
@@ -889,7 +911,7 @@ pub fn cluster_replicas(ctx: &mut Ctx, args: &[&[u8]]) -> Result<(), CmdError> {
         .replicas
         .iter()
         .filter_map(|r| c.nodes.get(r))
-        .map(|r| describe::node_line(c, r))
+        .map(|r| describe::node_line_ports(c, r, pport))
         .collect();
     let mut out = ctx.out();
     out.array_len(lines.len());
@@ -1022,7 +1044,8 @@ pub(crate) enum Redirect {
 }
 
 /// clusterRedirectClient's text.
-pub(crate) fn redirect_text(srv: &Server, r: Redirect) -> Vec<u8> {
+/// `pport`: the client is told the plaintext port (see `use_pport`).
+pub(crate) fn redirect_text(srv: &Server, r: Redirect, pport: bool) -> Vec<u8> {
     match r {
         Redirect::CrossSlot => b"CROSSSLOT Keys in request don't hash to the same slot".to_vec(),
         Redirect::Unstable => b"TRYAGAIN Multiple keys request during rehashing of slot".to_vec(),
@@ -1039,7 +1062,10 @@ pub(crate) fn redirect_text(srv: &Server, r: Redirect) -> Vec<u8> {
             };
             let c = srv.cluster.as_deref();
             let (endpoint, port) = match c.and_then(|c| c.nodes.get(&n)) {
-                Some(node) => (preferred_endpoint(srv, node).to_string(), node.port),
+                Some(node) => (
+                    preferred_endpoint(srv, node).to_string(),
+                    client_port(node, pport),
+                ),
                 None => (String::new(), 0),
             };
             format!("{word} {slot} {endpoint}:{port}").into_bytes()
@@ -1210,7 +1236,7 @@ pub(crate) fn check(
     {
         return None;
     }
-    route(srv, c, cmd, args, now).map(|r| redirect_text(srv, r))
+    route(srv, c, cmd, args, now).map(|r| redirect_text(srv, r, use_pport(srv, c)))
 }
 
 /// clusterRedirectBlockedClientIfNeeded: a client blocked on keys of a slot this node no
@@ -1223,8 +1249,9 @@ pub(crate) fn blocked_redirect(
     last_cmd_write: bool,
 ) -> Option<Vec<u8>> {
     let cl = srv.cluster.as_deref()?;
+    let pport = use_pport(srv, c);
     if cl.state == Health::Fail {
-        return Some(redirect_text(srv, Redirect::DownState));
+        return Some(redirect_text(srv, Redirect::DownState, pport));
     }
     let slot = key_hash_slot(key);
     let mut node = cl.slots[slot as usize];
@@ -1235,8 +1262,8 @@ pub(crate) fn blocked_redirect(
     }
     if node != Some(cl.myself) && cl.importing_slots_from[slot as usize].is_none() {
         return Some(match node {
-            None => redirect_text(srv, Redirect::DownUnbound),
-            Some(n) => redirect_text(srv, Redirect::Moved(slot, n)),
+            None => redirect_text(srv, Redirect::DownUnbound, pport),
+            Some(n) => redirect_text(srv, Redirect::Moved(slot, n), pport),
         });
     }
     None
@@ -1354,6 +1381,55 @@ mod tests {
         assert_eq!(
             run(&mut eng, id, "CLUSTER COUNTKEYSINSLOT 5061"),
             Reply::Int(0)
+        );
+    }
+
+    #[test]
+    fn tls_cluster_tells_plaintext_clients_the_plaintext_ports() {
+        let mut cfg = Config::default();
+        for (k, v) in [
+            ("cluster-enabled", "yes"),
+            ("port", "7000"),
+            ("tls-port", "7100"),
+            ("tls-cluster", "yes"),
+        ] {
+            cfg.set(k, v.as_bytes()).unwrap();
+        }
+        let mut eng = Engine::new(cfg, 1);
+        let plain = eng.connect(UnixMillis(0), ConnInfo::default());
+        let tls = ConnInfo {
+            tls: true,
+            ..ConnInfo::default()
+        };
+        let tls = eng.connect(UnixMillis(0), tls);
+        assert_eq!(
+            run(&mut eng, plain, "CLUSTER ADDSLOTSRANGE 0 8000"),
+            Reply::simple("OK")
+        );
+        add_peer(&mut eng, b'b', 7101, 8001..=16383);
+        let c = eng.srv.cluster.as_deref_mut().unwrap();
+        c.nodes.get_mut(&[b'b'; 40]).unwrap().pport = 7001;
+        c.state = crate::cluster::Health::Ok;
+        assert_eq!(
+            run(&mut eng, plain, "GET foo"),
+            err("MOVED 12182 127.0.0.1:7001")
+        );
+        assert_eq!(
+            run(&mut eng, tls, "GET foo"),
+            err("MOVED 12182 127.0.0.1:7101")
+        );
+        let nodes = |eng: &mut Engine, id| match run(eng, id, "CLUSTER NODES") {
+            Reply::Bulk(b) | Reply::Verbatim(_, b) => String::from_utf8(b).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        let (p, t) = (nodes(&mut eng, plain), nodes(&mut eng, tls));
+        assert!(
+            p.contains(" 127.0.0.1:7001@17101 ") && p.contains(":7000@17100 "),
+            "{p}"
+        );
+        assert!(
+            t.contains(" 127.0.0.1:7101@17101 ") && t.contains(":7100@17100 "),
+            "{t}"
         );
     }
 

@@ -990,6 +990,7 @@ mod tests {
             addr: addr.into(),
             laddr: "127.0.0.1:6379".into(),
             unix_socket: false,
+            tls: false,
             fd: None,
         }
     }

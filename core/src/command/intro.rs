@@ -2388,6 +2388,7 @@ mod tests {
                 laddr: "127.0.0.1:6379".into(),
                 fd: None,
                 unix_socket: false,
+                tls: false,
             },
         );
         assert_eq!(s.raw(&["MONITOR"]), b"+OK\r\n");

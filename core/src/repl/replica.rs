@@ -603,6 +603,8 @@ fn send_handshake(srv: &mut Server, c: &mut Client) {
     }
     let port = if cfg.replica_announce_port != 0 {
         cfg.replica_announce_port as u64
+    } else if cfg.tls_replication && cfg.tls_port != 0 {
+        cfg.tls_port as u64
     } else {
         u64::from(srv.host.tcp_port)
     };
