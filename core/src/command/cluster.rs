@@ -1068,6 +1068,21 @@ pub(crate) fn query_slot(cmd: &CommandSpec, args: &[&[u8]]) -> Option<u16> {
     routing_keys(cmd, args).first().map(|k| key_hash_slot(k))
 }
 
+/// The slot processCommand's getNodeByQuery leaves in c->slot for a request served here: its
+/// first key's, for EXEC the first of the transaction's queued commands' (None: no key).
+pub(crate) fn request_slot(c: &Client, cmd: &CommandSpec, args: &[&[u8]]) -> Option<u16> {
+    if cmd.name != "exec" {
+        return query_slot(cmd, args);
+    }
+    if !c.tx.active {
+        return None;
+    }
+    c.tx.queue.iter().find_map(|q| {
+        let a: Vec<&[u8]> = q.args.iter().map(Vec::as_slice).collect();
+        query_slot(q.cmd, &a)
+    })
+}
+
 /// Whether the key is there for a migration check (lookupKeyReadWithFlags with NOEXPIRE: an
 /// expired key counts as missing but stays).
 fn key_present(srv: &Server, key: &[u8], now: crate::time::UnixMillis) -> bool {
