@@ -82,8 +82,8 @@ struct Transfer {
     /// Disk mode: where the payload is.
     file: SyncFile,
     mode: LoadMode,
-    /// The RDB parser and the keys it produced (Redis's tempDb, or the flushed dataset's
-    /// new content: applied when the load ends).
+    /// The RDB parser and, for swapdb, the keys it produced (Redis's tempDb, swapped in when
+    /// the load ends; the other modes insert them into the flushed dataset as parsed).
     loader: crate::rdb::Loader,
     keys: Vec<crate::rdb::LoadedKey>,
     /// Disk mode: the payload is complete and stored, the old data gone; `buf[pos..]` is
@@ -1006,15 +1006,24 @@ fn transfer_input(
     } else {
         t.buf.len()
     };
+    srv.sync_access(now);
     let result = {
         let Server {
-            config, rng, repl, ..
+            config,
+            rng,
+            repl,
+            dbs,
+            ..
         } = &mut *srv;
         let t = &mut repl.replica.transfer;
-        let keys = &mut t.keys;
+        let (keys, direct) = (&mut t.keys, t.mode != LoadMode::Swapdb);
         t.loader
             .step(&t.buf[..body_len], complete, config, rng, usize::MAX, |k| {
-                keys.push(k)
+                if direct {
+                    crate::command::persistence::insert_loaded_key(dbs, k);
+                } else {
+                    keys.push(k);
+                }
             })
     };
     let (consumed, done) = match result {
@@ -1137,15 +1146,21 @@ fn disk_load_step(
         }
         complete = read >= size;
     }
+    // Into the flushed dataset as parsed (rdbLoad), others getting -LOADING meanwhile; IDLE
+    // and FREQ convert on the current clock.
+    srv.sync_access(now);
     let result = {
         let Server {
-            config, rng, repl, ..
+            config,
+            rng,
+            repl,
+            dbs,
+            ..
         } = &mut *srv;
         let t = &mut repl.replica.transfer;
-        let keys = &mut t.keys;
         t.loader
             .step(&t.buf[t.pos..], complete, config, rng, budget, |k| {
-                keys.push(k)
+                crate::command::persistence::insert_loaded_key(dbs, k)
             })
     };
     match result {
@@ -1194,6 +1209,8 @@ fn load_failed(srv: &mut Server, clients: &mut slab::Slab<Client>, e: &str) {
         srv.events.push_back(Event::Log(
             "MASTER <-> REPLICA sync: Discarding temporary DB in background".into(),
         ));
+    } else {
+        drop_partial_load(srv);
     }
     fail(
         srv,
@@ -1201,6 +1218,16 @@ fn load_failed(srv: &mut Server, clients: &mut slab::Slab<Client>, e: &str) {
         &format!("Failed trying to load the MASTER synchronization DB: {e}"),
         true,
     );
+}
+
+/// A load into the flushed dataset failed: what it inserted goes (emptyData), so the dataset
+/// is empty until the next sync.
+fn drop_partial_load(srv: &mut Server) {
+    let lazy = srv.config.replica_lazy_flush;
+    for i in 0..srv.dbs.len() {
+        let (k, e) = srv.dbs[i].flush_all();
+        srv.free_db(k, e, lazy);
+    }
 }
 
 /// The end of readSyncBulkPayload: the loaded keys become the dataset (swapdb: the old one
@@ -1228,13 +1255,22 @@ fn finish_load(
     stop_loading(srv);
     srv.persist.last_load_keys_loaded = info.keys_loaded;
     srv.persist.last_load_keys_expired = info.keys_expired;
-    if let Err(e) = crate::command::persistence::apply_loaded_with_functions(
-        srv,
-        t.keys,
-        &info.functions,
-        true,
-        false,
-    ) {
+    // Disk and diskless loads put the keys in as they were parsed; swapdb's come now.
+    let applied = if t.mode == LoadMode::Swapdb {
+        crate::command::persistence::apply_loaded_with_functions(
+            srv,
+            t.keys,
+            &info.functions,
+            true,
+            false,
+        )
+    } else {
+        crate::command::persistence::apply_loaded_functions(srv, &info.functions)
+    };
+    if let Err(e) = applied {
+        if t.mode != LoadMode::Swapdb {
+            drop_partial_load(srv);
+        }
         fail(
             srv,
             clients,
@@ -1875,6 +1911,41 @@ mod tests {
         assert_eq!(loading(&mut eng, c), ("0".into(), "0".into()));
         assert_eq!(cmd(&mut eng, c, &["DBSIZE"]), b":200\r\n");
         assert_eq!(cmd(&mut eng, c, &["GET", "old"]), b"$-1\r\n");
+    }
+
+    /// Disk and diskless loads insert the keys as they parse them; a payload found corrupt
+    /// at its end (the checksum) leaves no partial dataset behind.
+    #[test]
+    fn a_load_failing_at_the_checksum_leaves_the_dataset_empty() {
+        let (mut m, mc) = engine(Config::default());
+        for i in 0..200 {
+            cmd(&mut m, mc, &["SET", &format!("key:{i}"), &"v".repeat(40)]);
+        }
+        let mut rdb = m.export_rdb(T0);
+        let n = rdb.len();
+        rdb[n - 1] ^= 0xff;
+        for mode in ["disabled", "on-empty-db"] {
+            let mut cfg = Config::default();
+            cfg.set("repl-diskless-load", mode.as_bytes())
+                .expect("valid");
+            cfg.set("loading-process-events-interval-bytes", b"1024")
+                .expect("valid");
+            let (mut eng, c) = engine(cfg);
+            let host = crate::repl::master::tests::FileHost::default();
+            eng.set_persist_host(Box::new(host.clone()));
+            let own = eng.server().repl.replid.clone();
+            let link = handshake(&mut eng, c, &multibulk(&["PSYNC", &own, "1"]));
+            eng.feed(T0, link, &sized_payload(&rdb));
+            let mut turns = 0;
+            while eng.server().repl.replica.state == State::Transfer {
+                eng.tick(T0);
+                turns += 1;
+                assert!(turns < 100);
+            }
+            assert_ne!(eng.server().repl.replica.state, State::Connected, "{mode}");
+            assert_eq!(loading(&mut eng, c), ("0".into(), "0".into()));
+            assert_eq!(cmd(&mut eng, c, &["DBSIZE"]), b":0\r\n", "{mode}");
+        }
     }
 
     #[test]
