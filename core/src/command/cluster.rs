@@ -550,7 +550,7 @@ pub fn cluster_links(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
         };
         out.bulk(events);
         out.bulk(b"send-buffer-allocated");
-        out.int(l.sndbuf.capacity().max(pending) as i64);
+        out.int(l.sndbuf_alloc.max(pending) as i64);
         out.bulk(b"send-buffer-used");
         out.int(pending as i64);
     }
