@@ -117,7 +117,7 @@ fn sds_header(len: usize) -> (usize, usize) {
     } else if len < 1 << 16 {
         (5, (1 << 16) - 1)
     } else if (len as u64) < 1 << 32 {
-        (9, (1usize << 32) - 1)
+        (9, usize::try_from(u32::MAX).unwrap_or(usize::MAX))
     } else {
         (17, usize::MAX)
     }
