@@ -235,6 +235,11 @@ pub struct Client {
     pub(crate) out_peak: usize,
     /// Cluster mode: ASKING and READONLY (command/cluster.rs).
     pub(crate) cluster_flags: u8,
+    /// Cluster mode: the slot of the keys of the command being run (Redis's c->slot, which
+    /// processCommand's getNodeByQuery sets: for EXEC, the transaction's), None without keys.
+    /// A script keeps to it and sets it with the first key it touches when None
+    /// (scriptVerifyClusterState), so it carries over to the next scripts of an EXEC.
+    pub(crate) slot: Option<u16>,
     inbuf: Vec<u8>,
     decoder: RequestDecoder,
 }
@@ -478,6 +483,7 @@ fn new_client(srv: &Server, now: UnixMillis, info: ConnInfo, client_id: u64) -> 
         woff: 0,
         out_peak: 0,
         cluster_flags: 0,
+        slot: None,
         inbuf: Vec::new(),
         decoder,
     }

@@ -52,6 +52,46 @@ pub struct State {
     /// repldbfd), by handle.
     pub sync_files: std::collections::HashMap<u64, File>,
     pub next_sync_handle: u64,
+    /// A replica's disk-mode full sync: the temp file the master's payload is written to.
+    pub sync_tmp: Option<SyncTmp>,
+}
+
+/// Redis's repl_transfer_fd / repl_transfer_tmpfile / repl_transfer_last_fsync_off.
+pub struct SyncTmp {
+    file: File,
+    path: PathBuf,
+    written: u64,
+    synced: u64,
+}
+
+/// REPL_MAX_WRITTEN_BEFORE_FSYNC: the received payload is flushed to disk every 8 MB.
+const SYNC_TMP_FSYNC_EVERY: u64 = 8 << 20;
+
+/// rdb_fsync_range: on Linux, sync_file_range(WAIT_BEFORE | WRITE) (starts writeback of the
+/// range, waiting for the previous one); elsewhere fsync.
+fn fsync_range(f: &File, off: u64, len: u64) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: a plain syscall on an open descriptor.
+        let r = unsafe {
+            libc::sync_file_range(
+                f.as_raw_fd(),
+                off as libc::off64_t,
+                len as libc::off64_t,
+                libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE,
+            )
+        };
+        if r == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (off, len);
+        f.sync_data()
+    }
 }
 
 pub type Shared = Rc<RefCell<State>>;
@@ -307,34 +347,88 @@ impl PersistHost for Host {
         }
     }
 
-    /// readSyncBulkPayload's disk path: `temp-<unixtime>.<pid>.rdb`, fsync, rename over
-    /// dbfilename.
-    fn store_sync_rdb(&mut self, rdb: &[u8]) -> Result<bool, String> {
-        use std::io::Write;
-        let st = self.shared.borrow();
+    /// readSyncBulkPayload's disk path: `temp-<unixtime>.<pid>.rdb` in `dir`, created
+    /// exclusively.
+    fn create_sync_tmp(&mut self) -> Result<bool, String> {
+        let mut st = self.shared.borrow_mut();
+        if let Some(old) = st.sync_tmp.take() {
+            let _ = fs::remove_file(&old.path);
+        }
         let secs = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let tmp = st
+        let path = st
             .dir
             .join(format!("temp-{secs}.{}.rdb", std::process::id()));
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| crate::log::strerror(&e))?;
+        st.sync_tmp = Some(SyncTmp {
+            file,
+            path,
+            written: 0,
+            synced: 0,
+        });
+        Ok(true)
+    }
+
+    /// write() per chunk received; sync_file_range every 8 MB written.
+    fn write_sync_tmp(&mut self, bytes: &[u8]) -> Result<(), String> {
+        use std::io::Write;
+        let mut st = self.shared.borrow_mut();
+        let t = st.sync_tmp.as_mut().ok_or("no temp file")?;
+        t.file
+            .write_all(bytes)
+            .map_err(|e| crate::log::strerror(&e))?;
+        t.written += bytes.len() as u64;
+        if t.written >= t.synced + SYNC_TMP_FSYNC_EVERY {
+            let len = t.written - t.synced;
+            // Redis ignores this call's result too: the final fsync reports.
+            let _ = fsync_range(&t.file, t.synced, len);
+            t.synced += len;
+        }
+        Ok(())
+    }
+
+    /// fsync, rename over dbfilename (the old file, if any, closed off the loop: Redis's
+    /// bioCreateCloseJob, so the unlink of a big file does not block), fsync the dir.
+    fn commit_sync_tmp(&mut self) -> Result<(), String> {
+        let mut st = self.shared.borrow_mut();
+        let t = st.sync_tmp.take().ok_or("no temp file")?;
         let dst = st.rdb_path();
-        let res = (|| -> io::Result<()> {
-            let mut f = File::create(&tmp)?;
-            f.write_all(rdb)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &dst)?;
-            match dst.parent() {
-                Some(d) if !d.as_os_str().is_empty() => fsync_dir(d),
-                _ => fsync_dir(Path::new(".")),
-            }
-        })();
-        match res {
-            Ok(()) => Ok(true),
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                Err(crate::log::strerror(&e))
-            }
+        let name = st.dbfilename.clone();
+        let fail = |what: &str, e: &io::Error| {
+            format!(
+                "Failed trying to {what} in MASTER <-> REPLICA synchronization: {}",
+                crate::log::strerror(e)
+            )
+        };
+        if let Err(e) = t.file.sync_all() {
+            let _ = fs::remove_file(&t.path);
+            return Err(fail("sync the temp DB to disk", &e));
+        }
+        drop(t.file);
+        let old = File::open(&dst).ok();
+        if let Err(e) = fs::rename(&t.path, &dst) {
+            let _ = fs::remove_file(&t.path);
+            return Err(fail(&format!("rename the temp DB into {name}"), &e));
+        }
+        if let Some(old) = old {
+            std::thread::spawn(move || drop(old));
+        }
+        let dir = match dst.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fsync_dir(&dir).map_err(|e| fail(&format!("sync DB directory {name}"), &e))
+    }
+
+    fn discard_sync_tmp(&mut self) {
+        if let Some(t) = self.shared.borrow_mut().sync_tmp.take() {
+            drop(t.file);
+            let _ = fs::remove_file(&t.path);
         }
     }
 

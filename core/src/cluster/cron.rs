@@ -35,15 +35,25 @@ fn cluster_cron(c: &mut Cluster, srv: &mut Server, clients: &mut Clients, now: u
         let Some(node) = c.nodes.get(&name) else {
             continue;
         };
-        // clusterNodeCronFreeLinkOnBufferLimitReached.
+        // clusterNodeCronResizeBuffers: a buffer using under a fifth of its allocation is
+        // trimmed to its length (sdsRemoveFreeSpace).
+        for h in [node.link, node.inbound_link].into_iter().flatten() {
+            if let Some(l) = c.links.get_mut(h.0) {
+                let used = l.sndbuf.len() + l.unsent;
+                if l.sndbuf_alloc.saturating_sub(used) / 4 > used {
+                    l.sndbuf_alloc = used;
+                }
+            }
+        }
+        // clusterNodeCronFreeLinkOnBufferLimitReached: on the allocation (sdsalloc).
         if limit != 0 {
             for h in [node.link, node.inbound_link].into_iter().flatten() {
-                if c.links.get(h.0).is_some_and(|l| l.sndbuf.len() > limit) {
+                if c.links.get(h.0).is_some_and(|l| l.sndbuf_alloc > limit) {
                     let line = format!(
                         "Freeing cluster link({} node {}, used memory: {}) due to exceeding send buffer memory limit.",
                         if c.links[h.0].inbound { "from" } else { "to" },
                         name_str(&name),
-                        c.links[h.0].sndbuf.len()
+                        c.links[h.0].sndbuf_alloc
                     );
                     log(srv, line);
                     free_link(c, srv, h, true);

@@ -87,6 +87,57 @@ pub struct Link {
     /// Bytes the host holds that its socket has not taken yet (`Engine::cluster_link_unsent`):
     /// with `sndbuf`, what Redis's link->sndbuf holds (CLUSTER LINKS' `w` and buffer use).
     pub unsent: usize,
+    /// What Redis's link->sndbuf would have allocated (sdsalloc: grown greedily by
+    /// sdsMakeRoomFor under jemalloc's size classes, trimmed by the cron): CLUSTER LINKS'
+    /// `send-buffer-allocated` and what cluster-link-sendbuf-limit compares.
+    pub sndbuf_alloc: usize,
+}
+
+/// sdsempty()'s allocation: jemalloc's 8-byte class less the type-8 header and the NUL.
+pub(crate) const EMPTY_SDS_ALLOC: usize = 4;
+
+/// jemalloc's usable size for a request of `size` bytes (5.x, 16-byte quantum: four
+/// classes per doubling above 64 bytes).
+fn je_usable(size: usize) -> usize {
+    if size <= 8 {
+        return 8;
+    }
+    if size <= 64 {
+        return size.div_ceil(16) * 16;
+    }
+    let k = usize::BITS - 1 - (size - 1).leading_zeros();
+    let step = 1usize << (k - 2);
+    size.div_ceil(step) * step
+}
+
+/// sdsReqType's header size and the type's largest length.
+fn sds_header(len: usize) -> (usize, usize) {
+    if len < 1 << 8 {
+        (3, (1 << 8) - 1)
+    } else if len < 1 << 16 {
+        (5, (1 << 16) - 1)
+    } else if (len as u64) < 1 << 32 {
+        (9, usize::try_from(u32::MAX).unwrap_or(usize::MAX))
+    } else {
+        (17, usize::MAX)
+    }
+}
+
+/// sdsMakeRoomFor (greedy) on a buffer of `len` bytes in `alloc`, for `add` more: the new
+/// allocation.
+pub(crate) fn sds_make_room(alloc: usize, len: usize, add: usize) -> usize {
+    if alloc.saturating_sub(len) >= add {
+        return alloc;
+    }
+    const SDS_MAX_PREALLOC: usize = 1024 * 1024;
+    let mut newlen = len + add;
+    if newlen < SDS_MAX_PREALLOC {
+        newlen *= 2;
+    } else {
+        newlen += SDS_MAX_PREALLOC;
+    }
+    let (hdr, max) = sds_header(newlen);
+    (je_usable(hdr + newlen + 1) - hdr - 1).min(max)
 }
 
 /// clusterNodeFailReport.
@@ -473,5 +524,27 @@ impl crate::engine::Engine {
             c.config_fsync = true;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod sds_tests {
+    use super::*;
+
+    /// Figures read from redis-server 7.0.15 (jemalloc 5.3): CLUSTER LINKS showed
+    /// send-buffer-allocated 5114 for a first 2256-byte PING queued on an empty buffer.
+    #[test]
+    fn sds_growth_as_redis_under_jemalloc() {
+        assert_eq!(je_usable(4), 8);
+        assert_eq!(je_usable(17), 32);
+        assert_eq!(je_usable(4518), 5120);
+        assert_eq!(je_usable(16385), 20480);
+        assert_eq!(sds_make_room(EMPTY_SDS_ALLOC, 0, 2256), 5114);
+        assert_eq!(sds_make_room(0, 0, 2256), 5114);
+        // Room left: unchanged.
+        assert_eq!(sds_make_room(5114, 2256, 2256), 5114);
+        // Small: a type-8 header, capped at 255.
+        assert_eq!(sds_make_room(0, 0, 100), 220);
+        assert_eq!(sds_make_room(0, 0, 127), 255);
     }
 }

@@ -377,6 +377,7 @@ pub(crate) fn create_link(
         peer_ip,
         local_ip: String::new(),
         unsent: 0,
+        sndbuf_alloc: super::EMPTY_SDS_ALLOC,
     }));
     if let Some(n) = node {
         c.node_mut(&n).link = Some(h);
@@ -431,6 +432,7 @@ pub(crate) fn send_bytes(
         return;
     };
     let was_empty = l.sndbuf.is_empty();
+    l.sndbuf_alloc = super::sds_make_room(l.sndbuf_alloc, l.sndbuf.len() + l.unsent, bytes.len());
     l.sndbuf.extend_from_slice(bytes);
     if was_empty && !l.sndbuf.is_empty() && !l.connecting {
         srv.events.push_back(Event::ClusterOutput(h));

@@ -571,7 +571,7 @@ pub fn cluster_links(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
         };
         out.bulk(events);
         out.bulk(b"send-buffer-allocated");
-        out.int(l.sndbuf.capacity().max(pending) as i64);
+        out.int(l.sndbuf_alloc.max(pending) as i64);
         out.bulk(b"send-buffer-used");
         out.int(pending as i64);
     }
@@ -1092,6 +1092,21 @@ fn routing_keys<'a>(cmd: &CommandSpec, args: &[&'a [u8]]) -> Vec<&'a [u8]> {
 /// The slot getNodeByQuery reports for a request served here: its first key's (None: no key).
 pub(crate) fn query_slot(cmd: &CommandSpec, args: &[&[u8]]) -> Option<u16> {
     routing_keys(cmd, args).first().map(|k| key_hash_slot(k))
+}
+
+/// The slot processCommand's getNodeByQuery leaves in c->slot for a request served here: its
+/// first key's, for EXEC the first of the transaction's queued commands' (None: no key).
+pub(crate) fn request_slot(c: &Client, cmd: &CommandSpec, args: &[&[u8]]) -> Option<u16> {
+    if cmd.name != "exec" {
+        return query_slot(cmd, args);
+    }
+    if !c.tx.active {
+        return None;
+    }
+    c.tx.queue.iter().find_map(|q| {
+        let a: Vec<&[u8]> = q.args.iter().map(Vec::as_slice).collect();
+        query_slot(q.cmd, &a)
+    })
 }
 
 /// Whether the key is there for a migration check (lookupKeyReadWithFlags with NOEXPIRE: an

@@ -680,6 +680,7 @@ fn process_command(
             }
             return reject(srv, clients, Some(cmd), msg);
         }
+        clients[id.0].slot = cluster::request_slot(&clients[id.0], cmd, args);
     }
     // The maxmemory directive: evict before every command, then refuse what may grow memory
     // when nothing more can go (not while a busy script yields: its propagation must not mix

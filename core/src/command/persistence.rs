@@ -719,10 +719,33 @@ pub fn apply_loaded_with_functions(
     flush: bool,
     merge: bool,
 ) -> Result<(), String> {
-    use crate::script::function::{self, Policy};
     if functions.is_empty() && !flush {
         return apply_loaded(srv, keys, flush, merge);
     }
+    with_functions(srv, functions, flush, merge, |srv| {
+        apply_loaded(srv, keys, flush, merge)
+    })
+}
+
+/// A replica's load that inserted the keys as it parsed them (over a flushed dataset): the
+/// RDB's functions replace all the libraries.
+pub(crate) fn apply_loaded_functions(
+    srv: &mut Server,
+    functions: &[Vec<u8>],
+) -> Result<(), String> {
+    with_functions(srv, functions, true, false, |_| Ok(()))
+}
+
+/// The RDB's libraries are created and checked, then `apply` puts the keys in, then the
+/// libraries are installed (none of them if either step failed).
+fn with_functions(
+    srv: &mut Server,
+    functions: &[Vec<u8>],
+    flush: bool,
+    merge: bool,
+    apply: impl FnOnce(&mut Server) -> Result<(), String>,
+) -> Result<(), String> {
+    use crate::script::function::{self, Policy};
     let libs = function::create_all(srv, functions).map_err(|e| {
         format!(
             "Failed loading library, {}",
@@ -743,7 +766,7 @@ pub fn apply_loaded_with_functions(
             String::from_utf8_lossy(&e)
         ));
     }
-    if let Err(e) = apply_loaded(srv, keys, flush, merge) {
+    if let Err(e) = apply(srv) {
         function::discard(srv, libs);
         return Err(e);
     }
@@ -777,23 +800,29 @@ pub fn apply_loaded(
         }
     }
     for k in keys {
-        let Some(db) = srv.dbs.get_mut(k.db) else {
-            continue;
-        };
-        db.remove(&k.key);
-        db.insert_loaded(&k.key, k.value);
-        if let Some(at) = k.expire_ms {
-            db.set_expire(&k.key, at);
-        }
-        // rdbLoad's objectSetLRUOrLFU: the IDLE opcode counts under LRU-style policies,
-        // FREQ under LFU ones.
-        let field = (k.idle_secs.and_then(|s| db.access.field_for_idle_secs(s)))
-            .or_else(|| k.freq.and_then(|f| db.access.field_for_freq(f)));
-        if let Some(f) = field {
-            db.set_lru(&k.key, f);
-        }
+        insert_loaded_key(&mut srv.dbs, k);
     }
     Ok(())
+}
+
+/// One loaded key into its database (replacing one of that name), with its expiry and its
+/// IDLE / FREQ.
+pub(crate) fn insert_loaded_key(dbs: &mut [crate::keyspace::Db], k: rdb::LoadedKey) {
+    let Some(db) = dbs.get_mut(k.db) else {
+        return;
+    };
+    db.remove(&k.key);
+    db.insert_loaded(&k.key, k.value);
+    if let Some(at) = k.expire_ms {
+        db.set_expire(&k.key, at);
+    }
+    // rdbLoad's objectSetLRUOrLFU: the IDLE opcode counts under LRU-style policies, FREQ
+    // under LFU ones.
+    let field = (k.idle_secs.and_then(|s| db.access.field_for_idle_secs(s)))
+        .or_else(|| k.freq.and_then(|f| db.access.field_for_freq(f)));
+    if let Some(f) = field {
+        db.set_lru(&k.key, f);
+    }
 }
 
 #[cfg(test)]

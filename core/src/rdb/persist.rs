@@ -49,13 +49,27 @@ pub trait PersistHost {
         let _ = (dbs, opts);
         Ok(false)
     }
-    /// A replica's full sync with repl-diskless-load disabled: write the master's RDB to a
-    /// temp file and rename it to `dbfilename` (readSyncBulkPayload's disk path), before the
-    /// engine loads it. Ok(false): this host keeps no files.
-    fn store_sync_rdb(&mut self, rdb: &[u8]) -> Result<bool, String> {
-        let _ = rdb;
+    /// A replica's full sync with repl-diskless-load disabled (readSyncBulkPayload's disk
+    /// path): create the temp file (`temp-<unixtime>.<pid>.rdb`) the master's payload is
+    /// written to as it arrives. Ok(false): this host keeps no files (the engine then keeps
+    /// the payload in memory). Err: why the file could not be opened (strerror).
+    fn create_sync_tmp(&mut self) -> Result<bool, String> {
         Ok(false)
     }
+    /// Appends received payload bytes to the temp file, fsyncing what was written every
+    /// 8 MB (REPL_MAX_WRITTEN_BEFORE_FSYNC) so the final fsync has little left to do.
+    fn write_sync_tmp(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let _ = bytes;
+        Err("this host keeps no files".into())
+    }
+    /// The payload is complete: fsync the temp file, rename it over `dbfilename`, fsync the
+    /// directory. Err: the whole reason, as Redis logs it ("Failed trying to rename the temp
+    /// DB into ... in MASTER <-> REPLICA synchronization: ...").
+    fn commit_sync_tmp(&mut self) -> Result<(), String> {
+        Err("this host keeps no files".into())
+    }
+    /// The transfer failed or was cut: close the temp file and delete it.
+    fn discard_sync_tmp(&mut self) {}
     /// A disk-based full sync: open `dbfilename` for one replica (Redis's repldbfd: a later
     /// save renaming a new file over it does not change what this replica gets) and return
     /// (handle, size). Ok(None): this host has no files; the engine then uses `read_rdb`.

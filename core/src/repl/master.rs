@@ -1931,6 +1931,9 @@ pub(crate) mod tests {
         pub open: std::rc::Rc<std::cell::Cell<i32>>,
         /// remove_rdb calls that found a file.
         pub removed: std::rc::Rc<std::cell::Cell<i32>>,
+        /// A replica's temp file while its sync payload arrives, and the sizes written to it.
+        pub tmp: std::rc::Rc<std::cell::RefCell<Option<Vec<u8>>>>,
+        pub writes: std::rc::Rc<std::cell::RefCell<Vec<usize>>>,
     }
 
     impl crate::rdb::persist::PersistHost for FileHost {
@@ -1975,9 +1978,23 @@ pub(crate) mod tests {
             assert_eq!(h, 7);
             self.open.set(self.open.get() - 1);
         }
-        fn store_sync_rdb(&mut self, rdb: &[u8]) -> Result<bool, String> {
-            *self.file.borrow_mut() = rdb.to_vec();
+        fn create_sync_tmp(&mut self) -> Result<bool, String> {
+            *self.tmp.borrow_mut() = Some(Vec::new());
             Ok(true)
+        }
+        fn write_sync_tmp(&mut self, bytes: &[u8]) -> Result<(), String> {
+            self.writes.borrow_mut().push(bytes.len());
+            let mut tmp = self.tmp.borrow_mut();
+            tmp.as_mut().ok_or("no temp file")?.extend_from_slice(bytes);
+            Ok(())
+        }
+        fn commit_sync_tmp(&mut self) -> Result<(), String> {
+            let tmp = self.tmp.borrow_mut().take().ok_or("no temp file")?;
+            *self.file.borrow_mut() = tmp;
+            Ok(())
+        }
+        fn discard_sync_tmp(&mut self) {
+            self.tmp.borrow_mut().take();
         }
         fn remove_rdb(&mut self) -> bool {
             let had = !self.file.borrow().is_empty();

@@ -53,8 +53,9 @@ pub struct Cached {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum LoadMode {
     /// repl-diskless-load disabled, or on-empty-db over a non-empty dataset: the payload is
-    /// received whole (the old data still served), stored as dbfilename, then the old data
-    /// goes and the file is parsed a budget per loop turn, `loading:1`, others get -LOADING.
+    /// written to a temp file as it arrives (the old data still served), renamed to
+    /// dbfilename when complete, then the old data goes and the file is read and parsed a
+    /// budget per loop turn, `loading:1`, others get -LOADING.
     #[default]
     Disk,
     /// on-empty-db over an empty dataset: parsed as it arrives, `loading:1` meanwhile.
@@ -74,17 +75,33 @@ struct Transfer {
     eof_mark: Option<Vec<u8>>,
     /// Whether the size line has been read.
     started: bool,
-    /// Received payload bytes not parsed yet (disk mode: the whole payload).
+    /// Received payload bytes not parsed yet. Disk mode: with a host file, at most the
+    /// last 40 bytes received (they may be the EOF mark) while the payload arrives, then a
+    /// window of the file being loaded; without one, the whole payload.
     buf: Vec<u8>,
+    /// Disk mode: where the payload is.
+    file: SyncFile,
     mode: LoadMode,
-    /// The RDB parser and the keys it produced (Redis's tempDb, or the flushed dataset's
-    /// new content: applied when the load ends).
+    /// The RDB parser and, for swapdb, the keys it produced (Redis's tempDb, swapped in when
+    /// the load ends; the other modes insert them into the flushed dataset as parsed).
     loader: crate::rdb::Loader,
     keys: Vec<crate::rdb::LoadedKey>,
     /// Disk mode: the payload is complete and stored, the old data gone; `buf[pos..]` is
     /// parsed a budget at a time.
     loading: bool,
     pos: usize,
+}
+
+/// Where a disk-mode payload is kept (Redis's repl_transfer_fd / repl_transfer_tmpfile).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum SyncFile {
+    /// In `buf` (not disk mode, or a host without files).
+    #[default]
+    Memory,
+    /// Written to the host's temp file as it arrives.
+    Tmp,
+    /// Renamed to dbfilename and opened for loading: `read` of its `size` bytes are read.
+    Opened { handle: u64, size: u64, read: u64 },
 }
 
 /// The replica-side state (Redis's server.masterhost, repl_state, master client, ...).
@@ -707,6 +724,8 @@ fn start_transfer(srv: &mut Server) {
     let now = srv.last_tick_ms();
     let r = &mut srv.repl.replica;
     r.state = State::Transfer;
+    discard_sync_file(srv);
+    let r = &mut srv.repl.replica;
     r.transfer = Transfer::default();
     r.sync_read = 0;
     r.transfer_start = now;
@@ -715,8 +734,24 @@ fn start_transfer(srv: &mut Server) {
 /// Ends a transfer however it went (stopLoading): the parser and its keys go, the loading
 /// flags are cleared.
 fn reset_transfer(srv: &mut Server) {
+    discard_sync_file(srv);
     srv.repl.replica.transfer = Transfer::default();
     stop_loading(srv);
+}
+
+/// The disk-mode payload's file, if any, is let go: a temp file is deleted
+/// (replicationAbortSyncTransfer), the opened dbfilename closed.
+fn discard_sync_file(srv: &mut Server) {
+    let t = &mut srv.repl.replica.transfer;
+    let file = std::mem::take(&mut t.file);
+    let Some(h) = srv.persist.host.as_mut() else {
+        return;
+    };
+    match file {
+        SyncFile::Memory => {}
+        SyncFile::Tmp => h.discard_sync_tmp(),
+        SyncFile::Opened { handle, .. } => h.close_sync_rdb(handle),
+    }
 }
 
 /// startLoading: `loading:1`, `async_loading:1` when `async_`.
@@ -863,7 +898,25 @@ fn transfer_input(
         srv.repl.replica.transfer.mode = mode;
         let total = srv.repl.replica.transfer.size.unwrap_or(0) as u64;
         match mode {
-            LoadMode::Disk => {}
+            LoadMode::Disk => {
+                // The temp file the payload goes to as it arrives (Redis opens it before
+                // PSYNC; here once a payload is announced).
+                match srv.persist.host.as_mut().map(|h| h.create_sync_tmp()) {
+                    Some(Ok(true)) => srv.repl.replica.transfer.file = SyncFile::Tmp,
+                    None | Some(Ok(false)) => {}
+                    Some(Err(e)) => {
+                        fail(
+                            srv,
+                            clients,
+                            &format!(
+                                "Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}"
+                            ),
+                            true,
+                        );
+                        return false;
+                    }
+                }
+            }
             LoadMode::Diskless => {
                 attach_to_new_master(now, srv, clients, true);
                 start_loading(srv, total, false);
@@ -906,6 +959,40 @@ fn transfer_input(
         }
     }
     if mode == LoadMode::Disk {
+        if t.file == SyncFile::Tmp {
+            // To the temp file as it arrives, all but what may be the EOF mark (the last 40
+            // bytes: Redis writes them and truncates them off at the end).
+            let keep = if t.eof_mark.is_some() {
+                if complete {
+                    40
+                } else {
+                    t.buf.len().min(40)
+                }
+            } else {
+                0
+            };
+            let upto = t.buf.len() - keep;
+            if upto > 0 {
+                let res = srv
+                    .persist
+                    .host
+                    .as_mut()
+                    .map_or(Ok(()), |h| h.write_sync_tmp(&t.buf[..upto]));
+                if let Err(e) = res {
+                    fail(
+                        srv,
+                        clients,
+                        &format!(
+                            "Write error or short write writing to the DB dump file needed for MASTER <-> REPLICA synchronization: {e}"
+                        ),
+                        true,
+                    );
+                    return false;
+                }
+                srv.repl.replica.transfer.buf.drain(..upto);
+            }
+        }
+        let t = &mut srv.repl.replica.transfer;
         if !complete {
             return false;
         }
@@ -921,15 +1008,24 @@ fn transfer_input(
     } else {
         t.buf.len()
     };
+    srv.sync_access(now);
     let result = {
         let Server {
-            config, rng, repl, ..
+            config,
+            rng,
+            repl,
+            dbs,
+            ..
         } = &mut *srv;
         let t = &mut repl.replica.transfer;
-        let keys = &mut t.keys;
+        let (keys, direct) = (&mut t.keys, t.mode != LoadMode::Swapdb);
         t.loader
             .step(&t.buf[..body_len], complete, config, rng, usize::MAX, |k| {
-                keys.push(k)
+                if direct {
+                    crate::command::persistence::insert_loaded_key(dbs, k);
+                } else {
+                    keys.push(k);
+                }
             })
     };
     let (consumed, done) = match result {
@@ -972,22 +1068,39 @@ fn begin_disk_load(
     clients: &mut slab::Slab<Client>,
     id: ClientHandle,
 ) -> bool {
-    if let Some(h) = srv.persist.host.as_mut() {
-        if let Err(e) = h.store_sync_rdb(&srv.repl.replica.transfer.buf) {
-            fail(
-                srv,
-                clients,
-                &format!(
-                    "Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {e}",
-                    String::from_utf8_lossy(&srv.config.dbfilename)
-                ),
-                true,
-            );
+    let mut total = srv.repl.replica.transfer.buf.len() as u64;
+    if srv.repl.replica.transfer.file == SyncFile::Tmp {
+        // fsync, rename over dbfilename, then read back a window at a time (rdbLoad).
+        srv.repl.replica.transfer.file = SyncFile::Memory;
+        let Some(h) = srv.persist.host.as_mut() else {
             return false;
+        };
+        let opened = h.commit_sync_tmp().and_then(|()| h.open_sync_rdb());
+        match opened {
+            Ok(Some((handle, size))) => {
+                total = size;
+                srv.repl.replica.transfer.file = SyncFile::Opened {
+                    handle,
+                    size,
+                    read: 0,
+                };
+            }
+            Ok(None) => {
+                fail(
+                    srv,
+                    clients,
+                    "the host did not open the stored payload",
+                    true,
+                );
+                return false;
+            }
+            Err(e) => {
+                fail(srv, clients, &e, true);
+                return false;
+            }
         }
     }
     attach_to_new_master(now, srv, clients, true);
-    let total = srv.repl.replica.transfer.buf.len() as u64;
     start_loading(srv, total, false);
     srv.events.push_back(Event::Log(
         "MASTER <-> REPLICA sync: Loading DB in memory".into(),
@@ -1006,19 +1119,57 @@ fn disk_load_step(
     let budget = srv.config.loading_process_events_interval_bytes.max(1024) as usize;
     // Loading is not a silent master: repl-timeout counts from the last step.
     srv.repl.replica.last_io = now.0;
+    // From the stored file: one more budget's worth read into the window.
+    let mut complete = true;
+    if let SyncFile::Opened { handle, size, read } = srv.repl.replica.transfer.file {
+        let mut read = read;
+        if read < size {
+            let want = budget.min((size - read) as usize);
+            let chunk = match srv.persist.host.as_mut() {
+                Some(h) => h.read_sync_rdb(handle, read, want),
+                None => Err("the host went away".into()),
+            };
+            match chunk {
+                Ok(c) if !c.is_empty() => {
+                    read += c.len() as u64;
+                    srv.repl.replica.transfer.buf.extend_from_slice(&c);
+                }
+                Ok(_) => {
+                    // Shorter than it was: what was read is all there is.
+                    read = size;
+                }
+                Err(e) => {
+                    remove_sync_file(srv);
+                    load_failed(srv, clients, &e);
+                    return false;
+                }
+            }
+            srv.repl.replica.transfer.file = SyncFile::Opened { handle, size, read };
+        }
+        complete = read >= size;
+    }
+    // Into the flushed dataset as parsed (rdbLoad), others getting -LOADING meanwhile; IDLE
+    // and FREQ convert on the current clock.
+    srv.sync_access(now);
     let result = {
         let Server {
-            config, rng, repl, ..
+            config,
+            rng,
+            repl,
+            dbs,
+            ..
         } = &mut *srv;
         let t = &mut repl.replica.transfer;
-        let keys = &mut t.keys;
         t.loader
-            .step(&t.buf[t.pos..], true, config, rng, budget, |k| keys.push(k))
+            .step(&t.buf[t.pos..], complete, config, rng, budget, |k| {
+                crate::command::persistence::insert_loaded_key(dbs, k)
+            })
     };
     match result {
         Err(e) => {
             // Redis exits here (a corrupt file); the flushed dataset stays empty and the sync
             // starts again.
+            discard_sync_file(srv);
             remove_sync_file(srv);
             load_failed(srv, clients, &e);
             false
@@ -1026,7 +1177,12 @@ fn disk_load_step(
         Ok((consumed, done)) => {
             let t = &mut srv.repl.replica.transfer;
             t.pos += consumed;
-            srv.persist.loading_loaded_bytes = t.pos as u64;
+            if matches!(t.file, SyncFile::Opened { .. }) {
+                // The window keeps only what is not parsed yet.
+                t.buf.drain(..t.pos);
+                t.pos = 0;
+            }
+            srv.persist.loading_loaded_bytes = t.loader.consumed;
             if done {
                 finish_load(now, srv, clients, id);
                 return true;
@@ -1055,6 +1211,8 @@ fn load_failed(srv: &mut Server, clients: &mut slab::Slab<Client>, e: &str) {
         srv.events.push_back(Event::Log(
             "MASTER <-> REPLICA sync: Discarding temporary DB in background".into(),
         ));
+    } else {
+        drop_partial_load(srv);
     }
     fail(
         srv,
@@ -1062,6 +1220,16 @@ fn load_failed(srv: &mut Server, clients: &mut slab::Slab<Client>, e: &str) {
         &format!("Failed trying to load the MASTER synchronization DB: {e}"),
         true,
     );
+}
+
+/// A load into the flushed dataset failed: what it inserted goes (emptyData), so the dataset
+/// is empty until the next sync.
+fn drop_partial_load(srv: &mut Server) {
+    let lazy = srv.config.replica_lazy_flush;
+    for i in 0..srv.dbs.len() {
+        let (k, e) = srv.dbs[i].flush_all();
+        srv.free_db(k, e, lazy);
+    }
 }
 
 /// The end of readSyncBulkPayload: the loaded keys become the dataset (swapdb: the old one
@@ -1072,6 +1240,7 @@ fn finish_load(
     clients: &mut slab::Slab<Client>,
     id: ClientHandle,
 ) {
+    discard_sync_file(srv);
     let t = std::mem::take(&mut srv.repl.replica.transfer);
     if t.mode == LoadMode::Disk {
         remove_sync_file(srv);
@@ -1088,13 +1257,22 @@ fn finish_load(
     stop_loading(srv);
     srv.persist.last_load_keys_loaded = info.keys_loaded;
     srv.persist.last_load_keys_expired = info.keys_expired;
-    if let Err(e) = crate::command::persistence::apply_loaded_with_functions(
-        srv,
-        t.keys,
-        &info.functions,
-        true,
-        false,
-    ) {
+    // Disk and diskless loads put the keys in as they were parsed; swapdb's come now.
+    let applied = if t.mode == LoadMode::Swapdb {
+        crate::command::persistence::apply_loaded_with_functions(
+            srv,
+            t.keys,
+            &info.functions,
+            true,
+            false,
+        )
+    } else {
+        crate::command::persistence::apply_loaded_functions(srv, &info.functions)
+    };
+    if let Err(e) = applied {
+        if t.mode != LoadMode::Swapdb {
+            drop_partial_load(srv);
+        }
         fail(
             srv,
             clients,
@@ -1721,12 +1899,55 @@ mod tests {
             eng.tick(T0);
             turns += 1;
             assert!(turns < 100);
+            // Read from the stored file a budget at a time: the window stays small.
+            let window = eng.server().repl.replica.transfer.buf.len();
+            assert!(window <= 2048, "{window} bytes in the window");
         }
         assert!(turns > 2, "loaded over {turns} turns");
+        let reads = host.reads.borrow();
+        assert!(
+            reads.len() > 2 && reads.iter().all(|&n| n <= 1024),
+            "{reads:?}"
+        );
         assert_eq!(host.file.borrow().len(), rdb.len(), "stored as dbfilename");
         assert_eq!(loading(&mut eng, c), ("0".into(), "0".into()));
         assert_eq!(cmd(&mut eng, c, &["DBSIZE"]), b":200\r\n");
         assert_eq!(cmd(&mut eng, c, &["GET", "old"]), b"$-1\r\n");
+    }
+
+    /// Disk and diskless loads insert the keys as they parse them; a payload found corrupt
+    /// at its end (the checksum) leaves no partial dataset behind.
+    #[test]
+    fn a_load_failing_at_the_checksum_leaves_the_dataset_empty() {
+        let (mut m, mc) = engine(Config::default());
+        for i in 0..200 {
+            cmd(&mut m, mc, &["SET", &format!("key:{i}"), &"v".repeat(40)]);
+        }
+        let mut rdb = m.export_rdb(T0);
+        let n = rdb.len();
+        rdb[n - 1] ^= 0xff;
+        for mode in ["disabled", "on-empty-db"] {
+            let mut cfg = Config::default();
+            cfg.set("repl-diskless-load", mode.as_bytes())
+                .expect("valid");
+            cfg.set("loading-process-events-interval-bytes", b"1024")
+                .expect("valid");
+            let (mut eng, c) = engine(cfg);
+            let host = crate::repl::master::tests::FileHost::default();
+            eng.set_persist_host(Box::new(host.clone()));
+            let own = eng.server().repl.replid.clone();
+            let link = handshake(&mut eng, c, &multibulk(&["PSYNC", &own, "1"]));
+            eng.feed(T0, link, &sized_payload(&rdb));
+            let mut turns = 0;
+            while eng.server().repl.replica.state == State::Transfer {
+                eng.tick(T0);
+                turns += 1;
+                assert!(turns < 100);
+            }
+            assert_ne!(eng.server().repl.replica.state, State::Connected, "{mode}");
+            assert_eq!(loading(&mut eng, c), ("0".into(), "0".into()));
+            assert_eq!(cmd(&mut eng, c, &["DBSIZE"]), b":0\r\n", "{mode}");
+        }
     }
 
     #[test]
@@ -1744,6 +1965,70 @@ mod tests {
             eng.feed(T0, link, &sized_payload(&master_rdb()));
             assert_eq!(eng.server().repl.replica.state, State::Connected);
             assert_eq!(!host.file.borrow().is_empty(), left, "save '{save}'");
+        }
+    }
+
+    /// Disk mode with a host that keeps files: the payload goes to the temp file as it
+    /// arrives (the engine holds no more than the last 40 bytes of it), is renamed to
+    /// dbfilename when complete and loaded from there a window at a time; a cut transfer
+    /// deletes its temp file. Both payload forms: `$<len>` and `$EOF:<mark>`.
+    #[test]
+    fn a_disk_sync_writes_the_payload_as_it_arrives_and_loads_the_stored_file() {
+        let rdb = master_rdb();
+        let mark = "m".repeat(40);
+        let sized = sized_payload(&rdb);
+        let mut marked = format!("+FULLRESYNC {MASTER_ID} 100\r\n$EOF:{mark}\r\n").into_bytes();
+        marked.extend_from_slice(&rdb);
+        marked.extend_from_slice(mark.as_bytes());
+        for (bytes, tail) in [(sized, 0), (marked, 40)] {
+            let mut cfg = Config::default();
+            cfg.set("repl-diskless-load", b"disabled").expect("valid");
+            cfg.set("loading-process-events-interval-bytes", b"1024")
+                .expect("valid");
+            let (mut eng, c, link) = at_psync(cfg, false);
+            let host = crate::repl::master::tests::FileHost::default();
+            eng.set_persist_host(Box::new(host.clone()));
+            // The +FULLRESYNC and `$` lines.
+            let head = bytes.len() - rdb.len() - tail;
+            // A cut mid-transfer: the temp file goes, the old data stays.
+            eng.feed(T0, link, &bytes[..head + 10]);
+            assert!(host.tmp.borrow().is_some());
+            eng.disconnect(link);
+            assert!(host.tmp.borrow().is_none());
+            assert_eq!(get(&mut eng, c, "0", "old"), b"$1\r\nx\r\n");
+            let link = reconnect(&mut eng);
+            out(&mut eng, link);
+            eng.feed(T0, link, b"+PONG\r\n+OK\r\n+OK\r\n");
+            out(&mut eng, link);
+            host.writes.borrow_mut().clear();
+            // Three bytes at a time: each piece reaches the temp file before the next.
+            let mut fed = 0;
+            for piece in bytes.chunks(3) {
+                eng.feed(T0, link, piece);
+                fed += piece.len();
+                let held = eng.server().repl.replica.transfer.buf.len();
+                assert!(held <= 43, "{held} bytes held");
+                if fed > head + 43 && fed < bytes.len() {
+                    let tmp = host.tmp.borrow();
+                    let n = tmp.as_ref().expect("temp file").len();
+                    assert_eq!(n + held, fed - head, "written and held: all received");
+                }
+            }
+            assert_eq!(eng.server().repl.replica.state, State::Connected);
+            assert!(host.tmp.borrow().is_none());
+            assert_eq!(
+                *host.file.borrow(),
+                rdb,
+                "dbfilename holds the payload alone"
+            );
+            assert!(host.writes.borrow().iter().all(|&n| n <= 3));
+            assert_eq!(host.open.get(), 0, "the stored file is closed once loaded");
+            assert_eq!(get(&mut eng, c, "0", "old"), b"$-1\r\n");
+            assert_eq!(get(&mut eng, c, "0", "a"), b"$1\r\n1\r\n");
+            assert_eq!(
+                get(&mut eng, c, "3", "h"),
+                b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+            );
         }
     }
 

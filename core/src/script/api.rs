@@ -139,8 +139,9 @@ pub(crate) struct RunCtx<'a> {
     pub start: Option<UnixMillis>,
     pub threshold: u64,
     pub killed: bool,
-    /// Cluster mode: the slot the script's keys are in so far (its declared keys' slot, then
-    /// the first key it touched: the caller's `c->slot` in scriptVerifyClusterState).
+    /// Cluster mode: the caller's `c->slot` as scriptVerifyClusterState keeps it (its declared
+    /// keys' slot, inside EXEC the transaction's; when None, the first key touched sets it),
+    /// written back to the caller when the script ends.
     pub slot: Option<u16>,
 }
 

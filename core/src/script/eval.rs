@@ -562,7 +562,6 @@ fn run(
         ro,
         nargs: 0,
         function: None,
-        slot: keys_slot(srv, keys),
     };
     run_pushed(now, srv, clients, caller, vm, run);
     Ok(())
@@ -579,14 +578,6 @@ pub(crate) struct Run<'a> {
     /// FCALL: the function's name and the command (FUNCTION STATS shows them; KILL and BUSY
     /// texts name FUNCTION rather than SCRIPT).
     pub function: Option<Vec<Vec<u8>>>,
-    /// Cluster mode: the declared keys' slot (the caller's `c->slot`), None without keys.
-    pub slot: Option<u16>,
-}
-
-/// The slot of a script's declared keys in cluster mode (dispatch has checked they share one).
-pub(crate) fn keys_slot(srv: &Server, keys: &[&[u8]]) -> Option<u16> {
-    srv.cluster.as_ref()?;
-    keys.first().map(|k| crate::cluster::slot::key_hash_slot(k))
 }
 
 /// luaCallFunction: runs what is on the stack on the caller's behalf (hook, run context,
@@ -622,6 +613,9 @@ pub(crate) fn run_pushed(
         last_now: start,
     });
     let db = clients[caller.0].db;
+    // The caller's c->slot: its declared keys' (dispatch checked they share one), or inside
+    // EXEC the transaction's, or what an earlier script of it touched.
+    let slot = clients[caller.0].slot;
     let mut ctx = RunCtx {
         now,
         srv,
@@ -635,7 +629,7 @@ pub(crate) fn run_pushed(
         start,
         threshold: threshold.max(0) as u64,
         killed: false,
-        slot: run.slot,
+        slot,
     };
     ctx.srv.persist.begin_script();
     ctx.srv.script.wrote = false;
@@ -644,6 +638,8 @@ pub(crate) fn run_pushed(
     ctx.srv.script.kill_requested = false;
     ctx.srv.script.running = None;
     ctx.srv.persist.end_script();
+    let slot = ctx.slot;
+    ctx.clients[caller.0].slot = slot;
     let st = vm.stack();
     st.set_hook(HookMode::Off);
     match r {

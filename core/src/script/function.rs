@@ -689,7 +689,6 @@ pub(crate) fn fcall(
         ro,
         nargs: 2,
         function: Some(args.iter().map(|a| a.to_vec()).collect()),
-        slot: eval::keys_slot(srv, keys),
     };
     eval::run_pushed(now, srv, clients, caller, &mut *vm, run);
     srv.script.functions.vm = Some(vm);
