@@ -28,7 +28,7 @@
 //! 3-master redis-server cluster (no replicas) with `redis-benchmark --cluster`.
 
 use crate::servers::{self, Server};
-use crate::suite::Suite;
+use crate::suite::{poll, Suite};
 use oxidis_core::resp::Reply;
 use oxidis_testkit::Conn;
 use std::path::{Path, PathBuf};
@@ -85,35 +85,6 @@ fn connect(addr: &str) -> Result<Conn, String> {
     let mut c = Conn::connect(addr)?;
     c.set_timeout(Duration::from_secs(10));
     Ok(c)
-}
-
-/// Polls `f` until it gives a value or `limit` passes.
-fn poll<T>(
-    what: &str,
-    limit: Duration,
-    mut f: impl FnMut() -> Result<Option<T>, String>,
-) -> Result<T, String> {
-    let deadline = Instant::now() + limit;
-    let mut last_err = String::new();
-    loop {
-        match f() {
-            Ok(Some(v)) => return Ok(v),
-            Ok(None) => {}
-            Err(e) => last_err = e,
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "timed out ({}s) waiting for {what}{}",
-                limit.as_secs(),
-                if last_err.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (last error: {last_err})")
-                }
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// A child process killed on drop (the background writer).

@@ -1,8 +1,9 @@
-//! One suite's result, the summary table, and running a command while counting what it reports.
+//! One suite's result, the summary table, running a command while counting what it reports, and
+//! polling a condition until a deadline.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What one suite did: how many individual tests or checks passed and failed, and a readable
 /// line for each failure.
@@ -191,6 +192,35 @@ pub fn describe(cmd: &Command) -> String {
         s.push_str(&a.to_string_lossy());
     }
     s
+}
+
+/// Polls `f` until it gives a value or `limit` passes.
+pub fn poll<T>(
+    what: &str,
+    limit: Duration,
+    mut f: impl FnMut() -> Result<Option<T>, String>,
+) -> Result<T, String> {
+    let deadline = Instant::now() + limit;
+    let mut last_err = String::new();
+    loop {
+        match f() {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(e) => last_err = e,
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "timed out ({}s) waiting for {what}{}",
+                limit.as_secs(),
+                if last_err.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (last error: {last_err})")
+                }
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@
 
 use crate::servers::{self, Server};
 use crate::setup::{apt_install, which};
-use crate::suite::Suite;
+use crate::suite::{poll, Suite};
 use oxidis_core::resp::Reply;
 use oxidis_testkit::Conn;
 use std::path::{Path, PathBuf};
@@ -303,23 +303,6 @@ fn text(r: &Reply) -> String {
     }
 }
 
-/// Polls `f` until it gives a value or `LIMIT` passes.
-fn poll<T>(what: &str, mut f: impl FnMut() -> Result<Option<T>, String>) -> Result<T, String> {
-    let deadline = Instant::now() + LIMIT;
-    let mut last = String::new();
-    loop {
-        match f() {
-            Ok(Some(v)) => return Ok(v),
-            Ok(None) => {}
-            Err(e) => last = e,
-        }
-        if Instant::now() > deadline {
-            return Err(format!("timed out waiting for {what} {last}"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn check(s: &mut Suite, what: &str, r: Result<(), String>) -> Result<(), String> {
     match r {
         Ok(()) => {
@@ -349,7 +332,7 @@ fn big_values(r: &mut Conn) -> Result<(), String> {
 
 /// Waits until `replica`'s link is up and it has `key` = `value`.
 fn arrived(replica: &mut Conn, key: &str, value: &str) -> Result<(), String> {
-    poll(&format!("{key} on the replica"), || {
+    poll(&format!("{key} on the replica"), LIMIT, || {
         let up = replica.info_field("replication", "master_link_status")? == "up";
         let got = text(&replica.call(&["GET", key])?);
         Ok((up && got == value).then_some(()))
@@ -623,7 +606,7 @@ fn cluster(s: &mut Suite, t: &Tls, bin: &Path) -> Result<(), String> {
         check(
             s,
             &format!("cluster_state:ok on node {i}"),
-            poll("cluster_state:ok", || {
+            poll("cluster_state:ok", LIMIT, || {
                 let info = text(&c.call_ok(&["CLUSTER", "INFO"])?);
                 Ok(info.lines().any(|l| l == "cluster_state:ok").then_some(()))
             }),
