@@ -236,7 +236,8 @@ pub struct Client {
     /// Cluster mode: ASKING and READONLY (command/cluster.rs).
     pub(crate) cluster_flags: u8,
     /// Cluster mode: the slot of the keys of the command being run (Redis's c->slot, which
-    /// processCommand's getNodeByQuery sets: for EXEC, the transaction's), None without keys.
+    /// processCommand's getNodeByQuery sets: for EXEC, the transaction's), None without keys
+    /// or where getNodeByQuery returns before setting it (`cluster::route`).
     /// A script keeps to it and sets it with the first key it touches when None
     /// (scriptVerifyClusterState), so it carries over to the next scripts of an EXEC.
     pub(crate) slot: Option<u16>,

@@ -1089,26 +1089,6 @@ fn routing_keys<'a>(cmd: &CommandSpec, args: &[&'a [u8]]) -> Vec<&'a [u8]> {
     }
 }
 
-/// The slot getNodeByQuery reports for a request served here: its first key's (None: no key).
-pub(crate) fn query_slot(cmd: &CommandSpec, args: &[&[u8]]) -> Option<u16> {
-    routing_keys(cmd, args).first().map(|k| key_hash_slot(k))
-}
-
-/// The slot processCommand's getNodeByQuery leaves in c->slot for a request served here: its
-/// first key's, for EXEC the first of the transaction's queued commands' (None: no key).
-pub(crate) fn request_slot(c: &Client, cmd: &CommandSpec, args: &[&[u8]]) -> Option<u16> {
-    if cmd.name != "exec" {
-        return query_slot(cmd, args);
-    }
-    if !c.tx.active {
-        return None;
-    }
-    c.tx.queue.iter().find_map(|q| {
-        let a: Vec<&[u8]> = q.args.iter().map(Vec::as_slice).collect();
-        query_slot(q.cmd, &a)
-    })
-}
-
 /// Whether the key is there for a migration check (lookupKeyReadWithFlags with NOEXPIRE: an
 /// expired key counts as missing but stays).
 fn key_present(srv: &Server, key: &[u8], now: crate::time::UnixMillis) -> bool {
@@ -1116,22 +1096,26 @@ fn key_present(srv: &Server, key: &[u8], now: crate::time::UnixMillis) -> bool {
     db.exists(key) && db.expire_at(key).is_none_or(|at| at > now.0)
 }
 
-/// getNodeByQuery: None when this node serves the request, else why not. `queued` is the
-/// transaction for EXEC.
+/// getNodeByQuery: Ok when this node serves the request, with the slot Redis leaves in
+/// c->slot (its keys' slot when the ordinary owner check passed; None without keys and on the
+/// ASKING, READONLY and MIGRATE shortcuts, which return before setting it), else why not.
+/// For EXEC the keys are the transaction's.
 pub(crate) fn route(
     srv: &Server,
     c: &Client,
     cmd: &'static CommandSpec,
     args: &[&[u8]],
     now: crate::time::UnixMillis,
-) -> Option<Redirect> {
-    let cl = srv.cluster.as_deref()?;
+) -> Result<Option<u16>, Redirect> {
+    let Some(cl) = srv.cluster.as_deref() else {
+        return Ok(None);
+    };
     let is_exec = cmd.name == "exec";
     let queued_args: Vec<Vec<&[u8]>>;
     let mut commands: Vec<(&'static CommandSpec, &[&[u8]])> = Vec::new();
     if is_exec {
         if !c.tx.active {
-            return None;
+            return Ok(None);
         }
         queued_args =
             c.tx.queue
@@ -1158,7 +1142,7 @@ pub(crate) fn route(
                     first = Some(key);
                     slot = this;
                     let Some(n) = cl.slots[slot as usize] else {
-                        return Some(Redirect::DownUnbound);
+                        return Err(Redirect::DownUnbound);
                     };
                     owner = Some(n);
                     if n == cl.myself && cl.migrating_slots_to[slot as usize].is_some() {
@@ -1169,7 +1153,7 @@ pub(crate) fn route(
                 }
                 Some(f) if f != key => {
                     if this != slot {
-                        return Some(Redirect::CrossSlot);
+                        return Err(Redirect::CrossSlot);
                     }
                     multiple = true;
                 }
@@ -1185,36 +1169,38 @@ pub(crate) fn route(
         }
     }
     // No key at all: served here.
-    let owner = owner?;
+    let Some(owner) = owner else {
+        return Ok(None);
+    };
     let cmd_flags = crate::script::command_flags(srv, cmd, args);
     let write = cmd_flags & super::flags::WRITE != 0
         || (is_exec && c.tx.queued_flags & super::flags::WRITE != 0);
     if cl.state != Health::Ok {
         if pubsubshard {
             if !srv.config.cluster_allow_pubsubshard_when_down {
-                return Some(Redirect::DownState);
+                return Err(Redirect::DownState);
             }
         } else if !srv.config.cluster_allow_reads_when_down {
-            return Some(Redirect::DownState);
+            return Err(Redirect::DownState);
         } else if cmd_flags & super::flags::WRITE != 0 {
-            return Some(Redirect::DownRoState);
+            return Err(Redirect::DownRoState);
         }
     }
     if (migrating || importing) && cmd.name == "migrate" {
-        return None;
+        return Ok(None);
     }
     if migrating && missing > 0 {
         if existing > 0 {
-            return Some(Redirect::Unstable);
+            return Err(Redirect::Unstable);
         }
         let to = cl.migrating_slots_to[slot as usize].expect("migrating");
-        return Some(Redirect::Ask(slot, to));
+        return Err(Redirect::Ask(slot, to));
     }
     if importing && (c.cluster_flags & ASKING != 0 || cmd_flags & super::flags::ASKING != 0) {
         if multiple && missing > 0 {
-            return Some(Redirect::Unstable);
+            return Err(Redirect::Unstable);
         }
-        return None;
+        return Ok(None);
     }
     let me = cl.me();
     if (c.cluster_flags & READONLY != 0 || pubsubshard)
@@ -1222,16 +1208,17 @@ pub(crate) fn route(
         && me.is_replica()
         && me.replicaof == Some(owner)
     {
-        return None;
+        return Ok(None);
     }
     if owner != cl.myself {
-        return Some(Redirect::Moved(slot, owner));
+        return Err(Redirect::Moved(slot, owner));
     }
-    None
+    Ok(Some(slot))
 }
 
-/// processCommand's cluster step: the redirection or error text for a command this node
-/// must not run, or None. Not for the master link, a script's calls or the AOF.
+/// processCommand's cluster step: Ok with the slot for c->slot (see `route`), or the
+/// redirection or error text for a command this node must not run. The master link, a
+/// script's calls and the AOF are not checked (their slot stays None).
 pub(crate) fn check(
     srv: &Server,
     clients: &slab::Slab<Client>,
@@ -1239,8 +1226,10 @@ pub(crate) fn check(
     cmd: &'static CommandSpec,
     args: &[&[u8]],
     now: crate::time::UnixMillis,
-) -> Option<Vec<u8>> {
-    srv.cluster.as_ref()?;
+) -> Result<Option<u16>, Vec<u8>> {
+    if srv.cluster.is_none() {
+        return Ok(None);
+    }
     let c = &clients[id];
     // mustObeyClient: the master link and the AOF being loaded; a script's calls were
     // checked as the script (its declared keys).
@@ -1249,9 +1238,9 @@ pub(crate) fn check(
         || c.script
         || crate::repl::replica::is_master_client(srv, id)
     {
-        return None;
+        return Ok(None);
     }
-    route(srv, c, cmd, args, now).map(|r| redirect_text(srv, r, use_pport(srv, c)))
+    route(srv, c, cmd, args, now).map_err(|r| redirect_text(srv, r, use_pport(srv, c)))
 }
 
 /// clusterRedirectBlockedClientIfNeeded: a client blocked on keys of a slot this node no

@@ -669,8 +669,9 @@ fn process_command(
     // Cluster mode: the keys' slot must be served here (getNodeByQuery); a refused EXEC
     // discards the transaction and answers the redirection itself.
     if srv.cluster.is_some() {
-        if let Some(msg) = cluster::check(srv, clients, id.0, cmd, args, now) {
-            if cmd.name == "exec" {
+        match cluster::check(srv, clients, id.0, cmd, args, now) {
+            Ok(slot) => clients[id.0].slot = slot,
+            Err(msg) if cmd.name == "exec" => {
                 tx::discard_transaction(srv, clients, id.0);
                 intro::count_rejected(srv, cmd);
                 intro::count_error(srv, &msg);
@@ -678,9 +679,8 @@ fn process_command(
                 ReplyWriter::new(&mut c.out, c.resp3).error(&msg);
                 return Dispatched::Done;
             }
-            return reject(srv, clients, Some(cmd), msg);
+            Err(msg) => return reject(srv, clients, Some(cmd), msg),
         }
-        clients[id.0].slot = cluster::request_slot(&clients[id.0], cmd, args);
     }
     // The maxmemory directive: evict before every command, then refuse what may grow memory
     // when nothing more can go (not while a busy script yields: its propagation must not mix

@@ -371,18 +371,18 @@ impl RunCtx<'_> {
             return Ok(());
         }
         let c = &self.clients[caller];
-        match crate::command::cluster::route(self.srv, c, cmd, args, self.now) {
-            None => {}
-            Some(Redirect::DownRoState) => {
+        let hashslot = match crate::command::cluster::route(self.srv, c, cmd, args, self.now) {
+            Ok(slot) => slot,
+            Err(Redirect::DownRoState) => {
                 return Err(b"Script attempted to execute a write command while the cluster is down and readonly")
             }
-            Some(Redirect::DownState) => {
+            Err(Redirect::DownState) => {
                 return Err(b"Script attempted to execute a command while the cluster is down")
             }
-            Some(_) => return Err(b"Script attempted to access a non local key in a cluster node"),
-        }
+            Err(_) => return Err(b"Script attempted to access a non local key in a cluster node"),
+        };
         let cross_ok = self.flags & (sflags::EVAL_COMPAT_MODE | sflags::ALLOW_CROSS_SLOT) != 0;
-        if let Some(slot) = crate::command::cluster::query_slot(cmd, args) {
+        if let Some(slot) = hashslot {
             if !cross_ok {
                 match self.slot {
                     None => self.slot = Some(slot),
