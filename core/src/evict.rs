@@ -215,6 +215,8 @@ pub(crate) struct Overhead {
     pub clients_normal: u64,
     pub aof_buffer: u64,
     pub lua_caches: u64,
+    /// The cluster bus links (mem_cluster_links, as the cluster cron last summed them).
+    pub cluster_links: u64,
     /// Per non-empty database: (index, main table, expires table).
     pub dbs: Vec<(usize, u64, u64)>,
     pub keys: u64,
@@ -307,8 +309,17 @@ impl Server {
         // The cache keeps SHA1s (the bodies live in the Lua state, counted with it).
         let lua_caches: u64 = self.script.cache.keys().map(|k| k.len() as u64 + 64).sum();
         let (_, repl_backlog, clients_slaves) = repl;
-        let mut total =
-            startup + repl_backlog + clients_slaves + clients_normal + aof_buffer + lua_caches;
+        let cluster_links = self
+            .cluster
+            .as_ref()
+            .map_or(0, |c| c.stat_cluster_links_memory as u64);
+        let mut total = startup
+            + repl_backlog
+            + clients_slaves
+            + clients_normal
+            + cluster_links
+            + aof_buffer
+            + lua_caches;
         let mut dbs = Vec::new();
         let mut keys = 0;
         for (i, db) in self.dbs.iter().enumerate() {
@@ -332,6 +343,7 @@ impl Server {
             clients_normal,
             aof_buffer,
             lua_caches,
+            cluster_links,
             dbs,
             keys,
             total,

@@ -8,7 +8,7 @@ use super::state::{
     count_non_failing_replicas, create_link, del_node, free_link, log, name_str, node_timeout,
     send_ping, update_myself, update_state, with, Clients, CRON_PERIOD_MS,
 };
-use super::{flags, todo, Cluster, Health, NodeName};
+use super::{flags, todo, Cluster, Health, Link, NodeName};
 use crate::engine::{Client, Event, Server};
 use crate::time::UnixMillis;
 /// clusterCron: every 100 ms (the host's tick): handshakes timing out, links to open, PINGs
@@ -30,6 +30,7 @@ fn cluster_cron(c: &mut Cluster, srv: &mut Server, clients: &mut Clients, now: u
     let timeout = node_timeout(srv);
     let handshake_timeout = timeout.max(1000);
     c.stats_pfail_nodes = 0;
+    c.stat_cluster_links_memory = 0;
     let limit = srv.config.cluster_link_sendbuf_limit.max(0) as usize;
     for name in c.sorted_names() {
         let Some(node) = c.nodes.get(&name) else {
@@ -60,6 +61,11 @@ fn cluster_cron(c: &mut Cluster, srv: &mut Server, clients: &mut Clients, now: u
                     c.stat_cluster_links_buffer_limit_exceeded += 1;
                 }
             }
+        }
+        // clusterNodeCronUpdateClusterLinksMemUsage.
+        let node = c.node(&name);
+        for h in [node.link, node.inbound_link].into_iter().flatten() {
+            c.stat_cluster_links_memory += c.links.get(h.0).map_or(0, Link::mem_usage);
         }
         // clusterNodeCronHandleReconnect.
         let node = c.node(&name);

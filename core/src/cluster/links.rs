@@ -91,6 +91,7 @@ impl Engine {
                 return;
             };
             l.rcvbuf.extend_from_slice(bytes);
+            l.grow_rcvbuf();
             while let Some(l) = c.links.get_mut(link.0) {
                 let len = match bus::frame_len(&l.rcvbuf) {
                     None => break,
@@ -108,6 +109,9 @@ impl Engine {
                     break;
                 }
                 let frame: Vec<u8> = l.rcvbuf.drain(..len).collect();
+                // A whole message read: the buffer goes back to its initial size.
+                l.rcvbuf_alloc = super::RCVBUF_INIT_LEN;
+                l.grow_rcvbuf();
                 let type_ = u16::from_be_bytes([frame[12], frame[13]]);
                 if (type_ as usize) < bus::TYPE_COUNT {
                     c.stats_bus_messages_received[type_ as usize] += 1;

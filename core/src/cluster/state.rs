@@ -378,6 +378,7 @@ pub(crate) fn create_link(
         local_ip: String::new(),
         unsent: 0,
         sndbuf_alloc: super::EMPTY_SDS_ALLOC,
+        rcvbuf_alloc: super::RCVBUF_INIT_LEN,
     }));
     if let Some(n) = node {
         c.node_mut(&n).link = Some(h);

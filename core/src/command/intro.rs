@@ -1469,7 +1469,7 @@ pub fn memory_stats(ctx: &mut Ctx, _args: &[&[u8]]) -> Result<(), CmdError> {
     kv(&mut out, "replication.backlog", m.repl_backlog);
     kv(&mut out, "clients.slaves", m.clients_slaves);
     kv(&mut out, "clients.normal", m.clients_normal);
-    kv(&mut out, "cluster.links", 0);
+    kv(&mut out, "cluster.links", m.cluster_links);
     kv(&mut out, "aof.buffer", m.aof_buffer);
     kv(&mut out, "lua.caches", m.lua_caches);
     kv(&mut out, "functions.caches", 0);

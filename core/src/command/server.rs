@@ -742,7 +742,7 @@ pub fn info_string(ctx: &Ctx, wanted: &[bool]) -> String {
                 kv!(s, "mem_total_replication_buffers:{repl_buf}");
                 kv!(s, "mem_clients_slaves:{slaves}");
                 kv!(s, "mem_clients_normal:{}", oh.clients_normal);
-                kv!(s, "mem_cluster_links:0");
+                kv!(s, "mem_cluster_links:{}", oh.cluster_links);
                 kv!(s, "mem_aof_buffer:{}", oh.aof_buffer);
                 kv!(s, "mem_allocator:libc");
                 kv!(s, "active_defrag_running:0");
