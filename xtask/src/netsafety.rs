@@ -15,23 +15,18 @@
 //! apt when missing.
 
 use crate::client_libs::{ensure_python, run_script};
-use crate::setup::{apt_install, which};
+use crate::setup::ensure_programs;
 use crate::suite::Suite;
 use crate::test_all::Ctx;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 
 fn ensure_tools() -> Result<(), String> {
-    for (prog, package) in [
+    ensure_programs(&[
         ("openssl", "openssl"),
         ("ss", "iproute2"),
         ("redis-cli", "redis-tools"),
-    ] {
-        if which(prog).is_none() {
-            apt_install(&[package])?;
-        }
-    }
-    Ok(())
+    ])
 }
 
 fn suite_with(name: &str, oxidis: &Path, idle: Option<&str>) -> Suite {

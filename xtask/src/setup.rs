@@ -192,6 +192,20 @@ fn ensure_apt_packages() -> Result<Vec<String>, String> {
     Ok(missing.iter().map(|s| s.to_string()).collect())
 }
 
+/// Installs (one apt-get for all) the packages of the programs in `needs` (program, package)
+/// that are not on PATH: for suites that can also run alone (`cargo xtask netsafety`).
+pub fn ensure_programs(needs: &[(&str, &str)]) -> Result<(), String> {
+    let missing: Vec<&str> = needs
+        .iter()
+        .filter(|(prog, _)| which(prog).is_none())
+        .map(|&(_, package)| package)
+        .collect();
+    if !missing.is_empty() {
+        apt_install(&missing)?;
+    }
+    Ok(())
+}
+
 /// `apt-get update` and `apt-get install` of `packages` (as root, or through sudo). Returns the
 /// install command as shown to the user.
 pub fn apt_install(packages: &[&str]) -> Result<String, String> {

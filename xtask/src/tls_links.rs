@@ -21,7 +21,7 @@
 //!    each key read back on its new owner; MIGRATE to a plaintext port fails.
 
 use crate::servers::{self, Server};
-use crate::setup::{apt_install, which};
+use crate::setup::ensure_programs;
 use crate::suite::{poll, Suite};
 use oxidis_core::resp::Reply;
 use oxidis_testkit::Conn;
@@ -33,12 +33,8 @@ const LIMIT: Duration = Duration::from_secs(30);
 
 pub fn run(ctx: &mut crate::test_all::Ctx, name: &str) -> Suite {
     let mut s = Suite::new(name);
-    for (prog, package) in [("openssl", "openssl"), ("redis-cli", "redis-tools")] {
-        if which(prog).is_none() {
-            if let Err(e) = apt_install(&[package]) {
-                return Suite::error(name, e);
-            }
-        }
+    if let Err(e) = ensure_programs(&[("openssl", "openssl"), ("redis-cli", "redis-tools")]) {
+        return Suite::error(name, e);
     }
     let bin = match ctx.oxidis_bin() {
         Ok(b) => b,
