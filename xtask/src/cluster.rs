@@ -227,8 +227,16 @@ fn cluster_state_ok(addr: &str) -> Result<Option<()>, String> {
 /// Runs redis-cli with `args`, returning (success, stdout + stderr).
 fn redis_cli(args: &[String]) -> Result<(bool, String), String> {
     // redis-cli --cluster create waits for the nodes to join without a limit of its own.
+    run_redis_cli(REDIS_CLI_LIMIT, args)
+}
+
+/// redis-cli with `args`, killed after `limit`: (success, stdout + stderr).
+pub(crate) fn run_redis_cli<S: AsRef<std::ffi::OsStr>>(
+    limit: Duration,
+    args: &[S],
+) -> Result<(bool, String), String> {
     let out = Command::new("timeout")
-        .arg(REDIS_CLI_LIMIT.as_secs().to_string())
+        .arg(limit.as_secs().to_string())
         .arg("redis-cli")
         .args(args)
         .stdin(Stdio::null())

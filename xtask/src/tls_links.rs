@@ -270,23 +270,11 @@ impl Tls<'_> {
     /// redis-cli over TLS with the nodes' certificate: (success, stdout + stderr).
     fn cli(&self, args: &[&str]) -> Result<(bool, String), String> {
         let c = self.certs;
-        let out = Command::new("timeout")
-            .arg("60")
-            .arg("redis-cli")
-            .arg("--tls")
-            .arg("--cert")
-            .arg(&c.cert)
-            .arg("--key")
-            .arg(&c.key)
-            .arg("--cacert")
-            .arg(&c.ca)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("redis-cli: {e}"))?;
-        let mut t = String::from_utf8_lossy(&out.stdout).into_owned();
-        t.push_str(&String::from_utf8_lossy(&out.stderr));
-        Ok((out.status.success(), t))
+        let mut all: Vec<&std::ffi::OsStr> = vec!["--tls".as_ref(), "--cert".as_ref()];
+        all.extend([c.cert.as_os_str(), "--key".as_ref(), c.key.as_os_str()]);
+        all.extend(["--cacert".as_ref(), c.ca.as_os_str()]);
+        all.extend(args.iter().map(std::ffi::OsStr::new));
+        crate::cluster::run_redis_cli(Duration::from_secs(60), &all)
     }
 }
 
