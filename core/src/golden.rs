@@ -865,21 +865,27 @@ mod tests {
         );
     }
 
+    /// A driver answering every request and read with the same bytes, on a one-node topology
+    /// (port 30001, bus 40001, id "abab…").
+    struct Fixed(&'static [u8]);
+    impl Driver for Fixed {
+        fn send(&mut self, _: usize, _: &[u8], _: usize) -> Result<Vec<u8>, String> {
+            Ok(self.0.to_vec())
+        }
+        fn advance(&mut self, _: u64) {}
+        fn is_closed(&mut self, _: usize) -> bool {
+            false
+        }
+        fn read(&mut self, _: usize, _: usize) -> Result<Vec<u8>, String> {
+            Ok(self.0.to_vec())
+        }
+        fn vars(&self) -> Vec<(String, String)> {
+            topology_vars(&[(30001, Some(40001), Some("ab".repeat(20)))])
+        }
+    }
+
     #[test]
     fn integer_wildcard_line() {
-        struct Fixed(&'static [u8]);
-        impl Driver for Fixed {
-            fn send(&mut self, _: usize, _: &[u8], _: usize) -> Result<Vec<u8>, String> {
-                Ok(self.0.to_vec())
-            }
-            fn advance(&mut self, _: u64) {}
-            fn is_closed(&mut self, _: usize) -> bool {
-                false
-            }
-            fn read(&mut self, _: usize, _: usize) -> Result<Vec<u8>, String> {
-                Ok(self.0.to_vec())
-            }
-        }
         let steps = parse("> CLIENT ID\n:*\n").unwrap();
         assert!(run("t", &steps, &mut Fixed(b":42\r\n")).is_empty());
         assert_eq!(run("t", &steps, &mut Fixed(b"$2\r\n42\r\n")).len(), 1);
@@ -939,19 +945,6 @@ mod tests {
 
     #[test]
     fn topology_values_and_shapes() {
-        struct Fixed(&'static [u8]);
-        impl Driver for Fixed {
-            fn send(&mut self, _: usize, _: &[u8], _: usize) -> Result<Vec<u8>, String> {
-                Ok(self.0.to_vec())
-            }
-            fn advance(&mut self, _: u64) {}
-            fn is_closed(&mut self, _: usize) -> bool {
-                false
-            }
-            fn vars(&self) -> Vec<(String, String)> {
-                topology_vars(&[(30001, Some(40001), Some("ab".repeat(20)))])
-            }
-        }
         let moved = parse("> GET k\n-MOVED 1 127.0.0.1:${n1.port}\n").unwrap();
         assert!(run("t", &moved, &mut Fixed(b"-MOVED 1 127.0.0.1:30001\r\n")).is_empty());
         assert_eq!(
